@@ -1,0 +1,1 @@
+"""Backends that feed the floor: one module each, plus the simulator."""

@@ -1,0 +1,269 @@
+"""The configuration file: TOML, validated by pydantic, errors that name file, key and need."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+from platformdirs import user_data_path
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from supervisor_tui.core.rules import Rule
+from supervisor_tui.core.targets import FloorTargets, QueueTargets
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the file, the key and the fix."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FloorConfig(_Strict):
+    name: str = "Support floor"
+    operator: str = ""
+    """Name recorded on acks and notes from this terminal; empty means the login name."""
+    utc_offset_minutes: int | None = Field(default=None, ge=-14 * 60, le=14 * 60)
+    """The floor's offset from UTC ("today" starts at its midnight); empty means this machine's."""
+
+
+class DisplayConfig(_Strict):
+    profile: Literal["wall", "desk"] = "desk"
+    """``wall`` hides requester names and ticket subjects."""
+    stale_after_s: float = Field(default=60, gt=0)
+    """A source whose newest event is older than this is shown as stale."""
+
+
+class StoreConfig(_Strict):
+    path: Path | None = None
+    """The SQLite file; empty means the user data directory's floor.db."""
+
+    @field_validator("path")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return None if value is None else Path(os.path.expanduser(str(value)))
+
+    def resolved_path(self) -> Path:
+        return self.path or user_data_path("supervisor-tui") / "floor.db"
+
+
+class TargetsConfig(_Strict):
+    sl_threshold_s: float = Field(default=20, gt=0)
+    sl_target: float = Field(default=0.8, gt=0, lt=1)
+    short_abandon_s: float = Field(default=5, ge=0)
+    aht_default_s: float = Field(default=300, gt=0)
+    erlang_window_s: float = Field(default=1800, gt=0)
+    queues: dict[str, QueueTargetsConfig] = Field(default_factory=dict)
+
+
+class QueueTargetsConfig(_Strict):
+    sl_threshold_s: float | None = Field(default=None, gt=0)
+    sl_target: float | None = Field(default=None, gt=0, lt=1)
+    short_abandon_s: float | None = Field(default=None, ge=0)
+    aht_default_s: float | None = Field(default=None, gt=0)
+
+
+class SimulatorSource(_Strict):
+    name: str = Field(min_length=1)
+    kind: Literal["simulator"]
+    seed: int = 7
+    agents: int = Field(default=40, ge=1, le=5000)
+    queues: int = Field(default=5, ge=1, le=500)
+    speed: float = Field(default=1.0, gt=0, le=3600)
+    """Simulated seconds per wall-clock second."""
+    warmup_s: float = Field(default=3 * 3600 + 1200, ge=0, le=12 * 3600)
+    """How much of the simulated day is already behind us at start (back-filled at once)."""
+
+
+SourceConfig = Annotated[SimulatorSource, Field(discriminator="kind")]
+
+
+class Config(_Strict):
+    floor: FloorConfig = Field(default_factory=FloorConfig)
+    display: DisplayConfig = Field(default_factory=DisplayConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    targets: TargetsConfig = Field(default_factory=TargetsConfig)
+    sources: list[SourceConfig] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list)
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
+        names = [s.name for s in sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique (repeated: {', '.join(dupes)})")
+        return sources
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_rules(cls, rules: list[Rule]) -> list[Rule]:
+        ids = [r.id for r in rules]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"rule ids must be unique (repeated: {', '.join(dupes)})")
+        return rules
+
+    def floor_targets(self) -> FloorTargets:
+        t = self.targets
+        default = QueueTargets(
+            sl_threshold_s=t.sl_threshold_s,
+            sl_target=t.sl_target,
+            short_abandon_s=t.short_abandon_s,
+            aht_default_s=t.aht_default_s,
+            erlang_window_s=t.erlang_window_s,
+        )
+        queues = {}
+        for queue_id, q in t.queues.items():
+            overrides = {k: v for k, v in q.model_dump().items() if v is not None}
+            queues[queue_id] = QueueTargets(
+                **{**{f: getattr(default, f) for f in QueueTargets.__slots__}, **overrides}
+            )
+        offset = self.floor.utc_offset_minutes
+        if offset is None:
+            local = datetime.now().astimezone().utcoffset()
+            offset_s = int(local.total_seconds()) if local is not None else 0
+        else:
+            offset_s = offset * 60
+        return FloorTargets(default=default, queues=queues, utc_offset_s=offset_s)
+
+    def operator_name(self) -> str:
+        if self.floor.operator:
+            return self.floor.operator
+        try:
+            return getpass.getuser()
+        except Exception:
+            return "operator"
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return parse_config(data, str(path))
+
+
+def parse_config(data: dict[str, Any], origin: str) -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        lines = [_describe(origin, err, data) for err in exc.errors()]
+        raise ConfigError("\n".join(lines)) from None
+
+
+def _loc_text(loc: tuple[int | str, ...], data: Any) -> str:
+    """``sources[0].seed`` from pydantic's location, dropping the union tag it inserts."""
+    out = ""
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+        elif isinstance(node, dict) and part in node:
+            out += f".{part}" if out else part
+            node = node[part]
+        elif isinstance(node, dict) and node.get("kind") == part:
+            continue  # the discriminator's tag, not a key in the file
+        else:
+            out += f".{part}" if out else part
+            node = None
+    return out or "(top level)"
+
+
+def _model_at(loc: tuple[int | str, ...], data: Any) -> type[BaseModel] | None:
+    """The model that holds the key at ``loc``, to list the keys it does accept."""
+    model: Any = Config
+    node = data
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            continue
+        if isinstance(model, type) and issubclass(model, BaseModel) and part in model.model_fields:
+            model = _unwrap(model.model_fields[part].annotation, None)
+            node = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, list):
+                continue
+            model = _unwrap(model, node)
+        elif isinstance(node, dict) and node.get("kind") == part:
+            continue
+        else:
+            model = _unwrap(model, node)
+            node = node.get(part) if isinstance(node, dict) else None
+    model = _unwrap(model, node if isinstance(node, dict) else None)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _unwrap(tp: Any, node: Any) -> Any:
+    for _ in range(6):
+        origin = get_origin(tp)
+        if origin is Annotated:
+            tp = get_args(tp)[0]
+        elif origin in (list, tuple):
+            tp = get_args(tp)[0]
+        elif origin is dict:
+            tp = get_args(tp)[1]
+        elif get_args(tp):  # a union: pick the member whose kind tag matches
+            members = [a for a in get_args(tp) if isinstance(a, type)]
+            kind = node.get("kind") if isinstance(node, dict) else None
+            match = [m for m in members if issubclass(m, BaseModel) and _kind_of(m) == kind]
+            tp = match[0] if match else (members[0] if len(members) == 1 else tp)
+            if not match:
+                return tp
+        else:
+            return tp
+    return tp
+
+
+def _kind_of(model: type[BaseModel]) -> Any:
+    field = model.model_fields.get("kind")
+    if field is None:
+        return None
+    args = get_args(field.annotation)
+    return args[0] if args else None
+
+
+def _describe(origin: str, err: Any, data: dict[str, Any]) -> str:
+    loc = tuple(err["loc"])
+    where = _loc_text(loc, data)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        model = _model_at(loc, data)
+        expected = ", ".join(sorted(model.model_fields)) if model is not None else "none"
+        return f"{origin}: {where}: unknown key (expected one of: {expected})"
+    if kind == "missing":
+        return f"{origin}: {where}: required key is missing"
+    if kind == "union_tag_invalid":
+        expected = err.get("ctx", {}).get("expected_tags", "")
+        return f"{origin}: {where}.kind: unknown kind {err['input'].get('kind')!r} (expected {expected})"
+    if kind == "union_tag_not_found":
+        return f"{origin}: {where}: needs a kind (expected {err.get('ctx', {}).get('discriminator', 'kind')})"
+    got = err.get("input")
+    shown = "" if isinstance(got, dict | list) else f", got {got!r}"
+    return f"{origin}: {where}: {err['msg']}{shown}"
+
+
+def default_rules() -> list[dict[str, Any]]:
+    """The rules a floor starts with (the same as config.example.toml)."""
+    return [
+        {"id": "longest-wait", "kind": "queue_threshold", "metric": "longest_wait",
+         "warn": 60, "alert": 120, "clear": 45},
+        {"id": "service-level", "kind": "queue_threshold", "metric": "service_level",
+         "direction": "below", "warn": 0.70, "alert": 0.60, "clear": 0.75, "min_volume": 40},
+        {"id": "sla-risk", "kind": "sla_time_left", "warn_fraction": 0.25,
+         "priorities": ["urgent", "high"]},
+        {"id": "complaint", "kind": "ticket_flag", "tags": ["complaint"],
+         "helpdesk_escalated": True, "realert_after_s": 600},
+    ]

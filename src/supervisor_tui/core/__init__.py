@@ -1,0 +1,1 @@
+"""Projection, KPIs, Erlang C, rules and operator commands. Never imports Textual."""

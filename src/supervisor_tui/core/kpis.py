@@ -1,0 +1,147 @@
+"""Queue and floor figures at an instant: a pure function of FloorState and ``now``.
+
+Each figure names its formula so the screen can print it next to the number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from supervisor_tui.core.erlang import agents_needed
+from supervisor_tui.core.projection import DayCounters, FloorState, QueueView
+from supervisor_tui.model import AgentState, SlaState
+
+SL_FORMULA = "answered≤T ÷ (answered + abandoned>T)"
+ABANDON_FORMULA = "abandoned>short ÷ offered"
+SLA_AT_RISK_FRACTION = 0.25
+AGING_BUCKETS = ("0–24h", "24–48h", "48h+")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueKpis:
+    queue_id: str
+    name: str
+    channel: str
+    realtime: bool
+    waiting: int | None  # None: unknown (the backend did not say)
+    longest_wait_s: float | None
+    waiting_as_of: float | None  # None when counted from contact events we hold
+    sl_threshold_s: float
+    service_level: float | None  # None until something was answered or abandoned after T
+    asa_s: float | None
+    abandon_rate: float | None
+    aht_s: float | None
+    offered: int
+    answered: int
+    backlog: int
+    aging: tuple[int, int, int]
+    sla_at_risk: int
+    sla_breached: int
+    csat: float | None
+    need: int | None
+    have: int
+
+
+def service_level(answered_within_t: int, answered: int, abandoned_after_t: int) -> float | None:
+    denominator = answered + abandoned_after_t
+    return None if denominator == 0 else answered_within_t / denominator
+
+
+def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
+    targets = state.targets.for_queue(queue.queue_id)
+    today = queue.today
+    if today.day != state.day_of(now):
+        today = DayCounters(day=state.day_of(now))  # nothing yet today
+
+    # Waiting: from the backend's own report if it is newer than the contact events we hold.
+    waiting: int | None
+    longest: float | None
+    as_of: float | None = None
+    reported = queue.reported
+    if reported is not None and queue.reported_at_seq >= queue.contact_seq:
+        waiting = reported.waiting
+        as_of = reported.as_of
+        longest = reported.longest_wait_s + max(0.0, now - reported.as_of) if waiting else 0.0
+    elif queue.channel.is_realtime or queue.waiting:
+        waiting = len(queue.waiting)
+        longest = max((now - t for t in queue.waiting.values()), default=0.0)
+        longest = max(0.0, longest)
+    else:
+        waiting = None
+        longest = None
+
+    sl = service_level(today.answered_within_t, today.answered, today.abandoned_after_t)
+    asa = today.wait_answered_s / today.answered if today.answered else None
+    counted_abandons = today.abandoned - today.abandoned_short
+    offered_counted = today.offered - today.abandoned_short
+    abandon_rate = counted_abandons / offered_counted if offered_counted > 0 else None
+    aht = today.handle_s / today.handled if today.handled else None
+
+    aging = [0, 0, 0]
+    at_risk = breached = 0
+    for ref in queue.open_tickets:
+        ticket = state.tickets.get(ref)
+        if ticket is None:
+            continue
+        age_h = (now - ticket.created_at) / 3600
+        aging[0 if age_h < 24 else 1 if age_h < 48 else 2] += 1
+        for sla in state.slas.get(ref, {}).values():
+            if sla.state is SlaState.PAUSED:
+                continue
+            left = sla.due_at - now
+            if sla.state is SlaState.BREACHED or left <= 0:
+                breached += 1
+            elif left < SLA_AT_RISK_FRACTION * sla.target_s:
+                at_risk += 1
+    rated = today.csat_good + today.csat_bad
+    csat = today.csat_good / rated if rated else None
+
+    have = sum(
+        1
+        for agent in state.agents.values()
+        if queue.queue_id in agent.queue_ids and agent.state is not AgentState.OFFLINE
+        and agent.state is not AgentState.AWAY
+    )
+    need: int | None = None
+    if queue.channel.is_realtime:
+        window = targets.erlang_window_s
+        arrivals = sum(1 for t in queue.recent_offers if now - window <= t <= now)
+        recent = [h for t, h in queue.recent_handle if t >= now - window]
+        aht_for_need = sum(recent) / len(recent) if recent else (aht or targets.aht_default_s)
+        need = agents_needed(
+            arrivals / window, aht_for_need, targets.sl_threshold_s, targets.sl_target
+        )
+    return QueueKpis(
+        queue_id=queue.queue_id,
+        name=queue.name,
+        channel=queue.channel.value,
+        realtime=queue.channel.is_realtime,
+        waiting=waiting,
+        longest_wait_s=longest,
+        waiting_as_of=as_of,
+        sl_threshold_s=targets.sl_threshold_s,
+        service_level=sl,
+        asa_s=asa,
+        abandon_rate=abandon_rate,
+        aht_s=aht,
+        offered=today.offered,
+        answered=today.answered,
+        backlog=len(queue.open_tickets),
+        aging=(aging[0], aging[1], aging[2]),
+        sla_at_risk=at_risk,
+        sla_breached=breached,
+        csat=csat,
+        need=need,
+        have=have,
+    )
+
+
+def floor_kpis(state: FloorState, now: float) -> dict[str, QueueKpis]:
+    return {qid: queue_kpis(state, q, now) for qid, q in state.queues.items()}
+
+
+def agent_counts(state: FloorState) -> dict[AgentState, int]:
+    counts = dict.fromkeys(AgentState, 0)
+    for agent in state.agents.values():
+        counts[agent.state] += 1
+    return counts

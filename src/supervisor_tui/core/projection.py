@@ -1,0 +1,552 @@
+"""FloorState: the floor folded from events.
+
+``apply`` is pure bookkeeping over the event alone (no clock, no I/O), so the same events
+give the same state live, after a restart, and in replay. Everything that depends on the
+time of day (waits, ages, countdowns) is computed later from this state and a ``now``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from supervisor_tui.core.targets import FloorTargets
+from supervisor_tui.model import (
+    AgentState,
+    AgentStateChanged,
+    AgentUpserted,
+    Channel,
+    ContactAbandoned,
+    ContactAnswered,
+    ContactEnded,
+    ContactOffered,
+    EscalationAcked,
+    EscalationNoted,
+    EscalationRaised,
+    EscalationResolved,
+    EscalationSnoozed,
+    EscalationStatus,
+    Event,
+    HealthState,
+    Priority,
+    QueueStats,
+    QueueUpserted,
+    Severity,
+    SlaChanged,
+    SlaState,
+    SourceHealth,
+    TicketDeleted,
+    TicketStatus,
+    TicketUpserted,
+)
+
+DAY_S = 86_400
+RESOLVED_KEPT = 300
+"""Resolved escalations kept for the feed; older ones live only in the store."""
+NOTES_KEPT = 20
+
+
+@dataclass(slots=True)
+class DayCounters:
+    """A queue's running figures for the floor's current day."""
+
+    day: int = -1
+    offered: int = 0
+    answered: int = 0
+    answered_within_t: int = 0
+    abandoned: int = 0  # all abandons, short ones included
+    abandoned_short: int = 0
+    abandoned_after_t: int = 0
+    wait_answered_s: float = 0.0
+    handled: int = 0
+    handle_s: float = 0.0
+    tickets_created: int = 0
+    tickets_solved: int = 0
+    csat_good: int = 0
+    csat_bad: int = 0
+    complaints: int = 0
+
+
+@dataclass(slots=True)
+class QueueView:
+    queue_id: str
+    name: str
+    channel: Channel
+    waiting: dict[str, float] = field(default_factory=dict)  # contact id -> offered at
+    reported: QueueStats | None = None
+    reported_at_seq: int = 0
+    contact_seq: int = 0
+    today: DayCounters = field(default_factory=DayCounters)
+    recent_offers: deque[float] = field(default_factory=deque)
+    recent_handle: deque[tuple[float, float]] = field(default_factory=deque)
+    open_tickets: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class TicketView:
+    ref: str  # "source/ticket id"
+    source: str
+    ticket_id: str
+    status: TicketStatus
+    raw_status: str
+    queue_id: str | None
+    priority: Priority | None
+    channel: Channel
+    assignee_id: str | None
+    subject: str
+    requester: str
+    created_at: float
+    updated_at: float
+    solved_at: float | None
+    tags: tuple[str, ...]
+    escalated: bool
+    satisfaction: str | None
+
+
+@dataclass(slots=True)
+class SlaView:
+    ticket_ref: str
+    metric: str
+    policy: str
+    target_s: float
+    due_at: float
+    state: SlaState
+
+
+@dataclass(slots=True)
+class AgentView:
+    agent_id: str
+    name: str
+    queue_ids: tuple[str, ...] = ()
+    state: AgentState = AgentState.OFFLINE
+    raw_state: str = ""
+    reason: str = ""
+    since: float = 0.0
+    work: str = ""
+    handled_day: int = -1
+    handled_today: int = 0
+
+
+@dataclass(slots=True)
+class Escalation:
+    escalation_id: str
+    rule_id: str
+    subject: str
+    queue_id: str | None
+    ticket_source: str | None
+    ticket_id: str | None
+    severity: Severity
+    title: str
+    detail: str
+    raised_at: float
+    raised_seq: int
+    status: EscalationStatus = EscalationStatus.RAISED
+    acked_by: str | None = None
+    acked_at: float | None = None
+    ack_note: str = ""
+    notes: list[tuple[float, str, str]] = field(default_factory=list)
+    snoozed_until: float | None = None
+    snoozed_by: str | None = None
+    resolved_at: float | None = None
+    resolved_by: str | None = None
+    resolve_reason: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is not EscalationStatus.RESOLVED
+
+    def is_snoozed(self, now: float) -> bool:
+        return self.snoozed_until is not None and now < self.snoozed_until
+
+    def needs_attention(self, now: float) -> bool:
+        """Raised, not acked, not snoozed: somebody should look at it."""
+        return self.status is EscalationStatus.RAISED and not self.is_snoozed(now)
+
+
+@dataclass(slots=True)
+class SourceView:
+    name: str
+    state: HealthState = HealthState.CONNECTED
+    reason: str = ""
+    retry_at: float | None = None
+    budget_left: float | None = None
+    poll_interval_s: float | None = None
+    health_at: float = 0.0
+    newest_event_at: float = 0.0  # when the newest event from this source was received
+    events: int = 0
+
+
+@dataclass(slots=True)
+class Changes:
+    """What changed since the screen last looked: the widgets redraw only these."""
+
+    queues: set[str] = field(default_factory=set)
+    agents: set[str] = field(default_factory=set)
+    escalations: set[str] = field(default_factory=set)
+    sources: set[str] = field(default_factory=set)
+    agents_added: bool = False
+    queues_added: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.queues or self.agents or self.escalations or self.sources)
+
+
+class FloorState:
+    """The floor as the events so far describe it."""
+
+    def __init__(self, targets: FloorTargets | None = None) -> None:
+        self.targets = targets or FloorTargets()
+        self.seq = 0
+        self.queues: dict[str, QueueView] = {}
+        self.agents: dict[str, AgentView] = {}
+        self.tickets: dict[str, TicketView] = {}
+        self.slas: dict[str, dict[str, SlaView]] = {}  # ticket ref -> metric -> SLA
+        self.escalations: dict[str, Escalation] = {}
+        self.sources: dict[str, SourceView] = {}
+        self._resolved_order: deque[str] = deque()
+        self.changes = Changes()
+        self._handlers: dict[str, Callable[[Event, Any], None]] = {
+            "ticket.upserted": self._ticket_upserted,
+            "ticket.deleted": self._ticket_deleted,
+            "sla.changed": self._sla_changed,
+            "agent.upserted": self._agent_upserted,
+            "agent.state": self._agent_state,
+            "queue.upserted": self._queue_upserted,
+            "queue.stats": self._queue_stats,
+            "contact.offered": self._contact_offered,
+            "contact.answered": self._contact_answered,
+            "contact.abandoned": self._contact_abandoned,
+            "contact.ended": self._contact_ended,
+            "escalation.raised": self._escalation_raised,
+            "escalation.acked": self._escalation_acked,
+            "escalation.noted": self._escalation_noted,
+            "escalation.snoozed": self._escalation_snoozed,
+            "escalation.resolved": self._escalation_resolved,
+            "source.health": self._source_health,
+        }
+
+    # -- folding ---------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> None:
+        if event.seq <= self.seq:
+            return  # already folded: applying the same events twice changes nothing
+        self.seq = event.seq
+        source = self.sources.get(event.source)
+        if source is None:
+            source = self.sources[event.source] = SourceView(event.source)
+        if event.received_at > source.newest_event_at:
+            source.newest_event_at = event.received_at
+        source.events += 1
+        self.changes.sources.add(event.source)
+        self._handlers[event.payload.KIND](event, event.payload)
+
+    def apply_all(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self.apply(event)
+
+    def take_changes(self) -> Changes:
+        changes, self.changes = self.changes, Changes()
+        return changes
+
+    def day_of(self, ts: float) -> int:
+        return int((ts + self.targets.utc_offset_s) // DAY_S)
+
+    def _queue(self, queue_id: str) -> QueueView:
+        queue = self.queues.get(queue_id)
+        if queue is None:
+            queue = self.queues[queue_id] = QueueView(queue_id, queue_id, Channel.OTHER)
+            self.changes.queues_added = True
+        self.changes.queues.add(queue_id)
+        return queue
+
+    def _today(self, queue: QueueView, ts: float) -> DayCounters:
+        day = self.day_of(ts)
+        if day > queue.today.day:
+            queue.today = DayCounters(day=day)
+        return queue.today
+
+    def _queue_upserted(self, event: Event, p: QueueUpserted) -> None:
+        queue = self._queue(p.queue_id)
+        queue.name = p.name
+        queue.channel = p.channel
+
+    def _queue_stats(self, event: Event, p: QueueStats) -> None:
+        queue = self._queue(p.queue_id)
+        queue.reported = p
+        queue.reported_at_seq = event.seq
+
+    def _contact_offered(self, event: Event, p: ContactOffered) -> None:
+        queue = self._queue(p.queue_id)
+        queue.waiting[p.contact_id] = p.offered_at
+        queue.contact_seq = event.seq
+        today = self._today(queue, p.offered_at)
+        if self.day_of(p.offered_at) == today.day:
+            today.offered += 1
+        window = self.targets.for_queue(p.queue_id).erlang_window_s
+        queue.recent_offers.append(p.offered_at)
+        while queue.recent_offers and queue.recent_offers[0] < p.offered_at - window:
+            queue.recent_offers.popleft()
+
+    def _contact_answered(self, event: Event, p: ContactAnswered) -> None:
+        queue = self._queue(p.queue_id)
+        queue.waiting.pop(p.contact_id, None)
+        queue.contact_seq = event.seq
+        today = self._today(queue, p.answered_at)
+        if self.day_of(p.answered_at) != today.day:
+            return
+        today.answered += 1
+        today.wait_answered_s += p.wait_s
+        if p.wait_s <= self.targets.for_queue(p.queue_id).sl_threshold_s:
+            today.answered_within_t += 1
+
+    def _contact_abandoned(self, event: Event, p: ContactAbandoned) -> None:
+        queue = self._queue(p.queue_id)
+        queue.waiting.pop(p.contact_id, None)
+        queue.contact_seq = event.seq
+        today = self._today(queue, p.abandoned_at)
+        if self.day_of(p.abandoned_at) != today.day:
+            return
+        targets = self.targets.for_queue(p.queue_id)
+        today.abandoned += 1
+        if p.wait_s <= targets.short_abandon_s:
+            today.abandoned_short += 1
+        if p.wait_s > targets.sl_threshold_s:
+            today.abandoned_after_t += 1
+
+    def _contact_ended(self, event: Event, p: ContactEnded) -> None:
+        queue = self._queue(p.queue_id)
+        handle = p.talk_s + p.hold_s + p.wrap_s
+        today = self._today(queue, p.ended_at)
+        if self.day_of(p.ended_at) == today.day:
+            today.handled += 1
+            today.handle_s += handle
+        queue.recent_handle.append((p.ended_at, handle))
+        window = self.targets.for_queue(p.queue_id).erlang_window_s
+        while queue.recent_handle and queue.recent_handle[0][0] < p.ended_at - window:
+            queue.recent_handle.popleft()
+        agent = self.agents.get(p.agent_id)
+        if agent is not None:
+            day = self.day_of(p.ended_at)
+            if day > agent.handled_day:
+                agent.handled_day, agent.handled_today = day, 0
+            if day == agent.handled_day:
+                agent.handled_today += 1
+            self.changes.agents.add(p.agent_id)
+
+    def _ticket_upserted(self, event: Event, p: TicketUpserted) -> None:
+        ref = f"{event.source}/{p.ticket_id}"
+        before = self.tickets.get(ref)
+        if before is not None and before.updated_at > p.updated_at:
+            return  # a late, older copy of the ticket (poll and webhook crossing)
+        if before is not None and before.queue_id and before.queue_id != p.queue_id:
+            self._queue(before.queue_id).open_tickets.discard(ref)
+        ticket = TicketView(
+            ref=ref,
+            source=event.source,
+            ticket_id=p.ticket_id,
+            status=p.status,
+            raw_status=p.raw_status or p.status.value,
+            queue_id=p.queue_id,
+            priority=p.priority,
+            channel=p.channel,
+            assignee_id=p.assignee_id,
+            subject=p.subject,
+            requester=p.requester,
+            created_at=p.created_at,
+            updated_at=p.updated_at,
+            solved_at=p.solved_at,
+            tags=p.tags,
+            escalated=p.escalated,
+            satisfaction=p.satisfaction,
+        )
+        if p.queue_id:
+            queue = self._queue(p.queue_id)
+            today = self._today(queue, p.updated_at)
+            same_day = self.day_of(p.updated_at) == today.day
+            if same_day:
+                if before is None and self.day_of(p.created_at) == today.day:
+                    today.tickets_created += 1
+                    if "complaint" in p.tags:
+                        today.complaints += 1
+                was_solved = before is not None and not before.status.is_open
+                if not p.status.is_open and not was_solved:
+                    today.tickets_solved += 1
+                if p.satisfaction in ("good", "bad") and (
+                    before is None or before.satisfaction != p.satisfaction
+                ):
+                    if p.satisfaction == "good":
+                        today.csat_good += 1
+                    else:
+                        today.csat_bad += 1
+            if p.status.is_open:
+                queue.open_tickets.add(ref)
+            else:
+                queue.open_tickets.discard(ref)
+        if p.status is TicketStatus.CLOSED:
+            self._forget_ticket(ref)
+        else:
+            self.tickets[ref] = ticket
+
+    def _ticket_deleted(self, event: Event, p: TicketDeleted) -> None:
+        self._forget_ticket(f"{event.source}/{p.ticket_id}")
+
+    def _forget_ticket(self, ref: str) -> None:
+        ticket = self.tickets.pop(ref, None)
+        if ticket is not None and ticket.queue_id:
+            self._queue(ticket.queue_id).open_tickets.discard(ref)
+        self.slas.pop(ref, None)
+
+    def _sla_changed(self, event: Event, p: SlaChanged) -> None:
+        ref = f"{event.source}/{p.ticket_id}"
+        if p.state is SlaState.FULFILLED:
+            metrics = self.slas.get(ref)
+            if metrics is not None:
+                metrics.pop(p.metric, None)
+                if not metrics:
+                    del self.slas[ref]
+        else:
+            self.slas.setdefault(ref, {})[p.metric] = SlaView(
+                ref, p.metric, p.policy, p.target_s, p.due_at, p.state
+            )
+        ticket = self.tickets.get(ref)
+        if ticket is not None and ticket.queue_id:
+            self.changes.queues.add(ticket.queue_id)
+
+    def _agent_upserted(self, event: Event, p: AgentUpserted) -> None:
+        agent = self.agents.get(p.agent_id)
+        if agent is None:
+            agent = self.agents[p.agent_id] = AgentView(p.agent_id, p.name)
+            self.changes.agents_added = True
+        agent.name = p.name
+        agent.queue_ids = p.queue_ids
+        self.changes.agents.add(p.agent_id)
+
+    def _agent_state(self, event: Event, p: AgentStateChanged) -> None:
+        agent = self.agents.get(p.agent_id)
+        if agent is None:
+            agent = self.agents[p.agent_id] = AgentView(p.agent_id, p.agent_id)
+            self.changes.agents_added = True
+        if p.since < agent.since:
+            return
+        agent.state = p.state
+        agent.raw_state = p.raw_state
+        agent.reason = p.reason
+        agent.since = p.since
+        agent.work = p.work
+        self.changes.agents.add(p.agent_id)
+        for queue_id in agent.queue_ids:
+            if queue_id in self.queues:
+                self.changes.queues.add(queue_id)
+
+    def _escalation_raised(self, event: Event, p: EscalationRaised) -> None:
+        existing = self.escalations.get(p.escalation_id)
+        if existing is not None and existing.is_open:
+            # The same condition stepped up (or down): keep the ack, show the new severity.
+            existing.severity = p.severity
+            existing.title = p.title
+            existing.detail = p.detail
+        else:
+            self.escalations[p.escalation_id] = Escalation(
+                escalation_id=p.escalation_id,
+                rule_id=p.rule_id,
+                subject=p.subject,
+                queue_id=p.queue_id,
+                ticket_source=p.ticket_source,
+                ticket_id=p.ticket_id,
+                severity=p.severity,
+                title=p.title,
+                detail=p.detail,
+                raised_at=p.raised_at,
+                raised_seq=event.seq,
+            )
+        self.changes.escalations.add(p.escalation_id)
+
+    def _escalation_acked(self, event: Event, p: EscalationAcked) -> None:
+        esc = self.escalations.get(p.escalation_id)
+        if esc is None or not esc.is_open:
+            return
+        esc.status = EscalationStatus.ACKED
+        esc.acked_by = p.by
+        esc.acked_at = p.at
+        if p.note:
+            esc.ack_note = p.note
+            self._add_note(esc, p.at, p.by, p.note)
+        self.changes.escalations.add(p.escalation_id)
+
+    def _escalation_noted(self, event: Event, p: EscalationNoted) -> None:
+        esc = self.escalations.get(p.escalation_id)
+        if esc is None:
+            return
+        self._add_note(esc, p.at, p.by, p.note)
+        if esc.status is EscalationStatus.ACKED:
+            esc.ack_note = p.note  # an acked escalation shows its latest note
+        self.changes.escalations.add(p.escalation_id)
+
+    @staticmethod
+    def _add_note(esc: Escalation, at: float, by: str, note: str) -> None:
+        esc.notes.append((at, by, note))
+        del esc.notes[:-NOTES_KEPT]
+
+    def _escalation_snoozed(self, event: Event, p: EscalationSnoozed) -> None:
+        esc = self.escalations.get(p.escalation_id)
+        if esc is None or not esc.is_open:
+            return
+        esc.snoozed_until = p.until
+        esc.snoozed_by = p.by
+        self.changes.escalations.add(p.escalation_id)
+
+    def _escalation_resolved(self, event: Event, p: EscalationResolved) -> None:
+        esc = self.escalations.get(p.escalation_id)
+        if esc is None or not esc.is_open:
+            return
+        esc.status = EscalationStatus.RESOLVED
+        esc.resolved_at = p.at
+        esc.resolved_by = p.by
+        esc.resolve_reason = p.reason
+        esc.snoozed_until = None
+        self._resolved_order.append(p.escalation_id)
+        while len(self._resolved_order) > RESOLVED_KEPT:
+            old = self._resolved_order.popleft()
+            gone = self.escalations.get(old)
+            if gone is not None and not gone.is_open:
+                del self.escalations[old]
+                self.changes.escalations.add(old)
+        self.changes.escalations.add(p.escalation_id)
+
+    def _source_health(self, event: Event, p: SourceHealth) -> None:
+        source = self.sources[event.source]
+        source.state = p.state
+        source.reason = p.reason
+        source.retry_at = p.retry_at
+        source.budget_left = p.budget_left
+        source.poll_interval_s = p.poll_interval_s
+        source.health_at = p.at
+
+    # -- comparing -------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the events determine, as plain data (for equality checks and snapshots)."""
+        return {
+            "seq": self.seq,
+            "queues": {k: _plain(asdict(v)) for k, v in sorted(self.queues.items())},
+            "agents": {k: asdict(v) for k, v in sorted(self.agents.items())},
+            "tickets": {k: asdict(v) for k, v in sorted(self.tickets.items())},
+            "slas": {
+                ref: {m: asdict(v) for m, v in sorted(metrics.items())}
+                for ref, metrics in sorted(self.slas.items())
+            },
+            "escalations": {k: asdict(v) for k, v in sorted(self.escalations.items())},
+            "sources": {k: asdict(v) for k, v in sorted(self.sources.items())},
+        }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, deque | list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, set):
+        return sorted(value)
+    return value

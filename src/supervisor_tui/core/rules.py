@@ -1,0 +1,329 @@
+"""Rules are data: thresholds with hysteresis that raise and auto-resolve escalations.
+
+``RuleEngine.evaluate(state, now)`` looks at the floor and returns the escalation events
+that should happen now. It is deterministic given the state, ``now`` and what it has seen
+since it started, so a restarted collector picks up where the store says things stand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from supervisor_tui.core import fmt
+from supervisor_tui.core.kpis import QueueKpis, queue_kpis
+from supervisor_tui.core.projection import Escalation, FloorState
+from supervisor_tui.model import (
+    EscalationRaised,
+    EscalationResolved,
+    NewEvent,
+    Priority,
+    Severity,
+    SlaState,
+)
+
+RULES_SOURCE = "rules"
+
+
+class _RuleBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    realert_after_s: float = Field(default=300, gt=0)
+    """An escalation nobody has acked for this long is shown as overdue."""
+
+
+QueueMetric = Literal["longest_wait", "waiting", "service_level", "abandon_rate"]
+
+
+class QueueThresholdRule(_RuleBase):
+    kind: Literal["queue_threshold"]
+    metric: QueueMetric
+    direction: Literal["above", "below"] = "above"
+    warn: float | None = None
+    alert: float | None = None
+    clear: float | None = None
+    """Hysteresis: an open escalation resolves only once the value is back past this.
+    Defaults to the warn level (or the alert level when there is no warn)."""
+    queues: tuple[str, ...] = ()
+    """Queue ids this rule watches; empty means every queue."""
+    min_volume: int = Field(default=0, ge=0)
+    """For rates (service level, abandonment): ignore the queue until this many contacts."""
+
+    @model_validator(mode="after")
+    def _levels(self) -> QueueThresholdRule:
+        if self.warn is None and self.alert is None:
+            raise ValueError("a threshold rule needs warn, alert or both")
+        if self.warn is not None and self.alert is not None:
+            wrong = self.alert < self.warn if self.direction == "above" else self.alert > self.warn
+            if wrong:
+                raise ValueError(
+                    f"alert must be {'above' if self.direction == 'above' else 'below'} warn"
+                )
+        return self
+
+    @property
+    def clear_level(self) -> float:
+        if self.clear is not None:
+            return self.clear
+        level = self.warn if self.warn is not None else self.alert
+        assert level is not None
+        return level
+
+    def level(self, value: float) -> Severity | None:
+        def past(threshold: float | None) -> bool:
+            if threshold is None:
+                return False
+            return value >= threshold if self.direction == "above" else value <= threshold
+
+        if past(self.alert):
+            return Severity.CRITICAL
+        if past(self.warn):
+            return Severity.WARNING
+        return None
+
+    def cleared(self, value: float) -> bool:
+        clear = self.clear_level
+        if self.direction == "above":
+            return value < clear if self.clear is None else value <= clear
+        return value > clear if self.clear is None else value >= clear
+
+
+class SlaTimeLeftRule(_RuleBase):
+    kind: Literal["sla_time_left"]
+    warn_fraction: float = Field(default=0.25, gt=0, lt=1)
+    """Warn when less than this share of the SLA target is left."""
+    alert_on_breach: bool = True
+    priorities: tuple[Priority, ...] = ()
+    """Only tickets of these priorities; empty means all."""
+
+
+class TicketFlagRule(_RuleBase):
+    kind: Literal["ticket_flag"]
+    tags: tuple[str, ...] = ("complaint",)
+    helpdesk_escalated: bool = True
+    """Also raise for tickets the helpdesk itself marks escalated."""
+    severity: Severity = Severity.WARNING
+
+
+Rule = Annotated[
+    QueueThresholdRule | SlaTimeLeftRule | TicketFlagRule, Field(discriminator="kind")
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What a rule sees for one subject right now."""
+
+    subject: str
+    severity: Severity | None  # None: nothing wrong (clear) for this subject
+    title: str
+    detail: str = ""
+    queue_id: str | None = None
+    ticket_source: str | None = None
+    ticket_id: str | None = None
+    hold: bool = False  # not enough data to decide: neither raise nor resolve
+    clears: bool = True  # with severity None: back past the clear level (hysteresis)
+
+
+_METRIC_LABEL = {
+    "longest_wait": "longest wait",
+    "waiting": "waiting",
+    "service_level": "service level",
+    "abandon_rate": "abandonment",
+}
+
+
+def _metric_value(kpis: QueueKpis, rule: QueueThresholdRule) -> float | None:
+    if rule.metric == "longest_wait":
+        return kpis.longest_wait_s
+    if rule.metric == "waiting":
+        return None if kpis.waiting is None else float(kpis.waiting)
+    volume = kpis.answered + kpis.offered if rule.metric == "service_level" else kpis.offered
+    if volume < rule.min_volume:
+        return None
+    return kpis.service_level if rule.metric == "service_level" else kpis.abandon_rate
+
+
+def _show(metric: str, value: float) -> str:
+    if metric == "longest_wait":
+        return fmt.duration(value)
+    if metric == "waiting":
+        return str(int(value))
+    return fmt.percent(value)
+
+
+def _level_text(rule: QueueThresholdRule, severity: Severity) -> str:
+    level = rule.alert if severity is Severity.CRITICAL else rule.warn
+    assert level is not None
+    return ("≥ " if rule.direction == "above" else "≤ ") + _show(rule.metric, level)
+
+
+class RuleEngine:
+    def __init__(self, rules: list[Rule]) -> None:
+        self.rules = rules
+        self._by_id = {rule.id: rule for rule in rules}
+        self._seen_clear: dict[tuple[str, str], float] = {}
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return self._by_id.get(rule_id)
+
+    def findings(self, state: FloorState, now: float) -> Iterator[tuple[Rule, Finding]]:
+        kpis: dict[str, QueueKpis] = {}
+        for rule in self.rules:
+            if isinstance(rule, QueueThresholdRule):
+                for queue_id, queue in state.queues.items():
+                    if rule.queues and queue_id not in rule.queues:
+                        continue
+                    if queue_id not in kpis:
+                        kpis[queue_id] = queue_kpis(state, queue, now)
+                    yield rule, self._queue_finding(rule, kpis[queue_id])
+            elif isinstance(rule, SlaTimeLeftRule):
+                yield from ((rule, f) for f in self._sla_findings(rule, state, now))
+            else:
+                yield from ((rule, f) for f in self._ticket_findings(rule, state))
+
+    @staticmethod
+    def _queue_finding(rule: QueueThresholdRule, kpis: QueueKpis) -> Finding:
+        subject = f"queue:{kpis.queue_id}"
+        value = _metric_value(kpis, rule)
+        label = _METRIC_LABEL[rule.metric]
+        if value is None:
+            return Finding(subject, None, "", queue_id=kpis.queue_id, hold=True)
+        severity = rule.level(value)
+        shown = _show(rule.metric, value)
+        title = f"{kpis.name}: {label} {shown}"
+        if severity is not None:
+            title += f" ({_level_text(rule, severity)})"
+        return Finding(
+            subject, severity, title, queue_id=kpis.queue_id, clears=rule.cleared(value)
+        )
+
+    @staticmethod
+    def _sla_findings(rule: SlaTimeLeftRule, state: FloorState, now: float) -> Iterator[Finding]:
+        for ref, metrics in state.slas.items():
+            ticket = state.tickets.get(ref)
+            if ticket is None or not ticket.status.is_open:
+                continue
+            if rule.priorities and ticket.priority not in rule.priorities:
+                continue
+            for sla in metrics.values():
+                if sla.state is SlaState.PAUSED:
+                    continue
+                left = sla.due_at - now
+                metric = sla.metric.replace("_", " ")
+                severity: Severity | None = None
+                if sla.state is SlaState.BREACHED or left <= 0:
+                    severity = Severity.CRITICAL if rule.alert_on_breach else Severity.WARNING
+                    title = f"SLA breached: {metric} on #{ticket.ticket_id}"
+                elif left < rule.warn_fraction * sla.target_s:
+                    severity = Severity.WARNING
+                    title = f"SLA at risk: {metric} on #{ticket.ticket_id}, due {fmt.duration(left)}"
+                else:
+                    title = ""
+                yield Finding(
+                    f"sla:{ref}:{sla.metric}",
+                    severity,
+                    title,
+                    detail=ticket.subject,
+                    queue_id=ticket.queue_id,
+                    ticket_source=ticket.source,
+                    ticket_id=ticket.ticket_id,
+                )
+
+    @staticmethod
+    def _ticket_findings(rule: TicketFlagRule, state: FloorState) -> Iterator[Finding]:
+        for ref, ticket in state.tickets.items():
+            if not ticket.status.is_open:
+                continue
+            tagged = [t for t in rule.tags if t in ticket.tags]
+            flagged = rule.helpdesk_escalated and ticket.escalated
+            if not tagged and not flagged:
+                continue
+            why = ", ".join(tagged) if tagged else "escalated by the helpdesk"
+            yield Finding(
+                f"ticket:{ref}",
+                rule.severity,
+                f"Ticket #{ticket.ticket_id}: {why}",
+                detail=ticket.subject,
+                queue_id=ticket.queue_id,
+                ticket_source=ticket.source,
+                ticket_id=ticket.ticket_id,
+            )
+
+    def evaluate(self, state: FloorState, now: float) -> list[NewEvent]:
+        latest: dict[tuple[str, str], Escalation] = {}
+        for esc in state.escalations.values():
+            key = (esc.rule_id, esc.subject)
+            if key not in latest or esc.raised_seq > latest[key].raised_seq:
+                latest[key] = esc
+        seen: set[tuple[str, str]] = set()
+        out: list[NewEvent] = []
+        for rule, finding in self.findings(state, now):
+            key = (rule.id, finding.subject)
+            seen.add(key)
+            if finding.hold:
+                continue
+            esc = latest.get(key)
+            open_esc = esc if esc is not None and esc.is_open else None
+            if finding.severity is None and finding.clears:
+                self._seen_clear[key] = now
+            if open_esc is not None:
+                stepped_up = (
+                    finding.severity is not None
+                    and finding.severity.rank > open_esc.severity.rank
+                )
+                if stepped_up:
+                    out.append(self._raise(rule, finding, open_esc.escalation_id, now))
+                elif finding.severity is None and finding.clears:
+                    out.append(self._resolve(open_esc, f"cleared: {finding.title}", now))
+                continue
+            if finding.severity is None:
+                continue
+            if esc is not None and esc.resolved_by is not None and esc.resolved_at is not None:
+                # Resolved by hand while the condition held: wait until it clears once.
+                if self._seen_clear.get(key, float("-inf")) < esc.resolved_at:
+                    continue
+            escalation_id = f"{rule.id}|{finding.subject}|{now:.0f}"
+            out.append(self._raise(rule, finding, escalation_id, now))
+        # Subjects that disappeared (ticket solved, SLA fulfilled) resolve their escalations.
+        for key, esc in latest.items():
+            if esc.is_open and key not in seen and key[0] in self._by_id:
+                self._seen_clear[key] = now
+                out.append(self._resolve(esc, "cleared: no longer applies", now))
+        return out
+
+    @staticmethod
+    def _raise(rule: Rule, finding: Finding, escalation_id: str, now: float) -> NewEvent:
+        assert finding.severity is not None
+        payload = EscalationRaised(
+            escalation_id=escalation_id,
+            rule_id=rule.id,
+            subject=finding.subject,
+            queue_id=finding.queue_id,
+            ticket_source=finding.ticket_source,
+            ticket_id=finding.ticket_id,
+            severity=finding.severity,
+            title=finding.title,
+            detail=finding.detail,
+            raised_at=now,
+        )
+        key = f"raise:{escalation_id}:{finding.severity.value}"
+        return NewEvent(
+            source=RULES_SOURCE, key=key, occurred_at=now, received_at=now, payload=payload
+        )
+
+    @staticmethod
+    def _resolve(esc: Escalation, reason: str, now: float) -> NewEvent:
+        payload = EscalationResolved(
+            escalation_id=esc.escalation_id, by=None, reason=reason, at=now
+        )
+        return NewEvent(
+            source=RULES_SOURCE,
+            key=f"resolve:{esc.escalation_id}",
+            occurred_at=now,
+            received_at=now,
+            payload=payload,
+        )

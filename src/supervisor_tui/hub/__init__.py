@@ -1,0 +1,1 @@
+"""The collector: adapters → store → rules, and the write-back outbox."""

@@ -1,0 +1,237 @@
+"""The collector: runs the adapters, writes their events in batches, runs the rules and
+delivers write-backs from the outbox.
+
+One writer task owns appends, so events are stored in the order they are handed over, and
+each batch carries every source's cursor in the same transaction. Adapters wait for their
+batch to be committed before they move their own cursor on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from supervisor_tui.adapters.base import Adapter, WriteBackError
+from supervisor_tui.core.projection import FloorState
+from supervisor_tui.core.rules import RuleEngine
+from supervisor_tui.core.targets import FloorTargets
+from supervisor_tui.model import Event, HealthState, NewEvent, SourceHealth
+from supervisor_tui.store import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+BATCH_MAX = 5_000
+RULE_TICK_S = 1.0
+OUTBOX_TICK_S = 1.0
+
+
+@dataclass(slots=True)
+class _Batch:
+    events: Sequence[NewEvent]
+    source: str | None
+    cursor: str | None
+    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class _SourceSink:
+    """What one adapter sees of the collector."""
+
+    def __init__(self, collector: Collector, name: str) -> None:
+        self._collector = collector
+        self._name = name
+        self._last_health: tuple[HealthState, str] | None = None
+
+    async def emit(self, events: Sequence[NewEvent], cursor: str | None = None) -> None:
+        await self._collector.submit(events, self._name, cursor)
+
+    async def health(
+        self,
+        state: HealthState,
+        reason: str = "",
+        *,
+        retry_at: float | None = None,
+        budget_left: float | None = None,
+        poll_interval_s: float | None = None,
+    ) -> None:
+        now = self._collector.clock()
+        payload = SourceHealth(
+            state=state,
+            reason=reason,
+            retry_at=retry_at,
+            budget_left=budget_left,
+            poll_interval_s=poll_interval_s,
+            at=now,
+        )
+        event = NewEvent(
+            source=self._name,
+            key=f"health:{now:.6f}",
+            occurred_at=now,
+            received_at=now,
+            payload=payload,
+        )
+        self._last_health = (state, reason)
+        await self._collector.submit([event], None, None)
+
+    async def quarantine(self, kind: str, raw: str, reason: str) -> None:
+        store = self._collector.store
+        await asyncio.to_thread(store.quarantine, self._name, kind, raw, reason,
+                                self._collector.clock())
+        await self.health(HealthState.DEGRADED, f"bad payload quarantined: {reason[:120]}")
+
+
+class Collector:
+    def __init__(
+        self,
+        store: Store,
+        adapters: Sequence[Adapter],
+        rules: RuleEngine,
+        targets: FloorTargets,
+        clock: Callable[[], float],
+    ) -> None:
+        self.store = store
+        self.adapters = {adapter.name: adapter for adapter in adapters}
+        self.rules = rules
+        self.clock = clock
+        self.state = FloorState(targets)
+        self._queue: asyncio.Queue[_Batch] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.errors: list[str] = []
+
+    async def start(self) -> None:
+        self._queue = asyncio.Queue(maxsize=64)
+        await self._catch_up()
+        self._tasks.append(asyncio.create_task(self._writer(), name="collector-writer"))
+        self._tasks.append(asyncio.create_task(self._rule_ticker(), name="collector-rules"))
+        self._tasks.append(asyncio.create_task(self._outbox(), name="collector-outbox"))
+        for name, adapter in self.adapters.items():
+            cursor = await asyncio.to_thread(self.store.get_cursor, name)
+            self._tasks.append(
+                asyncio.create_task(self._run_adapter(adapter, cursor), name=f"adapter-{name}")
+            )
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+
+    async def submit(self, events: Sequence[NewEvent], source: str | None, cursor: str | None) -> None:
+        """Hand events over for storing; returns once they (and the cursor) are committed."""
+        if self._queue is None:
+            raise RuntimeError("collector not started")
+        batch = _Batch(events, source, cursor)
+        await self._queue.put(batch)
+        await batch.done
+
+    async def _run_adapter(self, adapter: Adapter, cursor: str | None) -> None:
+        sink = _SourceSink(self, adapter.name)
+        try:
+            await adapter.run(sink, cursor)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # an adapter bug must not take the floor down
+            reason = f"{type(exc).__name__}: {exc}"[:200]
+            log.error("adapter %s stopped: %s", adapter.name, reason)
+            self.errors.append(f"{adapter.name}: {reason}")
+            with contextlib.suppress(Exception):
+                await sink.health(HealthState.DOWN, f"adapter stopped: {reason}")
+
+    async def _writer(self) -> None:
+        assert self._queue is not None
+        while True:
+            batches = [await self._queue.get()]
+            size = len(batches[0].events)
+            while not self._queue.empty() and size < BATCH_MAX:
+                batch = self._queue.get_nowait()
+                batches.append(batch)
+                size += len(batch.events)
+            events = [e for b in batches for e in b.events]
+            cursors = {b.source: b.cursor for b in batches if b.source and b.cursor is not None}
+            try:
+                stored = await asyncio.to_thread(self.store.append, events, cursors)
+            except StoreError as exc:
+                for b in batches:
+                    if not b.done.done():
+                        b.done.set_exception(exc)
+                continue
+            self._apply(stored)
+            for b in batches:
+                if not b.done.done():
+                    b.done.set_result(None)
+
+    def _apply(self, stored: list[Event]) -> None:
+        if stored and stored[0].seq == self.state.seq + 1:
+            self.state.apply_all(stored)
+        elif stored:
+            # Someone else (an operator's ack) wrote in between: read what we missed.
+            self.state.apply_all(self.store.read_from(self.state.seq))
+
+    async def _catch_up(self) -> None:
+        while True:
+            events = await asyncio.to_thread(self.store.read_from, self.state.seq, 10_000)
+            if not events:
+                return
+            self.state.apply_all(events)
+
+    async def evaluate_rules(self) -> list[Event]:
+        await self._catch_up()
+        found = self.rules.evaluate(self.state, self.clock())
+        if not found:
+            return []
+        stored = await asyncio.to_thread(self.store.append, found, None)
+        await self._catch_up()
+        return stored
+
+    async def _rule_ticker(self) -> None:
+        while True:
+            try:
+                await self.evaluate_rules()
+            except StoreError as exc:
+                log.error("rules: %s", exc)
+            await asyncio.sleep(RULE_TICK_S)
+
+    async def deliver_outbox(self) -> int:
+        now = self.clock()
+        items = await asyncio.to_thread(self.store.outbox_due, now)
+        delivered = 0
+        for item in items:
+            adapter = self.adapters.get(item.source)
+            if adapter is None:
+                await asyncio.to_thread(
+                    self.store.outbox_failed, item.id, f"no source named {item.source!r}", None
+                )
+                continue
+            try:
+                await adapter.write_back(item.action, json.loads(item.body))
+            except WriteBackError as exc:
+                retry_at = (
+                    now + min(600.0, exc.retry_after_s * math.pow(2, item.attempts))
+                    if exc.retry_after_s is not None and exc.retryable
+                    else None
+                )
+                await asyncio.to_thread(self.store.outbox_failed, item.id, str(exc), retry_at)
+                continue
+            except Exception as exc:  # network or adapter fault: keep it, try again later
+                retry_at = now + min(600.0, 15.0 * math.pow(2, item.attempts))
+                await asyncio.to_thread(
+                    self.store.outbox_failed, item.id, f"{type(exc).__name__}: {exc}", retry_at
+                )
+                continue
+            await asyncio.to_thread(self.store.outbox_delivered, item.id, self.clock())
+            delivered += 1
+        return delivered
+
+    async def _outbox(self) -> None:
+        while True:
+            try:
+                await self.deliver_outbox()
+            except StoreError as exc:
+                log.error("outbox: %s", exc)
+            await asyncio.sleep(OUTBOX_TICK_S)

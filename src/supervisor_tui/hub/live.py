@@ -1,0 +1,41 @@
+"""Wiring for one process: config → store, adapters, rules and the collector."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from supervisor_tui.adapters.base import Adapter, load_adapter_class
+from supervisor_tui.config import Config
+from supervisor_tui.core.rules import RuleEngine
+from supervisor_tui.hub.collector import Collector
+from supervisor_tui.store import SQLiteStore
+
+
+@dataclass
+class LiveFloor:
+    config: Config
+    store: SQLiteStore
+    adapters: list[Adapter]
+    collector: Collector
+    rules: RuleEngine
+    clock: Callable[[], float]
+
+
+def build_live_floor(config: Config, db_path: Path | None = None) -> LiveFloor:
+    store = SQLiteStore(db_path or config.store.resolved_path())
+    adapters: list[Adapter] = []
+    clock: Callable[[], float] = time.time
+    for source in config.sources:
+        cls = load_adapter_class(source.kind)
+        settings = source.model_dump(exclude={"name", "kind"})
+        adapter = cls.from_config(source.name, settings, time.time)
+        adapters.append(adapter)
+        floor_clock = getattr(adapter, "clock", None)
+        if source.kind == "simulator" and callable(floor_clock) and settings.get("speed", 1) != 1:
+            clock = floor_clock  # a time-compressed simulation runs the floor's clock
+    rules = RuleEngine(list(config.rules))
+    collector = Collector(store, adapters, rules, config.floor_targets(), clock)
+    return LiveFloor(config, store, adapters, collector, rules, clock)

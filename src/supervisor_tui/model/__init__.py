@@ -1,0 +1,26 @@
+"""Event types, ids and enums. Imports pydantic only."""
+
+from supervisor_tui.model.enums import (
+    AgentState,
+    Channel,
+    EscalationStatus,
+    HealthState,
+    Priority,
+    Severity,
+    SlaState,
+    TicketStatus,
+)
+from supervisor_tui.model.events import *  # noqa: F403
+from supervisor_tui.model.events import __all__ as _events_all
+
+__all__ = [
+    "AgentState",
+    "Channel",
+    "EscalationStatus",
+    "HealthState",
+    "Priority",
+    "Severity",
+    "SlaState",
+    "TicketStatus",
+    *_events_all,
+]

@@ -1,0 +1,90 @@
+"""The floor's vocabulary: states, statuses, channels and severities."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AgentState(StrEnum):
+    AVAILABLE = "available"
+    BUSY = "busy"
+    WRAP_UP = "wrap_up"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+    @property
+    def label(self) -> str:
+        return _AGENT_LABELS[self]
+
+
+_AGENT_LABELS = {
+    AgentState.AVAILABLE: "Available",
+    AgentState.BUSY: "Busy",
+    AgentState.WRAP_UP: "Wrap-up",
+    AgentState.AWAY: "Away",
+    AgentState.OFFLINE: "Offline",
+}
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    HOLD = "hold"
+    SOLVED = "solved"
+    CLOSED = "closed"
+
+    @property
+    def is_open(self) -> bool:
+        """Open work: the ticket still needs someone on the floor."""
+        return self in (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.HOLD)
+
+
+class Channel(StrEnum):
+    VOICE = "voice"
+    CHAT = "chat"
+    EMAIL = "email"
+    WEB = "web"
+    SOCIAL = "social"
+    OTHER = "other"
+
+    @property
+    def is_realtime(self) -> bool:
+        """Contacts that wait in a queue for an agent (Erlang C applies)."""
+        return self in (Channel.VOICE, Channel.CHAT)
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Severity(StrEnum):
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return 2 if self is Severity.CRITICAL else 1
+
+
+class SlaState(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    FULFILLED = "fulfilled"
+    BREACHED = "breached"
+
+
+class HealthState(StrEnum):
+    CONNECTED = "connected"
+    POLLING = "polling"
+    DEGRADED = "degraded"
+    DOWN = "down"
+
+
+class EscalationStatus(StrEnum):
+    RAISED = "raised"
+    ACKED = "acked"
+    RESOLVED = "resolved"

@@ -1,0 +1,304 @@
+"""Normalized events: every fact about the floor enters the store as one of these.
+
+Times are UTC seconds since the epoch (floats). A payload class is chosen by the
+event's ``kind``; vendor fields we do not use are ignored, our own fields are strict.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from supervisor_tui.model.enums import (
+    AgentState,
+    Channel,
+    HealthState,
+    Priority,
+    Severity,
+    SlaState,
+    TicketStatus,
+)
+
+__all__ = [
+    "PAYLOAD_TYPES",
+    "AgentStateChanged",
+    "AgentUpserted",
+    "ContactAbandoned",
+    "ContactAnswered",
+    "ContactEnded",
+    "ContactOffered",
+    "EscalationAcked",
+    "EscalationNoted",
+    "EscalationRaised",
+    "EscalationResolved",
+    "EscalationSnoozed",
+    "Event",
+    "NewEvent",
+    "Payload",
+    "PayloadError",
+    "QueueStats",
+    "QueueUpserted",
+    "SlaChanged",
+    "SourceHealth",
+    "TicketDeleted",
+    "TicketUpserted",
+    "parse_payload",
+]
+
+
+class Payload(BaseModel):
+    """Base of every payload: vendor extras are dropped, our fields are typed."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    KIND: ClassVar[str] = ""
+
+
+class TicketUpserted(Payload):
+    KIND = "ticket.upserted"
+    ticket_id: str
+    status: TicketStatus
+    raw_status: str = ""
+    priority: Priority | None = None
+    channel: Channel = Channel.OTHER
+    queue_id: str | None = None
+    assignee_id: str | None = None
+    requester: str = ""
+    requester_kind: str = "customer"
+    subject: str = ""
+    created_at: float
+    updated_at: float
+    solved_at: float | None = None
+    first_response_at: float | None = None
+    tags: tuple[str, ...] = ()
+    escalated: bool = False
+    satisfaction: str | None = None  # "good" | "bad"; offered/unoffered are not ratings
+    reopened: bool = False
+    agent_replies: int = 0
+
+
+class TicketDeleted(Payload):
+    KIND = "ticket.deleted"
+    ticket_id: str
+
+
+class SlaChanged(Payload):
+    KIND = "sla.changed"
+    ticket_id: str
+    metric: str  # first_reply_time, next_reply_time, resolution_time, ...
+    policy: str = ""
+    target_s: float = Field(gt=0)
+    due_at: float
+    state: SlaState
+
+
+class AgentUpserted(Payload):
+    KIND = "agent.upserted"
+    agent_id: str
+    name: str
+    queue_ids: tuple[str, ...] = ()
+
+
+class AgentStateChanged(Payload):
+    KIND = "agent.state"
+    agent_id: str
+    state: AgentState
+    raw_state: str = ""
+    reason: str = ""
+    since: float
+    work: str = ""  # what the agent is on: "call c-123", "ticket #88"
+
+
+class QueueUpserted(Payload):
+    KIND = "queue.upserted"
+    queue_id: str
+    name: str
+    channel: Channel
+
+
+class QueueStats(Payload):
+    """Waiting figures reported directly by the backend (Talk, Freshcaller)."""
+
+    KIND = "queue.stats"
+    queue_id: str
+    waiting: int = Field(ge=0)
+    longest_wait_s: float = Field(ge=0)
+    callbacks_waiting: int = 0
+    agents_online: int | None = None
+    as_of: float
+
+
+class ContactOffered(Payload):
+    KIND = "contact.offered"
+    contact_id: str
+    queue_id: str
+    channel: Channel
+    offered_at: float
+
+
+class ContactAnswered(Payload):
+    KIND = "contact.answered"
+    contact_id: str
+    queue_id: str
+    agent_id: str
+    answered_at: float
+    wait_s: float = Field(ge=0)
+
+
+class ContactAbandoned(Payload):
+    KIND = "contact.abandoned"
+    contact_id: str
+    queue_id: str
+    abandoned_at: float
+    wait_s: float = Field(ge=0)
+
+
+class ContactEnded(Payload):
+    KIND = "contact.ended"
+    contact_id: str
+    queue_id: str
+    agent_id: str
+    ended_at: float
+    talk_s: float = Field(ge=0)
+    hold_s: float = Field(ge=0, default=0)
+    wrap_s: float = Field(ge=0, default=0)
+
+
+class EscalationRaised(Payload):
+    """A rule fired (or stepped up in severity) for a subject."""
+
+    KIND = "escalation.raised"
+    escalation_id: str
+    rule_id: str
+    subject: str  # "queue:voice-support", "ticket:123", "sla:123:first_reply_time"
+    queue_id: str | None = None
+    ticket_source: str | None = None  # where an ack is written back, if anywhere
+    ticket_id: str | None = None
+    severity: Severity
+    title: str
+    detail: str = ""
+    raised_at: float
+
+
+class EscalationAcked(Payload):
+    KIND = "escalation.acked"
+    escalation_id: str
+    by: str
+    note: str = ""
+    at: float
+
+
+class EscalationNoted(Payload):
+    KIND = "escalation.noted"
+    escalation_id: str
+    by: str
+    note: str = Field(min_length=1)
+    at: float
+
+
+class EscalationSnoozed(Payload):
+    KIND = "escalation.snoozed"
+    escalation_id: str
+    by: str
+    until: float
+    at: float
+
+
+class EscalationResolved(Payload):
+    KIND = "escalation.resolved"
+    escalation_id: str
+    by: str | None = None  # None: the rule saw the condition clear
+    reason: str = ""
+    at: float
+
+
+class SourceHealth(Payload):
+    KIND = "source.health"
+    state: HealthState
+    reason: str = ""
+    retry_at: float | None = None
+    budget_left: float | None = None  # fraction of the rate limit left, 0..1
+    poll_interval_s: float | None = None
+    at: float
+
+
+PAYLOAD_TYPES: dict[str, type[Payload]] = {
+    cls.KIND: cls
+    for cls in (
+        TicketUpserted,
+        TicketDeleted,
+        SlaChanged,
+        AgentUpserted,
+        AgentStateChanged,
+        QueueUpserted,
+        QueueStats,
+        ContactOffered,
+        ContactAnswered,
+        ContactAbandoned,
+        ContactEnded,
+        EscalationRaised,
+        EscalationAcked,
+        EscalationNoted,
+        EscalationSnoozed,
+        EscalationResolved,
+        SourceHealth,
+    )
+}
+
+_ADAPTERS: dict[str, TypeAdapter[Any]] = {k: TypeAdapter(v) for k, v in PAYLOAD_TYPES.items()}
+
+
+class PayloadError(ValueError):
+    """A payload that does not match its kind; it goes to quarantine, never to the log."""
+
+
+def parse_payload(kind: str, raw: str | bytes | dict[str, Any]) -> Payload:
+    adapter = _ADAPTERS.get(kind)
+    if adapter is None:
+        raise PayloadError(f"unknown event kind {kind!r}")
+    try:
+        if isinstance(raw, dict):
+            value: Payload = adapter.validate_python(raw)
+        else:
+            value = adapter.validate_json(raw)
+    except ValidationError as exc:
+        raise PayloadError(
+            f"{kind}: "
+            + "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()
+            )
+        ) from None
+    return value
+
+
+class NewEvent(BaseModel):
+    """An event as an adapter or a command produces it, before the store gives it a seq."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    key: str
+    occurred_at: float
+    received_at: float
+    payload: Payload
+
+    @property
+    def kind(self) -> str:
+        return self.payload.KIND
+
+
+class Event(BaseModel):
+    """A stored event: ``seq`` is assigned by the store and strictly increases."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    source: str
+    key: str
+    occurred_at: float
+    received_at: float
+    payload: Payload
+
+    @property
+    def kind(self) -> str:
+        return self.payload.KIND

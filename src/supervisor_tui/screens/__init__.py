@@ -1,0 +1,6 @@
+"""Modal screens: help, text prompts, the queue filter."""
+
+from supervisor_tui.screens.help import HelpScreen
+from supervisor_tui.screens.prompt import ChoiceScreen, TextPrompt
+
+__all__ = ["ChoiceScreen", "HelpScreen", "TextPrompt"]

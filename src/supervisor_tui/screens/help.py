@@ -1,0 +1,66 @@
+"""Help: the keys, what each figure means and how it is computed."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from supervisor_tui.core.kpis import ABANDON_FORMULA, SL_FORMULA
+
+FIGURES = (
+    ("Waiting", "contacts in the queue now (from the backend's report when it gives one)"),
+    ("Longest", "how long the oldest waiting contact has waited; ticks every second"),
+    ("SL", f"service level today: {SL_FORMULA}; T per queue"),
+    ("ASA", "average wait of answered contacts today"),
+    ("Abandon", f"{ABANDON_FORMULA}; short abandons are set per queue"),
+    ("AHT", "talk + hold + wrap-up of contacts ended today"),
+    ("Need · have", "Erlang C agents for the SL target at the last 30 min's arrivals and "
+     "handle time, against agents signed in to the queue and not away. Erlang C ignores "
+     "abandons and shared agents: read it as a guide, not a forecast"),
+    ("Backlog", "open tickets (new, open, pending, on hold) by age since creation"),
+    ("SLA", "⚠ at risk: under 25 % of the target left; ✖ breached: past due"),
+    ("CSAT", "good ÷ (good + bad) ratings received today"),
+    ("Freshness", "each source's newest event; STALE when older than the configured limit"),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 100; height: 80%; padding: 1 2;
+        border: thick $accent; background: $surface;
+    }
+    """
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help.close")]
+
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        keys = Table.grid(padding=(0, 2))
+        keys.add_column(style="bold cyan", no_wrap=True)
+        keys.add_column()
+        for key, description in self.keys:
+            keys.add_row(key, description)
+        figures = Table.grid(padding=(0, 2))
+        figures.add_column(style="bold", no_wrap=True)
+        figures.add_column()
+        for name, meaning in FIGURES:
+            figures.add_row(name, meaning)
+        with VerticalScroll():
+            yield Static(Text("Keys", style="bold underline"))
+            yield Static(keys)
+            yield Static(Text("\nFigures", style="bold underline"))
+            yield Static(figures)
+            yield Static(Text("\nColours always come with a glyph or a word: ▲ alert, "
+                              "△ warning, ✔ ok, ✖ short or breached.", style="dim"))
+
+    def action_close(self) -> None:
+        self.dismiss(None)

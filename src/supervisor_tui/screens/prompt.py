@@ -1,0 +1,81 @@
+"""Small modal questions: a line of text (ack note, note, snooze minutes) or a choice."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList
+from textual.widgets.option_list import Option
+
+
+class TextPrompt(ModalScreen[str | None]):
+    """Enter answers (possibly with an empty string), Escape cancels (None)."""
+
+    DEFAULT_CSS = """
+    TextPrompt { align: center middle; }
+    TextPrompt > Vertical {
+        width: 80; height: auto; padding: 1 2;
+        border: thick $accent; background: $surface;
+    }
+    TextPrompt Label { margin-bottom: 1; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
+
+    def __init__(self, question: str, *, placeholder: str = "", value: str = "",
+                 required: bool = False, subject: str = "") -> None:
+        super().__init__()
+        self.question = question
+        self.placeholder = placeholder
+        self.value = value
+        self.required = required
+        self.subject = subject
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text(self.question, style="bold"))
+            if self.subject:
+                yield Label(Text(self.subject))
+            yield Input(value=self.value, placeholder=self.placeholder, max_length=2000)
+            yield Label(Text("Enter to confirm · Esc to cancel", style="dim"))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if self.required and not event.value.strip():
+            self.notify("Type something first, or Esc to cancel.", severity="warning")
+            return
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ChoiceScreen(ModalScreen[str | None]):
+    """Pick one of a few options; the option id is returned."""
+
+    DEFAULT_CSS = """
+    ChoiceScreen { align: center middle; }
+    ChoiceScreen > Vertical {
+        width: 60; height: auto; max-height: 80%; padding: 1 2;
+        border: thick $accent; background: $surface;
+    }
+    ChoiceScreen OptionList { height: auto; max-height: 20; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="choice.cancel")]
+
+    def __init__(self, question: str, options: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.question = question
+        self.options = options
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text(self.question, style="bold"))
+            yield OptionList(*[Option(Text(label), id=oid) for oid, label in self.options])
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,92 @@
+"""The store interface shared by every backend, and its errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from supervisor_tui.model import Event, NewEvent
+
+SCHEMA_VERSION = 1
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked; the message says why in one line."""
+
+
+class StoreCorrupt(StoreError):
+    """The file is not a supervisor-tui store, or its contents do not parse."""
+
+
+class StoreTooNew(StoreError):
+    """The file was written by a newer version of supervisor-tui."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A write-back to a helpdesk (an ack as an internal note or a tag), delivered at least once."""
+
+    id: int
+    event_seq: int
+    source: str
+    action: str
+    body: str  # JSON
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRequest:
+    source: str
+    action: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantinedPayload:
+    id: int
+    source: str
+    kind: str
+    reason: str
+    raw: str
+    received_at: float
+
+
+Listener = Callable[[int], None]
+"""Called with the newest seq after a commit that added events (from the committing thread)."""
+
+
+class Store(Protocol):
+    def append(
+        self, events: Sequence[NewEvent], cursors: Mapping[str, str] | None = None
+    ) -> list[Event]:
+        """Store new events and, in the same transaction, each source's sync cursor.
+
+        Returns the events not seen before (by source and key), with their seq."""
+
+    def append_durable(self, event: NewEvent, outbox: OutboxRequest | None = None) -> Event | None:
+        """Store one operator event (ack, note, ...) fsynced before returning, with its write-back."""
+
+    def read_from(self, after_seq: int, limit: int = 10_000) -> list[Event]: ...
+
+    def last_seq(self) -> int: ...
+
+    def get_cursor(self, source: str) -> str | None: ...
+
+    def quarantine(self, source: str, kind: str, raw: str, reason: str, at: float) -> None: ...
+
+    def quarantined(self, limit: int = 100) -> list[QuarantinedPayload]: ...
+
+    def outbox_due(self, now: float, limit: int = 50) -> list[OutboxItem]: ...
+
+    def outbox_pending_count(self) -> int: ...
+
+    def outbox_delivered(self, item_id: int, at: float) -> None: ...
+
+    def outbox_failed(self, item_id: int, error: str, retry_at: float | None) -> None: ...
+
+    def add_listener(self, listener: Listener) -> None: ...
+
+    def close(self) -> None: ...

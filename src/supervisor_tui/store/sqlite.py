@@ -1,0 +1,362 @@
+"""The embedded store: one SQLite file per floor, append-only, in WAL mode.
+
+One connection writes the adapters' batches (``synchronous=NORMAL``: WAL keeps the file
+consistent, a power cut may lose the last batch, which the sync cursor re-fetches because it
+is committed with it). A second connection writes operator events such as acks with
+``synchronous=FULL``, so an ack is on disk before anyone is shown it. Reads use a third.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from supervisor_tui.model import Event, NewEvent, PayloadError, parse_payload
+from supervisor_tui.store.base import (
+    SCHEMA_VERSION,
+    Listener,
+    OutboxItem,
+    OutboxRequest,
+    QuarantinedPayload,
+    StoreCorrupt,
+    StoreError,
+    StoreTooNew,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    source      TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    occurred_at REAL NOT NULL,
+    received_at REAL NOT NULL,
+    payload     TEXT NOT NULL,
+    UNIQUE (source, key)
+);
+CREATE INDEX IF NOT EXISTS events_kind ON events (kind, seq);
+CREATE TRIGGER IF NOT EXISTS events_append_only_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_append_only_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TABLE IF NOT EXISTS cursors (
+    source     TEXT PRIMARY KEY,
+    cursor     TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    source      TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    raw         TEXT NOT NULL,
+    received_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_seq       INTEGER NOT NULL REFERENCES events (seq),
+    source          TEXT NOT NULL,
+    action          TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    state           TEXT NOT NULL DEFAULT 'pending',
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    last_error      TEXT,
+    delivered_at    REAL
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (state, next_attempt_at);
+"""
+
+_SELECT_EVENTS = (
+    "SELECT seq, source, key, kind, occurred_at, received_at, payload FROM events "
+    "WHERE seq > ? ORDER BY seq LIMIT ?"
+)
+
+
+class SQLiteStore:
+    """Append-only event log in one SQLite file; safe to share between threads."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        self._listeners: list[Listener] = []
+        self._write_lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        if read_only:
+            if not self.path.exists():
+                raise StoreError(f"{self.path}: no such file")
+            self._reader = self._connect(uri=f"file:{self.path}?mode=ro")
+            self._check_schema(self._reader)
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = self._connect()
+        self._init_schema()
+        self._acks = self._connect()
+        self._acks.execute("PRAGMA synchronous=FULL")
+        self._reader = self._connect()
+
+    def _connect(self, uri: str | None = None) -> sqlite3.Connection:
+        try:
+            if uri is not None:
+                conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            else:
+                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=5000")
+            if uri is None:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if mode != "wal":
+                    raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as exc:
+            raise StoreCorrupt(f"{self.path}: not a supervisor-tui store ({exc})") from None
+        return conn
+
+    def _init_schema(self) -> None:
+        try:
+            with self._write_lock:
+                self._writer.executescript(_SCHEMA)
+                self._writer.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+        except sqlite3.DatabaseError as exc:
+            raise StoreCorrupt(f"{self.path}: not a supervisor-tui store ({exc})") from None
+        self._check_schema(self._writer)
+
+    def _check_schema(self, conn: sqlite3.Connection) -> None:
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreCorrupt(f"{self.path}: not a supervisor-tui store ({exc})") from None
+        if row is None:
+            raise StoreCorrupt(f"{self.path}: not a supervisor-tui store (no schema version)")
+        version = int(row[0])
+        if version > SCHEMA_VERSION:
+            raise StoreTooNew(
+                f"{self.path}: written by a newer supervisor-tui (store schema {version}, "
+                f"this version reads up to {SCHEMA_VERSION})"
+            )
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _notify(self, seq: int) -> None:
+        for listener in self._listeners:
+            listener(seq)
+
+    def append(
+        self, events: Sequence[NewEvent], cursors: Mapping[str, str] | None = None
+    ) -> list[Event]:
+        if self.read_only:
+            raise StoreError(f"{self.path}: opened read-only")
+        rows = [
+            (
+                e.source,
+                e.key,
+                e.payload.KIND,
+                e.occurred_at,
+                e.received_at,
+                e.payload.model_dump_json(),
+            )
+            for e in events
+        ]
+        by_key: dict[tuple[str, str], NewEvent] = {}
+        for e in events:
+            by_key.setdefault((e.source, e.key), e)
+        conn = self._writer
+        with self._write_lock:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    before = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO events "
+                        "(source, key, kind, occurred_at, received_at, payload) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        rows,
+                    )
+                    added = conn.execute(
+                        "SELECT seq, source, key FROM events WHERE seq > ? ORDER BY seq", (before,)
+                    ).fetchall()
+                    if cursors:
+                        conn.executemany(
+                            "INSERT INTO cursors (source, cursor, updated_at) VALUES (?, ?, "
+                            "unixepoch('now')) ON CONFLICT (source) DO UPDATE SET "
+                            "cursor = excluded.cursor, updated_at = excluded.updated_at",
+                            list(cursors.items()),
+                        )
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"{self.path}: cannot append ({exc})") from None
+        stored = []
+        for seq, source, key in added:
+            e = by_key[(source, key)]
+            stored.append(
+                Event(
+                    seq=seq,
+                    source=source,
+                    key=key,
+                    occurred_at=e.occurred_at,
+                    received_at=e.received_at,
+                    payload=e.payload,
+                )
+            )
+        if stored:
+            self._notify(stored[-1].seq)
+        return stored
+
+    def append_durable(self, event: NewEvent, outbox: OutboxRequest | None = None) -> Event | None:
+        if self.read_only:
+            raise StoreError(f"{self.path}: opened read-only")
+        conn = self._acks
+        with self._write_lock:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    row = conn.execute(
+                        "INSERT INTO events (source, key, kind, occurred_at, received_at, payload) "
+                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, key) DO NOTHING "
+                        "RETURNING seq",
+                        (
+                            event.source,
+                            event.key,
+                            event.payload.KIND,
+                            event.occurred_at,
+                            event.received_at,
+                            event.payload.model_dump_json(),
+                        ),
+                    ).fetchone()
+                    if row is not None and outbox is not None:
+                        conn.execute(
+                            "INSERT INTO outbox (event_seq, source, action, body, next_attempt_at) "
+                            "VALUES (?, ?, ?, ?, ?)",
+                            (row[0], outbox.source, outbox.action, outbox.body, event.received_at),
+                        )
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"{self.path}: cannot record {event.kind} ({exc})") from None
+        if row is None:
+            return None
+        stored = Event(seq=row[0], **event.model_dump(exclude={"payload"}), payload=event.payload)
+        self._notify(stored.seq)
+        return stored
+
+    def quarantine(self, source: str, kind: str, raw: str, reason: str, at: float) -> None:
+        with self._write_lock:
+            self._writer.execute(
+                "INSERT INTO quarantine (source, kind, reason, raw, received_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (source, kind, reason, raw, at),
+            )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def read_from(self, after_seq: int, limit: int = 10_000) -> list[Event]:
+        with self._read_lock:
+            try:
+                rows = self._reader.execute(_SELECT_EVENTS, (after_seq, limit)).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise StoreCorrupt(f"{self.path}: cannot read events ({exc})") from None
+        out = []
+        for seq, source, key, kind, occurred_at, received_at, payload in rows:
+            try:
+                parsed = parse_payload(kind, payload)
+            except PayloadError as exc:
+                raise StoreCorrupt(f"{self.path}: event {seq} does not parse ({exc})") from None
+            out.append(
+                Event(
+                    seq=seq,
+                    source=source,
+                    key=key,
+                    occurred_at=occurred_at,
+                    received_at=received_at,
+                    payload=parsed,
+                )
+            )
+        return out
+
+    def last_seq(self) -> int:
+        with self._read_lock:
+            return int(self._reader.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+
+    def get_cursor(self, source: str) -> str | None:
+        with self._read_lock:
+            row = self._reader.execute(
+                "SELECT cursor FROM cursors WHERE source = ?", (source,)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def quarantined(self, limit: int = 100) -> list[QuarantinedPayload]:
+        with self._read_lock:
+            rows = self._reader.execute(
+                "SELECT id, source, kind, reason, raw, received_at FROM quarantine "
+                "ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [QuarantinedPayload(*row) for row in rows]
+
+    # -- outbox ----------------------------------------------------------------------------
+
+    def outbox_due(self, now: float, limit: int = 50) -> list[OutboxItem]:
+        with self._read_lock:
+            rows = self._reader.execute(
+                "SELECT id, event_seq, source, action, body, attempts, next_attempt_at, last_error "
+                "FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+                (now, limit),
+            ).fetchall()
+        return [OutboxItem(*row) for row in rows]
+
+    def outbox_pending_count(self) -> int:
+        with self._read_lock:
+            row = self._reader.execute("SELECT COUNT(*) FROM outbox WHERE state='pending'")
+            return int(row.fetchone()[0])
+
+    def outbox_delivered(self, item_id: int, at: float) -> None:
+        with self._write_lock:
+            self._acks.execute(
+                "UPDATE outbox SET state = 'delivered', delivered_at = ?, attempts = attempts + 1 "
+                "WHERE id = ?",
+                (at, item_id),
+            )
+
+    def outbox_failed(self, item_id: int, error: str, retry_at: float | None) -> None:
+        """Record a failed delivery: try again at ``retry_at``, or never when it is None."""
+        with self._write_lock:
+            if retry_at is None:
+                self._acks.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?, state = 'failed' "
+                    "WHERE id = ?",
+                    (error, item_id),
+                )
+            else:
+                self._acks.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?, "
+                    "next_attempt_at = ? WHERE id = ?",
+                    (error, retry_at, item_id),
+                )
+
+    def close(self) -> None:
+        for name in ("_writer", "_acks", "_reader"):
+            conn = getattr(self, name, None)
+            if conn is not None:
+                conn.close()
+
+
+def outbox_body(**fields: object) -> str:
+    return json.dumps(fields, sort_keys=True)

@@ -1,0 +1,156 @@
+"""The agents board: a Line-API grid of agents, state and time in state.
+
+Agents keep their place (sorted by name) so a wall reader finds a person where they were a
+minute ago. Each screen line holds as many agents as fit across; a line is rendered from a
+cache keyed by what it shows, so an agent's state change repaints one line, and the
+once-a-second clock repaints only the visible lines.
+"""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+from textual.geometry import Region, Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from supervisor_tui.core import fmt
+from supervisor_tui.core.projection import AgentView
+from supervisor_tui.model import AgentState
+from supervisor_tui.widgets.lines import blank, text_strip
+
+CELL_WIDTH = 50
+STATE_LOOK: dict[AgentState, tuple[str, str]] = {
+    AgentState.AVAILABLE: ("● Available", "green"),
+    AgentState.BUSY: ("◉ Busy", "dodger_blue1"),
+    AgentState.WRAP_UP: ("◎ Wrap-up", "magenta"),
+    AgentState.AWAY: ("◌ Away", "yellow"),
+    AgentState.OFFLINE: ("○ Offline", "grey50"),
+}
+LONG_AWAY_S = 20 * 60
+
+
+class AgentBoard(ScrollView, can_focus=True):
+    DEFAULT_CSS = """
+    AgentBoard { height: 1fr; border: round $primary 40%; }
+    AgentBoard:focus { border: round $accent; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._agents: dict[str, AgentView] = {}
+        self._order: list[str] = []
+        self._index: dict[str, int] = {}
+        self._queue_filter: str | None = None
+        self._now = 0.0
+        self._cache: dict[int, tuple[tuple[object, ...], Strip]] = {}
+        self.border_title = "Agents"
+
+    # -- data -------------------------------------------------------------------------------
+
+    def set_agents(self, agents: dict[str, AgentView], now: float) -> None:
+        """Take the full agent list (when agents join or the filter changes)."""
+        self._agents = agents
+        self._now = now
+        self._reorder()
+
+    def _reorder(self) -> None:
+        chosen = [
+            a for a in self._agents.values()
+            if self._queue_filter is None or self._queue_filter in a.queue_ids
+        ]
+        chosen.sort(key=lambda a: (a.name.casefold(), a.agent_id))
+        self._order = [a.agent_id for a in chosen]
+        self._index = {agent_id: i for i, agent_id in enumerate(self._order)}
+        self._cache.clear()
+        self._resize_virtual()
+        self.refresh()
+
+    def set_queue_filter(self, queue_id: str | None) -> None:
+        self._queue_filter = queue_id
+        self._reorder()
+
+    def agents_changed(self, agent_ids: set[str]) -> None:
+        """Repaint only the lines that hold these agents."""
+        columns = self.columns
+        scroll_y = int(self.scroll_offset.y)
+        for agent_id in agent_ids:
+            index = self._index.get(agent_id)
+            if index is None:
+                continue
+            line = index // columns
+            y = line - scroll_y
+            if 0 <= y < self.size.height:
+                self.refresh(Region(0, y, self.size.width, 1))
+
+    def tick(self, now: float) -> None:
+        """The clock moved: time-in-state changes on every visible line."""
+        self._now = now
+        self.refresh()
+
+    # -- layout -----------------------------------------------------------------------------
+
+    @property
+    def columns(self) -> int:
+        return max(1, self.size.width // CELL_WIDTH)
+
+    def _resize_virtual(self) -> None:
+        lines = -(-len(self._order) // self.columns) if self._order else 0
+        self.virtual_size = Size(self.size.width, lines)
+
+    def on_resize(self) -> None:
+        self._cache.clear()
+        self._resize_virtual()
+
+    def summary(self) -> dict[AgentState, int]:
+        counts = dict.fromkeys(AgentState, 0)
+        for agent_id in self._order:
+            counts[self._agents[agent_id].state] += 1
+        return counts
+
+    # -- rendering --------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        line = y + int(self.scroll_offset.y)
+        columns = self.columns
+        start = line * columns
+        ids = self._order[start:start + columns]
+        if not ids:
+            return blank(width, self.rich_style)
+        cell = width // columns
+        views = tuple(self._cell_key(self._agents[i]) for i in ids)
+        key = (width, views)
+        cached = self._cache.get(line)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        parts = [self._cell(self._agents[i], cell) for i in ids]
+        text = Text()
+        for part in parts:
+            text.append_text(part)
+        strip = text_strip(self.app.console, text, width, self.rich_style)
+        self._cache[line] = (key, strip)
+        return strip
+
+    def _cell_key(self, agent: AgentView) -> tuple[object, ...]:
+        in_state = int(self._now - agent.since) if agent.since else -1
+        return (agent.agent_id, agent.name, agent.state, agent.reason, agent.work,
+                agent.handled_today, in_state)
+
+    def _cell(self, agent: AgentView, width: int) -> Text:
+        label, colour = STATE_LOOK[agent.state]
+        if agent.state is AgentState.AWAY and agent.reason:
+            label = f"◌ {agent.reason}"
+        in_state = self._now - agent.since if agent.since else None
+        text = Text(no_wrap=True)
+        text.append(f"{label:<11.11} ", colour)
+        text.append(f"{fmt.duration(in_state):>6} ",
+                    "bold red" if agent.state is AgentState.AWAY and in_state
+                    and in_state > LONG_AWAY_S else "")
+        text.append(Text(f"{agent.name:<14.14} ", style="bold"))
+        work = agent.work if agent.state in (AgentState.BUSY, AgentState.WRAP_UP) else ""
+        rest = max(0, width - 11 - 1 - 7 - 15 - 4)
+        text.append(Text(f"{work:<{rest}.{rest}}", style="dim"))
+        text.append(f"{agent.handled_today:>3} ", Style(dim=True))
+        text.truncate(width, pad=True)
+        return text

@@ -1,0 +1,203 @@
+"""The escalation feed: newest first, open ones above resolved ones, with a cursor.
+
+Line API, one line per escalation, cached per line. The selection follows the escalation,
+not the line, so new arrivals never move the cursor onto something else. When the reader
+has scrolled or moved the cursor away from the top, new arrivals are counted ("3 new ↑")
+instead of pulling the view.
+"""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from supervisor_tui.core import fmt
+from supervisor_tui.core.projection import Escalation
+from supervisor_tui.model import EscalationStatus, Severity
+from supervisor_tui.widgets.lines import blank, text_strip
+
+SEVERITY_LOOK = {
+    Severity.CRITICAL: ("▲ CRIT", "bold red"),
+    Severity.WARNING: ("△ WARN", "yellow"),
+}
+
+
+class EscalationFeed(ScrollView, can_focus=True):
+    DEFAULT_CSS = """
+    EscalationFeed { height: 1fr; border: round $primary 40%; }
+    EscalationFeed:focus { border: round $accent; }
+    """
+
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="feed.up"),
+        Binding("down,j", "cursor(1)", "Down", show=False, id="feed.down"),
+        Binding("home", "top", "Newest", show=False, id="feed.top"),
+    ]
+
+    class Selected(Message):
+        def __init__(self, escalation_id: str | None) -> None:
+            super().__init__()
+            self.escalation_id = escalation_id
+
+    def __init__(self, *, id: str | None = None, show_detail: bool = True) -> None:
+        super().__init__(id=id)
+        self.show_detail = show_detail
+        self._escalations: dict[str, Escalation] = {}
+        self._order: list[str] = []
+        self._selected: str | None = None
+        self._queue_filter: str | None = None
+        self._realert: dict[str, float] = {}
+        self._now = 0.0
+        self._unseen = 0
+        self._cache: dict[int, tuple[tuple[object, ...], Strip]] = {}
+        self.border_title = "Escalations"
+
+    # -- data -------------------------------------------------------------------------------
+
+    @property
+    def selected(self) -> Escalation | None:
+        return None if self._selected is None else self._escalations.get(self._selected)
+
+    def set_realert(self, realert_after_s: dict[str, float]) -> None:
+        self._realert = realert_after_s
+
+    def set_queue_filter(self, queue_id: str | None) -> None:
+        self._queue_filter = queue_id
+        self.update(self._escalations, self._now, changed=None)
+
+    def update(self, escalations: dict[str, Escalation], now: float,
+               changed: set[str] | None) -> None:
+        """Re-sort (cheap: a few hundred at most) and repaint; ``changed=None`` means all."""
+        self._escalations = escalations
+        self._now = now
+        before = set(self._order)
+        at_top = self._is_at_top()
+        chosen = [
+            e for e in escalations.values()
+            if self._queue_filter is None or e.queue_id == self._queue_filter
+        ]
+        chosen.sort(key=lambda e: (not e.is_open, -e.raised_seq))
+        self._order = [e.escalation_id for e in chosen]
+        arrived = [i for i in self._order if i not in before] if before else []
+        if arrived and not at_top:
+            self._unseen += len(arrived)
+        if self._selected not in self._escalations or self._selected not in self._order:
+            self._selected = self._order[0] if self._order else None
+            self.post_message(self.Selected(self._selected))
+        elif at_top and arrived and self._order:
+            self._selected = self._order[0]
+            self.post_message(self.Selected(self._selected))
+        self.virtual_size = Size(self.size.width, len(self._order))
+        self._title()
+        self.refresh()
+
+    def tick(self, now: float) -> None:
+        self._now = now
+        self._title()
+        self.refresh()
+
+    def _is_at_top(self) -> bool:
+        if not self._order:
+            return True
+        return self.scroll_offset.y == 0 and (
+            self._selected is None or self._selected == self._order[0]
+        )
+
+    def _title(self) -> None:
+        open_count = sum(1 for i in self._order if self._escalations[i].is_open)
+        attention = sum(1 for i in self._order if self._escalations[i].needs_attention(self._now))
+        title = f"Escalations · {open_count} open · {attention} need ack"
+        if self._unseen:
+            title += f" · {self._unseen} new ↑"
+        self.border_title = title
+
+    # -- keys -------------------------------------------------------------------------------
+
+    def action_cursor(self, step: int) -> None:
+        if not self._order:
+            return
+        index = self._order.index(self._selected) if self._selected in self._order else 0
+        index = max(0, min(len(self._order) - 1, index + step))
+        self._select_index(index)
+
+    def action_top(self) -> None:
+        if self._order:
+            self._select_index(0)
+
+    def _select_index(self, index: int) -> None:
+        self._selected = self._order[index]
+        if index == 0:
+            self._unseen = 0
+        self.scroll_to(y=max(0, index - self.size.height + 1) if index >= self.scroll_offset.y
+                       + self.size.height else min(int(self.scroll_offset.y), index),
+                       animate=False)
+        self.post_message(self.Selected(self._selected))
+        self._title()
+        self.refresh()
+
+    def select(self, escalation_id: str) -> None:
+        if escalation_id in self._order:
+            self._select_index(self._order.index(escalation_id))
+
+    # -- rendering --------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        index = y + int(self.scroll_offset.y)
+        if index >= len(self._order):
+            return blank(width, self.rich_style)
+        esc = self._escalations[self._order[index]]
+        selected = esc.escalation_id == self._selected
+        look = self._look(esc)
+        key = (width, selected, look)
+        cached = self._cache.get(index)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        text = self._line(esc, look)
+        style = self.rich_style + Style(reverse=True) if selected and self.has_focus else (
+            self.rich_style + Style(underline=True) if selected else self.rich_style
+        )
+        strip = text_strip(self.app.console, text, width, style)
+        self._cache[index] = (key, strip)
+        return strip
+
+    def _look(self, esc: Escalation) -> tuple[object, ...]:
+        age = int(self._now - esc.raised_at)
+        snooze_left = int(esc.snoozed_until - self._now) if esc.is_snoozed(self._now) and \
+            esc.snoozed_until else 0
+        return (esc.escalation_id, esc.severity, esc.status, esc.title, esc.acked_by,
+                esc.ack_note, len(esc.notes), snooze_left, age, esc.resolved_by, self.show_detail)
+
+    def _line(self, esc: Escalation, look: tuple[object, ...]) -> Text:
+        now = self._now
+        sev_word, sev_style = SEVERITY_LOOK[esc.severity]
+        text = Text(no_wrap=True)
+        if not esc.is_open:
+            text.append("✔ DONE ", "green dim")
+        else:
+            text.append(f"{sev_word} ", sev_style)
+        text.append(f"{fmt.duration(now - esc.raised_at):>6} ", "dim")
+        if esc.status is EscalationStatus.RESOLVED:
+            who = esc.resolved_by or "auto"
+            text.append(f"resolved ({who}) ", "green dim")
+        elif esc.is_snoozed(now) and esc.snoozed_until is not None:
+            text.append(f"⏾ snoozed {fmt.duration(esc.snoozed_until - now)} ", "dim")
+        elif esc.status is EscalationStatus.ACKED:
+            text.append(f"✔ ACKED {esc.acked_by} ", "green")
+        else:
+            overdue = now - esc.raised_at > self._realert.get(esc.rule_id, 300)
+            text.append("⚠ UNACKED " if overdue else "● NEW ", "bold red" if overdue
+                        else "bold yellow")
+        text.append(Text(esc.title, style="dim" if not esc.is_open else ""))
+        if esc.status is EscalationStatus.ACKED and esc.ack_note:
+            text.append(" — ", "dim")
+            text.append(Text(f"“{esc.ack_note}”", style="italic"))
+        if self.show_detail and esc.detail:
+            text.append(" · ", "dim")
+            text.append(Text(esc.detail, style="dim"))
+        return text

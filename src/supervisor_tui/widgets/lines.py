@@ -1,0 +1,25 @@
+"""Shared helpers for the Line-API widgets: rich Text to a cached, fixed-width Strip."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.strip import Strip
+
+
+def text_strip(console: Console, text: Text, width: int, style: Style | None = None) -> Strip:
+    """One line of text, cropped or padded to ``width`` cells; vendor text stays plain text."""
+    text.no_wrap = True
+    text.overflow = "ellipsis"
+    text.truncate(width, overflow="ellipsis", pad=True)
+    segments = [s for s in text.render(console, end="") if s.text != "\n"]
+    strip = Strip(segments, text.cell_len).adjust_cell_length(width)
+    if style is not None:
+        strip = strip.apply_style(style)
+    return strip
+
+
+def blank(width: int, style: Style | None = None) -> Strip:
+    return Strip([Segment(" " * width, style)], width)

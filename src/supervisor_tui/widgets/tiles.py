@@ -1,0 +1,153 @@
+"""Queue tiles: the big numbers of the wall view, one tile per queue."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widget import Widget
+from textual.widgets import Digits, Static
+
+from supervisor_tui.core import fmt
+from supervisor_tui.core.kpis import QueueKpis
+from supervisor_tui.model import Severity
+
+CHANNEL_GLYPH = {"voice": "☎", "chat": "✉", "email": "@", "web": "⌂", "social": "#"}
+STATUS_TEXT = {
+    None: ("✔ OK", "green"),
+    Severity.WARNING: ("△ WARN", "yellow"),
+    Severity.CRITICAL: ("▲ ALERT", "bold red"),
+}
+
+
+def _sl_style(kpis: QueueKpis) -> str:
+    if kpis.service_level is None:
+        return "dim"
+    return "green" if kpis.service_level >= 0.8 else "yellow" if kpis.service_level >= 0.6 else "red"
+
+
+class QueueTile(Widget):
+    """One queue: waiting (or backlog) in big digits, the rest in a few short lines."""
+
+    DEFAULT_CSS = """
+    QueueTile {
+        width: 1fr;
+        min-width: 30;
+        height: 10;
+        border: round $primary 60%;
+        padding: 0 1;
+    }
+    QueueTile.-warning { border: round $warning; }
+    QueueTile.-critical { border: heavy $error; }
+    QueueTile > Horizontal { height: 3; }
+    QueueTile Digits { width: auto; min-width: 8; }
+    QueueTile .big-label { width: 1fr; padding: 0 0 0 2; }
+    QueueTile .lines { height: 4; }
+    """
+
+    def __init__(self, queue_id: str, name: str, channel: str) -> None:
+        super().__init__(id=f"tile-{_css_id(queue_id)}")
+        self.queue_id = queue_id
+        self.border_title = Text(f"{CHANNEL_GLYPH.get(channel, '·')} {name}")
+        self._rendered: tuple[object, ...] | None = None
+        self._severity: Severity | None = None
+        self._digits = Digits("—", classes="big")
+        self._label = Static("", classes="big-label")
+        self._lines = Static("", classes="lines")
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield self._digits
+            yield self._label
+        yield self._lines
+
+    def show(self, kpis: QueueKpis, severity: Severity | None) -> None:
+        """Repaint only when something the tile shows has changed."""
+        key = (kpis, severity)
+        if key == self._rendered:
+            return
+        self._rendered = key
+        if severity is not self._severity:
+            self.set_class(severity is Severity.WARNING, "-warning")
+            self.set_class(severity is Severity.CRITICAL, "-critical")
+            self._severity = severity
+        word, style = STATUS_TEXT[severity]
+        self.border_subtitle = Text(word, style=style)
+        digits, label, lines = self._digits, self._label, self._lines
+        if kpis.realtime:
+            digits.update("?" if kpis.waiting is None else str(kpis.waiting))
+            big = Text.assemble(
+                ("WAITING\n", "bold"),
+                ("longest ", "dim"),
+                (fmt.duration(kpis.longest_wait_s), "bold"),
+            )
+            if kpis.waiting_as_of is not None:
+                big.append(" (reported)", "dim")
+            label.update(big)
+            lines.update(self._realtime_lines(kpis))
+        else:
+            digits.update(str(kpis.backlog))
+            aging = kpis.aging
+            label.update(
+                Text.assemble(
+                    ("BACKLOG\n", "bold"),
+                    (f"{aging[0]}", "bold"), (" <24h ", "dim"),
+                    (f"{aging[1]}", "bold"), (" 24-48h ", "dim"),
+                    (f"{aging[2]}", "bold red" if aging[2] else "bold"), (" 48h+", "dim"),
+                )
+            )
+            lines.update(self._ticket_lines(kpis))
+
+    @staticmethod
+    def _realtime_lines(k: QueueKpis) -> Text:
+        text = Text()
+        text.append("SL ", "dim")
+        text.append(fmt.percent(k.service_level), _sl_style(k))
+        text.append(f" in {k.sl_threshold_s:.0f}s", "dim")
+        text.append("   ASA ", "dim")
+        text.append(fmt.duration(k.asa_s))
+        text.append("\nAbandon ", "dim")
+        text.append(fmt.percent(k.abandon_rate, 1))
+        text.append("   AHT ", "dim")
+        text.append(fmt.duration(k.aht_s))
+        text.append(f"\nOffered {k.offered}  answered {k.answered}", "dim")
+        text.append("\nNeed ", "dim")
+        text.append("—" if k.need is None else str(k.need), "bold")
+        text.append(" · have ", "dim")
+        text.append(str(k.have), "bold")
+        if k.need is not None and k.have < k.need:
+            text.append(f"  ✖ short {k.need - k.have}", "bold red")
+        elif k.need is not None:
+            text.append("  ✔", "green")
+        return text
+
+    @staticmethod
+    def _ticket_lines(k: QueueKpis) -> Text:
+        text = Text()
+        text.append("SLA ", "dim")
+        text.append(f"⚠ {k.sla_at_risk} at risk", "yellow" if k.sla_at_risk else "dim")
+        text.append("  ")
+        text.append(f"✖ {k.sla_breached} breached", "bold red" if k.sla_breached else "dim")
+        text.append("\nCSAT ", "dim")
+        text.append(fmt.percent(k.csat))
+        text.append("\nAgents on queue ", "dim")
+        text.append(str(k.have), "bold")
+        return text
+
+
+class QueueTiles(Horizontal):
+    """The row of tiles; tiles are added as queues appear and never rebuilt."""
+
+    DEFAULT_CSS = """
+    QueueTiles { height: 10; overflow-x: auto; }
+    """
+
+    def tile(self, queue_id: str) -> QueueTile | None:
+        try:
+            return self.query_one(f"#tile-{_css_id(queue_id)}", QueueTile)
+        except Exception:
+            return None
+
+
+def _css_id(queue_id: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in queue_id)
