@@ -176,7 +176,7 @@ class SupervisorApp(App[None]):
             try:
                 events = await asyncio.to_thread(self.store.read_from, self._read_seq, READ_BATCH)
             except StoreError as exc:
-                self.notify(str(exc), title="Store", severity="error", timeout=10)
+                self.say(str(exc), title="Store", severity="error", timeout=10)
                 await asyncio.sleep(2)
                 continue
             if events:
@@ -290,20 +290,26 @@ class SupervisorApp(App[None]):
             return True if esc is not None else None
         return True
 
+    def say(self, message: str, *, title: str = "", severity: str = "information",
+            timeout: float | None = None) -> None:
+        """A toast; its text may hold vendor text or error messages, so it is never markup."""
+        self.notify(message, title=title, severity=severity,  # type: ignore[arg-type]
+                    timeout=timeout, markup=False)
+
     def _selected(self) -> Escalation | None:
         esc = self.query_one(EscalationFeed).selected
         if esc is None:
-            self.notify("No escalation is selected.", severity="warning")
+            self.say("No escalation is selected.", severity="warning")
         return esc
 
     async def _run_command(self, what: str, call: Callable[[], object]) -> bool:
         try:
             await asyncio.to_thread(call)
         except CommandRefused as exc:
-            self.notify(str(exc), title=what, severity="warning")
+            self.say(str(exc), title=what, severity="warning")
             return False
         except StoreError as exc:
-            self.notify(f"not saved: {exc}", title=what, severity="error", timeout=15)
+            self.say(f"not saved: {exc}", title=what, severity="error", timeout=15)
             return False
         return True
 
@@ -319,7 +325,7 @@ class SupervisorApp(App[None]):
             return
         if await self._run_command("Ack", partial(self.desk.ack, esc, self.settings.operator,
                                                   note)):
-            self.notify(Text(f"Acked: {esc.title}"), title="Ack saved")
+            self.say(f"Acked: {esc.title}", title="Ack saved")
 
     @work(exclusive=True, group="command")
     async def action_note(self) -> None:
@@ -383,7 +389,7 @@ class SupervisorApp(App[None]):
             self.state.apply_all(held)
             self._paint(self.state.take_changes())
         self._paint_chrome(self.clock())
-        self.notify("Board paused: events are still recorded." if self.paused
+        self.say("Board paused: events are still recorded." if self.paused
                     else "Board live again.", timeout=3)
 
     def action_help(self) -> None:

@@ -133,6 +133,7 @@ class _Ticket:
     solved_at: float | None = None
     satisfaction: str | None = None
     agent_replies: int = 0
+    assignee_id: str | None = None
 
 
 @dataclass(order=True, slots=True)
@@ -215,7 +216,7 @@ class FloorSimulation:
                 (start + 4 * 3600 + self.rng.uniform(-900, 900), 1800.0, "Lunch"),
                 (start + 6.5 * 3600 + self.rng.uniform(-600, 600), 900.0, "Break"),
             ]
-            name = f"{FIRST[i % len(FIRST)]} {LAST[(i // len(FIRST)) % len(LAST)]}."
+            name = f"{FIRST[i % len(FIRST)]} {LAST[(i * 7 + i // len(FIRST)) % len(LAST)]}."
             if i >= len(FIRST) * len(LAST):
                 name += f" {i}"
             agents.append(
@@ -460,7 +461,7 @@ class FloorSimulation:
             Priority.URGENT if roll < 0.05 else Priority.HIGH if roll < 0.2
             else Priority.NORMAL if roll < 0.8 else Priority.LOW
         )
-        tags: tuple[str, ...] = ("complaint",) if self.rng.random() < 0.03 else ()
+        tags: tuple[str, ...] = ("complaint",) if self.rng.random() < 0.015 else ()
         ticket = _Ticket(
             ticket_id=str(10_000 + next(self._ids)),
             queue=queue,
@@ -469,7 +470,7 @@ class FloorSimulation:
             subject=self.rng.choice(SUBJECTS),
             requester=f"{self.rng.choice(CUSTOMERS)} {self.rng.choice(LAST)}.",
             tags=tags,
-            escalated=self.rng.random() < 0.01,
+            escalated=self.rng.random() < 0.005,
             updated_at=created_at,
         )
         self.tickets[ticket.ticket_id] = ticket
@@ -538,7 +539,7 @@ class FloorSimulation:
             created_at=self.ts(ticket.created_at), updated_at=self.ts(ticket.updated_at),
             solved_at=None if ticket.solved_at is None else self.ts(ticket.solved_at),
             tags=ticket.tags, escalated=ticket.escalated, satisfaction=ticket.satisfaction,
-            agent_replies=ticket.agent_replies,
+            agent_replies=ticket.agent_replies, assignee_id=ticket.assignee_id,
         ))
 
     def _next_ticket(self, agent: _Agent) -> _Ticket | None:
@@ -566,6 +567,7 @@ class FloorSimulation:
             first = not ticket.replied
             ticket.replied = True
             ticket.agent_replies += 1
+            ticket.assignee_id = agent.agent_id
             solved = self.rng.random() < 0.6
             ticket.status = TicketStatus.SOLVED if solved else TicketStatus.PENDING
             if solved:

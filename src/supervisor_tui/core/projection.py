@@ -326,14 +326,19 @@ class FloorState:
         window = self.targets.for_queue(p.queue_id).erlang_window_s
         while queue.recent_handle and queue.recent_handle[0][0] < p.ended_at - window:
             queue.recent_handle.popleft()
-        agent = self.agents.get(p.agent_id)
-        if agent is not None:
-            day = self.day_of(p.ended_at)
-            if day > agent.handled_day:
-                agent.handled_day, agent.handled_today = day, 0
-            if day == agent.handled_day:
-                agent.handled_today += 1
-            self.changes.agents.add(p.agent_id)
+        self._count_handled(p.agent_id, p.ended_at)
+
+    def _count_handled(self, agent_id: str, at: float) -> None:
+        """A contact ended or a ticket solved: one more handled today for the agent."""
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            return
+        day = self.day_of(at)
+        if day > agent.handled_day:
+            agent.handled_day, agent.handled_today = day, 0
+        if day == agent.handled_day:
+            agent.handled_today += 1
+        self.changes.agents.add(agent_id)
 
     def _ticket_upserted(self, event: Event, p: TicketUpserted) -> None:
         ref = f"{event.source}/{p.ticket_id}"
@@ -373,6 +378,8 @@ class FloorState:
                 was_solved = before is not None and not before.status.is_open
                 if not p.status.is_open and not was_solved:
                     today.tickets_solved += 1
+                    if p.assignee_id is not None:
+                        self._count_handled(p.assignee_id, p.updated_at)
                 if p.satisfaction in ("good", "bad") and (
                     before is None or before.satisfaction != p.satisfaction
                 ):

@@ -43,7 +43,7 @@ class TextPrompt(ModalScreen[str | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if self.required and not event.value.strip():
-            self.notify("Type something first, or Esc to cancel.", severity="warning")
+            self.notify("Type something first, or Esc to cancel.", severity="warning", markup=False)
             return
         self.dismiss(event.value)
 

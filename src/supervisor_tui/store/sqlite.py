@@ -159,17 +159,6 @@ class SQLiteStore:
     ) -> list[Event]:
         if self.read_only:
             raise StoreError(f"{self.path}: opened read-only")
-        rows = [
-            (
-                e.source,
-                e.key,
-                e.payload.KIND,
-                e.occurred_at,
-                e.received_at,
-                e.payload.model_dump_json(),
-            )
-            for e in events
-        ]
         by_key: dict[tuple[str, str], NewEvent] = {}
         for e in events:
             by_key.setdefault((e.source, e.key), e)
@@ -178,12 +167,20 @@ class SQLiteStore:
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
+                    # Drop what is already stored first: a conflicting INSERT would still use
+                    # up a seq, and seqs without gaps make "event N" mean the same everywhere.
+                    known = self._known(conn, by_key)
+                    fresh = [e for k, e in by_key.items() if k not in known]
                     before = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
                     conn.executemany(
-                        "INSERT OR IGNORE INTO events "
+                        "INSERT INTO events "
                         "(source, key, kind, occurred_at, received_at, payload) "
                         "VALUES (?, ?, ?, ?, ?, ?)",
-                        rows,
+                        [
+                            (e.source, e.key, e.payload.KIND, e.occurred_at, e.received_at,
+                             e.payload.model_dump_json())
+                            for e in fresh
+                        ],
                     )
                     added = conn.execute(
                         "SELECT seq, source, key FROM events WHERE seq > ? ORDER BY seq", (before,)
@@ -199,7 +196,7 @@ class SQLiteStore:
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
-            except sqlite3.OperationalError as exc:
+            except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: cannot append ({exc})") from None
         stored = []
         for seq, source, key in added:
@@ -217,6 +214,25 @@ class SQLiteStore:
         if stored:
             self._notify(stored[-1].seq)
         return stored
+
+    @staticmethod
+    def _known(
+        conn: sqlite3.Connection, wanted: Mapping[tuple[str, str], NewEvent]
+    ) -> set[tuple[str, str]]:
+        known: set[tuple[str, str]] = set()
+        by_source: dict[str, list[str]] = {}
+        for source, key in wanted:
+            by_source.setdefault(source, []).append(key)
+        for source, keys in by_source.items():
+            for i in range(0, len(keys), 900):
+                chunk = keys[i:i + 900]
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(
+                    f"SELECT key FROM events WHERE source = ? AND key IN ({marks})",
+                    (source, *chunk),
+                ).fetchall()
+                known.update((source, row[0]) for row in rows)
+        return known
 
     def append_durable(self, event: NewEvent, outbox: OutboxRequest | None = None) -> Event | None:
         if self.read_only:
@@ -249,7 +265,7 @@ class SQLiteStore:
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
-            except sqlite3.OperationalError as exc:
+            except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: cannot record {event.kind} ({exc})") from None
         if row is None:
             return None

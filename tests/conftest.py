@@ -1,0 +1,66 @@
+"""Shared fixtures: a simulated floor recorded into a real SQLite file, and a settable clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
+from supervisor_tui.config import Config, default_rules
+from supervisor_tui.core.projection import FloorState
+from supervisor_tui.core.rules import RuleEngine
+from supervisor_tui.core.targets import FloorTargets, QueueTargets
+from supervisor_tui.model import NewEvent
+from supervisor_tui.store import SQLiteStore
+
+EPOCH = 1_790_000_000.0  # the simulated floor's 08:00, fixed so screens are reproducible
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def targets() -> FloorTargets:
+    return FloorTargets(
+        default=QueueTargets(), queues={"chat": QueueTargets(sl_threshold_s=60)}, utc_offset_s=0
+    )
+
+
+def rules() -> RuleEngine:
+    config = Config.model_validate({"rules": default_rules()})
+    return RuleEngine(list(config.rules))
+
+
+def simulate(seed: int = 7, until_s: float = 3.5 * 3600, **options: object) -> list[NewEvent]:
+    sim = FloorSimulation(SimOptions(seed=seed, **options), EPOCH)  # type: ignore[arg-type]
+    return list(sim.advance(until_s))
+
+
+def record_floor(path: Path, *, seed: int = 7, until_s: float = 3.5 * 3600) -> SQLiteStore:
+    """A store holding a simulated morning and the escalations the default rules raise."""
+    store = SQLiteStore(path)
+    store.append(simulate(seed, until_s), {"simulator": "test"})
+    state = FloorState(targets())
+    state.apply_all(store.read_from(0, 1_000_000))
+    found = rules().evaluate(state, EPOCH + until_s)
+    store.append(found)
+    return store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    s = SQLiteStore(tmp_path / "floor.db")
+    yield s
+    s.close()

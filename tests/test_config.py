@@ -1,0 +1,86 @@
+"""The example config is valid, and a bad one says which file, which key and what was expected."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from supervisor_tui.config import Config, ConfigError, default_rules, load_config, parse_config
+from supervisor_tui.core.rules import QueueThresholdRule
+
+from .conftest import ROOT
+
+EXAMPLE = ROOT / "config.example.toml"
+
+
+def example() -> dict:
+    return tomllib.loads(EXAMPLE.read_text())
+
+
+def test_example_config_loads_and_matches_the_demo_rules() -> None:
+    config = load_config(EXAMPLE)
+    assert [s.kind for s in config.sources] == ["simulator"]
+    assert config.store.path is not None and "~" not in str(config.store.path)
+    targets = config.floor_targets()
+    assert targets.for_queue("chat").sl_threshold_s == 60
+    assert targets.for_queue("voice-sales").sl_threshold_s == 20
+    wait = config.rules[0]
+    assert isinstance(wait, QueueThresholdRule)
+    assert (wait.warn, wait.alert, wait.clear) == (60, 120, 45)
+    # The demo runs on the same rules a new site starts from.
+    assert config.rules == Config.model_validate({"rules": default_rules()}).rules
+
+
+def _error(data: dict) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, "site.toml")
+    return str(info.value)
+
+
+def test_unknown_key_names_file_key_and_what_was_expected() -> None:
+    data = example()
+    data["sources"][0]["sead"] = 3
+    message = _error(data)
+    assert message.startswith("site.toml: sources[0].sead: unknown key")
+    assert "seed" in message and "agents" in message
+
+
+def test_unknown_key_in_a_rule_lists_that_rule_kinds_keys() -> None:
+    data = example()
+    data["rules"][0]["wran"] = 30
+    message = _error(data)
+    assert "rules[0].wran: unknown key" in message
+    assert "metric" in message and "tags" not in message  # this rule kind's keys only
+
+
+def test_wrong_type_and_unknown_kind_are_explained() -> None:
+    data = example()
+    data["store"]["path"] = 12
+    data["targets"]["sl_target"] = 1.5
+    data["sources"].append({"name": "zd", "kind": "zendeskk"})
+    message = _error(data)
+    assert "site.toml: targets.sl_target:" in message and "1.5" in message
+    assert "sources[1].kind: unknown kind 'zendeskk'" in message
+
+
+def test_rule_levels_must_make_sense() -> None:
+    data = example()
+    data["rules"][0]["alert"] = 30  # below warn (60) for an "above" rule
+    assert "alert must be above warn" in _error(data)
+
+
+def test_duplicate_names_refused() -> None:
+    data = example()
+    data["sources"].append(dict(data["sources"][0]))
+    assert "source names must be unique (repeated: simulator)" in _error(data)
+
+
+def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[floor\nname = 'x'")
+    with pytest.raises(ConfigError, match=r"broken.toml: not valid TOML"):
+        load_config(broken)
+    with pytest.raises(ConfigError, match=r"nope.toml: no such file"):
+        load_config(tmp_path / "nope.toml")

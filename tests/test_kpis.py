@@ -1,0 +1,171 @@
+"""Queue figures on small event sets worked out by hand, and Erlang C against known values."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from supervisor_tui.core.erlang import agents_needed, erlang_b, erlang_c_figures
+from supervisor_tui.core.kpis import queue_kpis, service_level
+from supervisor_tui.core.projection import FloorState
+from supervisor_tui.core.targets import FloorTargets, QueueTargets
+from supervisor_tui.model import (
+    AgentState,
+    AgentStateChanged,
+    AgentUpserted,
+    Channel,
+    ContactAbandoned,
+    ContactAnswered,
+    ContactEnded,
+    ContactOffered,
+    Priority,
+    QueueStats,
+    QueueUpserted,
+    SlaChanged,
+    SlaState,
+    TicketStatus,
+    TicketUpserted,
+)
+
+from .helpers import Feed
+
+DAY = 86_400
+T0 = 20_000 * DAY + 9 * 3600  # 09:00 UTC on some day
+
+
+def test_erlang_c_reproduces_the_textbook_case() -> None:
+    # 360 calls per half hour, AHT 240 s, 55 agents: SL(15 s) 84.6 %, ASA 8.2 s.
+    r = erlang_c_figures(55, 360 / 1800, 240, 15)
+    assert r.traffic == pytest.approx(48.0)
+    assert round(r.service_level * 100, 1) == 84.6
+    assert round(r.asa_s, 1) == 8.2
+    assert agents_needed(360 / 1800, 240, 15, 0.80) == 55
+    assert agents_needed(360 / 1800, 240, 15, 0.85) == 56
+
+
+def test_erlang_b_recursion_is_stable_for_big_floors() -> None:
+    b = erlang_b(1000, 950.0)
+    assert 0 < b < 1 and math.isfinite(b)
+    r = erlang_c_figures(1000, 950 / 240, 240, 20)
+    assert 0 < r.service_level <= 1
+    assert erlang_c_figures(10, 1 / 24, 240, 20).wait_probability == 1.0  # 10 Erlangs, 10 agents
+
+
+def test_service_level_formula() -> None:
+    assert service_level(answered_within_t=8, answered=10, abandoned_after_t=2) == pytest.approx(
+        8 / 12
+    )
+    assert service_level(0, 0, 0) is None
+
+
+def voice_floor() -> tuple[FloorState, Feed]:
+    state = FloorState(FloorTargets(default=QueueTargets(sl_threshold_s=20, short_abandon_s=5)))
+    feed = Feed(state)
+    feed(QueueUpserted(queue_id="v", name="Voice", channel=Channel.VOICE), T0)
+    return state, feed
+
+
+def test_queue_figures_worked_by_hand() -> None:
+    state, feed = voice_floor()
+    for i in range(10):
+        feed(ContactOffered(contact_id=f"c{i}", queue_id="v", channel=Channel.VOICE,
+                            offered_at=T0 + i), T0 + i)
+    for i, wait in enumerate([5, 10, 25, 30]):  # c0..c3 answered
+        feed(ContactAnswered(contact_id=f"c{i}", queue_id="v", agent_id="a", answered_at=T0 + 100,
+                             wait_s=wait), T0 + 100)
+    for i, wait in zip((4, 5, 6), [3, 15, 40], strict=True):  # c4..c6 abandoned
+        feed(ContactAbandoned(contact_id=f"c{i}", queue_id="v", abandoned_at=T0 + 100,
+                              wait_s=wait), T0 + 100)
+    feed(ContactEnded(contact_id="c0", queue_id="v", agent_id="a", ended_at=T0 + 300, talk_s=200,
+                      hold_s=20, wrap_s=30), T0 + 300)
+    feed(ContactEnded(contact_id="c1", queue_id="v", agent_id="a", ended_at=T0 + 300, talk_s=100,
+                      wrap_s=10), T0 + 300)
+    k = queue_kpis(state, state.queues["v"], now=T0 + 307)
+    assert k.waiting == 3  # c7, c8, c9
+    assert k.longest_wait_s == pytest.approx(307 - 7)  # c7 offered at T0+7
+    assert k.service_level == pytest.approx(2 / (4 + 1))  # ≤20 s: 5, 10; abandoned >20 s: one
+    assert k.asa_s == pytest.approx((5 + 10 + 25 + 30) / 4)
+    assert k.abandon_rate == pytest.approx((3 - 1) / (10 - 1))  # the 3 s abandon is short
+    assert k.aht_s == pytest.approx(((200 + 20 + 30) + (100 + 10)) / 2)
+    assert (k.offered, k.answered) == (10, 4)
+
+
+def test_reported_queue_stats_win_when_newer_and_keep_ageing() -> None:
+    state, feed = voice_floor()
+    feed(ContactOffered(contact_id="c1", queue_id="v", channel=Channel.VOICE, offered_at=T0), T0)
+    feed(QueueStats(queue_id="v", waiting=4, longest_wait_s=30, as_of=T0 + 10), T0 + 10)
+    k = queue_kpis(state, state.queues["v"], now=T0 + 25)
+    assert (k.waiting, k.longest_wait_s, k.waiting_as_of) == (4, 45, T0 + 10)
+
+
+def test_counters_start_again_at_the_floors_midnight() -> None:
+    state, feed = voice_floor()
+    feed(ContactOffered(contact_id="c1", queue_id="v", channel=Channel.VOICE, offered_at=T0), T0)
+    feed(ContactAnswered(contact_id="c1", queue_id="v", agent_id="a", answered_at=T0 + 5,
+                         wait_s=5), T0 + 5)
+    assert queue_kpis(state, state.queues["v"], T0 + 60).answered == 1
+    tomorrow = T0 + DAY
+    assert queue_kpis(state, state.queues["v"], tomorrow).answered == 0
+    feed(ContactOffered(contact_id="c2", queue_id="v", channel=Channel.VOICE,
+                        offered_at=tomorrow), tomorrow)
+    assert queue_kpis(state, state.queues["v"], tomorrow).offered == 1
+
+
+def ticket(tid: str, created: float, status: TicketStatus = TicketStatus.OPEN,
+           **extra: object) -> TicketUpserted:
+    return TicketUpserted(ticket_id=tid, status=status, queue_id="mail", channel=Channel.EMAIL,
+                          created_at=created, updated_at=extra.pop("updated_at", created),
+                          **extra)  # type: ignore[arg-type]
+
+
+def test_backlog_aging_and_sla_risk() -> None:
+    state = FloorState()
+    feed = Feed(state)
+    now = T0
+    feed(QueueUpserted(queue_id="mail", name="Mail", channel=Channel.EMAIL), now)
+    feed(ticket("1", now - 3600), now)
+    feed(ticket("2", now - 30 * 3600), now)
+    feed(ticket("3", now - 50 * 3600), now)
+    feed(ticket("4", now - 10, TicketStatus.SOLVED), now)  # not backlog
+    for tid, due, state_ in [("1", now + 600, SlaState.ACTIVE), ("2", now - 10, SlaState.ACTIVE),
+                             ("3", now + 2000, SlaState.ACTIVE), ("3", now - 5, SlaState.PAUSED)]:
+        metric = "next_reply_time" if state_ is SlaState.PAUSED else "first_reply_time"
+        feed(SlaChanged(ticket_id=tid, metric=metric, target_s=3600, due_at=due, state=state_), now)
+    k = queue_kpis(state, state.queues["mail"], now)
+    assert k.backlog == 3
+    assert k.aging == (1, 1, 1)
+    assert (k.sla_at_risk, k.sla_breached) == (1, 1)  # 600 s of 3600 left; 10 s past due
+    feed(SlaChanged(ticket_id="1", metric="first_reply_time", target_s=3600, due_at=now + 600,
+                    state=SlaState.FULFILLED), now)
+    assert queue_kpis(state, state.queues["mail"], now).sla_at_risk == 0
+
+
+def test_csat_and_tickets_solved_count_once() -> None:
+    state = FloorState()
+    feed = Feed(state)
+    feed(ticket("1", T0, priority=Priority.HIGH), T0)
+    solved = ticket("1", T0, TicketStatus.SOLVED, updated_at=T0 + 60, satisfaction="good")
+    feed(solved, T0 + 60)
+    feed(solved, T0 + 60)  # the same update seen twice (poll and webhook)
+    feed(ticket("2", T0, TicketStatus.SOLVED, updated_at=T0 + 90, satisfaction="bad"), T0 + 90)
+    today = state.queues["mail"].today
+    assert (today.tickets_solved, today.csat_good, today.csat_bad) == (2, 1, 1)
+    assert queue_kpis(state, state.queues["mail"], T0 + 100).csat == pytest.approx(0.5)
+
+
+def test_need_and_have() -> None:
+    state, feed = voice_floor()
+    for i in range(3):
+        feed(AgentUpserted(agent_id=f"a{i}", name=f"A{i}", queue_ids=("v",)), T0)
+    feed(AgentStateChanged(agent_id="a0", state=AgentState.AVAILABLE, since=T0), T0)
+    feed(AgentStateChanged(agent_id="a1", state=AgentState.AWAY, since=T0), T0)  # not counted
+    # 360 offers in the last 30 minutes, no handled contacts: AHT default 300 s.
+    for i in range(360):
+        at = T0 + i * 5
+        feed(ContactOffered(contact_id=f"c{i}", queue_id="v", channel=Channel.VOICE,
+                            offered_at=at), at)
+    now = T0 + 1800
+    k = queue_kpis(state, state.queues["v"], now)
+    assert k.have == 1
+    assert k.need == agents_needed(360 / 1800, 300, 20, 0.8)
