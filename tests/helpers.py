@@ -20,7 +20,13 @@ class Feed:
 
     def __call__(self, payload: Payload, at: float = 0.0, source: str | None = None) -> Event:
         self.seq += 1
-        event = Event(seq=self.seq, source=source or self.source, key=f"k{self.seq}",
-                      occurred_at=at, received_at=at, payload=payload)
+        event = Event(
+            seq=self.seq,
+            source=source or self.source,
+            key=f"k{self.seq}",
+            occurred_at=at,
+            received_at=at,
+            payload=payload,
+        )
         self.state.apply(event)
         return event

@@ -69,18 +69,42 @@ def voice_floor() -> tuple[FloorState, Feed]:
 def test_queue_figures_worked_by_hand() -> None:
     state, feed = voice_floor()
     for i in range(10):
-        feed(ContactOffered(contact_id=f"c{i}", queue_id="v", channel=Channel.VOICE,
-                            offered_at=T0 + i), T0 + i)
+        feed(
+            ContactOffered(
+                contact_id=f"c{i}", queue_id="v", channel=Channel.VOICE, offered_at=T0 + i
+            ),
+            T0 + i,
+        )
     for i, wait in enumerate([5, 10, 25, 30]):  # c0..c3 answered
-        feed(ContactAnswered(contact_id=f"c{i}", queue_id="v", agent_id="a", answered_at=T0 + 100,
-                             wait_s=wait), T0 + 100)
+        feed(
+            ContactAnswered(
+                contact_id=f"c{i}", queue_id="v", agent_id="a", answered_at=T0 + 100, wait_s=wait
+            ),
+            T0 + 100,
+        )
     for i, wait in zip((4, 5, 6), [3, 15, 40], strict=True):  # c4..c6 abandoned
-        feed(ContactAbandoned(contact_id=f"c{i}", queue_id="v", abandoned_at=T0 + 100,
-                              wait_s=wait), T0 + 100)
-    feed(ContactEnded(contact_id="c0", queue_id="v", agent_id="a", ended_at=T0 + 300, talk_s=200,
-                      hold_s=20, wrap_s=30), T0 + 300)
-    feed(ContactEnded(contact_id="c1", queue_id="v", agent_id="a", ended_at=T0 + 300, talk_s=100,
-                      wrap_s=10), T0 + 300)
+        feed(
+            ContactAbandoned(contact_id=f"c{i}", queue_id="v", abandoned_at=T0 + 100, wait_s=wait),
+            T0 + 100,
+        )
+    feed(
+        ContactEnded(
+            contact_id="c0",
+            queue_id="v",
+            agent_id="a",
+            ended_at=T0 + 300,
+            talk_s=200,
+            hold_s=20,
+            wrap_s=30,
+        ),
+        T0 + 300,
+    )
+    feed(
+        ContactEnded(
+            contact_id="c1", queue_id="v", agent_id="a", ended_at=T0 + 300, talk_s=100, wrap_s=10
+        ),
+        T0 + 300,
+    )
     k = queue_kpis(state, state.queues["v"], now=T0 + 307)
     assert k.waiting == 3  # c7, c8, c9
     assert k.longest_wait_s == pytest.approx(307 - 7)  # c7 offered at T0+7
@@ -102,21 +126,32 @@ def test_reported_queue_stats_win_when_newer_and_keep_ageing() -> None:
 def test_counters_start_again_at_the_floors_midnight() -> None:
     state, feed = voice_floor()
     feed(ContactOffered(contact_id="c1", queue_id="v", channel=Channel.VOICE, offered_at=T0), T0)
-    feed(ContactAnswered(contact_id="c1", queue_id="v", agent_id="a", answered_at=T0 + 5,
-                         wait_s=5), T0 + 5)
+    feed(
+        ContactAnswered(contact_id="c1", queue_id="v", agent_id="a", answered_at=T0 + 5, wait_s=5),
+        T0 + 5,
+    )
     assert queue_kpis(state, state.queues["v"], T0 + 60).answered == 1
     tomorrow = T0 + DAY
     assert queue_kpis(state, state.queues["v"], tomorrow).answered == 0
-    feed(ContactOffered(contact_id="c2", queue_id="v", channel=Channel.VOICE,
-                        offered_at=tomorrow), tomorrow)
+    feed(
+        ContactOffered(contact_id="c2", queue_id="v", channel=Channel.VOICE, offered_at=tomorrow),
+        tomorrow,
+    )
     assert queue_kpis(state, state.queues["v"], tomorrow).offered == 1
 
 
-def ticket(tid: str, created: float, status: TicketStatus = TicketStatus.OPEN,
-           **extra: object) -> TicketUpserted:
-    return TicketUpserted(ticket_id=tid, status=status, queue_id="mail", channel=Channel.EMAIL,
-                          created_at=created, updated_at=extra.pop("updated_at", created),
-                          **extra)  # type: ignore[arg-type]
+def ticket(
+    tid: str, created: float, status: TicketStatus = TicketStatus.OPEN, **extra: object
+) -> TicketUpserted:
+    return TicketUpserted(
+        ticket_id=tid,
+        status=status,
+        queue_id="mail",
+        channel=Channel.EMAIL,
+        created_at=created,
+        updated_at=extra.pop("updated_at", created),
+        **extra,
+    )  # type: ignore[arg-type]
 
 
 def test_backlog_aging_and_sla_risk() -> None:
@@ -128,16 +163,28 @@ def test_backlog_aging_and_sla_risk() -> None:
     feed(ticket("2", now - 30 * 3600), now)
     feed(ticket("3", now - 50 * 3600), now)
     feed(ticket("4", now - 10, TicketStatus.SOLVED), now)  # not backlog
-    for tid, due, state_ in [("1", now + 600, SlaState.ACTIVE), ("2", now - 10, SlaState.ACTIVE),
-                             ("3", now + 2000, SlaState.ACTIVE), ("3", now - 5, SlaState.PAUSED)]:
+    for tid, due, state_ in [
+        ("1", now + 600, SlaState.ACTIVE),
+        ("2", now - 10, SlaState.ACTIVE),
+        ("3", now + 2000, SlaState.ACTIVE),
+        ("3", now - 5, SlaState.PAUSED),
+    ]:
         metric = "next_reply_time" if state_ is SlaState.PAUSED else "first_reply_time"
         feed(SlaChanged(ticket_id=tid, metric=metric, target_s=3600, due_at=due, state=state_), now)
     k = queue_kpis(state, state.queues["mail"], now)
     assert k.backlog == 3
     assert k.aging == (1, 1, 1)
     assert (k.sla_at_risk, k.sla_breached) == (1, 1)  # 600 s of 3600 left; 10 s past due
-    feed(SlaChanged(ticket_id="1", metric="first_reply_time", target_s=3600, due_at=now + 600,
-                    state=SlaState.FULFILLED), now)
+    feed(
+        SlaChanged(
+            ticket_id="1",
+            metric="first_reply_time",
+            target_s=3600,
+            due_at=now + 600,
+            state=SlaState.FULFILLED,
+        ),
+        now,
+    )
     assert queue_kpis(state, state.queues["mail"], now).sla_at_risk == 0
 
 
@@ -163,8 +210,10 @@ def test_need_and_have() -> None:
     # 360 offers in the last 30 minutes, no handled contacts: AHT default 300 s.
     for i in range(360):
         at = T0 + i * 5
-        feed(ContactOffered(contact_id=f"c{i}", queue_id="v", channel=Channel.VOICE,
-                            offered_at=at), at)
+        feed(
+            ContactOffered(contact_id=f"c{i}", queue_id="v", channel=Channel.VOICE, offered_at=at),
+            at,
+        )
     now = T0 + 1800
     k = queue_kpis(state, state.queues["v"], now)
     assert k.have == 1

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from supervisor_tui.core.projection import FloorState
-from supervisor_tui.core.rules import QueueThresholdRule, RuleEngine, SlaTimeLeftRule, TicketFlagRule
+from supervisor_tui.core.rules import (
+    QueueThresholdRule,
+    RuleEngine,
+    SlaTimeLeftRule,
+    TicketFlagRule,
+)
 from supervisor_tui.model import (
     Channel,
     ContactAnswered,
@@ -26,8 +31,9 @@ from supervisor_tui.model import (
 from .helpers import Feed
 
 T0 = 1_800_000_000.0
-WAIT_RULE = QueueThresholdRule(id="wait", kind="queue_threshold", metric="longest_wait", warn=60,
-                               alert=120, clear=45)
+WAIT_RULE = QueueThresholdRule(
+    id="wait", kind="queue_threshold", metric="longest_wait", warn=60, alert=120, clear=45
+)
 
 
 def run(engine: RuleEngine, state: FloorState, feed: Feed, now: float) -> list[Event]:
@@ -47,8 +53,12 @@ def offer(feed: Feed, cid: str, at: float) -> None:
 
 
 def answer(feed: Feed, cid: str, at: float, offered: float) -> None:
-    feed(ContactAnswered(contact_id=cid, queue_id="v", agent_id="a", answered_at=at,
-                         wait_s=at - offered), at)
+    feed(
+        ContactAnswered(
+            contact_id=cid, queue_id="v", agent_id="a", answered_at=at, wait_s=at - offered
+        ),
+        at,
+    )
 
 
 def only(state: FloorState):  # type: ignore[no-untyped-def]
@@ -85,15 +95,23 @@ def test_ack_survives_a_step_up_and_never_resolves() -> None:
     offer(feed, "c1", T0)
     run(engine, state, feed, T0 + 61)
     esc = only(state)
-    feed(EscalationAcked(escalation_id=esc.escalation_id, by="ana", note="calling in help",
-                         at=T0 + 62), T0 + 62)
+    feed(
+        EscalationAcked(
+            escalation_id=esc.escalation_id, by="ana", note="calling in help", at=T0 + 62
+        ),
+        T0 + 62,
+    )
     run(engine, state, feed, T0 + 125)
     esc = only(state)
     assert esc.status is EscalationStatus.ACKED and esc.severity is Severity.CRITICAL
     assert (esc.acked_by, esc.ack_note) == ("ana", "calling in help")
     assert not esc.needs_attention(T0 + 125)
-    feed(EscalationNoted(escalation_id=esc.escalation_id, by="ben", note="two more on phones",
-                         at=T0 + 130), T0 + 130)
+    feed(
+        EscalationNoted(
+            escalation_id=esc.escalation_id, by="ben", note="two more on phones", at=T0 + 130
+        ),
+        T0 + 130,
+    )
     assert only(state).ack_note == "two more on phones"  # the latest note shows
     assert only(state).is_open
 
@@ -102,8 +120,12 @@ def test_manual_resolve_is_not_re_raised_until_the_condition_clears() -> None:
     state, feed, engine = floor()
     offer(feed, "c1", T0)
     run(engine, state, feed, T0 + 61)
-    feed(EscalationResolved(escalation_id=only(state).escalation_id, by="ana", reason="known",
-                            at=T0 + 70), T0 + 70)
+    feed(
+        EscalationResolved(
+            escalation_id=only(state).escalation_id, by="ana", reason="known", at=T0 + 70
+        ),
+        T0 + 70,
+    )
     assert run(engine, state, feed, T0 + 80) == []
     answer(feed, "c1", T0 + 90, T0)
     assert run(engine, state, feed, T0 + 91) == []  # cleared: nothing to raise
@@ -117,8 +139,10 @@ def test_snooze_hides_until_it_expires() -> None:
     offer(feed, "c1", T0)
     run(engine, state, feed, T0 + 61)
     esc = only(state)
-    feed(EscalationSnoozed(escalation_id=esc.escalation_id, by="ana", until=T0 + 361, at=T0 + 61),
-         T0 + 61)
+    feed(
+        EscalationSnoozed(escalation_id=esc.escalation_id, by="ana", until=T0 + 361, at=T0 + 61),
+        T0 + 61,
+    )
     assert not only(state).needs_attention(T0 + 300)
     assert only(state).needs_attention(T0 + 362)
 
@@ -129,8 +153,18 @@ def test_complaint_and_helpdesk_escalated_tickets() -> None:
     engine = RuleEngine([TicketFlagRule(id="complaint", kind="ticket_flag")])
 
     def ticket(tid: str, status: TicketStatus, at: float, **kw: object) -> None:
-        feed(TicketUpserted(ticket_id=tid, status=status, queue_id="mail", subject="Refund",
-                            created_at=T0, updated_at=at, **kw), at)  # type: ignore[arg-type]
+        feed(
+            TicketUpserted(
+                ticket_id=tid,
+                status=status,
+                queue_id="mail",
+                subject="Refund",
+                created_at=T0,
+                updated_at=at,
+                **kw,
+            ),
+            at,
+        )  # type: ignore[arg-type]
 
     ticket("1", TicketStatus.OPEN, T0, tags=("complaint", "vip"))
     ticket("2", TicketStatus.OPEN, T0, escalated=True)
@@ -148,20 +182,46 @@ def test_complaint_and_helpdesk_escalated_tickets() -> None:
 def test_sla_rule_warns_then_alerts_and_respects_priorities() -> None:
     state = FloorState()
     feed = Feed(state)
-    engine = RuleEngine([SlaTimeLeftRule(id="sla", kind="sla_time_left",
-                                         priorities=(Priority.URGENT,))])
+    engine = RuleEngine(
+        [SlaTimeLeftRule(id="sla", kind="sla_time_left", priorities=(Priority.URGENT,))]
+    )
     for tid, priority in (("1", Priority.URGENT), ("2", Priority.LOW)):
-        feed(TicketUpserted(ticket_id=tid, status=TicketStatus.NEW, priority=priority,
-                            queue_id="mail", created_at=T0, updated_at=T0), T0)
-        feed(SlaChanged(ticket_id=tid, metric="first_reply_time", target_s=3600,
-                        due_at=T0 + 3600, state=SlaState.ACTIVE), T0)
+        feed(
+            TicketUpserted(
+                ticket_id=tid,
+                status=TicketStatus.NEW,
+                priority=priority,
+                queue_id="mail",
+                created_at=T0,
+                updated_at=T0,
+            ),
+            T0,
+        )
+        feed(
+            SlaChanged(
+                ticket_id=tid,
+                metric="first_reply_time",
+                target_s=3600,
+                due_at=T0 + 3600,
+                state=SlaState.ACTIVE,
+            ),
+            T0,
+        )
     assert run(engine, state, feed, T0 + 2000) == []  # 1600 s of 3600 left
     run(engine, state, feed, T0 + 2800)  # 800 s left: under 25 %
     esc = only(state)
     assert esc.severity is Severity.WARNING and "#1" in esc.title
     run(engine, state, feed, T0 + 3601)
     assert only(state).severity is Severity.CRITICAL and "breached" in only(state).title
-    feed(SlaChanged(ticket_id="1", metric="first_reply_time", target_s=3600, due_at=T0 + 3600,
-                    state=SlaState.FULFILLED), T0 + 3700)
+    feed(
+        SlaChanged(
+            ticket_id="1",
+            metric="first_reply_time",
+            target_s=3600,
+            due_at=T0 + 3600,
+            state=SlaState.FULFILLED,
+        ),
+        T0 + 3700,
+    )
     run(engine, state, feed, T0 + 3701)
     assert not only(state).is_open

@@ -14,8 +14,10 @@ from .conftest import EPOCH, simulate, targets
 
 def fold(events: list) -> FloorState:
     state = FloorState(targets())
-    state.apply_all(Event(seq=i + 1, **e.model_dump(exclude={"payload"}), payload=e.payload)
-                    for i, e in enumerate(events))
+    state.apply_all(
+        Event(seq=i + 1, **e.model_dump(exclude={"payload"}), payload=e.payload)
+        for i, e in enumerate(events)
+    )
     return state
 
 
@@ -37,15 +39,20 @@ def test_the_day_has_channels_peaks_abandons_breaks_and_complaints() -> None:
     events = simulate(seed=7, until_s=12 * 3600)
     kinds = Counter(e.kind for e in events)
     assert kinds["contact.abandoned"] > 0 and kinds["sla.changed"] > 0
-    offers_by_hour = Counter(int((e.occurred_at - EPOCH) // 3600) for e in events
-                             if e.kind == "contact.offered")
+    offers_by_hour = Counter(
+        int((e.occurred_at - EPOCH) // 3600) for e in events if e.kind == "contact.offered"
+    )
     assert offers_by_hour[4] > offers_by_hour[0] * 1.5  # 12:00 busier than 08:00
     reasons = {e.payload.reason for e in events if e.kind == "agent.state"}  # type: ignore[attr-defined]
     assert {"Break", "Lunch"} <= reasons
-    assert any(e.kind == "ticket.upserted" and "complaint" in e.payload.tags  # type: ignore[attr-defined]
-               for e in events)
-    assert any(e.kind == "sla.changed" and e.payload.state == "breached"  # type: ignore[attr-defined]
-               for e in events)
+    assert any(
+        e.kind == "ticket.upserted" and "complaint" in e.payload.tags  # type: ignore[attr-defined]
+        for e in events
+    )
+    assert any(
+        e.kind == "sla.changed" and e.payload.state == "breached"  # type: ignore[attr-defined]
+        for e in events
+    )
     state = fold(events[: len(events) // 2])
     channels = {q.channel for q in state.queues.values()}
     assert {Channel.VOICE, Channel.CHAT, Channel.EMAIL} <= channels

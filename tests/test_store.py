@@ -23,8 +23,9 @@ from supervisor_tui.store import (
 
 def state_event(n: int, source: str = "sim") -> NewEvent:
     payload = AgentStateChanged(agent_id=f"a{n % 7}", state=AgentState.BUSY, since=1000.0 + n)
-    return NewEvent(source=source, key=f"k{n}", occurred_at=1000.0 + n, received_at=1000.0 + n,
-                    payload=payload)
+    return NewEvent(
+        source=source, key=f"k{n}", occurred_at=1000.0 + n, received_at=1000.0 + n, payload=payload
+    )
 
 
 def test_wal_mode_and_seq_order(store: SQLiteStore) -> None:
@@ -60,8 +61,13 @@ def test_cursor_is_written_with_its_events(store: SQLiteStore, tmp_path: Path) -
     store.append([state_event(1)], {"sim": "c1"})
     assert store.get_cursor("sim") == "c1"
     # A failing batch leaves neither its events nor its cursor behind.
-    bad = NewEvent.model_construct(source="sim", key="bad", occurred_at=1.0, received_at=1.0,
-                                   payload=TicketDeleted(ticket_id="1"))
+    bad = NewEvent.model_construct(
+        source="sim",
+        key="bad",
+        occurred_at=1.0,
+        received_at=1.0,
+        payload=TicketDeleted(ticket_id="1"),
+    )
     object.__setattr__(bad, "occurred_at", None)  # violates NOT NULL inside the transaction
     with pytest.raises(StoreError, match="cannot append"):
         store.append([state_event(2), bad], {"sim": "c2"})
@@ -83,8 +89,13 @@ def test_reopen_keeps_everything(tmp_path: Path) -> None:
 def test_durable_ack_writes_outbox_in_the_same_transaction(store: SQLiteStore) -> None:
     from supervisor_tui.model import EscalationAcked
 
-    ack = NewEvent(source="operator", key="ack1", occurred_at=5.0, received_at=5.0,
-                   payload=EscalationAcked(escalation_id="e1", by="ana", note="on it", at=5.0))
+    ack = NewEvent(
+        source="operator",
+        key="ack1",
+        occurred_at=5.0,
+        received_at=5.0,
+        payload=EscalationAcked(escalation_id="e1", by="ana", note="on it", at=5.0),
+    )
     stored = store.append_durable(ack, OutboxRequest("zendesk", "ack", json.dumps({"t": 1})))
     assert stored is not None
     assert store.append_durable(ack, OutboxRequest("zendesk", "ack", "{}")) is None  # once
@@ -101,7 +112,10 @@ def test_quarantine_keeps_the_bad_payload_and_reason(store: SQLiteStore) -> None
     store.quarantine("zendesk", "ticket.upserted", '{"id": "x"}', "status: missing", at=3.0)
     [q] = store.quarantined()
     assert (q.source, q.kind, q.reason, q.raw) == (
-        "zendesk", "ticket.upserted", "status: missing", '{"id": "x"}'
+        "zendesk",
+        "ticket.upserted",
+        "status: missing",
+        '{"id": "x"}',
     )
     assert store.read_from(0) == []
 
@@ -109,7 +123,7 @@ def test_quarantine_keeps_the_bad_payload_and_reason(store: SQLiteStore) -> None
 def test_not_a_store_and_too_new(tmp_path: Path) -> None:
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreCorrupt, match="junk.db: not a supervisor-tui store"):
+    with pytest.raises(StoreCorrupt, match=r"junk\.db: not a supervisor-tui store"):
         SQLiteStore(junk)
     newer = tmp_path / "newer.db"
     SQLiteStore(newer).close()
@@ -131,14 +145,16 @@ def test_read_only_store_refuses_writes(tmp_path: Path) -> None:
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.integers(min_value=0, max_value=40), max_size=60),
-       st.integers(min_value=1, max_value=10))
+@given(
+    st.lists(st.integers(min_value=0, max_value=40), max_size=60),
+    st.integers(min_value=1, max_value=10),
+)
 def test_any_batching_stores_each_key_once_in_first_seen_order(
     tmp_path_factory: pytest.TempPathFactory, keys: list[int], batch: int
 ) -> None:
     s = SQLiteStore(tmp_path_factory.mktemp("h") / "f.db")
     for i in range(0, len(keys), batch):
-        s.append([state_event(k) for k in keys[i:i + batch]])
+        s.append([state_event(k) for k in keys[i : i + batch]])
     stored = s.read_from(0, 10_000)
     assert [e.key for e in stored] == [f"k{k}" for k in dict.fromkeys(keys)]
     assert [e.seq for e in stored] == sorted({e.seq for e in stored})

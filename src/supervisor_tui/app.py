@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -69,8 +70,11 @@ class FloorCommands(Provider):
         yield "Help", "keys and formulas", app.action_help
         yield "Filter: all queues", "show the whole floor", partial(app.set_queue_filter, None)
         for queue in app.state.queues.values():
-            yield (f"Filter: {queue.name}", f"only {queue.queue_id}",
-                   partial(app.set_queue_filter, queue.queue_id))
+            yield (
+                f"Filter: {queue.name}",
+                f"only {queue.queue_id}",
+                partial(app.set_queue_filter, queue.queue_id),
+            )
 
     async def discover(self) -> Hits:
         for name, help_text, callback in self._commands():
@@ -184,10 +188,8 @@ class SupervisorApp(App[None]):
                 self.post_message(EventsArrived(events))
                 if len(events) == READ_BATCH:
                     continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._bell.wait(), 0.5)
-            except TimeoutError:
-                pass
             self._bell.clear()
 
     @on(EventsArrived)
@@ -226,7 +228,8 @@ class SupervisorApp(App[None]):
         if changes.queues or changes.escalations:
             severity = self._queue_severity()
             touched = changes.queues | {
-                e.queue_id for i in changes.escalations
+                e.queue_id
+                for i in changes.escalations
                 if (e := self.state.escalations.get(i)) is not None and e.queue_id
             }
             for queue_id in touched:
@@ -237,8 +240,7 @@ class SupervisorApp(App[None]):
         elif changes.agents:
             board.agents_changed(changes.agents)
         if changes.escalations:
-            self.query_one(EscalationFeed).update(self.state.escalations, now,
-                                                  changes.escalations)
+            self.query_one(EscalationFeed).update(self.state.escalations, now, changes.escalations)
         self._paint_chrome(now)
 
     def _show_tile(self, queue_id: str, now: float, severity: dict[str, Severity]) -> None:
@@ -282,19 +284,29 @@ class SupervisorApp(App[None]):
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("ack", "snooze", "resolve"):
-            esc = self.query_one(EscalationFeed).selected if self.is_mounted else None
-            return True if esc is not None and esc.is_open else None
-        if action == "note":
-            esc = self.query_one(EscalationFeed).selected if self.is_mounted else None
-            return True if esc is not None else None
+        if action in ("ack", "snooze", "resolve", "note"):
+            feeds = self.query(EscalationFeed)  # empty before the screen is composed
+            esc = feeds.first().selected if feeds else None
+            if esc is None or (action != "note" and not esc.is_open):
+                return None  # shown, but greyed out: nothing to act on
         return True
 
-    def say(self, message: str, *, title: str = "", severity: str = "information",
-            timeout: float | None = None) -> None:
+    def say(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: str = "information",
+        timeout: float | None = None,
+    ) -> None:
         """A toast; its text may hold vendor text or error messages, so it is never markup."""
-        self.notify(message, title=title, severity=severity,  # type: ignore[arg-type]
-                    timeout=timeout, markup=False)
+        self.notify(
+            message,
+            title=title,
+            severity=severity,  # type: ignore[arg-type]
+            timeout=timeout,
+            markup=False,
+        )
 
     def _selected(self) -> Escalation | None:
         esc = self.query_one(EscalationFeed).selected
@@ -323,8 +335,9 @@ class SupervisorApp(App[None]):
         )
         if note is None:
             return
-        if await self._run_command("Ack", partial(self.desk.ack, esc, self.settings.operator,
-                                                  note)):
+        if await self._run_command(
+            "Ack", partial(self.desk.ack, esc, self.settings.operator, note)
+        ):
             self.say(f"Acked: {esc.title}", title="Ack saved")
 
     @work(exclusive=True, group="command")
@@ -336,8 +349,9 @@ class SupervisorApp(App[None]):
             TextPrompt("Add a note", placeholder="note", required=True, subject=esc.title)
         )
         if note:
-            await self._run_command("Note", partial(self.desk.note, esc, self.settings.operator,
-                                                    note))
+            await self._run_command(
+                "Note", partial(self.desk.note, esc, self.settings.operator, note)
+            )
 
     @work(exclusive=True, group="command")
     async def action_snooze(self) -> None:
@@ -345,13 +359,15 @@ class SupervisorApp(App[None]):
         if esc is None:
             return
         choice = await self.push_screen_wait(
-            ChoiceScreen(f"Snooze: {esc.title}",
-                         [("5", "5 minutes"), ("15", "15 minutes"), ("30", "30 minutes"),
-                          ("60", "1 hour")])
+            ChoiceScreen(
+                f"Snooze: {esc.title}",
+                [("5", "5 minutes"), ("15", "15 minutes"), ("30", "30 minutes"), ("60", "1 hour")],
+            )
         )
         if choice is not None:
-            await self._run_command("Snooze", partial(self.desk.snooze, esc,
-                                                      self.settings.operator, float(choice)))
+            await self._run_command(
+                "Snooze", partial(self.desk.snooze, esc, self.settings.operator, float(choice))
+            )
 
     @work(exclusive=True, group="command")
     async def action_resolve(self) -> None:
@@ -362,8 +378,9 @@ class SupervisorApp(App[None]):
             TextPrompt("Resolve", placeholder="what was done (optional)", subject=esc.title)
         )
         if reason is not None:
-            await self._run_command("Resolve", partial(self.desk.resolve, esc,
-                                                       self.settings.operator, reason))
+            await self._run_command(
+                "Resolve", partial(self.desk.resolve, esc, self.settings.operator, reason)
+            )
 
     @work(exclusive=True, group="command")
     async def action_filter(self) -> None:
@@ -389,12 +406,18 @@ class SupervisorApp(App[None]):
             self.state.apply_all(held)
             self._paint(self.state.take_changes())
         self._paint_chrome(self.clock())
-        self.say("Board paused: events are still recorded." if self.paused
-                    else "Board live again.", timeout=3)
+        self.say(
+            "Board paused: events are still recorded." if self.paused else "Board live again.",
+            timeout=3,
+        )
 
     def action_help(self) -> None:
-        keys = [(b.key_display or b.key, b.description) for b in self.BINDINGS
-                if isinstance(b, Binding)]
-        keys += [("↑ ↓", "move in the escalation feed"), ("tab", "switch between panels"),
-                 ("ctrl+p", "command palette")]
+        keys = [
+            (b.key_display or b.key, b.description) for b in self.BINDINGS if isinstance(b, Binding)
+        ]
+        keys += [
+            ("↑ ↓", "move in the escalation feed"),
+            ("tab", "switch between panels"),
+            ("ctrl+p", "command palette"),
+        ]
         self.push_screen(HelpScreen(keys))

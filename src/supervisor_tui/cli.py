@@ -25,8 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--agents", type=int, default=40)
     demo.add_argument("--queues", type=int, default=5)
-    demo.add_argument("--speed", type=float, default=1.0,
-                      help="simulated seconds per second (default 1)")
+    demo.add_argument(
+        "--speed", type=float, default=1.0, help="simulated seconds per second (default 1)"
+    )
     demo.add_argument("--profile", choices=("wall", "desk"), default="desk")
 
     run = sub.add_parser("run", help="adapters, store, rules and dashboard in one process")
@@ -36,19 +37,30 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def demo_config(args: argparse.Namespace) -> Config:
-    return Config.model_validate({
-        "floor": {"name": "Demo floor (simulated)"},
-        "display": {"profile": args.profile, "stale_after_s": 30},
-        "sources": [{"name": "simulator", "kind": "simulator", "seed": args.seed,
-                     "agents": args.agents, "queues": args.queues, "speed": args.speed}],
-        "targets": {"queues": {"chat": {"sl_threshold_s": 60}}},
-        "rules": default_rules(),
-    })
+    return Config.model_validate(
+        {
+            "floor": {"name": "Demo floor (simulated)"},
+            "display": {"profile": args.profile, "stale_after_s": 30},
+            "sources": [
+                {
+                    "name": "simulator",
+                    "kind": "simulator",
+                    "seed": args.seed,
+                    "agents": args.agents,
+                    "queues": args.queues,
+                    "speed": args.speed,
+                }
+            ],
+            "targets": {"queues": {"chat": {"sl_threshold_s": 60}}},
+            "rules": default_rules(),
+        }
+    )
 
 
 def _log_to(path: Path) -> None:
-    logging.basicConfig(filename=path, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        filename=path, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 def _run_dashboard(config: Config, db: Path) -> int:

@@ -76,7 +76,7 @@ class SimulatorSource(_Strict):
     queues: int = Field(default=5, ge=1, le=500)
     speed: float = Field(default=1.0, gt=0, le=3600)
     """Simulated seconds per wall-clock second."""
-    warmup_s: float = Field(default=3 * 3600 + 1200, ge=0, le=12 * 3600)
+    warmup_s: float = Field(default=3 * 3600 + 2400, ge=0, le=12 * 3600)
     """How much of the simulated day is already behind us at start (back-filled at once)."""
 
 
@@ -209,9 +209,7 @@ def _model_at(loc: tuple[int | str, ...], data: Any) -> type[BaseModel] | None:
 def _unwrap(tp: Any, node: Any) -> Any:
     for _ in range(6):
         origin = get_origin(tp)
-        if origin is Annotated:
-            tp = get_args(tp)[0]
-        elif origin in (list, tuple):
+        if origin is Annotated or origin in (list, tuple):
             tp = get_args(tp)[0]
         elif origin is dict:
             tp = get_args(tp)[1]
@@ -247,9 +245,10 @@ def _describe(origin: str, err: Any, data: dict[str, Any]) -> str:
         return f"{origin}: {where}: required key is missing"
     if kind == "union_tag_invalid":
         expected = err.get("ctx", {}).get("expected_tags", "")
-        return f"{origin}: {where}.kind: unknown kind {err['input'].get('kind')!r} (expected {expected})"
+        kind_given = err["input"].get("kind")
+        return f"{origin}: {where}.kind: unknown kind {kind_given!r} (expected {expected})"
     if kind == "union_tag_not_found":
-        return f"{origin}: {where}: needs a kind (expected {err.get('ctx', {}).get('discriminator', 'kind')})"
+        return f"{origin}: {where}: needs a 'kind' key"
     got = err.get("input")
     shown = "" if isinstance(got, dict | list) else f", got {got!r}"
     return f"{origin}: {where}: {err['msg']}{shown}"
@@ -258,12 +257,35 @@ def _describe(origin: str, err: Any, data: dict[str, Any]) -> str:
 def default_rules() -> list[dict[str, Any]]:
     """The rules a floor starts with (the same as config.example.toml)."""
     return [
-        {"id": "longest-wait", "kind": "queue_threshold", "metric": "longest_wait",
-         "warn": 60, "alert": 120, "clear": 45},
-        {"id": "service-level", "kind": "queue_threshold", "metric": "service_level",
-         "direction": "below", "warn": 0.70, "alert": 0.60, "clear": 0.75, "min_volume": 40},
-        {"id": "sla-risk", "kind": "sla_time_left", "warn_fraction": 0.25,
-         "priorities": ["urgent", "high"]},
-        {"id": "complaint", "kind": "ticket_flag", "tags": ["complaint"],
-         "helpdesk_escalated": True, "realert_after_s": 600},
+        {
+            "id": "longest-wait",
+            "kind": "queue_threshold",
+            "metric": "longest_wait",
+            "warn": 60,
+            "alert": 120,
+            "clear": 45,
+        },
+        {
+            "id": "service-level",
+            "kind": "queue_threshold",
+            "metric": "service_level",
+            "direction": "below",
+            "warn": 0.70,
+            "alert": 0.60,
+            "clear": 0.75,
+            "min_volume": 40,
+        },
+        {
+            "id": "sla-risk",
+            "kind": "sla_time_left",
+            "warn_fraction": 0.25,
+            "priorities": ["urgent", "high"],
+        },
+        {
+            "id": "complaint",
+            "kind": "ticket_flag",
+            "tags": ["complaint"],
+            "helpdesk_escalated": True,
+            "realert_after_s": 600,
+        },
     ]

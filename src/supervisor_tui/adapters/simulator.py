@@ -21,6 +21,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from supervisor_tui.adapters.base import Clock, Sink
@@ -46,7 +47,7 @@ from supervisor_tui.model import (
 
 OPEN_S = 8 * 3600  # floor time of sim t = 0
 CLOSE_AFTER_S = 12 * 3600
-HOURLY_LOAD = (0.6, 0.9, 1.0, 1.1, 1.35, 1.3, 1.05, 1.0, 0.95, 0.85, 0.6, 0.4)
+HOURLY_LOAD = (0.6, 0.9, 1.0, 1.2, 1.5, 1.45, 1.1, 1.0, 0.95, 0.85, 0.6, 0.4)
 SLA_TARGET_S = {
     Priority.URGENT: 3600,
     Priority.HIGH: 4 * 3600,
@@ -54,10 +55,47 @@ SLA_TARGET_S = {
     Priority.LOW: 24 * 3600,
 }
 FIRST = (
-    "Ana Ben Chloé Dev Emeka Fatima Gus Hana Ivan Jia Kofi Lena Mateo Nadia Omar Priya Quinn "
-    "Rosa Sven Tariq Uma Viktor Wen Ximena Yusuf Zoe Aiko Bruno Carmen Dara Eli Farah Goran "
-    "Hiro Ines Jonas Kira Luca Mira Nils"
-).split()
+    "Ana",
+    "Ben",
+    "Chloé",
+    "Dev",
+    "Emeka",
+    "Fatima",
+    "Gus",
+    "Hana",
+    "Ivan",
+    "Jia",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nadia",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tariq",
+    "Uma",
+    "Viktor",
+    "Wen",
+    "Ximena",
+    "Yusuf",
+    "Zoe",
+    "Aiko",
+    "Bruno",
+    "Carmen",
+    "Dara",
+    "Eli",
+    "Farah",
+    "Goran",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kira",
+    "Luca",
+    "Mira",
+    "Nils",
+)
 LAST = "ABCDEFGHJKLMNOPRSTVWZ"
 SUBJECTS = (
     "Refund not received",
@@ -71,7 +109,20 @@ SUBJECTS = (
     "Where is my order?",
     "Export fails with error 500",
 )
-CUSTOMERS = "Avery Blake Casey Drew Emery Finley Harper Jordan Kai Logan Morgan Parker".split()
+CUSTOMERS = (
+    "Avery",
+    "Blake",
+    "Casey",
+    "Drew",
+    "Emery",
+    "Finley",
+    "Harper",
+    "Jordan",
+    "Kai",
+    "Logan",
+    "Morgan",
+    "Parker",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +136,8 @@ class SimQueue:
 
 
 QUEUE_PATTERN = (
-    ("voice-sales", "Voice · Sales", Channel.VOICE, 210.0, 80.0, 25.0),
-    ("voice-support", "Voice · Support", Channel.VOICE, 300.0, 100.0, 35.0),
+    ("voice-sales", "Voice · Sales", Channel.VOICE, 210.0, 110.0, 25.0),
+    ("voice-support", "Voice · Support", Channel.VOICE, 300.0, 140.0, 35.0),
     ("chat", "Chat", Channel.CHAT, 420.0, 150.0, 20.0),
     ("email-billing", "Email · Billing", Channel.EMAIL, 480.0, 0.0, 0.0),
     ("email-tech", "Email · Tech", Channel.EMAIL, 600.0, 0.0, 0.0),
@@ -150,7 +201,7 @@ class SimOptions:
     queues: int = 5
     speed: float | None = 1.0
     """Simulated seconds per wall second; None runs as fast as the machine can."""
-    warmup_s: float = 3 * 3600 + 1200
+    warmup_s: float = 3 * 3600 + 2400
     """Floor time already behind us when the demo opens (events are back-filled)."""
     hours: float | None = None
     """Stop after this many simulated hours from opening; None runs until cancelled."""
@@ -246,16 +297,19 @@ class FloorSimulation:
 
     def _start(self) -> None:
         for queue in self.queues:
-            self._emit(0.0, QueueUpserted(queue_id=queue.queue_id, name=queue.name,
-                                          channel=queue.channel))
+            self._emit(
+                0.0, QueueUpserted(queue_id=queue.queue_id, name=queue.name, channel=queue.channel)
+            )
         for agent in self.agents:
-            self._emit(0.0, AgentUpserted(agent_id=agent.agent_id, name=agent.name,
-                                          queue_ids=agent.queue_ids))
+            self._emit(
+                0.0,
+                AgentUpserted(agent_id=agent.agent_id, name=agent.name, queue_ids=agent.queue_ids),
+            )
             self._set_state(agent, AgentState.OFFLINE, "offline")
-            self._at(agent.shift_start, lambda a=agent: self._shift_starts(a))
+            self._at(agent.shift_start, partial(self._shift_starts, agent))
             for start, length, reason in agent.breaks:
-                self._at(start, lambda a=agent, ln=length, r=reason: self._break_due(a, ln, r))
-            self._at(agent.shift_end, lambda a=agent: self._shift_ends(a))
+                self._at(start, partial(self._break_due, agent, length, reason))
+            self._at(agent.shift_end, partial(self._shift_ends, agent))
         for queue in self.queues:
             if queue.channel.is_realtime:
                 self._schedule_arrival(queue)
@@ -306,12 +360,22 @@ class FloorSimulation:
 
     # -- agents -----------------------------------------------------------------------------
 
-    def _set_state(self, agent: _Agent, state: AgentState, raw: str, reason: str = "",
-                   work: str = "") -> None:
+    def _set_state(
+        self, agent: _Agent, state: AgentState, raw: str, reason: str = "", work: str = ""
+    ) -> None:
         agent.state = state
         agent.since = self.t
-        self._emit(self.t, AgentStateChanged(agent_id=agent.agent_id, state=state, raw_state=raw,
-                                             reason=reason, since=self.ts(self.t), work=work))
+        self._emit(
+            self.t,
+            AgentStateChanged(
+                agent_id=agent.agent_id,
+                state=state,
+                raw_state=raw,
+                reason=reason,
+                since=self.ts(self.t),
+                work=work,
+            ),
+        )
 
     def _shift_starts(self, agent: _Agent) -> None:
         agent.on_shift = True
@@ -358,8 +422,10 @@ class FloorSimulation:
     def _idle_agent(self, queue_id: str) -> _Agent | None:
         best = None
         for agent in self.agents:
-            if agent.state is AgentState.AVAILABLE and queue_id in agent.queue_ids and (
-                best is None or agent.since < best.since
+            if (
+                agent.state is AgentState.AVAILABLE
+                and queue_id in agent.queue_ids
+                and (best is None or agent.since < best.since)
             ):
                 best = agent
         return best
@@ -384,8 +450,15 @@ class FloorSimulation:
         contact = _Contact(
             f"c{next(self._ids)}", queue, self.t, self.rng.expovariate(1 / queue.patience_s)
         )
-        self._emit(self.t, ContactOffered(contact_id=contact.contact_id, queue_id=queue.queue_id,
-                                          channel=queue.channel, offered_at=self.ts(self.t)))
+        self._emit(
+            self.t,
+            ContactOffered(
+                contact_id=contact.contact_id,
+                queue_id=queue.queue_id,
+                channel=queue.channel,
+                offered_at=self.ts(self.t),
+            ),
+        )
         self._schedule_arrival(queue)
         agent = self._idle_agent(queue.queue_id)
         ring = self.rng.uniform(2.0, 9.0)
@@ -401,10 +474,15 @@ class FloorSimulation:
         waiting = self.waiting[contact.queue.queue_id]
         if waiting.pop(contact.contact_id, None) is None:
             return
-        self._emit(self.t, ContactAbandoned(contact_id=contact.contact_id,
-                                            queue_id=contact.queue.queue_id,
-                                            abandoned_at=self.ts(self.t),
-                                            wait_s=round(self.t - contact.offered_at, 3)))
+        self._emit(
+            self.t,
+            ContactAbandoned(
+                contact_id=contact.contact_id,
+                queue_id=contact.queue.queue_id,
+                abandoned_at=self.ts(self.t),
+                wait_s=round(self.t - contact.offered_at, 3),
+            ),
+        )
 
     def _longest_waiting(self, agent: _Agent) -> _Contact | None:
         best = None
@@ -422,12 +500,23 @@ class FloorSimulation:
         contact.answered = True
         del self.waiting[contact.queue.queue_id][contact.contact_id]
         queue = contact.queue
-        self._emit(self.t, ContactAnswered(contact_id=contact.contact_id, queue_id=queue.queue_id,
-                                           agent_id=agent.agent_id, answered_at=self.ts(self.t),
-                                           wait_s=round(self.t - contact.offered_at, 3)))
+        self._emit(
+            self.t,
+            ContactAnswered(
+                contact_id=contact.contact_id,
+                queue_id=queue.queue_id,
+                agent_id=agent.agent_id,
+                answered_at=self.ts(self.t),
+                wait_s=round(self.t - contact.offered_at, 3),
+            ),
+        )
         kind = "call" if queue.channel is Channel.VOICE else "chat"
-        self._set_state(agent, AgentState.BUSY, "on_call" if kind == "call" else "chatting",
-                        work=f"{kind} {contact.contact_id} · {queue.name}")
+        self._set_state(
+            agent,
+            AgentState.BUSY,
+            "on_call" if kind == "call" else "chatting",
+            work=f"{kind} {contact.contact_id}",
+        )
         talk = self._lognormal(queue.aht_s - queue.wrap_s, 0.5)
         self._at(self.t + talk, lambda: self._wrap(agent, contact, talk))
 
@@ -442,9 +531,17 @@ class FloorSimulation:
 
         def done() -> None:
             agent.handled += 1
-            self._emit(self.t, ContactEnded(contact_id=contact.contact_id, queue_id=queue.queue_id,
-                                            agent_id=agent.agent_id, ended_at=self.ts(self.t),
-                                            talk_s=round(talk, 3), wrap_s=round(wrap, 3)))
+            self._emit(
+                self.t,
+                ContactEnded(
+                    contact_id=contact.contact_id,
+                    queue_id=queue.queue_id,
+                    agent_id=agent.agent_id,
+                    ended_at=self.ts(self.t),
+                    talk_s=round(talk, 3),
+                    wrap_s=round(wrap, 3),
+                ),
+            )
             self._become_free(agent)
 
         self._at(self.t + wrap, done)
@@ -458,8 +555,13 @@ class FloorSimulation:
     def _new_ticket(self, queue: SimQueue, created_at: float) -> _Ticket:
         roll = self.rng.random()
         priority = (
-            Priority.URGENT if roll < 0.05 else Priority.HIGH if roll < 0.2
-            else Priority.NORMAL if roll < 0.8 else Priority.LOW
+            Priority.URGENT
+            if roll < 0.05
+            else Priority.HIGH
+            if roll < 0.2
+            else Priority.NORMAL
+            if roll < 0.8
+            else Priority.LOW
         )
         tags: tuple[str, ...] = ("complaint",) if self.rng.random() < 0.015 else ()
         ticket = _Ticket(
@@ -516,31 +618,59 @@ class FloorSimulation:
         target = SLA_TARGET_S[ticket.priority]
         due = ticket.created_at + target
         state = SlaState.BREACHED if due <= at else SlaState.ACTIVE
-        self._emit(at, SlaChanged(ticket_id=ticket.ticket_id, metric="first_reply_time",
-                                  policy=f"{ticket.priority.value} e-mail", target_s=target,
-                                  due_at=self.ts(due), state=state))
+        self._emit(
+            at,
+            SlaChanged(
+                ticket_id=ticket.ticket_id,
+                metric="first_reply_time",
+                policy=f"{ticket.priority.value} e-mail",
+                target_s=target,
+                due_at=self.ts(due),
+                state=state,
+            ),
+        )
         if state is SlaState.ACTIVE:
             self._at(due, lambda: self._sla_deadline(ticket, due, target))
 
     def _sla_deadline(self, ticket: _Ticket, due: float, target: float) -> None:
         if ticket.replied or ticket.ticket_id not in self.tickets:
             return
-        self._emit(self.t, SlaChanged(ticket_id=ticket.ticket_id, metric="first_reply_time",
-                                      policy=f"{ticket.priority.value} e-mail", target_s=target,
-                                      due_at=self.ts(due), state=SlaState.BREACHED))
+        self._emit(
+            self.t,
+            SlaChanged(
+                ticket_id=ticket.ticket_id,
+                metric="first_reply_time",
+                policy=f"{ticket.priority.value} e-mail",
+                target_s=target,
+                due_at=self.ts(due),
+                state=SlaState.BREACHED,
+            ),
+        )
 
     def _publish_ticket(self, ticket: _Ticket, at: float | None = None) -> None:
         at = self.t if at is None else at
         ticket.updated_at = max(ticket.updated_at, at)
-        self._emit(at, TicketUpserted(
-            ticket_id=ticket.ticket_id, status=ticket.status, raw_status=ticket.status.value,
-            priority=ticket.priority, channel=Channel.EMAIL, queue_id=ticket.queue.queue_id,
-            requester=ticket.requester, subject=ticket.subject,
-            created_at=self.ts(ticket.created_at), updated_at=self.ts(ticket.updated_at),
-            solved_at=None if ticket.solved_at is None else self.ts(ticket.solved_at),
-            tags=ticket.tags, escalated=ticket.escalated, satisfaction=ticket.satisfaction,
-            agent_replies=ticket.agent_replies, assignee_id=ticket.assignee_id,
-        ))
+        self._emit(
+            at,
+            TicketUpserted(
+                ticket_id=ticket.ticket_id,
+                status=ticket.status,
+                raw_status=ticket.status.value,
+                priority=ticket.priority,
+                channel=Channel.EMAIL,
+                queue_id=ticket.queue.queue_id,
+                requester=ticket.requester,
+                subject=ticket.subject,
+                created_at=self.ts(ticket.created_at),
+                updated_at=self.ts(ticket.updated_at),
+                solved_at=None if ticket.solved_at is None else self.ts(ticket.solved_at),
+                tags=ticket.tags,
+                escalated=ticket.escalated,
+                satisfaction=ticket.satisfaction,
+                agent_replies=ticket.agent_replies,
+                assignee_id=ticket.assignee_id,
+            ),
+        )
 
     def _next_ticket(self, agent: _Agent) -> _Ticket | None:
         best: _Ticket | None = None
@@ -577,15 +707,22 @@ class FloorSimulation:
             self._publish_ticket(ticket)
             if first:
                 target = SLA_TARGET_S[ticket.priority]
-                self._emit(self.t, SlaChanged(ticket_id=ticket.ticket_id,
-                                              metric="first_reply_time",
-                                              policy=f"{ticket.priority.value} e-mail",
-                                              target_s=target,
-                                              due_at=self.ts(ticket.created_at + target),
-                                              state=SlaState.FULFILLED))
+                self._emit(
+                    self.t,
+                    SlaChanged(
+                        ticket_id=ticket.ticket_id,
+                        metric="first_reply_time",
+                        policy=f"{ticket.priority.value} e-mail",
+                        target_s=target,
+                        due_at=self.ts(ticket.created_at + target),
+                        state=SlaState.FULFILLED,
+                    ),
+                )
             if not solved:
-                self._at(self.t + self.rng.uniform(1800, 3 * 3600),
-                         lambda: self._customer_replies(ticket))
+                self._at(
+                    self.t + self.rng.uniform(1800, 3 * 3600),
+                    lambda: self._customer_replies(ticket),
+                )
             agent.handled += 1
             self._become_free(agent)
 
@@ -603,8 +740,9 @@ class SimulatorAdapter:
 
     kind = "simulator"
 
-    def __init__(self, name: str = "simulator", options: SimOptions | None = None,
-                 clock: Clock = time.time) -> None:
+    def __init__(
+        self, name: str = "simulator", options: SimOptions | None = None, clock: Clock = time.time
+    ) -> None:
         self.name = name
         self.options = options or SimOptions(source=name)
         if self.options.source != name:
@@ -620,8 +758,11 @@ class SimulatorAdapter:
     @classmethod
     def from_config(cls, name: str, settings: dict[str, Any], clock: Clock) -> SimulatorAdapter:
         allowed = {"seed", "agents", "queues", "speed", "warmup_s", "hours"}
-        return cls(name, SimOptions(source=name, **{k: v for k, v in settings.items()
-                                                    if k in allowed}), clock)
+        return cls(
+            name,
+            SimOptions(source=name, **{k: v for k, v in settings.items() if k in allowed}),
+            clock,
+        )
 
     def sim_time(self) -> float:
         """Sim seconds since the floor opened, as the wall clock says now."""
@@ -679,8 +820,7 @@ class SimulatorAdapter:
             await asyncio.sleep(0.25)
 
     def _cursor(self, sim: FloorSimulation) -> str:
-        return json.dumps({"seed": self.options.seed, "epoch": self.epoch,
-                           "emitted": sim.emitted})
+        return json.dumps({"seed": self.options.seed, "epoch": self.epoch, "emitted": sim.emitted})
 
     async def write_back(self, action: str, body: dict[str, Any]) -> None:
         """The simulated helpdesk takes the note; a real one gets an internal comment."""

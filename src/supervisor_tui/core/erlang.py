@@ -58,9 +58,7 @@ def erlang_c_figures(
     return ErlangResult(agents, traffic, pw, sl, asa, traffic / agents)
 
 
-def agents_needed(
-    arrivals_per_s: float, aht_s: float, threshold_s: float, sl_target: float
-) -> int:
+def agents_needed(arrivals_per_s: float, aht_s: float, threshold_s: float, sl_target: float) -> int:
     """Fewest agents for which the service level reaches ``sl_target``."""
     if arrivals_per_s <= 0 or aht_s <= 0:
         return 0

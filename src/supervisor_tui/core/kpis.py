@@ -99,7 +99,8 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
     have = sum(
         1
         for agent in state.agents.values()
-        if queue.queue_id in agent.queue_ids and agent.state is not AgentState.OFFLINE
+        if queue.queue_id in agent.queue_ids
+        and agent.state is not AgentState.OFFLINE
         and agent.state is not AgentState.AWAY
     )
     need: int | None = None

@@ -108,9 +108,7 @@ class TicketFlagRule(_RuleBase):
     severity: Severity = Severity.WARNING
 
 
-Rule = Annotated[
-    QueueThresholdRule | SlaTimeLeftRule | TicketFlagRule, Field(discriminator="kind")
-]
+Rule = Annotated[QueueThresholdRule | SlaTimeLeftRule | TicketFlagRule, Field(discriminator="kind")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,9 +195,7 @@ class RuleEngine:
         title = f"{kpis.name}: {label} {shown}"
         if severity is not None:
             title += f" ({_level_text(rule, severity)})"
-        return Finding(
-            subject, severity, title, queue_id=kpis.queue_id, clears=rule.cleared(value)
-        )
+        return Finding(subject, severity, title, queue_id=kpis.queue_id, clears=rule.cleared(value))
 
     @staticmethod
     def _sla_findings(rule: SlaTimeLeftRule, state: FloorState, now: float) -> Iterator[Finding]:
@@ -220,7 +216,9 @@ class RuleEngine:
                     title = f"SLA breached: {metric} on #{ticket.ticket_id}"
                 elif left < rule.warn_fraction * sla.target_s:
                     severity = Severity.WARNING
-                    title = f"SLA at risk: {metric} on #{ticket.ticket_id}, due {fmt.duration(left)}"
+                    title = (
+                        f"SLA at risk: {metric} on #{ticket.ticket_id}, due {fmt.duration(left)}"
+                    )
                 else:
                     title = ""
                 yield Finding(
@@ -255,10 +253,10 @@ class RuleEngine:
 
     def evaluate(self, state: FloorState, now: float) -> list[NewEvent]:
         latest: dict[tuple[str, str], Escalation] = {}
-        for esc in state.escalations.values():
-            key = (esc.rule_id, esc.subject)
-            if key not in latest or esc.raised_seq > latest[key].raised_seq:
-                latest[key] = esc
+        for known in state.escalations.values():
+            subject_key = (known.rule_id, known.subject)
+            if subject_key not in latest or known.raised_seq > latest[subject_key].raised_seq:
+                latest[subject_key] = known
         seen: set[tuple[str, str]] = set()
         out: list[NewEvent] = []
         for rule, finding in self.findings(state, now):
@@ -272,8 +270,7 @@ class RuleEngine:
                 self._seen_clear[key] = now
             if open_esc is not None:
                 stepped_up = (
-                    finding.severity is not None
-                    and finding.severity.rank > open_esc.severity.rank
+                    finding.severity is not None and finding.severity.rank > open_esc.severity.rank
                 )
                 if stepped_up:
                     out.append(self._raise(rule, finding, open_esc.escalation_id, now))
@@ -282,10 +279,14 @@ class RuleEngine:
                 continue
             if finding.severity is None:
                 continue
-            if esc is not None and esc.resolved_by is not None and esc.resolved_at is not None:
-                # Resolved by hand while the condition held: wait until it clears once.
-                if self._seen_clear.get(key, float("-inf")) < esc.resolved_at:
-                    continue
+            resolved_by_hand = esc is not None and esc.resolved_by is not None
+            if (
+                resolved_by_hand
+                and esc is not None
+                and esc.resolved_at is not None
+                and (self._seen_clear.get(key, float("-inf")) < esc.resolved_at)
+            ):
+                continue  # resolved by hand while the condition held: wait until it clears
             escalation_id = f"{rule.id}|{finding.subject}|{now:.0f}"
             out.append(self._raise(rule, finding, escalation_id, now))
         # Subjects that disappeared (ticket solved, SLA fulfilled) resolve their escalations.

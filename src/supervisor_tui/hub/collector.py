@@ -35,7 +35,9 @@ class _Batch:
     events: Sequence[NewEvent]
     source: str | None
     cursor: str | None
-    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    done: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 class _SourceSink:
@@ -79,8 +81,9 @@ class _SourceSink:
 
     async def quarantine(self, kind: str, raw: str, reason: str) -> None:
         store = self._collector.store
-        await asyncio.to_thread(store.quarantine, self._name, kind, raw, reason,
-                                self._collector.clock())
+        await asyncio.to_thread(
+            store.quarantine, self._name, kind, raw, reason, self._collector.clock()
+        )
         await self.health(HealthState.DEGRADED, f"bad payload quarantined: {reason[:120]}")
 
 
@@ -122,7 +125,9 @@ class Collector:
                 await task
         self._tasks.clear()
 
-    async def submit(self, events: Sequence[NewEvent], source: str | None, cursor: str | None) -> None:
+    async def submit(
+        self, events: Sequence[NewEvent], source: str | None, cursor: str | None
+    ) -> None:
         """Hand events over for storing; returns once they (and the cursor) are committed."""
         if self._queue is None:
             raise RuntimeError("collector not started")

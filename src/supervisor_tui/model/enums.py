@@ -37,7 +37,12 @@ class TicketStatus(StrEnum):
     @property
     def is_open(self) -> bool:
         """Open work: the ticket still needs someone on the floor."""
-        return self in (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.HOLD)
+        return self in (
+            TicketStatus.NEW,
+            TicketStatus.OPEN,
+            TicketStatus.PENDING,
+            TicketStatus.HOLD,
+        )
 
 
 class Channel(StrEnum):

@@ -265,7 +265,8 @@ def parse_payload(kind: str, raw: str | bytes | dict[str, Any]) -> Payload:
         raise PayloadError(
             f"{kind}: "
             + "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()
+                f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+                for e in exc.errors()
             )
         ) from None
     return value

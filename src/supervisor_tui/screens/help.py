@@ -19,9 +19,12 @@ FIGURES = (
     ("ASA", "average wait of answered contacts today"),
     ("Abandon", f"{ABANDON_FORMULA}; short abandons are set per queue"),
     ("AHT", "talk + hold + wrap-up of contacts ended today"),
-    ("Need · have", "Erlang C agents for the SL target at the last 30 min's arrivals and "
-     "handle time, against agents signed in to the queue and not away. Erlang C ignores "
-     "abandons and shared agents: read it as a guide, not a forecast"),
+    (
+        "Need · have",
+        "Erlang C agents for the SL target at the last 30 min's arrivals and "
+        "handle time, against agents signed in to the queue and not away. Erlang C ignores "
+        "abandons and shared agents: read it as a guide, not a forecast",
+    ),
     ("Backlog", "open tickets (new, open, pending, on hold) by age since creation"),
     ("SLA", "⚠ at risk: under 25 % of the target left; ✖ breached: past due"),
     ("CSAT", "good ÷ (good + bad) ratings received today"),
@@ -59,8 +62,13 @@ class HelpScreen(ModalScreen[None]):
             yield Static(keys)
             yield Static(Text("\nFigures", style="bold underline"))
             yield Static(figures)
-            yield Static(Text("\nColours always come with a glyph or a word: ▲ alert, "
-                              "△ warning, ✔ ok, ✖ short or breached.", style="dim"))
+            yield Static(
+                Text(
+                    "\nColours always come with a glyph or a word: ▲ alert, "
+                    "△ warning, ✔ ok, ✖ short or breached.",
+                    style="dim",
+                )
+            )
 
     def action_close(self) -> None:
         self.dismiss(None)

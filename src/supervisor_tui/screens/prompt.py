@@ -24,8 +24,15 @@ class TextPrompt(ModalScreen[str | None]):
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
 
-    def __init__(self, question: str, *, placeholder: str = "", value: str = "",
-                 required: bool = False, subject: str = "") -> None:
+    def __init__(
+        self,
+        question: str,
+        *,
+        placeholder: str = "",
+        value: str = "",
+        required: bool = False,
+        subject: str = "",
+    ) -> None:
         super().__init__()
         self.question = question
         self.placeholder = placeholder

@@ -67,7 +67,8 @@ class Store(Protocol):
         Returns the events not seen before (by source and key), with their seq."""
 
     def append_durable(self, event: NewEvent, outbox: OutboxRequest | None = None) -> Event | None:
-        """Store one operator event (ack, note, ...) fsynced before returning, with its write-back."""
+        """Store one operator event (ack, note, ...) on disk before returning, with its
+        write-back to the helpdesk in the same transaction."""
 
     def read_from(self, after_seq: int, limit: int = 10_000) -> list[Event]: ...
 

@@ -177,8 +177,14 @@ class SQLiteStore:
                         "(source, key, kind, occurred_at, received_at, payload) "
                         "VALUES (?, ?, ?, ?, ?, ?)",
                         [
-                            (e.source, e.key, e.payload.KIND, e.occurred_at, e.received_at,
-                             e.payload.model_dump_json())
+                            (
+                                e.source,
+                                e.key,
+                                e.payload.KIND,
+                                e.occurred_at,
+                                e.received_at,
+                                e.payload.model_dump_json(),
+                            )
                             for e in fresh
                         ],
                     )
@@ -225,7 +231,7 @@ class SQLiteStore:
             by_source.setdefault(source, []).append(key)
         for source, keys in by_source.items():
             for i in range(0, len(keys), 900):
-                chunk = keys[i:i + 900]
+                chunk = keys[i : i + 900]
                 marks = ",".join("?" * len(chunk))
                 rows = conn.execute(
                     f"SELECT key FROM events WHERE source = ? AND key IN ({marks})",
@@ -309,7 +315,9 @@ class SQLiteStore:
 
     def last_seq(self) -> int:
         with self._read_lock:
-            return int(self._reader.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+            return int(
+                self._reader.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+            )
 
     def get_cursor(self, source: str) -> str | None:
         with self._read_lock:

@@ -19,7 +19,7 @@ from supervisor_tui.core.projection import AgentView
 from supervisor_tui.model import AgentState
 from supervisor_tui.widgets.lines import blank, text_strip
 
-CELL_WIDTH = 50
+CELL_WIDTH = 48
 STATE_LOOK: dict[AgentState, tuple[str, str]] = {
     AgentState.AVAILABLE: ("● Available", "green"),
     AgentState.BUSY: ("◉ Busy", "dodger_blue1"),
@@ -56,7 +56,8 @@ class AgentBoard(ScrollView, can_focus=True):
 
     def _reorder(self) -> None:
         chosen = [
-            a for a in self._agents.values()
+            a
+            for a in self._agents.values()
             if self._queue_filter is None or self._queue_filter in a.queue_ids
         ]
         chosen.sort(key=lambda a: (a.name.casefold(), a.agent_id))
@@ -81,22 +82,32 @@ class AgentBoard(ScrollView, can_focus=True):
             line = index // columns
             y = line - scroll_y
             if 0 <= y < self.size.height:
-                self.refresh(Region(0, y, self.size.width, 1))
+                self.refresh(Region(0, y, self.line_width, 1))
 
     def tick(self, now: float) -> None:
         """The clock moved: time-in-state changes on every visible line."""
         self._now = now
         self.refresh()
 
+    @property
+    def agent_count(self) -> int:
+        """Agents on the board (after the queue filter)."""
+        return len(self._order)
+
     # -- layout -----------------------------------------------------------------------------
 
     @property
+    def line_width(self) -> int:
+        """Cells across, without the scrollbar."""
+        return self.scrollable_content_region.width
+
+    @property
     def columns(self) -> int:
-        return max(1, self.size.width // CELL_WIDTH)
+        return max(1, self.line_width // CELL_WIDTH)
 
     def _resize_virtual(self) -> None:
         lines = -(-len(self._order) // self.columns) if self._order else 0
-        self.virtual_size = Size(self.size.width, lines)
+        self.virtual_size = Size(self.line_width, lines)
 
     def on_resize(self) -> None:
         self._cache.clear()
@@ -111,11 +122,11 @@ class AgentBoard(ScrollView, can_focus=True):
     # -- rendering --------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.line_width
         line = y + int(self.scroll_offset.y)
         columns = self.columns
         start = line * columns
-        ids = self._order[start:start + columns]
+        ids = self._order[start : start + columns]
         if not ids:
             return blank(width, self.rich_style)
         cell = width // columns
@@ -134,8 +145,15 @@ class AgentBoard(ScrollView, can_focus=True):
 
     def _cell_key(self, agent: AgentView) -> tuple[object, ...]:
         in_state = int(self._now - agent.since) if agent.since else -1
-        return (agent.agent_id, agent.name, agent.state, agent.reason, agent.work,
-                agent.handled_today, in_state)
+        return (
+            agent.agent_id,
+            agent.name,
+            agent.state,
+            agent.reason,
+            agent.work,
+            agent.handled_today,
+            in_state,
+        )
 
     def _cell(self, agent: AgentView, width: int) -> Text:
         label, colour = STATE_LOOK[agent.state]
@@ -143,13 +161,16 @@ class AgentBoard(ScrollView, can_focus=True):
             label = f"◌ {agent.reason}"
         in_state = self._now - agent.since if agent.since else None
         text = Text(no_wrap=True)
-        text.append(f"{label:<11.11} ", colour)
-        text.append(f"{fmt.duration(in_state):>6} ",
-                    "bold red" if agent.state is AgentState.AWAY and in_state
-                    and in_state > LONG_AWAY_S else "")
-        text.append(Text(f"{agent.name:<14.14} ", style="bold"))
+        text.append(f"{label:<11.11}", colour)
+        text.append(
+            f"{fmt.duration(in_state):>6} ",
+            "bold red"
+            if agent.state is AgentState.AWAY and in_state and in_state > LONG_AWAY_S
+            else "",
+        )
+        text.append(Text(f"{agent.name:<12.12} ", style="bold"))
         work = agent.work if agent.state in (AgentState.BUSY, AgentState.WRAP_UP) else ""
-        rest = max(0, width - 11 - 1 - 7 - 15 - 4)
+        rest = max(0, width - 11 - 7 - 13 - 4)
         text.append(Text(f"{work:<{rest}.{rest}}", style="dim"))
         text.append(f"{agent.handled_today:>3} ", Style(dim=True))
         text.truncate(width, pad=True)

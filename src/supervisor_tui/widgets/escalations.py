@@ -2,8 +2,7 @@
 
 Line API, one line per escalation, cached per line. The selection follows the escalation,
 not the line, so new arrivals never move the cursor onto something else. When the reader
-has scrolled or moved the cursor away from the top, new arrivals are counted ("3 new ↑")
-instead of pulling the view.
+has scrolled down, new arrivals are counted ("3 new ↑") instead of pulling the view.
 """
 
 from __future__ import annotations
@@ -63,6 +62,11 @@ class EscalationFeed(ScrollView, can_focus=True):
     def selected(self) -> Escalation | None:
         return None if self._selected is None else self._escalations.get(self._selected)
 
+    @property
+    def order(self) -> list[str]:
+        """Escalation ids in the order shown."""
+        return list(self._order)
+
     def set_realert(self, realert_after_s: dict[str, float]) -> None:
         self._realert = realert_after_s
 
@@ -70,15 +74,17 @@ class EscalationFeed(ScrollView, can_focus=True):
         self._queue_filter = queue_id
         self.update(self._escalations, self._now, changed=None)
 
-    def update(self, escalations: dict[str, Escalation], now: float,
-               changed: set[str] | None) -> None:
+    def update(
+        self, escalations: dict[str, Escalation], now: float, changed: set[str] | None
+    ) -> None:
         """Re-sort (cheap: a few hundred at most) and repaint; ``changed=None`` means all."""
         self._escalations = escalations
         self._now = now
         before = set(self._order)
         at_top = self._is_at_top()
         chosen = [
-            e for e in escalations.values()
+            e
+            for e in escalations.values()
             if self._queue_filter is None or e.queue_id == self._queue_filter
         ]
         chosen.sort(key=lambda e: (not e.is_open, -e.raised_seq))
@@ -86,13 +92,12 @@ class EscalationFeed(ScrollView, can_focus=True):
         arrived = [i for i in self._order if i not in before] if before else []
         if arrived and not at_top:
             self._unseen += len(arrived)
-        if self._selected not in self._escalations or self._selected not in self._order:
+        # The selection stays on its escalation: a key pressed as something new arrives must
+        # act on what the reader was looking at. It moves only when its escalation is gone.
+        if self._selected not in self._order:
             self._selected = self._order[0] if self._order else None
             self.post_message(self.Selected(self._selected))
-        elif at_top and arrived and self._order:
-            self._selected = self._order[0]
-            self.post_message(self.Selected(self._selected))
-        self.virtual_size = Size(self.size.width, len(self._order))
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self._order))
         self._title()
         self.refresh()
 
@@ -102,11 +107,7 @@ class EscalationFeed(ScrollView, can_focus=True):
         self.refresh()
 
     def _is_at_top(self) -> bool:
-        if not self._order:
-            return True
-        return self.scroll_offset.y == 0 and (
-            self._selected is None or self._selected == self._order[0]
-        )
+        return self.scroll_offset.y == 0
 
     def _title(self) -> None:
         open_count = sum(1 for i in self._order if self._escalations[i].is_open)
@@ -131,11 +132,14 @@ class EscalationFeed(ScrollView, can_focus=True):
 
     def _select_index(self, index: int) -> None:
         self._selected = self._order[index]
-        if index == 0:
+        if index < self.size.height:
             self._unseen = 0
-        self.scroll_to(y=max(0, index - self.size.height + 1) if index >= self.scroll_offset.y
-                       + self.size.height else min(int(self.scroll_offset.y), index),
-                       animate=False)
+        self.scroll_to(
+            y=max(0, index - self.size.height + 1)
+            if index >= self.scroll_offset.y + self.size.height
+            else min(int(self.scroll_offset.y), index),
+            animate=False,
+        )
         self.post_message(self.Selected(self._selected))
         self._title()
         self.refresh()
@@ -147,7 +151,7 @@ class EscalationFeed(ScrollView, can_focus=True):
     # -- rendering --------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.scrollable_content_region.width
         index = y + int(self.scroll_offset.y)
         if index >= len(self._order):
             return blank(width, self.rich_style)
@@ -159,8 +163,10 @@ class EscalationFeed(ScrollView, can_focus=True):
         if cached is not None and cached[0] == key:
             return cached[1]
         text = self._line(esc, look)
-        style = self.rich_style + Style(reverse=True) if selected and self.has_focus else (
-            self.rich_style + Style(underline=True) if selected else self.rich_style
+        style = (
+            self.rich_style + Style(reverse=True)
+            if selected and self.has_focus
+            else (self.rich_style + Style(underline=True) if selected else self.rich_style)
         )
         strip = text_strip(self.app.console, text, width, style)
         self._cache[index] = (key, strip)
@@ -168,10 +174,24 @@ class EscalationFeed(ScrollView, can_focus=True):
 
     def _look(self, esc: Escalation) -> tuple[object, ...]:
         age = int(self._now - esc.raised_at)
-        snooze_left = int(esc.snoozed_until - self._now) if esc.is_snoozed(self._now) and \
-            esc.snoozed_until else 0
-        return (esc.escalation_id, esc.severity, esc.status, esc.title, esc.acked_by,
-                esc.ack_note, len(esc.notes), snooze_left, age, esc.resolved_by, self.show_detail)
+        snooze_left = (
+            int(esc.snoozed_until - self._now)
+            if esc.is_snoozed(self._now) and esc.snoozed_until
+            else 0
+        )
+        return (
+            esc.escalation_id,
+            esc.severity,
+            esc.status,
+            esc.title,
+            esc.acked_by,
+            esc.ack_note,
+            len(esc.notes),
+            snooze_left,
+            age,
+            esc.resolved_by,
+            self.show_detail,
+        )
 
     def _line(self, esc: Escalation, look: tuple[object, ...]) -> Text:
         now = self._now
@@ -191,8 +211,9 @@ class EscalationFeed(ScrollView, can_focus=True):
             text.append(f"✔ ACKED {esc.acked_by} ", "green")
         else:
             overdue = now - esc.raised_at > self._realert.get(esc.rule_id, 300)
-            text.append("⚠ UNACKED " if overdue else "● NEW ", "bold red" if overdue
-                        else "bold yellow")
+            text.append(
+                "⚠ UNACKED " if overdue else "● NEW ", "bold red" if overdue else "bold yellow"
+            )
         text.append(Text(esc.title, style="dim" if not esc.is_open else ""))
         if esc.status is EscalationStatus.ACKED and esc.ack_note:
             text.append(" — ", "dim")

@@ -39,8 +39,9 @@ def freshness_text(sources: dict[str, SourceView], now: float, stale_after_s: fl
         text.append(f"{glyph} ", style)
         text.append(Text(source.name, style="bold"))
         text.append(f" {word}", style)
-        text.append(f" · newest {fmt.duration(age)} ago" if age is not None else " · nothing yet",
-                    "dim")
+        text.append(
+            f" · newest {fmt.duration(age)} ago" if age is not None else " · nothing yet", "dim"
+        )
         if source.state in (HealthState.DEGRADED, HealthState.DOWN) and source.reason:
             text.append(" · ")
             text.append(Text(source.reason, style=style))

@@ -23,7 +23,9 @@ STATUS_TEXT = {
 def _sl_style(kpis: QueueKpis) -> str:
     if kpis.service_level is None:
         return "dim"
-    return "green" if kpis.service_level >= 0.8 else "yellow" if kpis.service_level >= 0.6 else "red"
+    return (
+        "green" if kpis.service_level >= 0.8 else "yellow" if kpis.service_level >= 0.6 else "red"
+    )
 
 
 class QueueTile(Widget):
@@ -87,15 +89,7 @@ class QueueTile(Widget):
             lines.update(self._realtime_lines(kpis))
         else:
             digits.update(str(kpis.backlog))
-            aging = kpis.aging
-            label.update(
-                Text.assemble(
-                    ("BACKLOG\n", "bold"),
-                    (f"{aging[0]}", "bold"), (" <24h ", "dim"),
-                    (f"{aging[1]}", "bold"), (" 24-48h ", "dim"),
-                    (f"{aging[2]}", "bold red" if aging[2] else "bold"), (" 48h+", "dim"),
-                )
-            )
+            label.update(Text.assemble(("BACKLOG\n", "bold"), ("open tickets", "dim")))
             lines.update(self._ticket_lines(kpis))
 
     @staticmethod
@@ -124,13 +118,19 @@ class QueueTile(Widget):
     @staticmethod
     def _ticket_lines(k: QueueKpis) -> Text:
         text = Text()
-        text.append("SLA ", "dim")
-        text.append(f"⚠ {k.sla_at_risk} at risk", "yellow" if k.sla_at_risk else "dim")
+        text.append("Age <1d ", "dim")
+        text.append(str(k.aging[0]), "bold")
+        text.append(" · 1-2d ", "dim")
+        text.append(str(k.aging[1]), "bold")
+        text.append(" · 2d+ ", "dim")
+        text.append(str(k.aging[2]), "bold red" if k.aging[2] else "bold")
+        text.append("\nSLA ", "dim")
+        text.append(f"⚠ {k.sla_at_risk} risk", "yellow" if k.sla_at_risk else "dim")
         text.append("  ")
         text.append(f"✖ {k.sla_breached} breached", "bold red" if k.sla_breached else "dim")
         text.append("\nCSAT ", "dim")
         text.append(fmt.percent(k.csat))
-        text.append("\nAgents on queue ", "dim")
+        text.append("  agents ", "dim")
         text.append(str(k.have), "bold")
         return text
 

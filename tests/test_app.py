@@ -1,0 +1,204 @@
+"""The real app, driven by its Pilot, over a real SQLite file and the simulated floor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from supervisor_tui.adapters.simulator import SimOptions, SimulatorAdapter
+from supervisor_tui.app import FloorSettings, SupervisorApp
+from supervisor_tui.core.projection import FloorState
+from supervisor_tui.core.rules import RuleEngine, TicketFlagRule
+from supervisor_tui.hub.collector import Collector
+from supervisor_tui.model import Channel, EscalationStatus, NewEvent, TicketStatus, TicketUpserted
+from supervisor_tui.screens import HelpScreen
+from supervisor_tui.store import SQLiteStore
+from supervisor_tui.widgets import AgentBoard, EscalationFeed, QueueTile, TopBar
+
+from .conftest import EPOCH, FakeClock, record_floor, rules, targets
+
+
+def settings(engine: RuleEngine | None = None) -> FloorSettings:
+    return FloorSettings(
+        floor_name="Test floor", operator="ana", targets=targets(), rules=engine or rules()
+    )
+
+
+async def wait_for(
+    pilot: Pilot[None], condition: Callable[[], bool], what: str, seconds: float = 20
+) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def line_text(widget: EscalationFeed | AgentBoard, y: int) -> str:
+    return widget.render_line(y).text
+
+
+async def test_demo_board_shows_the_floor_and_an_ack_survives_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "floor.db"
+    clock = FakeClock(EPOCH + 3 * 3600)
+    store = SQLiteStore(path)
+    adapter = SimulatorAdapter(
+        "simulator", SimOptions(seed=7, epoch=EPOCH, warmup_s=3 * 3600), clock=clock
+    )
+    collector = Collector(store, [adapter], rules(), targets(), clock)
+    app = SupervisorApp(store, settings(), clock=clock, collector=collector)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_for(pilot, lambda: len(app.query(QueueTile)) == 5, "five queue tiles")
+        board = app.query_one(AgentBoard)
+        await wait_for(pilot, lambda: board.agent_count == 40, "forty agents")
+        feed = app.query_one(EscalationFeed)
+        await wait_for(pilot, lambda: feed.selected is not None, "an escalation")
+        clock.advance(30)  # the floor moves on: the simulator feeds the next 30 s
+        before = app.state.seq
+        await wait_for(pilot, lambda: app.state.seq > before, "live events")
+        names = {str(tile.border_title) for tile in app.query(QueueTile)}
+        assert "☎ Voice · Sales" in names and "@ Email · Tech" in names
+        assert any("Busy" in line_text(board, y) for y in range(5))
+
+        esc = feed.selected
+        assert esc is not None and esc.status is EscalationStatus.RAISED
+        assert "● NEW" in line_text(feed, feed_index(feed, esc.escalation_id))
+        await pilot.press("a")
+        await pilot.press(*"on it, calling back")
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: app.state.escalations[esc.escalation_id].status is EscalationStatus.ACKED,
+            "the ack on screen",
+        )
+        shown = line_text(feed, feed_index(feed, esc.escalation_id))
+        assert "✔ ACKED ana" in shown and "on it, calling back" in shown
+        assert feed.selected is not None and feed.selected.escalation_id == esc.escalation_id
+    store.close()
+
+    # After a restart the ack is still there, with its note, and an outbox entry for the helpdesk.
+    reopened = SQLiteStore(path)
+    state = FloorState(targets())
+    state.apply_all(reopened.read_from(0, 1_000_000))
+    acked = state.escalations[esc.escalation_id]
+    assert (acked.status, acked.acked_by, acked.ack_note) == (
+        EscalationStatus.ACKED,
+        "ana",
+        "on it, calling back",
+    )
+    if acked.ticket_id:
+        assert reopened.outbox_pending_count() + len(adapter.write_backs) >= 1
+    app2 = SupervisorApp(reopened, settings(), clock=clock)
+    async with app2.run_test(size=(200, 50)) as pilot:
+        feed = app2.query_one(EscalationFeed)
+        await wait_for(pilot, lambda: esc.escalation_id in app2.state.escalations, "the store")
+        feed.select(esc.escalation_id)
+        await pilot.pause()
+        assert feed.selected is not None and feed.selected.status is EscalationStatus.ACKED
+    reopened.close()
+
+
+async def test_note_snooze_and_resolve_from_the_keyboard(tmp_path: Path) -> None:
+    clock = FakeClock(EPOCH + 3.5 * 3600)
+    store = record_floor(tmp_path / "f.db")
+    app = SupervisorApp(store, settings(), clock=clock)
+    async with app.run_test(size=(200, 50)) as pilot:
+        feed = app.query_one(EscalationFeed)
+        await wait_for(pilot, lambda: feed.selected is not None, "an escalation")
+        esc_id = feed.selected.escalation_id  # type: ignore[union-attr]
+        await pilot.press("n", *"supervisor told", "enter")
+        await wait_for(pilot, lambda: app.state.escalations[esc_id].notes != [], "the note")
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.press("down", "enter")  # 15 minutes
+        await wait_for(
+            pilot, lambda: app.state.escalations[esc_id].snoozed_until is not None, "the snooze"
+        )
+        assert app.state.escalations[esc_id].snoozed_until == clock.now + 15 * 60
+        assert "snoozed 15:00" in line_text(feed, feed_index(feed, esc_id))
+        await pilot.press("r", *"handled", "enter")
+        await wait_for(pilot, lambda: not app.state.escalations[esc_id].is_open, "the resolve")
+        esc = app.state.escalations[esc_id]
+        assert (esc.resolved_by, esc.resolve_reason) == ("ana", "handled")
+    store.close()
+
+
+def feed_index(feed: EscalationFeed, esc_id: str) -> int:
+    return feed.order.index(esc_id)
+
+
+async def test_vendor_text_is_shown_as_text_never_markup(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "f.db")
+    subject = "[bold red]Refund[/] [link=x]now[/link]"
+    store.append(
+        [
+            NewEvent(
+                source="zendesk",
+                key="t1",
+                occurred_at=EPOCH,
+                received_at=EPOCH,
+                payload=TicketUpserted(
+                    ticket_id="1",
+                    status=TicketStatus.OPEN,
+                    channel=Channel.EMAIL,
+                    queue_id="mail",
+                    subject=subject,
+                    tags=("complaint",),
+                    created_at=EPOCH,
+                    updated_at=EPOCH,
+                ),
+            )
+        ]
+    )
+    engine = RuleEngine([TicketFlagRule(id="complaint", kind="ticket_flag")])
+    state = FloorState(targets())
+    state.apply_all(store.read_from(0))
+    store.append(engine.evaluate(state, EPOCH + 1))
+    app = SupervisorApp(store, settings(engine), clock=FakeClock(EPOCH + 5))
+    async with app.run_test(size=(260, 40)) as pilot:
+        feed = app.query_one(EscalationFeed)
+        await wait_for(pilot, lambda: feed.selected is not None, "the escalation")
+        await pilot.pause()
+        assert subject in line_text(feed, 0)
+    store.close()
+
+
+async def test_pause_holds_events_and_filter_and_help(tmp_path: Path) -> None:
+    clock = FakeClock(EPOCH + 3.5 * 3600)
+    store = record_floor(tmp_path / "f.db", until_s=3 * 3600)
+    app = SupervisorApp(store, settings(), clock=clock)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_for(pilot, lambda: len(app.query(QueueTile)) == 5, "tiles")
+        await pilot.press("p")
+        seq = app.state.seq
+        from .conftest import simulate
+
+        later = [
+            e for e in simulate(seed=7, until_s=3.5 * 3600) if e.occurred_at > EPOCH + 3 * 3600
+        ]
+        store.append(later)
+        await wait_for(pilot, lambda: len(app.held) > 0, "events held while paused")
+        assert app.state.seq == seq
+        assert "PAUSED" in str(app.query_one(TopBar).render())
+        await pilot.press("p")
+        await wait_for(pilot, lambda: app.state.seq > seq, "held events applied")
+        assert app.held == []
+
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press("down", "down", "enter")  # All, Voice · Sales, Voice · Support
+        await pilot.pause()
+        shown = [t.queue_id for t in app.query(QueueTile) if t.display]
+        assert shown == ["voice-support"]
+        board = app.query_one(AgentBoard)
+        assert 0 < board.agent_count < 40
+
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+    store.close()
