@@ -526,7 +526,7 @@ class FloorSimulation:
 
     def _wrap(self, agent: _Agent, contact: _Contact, talk: float) -> None:
         queue = contact.queue
-        self._set_state(agent, AgentState.WRAP_UP, "wrap_up", work=f"wrap-up {contact.contact_id}")
+        self._set_state(agent, AgentState.WRAP_UP, "wrap_up", work=f"wrap {contact.contact_id}")
         wrap = max(5.0, self.rng.gauss(queue.wrap_s, queue.wrap_s / 4))
 
         def done() -> None:
@@ -689,7 +689,7 @@ class FloorSimulation:
 
     def _work_ticket(self, agent: _Agent, ticket: _Ticket) -> None:
         self.claimed.add(ticket.ticket_id)
-        self._set_state(agent, AgentState.BUSY, "working", work=f"ticket #{ticket.ticket_id}")
+        self._set_state(agent, AgentState.BUSY, "working", work=f"mail #{ticket.ticket_id}")
         handle = self._lognormal(ticket.queue.aht_s, 0.6)
 
         def replied() -> None:

@@ -19,7 +19,7 @@ from supervisor_tui.core.projection import AgentView
 from supervisor_tui.model import AgentState
 from supervisor_tui.widgets.lines import blank, text_strip
 
-CELL_WIDTH = 48
+CELL_WIDTH = 46
 STATE_LOOK: dict[AgentState, tuple[str, str]] = {
     AgentState.AVAILABLE: ("● Available", "green"),
     AgentState.BUSY: ("◉ Busy", "dodger_blue1"),
@@ -103,7 +103,8 @@ class AgentBoard(ScrollView, can_focus=True):
 
     @property
     def columns(self) -> int:
-        return max(1, self.line_width // CELL_WIDTH)
+        # From the full width: sized without the scrollbar, columns could never grow back.
+        return max(1, self.size.width // CELL_WIDTH)
 
     def _resize_virtual(self) -> None:
         lines = -(-len(self._order) // self.columns) if self._order else 0
