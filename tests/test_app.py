@@ -202,3 +202,22 @@ async def test_pause_holds_events_and_filter_and_help(tmp_path: Path) -> None:
         await pilot.pause()
         assert not isinstance(app.screen, HelpScreen)
     store.close()
+
+
+async def test_keys_can_be_remapped_by_binding_id(tmp_path: Path) -> None:
+    clock = FakeClock(EPOCH + 3.5 * 3600)
+    store = record_floor(tmp_path / "f.db")
+    assert {"escalation.ack", "board.pause", "feed.down"} <= SupervisorApp.binding_ids()
+    remapped = FloorSettings(
+        floor_name="T", operator="ana", targets=targets(), rules=rules(), keys={"board.pause": "z"}
+    )
+    app = SupervisorApp(store, remapped, clock=clock)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await pilot.pause()
+        await pilot.press("p")
+        await pilot.pause()
+        assert not app.paused
+        await pilot.press("z")
+        await pilot.pause()
+        assert app.paused
+    store.close()

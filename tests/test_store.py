@@ -159,3 +159,8 @@ def test_any_batching_stores_each_key_once_in_first_seen_order(
     assert [e.key for e in stored] == [f"k{k}" for k in dict.fromkeys(keys)]
     assert [e.seq for e in stored] == sorted({e.seq for e in stored})
     s.close()
+
+
+def test_a_new_store_file_is_private_to_its_owner(tmp_path: Path) -> None:
+    SQLiteStore(tmp_path / "private.db").close()
+    assert (tmp_path / "private.db").stat().st_mode & 0o077 == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from rich.text import Text
@@ -48,6 +48,8 @@ class FloorSettings:
     rules: RuleEngine
     profile: str = "desk"
     stale_after_s: float = 60.0
+    keys: dict[str, str] = field(default_factory=dict)
+    """Binding id -> key, from the config's [keys] table."""
 
 
 class EventsArrived(Message):
@@ -148,7 +150,16 @@ class SupervisorApp(App[None]):
         yield FreshnessBar(id="freshness")
         yield Footer()
 
+    @classmethod
+    def binding_ids(cls) -> set[str]:
+        """Every binding a site may remap with the config's [keys] table."""
+        ids = {b.id for b in cls.BINDINGS if isinstance(b, Binding) and b.id}
+        ids |= {b.id for b in EscalationFeed.BINDINGS if isinstance(b, Binding) and b.id}
+        return ids
+
     async def on_mount(self) -> None:
+        if self.settings.keys:
+            self.set_keymap(self.settings.keys)
         self._loop = asyncio.get_running_loop()
         self._bell = asyncio.Event()
         self.store.add_listener(self._ring)
@@ -225,6 +236,7 @@ class SupervisorApp(App[None]):
                     tile.display = self.queue_filter in (None, queue_id)
                     tiles.mount(tile)
                     changes.queues.add(queue_id)
+            self.call_after_refresh(tiles.fit)
         if changes.queues or changes.escalations:
             severity = self._queue_severity()
             touched = changes.queues | {
@@ -395,6 +407,7 @@ class SupervisorApp(App[None]):
         self.queue_filter = queue_id
         for tile in self.query(QueueTile):
             tile.display = queue_id in (None, tile.queue_id)
+        self.query_one(QueueTiles).fit()
         self.query_one(AgentBoard).set_queue_filter(queue_id)
         self.query_one(EscalationFeed).set_queue_filter(queue_id)
         self._paint_chrome(self.clock())

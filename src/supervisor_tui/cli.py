@@ -67,6 +67,12 @@ def _run_dashboard(config: Config, db: Path) -> int:
     from supervisor_tui.app import FloorSettings, SupervisorApp
     from supervisor_tui.hub.live import build_live_floor
 
+    unknown = sorted(set(config.keys) - SupervisorApp.binding_ids())
+    if unknown:
+        known = ", ".join(sorted(SupervisorApp.binding_ids()))
+        raise ConfigError(
+            f"[keys]: unknown binding id {', '.join(unknown)} (expected one of: {known})"
+        )
     floor = build_live_floor(config, db)
     settings = FloorSettings(
         floor_name=config.floor.name,
@@ -75,6 +81,7 @@ def _run_dashboard(config: Config, db: Path) -> int:
         rules=floor.rules,
         profile=config.display.profile,
         stale_after_s=config.display.stale_after_s,
+        keys=dict(config.keys),
     )
     app = SupervisorApp(floor.store, settings, clock=floor.clock, collector=floor.collector)
     try:

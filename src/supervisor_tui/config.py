@@ -90,6 +90,8 @@ class Config(_Strict):
     targets: TargetsConfig = Field(default_factory=TargetsConfig)
     sources: list[SourceConfig] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
+    keys: dict[str, str] = Field(default_factory=dict)
+    """Remapped keys: binding id (e.g. ``escalation.ack``) to a key (e.g. ``"A"``)."""
 
     @field_validator("sources")
     @classmethod

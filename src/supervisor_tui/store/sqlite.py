@@ -9,6 +9,7 @@ is committed with it). A second connection writes operator events such as acks w
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
@@ -96,6 +97,9 @@ class SQLiteStore:
             self._check_schema(self._reader)
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            # A recording holds names and notes: only its owner may read it.
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         self._writer = self._connect()
         self._init_schema()
         self._acks = self._connect()

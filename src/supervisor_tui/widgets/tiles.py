@@ -33,8 +33,7 @@ class QueueTile(Widget):
 
     DEFAULT_CSS = """
     QueueTile {
-        width: 1fr;
-        min-width: 30;
+        width: 30;
         height: 10;
         border: round $primary 60%;
         padding: 0 1;
@@ -141,6 +140,21 @@ class QueueTiles(Horizontal):
     DEFAULT_CSS = """
     QueueTiles { height: 10; overflow-x: auto; }
     """
+
+    MIN_TILE_WIDTH = 30
+
+    def fit(self) -> None:
+        """Share the width between the shown tiles; past 30 cells each, the row scrolls."""
+        shown = [tile for tile in self.query(QueueTile) if tile.display]
+        if not shown or not self.size.width:
+            return
+        width = max(self.MIN_TILE_WIDTH, self.size.width // len(shown))
+        for tile in shown:
+            if tile.styles.width is None or tile.styles.width.value != width:
+                tile.styles.width = width
+
+    def on_resize(self) -> None:
+        self.fit()
 
     def tile(self, queue_id: str) -> QueueTile | None:
         try:

@@ -1,0 +1,51 @@
+"""``make bench``: run every benchmark, write results.json and RESULTS.md beside this file."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+from benchmarks import bench_ingest
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> int:
+    results = {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+        "benchmarks": {},
+    }
+    for module in (bench_ingest,):
+        name = module.__name__.rsplit(".", 1)[-1]
+        print(f"== {name}", flush=True)
+        results["benchmarks"][name] = module.run()
+    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Measured {results['when']} on Python {results['python']} ({results['machine']}).",
+        "Ratios compare against a baseline measured in the same run; absolute values are for",
+        "reference only (shared, noisy machines).",
+        "",
+        "| benchmark | figure | value | baseline | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for bench, rows in results["benchmarks"].items():
+        for row in rows:
+            lines.append(
+                f"| {bench} | {row['figure']} | {row['value']:,.0f} {row['unit']} | "
+                f"{row['baseline']:,.0f} {row['unit']} ({row['baseline_name']}) | "
+                f"{row['ratio']:.1f}x |"
+            )
+    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    print((HERE / "RESULTS.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
