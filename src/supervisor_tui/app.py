@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
@@ -17,14 +19,26 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Footer, Static
 
+from supervisor_tui.core import fmt
 from supervisor_tui.core.commands import CommandRefused, EscalationDesk
 from supervisor_tui.core.kpis import ABANDON_FORMULA, SL_FORMULA, queue_kpis
 from supervisor_tui.core.projection import Changes, Escalation, FloorState
+from supervisor_tui.core.replay import Mark, ReplayPlayer
 from supervisor_tui.core.rules import RuleEngine
 from supervisor_tui.core.targets import FloorTargets
+from supervisor_tui.core.training import RecordedAction, TrainingSession
 from supervisor_tui.hub.collector import Collector
-from supervisor_tui.model import Event, Severity
-from supervisor_tui.screens import ChoiceScreen, HelpScreen, TextPrompt
+from supervisor_tui.model import (
+    EscalationAcked,
+    EscalationNoted,
+    EscalationRaised,
+    EscalationResolved,
+    EscalationSnoozed,
+    Event,
+    Payload,
+    Severity,
+)
+from supervisor_tui.screens import ChoiceScreen, HelpScreen, ScoreCardScreen, TextPrompt
 from supervisor_tui.store import Store, StoreError
 from supervisor_tui.widgets import (
     AgentBoard,
@@ -32,8 +46,10 @@ from supervisor_tui.widgets import (
     FreshnessBar,
     QueueTile,
     QueueTiles,
+    TimelineBar,
     TopBar,
 )
+from supervisor_tui.widgets.topbar import clock_text
 
 READ_BATCH = 5_000
 
@@ -105,7 +121,38 @@ class SupervisorApp(App[None]):
         Binding("p", "pause", "Pause", id="board.pause"),
         Binding("question_mark", "help", "Help", id="app.help", key_display="?"),
         Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("space", "replay_play", "Play/pause", id="replay.play"),
+        Binding("plus,equals_sign", "replay_faster", "Faster", id="replay.faster", key_display="+"),
+        Binding("minus", "replay_slower", "Slower", id="replay.slower", key_display="-"),
+        Binding("left", "replay_seek(-60)", "-1 min", id="replay.back", show=False),
+        Binding("right", "replay_seek(60)", "+1 min", id="replay.forward", show=False),
+        Binding("shift+left", "replay_seek(-900)", "-15 min", id="replay.back15", show=False),
+        Binding("shift+right", "replay_seek(900)", "+15 min", id="replay.forward15", show=False),
+        Binding("g", "replay_goto", "Go to", id="replay.goto"),
+        Binding(
+            "left_square_bracket",
+            "replay_previous",
+            "Prev esc",
+            id="replay.previous",
+            key_display="[",
+        ),
+        Binding(
+            "right_square_bracket", "replay_next", "Next esc", id="replay.next", key_display="]"
+        ),
     ]
+    LIVE_ONLY = frozenset({"pause"})
+    REPLAY_ONLY = frozenset(
+        {
+            "replay_play",
+            "replay_faster",
+            "replay_slower",
+            "replay_seek",
+            "replay_goto",
+            "replay_previous",
+            "replay_next",
+        }
+    )
+    OPERATOR = frozenset({"ack", "note", "snooze", "resolve"})
 
     def __init__(
         self,
@@ -115,15 +162,31 @@ class SupervisorApp(App[None]):
         clock: Callable[[], float],
         collector: Collector | None = None,
         tick_s: float = 1.0,
+        player: ReplayPlayer | None = None,
+        training: TrainingSession | None = None,
+        card_path: Path | None = None,
     ) -> None:
         super().__init__()
         self.store = store
         self.settings = settings
-        self.clock = clock
+        self.clock = player.clock if player is not None else clock
         self.collector = collector
         self.tick_s = tick_s
-        self.desk = EscalationDesk(store, clock)
-        self.state = FloorState(settings.targets)
+        self.player = player
+        self.training = training
+        self.card_path = card_path
+        self.card_written: tuple[Path, Path] | None = None
+        self._recorded: dict[str, RecordedAction] = {}
+        self._last_step = time.monotonic()
+        self.desk = EscalationDesk(store, self.clock)
+        self.state = player.state if player is not None else FloorState(settings.targets)
+        # The board's widgets, made once: painting reaches them whichever screen is on top.
+        self.topbar = TopBar(id="topbar")
+        self.tiles = QueueTiles(id="tiles")
+        self.board = AgentBoard(id="agents")
+        self.feed = EscalationFeed(id="feed", show_detail=settings.profile == "desk")
+        self.timeline = TimelineBar(id="timeline")
+        self.freshness = FreshnessBar(id="freshness")
         self.paused = False
         self.held: list[Event] = []
         self.queue_filter: str | None = None
@@ -134,8 +197,8 @@ class SupervisorApp(App[None]):
     # -- layout -----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield TopBar(id="topbar")
-        yield QueueTiles(id="tiles")
+        yield self.topbar
+        yield self.tiles
         yield Static(
             Text(
                 f"SL = {SL_FORMULA} · abandon = {ABANDON_FORMULA} · need = Erlang C for the "
@@ -145,9 +208,11 @@ class SupervisorApp(App[None]):
             id="formulas",
         )
         with Horizontal(id="main"):
-            yield AgentBoard(id="agents")
-            yield EscalationFeed(id="feed", show_detail=self.settings.profile == "desk")
-        yield FreshnessBar(id="freshness")
+            yield self.board
+            yield self.feed
+        if self.player is not None:
+            yield self.timeline
+        yield self.freshness
         yield Footer()
 
     @classmethod
@@ -163,9 +228,16 @@ class SupervisorApp(App[None]):
         self._loop = asyncio.get_running_loop()
         self._bell = asyncio.Event()
         self.store.add_listener(self._ring)
-        feed = self.query_one(EscalationFeed)
+        feed = self.feed
         feed.set_realert({rule.id: rule.realert_after_s for rule in self.settings.rules.rules})
         feed.focus()
+        if self.player is not None:
+            if self.training is not None:
+                self._recorded = TrainingSession.recorded_actions(self.player.recording)
+            self._repaint_all()
+            self.set_interval(0.1, self._replay_step, name="replay")
+            self.set_interval(self.tick_s, self._tick, name="clock")
+            return
         if self.collector is not None:
             await self.collector.start()
         self._paint_chrome(self.clock())
@@ -228,7 +300,7 @@ class SupervisorApp(App[None]):
 
     def _paint(self, changes: Changes) -> None:
         now = self.clock()
-        tiles = self.query_one(QueueTiles)
+        tiles = self.tiles
         if changes.queues_added:
             for queue_id, queue in self.state.queues.items():
                 if tiles.tile(queue_id) is None:
@@ -246,35 +318,54 @@ class SupervisorApp(App[None]):
             }
             for queue_id in touched:
                 self._show_tile(queue_id, now, severity)
-        board = self.query_one(AgentBoard)
+        board = self.board
         if changes.agents_added:
             board.set_agents(self.state.agents, now)
         elif changes.agents:
             board.agents_changed(changes.agents)
         if changes.escalations:
-            self.query_one(EscalationFeed).update(self.state.escalations, now, changes.escalations)
+            self.feed.update(self.state.escalations, now, changes.escalations)
         self._paint_chrome(now)
 
     def _show_tile(self, queue_id: str, now: float, severity: dict[str, Severity]) -> None:
         queue = self.state.queues.get(queue_id)
-        tile = self.query_one(QueueTiles).tile(queue_id)
+        tile = self.tiles.tile(queue_id)
         if queue is None or tile is None:
             return
         tile.show(queue_kpis(self.state, queue, now), severity.get(queue_id))
 
+    def _mode(self) -> str:
+        if self.player is not None:
+            what = "replay · training" if self.training is not None else "replay"
+            if self.player.decision is not None:
+                return f"{what} · decision point"
+            if not self.player.playing:
+                return f"{what} paused"
+            return f"{what} {self.player.speed:.0f}x"
+        return "paused" if self.paused else "live"
+
     def _paint_chrome(self, now: float) -> None:
         attention = sum(1 for e in self.state.escalations.values() if e.needs_attention(now))
-        self.query_one(TopBar).show(
+        if self.player is not None:
+            recording = self.player.recording
+            self.timeline.show(
+                recording.start,
+                recording.end,
+                now,
+                [m.at for m in recording.marks],
+                self.settings.targets.utc_offset_s,
+            )
+        self.topbar.show(
             floor=self.settings.floor_name,
             now=now,
             utc_offset_s=self.settings.targets.utc_offset_s,
-            mode="paused" if self.paused else "live",
+            mode=self._mode(),
             held=len(self.held),
             attention=attention,
-            agents=self.query_one(AgentBoard).summary(),
+            agents=self.board.summary(),
             queue_filter=self.queue_filter,
         )
-        self.query_one(FreshnessBar).show(self.state.sources, now, self.settings.stale_after_s)
+        self.freshness.show(self.state.sources, now, self.settings.stale_after_s)
 
     def _tick(self) -> None:
         """Once a second: clocks move even when no event arrives."""
@@ -285,8 +376,8 @@ class SupervisorApp(App[None]):
         severity = self._queue_severity()
         for queue_id in self.state.queues:
             self._show_tile(queue_id, now, severity)
-        self.query_one(AgentBoard).tick(now)
-        self.query_one(EscalationFeed).tick(now)
+        self.board.tick(now)
+        self.feed.tick(now)
         self._paint_chrome(now)
 
     # -- actions --------------------------------------------------------------------------
@@ -296,9 +387,16 @@ class SupervisorApp(App[None]):
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        replaying = self.player is not None
+        if action in self.REPLAY_ONLY:
+            # Not while a prompt is open: a space typed into a note is not "play".
+            return replaying and len(self.screen_stack) == 1
+        if action in self.LIVE_ONLY:
+            return not replaying
+        if action in self.OPERATOR and replaying and self.training is None:
+            return False  # a recording is never changed; training acts in memory
         if action in ("ack", "snooze", "resolve", "note"):
-            feeds = self.query(EscalationFeed)  # empty before the screen is composed
-            esc = feeds.first().selected if feeds else None
+            esc = self.feed.selected
             if esc is None or (action != "note" and not esc.is_open):
                 return None  # shown, but greyed out: nothing to act on
         return True
@@ -321,10 +419,64 @@ class SupervisorApp(App[None]):
         )
 
     def _selected(self) -> Escalation | None:
-        esc = self.query_one(EscalationFeed).selected
+        esc = self.feed.selected
         if esc is None:
             self.say("No escalation is selected.", severity="warning")
         return esc
+
+    def _train(self, esc: Escalation, action: str, text: str) -> None:
+        """A trainee's action: shown on the board, scored, never written to the recording."""
+        assert self.player is not None and self.training is not None
+        now = self.clock()
+        by = self.settings.operator
+        payload: Payload
+        if action == "ack":
+            payload = EscalationAcked(escalation_id=esc.escalation_id, by=by, note=text, at=now)
+        elif action == "note":
+            payload = EscalationNoted(escalation_id=esc.escalation_id, by=by, note=text, at=now)
+        elif action == "snooze":
+            payload = EscalationSnoozed(
+                escalation_id=esc.escalation_id, by=by, until=now + float(text) * 60, at=now
+            )
+        else:
+            payload = EscalationResolved(
+                escalation_id=esc.escalation_id, by=by, reason=text or "resolved by hand", at=now
+            )
+        self.state.apply_overlay("training", payload, now)
+        self._paint(self.state.take_changes())
+        open_decision = self.training.open_decision
+        if (
+            action != "note"
+            and open_decision is not None
+            and (open_decision.escalation_id == esc.escalation_id)
+        ):
+            decision = self.training.act(
+                action, text if action != "snooze" else "", time.monotonic()
+            )
+            if decision is not None:
+                self.say(
+                    f"{decision.score:.0f} points: you chose {decision.action} "
+                    f"in {fmt.duration(decision.took_s)}; the recorded supervisor chose "
+                    f"{decision.recorded.action}"
+                    + (
+                        f" after {fmt.duration(decision.recorded.after_s)}"
+                        if decision.recorded.after_s is not None
+                        else ""
+                    ),
+                    title="Decision scored",
+                    timeout=8,
+                )
+            self.player.decision = None
+            self.player.playing = True
+        self._paint_chrome(self.clock())
+
+    async def _operator(
+        self, what: str, esc: Escalation, action: str, text: str, call: Callable[[], object]
+    ) -> bool:
+        if self.training is not None:
+            self._train(esc, action, text)
+            return True
+        return await self._run_command(what, call)
 
     async def _run_command(self, what: str, call: Callable[[], object]) -> bool:
         try:
@@ -347,9 +499,10 @@ class SupervisorApp(App[None]):
         )
         if note is None:
             return
-        if await self._run_command(
-            "Ack", partial(self.desk.ack, esc, self.settings.operator, note)
-        ):
+        saved = await self._operator(
+            "Ack", esc, "ack", note, partial(self.desk.ack, esc, self.settings.operator, note)
+        )
+        if saved and self.training is None:
             self.say(f"Acked: {esc.title}", title="Ack saved")
 
     @work(exclusive=True, group="command")
@@ -361,8 +514,12 @@ class SupervisorApp(App[None]):
             TextPrompt("Add a note", placeholder="note", required=True, subject=esc.title)
         )
         if note:
-            await self._run_command(
-                "Note", partial(self.desk.note, esc, self.settings.operator, note)
+            await self._operator(
+                "Note",
+                esc,
+                "note",
+                note,
+                partial(self.desk.note, esc, self.settings.operator, note),
             )
 
     @work(exclusive=True, group="command")
@@ -377,8 +534,12 @@ class SupervisorApp(App[None]):
             )
         )
         if choice is not None:
-            await self._run_command(
-                "Snooze", partial(self.desk.snooze, esc, self.settings.operator, float(choice))
+            await self._operator(
+                "Snooze",
+                esc,
+                "snooze",
+                choice,
+                partial(self.desk.snooze, esc, self.settings.operator, float(choice)),
             )
 
     @work(exclusive=True, group="command")
@@ -390,8 +551,12 @@ class SupervisorApp(App[None]):
             TextPrompt("Resolve", placeholder="what was done (optional)", subject=esc.title)
         )
         if reason is not None:
-            await self._run_command(
-                "Resolve", partial(self.desk.resolve, esc, self.settings.operator, reason)
+            await self._operator(
+                "Resolve",
+                esc,
+                "resolve",
+                reason,
+                partial(self.desk.resolve, esc, self.settings.operator, reason),
             )
 
     @work(exclusive=True, group="command")
@@ -405,11 +570,11 @@ class SupervisorApp(App[None]):
 
     def set_queue_filter(self, queue_id: str | None) -> None:
         self.queue_filter = queue_id
-        for tile in self.query(QueueTile):
+        for tile in self.tiles.query(QueueTile):
             tile.display = queue_id in (None, tile.queue_id)
-        self.query_one(QueueTiles).fit()
-        self.query_one(AgentBoard).set_queue_filter(queue_id)
-        self.query_one(EscalationFeed).set_queue_filter(queue_id)
+        self.tiles.fit()
+        self.board.set_queue_filter(queue_id)
+        self.feed.set_queue_filter(queue_id)
         self._paint_chrome(self.clock())
 
     def action_pause(self) -> None:
@@ -434,3 +599,200 @@ class SupervisorApp(App[None]):
             ("ctrl+p", "command palette"),
         ]
         self.push_screen(HelpScreen(keys))
+
+    # -- replay ---------------------------------------------------------------------------
+
+    def _repaint_all(self) -> None:
+        """After a seek the floor is another one: every tile, agent and escalation."""
+        state = self.state
+        state.take_changes()
+        everything = Changes(
+            queues=set(state.queues),
+            agents=set(state.agents),
+            escalations=set(state.escalations),
+            sources=set(state.sources),
+            agents_added=True,
+            queues_added=True,
+        )
+        for tile in self.tiles.query(QueueTile):
+            tile.display = tile.queue_id in state.queues and self.queue_filter in (
+                None,
+                tile.queue_id,
+            )
+        self._paint(everything)
+        self.feed.update(state.escalations, self.clock(), None)
+
+    def _replay_step(self) -> None:
+        player = self.player
+        assert player is not None
+        wall = time.monotonic()
+        elapsed, self._last_step = wall - self._last_step, wall
+        was_deciding = player.decision is not None
+        try:
+            applied = player.advance(elapsed)
+        except StoreError as exc:
+            player.playing = False
+            self.say(str(exc), title="Recording", severity="error", timeout=15)
+            return
+        if applied:
+            self._paint(self.state.take_changes())
+        if player.decision is not None and not was_deciding:
+            self._decision_point()
+        if (
+            self.training is not None
+            and player.t >= player.recording.end
+            and (self.training.open_decision is None and self.card_written is None)
+        ):
+            self.finish_training()
+        self._paint_chrome(self.clock())
+
+    def _decision_point(self) -> None:
+        player, training = self.player, self.training
+        assert player is not None and player.decision is not None
+        mark = player.decision
+        event = player.recording.store.read_range(mark.seq - 1, mark.seq)
+        esc_id = getattr(event[0].payload, "escalation_id", "") if event else ""
+        self.feed.select(esc_id)
+        if training is not None and event:
+            payload = event[0].payload
+            assert isinstance(payload, EscalationRaised)
+            recorded = self._recorded.get(esc_id, RecordedAction("none", None))
+            training.stop(mark, payload, recorded, time.monotonic())
+            self.say(
+                f"Decision point: {payload.title}. Ack (a), snooze (s), resolve (r), "
+                "or space to let it go.",
+                title="Your call",
+                timeout=10,
+            )
+
+    def action_replay_play(self) -> None:
+        player = self.player
+        if player is None:
+            return
+        if player.decision is not None:
+            if self.training is not None and self.training.open_decision is not None:
+                self.training.act("none", "", time.monotonic())
+            player.decision = None
+            player.playing = True
+        else:
+            player.playing = not player.playing
+        self._last_step = time.monotonic()
+        self._paint_chrome(self.clock())
+
+    def action_replay_faster(self) -> None:
+        if self.player is not None:
+            self.player.faster()
+            self._paint_chrome(self.clock())
+
+    def action_replay_slower(self) -> None:
+        if self.player is not None:
+            self.player.slower()
+            self._paint_chrome(self.clock())
+
+    def _seek_to(self, t: float) -> None:
+        player = self.player
+        assert player is not None
+        if self.training is not None and self.training.open_decision is not None:
+            self.training.act("none", "", time.monotonic())
+        try:
+            rebuilt = player.seek(t)
+        except StoreError as exc:
+            self.say(str(exc), title="Recording", severity="error", timeout=15)
+            return
+        self._after_jump(rebuilt)
+
+    def _after_jump(self, rebuilt: bool) -> None:
+        if rebuilt:
+            self.state = self.player.state if self.player is not None else self.state
+            self._repaint_all()
+        else:
+            self._paint(self.state.take_changes())
+        self._tick()
+
+    def action_replay_seek(self, seconds: int) -> None:
+        if self.player is not None:
+            self._seek_to(self.player.t + seconds)
+
+    def action_replay_next(self) -> None:
+        self._jump_to_mark(forward=True)
+
+    def action_replay_previous(self) -> None:
+        self._jump_to_mark(forward=False)
+
+    def _jump_to_mark(self, *, forward: bool) -> None:
+        player = self.player
+        if player is None:
+            return
+        mark = player.next_mark() if forward else player.previous_mark()
+        if mark is None:
+            self.say("No further escalation that way.", timeout=3)
+            return
+        if self.training is not None and self.training.open_decision is not None:
+            self.training.act("none", "", time.monotonic())
+        player.decision = None
+        self._after_jump(player.jump(mark))
+        self._decision_point_if_training(mark)
+
+    def _decision_point_if_training(self, mark: Mark) -> None:
+        player = self.player
+        assert player is not None
+        if self.training is not None:
+            player.decision = mark
+            player.playing = False
+            self._decision_point()
+        else:
+            event = player.recording.store.read_range(mark.seq - 1, mark.seq)
+            if event:
+                self.feed.select(getattr(event[0].payload, "escalation_id", ""))
+        self._paint_chrome(self.clock())
+
+    @work(exclusive=True, group="command")
+    async def action_replay_goto(self) -> None:
+        player = self.player
+        if player is None:
+            return
+        offset = self.settings.targets.utc_offset_s
+        answer = await self.push_screen_wait(
+            TextPrompt(
+                "Go to a clock time",
+                placeholder=f"HH:MM or HH:MM:SS (now {clock_text(player.t, offset)})",
+            )
+        )
+        if not answer:
+            return
+        target = parse_clock(answer, player.t, offset)
+        if target is None:
+            self.say(f"Not a clock time: {answer!r} (use HH:MM or HH:MM:SS)", severity="warning")
+            return
+        self._seek_to(target)
+
+    def finish_training(self) -> None:
+        """Write the score card (markdown and JSON) and show it."""
+        if self.training is None or self.card_written is not None:
+            return
+        base = self.card_path or Path(f"training-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            self.card_written = self.training.write(base)
+        except OSError as exc:
+            self.say(f"score card not written: {exc}", severity="error", timeout=15)
+            self.card_written = (base, base)
+        self.push_screen(ScoreCardScreen(self.training.to_markdown(), self.card_written))
+
+    async def action_quit(self) -> None:
+        if self.training is not None and self.card_written is None:
+            self.finish_training()
+            return
+        self.exit()
+
+
+def parse_clock(text: str, around: float, utc_offset_s: int) -> float | None:
+    """``HH:MM[:SS]`` on the floor's day of ``around``, as a timestamp."""
+    parts = text.strip().split(":")
+    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+        return None
+    h, m = int(parts[0]), int(parts[1])
+    sec = int(parts[2]) if len(parts) == 3 else 0
+    if not (0 <= h < 24 and 0 <= m < 60 and 0 <= sec < 60):
+        return None
+    midnight = (around + utc_offset_s) // 86_400 * 86_400 - utc_offset_s
+    return float(midnight + h * 3600 + m * 60 + sec)

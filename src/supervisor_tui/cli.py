@@ -33,6 +33,37 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="adapters, store, rules and dashboard in one process")
     run.add_argument("-c", "--config", type=Path, required=True)
     run.add_argument("--db", type=Path, help="the SQLite file (overrides [store] path)")
+
+    record = sub.add_parser("record", help="write a simulated shift to a recording, no UI")
+    record.add_argument("--source", choices=("simulator",), default="simulator")
+    record.add_argument("--hours", type=float, default=8.0)
+    record.add_argument(
+        "--speed", choices=("max",), default="max", help="only 'max': as fast as the machine can"
+    )
+    record.add_argument("--out", type=Path, required=True)
+    record.add_argument("--seed", type=int, default=7)
+    record.add_argument("--agents", type=int, default=40)
+    record.add_argument("--queues", type=int, default=5)
+    record.add_argument(
+        "--unsupervised",
+        action="store_true",
+        help="no simulated supervisor acks (by default one acks most escalations)",
+    )
+
+    replay = sub.add_parser("replay", help="the dashboard over a recording (read-only)")
+    replay.add_argument("file", type=Path)
+    replay.add_argument("-c", "--config", type=Path, help="targets, rules and display settings")
+    replay.add_argument(
+        "--train",
+        action="store_true",
+        help="stop at each escalation and score the trainee's choices",
+    )
+    replay.add_argument("--trainee", default="", help="the trainee's name on the score card")
+    replay.add_argument(
+        "--card", type=Path, help="score card path without suffix (default training-DATE-TIME)"
+    )
+    replay.add_argument("--at", help="start at this clock time (HH:MM)")
+    replay.add_argument("--profile", choices=("wall", "desk"), default=None)
     return parser
 
 
@@ -91,6 +122,96 @@ def _run_dashboard(config: Config, db: Path) -> int:
     return app.return_code or 0
 
 
+def _record(args: argparse.Namespace) -> int:
+    from supervisor_tui.adapters.simulator import SimOptions
+    from supervisor_tui.core.rules import RuleEngine
+    from supervisor_tui.hub.record import record_simulation
+
+    config = demo_config(
+        argparse.Namespace(
+            profile="desk", seed=args.seed, agents=args.agents, queues=args.queues, speed=1.0
+        )
+    )
+    options = SimOptions(seed=args.seed, agents=args.agents, queues=args.queues)
+
+    shown = [-1]
+
+    def progress(done: float, events: int) -> None:
+        step = int(done * (100 if sys.stderr.isatty() else 4))
+        if step != shown[0]:
+            shown[0] = step
+            end = "" if sys.stderr.isatty() else "\n"
+            print(f"\r{done:6.1%}  {events:,} events", end=end, file=sys.stderr, flush=True)
+
+    events = record_simulation(
+        args.out,
+        options,
+        RuleEngine(list(config.rules)),
+        config.floor_targets(),
+        hours=args.hours,
+        progress=progress,
+        supervised=not args.unsupervised,
+    )
+    print(f"\nwrote {events:,} events to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    import getpass
+
+    from supervisor_tui.app import FloorSettings, SupervisorApp, parse_clock
+    from supervisor_tui.core.replay import Recording, ReplayPlayer
+    from supervisor_tui.core.rules import RuleEngine
+    from supervisor_tui.core.training import TrainingSession
+    from supervisor_tui.store import SQLiteStore
+
+    if args.config is not None:
+        config = load_config(args.config)
+    else:
+        config = demo_config(
+            argparse.Namespace(profile="desk", seed=7, agents=40, queues=5, speed=1.0)
+        )
+    targets = config.floor_targets()
+    store = SQLiteStore(args.file, read_only=True)
+    try:
+
+        def progress(done: int, total: int) -> None:
+            print(f"\rindexing {done:,} / {total:,} events", end="", file=sys.stderr, flush=True)
+
+        recording = Recording(store, targets, progress=progress)
+        player = ReplayPlayer(recording, stop_at_escalations=args.train)
+        if args.at:
+            at = parse_clock(args.at, recording.start, targets.utc_offset_s)
+            if at is None:
+                raise ConfigError(f"--at {args.at!r}: expected HH:MM or HH:MM:SS")
+            player.seek(at)
+        trainee = args.trainee or getpass.getuser()
+        training = TrainingSession(trainee, str(args.file)) if args.train else None
+        settings = FloorSettings(
+            floor_name=f"{config.floor.name} · {args.file.name}",
+            operator=trainee,
+            targets=targets,
+            rules=RuleEngine(list(config.rules)),
+            profile=args.profile or config.display.profile,
+            stale_after_s=config.display.stale_after_s,
+            keys=dict(config.keys),
+        )
+        app = SupervisorApp(
+            store,
+            settings,
+            clock=player.clock,
+            player=player,
+            training=training,
+            card_path=args.card,
+        )
+        app.run()
+        if app.card_written is not None:
+            print(f"score card: {app.card_written[0]} and {app.card_written[1]}")
+    finally:
+        store.close()
+    return app.return_code or 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -109,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
             db = args.db or config.store.resolved_path()
             _log_to(db.with_suffix(".log"))
             return _run_dashboard(config, db)
+        if args.command == "record":
+            return _record(args)
+        if args.command == "replay":
+            return _replay(args)
     except (ConfigError, StoreError) as exc:
         print(f"supervisor-tui: {exc}", file=sys.stderr)
         return 2

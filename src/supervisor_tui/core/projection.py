@@ -30,6 +30,7 @@ from supervisor_tui.model import (
     EscalationStatus,
     Event,
     HealthState,
+    Payload,
     Priority,
     QueueStats,
     QueueUpserted,
@@ -205,7 +206,7 @@ class FloorState:
         self.slas: dict[str, dict[str, SlaView]] = {}  # ticket ref -> metric -> SLA
         self.escalations: dict[str, Escalation] = {}
         self.sources: dict[str, SourceView] = {}
-        self._resolved_order: deque[str] = deque()
+        self.resolved_order: deque[str] = deque()
         self.changes = Changes()
         self._handlers: dict[str, Callable[[Event, Any], None]] = {
             "ticket.upserted": self._ticket_upserted,
@@ -241,6 +242,18 @@ class FloorState:
         source.events += 1
         self.changes.sources.add(event.source)
         self._handlers[event.payload.KIND](event, event.payload)
+
+    def apply_overlay(self, source: str, payload: Payload, at: float) -> None:
+        """Fold a fact that is not in the store (a trainee's ack in training), keeping seq."""
+        event = Event(
+            seq=self.seq,
+            source=source,
+            key="overlay",
+            occurred_at=at,
+            received_at=at,
+            payload=payload,
+        )
+        self._handlers[payload.KIND](event, payload)
 
     def apply_all(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -513,9 +526,9 @@ class FloorState:
         esc.resolved_by = p.by
         esc.resolve_reason = p.reason
         esc.snoozed_until = None
-        self._resolved_order.append(p.escalation_id)
-        while len(self._resolved_order) > RESOLVED_KEPT:
-            old = self._resolved_order.popleft()
+        self.resolved_order.append(p.escalation_id)
+        while len(self.resolved_order) > RESOLVED_KEPT:
+            old = self.resolved_order.popleft()
             gone = self.escalations.get(old)
             if gone is not None and not gone.is_open:
                 del self.escalations[old]

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 
 from supervisor_tui.adapters.base import Adapter, WriteBackError
 from supervisor_tui.core.projection import FloorState
+from supervisor_tui.core.replay import SNAPSHOT_EVERY, record_snapshot
 from supervisor_tui.core.rules import RuleEngine
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.model import Event, HealthState, NewEvent, SourceHealth
-from supervisor_tui.store import Store, StoreError
+from supervisor_tui.store import SQLiteStore, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -172,11 +173,23 @@ class Collector:
                     b.done.set_result(None)
 
     def _apply(self, stored: list[Event]) -> None:
+        before = self.state.seq
         if stored and stored[0].seq == self.state.seq + 1:
             self.state.apply_all(stored)
         elif stored:
             # Someone else (an operator's ack) wrote in between: read what we missed.
             self.state.apply_all(self.store.read_from(self.state.seq))
+        self._maybe_snapshot(before)
+
+    def _maybe_snapshot(self, before: int) -> None:
+        """Every SNAPSHOT_EVERY events the floor is saved, so replay can seek fast."""
+        if self.state.seq // SNAPSHOT_EVERY > before // SNAPSHOT_EVERY and isinstance(
+            self.store, SQLiteStore
+        ):
+            try:
+                record_snapshot(self.store, self.state, self.clock())
+            except StoreError as exc:
+                log.error("snapshot at %s: %s", self.state.seq, exc)
 
     async def _catch_up(self) -> None:
         while True:

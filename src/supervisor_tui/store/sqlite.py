@@ -73,6 +73,12 @@ CREATE TABLE IF NOT EXISTS outbox (
     delivered_at    REAL
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS snapshots (
+    seq        INTEGER PRIMARY KEY,
+    at         REAL NOT NULL,
+    format     INTEGER NOT NULL,
+    data       BLOB NOT NULL
+);
 """
 
 _SELECT_EVENTS = (
@@ -299,23 +305,78 @@ class SQLiteStore:
                 rows = self._reader.execute(_SELECT_EVENTS, (after_seq, limit)).fetchall()
             except sqlite3.DatabaseError as exc:
                 raise StoreCorrupt(f"{self.path}: cannot read events ({exc})") from None
-        out = []
-        for seq, source, key, kind, occurred_at, received_at, payload in rows:
-            try:
-                parsed = parse_payload(kind, payload)
-            except PayloadError as exc:
-                raise StoreCorrupt(f"{self.path}: event {seq} does not parse ({exc})") from None
-            out.append(
-                Event(
-                    seq=seq,
-                    source=source,
-                    key=key,
-                    occurred_at=occurred_at,
-                    received_at=received_at,
-                    payload=parsed,
-                )
-            )
+        return [self._event(row) for row in rows]
+
+    def _event(self, row: tuple[int, str, str, str, float, float, str]) -> Event:
+        seq, source, key, kind, occurred_at, received_at, payload = row
+        try:
+            parsed = parse_payload(kind, payload)
+        except PayloadError as exc:
+            raise StoreCorrupt(f"{self.path}: event {seq} does not parse ({exc})") from None
+        return Event(
+            seq=seq,
+            source=source,
+            key=key,
+            occurred_at=occurred_at,
+            received_at=received_at,
+            payload=parsed,
+        )
+
+    def read_range(self, after_seq: int, upto_seq: int) -> list[Event]:
+        """Events with after_seq < seq <= upto_seq, in order."""
+        out: list[Event] = []
+        while after_seq < upto_seq:
+            chunk = [e for e in self.read_from(after_seq, 20_000) if e.seq <= upto_seq]
+            if not chunk:
+                break
+            out.extend(chunk)
+            after_seq = chunk[-1].seq
         return out
+
+    def timeline(self) -> tuple[list[int], list[float]]:
+        """Every event's seq and the time it was received, in seq order (for replay)."""
+        with self._read_lock:
+            try:
+                rows = self._reader.execute(
+                    "SELECT seq, received_at FROM events ORDER BY seq"
+                ).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise StoreCorrupt(f"{self.path}: cannot read events ({exc})") from None
+        return [r[0] for r in rows], [r[1] for r in rows]
+
+    def events_of_kind(self, kind: str) -> list[Event]:
+        with self._read_lock:
+            rows = self._reader.execute(
+                "SELECT seq, source, key, kind, occurred_at, received_at, payload FROM events "
+                "WHERE kind = ? ORDER BY seq",
+                (kind,),
+            ).fetchall()
+        return [self._event(row) for row in rows]
+
+    def snapshot_index(self) -> list[int]:
+        """Seqs at which a FloorState snapshot is stored."""
+        with self._read_lock:
+            try:
+                rows = self._reader.execute("SELECT seq FROM snapshots ORDER BY seq").fetchall()
+            except sqlite3.OperationalError:
+                return []  # a recording made before snapshots existed
+        return [r[0] for r in rows]
+
+    def load_snapshot(self, seq: int) -> tuple[int, bytes] | None:
+        with self._read_lock:
+            row = self._reader.execute(
+                "SELECT format, data FROM snapshots WHERE seq = ?", (seq,)
+            ).fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def save_snapshot(self, seq: int, at: float, fmt: int, data: bytes) -> None:
+        if self.read_only:
+            raise StoreError(f"{self.path}: opened read-only")
+        with self._write_lock:
+            self._writer.execute(
+                "INSERT OR REPLACE INTO snapshots (seq, at, format, data) VALUES (?, ?, ?, ?)",
+                (seq, at, fmt, data),
+            )
 
     def last_seq(self) -> int:
         with self._read_lock:

@@ -4,6 +4,15 @@ from supervisor_tui.widgets.agents import AgentBoard
 from supervisor_tui.widgets.escalations import EscalationFeed
 from supervisor_tui.widgets.freshness import FreshnessBar
 from supervisor_tui.widgets.tiles import QueueTile, QueueTiles
+from supervisor_tui.widgets.timeline import TimelineBar
 from supervisor_tui.widgets.topbar import TopBar
 
-__all__ = ["AgentBoard", "EscalationFeed", "FreshnessBar", "QueueTile", "QueueTiles", "TopBar"]
+__all__ = [
+    "AgentBoard",
+    "EscalationFeed",
+    "FreshnessBar",
+    "QueueTile",
+    "QueueTiles",
+    "TimelineBar",
+    "TopBar",
+]

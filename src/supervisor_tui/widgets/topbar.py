@@ -15,6 +15,10 @@ def clock_text(ts: float, utc_offset_s: int) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(ts + utc_offset_s))
 
 
+def date_text(ts: float, utc_offset_s: int) -> str:
+    return time.strftime("%a %d %b", time.gmtime(ts + utc_offset_s))
+
+
 class TopBar(Static):
     DEFAULT_CSS = """
     TopBar { height: 1; background: $primary 30%; padding: 0 1; }
@@ -38,8 +42,12 @@ class TopBar(Static):
         text.append("  ")
         if mode == "paused":
             text.append(f" ⏸ PAUSED · {held} events held ", "bold black on yellow")
+        elif mode.startswith("replay"):
+            text.append(f" ⏵ {mode.replace('replay', 'REPLAY', 1)} ", "bold white on dark_blue")
         else:
             text.append(" ● LIVE ", "bold white on dark_green")
+        if mode.startswith("replay"):
+            text.append(f" {date_text(now, utc_offset_s)}", "bold")
         text.append(f" {clock_text(now, utc_offset_s)} ", "bold")
         if attention:
             text.append(f" ▲ {attention} need ack ", "bold white on red")

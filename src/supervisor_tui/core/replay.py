@@ -1,0 +1,232 @@
+"""Replay: the floor at any instant of a recording, through the same projection as live.
+
+A recording is a store. Its timeline is the seq of every event against the time it was
+received (made monotonic: an event is on the board from the moment the one before it was).
+The state at an instant is the fold of every event up to the last seq received by then;
+seeking starts from the nearest FloorState snapshot at or before that seq and applies the rest.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from supervisor_tui.core.projection import FloorState
+from supervisor_tui.core.snapshot import SNAPSHOT_FORMAT, SnapshotError, freeze, thaw
+from supervisor_tui.core.targets import FloorTargets
+from supervisor_tui.model import Event
+from supervisor_tui.store import StoreError
+from supervisor_tui.store.sqlite import SQLiteStore
+
+SNAPSHOT_EVERY = 5_000
+SPEEDS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+
+
+class RecordingError(StoreError):
+    """The file cannot be replayed; the message says why in one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """An escalation raised in the recording: a place to jump to, a decision point."""
+
+    seq: int
+    at: float
+
+
+class Recording:
+    """A store opened for replay: its timeline, escalation marks and snapshots."""
+
+    def __init__(
+        self,
+        store: SQLiteStore,
+        targets: FloorTargets,
+        *,
+        snapshot_every: int = SNAPSHOT_EVERY,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.targets = targets
+        self.snapshot_every = snapshot_every
+        self.seqs, times = store.timeline()
+        if not self.seqs:
+            raise RecordingError(f"{store.path}: the recording holds no events")
+        running = times[0]
+        self.times: list[float] = []
+        for t in times:
+            running = max(running, t)
+            self.times.append(running)
+        self.marks = self._first_raises()
+        self._stored = store.snapshot_index()
+        self._memory: dict[int, bytes] = {}
+        if not self._stored:
+            self._build_snapshots(progress)
+
+    def _first_raises(self) -> list[Mark]:
+        """Where escalations were first raised (a step up in severity is not a new one)."""
+        seen: set[str] = set()
+        marks = []
+        for event in self.store.events_of_kind("escalation.raised"):
+            escalation_id = getattr(event.payload, "escalation_id", "")
+            if escalation_id not in seen:
+                seen.add(escalation_id)
+                marks.append(Mark(event.seq, self.time_of(event.seq)))
+        return marks
+
+    @property
+    def start(self) -> float:
+        return self.times[0]
+
+    @property
+    def end(self) -> float:
+        return self.times[-1]
+
+    @property
+    def last_seq(self) -> int:
+        return self.seqs[-1]
+
+    def time_of(self, seq: int) -> float:
+        i = bisect.bisect_left(self.seqs, seq)
+        return self.times[min(i, len(self.times) - 1)]
+
+    def seq_at(self, t: float) -> int:
+        """The last seq on the board at instant ``t`` (0 before the first event)."""
+        i = bisect.bisect_right(self.times, t)
+        return self.seqs[i - 1] if i else 0
+
+    def _build_snapshots(self, progress: Callable[[int, int], None] | None) -> None:
+        """No snapshots were recorded: fold once and keep them in memory (the file is not
+        touched)."""
+        state = FloorState(self.targets)
+        after = 0
+        while True:
+            events = self.store.read_from(after, self.snapshot_every)
+            if not events:
+                break
+            state.apply_all(events)
+            after = events[-1].seq
+            self._memory[after] = freeze(state)
+            if progress is not None:
+                progress(after, self.last_seq)
+        state.take_changes()
+
+    def snapshot_seqs(self) -> list[int]:
+        return sorted(set(self._stored) | set(self._memory))
+
+    def state_at_seq(self, seq: int) -> FloorState:
+        seqs = self.snapshot_seqs()
+        i = bisect.bisect_right(seqs, seq)
+        state: FloorState | None = None
+        while i > 0 and state is None:
+            base = seqs[i - 1]
+            try:
+                state = self._load(base)
+            except SnapshotError:
+                i -= 1  # a snapshot of an older format: fall back to an earlier one
+        if state is None:
+            state = FloorState(self.targets)
+        state.apply_all(self.store.read_range(state.seq, seq))
+        state.take_changes()
+        return state
+
+    def _load(self, seq: int) -> FloorState:
+        if seq in self._memory:
+            return thaw(self._memory[seq], self.targets)
+        stored = self.store.load_snapshot(seq)
+        if stored is None:
+            raise SnapshotError(f"no snapshot at {seq}")
+        fmt, data = stored
+        return thaw(data, self.targets, fmt)
+
+    def events_between(self, after_seq: int, upto_seq: int) -> list[Event]:
+        return self.store.read_range(after_seq, upto_seq)
+
+
+def record_snapshot(store: SQLiteStore, state: FloorState, at: float) -> None:
+    """Called by the collector every ``SNAPSHOT_EVERY`` events while recording."""
+    store.save_snapshot(state.seq, at, SNAPSHOT_FORMAT, freeze(state))
+
+
+class ReplayPlayer:
+    """Plays a recording: replay clock, speed, seek, and stops at decision points."""
+
+    def __init__(self, recording: Recording, *, stop_at_escalations: bool = False) -> None:
+        self.recording = recording
+        self.stop_at_escalations = stop_at_escalations
+        self.t = recording.start
+        self.state = recording.state_at_seq(recording.seq_at(self.t))
+        self.speed_index = 0
+        self.playing = False
+        self.decision: Mark | None = None
+        self._marks = {m.seq for m in recording.marks}
+
+    @property
+    def speed(self) -> float:
+        return SPEEDS[self.speed_index]
+
+    def clock(self) -> float:
+        return self.t
+
+    def faster(self) -> None:
+        self.speed_index = min(len(SPEEDS) - 1, self.speed_index + 1)
+
+    def slower(self) -> None:
+        self.speed_index = max(0, self.speed_index - 1)
+
+    def advance(self, wall_seconds: float) -> list[Event]:
+        """Move the replay clock on by wall time × speed; returns the events applied.
+
+        In training mode, stops right after an escalation is raised (a decision point)."""
+        if not self.playing or self.decision is not None:
+            return []
+        target = min(self.recording.end, self.t + wall_seconds * self.speed)
+        upto = self.recording.seq_at(target)
+        events = self.recording.events_between(self.state.seq, upto)
+        applied: list[Event] = []
+        for event in events:
+            self.state.apply(event)
+            applied.append(event)
+            if self.stop_at_escalations and event.seq in self._marks:
+                self.decision = Mark(event.seq, self.recording.time_of(event.seq))
+                self.t = self.decision.at
+                self.playing = False
+                return applied
+        self.t = target
+        if self.t >= self.recording.end:
+            self.playing = False
+        return applied
+
+    def seek(self, t: float) -> bool:
+        """Jump to instant ``t``; returns True when the state was rebuilt (a full repaint)."""
+        t = max(self.recording.start, min(self.recording.end, t))
+        seq = self.recording.seq_at(t)
+        self.decision = None
+        rebuilt = False
+        if seq >= self.state.seq and seq - self.state.seq <= self.recording.snapshot_every:
+            self.state.apply_all(self.recording.events_between(self.state.seq, seq))
+        else:
+            self.state = self.recording.state_at_seq(seq)
+            rebuilt = True
+        self.t = t
+        return rebuilt
+
+    def next_mark(self) -> Mark | None:
+        for mark in self.recording.marks:
+            if mark.seq > self.state.seq:
+                return mark
+        return None
+
+    def previous_mark(self) -> Mark | None:
+        earlier = [m for m in self.recording.marks if m.seq < self.state.seq]
+        return earlier[-1] if earlier else None
+
+    def jump(self, mark: Mark) -> bool:
+        """Seek to just after the escalation was raised."""
+        rebuilt = self.seek(mark.at)
+        if self.state.seq > mark.seq:  # several events share the instant: stop at the mark
+            self.state = self.recording.state_at_seq(mark.seq)
+            rebuilt = True
+        elif self.state.seq < mark.seq:
+            self.state.apply_all(self.recording.events_between(self.state.seq, mark.seq))
+        return rebuilt

@@ -1,0 +1,44 @@
+"""The replay timeline: where in the shift we are, and where escalations were raised."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from supervisor_tui.widgets.topbar import clock_text
+
+
+def timeline_text(
+    start: float, end: float, now: float, marks: list[float], width: int, utc_offset_s: int
+) -> Text:
+    left = clock_text(start, utc_offset_s)[:5]
+    right = clock_text(end, utc_offset_s)[:5]
+    bar_width = max(10, width - len(left) - len(right) - 4)
+    span = max(1.0, end - start)
+    cells = ["━"] * bar_width
+    for at in marks:
+        cells[min(bar_width - 1, int((at - start) / span * bar_width))] = "▲"
+    here = min(bar_width - 1, max(0, int((now - start) / span * bar_width)))
+    text = Text(no_wrap=True)
+    text.append(f"{left} ", "dim")
+    for i, cell in enumerate(cells):
+        if i == here:
+            text.append("●", "bold reverse")
+        elif cell == "▲":
+            text.append(cell, "bold red")
+        else:
+            text.append(cell, "cyan" if i < here else "grey37")
+    text.append(f" {right}", "dim")
+    return text
+
+
+class TimelineBar(Static):
+    DEFAULT_CSS = """
+    TimelineBar { height: 1; padding: 0 1; background: $boost; }
+    """
+
+    def show(
+        self, start: float, end: float, now: float, marks: list[float], utc_offset_s: int
+    ) -> None:
+        width = self.size.width - 2 if self.size.width else 80
+        self.update(timeline_text(start, end, now, marks, width, utc_offset_s))

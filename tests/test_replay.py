@@ -1,0 +1,244 @@
+"""Replay: same projection as live, fast seeks from snapshots, keys, training, bad files."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from supervisor_tui.adapters.simulator import SimOptions
+from supervisor_tui.app import FloorSettings, SupervisorApp, parse_clock
+from supervisor_tui.core.projection import FloorState
+from supervisor_tui.core.replay import Recording, ReplayPlayer
+from supervisor_tui.core.training import TrainingSession, score_choice, score_time
+from supervisor_tui.hub.record import record_simulation
+from supervisor_tui.model import EscalationStatus
+from supervisor_tui.store import SQLiteStore
+from supervisor_tui.widgets import EscalationFeed, TopBar
+from supervisor_tui.widgets.topbar import clock_text
+
+from .conftest import EPOCH, rules, targets
+from .test_app import wait_for
+
+
+@pytest.fixture(scope="module")
+def recording_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("rec") / "shift.db"
+    record_simulation(path, SimOptions(seed=7, epoch=EPOCH), rules(), targets(), hours=5)
+    return path
+
+
+def open_recording(path: Path, every: int = 1_000) -> Recording:
+    return Recording(SQLiteStore(path, read_only=True), targets(), snapshot_every=every)
+
+
+def test_record_writes_escalations_supervisor_acks_and_snapshots(recording_path: Path) -> None:
+    store = SQLiteStore(recording_path, read_only=True)
+    kinds = {e.kind for e in store.read_from(0, 1_000_000)}
+    assert {"escalation.raised", "escalation.acked", "contact.answered"} <= kinds
+    assert store.snapshot_index(), "the recorder stores snapshots like the live collector"
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def both(recording_path: Path) -> tuple[Recording, Recording]:
+    """The recording with snapshots built in memory on open, and with the recorded ones."""
+    built = open_recording(recording_path, every=700)
+    built._stored = []
+    built._memory.clear()
+    built._build_snapshots(None)
+    return built, Recording(built.store, targets())
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(st.data())
+def test_state_after_event_n_is_the_same_live_and_in_replay(
+    both: tuple[Recording, Recording], data: st.DataObject
+) -> None:
+    built, recorded = both
+    assert built.snapshot_seqs() and recorded.snapshot_seqs()
+    n = data.draw(st.integers(0, built.last_seq))
+    live = FloorState(targets())
+    live.apply_all(built.store.read_range(0, n))  # as the live board folded them
+    assert built.state_at_seq(n).snapshot() == live.snapshot()
+    assert recorded.state_at_seq(n).snapshot() == live.snapshot()
+
+
+def test_seek_forward_back_and_to_escalations(recording_path: Path) -> None:
+    recording = open_recording(recording_path)
+    player = ReplayPlayer(recording)
+    assert player.t == recording.start and recording.marks
+    player.seek(recording.start + 2 * 3600)
+    assert player.state.seq == recording.seq_at(recording.start + 2 * 3600)
+    assert player.seek(recording.start + 600)  # backwards: rebuilt from a snapshot
+    assert player.state.snapshot() == recording.state_at_seq(player.state.seq).snapshot()
+    mark = player.next_mark()
+    assert mark is not None and mark.seq > player.state.seq
+    player.jump(mark)
+    assert player.state.seq == mark.seq
+    raised = [e for e in player.state.escalations.values() if e.raised_seq == mark.seq]
+    assert len(raised) == 1
+    previous = player.previous_mark()
+    assert previous is None or previous.seq < mark.seq
+    player.playing = True
+    player.speed_index = 5  # 60x
+    before = player.t
+    player.advance(2.0)
+    assert player.t == pytest.approx(before + 120)
+    recording.store.close()
+
+
+def test_training_stops_at_escalations_and_scores(recording_path: Path) -> None:
+    assert score_choice("ack", "ack") == 1.0 and score_choice("snooze", "ack") == 0.5
+    assert score_choice("none", "ack") == 0.0
+    assert score_time(20, 60) == 1.0 and score_time(180, 60) == 0.0
+    assert score_time(120, 60) == pytest.approx(0.5)
+    recording = open_recording(recording_path)
+    actions = TrainingSession.recorded_actions(recording)
+    assert any(a.action == "ack" and a.by == "sim-supervisor" for a in actions.values())
+    player = ReplayPlayer(recording, stop_at_escalations=True)
+    player.playing = True
+    player.speed_index = 5
+    for _ in range(100):
+        player.advance(10)
+        if player.decision is not None:
+            break
+    assert player.decision is not None and not player.playing
+    assert player.state.seq == player.decision.seq  # stopped right at the raise
+    recording.store.close()
+
+
+def replay_app(path: Path, *, train: bool = False, card: Path | None = None) -> SupervisorApp:
+    recording = open_recording(path)
+    player = ReplayPlayer(recording, stop_at_escalations=train)
+    training = TrainingSession("trainee", str(path)) if train else None
+    settings_ = FloorSettings(
+        floor_name="Replay", operator="trainee", targets=targets(), rules=rules()
+    )
+    return SupervisorApp(
+        recording.store,
+        settings_,
+        clock=player.clock,
+        player=player,
+        training=training,
+        card_path=card,
+    )
+
+
+async def test_replay_keys_seek_speed_and_next_escalation(recording_path: Path) -> None:
+    digest = hashlib.sha256(recording_path.read_bytes()).hexdigest()
+    app = replay_app(recording_path)
+    player = app.player
+    assert player is not None
+    async with app.run_test(size=(180, 48)) as pilot:
+        await pilot.pause()
+        assert "REPLAY paused" in str(app.query_one(TopBar).render())
+        start = player.t
+        await pilot.press("right")
+        assert player.t == pytest.approx(start + 60)
+        await pilot.press("shift+right")
+        assert player.t == pytest.approx(start + 960)
+        await pilot.press("left")
+        assert player.t == pytest.approx(start + 900)
+        await pilot.press("plus", "plus")
+        assert player.speed == 5
+        await pilot.press("minus")
+        assert player.speed == 2
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        mark = next(m for m in player.recording.marks if m.at >= start + 900)
+        assert player.state.seq == mark.seq
+        feed = app.query_one(EscalationFeed)
+        assert feed.selected is not None and feed.selected.raised_seq == mark.seq
+        await pilot.press("a")  # no acking a recording outside training
+        await pilot.pause()
+        assert feed.selected.status is EscalationStatus.RAISED
+        two_hours_in = clock_text(start + 2 * 3600, 0)[:5]
+        await pilot.press("g", *two_hours_in, "enter")
+        await pilot.pause()
+        target = parse_clock(two_hours_in, start, 0)
+        assert target is not None and player.t == target
+        await pilot.press("space")
+        await pilot.pause(0.3)
+        assert player.t > target
+        assert "REPLAY 2x" in str(app.query_one(TopBar).render())
+    app.store.close()
+    assert hashlib.sha256(recording_path.read_bytes()).hexdigest() == digest
+
+
+async def test_training_session_scores_the_trainee(recording_path: Path, tmp_path: Path) -> None:
+    digest = hashlib.sha256(recording_path.read_bytes()).hexdigest()
+    card = tmp_path / "card"
+    app = replay_app(recording_path, train=True, card=card)
+    player, training = app.player, app.training
+    assert player is not None and training is not None
+    async with app.run_test(size=(180, 48)) as pilot:
+        await pilot.press("space")
+        await wait_for(pilot, lambda: training.open_decision is not None, "a decision point")
+        await pilot.press("a", *"calling the customer", "enter")
+        await wait_for(pilot, lambda: training.decisions[0].action == "ack", "the scored ack")
+        first = training.decisions[0]
+        assert first.action == "ack" and first.note == "calling the customer"
+        assert first.took_s is not None and 0 <= first.score <= 100
+        esc = app.state.escalations[first.escalation_id]
+        assert esc.status is EscalationStatus.ACKED and esc.acked_by == "trainee"
+        await wait_for(pilot, lambda: len(training.decisions) == 2, "the next decision")
+        await pilot.press("space")  # let this one go
+        await pilot.pause()
+        assert training.decisions[1].action == "none" and training.decisions[1].score < 100
+        await pilot.press("q")  # ends the session with the score card
+        await pilot.pause()
+        assert app.card_written is not None
+    markdown = card.with_suffix(".md").read_text()
+    assert "Training score card: trainee" in markdown and "calling the customer" in markdown
+    assert '"decisions"' in card.with_suffix(".json").read_text()
+    assert hashlib.sha256(recording_path.read_bytes()).hexdigest() == digest  # untouched
+    store = SQLiteStore(recording_path, read_only=True)
+    assert not any(
+        e.payload.by == "trainee"  # type: ignore[attr-defined]
+        for e in store.events_of_kind("escalation.acked")
+    )
+    store.close()
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "supervisor_tui.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_bad_recordings_get_one_clear_line_and_are_not_modified(
+    recording_path: Path, tmp_path: Path
+) -> None:
+    missing = run_cli("replay", str(tmp_path / "nope.db"))
+    assert missing.returncode == 2 and "nope.db: no such file" in missing.stderr
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"\x00garbage" * 4096)
+    truncated = tmp_path / "truncated.db"
+    truncated.write_bytes(recording_path.read_bytes()[: 64 * 1024])
+    empty = tmp_path / "empty.db"
+    SQLiteStore(empty).close()
+    for path, expected in (
+        (junk, "not a supervisor-tui store"),
+        (truncated, "truncated.db"),
+        (empty, "holds no events"),
+    ):
+        before = path.read_bytes()
+        result = run_cli("replay", str(path))
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and expected in lines[0], result.stderr
+        assert "Traceback" not in result.stderr
+        assert path.read_bytes() == before
