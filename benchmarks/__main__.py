@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import bench_ingest
+from benchmarks import bench_ingest, bench_replay
 
 HERE = Path(__file__).resolve().parent
 
@@ -20,7 +20,7 @@ def main() -> int:
         "machine": platform.machine(),
         "benchmarks": {},
     }
-    for module in (bench_ingest,):
+    for module in (bench_ingest, bench_replay):
         name = module.__name__.rsplit(".", 1)[-1]
         print(f"== {name}", flush=True)
         results["benchmarks"][name] = module.run()

@@ -99,7 +99,7 @@ def test_seek_forward_back_and_to_escalations(recording_path: Path) -> None:
 
 def test_training_stops_at_escalations_and_scores(recording_path: Path) -> None:
     assert score_choice("ack", "ack") == 1.0 and score_choice("snooze", "ack") == 0.5
-    assert score_choice("none", "ack") == 0.0
+    assert score_choice("none", "ack") == 0.0 and score_choice("ack", "none") == 0.5
     assert score_time(20, 60) == 1.0 and score_time(180, 60) == 0.0
     assert score_time(120, 60) == pytest.approx(0.5)
     recording = open_recording(recording_path)

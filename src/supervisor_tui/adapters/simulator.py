@@ -228,7 +228,11 @@ class FloorSimulation:
         self.agents = self._make_agents(options.agents)
         self.waiting: dict[str, dict[str, _Contact]] = {q.queue_id: {} for q in self.queues}
         self.tickets: dict[str, _Ticket] = {}
-        self.claimed: set[str] = set()  # tickets an agent is working on
+        self.workable: dict[str, dict[str, _Ticket]] = {q.queue_id: {} for q in self.queues}
+        """New or open tickets nobody is working on, per queue."""
+        self.skilled = {
+            q.queue_id: [a for a in self.agents if q.queue_id in a.queue_ids] for q in self.queues
+        }
         self.rates = self._size_rates()
         self._start()
 
@@ -421,12 +425,8 @@ class FloorSimulation:
 
     def _idle_agent(self, queue_id: str) -> _Agent | None:
         best = None
-        for agent in self.agents:
-            if (
-                agent.state is AgentState.AVAILABLE
-                and queue_id in agent.queue_ids
-                and (best is None or agent.since < best.since)
-            ):
+        for agent in self.skilled[queue_id]:
+            if agent.state is AgentState.AVAILABLE and (best is None or agent.since < best.since):
                 best = agent
         return best
 
@@ -576,6 +576,7 @@ class FloorSimulation:
             updated_at=created_at,
         )
         self.tickets[ticket.ticket_id] = ticket
+        self.workable[queue.queue_id][ticket.ticket_id] = ticket
         return ticket
 
     def _seed_backlog(self, queue: SimQueue) -> None:
@@ -673,14 +674,12 @@ class FloorSimulation:
         )
 
     def _next_ticket(self, agent: _Agent) -> _Ticket | None:
+        """The workable ticket due first in the agent's queues."""
         best: _Ticket | None = None
-        for ticket in self.tickets.values():
-            if ticket.status is not TicketStatus.NEW and ticket.status is not TicketStatus.OPEN:
-                continue
-            if ticket.queue.queue_id not in agent.queue_ids or ticket.ticket_id in self.claimed:
-                continue
-            if best is None or self._due(ticket) < self._due(best):
-                best = ticket
+        for queue_id in agent.queue_ids:
+            for ticket in self.workable.get(queue_id, {}).values():
+                if best is None or self._due(ticket) < self._due(best):
+                    best = ticket
         return best
 
     @staticmethod
@@ -688,12 +687,11 @@ class FloorSimulation:
         return ticket.created_at + SLA_TARGET_S[ticket.priority] * (3 if ticket.replied else 1)
 
     def _work_ticket(self, agent: _Agent, ticket: _Ticket) -> None:
-        self.claimed.add(ticket.ticket_id)
+        self.workable[ticket.queue.queue_id].pop(ticket.ticket_id, None)
         self._set_state(agent, AgentState.BUSY, "working", work=f"mail #{ticket.ticket_id}")
         handle = self._lognormal(ticket.queue.aht_s, 0.6)
 
         def replied() -> None:
-            self.claimed.discard(ticket.ticket_id)
             first = not ticket.replied
             ticket.replied = True
             ticket.agent_replies += 1
@@ -732,6 +730,7 @@ class FloorSimulation:
         if ticket.status is not TicketStatus.PENDING:
             return
         ticket.status = TicketStatus.OPEN
+        self.workable[ticket.queue.queue_id][ticket.ticket_id] = ticket
         self._publish_ticket(ticket)
 
 

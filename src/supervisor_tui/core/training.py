@@ -57,9 +57,9 @@ class Decision:
 def score_choice(trainee: str, recorded: str) -> float:
     if trainee == recorded:
         return 1.0
-    if "none" in (trainee, recorded):
-        return 0.0  # acted where the supervisor let it go, or the other way round
-    return 0.5  # acted, but differently
+    if trainee == "none":
+        return 0.0  # the recorded supervisor acted; the trainee let it go
+    return 0.5  # acted, but differently (or where the supervisor let it clear by itself)
 
 
 def score_time(took_s: float | None, recorded_after_s: float | None) -> float:

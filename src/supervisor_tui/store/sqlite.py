@@ -313,7 +313,9 @@ class SQLiteStore:
             parsed = parse_payload(kind, payload)
         except PayloadError as exc:
             raise StoreCorrupt(f"{self.path}: event {seq} does not parse ({exc})") from None
-        return Event(
+        # Every field is already typed (the payload was validated just above, the rest comes
+        # from typed columns): build the event without validating it a second time.
+        return Event.model_construct(
             seq=seq,
             source=source,
             key=key,
@@ -324,14 +326,18 @@ class SQLiteStore:
 
     def read_range(self, after_seq: int, upto_seq: int) -> list[Event]:
         """Events with after_seq < seq <= upto_seq, in order."""
-        out: list[Event] = []
-        while after_seq < upto_seq:
-            chunk = [e for e in self.read_from(after_seq, 20_000) if e.seq <= upto_seq]
-            if not chunk:
-                break
-            out.extend(chunk)
-            after_seq = chunk[-1].seq
-        return out
+        if upto_seq <= after_seq:
+            return []
+        with self._read_lock:
+            try:
+                rows = self._reader.execute(
+                    "SELECT seq, source, key, kind, occurred_at, received_at, payload FROM events "
+                    "WHERE seq > ? AND seq <= ? ORDER BY seq",
+                    (after_seq, upto_seq),
+                ).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise StoreCorrupt(f"{self.path}: cannot read events ({exc})") from None
+        return [self._event(row) for row in rows]
 
     def timeline(self) -> tuple[list[int], list[float]]:
         """Every event's seq and the time it was received, in seq order (for replay)."""

@@ -1,0 +1,141 @@
+"""Replay: seek time on a 1,000,000-event recording, and replay CPU at 60x.
+
+- seek: p50/p95 of ``ReplayPlayer.seek`` to random instants (nearest FloorState snapshot plus
+  the events after it), against folding every event from the start, in the same run;
+- CPU: the headless dashboard replaying a 1,000-agent floor at 60x, as % of one core,
+  against the same replay at 1x.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
+from supervisor_tui.core.projection import FloorState
+from supervisor_tui.core.replay import Recording, ReplayPlayer
+from supervisor_tui.core.targets import FloorTargets
+from supervisor_tui.hub.record import _store
+from supervisor_tui.store import SQLiteStore
+
+EPOCH = 1_790_000_000.0 - 1_790_000_000.0 % 86_400 + 8 * 3600  # 08:00 UTC
+EVENTS = 1_000_000
+CACHE = Path(__file__).resolve().parent / ".cache"
+
+
+def build_recording(path: Path) -> None:
+    """Days of a 1,000-agent, 100-queue floor until a million events, snapshots as recorded."""
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    store = SQLiteStore(tmp)
+    state = FloorState(FloorTargets())
+    day = 0
+    while state.seq < EVENTS:
+        sim = FloorSimulation(
+            SimOptions(seed=day + 1, agents=1000, queues=100), EPOCH + day * 86_400
+        )
+        for hour in range(1, 13):
+            events = list(sim.advance(hour * 3600))[: EVENTS - state.seq]
+            for i in range(0, len(events), 5_000):
+                _store(store, state, events[i : i + 5_000], None)
+            if state.seq >= EVENTS:
+                break
+        day += 1
+        print(f"  recording: {state.seq:,} events", flush=True)
+    store.close()
+    tmp.rename(path)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def replay_cpu(recording: Recording, speed_index: int, seconds: float) -> float:
+    from supervisor_tui.app import FloorSettings, SupervisorApp
+    from supervisor_tui.core.rules import RuleEngine
+
+    player = ReplayPlayer(recording)
+    player.seek(recording.start + 4 * 3600)
+    player.speed_index = speed_index
+    settings = FloorSettings(
+        floor_name="bench", operator="bench", targets=recording.targets, rules=RuleEngine([])
+    )
+    app = SupervisorApp(recording.store, settings, clock=player.clock, player=player)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await pilot.pause(1.0)
+        player.playing = True
+        cpu, wall = time.process_time(), time.perf_counter()
+        await asyncio.sleep(seconds)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return 100 * cpu / wall
+
+
+def run() -> list[dict[str, Any]]:
+    CACHE.mkdir(exist_ok=True)
+    path = CACHE / "replay-1m.db"
+    if not path.exists():
+        build_recording(path)
+    store = SQLiteStore(path, read_only=True)
+    t = time.perf_counter()
+    recording = Recording(store, FloorTargets())
+    open_s = time.perf_counter() - t
+    rng = random.Random(3)
+    player = ReplayPlayer(recording)
+    seeks = []
+    for _ in range(20):
+        target = rng.uniform(recording.start, recording.end)
+        player.seek(recording.start if abs(player.t - target) < 3600 else player.t)
+        t = time.perf_counter()
+        player.seek(target)
+        seeks.append(time.perf_counter() - t)
+    full = []
+    for _ in range(2):
+        seq = recording.seq_at(rng.uniform(recording.start, recording.end))
+        t = time.perf_counter()
+        state = FloorState(FloorTargets())
+        state.apply_all(store.read_range(0, seq))
+        full.append(time.perf_counter() - t)
+    p50, p95 = statistics.median(seeks) * 1000, percentile(seeks, 0.95) * 1000
+    refold = statistics.median(full) * 1000
+    cpu_60 = asyncio.run(replay_cpu(recording, 5, 15.0))
+    cpu_1 = asyncio.run(replay_cpu(recording, 0, 15.0))
+    store.close()
+    rows = [
+        {
+            "figure": f"seek p50 ({recording.last_seq:,} events)",
+            "value": p50,
+            "unit": "ms",
+            "baseline_name": "fold from the start",
+            "baseline": refold,
+            "ratio": refold / p50,
+        },
+        {
+            "figure": f"seek p95 ({recording.last_seq:,} events)",
+            "value": p95,
+            "unit": "ms",
+            "baseline_name": "fold from the start",
+            "baseline": refold,
+            "ratio": refold / p95,
+        },
+        {
+            "figure": "replay CPU at 60x, 1,000 agents",
+            "value": cpu_60,
+            "unit": "% core",
+            "baseline_name": "same at 1x",
+            "baseline": cpu_1,
+            "ratio": cpu_60 / max(cpu_1, 0.1),
+        },
+    ]
+    print(f"  opened the recording in {open_s * 1000:,.0f} ms", flush=True)
+    for row in rows:
+        print(
+            f"  {row['figure']}: {row['value']:,.1f} {row['unit']} "
+            f"(baseline {row['baseline']:,.1f}, {row['ratio']:.1f}x)",
+            flush=True,
+        )
+    return rows
