@@ -221,3 +221,22 @@ async def test_keys_can_be_remapped_by_binding_id(tmp_path: Path) -> None:
         await pilot.pause()
         assert app.paused
     store.close()
+
+
+async def test_wall_profile_hides_ticket_subjects(tmp_path: Path) -> None:
+    store = record_floor(tmp_path / "f.db")
+    state = FloorState(targets())
+    state.apply_all(store.read_from(0, 1_000_000))
+    with_subject = [e for e in state.escalations.values() if e.detail]
+    assert with_subject, "the recorded floor has ticket escalations with subjects"
+    wall = FloorSettings(
+        floor_name="T", operator="ana", targets=targets(), rules=rules(), profile="wall"
+    )
+    app = SupervisorApp(store, wall, clock=FakeClock(EPOCH + 3.5 * 3600))
+    async with app.run_test(size=(260, 50)) as pilot:
+        feed = app.query_one(EscalationFeed)
+        await wait_for(pilot, lambda: len(feed.order) == len(state.escalations), "the feed")
+        shown = "\n".join(line_text(feed, y) for y in range(len(feed.order)))
+        assert "Ticket #" in shown
+        assert not any(e.detail in shown for e in with_subject)
+    store.close()

@@ -121,3 +121,32 @@ async def test_a_crashing_adapter_marks_its_source_down(tmp_path: Path) -> None:
     source = collector.state.sources["helpdesk"]
     assert source.state == "down" and "connection refused" in source.reason
     store.close()
+
+
+async def test_a_bad_payload_is_quarantined_and_the_source_degraded(tmp_path: Path) -> None:
+    clock = FakeClock(EPOCH)
+
+    class Sloppy(SimulatorAdapter):
+        async def run(self, sink: Any, cursor: str | None) -> None:
+            await sink.quarantine(
+                "ticket.upserted", '{"id": 1, "status": "weird"}', "status: not a ticket status"
+            )
+            await asyncio.sleep(3600)
+
+    store = SQLiteStore(tmp_path / "f.db")
+    collector = Collector(
+        store, [Sloppy("helpdesk", SimOptions(epoch=EPOCH), clock=clock)], rules(), targets(), clock
+    )
+    await collector.start()
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if store.quarantined():
+            break
+    await collector.evaluate_rules()
+    await collector.stop()
+    [bad] = store.quarantined()
+    assert bad.source == "helpdesk" and bad.raw == '{"id": 1, "status": "weird"}'
+    source = collector.state.sources["helpdesk"]
+    assert source.state == "degraded" and "quarantined" in source.reason
+    assert not any(e.kind == "ticket.upserted" for e in store.read_from(0))
+    store.close()
