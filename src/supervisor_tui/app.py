@@ -178,6 +178,7 @@ class SupervisorApp(App[None]):
         self.card_written: tuple[Path, Path] | None = None
         self._recorded: dict[str, RecordedAction] = {}
         self._last_step = time.monotonic()
+        self._chrome_shown: tuple[int, str] = (0, "")
         self.desk = EscalationDesk(store, self.clock)
         self.state = player.state if player is not None else FloorState(settings.targets)
         # The board's widgets, made once: painting reaches them whichever screen is on top.
@@ -298,7 +299,7 @@ class SupervisorApp(App[None]):
                 worst[esc.queue_id] = esc.severity
         return worst
 
-    def _paint(self, changes: Changes) -> None:
+    def _paint(self, changes: Changes, *, chrome: bool = True) -> None:
         now = self.clock()
         tiles = self.tiles
         if changes.queues_added:
@@ -325,13 +326,16 @@ class SupervisorApp(App[None]):
             board.agents_changed(changes.agents)
         if changes.escalations:
             self.feed.update(self.state.escalations, now, changes.escalations)
-        self._paint_chrome(now)
+        if chrome:
+            self._paint_chrome(now)
 
     def _show_tile(self, queue_id: str, now: float, severity: dict[str, Severity]) -> None:
         queue = self.state.queues.get(queue_id)
         tile = self.tiles.tile(queue_id)
-        if queue is None or tile is None:
+        if queue is None or tile is None or not tile.display:
             return
+        if tile.region and not tile.region.overlaps(self.tiles.region):
+            return  # scrolled out of sight: the clock tick paints it when it comes back
         tile.show(queue_kpis(self.state, queue, now), severity.get(queue_id))
 
     def _mode(self) -> str:
@@ -635,7 +639,7 @@ class SupervisorApp(App[None]):
             self.say(str(exc), title="Recording", severity="error", timeout=15)
             return
         if applied:
-            self._paint(self.state.take_changes())
+            self._paint(self.state.take_changes(), chrome=False)
         if player.decision is not None and not was_deciding:
             self._decision_point()
         if (
@@ -644,7 +648,10 @@ class SupervisorApp(App[None]):
             and (self.training.open_decision is None and self.card_written is None)
         ):
             self.finish_training()
-        self._paint_chrome(self.clock())
+        shown = (int(player.t), self._mode())
+        if shown != self._chrome_shown:  # the top bar and timeline move once a replayed second
+            self._chrome_shown = shown
+            self._paint_chrome(self.clock())
 
     def _decision_point(self) -> None:
         player, training = self.player, self.training

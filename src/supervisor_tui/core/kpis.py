@@ -96,13 +96,7 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
     rated = today.csat_good + today.csat_bad
     csat = today.csat_good / rated if rated else None
 
-    have = sum(
-        1
-        for agent in state.agents.values()
-        if queue.queue_id in agent.queue_ids
-        and agent.state is not AgentState.OFFLINE
-        and agent.state is not AgentState.AWAY
-    )
+    have = state.staffed.get(queue.queue_id, 0)
     need: int | None = None
     if queue.channel.is_realtime:
         window = targets.erlang_window_s

@@ -207,6 +207,8 @@ class FloorState:
         self.escalations: dict[str, Escalation] = {}
         self.sources: dict[str, SourceView] = {}
         self.resolved_order: deque[str] = deque()
+        self.staffed: dict[str, int] = {}
+        """Agents signed in to each queue and not away, kept as agents change."""
         self.changes = Changes()
         self._handlers: dict[str, Callable[[Event, Any], None]] = {
             "ticket.upserted": self._ticket_upserted,
@@ -439,9 +441,17 @@ class FloorState:
         if agent is None:
             agent = self.agents[p.agent_id] = AgentView(p.agent_id, p.name)
             self.changes.agents_added = True
+        self._staff(agent, -1)
         agent.name = p.name
         agent.queue_ids = p.queue_ids
+        self._staff(agent, +1)
         self.changes.agents.add(p.agent_id)
+
+    def _staff(self, agent: AgentView, sign: int) -> None:
+        if agent.state in (AgentState.OFFLINE, AgentState.AWAY):
+            return
+        for queue_id in agent.queue_ids:
+            self.staffed[queue_id] = self.staffed.get(queue_id, 0) + sign
 
     def _agent_state(self, event: Event, p: AgentStateChanged) -> None:
         agent = self.agents.get(p.agent_id)
@@ -450,7 +460,9 @@ class FloorState:
             self.changes.agents_added = True
         if p.since < agent.since:
             return
+        self._staff(agent, -1)
         agent.state = p.state
+        self._staff(agent, +1)
         agent.raw_state = p.raw_state
         agent.reason = p.reason
         agent.since = p.since

@@ -74,4 +74,6 @@ def thaw(data: bytes, targets: FloorTargets, fmt: int = SNAPSHOT_FORMAT) -> Floo
     state.escalations = frozen.escalations
     state.sources = frozen.sources
     state.resolved_order.extend(frozen.resolved_order)
+    for agent in state.agents.values():
+        state._staff(agent, +1)  # derived: rebuilt rather than stored
     return state

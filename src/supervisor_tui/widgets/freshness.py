@@ -7,11 +7,11 @@ configured limit reads STALE with its age, in red, whatever its last health repo
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from supervisor_tui.core import fmt
 from supervisor_tui.core.projection import SourceView
 from supervisor_tui.model import HealthState
+from supervisor_tui.widgets.bar import Bar
 
 HEALTH_LOOK = {
     HealthState.CONNECTED: ("●", "live", "green"),
@@ -54,10 +54,10 @@ def freshness_text(sources: dict[str, SourceView], now: float, stale_after_s: fl
     return text
 
 
-class FreshnessBar(Static):
+class FreshnessBar(Bar):
     DEFAULT_CSS = """
     FreshnessBar { height: 1; background: $boost; padding: 0 1; }
     """
 
     def show(self, sources: dict[str, SourceView], now: float, stale_after_s: float) -> None:
-        self.update(freshness_text(sources, now, stale_after_s))
+        self.set_text(freshness_text(sources, now, stale_after_s))

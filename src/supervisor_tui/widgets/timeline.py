@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
+from supervisor_tui.widgets.bar import Bar
 from supervisor_tui.widgets.topbar import clock_text
 
 
@@ -32,7 +32,7 @@ def timeline_text(
     return text
 
 
-class TimelineBar(Static):
+class TimelineBar(Bar):
     DEFAULT_CSS = """
     TimelineBar { height: 1; padding: 0 1; background: $boost; }
     """
@@ -41,4 +41,4 @@ class TimelineBar(Static):
         self, start: float, end: float, now: float, marks: list[float], utc_offset_s: int
     ) -> None:
         width = self.size.width - 2 if self.size.width else 80
-        self.update(timeline_text(start, end, now, marks, width, utc_offset_s))
+        self.set_text(timeline_text(start, end, now, marks, width, utc_offset_s))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
-from textual.widgets import Static
 
 from supervisor_tui.model import AgentState
 from supervisor_tui.widgets.agents import STATE_LOOK
+from supervisor_tui.widgets.bar import Bar
 
 
 def clock_text(ts: float, utc_offset_s: int) -> str:
@@ -19,7 +19,7 @@ def date_text(ts: float, utc_offset_s: int) -> str:
     return time.strftime("%a %d %b", time.gmtime(ts + utc_offset_s))
 
 
-class TopBar(Static):
+class TopBar(Bar):
     DEFAULT_CSS = """
     TopBar { height: 1; background: $primary 30%; padding: 0 1; }
     """
@@ -60,4 +60,4 @@ class TopBar(Static):
         for state, count in agents.items():
             label, style = STATE_LOOK[state]
             text.append(f"{label} {count}  ", style)
-        self.update(text)
+        self.set_text(text)
