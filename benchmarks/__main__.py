@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import bench_ingest, bench_replay
+from benchmarks import bench_ingest, bench_render, bench_replay, bench_soak
 
 HERE = Path(__file__).resolve().parent
 
@@ -20,7 +20,7 @@ def main() -> int:
         "machine": platform.machine(),
         "benchmarks": {},
     }
-    for module in (bench_ingest, bench_replay):
+    for module in (bench_ingest, bench_render, bench_replay, bench_soak):
         name = module.__name__.rsplit(".", 1)[-1]
         print(f"== {name}", flush=True)
         results["benchmarks"][name] = module.run()
@@ -38,8 +38,8 @@ def main() -> int:
     for bench, rows in results["benchmarks"].items():
         for row in rows:
             lines.append(
-                f"| {bench} | {row['figure']} | {row['value']:,.0f} {row['unit']} | "
-                f"{row['baseline']:,.0f} {row['unit']} ({row['baseline_name']}) | "
+                f"| {bench} | {row['figure']} | {row['value']:,.1f} {row['unit']} | "
+                f"{row['baseline']:,.1f} {row['unit']} ({row['baseline_name']}) | "
                 f"{row['ratio']:.1f}x |"
             )
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")

@@ -179,6 +179,8 @@ class SupervisorApp(App[None]):
         self._recorded: dict[str, RecordedAction] = {}
         self._last_step = time.monotonic()
         self._chrome_shown: tuple[int, str] = (0, "")
+        self.painted_hook: Callable[[list[Event]], None] | None = None
+        """Called once events are on screen (after the refresh that shows them): benchmarks."""
         self.desk = EscalationDesk(store, self.clock)
         self.state = player.state if player is not None else FloorState(settings.targets)
         # The board's widgets, made once: painting reaches them whichever screen is on top.
@@ -284,6 +286,9 @@ class SupervisorApp(App[None]):
             return
         self.state.apply_all(message.events)
         self._paint(self.state.take_changes())
+        if self.painted_hook is not None:
+            hook, events = self.painted_hook, message.events
+            self.call_after_refresh(lambda: hook(events))
 
     # -- painting -------------------------------------------------------------------------
 

@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     record.add_argument("--agents", type=int, default=40)
     record.add_argument("--queues", type=int, default=5)
     record.add_argument(
+        "--step", type=float, default=5.0, help="simulated seconds between rule evaluations"
+    )
+    record.add_argument(
         "--unsupervised",
         action="store_true",
         help="no simulated supervisor acks (by default one acks most escalations)",
@@ -151,6 +154,7 @@ def _record(args: argparse.Namespace) -> int:
         hours=args.hours,
         progress=progress,
         supervised=not args.unsupervised,
+        step_s=args.step,
     )
     print(f"\nwrote {events:,} events to {args.out}", file=sys.stderr)
     return 0

@@ -208,6 +208,8 @@ class SimOptions:
     epoch: float | None = None
     """Wall time of the floor's 08:00; None places the warm-up's end at now."""
     source: str = "simulator"
+    backlog: int | None = None
+    """Open tickets per e-mail queue when the floor opens; None draws 25 to 40."""
 
 
 class FloorSimulation:
@@ -581,7 +583,10 @@ class FloorSimulation:
 
     def _seed_backlog(self, queue: SimQueue) -> None:
         """Tickets already open when the floor opens, up to three days old."""
-        for _ in range(25 + self.rng.randrange(15)):
+        count = 25 + self.rng.randrange(15)
+        if self.options.backlog is not None:
+            count = self.options.backlog
+        for _ in range(count):
             age = self.rng.expovariate(1 / (20 * 3600))
             ticket = self._new_ticket(queue, -min(age, 72 * 3600))
             if self.rng.random() < 0.35:

@@ -47,6 +47,8 @@ DAY_S = 86_400
 RESOLVED_KEPT = 300
 """Resolved escalations kept for the feed; older ones live only in the store."""
 NOTES_KEPT = 20
+SOLVED_KEPT_S = 3600
+"""Solved tickets stay in the projection this long after their last update."""
 
 
 @dataclass(slots=True)
@@ -207,6 +209,7 @@ class FloorState:
         self.escalations: dict[str, Escalation] = {}
         self.sources: dict[str, SourceView] = {}
         self.resolved_order: deque[str] = deque()
+        self.solved_order: deque[tuple[float, str]] = deque()
         self.staffed: dict[str, int] = {}
         """Agents signed in to each queue and not away, kept as agents change."""
         self.changes = Changes()
@@ -410,6 +413,19 @@ class FloorState:
             self._forget_ticket(ref)
         else:
             self.tickets[ref] = ticket
+            if not p.status.is_open:
+                self.solved_order.append((p.updated_at, ref))
+        # The board needs open tickets; solved ones are kept a while for late ratings and
+        # reopens, then dropped so a long shift does not grow the projection without bound.
+        while self.solved_order and self.solved_order[0][0] < p.updated_at - SOLVED_KEPT_S:
+            _, old = self.solved_order.popleft()
+            kept = self.tickets.get(old)
+            if (
+                kept is not None
+                and not kept.status.is_open
+                and (kept.updated_at < p.updated_at - SOLVED_KEPT_S)
+            ):
+                self._forget_ticket(old)
 
     def _ticket_deleted(self, event: Event, p: TicketDeleted) -> None:
         self._forget_ticket(f"{event.source}/{p.ticket_id}")

@@ -266,8 +266,8 @@ class RuleEngine:
                 continue
             esc = latest.get(key)
             open_esc = esc if esc is not None and esc.is_open else None
-            if finding.severity is None and finding.clears:
-                self._seen_clear[key] = now
+            if finding.severity is None and finding.clears and esc is not None:
+                self._seen_clear[key] = now  # only subjects with a history need remembering
             if open_esc is not None:
                 stepped_up = (
                     finding.severity is not None and finding.severity.rank > open_esc.severity.rank

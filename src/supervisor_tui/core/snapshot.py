@@ -22,7 +22,7 @@ from supervisor_tui.core.projection import (
 )
 from supervisor_tui.core.targets import FloorTargets
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 
 
 class SnapshotError(ValueError):
@@ -39,6 +39,7 @@ class _Frozen:
     escalations: dict[str, Escalation]
     sources: dict[str, SourceView]
     resolved_order: list[str]
+    solved_order: list[tuple[float, str]]
 
 
 _ADAPTER = TypeAdapter(_Frozen)
@@ -54,6 +55,7 @@ def freeze(state: FloorState) -> bytes:
         escalations=state.escalations,
         sources=state.sources,
         resolved_order=list(state.resolved_order),
+        solved_order=list(state.solved_order),
     )
     return zlib.compress(_ADAPTER.dump_json(frozen), 1)
 
@@ -74,6 +76,7 @@ def thaw(data: bytes, targets: FloorTargets, fmt: int = SNAPSHOT_FORMAT) -> Floo
     state.escalations = frozen.escalations
     state.sources = frozen.sources
     state.resolved_order.extend(frozen.resolved_order)
+    state.solved_order.extend(frozen.solved_order)
     for agent in state.agents.values():
         state._staff(agent, +1)  # derived: rebuilt rather than stored
     return state
