@@ -18,6 +18,7 @@ from typing import Any
 from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.replay import Recording, ReplayPlayer
+from supervisor_tui.core.snapshot import SNAPSHOT_FORMAT
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.hub.record import _store
 from supervisor_tui.store import SQLiteStore
@@ -77,7 +78,7 @@ async def replay_cpu(recording: Recording, speed_index: int, seconds: float) -> 
 
 def run() -> list[dict[str, Any]]:
     CACHE.mkdir(exist_ok=True)
-    path = CACHE / "replay-1m.db"
+    path = CACHE / f"replay-1m-v{SNAPSHOT_FORMAT}.db"
     if not path.exists():
         build_recording(path)
     store = SQLiteStore(path, read_only=True)

@@ -58,9 +58,11 @@ class Recording:
             running = max(running, t)
             self.times.append(running)
         self.marks = self._first_raises()
-        self._stored = store.snapshot_index()
+        self._stored = (
+            store.snapshot_index() if store.snapshot_formats() == {SNAPSHOT_FORMAT} else []
+        )
         self._memory: dict[int, bytes] = {}
-        if not self._stored:
+        if not self._stored:  # none recorded, or of a format this version does not read
             self._build_snapshots(progress)
 
     def _first_raises(self) -> list[Mark]:

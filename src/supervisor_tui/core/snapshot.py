@@ -7,7 +7,7 @@ and loading it never runs code (which pickle would).
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -22,7 +22,7 @@ from supervisor_tui.core.projection import (
 )
 from supervisor_tui.core.targets import FloorTargets
 
-SNAPSHOT_FORMAT = 2
+SNAPSHOT_FORMAT = 1
 
 
 class SnapshotError(ValueError):
@@ -39,7 +39,7 @@ class _Frozen:
     escalations: dict[str, Escalation]
     sources: dict[str, SourceView]
     resolved_order: list[str]
-    solved_order: list[tuple[float, str]]
+    solved_order: list[tuple[float, str]] = field(default_factory=list)
 
 
 _ADAPTER = TypeAdapter(_Frozen)

@@ -368,6 +368,14 @@ class SQLiteStore:
                 return []  # a recording made before snapshots existed
         return [r[0] for r in rows]
 
+    def snapshot_formats(self) -> set[int]:
+        with self._read_lock:
+            try:
+                rows = self._reader.execute("SELECT DISTINCT format FROM snapshots").fetchall()
+            except sqlite3.OperationalError:
+                return set()
+        return {int(r[0]) for r in rows}
+
     def load_snapshot(self, seq: int) -> tuple[int, bytes] | None:
         with self._read_lock:
             row = self._reader.execute(
