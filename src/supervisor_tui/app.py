@@ -239,13 +239,13 @@ class SupervisorApp(App[None]):
                 self._recorded = TrainingSession.recorded_actions(self.player.recording)
             self._repaint_all()
             self.set_interval(0.1, self._replay_step, name="replay")
-            self.set_interval(self.tick_s, self._tick, name="clock")
+            self._start_clocks()
             return
         if self.collector is not None:
             await self.collector.start()
         self._paint_chrome(self.clock())
         self.follow_store()
-        self.set_interval(self.tick_s, self._tick, name="clock")
+        self._start_clocks()
 
     async def on_unmount(self) -> None:
         if self.collector is not None:
@@ -285,7 +285,10 @@ class SupervisorApp(App[None]):
             self._paint_chrome(self.clock())
             return
         self.state.apply_all(message.events)
-        self._paint(self.state.take_changes())
+        changes = self.state.take_changes()
+        # The top bar and freshness bar move with the clock tick; between ticks they repaint
+        # only for what they count (escalations needing an ack, agents joining).
+        self._paint(changes, chrome=bool(changes.escalations) or changes.agents_added)
         if self.painted_hook is not None:
             hook, events = self.painted_hook, message.events
             self.call_after_refresh(lambda: hook(events))
@@ -312,7 +315,7 @@ class SupervisorApp(App[None]):
                 if tiles.tile(queue_id) is None:
                     tile = QueueTile(queue_id, queue.name, queue.channel.value)
                     tile.display = self.queue_filter in (None, queue_id)
-                    tiles.mount(tile)
+                    tiles.add(tile)
                     changes.queues.add(queue_id)
             self.call_after_refresh(tiles.fit)
         if changes.queues or changes.escalations:
@@ -377,17 +380,36 @@ class SupervisorApp(App[None]):
         self.freshness.show(self.state.sources, now, self.settings.stale_after_s)
 
     def _tick(self) -> None:
-        """Once a second: clocks move even when no event arrives."""
-        if self.paused:
-            self._paint_chrome(self.clock())
-            return
+        """Every clock on the board moves (after a seek, or in one go)."""
+        self._tick_tiles()
+        self._tick_agents()
+        self._tick_feed()
+
+    def _start_clocks(self) -> None:
+        """Once a second each, a third of a second apart: the tiles, the agents board and the
+        feed each get a frame of their own instead of one big frame for the whole screen."""
+        self.set_interval(self.tick_s, self._tick_tiles, name="clock-tiles")
+        for delay, tick in (
+            (self.tick_s / 3, self._tick_agents),
+            (2 * self.tick_s / 3, self._tick_feed),
+        ):
+            self.set_timer(delay, partial(self.set_interval, self.tick_s, tick))
+
+    def _tick_tiles(self) -> None:
         now = self.clock()
-        severity = self._queue_severity()
-        for queue_id in self.state.queues:
-            self._show_tile(queue_id, now, severity)
-        self.board.tick(now)
-        self.feed.tick(now)
+        if not self.paused:
+            severity = self._queue_severity()
+            for queue_id in self.state.queues:
+                self._show_tile(queue_id, now, severity)
         self._paint_chrome(now)
+
+    def _tick_agents(self) -> None:
+        if not self.paused:
+            self.board.tick(self.clock())
+
+    def _tick_feed(self) -> None:
+        if not self.paused:
+            self.feed.tick(self.clock())
 
     # -- actions --------------------------------------------------------------------------
 

@@ -144,6 +144,10 @@ class QueueTiles(Horizontal):
 
     MIN_TILE_WIDTH = 30
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._by_queue: dict[str, QueueTile] = {}
+
     def fit(self) -> None:
         """Share the width between the shown tiles; past 30 cells each, the row scrolls."""
         shown = [tile for tile in self.query(QueueTile) if tile.display]
@@ -158,10 +162,14 @@ class QueueTiles(Horizontal):
         self.fit()
 
     def tile(self, queue_id: str) -> QueueTile | None:
-        try:
-            return self.query_one(f"#tile-{_css_id(queue_id)}", QueueTile)
-        except Exception:
-            return None
+        return self._by_queue.get(queue_id)
+
+    def add(self, tile: QueueTile) -> None:
+        self._by_queue[tile.queue_id] = tile
+        self.mount(tile)
+
+    def on_mount(self) -> None:
+        self._by_queue.update({t.queue_id: t for t in self.query(QueueTile)})
 
 
 def _css_id(queue_id: str) -> str:
