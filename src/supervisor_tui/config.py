@@ -83,6 +83,12 @@ class SimulatorSource(_Strict):
 SourceConfig = Annotated[SimulatorSource, Field(discriminator="kind")]
 
 
+def _refuse_repeats(what: str, values: list[str]) -> None:
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"{what} must be unique (repeated: {', '.join(repeated)})")
+
+
 class Config(_Strict):
     floor: FloorConfig = Field(default_factory=FloorConfig)
     display: DisplayConfig = Field(default_factory=DisplayConfig)
@@ -96,19 +102,13 @@ class Config(_Strict):
     @field_validator("sources")
     @classmethod
     def _unique_names(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
-        names = [s.name for s in sources]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"source names must be unique (repeated: {', '.join(dupes)})")
+        _refuse_repeats("source names", [s.name for s in sources])
         return sources
 
     @field_validator("rules")
     @classmethod
     def _unique_rules(cls, rules: list[Rule]) -> list[Rule]:
-        ids = [r.id for r in rules]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        if dupes:
-            raise ValueError(f"rule ids must be unique (repeated: {', '.join(dupes)})")
+        _refuse_repeats("rule ids", [r.id for r in rules])
         return rules
 
     def floor_targets(self) -> FloorTargets:

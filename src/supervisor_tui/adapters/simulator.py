@@ -438,15 +438,21 @@ class FloorSimulation:
         rate = self.rates[queue.queue_id]
         if rate <= 0:
             return
+        t = self._next_arrival(rate)
+        if t is not None:
+            self._at(t, lambda: self._arrive(queue))
+
+    def _next_arrival(self, rate: float) -> float | None:
+        """When the next contact arrives, by thinning: a Poisson process whose rate follows
+        the hour. None once the floor has closed."""
         peak = rate * max(HOURLY_LOAD)
         t = self.t
-        while True:  # thinning: a non-homogeneous Poisson process
+        while True:
             t += self.rng.expovariate(peak)
             if t >= CLOSE_AFTER_S:
-                return
+                return None
             if self.rng.random() < self.load(t) * rate / peak:
-                break
-        self._at(t, lambda: self._arrive(queue))
+                return t
 
     def _arrive(self, queue: SimQueue) -> None:
         contact = _Contact(
@@ -600,15 +606,9 @@ class FloorSimulation:
         rate = self.rates[queue.queue_id]
         if rate <= 0:
             return
-        peak = rate * max(HOURLY_LOAD)
-        t = self.t
-        while True:
-            t += self.rng.expovariate(peak)
-            if t >= CLOSE_AFTER_S:
-                return
-            if self.rng.random() < self.load(t) * rate / peak:
-                break
-        self._at(t, lambda: self._ticket_arrives(queue))
+        t = self._next_arrival(rate)
+        if t is not None:
+            self._at(t, lambda: self._ticket_arrives(queue))
 
     def _ticket_arrives(self, queue: SimQueue) -> None:
         ticket = self._new_ticket(queue, self.t)
