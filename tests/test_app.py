@@ -240,3 +240,16 @@ async def test_wall_profile_hides_ticket_subjects(tmp_path: Path) -> None:
         assert "Ticket #" in shown
         assert not any(e.detail in shown for e in with_subject)
     store.close()
+
+
+async def test_help_lists_only_the_keys_of_this_mode(tmp_path: Path) -> None:
+    store = record_floor(tmp_path / "f.db", until_s=3600)
+    app = SupervisorApp(store, settings(), clock=FakeClock(EPOCH + 3600))
+    async with app.run_test(size=(200, 50)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        described = [description for _, description in app.screen.keys]
+        assert "Ack" in described and "Pause" in described
+        assert "Play/pause" not in described and "Next esc" not in described
+    store.close()

@@ -622,7 +622,10 @@ class SupervisorApp(App[None]):
 
     def action_help(self) -> None:
         keys = [
-            (b.key_display or b.key, b.description) for b in self.BINDINGS if isinstance(b, Binding)
+            (b.key_display or b.key, b.description)
+            for b in self.BINDINGS
+            if isinstance(b, Binding)
+            and self.check_action(b.action.split("(")[0], ()) is not False  # this mode's keys
         ]
         keys += [
             ("↑ ↓", "move in the escalation feed"),
