@@ -8,8 +8,9 @@ once-a-second clock repaints only the visible lines.
 
 from __future__ import annotations
 
+from rich.cells import set_cell_size
+from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -17,7 +18,7 @@ from textual.strip import Strip
 from supervisor_tui.core import fmt
 from supervisor_tui.core.projection import AgentView
 from supervisor_tui.model import AgentState
-from supervisor_tui.widgets.lines import blank, text_strip
+from supervisor_tui.widgets.lines import blank
 
 CELL_WIDTH = 46
 STATE_LOOK: dict[AgentState, tuple[str, str]] = {
@@ -44,6 +45,7 @@ class AgentBoard(ScrollView, can_focus=True):
         self._queue_filter: str | None = None
         self._now = 0.0
         self._cache: dict[int, tuple[tuple[object, ...], Strip]] = {}
+        self._styles: dict[str, Style] = {}
         self.border_title = "Agents"
 
     # -- data -------------------------------------------------------------------------------
@@ -112,6 +114,7 @@ class AgentBoard(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self._cache.clear()
+        self._styles.clear()
         self._resize_virtual()
 
     def summary(self) -> dict[AgentState, int]:
@@ -136,13 +139,19 @@ class AgentBoard(ScrollView, can_focus=True):
         cached = self._cache.get(line)
         if cached is not None and cached[0] == key:
             return cached[1]
-        parts = [self._cell(self._agents[i], cell) for i in ids]
-        text = Text()
-        for part in parts:
-            text.append_text(part)
-        strip = text_strip(self.app.console, text, width, self.rich_style)
+        segments: list[Segment] = []
+        for agent_id in ids:
+            segments.extend(self._cell(self._agents[agent_id], cell))
+        strip = Strip(segments).adjust_cell_length(width, self.rich_style)
         self._cache[line] = (key, strip)
         return strip
+
+    def _style(self, name: str) -> Style:
+        """A rich style on the board's background, parsed once."""
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.rich_style + Style.parse(name)
+        return style
 
     def _cell_key(self, agent: AgentView) -> tuple[object, ...]:
         in_state = int(self._now - agent.since) if agent.since else -1
@@ -156,23 +165,23 @@ class AgentBoard(ScrollView, can_focus=True):
             in_state,
         )
 
-    def _cell(self, agent: AgentView, width: int) -> Text:
+    def _cell(self, agent: AgentView, width: int) -> list[Segment]:
+        """One agent as segments: built directly, the hot path of the once-a-second clock."""
         label, colour = STATE_LOOK[agent.state]
         if agent.state is AgentState.AWAY and agent.reason:
             label = f"◌ {agent.reason}"
         in_state = self._now - agent.since if agent.since else None
-        text = Text(no_wrap=True)
-        text.append(f"{label:<11.11}", colour)
-        text.append(
-            f"{fmt.duration(in_state):>6} ",
-            "bold red"
-            if agent.state is AgentState.AWAY and in_state and in_state > LONG_AWAY_S
-            else "",
+        long_away = (
+            agent.state is AgentState.AWAY and in_state is not None and (in_state > LONG_AWAY_S)
         )
-        text.append(Text(f"{agent.name:<12.12} ", style="bold"))
         work = agent.work if agent.state in (AgentState.BUSY, AgentState.WRAP_UP) else ""
         rest = max(0, width - 11 - 7 - 13 - 4)
-        text.append(Text(f"{work:<{rest}.{rest}}", style="dim"))
-        text.append(f"{agent.handled_today:>3} ", Style(dim=True))
-        text.truncate(width, pad=True)
-        return text
+        return [
+            Segment(set_cell_size(label, 11), self._style(colour)),
+            Segment(
+                f"{fmt.duration(in_state):>6} ", self._style("bold red" if long_away else "none")
+            ),
+            Segment(set_cell_size(agent.name, 12) + " ", self._style("bold")),
+            Segment(set_cell_size(work, rest), self._style("dim")),
+            Segment(f"{agent.handled_today:>3} ", self._style("dim")),
+        ]
