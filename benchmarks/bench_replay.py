@@ -20,7 +20,7 @@ from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.replay import Recording, ReplayPlayer
 from supervisor_tui.core.snapshot import SNAPSHOT_FORMAT
 from supervisor_tui.core.targets import FloorTargets
-from supervisor_tui.hub.record import _store
+from supervisor_tui.hub.record import store_batch
 from supervisor_tui.store import SQLiteStore
 
 EPOCH = 1_790_000_000.0 - 1_790_000_000.0 % 86_400 + 8 * 3600  # 08:00 UTC
@@ -42,7 +42,7 @@ def build_recording(path: Path) -> None:
         for hour in range(1, 13):
             events = list(sim.advance(hour * 3600))[: EVENTS - state.seq]
             for i in range(0, len(events), 5_000):
-                _store(store, state, events[i : i + 5_000], None)
+                store_batch(store, state, events[i : i + 5_000], None)
             if state.seq >= EVENTS:
                 break
         day += 1

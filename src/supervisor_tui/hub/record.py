@@ -70,7 +70,7 @@ def record_simulation(
                 payload=health,
             )
         ]
-        _store(store, state, start, None)
+        store_batch(store, state, start, None)
         supervisor = SimulatedSupervisor(options.seed) if supervised else None
         t = 0.0
         end = hours * 3600
@@ -78,10 +78,10 @@ def record_simulation(
             t = min(end, t + step_s)
             events = list(sim.advance(t))
             cursor = f'{{"seed": {options.seed}, "epoch": {epoch}, "emitted": {sim.emitted}}}'
-            _store(store, state, events, {options.source: cursor})
-            _store(store, state, rules.evaluate(state, epoch + t), None)
+            store_batch(store, state, events, {options.source: cursor})
+            store_batch(store, state, rules.evaluate(state, epoch + t), None)
             if supervisor is not None:
-                _store(store, state, supervisor.act(state, epoch + t), None)
+                store_batch(store, state, supervisor.act(state, epoch + t), None)
             if progress is not None:
                 progress(t / end, state.seq)
         return state.seq
@@ -89,9 +89,10 @@ def record_simulation(
         store.close()
 
 
-def _store(
+def store_batch(
     store: SQLiteStore, state: FloorState, events: list[NewEvent], cursors: dict[str, str] | None
 ) -> None:
+    """Append a batch, fold it, and store a snapshot when it crosses a SNAPSHOT_EVERY line."""
     if not events:
         return
     before = state.seq
