@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from supervisor_tui.core.erlang import agents_needed
 from supervisor_tui.core.projection import DayCounters, FloorState, QueueView
-from supervisor_tui.model import AgentState, SlaState
+from supervisor_tui.model import SlaState
 
 SL_FORMULA = "answered≤T ÷ (answered + abandoned>T)"
 ABANDON_FORMULA = "abandoned>short ÷ offered"
@@ -133,10 +133,3 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
 
 def floor_kpis(state: FloorState, now: float) -> dict[str, QueueKpis]:
     return {qid: queue_kpis(state, q, now) for qid, q in state.queues.items()}
-
-
-def agent_counts(state: FloorState) -> dict[AgentState, int]:
-    counts = dict.fromkeys(AgentState, 0)
-    for agent in state.agents.values():
-        counts[agent.state] += 1
-    return counts

@@ -165,9 +165,6 @@ class RuleEngine:
         self._by_id = {rule.id: rule for rule in rules}
         self._seen_clear: dict[tuple[str, str], float] = {}
 
-    def rule(self, rule_id: str) -> Rule | None:
-        return self._by_id.get(rule_id)
-
     def findings(self, state: FloorState, now: float) -> Iterator[tuple[Rule, Finding]]:
         kpis: dict[str, QueueKpis] = {}
         for rule in self.rules:

@@ -10,7 +10,7 @@ from supervisor_tui.store.base import (
     StoreError,
     StoreTooNew,
 )
-from supervisor_tui.store.sqlite import SQLiteStore, outbox_body
+from supervisor_tui.store.sqlite import SQLiteStore
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -22,5 +22,4 @@ __all__ = [
     "StoreCorrupt",
     "StoreError",
     "StoreTooNew",
-    "outbox_body",
 ]

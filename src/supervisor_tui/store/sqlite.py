@@ -8,7 +8,6 @@ is committed with it). A second connection writes operator events such as acks w
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -459,7 +458,3 @@ class SQLiteStore:
             conn = getattr(self, name, None)
             if conn is not None:
                 conn.close()
-
-
-def outbox_body(**fields: object) -> str:
-    return json.dumps(fields, sort_keys=True)
