@@ -253,3 +253,19 @@ async def test_help_lists_only_the_keys_of_this_mode(tmp_path: Path) -> None:
         assert "Ack" in described and "Pause" in described
         assert "Play/pause" not in described and "Next esc" not in described
     store.close()
+
+
+async def test_pending_write_backs_show_in_the_freshness_bar(tmp_path: Path) -> None:
+    clock = FakeClock(EPOCH + 3.5 * 3600)
+    store = record_floor(tmp_path / "f.db")
+    app = SupervisorApp(store, settings(), clock=clock)  # no collector: nothing delivers
+    async with app.run_test(size=(200, 50)) as pilot:
+        feed = app.query_one(EscalationFeed)
+        await wait_for(pilot, lambda: feed.selected is not None, "an escalation")
+        ticket_escs = [e for e in app.state.escalations.values() if e.ticket_id]
+        feed.select(ticket_escs[0].escalation_id)
+        await pilot.press("a", "enter")
+        await wait_for(pilot, lambda: app.write_backs_pending == 1, "the pending write-back")
+        app._tick_tiles()
+        assert "1 write-back to the helpdesk pending" in str(app.freshness.render())
+    store.close()

@@ -179,6 +179,8 @@ class SupervisorApp(App[None]):
         self._recorded: dict[str, RecordedAction] = {}
         self._last_step = time.monotonic()
         self._chrome_shown: tuple[int, str] = (0, "")
+        self.write_backs_pending = 0
+        """Acks and notes in the outbox not yet delivered to their helpdesk."""
         self.painted_hook: Callable[[list[Event]], None] | None = None
         """Called once events are on screen (after the refresh that shows them): benchmarks."""
         self.desk = EscalationDesk(store, self.clock)
@@ -277,6 +279,8 @@ class SupervisorApp(App[None]):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._bell.wait(), 0.5)
             self._bell.clear()
+            with contextlib.suppress(StoreError):
+                self.write_backs_pending = await asyncio.to_thread(self.store.outbox_pending_count)
 
     @on(EventsArrived)
     def _events_arrived(self, message: EventsArrived) -> None:
@@ -377,7 +381,9 @@ class SupervisorApp(App[None]):
             agents=self.board.summary(),
             queue_filter=self.queue_filter,
         )
-        self.freshness.show(self.state.sources, now, self.settings.stale_after_s)
+        self.freshness.show(
+            self.state.sources, now, self.settings.stale_after_s, self.write_backs_pending
+        )
 
     def _tick(self) -> None:
         """Every clock on the board moves (after a seek, or in one go)."""

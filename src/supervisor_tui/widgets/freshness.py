@@ -59,5 +59,19 @@ class FreshnessBar(Bar):
     FreshnessBar { height: 1; background: $boost; padding: 0 1; }
     """
 
-    def show(self, sources: dict[str, SourceView], now: float, stale_after_s: float) -> None:
-        self.set_text(freshness_text(sources, now, stale_after_s))
+    def show(
+        self,
+        sources: dict[str, SourceView],
+        now: float,
+        stale_after_s: float,
+        write_backs_pending: int = 0,
+    ) -> None:
+        text = freshness_text(sources, now, stale_after_s)
+        if write_backs_pending:
+            # Acks saved here but not yet confirmed by the helpdesk: kept and retried.
+            text.append(
+                f"   ↗ {write_backs_pending} write-back"
+                f"{'s' if write_backs_pending > 1 else ''} to the helpdesk pending",
+                "bold yellow",
+            )
+        self.set_text(text)
