@@ -20,7 +20,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -624,6 +624,18 @@ class FloorSimulation:
         target = SLA_TARGET_S[ticket.priority]
         due = ticket.created_at + target
         state = SlaState.BREACHED if due <= at else SlaState.ACTIVE
+        self._emit_sla(ticket, state, at)
+        if state is SlaState.ACTIVE:
+            self._at(due, lambda: self._sla_deadline(ticket))
+
+    def _sla_deadline(self, ticket: _Ticket) -> None:
+        if ticket.replied or ticket.ticket_id not in self.tickets:
+            return
+        self._emit_sla(ticket, SlaState.BREACHED, self.t)
+
+    def _emit_sla(self, ticket: _Ticket, state: SlaState, at: float) -> None:
+        """The ticket's first-reply SLA, in the given state."""
+        target = SLA_TARGET_S[ticket.priority]
         self._emit(
             at,
             SlaChanged(
@@ -631,25 +643,8 @@ class FloorSimulation:
                 metric="first_reply_time",
                 policy=f"{ticket.priority.value} e-mail",
                 target_s=target,
-                due_at=self.ts(due),
+                due_at=self.ts(ticket.created_at + target),
                 state=state,
-            ),
-        )
-        if state is SlaState.ACTIVE:
-            self._at(due, lambda: self._sla_deadline(ticket, due, target))
-
-    def _sla_deadline(self, ticket: _Ticket, due: float, target: float) -> None:
-        if ticket.replied or ticket.ticket_id not in self.tickets:
-            return
-        self._emit(
-            self.t,
-            SlaChanged(
-                ticket_id=ticket.ticket_id,
-                metric="first_reply_time",
-                policy=f"{ticket.priority.value} e-mail",
-                target_s=target,
-                due_at=self.ts(due),
-                state=SlaState.BREACHED,
             ),
         )
 
@@ -709,18 +704,7 @@ class FloorSimulation:
                     ticket.satisfaction = "good" if self.rng.random() < 0.85 else "bad"
             self._publish_ticket(ticket)
             if first:
-                target = SLA_TARGET_S[ticket.priority]
-                self._emit(
-                    self.t,
-                    SlaChanged(
-                        ticket_id=ticket.ticket_id,
-                        metric="first_reply_time",
-                        policy=f"{ticket.priority.value} e-mail",
-                        target_s=target,
-                        due_at=self.ts(ticket.created_at + target),
-                        state=SlaState.FULFILLED,
-                    ),
-                )
+                self._emit_sla(ticket, SlaState.FULFILLED, self.t)
             if not solved:
                 self._at(
                     self.t + self.rng.uniform(1800, 3 * 3600),
@@ -750,7 +734,7 @@ class SimulatorAdapter:
         self.name = name
         self.options = options or SimOptions(source=name)
         if self.options.source != name:
-            self.options = SimOptions(**{**_asdict(self.options), "source": name})
+            self.options = replace(self.options, source=name)
         self._wall = clock
         self.write_backs: list[tuple[str, dict[str, Any]]] = []
         epoch = self.options.epoch
@@ -791,9 +775,7 @@ class SimulatorAdapter:
                 resume_after = int(state["emitted"])
                 if self.options.speed is not None:
                     self._wall_start = self._wall()
-                    self.options = SimOptions(
-                        **{**_asdict(self.options), "warmup_s": self._wall() - self.epoch}
-                    )
+                    self.options = replace(self.options, warmup_s=self._wall() - self.epoch)
         sim = FloorSimulation(self.options, self.epoch)
         await sink.health(HealthState.CONNECTED, "simulated floor")
         end = None if self.options.hours is None else self.options.hours * 3600
@@ -829,7 +811,3 @@ class SimulatorAdapter:
     async def write_back(self, action: str, body: dict[str, Any]) -> None:
         """The simulated helpdesk takes the note; a real one gets an internal comment."""
         self.write_backs.append((action, body))
-
-
-def _asdict(options: SimOptions) -> dict[str, Any]:
-    return {name: getattr(options, name) for name in SimOptions.__dataclass_fields__}

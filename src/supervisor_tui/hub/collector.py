@@ -47,7 +47,6 @@ class _SourceSink:
     def __init__(self, collector: Collector, name: str) -> None:
         self._collector = collector
         self._name = name
-        self._last_health: tuple[HealthState, str] | None = None
 
     async def emit(self, events: Sequence[NewEvent], cursor: str | None = None) -> None:
         await self._collector.submit(events, self._name, cursor)
@@ -77,7 +76,6 @@ class _SourceSink:
             received_at=now,
             payload=payload,
         )
-        self._last_health = (state, reason)
         await self._collector.submit([event], None, None)
 
     async def quarantine(self, kind: str, raw: str, reason: str) -> None:
@@ -104,7 +102,6 @@ class Collector:
         self.state = FloorState(targets)
         self._queue: asyncio.Queue[_Batch] | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self.errors: list[str] = []
 
     async def start(self) -> None:
         self._queue = asyncio.Queue(maxsize=64)
@@ -145,7 +142,6 @@ class Collector:
         except Exception as exc:  # an adapter bug must not take the floor down
             reason = f"{type(exc).__name__}: {exc}"[:200]
             log.error("adapter %s stopped: %s", adapter.name, reason)
-            self.errors.append(f"{adapter.name}: {reason}")
             with contextlib.suppress(Exception):
                 await sink.health(HealthState.DOWN, f"adapter stopped: {reason}")
 
@@ -167,19 +163,15 @@ class Collector:
                     if not b.done.done():
                         b.done.set_exception(exc)
                 continue
-            self._apply(stored)
+            before = self.state.seq
+            if stored and stored[0].seq == self.state.seq + 1:
+                self.state.apply_all(stored)
+            elif stored:
+                await self._catch_up()  # an operator's ack was written in between
+            self._maybe_snapshot(before)
             for b in batches:
                 if not b.done.done():
                     b.done.set_result(None)
-
-    def _apply(self, stored: list[Event]) -> None:
-        before = self.state.seq
-        if stored and stored[0].seq == self.state.seq + 1:
-            self.state.apply_all(stored)
-        elif stored:
-            # Someone else (an operator's ack) wrote in between: read what we missed.
-            self.state.apply_all(self.store.read_from(self.state.seq))
-        self._maybe_snapshot(before)
 
     def _maybe_snapshot(self, before: int) -> None:
         """Every SNAPSHOT_EVERY events the floor is saved, so replay can seek fast."""
