@@ -218,8 +218,11 @@ class Collector:
                     self.store.outbox_failed, item.id, f"no source named {item.source!r}", None
                 )
                 continue
+            body = json.loads(item.body)
+            # one key per ack, the same on every retry: lets the adapter see it already landed
+            body.setdefault("delivery_key", f"{item.event_seq}-{item.id}")
             try:
-                await adapter.write_back(item.action, json.loads(item.body))
+                await adapter.write_back(item.action, body)
             except WriteBackError as exc:
                 retry_at = (
                     now + min(600.0, exc.retry_after_s * math.pow(2, item.attempts))

@@ -1,0 +1,281 @@
+"""What every polling adapter needs from HTTP: a client that never leaks its credentials,
+clear errors for each way a call can fail, and a rate-limit budget.
+
+The budget keeps our own use under a share of the plan's per-minute limit (50 % by
+default, so other integrations on the account keep theirs), reads what the server says is
+left, and stops every call until ``Retry-After`` has passed after a 429.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+Clock = Callable[[], float]
+
+
+class ApiError(Exception):
+    """A call failed. ``retryable`` says whether trying again later can help."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class AuthFailed(ApiError):
+    """The credentials were refused (401/403): nothing will work until they are fixed."""
+
+    retryable = False
+
+
+class RateLimited(ApiError):
+    def __init__(self, message: str, *, retry_at: float) -> None:
+        super().__init__(message, status=429)
+        self.retry_at = retry_at
+
+
+class ServerError(ApiError):
+    """5xx or a timeout: the helpdesk is having trouble; try again with back-off."""
+
+
+class Unreachable(ApiError):
+    """No answer at all: DNS, refused connection, TLS, reset."""
+
+
+class BadBody(ApiError):
+    """The answer is not what the API documents (not JSON, cut short, wrong shape)."""
+
+    def __init__(self, message: str, *, raw: str, status: int | None = None) -> None:
+        super().__init__(message, status=status)
+        self.raw = raw
+
+
+class Conflict(ApiError):
+    """409: someone changed the record since we read it (``safe_update``)."""
+
+
+class NotFound(ApiError):
+    retryable = False
+
+
+@dataclass(slots=True)
+class RateBudget:
+    """Our share of the account's per-minute request limit.
+
+    ``take(hot=...)`` says whether a call may go now: cold calls (ratings, policies, the
+    agent list) only while less than ``cold_share`` of our minute is spent, so the hot
+    ones (agent state, queue activity, new tickets) always find room.
+    """
+
+    limit_per_minute: int
+    share: float = 0.5
+    cold_share: float = 0.7
+    clock: Clock = time.time
+    server_limit: int | None = None
+    server_remaining: int | None = None
+    server_reset_s: float | None = None
+    retry_at: float = 0.0
+    _sent: deque[float] = field(default_factory=deque)
+    requests: int = 0
+
+    @property
+    def allowed_per_minute(self) -> int:
+        limit = self.server_limit or self.limit_per_minute
+        return max(1, math.floor(min(limit, self.limit_per_minute) * self.share))
+
+    def used_last_minute(self) -> int:
+        now = self.clock()
+        while self._sent and self._sent[0] <= now - 60:
+            self._sent.popleft()
+        return len(self._sent)
+
+    def wait_s(self, *, hot: bool = True) -> float:
+        """Seconds until a call of this temperature may go (0: now)."""
+        now = self.clock()
+        if self.retry_at > now:
+            return self.retry_at - now
+        allowed = (
+            self.allowed_per_minute
+            if hot
+            else max(1, int(self.allowed_per_minute * self.cold_share))
+        )
+        used = self.used_last_minute()
+        if self.server_remaining is not None and self.server_limit:
+            # the account as a whole is nearly out (other integrations use it too)
+            floor = self.server_limit * (1 - self.share) * (0.2 if hot else 0.5)
+            if self.server_remaining < floor and self.server_reset_s:
+                return max(0.5, self.server_reset_s)
+        if used < allowed:
+            return 0.0
+        return max(0.05, self._sent[used - allowed] + 60 - now)
+
+    def spend(self) -> None:
+        self._sent.append(self.clock())
+        self.requests += 1
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        limit = _int(headers.get("x-rate-limit") or headers.get("ratelimit-limit"))
+        remaining = _int(
+            headers.get("x-rate-limit-remaining") or headers.get("ratelimit-remaining")
+        )
+        reset = _int(headers.get("ratelimit-reset"))
+        if limit:
+            self.server_limit = limit
+        if remaining is not None:
+            self.server_remaining = remaining
+        if reset is not None:
+            self.server_reset_s = float(reset)
+
+    def back_off(self, retry_after_s: float) -> float:
+        self.retry_at = max(self.retry_at, self.clock() + max(1.0, retry_after_s))
+        return self.retry_at
+
+    def fraction_left(self) -> float:
+        """Our minute's share still unspent, 0..1 (shown in the freshness bar)."""
+        allowed = self.allowed_per_minute
+        return max(0.0, min(1.0, (allowed - self.used_last_minute()) / allowed))
+
+
+def _int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(float(value.strip()))
+    except ValueError:
+        return None
+
+
+def retry_after_s(headers: Mapping[str, str], default: float = 30.0) -> float:
+    value = headers.get("retry-after")
+    if value is None:
+        return default
+    try:
+        return max(1.0, float(value.strip()))
+    except ValueError:
+        return default
+
+
+class JsonApi:
+    """A JSON-over-HTTPS client for one helpdesk account.
+
+    Errors carry the method, the path and the status, never a header or the query
+    string's secrets, so they can be logged and shown on the wall as they are.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        label: str,
+        budget: RateBudget,
+        auth: httpx.Auth | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout_s: float = 20.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.label = label
+        self.budget = budget
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            auth=auth,
+            headers={
+                "Accept": "application/json",
+                "User-Agent": "supervisor-tui",
+                **(headers or {}),
+            },
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        body: Any = None,
+        ok: tuple[int, ...] = (200, 201),
+    ) -> Any:
+        """One call: JSON in, JSON out, or one of the ApiError kinds."""
+        where = f"{method} {_path_only(path)}"
+        now = self.budget.clock()
+        if self.budget.retry_at > now:
+            raise RateLimited(
+                f"{self.label}: 429, retry in {math.ceil(self.budget.retry_at - now)} s",
+                retry_at=self.budget.retry_at,
+            )
+        self.budget.spend()
+        try:
+            response = await self._client.request(method, path, params=params, json=body)
+        except httpx.TimeoutException:
+            raise ServerError(f"{self.label}: {where} timed out") from None
+        except httpx.TransportError as exc:
+            raise Unreachable(
+                f"{self.label}: cannot reach the server ({type(exc).__name__})"
+            ) from None
+        self.budget.observe(response.headers)
+        status = response.status_code
+        if status == 429:
+            wait = retry_after_s(response.headers)
+            retry_at = self.budget.back_off(wait)
+            raise RateLimited(f"{self.label}: 429, retry in {math.ceil(wait)} s", retry_at=retry_at)
+        if status in (401, 403):
+            raise AuthFailed(
+                f"{self.label}: the server refused the credentials ({status}) on {where}",
+                status=status,
+            )
+        if status == 404:
+            raise NotFound(f"{self.label}: {where} not found (404)", status=404)
+        if status == 409:
+            raise Conflict(f"{self.label}: {where} conflicts with a newer change (409)", status=409)
+        if status >= 500:
+            raise ServerError(f"{self.label}: {where} answered {status}", status=status)
+        text = response.text
+        if status not in ok:
+            raise ApiError(
+                f"{self.label}: {where} answered {status}: {_excerpt(text)}", status=status
+            )
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise BadBody(
+                f"{self.label}: {where} answered {status} with a body that is not JSON",
+                raw=text[:4000],
+                status=status,
+            ) from None
+
+    async def get(
+        self, path: str, params: Mapping[str, Any] | list[tuple[str, Any]] | None = None
+    ) -> Any:
+        return await self.request("GET", path, params=params)
+
+
+def _path_only(path: str) -> str:
+    """The path without its query string (cursors are long, and queries may hold secrets)."""
+    return path.split("?", 1)[0]
+
+
+def _excerpt(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def expect(body: Any, key: str, kind: type, *, label: str, where: str) -> Any:
+    """``body[key]``, checked to be of ``kind``, or BadBody naming what is missing."""
+    if not isinstance(body, dict) or not isinstance(body.get(key), kind):
+        raw = json.dumps(body)[:4000] if body is not None else ""
+        raise BadBody(f"{label}: {where} answered without a {key!r} {kind.__name__}", raw=raw)
+    return body[key]

@@ -1,0 +1,872 @@
+"""The Zendesk adapter: polls within a rate budget, takes webhooks as hints, writes acks back.
+
+What is read, and how often (the intervals stretch when the budget is short):
+
+| data | endpoint | every | temperature |
+|---|---|---|---|
+| agent state | omnichannel ``agent_availabilities``, else Talk ``agents_activity`` | 5 s | hot |
+| waiting calls | Talk ``current_queue_activity`` | 5 s | hot |
+| tickets | ``incremental/tickets/cursor.json`` (≤ 10 a minute, lags ~1 min) | 10 s | hot |
+| finished calls | Talk ``incremental/calls`` | 30 s | warm |
+| SLA clocks | ``incremental/ticket_metric_events`` | 30 s | warm |
+| groups, members, staff, custom statuses | REST, cursor pages | 10 min | cold |
+| SLA policies | ``slas/policies`` | 30 min | cold |
+
+The sync cursor (ticket export cursor, start times of the time-based exports) is stored
+with the events of each page, so a crash resumes at the last stored page: no gap, and
+nothing stored twice (events carry keys the store deduplicates).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import math
+import os
+import stat
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+from supervisor_tui.adapters.base import Clock, Sink, WriteBackError
+from supervisor_tui.adapters.http import (
+    ApiError,
+    AuthFailed,
+    BadBody,
+    Conflict,
+    JsonApi,
+    NotFound,
+    RateBudget,
+    RateLimited,
+    expect,
+)
+from supervisor_tui.adapters.zendesk import parse
+from supervisor_tui.model import (
+    AgentState,
+    AgentStateChanged,
+    HealthState,
+    NewEvent,
+    Payload,
+    TicketDeleted,
+    TicketUpserted,
+)
+
+log = logging.getLogger(__name__)
+
+CURSOR_VERSION = 1
+EXPORT_MIN_INTERVAL_S = 6.0  # the ticket export allows 10 requests a minute
+EXPORT_PAGE = 1000  # records in a full page of a time-based export
+HEARTBEAT_S = 20.0
+WEBHOOK_MAX_AGE_S = 300.0
+ACK_TAG = "supervisor_acked"
+
+
+class SourceSetupError(ValueError):
+    """The source's settings cannot work (no token, unreadable token file, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ZendeskSettings:
+    base_url: str
+    email: str | None = None
+    token: str | None = field(default=None, repr=False)
+    oauth_token: str | None = field(default=None, repr=False)
+    rate_limit_per_minute: int = 200
+    budget_share: float = 0.5
+    write_back: bool = False
+    ack_tag: str = ACK_TAG
+    webhook_secret: str | None = field(default=None, repr=False)
+    group_channels: Mapping[str, str] = field(default_factory=dict)
+    escalation_tags: tuple[str, ...] = ("escalated",)
+    hot_interval_s: float = 5.0
+    ticket_interval_s: float = 10.0
+    warm_interval_s: float = 30.0
+    directory_interval_s: float = 600.0
+    policy_interval_s: float = 1800.0
+    backfill_s: float = 7 * 24 * 3600
+    """How far back the first sync reads tickets (open ones older than this are missed)."""
+
+    def auth(self) -> httpx.Auth | None:
+        if self.oauth_token:
+            return _Bearer(self.oauth_token)
+        if self.email and self.token:
+            return httpx.BasicAuth(f"{self.email}/token", self.token)
+        return None
+
+
+class _Bearer(httpx.Auth):
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def auth_flow(self, request: httpx.Request) -> Any:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "_Bearer(***)"
+
+
+def read_secret(*, env: str | None = None, file: str | None = None, what: str) -> str | None:
+    """A secret from an environment variable or a file only its owner can read."""
+    if env:
+        value = os.environ.get(env)
+        if not value:
+            raise SourceSetupError(f"{what}: environment variable {env} is not set")
+        return value.strip()
+    if file:
+        path = Path(os.path.expanduser(file))
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            raise SourceSetupError(f"{what}: cannot read {path} ({exc.strerror})") from None
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise SourceSetupError(
+                f"{what}: {path} can be read by others (mode {stat.S_IMODE(mode):o}); "
+                f"run: chmod 600 {path}"
+            )
+        return path.read_text(encoding="utf-8").strip()
+    return None
+
+
+@dataclass(slots=True)
+class SyncReport:
+    """What one full sync found (``supervisor-tui check``)."""
+
+    tickets: dict[str, bool] = field(default_factory=dict)  # id → open
+    deleted: set[str] = field(default_factory=set)
+    agents: int = 0
+    queues: int = 0
+    sla_policies: int = 0
+
+
+@dataclass(slots=True)
+class _Task:
+    name: str
+    interval_s: float
+    hot: bool
+    run: Callable[[Sink], Awaitable[None]]
+    due_at: float = 0.0
+    enabled: bool = True
+    failures: int = 0
+
+
+class ZendeskAdapter:
+    kind = "zendesk"
+
+    def __init__(self, name: str, settings: ZendeskSettings, clock: Clock = time.time) -> None:
+        self.name = name
+        self.settings = settings
+        self.clock = clock
+        self.budget = RateBudget(
+            settings.rate_limit_per_minute, share=settings.budget_share, clock=clock
+        )
+        self.api = JsonApi(
+            settings.base_url,
+            label=name,
+            budget=self.budget,
+            auth=settings.auth(),
+        )
+        self.ctx = parse.Context(source=name, escalation_tags=settings.escalation_tags)
+        self.report = SyncReport()
+        self._cursor: dict[str, Any] = {"v": CURSOR_VERSION}
+        self._sla_clocks: dict[tuple[str, str, int], parse.SlaClock] = {}
+        self._agent_states: dict[str, tuple[AgentState, str, str]] = {}
+        self._chat_seen: dict[str, tuple[str, float]] = {}
+        self._voice_groups: list[int] = []
+        self._lines: dict[int, int] = {}  # Talk phone number id → its default group
+        self._talk = True
+        self._omnichannel = True
+        self._hint = asyncio.Event()
+        self._health: tuple[HealthState, str] | None = None
+        self._health_at = 0.0
+        self._tasks = [
+            _Task("agents", settings.hot_interval_s, True, self._poll_agent_state),
+            _Task("queues", settings.hot_interval_s, True, self._poll_queue_activity),
+            _Task("tickets", settings.ticket_interval_s, True, self._poll_tickets),
+            _Task("calls", settings.warm_interval_s, False, self._poll_calls),
+            _Task("slas", settings.warm_interval_s, False, self._poll_metric_events),
+            _Task("directory", settings.directory_interval_s, False, self._poll_directory),
+            _Task("policies", settings.policy_interval_s, False, self._poll_policies),
+        ]
+
+    # -- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def from_config(cls, name: str, settings: dict[str, Any], clock: Clock) -> ZendeskAdapter:
+        base_url = settings.get("base_url") or (
+            f"https://{settings['subdomain']}.zendesk.com" if settings.get("subdomain") else None
+        )
+        if not base_url:
+            raise SourceSetupError(f"source {name!r}: needs subdomain or base_url")
+        token = read_secret(
+            env=settings.get("token_env"), file=settings.get("token_file"), what=f"source {name!r}"
+        )
+        oauth = read_secret(env=settings.get("oauth_token_env"), what=f"source {name!r}")
+        if not oauth and not (token and settings.get("email")):
+            raise SourceSetupError(
+                f"source {name!r}: needs email + token_env (or token_file), or oauth_token_env"
+            )
+        secret = read_secret(
+            env=settings.get("webhook_secret_env"), what=f"source {name!r} webhook secret"
+        )
+        known = {
+            f: settings[f]
+            for f in (
+                "rate_limit_per_minute",
+                "budget_share",
+                "write_back",
+                "ack_tag",
+                "hot_interval_s",
+                "ticket_interval_s",
+                "warm_interval_s",
+                "backfill_s",
+            )
+            if settings.get(f) is not None
+        }
+        return cls(
+            name,
+            ZendeskSettings(
+                base_url=base_url,
+                email=settings.get("email"),
+                token=token,
+                oauth_token=oauth,
+                webhook_secret=secret,
+                group_channels=dict(settings.get("group_channels") or {}),
+                escalation_tags=tuple(settings.get("escalation_tags") or ("escalated",)),
+                **known,
+            ),
+            clock,
+        )
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def run(self, sink: Sink, cursor: str | None) -> None:
+        self._load_cursor(cursor)
+        try:
+            while True:
+                await self._round(sink)
+                await self._sleep_until_due()
+        finally:
+            with contextlib.suppress(Exception):
+                await self.api.close()
+
+    async def sync_once(self, sink: Sink) -> SyncReport:
+        """Every task once, cold ones first (``check``); raises the first ApiError."""
+        self._load_cursor(None)
+        for task in sorted(self._tasks, key=lambda t: t.hot):
+            await task.run(sink)
+        return self.report
+
+    async def _round(self, sink: Sink) -> None:
+        now = self.clock()
+        due = [t for t in self._tasks if t.enabled and t.due_at <= now]
+        # hot first; on the very first round the directory must come before the rest
+        due.sort(key=lambda t: (t.name != "directory" or t.due_at > 0, not t.hot, t.due_at))
+        for task in due:
+            wait = self.budget.wait_s(hot=task.hot)
+            if wait > 0:
+                if task.hot and self.budget.retry_at <= self.clock():
+                    task.due_at = self.clock() + min(wait, task.interval_s)
+                else:
+                    task.due_at = self.clock() + wait
+                continue
+            try:
+                await task.run(sink)
+            except asyncio.CancelledError:
+                raise
+            except RateLimited as exc:
+                task.due_at = exc.retry_at
+                await self._report(sink, HealthState.DEGRADED, str(exc), retry_at=exc.retry_at)
+                return
+            except AuthFailed as exc:
+                for t in self._tasks:
+                    t.due_at = self.clock() + 300
+                await self._report(
+                    sink, HealthState.DOWN, f"{exc} — check the token", retry_at=self.clock() + 300
+                )
+                return
+            except BadBody as exc:
+                await sink.quarantine(f"zendesk.{task.name}", exc.raw, str(exc))
+                task.failures += 1
+                task.due_at = self.clock() + self._backoff(task)
+                continue
+            except (ApiError, parse.ShapeError) as exc:
+                task.failures += 1
+                retry_at = self.clock() + self._backoff(task)
+                task.due_at = retry_at
+                await self._report(sink, HealthState.DEGRADED, str(exc), retry_at=retry_at)
+                continue
+            task.failures = 0
+            task.due_at = self.clock() + self._stretch(task)
+        if all(t.failures == 0 for t in self._tasks if t.enabled):
+            await self._report(sink, HealthState.CONNECTED, "")
+
+    def _backoff(self, task: _Task) -> float:
+        return min(300.0, 5.0 * math.pow(2, min(task.failures, 6)))
+
+    def _stretch(self, task: _Task) -> float:
+        """The task's interval, stretched so the planned rate fits the budget."""
+        planned = sum(60.0 / t.interval_s for t in self._tasks if t.enabled)
+        allowed = self.budget.allowed_per_minute
+        factor = max(1.0, planned / allowed) if task.hot else max(1.0, 1.5 * planned / allowed)
+        return task.interval_s * factor
+
+    async def _sleep_until_due(self) -> None:
+        now = self.clock()
+        next_due = min((t.due_at for t in self._tasks if t.enabled), default=now + 5)
+        delay = max(0.05, min(next_due - now, 5.0))
+        self._hint.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._hint.wait(), timeout=delay)
+
+    def poll_soon(self) -> None:
+        """A webhook said something changed: read tickets and agents now (within limits)."""
+        for task in self._tasks:
+            if task.name in ("tickets", "agents"):
+                last = task.due_at - self._stretch(task)
+                task.due_at = min(task.due_at, max(self.clock(), last + EXPORT_MIN_INTERVAL_S))
+        self._hint.set()
+
+    async def _report(
+        self, sink: Sink, state: HealthState, reason: str, *, retry_at: float | None = None
+    ) -> None:
+        """Health when it changes, and a heartbeat so the board knows the poll is alive."""
+        now = self.clock()
+        if self._health == (state, reason) and now - self._health_at < HEARTBEAT_S:
+            return
+        self._health = (state, reason)
+        self._health_at = now
+        await sink.health(
+            state,
+            reason,
+            retry_at=retry_at,
+            budget_left=self.budget.fraction_left(),
+            poll_interval_s=self._stretch(self._tasks[0]),
+        )
+
+    # -- cursor ---------------------------------------------------------------------------
+
+    def _load_cursor(self, cursor: str | None) -> None:
+        state: dict[str, Any] = {}
+        if cursor:
+            with contextlib.suppress(ValueError, TypeError):
+                loaded = json.loads(cursor)
+                if isinstance(loaded, dict) and loaded.get("v") == CURSOR_VERSION:
+                    state = loaded
+        start = int(self.clock() - self.settings.backfill_s)
+        self._cursor = {
+            "v": CURSOR_VERSION,
+            "tickets": state.get("tickets") or {"start_time": start},
+            "calls": int(state.get("calls") or start),
+            "slas": int(state.get("slas") or start),
+        }
+
+    def cursor_text(self) -> str:
+        return json.dumps(self._cursor, sort_keys=True)
+
+    def _event(self, key: str, occurred_at: float, payload: Payload) -> NewEvent:
+        return NewEvent(
+            source=self.name,
+            key=key,
+            occurred_at=occurred_at,
+            received_at=self.clock(),
+            payload=payload,
+        )
+
+    # -- cold: directory and policies -----------------------------------------------------
+
+    async def _cursor_pages(self, path: str, key: str, params: list[tuple[str, Any]]) -> list[Any]:
+        """Every record of a cursor-paginated list. Stops on ``meta.has_more`` being false
+        (Zendesk still sends ``links.next`` on the last page)."""
+        out: list[Any] = []
+        query = [*params, ("page[size]", 100)]
+        for _ in range(10_000):
+            body = await self.api.get(path, query)
+            out.extend(expect(body, key, list, label=self.name, where=path))
+            meta = body.get("meta") or {}
+            if not meta.get("has_more") or not meta.get("after_cursor"):
+                return out
+            query = [*params, ("page[size]", 100), ("page[after]", meta["after_cursor"])]
+        raise BadBody(f"{self.name}: {path} never ended", raw="")
+
+    async def _poll_directory(self, sink: Sink) -> None:
+        fields = await self._cursor_pages("/api/v2/ticket_fields.json", "ticket_fields", [])
+        for f in fields:
+            if f.get("type") == "custom_status":
+                self.ctx.custom_statuses = parse.custom_statuses(f)
+        groups = await self._cursor_pages("/api/v2/groups.json", "groups", [])
+        memberships = await self._cursor_pages(
+            "/api/v2/group_memberships.json", "group_memberships", []
+        )
+        users = await self._cursor_pages(
+            "/api/v2/users.json", "users", [("role[]", "agent"), ("role[]", "admin")]
+        )
+        queues = parse.group_payloads(groups, self.ctx, self.settings.group_channels)
+        agents = parse.agent_payloads(users, memberships, self.ctx)
+        self._voice_groups = [
+            gid for gid, ch in self.ctx.group_channels.items() if ch.value == "voice"
+        ]
+        if self._talk:
+            try:
+                numbers = await self._cursor_pages(
+                    "/api/v2/channels/voice/phone_numbers.json", "phone_numbers", []
+                )
+            except NotFound:
+                self._talk = False
+                numbers = []
+            self._lines = parse.phone_lines(numbers)
+        self.report.queues = len(queues)
+        self.report.agents = len(agents)
+        now = self.clock()
+        events = [self._event(f"queue:{q.queue_id}:{_digest(q)}", now, q) for q in queues] + [
+            self._event(f"agent:{a.agent_id}:{_digest(a)}", now, a) for a in agents
+        ]
+        await sink.emit(events, self.cursor_text())
+
+    async def _poll_policies(self, sink: Sink) -> None:
+        body = await self.api.get("/api/v2/slas/policies.json")
+        policies = expect(body, "sla_policies", list, label=self.name, where="slas/policies")
+        self.report.sla_policies = parse.sla_policy_count(policies)
+
+    # -- hot: agents and queues -----------------------------------------------------------
+
+    async def _poll_agent_state(self, sink: Sink) -> None:
+        rows: list[tuple[str, AgentState, str, str]] = []
+        if self._omnichannel:
+            try:
+                records = await self._jsonapi_pages("/api/v2/agent_availabilities")
+                rows = [parse.availability_state(r) for r in records]
+            except NotFound:
+                self._omnichannel = False
+        if not self._omnichannel:
+            if not self._talk:
+                return
+            try:
+                activity = await self._offset_pages(
+                    "/api/v2/channels/voice/stats/agents_activity.json", "agents_activity"
+                )
+            except NotFound:
+                self._talk = False
+                return
+            for row in activity:
+                state, raw = parse.talk_state(row)
+                rows.append((str(row.get("agent_id")), state, raw, ""))
+        now = self.clock()
+        events = []
+        for user_id, state, raw, work in rows:
+            agent_id = f"{self.name}:{user_id}"
+            if self._agent_states.get(agent_id) == (state, raw, work):
+                continue
+            self._agent_states[agent_id] = (state, raw, work)
+            payload = AgentStateChanged(
+                agent_id=agent_id,
+                state=state,
+                raw_state=raw,
+                since=now,
+                work=work,
+                reason=raw if state is AgentState.AWAY else "",
+            )
+            events.append(self._event(f"state:{agent_id}:{now:.3f}", now, payload))
+        if events:
+            await sink.emit(events, self.cursor_text())
+
+    async def _jsonapi_pages(self, path: str) -> list[Any]:
+        out: list[Any] = []
+        query: list[tuple[str, Any]] = [("page[size]", 100)]
+        for _ in range(10_000):
+            body = await self.api.get(path, query)
+            out.extend(expect(body, "data", list, label=self.name, where=path))
+            meta = body.get("meta") or {}
+            after = meta.get("after_cursor")
+            if not meta.get("has_more") or not after:
+                return out
+            query = [("page[size]", 100), ("page[after]", after)]
+        raise BadBody(f"{self.name}: {path} never ended", raw="")
+
+    async def _offset_pages(self, path: str, key: str) -> list[Any]:
+        out: list[Any] = []
+        url: str | None = path
+        params: list[tuple[str, Any]] | None = None
+        for _ in range(10_000):
+            assert url is not None
+            body = await self.api.get(url, params)
+            out.extend(expect(body, key, list, label=self.name, where=path))
+            nxt = body.get("next_page")
+            if not nxt:
+                return out
+            url, params = self._same_host(nxt)
+        raise BadBody(f"{self.name}: {path} never ended", raw="")
+
+    def _same_host(self, url: str) -> tuple[str, list[tuple[str, Any]]]:
+        """A next-page URL, refused unless it points back at the account we call."""
+        parts = urlsplit(url)
+        ours = urlsplit(self.settings.base_url)
+        if parts.netloc and parts.netloc != ours.netloc:
+            raise BadBody(f"{self.name}: a next page points at another host", raw=url[:200])
+        return parts.path, parse_qsl(parts.query)
+
+    async def _poll_queue_activity(self, sink: Sink) -> None:
+        """Waiting calls per voice group. Talk filters its live figures by phone number
+        only, so each group's figures are the sum over the lines that route to it."""
+        if not self._talk or not self._lines:
+            return
+        now = self.clock()
+        by_group: dict[int, list[int]] = {}
+        for number_id, gid in self._lines.items():
+            by_group.setdefault(gid, []).append(number_id)
+        events = []
+        for gid, numbers in sorted(by_group.items()):
+            try:
+                body = await self.api.get(
+                    "/api/v2/channels/voice/stats/current_queue_activity.json",
+                    [("phone_number_ids", ",".join(str(n) for n in sorted(numbers)))],
+                )
+            except NotFound:
+                self._talk = False
+                return
+            stats = parse.queue_activity(body, f"{self.name}:{gid}", now)
+            events.append(self._event(f"qs:{gid}:{now:.3f}", now, stats))
+        await sink.emit(events, self.cursor_text())
+
+    # -- tickets --------------------------------------------------------------------------
+
+    async def _poll_tickets(self, sink: Sink) -> None:
+        for _ in range(10_000):
+            position = self._cursor["tickets"]
+            params: list[tuple[str, Any]] = [("per_page", 1000)]
+            if "cursor" in position:
+                params.append(("cursor", position["cursor"]))
+            else:
+                params.append(("start_time", int(position["start_time"])))
+            body = await self.api.get("/api/v2/incremental/tickets/cursor.json", params)
+            tickets = expect(body, "tickets", list, label=self.name, where="ticket export")
+            events = []
+            bad = []
+            for ticket in tickets:
+                try:
+                    events.extend(self._ticket_events(ticket))
+                except parse.ShapeError as exc:
+                    bad.append((ticket, str(exc)))
+            for ticket, reason in bad:
+                await sink.quarantine("zendesk.ticket", json.dumps(ticket)[:8000], reason)
+            after = body.get("after_cursor")
+            if after:
+                self._cursor["tickets"] = {"cursor": after}
+            await sink.emit(events, self.cursor_text())
+            if body.get("end_of_stream") or not after:
+                return
+            wait = self.budget.wait_s(hot=True)
+            if wait > 0:
+                return  # the rest on the next round
+
+    def _ticket_events(self, ticket: Mapping[str, Any]) -> list[NewEvent]:
+        payload = parse.ticket_payload(ticket, self.ctx)
+        stamp = ticket.get("generated_timestamp") or ticket.get("updated_at")
+        if isinstance(payload, TicketDeleted):
+            self.report.tickets.pop(payload.ticket_id, None)
+            self.report.deleted.add(payload.ticket_id)
+            at = self.clock()
+            return [self._event(f"ticket:{payload.ticket_id}:deleted", at, payload)]
+        assert isinstance(payload, TicketUpserted)
+        self.report.tickets[payload.ticket_id] = payload.status.is_open
+        self.report.deleted.discard(payload.ticket_id)
+        events = [self._event(f"ticket:{payload.ticket_id}:{stamp}", payload.updated_at, payload)]
+        if payload.channel.value == "chat" and payload.queue_id:
+            events.extend(self._chat_contact(payload))
+        return events
+
+    def _chat_contact(self, t: TicketUpserted) -> list[NewEvent]:
+        """A messaging ticket is a chat contact: offered when it arrives, answered when an
+        agent takes it, abandoned when it closes untaken. Seen through the export, so up to
+        a minute late (the freshness bar says how old)."""
+        from supervisor_tui.model import (  # local: only chat needs them
+            ContactAbandoned,
+            ContactAnswered,
+            ContactEnded,
+            ContactOffered,
+        )
+
+        assert t.queue_id is not None
+        cid = f"{self.name}:chat:{t.ticket_id}"
+        out: list[NewEvent] = [
+            self._event(
+                f"contact:{cid}:offered",
+                t.created_at,
+                ContactOffered(
+                    contact_id=cid, queue_id=t.queue_id, channel=t.channel, offered_at=t.created_at
+                ),
+            )
+        ]
+        seen = self._chat_seen.get(t.ticket_id)
+        if t.assignee_id and seen is None:
+            self._chat_seen[t.ticket_id] = (t.assignee_id, t.updated_at)
+            out.append(
+                self._event(
+                    f"contact:{cid}:answered",
+                    t.updated_at,
+                    ContactAnswered(
+                        contact_id=cid,
+                        queue_id=t.queue_id,
+                        agent_id=t.assignee_id,
+                        answered_at=t.updated_at,
+                        wait_s=max(0.0, t.updated_at - t.created_at),
+                    ),
+                )
+            )
+            seen = self._chat_seen[t.ticket_id]
+        if not t.status.is_open:
+            if seen is None and not t.assignee_id:
+                out.append(
+                    self._event(
+                        f"contact:{cid}:abandoned",
+                        t.updated_at,
+                        ContactAbandoned(
+                            contact_id=cid,
+                            queue_id=t.queue_id,
+                            abandoned_at=t.updated_at,
+                            wait_s=max(0.0, t.updated_at - t.created_at),
+                        ),
+                    )
+                )
+            elif seen is not None:
+                out.append(
+                    self._event(
+                        f"contact:{cid}:ended",
+                        t.updated_at,
+                        ContactEnded(
+                            contact_id=cid,
+                            queue_id=t.queue_id,
+                            agent_id=seen[0],
+                            ended_at=t.updated_at,
+                            talk_s=max(0.0, t.updated_at - seen[1]),
+                        ),
+                    )
+                )
+            self._chat_seen.pop(t.ticket_id, None)
+        return out
+
+    # -- warm: calls and SLA clocks -------------------------------------------------------
+
+    async def _time_export(
+        self,
+        path: str,
+        key: str,
+        cursor_key: str,
+        sink: Sink,
+        handle: Callable[[Mapping[str, Any]], list[NewEvent]],
+        extra: Sequence[tuple[str, Any]] = (),
+    ) -> None:
+        for _ in range(1000):
+            start = int(self._cursor[cursor_key])
+            if start > self.clock() - 60:
+                return  # the time-based exports refuse start times under a minute old
+            try:
+                body = await self.api.get(path, [*extra, ("start_time", start)])
+            except ApiError as exc:
+                if exc.status == 422:  # "Too recent start_time": nothing new yet
+                    return
+                raise
+            records = expect(body, key, list, label=self.name, where=path)
+            events: list[NewEvent] = []
+            for record in records:
+                try:
+                    events.extend(handle(record))
+                except parse.ShapeError as exc:
+                    await sink.quarantine(f"zendesk.{key}", json.dumps(record)[:8000], str(exc))
+            end_time = body.get("end_time")
+            if isinstance(end_time, int | float) and end_time > start:
+                self._cursor[cursor_key] = int(end_time)
+            await sink.emit(events, self.cursor_text())
+            # Talk's exports always give a next_page: fewer than a full page means done
+            if body.get("end_of_stream") or len(records) < EXPORT_PAGE or not body.get("next_page"):
+                return
+            if not (isinstance(end_time, int | float) and end_time > start):
+                return
+            if self.budget.wait_s(hot=False) > 0:
+                return
+
+    async def _poll_calls(self, sink: Sink) -> None:
+        if not self._talk or not self._voice_groups:
+            return
+
+        def handle(call: Mapping[str, Any]) -> list[NewEvent]:
+            payloads = parse.call_payloads(call, self.ctx, self._lines)
+            return [self._event(f"call:{call['id']}:{p.KIND}", _when(p), p) for p in payloads]
+
+        try:
+            await self._time_export(
+                "/api/v2/channels/voice/stats/incremental/calls.json",
+                "calls",
+                "calls",
+                sink,
+                handle,
+            )
+        except NotFound:
+            self._talk = False
+
+    async def _poll_metric_events(self, sink: Sink) -> None:
+        def handle(event: Mapping[str, Any]) -> list[NewEvent]:
+            payload = parse.sla_payload(event, self._sla_clocks)
+            if payload is None or event.get("deleted"):
+                return []
+            return [self._event(f"sla:{event.get('id')}", parse.ts(event.get("time")), payload)]
+
+        await self._time_export(
+            "/api/v2/incremental/ticket_metric_events.json",
+            "ticket_metric_events",
+            "slas",
+            sink,
+            handle,
+            extra=[("exclude_deleted", "true")],
+        )
+
+    # -- push -----------------------------------------------------------------------------
+
+    def webhook(self, headers: Mapping[str, str], body: bytes) -> tuple[int, str]:
+        """A Zendesk webhook delivery: check its signature and age, then poll sooner.
+
+        Returns (HTTP status, short reason). The body is never trusted as data: the poll
+        stays the source of truth."""
+        secret = self.settings.webhook_secret
+        if not secret:
+            return 404, "no webhook secret configured for this source"
+        lowered = {k.lower(): v for k, v in headers.items()}
+        signature = lowered.get("x-zendesk-webhook-signature", "")
+        stamp = lowered.get("x-zendesk-webhook-signature-timestamp", "")
+        if not verify_signature(secret, stamp, body, signature):
+            return 401, "bad signature"
+        try:
+            sent = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return 400, "bad timestamp"
+        if abs(self.clock() - sent) > WEBHOOK_MAX_AGE_S:
+            return 401, "timestamp too old"
+        self.poll_soon()
+        return 200, "ok"
+
+    # -- write-back -----------------------------------------------------------------------
+
+    async def write_back(self, action: str, body: dict[str, Any]) -> None:
+        """An ack, note or resolve as a private comment and a tag, sent at most once.
+
+        The comment carries a reference (the delivery key); before sending, the ticket's
+        latest comments are searched for it, so a retry after a lost answer does not post
+        it twice. ``safe_update`` with the ticket's ``updated_stamp`` means an agent's edit
+        in between makes Zendesk refuse (409), and we read again and retry."""
+        if not self.settings.write_back:
+            log.info("%s: write-back is off; %s kept on the floor only", self.name, action)
+            return
+        ticket_id = str(body.get("ticket_id") or "")
+        if not ticket_id.isdigit():
+            raise WriteBackError(f"not a Zendesk ticket id: {ticket_id[:20]!r}", retryable=False)
+        ref = f"[supervisor-tui {action} {body.get('delivery_key') or body.get('escalation_id')}]"
+        verb = {"ack": "Acknowledged", "note": "Note", "resolve": "Resolved"}.get(action, action)
+        text = str(body.get("text") or "").strip()
+        comment = f"{verb} on the supervision floor by {body.get('by') or 'a supervisor'}: "
+        comment += str(body.get("title") or "")
+        if text:
+            comment += f"\n\n{text}"
+        comment += f"\n\n{ref}"
+        path = f"/api/v2/tickets/{ticket_id}.json"
+        try:
+            for _ in range(3):
+                ticket = expect(
+                    await self.api.get(path), "ticket", dict, label=self.name, where="ticket"
+                )
+                tags = ticket.get("tags") or []
+                posted = await self._already_posted(ticket_id, ref)
+                if posted and self.settings.ack_tag in tags:
+                    return
+                stamp = ticket.get("updated_at")
+                try:
+                    if not posted:
+                        update = {
+                            "ticket": {
+                                "comment": {"body": comment, "public": False},
+                                "safe_update": True,
+                                "updated_stamp": stamp,
+                            }
+                        }
+                        answer = await self.api.request("PUT", path, body=update)
+                        stamp = (answer.get("ticket") or {}).get("updated_at", stamp)
+                    if self.settings.ack_tag not in tags:
+                        # PUT on /tags adds to the ticket's tags (a plain update replaces them)
+                        await self.api.request(
+                            "PUT",
+                            f"/api/v2/tickets/{ticket_id}/tags.json",
+                            body={
+                                "tags": [self.settings.ack_tag],
+                                "safe_update": True,
+                                "updated_stamp": stamp,
+                            },
+                        )
+                    return
+                except Conflict:
+                    continue  # an agent edited it in between: read again
+        except NotFound:
+            raise WriteBackError(f"ticket {ticket_id} no longer exists", retryable=False) from None
+        except RateLimited as exc:
+            raise WriteBackError(
+                str(exc), retry_after_s=max(1.0, exc.retry_at - self.clock())
+            ) from None
+        except AuthFailed as exc:
+            raise WriteBackError(str(exc), retry_after_s=300) from None
+        except ApiError as exc:
+            raise WriteBackError(str(exc)) from None
+        raise WriteBackError(f"ticket {ticket_id} kept changing; will try again", retry_after_s=20)
+
+    async def _already_posted(self, ticket_id: str, ref: str) -> bool:
+        body = await self.api.get(
+            f"/api/v2/tickets/{ticket_id}/comments.json",
+            [("sort_order", "desc"), ("page[size]", 50)],
+        )
+        comments = expect(body, "comments", list, label=self.name, where="comments")
+        return any(ref in str(c.get("body") or "") for c in comments if isinstance(c, dict))
+
+
+def _when(p: Payload) -> float:
+    for attr in ("ended_at", "answered_at", "abandoned_at", "offered_at"):
+        value = getattr(p, attr, None)
+        if isinstance(value, float | int):
+            return float(value)
+    return 0.0
+
+
+def _digest(p: Payload) -> str:
+    return hashlib.sha1(p.model_dump_json().encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+def verify_signature(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
+    """Zendesk's webhook signature: base64(HMAC-SHA256(secret, timestamp + body))."""
+    if not signature or not timestamp:
+        return False
+    mac = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
+    return hmac.compare_digest(base64.b64encode(mac).decode(), signature.strip())
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The signature a webhook with this secret carries (for tests and the fake)."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
+    return base64.b64encode(mac).decode()
+
+
+__all__ = [
+    "SourceSetupError",
+    "SyncReport",
+    "ZendeskAdapter",
+    "ZendeskSettings",
+    "read_secret",
+    "sign",
+    "verify_signature",
+]
