@@ -84,3 +84,50 @@ def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
         load_config(broken)
     with pytest.raises(ConfigError, match=r"nope.toml: no such file"):
         load_config(tmp_path / "nope.toml")
+
+
+def _zendesk(**over: object) -> dict:
+    source = {
+        "name": "zendesk",
+        "kind": "zendesk",
+        "subdomain": "acme",
+        "email": "bot@acme.example",
+        "token_env": "ZENDESK_API_TOKEN",
+    }
+    source.update(over)
+    return {"sources": [source]}
+
+
+def test_commented_zendesk_example_is_a_valid_source() -> None:
+    text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    block = [
+        line[2:]
+        for line in text.splitlines()
+        if line.startswith("# ") and "=" in line and not line.startswith("# [")
+    ]
+    start = next(i for i, line in enumerate(block) if line.startswith('name = "zendesk"'))
+    source = tomllib.loads("\n".join(block[start : start + 11]))
+    parsed = parse_config({"sources": [source]}, "example")
+    (zendesk,) = parsed.sources
+    assert zendesk.kind == "zendesk" and zendesk.write_back is True
+    assert zendesk.group_channels == {"Tier 1": "voice"}
+
+
+def test_zendesk_source_needs_an_account_and_a_credential() -> None:
+    assert "needs subdomain" in _error(_zendesk(subdomain=None))
+    assert "needs email with token_env" in _error(_zendesk(email=None))
+    message = _error(_zendesk(tokn_env="X"))
+    assert "sources[0].tokn_env: unknown key" in message and "token_env" in message
+
+
+def test_zendesk_plain_http_only_to_loopback() -> None:
+    ok = parse_config(_zendesk(base_url="http://127.0.0.1:8080"), "site.toml")
+    assert ok.sources[0].base_url == "http://127.0.0.1:8080"
+    assert "only allowed to a loopback" in _error(_zendesk(base_url="http://zendesk.example"))
+    parse_config(_zendesk(base_url="https://acme.zendesk.com"), "site.toml")
+
+
+def test_webhooks_off_loopback_need_tls() -> None:
+    parse_config({"webhooks": {"listen": "127.0.0.1:8787"}}, "site.toml")
+    assert "set tls_cert and tls_key" in _error({"webhooks": {"listen": "0.0.0.0:8787"}})
+    assert "webhooks.listen" in _error({"webhooks": {"listen": "no-port"}})

@@ -34,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-c", "--config", type=Path, required=True)
     run.add_argument("--db", type=Path, help="the SQLite file (overrides [store] path)")
 
+    check = sub.add_parser("check", help="one full sync of every source: counts and health")
+    check.add_argument("-c", "--config", type=Path, required=True)
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+
     record = sub.add_parser("record", help="write a simulated shift to a recording, no UI")
     record.add_argument("--source", choices=("simulator",), default="simulator")
     record.add_argument("--hours", type=float, default=8.0)
@@ -123,6 +127,23 @@ def _run_dashboard(config: Config, db: Path) -> int:
     finally:
         floor.store.close()
     return app.return_code or 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from supervisor_tui.hub.check import check_all, summary_lines
+
+    config = load_config(args.config)
+    if not config.sources:
+        raise ConfigError(f"{args.config}: no [[sources]] to check")
+    result = asyncio.run(check_all(config))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print("\n".join(summary_lines(result)))
+    return 0 if all(s["ok"] for s in result["sources"]) else 1
 
 
 def _record(args: argparse.Namespace) -> int:
@@ -234,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
             db = args.db or config.store.resolved_path()
             _log_to(db.with_suffix(".log"))
             return _run_dashboard(config, db)
+        if args.command == "check":
+            return _check(args)
         if args.command == "record":
             return _record(args)
         if args.command == "replay":

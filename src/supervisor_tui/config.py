@@ -61,6 +61,30 @@ class StoreConfig(_Strict):
         return self.path or user_data_path("supervisor-tui") / "floor.db"
 
 
+class WebhooksConfig(_Strict):
+    """Where helpdesks push change notices (``POST /webhooks/<source name>``)."""
+
+    listen: str | None = Field(default=None, pattern=r"^[^\s:]+:\d{1,5}$")
+    """``host:port``; empty means no webhook endpoint (sources poll only)."""
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    @model_validator(mode="after")
+    def _tls_off_loopback(self) -> WebhooksConfig:
+        off_loopback = self.listen and not _is_loopback(self.address()[0])
+        if off_loopback and not (self.tls_cert and self.tls_key):
+            raise ValueError(
+                f"listen {self.listen!r} is not a loopback address: "
+                "set tls_cert and tls_key, or listen on 127.0.0.1 behind a TLS proxy"
+            )
+        return self
+
+    def address(self) -> tuple[str, int]:
+        assert self.listen is not None
+        host, _, port = self.listen.rpartition(":")
+        return host, int(port)
+
+
 class TargetsConfig(_Strict):
     sl_threshold_s: float = Field(default=20, gt=0)
     sl_target: float = Field(default=0.8, gt=0, lt=1)
@@ -110,8 +134,8 @@ class ZendeskSource(_Strict):
     """Write acks and notes back to the ticket as private comments and a tag."""
     ack_tag: str = Field(default="supervisor_acked", pattern=r"^[A-Za-z0-9_/-]+$")
     webhook_secret_env: str | None = None
-    group_channels: dict[str, Literal["voice", "chat", "email", "web", "social", "other"]] = (
-        Field(default_factory=dict)
+    group_channels: dict[str, Literal["voice", "chat", "email", "web", "social", "other"]] = Field(
+        default_factory=dict
     )
     """A group's channel by its name, where the name does not say it ("Tier 1" = "voice")."""
     escalation_tags: list[str] = Field(default_factory=lambda: ["escalated"])
@@ -159,6 +183,7 @@ class Config(_Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     targets: TargetsConfig = Field(default_factory=TargetsConfig)
     sources: list[SourceConfig] = Field(default_factory=list)
+    webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
     rules: list[Rule] = Field(default_factory=list)
     keys: dict[str, str] = Field(default_factory=dict)
     """Remapped keys: binding id (e.g. ``escalation.ack``) to a key (e.g. ``"A"``)."""

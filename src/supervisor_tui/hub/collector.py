@@ -21,6 +21,7 @@ from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.replay import SNAPSHOT_EVERY, record_snapshot
 from supervisor_tui.core.rules import RuleEngine
 from supervisor_tui.core.targets import FloorTargets
+from supervisor_tui.hub.webhooks import WebhookServer
 from supervisor_tui.model import Event, HealthState, NewEvent, SourceHealth
 from supervisor_tui.store import SQLiteStore, Store, StoreError
 
@@ -94,8 +95,11 @@ class Collector:
         rules: RuleEngine,
         targets: FloorTargets,
         clock: Callable[[], float],
+        *,
+        webhooks: WebhookServer | None = None,
     ) -> None:
         self.store = store
+        self.webhooks = webhooks
         self.adapters = {adapter.name: adapter for adapter in adapters}
         self.rules = rules
         self.clock = clock
@@ -109,6 +113,8 @@ class Collector:
         self._tasks.append(asyncio.create_task(self._writer(), name="collector-writer"))
         self._tasks.append(asyncio.create_task(self._rule_ticker(), name="collector-rules"))
         self._tasks.append(asyncio.create_task(self._outbox(), name="collector-outbox"))
+        if self.webhooks is not None:
+            await self.webhooks.start()
         for name, adapter in self.adapters.items():
             cursor = await asyncio.to_thread(self.store.get_cursor, name)
             self._tasks.append(
@@ -122,6 +128,8 @@ class Collector:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self.webhooks is not None:
+            await self.webhooks.stop()
 
     async def submit(
         self, events: Sequence[NewEvent], source: str | None, cursor: str | None

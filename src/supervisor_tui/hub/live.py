@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from supervisor_tui.adapters.base import Adapter, load_adapter_class
 from supervisor_tui.config import Config
 from supervisor_tui.core.rules import RuleEngine
 from supervisor_tui.hub.collector import Collector
+from supervisor_tui.hub.webhooks import WebhookServer
 from supervisor_tui.store import SQLiteStore
 
 
@@ -37,5 +39,14 @@ def build_live_floor(config: Config, db_path: Path | None = None) -> LiveFloor:
         if source.kind == "simulator" and callable(floor_clock) and settings.get("speed", 1) != 1:
             clock = floor_clock  # a time-compressed simulation runs the floor's clock
     rules = RuleEngine(list(config.rules))
-    collector = Collector(store, adapters, rules, config.floor_targets(), clock)
+    webhooks = None
+    if config.webhooks.listen:
+        host, port = config.webhooks.address()
+        tls = None
+        if config.webhooks.tls_cert and config.webhooks.tls_key:
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(config.webhooks.tls_cert, config.webhooks.tls_key)
+        targets = {a.name: a for a in adapters if callable(getattr(a, "webhook", None))}
+        webhooks = WebhookServer(targets, host, port, tls)  # type: ignore[arg-type]
+    collector = Collector(store, adapters, rules, config.floor_targets(), clock, webhooks=webhooks)
     return LiveFloor(config, store, adapters, collector, rules, clock)

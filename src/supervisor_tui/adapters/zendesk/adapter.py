@@ -159,6 +159,7 @@ class _Task:
     due_at: float = 0.0
     enabled: bool = True
     failures: int = 0
+    last_run_at: float = -math.inf
 
 
 class ZendeskAdapter:
@@ -281,6 +282,7 @@ class ZendeskAdapter:
                 else:
                     task.due_at = self.clock() + wait
                 continue
+            task.last_run_at = self.clock()
             try:
                 await task.run(sink)
             except asyncio.CancelledError:
@@ -332,10 +334,11 @@ class ZendeskAdapter:
 
     def poll_soon(self) -> None:
         """A webhook said something changed: read tickets and agents now (within limits)."""
+        gap = {"tickets": EXPORT_MIN_INTERVAL_S, "agents": 1.0}
         for task in self._tasks:
-            if task.name in ("tickets", "agents"):
-                last = task.due_at - self._stretch(task)
-                task.due_at = min(task.due_at, max(self.clock(), last + EXPORT_MIN_INTERVAL_S))
+            if task.name in gap:
+                soonest = max(self.clock(), task.last_run_at + gap[task.name])
+                task.due_at = min(task.due_at, soonest)
         self._hint.set()
 
     async def _report(
