@@ -250,6 +250,9 @@ def test_ticket_metrics_unmeasured_times_stay_unknown() -> None:
     times = [parse.ticket_times(r) for r in records]
     unmeasured = next(t for t in times if t.ticket_id == "161")
     assert unmeasured.first_reply_s is None and unmeasured.full_resolution_s is None
-    assert parse.ticket_times(
-        {**records[0], "reply_time_in_minutes": {"calendar": 3, "business": 1}}
-    ).first_reply_s == 180
+    assert (
+        parse.ticket_times(
+            {**records[0], "reply_time_in_minutes": {"calendar": 3, "business": 1}}
+        ).first_reply_s
+        == 180
+    )

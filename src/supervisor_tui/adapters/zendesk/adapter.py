@@ -164,13 +164,24 @@ class _Task:
 
 class ZendeskAdapter:
     kind = "zendesk"
+    export_per_page = 1000
 
-    def __init__(self, name: str, settings: ZendeskSettings, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: ZendeskSettings,
+        clock: Clock = time.time,
+        *,
+        wall: Clock | None = None,
+    ) -> None:
+        """``clock`` stamps the events (the floor's time); ``wall`` paces the requests
+        (the helpdesk counts its limit in real minutes). They differ only in a sped-up demo."""
         self.name = name
         self.settings = settings
         self.clock = clock
+        self.wall = wall or clock
         self.budget = RateBudget(
-            settings.rate_limit_per_minute, share=settings.budget_share, clock=clock
+            settings.rate_limit_per_minute, share=settings.budget_share, clock=self.wall
         )
         self.api = JsonApi(
             settings.base_url,
@@ -180,7 +191,9 @@ class ZendeskAdapter:
         )
         self.ctx = parse.Context(source=name, escalation_tags=settings.escalation_tags)
         self.report = SyncReport()
-        self._cursor: dict[str, Any] = {"v": CURSOR_VERSION}
+        self.last_export_ended = False
+        self._cursor: dict[str, Any] = {}
+        self._load_cursor(None)
         self._sla_clocks: dict[tuple[str, str, int], parse.SlaClock] = {}
         self._agent_states: dict[str, tuple[AgentState, str, str]] = {}
         self._chat_seen: dict[str, tuple[str, float]] = {}
@@ -256,7 +269,7 @@ class ZendeskAdapter:
         self._load_cursor(cursor)
         try:
             while True:
-                await self._round(sink)
+                await self.poll_due(sink)
                 await self._sleep_until_due()
         finally:
             with contextlib.suppress(Exception):
@@ -269,20 +282,21 @@ class ZendeskAdapter:
             await task.run(sink)
         return self.report
 
-    async def _round(self, sink: Sink) -> None:
-        now = self.clock()
+    async def poll_due(self, sink: Sink) -> None:
+        """Run every task that is due, within the budget (one round of the loop)."""
+        now = self.wall()
         due = [t for t in self._tasks if t.enabled and t.due_at <= now]
         # hot first; on the very first round the directory must come before the rest
         due.sort(key=lambda t: (t.name != "directory" or t.due_at > 0, not t.hot, t.due_at))
         for task in due:
             wait = self.budget.wait_s(hot=task.hot)
             if wait > 0:
-                if task.hot and self.budget.retry_at <= self.clock():
-                    task.due_at = self.clock() + min(wait, task.interval_s)
+                if task.hot and self.budget.retry_at <= self.wall():
+                    task.due_at = self.wall() + min(wait, task.interval_s)
                 else:
-                    task.due_at = self.clock() + wait
+                    task.due_at = self.wall() + wait
                 continue
-            task.last_run_at = self.clock()
+            task.last_run_at = self.wall()
             try:
                 await task.run(sink)
             except asyncio.CancelledError:
@@ -293,24 +307,24 @@ class ZendeskAdapter:
                 return
             except AuthFailed as exc:
                 for t in self._tasks:
-                    t.due_at = self.clock() + 300
+                    t.due_at = self.wall() + 300
                 await self._report(
-                    sink, HealthState.DOWN, f"{exc} — check the token", retry_at=self.clock() + 300
+                    sink, HealthState.DOWN, f"{exc} — check the token", retry_at=self.wall() + 300
                 )
                 return
             except BadBody as exc:
                 await sink.quarantine(f"zendesk.{task.name}", exc.raw, str(exc))
                 task.failures += 1
-                task.due_at = self.clock() + self._backoff(task)
+                task.due_at = self.wall() + self._backoff(task)
                 continue
             except (ApiError, parse.ShapeError) as exc:
                 task.failures += 1
-                retry_at = self.clock() + self._backoff(task)
+                retry_at = self.wall() + self._backoff(task)
                 task.due_at = retry_at
                 await self._report(sink, HealthState.DEGRADED, str(exc), retry_at=retry_at)
                 continue
             task.failures = 0
-            task.due_at = self.clock() + self._stretch(task)
+            task.due_at = self.wall() + self._stretch(task)
         if all(t.failures == 0 for t in self._tasks if t.enabled):
             await self._report(sink, HealthState.CONNECTED, "")
 
@@ -325,7 +339,7 @@ class ZendeskAdapter:
         return task.interval_s * factor
 
     async def _sleep_until_due(self) -> None:
-        now = self.clock()
+        now = self.wall()
         next_due = min((t.due_at for t in self._tasks if t.enabled), default=now + 5)
         delay = max(0.05, min(next_due - now, 5.0))
         self._hint.clear()
@@ -337,7 +351,7 @@ class ZendeskAdapter:
         gap = {"tickets": EXPORT_MIN_INTERVAL_S, "agents": 1.0}
         for task in self._tasks:
             if task.name in gap:
-                soonest = max(self.clock(), task.last_run_at + gap[task.name])
+                soonest = max(self.wall(), task.last_run_at + gap[task.name])
                 task.due_at = min(task.due_at, soonest)
         self._hint.set()
 
@@ -345,7 +359,7 @@ class ZendeskAdapter:
         self, sink: Sink, state: HealthState, reason: str, *, retry_at: float | None = None
     ) -> None:
         """Health when it changes, and a heartbeat so the board knows the poll is alive."""
-        now = self.clock()
+        now = self.wall()
         if self._health == (state, reason) and now - self._health_at < HEARTBEAT_S:
             return
         self._health = (state, reason)
@@ -445,29 +459,36 @@ class ZendeskAdapter:
     # -- hot: agents and queues -----------------------------------------------------------
 
     async def _poll_agent_state(self, sink: Sink) -> None:
-        rows: list[tuple[str, AgentState, str, str]] = []
+        """Omnichannel availability says online/away/offline and what work each agent
+        holds; Talk says who is on a call or in wrap-up. Both where the account has both."""
+        rows: dict[str, tuple[AgentState, str, str]] = {}
         if self._omnichannel:
             try:
-                records = await self._jsonapi_pages("/api/v2/agent_availabilities")
-                rows = [parse.availability_state(r) for r in records]
+                for body in await self._jsonapi_pages("/api/v2/agent_availabilities"):
+                    for user_id, state, raw, work in parse.availability_states(body):
+                        rows[user_id] = (state, raw, work)
             except NotFound:
                 self._omnichannel = False
-        if not self._omnichannel:
-            if not self._talk:
-                return
+        if self._talk:
             try:
                 activity = await self._offset_pages(
                     "/api/v2/channels/voice/stats/agents_activity.json", "agents_activity"
                 )
             except NotFound:
                 self._talk = False
-                return
+                activity = []
             for row in activity:
                 state, raw = parse.talk_state(row)
-                rows.append((str(row.get("agent_id")), state, raw, ""))
+                user_id = str(row.get("agent_id"))
+                known = rows.get(user_id)
+                if known is None:
+                    rows[user_id] = (state, raw, "")
+                elif state in (AgentState.BUSY, AgentState.WRAP_UP):
+                    # the call outranks the status: on a call, or wrapping one up
+                    rows[user_id] = (state, f"{known[1]}/{row.get('call_status')}", "talk")
         now = self.clock()
         events = []
-        for user_id, state, raw, work in rows:
+        for user_id, (state, raw, work) in rows.items():
             agent_id = f"{self.name}:{user_id}"
             if self._agent_states.get(agent_id) == (state, raw, work):
                 continue
@@ -485,11 +506,13 @@ class ZendeskAdapter:
             await sink.emit(events, self.cursor_text())
 
     async def _jsonapi_pages(self, path: str) -> list[Any]:
+        """Every page of a JSON:API list (cursor pagination only)."""
         out: list[Any] = []
         query: list[tuple[str, Any]] = [("page[size]", 100)]
         for _ in range(10_000):
             body = await self.api.get(path, query)
-            out.extend(expect(body, "data", list, label=self.name, where=path))
+            expect(body, "data", list, label=self.name, where=path)
+            out.append(body)
             meta = body.get("meta") or {}
             after = meta.get("after_cursor")
             if not meta.get("has_more") or not after:
@@ -547,7 +570,7 @@ class ZendeskAdapter:
     async def _poll_tickets(self, sink: Sink) -> None:
         for _ in range(10_000):
             position = self._cursor["tickets"]
-            params: list[tuple[str, Any]] = [("per_page", 1000)]
+            params: list[tuple[str, Any]] = [("per_page", self.export_per_page)]
             if "cursor" in position:
                 params.append(("cursor", position["cursor"]))
             else:
@@ -567,7 +590,8 @@ class ZendeskAdapter:
             if after:
                 self._cursor["tickets"] = {"cursor": after}
             await sink.emit(events, self.cursor_text())
-            if body.get("end_of_stream") or not after:
+            self.last_export_ended = bool(body.get("end_of_stream") or not after)
+            if self.last_export_ended:
                 return
             wait = self.budget.wait_s(hot=True)
             if wait > 0:
@@ -753,7 +777,7 @@ class ZendeskAdapter:
             sent = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
         except ValueError:
             return 400, "bad timestamp"
-        if abs(self.clock() - sent) > WEBHOOK_MAX_AGE_S:
+        if abs(self.wall() - sent) > WEBHOOK_MAX_AGE_S:
             return 401, "timestamp too old"
         self.poll_soon()
         return 200, "ok"
@@ -821,7 +845,7 @@ class ZendeskAdapter:
             raise WriteBackError(f"ticket {ticket_id} no longer exists", retryable=False) from None
         except RateLimited as exc:
             raise WriteBackError(
-                str(exc), retry_after_s=max(1.0, exc.retry_at - self.clock())
+                str(exc), retry_after_s=max(1.0, exc.retry_at - self.wall())
             ) from None
         except AuthFailed as exc:
             raise WriteBackError(str(exc), retry_after_s=300) from None

@@ -294,42 +294,43 @@ def talk_state(row: Mapping[str, Any]) -> tuple[AgentState, str]:
     return AgentState.OFFLINE, raw
 
 
-def availability_state(record: Mapping[str, Any]) -> tuple[str, AgentState, str, str]:
-    """One omnichannel agent availability (JSON:API) → (user id, state, raw, work).
+def availability_states(body: Mapping[str, Any]) -> list[tuple[str, AgentState, str, str]]:
+    """One page of omnichannel agent availabilities (JSON:API) → (user id, state, raw, work).
 
-    An online agent with open work items is busy; the status name is kept raw, and any
-    other name (a custom "Lunch", "Training") counts as away, with the name as reason.
+    An online agent with work items on a channel is busy on it; the status name is kept
+    raw, and any other name (a custom "Lunch", "Training") counts as away.
     """
-    attrs = record.get("attributes") or {}
-    status = attrs.get("agent_status") or {}
-    name = str(status.get("name") or "offline") if isinstance(status, Mapping) else str(status)
-    user_id = str(record.get("id") or attrs.get("agent_id") or "")
-    if not user_id:
-        raise ShapeError("agent availability without an id")
-    work_items = 0
-    work = []
-    for channel in attrs.get("channels") or []:
-        if not isinstance(channel, Mapping):
-            continue
-        items = channel.get("work_items")
-        n = (
-            int(items)
-            if isinstance(items, int)
-            else len(items)
-            if isinstance(items, list)
-            else int(channel.get("work_item_count") or 0)
-        )
-        if n:
-            work_items += n
-            work.append(f"{channel.get('name') or channel.get('id') or '?'} ×{n}")
-    lowered = name.lower()
-    if lowered == "online":
-        state = AgentState.BUSY if work_items else AgentState.AVAILABLE
-    elif lowered == "offline":
-        state = AgentState.OFFLINE
-    else:
-        state = AgentState.AWAY
-    return user_id, state, name, ", ".join(work)
+    data = body.get("data")
+    if not isinstance(data, list):
+        raise ShapeError("no data list in agent availabilities")
+    channels = {
+        str(item.get("id")): item.get("attributes") or {}
+        for item in body.get("included") or []
+        if isinstance(item, Mapping) and item.get("type") == "channels"
+    }
+    out = []
+    for record in data:
+        attrs = record.get("attributes") or {}
+        user_id = attrs.get("agent_id")
+        if user_id is None:
+            raise ShapeError("agent availability without an agent_id")
+        status = attrs.get("agent_status") or {}
+        name = str(status.get("name") or "offline") if isinstance(status, Mapping) else "offline"
+        busy_on = []
+        links = ((record.get("relationships") or {}).get("channels") or {}).get("data") or []
+        for link in links:
+            channel = channels.get(str(link.get("id")), {})
+            if int(channel.get("work_item_count") or 0) > 0:
+                busy_on.append(str(channel.get("name") or "?"))
+        lowered = name.lower()
+        if lowered == "online":
+            state = AgentState.BUSY if busy_on else AgentState.AVAILABLE
+        elif lowered == "offline":
+            state = AgentState.OFFLINE
+        else:
+            state = AgentState.AWAY
+        out.append((str(user_id), state, name, ", ".join(busy_on)))
+    return out
 
 
 # -- Talk ------------------------------------------------------------------------------------

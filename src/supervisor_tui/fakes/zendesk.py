@@ -1,0 +1,1928 @@
+"""A fake Zendesk (Support, Talk, omnichannel) over loopback HTTP, fed by the floor simulation.
+
+It speaks the wire format of the recordings in ``shared/conformance/zendesk`` (same envelopes,
+same keys, ISO-8601 ``Z`` times, integer ids) and behaves like the real thing where an adapter
+can trip: cursors, ``has_more`` false while ``links.next`` is still a URL, the export's lag and
+its own 10-a-minute limit, 429 with ``Retry-After``, safe updates that conflict, injected faults.
+
+Id mapping (fixed)::
+
+    simulator                      Zendesk
+    ----------------------------   -------------------------------------------------------
+    queue i (0-based, in order of  group 360000000000 + i + 1, name = queue name
+      QueueUpserted)
+    voice queue i                  also phone number 390000000000 + i + 1 (Talk filters)
+    agent "a0001"                  user 370000000000 + 1, role "agent", email ana.a@example.com
+    API user (``email``)           user 370000000000 (author of API comments; not listed)
+    requester "Avery K."           end-user 375000000000 + n (n in order of first sight)
+    ticket "10007"                 ticket 10007 (via.channel "email")
+    voice contact "c123"           Talk call 380000000000 + 123; legs 381000000000 + n
+    chat contact "c123"            messaging ticket 900000 + 123 (via.channel "native_messaging")
+    SLA policy, one per priority   400000000000 + k (k = 1 urgent, 2 high, 3 normal, 4 low)
+    custom statuses                420000000000 + k (1 new, 2 open, 3 pending, 4 hold, 5 solved)
+    group membership               371000000000 + n; comment 430000000000 + n; audit 440..., n
+    satisfaction rating            450000000000 + n; ticket metric event 410000000000 + n
+
+Endpoints (all under /api/v2, ``.json`` suffix optional, auth: Basic ``email/token:TOKEN`` or
+``Bearer OAUTH``; every response carries X-Rate-Limit(-Remaining) and ratelimit-limit /
+-remaining / -reset for a per-minute window of ``clock``)::
+
+    GET  incremental/tickets/cursor          start_time= | cursor=; per_page (<=1000); 10/min
+    GET  incremental/tickets                 time-based (count, end_of_stream, next_page,
+                                             end_time); shares the 10/min with the cursor export
+    GET  groups, group_memberships, users    cursor (page[size], page[after|before]) or offset
+                                             (page, per_page); users honours role[] / role
+    GET  users/me
+    GET  channels/voice/phone_numbers        offset; one number per voice group
+    GET  channels/voice/stats/current_queue_activity
+                                             account-wide; the documented filter is
+                                             phone_number_ids=; group_id=<one group> is this
+                                             fake's extension for per-group figures
+    GET  channels/voice/stats/agents_activity
+                                             offset (next_page/previous_page/count); group_ids=
+    GET  channels/voice/stats/incremental/calls | legs
+                                             start_time=; calls/legs, next_page (always a URL:
+                                             stop when count < 1000), count, end_time; 10/min
+    GET  agent_availabilities[/ID]           JSON:API (only with omnichannel=True, else 404)
+    GET  slas/policies                       sla_policies, count, next_page, previous_page
+    GET  incremental/ticket_metric_events    start_time=; ticket_metric_events, next_page,
+                                             count, end_time, end_of_stream
+    GET  satisfaction_ratings                cursor or offset; score= (received, good, bad, ...),
+                                             start_time=, end_time=
+    GET  ticket_fields, custom_statuses
+    GET  views/ID/count                      first call per view: value null, fresh false
+    GET  tickets/ID                          {"ticket"}; deleted or unknown -> 404 RecordNotFound
+    GET  tickets/ID/comments                 cursor (sort=-created_at) or offset (sort_order=desc)
+    PUT  tickets/ID                          comment, tags, additional_tags, remove_tags, status,
+                                             priority, assignee_id, group_id; safe_update +
+                                             updated_stamp -> 409 UpdateConflict when stale
+
+Shape decisions where no recording exists (from developer.zendesk.com):
+
+- Calls carry the group in ``call_group_id`` (as recorded); completed calls are
+  ``completion_status: "completed"`` with wait/talk/hold/wrap_up times in whole seconds,
+  abandoned ones ``"abandoned_in_queue"`` with ``agent_id: null``. A call is exported once it
+  ended; its ``updated_at`` is its end. Time-based exports include every row with
+  time >= start_time; a full page is extended to the end of its last second and then
+  ``end_time`` = that second + 1 (as recorded), otherwise ``end_time`` = the last row's second.
+- agent_availabilities: ``data[]`` of ``agent_availabilities`` (attributes agent_id,
+  agent_status {id, name, reason, updated_at}, group_ids, skills, version; links.self;
+  relationships.channels), ``included`` = ``channels`` (support, messaging, talk: name, status,
+  max_capacity, work_item_count, updated_at, relationships.work_items) and ``work_items``
+  (added_at, reason); ``meta`` {has_more, after_cursor, before_cursor}, ``links`` {prev, next}.
+  Status ids are the unified defaults: offline 2, online 3, away 4. available / busy / wrap_up
+  are online (busy adds the work item), away is away, offline is offline; away and offline
+  agents have every channel offline.
+- Metric events (metric ``reply_time`` for first_reply_time, instance 1): ``activate`` and
+  ``apply_sla`` (``sla`` {target (minutes), target_in_seconds, business_hours, policy {id,
+  title, description}}) when the SLA starts, ``pause``, ``fulfill`` followed by
+  ``update_status`` ({status: {calendar, business}} minutes), ``breach`` at the due time.
+  Every event has ``deleted: false``.
+- 429 bodies as observed live: the account limit answers the text "Number of allowed API
+  requests per minute exceeded"; the exports answer JSON ``APIRateLimitExceeded``.
+  A wrong Bearer token gets OAuth's ``invalid_token`` body; Basic failures get
+  ``{"error": "Couldn't authenticate you"}``.
+- Object ``url`` fields name the real-looking ``https://SUBDOMAIN.zendesk.com``; the links a
+  client follows (after_url, next_page, links.next) point at this server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import itertools
+import json
+import math
+import re
+import time
+import unicodedata
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from supervisor_tui.adapters.simulator import SLA_TARGET_S, FloorSimulation, SimOptions
+from supervisor_tui.model import (
+    AgentState,
+    AgentStateChanged,
+    AgentUpserted,
+    Channel,
+    ContactAbandoned,
+    ContactAnswered,
+    ContactEnded,
+    ContactOffered,
+    NewEvent,
+    Priority,
+    QueueUpserted,
+    SlaChanged,
+    SlaState,
+    TicketDeleted,
+    TicketUpserted,
+)
+
+__all__ = ["FakeZendesk", "run_simulated"]
+
+Json = dict[str, Any]
+Clock = Callable[[], float]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+GROUP_BASE = 360_000_000_000
+USER_BASE = 370_000_000_000
+MEMBERSHIP_BASE = 371_000_000_000
+END_USER_BASE = 375_000_000_000
+CALL_BASE = 380_000_000_000
+LEG_BASE = 381_000_000_000
+PHONE_BASE = 390_000_000_000
+SLA_POLICY_BASE = 400_000_000_000
+METRIC_EVENT_BASE = 410_000_000_000
+CUSTOM_STATUS_BASE = 420_000_000_000
+COMMENT_BASE = 430_000_000_000
+AUDIT_BASE = 440_000_000_000
+RATING_BASE = 450_000_000_000
+MESSAGING_BASE = 900_000
+BRAND_ID = 360_000_000_100
+FORM_ID = 360_000_000_200
+CUSTOM_STATUS_FIELD_ID = 360_000_000_300
+
+EXPORT_PAGE_MAX = 1000
+LIST_PAGE_MAX = 100
+FAULTS = frozenset({"429", "500", "503", "401", "malformed", "truncated", "wrong_shape", "slow"})
+
+ACCOUNT_LIMIT_BODY = "Number of allowed API requests per minute exceeded"
+EXPORT_LIMIT_BODY: Json = {
+    "error": "APIRateLimitExceeded",
+    "description": "Number of allowed incremental export API requests per minute exceeded",
+}
+AUTH_FAILED: Json = {"error": "Couldn't authenticate you"}
+OAUTH_FAILED: Json = {
+    "error": "invalid_token",
+    "error_description": "The access token provided is expired, revoked, malformed or invalid "
+    "for other reasons.",
+}
+NOT_FOUND: Json = {"error": "RecordNotFound", "description": "Not found"}
+UPDATE_CONFLICT: Json = {
+    "details": {},
+    "description": "Safe Update prevented the update due to outdated ticket data. "
+    "Please fetch the latest ticket data and try again.",
+    "error": "UpdateConflict",
+}
+NO_SOURCE: Json = {"from": {}, "to": {}, "rel": None}
+
+# Priority order of the SLA policies (k = 1..4) and the custom statuses (k = 1..5).
+POLICY_PRIORITIES = (Priority.URGENT, Priority.HIGH, Priority.NORMAL, Priority.LOW)
+CUSTOM_STATUSES = (
+    ("new", "New", "Open", "Ticket is waiting for an agent"),
+    ("open", "Open", "Open", "An agent is working on the ticket"),
+    ("pending", "Pending", "Awaiting your reply", "Waiting for the requester"),
+    ("hold", "On-hold", "Open", "Waiting for a third party"),
+    ("solved", "Solved", "Solved", "The ticket is solved"),
+)
+STATUS_IDS = {name: CUSTOM_STATUS_BASE + k for k, (name, *_rest) in enumerate(CUSTOM_STATUSES, 1)}
+AGENT_STATUS = {"offline": 2, "online": 3, "away": 4, "transfers_only": 5}
+SLA_METRICS = {
+    "first_reply_time": ("reply_time", 1),
+    "next_reply_time": ("reply_time", 2),
+}
+EXPORT_LIMITS: dict[str, tuple[str, int]] = {
+    "/api/v2/incremental/tickets": ("incremental-exports", 10),
+    "/api/v2/channels/voice/stats/incremental/calls": ("talk-incremental-calls", 10),
+    "/api/v2/channels/voice/stats/incremental/legs": ("talk-incremental-legs", 10),
+}
+"""Path prefix -> (bucket, requests per minute) for the endpoints with their own limit."""
+
+_JSON_EXT = r"{_ext:(?:\.json)?}"
+
+
+def iso(t: float) -> str:
+    """Zendesk's timestamp format: ISO-8601, whole seconds, ``Z``."""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_micro(t: float) -> str:
+    """The Agent Availability API's timestamps carry microseconds."""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _number(ident: str) -> int:
+    digits = re.sub(r"\D", "", ident)
+    return int(digits) if digits else 0
+
+
+def _ascii_slug(name: str) -> str:
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", ".", plain.lower()).strip(".") or "user"
+
+
+def _encode_cursor(payload: str) -> str:
+    return base64.b64encode(payload.encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        return base64.b64decode(cursor.encode(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise _HttpError(400, _invalid("cursor")) from None
+
+
+def _invalid(what: str) -> Json:
+    return {"error": "InvalidPaginationParameter", "description": f"Invalid {what}"}
+
+
+class _HttpError(Exception):
+    def __init__(self, status: int, body: Json) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+@dataclass(slots=True)
+class _Fault:
+    prefix: str
+    fault: str
+    left: int
+    retry_after: int
+    delay_s: float
+
+
+@dataclass(slots=True)
+class _Ticket:
+    id: int
+    channel: str
+    subject: str
+    requester_id: int
+    requester_name: str
+    created_at: float
+    updated_at: float
+    status: str = "new"
+    priority: str | None = None
+    group_id: int | None = None
+    assignee_id: int | None = None
+    sim_tags: tuple[str, ...] = ()
+    api_tags: set[str] = field(default_factory=set)
+    removed_tags: set[str] = field(default_factory=set)
+    satisfaction: str | None = None
+    rating_id: int | None = None
+    replies: int = 0
+    generated: int = 0
+    custom_status_id: int = STATUS_IDS["new"]
+
+    @property
+    def tags(self) -> list[str]:
+        return sorted((set(self.sim_tags) | self.api_tags) - self.removed_tags)
+
+
+@dataclass(slots=True)
+class _Agent:
+    user_id: int
+    agent_id: str
+    name: str
+    group_ids: list[int]
+    created_at: float
+    state: AgentState = AgentState.OFFLINE
+    since: float = 0.0
+    work: str = ""
+    version: int = 0
+    online_s: float = 0.0
+    available_s: float = 0.0
+    away_s: float = 0.0
+    calls_accepted: int = 0
+    talk_s: float = 0.0
+    wrap_s: float = 0.0
+    hold_s: float = 0.0
+
+
+@dataclass(slots=True)
+class _Contact:
+    contact_id: str
+    channel: Channel
+    group_id: int | None
+    offered_at: float
+    agent_id: int | None = None
+    wait_s: float = 0.0
+
+
+class FakeZendesk:
+    """One Zendesk account on loopback. Feed it simulator events; read it over HTTP."""
+
+    def __init__(
+        self,
+        *,
+        subdomain: str = "demo",
+        email: str = "bot@example.com",
+        token: str = "fake-token",
+        oauth_token: str | None = None,
+        rate_limit: int = 700,
+        export_lag_s: float = 60.0,
+        clock: Clock = time.time,
+        omnichannel: bool = True,
+    ) -> None:
+        self.subdomain = subdomain
+        self.email = email
+        self.token = token
+        self.oauth_token = oauth_token
+        self.rate_limit = rate_limit
+        self.export_lag_s = export_lag_s
+        self.clock = clock
+        self.floor_clock: Clock = clock
+        """The floor's time for data (waits, edits, the export lag); run_simulated sets it
+        when the simulation runs at another speed than the wall clock."""
+        self.omnichannel = omnichannel
+        self.base_url = ""
+        self.site = f"https://{subdomain}.zendesk.com"
+        self.requests: list[tuple[str, str]] = []
+        self.comments: dict[int, list[Json]] = {}
+        self.tickets: dict[int, Json] = {}
+        self.groups: dict[int, Json] = {}
+        self.users: dict[int, Json] = {}
+        self.memberships: dict[int, Json] = {}
+        self.calls: dict[int, Json] = {}
+        self.legs: dict[int, Json] = {}
+        self.metric_events: list[Json] = []
+        self.ratings: dict[int, Json] = {}
+        self.sla_policies: dict[int, Json] = {}
+        self._versions: dict[int, list[Json]] = {}
+        self._state: dict[int, _Ticket] = {}
+        self._deleted: set[int] = set()
+        self._group_of_queue: dict[str, int] = {}
+        self._voice_groups: list[int] = []
+        self._agents: dict[int, _Agent] = {}
+        self._end_users: dict[str, int] = {}
+        self._emails: set[str] = set()
+        self._contacts: dict[str, _Contact] = {}
+        self._voice_ids: set[str] = set()
+        self._sla_open: dict[tuple[int, str, int], bool] = {}  # -> paused?
+        self._policy_by_title: dict[str, int] = {}
+        self._views_seen: set[int] = set()
+        self._faults: list[_Fault] = []
+        self._used: dict[str, tuple[int, int]] = {}
+        self._ids = {
+            name: itertools.count(1)
+            for name in ("membership", "leg", "event", "comment", "audit", "rating")
+        }
+        self._bot_id = USER_BASE
+        self._runner: web.AppRunner | None = None
+        for k, priority in enumerate(POLICY_PRIORITIES, 1):
+            self._add_policy(SLA_POLICY_BASE + k, f"{priority.value} e-mail", priority, k)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on ``host:port`` (0: any free port) and return the base URL."""
+
+        @web.middleware
+        async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+            return await self._serve(request, handler)
+
+        app = web.Application(middlewares=[middleware])
+        app.add_routes(self._routes())
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound = self._runner.addresses[0][1]
+        self.base_url = f"http://{host}:{bound}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- test controls ----------------------------------------------------------------------
+
+    def inject(
+        self,
+        path_prefix: str,
+        fault: str,
+        count: int = 1,
+        *,
+        retry_after: int = 7,
+        delay_s: float = 2.0,
+    ) -> None:
+        """The next ``count`` requests whose path starts with ``path_prefix`` get ``fault``."""
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; one of {sorted(FAULTS)}")
+        self._faults.append(_Fault(path_prefix, fault, count, retry_after, delay_s))
+
+    def delete_ticket(self, ticket_id: int) -> None:
+        """The ticket is deleted: the export shows it with status "deleted", the API 404s."""
+        state = self._state[ticket_id]
+        self._deleted.add(ticket_id)
+        state.status = "deleted"
+        self._touch(state, self.floor_clock())
+
+    def agent_edit(self, ticket_id: int) -> None:
+        """An agent edits the ticket in the Zendesk UI: updated_at moves on."""
+        self._touch(self._state[ticket_id], self.floor_clock())
+
+    # -- feeding ----------------------------------------------------------------------------
+
+    def feed(self, events: Iterable[NewEvent]) -> None:
+        """Turn the simulator's normalized events into Zendesk objects."""
+        for event in events:
+            payload = event.payload
+            at = event.occurred_at
+            if isinstance(payload, QueueUpserted):
+                self._queue(payload, at)
+            elif isinstance(payload, AgentUpserted):
+                self._agent(payload, at)
+            elif isinstance(payload, AgentStateChanged):
+                self._agent_state(payload, at)
+            elif isinstance(payload, ContactOffered):
+                self._offered(payload)
+            elif isinstance(payload, ContactAnswered):
+                self._answered(payload)
+            elif isinstance(payload, ContactAbandoned):
+                self._abandoned(payload)
+            elif isinstance(payload, ContactEnded):
+                self._ended(payload)
+            elif isinstance(payload, TicketUpserted):
+                self._ticket_upserted(payload)
+            elif isinstance(payload, TicketDeleted):
+                if int(payload.ticket_id) in self._state:
+                    self.delete_ticket(int(payload.ticket_id))
+            elif isinstance(payload, SlaChanged):
+                self._sla(payload, at)
+
+    def _queue(self, payload: QueueUpserted, at: float) -> None:
+        group_id = self._group_of_queue.get(payload.queue_id)
+        if group_id is None:
+            group_id = GROUP_BASE + len(self._group_of_queue) + 1
+            self._group_of_queue[payload.queue_id] = group_id
+            if payload.channel is Channel.VOICE:
+                self._voice_groups.append(group_id)
+        created = self.groups[group_id]["created_at"] if group_id in self.groups else iso(at)
+        self.groups[group_id] = {
+            "url": f"{self.site}/api/v2/groups/{group_id}.json",
+            "id": group_id,
+            "is_public": True,
+            "name": payload.name,
+            "description": f"{payload.channel.value} queue",
+            "default": group_id == GROUP_BASE + 1,
+            "deleted": False,
+            "created_at": created,
+            "updated_at": iso(at),
+        }
+
+    def _agent(self, payload: AgentUpserted, at: float) -> None:
+        user_id = USER_BASE + _number(payload.agent_id)
+        group_ids = [
+            self._group_of_queue[q] for q in payload.queue_ids if q in self._group_of_queue
+        ]
+        agent = self._agents.get(user_id)
+        if agent is None:
+            agent = _Agent(user_id, payload.agent_id, payload.name, group_ids, at, since=at)
+            self._agents[user_id] = agent
+            email = self._unique_email(payload.name, _number(payload.agent_id))
+        else:
+            agent.name, agent.group_ids = payload.name, group_ids
+            email = self.users[user_id]["email"]
+        self.users[user_id] = self._user(user_id, payload.name, email, "agent", at, group_ids)
+        for membership_id in [
+            m for m, row in self.memberships.items() if row["user_id"] == user_id
+        ]:
+            del self.memberships[membership_id]
+        for i, group_id in enumerate(group_ids):
+            membership_id = MEMBERSHIP_BASE + next(self._ids["membership"])
+            self.memberships[membership_id] = {
+                "url": f"{self.site}/api/v2/group_memberships/{membership_id}.json",
+                "id": membership_id,
+                "user_id": user_id,
+                "group_id": group_id,
+                "default": i == 0,
+                "created_at": iso(at),
+                "updated_at": iso(at),
+            }
+
+    def _unique_email(self, name: str, number: int) -> str:
+        local = _ascii_slug(name)
+        email = f"{local}@example.com"
+        if email in self._emails:
+            email = f"{local}.{number}@example.com"
+        self._emails.add(email)
+        return email
+
+    def _user(
+        self, user_id: int, name: str, email: str, role: str, at: float, groups: Sequence[int]
+    ) -> Json:
+        staff = role != "end-user"
+        return {
+            "id": user_id,
+            "url": f"{self.site}/api/v2/users/{user_id}.json",
+            "name": name,
+            "email": email,
+            "created_at": iso(at),
+            "updated_at": iso(at),
+            "time_zone": "UTC",
+            "iana_time_zone": "Etc/UTC",
+            "phone": None,
+            "shared_phone_number": None,
+            "photo": None,
+            "locale_id": 1,
+            "locale": "en-US",
+            "organization_id": None,
+            "role": role,
+            "verified": True,
+            "external_id": None,
+            "tags": [],
+            "alias": None,
+            "active": True,
+            "shared": False,
+            "shared_agent": False,
+            "last_login_at": iso(at) if staff else None,
+            "two_factor_auth_enabled": None,
+            "signature": None,
+            "details": None,
+            "notes": None,
+            "role_type": 0 if role == "agent" else None,
+            "custom_role_id": None,
+            "moderator": False,
+            "ticket_restriction": None if role == "admin" else "requested",
+            "only_private_comments": False,
+            "restricted_agent": False,
+            "suspended": False,
+            "default_group_id": groups[0] if groups else None,
+            "report_csv": False,
+            "user_fields": {},
+        }
+
+    def _end_user(self, name: str, at: float) -> int:
+        user_id = self._end_users.get(name)
+        if user_id is None:
+            user_id = END_USER_BASE + len(self._end_users) + 1
+            self._end_users[name] = user_id
+            email = self._unique_email(name, user_id - END_USER_BASE)
+            self.users[user_id] = self._user(user_id, name, email, "end-user", at, ())
+            self.users[user_id]["ticket_restriction"] = "requested"
+        return user_id
+
+    def _agent_state(self, payload: AgentStateChanged, at: float) -> None:
+        agent = self._agents.get(USER_BASE + _number(payload.agent_id))
+        if agent is None:
+            return
+        self._accrue(agent, payload.since)
+        agent.state, agent.since, agent.work = payload.state, payload.since, payload.work
+        agent.version += 1
+
+    @staticmethod
+    def _accrue(agent: _Agent, until: float) -> None:
+        agent.online_s, agent.available_s, agent.away_s = FakeZendesk._times(agent, until)
+        agent.since = max(agent.since, until)
+
+    @staticmethod
+    def _times(agent: _Agent, until: float) -> tuple[float, float, float]:
+        """Online, available and away seconds so far, the current state included."""
+        spent = max(0.0, until - agent.since)
+        online = agent.state in (AgentState.AVAILABLE, AgentState.BUSY, AgentState.WRAP_UP)
+        return (
+            agent.online_s + (spent if online else 0.0),
+            agent.available_s + (spent if agent.state is AgentState.AVAILABLE else 0.0),
+            agent.away_s + (spent if agent.state is AgentState.AWAY else 0.0),
+        )
+
+    # -- contacts ---------------------------------------------------------------------------
+
+    def _offered(self, payload: ContactOffered) -> None:
+        group_id = self._group_of_queue.get(payload.queue_id)
+        contact = _Contact(payload.contact_id, payload.channel, group_id, payload.offered_at)
+        self._contacts[payload.contact_id] = contact
+        if payload.channel is Channel.VOICE:
+            self._voice_ids.add(payload.contact_id)
+        if payload.channel is Channel.CHAT:
+            number = _number(payload.contact_id)
+            name = f"Web User {number}"
+            state = _Ticket(
+                id=MESSAGING_BASE + number,
+                channel="native_messaging",
+                subject=f"Conversation with {name}",
+                requester_id=self._end_user(name, payload.offered_at),
+                requester_name=name,
+                created_at=payload.offered_at,
+                updated_at=payload.offered_at,
+                priority=Priority.NORMAL.value,
+                group_id=group_id,
+            )
+            self._state[state.id] = state
+            self._comment(state, state.requester_id, "Hi, I need some help.", payload.offered_at)
+            self._publish(state, payload.offered_at)
+
+    def _answered(self, payload: ContactAnswered) -> None:
+        contact = self._contacts.get(payload.contact_id)
+        if contact is None:
+            return
+        contact.agent_id = USER_BASE + _number(payload.agent_id)
+        contact.wait_s = payload.wait_s
+        if contact.channel is Channel.VOICE:
+            agent = self._agents.get(contact.agent_id)
+            if agent is not None:
+                agent.calls_accepted += 1
+        elif contact.channel is Channel.CHAT:
+            state = self._state[MESSAGING_BASE + _number(payload.contact_id)]
+            state.status, state.assignee_id = "open", contact.agent_id
+            self._publish(state, payload.answered_at)
+
+    def _abandoned(self, payload: ContactAbandoned) -> None:
+        contact = self._contacts.pop(payload.contact_id, None)
+        if contact is None:
+            return
+        if contact.channel is Channel.VOICE:
+            self._call(contact, payload.abandoned_at, payload.wait_s, None)
+        elif contact.channel is Channel.CHAT:
+            state = self._state[MESSAGING_BASE + _number(payload.contact_id)]
+            state.status, state.assignee_id = "closed", None
+            state.sim_tags = (*state.sim_tags, "missed_chat")
+            self._publish(state, payload.abandoned_at)
+
+    def _ended(self, payload: ContactEnded) -> None:
+        contact = self._contacts.pop(payload.contact_id, None)
+        if contact is None:
+            return
+        if contact.channel is Channel.VOICE:
+            self._call(contact, payload.ended_at, contact.wait_s, payload)
+            agent = self._agents.get(USER_BASE + _number(payload.agent_id))
+            if agent is not None:
+                agent.talk_s += payload.talk_s
+                agent.wrap_s += payload.wrap_s
+                agent.hold_s += payload.hold_s
+        elif contact.channel is Channel.CHAT:
+            state = self._state[MESSAGING_BASE + _number(payload.contact_id)]
+            state.status = "solved"
+            state.assignee_id = USER_BASE + _number(payload.agent_id)
+            self._publish(state, payload.ended_at)
+
+    def _call(
+        self, contact: _Contact, ended_at: float, wait_s: float, ended: ContactEnded | None
+    ) -> None:
+        call_id = CALL_BASE + _number(contact.contact_id)
+        talk = round(ended.talk_s) if ended else 0
+        hold = round(ended.hold_s) if ended else 0
+        wrap = round(ended.wrap_s) if ended else 0
+        wait = round(wait_s)
+        duration = wait + talk + hold
+        agent_id = USER_BASE + _number(ended.agent_id) if ended else None
+        phone_id = self._phone_of(contact.group_id)
+        customer_id = self._end_user(f"Caller {_number(contact.contact_id)}", contact.offered_at)
+        self.calls[call_id] = {
+            "id": call_id,
+            "created_at": iso(contact.offered_at),
+            "updated_at": iso(ended_at),
+            "agent_id": agent_id,
+            "call_charge": "0.0",
+            "consultation_time": 0,
+            "completion_status": "completed" if ended else "abandoned_in_queue",
+            "customer_id": customer_id,
+            "customer_requested_voicemail": False,
+            "direction": "inbound",
+            "duration": duration,
+            "exceeded_queue_wait_time": False,
+            "hold_time": hold,
+            "minutes_billed": math.ceil(duration / 60),
+            "outside_business_hours": False,
+            "phone_number_id": phone_id,
+            "phone_number": self._phone_number(phone_id),
+            "ticket_id": None,
+            "time_to_answer": wait if ended else None,
+            "voicemail": False,
+            "wait_time": wait,
+            "wrap_up_time": wrap,
+            "ivr_time_spent": None,
+            "ivr_hops": None,
+            "ivr_destination_group_name": None,
+            "talk_time": talk,
+            "ivr_routed_to": None,
+            "callback": False,
+            "callback_source": None,
+            "default_group": contact.group_id == GROUP_BASE + 1,
+            "ivr_action": None,
+            "line": self._phone_number(phone_id),
+            "line_id": phone_id,
+            "line_type": "phone",
+            "overflowed": False,
+            "overflowed_to": None,
+            "recording_control_interactions": 0,
+            "recording_time": 0,
+            "not_recording_time": 0,
+            "call_recording_consent": "always",
+            "call_recording_consent_action": None,
+            "call_recording_consent_keypress": None,
+            "call_group_id": contact.group_id,
+            "call_channel": "phone",
+            "quality_issues": ["none"],
+        }
+        self._leg(call_id, "customer", None, customer_id, contact.offered_at, ended_at, duration)
+        if ended is not None and agent_id is not None:
+            answered = contact.offered_at + wait_s
+            leg = self._leg(
+                call_id, "agent", agent_id, customer_id, answered, ended_at, talk + hold
+            )
+            leg.update(hold_time=hold, wrap_up_time=wrap, talk_time=talk)
+
+    def _leg(
+        self,
+        call_id: int,
+        kind: str,
+        agent_id: int | None,
+        user_id: int,
+        start: float,
+        end: float,
+        duration: int,
+    ) -> Json:
+        leg_id = LEG_BASE + next(self._ids["leg"])
+        leg: Json = {
+            "id": leg_id,
+            "created_at": iso(start),
+            "updated_at": iso(end),
+            "agent_id": agent_id if agent_id is not None else 0,
+            "user_id": user_id,
+            "duration": duration,
+            "hold_time": 0,
+            "wrap_up_time": None,
+            "available_via": "browser" if kind == "agent" else None,
+            "forwarded_to": None,
+            "consultation_from": None,
+            "transferred_from": None,
+            "transferred_to": None,
+            "minutes_billed": math.ceil(duration / 60),
+            "call_charge": "0.0",
+            "completion_status": "completed" if kind == "agent" or duration else "customer_hang_up",
+            "consultation_time": None,
+            "talk_time": 0,
+            "consultation_to": None,
+            "conference_time": None,
+            "conference_from": None,
+            "conference_to": None,
+            "quality_issues": ["none"],
+            "call_id": call_id,
+            "type": kind,
+        }
+        self.legs[leg_id] = leg
+        return leg
+
+    def _phone_of(self, group_id: int | None) -> int | None:
+        if group_id is None or group_id not in self._voice_groups:
+            return None
+        return PHONE_BASE + group_id - GROUP_BASE
+
+    @staticmethod
+    def _phone_number(phone_id: int | None) -> str | None:
+        return None if phone_id is None else f"+1555010{phone_id - PHONE_BASE:04d}"
+
+    # -- tickets ----------------------------------------------------------------------------
+
+    def _ticket_upserted(self, payload: TicketUpserted) -> None:
+        ticket_id = int(payload.ticket_id)
+        state = self._state.get(ticket_id)
+        channel = {
+            Channel.EMAIL: "email",
+            Channel.CHAT: "native_messaging",
+            Channel.VOICE: "voice",
+            Channel.WEB: "web",
+        }.get(payload.channel, "api")
+        if state is None:
+            requester = payload.requester or "Customer"
+            state = _Ticket(
+                id=ticket_id,
+                channel=channel,
+                subject=payload.subject,
+                requester_id=self._end_user(requester, payload.created_at),
+                requester_name=requester,
+                created_at=payload.created_at,
+                updated_at=payload.updated_at,
+            )
+            self._state[ticket_id] = state
+            body = f"{payload.subject}. Could you look into this, please?"
+            self._comment(state, state.requester_id, body, payload.created_at)
+        if ticket_id in self._deleted:
+            return
+        state.subject = payload.subject or state.subject
+        state.status = payload.status.value
+        state.priority = payload.priority.value if payload.priority else None
+        state.group_id = self._group_of_queue.get(payload.queue_id or "")
+        state.assignee_id = (
+            USER_BASE + _number(payload.assignee_id) if payload.assignee_id else None
+        )
+        tags = set(payload.tags)
+        if payload.escalated:
+            tags.add("escalated")
+        state.sim_tags = tuple(sorted(tags))
+        while state.replies < payload.agent_replies:
+            state.replies += 1
+            author = state.assignee_id or self._bot_id
+            body = "Thanks for your patience: here is what we found."
+            self._comment(state, author, body, payload.updated_at)
+        if payload.satisfaction in ("good", "bad"):
+            state.satisfaction = payload.satisfaction
+        elif state.status in ("solved", "closed") and state.satisfaction is None:
+            state.satisfaction = "offered"
+        self._publish(state, payload.updated_at)
+
+    def _publish(self, state: _Ticket, changed_at: float) -> None:
+        """A new version of the ticket: it moves to a new place in the export."""
+        state.updated_at = max(state.updated_at, changed_at)
+        state.generated = max(int(changed_at), state.generated + 1 if state.generated else 0)
+        if state.status in STATUS_IDS:
+            state.custom_status_id = STATUS_IDS[state.status]
+        elif state.status == "closed":
+            state.custom_status_id = STATUS_IDS["solved"]
+        if state.satisfaction is not None:
+            self._rate(state)
+        snapshot = self._render(state)
+        self.tickets[state.id] = snapshot
+        self._versions.setdefault(state.id, []).append(snapshot)
+
+    def _touch(self, state: _Ticket, now: float) -> None:
+        """A change made through Zendesk itself: at least a second after the last one."""
+        self._publish(state, max(now, math.floor(state.updated_at) + 1.0))
+
+    def _render(self, state: _Ticket) -> Json:
+        if state.satisfaction in ("good", "bad"):
+            rating: Json | None = {
+                "score": state.satisfaction,
+                "id": state.rating_id,
+                "comment": None,
+            }
+        elif state.satisfaction is not None:
+            rating = {"score": state.satisfaction}
+        else:
+            rating = None
+        if state.channel == "email":
+            source: Json = {
+                "from": {
+                    "address": self.users[state.requester_id]["email"],
+                    "name": state.requester_name,
+                },
+                "to": {"name": "Support", "address": f"support@{self.subdomain}.zendesk.com"},
+                "rel": None,
+            }
+        else:
+            source = {"from": {"name": state.requester_name}, "to": {}, "rel": None}
+        first = self.comments.get(state.id, [{}])[0]
+        return {
+            "url": f"{self.site}/api/v2/tickets/{state.id}.json",
+            "id": state.id,
+            "external_id": None,
+            "via": {"channel": state.channel, "source": source},
+            "created_at": iso(state.created_at),
+            "updated_at": iso(state.updated_at),
+            "generated_timestamp": state.generated,
+            "type": None,
+            "subject": state.subject,
+            "raw_subject": state.subject,
+            "description": first.get("body", state.subject),
+            "priority": state.priority,
+            "status": state.status,
+            "recipient": (
+                f"support@{self.subdomain}.zendesk.com" if state.channel == "email" else None
+            ),
+            "requester_id": state.requester_id,
+            "submitter_id": state.requester_id,
+            "assignee_id": state.assignee_id,
+            "organization_id": None,
+            "group_id": state.group_id,
+            "collaborator_ids": [],
+            "follower_ids": [],
+            "email_cc_ids": [],
+            "forum_topic_id": None,
+            "problem_id": None,
+            "has_incidents": False,
+            "is_public": True,
+            "due_at": None,
+            "tags": state.tags,
+            "custom_fields": [],
+            "satisfaction_rating": rating,
+            "sharing_agreement_ids": [],
+            "custom_status_id": state.custom_status_id,
+            "fields": [],
+            "followup_ids": [],
+            "ticket_form_id": FORM_ID,
+            "brand_id": BRAND_ID,
+            "allow_channelback": state.channel == "native_messaging",
+            "allow_attachments": True,
+            "from_messaging_channel": state.channel == "native_messaging",
+        }
+
+    def _comment(
+        self, state: _Ticket, author_id: int, body: str, at: float, *, public: bool = True
+    ) -> Json:
+        comment_id = COMMENT_BASE + next(self._ids["comment"])
+        channel = "api" if author_id == self._bot_id else state.channel
+        comment: Json = {
+            "id": comment_id,
+            "type": "Comment",
+            "author_id": author_id,
+            "body": body,
+            "html_body": f'<div class="zd-comment" dir="auto"><p dir="auto">{_escape(body)}'
+            "</p></div>",
+            "plain_body": body,
+            "public": public,
+            "attachments": [],
+            "audit_id": AUDIT_BASE + next(self._ids["audit"]),
+            "via": {"channel": channel, "source": NO_SOURCE},
+            "created_at": iso(at),
+            "metadata": {"system": {}, "custom": {}},
+        }
+        self.comments.setdefault(state.id, []).append(comment)
+        return comment
+
+    def _rate(self, state: _Ticket) -> None:
+        if state.rating_id is None:
+            state.rating_id = RATING_BASE + next(self._ids["rating"])
+        row = self.ratings.get(state.rating_id)
+        created = row["created_at"] if row else iso(state.updated_at)
+        if row is not None and row["score"] == state.satisfaction:
+            return
+        self.ratings[state.rating_id] = {
+            "url": f"{self.site}/api/v2/satisfaction_ratings/{state.rating_id}.json",
+            "id": state.rating_id,
+            "assignee_id": state.assignee_id,
+            "group_id": state.group_id,
+            "requester_id": state.requester_id,
+            "ticket_id": state.id,
+            "score": state.satisfaction,
+            "created_at": created,
+            "updated_at": iso(state.updated_at),
+            "comment": None,
+        }
+
+    # -- SLAs -------------------------------------------------------------------------------
+
+    def _add_policy(self, policy_id: int, title: str, priority: Priority, position: int) -> None:
+        target = SLA_TARGET_S.get(priority, 8 * 3600)
+        self._policy_by_title[title] = policy_id
+        self.sla_policies[policy_id] = {
+            "url": f"{self.site}/api/v2/slas/policies/{policy_id}.json",
+            "id": policy_id,
+            "title": title,
+            "description": f"First reply for {priority.value} priority e-mail",
+            "position": position,
+            "filter": {
+                "all": [{"field": "priority", "operator": "is", "value": priority.value}],
+                "any": [],
+            },
+            "policy_metrics": [
+                {
+                    "priority": priority.value,
+                    "metric": "first_reply_time",
+                    "target": round(target / 60),
+                    "business_hours": False,
+                    "target_in_seconds": target,
+                }
+            ],
+            "created_at": iso(0.0),
+            "updated_at": iso(0.0),
+        }
+
+    def _policy(self, payload: SlaChanged) -> Json:
+        policy_id = self._policy_by_title.get(payload.policy)
+        if policy_id is None:
+            word = payload.policy.split(" ")[0] if payload.policy else ""
+            priority = Priority(word) if word in {p.value for p in Priority} else Priority.NORMAL
+            policy_id = SLA_POLICY_BASE + len(self.sla_policies) + 1
+            self._add_policy(
+                policy_id, payload.policy or "default", priority, len(self.sla_policies)
+            )
+        return self.sla_policies[policy_id]
+
+    def _sla(self, payload: SlaChanged, at: float) -> None:
+        ticket_id = int(payload.ticket_id)
+        metric, instance = SLA_METRICS.get(payload.metric, (payload.metric, 1))
+        key = (ticket_id, metric, instance)
+        state = self._state.get(ticket_id)
+        if key not in self._sla_open:
+            policy = self._policy(payload)
+            applied = min(at, state.created_at) if state else at
+            self._metric_event(key, "activate", applied)
+            self._metric_event(
+                key,
+                "apply_sla",
+                applied,
+                sla={
+                    "target": round(payload.target_s / 60),
+                    "target_in_seconds": round(payload.target_s),
+                    "business_hours": False,
+                    "policy": {
+                        "id": policy["id"],
+                        "title": policy["title"],
+                        "description": policy["description"],
+                    },
+                },
+            )
+            self._sla_open[key] = False
+        paused = self._sla_open[key]
+        if payload.state is SlaState.ACTIVE and paused:
+            self._metric_event(key, "activate", at)
+            self._sla_open[key] = False
+        elif payload.state is SlaState.PAUSED and not paused:
+            self._metric_event(key, "pause", at)
+            self._sla_open[key] = True
+        elif payload.state is SlaState.FULFILLED:
+            self._metric_event(key, "fulfill", at)
+            minutes = round((at - state.created_at) / 60) if state else 0
+            self._metric_event(
+                key, "update_status", at, status={"calendar": minutes, "business": minutes}
+            )
+        elif payload.state is SlaState.BREACHED:
+            self._metric_event(key, "breach", min(at, payload.due_at))
+
+    def _metric_event(self, key: tuple[int, str, int], kind: str, at: float, **extra: Any) -> None:
+        ticket_id, metric, instance = key
+        self.metric_events.append(
+            {
+                "id": METRIC_EVENT_BASE + next(self._ids["event"]),
+                "ticket_id": ticket_id,
+                "metric": metric,
+                "instance_id": instance,
+                "type": kind,
+                "time": iso(at),
+                **extra,
+                "deleted": False,
+            }
+        )
+
+    # -- the HTTP side ----------------------------------------------------------------------
+
+    def _routes(self) -> list[web.RouteDef]:
+        j = _JSON_EXT
+        v2 = "/api/v2"
+        stats = f"{v2}/channels/voice/stats"
+        return [
+            web.get(f"{v2}/incremental/tickets/cursor{j}", self._export_cursor),
+            web.get(f"{v2}/incremental/tickets{j}", self._export_time),
+            web.get(f"{v2}/incremental/ticket_metric_events{j}", self._metric_events),
+            web.get(f"{v2}/groups{j}", self._groups),
+            web.get(f"{v2}/group_memberships{j}", self._memberships),
+            web.get(f"{v2}/users/me{j}", self._me),
+            web.get(f"{v2}/users{j}", self._users),
+            web.get(f"{v2}/channels/voice/phone_numbers{j}", self._phone_numbers),
+            web.get(f"{stats}/current_queue_activity{j}", self._queue_activity),
+            web.get(f"{stats}/agents_activity{j}", self._agents_activity),
+            web.get(f"{stats}/incremental/calls{j}", self._calls_export),
+            web.get(f"{stats}/incremental/legs{j}", self._legs_export),
+            web.get(f"{v2}/agent_availabilities{j}", self._availabilities),
+            web.get(rf"{v2}/agent_availabilities/{{agent_id:\d+}}{j}", self._availability),
+            web.get(f"{v2}/slas/policies{j}", self._policies),
+            web.get(f"{v2}/satisfaction_ratings{j}", self._ratings),
+            web.get(f"{v2}/ticket_fields{j}", self._ticket_fields),
+            web.get(f"{v2}/custom_statuses{j}", self._custom_statuses),
+            web.get(rf"{v2}/views/{{view_id:\d+}}/count{j}", self._view_count),
+            web.get(rf"{v2}/tickets/{{ticket_id:\d+}}{j}", self._ticket),
+            web.put(rf"{v2}/tickets/{{ticket_id:\d+}}{j}", self._update_ticket),
+            web.get(rf"{v2}/tickets/{{ticket_id:\d+}}/comments{j}", self._ticket_comments),
+            web.route("*", "/{tail:.*}", self._unknown),
+        ]
+
+    async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        self.requests.append((request.method, request.path_qs))
+        fault = self._take_fault(request.path)
+        if fault is not None and fault.fault == "slow":
+            await asyncio.sleep(fault.delay_s)
+        if fault is not None and fault.fault not in ("slow", "truncated", "wrong_shape"):
+            return self._headed(self._fault_response(fault))
+        denied = self._authenticate(request)
+        if denied is not None:
+            return self._headed(denied)
+        window, reset = self._window()
+        if not self._spend("account", self.rate_limit, window):
+            limited = web.Response(status=429, text=ACCOUNT_LIMIT_BODY)
+            limited.headers["Retry-After"] = str(reset)
+            return self._headed(limited)
+        limit = next((v for p, v in EXPORT_LIMITS.items() if request.path.startswith(p)), None)
+        if limit is not None:
+            bucket, per_minute = limit
+            allowed = self._spend(bucket, per_minute, window)
+            used = self._used[bucket][1]
+            extra = f"total={per_minute}; remaining={max(0, per_minute - used)}; resets={reset}"
+            if not allowed:
+                limited = _json(EXPORT_LIMIT_BODY, 429)
+                limited.headers["Retry-After"] = str(reset)
+                limited.headers[f"Zendesk-RateLimit-{bucket}"] = extra
+                return self._headed(limited)
+        try:
+            response = await handler(request)
+        except _HttpError as exc:
+            response = _json(exc.body, exc.status)
+        if limit is not None:
+            response.headers[f"Zendesk-RateLimit-{limit[0]}"] = extra
+        if fault is not None and isinstance(response, web.Response) and response.body:
+            response = self._spoil(response, fault.fault)
+        return self._headed(response)
+
+    def _take_fault(self, path: str) -> _Fault | None:
+        for fault in self._faults:
+            if fault.left > 0 and path.startswith(fault.prefix):
+                fault.left -= 1
+                if fault.left == 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+    @staticmethod
+    def _fault_response(fault: _Fault) -> web.Response:
+        if fault.fault == "429":
+            response = web.Response(status=429, text=ACCOUNT_LIMIT_BODY)
+            response.headers["Retry-After"] = str(fault.retry_after)
+            return response
+        if fault.fault == "500":
+            return _json({"error": "InternalError", "description": "Something went wrong"}, 500)
+        if fault.fault == "503":
+            response = web.Response(
+                status=503, text="<html><body><h1>503 Service Unavailable</h1></body></html>"
+            )
+            response.content_type = "text/html"
+            response.headers["Retry-After"] = str(fault.retry_after)
+            return response
+        if fault.fault == "401":
+            response = _json(AUTH_FAILED, 401)
+            response.headers["WWW-Authenticate"] = 'Basic realm="Web Password"'
+            return response
+        # malformed: a proxy's error page where JSON was promised
+        return web.Response(
+            status=200,
+            body=b"<html><body>upstream connect error</body></html>",
+            content_type="application/json",
+        )
+
+    @staticmethod
+    def _spoil(response: web.Response, fault: str) -> web.Response:
+        body = bytes(response.body) if isinstance(response.body, bytes | bytearray) else b""
+        if fault == "truncated":
+            spoiled = body[: len(body) // 2]
+        else:  # wrong_shape: the envelope's main key is missing
+            data = json.loads(body)
+            if isinstance(data, dict) and data:
+                data.pop(next(iter(data)))
+            spoiled = json.dumps(data).encode()
+        out = web.Response(status=response.status, body=spoiled, content_type="application/json")
+        for name, value in response.headers.items():
+            if name.lower().startswith(("zendesk-", "retry-after")):
+                out.headers[name] = value
+        return out
+
+    def _authenticate(self, request: web.Request) -> web.Response | None:
+        header = request.headers.get("Authorization", "")
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() == "bearer":
+            if self.oauth_token is not None and credentials.strip() == self.oauth_token:
+                return None
+            return _json(OAUTH_FAILED, 401)
+        if scheme.lower() == "basic":
+            try:
+                user, _, secret = base64.b64decode(credentials).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                user, secret = "", ""
+            if user == f"{self.email}/token" and secret == self.token:
+                return None
+        denied = _json(AUTH_FAILED, 401)
+        denied.headers["WWW-Authenticate"] = 'Basic realm="Web Password"'
+        return denied
+
+    def _window(self) -> tuple[int, int]:
+        """The current per-minute window and the seconds left in it."""
+        now = self.clock()
+        return int(now // 60), max(1, 60 - int(now % 60))
+
+    def _spend(self, bucket: str, limit: int, window: int) -> bool:
+        seen, used = self._used.get(bucket, (window, 0))
+        used = used if seen == window else 0
+        if used >= limit:
+            self._used[bucket] = (window, used)
+            return False
+        self._used[bucket] = (window, used + 1)
+        return True
+
+    def _headed(self, response: web.StreamResponse) -> web.StreamResponse:
+        window, reset = self._window()
+        seen, used = self._used.get("account", (window, 0))
+        remaining = max(0, self.rate_limit - (used if seen == window else 0))
+        for name, value in (
+            ("X-Rate-Limit", self.rate_limit),
+            ("X-Rate-Limit-Remaining", remaining),
+            ("ratelimit-limit", self.rate_limit),
+            ("ratelimit-remaining", remaining),
+            ("ratelimit-reset", reset),
+        ):
+            response.headers[name] = str(value)
+        return response
+
+    async def _unknown(self, request: web.Request) -> web.Response:
+        return _json({"error": "InvalidEndpoint", "description": "Not found"}, 404)
+
+    # -- paging helpers ---------------------------------------------------------------------
+
+    def _link(self, request: web.Request, **params: str | int | None) -> str:
+        """This request's URL on this server with some query parameters replaced."""
+        query = [(k, v) for k, v in request.query.items() if k not in params]
+        query += [(k, str(v)) for k, v in params.items() if v is not None]
+        return f"{self.base_url}{request.path}?{urlencode(query)}"
+
+    def _page(
+        self,
+        request: web.Request,
+        key: str,
+        items: Sequence[Json],
+        *,
+        sort_key: str = "id",
+        descending: bool = False,
+        cursor_only: bool = False,
+    ) -> Json:
+        """A list in Zendesk's cursor pagination (page[size]) or offset pagination (page)."""
+        q = request.query
+        if cursor_only or any(k.startswith("page[") for k in q):
+            return self._cursor_page(request, key, items, sort_key, descending)
+        per_page = _int(q.get("per_page"), LIST_PAGE_MAX, "per_page", 1, LIST_PAGE_MAX)
+        page = _int(q.get("page"), 1, "page", 1)
+        chunk = list(items[(page - 1) * per_page : page * per_page])
+        more = page * per_page < len(items)
+        return {
+            key: chunk,
+            "next_page": self._link(request, page=page + 1, per_page=per_page) if more else None,
+            "previous_page": self._link(request, page=page - 1, per_page=per_page)
+            if page > 1
+            else None,
+            "count": len(items),
+        }
+
+    def _cursor_page(
+        self,
+        request: web.Request,
+        key: str,
+        items: Sequence[Json],
+        sort_key: str,
+        descending: bool,
+    ) -> Json:
+        q = request.query
+        size = _int(q.get("page[size]"), LIST_PAGE_MAX, "page[size]", 1, LIST_PAGE_MAX)
+
+        def value(item: Json) -> Any:
+            if sort_key == "agent_id" and "attributes" in item:  # JSON:API documents
+                return item["attributes"]["agent_id"]
+            return item[sort_key]
+
+        def beyond(item: Json, mark: Any) -> bool:
+            return bool(value(item) < mark if descending else value(item) > mark)
+
+        after, before = q.get("page[after]"), q.get("page[before]")
+        if after:
+            mark = self._cursor_value(after, sort_key)
+            rest = [i for i in items if beyond(i, mark)]
+            chunk, more = rest[:size], len(rest) > size
+        elif before:
+            mark = self._cursor_value(before, sort_key)
+            ahead = [i for i in items if not beyond(i, mark) and value(i) != mark]
+            chunk, more = ahead[-size:], True
+        else:
+            chunk, more = list(items[:size]), len(items) > size
+        if not chunk:
+            meta: Json = {"has_more": False, "after_cursor": None, "before_cursor": None}
+            return {key: [], "meta": meta, "links": {"prev": None, "next": None}}
+        after_cursor = _encode_cursor(json.dumps({"o": sort_key, "v": value(chunk[-1])}))
+        before_cursor = _encode_cursor(json.dumps({"o": sort_key, "v": value(chunk[0])}))
+        no_page: dict[str, str | int | None] = {"page[after]": None, "page[before]": None}
+        return {
+            key: chunk,
+            "meta": {
+                "has_more": more,
+                "after_cursor": after_cursor,
+                "before_cursor": before_cursor,
+            },
+            "links": {
+                # Like the real API, next stays a URL on the last page: stop on has_more.
+                "prev": self._link(
+                    request, **{**no_page, "page[before]": before_cursor, "page[size]": size}
+                ),
+                "next": self._link(
+                    request, **{**no_page, "page[after]": after_cursor, "page[size]": size}
+                ),
+            },
+        }
+
+    @staticmethod
+    def _cursor_value(cursor: str, sort_key: str) -> Any:
+        try:
+            data = json.loads(_decode_cursor(cursor))
+        except ValueError:
+            raise _HttpError(400, _invalid("cursor")) from None
+        if not isinstance(data, dict) or data.get("o") != sort_key or "v" not in data:
+            raise _HttpError(400, _invalid("cursor"))
+        return data["v"]
+
+    def _time_export(
+        self, request: web.Request, key: str, rows: Iterable[tuple[int, int, Json]]
+    ) -> Json:
+        """Zendesk's time-based incremental export: every row with time >= start_time."""
+        q = request.query
+        if "start_time" not in q:
+            raise _HttpError(400, {"error": "InvalidValue", "description": "start_time missing"})
+        start = _int(q.get("start_time"), 0, "start_time", 0)
+        per_page = _int(q.get("per_page"), EXPORT_PAGE_MAX, "per_page", 1, EXPORT_PAGE_MAX)
+        selected = sorted((r for r in rows if r[0] >= start), key=lambda r: (r[0], r[1]))
+        page = selected[:per_page]
+        while page and len(page) < len(selected) and selected[len(page)][0] == page[-1][0]:
+            page.append(selected[len(page)])
+        more = len(page) < len(selected)
+        end_time = (page[-1][0] + (1 if more else 0)) if page else start
+        next_query: dict[str, str | int | None] = {"start_time": end_time}
+        return {
+            key: [row for _, _, row in page],
+            "next_page": self._link(request, **next_query),
+            "count": len(page),
+            "end_time": end_time,
+            "end_of_stream": not more,
+        }
+
+    # -- tickets export ---------------------------------------------------------------------
+
+    def _visible(self) -> list[Json]:
+        """Each ticket's newest version that the export can already see, in export order."""
+        cutoff = self.floor_clock() - self.export_lag_s
+        out = []
+        for versions in self._versions.values():
+            for snapshot in reversed(versions):
+                if snapshot["generated_timestamp"] <= cutoff:
+                    out.append(snapshot)
+                    break
+        out.sort(key=lambda t: (t["generated_timestamp"], t["id"]))
+        return out
+
+    async def _export_cursor(self, request: web.Request) -> web.Response:
+        q = request.query
+        per_page = _int(q.get("per_page"), EXPORT_PAGE_MAX, "per_page", 1, EXPORT_PAGE_MAX)
+        if "cursor" in q:
+            text = _decode_cursor(q["cursor"])
+            match = re.fullmatch(r"(\d+)(?:\.0)?\|\|(\d+)\|", text)
+            if match is None:
+                raise _HttpError(400, _invalid("cursor"))
+            position = (int(match[1]), int(match[2]))
+        elif "start_time" in q:
+            position = (_int(q["start_time"], 0, "start_time", 0), 0)
+        else:
+            raise _HttpError(
+                400, {"error": "InvalidValue", "description": "start_time or cursor required"}
+            )
+        rest = [t for t in self._visible() if (t["generated_timestamp"], t["id"]) > position]
+        page = rest[:per_page]
+        last = (page[-1]["generated_timestamp"], page[-1]["id"]) if page else position
+        cursor = _encode_cursor(f"{last[0]}.0||{last[1]}|")
+        params: dict[str, str | int | None] = {"cursor": cursor, "start_time": None}
+        return _json(
+            {
+                "tickets": page,
+                "after_url": self._link(request, **params),
+                "before_url": None,
+                "after_cursor": cursor,
+                "before_cursor": None,
+                "end_of_stream": len(rest) <= per_page,
+            }
+        )
+
+    async def _export_time(self, request: web.Request) -> web.Response:
+        rows = ((t["generated_timestamp"], t["id"], t) for t in self._visible())
+        return _json(self._time_export(request, "tickets", rows))
+
+    async def _metric_events(self, request: web.Request) -> web.Response:
+        rows = ((int(parse_iso(e["time"])), e["id"], e) for e in self.metric_events)
+        return _json(self._time_export(request, "ticket_metric_events", rows))
+
+    # -- lists ------------------------------------------------------------------------------
+
+    async def _groups(self, request: web.Request) -> web.Response:
+        return _json(self._page(request, "groups", sorted_by_id(self.groups)))
+
+    async def _memberships(self, request: web.Request) -> web.Response:
+        rows = sorted_by_id(self.memberships)
+        return _json(self._page(request, "group_memberships", rows))
+
+    async def _users(self, request: web.Request) -> web.Response:
+        roles = set(request.query.getall("role[]", [])) | set(request.query.getall("role", []))
+        rows = [u for u in sorted_by_id(self.users) if not roles or u["role"] in roles]
+        return _json(self._page(request, "users", rows))
+
+    async def _me(self, request: web.Request) -> web.Response:
+        me = self._user(self._bot_id, "API bot", self.email, "admin", 0.0, ())
+        return _json({"user": me})
+
+    async def _policies(self, request: web.Request) -> web.Response:
+        rows = sorted(self.sla_policies.values(), key=lambda p: p["position"])
+        return _json(
+            {"sla_policies": rows, "next_page": None, "previous_page": None, "count": len(rows)}
+        )
+
+    async def _ratings(self, request: web.Request) -> web.Response:
+        q = request.query
+        score = q.get("score", "")
+        wanted = {
+            "": None,
+            "received": {"good", "bad"},
+            "received_without_comment": {"good", "bad"},
+            "good": {"good"},
+            "good_without_comment": {"good"},
+            "bad": {"bad"},
+            "bad_without_comment": {"bad"},
+            "offered": {"offered"},
+            "unoffered": {"unoffered"},
+        }.get(score, set())
+        start = _int(q.get("start_time"), 0, "start_time", 0)
+        end = _int(q.get("end_time"), 2**62, "end_time", 0)
+        rows = [
+            r
+            for r in sorted_by_id(self.ratings)
+            if (wanted is None or r["score"] in wanted)
+            and start <= parse_iso(r["created_at"]) <= end
+        ]
+        return _json(self._page(request, "satisfaction_ratings", rows))
+
+    async def _ticket_fields(self, request: web.Request) -> web.Response:
+        return _json(self._page(request, "ticket_fields", [self._custom_status_field()]))
+
+    async def _custom_statuses(self, request: web.Request) -> web.Response:
+        return _json({"custom_statuses": self._custom_status_rows()})
+
+    def _custom_status_rows(self) -> list[Json]:
+        return [
+            {
+                "url": f"{self.site}/api/v2/custom_statuses/{CUSTOM_STATUS_BASE + k}.json",
+                "id": CUSTOM_STATUS_BASE + k,
+                "status_category": category,
+                "agent_label": agent_label,
+                "end_user_label": user_label,
+                "description": description,
+                "end_user_description": "We are working on it"
+                if category != "solved"
+                else "This request is solved",
+                "active": True,
+                "default": True,
+                "created_at": iso(0.0),
+                "updated_at": iso(0.0),
+            }
+            for k, (category, agent_label, user_label, description) in enumerate(CUSTOM_STATUSES, 1)
+        ]
+
+    def _custom_status_field(self) -> Json:
+        return {
+            "url": f"{self.site}/api/v2/ticket_fields/{CUSTOM_STATUS_FIELD_ID}.json",
+            "id": CUSTOM_STATUS_FIELD_ID,
+            "type": "custom_status",
+            "title": "Ticket status",
+            "raw_title": "Ticket status",
+            "description": "Request ticket status",
+            "raw_description": "Request ticket status",
+            "position": 9999,
+            "active": True,
+            "required": False,
+            "collapsed_for_agents": False,
+            "regexp_for_validation": None,
+            "title_in_portal": "Ticket status",
+            "raw_title_in_portal": "Ticket status",
+            "visible_in_portal": False,
+            "editable_in_portal": False,
+            "required_in_portal": False,
+            "tag": None,
+            "created_at": iso(0.0),
+            "updated_at": iso(0.0),
+            "removable": False,
+            "key": None,
+            "agent_description": None,
+            "custom_statuses": self._custom_status_rows(),
+        }
+
+    async def _view_count(self, request: web.Request) -> web.Response:
+        view_id = int(request.match_info["view_id"])
+        fresh = view_id in self._views_seen
+        self._views_seen.add(view_id)
+        value = sum(
+            1
+            for state in self._state.values()
+            if state.channel == "email" and state.status in ("new", "open", "pending", "hold")
+        )
+        return _json(
+            {
+                "view_count": {
+                    "url": f"{self.site}/api/v2/views/{view_id}/count.json",
+                    "view_id": view_id,
+                    "value": value if fresh else None,
+                    "pretty": str(value) if fresh else "...",
+                    "fresh": fresh,
+                }
+            }
+        )
+
+    # -- Talk -------------------------------------------------------------------------------
+
+    async def _phone_numbers(self, request: web.Request) -> web.Response:
+        rows = []
+        for group_id in self._voice_groups:
+            phone_id = PHONE_BASE + group_id - GROUP_BASE
+            number = self._phone_number(phone_id)
+            rows.append(
+                {
+                    "id": phone_id,
+                    "number": number,
+                    "display_number": number,
+                    "name": self.groups[group_id]["name"],
+                    "default_group_id": group_id,
+                    "group_ids": [group_id],
+                    "country_code": "US",
+                    "toll_free": False,
+                    "created_at": self.groups[group_id]["created_at"],
+                }
+            )
+        return _json(self._page(request, "phone_numbers", rows))
+
+    async def _queue_activity(self, request: web.Request) -> web.Response:
+        q = request.query
+        groups = set(self._voice_groups)
+        if "phone_number_ids" in q:
+            phones = {_int(p, 0, "phone_number_ids", 0) for p in q["phone_number_ids"].split(",")}
+            groups = {g for g in groups if PHONE_BASE + g - GROUP_BASE in phones}
+        if "group_id" in q:
+            groups &= {_int(q["group_id"], 0, "group_id", 0)}
+        now = self.floor_clock()
+        waits = [
+            max(0.0, now - c.offered_at)
+            for c in self._contacts.values()
+            if c.channel is Channel.VOICE and c.agent_id is None and c.group_id in groups
+        ]
+        online = sum(
+            1
+            for a in self._agents.values()
+            if a.state not in (AgentState.OFFLINE, AgentState.AWAY) and groups & set(a.group_ids)
+        )
+        return _json(
+            {
+                "current_queue_activity": {
+                    "agents_online": online,
+                    "average_wait_time": round(sum(waits) / len(waits)) if waits else 0,
+                    "callbacks_waiting": 0,
+                    "calls_waiting": len(waits),
+                    "embeddable_callbacks_waiting": 0,
+                    "longest_wait_time": round(max(waits)) if waits else 0,
+                    "ai_agent_calls": 0,
+                    "current_timestamp": int(now),
+                }
+            }
+        )
+
+    def _talk_status(self, agent: _Agent) -> tuple[str, str | None]:
+        """Talk's agent_state and call_status for the simulator's state."""
+        if agent.state is AgentState.OFFLINE:
+            return "offline", None
+        if agent.state is AgentState.AWAY:
+            return "away", None
+        kind, _, ref = agent.work.partition(" ")
+        if agent.state is AgentState.BUSY and kind == "call":
+            return "online", "on_call"
+        if agent.state is AgentState.WRAP_UP and kind == "wrap" and ref in self._voice_ids:
+            return "online", "wrap_up"
+        return "online", None
+
+    async def _agents_activity(self, request: web.Request) -> web.Response:
+        wanted = {
+            _int(g, 0, "group_ids", 0)
+            for g in request.query.get("group_ids", "").split(",")
+            if g.strip()
+        }
+        now = self.floor_clock()
+        rows = []
+        for agent in sorted(self._agents.values(), key=lambda a: a.user_id):
+            if wanted and not wanted & set(agent.group_ids):
+                continue
+            online_s, available_s, away_s = self._times(agent, now)
+            state, call_status = self._talk_status(agent)
+            accepted = agent.calls_accepted
+            rows.append(
+                {
+                    "name": agent.name,
+                    "agent_id": agent.user_id,
+                    "via": "client",
+                    "avatar_url": None,
+                    "forwarding_number": None,
+                    "average_talk_time": round(agent.talk_s / accepted) if accepted else 0,
+                    "calls_accepted": accepted,
+                    "calls_denied": 0,
+                    "calls_missed": 0,
+                    "online_time": round(online_s),
+                    "available_time": round(available_s),
+                    "total_call_duration": round(agent.talk_s + agent.hold_s),
+                    "total_talk_time": round(agent.talk_s),
+                    "total_wrap_up_time": round(agent.wrap_s),
+                    "away_time": round(away_s),
+                    "call_status": call_status,
+                    "agent_state": state,
+                    "transfers_only_time": 0,
+                    "average_wrap_up_time": round(agent.wrap_s / accepted) if accepted else 0,
+                    "accepted_transfers": 0,
+                    "started_transfers": 0,
+                    "calls_put_on_hold": 0,
+                    "average_hold_time": round(agent.hold_s / accepted) if accepted else 0,
+                    "total_hold_time": round(agent.hold_s),
+                    "started_third_party_conferences": 0,
+                    "accepted_third_party_conferences": 0,
+                }
+            )
+        return _json(self._page(request, "agents_activity", rows, sort_key="agent_id"))
+
+    async def _calls_export(self, request: web.Request) -> web.Response:
+        rows = ((int(parse_iso(c["updated_at"])), c["id"], c) for c in self.calls.values())
+        body = self._time_export(request, "calls", rows)
+        del body["end_of_stream"]  # Talk's exports have none: stop when count < 1000
+        return _json(body)
+
+    async def _legs_export(self, request: web.Request) -> web.Response:
+        rows = ((int(parse_iso(leg["updated_at"])), leg["id"], leg) for leg in self.legs.values())
+        body = self._time_export(request, "legs", rows)
+        del body["end_of_stream"]
+        return _json(body)
+
+    # -- omnichannel ------------------------------------------------------------------------
+
+    def _availability_doc(self, agent: _Agent) -> tuple[Json, list[Json]]:
+        status = {
+            AgentState.OFFLINE: "offline",
+            AgentState.AWAY: "away",
+        }.get(agent.state, "online")
+        ident = f"agent_availabilities|{agent.user_id}"
+        kind, _, ref = agent.work.partition(" ")
+        item: tuple[str, int] | None = None
+        if agent.state is AgentState.BUSY:
+            if kind == "call":
+                item = ("talk", CALL_BASE + _number(ref))
+            elif kind == "chat":
+                item = ("messaging", MESSAGING_BASE + _number(ref))
+            elif kind == "mail":
+                item = ("support", _number(ref))
+        included: list[Json] = []
+        channels = []
+        for name, capacity in (("support", 10), ("messaging", 2), ("talk", 1)):
+            channel_id = f"{ident}|channels|{name}"
+            work: list[Json] = []
+            if item is not None and item[0] == name:
+                work.append(
+                    {
+                        "type": "work_items",
+                        "id": f"{channel_id}|work_items|{item[1]}",
+                        "attributes": {"added_at": iso_micro(agent.since), "reason": "ASSIGNED"},
+                    }
+                )
+            channels.append({"id": channel_id, "type": "channels"})
+            included.append(
+                {
+                    "type": "channels",
+                    "id": channel_id,
+                    "attributes": {
+                        "name": name,
+                        "status": "online" if status == "online" else "offline",
+                        "max_capacity": capacity,
+                        "work_item_count": len(work),
+                        "updated_at": iso_micro(agent.since),
+                    },
+                    "relationships": {
+                        "work_items": {
+                            "data": [{"id": w["id"], "type": "work_items"} for w in work],
+                            "links": {"next": None, "prev": None},
+                            "meta": {"has_more": False},
+                        }
+                    },
+                }
+            )
+            included.extend(work)
+        doc = {
+            "type": "agent_availabilities",
+            "id": ident,
+            "attributes": {
+                "agent_id": agent.user_id,
+                "agent_status": {
+                    "id": AGENT_STATUS[status],
+                    "name": status,
+                    "reason": "UNKNOWN",
+                    "updated_at": iso_micro(agent.since),
+                },
+                "group_ids": list(agent.group_ids),
+                "skills": [],
+                "version": agent.version,
+            },
+            "links": {"self": f"{self.site}/api/v2/agent_availabilities/{agent.user_id}"},
+            "relationships": {"channels": {"data": channels}},
+        }
+        return doc, included
+
+    async def _availabilities(self, request: web.Request) -> web.Response:
+        if not self.omnichannel:
+            return await self._unknown(request)
+        docs = []
+        included: dict[str, list[Json]] = {}
+        for agent in sorted(self._agents.values(), key=lambda a: a.user_id):
+            doc, extra = self._availability_doc(agent)
+            docs.append(doc)
+            included[doc["id"]] = extra
+        body = self._page(request, "data", docs, sort_key="agent_id", cursor_only=True)
+        body["included"] = [row for doc in body["data"] for row in included[doc["id"]]]
+        return _json(body)
+
+    async def _availability(self, request: web.Request) -> web.Response:
+        agent = self._agents.get(int(request.match_info["agent_id"]))
+        if not self.omnichannel or agent is None:
+            return await self._unknown(request)
+        doc, included = self._availability_doc(agent)
+        return _json({"data": doc, "included": included})
+
+    # -- one ticket -------------------------------------------------------------------------
+
+    def _live_ticket(self, request: web.Request) -> _Ticket:
+        ticket_id = int(request.match_info["ticket_id"])
+        state = self._state.get(ticket_id)
+        if state is None or ticket_id in self._deleted:
+            raise _HttpError(404, NOT_FOUND)
+        return state
+
+    def _public(self, ticket_id: int) -> Json:
+        return {k: v for k, v in self.tickets[ticket_id].items() if k != "generated_timestamp"}
+
+    async def _ticket(self, request: web.Request) -> web.Response:
+        return _json({"ticket": self._public(self._live_ticket(request).id)})
+
+    async def _ticket_comments(self, request: web.Request) -> web.Response:
+        state = self._live_ticket(request)
+        q = request.query
+        descending = q.get("sort_order") == "desc" or q.get("sort") == "-created_at"
+        rows = sorted(self.comments.get(state.id, []), key=lambda c: c["id"], reverse=descending)
+        return _json(self._page(request, "comments", rows, descending=descending))
+
+    async def _update_ticket(self, request: web.Request) -> web.Response:
+        state = self._live_ticket(request)
+        try:
+            body = await request.json()
+        except ValueError:
+            raise _HttpError(
+                400, {"error": "InvalidValue", "description": "Body is not JSON"}
+            ) from None
+        changes = body.get("ticket") if isinstance(body, dict) else None
+        if not isinstance(changes, dict):
+            raise _HttpError(400, {"error": "InvalidValue", "description": "ticket missing"})
+        stamp = changes.get("updated_stamp")
+        if "safe_update" in changes and stamp is not None:
+            try:
+                stale = int(parse_iso(str(stamp))) != int(parse_iso(iso(state.updated_at)))
+            except ValueError:
+                raise _HttpError(
+                    400, {"error": "InvalidValue", "description": "updated_stamp"}
+                ) from None
+            if stale:
+                raise _HttpError(409, UPDATE_CONFLICT)
+        now = max(self.floor_clock(), math.floor(state.updated_at) + 1.0)
+        events: list[Json] = []
+        comment = changes.get("comment")
+        if isinstance(comment, dict) and (comment.get("body") or comment.get("html_body")):
+            text = str(comment.get("body") or comment.get("html_body"))
+            made = self._comment(
+                state, self._bot_id, text, now, public=bool(comment.get("public", True))
+            )
+            events.append({k: made[k] for k in _COMMENT_EVENT_KEYS})
+        before = state.tags
+        tags = changes.get("tags")
+        if isinstance(tags, list):
+            state.removed_tags |= set(state.sim_tags) - {str(t) for t in tags}
+            state.api_tags = {str(t) for t in tags}
+        for tag in _strings(changes.get("additional_tags")):
+            state.api_tags.add(tag)
+            state.removed_tags.discard(tag)
+        for tag in _strings(changes.get("remove_tags")):
+            state.api_tags.discard(tag)
+            state.removed_tags.add(tag)
+        if state.tags != before:
+            events.append(_change("tags", state.tags, before))
+        for name in ("status", "priority", "assignee_id", "group_id"):
+            if name in changes and changes[name] != getattr(state, name):
+                events.append(_change(name, changes[name], getattr(state, name)))
+                setattr(state, name, changes[name])
+        self._touch(state, now)
+        audit_id = AUDIT_BASE + next(self._ids["audit"])
+        for i, event in enumerate(events, 1):
+            event["id"] = audit_id * 10 + i
+        audit = {
+            "id": audit_id,
+            "ticket_id": state.id,
+            "created_at": iso(state.updated_at),
+            "author_id": self._bot_id,
+            "metadata": {
+                "system": {
+                    "client": request.headers.get("User-Agent", ""),
+                    "ip_address": request.remote or "127.0.0.1",
+                    "location": "Loopback",
+                    "latitude": 0.0,
+                    "longitude": 0.0,
+                },
+                "custom": {},
+            },
+            "events": events,
+            "via": {"channel": "api", "source": NO_SOURCE},
+        }
+        return _json({"ticket": self._public(state.id), "audit": audit})
+
+
+_COMMENT_EVENT_KEYS = (
+    "id",
+    "type",
+    "author_id",
+    "body",
+    "html_body",
+    "plain_body",
+    "public",
+    "attachments",
+    "audit_id",
+)
+
+
+def _change(field_name: str, value: Any, previous: Any) -> Json:
+    def text(v: Any) -> Any:
+        return v if isinstance(v, list) or v is None else str(v)
+
+    return {
+        "id": 0,
+        "type": "Change",
+        "value": text(value),
+        "field_name": field_name,
+        "previous_value": text(previous),
+    }
+
+
+def _strings(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _int(raw: str | None, default: int, name: str, low: int, high: int | None = None) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _HttpError(
+            400, {"error": "InvalidValue", "description": f"{name} must be an integer"}
+        ) from None
+    if value < low or (high is not None and value > high):
+        raise _HttpError(400, {"error": "InvalidValue", "description": f"{name} out of range"})
+    return value
+
+
+def _json(body: Json, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status,
+        body=json.dumps(body, ensure_ascii=False).encode(),
+        content_type="application/json",
+        charset="utf-8",
+    )
+
+
+def sorted_by_id(rows: Mapping[int, Json]) -> list[Json]:
+    return [rows[k] for k in sorted(rows)]
+
+
+async def run_simulated(
+    fake: FakeZendesk,
+    options: SimOptions,
+    *,
+    epoch: float | None = None,
+    clock: Clock = time.time,
+) -> None:
+    """Drive a FloorSimulation in real time and feed ``fake`` until cancelled.
+
+    The warm-up is back-filled at once; then the floor advances with ``clock`` times
+    ``options.speed`` (None: as fast as it can, then idles). At any speed but 1 the fake's
+    ``floor_clock`` follows the simulated floor, so waits and the export lag stay coherent.
+    """
+    wall_start = clock()
+    if epoch is None:
+        epoch = options.epoch if options.epoch is not None else round(wall_start - options.warmup_s)
+    floor_epoch = epoch
+    sim = FloorSimulation(options, floor_epoch)
+    speed = options.speed
+    end = None if options.hours is None else options.hours * 3600
+
+    def sim_time() -> float:
+        if speed is None:
+            return math.inf
+        return options.warmup_s + (clock() - wall_start) * speed
+
+    if speed != 1.0:
+        fake.floor_clock = lambda: floor_epoch + (sim.t if speed is None else sim_time())
+    while True:
+        until = sim_time() if end is None else min(sim_time(), end)
+        if math.isinf(until):
+            nxt = sim.next_due()
+            until = nxt + 60.0 if nxt is not None else sim.t
+        fake.feed(sim.advance(until))
+        finished = (end is not None and sim.t >= end) or (speed is None and sim.next_due() is None)
+        if finished:
+            await asyncio.Event().wait()  # keep serving what was fed until cancelled
+        await asyncio.sleep(0 if speed is None else 0.25)

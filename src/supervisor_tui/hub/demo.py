@@ -1,0 +1,104 @@
+"""The demo's helpdesks: the simulated floor served by fake helpdesks on loopback.
+
+The fakes run in a thread of their own, with their own event loop, so the dashboard's loop
+only carries what a real site's would: the real adapters talking HTTP to a helpdesk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from supervisor_tui.adapters.simulator import SimOptions
+from supervisor_tui.fakes.zendesk import FakeZendesk, run_simulated
+
+DEMO_EMAIL = "demo-bot@example.com"
+
+
+@dataclass(frozen=True, slots=True)
+class FloorClock:
+    """The simulated floor's clock: wall time, or faster when the demo is sped up."""
+
+    epoch: float
+    warmup_s: float
+    speed: float
+    wall_start: float
+    wall: Callable[[], float] = time.time
+
+    def __call__(self) -> float:
+        if self.speed == 1.0:
+            return self.wall()
+        return self.epoch + self.warmup_s + (self.wall() - self.wall_start) * self.speed
+
+
+class DemoHelpdesks:
+    """A fake Zendesk, fed by the simulation, on 127.0.0.1 in a background thread."""
+
+    def __init__(self, options: SimOptions, *, wall: Callable[[], float] = time.time) -> None:
+        now = wall()
+        epoch = options.epoch if options.epoch is not None else round(now - options.warmup_s)
+        self.options = replace(options, epoch=epoch)
+        self.clock = FloorClock(epoch, options.warmup_s, options.speed or 1.0, now, wall)
+        self.token = secrets.token_urlsafe(24)
+        self.email = DEMO_EMAIL
+        self.zendesk: FakeZendesk | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._stop: asyncio.Event | None = None
+
+    def start(self, timeout_s: float = 20.0) -> str:
+        """Start the fakes; returns the fake Zendesk's base URL."""
+        self._thread = threading.Thread(target=self._main, name="demo-helpdesks", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout_s):
+            raise RuntimeError("the demo helpdesks did not start")
+        if self._error is not None:
+            raise RuntimeError(f"the demo helpdesks failed: {self._error}")
+        assert self.zendesk is not None
+        return self.zendesk.base_url
+
+    def stop(self) -> None:
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported to start(); the thread must not die silently
+            self._error = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        fake = FakeZendesk(
+            subdomain="demo",
+            email=self.email,
+            token=self.token,
+            clock=self.clock,
+            rate_limit=400,
+        )
+        await fake.start()
+        self.zendesk = fake
+        feeder = asyncio.create_task(
+            run_simulated(fake, self.options, epoch=self.options.epoch, clock=self.clock.wall)
+        )
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            feeder.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await feeder
+            await fake.stop()

@@ -1,0 +1,340 @@
+"""The Zendesk adapter against the fake Zendesk, over real HTTP on loopback.
+
+The fake is fed a seeded simulated floor; the adapter must bring that floor into a real
+SQLite store: every ticket once in its newest state, deletions, agents, queues, waiting
+calls and SLA clocks; and survive 429s, 5xx, bad bodies, a wrong token and a crash.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+
+from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
+from supervisor_tui.adapters.http import RateLimited
+from supervisor_tui.adapters.zendesk.adapter import ZendeskAdapter, ZendeskSettings
+from supervisor_tui.core.commands import EscalationDesk
+from supervisor_tui.core.projection import FloorState
+from supervisor_tui.fakes.zendesk import FakeZendesk
+from supervisor_tui.hub.collector import Collector
+from supervisor_tui.model import (
+    HealthState,
+    NewEvent,
+    Severity,
+    SourceHealth,
+    TicketStatus,
+    TicketUpserted,
+)
+from supervisor_tui.store import SQLiteStore
+
+from .conftest import EPOCH, FakeClock, rules, targets
+
+TOKEN = "test-token-not-a-secret"
+SIM_S = 3 * 3600.0
+
+
+@dataclass
+class StoreSink:
+    """What the collector gives an adapter, without the collector: straight to the store."""
+
+    store: SQLiteStore
+    source: str
+    clock: FakeClock
+    health_reports: list[SourceHealth] = field(default_factory=list)
+
+    async def emit(self, events: Sequence[NewEvent], cursor: str | None = None) -> None:
+        self.store.append(events, {self.source: cursor} if cursor else None)
+
+    async def health(
+        self,
+        state: HealthState,
+        reason: str = "",
+        *,
+        retry_at: float | None = None,
+        budget_left: float | None = None,
+        poll_interval_s: float | None = None,
+    ) -> None:
+        now = self.clock()
+        payload = SourceHealth(
+            state=state, reason=reason, retry_at=retry_at, budget_left=budget_left, at=now
+        )
+        self.health_reports.append(payload)
+        self.store.append(
+            [
+                NewEvent(
+                    source=self.source,
+                    key=f"h{now}{len(self.health_reports)}",
+                    occurred_at=now,
+                    received_at=now,
+                    payload=payload,
+                )
+            ]
+        )
+
+    async def quarantine(self, kind: str, raw: str, reason: str) -> None:
+        self.store.quarantine(self.source, kind, raw, reason, self.clock())
+
+
+@dataclass
+class Floor:
+    fake: FakeZendesk
+    sim: FloorSimulation
+    clock: FakeClock
+    store: SQLiteStore
+    sink: StoreSink
+
+    def adapter(self, **over: object) -> ZendeskAdapter:
+        settings = ZendeskSettings(
+            base_url=self.fake.base_url,
+            email=self.fake.email,
+            token=TOKEN,
+            write_back=True,
+            backfill_s=2 * 24 * 3600,
+        )
+        return ZendeskAdapter("zendesk", replace(settings, **over), clock=self.clock)  # type: ignore[arg-type]
+
+    def advance(self, seconds: float) -> None:
+        """The floor moves on: the simulation runs and the clock follows."""
+        self.clock.advance(seconds)
+        self.fake.feed(self.sim.advance(self.clock() - EPOCH))
+
+    def state(self) -> FloorState:
+        state = FloorState(targets())
+        state.apply_all(self.store.read_from(0, 1_000_000))
+        return state
+
+
+@pytest.fixture
+async def floor(tmp_path: Path) -> AsyncIterator[Floor]:
+    clock = FakeClock(EPOCH)
+    fake = FakeZendesk(email="bot@example.com", token=TOKEN, clock=clock, rate_limit=700)
+    await fake.start()
+    sim = FloorSimulation(SimOptions(seed=5, agents=30, speed=None, warmup_s=0), EPOCH)
+    store = SQLiteStore(tmp_path / "floor.db")
+    f = Floor(fake, sim, clock, store, StoreSink(store, "zendesk", clock))
+    f.advance(SIM_S)
+    yield f
+    store.close()
+    await fake.stop()
+
+
+async def full_sync(floor: Floor, adapter: ZendeskAdapter) -> None:
+    for task in adapter._tasks:
+        task.due_at = 0
+    await adapter.poll_due(floor.sink)
+
+
+def exported_truth(fake: FakeZendesk, lag_s: float) -> dict[str, str]:
+    """What Zendesk's export can show now: each ticket's newest status older than the lag."""
+    return {str(tid): t["status"] for tid, t in fake.tickets.items()}
+
+
+async def test_full_sync_brings_the_floor_in(floor: Floor) -> None:
+    adapter = floor.adapter()
+    await full_sync(floor, adapter)
+    state = floor.state()
+    # queues and agents: every group and every simulated agent, with their groups
+    assert len(adapter.report.tickets) > 50
+    assert adapter.report.queues == 5 and adapter.report.agents == 30
+    names = sorted(q.name for q in state.queues.values())
+    assert names == sorted(g["name"] for g in floor.fake.groups.values())
+    assert len(state.agents) == 30
+    # tickets: every e-mail ticket the fake exports, once, in its newest exported state
+    tickets = [e.payload for e in floor.store.events_of_kind("ticket.upserted")]
+    assert tickets
+    newest: dict[str, TicketUpserted] = {}
+    for t in tickets:
+        assert isinstance(t, TicketUpserted)
+        newest[t.ticket_id] = t
+    truth = {
+        str(tid): t
+        for tid, t in floor.fake.tickets.items()
+        if t["updated_at"] <= iso_at(floor.clock() - floor.fake.export_lag_s)
+    }
+    for tid, zt in truth.items():
+        if zt["status"] == "deleted":
+            continue
+        assert newest[tid].status.value == zt["status"], tid
+    # agent state came from the availabilities (and Talk for calls)
+    states = Counter(a.state.value for a in state.agents.values())
+    assert sum(states.values()) == 30 and states["offline"] < 30
+    # waiting calls from Talk, per voice group
+    reported = [q for q in state.queues.values() if q.reported is not None]
+    assert len(reported) == 2  # the two voice groups
+    # SLA clocks from the metric events
+    assert floor.store.events_of_kind("sla.changed")
+    health = floor.sink.health_reports[-1]
+    assert health.state is HealthState.CONNECTED and health.budget_left is not None
+
+
+def iso_at(t: float) -> str:
+    from supervisor_tui.adapters.zendesk.parse import iso
+
+    return iso(t)
+
+
+async def drain(adapter: ZendeskAdapter, sink: StoreSink, clock: FakeClock) -> None:
+    """Read the ticket export to its end, waiting out its 10-a-minute limit."""
+    for _ in range(100):
+        try:
+            await adapter._poll_tickets(sink)
+        except RateLimited as exc:
+            clock.advance(exc.retry_at - clock() + 0.5)
+            continue
+        position = adapter._cursor["tickets"]
+        if adapter.budget.wait_s() > 0:
+            clock.advance(adapter.budget.wait_s() + 0.5)
+            continue
+        if adapter.last_export_ended:
+            return
+    raise AssertionError(f"the export never ended at {position}")
+
+
+def ticket_versions(store: SQLiteStore) -> list[tuple[str, float, str]]:
+    out = []
+    for e in store.events_of_kind("ticket.upserted"):
+        p = e.payload
+        assert isinstance(p, TicketUpserted)
+        out.append((p.ticket_id, p.updated_at, p.status.value))
+    return out
+
+
+async def test_staff_pages_end_on_has_more_false(tmp_path: Path) -> None:
+    clock = FakeClock(EPOCH)
+    fake = FakeZendesk(email="bot@example.com", token=TOKEN, clock=clock)
+    await fake.start()
+    try:
+        sim = FloorSimulation(SimOptions(seed=2, agents=230, speed=None, warmup_s=0), EPOCH)
+        fake.feed(sim.advance(60))
+        store = SQLiteStore(tmp_path / "f.db")
+        f = Floor(fake, sim, clock, store, StoreSink(store, "zendesk", clock))
+        adapter = f.adapter()
+        await adapter._poll_directory(f.sink)
+        user_pages = [p for m, p in fake.requests if p.startswith("/api/v2/users")]
+        assert len(user_pages) == 3  # 100 + 100 + 30 (+1 API user); stops though next is set
+        assert adapter.report.agents == 230
+        store.close()
+    finally:
+        await fake.stop()
+
+
+async def test_deleted_ticket_leaves_the_floor(floor: Floor) -> None:
+    adapter = floor.adapter()
+    await full_sync(floor, adapter)
+    open_ids = [t.ticket_id for t in floor.state().tickets.values() if t.status.is_open]
+    victim = int(open_ids[0])
+    floor.fake.delete_ticket(victim)
+    floor.advance(90)  # past the export's lag
+    adapter._tasks[2].due_at = 0
+    await adapter.poll_due(floor.sink)
+    assert str(victim) in adapter.report.deleted
+    assert [e.payload.ticket_id for e in floor.store.events_of_kind("ticket.deleted")] == [
+        str(victim)
+    ]
+    assert str(victim) not in {t.ticket_id for t in floor.state().tickets.values()}
+
+
+async def test_resume_after_a_crash_mid_export_loses_and_repeats_nothing(
+    floor: Floor, tmp_path: Path
+) -> None:
+    floor.clock.advance(120)  # every change is now older than the export's lag
+    # the clean run, for comparison
+    clean_store = SQLiteStore(tmp_path / "clean.db")
+    clean = floor.adapter()
+    clean.export_per_page = 25
+    await drain(clean, StoreSink(clean_store, "zendesk", floor.clock), floor.clock)
+    expected = sorted(ticket_versions(clean_store))
+    assert len(expected) > 100
+
+    crashing = floor.adapter()
+    crashing.export_per_page = 25
+    pages = 0
+    real_emit = floor.sink.emit
+
+    async def emit_then_crash(events: Sequence[NewEvent], cursor: str | None = None) -> None:
+        nonlocal pages
+        pages += 1
+        if pages == 3:
+            raise KeyboardInterrupt("power cut before page 3 was stored")
+        await real_emit(events, cursor)
+
+    floor.sink.emit = emit_then_crash  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        await drain(crashing, floor.sink, floor.clock)
+    floor.sink.emit = real_emit  # type: ignore[method-assign]
+    stored_before = len(ticket_versions(floor.store))
+    assert 0 < stored_before < len(expected)
+
+    resumed = floor.adapter()
+    resumed.export_per_page = 25
+    resumed._load_cursor(floor.store.get_cursor("zendesk"))
+    await drain(resumed, floor.sink, floor.clock)
+    got = ticket_versions(floor.store)
+    assert sorted(got) == expected  # nothing missing, nothing twice
+    assert len(got) == len(set(got))
+    clean_store.close()
+
+
+async def test_429_waits_for_retry_after_and_says_so(floor: Floor) -> None:
+    adapter = floor.adapter()
+    await full_sync(floor, adapter)
+    floor.fake.inject("/api/v2/incremental/tickets", "429", retry_after=9)
+    floor.advance(30)
+    await adapter.poll_due(floor.sink)
+    report = floor.sink.health_reports[-1]
+    assert report.state is HealthState.DEGRADED
+    assert report.reason == "zendesk: 429, retry in 9 s"
+    assert report.retry_at == pytest.approx(floor.clock() + 9)
+    sent = len(floor.fake.requests)
+    floor.clock.advance(5)  # still inside Retry-After: not one request goes out
+    await adapter.poll_due(floor.sink)
+    assert len(floor.fake.requests) == sent
+    floor.advance(5)
+    await adapter.poll_due(floor.sink)
+    assert len(floor.fake.requests) > sent
+    assert floor.sink.health_reports[-1].state is HealthState.CONNECTED
+
+
+async def test_wrong_token_is_down_and_the_token_is_nowhere(floor: Floor) -> None:
+    adapter = floor.adapter(token="wrong-token-value-123")
+    await full_sync(floor, adapter)
+    report = floor.sink.health_reports[-1]
+    assert report.state is HealthState.DOWN
+    assert "refused the credentials (401)" in report.reason
+    assert report.retry_at is not None and report.retry_at > floor.clock()
+    dump = json.dumps([e.payload.model_dump() for e in floor.store.read_from(0)])
+    assert "wrong-token-value-123" not in dump and TOKEN not in dump
+    assert "wrong-token-value-123" not in repr(adapter.settings)
+
+
+@pytest.mark.parametrize("fault", ["500", "503", "malformed", "truncated", "wrong_shape", "slow"])
+async def test_a_bad_answer_is_retried_and_nothing_is_lost(floor: Floor, fault: str) -> None:
+    adapter = floor.adapter()
+    await full_sync(floor, adapter)
+    floor.advance(600)
+    floor.fake.inject("/api/v2/incremental/tickets", fault, delay_s=0.2)
+    adapter._tasks[2].due_at = 0
+    await adapter.poll_due(floor.sink)
+    before = ticket_versions(floor.store)
+    if fault != "slow":
+        degraded = [h for h in floor.sink.health_reports if h.state is HealthState.DEGRADED]
+        quarantined = floor.store.quarantined()
+        assert degraded or quarantined
+        if fault in ("malformed", "truncated", "wrong_shape"):
+            assert quarantined and quarantined[0].kind == "zendesk.tickets"
+    floor.clock.advance(400)
+    for task in adapter._tasks:
+        task.due_at = min(task.due_at, floor.clock())
+    await adapter.poll_due(floor.sink)
+    after = ticket_versions(floor.store)
+    assert len(after) >= len(before)
+    # once the fault passes, the floor matches a clean read of the same account
+    check = SQLiteStore(floor.store.path.with_name("check.db"))
+    await floor.adapter()._poll_tickets(StoreSink(check, "zendesk", floor.clock))
+    assert {(t, s) for t, _, s in after} >= {(t, s) for t, _, s in ticket_versions(check)}
+    check.close()
