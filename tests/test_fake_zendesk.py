@@ -55,7 +55,7 @@ class Floor:
 
 @pytest.fixture
 async def floor() -> AsyncIterator[Floor]:
-    sim = FloorSimulation(SimOptions(seed=3, agents=12, queues=5, speed=None), EPOCH)
+    sim = FloorSimulation(SimOptions(seed=3, agents=20, queues=5, speed=None), EPOCH)
     events = list(sim.advance(UNTIL_S))
     clock = FakeClock(EPOCH + UNTIL_S + 120)  # every change is older than the export lag
     fake = FakeZendesk(clock=clock, oauth_token="oauth-secret")
@@ -105,10 +105,10 @@ async def test_lists_end_on_has_more_false_while_links_next_stays_a_url(floor: F
             break
         params = {**params, "page[after]": body["meta"]["after_cursor"]}
     agents = floor.payloads(AgentUpserted)
-    assert [u["id"] for u in users] == [370_000_000_000 + i for i in range(1, 13)]
+    assert [u["id"] for u in users] == [370_000_000_000 + i for i in range(1, 21)]
     assert [u["name"] for u in users] == [a.name for a in agents]
     assert all(u["role"] == "agent" and u["email"].isascii() for u in users)
-    assert len({u["email"] for u in users}) == 12
+    assert len({u["email"] for u in users}) == 20
 
     body = (await floor.client.get("/api/v2/group_memberships.json?page[size]=100")).json()
     assert body["meta"]["has_more"] is False
@@ -158,17 +158,18 @@ async def test_export_returns_every_email_ticket_once_in_its_newest_state(floor:
 async def test_chat_contacts_become_messaging_tickets(floor: Floor) -> None:
     tickets, _ = await drain_export(floor, {"start_time": 0})
     messaging = {t["id"]: t for t in tickets if t["via"]["channel"] == "native_messaging"}
+    chats = {p.contact_id for p in floor.payloads(ContactOffered) if p.channel is Channel.CHAT}
+    assert set(messaging) == {900_000 + int(c[1:]) for c in chats}
     abandoned = {
         900_000 + int(p.contact_id[1:])
         for p in floor.payloads(ContactAbandoned)
-        if f"{900_000 + int(p.contact_id[1:])}" and 900_000 + int(p.contact_id[1:]) in messaging
+        if p.contact_id in chats
     }
     assert abandoned
     for ticket_id in abandoned:
         assert messaging[ticket_id]["status"] == "closed"
         assert "missed_chat" in messaging[ticket_id]["tags"]
         assert messaging[ticket_id]["assignee_id"] is None
-    chats = {p.contact_id for p in floor.payloads(ContactOffered) if p.channel is Channel.CHAT}
     ended = {
         900_000 + int(p.contact_id[1:])
         for p in floor.payloads(ContactEnded)
@@ -189,6 +190,8 @@ async def test_export_lags_and_a_changed_ticket_comes_back_at_its_new_place(floo
     fresh = (await floor.client.get(url, params={"cursor": cursor})).json()
     assert fresh["tickets"] == [] and fresh["end_of_stream"] is True  # younger than the lag
     assert fresh["after_cursor"] == cursor
+    garbage = await floor.client.get(url, params={"cursor": "not a cursor"})
+    assert garbage.status_code == 400
     floor.clock.advance(61)
     later = (await floor.client.get(url, params={"cursor": cursor})).json()
     assert [t["id"] for t in later["tickets"]] == [edited, deleted]
@@ -333,6 +336,8 @@ async def test_safe_update_conflicts_when_stale_and_adds_a_private_note(floor: F
     assert body["ticket"]["updated_at"] > ticket["updated_at"]
     kinds = {e["type"] for e in body["audit"]["events"]}
     assert kinds == {"Comment", "Change"}
+    note = next(e for e in body["audit"]["events"] if e["type"] == "Comment")
+    assert note["audit_id"] == body["audit"]["id"] and note["public"] is False
     assert floor.fake.comments[ticket_id][-1]["public"] is False
     assert floor.fake.tickets[ticket_id]["updated_at"] == body["ticket"]["updated_at"]
 
@@ -341,6 +346,15 @@ async def test_safe_update_conflicts_when_stale_and_adds_a_private_note(floor: F
     assert newest["count"] == comments_before + 1
     again = await floor.client.put(url, json=fresh)  # the same stamp is stale now
     assert again.status_code == 409
+
+    tags_url = f"{url[:-5]}/tags.json"
+    stamp = body["ticket"]["updated_at"]
+    stale_tags = {"tags": ["escalated"], "safe_update": True, "updated_stamp": ticket["updated_at"]}
+    assert (await floor.client.put(tags_url, json=stale_tags)).status_code == 409
+    added = await floor.client.put(tags_url, json={**stale_tags, "updated_stamp": stamp})
+    assert added.status_code == 200
+    assert {"escalated", "supervisor-ack"} <= set(added.json()["tags"])
+    assert floor.fake.tickets[ticket_id]["updated_at"] > stamp
 
     missing = await floor.client.put("/api/v2/tickets/9223372036854775807.json", json=fresh)
     assert missing.status_code == 404
@@ -385,16 +399,23 @@ async def test_talk_calls_legs_queue_and_agents(floor: Floor) -> None:
     assert activity["longest_wait_time"] >= activity["average_wait_time"] >= 0
 
     rows = (await floor.client.get(f"{stats}/agents_activity.json")).json()
-    assert rows["count"] == 12 and rows["next_page"] is None
+    assert rows["count"] == 20 and rows["next_page"] is None
     states = {r["agent_id"]: (r["agent_state"], r["call_status"]) for r in rows["agents_activity"]}
     last_state = {p.agent_id: p for p in floor.payloads(AgentStateChanged)}
     for agent_id, change in last_state.items():
         state, call_status = states[370_000_000_000 + int(agent_id[1:])]
         want = {"available": "online", "busy": "online", "wrap_up": "online"}
         assert state == want.get(change.state.value, change.state.value)
-        assert call_status == ("on_call" if change.work.startswith("call ") else call_status)
-    voice_only = (await floor.client.get(f"{stats}/agents_activity?group_ids={GROUPS[3]}")).json()
-    assert 0 < voice_only["count"] < 12
+        kind, _, contact = change.work.partition(" ")
+        if change.state is AgentState.BUSY and kind == "call":
+            assert call_status == "on_call"
+        elif change.state is AgentState.WRAP_UP and contact in voice:
+            assert call_status == "wrap_up"
+        else:
+            assert call_status is None
+    assert "on_call" in {c for _, c in states.values()}
+    billing = (await floor.client.get(f"{stats}/agents_activity?group_ids={GROUPS[3]}")).json()
+    assert 0 < billing["count"] < 20
 
 
 async def test_agent_availabilities_follow_the_floor(floor: Floor) -> None:
@@ -408,7 +429,7 @@ async def test_agent_availabilities_follow_the_floor(floor: Floor) -> None:
         if not body["meta"]["has_more"]:
             break
         params = {"page[size]": 5, "page[after]": body["meta"]["after_cursor"]}
-    assert len(docs) == 12
+    assert len(docs) == 20
     items = {row["id"] for row in included if row["type"] == "work_items"}
     last_state = {p.agent_id: p for p in floor.payloads(AgentStateChanged)}
     for doc in docs:
@@ -611,7 +632,7 @@ async def test_recorded_shapes_are_a_subset_of_ours(floor: Floor) -> None:
 async def test_run_simulated_backfills_the_warm_up(floor: Floor) -> None:
     clock = FakeClock(EPOCH + 3600)
     fake = FakeZendesk(clock=clock)
-    options = SimOptions(seed=3, agents=12, queues=5, speed=1.0, warmup_s=3600)
+    options = SimOptions(seed=3, agents=20, queues=5, speed=1.0, warmup_s=3600)
     task = asyncio.create_task(run_simulated(fake, options, epoch=EPOCH, clock=clock))
     for _ in range(100):
         await asyncio.sleep(0)
@@ -621,6 +642,6 @@ async def test_run_simulated_backfills_the_warm_up(floor: Floor) -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert sorted(fake.groups) == GROUPS
-    assert len([u for u in fake.users.values() if u["role"] == "agent"]) == 12
+    assert len([u for u in fake.users.values() if u["role"] == "agent"]) == 20
     assert fake.tickets
     assert max(t["updated_at"] for t in fake.tickets.values()) <= iso(EPOCH + 3600)

@@ -17,6 +17,11 @@ CORE = [
     "supervisor_tui.adapters.simulator",
     "supervisor_tui.hub.collector",
     "supervisor_tui.hub.live",
+    "supervisor_tui.hub.check",
+    "supervisor_tui.hub.webhooks",
+    "supervisor_tui.hub.demo",
+    "supervisor_tui.adapters.zendesk.adapter",
+    "supervisor_tui.fakes.zendesk",
 ]
 
 

@@ -15,22 +15,22 @@ from pathlib import Path
 
 import pytest
 
-from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
 from supervisor_tui.adapters.http import RateLimited
+from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
 from supervisor_tui.adapters.zendesk.adapter import ZendeskAdapter, ZendeskSettings
 from supervisor_tui.core.commands import EscalationDesk
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.fakes.zendesk import FakeZendesk
 from supervisor_tui.hub.collector import Collector
 from supervisor_tui.model import (
+    EscalationRaised,
     HealthState,
     NewEvent,
     Severity,
     SourceHealth,
-    TicketStatus,
     TicketUpserted,
 )
-from supervisor_tui.store import SQLiteStore
+from supervisor_tui.store import SQLiteStore, StoreError
 
 from .conftest import EPOCH, FakeClock, rules, targets
 
@@ -338,3 +338,109 @@ async def test_a_bad_answer_is_retried_and_nothing_is_lost(floor: Floor, fault: 
     await floor.adapter()._poll_tickets(StoreSink(check, "zendesk", floor.clock))
     assert {(t, s) for t, _, s in after} >= {(t, s) for t, _, s in ticket_versions(check)}
     check.close()
+
+
+async def ack_one_ticket(floor: Floor, adapter: ZendeskAdapter) -> tuple[int, Collector]:
+    """Raise an escalation about an open ticket and ack it: one outbox row to deliver."""
+    await full_sync(floor, adapter)
+    ticket = next(t for t in floor.state().tickets.values() if t.status.is_open)
+    raised = EscalationRaised(
+        escalation_id="esc-1",
+        rule_id="complaint",
+        subject=f"ticket:{ticket.ticket_id}",
+        ticket_source="zendesk",
+        ticket_id=ticket.ticket_id,
+        severity=Severity.CRITICAL,
+        title=f"Complaint on #{ticket.ticket_id}",
+        raised_at=floor.clock(),
+    )
+    floor.store.append(
+        [
+            NewEvent(
+                source="rules",
+                key="esc-1",
+                occurred_at=floor.clock(),
+                received_at=floor.clock(),
+                payload=raised,
+            )
+        ]
+    )
+    esc = floor.state().escalations["esc-1"]
+    EscalationDesk(floor.store, floor.clock).ack(esc, "Sam Lead", "Two agents moved to email")
+    collector = Collector(floor.store, [adapter], rules(), targets(), floor.clock)
+    return int(ticket.ticket_id), collector
+
+
+def supervisor_comments(fake: FakeZendesk, ticket_id: int) -> list[dict]:
+    return [c for c in fake.comments.get(ticket_id, []) if "[supervisor-tui ack" in c["body"]]
+
+
+async def test_ack_lands_once_as_a_private_comment_and_a_tag(floor: Floor) -> None:
+    adapter = floor.adapter()
+    ticket_id, collector = await ack_one_ticket(floor, adapter)
+    assert await collector.deliver_outbox() == 1
+    (comment,) = supervisor_comments(floor.fake, ticket_id)
+    assert comment["public"] is False
+    assert "Sam Lead" in comment["body"] and "Two agents moved to email" in comment["body"]
+    assert "supervisor_acked" in floor.fake.tickets[ticket_id]["tags"]
+    assert floor.store.outbox_pending_count() == 0
+    assert await collector.deliver_outbox() == 0  # nothing left to send
+
+
+async def test_ack_is_not_sent_twice_when_the_answer_is_lost(floor: Floor) -> None:
+    adapter = floor.adapter()
+    ticket_id, collector = await ack_one_ticket(floor, adapter)
+    real = floor.store.outbox_delivered
+
+    def crash(item_id: int, at: float) -> None:
+        raise StoreError("disk full while marking the delivery")
+
+    floor.store.outbox_delivered = crash  # type: ignore[method-assign]
+    with pytest.raises(StoreError):
+        await collector.deliver_outbox()  # Zendesk took it; we could not record that
+    floor.store.outbox_delivered = real  # type: ignore[method-assign]
+    assert floor.store.outbox_pending_count() == 1
+    assert await collector.deliver_outbox() == 1  # delivered again: found, not re-posted
+    assert len(supervisor_comments(floor.fake, ticket_id)) == 1
+
+
+async def test_an_agents_concurrent_edit_is_not_overwritten(floor: Floor) -> None:
+    adapter = floor.adapter()
+    ticket_id, collector = await ack_one_ticket(floor, adapter)
+    real = adapter._already_posted
+    edits = 0
+
+    async def agent_edits_meanwhile(tid: str, ref: str) -> bool:
+        nonlocal edits
+        if edits == 0:
+            floor.clock.advance(3)
+            floor.fake.agent_edit(ticket_id)  # after our read, before our write
+            edits += 1
+        return await real(tid, ref)
+
+    adapter._already_posted = agent_edits_meanwhile  # type: ignore[method-assign]
+    assert await collector.deliver_outbox() == 1
+    puts = [
+        p
+        for m, p in floor.fake.requests
+        if m == "PUT" and p.startswith(f"/api/v2/tickets/{ticket_id}.json")
+    ]
+    assert len(puts) == 2  # refused once (409, stale stamp), then sent on a fresh read
+    assert len(supervisor_comments(floor.fake, ticket_id)) == 1
+
+
+async def test_write_back_off_sends_nothing(floor: Floor) -> None:
+    adapter = floor.adapter(write_back=False)
+    ticket_id, collector = await ack_one_ticket(floor, adapter)
+    sent = len(floor.fake.requests)
+    assert await collector.deliver_outbox() == 1
+    assert len(floor.fake.requests) == sent
+    assert supervisor_comments(floor.fake, ticket_id) == []
+
+
+async def test_a_deleted_ticket_fails_the_write_back_for_good(floor: Floor) -> None:
+    adapter = floor.adapter()
+    ticket_id, collector = await ack_one_ticket(floor, adapter)
+    floor.fake.delete_ticket(ticket_id)
+    assert await collector.deliver_outbox() == 0
+    assert floor.store.outbox_pending_count() == 0  # failed, not retried forever

@@ -6,10 +6,13 @@ import argparse
 import logging
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from supervisor_tui import __version__
+from supervisor_tui.adapters.base import SourceSetupError
 from supervisor_tui.config import Config, ConfigError, default_rules, load_config
+from supervisor_tui.hub.demo import DEMO_EMAIL
 from supervisor_tui.store import StoreError
 
 
@@ -29,6 +32,13 @@ def _parser() -> argparse.ArgumentParser:
         "--speed", type=float, default=1.0, help="simulated seconds per second (default 1)"
     )
     demo.add_argument("--profile", choices=("wall", "desk"), default="desk")
+    demo.add_argument(
+        "--helpdesk",
+        choices=("zendesk", "none"),
+        default="zendesk",
+        help="serve the floor from a fake helpdesk on loopback through the real adapter "
+        "(default zendesk), or feed the simulation straight in (none)",
+    )
 
     run = sub.add_parser("run", help="adapters, store, rules and dashboard in one process")
     run.add_argument("-c", "--config", type=Path, required=True)
@@ -74,25 +84,69 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def demo_config(args: argparse.Namespace) -> Config:
+DEMO_TOKEN_ENV = "SUPERVISOR_TUI_DEMO_ZENDESK_TOKEN"
+
+
+def demo_config(args: argparse.Namespace, zendesk_url: str | None = None) -> Config:
+    """The demo floor: the simulation itself, or the fake Zendesk at ``zendesk_url``."""
+    if zendesk_url is None:
+        source: dict[str, object] = {
+            "name": "simulator",
+            "kind": "simulator",
+            "seed": args.seed,
+            "agents": args.agents,
+            "queues": args.queues,
+            "speed": args.speed,
+        }
+        chat_queue = "chat"
+    else:
+        source = {
+            "name": "zendesk",
+            "kind": "zendesk",
+            "base_url": zendesk_url,
+            "email": DEMO_EMAIL,
+            "token_env": DEMO_TOKEN_ENV,
+            "rate_limit_per_minute": 400,
+            "write_back": True,
+        }
+        chat_queue = f"zendesk:{demo_group_id('chat', args.queues)}"
     return Config.model_validate(
         {
             "floor": {"name": "Demo floor (simulated)"},
-            "display": {"profile": args.profile, "stale_after_s": 30},
-            "sources": [
-                {
-                    "name": "simulator",
-                    "kind": "simulator",
-                    "seed": args.seed,
-                    "agents": args.agents,
-                    "queues": args.queues,
-                    "speed": args.speed,
-                }
-            ],
-            "targets": {"queues": {"chat": {"sl_threshold_s": 60}}},
+            "display": {"profile": args.profile, "stale_after_s": 90 if zendesk_url else 30},
+            "sources": [source],
+            "targets": {"queues": {chat_queue: {"sl_threshold_s": 60}}},
             "rules": default_rules(),
         }
     )
+
+
+def demo_group_id(queue_id: str, queues: int) -> int:
+    """The fake Zendesk's group id for one of the simulated queues."""
+    from supervisor_tui.adapters.simulator import QUEUE_PATTERN
+    from supervisor_tui.fakes.zendesk import GROUP_BASE
+
+    ids = [QUEUE_PATTERN[i % len(QUEUE_PATTERN)][0] for i in range(queues)]
+    return GROUP_BASE + ids.index(queue_id) + 1 if queue_id in ids else GROUP_BASE
+
+
+def _demo(args: argparse.Namespace, db: Path) -> int:
+    if args.helpdesk == "none":
+        return _run_dashboard(demo_config(args), db)
+    import os
+
+    from supervisor_tui.adapters.simulator import SimOptions
+    from supervisor_tui.hub.demo import DemoHelpdesks
+
+    helpdesks = DemoHelpdesks(
+        SimOptions(seed=args.seed, agents=args.agents, queues=args.queues, speed=args.speed)
+    )
+    url = helpdesks.start()
+    os.environ[DEMO_TOKEN_ENV] = helpdesks.token  # this process only; a throwaway token
+    try:
+        return _run_dashboard(demo_config(args, url), db, clock=helpdesks.clock)
+    finally:
+        helpdesks.stop()
 
 
 def _log_to(path: Path) -> None:
@@ -101,7 +155,7 @@ def _log_to(path: Path) -> None:
     )
 
 
-def _run_dashboard(config: Config, db: Path) -> int:
+def _run_dashboard(config: Config, db: Path, clock: Callable[[], float] | None = None) -> int:
     from supervisor_tui.app import FloorSettings, SupervisorApp
     from supervisor_tui.hub.live import build_live_floor
 
@@ -111,7 +165,7 @@ def _run_dashboard(config: Config, db: Path) -> int:
         raise ConfigError(
             f"[keys]: unknown binding id {', '.join(unknown)} (expected one of: {known})"
         )
-    floor = build_live_floor(config, db)
+    floor = build_live_floor(config, db, clock)
     settings = FloorSettings(
         floor_name=config.floor.name,
         operator=config.operator_name(),
@@ -241,15 +295,14 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
-            config = demo_config(args)
             if args.db is not None:
                 _log_to(args.db.with_suffix(".log"))
-                code = _run_dashboard(config, args.db)
+                code = _demo(args, args.db)
                 print(f"The recording is in {args.db}")
                 return code
             with tempfile.TemporaryDirectory(prefix="supervisor-tui-demo-") as tmp:
                 _log_to(Path(tmp) / "demo.log")
-                return _run_dashboard(config, Path(tmp) / "demo.db")
+                return _demo(args, Path(tmp) / "demo.db")
         if args.command == "run":
             config = load_config(args.config)
             db = args.db or config.store.resolved_path()
@@ -261,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             return _record(args)
         if args.command == "replay":
             return _replay(args)
-    except (ConfigError, StoreError) as exc:
+    except (ConfigError, StoreError, SourceSetupError) as exc:
         print(f"supervisor-tui: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -50,6 +50,10 @@ class Adapter(Protocol):
         """Deliver an ack, note or resolve to the backend (an internal note, a tag)."""
 
 
+class SourceSetupError(ValueError):
+    """A source's settings cannot work (no token, an unreadable token file, ...)."""
+
+
 class UnknownAdapter(LookupError):
     pass
 

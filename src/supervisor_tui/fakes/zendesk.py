@@ -56,6 +56,8 @@ Endpoints (all under /api/v2, ``.json`` suffix optional, auth: Basic ``email/tok
     PUT  tickets/ID                          comment, tags, additional_tags, remove_tags, status,
                                              priority, assignee_id, group_id; safe_update +
                                              updated_stamp -> 409 UpdateConflict when stale
+    *    tickets/ID/tags                     Tags API: GET lists, PUT adds, POST replaces,
+                                             DELETE removes; same safe_update rule; {"tags"}
 
 Shape decisions where no recording exists (from developer.zendesk.com):
 
@@ -84,6 +86,15 @@ Shape decisions where no recording exists (from developer.zendesk.com):
   ``{"error": "Couldn't authenticate you"}``.
 - Object ``url`` fields name the real-looking ``https://SUBDOMAIN.zendesk.com``; the links a
   client follows (after_url, next_page, links.next) point at this server.
+
+Time: rate-limit windows follow ``clock``; the data (queue waits, edits, the export lag) follows
+``floor_clock``, which is ``clock`` unless run_simulated sets it to the simulated floor's time.
+The cursor export shows each ticket's newest version whose ``generated_timestamp`` is at least
+``export_lag_s`` old, ordered by (generated_timestamp, id); a change made through the fake
+(PUT, tags, agent_edit, delete_ticket) lands at least a second after the previous one, so it
+always moves the ticket past a consumer's cursor. The cursor is base64 of "TS.0||ID|", as real.
+Faults other than slow / truncated / wrong_shape answer before authentication and budgets.
+The per-endpoint limits are in ``EXPORT_LIMITS`` (the Talk exports have their own 10/min each).
 """
 
 from __future__ import annotations
@@ -910,7 +921,14 @@ class FakeZendesk:
         }
 
     def _comment(
-        self, state: _Ticket, author_id: int, body: str, at: float, *, public: bool = True
+        self,
+        state: _Ticket,
+        author_id: int,
+        body: str,
+        at: float,
+        *,
+        public: bool = True,
+        audit_id: int | None = None,
     ) -> Json:
         comment_id = COMMENT_BASE + next(self._ids["comment"])
         channel = "api" if author_id == self._bot_id else state.channel
@@ -924,7 +942,7 @@ class FakeZendesk:
             "plain_body": body,
             "public": public,
             "attachments": [],
-            "audit_id": AUDIT_BASE + next(self._ids["audit"]),
+            "audit_id": audit_id or AUDIT_BASE + next(self._ids["audit"]),
             "via": {"channel": channel, "source": NO_SOURCE},
             "created_at": iso(at),
             "metadata": {"system": {}, "custom": {}},
@@ -1076,44 +1094,62 @@ class FakeZendesk:
             web.get(rf"{v2}/tickets/{{ticket_id:\d+}}{j}", self._ticket),
             web.put(rf"{v2}/tickets/{{ticket_id:\d+}}{j}", self._update_ticket),
             web.get(rf"{v2}/tickets/{{ticket_id:\d+}}/comments{j}", self._ticket_comments),
+            web.route("*", rf"{v2}/tickets/{{ticket_id:\d+}}/tags{j}", self._ticket_tags),
             web.route("*", "/{tail:.*}", self._unknown),
         ]
 
     async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self.requests.append((request.method, request.path_qs))
         fault = self._take_fault(request.path)
-        if fault is not None and fault.fault == "slow":
+        spoil = None
+        if fault is not None and fault.fault in ("truncated", "wrong_shape"):
+            spoil = fault.fault
+        elif fault is not None and fault.fault == "slow":
             await asyncio.sleep(fault.delay_s)
-        if fault is not None and fault.fault not in ("slow", "truncated", "wrong_shape"):
+        elif fault is not None:
             return self._headed(self._fault_response(fault))
-        denied = self._authenticate(request)
-        if denied is not None:
-            return self._headed(denied)
-        window, reset = self._window()
-        if not self._spend("account", self.rate_limit, window):
-            limited = web.Response(status=429, text=ACCOUNT_LIMIT_BODY)
-            limited.headers["Retry-After"] = str(reset)
-            return self._headed(limited)
-        limit = next((v for p, v in EXPORT_LIMITS.items() if request.path.startswith(p)), None)
-        if limit is not None:
-            bucket, per_minute = limit
-            allowed = self._spend(bucket, per_minute, window)
-            used = self._used[bucket][1]
-            extra = f"total={per_minute}; remaining={max(0, per_minute - used)}; resets={reset}"
-            if not allowed:
-                limited = _json(EXPORT_LIMIT_BODY, 429)
-                limited.headers["Retry-After"] = str(reset)
-                limited.headers[f"Zendesk-RateLimit-{bucket}"] = extra
-                return self._headed(limited)
+        refused, endpoint_header = self._admit(request)
+        if refused is not None:
+            return self._headed(refused)
         try:
             response = await handler(request)
         except _HttpError as exc:
             response = _json(exc.body, exc.status)
-        if limit is not None:
-            response.headers[f"Zendesk-RateLimit-{limit[0]}"] = extra
-        if fault is not None and isinstance(response, web.Response) and response.body:
-            response = self._spoil(response, fault.fault)
+        if endpoint_header is not None:
+            response.headers[endpoint_header[0]] = endpoint_header[1]
+        if spoil is not None and isinstance(response, web.Response):
+            response = self._spoil(response, spoil)
         return self._headed(response)
+
+    def _admit(self, request: web.Request) -> tuple[web.Response | None, tuple[str, str] | None]:
+        """Authentication, then the account's and the endpoint's per-minute budgets.
+
+        Returns the refusal, if any, and the endpoint's own rate-limit header, if it has one.
+        """
+        denied = self._authenticate(request)
+        if denied is not None:
+            return denied, None
+        window, reset = self._window()
+        if not self._spend("account", self.rate_limit, window):
+            limited = web.Response(status=429, text=ACCOUNT_LIMIT_BODY)
+            limited.headers["Retry-After"] = str(reset)
+            return limited, None
+        limit = next((v for p, v in EXPORT_LIMITS.items() if request.path.startswith(p)), None)
+        if limit is None:
+            return None, None
+        bucket, per_minute = limit
+        allowed = self._spend(bucket, per_minute, window)
+        left = max(0, per_minute - self._used[bucket][1])
+        header = (
+            f"Zendesk-RateLimit-{bucket}",
+            f"total={per_minute}; remaining={left}; resets={reset}",
+        )
+        if allowed:
+            return None, header
+        limited = _json(EXPORT_LIMIT_BODY, 429)
+        limited.headers["Retry-After"] = str(reset)
+        limited.headers[header[0]] = header[1]
+        return limited, None
 
     def _take_fault(self, path: str) -> _Fault | None:
         for fault in self._faults:
@@ -1755,35 +1791,44 @@ class FakeZendesk:
         rows = sorted(self.comments.get(state.id, []), key=lambda c: c["id"], reverse=descending)
         return _json(self._page(request, "comments", rows, descending=descending))
 
+    async def _ticket_tags(self, request: web.Request) -> web.Response:
+        """The Tags API: GET lists, PUT adds, POST replaces, DELETE removes; {"tags": [...]}."""
+        state = self._live_ticket(request)
+        if request.method == "GET":
+            return _json({"tags": state.tags})
+        if request.method not in ("PUT", "POST", "DELETE"):
+            return await self._unknown(request)
+        changes = await _json_body(request)
+        _check_safe_update(state, changes)
+        tags = set(_strings(changes.get("tags")))
+        before = state.tags
+        if request.method == "POST":
+            state.removed_tags |= set(state.sim_tags) - tags
+            state.api_tags = set(tags)
+        elif request.method == "PUT":
+            state.api_tags |= tags
+            state.removed_tags -= tags
+        else:
+            state.api_tags -= tags
+            state.removed_tags |= tags
+        if state.tags != before:
+            self._touch(state, self.floor_clock())
+        return _json({"tags": state.tags})
+
     async def _update_ticket(self, request: web.Request) -> web.Response:
         state = self._live_ticket(request)
-        try:
-            body = await request.json()
-        except ValueError:
-            raise _HttpError(
-                400, {"error": "InvalidValue", "description": "Body is not JSON"}
-            ) from None
-        changes = body.get("ticket") if isinstance(body, dict) else None
+        changes = (await _json_body(request)).get("ticket")
         if not isinstance(changes, dict):
             raise _HttpError(400, {"error": "InvalidValue", "description": "ticket missing"})
-        stamp = changes.get("updated_stamp")
-        if "safe_update" in changes and stamp is not None:
-            try:
-                stale = int(parse_iso(str(stamp))) != int(parse_iso(iso(state.updated_at)))
-            except ValueError:
-                raise _HttpError(
-                    400, {"error": "InvalidValue", "description": "updated_stamp"}
-                ) from None
-            if stale:
-                raise _HttpError(409, UPDATE_CONFLICT)
+        _check_safe_update(state, changes)
         now = max(self.floor_clock(), math.floor(state.updated_at) + 1.0)
+        audit_id = AUDIT_BASE + next(self._ids["audit"])
         events: list[Json] = []
         comment = changes.get("comment")
         if isinstance(comment, dict) and (comment.get("body") or comment.get("html_body")):
             text = str(comment.get("body") or comment.get("html_body"))
-            made = self._comment(
-                state, self._bot_id, text, now, public=bool(comment.get("public", True))
-            )
+            public = bool(comment.get("public", True))
+            made = self._comment(state, self._bot_id, text, now, public=public, audit_id=audit_id)
             events.append({k: made[k] for k in _COMMENT_EVENT_KEYS})
         before = state.tags
         tags = changes.get("tags")
@@ -1803,7 +1848,6 @@ class FakeZendesk:
                 events.append(_change(name, changes[name], getattr(state, name)))
                 setattr(state, name, changes[name])
         self._touch(state, now)
-        audit_id = AUDIT_BASE + next(self._ids["audit"])
         for i, event in enumerate(events, 1):
             event["id"] = audit_id * 10 + i
         audit = {
@@ -1825,6 +1869,19 @@ class FakeZendesk:
             "via": {"channel": "api", "source": NO_SOURCE},
         }
         return _json({"ticket": self._public(state.id), "audit": audit})
+
+
+def _check_safe_update(state: _Ticket, changes: Mapping[str, Any]) -> None:
+    """With ``safe_update`` (any value) and an ``updated_stamp``, a stale stamp is a 409."""
+    stamp = changes.get("updated_stamp")
+    if "safe_update" not in changes or stamp is None:
+        return
+    try:
+        stale = int(parse_iso(str(stamp))) != int(parse_iso(iso(state.updated_at)))
+    except ValueError:
+        raise _HttpError(400, {"error": "InvalidValue", "description": "updated_stamp"}) from None
+    if stale:
+        raise _HttpError(409, UPDATE_CONFLICT)
 
 
 _COMMENT_EVENT_KEYS = (
@@ -1851,6 +1908,18 @@ def _change(field_name: str, value: Any, previous: Any) -> Json:
         "field_name": field_name,
         "previous_value": text(previous),
     }
+
+
+async def _json_body(request: web.Request) -> Json:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise _HttpError(
+            400, {"error": "InvalidValue", "description": "Body is not JSON"}
+        ) from None
+    if not isinstance(body, dict):
+        raise _HttpError(400, {"error": "InvalidValue", "description": "Body is not an object"})
+    return body
 
 
 def _strings(value: Any) -> list[str]:
@@ -1898,8 +1967,10 @@ async def run_simulated(
     """Drive a FloorSimulation in real time and feed ``fake`` until cancelled.
 
     The warm-up is back-filled at once; then the floor advances with ``clock`` times
-    ``options.speed`` (None: as fast as it can, then idles). At any speed but 1 the fake's
-    ``floor_clock`` follows the simulated floor, so waits and the export lag stay coherent.
+    ``options.speed`` (None: as fast as it can, then it idles, still serving). The fake's
+    ``floor_clock`` is set to the simulated floor's time, so queue waits, edits and the
+    export lag agree with the fed timestamps at any speed. ``epoch`` (the floor's 08:00)
+    defaults to ``options.epoch``, else to the warm-up's end being now.
     """
     wall_start = clock()
     if epoch is None:
@@ -1914,8 +1985,7 @@ async def run_simulated(
             return math.inf
         return options.warmup_s + (clock() - wall_start) * speed
 
-    if speed != 1.0:
-        fake.floor_clock = lambda: floor_epoch + (sim.t if speed is None else sim_time())
+    fake.floor_clock = lambda: floor_epoch + (sim.t if speed is None else sim_time())
     while True:
         until = sim_time() if end is None else min(sim_time(), end)
         if math.isinf(until):

@@ -26,18 +26,22 @@ class LiveFloor:
     clock: Callable[[], float]
 
 
-def build_live_floor(config: Config, db_path: Path | None = None) -> LiveFloor:
-    store = SQLiteStore(db_path or config.store.resolved_path())
+def build_live_floor(
+    config: Config, db_path: Path | None = None, clock: Callable[[], float] | None = None
+) -> LiveFloor:
+    """``clock`` is the floor's time when it is not the wall clock (a sped-up demo)."""
+    adapter_clock = clock or time.time
     adapters: list[Adapter] = []
-    clock: Callable[[], float] = time.time
+    clock = adapter_clock
     for source in config.sources:
         cls = load_adapter_class(source.kind)
         settings = source.model_dump(exclude={"name", "kind"})
-        adapter = cls.from_config(source.name, settings, time.time)
+        adapter = cls.from_config(source.name, settings, adapter_clock)
         adapters.append(adapter)
         floor_clock = getattr(adapter, "clock", None)
         if source.kind == "simulator" and callable(floor_clock) and settings.get("speed", 1) != 1:
             clock = floor_clock  # a time-compressed simulation runs the floor's clock
+    store = SQLiteStore(db_path or config.store.resolved_path())
     rules = RuleEngine(list(config.rules))
     webhooks = None
     if config.webhooks.listen:

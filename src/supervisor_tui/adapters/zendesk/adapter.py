@@ -39,7 +39,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from supervisor_tui.adapters.base import Clock, Sink, WriteBackError
+from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError, WriteBackError
 from supervisor_tui.adapters.http import (
     ApiError,
     AuthFailed,
@@ -70,10 +70,6 @@ EXPORT_PAGE = 1000  # records in a full page of a time-based export
 HEARTBEAT_S = 20.0
 WEBHOOK_MAX_AGE_S = 300.0
 ACK_TAG = "supervisor_acked"
-
-
-class SourceSetupError(ValueError):
-    """The source's settings cannot work (no token, unreadable token file, ...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +257,7 @@ class ZendeskAdapter:
                 **known,
             ),
             clock,
+            wall=time.time,  # the helpdesk counts its limit in real minutes
         )
 
     # -- the loop -------------------------------------------------------------------------
