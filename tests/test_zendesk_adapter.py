@@ -23,6 +23,8 @@ from supervisor_tui.core.projection import FloorState
 from supervisor_tui.fakes.zendesk import FakeZendesk
 from supervisor_tui.hub.collector import Collector
 from supervisor_tui.model import (
+    ContactAbandoned,
+    ContactAnswered,
     EscalationRaised,
     HealthState,
     NewEvent,
@@ -87,6 +89,7 @@ class Floor:
     clock: FakeClock
     store: SQLiteStore
     sink: StoreSink
+    fed: list[NewEvent] = field(default_factory=list)
 
     def adapter(self, **over: object) -> ZendeskAdapter:
         settings = ZendeskSettings(
@@ -101,7 +104,9 @@ class Floor:
     def advance(self, seconds: float) -> None:
         """The floor moves on: the simulation runs and the clock follows."""
         self.clock.advance(seconds)
-        self.fake.feed(self.sim.advance(self.clock() - EPOCH))
+        events = list(self.sim.advance(self.clock() - EPOCH))
+        self.fed.extend(events)
+        self.fake.feed(events)
 
     def state(self) -> FloorState:
         state = FloorState(targets())
@@ -444,3 +449,29 @@ async def test_a_deleted_ticket_fails_the_write_back_for_good(floor: Floor) -> N
     floor.fake.delete_ticket(ticket_id)
     assert await collector.deliver_outbox() == 0
     assert floor.store.outbox_pending_count() == 0  # failed, not retried forever
+
+
+async def test_chats_and_calls_keep_their_waits(floor: Floor) -> None:
+    """A chat is answered at the agent's first reply, a call at its wait: the waits the
+    board computes SL from are the floor's own, to the second."""
+    floor.clock.advance(120)  # everything older than the export's lag
+    adapter = floor.adapter()
+    await full_sync(floor, adapter)
+    truth = {
+        p.contact_id: p.wait_s
+        for e in floor.fed
+        if isinstance(p := e.payload, ContactAnswered | ContactAbandoned)
+    }
+    kinds = Counter()
+    for e in floor.store.read_from(0, 1_000_000):
+        p = e.payload
+        if not isinstance(p, ContactAnswered | ContactAbandoned):
+            continue
+        _, kind, number = p.contact_id.split(":")
+        n = int(number) - (900_000 if kind == "chat" else 380_000_000_000)
+        assert p.wait_s == pytest.approx(truth[f"c{n}"], abs=1.01), p.contact_id
+        kinds[(kind, p.KIND)] += 1
+    assert kinds[("chat", "contact.answered")] > 20 and kinds[("call", "contact.answered")] > 20
+    assert kinds[("chat", "contact.abandoned")] > 0 and kinds[("call", "contact.abandoned")] > 0
+    chat = floor.state().queues[f"zendesk:{360_000_000_003}"]
+    assert chat.today.handled > 0 and chat.today.handle_s > 0  # AHT from answer to solve

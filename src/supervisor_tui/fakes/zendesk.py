@@ -194,6 +194,8 @@ CUSTOM_STATUSES = (
 )
 STATUS_IDS = {name: CUSTOM_STATUS_BASE + k for k, (name, *_rest) in enumerate(CUSTOM_STATUSES, 1)}
 AGENT_STATUS = {"offline": 2, "online": 3, "away": 4, "transfers_only": 5}
+CUSTOM_AGENT_STATUS = {"Break": 101, "Lunch": 102}
+"""Custom unified statuses (all channels offline), as a site sets them up for breaks."""
 SLA_METRICS = {
     "first_reply_time": ("reply_time", 1),
     "next_reply_time": ("reply_time", 2),
@@ -300,6 +302,7 @@ class _Agent:
     state: AgentState = AgentState.OFFLINE
     since: float = 0.0
     work: str = ""
+    reason: str = ""
     version: int = 0
     online_s: float = 0.0
     available_s: float = 0.0
@@ -581,6 +584,7 @@ class FakeZendesk:
             return
         self._accrue(agent, payload.since)
         agent.state, agent.since, agent.work = payload.state, payload.since, payload.work
+        agent.reason = payload.reason
         agent.version += 1
 
     @staticmethod
@@ -624,6 +628,7 @@ class FakeZendesk:
             self._state[state.id] = state
             self._comment(state, state.requester_id, "Hi, I need some help.", payload.offered_at)
             self._publish(state, payload.offered_at)
+            self._metric_event((state.id, "reply_time", 1), "activate", payload.offered_at)
 
     def _answered(self, payload: ContactAnswered) -> None:
         contact = self._contacts.get(payload.contact_id)
@@ -639,6 +644,8 @@ class FakeZendesk:
             state = self._state[MESSAGING_BASE + _number(payload.contact_id)]
             state.status, state.assignee_id = "open", contact.agent_id
             self._publish(state, payload.answered_at)
+            # the agent's first reply in the conversation: Zendesk measures it as reply_time
+            self._metric_event((state.id, "reply_time", 1), "fulfill", payload.answered_at)
 
     def _abandoned(self, payload: ContactAbandoned) -> None:
         contact = self._contacts.pop(payload.contact_id, None)
@@ -1684,6 +1691,9 @@ class FakeZendesk:
             AgentState.OFFLINE: "offline",
             AgentState.AWAY: "away",
         }.get(agent.state, "online")
+        shown = status
+        if status == "away" and agent.reason in CUSTOM_AGENT_STATUS:
+            shown = agent.reason  # a custom status: its name is the reason
         ident = f"agent_availabilities|{agent.user_id}"
         kind, _, ref = agent.work.partition(" ")
         item: tuple[str, int] | None = None
@@ -1735,8 +1745,8 @@ class FakeZendesk:
             "attributes": {
                 "agent_id": agent.user_id,
                 "agent_status": {
-                    "id": AGENT_STATUS[status],
-                    "name": status,
+                    "id": CUSTOM_AGENT_STATUS.get(shown) or AGENT_STATUS[status],
+                    "name": shown,
                     "reason": "UNKNOWN",
                     "updated_at": iso_micro(agent.since),
                 },

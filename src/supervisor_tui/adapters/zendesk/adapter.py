@@ -55,6 +55,7 @@ from supervisor_tui.adapters.zendesk import parse
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
+    Channel,
     HealthState,
     NewEvent,
     Payload,
@@ -192,7 +193,8 @@ class ZendeskAdapter:
         self._load_cursor(None)
         self._sla_clocks: dict[tuple[str, str, int], parse.SlaClock] = {}
         self._agent_states: dict[str, tuple[AgentState, str, str]] = {}
-        self._chat_seen: dict[str, tuple[str, float]] = {}
+        self._chats: dict[str, _Chat] = {}
+        self._chat_replies: dict[str, float] = {}  # ticket id → first reply, export not seen
         self._voice_groups: list[int] = []
         self._lines: dict[int, int] = {}  # Talk phone number id → its default group
         self._talk = True
@@ -459,11 +461,14 @@ class ZendeskAdapter:
         """Omnichannel availability says online/away/offline and what work each agent
         holds; Talk says who is on a call or in wrap-up. Both where the account has both."""
         rows: dict[str, tuple[AgentState, str, str]] = {}
+        since: dict[str, float] = {}
         if self._omnichannel:
             try:
                 for body in await self._jsonapi_pages("/api/v2/agent_availabilities"):
-                    for user_id, state, raw, work in parse.availability_states(body):
+                    for user_id, state, raw, work, at in parse.availability_states(body):
                         rows[user_id] = (state, raw, work)
+                        if at is not None:
+                            since[user_id] = at
             except NotFound:
                 self._omnichannel = False
         if self._talk:
@@ -494,7 +499,7 @@ class ZendeskAdapter:
                 agent_id=agent_id,
                 state=state,
                 raw_state=raw,
-                since=now,
+                since=min(now, since.get(user_id, now)),
                 work=work,
                 reason=raw if state is AgentState.AWAY else "",
             )
@@ -611,9 +616,34 @@ class ZendeskAdapter:
         return events
 
     def _chat_contact(self, t: TicketUpserted) -> list[NewEvent]:
-        """A messaging ticket is a chat contact: offered when it arrives, answered when an
-        agent takes it, abandoned when it closes untaken. Seen through the export, so up to
-        a minute late (the freshness bar says how old)."""
+        """A messaging ticket is a chat contact: offered when it arrives, answered at the
+        agent's first reply (the ``reply_time`` metric's fulfil), abandoned when it closes
+        with nobody on it, ended when it is solved. The ticket export and the metric events
+        arrive separately and up to a minute late; each part is emitted once both halves are
+        known (event keys make a repeat harmless)."""
+        assert t.queue_id is not None
+        chat = self._chats.get(t.ticket_id)
+        if chat is None:
+            chat = self._chats[t.ticket_id] = _Chat(t.queue_id, t.created_at)
+        chat.assignee = t.assignee_id or chat.assignee
+        chat.closed_at = None if t.status.is_open else t.updated_at
+        answered = self._chat_replies.pop(t.ticket_id, None)
+        if answered is not None:
+            chat.answered_at = answered
+        return self._chat_events(t.ticket_id, chat)
+
+    def _chat_reply(self, ticket_id: str, at: float) -> list[NewEvent]:
+        """The first reply on a ticket; for a chat we know of, that is the answer."""
+        chat = self._chats.get(ticket_id)
+        if chat is None:
+            self._chat_replies[ticket_id] = at  # the export may not have shown it yet
+            if len(self._chat_replies) > 50_000:
+                self._chat_replies.pop(next(iter(self._chat_replies)))
+            return []
+        chat.answered_at = at
+        return self._chat_events(ticket_id, chat)
+
+    def _chat_events(self, ticket_id: str, chat: _Chat) -> list[NewEvent]:
         from supervisor_tui.model import (  # local: only chat needs them
             ContactAbandoned,
             ContactAnswered,
@@ -621,63 +651,49 @@ class ZendeskAdapter:
             ContactOffered,
         )
 
-        assert t.queue_id is not None
-        cid = f"{self.name}:chat:{t.ticket_id}"
-        out: list[NewEvent] = [
-            self._event(
-                f"contact:{cid}:offered",
-                t.created_at,
-                ContactOffered(
-                    contact_id=cid, queue_id=t.queue_id, channel=t.channel, offered_at=t.created_at
-                ),
+        cid = f"{self.name}:chat:{ticket_id}"
+        q = chat.queue_id
+        out: list[NewEvent] = []
+        if not chat.offered:
+            chat.offered = True
+            offered = ContactOffered(
+                contact_id=cid, queue_id=q, channel=Channel.CHAT, offered_at=chat.created_at
             )
-        ]
-        seen = self._chat_seen.get(t.ticket_id)
-        if t.assignee_id and seen is None:
-            self._chat_seen[t.ticket_id] = (t.assignee_id, t.updated_at)
-            out.append(
-                self._event(
-                    f"contact:{cid}:answered",
-                    t.updated_at,
-                    ContactAnswered(
-                        contact_id=cid,
-                        queue_id=t.queue_id,
-                        agent_id=t.assignee_id,
-                        answered_at=t.updated_at,
-                        wait_s=max(0.0, t.updated_at - t.created_at),
-                    ),
-                )
+            out.append(self._event(f"contact:{cid}:offered", chat.created_at, offered))
+        if chat.answered_at is not None and chat.assignee and not chat.answered:
+            chat.answered = True
+            answered = ContactAnswered(
+                contact_id=cid,
+                queue_id=q,
+                agent_id=chat.assignee,
+                answered_at=chat.answered_at,
+                wait_s=max(0.0, chat.answered_at - chat.created_at),
             )
-            seen = self._chat_seen[t.ticket_id]
-        if not t.status.is_open:
-            if seen is None and not t.assignee_id:
-                out.append(
-                    self._event(
-                        f"contact:{cid}:abandoned",
-                        t.updated_at,
-                        ContactAbandoned(
-                            contact_id=cid,
-                            queue_id=t.queue_id,
-                            abandoned_at=t.updated_at,
-                            wait_s=max(0.0, t.updated_at - t.created_at),
-                        ),
-                    )
+            out.append(self._event(f"contact:{cid}:answered", chat.answered_at, answered))
+        if chat.closed_at is not None:
+            closed = chat.closed_at
+            if chat.answered and chat.assignee:
+                assert chat.answered_at is not None
+                ended = ContactEnded(
+                    contact_id=cid,
+                    queue_id=q,
+                    agent_id=chat.assignee,
+                    ended_at=closed,
+                    talk_s=max(0.0, closed - chat.answered_at),
                 )
-            elif seen is not None:
-                out.append(
-                    self._event(
-                        f"contact:{cid}:ended",
-                        t.updated_at,
-                        ContactEnded(
-                            contact_id=cid,
-                            queue_id=t.queue_id,
-                            agent_id=seen[0],
-                            ended_at=t.updated_at,
-                            talk_s=max(0.0, t.updated_at - seen[1]),
-                        ),
-                    )
+                out.append(self._event(f"contact:{cid}:ended", closed, ended))
+                del self._chats[ticket_id]
+            elif chat.assignee is None:
+                gone = ContactAbandoned(
+                    contact_id=cid,
+                    queue_id=q,
+                    abandoned_at=closed,
+                    wait_s=max(0.0, closed - chat.created_at),
                 )
-            self._chat_seen.pop(t.ticket_id, None)
+                out.append(self._event(f"contact:{cid}:abandoned", closed, gone))
+                del self._chats[ticket_id]
+            elif closed < self.clock() - 3600:
+                del self._chats[ticket_id]  # closed, never a reply we saw: stop waiting
         return out
 
     # -- warm: calls and SLA clocks -------------------------------------------------------
@@ -741,10 +757,20 @@ class ZendeskAdapter:
 
     async def _poll_metric_events(self, sink: Sink) -> None:
         def handle(event: Mapping[str, Any]) -> list[NewEvent]:
-            payload = parse.sla_payload(event, self._sla_clocks)
-            if payload is None or event.get("deleted"):
+            if event.get("deleted"):
                 return []
-            return [self._event(f"sla:{event.get('id')}", parse.ts(event.get("time")), payload)]
+            out = []
+            if (
+                event.get("metric") == "reply_time"
+                and event.get("type") == "fulfill"
+                and int(event.get("instance_id") or 1) == 1
+            ):
+                out = self._chat_reply(str(event.get("ticket_id")), parse.ts(event.get("time")))
+            payload = parse.sla_payload(event, self._sla_clocks)
+            if payload is not None:
+                at = parse.ts(event.get("time"))
+                out.append(self._event(f"sla:{event.get('id')}", at, payload))
+            return out
 
         await self._time_export(
             "/api/v2/incremental/ticket_metric_events.json",
@@ -857,6 +883,19 @@ class ZendeskAdapter:
         )
         comments = expect(body, "comments", list, label=self.name, where="comments")
         return any(ref in str(c.get("body") or "") for c in comments if isinstance(c, dict))
+
+
+@dataclass(slots=True)
+class _Chat:
+    """What we know so far of one messaging ticket, as a chat contact."""
+
+    queue_id: str
+    created_at: float
+    assignee: str | None = None
+    answered_at: float | None = None
+    closed_at: float | None = None
+    offered: bool = False
+    answered: bool = False
 
 
 def _when(p: Payload) -> float:

@@ -294,8 +294,13 @@ def talk_state(row: Mapping[str, Any]) -> tuple[AgentState, str]:
     return AgentState.OFFLINE, raw
 
 
-def availability_states(body: Mapping[str, Any]) -> list[tuple[str, AgentState, str, str]]:
-    """One page of omnichannel agent availabilities (JSON:API) → (user id, state, raw, work).
+def availability_states(
+    body: Mapping[str, Any],
+) -> list[tuple[str, AgentState, str, str, float | None]]:
+    """One page of omnichannel agent availabilities (JSON:API) →
+    (user id, state, raw status name, work, since).
+
+    ``since`` is when the status or the busy channel last changed, where Zendesk says.
 
     An online agent with work items on a channel is busy on it; the status name is kept
     raw, and any other name (a custom "Lunch", "Training") counts as away.
@@ -317,11 +322,14 @@ def availability_states(body: Mapping[str, Any]) -> list[tuple[str, AgentState, 
         status = attrs.get("agent_status") or {}
         name = str(status.get("name") or "offline") if isinstance(status, Mapping) else "offline"
         busy_on = []
+        stamps = [status.get("updated_at")] if isinstance(status, Mapping) else []
         links = ((record.get("relationships") or {}).get("channels") or {}).get("data") or []
         for link in links:
             channel = channels.get(str(link.get("id")), {})
             if int(channel.get("work_item_count") or 0) > 0:
                 busy_on.append(str(channel.get("name") or "?"))
+                stamps.append(channel.get("updated_at"))
+        since = max((ts(x) for x in stamps if isinstance(x, str)), default=None)
         lowered = name.lower()
         if lowered == "online":
             state = AgentState.BUSY if busy_on else AgentState.AVAILABLE
@@ -329,7 +337,7 @@ def availability_states(body: Mapping[str, Any]) -> list[tuple[str, AgentState, 
             state = AgentState.OFFLINE
         else:
             state = AgentState.AWAY
-        out.append((str(user_id), state, name, ", ".join(busy_on)))
+        out.append((str(user_id), state, name, ", ".join(busy_on), since))
     return out
 
 
@@ -498,6 +506,8 @@ def sla_payload(
     due = clock.due_at
     if due is None:
         due = (clock.started_at or at) + clock.target_s
+    if clock.state is SlaState.FULFILLED:
+        del clocks[key]  # done with: the map holds running clocks only
     return SlaChanged(
         ticket_id=ticket_id,
         metric=metric,
