@@ -169,8 +169,9 @@ async def test_full_sync_brings_the_floor_in(floor: Floor) -> None:
     states = Counter(a.state.value for a in state.agents.values())
     assert sum(states.values()) == 30 and states["offline"] < 30
     # waiting calls from Talk, per voice group
-    reported = [q for q in state.queues.values() if q.reported is not None]
-    assert len(reported) == 2  # the two voice groups
+    reported = {q.name for q in state.queues.values() if q.reported is not None}
+    # the two voice groups from Talk; the chat group from the export's unassigned chats
+    assert reported == {"Voice · Sales", "Voice · Support", "Chat"}
     # SLA clocks from the metric events
     assert floor.store.events_of_kind("sla.changed")
     health = floor.sink.health_reports[-1]
@@ -475,3 +476,39 @@ async def test_chats_and_calls_keep_their_waits(floor: Floor) -> None:
     assert kinds[("chat", "contact.abandoned")] > 0 and kinds[("call", "contact.abandoned")] > 0
     chat = floor.state().queues[f"zendesk:{360_000_000_003}"]
     assert chat.today.handled > 0 and chat.today.handle_s > 0  # AHT from answer to solve
+
+
+async def test_chats_waiting_are_reported_as_of_the_exports_horizon(floor: Floor) -> None:
+    adapter = floor.adapter()
+    await full_sync(floor, adapter)
+    chat_group = 360_000_000_003
+    seen = set()
+    for _ in range(80):  # the floor moves on; look at each export's horizon
+        floor.advance(15)
+        adapter._tasks[2].due_at = 0
+        await adapter._poll_tickets(floor.sink)
+        horizon = floor.clock() - 60
+        as_exported = [
+            max(
+                (v for v in versions if v["updated_at"] <= iso_at(horizon)),
+                key=lambda v: v["generated_timestamp"],
+                default=None,
+            )
+            for versions in floor.fake._versions.values()
+        ]
+        truth = [
+            t
+            for t in as_exported
+            if t is not None
+            and t["group_id"] == chat_group
+            and t["created_at"] <= iso_at(horizon)
+            and t["assignee_id"] is None
+            and t["status"] == "new"
+        ]
+        chat = floor.state().queues[f"zendesk:{chat_group}"]
+        assert chat.reported is not None
+        assert horizon - 60 < chat.reported.as_of <= horizon  # unchanged figures: once a minute
+        assert chat.reported.waiting == len(truth)
+        assert not chat.waiting  # nothing in flight sits in the list: no false long waits
+        seen.add(len(truth))
+    assert max(seen) >= 2  # the check did meet chats waiting

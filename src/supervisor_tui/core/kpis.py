@@ -53,12 +53,14 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
     if today.day != state.day_of(now):
         today = DayCounters(day=state.day_of(now))  # nothing yet today
 
-    # Waiting: from the backend's own report if it is newer than the contact events we hold.
+    # Waiting: from the backend's own report if it is newer than the contact events we hold,
+    # or if those hold nobody waiting (contacts that arrive with their outcome, after the
+    # fact, as Talk's finished calls do, never sit in the waiting list).
     waiting: int | None
     longest: float | None
     as_of: float | None = None
     reported = queue.reported
-    if reported is not None and queue.reported_at_seq >= queue.contact_seq:
+    if reported is not None and (queue.reported_at_seq >= queue.contact_seq or not queue.waiting):
         waiting = reported.waiting
         as_of = reported.as_of
         longest = reported.longest_wait_s + max(0.0, now - reported.as_of) if waiting else 0.0

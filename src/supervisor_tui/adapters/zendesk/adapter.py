@@ -59,6 +59,7 @@ from supervisor_tui.model import (
     HealthState,
     NewEvent,
     Payload,
+    QueueStats,
     TicketDeleted,
     TicketUpserted,
 )
@@ -68,6 +69,7 @@ log = logging.getLogger(__name__)
 CURSOR_VERSION = 1
 EXPORT_MIN_INTERVAL_S = 6.0  # the ticket export allows 10 requests a minute
 EXPORT_PAGE = 1000  # records in a full page of a time-based export
+EXPORT_LAG_S = 60.0  # the ticket export leaves out the newest minute
 HEARTBEAT_S = 20.0
 WEBHOOK_MAX_AGE_S = 300.0
 ACK_TAG = "supervisor_acked"
@@ -194,7 +196,10 @@ class ZendeskAdapter:
         self._sla_clocks: dict[tuple[str, str, int], parse.SlaClock] = {}
         self._agent_states: dict[str, tuple[AgentState, str, str]] = {}
         self._chats: dict[str, _Chat] = {}
-        self._chat_replies: dict[str, float] = {}  # ticket id → first reply, export not seen
+        self._chat_replies: dict[str, float] = {}
+        self._chat_stats_sent: dict[
+            str, tuple[tuple[int, int], float]
+        ] = {}  # ticket id → first reply, export not seen
         self._voice_groups: list[int] = []
         self._lines: dict[int, int] = {}  # Talk phone number id → its default group
         self._talk = True
@@ -594,6 +599,9 @@ class ZendeskAdapter:
             await sink.emit(events, self.cursor_text())
             self.last_export_ended = bool(body.get("end_of_stream") or not after)
             if self.last_export_ended:
+                stats = self.chat_queue_stats()
+                if stats:
+                    await sink.emit(stats, self.cursor_text())
                 return
             wait = self.budget.wait_s(hot=True)
             if wait > 0:
@@ -625,6 +633,8 @@ class ZendeskAdapter:
         chat = self._chats.get(t.ticket_id)
         if chat is None:
             chat = self._chats[t.ticket_id] = _Chat(t.queue_id, t.created_at)
+        if t.assignee_id and chat.assigned_seen_at is None:
+            chat.assigned_seen_at = t.updated_at
         chat.assignee = t.assignee_id or chat.assignee
         chat.closed_at = None if t.status.is_open else t.updated_at
         answered = self._chat_replies.pop(t.ticket_id, None)
@@ -643,6 +653,35 @@ class ZendeskAdapter:
         chat.answered_at = at
         return self._chat_events(ticket_id, chat)
 
+    def chat_queue_stats(self) -> list[NewEvent]:
+        """Chats waiting as of the export's horizon (its lag ago), per chat queue: new,
+        open and nobody on them. Sent when they change, or each minute as a heartbeat."""
+        horizon = self.clock() - EXPORT_LAG_S
+        waiting: dict[str, list[float]] = {qid: [] for qid in self._chat_queues()}
+        for chat in self._chats.values():
+            if chat.closed_at is None and chat.assignee is None and chat.queue_id in waiting:
+                waiting[chat.queue_id].append(chat.created_at)
+        out = []
+        for qid, created in waiting.items():
+            longest = max(0.0, horizon - min(created)) if created else 0.0
+            figure = (len(created), round(longest))
+            last = self._chat_stats_sent.get(qid)
+            if last is not None and last[0] == figure and horizon - last[1] < 60:
+                continue
+            self._chat_stats_sent[qid] = (figure, horizon)
+            stats = QueueStats(
+                queue_id=qid, waiting=len(created), longest_wait_s=longest, as_of=horizon
+            )
+            out.append(self._event(f"qs:{qid}:{horizon:.3f}", horizon, stats))
+        return out
+
+    def _chat_queues(self) -> list[str]:
+        return [
+            f"{self.name}:{gid}"
+            for gid, channel in self.ctx.group_channels.items()
+            if channel is Channel.CHAT
+        ]
+
     def _chat_events(self, ticket_id: str, chat: _Chat) -> list[NewEvent]:
         from supervisor_tui.model import (  # local: only chat needs them
             ContactAbandoned,
@@ -654,7 +693,12 @@ class ZendeskAdapter:
         cid = f"{self.name}:chat:{ticket_id}"
         q = chat.queue_id
         out: list[NewEvent] = []
-        if not chat.offered:
+        answer_known = chat.answered_at is not None and chat.assignee is not None
+        gave_up = chat.closed_at is not None and chat.assignee is None
+        # Offered goes out with its outcome: a chat still in flight would otherwise sit in
+        # the queue's waiting list for the export's minute of lag and raise false alarms.
+        # The live waiting figure comes from chat_queue_stats() instead.
+        if not chat.offered and (answer_known or gave_up):
             chat.offered = True
             offered = ContactOffered(
                 contact_id=cid, queue_id=q, channel=Channel.CHAT, offered_at=chat.created_at
@@ -692,8 +736,12 @@ class ZendeskAdapter:
                 )
                 out.append(self._event(f"contact:{cid}:abandoned", closed, gone))
                 del self._chats[ticket_id]
-            elif closed < self.clock() - 3600:
-                del self._chats[ticket_id]  # closed, never a reply we saw: stop waiting
+            elif closed < float(self._cursor["slas"]) - 600:
+                # The metric events are read past its close and no first reply came (an
+                # account without them, a reply by another channel): the best we know is
+                # when the export first showed it taken.
+                chat.answered_at = chat.assigned_seen_at or closed
+                out.extend(self._chat_events(ticket_id, chat))
         return out
 
     # -- warm: calls and SLA clocks -------------------------------------------------------
@@ -780,6 +828,11 @@ class ZendeskAdapter:
             handle,
             extra=[("exclude_deleted", "true")],
         )
+        # closed chats whose first reply never came: settle them now the events are read
+        stuck = [tid for tid, chat in self._chats.items() if chat.closed_at is not None]
+        events = [e for tid in stuck for e in self._chat_events(tid, self._chats[tid])]
+        if events:
+            await sink.emit(events, self.cursor_text())
 
     # -- push -----------------------------------------------------------------------------
 
@@ -893,6 +946,7 @@ class _Chat:
     created_at: float
     assignee: str | None = None
     answered_at: float | None = None
+    assigned_seen_at: float | None = None
     closed_at: float | None = None
     offered: bool = False
     answered: bool = False
