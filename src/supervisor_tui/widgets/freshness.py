@@ -48,7 +48,11 @@ def freshness_text(sources: dict[str, SourceView], now: float, stale_after_s: fl
         if source.retry_at is not None and source.retry_at > now:
             text.append(f" · retry in {fmt.duration(source.retry_at - now)}", "dim")
         if source.budget_left is not None:
-            text.append(f" · budget {fmt.percent(source.budget_left)}", "dim")
+            low = source.budget_left < 0.2
+            text.append(
+                f" · API budget {fmt.percent(source.budget_left)} left",
+                "bold yellow" if low else "dim",
+            )
         if source.poll_interval_s is not None:
             text.append(f" · every {source.poll_interval_s:.0f}s", "dim")
     return text
