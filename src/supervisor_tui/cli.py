@@ -144,7 +144,12 @@ def _demo(args: argparse.Namespace, db: Path) -> int:
     url = helpdesks.start()
     os.environ[DEMO_TOKEN_ENV] = helpdesks.token  # this process only; a throwaway token
     try:
-        return _run_dashboard(demo_config(args, url), db, clock=helpdesks.clock)
+        code = _run_dashboard(demo_config(args, url), db, clock=helpdesks.clock)
+        taken = helpdesks.write_backs()
+        if taken:
+            print("The fake helpdesk took these write-backs from the floor:")
+            print("\n".join(f"  {line}" for line in taken))
+        return code
     finally:
         helpdesks.stop()
 

@@ -64,6 +64,19 @@ class DemoHelpdesks:
         assert self.zendesk is not None
         return self.zendesk.base_url
 
+    def write_backs(self) -> list[str]:
+        """What the fake helpdesks took from this floor: private comments by the floor."""
+        lines = []
+        fake = self.zendesk
+        if fake is not None:
+            for ticket_id, comments in sorted(fake.comments.items()):
+                for c in comments:
+                    body = str(c.get("body") or "")
+                    if "[supervisor-tui " in body and not c.get("public", True):
+                        first = body.splitlines()[0]
+                        lines.append(f"zendesk #{ticket_id} private comment: {first}")
+        return lines
+
     def stop(self) -> None:
         loop, stop = self._loop, self._stop
         if loop is not None and stop is not None and not loop.is_closed():
