@@ -25,6 +25,7 @@ from supervisor_tui.hub.collector import Collector
 from supervisor_tui.model import (
     ContactAbandoned,
     ContactAnswered,
+    ContactEnded,
     EscalationRaised,
     HealthState,
     NewEvent,
@@ -474,8 +475,20 @@ async def test_chats_and_calls_keep_their_waits(floor: Floor) -> None:
         kinds[(kind, p.KIND)] += 1
     assert kinds[("chat", "contact.answered")] > 20 and kinds[("call", "contact.answered")] > 20
     assert kinds[("chat", "contact.abandoned")] > 0 and kinds[("call", "contact.abandoned")] > 0
-    chat = floor.state().queues[f"zendesk:{360_000_000_003}"]
+    state = floor.state()
+    chat = state.queues[f"zendesk:{360_000_000_003}"]
     assert chat.today.handled > 0 and chat.today.handle_s > 0  # AHT from answer to solve
+    # calls end through their agent legs: handled and handle time as the floor had them
+    for i, queue_id in enumerate(("voice-sales", "voice-support")):
+        ended = [
+            p
+            for e in floor.fed
+            if isinstance(p := e.payload, ContactEnded) and p.queue_id == queue_id
+        ]
+        today = state.queues[f"zendesk:{360_000_000_001 + i}"].today
+        assert today.handled == len(ended) > 10
+        truth_s = sum(p.talk_s + p.hold_s + p.wrap_s for p in ended)
+        assert today.handle_s == pytest.approx(truth_s, abs=2 * len(ended))  # whole seconds
 
 
 async def test_chats_waiting_are_reported_as_of_the_exports_horizon(floor: Floor) -> None:

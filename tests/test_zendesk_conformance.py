@@ -165,8 +165,12 @@ def test_talk_calls_and_legs() -> None:
     kinds = [p.KIND for p in parse.call_payloads(abandoned, ctx())]
     assert kinds == ["contact.offered", "contact.abandoned"]
     legs = recorded("GET_api_v2_channels_voice_stats_incremental_legs__records.json")
-    assert {leg["type"] for leg in legs} == {"agent", "customer"}
-    assert all("call_id" in leg and "talk_time" in leg for leg in legs)
+    by_type = {leg["type"]: leg for leg in legs}
+    assert set(by_type) == {"agent", "customer"}
+    ended = parse.leg_ended(by_type["agent"], ctx(), "zd:5")
+    assert ended is not None and ended.agent_id == "zd:360786799676"
+    assert ended.contact_id == f"zd:call:{by_type['agent']['call_id']}"
+    assert parse.leg_ended(by_type["customer"], ctx(), "zd:5") is None
 
 
 def test_metric_events_need_a_target_before_they_count() -> None:

@@ -56,6 +56,7 @@ from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
     Channel,
+    ContactEnded,
     HealthState,
     NewEvent,
     Payload,
@@ -202,6 +203,9 @@ class ZendeskAdapter:
         ] = {}  # ticket id → first reply, export not seen
         self._voice_groups: list[int] = []
         self._lines: dict[int, int] = {}  # Talk phone number id → its default group
+        self._legs = True
+        self._call_queues: dict[str, str] = {}  # call id → queue, for its legs
+        self._early_legs: dict[str, list[Mapping[str, Any]]] = {}  # legs before their call
         self._talk = True
         self._omnichannel = True
         self._hint = asyncio.Event()
@@ -390,6 +394,7 @@ class ZendeskAdapter:
             "v": CURSOR_VERSION,
             "tickets": state.get("tickets") or {"start_time": start},
             "calls": int(state.get("calls") or start),
+            "legs": int(state.get("legs") or state.get("calls") or start),
             "slas": int(state.get("slas") or start),
         }
 
@@ -785,12 +790,37 @@ class ZendeskAdapter:
                 return
 
     async def _poll_calls(self, sink: Sink) -> None:
+        """Finished calls (offered, answered or abandoned, with their waits), then the agent
+        legs of those calls (talk, hold and wrap-up per agent, so a transferred call counts
+        for each agent who took it). Where the account has no legs export, the call's own
+        times end it."""
         if not self._talk or not self._voice_groups:
             return
 
-        def handle(call: Mapping[str, Any]) -> list[NewEvent]:
+        def on_call(call: Mapping[str, Any]) -> list[NewEvent]:
             payloads = parse.call_payloads(call, self.ctx, self._lines)
-            return [self._event(f"call:{call['id']}:{p.KIND}", _when(p), p) for p in payloads]
+            out = []
+            for p in payloads:
+                if isinstance(p, ContactEnded) and self._legs:
+                    continue  # the legs say who handled it and for how long
+                out.append(self._event(f"call:{call['id']}:{p.KIND}", _when(p), p))
+            if payloads:
+                self._call_queues[str(call["id"])] = payloads[0].queue_id  # type: ignore[attr-defined]
+                waiting = self._early_legs.pop(str(call["id"]), [])
+                out.extend(e for leg in waiting for e in on_leg(leg))
+            return out
+
+        def on_leg(leg: Mapping[str, Any]) -> list[NewEvent]:
+            call_id = str(leg.get("call_id"))
+            queue_id = self._call_queues.get(call_id)
+            if queue_id is None:
+                if leg.get("type") == "agent":
+                    self._early_legs.setdefault(call_id, []).append(leg)
+                return []
+            ended = parse.leg_ended(leg, self.ctx, queue_id)
+            if ended is None:
+                return []
+            return [self._event(f"leg:{leg['id']}:ended", ended.ended_at, ended)]
 
         try:
             await self._time_export(
@@ -798,10 +828,24 @@ class ZendeskAdapter:
                 "calls",
                 "calls",
                 sink,
-                handle,
+                on_call,
             )
         except NotFound:
             self._talk = False
+            return
+        if self._legs:
+            try:
+                await self._time_export(
+                    "/api/v2/channels/voice/stats/incremental/legs.json",
+                    "legs",
+                    "legs",
+                    sink,
+                    on_leg,
+                )
+            except NotFound:
+                self._legs = False
+        _trim(self._call_queues, 20_000)
+        _trim(self._early_legs, 2_000)
 
     async def _poll_metric_events(self, sink: Sink) -> None:
         def handle(event: Mapping[str, Any]) -> list[NewEvent]:
@@ -950,6 +994,12 @@ class _Chat:
     closed_at: float | None = None
     offered: bool = False
     answered: bool = False
+
+
+def _trim(mapping: dict[str, Any], keep: int) -> None:
+    """Drop the oldest entries (dicts keep insertion order) past ``keep``."""
+    for key in list(mapping)[: max(0, len(mapping) - keep)]:
+        del mapping[key]
 
 
 def _when(p: Payload) -> float:

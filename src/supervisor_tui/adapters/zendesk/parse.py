@@ -436,6 +436,27 @@ def call_payloads(
     return out
 
 
+def leg_ended(leg: Mapping[str, Any], ctx: Context, queue_id: str) -> ContactEnded | None:
+    """An agent's leg of a call: how long that agent talked, held and wrapped it up."""
+    if leg.get("type") != "agent" or leg.get("completion_status") not in ANSWERED:
+        return None
+    agent = ctx.agent_id(leg.get("agent_id"))
+    if agent is None:
+        return None
+    talk = float(leg.get("talk_time") or 0)
+    hold = float(leg.get("hold_time") or 0)
+    wrap = float(leg.get("wrap_up_time") or 0)
+    return ContactEnded(
+        contact_id=f"{ctx.source}:call:{_id(leg, 'call_id')}",
+        queue_id=queue_id,
+        agent_id=agent,
+        ended_at=ts(leg.get("updated_at")),
+        talk_s=talk,
+        hold_s=hold,
+        wrap_s=wrap,
+    )
+
+
 # -- SLAs ------------------------------------------------------------------------------------
 
 
