@@ -56,7 +56,7 @@ async def post(port: int, headers: dict[str, str], body: bytes, source: str = "z
 
 async def test_signed_delivery_wakes_the_poll(server: tuple[WebhookServer, ZendeskAdapter]) -> None:
     srv, target = server
-    for task in target._tasks:
+    for task in target.tasks:
         task.due_at = NOW + 100
     ts = stamp(NOW - 2)
     headers = {
@@ -65,7 +65,7 @@ async def test_signed_delivery_wakes_the_poll(server: tuple[WebhookServer, Zende
     }
     assert await post(srv.port, headers, BODY) == 200
     assert target._hint.is_set()
-    due = {t.name: t.due_at for t in target._tasks}
+    due = {t.name: t.due_at for t in target.tasks}
     assert due["tickets"] <= NOW + 6 and due["agents"] <= NOW + 6  # sooner, within the limit
     assert due["directory"] == NOW + 100  # cold data is not polled on a hint
     assert srv.accepted == 1

@@ -130,7 +130,7 @@ async def floor(tmp_path: Path) -> AsyncIterator[Floor]:
 
 
 async def full_sync(floor: Floor, adapter: ZendeskAdapter) -> None:
-    for task in adapter._tasks:
+    for task in adapter.tasks:
         task.due_at = 0
     await adapter.poll_due(floor.sink)
 
@@ -237,7 +237,7 @@ async def test_deleted_ticket_leaves_the_floor(floor: Floor) -> None:
     victim = int(open_ids[0])
     floor.fake.delete_ticket(victim)
     floor.advance(90)  # past the export's lag
-    adapter._tasks[2].due_at = 0
+    adapter.task("tickets").due_at = 0
     await adapter.poll_due(floor.sink)
     assert str(victim) in adapter.report.deleted
     assert [e.payload.ticket_id for e in floor.store.events_of_kind("ticket.deleted")] == [
@@ -279,7 +279,7 @@ async def test_resume_after_a_crash_mid_export_loses_and_repeats_nothing(
 
     resumed = floor.adapter()
     resumed.export_per_page = 25
-    resumed._load_cursor(floor.store.get_cursor("zendesk"))
+    resumed.load_cursor(floor.store.get_cursor("zendesk"))
     await drain(resumed, floor.sink, floor.clock)
     got = ticket_versions(floor.store)
     assert sorted(got) == expected  # nothing missing, nothing twice
@@ -325,7 +325,7 @@ async def test_a_bad_answer_is_retried_and_nothing_is_lost(floor: Floor, fault: 
     await full_sync(floor, adapter)
     floor.advance(600)
     floor.fake.inject("/api/v2/incremental/tickets", fault, delay_s=0.2)
-    adapter._tasks[2].due_at = 0
+    adapter.task("tickets").due_at = 0
     await adapter.poll_due(floor.sink)
     before = ticket_versions(floor.store)
     if fault != "slow":
@@ -335,7 +335,7 @@ async def test_a_bad_answer_is_retried_and_nothing_is_lost(floor: Floor, fault: 
         if fault in ("malformed", "truncated", "wrong_shape"):
             assert quarantined and quarantined[0].kind == "zendesk.tickets"
     floor.clock.advance(400)
-    for task in adapter._tasks:
+    for task in adapter.tasks:
         task.due_at = min(task.due_at, floor.clock())
     await adapter.poll_due(floor.sink)
     after = ticket_versions(floor.store)
@@ -498,7 +498,7 @@ async def test_chats_waiting_are_reported_as_of_the_exports_horizon(floor: Floor
     seen = set()
     for _ in range(80):  # the floor moves on; look at each export's horizon
         floor.advance(15)
-        adapter._tasks[2].due_at = 0
+        adapter.task("tickets").due_at = 0
         await adapter._poll_tickets(floor.sink)
         horizon = floor.clock() - 60
         as_exported = [

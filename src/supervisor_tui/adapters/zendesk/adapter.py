@@ -19,18 +19,16 @@ nothing stored twice (events carry keys the store deduplicates).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import hashlib
 import hmac
 import json
 import logging
-import math
 import os
 import stat
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -51,13 +49,13 @@ from supervisor_tui.adapters.http import (
     RateLimited,
     expect,
 )
+from supervisor_tui.adapters.polling import PolledSource, ShapeError, Task, trim
 from supervisor_tui.adapters.zendesk import parse
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
     Channel,
     ContactEnded,
-    HealthState,
     NewEvent,
     Payload,
     QueueStats,
@@ -71,7 +69,6 @@ CURSOR_VERSION = 1
 EXPORT_MIN_INTERVAL_S = 6.0  # the ticket export allows 10 requests a minute
 EXPORT_PAGE = 1000  # records in a full page of a time-based export
 EXPORT_LAG_S = 60.0  # the ticket export leaves out the newest minute
-HEARTBEAT_S = 20.0
 WEBHOOK_MAX_AGE_S = 300.0
 ACK_TAG = "supervisor_acked"
 
@@ -150,19 +147,7 @@ class SyncReport:
     sla_policies: int = 0
 
 
-@dataclass(slots=True)
-class _Task:
-    name: str
-    interval_s: float
-    hot: bool
-    run: Callable[[Sink], Awaitable[None]]
-    due_at: float = 0.0
-    enabled: bool = True
-    failures: int = 0
-    last_run_at: float = -math.inf
-
-
-class ZendeskAdapter:
+class ZendeskAdapter(PolledSource):
     kind = "zendesk"
     export_per_page = 1000
 
@@ -174,26 +159,16 @@ class ZendeskAdapter:
         *,
         wall: Clock | None = None,
     ) -> None:
-        """``clock`` stamps the events (the floor's time); ``wall`` paces the requests
-        (the helpdesk counts its limit in real minutes). They differ only in a sped-up demo."""
-        self.name = name
+        wall = wall or clock
+        budget = RateBudget(settings.rate_limit_per_minute, share=settings.budget_share, clock=wall)
+        api = JsonApi(settings.base_url, label=name, budget=budget, auth=settings.auth())
+        super().__init__(name, clock=clock, wall=wall, budget=budget, api=api)
         self.settings = settings
-        self.clock = clock
-        self.wall = wall or clock
-        self.budget = RateBudget(
-            settings.rate_limit_per_minute, share=settings.budget_share, clock=self.wall
-        )
-        self.api = JsonApi(
-            settings.base_url,
-            label=name,
-            budget=self.budget,
-            auth=settings.auth(),
-        )
         self.ctx = parse.Context(source=name, escalation_tags=settings.escalation_tags)
         self.report = SyncReport()
         self.last_export_ended = False
         self._cursor: dict[str, Any] = {}
-        self._load_cursor(None)
+        self.load_cursor(None)
         self._sla_clocks: dict[tuple[str, str, int], parse.SlaClock] = {}
         self._agent_states: dict[str, tuple[AgentState, str, str]] = {}
         self._chats: dict[str, _Chat] = {}
@@ -208,17 +183,14 @@ class ZendeskAdapter:
         self._early_legs: dict[str, list[Mapping[str, Any]]] = {}  # legs before their call
         self._talk = True
         self._omnichannel = True
-        self._hint = asyncio.Event()
-        self._health: tuple[HealthState, str] | None = None
-        self._health_at = 0.0
-        self._tasks = [
-            _Task("agents", settings.hot_interval_s, True, self._poll_agent_state),
-            _Task("queues", settings.hot_interval_s, True, self._poll_queue_activity),
-            _Task("tickets", settings.ticket_interval_s, True, self._poll_tickets),
-            _Task("calls", settings.warm_interval_s, False, self._poll_calls),
-            _Task("slas", settings.warm_interval_s, False, self._poll_metric_events),
-            _Task("directory", settings.directory_interval_s, False, self._poll_directory),
-            _Task("policies", settings.policy_interval_s, False, self._poll_policies),
+        self.tasks = [
+            Task("agents", settings.hot_interval_s, True, self._poll_agent_state),
+            Task("queues", settings.hot_interval_s, True, self._poll_queue_activity),
+            Task("tickets", settings.ticket_interval_s, True, self._poll_tickets),
+            Task("calls", settings.warm_interval_s, False, self._poll_calls),
+            Task("slas", settings.warm_interval_s, False, self._poll_metric_events),
+            Task("directory", settings.directory_interval_s, False, self._poll_directory, True),
+            Task("policies", settings.policy_interval_s, False, self._poll_policies),
         ]
 
     # -- construction ---------------------------------------------------------------------
@@ -271,118 +243,18 @@ class ZendeskAdapter:
             wall=time.time,  # the helpdesk counts its limit in real minutes
         )
 
-    # -- the loop -------------------------------------------------------------------------
-
-    async def run(self, sink: Sink, cursor: str | None) -> None:
-        self._load_cursor(cursor)
-        try:
-            while True:
-                await self.poll_due(sink)
-                await self._sleep_until_due()
-        finally:
-            with contextlib.suppress(Exception):
-                await self.api.close()
-
     async def sync_once(self, sink: Sink) -> SyncReport:
-        """Every task once, cold ones first (``check``); raises the first ApiError."""
-        self._load_cursor(None)
-        for task in sorted(self._tasks, key=lambda t: t.hot):
-            await task.run(sink)
+        """Every task once, the directory first (``check``); raises the first ApiError."""
+        await self.run_all_once(sink)
         return self.report
 
-    async def poll_due(self, sink: Sink) -> None:
-        """Run every task that is due, within the budget (one round of the loop)."""
-        now = self.wall()
-        due = [t for t in self._tasks if t.enabled and t.due_at <= now]
-        # hot first; on the very first round the directory must come before the rest
-        due.sort(key=lambda t: (t.name != "directory" or t.due_at > 0, not t.hot, t.due_at))
-        for task in due:
-            wait = self.budget.wait_s(hot=task.hot)
-            if wait > 0:
-                if task.hot and self.budget.retry_at <= self.wall():
-                    task.due_at = self.wall() + min(wait, task.interval_s)
-                else:
-                    task.due_at = self.wall() + wait
-                continue
-            task.last_run_at = self.wall()
-            try:
-                await task.run(sink)
-            except asyncio.CancelledError:
-                raise
-            except RateLimited as exc:
-                task.due_at = exc.retry_at
-                await self._report(sink, HealthState.DEGRADED, str(exc), retry_at=exc.retry_at)
-                return
-            except AuthFailed as exc:
-                for t in self._tasks:
-                    t.due_at = self.wall() + 300
-                await self._report(
-                    sink, HealthState.DOWN, f"{exc} — check the token", retry_at=self.wall() + 300
-                )
-                return
-            except BadBody as exc:
-                await sink.quarantine(f"zendesk.{task.name}", exc.raw, str(exc))
-                task.failures += 1
-                task.due_at = self.wall() + self._backoff(task)
-                continue
-            except (ApiError, parse.ShapeError) as exc:
-                task.failures += 1
-                retry_at = self.wall() + self._backoff(task)
-                task.due_at = retry_at
-                await self._report(sink, HealthState.DEGRADED, str(exc), retry_at=retry_at)
-                continue
-            task.failures = 0
-            task.due_at = self.wall() + self._stretch(task)
-        if all(t.failures == 0 for t in self._tasks if t.enabled):
-            await self._report(sink, HealthState.CONNECTED, "")
-
-    def _backoff(self, task: _Task) -> float:
-        return min(300.0, 5.0 * math.pow(2, min(task.failures, 6)))
-
-    def _stretch(self, task: _Task) -> float:
-        """The task's interval, stretched so the planned rate fits the budget."""
-        planned = sum(60.0 / t.interval_s for t in self._tasks if t.enabled)
-        allowed = self.budget.allowed_per_minute
-        factor = max(1.0, planned / allowed) if task.hot else max(1.0, 1.5 * planned / allowed)
-        return task.interval_s * factor
-
-    async def _sleep_until_due(self) -> None:
-        now = self.wall()
-        next_due = min((t.due_at for t in self._tasks if t.enabled), default=now + 5)
-        delay = max(0.05, min(next_due - now, 5.0))
-        self._hint.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._hint.wait(), timeout=delay)
-
-    def poll_soon(self) -> None:
+    def poll_soon_for_webhook(self) -> None:
         """A webhook said something changed: read tickets and agents now (within limits)."""
-        gap = {"tickets": EXPORT_MIN_INTERVAL_S, "agents": 1.0}
-        for task in self._tasks:
-            if task.name in gap:
-                soonest = max(self.wall(), task.last_run_at + gap[task.name])
-                task.due_at = min(task.due_at, soonest)
-        self._hint.set()
-
-    async def _report(
-        self, sink: Sink, state: HealthState, reason: str, *, retry_at: float | None = None
-    ) -> None:
-        """Health when it changes, and a heartbeat so the board knows the poll is alive."""
-        now = self.wall()
-        if self._health == (state, reason) and now - self._health_at < HEARTBEAT_S:
-            return
-        self._health = (state, reason)
-        self._health_at = now
-        await sink.health(
-            state,
-            reason,
-            retry_at=retry_at,
-            budget_left=self.budget.fraction_left(),
-            poll_interval_s=self._stretch(self._tasks[0]),
-        )
+        self.poll_soon({"tickets": EXPORT_MIN_INTERVAL_S, "agents": 1.0})
 
     # -- cursor ---------------------------------------------------------------------------
 
-    def _load_cursor(self, cursor: str | None) -> None:
+    def load_cursor(self, cursor: str | None) -> None:
         state: dict[str, Any] = {}
         if cursor:
             with contextlib.suppress(ValueError, TypeError):
@@ -400,15 +272,6 @@ class ZendeskAdapter:
 
     def cursor_text(self) -> str:
         return json.dumps(self._cursor, sort_keys=True)
-
-    def _event(self, key: str, occurred_at: float, payload: Payload) -> NewEvent:
-        return NewEvent(
-            source=self.name,
-            key=key,
-            occurred_at=occurred_at,
-            received_at=self.clock(),
-            payload=payload,
-        )
 
     # -- cold: directory and policies -----------------------------------------------------
 
@@ -455,8 +318,8 @@ class ZendeskAdapter:
         self.report.queues = len(queues)
         self.report.agents = len(agents)
         now = self.clock()
-        events = [self._event(f"queue:{q.queue_id}:{_digest(q)}", now, q) for q in queues] + [
-            self._event(f"agent:{a.agent_id}:{_digest(a)}", now, a) for a in agents
+        events = [self.event(f"queue:{q.queue_id}:{_digest(q)}", now, q) for q in queues] + [
+            self.event(f"agent:{a.agent_id}:{_digest(a)}", now, a) for a in agents
         ]
         await sink.emit(events, self.cursor_text())
 
@@ -513,7 +376,7 @@ class ZendeskAdapter:
                 work=work,
                 reason=raw if state is AgentState.AWAY else "",
             )
-            events.append(self._event(f"state:{agent_id}:{now:.3f}", now, payload))
+            events.append(self.event(f"state:{agent_id}:{now:.3f}", now, payload))
         if events:
             await sink.emit(events, self.cursor_text())
 
@@ -574,7 +437,7 @@ class ZendeskAdapter:
                 self._talk = False
                 return
             stats = parse.queue_activity(body, f"{self.name}:{gid}", now)
-            events.append(self._event(f"qs:{gid}:{now:.3f}", now, stats))
+            events.append(self.event(f"qs:{gid}:{now:.3f}", now, stats))
         await sink.emit(events, self.cursor_text())
 
     # -- tickets --------------------------------------------------------------------------
@@ -594,7 +457,7 @@ class ZendeskAdapter:
             for ticket in tickets:
                 try:
                     events.extend(self._ticket_events(ticket))
-                except parse.ShapeError as exc:
+                except ShapeError as exc:
                     bad.append((ticket, str(exc)))
             for ticket, reason in bad:
                 await sink.quarantine("zendesk.ticket", json.dumps(ticket)[:8000], reason)
@@ -619,11 +482,11 @@ class ZendeskAdapter:
             self.report.tickets.pop(payload.ticket_id, None)
             self.report.deleted.add(payload.ticket_id)
             at = self.clock()
-            return [self._event(f"ticket:{payload.ticket_id}:deleted", at, payload)]
+            return [self.event(f"ticket:{payload.ticket_id}:deleted", at, payload)]
         assert isinstance(payload, TicketUpserted)
         self.report.tickets[payload.ticket_id] = payload.status.is_open
         self.report.deleted.discard(payload.ticket_id)
-        events = [self._event(f"ticket:{payload.ticket_id}:{stamp}", payload.updated_at, payload)]
+        events = [self.event(f"ticket:{payload.ticket_id}:{stamp}", payload.updated_at, payload)]
         if payload.channel.value == "chat" and payload.queue_id:
             events.extend(self._chat_contact(payload))
         return events
@@ -677,7 +540,7 @@ class ZendeskAdapter:
             stats = QueueStats(
                 queue_id=qid, waiting=len(created), longest_wait_s=longest, as_of=horizon
             )
-            out.append(self._event(f"qs:{qid}:{horizon:.3f}", horizon, stats))
+            out.append(self.event(f"qs:{qid}:{horizon:.3f}", horizon, stats))
         return out
 
     def _chat_queues(self) -> list[str]:
@@ -708,7 +571,7 @@ class ZendeskAdapter:
             offered = ContactOffered(
                 contact_id=cid, queue_id=q, channel=Channel.CHAT, offered_at=chat.created_at
             )
-            out.append(self._event(f"contact:{cid}:offered", chat.created_at, offered))
+            out.append(self.event(f"contact:{cid}:offered", chat.created_at, offered))
         if chat.answered_at is not None and chat.assignee and not chat.answered:
             chat.answered = True
             answered = ContactAnswered(
@@ -718,7 +581,7 @@ class ZendeskAdapter:
                 answered_at=chat.answered_at,
                 wait_s=max(0.0, chat.answered_at - chat.created_at),
             )
-            out.append(self._event(f"contact:{cid}:answered", chat.answered_at, answered))
+            out.append(self.event(f"contact:{cid}:answered", chat.answered_at, answered))
         if chat.closed_at is not None:
             closed = chat.closed_at
             if chat.answered and chat.assignee:
@@ -730,7 +593,7 @@ class ZendeskAdapter:
                     ended_at=closed,
                     talk_s=max(0.0, closed - chat.answered_at),
                 )
-                out.append(self._event(f"contact:{cid}:ended", closed, ended))
+                out.append(self.event(f"contact:{cid}:ended", closed, ended))
                 del self._chats[ticket_id]
             elif chat.assignee is None:
                 gone = ContactAbandoned(
@@ -739,7 +602,7 @@ class ZendeskAdapter:
                     abandoned_at=closed,
                     wait_s=max(0.0, closed - chat.created_at),
                 )
-                out.append(self._event(f"contact:{cid}:abandoned", closed, gone))
+                out.append(self.event(f"contact:{cid}:abandoned", closed, gone))
                 del self._chats[ticket_id]
             elif closed < float(self._cursor["slas"]) - 600:
                 # The metric events are read past its close and no first reply came (an
@@ -775,7 +638,7 @@ class ZendeskAdapter:
             for record in records:
                 try:
                     events.extend(handle(record))
-                except parse.ShapeError as exc:
+                except ShapeError as exc:
                     await sink.quarantine(f"zendesk.{key}", json.dumps(record)[:8000], str(exc))
             end_time = body.get("end_time")
             if isinstance(end_time, int | float) and end_time > start:
@@ -803,7 +666,7 @@ class ZendeskAdapter:
             for p in payloads:
                 if isinstance(p, ContactEnded) and self._legs:
                     continue  # the legs say who handled it and for how long
-                out.append(self._event(f"call:{call['id']}:{p.KIND}", _when(p), p))
+                out.append(self.event(f"call:{call['id']}:{p.KIND}", _when(p), p))
             if payloads:
                 self._call_queues[str(call["id"])] = payloads[0].queue_id  # type: ignore[attr-defined]
                 waiting = self._early_legs.pop(str(call["id"]), [])
@@ -820,7 +683,7 @@ class ZendeskAdapter:
             ended = parse.leg_ended(leg, self.ctx, queue_id)
             if ended is None:
                 return []
-            return [self._event(f"leg:{leg['id']}:ended", ended.ended_at, ended)]
+            return [self.event(f"leg:{leg['id']}:ended", ended.ended_at, ended)]
 
         try:
             await self._time_export(
@@ -844,8 +707,8 @@ class ZendeskAdapter:
                 )
             except NotFound:
                 self._legs = False
-        _trim(self._call_queues, 20_000)
-        _trim(self._early_legs, 2_000)
+        trim(self._call_queues, 20_000)
+        trim(self._early_legs, 2_000)
 
     async def _poll_metric_events(self, sink: Sink) -> None:
         def handle(event: Mapping[str, Any]) -> list[NewEvent]:
@@ -861,7 +724,7 @@ class ZendeskAdapter:
             payload = parse.sla_payload(event, self._sla_clocks)
             if payload is not None:
                 at = parse.ts(event.get("time"))
-                out.append(self._event(f"sla:{event.get('id')}", at, payload))
+                out.append(self.event(f"sla:{event.get('id')}", at, payload))
             return out
 
         await self._time_export(
@@ -899,7 +762,7 @@ class ZendeskAdapter:
             return 400, "bad timestamp"
         if abs(self.wall() - sent) > WEBHOOK_MAX_AGE_S:
             return 401, "timestamp too old"
-        self.poll_soon()
+        self.poll_soon_for_webhook()
         return 200, "ok"
 
     # -- write-back -----------------------------------------------------------------------
@@ -994,12 +857,6 @@ class _Chat:
     closed_at: float | None = None
     offered: bool = False
     answered: bool = False
-
-
-def _trim(mapping: dict[str, Any], keep: int) -> None:
-    """Drop the oldest entries (dicts keep insertion order) past ``keep``."""
-    for key in list(mapping)[: max(0, len(mapping) - keep)]:
-        del mapping[key]
 
 
 def _when(p: Payload) -> float:

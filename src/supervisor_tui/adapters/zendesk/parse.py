@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from supervisor_tui.adapters.polling import ShapeError as ShapeError
 from supervisor_tui.model import (
     AgentState,
     AgentUpserted,
@@ -31,10 +32,6 @@ from supervisor_tui.model import (
     TicketStatus,
     TicketUpserted,
 )
-
-
-class ShapeError(ValueError):
-    """A record lacks a field we cannot do without (an id, a timestamp)."""
 
 
 def ts(value: Any) -> float:

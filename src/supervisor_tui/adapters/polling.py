@@ -1,0 +1,210 @@
+"""What every polling adapter shares: tasks on intervals, within a rate budget, reporting
+health, taking webhook hints, and the loop that runs them until cancelled.
+
+A source is a set of tasks. Hot ones (agent state, waiting contacts, new tickets) run
+first and may spend the whole budget; cold ones (directories, policies) wait while it is
+short. Intervals stretch so the planned rate fits the budget. A 429 stops every call until
+its ``Retry-After``; a refused credential stops them for five minutes; anything else backs
+that one task off, doubling, up to five minutes. The health of the source is reported when
+it changes, and as a heartbeat, so the board can tell a quiet floor from a dead poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from supervisor_tui.adapters.base import Clock, Sink
+from supervisor_tui.adapters.http import (
+    ApiError,
+    AuthFailed,
+    BadBody,
+    JsonApi,
+    RateBudget,
+    RateLimited,
+)
+from supervisor_tui.model import HealthState, NewEvent, Payload
+
+HEARTBEAT_S = 20.0
+AUTH_RETRY_S = 300.0
+MAX_BACKOFF_S = 300.0
+
+
+class ShapeError(ValueError):
+    """A record lacks a field we cannot do without (an id, a timestamp)."""
+
+
+@dataclass(slots=True)
+class Task:
+    name: str
+    interval_s: float
+    hot: bool
+    run: Callable[[Sink], Awaitable[None]]
+    first: bool = False
+    """Runs before every other task on the first round (the directory of queues and agents)."""
+    due_at: float = 0.0
+    enabled: bool = True
+    failures: int = 0
+    last_run_at: float = -math.inf
+
+
+class PolledSource:
+    """Base of the helpdesk adapters. Subclasses build ``self.tasks`` and the cursor."""
+
+    kind = ""
+
+    def __init__(
+        self, name: str, *, clock: Clock, wall: Clock, budget: RateBudget, api: JsonApi
+    ) -> None:
+        """``clock`` stamps the events (the floor's time); ``wall`` paces the requests (the
+        helpdesk counts its limit in real minutes). They differ only in a sped-up demo."""
+        self.name = name
+        self.clock = clock
+        self.wall = wall
+        self.budget = budget
+        self.api = api
+        self.tasks: list[Task] = []
+        self._hint = asyncio.Event()
+        self._health: tuple[HealthState, str] | None = None
+        self._health_at = 0.0
+
+    # -- to be provided -------------------------------------------------------------------
+
+    def load_cursor(self, cursor: str | None) -> None:
+        raise NotImplementedError
+
+    def cursor_text(self) -> str:
+        raise NotImplementedError
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def run(self, sink: Sink, cursor: str | None) -> None:
+        self.load_cursor(cursor)
+        try:
+            while True:
+                await self.poll_due(sink)
+                await self._sleep_until_due()
+        finally:
+            with contextlib.suppress(Exception):
+                await self.api.close()
+
+    async def run_all_once(self, sink: Sink) -> None:
+        """Every task once, the first ones first (``check``); raises the first ApiError."""
+        self.load_cursor(None)
+        for task in sorted(self.tasks, key=lambda t: (not t.first, t.hot)):
+            await task.run(sink)
+
+    async def poll_due(self, sink: Sink) -> None:
+        """Run every task that is due, within the budget (one round of the loop)."""
+        now = self.wall()
+        due = [t for t in self.tasks if t.enabled and t.due_at <= now]
+        due.sort(key=lambda t: (not (t.first and t.last_run_at < 0), not t.hot, t.due_at))
+        for task in due:
+            wait = self.budget.wait_s(hot=task.hot)
+            if wait > 0:
+                if task.hot and self.budget.retry_at <= self.wall():
+                    task.due_at = self.wall() + min(wait, task.interval_s)
+                else:
+                    task.due_at = self.wall() + wait
+                continue
+            task.last_run_at = self.wall()
+            try:
+                await task.run(sink)
+            except asyncio.CancelledError:
+                raise
+            except RateLimited as exc:
+                task.due_at = exc.retry_at
+                await self.report_health(
+                    sink, HealthState.DEGRADED, str(exc), retry_at=exc.retry_at
+                )
+                return
+            except AuthFailed as exc:
+                retry_at = self.wall() + AUTH_RETRY_S
+                for t in self.tasks:
+                    t.due_at = retry_at
+                await self.report_health(
+                    sink, HealthState.DOWN, f"{exc} — check the credentials", retry_at=retry_at
+                )
+                return
+            except BadBody as exc:
+                await sink.quarantine(f"{self.kind}.{task.name}", exc.raw, str(exc))
+                task.failures += 1
+                task.due_at = self.wall() + self._backoff(task)
+                continue
+            except (ApiError, ShapeError) as exc:
+                task.failures += 1
+                retry_at = self.wall() + self._backoff(task)
+                task.due_at = retry_at
+                await self.report_health(sink, HealthState.DEGRADED, str(exc), retry_at=retry_at)
+                continue
+            task.failures = 0
+            task.due_at = self.wall() + self.stretch(task)
+        if all(t.failures == 0 for t in self.tasks if t.enabled):
+            await self.report_health(sink, HealthState.CONNECTED, "")
+
+    def task(self, name: str) -> Task:
+        return next(t for t in self.tasks if t.name == name)
+
+    def _backoff(self, task: Task) -> float:
+        return min(MAX_BACKOFF_S, 5.0 * math.pow(2, min(task.failures, 6)))
+
+    def stretch(self, task: Task) -> float:
+        """The task's interval, stretched so the planned rate fits the budget."""
+        planned = sum(60.0 / t.interval_s for t in self.tasks if t.enabled)
+        allowed = self.budget.allowed_per_minute
+        factor = max(1.0, planned / allowed) if task.hot else max(1.0, 1.5 * planned / allowed)
+        return task.interval_s * factor
+
+    async def _sleep_until_due(self) -> None:
+        now = self.wall()
+        next_due = min((t.due_at for t in self.tasks if t.enabled), default=now + 5)
+        delay = max(0.05, min(next_due - now, 5.0))
+        self._hint.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._hint.wait(), timeout=delay)
+
+    def poll_soon(self, gaps: dict[str, float]) -> None:
+        """A push said something changed: run these tasks now, but no sooner than their
+        gap (seconds) after their last run."""
+        for task in self.tasks:
+            if task.name in gaps:
+                soonest = max(self.wall(), task.last_run_at + gaps[task.name])
+                task.due_at = min(task.due_at, soonest)
+        self._hint.set()
+
+    async def report_health(
+        self, sink: Sink, state: HealthState, reason: str, *, retry_at: float | None = None
+    ) -> None:
+        """Health when it changes, and a heartbeat so the board knows the poll is alive."""
+        now = self.wall()
+        if self._health == (state, reason) and now - self._health_at < HEARTBEAT_S:
+            return
+        self._health = (state, reason)
+        self._health_at = now
+        hot = [t for t in self.tasks if t.hot and t.enabled]
+        await sink.health(
+            state,
+            reason,
+            retry_at=retry_at,
+            budget_left=self.budget.fraction_left(),
+            poll_interval_s=self.stretch(hot[0]) if hot else None,
+        )
+
+    def event(self, key: str, occurred_at: float, payload: Payload) -> NewEvent:
+        return NewEvent(
+            source=self.name,
+            key=key,
+            occurred_at=occurred_at,
+            received_at=self.clock(),
+            payload=payload,
+        )
+
+
+def trim(mapping: dict[str, Any], keep: int) -> None:
+    """Drop the oldest entries (dicts keep insertion order) past ``keep``."""
+    for key in list(mapping)[: max(0, len(mapping) - keep)]:
+        del mapping[key]
