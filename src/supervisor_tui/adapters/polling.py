@@ -16,6 +16,7 @@ import contextlib
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from supervisor_tui.adapters.base import Clock, Sink
@@ -36,6 +37,25 @@ MAX_BACKOFF_S = 300.0
 
 class ShapeError(ValueError):
     """A record lacks a field we cannot do without (an id, a timestamp)."""
+
+
+def ts(value: Any) -> float:
+    """Zendesk's ISO-8601 UTC timestamp ("2023-09-18T15:57:42Z") as epoch seconds."""
+    if not isinstance(value, str):
+        raise ShapeError(f"expected a timestamp, got {type(value).__name__}")
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise ShapeError(f"not a timestamp: {value[:40]!r}") from None
+
+
+def ts_or_none(value: Any) -> float | None:
+    return None if value is None else ts(value)
+
+
+def iso(t: float) -> str:
+    """Epoch seconds as Zendesk writes them (whole seconds, ``Z``)."""
+    return datetime.fromtimestamp(int(t), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(slots=True)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from supervisor_tui.adapters.polling import ShapeError as ShapeError
+from supervisor_tui.adapters.polling import iso as iso
+from supervisor_tui.adapters.polling import ts as ts
+from supervisor_tui.adapters.polling import ts_or_none as ts_or_none
 from supervisor_tui.model import (
     AgentState,
     AgentUpserted,
@@ -32,26 +34,6 @@ from supervisor_tui.model import (
     TicketStatus,
     TicketUpserted,
 )
-
-
-def ts(value: Any) -> float:
-    """Zendesk's ISO-8601 UTC timestamp ("2023-09-18T15:57:42Z") as epoch seconds."""
-    if not isinstance(value, str):
-        raise ShapeError(f"expected a timestamp, got {type(value).__name__}")
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise ShapeError(f"not a timestamp: {value[:40]!r}") from None
-
-
-def ts_or_none(value: Any) -> float | None:
-    return None if value is None else ts(value)
-
-
-def iso(t: float) -> str:
-    """Epoch seconds as Zendesk writes them (whole seconds, ``Z``)."""
-    return datetime.fromtimestamp(int(t), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 _STATUS = {
     "new": TicketStatus.NEW,
