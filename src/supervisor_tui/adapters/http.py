@@ -123,11 +123,23 @@ class RateBudget:
         self.requests += 1
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        limit = _int(headers.get("x-rate-limit") or headers.get("ratelimit-limit"))
+        """What the server says: Zendesk's ``X-Rate-Limit`` / ``ratelimit-*``, Freshdesk's
+        ``X-RateLimit-Total`` / ``-Remaining`` / ``-Used-CurrentRequest`` (a call that costs
+        more than one credit counts as that many here)."""
+        limit = _int(
+            headers.get("x-rate-limit")
+            or headers.get("ratelimit-limit")
+            or headers.get("x-ratelimit-total")
+        )
         remaining = _int(
-            headers.get("x-rate-limit-remaining") or headers.get("ratelimit-remaining")
+            headers.get("x-rate-limit-remaining")
+            or headers.get("ratelimit-remaining")
+            or headers.get("x-ratelimit-remaining")
         )
         reset = _int(headers.get("ratelimit-reset"))
+        credits = _int(headers.get("x-ratelimit-used-currentrequest"))
+        if credits is not None and credits > 1 and self._sent:
+            self._sent.extend([self._sent[-1]] * (credits - 1))
         if limit:
             self.server_limit = limit
         if remaining is not None:
@@ -210,6 +222,19 @@ class JsonApi:
         ok: tuple[int, ...] = (200, 201),
     ) -> Any:
         """One call: JSON in, JSON out, or one of the ApiError kinds."""
+        value, _ = await self.request_with_headers(method, path, params=params, body=body, ok=ok)
+        return value
+
+    async def request_with_headers(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        body: Any = None,
+        ok: tuple[int, ...] = (200, 201),
+    ) -> tuple[Any, Mapping[str, str]]:
+        """As ``request``, with the answer's headers (pagination is in ``Link``)."""
         where = f"{method} {_path_only(path)}"
         now = self.budget.clock()
         if self.budget.retry_at > now:
@@ -249,7 +274,7 @@ class JsonApi:
                 f"{self.label}: {where} answered {status}: {_excerpt(text)}", status=status
             )
         try:
-            return json.loads(text)
+            return json.loads(text), response.headers
         except ValueError:
             raise BadBody(
                 f"{self.label}: {where} answered {status} with a body that is not JSON",

@@ -291,7 +291,9 @@ def _html(text: str) -> str:
 
 
 def _plain(body: str) -> str:
-    return html.unescape(re.sub(r"<[^>]+>", " ", body)).strip()
+    """Freshdesk's body_text: line breaks become spaces, the other tags go."""
+    spaced = re.sub(r"<br\s*/?>", " ", body, flags=re.IGNORECASE)
+    return html.unescape(re.sub(r"<[^>]+>", "", spaced)).strip()
 
 
 class _HttpError(Exception):

@@ -1,0 +1,548 @@
+"""The Freshdesk adapter: careful with every call, because Freshdesk rations them.
+
+| data | endpoint | every | temperature |
+|---|---|---|---|
+| tickets (with stats) | ``/tickets?updated_since=…&order_by=updated_at`` | 20 s | hot |
+| agents (assignment flag, last activity) | ``/agents`` | 60 s | hot |
+| satisfaction | ``/surveys/satisfaction_ratings?created_since=…`` | 5 min | cold |
+| groups and members, status labels | ``/groups[/{id}]``, ``/ticket_fields`` | 10 min | cold |
+| SLA policies | ``/sla_policies`` | 30 min | cold |
+
+Listing tickets has its own small limit (Growth: 20 a minute of its 200), so the ticket
+poll keeps to its share of that too. Freshdesk refuses pages past 300: the poll moves
+``updated_since`` on to the newest ``updated_at`` it saw and starts again at page 1, and the
+overlap (tickets sharing that second) is dropped by the event keys. ``include=stats`` costs
+more credits a page but carries the first response and resolution times the shift report
+needs, and a chat's answer time; it is on by default (``ticket_stats = false`` turns it off).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError, WriteBackError
+from supervisor_tui.adapters.freshdesk import parse
+from supervisor_tui.adapters.http import (
+    ApiError,
+    AuthFailed,
+    BadBody,
+    JsonApi,
+    NotFound,
+    RateBudget,
+    RateLimited,
+)
+from supervisor_tui.adapters.polling import PolledSource, ShapeError, Task, iso, trim, ts
+from supervisor_tui.adapters.zendesk.adapter import SyncReport, read_secret
+from supervisor_tui.model import (
+    AgentState,
+    AgentStateChanged,
+    Channel,
+    ContactAbandoned,
+    ContactAnswered,
+    ContactEnded,
+    ContactOffered,
+    NewEvent,
+    TicketUpserted,
+)
+
+log = logging.getLogger(__name__)
+
+CURSOR_VERSION = 1
+PER_PAGE = 100
+MAX_PAGE = 300  # Freshdesk answers 400 past this page
+WEBHOOK_HEADER = "x-supervisor-webhook-secret"
+PLANS: dict[str, tuple[int, int]] = {
+    # plan → (calls a minute, of which ticket lists)
+    "trial": (50, 10),
+    "growth": (200, 20),
+    "pro": (400, 100),
+    "enterprise": (700, 200),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FreshdeskSettings:
+    base_url: str
+    api_key: str = field(repr=False)
+    plan: str = "growth"
+    budget_share: float = 0.5
+    write_back: bool = False
+    ack_tag: str = "supervisor_acked"
+    webhook_secret: str | None = field(default=None, repr=False)
+    group_channels: Mapping[str, str] = field(default_factory=dict)
+    ticket_stats: bool = True
+    ticket_interval_s: float = 20.0
+    agent_interval_s: float = 60.0
+    ratings_interval_s: float = 300.0
+    directory_interval_s: float = 600.0
+    policy_interval_s: float = 1800.0
+    idle_after_s: float = 1800.0
+    """An agent with no activity in the helpdesk for this long is shown offline."""
+    backfill_s: float = 7 * 24 * 3600
+
+    def limits(self) -> tuple[int, int]:
+        return PLANS.get(self.plan, PLANS["growth"])
+
+
+@dataclass(slots=True)
+class _Chat:
+    queue_id: str
+    created_at: float
+    offered: bool = False
+    answered: bool = False
+
+
+class FreshdeskAdapter(PolledSource):
+    kind = "freshdesk"
+
+    def __init__(
+        self,
+        name: str,
+        settings: FreshdeskSettings,
+        clock: Clock = time.time,
+        *,
+        wall: Clock | None = None,
+    ) -> None:
+        wall = wall or clock
+        total, lists = settings.limits()
+        budget = RateBudget(total, share=settings.budget_share, clock=wall)
+        api = JsonApi(
+            settings.base_url,
+            label=name,
+            budget=budget,
+            auth=httpx.BasicAuth(settings.api_key, "X"),
+        )
+        super().__init__(name, clock=clock, wall=wall, budget=budget, api=api)
+        self.settings = settings
+        self.list_budget = RateBudget(lists, share=settings.budget_share, clock=wall)
+        """The ticket list's own allowance, inside the account's."""
+        self.ctx = parse.Context(source=name)
+        self.report = SyncReport()
+        self._cursor: dict[str, Any] = {}
+        self._recent: dict[str, TicketUpserted] = {}  # ticket id → newest upsert, for ratings
+        self._ratings: dict[str, str] = {}  # ticket id → good / bad
+        self._agent_states: dict[str, tuple[AgentState, str]] = {}
+        self._chats: dict[str, _Chat] = {}
+        self.tasks = [
+            Task("tickets", settings.ticket_interval_s, True, self._poll_tickets),
+            Task("agents", settings.agent_interval_s, True, self._poll_agents),
+            Task("ratings", settings.ratings_interval_s, False, self._poll_ratings),
+            Task("directory", settings.directory_interval_s, False, self._poll_directory, True),
+            Task("policies", settings.policy_interval_s, False, self._poll_policies),
+        ]
+        self.load_cursor(None)
+
+    @classmethod
+    def from_config(cls, name: str, settings: dict[str, Any], clock: Clock) -> FreshdeskAdapter:
+        base_url = settings.get("base_url") or (
+            f"https://{settings['domain']}.freshdesk.com" if settings.get("domain") else None
+        )
+        if not base_url:
+            raise SourceSetupError(f"source {name!r}: needs domain or base_url")
+        key = read_secret(
+            env=settings.get("api_key_env"),
+            file=settings.get("api_key_file"),
+            what=f"source {name!r}",
+        )
+        if not key:
+            raise SourceSetupError(f"source {name!r}: needs api_key_env or api_key_file")
+        secret = read_secret(
+            env=settings.get("webhook_secret_env"), what=f"source {name!r} webhook secret"
+        )
+        known = {
+            f: settings[f]
+            for f in (
+                "plan",
+                "budget_share",
+                "write_back",
+                "ack_tag",
+                "ticket_stats",
+                "ticket_interval_s",
+                "agent_interval_s",
+                "idle_after_s",
+                "backfill_s",
+            )
+            if settings.get(f) is not None
+        }
+        return cls(
+            name,
+            FreshdeskSettings(
+                base_url=base_url,
+                api_key=key,
+                webhook_secret=secret,
+                group_channels=dict(settings.get("group_channels") or {}),
+                **known,
+            ),
+            clock,
+            wall=time.time,
+        )
+
+    async def sync_once(self, sink: Sink) -> SyncReport:
+        await self.run_all_once(sink)
+        return self.report
+
+    # -- cursor ---------------------------------------------------------------------------
+
+    def load_cursor(self, cursor: str | None) -> None:
+        state: dict[str, Any] = {}
+        if cursor:
+            with contextlib.suppress(ValueError, TypeError):
+                loaded = json.loads(cursor)
+                if isinstance(loaded, dict) and loaded.get("v") == CURSOR_VERSION:
+                    state = loaded
+        start = iso(self.clock() - self.settings.backfill_s)
+        self._cursor = {
+            "v": CURSOR_VERSION,
+            "updated_since": state.get("updated_since") or start,
+            "page": int(state.get("page") or 1),
+            "ratings_since": state.get("ratings_since") or start,
+        }
+
+    def cursor_text(self) -> str:
+        return json.dumps(self._cursor, sort_keys=True)
+
+    # -- tickets --------------------------------------------------------------------------
+
+    async def _poll_tickets(self, sink: Sink) -> None:
+        """Every ticket changed since the cursor, oldest change first, a page at a time;
+        each page is stored with the cursor that follows it."""
+        for _ in range(MAX_PAGE + 1):
+            if self.list_budget.wait_s(hot=True) > 0:
+                return  # the ticket list's own minute is spent; the rest next round
+            page = int(self._cursor["page"])
+            since = str(self._cursor["updated_since"])
+            params: list[tuple[str, Any]] = [
+                ("updated_since", since),
+                ("order_by", "updated_at"),
+                ("order_type", "asc"),
+                ("per_page", PER_PAGE),
+                ("page", page),
+            ]
+            if self.settings.ticket_stats:
+                params.append(("include", "stats"))
+            self.list_budget.spend()
+            body, headers = await self._get_list("/api/v2/tickets", params)
+            events: list[NewEvent] = []
+            newest = since
+            for ticket in body:
+                try:
+                    events.extend(self._ticket_events(ticket))
+                except ShapeError as exc:
+                    await sink.quarantine("freshdesk.ticket", json.dumps(ticket)[:8000], str(exc))
+                    continue
+                stamp = ticket.get("updated_at")
+                if isinstance(stamp, str) and stamp > newest:
+                    newest = stamp
+            more = _has_next(headers.get("link"))
+            if more and page < MAX_PAGE:
+                self._cursor["page"] = page + 1
+            else:
+                # the end, or the 300-page wall: go on from the newest change seen, page 1;
+                # the tickets of that same second come again and their keys drop them
+                self._cursor["updated_since"] = newest
+                self._cursor["page"] = 1
+            await sink.emit(events, self.cursor_text())
+            if not more:
+                return
+
+    async def _get_list(
+        self, path: str, params: list[tuple[str, Any]]
+    ) -> tuple[list[Any], Mapping[str, str]]:
+        body, headers = await self.api.request_with_headers("GET", path, params=params)
+        if not isinstance(body, list):
+            raise BadBody(
+                f"{self.name}: {path} answered without a list", raw=json.dumps(body)[:4000]
+            )
+        return body, headers
+
+    def _ticket_events(self, ticket: Mapping[str, Any]) -> list[NewEvent]:
+        payload = parse.ticket_payload(ticket, self.ctx)
+        rating = self._ratings.get(payload.ticket_id)
+        if rating is not None:
+            payload = payload.model_copy(update={"satisfaction": rating})
+        self._recent[payload.ticket_id] = payload
+        trim(self._recent, 20_000)
+        self.report.tickets[payload.ticket_id] = payload.status.is_open
+        stamp = ticket.get("updated_at")
+        events = [self.event(f"ticket:{payload.ticket_id}:{stamp}", payload.updated_at, payload)]
+        for sla in parse.sla_payloads(ticket, self.clock()):
+            key = f"sla:{payload.ticket_id}:{sla.metric}:{sla.state.value}:{sla.due_at:.0f}"
+            events.append(self.event(key, payload.updated_at, sla))
+        if payload.channel is Channel.CHAT and payload.queue_id:
+            events.extend(self._chat_events(payload))
+        return events
+
+    def _chat_events(self, t: TicketUpserted) -> list[NewEvent]:
+        """A chat ticket as a contact: answered at its first response (from the ticket's
+        stats), abandoned when it closes with nobody on it; offered with its outcome."""
+        assert t.queue_id is not None
+        chat = self._chats.setdefault(t.ticket_id, _Chat(t.queue_id, t.created_at))
+        cid = f"{self.name}:chat:{t.ticket_id}"
+        out: list[NewEvent] = []
+        answered_at = t.first_response_at
+        gave_up = not t.status.is_open and t.assignee_id is None and answered_at is None
+        if not chat.offered and (answered_at is not None or gave_up):
+            chat.offered = True
+            offered = ContactOffered(
+                contact_id=cid,
+                queue_id=chat.queue_id,
+                channel=Channel.CHAT,
+                offered_at=chat.created_at,
+            )
+            out.append(self.event(f"contact:{cid}:offered", chat.created_at, offered))
+        if answered_at is not None and t.assignee_id and not chat.answered:
+            chat.answered = True
+            answered = ContactAnswered(
+                contact_id=cid,
+                queue_id=chat.queue_id,
+                agent_id=t.assignee_id,
+                answered_at=answered_at,
+                wait_s=max(0.0, answered_at - chat.created_at),
+            )
+            out.append(self.event(f"contact:{cid}:answered", answered_at, answered))
+        if not t.status.is_open:
+            end = t.solved_at or t.updated_at
+            if chat.answered and t.assignee_id and answered_at is not None:
+                ended = ContactEnded(
+                    contact_id=cid,
+                    queue_id=chat.queue_id,
+                    agent_id=t.assignee_id,
+                    ended_at=end,
+                    talk_s=max(0.0, end - answered_at),
+                )
+                out.append(self.event(f"contact:{cid}:ended", end, ended))
+            elif gave_up:
+                gone = ContactAbandoned(
+                    contact_id=cid,
+                    queue_id=chat.queue_id,
+                    abandoned_at=end,
+                    wait_s=max(0.0, end - chat.created_at),
+                )
+                out.append(self.event(f"contact:{cid}:abandoned", end, gone))
+            self._chats.pop(t.ticket_id, None)
+        trim(self._chats, 20_000)
+        return out
+
+    # -- agents ---------------------------------------------------------------------------
+
+    async def _all_pages(self, path: str, params: list[tuple[str, Any]] | None = None) -> list[Any]:
+        """Every page of a Freshdesk list, following ``Link: <…>; rel="next"``."""
+        out: list[Any] = []
+        query: list[tuple[str, Any]] = [*(params or []), ("per_page", PER_PAGE)]
+        url = path
+        for _ in range(MAX_PAGE):
+            body, headers = await self._get_list(url, query)
+            out.extend(body)
+            nxt = _next_url(headers.get("link"))
+            if nxt is None:
+                return out
+            url, query = self._same_host(nxt)
+        return out
+
+    def _same_host(self, url: str) -> tuple[str, list[tuple[str, Any]]]:
+        parts = urlsplit(url)
+        ours = urlsplit(self.settings.base_url)
+        if parts.netloc and parts.netloc != ours.netloc:
+            raise BadBody(f"{self.name}: a next page points at another host", raw=url[:200])
+        return parts.path, list(parse_qsl(parts.query))
+
+    async def _poll_agents(self, sink: Sink) -> None:
+        agents = await self._all_pages("/api/v2/agents")
+        now = self.clock()
+        events = []
+        for agent in agents:
+            aid = agent.get("id")
+            if not isinstance(aid, int):
+                continue
+            state, raw = parse.agent_presence(agent, now, self.settings.idle_after_s)
+            agent_id = f"{self.name}:{aid}"
+            if self._agent_states.get(agent_id) == (state, raw):
+                continue
+            self._agent_states[agent_id] = (state, raw)
+            since_text = agent.get("available_since") if state is AgentState.AVAILABLE else None
+            since = min(now, ts(since_text)) if since_text else now
+            payload = AgentStateChanged(
+                agent_id=agent_id,
+                state=state,
+                raw_state=raw,
+                reason=raw if state is AgentState.AWAY else "",
+                since=since,
+            )
+            events.append(self.event(f"state:{agent_id}:{now:.3f}", now, payload))
+        if events:
+            await sink.emit(events, self.cursor_text())
+
+    # -- cold -----------------------------------------------------------------------------
+
+    async def _poll_directory(self, sink: Sink) -> None:
+        fields = await self._all_pages("/api/v2/ticket_fields")
+        self.ctx.status_labels = parse.status_labels(fields)
+        groups = await self._all_pages("/api/v2/groups")
+        members: dict[int, list[int]] = {}
+        for group in groups:
+            gid = group.get("id")
+            if not isinstance(gid, int):
+                continue
+            ids = group.get("agent_ids")
+            if not isinstance(ids, list):
+                detail = await self.api.get(f"/api/v2/groups/{gid}")
+                ids = detail.get("agent_ids") if isinstance(detail, dict) else None
+            members[gid] = [int(i) for i in ids or [] if isinstance(i, int)]
+        agents = await self._all_pages("/api/v2/agents")
+        queues = parse.group_payloads(groups, self.ctx, self.settings.group_channels)
+        staff = parse.agent_payloads(agents, members, self.ctx)
+        self.report.queues = len(queues)
+        self.report.agents = len(staff)
+        now = self.clock()
+        events = [
+            self.event(f"queue:{q.queue_id}:{q.name}:{q.channel.value}", now, q) for q in queues
+        ] + [self.event(f"agent:{a.agent_id}:{a.name}:{a.queue_ids}", now, a) for a in staff]
+        await sink.emit(events, self.cursor_text())
+
+    async def _poll_policies(self, sink: Sink) -> None:
+        policies = await self._all_pages("/api/v2/sla_policies")
+        self.report.sla_policies = parse.sla_policy_count(policies)
+
+    async def _poll_ratings(self, sink: Sink) -> None:
+        """Survey answers since the cursor; each rated ticket is upserted again with it."""
+        since = str(self._cursor["ratings_since"])
+        ratings = await self._all_pages(
+            "/api/v2/surveys/satisfaction_ratings", [("created_since", since)]
+        )
+        events = []
+        newest = since
+        for rating in ratings:
+            score = parse.rating_score(rating)
+            ticket_id = str(rating.get("ticket_id") or "")
+            stamp = rating.get("created_at")
+            if isinstance(stamp, str) and stamp > newest:
+                newest = stamp
+            if score is None or not ticket_id:
+                continue
+            self._ratings[ticket_id] = score
+            known = self._recent.get(ticket_id)
+            if known is not None and known.satisfaction != score:
+                rated = known.model_copy(update={"satisfaction": score})
+                self._recent[ticket_id] = rated
+                key = f"ticket:{ticket_id}:rated:{rating.get('id')}"
+                events.append(self.event(key, self.clock(), rated))
+        trim(self._ratings, 50_000)
+        self._cursor["ratings_since"] = newest
+        await sink.emit(events, self.cursor_text())
+
+    # -- push -----------------------------------------------------------------------------
+
+    def webhook(self, headers: Mapping[str, str], body: bytes) -> tuple[int, str]:
+        """A Freshdesk automation webhook. Freshdesk does not sign them, so the site puts a
+        shared secret in a header of the rule; it is compared in constant time. The body is
+        a hint only: the next ticket poll comes now, within the limits."""
+        secret = self.settings.webhook_secret
+        if not secret:
+            return 404, "no webhook secret configured for this source"
+        lowered = {k.lower(): v for k, v in headers.items()}
+        given = lowered.get(WEBHOOK_HEADER, "")
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            return 401, "bad or missing secret"
+        self.poll_soon({"tickets": 3.0})
+        return 200, "ok"
+
+    # -- write-back -----------------------------------------------------------------------
+
+    async def write_back(self, action: str, body: dict[str, Any]) -> None:
+        """An ack or note as a private note, and the ack tag merged into the ticket's tags.
+
+        ``PUT /tickets/{id}`` replaces the whole tag list, so the tags are read just before
+        and merged, and read again after to see whether an agent's tag was lost in between
+        (then it is put back). The note carries a reference; a retry finds it and does not
+        post it twice."""
+        if not self.settings.write_back:
+            log.info("%s: write-back is off; %s kept on the floor only", self.name, action)
+            return
+        ticket_id = str(body.get("ticket_id") or "")
+        if not ticket_id.isdigit():
+            raise WriteBackError(f"not a Freshdesk ticket id: {ticket_id[:20]!r}", retryable=False)
+        ref = f"[supervisor-tui {action} {body.get('delivery_key') or body.get('escalation_id')}]"
+        verb = {"ack": "Acknowledged", "note": "Note", "resolve": "Resolved"}.get(action, action)
+        text = str(body.get("text") or "").strip()
+        note = f"{verb} on the supervision floor by {body.get('by') or 'a supervisor'}: "
+        note += str(body.get("title") or "")
+        if text:
+            note += f"\n\n{text}"
+        note += f"\n\n{ref}"
+        try:
+            conversations, _ = await self._get_list(
+                f"/api/v2/tickets/{ticket_id}/conversations", [("per_page", PER_PAGE)]
+            )
+            if not any(
+                ref in str(c.get("body_text") or c.get("body") or "") for c in conversations
+            ):
+                await self.api.request(
+                    "POST",
+                    f"/api/v2/tickets/{ticket_id}/notes",
+                    body={"body": _html(note), "private": True},
+                )
+            await self._merge_tag(ticket_id)
+        except NotFound:
+            raise WriteBackError(f"ticket {ticket_id} no longer exists", retryable=False) from None
+        except RateLimited as exc:
+            raise WriteBackError(
+                str(exc), retry_after_s=max(1.0, exc.retry_at - self.wall())
+            ) from None
+        except AuthFailed as exc:
+            raise WriteBackError(str(exc), retry_after_s=300) from None
+        except ApiError as exc:
+            raise WriteBackError(str(exc)) from None
+
+    async def _merge_tag(self, ticket_id: str) -> None:
+        tag = self.settings.ack_tag
+        for _ in range(3):
+            ticket = await self.api.get(f"/api/v2/tickets/{ticket_id}")
+            tags = [str(t) for t in (ticket.get("tags") or [])] if isinstance(ticket, dict) else []
+            if tag in tags:
+                return
+            wanted = [*tags, tag]
+            answer = await self.api.request(
+                "PUT", f"/api/v2/tickets/{ticket_id}", body={"tags": wanted}
+            )
+            written = answer.get("tags") if isinstance(answer, dict) else None
+            if isinstance(written, list) and set(wanted) <= {str(t) for t in written}:
+                return
+        raise WriteBackError(
+            f"ticket {ticket_id}: its tags kept changing; will try again", retry_after_s=20
+        )
+
+
+def _html(text: str) -> str:
+    """Freshdesk note bodies are HTML: the text is escaped, its lines kept."""
+    from html import escape
+
+    return "<div>" + "<br>".join(escape(line) for line in text.splitlines()) + "</div>"
+
+
+def _next_url(link: str | None) -> str | None:
+    """The ``rel="next"`` URL of a Link header, if any."""
+    if not link:
+        return None
+    for part in link.split(","):
+        if 'rel="next"' in part or "rel=next" in part:
+            start, end = part.find("<"), part.find(">")
+            if 0 <= start < end:
+                return part[start + 1 : end]
+    return None
+
+
+def _has_next(link: str | None) -> bool:
+    return _next_url(link) is not None
+
+
+__all__ = ["PLANS", "FreshdeskAdapter", "FreshdeskSettings"]
