@@ -1,11 +1,14 @@
-"""Building events by hand for worked examples."""
+"""Building events by hand for worked examples, and a sink straight into a store."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from itertools import count
 
 from supervisor_tui.core.projection import FloorState
-from supervisor_tui.model import Event, Payload
+from supervisor_tui.model import Event, HealthState, NewEvent, Payload, SourceHealth
+from supervisor_tui.store import SQLiteStore
 
 _seq = count(1)
 
@@ -30,3 +33,45 @@ class Feed:
         )
         self.state.apply(event)
         return event
+
+
+@dataclass
+class StoreSink:
+    """What the collector gives an adapter, without the collector: straight to the store."""
+
+    store: SQLiteStore
+    source: str
+    clock: Callable[[], float]
+    health_reports: list[SourceHealth] = field(default_factory=list)
+
+    async def emit(self, events: Sequence[NewEvent], cursor: str | None = None) -> None:
+        self.store.append(events, {self.source: cursor} if cursor else None)
+
+    async def health(
+        self,
+        state: HealthState,
+        reason: str = "",
+        *,
+        retry_at: float | None = None,
+        budget_left: float | None = None,
+        poll_interval_s: float | None = None,
+    ) -> None:
+        now = self.clock()
+        payload = SourceHealth(
+            state=state, reason=reason, retry_at=retry_at, budget_left=budget_left, at=now
+        )
+        self.health_reports.append(payload)
+        self.store.append(
+            [
+                NewEvent(
+                    source=self.source,
+                    key=f"h{now}{len(self.health_reports)}",
+                    occurred_at=now,
+                    received_at=now,
+                    payload=payload,
+                )
+            ]
+        )
+
+    async def quarantine(self, kind: str, raw: str, reason: str) -> None:
+        self.store.quarantine(self.source, kind, raw, reason, self.clock())

@@ -30,57 +30,15 @@ from supervisor_tui.model import (
     HealthState,
     NewEvent,
     Severity,
-    SourceHealth,
     TicketUpserted,
 )
 from supervisor_tui.store import SQLiteStore, StoreError
 
 from .conftest import EPOCH, FakeClock, rules, targets
+from .helpers import StoreSink
 
 TOKEN = "test-token-not-a-secret"
 SIM_S = 3 * 3600.0
-
-
-@dataclass
-class StoreSink:
-    """What the collector gives an adapter, without the collector: straight to the store."""
-
-    store: SQLiteStore
-    source: str
-    clock: FakeClock
-    health_reports: list[SourceHealth] = field(default_factory=list)
-
-    async def emit(self, events: Sequence[NewEvent], cursor: str | None = None) -> None:
-        self.store.append(events, {self.source: cursor} if cursor else None)
-
-    async def health(
-        self,
-        state: HealthState,
-        reason: str = "",
-        *,
-        retry_at: float | None = None,
-        budget_left: float | None = None,
-        poll_interval_s: float | None = None,
-    ) -> None:
-        now = self.clock()
-        payload = SourceHealth(
-            state=state, reason=reason, retry_at=retry_at, budget_left=budget_left, at=now
-        )
-        self.health_reports.append(payload)
-        self.store.append(
-            [
-                NewEvent(
-                    source=self.source,
-                    key=f"h{now}{len(self.health_reports)}",
-                    occurred_at=now,
-                    received_at=now,
-                    payload=payload,
-                )
-            ]
-        )
-
-    async def quarantine(self, kind: str, raw: str, reason: str) -> None:
-        self.store.quarantine(self.source, kind, raw, reason, self.clock())
 
 
 @dataclass

@@ -149,14 +149,58 @@ class ZendeskSource(_Strict):
         if not self.base_url and not self.subdomain:
             raise ValueError("needs subdomain (or base_url)")
         if self.base_url:
-            parts = urlsplit(self.base_url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"base_url must be an http(s) URL, got {self.base_url!r}")
-            if parts.scheme == "http" and not _is_loopback(parts.hostname):
-                raise ValueError("base_url: plain http is only allowed to a loopback address")
+            _check_base_url(self.base_url)
         if not self.oauth_token_env and not (self.email and (self.token_env or self.token_file)):
             raise ValueError("needs email with token_env or token_file, or oauth_token_env")
         return self
+
+
+class FreshdeskSource(_Strict):
+    """A Freshdesk account. The API key is named here (``api_key_env`` / ``api_key_file``),
+    never written here."""
+
+    name: str = Field(min_length=1)
+    kind: Literal["freshdesk"]
+    domain: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    base_url: str | None = None
+    """Wins over ``domain``; tests and the demo point it at a fake on loopback."""
+    api_key_env: str | None = None
+    api_key_file: str | None = None
+    plan: Literal["trial", "growth", "pro", "enterprise"] = "growth"
+    """Sets the budgets: trial 50, growth 200 (20 for ticket lists), pro 400/100,
+    enterprise 700/200 calls a minute."""
+    budget_share: float = Field(default=0.5, gt=0, le=1)
+    write_back: bool = False
+    ack_tag: str = Field(default="supervisor_acked", pattern=r"^[A-Za-z0-9_/-]+$")
+    webhook_secret_env: str | None = None
+    group_channels: dict[str, Literal["voice", "chat", "email", "web", "social", "other"]] = Field(
+        default_factory=dict
+    )
+    ticket_stats: bool = True
+    """``include=stats`` on the ticket list: 2 more credits a page, for first response and
+    resolution times (the shift report) and a chat's answer time."""
+    ticket_interval_s: float = Field(default=20, ge=3, le=3600)
+    agent_interval_s: float = Field(default=60, ge=10, le=3600)
+    idle_after_s: float = Field(default=1800, ge=60, le=86_400)
+    backfill_s: float = Field(default=7 * 24 * 3600, ge=3600, le=30 * 24 * 3600)
+
+    @model_validator(mode="after")
+    def _needs(self) -> FreshdeskSource:
+        if not self.base_url and not self.domain:
+            raise ValueError("needs domain (or base_url)")
+        if self.base_url:
+            _check_base_url(self.base_url)
+        if not (self.api_key_env or self.api_key_file):
+            raise ValueError("needs api_key_env or api_key_file")
+        return self
+
+
+def _check_base_url(base_url: str) -> None:
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ValueError("base_url: plain http is only allowed to a loopback address")
 
 
 def _is_loopback(host: str) -> bool:
@@ -168,7 +212,9 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-SourceConfig = Annotated[SimulatorSource | ZendeskSource, Field(discriminator="kind")]
+SourceConfig = Annotated[
+    SimulatorSource | ZendeskSource | FreshdeskSource, Field(discriminator="kind")
+]
 
 
 def _refuse_repeats(what: str, values: list[str]) -> None:

@@ -53,7 +53,8 @@ to perform this action."}``)::
                                   requester,conversations (+1 credit each); a deleted ticket
                                   comes back with "deleted": true
     PUT  tickets/ID               JSON: tags (replaces the whole list), status, priority,
-                                  group_id, responder_id, type; answers the ticket
+                                  group_id, responder_id, type; answers the ticket (PUT,
+                                  DELETE and notes answer 404 once the ticket is deleted)
     DELETE tickets/ID             soft delete, 204
     POST tickets/ID/notes         {"body": html, "private": true|false, "user_id"?} -> 201 note
     GET  tickets/ID/conversations bare array, oldest first, per_page/page + Link

@@ -52,6 +52,7 @@ from supervisor_tui.model import (
     ContactEnded,
     ContactOffered,
     NewEvent,
+    TicketDeleted,
     TicketUpserted,
 )
 
@@ -136,6 +137,7 @@ class FreshdeskAdapter(PolledSource):
         self.tasks = [
             Task("tickets", settings.ticket_interval_s, True, self._poll_tickets),
             Task("agents", settings.agent_interval_s, True, self._poll_agents),
+            Task("deleted", settings.ratings_interval_s, False, self._poll_deleted),
             Task("ratings", settings.ratings_interval_s, False, self._poll_ratings),
             Task("directory", settings.directory_interval_s, False, self._poll_directory, True),
             Task("policies", settings.policy_interval_s, False, self._poll_policies),
@@ -206,6 +208,7 @@ class FreshdeskAdapter(PolledSource):
             "updated_since": state.get("updated_since") or start,
             "page": int(state.get("page") or 1),
             "ratings_since": state.get("ratings_since") or start,
+            "deleted_since": state.get("deleted_since") or start,
         }
 
     def cursor_text(self) -> str:
@@ -254,6 +257,33 @@ class FreshdeskAdapter(PolledSource):
             await sink.emit(events, self.cursor_text())
             if not more:
                 return
+
+    async def _poll_deleted(self, sink: Sink) -> None:
+        """Deleted tickets leave the ticket list; Freshdesk lists them on their own."""
+        if self.list_budget.wait_s(hot=False) > 0:
+            return
+        since = str(self._cursor["deleted_since"])
+        self.list_budget.spend()
+        body, _ = await self._get_list(
+            "/api/v2/tickets",
+            [("filter", "deleted"), ("updated_since", since), ("per_page", PER_PAGE)],
+        )
+        events = []
+        newest = since
+        for ticket in body:
+            tid = ticket.get("id")
+            stamp = ticket.get("updated_at")
+            if not isinstance(tid, int):
+                continue
+            if isinstance(stamp, str) and stamp > newest:
+                newest = stamp
+            self.report.tickets.pop(str(tid), None)
+            self.report.deleted.add(str(tid))
+            self._recent.pop(str(tid), None)
+            payload = TicketDeleted(ticket_id=str(tid))
+            events.append(self.event(f"ticket:{tid}:deleted", self.clock(), payload))
+        self._cursor["deleted_since"] = newest
+        await sink.emit(events, self.cursor_text())
 
     async def _get_list(
         self, path: str, params: list[tuple[str, Any]]
