@@ -130,3 +130,37 @@ async def test_token_file_readable_by_others_is_refused(
     assert (
         code == 1 and "can be read by others" in source["error"] and "chmod 600" in source["error"]
     )
+
+
+async def test_check_reports_a_freshdesk_source_the_same_way(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from supervisor_tui.fakes.freshdesk import FakeFreshdesk
+
+    epoch = time.time() - 3 * 3600 - 120
+    fake = FakeFreshdesk(api_key="fd-check-key")
+    await fake.start()
+    try:
+        sim = FloorSimulation(SimOptions(seed=4, agents=25, speed=None, warmup_s=0), epoch)
+        fake.feed(sim.advance(3 * 3600))
+        path = tmp_path / "fd.toml"
+        path.write_text(
+            '[[sources]]\nname = "freshdesk"\nkind = "freshdesk"\n'
+            f'base_url = "{fake.base_url}"\napi_key_env = "CHECK_TEST_FD_KEY"\n',
+            encoding="utf-8",
+        )
+        os.environ["CHECK_TEST_FD_KEY"] = "fd-check-key"
+        try:
+            code = await asyncio.to_thread(main, ["check", "-c", str(path), "--json"])
+        finally:
+            del os.environ["CHECK_TEST_FD_KEY"]
+        out, _ = capsys.readouterr()
+    finally:
+        await fake.stop()
+    (source,) = json.loads(out)["sources"]
+    live = [t for t in fake.tickets.values() if not t.get("deleted")]
+    assert code == 0 and source["ok"] is True
+    assert source["tickets"] == len(live)
+    assert source["open_tickets"] == sum(t["status"] not in (4, 5) for t in live)
+    assert source["agents"] == 25 and source["queues"] == 5 and source["sla_policies"] == 1
+    assert source["requests"] > 5 and source["rate_limit_remaining"] is not None

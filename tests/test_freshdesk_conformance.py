@@ -118,11 +118,11 @@ def test_available_is_round_robin_not_presence() -> None:
     now = ts("2023-01-01T00:10:00Z")
     assert parse.agent_presence({**active, "available": True}, now, 1800) == (
         AgentState.AVAILABLE,
-        "assignments on",
+        "taking assignments",
     )
     assert parse.agent_presence({**active, "available": False}, now, 1800) == (
         AgentState.AWAY,
-        "assignments off",
+        "paused",
     )
     assert parse.agent_presence(active, now + 3600, 1800)[0] is AgentState.OFFLINE
 

@@ -85,10 +85,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 DEMO_TOKEN_ENV = "SUPERVISOR_TUI_DEMO_ZENDESK_TOKEN"
+DEMO_FRESHDESK_KEY_ENV = "SUPERVISOR_TUI_DEMO_FRESHDESK_KEY"
 
 
-def demo_config(args: argparse.Namespace, zendesk_url: str | None = None) -> Config:
-    """The demo floor: the simulation itself, or the fake Zendesk at ``zendesk_url``."""
+def demo_config(
+    args: argparse.Namespace, zendesk_url: str | None = None, freshdesk_url: str | None = None
+) -> Config:
+    """The demo floor: the simulation itself, or the fake helpdesks at these URLs."""
     if zendesk_url is None:
         source: dict[str, object] = {
             "name": "simulator",
@@ -110,11 +113,23 @@ def demo_config(args: argparse.Namespace, zendesk_url: str | None = None) -> Con
             "write_back": True,
         }
         chat_queue = f"zendesk:{demo_group_id('chat', args.queues)}"
+    sources = [source]
+    if freshdesk_url is not None:
+        sources.append(
+            {
+                "name": "retail",
+                "kind": "freshdesk",
+                "base_url": freshdesk_url,
+                "api_key_env": DEMO_FRESHDESK_KEY_ENV,
+                "plan": "growth",
+                "write_back": True,
+            }
+        )
     return Config.model_validate(
         {
             "floor": {"name": "Demo floor (simulated)"},
             "display": {"profile": args.profile, "stale_after_s": 90 if zendesk_url else 30},
-            "sources": [source],
+            "sources": sources,
             "targets": {"queues": {chat_queue: {"sl_threshold_s": 60}}},
             "rules": default_rules(),
         }
@@ -142,9 +157,13 @@ def _demo(args: argparse.Namespace, db: Path) -> int:
         SimOptions(seed=args.seed, agents=args.agents, queues=args.queues, speed=args.speed)
     )
     url = helpdesks.start()
-    os.environ[DEMO_TOKEN_ENV] = helpdesks.token  # this process only; a throwaway token
+    # this process only; throwaway credentials for the fakes
+    os.environ[DEMO_TOKEN_ENV] = helpdesks.token
+    os.environ[DEMO_FRESHDESK_KEY_ENV] = helpdesks.api_key
+    assert helpdesks.freshdesk is not None
+    config = demo_config(args, url, helpdesks.freshdesk.base_url)
     try:
-        code = _run_dashboard(demo_config(args, url), db, clock=helpdesks.clock)
+        code = _run_dashboard(config, db, clock=helpdesks.clock)
         taken = helpdesks.write_backs()
         if taken:
             print("The fake helpdesk took these write-backs from the floor:")

@@ -210,6 +210,12 @@ class SimOptions:
     source: str = "simulator"
     backlog: int | None = None
     """Open tickets per e-mail queue when the floor opens; None draws 25 to 40."""
+    first_queue: int = 0
+    """Where in the queue pattern (voice, voice, chat, e-mail, e-mail) this floor starts."""
+    brand: str = ""
+    """Put before every queue name ("Retail · Chat"), for a second floor on the same board."""
+    first_agent: int = 0
+    """Agents are numbered (and named) from here, so two floors never share a name."""
 
 
 class FloorSimulation:
@@ -242,11 +248,14 @@ class FloorSimulation:
 
     def _make_queues(self, count: int) -> list[SimQueue]:
         out = []
-        for i in range(count):
+        for k in range(count):
+            i = k + self.options.first_queue
             qid, name, channel, aht, patience, wrap = QUEUE_PATTERN[i % len(QUEUE_PATTERN)]
             if i >= len(QUEUE_PATTERN):
                 n = i // len(QUEUE_PATTERN) + 1
                 qid, name = f"{qid}-{n}", f"{name} {n}"
+            if self.options.brand:
+                name = f"{self.options.brand} · {name}"
             out.append(SimQueue(qid, name, channel, aht, patience, wrap))
         return out
 
@@ -256,7 +265,8 @@ class FloorSimulation:
         email = [q.queue_id for q in self.queues if q.channel is Channel.EMAIL]
         starts = (0.0, 1800.0, 5400.0, 12_600.0)
         agents = []
-        for i in range(count):
+        for k in range(count):
+            i = k + self.options.first_agent
             roll = i % 20
             if roll < 9:
                 skills = self._pick(voice, 2)
@@ -266,6 +276,8 @@ class FloorSimulation:
                 skills = self._pick(email, 2)
             else:
                 skills = self._pick(voice, 1) + self._pick(chat, 1)
+            if not skills:  # a floor without that channel: any queue it has
+                skills = self._pick(chat + email + voice, 2)
             start = starts[i % len(starts)] + self.rng.choice((0.0, 0.0, 900.0))
             length = 8.5 * 3600
             breaks = [

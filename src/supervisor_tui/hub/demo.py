@@ -15,9 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from supervisor_tui.adapters.simulator import SimOptions
+from supervisor_tui.fakes.freshdesk import FakeFreshdesk
+from supervisor_tui.fakes.freshdesk import run_simulated as run_freshdesk
 from supervisor_tui.fakes.zendesk import FakeZendesk, run_simulated
 
 DEMO_EMAIL = "demo-bot@example.com"
+RETAIL = "Retail"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,16 +40,40 @@ class FloorClock:
 
 
 class DemoHelpdesks:
-    """A fake Zendesk, fed by the simulation, on 127.0.0.1 in a background thread."""
+    """Two helpdesks on 127.0.0.1 in a background thread, each fed by its own simulated
+    floor: a fake Zendesk (voice, chat and e-mail) and, unless ``freshdesk`` is off, a fake
+    Freshdesk for a second brand (chat and e-mail) with its own agents."""
 
-    def __init__(self, options: SimOptions, *, wall: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        options: SimOptions,
+        *,
+        freshdesk: bool = True,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         now = wall()
         epoch = options.epoch if options.epoch is not None else round(now - options.warmup_s)
         self.options = replace(options, epoch=epoch)
+        self.retail = (
+            replace(
+                self.options,
+                seed=options.seed + 1,
+                agents=max(6, options.agents // 2),
+                queues=3,
+                first_queue=2,
+                brand=RETAIL,
+                first_agent=options.agents,
+                source="retail",
+            )
+            if freshdesk
+            else None
+        )
         self.clock = FloorClock(epoch, options.warmup_s, options.speed or 1.0, now, wall)
         self.token = secrets.token_urlsafe(24)
+        self.api_key = secrets.token_urlsafe(24)
         self.email = DEMO_EMAIL
         self.zendesk: FakeZendesk | None = None
+        self.freshdesk: FakeFreshdesk | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -54,7 +81,8 @@ class DemoHelpdesks:
         self._stop: asyncio.Event | None = None
 
     def start(self, timeout_s: float = 20.0) -> str:
-        """Start the fakes; returns the fake Zendesk's base URL."""
+        """Start the fakes; returns the fake Zendesk's base URL (``freshdesk.base_url`` is
+        the other's)."""
         self._thread = threading.Thread(target=self._main, name="demo-helpdesks", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout_s):
@@ -75,6 +103,15 @@ class DemoHelpdesks:
                     if "[supervisor-tui " in body and not c.get("public", True):
                         first = body.splitlines()[0]
                         lines.append(f"zendesk #{ticket_id} private comment: {first}")
+        other = self.freshdesk
+        if other is not None:
+            for ticket_id, notes in sorted(other.notes.items()):
+                for n in notes:
+                    text = str(n.get("body_text") or "")
+                    if "[supervisor-tui " in text and n.get("private"):
+                        tags = ", ".join(other.tickets.get(ticket_id, {}).get("tags") or [])
+                        first = text.strip().splitlines()[0]
+                        lines.append(f"freshdesk #{ticket_id} private note: {first} (tags: {tags})")
         return lines
 
     def stop(self) -> None:
@@ -99,19 +136,38 @@ class DemoHelpdesks:
             subdomain="demo",
             email=self.email,
             token=self.token,
-            clock=self.clock,
+            clock=self.clock.wall,  # limits count real minutes; the floor's time is set below
             rate_limit=400,
         )
         await fake.start()
         self.zendesk = fake
-        feeder = asyncio.create_task(
-            run_simulated(fake, self.options, epoch=self.options.epoch, clock=self.clock.wall)
-        )
+        feeders = [
+            asyncio.create_task(
+                run_simulated(fake, self.options, epoch=self.options.epoch, clock=self.clock.wall)
+            )
+        ]
+        other = None
+        if self.retail is not None:
+            other = FakeFreshdesk(
+                domain="retail", api_key=self.api_key, plan="growth", clock=self.clock.wall
+            )
+            await other.start()
+            self.freshdesk = other
+            feeders.append(
+                asyncio.create_task(
+                    run_freshdesk(
+                        other, self.retail, epoch=self.options.epoch, clock=self.clock.wall
+                    )
+                )
+            )
         self._ready.set()
         try:
             await self._stop.wait()
         finally:
-            feeder.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await feeder
+            for feeder in feeders:
+                feeder.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await feeder
             await fake.stop()
+            if other is not None:
+                await other.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.containers import Horizontal
+from textual.containers import Container
 from textual.renderables.digits import Digits as DigitsRenderable
 from textual.widget import Widget
 
@@ -135,28 +135,34 @@ class QueueTile(Widget):
         return text
 
 
-class QueueTiles(Horizontal):
-    """The row of tiles; tiles are added as queues appear and never rebuilt."""
+class QueueTiles(Container):
+    """The tiles, one per queue, in as many rows as the width needs (up to three; past
+    that the rows scroll). Tiles are added as queues appear and never rebuilt."""
 
     DEFAULT_CSS = """
-    QueueTiles { height: 10; overflow-x: auto; }
+    QueueTiles { layout: grid; grid-size: 5; grid-rows: 10; height: 10; overflow-y: auto; }
+    QueueTiles > QueueTile { width: 1fr; }
     """
 
     MIN_TILE_WIDTH = 30
+    MAX_ROWS = 3
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._by_queue: dict[str, QueueTile] = {}
 
     def fit(self) -> None:
-        """Share the width between the shown tiles; past 30 cells each, the row scrolls."""
+        """As many columns as fit at 30 cells or more, and the rows that takes."""
         shown = [tile for tile in self.query(QueueTile) if tile.display]
         if not shown or not self.size.width:
             return
-        width = max(self.MIN_TILE_WIDTH, self.size.width // len(shown))
-        for tile in shown:
-            if tile.styles.width is None or tile.styles.width.value != width:
-                tile.styles.width = width
+        columns = max(1, min(len(shown), self.size.width // self.MIN_TILE_WIDTH))
+        rows = -(-len(shown) // columns)
+        if self.styles.grid_size_columns != columns:
+            self.styles.grid_size_columns = columns
+        height = 10 * min(rows, self.MAX_ROWS)
+        if self.styles.height is None or self.styles.height.value != height:
+            self.styles.height = height
 
     def on_resize(self) -> None:
         self.fit()

@@ -52,6 +52,7 @@ from supervisor_tui.model import (
     ContactEnded,
     ContactOffered,
     NewEvent,
+    QueueStats,
     TicketDeleted,
     TicketUpserted,
 )
@@ -101,6 +102,7 @@ class _Chat:
     created_at: float
     offered: bool = False
     answered: bool = False
+    taken: bool = False
 
 
 class FreshdeskAdapter(PolledSource):
@@ -254,6 +256,8 @@ class FreshdeskAdapter(PolledSource):
                 # the tickets of that same second come again and their keys drop them
                 self._cursor["updated_since"] = newest
                 self._cursor["page"] = 1
+            if not more:
+                events.extend(self._chat_queue_stats())
             await sink.emit(events, self.cursor_text())
             if not more:
                 return
@@ -317,6 +321,7 @@ class FreshdeskAdapter(PolledSource):
         stats), abandoned when it closes with nobody on it; offered with its outcome."""
         assert t.queue_id is not None
         chat = self._chats.setdefault(t.ticket_id, _Chat(t.queue_id, t.created_at))
+        chat.taken = chat.taken or t.assignee_id is not None
         cid = f"{self.name}:chat:{t.ticket_id}"
         out: list[NewEvent] = []
         answered_at = t.first_response_at
@@ -361,6 +366,28 @@ class FreshdeskAdapter(PolledSource):
                 out.append(self.event(f"contact:{cid}:abandoned", end, gone))
             self._chats.pop(t.ticket_id, None)
         trim(self._chats, 20_000)
+        return out
+
+    def _chat_queue_stats(self) -> list[NewEvent]:
+        """Chats open with nobody on them, per chat queue, as of this read of the list."""
+        now = self.clock()
+        waiting: dict[str, list[float]] = {
+            f"{self.name}:{gid}": []
+            for gid, channel in self.ctx.group_channels.items()
+            if channel is Channel.CHAT
+        }
+        for chat in self._chats.values():
+            if not chat.taken and chat.queue_id in waiting:
+                waiting[chat.queue_id].append(chat.created_at)
+        out = []
+        for qid, created in waiting.items():
+            stats = QueueStats(
+                queue_id=qid,
+                waiting=len(created),
+                longest_wait_s=max(0.0, now - min(created)) if created else 0.0,
+                as_of=now,
+            )
+            out.append(self.event(f"qs:{qid}:{now:.3f}", now, stats))
         return out
 
     # -- agents ---------------------------------------------------------------------------

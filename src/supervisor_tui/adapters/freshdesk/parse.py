@@ -247,14 +247,14 @@ def agent_presence(
     """What Freshdesk says about an agent, said honestly.
 
     ``available`` means "takes round-robin assignments", not "present": an agent who took
-    themselves out of assignment is away (reason: assignments off). ``last_active_at`` is
+    themselves out of assignment is away (reason: paused). ``last_active_at`` is
     the last activity in the helpdesk: quiet for longer than ``idle_after_s`` is offline."""
     last = agent.get("last_active_at")
     if not last or now - ts(last) > idle_after_s:
         return AgentState.OFFLINE, "inactive" if last else "never active"
     if agent.get("available"):
-        return AgentState.AVAILABLE, "assignments on"
-    return AgentState.AWAY, "assignments off"
+        return AgentState.AVAILABLE, "taking assignments"
+    return AgentState.AWAY, "paused"  # signed in, but out of the assignment rota
 
 
 # -- satisfaction ---------------------------------------------------------------------------
