@@ -9,7 +9,14 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import bench_ingest, bench_render, bench_replay, bench_soak, bench_zendesk
+from benchmarks import (
+    bench_freshdesk,
+    bench_ingest,
+    bench_render,
+    bench_replay,
+    bench_soak,
+    bench_zendesk,
+)
 
 HERE = Path(__file__).resolve().parent
 
@@ -21,7 +28,14 @@ def main() -> int:
         "machine": platform.machine(),
         "benchmarks": {},
     }
-    for module in (bench_ingest, bench_render, bench_replay, bench_soak, bench_zendesk):
+    for module in (
+        bench_ingest,
+        bench_render,
+        bench_replay,
+        bench_soak,
+        bench_zendesk,
+        bench_freshdesk,
+    ):
         name = module.__name__.rsplit(".", 1)[-1]
         print(f"== {name}", flush=True)
         # Each benchmark in a process of its own: memory and CPU figures are its own.

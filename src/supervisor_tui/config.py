@@ -179,8 +179,9 @@ class FreshdeskSource(_Strict):
     ticket_stats: bool = True
     """``include=stats`` on the ticket list: 2 more credits a page, for first response and
     resolution times (the shift report) and a chat's answer time."""
-    ticket_interval_s: float = Field(default=20, ge=3, le=3600)
-    agent_interval_s: float = Field(default=60, ge=10, le=3600)
+    ticket_interval_s: float | None = Field(default=None, ge=3, le=3600)
+    """Empty: as often as the plan's ticket-list limit allows (growth 10 s, pro 5 s)."""
+    agent_interval_s: float = Field(default=30, ge=10, le=3600)
     idle_after_s: float = Field(default=1800, ge=60, le=86_400)
     backfill_s: float = Field(default=7 * 24 * 3600, ge=3600, le=30 * 24 * 3600)
 

@@ -2,8 +2,8 @@
 
 | data | endpoint | every | temperature |
 |---|---|---|---|
-| tickets (with stats) | ``/tickets?updated_since=…&order_by=updated_at`` | 20 s | hot |
-| agents (assignment flag, last activity) | ``/agents`` | 60 s | hot |
+| tickets (with stats) | ``/tickets?updated_since=…&order_by=updated_at`` | 5-20 s | hot |
+| agents (assignment flag, last activity) | ``/agents`` | 30 s | hot |
 | satisfaction | ``/surveys/satisfaction_ratings?created_since=…`` | 5 min | cold |
 | groups and members, status labels | ``/groups[/{id}]``, ``/ticket_fields`` | 10 min | cold |
 | SLA policies | ``/sla_policies`` | 30 min | cold |
@@ -83,8 +83,10 @@ class FreshdeskSettings:
     webhook_secret: str | None = field(default=None, repr=False)
     group_channels: Mapping[str, str] = field(default_factory=dict)
     ticket_stats: bool = True
-    ticket_interval_s: float = 20.0
-    agent_interval_s: float = 60.0
+    ticket_interval_s: float | None = None
+    """None: as often as the plan's ticket-list limit allows within the share (at most
+    60 % of it, so the deleted-ticket list and a retry still fit), but not under 5 s."""
+    agent_interval_s: float = 30.0
     ratings_interval_s: float = 300.0
     directory_interval_s: float = 600.0
     policy_interval_s: float = 1800.0
@@ -94,6 +96,12 @@ class FreshdeskSettings:
 
     def limits(self) -> tuple[int, int]:
         return PLANS.get(self.plan, PLANS["growth"])
+
+    def ticket_interval(self) -> float:
+        if self.ticket_interval_s is not None:
+            return self.ticket_interval_s
+        lists = self.limits()[1]
+        return max(5.0, 60.0 / (lists * self.budget_share * 0.6))
 
 
 @dataclass(slots=True)
@@ -137,7 +145,7 @@ class FreshdeskAdapter(PolledSource):
         self._agent_states: dict[str, tuple[AgentState, str]] = {}
         self._chats: dict[str, _Chat] = {}
         self.tasks = [
-            Task("tickets", settings.ticket_interval_s, True, self._poll_tickets),
+            Task("tickets", settings.ticket_interval(), True, self._poll_tickets),
             Task("agents", settings.agent_interval_s, True, self._poll_agents),
             Task("deleted", settings.ratings_interval_s, False, self._poll_deleted),
             Task("ratings", settings.ratings_interval_s, False, self._poll_ratings),
