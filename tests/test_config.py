@@ -131,3 +131,24 @@ def test_webhooks_off_loopback_need_tls() -> None:
     parse_config({"webhooks": {"listen": "127.0.0.1:8787"}}, "site.toml")
     assert "set tls_cert and tls_key" in _error({"webhooks": {"listen": "0.0.0.0:8787"}})
     assert "webhooks.listen" in _error({"webhooks": {"listen": "no-port"}})
+
+
+def test_commented_freshdesk_example_is_a_valid_source() -> None:
+    text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    lines = [line[2:] for line in text.splitlines() if line.startswith("# ")]
+    start = lines.index('name = "freshdesk"')
+    source = tomllib.loads("\n".join(lines[start : start + 7]))
+    (freshdesk,) = parse_config({"sources": [source]}, "example").sources
+    assert freshdesk.kind == "freshdesk" and freshdesk.plan == "growth"
+
+
+def test_freshdesk_source_needs_a_key_and_a_known_plan() -> None:
+    base = {"name": "fd", "kind": "freshdesk", "domain": "acme", "api_key_env": "K"}
+    parse_config({"sources": [base]}, "site.toml")
+    assert "needs api_key_env or api_key_file" in _error(
+        {"sources": [{k: v for k, v in base.items() if k != "api_key_env"}]}
+    )
+    assert "sources[0].plan" in _error({"sources": [{**base, "plan": "platinum"}]})
+    assert "only allowed to a loopback" in _error(
+        {"sources": [{**base, "base_url": "http://acme.example"}]}
+    )

@@ -216,6 +216,8 @@ class SimOptions:
     """Put before every queue name ("Retail · Chat"), for a second floor on the same board."""
     first_agent: int = 0
     """Agents are numbered (and named) from here, so two floors never share a name."""
+    ticket_base: int = 10_000
+    """Ticket numbers start above this (a second floor's do not collide with the first's)."""
 
 
 class FloorSimulation:
@@ -585,7 +587,7 @@ class FloorSimulation:
         )
         tags: tuple[str, ...] = ("complaint",) if self.rng.random() < 0.015 else ()
         ticket = _Ticket(
-            ticket_id=str(10_000 + next(self._ids)),
+            ticket_id=str(self.options.ticket_base + next(self._ids)),
             queue=queue,
             priority=priority,
             created_at=created_at,

@@ -63,6 +63,7 @@ class DemoHelpdesks:
                 first_queue=2,
                 brand=RETAIL,
                 first_agent=options.agents,
+                ticket_base=50_000,
                 source="retail",
             )
             if freshdesk
