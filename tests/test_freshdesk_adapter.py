@@ -321,3 +321,19 @@ async def test_ack_is_not_posted_twice(floor: Floor) -> None:
     assert await collector.deliver_outbox() == 1
     assert len(floor_notes(floor.fake, ticket_id)) == 1
     assert "supervisor_acked" in floor.fake.tickets[ticket_id]["tags"]
+
+
+async def test_survey_ratings_reach_their_tickets(floor: Floor) -> None:
+    adapter = floor.adapter()
+    await sync(floor, adapter)
+    floor.clock.advance(400)
+    adapter.task("ratings").due_at = 0
+    await adapter.poll_due(floor.sink)
+    truth = {
+        str(r["ticket_id"]): r["ratings"]["default_question"] for r in floor.fake.ratings.values()
+    }
+    assert truth, "the simulated customers answered some surveys"
+    got = newest(floor.store)
+    for ticket_id, value in truth.items():
+        want = "good" if value > 100 else "bad" if value < 100 else None
+        assert got[ticket_id].satisfaction == want, ticket_id
