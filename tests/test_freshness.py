@@ -43,3 +43,11 @@ def test_helpdesk_text_is_not_markup() -> None:
     )
     text = freshness_text({source.name: source}, NOW, 60)
     assert "[bold]x[/bold]" in text.plain and "[red]boom[/]" in text.plain
+
+
+def test_view_counts_say_counting_until_known() -> None:
+    source = SourceView("zendesk", newest_event_at=NOW - 1)
+    source.views = {"Escalated": None, "VIP": 12}
+    text = freshness_text({"zendesk": source}, NOW, 60).plain
+    assert text.endswith("· Escalated counting… · VIP 12")
+    assert "Escalated 0" not in text

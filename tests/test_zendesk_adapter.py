@@ -483,3 +483,20 @@ async def test_chats_waiting_are_reported_as_of_the_exports_horizon(floor: Floor
         assert not chat.waiting  # nothing in flight sits in the list: no false long waits
         seen.add(len(truth))
     assert max(seen) >= 2  # the check did meet chats waiting
+
+
+async def test_view_counts_are_unknown_until_zendesk_has_counted(floor: Floor) -> None:
+    adapter = floor.adapter(views={"Open e-mail": 360_000_000_901})
+    await full_sync(floor, adapter)
+    source = floor.state().sources["zendesk"]
+    assert source.views == {"Open e-mail": None}  # the first answer: still counting, not 0
+    floor.clock.advance(61)
+    adapter.task("views").due_at = 0
+    await adapter.poll_due(floor.sink)
+    open_mail = sum(
+        1
+        for t in floor.fake.tickets.values()
+        if t["via"]["channel"] == "email" and t["status"] in ("new", "open", "pending", "hold")
+    )
+    assert floor.state().sources["zendesk"].views == {"Open e-mail": open_mail} != {}
+    assert open_mail > 0

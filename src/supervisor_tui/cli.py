@@ -111,6 +111,7 @@ def demo_config(
             "token_env": DEMO_TOKEN_ENV,
             "rate_limit_per_minute": 400,
             "write_back": True,
+            "views": {"Open e-mail": 360_000_000_901},
         }
         chat_queue = f"zendesk:{demo_group_id('chat', args.queues)}"
     sources = [source]

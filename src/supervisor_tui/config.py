@@ -139,6 +139,8 @@ class ZendeskSource(_Strict):
     )
     """A group's channel by its name, where the name does not say it ("Tier 1" = "voice")."""
     escalation_tags: list[str] = Field(default_factory=lambda: ["escalated"])
+    views: dict[str, int] = Field(default_factory=dict)
+    """Views whose counts the freshness bar shows: ``{ "Escalated" = 360001234567 }``."""
     hot_interval_s: float = Field(default=5, ge=1, le=600)
     ticket_interval_s: float = Field(default=10, ge=6, le=3600)
     warm_interval_s: float = Field(default=30, ge=10, le=3600)

@@ -41,6 +41,7 @@ from supervisor_tui.model import (
     TicketDeleted,
     TicketStatus,
     TicketUpserted,
+    ViewCount,
 )
 
 DAY_S = 86_400
@@ -179,6 +180,8 @@ class SourceView:
     health_at: float = 0.0
     newest_event_at: float = 0.0  # when the newest event from this source was received
     events: int = 0
+    views: dict[str, int | None] = field(default_factory=dict)
+    """The helpdesk's own view counts by name; None while it is still counting."""
 
 
 @dataclass(slots=True)
@@ -231,6 +234,7 @@ class FloorState:
             "escalation.snoozed": self._escalation_snoozed,
             "escalation.resolved": self._escalation_resolved,
             "source.health": self._source_health,
+            "view.count": self._view_count,
         }
 
     # -- folding ---------------------------------------------------------------------------
@@ -571,6 +575,10 @@ class FloorState:
         source.budget_left = p.budget_left
         source.poll_interval_s = p.poll_interval_s
         source.health_at = p.at
+
+    def _view_count(self, event: Event, p: ViewCount) -> None:
+        self.sources[event.source].views[p.name] = p.count
+        self.changes.sources.add(event.source)
 
     # -- comparing -------------------------------------------------------------------------
 

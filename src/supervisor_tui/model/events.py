@@ -43,6 +43,7 @@ __all__ = [
     "SourceHealth",
     "TicketDeleted",
     "TicketUpserted",
+    "ViewCount",
     "parse_payload",
 ]
 
@@ -212,6 +213,17 @@ class EscalationResolved(Payload):
     at: float
 
 
+class ViewCount(Payload):
+    """A helpdesk view's ticket count; ``count`` None means the helpdesk is still counting
+    (unknown, never zero)."""
+
+    KIND = "view.count"
+    view_id: str
+    name: str
+    count: int | None = Field(default=None, ge=0)
+    as_of: float
+
+
 class SourceHealth(Payload):
     KIND = "source.health"
     state: HealthState
@@ -242,6 +254,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         EscalationSnoozed,
         EscalationResolved,
         SourceHealth,
+        ViewCount,
     )
 }
 

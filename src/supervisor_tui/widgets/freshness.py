@@ -55,6 +55,12 @@ def freshness_text(sources: dict[str, SourceView], now: float, stale_after_s: fl
             )
         if source.poll_interval_s is not None:
             text.append(f" · every {source.poll_interval_s:.0f}s", "dim")
+        for name, count in source.views.items():
+            text.append(" · ")
+            text.append(Text(name, style="bold"))
+            text.append(
+                f" {count}" if count is not None else " counting…", "dim" if count is None else ""
+            )
     return text
 
 
