@@ -1,0 +1,155 @@
+"""The shift report as data: what ``compute`` produces and every renderer reads.
+
+Times are UTC epoch seconds; durations are seconds; rates are fractions 0..1; ``None``
+means "no data to compute it from" (never 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Grouping = Literal["shift", "day", "week", "month"]
+
+FORMULAS: dict[str, str] = {
+    "service_level": "answered within T ÷ (answered + abandoned after T)",
+    "asa": "total wait of answered contacts ÷ answered",
+    "aht": "(talk + hold + wrap-up) ÷ contacts ended",
+    "abandonment": (
+        "abandoned after the short-abandon threshold ÷ offered (short abandons excluded)"
+    ),
+    "first_response": "first agent response − ticket created, tickets created in the period",
+    "resolution": "solved − created, tickets solved in the period",
+    "sla_attainment": (
+        "SLA clocks met ÷ (met + breached), per policy and metric, for clocks that ended "
+        "in the period"
+    ),
+    "csat": "good ÷ (good + bad) ratings given in the period",
+    "fcr": (
+        "tickets solved in the period, never reopened, with at most one agent reply ÷ "
+        "tickets solved"
+    ),
+    "complaint_rate": "tickets created with a complaint tag ÷ tickets created",
+    "occupancy": "(busy + wrap-up time) ÷ (available + busy + wrap-up time)",
+    "staffing": (
+        "need = Erlang C agents for the SL target at the half hour's arrivals and handle "
+        "time; staffed = average agents signed in to the queue and not away"
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    count: int
+    median_s: float | None
+    p90_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Aging:
+    total: int
+    under_1d: int
+    d1_to_2d: int
+    over_2d: int
+
+
+@dataclass(frozen=True, slots=True)
+class SlaFigure:
+    policy: str
+    metric: str
+    met: int
+    breached: int
+    attainment: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationFigures:
+    raised: int
+    acked: int
+    resolved: int
+    median_ack_s: float | None
+    median_resolve_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class HalfHour:
+    start: float
+    offered: int
+    answered: int
+    abandoned: int
+    service_level: float | None
+    need: int | None  # Erlang C; None for ticket queues or without arrivals
+    staffed: float  # average agents signed in to the queue and not away
+    short: bool  # staffed < need
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFigures:
+    queue_id: str
+    name: str
+    channel: str
+    realtime: bool
+    sl_threshold_s: float
+    offered: int
+    answered: int
+    answered_within_t: int
+    abandoned: int
+    abandoned_short: int
+    abandoned_after_t: int
+    service_level: float | None
+    asa_s: float | None
+    aht_s: float | None
+    handled: int
+    abandon_rate: float | None
+    tickets_created: int
+    tickets_solved: int
+    first_response: Distribution
+    resolution: Distribution
+    sla: tuple[SlaFigure, ...]
+    backlog_start: Aging
+    backlog_end: Aging
+    csat_good: int
+    csat_bad: int
+    csat: float | None
+    fcr_solved: int
+    fcr_first_contact: int
+    fcr: float | None
+    complaints: int
+    complaint_rate: float | None
+    escalations: EscalationFigures
+    half_hours: tuple[HalfHour, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentFigures:
+    agent_id: str
+    name: str
+    handled: int
+    aht_s: float | None
+    occupancy: float | None
+    csat_good: int
+    csat_bad: int
+    csat: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    label: str  # "Tue 24 Nov 2026", "2026-W48", "November 2026", "Tue 24 Nov 08:00–20:00"
+    start: float
+    end: float
+    queues: tuple[QueueFigures, ...]
+    agents: tuple[AgentFigures, ...]
+    escalations: EscalationFigures
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    title: str
+    generated_at: float
+    sources: tuple[str, ...]  # the recordings read
+    grouping: Grouping
+    utc_offset_s: int
+    periods: tuple[Period, ...]
+    formulas: dict[str, str] = field(default_factory=lambda: dict(FORMULAS))
+    notes: tuple[str, ...] = ()  # e.g. "NPS: no surveys in these recordings"
