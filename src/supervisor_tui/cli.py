@@ -48,6 +48,25 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("-c", "--config", type=Path, required=True)
     check.add_argument("--json", action="store_true", help="print one JSON object")
 
+    report = sub.add_parser("report", help="shift, daily, weekly or monthly report from recordings")
+    report.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    report.add_argument("-c", "--config", type=Path, help="targets (T, SL target, offsets)")
+    report.add_argument(
+        "--group", choices=("shift", "day", "week", "month"), default="day", help="(default day)"
+    )
+    report.add_argument(
+        "--from", dest="since", help="start, YYYY-MM-DD or YYYY-MM-DDTHH:MM (floor time)"
+    )
+    report.add_argument("--to", dest="until", help="end (not included), same forms")
+    report.add_argument("--queue", help="one queue, by id or name")
+    report.add_argument(
+        "--format",
+        choices=("term", "md", "csv", "json", "html"),
+        default="term",
+        help="term: a summary on screen (default); md, csv, json, html: a document",
+    )
+    report.add_argument("--out", type=Path, help="write here (default: standard output)")
+
     record = sub.add_parser("record", help="write a simulated shift to a recording, no UI")
     record.add_argument("--source", choices=("simulator",), default="simulator")
     record.add_argument("--hours", type=float, default=8.0)
@@ -225,6 +244,93 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if all(s["ok"] for s in result["sources"]) else 1
 
 
+def _report(args: argparse.Namespace) -> int:
+    import os
+    from collections.abc import Iterator
+
+    from supervisor_tui.model import Event
+    from supervisor_tui.report import render
+    from supervisor_tui.report.compute import ReportError, compute
+    from supervisor_tui.store import SQLiteStore
+
+    config = load_config(args.config) if args.config is not None else Config()
+    targets = config.floor_targets()
+    start = _floor_time(args.since, targets.utc_offset_s, "--from")
+    end = _floor_time(args.until, targets.utc_offset_s, "--to")
+    if start is not None and end is not None and end <= start:
+        raise ConfigError("--to must come after --from")
+    stores = []
+    try:
+        for path in args.files:
+            if not path.exists():
+                raise ConfigError(f"{path}: no such file")
+            stores.append(SQLiteStore(path, read_only=True))
+
+        def events(store: SQLiteStore) -> Iterator[Event]:
+            seq = 0
+            while True:
+                chunk = store.read_from(seq, 20_000)
+                if not chunk:
+                    return
+                yield from chunk
+                seq = chunk[-1].seq
+
+        try:
+            report = compute(
+                [(str(s.path), events(s)) for s in stores],
+                targets=targets,
+                grouping=args.group,
+                start=start,
+                end=end,
+                queue=args.queue,
+                title=f"{config.floor.name}: report",
+            )
+        except ReportError as exc:
+            raise ConfigError(str(exc)) from None
+    finally:
+        for s in stores:
+            s.close()
+    if args.format == "term":
+        from rich.console import Console
+
+        Console().print(render.rich_summary(report))
+        return 0
+    text = {
+        "md": render.to_markdown,
+        "csv": render.to_csv,
+        "json": render.to_json,
+        "html": render.to_html,
+    }[args.format](report)
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    # written whole or not at all: a temporary file beside the target, then renamed
+    tmp = args.out.with_name(f".{args.out.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, args.out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"{args.out}: cannot write ({exc.strerror})") from None
+    print(f"report written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _floor_time(text: str | None, utc_offset_s: int, what: str) -> float | None:
+    """A floor-time date or date-time as UTC epoch seconds."""
+    if text is None:
+        return None
+    from datetime import UTC, datetime
+
+    for form in ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"):
+        try:
+            local = datetime.strptime(text, form).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+        return local.timestamp() - utc_offset_s
+    raise ConfigError(f"{what} {text!r}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM")
+
+
 def _record(args: argparse.Namespace) -> int:
     from supervisor_tui.adapters.simulator import SimOptions
     from supervisor_tui.core.rules import RuleEngine
@@ -337,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
             return _check(args)
         if args.command == "record":
             return _record(args)
+        if args.command == "report":
+            return _report(args)
         if args.command == "replay":
             return _replay(args)
     except (ConfigError, StoreError, SourceSetupError) as exc:
