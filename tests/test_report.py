@@ -34,7 +34,7 @@ from supervisor_tui.model import (
 )
 from supervisor_tui.report.compute import ReportError, compute
 
-from .conftest import EPOCH, record_floor, targets
+from .conftest import record_floor, targets
 
 DAY0 = 1_790_035_200.0  # a midnight (UTC), so the hand-made day is one period
 H = 3600.0
