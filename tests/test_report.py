@@ -313,7 +313,7 @@ def test_periods_and_filters(small: Floor) -> None:
     assert month.periods[0].label == "September 2026"
     only = compute([("small", small.events)], targets=t, queue="Mail")
     assert [q.queue_id for q in only.periods[0].queues] == ["mail"]
-    with pytest.raises(ReportError, match="no queue 'Fax'.*voice"):
+    with pytest.raises(ReportError, match=r"no queue 'Fax'.*voice"):
         compute([("small", small.events)], targets=t, queue="Fax")
     with pytest.raises(ReportError, match="no events"):
         compute([("small", small.events)], targets=t, start=at(30), end=at(40))
