@@ -1,0 +1,1029 @@
+"""Renderings of a :class:`~supervisor_tui.report.model.Report`: JSON, CSV, Markdown, HTML, rich.
+
+Every renderer reads the report only; none computes a figure the model does not hold, except
+the plain sums the tables need (SLA attainment over all policies, the count of short half hours).
+
+Text that comes from a helpdesk (queue, channel and agent names, SLA policy names) is data and
+is escaped for each output: ``html.escape`` for HTML and SVG, backslash escapes for Markdown,
+``rich.text.Text`` (never a markup string) for the terminal, the ``csv`` module's quoting for CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import html
+import io
+import json
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from supervisor_tui.report.model import (
+    AgentFigures,
+    EscalationFigures,
+    HalfHour,
+    Period,
+    QueueFigures,
+    Report,
+)
+
+__all__ = [
+    "DEFAULT_SL_TARGET",
+    "NONE",
+    "fmt_clock",
+    "fmt_duration",
+    "fmt_local",
+    "fmt_rate",
+    "rich_summary",
+    "sl_bar",
+    "sparkline",
+    "to_csv",
+    "to_html",
+    "to_json",
+    "to_markdown",
+]
+
+NONE = "–"
+"""What every human-readable rendering prints for a figure with no data (``None``)."""
+
+DEFAULT_SL_TARGET = 0.80
+"""The service-level target drawn when neither the caller nor the model gives one."""
+
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+
+# ---------------------------------------------------------------------------------------------
+# Formatting helpers
+
+
+def _missing(value: float | None) -> bool:
+    return value is None or math.isnan(value) or math.isinf(value)
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """``0:43``, ``4:49``, ``1h05m``, ``2d03h``; ``–`` when there is no figure."""
+    if seconds is None or _missing(seconds):
+        return NONE
+    s = max(0, math.floor(seconds + 0.5))
+    if s < 3600:
+        return f"{s // 60}:{s % 60:02d}"
+    if s < 86_400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86_400}d{(s % 86_400) // 3600:02d}h"
+
+
+def fmt_rate(share: float | None) -> str:
+    """A fraction 0..1 as a whole percentage: ``62%``; ``–`` when there is no figure."""
+    if share is None or _missing(share):
+        return NONE
+    return f"{math.floor(share * 100 + 0.5)}%"
+
+
+def _fmt_threshold(seconds: float) -> str:
+    """The SL threshold T, short: ``20s``, ``1:30``."""
+    if seconds < 60:
+        return f"{seconds:g}s"
+    return fmt_duration(seconds)
+
+
+def _fmt_agents(value: float) -> str:
+    """Average agents: ``6.5``, ``6``."""
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def _tz(utc_offset_s: int) -> timezone:
+    return timezone(timedelta(seconds=utc_offset_s))
+
+
+def _local(ts: float, utc_offset_s: int) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC).astimezone(_tz(utc_offset_s))
+
+
+def fmt_clock(ts: float, utc_offset_s: int) -> str:
+    """Local clock time ``HH:MM``."""
+    return _local(ts, utc_offset_s).strftime("%H:%M")
+
+
+def fmt_local(ts: float, utc_offset_s: int) -> str:
+    """Local date and time: ``Tue 24 Nov 2026 08:00``."""
+    return _local(ts, utc_offset_s).strftime("%a %d %b %Y %H:%M")
+
+
+def _fmt_offset(utc_offset_s: int) -> str:
+    if utc_offset_s == 0:
+        return "UTC"
+    sign = "+" if utc_offset_s > 0 else "−"
+    minutes = abs(utc_offset_s) // 60
+    return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _spans_days(period: Period, utc_offset_s: int) -> bool:
+    end = max(period.start, period.end - 1)
+    return _local(period.start, utc_offset_s).date() != _local(end, utc_offset_s).date()
+
+
+def _fmt_half_hour(hh: HalfHour, utc_offset_s: int, with_day: bool) -> str:
+    local = _local(hh.start, utc_offset_s)
+    return local.strftime("%a %d %H:%M") if with_day else local.strftime("%H:%M")
+
+
+def _fmt_span(period: Period, utc_offset_s: int) -> str:
+    return (
+        f"{fmt_local(period.start, utc_offset_s)} – {fmt_local(period.end, utc_offset_s)} "
+        f"({_fmt_offset(utc_offset_s)}) · {period.events} events"
+    )
+
+
+def _fmt_count_rate(count: int, rate: float | None) -> str:
+    if rate is None:
+        return str(count) if count else NONE
+    return f"{count} ({fmt_rate(rate)})"
+
+
+def _label(key: str) -> str:
+    """A FORMULAS key as a heading: ``first_response`` → ``First response``, ``aht`` → ``AHT``."""
+    special = {"asa": "ASA", "aht": "AHT", "csat": "CSAT", "fcr": "FCR", "sla": "SLA"}
+    words = [special.get(w, w) for w in key.split("_") if w]
+    if not words:
+        return key
+    words[0] = words[0][:1].upper() + words[0][1:]
+    return " ".join(words)
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures derived by plain sums
+
+
+def sla_attainment_all(queue: QueueFigures) -> float | None:
+    """SLA clocks met ÷ (met + breached) over every policy and metric of the queue."""
+    met = sum(s.met for s in queue.sla)
+    breached = sum(s.breached for s in queue.sla)
+    return met / (met + breached) if met + breached else None
+
+
+def short_half_hours(queue: QueueFigures) -> tuple[HalfHour, ...]:
+    return tuple(hh for hh in queue.half_hours if hh.short)
+
+
+def _sl_target(queue: QueueFigures, overrides: Mapping[str, float] | None) -> float:
+    """The SL target: the caller's per-queue override, else the model's (once it has one)."""
+    if overrides is not None and queue.queue_id in overrides:
+        return overrides[queue.queue_id]
+    from_model = getattr(queue, "sl_target", None)  # not in the model yet: see module notes
+    if isinstance(from_model, int | float) and not isinstance(from_model, bool):
+        return float(from_model)
+    return DEFAULT_SL_TARGET
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON
+
+
+def to_json(report: Report) -> str:
+    """The whole report: ``dataclasses.asdict`` in field order, indent 2, ``None`` as ``null``."""
+    return json.dumps(dataclasses.asdict(report), indent=2, ensure_ascii=False) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV
+
+QUEUE_COLUMNS: tuple[str, ...] = (
+    "period",
+    "queue_id",
+    "queue",
+    "channel",
+    "offered",
+    "answered",
+    "service_level",
+    "asa_s",
+    "aht_s",
+    "abandon_rate",
+    "tickets_created",
+    "tickets_solved",
+    "first_response_median_s",
+    "first_response_p90_s",
+    "resolution_median_s",
+    "resolution_p90_s",
+    "sla_attainment",
+    "backlog_start",
+    "backlog_end",
+    "csat",
+    "fcr",
+    "complaint_rate",
+    "escalations_raised",
+    "median_ack_s",
+    "median_resolve_s",
+    "short_half_hours",
+)
+AGENT_COLUMNS: tuple[str, ...] = (
+    "period",
+    "agent_id",
+    "agent",
+    "handled",
+    "aht_s",
+    "occupancy",
+    "csat",
+)
+
+
+def _csv_rate(share: float | None) -> str:
+    return "" if share is None or _missing(share) else f"{share:.4f}"
+
+
+def _csv_seconds(seconds: float | None) -> str:
+    return "" if seconds is None or _missing(seconds) else str(math.floor(seconds + 0.5))
+
+
+def _csv_queue_row(period: Period, q: QueueFigures) -> list[str]:
+    return [
+        period.label,
+        q.queue_id,
+        q.name,
+        q.channel,
+        str(q.offered),
+        str(q.answered),
+        _csv_rate(q.service_level),
+        _csv_seconds(q.asa_s),
+        _csv_seconds(q.aht_s),
+        _csv_rate(q.abandon_rate),
+        str(q.tickets_created),
+        str(q.tickets_solved),
+        _csv_seconds(q.first_response.median_s),
+        _csv_seconds(q.first_response.p90_s),
+        _csv_seconds(q.resolution.median_s),
+        _csv_seconds(q.resolution.p90_s),
+        _csv_rate(sla_attainment_all(q)),
+        str(q.backlog_start.total),
+        str(q.backlog_end.total),
+        _csv_rate(q.csat),
+        _csv_rate(q.fcr),
+        _csv_rate(q.complaint_rate),
+        str(q.escalations.raised),
+        _csv_seconds(q.escalations.median_ack_s),
+        _csv_seconds(q.escalations.median_resolve_s),
+        str(len(short_half_hours(q))),
+    ]
+
+
+def _csv_agent_row(period: Period, a: AgentFigures) -> list[str]:
+    return [
+        period.label,
+        a.agent_id,
+        a.name,
+        str(a.handled),
+        _csv_seconds(a.aht_s),
+        _csv_rate(a.occupancy),
+        _csv_rate(a.csat),
+    ]
+
+
+def to_csv(report: Report) -> str:
+    """Queue rows (one per period and queue), a blank line, then agent rows, each with a header.
+
+    Rates are fractions with 4 decimals, durations whole seconds, ``None`` an empty cell.
+    Lines end in ``\\n``; the ``csv`` module quotes names holding commas, quotes or newlines.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(QUEUE_COLUMNS)
+    for period in report.periods:
+        for q in period.queues:
+            writer.writerow(_csv_queue_row(period, q))
+    writer.writerow([])
+    writer.writerow(AGENT_COLUMNS)
+    for period in report.periods:
+        for a in period.agents:
+            writer.writerow(_csv_agent_row(period, a))
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables shared by Markdown and HTML: plain-text cells, escaped by each renderer
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    heading: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    numeric: tuple[bool, ...]  # right-align these columns
+
+
+QUEUE_HEADERS: tuple[str, ...] = (
+    "Queue",
+    "Channel",
+    "Offered",
+    "SL (T)",
+    "ASA",
+    "AHT",
+    "Abandon",
+    "Tickets in/solved",
+    "First response med/p90",
+    "Resolution med/p90",
+    "SLA met",
+    "Backlog start→end",
+    "CSAT",
+    "FCR",
+    "Complaints",
+)
+
+
+def _queue_table(period: Period) -> _Table:
+    rows = []
+    for q in period.queues:
+        sl = (
+            f"{fmt_rate(q.service_level)} ({_fmt_threshold(q.sl_threshold_s)})"
+            if q.realtime
+            else NONE
+        )
+        rows.append(
+            (
+                q.name,
+                q.channel,
+                str(q.offered) if q.realtime or q.offered else NONE,
+                sl,
+                fmt_duration(q.asa_s),
+                fmt_duration(q.aht_s),
+                fmt_rate(q.abandon_rate),
+                f"{q.tickets_created} / {q.tickets_solved}",
+                f"{fmt_duration(q.first_response.median_s)} / "
+                f"{fmt_duration(q.first_response.p90_s)}",
+                f"{fmt_duration(q.resolution.median_s)} / {fmt_duration(q.resolution.p90_s)}",
+                fmt_rate(sla_attainment_all(q)),
+                f"{q.backlog_start.total} → {q.backlog_end.total}",
+                fmt_rate(q.csat),
+                fmt_rate(q.fcr),
+                _fmt_count_rate(q.complaints, q.complaint_rate),
+            )
+        )
+    numeric = (False, False) + (True,) * (len(QUEUE_HEADERS) - 2)
+    return _Table("Queues", QUEUE_HEADERS, tuple(rows), numeric)
+
+
+def _sla_table(period: Period) -> _Table:
+    rows = tuple(
+        (q.name, s.policy, s.metric, str(s.met), str(s.breached), fmt_rate(s.attainment))
+        for q in period.queues
+        for s in q.sla
+    )
+    headers = ("Queue", "Policy", "Metric", "Met", "Breached", "Attainment")
+    return _Table("SLA", headers, rows, (False, False, False, True, True, True))
+
+
+def _escalation_row(scope: str, e: EscalationFigures) -> tuple[str, ...]:
+    return (
+        scope,
+        str(e.raised),
+        str(e.acked),
+        str(e.resolved),
+        fmt_duration(e.median_ack_s),
+        fmt_duration(e.median_resolve_s),
+    )
+
+
+def _escalation_table(period: Period) -> _Table:
+    rows = [_escalation_row("All queues", period.escalations)]
+    rows += [_escalation_row(q.name, q.escalations) for q in period.queues if q.escalations.raised]
+    headers = ("Scope", "Raised", "Acked", "Resolved", "Median to ack", "Median to resolve")
+    return _Table("Escalations", headers, tuple(rows), (False,) + (True,) * 5)
+
+
+def _backlog_table(period: Period) -> _Table:
+    rows = tuple(
+        (
+            q.name,
+            str(q.backlog_start.total),
+            str(q.backlog_start.under_1d),
+            str(q.backlog_start.d1_to_2d),
+            str(q.backlog_start.over_2d),
+            str(q.backlog_end.total),
+            str(q.backlog_end.under_1d),
+            str(q.backlog_end.d1_to_2d),
+            str(q.backlog_end.over_2d),
+        )
+        for q in period.queues
+        if q.backlog_start.total or q.backlog_end.total or not q.realtime
+    )
+    headers = (
+        "Queue",
+        "Start",
+        "<1d",
+        "1–2d",
+        ">2d",
+        "End",
+        "<1d",
+        "1–2d",
+        ">2d",
+    )
+    return _Table("Backlog ageing (open tickets)", headers, rows, (False,) + (True,) * 8)
+
+
+def _agent_table(period: Period) -> _Table:
+    rows = tuple(
+        (a.name, str(a.handled), fmt_duration(a.aht_s), fmt_rate(a.occupancy), fmt_rate(a.csat))
+        for a in period.agents
+    )
+    headers = ("Agent", "Handled", "AHT", "Occupancy", "CSAT")
+    return _Table("Agents", headers, rows, (False, True, True, True, True))
+
+
+def _period_tables(period: Period) -> list[_Table]:
+    tables = [_queue_table(period), _sla_table(period), _escalation_table(period)]
+    backlog = _backlog_table(period)
+    if backlog.rows:
+        tables.append(backlog)
+    tables.append(_agent_table(period))
+    return tables
+
+
+def _short_lines(period: Period, utc_offset_s: int) -> list[str]:
+    """``10:30 Chat need 9, staffed 6.5`` for each short half hour, in time order."""
+    with_day = _spans_days(period, utc_offset_s)
+    shorts = sorted(
+        ((hh, q) for q in period.queues for hh in q.half_hours if hh.short),
+        key=lambda pair: pair[0].start,
+    )
+    return [
+        f"{_fmt_half_hour(hh, utc_offset_s, with_day)} {q.name} need "
+        f"{NONE if hh.need is None else hh.need}, staffed {_fmt_agents(hh.staffed)}"
+        for hh, q in shorts
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~#])")
+
+
+def md_escape(text: str) -> str:
+    """Text as literal Markdown: specials backslash-escaped (``|`` too), newlines as spaces."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.splitlines()))
+
+
+def _md_table(table: _Table) -> list[str]:
+    lines = [
+        f"### {md_escape(table.heading)}",
+        "",
+        "| " + " | ".join(md_escape(h) for h in table.headers) + " |",
+        "|" + "|".join("---:" if n else "---" for n in table.numeric) + "|",
+    ]
+    if not table.rows:
+        lines[2:] = ["_None._"]
+    else:
+        lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in table.rows]
+    lines.append("")
+    return lines
+
+
+def to_markdown(report: Report) -> str:
+    off = report.utc_offset_s
+    lines = [
+        f"# {md_escape(report.title)}",
+        "",
+        f"- Sources: {', '.join(md_escape(s) for s in report.sources) or NONE}",
+        f"- Generated: {fmt_local(report.generated_at, off)} ({_fmt_offset(off)})",
+        f"- Grouping: {md_escape(report.grouping)}",
+        "",
+    ]
+    for period in report.periods:
+        lines += [f"## {md_escape(period.label)}", "", md_escape(_fmt_span(period, off)), ""]
+        for table in _period_tables(period):
+            lines += _md_table(table)
+        lines += ["### Staffing", ""]
+        shorts = _short_lines(period, off)
+        lines += [f"- {md_escape(s)}" for s in shorts] or ["No half hour was short."]
+        lines.append("")
+    lines += ["## How figures are computed", ""]
+    lines += [f"- **{md_escape(_label(k))}**: {md_escape(v)}" for k, v in report.formulas.items()]
+    lines.append("")
+    if report.notes:
+        lines += ["## Notes", ""]
+        lines += [f"- {md_escape(n)}" for n in report.notes]
+        lines.append("")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# SVG charts (inline, no xmlns URL needed inside HTML5)
+
+_W, _H = 760.0, 270.0
+_ML, _MR, _MT, _MB = 52.0, 56.0, 40.0, 46.0
+_PW, _PH = _W - _ML - _MR, _H - _MT - _MB
+_MAX_X_LABELS = 12
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _nice_axis(top_value: float, ticks: int = 4, integer: bool = True) -> tuple[float, float]:
+    """(axis maximum, step) with a 1/2/2.5/5 × 10ⁿ step covering ``top_value``."""
+    if top_value <= 0 or _missing(top_value):
+        return (1.0, 1.0) if integer else (1.0, 0.25)
+    raw = top_value / ticks
+    mag = 10.0 ** math.floor(math.log10(raw))
+    step = 10 * mag
+    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if m * mag >= raw:
+            step = m * mag
+            break
+    if integer:
+        step = float(max(1, math.ceil(step)))
+    return step * math.ceil(top_value / step - 1e-9), step
+
+
+def _x_ticks(half_hours: Sequence[HalfHour], utc_offset_s: int) -> list[tuple[int, str]]:
+    """(index, label) of the half hours to label on the time axis: clock times, or days."""
+    if not half_hours:
+        return []
+    locals_ = [_local(hh.start, utc_offset_s) for hh in half_hours]
+    if locals_[-1] - locals_[0] <= timedelta(hours=36):
+        n = len(half_hours)
+        stride = next(
+            (s for s in (1, 2, 4, 6, 8, 12, 16, 24, 48) if math.ceil(n / s) <= _MAX_X_LABELS), 48
+        )
+        return [(i, locals_[i].strftime("%H:%M")) for i in range(0, n, stride)]
+    days = [
+        i for i, dt in enumerate(locals_) if i == 0 or dt.date() != locals_[i - 1].date()
+    ]
+    stride = max(1, math.ceil(len(days) / _MAX_X_LABELS))
+    return [(i, locals_[i].strftime("%a %d")) for i in days[::stride]]
+
+
+def _svg_open(chart_id: str, title: str, desc: str) -> list[str]:
+    return [
+        f'<svg class="chart" viewBox="0 0 {_W:.0f} {_H:.0f}" role="img" '
+        f'aria-labelledby="{chart_id}-t {chart_id}-d" preserveAspectRatio="xMidYMid meet">',
+        f'<title id="{chart_id}-t">{_e(title)}</title>',
+        f'<desc id="{chart_id}-d">{_e(desc)}</desc>',
+    ]
+
+
+def _svg_time_axis(half_hours: Sequence[HalfHour], utc_offset_s: int, slot: float) -> list[str]:
+    base = _MT + _PH
+    parts = [f'<line class="axis" x1="{_ML}" y1="{base}" x2="{_ML + _PW}" y2="{base}"/>']
+    for i, label in _x_ticks(half_hours, utc_offset_s):
+        x = _ML + i * slot
+        parts.append(f'<line class="axis" x1="{x:.1f}" y1="{base}" x2="{x:.1f}" y2="{base + 4}"/>')
+        parts.append(f'<text class="tick" x="{x:.1f}" y="{base + 16}" text-anchor="middle">')
+        parts.append(f"{_e(label)}</text>")
+    parts.append(
+        f'<text class="axis-title" x="{_ML + _PW / 2:.1f}" y="{_H - 6:.1f}" '
+        f'text-anchor="middle">Local time ({_e(_fmt_offset(utc_offset_s))}), per half hour</text>'
+    )
+    return parts
+
+
+def _svg_left_axis(top: float, step: float, title: str) -> list[str]:
+    parts = [f'<line class="axis" x1="{_ML}" y1="{_MT}" x2="{_ML}" y2="{_MT + _PH}"/>']
+    value = 0.0
+    while value <= top + 1e-9:
+        y = _MT + _PH - value / top * _PH
+        parts.append(f'<line class="grid" x1="{_ML}" y1="{y:.1f}" x2="{_ML + _PW}" y2="{y:.1f}"/>')
+        parts.append(
+            f'<text class="tick" x="{_ML - 6}" y="{y + 4:.1f}" text-anchor="end">{value:g}</text>'
+        )
+        value += step
+    parts.append(
+        f'<text class="axis-title" x="{_ML - 6}" y="{_MT - 10}" text-anchor="end">{_e(title)}</text>'
+    )
+    return parts
+
+
+def _svg_right_percent_axis() -> list[str]:
+    x = _ML + _PW
+    parts = [f'<line class="axis" x1="{x}" y1="{_MT}" x2="{x}" y2="{_MT + _PH}"/>']
+    for pct in (0, 25, 50, 75, 100):
+        y = _MT + _PH - pct / 100 * _PH
+        parts.append(f'<text class="tick" x="{x + 6}" y="{y + 4:.1f}">{pct}%</text>')
+    parts.append(f'<text class="axis-title" x="{x + 6}" y="{_MT - 10}">SL</text>')
+    return parts
+
+
+def _svg_legend(items: Sequence[tuple[str, str]]) -> list[str]:
+    """``items``: (swatch kind, label); kinds: bar, line, dash, dash2, shade."""
+    parts = []
+    x = _ML
+    y = 14.0
+    for kind, label in items:
+        if kind in ("bar", "shade"):
+            parts.append(f'<rect class="{kind}" x="{x:.1f}" y="{y - 8}" width="14" height="10"/>')
+        else:
+            parts.append(
+                f'<line class="{kind}" x1="{x:.1f}" y1="{y - 3}" x2="{x + 14:.1f}" y2="{y - 3}"/>'
+            )
+        parts.append(f'<text class="legend" x="{x + 19:.1f}" y="{y + 1}">{_e(label)}</text>')
+        x += 19 + 6.2 * len(label) + 18
+    return parts
+
+
+def _step_path(
+    values: Sequence[float | None], slot: float, y_of: Callable[[float], float]
+) -> str:
+    """A step line: each half hour's value held across its slot; gaps where ``None``."""
+    parts: list[str] = []
+    pen = False
+    for i, v in enumerate(values):
+        if v is None:
+            pen = False
+            continue
+        xa, xb, y = _ML + i * slot, _ML + (i + 1) * slot, y_of(v)
+        parts.append(f"V{y:.1f}H{xb:.1f}" if pen else f"M{xa:.1f},{y:.1f}H{xb:.1f}")
+        pen = True
+    return "".join(parts)
+
+
+def svg_offered_sl(
+    queue: QueueFigures, utc_offset_s: int, target: float, chart_id: str, with_day: bool
+) -> str:
+    """Offered per half hour as bars; SL per half hour as a line on a 0–100 % right axis."""
+    hhs = queue.half_hours
+    n = len(hhs)
+    slot = _PW / n
+    top, step = _nice_axis(max(hh.offered for hh in hhs))
+    title = f"{queue.name}: offered and service level per half hour"
+    desc = (
+        f"Bars: contacts offered per half hour (left axis). Line: service level per half hour "
+        f"(right axis, 0–100%). Dashed line: target {fmt_rate(target)} answered within "
+        f"{_fmt_threshold(queue.sl_threshold_s)}."
+    )
+    parts = _svg_open(chart_id, title, desc)
+    parts += _svg_left_axis(top, step, "Offered")
+    parts += _svg_right_percent_axis()
+    bar_w = max(slot * 0.7, 0.5)
+    for i, hh in enumerate(hhs):
+        h = hh.offered / top * _PH
+        x = _ML + i * slot + (slot - bar_w) / 2
+        tip = (
+            f"{_fmt_half_hour(hh, utc_offset_s, with_day)}: offered {hh.offered}, answered "
+            f"{hh.answered}, abandoned {hh.abandoned}, SL {fmt_rate(hh.service_level)}"
+        )
+        parts.append(
+            f'<rect class="bar" x="{x:.1f}" y="{_MT + _PH - h:.1f}" width="{bar_w:.1f}" '
+            f'height="{h:.1f}"><title>{_e(tip)}</title></rect>'
+        )
+    ty = _MT + _PH - target * _PH
+    parts.append(f'<line class="dash" x1="{_ML}" y1="{ty:.1f}" x2="{_ML + _PW}" y2="{ty:.1f}"/>')
+    runs: list[list[str]] = [[]]
+    for i, hh in enumerate(hhs):
+        if hh.service_level is None or _missing(hh.service_level):
+            runs.append([])
+            continue
+        x, y = _ML + (i + 0.5) * slot, _MT + _PH - hh.service_level * _PH
+        runs[-1].append(f"{x:.1f},{y:.1f}")
+    for run in runs:
+        if len(run) > 1:
+            parts.append(f'<polyline class="line" points="{" ".join(run)}"/>')
+        if n <= 96 or len(run) == 1:
+            parts += [
+                f'<circle class="dot" cx="{p.split(",")[0]}" cy="{p.split(",")[1]}" r="2.5"/>'
+                for p in run
+            ]
+    parts += _svg_time_axis(hhs, utc_offset_s, slot)
+    parts += _svg_legend(
+        [
+            ("bar", "Offered"),
+            ("line", "Service level (right axis)"),
+            ("dash", f"Target {fmt_rate(target)} in {_fmt_threshold(queue.sl_threshold_s)}"),
+        ]
+    )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def svg_staffing(queue: QueueFigures, utc_offset_s: int, chart_id: str, with_day: bool) -> str:
+    """Erlang C need vs agents staffed per half hour as step lines; short half hours shaded."""
+    hhs = queue.half_hours
+    slot = _PW / len(hhs)
+    peak = max(max(hh.staffed for hh in hhs), max((hh.need or 0) for hh in hhs))
+    top, step = _nice_axis(peak)
+    shorts = sum(hh.short for hh in hhs)
+    title = f"{queue.name}: staffing need vs staffed per half hour"
+    desc = (
+        f"Lines: agents needed (Erlang C) and agents staffed per half hour. "
+        f"Shaded: {shorts} half hour(s) where staffed was below need."
+    )
+    parts = _svg_open(chart_id, title, desc)
+    for i, hh in enumerate(hhs):
+        if hh.short:
+            tip = (
+                f"{_fmt_half_hour(hh, utc_offset_s, with_day)} short: need "
+                f"{NONE if hh.need is None else hh.need}, staffed {_fmt_agents(hh.staffed)}"
+            )
+            parts.append(
+                f'<rect class="shade" x="{_ML + i * slot:.1f}" y="{_MT}" width="{slot:.1f}" '
+                f'height="{_PH}"><title>{_e(tip)}</title></rect>'
+            )
+    parts += _svg_left_axis(top, step, "Agents")
+
+    def y_of(v: float) -> float:
+        return _MT + _PH - v / top * _PH
+
+    need = [None if hh.need is None else float(hh.need) for hh in hhs]
+    staffed: list[float | None] = [hh.staffed for hh in hhs]
+    parts.append(f'<path class="need" d="{_step_path(need, slot, y_of)}"/>')
+    parts.append(f'<path class="staffed" d="{_step_path(staffed, slot, y_of)}"/>')
+    parts += _svg_time_axis(hhs, utc_offset_s, slot)
+    parts += _svg_legend(
+        [("need", "Need (Erlang C)"), ("staffed", "Staffed"), ("shade", "Short")]
+    )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML
+
+_CSS = """
+:root { color-scheme: light; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+  color: #1a202c; margin: 2rem auto; max-width: 1180px; padding: 0 1rem; }
+h1 { font-size: 1.6rem; margin: 0 0 .4rem; }
+h2 { font-size: 1.3rem; border-bottom: 2px solid #2b4c7e; padding-bottom: .2rem;
+  margin-top: 2.2rem; }
+h3 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; }
+dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: .1rem 1rem; }
+dl.meta dt { font-weight: 600; }
+dl.meta dd { margin: 0; }
+p.span { color: #4a5568; margin-top: 0; }
+table { border-collapse: collapse; margin: .3rem 0 1rem; font-size: 13px; }
+th, td { border: 1px solid #cbd5e0; padding: .25rem .5rem; vertical-align: top; }
+th { background: #edf2f7; text-align: left; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tbody tr:nth-child(even) { background: #f7fafc; }
+.charts { display: flex; flex-wrap: wrap; gap: 1rem; }
+figure { margin: 0 0 1rem; flex: 1 1 520px; }
+figcaption { font-size: 12px; color: #4a5568; }
+svg.chart { width: 100%; height: auto; font-size: 11px; }
+svg .axis { stroke: #4a5568; stroke-width: 1; }
+svg .grid { stroke: #e2e8f0; stroke-width: 1; }
+svg .tick, svg .legend { fill: #2d3748; }
+svg .axis-title { fill: #4a5568; font-weight: 600; }
+svg .bar { fill: #9fb7d9; }
+svg .line { fill: none; stroke: #1f3f73; stroke-width: 2; }
+svg .dot { fill: #1f3f73; }
+svg .dash { stroke: #c53030; stroke-width: 1.5; stroke-dasharray: 6 4; fill: none; }
+svg .need { fill: none; stroke: #c05621; stroke-width: 2; stroke-dasharray: 5 3; }
+svg .staffed { fill: none; stroke: #2b6cb0; stroke-width: 2; }
+svg .shade { fill: #fed7d7; }
+ul.short li { font-variant-numeric: tabular-nums; }
+dl.formulas dt { font-weight: 600; margin-top: .4rem; }
+dl.formulas dd { margin-left: 1rem; }
+@media print {
+  body { margin: 0; max-width: none; font-size: 11px; }
+  section.period + section.period, section.method { break-before: page;
+    page-break-before: always; }
+  table, figure, svg { break-inside: avoid; page-break-inside: avoid; }
+  h2, h3 { break-after: avoid; page-break-after: avoid; }
+  tbody tr:nth-child(even) { background: none; }
+  th { background: none; }
+}
+"""
+
+
+def _html_table(table: _Table) -> list[str]:
+    parts = [f"<h3>{_e(table.heading)}</h3>"]
+    if not table.rows:
+        parts.append("<p>None.</p>")
+        return parts
+
+    def cls(i: int) -> str:
+        return ' class="num"' if table.numeric[i] else ""
+
+    parts.append("<table>")
+    parts.append(
+        "<thead><tr>"
+        + "".join(f'<th scope="col"{cls(i)}>{_e(h)}</th>' for i, h in enumerate(table.headers))
+        + "</tr></thead>"
+    )
+    parts.append("<tbody>")
+    for row in table.rows:
+        parts.append(
+            "<tr>" + "".join(f"<td{cls(i)}>{_e(c)}</td>" for i, c in enumerate(row)) + "</tr>"
+        )
+    parts.append("</tbody></table>")
+    return parts
+
+
+def _html_charts(
+    period: Period, pi: int, utc_offset_s: int, targets: Mapping[str, float] | None
+) -> list[str]:
+    queues = [q for q in period.queues if q.realtime]
+    if not queues:
+        return []
+    with_day = _spans_days(period, utc_offset_s)
+    parts = ["<h3>Half hours</h3>"]
+    for qi, q in enumerate(queues):
+        if not q.half_hours:
+            parts.append(f"<p>{_e(q.name)}: no half-hour figures.</p>")
+            continue
+        target = _sl_target(q, targets)
+        parts.append('<div class="charts">')
+        parts.append("<figure>")
+        parts.append(svg_offered_sl(q, utc_offset_s, target, f"c{pi}-{qi}-sl", with_day))
+        parts.append(f"<figcaption>{_e(q.name)}: offered and service level</figcaption>")
+        parts.append("</figure>")
+        parts.append("<figure>")
+        parts.append(svg_staffing(q, utc_offset_s, f"c{pi}-{qi}-st", with_day))
+        parts.append(f"<figcaption>{_e(q.name)}: staffing need vs staffed</figcaption>")
+        parts.append("</figure>")
+        parts.append("</div>")
+    return parts
+
+
+def to_html(report: Report, *, sl_targets: Mapping[str, float] | None = None) -> str:
+    """One self-contained, printable HTML document: inline CSS and SVG, no scripts, no fetches.
+
+    ``sl_targets`` (queue id → fraction) sets the SL target line; without it the model's
+    ``sl_target`` if it has one, else :data:`DEFAULT_SL_TARGET`.
+    """
+    off = report.utc_offset_s
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(report.title)}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+        "<header>",
+        f"<h1>{_e(report.title)}</h1>",
+        '<dl class="meta">',
+        f"<dt>Sources</dt><dd>{'<br>'.join(_e(s) for s in report.sources) or NONE}</dd>",
+        f"<dt>Generated</dt><dd>{_e(fmt_local(report.generated_at, off))} "
+        f"({_e(_fmt_offset(off))})</dd>",
+        f"<dt>Grouping</dt><dd>{_e(report.grouping)}</dd>",
+        "</dl>",
+        "</header>",
+        "<main>",
+    ]
+    for pi, period in enumerate(report.periods):
+        parts.append(f'<section class="period" aria-labelledby="p{pi}">')
+        parts.append(f'<h2 id="p{pi}">{_e(period.label)}</h2>')
+        parts.append(f'<p class="span">{_e(_fmt_span(period, off))}</p>')
+        tables = _period_tables(period)
+        parts += _html_table(tables[0])
+        parts += _html_charts(period, pi, off, sl_targets)
+        for table in tables[1:]:
+            parts += _html_table(table)
+        parts.append("<h3>Staffing</h3>")
+        shorts = _short_lines(period, off)
+        if shorts:
+            parts.append('<ul class="short">')
+            parts += [f"<li>{_e(s)}</li>" for s in shorts]
+            parts.append("</ul>")
+        else:
+            parts.append("<p>No half hour was short.</p>")
+        parts.append("</section>")
+    parts.append('<section class="method">')
+    parts.append("<h2>How figures are computed</h2>")
+    parts.append('<dl class="formulas">')
+    for key, formula in report.formulas.items():
+        parts.append(f"<dt>{_e(_label(key))}</dt><dd>{_e(formula)}</dd>")
+    parts.append("</dl>")
+    if report.notes:
+        parts.append("<h3>Notes</h3>")
+        parts.append("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in report.notes) + "</ul>")
+    parts.append("</section>")
+    parts += ["</main>", "</body>", "</html>", ""]
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Terminal (rich)
+
+
+def sparkline(values: Sequence[float], width: int = 24) -> str:
+    """``▁▂▃▄▅▆▇█`` scaled to the largest value; longer series averaged into ``width`` cells."""
+    if not values:
+        return ""
+    series = list(values)
+    if len(series) > width:
+        k = math.ceil(len(series) / width)
+        series = [sum(series[i : i + k]) / len(series[i : i + k]) for i in range(0, len(series), k)]
+    top = max(series)
+    if top <= 0:
+        return SPARK_BLOCKS[0] * len(series)
+    last = len(SPARK_BLOCKS) - 1
+    return "".join(SPARK_BLOCKS[min(last, math.floor(v / top * last + 0.5))] for v in series)
+
+
+def sl_bar(service_level: float | None, target: float, width: int = 10) -> Text:
+    """``▇▇▇▇▇▇····`` filled to the SL, the target cell marked ``┃``; green at or over target."""
+    if service_level is None or _missing(service_level):
+        return Text(NONE, style="dim")
+    filled = max(0, min(width, math.floor(service_level * width + 0.5)))
+    mark = max(0, min(width - 1, math.ceil(target * width) - 1))
+    style = "green" if service_level >= target else "red"
+    bar = Text()
+    for i in range(width):
+        if i < filled:
+            bar.append("▇", style=style)
+        elif i == mark:
+            bar.append("┃", style="bold")
+        else:
+            bar.append("·", style="dim")
+    bar.append(f" {fmt_rate(service_level)}", style=style)
+    bar.append(f"/{fmt_rate(target)}", style="dim")
+    return bar
+
+
+def _rich_queue_table(period: Period, targets: Mapping[str, float] | None) -> Table:
+    table = Table(title=Text("Queues", style="bold"), box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("Queue", overflow="fold", max_width=22)
+    table.add_column("Ch", overflow="fold", max_width=7)
+    table.add_column("Offered", justify="right")
+    table.add_column("SL vs target", no_wrap=True)
+    table.add_column("ASA", justify="right")
+    table.add_column("AHT", justify="right")
+    table.add_column("Aband", justify="right")
+    table.add_column("Tickets", justify="right")
+    table.add_column("1st resp", justify="right")
+    table.add_column("SLA", justify="right")
+    table.add_column("CSAT", justify="right")
+    table.add_column("Offered / ½h", no_wrap=True)
+    for q in period.queues:
+        realtime = q.realtime
+        table.add_row(
+            Text(q.name),
+            Text(q.channel, style="dim"),
+            Text(str(q.offered) if realtime else NONE),
+            sl_bar(q.service_level, _sl_target(q, targets)) if realtime else Text(NONE),
+            Text(fmt_duration(q.asa_s)),
+            Text(fmt_duration(q.aht_s)),
+            Text(fmt_rate(q.abandon_rate)),
+            Text(f"{q.tickets_created}/{q.tickets_solved}"),
+            Text(fmt_duration(q.first_response.median_s)),
+            Text(fmt_rate(sla_attainment_all(q))),
+            Text(fmt_rate(q.csat)),
+            Text(sparkline([hh.offered for hh in q.half_hours]), style="cyan"),
+        )
+    return table
+
+
+def _rich_agent_table(period: Period) -> Table:
+    table = Table(title=Text("Agents", style="bold"), box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("Agent", overflow="fold", max_width=30)
+    table.add_column("Handled", justify="right")
+    table.add_column("AHT", justify="right")
+    table.add_column("Occupancy", justify="right")
+    table.add_column("CSAT", justify="right")
+    for a in period.agents:
+        table.add_row(
+            Text(a.name),
+            Text(str(a.handled)),
+            Text(fmt_duration(a.aht_s)),
+            Text(fmt_rate(a.occupancy)),
+            Text(fmt_rate(a.csat)),
+        )
+    return table
+
+
+def rich_summary(
+    report: Report, *, sl_targets: Mapping[str, float] | None = None
+) -> RenderableType:
+    """Per period: queue headline table (SL bar, offered sparkline), escalations, short half
+    hours and agents. Every helpdesk string goes in as ``Text``, never as markup."""
+    off = report.utc_offset_s
+    items: list[RenderableType] = [
+        Text(report.title, style="bold"),
+        Text(
+            f"{report.grouping} · generated {fmt_local(report.generated_at, off)} "
+            f"({_fmt_offset(off)}) · {len(report.sources)} source(s)",
+            style="dim",
+        ),
+    ]
+    for period in report.periods:
+        items.append(Rule(Text(period.label, style="bold")))
+        items.append(Text(_fmt_span(period, off), style="dim"))
+        items.append(_rich_queue_table(period, sl_targets))
+        e = period.escalations
+        items.append(
+            Text(
+                f"Escalations: raised {e.raised}, acked {e.acked}, resolved {e.resolved}; "
+                f"median to ack {fmt_duration(e.median_ack_s)}, "
+                f"to resolve {fmt_duration(e.median_resolve_s)}"
+            )
+        )
+        shorts = _short_lines(period, off)
+        if shorts:
+            items.append(Text(f"Short half hours ({len(shorts)}):", style="bold red"))
+            items += [Text(f"  {s}") for s in shorts]
+        else:
+            items.append(Text("No half hour was short.", style="green"))
+        items.append(_rich_agent_table(period))
+    if report.notes:
+        items.append(Rule(Text("Notes")))
+        items += [Text(f"• {n}") for n in report.notes]
+    return Group(*items)
