@@ -552,9 +552,7 @@ def _x_ticks(half_hours: Sequence[HalfHour], utc_offset_s: int) -> list[tuple[in
             (s for s in (1, 2, 4, 6, 8, 12, 16, 24, 48) if math.ceil(n / s) <= _MAX_X_LABELS), 48
         )
         return [(i, locals_[i].strftime("%H:%M")) for i in range(0, n, stride)]
-    days = [
-        i for i, dt in enumerate(locals_) if i == 0 or dt.date() != locals_[i - 1].date()
-    ]
+    days = [i for i, dt in enumerate(locals_) if i == 0 or dt.date() != locals_[i - 1].date()]
     stride = max(1, math.ceil(len(days) / _MAX_X_LABELS))
     return [(i, locals_[i].strftime("%a %d")) for i in days[::stride]]
 
@@ -574,8 +572,10 @@ def _svg_time_axis(half_hours: Sequence[HalfHour], utc_offset_s: int, slot: floa
     for i, label in _x_ticks(half_hours, utc_offset_s):
         x = _ML + i * slot
         parts.append(f'<line class="axis" x1="{x:.1f}" y1="{base}" x2="{x:.1f}" y2="{base + 4}"/>')
-        parts.append(f'<text class="tick" x="{x:.1f}" y="{base + 16}" text-anchor="middle">')
-        parts.append(f"{_e(label)}</text>")
+        parts.append(
+            f'<text class="tick" x="{x:.1f}" y="{base + 16}" text-anchor="middle">'
+            f"{_e(label)}</text>"
+        )
     parts.append(
         f'<text class="axis-title" x="{_ML + _PW / 2:.1f}" y="{_H - 6:.1f}" '
         f'text-anchor="middle">Local time ({_e(_fmt_offset(utc_offset_s))}), per half hour</text>'
@@ -594,7 +594,8 @@ def _svg_left_axis(top: float, step: float, title: str) -> list[str]:
         )
         value += step
     parts.append(
-        f'<text class="axis-title" x="{_ML - 6}" y="{_MT - 10}" text-anchor="end">{_e(title)}</text>'
+        f'<text class="axis-title" x="{_ML - 6}" y="{_MT - 10}" text-anchor="end">'
+        f"{_e(title)}</text>"
     )
     return parts
 
@@ -626,9 +627,7 @@ def _svg_legend(items: Sequence[tuple[str, str]]) -> list[str]:
     return parts
 
 
-def _step_path(
-    values: Sequence[float | None], slot: float, y_of: Callable[[float], float]
-) -> str:
+def _step_path(values: Sequence[float | None], slot: float, y_of: Callable[[float], float]) -> str:
     """A step line: each half hour's value held across its slot; gaps where ``None``."""
     parts: list[str] = []
     pen = False
@@ -733,9 +732,7 @@ def svg_staffing(queue: QueueFigures, utc_offset_s: int, chart_id: str, with_day
     parts.append(f'<path class="need" d="{_step_path(need, slot, y_of)}"/>')
     parts.append(f'<path class="staffed" d="{_step_path(staffed, slot, y_of)}"/>')
     parts += _svg_time_axis(hhs, utc_offset_s, slot)
-    parts += _svg_legend(
-        [("need", "Need (Erlang C)"), ("staffed", "Staffed"), ("shade", "Short")]
-    )
+    parts += _svg_legend([("need", "Need (Erlang C)"), ("staffed", "Staffed"), ("shade", "Short")])
     parts.append("</svg>")
     return "\n".join(parts)
 
