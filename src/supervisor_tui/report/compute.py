@@ -482,6 +482,8 @@ def _queue_figures(
         channel=channel,
         realtime=realtime,
         sl_threshold_s=t.sl_threshold_s,
+        sl_target=t.sl_target,
+        short_abandon_s=t.short_abandon_s,
         offered=c.offered,
         answered=c.answered,
         answered_within_t=c.answered_within_t,

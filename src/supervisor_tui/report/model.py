@@ -90,6 +90,8 @@ class QueueFigures:
     channel: str
     realtime: bool
     sl_threshold_s: float
+    sl_target: float
+    short_abandon_s: float
     offered: int
     answered: int
     answered_within_t: int

@@ -6,6 +6,10 @@ the plain sums the tables need (SLA attainment over all policies, the count of s
 Text that comes from a helpdesk (queue, channel and agent names, SLA policy names) is data and
 is escaped for each output: ``html.escape`` for HTML and SVG, backslash escapes for Markdown,
 ``rich.text.Text`` (never a markup string) for the terminal, the ``csv`` module's quoting for CSV.
+
+The SL *target* (e.g. 80 %) is each queue's ``sl_target``; HTML and rich also take
+``sl_targets`` (queue id → fraction) to override it. Times print in the report's local time
+(``utc_offset_s``).
 """
 
 from __future__ import annotations
@@ -37,15 +41,23 @@ from supervisor_tui.report.model import (
 )
 
 __all__ = [
+    "AGENT_COLUMNS",
     "DEFAULT_SL_TARGET",
     "NONE",
+    "QUEUE_COLUMNS",
+    "QUEUE_HEADERS",
     "fmt_clock",
     "fmt_duration",
     "fmt_local",
     "fmt_rate",
+    "md_escape",
     "rich_summary",
+    "short_half_hours",
     "sl_bar",
+    "sla_attainment_all",
     "sparkline",
+    "svg_offered_sl",
+    "svg_staffing",
     "to_csv",
     "to_html",
     "to_json",
@@ -174,13 +186,10 @@ def short_half_hours(queue: QueueFigures) -> tuple[HalfHour, ...]:
 
 
 def _sl_target(queue: QueueFigures, overrides: Mapping[str, float] | None) -> float:
-    """The SL target: the caller's per-queue override, else the model's (once it has one)."""
+    """The SL target: the caller's per-queue override, else the queue's own."""
     if overrides is not None and queue.queue_id in overrides:
         return overrides[queue.queue_id]
-    from_model = getattr(queue, "sl_target", None)  # not in the model yet: see module notes
-    if isinstance(from_model, int | float) and not isinstance(from_model, bool):
-        return float(from_model)
-    return DEFAULT_SL_TARGET
+    return queue.sl_target
 
 
 # ---------------------------------------------------------------------------------------------
@@ -461,12 +470,15 @@ def _short_lines(period: Period, utc_offset_s: int) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 # Markdown
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~#])")
+# Backslash-escaped: every character that can start markup, emphasis, a link, raw HTML or a
+# table cell. ``_`` only where it could open or close emphasis (not inside a word, so
+# ``first_reply_time`` stays readable); ``&`` only where it could start an entity.
+_MD_SPECIAL = re.compile(r"[\\`*\[\]<>|~#]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|&(?=#?[0-9A-Za-z]+;)")
 
 
 def md_escape(text: str) -> str:
     """Text as literal Markdown: specials backslash-escaped (``|`` too), newlines as spaces."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.splitlines()))
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), " ".join(text.splitlines()))
 
 
 def _md_table(table: _Table) -> list[str]:
@@ -593,10 +605,7 @@ def _svg_left_axis(top: float, step: float, title: str) -> list[str]:
             f'<text class="tick" x="{_ML - 6}" y="{y + 4:.1f}" text-anchor="end">{value:g}</text>'
         )
         value += step
-    parts.append(
-        f'<text class="axis-title" x="{_ML - 6}" y="{_MT - 10}" text-anchor="end">'
-        f"{_e(title)}</text>"
-    )
+    parts.append(f'<text class="axis-title" x="4" y="{_MT - 10}">{_e(title)}</text>')
     return parts
 
 
@@ -623,7 +632,7 @@ def _svg_legend(items: Sequence[tuple[str, str]]) -> list[str]:
                 f'<line class="{kind}" x1="{x:.1f}" y1="{y - 3}" x2="{x + 14:.1f}" y2="{y - 3}"/>'
             )
         parts.append(f'<text class="legend" x="{x + 19:.1f}" y="{y + 1}">{_e(label)}</text>')
-        x += 19 + 6.2 * len(label) + 18
+        x += 19 + 6.8 * len(label) + 18
     return parts
 
 
@@ -752,18 +761,21 @@ dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: .1rem 1rem
 dl.meta dt { font-weight: 600; }
 dl.meta dd { margin: 0; }
 p.span { color: #4a5568; margin-top: 0; }
-table { border-collapse: collapse; margin: .3rem 0 1rem; font-size: 13px; }
+div.table-wrap { overflow-x: auto; margin: .3rem 0 1rem; }
+table { border-collapse: collapse; font-size: 13px; }
 th, td { border: 1px solid #cbd5e0; padding: .25rem .5rem; vertical-align: top; }
 th { background: #edf2f7; text-align: left; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+th.num { text-align: right; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tbody tr:nth-child(even) { background: #f7fafc; }
 .charts { display: flex; flex-wrap: wrap; gap: 1rem; }
-figure { margin: 0 0 1rem; flex: 1 1 520px; }
+figure { margin: 0 0 1rem; flex: 1 1 560px; }
 figcaption { font-size: 12px; color: #4a5568; }
-svg.chart { width: 100%; height: auto; font-size: 11px; }
+svg.chart { width: 100%; height: auto; font-size: 13px; }
 svg .axis { stroke: #4a5568; stroke-width: 1; }
 svg .grid { stroke: #e2e8f0; stroke-width: 1; }
 svg .tick, svg .legend { fill: #2d3748; }
+svg .legend { font-size: 12px; }
 svg .axis-title { fill: #4a5568; font-weight: 600; }
 svg .bar { fill: #9fb7d9; }
 svg .line { fill: none; stroke: #1f3f73; stroke-width: 2; }
@@ -775,8 +787,11 @@ svg .shade { fill: #fed7d7; }
 ul.short li { font-variant-numeric: tabular-nums; }
 dl.formulas dt { font-weight: 600; margin-top: .4rem; }
 dl.formulas dd { margin-left: 1rem; }
+@page { size: A4 landscape; margin: 12mm; }
 @media print {
   body { margin: 0; max-width: none; font-size: 11px; }
+  div.table-wrap { overflow: visible; }
+  table { font-size: 10px; }
   section.period + section.period, section.method { break-before: page;
     page-break-before: always; }
   table, figure, svg { break-inside: avoid; page-break-inside: avoid; }
@@ -796,7 +811,7 @@ def _html_table(table: _Table) -> list[str]:
     def cls(i: int) -> str:
         return ' class="num"' if table.numeric[i] else ""
 
-    parts.append("<table>")
+    parts.append('<div class="table-wrap"><table>')
     parts.append(
         "<thead><tr>"
         + "".join(f'<th scope="col"{cls(i)}>{_e(h)}</th>' for i, h in enumerate(table.headers))
@@ -807,7 +822,7 @@ def _html_table(table: _Table) -> list[str]:
         parts.append(
             "<tr>" + "".join(f"<td{cls(i)}>{_e(c)}</td>" for i, c in enumerate(row)) + "</tr>"
         )
-    parts.append("</tbody></table>")
+    parts.append("</tbody></table></div>")
     return parts
 
 
@@ -917,7 +932,8 @@ def sparkline(values: Sequence[float], width: int = 24) -> str:
 
 
 def sl_bar(service_level: float | None, target: float, width: int = 10) -> Text:
-    """``▇▇▇▇▇▇····`` filled to the SL, the target cell marked ``┃``; green at or over target."""
+    """``▇▇▇▇▇▇·┃·· 62%`` filled to the SL, the target's cell marked ``┃`` (hidden once the SL
+    passes it); green at or over the target, red under it."""
     if service_level is None or _missing(service_level):
         return Text(NONE, style="dim")
     filled = max(0, min(width, math.floor(service_level * width + 0.5)))
@@ -932,31 +948,35 @@ def sl_bar(service_level: float | None, target: float, width: int = 10) -> Text:
         else:
             bar.append("·", style="dim")
     bar.append(f" {fmt_rate(service_level)}", style=style)
-    bar.append(f"/{fmt_rate(target)}", style="dim")
     return bar
 
 
 def _rich_queue_table(period: Period, targets: Mapping[str, float] | None) -> Table:
-    table = Table(title=Text("Queues", style="bold"), box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("Queue", overflow="fold", max_width=22)
-    table.add_column("Ch", overflow="fold", max_width=7)
-    table.add_column("Offered", justify="right")
-    table.add_column("SL vs target", no_wrap=True)
-    table.add_column("ASA", justify="right")
-    table.add_column("AHT", justify="right")
-    table.add_column("Aband", justify="right")
-    table.add_column("Tickets", justify="right")
-    table.add_column("1st resp", justify="right")
-    table.add_column("SLA", justify="right")
-    table.add_column("CSAT", justify="right")
-    table.add_column("Offered / ½h", no_wrap=True)
+    table = Table(
+        title=Text("Queues", style="bold"),
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        collapse_padding=True,
+        pad_edge=False,
+    )
+    table.add_column("Queue", overflow="fold", min_width=14)
+    table.add_column("Offered", justify="right", no_wrap=True)
+    table.add_column("SL ┃target", no_wrap=True)
+    table.add_column("ASA", justify="right", no_wrap=True)
+    table.add_column("AHT", justify="right", no_wrap=True)
+    table.add_column("Aband", justify="right", no_wrap=True)
+    table.add_column("Tickets", justify="right", no_wrap=True)
+    table.add_column("1st rsp", justify="right", no_wrap=True)
+    table.add_column("SLA", justify="right", no_wrap=True)
+    table.add_column("CSAT", justify="right", no_wrap=True)
+    table.add_column("Offered/½h", no_wrap=True)
     for q in period.queues:
         realtime = q.realtime
+        offered = [float(hh.offered) for hh in q.half_hours]
         table.add_row(
             Text(q.name),
-            Text(q.channel, style="dim"),
             Text(str(q.offered) if realtime else NONE),
-            sl_bar(q.service_level, _sl_target(q, targets)) if realtime else Text(NONE),
+            sl_bar(q.service_level, _sl_target(q, targets), width=8) if realtime else Text(NONE),
             Text(fmt_duration(q.asa_s)),
             Text(fmt_duration(q.aht_s)),
             Text(fmt_rate(q.abandon_rate)),
@@ -964,13 +984,19 @@ def _rich_queue_table(period: Period, targets: Mapping[str, float] | None) -> Ta
             Text(fmt_duration(q.first_response.median_s)),
             Text(fmt_rate(sla_attainment_all(q))),
             Text(fmt_rate(q.csat)),
-            Text(sparkline([hh.offered for hh in q.half_hours]), style="cyan"),
+            Text(sparkline(offered, width=12), style="cyan") if offered else Text(NONE),
         )
     return table
 
 
 def _rich_agent_table(period: Period) -> Table:
-    table = Table(title=Text("Agents", style="bold"), box=box.SIMPLE_HEAD, title_justify="left")
+    table = Table(
+        title=Text("Agents", style="bold"),
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        collapse_padding=True,
+        pad_edge=False,
+    )
     table.add_column("Agent", overflow="fold", max_width=30)
     table.add_column("Handled", justify="right")
     table.add_column("AHT", justify="right")
