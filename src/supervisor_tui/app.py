@@ -27,6 +27,7 @@ from supervisor_tui.core.replay import Mark, ReplayPlayer
 from supervisor_tui.core.rules import RuleEngine
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.core.training import RecordedAction, TrainingSession
+from supervisor_tui.hub.client import HubClient, RemoteDesk
 from supervisor_tui.hub.collector import Collector
 from supervisor_tui.model import (
     EscalationAcked,
@@ -72,6 +73,14 @@ class EventsArrived(Message):
     def __init__(self, events: list[Event]) -> None:
         super().__init__()
         self.events = events
+
+
+class FloorReplaced(Message):
+    """The hub resent the whole floor (this terminal fell behind or reconnected late)."""
+
+    def __init__(self, state: FloorState) -> None:
+        super().__init__()
+        self.state = state
 
 
 class FloorCommands(Provider):
@@ -156,11 +165,12 @@ class SupervisorApp(App[None]):
 
     def __init__(
         self,
-        store: Store,
+        store: Store | HubClient,
         settings: FloorSettings,
         *,
         clock: Callable[[], float],
         collector: Collector | None = None,
+        desk: EscalationDesk | RemoteDesk | None = None,
         tick_s: float = 1.0,
         player: ReplayPlayer | None = None,
         training: TrainingSession | None = None,
@@ -183,7 +193,10 @@ class SupervisorApp(App[None]):
         """Acks and notes in the outbox not yet delivered to their helpdesk."""
         self.painted_hook: Callable[[list[Event]], None] | None = None
         """Called once events are on screen (after the refresh that shows them): benchmarks."""
-        self.desk = EscalationDesk(store, self.clock)
+        if desk is None:
+            assert not isinstance(store, HubClient), "a hub terminal acts through RemoteDesk"
+            desk = EscalationDesk(store, self.clock)
+        self.desk: EscalationDesk | RemoteDesk = desk
         self.state = player.state if player is not None else FloorState(settings.targets)
         # The board's widgets, made once: painting reaches them whichever screen is on top.
         self.topbar = TopBar(id="topbar")
@@ -245,6 +258,8 @@ class SupervisorApp(App[None]):
             return
         if self.collector is not None:
             await self.collector.start()
+        if isinstance(self.store, HubClient):
+            self.store.start()
         self._paint_chrome(self.clock())
         self.follow_store()
         self._start_clocks()
@@ -271,6 +286,12 @@ class SupervisorApp(App[None]):
                 self.say(str(exc), title="Store", severity="error", timeout=10)
                 await asyncio.sleep(2)
                 continue
+            if isinstance(self.store, HubClient):
+                snapshot = self.store.take_snapshot()
+                if snapshot is not None:  # the hub resent the whole floor
+                    self._read_seq, state = snapshot
+                    self.post_message(FloorReplaced(state))
+                    continue
             if events:
                 self._read_seq = events[-1].seq
                 self.post_message(EventsArrived(events))
@@ -281,6 +302,13 @@ class SupervisorApp(App[None]):
             self._bell.clear()
             with contextlib.suppress(StoreError):
                 self.write_backs_pending = await asyncio.to_thread(self.store.outbox_pending_count)
+
+    @on(FloorReplaced)
+    def _floor_replaced(self, message: FloorReplaced) -> None:
+        self.state = message.state
+        self.held.clear()
+        self._repaint_all()
+        self._paint_chrome(self.clock())
 
     @on(EventsArrived)
     def _events_arrived(self, message: EventsArrived) -> None:
@@ -382,7 +410,11 @@ class SupervisorApp(App[None]):
             queue_filter=self.queue_filter,
         )
         self.freshness.show(
-            self.state.sources, now, self.settings.stale_after_s, self.write_backs_pending
+            self.state.sources,
+            now,
+            self.settings.stale_after_s,
+            self.write_backs_pending,
+            link=self.store.link_status() if isinstance(self.store, HubClient) else None,
         )
 
     def _tick(self) -> None:

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,6 +44,22 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="adapters, store, rules and dashboard in one process")
     run.add_argument("-c", "--config", type=Path, required=True)
     run.add_argument("--db", type=Path, help="the SQLite file (overrides [store] path)")
+
+    serve = sub.add_parser("serve", help="headless: adapters, store, rules and the hub")
+    serve.add_argument("-c", "--config", type=Path, required=True)
+    serve.add_argument("--db", type=Path, help="the SQLite file (overrides [store] path)")
+
+    watch = sub.add_parser("watch", help="the dashboard fed by a hub (no helpdesk secrets)")
+    watch.add_argument("url", help="ws://127.0.0.1:8765 or wss://host:port")
+    watch.add_argument(
+        "--token", help="the terminal's token (default: $SUPERVISOR_TUI_TOKEN)", default=None
+    )
+    watch.add_argument("--cafile", type=Path, help="CA file to trust for a wss:// hub")
+    watch.add_argument("--profile", choices=("wall", "desk"), default=None)
+
+    token = sub.add_parser("token", help="make a hub token and print its [[hub.tokens]] entry")
+    token.add_argument("--name", required=True, help="recorded on acks made with it")
+    token.add_argument("--scope", choices=("view", "supervise"), default="view")
 
     check = sub.add_parser("check", help="one full sync of every source: counts and health")
     check.add_argument("-c", "--config", type=Path, required=True)
@@ -227,6 +244,152 @@ def _run_dashboard(config: Config, db: Path, clock: Callable[[], float] | None =
     return app.return_code or 0
 
 
+def _token(args: argparse.Namespace) -> int:
+    import secrets
+
+    from supervisor_tui.hub.protocol import hash_token
+
+    token = secrets.token_urlsafe(32)
+    print(f"token (give it to the terminal; it is not kept anywhere): {token}", file=sys.stderr)
+    print("[[hub.tokens]]")
+    print(f'name = "{args.name}"')
+    print(f'scope = "{args.scope}"')
+    print(f'sha256 = "{hash_token(token)}"')
+    return 0
+
+
+def floor_description(config: Config) -> dict[str, object]:
+    """What a watching terminal needs to draw the floor as the hub does."""
+    import dataclasses
+
+    return {
+        "name": config.floor.name,
+        "targets": dataclasses.asdict(config.floor_targets()),
+        "rules": [rule.model_dump(mode="json") for rule in config.rules],
+        "stale_after_s": config.display.stale_after_s,
+        "profile": config.display.profile,
+    }
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+    import ssl
+
+    from supervisor_tui.hub.live import build_live_floor
+    from supervisor_tui.hub.protocol import TokenEntry
+    from supervisor_tui.hub.server import Hub
+
+    config = load_config(args.config)
+    db = args.db or config.store.resolved_path()
+    _log_to(db.with_suffix(".log"))
+    hub_config = config.hub
+    if not hub_config.tokens:
+        raise ConfigError(f"{args.config}: [hub] has no tokens (make one: supervisor-tui token)")
+    tls = None
+    if hub_config.tls_cert and hub_config.tls_key:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(hub_config.tls_cert, hub_config.tls_key)
+    floor = build_live_floor(config, db)
+    host, port = hub_config.address()
+    hub = Hub(
+        floor.store,
+        [TokenEntry(t.name, t.scope, t.sha256) for t in hub_config.tokens],
+        config.floor_targets(),
+        floor.clock,
+        floor=floor_description(config),
+        host=host,
+        port=port,
+        ssl_context=tls,
+        send_queue=hub_config.send_queue,
+    )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await floor.collector.start()
+        bound = await hub.start()
+        scheme = "wss" if tls else "ws"
+        print(f"serving {config.floor.name!r}: {scheme}://{host}:{bound}  (store {db})", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await hub.stop()
+            await floor.collector.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        floor.store.close()
+    return 0
+
+
+def _watch(args: argparse.Namespace) -> int:
+    import asyncio
+    import os
+    import ssl
+
+    from supervisor_tui.app import FloorSettings, SupervisorApp
+    from supervisor_tui.core.rules import RuleEngine
+    from supervisor_tui.core.targets import FloorTargets, QueueTargets
+    from supervisor_tui.hub.client import HubClient, HubRefused, RemoteDesk
+
+    token = args.token or os.environ.get("SUPERVISOR_TUI_TOKEN")
+    if not token:
+        raise ConfigError("watch: needs --token or SUPERVISOR_TUI_TOKEN")
+    if not args.url.startswith(("ws://", "wss://")):
+        raise ConfigError(f"watch: {args.url!r} is not a ws:// or wss:// address")
+    tls = None
+    if args.url.startswith("wss://"):
+        tls = ssl.create_default_context(cafile=str(args.cafile) if args.cafile else None)
+
+    async def welcome() -> HubClient:
+        probe = HubClient(args.url, token, FloorTargets(), ssl_context=tls)
+        probe.start()
+        done = asyncio.create_task(probe.welcomed.wait())
+        try:
+            await asyncio.wait(
+                {done, probe._task} if probe._task else {done},
+                timeout=15,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            probe.close()
+        if probe.refused:
+            raise ConfigError(f"watch: the hub refused: {probe.refused}")
+        if not probe.welcomed.is_set():
+            raise ConfigError(f"watch: no answer from {args.url}")
+        return probe
+
+    try:
+        probe = asyncio.run(welcome())
+    except HubRefused as exc:
+        raise ConfigError(f"watch: the hub refused: {exc}") from None
+    floor = probe.floor
+    raw_targets = dict(floor.get("targets") or {})
+    targets = FloorTargets(
+        default=QueueTargets(**raw_targets.get("default", {})),
+        queues={k: QueueTargets(**v) for k, v in (raw_targets.get("queues") or {}).items()},
+        utc_offset_s=int(raw_targets.get("utc_offset_s") or 0),
+    )
+    rules = Config.model_validate({"rules": floor.get("rules") or []}).rules
+    client = HubClient(args.url, token, targets, ssl_context=tls)
+    settings = FloorSettings(
+        floor_name=f"{floor.get('name') or 'Floor'} (via hub)",
+        operator=probe.name,
+        targets=targets,
+        rules=RuleEngine(list(rules)),
+        profile=args.profile or str(floor.get("profile") or "desk"),
+        stale_after_s=float(floor.get("stale_after_s") or 60),
+    )
+    app = SupervisorApp(client, settings, clock=time.time, desk=RemoteDesk(client))
+    app.run()
+    client.close()
+    return app.return_code or 0
+
+
 def _check(args: argparse.Namespace) -> int:
     import asyncio
     import json
@@ -248,8 +411,8 @@ def _report(args: argparse.Namespace) -> int:
     import os
     from collections.abc import Iterator
 
+    import supervisor_tui.report.render as render
     from supervisor_tui.model import Event
-    from supervisor_tui.report import render
     from supervisor_tui.report.compute import ReportError, compute
     from supervisor_tui.store import SQLiteStore
 
@@ -441,6 +604,12 @@ def main(argv: list[str] | None = None) -> int:
             return _run_dashboard(config, db)
         if args.command == "check":
             return _check(args)
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "watch":
+            return _watch(args)
+        if args.command == "token":
+            return _token(args)
         if args.command == "record":
             return _record(args)
         if args.command == "report":

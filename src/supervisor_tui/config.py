@@ -85,6 +85,43 @@ class WebhooksConfig(_Strict):
         return host, int(port)
 
 
+class HubToken(_Strict):
+    """A terminal's token: only its SHA-256 is written here (``supervisor-tui token`` makes
+    one and prints this entry)."""
+
+    name: str = Field(min_length=1, max_length=80)
+    """Recorded on the acks and notes made with this token."""
+    scope: Literal["view", "supervise"]
+    """``view`` watches; ``supervise`` also acks, notes, snoozes and resolves."""
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class HubConfig(_Strict):
+    """``serve``: the websocket hub terminals watch (``watch ws://host:port``)."""
+
+    listen: str = Field(default="127.0.0.1:8765", pattern=r"^[^\s:]+:\d{1,5}$")
+    """Loopback unless told otherwise; any other address needs tls_cert and tls_key."""
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    send_queue: int = Field(default=256, ge=8, le=100_000)
+    """Frames waiting for one terminal before it is resent the floor instead."""
+    tokens: list[HubToken] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _tls_off_loopback(self) -> HubConfig:
+        if not _is_loopback(self.address()[0]) and not (self.tls_cert and self.tls_key):
+            raise ValueError(
+                f"listen {self.listen!r} is not a loopback address: set tls_cert and tls_key"
+            )
+        if len({t.sha256 for t in self.tokens}) != len(self.tokens):
+            raise ValueError("two tokens have the same hash")
+        return self
+
+    def address(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host, int(port)
+
+
 class TargetsConfig(_Strict):
     sl_threshold_s: float = Field(default=20, gt=0)
     sl_target: float = Field(default=0.8, gt=0, lt=1)
@@ -233,6 +270,7 @@ class Config(_Strict):
     targets: TargetsConfig = Field(default_factory=TargetsConfig)
     sources: list[SourceConfig] = Field(default_factory=list)
     webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
+    hub: HubConfig = Field(default_factory=HubConfig)
     rules: list[Rule] = Field(default_factory=list)
     keys: dict[str, str] = Field(default_factory=dict)
     """Remapped keys: binding id (e.g. ``escalation.ack``) to a key (e.g. ``"A"``)."""

@@ -72,6 +72,9 @@ class Store(Protocol):
 
     def read_from(self, after_seq: int, limit: int = 10_000) -> list[Event]: ...
 
+    def read_range(self, after_seq: int, upto_seq: int) -> list[Event]:
+        """Events with after_seq < seq <= upto_seq, in order."""
+
     def last_seq(self) -> int: ...
 
     def get_cursor(self, source: str) -> str | None: ...

@@ -75,8 +75,16 @@ class FreshnessBar(Bar):
         now: float,
         stale_after_s: float,
         write_backs_pending: int = 0,
+        link: str | None = None,
     ) -> None:
-        text = freshness_text(sources, now, stale_after_s)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if link is not None:
+            # a watching terminal: first, whether the hub itself is there
+            live = link == "hub: live"
+            text.append("⇄ " if live else "◐ ", "green" if live else "bold red")
+            text.append(link if live else link.upper(), "dim" if live else "bold red")
+            text.append("   ")
+        text.append_text(freshness_text(sources, now, stale_after_s))
         if write_backs_pending:
             # Acks saved here but not yet confirmed by the helpdesk: kept and retried.
             text.append(

@@ -1,0 +1,297 @@
+"""A terminal's end of the hub: what ``watch`` gives the dashboard instead of a store.
+
+``HubClient`` looks like a store to the app (``read_from``, ``add_listener``,
+``outbox_pending_count``) and holds no helpdesk secret. It keeps the link up: heartbeats
+(websocket pings and the hub's ticks) notice a dead link, and it reconnects with back-off,
+sending the last seq it has so nothing is missed or repeated. When the hub resends the floor
+as a snapshot, ``take_snapshot`` hands it to the app. ``RemoteDesk`` sends acks, notes,
+snoozes and resolves to the hub, which writes them with this terminal's name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import ssl
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from supervisor_tui.core.commands import CommandRefused
+from supervisor_tui.core.projection import Escalation, FloorState
+from supervisor_tui.core.snapshot import thaw
+from supervisor_tui.core.targets import FloorTargets
+from supervisor_tui.hub.protocol import TICK_S, ProtocolError, decode, event_from_wire
+from supervisor_tui.model import Event
+from supervisor_tui.store import StoreError
+from supervisor_tui.store.base import Listener
+
+log = logging.getLogger(__name__)
+
+DEAD_AFTER_S = 3 * TICK_S + 2
+"""No tick for this long: the link is dead, whatever TCP says."""
+BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0)
+COMMAND_TIMEOUT_S = 15.0
+
+
+class HubRefused(Exception):
+    """The hub said no (unknown token): retrying will not help."""
+
+
+class HubClient:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        targets: FloorTargets,
+        *,
+        user: str = "",
+        ssl_context: ssl.SSLContext | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url
+        self._token = token
+        self.targets = targets
+        self.user = user
+        self.ssl_context = ssl_context
+        self.clock = clock
+        self.seq = 0
+        self.scope = ""
+        self.name = ""
+        self.floor: dict[str, Any] = {}
+        self.state = "connecting"
+        self.connects = 0
+        self.pending = 0
+        self._events: deque[Event] = deque()
+        self._lock = threading.Lock()
+        self._listeners: list[Listener] = []
+        self._snapshot: tuple[int, FloorState] | None = None
+        self._ws: ClientConnection | None = None
+        self._results: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._last_heard = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.welcomed = asyncio.Event()
+        self.refused: str | None = None
+
+    def __repr__(self) -> str:
+        return f"HubClient({self.url!r}, state={self.state!r})"  # never the token
+
+    # -- the store face the app reads -----------------------------------------------------
+
+    def read_from(self, after_seq: int, limit: int = 10_000) -> list[Event]:
+        with self._lock:
+            while self._events and self._events[0].seq <= after_seq:
+                self._events.popleft()
+            out: list[Event] = []
+            while self._events and len(out) < limit:
+                out.append(self._events.popleft())
+            return out
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def outbox_pending_count(self) -> int:
+        return max(0, self.pending)
+
+    def take_snapshot(self) -> tuple[int, FloorState] | None:
+        """The floor the hub resent, once (the app replaces its own with it)."""
+        with self._lock:
+            snapshot, self._snapshot = self._snapshot, None
+            return snapshot
+
+    def link_status(self) -> str:
+        if self.refused:
+            return f"hub: refused ({self.refused})"
+        if self.state == "live":
+            return "hub: live"
+        return f"hub: {self.state}"
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    # -- the link -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self.run(), name="hub-client")
+
+    async def run(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._session()
+                attempt = 0
+            except HubRefused as exc:
+                self.refused = str(exc)
+                self.state = "refused"
+                self._ring()
+                return
+            except asyncio.CancelledError:
+                raise
+            except (
+                OSError,
+                ConnectionClosed,
+                InvalidHandshake,
+                TimeoutError,
+                ProtocolError,
+            ) as exc:
+                log.info("hub link: %s", type(exc).__name__)
+            except InvalidURI:
+                self.refused = "not a ws:// or wss:// address"
+                self.state = "refused"
+                return
+            self._ws = None
+            self.state = "reconnecting"
+            self._ring()
+            for future in self._results.values():
+                if not future.done():
+                    future.set_exception(StoreError("the link to the hub dropped; try again"))
+            self._results.clear()
+            await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+            attempt += 1
+
+    async def _session(self) -> None:
+        async with connect(
+            self.url,
+            ssl=self.ssl_context,
+            ping_interval=5,
+            ping_timeout=10,
+            open_timeout=10,
+            max_size=64 << 20,
+            compression=None,
+        ) as ws:
+            self._ws = ws
+            await ws.send(
+                json.dumps(
+                    {"type": "hello", "token": self._token, "last_seq": self.seq, "user": self.user}
+                )
+            )
+            self._last_heard = self.clock()
+            watchdog = asyncio.create_task(self._watchdog(ws))
+            try:
+                async for frame in ws:
+                    self._last_heard = self.clock()
+                    self._receive(decode(frame))
+            finally:
+                watchdog.cancel()
+
+    async def _watchdog(self, ws: ClientConnection) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            if self.clock() - self._last_heard > DEAD_AFTER_S:
+                log.info("hub link silent for %.0f s: reconnecting", DEAD_AFTER_S)
+                await ws.close(1001, "no heartbeat")
+                return
+
+    def _receive(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "events":
+            events = [event_from_wire(e) for e in message.get("events") or []]
+            fresh = [e for e in events if e.seq > self.seq]
+            if fresh:
+                with self._lock:
+                    self._events.extend(fresh)
+                self.seq = fresh[-1].seq
+                self._ring()
+        elif kind == "snapshot":
+            data = base64.b64decode(str(message.get("state") or ""))
+            state = thaw(data, self.targets, int(message.get("format") or 0))
+            seq = int(message["seq"])
+            with self._lock:
+                self._snapshot = (seq, state)
+                self._events.clear()
+            self.seq = seq
+            self._ring()
+        elif kind == "welcome":
+            self.scope = str(message.get("scope") or "")
+            self.name = str(message.get("user") or "")
+            self.floor = dict(message.get("floor") or {})
+            self.state = "live"
+            self.connects += 1
+            self.welcomed.set()
+            self._ring()
+        elif kind == "tick":
+            self.pending = int(message.get("pending") or 0)
+            if self.state != "live":
+                self.state = "live"
+                self._ring()
+        elif kind == "result":
+            future = self._results.pop(str(message.get("id")), None)
+            if future is not None and not future.done():
+                future.set_result(message)
+        elif kind == "error":
+            raise HubRefused(str(message.get("error") or "refused"))
+
+    def _ring(self) -> None:
+        for listener in self._listeners:
+            listener(self.seq)
+
+    # -- commands -------------------------------------------------------------------------
+
+    async def command(self, action: str, escalation_id: str, **fields: Any) -> None:
+        ws = self._ws
+        if ws is None or self.state != "live":
+            raise StoreError("not connected to the hub; the command was not sent")
+        ident = uuid.uuid4().hex
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._results[ident] = future
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "command",
+                    "id": ident,
+                    "action": action,
+                    "escalation_id": escalation_id,
+                    **fields,
+                }
+            )
+        )
+        try:
+            result = await asyncio.wait_for(future, COMMAND_TIMEOUT_S)
+        except TimeoutError:
+            raise StoreError("the hub did not answer; the command may not be saved") from None
+        finally:
+            self._results.pop(ident, None)
+        if not result.get("ok"):
+            raise CommandRefused(str(result.get("error") or "refused by the hub"))
+
+    def command_blocking(self, action: str, escalation_id: str, **fields: Any) -> None:
+        """From a worker thread (the app runs commands off its loop)."""
+        loop = self._loop
+        if loop is None:
+            raise StoreError("the hub link is not started")
+        future = asyncio.run_coroutine_threadsafe(
+            self.command(action, escalation_id, **fields), loop
+        )
+        future.result(COMMAND_TIMEOUT_S + 5)
+
+
+class RemoteDesk:
+    """EscalationDesk's face, through the hub: the hub writes with the token's name."""
+
+    def __init__(self, client: HubClient) -> None:
+        self.client = client
+
+    def ack(self, esc: Escalation, by: str, note: str = "") -> None:
+        self.client.command_blocking("ack", esc.escalation_id, note=note)
+
+    def note(self, esc: Escalation, by: str, note: str) -> None:
+        if not note.strip():
+            raise CommandRefused("a note needs some text")
+        self.client.command_blocking("note", esc.escalation_id, note=note)
+
+    def snooze(self, esc: Escalation, by: str, minutes: float) -> None:
+        self.client.command_blocking("snooze", esc.escalation_id, minutes=minutes)
+
+    def resolve(self, esc: Escalation, by: str, reason: str = "") -> None:
+        self.client.command_blocking("resolve", esc.escalation_id, note=reason)

@@ -1,0 +1,318 @@
+"""The hub: one process holds the store and the helpdesk tokens; terminals watch it.
+
+It follows the store (the commit doorbell, then ``read_from``) into a FloorState of its
+own, and sends every new event to every watcher. A watcher that connects says the last seq
+it has: it gets the events after it, or the floor as a snapshot when it is too far behind.
+Each watcher has a bounded queue; one that cannot keep up (or stalls) is not waited for: its
+queue is dropped and it is resent the floor as a snapshot when it drains, so it never grows
+the hub's memory and never slows the others.
+
+Commands (ack, note, snooze, resolve) come from ``supervise`` tokens only, are written by the
+hub with the token's name, and come back to every terminal as events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from supervisor_tui.core.commands import CommandRefused, EscalationDesk
+from supervisor_tui.core.projection import FloorState
+from supervisor_tui.core.snapshot import SNAPSHOT_FORMAT, freeze
+from supervisor_tui.core.targets import FloorTargets
+from supervisor_tui.hub.protocol import (
+    HELLO_TIMEOUT_S,
+    MAX_MESSAGE,
+    TICK_S,
+    ProtocolError,
+    TokenEntry,
+    decode,
+    events_frame,
+    find_token,
+    snapshot_frame,
+)
+from supervisor_tui.model import Event
+from supervisor_tui.store import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+SEND_QUEUE = 256
+"""Frames waiting for one watcher before it is dropped to a snapshot resync."""
+CATCH_UP_MAX = 20_000
+"""A watcher further behind than this gets a snapshot instead of the events."""
+READ_BATCH = 2_000
+
+
+@dataclass(eq=False)
+class _Watcher:
+    ws: ServerConnection
+    token: TokenEntry
+    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(SEND_QUEUE))
+    resync: bool = False
+    sent_seq: int = 0
+    dropped: int = 0
+
+
+class Hub:
+    def __init__(
+        self,
+        store: Store,
+        tokens: Sequence[TokenEntry],
+        targets: FloorTargets,
+        clock: Callable[[], float],
+        *,
+        floor: dict[str, Any] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        ssl_context: ssl.SSLContext | None = None,
+        send_queue: int = SEND_QUEUE,
+    ) -> None:
+        self.store = store
+        self.tokens = list(tokens)
+        self.targets = targets
+        self.clock = clock
+        self.floor = floor or {}
+        self.host = host
+        self.port = port
+        self.ssl_context = ssl_context
+        self.send_queue = send_queue
+        self.state = FloorState(targets)
+        self.desk = EscalationDesk(store, clock)
+        self.watchers: set[_Watcher] = set()
+        self.resyncs = 0
+        self.refused = 0
+        self._server: Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._bell = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- life -----------------------------------------------------------------------------
+
+    async def start(self) -> int:
+        self._loop = asyncio.get_running_loop()
+        self.store.add_listener(self._ring)
+        await self._read_new()  # the floor so far, before anyone connects
+        self._server = await serve(
+            self._serve,
+            self.host,
+            self.port,
+            ssl=self.ssl_context,
+            max_size=MAX_MESSAGE,
+            ping_interval=5,
+            ping_timeout=10,
+            compression=None,
+        )
+        if self.port == 0:
+            self.port = next(iter(self._server.sockets)).getsockname()[1]
+        self._tasks.append(asyncio.create_task(self._follow(), name="hub-follow"))
+        self._tasks.append(asyncio.create_task(self._ticker(), name="hub-tick"))
+        return self.port
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def _ring(self, seq: int) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._bell.set)
+
+    # -- following the store --------------------------------------------------------------
+
+    async def _read_new(self) -> list[Event]:
+        out: list[Event] = []
+        while True:
+            events = await asyncio.to_thread(self.store.read_from, self.state.seq, READ_BATCH)
+            if not events:
+                return out
+            self.state.apply_all(events)
+            self.state.take_changes()
+            out.extend(events)
+
+    async def _follow(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._bell.wait(), 1.0)
+            self._bell.clear()
+            try:
+                events = await self._read_new()
+            except StoreError as exc:
+                log.error("hub: %s", exc)
+                await asyncio.sleep(1)
+                continue
+            if events:
+                self._broadcast(events_frame(events), events[-1].seq)
+
+    def _broadcast(self, frame: str, seq: int) -> None:
+        for watcher in list(self.watchers):
+            self._offer(watcher, frame, seq)
+
+    def _offer(self, watcher: _Watcher, frame: str, seq: int) -> None:
+        if watcher.resync:
+            return  # it will get the whole floor when it drains
+        try:
+            watcher.queue.put_nowait(frame)
+            watcher.sent_seq = seq
+        except asyncio.QueueFull:
+            watcher.resync = True
+            watcher.dropped += watcher.queue.qsize()
+            while not watcher.queue.empty():
+                watcher.queue.get_nowait()
+            self.resyncs += 1
+            log.warning("hub: %s fell behind; it gets a snapshot", watcher.token.name)
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                pending = await asyncio.to_thread(self.store.outbox_pending_count)
+            except StoreError:
+                pending = -1
+            frame = json.dumps(
+                {"type": "tick", "at": self.clock(), "seq": self.state.seq, "pending": pending}
+            )
+            for watcher in list(self.watchers):
+                if not watcher.resync:
+                    with contextlib.suppress(asyncio.QueueFull):
+                        watcher.queue.put_nowait(frame)
+
+    # -- one terminal ---------------------------------------------------------------------
+
+    async def _serve(self, ws: ServerConnection) -> None:
+        try:
+            hello = decode(await asyncio.wait_for(ws.recv(), HELLO_TIMEOUT_S))
+        except (TimeoutError, ProtocolError, ConnectionClosed):
+            self.refused += 1
+            with contextlib.suppress(ConnectionClosed):
+                await ws.close(1008, "expected a hello")
+            return
+        token = hello.get("token")
+        entry = find_token(token, self.tokens) if isinstance(token, str) else None
+        if hello.get("type") != "hello" or entry is None:
+            self.refused += 1
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(json.dumps({"type": "error", "error": "unknown token"}))
+                await ws.close(1008, "unknown token")
+            return
+        watcher = _Watcher(ws, entry, asyncio.Queue(self.send_queue))
+        last = hello.get("last_seq")
+        last_seq = last if isinstance(last, int) and last >= 0 else 0
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "welcome",
+                    "scope": entry.scope,
+                    "user": entry.name,
+                    "floor": self.floor,
+                    "seq": self.state.seq,
+                }
+            )
+        )
+        # join the broadcast first, so nothing committed from here on is missed
+        self.watchers.add(watcher)
+        watcher.sent_seq = self.state.seq
+        sender = asyncio.create_task(self._send_loop(watcher, last_seq))
+        try:
+            async for frame in ws:
+                await self._handle(watcher, frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.watchers.discard(watcher)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
+
+    async def _send_loop(self, watcher: _Watcher, last_seq: int) -> None:
+        ws = watcher.ws
+        try:
+            upto = watcher.sent_seq
+            if last_seq > upto or upto - last_seq > CATCH_UP_MAX:
+                await self._send_snapshot(watcher)
+            else:
+                seq = last_seq
+                while seq < upto:
+                    events = await asyncio.to_thread(
+                        self.store.read_range, seq, min(upto, seq + READ_BATCH)
+                    )
+                    if not events:
+                        break
+                    await ws.send(events_frame(events))
+                    seq = events[-1].seq
+            while True:
+                if watcher.resync:
+                    await self._send_snapshot(watcher)
+                    continue
+                frame = await watcher.queue.get()
+                await ws.send(frame)
+        except ConnectionClosed:
+            return
+
+    async def _send_snapshot(self, watcher: _Watcher) -> None:
+        """The floor as it is now; then only what comes after it."""
+        while not watcher.queue.empty():
+            watcher.queue.get_nowait()
+        seq = self.state.seq
+        frame = snapshot_frame(seq, SNAPSHOT_FORMAT, freeze(self.state))
+        watcher.sent_seq = seq
+        watcher.resync = False
+        await watcher.ws.send(frame)
+
+    async def _handle(self, watcher: _Watcher, frame: str | bytes) -> None:
+        try:
+            message = decode(frame)
+        except ProtocolError as exc:
+            log.warning("hub: %s sent a bad frame: %s", watcher.token.name, exc)
+            return
+        if message["type"] != "command":
+            return
+        reply: dict[str, Any] = {"type": "result", "id": message.get("id"), "ok": False}
+        if watcher.token.scope != "supervise":
+            reply["error"] = "this token may watch, not act (scope view)"
+        else:
+            try:
+                await self._command(watcher.token.name, message)
+                reply["ok"] = True
+            except (CommandRefused, ProtocolError) as exc:
+                reply["error"] = str(exc)
+            except StoreError as exc:
+                reply["error"] = f"not saved: {exc}"
+        with contextlib.suppress(asyncio.QueueFull):
+            watcher.queue.put_nowait(json.dumps(reply))
+
+    async def _command(self, by: str, message: dict[str, Any]) -> None:
+        action = message.get("action")
+        escalation_id = message.get("escalation_id")
+        await self._read_new()  # the newest state of that escalation
+        esc = self.state.escalations.get(str(escalation_id))
+        if esc is None:
+            raise ProtocolError(f"no escalation {str(escalation_id)[:60]!r}")
+        note = str(message.get("note") or "")[:4000]
+        if action == "ack":
+            await asyncio.to_thread(self.desk.ack, esc, by, note)
+        elif action == "note":
+            await asyncio.to_thread(self.desk.note, esc, by, note)
+        elif action == "snooze":
+            minutes = message.get("minutes")
+            if not isinstance(minutes, int | float):
+                raise ProtocolError("snooze needs minutes")
+            await asyncio.to_thread(self.desk.snooze, esc, by, float(minutes))
+        elif action == "resolve":
+            await asyncio.to_thread(self.desk.resolve, esc, by, note)
+        else:
+            raise ProtocolError(f"unknown action {str(action)[:20]!r}")

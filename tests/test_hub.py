@@ -1,0 +1,224 @@
+"""One collector, many terminals: the hub and its watchers over real websockets on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from supervisor_tui.config import ConfigError, parse_config
+from supervisor_tui.core.projection import FloorState
+from supervisor_tui.hub import server as hub_server
+from supervisor_tui.hub.client import HubClient, RemoteDesk
+from supervisor_tui.hub.protocol import TokenEntry, hash_token
+from supervisor_tui.hub.server import Hub
+from supervisor_tui.model import EscalationAcked, NewEvent
+from supervisor_tui.store import SQLiteStore
+
+from .conftest import EPOCH, record_floor, simulate, targets
+
+SUPERVISE = "supervise-token-for-tests"
+VIEW = "view-token-for-tests"
+TOKENS = [
+    TokenEntry("Sam Lead", "supervise", hash_token(SUPERVISE)),
+    TokenEntry("Wall", "view", hash_token(VIEW)),
+]
+
+
+@pytest.fixture
+async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
+    store = record_floor(tmp_path / "floor.db", until_s=2 * 3600)
+    h = Hub(store, TOKENS, targets(), lambda: EPOCH + 7200, port=0, send_queue=16)
+    await h.start()
+    yield h
+    await h.stop()
+    store.close()
+
+
+def url(h: Hub) -> str:
+    return f"ws://127.0.0.1:{h.port}"
+
+
+async def until(predicate: object, timeout: float = 10.0) -> None:
+    async def wait() -> None:
+        while not predicate():  # type: ignore[operator]
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(wait(), timeout)
+
+
+_POOL: list[NewEvent] = []
+
+
+def more_events(store: SQLiteStore, start_s: float, count: int, tag: str) -> None:
+    """Append simulated events (re-keyed so they are new) like a collector would."""
+    if not _POOL:
+        _POOL.extend(simulate(seed=11, until_s=2 * 3600))
+    fresh = _POOL[:count]
+    store.append([e.model_copy(update={"key": f"{tag}:{i}"}) for i, e in enumerate(fresh)])
+
+
+def drained(client: HubClient) -> FloorState:
+    state = FloorState(targets())
+    snapshot = client.take_snapshot()
+    if snapshot is not None:
+        state = snapshot[1]
+    state.apply_all(client.read_from(state.seq, 10**7))
+    return state
+
+
+async def test_watcher_gets_the_floor_then_every_new_event(hub: Hub) -> None:
+    client = HubClient(url(hub), VIEW, targets())
+    client.start()
+    await until(lambda: client.seq == hub.state.seq and hub.state.seq > 0)
+    assert client.scope == "view" and client.name == "Wall"
+    more_events(hub.store, 0, 500, "a")  # type: ignore[arg-type]
+    await until(lambda: client.seq == hub.store.last_seq())
+    state = drained(client)
+    live = FloorState(targets())
+    live.apply_all(hub.store.read_from(0, 10**7))
+    assert state.snapshot() == live.snapshot()  # the terminal's floor is the collector's
+    client.close()
+
+
+async def test_resume_after_a_drop_sends_only_what_was_missed(hub: Hub) -> None:
+    client = HubClient(url(hub), VIEW, targets())
+    client.start()
+    await until(lambda: client.seq == hub.state.seq)
+    seen = [e.seq for e in client.read_from(0, 10**7)]
+    client.close()
+    await asyncio.sleep(0.1)
+    more_events(hub.store, 0, 300, "b")  # type: ignore[arg-type]
+    resumed = HubClient(url(hub), VIEW, targets())
+    resumed.seq = seen[-1]  # it had everything up to here
+    resumed.start()
+    await until(lambda: resumed.seq == hub.store.last_seq())
+    got = [e.seq for e in resumed.read_from(0, 10**7)]
+    assert got == list(range(seen[-1] + 1, hub.store.last_seq() + 1))  # no gap, no repeat
+    resumed.close()
+
+
+async def test_a_dead_hub_shows_and_the_link_comes_back(tmp_path: Path) -> None:
+    store = record_floor(tmp_path / "f.db", until_s=3600)
+    first = Hub(store, TOKENS, targets(), lambda: EPOCH, port=0)
+    port = await first.start()
+    client = HubClient(f"ws://127.0.0.1:{port}", VIEW, targets())
+    client.start()
+    await until(lambda: client.link_status() == "hub: live")
+    await first.stop()
+    await until(lambda: client.link_status() == "hub: reconnecting")
+    more_events(store, 0, 200, "c")
+    second = Hub(store, TOKENS, targets(), lambda: EPOCH, port=port)
+    await second.start()
+    await until(lambda: client.link_status() == "hub: live" and client.seq == store.last_seq())
+    assert client.connects == 2
+    client.close()
+    await second.stop()
+    store.close()
+
+
+async def test_a_stalled_watcher_is_resynced_and_slows_no_one(hub: Hub) -> None:
+    healthy = HubClient(url(hub), VIEW, targets())
+    healthy.start()
+    async with connect(url(hub), max_size=None) as stalled:
+        await stalled.send(json.dumps({"type": "hello", "token": VIEW, "last_seq": 0}))
+        await until(lambda: len(hub.watchers) == 2)
+        # the stalled one never reads again; its socket buffers fill, then its queue
+        stalled.transport.pause_reading()  # type: ignore[attr-defined]
+        for batch in range(150):
+            more_events(hub.store, 0, 400, f"s{batch}")  # type: ignore[arg-type]
+            await asyncio.sleep(0.005)
+            if hub.resyncs:
+                break
+        await until(lambda: healthy.seq == hub.store.last_seq(), timeout=30)
+        assert hub.resyncs >= 1  # dropped to a snapshot instead of growing without bound
+        assert all(w.queue.qsize() <= hub.send_queue for w in hub.watchers)
+        state = drained(healthy)
+        assert state.seq == hub.store.last_seq()
+    healthy.close()
+
+
+async def test_wrong_or_missing_token_is_refused(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with connect(url(hub)) as ws:
+        await ws.send(json.dumps({"type": "hello", "token": "nope", "last_seq": 0}))
+        reply = json.loads(await ws.recv())
+        assert reply == {"type": "error", "error": "unknown token"}
+        with pytest.raises(ConnectionClosed):
+            await ws.recv()
+    monkeypatch.setattr(hub_server, "HELLO_TIMEOUT_S", 0.3)
+    async with connect(url(hub)) as ws:
+        with pytest.raises(ConnectionClosed) as info:
+            await ws.recv()  # no hello: closed
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1008
+    client = HubClient(url(hub), "wrong", targets())
+    client.start()
+    await until(lambda: client.refused is not None)
+    assert client.link_status() == "hub: refused (unknown token)"
+    assert hub.refused == 3
+
+
+async def test_acks_go_through_the_hub_with_the_token_name(hub: Hub) -> None:
+    sam = HubClient(url(hub), SUPERVISE, targets())
+    wall = HubClient(url(hub), VIEW, targets())
+    sam.start()
+    wall.start()
+    await until(lambda: sam.seq == hub.state.seq and wall.seq == hub.state.seq)
+    esc = next(e for e in hub.state.escalations.values() if e.is_open)
+    await asyncio.to_thread(RemoteDesk(sam).ack, esc, "ignored", "moving two agents")
+    acked = [e for e in hub.store.events_of_kind("escalation.acked")]  # type: ignore[attr-defined]
+    assert len(acked) == 1 and isinstance(acked[0].payload, EscalationAcked)
+    assert acked[0].payload.by == "Sam Lead" and acked[0].payload.note == "moving two agents"
+    # it comes back to every terminal
+    await until(lambda: sam.seq == acked[0].seq and wall.seq == acked[0].seq)
+    for client in (sam, wall):
+        state = drained(client)
+        assert state.escalations[esc.escalation_id].acked_by == "Sam Lead"
+    # a view token cannot act
+    other = next(e for e in hub.state.escalations.values() if e.is_open and e.acked_by is None)
+    with pytest.raises(Exception, match="scope view"):
+        await asyncio.to_thread(RemoteDesk(wall).ack, other, "Wall", "")
+    assert len(hub.store.events_of_kind("escalation.acked")) == 1  # type: ignore[attr-defined]
+    sam.close()
+    wall.close()
+
+
+async def test_bad_frames_are_dropped_without_harm(hub: Hub) -> None:
+    watcher = HubClient(url(hub), VIEW, targets())
+    watcher.start()
+    async with connect(url(hub), max_size=None) as ws:
+        await ws.send(json.dumps({"type": "hello", "token": SUPERVISE, "last_seq": 0}))
+        await ws.send("{not json")
+        await ws.send(json.dumps({"type": "command", "id": "1", "action": "explode"}))
+        await ws.send(json.dumps({"no": "type"}))
+        await ws.send("x" * (2 << 20))  # over the hub's frame limit: it closes this one
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await ws.recv()
+    more_events(hub.store, 0, 50, "d")  # type: ignore[arg-type]
+    await until(lambda: watcher.seq == hub.store.last_seq())  # the others never noticed
+    assert not hub.store.events_of_kind("escalation.acked")  # type: ignore[attr-defined]
+    watcher.close()
+
+
+def test_the_hub_refuses_a_public_address_without_tls() -> None:
+    with pytest.raises(ConfigError, match="not a loopback address: set tls_cert and tls_key"):
+        parse_config({"hub": {"listen": "0.0.0.0:8765"}}, "site.toml")
+    ok = parse_config(
+        {"hub": {"listen": "0.0.0.0:8765", "tls_cert": "c.pem", "tls_key": "k.pem"}}, "site.toml"
+    )
+    assert ok.hub.address() == ("0.0.0.0", 8765)
+
+
+def test_tokens_are_kept_as_hashes_only() -> None:
+    config = parse_config(
+        {"hub": {"tokens": [{"name": "A", "scope": "view", "sha256": hash_token("plain-xyz-42")}]}},
+        "x",
+    )
+    assert "plain-xyz-42" not in json.dumps(config.hub.model_dump(mode="json"))
+    with pytest.raises(ConfigError):
+        parse_config({"hub": {"tokens": [{"name": "A", "scope": "view", "sha256": "t"}]}}, "x")
