@@ -35,6 +35,7 @@ def main() -> int:
         bench_soak,
         bench_zendesk,
         bench_freshdesk,
+        bench_hub,
     ):
         name = module.__name__.rsplit(".", 1)[-1]
         print(f"== {name}", flush=True)

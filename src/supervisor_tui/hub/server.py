@@ -47,8 +47,9 @@ log = logging.getLogger(__name__)
 
 SEND_QUEUE = 256
 """Frames waiting for one watcher before it is dropped to a snapshot resync."""
-CATCH_UP_MAX = 20_000
-"""A watcher further behind than this gets a snapshot instead of the events."""
+CATCH_UP_MAX = 5_000
+"""A watcher further behind than this gets a snapshot instead of the events (one frozen
+floor, shared by every watcher that needs it at that seq, is cheaper than the events)."""
 READ_BATCH = 2_000
 
 
@@ -94,6 +95,7 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._bell = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._snapshot: tuple[int, str] | None = None
 
     # -- life -----------------------------------------------------------------------------
 
@@ -268,7 +270,13 @@ class Hub:
         while not watcher.queue.empty():
             watcher.queue.get_nowait()
         seq = self.state.seq
-        frame = snapshot_frame(seq, SNAPSHOT_FORMAT, freeze(self.state))
+        cached = self._snapshot
+        if cached is None or cached[0] != seq:
+            cached = self._snapshot = (
+                seq,
+                snapshot_frame(seq, SNAPSHOT_FORMAT, freeze(self.state)),
+            )
+        frame = cached[1]
         watcher.sent_seq = seq
         watcher.resync = False
         await watcher.ws.send(frame)

@@ -1,0 +1,241 @@
+"""The hub: 200 terminals on loopback, fed 100 events a second, one of them stalled.
+
+- latency: from the append in the store to a watcher's receipt, p50 and p99, over every
+  event and every watcher, against the feed interval;
+- hub CPU: % of one core used by the hub process (a process of its own), against the same
+  hub with one watcher;
+- hub memory: its RSS at the end, with one watcher stalled all along (it reads nothing), against
+  its RSS before any watcher connected;
+- API calls: what 10 terminals cost the helpdesk through one collector (one adapter), against
+  10 standalone ``run`` processes each polling the fake Zendesk itself (10 adapters).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import connect
+
+from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
+from supervisor_tui.hub.protocol import hash_token
+
+EPOCH = 1_790_000_000.0
+TOKEN = "bench-hub-token"
+RATE = 100  # events a second
+SECONDS = 20
+WATCHERS = 200
+
+HUB_SCRIPT = """
+import asyncio, sys, time
+from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
+from supervisor_tui.core.targets import FloorTargets
+from supervisor_tui.hub.protocol import TokenEntry
+from supervisor_tui.hub.server import Hub
+from supervisor_tui.store import SQLiteStore
+
+async def main():
+    db, digest, rate, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    store = SQLiteStore(db)
+    sim = FloorSimulation(SimOptions(seed=3, agents=200, queues=10, speed=None), 1.79e9)
+    pool = list(sim.advance(6 * 3600))
+    store.append(pool[:20_000])  # the floor so far
+    hub = Hub(store, [TokenEntry("bench", "view", digest)], FloorTargets(), time.time, port=0)
+    port = await hub.start()
+    print(port, flush=True)
+    await asyncio.to_thread(sys.stdin.readline)  # go
+    source = pool[20_000:]
+    start = time.perf_counter()
+    for tick in range(seconds * 10):  # like a collector: batches ten times a second
+        batch = source[tick * rate // 10 : (tick + 1) * rate // 10]
+        now = time.time()
+        live = [e.model_copy(update={"key": f"live:{tick}:{j}", "received_at": now})
+                for j, e in enumerate(batch)]
+        await asyncio.to_thread(store.append, live)
+        await asyncio.sleep(max(0.0, start + (tick + 1) / 10 - time.perf_counter()))
+    print(store.last_seq(), flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+def _proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def _run_hub(watchers: int, stalled: bool) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "hub.db"
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HUB_SCRIPT, str(db), hash_token(TOKEN), str(RATE), str(SECONDS)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None and proc.stdin is not None
+        port = int(proc.stdout.readline())
+        rss_before = _proc_rss_mb(proc.pid)
+        latencies: list[float] = []
+        done = asyncio.Event()
+        connected = 0
+
+        async def watcher(i: int) -> None:
+            nonlocal connected
+            async with connect(f"ws://127.0.0.1:{port}", max_size=None, compression=None) as ws:
+                await ws.send(json.dumps({"type": "hello", "token": TOKEN, "last_seq": 0}))
+                connected += 1
+                if stalled and i == 0:
+                    ws.transport.pause_reading()  # type: ignore[attr-defined]
+                    await done.wait()
+                    return
+                async for frame in ws:
+                    now = time.time()
+                    message = json.loads(frame)
+                    if message["type"] == "events":
+                        for e in message["events"]:
+                            if e["key"].startswith("live:"):
+                                latencies.append(now - e["received_at"])
+                    if done.is_set():
+                        return
+
+        tasks = [asyncio.create_task(watcher(i)) for i in range(watchers)]
+        while connected < watchers:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(3)  # every watcher has its floor
+        cpu0, t0 = _proc_cpu_s(proc.pid), time.perf_counter()
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        await asyncio.to_thread(proc.stdout.readline)  # the feed is over
+        await asyncio.sleep(1)  # the last frames land
+        cpu = (_proc_cpu_s(proc.pid) - cpu0) / (time.perf_counter() - t0) * 100
+        rss = _proc_rss_mb(proc.pid)
+        done.set()
+        for t in tasks:
+            t.cancel()
+        proc.terminate()
+        proc.wait()
+    latencies.sort()
+    return {
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        "received": len(latencies),
+        "cpu": cpu,
+        "rss": rss,
+        "rss_before": rss_before,
+    }
+
+
+async def _api_calls(terminals: int, minutes: float) -> tuple[float, int]:
+    """Requests a minute against one fake Zendesk from ``terminals`` adapters polling it."""
+    from supervisor_tui.adapters.zendesk.adapter import ZendeskAdapter, ZendeskSettings
+    from supervisor_tui.fakes.zendesk import FakeZendesk
+    from supervisor_tui.hub.check import MemorySink
+
+    class Clock:
+        now = EPOCH + 3 * 3600
+
+        def __call__(self) -> float:
+            return self.now
+
+    clock = Clock()
+    fake = FakeZendesk(token="t", clock=clock, rate_limit=400)
+    await fake.start()
+    sim = FloorSimulation(SimOptions(seed=2, agents=200, queues=10, speed=None), EPOCH)
+    fake.feed(sim.advance(3 * 3600))
+    settings = ZendeskSettings(
+        base_url=fake.base_url,
+        email=fake.email,
+        token="t",
+        rate_limit_per_minute=400,
+        backfill_s=86_400,
+    )
+    adapters = [ZendeskAdapter(f"z{i}", settings, clock=clock) for i in range(terminals)]
+    sinks = [MemorySink() for _ in adapters]
+    warm = clock.now + 180
+    end = warm + minutes * 60
+    start_count = 0
+    while clock.now < end:
+        for adapter, sink in zip(adapters, sinks, strict=True):
+            await adapter.poll_due(sink)
+        if start_count == 0 and clock.now >= warm:
+            start_count = len(fake.requests)
+        clock.now += 0.5
+        fake.feed(sim.advance(clock.now - EPOCH))
+    throttled = sum(1 for s in sinks for h in s.health_reports if "429" in h[1])
+    for adapter in adapters:
+        await adapter.api.close()
+    await fake.stop()
+    return (len(fake.requests) - start_count) / minutes, throttled
+
+
+def run() -> list[dict[str, Any]]:
+    alone = asyncio.run(_run_hub(1, stalled=False))
+    many = asyncio.run(_run_hub(WATCHERS, stalled=True))
+    print(f"1 watcher: {alone}\n{WATCHERS} watchers, one stalled: {many}")
+    one, _ = asyncio.run(_api_calls(1, minutes=10))
+    ten, throttled = asyncio.run(_api_calls(10, minutes=10))
+    print(f"API: one collector {one:.1f}/min, 10 standalone {ten:.1f}/min ({throttled} × 429)")
+    return [
+        {
+            "figure": f"event→client p50, {WATCHERS} watchers at {RATE}/s",
+            "value": many["p50_ms"],
+            "unit": "ms",
+            "baseline": 100.0,
+            "baseline_name": "feed interval",
+            "ratio": many["p50_ms"] / 100.0,
+        },
+        {
+            "figure": f"event→client p99, {WATCHERS} watchers at {RATE}/s",
+            "value": many["p99_ms"],
+            "unit": "ms",
+            "baseline": alone["p99_ms"],
+            "baseline_name": "1 watcher",
+            "ratio": many["p99_ms"] / alone["p99_ms"],
+        },
+        {
+            "figure": f"hub CPU, {WATCHERS} watchers at {RATE}/s",
+            "value": many["cpu"],
+            "unit": "% core",
+            "baseline": alone["cpu"],
+            "baseline_name": "1 watcher",
+            "ratio": many["cpu"] / alone["cpu"] if alone["cpu"] else float("inf"),
+        },
+        {
+            "figure": "hub RSS with one stalled watcher",
+            "value": many["rss"],
+            "unit": "MB",
+            "baseline": many["rss_before"],
+            "baseline_name": "before any watcher",
+            "ratio": many["rss"] / many["rss_before"],
+        },
+        {
+            "figure": f"API calls, 10 terminals: 10 standalone ({throttled} × 429)",
+            "value": ten,
+            "unit": "requests/min",
+            "baseline": one,
+            "baseline_name": "one collector for all",
+            "ratio": ten / one,
+        },
+    ]
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)
