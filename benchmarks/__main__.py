@@ -11,6 +11,7 @@ from pathlib import Path
 
 from benchmarks import (
     bench_freshdesk,
+    bench_hub,
     bench_ingest,
     bench_render,
     bench_replay,
