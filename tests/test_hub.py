@@ -222,3 +222,40 @@ def test_tokens_are_kept_as_hashes_only() -> None:
     assert "plain-xyz-42" not in json.dumps(config.hub.model_dump(mode="json"))
     with pytest.raises(ConfigError):
         parse_config({"hub": {"tokens": [{"name": "A", "scope": "view", "sha256": "t"}]}}, "x")
+
+
+async def test_watch_dashboard_acks_through_the_hub(hub: Hub) -> None:
+    """The real app on a hub link: the floor arrives, an ack made there is written by the hub
+    with the token's name, and the link shows in the freshness bar."""
+    from supervisor_tui.app import FloorSettings, SupervisorApp
+    from supervisor_tui.core.rules import RuleEngine
+    from supervisor_tui.model import EscalationStatus
+    from supervisor_tui.widgets import EscalationFeed, FreshnessBar, QueueTile
+
+    from .conftest import rules
+    from .test_app import wait_for
+
+    client = HubClient(url(hub), SUPERVISE, targets())
+    settings = FloorSettings(
+        floor_name="Hub floor", operator="ignored", targets=targets(), rules=rules()
+    )
+    assert isinstance(settings.rules, RuleEngine)
+    app = SupervisorApp(client, settings, clock=lambda: EPOCH + 7200, desk=RemoteDesk(client))
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_for(pilot, lambda: len(app.query(QueueTile)) == 5, "the floor from the hub")
+        feed = app.query_one(EscalationFeed)
+        await wait_for(pilot, lambda: feed.selected is not None, "an escalation")
+        esc = feed.selected
+        assert esc is not None
+        await pilot.press("a")
+        await pilot.press(*"on it")
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: app.state.escalations[esc.escalation_id].status is EscalationStatus.ACKED,
+            "the ack, back from the hub",
+        )
+        assert app.state.escalations[esc.escalation_id].acked_by == "Sam Lead"
+        bar = app.query_one(FreshnessBar)
+        assert "hub: live" in str(bar.render())
+    client.close()
