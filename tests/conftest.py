@@ -15,6 +15,8 @@ from supervisor_tui.core.targets import FloorTargets, QueueTargets
 from supervisor_tui.model import NewEvent
 from supervisor_tui.store import SQLiteStore
 
+from .pg import pg_url as pg_url  # the PostgreSQL server fixture
+
 EPOCH = 1_790_000_000.0  # the simulated floor's 08:00, fixed so screens are reproducible
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,44 +1,151 @@
-"""The SQLite store: append-only, WAL, idempotent by key, cursors committed with events."""
+"""The store, against both backends (SQLite and PostgreSQL): append-only, idempotent by key,
+cursors committed with events, gapless seqs that readers can follow without skipping one."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from psycopg import sql
 
-from supervisor_tui.model import AgentState, AgentStateChanged, NewEvent, TicketDeleted
+from supervisor_tui.model import (
+    AgentState,
+    AgentStateChanged,
+    EscalationAcked,
+    NewEvent,
+    TicketDeleted,
+)
 from supervisor_tui.store import (
     SCHEMA_VERSION,
     OutboxRequest,
+    PostgresStore,
     SQLiteStore,
+    Store,
     StoreCorrupt,
     StoreError,
     StoreTooNew,
 )
 
+from .pg import free_port, new_schema
 
-def state_event(n: int, source: str = "sim") -> NewEvent:
+AnyStore = SQLiteStore | PostgresStore
+
+
+def state_event(n: int, source: str = "sim", key: str | None = None) -> NewEvent:
     payload = AgentStateChanged(agent_id=f"a{n % 7}", state=AgentState.BUSY, since=1000.0 + n)
     return NewEvent(
-        source=source, key=f"k{n}", occurred_at=1000.0 + n, received_at=1000.0 + n, payload=payload
+        source=source,
+        key=key or f"k{n}",
+        occurred_at=1000.0 + n,
+        received_at=1000.0 + n,
+        payload=payload,
     )
 
 
-def test_wal_mode_and_seq_order(store: SQLiteStore) -> None:
-    mode = sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0]
-    assert mode == "wal"
+# -- the two backends ------------------------------------------------------------------------
+
+
+class Backend:
+    """Where one test's store lives, and a way around the store to its raw tables."""
+
+    name: str
+    db_error: type[Exception]
+
+    def open(self, *, read_only: bool = False) -> AnyStore:
+        raise NotImplementedError
+
+    def raw(self, statement: str, params: tuple[Any, ...] = ()) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class SQLiteBackend(Backend):
+    path: Path
+    name = "sqlite"
+    db_error = sqlite3.DatabaseError
+
+    def open(self, *, read_only: bool = False) -> AnyStore:
+        return SQLiteStore(self.path, read_only=read_only)
+
+    def raw(self, statement: str, params: tuple[Any, ...] = ()) -> None:
+        conn = sqlite3.connect(self.path)
+        try:
+            conn.execute(statement.replace("%s", "?"), params)
+            conn.commit()
+        finally:
+            conn.close()
+
+
+@dataclass
+class PostgresBackend(Backend):
+    url: str
+    schema: str
+    name = "postgres"
+    db_error = psycopg.Error
+
+    def open(self, *, read_only: bool = False) -> AnyStore:
+        return PostgresStore(self.url, read_only=read_only, schema=self.schema)
+
+    def raw(self, statement: str, params: tuple[Any, ...] = ()) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+            conn.execute(statement, params)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def backends(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[], Backend]:
+    """Makes a fresh place for a store: a new file, or a new schema in the session's server."""
+    if request.param == "sqlite":
+        return lambda: SQLiteBackend(tmp_path_factory.mktemp("store") / "floor.db")
+    url: str = request.getfixturevalue("pg_url")
+    return lambda: PostgresBackend(url, new_schema())
+
+
+@pytest.fixture
+def backend(backends: Callable[[], Backend]) -> Backend:
+    return backends()
+
+
+@pytest.fixture
+def store(backend: Backend) -> Iterator[AnyStore]:
+    s = backend.open()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def pg(pg_url: str) -> Iterator[PostgresBackend]:
+    """A PostgreSQL-only test's own schema."""
+    yield PostgresBackend(pg_url, new_schema())
+
+
+# -- every backend ---------------------------------------------------------------------------
+
+
+def test_seq_order(store: AnyStore) -> None:
     stored = store.append([state_event(i) for i in range(5)])
     assert [e.seq for e in stored] == [1, 2, 3, 4, 5]
     assert [e.key for e in store.read_from(2)] == ["k2", "k3", "k4"]
     assert store.read_from(0, limit=2)[-1].seq == 2
     assert store.last_seq() == 5
+    assert store.read_from(0) == stored  # events round-trip, payload included
 
 
-def test_same_key_is_stored_once(store: SQLiteStore) -> None:
+def test_same_key_is_stored_once(store: AnyStore) -> None:
     first = store.append([state_event(1), state_event(2)])
     again = store.append([state_event(2), state_event(3), state_event(3)])
     assert [e.key for e in first] == ["k1", "k2"]
@@ -46,18 +153,21 @@ def test_same_key_is_stored_once(store: SQLiteStore) -> None:
     assert [e.key for e in store.read_from(0)] == ["k1", "k2", "k3"]
     # Same key from another source is another fact.
     assert len(store.append([state_event(1, source="other")])) == 1
+    assert store.append([]) == []
 
 
-def test_events_cannot_be_changed_or_deleted(store: SQLiteStore) -> None:
+def test_events_cannot_be_changed_or_deleted(backend: Backend) -> None:
+    store = backend.open()
     store.append([state_event(1)])
-    conn = sqlite3.connect(store.path)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        conn.execute("UPDATE events SET key = 'x'")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        conn.execute("DELETE FROM events")
+    with pytest.raises(backend.db_error, match="append-only"):
+        backend.raw("UPDATE events SET key = 'x'")
+    with pytest.raises(backend.db_error, match="append-only"):
+        backend.raw("DELETE FROM events")
+    assert [e.key for e in store.read_from(0)] == ["k1"]
+    store.close()
 
 
-def test_cursor_is_written_with_its_events(store: SQLiteStore, tmp_path: Path) -> None:
+def test_cursor_is_written_with_its_events(store: AnyStore) -> None:
     store.append([state_event(1)], {"sim": "c1"})
     assert store.get_cursor("sim") == "c1"
     # A failing batch leaves neither its events nor its cursor behind.
@@ -73,22 +183,22 @@ def test_cursor_is_written_with_its_events(store: SQLiteStore, tmp_path: Path) -
         store.append([state_event(2), bad], {"sim": "c2"})
     assert store.get_cursor("sim") == "c1"
     assert [e.key for e in store.read_from(0)] == ["k1"]
+    # ... and uses up no seq.
+    assert store.append([state_event(2)])[0].seq == 2
 
 
-def test_reopen_keeps_everything(tmp_path: Path) -> None:
-    path = tmp_path / "f.db"
-    s = SQLiteStore(path)
+def test_reopen_keeps_everything(backend: Backend) -> None:
+    s = backend.open()
     s.append([state_event(i) for i in range(3)], {"sim": "c3"})
     s.close()
-    s = SQLiteStore(path)
+    s = backend.open()
     assert s.last_seq() == 3 and s.get_cursor("sim") == "c3"
     assert s.append([state_event(3)])[0].seq == 4
     s.close()
 
 
-def test_durable_ack_writes_outbox_in_the_same_transaction(store: SQLiteStore) -> None:
-    from supervisor_tui.model import EscalationAcked
-
+def test_durable_ack_writes_outbox_in_the_same_transaction(store: AnyStore) -> None:
+    store.append([state_event(1)])
     ack = NewEvent(
         source="operator",
         key="ack1",
@@ -96,71 +206,358 @@ def test_durable_ack_writes_outbox_in_the_same_transaction(store: SQLiteStore) -
         received_at=5.0,
         payload=EscalationAcked(escalation_id="e1", by="ana", note="on it", at=5.0),
     )
+    seen: list[int] = []
+    store.add_listener(seen.append)
     stored = store.append_durable(ack, OutboxRequest("zendesk", "ack", json.dumps({"t": 1})))
-    assert stored is not None
+    assert stored is not None and stored.seq == 2 and seen == [2]
     assert store.append_durable(ack, OutboxRequest("zendesk", "ack", "{}")) is None  # once
+    assert store.outbox_pending_count() == 1
     due = store.outbox_due(now=10.0)
     assert [(i.event_seq, i.source, i.action) for i in due] == [(stored.seq, "zendesk", "ack")]
     store.outbox_failed(due[0].id, "timeout", retry_at=20.0)
     assert store.outbox_due(now=10.0) == []
     assert store.outbox_due(now=20.0)[0].attempts == 1
+    assert store.outbox_due(now=20.0)[0].last_error == "timeout"
     store.outbox_delivered(due[0].id, at=21.0)
     assert store.outbox_due(now=99.0) == [] and store.outbox_pending_count() == 0
+    assert store.events_of_kind("escalation.acked") == [stored]
 
 
-def test_quarantine_keeps_the_bad_payload_and_reason(store: SQLiteStore) -> None:
+def test_outbox_gives_up_when_told(store: AnyStore) -> None:
+    ack = NewEvent(
+        source="operator",
+        key="ack1",
+        occurred_at=5.0,
+        received_at=5.0,
+        payload=EscalationAcked(escalation_id="e1", by="ana", at=5.0),
+    )
+    store.append_durable(ack, OutboxRequest("zendesk", "ack", "{}"))
+    [item] = store.outbox_due(now=5.0)
+    store.outbox_failed(item.id, "404", retry_at=None)
+    assert store.outbox_due(now=1e12) == [] and store.outbox_pending_count() == 0
+
+
+def test_quarantine_keeps_the_bad_payload_and_reason(store: AnyStore) -> None:
     store.quarantine("zendesk", "ticket.upserted", '{"id": "x"}', "status: missing", at=3.0)
-    [q] = store.quarantined()
-    assert (q.source, q.kind, q.reason, q.raw) == (
+    store.quarantine("zendesk", "ticket.upserted", "{}", "second", at=4.0)
+    [q, first] = store.quarantined()
+    assert q.reason == "second"
+    assert (first.source, first.kind, first.reason, first.raw, first.received_at) == (
         "zendesk",
         "ticket.upserted",
         "status: missing",
         '{"id": "x"}',
+        3.0,
     )
+    assert len(store.quarantined(limit=1)) == 1
     assert store.read_from(0) == []
 
 
-def test_not_a_store_and_too_new(tmp_path: Path) -> None:
-    junk = tmp_path / "junk.db"
-    junk.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreCorrupt, match=r"junk\.db: not a supervisor-tui store"):
-        SQLiteStore(junk)
-    newer = tmp_path / "newer.db"
-    SQLiteStore(newer).close()
-    conn = sqlite3.connect(newer)
-    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION + 1,))
-    conn.commit()
-    conn.close()
+def test_ranges_timeline_and_snapshots(store: AnyStore) -> None:
+    store.append([state_event(i) for i in range(6)])
+    assert [e.seq for e in store.read_range(2, 4)] == [3, 4]
+    assert store.read_range(4, 4) == []
+    seqs, times = store.timeline()
+    assert seqs == [1, 2, 3, 4, 5, 6] and times == [1000.0 + i for i in range(6)]
+    assert len(store.events_of_kind(AgentStateChanged.KIND)) == 6
+    assert store.events_of_kind("ticket.deleted") == []
+    assert store.snapshot_index() == [] and store.snapshot_formats() == set()
+    store.save_snapshot(3, 1003.0, 1, b"\x00old")
+    store.save_snapshot(3, 1003.0, 2, b"\x00\xffnew")  # replaces
+    store.save_snapshot(6, 1006.0, 2, b"six")
+    assert store.snapshot_index() == [3, 6]
+    assert store.snapshot_formats() == {2}
+    assert store.load_snapshot(3) == (2, b"\x00\xffnew")
+    assert store.load_snapshot(4) is None
+
+
+def test_too_new_is_refused(backend: Backend) -> None:
+    backend.open().close()
+    backend.raw(
+        "UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),)
+    )
     with pytest.raises(StoreTooNew, match="written by a newer supervisor-tui"):
-        SQLiteStore(newer, read_only=True)
+        backend.open(read_only=True)
+    with pytest.raises(StoreTooNew, match="written by a newer supervisor-tui"):
+        backend.open()
 
 
-def test_read_only_store_refuses_writes(tmp_path: Path) -> None:
-    path = tmp_path / "f.db"
-    SQLiteStore(path).close()
-    ro = SQLiteStore(path, read_only=True)
+def test_read_only_store_refuses_writes(backend: Backend) -> None:
+    writer = backend.open()
+    writer.append([state_event(1)])
+    ro = backend.open(read_only=True)
     with pytest.raises(StoreError, match="read-only"):
-        ro.append([state_event(1)])
+        ro.append([state_event(2)])
+    if isinstance(ro, PostgresStore):  # the SQLite store has no writer connection to refuse
+        for write in (
+            lambda: ro.append_durable(state_event(3)),
+            lambda: ro.quarantine("s", "k", "{}", "r", 1.0),
+            lambda: ro.save_snapshot(1, 1.0, 1, b""),
+            lambda: ro.outbox_delivered(1, 1.0),
+        ):
+            with pytest.raises(StoreError, match="read-only"):
+                write()
+    assert [e.key for e in ro.read_from(0)] == ["k1"] and ro.last_seq() == 1
     ro.close()
+    writer.close()
 
 
-@settings(max_examples=30, deadline=None)
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     st.lists(st.integers(min_value=0, max_value=40), max_size=60),
     st.integers(min_value=1, max_value=10),
 )
 def test_any_batching_stores_each_key_once_in_first_seen_order(
-    tmp_path_factory: pytest.TempPathFactory, keys: list[int], batch: int
+    backends: Callable[[], Backend], keys: list[int], batch: int
 ) -> None:
-    s = SQLiteStore(tmp_path_factory.mktemp("h") / "f.db")
+    s = backends().open()  # a fresh store for every example
     for i in range(0, len(keys), batch):
         s.append([state_event(k) for k in keys[i : i + batch]])
     stored = s.read_from(0, 10_000)
     assert [e.key for e in stored] == [f"k{k}" for k in dict.fromkeys(keys)]
-    assert [e.seq for e in stored] == sorted({e.seq for e in stored})
+    assert [e.seq for e in stored] == list(range(1, len(stored) + 1))
     s.close()
+
+
+# -- SQLite only -----------------------------------------------------------------------------
+
+
+def test_sqlite_is_in_wal_mode(tmp_path: Path) -> None:
+    s = SQLiteStore(tmp_path / "floor.db")
+    mode = sqlite3.connect(s.path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    s.close()
+
+
+def test_sqlite_not_a_store(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreCorrupt, match=r"junk\.db: not a supervisor-tui store"):
+        SQLiteStore(junk)
 
 
 def test_a_new_store_file_is_private_to_its_owner(tmp_path: Path) -> None:
     SQLiteStore(tmp_path / "private.db").close()
     assert (tmp_path / "private.db").stat().st_mode & 0o077 == 0
+
+
+# -- PostgreSQL only -------------------------------------------------------------------------
+
+
+def test_postgres_store_is_a_store(pg: PostgresBackend) -> None:
+    s: Store = PostgresStore(pg.url, schema=pg.schema)
+    s.close()
+    s.close()  # twice is fine
+
+
+def test_postgres_cannot_truncate_events(pg: PostgresBackend) -> None:
+    pg.open().close()
+    with pytest.raises(psycopg.Error, match="append-only"):
+        pg.raw("TRUNCATE events CASCADE")
+
+
+def test_postgres_not_a_store_and_no_store(pg: PostgresBackend) -> None:
+    with pytest.raises(StoreError, match="no such store"):
+        PostgresStore(pg.url, schema=pg.schema, read_only=True)
+    pg.raw(f'CREATE SCHEMA "{pg.schema}"')
+    pg.raw("CREATE TABLE events (id int)")
+    with pytest.raises(StoreCorrupt, match="not a supervisor-tui store"):
+        PostgresStore(pg.url, schema=pg.schema)
+
+
+def test_postgres_schemas_are_separate_stores(pg_url: str) -> None:
+    a = PostgresStore(pg_url, schema=new_schema())
+    b = PostgresStore(pg_url, schema=new_schema())
+    a.append([state_event(i) for i in range(3)])
+    assert b.append([state_event(0)])[0].seq == 1
+    assert b.last_seq() == 1 and a.last_seq() == 3
+    a.close()
+    b.close()
+
+
+def test_postgres_store_survives_lost_connections(pg: PostgresBackend) -> None:
+    store = PostgresStore(pg.url, schema=pg.schema)
+    store.append([state_event(1)])
+    assert store.wait_for_new(0.01) == 1  # subscribes
+    kill = (
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE application_name = 'supervisor-tui' AND pid <> pg_backend_pid()"
+    )
+    pg.raw(kill)
+    assert [e.seq for e in store.read_from(0)] == [1]  # a read is retried on a new connection
+    with pytest.raises(StoreError, match="cannot append"):
+        store.append([state_event(2)])  # a write is not retried ...
+    assert [e.seq for e in store.append([state_event(2)])] == [2]  # ... the next one reconnects
+    assert store.wait_for_new(0.01) == 2  # subscribes again, and says what is there
+    store.close()
+
+
+def test_postgres_connection_failure_is_one_line_without_the_password(pg_url: str) -> None:
+    port = free_port()  # nothing listens there
+    for url in (
+        f"postgresql://alice:hunter2-secret@127.0.0.1:{port}/floor",
+        f"host=127.0.0.1 port={port} user=alice password=hunter2-secret dbname=floor",
+    ):
+        with pytest.raises(StoreError, match="cannot connect") as info:
+            PostgresStore(url)
+        message = str(info.value)
+        assert "hunter2" not in message and "\n" not in message
+        assert f"postgresql://alice@127.0.0.1:{port}/floor" in message
+    # A real server refusing the password.
+    password = psycopg.conninfo.conninfo_to_dict(pg_url)["password"]
+    wrong = pg_url.replace(str(password), "wrong-pw-123")
+    with pytest.raises(StoreError, match="password authentication failed") as info:
+        PostgresStore(wrong)
+    message = str(info.value)
+    assert "wrong-pw-123" not in message and str(password) not in message
+    assert "\n" not in message
+
+
+def test_postgres_notify_wakes_a_waiting_reader(pg: PostgresBackend) -> None:
+    writer = PostgresStore(pg.url, schema=pg.schema)
+    reader = PostgresStore(pg.url, schema=pg.schema, read_only=True)
+    assert reader.wait_for_new(0.05) is None  # subscribes; nothing stored yet
+    woke: list[int | None] = []
+    waiter = threading.Thread(target=lambda: woke.append(reader.wait_for_new(20)))
+    started = time.monotonic()
+    waiter.start()
+    time.sleep(0.2)
+    writer.append([state_event(i) for i in range(3)])
+    waiter.join(20)
+    assert woke == [3] and time.monotonic() - started < 5
+    assert [e.seq for e in reader.read_from(0)] == [1, 2, 3]
+    # Only commits that add events ring: a batch of known events does not.
+    writer.append([state_event(1)])
+    assert reader.wait_for_new(0.2) is None
+    # Several commits before anyone waits: each wait returns the newest seq that has arrived
+    # (both may come in one packet or in two), until the newest of all.
+    writer.append([state_event(3)])
+    writer.append([state_event(4)])
+    announced: list[int | None] = []
+    while len(announced) < 3 and (not announced or announced[-1] != 5):
+        announced.append(reader.wait_for_new(5))
+    assert announced in ([5], [4, 5])
+    # A new subscriber hears at once about what is already there.
+    late = PostgresStore(pg.url, schema=pg.schema, read_only=True)
+    assert late.wait_for_new(20) == 5
+    for s in (writer, reader, late):
+        s.close()
+
+
+_WRITER_PROCESS = """
+import sys
+from supervisor_tui.model import AgentState, AgentStateChanged, NewEvent
+from supervisor_tui.store import PostgresStore
+
+url, schema, source, batches, size = sys.argv[1:6]
+store = PostgresStore(url, schema=schema)
+print("ready", flush=True)
+sys.stdin.readline()
+for b in range(int(batches)):
+    events = [
+        NewEvent(source=source, key=f"{b}.{i}", occurred_at=b, received_at=b,
+                 payload=AgentStateChanged(agent_id=source, state=AgentState.BUSY, since=b))
+        for i in range(int(size))
+    ]
+    shared = NewEvent(source="shared", key=f"s{b}", occurred_at=b, received_at=b,
+                      payload=AgentStateChanged(agent_id="x", state=AgentState.AWAY, since=b))
+    store.append([*events, shared], {source: str(b)})
+store.close()
+"""
+
+
+def test_postgres_concurrent_writers_and_a_following_reader(pg: PostgresBackend) -> None:
+    """Threads and processes append at once, each through its own store, some of them the
+    same events; a reader following with read_from sees every seq once, in order, no gap."""
+    threads_n, procs_n, batches, size, acks_n = 3, 3, 25, 8, 20
+    PostgresStore(pg.url, schema=pg.schema).close()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER_PROCESS, pg.url, pg.schema, f"proc{p}", str(batches),
+             str(size)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for p in range(procs_n)
+    ]  # fmt: skip
+    try:
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        go = threading.Event()
+        errors: list[BaseException] = []
+
+        def write(source: str) -> None:
+            store = PostgresStore(pg.url, schema=pg.schema)
+            try:
+                go.wait()
+                for b in range(batches):
+                    fresh = [state_event(b, source, key=f"{b}.{i}") for i in range(size)]
+                    shared = state_event(b, "shared", key=f"s{b}")
+                    store.append([*fresh, shared], {source: str(b)})
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                store.close()
+
+        def ack() -> None:
+            store = PostgresStore(pg.url, schema=pg.schema)
+            try:
+                go.wait()
+                for n in range(acks_n):
+                    event = state_event(n, "operator", key=f"ack{n}")
+                    assert store.append_durable(event, OutboxRequest("z", "ack", "{}"))
+                    assert store.append_durable(event) is None
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                store.close()
+
+        workers = [threading.Thread(target=write, args=(f"thread{t}",)) for t in range(threads_n)]
+        workers.append(threading.Thread(target=ack))
+        for w in workers:
+            w.start()
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        go.set()
+
+        total = (threads_n + procs_n) * batches * size + batches + acks_n
+        reader = PostgresStore(pg.url, schema=pg.schema, read_only=True)
+        seen: list[tuple[int, str, str]] = []
+        cursor = 0
+        deadline = time.monotonic() + 90
+        while len(seen) < total and time.monotonic() < deadline:
+            if any(p.poll() not in (None, 0) for p in procs) or errors:
+                break  # a writer failed: it is reported below
+            page = reader.read_from(cursor, limit=97)
+            for e in page:
+                assert e.seq == cursor + 1, f"after seq {cursor} the reader got {e.seq}"
+                cursor = e.seq
+                seen.append((e.seq, e.source, e.key))
+            if not page:
+                reader.wait_for_new(0.05)
+        for w in workers:
+            w.join(60)
+        for p in procs:
+            assert p.wait(60) == 0
+        assert errors == []
+        assert reader.read_from(cursor) == []  # nothing more than counted
+        reader.close()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert [s for s, _, _ in seen] == list(range(1, total + 1))
+    keys = [(source, key) for _, source, key in seen]
+    assert len(set(keys)) == total
+    assert sum(1 for source, _ in keys if source == "shared") == batches
+    last = PostgresStore(pg.url, schema=pg.schema, read_only=True)
+    assert last.outbox_pending_count() == acks_n
+    assert {last.get_cursor(f"proc{p}") for p in range(procs_n)} == {str(batches - 1)}
+    assert {last.get_cursor(f"thread{t}") for t in range(threads_n)} == {str(batches - 1)}
+    last.close()

@@ -1,0 +1,702 @@
+"""The shared store: the same append-only log as SQLiteStore, in a PostgreSQL schema.
+
+For a site that outgrows one machine: several collector processes write to one database,
+many terminals read from it. Every table lives in one schema (``supervisor`` by default), so
+one database can hold several floors.
+
+Seq allocation
+--------------
+Readers follow the log with ``WHERE seq > cursor ORDER BY seq`` and then move their cursor to
+the last seq they saw. That is only correct if, whenever a reader can see seq N, it can also
+see every seq below N that will ever exist. A PostgreSQL sequence (``BIGSERIAL``) breaks this:
+transaction A draws seq 5, transaction B draws seq 6 and commits first, a reader sees 6 and
+moves its cursor past 5; when A commits, seq 5 is never read by that reader.
+
+So every transaction that adds events first takes a transaction-scoped advisory lock
+(``pg_advisory_xact_lock``, one key per schema), then looks up which (source, key) pairs are
+already stored, reads ``MAX(seq)`` and inserts its events as ``MAX(seq) + 1, + 2, ...``. The
+lock is held until COMMIT or ROLLBACK, and PostgreSQL makes a commit visible before it releases
+the transaction's locks, so:
+
+- seqs are allocated and committed strictly one transaction after the other: the committed
+  events are always exactly seqs 1..M, for any snapshot, and a reader never skips one;
+- a transaction that rolls back allocated nothing, so there are no gaps ("event N" means the
+  same everywhere), as in the SQLite store;
+- two writers racing to store the same (source, key) are serialised too: the second one sees
+  the first one's row and drops it, instead of failing on the UNIQUE constraint.
+
+Writers hold the lock only for the few statements of one batch; readers never take it.
+The writing connections use ``synchronous_commit = on`` whatever the server's default is: an
+event that a reader has seen must not be lost by a crash and its seq reused for another one,
+and an ack must be on disk before anyone is shown it.
+
+LISTEN/NOTIFY
+-------------
+A commit that added events also runs ``pg_notify(channel, newest_seq)``, which PostgreSQL
+delivers only if and when the transaction commits. The notification is a doorbell, nothing
+more: its payload is one number (far below the 8,000-byte limit), notifications can be merged
+or lost across a reconnect, and a reader always reads the events themselves with
+:meth:`PostgresStore.read_from`. :meth:`PostgresStore.wait_for_new` waits on a connection of
+its own. Listeners added with :meth:`PostgresStore.add_listener` are called in this process,
+from the committing thread, as with SQLiteStore.
+
+Connections
+-----------
+One connection per role, each behind its own lock so the store can be shared between threads
+(callers use ``asyncio.to_thread``): a writer for the adapters' batches, quarantine and
+snapshots; one for operator events (acks) and the outbox; a reader; and, once
+:meth:`PostgresStore.wait_for_new` is called, a listener. A broken connection is replaced on
+its next use (a read is then retried once on the new connection; a write fails with
+StoreError and the next one reconnects). Error messages show the URL without its password.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeAlias
+
+from supervisor_tui.model import Event, NewEvent, PayloadError, parse_payload
+from supervisor_tui.store.base import (
+    SCHEMA_VERSION,
+    Listener,
+    OutboxItem,
+    OutboxRequest,
+    QuarantinedPayload,
+    StoreCorrupt,
+    StoreError,
+    StoreTooNew,
+)
+
+try:
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict
+    from psycopg.rows import TupleRow
+except ImportError:  # pragma: no cover - psycopg is a dependency; this keeps the message clear
+    _HAVE_PSYCOPG = False
+else:
+    _HAVE_PSYCOPG = True
+
+Connection: TypeAlias = "psycopg.Connection[TupleRow]"
+Row: TypeAlias = tuple[Any, ...]
+
+_CONNECT_TIMEOUT_S = 10
+
+# `{schema}` is filled in with a quoted identifier; everything else is unqualified and found
+# through the connection's search_path, which is set to the schema alone.
+_SCHEMA = """
+CREATE SCHEMA IF NOT EXISTS {schema};
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq         BIGINT PRIMARY KEY CHECK (seq > 0),
+    source      TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    occurred_at DOUBLE PRECISION NOT NULL,
+    received_at DOUBLE PRECISION NOT NULL,
+    payload     TEXT NOT NULL,
+    UNIQUE (source, key)
+);
+CREATE INDEX IF NOT EXISTS events_kind ON events (kind, seq);
+CREATE OR REPLACE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'events are append-only';
+END
+$$;
+CREATE OR REPLACE TRIGGER events_append_only_row BEFORE UPDATE OR DELETE ON events
+    FOR EACH ROW EXECUTE FUNCTION events_append_only();
+CREATE OR REPLACE TRIGGER events_append_only_truncate BEFORE TRUNCATE ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION events_append_only();
+CREATE TABLE IF NOT EXISTS cursors (
+    source     TEXT PRIMARY KEY,
+    cursor     TEXT NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id          BIGSERIAL PRIMARY KEY,
+    source      TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    raw         TEXT NOT NULL,
+    received_at DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id              BIGSERIAL PRIMARY KEY,
+    event_seq       BIGINT NOT NULL REFERENCES events (seq),
+    source          TEXT NOT NULL,
+    action          TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    state           TEXT NOT NULL DEFAULT 'pending',
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at DOUBLE PRECISION NOT NULL,
+    last_error      TEXT,
+    delivered_at    DOUBLE PRECISION
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS snapshots (
+    seq    BIGINT PRIMARY KEY,
+    at     DOUBLE PRECISION NOT NULL,
+    format INTEGER NOT NULL,
+    data   BYTEA NOT NULL
+);
+"""
+
+_TABLES = {"meta", "events", "cursors", "quarantine", "outbox", "snapshots"}
+_EVENT_COLUMNS = "seq, source, key, kind, occurred_at, received_at, payload"
+
+
+def _lock_key(purpose: str, schema: str) -> int:
+    """A stable signed 64-bit advisory-lock key for one purpose in one schema."""
+    digest = hashlib.blake2b(f"supervisor-tui:{purpose}:{schema}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+def _channel(schema: str) -> str:
+    """The NOTIFY channel of a schema (an identifier: at most 63 bytes)."""
+    name = f"{schema}.events"
+    if len(name.encode()) <= 63:
+        return name
+    return "supervisor_tui." + hashlib.blake2b(schema.encode(), digest_size=16).hexdigest()
+
+
+def safe_url(url: str) -> str:
+    """The connection URL as it may be shown: user, host, port and database, no password."""
+    try:
+        params = conninfo_to_dict(url) if _HAVE_PSYCOPG else {}
+    except psycopg.Error:
+        params = {}
+    if not params:
+        # Unparseable (or no psycopg): hide anything that looks like a password.
+        return _redact_patterns(url)
+    user = params.get("user")
+    host = params.get("host") or params.get("hostaddr") or ""
+    port = params.get("port")
+    dbname = params.get("dbname") or ""
+    return (
+        "postgresql://"
+        + (f"{user}@" if user else "")
+        + str(host)
+        + (f":{port}" if port else "")
+        + f"/{dbname}"
+    )
+
+
+def _redact_patterns(text: str) -> str:
+    text = re.sub(r"(://[^:/@\s]*):[^@\s]*@", r"\1:***@", text)
+    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", text, flags=re.I)
+
+
+class PostgresStore:
+    """Append-only event log in a PostgreSQL schema; safe to share between threads and
+    between processes (several collectors may write to the same schema at once)."""
+
+    def __init__(self, url: str, *, read_only: bool = False, schema: str = "supervisor") -> None:
+        self.url = safe_url(url)
+        self.schema = schema
+        self.read_only = read_only
+        self.channel = _channel(schema)
+        self.where = f"{self.url} (schema {schema})"
+        self._url = url
+        self._secrets = self._find_secrets(url)
+        self._listeners: list[Listener] = []
+        self._write_lock = threading.Lock()
+        self._ack_lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        self._listen_lock = threading.Lock()
+        self._seq_lock_key = _lock_key("seq", schema)
+        self._writer: Connection | None = None
+        self._acks: Connection | None = None
+        self._reader: Connection | None = None
+        self._listen_conn: Connection | None = None
+        if not _HAVE_PSYCOPG:
+            raise StoreError(f"{self.where}: PostgreSQL needs psycopg (pip install psycopg)")
+        if len(schema.encode()) > 63 or not schema:
+            raise StoreError(f"{self.where}: a schema name has 1 to 63 bytes")
+        try:
+            if read_only:
+                self._reader = self._connect()
+                self._check_schema(self._reader)
+                return
+            self._writer = self._connect()
+            self._init_schema(self._writer)
+            self._acks = self._connect()
+            self._reader = self._connect()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- connections -----------------------------------------------------------------------
+
+    @staticmethod
+    def _find_secrets(url: str) -> list[str]:
+        try:
+            password = conninfo_to_dict(url).get("password") if _HAVE_PSYCOPG else None
+        except psycopg.Error:
+            return []
+        if not password:
+            return []
+        from urllib.parse import quote
+
+        return sorted({str(password), quote(str(password), safe="")}, key=len, reverse=True)
+
+    def _message(self, exc: BaseException) -> str:
+        """The first line of a driver error, with the password (if any) taken out."""
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        text = lines[0] if lines else type(exc).__name__
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return _redact_patterns(text)
+
+    def _connect(self, *, listen: bool = False) -> Connection:
+        try:
+            params = conninfo_to_dict(self._url)
+        except psycopg.Error as exc:
+            raise StoreError(f"{self.where}: bad URL ({self._message(exc)})") from None
+        extra: dict[str, Any] = {}
+        if "connect_timeout" not in params:
+            extra["connect_timeout"] = _CONNECT_TIMEOUT_S
+        if "application_name" not in params:
+            extra["application_name"] = "supervisor-tui"
+        try:
+            conn = psycopg.connect(self._url, autocommit=True, **extra)
+        except psycopg.Error as exc:
+            raise StoreError(f"{self.where}: cannot connect ({self._message(exc)})") from None
+        try:
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+            if self.read_only and not listen:
+                conn.execute("SET default_transaction_read_only = on")
+            elif not listen:
+                conn.execute("SET synchronous_commit = on")
+        except psycopg.Error as exc:
+            conn.close()
+            raise StoreError(f"{self.where}: cannot connect ({self._message(exc)})") from None
+        return conn
+
+    def _live(self, name: str) -> Connection:
+        """The role's connection, replaced by a new one if it broke (call with its lock)."""
+        conn: Connection | None = getattr(self, name)
+        if conn is None:
+            if self.read_only and name != "_reader":
+                raise StoreError(f"{self.where}: opened read-only")
+            raise StoreError(f"{self.where}: store is closed")
+        if conn.closed or conn.broken:
+            conn.close()
+            conn = self._connect()
+            setattr(self, name, conn)
+        return conn
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.Error as exc:
+            raise StoreError(f"{self.where}: {what} ({self._message(exc)})") from None
+
+    def _tables(self, conn: Connection) -> set[str]:
+        rows = conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p')",
+            (self.schema,),
+        ).fetchall()
+        return {str(r[0]) for r in rows}
+
+    def _schema_version(self, conn: Connection, tables: set[str]) -> int:
+        if "meta" not in tables:
+            raise StoreCorrupt(f"{self.where}: not a supervisor-tui store (no meta table)")
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            raise StoreCorrupt(f"{self.where}: not a supervisor-tui store (no schema version)")
+        try:
+            version = int(row[0])
+        except ValueError:
+            raise StoreCorrupt(
+                f"{self.where}: not a supervisor-tui store (schema version {row[0]!r})"
+            ) from None
+        if version > SCHEMA_VERSION:
+            raise StoreTooNew(
+                f"{self.where}: written by a newer supervisor-tui (store schema {version}, "
+                f"this version reads up to {SCHEMA_VERSION})"
+            )
+        return version
+
+    def _init_schema(self, conn: Connection) -> None:
+        with self._write_lock, self._errors("cannot create the store"), conn.transaction():
+            # Several processes may open a new store at once: CREATE ... IF NOT EXISTS is not
+            # safe against a concurrent CREATE, so they take turns.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key("init", self.schema),))
+            tables = self._tables(conn)
+            if tables:
+                # Refuse a newer store before changing anything; leave a current one alone
+                # (re-running the DDL would lock the events table against other writers).
+                version = self._schema_version(conn, tables)
+                if version == SCHEMA_VERSION and _TABLES.issubset(tables):
+                    return
+            conn.execute(sql.SQL(_SCHEMA).format(schema=sql.Identifier(self.schema)))
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', %s) "
+                "ON CONFLICT (key) DO NOTHING",
+                (str(SCHEMA_VERSION),),
+            )
+
+    def _check_schema(self, conn: Connection) -> None:
+        with self._errors("cannot read the store"):
+            exists = conn.execute(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)
+            ).fetchone()
+            if exists is None:
+                raise StoreError(f"{self.where}: no such store (the schema does not exist)")
+            self._schema_version(conn, self._tables(conn))
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _notify(self, seq: int) -> None:
+        for listener in self._listeners:
+            listener(seq)
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"{self.where}: opened read-only")
+
+    def _take_seqs(self, conn: Connection) -> int:
+        """Take the seq lock (until the end of the transaction); return the newest seq."""
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._seq_lock_key,))
+        row = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def _ring(self, conn: Connection, seq: int) -> None:
+        """The doorbell: delivered when (and only if) the transaction commits."""
+        conn.execute("SELECT pg_notify(%s, %s)", (self.channel, str(seq)))
+
+    def append(
+        self, events: Sequence[NewEvent], cursors: Mapping[str, str] | None = None
+    ) -> list[Event]:
+        self._writable()
+        by_key: dict[tuple[str, str], NewEvent] = {}
+        for e in events:
+            by_key.setdefault((e.source, e.key), e)
+        stored: list[Event] = []
+        with self._write_lock, self._errors("cannot append"):
+            conn = self._live("_writer")
+            with conn.transaction():
+                if by_key:
+                    before = self._take_seqs(conn)
+                    # Drop what is already stored first: seqs without gaps make "event N"
+                    # mean the same everywhere.
+                    known = self._known(conn, by_key)
+                    fresh = [e for k, e in by_key.items() if k not in known]
+                    seqs = list(range(before + 1, before + 1 + len(fresh)))
+                    if fresh:
+                        conn.execute(
+                            f"INSERT INTO events ({_EVENT_COLUMNS}) SELECT * FROM unnest("
+                            "%s::bigint[], %s::text[], %s::text[], %s::text[], "
+                            "%s::float8[], %s::float8[], %s::text[])",
+                            (
+                                seqs,
+                                [e.source for e in fresh],
+                                [e.key for e in fresh],
+                                [e.payload.KIND for e in fresh],
+                                [e.occurred_at for e in fresh],
+                                [e.received_at for e in fresh],
+                                [e.payload.model_dump_json() for e in fresh],
+                            ),
+                        )
+                        self._ring(conn, seqs[-1])
+                    stored = [
+                        Event.model_construct(
+                            seq=seq,
+                            source=e.source,
+                            key=e.key,
+                            occurred_at=e.occurred_at,
+                            received_at=e.received_at,
+                            payload=e.payload,
+                        )
+                        for seq, e in zip(seqs, fresh, strict=True)
+                    ]
+                if cursors:
+                    with conn.cursor() as cur:
+                        cur.executemany(
+                            "INSERT INTO cursors (source, cursor, updated_at) "
+                            "VALUES (%s, %s, extract(epoch FROM now())) "
+                            "ON CONFLICT (source) DO UPDATE SET "
+                            "cursor = excluded.cursor, updated_at = excluded.updated_at",
+                            list(cursors.items()),
+                        )
+        if stored:
+            self._notify(stored[-1].seq)
+        return stored
+
+    @staticmethod
+    def _known(
+        conn: Connection, wanted: Mapping[tuple[str, str], NewEvent]
+    ) -> set[tuple[str, str]]:
+        rows = conn.execute(
+            "SELECT e.source, e.key FROM events e "
+            "JOIN unnest(%s::text[], %s::text[]) AS w (source, key) "
+            "ON e.source = w.source AND e.key = w.key",
+            ([s for s, _ in wanted], [k for _, k in wanted]),
+        ).fetchall()
+        return {(str(r[0]), str(r[1])) for r in rows}
+
+    def append_durable(self, event: NewEvent, outbox: OutboxRequest | None = None) -> Event | None:
+        self._writable()
+        seq: int | None = None
+        with self._ack_lock, self._errors(f"cannot record {event.kind}"):
+            conn = self._live("_acks")
+            with conn.transaction():
+                before = self._take_seqs(conn)
+                seen = conn.execute(
+                    "SELECT 1 FROM events WHERE source = %s AND key = %s",
+                    (event.source, event.key),
+                ).fetchone()
+                if seen is None:
+                    seq = before + 1
+                    conn.execute(
+                        f"INSERT INTO events ({_EVENT_COLUMNS}) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                        (
+                            seq,
+                            event.source,
+                            event.key,
+                            event.payload.KIND,
+                            event.occurred_at,
+                            event.received_at,
+                            event.payload.model_dump_json(),
+                        ),
+                    )
+                    if outbox is not None:
+                        conn.execute(
+                            "INSERT INTO outbox (event_seq, source, action, body, "
+                            "next_attempt_at) VALUES (%s, %s, %s, %s, %s)",
+                            (seq, outbox.source, outbox.action, outbox.body, event.received_at),
+                        )
+                    self._ring(conn, seq)
+        if seq is None:
+            return None
+        stored = Event(seq=seq, **event.model_dump(exclude={"payload"}), payload=event.payload)
+        self._notify(stored.seq)
+        return stored
+
+    def quarantine(self, source: str, kind: str, raw: str, reason: str, at: float) -> None:
+        self._writable()
+        with self._write_lock, self._errors("cannot quarantine a payload"):
+            self._live("_writer").execute(
+                "INSERT INTO quarantine (source, kind, reason, raw, received_at) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                (source, kind, reason, raw, at),
+            )
+
+    def save_snapshot(self, seq: int, at: float, fmt: int, data: bytes) -> None:
+        self._writable()
+        with self._write_lock, self._errors("cannot save a snapshot"):
+            self._live("_writer").execute(
+                "INSERT INTO snapshots (seq, at, format, data) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (seq) DO UPDATE SET "
+                "at = excluded.at, format = excluded.format, data = excluded.data",
+                (seq, at, fmt, data),
+            )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _read(self, query: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self._read_lock, self._errors("cannot read the store"):
+            conn = self._live("_reader")
+            try:
+                return conn.execute(query, params).fetchall()
+            except psycopg.OperationalError:
+                if not conn.broken:
+                    raise
+            # The connection was lost (a server restart, an idle timeout): reading is
+            # harmless to repeat, so once more on a new one.
+            return self._live("_reader").execute(query, params).fetchall()
+
+    def read_from(self, after_seq: int, limit: int = 10_000) -> list[Event]:
+        rows = self._read(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq > %s ORDER BY seq LIMIT %s",
+            (after_seq, limit),
+        )
+        return [self._event(row) for row in rows]
+
+    def _event(self, row: Row) -> Event:
+        seq, source, key, kind, occurred_at, received_at, payload = row
+        try:
+            parsed = parse_payload(kind, payload)
+        except PayloadError as exc:
+            raise StoreCorrupt(f"{self.where}: event {seq} does not parse ({exc})") from None
+        # Every field is already typed (the payload was validated just above, the rest comes
+        # from typed columns): build the event without validating it a second time.
+        return Event.model_construct(
+            seq=seq,
+            source=source,
+            key=key,
+            occurred_at=occurred_at,
+            received_at=received_at,
+            payload=parsed,
+        )
+
+    def read_range(self, after_seq: int, upto_seq: int) -> list[Event]:
+        """Events with after_seq < seq <= upto_seq, in order."""
+        if upto_seq <= after_seq:
+            return []
+        rows = self._read(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq > %s AND seq <= %s ORDER BY seq",
+            (after_seq, upto_seq),
+        )
+        return [self._event(row) for row in rows]
+
+    def timeline(self) -> tuple[list[int], list[float]]:
+        """Every event's seq and the time it was received, in seq order (for replay)."""
+        rows = self._read("SELECT seq, received_at FROM events ORDER BY seq")
+        return [int(r[0]) for r in rows], [float(r[1]) for r in rows]
+
+    def events_of_kind(self, kind: str) -> list[Event]:
+        rows = self._read(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE kind = %s ORDER BY seq", (kind,)
+        )
+        return [self._event(row) for row in rows]
+
+    def snapshot_index(self) -> list[int]:
+        """Seqs at which a FloorState snapshot is stored."""
+        return [int(r[0]) for r in self._read("SELECT seq FROM snapshots ORDER BY seq")]
+
+    def snapshot_formats(self) -> set[int]:
+        return {int(r[0]) for r in self._read("SELECT DISTINCT format FROM snapshots")}
+
+    def load_snapshot(self, seq: int) -> tuple[int, bytes] | None:
+        rows = self._read("SELECT format, data FROM snapshots WHERE seq = %s", (seq,))
+        return None if not rows else (int(rows[0][0]), bytes(rows[0][1]))
+
+    def last_seq(self) -> int:
+        return int(self._read("SELECT COALESCE(MAX(seq), 0) FROM events")[0][0])
+
+    def get_cursor(self, source: str) -> str | None:
+        rows = self._read("SELECT cursor FROM cursors WHERE source = %s", (source,))
+        return None if not rows else str(rows[0][0])
+
+    def quarantined(self, limit: int = 100) -> list[QuarantinedPayload]:
+        rows = self._read(
+            "SELECT id, source, kind, reason, raw, received_at FROM quarantine "
+            "ORDER BY id DESC LIMIT %s",
+            (limit,),
+        )
+        return [QuarantinedPayload(*row) for row in rows]
+
+    # -- following -------------------------------------------------------------------------
+
+    def wait_for_new(self, timeout_s: float) -> int | None:
+        """Wait up to ``timeout_s`` for a commit that adds events, on a connection of its own.
+
+        Returns the newest seq announced, or None if none was. The first call (and the first
+        after a lost connection, which is replaced at once) subscribes; it returns at once
+        with the newest seq stored then, if there is any, so that nothing committed before
+        the subscription is missed. This is a doorbell only: read the events with
+        :meth:`read_from`. (:meth:`close` waits for a wait in another thread to end.)"""
+        with self._listen_lock:
+            subscribed = self._listen_conn is not None
+            try:
+                return self._wait(timeout_s)
+            except psycopg.Error as exc:
+                self._drop_listener()
+                if not subscribed:
+                    raise StoreError(
+                        f"{self.where}: cannot listen ({self._message(exc)})"
+                    ) from None
+            try:  # the connection was lost while subscribed: subscribe again
+                return self._wait(timeout_s)
+            except psycopg.Error as exc:
+                self._drop_listener()
+                raise StoreError(f"{self.where}: cannot listen ({self._message(exc)})") from None
+
+    def _drop_listener(self) -> None:
+        if self._listen_conn is not None:
+            self._listen_conn.close()
+            self._listen_conn = None
+
+    def _wait(self, timeout_s: float) -> int | None:
+        conn = self._listen_conn
+        if conn is None or conn.closed or conn.broken:
+            self._drop_listener()
+            conn = self._connect(listen=True)
+            self._listen_conn = conn
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+            row = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+            if row is not None and int(row[0]) > 0:
+                return int(row[0])
+        newest: int | None = None
+        # Wait for one, then take whatever else has already arrived.
+        waits: list[dict[str, Any]] = [
+            {"timeout": max(0.0, timeout_s), "stop_after": 1},
+            {"timeout": 0.0},
+        ]
+        for wait in waits:
+            for note in conn.notifies(**wait):
+                try:
+                    seq = int(note.payload)
+                except ValueError:
+                    continue
+                newest = seq if newest is None else max(newest, seq)
+            if newest is None:
+                break
+        return newest
+
+    # -- outbox ----------------------------------------------------------------------------
+
+    def outbox_due(self, now: float, limit: int = 50) -> list[OutboxItem]:
+        rows = self._read(
+            "SELECT id, event_seq, source, action, body, attempts, next_attempt_at, last_error "
+            "FROM outbox WHERE state = 'pending' AND next_attempt_at <= %s ORDER BY id LIMIT %s",
+            (now, limit),
+        )
+        return [OutboxItem(*row) for row in rows]
+
+    def outbox_pending_count(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")[0][0])
+
+    def outbox_delivered(self, item_id: int, at: float) -> None:
+        self._writable()
+        with self._ack_lock, self._errors("cannot update the outbox"):
+            self._live("_acks").execute(
+                "UPDATE outbox SET state = 'delivered', delivered_at = %s, "
+                "attempts = attempts + 1 WHERE id = %s",
+                (at, item_id),
+            )
+
+    def outbox_failed(self, item_id: int, error: str, retry_at: float | None) -> None:
+        """Record a failed delivery: try again at ``retry_at``, or never when it is None."""
+        self._writable()
+        with self._ack_lock, self._errors("cannot update the outbox"):
+            if retry_at is None:
+                self._live("_acks").execute(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = %s, "
+                    "state = 'failed' WHERE id = %s",
+                    (error, item_id),
+                )
+            else:
+                self._live("_acks").execute(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = %s, "
+                    "next_attempt_at = %s WHERE id = %s",
+                    (error, retry_at, item_id),
+                )
+
+    def close(self) -> None:
+        for name, lock in (
+            ("_writer", self._write_lock),
+            ("_acks", self._ack_lock),
+            ("_reader", self._read_lock),
+            ("_listen_conn", self._listen_lock),
+        ):
+            with lock:
+                conn: Connection | None = getattr(self, name, None)
+                if conn is not None:
+                    conn.close()
+                    setattr(self, name, None)
