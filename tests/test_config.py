@@ -152,3 +152,15 @@ def test_freshdesk_source_needs_a_key_and_a_known_plan() -> None:
     assert "only allowed to a loopback" in _error(
         {"sources": [{**base, "base_url": "http://acme.example"}]}
     )
+
+
+def test_store_is_sqlite_or_postgresql_not_both(monkeypatch: pytest.MonkeyPatch) -> None:
+    ok = parse_config({"store": {"url": "postgresql://floor@db.internal/floor"}}, "site.toml")
+    assert ok.store.postgres_url() == "postgresql://floor@db.internal/floor"
+    assert "not both" in _error({"store": {"path": "/x.db", "url": "postgresql://h/db"}})
+    assert "store.url" in _error({"store": {"url": "mysql://h/db"}})
+    env = parse_config({"store": {"url_env": "FLOOR_DB_URL"}}, "site.toml")
+    with pytest.raises(ConfigError, match="FLOOR_DB_URL is not set"):
+        env.store.postgres_url()
+    monkeypatch.setenv("FLOOR_DB_URL", "postgresql://h/db")
+    assert env.store.postgres_url() == "postgresql://h/db"

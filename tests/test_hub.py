@@ -259,3 +259,44 @@ async def test_watch_dashboard_acks_through_the_hub(hub: Hub) -> None:
         bar = app.query_one(FreshnessBar)
         assert "hub: live" in str(bar.render())
     client.close()
+
+
+async def test_two_collectors_one_postgres_one_hub(pg_url: str) -> None:
+    """Two collectors (one per helpdesk, say) write to one PostgreSQL floor from their own
+    processes' connections; the hub, reading the same floor, sends both to its terminals."""
+    from supervisor_tui.store import PostgresStore
+
+    from .pg import new_schema
+
+    schema = new_schema()
+    hub_store = PostgresStore(pg_url, schema=schema)
+    east = PostgresStore(pg_url, schema=schema)
+    west = PostgresStore(pg_url, schema=schema)
+    h = Hub(hub_store, TOKENS, targets(), lambda: EPOCH, port=0)
+    await h.start()
+    client = HubClient(url(h), VIEW, targets())
+    client.start()
+    await until(lambda: client.link_status() == "hub: live")
+    if not _POOL:
+        _POOL.extend(simulate(seed=11, until_s=2 * 3600))
+
+    def feed(store: PostgresStore, source: str) -> None:
+        for i in range(0, 600, 50):
+            store.append(
+                [
+                    e.model_copy(update={"source": source, "key": f"{source}:{i + j}"})
+                    for j, e in enumerate(_POOL[i : i + 50])
+                ]
+            )
+
+    await asyncio.gather(
+        asyncio.to_thread(feed, east, "east"), asyncio.to_thread(feed, west, "west")
+    )
+    await until(lambda: client.seq == 1200)
+    got = client.read_from(0, 10**6)
+    assert [e.seq for e in got] == list(range(1, 1201))
+    assert {e.source for e in got} == {"east", "west"}
+    client.close()
+    await h.stop()
+    for s in (hub_store, east, west):
+        s.close()

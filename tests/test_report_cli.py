@@ -67,3 +67,38 @@ def test_bad_input_is_a_clear_error_and_leaves_no_file(
     assert main(["report", str(tmp_path / "missing.db"), "--format", "md"]) == 2
     assert "no such file" in capsys.readouterr().err
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["corrupt.db"]
+
+
+def test_report_from_a_postgresql_store(
+    recording: Path, pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from supervisor_tui.store import PostgresStore, SQLiteStore
+
+    from .pg import new_schema
+
+    schema = new_schema()
+    source = SQLiteStore(recording, read_only=True)
+    target = PostgresStore(pg_url, schema=schema)
+    target.append([_as_new(e) for e in source.read_from(0, 10**7)])
+    source.close()
+    target.close()
+    config = recording.parent / "pg.toml"
+    config.write_text(f'[store]\nschema_name = "{schema}"\n', encoding="utf-8")
+    assert main(["report", str(recording), "--format", "json"]) == 0
+    from_file = json.loads(capsys.readouterr().out)
+    assert main(["report", pg_url, "-c", str(config), "--format", "json"]) == 0
+    from_pg = json.loads(capsys.readouterr().out)
+    assert from_pg["periods"] == from_file["periods"]  # the same floor, the same figures
+
+
+def _as_new(event: object) -> object:
+    from supervisor_tui.model import NewEvent
+
+    e = event
+    return NewEvent(
+        source=e.source,  # type: ignore[attr-defined]
+        key=e.key,  # type: ignore[attr-defined]
+        occurred_at=e.occurred_at,  # type: ignore[attr-defined]
+        received_at=e.received_at,  # type: ignore[attr-defined]
+        payload=e.payload,  # type: ignore[attr-defined]
+    )

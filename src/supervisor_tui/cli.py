@@ -66,7 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print one JSON object")
 
     report = sub.add_parser("report", help="shift, daily, weekly or monthly report from recordings")
-    report.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    report.add_argument(
+        "files", nargs="+", metavar="FILE", help="recordings, or a postgresql:// store"
+    )
     report.add_argument("-c", "--config", type=Path, help="targets (T, SL target, offsets)")
     report.add_argument(
         "--group", choices=("shift", "day", "week", "month"), default="day", help="(default day)"
@@ -415,6 +417,7 @@ def _report(args: argparse.Namespace) -> int:
     from supervisor_tui.model import Event
     from supervisor_tui.report.compute import ReportError, compute
     from supervisor_tui.store import SQLiteStore
+    from supervisor_tui.store.postgres import PostgresStore
 
     config = load_config(args.config) if args.config is not None else Config()
     targets = config.floor_targets()
@@ -422,14 +425,18 @@ def _report(args: argparse.Namespace) -> int:
     end = _floor_time(args.until, targets.utc_offset_s, "--to")
     if start is not None and end is not None and end <= start:
         raise ConfigError("--to must come after --from")
-    stores = []
+    stores: list[SQLiteStore | PostgresStore] = []
     try:
-        for path in args.files:
+        for name in args.files:
+            if name.startswith(("postgresql://", "postgres://")):
+                stores.append(PostgresStore(name, read_only=True, schema=config.store.schema_name))
+                continue
+            path = Path(name)
             if not path.exists():
                 raise ConfigError(f"{path}: no such file")
             stores.append(SQLiteStore(path, read_only=True))
 
-        def events(store: SQLiteStore) -> Iterator[Event]:
+        def events(store: SQLiteStore | PostgresStore) -> Iterator[Event]:
             seq = 0
             while True:
                 chunk = store.read_from(seq, 20_000)
@@ -440,7 +447,7 @@ def _report(args: argparse.Namespace) -> int:
 
         try:
             report = compute(
-                [(str(s.path), events(s)) for s in stores],
+                [(str(s.path) if isinstance(s, SQLiteStore) else s.url, events(s)) for s in stores],
                 targets=targets,
                 grouping=args.group,
                 start=start,

@@ -51,6 +51,31 @@ class DisplayConfig(_Strict):
 class StoreConfig(_Strict):
     path: Path | None = None
     """The SQLite file; empty means the user data directory's floor.db."""
+    url: str | None = Field(default=None, pattern=r"^postgres(ql)?://")
+    """A PostgreSQL store instead (``postgresql://user@host/db``), for several collectors
+    feeding one floor. Keep the password out of it: libpq reads PGPASSWORD or ~/.pgpass."""
+    url_env: str | None = None
+    """Or: the environment variable that holds the URL."""
+    schema_name: str = Field(default="supervisor", pattern=r"^[a-z_][a-z0-9_]*$")
+    """The PostgreSQL schema (one per floor)."""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> StoreConfig:
+        if self.path is not None and (self.url or self.url_env):
+            raise ValueError("give either path (SQLite) or url / url_env (PostgreSQL), not both")
+        return self
+
+    def postgres_url(self) -> str | None:
+        if self.url:
+            return self.url
+        if self.url_env:
+            value = os.environ.get(self.url_env)
+            if not value:
+                raise ConfigError(
+                    f"[store] url_env: environment variable {self.url_env} is not set"
+                )
+            return value
+        return None
 
     @field_validator("path")
     @classmethod

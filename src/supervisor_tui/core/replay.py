@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.snapshot import SNAPSHOT_FORMAT, SnapshotError, freeze, thaw
@@ -18,6 +19,9 @@ from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.model import Event
 from supervisor_tui.store import StoreError
 from supervisor_tui.store.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from supervisor_tui.store.postgres import PostgresStore
 
 SNAPSHOT_EVERY = 5_000
 SPEEDS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
@@ -40,7 +44,7 @@ class Recording:
 
     def __init__(
         self,
-        store: SQLiteStore,
+        store: SQLiteStore | PostgresStore,
         targets: FloorTargets,
         *,
         snapshot_every: int = SNAPSHOT_EVERY,
@@ -51,7 +55,8 @@ class Recording:
         self.snapshot_every = snapshot_every
         self.seqs, times = store.timeline()
         if not self.seqs:
-            raise RecordingError(f"{store.path}: the recording holds no events")
+            where = store.path if isinstance(store, SQLiteStore) else store.url
+            raise RecordingError(f"{where}: the recording holds no events")
         running = times[0]
         self.times: list[float] = []
         for t in times:
@@ -145,7 +150,7 @@ class Recording:
         return self.store.read_range(after_seq, upto_seq)
 
 
-def record_snapshot(store: SQLiteStore, state: FloorState, at: float) -> None:
+def record_snapshot(store: SQLiteStore | PostgresStore, state: FloorState, at: float) -> None:
     """Called by the collector every ``SNAPSHOT_EVERY`` events while recording."""
     store.save_snapshot(state.seq, at, SNAPSHOT_FORMAT, freeze(state))
 

@@ -24,6 +24,7 @@ from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.hub.webhooks import WebhookServer
 from supervisor_tui.model import Event, HealthState, NewEvent, SourceHealth
 from supervisor_tui.store import SQLiteStore, Store, StoreError
+from supervisor_tui.store.postgres import PostgresStore
 
 log = logging.getLogger(__name__)
 
@@ -183,11 +184,12 @@ class Collector:
 
     def _maybe_snapshot(self, before: int) -> None:
         """Every SNAPSHOT_EVERY events the floor is saved, so replay can seek fast."""
+        store = self.store
         if self.state.seq // SNAPSHOT_EVERY > before // SNAPSHOT_EVERY and isinstance(
-            self.store, SQLiteStore
+            store, SQLiteStore | PostgresStore
         ):
             try:
-                record_snapshot(self.store, self.state, self.clock())
+                record_snapshot(store, self.state, self.clock())
             except StoreError as exc:
                 log.error("snapshot at %s: %s", self.state.seq, exc)
 

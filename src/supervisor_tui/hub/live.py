@@ -14,12 +14,13 @@ from supervisor_tui.core.rules import RuleEngine
 from supervisor_tui.hub.collector import Collector
 from supervisor_tui.hub.webhooks import WebhookServer
 from supervisor_tui.store import SQLiteStore
+from supervisor_tui.store.postgres import PostgresStore
 
 
 @dataclass
 class LiveFloor:
     config: Config
-    store: SQLiteStore
+    store: SQLiteStore | PostgresStore
     adapters: list[Adapter]
     collector: Collector
     rules: RuleEngine
@@ -41,7 +42,12 @@ def build_live_floor(
         floor_clock = getattr(adapter, "clock", None)
         if source.kind == "simulator" and callable(floor_clock) and settings.get("speed", 1) != 1:
             clock = floor_clock  # a time-compressed simulation runs the floor's clock
-    store = SQLiteStore(db_path or config.store.resolved_path())
+    url = None if db_path is not None else config.store.postgres_url()
+    store: SQLiteStore | PostgresStore
+    if url is not None:
+        store = PostgresStore(url, schema=config.store.schema_name)
+    else:
+        store = SQLiteStore(db_path or config.store.resolved_path())
     rules = RuleEngine(list(config.rules))
     webhooks = None
     if config.webhooks.listen:

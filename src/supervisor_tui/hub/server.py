@@ -147,9 +147,20 @@ class Hub:
             out.extend(events)
 
     async def _follow(self) -> None:
+        # this process's own commits ring the bell; other collectors writing to a shared
+        # PostgreSQL ring through NOTIFY (waited for in a thread, one wait at a time);
+        # either way the store is then read by seq
+        wait_for_new = getattr(self.store, "wait_for_new", None)
+        notify: asyncio.Task[Any] | None = None
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._bell.wait(), 1.0)
+            bell = asyncio.create_task(self._bell.wait())
+            waits: set[asyncio.Task[Any]] = {bell}
+            if callable(wait_for_new):
+                if notify is None or notify.done():
+                    notify = asyncio.create_task(asyncio.to_thread(wait_for_new, 1.0))
+                waits.add(notify)
+            await asyncio.wait(waits, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+            bell.cancel()
             self._bell.clear()
             try:
                 events = await self._read_new()
