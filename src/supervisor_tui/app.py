@@ -415,6 +415,16 @@ class SupervisorApp(App[None]):
             self.settings.stale_after_s,
             self.write_backs_pending,
             link=self.store.link_status() if isinstance(self.store, HubClient) else None,
+            alert=self._store_alert(),
+        )
+
+    def _store_alert(self) -> str | None:
+        collector = self.collector
+        if collector is None or collector.store_trouble is None:
+            return None
+        return (
+            f"STORE REFUSES WRITES: {collector.store_trouble} · "
+            f"{collector.events_waiting:,} events kept, retrying"
         )
 
     def _tick(self) -> None:

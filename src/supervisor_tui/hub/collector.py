@@ -82,9 +82,14 @@ class _SourceSink:
 
     async def quarantine(self, kind: str, raw: str, reason: str) -> None:
         store = self._collector.store
-        await asyncio.to_thread(
-            store.quarantine, self._name, kind, raw, reason, self._collector.clock()
-        )
+        try:
+            await asyncio.to_thread(
+                store.quarantine, self._name, kind, raw, reason, self._collector.clock()
+            )
+        except StoreError as exc:  # the store is refusing writes: say so, go on polling
+            log.error(
+                "%s: could not quarantine a bad %s payload (%s): %s", self._name, kind, reason, exc
+            )
         await self.health(HealthState.DEGRADED, f"bad payload quarantined: {reason[:120]}")
 
 
@@ -105,6 +110,9 @@ class Collector:
         self.rules = rules
         self.clock = clock
         self.state = FloorState(targets)
+        self.store_trouble: str | None = None
+        """Why the store refuses events right now (they are kept and retried), or None."""
+        self.events_waiting = 0
         self._queue: asyncio.Queue[_Batch] | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -165,13 +173,7 @@ class Collector:
                 size += len(batch.events)
             events = [e for b in batches for e in b.events]
             cursors = {b.source: b.cursor for b in batches if b.source and b.cursor is not None}
-            try:
-                stored = await asyncio.to_thread(self.store.append, events, cursors)
-            except StoreError as exc:
-                for b in batches:
-                    if not b.done.done():
-                        b.done.set_exception(exc)
-                continue
+            stored = await self._append_until_stored(events, cursors)
             before = self.state.seq
             if stored and stored[0].seq == self.state.seq + 1:
                 self.state.apply_all(stored)
@@ -181,6 +183,34 @@ class Collector:
             for b in batches:
                 if not b.done.done():
                     b.done.set_result(None)
+
+    async def _append_until_stored(
+        self, events: list[NewEvent], cursors: dict[str, str]
+    ) -> list[Event]:
+        """Store the batch, however long the store refuses (a full disk, a read-only file,
+        a database that is down). Meanwhile the batch waits here and the queue behind it
+        fills; when it is full the adapters wait to hand over more, so memory stays bounded
+        and nothing is dropped: their cursors only move on once their events are stored.
+        ``store_trouble`` says why, for the screen, until it clears."""
+        delay = 0.25
+        while True:
+            try:
+                stored = await asyncio.to_thread(self.store.append, events, cursors)
+            except StoreError as exc:
+                if self.store_trouble is None:
+                    log.error("store refuses events (kept, retrying): %s", exc)
+                self.store_trouble = str(exc)
+                self.events_waiting = len(events) + sum(
+                    len(b.events) for b in getattr(self._queue, "_queue", ())
+                )
+                await asyncio.sleep(delay)
+                delay = min(5.0, delay * 2)
+                continue
+            if self.store_trouble is not None:
+                log.info("store accepts events again")
+            self.store_trouble = None
+            self.events_waiting = 0
+            return stored
 
     def _maybe_snapshot(self, before: int) -> None:
         """Every SNAPSHOT_EVERY events the floor is saved, so replay can seek fast."""

@@ -76,8 +76,13 @@ class FreshnessBar(Bar):
         stale_after_s: float,
         write_backs_pending: int = 0,
         link: str | None = None,
+        alert: str | None = None,
     ) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
+        if alert is not None:
+            # the store refuses writes: the loudest thing on the bar, first
+            text.append(f"✖ {alert}", "bold white on red")
+            text.append("   ")
         if link is not None:
             # a watching terminal: first, whether the hub itself is there
             live = link == "hub: live"
