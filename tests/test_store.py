@@ -561,3 +561,93 @@ def test_postgres_concurrent_writers_and_a_following_reader(pg: PostgresBackend)
     assert {last.get_cursor(f"proc{p}") for p in range(procs_n)} == {str(batches - 1)}
     assert {last.get_cursor(f"thread{t}") for t in range(threads_n)} == {str(batches - 1)}
     last.close()
+
+
+_SQLITE_WRITER = """
+import sys
+from supervisor_tui.model import AgentState, AgentStateChanged, NewEvent
+from supervisor_tui.store import SQLiteStore
+
+path, source, batches, size = sys.argv[1:5]
+store = SQLiteStore(path)
+print("ready", flush=True)
+sys.stdin.readline()
+for b in range(int(batches)):
+    events = [
+        NewEvent(source=source, key=f"{b}.{i}", occurred_at=b, received_at=b,
+                 payload=AgentStateChanged(agent_id=source, state=AgentState.BUSY, since=b))
+        for i in range(int(size))
+    ]
+    shared = NewEvent(source="shared", key=f"s{b}", occurred_at=b, received_at=b,
+                      payload=AgentStateChanged(agent_id="x", state=AgentState.AWAY, since=b))
+    store.append([*events, shared], {source: str(b)})
+store.close()
+"""
+
+
+def test_sqlite_concurrent_writers_and_a_following_reader(tmp_path: Path) -> None:
+    """The same proof on one SQLite file: writer processes and threads, each with its own
+    store, and a reader following by seq: every seq once, in order, no gap."""
+    path = tmp_path / "floor.db"
+    SQLiteStore(path).close()
+    procs_n, threads_n, batches, size = 3, 2, 20, 8
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _SQLITE_WRITER, str(path), f"proc{p}", str(batches), str(size)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for p in range(procs_n)
+    ]
+    try:
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        go = threading.Event()
+        errors: list[BaseException] = []
+
+        def write(source: str) -> None:
+            store = SQLiteStore(path)
+            try:
+                go.wait()
+                for b in range(batches):
+                    fresh = [state_event(b, source, key=f"{b}.{i}") for i in range(size)]
+                    store.append([*fresh, state_event(b, "shared", key=f"s{b}")], {source: str(b)})
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                store.close()
+
+        workers = [threading.Thread(target=write, args=(f"thread{t}",)) for t in range(threads_n)]
+        for w in workers:
+            w.start()
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        go.set()
+        total = (threads_n + procs_n) * batches * size + batches
+        reader = SQLiteStore(path, read_only=True)
+        seen: list[int] = []
+        keys: set[tuple[str, str]] = set()
+        deadline = time.monotonic() + 60
+        while len(seen) < total and time.monotonic() < deadline and not errors:
+            page = reader.read_from(seen[-1] if seen else 0, limit=53)
+            for e in page:
+                assert e.seq == (seen[-1] if seen else 0) + 1
+                seen.append(e.seq)
+                keys.add((e.source, e.key))
+            if not page:
+                time.sleep(0.005)
+        for w in workers:
+            w.join(30)
+        for p in procs:
+            assert p.wait(30) == 0
+        assert errors == []
+        reader.close()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert seen == list(range(1, total + 1)) and len(keys) == total
