@@ -164,3 +164,13 @@ def test_store_is_sqlite_or_postgresql_not_both(monkeypatch: pytest.MonkeyPatch)
         env.store.postgres_url()
     monkeypatch.setenv("FLOOR_DB_URL", "postgresql://h/db")
     assert env.store.postgres_url() == "postgresql://h/db"
+
+
+def test_a_config_others_can_change_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "site.toml"
+    path.write_text('[floor]\nname = "x"\n', encoding="utf-8")
+    path.chmod(0o664)
+    with pytest.raises(ConfigError, match=r"others can change it \(mode 664\).*chmod go-w"):
+        load_config(path)
+    path.chmod(0o644)
+    assert load_config(path).floor.name == "x"  # readable is fine: it names no secret

@@ -228,9 +228,15 @@ def test_bad_recordings_get_one_clear_line_and_are_not_modified(
     junk.write_bytes(b"\x00garbage" * 4096)
     truncated = tmp_path / "truncated.db"
     truncated.write_bytes(recording_path.read_bytes()[: 64 * 1024])
+    junk.chmod(0o600)
+    truncated.chmod(0o600)
     empty = tmp_path / "empty.db"
     SQLiteStore(empty).close()
+    shared = tmp_path / "shared.db"
+    shared.write_bytes(recording_path.read_bytes())
+    shared.chmod(0o644)  # anyone on the machine could read the customers' names in it
     for path, expected in (
+        (shared, "can be read or written by others (mode 644)"),
         (junk, "not a supervisor-tui store"),
         (truncated, "truncated.db"),
         (empty, "holds no events"),

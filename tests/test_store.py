@@ -334,8 +334,18 @@ def test_sqlite_is_in_wal_mode(tmp_path: Path) -> None:
 def test_sqlite_not_a_store(tmp_path: Path) -> None:
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite" * 100)
+    junk.chmod(0o600)
     with pytest.raises(StoreCorrupt, match=r"junk\.db: not a supervisor-tui store"):
         SQLiteStore(junk)
+
+
+def test_sqlite_a_recording_others_can_read_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "floor.db"
+    SQLiteStore(path).close()
+    path.chmod(0o640)
+    for read_only in (False, True):
+        with pytest.raises(StoreError, match=r"read or written by others \(mode 640\).*chmod 600"):
+            SQLiteStore(path, read_only=read_only)
 
 
 def test_a_new_store_file_is_private_to_its_owner(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import stat
 import tomllib
 from datetime import datetime
 from ipaddress import ip_address
@@ -347,11 +348,18 @@ class Config(_Strict):
 def load_config(path: str | Path) -> Config:
     path = Path(path)
     try:
+        mode = path.stat().st_mode
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        # whoever can write it can point a source at their own server and collect the token
+        raise ConfigError(
+            f"{path}: others can change it (mode {stat.S_IMODE(mode):o}); "
+            f"it decides where helpdesk tokens are sent: chmod go-w {path}"
+        )
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -9,6 +9,7 @@ is committed with it). A second connection writes operator events such as acks w
 from __future__ import annotations
 
 import os
+import stat
 import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
@@ -98,6 +99,7 @@ class SQLiteStore:
         if read_only:
             if not self.path.exists():
                 raise StoreError(f"{self.path}: no such file")
+            _refuse_shared(self.path)
             self._reader = self._connect(uri=f"file:{self.path}?mode=ro")
             self._check_schema(self._reader)
             return
@@ -105,6 +107,8 @@ class SQLiteStore:
         if not self.path.exists():
             # A recording holds names and notes: only its owner may read it.
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        else:
+            _refuse_shared(self.path)
         self._writer = self._connect()
         self._init_schema()
         self._acks = self._connect()
@@ -458,3 +462,17 @@ class SQLiteStore:
             conn = getattr(self, name, None)
             if conn is not None:
                 conn.close()
+
+
+def _refuse_shared(path: Path) -> None:
+    """A recording holds customers' names, subjects and supervisors' notes: one that others
+    can read or write is refused, with the fix."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise StoreError(
+            f"{path}: can be read or written by others (mode {stat.S_IMODE(mode):o}); "
+            f"a recording holds names and notes: chmod 600 {path}"
+        )
