@@ -9,8 +9,8 @@ is committed with it). A second connection writes operator events such as acks w
 from __future__ import annotations
 
 import os
-import stat
 import sqlite3
+import stat
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
