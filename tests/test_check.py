@@ -44,6 +44,7 @@ def write_config(tmp_path: Path, base_url: str, **extra: str) -> Path:
         lines.append('token_env = "CHECK_TEST_ZENDESK_TOKEN"')
     path = tmp_path / "site.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o600)
     return path
 
 
@@ -149,6 +150,7 @@ async def test_check_reports_a_freshdesk_source_the_same_way(
             f'base_url = "{fake.base_url}"\napi_key_env = "CHECK_TEST_FD_KEY"\n',
             encoding="utf-8",
         )
+        path.chmod(0o600)
         os.environ["CHECK_TEST_FD_KEY"] = "fd-check-key"
         try:
             code = await asyncio.to_thread(main, ["check", "-c", str(path), "--json"])

@@ -84,6 +84,7 @@ def test_report_from_a_postgresql_store(
     target.close()
     config = recording.parent / "pg.toml"
     config.write_text(f'[store]\nschema_name = "{schema}"\n', encoding="utf-8")
+    config.chmod(0o600)
     assert main(["report", str(recording), "--format", "json"]) == 0
     from_file = json.loads(capsys.readouterr().out)
     assert main(["report", pg_url, "-c", str(config), "--format", "json"]) == 0

@@ -16,6 +16,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal
+from textual.markup import escape as escape_markup
 from textual.message import Message
 from textual.widgets import Footer, Static
 
@@ -98,8 +99,8 @@ class FloorCommands(Provider):
         yield "Filter: all queues", "show the whole floor", partial(app.set_queue_filter, None)
         for queue in app.state.queues.values():
             yield (
-                f"Filter: {queue.name}",
-                f"only {queue.queue_id}",
+                f"Filter: {escape_markup(queue.name)}",  # a helpdesk's name is text
+                f"only {escape_markup(queue.queue_id)}",
                 partial(app.set_queue_filter, queue.queue_id),
             )
 

@@ -354,11 +354,12 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"{path}: no such file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    if mode & (stat.S_IWGRP | stat.S_IWOTH):
-        # whoever can write it can point a source at their own server and collect the token
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        # whoever can change it can point a source at their own server and collect the
+        # token; and it names the floor's secrets, tokens and hubs: its owner's alone
         raise ConfigError(
-            f"{path}: others can change it (mode {stat.S_IMODE(mode):o}); "
-            f"it decides where helpdesk tokens are sent: chmod go-w {path}"
+            f"{path}: others can read or change it (mode {stat.S_IMODE(mode):o}); "
+            f"it decides where helpdesk tokens are sent: chmod 600 {path}"
         )
     try:
         data = tomllib.loads(raw.decode("utf-8"))

@@ -525,6 +525,8 @@ class FloorState:
         if p.note:
             esc.ack_note = p.note
             self._add_note(esc, p.at, p.by, p.note)
+        elif esc.notes:
+            esc.ack_note = esc.notes[-1][2]  # acked without words: the latest note stands
         self.changes.escalations.add(p.escalation_id)
 
     def _escalation_noted(self, event: Event, p: EscalationNoted) -> None:

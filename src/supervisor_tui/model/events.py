@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from supervisor_tui.model.enums import (
     AgentState,
@@ -49,10 +49,31 @@ __all__ = [
 
 
 class Payload(BaseModel):
-    """Base of every payload: vendor extras are dropped, our fields are typed."""
+    """Base of every payload: vendor extras are dropped, our fields are typed, and text is
+    made printable (a control character, an escape sequence or a direction override from a
+    helpdesk becomes a space), so nothing a vendor writes can drive the terminal."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
     KIND: ClassVar[str] = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _printable(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: _printable(value) for key, value in data.items()}
+        return data
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, str):
+        return (
+            value
+            if value.isprintable()
+            else "".join(ch if ch.isprintable() else " " for ch in value)
+        )
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    return value
 
 
 class TicketUpserted(Payload):

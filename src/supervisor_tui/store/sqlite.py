@@ -261,19 +261,29 @@ class SQLiteStore:
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    row = conn.execute(
-                        "INSERT INTO events (source, key, kind, occurred_at, received_at, payload) "
-                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, key) DO NOTHING "
-                        "RETURNING seq",
-                        (
-                            event.source,
-                            event.key,
-                            event.payload.KIND,
-                            event.occurred_at,
-                            event.received_at,
-                            event.payload.model_dump_json(),
-                        ),
+                    known = conn.execute(
+                        "SELECT 1 FROM events WHERE source = ? AND key = ?",
+                        (event.source, event.key),
                     ).fetchone()
+                    # a repeat is not even tried: a refused INSERT would still use up a seq
+                    row = (
+                        None
+                        if known
+                        else conn.execute(
+                            "INSERT INTO events "
+                            "(source, key, kind, occurred_at, received_at, payload) "
+                            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, key) DO NOTHING "
+                            "RETURNING seq",
+                            (
+                                event.source,
+                                event.key,
+                                event.payload.KIND,
+                                event.occurred_at,
+                                event.received_at,
+                                event.payload.model_dump_json(),
+                            ),
+                        ).fetchone()
+                    )
                     if row is not None and outbox is not None:
                         conn.execute(
                             "INSERT INTO outbox (event_seq, source, action, body, next_attempt_at) "

@@ -160,7 +160,10 @@ class QueueTiles(Container):
         rows = -(-len(shown) // columns)
         if self.styles.grid_size_columns != columns:
             self.styles.grid_size_columns = columns
-        height = 10 * min(rows, self.MAX_ROWS)
+        # at most about half the screen, so agents, escalations and the freshness bar stay
+        # in sight on a small terminal (more rows scroll)
+        screen_rows = self.screen.size.height if self.is_mounted else 50
+        height = 10 * max(1, min(rows, self.MAX_ROWS, screen_rows // 20))
         if self.styles.height is None or self.styles.height.value != height:
             self.styles.height = height
 
