@@ -86,3 +86,64 @@ def test_sigkill_during_ingest_loses_and_repeats_nothing(tmp_path: Path) -> None
     ]
     assert len(sim) == len(set(sim))  # nothing twice
     assert sim == truth  # nothing missing, in the simulator's own order
+
+
+ACKER = """
+import sys, time
+from supervisor_tui.core.commands import EscalationDesk
+from supervisor_tui.core.projection import FloorState
+from supervisor_tui.model import EscalationRaised, NewEvent, Severity
+from supervisor_tui.store import SQLiteStore
+
+store = SQLiteStore(sys.argv[1])
+start = int(sys.argv[2])
+desk = EscalationDesk(store, time.time)
+for n in range(start, start + 100_000):
+    esc_id = f"e{n}"
+    store.append([NewEvent(source="rules", key=esc_id, occurred_at=n, received_at=n,
+        payload=EscalationRaised(escalation_id=esc_id, rule_id="r", subject="ticket:1",
+            ticket_source="zendesk", ticket_id=str(n), severity=Severity.WARNING, title="t",
+            raised_at=n))])
+    state = FloorState()
+    state.apply_all(store.read_range(store.last_seq() - 1, store.last_seq()))
+    event = desk.ack(state.escalations[esc_id], "ana", f"note {n}")
+    print(esc_id, event.seq, flush=True)  # the board would show it acked now
+"""
+
+
+def test_sigkill_during_acks_keeps_every_ack_that_was_shown(tmp_path: Path) -> None:
+    """An ack the screen showed is on disk with its write-back, whatever kills the process."""
+    db = tmp_path / "floor.db"
+    shown: list[tuple[str, int]] = []
+    rng = random.Random(8)
+    start = 0
+    for _ in range(3):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", ACKER, str(db), str(start)], stdout=subprocess.PIPE, text=True
+        )
+        assert proc.stdout is not None
+        deadline = time.monotonic() + rng.uniform(0.8, 1.5)
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if line:
+                esc_id, seq = line.split()
+                shown.append((esc_id, int(seq)))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        for line in proc.stdout:  # what was printed just before the kill
+            esc_id, seq = line.split()
+            shown.append((esc_id, int(seq)))
+        start += 100_000
+    assert len(shown) > 20
+    store = SQLiteStore(db, read_only=True)
+    acked = {e.payload.escalation_id: e.seq for e in store.events_of_kind("escalation.acked")}  # type: ignore[attr-defined]
+    store.close()
+    for esc_id, seq in shown:
+        assert acked.get(esc_id) == seq, f"{esc_id} was shown acked but is not on disk"
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    outbox = conn.execute("SELECT event_seq FROM outbox").fetchall()
+    conn.close()
+    assert {seq for (seq,) in outbox} >= {seq for _, seq in shown}  # each with its write-back
+    assert len(outbox) == len({seq for (seq,) in outbox})  # once each
