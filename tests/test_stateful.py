@@ -89,7 +89,7 @@ class FloorMachine(RuleBasedStateMachine):
         self.operator_events = 0
         self.acked: set[str] = set()
         self.resolved: set[str] = set()
-        self.note_since_ack: dict[str, str] = {}
+        self.latest_note: dict[str, str] = {}
         self.write_backs: list[tuple[int, str, str]] = []  # (event seq, escalation id, action)
 
     def teardown(self) -> None:
@@ -216,7 +216,7 @@ class FloorMachine(RuleBasedStateMachine):
         assert event is not None and isinstance(event.payload, EscalationAcked)
         self.acked.add(esc_id)
         if event.payload.note:
-            self.note_since_ack[esc_id] = event.payload.note
+            self.latest_note[esc_id] = event.payload.note
         self._recorded(event, esc_id, "ack")
 
     @precondition(lambda self: bool(self.live.escalations))
@@ -234,11 +234,9 @@ class FloorMachine(RuleBasedStateMachine):
             with pytest.raises(CommandRefused):
                 self.desk.note(esc, by, note)
             return
-        status = esc.status
         event = self.desk.note(esc, by, note)
         assert event is not None and isinstance(event.payload, EscalationNoted)
-        if status is EscalationStatus.ACKED:
-            self.note_since_ack[esc_id] = event.payload.note
+        self.latest_note[esc_id] = event.payload.note
         self._recorded(event, esc_id, "note")
 
     @precondition(lambda self: any(e.is_open for e in self.live.escalations.values()))
@@ -354,8 +352,8 @@ class FloorMachine(RuleBasedStateMachine):
                 assert esc.status is EscalationStatus.RESOLVED
             else:
                 assert esc.status is EscalationStatus.ACKED
-                # An acked escalation shows its latest note (given with the ack or after).
-                assert esc.ack_note == self.note_since_ack.get(esc_id, "")
+                # An acked escalation shows its latest note, whenever it was written.
+                assert esc.ack_note == self.latest_note.get(esc_id, "")
 
     @invariant()
     def live_floor_equals_the_floor_folded_from_the_file(self) -> None:

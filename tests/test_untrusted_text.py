@@ -204,8 +204,8 @@ def make_app(store: SQLiteStore) -> SupervisorApp:
 
 
 async def board_ready(app: SupervisorApp, pilot: Pilot[None], samples: dict[str, str]) -> None:
-    """The whole floor on the board (RuntimeError if not: an expected failure of a strict
-    xfail below is an AssertionError about what is shown, never a board that did not load)."""
+    """The whole floor on the board (RuntimeError if not: a board that never loaded is not
+    mistaken for one that shows the text wrongly)."""
     feed, board = app.query_one(EscalationFeed), app.query_one(AgentBoard)
     try:
         await wait_for(
