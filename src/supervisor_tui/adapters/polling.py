@@ -14,21 +14,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from supervisor_tui.adapters.base import Clock, Sink
+from supervisor_tui.adapters.base import Clock, Sink, WriteBackError
 from supervisor_tui.adapters.http import (
     ApiError,
     AuthFailed,
     BadBody,
     JsonApi,
+    NotFound,
     RateBudget,
     RateLimited,
 )
-from supervisor_tui.model import HealthState, NewEvent, Payload
+from supervisor_tui.model import Channel, HealthState, NewEvent, Payload
 
 HEARTBEAT_S = 20.0
 AUTH_RETRY_S = 300.0
@@ -214,6 +216,16 @@ class PolledSource:
             poll_interval_s=self.stretch(hot[0]) if hot else None,
         )
 
+    def write_back_failed(self, ticket_id: str, exc: ApiError) -> WriteBackError:
+        """What the outbox should do about a write-back the helpdesk did not take."""
+        if isinstance(exc, NotFound):
+            return WriteBackError(f"ticket {ticket_id} no longer exists", retryable=False)
+        if isinstance(exc, RateLimited):
+            return WriteBackError(str(exc), retry_after_s=max(1.0, exc.retry_at - self.wall()))
+        if isinstance(exc, AuthFailed):
+            return WriteBackError(str(exc), retry_after_s=AUTH_RETRY_S)
+        return WriteBackError(str(exc))
+
     def event(self, key: str, occurred_at: float, payload: Payload) -> NewEvent:
         return NewEvent(
             source=self.name,
@@ -222,6 +234,45 @@ class PolledSource:
             received_at=self.clock(),
             payload=payload,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class WriteBack:
+    """An ack, note or resolve as the helpdesk will get it: the ticket, the reference that
+    lets a retry find a copy already posted, and the text (the reference at its end)."""
+
+    ticket_id: str
+    ref: str
+    text: str
+
+
+def write_back_of(helpdesk: str, action: str, body: Mapping[str, Any]) -> WriteBack:
+    ticket_id = str(body.get("ticket_id") or "")
+    if not ticket_id.isdigit():
+        raise WriteBackError(f"not a {helpdesk} ticket id: {ticket_id[:20]!r}", retryable=False)
+    ref = f"[supervisor-tui {action} {body.get('delivery_key') or body.get('escalation_id')}]"
+    verb = {"ack": "Acknowledged", "note": "Note", "resolve": "Resolved"}.get(action, action)
+    words = str(body.get("text") or "").strip()
+    text = f"{verb} on the supervision floor by {body.get('by') or 'a supervisor'}: "
+    text += str(body.get("title") or "")
+    if words:
+        text += f"\n\n{words}"
+    return WriteBack(ticket_id, ref, f"{text}\n\n{ref}")
+
+
+_VOICE_WORDS = re.compile(r"\b(voice|phone|call|calls|talk|telephony)\b", re.IGNORECASE)
+_CHAT_WORDS = re.compile(r"\b(chat|messaging|live)\b", re.IGNORECASE)
+
+
+def group_channel(name: str, configured: Mapping[str, str] | None = None) -> Channel:
+    """A group's channel: from the config when it says, else from words in its name."""
+    if configured and name in configured:
+        return Channel(configured[name])
+    if _VOICE_WORDS.search(name):
+        return Channel.VOICE
+    if _CHAT_WORDS.search(name):
+        return Channel.CHAT
+    return Channel.EMAIL
 
 
 def trim(mapping: dict[str, Any], keep: int) -> None:

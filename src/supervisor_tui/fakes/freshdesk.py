@@ -115,18 +115,28 @@ import json
 import math
 import re
 import time
-import unicodedata
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 from aiohttp import web
 
-from supervisor_tui.adapters.simulator import SLA_TARGET_S, FloorSimulation, SimOptions
+from supervisor_tui.adapters.simulator import SLA_TARGET_S
+from supervisor_tui.fakes.common import (
+    Clock,
+    Fault,
+    Faults,
+    HttpError,
+    Json,
+    ascii_slug,
+    iso,
+    parse_iso,
+    run_simulated,
+)
+from supervisor_tui.fakes.common import number as sim_number
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
@@ -148,8 +158,6 @@ from supervisor_tui.model import (
 
 __all__ = ["FakeFreshdesk", "iso", "run_simulated"]
 
-Json = dict[str, Any]
-Clock = Callable[[], float]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 GROUP_BASE = 150_000_000_000
@@ -243,7 +251,6 @@ VIEW_INCLUDES = ("stats", "requester", "conversations")
 TICKET_FILTERS = ("new_and_my_open", "watching", "spam", "deleted")
 ORDER_BY = ("created_at", "due_by", "updated_at", "status")
 ORDER_TYPE = ("asc", "desc")
-FAULTS = frozenset({"429", "500", "503", "401", "malformed", "truncated", "wrong_shape", "slow"})
 
 AUTH_FAILED: Json = {
     "code": "invalid_credentials",
@@ -255,29 +262,6 @@ PAGE_LIMIT_MESSAGE = (
     "You cannot access tickets beyond the 300th page. Please provide a smaller page number."
 )
 _TICKET_PATH = re.compile(r"/api/v2/tickets/\d+")
-
-
-def iso(t: float) -> str:
-    """Freshdesk's timestamp format: ISO-8601, whole seconds, ``Z``."""
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(text: str) -> float:
-    """An ISO date or date-time; naive values are UTC."""
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.timestamp()
-
-
-def _number(ident: str) -> int:
-    digits = re.sub(r"\D", "", ident)
-    return int(digits) if digits else 0
-
-
-def _ascii_slug(name: str) -> str:
-    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", ".", plain.lower()).strip(".") or "user"
 
 
 def _invalid(name: str, message: str, code: str = "invalid_value") -> Json:
@@ -295,22 +279,6 @@ def _plain(body: str) -> str:
     """Freshdesk's body_text: line breaks become spaces, the other tags go."""
     spaced = re.sub(r"<br\s*/?>", " ", body, flags=re.IGNORECASE)
     return html.unescape(re.sub(r"<[^>]+>", "", spaced)).strip()
-
-
-class _HttpError(Exception):
-    def __init__(self, status: int, body: Json | None = None) -> None:
-        super().__init__(status)
-        self.status = status
-        self.body = body
-
-
-@dataclass(slots=True)
-class _Fault:
-    prefix: str
-    fault: str
-    left: int
-    retry_after: int
-    delay_s: float
 
 
 @dataclass(slots=True)
@@ -421,7 +389,7 @@ class FakeFreshdesk:
         self._contact_of: dict[str, int] = {}
         self._emails: set[str] = set()
         self._calls: dict[str, _Call] = {}
-        self._faults: list[_Fault] = []
+        self._faults = Faults()
         self._used: dict[str, tuple[int, int]] = {}
         self._ids = {name: itertools.count(1) for name in ("conversation", "rating")}
         self._hints: deque[Json] = deque(maxlen=WEBHOOK_BACKLOG)
@@ -474,9 +442,7 @@ class FakeFreshdesk:
         delay_s: float = 2.0,
     ) -> None:
         """The next ``count`` requests whose path starts with ``path_prefix`` get ``fault``."""
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; one of {sorted(FAULTS)}")
-        self._faults.append(_Fault(path_prefix, fault, count, retry_after, delay_s))
+        self._faults.add(path_prefix, fault, count, retry_after, delay_s)
 
     def delete_ticket(self, ticket_id: int) -> None:
         """Freshdesk's soft delete: ``deleted: true``; the list stops showing the ticket."""
@@ -517,7 +483,7 @@ class FakeFreshdesk:
             elif isinstance(payload, TicketUpserted):
                 self._ticket_upserted(payload)
             elif isinstance(payload, TicketDeleted):
-                state = self._state.get(_number(payload.ticket_id))
+                state = self._state.get(sim_number(payload.ticket_id))
                 if state is not None and not state.deleted:
                     self.delete_ticket(state.id)
             elif isinstance(payload, SlaChanged):
@@ -543,19 +509,19 @@ class FakeFreshdesk:
         }
 
     def _agent(self, payload: AgentUpserted, at: float) -> None:
-        agent_id = AGENT_BASE + _number(payload.agent_id)
+        agent_id = AGENT_BASE + sim_number(payload.agent_id)
         group_ids = [
             self._group_of_queue[q] for q in payload.queue_ids if q in self._group_of_queue
         ]
         agent = self._agents.get(agent_id)
         if agent is None:
-            email = self._unique_email(payload.name, _number(payload.agent_id))
+            email = self._unique_email(payload.name, sim_number(payload.agent_id))
             self._agents[agent_id] = _Agent(agent_id, payload.name, email, group_ids, at, at)
         else:
             agent.name, agent.group_ids, agent.updated_at = payload.name, group_ids, at
 
     def _agent_state(self, payload: AgentStateChanged) -> None:
-        agent = self._agents.get(AGENT_BASE + _number(payload.agent_id))
+        agent = self._agents.get(AGENT_BASE + sim_number(payload.agent_id))
         if agent is None:
             return
         available = payload.state in (AgentState.AVAILABLE, AgentState.BUSY, AgentState.WRAP_UP)
@@ -567,7 +533,7 @@ class FakeFreshdesk:
             agent.last_active_at = payload.since
 
     def _unique_email(self, name: str, number: int) -> str:
-        local = _ascii_slug(name)
+        local = ascii_slug(name)
         email = f"{local}@example.com"
         if email in self._emails:
             email = f"{local}.{number}@example.com"
@@ -627,7 +593,7 @@ class FakeFreshdesk:
         call = _Call(payload.contact_id, payload.channel, group_id, payload.offered_at)
         self._calls[payload.contact_id] = call
         if payload.channel is Channel.CHAT:
-            number = _number(payload.contact_id)
+            number = sim_number(payload.contact_id)
             name = f"Web User {number}"
             state = self._new_ticket(
                 CHAT_BASE + number,
@@ -644,12 +610,12 @@ class FakeFreshdesk:
         call = self._calls.get(payload.contact_id)
         if call is None:
             return
-        call.agent_id = AGENT_BASE + _number(payload.agent_id)
+        call.agent_id = AGENT_BASE + sim_number(payload.agent_id)
         call.answered_at = payload.answered_at
         at = payload.answered_at
         event = "ticket_updated"
         if call.channel is Channel.CHAT:
-            state = self._state[CHAT_BASE + _number(payload.contact_id)]
+            state = self._state[CHAT_BASE + sim_number(payload.contact_id)]
         elif call.channel is Channel.VOICE:
             state, event = self._phone_ticket(call)
         else:
@@ -665,7 +631,7 @@ class FakeFreshdesk:
             return
         event = "ticket_updated"
         if call.channel is Channel.CHAT:
-            state = self._state[CHAT_BASE + _number(payload.contact_id)]
+            state = self._state[CHAT_BASE + sim_number(payload.contact_id)]
             state.add_tags(["missed_chat"])
         elif call.channel is Channel.VOICE:
             state, event = self._phone_ticket(call)
@@ -681,16 +647,16 @@ class FakeFreshdesk:
         if call is None or call.channel not in (Channel.CHAT, Channel.VOICE):
             return
         base = CHAT_BASE if call.channel is Channel.CHAT else PHONE_BASE
-        state = self._state.get(base + _number(payload.contact_id))
+        state = self._state.get(base + sim_number(payload.contact_id))
         if state is None:
             return
-        state.responder_id = AGENT_BASE + _number(payload.agent_id)
+        state.responder_id = AGENT_BASE + sim_number(payload.agent_id)
         self._set_status(state, RESOLVED, payload.ended_at)
         self._changed(state, payload.ended_at)
 
     def _phone_ticket(self, call: _Call) -> tuple[_Ticket, str]:
         """The call's ticket, created (dated at the offer) on first sight, and the event."""
-        number = _number(call.contact_id)
+        number = sim_number(call.contact_id)
         state = self._state.get(PHONE_BASE + number)
         if state is not None:
             return state, "ticket_updated"
@@ -710,7 +676,7 @@ class FakeFreshdesk:
     # -- e-mail tickets ---------------------------------------------------------------------
 
     def _ticket_upserted(self, payload: TicketUpserted) -> None:
-        ticket_id = _number(payload.ticket_id)
+        ticket_id = sim_number(payload.ticket_id)
         state = self._state.get(ticket_id)
         priority = PRIORITY_OF[payload.priority] if payload.priority else 1
         created = state is None
@@ -731,7 +697,7 @@ class FakeFreshdesk:
         state.priority = priority
         state.group_id = self._group_of_queue.get(payload.queue_id or "", state.group_id)
         state.responder_id = (
-            AGENT_BASE + _number(payload.assignee_id) if payload.assignee_id else None
+            AGENT_BASE + sim_number(payload.assignee_id) if payload.assignee_id else None
         )
         state.is_escalated = payload.escalated
         new_tags = [t for t in payload.tags if t not in state.sim_tags]
@@ -775,7 +741,7 @@ class FakeFreshdesk:
             state.resolved_at = state.resolved_at or at
 
     def _sla(self, payload: SlaChanged, at: float) -> None:
-        state = self._state.get(_number(payload.ticket_id))
+        state = self._state.get(sim_number(payload.ticket_id))
         if state is None or state.deleted:
             return
         if payload.metric == "first_reply_time":
@@ -984,7 +950,7 @@ class FakeFreshdesk:
     async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self.requests.append((request.method, request.path_qs))
         window, reset = self._window()
-        fault = self._take_fault(request.path)
+        fault = self._faults.take(request.path)
         spoil = None
         if fault is not None and fault.fault in ("truncated", "wrong_shape"):
             spoil = fault.fault
@@ -1007,23 +973,14 @@ class FakeFreshdesk:
         cost = self._cost(request)
         try:
             response = await handler(request)
-        except _HttpError as exc:
+        except HttpError as exc:
             response = _json(exc.body, exc.status) if exc.body is not None else _empty(exc.status)
         self._charge("account", window, cost)
         if spoil is not None and isinstance(response, web.Response):
             response = _spoil(response, spoil)
         return self._headed(response, cost, window)
 
-    def _take_fault(self, path: str) -> _Fault | None:
-        for fault in self._faults:
-            if fault.left > 0 and path.startswith(fault.prefix):
-                fault.left -= 1
-                if fault.left == 0:
-                    self._faults.remove(fault)
-                return fault
-        return None
-
-    def _fault_response(self, fault: _Fault, window: int) -> web.StreamResponse:
+    def _fault_response(self, fault: Fault, window: int) -> web.StreamResponse:
         if fault.fault == "429":
             response = _json(RATE_LIMITED, 429)
             response.headers["Retry-After"] = str(fault.retry_after)
@@ -1109,10 +1066,10 @@ class FakeFreshdesk:
         q = request.query
         page = _positive(q.get("page"), 1, "page")
         if max_pages is not None and page > max_pages:
-            raise _HttpError(400, _invalid("page", PAGE_LIMIT_MESSAGE))
+            raise HttpError(400, _invalid("page", PAGE_LIMIT_MESSAGE))
         per_page = _positive(q.get("per_page"), PER_PAGE_DEFAULT, "per_page")
         if per_page > PER_PAGE_MAX:
-            raise _HttpError(
+            raise HttpError(
                 400,
                 _invalid("per_page", "It should be a Positive Number less than or equal to 100"),
             )
@@ -1135,7 +1092,7 @@ class FakeFreshdesk:
     async def _list_tickets(self, request: web.Request) -> web.Response:
         q = request.query
         if _positive(q.get("page"), 1, "page") > MAX_TICKET_PAGES:
-            raise _HttpError(400, _invalid("page", PAGE_LIMIT_MESSAGE))
+            raise HttpError(400, _invalid("page", PAGE_LIMIT_MESSAGE))
         includes = _choices(q.get("include"), LIST_INCLUDES, "include")
         order_by = _one_of(q.get("order_by"), ORDER_BY, "order_by") or "created_at"
         descending = (_one_of(q.get("order_type"), ORDER_TYPE, "order_type") or "desc") == "desc"
@@ -1171,7 +1128,7 @@ class FakeFreshdesk:
     def _found(self, request: web.Request, *, live: bool) -> _Ticket:
         state = self._state.get(int(request.match_info["ticket_id"]))
         if state is None or (live and state.deleted):
-            raise _HttpError(404)
+            raise HttpError(404)
         return state
 
     async def _view_ticket(self, request: web.Request) -> web.Response:
@@ -1185,12 +1142,12 @@ class FakeFreshdesk:
         allowed = ("tags", "status", "priority", "group_id", "responder_id", "type")
         for name in changes:
             if name not in allowed:
-                raise _HttpError(
+                raise HttpError(
                     400, _invalid(name, "Unexpected/invalid field in request", "invalid_field")
                 )
         tags = changes.get("tags", state.tags)
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise _HttpError(
+            raise HttpError(
                 400, _invalid("tags", "It should be a/an Array of String", "datatype_mismatch")
             )
         status = _enum(changes, "status", state.status, tuple(STATUS_CHOICES))
@@ -1201,7 +1158,7 @@ class FakeFreshdesk:
         )
         kind = changes.get("type", state.type)
         if kind is not None and not isinstance(kind, str):
-            raise _HttpError(400, _invalid("type", "It should be a/an String", "datatype_mismatch"))
+            raise HttpError(400, _invalid("type", "It should be a/an String", "datatype_mismatch"))
         self._touch(state)
         state.tags = list(dict.fromkeys(tags))
         state.priority, state.group_id, state.responder_id = priority, group_id, responder_id
@@ -1219,17 +1176,17 @@ class FakeFreshdesk:
         note = await _json_body(request)
         for name in note:
             if name not in ("body", "private", "incoming", "user_id", "notify_emails"):
-                raise _HttpError(
+                raise HttpError(
                     400, _invalid(name, "Unexpected/invalid field in request", "invalid_field")
                 )
         body = note.get("body")
         if not isinstance(body, str) or not body.strip():
             code = "missing_field" if body is None else "datatype_mismatch"
-            raise _HttpError(400, _invalid("body", "It should be a/an String", code))
+            raise HttpError(400, _invalid("body", "It should be a/an String", code))
         private, incoming = note.get("private", True), note.get("incoming", False)
         for name, value in (("private", private), ("incoming", incoming)):
             if not isinstance(value, bool):
-                raise _HttpError(
+                raise HttpError(
                     400, _invalid(name, "It should be a/an Boolean", "datatype_mismatch")
                 )
         user_id = _enum(note, "user_id", API_AGENT_ID, (API_AGENT_ID, *self._agents))
@@ -1252,7 +1209,7 @@ class FakeFreshdesk:
     async def _view_group(self, request: web.Request) -> web.Response:
         group_id = int(request.match_info["group_id"])
         if group_id not in self.groups:
-            raise _HttpError(404)
+            raise HttpError(404)
         members = sorted(a.id for a in self._agents.values() if group_id in a.group_ids)
         return _json({**self.groups[group_id], "agent_ids": members})
 
@@ -1299,7 +1256,7 @@ class FakeFreshdesk:
     async def _view_agent(self, request: web.Request) -> web.Response:
         agent = self._agents.get(int(request.match_info["agent_id"]))
         if agent is None:
-            raise _HttpError(404)
+            raise HttpError(404)
         return _json(
             {**self._agent_json(agent), "group_ids": agent.group_ids, "role_ids": [AGENT_ROLE_ID]}
         )
@@ -1503,12 +1460,12 @@ async def _json_body(request: web.Request) -> Json:
     try:
         body = await request.json()
     except ValueError:
-        raise _HttpError(
+        raise HttpError(
             400,
             {"code": "invalid_json", "message": "Request body has invalid json format"},
         ) from None
     if not isinstance(body, dict):
-        raise _HttpError(
+        raise HttpError(
             400, {"code": "invalid_json", "message": "Request body has invalid json format"}
         )
     return body
@@ -1522,7 +1479,7 @@ def _positive(raw: str | None, default: int, name: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise _HttpError(400, _invalid(name, "It should be a Positive Number"))
+        raise HttpError(400, _invalid(name, "It should be a Positive Number"))
     return value
 
 
@@ -1530,7 +1487,7 @@ def _one_of(raw: str | None, allowed: tuple[str, ...], name: str) -> str | None:
     if raw is None:
         return None
     if raw not in allowed:
-        raise _HttpError(
+        raise HttpError(
             400, _invalid(name, f"It should be one of these values: '{','.join(allowed)}'")
         )
     return raw
@@ -1547,7 +1504,7 @@ def _time(raw: str, name: str) -> float:
     try:
         return parse_iso(raw)
     except ValueError:
-        raise _HttpError(
+        raise HttpError(
             400, _invalid(name, "It should be in the 'valid date time' format")
         ) from None
 
@@ -1558,7 +1515,7 @@ def _enum(changes: Mapping[str, Any], name: str, current: Any, allowed: tuple[An
     value = changes[name]
     if isinstance(value, bool) or value not in allowed:
         shown = ",".join(str(a) for a in allowed if a is not None)
-        raise _HttpError(400, _invalid(name, f"It should be one of these values: '{shown}'"))
+        raise HttpError(400, _invalid(name, f"It should be one of these values: '{shown}'"))
     return value
 
 
@@ -1573,45 +1530,3 @@ def _json(body: Any, status: int = 200) -> web.Response:
 
 def _empty(status: int) -> web.Response:
     return web.Response(status=status)
-
-
-async def run_simulated(
-    fake: FakeFreshdesk,
-    options: SimOptions,
-    *,
-    epoch: float | None = None,
-    clock: Clock = time.time,
-) -> None:
-    """Drive a FloorSimulation in real time and feed ``fake`` until cancelled.
-
-    The warm-up is back-filled at once; then the floor advances with ``clock`` times
-    ``options.speed`` (None: as fast as it can, then it idles, still serving). At speeds other
-    than 1 the fake's ``floor_clock`` is set to the simulated floor's time, so edits, notes and
-    the 30-day window agree with the fed timestamps. ``epoch`` (the floor's 08:00) defaults to
-    ``options.epoch``, else to the warm-up's end being now.
-    """
-    wall_start = clock()
-    if epoch is None:
-        epoch = options.epoch if options.epoch is not None else round(wall_start - options.warmup_s)
-    floor_epoch = epoch
-    sim = FloorSimulation(options, floor_epoch)
-    speed = options.speed
-    end = None if options.hours is None else options.hours * 3600
-
-    def sim_time() -> float:
-        if speed is None:
-            return math.inf
-        return options.warmup_s + (clock() - wall_start) * speed
-
-    if speed != 1.0:
-        fake.floor_clock = lambda: floor_epoch + (sim.t if speed is None else sim_time())
-    while True:
-        until = sim_time() if end is None else min(sim_time(), end)
-        if math.isinf(until):
-            nxt = sim.next_due()
-            until = nxt + 60.0 if nxt is not None else sim.t
-        fake.feed(sim.advance(until))
-        finished = (end is not None and sim.t >= end) or (speed is None and sim.next_due() is None)
-        if finished:
-            await asyncio.Event().wait()  # keep serving what was fed until cancelled
-        await asyncio.sleep(0 if speed is None else 0.25)

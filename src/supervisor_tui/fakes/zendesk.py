@@ -107,7 +107,6 @@ import json
 import math
 import re
 import time
-import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -116,7 +115,19 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from supervisor_tui.adapters.simulator import SLA_TARGET_S, FloorSimulation, SimOptions
+from supervisor_tui.adapters.simulator import SLA_TARGET_S
+from supervisor_tui.fakes.common import (
+    Clock,
+    Fault,
+    Faults,
+    HttpError,
+    Json,
+    ascii_slug,
+    iso,
+    parse_iso,
+    run_simulated,
+)
+from supervisor_tui.fakes.common import number as sim_number
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
@@ -135,10 +146,8 @@ from supervisor_tui.model import (
     TicketUpserted,
 )
 
-__all__ = ["FakeZendesk", "run_simulated"]
+__all__ = ["FakeZendesk", "iso", "run_simulated"]
 
-Json = dict[str, Any]
-Clock = Callable[[], float]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 GROUP_BASE = 360_000_000_000
@@ -161,7 +170,6 @@ CUSTOM_STATUS_FIELD_ID = 360_000_000_300
 
 EXPORT_PAGE_MAX = 1000
 LIST_PAGE_MAX = 100
-FAULTS = frozenset({"429", "500", "503", "401", "malformed", "truncated", "wrong_shape", "slow"})
 
 ACCOUNT_LIMIT_BODY = "Number of allowed API requests per minute exceeded"
 EXPORT_LIMIT_BODY: Json = {
@@ -210,28 +218,9 @@ EXPORT_LIMITS: dict[str, tuple[str, int]] = {
 _JSON_EXT = r"{_ext:(?:\.json)?}"
 
 
-def iso(t: float) -> str:
-    """Zendesk's timestamp format: ISO-8601, whole seconds, ``Z``."""
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def iso_micro(t: float) -> str:
     """The Agent Availability API's timestamps carry microseconds."""
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_iso(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def _number(ident: str) -> int:
-    digits = re.sub(r"\D", "", ident)
-    return int(digits) if digits else 0
-
-
-def _ascii_slug(name: str) -> str:
-    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", ".", plain.lower()).strip(".") or "user"
 
 
 def _encode_cursor(payload: str) -> str:
@@ -242,27 +231,11 @@ def _decode_cursor(cursor: str) -> str:
     try:
         return base64.b64decode(cursor.encode(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
-        raise _HttpError(400, _invalid("cursor")) from None
+        raise HttpError(400, _invalid("cursor")) from None
 
 
 def _invalid(what: str) -> Json:
     return {"error": "InvalidPaginationParameter", "description": f"Invalid {what}"}
-
-
-class _HttpError(Exception):
-    def __init__(self, status: int, body: Json) -> None:
-        super().__init__(status)
-        self.status = status
-        self.body = body
-
-
-@dataclass(slots=True)
-class _Fault:
-    prefix: str
-    fault: str
-    left: int
-    retry_after: int
-    delay_s: float
 
 
 @dataclass(slots=True)
@@ -375,7 +348,7 @@ class FakeZendesk:
         self._sla_open: dict[tuple[int, str, int], bool] = {}  # -> paused?
         self._policy_by_title: dict[str, int] = {}
         self._views_seen: set[int] = set()
-        self._faults: list[_Fault] = []
+        self._faults = Faults()
         self._used: dict[str, tuple[int, int]] = {}
         self._ids = {
             name: itertools.count(1)
@@ -422,9 +395,7 @@ class FakeZendesk:
         delay_s: float = 2.0,
     ) -> None:
         """The next ``count`` requests whose path starts with ``path_prefix`` get ``fault``."""
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; one of {sorted(FAULTS)}")
-        self._faults.append(_Fault(path_prefix, fault, count, retry_after, delay_s))
+        self._faults.add(path_prefix, fault, count, retry_after, delay_s)
 
     def delete_ticket(self, ticket_id: int) -> None:
         """The ticket is deleted: the export shows it with status "deleted", the API 404s."""
@@ -487,7 +458,7 @@ class FakeZendesk:
         }
 
     def _agent(self, payload: AgentUpserted, at: float) -> None:
-        user_id = USER_BASE + _number(payload.agent_id)
+        user_id = USER_BASE + sim_number(payload.agent_id)
         group_ids = [
             self._group_of_queue[q] for q in payload.queue_ids if q in self._group_of_queue
         ]
@@ -495,7 +466,7 @@ class FakeZendesk:
         if agent is None:
             agent = _Agent(user_id, payload.agent_id, payload.name, group_ids, at, since=at)
             self._agents[user_id] = agent
-            email = self._unique_email(payload.name, _number(payload.agent_id))
+            email = self._unique_email(payload.name, sim_number(payload.agent_id))
         else:
             agent.name, agent.group_ids = payload.name, group_ids
             email = self.users[user_id]["email"]
@@ -517,7 +488,7 @@ class FakeZendesk:
             }
 
     def _unique_email(self, name: str, number: int) -> str:
-        local = _ascii_slug(name)
+        local = ascii_slug(name)
         email = f"{local}@example.com"
         if email in self._emails:
             email = f"{local}.{number}@example.com"
@@ -579,7 +550,7 @@ class FakeZendesk:
         return user_id
 
     def _agent_state(self, payload: AgentStateChanged, at: float) -> None:
-        agent = self._agents.get(USER_BASE + _number(payload.agent_id))
+        agent = self._agents.get(USER_BASE + sim_number(payload.agent_id))
         if agent is None:
             return
         self._accrue(agent, payload.since)
@@ -612,7 +583,7 @@ class FakeZendesk:
         if payload.channel is Channel.VOICE:
             self._voice_ids.add(payload.contact_id)
         if payload.channel is Channel.CHAT:
-            number = _number(payload.contact_id)
+            number = sim_number(payload.contact_id)
             name = f"Web User {number}"
             state = _Ticket(
                 id=MESSAGING_BASE + number,
@@ -634,14 +605,14 @@ class FakeZendesk:
         contact = self._contacts.get(payload.contact_id)
         if contact is None:
             return
-        contact.agent_id = USER_BASE + _number(payload.agent_id)
+        contact.agent_id = USER_BASE + sim_number(payload.agent_id)
         contact.wait_s = payload.wait_s
         if contact.channel is Channel.VOICE:
             agent = self._agents.get(contact.agent_id)
             if agent is not None:
                 agent.calls_accepted += 1
         elif contact.channel is Channel.CHAT:
-            state = self._state[MESSAGING_BASE + _number(payload.contact_id)]
+            state = self._state[MESSAGING_BASE + sim_number(payload.contact_id)]
             state.status, state.assignee_id = "open", contact.agent_id
             self._publish(state, payload.answered_at)
             # the agent's first reply in the conversation: Zendesk measures it as reply_time
@@ -654,7 +625,7 @@ class FakeZendesk:
         if contact.channel is Channel.VOICE:
             self._call(contact, payload.abandoned_at, payload.wait_s, None)
         elif contact.channel is Channel.CHAT:
-            state = self._state[MESSAGING_BASE + _number(payload.contact_id)]
+            state = self._state[MESSAGING_BASE + sim_number(payload.contact_id)]
             state.status, state.assignee_id = "closed", None
             state.sim_tags = (*state.sim_tags, "missed_chat")
             self._publish(state, payload.abandoned_at)
@@ -665,29 +636,29 @@ class FakeZendesk:
             return
         if contact.channel is Channel.VOICE:
             self._call(contact, payload.ended_at, contact.wait_s, payload)
-            agent = self._agents.get(USER_BASE + _number(payload.agent_id))
+            agent = self._agents.get(USER_BASE + sim_number(payload.agent_id))
             if agent is not None:
                 agent.talk_s += payload.talk_s
                 agent.wrap_s += payload.wrap_s
                 agent.hold_s += payload.hold_s
         elif contact.channel is Channel.CHAT:
-            state = self._state[MESSAGING_BASE + _number(payload.contact_id)]
+            state = self._state[MESSAGING_BASE + sim_number(payload.contact_id)]
             state.status = "solved"
-            state.assignee_id = USER_BASE + _number(payload.agent_id)
+            state.assignee_id = USER_BASE + sim_number(payload.agent_id)
             self._publish(state, payload.ended_at)
 
     def _call(
         self, contact: _Contact, ended_at: float, wait_s: float, ended: ContactEnded | None
     ) -> None:
-        call_id = CALL_BASE + _number(contact.contact_id)
+        call_id = CALL_BASE + sim_number(contact.contact_id)
         talk = round(ended.talk_s) if ended else 0
         hold = round(ended.hold_s) if ended else 0
         wrap = round(ended.wrap_s) if ended else 0
         wait = round(wait_s)
         duration = wait + talk + hold
-        agent_id = USER_BASE + _number(ended.agent_id) if ended else None
+        agent_id = USER_BASE + sim_number(ended.agent_id) if ended else None
         phone_id = self._phone_of(contact.group_id)
-        customer_id = self._end_user(f"Caller {_number(contact.contact_id)}", contact.offered_at)
+        customer_id = self._end_user(f"Caller {sim_number(contact.contact_id)}", contact.offered_at)
         self.calls[call_id] = {
             "id": call_id,
             "created_at": iso(contact.offered_at),
@@ -825,7 +796,7 @@ class FakeZendesk:
         state.priority = payload.priority.value if payload.priority else None
         state.group_id = self._group_of_queue.get(payload.queue_id or "")
         state.assignee_id = (
-            USER_BASE + _number(payload.assignee_id) if payload.assignee_id else None
+            USER_BASE + sim_number(payload.assignee_id) if payload.assignee_id else None
         )
         tags = set(payload.tags)
         if payload.escalated:
@@ -1107,7 +1078,7 @@ class FakeZendesk:
 
     async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self.requests.append((request.method, request.path_qs))
-        fault = self._take_fault(request.path)
+        fault = self._faults.take(request.path)
         spoil = None
         if fault is not None and fault.fault in ("truncated", "wrong_shape"):
             spoil = fault.fault
@@ -1120,8 +1091,8 @@ class FakeZendesk:
             return self._headed(refused)
         try:
             response = await handler(request)
-        except _HttpError as exc:
-            response = _json(exc.body, exc.status)
+        except HttpError as exc:
+            response = _json(exc.body or {}, exc.status)
         if endpoint_header is not None:
             response.headers[endpoint_header[0]] = endpoint_header[1]
         if spoil is not None and isinstance(response, web.Response):
@@ -1158,17 +1129,8 @@ class FakeZendesk:
         limited.headers[header[0]] = header[1]
         return limited, None
 
-    def _take_fault(self, path: str) -> _Fault | None:
-        for fault in self._faults:
-            if fault.left > 0 and path.startswith(fault.prefix):
-                fault.left -= 1
-                if fault.left == 0:
-                    self._faults.remove(fault)
-                return fault
-        return None
-
     @staticmethod
-    def _fault_response(fault: _Fault) -> web.Response:
+    def _fault_response(fault: Fault) -> web.Response:
         if fault.fault == "429":
             response = web.Response(status=429, text=ACCOUNT_LIMIT_BODY)
             response.headers["Retry-After"] = str(fault.retry_after)
@@ -1352,9 +1314,9 @@ class FakeZendesk:
         try:
             data = json.loads(_decode_cursor(cursor))
         except ValueError:
-            raise _HttpError(400, _invalid("cursor")) from None
+            raise HttpError(400, _invalid("cursor")) from None
         if not isinstance(data, dict) or data.get("o") != sort_key or "v" not in data:
-            raise _HttpError(400, _invalid("cursor"))
+            raise HttpError(400, _invalid("cursor"))
         return data["v"]
 
     def _time_export(
@@ -1363,7 +1325,7 @@ class FakeZendesk:
         """Zendesk's time-based incremental export: every row with time >= start_time."""
         q = request.query
         if "start_time" not in q:
-            raise _HttpError(400, {"error": "InvalidValue", "description": "start_time missing"})
+            raise HttpError(400, {"error": "InvalidValue", "description": "start_time missing"})
         start = _int(q.get("start_time"), 0, "start_time", 0)
         per_page = _int(q.get("per_page"), EXPORT_PAGE_MAX, "per_page", 1, EXPORT_PAGE_MAX)
         selected = sorted((r for r in rows if r[0] >= start), key=lambda r: (r[0], r[1]))
@@ -1402,12 +1364,12 @@ class FakeZendesk:
             text = _decode_cursor(q["cursor"])
             match = re.fullmatch(r"(\d+)(?:\.0)?\|\|(\d+)\|", text)
             if match is None:
-                raise _HttpError(400, _invalid("cursor"))
+                raise HttpError(400, _invalid("cursor"))
             position = (int(match[1]), int(match[2]))
         elif "start_time" in q:
             position = (_int(q["start_time"], 0, "start_time", 0), 0)
         else:
-            raise _HttpError(
+            raise HttpError(
                 400, {"error": "InvalidValue", "description": "start_time or cursor required"}
             )
         rest = [t for t in self._visible() if (t["generated_timestamp"], t["id"]) > position]
@@ -1699,11 +1661,11 @@ class FakeZendesk:
         item: tuple[str, int] | None = None
         if agent.state is AgentState.BUSY:
             if kind == "call":
-                item = ("talk", CALL_BASE + _number(ref))
+                item = ("talk", CALL_BASE + sim_number(ref))
             elif kind == "chat":
-                item = ("messaging", MESSAGING_BASE + _number(ref))
+                item = ("messaging", MESSAGING_BASE + sim_number(ref))
             elif kind == "mail":
-                item = ("support", _number(ref))
+                item = ("support", sim_number(ref))
         included: list[Json] = []
         channels = []
         for name, capacity in (("support", 10), ("messaging", 2), ("talk", 1)):
@@ -1785,7 +1747,7 @@ class FakeZendesk:
         ticket_id = int(request.match_info["ticket_id"])
         state = self._state.get(ticket_id)
         if state is None or ticket_id in self._deleted:
-            raise _HttpError(404, NOT_FOUND)
+            raise HttpError(404, NOT_FOUND)
         return state
 
     def _public(self, ticket_id: int) -> Json:
@@ -1829,7 +1791,7 @@ class FakeZendesk:
         state = self._live_ticket(request)
         changes = (await _json_body(request)).get("ticket")
         if not isinstance(changes, dict):
-            raise _HttpError(400, {"error": "InvalidValue", "description": "ticket missing"})
+            raise HttpError(400, {"error": "InvalidValue", "description": "ticket missing"})
         _check_safe_update(state, changes)
         now = max(self.floor_clock(), math.floor(state.updated_at) + 1.0)
         audit_id = AUDIT_BASE + next(self._ids["audit"])
@@ -1889,9 +1851,9 @@ def _check_safe_update(state: _Ticket, changes: Mapping[str, Any]) -> None:
     try:
         stale = int(parse_iso(str(stamp))) != int(parse_iso(iso(state.updated_at)))
     except ValueError:
-        raise _HttpError(400, {"error": "InvalidValue", "description": "updated_stamp"}) from None
+        raise HttpError(400, {"error": "InvalidValue", "description": "updated_stamp"}) from None
     if stale:
-        raise _HttpError(409, UPDATE_CONFLICT)
+        raise HttpError(409, UPDATE_CONFLICT)
 
 
 _COMMENT_EVENT_KEYS = (
@@ -1924,11 +1886,9 @@ async def _json_body(request: web.Request) -> Json:
     try:
         body = await request.json()
     except ValueError:
-        raise _HttpError(
-            400, {"error": "InvalidValue", "description": "Body is not JSON"}
-        ) from None
+        raise HttpError(400, {"error": "InvalidValue", "description": "Body is not JSON"}) from None
     if not isinstance(body, dict):
-        raise _HttpError(400, {"error": "InvalidValue", "description": "Body is not an object"})
+        raise HttpError(400, {"error": "InvalidValue", "description": "Body is not an object"})
     return body
 
 
@@ -1946,11 +1906,11 @@ def _int(raw: str | None, default: int, name: str, low: int, high: int | None = 
     try:
         value = int(raw)
     except ValueError:
-        raise _HttpError(
+        raise HttpError(
             400, {"error": "InvalidValue", "description": f"{name} must be an integer"}
         ) from None
     if value < low or (high is not None and value > high):
-        raise _HttpError(400, {"error": "InvalidValue", "description": f"{name} out of range"})
+        raise HttpError(400, {"error": "InvalidValue", "description": f"{name} out of range"})
     return value
 
 
@@ -1965,44 +1925,3 @@ def _json(body: Json, status: int = 200) -> web.Response:
 
 def sorted_by_id(rows: Mapping[int, Json]) -> list[Json]:
     return [rows[k] for k in sorted(rows)]
-
-
-async def run_simulated(
-    fake: FakeZendesk,
-    options: SimOptions,
-    *,
-    epoch: float | None = None,
-    clock: Clock = time.time,
-) -> None:
-    """Drive a FloorSimulation in real time and feed ``fake`` until cancelled.
-
-    The warm-up is back-filled at once; then the floor advances with ``clock`` times
-    ``options.speed`` (None: as fast as it can, then it idles, still serving). The fake's
-    ``floor_clock`` is set to the simulated floor's time, so queue waits, edits and the
-    export lag agree with the fed timestamps at any speed. ``epoch`` (the floor's 08:00)
-    defaults to ``options.epoch``, else to the warm-up's end being now.
-    """
-    wall_start = clock()
-    if epoch is None:
-        epoch = options.epoch if options.epoch is not None else round(wall_start - options.warmup_s)
-    floor_epoch = epoch
-    sim = FloorSimulation(options, floor_epoch)
-    speed = options.speed
-    end = None if options.hours is None else options.hours * 3600
-
-    def sim_time() -> float:
-        if speed is None:
-            return math.inf
-        return options.warmup_s + (clock() - wall_start) * speed
-
-    fake.floor_clock = lambda: floor_epoch + (sim.t if speed is None else sim_time())
-    while True:
-        until = sim_time() if end is None else min(sim_time(), end)
-        if math.isinf(until):
-            nxt = sim.next_due()
-            until = nxt + 60.0 if nxt is not None else sim.t
-        fake.feed(sim.advance(until))
-        finished = (end is not None and sim.t >= end) or (speed is None and sim.next_due() is None)
-        if finished:
-            await asyncio.Event().wait()  # keep serving what was fed until cancelled
-        await asyncio.sleep(0 if speed is None else 0.25)

@@ -114,6 +114,7 @@ class Collector:
         """Why the store refuses events right now (they are kept and retried), or None."""
         self.events_waiting = 0
         self._queue: asyncio.Queue[_Batch] | None = None
+        self._queued_events = 0  # in the queue, not yet taken by the writer
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -148,6 +149,7 @@ class Collector:
             raise RuntimeError("collector not started")
         batch = _Batch(events, source, cursor)
         await self._queue.put(batch)
+        self._queued_events += len(events)
         await batch.done
 
     async def _run_adapter(self, adapter: Adapter, cursor: str | None) -> None:
@@ -171,6 +173,7 @@ class Collector:
                 batch = self._queue.get_nowait()
                 batches.append(batch)
                 size += len(batch.events)
+            self._queued_events -= size
             events = [e for b in batches for e in b.events]
             cursors = {b.source: b.cursor for b in batches if b.source and b.cursor is not None}
             stored = await self._append_until_stored(events, cursors)
@@ -200,9 +203,7 @@ class Collector:
                 if self.store_trouble is None:
                     log.error("store refuses events (kept, retrying): %s", exc)
                 self.store_trouble = str(exc)
-                self.events_waiting = len(events) + sum(
-                    len(b.events) for b in getattr(self._queue, "_queue", ())
-                )
+                self.events_waiting = len(events) + self._queued_events
                 await asyncio.sleep(delay)
                 delay = min(5.0, delay * 2)
                 continue

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from supervisor_tui.adapters.simulator import SimOptions
+from supervisor_tui.fakes.common import run_simulated
 from supervisor_tui.fakes.freshdesk import FakeFreshdesk
-from supervisor_tui.fakes.freshdesk import run_simulated as run_freshdesk
-from supervisor_tui.fakes.zendesk import FakeZendesk, run_simulated
+from supervisor_tui.fakes.zendesk import FakeZendesk
 
 DEMO_EMAIL = "demo-bot@example.com"
 RETAIL = "Retail"
@@ -156,7 +156,7 @@ class DemoHelpdesks:
             self.freshdesk = other
             feeders.append(
                 asyncio.create_task(
-                    run_freshdesk(
+                    run_simulated(
                         other, self.retail, epoch=self.options.epoch, clock=self.clock.wall
                     )
                 )

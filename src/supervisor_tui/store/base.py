@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from supervisor_tui.model import Event, NewEvent
+from supervisor_tui.model import Event, NewEvent, PayloadError, parse_payload
 
 SCHEMA_VERSION = 1
 
@@ -94,3 +94,25 @@ class Store(Protocol):
     def add_listener(self, listener: Listener) -> None: ...
 
     def close(self) -> None: ...
+
+
+EventRow = tuple[int, str, str, str, float, float, str]
+"""seq, source, key, kind, occurred_at, received_at, payload JSON: an event as stored."""
+
+
+def event_from_row(row: EventRow, where: str) -> Event:
+    seq, source, key, kind, occurred_at, received_at, payload = row
+    try:
+        parsed = parse_payload(kind, payload)
+    except PayloadError as exc:
+        raise StoreCorrupt(f"{where}: event {seq} does not parse ({exc})") from None
+    # Every field is already typed (the payload was validated just above, the rest comes
+    # from typed columns): build the event without validating it a second time.
+    return Event.model_construct(
+        seq=seq,
+        source=source,
+        key=key,
+        occurred_at=occurred_at,
+        received_at=received_at,
+        payload=parsed,
+    )

@@ -59,7 +59,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeAlias
 
-from supervisor_tui.model import Event, NewEvent, PayloadError, parse_payload
+from supervisor_tui.model import Event, NewEvent
 from supervisor_tui.store.base import (
     SCHEMA_VERSION,
     Listener,
@@ -69,6 +69,7 @@ from supervisor_tui.store.base import (
     StoreCorrupt,
     StoreError,
     StoreTooNew,
+    event_from_row,
 )
 
 try:
@@ -527,22 +528,8 @@ class PostgresStore:
         )
         return [self._event(row) for row in rows]
 
-    def _event(self, row: Row) -> Event:
-        seq, source, key, kind, occurred_at, received_at, payload = row
-        try:
-            parsed = parse_payload(kind, payload)
-        except PayloadError as exc:
-            raise StoreCorrupt(f"{self.where}: event {seq} does not parse ({exc})") from None
-        # Every field is already typed (the payload was validated just above, the rest comes
-        # from typed columns): build the event without validating it a second time.
-        return Event.model_construct(
-            seq=seq,
-            source=source,
-            key=key,
-            occurred_at=occurred_at,
-            received_at=received_at,
-            payload=parsed,
-        )
+    def _event(self, row: Any) -> Event:
+        return event_from_row(row, str(self.where))
 
     def read_range(self, after_seq: int, upto_seq: int) -> list[Event]:
         """Events with after_seq < seq <= upto_seq, in order."""

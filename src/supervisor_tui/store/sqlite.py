@@ -15,9 +15,10 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from supervisor_tui.model import Event, NewEvent, PayloadError, parse_payload
+from supervisor_tui.model import Event, NewEvent
 from supervisor_tui.store.base import (
     SCHEMA_VERSION,
+    EventRow,
     Listener,
     OutboxItem,
     OutboxRequest,
@@ -25,6 +26,7 @@ from supervisor_tui.store.base import (
     StoreCorrupt,
     StoreError,
     StoreTooNew,
+    event_from_row,
 )
 
 _SCHEMA = """
@@ -320,22 +322,8 @@ class SQLiteStore:
                 raise StoreCorrupt(f"{self.path}: cannot read events ({exc})") from None
         return [self._event(row) for row in rows]
 
-    def _event(self, row: tuple[int, str, str, str, float, float, str]) -> Event:
-        seq, source, key, kind, occurred_at, received_at, payload = row
-        try:
-            parsed = parse_payload(kind, payload)
-        except PayloadError as exc:
-            raise StoreCorrupt(f"{self.path}: event {seq} does not parse ({exc})") from None
-        # Every field is already typed (the payload was validated just above, the rest comes
-        # from typed columns): build the event without validating it a second time.
-        return Event.model_construct(
-            seq=seq,
-            source=source,
-            key=key,
-            occurred_at=occurred_at,
-            received_at=received_at,
-            payload=parsed,
-        )
+    def _event(self, row: EventRow) -> Event:
+        return event_from_row(row, str(self.path))
 
     def read_range(self, after_seq: int, upto_seq: int) -> list[Event]:
         """Events with after_seq < seq <= upto_seq, in order."""

@@ -34,14 +34,19 @@ from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError, WriteBac
 from supervisor_tui.adapters.freshdesk import parse
 from supervisor_tui.adapters.http import (
     ApiError,
-    AuthFailed,
     BadBody,
     JsonApi,
-    NotFound,
     RateBudget,
-    RateLimited,
 )
-from supervisor_tui.adapters.polling import PolledSource, ShapeError, Task, iso, trim, ts
+from supervisor_tui.adapters.polling import (
+    PolledSource,
+    ShapeError,
+    Task,
+    iso,
+    trim,
+    ts,
+    write_back_of,
+)
 from supervisor_tui.adapters.zendesk.adapter import SyncReport, read_secret
 from supervisor_tui.model import (
     AgentState,
@@ -533,17 +538,8 @@ class FreshdeskAdapter(PolledSource):
         if not self.settings.write_back:
             log.info("%s: write-back is off; %s kept on the floor only", self.name, action)
             return
-        ticket_id = str(body.get("ticket_id") or "")
-        if not ticket_id.isdigit():
-            raise WriteBackError(f"not a Freshdesk ticket id: {ticket_id[:20]!r}", retryable=False)
-        ref = f"[supervisor-tui {action} {body.get('delivery_key') or body.get('escalation_id')}]"
-        verb = {"ack": "Acknowledged", "note": "Note", "resolve": "Resolved"}.get(action, action)
-        text = str(body.get("text") or "").strip()
-        note = f"{verb} on the supervision floor by {body.get('by') or 'a supervisor'}: "
-        note += str(body.get("title") or "")
-        if text:
-            note += f"\n\n{text}"
-        note += f"\n\n{ref}"
+        wb = write_back_of("Freshdesk", action, body)
+        ticket_id, ref, note = wb.ticket_id, wb.ref, wb.text
         try:
             conversations, _ = await self._get_list(
                 f"/api/v2/tickets/{ticket_id}/conversations", [("per_page", PER_PAGE)]
@@ -557,16 +553,8 @@ class FreshdeskAdapter(PolledSource):
                     body={"body": _html(note), "private": True},
                 )
             await self._merge_tag(ticket_id)
-        except NotFound:
-            raise WriteBackError(f"ticket {ticket_id} no longer exists", retryable=False) from None
-        except RateLimited as exc:
-            raise WriteBackError(
-                str(exc), retry_after_s=max(1.0, exc.retry_at - self.wall())
-            ) from None
-        except AuthFailed as exc:
-            raise WriteBackError(str(exc), retry_after_s=300) from None
         except ApiError as exc:
-            raise WriteBackError(str(exc)) from None
+            raise self.write_back_failed(ticket_id, exc) from None
 
     async def _merge_tag(self, ticket_id: str) -> None:
         tag = self.settings.ack_tag

@@ -7,12 +7,11 @@ Freshdesk lists are bare JSON arrays; times are ISO-8601 UTC; statuses are numbe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from supervisor_tui.adapters.polling import ShapeError, ts
+from supervisor_tui.adapters.polling import ShapeError, group_channel, ts
 from supervisor_tui.model import (
     AgentState,
     AgentUpserted,
@@ -187,19 +186,6 @@ def sla_payloads(ticket: Mapping[str, Any], now: float) -> list[SlaChanged]:
 
 
 # -- groups and agents ---------------------------------------------------------------------
-
-_VOICE_WORDS = re.compile(r"\b(voice|phone|call|calls|telephony)\b", re.IGNORECASE)
-_CHAT_WORDS = re.compile(r"\b(chat|messaging|live)\b", re.IGNORECASE)
-
-
-def group_channel(name: str, configured: Mapping[str, str] | None = None) -> Channel:
-    if configured and name in configured:
-        return Channel(configured[name])
-    if _VOICE_WORDS.search(name):
-        return Channel.VOICE
-    if _CHAT_WORDS.search(name):
-        return Channel.CHAT
-    return Channel.EMAIL
 
 
 def group_payloads(

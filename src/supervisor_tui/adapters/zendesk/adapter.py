@@ -40,16 +40,20 @@ import httpx
 from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError, WriteBackError
 from supervisor_tui.adapters.http import (
     ApiError,
-    AuthFailed,
     BadBody,
     Conflict,
     JsonApi,
     NotFound,
     RateBudget,
-    RateLimited,
     expect,
 )
-from supervisor_tui.adapters.polling import PolledSource, ShapeError, Task, trim
+from supervisor_tui.adapters.polling import (
+    PolledSource,
+    ShapeError,
+    Task,
+    trim,
+    write_back_of,
+)
 from supervisor_tui.adapters.zendesk import parse
 from supervisor_tui.model import (
     AgentState,
@@ -802,17 +806,8 @@ class ZendeskAdapter(PolledSource):
         if not self.settings.write_back:
             log.info("%s: write-back is off; %s kept on the floor only", self.name, action)
             return
-        ticket_id = str(body.get("ticket_id") or "")
-        if not ticket_id.isdigit():
-            raise WriteBackError(f"not a Zendesk ticket id: {ticket_id[:20]!r}", retryable=False)
-        ref = f"[supervisor-tui {action} {body.get('delivery_key') or body.get('escalation_id')}]"
-        verb = {"ack": "Acknowledged", "note": "Note", "resolve": "Resolved"}.get(action, action)
-        text = str(body.get("text") or "").strip()
-        comment = f"{verb} on the supervision floor by {body.get('by') or 'a supervisor'}: "
-        comment += str(body.get("title") or "")
-        if text:
-            comment += f"\n\n{text}"
-        comment += f"\n\n{ref}"
+        wb = write_back_of("Zendesk", action, body)
+        ticket_id, ref, comment = wb.ticket_id, wb.ref, wb.text
         path = f"/api/v2/tickets/{ticket_id}.json"
         try:
             for _ in range(3):
@@ -849,16 +844,8 @@ class ZendeskAdapter(PolledSource):
                     return
                 except Conflict:
                     continue  # an agent edited it in between: read again
-        except NotFound:
-            raise WriteBackError(f"ticket {ticket_id} no longer exists", retryable=False) from None
-        except RateLimited as exc:
-            raise WriteBackError(
-                str(exc), retry_after_s=max(1.0, exc.retry_at - self.wall())
-            ) from None
-        except AuthFailed as exc:
-            raise WriteBackError(str(exc), retry_after_s=300) from None
         except ApiError as exc:
-            raise WriteBackError(str(exc)) from None
+            raise self.write_back_failed(ticket_id, exc) from None
         raise WriteBackError(f"ticket {ticket_id} kept changing; will try again", retry_after_s=20)
 
     async def _already_posted(self, ticket_id: str, ref: str) -> bool:

@@ -7,12 +7,12 @@ a Freshdesk, never share a queue or an agent by accident.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from supervisor_tui.adapters.polling import ShapeError as ShapeError
+from supervisor_tui.adapters.polling import group_channel as group_channel
 from supervisor_tui.adapters.polling import iso as iso
 from supervisor_tui.adapters.polling import ts as ts
 from supervisor_tui.adapters.polling import ts_or_none as ts_or_none
@@ -198,20 +198,6 @@ def rating_scores(ratings: Iterable[Mapping[str, Any]]) -> dict[str, str]:
 
 
 # -- queues and agents ----------------------------------------------------------------------
-
-_VOICE_WORDS = re.compile(r"\b(voice|phone|call|calls|talk|telephony)\b", re.IGNORECASE)
-_CHAT_WORDS = re.compile(r"\b(chat|messaging|live)\b", re.IGNORECASE)
-
-
-def group_channel(name: str, configured: Mapping[str, str] | None = None) -> Channel:
-    """A group's channel: from the config when it says, else from words in its name."""
-    if configured and name in configured:
-        return Channel(configured[name])
-    if _VOICE_WORDS.search(name):
-        return Channel.VOICE
-    if _CHAT_WORDS.search(name):
-        return Channel.CHAT
-    return Channel.EMAIL
 
 
 def group_payloads(
