@@ -468,7 +468,7 @@ class FloorState:
         self.changes.agents.add(p.agent_id)
 
     def _staff(self, agent: AgentView, sign: int) -> None:
-        if agent.state in (AgentState.OFFLINE, AgentState.AWAY):
+        if agent.state in (AgentState.OFFLINE, AgentState.AWAY, AgentState.UNKNOWN):
             return
         for queue_id in agent.queue_ids:
             self.staffed[queue_id] = self.staffed.get(queue_id, 0) + sign

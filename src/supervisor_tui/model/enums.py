@@ -11,6 +11,9 @@ class AgentState(StrEnum):
     WRAP_UP = "wrap_up"
     AWAY = "away"
     OFFLINE = "offline"
+    UNKNOWN = "unknown"
+    """The helpdesk has no presence (Jira Service Management, ServiceNow without Advanced
+    Work Assignment): the agent is shown by the work assigned to them, never as available."""
 
     @property
     def label(self) -> str:
@@ -23,6 +26,7 @@ _AGENT_LABELS = {
     AgentState.WRAP_UP: "Wrap-up",
     AgentState.AWAY: "Away",
     AgentState.OFFLINE: "Offline",
+    AgentState.UNKNOWN: "No presence",
 }
 
 

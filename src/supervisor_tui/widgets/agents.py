@@ -21,12 +21,14 @@ from supervisor_tui.model import AgentState
 from supervisor_tui.widgets.lines import blank
 
 CELL_WIDTH = 46
+SHOWS_WORK = frozenset({AgentState.BUSY, AgentState.WRAP_UP, AgentState.UNKNOWN})
 STATE_LOOK: dict[AgentState, tuple[str, str]] = {
     AgentState.AVAILABLE: ("● Available", "green"),
     AgentState.BUSY: ("◉ Busy", "dodger_blue1"),
     AgentState.WRAP_UP: ("◎ Wrap-up", "magenta"),
     AgentState.AWAY: ("◌ Away", "yellow"),
     AgentState.OFFLINE: ("○ Offline", "grey50"),
+    AgentState.UNKNOWN: ("◇ No status", "grey70"),
 }
 LONG_AWAY_S = 20 * 60
 
@@ -174,7 +176,7 @@ class AgentBoard(ScrollView, can_focus=True):
         long_away = (
             agent.state is AgentState.AWAY and in_state is not None and (in_state > LONG_AWAY_S)
         )
-        work = agent.work if agent.state in (AgentState.BUSY, AgentState.WRAP_UP) else ""
+        work = agent.work if agent.state in SHOWS_WORK else ""
         rest = max(0, width - 11 - 7 - 13 - 4)
         return [
             Segment(set_cell_size(label, 11), self._style(colour)),

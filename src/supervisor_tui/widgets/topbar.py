@@ -58,6 +58,8 @@ class TopBar(Bar):
             text.append(Text(queue_filter, style="bold"))
         text.append("   ")
         for state, count in agents.items():
+            if state is AgentState.UNKNOWN and not count:
+                continue  # only helpdesks without presence have such agents
             label, style = STATE_LOOK[state]
             text.append(f"{label} {count}  ", style)
         self.set_text(text)
