@@ -83,3 +83,34 @@ def test_applying_an_event_twice_changes_nothing(tmp_path: Path) -> None:
     twice.apply_all(events[100:300])
     assert once.snapshot() == twice.snapshot()
     store.close()
+
+
+def test_an_agent_without_presence_is_shown_but_never_staffed() -> None:
+    """Helpdesks without presence (JSM, ServiceNow without AWA) report agents by their work:
+    such an agent is on the board, but a queue is not counted as staffed by them."""
+    from supervisor_tui.model import (
+        AgentState,
+        AgentStateChanged,
+        AgentUpserted,
+        Channel,
+        QueueUpserted,
+    )
+
+    from .helpers import Feed
+
+    state = FloorState(targets())
+    feed = Feed(state)
+    feed(QueueUpserted(queue_id="q1", name="Service desk", channel=Channel.EMAIL))
+    feed(AgentUpserted(agent_id="a1", name="Ana", queue_ids=("q1",)))
+    feed(AgentUpserted(agent_id="a2", name="Bo", queue_ids=("q1",)))
+    feed(AgentStateChanged(agent_id="a1", state=AgentState.BUSY, since=10.0))
+    feed(
+        AgentStateChanged(
+            agent_id="a2", state=AgentState.UNKNOWN, since=10.0, work="3 open requests"
+        )
+    )
+    assert state.staffed.get("q1") == 1
+    assert state.agents["a2"].state is AgentState.UNKNOWN
+    assert state.agents["a2"].work == "3 open requests"
+    feed(AgentStateChanged(agent_id="a2", state=AgentState.AVAILABLE, since=20.0))
+    assert state.staffed.get("q1") == 2
