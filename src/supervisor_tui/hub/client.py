@@ -40,6 +40,28 @@ DEAD_AFTER_S = 3 * TICK_S + 2
 """No tick for this long: the link is dead, whatever TCP says."""
 BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0)
 COMMAND_TIMEOUT_S = 15.0
+SILENT_AFTER_S = 2 * TICK_S + 1
+"""No word for this long (ticks come every TICK_S): the bar says so before the link is
+declared dead."""
+
+
+def _why(exc: BaseException) -> str:
+    """Why the link dropped, in a few words for the screen (never a URL or a token)."""
+    if isinstance(exc, ConnectionClosed):
+        frame = exc.rcvd or exc.sent
+        if frame is None:
+            return "the connection was cut"
+        why = f"{frame.code} {frame.reason[:40]}".strip()
+        return f"closed by the hub ({why})" if exc.rcvd else f"closed ({why})"
+    if isinstance(exc, TimeoutError):
+        return str(exc) or "no answer from the hub"
+    if isinstance(exc, ConnectionRefusedError):
+        return "the hub refuses connections"
+    if isinstance(exc, ConnectionResetError):
+        return "the connection was reset"
+    if isinstance(exc, OSError):
+        return f"cannot reach the hub ({type(exc).__name__})"
+    return type(exc).__name__
 
 
 class HubRefused(Exception):
@@ -77,10 +99,15 @@ class HubClient:
         self._ws: ClientConnection | None = None
         self._results: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._last_heard = 0.0
+        self._dead = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self.welcomed = asyncio.Event()
         self.refused: str | None = None
+        self.last_error = ""
+        """Why the link last dropped, for the screen (no secret: types and codes only)."""
+        self.retry_at: float | None = None
+        """When (``clock``) the next attempt to reconnect starts, while reconnecting."""
 
     def __repr__(self) -> str:
         return f"HubClient({self.url!r}, state={self.state!r})"  # never the token
@@ -109,10 +136,21 @@ class HubClient:
             return snapshot
 
     def link_status(self) -> str:
+        """The link for the freshness bar: anything but "hub: live" shows loudly, with the
+        reason and when the next attempt is, so a dead link never looks like a quiet floor."""
         if self.refused:
             return f"hub: refused ({self.refused})"
         if self.state == "live":
+            silent = self.clock() - self._last_heard
+            if self._last_heard and silent > SILENT_AFTER_S:
+                return f"hub: silent for {silent:.0f} s, checking the link"
             return "hub: live"
+        if self.state == "reconnecting":
+            reason = f" ({self.last_error})" if self.last_error else ""
+            retry_at = self.retry_at
+            if retry_at is not None and retry_at > self.clock():
+                return f"hub: reconnecting{reason}, retry in {retry_at - self.clock():.0f} s"
+            return f"hub: reconnecting{reason}, trying now"
         return f"hub: {self.state}"
 
     def close(self) -> None:
@@ -128,9 +166,9 @@ class HubClient:
     async def run(self) -> None:
         attempt = 0
         while True:
+            connects = self.connects
             try:
                 await self._session()
-                attempt = 0
             except HubRefused as exc:
                 self.refused = str(exc)
                 self.state = "refused"
@@ -145,11 +183,14 @@ class HubClient:
                 TimeoutError,
                 ProtocolError,
             ) as exc:
-                log.info("hub link: %s", type(exc).__name__)
+                self.last_error = _why(exc)
+                log.info("hub link: %s", self.last_error)
             except InvalidURI:
                 self.refused = "not a ws:// or wss:// address"
                 self.state = "refused"
                 return
+            if self.connects > connects:
+                attempt = 0  # it was live: start the back-off again
             self._ws = None
             self.state = "reconnecting"
             self._ring()
@@ -157,7 +198,11 @@ class HubClient:
                 if not future.done():
                     future.set_exception(StoreError("the link to the hub dropped; try again"))
             self._results.clear()
-            await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+            backoff = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
+            self.retry_at = self.clock() + backoff
+            await asyncio.sleep(backoff)
+            self.retry_at = None
+            self._ring()
             attempt += 1
 
     async def _session(self) -> None:
@@ -167,6 +212,7 @@ class HubClient:
             ping_interval=5,
             ping_timeout=10,
             open_timeout=10,
+            close_timeout=2,
             max_size=64 << 20,
             compression=None,
         ) as ws:
@@ -177,6 +223,7 @@ class HubClient:
                 )
             )
             self._last_heard = self.clock()
+            self._dead = False
             watchdog = asyncio.create_task(self._watchdog(ws))
             try:
                 async for frame in ws:
@@ -184,12 +231,17 @@ class HubClient:
                     self._receive(decode(frame))
             finally:
                 watchdog.cancel()
+            if self._dead:
+                raise TimeoutError(f"no heartbeat for {DEAD_AFTER_S:.0f} s")
+            rcvd, sent = ws.protocol.close_rcvd, ws.protocol.close_sent
+            raise ConnectionClosed(rcvd, sent, None if rcvd is None or sent is None else True)
 
     async def _watchdog(self, ws: ClientConnection) -> None:
         while True:
             await asyncio.sleep(1.0)
             if self.clock() - self._last_heard > DEAD_AFTER_S:
                 log.info("hub link silent for %.0f s: reconnecting", DEAD_AFTER_S)
+                self._dead = True
                 await ws.close(1001, "no heartbeat")
                 return
 

@@ -1,0 +1,194 @@
+"""Network faults between the parts, through a loopback TCP proxy (tests/proxy.py) that
+resets, black-holes, delays and partitions real connections: the hub and its terminals, the
+collector and PostgreSQL. Each fault must show, and nothing may be lost or stored twice."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from supervisor_tui.core.projection import FloorState
+from supervisor_tui.hub.client import HubClient
+from supervisor_tui.hub.server import Hub
+from supervisor_tui.model import Event
+
+from .conftest import EPOCH, record_floor, targets
+from .proxy import Proxy
+from .test_hub import TOKENS, VIEW, more_events, until
+
+# -- the proxy itself ------------------------------------------------------------------------
+
+
+async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(OSError):
+        while data := await reader.read(1024):
+            writer.write(data)
+            await writer.drain()
+    writer.close()
+
+
+@pytest.fixture
+async def echo_proxy() -> AsyncIterator[Proxy]:
+    server = await asyncio.start_server(_echo, "127.0.0.1", 0)
+    proxy = Proxy("127.0.0.1", server.sockets[0].getsockname()[1])
+    await proxy.start()
+    yield proxy
+    await proxy.stop()
+    server.close()
+
+
+async def _ask(proxy: Proxy, text: bytes = b"ping") -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+    try:
+        writer.write(text)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(1024), 2)
+    finally:
+        writer.close()
+
+
+async def test_the_proxy_passes_delays_resets_blackholes_and_heals(echo_proxy: Proxy) -> None:
+    proxy = echo_proxy
+    assert await _ask(proxy) == b"ping"
+    proxy.delay(50)
+    assert await _ask(proxy, b"slow") == b"slow"
+    proxy.heal()
+    # an established connection is reset (RST, not FIN) by a partition
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+    writer.write(b"a")
+    await writer.drain()
+    assert await reader.read(10) == b"a"
+    proxy.partition("reset")
+    with pytest.raises(ConnectionResetError):
+        await asyncio.wait_for(reader.read(10), 2)
+        writer.write(b"b")  # pragma: no cover - only if the reset did not come through
+        await writer.drain()
+    writer.close()
+    with pytest.raises((ConnectionResetError, asyncio.IncompleteReadError)):
+        await _ask(proxy)  # new ones too
+    # a black hole: accepted, nothing ever comes back, no error either
+    proxy.partition("blackhole")
+    with pytest.raises(TimeoutError):
+        await _ask(proxy)
+    assert proxy.vanished_bytes >= 4
+    proxy.partition("close")
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+    assert await asyncio.wait_for(reader.read(10), 2) == b""  # accepted and closed: EOF
+    writer.close()
+    proxy.heal()
+    assert await _ask(proxy, b"back") == b"back"
+    assert proxy.resets >= 2 and proxy.accepted >= 7
+
+
+# -- the hub and its terminals ---------------------------------------------------------------
+
+
+@pytest.fixture
+async def hub_behind_proxy(tmp_path: Path) -> AsyncIterator[tuple[Hub, Proxy]]:
+    store = record_floor(tmp_path / "floor.db", until_s=2 * 3600)
+    hub = Hub(store, TOKENS, targets(), lambda: EPOCH + 7200, port=0)
+    await hub.start()
+    proxy = Proxy("127.0.0.1", hub.port)
+    await proxy.start()
+    yield hub, proxy
+    await proxy.stop()
+    await hub.stop()
+    store.close()
+
+
+class Terminal:
+    """A watcher that keeps every event it is sent, to check them one by one."""
+
+    def __init__(self, url: str) -> None:
+        self.client = HubClient(url, VIEW, targets())
+        self.state = FloorState(targets())
+        self.seqs: list[int] = []
+        self.snapshots = 0
+
+    def drain(self) -> None:
+        snapshot = self.client.take_snapshot()
+        if snapshot is not None:
+            self.snapshots += 1
+            self.state = snapshot[1]
+        events: list[Event] = self.client.read_from(self.state.seq, 10**7)
+        self.seqs.extend(e.seq for e in events)
+        self.state.apply_all(events)
+
+
+def collectors_floor(hub: Hub) -> FloorState:
+    live = FloorState(targets())
+    live.apply_all(hub.store.read_from(0, 10**7))
+    return live
+
+
+@pytest.mark.parametrize("how", ["reset", "blackhole"])
+async def test_a_partitioned_terminal_says_so_and_catches_up_exactly(
+    hub_behind_proxy: tuple[Hub, Proxy], how: str
+) -> None:
+    """During a partition the terminal's link reads "reconnecting" with the reason and the
+    next try, the collector goes on writing, and after the heal the terminal's floor is the
+    collector's, every seq received once. A black hole (no RST, nothing comes back) must be
+    noticed by the terminal's own heartbeat, not wait for TCP forever."""
+    hub, proxy = hub_behind_proxy
+    term = Terminal(f"ws://{proxy.address}")
+    term.client.start()
+    await until(lambda: term.client.seq == hub.store.last_seq() > 0)
+    term.drain()
+    assert term.client.link_status() == "hub: live"
+    proxy.partition(how)  # type: ignore[arg-type]
+    seen: list[str] = []
+
+    def shows_trouble() -> bool:
+        status = term.client.link_status()
+        seen.append(status)
+        return status.startswith("hub: reconnecting (")
+
+    await until(shows_trouble, timeout=40)
+    # the collector goes on writing while the terminal is cut off
+    for n in range(5):
+        more_events(hub.store, 0, 120, f"{how}{n}")  # type: ignore[arg-type]
+        await asyncio.sleep(0.05)
+    await until(lambda: "retry in" in term.client.link_status(), timeout=20)
+    status = term.client.link_status()
+    assert status != "hub: live" and term.client.last_error
+    if how == "blackhole":
+        # noticed by silence (the bar said so first), not by an error from the network
+        assert any(s.startswith("hub: silent for") for s in seen)
+        assert "no heartbeat" in term.client.last_error or "1011" in term.client.last_error
+        assert proxy.vanished_bytes > 0
+    else:
+        assert proxy.resets >= 1
+    assert term.client.seq < hub.store.last_seq()  # it really missed what came meanwhile
+    proxy.heal()
+    await until(
+        lambda: (
+            term.client.link_status() == "hub: live" and term.client.seq == hub.store.last_seq()
+        ),
+        timeout=30,
+    )
+    term.drain()
+    assert term.client.connects >= 2
+    assert term.snapshots == 0  # caught up with the events themselves
+    assert term.seqs == list(range(1, hub.store.last_seq() + 1))  # no gap, nothing twice
+    assert term.state.snapshot() == collectors_floor(hub).snapshot()
+    term.client.close()
+
+
+async def test_a_slow_link_delays_but_loses_nothing(hub_behind_proxy: tuple[Hub, Proxy]) -> None:
+    hub, proxy = hub_behind_proxy
+    term = Terminal(f"ws://{proxy.address}")
+    proxy.delay(30)
+    term.client.start()
+    await until(lambda: term.client.seq == hub.store.last_seq() > 0, timeout=30)
+    for n in range(3):
+        more_events(hub.store, 0, 200, f"slow{n}")  # type: ignore[arg-type]
+    proxy.reset_all()  # and one reset in the middle of it
+    await until(lambda: term.client.seq == hub.store.last_seq(), timeout=30)
+    term.drain()
+    assert term.seqs == list(range(1, hub.store.last_seq() + 1))
+    assert term.state.snapshot() == collectors_floor(hub).snapshot()
+    term.client.close()
