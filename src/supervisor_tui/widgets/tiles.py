@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
-from rich.table import Table
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.containers import Container
-from textual.renderables.digits import Digits as DigitsRenderable
+from textual.renderables.digits import DIGITS, DIGITS3X3
+from textual.strip import Strip
 from textual.widget import Widget
 
 from supervisor_tui.core import fmt
@@ -29,12 +30,32 @@ def _sl_style(kpis: QueueKpis) -> str:
     )
 
 
+Piece = tuple[str, str]
+"""A run of text and the name of its style ("bold", "dim", "bold red")."""
+
+
+def digit_rows(value: str) -> tuple[str, str, str]:
+    """``value`` in Textual's 3×3 digits, as three rows of text."""
+    rows: tuple[list[str], list[str], list[str]] = ([], [], [])
+    for character in value:
+        at = DIGITS.index(character) * 3 if character in DIGITS else -1
+        if at < 0:
+            rows[0].append(" ")
+            rows[1].append(" ")
+            rows[2].append(character)
+            continue
+        for row, glyph in zip(rows, DIGITS3X3[at : at + 3], strict=True):
+            row.append(glyph.ljust(3))
+    return ("".join(rows[0]), "".join(rows[1]), "".join(rows[2]))
+
+
 class QueueTile(Widget):
     """One queue: waiting (or backlog) in big digits, the rest in a few short lines.
 
-    The tile draws itself (no child widgets), so a new figure repaints this tile only and never
-    asks the screen for a new layout: with a hundred queues that is the difference between a
-    cheap board and one that re-flows every second.
+    The tile draws itself line by line (Line API): ``show`` turns the figures into runs of
+    text once, and a line is built from them only when the compositor asks for it. A new
+    figure repaints this tile only and never asks the screen for a new layout: with a hundred
+    queues that is the difference between a cheap board and one that re-flows every second.
     """
 
     DEFAULT_CSS = """
@@ -48,13 +69,18 @@ class QueueTile(Widget):
     QueueTile.-critical { border: heavy $error; }
     """
 
+    GAP = 2
+    """Cells between the big digits and their caption."""
+
     def __init__(self, queue_id: str, name: str, channel: str) -> None:
         super().__init__(id=f"tile-{_css_id(queue_id)}")
         self.queue_id = queue_id
         self.border_title = Text(f"{CHANNEL_GLYPH.get(channel, '·')} {name}")
         self._rendered: tuple[object, ...] | None = None
         self._severity: Severity | None = None
-        self._body: RenderableType = Text("")
+        self._lines: list[list[Piece]] = []
+        self._strips: dict[int, Strip] = {}
+        self._styles: dict[str, Style] = {}
 
     def show(self, kpis: QueueKpis, severity: Severity | None) -> None:
         """Repaint only when something the tile shows has changed."""
@@ -68,71 +94,112 @@ class QueueTile(Widget):
             self._severity = severity
         word, style = STATUS_TEXT[severity]
         self.border_subtitle = Text(word, style=style)
+        caption: list[list[Piece]]
         if kpis.realtime:
             big_value = "?" if kpis.waiting is None else str(kpis.waiting)
-            big = Text.assemble(
-                ("WAITING\n", "bold"),
+            longest: list[Piece] = [
                 ("longest ", "dim"),
                 (fmt.duration(kpis.longest_wait_s), "bold"),
-            )
+            ]
             if kpis.waiting_as_of is not None:
-                big.append(" (reported)", "dim")
+                longest.append((" (reported)", "dim"))
+            caption = [[("WAITING", "bold")], longest, []]
             lines = self._realtime_lines(kpis)
         else:
             big_value = str(kpis.backlog)
-            big = Text.assemble(("BACKLOG\n", "bold"), ("open tickets", "dim"))
+            caption = [[("BACKLOG", "bold")], [("open tickets", "dim")], []]
             lines = self._ticket_lines(kpis)
-        top = Table.grid(padding=(0, 2))
-        top.add_column(no_wrap=True)
-        top.add_column(no_wrap=True)
-        top.add_row(DigitsRenderable(big_value), big)
-        self._body = Group(top, lines)
+        digits = digit_rows(big_value)
+        gap = " " * self.GAP
+        top = [
+            [(row, "none"), (gap, "none"), *words]
+            for row, words in zip(digits, caption, strict=True)
+        ]
+        self._lines = top + lines
+        self._strips.clear()
         self.refresh()
 
-    def render(self) -> RenderableType:
-        return self._body
+    # -- rendering --------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        strip = self._strips.get(y)
+        if strip is None:
+            width = self.size.width
+            pieces = self._lines[y] if 0 <= y < len(self._lines) else []
+            segments = [Segment(text, self._style(name)) for text, name in pieces]
+            strip = Strip(segments).adjust_cell_length(width, self.rich_style)
+            self._strips[y] = strip
+        return strip
+
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.rich_style + Style.parse(name)
+        return style
+
+    def on_resize(self) -> None:
+        self._strips.clear()
+        self._styles.clear()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+        self._styles.clear()
 
     @staticmethod
-    def _realtime_lines(k: QueueKpis) -> Text:
-        text = Text()
-        text.append("SL ", "dim")
-        text.append(fmt.percent(k.service_level), _sl_style(k))
-        text.append(f" in {k.sl_threshold_s:.0f}s", "dim")
-        text.append("   ASA ", "dim")
-        text.append(fmt.duration(k.asa_s))
-        text.append("\nAbandon ", "dim")
-        text.append(fmt.percent(k.abandon_rate, 1))
-        text.append("   AHT ", "dim")
-        text.append(fmt.duration(k.aht_s))
-        text.append(f"\nOffered {k.offered}  answered {k.answered}", "dim")
-        text.append("\nNeed ", "dim")
-        text.append("—" if k.need is None else str(k.need), "bold")
-        text.append(" · have ", "dim")
-        text.append(str(k.have), "bold")
+    def _realtime_lines(k: QueueKpis) -> list[list[Piece]]:
+        need: list[Piece] = [
+            ("Need ", "dim"),
+            ("—" if k.need is None else str(k.need), "bold"),
+            (" · have ", "dim"),
+            (str(k.have), "bold"),
+        ]
         if k.need is not None and k.have < k.need:
-            text.append(f"  ✖ short {k.need - k.have}", "bold red")
+            need.append((f"  ✖ short {k.need - k.have}", "bold red"))
         elif k.need is not None:
-            text.append("  ✔", "green")
-        return text
+            need.append(("  ✔", "green"))
+        return [
+            [
+                ("SL ", "dim"),
+                (fmt.percent(k.service_level), _sl_style(k)),
+                (f" in {k.sl_threshold_s:.0f}s", "dim"),
+                ("   ASA ", "dim"),
+                (fmt.duration(k.asa_s), "none"),
+            ],
+            [
+                ("Abandon ", "dim"),
+                (fmt.percent(k.abandon_rate, 1), "none"),
+                ("   AHT ", "dim"),
+                (fmt.duration(k.aht_s), "none"),
+            ],
+            [(f"Offered {k.offered}  answered {k.answered}", "dim")],
+            need,
+        ]
 
     @staticmethod
-    def _ticket_lines(k: QueueKpis) -> Text:
-        text = Text()
-        text.append("Age <1d ", "dim")
-        text.append(str(k.aging[0]), "bold")
-        text.append(" · 1-2d ", "dim")
-        text.append(str(k.aging[1]), "bold")
-        text.append(" · 2d+ ", "dim")
-        text.append(str(k.aging[2]), "bold red" if k.aging[2] else "bold")
-        text.append("\nSLA ", "dim")
-        text.append(f"⚠ {k.sla_at_risk} risk", "yellow" if k.sla_at_risk else "dim")
-        text.append("  ")
-        text.append(f"✖ {k.sla_breached} breached", "bold red" if k.sla_breached else "dim")
-        text.append("\nCSAT ", "dim")
-        text.append(fmt.percent(k.csat))
-        text.append("  agents ", "dim")
-        text.append(str(k.have), "bold")
-        return text
+    def _ticket_lines(k: QueueKpis) -> list[list[Piece]]:
+        return [
+            [
+                ("Age <1d ", "dim"),
+                (str(k.aging[0]), "bold"),
+                (" · 1-2d ", "dim"),
+                (str(k.aging[1]), "bold"),
+                (" · 2d+ ", "dim"),
+                (str(k.aging[2]), "bold red" if k.aging[2] else "bold"),
+            ],
+            [
+                ("SLA ", "dim"),
+                (f"⚠ {k.sla_at_risk} risk", "yellow" if k.sla_at_risk else "dim"),
+                ("  ", "none"),
+                (f"✖ {k.sla_breached} breached", "bold red" if k.sla_breached else "dim"),
+            ],
+            [
+                ("CSAT ", "dim"),
+                (fmt.percent(k.csat), "none"),
+                ("  agents ", "dim"),
+                (str(k.have), "bold"),
+            ],
+        ]
 
 
 class QueueTiles(Container):
