@@ -261,6 +261,100 @@ class FreshdeskSource(_Strict):
         return self
 
 
+class JsmSource(_Strict):
+    """A Jira Service Management (Cloud) site. Secrets are named here, never written here:
+    ``token_env`` / ``token_file`` (an API token, with ``email``) or ``oauth_token_env``."""
+
+    name: str = Field(min_length=1)
+    kind: Literal["jsm"]
+    site: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    """"acme" for https://acme.atlassian.net."""
+    base_url: str | None = None
+    """Wins over ``site``; with OAuth, ``https://api.atlassian.com/ex/jira/<cloud id>``; tests
+    and the demo point it at a fake on loopback."""
+    email: str | None = None
+    token_env: str | None = None
+    token_file: str | None = None
+    oauth_token_env: str | None = None
+    service_desk_ids: list[str] = Field(default_factory=list)
+    """Empty: every service desk the account can see."""
+    rate_limit_per_minute: int = Field(default=300, ge=10, le=100_000)
+    """Atlassian does not publish a per-minute figure for API tokens; this is our ceiling."""
+    budget_share: float = Field(default=0.5, gt=0, le=1)
+    write_back: bool = False
+    """Write acks and notes back as internal comments and a label."""
+    ack_label: str = Field(default="supervisor_acked", pattern=r"^[^\s]{1,255}$")
+    queue_channels: dict[str, Literal["voice", "chat", "email", "web", "social", "other"]] = Field(
+        default_factory=dict
+    )
+    """A queue's channel by its name, where the name does not say it."""
+    ticket_interval_s: float = Field(default=10, ge=2, le=3600)
+    queue_interval_s: float = Field(default=30, ge=5, le=3600)
+    sla_interval_s: float = Field(default=15, ge=5, le=3600)
+    overlap_s: float = Field(default=120, ge=60, le=3600)
+    backfill_s: float = Field(default=7 * 24 * 3600, ge=3600, le=90 * 24 * 3600)
+
+    @model_validator(mode="after")
+    def _needs(self) -> JsmSource:
+        if not self.base_url and not self.site:
+            raise ValueError("needs site (or base_url)")
+        if self.base_url:
+            _check_base_url(self.base_url)
+        if not self.oauth_token_env and not (self.email and (self.token_env or self.token_file)):
+            raise ValueError("needs email with token_env or token_file, or oauth_token_env")
+        return self
+
+
+class ServiceNowSource(_Strict):
+    """A ServiceNow instance. Secrets are named here, never written here: ``password_env`` /
+    ``password_file`` (with ``username``: HTTP Basic) or ``oauth_token_env`` (a bearer
+    token)."""
+
+    name: str = Field(min_length=1)
+    kind: Literal["servicenow"]
+    instance: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    """"acme" for https://acme.service-now.com."""
+    base_url: str | None = None
+    """Wins over ``instance``; tests and the demo point it at a fake on loopback."""
+    username: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    oauth_token_env: str | None = None
+    tables: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,79}$")]] = Field(
+        default_factory=lambda: ["incident"], min_length=1
+    )
+    """Task tables read as tickets (incident, sc_task, ...)."""
+    rate_limit_per_minute: int = Field(default=120, ge=10, le=100_000)
+    """Our ceiling; a rate limit rule on the instance (counted per hour) lowers it."""
+    budget_share: float = Field(default=0.5, gt=0, le=1)
+    write_back: bool = False
+    """Write acks and notes back as work notes (internal)."""
+    presence: Literal["auto", "awa", "none"] = "auto"
+    """auto: Advanced Work Assignment presence where the instance has it, else agents by their
+    open work; awa: only AWA; none: never read AWA."""
+    group_channels: dict[str, Literal["voice", "chat", "email", "web", "social", "other"]] = Field(
+        default_factory=dict
+    )
+    page_size: int = Field(default=500, ge=10, le=10_000)
+    ticket_interval_s: float = Field(default=15, ge=3, le=3600)
+    sla_interval_s: float = Field(default=30, ge=5, le=3600)
+    presence_interval_s: float = Field(default=30, ge=5, le=3600)
+    workload_interval_s: float = Field(default=60, ge=10, le=3600)
+    backfill_s: float = Field(default=7 * 24 * 3600, ge=3600, le=90 * 24 * 3600)
+
+    @model_validator(mode="after")
+    def _needs(self) -> ServiceNowSource:
+        if not self.base_url and not self.instance:
+            raise ValueError("needs instance (or base_url)")
+        if self.base_url:
+            _check_base_url(self.base_url)
+        if not self.oauth_token_env and not (
+            self.username and (self.password_env or self.password_file)
+        ):
+            raise ValueError("needs username and password_env or password_file, or oauth_token_env")
+        return self
+
+
 def _check_base_url(base_url: str) -> None:
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -279,7 +373,8 @@ def _is_loopback(host: str) -> bool:
 
 
 SourceConfig = Annotated[
-    SimulatorSource | ZendeskSource | FreshdeskSource, Field(discriminator="kind")
+    SimulatorSource | ZendeskSource | FreshdeskSource | JsmSource | ServiceNowSource,
+    Field(discriminator="kind"),
 ]
 
 

@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -125,11 +126,13 @@ class RateBudget:
     def observe(self, headers: Mapping[str, str]) -> None:
         """What the server says: Zendesk's ``X-Rate-Limit`` / ``ratelimit-*``, Freshdesk's
         ``X-RateLimit-Total`` / ``-Remaining`` / ``-Used-CurrentRequest`` (a call that costs
-        more than one credit counts as that many here)."""
+        more than one credit counts as that many here), Jira's ``X-RateLimit-Limit`` /
+        ``-Remaining`` / ``-Reset`` (an ISO 8601 time)."""
         limit = _int(
             headers.get("x-rate-limit")
             or headers.get("ratelimit-limit")
             or headers.get("x-ratelimit-total")
+            or headers.get("x-ratelimit-limit")
         )
         remaining = _int(
             headers.get("x-rate-limit-remaining")
@@ -137,6 +140,14 @@ class RateBudget:
             or headers.get("x-ratelimit-remaining")
         )
         reset = _int(headers.get("ratelimit-reset"))
+        if reset is None:
+            reset = self._iso_reset(headers.get("x-ratelimit-reset"))
+        if headers.get("x-ratelimit-rule") is not None:
+            # ServiceNow's rate limit rules: the limit is an hour's, the reset a UNIX time
+            hourly = _int(headers.get("x-ratelimit-limit"))
+            limit = max(1, hourly // 60) if hourly else None
+            at = _int(headers.get("x-ratelimit-reset"))
+            reset = None if at is None else max(0, at - math.floor(self.clock()))
         credits = _int(headers.get("x-ratelimit-used-currentrequest"))
         if credits is not None and credits > 1 and self._sent:
             self._sent.extend([self._sent[-1]] * (credits - 1))
@@ -146,6 +157,18 @@ class RateBudget:
             self.server_remaining = remaining
         if reset is not None:
             self.server_reset_s = float(reset)
+
+    def _iso_reset(self, value: str | None) -> int | None:
+        """Jira's ``X-RateLimit-Reset`` ("2026-11-25T17:04Z", ISO 8601) as seconds from now."""
+        if not value or "T" not in value:
+            return None
+        try:
+            at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        return max(0, math.ceil(at.timestamp() - self.clock()))
 
     def back_off(self, retry_after_s: float) -> float:
         self.retry_at = max(self.retry_at, self.clock() + max(1.0, retry_after_s))

@@ -77,7 +77,8 @@ async def check_source(source: Any, timeout_s: float = 120.0) -> dict[str, Any]:
             ok=not sink.quarantined,
             tickets=len(report.tickets),
             open_tickets=sum(1 for is_open in report.tickets.values() if is_open),
-            deleted_tickets=len(report.deleted),
+            # None: the helpdesk cannot know (JSM has no feed of deleted requests)
+            deleted_tickets=None if report.deleted is None else len(report.deleted),
             agents=report.agents,
             queues=report.queues,
             sla_policies=report.sla_policies,
@@ -103,10 +104,15 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         elif "tickets" in s:
             lines.append(
                 f"✔ {s['name']} ({s['kind']}): {s['tickets']} tickets ({s['open_tickets']} open, "
-                f"{s['deleted_tickets']} deleted), {s['agents']} agents, {s['queues']} queues, "
-                f"{s['sla_policies']} SLA policies; {s['requests']} requests, "
-                f"{s['rate_limit_remaining']} left this minute"
+                f"{_na(s['deleted_tickets'])} deleted), {s['agents']} agents, "
+                f"{s['queues']} queues, {_na(s['sla_policies'])} SLA policies; "
+                f"{s['requests']} requests, {_na(s['rate_limit_remaining'])} left this minute"
             )
         else:
             lines.append(f"✔ {s['name']} ({s['kind']}): {s.get('note', 'ok')}")
     return lines
+
+
+def _na(value: Any) -> str:
+    """A figure the helpdesk cannot know is "n/a", never a guess."""
+    return "n/a" if value is None else str(value)
