@@ -1,0 +1,627 @@
+"""The ServiceNow adapter: the Table API, read with care for the instance.
+
+| data | table | every | temperature |
+|---|---|---|---|
+| incidents (and other task tables) | ``{table}``, changed since the cursor | 15 s | hot |
+| task SLAs | ``task_sla``, changed since the cursor | 30 s | hot |
+| presence | ``awa_agent_presence`` (Advanced Work Assignment) | 30 s | hot |
+| workload: open work per group and agent | ``{table}`` open rows | 60 s | hot |
+| directory | ``sys_user_group``, ``sys_user_grmember``, ``contract_sla`` | 10 min | cold |
+| deletions | ``sys_audit_delete`` | 5 min | cold |
+
+Changes are read oldest first (``ORDERBYsys_updated_on^ORDERBYsys_id``) by key, not by offset:
+each page asks for rows at or after the last one read and drops those already read (same
+second, sys_id not greater), so a record saved while we page moves past the end and is read
+again there instead of shifting the pages under us and being skipped. More than a page of
+rows in one second is read by sys_id within that second. The ``Link`` header (``rel="next"``)
+and ``X-Total-Count`` say whether more is waiting. The cursor is stored with every page; a
+new pass starts ``overlap_s`` before the newest change seen (a save can commit a little after
+its timestamp), and the event keys (sys_id, sys_updated_on, sys_mod_count) drop what comes
+twice.
+
+Without Advanced Work Assignment an instance has no presence: agents are then shown by the
+open work assigned to them, with AgentState.UNKNOWN. Waiting figures per group are derived
+from the open unassigned rows (not a queue the instance reports).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+
+from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError, WriteBackError
+from supervisor_tui.adapters.freshdesk.adapter import _next_url
+from supervisor_tui.adapters.http import (
+    ApiError,
+    AuthFailed,
+    BadBody,
+    JsonApi,
+    NotFound,
+    RateBudget,
+)
+from supervisor_tui.adapters.polling import PolledSource, ShapeError, Task, trim, write_back_of
+from supervisor_tui.adapters.servicenow import parse
+from supervisor_tui.adapters.zendesk.adapter import _Bearer, read_secret
+from supervisor_tui.model import (
+    AgentState,
+    AgentStateChanged,
+    NewEvent,
+    QueueStats,
+    TicketDeleted,
+)
+
+log = logging.getLogger(__name__)
+
+CURSOR_VERSION = 1
+MAX_PAGES_A_ROUND = 50
+NO_AWA = "no presence: Advanced Work Assignment not available"
+_TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,79}$")
+_NUMBER = re.compile(r"^[A-Z]{2,8}[0-9]{4,12}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceNowSettings:
+    base_url: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    oauth_token: str | None = field(default=None, repr=False)
+    tables: tuple[str, ...] = ("incident",)
+    rate_limit_per_minute: int = 120
+    """Our own ceiling; a rate limit rule on the instance (per hour) lowers it."""
+    budget_share: float = 0.5
+    write_back: bool = False
+    presence: Literal["auto", "awa", "none"] = "auto"
+    group_channels: Mapping[str, str] = field(default_factory=dict)
+    page_size: int = 500
+    overlap_s: float = 60.0
+    ticket_interval_s: float = 15.0
+    sla_interval_s: float = 30.0
+    presence_interval_s: float = 30.0
+    workload_interval_s: float = 60.0
+    directory_interval_s: float = 600.0
+    deleted_interval_s: float = 300.0
+    backfill_s: float = 7 * 24 * 3600
+
+    def auth(self) -> httpx.Auth | None:
+        if self.oauth_token:
+            return _Bearer(self.oauth_token)
+        if self.username and self.password:
+            return httpx.BasicAuth(self.username, self.password)
+        return None
+
+
+@dataclass(slots=True)
+class ServiceNowReport:
+    """What one full sync found (``supervisor-tui check``); None: the instance does not say."""
+
+    tickets: dict[str, bool] = field(default_factory=dict)  # number → open
+    deleted: set[str] | None = field(default_factory=set)
+    agents: int = 0
+    queues: int = 0
+    sla_policies: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Walk:
+    """One change stream: a table read by ``sys_updated_on`` from the cursor."""
+
+    key: str
+    table: str
+    fields: tuple[str, ...]
+    stamp: str = "sys_updated_on"
+
+
+class ServiceNowAdapter(PolledSource):
+    kind = "servicenow"
+
+    def __init__(
+        self,
+        name: str,
+        settings: ServiceNowSettings,
+        clock: Clock = time.time,
+        *,
+        wall: Clock | None = None,
+    ) -> None:
+        wall = wall or clock
+        for table in settings.tables:
+            if not _TABLE_NAME.match(table):
+                raise SourceSetupError(f"source {name!r}: not a table name: {table[:40]!r}")
+        budget = RateBudget(settings.rate_limit_per_minute, share=settings.budget_share, clock=wall)
+        api = JsonApi(settings.base_url, label=name, budget=budget, auth=settings.auth())
+        super().__init__(name, clock=clock, wall=wall, budget=budget, api=api)
+        self.settings = settings
+        self.ctx = parse.Context(source=name)
+        self.report = ServiceNowReport()
+        self.awa: bool | None = None if settings.presence == "auto" else settings.presence == "awa"
+        """None: not yet known (auto); False: the instance has no AWA (or we may not read it)."""
+        self._cursor: dict[str, Any] = {}
+        self._records: dict[str, tuple[str, str]] = {}  # number → (table, sys_id)
+        self._numbers: dict[str, str] = {}  # sys_id → number
+        self._agent_states: dict[str, tuple[AgentState, str, str]] = {}
+        self._presence_names: dict[str, str] = {}
+        self._groups: list[str] = []
+        self._members: dict[str, str] = {}  # agent id → name, from the directory
+        self._held: dict[str, int] = {}  # user sys_id → open rows assigned, from the workload
+        self.walks = [_Walk(f"t:{t}", t, parse.TICKET_FIELDS) for t in settings.tables] + [
+            _Walk("sla", "task_sla", parse.SLA_FIELDS)
+        ]
+        self.tasks = [
+            Task("tickets", settings.ticket_interval_s, True, self._poll_tickets),
+            Task("slas", settings.sla_interval_s, True, self._poll_slas),
+            Task("presence", settings.presence_interval_s, True, self._poll_presence),
+            Task("workload", settings.workload_interval_s, True, self._poll_workload),
+            Task("directory", settings.directory_interval_s, False, self._poll_directory, True),
+            Task("deleted", settings.deleted_interval_s, False, self._poll_deleted),
+        ]
+        self.load_cursor(None)
+
+    @classmethod
+    def from_config(cls, name: str, settings: dict[str, Any], clock: Clock) -> ServiceNowAdapter:
+        base_url = settings.get("base_url") or (
+            f"https://{settings['instance']}.service-now.com" if settings.get("instance") else None
+        )
+        if not base_url:
+            raise SourceSetupError(f"source {name!r}: needs instance or base_url")
+        token = read_secret(env=settings.get("oauth_token_env"), what=f"source {name!r}")
+        password = read_secret(
+            env=settings.get("password_env"),
+            file=settings.get("password_file"),
+            what=f"source {name!r}",
+        )
+        if not token and not (settings.get("username") and password):
+            raise SourceSetupError(
+                f"source {name!r}: needs username with password_env or password_file, "
+                "or oauth_token_env"
+            )
+        known = {
+            f: settings[f]
+            for f in (
+                "rate_limit_per_minute",
+                "budget_share",
+                "write_back",
+                "presence",
+                "page_size",
+                "ticket_interval_s",
+                "sla_interval_s",
+                "presence_interval_s",
+                "workload_interval_s",
+                "directory_interval_s",
+                "deleted_interval_s",
+                "backfill_s",
+            )
+            if settings.get(f) is not None
+        }
+        return cls(
+            name,
+            ServiceNowSettings(
+                base_url=base_url,
+                username=settings.get("username"),
+                password=password,
+                oauth_token=token,
+                tables=tuple(settings.get("tables") or ("incident",)),
+                group_channels=dict(settings.get("group_channels") or {}),
+                **known,
+            ),
+            clock,
+            wall=time.time,
+        )
+
+    async def sync_once(self, sink: Sink) -> ServiceNowReport:
+        await self.run_all_once(sink)
+        for walk in self.walks:  # to the end of every change stream
+            for _ in range(1000):
+                if not self._cursor[walk.key]["after"]:
+                    break
+                await self._walk(sink, walk)
+        return self.report
+
+    # -- cursor ---------------------------------------------------------------------------
+
+    def load_cursor(self, cursor: str | None) -> None:
+        state: dict[str, Any] = {}
+        if cursor:
+            with contextlib.suppress(ValueError, TypeError):
+                loaded = json.loads(cursor)
+                if isinstance(loaded, dict) and loaded.get("v") == CURSOR_VERSION:
+                    state = loaded
+        start = parse.sn_format(self.clock() - self.settings.backfill_s)
+        self._cursor = {"v": CURSOR_VERSION, "deleted_since": state.get("deleted_since") or start}
+        for walk in self.walks:
+            saved = state.get(walk.key)
+            if isinstance(saved, dict) and isinstance(saved.get("since"), str):
+                self._cursor[walk.key] = {
+                    "since": saved["since"],
+                    "after": str(saved.get("after") or ""),
+                    "mode": str(saved.get("mode") or ""),
+                }
+            else:
+                self._cursor[walk.key] = {"since": start, "after": "", "mode": ""}
+
+    def cursor_text(self) -> str:
+        return json.dumps(self._cursor, sort_keys=True)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def _rows(
+        self, table: str, params: list[tuple[str, Any]]
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """One page of a table, and whether the instance says more is waiting."""
+        where = f"GET /api/now/table/{table}"
+        try:
+            body, headers = await self.api.request_with_headers(
+                "GET",
+                f"/api/now/table/{table}",
+                params=[*params, ("sysparm_exclude_reference_link", "true")],
+            )
+        except BadBody as exc:
+            raise _explained(exc, self.name) from None
+        rows = parse.result_list(body, label=self.name, where=where)
+        more = _next_url(headers.get("link")) is not None
+        return rows, more
+
+    async def _all_rows(
+        self, table: str, query: str, fields: tuple[str, ...]
+    ) -> list[dict[str, Any]]:
+        """Every row of a query (for directories and workloads: ordered by sys_id, by key)."""
+        out: list[dict[str, Any]] = []
+        after = ""
+        for _ in range(1000):
+            q = "^".join(p for p in (query, f"sys_id>{after}" if after else "") if p)
+            rows, more = await self._rows(
+                table,
+                [
+                    ("sysparm_query", f"{q}^ORDERBYsys_id" if q else "ORDERBYsys_id"),
+                    ("sysparm_fields", ",".join(("sys_id", *fields))),
+                    ("sysparm_limit", self.settings.page_size),
+                ],
+            )
+            out.extend(rows)
+            if not rows or not (more or len(rows) >= self.settings.page_size):
+                return out
+            after = parse.ref(rows[-1].get("sys_id"))
+        return out
+
+    async def _walk(self, sink: Sink, walk: _Walk) -> bool:
+        """One page of a change stream; its events are stored with the cursor after it.
+        Returns whether more is waiting."""
+        c = self._cursor[walk.key]
+        since, after, mode = c["since"], c["after"], c["mode"]
+        order = f"ORDERBY{walk.stamp}^ORDERBYsys_id"
+        if not after:
+            start = parse.sn_format(parse.sn_time(since) - self.settings.overlap_s)
+            query = f"{walk.stamp}>={start}^{order}"
+        elif mode == "ties":
+            query = f"{walk.stamp}={since}^sys_id>{after}^ORDERBYsys_id"
+        elif mode == "past":
+            query = f"{walk.stamp}>{since}^{order}"
+        else:
+            query = f"{walk.stamp}>={since}^{order}"
+        limit = self.settings.page_size
+        rows, more = await self._rows(
+            walk.table,
+            [
+                ("sysparm_query", query),
+                ("sysparm_fields", ",".join(walk.fields)),
+                ("sysparm_limit", limit),
+            ],
+        )
+        full = len(rows) >= limit
+        fresh = rows
+        if after and not mode:
+            fresh = [
+                r
+                for r in rows
+                if not (r.get(walk.stamp) == since and parse.ref(r.get("sys_id")) <= after)
+            ]
+            if full and not fresh:  # more than a page of rows saved in this one second
+                c["mode"] = "ties"
+                return True
+        events: list[NewEvent] = []
+        for row in fresh:
+            try:
+                events.extend(self._row_events(walk, row))
+            except ShapeError as exc:
+                await sink.quarantine(f"servicenow.{walk.table}", json.dumps(row)[:8000], str(exc))
+        if fresh:
+            last = fresh[-1]
+            stamp = last.get(walk.stamp)
+            if isinstance(stamp, str) and stamp:
+                c["since"] = stamp
+            c["after"] = parse.ref(last.get("sys_id")) or c["after"]
+        more = more or full
+        if mode == "ties":
+            c["mode"] = "ties" if more else "past"
+            more = True
+        elif mode == "past":
+            c["mode"] = ""
+        if not more:
+            c["after"], c["mode"] = "", ""  # the pass is over; the next begins at since - overlap
+        await sink.emit(events, self.cursor_text())
+        return more
+
+    def _row_events(self, walk: _Walk, row: dict[str, Any]) -> list[NewEvent]:
+        if walk.table == "task_sla":
+            sla = parse.sla_payload(row, self.ctx)
+            if sla is None:
+                return []
+            key = f"sla:{parse.ref(row.get('sys_id'))}:{row.get('sys_updated_on')}:{sla.state}"
+            return [self.event(key, parse.sn_time(row.get("sys_updated_on")), sla)]
+        payload = parse.ticket_payload(row, walk.table, self.ctx)
+        sys_id = parse.ref(row.get("sys_id"))
+        self._records[payload.ticket_id] = (walk.table, sys_id)
+        self._numbers[sys_id] = payload.ticket_id
+        trim(self._records, 50_000)
+        trim(self._numbers, 50_000)
+        self.report.tickets[payload.ticket_id] = payload.status.is_open
+        key = f"ticket:{sys_id}:{row.get('sys_updated_on')}:{row.get('sys_mod_count')}"
+        return [self.event(key, payload.updated_at, payload)]
+
+    async def _poll_tickets(self, sink: Sink) -> None:
+        for walk in self.walks[:-1]:
+            for _ in range(MAX_PAGES_A_ROUND):
+                if not await self._walk(sink, walk):
+                    break
+
+    async def _poll_slas(self, sink: Sink) -> None:
+        for _ in range(MAX_PAGES_A_ROUND):
+            if not await self._walk(sink, self.walks[-1]):
+                break
+
+    # -- workload and presence ----------------------------------------------------------------
+
+    def _open_query(self, table: str) -> str:
+        if table == "incident":
+            return "stateIN" + ",".join(parse.INCIDENT_OPEN_STATES)
+        return "active=true"
+
+    async def _poll_workload(self, sink: Sink) -> None:
+        """Open work now: per group, the unassigned rows waiting (a figure we derive: the
+        instance has no queue counter) and per agent, the rows assigned to them."""
+        now = self.clock()
+        waiting: dict[str, list[float]] = {gid: [] for gid in self._groups}
+        held: dict[str, int] = {}
+        for table in self.settings.tables:
+            rows = await self._all_rows(
+                table, self._open_query(table), ("assignment_group", "assigned_to", "opened_at")
+            )
+            for row in rows:
+                gid, uid = parse.ref(row.get("assignment_group")), parse.ref(row.get("assigned_to"))
+                if uid:
+                    held[uid] = held.get(uid, 0) + 1
+                elif gid in waiting:
+                    at = parse.sn_time_or_none(row.get("opened_at"))
+                    waiting[gid].append(at if at is not None else now)
+        self._held = held
+        events = []
+        for gid, opened in waiting.items():
+            qid = f"{self.name}:{gid}"
+            stats = QueueStats(
+                queue_id=qid,
+                waiting=len(opened),
+                longest_wait_s=max(0.0, now - min(opened)) if opened else 0.0,
+                as_of=now,
+            )
+            events.append(self.event(f"qs:{qid}:{now:.3f}", now, stats))
+        if self.awa is False:
+            events.extend(self._work_states(now))
+        await sink.emit(events, self.cursor_text())
+
+    def _work_states(self, now: float) -> list[NewEvent]:
+        """Without presence: every agent as UNKNOWN, with the open work they hold."""
+        out = []
+        for agent_id in self._agent_ids():
+            uid = agent_id.split(":", 1)[1]
+            count = self._held.get(uid, 0)
+            work = f"{count} open incident{'s' if count != 1 else ''}"
+            out.extend(self._state(agent_id, AgentState.UNKNOWN, NO_AWA, work, now))
+        return out
+
+    def _agent_ids(self) -> list[str]:
+        return sorted(self._members)
+
+    def _state(
+        self, agent_id: str, state: AgentState, raw: str, work: str, since: float
+    ) -> list[NewEvent]:
+        if self._agent_states.get(agent_id) == (state, raw, work):
+            return []
+        self._agent_states[agent_id] = (state, raw, work)
+        payload = AgentStateChanged(
+            agent_id=agent_id,
+            state=state,
+            raw_state=raw,
+            reason=raw if state is AgentState.AWAY else "",
+            since=since,
+            work=work,
+        )
+        return [self.event(f"state:{agent_id}:{since:.3f}:{state}:{work}", since, payload)]
+
+    async def _poll_presence(self, sink: Sink) -> None:
+        if self.awa is False:
+            return
+        try:
+            if not self._presence_names:
+                states = await self._all_rows("awa_presence_state", "", ("name",))
+                self._presence_names = {
+                    parse.ref(s.get("sys_id")): str(s.get("name") or "") for s in states
+                }
+            rows = await self._all_rows(
+                "awa_agent_presence", "", ("agent", "current_presence_state", "sys_updated_on")
+            )
+        except (ApiError, BadBody) as exc:
+            if self.settings.presence == "auto" and _no_such_table(exc):
+                self.awa = False
+                log.info("%s: %s (%s)", self.name, NO_AWA, exc)
+                await sink.emit(self._work_states(self.clock()), self.cursor_text())
+                return
+            raise
+        self.awa = True
+        events = []
+        for row in rows:
+            uid = parse.ref(row.get("agent"))
+            if not uid:
+                continue
+            name = self._presence_names.get(parse.ref(row.get("current_presence_state")), "")
+            state = parse.presence(name)
+            since = parse.sn_time_or_none(row.get("sys_updated_on")) or self.clock()
+            events.extend(self._state(f"{self.name}:{uid}", state, name or "no state", "", since))
+        await sink.emit(events, self.cursor_text())
+
+    # -- cold -----------------------------------------------------------------------------
+
+    async def _poll_directory(self, sink: Sink) -> None:
+        groups = await self._all_rows("sys_user_group", "active=true", ("name",))
+        members = await self._all_rows("sys_user_grmember", "", ("group", "user", "user.name"))
+        try:
+            definitions = await self._all_rows(
+                "contract_sla", "active=true", ("name", "target", "duration")
+            )
+        except AuthFailed as exc:  # 403: may not read SLA definitions: targets from task SLAs
+            if not _forbidden(exc):
+                raise
+            definitions = []
+        self.ctx.slas = parse.sla_definitions(definitions)
+        queues = parse.group_payloads(groups, self.ctx, self.settings.group_channels)
+        self._groups = [q.queue_id.split(":", 1)[1] for q in queues]
+        staff = parse.agent_payloads(members, self._groups, self.ctx)
+        self._members = {a.agent_id: a.name for a in staff}
+        self.report.queues = len(queues)
+        self.report.agents = len(staff)
+        self.report.sla_policies = len(self.ctx.slas)
+        now = self.clock()
+        events = [
+            self.event(f"queue:{q.queue_id}:{q.name}:{q.channel.value}", now, q) for q in queues
+        ] + [self.event(f"agent:{a.agent_id}:{a.name}:{a.queue_ids}", now, a) for a in staff]
+        await sink.emit(events, self.cursor_text())
+
+    async def _poll_deleted(self, sink: Sink) -> None:
+        """Deleted records, from the deletion audit (an admin table: without the right to
+        read it, deletions are not seen and ``check`` says so)."""
+        since = str(self._cursor["deleted_since"])
+        tables = ",".join(self.settings.tables)
+        try:
+            rows = await self._all_rows(
+                "sys_audit_delete",
+                f"tablenameIN{tables}^sys_created_on>={since}",
+                ("tablename", "documentkey", "payload", "sys_created_on"),
+            )
+        except (AuthFailed, NotFound) as exc:
+            if isinstance(exc, AuthFailed) and not _forbidden(exc):
+                raise
+            self.report.deleted = None
+            self.task("deleted").enabled = False
+            log.info("%s: deletions cannot be seen (%s)", self.name, exc)
+            return
+        events = []
+        newest = since
+        for row in rows:
+            stamp = str(row.get("sys_created_on") or "")
+            newest = max(newest, stamp)
+            key = parse.ref(row.get("documentkey"))
+            number = self._numbers.get(key) or parse.audit_number(row.get("payload"))
+            if not number:
+                continue
+            if self.report.deleted is not None:
+                self.report.deleted.add(number)
+            self.report.tickets.pop(number, None)
+            self._records.pop(number, None)
+            payload = TicketDeleted(ticket_id=number)
+            events.append(self.event(f"ticket:{key}:deleted", self.clock(), payload))
+        self._cursor["deleted_since"] = newest
+        await sink.emit(events, self.cursor_text())
+
+    # -- write-back -----------------------------------------------------------------------
+
+    async def write_back(self, action: str, body: dict[str, Any]) -> None:
+        """An ack or note as a work note (internal), idempotent: the record's work notes are
+        read first and a note carrying the same reference is not posted again."""
+        if not self.settings.write_back:
+            log.info("%s: write-back is off; %s kept on the floor only", self.name, action)
+            return
+        number = str(body.get("ticket_id") or "")
+        if not _NUMBER.match(number):
+            raise WriteBackError(f"not a ServiceNow number: {number[:20]!r}", retryable=False)
+        # the text and reference every helpdesk writes (its id check is for numeric ids)
+        wb = write_back_of("ServiceNow", action, {**body, "ticket_id": "0"})
+        try:
+            table, sys_id = await self._locate(number)
+            if not await self._noted(table, sys_id, wb.ref):
+                await self.api.request(
+                    "PATCH",
+                    f"/api/now/table/{table}/{sys_id}",
+                    params=[("sysparm_fields", "sys_id")],
+                    body={"work_notes": wb.text},
+                )
+        except ApiError as exc:
+            raise self.write_back_failed(number, exc) from None
+
+    async def _locate(self, number: str) -> tuple[str, str]:
+        known = self._records.get(number)
+        if known is not None:
+            return known
+        for table in self.settings.tables:
+            rows, _ = await self._rows(
+                table, [("sysparm_query", f"number={number}"), ("sysparm_fields", "sys_id")]
+            )
+            if rows and parse.ref(rows[0].get("sys_id")):
+                found = (table, parse.ref(rows[0].get("sys_id")))
+                self._records[number] = found
+                return found
+        raise NotFound(f"{self.name}: {number} not found", status=404)
+
+    async def _noted(self, table: str, sys_id: str, reference: str) -> bool:
+        """Whether a work note with ``reference`` is on the record already: from the journal
+        (``sys_journal_field``), or where that table may not be read, from the record's work
+        notes as displayed."""
+        try:
+            rows = await self._all_rows(
+                "sys_journal_field", f"element_id={sys_id}^element=work_notes", ("value",)
+            )
+            return any(reference in str(r.get("value") or "") for r in rows)
+        except AuthFailed as exc:
+            if not _forbidden(exc):
+                raise
+        record = await self.api.request(
+            "GET",
+            f"/api/now/table/{table}/{sys_id}",
+            params=[("sysparm_fields", "work_notes"), ("sysparm_display_value", "true")],
+        )
+        result = record.get("result") if isinstance(record, dict) else None
+        notes = result.get("work_notes") if isinstance(result, dict) else None
+        return reference in str(notes or "")
+
+
+def _no_such_table(exc: Exception) -> bool:
+    """The instance has no such table (400 ``Invalid table``), or hides it (403, 404)."""
+    if isinstance(exc, NotFound) or _forbidden(exc):
+        return True
+    return isinstance(exc, ApiError) and exc.status == 400 and "Invalid table" in str(exc)
+
+
+def _forbidden(exc: Exception) -> bool:
+    """403: these credentials work, but may not read this (an ACL), unlike a 401."""
+    return isinstance(exc, AuthFailed) and exc.status == 403
+
+
+def _explained(exc: BadBody, label: str) -> BadBody:
+    """A page where JSON was promised, said plainly (a hibernating developer instance answers
+    its wake-up page)."""
+    if "hibernat" in exc.raw.lower():
+        return BadBody(
+            f"{label}: the instance is hibernating (wake it, then it will be read again)",
+            raw=exc.raw,
+            status=exc.status,
+        )
+    if exc.raw.lstrip().startswith("<"):
+        return BadBody(f"{label}: answered an HTML page, not JSON", raw=exc.raw, status=exc.status)
+    return exc
+
+
+__all__ = ["ServiceNowAdapter", "ServiceNowReport", "ServiceNowSettings"]
