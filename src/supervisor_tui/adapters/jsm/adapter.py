@@ -121,6 +121,8 @@ class _Desk:
 
 class JsmAdapter(PolledSource):
     kind = "jsm"
+    search_page = SEARCH_PAGE
+    sla_per_round = SLA_PER_ROUND
 
     def __init__(
         self,
@@ -373,7 +375,7 @@ class JsmAdapter(PolledSource):
             params: list[tuple[str, Any]] = [
                 ("jql", jql),
                 ("fields", ",".join(parse.SEARCH_FIELDS)),
-                ("maxResults", SEARCH_PAGE),
+                ("maxResults", self.search_page),
             ]
             if token is not None:
                 params.append(("nextPageToken", token))
@@ -469,7 +471,7 @@ class JsmAdapter(PolledSource):
 
     async def _poll_slas(self, sink: Sink) -> None:
         """The SLA cycles of requests that changed, a few a round (one call each)."""
-        await self._read_slas(sink, SLA_PER_ROUND, within_budget=True)
+        await self._read_slas(sink, self.sla_per_round, within_budget=True)
 
     async def _read_slas(self, sink: Sink, count: int, *, within_budget: bool) -> None:
         pending: list[str] = self._cursor["sla"]
