@@ -264,8 +264,9 @@ class ServiceNowAdapter(PolledSource):
         except BadBody as exc:
             raise _explained(exc, self.name) from None
         rows = parse.result_list(body, label=self.name, where=where)
-        more = _next_url(headers.get("link")) is not None
-        return rows, more
+        total = headers.get("x-total-count")
+        counted = total is not None and total.strip().isdigit() and int(total) > len(rows)
+        return rows, _next_url(headers.get("link")) is not None or counted
 
     async def _all_rows(
         self, table: str, query: str, fields: tuple[str, ...]
