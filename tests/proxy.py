@@ -13,8 +13,9 @@ decides what the network does, for connections already open and for new ones:
   connections (bytes were lost: their streams are not whole any more, as TCP would see a
   connection that timed out);
 - ``partition("close")``: new connections are accepted and closed at once (FIN);
-- ``drop_answers()``: what the client sends still reaches the server, the answers vanish
-  (a commit that happens but whose "OK" never arrives);
+- ``drop_answers(after=b"COMMIT")``: what the client sends still reaches the server, the
+  answers vanish (from the moment the client sent ``after``, on that connection): a commit
+  that happens but whose "OK" never arrives;
 - ``reset_all()``: reset every open connection once, leave the mode alone.
 
 The counters (``accepted``, ``resets``, ``vanished_bytes``, ``forwarded_bytes``) let a test
@@ -41,6 +42,8 @@ class _Link:
     server: asyncio.StreamWriter | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     lost_bytes: bool = False
+    muted: bool = False
+    """Its answers vanish (``drop_answers``' trigger was seen on it)."""
 
 
 def _rst(writer: asyncio.StreamWriter) -> None:
@@ -64,6 +67,8 @@ class Proxy:
         self.vanished_bytes = 0
         self._links: set[_Link] = set()
         self._server: asyncio.Server | None = None
+        self._trigger: bytes | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def address(self) -> str:
@@ -82,6 +87,10 @@ class Proxy:
         if self._server is not None:
             self._server.close()
         self.reset_all()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
@@ -95,13 +104,15 @@ class Proxy:
                 self._reset(link)
         self.mode = "pass"
         self.delay_s = 0.0
+        self._trigger = None
 
     def partition(self, how: Literal["reset", "blackhole", "close"] = "reset") -> None:
         self.mode = how
         if how in ("reset", "close"):
             self.reset_all()
 
-    def drop_answers(self) -> None:
+    def drop_answers(self, after: bytes | None = None) -> None:
+        self._trigger = after
         self.mode = "drop_answers"
 
     def delay(self, ms: float) -> None:
@@ -149,6 +160,9 @@ class Proxy:
             asyncio.create_task(self._pump(reader, up_writer, link, answers=False)),
             asyncio.create_task(self._pump(up_reader, writer, link, answers=True)),
         ]
+        for task in link.tasks:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _swallow(self, reader: asyncio.StreamReader, link: _Link) -> None:
         with contextlib.suppress(Exception):
@@ -176,7 +190,12 @@ class Proxy:
                     break
                 if self.delay_s > 0:
                     await asyncio.sleep(self.delay_s)
-                if self.mode == "blackhole" or (self.mode == "drop_answers" and answers):
+                trigger = self._trigger
+                if self.mode == "drop_answers" and not answers and (not trigger or trigger in data):
+                    link.muted = True
+                if self.mode == "blackhole" or (
+                    self.mode == "drop_answers" and answers and link.muted
+                ):
                     self.vanished_bytes += len(data)
                     link.lost_bytes = True
                     continue

@@ -192,3 +192,90 @@ async def test_a_slow_link_delays_but_loses_nothing(hub_behind_proxy: tuple[Hub,
     assert term.seqs == list(range(1, hub.store.last_seq() + 1))
     assert term.state.snapshot() == collectors_floor(hub).snapshot()
     term.client.close()
+
+
+# -- the collector and PostgreSQL ------------------------------------------------------------
+
+IO_TIMEOUT_S = 2.0
+
+
+def _through(url: str, proxy: Proxy) -> str:
+    """The same database, reached through the proxy (with a short connect timeout)."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(url)
+    params.update(host="127.0.0.1", port=str(proxy.port), connect_timeout="2")
+    return make_conninfo(**params)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("how", ["reset", "blackhole", "drop_answers"])
+async def test_the_database_cut_off_mid_append_keeps_every_event_once(
+    pg_url: str, how: str
+) -> None:
+    """The collector writes to PostgreSQL through the proxy; in the middle of its appends the
+    link is reset, black-holed (no answer, no error: only the store's deadline notices), or
+    loses the answers only (the commit happens, its OK never comes: the retry must not store
+    the batch twice). The events wait in the collector's bounded buffer, the trouble shows,
+    and after the heal every event is stored once, seqs 1..N, the cursor last."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    from supervisor_tui.hub.collector import Collector
+    from supervisor_tui.store import PostgresStore
+
+    from .conftest import rules, simulate
+    from .pg import new_schema
+
+    params = conninfo_to_dict(pg_url)
+    proxy = Proxy(str(params["host"]), int(str(params["port"])))
+    await proxy.start()
+    schema = new_schema()
+    # (in a thread: the proxy runs in this loop)
+    store = await asyncio.to_thread(
+        PostgresStore, _through(pg_url, proxy), schema=schema, io_timeout_s=IO_TIMEOUT_S
+    )
+    truth = PostgresStore(pg_url, schema=schema, read_only=True)  # straight, for the checks
+    collector = Collector(store, [], rules(), targets(), lambda: EPOCH)
+    await collector.start()
+    events = simulate(seed=4, until_s=3600)[:2000]
+    batches = [events[i : i + 50] for i in range(0, len(events), 50)]
+    handed: list[int] = []
+
+    async def adapter() -> None:  # as an adapter would: one batch after the other
+        for n, batch in enumerate(batches):
+            await collector.submit(batch, "simulator", f"page-{n}")
+            handed.append(n)
+
+    feeding = asyncio.create_task(adapter())
+    await until(lambda: len(handed) >= 10, timeout=60)
+    stored_before = truth.last_seq()
+    if how == "drop_answers":
+        proxy.drop_answers(after=b"COMMIT")
+    else:
+        proxy.partition(how)  # type: ignore[arg-type]
+    if how == "reset":
+        proxy.reset_all()
+    await until(lambda: collector.store_trouble is not None, timeout=60)
+    trouble = collector.store_trouble or ""
+    assert trouble and "***" not in trouble and str(params.get("password")) not in trouble
+    if how != "reset":
+        assert "no answer from the server" in trouble or "cannot connect" in trouble
+    await until(lambda: collector.events_waiting > 0, timeout=30)
+    stuck_at = len(handed)
+    await asyncio.sleep(IO_TIMEOUT_S * 2)
+    assert not feeding.done() and len(handed) <= stuck_at + 1  # the adapter waits, bounded
+    if how == "drop_answers":
+        # commits did happen whose answers were lost: the retries must find them stored
+        assert truth.last_seq() > stored_before
+    proxy.heal()
+    await asyncio.wait_for(feeding, 120)
+    assert collector.store_trouble is None and collector.events_waiting == 0
+    stored = truth.read_from(0, 10**6)
+    assert [e.seq for e in stored] == list(range(1, len(stored) + 1))  # no gap
+    # (the rules raise escalations of their own meanwhile: those are the others)
+    keys = [(e.source, e.key) for e in stored if e.source == "simulator"]
+    assert keys == [(e.source, e.key) for e in events]  # each once, none lost, in order
+    assert truth.get_cursor("simulator") == f"page-{len(batches) - 1}"
+    await collector.stop()
+    await asyncio.to_thread(store.close)
+    truth.close()
+    await proxy.stop()

@@ -181,7 +181,7 @@ class Collector:
             if stored and stored[0].seq == self.state.seq + 1:
                 self.state.apply_all(stored)
             elif stored:
-                await self._catch_up()  # an operator's ack was written in between
+                await self._catch_up_until_read()  # an operator's ack was written in between
             self._maybe_snapshot(before)
             for b in batches:
                 if not b.done.done():
@@ -212,6 +212,22 @@ class Collector:
             self.store_trouble = None
             self.events_waiting = 0
             return stored
+
+    async def _catch_up_until_read(self) -> None:
+        """As ``_catch_up``, however long the store refuses to be read: the writer task must
+        not die of it (every adapter waits on it)."""
+        delay = 0.25
+        while True:
+            try:
+                await self._catch_up()
+            except StoreError as exc:
+                log.error("store cannot be read (retrying): %s", exc)
+                self.store_trouble = str(exc)
+                await asyncio.sleep(delay)
+                delay = min(5.0, delay * 2)
+                continue
+            self.store_trouble = None
+            return
 
     def _maybe_snapshot(self, before: int) -> None:
         """Every SNAPSHOT_EVERY events the floor is saved, so replay can seek fast."""

@@ -48,12 +48,24 @@ snapshots; one for operator events (acks) and the outbox; a reader; and, once
 :meth:`PostgresStore.wait_for_new` is called, a listener. A broken connection is replaced on
 its next use (a read is then retried once on the new connection; a write fails with
 StoreError and the next one reconnects). Error messages show the URL without its password.
+
+A network that loses packets without a reset (a black hole: a dead switch, a firewall that
+drops) would leave a call waiting for an answer forever, holding its lock, and the collector
+with it. So every call has a deadline (``io_timeout_s``): when it passes, the connection's
+socket is shut down, the call fails with a StoreError that says so, and the next call
+reconnects. TCP keepalives and ``tcp_user_timeout`` do the same for what the kernel can see,
+and ``idle_in_transaction_session_timeout`` makes the server drop a session that went silent
+in the middle of a transaction, so the seq lock it holds is not held for ever. A commit
+whose answer was lost is harmless to repeat: the events are found by (source, key) and are
+not stored twice.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import socket
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -86,6 +98,8 @@ Connection: TypeAlias = "psycopg.Connection[TupleRow]"
 Row: TypeAlias = tuple[Any, ...]
 
 _CONNECT_TIMEOUT_S = 10
+IO_TIMEOUT_S = 30.0
+"""No answer from the server for this long: the connection is cut (see the module notes)."""
 
 # `{schema}` is filled in with a quoted identifier; everything else is unqualified and found
 # through the connection's search_path, which is set to the schema alone.
@@ -198,8 +212,16 @@ class PostgresStore:
     """Append-only event log in a PostgreSQL schema; safe to share between threads and
     between processes (several collectors may write to the same schema at once)."""
 
-    def __init__(self, url: str, *, read_only: bool = False, schema: str = "supervisor") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        read_only: bool = False,
+        schema: str = "supervisor",
+        io_timeout_s: float = IO_TIMEOUT_S,
+    ) -> None:
         self.url = safe_url(url)
+        self.io_timeout_s = io_timeout_s
         self.schema = schema
         self.read_only = read_only
         self.channel = _channel(schema)
@@ -265,6 +287,17 @@ class PostgresStore:
             extra["connect_timeout"] = _CONNECT_TIMEOUT_S
         if "application_name" not in params:
             extra["application_name"] = "supervisor-tui"
+        # a dead peer noticed by the kernel too: keepalives when idle, and unacknowledged
+        # data given up on after the deadline
+        for option, value in (
+            ("keepalives", 1),
+            ("keepalives_idle", 10),
+            ("keepalives_interval", 5),
+            ("keepalives_count", 3),
+            ("tcp_user_timeout", int(self.io_timeout_s * 1000)),
+        ):
+            if option not in params:
+                extra[option] = value
         try:
             conn = psycopg.connect(self._url, autocommit=True, **extra)
         except psycopg.Error as exc:
@@ -275,6 +308,11 @@ class PostgresStore:
                 conn.execute("SET default_transaction_read_only = on")
             elif not listen:
                 conn.execute("SET synchronous_commit = on")
+                # a session that goes silent inside a transaction releases the seq lock
+                conn.execute(
+                    "SELECT set_config('idle_in_transaction_session_timeout', %s, false)",
+                    (f"{int(self.io_timeout_s * 2000)}ms",),
+                )
         except psycopg.Error as exc:
             conn.close()
             raise StoreError(f"{self.where}: cannot connect ({self._message(exc)})") from None
@@ -292,6 +330,45 @@ class PostgresStore:
             conn = self._connect()
             setattr(self, name, conn)
         return conn
+
+    @contextmanager
+    def _deadline(
+        self, conn: Connection, what: str, seconds: float | None = None
+    ) -> Iterator[None]:
+        """Cut ``conn`` if the call inside takes longer than the deadline (no answer from a
+        black-holed network): the blocked call then fails at once with a StoreError."""
+        limit = self.io_timeout_s if seconds is None else seconds
+        guard = threading.Lock()
+        state = {"done": False, "fired": False}
+
+        def cut() -> None:
+            with guard:
+                if state["done"]:
+                    return
+                state["fired"] = True
+                try:
+                    fd = conn.pgconn.socket
+                    with socket.socket(fileno=os.dup(fd)) as sock:
+                        sock.shutdown(socket.SHUT_RDWR)
+                except (OSError, psycopg.Error):
+                    pass
+
+        timer = threading.Timer(limit, cut)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        except psycopg.Error:
+            if state["fired"]:
+                raise StoreError(
+                    f"{self.where}: {what}: no answer from the server for {limit:.0f} s "
+                    "(the connection was cut; the next try reconnects)"
+                ) from None
+            raise
+        finally:
+            with guard:
+                state["done"] = True
+            timer.cancel()
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
@@ -389,7 +466,7 @@ class PostgresStore:
         stored: list[Event] = []
         with self._write_lock, self._errors("cannot append"):
             conn = self._live("_writer")
-            with conn.transaction():
+            with self._deadline(conn, "cannot append"), conn.transaction():
                 if by_key:
                     before = self._take_seqs(conn)
                     # Drop what is already stored first: seqs without gaps make "event N"
@@ -454,7 +531,7 @@ class PostgresStore:
         seq: int | None = None
         with self._ack_lock, self._errors(f"cannot record {event.kind}"):
             conn = self._live("_acks")
-            with conn.transaction():
+            with self._deadline(conn, f"cannot record {event.kind}"), conn.transaction():
                 before = self._take_seqs(conn)
                 seen = conn.execute(
                     "SELECT 1 FROM events WHERE source = %s AND key = %s",
@@ -491,35 +568,43 @@ class PostgresStore:
     def quarantine(self, source: str, kind: str, raw: str, reason: str, at: float) -> None:
         self._writable()
         with self._write_lock, self._errors("cannot quarantine a payload"):
-            self._live("_writer").execute(
-                "INSERT INTO quarantine (source, kind, reason, raw, received_at) "
-                "VALUES (%s, %s, %s, %s, %s)",
-                (source, kind, reason, raw, at),
-            )
+            conn = self._live("_writer")
+            with self._deadline(conn, "cannot quarantine a payload"):
+                conn.execute(
+                    "INSERT INTO quarantine (source, kind, reason, raw, received_at) "
+                    "VALUES (%s, %s, %s, %s, %s)",
+                    (source, kind, reason, raw, at),
+                )
 
     def save_snapshot(self, seq: int, at: float, fmt: int, data: bytes) -> None:
         self._writable()
         with self._write_lock, self._errors("cannot save a snapshot"):
-            self._live("_writer").execute(
-                "INSERT INTO snapshots (seq, at, format, data) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (seq) DO UPDATE SET "
-                "at = excluded.at, format = excluded.format, data = excluded.data",
-                (seq, at, fmt, data),
-            )
+            conn = self._live("_writer")
+            with self._deadline(conn, "cannot save a snapshot"):
+                conn.execute(
+                    "INSERT INTO snapshots (seq, at, format, data) VALUES (%s, %s, %s, %s) "
+                    "ON CONFLICT (seq) DO UPDATE SET "
+                    "at = excluded.at, format = excluded.format, data = excluded.data",
+                    (seq, at, fmt, data),
+                )
 
     # -- reading ---------------------------------------------------------------------------
 
     def _read(self, query: str, params: Sequence[Any] = ()) -> list[Row]:
-        with self._read_lock, self._errors("cannot read the store"):
+        what = "cannot read the store"
+        with self._read_lock, self._errors(what):
             conn = self._live("_reader")
             try:
-                return conn.execute(query, params).fetchall()
+                with self._deadline(conn, what):
+                    return conn.execute(query, params).fetchall()
             except psycopg.OperationalError:
                 if not conn.broken:
                     raise
             # The connection was lost (a server restart, an idle timeout): reading is
             # harmless to repeat, so once more on a new one.
-            return self._live("_reader").execute(query, params).fetchall()
+            conn = self._live("_reader")
+            with self._deadline(conn, what):
+                return conn.execute(query, params).fetchall()
 
     def read_from(self, after_seq: int, limit: int = 10_000) -> list[Event]:
         rows = self._read(
@@ -611,10 +696,20 @@ class PostgresStore:
 
     def _wait(self, timeout_s: float) -> int | None:
         conn = self._listen_conn
-        if conn is None or conn.closed or conn.broken:
+        fresh = conn is None or conn.closed or conn.broken
+        if conn is None or fresh:
             self._drop_listener()
             conn = self._connect(listen=True)
             self._listen_conn = conn
+        try:
+            with self._deadline(conn, "cannot listen", timeout_s + self.io_timeout_s):
+                return self._wait_on(conn, timeout_s, subscribe=fresh)
+        except StoreError:
+            self._drop_listener()
+            raise
+
+    def _wait_on(self, conn: Connection, timeout_s: float, *, subscribe: bool) -> int | None:
+        if subscribe:
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
             row = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
             if row is not None and int(row[0]) > 0:
@@ -652,28 +747,32 @@ class PostgresStore:
     def outbox_delivered(self, item_id: int, at: float) -> None:
         self._writable()
         with self._ack_lock, self._errors("cannot update the outbox"):
-            self._live("_acks").execute(
-                "UPDATE outbox SET state = 'delivered', delivered_at = %s, "
-                "attempts = attempts + 1 WHERE id = %s",
-                (at, item_id),
-            )
+            conn = self._live("_acks")
+            with self._deadline(conn, "cannot update the outbox"):
+                conn.execute(
+                    "UPDATE outbox SET state = 'delivered', delivered_at = %s, "
+                    "attempts = attempts + 1 WHERE id = %s",
+                    (at, item_id),
+                )
 
     def outbox_failed(self, item_id: int, error: str, retry_at: float | None) -> None:
         """Record a failed delivery: try again at ``retry_at``, or never when it is None."""
         self._writable()
         with self._ack_lock, self._errors("cannot update the outbox"):
-            if retry_at is None:
-                self._live("_acks").execute(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = %s, "
-                    "state = 'failed' WHERE id = %s",
-                    (error, item_id),
-                )
-            else:
-                self._live("_acks").execute(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = %s, "
-                    "next_attempt_at = %s WHERE id = %s",
-                    (error, retry_at, item_id),
-                )
+            conn = self._live("_acks")
+            with self._deadline(conn, "cannot update the outbox"):
+                if retry_at is None:
+                    conn.execute(
+                        "UPDATE outbox SET attempts = attempts + 1, last_error = %s, "
+                        "state = 'failed' WHERE id = %s",
+                        (error, item_id),
+                    )
+                else:
+                    conn.execute(
+                        "UPDATE outbox SET attempts = attempts + 1, last_error = %s, "
+                        "next_attempt_at = %s WHERE id = %s",
+                        (error, retry_at, item_id),
+                    )
 
     def close(self) -> None:
         for name, lock in (
