@@ -444,16 +444,32 @@ async def test_ack_is_one_work_note(floor: Floor) -> None:
     assert floor.fake.incidents[number]["comments"] == ""  # nothing the caller can see
 
 
-async def test_a_retry_after_a_lost_answer_does_not_post_twice(floor: Floor) -> None:
+@pytest.mark.parametrize("journal", ["readable", "forbidden"])
+async def test_a_retry_after_a_lost_answer_does_not_post_twice(floor: Floor, journal: str) -> None:
+    if journal == "forbidden":  # found in the record's work notes as displayed instead
+        floor.fake.forbidden.add("sys_journal_field")
     adapter = floor.adapter()
     number, collector = await ack(floor, adapter)
     sys_id = floor.fake.incidents[number]["sys_id"]
-    floor.fake.inject(f"/api/now/table/incident/{sys_id}", "truncated")  # stored, answer lost
+    real = adapter._noted
+    calls = 0
+
+    async def then_lose_the_answer(table: str, record: str, reference: str) -> bool:
+        nonlocal calls
+        calls += 1
+        found = await real(table, record, reference)
+        if calls == 1:  # the PATCH is stored, its answer cut short
+            floor.fake.inject(f"/api/now/table/incident/{sys_id}", "truncated")
+        return found
+
+    adapter._noted = then_lose_the_answer  # type: ignore[method-assign]
     assert await collector.deliver_outbox() == 0
     assert len(notes_on(floor.fake, number)) == 1
     floor.clock.advance(120)
     assert await collector.deliver_outbox() == 1
     assert len(notes_on(floor.fake, number)) == 1
+    displayed = [q for _, q in floor.fake.requests if "sysparm_display_value=true" in q]
+    assert bool(displayed) is (journal == "forbidden")
 
 
 async def test_write_back_off_posts_nothing(floor: Floor) -> None:
@@ -462,3 +478,21 @@ async def test_write_back_off_posts_nothing(floor: Floor) -> None:
     before = len(floor.fake.requests)
     assert await collector.deliver_outbox() == 1
     assert floor.fake.work_notes == [] and len(floor.fake.requests) == before
+
+
+async def test_what_an_acl_hides_is_said_not_guessed(floor: Floor) -> None:
+    floor.fake.forbidden |= {"sys_audit_delete", "contract_sla"}
+    adapter = floor.adapter()
+    await sync(floor, adapter)
+    assert adapter.report.deleted is None  # deletions cannot be seen, not "none"
+    assert not adapter.task("deleted").enabled
+    assert floor.sink.health_reports[-1].state is HealthState.CONNECTED  # not a dead source
+    clocks = [e.payload for e in floor.store.events_of_kind("sla.changed")]
+    assert clocks and all(isinstance(p, SlaChanged) and p.policy == "" for p in clocks)
+    rows = {r["task"]: r for r in floor.fake.tables["task_sla"].values()}
+    numbers = {r["number"]: r["sys_id"] for r in floor.fake.tables["incident"].values()}
+    for p in clocks:
+        assert isinstance(p, SlaChanged)
+        row = rows[numbers[p.ticket_id]]
+        span = parse.sn_time(row["planned_end_time"]) - parse.sn_time(row["start_time"])
+        assert p.target_s == span  # from the task SLA itself

@@ -48,7 +48,8 @@ this one is in its error envelope.)
 Faults (``inject``): 429, 500, 503 (HTML), 401, malformed (an HTML page at 200), truncated and
 slow as in the other fakes; ``wrong_shape`` answers 200 with an ``{"error": ...}`` body, as
 an instance does when a transaction is cancelled. ``hibernate()`` makes every request answer
-the HTML page a hibernating developer instance shows. Writes: ``PATCH
+the HTML page a hibernating developer instance shows; a table in ``forbidden`` answers 403
+``User Not Authorized`` (an ACL; the detail text is ours). Writes: ``PATCH
 /api/now/table/{table}/{sys_id}`` takes ``work_notes`` / ``comments`` as journal entries
 (``sys_journal_field``) and plain fields; the record's ``sys_updated_on`` moves at least a
 second on. Data follows ``floor_clock``; rate-limit hours follow ``clock``.
@@ -122,6 +123,10 @@ NOT_FOUND: Json = {
         "message": "No Record found",
         "detail": "Record doesn't exist or ACL restricts the record retrieval",
     },
+    "status": "failure",
+}
+FORBIDDEN: Json = {
+    "error": {"message": "User Not Authorized", "detail": "ACL restricts the record retrieval"},
     "status": "failure",
 }
 HIBERNATING = (
@@ -308,6 +313,8 @@ class FakeServiceNow:
         """Journal entries written through the API (the write-backs), oldest first."""
         self._faults = Faults()
         self._hibernating = False
+        self.forbidden: set[str] = set()
+        """Tables these credentials may not read (an ACL): 403 ``User Not Authorized``."""
         self._used: tuple[int, int] = (0, 0)
         self._runner: web.AppRunner | None = None
         for name in ("Available", "Away", "Offline", "Lunch"):
@@ -649,6 +656,8 @@ class FakeServiceNow:
         rows = self.tables.get(name)
         if rows is None or (not self.awa and name in AWA_TABLES):
             raise HttpError(400, _error(f"Invalid table {name}"))
+        if name in self.forbidden:
+            raise HttpError(403, FORBIDDEN)
         return name, rows
 
     def _columns(self, table: str, rows: dict[str, Json]) -> set[str]:
