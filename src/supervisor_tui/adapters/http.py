@@ -84,6 +84,8 @@ class RateBudget:
     server_limit: int | None = None
     server_remaining: int | None = None
     server_reset_s: float | None = None
+    server_reset_at: float | None = None
+    """When the server said its window resets (``server_reset_s`` after it said so)."""
     retry_at: float = 0.0
     _sent: deque[float] = field(default_factory=deque)
     requests: int = 0
@@ -114,7 +116,14 @@ class RateBudget:
             # the account as a whole is nearly out (other integrations use it too)
             floor = self.server_limit * (1 - self.share) * (0.2 if hot else 0.5)
             if self.server_remaining < floor and self.server_reset_s:
-                return max(0.5, self.server_reset_s)
+                # the window resets when the server said; a figure from before that is stale
+                left = (
+                    self.server_reset_s
+                    if self.server_reset_at is None
+                    else self.server_reset_at - now
+                )
+                if left > 0:
+                    return max(0.5, left)
         if used < allowed:
             return 0.0
         return max(0.05, self._sent[used - allowed] + 60 - now)
@@ -157,6 +166,7 @@ class RateBudget:
             self.server_remaining = remaining
         if reset is not None:
             self.server_reset_s = float(reset)
+            self.server_reset_at = self.clock() + float(reset)
 
     def _iso_reset(self, value: str | None) -> int | None:
         """Jira's ``X-RateLimit-Reset`` ("2026-11-25T17:04Z", ISO 8601) as seconds from now."""

@@ -268,9 +268,12 @@ class FakeJsm:
         *,
         retry_after: int = 7,
         delay_s: float = 2.0,
+        method: str | None = None,
     ) -> None:
-        """The next ``count`` requests whose path starts with ``path_prefix`` get ``fault``."""
-        self._faults.add(path_prefix, fault, count, retry_after, delay_s)
+        """The next ``count`` requests whose path starts with ``path_prefix`` (and of that
+        ``method``, if given) get ``fault``."""
+        prefix = f"{method.upper()} {path_prefix}" if method else path_prefix
+        self._faults.add(prefix, fault, count, retry_after, delay_s)
 
     def agent_edit(self, key: str, *, add_label: str | None = None) -> None:
         """An agent edits the request in Jira: ``updated`` moves on, maybe a label is added."""
@@ -576,7 +579,9 @@ class FakeJsm:
     async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self.requests.append((request.method, request.path_qs))
         window, left = self._window()
-        fault = self._faults.take(request.path)
+        fault = self._faults.take(f"{request.method} {request.path}") or self._faults.take(
+            request.path
+        )
         spoil = None
         if fault is not None and fault.fault in ("truncated", "wrong_shape"):
             spoil = fault.fault

@@ -149,6 +149,8 @@ class JsmAdapter(PolledSource):
         self._names: dict[str, str] = {}  # agent id → display name
         self._agents_sent: dict[str, str] = {}  # agent id → the work text last sent
         self._queues_sent: dict[str, str] = {}
+        self._members: dict[str, list[str]] = {}  # our queue id → its members' keys, in order
+        self._counts: dict[str, int] = {}
         self.tasks = [
             Task("directory", settings.directory_interval_s, False, self._poll_directory, True),
             Task("queues", settings.queue_interval_s, True, self._poll_queues),
@@ -331,20 +333,30 @@ class JsmAdapter(PolledSource):
                 events.append(
                     self.event(f"ticket:{key}:{self._seen.get(key)}:q:{ours}", now, moved)
                 )
-        for ours in order:
+        self._members = {ours: members[ours] for ours in order}
+        self._counts = counts
+        events.extend(self._queue_stats(now))
+        await sink.emit(events, self.cursor_text())
+
+    def _queue_stats(self, now: float) -> list[NewEvent]:
+        """Waiting per queue (its count as last read) and the age of the oldest open request
+        nobody has among its members (as the search last showed them)."""
+        out = []
+        for ours, keys in self._members.items():
             waiting_since = [
                 t.created_at
-                for t in (self._recent.get(k) for k in members[ours])
+                for t in (self._recent.get(k) for k in keys)
                 if t is not None and t.status.is_open and t.assignee_id is None
             ]
             stats = QueueStats(
                 queue_id=ours,
-                waiting=counts[ours],
+                waiting=self._counts[ours],
                 longest_wait_s=max(0.0, now - min(waiting_since)) if waiting_since else 0.0,
                 as_of=now,
             )
-            events.append(self.event(f"qs:{ours}:{now:.3f}", now, stats))
-        await sink.emit(events, self.cursor_text())
+            key = f"qs:{ours}:{now:.3f}:{stats.waiting}:{stats.longest_wait_s:.0f}"
+            out.append(self.event(key, now, stats))
+        return out
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -409,6 +421,7 @@ class JsmAdapter(PolledSource):
                     newest=None,
                 )
                 events.extend(self._agent_events())
+                events.extend(self._queue_stats(self.clock()))
             else:
                 self._cursor.update(token=nxt, newest=newest)
             await sink.emit(events, self.cursor_text())
