@@ -112,3 +112,16 @@ def test_config_needs_site_or_base_url_and_a_credential() -> None:
             parse_config({"sources": [cleaned]}, "t.toml")
     oauth = {"name": "j", "kind": "jsm", "site": "acme", "oauth_token_env": "O"}
     assert parse_config({"sources": [oauth]}, "t.toml").sources[0].kind == "jsm"
+
+
+def test_commented_jsm_example_is_a_valid_source() -> None:
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "config.example.toml").read_text(encoding="utf-8")
+    lines = [line[2:] for line in text.splitlines() if line.startswith("# ")]
+    start = lines.index('name = "jsm"')
+    source = tomllib.loads("\n".join(lines[start : start + 12]))
+    (jsm,) = parse_config({"sources": [source]}, "example").sources
+    assert jsm.kind == "jsm" and jsm.write_back is True
+    assert jsm.queue_channels == {"Phones": "voice"}
