@@ -121,7 +121,7 @@ def test_commented_jsm_example_is_a_valid_source() -> None:
     text = (root / "config.example.toml").read_text(encoding="utf-8")
     lines = [line[2:] for line in text.splitlines() if line.startswith("# ")]
     start = lines.index('name = "jsm"')
-    source = tomllib.loads("\n".join(lines[start : start + 12]))
+    source = tomllib.loads("\n".join(lines[start : start + 11]))
     (jsm,) = parse_config({"sources": [source]}, "example").sources
     assert jsm.kind == "jsm" and jsm.write_back is True
     assert jsm.queue_channels == {"Phones": "voice"}
