@@ -421,3 +421,74 @@ async def test_write_back_off_writes_nothing(floor: Floor) -> None:
     assert await collector.deliver_outbox() == 1  # taken: kept on the floor only
     assert floor.fake.write_backs == [] and ours(floor.fake, key) == []
     assert "supervisor_acked" not in floor.fake.issues[key]["fields"]["labels"]
+
+
+async def test_oauth_bearer_works_and_a_wrong_one_is_down(floor: Floor) -> None:
+    floor.fake.oauth_token = "oauth-token-3141"
+    adapter = floor.adapter(email=None, token=None, oauth_token="oauth-token-3141")
+    await sync(floor, adapter)
+    assert set(newest(floor.store)) == set(floor.fake.issues)
+    wrong = floor.adapter(email=None, token=None, oauth_token="oauth-token-2718")
+    wrong.task("directory").due_at = 0
+    await wrong.poll_due(floor.sink)
+    assert floor.sink.health_reports[-1].state is HealthState.DOWN
+    assert "oauth-token-2718" not in repr(wrong.settings) + repr(wrong.settings.auth())
+
+
+async def test_a_refused_page_token_reads_again_from_the_cursor(floor: Floor) -> None:
+    adapter = floor.adapter()
+    await sync(floor, adapter)
+    before = len(versions(floor.store))
+    floor.advance(600)
+    adapter._cursor.update(
+        token="bm9wZQ", jql=adapter._jql(adapter._jql_since(adapter._cursor["since"]))
+    )
+    adapter.task("tickets").due_at = 0
+    await sync(floor, adapter)
+    calls = search_calls(floor.fake)
+    assert any("nextPageToken=bm9wZQ" in c for c in calls)  # sent, refused (400), read again
+    got = newest(floor.store)
+    assert all(
+        got[k].raw_status == i["fields"]["status"]["name"] for k, i in floor.fake.issues.items()
+    )
+    assert len(versions(floor.store)) >= before
+
+
+async def test_a_new_request_is_placed_in_its_queue_once_the_queue_is_read(floor: Floor) -> None:
+    adapter = floor.adapter()
+    await sync(floor, adapter)
+    known = set(newest(floor.store))
+    floor.advance(900)
+    fresh = [
+        k
+        for k, i in floor.fake.issues.items()
+        if k not in known and i["fields"]["resolutiondate"] is None
+    ]
+    assert fresh
+    adapter.task("tickets").due_at = 0
+    adapter.task("queues").due_at = floor.clock() + 1000  # the search first
+    await adapter.poll_due(floor.sink)
+    assert all(newest(floor.store)[k].queue_id is None for k in fresh)  # not known yet: said so
+    adapter.task("queues").due_at = 0
+    await adapter.poll_due(floor.sink)
+    board = floor.state()
+    for key in fresh:
+        ticket = board.tickets[f"jsm/{key}"]
+        assert (
+            ticket.queue_id is not None
+            and board.queues[ticket.queue_id].name != "All open requests"
+        )
+
+
+async def test_an_unknown_time_zone_widens_the_search_to_the_worst_case(floor: Floor) -> None:
+    floor.fake.profile_time_zone = "Mars/Olympus_Mons"  # a name our zone database lacks
+    adapter = floor.adapter()
+    await sync(floor, adapter)
+    assert adapter.zone is None
+    since = adapter._cursor["since"]
+    text = adapter._jql_since(since)
+    from datetime import UTC, datetime
+
+    floor_of = datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=UTC).timestamp()
+    assert floor_of <= since - adapter.settings.overlap_s - 14 * 3600
+    assert set(newest(floor.store)) == set(floor.fake.issues)

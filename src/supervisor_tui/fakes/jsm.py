@@ -220,6 +220,9 @@ class FakeJsm:
         self.floor_clock: Callable[[], float] = clock
         self.rate_limit = rate_limit
         self.time_zone = time_zone
+        self.profile_time_zone: str | None = None
+        """What ``/myself`` says the zone is (None: ``time_zone``); a name the client's time
+        zone database lacks tests its worst-case fallback."""
         self.base_url = ""
         self.requests: list[tuple[str, str]] = []
         self.comments: dict[str, list[Json]] = {}
@@ -736,7 +739,7 @@ class FakeJsm:
                 "emailAddress": self.email,
                 "displayName": "Supervisor Bot",
                 "active": True,
-                "timeZone": self.time_zone,
+                "timeZone": self.profile_time_zone or self.time_zone,
                 "locale": "en_US",
             }
         )
