@@ -492,3 +492,36 @@ async def test_an_unknown_time_zone_widens_the_search_to_the_worst_case(floor: F
     floor_of = datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=UTC).timestamp()
     assert floor_of <= since - adapter.settings.overlap_s - 14 * 3600
     assert set(newest(floor.store)) == set(floor.fake.issues)
+
+
+async def test_requests_edited_while_the_pages_are_read_are_neither_lost_nor_stale(
+    floor: Floor,
+) -> None:
+    adapter = floor.adapter()
+    adapter.search_page = 10
+    pages = 0
+    read: list[str] = []
+    real_emit = floor.sink.emit
+
+    async def edit_during_paging(events: Sequence[NewEvent], cursor: str | None = None) -> None:
+        nonlocal pages
+        keys = [e.payload.ticket_id for e in events if isinstance(e.payload, TicketUpserted)]
+        read.extend(keys)
+        if keys:
+            pages += 1
+            if pages == 2:  # agents edit one request already read and one not read yet
+                floor.clock.advance(5)
+                floor.fake.agent_edit(read[0], add_label="edited-early")
+                later = next(k for k in floor.fake.issues if k not in read)
+                floor.fake.agent_edit(later, add_label="edited-late")
+        await real_emit(events, cursor)
+
+    floor.sink.emit = edit_during_paging  # type: ignore[method-assign]
+    await sync(floor, adapter)
+    floor.sink.emit = real_emit  # type: ignore[method-assign]
+    got = newest(floor.store)
+    assert set(got) == set(floor.fake.issues)
+    for key, issue in floor.fake.issues.items():
+        assert list(got[key].tags) == issue["fields"]["labels"], key  # the newest version
+    assert sum("edited-early" in t.tags for t in got.values()) == 1
+    assert sum("edited-late" in t.tags for t in got.values()) == 1
