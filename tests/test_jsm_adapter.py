@@ -525,3 +525,15 @@ async def test_requests_edited_while_the_pages_are_read_are_neither_lost_nor_sta
         assert list(got[key].tags) == issue["fields"]["labels"], key  # the newest version
     assert sum("edited-early" in t.tags for t in got.values()) == 1
     assert sum("edited-late" in t.tags for t in got.values()) == 1
+
+
+async def test_configured_service_desks_are_read_and_a_wrong_one_is_said(floor: Floor) -> None:
+    adapter = floor.adapter(service_desk_ids=("SUP",))  # a project key works as an id
+    await sync(floor, adapter)
+    assert [d.project_key for d in adapter.desks] == ["SUP"]
+    assert set(newest(floor.store)) == set(floor.fake.issues)
+    wrong = floor.adapter(service_desk_ids=("9",))
+    wrong.task("directory").due_at = 0
+    await wrong.poll_due(floor.sink)
+    report = floor.sink.health_reports[-1]
+    assert report.state is HealthState.DEGRADED and "not found (404)" in report.reason

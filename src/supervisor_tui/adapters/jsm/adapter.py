@@ -271,6 +271,11 @@ class JsmAdapter(PolledSource):
                 )
             found.append(_Desk(did, key, str(desk.get("projectName") or key)))
         self.desks = found
+        if not found:
+            # said on the board, not a quiet "connected" with nothing to show
+            raise ShapeError(
+                f"{self.name}: the account sees no service desk (does it have the agent role?)"
+            )
 
     async def _pages(self, path: str, params: list[tuple[str, Any]]) -> list[Any]:
         """Every page of a servicedeskapi list (``start``/``limit``, to ``isLastPage``)."""
