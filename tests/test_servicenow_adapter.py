@@ -255,6 +255,46 @@ async def test_pagination_ends_and_ties_in_one_second_lose_nothing(floor: Floor)
     assert len(versions) == len(set(versions))
 
 
+async def test_records_saved_or_deleted_while_paging_are_not_skipped(floor: Floor) -> None:
+    """Ordered by sys_updated_on, a record saved behind the page being read moves to the end,
+    and one deleted leaves the list: an offset reader would skip the record that crossed
+    the page boundary. Reading by key skips none."""
+    floor.clock.advance(120)
+    adapter = floor.adapter(page_size=5)
+    real_emit = floor.sink.emit
+    emitted = 0
+    touched: list[str] = []
+    deleted: list[str] = []
+
+    async def emit_and_move(events: Sequence[NewEvent], cursor: str | None = None) -> None:
+        nonlocal emitted
+        await real_emit(events, cursor)
+        emitted += 1
+        read = [e.payload.ticket_id for e in events if isinstance(e.payload, TicketUpserted)]
+        if not read or emitted > 20:
+            return
+        floor.clock.advance(1)
+        if emitted % 2:
+            floor.fake.touch(read[0])  # an agent saves one we have read: it moves to the end
+            touched.append(read[0])
+        elif read[-1] in floor.fake.incidents:
+            floor.fake.delete_incident(read[-1])  # one we have read leaves the list
+            deleted.append(read[-1])
+
+    floor.sink.emit = emit_and_move  # type: ignore[method-assign]
+    for _ in range(20):
+        await adapter._poll_tickets(floor.sink)
+        if not adapter._cursor["t:incident"]["after"]:
+            break
+    assert touched and deleted
+    got = newest(floor.store)
+    for number, row in floor.fake.incidents.items():  # every record, at its latest version
+        assert got[number].updated_at == parse.sn_time(row["sys_updated_on"]), number
+    assert not any("sysparm_offset" in q for _, q in floor.fake.requests)
+    versions = stored_versions(floor.store)
+    assert len(versions) == len(set(versions))
+
+
 class Crash(Exception):
     pass
 
