@@ -93,6 +93,9 @@ The cursor export shows each ticket's newest version whose ``generated_timestamp
 ``export_lag_s`` old, ordered by (generated_timestamp, id); a change made through the fake
 (PUT, tags, agent_edit, delete_ticket) lands at least a second after the previous one, so it
 always moves the ticket past a consumer's cursor. The cursor is base64 of "TS.0||ID|", as real.
+``expire_cursors()`` makes every export cursor handed out so far answer 400
+``{"error": "InvalidPaginationParameter", ...}`` (a cursor Zendesk no longer honours);
+``cursors_refused`` counts those answers.
 Faults other than slow / truncated / wrong_shape answer before authentication and budgets.
 The per-endpoint limits are in ``EXPORT_LIMITS`` (the Talk exports have their own 10/min each).
 """
@@ -349,6 +352,9 @@ class FakeZendesk:
         self._policy_by_title: dict[str, int] = {}
         self._views_seen: set[int] = set()
         self._faults = Faults()
+        self._cursor_generation = 0
+        self._cursor_issued: dict[str, int] = {}  # export cursor → generation it was issued in
+        self.cursors_refused = 0
         self._used: dict[str, tuple[int, int]] = {}
         self._ids = {
             name: itertools.count(1)
@@ -396,6 +402,12 @@ class FakeZendesk:
     ) -> None:
         """The next ``count`` requests whose path starts with ``path_prefix`` get ``fault``."""
         self._faults.add(path_prefix, fault, count, retry_after, delay_s)
+
+    def expire_cursors(self) -> None:
+        """Every export cursor handed out so far is refused from now on (400
+        InvalidPaginationParameter), as Zendesk does with a cursor it no longer honours;
+        the same position handed out again later is a new cursor and works."""
+        self._cursor_generation += 1
 
     def delete_ticket(self, ticket_id: int) -> None:
         """The ticket is deleted: the export shows it with status "deleted", the API 404s."""
@@ -1361,6 +1373,16 @@ class FakeZendesk:
         q = request.query
         per_page = _int(q.get("per_page"), EXPORT_PAGE_MAX, "per_page", 1, EXPORT_PAGE_MAX)
         if "cursor" in q:
+            issued = self._cursor_issued.get(q["cursor"])
+            if issued is not None and issued < self._cursor_generation:
+                self.cursors_refused += 1
+                raise HttpError(
+                    400,
+                    {
+                        "error": "InvalidPaginationParameter",
+                        "description": "cursor is invalid or has expired",
+                    },
+                )
             text = _decode_cursor(q["cursor"])
             match = re.fullmatch(r"(\d+)(?:\.0)?\|\|(\d+)\|", text)
             if match is None:
@@ -1376,6 +1398,7 @@ class FakeZendesk:
         page = rest[:per_page]
         last = (page[-1]["generated_timestamp"], page[-1]["id"]) if page else position
         cursor = _encode_cursor(f"{last[0]}.0||{last[1]}|")
+        self._cursor_issued[cursor] = self._cursor_generation
         params: dict[str, str | int | None] = {"cursor": cursor, "start_time": None}
         return _json(
             {

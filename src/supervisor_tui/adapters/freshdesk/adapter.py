@@ -9,11 +9,20 @@
 | SLA policies | ``/sla_policies`` | 30 min | cold |
 
 Listing tickets has its own small limit (Growth: 20 a minute of its 200), so the ticket
-poll keeps to its share of that too. Freshdesk refuses pages past 300: the poll moves
-``updated_since`` on to the newest ``updated_at`` it saw and starts again at page 1, and the
-overlap (tickets sharing that second) is dropped by the event keys. ``include=stats`` costs
-more credits a page but carries the first response and resolution times the shift report
-needs, and a chat's answer time; it is on by default (``ticket_stats = false`` turns it off).
+poll keeps to its share of that too.
+
+Pages move while they are read: the list is ordered by ``updated_at``, so a ticket an agent
+edits (or deletes) behind the page being read leaves its place, every later ticket moves up
+one, and "page N+1" would skip the one that crossed the boundary. So after each page the poll
+moves ``updated_since`` on to the newest ``updated_at`` it saw and asks for page 1 again (the
+tickets of that second come again, and their event keys drop them); nothing behind it can
+move anything it has not read yet, and the 300-page wall is never near. Only when a whole
+page shares one second (a bulk update) does it go on to page 2, 3... of that second; tickets
+can only leave such a group, so it reads the group again until two readings agree.
+
+``include=stats`` costs more credits a page but carries the first response and resolution
+times the shift report needs, and a chat's answer time; it is on by default
+(``ticket_stats = false`` turns it off).
 """
 
 from __future__ import annotations
@@ -146,6 +155,8 @@ class FreshdeskAdapter(PolledSource):
         self.report = SyncReport()
         self._cursor: dict[str, Any] = {}
         self._recent: dict[str, TicketUpserted] = {}  # ticket id → newest upsert, for ratings
+        self._group: set[str] = set()  # ids of the second being paged through, this reading
+        self._group_before: set[str] | None = None  # ... and at the reading before
         self._ratings: dict[str, str] = {}  # ticket id → good / bad
         self._agent_states: dict[str, tuple[AgentState, str]] = {}
         self._chats: dict[str, _Chat] = {}
@@ -221,7 +232,8 @@ class FreshdeskAdapter(PolledSource):
         self._cursor = {
             "v": CURSOR_VERSION,
             "updated_since": state.get("updated_since") or start,
-            "page": int(state.get("page") or 1),
+            # a reading of one second's group is not kept across a restart: it starts again
+            "page": 1,
             "ratings_since": state.get("ratings_since") or start,
             "deleted_since": state.get("deleted_since") or start,
         }
@@ -253,20 +265,30 @@ class FreshdeskAdapter(PolledSource):
             events: list[NewEvent] = []
             newest = since
             for ticket in body:
+                stamp = ticket.get("updated_at") if isinstance(ticket, dict) else None
+                if stamp == since:
+                    self._group.add(str(ticket.get("id")))
                 try:
                     events.extend(self._ticket_events(ticket))
                 except ShapeError as exc:
                     await sink.quarantine("freshdesk.ticket", json.dumps(ticket)[:8000], str(exc))
                     continue
-                stamp = ticket.get("updated_at")
                 if isinstance(stamp, str) and stamp > newest:
                     newest = stamp
             more = _has_next(headers.get("link"))
-            if more and page < MAX_PAGE:
+            if more and newest == since and page < MAX_PAGE:
+                # the whole page is one second (a bulk update): the next page of that second
                 self._cursor["page"] = page + 1
+            elif page > 1 and self._group != self._group_before:
+                # paged through one second's group while tickets may have left it (and
+                # moved the rest up a place): read it again until two readings agree
+                self._group_before, self._group = self._group, set()
+                self._cursor["page"] = 1
+                more = True
             else:
-                # the end, or the 300-page wall: go on from the newest change seen, page 1;
-                # the tickets of that same second come again and their keys drop them
+                # go on from the newest change seen, page 1: the tickets of that same
+                # second come again and their keys drop them
+                self._group_before, self._group = None, set()
                 self._cursor["updated_since"] = newest
                 self._cursor["page"] = 1
             if not more:

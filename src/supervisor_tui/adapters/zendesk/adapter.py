@@ -271,7 +271,7 @@ class ZendeskAdapter(PolledSource):
                 loaded = json.loads(cursor)
                 if isinstance(loaded, dict) and loaded.get("v") == CURSOR_VERSION:
                     state = loaded
-        start = int(self.clock() - self.settings.backfill_s)
+        start = self._backfill_start()
         self._cursor = {
             "v": CURSOR_VERSION,
             "tickets": state.get("tickets") or {"start_time": start},
@@ -282,6 +282,9 @@ class ZendeskAdapter(PolledSource):
 
     def cursor_text(self) -> str:
         return json.dumps(self._cursor, sort_keys=True)
+
+    def _backfill_start(self) -> int:
+        return int(self.clock() - self.settings.backfill_s)
 
     # -- cold: directory and policies -----------------------------------------------------
 
@@ -472,14 +475,36 @@ class ZendeskAdapter(PolledSource):
     # -- tickets --------------------------------------------------------------------------
 
     async def _poll_tickets(self, sink: Sink) -> None:
+        """The cursor export, page after page. Next to the cursor the position keeps
+        ``since``, the newest ``generated_timestamp`` stored: when Zendesk refuses the cursor
+        (400 InvalidPaginationParameter: it no longer honours it, e.g. after a long stop),
+        the export starts again from ``since`` less the export's lag, and the tickets read
+        twice are dropped by their event keys."""
+        restarts = 0
         for _ in range(10_000):
             position = self._cursor["tickets"]
+            since = int(position.get("since") or position.get("start_time") or 0)
             params: list[tuple[str, Any]] = [("per_page", self.export_per_page)]
             if "cursor" in position:
                 params.append(("cursor", position["cursor"]))
             else:
                 params.append(("start_time", int(position["start_time"])))
-            body = await self.api.get("/api/v2/incremental/tickets/cursor.json", params)
+            try:
+                body = await self.api.get("/api/v2/incremental/tickets/cursor.json", params)
+            except ApiError as exc:
+                refused = "cursor" in position and exc.status in (400, 404, 410)
+                if not refused or restarts >= 3:
+                    raise  # (a cursor refused again and again: back off, say so)
+                restart = max(0, since - int(EXPORT_LAG_S)) if since else self._backfill_start()
+                log.warning(
+                    "%s: the ticket export refused its cursor (%s); reading again from %s",
+                    self.name,
+                    exc.status,
+                    parse.iso(restart),
+                )
+                self._cursor["tickets"] = {"start_time": restart}
+                restarts += 1
+                continue
             tickets = expect(body, "tickets", list, label=self.name, where="ticket export")
             events = []
             bad = []
@@ -490,9 +515,13 @@ class ZendeskAdapter(PolledSource):
                     bad.append((ticket, str(exc)))
             for ticket, reason in bad:
                 await sink.quarantine("zendesk.ticket", json.dumps(ticket)[:8000], reason)
+            for ticket in tickets:
+                stamp = ticket.get("generated_timestamp") if isinstance(ticket, dict) else None
+                if isinstance(stamp, int) and stamp > since:
+                    since = stamp
             after = body.get("after_cursor")
             if after:
-                self._cursor["tickets"] = {"cursor": after}
+                self._cursor["tickets"] = {"cursor": after, "since": since}
             await sink.emit(events, self.cursor_text())
             self.last_export_ended = bool(body.get("end_of_stream") or not after)
             if self.last_export_ended:
