@@ -536,3 +536,27 @@ async def test_what_an_acl_hides_is_said_not_guessed(floor: Floor) -> None:
         row = rows[numbers[p.ticket_id]]
         span = parse.sn_time(row["planned_end_time"]) - parse.sn_time(row["start_time"])
         assert p.target_s == span  # from the task SLA itself
+
+
+async def test_presence_none_never_reads_awa(floor: Floor) -> None:
+    adapter = floor.adapter(presence="none")
+    await sync(floor, adapter)
+    assert not any("/awa_" in q for _, q in floor.fake.requests)
+    got = latest(floor.store, AgentStateChanged, "agent_id")
+    assert len(got) == 30
+    assert all(
+        isinstance(p, AgentStateChanged) and p.state is AgentState.UNKNOWN for p in got.values()
+    )
+
+
+async def test_presence_awa_on_an_instance_without_it_says_so(bare_floor: Floor) -> None:
+    adapter = bare_floor.adapter(presence="awa")
+    for task in adapter.tasks:
+        task.due_at = 0
+    await adapter.poll_due(bare_floor.sink)
+    report = bare_floor.sink.health_reports[-1]
+    assert (
+        report.state is HealthState.DEGRADED and "Invalid table awa_presence_state" in report.reason
+    )
+    assert bare_floor.store.events_of_kind("agent.state") == []  # no state is made up
+    assert set(newest(bare_floor.store)) == set(bare_floor.fake.incidents)  # the rest still flows
