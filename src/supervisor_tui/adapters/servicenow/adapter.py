@@ -149,7 +149,7 @@ class ServiceNowAdapter(PolledSource):
         self._presence_names: dict[str, str] = {}
         self._groups: list[str] = []
         self._members: dict[str, str] = {}  # agent id → name, from the directory
-        self._held: dict[str, int] = {}  # user sys_id → open rows assigned, from the workload
+        self._held: dict[str, int] | None = None  # user sys_id → open rows assigned (workload)
         self.walks = [_Walk(f"t:{t}", t, parse.TICKET_FIELDS) for t in settings.tables] + [
             _Walk("sla", "task_sla", parse.SLA_FIELDS)
         ]
@@ -416,8 +416,11 @@ class ServiceNowAdapter(PolledSource):
         await sink.emit(events, self.cursor_text())
 
     def _work_states(self, now: float) -> list[NewEvent]:
-        """Without presence: every agent as UNKNOWN, with the open work they hold."""
-        out = []
+        """Without presence: every agent as UNKNOWN, with the open work they hold (nothing
+        until the open work has been read once: no "0 open incidents" before we know)."""
+        out: list[NewEvent] = []
+        if self._held is None:
+            return out
         for agent_id in self._agent_ids():
             uid = agent_id.split(":", 1)[1]
             count = self._held.get(uid, 0)
