@@ -480,6 +480,7 @@ async def test_ack_is_one_work_note(floor: Floor) -> None:
     assert await collector.deliver_outbox() == 1
     (note,) = notes_on(floor.fake, number)
     assert note["element"] == "work_notes" and note["name"] == "incident"
+    assert floor.fake.number_of(note["element_id"]) == number
     assert "Called back <b>now</b>" in note["value"] and "[supervisor-tui ack" in note["value"]
     assert floor.fake.incidents[number]["comments"] == ""  # nothing the caller can see
 

@@ -7,7 +7,8 @@ Run it with the simulator like the other fakes::
     task = asyncio.create_task(run_simulated(fake, SimOptions(seed=1, speed=1.0)))
     ...                                     # point a [[sources]] kind = "servicenow" at it
     task.cancel(); await fake.stop()
-    fake.work_notes                         # the write-backs it took (journal entries)
+    for note in fake.work_notes:            # the write-backs it took (journal entries)
+        print(fake.number_of(note["element_id"]), note["value"])
 
 Shapes follow the vendor's public Table API reference (the URLs are in
 ``supervisor_tui.adapters.servicenow.parse``): ``{"result": [...]}`` bodies, every value a
@@ -375,6 +376,11 @@ class FakeServiceNow:
     def incidents(self) -> dict[str, Json]:
         """Number → the incident as stored (raw values)."""
         return {r["number"]: r for r in self.tables["incident"].values()}
+
+    def number_of(self, sys_id: str) -> str | None:
+        """The number of the record with this sys_id (a journal entry's ``element_id``)."""
+        row = self.tables["incident"].get(sys_id)
+        return None if row is None else str(row["number"])
 
     def delete_incident(self, number: str) -> None:
         """An admin deletes the incident: gone from the table, recorded in sys_audit_delete."""
