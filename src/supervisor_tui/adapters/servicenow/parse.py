@@ -13,6 +13,10 @@ real instance exists in this repository, so every shape below is from these page
   and prev left out where they do not apply, no Link at all on a single page) and
   ``X-Total-Count``: https://githubissues.com/ServiceNowITOM/ansible-sn-inventory/15 (a real
   instance's headers quoted) and https://openillumi.com/en/en-servicenow-rest-api-total-count-header
+- Paging by key (``sys_id>{last}^ORDERBYsys_id``) is how ServiceNow's own docs break up a
+  large export: https://docs.servicenow.com/bundle/paris-platform-administration/page/administer/exporting-data/task/t_BreakUpALargeExport.html
+  (quoted with the Table API's dot-walked ``sysparm_fields`` such as ``caller_id.email`` in
+  https://github.com/towerofpower256/DavesSNBulkDataExportTool's write-up).
 - An unknown table answers 400 ``{"error":{"message":"Invalid table <name>","detail":null},
   "status":"failure"}`` (quoted from several public clients' tests and logs, e.g. the
   ``Invalid table cmn_rota_roster`` / ``Invalid table x_casemgmt_case`` transcripts).
