@@ -279,3 +279,45 @@ async def test_the_database_cut_off_mid_append_keeps_every_event_once(
     await asyncio.to_thread(store.close)
     truth.close()
     await proxy.stop()
+
+
+async def test_the_dashboard_shows_a_partition_and_catches_up(
+    hub_behind_proxy: tuple[Hub, Proxy],
+) -> None:
+    """The real dashboard (Pilot) watching through the proxy: while the hub is cut off, its
+    freshness bar says so loudly with the reason and the next try; after the heal the bar is
+    quiet again and the board's floor is the collector's."""
+    from supervisor_tui.app import FloorSettings, SupervisorApp
+    from supervisor_tui.hub.client import RemoteDesk
+    from supervisor_tui.widgets import FreshnessBar
+
+    from .conftest import rules
+    from .test_app import wait_for
+
+    hub, proxy = hub_behind_proxy
+    client = HubClient(f"ws://{proxy.address}", VIEW, targets())
+    settings = FloorSettings(
+        floor_name="Hub floor", operator="ignored", targets=targets(), rules=rules()
+    )
+    app = SupervisorApp(client, settings, clock=lambda: EPOCH + 7200, desk=RemoteDesk(client))
+    async with app.run_test(size=(160, 44)) as pilot:
+        bar = app.query_one(FreshnessBar)
+        await wait_for(pilot, lambda: app.state.seq == hub.store.last_seq(), "the floor")
+        assert "hub: live" in str(bar.render())
+        proxy.partition("reset")
+        await wait_for(
+            pilot, lambda: "HUB: RECONNECTING (" in str(bar.render()), "the partition", 30
+        )
+        shown = str(bar.render())
+        assert "RETRY IN" in shown or "TRYING NOW" in shown
+        for n in range(3):
+            more_events(hub.store, 0, 150, f"pilot{n}")  # type: ignore[arg-type]
+        proxy.heal()
+        await wait_for(
+            pilot,
+            lambda: app.state.seq == hub.store.last_seq() and "hub: live" in str(bar.render()),
+            "the heal",
+            30,
+        )
+        assert app.state.snapshot() == collectors_floor(hub).snapshot()
+    client.close()
