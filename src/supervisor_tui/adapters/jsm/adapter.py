@@ -17,6 +17,11 @@ before the newest change seen, and the events' keys (request key + ``updated``) 
 seen already. The cursor (the page token, the JQL it belongs to, the requests whose SLA is
 still to be read) is stored with each page's events, so a crash resumes at the next page.
 
+The page token is opaque; the fake's is a search-after token (a request edited while the
+pages are read moves to the end and comes again). Were Jira's an offset, such an edit could
+shift one unread request back across a page boundary, and only a later change to it would
+bring it in; the overlap covers this for the last ``overlap_s`` only.
+
 Agents: Jira has no presence. Every assignee seen is an agent in state UNKNOWN ("No
 presence"), with "N open requests" as their work; the board never counts them as staffed.
 Waiting per queue is the queue's ``issueCount``; the longest wait is the age of the oldest
@@ -543,7 +548,7 @@ class JsmAdapter(PolledSource):
             issue = await self.api.request(
                 "PUT",
                 f"/rest/api/3/issue/{key}",
-                params=[("returnIssue", "true"), ("notifyUsers", "false")],
+                params=[("returnIssue", "true")],
                 body={"update": {"labels": [{"add": label}]}},
             )
         except ApiError as exc:

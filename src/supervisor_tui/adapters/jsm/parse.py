@@ -4,34 +4,44 @@ Checked against Atlassian's public references (no recorded bodies exist for this
 
 - Service desks, queues, queue issues, SLA, comments (``/rest/servicedeskapi``):
   https://developer.atlassian.com/cloud/jira/service-desk/rest/api-group-servicedesk/ and
-  https://developer.atlassian.com/cloud/jira/service-desk/rest/api-group-request/ (queue:
-  ``id``, ``name``, ``jql``, ``fields``, ``issueCount`` with ``includeCount=true``; "only
-  fields that the queue is configured to show are returned" for the queue's issues; SLA:
-  ``values[].name``, ``ongoingCycle`` {``breached``, ``paused``, ``withinCalendarHours``,
-  ``goalDuration.millis``, ``elapsedTime.millis``, ``remainingTime.millis``,
-  ``breachTime.epochMillis``, ``startTime``}, ``completedCycles[]`` {``breached``,
-  ``stopTime``, ``breachTime``...}; comment ``{"body", "public"}``). Pages:
+  https://developer.atlassian.com/cloud/jira/service-desk/rest/api-group-request/, with the
+  examples of the published OpenAPI document (as carried by the jira.js and jira-client
+  libraries): queue ``id``, ``name``, ``jql``, ``fields``, ``issueCount`` with
+  ``includeCount=true``; "only fields that the queue is configured to show are returned" for
+  a queue's issues; SLA ``values[].name``, ``ongoingCycle`` {``breached``, ``paused``,
+  ``withinCalendarHours``, ``goalDuration.millis``, ``elapsedTime.millis``,
+  ``remainingTime.millis`` (working time), ``breachTime.epochMillis``, ``startTime``},
+  ``completedCycles[]`` {``breached``, ``stopTime``, ``breachTime``, …}; comment
+  ``{"body", "public"}``, listed with ``public`` / ``internal`` filters. Pages
+  (https://developer.atlassian.com/cloud/jira/service-desk/rest/intro/#pagination):
   ``size``/``start``/``limit``/``isLastPage``/``values``/``_links`` {base, context, next,
-  prev, self}; dates ``{"epochMillis", "friendly", "iso8601", "jira"}``.
-- The JQL search: https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-search/
-  (``GET /rest/api/3/search/jql``: ``jql``, ``nextPageToken``, ``maxResults``, ``fields``;
-  answers ``issues``, ``nextPageToken`` (null on the last page), ``isLast``). The old
-  ``/rest/api/3/search`` with ``startAt`` was deprecated (Atlassian changelog CHANGE-2046, gone
-  since 2025). The enhanced search is eventually consistent: an edit may show up a little
-  later, hence the overlap the adapter re-reads.
-- JQL dates: "yyyy-MM-dd HH:mm" (minutes, no seconds), read in the searching user's time zone
-  (``GET /rest/api/3/myself`` → ``timeZone``):
-  https://confluence.atlassian.com/jirasoftwarecloud/advanced-searching-fields-reference-764478339.html
+  prev, self}; dates ``{"epochMillis", "friendly", "iso8601", "jira"}``. No public endpoint
+  lists a desk's agents.
+- The JQL search (``GET /rest/api/3/search/jql``: ``jql``, ``nextPageToken``,
+  ``maxResults``, ``fields``; answers ``issues``, ``nextPageToken`` (absent or null on the
+  last page, "expires in 7 days"), ``isLast``):
+  https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-search/. The
+  old ``/rest/api/3/search`` with ``startAt`` was deprecated and removed in 2025 (see
+  https://docs.adaptavist.com/sr4jc/latest/release-notes/breaking-changes/atlassian-rest-api-search-endpoints-deprecation).
+  The enhanced search is eventually consistent (``reconcileIssues`` exists for that): an edit
+  may show up a little later, hence the overlap the adapter re-reads.
+- JQL dates: "yyyy-MM-dd HH:mm" (minutes, no seconds;
+  https://confluence.atlassian.com/spaces/JIRA052/pages/314448708/__JQL+Date+Time+Formats),
+  read in the searching user's time zone (``GET /rest/api/3/myself`` → ``timeZone``).
 - Issue fields: ``status`` {``name``, ``statusCategory.key`` new / indeterminate / done},
   ``priority.name``, ``assignee`` / ``reporter`` {``accountId``, ``displayName``},
   ``created`` / ``updated`` / ``resolutiondate`` ("2026-11-25T17:03:11.000+0000"), ``labels``.
   Issue ids are strings ("10042"), keys "SUP-123". Labels are added without replacing others
-  with ``PUT /rest/api/3/issue/{key}`` ``{"update": {"labels": [{"add": "x"}]}}``:
+  with ``PUT /rest/api/3/issue/{key}?returnIssue=true``
+  ``{"update": {"labels": [{"add": "x"}]}}`` (204, or 200 with the issue when
+  ``returnIssue``):
   https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-issueidorkey-put
 - Rate limits: https://developer.atlassian.com/cloud/jira/platform/rate-limiting/ (429 with
   ``Retry-After`` seconds; ``X-RateLimit-Limit``, ``X-RateLimit-Remaining``,
-  ``X-RateLimit-Reset`` as an ISO 8601 time, ``X-RateLimit-NearLimit``, ``RateLimit-Reason``).
-- Auth: e-mail + API token as HTTP Basic, or an OAuth 2.0 bearer token:
+  ``X-RateLimit-Reset`` as an ISO 8601 time "yyyy-MM-ddTHH:mmZ", ``X-RateLimit-NearLimit``,
+  ``RateLimit-Reason``; some 503s carry ``Retry-After`` too).
+- Auth: e-mail + API token as HTTP Basic, or an OAuth 2.0 bearer token (through
+  ``https://api.atlassian.com/ex/jira/<cloud id>``):
   https://developer.atlassian.com/cloud/jira/platform/basic-auth-for-rest-apis/
 
 What JSM cannot tell us: agent presence (there is no such thing in Jira; there is no public
