@@ -537,3 +537,25 @@ async def test_configured_service_desks_are_read_and_a_wrong_one_is_said(floor: 
     await wrong.poll_due(floor.sink)
     report = floor.sink.health_reports[-1]
     assert report.state is HealthState.DEGRADED and "not found (404)" in report.reason
+
+
+async def test_queue_counts_every_poll_members_less_often(floor: Floor) -> None:
+    adapter = floor.adapter()
+    await sync(floor, adapter)
+
+    def queue_calls() -> tuple[int, int]:
+        paths = [p.split("?")[0] for _, p in floor.fake.requests]
+        return (
+            sum(p.endswith("/queue") for p in paths),
+            sum(p.endswith("/issue") and "/queue/" in p for p in paths),
+        )
+
+    lists, members = queue_calls()
+    floor.clock.advance(40)
+    adapter.task("queues").due_at = 0
+    await adapter.poll_due(floor.sink)
+    assert queue_calls() == (lists + 1, members)  # counts read, member lists kept
+    floor.clock.advance(adapter.settings.members_interval_s)
+    adapter.task("queues").due_at = 0
+    await adapter.poll_due(floor.sink)
+    assert queue_calls()[1] > members  # the member lists read again

@@ -291,6 +291,8 @@ class JsmSource(_Strict):
     ticket_interval_s: float = Field(default=10, ge=2, le=3600)
     queue_interval_s: float = Field(default=30, ge=5, le=3600)
     sla_interval_s: float = Field(default=15, ge=5, le=3600)
+    members_interval_s: float = Field(default=120, ge=10, le=3600)
+    """How often the queues' member lists are read (counts: every ``queue_interval_s``)."""
     overlap_s: float = Field(default=120, ge=60, le=3600)
     backfill_s: float = Field(default=7 * 24 * 3600, ge=3600, le=90 * 24 * 3600)
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -65,6 +66,7 @@ SEARCH_PAGE = 100
 DESK_PAGE = 50
 MAX_PAGES = 500
 SLA_PER_ROUND = 25
+MEMBER_PAGES = 20  # a queue's first 1,000 members are read (in the queue's own order)
 SEARCH = "/rest/api/3/search/jql"
 API = "/rest/servicedeskapi"
 NO_PRESENCE = "no presence in Jira Service Management"
@@ -88,6 +90,8 @@ class JsmSettings:
     ticket_interval_s: float = 10.0
     queue_interval_s: float = 30.0
     sla_interval_s: float = 15.0
+    members_interval_s: float = 120.0
+    """How often the queues' member lists are read again (their counts: every queue poll)."""
     directory_interval_s: float = 600.0
     overlap_s: float = 120.0
     """How far before the newest change seen each poll reads again (JQL minutes, the
@@ -156,6 +160,7 @@ class JsmAdapter(PolledSource):
         self._queues_sent: dict[str, str] = {}
         self._members: dict[str, list[str]] = {}  # our queue id → its members' keys, in order
         self._counts: dict[str, int] = {}
+        self._members_read_at = -math.inf
         self.tasks = [
             Task("directory", settings.directory_interval_s, False, self._poll_directory, True),
             Task("queues", settings.queue_interval_s, True, self._poll_queues),
@@ -189,6 +194,7 @@ class JsmAdapter(PolledSource):
                 "ticket_interval_s",
                 "queue_interval_s",
                 "sla_interval_s",
+                "members_interval_s",
                 "overlap_s",
                 "backfill_s",
             )
@@ -282,11 +288,13 @@ class JsmAdapter(PolledSource):
                 f"{self.name}: the account sees no service desk (does it have the agent role?)"
             )
 
-    async def _pages(self, path: str, params: list[tuple[str, Any]]) -> list[Any]:
+    async def _pages(
+        self, path: str, params: list[tuple[str, Any]], max_pages: int = MAX_PAGES
+    ) -> list[Any]:
         """Every page of a servicedeskapi list (``start``/``limit``, to ``isLastPage``)."""
         out: list[Any] = []
         start = 0
-        for _ in range(MAX_PAGES):
+        for _ in range(max_pages):
             body = await self.api.get(path, [*params, ("start", start), ("limit", DESK_PAGE)])
             values = expect(body, "values", list, label=self.name, where=f"GET {path}")
             out.extend(values)
@@ -303,6 +311,7 @@ class JsmAdapter(PolledSource):
         if not self.desks:
             return
         now = self.clock()
+        fresh = self.wall() - self._members_read_at >= self.settings.members_interval_s
         events: list[NewEvent] = []
         members: dict[str, list[str]] = {}
         counts: dict[str, int] = {}
@@ -319,13 +328,17 @@ class JsmAdapter(PolledSource):
                 ours = self.ctx.queue_id(desk.id, str(queue["id"]))
                 counts[ours] = parse.issue_count(queue)
                 order.append(ours)
-                keys: list[str] = []
-                if counts[ours]:
+                keys: list[str] = [] if fresh else self._members.get(ours, [])
+                if counts[ours] and fresh:
                     issues = await self._pages(
-                        f"{API}/servicedesk/{desk.id}/queue/{queue['id']}/issue", []
+                        f"{API}/servicedesk/{desk.id}/queue/{queue['id']}/issue",
+                        [],
+                        max_pages=MEMBER_PAGES,
                     )
                     keys = [str(i.get("key")) for i in issues if isinstance(i, dict)]
                 members[ours] = keys
+        if fresh:
+            self._members_read_at = self.wall()
         self.report.queues = len(order)
         first: dict[str, str] = {}
         for ours in order:
