@@ -559,3 +559,14 @@ async def test_queue_counts_every_poll_members_less_often(floor: Floor) -> None:
     adapter.task("queues").due_at = 0
     await adapter.poll_due(floor.sink)
     assert queue_calls()[1] > members  # the member lists read again
+
+
+@pytest.mark.parametrize("fault", ["500", "truncated"])
+async def test_a_failed_sla_read_is_kept_for_the_next_round(floor: Floor, fault: str) -> None:
+    adapter = floor.adapter()
+    floor.fake.inject("/rest/servicedeskapi/request/", fault, count=3)
+    await sync(floor, adapter)
+    clocks = slas(floor.store)
+    for key in floor.fake.issues:  # every request's SLAs, none skipped by the failures
+        for name, state in floor.fake.sla_truth(key).items():
+            assert clocks[(key, name)].state.value == state, (key, name)
