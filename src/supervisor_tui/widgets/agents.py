@@ -117,6 +117,7 @@ class AgentBoard(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._cache.clear()
         self._styles.clear()
+
         self._resize_virtual()
 
     def summary(self) -> dict[AgentState, int]:
@@ -134,7 +135,7 @@ class AgentBoard(ScrollView, can_focus=True):
         start = line * columns
         ids = self._order[start : start + columns]
         if not ids:
-            return blank(width, self.rich_style)
+            return blank(width, self._style("none"))
         cell = width // columns
         views = tuple(self._cell_key(self._agents[i]) for i in ids)
         key = (width, views)
@@ -144,7 +145,7 @@ class AgentBoard(ScrollView, can_focus=True):
         segments: list[Segment] = []
         for agent_id in ids:
             segments.extend(self._cell(self._agents[agent_id], cell))
-        strip = Strip(segments).adjust_cell_length(width, self.rich_style)
+        strip = Strip(segments).adjust_cell_length(width, self._style("none"))
         self._cache[line] = (key, strip)
         return strip
 

@@ -54,6 +54,7 @@ class EscalationFeed(ScrollView, can_focus=True):
         self._now = 0.0
         self._unseen = 0
         self._cache: dict[int, tuple[tuple[object, ...], Strip]] = {}
+        self._base: Style | None = None
         self.border_title = "Escalations"
 
     # -- data -------------------------------------------------------------------------------
@@ -154,7 +155,7 @@ class EscalationFeed(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         index = y + int(self.scroll_offset.y)
         if index >= len(self._order):
-            return blank(width, self.rich_style)
+            return blank(width, self._base_style())
         esc = self._escalations[self._order[index]]
         selected = esc.escalation_id == self._selected
         look = self._look(esc)
@@ -163,14 +164,26 @@ class EscalationFeed(ScrollView, can_focus=True):
         if cached is not None and cached[0] == key:
             return cached[1]
         text = self._line(esc, look)
+        base = self._base_style()
         style = (
-            self.rich_style + Style(reverse=True)
+            base + Style(reverse=True)
             if selected and self.has_focus
-            else (self.rich_style + Style(underline=True) if selected else self.rich_style)
+            else (base + Style(underline=True) if selected else base)
         )
         strip = text_strip(self.app.console, text, width, style)
         self._cache[index] = (key, strip)
         return strip
+
+    def _base_style(self) -> Style:
+        """The feed's own style (its background), worked out once per look, not per line."""
+        if self._base is None:
+            self._base = self.rich_style
+        return self._base
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._base = None
+        self._cache.clear()
 
     def _look(self, esc: Escalation) -> tuple[object, ...]:
         age = int(self._now - esc.raised_at)

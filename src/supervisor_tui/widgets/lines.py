@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
@@ -21,5 +23,6 @@ def text_strip(console: Console, text: Text, width: int, style: Style | None = N
     return strip
 
 
+@lru_cache(maxsize=256)
 def blank(width: int, style: Style | None = None) -> Strip:
     return Strip([Segment(" " * width, style)], width)

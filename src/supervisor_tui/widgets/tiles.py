@@ -6,6 +6,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.containers import Container
+from textual.geometry import Region
 from textual.renderables.digits import DIGITS, DIGITS3X3
 from textual.strip import Strip
 from textual.widget import Widget
@@ -81,6 +82,7 @@ class QueueTile(Widget):
         self._lines: list[list[Piece]] = []
         self._strips: dict[int, Strip] = {}
         self._styles: dict[str, Style] = {}
+        self._status: tuple[str, str] | None = None
 
     def show(self, kpis: QueueKpis, severity: Severity | None) -> None:
         """Repaint only when something the tile shows has changed."""
@@ -93,7 +95,9 @@ class QueueTile(Widget):
             self.set_class(severity is Severity.CRITICAL, "-critical")
             self._severity = severity
         word, style = STATUS_TEXT[severity]
-        self.border_subtitle = Text(word, style=style)
+        if self._status != (word, style):
+            self._status = (word, style)
+            self.border_subtitle = Text(word, style=style)
         caption: list[list[Piece]]
         if kpis.realtime:
             big_value = "?" if kpis.waiting is None else str(kpis.waiting)
@@ -115,9 +119,21 @@ class QueueTile(Widget):
             [(row, "none"), (gap, "none"), *words]
             for row, words in zip(digits, caption, strict=True)
         ]
-        self._lines = top + lines
-        self._strips.clear()
-        self.refresh()
+        self._show_lines(top + lines)
+
+    def _show_lines(self, lines: list[list[Piece]]) -> None:
+        """Repaint the lines that changed, and only those: a ticking "longest 1:23" is one
+        line of one tile, not the tile."""
+        before, self._lines = self._lines, lines
+        if not self.is_mounted or not self.size.width:
+            self._strips.clear()
+            self.refresh()
+            return
+        width = self.size.width
+        for y in range(max(len(before), len(lines))):
+            if y >= len(before) or y >= len(lines) or before[y] != lines[y]:
+                self._strips.pop(y, None)
+                self.refresh(Region(0, y, width, 1))
 
     # -- rendering --------------------------------------------------------------------------
 
@@ -127,7 +143,7 @@ class QueueTile(Widget):
             width = self.size.width
             pieces = self._lines[y] if 0 <= y < len(self._lines) else []
             segments = [Segment(text, self._style(name)) for text, name in pieces]
-            strip = Strip(segments).adjust_cell_length(width, self.rich_style)
+            strip = Strip(segments).adjust_cell_length(width, self._style("none"))
             self._strips[y] = strip
         return strip
 
