@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo demo-all test lint bench venv clean
 
 venv: $(STAMP)
 
@@ -15,7 +15,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/supervisor-tui demo
+	$(BIN)/supervisor-tui demo $(DEMO_ARGS)
+
+# Zendesk, Freshdesk, Jira Service Management and ServiceNow (all fakes) on one board.
+demo-all: $(STAMP)
+	$(BIN)/supervisor-tui demo --all-backends $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider

@@ -51,3 +51,34 @@ def test_view_counts_say_counting_until_known() -> None:
     text = freshness_text({"zendesk": source}, NOW, 60).plain
     assert text.endswith("· Escalated counting… · VIP 12")
     assert "Escalated 0" not in text
+
+
+def test_a_narrow_bar_puts_trouble_first_and_shrinks_healthy_sources() -> None:
+    """Four helpdesks on one bar: the one in trouble is never the one cut off."""
+    sources = {
+        name: SourceView(name, newest_event_at=NOW - 2, budget_left=0.7, poll_interval_s=10)
+        for name in ("freshdesk", "jsm", "servicenow")
+    }
+    sources["zendesk"] = SourceView(
+        "zendesk",
+        state=HealthState.DEGRADED,
+        reason="zendesk: 503",
+        retry_at=NOW + 30,
+        newest_event_at=NOW - 40,
+    )
+    wide = freshness_text(sources, NOW, 60).plain
+    assert wide.startswith("◐ zendesk DEGRADED")
+    assert "● jsm live · newest 0:02 ago · API budget 70% left · every 10s" in wide
+    narrow = freshness_text(sources, NOW, 60, width=170)
+    assert narrow.cell_len <= 170 < len(wide)
+    assert "…" not in narrow.plain  # the short form fits: nothing is cut
+    assert narrow.plain.startswith("◐ zendesk DEGRADED · newest 0:40 ago · zendesk: 503")
+    assert "retry in 0:30" in narrow.plain
+    assert "● jsm 0:02 · 70% budget" in narrow.plain
+    assert "every 10s" not in narrow.plain
+
+
+def test_one_source_keeps_its_words_however_narrow() -> None:
+    source = SourceView("zendesk", newest_event_at=NOW - 3, budget_left=0.62, poll_interval_s=5)
+    text = freshness_text({"zendesk": source}, NOW, 60, width=40).plain
+    assert text.startswith("● zendesk live · newest 0:03 ago")

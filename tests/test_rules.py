@@ -225,3 +225,27 @@ def test_sla_rule_warns_then_alerts_and_respects_priorities() -> None:
     )
     run(engine, state, feed, T0 + 3701)
     assert not only(state).is_open
+
+
+def test_a_rule_for_some_channels_leaves_the_others_alone() -> None:
+    """A wait in seconds is for queues where people hold: an e-mail desk's unassigned
+    request (as JSM and ServiceNow report it) is not a 17-hour phone wait."""
+    from supervisor_tui.model import QueueStats
+
+    state = FloorState()
+    feed = Feed(state)
+    feed(QueueUpserted(queue_id="v", name="Voice", channel=Channel.VOICE), T0)
+    feed(QueueUpserted(queue_id="it", name="IT desk", channel=Channel.EMAIL), T0)
+    for queue_id in ("v", "it"):
+        stats = QueueStats(queue_id=queue_id, waiting=3, longest_wait_s=600, as_of=T0)
+        feed(stats, T0)
+    voice_only = WAIT_RULE.model_copy(update={"channels": ("voice", "chat")})
+    run(RuleEngine([voice_only]), state, feed, T0 + 1)
+    assert [e.queue_id for e in state.escalations.values()] == ["v"]
+    every = FloorState()
+    feed_all = Feed(every)
+    for queue_id, channel in (("v", Channel.VOICE), ("it", Channel.EMAIL)):
+        feed_all(QueueUpserted(queue_id=queue_id, name=queue_id, channel=channel), T0)
+        feed_all(QueueStats(queue_id=queue_id, waiting=3, longest_wait_s=600, as_of=T0), T0)
+    run(RuleEngine([WAIT_RULE]), every, feed_all, T0 + 1)
+    assert sorted(e.queue_id or "" for e in every.escalations.values()) == ["it", "v"]

@@ -13,7 +13,7 @@ from pathlib import Path
 from supervisor_tui import __version__
 from supervisor_tui.adapters.base import SourceSetupError
 from supervisor_tui.config import Config, ConfigError, default_rules, load_config
-from supervisor_tui.hub.demo import DEMO_EMAIL
+from supervisor_tui.hub.demo import DEMO_EMAIL, DEMO_SN_USER
 from supervisor_tui.store import StoreError
 
 
@@ -39,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
         default="zendesk",
         help="serve the floor from a fake helpdesk on loopback through the real adapter "
         "(default zendesk), or feed the simulation straight in (none)",
+    )
+    demo.add_argument(
+        "--all-backends",
+        action="store_true",
+        help="four helpdesks on one board: also an IT desk on a fake Jira Service Management "
+        "and an operations desk on a fake ServiceNow",
     )
 
     run = sub.add_parser("run", help="adapters, store, rules and dashboard in one process")
@@ -124,10 +130,15 @@ def _parser() -> argparse.ArgumentParser:
 
 DEMO_TOKEN_ENV = "SUPERVISOR_TUI_DEMO_ZENDESK_TOKEN"
 DEMO_FRESHDESK_KEY_ENV = "SUPERVISOR_TUI_DEMO_FRESHDESK_KEY"
+DEMO_SN_PASSWORD_ENV = "SUPERVISOR_TUI_DEMO_SERVICENOW_PASSWORD"
 
 
 def demo_config(
-    args: argparse.Namespace, zendesk_url: str | None = None, freshdesk_url: str | None = None
+    args: argparse.Namespace,
+    zendesk_url: str | None = None,
+    freshdesk_url: str | None = None,
+    jsm_url: str | None = None,
+    servicenow_url: str | None = None,
 ) -> Config:
     """The demo floor: the simulation itself, or the fake helpdesks at these URLs."""
     if zendesk_url is None:
@@ -164,6 +175,28 @@ def demo_config(
                 "write_back": True,
             }
         )
+    if jsm_url is not None:
+        sources.append(
+            {
+                "name": "it",
+                "kind": "jsm",
+                "base_url": jsm_url,
+                "email": DEMO_EMAIL,
+                "token_env": DEMO_TOKEN_ENV,
+                "write_back": True,
+            }
+        )
+    if servicenow_url is not None:
+        sources.append(
+            {
+                "name": "ops",
+                "kind": "servicenow",
+                "base_url": servicenow_url,
+                "username": DEMO_SN_USER,
+                "password_env": DEMO_SN_PASSWORD_ENV,
+                "write_back": True,
+            }
+        )
     return Config.model_validate(
         {
             "floor": {"name": "Demo floor (simulated)"},
@@ -193,14 +226,22 @@ def _demo(args: argparse.Namespace, db: Path) -> int:
     from supervisor_tui.hub.demo import DemoHelpdesks
 
     helpdesks = DemoHelpdesks(
-        SimOptions(seed=args.seed, agents=args.agents, queues=args.queues, speed=args.speed)
+        SimOptions(seed=args.seed, agents=args.agents, queues=args.queues, speed=args.speed),
+        it_desks=args.all_backends,
     )
     url = helpdesks.start()
     # this process only; throwaway credentials for the fakes
     os.environ[DEMO_TOKEN_ENV] = helpdesks.token
     os.environ[DEMO_FRESHDESK_KEY_ENV] = helpdesks.api_key
+    os.environ[DEMO_SN_PASSWORD_ENV] = helpdesks.sn_password
     assert helpdesks.freshdesk is not None
-    config = demo_config(args, url, helpdesks.freshdesk.base_url)
+    config = demo_config(
+        args,
+        url,
+        helpdesks.freshdesk.base_url,
+        helpdesks.jsm.base_url if helpdesks.jsm is not None else None,
+        helpdesks.servicenow.base_url if helpdesks.servicenow is not None else None,
+    )
     try:
         code = _run_dashboard(config, db, clock=helpdesks.clock)
         taken = helpdesks.write_backs()

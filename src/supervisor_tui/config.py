@@ -570,6 +570,7 @@ def default_rules() -> list[dict[str, Any]]:
             "id": "longest-wait",
             "kind": "queue_threshold",
             "metric": "longest_wait",
+            "channels": ["voice", "chat"],
             "warn": 60,
             "alert": 120,
             "clear": 45,

@@ -49,6 +49,9 @@ class QueueThresholdRule(_RuleBase):
     Defaults to the warn level (or the alert level when there is no warn)."""
     queues: tuple[str, ...] = ()
     """Queue ids this rule watches; empty means every queue."""
+    channels: tuple[Literal["voice", "chat", "email", "web", "social", "other"], ...] = ()
+    """Channels this rule watches ("voice", "chat"); empty means every channel. A wait in
+    seconds means something on a phone queue, not on an e-mail desk's backlog."""
     min_volume: int = Field(default=0, ge=0)
     """For rates (service level, abandonment): ignore the queue until this many contacts."""
 
@@ -171,6 +174,8 @@ class RuleEngine:
             if isinstance(rule, QueueThresholdRule):
                 for queue_id, queue in state.queues.items():
                     if rule.queues and queue_id not in rule.queues:
+                        continue
+                    if rule.channels and queue.channel.value not in rule.channels:
                         continue
                     if queue_id not in kpis:
                         kpis[queue_id] = queue_kpis(state, queue, now)

@@ -512,7 +512,9 @@ class FakeServiceNow:
             priority=PRIORITY_OF.get(p.priority, "4") if p.priority else "4",
             assignment_group=group,
             assigned_to=assigned,
-            escalation="2" if p.escalated else "0",
+            # ServiceNow has no tags: a customer's complaint is raised as a moderate
+            # escalation by the desk, a helpdesk escalation as a high one
+            escalation="2" if p.escalated else "1" if "complaint" in p.tags else "0",
         )
         if state == "6" and not row["resolved_at"]:
             row["resolved_at"] = sn_time(p.solved_at or p.updated_at)

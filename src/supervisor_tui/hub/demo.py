@@ -17,10 +17,15 @@ from dataclasses import dataclass, replace
 from supervisor_tui.adapters.simulator import SimOptions
 from supervisor_tui.fakes.common import run_simulated
 from supervisor_tui.fakes.freshdesk import FakeFreshdesk
+from supervisor_tui.fakes.jsm import FakeJsm
+from supervisor_tui.fakes.servicenow import FakeServiceNow
 from supervisor_tui.fakes.zendesk import FakeZendesk
 
 DEMO_EMAIL = "demo-bot@example.com"
+DEMO_SN_USER = "supervisor.integration"
 RETAIL = "Retail"
+IT = "IT"
+OPS = "Ops"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,15 +45,19 @@ class FloorClock:
 
 
 class DemoHelpdesks:
-    """Two helpdesks on 127.0.0.1 in a background thread, each fed by its own simulated
-    floor: a fake Zendesk (voice, chat and e-mail) and, unless ``freshdesk`` is off, a fake
-    Freshdesk for a second brand (chat and e-mail) with its own agents."""
+    """The demo's helpdesks on 127.0.0.1 in a background thread, each fed by its own
+    simulated floor: a fake Zendesk (voice, chat and e-mail) and, unless ``freshdesk`` is off,
+    a fake Freshdesk for a second brand (chat and e-mail) with its own agents. With
+    ``it_desks`` also an IT service desk on a fake Jira Service Management (no presence: its
+    agents are shown by their work) and an operations desk on a fake ServiceNow (presence
+    from Advanced Work Assignment), each with e-mail queues and agents of their own."""
 
     def __init__(
         self,
         options: SimOptions,
         *,
         freshdesk: bool = True,
+        it_desks: bool = False,
         wall: Callable[[], float] = time.time,
     ) -> None:
         now = wall()
@@ -69,12 +78,46 @@ class DemoHelpdesks:
             if freshdesk
             else None
         )
+        desk_agents = max(6, options.agents // 4)
+        self.it = (
+            replace(
+                self.options,
+                seed=options.seed + 2,
+                agents=desk_agents,
+                queues=2,
+                first_queue=3,
+                brand=IT,
+                first_agent=options.agents + max(6, options.agents // 2),
+                ticket_base=70_000,
+                source="it",
+            )
+            if it_desks
+            else None
+        )
+        self.ops = (
+            replace(
+                self.options,
+                seed=options.seed + 3,
+                agents=desk_agents,
+                queues=2,
+                first_queue=3,
+                brand=OPS,
+                first_agent=options.agents + max(6, options.agents // 2) + desk_agents,
+                ticket_base=80_000,
+                source="ops",
+            )
+            if it_desks
+            else None
+        )
         self.clock = FloorClock(epoch, options.warmup_s, options.speed or 1.0, now, wall)
         self.token = secrets.token_urlsafe(24)
         self.api_key = secrets.token_urlsafe(24)
         self.email = DEMO_EMAIL
         self.zendesk: FakeZendesk | None = None
         self.freshdesk: FakeFreshdesk | None = None
+        self.jsm: FakeJsm | None = None
+        self.servicenow: FakeServiceNow | None = None
+        self.sn_password = secrets.token_urlsafe(24)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -113,6 +156,21 @@ class DemoHelpdesks:
                         tags = ", ".join(other.tickets.get(ticket_id, {}).get("tags") or [])
                         first = text.strip().splitlines()[0]
                         lines.append(f"freshdesk #{ticket_id} private note: {first} (tags: {tags})")
+        if self.jsm is not None:
+            for key, what, text in self.jsm.write_backs:
+                if what == "comment" and "[supervisor-tui " in text:
+                    said = [ln.strip() for ln in text.splitlines()]
+                    first = next((ln for ln in said if ln and ln != "{noformat}"), "")
+                    lines.append(f"jsm {key} internal comment: {first}")
+                elif what == "labels":
+                    lines.append(f"jsm {key} labels: {text}")
+        if self.servicenow is not None:
+            for note in self.servicenow.work_notes:
+                value = str(note.get("value") or "")
+                if "[supervisor-tui " in value:
+                    number = self.servicenow.number_of(str(note.get("element_id")))
+                    first = value.strip().splitlines()[0]
+                    lines.append(f"servicenow {number} work note: {first}")
         return lines
 
     def stop(self) -> None:
@@ -161,6 +219,33 @@ class DemoHelpdesks:
                     )
                 )
             )
+        fakes: list[FakeFreshdesk | FakeJsm | FakeServiceNow] = [] if other is None else [other]
+        if self.it is not None:
+            jsm = FakeJsm(site="it", email=self.email, token=self.token, clock=self.clock.wall)
+            jsm.clock = lambda: jsm.floor_clock()  # its searches and edits follow the floor
+            await jsm.start()
+            self.jsm = jsm
+            fakes.append(jsm)
+            feeders.append(
+                asyncio.create_task(
+                    run_simulated(jsm, self.it, epoch=self.options.epoch, clock=self.clock.wall)
+                )
+            )
+        if self.ops is not None:
+            sn = FakeServiceNow(
+                instance="ops",
+                username=DEMO_SN_USER,
+                password=self.sn_password,
+                clock=self.clock.wall,
+            )
+            await sn.start()
+            self.servicenow = sn
+            fakes.append(sn)
+            feeders.append(
+                asyncio.create_task(
+                    run_simulated(sn, self.ops, epoch=self.options.epoch, clock=self.clock.wall)
+                )
+            )
         self._ready.set()
         try:
             await self._stop.wait()
@@ -170,5 +255,5 @@ class DemoHelpdesks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await feeder
             await fake.stop()
-            if other is not None:
-                await other.stop()
+            for each in fakes:
+                await each.stop()

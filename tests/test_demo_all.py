@@ -1,0 +1,57 @@
+"""``make demo-all``: four fake helpdesks on loopback, each read by its real adapter."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+
+import pytest
+
+from supervisor_tui.adapters.simulator import SimOptions
+from supervisor_tui.cli import (
+    DEMO_FRESHDESK_KEY_ENV,
+    DEMO_SN_PASSWORD_ENV,
+    DEMO_TOKEN_ENV,
+    demo_config,
+)
+from supervisor_tui.hub.check import check_all
+from supervisor_tui.hub.demo import DemoHelpdesks
+
+
+@pytest.fixture
+def helpdesks(monkeypatch: pytest.MonkeyPatch) -> Iterator[DemoHelpdesks]:
+    desks = DemoHelpdesks(SimOptions(seed=3, agents=16, queues=5, speed=1.0), it_desks=True)
+    desks.start()
+    monkeypatch.setenv(DEMO_TOKEN_ENV, desks.token)
+    monkeypatch.setenv(DEMO_FRESHDESK_KEY_ENV, desks.api_key)
+    monkeypatch.setenv(DEMO_SN_PASSWORD_ENV, desks.sn_password)
+    try:
+        yield desks
+    finally:
+        desks.stop()
+
+
+async def test_four_helpdesks_on_one_board(helpdesks: DemoHelpdesks) -> None:
+    assert helpdesks.jsm is not None and helpdesks.servicenow is not None
+    assert helpdesks.freshdesk is not None and helpdesks.zendesk is not None
+    args = argparse.Namespace(seed=3, agents=16, queues=5, speed=1.0, profile="desk")
+    config = demo_config(
+        args,
+        helpdesks.zendesk.base_url,
+        helpdesks.freshdesk.base_url,
+        helpdesks.jsm.base_url,
+        helpdesks.servicenow.base_url,
+    )
+    assert [s.kind for s in config.sources] == ["zendesk", "freshdesk", "jsm", "servicenow"]
+    result = await check_all(config)
+    by_kind = {s["kind"]: s for s in result["sources"]}
+    for kind, found in by_kind.items():
+        assert found["ok"], (kind, found.get("error"))
+        assert found["tickets"] > 0 and found["open_tickets"] > 0, kind
+        assert found["queues"] >= 2, kind
+    # the IT and operations desks are e-mail desks of their own, with their own agents
+    assert by_kind["jsm"]["agents"] > 0 and by_kind["servicenow"]["agents"] > 0
+    # no secret of the fakes is in what check reports
+    text = repr(result)
+    for secret in (helpdesks.token, helpdesks.api_key, helpdesks.sn_password):
+        assert secret not in text
