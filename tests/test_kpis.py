@@ -218,3 +218,47 @@ def test_need_and_have() -> None:
     k = queue_kpis(state, state.queues["v"], now)
     assert k.have == 1
     assert k.need == agents_needed(360 / 1800, 300, 20, 0.8)
+
+
+def test_kept_ticket_figures_always_equal_a_fresh_count() -> None:
+    """The per-queue backlog counts are kept between changes; at any instant, after any
+    events, forwards or back in time, they equal counting every open ticket again."""
+    import random
+
+    from supervisor_tui.model import Event
+
+    from .conftest import EPOCH, simulate
+
+    events = simulate(seed=11, until_s=3 * 3600)
+    state = FloorState(FloorTargets())
+    rng = random.Random(5)
+    checked = kept_hits = 0
+    step = max(1, len(events) // 60)
+    for start in range(0, len(events), step):
+        chunk = events[start : start + step]
+        state.apply_all(
+            Event(seq=state.seq + i + 1, **e.model_dump(exclude={"payload"}), payload=e.payload)
+            for i, e in enumerate(chunk)
+        )
+        base = chunk[-1].occurred_at
+        for _ in range(6):
+            # mostly small steps (SLA clocks crossing into risk and breach), some a day or
+            # two on (age buckets), some back in time (a replay seeking backwards)
+            now = base + rng.choice((rng.uniform(0, 900), rng.uniform(0, 3 * DAY), -300.0))
+            for queue in state.queues.values():
+                before = state.ticket_figures.get(queue.queue_id)
+                kept = queue_kpis(state, queue, now)
+                if before is not None and state.ticket_figures.get(queue.queue_id) is before:
+                    kept_hits += 1
+                fresh_state_figures = dict(state.ticket_figures)
+                state.ticket_figures.clear()
+                fresh = queue_kpis(state, queue, now)
+                state.ticket_figures.update(fresh_state_figures)
+                assert (kept.aging, kept.sla_at_risk, kept.sla_breached) == (
+                    fresh.aging,
+                    fresh.sla_at_risk,
+                    fresh.sla_breached,
+                ), (queue.queue_id, now - EPOCH)
+                checked += 1
+    assert checked > 1000
+    assert kept_hits > 100  # the cache is used, not just recomputed every time

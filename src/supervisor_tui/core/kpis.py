@@ -5,16 +5,18 @@ Each figure names its formula so the screen can print it next to the number.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from supervisor_tui.core.erlang import agents_needed
-from supervisor_tui.core.projection import DayCounters, FloorState, QueueView
+from supervisor_tui.core.projection import DayCounters, FloorState, QueueView, TicketFigures
 from supervisor_tui.model import SlaState
 
 SL_FORMULA = "answered≤T ÷ (answered + abandoned>T)"
 ABANDON_FORMULA = "abandoned>short ÷ offered"
 SLA_AT_RISK_FRACTION = 0.25
 AGING_BUCKETS = ("0–24h", "24–48h", "48h+")
+AGE_DAY_S = 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,45 @@ class QueueKpis:
 def service_level(answered_within_t: int, answered: int, abandoned_after_t: int) -> float | None:
     denominator = answered + abandoned_after_t
     return None if denominator == 0 else answered_within_t / denominator
+
+
+def ticket_figures(state: FloorState, queue: QueueView, now: float) -> TicketFigures:
+    """The queue's open tickets by age, and their SLA clocks at risk or breached.
+
+    Counted once and kept (``state.ticket_figures``) until a ticket of the queue changes or
+    the next instant one of the counts would change by the clock alone; the rule engine and
+    every tile tick reuse it in between."""
+    kept = state.ticket_figures.get(queue.queue_id)
+    if kept is not None and kept.holds_at(now):
+        return kept
+    aging = [0, 0, 0]
+    at_risk = breached = 0
+    until = math.inf
+    for ref in queue.open_tickets:
+        ticket = state.tickets.get(ref)
+        if ticket is None:
+            continue
+        age_s = now - ticket.created_at
+        bucket = 0 if age_s < AGE_DAY_S else 1 if age_s < 2 * AGE_DAY_S else 2
+        aging[bucket] += 1
+        if bucket < 2:
+            until = min(until, ticket.created_at + (bucket + 1) * AGE_DAY_S)
+        for sla in state.slas.get(ref, {}).values():
+            if sla.state is SlaState.PAUSED:
+                continue
+            left = sla.due_at - now
+            risk_from = sla.due_at - SLA_AT_RISK_FRACTION * sla.target_s
+            if sla.state is SlaState.BREACHED or left <= 0:
+                breached += 1
+                continue
+            if left < SLA_AT_RISK_FRACTION * sla.target_s:
+                at_risk += 1
+            elif risk_from >= now:
+                until = min(until, risk_from)
+            until = min(until, sla.due_at)
+    figures = TicketFigures((aging[0], aging[1], aging[2]), at_risk, breached, now, until)
+    state.ticket_figures[queue.queue_id] = figures
+    return figures
 
 
 def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
@@ -79,22 +120,7 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
     abandon_rate = counted_abandons / offered_counted if offered_counted > 0 else None
     aht = today.handle_s / today.handled if today.handled else None
 
-    aging = [0, 0, 0]
-    at_risk = breached = 0
-    for ref in queue.open_tickets:
-        ticket = state.tickets.get(ref)
-        if ticket is None:
-            continue
-        age_h = (now - ticket.created_at) / 3600
-        aging[0 if age_h < 24 else 1 if age_h < 48 else 2] += 1
-        for sla in state.slas.get(ref, {}).values():
-            if sla.state is SlaState.PAUSED:
-                continue
-            left = sla.due_at - now
-            if sla.state is SlaState.BREACHED or left <= 0:
-                breached += 1
-            elif left < SLA_AT_RISK_FRACTION * sla.target_s:
-                at_risk += 1
+    figures = ticket_figures(state, queue, now)
     rated = today.csat_good + today.csat_bad
     csat = today.csat_good / rated if rated else None
 
@@ -124,9 +150,9 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
         offered=today.offered,
         answered=today.answered,
         backlog=len(queue.open_tickets),
-        aging=(aging[0], aging[1], aging[2]),
-        sla_at_risk=at_risk,
-        sla_breached=breached,
+        aging=figures.aging,
+        sla_at_risk=figures.at_risk,
+        sla_breached=figures.breached,
         csat=csat,
         need=need,
         have=have,

@@ -184,6 +184,23 @@ class SourceView:
     """The helpdesk's own view counts by name; None while it is still counting."""
 
 
+@dataclass(frozen=True, slots=True)
+class TicketFigures:
+    """A queue's open tickets counted at ``computed_at``: aging buckets and SLA clocks at
+    risk or breached. The counts stay true until the queue's tickets change (the projection
+    forgets them then) or until ``valid_until``, the next instant a ticket crosses an age
+    boundary or an SLA crosses into risk or breach."""
+
+    aging: tuple[int, int, int]
+    at_risk: int
+    breached: int
+    computed_at: float
+    valid_until: float
+
+    def holds_at(self, now: float) -> bool:
+        return self.computed_at <= now < self.valid_until
+
+
 @dataclass(slots=True)
 class Changes:
     """What changed since the screen last looked: the widgets redraw only these."""
@@ -216,6 +233,9 @@ class FloorState:
         self.staffed: dict[str, int] = {}
         """Agents signed in to each queue and not away, kept as agents change."""
         self.changes = Changes()
+        self.ticket_figures: dict[str, TicketFigures] = {}
+        """Per queue, kept by ``kpis.ticket_figures`` and dropped here when its tickets or
+        their SLA clocks change: a hundred queues of backlog are not recounted every second."""
         self._handlers: dict[str, Callable[[Event, Any], None]] = {
             "ticket.upserted": self._ticket_upserted,
             "ticket.deleted": self._ticket_deleted,
@@ -281,6 +301,7 @@ class FloorState:
             queue = self.queues[queue_id] = QueueView(queue_id, queue_id, Channel.OTHER)
             self.changes.queues_added = True
         self.changes.queues.add(queue_id)
+        self.ticket_figures.pop(queue_id, None)
         return queue
 
     def _today(self, queue: QueueView, ts: float) -> DayCounters:
@@ -455,6 +476,7 @@ class FloorState:
         ticket = self.tickets.get(ref)
         if ticket is not None and ticket.queue_id:
             self.changes.queues.add(ticket.queue_id)
+            self.ticket_figures.pop(ticket.queue_id, None)
 
     def _agent_upserted(self, event: Event, p: AgentUpserted) -> None:
         agent = self.agents.get(p.agent_id)
