@@ -60,6 +60,8 @@ async def main():
     request = adapter.api.request
 
     async def wrapped(method, path, **kw):
+        if point == "slow":
+            await asyncio.sleep(0.02)  # a slower helpdesk: time to be killed in the middle
         kind = "tag" if path.endswith("/tags.json") else "comment"
         if method == "PUT":
             seen[kind] += 1
@@ -89,8 +91,6 @@ async def main():
     store.outbox_delivered = marked
     while store.outbox_pending_count():
         await collector.deliver_outbox()
-        if point == "slow":
-            await asyncio.sleep(0.05)
     await adapter.api.close()
     store.close()
     print("done", flush=True)
