@@ -27,6 +27,7 @@ import pytest
 from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
 from supervisor_tui.core.commands import EscalationDesk
 from supervisor_tui.core.projection import FloorState
+from supervisor_tui.fakes.freshdesk import FakeFreshdesk
 from supervisor_tui.fakes.zendesk import FakeZendesk
 from supervisor_tui.model import EscalationRaised, NewEvent, Severity
 from supervisor_tui.store import SQLiteStore
@@ -34,6 +35,7 @@ from supervisor_tui.store import SQLiteStore
 from .conftest import EPOCH, FakeClock, targets
 
 TOKEN = "test-token-not-a-secret"
+FD_KEY = "freshdesk-test-key"
 
 DELIVER = """
 import asyncio, os, signal, sys, time
@@ -44,31 +46,49 @@ from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.hub.collector import Collector
 from supervisor_tui.store import SQLiteStore
 
-db, base_url, point, nth = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+db, base_url, point, nth, helpdesk = sys.argv[1:6]
+nth = int(nth)
 
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
 
 async def main():
     store = SQLiteStore(db)
-    settings = ZendeskSettings(base_url=base_url, email="bot@example.com",
-                               token=os.environ["ZD_TOKEN"], write_back=True)
-    adapter = ZendeskAdapter("zendesk", settings, clock=time.time)
+    if helpdesk == "zendesk":
+        settings = ZendeskSettings(base_url=base_url, email="bot@example.com",
+                                   token=os.environ["HELPDESK_SECRET"], write_back=True)
+        adapter = ZendeskAdapter("zendesk", settings, clock=time.time)
+    else:
+        from supervisor_tui.adapters.freshdesk.adapter import FreshdeskAdapter, FreshdeskSettings
+        settings = FreshdeskSettings(base_url=base_url, api_key=os.environ["HELPDESK_SECRET"],
+                                     write_back=True, plan="pro")
+        adapter = FreshdeskAdapter("freshdesk", settings, clock=time.time)
     rules = RuleEngine(list(Config.model_validate({"rules": default_rules()}).rules))
     collector = Collector(store, [adapter], rules, FloorTargets(), time.time)
     seen = {"comment": 0, "tag": 0, "mark": 0}
     request = adapter.api.request
 
+    def kind_of(method, path):
+        # Zendesk: the comment is a PUT of the ticket, the tag a PUT on /tags.json;
+        # Freshdesk: the note is a POST on /notes, the tag a PUT of the ticket
+        if method == "POST" and path.endswith("/notes"):
+            return "comment"
+        if method == "PUT":
+            if path.endswith("/tags.json") or helpdesk == "freshdesk":
+                return "tag"
+            return "comment"
+        return None
+
     async def wrapped(method, path, **kw):
         if point == "slow":
             await asyncio.sleep(0.02)  # a slower helpdesk: time to be killed in the middle
-        kind = "tag" if path.endswith("/tags.json") else "comment"
-        if method == "PUT":
+        kind = kind_of(method, path)
+        if kind is not None:
             seen[kind] += 1
             if point == "before_comment" and kind == "comment" and seen[kind] == nth:
                 die()
         answer = await request(method, path, **kw)
-        if method == "PUT":
+        if kind is not None:
             print(f"{kind} {path}", flush=True)
             if point == "after_comment" and kind == "comment" and seen[kind] == nth:
                 die()
@@ -153,9 +173,21 @@ def ack_open_tickets(db: Path, fake: FakeZendesk, count: int) -> list[int]:
 
 
 async def run_delivery(
-    db: Path, fake: FakeZendesk, point: str = "none", nth: int = 0
+    db: Path, fake: FakeZendesk | FakeFreshdesk, point: str = "none", nth: int = 0
 ) -> tuple[int, list[str]]:
-    proc = await asyncio.create_subprocess_exec(
+    proc = await start_delivery(db, fake, point, nth)
+    out, _ = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode().splitlines()
+
+
+async def start_delivery(
+    db: Path, fake: FakeZendesk | FakeFreshdesk, point: str, nth: int
+) -> asyncio.subprocess.Process:
+    helpdesk, secret = (
+        ("zendesk", TOKEN) if isinstance(fake, FakeZendesk) else ("freshdesk", FD_KEY)
+    )
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
         DELIVER,
@@ -163,12 +195,10 @@ async def run_delivery(
         fake.base_url,
         point,
         str(nth),
+        helpdesk,
         stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "ZD_TOKEN": TOKEN},
+        env={**os.environ, "HELPDESK_SECRET": secret},
     )
-    out, _ = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode().splitlines()
 
 
 def check_exactly_once(db: Path, fake: FakeZendesk, tickets: list[int]) -> None:
@@ -215,17 +245,7 @@ async def test_sigkill_at_random_moments_while_delivering(
     rng = random.Random(11)
     kills = 0
     for _ in range(6):
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            DELIVER,
-            str(db),
-            zendesk.base_url,
-            "slow",
-            "0",
-            stdout=asyncio.subprocess.PIPE,
-            env={**os.environ, "ZD_TOKEN": TOKEN},
-        )
+        proc = await start_delivery(db, zendesk, "slow", 0)
         assert proc.stdout is not None
         # wait for the first delivery step, then a random moment more
         line = await asyncio.wait_for(proc.stdout.readline(), 60)
@@ -241,3 +261,81 @@ async def test_sigkill_at_random_moments_while_delivering(
     assert code == 0 and lines[-1] == "done"
     assert kills >= 3
     check_exactly_once(db, zendesk, tickets)
+
+
+# -- Freshdesk: a private note and a merged tag ------------------------------------------------
+
+
+@pytest.fixture
+async def freshdesk() -> AsyncIterator[FakeFreshdesk]:
+    clock = FakeClock(EPOCH)
+    fake = FakeFreshdesk(api_key=FD_KEY, clock=clock, plan="pro")
+    await fake.start()
+    sim = FloorSimulation(SimOptions(seed=6, agents=30, speed=None, warmup_s=0), EPOCH)
+    clock.advance(3 * 3600)
+    fake.feed(sim.advance(3 * 3600))
+    yield fake
+    await fake.stop()
+
+
+def ack_freshdesk_tickets(db: Path, fake: FakeFreshdesk, count: int) -> list[int]:
+    store = SQLiteStore(db)
+    open_ids = [tid for tid, t in sorted(fake.tickets.items()) if t["status"] == 2][:count]
+    assert len(open_ids) == count
+    at = EPOCH + 3 * 3600
+    store.append(
+        [
+            NewEvent(
+                source="rules",
+                key=f"esc-{tid}",
+                occurred_at=at,
+                received_at=at,
+                payload=EscalationRaised(
+                    escalation_id=f"esc-{tid}",
+                    rule_id="complaint",
+                    subject=f"ticket:{tid}",
+                    ticket_source="freshdesk",
+                    ticket_id=str(tid),
+                    severity=Severity.CRITICAL,
+                    title=f"Complaint on #{tid}",
+                    raised_at=at,
+                ),
+            )
+            for tid in open_ids
+        ]
+    )
+    state = FloorState(targets())
+    state.apply_all(store.read_from(0, 10**6))
+    desk = EscalationDesk(store, lambda: at)
+    for tid in open_ids:
+        desk.ack(state.escalations[f"esc-{tid}"], "Sam Lead", f"moving agents for {tid}")
+    store.close()
+    return open_ids
+
+
+@pytest.mark.parametrize("point", ["after_comment", "before_mark"])
+async def test_freshdesk_sigkill_after_the_note_posts_it_once_even_on_a_long_ticket(
+    freshdesk: FakeFreshdesk, tmp_path: Path, point: str
+) -> None:
+    """Killed after Freshdesk took the note: the restart must find the note before posting
+    again, also on a ticket whose conversations fill more than one page (oldest first, so
+    the note is on the last page)."""
+    db = tmp_path / "floor.db"
+    tickets = ack_freshdesk_tickets(db, freshdesk, 6)
+    for tid in tickets:
+        freshdesk.add_conversations(tid, 130)  # more than one page of 100
+    for nth in (1, 2, 2):
+        code, lines = await run_delivery(db, freshdesk, point, nth)
+        assert code == -signal.SIGKILL, f"not killed at {point} #{nth}: {lines[-3:]}"
+    code, lines = await run_delivery(db, freshdesk)
+    assert code == 0 and lines[-1] == "done"
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    rows = conn.execute("SELECT event_seq, state, body FROM outbox ORDER BY id").fetchall()
+    conn.close()
+    assert len(rows) == len(tickets) and all(state == "delivered" for _, state, _ in rows)
+    for seq, _, body in rows:
+        tid = int(json.loads(body)["ticket_id"])
+        ours = [n for n in freshdesk.notes.get(tid, []) if "[supervisor-tui ack" in n["body"]]
+        assert len(ours) == 1, f"ticket {tid}: {len(ours)} ack notes"
+        assert f"[supervisor-tui ack {seq}-" in ours[0]["body"] and ours[0]["private"] is True
+        assert "supervisor_acked" in freshdesk.tickets[tid]["tags"]

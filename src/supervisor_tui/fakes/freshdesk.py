@@ -459,6 +459,16 @@ class FakeFreshdesk:
         self._touch(state)
         self._publish(state, "ticket_updated")
 
+    def add_conversations(self, ticket_id: int, count: int) -> None:
+        """A long ticket: ``count`` more replies from the customer, as a long thread has
+        (its conversations then take several pages, oldest first)."""
+        state = self._state[ticket_id]
+        for n in range(count):
+            self._touch(state)
+            self._conversation(
+                state, state.requester_id, f"reply {n + 1}", state.updated_at, incoming=True
+            )
+
     # -- feeding ----------------------------------------------------------------------------
 
     def feed(self, events: Iterable[NewEvent]) -> None:

@@ -563,9 +563,9 @@ class FreshdeskAdapter(PolledSource):
         wb = write_back_of("Freshdesk", action, body)
         ticket_id, ref, note = wb.ticket_id, wb.ref, wb.text
         try:
-            conversations, _ = await self._get_list(
-                f"/api/v2/tickets/{ticket_id}/conversations", [("per_page", PER_PAGE)]
-            )
+            # every page: conversations come oldest first, so on a long ticket a note we
+            # posted before (the answer lost, or the process killed) is on the last one
+            conversations = await self._all_pages(f"/api/v2/tickets/{ticket_id}/conversations")
             if not any(
                 ref in str(c.get("body_text") or c.get("body") or "") for c in conversations
             ):
