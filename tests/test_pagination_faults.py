@@ -11,9 +11,11 @@ from pathlib import Path
 
 import httpx
 
-from supervisor_tui.model import HealthState, NewEvent, TicketUpserted
+from supervisor_tui.adapters.polling import PolledSource
+from supervisor_tui.model import HealthState, NewEvent, SourceHealth, TicketUpserted
 from supervisor_tui.store import SQLiteStore
 
+from .conftest import FakeClock
 from .helpers import StoreSink
 from .proxy import Proxy
 from .test_freshdesk_adapter import Floor as FdFloor
@@ -179,7 +181,61 @@ async def test_zendesk_export_cursor_refused_after_a_restart(
     clean_store.close()
 
 
-# -- Zendesk through a bad network ----------------------------------------------------------
+# -- through a bad network ------------------------------------------------------------------
+
+FAULTS = {2: "reset", 4: "blackhole", 6: "slow", 8: "reset_all", 10: "close"}
+
+
+async def read_through_faults(
+    adapter: PolledSource,
+    sink: StoreSink,
+    clock: FakeClock,
+    proxy: Proxy,
+    ended: Callable[[], bool],
+) -> list[SourceHealth]:
+    """Poll the ticket task until it has read to the end after the last fault; between its
+    pages the network breaks (FAULTS, by page). Each DEGRADED report must carry a reason and
+    a retry time; the network heals before that time comes."""
+    real_emit = sink.emit
+    pages = 0
+
+    async def emit_then_break(events: Sequence[NewEvent], cursor: str | None = None) -> None:
+        nonlocal pages
+        await real_emit(events, cursor)
+        pages += 1
+        fault = FAULTS.get(pages)
+        if fault in ("reset", "blackhole", "close"):
+            proxy.partition(fault)  # type: ignore[arg-type]
+        elif fault == "slow":
+            proxy.delay(20)
+        elif fault == "reset_all":
+            proxy.reset_all()  # the kept-alive connection dies between two requests
+
+    sink.emit = emit_then_break  # type: ignore[method-assign]
+    for task in adapter.tasks:
+        task.enabled = task.name == "tickets"
+    degraded = []
+    for _ in range(400):
+        seen = len(sink.health_reports)
+        await adapter.poll_due(sink)
+        fresh = sink.health_reports[seen:]
+        bad = [h for h in fresh if h.state is not HealthState.CONNECTED]
+        if bad:
+            report = bad[-1]
+            degraded.append(report)
+            assert report.state is HealthState.DEGRADED and report.reason
+            assert report.retry_at is not None and report.retry_at > clock()
+            if "429" not in report.reason:
+                proxy.heal()  # the network comes back before the retry
+            clock.now = report.retry_at + 0.5
+            continue
+        if ended() and pages > max(FAULTS):
+            sink.emit = real_emit  # type: ignore[method-assign]
+            return degraded
+        task = adapter.task("tickets")
+        clock.now = max(clock(), task.due_at, clock() + adapter.budget.wait_s()) + 1
+        task.due_at = min(task.due_at, clock())
+    raise AssertionError("the source never caught up")
 
 
 async def test_zendesk_through_resets_black_holes_and_delays_catches_up_exactly(
@@ -206,43 +262,9 @@ async def test_zendesk_through_resets_black_holes_and_delays_catches_up_exactly(
     adapter.api._client.timeout = httpx.Timeout(1.0)  # a black hole is noticed in a second
     for task in adapter.tasks:
         task.enabled = task.name == "tickets"
-    faults = {2: "reset", 4: "blackhole", 6: "slow", 8: "reset_all", 10: "close"}
-    real_emit = floor.sink.emit
-    pages = 0
-
-    async def emit_then_break(events: Sequence[NewEvent], cursor: str | None = None) -> None:
-        nonlocal pages
-        await real_emit(events, cursor)
-        pages += 1
-        fault = faults.get(pages)
-        if fault in ("reset", "blackhole", "close"):
-            proxy.partition(fault)  # type: ignore[arg-type]
-        elif fault == "slow":
-            proxy.delay(20)
-        elif fault == "reset_all":
-            proxy.reset_all()  # the kept-alive connection dies between two requests
-
-    floor.sink.emit = emit_then_break  # type: ignore[method-assign]
-    degraded = []
-    for _ in range(300):
-        seen = len(floor.sink.health_reports)
-        await adapter.poll_due(floor.sink)
-        fresh = floor.sink.health_reports[seen:]
-        bad = [h for h in fresh if h.state is not HealthState.CONNECTED]
-        if bad:
-            report = bad[-1]
-            degraded.append(report)
-            assert report.state is HealthState.DEGRADED and report.reason
-            assert report.retry_at is not None and report.retry_at > floor.clock()
-            if "429" not in report.reason:
-                proxy.heal()  # the network comes back before the retry
-            floor.clock.now = report.retry_at + 0.5
-            continue
-        if adapter.last_export_ended and pages > max(faults):
-            break
-        task = adapter.task("tickets")
-        floor.clock.now = max(floor.clock(), task.due_at, floor.clock() + adapter.budget.wait_s())
-        task.due_at = min(task.due_at, floor.clock())
+    degraded = await read_through_faults(
+        adapter, floor.sink, floor.clock, proxy, lambda: adapter.last_export_ended
+    )
     reasons = " | ".join(h.reason for h in degraded)
     assert "cannot reach the server" in reasons  # the reset
     assert "timed out" in reasons  # the black hole
@@ -250,5 +272,48 @@ async def test_zendesk_through_resets_black_holes_and_delays_catches_up_exactly(
     got = ticket_versions(floor.store)
     assert len(got) == len(set(got))
     assert sorted(got) == expected  # no gap, no duplicate
+    await adapter.api.close()
+    await proxy.stop()
+
+
+async def test_freshdesk_through_resets_black_holes_and_delays_catches_up_exactly(
+    fd_floor: FdFloor,  # noqa: F811
+) -> None:
+    """The same faults between the pages of Freshdesk's ticket list: every live ticket, in
+    its current version, stored once."""
+    from supervisor_tui.adapters.polling import ts
+
+    fd = fd_floor
+    fd.clock.advance(120)
+    port = int(fd.fake.base_url.rsplit(":", 1)[1])
+    proxy = Proxy("127.0.0.1", port)
+    await proxy.start()
+    adapter = fd.adapter(base_url=f"http://{proxy.address}")
+    adapter.api._client.timeout = httpx.Timeout(1.0)
+    real_list = adapter._get_list
+    last_link: list[str | None] = ["?"]
+
+    async def pages_of_25(path: str, params: list) -> tuple:  # type: ignore[type-arg]
+        params = [(k, 25 if k == "per_page" else v) for k, v in params]
+        answer = await real_list(path, params)
+        if path == "/api/v2/tickets" and "filter" not in dict(params):
+            last_link[0] = answer[1].get("link")
+        return answer
+
+    adapter._get_list = pages_of_25  # type: ignore[method-assign]
+    degraded = await read_through_faults(
+        adapter, fd.sink, fd.clock, proxy, lambda: last_link[0] is None
+    )
+    reasons = " | ".join(h.reason for h in degraded)
+    assert "cannot reach the server" in reasons and "timed out" in reasons
+    assert proxy.resets >= 2 and proxy.vanished_bytes > 0
+    stored = _stored_versions(fd.store)
+    assert len(stored) == len(set(stored))
+    truth = {
+        (str(t["id"]), ts(t["updated_at"]))
+        for t in fd.fake.tickets.values()
+        if not t.get("deleted")
+    }
+    assert set(stored) == truth  # no gap, nothing extra
     await adapter.api.close()
     await proxy.stop()
