@@ -321,3 +321,50 @@ async def test_the_dashboard_shows_a_partition_and_catches_up(
         )
         assert app.state.snapshot() == collectors_floor(hub).snapshot()
     client.close()
+
+
+async def test_a_slow_snapshot_save_does_not_stop_the_collectors_loop(tmp_path: Path) -> None:
+    """Every 5,000 events the collector saves the floor. Against a store that takes its time
+    (PostgreSQL behind a black hole waits out its deadline) the save must not hold the event
+    loop, where the adapters, the hub and the board run: while it is blocked, a task on the
+    loop must still run."""
+    import time
+
+    from supervisor_tui.core.replay import SNAPSHOT_EVERY
+    from supervisor_tui.hub.collector import Collector
+    from supervisor_tui.store import SQLiteStore
+
+    from .conftest import rules, simulate
+
+    store = SQLiteStore(tmp_path / "floor.db")
+    collector = Collector(store, [], rules(), targets(), lambda: EPOCH)
+    await collector.start()
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    running = asyncio.create_task(ticker())
+    real_save = store.save_snapshot
+    loop_was_free: list[bool] = []
+
+    def slow_save(seq: int, at: float, fmt: int, data: bytes) -> None:
+        start = ticks
+        give_up = time.monotonic() + 10  # only a bound: a blocked loop never ticks
+        while ticks < start + 5 and time.monotonic() < give_up:
+            time.sleep(0.01)
+        loop_was_free.append(ticks >= start + 5)
+        real_save(seq, at, fmt, data)
+
+    store.save_snapshot = slow_save  # type: ignore[method-assign]
+    events = simulate(seed=4, until_s=5 * 3600)[: SNAPSHOT_EVERY + 200]
+    assert len(events) == SNAPSHOT_EVERY + 200
+    await collector.submit(events, "simulator", "c")
+    assert loop_was_free == [True]
+    assert store.snapshot_index() and store.snapshot_index()[0] >= SNAPSHOT_EVERY
+    running.cancel()
+    await collector.stop()
+    store.close()

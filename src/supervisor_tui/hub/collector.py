@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 from supervisor_tui.adapters.base import Adapter, WriteBackError
 from supervisor_tui.core.projection import FloorState
-from supervisor_tui.core.replay import SNAPSHOT_EVERY, record_snapshot
+from supervisor_tui.core.replay import SNAPSHOT_EVERY
+from supervisor_tui.core.snapshot import SNAPSHOT_FORMAT, freeze
 from supervisor_tui.core.rules import RuleEngine
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.hub.webhooks import WebhookServer
@@ -182,7 +183,7 @@ class Collector:
                 self.state.apply_all(stored)
             elif stored:
                 await self._catch_up_until_read()  # an operator's ack was written in between
-            self._maybe_snapshot(before)
+            await self._maybe_snapshot(before)
             for b in batches:
                 if not b.done.done():
                     b.done.set_result(None)
@@ -229,16 +230,19 @@ class Collector:
             self.store_trouble = None
             return
 
-    def _maybe_snapshot(self, before: int) -> None:
-        """Every SNAPSHOT_EVERY events the floor is saved, so replay can seek fast."""
+    async def _maybe_snapshot(self, before: int) -> None:
+        """Every SNAPSHOT_EVERY events the floor is saved, so replay can seek fast. The floor
+        is frozen here and written from a thread: a slow or unreachable store (PostgreSQL
+        behind a black hole waits out its deadline) must not stop the event loop."""
         store = self.store
         if self.state.seq // SNAPSHOT_EVERY > before // SNAPSHOT_EVERY and isinstance(
             store, SQLiteStore | PostgresStore
         ):
+            seq, at, data = self.state.seq, self.clock(), freeze(self.state)
             try:
-                record_snapshot(store, self.state, self.clock())
+                await asyncio.to_thread(store.save_snapshot, seq, at, SNAPSHOT_FORMAT, data)
             except StoreError as exc:
-                log.error("snapshot at %s: %s", self.state.seq, exc)
+                log.error("snapshot at %s: %s", seq, exc)
 
     async def _catch_up(self) -> None:
         while True:
