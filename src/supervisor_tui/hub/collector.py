@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from supervisor_tui.adapters.base import Adapter, WriteBackError
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.replay import SNAPSHOT_EVERY
-from supervisor_tui.core.snapshot import SNAPSHOT_FORMAT, freeze
 from supervisor_tui.core.rules import RuleEngine
+from supervisor_tui.core.snapshot import SNAPSHOT_FORMAT, freeze
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.hub.webhooks import WebhookServer
 from supervisor_tui.model import Event, HealthState, NewEvent, SourceHealth
