@@ -10,6 +10,15 @@ only by the work assigned to them.
 
 (``servicedesk/…`` and ``request/…`` are under ``/rest/servicedeskapi``.)
 
+Every request a task sends is held to our share of the limit (``budget_share`` ×
+``rate_limit_per_minute``, 150/min by default), not only the task's first: a long search,
+the member lists and the SLA reads (one call per request, cold: at most 70 % of the share)
+stop when the minute's share is spent and go on later from the cursor (the search's page
+token, the requests whose SLA is still to read, the member lists read so far). SLA reads go
+most urgent first: open before done, by priority, the most recently changed first. While a
+backlog waits, the health says so ("SLA of 180 requests still to read") instead of
+"connected".
+
 Requests are searched with ``project in (…) AND updated >= "<cursor - overlap>" ORDER BY
 updated ASC``. JQL dates have minutes only and are read in the searching user's time zone,
 and the enhanced search shows an edit a little late; so each poll re-reads ``overlap_s``
@@ -46,15 +55,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 
 from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError, WriteBackError
-from supervisor_tui.adapters.http import ApiError, BadBody, JsonApi, RateBudget, expect
+from supervisor_tui.adapters.http import ApiError, BadBody, RateBudget, expect
 from supervisor_tui.adapters.jsm import parse
+from supervisor_tui.adapters.paced import OutOfBudget, PacedApi, paced
 from supervisor_tui.adapters.polling import PolledSource, ShapeError, Task, trim, write_back_of
 from supervisor_tui.adapters.zendesk.adapter import _Bearer, read_secret
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
     AgentUpserted,
+    HealthState,
     NewEvent,
+    Priority,
     QueueStats,
     TicketUpserted,
 )
@@ -143,8 +155,9 @@ class JsmAdapter(PolledSource):
     ) -> None:
         wall = wall or clock
         budget = RateBudget(settings.rate_limit_per_minute, share=settings.budget_share, clock=wall)
-        api = JsonApi(settings.base_url, label=name, budget=budget, auth=settings.auth())
+        api = PacedApi(settings.base_url, label=name, budget=budget, auth=settings.auth())
         super().__init__(name, clock=clock, wall=wall, budget=budget, api=api)
+        self.api: PacedApi = api
         self.settings = settings
         self.ctx = parse.Context(source=name)
         self.report = JsmReport()
@@ -159,6 +172,7 @@ class JsmAdapter(PolledSource):
         self._agents_sent: dict[str, str] = {}  # agent id → the work text last sent
         self._queues_sent: dict[str, str] = {}
         self._members: dict[str, list[str]] = {}  # our queue id → its members' keys, in order
+        self._reading: dict[str, list[str]] = {}  # member lists read so far in this refresh
         self._counts: dict[str, int] = {}
         self._members_read_at = -math.inf
         self.tasks = [
@@ -167,6 +181,8 @@ class JsmAdapter(PolledSource):
             Task("tickets", settings.ticket_interval_s, True, self._poll_tickets),
             Task("slas", settings.sla_interval_s, False, self._poll_slas),
         ]
+        for task in self.tasks:  # every request a task sends is held to the budget
+            task.run = paced(api, task.run, hot=task.hot)
         self.load_cursor(None)
 
     @classmethod
@@ -218,8 +234,12 @@ class JsmAdapter(PolledSource):
     async def sync_once(self, sink: Sink) -> JsmReport:
         """One full sync (``check``): the directory, queues, every request changed within the
         backfill, and their SLA cycles."""
-        await self.run_all_once(sink)
-        await self._read_slas(sink, len(self._cursor["sla"]), within_budget=False)
+        self.api.holding = False  # one sync on demand: read it all now
+        try:
+            await self.run_all_once(sink)
+            await self._read_slas(sink, len(self._cursor["sla"]), within_budget=False)
+        finally:
+            self.api.holding = True
         return self.report
 
     # -- cursor ---------------------------------------------------------------------------
@@ -316,6 +336,7 @@ class JsmAdapter(PolledSource):
         members: dict[str, list[str]] = {}
         counts: dict[str, int] = {}
         order: list[str] = []
+        short = False  # the budget ran out while member lists were read: the rest next time
         for desk in self.desks:
             queues = await self._pages(
                 f"{API}/servicedesk/{desk.id}/queue", [("includeCount", "true")]
@@ -330,15 +351,27 @@ class JsmAdapter(PolledSource):
                 order.append(ours)
                 keys: list[str] = [] if fresh else self._members.get(ours, [])
                 if counts[ours] and fresh:
-                    issues = await self._pages(
-                        f"{API}/servicedesk/{desk.id}/queue/{queue['id']}/issue",
-                        [],
-                        max_pages=MEMBER_PAGES,
-                    )
-                    keys = [str(i.get("key")) for i in issues if isinstance(i, dict)]
+                    if ours in self._reading:  # read earlier in this refresh
+                        keys = self._reading[ours]
+                    elif short:
+                        keys = self._members.get(ours, [])
+                    else:
+                        try:
+                            issues = await self._pages(
+                                f"{API}/servicedesk/{desk.id}/queue/{queue['id']}/issue",
+                                [],
+                                max_pages=MEMBER_PAGES,
+                            )
+                        except OutOfBudget:
+                            short = True
+                            keys = self._members.get(ours, [])
+                        else:
+                            keys = [str(i.get("key")) for i in issues if isinstance(i, dict)]
+                            self._reading[ours] = keys
                 members[ours] = keys
-        if fresh:
+        if fresh and not short:
             self._members_read_at = self.wall()
+            self._reading = {}
         self.report.queues = len(order)
         first: dict[str, str] = {}
         for ours in order:
@@ -511,6 +544,7 @@ class JsmAdapter(PolledSource):
 
     async def _read_slas(self, sink: Sink, count: int, *, within_budget: bool) -> None:
         pending: list[str] = self._cursor["sla"]
+        self._sla_order(pending)
         for _ in range(count):
             if not pending or (within_budget and self.budget.wait_s(hot=False) > 0):
                 return
@@ -531,6 +565,51 @@ class JsmAdapter(PolledSource):
                 await sink.quarantine("jsm.sla", json.dumps(slas)[:8000], str(exc))
             pending.pop(0)
             await sink.emit(events, self.cursor_text())
+
+    def _sla_order(self, pending: list[str]) -> None:
+        """The most urgent first: open requests before done ones, then by priority, then the
+        most recently changed; requests not seen since a restart last, newest first."""
+        rank = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
+
+        def urgency(item: tuple[int, str]) -> tuple[int, int, float]:
+            at, key = item
+            known = self._recent.get(key)
+            if known is None:
+                return (2, 0, -at)
+            level = rank.get(known.priority, 2) if known.priority is not None else 2
+            return (0 if known.status.is_open else 1, level, -known.updated_at)
+
+        pending[:] = [key for _, key in sorted(enumerate(pending), key=urgency)]
+
+    # -- health -----------------------------------------------------------------------------
+
+    def behind(self) -> str:
+        """What is still to read because the budget holds it back ("" when nothing is)."""
+        parts = []
+        if self._cursor["token"] is not None:  # the search stopped between its pages
+            parts.append("changed requests still being read")
+        if self._reading:  # a refresh of the member lists stopped between its queues
+            parts.append("queue members still being read")
+        waiting = len(self._cursor["sla"])
+        if waiting > self.sla_per_round:
+            per_minute = max(1, int(self.budget.allowed_per_minute * self.budget.cold_share))
+            minutes = math.ceil(waiting / per_minute)
+            parts.append(
+                f"SLA of {waiting} requests still to read (~{minutes} min at "
+                f"{per_minute}/min of the budget)"
+            )
+        return "; ".join(parts)
+
+    async def report_health(
+        self, sink: Sink, state: HealthState, reason: str, *, retry_at: float | None = None
+    ) -> None:
+        """As every source does; while the budget holds a backlog back, "connected" says so
+        (degraded, with what is still to read) instead of lagging silently."""
+        if state is HealthState.CONNECTED:
+            behind = self.behind()
+            if behind:
+                state, reason = HealthState.DEGRADED, behind
+        await super().report_health(sink, state, reason, retry_at=retry_at)
 
     # -- write-back -------------------------------------------------------------------------
 

@@ -19,6 +19,11 @@ new pass starts ``overlap_s`` before the newest change seen (a save can commit a
 its timestamp), and the event keys (sys_id, sys_updated_on, sys_mod_count) drop what comes
 twice.
 
+Every request a task sends is held to our share of the limit (``budget_share`` ×
+``rate_limit_per_minute``, 60/min by default; lower when a rate limit rule says less): a
+change stream read in many pages stops when the minute's share is spent and goes on from its
+cursor at its next turn, and the health says "incident changes still being read" meanwhile.
+
 Without Advanced Work Assignment an instance has no presence: agents are then shown by the
 open work assigned to them, with AgentState.UNKNOWN. Waiting figures per group are derived
 from the open unassigned rows (not a queue the instance reports).
@@ -43,16 +48,17 @@ from supervisor_tui.adapters.http import (
     ApiError,
     AuthFailed,
     BadBody,
-    JsonApi,
     NotFound,
     RateBudget,
 )
+from supervisor_tui.adapters.paced import PacedApi, paced
 from supervisor_tui.adapters.polling import PolledSource, ShapeError, Task, trim, write_back_of
 from supervisor_tui.adapters.servicenow import parse
 from supervisor_tui.adapters.zendesk.adapter import _Bearer, read_secret
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
+    HealthState,
     NewEvent,
     QueueStats,
     TicketDeleted,
@@ -135,8 +141,9 @@ class ServiceNowAdapter(PolledSource):
             if not _TABLE_NAME.match(table):
                 raise SourceSetupError(f"source {name!r}: not a table name: {table[:40]!r}")
         budget = RateBudget(settings.rate_limit_per_minute, share=settings.budget_share, clock=wall)
-        api = JsonApi(settings.base_url, label=name, budget=budget, auth=settings.auth())
+        api = PacedApi(settings.base_url, label=name, budget=budget, auth=settings.auth())
         super().__init__(name, clock=clock, wall=wall, budget=budget, api=api)
+        self.api: PacedApi = api
         self.settings = settings
         self.ctx = parse.Context(source=name)
         self.report = ServiceNowReport()
@@ -161,6 +168,8 @@ class ServiceNowAdapter(PolledSource):
             Task("directory", settings.directory_interval_s, False, self._poll_directory, True),
             Task("deleted", settings.deleted_interval_s, False, self._poll_deleted),
         ]
+        for task in self.tasks:  # every request a task sends is held to the budget
+            task.run = paced(api, task.run, hot=task.hot)
         self.load_cursor(None)
 
     @classmethod
@@ -215,12 +224,16 @@ class ServiceNowAdapter(PolledSource):
         )
 
     async def sync_once(self, sink: Sink) -> ServiceNowReport:
-        await self.run_all_once(sink)
-        for walk in self.walks:  # to the end of every change stream
-            for _ in range(1000):
-                if not self._cursor[walk.key]["after"]:
-                    break
-                await self._walk(sink, walk)
+        self.api.holding = False  # one sync on demand: read it all now
+        try:
+            await self.run_all_once(sink)
+            for walk in self.walks:  # to the end of every change stream
+                for _ in range(1000):
+                    if not self._cursor[walk.key]["after"]:
+                        break
+                    await self._walk(sink, walk)
+        finally:
+            self.api.holding = True
         return self.report
 
     # -- cursor ---------------------------------------------------------------------------
@@ -540,6 +553,28 @@ class ServiceNowAdapter(PolledSource):
             events.append(self.event(f"ticket:{key}:deleted", self.clock(), payload))
         self._cursor["deleted_since"] = newest
         await sink.emit(events, self.cursor_text())
+
+    # -- health ---------------------------------------------------------------------------
+
+    def behind(self) -> str:
+        """The change streams stopped mid-pass (the budget held the rest back), or ""."""
+        waiting = [
+            "task SLAs" if w.table == "task_sla" else f"{w.table} changes"
+            for w in self.walks
+            if self._cursor[w.key]["after"]
+        ]
+        return f"{' and '.join(waiting)} still being read" if waiting else ""
+
+    async def report_health(
+        self, sink: Sink, state: HealthState, reason: str, *, retry_at: float | None = None
+    ) -> None:
+        """As every source does; while a change stream is read in parts (the budget), it is
+        said (degraded, with what is still to read) instead of lagging silently."""
+        if state is HealthState.CONNECTED:
+            behind = self.behind()
+            if behind:
+                state, reason = HealthState.DEGRADED, behind
+        await super().report_health(sink, state, reason, retry_at=retry_at)
 
     # -- write-back -----------------------------------------------------------------------
 
