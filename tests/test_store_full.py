@@ -27,7 +27,7 @@ async def test_full_disk_keeps_events_and_retries(tmp_path: Path) -> None:
         asyncio.create_task(collector.submit(rest[i : i + 250], "simulator", f"c{i}"))
         for i in range(0, len(rest), 250)
     ]
-    for _ in range(200):
+    for _ in range(1500):  # up to 30 s on a loaded machine; usually a few ms
         if collector.store_trouble is not None:
             break
         await asyncio.sleep(0.02)
