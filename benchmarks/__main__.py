@@ -13,8 +13,10 @@ from benchmarks import (
     bench_freshdesk,
     bench_hub,
     bench_ingest,
+    bench_jsm,
     bench_render,
     bench_replay,
+    bench_servicenow,
     bench_soak,
     bench_zendesk,
 )
@@ -36,6 +38,8 @@ def main() -> int:
         bench_soak,
         bench_zendesk,
         bench_freshdesk,
+        bench_jsm,
+        bench_servicenow,
         bench_hub,
     ):
         name = module.__name__.rsplit(".", 1)[-1]
