@@ -7,6 +7,7 @@ said in the source's health meanwhile.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -275,3 +276,32 @@ async def test_servicenow_holds_its_share_in_every_minute_and_loses_nothing(ops:
     truth = {n: sn_time(row["sys_updated_on"]) for n, row in ops.fake.incidents.items()}
     assert len(truth) > 5 * 20  # more pages than half a minute's share, task SLAs aside
     assert newest == truth
+
+
+async def test_a_write_back_while_a_poll_waits_for_its_answer_is_not_held_back(desk: Jsm) -> None:
+    """Acks go out as soon as they are made, whatever the poll's budget: an ack delivered
+    (in the outbox's own asyncio task) while a poll waits for a slow search, with the share
+    spent, is posted, and the poll stops quietly at its next page."""
+    adapter = desk.adapter(rate_limit_per_minute=20, write_back=True)
+    sink = MemorySink()
+    await drive(adapter, desk.fake, desk.sim, desk.clock, sink, minutes=1)
+    key = sorted(desk.fake.issues)[0]
+    desk.clock.advance(61)
+    for task in adapter.tasks:
+        task.due_at = desk.clock() + 3600
+    adapter.task("tickets").due_at = 0
+    budget = adapter.budget
+    budget._sent.extend(
+        [desk.clock()] * (budget.allowed_per_minute - 1 - budget.used_last_minute())
+    )
+    desk.fake.inject("/rest/api/3/search/jql", "slow", delay_s=0.3)
+    searches = len([p for _, p in desk.fake.requests if p.startswith("/rest/api/3/search/jql")])
+    poll = asyncio.create_task(adapter.poll_due(sink))
+    while len([p for _, p in desk.fake.requests if p.startswith("/rest/api/3/search")]) == searches:
+        await asyncio.sleep(0.01)  # the search is out, and the share with it
+    assert budget.wait_s(hot=True) > 0
+    await adapter.write_back(
+        "ack", {"ticket_id": key, "delivery_key": "pacing-1", "title": "Breach", "by": "Sam"}
+    )
+    await poll
+    assert [what for k, what, _ in desk.fake.write_backs if k == key] == ["comment", "labels"]

@@ -6,12 +6,15 @@ once, however many that is. A ``PacedApi`` asks the budget before each request a
 at the task's temperature, and raises ``OutOfBudget`` when our share of the minute is spent;
 ``paced`` ends the task quietly there. What was read is kept (each page is stored with the
 cursor that follows it) and the rest is read when the budget allows, at the task's next turn.
-Calls made outside a task (write-backs, ``check``) are not held back.
+Calls made outside a task (write-backs, ``check``) are not held back: the temperature is
+a context variable, so a write-back running in another asyncio task while a poll waits for
+its answer is not taken for part of the poll.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from supervisor_tui.adapters.base import Sink
@@ -26,11 +29,13 @@ class OutOfBudget(Exception):
         self.wait_s = wait_s
 
 
+_TEMPERATURE: ContextVar[bool | None] = ContextVar("paced_temperature", default=None)
+"""The running task's temperature (hot: True); None: no task is running here."""
+
+
 class PacedApi(JsonApi):
     """A ``JsonApi`` that, while a task runs, sends a request only when the budget allows."""
 
-    hot: bool | None = None
-    """The running task's temperature; None: no task is running (nothing is held back)."""
     holding: bool = True
     """False during a sync on demand (``check``), which reads everything at once."""
 
@@ -43,8 +48,9 @@ class PacedApi(JsonApi):
         body: Any = None,
         ok: tuple[int, ...] = (200, 201),
     ) -> tuple[Any, Mapping[str, str]]:
-        if self.hot is not None and self.holding:
-            wait = self.budget.wait_s(hot=self.hot)
+        hot = _TEMPERATURE.get()
+        if hot is not None and self.holding:
+            wait = self.budget.wait_s(hot=hot)
             if wait > 0 and self.budget.retry_at <= self.budget.clock():
                 raise OutOfBudget(wait)
         return await super().request_with_headers(method, path, params=params, body=body, ok=ok)
@@ -53,17 +59,17 @@ class PacedApi(JsonApi):
 Run = Callable[[Sink], Awaitable[None]]
 
 
-def paced(api: PacedApi, run: Run, *, hot: bool) -> Run:
+def paced(run: Run, *, hot: bool) -> Run:
     """``run`` with every request it sends held to the budget at this temperature; when the
     budget runs out it returns early, and what it still has to read waits in its cursor."""
 
     async def wrapper(sink: Sink) -> None:
-        api.hot = hot
+        token = _TEMPERATURE.set(hot)
         try:
             await run(sink)
         except OutOfBudget:
             pass
         finally:
-            api.hot = None
+            _TEMPERATURE.reset(token)
 
     return wrapper

@@ -182,7 +182,7 @@ class JsmAdapter(PolledSource):
             Task("slas", settings.sla_interval_s, False, self._poll_slas),
         ]
         for task in self.tasks:  # every request a task sends is held to the budget
-            task.run = paced(api, task.run, hot=task.hot)
+            task.run = paced(task.run, hot=task.hot)
         self.load_cursor(None)
 
     @classmethod

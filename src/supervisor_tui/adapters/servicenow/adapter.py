@@ -169,7 +169,7 @@ class ServiceNowAdapter(PolledSource):
             Task("deleted", settings.deleted_interval_s, False, self._poll_deleted),
         ]
         for task in self.tasks:  # every request a task sends is held to the budget
-            task.run = paced(api, task.run, hot=task.hot)
+            task.run = paced(task.run, hot=task.hot)
         self.load_cursor(None)
 
     @classmethod
