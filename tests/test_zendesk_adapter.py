@@ -369,6 +369,29 @@ async def test_ack_is_not_sent_twice_when_the_answer_is_lost(floor: Floor) -> No
     assert len(supervisor_comments(floor.fake, ticket_id)) == 1
 
 
+async def test_a_lost_answer_is_found_behind_many_newer_comments(floor: Floor) -> None:
+    """The retry looks further than the newest page: 250 replies came in meanwhile."""
+    adapter = floor.adapter()
+    ticket_id, collector = await ack_one_ticket(floor, adapter)
+    real = floor.store.outbox_delivered
+
+    def crash(item_id: int, at: float) -> None:
+        raise StoreError("disk full while marking the delivery")
+
+    floor.store.outbox_delivered = crash  # type: ignore[method-assign]
+    with pytest.raises(StoreError):
+        await collector.deliver_outbox()
+    floor.store.outbox_delivered = real  # type: ignore[method-assign]
+    author = floor.fake.comments[ticket_id][0]["author_id"]
+    floor.fake.agent_comments(ticket_id, 250, author)
+    assert await collector.deliver_outbox() == 1
+    assert len(supervisor_comments(floor.fake, ticket_id)) == 1
+    pages = [
+        p for m, p in floor.fake.requests if m == "GET" and f"/tickets/{ticket_id}/comments" in p
+    ]
+    assert len(pages) >= 3  # it paged back to find it
+
+
 async def test_an_agents_concurrent_edit_is_not_overwritten(floor: Floor) -> None:
     adapter = floor.adapter()
     ticket_id, collector = await ack_one_ticket(floor, adapter)

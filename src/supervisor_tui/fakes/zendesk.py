@@ -420,6 +420,14 @@ class FakeZendesk:
         """An agent edits the ticket in the Zendesk UI: updated_at moves on."""
         self._touch(self._state[ticket_id], self.floor_clock())
 
+    def agent_comments(self, ticket_id: int, count: int, author_id: int) -> None:
+        """Agents and the customer go back and forth ``count`` times on the ticket."""
+        state = self._state[ticket_id]
+        now = self.floor_clock()
+        for k in range(count):
+            self._comment(state, author_id, f"Reply {k + 1}", now, public=k % 2 == 0)
+        self._touch(state, now)
+
     # -- feeding ----------------------------------------------------------------------------
 
     def feed(self, events: Iterable[NewEvent]) -> None:

@@ -878,12 +878,20 @@ class ZendeskAdapter(PolledSource):
         raise WriteBackError(f"ticket {ticket_id} kept changing; will try again", retry_after_s=20)
 
     async def _already_posted(self, ticket_id: str, ref: str) -> bool:
-        body = await self.api.get(
-            f"/api/v2/tickets/{ticket_id}/comments.json",
-            [("sort_order", "desc"), ("page[size]", 50)],
-        )
-        comments = expect(body, "comments", list, label=self.name, where="comments")
-        return any(ref in str(c.get("body") or "") for c in comments if isinstance(c, dict))
+        """Whether a comment carrying ``ref`` is on the ticket: newest first, page after page
+        (a busy ticket may have had many comments since our lost answer), up to 5,000."""
+        path = f"/api/v2/tickets/{ticket_id}/comments.json"
+        params: list[tuple[str, Any]] = [("sort", "-created_at"), ("page[size]", 100)]
+        for _ in range(50):
+            body = await self.api.get(path, params)
+            comments = expect(body, "comments", list, label=self.name, where="comments")
+            if any(ref in str(c.get("body") or "") for c in comments if isinstance(c, dict)):
+                return True
+            meta = body.get("meta") or {}
+            if not meta.get("has_more") or not meta.get("after_cursor"):
+                return False
+            params = [*params[:2], ("page[after]", meta["after_cursor"])]
+        return False
 
 
 @dataclass(slots=True)
