@@ -346,3 +346,46 @@ def test_the_report_agrees_with_the_dashboard(tmp_path: Path) -> None:
         compared += 1
     assert compared == 5
     assert sum(q.offered for q in day.queues) > 1000
+
+
+def test_staffing_is_unknown_until_the_recording_knows_presence() -> None:
+    """A recording that starts before any agent state (a collector started mid-shift, or
+    a helpdesk without presence) says nothing about staffing then: not 0, and not short."""
+    f = Floor()
+    f.add(QueueUpserted(queue_id="voice", name="Voice", channel=Channel.VOICE), at(8))
+    f.add(AgentUpserted(agent_id="ag1", name="Ana", queue_ids=("voice",)), at(8))
+    f.add(AgentUpserted(agent_id="ag2", name="Bo", queue_ids=("voice",)), at(8))
+    for k in range(12):  # busy from 08:00: Erlang C wants agents in every half hour
+        t = at(8) + k * 600
+        f.add(
+            ContactOffered(
+                contact_id=f"c{k}", queue_id="voice", channel=Channel.VOICE, offered_at=t
+            ),
+            t,
+        )
+        f.add(
+            ContactAnswered(
+                contact_id=f"c{k}", queue_id="voice", agent_id="ag1", answered_at=t + 5, wait_s=5
+            ),
+            t + 5,
+        )
+    # a helpdesk without presence says so for Bo; Ana's presence reaches the store at 08:45
+    f.add(AgentStateChanged(agent_id="ag2", state=AgentState.UNKNOWN, since=at(8)), at(8))
+    f.add(AgentStateChanged(agent_id="ag1", state=AgentState.AVAILABLE, since=at(8.75)), at(8.75))
+    timed = sorted(f.events, key=lambda e: (e.occurred_at, e.seq))  # as a store holds them
+    events = [e.model_copy(update={"seq": n}) for n, e in enumerate(timed, 1)]
+    report = compute([("r", events)], targets=small_targets(), grouping="day")
+    voice = next(q for q in report.periods[0].queues if q.queue_id == "voice")
+    by_start = {h.start: h for h in voice.half_hours}
+    eight, half_eight, nine = by_start[at(8)], by_start[at(8.5)], by_start[at(9)]
+    assert eight.need is not None and eight.staffed is None and not eight.short
+    assert half_eight.staffed == pytest.approx(1.0)  # over the quarter hour it was known
+    assert nine.staffed == pytest.approx(1.0)
+    import json
+
+    from supervisor_tui.report.render import short_half_hours, to_json
+
+    assert at(8) not in [h.start for h in short_half_hours(voice)]
+    (period,) = json.loads(to_json(report))["periods"]
+    (shown,) = [q for q in period["queues"] if q["queue_id"] == "voice"]
+    assert shown["half_hours"][0]["staffed"] is None  # null in JSON, never 0

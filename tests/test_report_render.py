@@ -567,3 +567,19 @@ def test_rich_summary_has_headlines_bar_sparkline_and_agents(report: Report) -> 
     assert "Occupancy" in text and "81%" in text
     assert "Escalations: raised 3, acked 2, resolved 1" in text
     assert all(len(line) <= 120 for line in text.splitlines())
+
+
+def test_a_narrow_terminal_keeps_queue_names_and_drops_the_least_needed_columns(
+    report: Report,
+) -> None:
+    """At 80 columns (an SSH session, a laptop split) the names stay; the sparkline and
+    the second-order figures go first."""
+    wide = render_text(report)
+    console = Console(record=True, width=80, color_system=None)
+    console.print(rich_summary_(report))
+    narrow = console.export_text()
+    assert all(len(line) <= 80 for line in narrow.splitlines())
+    for q in report.periods[0].queues:
+        assert q.name.split()[0] in narrow, q.name
+    assert "Offered/½h" in wide and "Offered/½h" not in narrow
+    assert "Queue" in narrow and "Offered" in narrow and "Tickets" in narrow

@@ -180,6 +180,8 @@ class _Fold:
         self.now = -math.inf
         self.first_response_seen: set[str] = set()
         self.breached: set[tuple[str, str]] = set()
+        self.presence_known: set[str] = set()
+        self._with_presence: set[str] = set()
 
     def period(self, t: float) -> _PeriodAcc:
         return self.periods[period_key(t, self.grouping, self.targets.utc_offset_s)]
@@ -198,6 +200,7 @@ class _Fold:
             else:
                 self._remember(event)
             self.state.apply(event)
+            self._learn_presence(event)
         self._close()
         for queue in self.state.queues.values():
             if queue.today.day >= 0:
@@ -218,6 +221,21 @@ class _Fold:
         for agent in self.state.agents.values():
             self.agent_names[agent.agent_id] = agent.name
 
+    def _learn_presence(self, event: Event) -> None:
+        """Queues whose staffing the recording knows: those served by an agent whose
+        presence (a state other than "no presence") has been recorded."""
+        payload = event.payload
+        agent_id = getattr(payload, "agent_id", None)
+        if payload.KIND == "agent.state":
+            if getattr(payload, "state", None) is AgentState.UNKNOWN:
+                return
+            self._with_presence.add(str(agent_id))
+        elif payload.KIND != "agent.upserted" or agent_id not in self._with_presence:
+            return
+        agent = self.state.agents.get(str(agent_id))
+        if agent is not None:
+            self.presence_known.update(agent.queue_ids)
+
     # time passing: staffing integrals, agent state time, period boundaries
     def _advance(self, t: float) -> None:
         if self.now == -math.inf:
@@ -237,7 +255,7 @@ class _Fold:
             if self.in_span(start):
                 acc = self.period(start)
                 for queue in self.state.queues.values():
-                    if queue.channel.is_realtime:
+                    if queue.channel.is_realtime and queue.queue_id in self.presence_known:
                         h = acc.queues[queue.queue_id].halves[int(half)]
                         h.staffed_s += self.state.staffed.get(queue.queue_id, 0) * dt
                         h.covered_s += dt
@@ -454,7 +472,7 @@ def _queue_figures(
     half_hours = []
     for start in sorted(q.halves):
         h = q.halves[start]
-        staffed = h.staffed_s / h.covered_s if h.covered_s else 0.0
+        staffed = round(h.staffed_s / h.covered_s, 2) if h.covered_s else None
         need = None
         if realtime and h.offered:
             aht = h.handle_s / h.handled if h.handled else t.aht_default_s
@@ -467,8 +485,8 @@ def _queue_figures(
                 abandoned=h.abandoned,
                 service_level=service_level(h.within_t, h.answered, h.abandoned_after_t),
                 need=need,
-                staffed=round(staffed, 2),
-                short=need is not None and staffed < need,
+                staffed=staffed,
+                short=need is not None and staffed is not None and staffed < need,
             )
         )
     sla = tuple(

@@ -79,7 +79,10 @@ class HalfHour:
     abandoned: int
     service_level: float | None
     need: int | None  # Erlang C; None for ticket queues or without arrivals
-    staffed: float  # average agents signed in to the queue and not away
+    staffed: float | None
+    """Average agents signed in to the queue and not away, over the part of the half hour
+    when the recording knew their presence; None when it knew none of it (before the first
+    agent state reached the store, or a helpdesk without presence)."""
     short: bool  # staffed < need
 
 

@@ -24,9 +24,11 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
@@ -106,8 +108,10 @@ def _fmt_threshold(seconds: float) -> str:
     return fmt_duration(seconds)
 
 
-def _fmt_agents(value: float) -> str:
-    """Average agents: ``6.5``, ``6``."""
+def _fmt_agents(value: float | None) -> str:
+    """Average agents: ``6.5``, ``6``; ``–`` when the recording did not know."""
+    if value is None:
+        return NONE
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
@@ -712,7 +716,7 @@ def svg_staffing(queue: QueueFigures, utc_offset_s: int, chart_id: str, with_day
     """Erlang C need vs agents staffed per half hour as step lines; short half hours shaded."""
     hhs = queue.half_hours
     slot = _PW / len(hhs)
-    peak = max(max(hh.staffed for hh in hhs), max((hh.need or 0) for hh in hhs))
+    peak = max(max(hh.staffed or 0 for hh in hhs), max((hh.need or 0) for hh in hhs))
     top, step = _nice_axis(peak)
     shorts = sum(hh.short for hh in hhs)
     title = f"{queue.name}: staffing need vs staffed per half hour"
@@ -951,7 +955,31 @@ def sl_bar(service_level: float | None, target: float, width: int = 10) -> Text:
     return bar
 
 
-def _rich_queue_table(period: Period, targets: Mapping[str, float] | None) -> Table:
+QUEUE_COLUMNS_BY_PRIORITY = ("Offered/½h", "1st rsp", "CSAT", "ASA", "SLA", "Aband")
+"""The queue table's columns a narrow terminal drops first, in this order: the queue's name
+and its headline figures stay readable rather than being squeezed to nothing."""
+
+
+@dataclass(frozen=True)
+class _RichQueueTable:
+    period: Period
+    targets: Mapping[str, float] | None
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        dropped: set[str] = set()
+        table = _rich_queue_table(self.period, self.targets, dropped)
+        for column in QUEUE_COLUMNS_BY_PRIORITY:
+            natural = Measurement.get(console, options.update_width(100_000), table).maximum
+            if natural <= options.max_width:
+                break
+            dropped.add(column)
+            table = _rich_queue_table(self.period, self.targets, dropped)
+        yield table
+
+
+def _rich_queue_table(
+    period: Period, targets: Mapping[str, float] | None, dropped: set[str] | None = None
+) -> Table:
     table = Table(
         title=Text("Queues", style="bold"),
         box=box.SIMPLE_HEAD,
@@ -959,33 +987,44 @@ def _rich_queue_table(period: Period, targets: Mapping[str, float] | None) -> Ta
         collapse_padding=True,
         pad_edge=False,
     )
-    table.add_column("Queue", overflow="fold", min_width=14)
-    table.add_column("Offered", justify="right", no_wrap=True)
-    table.add_column("SL ┃target", no_wrap=True)
-    table.add_column("ASA", justify="right", no_wrap=True)
-    table.add_column("AHT", justify="right", no_wrap=True)
-    table.add_column("Aband", justify="right", no_wrap=True)
-    table.add_column("Tickets", justify="right", no_wrap=True)
-    table.add_column("1st rsp", justify="right", no_wrap=True)
-    table.add_column("SLA", justify="right", no_wrap=True)
-    table.add_column("CSAT", justify="right", no_wrap=True)
-    table.add_column("Offered/½h", no_wrap=True)
+    gone = dropped or set()
+    columns: list[tuple[str, dict[str, Any]]] = [
+        ("Queue", {"overflow": "fold", "min_width": 14}),
+        ("Offered", {"justify": "right", "no_wrap": True}),
+        ("SL ┃target", {"no_wrap": True}),
+        ("ASA", {"justify": "right", "no_wrap": True}),
+        ("AHT", {"justify": "right", "no_wrap": True}),
+        ("Aband", {"justify": "right", "no_wrap": True}),
+        ("Tickets", {"justify": "right", "no_wrap": True}),
+        ("1st rsp", {"justify": "right", "no_wrap": True}),
+        ("SLA", {"justify": "right", "no_wrap": True}),
+        ("CSAT", {"justify": "right", "no_wrap": True}),
+        ("Offered/½h", {"no_wrap": True}),
+    ]
+    for header, options in columns:
+        if header not in gone:
+            table.add_column(header, **options)
     for q in period.queues:
         realtime = q.realtime
         offered = [float(hh.offered) for hh in q.half_hours]
-        table.add_row(
-            Text(q.name),
-            Text(str(q.offered) if realtime else NONE),
-            sl_bar(q.service_level, _sl_target(q, targets), width=8) if realtime else Text(NONE),
-            Text(fmt_duration(q.asa_s)),
-            Text(fmt_duration(q.aht_s)),
-            Text(fmt_rate(q.abandon_rate)),
-            Text(f"{q.tickets_created}/{q.tickets_solved}"),
-            Text(fmt_duration(q.first_response.median_s)),
-            Text(fmt_rate(sla_attainment_all(q))),
-            Text(fmt_rate(q.csat)),
-            Text(sparkline(offered, width=12), style="cyan") if offered else Text(NONE),
-        )
+        cells = {
+            "Queue": Text(q.name),
+            "Offered": Text(str(q.offered) if realtime else NONE),
+            "SL ┃target": sl_bar(q.service_level, _sl_target(q, targets), width=8)
+            if realtime
+            else Text(NONE),
+            "ASA": Text(fmt_duration(q.asa_s)),
+            "AHT": Text(fmt_duration(q.aht_s)),
+            "Aband": Text(fmt_rate(q.abandon_rate)),
+            "Tickets": Text(f"{q.tickets_created}/{q.tickets_solved}"),
+            "1st rsp": Text(fmt_duration(q.first_response.median_s)),
+            "SLA": Text(fmt_rate(sla_attainment_all(q))),
+            "CSAT": Text(fmt_rate(q.csat)),
+            "Offered/½h": Text(sparkline(offered, width=12), style="cyan")
+            if offered
+            else Text(NONE),
+        }
+        table.add_row(*(cell for header, cell in cells.items() if header not in gone))
     return table
 
 
@@ -1023,14 +1062,14 @@ def rich_summary(
         Text(report.title, style="bold"),
         Text(
             f"{report.grouping} · generated {fmt_local(report.generated_at, off)} "
-            f"({_fmt_offset(off)}) · {len(report.sources)} source(s)",
+            f"({_fmt_offset(off)}) · {len(report.sources)} recording(s)",
             style="dim",
         ),
     ]
     for period in report.periods:
         items.append(Rule(Text(period.label, style="bold")))
         items.append(Text(_fmt_span(period, off), style="dim"))
-        items.append(_rich_queue_table(period, sl_targets))
+        items.append(_RichQueueTable(period, sl_targets))
         e = period.escalations
         items.append(
             Text(
