@@ -18,7 +18,8 @@ from contextvars import ContextVar
 from typing import Any
 
 from supervisor_tui.adapters.base import Sink
-from supervisor_tui.adapters.http import JsonApi
+from supervisor_tui.adapters.http import JsonApi, RateBudget
+from supervisor_tui.adapters.polling import Task
 
 
 class OutOfBudget(Exception):
@@ -59,17 +60,75 @@ class PacedApi(JsonApi):
 Run = Callable[[Sink], Awaitable[None]]
 
 
-def paced(run: Run, *, hot: bool) -> Run:
+def paced(run: Run, *, hot: bool, cut: Callable[[bool], None] | None = None) -> Run:
     """``run`` with every request it sends held to the budget at this temperature; when the
-    budget runs out it returns early, and what it still has to read waits in its cursor."""
+    budget runs out it returns early, and what it still has to read waits in its cursor.
+    ``cut`` is told after each run whether the budget cut it short."""
 
     async def wrapper(sink: Sink) -> None:
         token = _TEMPERATURE.set(hot)
+        short = False
         try:
             await run(sink)
         except OutOfBudget:
-            pass
+            short = True
         finally:
             _TEMPERATURE.reset(token)
+        if cut is not None:
+            cut(short)
 
     return wrapper
+
+
+class Pacer:
+    """Paces a source's tasks and learns what each costs, so their intervals can be
+    stretched by the requests a run really takes (its pages, its fan-out), not one each."""
+
+    def __init__(self, budget: RateBudget) -> None:
+        self.budget = budget
+        self.cost: dict[str, int] = {}
+        """Requests the task's last complete run took (all its parts, if it was cut)."""
+        self.cut: set[str] = set()
+        """Tasks the budget cut short on their last run."""
+        self._spent: dict[str, int] = {}  # requests of a run cut short, so far
+
+    def pace(self, tasks: list[Task]) -> None:
+        for task in tasks:
+            task.run = self._paced(task)
+
+    def _paced(self, task: Task) -> Run:
+        name = task.name
+        inner = paced(task.run, hot=task.hot, cut=lambda short: self._mark(name, short))
+
+        async def counted(sink: Sink) -> None:
+            before = self.budget.requests
+            try:
+                await inner(sink)
+            except BaseException:
+                self._spent.pop(name, None)
+                raise
+            spent = self._spent.pop(name, 0) + self.budget.requests - before
+            if name in self.cut:
+                self._spent[name] = spent
+            else:
+                self.cost[name] = spent
+
+        return counted
+
+    def _mark(self, name: str, short: bool) -> None:
+        if short:
+            self.cut.add(name)
+        else:
+            self.cut.discard(name)
+
+    def stretch(self, task: Task, tasks: list[Task]) -> float:
+        """As ``PolledSource.stretch``, with each task planned at what it costs a run; a task
+        the budget cut short goes on as soon as the budget allows."""
+        if task.name in self.cut:
+            return min(task.interval_s, max(1.0, self.budget.wait_s(hot=task.hot)))
+        planned = sum(
+            max(1, self.cost.get(t.name, 1)) * 60.0 / t.interval_s for t in tasks if t.enabled
+        )
+        allowed = self.budget.allowed_per_minute
+        factor = max(1.0, planned / allowed) if task.hot else max(1.0, 1.5 * planned / allowed)
+        return task.interval_s * factor

@@ -57,7 +57,7 @@ import httpx
 from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError, WriteBackError
 from supervisor_tui.adapters.http import ApiError, BadBody, RateBudget, expect
 from supervisor_tui.adapters.jsm import parse
-from supervisor_tui.adapters.paced import OutOfBudget, PacedApi, paced
+from supervisor_tui.adapters.paced import OutOfBudget, PacedApi, Pacer
 from supervisor_tui.adapters.polling import PolledSource, ShapeError, Task, trim, write_back_of
 from supervisor_tui.adapters.zendesk.adapter import _Bearer, read_secret
 from supervisor_tui.model import (
@@ -181,8 +181,8 @@ class JsmAdapter(PolledSource):
             Task("tickets", settings.ticket_interval_s, True, self._poll_tickets),
             Task("slas", settings.sla_interval_s, False, self._poll_slas),
         ]
-        for task in self.tasks:  # every request a task sends is held to the budget
-            task.run = paced(task.run, hot=task.hot)
+        self.pacer = Pacer(budget)
+        self.pacer.pace(self.tasks)  # every request a task sends is held to the budget
         self.load_cursor(None)
 
     @classmethod
@@ -582,6 +582,9 @@ class JsmAdapter(PolledSource):
         pending[:] = [key for _, key in sorted(enumerate(pending), key=urgency)]
 
     # -- health -----------------------------------------------------------------------------
+
+    def stretch(self, task: Task) -> float:
+        return self.pacer.stretch(task, self.tasks)
 
     def behind(self) -> str:
         """What is still to read because the budget holds it back ("" when nothing is)."""

@@ -51,7 +51,7 @@ from supervisor_tui.adapters.http import (
     NotFound,
     RateBudget,
 )
-from supervisor_tui.adapters.paced import PacedApi, paced
+from supervisor_tui.adapters.paced import OutOfBudget, PacedApi, Pacer
 from supervisor_tui.adapters.polling import PolledSource, ShapeError, Task, trim, write_back_of
 from supervisor_tui.adapters.servicenow import parse
 from supervisor_tui.adapters.zendesk.adapter import _Bearer, read_secret
@@ -68,6 +68,7 @@ log = logging.getLogger(__name__)
 
 CURSOR_VERSION = 1
 MAX_PAGES_A_ROUND = 50
+PARTIAL_KEEP_S = 900.0  # a list read in part is finished within this, or read again
 NO_AWA = "no presence: Advanced Work Assignment not available"
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,79}$")
 _NUMBER = re.compile(r"^[A-Z]{2,8}[0-9]{4,12}$")
@@ -168,8 +169,10 @@ class ServiceNowAdapter(PolledSource):
             Task("directory", settings.directory_interval_s, False, self._poll_directory, True),
             Task("deleted", settings.deleted_interval_s, False, self._poll_deleted),
         ]
-        for task in self.tasks:  # every request a task sends is held to the budget
-            task.run = paced(task.run, hot=task.hot)
+        self._partial: dict[str, tuple[float, str, list[dict[str, Any]]]] = {}
+        """Lists read in part (the budget): when begun, the last sys_id read, the rows."""
+        self.pacer = Pacer(budget)
+        self.pacer.pace(self.tasks)  # every request a task sends is held to the budget
         self.load_cursor(None)
 
     @classmethod
@@ -284,19 +287,33 @@ class ServiceNowAdapter(PolledSource):
     async def _all_rows(
         self, table: str, query: str, fields: tuple[str, ...]
     ) -> list[dict[str, Any]]:
-        """Every row of a query (for directories and workloads: ordered by sys_id, by key)."""
+        """Every row of a query (for directories and workloads: ordered by sys_id, by key).
+
+        A read the budget cuts short is kept (``PARTIAL_KEEP_S`` at most) and goes on from
+        its last sys_id when asked again, so a list longer than a minute's share is read in
+        parts instead of being started again for ever."""
+        where = f"{table}?{query}?{','.join(fields)}"
         out: list[dict[str, Any]] = []
         after = ""
+        begun = self.wall()
+        kept = self._partial.pop(where, None)
+        if kept is not None and begun - kept[0] < PARTIAL_KEEP_S:
+            begun, after, out = kept
         for _ in range(1000):
             q = "^".join(p for p in (query, f"sys_id>{after}" if after else "") if p)
-            rows, more = await self._rows(
-                table,
-                [
-                    ("sysparm_query", f"{q}^ORDERBYsys_id" if q else "ORDERBYsys_id"),
-                    ("sysparm_fields", ",".join(("sys_id", *fields))),
-                    ("sysparm_limit", self.settings.page_size),
-                ],
-            )
+            try:
+                rows, more = await self._rows(
+                    table,
+                    [
+                        ("sysparm_query", f"{q}^ORDERBYsys_id" if q else "ORDERBYsys_id"),
+                        ("sysparm_fields", ",".join(("sys_id", *fields))),
+                        ("sysparm_limit", self.settings.page_size),
+                    ],
+                )
+            except OutOfBudget:
+                if after:
+                    self._partial[where] = (begun, after, out)
+                raise
             out.extend(rows)
             if not rows or not (more or len(rows) >= self.settings.page_size):
                 return out
@@ -556,13 +573,24 @@ class ServiceNowAdapter(PolledSource):
 
     # -- health ---------------------------------------------------------------------------
 
+    def stretch(self, task: Task) -> float:
+        return self.pacer.stretch(task, self.tasks)
+
     def behind(self) -> str:
-        """The change streams stopped mid-pass (the budget held the rest back), or ""."""
+        """What the budget held back: change streams stopped mid-pass, and lists (presence,
+        open work, the directory) read in part and to be read again; "" when nothing is."""
         waiting = [
             "task SLAs" if w.table == "task_sla" else f"{w.table} changes"
             for w in self.walks
             if self._cursor[w.key]["after"]
         ]
+        names = {
+            "presence": "presence",
+            "workload": "open work",
+            "directory": "the directory",
+            "deleted": "deletions",
+        }
+        waiting += [words for task, words in names.items() if task in self.pacer.cut]
         return f"{' and '.join(waiting)} still being read" if waiting else ""
 
     async def report_health(
