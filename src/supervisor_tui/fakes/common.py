@@ -8,10 +8,12 @@ import math
 import re
 import time
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
+
+from aiohttp import web
 
 from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
 from supervisor_tui.model import NewEvent
@@ -80,6 +82,52 @@ class Faults:
                     self._waiting.remove(fault)
                 return fault
         return None
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class LoopbackServer:
+    """A fake helpdesk's HTTP side: one aiohttp app on 127.0.0.1 whose every request passes
+    through ``_serve`` (auth, rate limit, injected faults, bookkeeping) before its route."""
+
+    base_url: str = ""
+    _runner: web.AppRunner | None = None
+
+    def _routes(self) -> list[web.RouteDef]:
+        raise NotImplementedError
+
+    async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        raise NotImplementedError
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on ``host:port`` (0: any free port) and return the base URL."""
+
+        @web.middleware
+        async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+            return await self._serve(request, handler)
+
+        app = web.Application(middlewares=[middleware])
+        app.add_routes(self._routes())
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        self._runner = runner
+        self.base_url = f"http://{host}:{runner.addresses[0][1]}"
+        await self._started()
+        return self.base_url
+
+    async def stop(self) -> None:
+        await self._stopping()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _started(self) -> None:
+        """After the server is up (a fake that sends webhooks starts its sender here)."""
+
+    async def _stopping(self) -> None:
+        """Before the server goes down."""
 
 
 class FedFake(Protocol):

@@ -116,7 +116,7 @@ import math
 import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -129,8 +129,10 @@ from supervisor_tui.fakes.common import (
     Clock,
     Fault,
     Faults,
+    Handler,
     HttpError,
     Json,
+    LoopbackServer,
     ascii_slug,
     iso,
     parse_iso,
@@ -158,7 +160,6 @@ from supervisor_tui.model import (
 
 __all__ = ["FakeFreshdesk", "iso", "run_simulated"]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 GROUP_BASE = 150_000_000_000
 AGENT_BASE = 160_000_000_000
@@ -345,7 +346,7 @@ class _Call:
     answered_at: float | None = None
 
 
-class FakeFreshdesk:
+class FakeFreshdesk(LoopbackServer):
     """One Freshdesk account on loopback. Feed it simulator events; read it over HTTP."""
 
     def __init__(
@@ -399,36 +400,18 @@ class FakeFreshdesk:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on ``host:port`` (0: any free port) and return the base URL."""
-
-        @web.middleware
-        async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-            return await self._serve(request, handler)
-
-        app = web.Application(middlewares=[middleware])
-        app.add_routes(self._routes())
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        bound = self._runner.addresses[0][1]
-        self.base_url = f"http://{host}:{bound}"
+    async def _started(self) -> None:
         if self.webhook_url is not None:
             self._sender = asyncio.create_task(self._deliver(self.webhook_url))
             if self._hints:
                 self._wake.set()
-        return self.base_url
 
-    async def stop(self) -> None:
+    async def _stopping(self) -> None:
         if self._sender is not None:
             self._sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sender
             self._sender = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     # -- test controls ----------------------------------------------------------------------
 

@@ -77,7 +77,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -87,7 +87,15 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from supervisor_tui.adapters.simulator import SLA_TARGET_S
-from supervisor_tui.fakes.common import Fault, Faults, HttpError, Json, run_simulated
+from supervisor_tui.fakes.common import (
+    Fault,
+    Faults,
+    Handler,
+    HttpError,
+    Json,
+    LoopbackServer,
+    run_simulated,
+)
 from supervisor_tui.fakes.common import number as sim_number
 from supervisor_tui.model import (
     AgentUpserted,
@@ -103,7 +111,6 @@ from supervisor_tui.model import (
 
 __all__ = ["FakeJsm", "run_simulated"]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 DESK_ID, PROJECT_ID, PROJECT_KEY = "1", "10000", "SUP"
 ISSUE_BASE = 10_000
@@ -198,7 +205,7 @@ class _Request:
         return str(ISSUE_BASE + self.number)
 
 
-class FakeJsm:
+class FakeJsm(LoopbackServer):
     """One JSM Cloud site on loopback. Feed it simulator events; read it over HTTP."""
 
     def __init__(
@@ -241,25 +248,6 @@ class FakeJsm:
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        @web.middleware
-        async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-            return await self._serve(request, handler)
-
-        app = web.Application(middlewares=[middleware])
-        app.add_routes(self._routes())
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        self.base_url = f"http://{host}:{self._runner.addresses[0][1]}"
-        return self.base_url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     # -- test controls ----------------------------------------------------------------------
 

@@ -65,7 +65,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -73,7 +73,16 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from supervisor_tui.fakes.common import Clock, Fault, Faults, HttpError, Json, run_simulated
+from supervisor_tui.fakes.common import (
+    Clock,
+    Fault,
+    Faults,
+    Handler,
+    HttpError,
+    Json,
+    LoopbackServer,
+    run_simulated,
+)
 from supervisor_tui.fakes.common import number as sim_number
 from supervisor_tui.model import (
     AgentState,
@@ -91,7 +100,6 @@ from supervisor_tui.model import (
 
 __all__ = ["FakeServiceNow", "run_simulated", "sys_id_of"]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 AUTH_FAILED: Json = {
     "error": {
@@ -271,7 +279,7 @@ class Query:
         return rows
 
 
-class FakeServiceNow:
+class FakeServiceNow(LoopbackServer):
     """One ServiceNow instance on loopback. Feed it simulator events; read it over HTTP."""
 
     def __init__(
@@ -328,32 +336,14 @@ class FakeServiceNow:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        @web.middleware
-        async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-            return await self._serve(request, handler)
-
-        app = web.Application(middlewares=[middleware])
-        app.add_routes(
-            [
-                web.get("/api/now/table/{table}", self._list),
-                web.get("/api/now/table/{table}/{sys_id}", self._one),
-                web.patch("/api/now/table/{table}/{sys_id}", self._patch),
-                web.put("/api/now/table/{table}/{sys_id}", self._patch),
-                web.route("*", "/{tail:.*}", self._unknown),
-            ]
-        )
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        self.base_url = f"http://{host}:{self._runner.addresses[0][1]}"
-        return self.base_url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+    def _routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/api/now/table/{table}", self._list),
+            web.get("/api/now/table/{table}/{sys_id}", self._one),
+            web.patch("/api/now/table/{table}/{sys_id}", self._patch),
+            web.put("/api/now/table/{table}/{sys_id}", self._patch),
+            web.route("*", "/{tail:.*}", self._unknown),
+        ]
 
     # -- test controls ----------------------------------------------------------------------
 

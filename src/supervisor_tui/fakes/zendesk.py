@@ -110,7 +110,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -123,8 +123,10 @@ from supervisor_tui.fakes.common import (
     Clock,
     Fault,
     Faults,
+    Handler,
     HttpError,
     Json,
+    LoopbackServer,
     ascii_slug,
     iso,
     parse_iso,
@@ -151,7 +153,6 @@ from supervisor_tui.model import (
 
 __all__ = ["FakeZendesk", "iso", "run_simulated"]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 GROUP_BASE = 360_000_000_000
 USER_BASE = 370_000_000_000
@@ -299,7 +300,7 @@ class _Contact:
     wait_s: float = 0.0
 
 
-class FakeZendesk:
+class FakeZendesk(LoopbackServer):
     """One Zendesk account on loopback. Feed it simulator events; read it over HTTP."""
 
     def __init__(
@@ -366,28 +367,6 @@ class FakeZendesk:
             self._add_policy(SLA_POLICY_BASE + k, f"{priority.value} e-mail", priority, k)
 
     # -- lifecycle --------------------------------------------------------------------------
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on ``host:port`` (0: any free port) and return the base URL."""
-
-        @web.middleware
-        async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-            return await self._serve(request, handler)
-
-        app = web.Application(middlewares=[middleware])
-        app.add_routes(self._routes())
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        bound = self._runner.addresses[0][1]
-        self.base_url = f"http://{host}:{bound}"
-        return self.base_url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     # -- test controls ----------------------------------------------------------------------
 
