@@ -269,3 +269,45 @@ async def test_pending_write_backs_show_in_the_freshness_bar(tmp_path: Path) -> 
         app._tick_tiles()
         assert "1 write-back to the helpdesk pending" in str(app.freshness.render())
     store.close()
+
+
+async def test_agents_without_presence_show_their_work_and_no_clock(tmp_path: Path) -> None:
+    """A helpdesk without presence (JSM): the agent is "No status" with the requests they
+    hold, no time in a state we do not know, and the top bar counts them apart."""
+    from supervisor_tui.model import AgentState, AgentStateChanged, AgentUpserted
+
+    store = SQLiteStore(tmp_path / "f.db")
+    made = [
+        AgentUpserted(agent_id="a1", name="Aiko B.", queue_ids=("q",)),
+        AgentStateChanged(
+            agent_id="a1",
+            state=AgentState.UNKNOWN,
+            raw_state="no presence in Jira Service Management",
+            since=EPOCH,
+            work="7 open requests",
+        ),
+        AgentUpserted(agent_id="a2", name="Ben H.", queue_ids=("q",)),
+        AgentStateChanged(agent_id="a2", state=AgentState.AVAILABLE, since=EPOCH),
+    ]
+    store.append(
+        [
+            NewEvent(source="it", key=f"k{i}", occurred_at=EPOCH, received_at=EPOCH, payload=p)
+            for i, p in enumerate(made)
+        ]
+    )
+    app = SupervisorApp(store, settings(RuleEngine([])), clock=FakeClock(EPOCH + 95))
+    async with app.run_test(size=(200, 40)) as pilot:
+        board = app.query_one(AgentBoard)
+        await wait_for(
+            pilot,
+            lambda: len(board.summary()) > 0 and board.summary()[AgentState.UNKNOWN] == 1,
+            "the agents",
+        )
+        await pilot.pause()
+        row = line_text(board, 0)
+        assert "◇ No status" in row and "Aiko B." in row and "7 open requests" in row
+        assert "—" in row.split("Aiko")[0]  # no time in state
+        assert "1:35" in row  # Ben's clock runs: available for 95 s
+        top = str(app.query_one(TopBar).render())
+        assert "◇ No status 1" in top and "● Available 1" in top
+    store.close()

@@ -157,7 +157,7 @@ class AgentBoard(ScrollView, can_focus=True):
         return style
 
     def _cell_key(self, agent: AgentView) -> tuple[object, ...]:
-        in_state = int(self._now - agent.since) if agent.since else -1
+        in_state = int(self._now - agent.since) if _timed(agent) else -1
         return (
             agent.agent_id,
             agent.name,
@@ -173,7 +173,7 @@ class AgentBoard(ScrollView, can_focus=True):
         label, colour = STATE_LOOK[agent.state]
         if agent.state is AgentState.AWAY and agent.reason:
             label = f"◌ {agent.reason}"
-        in_state = self._now - agent.since if agent.since else None
+        in_state = self._now - agent.since if _timed(agent) else None
         long_away = (
             agent.state is AgentState.AWAY and in_state is not None and (in_state > LONG_AWAY_S)
         )
@@ -188,3 +188,9 @@ class AgentBoard(ScrollView, can_focus=True):
             Segment(set_cell_size(work, rest), self._style("dim")),
             Segment(f"{agent.handled_today:>3} ", self._style("dim")),
         ]
+
+
+def _timed(agent: AgentView) -> bool:
+    """Whether the agent's time in state means anything: not for a helpdesk without
+    presence, whose "since" is only when we last read the agent's work."""
+    return bool(agent.since) and agent.state is not AgentState.UNKNOWN
