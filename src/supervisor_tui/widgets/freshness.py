@@ -35,7 +35,9 @@ def freshness_text(
     looks.sort(key=lambda pair: 0 if pair[1][3] else 1)  # trouble first, else by name
     text = _join([_source_text(s, look, now, compact=False) for s, look in looks])
     if width is not None and text.cell_len > width and len(looks) > 1:
-        text = _join([_source_text(s, look, now, compact=not look[3]) for s, look in looks])
+        text = _join(
+            [_source_text(s, look, now, compact=not look[3], brief=True) for s, look in looks]
+        )
     if width is not None:
         text.truncate(width, overflow="ellipsis")
     return text
@@ -64,7 +66,12 @@ def _join(parts: list[Text]) -> Text:
     return text
 
 
-def _source_text(source: SourceView, look: Look, now: float, *, compact: bool) -> Text:
+def _source_text(
+    source: SourceView, look: Look, now: float, *, compact: bool, brief: bool = False
+) -> Text:
+    """One source. ``compact``: a healthy source in a short bar (dot, name, age, budget).
+    ``brief``: a source in trouble in a short bar keeps its reason and retry time, and says
+    its age and budget in fewer words."""
     glyph, word, style, _trouble = look
     age = now - source.newest_event_at if source.newest_event_at else None
     text = Text()
@@ -79,9 +86,12 @@ def _source_text(source: SourceView, look: Look, now: float, *, compact: bool) -
             )
         return text
     text.append(f" {word}", style)
-    text.append(
-        f" · newest {fmt.duration(age)} ago" if age is not None else " · nothing yet", "dim"
-    )
+    if brief:
+        text.append(f" · {fmt.duration(age)}" if age is not None else " · nothing yet", "dim")
+    else:
+        text.append(
+            f" · newest {fmt.duration(age)} ago" if age is not None else " · nothing yet", "dim"
+        )
     if source.state in (HealthState.DEGRADED, HealthState.DOWN) and source.reason:
         text.append(" · ")
         text.append(Text(source.reason, style=style))
@@ -90,9 +100,13 @@ def _source_text(source: SourceView, look: Look, now: float, *, compact: bool) -
     if source.budget_left is not None:
         low = source.budget_left < 0.2
         text.append(
-            f" · API budget {fmt.percent(source.budget_left)} left",
+            f" · {fmt.percent(source.budget_left)} budget"
+            if brief
+            else f" · API budget {fmt.percent(source.budget_left)} left",
             "bold yellow" if low else "dim",
         )
+    if brief:
+        return text
     if source.poll_interval_s is not None:
         text.append(f" · every {source.poll_interval_s:.0f}s", "dim")
     for name, count in source.views.items():
