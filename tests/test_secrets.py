@@ -32,10 +32,17 @@ from rich.traceback import Traceback
 
 from supervisor_tui.adapters.base import SourceSetupError
 from supervisor_tui.adapters.freshdesk.adapter import FreshdeskAdapter, FreshdeskSettings
-from supervisor_tui.adapters.http import ApiError, AuthFailed, BadBody, ServerError, Unreachable
+from supervisor_tui.adapters.http import (
+    ApiError,
+    AuthFailed,
+    BadBody,
+    ServerError,
+    Unreachable,
+    read_secret,
+)
 from supervisor_tui.adapters.polling import PolledSource
 from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
-from supervisor_tui.adapters.zendesk.adapter import ZendeskAdapter, ZendeskSettings, read_secret
+from supervisor_tui.adapters.zendesk.adapter import ZendeskAdapter, ZendeskSettings
 from supervisor_tui.app import FloorSettings, SupervisorApp
 from supervisor_tui.config import ConfigError, load_config
 from supervisor_tui.core.commands import EscalationDesk

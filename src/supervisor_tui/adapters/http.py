@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+from supervisor_tui.adapters.base import SourceSetupError
 
 Clock = Callable[[], float]
 
@@ -337,3 +342,39 @@ def expect(body: Any, key: str, kind: type, *, label: str, where: str) -> Any:
         raw = json.dumps(body)[:4000] if body is not None else ""
         raise BadBody(f"{label}: {where} answered without a {key!r} {kind.__name__}", raw=raw)
     return body[key]
+
+
+class BearerAuth(httpx.Auth):
+    """``Authorization: Bearer …`` (OAuth tokens); its repr never shows the token."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def auth_flow(self, request: httpx.Request) -> Any:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(***)"
+
+
+def read_secret(*, env: str | None = None, file: str | None = None, what: str) -> str | None:
+    """A secret from an environment variable or a file only its owner can read."""
+    if env:
+        value = os.environ.get(env)
+        if not value:
+            raise SourceSetupError(f"{what}: environment variable {env} is not set")
+        return value.strip()
+    if file:
+        path = Path(os.path.expanduser(file))
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            raise SourceSetupError(f"{what}: cannot read {path} ({exc.strerror})") from None
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise SourceSetupError(
+                f"{what}: {path} can be read by others (mode {stat.S_IMODE(mode):o}); "
+                f"run: chmod 600 {path}"
+            )
+        return path.read_text(encoding="utf-8").strip()
+    return None

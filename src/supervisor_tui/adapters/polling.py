@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -279,3 +280,14 @@ def trim(mapping: dict[str, Any], keep: int) -> None:
     """Drop the oldest entries (dicts keep insertion order) past ``keep``."""
     for key in list(mapping)[: max(0, len(mapping) - keep)]:
         del mapping[key]
+
+
+def saved_state(cursor: str | None, version: int) -> dict[str, Any]:
+    """An adapter's stored cursor as the dict it wrote, or ``{}`` (start afresh) when there
+    is none, it does not parse, or an older version of the adapter wrote it."""
+    if cursor:
+        with contextlib.suppress(ValueError, TypeError):
+            loaded = json.loads(cursor)
+            if isinstance(loaded, dict) and loaded.get("v") == version:
+                return loaded
+    return {}

@@ -27,7 +27,6 @@ times the shift report needs, and a chat's answer time; it is on by default
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import json
 import logging
@@ -46,17 +45,19 @@ from supervisor_tui.adapters.http import (
     BadBody,
     JsonApi,
     RateBudget,
+    read_secret,
 )
 from supervisor_tui.adapters.polling import (
     PolledSource,
     ShapeError,
     Task,
     iso,
+    saved_state,
     trim,
     ts,
     write_back_of,
 )
-from supervisor_tui.adapters.zendesk.adapter import SyncReport, read_secret
+from supervisor_tui.adapters.zendesk.adapter import SyncReport
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
@@ -222,12 +223,7 @@ class FreshdeskAdapter(PolledSource):
     # -- cursor ---------------------------------------------------------------------------
 
     def load_cursor(self, cursor: str | None) -> None:
-        state: dict[str, Any] = {}
-        if cursor:
-            with contextlib.suppress(ValueError, TypeError):
-                loaded = json.loads(cursor)
-                if isinstance(loaded, dict) and loaded.get("v") == CURSOR_VERSION:
-                    state = loaded
+        state = saved_state(cursor, CURSOR_VERSION)
         start = iso(self.clock() - self.settings.backfill_s)
         self._cursor = {
             "v": CURSOR_VERSION,

@@ -40,7 +40,6 @@ member has someone on it). Deleted requests are not seen (no feed of deletions).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
@@ -55,11 +54,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 
 from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError, WriteBackError
-from supervisor_tui.adapters.http import ApiError, BadBody, RateBudget, expect
+from supervisor_tui.adapters.http import (
+    ApiError,
+    BadBody,
+    BearerAuth,
+    RateBudget,
+    expect,
+    read_secret,
+)
 from supervisor_tui.adapters.jsm import parse
 from supervisor_tui.adapters.paced import OutOfBudget, PacedApi, Pacer
-from supervisor_tui.adapters.polling import PolledSource, ShapeError, Task, trim, write_back_of
-from supervisor_tui.adapters.zendesk.adapter import _Bearer, read_secret
+from supervisor_tui.adapters.polling import (
+    PolledSource,
+    ShapeError,
+    Task,
+    saved_state,
+    trim,
+    write_back_of,
+)
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
@@ -114,7 +126,7 @@ class JsmSettings:
 
     def auth(self) -> httpx.Auth | None:
         if self.oauth_token:
-            return _Bearer(self.oauth_token)
+            return BearerAuth(self.oauth_token)
         if self.email and self.token:
             return httpx.BasicAuth(self.email, self.token)
         return None
@@ -245,12 +257,7 @@ class JsmAdapter(PolledSource):
     # -- cursor ---------------------------------------------------------------------------
 
     def load_cursor(self, cursor: str | None) -> None:
-        state: dict[str, Any] = {}
-        if cursor:
-            with contextlib.suppress(ValueError, TypeError):
-                loaded = json.loads(cursor)
-                if isinstance(loaded, dict) and loaded.get("v") == CURSOR_VERSION:
-                    state = loaded
+        state = saved_state(cursor, CURSOR_VERSION)
         since = state.get("since")
         self._cursor = {
             "v": CURSOR_VERSION,

@@ -31,7 +31,6 @@ from the open unassigned rows (not a queue the instance reports).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
@@ -48,13 +47,21 @@ from supervisor_tui.adapters.http import (
     ApiError,
     AuthFailed,
     BadBody,
+    BearerAuth,
     NotFound,
     RateBudget,
+    read_secret,
 )
 from supervisor_tui.adapters.paced import OutOfBudget, PacedApi, Pacer
-from supervisor_tui.adapters.polling import PolledSource, ShapeError, Task, trim, write_back_of
+from supervisor_tui.adapters.polling import (
+    PolledSource,
+    ShapeError,
+    Task,
+    saved_state,
+    trim,
+    write_back_of,
+)
 from supervisor_tui.adapters.servicenow import parse
-from supervisor_tui.adapters.zendesk.adapter import _Bearer, read_secret
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
@@ -99,7 +106,7 @@ class ServiceNowSettings:
 
     def auth(self) -> httpx.Auth | None:
         if self.oauth_token:
-            return _Bearer(self.oauth_token)
+            return BearerAuth(self.oauth_token)
         if self.username and self.password:
             return httpx.BasicAuth(self.username, self.password)
         return None
@@ -242,12 +249,7 @@ class ServiceNowAdapter(PolledSource):
     # -- cursor ---------------------------------------------------------------------------
 
     def load_cursor(self, cursor: str | None) -> None:
-        state: dict[str, Any] = {}
-        if cursor:
-            with contextlib.suppress(ValueError, TypeError):
-                loaded = json.loads(cursor)
-                if isinstance(loaded, dict) and loaded.get("v") == CURSOR_VERSION:
-                    state = loaded
+        state = saved_state(cursor, CURSOR_VERSION)
         start = parse.sn_format(self.clock() - self.settings.backfill_s)
         self._cursor = {"v": CURSOR_VERSION, "deleted_since": state.get("deleted_since") or start}
         for walk in self.walks:

@@ -20,18 +20,14 @@ nothing stored twice (events carry keys the store deduplicates).
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import json
 import logging
-import os
-import stat
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -41,16 +37,19 @@ from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError, WriteBac
 from supervisor_tui.adapters.http import (
     ApiError,
     BadBody,
+    BearerAuth,
     Conflict,
     JsonApi,
     NotFound,
     RateBudget,
     expect,
+    read_secret,
 )
 from supervisor_tui.adapters.polling import (
     PolledSource,
     ShapeError,
     Task,
+    saved_state,
     trim,
     write_back_of,
 )
@@ -103,44 +102,10 @@ class ZendeskSettings:
 
     def auth(self) -> httpx.Auth | None:
         if self.oauth_token:
-            return _Bearer(self.oauth_token)
+            return BearerAuth(self.oauth_token)
         if self.email and self.token:
             return httpx.BasicAuth(f"{self.email}/token", self.token)
         return None
-
-
-class _Bearer(httpx.Auth):
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def auth_flow(self, request: httpx.Request) -> Any:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
-
-    def __repr__(self) -> str:
-        return "_Bearer(***)"
-
-
-def read_secret(*, env: str | None = None, file: str | None = None, what: str) -> str | None:
-    """A secret from an environment variable or a file only its owner can read."""
-    if env:
-        value = os.environ.get(env)
-        if not value:
-            raise SourceSetupError(f"{what}: environment variable {env} is not set")
-        return value.strip()
-    if file:
-        path = Path(os.path.expanduser(file))
-        try:
-            mode = path.stat().st_mode
-        except OSError as exc:
-            raise SourceSetupError(f"{what}: cannot read {path} ({exc.strerror})") from None
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise SourceSetupError(
-                f"{what}: {path} can be read by others (mode {stat.S_IMODE(mode):o}); "
-                f"run: chmod 600 {path}"
-            )
-        return path.read_text(encoding="utf-8").strip()
-    return None
 
 
 @dataclass(slots=True)
@@ -265,12 +230,7 @@ class ZendeskAdapter(PolledSource):
     # -- cursor ---------------------------------------------------------------------------
 
     def load_cursor(self, cursor: str | None) -> None:
-        state: dict[str, Any] = {}
-        if cursor:
-            with contextlib.suppress(ValueError, TypeError):
-                loaded = json.loads(cursor)
-                if isinstance(loaded, dict) and loaded.get("v") == CURSOR_VERSION:
-                    state = loaded
+        state = saved_state(cursor, CURSOR_VERSION)
         start = self._backfill_start()
         self._cursor = {
             "v": CURSOR_VERSION,
@@ -939,7 +899,6 @@ __all__ = [
     "SyncReport",
     "ZendeskAdapter",
     "ZendeskSettings",
-    "read_secret",
     "sign",
     "verify_signature",
 ]
