@@ -311,3 +311,57 @@ async def test_agents_without_presence_show_their_work_and_no_clock(tmp_path: Pa
         top = str(app.query_one(TopBar).render())
         assert "◇ No status 1" in top and "● Available 1" in top
     store.close()
+
+
+async def test_a_narrow_tile_says_every_figure_in_fewer_words() -> None:
+    """At 30 cells (six tiles on 180 columns) no count is cut off: the long forms give way
+    to shorter ones ("<1d" for "Age <1d", "rep." for "(reported)")."""
+    from textual.app import App, ComposeResult
+
+    from supervisor_tui.core.kpis import QueueKpis
+
+    def kpis(realtime: bool) -> QueueKpis:
+        return QueueKpis(
+            queue_id="q",
+            name="Q",
+            channel="chat" if realtime else "email",
+            realtime=realtime,
+            waiting=3,
+            longest_wait_s=35.0,
+            waiting_as_of=EPOCH,
+            sl_threshold_s=20,
+            service_level=0.6,
+            asa_s=20.0,
+            abandon_rate=0.2,
+            aht_s=212.0,
+            offered=1413,
+            answered=1312,
+            backlog=172,
+            aging=(172, 12, 27),
+            sla_at_risk=11,
+            sla_breached=105,
+            csat=0.95,
+            need=11,
+            have=8,
+        )
+
+    class OneTile(App[None]):
+        def compose(self) -> ComposeResult:
+            yield QueueTile("q", "Q", "chat")
+            yield QueueTile("m", "M", "email")
+
+    app = OneTile()
+    async with app.run_test(size=(30, 24)) as pilot:
+        chat, mail = app.query(QueueTile)
+        chat.show(kpis(True), None)
+        mail.show(kpis(False), None)
+        await pilot.pause()
+        assert chat.size.width == 26
+        said = [chat.render_line(y).text.rstrip() for y in range(8)]
+        said += [mail.render_line(y).text.rstrip() for y in range(8)]
+        text = "\n".join(said)
+        assert all(len(line) <= 26 for line in said)
+        assert "longest 0:35 rep." in text
+        assert "Off 1413 ans 1312" in text or "Offered 1413 answered 1312" in text
+        assert "Need 11 have 8 ✖ short 3" in text
+        assert "2d+ 27" in text and "✖ 105" in text and "⚠ 11" in text

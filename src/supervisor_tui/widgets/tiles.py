@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -33,6 +34,9 @@ def _sl_style(kpis: QueueKpis) -> str:
 
 Piece = tuple[str, str]
 """A run of text and the name of its style ("bold", "dim", "bold red")."""
+Line = list[list[Piece]]
+"""One line of a tile in the ways it can be said, longest first: a narrow tile takes the
+first that fits (and crops the last), so no figure is cut off for want of a few cells."""
 
 
 def digit_rows(value: str) -> tuple[str, str, str]:
@@ -79,7 +83,7 @@ class QueueTile(Widget):
         self.border_title = Text(f"{CHANNEL_GLYPH.get(channel, '·')} {name}")
         self._rendered: tuple[object, ...] | None = None
         self._severity: Severity | None = None
-        self._lines: list[list[Piece]] = []
+        self._lines: list[Line] = []
         self._strips: dict[int, Strip] = {}
         self._styles: dict[str, Style] = {}
         self._status: tuple[str, str] | None = None
@@ -98,30 +102,36 @@ class QueueTile(Widget):
         if self._status != (word, style):
             self._status = (word, style)
             self.border_subtitle = Text(word, style=style)
-        caption: list[list[Piece]]
+        caption: list[Line]
         if kpis.realtime:
             big_value = "?" if kpis.waiting is None else str(kpis.waiting)
-            longest: list[Piece] = [
-                ("longest ", "dim"),
-                (fmt.duration(kpis.longest_wait_s), "bold"),
+            longest = fmt.duration(kpis.longest_wait_s)
+            reported = kpis.waiting_as_of is not None
+            caption = [
+                [[("WAITING", "bold")]],
+                [
+                    [("longest ", "dim"), (longest, "bold")]
+                    + ([(" (reported)", "dim")] if reported else []),
+                    [("longest ", "dim"), (longest, "bold")]
+                    + ([(" rep.", "dim")] if reported else []),
+                    [("wait ", "dim"), (longest, "bold")] + ([(" r", "dim")] if reported else []),
+                ],
+                [[]],
             ]
-            if kpis.waiting_as_of is not None:
-                longest.append((" (reported)", "dim"))
-            caption = [[("WAITING", "bold")], longest, []]
             lines = self._realtime_lines(kpis)
         else:
             big_value = str(kpis.backlog)
-            caption = [[("BACKLOG", "bold")], [("open tickets", "dim")], []]
+            caption = [[[("BACKLOG", "bold")]], [[("open tickets", "dim")]], [[]]]
             lines = self._ticket_lines(kpis)
         digits = digit_rows(big_value)
         gap = " " * self.GAP
         top = [
-            [(row, "none"), (gap, "none"), *words]
-            for row, words in zip(digits, caption, strict=True)
+            [[(row, "none"), (gap, "none"), *words] for words in variants]
+            for row, variants in zip(digits, caption, strict=True)
         ]
         self._show_lines(top + lines)
 
-    def _show_lines(self, lines: list[list[Piece]]) -> None:
+    def _show_lines(self, lines: list[Line]) -> None:
         """Repaint the lines that changed, and only those: a ticking "longest 1:23" is one
         line of one tile, not the tile."""
         before, self._lines = self._lines, lines
@@ -141,7 +151,11 @@ class QueueTile(Widget):
         strip = self._strips.get(y)
         if strip is None:
             width = self.size.width
-            pieces = self._lines[y] if 0 <= y < len(self._lines) else []
+            variants = self._lines[y] if 0 <= y < len(self._lines) else [[]]
+            pieces = next(
+                (v for v in variants if sum(cell_len(text) for text, _ in v) <= width),
+                variants[-1],
+            )
             segments = [Segment(text, self._style(name)) for text, name in pieces]
             strip = Strip(segments).adjust_cell_length(width, self._style("none"))
             self._strips[y] = strip
@@ -163,57 +177,129 @@ class QueueTile(Widget):
         self._styles.clear()
 
     @staticmethod
-    def _realtime_lines(k: QueueKpis) -> list[list[Piece]]:
-        need: list[Piece] = [
-            ("Need ", "dim"),
-            ("—" if k.need is None else str(k.need), "bold"),
-            (" · have ", "dim"),
-            (str(k.have), "bold"),
-        ]
+    def _realtime_lines(k: QueueKpis) -> list[Line]:
+        need = "—" if k.need is None else str(k.need)
+        verdict: list[Piece] = []
+        brief: list[Piece] = []
         if k.need is not None and k.have < k.need:
-            need.append((f"  ✖ short {k.need - k.have}", "bold red"))
+            verdict = [(f"  ✖ short {k.need - k.have}", "bold red")]
+            brief = [(f" ✖ short {k.need - k.have}", "bold red")]
         elif k.need is not None:
-            need.append(("  ✔", "green"))
+            verdict = brief = [("  ✔", "green")]
+        sl, sl_style = fmt.percent(k.service_level), _sl_style(k)
         return [
             [
-                ("SL ", "dim"),
-                (fmt.percent(k.service_level), _sl_style(k)),
-                (f" in {k.sl_threshold_s:.0f}s", "dim"),
-                ("   ASA ", "dim"),
-                (fmt.duration(k.asa_s), "none"),
+                [
+                    ("SL ", "dim"),
+                    (sl, sl_style),
+                    (f" in {k.sl_threshold_s:.0f}s", "dim"),
+                    ("   ASA ", "dim"),
+                    (fmt.duration(k.asa_s), "none"),
+                ],
+                [
+                    ("SL ", "dim"),
+                    (sl, sl_style),
+                    (f"/{k.sl_threshold_s:.0f}s", "dim"),
+                    (" ASA ", "dim"),
+                    (fmt.duration(k.asa_s), "none"),
+                ],
             ],
             [
-                ("Abandon ", "dim"),
-                (fmt.percent(k.abandon_rate, 1), "none"),
-                ("   AHT ", "dim"),
-                (fmt.duration(k.aht_s), "none"),
+                [
+                    ("Abandon ", "dim"),
+                    (fmt.percent(k.abandon_rate, 1), "none"),
+                    ("   AHT ", "dim"),
+                    (fmt.duration(k.aht_s), "none"),
+                ],
+                [
+                    ("Aband ", "dim"),
+                    (fmt.percent(k.abandon_rate, 1), "none"),
+                    (" AHT ", "dim"),
+                    (fmt.duration(k.aht_s), "none"),
+                ],
             ],
-            [(f"Offered {k.offered}  answered {k.answered}", "dim")],
-            need,
+            [
+                [(f"Offered {k.offered}  answered {k.answered}", "dim")],
+                [(f"Offered {k.offered} answered {k.answered}", "dim")],
+                [(f"Off {k.offered} ans {k.answered}", "dim")],
+            ],
+            [
+                [
+                    ("Need ", "dim"),
+                    (need, "bold"),
+                    (" · have ", "dim"),
+                    (str(k.have), "bold"),
+                    *verdict,
+                ],
+                [
+                    ("Need ", "dim"),
+                    (need, "bold"),
+                    (" have ", "dim"),
+                    (str(k.have), "bold"),
+                    *brief,
+                ],
+            ],
         ]
 
     @staticmethod
-    def _ticket_lines(k: QueueKpis) -> list[list[Piece]]:
+    def _ticket_lines(k: QueueKpis) -> list[Line]:
+        old_style = "bold red" if k.aging[2] else "bold"
+        at_risk = "yellow" if k.sla_at_risk else "dim"
+        breached = "bold red" if k.sla_breached else "dim"
         return [
             [
-                ("Age <1d ", "dim"),
-                (str(k.aging[0]), "bold"),
-                (" · 1-2d ", "dim"),
-                (str(k.aging[1]), "bold"),
-                (" · 2d+ ", "dim"),
-                (str(k.aging[2]), "bold red" if k.aging[2] else "bold"),
+                [
+                    ("Age <1d ", "dim"),
+                    (str(k.aging[0]), "bold"),
+                    (" · 1-2d ", "dim"),
+                    (str(k.aging[1]), "bold"),
+                    (" · 2d+ ", "dim"),
+                    (str(k.aging[2]), old_style),
+                ],
+                [
+                    ("<1d ", "dim"),
+                    (str(k.aging[0]), "bold"),
+                    (" · 1-2d ", "dim"),
+                    (str(k.aging[1]), "bold"),
+                    (" · 2d+ ", "dim"),
+                    (str(k.aging[2]), old_style),
+                ],
+                [
+                    ("<1d ", "dim"),
+                    (str(k.aging[0]), "bold"),
+                    (" 1-2d ", "dim"),
+                    (str(k.aging[1]), "bold"),
+                    (" 2d+ ", "dim"),
+                    (str(k.aging[2]), old_style),
+                ],
             ],
             [
-                ("SLA ", "dim"),
-                (f"⚠ {k.sla_at_risk} risk", "yellow" if k.sla_at_risk else "dim"),
-                ("  ", "none"),
-                (f"✖ {k.sla_breached} breached", "bold red" if k.sla_breached else "dim"),
+                [
+                    ("SLA ", "dim"),
+                    (f"⚠ {k.sla_at_risk} risk", at_risk),
+                    ("  ", "none"),
+                    (f"✖ {k.sla_breached} breached", breached),
+                ],
+                [
+                    ("SLA ", "dim"),
+                    (f"⚠ {k.sla_at_risk} risk", at_risk),
+                    (" ", "none"),
+                    (f"✖ {k.sla_breached} breach", breached),
+                ],
+                [
+                    ("SLA ", "dim"),
+                    (f"⚠ {k.sla_at_risk}", at_risk),
+                    (" ", "none"),
+                    (f"✖ {k.sla_breached}", breached),
+                ],
             ],
             [
-                ("CSAT ", "dim"),
-                (fmt.percent(k.csat), "none"),
-                ("  agents ", "dim"),
-                (str(k.have), "bold"),
+                [
+                    ("CSAT ", "dim"),
+                    (fmt.percent(k.csat), "none"),
+                    ("  agents ", "dim"),
+                    (str(k.have), "bold"),
+                ]
             ],
         ]
 
