@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -280,6 +281,7 @@ class SupervisorApp(App[None]):
     @work(exclusive=True, group="follow", name="follow-store")
     async def follow_store(self) -> None:
         assert self._bell is not None
+        counted_at = -math.inf
         while True:
             try:
                 events = await asyncio.to_thread(self.store.read_from, self._read_seq, READ_BATCH)
@@ -301,8 +303,13 @@ class SupervisorApp(App[None]):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._bell.wait(), 0.5)
             self._bell.clear()
-            with contextlib.suppress(StoreError):
-                self.write_backs_pending = await asyncio.to_thread(self.store.outbox_pending_count)
+            # the bar shows it once a second: no need to ask the store after every commit
+            if time.monotonic() - counted_at >= 1.0:
+                counted_at = time.monotonic()
+                with contextlib.suppress(StoreError):
+                    self.write_backs_pending = await asyncio.to_thread(
+                        self.store.outbox_pending_count
+                    )
 
     @on(FloorReplaced)
     def _floor_replaced(self, message: FloorReplaced) -> None:
