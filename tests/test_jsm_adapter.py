@@ -166,6 +166,24 @@ async def test_full_sync_equals_the_fakes_truth(floor: Floor) -> None:
     assert floor.sink.health_reports[-1].state is HealthState.CONNECTED
 
 
+async def test_requests_sit_in_their_own_queue_when_the_catch_all_comes_first(
+    floor: Floor,
+) -> None:
+    """Many desks list "All open requests" first; a request still belongs to the queue of
+    its kind (the smallest that lists it), not to the catch-all."""
+    floor.fake.catch_all_first = True
+    adapter = floor.adapter()
+    await sync(floor, adapter)
+    state = floor.state()
+    names = {q.queue_id: q.name for q in state.queues.values()}
+    assert next(iter(floor.fake.queue_counts())) == "All open requests"
+    placed = Counter(
+        names.get(t.queue_id or "") for t in state.tickets.values() if t.status.is_open
+    )
+    assert placed["All open requests"] == 0
+    assert sum(placed.values()) > 10 and len(placed) >= 2
+
+
 def _stats(floor: Floor) -> dict[str, QueueStats]:
     out = {}
     for e in floor.store.events_of_kind("queue.stats"):

@@ -234,6 +234,8 @@ class FakeJsm(LoopbackServer):
         self.requests: list[tuple[str, str]] = []
         self.comments: dict[str, list[Json]] = {}
         """Request key → its comments, oldest first (``public`` true or false)."""
+        self.catch_all_first = False
+        """List "All open requests" first, as many desks do, instead of last."""
         self.write_backs: list[tuple[str, str, str]] = []
         """What the API changed: (request key, "comment" | "labels", text)."""
         self.request_types: dict[str, str] = {}  # sim queue id → request type id
@@ -519,7 +521,7 @@ class FakeJsm(LoopbackServer):
         return [r for r in self._requests.values() if not r.deleted]
 
     def _queues(self) -> list[Json]:
-        rows = []
+        rows: list[Json] = []
         for rt, name in sorted(self.queue_names.items(), key=lambda kv: int(kv[0])):
             rows.append(
                 {
@@ -530,15 +532,14 @@ class FakeJsm(LoopbackServer):
                     "fields": ["issuetype", "issuekey", "summary", "reporter", "status"],
                 }
             )
-        rows.append(
-            {
-                "id": str(len(self.queue_names) + 1),
-                "name": ALL_OPEN,
-                "jql": f"project = {PROJECT_KEY} AND resolution = EMPTY ORDER BY created ASC",
-                "fields": ["issuetype", "issuekey", "summary", "assignee", "status"],
-            }
-        )
-        return rows
+        catch_all = {
+            "id": str(len(self.queue_names) + 1),
+            "name": ALL_OPEN,
+            "jql": f"project = {PROJECT_KEY} AND resolution = EMPTY ORDER BY created ASC",
+            "fields": ["issuetype", "issuekey", "summary", "assignee", "status"],
+        }
+        # a desk's agents order its queues as they like; many put "All open" first
+        return [catch_all, *rows] if self.catch_all_first else [*rows, catch_all]
 
     def _members(self, queue_id: str) -> list[_Request]:
         open_ = [r for r in self._live() if r.resolved_at is None]

@@ -380,8 +380,10 @@ class JsmAdapter(PolledSource):
             self._members_read_at = self.wall()
             self._reading = {}
         self.report.queues = len(order)
+        # A request sits in the most specific queue that lists it: the smallest. A desk's
+        # catch-all queue ("All open requests") lists everything, whatever its place.
         first: dict[str, str] = {}
-        for ours in order:
+        for ours in sorted(order, key=lambda q: (len(members[q]), order.index(q))):
             for key in members[ours]:
                 first.setdefault(key, ours)
         self.ctx.queue_of.update(first)
