@@ -247,10 +247,23 @@ class WriteBack:
     text: str
 
 
-def write_back_of(helpdesk: str, action: str, body: Mapping[str, Any]) -> WriteBack:
+NUMERIC_ID = re.compile(r"[0-9]+")
+"""Zendesk's and Freshdesk's ticket ids."""
+
+
+def write_back_of(
+    helpdesk: str,
+    action: str,
+    body: Mapping[str, Any],
+    *,
+    ids: re.Pattern[str] = NUMERIC_ID,
+    id_name: str = "ticket id",
+) -> WriteBack:
+    """The text and reference every helpdesk writes back, for a ticket whose id has the
+    helpdesk's shape (``ids``, matched in full: "INC0010001", "SUP-12", "10042")."""
     ticket_id = str(body.get("ticket_id") or "")
-    if not ticket_id.isdigit():
-        raise WriteBackError(f"not a {helpdesk} ticket id: {ticket_id[:20]!r}", retryable=False)
+    if not ids.fullmatch(ticket_id):
+        raise WriteBackError(f"not a {helpdesk} {id_name}: {ticket_id[:20]!r}", retryable=False)
     ref = f"[supervisor-tui {action} {body.get('delivery_key') or body.get('escalation_id')}]"
     verb = {"ack": "Acknowledged", "note": "Note", "resolve": "Resolved"}.get(action, action)
     words = str(body.get("text") or "").strip()

@@ -632,12 +632,8 @@ class JsmAdapter(PolledSource):
         if not self.settings.write_back:
             log.info("%s: write-back is off; %s kept on the floor only", self.name, action)
             return
-        key = str(body.get("ticket_id") or "")
-        if not parse.KEY.match(key):
-            raise WriteBackError(f"not a Jira request key: {key[:20]!r}", retryable=False)
-        # the shared text and reference; the key was checked above (the shared helper's check
-        # is for the numeric ids of Zendesk and Freshdesk)
-        wb = write_back_of("Jira Service Management", action, {**body, "ticket_id": "0"})
+        wb = write_back_of("Jira", action, body, ids=parse.KEY, id_name="request key")
+        key = wb.ticket_id
         try:
             comments = await self._pages(
                 f"{API}/request/{key}/comment", [("public", "true"), ("internal", "true")]

@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 import httpx
 
-from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError, WriteBackError
+from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError
 from supervisor_tui.adapters.freshdesk.adapter import _next_url
 from supervisor_tui.adapters.http import (
     ApiError,
@@ -614,11 +614,8 @@ class ServiceNowAdapter(PolledSource):
         if not self.settings.write_back:
             log.info("%s: write-back is off; %s kept on the floor only", self.name, action)
             return
-        number = str(body.get("ticket_id") or "")
-        if not _NUMBER.match(number):
-            raise WriteBackError(f"not a ServiceNow number: {number[:20]!r}", retryable=False)
-        # the text and reference every helpdesk writes (its id check is for numeric ids)
-        wb = write_back_of("ServiceNow", action, {**body, "ticket_id": "0"})
+        wb = write_back_of("ServiceNow", action, body, ids=_NUMBER, id_name="number")
+        number = wb.ticket_id
         try:
             table, sys_id = await self._locate(number)
             if not await self._noted(table, sys_id, wb.ref):
