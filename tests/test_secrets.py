@@ -296,6 +296,41 @@ async def poll_all(adapter: PolledSource, sink: StoreSink) -> None:
     await adapter.poll_due(sink)
 
 
+async def faults_then_failed_write_backs(
+    run: Run,
+    sink: StoreSink,
+    fake: Any,
+    good: PolledSource,
+    wrong: PolledSource,
+    *,
+    probe: str,
+    polled: str,
+    writes: str,
+) -> None:
+    """The scenarios every helpdesk goes through with its canaries: 401, 500 and a malformed
+    body on a direct call (``probe``) and in a poll (``polled``), an unreachable host, then
+    an ack whose write-back fails (5xx on ``writes``) and one refused for a wrong secret."""
+    for fault, kind in (("401", AuthFailed), ("500", ServerError), ("malformed", BadBody)):
+        fake.inject(probe, fault)
+        await run.expect_error(kind, good.api.get(probe))  # type: ignore[attr-defined]
+        fake.inject(polled, fault)
+        run.clock.advance(400)
+        await poll_all(good, sink)
+    assert any(h.state is HealthState.DEGRADED for h in sink.health_reports)
+    gone = replace(good.settings, base_url="http://127.0.0.1:9")  # type: ignore[attr-defined]
+    unreachable = type(good)(good.name, gone, clock=run.clock)  # type: ignore[call-arg]
+    run.adapters.append(unreachable)
+    await run.expect_error(Unreachable, unreachable.api.get(probe))  # type: ignore[attr-defined]
+    collector = await raise_and_ack(run, good)  # type: ignore[arg-type]
+    fake.inject(writes, "500", count=5)
+    assert await collector.deliver_outbox() == 0
+    refused = Collector(run.store, [wrong], COMPLAINTS, targets(), run.clock)
+    run.clock.advance(3600)
+    assert await refused.deliver_outbox() == 0
+    assert run.store.outbox_pending_count() == 1
+    await good.api.close()  # type: ignore[attr-defined]
+
+
 async def raise_and_ack(run: Run, adapter: ZendeskAdapter | FreshdeskAdapter) -> Collector:
     """An escalation on an open synced ticket, acked: one write-back due."""
     state = FloorState(targets())

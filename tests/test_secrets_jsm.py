@@ -12,25 +12,23 @@ import pytest
 from rich.pretty import pretty_repr
 
 from supervisor_tui.adapters.base import SourceSetupError
-from supervisor_tui.adapters.http import ApiError, AuthFailed, BadBody, ServerError, Unreachable
+from supervisor_tui.adapters.http import ApiError, AuthFailed
 from supervisor_tui.adapters.jsm.adapter import JsmAdapter, JsmSettings
 from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
 from supervisor_tui.fakes.jsm import FakeJsm
-from supervisor_tui.hub.collector import Collector
 from supervisor_tui.model import HealthState
 from supervisor_tui.store import SQLiteStore
 
-from .conftest import EPOCH, FakeClock, targets
+from .conftest import EPOCH, FakeClock
 from .helpers import StoreSink
 from .test_secrets import (
-    COMPLAINTS,
     Run,
     assert_canary_nowhere,
     basic,
     debug_log,  # noqa: F401 - the fixture
+    faults_then_failed_write_backs,
     last_health,
     poll_all,
-    raise_and_ack,
 )
 
 EMAIL = "supervisor-bot@example.com"
@@ -91,26 +89,16 @@ async def test_jsm_secrets_go_nowhere_but_jsm(
     await run.expect_error(AuthFailed, wrong.api.get("/rest/servicedeskapi/servicedesk"))
     await run.expect_error(ApiError, wrong.sync_once(sink))
 
-    desks = "/rest/servicedeskapi/servicedesk"
-    for fault, kind in (("401", AuthFailed), ("500", ServerError), ("malformed", BadBody)):
-        fake.inject(desks, fault)
-        await run.expect_error(kind, good.api.get(desks))
-        fake.inject("/rest/api/3/search/jql", fault)
-        run.clock.advance(400)
-        await poll_all(good, sink)
-    assert any(h.state is HealthState.DEGRADED for h in sink.health_reports)
-
-    gone = adapter_of(fake, run, base_url="http://127.0.0.1:9")
-    await run.expect_error(Unreachable, gone.api.get(desks))
-
-    collector = await raise_and_ack(run, good)  # type: ignore[arg-type]
-    fake.inject("/rest/", "500", count=5)
-    assert await collector.deliver_outbox() == 0
-    refused = Collector(run.store, [wrong], COMPLAINTS, targets(), run.clock)
-    run.clock.advance(3600)
-    assert await refused.deliver_outbox() == 0
-    assert run.store.outbox_pending_count() == 1
-    await good.api.close()
+    await faults_then_failed_write_backs(
+        run,
+        sink,
+        fake,
+        good,
+        wrong,
+        probe="/rest/servicedeskapi/servicedesk",
+        polled="/rest/api/3/search/jql",
+        writes="/rest/",
+    )
 
     secrets = [JSM_CANARY, JSM_WRONG, JSM_BEARER, basic(EMAIL, JSM_CANARY), basic(EMAIL, JSM_WRONG)]
     await assert_canary_nowhere(run, secrets, debug_log, caplog)

@@ -12,25 +12,23 @@ import pytest
 from rich.pretty import pretty_repr
 
 from supervisor_tui.adapters.base import SourceSetupError
-from supervisor_tui.adapters.http import ApiError, AuthFailed, BadBody, ServerError, Unreachable
+from supervisor_tui.adapters.http import ApiError, AuthFailed
 from supervisor_tui.adapters.servicenow.adapter import ServiceNowAdapter, ServiceNowSettings
 from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
 from supervisor_tui.fakes.servicenow import FakeServiceNow
-from supervisor_tui.hub.collector import Collector
 from supervisor_tui.model import HealthState
 from supervisor_tui.store import SQLiteStore
 
-from .conftest import EPOCH, FakeClock, targets
+from .conftest import EPOCH, FakeClock
 from .helpers import StoreSink
 from .test_secrets import (
-    COMPLAINTS,
     Run,
     assert_canary_nowhere,
     basic,
     debug_log,  # noqa: F401 - the fixture
+    faults_then_failed_write_backs,
     last_health,
     poll_all,
-    raise_and_ack,
 )
 
 USER = "supervisor.integration"
@@ -88,26 +86,16 @@ async def test_servicenow_secrets_go_nowhere_but_servicenow(
     await run.expect_error(AuthFailed, wrong.api.get("/api/now/table/incident"))
     await run.expect_error(ApiError, wrong.sync_once(sink))
 
-    table = "/api/now/table/sys_user_group"
-    for fault, kind in (("401", AuthFailed), ("500", ServerError), ("malformed", BadBody)):
-        fake.inject(table, fault)
-        await run.expect_error(kind, good.api.get(table))
-        fake.inject("/api/now/table/incident", fault)
-        run.clock.advance(400)
-        await poll_all(good, sink)
-    assert any(h.state is HealthState.DEGRADED for h in sink.health_reports)
-
-    gone = adapter_of(fake, run, base_url="http://127.0.0.1:9")
-    await run.expect_error(Unreachable, gone.api.get("/api/now/table/incident"))
-
-    collector = await raise_and_ack(run, good)  # type: ignore[arg-type]
-    fake.inject("/api/now/table/", "500", count=5)
-    assert await collector.deliver_outbox() == 0
-    refused = Collector(run.store, [wrong], COMPLAINTS, targets(), run.clock)
-    run.clock.advance(3600)
-    assert await refused.deliver_outbox() == 0
-    assert run.store.outbox_pending_count() == 1
-    await good.api.close()
+    await faults_then_failed_write_backs(
+        run,
+        sink,
+        fake,
+        good,
+        wrong,
+        probe="/api/now/table/sys_user_group",
+        polled="/api/now/table/incident",
+        writes="/api/now/table/",
+    )
 
     secrets = [SN_CANARY, SN_WRONG, SN_TOKEN, basic(USER, SN_CANARY), basic(USER, SN_WRONG)]
     await assert_canary_nowhere(run, secrets, debug_log, caplog)
