@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -58,6 +59,47 @@ def _rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else float("inf")
 
 
+async def drive(
+    adapter: Any,
+    fake: Any,
+    sim: FloorSimulation,
+    clock: _Clock,
+    sink: MemorySink,
+    *,
+    synced: Callable[[], bool],
+    minutes: float,
+    give_up_s: float,
+) -> dict[str, float]:
+    """Poll on a stepped clock, feeding the floor as it goes, until ``synced`` and then
+    ``minutes`` more (or ``give_up_s`` without catching up): the first sync's length and
+    cost, the steady rate after it and the busiest 60 s window of the whole run."""
+    start = clock.now
+    timeline: list[tuple[float, int]] = []
+    synced_at: float | None = None
+    synced_requests = 0
+    end = None
+    while end is None or clock.now < end:
+        before = len(fake.requests)
+        await adapter.poll_due(sink)
+        timeline.append((clock.now, len(fake.requests) - before))
+        if synced_at is None and synced():
+            synced_at = clock.now
+            synced_requests = len(fake.requests)
+            end = clock.now + minutes * 60
+        if synced_at is None and clock.now - start > give_up_s:
+            break  # never caught up: said by first_sync_s = inf
+        clock.now += STEP_S
+        fake.feed(sim.advance(clock.now - EPOCH))
+    if synced_at is None:
+        synced_at, synced_requests, minutes = float("inf"), len(fake.requests), 1.0
+    return {
+        "first_sync_s": synced_at - start,
+        "first_sync_requests": float(synced_requests),
+        "per_minute": (len(fake.requests) - synced_requests) / minutes,
+        "busiest_minute": float(busiest_minute(timeline)),
+    }
+
+
 def _synced(adapter: JsmAdapter) -> bool:
     c = adapter._cursor
     return (
@@ -96,35 +138,22 @@ async def measure(
     adapter = JsmAdapter("jsm", settings, clock=clock)
     share = adapter.budget.allowed_per_minute
     sink = MemorySink()
-    start = clock.now
-    timeline: list[tuple[float, int]] = []
-    synced_at: float | None = None
-    synced_requests = 0
-    end = None
-    while end is None or clock.now < end:
-        before = len(fake.requests)
-        await adapter.poll_due(sink)
-        timeline.append((clock.now, len(fake.requests) - before))
-        if synced_at is None and _synced(adapter):
-            synced_at = clock.now
-            synced_requests = len(fake.requests)
-            end = clock.now + minutes * 60
-        if synced_at is None and clock.now - start > give_up_s:
-            break  # never caught up: said by first_sync_s = inf
-        clock.now += STEP_S
-        fake.feed(sim.advance(clock.now - EPOCH))
+    figures = await drive(
+        adapter,
+        fake,
+        sim,
+        clock,
+        sink,
+        synced=lambda: _synced(adapter),
+        minutes=minutes,
+        give_up_s=give_up_s,
+    )
     await adapter.api.close()
     await fake.stop()
-    if synced_at is None:
-        synced_at, synced_requests, minutes = float("inf"), len(fake.requests), 1.0
-    steady = len(fake.requests) - synced_requests
     sla_calls = sum(1 for _, p in fake.requests if "/sla" in p)
     return {
         "share": float(share),
-        "first_sync_s": synced_at - start,
-        "first_sync_requests": float(synced_requests),
-        "per_minute": steady / minutes,
-        "busiest_minute": float(busiest_minute(timeline)),
+        **figures,
         "throttled": float(len(limited)),
         "sla_calls": float(sla_calls),
         "behind": float(sum(1 for _, r in sink.health_reports if " still " in r)),

@@ -27,24 +27,12 @@ from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
 from supervisor_tui.fakes.servicenow import FakeServiceNow
 from supervisor_tui.hub.check import MemorySink
 
-from .bench_jsm import busiest_minute
+from .bench_jsm import _Clock, _rate, drive
 
 EPOCH = 1_790_000_000.0
 USER, PASSWORD = "bench", "bench-password"
 RULE_PER_HOUR = 7200
 STEP_S = 0.5
-
-
-class _Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _rate(count: int, seconds: float) -> float:
-    return count / seconds if seconds > 0 else float("inf")
 
 
 def _synced(adapter: ServiceNowAdapter) -> bool:
@@ -84,34 +72,21 @@ async def measure(
     adapter = ServiceNowAdapter("servicenow", settings, clock=clock)
     share = adapter.budget.allowed_per_minute
     sink = MemorySink()
-    start = clock.now
-    timeline: list[tuple[float, int]] = []
-    synced_at: float | None = None
-    synced_requests = 0
-    end = None
-    while end is None or clock.now < end:
-        before = len(fake.requests)
-        await adapter.poll_due(sink)
-        timeline.append((clock.now, len(fake.requests) - before))
-        if synced_at is None and _synced(adapter):
-            synced_at = clock.now
-            synced_requests = len(fake.requests)
-            end = clock.now + minutes * 60
-        if synced_at is None and clock.now - start > give_up_s:
-            break  # never caught up: said by first_sync_s = inf
-        clock.now += STEP_S
-        fake.feed(sim.advance(clock.now - EPOCH))
+    figures = await drive(
+        adapter,
+        fake,
+        sim,
+        clock,
+        sink,
+        synced=lambda: _synced(adapter),
+        minutes=minutes,
+        give_up_s=give_up_s,
+    )
     await adapter.api.close()
     await fake.stop()
-    if synced_at is None:
-        synced_at, synced_requests, minutes = float("inf"), len(fake.requests), 1.0
-    steady = len(fake.requests) - synced_requests
     return {
         "share": float(share),
-        "first_sync_s": synced_at - start,
-        "first_sync_requests": float(synced_requests),
-        "per_minute": steady / minutes,
-        "busiest_minute": float(busiest_minute(timeline)),
+        **figures,
         "throttled": float(len(limited)),
         "behind": float(sum(1 for _, r in sink.health_reports if " still " in r)),
     }
