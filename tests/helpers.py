@@ -55,10 +55,16 @@ class StoreSink:
         retry_at: float | None = None,
         budget_left: float | None = None,
         poll_interval_s: float | None = None,
+        limits: Sequence[Limit] = (),
     ) -> None:
         now = self.clock()
         payload = SourceHealth(
-            state=state, reason=reason, retry_at=retry_at, budget_left=budget_left, at=now
+            state=state,
+            reason=reason,
+            retry_at=retry_at,
+            budget_left=budget_left,
+            limits=tuple(limits),
+            at=now,
         )
         self.health_reports.append(payload)
         self.store.append(

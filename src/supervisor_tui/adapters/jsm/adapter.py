@@ -53,13 +53,23 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
-from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError, WriteBackError
+from supervisor_tui.adapters.base import (
+    Clock,
+    Sink,
+    SourceSetupError,
+    SyncReport,
+    Wait,
+    WriteBackError,
+)
 from supervisor_tui.adapters.http import (
     ApiError,
     BadBody,
     BearerAuth,
     RateBudget,
+    RateFigures,
     expect,
+    header_int,
+    iso_seconds_from_now,
     read_secret,
 )
 from supervisor_tui.adapters.jsm import parse
@@ -133,19 +143,6 @@ class JsmSettings:
 
 
 @dataclass(slots=True)
-class JsmReport:
-    """What one full sync found (``supervisor-tui check``), as for the other helpdesks; what
-    JSM cannot tell is None: deleted requests (no feed of deletions) and SLA policies (their
-    goals are not in the public REST API)."""
-
-    tickets: dict[str, bool] = field(default_factory=dict)  # request key → open
-    deleted: set[str] | None = None
-    agents: int = 0
-    queues: int = 0
-    sla_policies: int | None = None
-
-
-@dataclass(slots=True)
 class _Desk:
     id: str
     project_key: str
@@ -167,12 +164,21 @@ class JsmAdapter(PolledSource):
     ) -> None:
         wall = wall or clock
         budget = RateBudget(settings.rate_limit_per_minute, share=settings.budget_share, clock=wall)
-        api = PacedApi(settings.base_url, label=name, budget=budget, auth=settings.auth())
+        api = PacedApi(
+            settings.base_url,
+            label=name,
+            budget=budget,
+            auth=settings.auth(),
+            rate_figures=rate_figures,
+            credential="the OAuth token"
+            if settings.oauth_token
+            else f"the API token of {settings.email}",
+        )
         super().__init__(name, clock=clock, wall=wall, budget=budget, api=api)
         self.api: PacedApi = api
         self.settings = settings
         self.ctx = parse.Context(source=name)
-        self.report = JsmReport()
+        self.report = SyncReport(deleted=None, sla_policies=None)
         self.desks: list[_Desk] = []
         self.zone: ZoneInfo | None = None
         self._zone_known = False
@@ -243,16 +249,17 @@ class JsmAdapter(PolledSource):
             wall=time.time,
         )
 
-    async def sync_once(self, sink: Sink) -> JsmReport:
+    async def sync_once(self, sink: Sink, *, wait: Wait | None = None) -> SyncReport:
         """One full sync (``check``): the directory, queues, every request changed within the
         backfill, and their SLA cycles."""
         self.api.holding = False  # one sync on demand: read it all now
         try:
-            await self.run_all_once(sink)
-            await self._read_slas(sink, len(self._cursor["sla"]), within_budget=False)
+            return await super().sync_once(sink, wait=wait)
         finally:
             self.api.holding = True
-        return self.report
+
+    async def finish_sync(self, sink: Sink) -> None:
+        await self._read_slas(sink, len(self._cursor["sla"]), within_budget=False)
 
     # -- cursor ---------------------------------------------------------------------------
 
@@ -664,4 +671,13 @@ def _plain(text: str) -> str:
     return "{noformat}\n" + text.replace("{noformat}", "(noformat)") + "\n{noformat}"
 
 
-__all__ = ["NO_PRESENCE", "JsmAdapter", "JsmReport", "JsmSettings"]
+__all__ = ["NO_PRESENCE", "JsmAdapter", "JsmSettings"]
+
+
+def rate_figures(headers: Mapping[str, str]) -> RateFigures:
+    """Jira's ``X-RateLimit-Limit`` / ``-Remaining`` / ``-Reset`` (an ISO 8601 time)."""
+    return RateFigures(
+        limit_per_minute=header_int(headers.get("x-ratelimit-limit")),
+        remaining=header_int(headers.get("x-ratelimit-remaining")),
+        reset_s=iso_seconds_from_now(headers.get("x-ratelimit-reset"), time.time()),
+    )
