@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from itertools import count
 
 from supervisor_tui.core.projection import FloorState
-from supervisor_tui.model import Event, HealthState, NewEvent, Payload, SourceHealth
+from supervisor_tui.model import Event, HealthState, Limit, NewEvent, Payload, SourceHealth
 from supervisor_tui.store import SQLiteStore
 
 _seq = count(1)
