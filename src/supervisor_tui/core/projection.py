@@ -124,7 +124,8 @@ class AgentView:
     agent_id: str
     name: str
     queue_ids: tuple[str, ...] = ()
-    state: AgentState = AgentState.OFFLINE
+    state: AgentState = AgentState.UNKNOWN
+    """Until a presence source says otherwise: no status (never offline, never staffing)."""
     raw_state: str = ""
     reason: str = ""
     since: float = 0.0

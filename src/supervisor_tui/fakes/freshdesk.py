@@ -1012,7 +1012,7 @@ class FakeFreshdesk(LoopbackServer):
         self._charge("account", window, cost)
         return None
 
-    def _refuse(self, request: web.Request, gate: Gate, missing: str) -> web.Response:
+    def _refuse(self, request: web.Request, gate: Gate | None, missing: str) -> web.Response:
         if missing == "role":
             return _json(ACCESS_DENIED, 403)
         return _json(
