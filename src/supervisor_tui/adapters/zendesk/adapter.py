@@ -169,11 +169,18 @@ class ZendeskAdapter(PolledSource):
             "use an admin's token",
         ),
         Need(
-            Capability.CONTACTS,
+            Capability.CALLS,
             "GET /api/v2/channels/voice/stats/incremental/calls.json (and legs)",
             "Talk; an admin",
             "voice service level, ASA, abandons and handle time are unknown",
             "use an admin's token",
+        ),
+        Need(
+            Capability.CHATS,
+            "tickets (messaging) and GET /api/v2/incremental/ticket_metric_events.json",
+            "an admin's token (the first reply of each chat is a metric event)",
+            "chat service level, ASA, abandons and handle time are unknown",
+            "use an admin's API token",
         ),
         Need(
             Capability.SLA_CLOCKS,
@@ -265,13 +272,14 @@ class ZendeskAdapter(PolledSource):
                 settings.warm_interval_s,
                 False,
                 self._poll_calls,
-                capability=Capability.CONTACTS,
+                capability=Capability.CALLS,
             ),
             Task(
                 "slas",
                 settings.warm_interval_s,
                 False,
                 self._poll_metric_events,
+                True,  # first: whether this token may read them decides how chats are read
                 capability=Capability.SLA_CLOCKS,
                 family=exports,
             ),
@@ -414,8 +422,8 @@ class ZendeskAdapter(PolledSource):
                 numbers = await self._cursor_pages(
                     "/api/v2/channels/voice/phone_numbers.json", "phone_numbers", []
                 )
-            except Unavailable:
-                self.absent.lacks("talk")
+            except Unavailable as exc:
+                self.absent.lacks("talk", _status_of(exc))
                 numbers = []
             self._lines = parse.phone_lines(numbers)
         self.report.queues = len(queues)
@@ -503,6 +511,13 @@ class ZendeskAdapter(PolledSource):
             await sink.emit(events, self.cursor_text())
         self._presence_limit()
 
+    def _no_talk(self, what: str) -> tuple[str, str]:
+        return (
+            f"{what}: the account's Talk {self.absent.why('talk')}, yet groups are voice "
+            "queues; their waiting calls, service level and handle time are unknown",
+            "add Zendesk Talk, or say in group_channels which groups are not voice",
+        )
+
     def _presence_limit(self) -> None:
         """Presence comes from omnichannel routing, else from Talk; with neither, agents
         show no status (never offline) and staffing is unknown."""
@@ -558,6 +573,8 @@ class ZendeskAdapter(PolledSource):
     async def _poll_queue_activity(self, sink: Sink) -> None:
         """Waiting calls per voice group. Talk filters its live figures by phone number
         only, so each group's figures are the sum over the lines that route to it."""
+        if not self.absent.has("talk") and self._voice_groups:
+            raise Limited(Capability.QUEUE_STATS, *self._no_talk("waiting calls"))
         if not self.absent.has("talk") or not self._lines:
             return
         if not self.absent.has("talk stats"):
@@ -724,6 +741,23 @@ class ZendeskAdapter(PolledSource):
             events.extend(self._chat_contact(payload))
         return events
 
+    def limit(self, capability: Capability, reason: str, fix: str = "") -> None:
+        super().limit(capability, reason, fix)
+        if capability is Capability.SLA_CLOCKS:
+            # a chat's answer is its first reply, which only the metric events tell
+            super().limit(
+                Capability.CHATS,
+                "chats: their first replies come from the ticket metric events, which this "
+                "token may not read; chat service level, ASA, abandons and handle time are "
+                "unknown (chats waiting are still counted)",
+                fix,
+            )
+
+    def restore(self, capability: Capability) -> None:
+        super().restore(capability)
+        if capability is Capability.SLA_CLOCKS:
+            super().restore(Capability.CHATS)
+
     def _chat_contact(self, t: TicketUpserted) -> list[NewEvent]:
         """A messaging ticket is a chat contact: offered when it arrives, answered at the
         agent's first reply (the ``reply_time`` metric's fulfil), abandoned when it closes
@@ -731,6 +765,8 @@ class ZendeskAdapter(PolledSource):
         arrive separately and up to a minute late; each part is emitted once both halves are
         known (event keys make a repeat harmless)."""
         assert t.queue_id is not None
+        if Capability.CHATS in self.limits:
+            return []  # no first replies: no honest answer time, so no contacts at all
         chat = self._chats.get(t.ticket_id)
         if chat is None:
             chat = self._chats[t.ticket_id] = _Chat(t.queue_id, t.created_at)
@@ -890,11 +926,13 @@ class ZendeskAdapter(PolledSource):
         legs of those calls (talk, hold and wrap-up per agent, so a transferred call counts
         for each agent who took it). Where the account has no legs export, the call's own
         times end it."""
+        if not self.absent.has("talk") and self._voice_groups:
+            raise Limited(Capability.CALLS, *self._no_talk("calls"))
         if not self.absent.has("talk") or not self._voice_groups:
             return
         if not self.absent.has("talk stats"):
             raise Limited(
-                Capability.CONTACTS,
+                Capability.CALLS,
                 f"calls: Talk's call export {self.absent.why('talk stats')}; voice service "
                 "level, ASA, abandons and handle time are unknown",
                 "use a token whose role may read Talk's statistics (an admin)",
