@@ -15,9 +15,9 @@ from typing import Any
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.model import (
     AgentState,
-    Capability,
     AgentStateChanged,
     AgentUpserted,
+    Capability,
     Channel,
     ContactAbandoned,
     ContactAnswered,
