@@ -40,6 +40,7 @@ import httpx
 
 from supervisor_tui.adapters.base import Clock, Need, Sink, SourceSetupError, WriteBackError
 from supervisor_tui.adapters.freshdesk import parse
+from supervisor_tui.adapters.freshdesk.source import FreshdeskSource
 from supervisor_tui.adapters.http import (
     ApiError,
     BadBody,
@@ -132,6 +133,7 @@ class _Chat:
 
 
 class FreshdeskAdapter(PolledSource):
+    settings_model = FreshdeskSource
     kind = "freshdesk"
     NEEDS = (
         Need(

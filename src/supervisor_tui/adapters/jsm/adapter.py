@@ -73,6 +73,7 @@ from supervisor_tui.adapters.http import (
     read_secret,
 )
 from supervisor_tui.adapters.jsm import parse
+from supervisor_tui.adapters.jsm.source import JsmSource
 from supervisor_tui.adapters.paced import OutOfBudget, PacedApi, Pacer
 from supervisor_tui.adapters.polling import (
     PolledSource,
@@ -150,6 +151,7 @@ class _Desk:
 
 
 class JsmAdapter(PolledSource):
+    settings_model = JsmSource
     kind = "jsm"
     search_page = SEARCH_PAGE
     sla_per_round = SLA_PER_ROUND

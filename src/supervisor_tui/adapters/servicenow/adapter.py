@@ -66,6 +66,7 @@ from supervisor_tui.adapters.polling import (
     write_back_of,
 )
 from supervisor_tui.adapters.servicenow import parse
+from supervisor_tui.adapters.servicenow.source import ServiceNowSource
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
@@ -127,6 +128,7 @@ class _Walk:
 
 
 class ServiceNowAdapter(PolledSource):
+    settings_model = ServiceNowSource
     kind = "servicenow"
 
     def __init__(

@@ -65,6 +65,7 @@ from supervisor_tui.adapters.polling import (
     write_back_of,
 )
 from supervisor_tui.adapters.zendesk import parse
+from supervisor_tui.adapters.zendesk.source import ZendeskSource
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
@@ -128,6 +129,7 @@ class ZendeskSettings:
 
 
 class ZendeskAdapter(PolledSource):
+    settings_model = ZendeskSource
     kind = "zendesk"
     export_per_page = 1000
     NEEDS = (
