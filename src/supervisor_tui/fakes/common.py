@@ -167,6 +167,8 @@ class LoopbackServer:
     base_url: str = ""
     _runner: web.AppRunner | None = None
     GATES: tuple[Gate, ...] = ()
+    SPOILED_BY: frozenset[str] = SPOILS
+    """The injected faults this vendor's fake answers by spoiling a real answer."""
     account: Account
     requests: list[tuple[str, str]]
     _faults: Faults
@@ -232,7 +234,7 @@ class LoopbackServer:
             return early
         fault = self._take_fault(request)
         spoil = None
-        if fault is not None and fault.fault in SPOILS:
+        if fault is not None and fault.fault in self.SPOILED_BY:
             spoil = fault.fault
         elif fault is not None and fault.fault == "slow":
             await asyncio.sleep(fault.delay_s)
