@@ -119,6 +119,20 @@ class TakesWebhooks(Protocol):
         """Check a delivery (signature, age) and answer (HTTP status, short reason)."""
 
 
+def needs_table(needs: Sequence[Need]) -> str:
+    """The README's table of what each figure reads, what it needs from the account and
+    what the board shows without it (made from an adapter's ``NEEDS``; a test keeps the
+    README equal to it)."""
+    rows = [
+        "| figure | read from | needs | without it the board shows |",
+        "|---|---|---|---|",
+    ]
+    for need in needs:
+        cells = (need.capability.label, f"`{need.endpoint}`", need.requires, need.without)
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows)
+
+
 class Limited(Exception):
     """A capability this account does not give: raised (or recorded) by an adapter, it turns
     that capability off with a reason and a fix, and the rest of the source goes on."""

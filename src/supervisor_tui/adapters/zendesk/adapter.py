@@ -188,7 +188,7 @@ class ZendeskAdapter(PolledSource):
             Capability.SLA_CLOCKS,
             "GET /api/v2/incremental/ticket_metric_events.json",
             "an admin's token; SLA policies on the plan",
-            "SLA at risk and breached are unknown; chats are answered when first assigned",
+            "SLA at risk and breached are unknown",
             "use an admin's API token",
         ),
         Need(
