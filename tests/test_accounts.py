@@ -344,3 +344,29 @@ async def test_freshdesk_live_source_stays_up_without_surveys(tmp_path: Path) ->
     last: SourceHealth = sink.health_reports[-1]
     assert last.state is HealthState.CONNECTED
     assert [lim.capability for lim in last.limits] == [Capability.SATISFACTION]
+
+
+async def test_freshdesk_group_scope_says_which_groups_it_leaves_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key whose agent has group ticket scope reads a part: check passes, says which
+    groups are left out, and the tickets it counts are exactly those of its groups."""
+    fake = FakeFreshdesk(api_key=FD_KEY)
+    await fed(fake, epoch=time.time() - 3 * 3600 - 600)
+    names = sorted(g["name"] for g in fake.groups.values())
+    fake.account.groups = frozenset(names[:1])
+    try:
+        code, source, _ = await check(config(tmp_path, "freshdesk", fake.base_url), capsys)
+    finally:
+        await fake.stop()
+    assert code == 0 and source["ok"] is True
+    (limit,) = [lim for lim in source["limits"] if lim["capability"] == "tickets"]
+    assert limit["partial"] is True and "global ticket scope" in limit["fix"]
+    for left_out in names[1:]:
+        assert left_out in limit["reason"]
+    assert names[0] not in limit["reason"].split("left out:")[1]
+    mine = {gid for gid, g in fake.groups.items() if g["name"] == names[0]}
+    in_scope = [
+        t for t in fake.tickets.values() if not t.get("deleted") and t.get("group_id") in mine
+    ]
+    assert source["tickets"] == len(in_scope) > 0

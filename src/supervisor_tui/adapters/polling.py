@@ -305,7 +305,11 @@ class PolledSource:
         started = self.wall()
         await task.run(sink)
         limit = self.limits.get(task.capability) if task.capability else None
-        if limit is not None and self._limited_at.get(limit.capability, 0.0) < started:
+        if (
+            limit is not None
+            and not limit.partial
+            and self._limited_at.get(limit.capability, 0.0) < started
+        ):
             self.restore(limit.capability)
 
     # -- capabilities ---------------------------------------------------------------------
@@ -330,14 +334,19 @@ class PolledSource:
             return reason, ""
         return f"{reason}; {need.without}", need.fix or f"needs {need.requires}"
 
-    def limit(self, capability: Capability, reason: str, fix: str = "") -> None:
-        """Turn ``capability`` off: its figures are unknown until it is tried again."""
+    def limit(
+        self, capability: Capability, reason: str, fix: str = "", *, partial: bool = False
+    ) -> None:
+        """Turn ``capability`` off: its figures are unknown until it is tried again.
+        ``partial``: only part of it is readable (some groups' tickets); its figures stand
+        for that part, and the board and ``check`` say which part is missing."""
         retry_at = self.wall() + LIMIT_RETRY_S
         known = self.limits.get(capability)
         if known is None or (known.reason, known.fix) != (reason, fix):
-            log.info("%s: %s off: %s (fix: %s)", self.name, capability.value, reason, fix)
+            what = "partly readable" if partial else "off"
+            log.info("%s: %s %s: %s (fix: %s)", self.name, capability.value, what, reason, fix)
         self.limits[capability] = Limit(
-            capability=capability, reason=reason, fix=fix, retry_at=retry_at
+            capability=capability, reason=reason, fix=fix, retry_at=retry_at, partial=partial
         )
         self._limited_at[capability] = self.wall()
 

@@ -116,6 +116,9 @@ class Account:
     """The role of the token's user; each fake names its vendor's roles."""
     lacks: frozenset[str] = frozenset()
     """Features the plan does not include ("talk", "omnichannel", "surveys", "sla", ...)."""
+    groups: frozenset[str] | None = None
+    """Group ticket scope: the names of the groups whose tickets the token's user sees
+    (None: every ticket, global scope)."""
 
     def has(self, feature: str) -> bool:
         return feature not in self.lacks

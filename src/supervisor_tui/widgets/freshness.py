@@ -102,8 +102,11 @@ def _source_text(
         if brief:
             text.append(f" · ⚠ {len(source.limits)} limited", "yellow")
         else:
-            names = ", ".join(limit.capability.label for limit in source.limits)
-            text.append(f" · ⚠ no {names}", "yellow")
+            names = ", ".join(
+                ("part of " if limit.partial else "no ") + limit.capability.label
+                for limit in source.limits
+            )
+            text.append(f" · ⚠ {names}", "yellow")
     if source.retry_at is not None and source.retry_at > now:
         text.append(f" · retry in {fmt.duration(source.retry_at - now)}", "dim")
     if source.budget_left is not None:

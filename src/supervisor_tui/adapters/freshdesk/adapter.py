@@ -600,6 +600,7 @@ class FreshdeskAdapter(PolledSource):
                 ids = detail.get("agent_ids") if isinstance(detail, dict) else None
             members[gid] = [int(i) for i in ids or [] if isinstance(i, int)]
         agents = await self._all_pages("/api/v2/agents")
+        await self._ticket_scope(groups)
         queues = parse.group_payloads(groups, self.ctx, self.settings.group_channels)
         staff = parse.agent_payloads(agents, members, self.ctx)
         self.report.queues = len(queues)
@@ -609,6 +610,37 @@ class FreshdeskAdapter(PolledSource):
             self.event(f"queue:{q.queue_id}:{q.name}:{q.channel.value}", now, q) for q in queues
         ] + [self.event(f"agent:{a.agent_id}:{a.name}:{a.queue_ids}", now, a) for a in staff]
         await sink.emit(events, self.cursor_text())
+
+    async def _ticket_scope(self, groups: list[Any]) -> None:
+        """The key's agent may see every ticket (global scope), its groups' tickets only
+        (group scope) or its own (restricted): the board is told which groups it misses."""
+        try:
+            me = await self.api.get("/api/v2/agents/me")
+        except Unavailable:
+            return  # the key's agent may not read itself: nothing to say
+        scope = me.get("ticket_scope") if isinstance(me, dict) else None
+        if scope not in (2, 3):
+            if Capability.TICKETS in self.limits and self.limits[Capability.TICKETS].partial:
+                self.restore(Capability.TICKETS)
+            return
+        mine = {g for g in (me.get("group_ids") or []) if isinstance(g, int)}
+        missed = sorted(
+            str(g.get("name")) for g in groups if isinstance(g, dict) and g.get("id") not in mine
+        )
+        if scope == 3:
+            reason = "tickets: the API key's agent sees only the tickets assigned to it"
+        else:
+            reason = (
+                "tickets: the API key's agent sees only its groups' tickets (group scope); "
+                f"left out: {', '.join(missed) or 'none'}"
+            )
+        self.limit(
+            Capability.TICKETS,
+            reason,
+            "use the API key of an agent with global ticket scope (Admin › Agents › "
+            "Ticket scope: global access)",
+            partial=True,
+        )
 
     async def _poll_policies(self, sink: Sink) -> None:
         policies = await self._all_pages("/api/v2/sla_policies")

@@ -743,8 +743,10 @@ class ZendeskAdapter(PolledSource):
             events.extend(self._chat_contact(payload))
         return events
 
-    def limit(self, capability: Capability, reason: str, fix: str = "") -> None:
-        super().limit(capability, reason, fix)
+    def limit(
+        self, capability: Capability, reason: str, fix: str = "", *, partial: bool = False
+    ) -> None:
+        super().limit(capability, reason, fix, partial=partial)
         if capability is Capability.SLA_CLOCKS:
             # a chat's answer is its first reply, which only the metric events tell
             super().limit(
