@@ -7,6 +7,7 @@ import os
 import stat
 import tomllib
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 
@@ -16,11 +17,17 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 
-from supervisor_tui.adapters.base import SourceSettings, is_loopback, source_union
+from supervisor_tui.adapters.base import (
+    SourceSettings,
+    adapter_kinds,
+    is_loopback,
+    source_union,
+)
 from supervisor_tui.core.rules import Rule
 from supervisor_tui.core.targets import FloorTargets, QueueTargets
 
@@ -256,11 +263,32 @@ def load_config(path: str | Path) -> Config:
     return parse_config(data, str(path))
 
 
+_INSTALLED = tuple(sorted(adapter_kinds()))
+
+
+@lru_cache(maxsize=4)
+def _config_model(kinds: tuple[str, ...]) -> type[Config]:
+    if kinds == _INSTALLED:
+        return Config
+    # adapters were installed since this module was imported: their settings models too
+    union: Any = source_union()
+    model: type[Config] = create_model(
+        "Config", __base__=Config, sources=(list[union], Field(default_factory=list))
+    )
+    return model
+
+
+def config_model() -> type[Config]:
+    """``Config`` with a ``[[sources]]`` entry for every adapter installed now."""
+    return _config_model(tuple(sorted(adapter_kinds())))
+
+
 def parse_config(data: dict[str, Any], origin: str) -> Config:
+    model = config_model()
     try:
-        return Config.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        lines = [_describe(origin, err, data) for err in exc.errors()]
+        lines = [_describe(origin, err, data, model) for err in exc.errors()]
         raise ConfigError("\n".join(lines)) from None
 
 
@@ -283,9 +311,11 @@ def _loc_text(loc: tuple[int | str, ...], data: Any) -> str:
     return out or "(top level)"
 
 
-def _model_at(loc: tuple[int | str, ...], data: Any) -> type[BaseModel] | None:
+def _model_at(
+    loc: tuple[int | str, ...], data: Any, root: type[BaseModel]
+) -> type[BaseModel] | None:
     """The model that holds the key at ``loc``, to list the keys it does accept."""
-    model: Any = Config
+    model: Any = root
     node = data
     for part in loc[:-1]:
         if isinstance(part, int):
@@ -333,12 +363,12 @@ def _kind_of(model: type[BaseModel]) -> Any:
     return args[0] if args else None
 
 
-def _describe(origin: str, err: Any, data: dict[str, Any]) -> str:
+def _describe(origin: str, err: Any, data: dict[str, Any], root: type[BaseModel]) -> str:
     loc = tuple(err["loc"])
     where = _loc_text(loc, data)
     kind = err["type"]
     if kind == "extra_forbidden":
-        model = _model_at(loc, data)
+        model = _model_at(loc, data, root)
         expected = ", ".join(sorted(model.model_fields)) if model is not None else "none"
         return f"{origin}: {where}: unknown key (expected one of: {expected})"
     if kind == "missing":
