@@ -9,12 +9,16 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from supervisor_tui import __version__
 from supervisor_tui.adapters.base import SourceSetupError
 from supervisor_tui.config import Config, ConfigError, default_rules, load_config
 from supervisor_tui.hub.demo import DEMO_EMAIL, DEMO_SN_USER
 from supervisor_tui.store import StoreError
+
+if TYPE_CHECKING:
+    from supervisor_tui.hub.live import LiveFloor
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -270,6 +274,7 @@ def _run_dashboard(config: Config, db: Path, clock: Callable[[], float] | None =
             f"[keys]: unknown binding id {', '.join(unknown)} (expected one of: {known})"
         )
     floor = build_live_floor(config, db, clock)
+    _take_lease(floor)
     settings = FloorSettings(
         floor_name=config.floor.name,
         operator=config.operator_name(),
@@ -285,6 +290,15 @@ def _run_dashboard(config: Config, db: Path, clock: Callable[[], float] | None =
     finally:
         floor.store.close()
     return app.return_code or 0
+
+
+def _take_lease(floor: LiveFloor) -> None:
+    """One collector per store: a second one stops here with one line naming the first."""
+    try:
+        floor.collector.take_lease()
+    except BaseException:
+        floor.store.close()
+        raise
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -334,6 +348,7 @@ def _serve(args: argparse.Namespace) -> int:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(hub_config.tls_cert, hub_config.tls_key)
     floor = build_live_floor(config, db)
+    _take_lease(floor)
     host, port = hub_config.address()
     hub = Hub(
         floor.store,
