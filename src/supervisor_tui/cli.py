@@ -304,14 +304,23 @@ def _take_lease(floor: LiveFloor) -> None:
 def _token(args: argparse.Namespace) -> int:
     import secrets
 
+    import tomli_w
+    from pydantic import ValidationError
+
+    from supervisor_tui.config import HubToken
     from supervisor_tui.hub.protocol import hash_token
 
     token = secrets.token_urlsafe(32)
+    entry = {"name": args.name, "scope": args.scope, "sha256": hash_token(token)}
+    try:
+        HubToken.model_validate(entry)  # the entry is refused now, not when the hub starts
+    except ValidationError as exc:
+        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise ConfigError(f"token --name {args.name!r}: {reasons}") from None
     print(f"token (give it to the terminal; it is not kept anywhere): {token}", file=sys.stderr)
+    # written by a TOML writer: a name is data, it cannot add a line to the config
     print("[[hub.tokens]]")
-    print(f'name = "{args.name}"')
-    print(f'scope = "{args.scope}"')
-    print(f'sha256 = "{hash_token(token)}"')
+    print(tomli_w.dumps(entry), end="")
     return 0
 
 
