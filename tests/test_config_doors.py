@@ -88,6 +88,21 @@ def test_a_config_written_by_hand_with_a_control_character_in_a_name_is_refused(
         parse_config(data, "site.toml")
 
 
+def test_names_and_keys_from_the_file_reach_the_error_escaped() -> None:
+    """Found by the fuzz suite: a key or a repeated source name went into the message as it
+    was, so an escape sequence in a config file reached the terminal."""
+    data = {
+        "sources": [{"name": "\x1b[2J", "kind": "simulator"}] * 2,
+        "floor": {"\x1e\x1b]8;;http://x\x07": 1},
+    }
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, "site.toml")
+    message = str(info.value)
+    assert all(c.isprintable() or c == "\n" for c in message), repr(message)
+    assert '(repeated: "\\u001B[2J")' in message
+    assert 'floor."\\u001E\\u001B]8;;http://x\\u0007": unknown key' in message
+
+
 # -- TOML nested past the parser's depth ------------------------------------------------------
 
 

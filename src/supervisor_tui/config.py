@@ -418,7 +418,8 @@ SourceConfig = Annotated[
 def _refuse_repeats(what: str, values: list[str]) -> None:
     repeated = sorted({v for v in values if values.count(v) > 1})
     if repeated:
-        raise ValueError(f"{what} must be unique (repeated: {', '.join(repeated)})")
+        shown = ", ".join(_key_text(v) for v in repeated)
+        raise ValueError(f"{what} must be unique (repeated: {shown})")
 
 
 class Config(_Strict):
@@ -527,14 +528,29 @@ def _loc_text(loc: tuple[int | str, ...], data: Any) -> str:
             out += f"[{part}]"
             node = node[part] if isinstance(node, list) and part < len(node) else None
         elif isinstance(node, dict) and part in node:
-            out += f".{part}" if out else part
+            out += f".{_key_text(part)}" if out else _key_text(part)
             node = node[part]
         elif isinstance(node, dict) and node.get("kind") == part:
             continue  # the discriminator's tag, not a key in the file
         else:
-            out += f".{part}" if out else part
+            out += f".{_key_text(part)}" if out else _key_text(part)
             node = None
     return out or "(top level)"
+
+
+def _key_text(key: str) -> str:
+    """A key from the file as an error shows it: bare if it can be, else quoted with its
+    control characters escaped (a key is data: it must not move the cursor, clear the
+    screen or start a new line of the message)."""
+    if key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key):
+        return key
+    shown = "".join(
+        c
+        if c.isprintable() and c not in '"\\'
+        else (f"\\{c}" if c in '"\\' else f"\\u{ord(c):04X}")
+        for c in key
+    )
+    return f'"{shown}"'
 
 
 def _model_at(loc: tuple[int | str, ...], data: Any) -> type[BaseModel] | None:
