@@ -55,8 +55,8 @@ class StoreConfig(_Strict):
     path: Path | None = None
     """The SQLite file; empty means the user data directory's floor.db."""
     url: str | None = Field(default=None, pattern=r"^postgres(ql)?://")
-    """A PostgreSQL store instead (``postgresql://user@host/db``), for several collectors
-    feeding one floor. Keep the password out of it: libpq reads PGPASSWORD or ~/.pgpass."""
+    """A PostgreSQL store instead (``postgresql://user@host/db``), for a floor read from
+    several machines. Keep the password out of it: libpq reads PGPASSWORD or ~/.pgpass."""
     url_env: str | None = None
     """Or: the environment variable that holds the URL."""
     schema_name: str = Field(default="supervisor", pattern=r"^[a-z_][a-z0-9_]*$")

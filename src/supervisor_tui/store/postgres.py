@@ -1,8 +1,11 @@
 """The shared store: the same append-only log as SQLiteStore, in a PostgreSQL schema.
 
-For a site that outgrows one machine: several collector processes write to one database,
-many terminals read from it. Every table lives in one schema (``supervisor`` by default), so
-one database can hold several floors.
+For a site that outgrows one machine: the floor's collector writes to a database, many
+terminals, reports and replays read from it. One collector writes a floor: it holds the
+floor's writer lease (a session-level advisory lock, see :class:`_AdvisoryLease`); the store
+itself stays safe for several writing processes (acks written straight to the store, tests).
+Every table lives in one schema (``supervisor`` by default), so one database can hold several
+floors.
 
 Seq allocation
 --------------
@@ -215,7 +218,8 @@ def _redact_patterns(text: str) -> str:
 
 class PostgresStore:
     """Append-only event log in a PostgreSQL schema; safe to share between threads and
-    between processes (several collectors may write to the same schema at once)."""
+    between processes (several may write to the same schema at once; a collector also takes
+    the writer lease, so there is one collector per schema)."""
 
     def __init__(
         self,
