@@ -296,26 +296,41 @@ sha256 = "{sha}"
 """
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_two_serve_processes_on_one_store_the_second_exits_with_one_line(
-    tmp_path: Path,
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
 ) -> None:
     db = tmp_path / "floor.db"
     config = tmp_path / "floor.toml"
-    config.write_text(SERVE_CONFIG.format(db=db, sha="0" * 64, port=free_port()))
+    text = SERVE_CONFIG.format(db=db, sha="0" * 64, port=free_port())
+    # the log goes beside the store, or (PostgreSQL) to a data directory not made yet
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    where = str(db)
+    if backend == "postgres":
+        schema = new_schema()
+        text = text.replace(f'path = "{db}"', f'url_env = "FLOOR_PG"\nschema_name = "{schema}"')
+        env["FLOOR_PG"] = request.getfixturevalue("pg_url")
+        where = "postgresql://postgres@127.0.0.1:"
+    config.write_text(text)
     config.chmod(0o600)
     command = [sys.executable, "-m", "supervisor_tui.cli", "serve", "-c", str(config)]
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     try:
         assert first.stdout is not None
         line = first.stdout.readline()  # "serving ...": it holds the lease
         assert line.startswith("serving"), line + (first.stderr.read() if first.stderr else "")
-        second = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        second = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
         assert second.returncode == 2
         assert "Traceback" not in second.stderr
         lines = second.stderr.strip().splitlines()
         assert len(lines) == 1, second.stderr
-        assert lines[0].startswith(f"supervisor-tui: {db}: another collector is writing")
+        assert lines[0].startswith(f"supervisor-tui: {where}")
+        assert "another collector is writing to this" in lines[0]
         assert f"pid {first.pid} on " in lines[0]
+        if backend == "postgres":  # the URL is shown without its password
+            assert env["FLOOR_PG"].split(":")[2].split("@")[0] not in second.stderr
     finally:
         first.terminate()
         first.wait(30)
