@@ -176,7 +176,43 @@ class SimulatorSource(_Strict):
     """How much of the simulated day is already behind us at start (back-filled at once)."""
 
 
-class ZendeskSource(_Strict):
+class OAuthRefreshKeys(_Strict):
+    """An OAuth token that expires, renewed with a refresh token (Zendesk, Atlassian 3LO,
+    ServiceNow). The refresh token lives in ``oauth_refresh_token_file`` (mode 600), which is
+    rewritten when the helpdesk rotates it; ``oauth_token_env`` is then optional (the first
+    access token comes from a renewal)."""
+
+    oauth_refresh_token_file: str | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret_env: str | None = None
+    oauth_client_secret_file: str | None = None
+    oauth_token_url: str | None = None
+    """Default: the vendor's (``<base_url>/oauth_token.do``, ``https://auth.atlassian.com/
+    oauth/token``, ``<base_url>/oauth/tokens``)."""
+
+    @model_validator(mode="after")
+    def _oauth_refresh(self) -> OAuthRefreshKeys:
+        if self.oauth_token_url:
+            _check_base_url(self.oauth_token_url, key="oauth_token_url")
+        if not self.oauth_refresh_token_file:
+            given = self.oauth_client_id or self.oauth_client_secret_env
+            if given or self.oauth_client_secret_file or self.oauth_token_url:
+                raise ValueError(
+                    "oauth_client_id, oauth_client_secret_* and oauth_token_url "
+                    "need oauth_refresh_token_file"
+                )
+            return self
+        if not self.oauth_client_id:
+            raise ValueError("oauth_refresh_token_file needs oauth_client_id")
+        if bool(self.oauth_client_secret_env) == bool(self.oauth_client_secret_file):
+            raise ValueError(
+                "oauth_refresh_token_file needs oauth_client_secret_env or "
+                "oauth_client_secret_file (one of them)"
+            )
+        return self
+
+
+class ZendeskSource(OAuthRefreshKeys):
     """A Zendesk account. Secrets are named here, never written here: ``token_env`` names
     an environment variable, ``token_file`` a file only its owner can read."""
 
@@ -215,8 +251,12 @@ class ZendeskSource(_Strict):
             raise ValueError("needs subdomain (or base_url)")
         if self.base_url:
             _check_base_url(self.base_url)
-        if not self.oauth_token_env and not (self.email and (self.token_env or self.token_file)):
-            raise ValueError("needs email with token_env or token_file, or oauth_token_env")
+        oauth = self.oauth_token_env or self.oauth_refresh_token_file
+        if not oauth and not (self.email and (self.token_env or self.token_file)):
+            raise ValueError(
+                "needs email with token_env or token_file, oauth_token_env or "
+                "oauth_refresh_token_file"
+            )
         return self
 
 
@@ -261,7 +301,7 @@ class FreshdeskSource(_Strict):
         return self
 
 
-class JsmSource(_Strict):
+class JsmSource(OAuthRefreshKeys):
     """A Jira Service Management (Cloud) site. Secrets are named here, never written here:
     ``token_env`` / ``token_file`` (an API token, with ``email``) or ``oauth_token_env``."""
 
@@ -302,12 +342,16 @@ class JsmSource(_Strict):
             raise ValueError("needs site (or base_url)")
         if self.base_url:
             _check_base_url(self.base_url)
-        if not self.oauth_token_env and not (self.email and (self.token_env or self.token_file)):
-            raise ValueError("needs email with token_env or token_file, or oauth_token_env")
+        oauth = self.oauth_token_env or self.oauth_refresh_token_file
+        if not oauth and not (self.email and (self.token_env or self.token_file)):
+            raise ValueError(
+                "needs email with token_env or token_file, oauth_token_env or "
+                "oauth_refresh_token_file"
+            )
         return self
 
 
-class ServiceNowSource(_Strict):
+class ServiceNowSource(OAuthRefreshKeys):
     """A ServiceNow instance. Secrets are named here, never written here: ``password_env`` /
     ``password_file`` (with ``username``: HTTP Basic) or ``oauth_token_env`` (a bearer
     token)."""
@@ -350,19 +394,21 @@ class ServiceNowSource(_Strict):
             raise ValueError("needs instance (or base_url)")
         if self.base_url:
             _check_base_url(self.base_url)
-        if not self.oauth_token_env and not (
-            self.username and (self.password_env or self.password_file)
-        ):
-            raise ValueError("needs username and password_env or password_file, or oauth_token_env")
+        oauth = self.oauth_token_env or self.oauth_refresh_token_file
+        if not oauth and not (self.username and (self.password_env or self.password_file)):
+            raise ValueError(
+                "needs username and password_env or password_file, oauth_token_env or "
+                "oauth_refresh_token_file"
+            )
         return self
 
 
-def _check_base_url(base_url: str) -> None:
+def _check_base_url(base_url: str, key: str = "base_url") -> None:
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+        raise ValueError(f"{key} must be an http(s) URL, got {base_url!r}")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ValueError("base_url: plain http is only allowed to a loopback address")
+        raise ValueError(f"{key}: plain http is only allowed to a loopback address")
 
 
 def _is_loopback(host: str) -> bool:
