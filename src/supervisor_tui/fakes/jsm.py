@@ -206,7 +206,19 @@ class _Request:
 
 
 class FakeJsm(LoopbackServer):
-    """One JSM Cloud site on loopback. Feed it simulator events; read it over HTTP."""
+    """One JSM Cloud site on loopback. Feed it simulator events; read it over HTTP. Its
+    ``expiring_tokens()`` plays auth.atlassian.com's ``/oauth/token`` on the same port."""
+
+    OAUTH: dict[str, Any] = {
+        "path": "/oauth/token",
+        "json_body": True,
+        "lifetime_s": 3600.0,
+        "rotate": True,  # 3LO's rotating refresh tokens
+        "refusal": (
+            403,
+            {"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."},
+        ),
+    }
 
     def __init__(
         self,
@@ -581,6 +593,8 @@ class FakeJsm(LoopbackServer):
             await asyncio.sleep(fault.delay_s)
         elif fault is not None:
             return self._fault_response(fault)
+        if self.oauth is not None and self.oauth.serves(request):
+            return await self.oauth.answer(request)  # auth.atlassian.com: no site limits
         used = self._used[1] if self._used[0] == window else 0
         if used >= self.rate_limit:
             return self._limited(left)
@@ -641,7 +655,7 @@ class FakeJsm(LoopbackServer):
     def _authenticated(self, request: web.Request) -> bool:
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "bearer":
-            return self.oauth_token is not None and credentials == self.oauth_token
+            return self._bearer_valid(credentials, self.oauth_token)
         if scheme.lower() != "basic":
             return False
         try:

@@ -282,6 +282,14 @@ class Query:
 class FakeServiceNow(LoopbackServer):
     """One ServiceNow instance on loopback. Feed it simulator events; read it over HTTP."""
 
+    OAUTH: dict[str, Any] = {
+        "path": "/oauth_token.do",
+        "json_body": False,  # a form only
+        "lifetime_s": 1800.0,
+        "rotate": False,  # the same refresh token comes back
+        "refusal": (401, {"error_description": "access_denied", "error": "server_error"}),
+    }
+
     def __init__(
         self,
         *,
@@ -566,6 +574,8 @@ class FakeServiceNow(LoopbackServer):
             await asyncio.sleep(fault.delay_s)
         elif fault is not None:
             return self._fault_response(fault)
+        if self.oauth is not None and self.oauth.serves(request):
+            return await self.oauth.answer(request)
         if not self._authenticated(request):
             return _json(AUTH_FAILED, 401)
         limited = self._rate_limit()
@@ -610,7 +620,7 @@ class FakeServiceNow(LoopbackServer):
     def _authenticated(self, request: web.Request) -> bool:
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "bearer":
-            return self.token is not None and credentials == self.token
+            return self._bearer_valid(credentials, self.token)
         if scheme.lower() == "basic":
             try:
                 text = base64.b64decode(credentials, validate=True).decode()

@@ -314,6 +314,22 @@ class _Contact:
 class FakeZendesk(LoopbackServer):
     """One Zendesk account on loopback. Feed it simulator events; read it over HTTP."""
 
+    OAUTH: dict[str, Any] = {
+        "path": "/oauth/tokens",
+        "json_body": True,
+        "lifetime_s": 3600.0,  # the account sets it (5 minutes to 2 days)
+        "rotate": True,  # "a successful request ... deletes the previous access and refresh tokens"
+        "refusal": (
+            400,
+            {
+                "error": "invalid_grant",
+                "error_description": "The provided authorization grant is invalid, expired, "
+                "revoked, does not match the redirection URI used in the authorization "
+                "request, or was issued to another client.",
+            },
+        ),
+    }
+
     def __init__(
         self,
         *,
@@ -1190,7 +1206,7 @@ class FakeZendesk(LoopbackServer):
         header = request.headers.get("Authorization", "")
         scheme, _, credentials = header.partition(" ")
         if scheme.lower() == "bearer":
-            if self.oauth_token is not None and credentials.strip() == self.oauth_token:
+            if self._bearer_valid(credentials.strip(), self.oauth_token):
                 return None
             return _json(OAUTH_FAILED, 401)
         if scheme.lower() == "basic":
