@@ -12,7 +12,6 @@ import asyncio
 import logging
 import os
 import stat
-import traceback
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +43,7 @@ from .test_secrets import (
     exception_texts,
     file_bytes,
     leaks,
+    log_texts,
     object_texts,
     store_rows,
 )
@@ -493,14 +493,10 @@ async def test_a_revoked_refresh_token_is_down_saying_what_to_do_and_no_token_an
             check(f"exception {i} {how}", text)
     for how, text in object_texts(adapter).items():
         check(how, text)
-    logged = debug_log.read_text(encoding="utf-8")
-    assert "renewed" in logged, "DEBUG logging saw the renewals"
-    check("log file", logged)
-    for record in caplog.records:
-        text = record.getMessage() + repr(record.args)
-        if record.exc_info and record.exc_info[1] is not None:
-            text += "".join(traceback.format_exception(record.exc_info[1]))
-        check(f"log record {record.name}", text)
+    logs = log_texts(debug_log, caplog)
+    assert "renewed" in logs["log file"], "DEBUG logging saw the renewals"
+    for where, text in logs.items():
+        check(where, text)
     assert found == {}, f"tokens found in: {sorted(found)}"
 
 

@@ -351,13 +351,18 @@ def _digest(token: SecretStr) -> str:
     return hashlib.sha256(token.get_secret_value().encode()).hexdigest()
 
 
-def _grant_of(content: bytes) -> _Grant | None:
-    """The tokens of a token endpoint's answer; never raises, so no traceback shows them."""
+def _json_object(content: bytes) -> dict[str, Any] | None:
     try:
         body = json.loads(content)
     except ValueError:
         return None
-    if not isinstance(body, dict):
+    return body if isinstance(body, dict) else None
+
+
+def _grant_of(content: bytes) -> _Grant | None:
+    """The tokens of a token endpoint's answer; never raises, so no traceback shows them."""
+    body = _json_object(content)
+    if body is None:
         return None
     access, refresh, expires = (
         body.get("access_token"),
@@ -383,11 +388,8 @@ def _error_code(content: bytes) -> str | None:
     """The OAuth error code of a refusal ("invalid_grant"); ServiceNow says "server_error"
     with the reason ("access_denied") in ``error_description``. Only a short code is kept:
     the rest of a body is not ours to show."""
-    try:
-        body = json.loads(content)
-    except ValueError:
-        return None
-    if not isinstance(body, dict):
+    body = _json_object(content)
+    if body is None:
         return None
     for key in ("error", "error_description"):
         value = body.get(key)

@@ -35,8 +35,10 @@ SLAs per request: "Time to first response" (goal: the simulator's first-reply ta
 the first agent reply) and "Time to resolution" (3x that goal; paused while "Waiting for
 customer", and then without ``breachTime``; stops when resolved). No calendars.
 
-Endpoints (auth: HTTP Basic ``email:token`` or ``Authorization: Bearer <oauth_token>``; else
-401 with Jira's plain-text body)::
+Endpoints (auth: HTTP Basic ``email:token`` or ``Authorization: Bearer <oauth_token>``, or
+after ``expiring_tokens()`` a token from ``POST /oauth/token`` (auth.atlassian.com's refresh
+grant, JSON; rotating refresh tokens; 403 invalid_grant); else 401 with Jira's plain-text
+body)::
 
     GET  /rest/api/3/myself
     GET  /rest/api/3/search/jql        jql (only the shape the adapter sends, else 400 as Jira

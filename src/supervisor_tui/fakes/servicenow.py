@@ -38,7 +38,10 @@ conditions joined by ``^``: ``field=v``, ``!=``, ``>``, ``>=``, ``<``, ``<=``, `
 ``Link: <…>;rel="first",<…>;rel="prev",<…>;rel="next",<…>;rel="last"`` (prev / next only where
 they apply; no Link on a single page).
 
-Auth: HTTP Basic (``username`` / ``password``) or ``Authorization: Bearer <token>``;
+Auth: HTTP Basic (``username`` / ``password``) or ``Authorization: Bearer <token>`` (the fixed
+``token``, or after ``expiring_tokens()`` one from ``POST /oauth_token.do``'s refresh_token
+grant, a form, valid 30 minutes of ``clock``; a refused refresh token gets 401
+``{"error_description":"access_denied","error":"server_error"}``);
 otherwise 401 ``{"error":{"message":"User Not Authenticated","detail":"Required to provide
 Auth information"},"status":"failure"}``. A rate limit rule (``rate_limit_per_hour``) counts
 per clock hour as ServiceNow's rules do: every answer it covers carries ``X-RateLimit-Limit``

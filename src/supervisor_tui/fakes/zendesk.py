@@ -61,6 +61,9 @@ Endpoints (all under /api/v2, ``.json`` suffix optional, auth: Basic ``email/tok
                                              updated_stamp -> 409 UpdateConflict when stale
     *    tickets/ID/tags                     Tags API: GET lists, PUT adds, POST replaces,
                                              DELETE removes; same safe_update rule; {"tags"}
+    POST /oauth/tokens                       after expiring_tokens(): the refresh_token grant
+                                             (JSON); tokens expire on ``clock``, refresh
+                                             tokens rotate; 400 invalid_grant
 
 Shape decisions where no recording exists (from developer.zendesk.com):
 
