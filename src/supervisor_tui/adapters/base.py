@@ -10,7 +10,7 @@ from ipaddress import ip_address
 from typing import Annotated, Any, ClassVar, Protocol, Union, runtime_checkable
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from supervisor_tui.model import Capability, HealthState, Limit, NewEvent
 
@@ -179,13 +179,49 @@ class SourceSettings(BaseModel):
     kind: str
 
 
-def check_base_url(base_url: str) -> None:
+def check_base_url(base_url: str, key: str = "base_url") -> None:
     """A helpdesk's address: http(s), and plain http only to this machine (tests, demo)."""
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+        raise ValueError(f"{key} must be an http(s) URL, got {base_url!r}")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ValueError("base_url: plain http is only allowed to a loopback address")
+        raise ValueError(f"{key}: plain http is only allowed to a loopback address")
+
+
+class OAuthRefreshKeys(SourceSettings):
+    """An OAuth token that expires, renewed with a refresh token (Zendesk, Atlassian 3LO,
+    ServiceNow). The refresh token lives in ``oauth_refresh_token_file`` (mode 600), which is
+    rewritten when the helpdesk rotates it; ``oauth_token_env`` is then optional (the first
+    access token comes from a renewal)."""
+
+    oauth_refresh_token_file: str | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret_env: str | None = None
+    oauth_client_secret_file: str | None = None
+    oauth_token_url: str | None = None
+    """Default: the vendor's (``<base_url>/oauth_token.do``, ``https://auth.atlassian.com/
+    oauth/token``, ``<base_url>/oauth/tokens``)."""
+
+    @model_validator(mode="after")
+    def _oauth_refresh(self) -> OAuthRefreshKeys:
+        if self.oauth_token_url:
+            check_base_url(self.oauth_token_url, key="oauth_token_url")
+        if not self.oauth_refresh_token_file:
+            given = self.oauth_client_id or self.oauth_client_secret_env
+            if given or self.oauth_client_secret_file or self.oauth_token_url:
+                raise ValueError(
+                    "oauth_client_id, oauth_client_secret_* and oauth_token_url "
+                    "need oauth_refresh_token_file"
+                )
+            return self
+        if not self.oauth_client_id:
+            raise ValueError("oauth_refresh_token_file needs oauth_client_id")
+        if bool(self.oauth_client_secret_env) == bool(self.oauth_client_secret_file):
+            raise ValueError(
+                "oauth_refresh_token_file needs oauth_client_secret_env or "
+                "oauth_client_secret_file (one of them)"
+            )
+        return self
 
 
 def is_loopback(host: str) -> bool:

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import stat
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -38,9 +39,25 @@ class ApiError(Exception):
 
 
 class AuthFailed(ApiError):
-    """The credentials were refused (401): nothing will work until they are fixed."""
+    """The credentials were refused (401): nothing will work until they are fixed. ``fix``
+    says how, when the message does not already say it."""
 
     retryable = False
+
+    def __init__(
+        self, message: str, *, status: int | None = None, fix: str = "check the credentials"
+    ) -> None:
+        super().__init__(message, status=status)
+        self.fix = fix
+
+
+class RenewalFailed(Exception):
+    """An auth flow could not renew its credentials (an OAuth refresh). ``permanent``: only
+    the user can fix it, and the message says how; otherwise trying again later may help."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class Unavailable(ApiError):
@@ -326,6 +343,10 @@ class JsonApi:
             response = await self._client.request(method, path, params=params, json=body)
         except httpx.TimeoutException:
             raise ServerError(f"{self.label}: {where} timed out") from None
+        except RenewalFailed as exc:
+            if exc.permanent:
+                raise AuthFailed(f"{self.label}: {exc}", status=401, fix="") from None
+            raise ServerError(f"{self.label}: OAuth token renewal failed: {exc}") from None
         except httpx.TransportError as exc:
             raise Unreachable(
                 f"{self.label}: cannot reach the server ({type(exc).__name__})"
@@ -413,6 +434,28 @@ class BearerAuth(httpx.Auth):
 
     def __repr__(self) -> str:
         return "BearerAuth(***)"
+
+
+def write_secret_file(path: Path, value: str) -> None:
+    """Replace a secret file whole or not at all, readable by its owner only: a temporary
+    file beside it created 0600, synced, renamed over it, and the folder synced, so a crash
+    leaves the old secret or the new one, never a torn or world-readable one."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            os.fchmod(out.fileno(), 0o600)  # mkstemp's mode already; said here for the reader
+            out.write(value + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def read_secret(*, env: str | None = None, file: str | None = None, what: str) -> str | None:

@@ -278,9 +278,8 @@ class PolledSource:
                 retry_at = self.wall() + AUTH_RETRY_S
                 for t in self.tasks:
                     t.due_at = retry_at
-                await self.report_health(
-                    sink, HealthState.DOWN, f"{exc} — check the credentials", retry_at=retry_at
-                )
+                reason = f"{exc} — {exc.fix}" if exc.fix else str(exc)
+                await self.report_health(sink, HealthState.DOWN, reason, retry_at=retry_at)
                 return
             except BadBody as exc:
                 await sink.quarantine(f"{self.kind}.{task.name}", exc.raw, str(exc))

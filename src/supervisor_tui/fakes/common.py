@@ -7,10 +7,11 @@ import asyncio
 import json
 import math
 import re
+import secrets
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -161,6 +162,104 @@ def gate(
     )
 
 
+@dataclass
+class TokenIssuer:
+    """OAuth with tokens that expire, for a fake helpdesk: the ``refresh_token`` grant at the
+    vendor's token endpoint (``path``, a form or JSON body), access tokens that expire
+    ``lifetime_s`` after they are issued (by ``clock``), refresh tokens that rotate when
+    ``rotate`` (the old one refused once used, as Atlassian and Zendesk do), and the vendor's
+    refusal for an unknown or revoked one. ``prefix`` starts every token (canary tests)."""
+
+    clock: Clock
+    path: str
+    json_body: bool = True
+    lifetime_s: float = 3600.0
+    rotate: bool = False
+    refusal: tuple[int, Json] = (400, {"error": "invalid_grant"})
+    client_id: str = "fake-client"
+    client_secret: str = field(default="fake-client-secret", repr=False)
+    prefix: str = "fake-oauth"
+    issued: list[str] = field(default_factory=list, repr=False)
+    """Every token handed out (access and refresh), for tests that look for them."""
+    calls: int = 0
+    """Requests to the token endpoint."""
+    renewals: int = 0
+    """Access tokens it issued for a refresh token."""
+    expired_refused: int = 0
+    """Requests refused because their access token had expired."""
+    _access: dict[str, float] = field(default_factory=dict, repr=False)
+    _refresh: set[str] = field(default_factory=set, repr=False)
+
+    def _new(self, kind: str) -> str:
+        token = f"{self.prefix}-{kind}-{len(self.issued) + 1}-{secrets.token_hex(6)}"
+        self.issued.append(token)
+        return token
+
+    def refresh_token(self) -> str:
+        """A refresh token, as the user's authorization of the app gives one."""
+        token = self._new("refresh")
+        self._refresh.add(token)
+        return token
+
+    def access_token(self) -> str:
+        token = self._new("access")
+        self._access[token] = self.clock() + self.lifetime_s
+        return token
+
+    def valid(self, access_token: str) -> bool:
+        expires_at = self._access.get(access_token)
+        if expires_at is None:
+            return False
+        if expires_at <= self.clock():
+            self.expired_refused += 1
+            return False
+        return True
+
+    def revoke(self) -> None:
+        """Every refresh token stops working (the user revoked the app)."""
+        self._refresh.clear()
+
+    def expire_access_tokens(self) -> None:
+        """Every access token stops working before its time (a key rotation, an admin)."""
+        self._access = dict.fromkeys(self._access, -math.inf)
+
+    def serves(self, request: web.Request) -> bool:
+        return request.method == "POST" and request.path == self.path
+
+    async def answer(self, request: web.Request) -> web.Response:
+        self.calls += 1
+        body: Any
+        if self.json_body:
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None
+        else:
+            body = dict(await request.post())
+        if not isinstance(body, dict) or body.get("grant_type") != "refresh_token":
+            return web.json_response({"error": "unsupported_grant_type"}, status=400)
+        client = (body.get("client_id"), body.get("client_secret"))
+        if client != (self.client_id, self.client_secret):
+            return web.json_response({"error": "invalid_client"}, status=401)
+        used = body.get("refresh_token")
+        if used not in self._refresh:
+            return web.json_response(self.refusal[1], status=self.refusal[0])
+        refresh = used
+        if self.rotate:
+            self._refresh.discard(used)
+            refresh = self.refresh_token()
+        self.renewals += 1
+        return web.json_response(
+            {
+                "access_token": self.access_token(),
+                "refresh_token": refresh,
+                "token_type": "Bearer",
+                "expires_in": int(self.lifetime_s),
+                "scope": "read write",
+            }
+        )
+
+
 class LoopbackServer:
     """A fake helpdesk's HTTP side: one aiohttp app on 127.0.0.1 whose every request passes
     through one pipeline: request log → injected fault → authentication → rate budget →
@@ -175,6 +274,18 @@ class LoopbackServer:
     account: Account
     requests: list[tuple[str, str]]
     _faults: Faults
+    oauth: TokenIssuer | None = None
+    """Expiring OAuth tokens: its token endpoint, and the bearer tokens it issued."""
+    OAUTH: dict[str, Any] = {"path": "/oauth/token"}
+    """The vendor's token endpoint: TokenIssuer's path, json_body, lifetime_s, rotate and
+    refusal as the vendor has them."""
+    clock: Clock
+
+    def expiring_tokens(self, **over: Any) -> TokenIssuer:
+        """Issue OAuth tokens that expire, as this vendor does (``over``: lifetime_s, rotate,
+        prefix, ...); the fixed ``oauth_token``, if any, still works."""
+        self.oauth = TokenIssuer(clock=self.clock, **{**self.OAUTH, **over})
+        return self.oauth
 
     def _routes(self) -> list[web.RouteDef]:
         raise NotImplementedError
@@ -194,6 +305,12 @@ class LoopbackServer:
     def _authenticate(self, request: web.Request) -> web.StreamResponse | None:
         """The vendor's 401 for a request whose credentials are wrong, or None."""
         raise NotImplementedError
+
+    def _bearer_valid(self, token: str, static: str | None) -> bool:
+        """A bearer token is the fake's fixed one, or one its issuer gave that has not expired."""
+        if static is not None and token == static:
+            return True
+        return self.oauth is not None and self.oauth.valid(token)
 
     def _budget(self, request: web.Request) -> web.StreamResponse | None:
         """The vendor's 429 when a limit is spent (and the request counted), or None."""
@@ -247,6 +364,8 @@ class LoopbackServer:
             return self._headed(request, self._failed(HttpError(int(fault.fault))))
         elif fault is not None:
             return self._headed(request, self._fault_response(fault))
+        if self.oauth is not None and self.oauth.serves(request):
+            return await self.oauth.answer(request)
         refused = self._authenticate(request) or self._budget(request) or self._gated(request)
         if refused is not None:
             return self._headed(request, refused)

@@ -35,8 +35,10 @@ SLAs per request: "Time to first response" (goal: the simulator's first-reply ta
 the first agent reply) and "Time to resolution" (3x that goal; paused while "Waiting for
 customer", and then without ``breachTime``; stops when resolved). No calendars.
 
-Endpoints (auth: HTTP Basic ``email:token`` or ``Authorization: Bearer <oauth_token>``; else
-401 with Jira's plain-text body)::
+Endpoints (auth: HTTP Basic ``email:token`` or ``Authorization: Bearer <oauth_token>``, or
+after ``expiring_tokens()`` a token from ``POST /oauth/token`` (auth.atlassian.com's refresh
+grant, JSON; rotating refresh tokens; 403 invalid_grant); else 401 with Jira's plain-text
+body)::
 
     GET  /rest/api/3/myself
     GET  /rest/api/3/search/jql        jql (only the shape the adapter sends, else 400 as Jira
@@ -205,7 +207,19 @@ class _Request:
 
 
 class FakeJsm(LoopbackServer):
-    """One JSM Cloud site on loopback. Feed it simulator events; read it over HTTP."""
+    """One JSM Cloud site on loopback. Feed it simulator events; read it over HTTP. Its
+    ``expiring_tokens()`` plays auth.atlassian.com's ``/oauth/token`` on the same port."""
+
+    OAUTH: dict[str, Any] = {
+        "path": "/oauth/token",
+        "json_body": True,
+        "lifetime_s": 3600.0,
+        "rotate": True,  # 3LO's rotating refresh tokens
+        "refusal": (
+            403,
+            {"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."},
+        ),
+    }
 
     def __init__(
         self,
@@ -645,7 +659,7 @@ class FakeJsm(LoopbackServer):
     def _authenticated(self, request: web.Request) -> bool:
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "bearer":
-            return self.oauth_token is not None and credentials == self.oauth_token
+            return self._bearer_valid(credentials, self.oauth_token)
         if scheme.lower() != "basic":
             return False
         try:

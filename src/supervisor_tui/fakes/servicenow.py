@@ -38,7 +38,10 @@ conditions joined by ``^``: ``field=v``, ``!=``, ``>``, ``>=``, ``<``, ``<=``, `
 ``Link: <…>;rel="first",<…>;rel="prev",<…>;rel="next",<…>;rel="last"`` (prev / next only where
 they apply; no Link on a single page).
 
-Auth: HTTP Basic (``username`` / ``password``) or ``Authorization: Bearer <token>``;
+Auth: HTTP Basic (``username`` / ``password``) or ``Authorization: Bearer <token>`` (the fixed
+``token``, or after ``expiring_tokens()`` one from ``POST /oauth_token.do``'s refresh_token
+grant, a form, valid 30 minutes of ``clock``; a refused refresh token gets 401
+``{"error_description":"access_denied","error":"server_error"}``);
 otherwise 401 ``{"error":{"message":"User Not Authenticated","detail":"Required to provide
 Auth information"},"status":"failure"}``. A rate limit rule (``rate_limit_per_hour``) counts
 per clock hour as ServiceNow's rules do: every answer it covers carries ``X-RateLimit-Limit``
@@ -280,6 +283,14 @@ class Query:
 
 class FakeServiceNow(LoopbackServer):
     """One ServiceNow instance on loopback. Feed it simulator events; read it over HTTP."""
+
+    OAUTH: dict[str, Any] = {
+        "path": "/oauth_token.do",
+        "json_body": False,  # a form only
+        "lifetime_s": 1800.0,
+        "rotate": False,  # the same refresh token comes back
+        "refusal": (401, {"error_description": "access_denied", "error": "server_error"}),
+    }
 
     def __init__(
         self,
@@ -605,7 +616,7 @@ class FakeServiceNow(LoopbackServer):
     def _authenticated(self, request: web.Request) -> bool:
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "bearer":
-            return self.token is not None and credentials == self.token
+            return self._bearer_valid(credentials, self.token)
         if scheme.lower() == "basic":
             try:
                 text = base64.b64decode(credentials, validate=True).decode()

@@ -61,6 +61,9 @@ Endpoints (all under /api/v2, ``.json`` suffix optional, auth: Basic ``email/tok
                                              updated_stamp -> 409 UpdateConflict when stale
     *    tickets/ID/tags                     Tags API: GET lists, PUT adds, POST replaces,
                                              DELETE removes; same safe_update rule; {"tags"}
+    POST /oauth/tokens                       after expiring_tokens(): the refresh_token grant
+                                             (JSON); tokens expire on ``clock``, refresh
+                                             tokens rotate; 400 invalid_grant
 
 Shape decisions where no recording exists (from developer.zendesk.com):
 
@@ -313,6 +316,22 @@ class _Contact:
 
 class FakeZendesk(LoopbackServer):
     """One Zendesk account on loopback. Feed it simulator events; read it over HTTP."""
+
+    OAUTH: dict[str, Any] = {
+        "path": "/oauth/tokens",
+        "json_body": True,
+        "lifetime_s": 3600.0,  # the account sets it (5 minutes to 2 days)
+        "rotate": True,  # "a successful request ... deletes the previous access and refresh tokens"
+        "refusal": (
+            400,
+            {
+                "error": "invalid_grant",
+                "error_description": "The provided authorization grant is invalid, expired, "
+                "revoked, does not match the redirection URI used in the authorization "
+                "request, or was issued to another client.",
+            },
+        ),
+    }
 
     def __init__(
         self,
@@ -1190,7 +1209,7 @@ class FakeZendesk(LoopbackServer):
         header = request.headers.get("Authorization", "")
         scheme, _, credentials = header.partition(" ")
         if scheme.lower() == "bearer":
-            if self.oauth_token is not None and credentials.strip() == self.oauth_token:
+            if self._bearer_valid(credentials.strip(), self.oauth_token):
                 return None
             return _json(OAUTH_FAILED, 401)
         if scheme.lower() == "basic":

@@ -74,6 +74,7 @@ from supervisor_tui.adapters.http import (
 )
 from supervisor_tui.adapters.jsm import parse
 from supervisor_tui.adapters.jsm.source import JsmSource
+from supervisor_tui.adapters.oauth import OAuthRefresh, oauth_refresh_of
 from supervisor_tui.adapters.paced import OutOfBudget, PacedApi, Pacer
 from supervisor_tui.adapters.polling import (
     PolledSource,
@@ -114,6 +115,8 @@ class JsmSettings:
     email: str | None = None
     token: str | None = field(default=None, repr=False)
     oauth_token: str | None = field(default=None, repr=False)
+    oauth_refresh: OAuthRefresh | None = None
+    """Renews the OAuth token before it expires (``oauth_refresh_token_file``)."""
     service_desk_ids: tuple[str, ...] = ()
     """Empty: every service desk the account can see."""
     rate_limit_per_minute: int = 300
@@ -135,7 +138,9 @@ class JsmSettings:
     sla_recent_s: float = 24 * 3600
     """SLA cycles are read for open requests and for those that changed this recently."""
 
-    def auth(self) -> httpx.Auth | None:
+    def auth(self, clock: Clock = time.time) -> httpx.Auth | None:
+        if self.oauth_refresh:
+            return self.oauth_refresh.auth(clock)
         if self.oauth_token:
             return BearerAuth(self.oauth_token)
         if self.email and self.token:
@@ -170,9 +175,11 @@ class JsmAdapter(PolledSource):
             settings.base_url,
             label=name,
             budget=budget,
-            auth=settings.auth(),
+            auth=settings.auth(wall),
             rate_figures=rate_figures,
-            credential="the OAuth token"
+            credential=settings.oauth_refresh.credential
+            if settings.oauth_refresh
+            else "the OAuth token"
             if settings.oauth_token
             else f"the API token of {settings.email}",
         )
@@ -215,10 +222,12 @@ class JsmAdapter(PolledSource):
         token = read_secret(
             env=settings.get("token_env"), file=settings.get("token_file"), what=f"source {name!r}"
         )
+        refresh = oauth_refresh_of(name, settings, vendor="atlassian", base_url=base_url)
         oauth = read_secret(env=settings.get("oauth_token_env"), what=f"source {name!r}")
-        if not oauth and not (token and settings.get("email")):
+        if not oauth and not refresh and not (token and settings.get("email")):
             raise SourceSetupError(
-                f"source {name!r}: needs email + token_env (or token_file), or oauth_token_env"
+                f"source {name!r}: needs email + token_env (or token_file), oauth_token_env "
+                "or oauth_refresh_token_file"
             )
         known = {
             f: settings[f]
@@ -242,6 +251,7 @@ class JsmAdapter(PolledSource):
                 base_url=base_url,
                 email=settings.get("email"),
                 token=token,
+                oauth_refresh=refresh,
                 oauth_token=oauth,
                 service_desk_ids=tuple(str(i) for i in settings.get("service_desk_ids") or ()),
                 queue_channels=dict(settings.get("queue_channels") or {}),

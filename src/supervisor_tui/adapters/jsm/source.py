@@ -8,10 +8,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from supervisor_tui.adapters.base import SourceSettings, check_base_url
+from supervisor_tui.adapters.base import OAuthRefreshKeys, check_base_url
 
 
-class JsmSource(SourceSettings):
+class JsmSource(OAuthRefreshKeys):
     """A Jira Service Management (Cloud) site. Secrets are named here, never written here:
     ``token_env`` / ``token_file`` (an API token, with ``email``) or ``oauth_token_env``."""
 
@@ -52,6 +52,10 @@ class JsmSource(SourceSettings):
             raise ValueError("needs site (or base_url)")
         if self.base_url:
             check_base_url(self.base_url)
-        if not self.oauth_token_env and not (self.email and (self.token_env or self.token_file)):
-            raise ValueError("needs email with token_env or token_file, or oauth_token_env")
+        oauth = self.oauth_token_env or self.oauth_refresh_token_file
+        if not oauth and not (self.email and (self.token_env or self.token_file)):
+            raise ValueError(
+                "needs email with token_env or token_file, oauth_token_env or "
+                "oauth_refresh_token_file"
+            )
         return self

@@ -56,6 +56,7 @@ from supervisor_tui.adapters.http import (
     header_int,
     read_secret,
 )
+from supervisor_tui.adapters.oauth import OAuthRefresh, oauth_refresh_of
 from supervisor_tui.adapters.paced import OutOfBudget, PacedApi, Pacer
 from supervisor_tui.adapters.polling import (
     PolledSource,
@@ -92,6 +93,8 @@ class ServiceNowSettings:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     oauth_token: str | None = field(default=None, repr=False)
+    oauth_refresh: OAuthRefresh | None = None
+    """Renews the OAuth token before it expires (``oauth_refresh_token_file``)."""
     tables: tuple[str, ...] = ("incident",)
     rate_limit_per_minute: int = 120
     """Our own ceiling; a rate limit rule on the instance (per hour) lowers it."""
@@ -109,7 +112,9 @@ class ServiceNowSettings:
     deleted_interval_s: float = 300.0
     backfill_s: float = 7 * 24 * 3600
 
-    def auth(self) -> httpx.Auth | None:
+    def auth(self, clock: Clock = time.time) -> httpx.Auth | None:
+        if self.oauth_refresh:
+            return self.oauth_refresh.auth(clock)
         if self.oauth_token:
             return BearerAuth(self.oauth_token)
         if self.username and self.password:
@@ -148,9 +153,11 @@ class ServiceNowAdapter(PolledSource):
             settings.base_url,
             label=name,
             budget=budget,
-            auth=settings.auth(),
+            auth=settings.auth(wall),
             rate_figures=lambda headers: rate_figures(headers, wall()),
-            credential="the OAuth token"
+            credential=settings.oauth_refresh.credential
+            if settings.oauth_refresh
+            else "the OAuth token"
             if settings.oauth_token
             else f"the password of {settings.username}",
         )
@@ -198,10 +205,11 @@ class ServiceNowAdapter(PolledSource):
             file=settings.get("password_file"),
             what=f"source {name!r}",
         )
-        if not token and not (settings.get("username") and password):
+        refresh = oauth_refresh_of(name, settings, vendor="servicenow", base_url=base_url)
+        if not token and not refresh and not (settings.get("username") and password):
             raise SourceSetupError(
                 f"source {name!r}: needs username with password_env or password_file, "
-                "or oauth_token_env"
+                "oauth_token_env or oauth_refresh_token_file"
             )
         known = {
             f: settings[f]
@@ -227,6 +235,7 @@ class ServiceNowAdapter(PolledSource):
                 base_url=base_url,
                 username=settings.get("username"),
                 password=password,
+                oauth_refresh=refresh,
                 oauth_token=token,
                 tables=tuple(settings.get("tables") or ("incident",)),
                 group_channels=dict(settings.get("group_channels") or {}),

@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from supervisor_tui.adapters.base import SourceSettings, check_base_url
+from supervisor_tui.adapters.base import OAuthRefreshKeys, check_base_url
 
 
-class ServiceNowSource(SourceSettings):
+class ServiceNowSource(OAuthRefreshKeys):
     """A ServiceNow instance. Secrets are named here, never written here: ``password_env`` /
     ``password_file`` (with ``username``: HTTP Basic) or ``oauth_token_env`` (a bearer
     token)."""
@@ -53,8 +53,10 @@ class ServiceNowSource(SourceSettings):
             raise ValueError("needs instance (or base_url)")
         if self.base_url:
             check_base_url(self.base_url)
-        if not self.oauth_token_env and not (
-            self.username and (self.password_env or self.password_file)
-        ):
-            raise ValueError("needs username and password_env or password_file, or oauth_token_env")
+        oauth = self.oauth_token_env or self.oauth_refresh_token_file
+        if not oauth and not (self.username and (self.password_env or self.password_file)):
+            raise ValueError(
+                "needs username and password_env or password_file, oauth_token_env or "
+                "oauth_refresh_token_file"
+            )
         return self

@@ -56,6 +56,7 @@ from supervisor_tui.adapters.http import (
     header_int,
     read_secret,
 )
+from supervisor_tui.adapters.oauth import OAuthRefresh, oauth_refresh_of
 from supervisor_tui.adapters.polling import (
     PolledSource,
     ShapeError,
@@ -97,6 +98,8 @@ class ZendeskSettings:
     email: str | None = None
     token: str | None = field(default=None, repr=False)
     oauth_token: str | None = field(default=None, repr=False)
+    oauth_refresh: OAuthRefresh | None = None
+    """Renews the OAuth token (an account whose tokens expire)."""
     rate_limit_per_minute: int = 200
     budget_share: float = 0.5
     write_back: bool = False
@@ -116,11 +119,15 @@ class ZendeskSettings:
 
     def credential(self) -> str:
         """Which credential a 401 refused, without its value."""
+        if self.oauth_refresh:
+            return self.oauth_refresh.credential
         if self.oauth_token:
             return "the OAuth token"
         return f"the API token of {self.email}"
 
-    def auth(self) -> httpx.Auth | None:
+    def auth(self, clock: Clock = time.time) -> httpx.Auth | None:
+        if self.oauth_refresh:
+            return self.oauth_refresh.auth(clock)
         if self.oauth_token:
             return BearerAuth(self.oauth_token)
         if self.email and self.token:
@@ -228,7 +235,7 @@ class ZendeskAdapter(PolledSource):
             settings.base_url,
             label=name,
             budget=budget,
-            auth=settings.auth(),
+            auth=settings.auth(wall),
             rate_figures=rate_figures,
             family_of=endpoint_family,
             credential=settings.credential(),
@@ -322,10 +329,12 @@ class ZendeskAdapter(PolledSource):
         token = read_secret(
             env=settings.get("token_env"), file=settings.get("token_file"), what=f"source {name!r}"
         )
+        refresh = oauth_refresh_of(name, settings, vendor="zendesk", base_url=base_url)
         oauth = read_secret(env=settings.get("oauth_token_env"), what=f"source {name!r}")
-        if not oauth and not (token and settings.get("email")):
+        if not oauth and not refresh and not (token and settings.get("email")):
             raise SourceSetupError(
-                f"source {name!r}: needs email + token_env (or token_file), or oauth_token_env"
+                f"source {name!r}: needs email + token_env (or token_file), oauth_token_env "
+                "or oauth_refresh_token_file"
             )
         secret = read_secret(
             env=settings.get("webhook_secret_env"), what=f"source {name!r} webhook secret"
@@ -351,6 +360,7 @@ class ZendeskAdapter(PolledSource):
                 email=settings.get("email"),
                 token=token,
                 oauth_token=oauth,
+                oauth_refresh=refresh,
                 webhook_secret=secret,
                 group_channels=dict(settings.get("group_channels") or {}),
                 escalation_tags=tuple(settings.get("escalation_tags") or ("escalated",)),

@@ -7,10 +7,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from supervisor_tui.adapters.base import SourceSettings, check_base_url
+from supervisor_tui.adapters.base import OAuthRefreshKeys, check_base_url
 
 
-class ZendeskSource(SourceSettings):
+class ZendeskSource(OAuthRefreshKeys):
     """A Zendesk account. Secrets are named here, never written here: ``token_env`` names
     an environment variable, ``token_file`` a file only its owner can read."""
 
@@ -49,6 +49,10 @@ class ZendeskSource(SourceSettings):
             raise ValueError("needs subdomain (or base_url)")
         if self.base_url:
             check_base_url(self.base_url)
-        if not self.oauth_token_env and not (self.email and (self.token_env or self.token_file)):
-            raise ValueError("needs email with token_env or token_file, or oauth_token_env")
+        oauth = self.oauth_token_env or self.oauth_refresh_token_file
+        if not oauth and not (self.email and (self.token_env or self.token_file)):
+            raise ValueError(
+                "needs email with token_env or token_file, oauth_token_env or "
+                "oauth_refresh_token_file"
+            )
         return self
