@@ -56,6 +56,7 @@ import httpx
 from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError, WriteBackError
 from supervisor_tui.adapters.http import (
     ApiError,
+    AuthFailed,
     BadBody,
     BearerAuth,
     RateBudget,
@@ -63,6 +64,7 @@ from supervisor_tui.adapters.http import (
     read_secret,
 )
 from supervisor_tui.adapters.jsm import parse
+from supervisor_tui.adapters.limits import Limits
 from supervisor_tui.adapters.paced import OutOfBudget, PacedApi, Pacer
 from supervisor_tui.adapters.polling import (
     PolledSource,
@@ -111,6 +113,9 @@ class JsmSettings:
     ack_label: str = "supervisor_acked"
     queue_channels: Mapping[str, str] = field(default_factory=dict)
     """A queue's channel by its name, where the name does not say it."""
+    priority_names: Mapping[str, str] = field(default_factory=dict)
+    """The site's own priority names → urgent / high / normal / low (any case), where the
+    common schemes (Highest … Lowest, Blocker … Trivial, P1 …, Sev 1 …) do not say it."""
     ticket_interval_s: float = 10.0
     queue_interval_s: float = 30.0
     sla_interval_s: float = 15.0
@@ -171,8 +176,17 @@ class JsmAdapter(PolledSource):
         super().__init__(name, clock=clock, wall=wall, budget=budget, api=api)
         self.api: PacedApi = api
         self.settings = settings
-        self.ctx = parse.Context(source=name)
+        self.ctx = parse.Context(
+            source=name,
+            priority_names={
+                " ".join(k.lower().split()): Priority(v) for k, v in settings.priority_names.items()
+            },
+        )
         self.report = JsmReport()
+        self.limits = Limits()
+        """Figures these credentials leave out (desks where the user is a customer, SLAs it
+        may not read), with the reason; said in the "connected" health."""
+        self._sla_hidden: dict[str, None] = {}  # request keys whose SLA answered 403
         self.desks: list[_Desk] = []
         self.zone: ZoneInfo | None = None
         self._zone_known = False
@@ -237,6 +251,7 @@ class JsmAdapter(PolledSource):
                 oauth_token=oauth,
                 service_desk_ids=tuple(str(i) for i in settings.get("service_desk_ids") or ()),
                 queue_channels=dict(settings.get("queue_channels") or {}),
+                priority_names=dict(settings.get("priority_names") or {}),
                 **known,
             ),
             clock,
@@ -308,12 +323,37 @@ class JsmAdapter(PolledSource):
                     raw=json.dumps(desk)[:4000],
                 )
             found.append(_Desk(did, key, str(desk.get("projectName") or key)))
+        for desk in list(found):
+            if not await self._agent_of(desk):
+                found.remove(desk)
         self.desks = found
         if not found:
             # said on the board, not a quiet "connected" with nothing to show
             raise ShapeError(
                 f"{self.name}: the account sees no service desk (does it have the agent role?)"
             )
+
+    async def _agent_of(self, desk: _Desk) -> bool:
+        """Whether the user is an agent of the desk: discovery lists desks where it is only a
+        customer too, and there its queues answer 403 and its project is not in its JQL. Such
+        a desk is skipped, said once as a limit, and tried again at the next refresh."""
+        try:
+            await self.api.get(f"{API}/servicedesk/{desk.id}/queue", [("start", 0), ("limit", 1)])
+        except AuthFailed as exc:
+            if exc.status != 403:
+                raise
+            self._customer_of(desk)
+            return False
+        self.limits.clear(f"desk {desk.project_key}")
+        return True
+
+    def _customer_of(self, desk: _Desk) -> None:
+        self.limits.note(
+            f"desk {desk.project_key}",
+            f"desk {desk.project_key}: the token's user is a customer there, skipped",
+            f"make the user an agent of {desk.name}, or leave it out with service_desk_ids",
+        )
+        log.info("%s: desk %s skipped (the user is a customer there)", self.name, desk.name)
 
     async def _pages(
         self, path: str, params: list[tuple[str, Any]], max_pages: int = MAX_PAGES
@@ -344,10 +384,18 @@ class JsmAdapter(PolledSource):
         counts: dict[str, int] = {}
         order: list[str] = []
         short = False  # the budget ran out while member lists were read: the rest next time
-        for desk in self.desks:
-            queues = await self._pages(
-                f"{API}/servicedesk/{desk.id}/queue", [("includeCount", "true")]
-            )
+        for desk in list(self.desks):
+            try:
+                queues = await self._pages(
+                    f"{API}/servicedesk/{desk.id}/queue", [("includeCount", "true")]
+                )
+            except AuthFailed as exc:  # no longer an agent there: that desk only
+                if exc.status != 403:
+                    raise
+                self._customer_of(desk)
+                self.desks.remove(desk)
+                self._cursor.update(token=None, jql=None)  # the search without its project
+                continue
             for q in parse.queue_payloads(desk.id, queues, self.ctx, self.settings.queue_channels):
                 if self._queues_sent.get(q.queue_id) != f"{q.name}:{q.channel.value}":
                     self._queues_sent[q.queue_id] = f"{q.name}:{q.channel.value}"
@@ -560,10 +608,15 @@ class JsmAdapter(PolledSource):
             key = pending[0]
             try:
                 slas = await self._pages(f"{API}/request/{key}/sla", [])
+                self._sla_hidden.pop(key, None)
             except ApiError as exc:
-                if exc.status != 404:
+                if exc.status == 403:  # this request's SLA only: unknown, the rest go on
+                    self._sla_hidden[key] = None
+                    trim(self._sla_hidden, 10_000)
+                elif exc.status != 404:
                     raise
-                slas = []  # gone (deleted or moved): nothing to read
+                slas = []  # gone (deleted or moved), or not ours to read: no clock
+            self._note_hidden_slas()
             now = self.clock()
             events = []
             try:
@@ -574,6 +627,18 @@ class JsmAdapter(PolledSource):
                 await sink.quarantine("jsm.sla", json.dumps(slas)[:8000], str(exc))
             pending.pop(0)
             await sink.emit(events, self.cursor_text())
+
+    def _note_hidden_slas(self) -> None:
+        hidden = len(self._sla_hidden)
+        if not hidden:
+            self.limits.clear("SLA clocks")
+            return
+        self.limits.note(
+            "SLA clocks",
+            f"SLA of {hidden} request{'s' if hidden != 1 else ''} not readable (403): "
+            "shown unknown",
+            "give the user the agent role on those requests' desk",
+        )
 
     def _sla_order(self, pending: list[str]) -> None:
         """The most urgent first: open requests before done ones, then by priority, then the
@@ -621,6 +686,8 @@ class JsmAdapter(PolledSource):
             behind = self.behind()
             if behind:
                 state, reason = HealthState.DEGRADED, behind
+            elif not reason:  # connected; what the account leaves out is said, not hidden
+                reason = self.limits.text()
         await super().report_health(sink, state, reason, retry_at=retry_at)
 
     # -- write-back -------------------------------------------------------------------------
