@@ -24,6 +24,7 @@ from supervisor_tui.hub.collector import Collector
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
+    Capability,
     EscalationRaised,
     HealthState,
     NewEvent,
@@ -716,16 +717,16 @@ async def test_a_table_absent_without_its_plugin_turns_off_one_figure(
     assert report.state is HealthState.CONNECTED
     assert set(newest(floor.store)) == set(floor.fake.incidents)
     assert adapter.report.queues == 5 and adapter.report.agents == 30
-    limits = {limit.capability: limit for limit in adapter.limits}
     clocks = [e.payload for e in floor.store.events_of_kind("sla.changed")]
     if table == "contract_sla":  # targets from the task SLAs: breach time - start
         assert clocks and all(isinstance(p, SlaChanged) and p.policy == "" for p in clocks)
-        assert "SLA definitions" in limits
+        off = Capability.SLA_POLICIES
     elif table == "task_sla":
         assert clocks == [] and not adapter.task("slas").enabled
-        assert "SLA clocks" in limits
+        off = Capability.SLA_CLOCKS
     else:
         assert adapter.report.deleted is None and not adapter.task("deleted").enabled
-        assert "deletions" in limits
-    (limit,) = limits.values()
-    assert f"Invalid table {table}" in limit.reason and limit.reason in report.reason
+        off = Capability.DELETIONS
+    assert list(adapter.limits) == [off]  # that figure only
+    (limit,) = report.limits  # said with the health: connected, one capability off
+    assert limit.capability is off and f"Invalid table {table}" in limit.reason and limit.fix

@@ -4,6 +4,7 @@ them from the floor simulation."""
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import re
 import time
@@ -86,19 +87,151 @@ class Faults:
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+SPOILS = frozenset({"truncated", "wrong_shape"})
+"""Faults that let the request through and spoil its answer."""
+
+
+@dataclass
+class Account:
+    """What kind of account a fake helpdesk plays: the token's role, and what the plan and
+    its add-ons leave out. The fake's gates turn these into the vendor's own refusals."""
+
+    role: str = "admin"
+    """The role of the token's user; each fake names its vendor's roles."""
+    lacks: frozenset[str] = frozenset()
+    """Features the plan does not include ("talk", "omnichannel", "surveys", "sla", ...)."""
+
+    def has(self, feature: str) -> bool:
+        return feature not in self.lacks
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """Who may call the endpoints whose path matches ``pattern``: the roles allowed (None:
+    any), and the feature the plan must include (None: every plan)."""
+
+    pattern: re.Pattern[str]
+    roles: frozenset[str] | None = None
+    feature: str | None = None
+    methods: frozenset[str] | None = None
+    query: tuple[str, str] | None = None
+    """Only when this query parameter has this value (Freshdesk's ``filter=deleted``)."""
+
+    def applies(self, request: web.Request) -> bool:
+        if self.methods is not None and request.method not in self.methods:
+            return False
+        if self.query is not None and request.query.get(self.query[0]) != self.query[1]:
+            return False
+        return self.pattern.search(request.path) is not None
+
+
+def gate(
+    pattern: str,
+    *,
+    roles: Iterable[str] | None = None,
+    feature: str | None = None,
+    methods: Iterable[str] | None = None,
+    query: tuple[str, str] | None = None,
+) -> Gate:
+    return Gate(
+        re.compile(pattern),
+        None if roles is None else frozenset(roles),
+        feature,
+        None if methods is None else frozenset(methods),
+        query,
+    )
+
 
 class LoopbackServer:
     """A fake helpdesk's HTTP side: one aiohttp app on 127.0.0.1 whose every request passes
-    through ``_serve`` (auth, rate limit, injected faults, bookkeeping) before its route."""
+    through one pipeline: request log → injected fault → authentication → rate budget →
+    the account's gates (role, plan) → route → spoiled answer → headers. A vendor's fake
+    supplies each step's words (its 401, 429 and 403 bodies, its headers) and its routes."""
 
     base_url: str = ""
     _runner: web.AppRunner | None = None
+    GATES: tuple[Gate, ...] = ()
+    account: Account
+    requests: list[tuple[str, str]]
+    _faults: Faults
 
     def _routes(self) -> list[web.RouteDef]:
         raise NotImplementedError
 
-    async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+    # -- the pipeline's steps, in the vendor's words ----------------------------------------
+
+    def _before(self, request: web.Request) -> web.StreamResponse | None:
+        """An answer before anything else (a hibernating instance), or None."""
+        return None
+
+    def _take_fault(self, request: web.Request) -> Fault | None:
+        return self._faults.take(request.path)
+
+    def _fault_response(self, fault: Fault) -> web.StreamResponse:
         raise NotImplementedError
+
+    def _authenticate(self, request: web.Request) -> web.StreamResponse | None:
+        """The vendor's 401 for a request whose credentials are wrong, or None."""
+        raise NotImplementedError
+
+    def _budget(self, request: web.Request) -> web.StreamResponse | None:
+        """The vendor's 429 when a limit is spent (and the request counted), or None."""
+        return None
+
+    def _refuse(self, request: web.Request, gate: Gate, missing: str) -> web.StreamResponse:
+        """The vendor's answer to a request this account may not make: ``missing`` is
+        "role" (the token's user may not) or the feature the plan lacks."""
+        return web.json_response({"error": "Forbidden"}, status=403)
+
+    def _failed(self, exc: HttpError) -> web.StreamResponse:
+        """A route's HttpError as the vendor words it."""
+        return web.json_response(exc.body or {}, status=exc.status)
+
+    def _spoil(self, response: web.Response, fault: str) -> web.Response:
+        return spoiled(response, fault)
+
+    def _headed(self, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+        """The vendor's headers on every answer (rate limits)."""
+        return response
+
+    # -- the pipeline -------------------------------------------------------------------------
+
+    def _gated(self, request: web.Request) -> web.StreamResponse | None:
+        account = getattr(self, "account", None)
+        if account is None:
+            return None
+        for g in self.GATES:
+            if not g.applies(request):
+                continue
+            if g.feature is not None and not account.has(g.feature):
+                return self._refuse(request, g, g.feature)
+            if g.roles is not None and account.role not in g.roles:
+                return self._refuse(request, g, "role")
+        return None
+
+    async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        self.requests.append((request.method, request.path_qs))
+        early = self._before(request)
+        if early is not None:
+            return early
+        fault = self._take_fault(request)
+        spoil = None
+        if fault is not None and fault.fault in SPOILS:
+            spoil = fault.fault
+        elif fault is not None and fault.fault == "slow":
+            await asyncio.sleep(fault.delay_s)
+        elif fault is not None:
+            return self._headed(request, self._fault_response(fault))
+        refused = self._authenticate(request) or self._budget(request) or self._gated(request)
+        if refused is not None:
+            return self._headed(request, refused)
+        try:
+            response = await handler(request)
+        except HttpError as exc:
+            response = self._failed(exc)
+        if spoil is not None and isinstance(response, web.Response):
+            response = self._spoil(response, spoil)
+        return self._headed(request, response)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on ``host:port`` (0: any free port) and return the base URL."""
@@ -128,6 +261,27 @@ class LoopbackServer:
 
     async def _stopping(self) -> None:
         """Before the server goes down."""
+
+
+def spoiled(response: web.Response, fault: str) -> web.Response:
+    """An answer cut in half (``truncated``) or without its main key (``wrong_shape``: the
+    envelope's first key, or a bare list's first record), keeping every header but the
+    body's own, so the rate-limit headers still arrive as the vendor sends them."""
+    body = bytes(response.body) if isinstance(response.body, bytes | bytearray) else b""
+    if fault == "truncated":
+        out_body = body[: len(body) // 2]
+    else:
+        data = json.loads(body) if body else {}
+        if isinstance(data, dict) and data:
+            data.pop(next(iter(data)))
+        elif isinstance(data, list):  # an envelope where a bare array was promised
+            data = {"results": data}
+        out_body = json.dumps(data).encode()
+    out = web.Response(status=response.status, body=out_body, content_type="application/json")
+    for name, value in response.headers.items():
+        if name.lower() not in ("content-length", "content-type", "content-encoding"):
+            out.headers[name] = value
+    return out
 
 
 class FedFake(Protocol):

@@ -23,7 +23,7 @@ from supervisor_tui.core.rules import RuleEngine
 from supervisor_tui.core.snapshot import SNAPSHOT_FORMAT, freeze
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.hub.webhooks import WebhookServer
-from supervisor_tui.model import Event, HealthState, NewEvent, SourceHealth
+from supervisor_tui.model import Event, HealthState, Limit, NewEvent, SourceHealth
 from supervisor_tui.store import SQLiteStore, Store, StoreError
 from supervisor_tui.store.postgres import PostgresStore
 
@@ -62,6 +62,7 @@ class _SourceSink:
         retry_at: float | None = None,
         budget_left: float | None = None,
         poll_interval_s: float | None = None,
+        limits: Sequence[Limit] = (),
     ) -> None:
         now = self._collector.clock()
         payload = SourceHealth(
@@ -70,6 +71,7 @@ class _SourceSink:
             retry_at=retry_at,
             budget_left=budget_left,
             poll_interval_s=poll_interval_s,
+            limits=tuple(limits),
             at=now,
         )
         event = NewEvent(

@@ -45,6 +45,8 @@ from supervisor_tui.adapters.http import (
     BadBody,
     JsonApi,
     RateBudget,
+    RateFigures,
+    header_int,
     read_secret,
 )
 from supervisor_tui.adapters.polling import (
@@ -57,7 +59,6 @@ from supervisor_tui.adapters.polling import (
     ts,
     write_back_of,
 )
-from supervisor_tui.adapters.zendesk.adapter import SyncReport
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
@@ -147,13 +148,14 @@ class FreshdeskAdapter(PolledSource):
             label=name,
             budget=budget,
             auth=httpx.BasicAuth(settings.api_key, "X"),
+            rate_figures=rate_figures,
+            credential="the API key",
         )
         super().__init__(name, clock=clock, wall=wall, budget=budget, api=api)
         self.settings = settings
         self.list_budget = RateBudget(lists, share=settings.budget_share, clock=wall)
         """The ticket list's own allowance, inside the account's."""
         self.ctx = parse.Context(source=name)
-        self.report = SyncReport()
         self._cursor: dict[str, Any] = {}
         self._recent: dict[str, TicketUpserted] = {}  # ticket id → newest upsert, for ratings
         self._group: set[str] = set()  # ids of the second being paged through, this reading
@@ -215,10 +217,6 @@ class FreshdeskAdapter(PolledSource):
             clock,
             wall=time.time,
         )
-
-    async def sync_once(self, sink: Sink) -> SyncReport:
-        await self.run_all_once(sink)
-        return self.report
 
     # -- cursor ---------------------------------------------------------------------------
 
@@ -313,7 +311,8 @@ class FreshdeskAdapter(PolledSource):
             if isinstance(stamp, str) and stamp > newest:
                 newest = stamp
             self.report.tickets.pop(str(tid), None)
-            self.report.deleted.add(str(tid))
+            if self.report.deleted is not None:
+                self.report.deleted.add(str(tid))
             self._recent.pop(str(tid), None)
             payload = TicketDeleted(ticket_id=str(tid))
             events.append(self.event(f"ticket:{tid}:deleted", self.clock(), payload))
@@ -617,3 +616,13 @@ def _has_next(link: str | None) -> bool:
 
 
 __all__ = ["PLANS", "FreshdeskAdapter", "FreshdeskSettings"]
+
+
+def rate_figures(headers: Mapping[str, str]) -> RateFigures:
+    """Freshdesk's ``X-RateLimit-Total`` / ``-Remaining`` / ``-Used-CurrentRequest`` (a call
+    that costs more than one credit counts as that many)."""
+    return RateFigures(
+        limit_per_minute=header_int(headers.get("x-ratelimit-total")),
+        remaining=header_int(headers.get("x-ratelimit-remaining")),
+        cost=header_int(headers.get("x-ratelimit-used-currentrequest")),
+    )

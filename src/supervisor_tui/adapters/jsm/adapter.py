@@ -53,18 +53,27 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
-from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError, WriteBackError
+from supervisor_tui.adapters.base import (
+    Clock,
+    Sink,
+    SourceSetupError,
+    SyncReport,
+    Wait,
+    WriteBackError,
+)
 from supervisor_tui.adapters.http import (
     ApiError,
-    AuthFailed,
     BadBody,
     BearerAuth,
+    Forbidden,
     RateBudget,
+    RateFigures,
     expect,
+    header_int,
+    iso_seconds_from_now,
     read_secret,
 )
 from supervisor_tui.adapters.jsm import parse
-from supervisor_tui.adapters.limits import Limits
 from supervisor_tui.adapters.paced import OutOfBudget, PacedApi, Pacer
 from supervisor_tui.adapters.polling import (
     PolledSource,
@@ -78,7 +87,9 @@ from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
     AgentUpserted,
+    Capability,
     HealthState,
+    Limit,
     NewEvent,
     Priority,
     QueueStats,
@@ -138,19 +149,6 @@ class JsmSettings:
 
 
 @dataclass(slots=True)
-class JsmReport:
-    """What one full sync found (``supervisor-tui check``), as for the other helpdesks; what
-    JSM cannot tell is None: deleted requests (no feed of deletions) and SLA policies (their
-    goals are not in the public REST API)."""
-
-    tickets: dict[str, bool] = field(default_factory=dict)  # request key → open
-    deleted: set[str] | None = None
-    agents: int = 0
-    queues: int = 0
-    sla_policies: int | None = None
-
-
-@dataclass(slots=True)
 class _Desk:
     id: str
     project_key: str
@@ -172,7 +170,16 @@ class JsmAdapter(PolledSource):
     ) -> None:
         wall = wall or clock
         budget = RateBudget(settings.rate_limit_per_minute, share=settings.budget_share, clock=wall)
-        api = PacedApi(settings.base_url, label=name, budget=budget, auth=settings.auth())
+        api = PacedApi(
+            settings.base_url,
+            label=name,
+            budget=budget,
+            auth=settings.auth(),
+            rate_figures=rate_figures,
+            credential="the OAuth token"
+            if settings.oauth_token
+            else f"the API token of {settings.email}",
+        )
         super().__init__(name, clock=clock, wall=wall, budget=budget, api=api)
         self.api: PacedApi = api
         self.settings = settings
@@ -182,10 +189,12 @@ class JsmAdapter(PolledSource):
                 " ".join(k.lower().split()): Priority(v) for k, v in settings.priority_names.items()
             },
         )
-        self.report = JsmReport()
-        self.limits = Limits()
-        """Figures these credentials leave out (desks where the user is a customer, SLAs it
-        may not read), with the reason; said in the "connected" health."""
+        self.report = SyncReport(deleted=None, sla_policies=None)
+        self.partial: dict[str, Limit] = {}
+        """Parts of a capability these credentials leave out while the rest of it is read
+        (a desk where the user is only a customer, requests whose SLA answers 403): not a
+        capability turned off (``limits``), so no figure goes unknown; said in the
+        "connected" health."""
         self._sla_hidden: dict[str, None] = {}  # request keys whose SLA answered 403
         self.desks: list[_Desk] = []
         self.zone: ZoneInfo | None = None
@@ -258,16 +267,17 @@ class JsmAdapter(PolledSource):
             wall=time.time,
         )
 
-    async def sync_once(self, sink: Sink) -> JsmReport:
+    async def sync_once(self, sink: Sink, *, wait: Wait | None = None) -> SyncReport:
         """One full sync (``check``): the directory, queues, every request changed within the
         backfill, and their SLA cycles."""
         self.api.holding = False  # one sync on demand: read it all now
         try:
-            await self.run_all_once(sink)
-            await self._read_slas(sink, len(self._cursor["sla"]), within_budget=False)
+            return await super().sync_once(sink, wait=wait)
         finally:
             self.api.holding = True
-        return self.report
+
+    async def finish_sync(self, sink: Sink) -> None:
+        await self._read_slas(sink, len(self._cursor["sla"]), within_budget=False)
 
     # -- cursor ---------------------------------------------------------------------------
 
@@ -339,19 +349,17 @@ class JsmAdapter(PolledSource):
         a desk is skipped, said once as a limit, and tried again at the next refresh."""
         try:
             await self.api.get(f"{API}/servicedesk/{desk.id}/queue", [("start", 0), ("limit", 1)])
-        except AuthFailed as exc:
-            if exc.status != 403:
-                raise
+        except Forbidden:
             self._customer_of(desk)
             return False
-        self.limits.clear(f"desk {desk.project_key}")
+        self.partial.pop(f"desk {desk.project_key}", None)
         return True
 
     def _customer_of(self, desk: _Desk) -> None:
-        self.limits.note(
-            f"desk {desk.project_key}",
-            f"desk {desk.project_key}: the token's user is a customer there, skipped",
-            f"make the user an agent of {desk.name}, or leave it out with service_desk_ids",
+        self.partial[f"desk {desk.project_key}"] = Limit(
+            capability=Capability.QUEUES,
+            reason=f"desk {desk.project_key}: the token's user is a customer there, skipped",
+            fix=f"make the user an agent of {desk.name}, or leave it out with service_desk_ids",
         )
         log.info("%s: desk %s skipped (the user is a customer there)", self.name, desk.name)
 
@@ -389,9 +397,7 @@ class JsmAdapter(PolledSource):
                 queues = await self._pages(
                     f"{API}/servicedesk/{desk.id}/queue", [("includeCount", "true")]
                 )
-            except AuthFailed as exc:  # no longer an agent there: that desk only
-                if exc.status != 403:
-                    raise
+            except Forbidden:  # no longer an agent there: that desk only
                 self._customer_of(desk)
                 self.desks.remove(desk)
                 self._cursor.update(token=None, jql=None)  # the search without its project
@@ -628,16 +634,22 @@ class JsmAdapter(PolledSource):
             pending.pop(0)
             await sink.emit(events, self.cursor_text())
 
+    def partial_limits(self) -> list[Limit]:
+        """What ``partial`` holds, for ``check`` and the health (TODO(#16, core): a partial
+        limit in the capability model, so ``check --json`` lists these without nulling the
+        capability's figure)."""
+        return [self.partial[k] for k in sorted(self.partial)]
+
     def _note_hidden_slas(self) -> None:
         hidden = len(self._sla_hidden)
         if not hidden:
-            self.limits.clear("SLA clocks")
+            self.partial.pop("SLA clocks", None)
             return
-        self.limits.note(
-            "SLA clocks",
-            f"SLA of {hidden} request{'s' if hidden != 1 else ''} not readable (403): "
+        self.partial["SLA clocks"] = Limit(
+            capability=Capability.SLA_CLOCKS,
+            reason=f"SLA of {hidden} request{'s' if hidden != 1 else ''} not readable (403): "
             "shown unknown",
-            "give the user the agent role on those requests' desk",
+            fix="give the user the agent role on those requests' desk",
         )
 
     def _sla_order(self, pending: list[str]) -> None:
@@ -687,7 +699,7 @@ class JsmAdapter(PolledSource):
             if behind:
                 state, reason = HealthState.DEGRADED, behind
             elif not reason:  # connected; what the account leaves out is said, not hidden
-                reason = self.limits.text()
+                reason = "; ".join(limit.reason for limit in self.partial_limits())
         await super().report_health(sink, state, reason, retry_at=retry_at)
 
     # -- write-back -------------------------------------------------------------------------
@@ -731,4 +743,13 @@ def _plain(text: str) -> str:
     return "{noformat}\n" + text.replace("{noformat}", "(noformat)") + "\n{noformat}"
 
 
-__all__ = ["NO_PRESENCE", "JsmAdapter", "JsmReport", "JsmSettings"]
+__all__ = ["NO_PRESENCE", "JsmAdapter", "JsmSettings"]
+
+
+def rate_figures(headers: Mapping[str, str]) -> RateFigures:
+    """Jira's ``X-RateLimit-Limit`` / ``-Remaining`` / ``-Reset`` (an ISO 8601 time)."""
+    return RateFigures(
+        limit_per_minute=header_int(headers.get("x-ratelimit-limit")),
+        remaining=header_int(headers.get("x-ratelimit-remaining")),
+        reset_s=iso_seconds_from_now(headers.get("x-ratelimit-reset"), time.time()),
+    )

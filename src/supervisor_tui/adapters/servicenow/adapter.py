@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -41,18 +42,19 @@ from typing import Any, Literal
 
 import httpx
 
-from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError
+from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError, SyncReport, Wait
 from supervisor_tui.adapters.freshdesk.adapter import _next_url
 from supervisor_tui.adapters.http import (
     ApiError,
-    AuthFailed,
     BadBody,
     BearerAuth,
+    Forbidden,
     NotFound,
     RateBudget,
+    RateFigures,
+    header_int,
     read_secret,
 )
-from supervisor_tui.adapters.limits import Limits
 from supervisor_tui.adapters.paced import OutOfBudget, PacedApi, Pacer
 from supervisor_tui.adapters.polling import (
     PolledSource,
@@ -66,6 +68,7 @@ from supervisor_tui.adapters.servicenow import parse
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
+    Capability,
     HealthState,
     NewEvent,
     QueueStats,
@@ -114,17 +117,6 @@ class ServiceNowSettings:
         return None
 
 
-@dataclass(slots=True)
-class ServiceNowReport:
-    """What one full sync found (``supervisor-tui check``); None: the instance does not say."""
-
-    tickets: dict[str, bool] = field(default_factory=dict)  # number → open
-    deleted: set[str] | None = field(default_factory=set)
-    agents: int = 0
-    queues: int = 0
-    sla_policies: int = 0
-
-
 @dataclass(frozen=True, slots=True)
 class _Walk:
     """One change stream: a table read by ``sys_updated_on`` from the cursor."""
@@ -154,12 +146,20 @@ class ServiceNowAdapter(PolledSource):
             if not _TABLE_NAME.match(table):
                 raise SourceSetupError(f"source {name!r}: not a table name: {table[:40]!r}")
         budget = RateBudget(settings.rate_limit_per_minute, share=settings.budget_share, clock=wall)
-        api = PacedApi(settings.base_url, label=name, budget=budget, auth=settings.auth())
+        api = PacedApi(
+            settings.base_url,
+            label=name,
+            budget=budget,
+            auth=settings.auth(),
+            rate_figures=lambda headers: rate_figures(headers, wall()),
+            credential="the OAuth token"
+            if settings.oauth_token
+            else f"the password of {settings.username}",
+        )
         super().__init__(name, clock=clock, wall=wall, budget=budget, api=api)
         self.api: PacedApi = api
         self.settings = settings
         self.ctx = parse.Context(source=name)
-        self.report = ServiceNowReport()
         self.awa: bool | None = None if settings.presence == "auto" else settings.presence == "awa"
         """None: not yet known (auto); False: the instance has no AWA (or we may not read it)."""
         self._cursor: dict[str, Any] = {}
@@ -171,8 +171,6 @@ class ServiceNowAdapter(PolledSource):
         self._members: dict[str, str] = {}  # agent id → name, from the directory
         self._held: dict[str, int] | None = None  # user sys_id → open rows assigned (workload)
         self._unseen: list[str] = []  # agents AWA shows no presence for (an ACL, not in AWA)
-        self.limits = Limits()
-        """Figures these credentials or this instance's plugins leave out, with the reason."""
         self.walks = [
             _Walk(f"t:{t}", t, parse.TICKET_FIELDS, labels=True) for t in settings.tables
         ] + [_Walk("sla", "task_sla", parse.SLA_FIELDS)]
@@ -241,18 +239,19 @@ class ServiceNowAdapter(PolledSource):
             wall=time.time,
         )
 
-    async def sync_once(self, sink: Sink) -> ServiceNowReport:
+    async def sync_once(self, sink: Sink, *, wait: Wait | None = None) -> SyncReport:
         self.api.holding = False  # one sync on demand: read it all now
         try:
-            await self.run_all_once(sink)
-            for walk in self.walks:  # to the end of every change stream
-                for _ in range(1000):
-                    if not self._mid_pass(walk):
-                        break
-                    await self._walk(sink, walk)
+            return await super().sync_once(sink, wait=wait)
         finally:
             self.api.holding = True
-        return self.report
+
+    async def finish_sync(self, sink: Sink) -> None:
+        for walk in self.walks:  # to the end of every change stream
+            for _ in range(1000):
+                if not self._mid_pass(walk):
+                    break
+                await self._walk(sink, walk)
 
     # -- cursor ---------------------------------------------------------------------------
 
@@ -453,8 +452,8 @@ class ServiceNowAdapter(PolledSource):
                     raise
                 # without the SLA plugin (or the right to read task_sla): no SLA clocks
                 self.task("slas").enabled = False
-                self.limits.note(
-                    "SLA clocks",
+                self.limit(
+                    Capability.SLA_CLOCKS,
                     f"SLA clocks off: {_unreadable('task_sla', exc)}",
                     "install SLA management, or grant the sla_manager or itil role",
                 )
@@ -552,8 +551,8 @@ class ServiceNowAdapter(PolledSource):
         except (ApiError, BadBody) as exc:
             if self.settings.presence == "auto" and _no_such_table(exc):
                 self.awa = False
-                self.limits.note(
-                    "presence",
+                self.limit(
+                    Capability.PRESENCE,
                     f"presence off: {_unreadable('awa_agent_presence', exc)}; agents show "
                     "no status with their open work",
                     "activate Advanced Work Assignment, or grant the awa_agent role's read",
@@ -578,14 +577,14 @@ class ServiceNowAdapter(PolledSource):
         # status, never Offline: only a presence row saying Offline says that.
         self._unseen = [a for a in self._agent_ids() if a not in seen]
         if self._unseen and not seen:
-            self.limits.note(
-                "presence",
+            self.limit(
+                Capability.PRESENCE,
                 "presence: awa_agent_presence shows no agent (an ACL may hide it); agents "
                 "show no status with their open work",
                 "grant read on awa_agent_presence (the awa_agent or awa_manager role)",
             )
         else:
-            self.limits.clear("presence")
+            self.restore(Capability.PRESENCE)
         events.extend(self._work_states(self.clock(), self._unseen, NO_PRESENCE_ROW))
         await sink.emit(events, self.cursor_text())
 
@@ -598,13 +597,13 @@ class ServiceNowAdapter(PolledSource):
             definitions = await self._all_rows(
                 "contract_sla", "active=true", ("name", "target", "duration")
             )
-            self.limits.clear("SLA definitions")
+            self.restore(Capability.SLA_POLICIES)
         except ApiError as exc:  # no SLA plugin, or an ACL: targets from the task SLAs
             if not _no_such_table(exc):
                 raise
             definitions = []
-            self.limits.note(
-                "SLA definitions",
+            self.limit(
+                Capability.SLA_POLICIES,
                 f"SLA definitions off: {_unreadable('contract_sla', exc)}; targets come from "
                 "each task SLA (breach time - start)",
                 "grant read on contract_sla",
@@ -634,13 +633,13 @@ class ServiceNowAdapter(PolledSource):
                 f"tablenameIN{tables}^sys_created_on>={since}",
                 ("tablename", "documentkey", "payload", "sys_created_on"),
             )
-        except ApiError as exc:
+        except ApiError as exc:  # 403, 404, or no such table: not for these credentials
             if not _no_such_table(exc):
                 raise
             self.report.deleted = None
             self.task("deleted").enabled = False
-            self.limits.note(
-                "deletions",
+            self.limit(
+                Capability.DELETIONS,
                 f"deletions off: {_unreadable('sys_audit_delete', exc)}",
                 "grant read on sys_audit_delete (an admin table)",
             )
@@ -695,8 +694,6 @@ class ServiceNowAdapter(PolledSource):
             behind = self.behind()
             if behind:
                 state, reason = HealthState.DEGRADED, behind
-            elif not reason:  # connected; what the account leaves out is said, not hidden
-                reason = self.limits.text()
         await super().report_health(sink, state, reason, retry_at=retry_at)
 
     # -- write-back -----------------------------------------------------------------------
@@ -744,9 +741,8 @@ class ServiceNowAdapter(PolledSource):
                 "sys_journal_field", f"element_id={sys_id}^element=work_notes", ("value",)
             )
             return any(reference in str(r.get("value") or "") for r in rows)
-        except AuthFailed as exc:
-            if not _forbidden(exc):
-                raise
+        except Forbidden:
+            pass
         record = await self.api.request(
             "GET",
             f"/api/now/table/{table}/{sys_id}",
@@ -775,7 +771,7 @@ def _unreadable(table: str, exc: ApiError) -> str:
 
 def _forbidden(exc: Exception) -> bool:
     """403: these credentials work, but may not read this (an ACL), unlike a 401."""
-    return isinstance(exc, AuthFailed) and exc.status == 403
+    return isinstance(exc, Forbidden)
 
 
 def _explained(exc: BadBody, label: str) -> BadBody:
@@ -792,4 +788,18 @@ def _explained(exc: BadBody, label: str) -> BadBody:
     return exc
 
 
-__all__ = ["ServiceNowAdapter", "ServiceNowReport", "ServiceNowSettings"]
+__all__ = ["ServiceNowAdapter", "ServiceNowSettings"]
+
+
+def rate_figures(headers: Mapping[str, str], now: float) -> RateFigures:
+    """ServiceNow's rate limit rules (only when ``X-RateLimit-Rule`` says one applies): the
+    limit is an hour's, the reset a UNIX time."""
+    if headers.get("x-ratelimit-rule") is None:
+        return RateFigures()
+    hourly = header_int(headers.get("x-ratelimit-limit"))
+    at = header_int(headers.get("x-ratelimit-reset"))
+    return RateFigures(
+        limit_per_minute=max(1, hourly // 60) if hourly else None,
+        remaining=header_int(headers.get("x-ratelimit-remaining")),
+        reset_s=None if at is None else max(0, at - math.floor(now)),
+    )

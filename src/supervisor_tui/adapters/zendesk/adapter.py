@@ -42,7 +42,9 @@ from supervisor_tui.adapters.http import (
     JsonApi,
     NotFound,
     RateBudget,
+    RateFigures,
     expect,
+    header_int,
     read_secret,
 )
 from supervisor_tui.adapters.polling import (
@@ -100,23 +102,18 @@ class ZendeskSettings:
     backfill_s: float = 7 * 24 * 3600
     """How far back the first sync reads tickets (open ones older than this are missed)."""
 
+    def credential(self) -> str:
+        """Which credential a 401 refused, without its value."""
+        if self.oauth_token:
+            return "the OAuth token"
+        return f"the API token of {self.email}"
+
     def auth(self) -> httpx.Auth | None:
         if self.oauth_token:
             return BearerAuth(self.oauth_token)
         if self.email and self.token:
             return httpx.BasicAuth(f"{self.email}/token", self.token)
         return None
-
-
-@dataclass(slots=True)
-class SyncReport:
-    """What one full sync found (``supervisor-tui check``)."""
-
-    tickets: dict[str, bool] = field(default_factory=dict)  # id → open
-    deleted: set[str] = field(default_factory=set)
-    agents: int = 0
-    queues: int = 0
-    sla_policies: int = 0
 
 
 class ZendeskAdapter(PolledSource):
@@ -133,11 +130,18 @@ class ZendeskAdapter(PolledSource):
     ) -> None:
         wall = wall or clock
         budget = RateBudget(settings.rate_limit_per_minute, share=settings.budget_share, clock=wall)
-        api = JsonApi(settings.base_url, label=name, budget=budget, auth=settings.auth())
+        api = JsonApi(
+            settings.base_url,
+            label=name,
+            budget=budget,
+            auth=settings.auth(),
+            rate_figures=rate_figures,
+            family_of=endpoint_family,
+            credential=settings.credential(),
+        )
         super().__init__(name, clock=clock, wall=wall, budget=budget, api=api)
         self.settings = settings
         self.ctx = parse.Context(source=name, escalation_tags=settings.escalation_tags)
-        self.report = SyncReport()
         self.last_export_ended = False
         self._cursor: dict[str, Any] = {}
         self.load_cursor(None)
@@ -217,11 +221,6 @@ class ZendeskAdapter(PolledSource):
             clock,
             wall=time.time,  # the helpdesk counts its limit in real minutes
         )
-
-    async def sync_once(self, sink: Sink) -> SyncReport:
-        """Every task once, the directory first (``check``); raises the first ApiError."""
-        await self.run_all_once(sink)
-        return self.report
 
     def poll_soon_for_webhook(self) -> None:
         """A webhook said something changed: read tickets and agents now (within limits)."""
@@ -498,12 +497,14 @@ class ZendeskAdapter(PolledSource):
         stamp = ticket.get("generated_timestamp") or ticket.get("updated_at")
         if isinstance(payload, TicketDeleted):
             self.report.tickets.pop(payload.ticket_id, None)
-            self.report.deleted.add(payload.ticket_id)
+            if self.report.deleted is not None:
+                self.report.deleted.add(payload.ticket_id)
             at = self.clock()
             return [self.event(f"ticket:{payload.ticket_id}:deleted", at, payload)]
         assert isinstance(payload, TicketUpserted)
         self.report.tickets[payload.ticket_id] = payload.status.is_open
-        self.report.deleted.discard(payload.ticket_id)
+        if self.report.deleted is not None:
+            self.report.deleted.discard(payload.ticket_id)
         events = [self.event(f"ticket:{payload.ticket_id}:{stamp}", payload.updated_at, payload)]
         if payload.channel.value == "chat" and payload.queue_id:
             events.extend(self._chat_contact(payload))
@@ -880,6 +881,30 @@ def _digest(p: Payload) -> str:
     return hashlib.sha1(p.model_dump_json().encode(), usedforsecurity=False).hexdigest()[:12]
 
 
+def rate_figures(headers: Mapping[str, str]) -> RateFigures:
+    """Zendesk's account-wide ``X-Rate-Limit`` / ``ratelimit-*`` headers."""
+    return RateFigures(
+        limit_per_minute=header_int(headers.get("x-rate-limit") or headers.get("ratelimit-limit")),
+        remaining=header_int(
+            headers.get("x-rate-limit-remaining") or headers.get("ratelimit-remaining")
+        ),
+        reset_s=header_int(headers.get("ratelimit-reset")),
+        family_spent=any(
+            name.lower().startswith("zendesk-ratelimit-")
+            and "remaining=0" in value.replace(" ", "")
+            for name, value in headers.items()
+        ),
+    )
+
+
+def endpoint_family(path: str) -> str | None:
+    """The incremental exports have a limit of their own (10 a minute): a 429 there holds
+    back the exports only, and agent states and Talk go on."""
+    if path.startswith("/api/v2/incremental/"):
+        return "incremental exports"
+    return None
+
+
 def verify_signature(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
     """Zendesk's webhook signature: base64(HMAC-SHA256(secret, timestamp + body))."""
     if not signature or not timestamp:
@@ -896,7 +921,6 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 __all__ = [
     "SourceSetupError",
-    "SyncReport",
     "ZendeskAdapter",
     "ZendeskSettings",
     "sign",
