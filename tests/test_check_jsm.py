@@ -151,18 +151,19 @@ async def test_check_on_a_limited_account_is_ok(
     assert not any("/servicedesk/2/queue/" in p for _, p in fake.requests)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="check lists no partial limits yet (a desk, some requests' SLA): #16 core"
-)
 async def test_check_lists_the_desk_the_user_is_a_customer_of(
     fake: FakeJsm, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """TODO(#16, core): check_source should list ``JsmAdapter.partial_limits()`` (a part of a
-    capability left out, the rest read) without nulling that capability's figure."""
+    """A part left out (a desk, some requests' SLA) is listed, and no figure is nulled."""
     limit_the_account(fake)
     code, out, _ = await run_check(config_file(tmp_path, fake.base_url), capsys, "--json")
     (source,) = json.loads(out)["sources"]
     assert code == 0
-    reasons = {limit["reason"] for limit in source["limits"]}
-    assert "desk HR: the token's user is a customer there, skipped" in reasons
-    assert "SLA of 1 request not readable (403): shown unknown" in reasons
+    reasons = {
+        (limit["capability"], limit["reason"], limit["partial"]) for limit in source["limits"]
+    }
+    assert reasons == {
+        ("tickets", "desk HR: the token's user is a customer there, skipped", True),
+        ("sla_clocks", "SLA of 1 request not readable (403): shown unknown", True),
+    }
+    assert source["tickets"] == len(fake.issues) and source["queues"] == 6

@@ -27,6 +27,7 @@ from supervisor_tui.hub.collector import Collector
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
+    Capability,
     EscalationRaised,
     HealthState,
     NewEvent,
@@ -687,10 +688,10 @@ async def test_a_desk_where_the_user_is_only_a_customer_is_skipped(floor: Floor)
     await sync(floor, adapter)
     report = floor.sink.health_reports[-1]
     assert report.state is HealthState.CONNECTED
-    reason = "desk HR: the token's user is a customer there, skipped"
-    assert reason in report.reason
-    assert [lim.reason for lim in adapter.partial_limits()] == [reason]
-    assert adapter.limits == {}  # no capability off: the other desks' queues are all there
+    (limit,) = report.limits  # connected, with the desk left out said
+    assert limit.capability is Capability.TICKETS and limit.partial  # the rest stands
+    assert limit.reason == "desk HR: the token's user is a customer there, skipped"
+    assert "Human Resources" in limit.fix
     assert [d.project_key for d in adapter.desks] == ["SUP"]
     assert set(newest(floor.store)) == set(floor.fake.issues)
     assert adapter.report.queues == 6
@@ -709,9 +710,9 @@ async def test_a_403_on_one_request_s_sla_leaves_that_sla_unknown(floor: Floor) 
     for key in keys[3:]:
         for name in floor.fake.sla_truth(key):
             assert (key, name) in clocks, (key, name)
-    (limit,) = adapter.partial_limits()
-    assert "SLA of 3 requests" in limit.reason and limit.reason in report.reason
-    assert adapter.limits == {}  # SLA clocks stay on for every other request
+    (limit,) = report.limits  # SLA clocks stay on for every other request
+    assert limit.capability is Capability.SLA_CLOCKS and limit.partial
+    assert limit.reason == "SLA of 3 requests not readable (403): shown unknown"
 
 
 def test_priority_names_come_from_the_config(monkeypatch: pytest.MonkeyPatch) -> None:

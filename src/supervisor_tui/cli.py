@@ -41,6 +41,19 @@ def _parser() -> argparse.ArgumentParser:
         "(default zendesk), or feed the simulation straight in (none)",
     )
     demo.add_argument(
+        "--account",
+        choices=("admin", "supervisor", "agent"),
+        default="admin",
+        help="what the demo's tokens may read: an admin's (default), a supervisor's custom "
+        "role, or an agent's on smaller plans; the board and check show what is missing",
+    )
+    demo.add_argument(
+        "--check",
+        action="store_true",
+        help="run `check` against the demo's helpdesks (as a new user would) instead of "
+        "opening the dashboard",
+    )
+    demo.add_argument(
         "--all-backends",
         action="store_true",
         help="four helpdesks on one board: also an IT desk on a fake Jira Service Management "
@@ -228,6 +241,7 @@ def _demo(args: argparse.Namespace, db: Path) -> int:
     helpdesks = DemoHelpdesks(
         SimOptions(seed=args.seed, agents=args.agents, queues=args.queues, speed=args.speed),
         it_desks=args.all_backends,
+        account=args.account,
     )
     url = helpdesks.start()
     # this process only; throwaway credentials for the fakes
@@ -243,6 +257,14 @@ def _demo(args: argparse.Namespace, db: Path) -> int:
         helpdesks.servicenow.base_url if helpdesks.servicenow is not None else None,
     )
     try:
+        if args.check:
+            import asyncio
+
+            from supervisor_tui.hub.check import check_all, summary_lines
+
+            result = asyncio.run(check_all(config))
+            print("\n".join(summary_lines(result)))
+            return 0 if all(s["ok"] for s in result["sources"]) else 1
         code = _run_dashboard(config, db, clock=helpdesks.clock)
         taken = helpdesks.write_backs()
         if taken:

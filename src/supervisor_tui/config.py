@@ -7,10 +7,8 @@ import os
 import stat
 import tomllib
 from datetime import datetime
-from ipaddress import ip_address
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 
 from platformdirs import user_data_path
 from pydantic import (
@@ -22,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from supervisor_tui.adapters.base import SourceSettings, is_loopback, source_union
 from supervisor_tui.core.rules import Rule
 from supervisor_tui.core.targets import FloorTargets, QueueTargets
 
@@ -97,7 +96,7 @@ class WebhooksConfig(_Strict):
 
     @model_validator(mode="after")
     def _tls_off_loopback(self) -> WebhooksConfig:
-        off_loopback = self.listen and not _is_loopback(self.address()[0])
+        off_loopback = self.listen and not is_loopback(self.address()[0])
         if off_loopback and not (self.tls_cert and self.tls_key):
             raise ValueError(
                 f"listen {self.listen!r} is not a loopback address: "
@@ -135,7 +134,7 @@ class HubConfig(_Strict):
 
     @model_validator(mode="after")
     def _tls_off_loopback(self) -> HubConfig:
-        if not _is_loopback(self.address()[0]) and not (self.tls_cert and self.tls_key):
+        if not is_loopback(self.address()[0]) and not (self.tls_cert and self.tls_key):
             raise ValueError(
                 f"listen {self.listen!r} is not a loopback address: set tls_cert and tls_key"
             )
@@ -164,225 +163,12 @@ class QueueTargetsConfig(_Strict):
     aht_default_s: float | None = Field(default=None, gt=0)
 
 
-class SimulatorSource(_Strict):
-    name: str = Field(min_length=1)
-    kind: Literal["simulator"]
-    seed: int = 7
-    agents: int = Field(default=40, ge=1, le=5000)
-    queues: int = Field(default=5, ge=1, le=500)
-    speed: float = Field(default=1.0, gt=0, le=3600)
-    """Simulated seconds per wall-clock second."""
-    warmup_s: float = Field(default=3 * 3600 + 2400, ge=0, le=12 * 3600)
-    """How much of the simulated day is already behind us at start (back-filled at once)."""
-
-
-class ZendeskSource(_Strict):
-    """A Zendesk account. Secrets are named here, never written here: ``token_env`` names
-    an environment variable, ``token_file`` a file only its owner can read."""
-
-    name: str = Field(min_length=1)
-    kind: Literal["zendesk"]
-    subdomain: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$")
-    base_url: str | None = None
-    """Wins over ``subdomain``; tests and the demo point it at a fake on loopback."""
-    email: str | None = None
-    token_env: str | None = None
-    token_file: str | None = None
-    oauth_token_env: str | None = None
-    rate_limit_per_minute: int = Field(default=200, ge=10, le=100_000)
-    """The plan's limit (Team 200, Growth and Professional 400, Enterprise 700)."""
-    budget_share: float = Field(default=0.5, gt=0, le=1)
-    """The share of that limit this source may use; the rest is left to other integrations."""
-    write_back: bool = False
-    """Write acks and notes back to the ticket as private comments and a tag."""
-    ack_tag: str = Field(default="supervisor_acked", pattern=r"^[A-Za-z0-9_/-]+$")
-    webhook_secret_env: str | None = None
-    group_channels: dict[str, Literal["voice", "chat", "email", "web", "social", "other"]] = Field(
-        default_factory=dict
-    )
-    """A group's channel by its name, where the name does not say it ("Tier 1" = "voice")."""
-    escalation_tags: list[str] = Field(default_factory=lambda: ["escalated"])
-    views: dict[str, int] = Field(default_factory=dict)
-    """Views whose counts the freshness bar shows: ``{ "Escalated" = 360001234567 }``."""
-    hot_interval_s: float = Field(default=5, ge=1, le=600)
-    ticket_interval_s: float = Field(default=10, ge=6, le=3600)
-    warm_interval_s: float = Field(default=30, ge=10, le=3600)
-    backfill_s: float = Field(default=7 * 24 * 3600, ge=3600, le=90 * 24 * 3600)
-
-    @model_validator(mode="after")
-    def _needs(self) -> ZendeskSource:
-        if not self.base_url and not self.subdomain:
-            raise ValueError("needs subdomain (or base_url)")
-        if self.base_url:
-            _check_base_url(self.base_url)
-        if not self.oauth_token_env and not (self.email and (self.token_env or self.token_file)):
-            raise ValueError("needs email with token_env or token_file, or oauth_token_env")
-        return self
-
-
-class FreshdeskSource(_Strict):
-    """A Freshdesk account. The API key is named here (``api_key_env`` / ``api_key_file``),
-    never written here."""
-
-    name: str = Field(min_length=1)
-    kind: Literal["freshdesk"]
-    domain: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$")
-    base_url: str | None = None
-    """Wins over ``domain``; tests and the demo point it at a fake on loopback."""
-    api_key_env: str | None = None
-    api_key_file: str | None = None
-    plan: Literal["trial", "growth", "pro", "enterprise"] = "growth"
-    """Sets the budgets: trial 50, growth 200 (20 for ticket lists), pro 400/100,
-    enterprise 700/200 calls a minute."""
-    budget_share: float = Field(default=0.5, gt=0, le=1)
-    write_back: bool = False
-    ack_tag: str = Field(default="supervisor_acked", pattern=r"^[A-Za-z0-9_/-]+$")
-    webhook_secret_env: str | None = None
-    group_channels: dict[str, Literal["voice", "chat", "email", "web", "social", "other"]] = Field(
-        default_factory=dict
-    )
-    ticket_stats: bool = True
-    """``include=stats`` on the ticket list: 2 more credits a page, for first response and
-    resolution times (the shift report) and a chat's answer time."""
-    ticket_interval_s: float | None = Field(default=None, ge=3, le=3600)
-    """Empty: as often as the plan's ticket-list limit allows (growth 10 s, pro 5 s)."""
-    agent_interval_s: float = Field(default=30, ge=10, le=3600)
-    idle_after_s: float = Field(default=1800, ge=60, le=86_400)
-    backfill_s: float = Field(default=7 * 24 * 3600, ge=3600, le=30 * 24 * 3600)
-
-    @model_validator(mode="after")
-    def _needs(self) -> FreshdeskSource:
-        if not self.base_url and not self.domain:
-            raise ValueError("needs domain (or base_url)")
-        if self.base_url:
-            _check_base_url(self.base_url)
-        if not (self.api_key_env or self.api_key_file):
-            raise ValueError("needs api_key_env or api_key_file")
-        return self
-
-
-class JsmSource(_Strict):
-    """A Jira Service Management (Cloud) site. Secrets are named here, never written here:
-    ``token_env`` / ``token_file`` (an API token, with ``email``) or ``oauth_token_env``."""
-
-    name: str = Field(min_length=1)
-    kind: Literal["jsm"]
-    site: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$")
-    """"acme" for https://acme.atlassian.net."""
-    base_url: str | None = None
-    """Wins over ``site``; with OAuth, ``https://api.atlassian.com/ex/jira/<cloud id>``; tests
-    and the demo point it at a fake on loopback."""
-    email: str | None = None
-    token_env: str | None = None
-    token_file: str | None = None
-    oauth_token_env: str | None = None
-    service_desk_ids: list[str] = Field(default_factory=list)
-    """Empty: every service desk the account can see."""
-    rate_limit_per_minute: int = Field(default=300, ge=10, le=100_000)
-    """Atlassian does not publish a per-minute figure for API tokens; this is our ceiling."""
-    budget_share: float = Field(default=0.5, gt=0, le=1)
-    write_back: bool = False
-    """Write acks and notes back as internal comments and a label."""
-    ack_label: str = Field(default="supervisor_acked", pattern=r"^[^\s]{1,255}$")
-    queue_channels: dict[str, Literal["voice", "chat", "email", "web", "social", "other"]] = Field(
-        default_factory=dict
-    )
-    """A queue's channel by its name, where the name does not say it."""
-    priority_names: dict[str, Literal["urgent", "high", "normal", "low"]] = Field(
-        default_factory=dict
-    )
-    """The site's own priority names ("Code Red" = "urgent"), where the common schemes
-    (Highest … Lowest, Blocker … Trivial, P1 …, Sev 1 …) do not say it."""
-    ticket_interval_s: float = Field(default=10, ge=2, le=3600)
-    queue_interval_s: float = Field(default=30, ge=5, le=3600)
-    sla_interval_s: float = Field(default=15, ge=5, le=3600)
-    members_interval_s: float = Field(default=120, ge=10, le=3600)
-    """How often the queues' member lists are read (counts: every ``queue_interval_s``)."""
-    overlap_s: float = Field(default=120, ge=60, le=3600)
-    backfill_s: float = Field(default=7 * 24 * 3600, ge=3600, le=90 * 24 * 3600)
-
-    @model_validator(mode="after")
-    def _needs(self) -> JsmSource:
-        if not self.base_url and not self.site:
-            raise ValueError("needs site (or base_url)")
-        if self.base_url:
-            _check_base_url(self.base_url)
-        if not self.oauth_token_env and not (self.email and (self.token_env or self.token_file)):
-            raise ValueError("needs email with token_env or token_file, or oauth_token_env")
-        return self
-
-
-class ServiceNowSource(_Strict):
-    """A ServiceNow instance. Secrets are named here, never written here: ``password_env`` /
-    ``password_file`` (with ``username``: HTTP Basic) or ``oauth_token_env`` (a bearer
-    token)."""
-
-    name: str = Field(min_length=1)
-    kind: Literal["servicenow"]
-    instance: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$")
-    """"acme" for https://acme.service-now.com."""
-    base_url: str | None = None
-    """Wins over ``instance``; tests and the demo point it at a fake on loopback."""
-    username: str | None = None
-    password_env: str | None = None
-    password_file: str | None = None
-    oauth_token_env: str | None = None
-    tables: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,79}$")]] = Field(
-        default_factory=lambda: ["incident"], min_length=1
-    )
-    """Task tables read as tickets (incident, sc_task, ...)."""
-    rate_limit_per_minute: int = Field(default=120, ge=10, le=100_000)
-    """Our ceiling; a rate limit rule on the instance (counted per hour) lowers it."""
-    budget_share: float = Field(default=0.5, gt=0, le=1)
-    write_back: bool = False
-    """Write acks and notes back as work notes (internal)."""
-    presence: Literal["auto", "awa", "none"] = "auto"
-    """auto: Advanced Work Assignment presence where the instance has it, else agents by their
-    open work; awa: only AWA; none: never read AWA."""
-    group_channels: dict[str, Literal["voice", "chat", "email", "web", "social", "other"]] = Field(
-        default_factory=dict
-    )
-    page_size: int = Field(default=500, ge=10, le=10_000)
-    ticket_interval_s: float = Field(default=15, ge=3, le=3600)
-    sla_interval_s: float = Field(default=30, ge=5, le=3600)
-    presence_interval_s: float = Field(default=30, ge=5, le=3600)
-    workload_interval_s: float = Field(default=60, ge=10, le=3600)
-    backfill_s: float = Field(default=7 * 24 * 3600, ge=3600, le=90 * 24 * 3600)
-
-    @model_validator(mode="after")
-    def _needs(self) -> ServiceNowSource:
-        if not self.base_url and not self.instance:
-            raise ValueError("needs instance (or base_url)")
-        if self.base_url:
-            _check_base_url(self.base_url)
-        if not self.oauth_token_env and not (
-            self.username and (self.password_env or self.password_file)
-        ):
-            raise ValueError("needs username and password_env or password_file, or oauth_token_env")
-        return self
-
-
-def _check_base_url(base_url: str) -> None:
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ValueError("base_url: plain http is only allowed to a loopback address")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-SourceConfig = Annotated[
-    SimulatorSource | ZendeskSource | FreshdeskSource | JsmSource | ServiceNowSource,
-    Field(discriminator="kind"),
-]
+if TYPE_CHECKING:
+    SourceConfig = SourceSettings
+else:
+    SourceConfig = source_union()
+    """A ``[[sources]]`` entry: its ``kind`` picks the settings model of the adapter
+    installed under that name (an entry point), which validates every other key."""
 
 
 def _refuse_repeats(what: str, values: list[str]) -> None:
@@ -405,7 +191,7 @@ class Config(_Strict):
 
     @field_validator("sources")
     @classmethod
-    def _unique_names(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
+    def _unique_names(cls, sources: list[SourceSettings]) -> list[SourceSettings]:
         _refuse_repeats("source names", [s.name for s in sources])
         return sources
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Protocol, runtime_checkable
+from ipaddress import ip_address
+from typing import Annotated, Any, ClassVar, Protocol, Union, runtime_checkable
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from supervisor_tui.model import Capability, HealthState, Limit, NewEvent
 
@@ -104,6 +109,30 @@ class Checkable(Protocol):
     async def close(self) -> None: ...
 
 
+@runtime_checkable
+class TakesWebhooks(Protocol):
+    """An adapter that takes the helpdesk's webhooks (as hints to poll sooner)."""
+
+    name: str
+
+    def webhook(self, headers: Mapping[str, str], body: bytes) -> tuple[int, str]:
+        """Check a delivery (signature, age) and answer (HTTP status, short reason)."""
+
+
+def needs_table(needs: Sequence[Need]) -> str:
+    """The README's table of what each figure reads, what it needs from the account and
+    what the board shows without it (made from an adapter's ``NEEDS``; a test keeps the
+    README equal to it)."""
+    rows = [
+        "| figure | read from | needs | without it the board shows |",
+        "|---|---|---|---|",
+    ]
+    for need in needs:
+        cells = (need.capability.label, f"`{need.endpoint}`", need.requires, need.without)
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows)
+
+
 class Limited(Exception):
     """A capability this account does not give: raised (or recorded) by an adapter, it turns
     that capability off with a reason and a fix, and the rest of the source goes on."""
@@ -134,3 +163,68 @@ def load_adapter_class(kind: str) -> Any:
         known = ", ".join(sorted(kinds)) or "none"
         raise UnknownAdapter(f"no adapter of kind {kind!r} is installed (installed: {known})")
     return kinds[kind].load()
+
+
+log = logging.getLogger(__name__)
+
+
+class SourceSettings(BaseModel):
+    """A ``[[sources]]`` entry as the config file gives it. Each adapter owns a subclass
+    (``settings_model``) with ``kind: Literal["its kind"]`` and its own keys; the config only
+    picks the model by ``kind``. Unknown keys are errors; secrets are named, never written."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    kind: str
+
+
+def check_base_url(base_url: str) -> None:
+    """A helpdesk's address: http(s), and plain http only to this machine (tests, demo)."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ValueError("base_url: plain http is only allowed to a loopback address")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class AdapterClass(Protocol):
+    """What the config and the collector need of an installed adapter's class."""
+
+    settings_model: ClassVar[type[SourceSettings]]
+
+    @classmethod
+    def from_config(cls, name: str, settings: dict[str, Any], clock: Clock) -> Adapter: ...
+
+
+def source_models() -> list[type[SourceSettings]]:
+    """The settings model of every adapter installed as an entry point, by kind. One that
+    fails to load is left out (its kind is then refused as unknown, with the reason logged)."""
+    models = []
+    for kind, ep in sorted(adapter_kinds().items()):
+        try:
+            model = ep.load().settings_model
+        except Exception as exc:  # a broken plugin must not stop the floor's own sources
+            log.warning("adapter %r cannot be loaded: %s", kind, exc)
+            continue
+        if isinstance(model, type) and issubclass(model, SourceSettings):
+            models.append(model)
+    return models
+
+
+def source_union() -> Any:
+    """The type of a ``[[sources]]`` entry: one of the installed adapters' settings models,
+    picked by ``kind`` (pydantic's discriminated union keeps its errors precise)."""
+    models = source_models()
+    if len(models) == 1:
+        return models[0]
+    return Annotated[Union[tuple(models)], Field(discriminator="kind")]  # noqa: UP007

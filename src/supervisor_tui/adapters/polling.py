@@ -82,6 +82,27 @@ def iso(t: float) -> str:
     return datetime.fromtimestamp(int(t), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class Absences:
+    """Endpoints this account turned out not to have (an add-on it lacks: Talk, omnichannel
+    routing), each tried again after ``LIMIT_RETRY_S`` in case the account changed."""
+
+    def __init__(self, wall: Clock) -> None:
+        self._wall = wall
+        self._until: dict[str, float] = {}
+        self._why: dict[str, str] = {}
+
+    def has(self, name: str) -> bool:
+        return self._until.get(name, 0.0) <= self._wall()
+
+    def lacks(self, name: str, why: str = "") -> None:
+        self._until[name] = self._wall() + LIMIT_RETRY_S
+        self._why[name] = why
+
+    def why(self, name: str) -> str:
+        """What the helpdesk said when it turned out not to have ``name``."""
+        return self._why.get(name, "")
+
+
 @dataclass(slots=True)
 class Task:
     name: str
@@ -127,6 +148,7 @@ class PolledSource:
         """Capabilities this account does not give us, by capability."""
         self._limited_at: dict[Capability, float] = {}
         self.report = SyncReport()
+        self.absent = Absences(wall)
 
     # -- to be provided -------------------------------------------------------------------
 
@@ -283,7 +305,11 @@ class PolledSource:
         started = self.wall()
         await task.run(sink)
         limit = self.limits.get(task.capability) if task.capability else None
-        if limit is not None and self._limited_at.get(limit.capability, 0.0) < started:
+        if (
+            limit is not None
+            and not limit.partial
+            and self._limited_at.get(limit.capability, 0.0) < started
+        ):
             self.restore(limit.capability)
 
     # -- capabilities ---------------------------------------------------------------------
@@ -308,20 +334,25 @@ class PolledSource:
             return reason, ""
         return f"{reason}; {need.without}", need.fix or f"needs {need.requires}"
 
-    def limit(self, capability: Capability, reason: str, fix: str = "") -> None:
-        """Turn ``capability`` off: its figures are unknown until it is tried again."""
+    def limit(
+        self, capability: Capability, reason: str, fix: str = "", *, partial: bool = False
+    ) -> None:
+        """Turn ``capability`` off: its figures are unknown until it is tried again.
+        ``partial``: only part of it is readable (some groups' tickets); its figures stand
+        for that part, and the board and ``check`` say which part is missing."""
         retry_at = self.wall() + LIMIT_RETRY_S
         known = self.limits.get(capability)
         if known is None or (known.reason, known.fix) != (reason, fix):
-            log.warning("%s: %s off: %s (fix: %s)", self.name, capability.value, reason, fix)
+            what = "partly readable" if partial else "off"
+            log.info("%s: %s %s: %s (fix: %s)", self.name, capability.value, what, reason, fix)
         self.limits[capability] = Limit(
-            capability=capability, reason=reason, fix=fix, retry_at=retry_at
+            capability=capability, reason=reason, fix=fix, retry_at=retry_at, partial=partial
         )
         self._limited_at[capability] = self.wall()
 
     def restore(self, capability: Capability) -> None:
         if self.limits.pop(capability, None) is not None:
-            log.warning("%s: %s is back", self.name, capability.value)
+            log.info("%s: %s is back", self.name, capability.value)
 
     def task(self, name: str) -> Task:
         return next(t for t in self.tasks if t.name == name)
@@ -375,6 +406,17 @@ class PolledSource:
 
     def write_back_failed(self, ticket_id: str, exc: ApiError) -> WriteBackError:
         """What the outbox should do about a write-back the helpdesk did not take."""
+        if isinstance(exc, Forbidden):
+            need = self.need(Capability.WRITE_BACK)
+            fix = need.fix if need is not None else "give the token the right to comment"
+            self.limit(
+                Capability.WRITE_BACK, f"write-back refused on ticket {ticket_id} (403)", fix
+            )
+            return WriteBackError(
+                f"{self.name}: these credentials may not write to ticket {ticket_id} (403); "
+                f"kept, tried again in {LIMIT_RETRY_S / 60:.0f} min",
+                retry_after_s=LIMIT_RETRY_S,
+            )
         if isinstance(exc, NotFound):
             return WriteBackError(f"ticket {ticket_id} no longer exists", retryable=False)
         if isinstance(exc, RateLimited):

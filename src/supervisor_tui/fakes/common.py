@@ -21,7 +21,23 @@ from supervisor_tui.model import NewEvent
 
 Json = dict[str, Any]
 Clock = Callable[[], float]
-FAULTS = frozenset({"429", "500", "503", "401", "malformed", "truncated", "wrong_shape", "slow"})
+FAULTS = frozenset(
+    {
+        "429",
+        "500",
+        "503",
+        "401",
+        "403",
+        "404",
+        "410",
+        "malformed",
+        "truncated",
+        "wrong_shape",
+        "slow",
+    }
+)
+REFUSALS = frozenset({"403", "404", "410"})
+"""Faults answered as the vendor refuses a request this account may not make."""
 
 
 def iso(t: float) -> str:
@@ -100,6 +116,9 @@ class Account:
     """The role of the token's user; each fake names its vendor's roles."""
     lacks: frozenset[str] = frozenset()
     """Features the plan does not include ("talk", "omnichannel", "surveys", "sla", ...)."""
+    groups: frozenset[str] | None = None
+    """Group ticket scope: the names of the groups whose tickets the token's user sees
+    (None: every ticket, global scope)."""
 
     def has(self, feature: str) -> bool:
         return feature not in self.lacks
@@ -151,6 +170,8 @@ class LoopbackServer:
     base_url: str = ""
     _runner: web.AppRunner | None = None
     GATES: tuple[Gate, ...] = ()
+    SPOILED_BY: frozenset[str] = SPOILS
+    """The injected faults this vendor's fake answers by spoiling a real answer."""
     account: Account
     requests: list[tuple[str, str]]
     _faults: Faults
@@ -178,7 +199,7 @@ class LoopbackServer:
         """The vendor's 429 when a limit is spent (and the request counted), or None."""
         return None
 
-    def _refuse(self, request: web.Request, gate: Gate, missing: str) -> web.StreamResponse:
+    def _refuse(self, request: web.Request, gate: Gate | None, missing: str) -> web.StreamResponse:
         """The vendor's answer to a request this account may not make: ``missing`` is
         "role" (the token's user may not) or the feature the plan lacks."""
         return web.json_response({"error": "Forbidden"}, status=403)
@@ -216,10 +237,14 @@ class LoopbackServer:
             return early
         fault = self._take_fault(request)
         spoil = None
-        if fault is not None and fault.fault in SPOILS:
+        if fault is not None and fault.fault in self.SPOILED_BY:
             spoil = fault.fault
         elif fault is not None and fault.fault == "slow":
             await asyncio.sleep(fault.delay_s)
+        elif fault is not None and fault.fault == "403":
+            return self._headed(request, self._refuse(request, None, "role"))
+        elif fault is not None and fault.fault in REFUSALS:
+            return self._headed(request, self._failed(HttpError(int(fault.fault))))
         elif fault is not None:
             return self._headed(request, self._fault_response(fault))
         refused = self._authenticate(request) or self._budget(request) or self._gated(request)

@@ -943,6 +943,7 @@ class FakeFreshdesk(LoopbackServer):
             web.get(f"{v2}/groups", self._list_groups),
             web.get(rf"{v2}/groups/{{group_id:\d+}}", self._view_group),
             web.get(f"{v2}/agents", self._list_agents),
+            web.get(f"{v2}/agents/me", self._me),
             web.get(rf"{v2}/agents/{{agent_id:\d+}}", self._view_agent),
             web.get(f"{v2}/roles", self._roles),
             web.get(f"{v2}/ticket_fields", self._ticket_fields),
@@ -1012,7 +1013,7 @@ class FakeFreshdesk(LoopbackServer):
         self._charge("account", window, cost)
         return None
 
-    def _refuse(self, request: web.Request, gate: Gate, missing: str) -> web.Response:
+    def _refuse(self, request: web.Request, gate: Gate | None, missing: str) -> web.Response:
         if missing == "role":
             return _json(ACCESS_DENIED, 403)
         return _json(
@@ -1115,6 +1116,9 @@ class FakeFreshdesk(LoopbackServer):
         which = _one_of(q.get("filter"), TICKET_FILTERS, "filter")
         since = _time(q["updated_since"], "updated_since") if "updated_since" in q else None
         rows = [s for s in self._state.values() if s.deleted == (which == "deleted")]
+        scope = self._scope_group_ids()
+        if scope is not None:  # group ticket scope: the other groups' tickets are not listed
+            rows = [s for s in rows if s.group_id in scope]
         if which in ("spam", "watching"):
             rows = []
         elif which == "new_and_my_open":
@@ -1268,6 +1272,30 @@ class FakeFreshdesk(LoopbackServer):
 
     async def _list_agents(self, request: web.Request) -> web.Response:
         return self._paged(request, list(self.agents.values()))
+
+    def _scope_group_ids(self) -> list[int] | None:
+        """The groups the key's agent may see tickets of (group scope), or None (global)."""
+        if self.account.groups is None:
+            return None
+        return sorted(gid for gid, g in self.groups.items() if g["name"] in self.account.groups)
+
+    async def _me(self, request: web.Request) -> web.Response:
+        """The API key's own agent (``ticket_scope``: 1 global, 2 group, 3 restricted)."""
+        scope = self._scope_group_ids()
+        when = iso(self.clock())
+        return _json(
+            {
+                "available": False,
+                "occasional": False,
+                "id": API_AGENT_ID,
+                "ticket_scope": 1 if scope is None else 2,
+                "group_ids": scope or [],
+                "created_at": when,
+                "updated_at": when,
+                "type": "support_agent",
+                "contact": {"active": True, "email": "api@example.com", "name": "API"},
+            }
+        )
 
     async def _view_agent(self, request: web.Request) -> web.Response:
         agent = self._agents.get(int(request.match_info["agent_id"]))

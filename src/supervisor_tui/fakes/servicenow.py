@@ -67,7 +67,6 @@ sys_id is in ``hidden`` are dropped from a page by a row-level ACL after the que
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -86,7 +85,7 @@ from supervisor_tui.fakes.common import (
     Clock,
     Fault,
     Faults,
-    Handler,
+    Gate,
     HttpError,
     Json,
     LoopbackServer,
@@ -602,33 +601,29 @@ class FakeServiceNow(LoopbackServer):
 
     # -- the HTTP side ----------------------------------------------------------------------
 
-    async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        self.requests.append((request.method, request.path_qs))
+    SPOILED_BY = frozenset({"truncated"})  # wrong_shape: a 200 saying "cancelled"
+
+    def _before(self, request: web.Request) -> web.StreamResponse | None:
         if self._hibernating:
             return web.Response(status=200, text=HIBERNATING, content_type="text/html")
-        fault = self._faults.take(request.path)
-        spoil = None
-        if fault is not None and fault.fault == "truncated":
-            spoil = fault.fault
-        elif fault is not None and fault.fault == "slow":
-            await asyncio.sleep(fault.delay_s)
-        elif fault is not None:
-            return self._fault_response(fault)
-        if not self._authenticated(request):
-            return _json(AUTH_FAILED, 401)
-        limited = self._rate_limit()
-        if limited is not None:
-            return limited
-        try:
-            response: web.StreamResponse = await handler(request)
-        except HttpError as exc:
-            response = _json(exc.body or _error("Bad request"), exc.status)
-        if spoil is not None and isinstance(response, web.Response) and response.body:
-            body = bytes(response.body)  # type: ignore[arg-type]
-            response = web.Response(
-                status=response.status, body=body[: len(body) // 2], content_type="application/json"
-            )
-        self._rate_headers(response)
+        return None
+
+    def _authenticate(self, request: web.Request) -> web.StreamResponse | None:
+        return None if self._authenticated(request) else _json(AUTH_FAILED, 401)
+
+    def _budget(self, request: web.Request) -> web.StreamResponse | None:
+        return self._rate_limit()
+
+    def _refuse(self, request: web.Request, gate: Gate | None, missing: str) -> web.Response:
+        return _json(
+            _error("User Not Authorized", "User is not authorized to access this resource"), 403
+        )
+
+    def _failed(self, exc: HttpError) -> web.Response:
+        return _json(exc.body or _error("Bad request"), exc.status)
+
+    def _headed(self, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+        self._rate_headers(response, force=response.status == 429)
         return response
 
     def _fault_response(self, fault: Fault) -> web.StreamResponse:

@@ -1080,7 +1080,7 @@ class FakeZendesk(LoopbackServer):
         ),
     )
 
-    def _refuse(self, request: web.Request, gate: Gate, missing: str) -> web.Response:
+    def _refuse(self, request: web.Request, gate: Gate | None, missing: str) -> web.Response:
         if request.path.startswith("/api/v2/agent_availabilities"):
             # the JSON:API endpoints word their errors as JSON:API does
             detail = (
@@ -1280,9 +1280,10 @@ class FakeZendesk(LoopbackServer):
         items: Sequence[Json],
         sort_key: str,
         descending: bool,
+        max_size: int = LIST_PAGE_MAX,
     ) -> Json:
         q = request.query
-        size = _int(q.get("page[size]"), LIST_PAGE_MAX, "page[size]", 1, LIST_PAGE_MAX)
+        size = _int(q.get("page[size]"), max_size, "page[size]", 1, max_size)
 
         def value(item: Json) -> Any:
             if sort_key == "agent_id" and "attributes" in item:  # JSON:API documents
@@ -1440,7 +1441,7 @@ class FakeZendesk(LoopbackServer):
             for _, t in sorted(newest.items())
             if parse_iso(t["updated_at"]) >= since
         ]
-        return _json(self._cursor_page(request, "results", rows, "id", False))
+        return _json(self._cursor_page(request, "results", rows, "id", False, EXPORT_PAGE_MAX))
 
     async def _export_time(self, request: web.Request) -> web.Response:
         rows = ((t["generated_timestamp"], t["id"], t) for t in self._visible())

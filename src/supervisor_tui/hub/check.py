@@ -105,7 +105,13 @@ async def check_source(
     result["requests"] = requests
     result["rate_limit_remaining"] = remaining
     result["limits"] = [
-        {"capability": lim.capability.value, "reason": lim.reason, "fix": lim.fix} for lim in limits
+        {
+            "capability": lim.capability.value,
+            "reason": lim.reason,
+            "fix": lim.fix,
+            "partial": lim.partial,
+        }
+        for lim in limits
     ]
     if report is None:
         return result
@@ -118,7 +124,7 @@ async def check_source(
         "queues": report.queues,
         "sla_policies": report.sla_policies,
     }
-    off = {lim.capability for lim in limits}
+    off = {lim.capability for lim in limits if not lim.partial}
     for capability, figure in FIGURE_OF.items():
         if capability in off:
             figures[figure] = None  # the account may not read it: unknown, never 0
@@ -129,7 +135,7 @@ async def check_source(
         result["error"] = next(
             f"{source.name}: cannot read tickets: {lim.reason} (fix: {lim.fix})"
             for lim in limits
-            if lim.capability is Capability.TICKETS
+            if lim.capability is Capability.TICKETS and not lim.partial
         )
     elif sink.quarantined:
         result["error"] = (
@@ -163,7 +169,9 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
             lines.append(f"✔ {s['name']} ({s['kind']}): {s.get('note', 'ok')}")
         for lim in s.get("limits") or []:
             fix = f" → {lim['fix']}" if lim["fix"] else ""
-            lines.append(f"    ⚠ cannot read {lim['capability']}: {lim['reason']}{fix}")
+            what = "reads part of" if lim.get("partial") else "cannot read"
+            label = Capability(lim["capability"]).label
+            lines.append(f"    ⚠ {what} {label}: {lim['reason']}{fix}")
     return lines
 
 

@@ -105,8 +105,10 @@ class Capability(StrEnum):
     PRESENCE = "presence"
     QUEUE_STATS = "queue_stats"
     """Live waiting counts and longest waits the helpdesk reports itself (Talk, queues)."""
-    CONTACTS = "contacts"
-    """Finished calls and chats: offered, answered, abandoned, handled (SL, ASA, AHT)."""
+    CALLS = "calls"
+    """Calls offered, answered, abandoned and handled (voice SL, ASA, abandons, AHT)."""
+    CHATS = "chats"
+    """Chats offered, answered, abandoned and handled (chat SL, ASA, abandons, AHT)."""
     SLA_POLICIES = "sla_policies"
     SLA_CLOCKS = "sla_clocks"
     SATISFACTION = "satisfaction"
@@ -125,7 +127,8 @@ _CAPABILITY_LABELS = {
     Capability.AGENTS: "agents",
     Capability.PRESENCE: "agent presence",
     Capability.QUEUE_STATS: "live queue figures",
-    Capability.CONTACTS: "calls and chats",
+    Capability.CALLS: "calls",
+    Capability.CHATS: "chats",
     Capability.SLA_POLICIES: "SLA policies",
     Capability.SLA_CLOCKS: "SLA clocks",
     Capability.SATISFACTION: "satisfaction",

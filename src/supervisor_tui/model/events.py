@@ -260,6 +260,8 @@ class Limit(Payload):
     """What would give it back ("use an admin's token")."""
     retry_at: float | None = None
     """When it is tried again, in case the account changed."""
+    partial: bool = False
+    """Part of it is there (tickets of some groups only): its figures cover that part."""
 
 
 class SourceHealth(Payload):

@@ -74,6 +74,7 @@ from supervisor_tui.adapters.http import (
     read_secret,
 )
 from supervisor_tui.adapters.jsm import parse
+from supervisor_tui.adapters.jsm.source import JsmSource
 from supervisor_tui.adapters.paced import OutOfBudget, PacedApi, Pacer
 from supervisor_tui.adapters.polling import (
     PolledSource,
@@ -89,7 +90,6 @@ from supervisor_tui.model import (
     AgentUpserted,
     Capability,
     HealthState,
-    Limit,
     NewEvent,
     Priority,
     QueueStats,
@@ -156,6 +156,7 @@ class _Desk:
 
 
 class JsmAdapter(PolledSource):
+    settings_model = JsmSource
     kind = "jsm"
     search_page = SEARCH_PAGE
     sla_per_round = SLA_PER_ROUND
@@ -190,11 +191,8 @@ class JsmAdapter(PolledSource):
             },
         )
         self.report = SyncReport(deleted=None, sla_policies=None)
-        self.partial: dict[str, Limit] = {}
-        """Parts of a capability these credentials leave out while the rest of it is read
-        (a desk where the user is only a customer, requests whose SLA answers 403): not a
-        capability turned off (``limits``), so no figure goes unknown; said in the
-        "connected" health."""
+        self.customer_of: dict[str, str] = {}
+        """Desks (project key → name) where the token's user is only a customer: skipped."""
         self._sla_hidden: dict[str, None] = {}  # request keys whose SLA answered 403
         self.desks: list[_Desk] = []
         self.zone: ZoneInfo | None = None
@@ -333,9 +331,11 @@ class JsmAdapter(PolledSource):
                     raw=json.dumps(desk)[:4000],
                 )
             found.append(_Desk(did, key, str(desk.get("projectName") or key)))
+        self.customer_of = {}
         for desk in list(found):
             if not await self._agent_of(desk):
                 found.remove(desk)
+        self._note_customer_desks()
         self.desks = found
         if not found:
             # said on the board, not a quiet "connected" with nothing to show
@@ -350,18 +350,27 @@ class JsmAdapter(PolledSource):
         try:
             await self.api.get(f"{API}/servicedesk/{desk.id}/queue", [("start", 0), ("limit", 1)])
         except Forbidden:
-            self._customer_of(desk)
+            self.customer_of[desk.project_key] = desk.name
             return False
-        self.partial.pop(f"desk {desk.project_key}", None)
         return True
 
-    def _customer_of(self, desk: _Desk) -> None:
-        self.partial[f"desk {desk.project_key}"] = Limit(
-            capability=Capability.QUEUES,
-            reason=f"desk {desk.project_key}: the token's user is a customer there, skipped",
-            fix=f"make the user an agent of {desk.name}, or leave it out with service_desk_ids",
+    def _note_customer_desks(self) -> None:
+        """The desks skipped, as a partial limit on tickets: their requests and queues are
+        left out, every other desk's figures stand."""
+        limit = self.limits.get(Capability.TICKETS)
+        if not self.customer_of:
+            if limit is not None and limit.partial:
+                self.restore(Capability.TICKETS)
+            return
+        keys = sorted(self.customer_of)
+        desks = f"desk {keys[0]}" if len(keys) == 1 else f"desks {', '.join(keys)}"
+        names = ", ".join(self.customer_of[k] for k in keys)
+        self.limit(
+            Capability.TICKETS,
+            f"{desks}: the token's user is a customer there, skipped",
+            f"make the user an agent of {names}, or leave it out with service_desk_ids",
+            partial=True,
         )
-        log.info("%s: desk %s skipped (the user is a customer there)", self.name, desk.name)
 
     async def _pages(
         self, path: str, params: list[tuple[str, Any]], max_pages: int = MAX_PAGES
@@ -398,7 +407,8 @@ class JsmAdapter(PolledSource):
                     f"{API}/servicedesk/{desk.id}/queue", [("includeCount", "true")]
                 )
             except Forbidden:  # no longer an agent there: that desk only
-                self._customer_of(desk)
+                self.customer_of[desk.project_key] = desk.name
+                self._note_customer_desks()
                 self.desks.remove(desk)
                 self._cursor.update(token=None, jql=None)  # the search without its project
                 continue
@@ -634,22 +644,21 @@ class JsmAdapter(PolledSource):
             pending.pop(0)
             await sink.emit(events, self.cursor_text())
 
-    def partial_limits(self) -> list[Limit]:
-        """What ``partial`` holds, for ``check`` and the health (TODO(#16, core): a partial
-        limit in the capability model, so ``check --json`` lists these without nulling the
-        capability's figure)."""
-        return [self.partial[k] for k in sorted(self.partial)]
-
     def _note_hidden_slas(self) -> None:
+        """Requests whose SLA answered 403, as a partial limit on SLA clocks: theirs are
+        unknown, every other request's clocks stand."""
         hidden = len(self._sla_hidden)
+        limit = self.limits.get(Capability.SLA_CLOCKS)
         if not hidden:
-            self.partial.pop("SLA clocks", None)
+            if limit is not None and limit.partial:
+                self.restore(Capability.SLA_CLOCKS)
             return
-        self.partial["SLA clocks"] = Limit(
-            capability=Capability.SLA_CLOCKS,
-            reason=f"SLA of {hidden} request{'s' if hidden != 1 else ''} not readable (403): "
+        self.limit(
+            Capability.SLA_CLOCKS,
+            f"SLA of {hidden} request{'s' if hidden != 1 else ''} not readable (403): "
             "shown unknown",
-            fix="give the user the agent role on those requests' desk",
+            "give the user the agent role on those requests' desk",
+            partial=True,
         )
 
     def _sla_order(self, pending: list[str]) -> None:
@@ -698,8 +707,6 @@ class JsmAdapter(PolledSource):
             behind = self.behind()
             if behind:
                 state, reason = HealthState.DEGRADED, behind
-            elif not reason:  # connected; what the account leaves out is said, not hidden
-                reason = "; ".join(limit.reason for limit in self.partial_limits())
         await super().report_health(sink, state, reason, retry_at=retry_at)
 
     # -- write-back -------------------------------------------------------------------------

@@ -65,6 +65,7 @@ from supervisor_tui.adapters.polling import (
     write_back_of,
 )
 from supervisor_tui.adapters.servicenow import parse
+from supervisor_tui.adapters.servicenow.source import ServiceNowSource
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
@@ -131,6 +132,7 @@ class _Walk:
 
 
 class ServiceNowAdapter(PolledSource):
+    settings_model = ServiceNowSource
     kind = "servicenow"
 
     def __init__(
