@@ -186,7 +186,6 @@ def test_an_adapter_installed_by_entry_point_owns_its_settings(
 ) -> None:
     """A site's own adapter (installed under the entry point group) brings its settings
     model; config.py knows nothing of it and still names its keys in its errors."""
-    import importlib
     from typing import Literal
 
     import supervisor_tui.adapters.base as base
@@ -206,21 +205,15 @@ def test_an_adapter_installed_by_entry_point_owns_its_settings(
 
     installed = base.adapter_kinds()
     monkeypatch.setattr(base, "adapter_kinds", lambda: {**installed, "pager": Plugin()})
-    try:
-        fresh = importlib.reload(config_module)
-        ok = fresh.parse_config(
-            {"sources": [{"name": "p", "kind": "pager", "pager_url": "https://pager.example"}]},
-            "site.toml",
-        )
-        assert ok.sources[0].kind == "pager" and ok.sources[0].escalate_after_s == 60
-        with pytest.raises(fresh.ConfigError) as bad:
-            fresh.parse_config(
-                {"sources": [{"name": "p", "kind": "pager", "pager_ur": "x"}]}, "site.toml"
-            )
-        message = str(bad.value)
-        assert "site.toml: sources[0].pager_ur: unknown key (expected one of: " in message
-        assert "escalate_after_s, kind, name, pager_url" in message
-        assert "sources[0].pager_url: required key is missing" in message
-    finally:
-        monkeypatch.undo()
-        importlib.reload(config_module)
+    monkeypatch.setattr(config_module, "adapter_kinds", base.adapter_kinds)
+    ok = parse_config(
+        {"sources": [{"name": "p", "kind": "pager", "pager_url": "https://pager.example"}]},
+        "site.toml",
+    )
+    assert ok.sources[0].kind == "pager" and ok.sources[0].escalate_after_s == 60
+    with pytest.raises(ConfigError) as bad:
+        parse_config({"sources": [{"name": "p", "kind": "pager", "pager_ur": "x"}]}, "site.toml")
+    message = str(bad.value)
+    assert "site.toml: sources[0].pager_ur: unknown key (expected one of: " in message
+    assert "escalate_after_s, kind, name, pager_url" in message
+    assert "sources[0].pager_url: required key is missing" in message

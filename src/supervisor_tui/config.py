@@ -6,7 +6,9 @@ import getpass
 import os
 import stat
 import tomllib
+import unicodedata
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 
@@ -16,13 +18,20 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 
-from supervisor_tui.adapters.base import SourceSettings, is_loopback, source_union
+from supervisor_tui.adapters.base import (
+    SourceSettings,
+    adapter_kinds,
+    is_loopback,
+    source_union,
+)
 from supervisor_tui.core.rules import Rule
 from supervisor_tui.core.targets import FloorTargets, QueueTargets
+from supervisor_tui.files import read_small_file
 
 
 class ConfigError(Exception):
@@ -52,8 +61,8 @@ class StoreConfig(_Strict):
     path: Path | None = None
     """The SQLite file; empty means the user data directory's floor.db."""
     url: str | None = Field(default=None, pattern=r"^postgres(ql)?://")
-    """A PostgreSQL store instead (``postgresql://user@host/db``), for several collectors
-    feeding one floor. Keep the password out of it: libpq reads PGPASSWORD or ~/.pgpass."""
+    """A PostgreSQL store instead (``postgresql://user@host/db``), for a floor read from
+    several machines. Keep the password out of it: libpq reads PGPASSWORD or ~/.pgpass."""
     url_env: str | None = None
     """Or: the environment variable that holds the URL."""
     schema_name: str = Field(default="supervisor", pattern=r"^[a-z_][a-z0-9_]*$")
@@ -104,10 +113,22 @@ class WebhooksConfig(_Strict):
             )
         return self
 
+    @field_validator("listen")
+    @classmethod
+    def _port(cls, value: str | None) -> str | None:
+        return None if value is None else _check_port(value)
+
     def address(self) -> tuple[str, int]:
         assert self.listen is not None
         host, _, port = self.listen.rpartition(":")
         return host, int(port)
+
+
+def _check_port(listen: str) -> str:
+    port = int(listen.rpartition(":")[2])
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port {port} is not a TCP port (1 to 65535)")
+    return listen
 
 
 class HubToken(_Strict):
@@ -120,6 +141,22 @@ class HubToken(_Strict):
     """``view`` watches; ``supervise`` also acks, notes, snoozes and resolves."""
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
+    @field_validator("name")
+    @classmethod
+    def _visible(cls, name: str) -> str:
+        # a line break in a name is how a line is added to a config; others hide or reorder
+        # what a supervisor reads on an ack
+        hidden = sorted(
+            {
+                f"U+{ord(c):04X}"
+                for c in name
+                if not c.isprintable() and unicodedata.category(c) != "Zs"
+            }
+        )
+        if hidden:
+            raise ValueError(f"no control or invisible characters in a name ({', '.join(hidden)})")
+        return name
+
 
 class HubConfig(_Strict):
     """``serve``: the websocket hub terminals watch (``watch ws://host:port``)."""
@@ -131,6 +168,11 @@ class HubConfig(_Strict):
     send_queue: int = Field(default=256, ge=8, le=100_000)
     """Frames waiting for one terminal before it is resent the floor instead."""
     tokens: list[HubToken] = Field(default_factory=list)
+
+    @field_validator("listen")
+    @classmethod
+    def _port(cls, value: str) -> str:
+        return _check_port(value)
 
     @model_validator(mode="after")
     def _tls_off_loopback(self) -> HubConfig:
@@ -174,7 +216,8 @@ else:
 def _refuse_repeats(what: str, values: list[str]) -> None:
     repeated = sorted({v for v in values if values.count(v) > 1})
     if repeated:
-        raise ValueError(f"{what} must be unique (repeated: {', '.join(repeated)})")
+        shown = ", ".join(_key_text(v) for v in repeated)
+        raise ValueError(f"{what} must be unique (repeated: {shown})")
 
 
 class Config(_Strict):
@@ -233,15 +276,20 @@ class Config(_Strict):
             return "operator"
 
 
+CONFIG_MAX_BYTES = 4 * 1024 * 1024
+"""A configuration is a few kilobytes; anything near this is not one."""
+
+
 def load_config(path: str | Path) -> Config:
     path = Path(path)
     try:
-        mode = path.stat().st_mode
-        raw = path.read_bytes()
+        mode, raw = read_small_file(path, CONFIG_MAX_BYTES)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except ValueError as exc:  # a NUL in the path
+        raise ConfigError(f"{path!s:.200}: cannot read ({exc})") from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         # whoever can change it can point a source at their own server and collect the
         # token; and it names the floor's secrets, tokens and hubs: its owner's alone
@@ -253,14 +301,40 @@ def load_config(path: str | Path) -> Config:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return parse_config(data, str(path))
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML (nested too deeply)") from None
+    try:
+        return parse_config(data, str(path))
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a configuration") from None
+
+
+_INSTALLED = tuple(sorted(adapter_kinds()))
+
+
+@lru_cache(maxsize=4)
+def _config_model(kinds: tuple[str, ...]) -> type[Config]:
+    if kinds == _INSTALLED:
+        return Config
+    # adapters were installed since this module was imported: their settings models too
+    union: Any = source_union()
+    model: type[Config] = create_model(
+        "Config", __base__=Config, sources=(list[union], Field(default_factory=list))
+    )
+    return model
+
+
+def config_model() -> type[Config]:
+    """``Config`` with a ``[[sources]]`` entry for every adapter installed now."""
+    return _config_model(tuple(sorted(adapter_kinds())))
 
 
 def parse_config(data: dict[str, Any], origin: str) -> Config:
+    model = config_model()
     try:
-        return Config.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        lines = [_describe(origin, err, data) for err in exc.errors()]
+        lines = [_describe(origin, err, data, model) for err in exc.errors()]
         raise ConfigError("\n".join(lines)) from None
 
 
@@ -273,19 +347,36 @@ def _loc_text(loc: tuple[int | str, ...], data: Any) -> str:
             out += f"[{part}]"
             node = node[part] if isinstance(node, list) and part < len(node) else None
         elif isinstance(node, dict) and part in node:
-            out += f".{part}" if out else part
+            out += f".{_key_text(part)}" if out else _key_text(part)
             node = node[part]
         elif isinstance(node, dict) and node.get("kind") == part:
             continue  # the discriminator's tag, not a key in the file
         else:
-            out += f".{part}" if out else part
+            out += f".{_key_text(part)}" if out else _key_text(part)
             node = None
     return out or "(top level)"
 
 
-def _model_at(loc: tuple[int | str, ...], data: Any) -> type[BaseModel] | None:
+def _key_text(key: str) -> str:
+    """A key from the file as an error shows it: bare if it can be, else quoted with its
+    control characters escaped (a key is data: it must not move the cursor, clear the
+    screen or start a new line of the message)."""
+    if key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key):
+        return key
+    shown = "".join(
+        c
+        if c.isprintable() and c not in '"\\'
+        else (f"\\{c}" if c in '"\\' else f"\\u{ord(c):04X}")
+        for c in key
+    )
+    return f'"{shown}"'
+
+
+def _model_at(
+    loc: tuple[int | str, ...], data: Any, root: type[BaseModel]
+) -> type[BaseModel] | None:
     """The model that holds the key at ``loc``, to list the keys it does accept."""
-    model: Any = Config
+    model: Any = root
     node = data
     for part in loc[:-1]:
         if isinstance(part, int):
@@ -333,12 +424,12 @@ def _kind_of(model: type[BaseModel]) -> Any:
     return args[0] if args else None
 
 
-def _describe(origin: str, err: Any, data: dict[str, Any]) -> str:
+def _describe(origin: str, err: Any, data: dict[str, Any], root: type[BaseModel]) -> str:
     loc = tuple(err["loc"])
     where = _loc_text(loc, data)
     kind = err["type"]
     if kind == "extra_forbidden":
-        model = _model_at(loc, data)
+        model = _model_at(loc, data, root)
         expected = ", ".join(sorted(model.model_fields)) if model is not None else "none"
         return f"{origin}: {where}: unknown key (expected one of: {expected})"
     if kind == "missing":

@@ -423,15 +423,23 @@ def read_secret(*, env: str | None = None, file: str | None = None, what: str) -
             raise SourceSetupError(f"{what}: environment variable {env} is not set")
         return value.strip()
     if file:
+        from supervisor_tui.files import read_small_file
+
         path = Path(os.path.expanduser(file))
         try:
-            mode = path.stat().st_mode
+            # a regular file only: a FIFO here would hang the start for ever
+            mode, raw = read_small_file(path, 64 * 1024)
         except OSError as exc:
             raise SourceSetupError(f"{what}: cannot read {path} ({exc.strerror})") from None
+        except ValueError as exc:  # a NUL in the name
+            raise SourceSetupError(f"{what}: cannot read {file!r} ({exc})") from None
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise SourceSetupError(
                 f"{what}: {path} can be read by others (mode {stat.S_IMODE(mode):o}); "
                 f"run: chmod 600 {path}"
             )
-        return path.read_text(encoding="utf-8").strip()
+        try:
+            return raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise SourceSetupError(f"{what}: {path} is not UTF-8 text") from None
     return None
