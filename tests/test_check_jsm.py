@@ -125,3 +125,45 @@ def test_commented_jsm_example_is_a_valid_source() -> None:
     (jsm,) = parse_config({"sources": [source]}, "example").sources
     assert jsm.kind == "jsm" and jsm.write_back is True
     assert jsm.queue_channels == {"Phones": "voice"}
+
+
+def limit_the_account(fake: FakeJsm) -> None:
+    """A site as a real account meets it: a desk where the bot is only a customer, a request
+    whose SLA it may not read, a status without a category, the site's own priority names."""
+    fake.customer_desks = [("2", "HR", "Human Resources")]
+    keys = sorted(fake.issues)
+    fake.sla_forbidden.add(keys[0])
+    fake.set_status(keys[1], "Escalated to vendor", "undefined")
+    fake.priority_names = {
+        p: f"P{i} - {p.value.title()}" for i, p in enumerate(fake.priority_names)
+    }
+
+
+async def test_check_on_a_limited_account_is_ok(
+    fake: FakeJsm, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    limit_the_account(fake)
+    code, out, _ = await run_check(config_file(tmp_path, fake.base_url), capsys, "--json")
+    (source,) = json.loads(out)["sources"]
+    assert code == 0 and source["ok"] is True and source["error"] is None
+    assert source["tickets"] == len(fake.issues)
+    assert source["queues"] == 6  # the customer-only desk's queues are not counted
+    assert not any("/servicedesk/2/queue/" in p for _, p in fake.requests)
+
+
+async def test_check_lists_the_desk_the_user_is_a_customer_of(
+    fake: FakeJsm, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A part left out (a desk, some requests' SLA) is listed, and no figure is nulled."""
+    limit_the_account(fake)
+    code, out, _ = await run_check(config_file(tmp_path, fake.base_url), capsys, "--json")
+    (source,) = json.loads(out)["sources"]
+    assert code == 0
+    reasons = {
+        (limit["capability"], limit["reason"], limit["partial"]) for limit in source["limits"]
+    }
+    assert reasons == {
+        ("tickets", "desk HR: the token's user is a customer there, skipped", True),
+        ("sla_clocks", "SLA of 1 request not readable (403): shown unknown", True),
+    }
+    assert source["tickets"] == len(fake.issues) and source["queues"] == 6

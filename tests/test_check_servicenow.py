@@ -117,3 +117,49 @@ def test_config_validation() -> None:
     ):
         with pytest.raises(ValueError):
             Config.model_validate(bad)
+
+
+def limit_the_account(fake: FakeServiceNow) -> set[str]:
+    """An instance as a real account meets it: no SLA plugin, a row-level ACL hiding a third
+    of the incidents (still counted), AWA presence answering 200 [], a site's own state."""
+    fake.absent.add("contract_sla")
+    ordered = sorted(fake.tables["incident"])
+    hidden = set(ordered[::3])
+    fake.hidden |= hidden
+    fake.hidden_tables.add("awa_agent_presence")
+    number = next(
+        n for n, r in fake.incidents.items() if r["state"] == "2" and r["sys_id"] not in hidden
+    )
+    fake.site_state(number, "5", "Awaiting Evidence", active=True)
+    return hidden
+
+
+async def test_check_on_a_limited_account_is_ok_in_a_bounded_number_of_requests(
+    fake: FakeServiceNow, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hidden = limit_the_account(fake)
+    code, out, _ = await run_check(config_file(tmp_path, fake.base_url), capsys, "--json")
+    (source,) = json.loads(out)["sources"]
+    assert code == 0 and source["ok"] is True and source["error"] is None
+    visible = [r for r in fake.incidents.values() if r["sys_id"] not in hidden]
+    assert source["tickets"] == len(visible)
+    assert source["open_tickets"] == sum(
+        r["active"] == "true" and r["state"] not in ("6", "7", "8") for r in visible
+    )
+    assert source["agents"] == 25 and source["queues"] == 5
+    assert source["sla_policies"] is None  # no SLA plugin: unknown, never 0
+    incident_reads = [q for _, q in fake.requests if q.startswith("/api/now/table/incident?")]
+    assert len(incident_reads) <= 8  # one page a pass, not 1,000 re-reads of the same page
+    assert source["requests"] == len(fake.requests) < 40
+
+
+async def test_check_lists_what_the_account_leaves_out(
+    fake: FakeServiceNow, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    limit_the_account(fake)
+    code, out, _ = await run_check(config_file(tmp_path, fake.base_url), capsys, "--json")
+    (source,) = json.loads(out)["sources"]
+    assert code == 0
+    capabilities = {limit["capability"] for limit in source["limits"]}
+    assert capabilities == {"sla_policies", "presence"}
+    assert all(limit["reason"] and limit["fix"] for limit in source["limits"])

@@ -191,3 +191,44 @@ async def test_internal_comments_and_label_edits(fake: FakeJsm) -> None:
         assert r.status_code == 400
         r = await c.get(f"{SD}/request/SUP-99999/sla")
         assert r.status_code == 404
+
+
+async def test_a_customer_only_desk_and_a_forbidden_sla(fake: FakeJsm) -> None:
+    """Discovery lists a desk where the bot is only a customer: its queues answer 403 and
+    its project is not in the bot's JQL (400); one request's SLA can answer 403."""
+    fake.customer_desks = [("2", "HR", "Human Resources")]
+    key = sorted(fake.issues)[0]
+    fake.sla_forbidden.add(key)
+    async with client(fake) as c:
+        desks = (await c.get(f"{SD}/servicedesk")).json()["values"]
+        assert [(d["id"], d["projectKey"]) for d in desks] == [("1", "SUP"), ("2", "HR")]
+        assert (await c.get(f"{SD}/servicedesk/2")).status_code == 200
+        r = await c.get(f"{SD}/servicedesk/2/queue")
+        assert r.status_code == 403 and set(r.json()) == {"errorMessage", "i18nErrorMessage"}
+        assert (await c.get(f"{SD}/servicedesk/1/queue")).status_code == 200
+        r = await c.get(
+            "/rest/api/3/search/jql",
+            params={"jql": jql("2026-01-01 00:00").replace('"SUP"', '"SUP", "HR"')},
+        )
+        assert r.status_code == 400
+        assert r.json()["errorMessages"] == [
+            "The value 'HR' does not exist for the field 'project'."
+        ]
+        assert (await c.get(f"{SD}/request/{key}/sla")).status_code == 403
+        other = sorted(fake.issues)[1]
+        assert (await c.get(f"{SD}/request/{other}/sla")).status_code == 200
+
+
+async def test_a_site_s_own_statuses_and_priority_names(fake: FakeJsm) -> None:
+    key = sorted(fake.issues)[0]
+    fake.set_status(key, "Escalated to vendor", "undefined")
+    fake.priority_names = {
+        p: f"P{i} - {p.value.title()}" for i, p in enumerate(fake.priority_names, 1)
+    }
+    async with client(fake) as c:
+        issue = (await c.get(f"/rest/api/3/issue/{key}")).json()
+    status = issue["fields"]["status"]
+    assert status["name"] == "Escalated to vendor"
+    assert status["statusCategory"]["key"] == "undefined"
+    assert status["statusCategory"]["name"] == "No Category"
+    assert issue["fields"]["priority"]["name"].startswith("P")

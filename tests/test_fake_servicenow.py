@@ -266,3 +266,53 @@ async def test_run_simulated_feeds_it() -> None:
     assert len(fake.tables["sys_user_group"]) == 5
     assert len(fake.tables["awa_agent_presence"]) == 20
     assert fake.incidents and fake.tables["task_sla"]
+
+
+async def test_acl_hidden_rows_leave_the_page_but_stay_counted(fake: FakeServiceNow) -> None:
+    """As ServiceNow does: rows a row-level ACL hides are dropped after the query, while
+    X-Total-Count and Link still count them; a table can answer 200 [] with rows in it."""
+    ordered = sorted(fake.tables["incident"])
+    fake.hidden |= set(ordered[:5])  # the whole first page
+    fake.hidden.add(ordered[7])
+    async with client(fake, auth=AUTH) as c:
+        params = {"sysparm_query": "ORDERBYsys_id", "sysparm_limit": "5"}
+        r = await c.get(f"{TABLE}/incident", params=params)
+        assert r.status_code == 200 and r.json() == {"result": []}
+        assert int(r.headers["X-Total-Count"]) == len(ordered)
+        assert "next" in links(r.headers["Link"])
+        r = await c.get(f"{TABLE}/incident", params={**params, "sysparm_offset": "5"})
+        got = [row["sys_id"] for row in r.json()["result"]]
+        assert got == [ordered[5], ordered[6], ordered[8], ordered[9]]  # short, more to come
+        fake.hidden_tables.add("awa_agent_presence")
+        r = await c.get(f"{TABLE}/awa_agent_presence")
+        assert r.status_code == 200 and r.json() == {"result": []}
+        assert int(r.headers["X-Total-Count"]) == len(fake.tables["awa_agent_presence"]) > 0
+
+
+async def test_an_absent_plugin_table_and_display_values(fake: FakeServiceNow) -> None:
+    """A table without its plugin answers 400 Invalid table; ``sysparm_display_value=all``
+    gives {display_value, value} pairs as recorded (labels, null for an empty field), a
+    site's own state with its label."""
+    number = next(n for n, r in fake.incidents.items() if r["state"] == "2")
+    fake.site_state(number, "5", "Awaiting Evidence", active=True)
+    fake.absent.add("contract_sla")
+    async with client(fake, auth=AUTH) as c:
+        r = await c.get(f"{TABLE}/contract_sla")
+        assert r.status_code == 400
+        assert r.json()["error"]["message"] == "Invalid table contract_sla"
+        r = await c.get(
+            f"{TABLE}/incident",
+            params={
+                "sysparm_query": f"number={number}",
+                "sysparm_fields": "state,active,priority,resolved_at,assignment_group",
+                "sysparm_display_value": "all",
+                "sysparm_exclude_reference_link": "true",
+            },
+        )
+        (row,) = r.json()["result"]
+        assert row["state"] == {"display_value": "Awaiting Evidence", "value": "5"}
+        assert row["active"] == {"display_value": "true", "value": "true"}
+        assert row["resolved_at"] == {"display_value": None, "value": ""}
+        group = fake.tables["sys_user_group"][row["assignment_group"]["value"]]
+        assert row["assignment_group"]["display_value"] == group["name"]
+        assert "link" not in row["assignment_group"]

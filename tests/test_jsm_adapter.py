@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from supervisor_tui.adapters.jsm import parse
 from supervisor_tui.adapters.jsm.adapter import NO_PRESENCE, JsmAdapter, JsmSettings
 from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
+from supervisor_tui.config import ConfigError, parse_config
 from supervisor_tui.core.commands import EscalationDesk
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.fakes.jsm import FakeJsm
@@ -25,12 +27,15 @@ from supervisor_tui.hub.collector import Collector
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
+    Capability,
     EscalationRaised,
     HealthState,
     NewEvent,
+    Priority,
     QueueStats,
     Severity,
     SlaChanged,
+    TicketStatus,
     TicketUpserted,
 )
 from supervisor_tui.store import SQLiteStore
@@ -588,3 +593,220 @@ async def test_a_failed_sla_read_is_kept_for_the_next_round(floor: Floor, fault:
     for key in floor.fake.issues:  # every request's SLAs, none skipped by the failures
         for name, state in floor.fake.sla_truth(key).items():
             assert clocks[(key, name)].state.value == state, (key, name)
+
+
+# -- real accounts (issue #16): priority schemes, statuses without a category, desks where the
+# token's user is only a customer, a request whose SLA it may not read ---------------------
+
+SCHEMES = {
+    "P1 - Critical": {
+        Priority.URGENT: "P1 - Critical",
+        Priority.HIGH: "P2 - High",
+        Priority.NORMAL: "P3 - Medium",
+        Priority.LOW: "P4 - Low",
+    },
+    "Sev 1": {
+        Priority.URGENT: "Sev 1",
+        Priority.HIGH: "Sev 2",
+        Priority.NORMAL: "Sev 3",
+        Priority.LOW: "Sev 4",
+    },
+    "Blocker": {
+        Priority.URGENT: "Blocker",
+        Priority.HIGH: "Major",
+        Priority.NORMAL: "Medium",
+        Priority.LOW: "Trivial",
+    },
+}
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+async def test_a_site_s_priority_scheme_is_read_by_its_names(floor: Floor, scheme: str) -> None:
+    """ "P1 - Critical", "Sev 1", "Blocker": every request's priority is known, so the SLA
+    rules by priority can fire."""
+    floor.fake.priority_names = SCHEMES[scheme]
+    adapter = floor.adapter()
+    await sync(floor, adapter)
+    got = newest(floor.store)
+    truth = {r.key: r.priority for r in floor.fake._by_key.values() if not r.deleted}
+    assert set(got) == set(truth) and len(set(truth.values())) >= 3
+    for key, want in truth.items():
+        assert got[key].priority is want, key
+
+
+async def test_priority_names_from_the_config_win(floor: Floor) -> None:
+    floor.fake.priority_names = {
+        Priority.URGENT: "Code Red",
+        Priority.HIGH: "Code Amber",
+        Priority.NORMAL: "Business as usual",
+        Priority.LOW: "Whenever",
+    }
+    names = {
+        "Code Red": "urgent",
+        "code amber": "high",
+        "Business as usual": "normal",
+        "Whenever": "low",
+    }
+    adapter = floor.adapter(priority_names=names)
+    await sync(floor, adapter)
+    got = newest(floor.store)
+    for r in floor.fake._by_key.values():
+        assert got[r.key].priority is r.priority
+
+
+async def test_a_status_without_a_category_is_read_by_name_or_counted_open(
+    floor: Floor,
+) -> None:
+    """A status whose category is "undefined" is read by its name (In Progress, Declined), or
+    else the request counts as open with its own status shown: never dropped."""
+    keys = sorted(
+        (k for k, i in floor.fake.issues.items() if i["fields"]["resolutiondate"] is None),
+        key=lambda k: int(k.split("-")[1]),
+    )
+    a, b, c = keys[:3]
+    floor.fake.set_status(a, "In Progress", "undefined")  # the site's common one, uncategorised
+    floor.fake.set_status(b, "Escalated to vendor L3", "undefined")
+    floor.fake.set_status(c, "Declined", "undefined")
+    adapter = floor.adapter()
+    await sync(floor, adapter)
+    assert floor.store.quarantined() == []
+    got = newest(floor.store)
+    assert set(got) == set(floor.fake.issues)
+    assert got[a].status is TicketStatus.OPEN and got[a].raw_status == "In Progress"
+    assert got[b].status.is_open and got[b].raw_status == "Escalated to vendor L3"
+    assert got[c].status is TicketStatus.CLOSED and got[c].raw_status == "Declined"
+    assert adapter.report.tickets[a] and adapter.report.tickets[b]
+    assert not adapter.report.tickets[c]
+
+
+async def test_a_desk_where_the_user_is_only_a_customer_is_skipped(floor: Floor) -> None:
+    """Discovery lists a desk where the token's user is a customer (403 on its queues, its
+    project unknown to the user's JQL): that desk is skipped with the reason, the source stays
+    connected and every other desk is read."""
+    floor.fake.customer_desks = [("2", "HR", "Human Resources")]
+    adapter = floor.adapter()
+    await sync(floor, adapter)
+    report = floor.sink.health_reports[-1]
+    assert report.state is HealthState.CONNECTED
+    (limit,) = report.limits  # connected, with the desk left out said
+    assert limit.capability is Capability.TICKETS and limit.partial  # the rest stands
+    assert limit.reason == "desk HR: the token's user is a customer there, skipped"
+    assert "Human Resources" in limit.fix
+    assert [d.project_key for d in adapter.desks] == ["SUP"]
+    assert set(newest(floor.store)) == set(floor.fake.issues)
+    assert adapter.report.queues == 6
+
+
+async def test_a_403_on_one_request_s_sla_leaves_that_sla_unknown(floor: Floor) -> None:
+    keys = sorted(floor.fake.issues)
+    hidden = set(keys[:3])
+    floor.fake.sla_forbidden |= hidden
+    adapter = floor.adapter()
+    await sync(floor, adapter)
+    report = floor.sink.health_reports[-1]
+    assert report.state is HealthState.CONNECTED
+    clocks = slas(floor.store)
+    assert not any(key in hidden for key, _ in clocks)  # unknown: no clock made up
+    for key in keys[3:]:
+        for name in floor.fake.sla_truth(key):
+            assert (key, name) in clocks, (key, name)
+    (limit,) = report.limits  # SLA clocks stay on for every other request
+    assert limit.capability is Capability.SLA_CLOCKS and limit.partial
+    assert limit.reason == "SLA of 3 requests not readable (403): shown unknown"
+
+
+def test_priority_names_come_from_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JSM_TEST_TOKEN", TOKEN)
+    source = {
+        "name": "jsm",
+        "kind": "jsm",
+        "site": "acme",
+        "email": EMAIL,
+        "token_env": "JSM_TEST_TOKEN",
+        "priority_names": {"Code Red": "urgent", "Whenever": "low"},
+    }
+    (parsed,) = parse_config({"sources": [source]}, "test").sources
+    adapter = JsmAdapter.from_config(
+        "jsm", parsed.model_dump(exclude={"name", "kind"}), FakeClock(EPOCH)
+    )
+    assert parse.priority_of({"name": "CODE  red"}, adapter.ctx.priority_names) is Priority.URGENT
+    assert parse.priority_of({"name": "Whenever"}, adapter.ctx.priority_names) is Priority.LOW
+    with pytest.raises(ConfigError, match="priority_names"):
+        parse_config({"sources": [{**source, "priority_names": {"Code Red": "asap"}}]}, "test")
+
+
+@pytest.mark.parametrize(
+    ("name", "want"),
+    [
+        ("Highest", Priority.URGENT),
+        ("High", Priority.HIGH),
+        ("Medium", Priority.NORMAL),
+        ("Low", Priority.LOW),
+        ("Lowest", Priority.LOW),
+        ("Blocker", Priority.URGENT),
+        ("Critical", Priority.URGENT),
+        ("Major", Priority.HIGH),
+        ("Minor", Priority.LOW),
+        ("Trivial", Priority.LOW),
+        ("P1", Priority.URGENT),
+        ("P2", Priority.HIGH),
+        ("P3", Priority.NORMAL),
+        ("P4", Priority.LOW),
+        ("P5", Priority.LOW),
+        ("P0 - Outage", Priority.URGENT),
+        ("P1 - Critical", Priority.URGENT),
+        ("P2 - High", Priority.HIGH),
+        ("P3 - Moderate", Priority.NORMAL),
+        ("P4 - Low", Priority.LOW),
+        ("p2-major", Priority.HIGH),
+        ("Sev 1", Priority.URGENT),
+        ("Sev 2", Priority.HIGH),
+        ("SEV3", Priority.NORMAL),
+        ("Sev 4", Priority.LOW),
+        ("Severity 1 - Outage", Priority.URGENT),
+        ("Severity-2", Priority.HIGH),
+        ("Priority 1", Priority.URGENT),
+        ("Priority 3", Priority.NORMAL),
+        ("Priority: 4", Priority.LOW),
+        ("Level 2", Priority.HIGH),
+        ("1 - Critical", Priority.URGENT),
+        ("2 - High", Priority.HIGH),
+        ("3 - Medium", Priority.NORMAL),
+        ("Very High", Priority.HIGH),
+        ("  urgent ", Priority.URGENT),
+        ("Normal", Priority.NORMAL),
+        ("Code Red", None),
+        ("", None),
+        ("Sev 9", None),
+    ],
+)
+def test_common_priority_schemes_are_known_by_default(name: str, want: Priority | None) -> None:
+    assert parse.priority_of({"name": name}) is want
+    assert parse.priority_of({"name": name}, {"code red": Priority.URGENT}) is (
+        Priority.URGENT if name == "Code Red" else want
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "category", "assigned", "resolved", "want"),
+    [
+        ("Waiting for support", "undefined", False, False, TicketStatus.NEW),
+        ("Waiting for support", None, True, False, TicketStatus.OPEN),
+        ("In progress", "undefined", True, False, TicketStatus.OPEN),
+        ("Pending", "undefined", True, False, TicketStatus.PENDING),
+        ("Done", "undefined", True, True, TicketStatus.SOLVED),
+        ("Resolved", "undefined", True, True, TicketStatus.SOLVED),
+        ("Closed", None, True, True, TicketStatus.CLOSED),
+        ("Canceled", "undefined", False, True, TicketStatus.CLOSED),
+        ("Declined", "no-such-category", False, True, TicketStatus.CLOSED),
+        ("Escalated to vendor", "undefined", True, False, TicketStatus.OPEN),
+        ("Shipped to customer", "undefined", True, True, TicketStatus.SOLVED),
+    ],
+)
+def test_a_status_without_a_usable_category(
+    name: str, category: str | None, assigned: bool, resolved: bool, want: TicketStatus
+) -> None:
+    status: dict[str, object] = {"name": name}
+    if category is not None:
+        status["statusCategory"] = {"key": category}
+    assert parse.status_of(status, assigned=assigned, resolved=resolved) == (want, name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from supervisor_tui.hub.collector import Collector
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
+    Capability,
     EscalationRaised,
     HealthState,
     NewEvent,
@@ -30,6 +32,7 @@ from supervisor_tui.model import (
     Severity,
     SlaChanged,
     SlaState,
+    TicketStatus,
     TicketUpserted,
 )
 from supervisor_tui.store import SQLiteStore
@@ -561,3 +564,169 @@ async def test_presence_awa_on_an_instance_without_it_says_so(bare_floor: Floor)
     )
     assert bare_floor.store.events_of_kind("agent.state") == []  # no state is made up
     assert set(newest(bare_floor.store)) == set(bare_floor.fake.incidents)  # the rest still flows
+
+
+# -- real accounts (issue #16): ACLs, plugins and states a site adds ---------------------------
+
+
+def incident_order(fake: FakeServiceNow) -> list[dict[str, str]]:
+    """The incidents in the order a change stream reads them."""
+    return sorted(fake.incidents.values(), key=lambda r: (r["sys_updated_on"], r["sys_id"]))
+
+
+async def test_acl_hidden_rows_end_the_pass_in_a_bounded_number_of_requests(floor: Floor) -> None:
+    """Rows a row-level ACL hides still count in X-Total-Count and Link: the pass ends when a
+    page brings nothing new, every visible row read once, in about one request a page."""
+    rows = incident_order(floor.fake)
+    hidden = {r["sys_id"] for r in rows[::3]}  # scattered: pages come back short
+    hidden |= {r["sys_id"] for r in rows[10:18]}  # and more than a page in a row: one empty
+    floor.fake.hidden |= hidden
+    visible = {r["number"] for r in rows if r["sys_id"] not in hidden}
+    page = 5
+    adapter = floor.adapter(page_size=page)
+    before = len(floor.fake.requests)
+    for _ in range(5):
+        await adapter._poll_tickets(floor.sink)
+        if not adapter._cursor["t:incident"]["after"]:
+            break
+    sent = [q for _, q in floor.fake.requests[before:] if "/table/incident?" in q]
+    assert not adapter._cursor["t:incident"]["after"]  # the pass is over
+    # Each page reads a new visible row, or steps past a page the ACL emptied, or ends the
+    # pass (a page re-reads the last row read: the instance pages on one key, the second)
+    assert len(sent) <= len(visible) + math.ceil(len(rows) / page) + 3
+    read = [e.payload.ticket_id for e in ticket_events(floor.store)]
+    assert sorted(read) == sorted(visible)  # each visible row exactly once, none hidden
+    await adapter._poll_directory(floor.sink)
+    before = len(floor.fake.requests)
+    await adapter._poll_workload(floor.sink)
+    open_rows = [r for r in rows if r["state"] in ("1", "2", "3") and r["sys_id"] not in hidden]
+    sent = [q for _, q in floor.fake.requests[before:] if "/table/incident?" in q]
+    assert len(sent) <= math.ceil(len(rows) / page) + 2  # by sys_id: a page a page
+    got = latest(floor.store, QueueStats, "queue_id")
+    waiting = sum(1 for r in open_rows if not r["assigned_to"] and r["assignment_group"])
+    assert sum(s.waiting for s in got.values() if isinstance(s, QueueStats)) == waiting
+
+
+def ticket_events(store: SQLiteStore) -> list[NewEvent]:
+    return [e for e in store.events_of_kind("ticket.upserted")]
+
+
+@pytest.mark.parametrize("hidden", ["every row", "some agents"])
+async def test_presence_an_acl_hides_is_no_status_never_offline(floor: Floor, hidden: str) -> None:
+    """awa_agent_presence answers 200 [] (or leaves agents out) under an ACL: those agents
+    show "no status" with their open work; only an explicit Offline row says Offline."""
+    presence = floor.fake.tables["awa_agent_presence"]
+    if hidden == "every row":
+        floor.fake.hidden_tables.add("awa_agent_presence")
+        shown: dict[str, dict[str, str]] = {}
+    else:
+        rows = sorted(presence.values(), key=lambda r: r["sys_id"])
+        floor.fake.hidden |= {r["sys_id"] for r in rows[::2]}
+        shown = {f"servicenow:{r['agent']}": r for r in rows[1::2]}
+    adapter = floor.adapter()
+    await sync(floor, adapter)
+    names = {s: r["name"] for s, r in floor.fake.tables["awa_presence_state"].items()}
+    held: dict[str, int] = {}
+    for row in floor.fake.incidents.values():
+        if row["state"] in ("1", "2", "3") and row["assigned_to"]:
+            held[row["assigned_to"]] = held.get(row["assigned_to"], 0) + 1
+    got = latest(floor.store, AgentStateChanged, "agent_id")
+    assert len(got) == 30
+    unknown = 0
+    for agent_id, p in got.items():
+        assert isinstance(p, AgentStateChanged)
+        row = shown.get(agent_id)
+        if row is None:
+            count = held.get(agent_id.split(":", 1)[1], 0)
+            assert p.state is AgentState.UNKNOWN, agent_id
+            assert p.work == f"{count} open incident{'s' if count != 1 else ''}"
+            unknown += 1
+        else:
+            assert p.state is parse.presence(names[row["current_presence_state"]])
+    assert unknown >= 15
+    state = floor.state()
+    offline = {a for a, s in state.agents.items() if s.state is AgentState.OFFLINE}
+    said_offline = {a for a, r in shown.items() if names[r["current_presence_state"]] == "Offline"}
+    assert offline == said_offline
+
+
+def test_a_presence_row_without_a_state_is_no_status() -> None:
+    assert parse.presence("") is AgentState.UNKNOWN
+    assert parse.presence("Offline") is AgentState.OFFLINE
+
+
+async def test_site_and_legacy_states_are_read_by_active_with_the_site_s_label(
+    bare_floor: Floor,
+) -> None:
+    """Incident states a site adds (or legacy 4, 5, -6) are open or closed by ``active``
+    and show the site's own word; none is quarantined or missing from open work."""
+    floor = bare_floor
+    candidates = sorted(
+        (r for r in floor.fake.incidents.values() if r["state"] in ("1", "2", "3")),
+        key=lambda r: r["number"],
+    )
+    assert len(candidates) >= 5
+    a, b, c, d, e = (r["number"] for r in candidates[:5])
+    floor.fake.site_state(a, "5", "Awaiting Evidence", active=True)
+    floor.fake.site_state(b, "-6", "Awaiting Change", active=True)
+    floor.fake.site_state(c, "4", "Closed by Caller", active=False)
+    floor.fake.incidents[d].update(state="9", active="true")  # a value without a label
+    floor.fake.touch(d)
+    adapter = floor.adapter()
+    await sync(floor, adapter)
+    assert floor.store.quarantined() == []
+    got = newest(floor.store)
+    assert set(got) == set(floor.fake.incidents)
+    assert (got[a].status, got[a].raw_status) == (TicketStatus.OPEN, "Awaiting Evidence")
+    assert (got[b].status, got[b].raw_status) == (TicketStatus.OPEN, "Awaiting Change")
+    assert not got[c].status.is_open and got[c].raw_status == "Closed by Caller"
+    assert (got[d].status, got[d].raw_status) == (TicketStatus.OPEN, "state 9")
+    labels = {"1": "New", "2": "In Progress", "3": "On Hold"}
+    assert got[e].raw_status == labels[floor.fake.incidents[e]["state"]]
+    assert adapter.report.tickets[a] and adapter.report.tickets[b] and not adapter.report.tickets[c]
+    held: dict[str, int] = {}  # open work: active and not resolved, closed or canceled
+    for row in floor.fake.incidents.values():
+        if row["active"] == "true" and row["state"] not in ("6", "7", "8") and row["assigned_to"]:
+            held[row["assigned_to"]] = held.get(row["assigned_to"], 0) + 1
+    states = latest(floor.store, AgentStateChanged, "agent_id")
+    for agent_id, p in states.items():
+        assert isinstance(p, AgentStateChanged)
+        count = held.get(agent_id.split(":", 1)[1], 0)
+        assert p.work == f"{count} open incident{'s' if count != 1 else ''}", agent_id
+    stats = latest(floor.store, QueueStats, "queue_id")
+    waiting = [
+        r
+        for r in floor.fake.incidents.values()
+        if r["active"] == "true"
+        and r["state"] not in ("6", "7", "8")
+        and not r["assigned_to"]
+        and r["assignment_group"]
+    ]
+    assert sum(s.waiting for s in stats.values() if isinstance(s, QueueStats)) == len(waiting)
+
+
+@pytest.mark.parametrize("table", ["contract_sla", "task_sla", "sys_audit_delete"])
+async def test_a_table_absent_without_its_plugin_turns_off_one_figure(
+    floor: Floor, table: str
+) -> None:
+    """400 Invalid table (no SLA plugin, no audit table) costs that figure, not the source."""
+    floor.fake.absent.add(table)
+    adapter = floor.adapter()
+    await sync(floor, adapter)
+    report = floor.sink.health_reports[-1]
+    assert report.state is HealthState.CONNECTED
+    assert set(newest(floor.store)) == set(floor.fake.incidents)
+    assert adapter.report.queues == 5 and adapter.report.agents == 30
+    clocks = [e.payload for e in floor.store.events_of_kind("sla.changed")]
+    if table == "contract_sla":  # targets from the task SLAs: breach time - start
+        assert clocks and all(isinstance(p, SlaChanged) and p.policy == "" for p in clocks)
+        off = Capability.SLA_POLICIES
+    elif table == "task_sla":
+        assert clocks == [] and not adapter.task("slas").enabled
+        off = Capability.SLA_CLOCKS
+    else:
+        assert adapter.report.deleted is None and not adapter.task("deleted").enabled
+        off = Capability.DELETIONS
+    assert list(adapter.limits) == [off]  # that figure only
+    (limit,) = report.limits  # said with the health: connected, one capability off
+    assert limit.capability is off and f"Invalid table {table}" in limit.reason and limit.fix

@@ -31,6 +31,12 @@ Statuses (JSM's IT service workflow): new/open without assignee "Waiting for sup
 (indeterminate), hold "Pending" (indeterminate), solved "Resolved" (done), closed "Closed"
 (done). Priorities: urgent Highest, high High, normal Medium, low Low.
 
+Accounts as real ones are: ``customer_desks`` lists desks where the bot is only a customer
+(their queues answer 403, their project is unknown to the bot's JQL: 400 "The value 'HR' does
+not exist for the field 'project'."); ``sla_forbidden`` makes a request's SLA answer 403;
+``set_status`` moves a request to a status of the site's own (category ``undefined`` too);
+``priority_names`` renames the priority scheme ("P1 - Critical", "Sev 1", ...).
+
 SLAs per request: "Time to first response" (goal: the simulator's first-reply target; stops at
 the first agent reply) and "Time to resolution" (3x that goal; paused while "Waiting for
 customer", and then without ``breachTime``; stops when resolved). No calendars.
@@ -122,6 +128,10 @@ SEARCH_DEFAULT, SEARCH_MAX = 50, 100
 RESOLVE_FACTOR = 3
 ALL_OPEN = "All open requests"
 UNAUTHORIZED = "Client must be authenticated to access this resource."
+FORBIDDEN_AGENT: Json = {  # the servicedeskapi error envelope; the words are ours
+    "errorMessage": "You do not have permission to access this resource as an agent.",
+    "i18nErrorMessage": None,
+}
 CATEGORIES = {
     "new": {"id": 2, "key": "new", "colorName": "blue-gray", "name": "To Do"},
     "indeterminate": {
@@ -131,6 +141,7 @@ CATEGORIES = {
         "name": "In Progress",
     },
     "done": {"id": 3, "key": "done", "colorName": "green", "name": "Done"},
+    "undefined": {"id": 1, "key": "undefined", "colorName": "medium-gray", "name": "No Category"},
 }
 STATUSES = {  # name → (id, category)
     "Waiting for support": ("10001", "new"),
@@ -249,6 +260,15 @@ class FakeJsm(LoopbackServer):
         """Request key → its comments, oldest first (``public`` true or false)."""
         self.catch_all_first = False
         """List "All open requests" first, as many desks do, instead of last."""
+        self.statuses: dict[str, tuple[str, str]] = dict(STATUSES)
+        """The workflow's statuses, name → (id, category key); ``set_status`` adds one."""
+        self.priority_names: dict[Priority, str] = {p: name for p, (_, name) in PRIORITIES.items()}
+        """The site's priority scheme ("P1 - Critical", "Sev 1", ...): our level → its name."""
+        self.customer_desks: list[tuple[str, str, str]] = []
+        """Desks (id, project key, name) where the bot is only a customer: listed by
+        ``servicedesk``, 403 on their queues, and their project unknown to its JQL."""
+        self.sla_forbidden: set[str] = set()
+        """Request keys whose SLA answers 403 (a request the bot may see but not its SLA)."""
         self.write_backs: list[tuple[str, str, str]] = []
         """What the API changed: (request key, "comment" | "labels", text)."""
         self.request_types: dict[str, str] = {}  # sim queue id → request type id
@@ -286,6 +306,17 @@ class FakeJsm(LoopbackServer):
         req = self._by_key[key]
         if add_label is not None and add_label not in req.labels:
             req.labels.append(add_label)
+        self._touch(req)
+
+    def set_status(self, key: str, name: str, category: str) -> None:
+        """The site moves the request to a status of its own workflow (its category may be
+        ``undefined``, as a status created without one is)."""
+        if name not in self.statuses:
+            self.statuses[name] = (str(20_000 + len(self.statuses)), category)
+        else:
+            self.statuses[name] = (self.statuses[name][0], category)
+        req = self._by_key[key]
+        req.status = name
         self._touch(req)
 
     def delete_issue(self, key: str) -> None:
@@ -393,7 +424,7 @@ class FakeJsm(LoopbackServer):
             TicketStatus.SOLVED: "Resolved",
             TicketStatus.CLOSED: "Closed",
         }[p.status]
-        if STATUSES[req.status][1] == "done":
+        if self.statuses[req.status][1] == "done":
             req.resolved_at = req.resolved_at or p.solved_at or p.updated_at
         else:
             req.resolved_at = None
@@ -418,8 +449,9 @@ class FakeJsm(LoopbackServer):
         }
 
     def _issue(self, req: _Request, fields: set[str] | None) -> Json:
-        status_id, category = STATUSES[req.status]
-        pid, pname = PRIORITIES[req.priority]
+        status_id, category = self.statuses[req.status]
+        pid, _ = PRIORITIES[req.priority]
+        pname = self.priority_names[req.priority]
         every: Json = {
             "summary": req.summary,
             "status": {
@@ -705,17 +737,24 @@ class FakeJsm(LoopbackServer):
             "values": chunk,
         }
 
-    def _desk_json(self) -> Json:
+    def _desk_json(self, desk: tuple[str, str, str] | None = None) -> Json:
+        did, key, name = desk or (DESK_ID, PROJECT_KEY, "Support")
         return {
-            "id": DESK_ID,
-            "projectId": PROJECT_ID,
-            "projectName": "Support",
-            "projectKey": PROJECT_KEY,
-            "_links": {"self": f"{self.site_url}/rest/servicedeskapi/servicedesk/{DESK_ID}"},
+            "id": did,
+            "projectId": str(int(PROJECT_ID) + int(did) - 1),
+            "projectName": name,
+            "projectKey": key,
+            "_links": {"self": f"{self.site_url}/rest/servicedeskapi/servicedesk/{did}"},
         }
 
+    def _customer_desk(self, desk: str) -> tuple[str, str, str] | None:
+        return next((d for d in self.customer_desks if desk in (d[0], d[1])), None)
+
     def _found_desk(self, request: web.Request) -> None:
-        if request.match_info["desk"] not in (DESK_ID, PROJECT_KEY):
+        desk = request.match_info["desk"]
+        if self._customer_desk(desk) is not None:
+            raise HttpError(403, FORBIDDEN_AGENT)
+        if desk not in (DESK_ID, PROJECT_KEY):
             raise HttpError(
                 404, {"errorMessage": "Service desk not found", "i18nErrorMessage": None}
             )
@@ -752,9 +791,13 @@ class FakeJsm(LoopbackServer):
         )
 
     async def _desks(self, request: web.Request) -> web.Response:
-        return _json(self._page(request, [self._desk_json()]))
+        others = [self._desk_json(d) for d in self.customer_desks]
+        return _json(self._page(request, [self._desk_json(), *others]))
 
     async def _desk(self, request: web.Request) -> web.Response:
+        desk = self._customer_desk(request.match_info["desk"])
+        if desk is not None:  # a customer may see the desk itself
+            return _json(self._desk_json(desk))
         self._found_desk(request)
         return _json(self._desk_json())
 
@@ -782,7 +825,10 @@ class FakeJsm(LoopbackServer):
         return _json(self._page(request, rows))
 
     async def _sla_list(self, request: web.Request) -> web.Response:
-        return _json(self._page(request, self._slas(self._found(request))))
+        req = self._found(request)
+        if req.key in self.sla_forbidden:
+            raise HttpError(403, FORBIDDEN_AGENT)
+        return _json(self._page(request, self._slas(req)))
 
     async def _comment_list(self, request: web.Request) -> web.Response:
         req = self._found(request)
@@ -886,6 +932,17 @@ class FakeJsm(LoopbackServer):
                 },
             )
         projects = {p.strip().strip('"') for p in match["projects"].split(",")}
+        for key in sorted(projects):
+            if key != PROJECT_KEY:  # as Jira answers for a project the user may not browse
+                raise HttpError(
+                    400,
+                    {
+                        "errorMessages": [
+                            f"The value '{key}' does not exist for the field 'project'."
+                        ],
+                        "errors": {},
+                    },
+                )
         zone = ZoneInfo(self.time_zone)
         since = datetime.strptime(match["since"], "%Y-%m-%d %H:%M").replace(tzinfo=zone).timestamp()
         size = min(_int(q.get("maxResults"), SEARCH_DEFAULT, "maxResults"), SEARCH_MAX)

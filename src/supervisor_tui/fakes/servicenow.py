@@ -33,7 +33,9 @@ Query language: only what the adapter sends is understood, and anything else is 
 400 ``{"error": {"message": "Invalid query", ...}}`` so a mistake shows in the tests (a real
 instance may instead ignore an invalid condition and answer every row, which is worse):
 conditions joined by ``^``: ``field=v``, ``!=``, ``>``, ``>=``, ``<``, ``<=``, ``INa,b``,
-``ISEMPTY``, ``ISNOTEMPTY``; ``ORDERBYfield`` / ``ORDERBYDESCfield``. Paging:
+``ISEMPTY``, ``ISNOTEMPTY``, ``NOT IN``; ``ORDERBYfield`` / ``ORDERBYDESCfield``;
+``sysparm_display_value=all`` gives every field as ``{"display_value", "value"}`` (choice
+labels from ``choices``, a site's own states included). Paging:
 ``sysparm_limit`` (default 10000) and ``sysparm_offset``, ``X-Total-Count`` on every list and
 ``Link: <…>;rel="first",<…>;rel="prev",<…>;rel="next",<…>;rel="last"`` (prev / next only where
 they apply; no Link on a single page).
@@ -57,6 +59,13 @@ the HTML page a hibernating developer instance shows; a table in ``forbidden`` a
 /api/now/table/{table}/{sys_id}`` takes ``work_notes`` / ``comments`` as journal entries
 (``sys_journal_field``) and plain fields; the record's ``sys_updated_on`` moves at least a
 second on. Data follows ``floor_clock``; rate-limit hours follow ``clock``.
+
+Accounts as real ones are: a table in ``absent`` answers 400 ``Invalid table`` (its plugin is
+not installed: ``contract_sla`` without SLA management, AWA without its plugin); rows whose
+sys_id is in ``hidden`` are dropped from a page by a row-level ACL after the query, while
+``X-Total-Count`` and ``Link`` still count them; a table in ``hidden_tables`` answers
+``200 []`` (every row hidden, as AWA presence does for a role without its ACLs);
+``site_state`` gives an incident a state of the site's own (or a legacy 4, 5, -6).
 """
 
 from __future__ import annotations
@@ -217,7 +226,25 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "sys_audit_delete": ("tablename", "documentkey", "payload"),
     "awa_presence_state": ("name",),
 }
-_CONDITION = re.compile(r"^([a-z0-9_]+)(ISNOTEMPTY|ISEMPTY|>=|<=|!=|IN|=|>|<)(.*)$")
+_CONDITION = re.compile(r"^([a-z0-9_]+)(ISNOTEMPTY|ISEMPTY|NOT IN|>=|<=|!=|IN|=|>|<)(.*)$")
+CHOICES: dict[tuple[str, str], dict[str, str]] = {
+    ("incident", "state"): {
+        "1": "New",
+        "2": "In Progress",
+        "3": "On Hold",
+        "6": "Resolved",
+        "7": "Closed",
+        "8": "Canceled",
+    },
+    ("incident", "priority"): {
+        "1": "1 - Critical",
+        "2": "2 - High",
+        "3": "3 - Moderate",
+        "4": "4 - Low",
+        "5": "5 - Planning",
+    },
+}
+"""Choice labels (``sys_choice``) the display values show; a site adds its own."""
 
 
 def sys_id_of(table: str, key: str) -> str:
@@ -268,6 +295,7 @@ class Query:
                 "<": have < value,
                 "<=": have <= value,
                 "IN": have in value.split(","),
+                "NOT IN": have not in value.split(","),
                 "ISEMPTY": have == "",
                 "ISNOTEMPTY": have != "",
             }[op]
@@ -334,6 +362,18 @@ class FakeServiceNow(LoopbackServer):
         self._hibernating = False
         self.forbidden: set[str] = set()
         """Tables these credentials may not read (an ACL): 403 ``User Not Authorized``."""
+        self.absent: set[str] = set()
+        """Tables whose plugin is not installed: 400 ``Invalid table <name>``."""
+        self.hidden: set[str] = set()
+        """sys_ids of rows a row-level ACL hides from these credentials. As ServiceNow does,
+        they are dropped from a page after the query: ``X-Total-Count`` and ``Link`` still
+        count them, so a page comes back short (or empty) while more is advertised."""
+        self.hidden_tables: set[str] = set()
+        """Tables every row of which an ACL hides: they answer ``200 {"result": []}`` (AWA
+        presence under a role without the AWA ACLs)."""
+        self.choices: dict[tuple[str, str], dict[str, str]] = {
+            k: dict(v) for k, v in CHOICES.items()
+        }
         self._used: tuple[int, int] = (0, 0)
         self._runner: web.AppRunner | None = None
         for name in ("Available", "Away", "Offline", "Lunch"):
@@ -401,6 +441,14 @@ class FakeServiceNow(LoopbackServer):
         """An agent saves the incident (its sys_updated_on moves to ``at``)."""
         row = self.incidents[number]
         self._bump(row, self.floor_clock() if at is None else at, force=at is not None)
+
+    def site_state(self, number: str, value: str, label: str, *, active: bool) -> None:
+        """The site gives the incident a state of its own (or a legacy one: 4, 5, -6), with
+        its label in ``sys_choice``, and saves it."""
+        self.choices.setdefault(("incident", "state"), {})[value] = label
+        row = self.incidents[number]
+        row.update(state=value, active="true" if active else "false")
+        self.touch(number)
 
     # -- feeding ----------------------------------------------------------------------------
 
@@ -658,7 +706,7 @@ class FakeServiceNow(LoopbackServer):
     def _table(self, request: web.Request) -> tuple[str, dict[str, Json]]:
         name = request.match_info["table"]
         rows = self.tables.get(name)
-        if rows is None or (not self.awa and name in AWA_TABLES):
+        if rows is None or name in self.absent or (not self.awa and name in AWA_TABLES):
             raise HttpError(400, _error(f"Invalid table {name}"))
         if name in self.forbidden:
             raise HttpError(403, FORBIDDEN)
@@ -671,7 +719,12 @@ class FakeServiceNow(LoopbackServer):
         columns |= {f for (t, f) in REFERENCES if t == table}
         return columns | set(COLUMNS.get(table, ()))
 
-    def _render(self, table: str, row: Json, fields: list[str] | None, links: bool) -> Json:
+    def _render(
+        self, table: str, row: Json, fields: list[str] | None, links: bool, display: bool = False
+    ) -> Json:
+        """A row as the Table API gives it; with ``display`` (``sysparm_display_value=all``)
+        every field is ``{"display_value", "value"}``: a choice's label, a reference's
+        display name (null when empty, as recorded)."""
         names = fields or [k for k in row if k not in ("work_notes", "comments")]
         out: Json = {}
         for name in names:
@@ -680,13 +733,24 @@ class FakeServiceNow(LoopbackServer):
                 target_table = REFERENCES.get((table, base))
                 target = self.tables.get(target_table or "", {}).get(row.get(base) or "")
                 if target_table is not None:
-                    out[name] = str(target.get(rest, "")) if target else ""
+                    walked = str(target.get(rest, "")) if target else ""
+                    out[name] = {"display_value": walked, "value": walked} if display else walked
                 continue
             if name not in row and name not in self._columns(table, {}):
                 continue  # an unknown field is left out
             value = str(row.get(name, ""))
             target_table = REFERENCES.get((table, name))
-            if links and target_table is not None and value:
+            if display:
+                label: str | None = self.choices.get((table, name), {}).get(value, value)
+                if target_table is not None:
+                    target = self.tables.get(target_table, {}).get(value) or {}
+                    label = str(target.get("name") or target.get("number") or "") or None
+                if value == "":
+                    label = None
+                out[name] = {"display_value": label, "value": value}
+                if links and target_table is not None and value:
+                    out[name]["link"] = f"{self.base_url}/api/now/table/{target_table}/{value}"
+            elif links and target_table is not None and value:
                 out[name] = {
                     "link": f"{self.base_url}/api/now/table/{target_table}/{value}",
                     "value": value,
@@ -709,7 +773,12 @@ class FakeServiceNow(LoopbackServer):
             matched.sort(key=lambda r: str(r.get("sys_id")))
         fields = [f.strip() for f in q.get("sysparm_fields", "").split(",") if f.strip()] or None
         links = q.get("sysparm_exclude_reference_link", "false") != "true"
-        page = [self._render(table, r, fields, links) for r in matched[offset : offset + limit]]
+        display = q.get("sysparm_display_value", "false") == "all"
+        page = [
+            self._render(table, r, fields, links, display)
+            for r in matched[offset : offset + limit]
+            if table not in self.hidden_tables and r.get("sys_id") not in self.hidden
+        ]  # ACL-hidden rows leave the page after the query; the counts below keep them
         response = _json({"result": page})
         response.headers["X-Total-Count"] = str(len(matched))
         link = self._link(request, offset, limit, len(matched))

@@ -65,6 +65,7 @@ from supervisor_tui.adapters.http import (
     ApiError,
     BadBody,
     BearerAuth,
+    Forbidden,
     RateBudget,
     RateFigures,
     expect,
@@ -88,6 +89,7 @@ from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
     AgentUpserted,
+    Capability,
     HealthState,
     NewEvent,
     Priority,
@@ -125,6 +127,9 @@ class JsmSettings:
     ack_label: str = "supervisor_acked"
     queue_channels: Mapping[str, str] = field(default_factory=dict)
     """A queue's channel by its name, where the name does not say it."""
+    priority_names: Mapping[str, str] = field(default_factory=dict)
+    """The site's own priority names → urgent / high / normal / low (any case), where the
+    common schemes (Highest … Lowest, Blocker … Trivial, P1 …, Sev 1 …) do not say it."""
     ticket_interval_s: float = 10.0
     queue_interval_s: float = 30.0
     sla_interval_s: float = 15.0
@@ -186,8 +191,16 @@ class JsmAdapter(PolledSource):
         super().__init__(name, clock=clock, wall=wall, budget=budget, api=api)
         self.api: PacedApi = api
         self.settings = settings
-        self.ctx = parse.Context(source=name)
+        self.ctx = parse.Context(
+            source=name,
+            priority_names={
+                " ".join(k.lower().split()): Priority(v) for k, v in settings.priority_names.items()
+            },
+        )
         self.report = SyncReport(deleted=None, sla_policies=None)
+        self.customer_of: dict[str, str] = {}
+        """Desks (project key → name) where the token's user is only a customer: skipped."""
+        self._sla_hidden: dict[str, None] = {}  # request keys whose SLA answered 403
         self.desks: list[_Desk] = []
         self.zone: ZoneInfo | None = None
         self._zone_known = False
@@ -255,6 +268,7 @@ class JsmAdapter(PolledSource):
                 oauth_token=oauth,
                 service_desk_ids=tuple(str(i) for i in settings.get("service_desk_ids") or ()),
                 queue_channels=dict(settings.get("queue_channels") or {}),
+                priority_names=dict(settings.get("priority_names") or {}),
                 **known,
             ),
             clock,
@@ -327,12 +341,46 @@ class JsmAdapter(PolledSource):
                     raw=json.dumps(desk)[:4000],
                 )
             found.append(_Desk(did, key, str(desk.get("projectName") or key)))
+        self.customer_of = {}
+        for desk in list(found):
+            if not await self._agent_of(desk):
+                found.remove(desk)
+        self._note_customer_desks()
         self.desks = found
         if not found:
             # said on the board, not a quiet "connected" with nothing to show
             raise ShapeError(
                 f"{self.name}: the account sees no service desk (does it have the agent role?)"
             )
+
+    async def _agent_of(self, desk: _Desk) -> bool:
+        """Whether the user is an agent of the desk: discovery lists desks where it is only a
+        customer too, and there its queues answer 403 and its project is not in its JQL. Such
+        a desk is skipped, said once as a limit, and tried again at the next refresh."""
+        try:
+            await self.api.get(f"{API}/servicedesk/{desk.id}/queue", [("start", 0), ("limit", 1)])
+        except Forbidden:
+            self.customer_of[desk.project_key] = desk.name
+            return False
+        return True
+
+    def _note_customer_desks(self) -> None:
+        """The desks skipped, as a partial limit on tickets: their requests and queues are
+        left out, every other desk's figures stand."""
+        limit = self.limits.get(Capability.TICKETS)
+        if not self.customer_of:
+            if limit is not None and limit.partial:
+                self.restore(Capability.TICKETS)
+            return
+        keys = sorted(self.customer_of)
+        desks = f"desk {keys[0]}" if len(keys) == 1 else f"desks {', '.join(keys)}"
+        names = ", ".join(self.customer_of[k] for k in keys)
+        self.limit(
+            Capability.TICKETS,
+            f"{desks}: the token's user is a customer there, skipped",
+            f"make the user an agent of {names}, or leave it out with service_desk_ids",
+            partial=True,
+        )
 
     async def _pages(
         self, path: str, params: list[tuple[str, Any]], max_pages: int = MAX_PAGES
@@ -363,10 +411,17 @@ class JsmAdapter(PolledSource):
         counts: dict[str, int] = {}
         order: list[str] = []
         short = False  # the budget ran out while member lists were read: the rest next time
-        for desk in self.desks:
-            queues = await self._pages(
-                f"{API}/servicedesk/{desk.id}/queue", [("includeCount", "true")]
-            )
+        for desk in list(self.desks):
+            try:
+                queues = await self._pages(
+                    f"{API}/servicedesk/{desk.id}/queue", [("includeCount", "true")]
+                )
+            except Forbidden:  # no longer an agent there: that desk only
+                self.customer_of[desk.project_key] = desk.name
+                self._note_customer_desks()
+                self.desks.remove(desk)
+                self._cursor.update(token=None, jql=None)  # the search without its project
+                continue
             for q in parse.queue_payloads(desk.id, queues, self.ctx, self.settings.queue_channels):
                 if self._queues_sent.get(q.queue_id) != f"{q.name}:{q.channel.value}":
                     self._queues_sent[q.queue_id] = f"{q.name}:{q.channel.value}"
@@ -579,10 +634,15 @@ class JsmAdapter(PolledSource):
             key = pending[0]
             try:
                 slas = await self._pages(f"{API}/request/{key}/sla", [])
+                self._sla_hidden.pop(key, None)
             except ApiError as exc:
-                if exc.status != 404:
+                if exc.status == 403:  # this request's SLA only: unknown, the rest go on
+                    self._sla_hidden[key] = None
+                    trim(self._sla_hidden, 10_000)
+                elif exc.status != 404:
                     raise
-                slas = []  # gone (deleted or moved): nothing to read
+                slas = []  # gone (deleted or moved), or not ours to read: no clock
+            self._note_hidden_slas()
             now = self.clock()
             events = []
             try:
@@ -593,6 +653,23 @@ class JsmAdapter(PolledSource):
                 await sink.quarantine("jsm.sla", json.dumps(slas)[:8000], str(exc))
             pending.pop(0)
             await sink.emit(events, self.cursor_text())
+
+    def _note_hidden_slas(self) -> None:
+        """Requests whose SLA answered 403, as a partial limit on SLA clocks: theirs are
+        unknown, every other request's clocks stand."""
+        hidden = len(self._sla_hidden)
+        limit = self.limits.get(Capability.SLA_CLOCKS)
+        if not hidden:
+            if limit is not None and limit.partial:
+                self.restore(Capability.SLA_CLOCKS)
+            return
+        self.limit(
+            Capability.SLA_CLOCKS,
+            f"SLA of {hidden} request{'s' if hidden != 1 else ''} not readable (403): "
+            "shown unknown",
+            "give the user the agent role on those requests' desk",
+            partial=True,
+        )
 
     def _sla_order(self, pending: list[str]) -> None:
         """The most urgent first: open requests before done ones, then by priority, then the

@@ -83,7 +83,11 @@ _STATUS_NAMES = {
     "canceled": TicketStatus.CLOSED,
     "cancelled": TicketStatus.CLOSED,
     "declined": TicketStatus.CLOSED,
+    "rejected": TicketStatus.CLOSED,
+    "won't do": TicketStatus.CLOSED,
 }
+_NEW_NAMES = frozenset(("waiting for support", "open", "new", "to do", "reopened", "backlog"))
+"""Names of a status nobody may have taken yet (category "new" where it is set)."""
 _CATEGORIES = {
     "new": TicketStatus.OPEN,
     "indeterminate": TicketStatus.OPEN,
@@ -140,6 +144,8 @@ class Context:
     """Issue key → the first queue (in the desk's order) that holds it, as last read."""
     queue_channels: dict[str, Channel] = field(default_factory=dict)
     """Queue id (ours) → its channel."""
+    priority_names: dict[str, Priority] = field(default_factory=dict)
+    """The site's own priority names (lower case) → ours, from the config."""
 
     def queue_id(self, desk_id: str, queue_id: str) -> str:
         return f"{self.source}:{desk_id}:{queue_id}"
@@ -151,27 +157,63 @@ class Context:
         return f"{self.source}:{account}" if isinstance(account, str) and account else None
 
 
-def status_of(status: Any, *, assigned: bool) -> tuple[TicketStatus, str]:
-    """The normalized status and the raw one (the workflow's status name)."""
+def status_of(status: Any, *, assigned: bool, resolved: bool = False) -> tuple[TicketStatus, str]:
+    """The normalized status and the raw one (the workflow's status name).
+
+    By the name where we know it, else by the status category; a category that is
+    "undefined" (a status created without one), missing or unknown is read by the name, or
+    else the request counts as open (solved if Jira says it is resolved) with its own
+    status shown: never dropped."""
     if not isinstance(status, Mapping):
         raise ShapeError("issue without a status")
     name = str(status.get("name") or "")
+    word = name.strip().lower()
     category = status.get("statusCategory")
     key = category.get("key") if isinstance(category, Mapping) else None
-    normalized = _STATUS_NAMES.get(name.strip().lower())
+    normalized = _STATUS_NAMES.get(word)
     if normalized is None:
         normalized = _CATEGORIES.get(str(key or ""))
-    if normalized is None:
-        raise ShapeError(f"status {name[:40]!r} has no known category")
+    if normalized is None and word in _NEW_NAMES:
+        normalized, key = TicketStatus.OPEN, "new"
+    elif normalized is None:
+        normalized = TicketStatus.SOLVED if resolved else TicketStatus.OPEN
     if normalized is TicketStatus.OPEN and not assigned and key == "new":
         normalized = TicketStatus.NEW  # nobody has it yet
-    return normalized, name or str(key)
+    return normalized, name or str(key or "no status")
 
 
-def priority_of(priority: Any) -> Priority | None:
+_RANKED = re.compile(r"\b(?:p|prio|priority|sev|severity|level)\s*[-_:.#]?\s*([0-9])\b")
+_RANKS = {
+    "0": Priority.URGENT,
+    "1": Priority.URGENT,
+    "2": Priority.HIGH,
+    "3": Priority.NORMAL,
+    "4": Priority.LOW,
+    "5": Priority.LOW,
+}
+
+
+def priority_of(priority: Any, names: Mapping[str, Priority] | None = None) -> Priority | None:
+    """A priority by its name: the site's own names (``names``, lower case) first; then the
+    common schemes: Jira's Highest … Lowest, Blocker / Critical / Major / Minor / Trivial, and
+    ranked names ("P1", "P1 - Critical", "Sev 2", "Priority 3", "Severity-4": 1 urgent,
+    2 high, 3 normal, 4 and 5 low); then the first word we know ("Very High", "1 - Critical").
+    None: a name we cannot read."""
     if not isinstance(priority, Mapping):
         return None
-    return _PRIORITY.get(str(priority.get("name") or "").strip().lower())
+    name = " ".join(str(priority.get("name") or "").lower().split())
+    if not name:
+        return None
+    known = (names or {}).get(name) or _PRIORITY.get(name)
+    if known is not None:
+        return known
+    ranked = _RANKED.search(name)
+    if ranked is not None:
+        return _RANKS.get(ranked.group(1))
+    for word in re.findall(r"[a-z]+", name):
+        if word in _PRIORITY:
+            return _PRIORITY[word]
+    return None
 
 
 def ticket_payload(issue: Mapping[str, Any], ctx: Context) -> TicketUpserted:
@@ -182,9 +224,11 @@ def ticket_payload(issue: Mapping[str, Any], ctx: Context) -> TicketUpserted:
     if not isinstance(fields, Mapping):
         raise ShapeError(f"issue {key}: no fields")
     assignee = ctx.agent_id(fields.get("assignee"))
-    status, raw = status_of(fields.get("status"), assigned=assignee is not None)
-    updated = jira_ts(fields.get("updated"))
     resolved = fields.get("resolutiondate")
+    status, raw = status_of(
+        fields.get("status"), assigned=assignee is not None, resolved=bool(resolved)
+    )
+    updated = jira_ts(fields.get("updated"))
     queue = ctx.queue_of.get(key)
     reporter = fields.get("reporter")
     labels = fields.get("labels")
@@ -192,7 +236,7 @@ def ticket_payload(issue: Mapping[str, Any], ctx: Context) -> TicketUpserted:
         ticket_id=key,
         status=status,
         raw_status=raw,
-        priority=priority_of(fields.get("priority")),
+        priority=priority_of(fields.get("priority"), ctx.priority_names),
         channel=ctx.queue_channels.get(queue, Channel.OTHER) if queue else Channel.OTHER,
         queue_id=queue,
         assignee_id=assignee,

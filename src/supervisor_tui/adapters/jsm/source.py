@@ -38,6 +38,11 @@ class JsmSource(OAuthRefreshKeys):
         default_factory=dict
     )
     """A queue's channel by its name, where the name does not say it."""
+    priority_names: dict[str, Literal["urgent", "high", "normal", "low"]] = Field(
+        default_factory=dict
+    )
+    """The site's own priority names ("Code Red" = "urgent"), where the common schemes
+    (Highest … Lowest, Blocker … Trivial, P1 …, Sev 1 …) do not say it."""
     ticket_interval_s: float = Field(default=10, ge=2, le=3600)
     queue_interval_s: float = Field(default=30, ge=5, le=3600)
     sla_interval_s: float = Field(default=15, ge=5, le=3600)

@@ -52,7 +52,6 @@ from supervisor_tui.adapters.http import (
     NotFound,
     RateBudget,
     RateFigures,
-    Unavailable,
     header_int,
     read_secret,
 )
@@ -71,6 +70,7 @@ from supervisor_tui.adapters.servicenow.source import ServiceNowSource
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
+    Capability,
     HealthState,
     NewEvent,
     QueueStats,
@@ -83,6 +83,7 @@ CURSOR_VERSION = 1
 MAX_PAGES_A_ROUND = 50
 PARTIAL_KEEP_S = 900.0  # a list read in part is finished within this, or read again
 NO_AWA = "no presence: Advanced Work Assignment not available"
+NO_PRESENCE_ROW = "no status: AWA shows no presence for this agent"
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,79}$")
 _NUMBER = re.compile(r"^[A-Z]{2,8}[0-9]{4,12}$")
 
@@ -130,6 +131,9 @@ class _Walk:
     table: str
     fields: tuple[str, ...]
     stamp: str = "sys_updated_on"
+    labels: bool = False
+    """Read with display values (``sysparm_display_value=all``): a state's label as the
+    site words it, a site's own states included."""
 
 
 class ServiceNowAdapter(PolledSource):
@@ -175,9 +179,10 @@ class ServiceNowAdapter(PolledSource):
         self._groups: list[str] = []
         self._members: dict[str, str] = {}  # agent id → name, from the directory
         self._held: dict[str, int] | None = None  # user sys_id → open rows assigned (workload)
-        self.walks = [_Walk(f"t:{t}", t, parse.TICKET_FIELDS) for t in settings.tables] + [
-            _Walk("sla", "task_sla", parse.SLA_FIELDS)
-        ]
+        self._unseen: list[str] = []  # agents AWA shows no presence for (an ACL, not in AWA)
+        self.walks = [
+            _Walk(f"t:{t}", t, parse.TICKET_FIELDS, labels=True) for t in settings.tables
+        ] + [_Walk("sla", "task_sla", parse.SLA_FIELDS)]
         self.tasks = [
             Task("tickets", settings.ticket_interval_s, True, self._poll_tickets),
             Task("slas", settings.sla_interval_s, True, self._poll_slas),
@@ -255,7 +260,7 @@ class ServiceNowAdapter(PolledSource):
     async def finish_sync(self, sink: Sink) -> None:
         for walk in self.walks:  # to the end of every change stream
             for _ in range(1000):
-                if not self._cursor[walk.key]["after"]:
+                if not self._mid_pass(walk):
                     break
                 await self._walk(sink, walk)
 
@@ -268,13 +273,19 @@ class ServiceNowAdapter(PolledSource):
         for walk in self.walks:
             saved = state.get(walk.key)
             if isinstance(saved, dict) and isinstance(saved.get("since"), str):
+                skip = saved.get("skip")
                 self._cursor[walk.key] = {
                     "since": saved["since"],
                     "after": str(saved.get("after") or ""),
                     "mode": str(saved.get("mode") or ""),
+                    "skip": skip if isinstance(skip, int) and skip > 0 else 0,
                 }
             else:
-                self._cursor[walk.key] = {"since": start, "after": "", "mode": ""}
+                self._cursor[walk.key] = {"since": start, "after": "", "mode": "", "skip": 0}
+
+    def _mid_pass(self, walk: _Walk) -> bool:
+        c = self._cursor[walk.key]
+        return bool(c["after"] or c["skip"])
 
     def cursor_text(self) -> str:
         return json.dumps(self._cursor, sort_keys=True)
@@ -283,8 +294,11 @@ class ServiceNowAdapter(PolledSource):
 
     async def _rows(
         self, table: str, params: list[tuple[str, Any]]
-    ) -> tuple[list[dict[str, Any]], bool]:
-        """One page of a table, and whether the instance says more is waiting."""
+    ) -> tuple[list[dict[str, Any]], bool, int | None]:
+        """One page of a table, whether the instance says more is waiting, and how many rows
+        it says the query matched (``X-Total-Count``). Rows a row-level ACL hides are dropped
+        from the page after the query and still counted: a page may come back short, even
+        empty, while more is advertised, so the counts alone never keep a pass going."""
         where = f"GET /api/now/table/{table}"
         try:
             body, headers = await self.api.request_with_headers(
@@ -294,10 +308,11 @@ class ServiceNowAdapter(PolledSource):
             )
         except BadBody as exc:
             raise _explained(exc, self.name) from None
-        rows = parse.result_list(body, label=self.name, where=where)
-        total = headers.get("x-total-count")
-        counted = total is not None and total.strip().isdigit() and int(total) > len(rows)
-        return rows, _next_url(headers.get("link")) is not None or counted
+        rows = [parse.shown(r) for r in parse.result_list(body, label=self.name, where=where)]
+        text = headers.get("x-total-count")
+        total = int(text) if text is not None and text.strip().isdigit() else None
+        counted = total is not None and total > len(rows)
+        return rows, _next_url(headers.get("link")) is not None or counted, total
 
     async def _all_rows(
         self, table: str, query: str, fields: tuple[str, ...]
@@ -314,15 +329,18 @@ class ServiceNowAdapter(PolledSource):
         kept = self._partial.pop(where, None)
         if kept is not None and begun - kept[0] < PARTIAL_KEEP_S:
             begun, after, out = kept
+        skip = 0  # past pages an ACL emptied (their rows hidden, still counted)
+        limit = self.settings.page_size
         for _ in range(1000):
             q = "^".join(p for p in (query, f"sys_id>{after}" if after else "") if p)
             try:
-                rows, more = await self._rows(
+                rows, more, total = await self._rows(
                     table,
                     [
                         ("sysparm_query", f"{q}^ORDERBYsys_id" if q else "ORDERBYsys_id"),
                         ("sysparm_fields", ",".join(("sys_id", *fields))),
-                        ("sysparm_limit", self.settings.page_size),
+                        ("sysparm_limit", limit),
+                        *([("sysparm_offset", skip)] if skip else []),
                     ],
                 )
             except OutOfBudget:
@@ -330,16 +348,21 @@ class ServiceNowAdapter(PolledSource):
                     self._partial[where] = (begun, after, out)
                 raise
             out.extend(rows)
-            if not rows or not (more or len(rows) >= self.settings.page_size):
+            if not rows:
+                if total is not None and total > skip + limit:
+                    skip += limit  # a whole page hidden: the rows past it by offset, once
+                    continue
                 return out
-            after = parse.ref(rows[-1].get("sys_id"))
+            if not (more or len(rows) >= limit):
+                return out
+            after, skip = parse.ref(rows[-1].get("sys_id")), 0
         return out
 
     async def _walk(self, sink: Sink, walk: _Walk) -> bool:
         """One page of a change stream; its events are stored with the cursor after it.
         Returns whether more is waiting."""
         c = self._cursor[walk.key]
-        since, after, mode = c["since"], c["after"], c["mode"]
+        since, after, mode, skip = c["since"], c["after"], c["mode"], int(c["skip"])
         order = f"ORDERBY{walk.stamp}^ORDERBYsys_id"
         if not after:
             start = parse.sn_format(parse.sn_time(since) - self.settings.overlap_s)
@@ -351,12 +374,14 @@ class ServiceNowAdapter(PolledSource):
         else:
             query = f"{walk.stamp}>={since}^{order}"
         limit = self.settings.page_size
-        rows, more = await self._rows(
+        rows, more, total = await self._rows(
             walk.table,
             [
                 ("sysparm_query", query),
                 ("sysparm_fields", ",".join(walk.fields)),
                 ("sysparm_limit", limit),
+                *([("sysparm_offset", skip)] if skip else []),
+                *([("sysparm_display_value", "all")] if walk.labels else []),
             ],
         )
         full = len(rows) >= limit
@@ -367,8 +392,10 @@ class ServiceNowAdapter(PolledSource):
                 for r in rows
                 if not (r.get(walk.stamp) == since and parse.ref(r.get("sys_id")) <= after)
             ]
-            if full and not fresh:  # more than a page of rows saved in this one second
-                c["mode"] = "ties"
+            if not fresh and (full or (rows and more)):
+                # only rows of this second already read came back (more than a page of them,
+                # or fewer as an ACL hides some): read on within the second by sys_id
+                c["mode"], c["skip"] = "ties", 0
                 return True
         events: list[NewEvent] = []
         for row in fresh:
@@ -382,14 +409,24 @@ class ServiceNowAdapter(PolledSource):
             if isinstance(stamp, str) and stamp:
                 c["since"] = stamp
             c["after"] = parse.ref(last.get("sys_id")) or c["after"]
+            c["skip"] = 0
         more = more or full
+        if not fresh and not full:
+            # Nothing new, whatever the counts say: what they still count, an ACL hides. Only
+            # a page the ACL emptied whole (more counted past it) is stepped over, by offset.
+            more = total is not None and total > skip + limit
+            c["skip"] = skip + limit if more else 0
+            if more:
+                await sink.emit(events, self.cursor_text())
+                return True
         if mode == "ties":
             c["mode"] = "ties" if more else "past"
             more = True
         elif mode == "past":
             c["mode"] = ""
         if not more:
-            c["after"], c["mode"] = "", ""  # the pass is over; the next begins at since - overlap
+            # the pass is over; the next begins at since - overlap
+            c["after"], c["mode"], c["skip"] = "", "", 0
         await sink.emit(events, self.cursor_text())
         return more
 
@@ -418,14 +455,27 @@ class ServiceNowAdapter(PolledSource):
 
     async def _poll_slas(self, sink: Sink) -> None:
         for _ in range(MAX_PAGES_A_ROUND):
-            if not await self._walk(sink, self.walks[-1]):
-                break
+            try:
+                if not await self._walk(sink, self.walks[-1]):
+                    break
+            except ApiError as exc:
+                if not _no_such_table(exc):
+                    raise
+                # without the SLA plugin (or the right to read task_sla): no SLA clocks
+                self.task("slas").enabled = False
+                self.limit(
+                    Capability.SLA_CLOCKS,
+                    f"SLA clocks off: {_unreadable('task_sla', exc)}",
+                    "install SLA management, or grant the sla_manager or itil role",
+                )
+                log.info("%s: SLA clocks cannot be read (%s)", self.name, exc)
+                return
 
     # -- workload and presence ----------------------------------------------------------------
 
     def _open_query(self, table: str) -> str:
-        if table == "incident":
-            return "stateIN" + ",".join(parse.INCIDENT_OPEN_STATES)
+        if table == "incident":  # a resolved incident stays active until it is closed
+            return "active=true^stateNOT IN" + ",".join(parse.INCIDENT_CLOSED_STATES)
         return "active=true"
 
     async def _poll_workload(self, sink: Sink) -> None:
@@ -458,19 +508,24 @@ class ServiceNowAdapter(PolledSource):
             events.append(self.event(f"qs:{qid}:{now:.3f}", now, stats))
         if self.awa is False:
             events.extend(self._work_states(now))
+        else:
+            events.extend(self._work_states(now, self._unseen, NO_PRESENCE_ROW))
         await sink.emit(events, self.cursor_text())
 
-    def _work_states(self, now: float) -> list[NewEvent]:
-        """Without presence: every agent as UNKNOWN, with the open work they hold (nothing
-        until the open work has been read once: no "0 open incidents" before we know)."""
+    def _work_states(
+        self, now: float, agents: list[str] | None = None, raw: str = NO_AWA
+    ) -> list[NewEvent]:
+        """Without presence (every agent, or ``agents`` AWA shows none for): UNKNOWN, with
+        the open work they hold (nothing until the open work has been read once: no "0 open
+        incidents" before we know)."""
         out: list[NewEvent] = []
         if self._held is None:
             return out
-        for agent_id in self._agent_ids():
+        for agent_id in self._agent_ids() if agents is None else agents:
             uid = agent_id.split(":", 1)[1]
             count = self._held.get(uid, 0)
             work = f"{count} open incident{'s' if count != 1 else ''}"
-            out.extend(self._state(agent_id, AgentState.UNKNOWN, NO_AWA, work, now))
+            out.extend(self._state(agent_id, AgentState.UNKNOWN, raw, work, now))
         return out
 
     def _agent_ids(self) -> list[str]:
@@ -507,20 +562,41 @@ class ServiceNowAdapter(PolledSource):
         except (ApiError, BadBody) as exc:
             if self.settings.presence == "auto" and _no_such_table(exc):
                 self.awa = False
+                self.limit(
+                    Capability.PRESENCE,
+                    f"presence off: {_unreadable('awa_agent_presence', exc)}; agents show "
+                    "no status with their open work",
+                    "activate Advanced Work Assignment, or grant the awa_agent role's read",
+                )
                 log.info("%s: %s (%s)", self.name, NO_AWA, exc)
                 await sink.emit(self._work_states(self.clock()), self.cursor_text())
                 return
             raise
         self.awa = True
         events = []
+        seen = set()
         for row in rows:
             uid = parse.ref(row.get("agent"))
             if not uid:
                 continue
+            seen.add(f"{self.name}:{uid}")
             name = self._presence_names.get(parse.ref(row.get("current_presence_state")), "")
             state = parse.presence(name)
             since = parse.sn_time_or_none(row.get("sys_updated_on")) or self.clock()
             events.extend(self._state(f"{self.name}:{uid}", state, name or "no state", "", since))
+        # An agent AWA shows no row for (an ACL hides it, or they are not in AWA) has no
+        # status, never Offline: only a presence row saying Offline says that.
+        self._unseen = [a for a in self._agent_ids() if a not in seen]
+        if self._unseen and not seen:
+            self.limit(
+                Capability.PRESENCE,
+                "presence: awa_agent_presence shows no agent (an ACL may hide it); agents "
+                "show no status with their open work",
+                "grant read on awa_agent_presence (the awa_agent or awa_manager role)",
+            )
+        else:
+            self.restore(Capability.PRESENCE)
+        events.extend(self._work_states(self.clock(), self._unseen, NO_PRESENCE_ROW))
         await sink.emit(events, self.cursor_text())
 
     # -- cold -----------------------------------------------------------------------------
@@ -532,8 +608,17 @@ class ServiceNowAdapter(PolledSource):
             definitions = await self._all_rows(
                 "contract_sla", "active=true", ("name", "target", "duration")
             )
-        except Forbidden:  # may not read SLA definitions: targets from task SLAs
+            self.restore(Capability.SLA_POLICIES)
+        except ApiError as exc:  # no SLA plugin, or an ACL: targets from the task SLAs
+            if not _no_such_table(exc):
+                raise
             definitions = []
+            self.limit(
+                Capability.SLA_POLICIES,
+                f"SLA definitions off: {_unreadable('contract_sla', exc)}; targets come from "
+                "each task SLA (breach time - start)",
+                "grant read on contract_sla",
+            )
         self.ctx.slas = parse.sla_definitions(definitions)
         queues = parse.group_payloads(groups, self.ctx, self.settings.group_channels)
         self._groups = [q.queue_id.split(":", 1)[1] for q in queues]
@@ -559,9 +644,16 @@ class ServiceNowAdapter(PolledSource):
                 f"tablenameIN{tables}^sys_created_on>={since}",
                 ("tablename", "documentkey", "payload", "sys_created_on"),
             )
-        except Unavailable as exc:  # 403 or 404: not for these credentials
+        except ApiError as exc:  # 403, 404, or no such table: not for these credentials
+            if not _no_such_table(exc):
+                raise
             self.report.deleted = None
             self.task("deleted").enabled = False
+            self.limit(
+                Capability.DELETIONS,
+                f"deletions off: {_unreadable('sys_audit_delete', exc)}",
+                "grant read on sys_audit_delete (an admin table)",
+            )
             log.info("%s: deletions cannot be seen (%s)", self.name, exc)
             return
         events = []
@@ -593,7 +685,7 @@ class ServiceNowAdapter(PolledSource):
         waiting = [
             "task SLAs" if w.table == "task_sla" else f"{w.table} changes"
             for w in self.walks
-            if self._cursor[w.key]["after"]
+            if self._mid_pass(w)
         ]
         names = {
             "presence": "presence",
@@ -642,7 +734,7 @@ class ServiceNowAdapter(PolledSource):
         if known is not None:
             return known
         for table in self.settings.tables:
-            rows, _ = await self._rows(
+            rows, _, _ = await self._rows(
                 table, [("sysparm_query", f"number={number}"), ("sysparm_fields", "sys_id")]
             )
             if rows and parse.ref(rows[0].get("sys_id")):
@@ -677,6 +769,15 @@ def _no_such_table(exc: Exception) -> bool:
     if isinstance(exc, NotFound) or _forbidden(exc):
         return True
     return isinstance(exc, ApiError) and exc.status == 400 and "Invalid table" in str(exc)
+
+
+def _unreadable(table: str, exc: ApiError) -> str:
+    """Why a table cannot be read, in a few words."""
+    if isinstance(exc, NotFound):
+        return f"{table} not found (404)"
+    if _forbidden(exc):
+        return f"{table} not readable with these credentials (403, an ACL)"
+    return f"Invalid table {table} (its plugin is not installed)"
 
 
 def _forbidden(exc: Exception) -> bool:

@@ -76,7 +76,9 @@ INCIDENT_STATES: dict[str, tuple[TicketStatus, str]] = {
     "7": (TicketStatus.CLOSED, "Closed"),
     "8": (TicketStatus.CLOSED, "Canceled"),
 }
-INCIDENT_OPEN_STATES = ("1", "2", "3")
+INCIDENT_CLOSED_STATES = ("6", "7", "8")
+"""Resolved, Closed, Canceled. A resolved incident may still be ``active``; every other
+state, a site's own included, is open work while the record is ``active``."""
 TASK_STATES: dict[str, tuple[TicketStatus, str]] = {
     "-5": (TicketStatus.PENDING, "Pending"),
     "1": (TicketStatus.OPEN, "Open"),
@@ -179,6 +181,28 @@ def ref(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+LABELS = "_labels"
+"""Where ``shown`` keeps the display values of a row read with ``sysparm_display_value=all``."""
+
+
+def shown(record: dict[str, Any]) -> dict[str, Any]:
+    """A row read with ``sysparm_display_value=all`` (every field ``{"display_value",
+    "value"}``) as plain values, its display values under ``LABELS``; other rows as they are."""
+    if not any(isinstance(v, Mapping) and "display_value" in v for v in record.values()):
+        return record
+    out: dict[str, Any] = {}
+    labels: dict[str, str] = {}
+    for name, value in record.items():
+        if isinstance(value, Mapping) and "display_value" in value:
+            out[name] = value.get("value")
+            if isinstance(value.get("display_value"), str):
+                labels[name] = value["display_value"]
+        else:
+            out[name] = value
+    out[LABELS] = labels
+    return out
+
+
 def result_list(body: Any, *, label: str, where: str) -> list[dict[str, Any]]:
     """``body["result"]`` as a list of records, or BadBody saying what came instead (an
     ``{"error": ...}`` body at 200, another shape)."""
@@ -214,17 +238,25 @@ class Context:
 
 
 def ticket_status(record: Mapping[str, Any], table: str) -> tuple[TicketStatus, str]:
+    """The state as ours and the site's own word for it (its display value where read).
+
+    A state we do not know (legacy 4, 5, -6 on incidents, or one the site added) is open
+    while the record is ``active`` and done (solved if resolved, else closed) once not:
+    never dropped."""
     state = str(record.get("state") or "")
-    if table == "incident":
-        known = INCIDENT_STATES.get(state)
-        if known is None:
-            raise ShapeError(f"incident {record.get('number')}: unknown state {state[:10]!r}")
-        return known
-    known = TASK_STATES.get(state)
+    labels = record.get(LABELS)
+    label = labels.get("state") if isinstance(labels, Mapping) else None
+    label = label.strip()[:80] if isinstance(label, str) and label.strip() != state else ""
+    known = (INCIDENT_STATES if table == "incident" else TASK_STATES).get(state)
     if known is not None:
-        return known
-    active = str(record.get("active") or "true") == "true"
-    return (TicketStatus.OPEN if active else TicketStatus.CLOSED), f"state {state[:10]}"
+        return known[0], label or known[1]
+    if str(record.get("active") or "true") == "true":
+        status = TicketStatus.OPEN
+    elif record.get("resolved_at") and not record.get("closed_at"):
+        status = TicketStatus.SOLVED
+    else:
+        status = TicketStatus.CLOSED
+    return status, label or f"state {state[:10]}"
 
 
 def is_open(record: Mapping[str, Any], table: str) -> bool:
@@ -368,9 +400,10 @@ def agent_payloads(
 
 def presence(state_name: str) -> AgentState:
     """An AWA presence state's name as our state: Available, Away, Offline; a state a site
-    added (Lunch, Training, ...) is away, its name kept as the reason."""
+    added (Lunch, Training, ...) is away, its name kept as the reason; no name (a state we
+    may not read) is no status, never Offline."""
     if not state_name:
-        return AgentState.OFFLINE
+        return AgentState.UNKNOWN
     return PRESENCE_NAMES.get(state_name.strip().lower(), AgentState.AWAY)
 
 
