@@ -73,7 +73,7 @@ from supervisor_tui.adapters.http import (
     iso_seconds_from_now,
     read_secret,
 )
-from supervisor_tui.adapters.jsm import parse
+from supervisor_tui.adapters.jsm import needs, parse
 from supervisor_tui.adapters.jsm.source import JsmSource
 from supervisor_tui.adapters.oauth import OAuthRefresh, oauth_refresh_of
 from supervisor_tui.adapters.paced import OutOfBudget, PacedApi, Pacer
@@ -162,6 +162,7 @@ class _Desk:
 
 class JsmAdapter(PolledSource):
     settings_model = JsmSource
+    NEEDS = needs.NEEDS
     kind = "jsm"
     search_page = SEARCH_PAGE
     sla_per_round = SLA_PER_ROUND
@@ -216,10 +217,35 @@ class JsmAdapter(PolledSource):
         self._counts: dict[str, int] = {}
         self._members_read_at = -math.inf
         self.tasks = [
-            Task("directory", settings.directory_interval_s, False, self._poll_directory, True),
-            Task("queues", settings.queue_interval_s, True, self._poll_queues),
-            Task("tickets", settings.ticket_interval_s, True, self._poll_tickets),
-            Task("slas", settings.sla_interval_s, False, self._poll_slas),
+            Task(
+                "directory",
+                settings.directory_interval_s,
+                False,
+                self._poll_directory,
+                True,
+                capability=Capability.QUEUES,
+            ),
+            Task(
+                "queues",
+                settings.queue_interval_s,
+                True,
+                self._poll_queues,
+                capability=Capability.QUEUES,
+            ),
+            Task(
+                "tickets",
+                settings.ticket_interval_s,
+                True,
+                self._poll_tickets,
+                capability=Capability.TICKETS,
+            ),
+            Task(
+                "slas",
+                settings.sla_interval_s,
+                False,
+                self._poll_slas,
+                capability=Capability.SLA_CLOCKS,
+            ),
         ]
         self.pacer = Pacer(budget)
         self.pacer.pace(self.tasks)  # every request a task sends is held to the budget

@@ -65,7 +65,7 @@ from supervisor_tui.adapters.polling import (
     trim,
     write_back_of,
 )
-from supervisor_tui.adapters.servicenow import parse
+from supervisor_tui.adapters.servicenow import needs, parse
 from supervisor_tui.adapters.servicenow.source import ServiceNowSource
 from supervisor_tui.model import (
     AgentState,
@@ -138,6 +138,7 @@ class _Walk:
 
 class ServiceNowAdapter(PolledSource):
     settings_model = ServiceNowSource
+    NEEDS = needs.NEEDS
     kind = "servicenow"
 
     def __init__(
@@ -184,12 +185,43 @@ class ServiceNowAdapter(PolledSource):
             _Walk(f"t:{t}", t, parse.TICKET_FIELDS, labels=True) for t in settings.tables
         ] + [_Walk("sla", "task_sla", parse.SLA_FIELDS)]
         self.tasks = [
-            Task("tickets", settings.ticket_interval_s, True, self._poll_tickets),
-            Task("slas", settings.sla_interval_s, True, self._poll_slas),
-            Task("presence", settings.presence_interval_s, True, self._poll_presence),
+            Task(
+                "tickets",
+                settings.ticket_interval_s,
+                True,
+                self._poll_tickets,
+                capability=Capability.TICKETS,
+            ),
+            Task(
+                "slas",
+                settings.sla_interval_s,
+                True,
+                self._poll_slas,
+                capability=Capability.SLA_CLOCKS,
+            ),
+            Task(
+                "presence",
+                settings.presence_interval_s,
+                True,
+                self._poll_presence,
+                capability=Capability.PRESENCE,
+            ),
             Task("workload", settings.workload_interval_s, True, self._poll_workload),
-            Task("directory", settings.directory_interval_s, False, self._poll_directory, True),
-            Task("deleted", settings.deleted_interval_s, False, self._poll_deleted),
+            Task(
+                "directory",
+                settings.directory_interval_s,
+                False,
+                self._poll_directory,
+                True,
+                capability=Capability.QUEUES,
+            ),
+            Task(
+                "deleted",
+                settings.deleted_interval_s,
+                False,
+                self._poll_deleted,
+                capability=Capability.DELETIONS,
+            ),
         ]
         self._partial: dict[str, tuple[float, str, list[dict[str, Any]]]] = {}
         """Lists read in part (the budget): when begun, the last sys_id read, the rows."""
