@@ -183,3 +183,66 @@ async def test_check_waits_out_retry_after(
     assert code == 0 and source["ok"] is True, source["error"]
     assert "429" in err and "waiting 2 s" in err
     assert source["open_tickets"] == spec.open_tickets(fake)
+
+
+def open_ticket(spec: Desk, fake: Any) -> str:
+    """An open ticket as the adapter names it (Zendesk/Freshdesk id, JSM key, SN number)."""
+    if spec.kind == "zendesk":
+        return str(next(t["id"] for t in fake.tickets.values() if t["status"] == "open"))
+    if spec.kind == "freshdesk":
+        return str(next(t["id"] for t in fake.tickets.values() if t["status"] == 2))
+    if spec.kind == "jsm":
+        return str(next(r.key for r in fake._requests.values() if not r.deleted))
+    return str(next(r["number"] for r in fake.incidents.values() if r["state"] in ("1", "2")))
+
+
+def notes_with(spec: Desk, fake: Any, ref: str) -> int:
+    """How many internal notes on the helpdesk carry this reference."""
+    if spec.kind == "zendesk":
+        texts = [str(c.get("body")) for cs in fake.comments.values() for c in cs]
+    elif spec.kind == "freshdesk":
+        texts = [str(n.get("body_text")) for ns in fake.notes.values() for n in ns]
+    elif spec.kind == "jsm":
+        texts = [text for _, what, text in fake.write_backs if what == "comment"]
+    else:
+        texts = [str(n.get("value")) for n in fake.work_notes]
+    return sum(ref in text for text in texts)
+
+
+async def test_an_ack_is_written_back_once_however_often_it_is_retried(
+    desk: tuple[Desk, Any], tmp_path: Path
+) -> None:
+    """The outbox retries a write-back whose answer was lost; the helpdesk must still get
+    one note. A retry is the same call with the same delivery key."""
+    import tomllib
+
+    from supervisor_tui.adapters.base import load_adapter_class
+    from supervisor_tui.config import parse_config
+
+    spec, fake = desk
+    text = (
+        f'[[sources]]\nname = "desk"\nkind = "{spec.kind}"\nbase_url = "{fake.base_url}"\n'
+        f"write_back = true\n{spec.keys}"
+    )
+    (source,) = parse_config(tomllib.loads(text), "site.toml").sources
+    os.environ[ENV] = SECRET
+    try:
+        cls = load_adapter_class(spec.kind)
+        adapter = cls.from_config("desk", source.model_dump(exclude={"name", "kind"}), time.time)
+    finally:
+        del os.environ[ENV]
+    ticket = open_ticket(spec, fake)
+    body = {
+        "ticket_id": ticket,
+        "delivery_key": "contract-ack-1",
+        "escalation_id": "esc-1",
+        "by": "Dana",
+        "title": f"Ticket #{ticket}: complaint",
+        "text": "calling the customer back",
+    }
+    try:
+        for _ in range(3):
+            await adapter.write_back("ack", body)
+    finally:
+        await adapter.close()
+    assert notes_with(spec, fake, "[supervisor-tui ack contract-ack-1]") == 1
