@@ -12,7 +12,7 @@ from pathlib import Path
 
 from supervisor_tui import __version__
 from supervisor_tui.adapters.base import SourceSetupError
-from supervisor_tui.config import Config, ConfigError, default_rules, load_config
+from supervisor_tui.config import Config, ConfigError, default_rules, load_config, parse_config
 from supervisor_tui.hub.demo import DEMO_EMAIL, DEMO_SN_USER
 from supervisor_tui.store import StoreError
 
@@ -477,17 +477,14 @@ def _report(args: argparse.Namespace) -> int:
     from collections.abc import Iterator
 
     import supervisor_tui.report.render as render
+    from supervisor_tui.core.replay import recorded_settings
+    from supervisor_tui.core.targets import targets_from_settings
     from supervisor_tui.model import Event
     from supervisor_tui.report.compute import ReportError, compute
     from supervisor_tui.store import SQLiteStore
     from supervisor_tui.store.postgres import PostgresStore
 
     config = load_config(args.config) if args.config is not None else Config()
-    targets = config.floor_targets()
-    start = _floor_time(args.since, targets.utc_offset_s, "--from")
-    end = _floor_time(args.until, targets.utc_offset_s, "--to")
-    if start is not None and end is not None and end <= start:
-        raise ConfigError("--to must come after --from")
     stores: list[SQLiteStore | PostgresStore] = []
     try:
         for name in args.files:
@@ -498,6 +495,22 @@ def _report(args: argparse.Namespace) -> int:
             if not path.exists():
                 raise ConfigError(f"{path}: no such file")
             stores.append(SQLiteStore(path, read_only=True))
+        recorded = next((r for s in stores if (r := recorded_settings(s)) is not None), None)
+        floor_name = config.floor.name
+        if args.config is not None or recorded is None:
+            targets = config.floor_targets()
+            if recorded is not None:
+                print(
+                    f"report: targets from {args.config}, not the ones recorded with the floor",
+                    file=sys.stderr,
+                )
+        else:
+            targets = targets_from_settings(recorded)
+            floor_name = recorded.floor_name
+        start = _floor_time(args.since, targets.utc_offset_s, "--from")
+        end = _floor_time(args.until, targets.utc_offset_s, "--to")
+        if start is not None and end is not None and end <= start:
+            raise ConfigError("--to must come after --from")
 
         def events(store: SQLiteStore | PostgresStore) -> Iterator[Event]:
             seq = 0
@@ -516,7 +529,8 @@ def _report(args: argparse.Namespace) -> int:
                 start=start,
                 end=end,
                 queue=args.queue,
-                title=f"{config.floor.name}: report",
+                title=f"{floor_name}: report",
+                follow_settings=args.config is None,
             )
         except ReportError as exc:
             raise ConfigError(str(exc)) from None
@@ -594,6 +608,7 @@ def _record(args: argparse.Namespace) -> int:
         progress=progress,
         supervised=not args.unsupervised,
         step_s=args.step,
+        floor_name=config.floor.name,
     )
     print(f"\nwrote {events:,} events to {args.out}", file=sys.stderr)
     return 0
@@ -603,20 +618,37 @@ def _replay(args: argparse.Namespace) -> int:
     import getpass
 
     from supervisor_tui.app import FloorSettings, SupervisorApp, parse_clock
-    from supervisor_tui.core.replay import Recording, ReplayPlayer
+    from supervisor_tui.core.replay import Recording, ReplayPlayer, recorded_settings
     from supervisor_tui.core.rules import RuleEngine
+    from supervisor_tui.core.targets import targets_from_settings
     from supervisor_tui.core.training import TrainingSession
     from supervisor_tui.store import SQLiteStore
 
-    if args.config is not None:
-        config = load_config(args.config)
-    else:
-        config = demo_config(
-            argparse.Namespace(profile="desk", seed=7, agents=40, queues=5, speed=1.0)
-        )
-    targets = config.floor_targets()
+    config = load_config(args.config) if args.config is not None else Config()
     store = SQLiteStore(args.file, read_only=True)
     try:
+        recorded = recorded_settings(store)
+        floor_name = config.floor.name
+        rules = list(config.rules)
+        if args.config is not None or recorded is None:
+            if recorded is None and args.config is None:
+                config = demo_config(
+                    argparse.Namespace(profile="desk", seed=7, agents=40, queues=5, speed=1.0)
+                )
+                floor_name, rules = config.floor.name, list(config.rules)
+            elif recorded is not None:
+                print(
+                    f"replay: targets and rules from {args.config}, "
+                    "not the ones recorded with the floor",
+                    file=sys.stderr,
+                )
+            targets = config.floor_targets()
+        else:
+            targets = targets_from_settings(recorded)
+            floor_name = recorded.floor_name
+            rules = list(
+                parse_config({"rules": list(recorded.rules)}, f"{args.file} (recorded rules)").rules
+            )
 
         def progress(done: int, total: int) -> None:
             print(f"\rindexing {done:,} / {total:,} events", end="", file=sys.stderr, flush=True)
@@ -631,10 +663,10 @@ def _replay(args: argparse.Namespace) -> int:
         trainee = args.trainee or getpass.getuser()
         training = TrainingSession(trainee, str(args.file)) if args.train else None
         settings = FloorSettings(
-            floor_name=f"{config.floor.name} · {args.file.name}",
+            floor_name=f"{floor_name} · {args.file.name}",
             operator=trainee,
             targets=targets,
-            rules=RuleEngine(list(config.rules)),
+            rules=RuleEngine(rules),
             profile=args.profile or config.display.profile,
             stale_after_s=config.display.stale_after_s,
             keys=dict(config.keys),

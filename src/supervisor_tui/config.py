@@ -161,6 +161,9 @@ class QueueTargetsConfig(_Strict):
     sl_target: float | None = Field(default=None, gt=0, lt=1)
     short_abandon_s: float | None = Field(default=None, ge=0)
     aht_default_s: float | None = Field(default=None, gt=0)
+    max_concurrent: int | None = Field(default=None, ge=1, le=20)
+    """Chats an agent of this queue takes at once: Erlang C sizes servers, "need" is
+    servers ÷ max_concurrent, rounded up."""
 
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.snapshot import SNAPSHOT_FORMAT, SnapshotError, freeze, thaw
 from supervisor_tui.core.targets import FloorTargets
-from supervisor_tui.model import Event
+from supervisor_tui.model import Event, FloorSettingsRecorded
 from supervisor_tui.store import StoreError
 from supervisor_tui.store.sqlite import SQLiteStore
 
@@ -148,6 +148,15 @@ class Recording:
 
     def events_between(self, after_seq: int, upto_seq: int) -> list[Event]:
         return self.store.read_range(after_seq, upto_seq)
+
+
+def recorded_settings(store: SQLiteStore | PostgresStore) -> FloorSettingsRecorded | None:
+    """The settings the board ran with when the recording began (its first
+    ``floor.settings`` event), or None for a recording made before they were written."""
+    for event in store.events_of_kind(FloorSettingsRecorded.KIND):
+        if isinstance(event.payload, FloorSettingsRecorded):
+            return event.payload
+    return None
 
 
 def record_snapshot(store: SQLiteStore | PostgresStore, state: FloorState, at: float) -> None:

@@ -17,7 +17,7 @@ from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.replay import SNAPSHOT_EVERY, record_snapshot
 from supervisor_tui.core.rules import RuleEngine
-from supervisor_tui.core.targets import FloorTargets
+from supervisor_tui.core.targets import FloorTargets, settings_event
 from supervisor_tui.model import (
     EscalationAcked,
     EscalationSnoozed,
@@ -50,6 +50,7 @@ def record_simulation(
     step_s: float = STEP_S,
     progress: Callable[[float, int], None] | None = None,
     supervised: bool = True,
+    floor_name: str = "Simulated floor",
 ) -> int:
     """Write ``hours`` of a simulated floor to ``out``; returns the number of events."""
     if out.exists():
@@ -61,14 +62,17 @@ def record_simulation(
         sim = FloorSimulation(options, epoch)
         state = FloorState(targets)
         health = SourceHealth(state=HealthState.CONNECTED, reason="simulated floor", at=epoch)
+        rule_settings = [rule.model_dump(mode="json") for rule in rules.rules]
+        settings = settings_event(floor_name, targets, rule_settings, epoch)
         start = [
+            *([settings] if settings is not None else []),
             NewEvent(
                 source=options.source,
                 key="health:start",
                 occurred_at=epoch,
                 received_at=epoch,
                 payload=health,
-            )
+            ),
         ]
         store_batch(store, state, start, None)
         supervisor = SimulatedSupervisor(options.seed) if supervised else None

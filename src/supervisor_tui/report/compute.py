@@ -145,8 +145,8 @@ class _PeriodAcc:
 class _State(FloorState):
     """The dashboard's projection, keeping each queue's finished days."""
 
-    def __init__(self, targets: FloorTargets) -> None:
-        super().__init__(targets)
+    def __init__(self, targets: FloorTargets, follow_settings: bool) -> None:
+        super().__init__(targets, follow_settings=follow_settings)
         self.finished: list[tuple[str, DayCounters]] = []
 
     def _today(self, queue: QueueView, ts: float) -> DayCounters:
@@ -168,8 +168,9 @@ class _Fold:
         names: dict[str, tuple[str, str, bool]],
         agent_names: dict[str, str],
         span: tuple[float, float],
+        follow_settings: bool = False,
     ) -> None:
-        self.state = _State(targets)
+        self.state = _State(targets, follow_settings)
         self.targets = targets
         self.grouping = grouping
         self.periods = periods
@@ -303,11 +304,11 @@ class _Fold:
         elif isinstance(p, ContactAnswered):
             h = acc.queues[p.queue_id].halves[_half(p.answered_at)]
             h.answered += 1
-            if p.wait_s <= self.targets.for_queue(p.queue_id).sl_threshold_s:
+            if p.wait_s <= self.state.targets.for_queue(p.queue_id).sl_threshold_s:
                 h.within_t += 1
         elif isinstance(p, ContactAbandoned):
             h = acc.queues[p.queue_id].halves[_half(p.abandoned_at)]
-            targets = self.targets.for_queue(p.queue_id)
+            targets = self.state.targets.for_queue(p.queue_id)
             if p.wait_s > targets.short_abandon_s:
                 h.abandoned += 1
             if p.wait_s > targets.sl_threshold_s:
@@ -564,6 +565,7 @@ def compute(
     queue: str | None = None,
     title: str = "Shift report",
     now: float | None = None,
+    follow_settings: bool = False,
 ) -> Report:
     """The report over these recordings ((name, events in seq order) each)."""
     periods: dict[str, _PeriodAcc] = defaultdict(_PeriodAcc)
@@ -571,7 +573,7 @@ def compute(
     agent_names: dict[str, str] = {}
     span = (start if start is not None else -math.inf, end if end is not None else math.inf)
     for _, events in recordings:
-        _Fold(targets, grouping, periods, names, agent_names, span).run(events)
+        _Fold(targets, grouping, periods, names, agent_names, span, follow_settings).run(events)
     if queue is not None and queue not in names:
         by_name = {n: qid for qid, (n, _, _) in names.items()}
         if queue in by_name:

@@ -33,6 +33,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from supervisor_tui.core import fmt
 from supervisor_tui.report.model import (
     AgentFigures,
     EscalationFigures,
@@ -83,22 +84,14 @@ def _missing(value: float | None) -> bool:
 
 
 def fmt_duration(seconds: float | None) -> str:
-    """``0:43``, ``4:49``, ``1h05m``, ``2d03h``; ``–`` when there is no figure."""
-    if seconds is None or _missing(seconds):
-        return NONE
-    s = max(0, math.floor(seconds + 0.5))
-    if s < 3600:
-        return f"{s // 60}:{s % 60:02d}"
-    if s < 86_400:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{s // 86_400}d{(s % 86_400) // 3600:02d}h"
+    """``0:43``, ``4:49``, ``1h05m``, ``2d03h``; ``–`` when there is no figure (the board's
+    own formatter: one rounding rule for both)."""
+    return fmt.duration(seconds, none=NONE)
 
 
 def fmt_rate(share: float | None) -> str:
     """A fraction 0..1 as a whole percentage: ``62%``; ``–`` when there is no figure."""
-    if share is None or _missing(share):
-        return NONE
-    return f"{math.floor(share * 100 + 0.5)}%"
+    return fmt.percent(share, none=NONE)
 
 
 def _fmt_threshold(seconds: float) -> str:
