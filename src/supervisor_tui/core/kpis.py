@@ -162,7 +162,11 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
         recent = [h for t, h in queue.recent_handle if t >= now - window]
         aht_for_need = sum(recent) / len(recent) if recent else (aht or targets.aht_default_s)
         need = agents_needed(
-            arrivals / window, aht_for_need, targets.sl_threshold_s, targets.sl_target
+            arrivals / window,
+            aht_for_need,
+            targets.sl_threshold_s,
+            targets.sl_target,
+            targets.max_concurrent,
         )
     offered: int | None = today.offered
     answered: int | None = today.answered
