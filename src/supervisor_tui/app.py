@@ -405,12 +405,12 @@ class SupervisorApp(App[None]):
                 recording.end,
                 now,
                 [m.at for m in recording.marks],
-                self.settings.targets.utc_offset_s,
+                self.settings.targets.offset_at(now),
             )
         self.topbar.show(
             floor=self.settings.floor_name,
             now=now,
-            utc_offset_s=self.settings.targets.utc_offset_s,
+            utc_offset_s=self.settings.targets.offset_at(now),
             mode=self._mode(),
             held=len(self.held),
             attention=attention,
@@ -849,7 +849,7 @@ class SupervisorApp(App[None]):
         player = self.player
         if player is None:
             return
-        offset = self.settings.targets.utc_offset_s
+        offset = self.settings.targets.offset_at(player.t)
         answer = await self.push_screen_wait(
             TextPrompt(
                 "Go to a clock time",

@@ -13,6 +13,7 @@ from pathlib import Path
 from supervisor_tui import __version__
 from supervisor_tui.adapters.base import SourceSetupError
 from supervisor_tui.config import Config, ConfigError, default_rules, load_config, parse_config
+from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.hub.demo import DEMO_EMAIL, DEMO_SN_USER
 from supervisor_tui.store import StoreError
 
@@ -398,7 +399,7 @@ def _watch(args: argparse.Namespace) -> int:
 
     from supervisor_tui.app import FloorSettings, SupervisorApp
     from supervisor_tui.core.rules import RuleEngine
-    from supervisor_tui.core.targets import FloorTargets, QueueTargets
+    from supervisor_tui.core.targets import QueueTargets
     from supervisor_tui.hub.client import HubClient, HubRefused, RemoteDesk
 
     token = args.token or os.environ.get("SUPERVISOR_TUI_TOKEN")
@@ -438,6 +439,7 @@ def _watch(args: argparse.Namespace) -> int:
         default=QueueTargets(**raw_targets.get("default", {})),
         queues={k: QueueTargets(**v) for k, v in (raw_targets.get("queues") or {}).items()},
         utc_offset_s=int(raw_targets.get("utc_offset_s") or 0),
+        timezone=str(raw_targets.get("timezone") or ""),
     )
     rules = Config.model_validate({"rules": floor.get("rules") or []}).rules
     client = HubClient(args.url, token, targets, ssl_context=tls)
@@ -507,8 +509,8 @@ def _report(args: argparse.Namespace) -> int:
         else:
             targets = targets_from_settings(recorded)
             floor_name = recorded.floor_name
-        start = _floor_time(args.since, targets.utc_offset_s, "--from")
-        end = _floor_time(args.until, targets.utc_offset_s, "--to")
+        start = _floor_time(args.since, targets, "--from")
+        end = _floor_time(args.until, targets, "--to")
         if start is not None and end is not None and end <= start:
             raise ConfigError("--to must come after --from")
 
@@ -563,18 +565,18 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _floor_time(text: str | None, utc_offset_s: int, what: str) -> float | None:
-    """A floor-time date or date-time as UTC epoch seconds."""
+def _floor_time(text: str | None, floor: FloorTargets, what: str) -> float | None:
+    """A floor-time date or date-time as UTC epoch seconds (in the floor's time zone)."""
     if text is None:
         return None
-    from datetime import UTC, datetime
+    from datetime import datetime
 
     for form in ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"):
         try:
-            local = datetime.strptime(text, form).replace(tzinfo=UTC)
+            local = datetime.strptime(text, form).replace(tzinfo=floor.zone())
         except ValueError:
             continue
-        return local.timestamp() - utc_offset_s
+        return local.timestamp()
     raise ConfigError(f"{what} {text!r}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM")
 
 
@@ -617,8 +619,13 @@ def _record(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     import getpass
 
-    from supervisor_tui.app import FloorSettings, SupervisorApp, parse_clock
-    from supervisor_tui.core.replay import Recording, ReplayPlayer, recorded_settings
+    from supervisor_tui.app import FloorSettings, SupervisorApp
+    from supervisor_tui.core.replay import (
+        Recording,
+        ReplayPlayer,
+        clock_in_recording,
+        recorded_settings,
+    )
     from supervisor_tui.core.rules import RuleEngine
     from supervisor_tui.core.targets import targets_from_settings
     from supervisor_tui.core.training import TrainingSession
@@ -656,7 +663,7 @@ def _replay(args: argparse.Namespace) -> int:
         recording = Recording(store, targets, progress=progress)
         player = ReplayPlayer(recording, stop_at_escalations=args.train)
         if args.at:
-            at = parse_clock(args.at, recording.start, targets.utc_offset_s)
+            at = clock_in_recording(args.at, recording.start, targets)
             if at is None:
                 raise ConfigError(f"--at {args.at!r}: expected HH:MM or HH:MM:SS")
             player.seek(at)

@@ -367,7 +367,7 @@ class FloorState:
         return changes
 
     def day_of(self, ts: float) -> int:
-        return int((ts + self.targets.utc_offset_s) // DAY_S)
+        return int((ts + self.targets.offset_at(ts)) // DAY_S)
 
     def _queue(self, queue_id: str) -> QueueView:
         queue = self.queues.get(queue_id)

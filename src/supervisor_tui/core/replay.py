@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from supervisor_tui.core.projection import FloorState
@@ -148,6 +149,26 @@ class Recording:
 
     def events_between(self, after_seq: int, upto_seq: int) -> list[Event]:
         return self.store.read_range(after_seq, upto_seq)
+
+
+def clock_in_recording(text: str, start: float, floor: FloorTargets) -> float | None:
+    """``HH:MM[:SS]``, floor time, at its first occurrence from the recording's start: a
+    recording that starts at 23:00 finds 00:20 on the next day. None if not a clock time."""
+    parts = text.strip().split(":")
+    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+        return None
+    h, m = int(parts[0]), int(parts[1])
+    sec = int(parts[2]) if len(parts) == 3 else 0
+    if not (0 <= h < 24 and 0 <= m < 60 and 0 <= sec < 60):
+        return None
+    zone = floor.zone()
+    day = datetime.fromtimestamp(start, zone).date()
+    for _ in range(2):
+        at = datetime(day.year, day.month, day.day, h, m, sec, tzinfo=zone).timestamp()
+        if at >= start:
+            return at
+        day += timedelta(days=1)
+    return at
 
 
 def recorded_settings(store: SQLiteStore | PostgresStore) -> FloorSettingsRecorded | None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from supervisor_tui.model import FloorSettingsRecorded, NewEvent, QueueTargetsRecorded
 
@@ -33,10 +35,35 @@ class FloorTargets:
     default: QueueTargets = field(default_factory=QueueTargets)
     queues: dict[str, QueueTargets] = field(default_factory=dict)
     utc_offset_s: int = 0
-    """The floor's offset from UTC: "today" starts at the floor's midnight."""
+    """The floor's offset from UTC: "today" starts at the floor's midnight. With a
+    ``timezone``, its offset when the settings were read (the zone decides every date)."""
+    timezone: str = ""
+    """The floor's IANA time zone (``Asia/Ho_Chi_Minh``); empty: the fixed offset above."""
 
     def for_queue(self, queue_id: str) -> QueueTargets:
         return self.queues.get(queue_id, self.default)
+
+    def zone(self) -> tzinfo:
+        """The floor's time zone: every date on the board, in replay and in reports."""
+        if self.timezone:
+            return ZoneInfo(self.timezone)
+        return timezone(timedelta(seconds=self.utc_offset_s))
+
+    def offset_at(self, ts: float) -> int:
+        """The floor's offset from UTC at instant ``ts`` (summer time included)."""
+        if not self.timezone:
+            return self.utc_offset_s
+        offset = datetime.fromtimestamp(ts, ZoneInfo(self.timezone)).utcoffset()
+        return int(offset.total_seconds()) if offset is not None else 0
+
+    def midnight(self, ts: float, days: int = 0, hour: int = 0) -> float:
+        """The floor's midnight (or ``hour`` o'clock) on the day of ``ts`` plus ``days``."""
+        zone = self.zone()
+        day = datetime.fromtimestamp(ts, zone).date() + timedelta(days=days)
+        return datetime(day.year, day.month, day.day, hour, tzinfo=zone).timestamp()
+
+    def local(self, ts: float) -> datetime:
+        return datetime.fromtimestamp(ts, UTC).astimezone(self.zone())
 
 
 def settings_payload(
@@ -45,6 +72,7 @@ def settings_payload(
     """The settings event a collector or a recorder writes so the recording carries them."""
     return FloorSettingsRecorded(
         floor_name=floor_name,
+        timezone=targets.timezone,
         utc_offset_s=targets.utc_offset_s,
         default=QueueTargetsRecorded(**asdict(targets.default)),
         queues={qid: QueueTargetsRecorded(**asdict(q)) for qid, q in targets.queues.items()},
@@ -59,6 +87,7 @@ def targets_from_settings(settings: FloorSettingsRecorded) -> FloorTargets:
         default=QueueTargets(**settings.default.model_dump()),
         queues={qid: QueueTargets(**q.model_dump()) for qid, q in settings.queues.items()},
         utc_offset_s=settings.utc_offset_s,
+        timezone=settings.timezone,
     )
 
 

@@ -33,11 +33,10 @@ from supervisor_tui.store import SQLiteStore, StoreError
 STEP_S = 5.0
 
 
-def yesterday_eight(utc_offset_s: int, now: float | None = None) -> float:
+def yesterday_eight(floor: FloorTargets, now: float | None = None) -> float:
     """08:00 floor time yesterday: a recorded shift that looks like last shift."""
     now = time.time() if now is None else now
-    local_midnight = (now + utc_offset_s) // 86_400 * 86_400 - utc_offset_s
-    return local_midnight - 86_400 + 8 * 3600
+    return floor.midnight(now, days=-1, hour=8)
 
 
 def record_simulation(
@@ -55,7 +54,7 @@ def record_simulation(
     """Write ``hours`` of a simulated floor to ``out``; returns the number of events."""
     if out.exists():
         raise StoreError(f"{out}: already exists (record writes a new file)")
-    epoch = options.epoch if options.epoch is not None else yesterday_eight(targets.utc_offset_s)
+    epoch = options.epoch if options.epoch is not None else yesterday_eight(targets)
     options = replace(options, epoch=epoch, speed=None)
     store = SQLiteStore(out)
     try:

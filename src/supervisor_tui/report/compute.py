@@ -16,7 +16,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from supervisor_tui.core.erlang import agents_needed
 from supervisor_tui.core.kpis import contact_figures, service_level
@@ -67,8 +67,9 @@ class ReportError(ValueError):
 # -- periods ---------------------------------------------------------------------------------
 
 
-def period_key(t: float, grouping: Grouping, utc_offset_s: int) -> str:
-    local = datetime.fromtimestamp(t + utc_offset_s, tz=UTC)
+def period_key(t: float, grouping: Grouping, floor: FloorTargets) -> str:
+    """The period holding instant ``t``, by the floor's own calendar (its time zone)."""
+    local = floor.local(t)
     if grouping in ("day", "shift"):
         return local.strftime("%Y-%m-%d")
     if grouping == "week":
@@ -77,22 +78,24 @@ def period_key(t: float, grouping: Grouping, utc_offset_s: int) -> str:
     return local.strftime("%Y-%m")
 
 
-def period_bounds(key: str, grouping: Grouping, utc_offset_s: int) -> tuple[float, float, str]:
-    """(start, end, label) of a period key, in UTC epoch seconds."""
+def period_bounds(key: str, grouping: Grouping, floor: FloorTargets) -> tuple[float, float, str]:
+    """(start, end, label) of a period key, in UTC epoch seconds: from the floor's midnight
+    to its next (23 or 25 hours on a day the clocks change)."""
+    zone = floor.zone()
     if grouping in ("day", "shift"):
-        day = datetime.strptime(key, "%Y-%m-%d").replace(tzinfo=UTC)
+        day = datetime.strptime(key, "%Y-%m-%d")
         start, end = day, day + timedelta(days=1)
         label = day.strftime("%a %d %b %Y")
     elif grouping == "week":
-        day = datetime.strptime(key + "-1", "%G-W%V-%u").replace(tzinfo=UTC)
+        day = datetime.strptime(key + "-1", "%G-W%V-%u")
         start, end = day, day + timedelta(days=7)
         label = f"{key} (from {day.strftime('%a %d %b')})"
     else:
-        day = datetime.strptime(key + "-01", "%Y-%m-%d").replace(tzinfo=UTC)
+        day = datetime.strptime(key + "-01", "%Y-%m-%d")
         nxt = (day + timedelta(days=32)).replace(day=1)
         start, end = day, nxt
         label = day.strftime("%B %Y")
-    return start.timestamp() - utc_offset_s, end.timestamp() - utc_offset_s, label
+    return start.replace(tzinfo=zone).timestamp(), end.replace(tzinfo=zone).timestamp(), label
 
 
 # -- accumulators -------------------------------------------------------------------------------
@@ -217,7 +220,7 @@ class _Fold:
         follow_settings: bool = False,
     ) -> None:
         self.state = FloorState(targets, follow_settings=follow_settings)
-        self.offset = targets.utc_offset_s
+        self.floor = targets
         self.grouping = grouping
         self.periods: dict[str, _PeriodAcc] = defaultdict(_PeriodAcc)
         self.names: dict[str, tuple[str, str, bool]] = {}
@@ -232,7 +235,7 @@ class _Fold:
         self._with_presence: set[str] = set()
 
     def period(self, t: float) -> _PeriodAcc:
-        return self.periods[period_key(t, self.grouping, self.offset)]
+        return self.periods[period_key(t, self.grouping, self.floor)]
 
     def in_span(self, t: float) -> bool:
         return self.span[0] <= t < self.span[1]
@@ -616,18 +619,19 @@ def compute(
             known = ", ".join(sorted(f"{qid} ({n})" for qid, (n, _, _) in names.items()))
             raise ReportError(f"no queue {queue!r} in these recordings (known: {known or 'none'})")
     out = []
-    offset = fold.offset
+    floor = fold.floor
     targets = fold.state.targets
     for key in sorted(periods):
         acc = periods[key]
         if acc.events == 0:
             continue
-        p_start, p_end, label = period_bounds(key, grouping, offset)
+        p_start, p_end, label = period_bounds(key, grouping, floor)
         if grouping == "shift":
-            first = datetime.fromtimestamp(acc.first_at + offset, tz=UTC).strftime("%H:%M")
-            last = datetime.fromtimestamp(acc.last_at + offset, tz=UTC).strftime("%H:%M")
+            first = floor.local(acc.first_at).strftime("%H:%M")
+            last = floor.local(acc.last_at).strftime("%H:%M")
             label = f"{label} {first}–{last}"
             p_start, p_end = acc.first_at, acc.last_at
+        p_start, p_end = max(p_start, span[0]), min(p_end, span[1])  # the window's part
         # the backlog as it stood at the period's first and last instant in the window
         # and the recording
         opened = max(p_start, span[0], fold.first)
@@ -685,7 +689,8 @@ def compute(
         generated_at=now if now is not None else time.time(),
         sources=tuple(name for name, _ in recordings),
         grouping=grouping,
-        utc_offset_s=offset,
+        utc_offset_s=floor.utc_offset_s,
         periods=tuple(out),
         notes=notes,
+        timezone=floor.timezone,
     )

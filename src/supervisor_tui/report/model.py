@@ -158,3 +158,5 @@ class Report:
     periods: tuple[Period, ...]
     formulas: dict[str, str] = field(default_factory=lambda: dict(FORMULAS))
     notes: tuple[str, ...] = ()  # e.g. "NPS: no surveys in these recordings"
+    timezone: str = ""
+    """The floor's IANA time zone; empty: the fixed ``utc_offset_s``."""
