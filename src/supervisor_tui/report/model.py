@@ -33,7 +33,15 @@ FORMULAS: dict[str, str] = {
     "occupancy": "(busy + wrap-up time) ÷ (available + busy + wrap-up time)",
     "staffing": (
         "need = Erlang C agents for the SL target at the half hour's arrivals and handle "
-        "time; staffed = average agents signed in to the queue and not away"
+        "time (÷ max_concurrent, rounded up, where agents take several chats at once); "
+        "staffed = average agents signed in to the queue and not away"
+    ),
+    "escalations_raised": (
+        "distinct escalations raised in the period (a step up in severity is the same one)"
+    ),
+    "backlog": (
+        "open tickets at the period's first and last instant within the window and the "
+        "recording, aged from creation"
     ),
 }
 
