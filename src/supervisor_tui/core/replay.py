@@ -151,9 +151,8 @@ class Recording:
         return self.store.read_range(after_seq, upto_seq)
 
 
-def clock_in_recording(text: str, start: float, floor: FloorTargets) -> float | None:
-    """``HH:MM[:SS]``, floor time, at its first occurrence from the recording's start: a
-    recording that starts at 23:00 finds 00:20 on the next day. None if not a clock time."""
+def parse_hms(text: str) -> tuple[int, int, int] | None:
+    """``HH:MM[:SS]`` as (hours, minutes, seconds), or None if it is not a clock time."""
     parts = text.strip().split(":")
     if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
         return None
@@ -161,6 +160,16 @@ def clock_in_recording(text: str, start: float, floor: FloorTargets) -> float | 
     sec = int(parts[2]) if len(parts) == 3 else 0
     if not (0 <= h < 24 and 0 <= m < 60 and 0 <= sec < 60):
         return None
+    return h, m, sec
+
+
+def clock_in_recording(text: str, start: float, floor: FloorTargets) -> float | None:
+    """``HH:MM[:SS]``, floor time, at its first occurrence from the recording's start: a
+    recording that starts at 23:00 finds 00:20 on the next day. None if not a clock time."""
+    hms = parse_hms(text)
+    if hms is None:
+        return None
+    h, m, sec = hms
     zone = floor.zone()
     day = datetime.fromtimestamp(start, zone).date()
     for _ in range(2):

@@ -299,6 +299,16 @@ class _Fold:
             start = end
         self.now = max(self.now, t)
 
+    def _seen(self, t: float) -> _PeriodAcc | None:
+        """The period an event at ``t`` counts in (None outside the window), told of it."""
+        if not self.in_span(t):
+            return None
+        acc = self.period(t)
+        acc.events += 1
+        acc.first_at = min(acc.first_at, t)
+        acc.last_at = max(acc.last_at, t)
+        return acc
+
     # what each event adds to the period it falls in
     def _account(self, event: Event, t: float) -> None:
         p = event.payload
@@ -310,12 +320,9 @@ class _Fold:
             self.tickets.pop(f"{event.source}/{p.ticket_id}", None)
         elif isinstance(p, SlaChanged):
             self._sla(event, p, t)
-        if not self.in_span(t):
+        acc = self._seen(t)
+        if acc is None:
             return
-        acc = self.period(t)
-        acc.events += 1
-        acc.first_at = min(acc.first_at, t)
-        acc.last_at = max(acc.last_at, t)
         if isinstance(p, ContactOffered | ContactAnswered | ContactAbandoned | ContactEnded):
             targets = self.state.targets.for_queue(p.queue_id)
             q = acc.queues[p.queue_id]
@@ -358,13 +365,8 @@ class _Fold:
         rated_before = life.rating
         life.open = p.status.is_open
         life.rating = p.satisfaction if p.satisfaction in ("good", "bad") else life.rating
-        if not self.in_span(t):
-            return
-        acc = self.period(t)
-        acc.events += 1
-        acc.first_at = min(acc.first_at, t)
-        acc.last_at = max(acc.last_at, t)
-        if not p.queue_id:
+        acc = self._seen(t)
+        if acc is None or not p.queue_id:
             return
         q = acc.queues[p.queue_id]
         solved = count_ticket(
