@@ -125,6 +125,18 @@ def _parser() -> argparse.ArgumentParser:
         help="no simulated supervisor acks (by default one acks most escalations)",
     )
 
+    importing = sub.add_parser("import", help="survey answers (NPS) into a store")
+    what = importing.add_subparsers(dest="what", required=True)
+    surveys = what.add_parser(
+        "surveys",
+        help="a CSV of survey answers: ticket or requester, score 0-10, answered_at (ISO 8601)",
+    )
+    surveys.add_argument("file", type=Path, metavar="FILE.csv")
+    surveys.add_argument("--db", type=Path, help="the store file (default: the config's store)")
+    surveys.add_argument("-c", "--config", type=Path, help="its store and time zone")
+    surveys.add_argument(
+        "--source", default="surveys", help="the helpdesk the ticket ids belong to"
+    )
     replay = sub.add_parser("replay", help="the dashboard over a recording (read-only)")
     replay.add_argument("file", type=Path)
     replay.add_argument("-c", "--config", type=Path, help="targets, rules and display settings")
@@ -694,6 +706,28 @@ def _replay(args: argparse.Namespace) -> int:
     return app.return_code or 0
 
 
+def _import_surveys(args: argparse.Namespace) -> int:
+    from supervisor_tui.report.surveys import SurveyFileError, read_surveys
+    from supervisor_tui.store import SQLiteStore
+
+    config = load_config(args.config) if args.config is not None else Config()
+    try:
+        found = read_surveys(args.file, config.floor_targets(), args.source)
+    except SurveyFileError as exc:
+        raise ConfigError(str(exc)) from None
+    store = SQLiteStore(args.db or config.store.resolved_path())
+    try:
+        stored = store.append(found.events)  # one transaction: all of them or none
+    finally:
+        store.close()
+    print(
+        f"imported {len(stored)} survey answers of {found.rows} rows "
+        f"({found.rows - len(stored)} already in the store)",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -725,6 +759,8 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args)
         if args.command == "replay":
             return _replay(args)
+        if args.command == "import":
+            return _import_surveys(args)
     except (ConfigError, StoreError, SourceSetupError) as exc:
         print(f"supervisor-tui: {exc}", file=sys.stderr)
         return 2

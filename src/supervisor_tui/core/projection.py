@@ -329,6 +329,7 @@ class FloorState:
             "source.health": self._source_health,
             "view.count": self._view_count,
             "floor.settings": self._floor_settings,
+            "survey.answered": self._survey_answered,
         }
 
     # -- folding ---------------------------------------------------------------------------
@@ -667,6 +668,9 @@ class FloorState:
     def _view_count(self, event: Event, p: ViewCount) -> None:
         self.sources[event.source].views[p.name] = p.count
         self.changes.sources.add(event.source)
+
+    def _survey_answered(self, event: Event, p: Payload) -> None:
+        """Survey answers are a report's figure (NPS), not a live one."""
 
     def _floor_settings(self, event: Event, p: FloorSettingsRecorded) -> None:
         self.settings = p

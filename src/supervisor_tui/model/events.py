@@ -45,6 +45,7 @@ __all__ = [
     "QueueUpserted",
     "SlaChanged",
     "SourceHealth",
+    "SurveyAnswered",
     "TicketDeleted",
     "TicketUpserted",
     "ViewCount",
@@ -278,6 +279,17 @@ class SourceHealth(Payload):
     at: float
 
 
+class SurveyAnswered(Payload):
+    """A customer's answer to "how likely are you to recommend us" (0–10), for a ticket or a
+    requester: imported from a survey tool's export, or read from the helpdesk."""
+
+    KIND = "survey.answered"
+    ticket_id: str | None = None
+    requester: str = ""
+    score: int = Field(ge=0, le=10)
+    at: float
+
+
 class QueueTargetsRecorded(Payload):
     """A queue's targets as the board used them (part of a ``floor.settings``)."""
 
@@ -327,6 +339,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         SourceHealth,
         ViewCount,
         FloorSettingsRecorded,
+        SurveyAnswered,
     )
 }
 

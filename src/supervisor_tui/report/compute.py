@@ -9,6 +9,7 @@ by two overlapping recordings counts once.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import statistics
@@ -41,6 +42,7 @@ from supervisor_tui.model import (
     Event,
     SlaChanged,
     SlaState,
+    SurveyAnswered,
     TicketDeleted,
     TicketUpserted,
 )
@@ -58,6 +60,8 @@ from supervisor_tui.report.model import (
 )
 
 HALF_HOUR_S = 1800
+REPEAT_WINDOW_S = 7 * 86_400
+"""A ticket from a requester who opened another within this long before is a repeat contact."""
 
 
 class ReportError(ValueError):
@@ -138,6 +142,9 @@ class _QueueAcc:
     backlog_end: Aging | None = None
     escalations: _Escalations = field(default_factory=_Escalations)
     halves: dict[int, _Half] = field(default_factory=lambda: defaultdict(_Half))
+    scores: list[int] = field(default_factory=list)
+    repeats: int = 0
+    reopened: int = 0
 
 
 @dataclass
@@ -175,6 +182,8 @@ class _Ticket:
     open: bool = True
     rating: str | None = None
     complaint: bool = False
+    """A complaint tag was on it at any update (whenever it was added)."""
+    requester: str = ""
     updated_at: float = -math.inf
     changes: list[tuple[float, bool, float]] = field(default_factory=list)
     """(when, open after it, solved at) for each update that changed open/solved."""
@@ -233,6 +242,9 @@ class _Fold:
         self.met: set[tuple[str, str, float]] = set()
         self.presence_known: set[str] = set()
         self._with_presence: set[str] = set()
+        self.surveys: list[tuple[float, str, str | None, int]] = []
+        self.surveys_unmatched = 0
+        self._bare: dict[str, _Ticket] | None = None
 
     def period(self, t: float) -> _PeriodAcc:
         return self.periods[period_key(t, self.grouping, self.floor)]
@@ -316,6 +328,9 @@ class _Fold:
         if isinstance(p, TicketUpserted):
             self._ticket(event, p, t)
             return
+        if isinstance(p, SurveyAnswered):
+            source = event.source
+            self.surveys.append((t, f"{source}/{p.ticket_id}", p.ticket_id, p.score))
         if isinstance(p, TicketDeleted):
             self.tickets.pop(f"{event.source}/{p.ticket_id}", None)
         elif isinstance(p, SlaChanged):
@@ -353,7 +368,8 @@ class _Fold:
         first_sight = life is None
         if life is None:
             life = self.tickets[ref] = _Ticket(p.created_at, p.queue_id)
-            life.complaint = any(tag in p.tags for tag in COMPLAINT_TAGS)
+        life.complaint = life.complaint or any(tag in p.tags for tag in COMPLAINT_TAGS)
+        life.requester = p.requester or life.requester
         life.updated_at = p.updated_at
         if p.queue_id:
             life.queue_id = p.queue_id
@@ -372,6 +388,8 @@ class _Fold:
         solved = count_ticket(
             q.counts, p, created_here=False, was_solved=was_solved, rated_before=rated_before
         )
+        if was_solved and p.status.is_open:
+            q.reopened += 1
         agents = (
             (acc.agents[p.assignee_id], acc.queue_agents[p.queue_id][p.assignee_id])
             if p.assignee_id
@@ -404,6 +422,38 @@ class _Fold:
             q.counts.complaints += life.complaint
             if life.first_response_at is not None:
                 q.first_response.append(max(0.0, life.first_response_at - life.created_at))
+        by_requester: dict[str, list[float]] = defaultdict(list)
+        for life in self.tickets.values():
+            if life.requester:
+                by_requester[life.requester].append(life.created_at)
+        for times in by_requester.values():
+            times.sort()
+        for life in self.tickets.values():
+            if life.queue_id is None or not life.requester or not self.in_span(life.created_at):
+                continue
+            times = by_requester[life.requester]
+            i = bisect.bisect_left(times, life.created_at)
+            if i > 0 and life.created_at - times[i - 1] <= REPEAT_WINDOW_S:
+                self.period(life.created_at).queues[life.queue_id].repeats += 1
+        for t, ref, ticket_id, score in self.surveys:
+            if not self.in_span(t):
+                continue
+            answered = self.tickets.get(ref) or self._by_bare_id().get(ticket_id or "")
+            if answered is None or answered.queue_id is None:
+                self.surveys_unmatched += 1
+                continue
+            self.period(t).queues[answered.queue_id].scores.append(score)
+
+    def _by_bare_id(self) -> dict[str, _Ticket]:
+        """Tickets by their id alone, for survey answers imported without a source (an id
+        two sources share is left out rather than guessed)."""
+        if self._bare is None:
+            seen: dict[str, _Ticket | None] = {}
+            for ref, life in self.tickets.items():
+                bare = ref.split("/", 1)[1]
+                seen[bare] = None if bare in seen else life
+            self._bare = {k: v for k, v in seen.items() if v is not None}
+        return self._bare
 
     def _sla(self, event: Event, p: SlaChanged, t: float) -> None:
         ref = f"{event.source}/{p.ticket_id}"
@@ -537,6 +587,8 @@ def _queue_figures(
         for (policy, metric), (met, breached) in sorted(q.sla.items())
     )
     empty = Aging(0, 0, 0, 0)
+    promoters = sum(1 for score in q.scores if score >= 9)
+    detractors = sum(1 for score in q.scores if score <= 6)
     return QueueFigures(
         queue_id=queue_id,
         name=name,
@@ -573,6 +625,14 @@ def _queue_figures(
         complaint_rate=_ratio(c.complaints, c.tickets_created),
         escalations=q.escalations.figures(),
         half_hours=tuple(half_hours),
+        survey_answers=len(q.scores),
+        promoters=promoters,
+        detractors=detractors,
+        nps=100 * (promoters - detractors) / len(q.scores) if q.scores else None,
+        repeat_contacts=q.repeats,
+        repeat_contact_rate=_ratio(q.repeats, c.tickets_created),
+        reopened=q.reopened,
+        reopen_rate=_ratio(q.reopened, c.tickets_solved),
     )
 
 
@@ -681,8 +741,16 @@ def compute(
         )
     if not out:
         raise ReportError("no events in the range asked for")
+    answers = len(fold.surveys)
     notes = (
-        "NPS: no surveys in these recordings.",
+        f"NPS: {answers} survey answers in these recordings"
+        + (
+            f", {fold.surveys_unmatched} for tickets not in them (left out)."
+            if fold.surveys_unmatched
+            else "."
+        )
+        if answers
+        else "NPS: no surveys in these recordings (supervisor-tui import surveys FILE.csv).",
         "FCR counts tickets whose source reports its replies (tickets solved with no agent "
         "reply reported are left out).",
     )

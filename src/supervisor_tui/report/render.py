@@ -454,11 +454,35 @@ def _agent_table(period: Period) -> _Table:
     return _Table("Agents", headers, rows, (False, True, True, True, True))
 
 
+def _fmt_nps(q: QueueFigures) -> str:
+    if q.nps is None:
+        return NONE
+    return f"{math.floor(q.nps + 0.5):+d} ({q.survey_answers})"
+
+
+def _customer_table(period: Period) -> _Table:
+    rows = tuple(
+        (
+            q.name,
+            _fmt_nps(q),
+            _fmt_count_rate(q.repeat_contacts, q.repeat_contact_rate),
+            _fmt_count_rate(q.reopened, q.reopen_rate),
+        )
+        for q in period.queues
+        if q.survey_answers or q.tickets_created or q.tickets_solved
+    )
+    headers = ("Queue", "NPS (answers)", "Repeat contacts", "Reopened")
+    return _Table("Customers", headers, rows, (False, True, True, True))
+
+
 def _period_tables(period: Period) -> list[_Table]:
     tables = [_queue_table(period), _sla_table(period), _escalation_table(period)]
     backlog = _backlog_table(period)
     if backlog.rows:
         tables.append(backlog)
+    customers = _customer_table(period)
+    if customers.rows:
+        tables.append(customers)
     tables.append(_agent_table(period))
     return tables
 
