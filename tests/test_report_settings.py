@@ -12,13 +12,13 @@ import pytest
 
 from supervisor_tui.adapters.simulator import SimOptions, SimulatorAdapter
 from supervisor_tui.cli import main
-from supervisor_tui.core.replay import recorded_settings
-from supervisor_tui.core.targets import FloorTargets, QueueTargets
+from supervisor_tui.core.replay import Recording, recorded_settings
+from supervisor_tui.core.targets import FloorTargets, QueueTargets, settings_event
 from supervisor_tui.hub.collector import Collector
-from supervisor_tui.model import FloorSettingsRecorded
+from supervisor_tui.model import ContactAnswered, FloorSettingsRecorded, NewEvent
 from supervisor_tui.store import SQLiteStore
 
-from .conftest import EPOCH, FakeClock, rules
+from .conftest import EPOCH, FakeClock, rules, simulate
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +104,40 @@ async def test_the_collector_writes_settings_at_start_and_again_only_when_they_c
         assert latest.floor_name == "Hall B" and latest.queues["chat"].sl_threshold_s == 45
     finally:
         store.close()
+
+
+def test_replay_follows_settings_changed_mid_recording(tmp_path: Path) -> None:
+    """The board changed chat's T from 60 s to 30 s halfway: replay counts each answer
+    against the T in force when it was answered, whichever snapshot it starts from."""
+    events = simulate(seed=4, until_s=2 * 3600)
+    half = len(events) // 2
+    switch_at = events[half].received_at
+
+    def settings(t_s: float, at: float) -> NewEvent:
+        chat = FloorTargets(queues={"chat": QueueTargets(sl_threshold_s=t_s)})
+        event = settings_event("Hall B", chat, [], at)
+        assert event is not None
+        return event
+
+    store = SQLiteStore(tmp_path / "floor.db")
+    store.append([settings(60, EPOCH), *events[:half], settings(30, switch_at), *events[half:]])
+    store.close()
+    replay_store = SQLiteStore(tmp_path / "floor.db", read_only=True)
+    try:
+        recording = Recording(
+            replay_store, FloorTargets(), snapshot_every=500, follow_settings=True
+        )
+        state = recording.state_at_seq(recording.last_seq)
+        assert state.targets.for_queue("chat").sl_threshold_s == 30
+        early = recording.state_at_seq(10)
+        assert early.targets.for_queue("chat").sl_threshold_s == 60
+        answered = [
+            e.payload
+            for e in replay_store.read_from(0, 10**6)
+            if isinstance(e.payload, ContactAnswered) and e.payload.queue_id == "chat"
+        ]
+        within = sum(1 for p in answered if p.wait_s <= (60 if p.answered_at < switch_at else 30))
+        assert state.queues["chat"].today.answered_within_t == within
+        assert within != sum(1 for p in answered if p.wait_s <= 60)  # the switch mattered
+    finally:
+        replay_store.close()

@@ -672,7 +672,9 @@ def _replay(args: argparse.Namespace) -> int:
         def progress(done: int, total: int) -> None:
             print(f"\rindexing {done:,} / {total:,} events", end="", file=sys.stderr, flush=True)
 
-        recording = Recording(store, targets, progress=progress)
+        recording = Recording(
+            store, targets, progress=progress, follow_settings=args.config is None
+        )
         player = ReplayPlayer(recording, stop_at_escalations=args.train)
         if args.at:
             at = clock_in_recording(args.at, recording.start, targets)
