@@ -280,7 +280,7 @@ def test_json_key_order_is_the_model_field_order(report: Report) -> None:
     text = to_json(report)
     assert list(json.loads(text)) == [
         "title", "generated_at", "sources", "grouping", "utc_offset_s", "periods", "formulas",
-        "notes",
+        "notes", "timezone",
     ]  # fmt: skip
     assert text == to_json(report)
     assert text.startswith('{\n  "title": ')

@@ -25,7 +25,7 @@ from supervisor_tui.core import fmt
 from supervisor_tui.core.commands import CommandRefused, EscalationDesk
 from supervisor_tui.core.kpis import ABANDON_FORMULA, SL_FORMULA, queue_kpis
 from supervisor_tui.core.projection import Changes, Escalation, FloorState
-from supervisor_tui.core.replay import Mark, ReplayPlayer
+from supervisor_tui.core.replay import Mark, ReplayPlayer, parse_hms
 from supervisor_tui.core.rules import RuleEngine
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.core.training import RecordedAction, TrainingSession
@@ -405,12 +405,12 @@ class SupervisorApp(App[None]):
                 recording.end,
                 now,
                 [m.at for m in recording.marks],
-                self.settings.targets.utc_offset_s,
+                self.settings.targets.offset_at(now),
             )
         self.topbar.show(
             floor=self.settings.floor_name,
             now=now,
-            utc_offset_s=self.settings.targets.utc_offset_s,
+            utc_offset_s=self.settings.targets.offset_at(now),
             mode=self._mode(),
             held=len(self.held),
             attention=attention,
@@ -849,7 +849,7 @@ class SupervisorApp(App[None]):
         player = self.player
         if player is None:
             return
-        offset = self.settings.targets.utc_offset_s
+        offset = self.settings.targets.offset_at(player.t)
         answer = await self.push_screen_wait(
             TextPrompt(
                 "Go to a clock time",
@@ -885,12 +885,9 @@ class SupervisorApp(App[None]):
 
 def parse_clock(text: str, around: float, utc_offset_s: int) -> float | None:
     """``HH:MM[:SS]`` on the floor's day of ``around``, as a timestamp."""
-    parts = text.strip().split(":")
-    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+    hms = parse_hms(text)
+    if hms is None:
         return None
-    h, m = int(parts[0]), int(parts[1])
-    sec = int(parts[2]) if len(parts) == 3 else 0
-    if not (0 <= h < 24 and 0 <= m < 60 and 0 <= sec < 60):
-        return None
+    h, m, sec = hms
     midnight = (around + utc_offset_s) // 86_400 * 86_400 - utc_offset_s
     return float(midnight + h * 3600 + m * 60 + sec)

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from supervisor_tui import __version__
 from supervisor_tui.adapters.base import SourceSetupError
-from supervisor_tui.config import Config, ConfigError, default_rules, load_config
+from supervisor_tui.config import Config, ConfigError, default_rules, load_config, parse_config
+from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.hub.demo import DEMO_EMAIL, DEMO_SN_USER
 from supervisor_tui.store import SQLiteStore, StoreError
 
@@ -128,6 +129,18 @@ def _parser() -> argparse.ArgumentParser:
         help="no simulated supervisor acks (by default one acks most escalations)",
     )
 
+    importing = sub.add_parser("import", help="survey answers (NPS) into a store")
+    what = importing.add_subparsers(dest="what", required=True)
+    surveys = what.add_parser(
+        "surveys",
+        help="a CSV of survey answers: ticket or requester, score 0-10, answered_at (ISO 8601)",
+    )
+    surveys.add_argument("file", type=Path, metavar="FILE.csv")
+    surveys.add_argument("--db", type=Path, help="the store file (default: the config's store)")
+    surveys.add_argument("-c", "--config", type=Path, help="its store and time zone")
+    surveys.add_argument(
+        "--source", default="surveys", help="the helpdesk the ticket ids belong to"
+    )
     replay = sub.add_parser("replay", help="the dashboard over a recording (read-only)")
     replay.add_argument("file", type=Path)
     replay.add_argument("-c", "--config", type=Path, help="targets, rules and display settings")
@@ -444,7 +457,7 @@ def _watch(args: argparse.Namespace) -> int:
 
     from supervisor_tui.app import FloorSettings, SupervisorApp
     from supervisor_tui.core.rules import RuleEngine
-    from supervisor_tui.core.targets import FloorTargets, QueueTargets
+    from supervisor_tui.core.targets import QueueTargets
     from supervisor_tui.hub.client import HubClient, HubRefused, RemoteDesk
 
     token = args.token or os.environ.get("SUPERVISOR_TUI_TOKEN")
@@ -484,6 +497,7 @@ def _watch(args: argparse.Namespace) -> int:
         default=QueueTargets(**raw_targets.get("default", {})),
         queues={k: QueueTargets(**v) for k, v in (raw_targets.get("queues") or {}).items()},
         utc_offset_s=int(raw_targets.get("utc_offset_s") or 0),
+        timezone=str(raw_targets.get("timezone") or ""),
     )
     rules = Config.model_validate({"rules": floor.get("rules") or []}).rules
     client = HubClient(args.url, token, targets, ssl_context=tls)
@@ -523,17 +537,14 @@ def _report(args: argparse.Namespace) -> int:
     from collections.abc import Iterator
 
     import supervisor_tui.report.render as render
+    from supervisor_tui.core.replay import recorded_settings
+    from supervisor_tui.core.targets import targets_from_settings
     from supervisor_tui.model import Event
     from supervisor_tui.report.compute import ReportError, compute
     from supervisor_tui.store import SQLiteStore
     from supervisor_tui.store.postgres import PostgresStore
 
     config = load_config(args.config) if args.config is not None else Config()
-    targets = config.floor_targets()
-    start = _floor_time(args.since, targets.utc_offset_s, "--from")
-    end = _floor_time(args.until, targets.utc_offset_s, "--to")
-    if start is not None and end is not None and end <= start:
-        raise ConfigError("--to must come after --from")
     stores: list[SQLiteStore | PostgresStore] = []
     try:
         for name in args.files:
@@ -544,6 +555,22 @@ def _report(args: argparse.Namespace) -> int:
             if not path.exists():
                 raise ConfigError(f"{path}: no such file")
             stores.append(SQLiteStore(path, read_only=True))
+        recorded = next((r for s in stores if (r := recorded_settings(s)) is not None), None)
+        floor_name = config.floor.name
+        if args.config is not None or recorded is None:
+            targets = config.floor_targets()
+            if recorded is not None:
+                print(
+                    f"report: targets from {args.config}, not the ones recorded with the floor",
+                    file=sys.stderr,
+                )
+        else:
+            targets = targets_from_settings(recorded)
+            floor_name = recorded.floor_name
+        start = _floor_time(args.since, targets, "--from")
+        end = _floor_time(args.until, targets, "--to")
+        if start is not None and end is not None and end <= start:
+            raise ConfigError("--to must come after --from")
 
         def events(store: SQLiteStore | PostgresStore) -> Iterator[Event]:
             seq = 0
@@ -562,7 +589,8 @@ def _report(args: argparse.Namespace) -> int:
                 start=start,
                 end=end,
                 queue=args.queue,
-                title=f"{config.floor.name}: report",
+                title=f"{floor_name}: report",
+                follow_settings=args.config is None,
             )
         except ReportError as exc:
             raise ConfigError(str(exc)) from None
@@ -595,18 +623,18 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _floor_time(text: str | None, utc_offset_s: int, what: str) -> float | None:
-    """A floor-time date or date-time as UTC epoch seconds."""
+def _floor_time(text: str | None, floor: FloorTargets, what: str) -> float | None:
+    """A floor-time date or date-time as UTC epoch seconds (in the floor's time zone)."""
     if text is None:
         return None
-    from datetime import UTC, datetime
+    from datetime import datetime
 
     for form in ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"):
         try:
-            local = datetime.strptime(text, form).replace(tzinfo=UTC)
+            local = datetime.strptime(text, form).replace(tzinfo=floor.zone())
         except ValueError:
             continue
-        return local.timestamp() - utc_offset_s
+        return local.timestamp()
     raise ConfigError(f"{what} {text!r}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM")
 
 
@@ -640,6 +668,7 @@ def _record(args: argparse.Namespace) -> int:
         progress=progress,
         supervised=not args.unsupervised,
         step_s=args.step,
+        floor_name=config.floor.name,
     )
     print(f"\nwrote {events:,} events to {args.out}", file=sys.stderr)
     return 0
@@ -648,39 +677,63 @@ def _record(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     import getpass
 
-    from supervisor_tui.app import FloorSettings, SupervisorApp, parse_clock
-    from supervisor_tui.core.replay import Recording, ReplayPlayer
+    from supervisor_tui.app import FloorSettings, SupervisorApp
+    from supervisor_tui.core.replay import (
+        Recording,
+        ReplayPlayer,
+        clock_in_recording,
+        recorded_settings,
+    )
     from supervisor_tui.core.rules import RuleEngine
+    from supervisor_tui.core.targets import targets_from_settings
     from supervisor_tui.core.training import TrainingSession
     from supervisor_tui.store import SQLiteStore
 
-    if args.config is not None:
-        config = load_config(args.config)
-    else:
-        config = demo_config(
-            argparse.Namespace(profile="desk", seed=7, agents=40, queues=5, speed=1.0)
-        )
-    targets = config.floor_targets()
+    config = load_config(args.config) if args.config is not None else Config()
     store = SQLiteStore(args.file, read_only=True)
     try:
+        recorded = recorded_settings(store)
+        floor_name = config.floor.name
+        rules = list(config.rules)
+        if args.config is not None or recorded is None:
+            if recorded is None and args.config is None:
+                config = demo_config(
+                    argparse.Namespace(profile="desk", seed=7, agents=40, queues=5, speed=1.0)
+                )
+                floor_name, rules = config.floor.name, list(config.rules)
+            elif recorded is not None:
+                print(
+                    f"replay: targets and rules from {args.config}, "
+                    "not the ones recorded with the floor",
+                    file=sys.stderr,
+                )
+            targets = config.floor_targets()
+        else:
+            targets = targets_from_settings(recorded)
+            floor_name = recorded.floor_name
+            rules = list(
+                parse_config({"rules": list(recorded.rules)}, f"{args.file} (recorded rules)").rules
+            )
 
         def progress(done: int, total: int) -> None:
             print(f"\rindexing {done:,} / {total:,} events", end="", file=sys.stderr, flush=True)
 
-        recording = Recording(store, targets, progress=progress)
+        recording = Recording(
+            store, targets, progress=progress, follow_settings=args.config is None
+        )
         player = ReplayPlayer(recording, stop_at_escalations=args.train)
         if args.at:
-            at = parse_clock(args.at, recording.start, targets.utc_offset_s)
+            at = clock_in_recording(args.at, recording.start, targets)
             if at is None:
                 raise ConfigError(f"--at {args.at!r}: expected HH:MM or HH:MM:SS")
             player.seek(at)
         trainee = args.trainee or getpass.getuser()
         training = TrainingSession(trainee, str(args.file)) if args.train else None
         settings = FloorSettings(
-            floor_name=f"{config.floor.name} · {args.file.name}",
+            floor_name=f"{floor_name} · {args.file.name}",
             operator=trainee,
             targets=targets,
-            rules=RuleEngine(list(config.rules)),
+            rules=RuleEngine(rules),
             profile=args.profile or config.display.profile,
             stale_after_s=config.display.stale_after_s,
             keys=dict(config.keys),
@@ -699,6 +752,28 @@ def _replay(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return app.return_code or 0
+
+
+def _import_surveys(args: argparse.Namespace) -> int:
+    from supervisor_tui.report.surveys import SurveyFileError, read_surveys
+    from supervisor_tui.store import SQLiteStore
+
+    config = load_config(args.config) if args.config is not None else Config()
+    try:
+        found = read_surveys(args.file, config.floor_targets(), args.source)
+    except SurveyFileError as exc:
+        raise ConfigError(str(exc)) from None
+    store = SQLiteStore(args.db or config.store.resolved_path())
+    try:
+        stored = store.append(found.events)  # one transaction: all of them or none
+    finally:
+        store.close()
+    print(
+        f"imported {len(stored)} survey answers of {found.rows} rows "
+        f"({found.rows - len(stored)} already in the store)",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -732,6 +807,8 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args)
         if args.command == "replay":
             return _replay(args)
+        if args.command == "import":
+            return _import_surveys(args)
     except (ConfigError, StoreError, SourceSetupError) as exc:
         print(f"supervisor-tui: {exc}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from platformdirs import user_data_path
 from pydantic import (
@@ -48,6 +49,28 @@ class FloorConfig(_Strict):
     """Name recorded on acks and notes from this terminal; empty means the login name."""
     utc_offset_minutes: int | None = Field(default=None, ge=-14 * 60, le=14 * 60)
     """The floor's offset from UTC ("today" starts at its midnight); empty means this machine's."""
+    timezone: str | None = None
+    """The floor's IANA time zone (``Europe/Berlin``): dates follow its summer time. Takes
+    the place of ``utc_offset_minutes``."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name such as 'Asia/Ho_Chi_Minh')"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_way_to_say_it(self) -> FloorConfig:
+        if self.timezone is not None and self.utc_offset_minutes is not None:
+            raise ValueError("give timezone or utc_offset_minutes, not both")
+        return self
 
 
 class DisplayConfig(_Strict):
@@ -203,6 +226,9 @@ class QueueTargetsConfig(_Strict):
     sl_target: float | None = Field(default=None, gt=0, lt=1)
     short_abandon_s: float | None = Field(default=None, ge=0)
     aht_default_s: float | None = Field(default=None, gt=0)
+    max_concurrent: int | None = Field(default=None, ge=1, le=20)
+    """Chats an agent of this queue takes at once: Erlang C sizes servers, "need" is
+    servers ÷ max_concurrent, rounded up."""
 
 
 if TYPE_CHECKING:
@@ -260,12 +286,20 @@ class Config(_Strict):
                 **{**{f: getattr(default, f) for f in QueueTargets.__slots__}, **overrides}
             )
         offset = self.floor.utc_offset_minutes
-        if offset is None:
+        if self.floor.timezone is not None:
+            now_there = datetime.now(ZoneInfo(self.floor.timezone)).utcoffset()
+            offset_s = int(now_there.total_seconds()) if now_there is not None else 0
+        elif offset is None:
             local = datetime.now().astimezone().utcoffset()
             offset_s = int(local.total_seconds()) if local is not None else 0
         else:
             offset_s = offset * 60
-        return FloorTargets(default=default, queues=queues, utc_offset_s=offset_s)
+        return FloorTargets(
+            default=default,
+            queues=queues,
+            utc_offset_s=offset_s,
+            timezone=self.floor.timezone or "",
+        )
 
     def operator_name(self) -> str:
         if self.floor.operator:

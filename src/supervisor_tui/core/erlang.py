@@ -6,7 +6,13 @@ share agents across queues (which makes it optimistic); the board labels the fig
 "need" and shows it next to what the floor has, not as a forecast.
 
 Erlang B is computed with the stable recursion B(0) = 1, B(n) = A·B(n-1) / (n + A·B(n-1)),
-which never forms A^N / N!, so it stays exact for hundreds of agents.
+which never forms A^N / N!, so it stays exact for any number of agents; the staffing search
+carries B(n) forward one agent at a time, so sizing a queue of N agents costs O(N), with no cap.
+
+Chat concurrency (``max_concurrent`` = m chats per agent) uses the usual approximation: each
+agent is m servers, so N servers are sized by Erlang C for the chat traffic and the agents
+needed are ⌈N ÷ m⌉ (CONCURRENCY_FORMULA). It assumes a chat is handled as fast whatever the
+agent's other chats, so it understates need where concurrency slows agents down.
 """
 
 from __future__ import annotations
@@ -14,7 +20,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-MAX_AGENTS = 5_000
+CONCURRENCY_FORMULA = "agents = ⌈Erlang C servers ÷ max_concurrent⌉ (each agent is m servers)"
+MAX_TRAFFIC = 10_000_000.0
+"""Beyond ten million erlangs the figure is refused, not guessed (no floor is that large)."""
+
+
+class ErlangError(ValueError):
+    """Staffing cannot be computed for these inputs; the message says why."""
 
 
 def erlang_b(agents: int, traffic: float) -> float:
@@ -58,14 +70,31 @@ def erlang_c_figures(
     return ErlangResult(agents, traffic, pw, sl, asa, traffic / agents)
 
 
-def agents_needed(arrivals_per_s: float, aht_s: float, threshold_s: float, sl_target: float) -> int:
-    """Fewest agents for which the service level reaches ``sl_target``."""
+def agents_needed(
+    arrivals_per_s: float,
+    aht_s: float,
+    threshold_s: float,
+    sl_target: float,
+    max_concurrent: int = 1,
+) -> int:
+    """Fewest agents for which the service level reaches ``sl_target``: exact Erlang C for
+    any traffic (no cap), and ⌈servers ÷ max_concurrent⌉ for agents who take several chats."""
     if arrivals_per_s <= 0 or aht_s <= 0:
         return 0
+    if max_concurrent < 1:
+        raise ErlangError(f"max_concurrent must be at least 1 (got {max_concurrent})")
     traffic = arrivals_per_s * aht_s
+    if not math.isfinite(traffic) or traffic > MAX_TRAFFIC:
+        raise ErlangError(f"{traffic:g} erlangs is beyond what staffing is computed for")
+    if not 0 < sl_target < 1:
+        raise ErlangError(f"the SL target must be between 0 and 1 (got {sl_target})")
     n = max(1, math.floor(traffic) + 1)
-    while n < MAX_AGENTS:
-        if erlang_c_figures(n, arrivals_per_s, aht_s, threshold_s).service_level >= sl_target:
-            return n
+    b = erlang_b(n, traffic)
+    while True:
+        # Erlang C and the service level from B(n), as erlang_c_figures does
+        pw = n * b / (n - traffic * (1.0 - b))
+        sl = 1.0 - pw * math.exp(-(n - traffic) * threshold_s / aht_s)
+        if sl >= sl_target:
+            return -(-n // max_concurrent)
         n += 1
-    return MAX_AGENTS
+        b = traffic * b / (n + traffic * b)

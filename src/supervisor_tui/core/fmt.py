@@ -1,15 +1,27 @@
-"""Short, fixed-width renderings of durations and shares for the board."""
+"""Short, fixed-width renderings of durations and shares, for the board and the report alike:
+one rounding rule (half a second or half a point rounds up), so the two never differ by one."""
 
 from __future__ import annotations
 
 import math
 
+UNKNOWN = "—"
 
-def duration(seconds: float | None) -> str:
-    """``0:42``, ``12:05``, ``1h05m``, ``3d04h``; ``—`` when unknown."""
-    if seconds is None or math.isnan(seconds) or math.isinf(seconds):
-        return "—"
-    s = int(max(0.0, seconds))
+
+def _missing(value: float | None) -> bool:
+    return value is None or math.isnan(value) or math.isinf(value)
+
+
+def whole_seconds(seconds: float) -> int:
+    """The one rounding rule for durations: to the nearest second, halves up."""
+    return max(0, math.floor(seconds + 0.5))
+
+
+def duration(seconds: float | None, none: str = UNKNOWN) -> str:
+    """``0:42``, ``12:05``, ``1h05m``, ``3d04h``; ``none`` when unknown."""
+    if seconds is None or _missing(seconds):
+        return none
+    s = whole_seconds(seconds)
     if s < 3600:
         return f"{s // 60}:{s % 60:02d}"
     if s < 86_400:
@@ -17,12 +29,15 @@ def duration(seconds: float | None) -> str:
     return f"{s // 86_400}d{(s % 86_400) // 3600:02d}h"
 
 
-def percent(share: float | None, digits: int = 0) -> str:
-    if share is None:
-        return "—"
-    return f"{share * 100:.{digits}f}%"
+def percent(share: float | None, digits: int = 0, none: str = UNKNOWN) -> str:
+    """A share 0..1 as a percentage, rounded to ``digits`` decimals, halves up."""
+    if share is None or _missing(share):
+        return none
+    scale = 10**digits
+    value = math.floor(share * 100 * scale + 0.5) / scale
+    return f"{value:.{digits}f}%"
 
 
 def count(value: int | None) -> str:
     """A count, or ``—`` when it is unknown (never 0 for unknown)."""
-    return "—" if value is None else str(value)
+    return UNKNOWN if value is None else str(value)

@@ -49,6 +49,31 @@ def service_level(answered_within_t: int, answered: int, abandoned_after_t: int)
     return None if denominator == 0 else answered_within_t / denominator
 
 
+@dataclass(frozen=True, slots=True)
+class ContactFigures:
+    """SL, ASA, abandon rate, AHT and CSAT from a queue's counters: the one formula for each,
+    for the board's day and a report's window alike."""
+
+    service_level: float | None
+    asa_s: float | None
+    abandon_rate: float | None
+    aht_s: float | None
+    csat: float | None
+
+
+def contact_figures(c: DayCounters) -> ContactFigures:
+    counted_abandons = c.abandoned - c.abandoned_short
+    offered_counted = c.offered - c.abandoned_short
+    rated = c.csat_good + c.csat_bad
+    return ContactFigures(
+        service_level=service_level(c.answered_within_t, c.answered, c.abandoned_after_t),
+        asa_s=c.wait_answered_s / c.answered if c.answered else None,
+        abandon_rate=counted_abandons / offered_counted if offered_counted > 0 else None,
+        aht_s=c.handle_s / c.handled if c.handled else None,
+        csat=c.csat_good / rated if rated else None,
+    )
+
+
 def ticket_figures(state: FloorState, queue: QueueView, now: float) -> TicketFigures:
     """The queue's open tickets by age, and their SLA clocks at risk or breached.
 
@@ -113,16 +138,15 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
         waiting = None
         longest = None
 
-    sl = service_level(today.answered_within_t, today.answered, today.abandoned_after_t)
-    asa = today.wait_answered_s / today.answered if today.answered else None
-    counted_abandons = today.abandoned - today.abandoned_short
-    offered_counted = today.offered - today.abandoned_short
-    abandon_rate = counted_abandons / offered_counted if offered_counted > 0 else None
-    aht = today.handle_s / today.handled if today.handled else None
-
+    day = contact_figures(today)
+    sl, asa, abandon_rate, aht, csat = (
+        day.service_level,
+        day.asa_s,
+        day.abandon_rate,
+        day.aht_s,
+        day.csat,
+    )
     figures = ticket_figures(state, queue, now)
-    rated = today.csat_good + today.csat_bad
-    csat = today.csat_good / rated if rated else None
 
     source = state.sources.get(queue.source)
     members = state.members.get(queue.queue_id, 0)
@@ -138,7 +162,11 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
         recent = [h for t, h in queue.recent_handle if t >= now - window]
         aht_for_need = sum(recent) / len(recent) if recent else (aht or targets.aht_default_s)
         need = agents_needed(
-            arrivals / window, aht_for_need, targets.sl_threshold_s, targets.sl_target
+            arrivals / window,
+            aht_for_need,
+            targets.sl_threshold_s,
+            targets.sl_target,
+            targets.max_concurrent,
         )
     offered: int | None = today.offered
     answered: int | None = today.answered

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from supervisor_tui.core.targets import FloorTargets
+from supervisor_tui.core.targets import FloorTargets, QueueTargets, targets_from_settings
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
@@ -30,6 +30,7 @@ from supervisor_tui.model import (
     EscalationSnoozed,
     EscalationStatus,
     Event,
+    FloorSettingsRecorded,
     HealthState,
     Limit,
     Payload,
@@ -73,6 +74,58 @@ class DayCounters:
     csat_good: int = 0
     csat_bad: int = 0
     complaints: int = 0
+
+
+COMPLAINT_TAGS = ("complaint",)
+
+Contact = ContactOffered | ContactAnswered | ContactAbandoned | ContactEnded
+
+
+def count_contact(counters: DayCounters, p: Contact, targets: QueueTargets) -> None:
+    """The one classifier of contacts (answered within T, abandoned short or after T,
+    handled): the board's day and a report's window both count through it."""
+    if isinstance(p, ContactOffered):
+        counters.offered += 1
+    elif isinstance(p, ContactAnswered):
+        counters.answered += 1
+        counters.wait_answered_s += p.wait_s
+        if p.wait_s <= targets.sl_threshold_s:
+            counters.answered_within_t += 1
+    elif isinstance(p, ContactAbandoned):
+        counters.abandoned += 1
+        if p.wait_s <= targets.short_abandon_s:
+            counters.abandoned_short += 1
+        if p.wait_s > targets.sl_threshold_s:
+            counters.abandoned_after_t += 1
+    else:
+        counters.handled += 1
+        counters.handle_s += p.talk_s + p.hold_s + p.wrap_s
+
+
+def count_ticket(
+    counters: DayCounters,
+    p: TicketUpserted,
+    *,
+    created_here: bool,
+    was_solved: bool,
+    rated_before: str | None,
+) -> bool:
+    """A ticket update's share of the counters: created (and a complaint) where it was
+    created, solved when it turns solved, a rating when the rating changes. True when this
+    update solved it."""
+    if created_here:
+        counters.tickets_created += 1
+        if any(tag in p.tags for tag in COMPLAINT_TAGS):
+            counters.complaints += 1
+    solved = not p.status.is_open and not was_solved
+    if solved:
+        counters.tickets_solved += 1
+    if p.satisfaction in ("good", "bad") and rated_before != p.satisfaction:
+        if p.satisfaction == "good":
+            counters.csat_good += 1
+        else:
+            counters.csat_bad += 1
+    return solved
 
 
 @dataclass(slots=True)
@@ -229,8 +282,14 @@ class Changes:
 class FloorState:
     """The floor as the events so far describe it."""
 
-    def __init__(self, targets: FloorTargets | None = None) -> None:
+    def __init__(
+        self, targets: FloorTargets | None = None, *, follow_settings: bool = False
+    ) -> None:
         self.targets = targets or FloorTargets()
+        self.follow_settings = follow_settings
+        """Take the targets of the recording's ``floor.settings`` events as they come (a
+        report or replay without ``-c``); otherwise they are only noted."""
+        self.settings: FloorSettingsRecorded | None = None
         self.seq = 0
         self.queues: dict[str, QueueView] = {}
         self.agents: dict[str, AgentView] = {}
@@ -269,6 +328,8 @@ class FloorState:
             "escalation.resolved": self._escalation_resolved,
             "source.health": self._source_health,
             "view.count": self._view_count,
+            "floor.settings": self._floor_settings,
+            "survey.answered": self._survey_answered,
         }
 
     # -- folding ---------------------------------------------------------------------------
@@ -307,7 +368,7 @@ class FloorState:
         return changes
 
     def day_of(self, ts: float) -> int:
-        return int((ts + self.targets.utc_offset_s) // DAY_S)
+        return int((ts + self.targets.offset_at(ts)) // DAY_S)
 
     def _queue(self, queue_id: str) -> QueueView:
         queue = self.queues.get(queue_id)
@@ -341,7 +402,7 @@ class FloorState:
         queue.contact_seq = event.seq
         today = self._today(queue, p.offered_at)
         if self.day_of(p.offered_at) == today.day:
-            today.offered += 1
+            count_contact(today, p, self.targets.for_queue(p.queue_id))
         window = self.targets.for_queue(p.queue_id).erlang_window_s
         queue.recent_offers.append(p.offered_at)
         while queue.recent_offers and queue.recent_offers[0] < p.offered_at - window:
@@ -352,34 +413,23 @@ class FloorState:
         queue.waiting.pop(p.contact_id, None)
         queue.contact_seq = event.seq
         today = self._today(queue, p.answered_at)
-        if self.day_of(p.answered_at) != today.day:
-            return
-        today.answered += 1
-        today.wait_answered_s += p.wait_s
-        if p.wait_s <= self.targets.for_queue(p.queue_id).sl_threshold_s:
-            today.answered_within_t += 1
+        if self.day_of(p.answered_at) == today.day:
+            count_contact(today, p, self.targets.for_queue(p.queue_id))
 
     def _contact_abandoned(self, event: Event, p: ContactAbandoned) -> None:
         queue = self._queue(p.queue_id)
         queue.waiting.pop(p.contact_id, None)
         queue.contact_seq = event.seq
         today = self._today(queue, p.abandoned_at)
-        if self.day_of(p.abandoned_at) != today.day:
-            return
-        targets = self.targets.for_queue(p.queue_id)
-        today.abandoned += 1
-        if p.wait_s <= targets.short_abandon_s:
-            today.abandoned_short += 1
-        if p.wait_s > targets.sl_threshold_s:
-            today.abandoned_after_t += 1
+        if self.day_of(p.abandoned_at) == today.day:
+            count_contact(today, p, self.targets.for_queue(p.queue_id))
 
     def _contact_ended(self, event: Event, p: ContactEnded) -> None:
         queue = self._queue(p.queue_id)
         handle = p.talk_s + p.hold_s + p.wrap_s
         today = self._today(queue, p.ended_at)
         if self.day_of(p.ended_at) == today.day:
-            today.handled += 1
-            today.handle_s += handle
+            count_contact(today, p, self.targets.for_queue(p.queue_id))
         queue.recent_handle.append((p.ended_at, handle))
         window = self.targets.for_queue(p.queue_id).erlang_window_s
         while queue.recent_handle and queue.recent_handle[0][0] < p.ended_at - window:
@@ -429,22 +479,15 @@ class FloorState:
             today = self._today(queue, p.updated_at)
             same_day = self.day_of(p.updated_at) == today.day
             if same_day:
-                if before is None and self.day_of(p.created_at) == today.day:
-                    today.tickets_created += 1
-                    if "complaint" in p.tags:
-                        today.complaints += 1
-                was_solved = before is not None and not before.status.is_open
-                if not p.status.is_open and not was_solved:
-                    today.tickets_solved += 1
-                    if p.assignee_id is not None:
-                        self._count_handled(p.assignee_id, p.updated_at)
-                if p.satisfaction in ("good", "bad") and (
-                    before is None or before.satisfaction != p.satisfaction
-                ):
-                    if p.satisfaction == "good":
-                        today.csat_good += 1
-                    else:
-                        today.csat_bad += 1
+                solved = count_ticket(
+                    today,
+                    p,
+                    created_here=before is None and self.day_of(p.created_at) == today.day,
+                    was_solved=before is not None and not before.status.is_open,
+                    rated_before=before.satisfaction if before is not None else None,
+                )
+                if solved and p.assignee_id is not None:
+                    self._count_handled(p.assignee_id, p.updated_at)
             if p.status.is_open:
                 queue.open_tickets.add(ref)
             else:
@@ -625,6 +668,15 @@ class FloorState:
     def _view_count(self, event: Event, p: ViewCount) -> None:
         self.sources[event.source].views[p.name] = p.count
         self.changes.sources.add(event.source)
+
+    def _survey_answered(self, event: Event, p: Payload) -> None:
+        """Survey answers are a report's figure (NPS), not a live one."""
+
+    def _floor_settings(self, event: Event, p: FloorSettingsRecorded) -> None:
+        self.settings = p
+        if self.follow_settings:
+            self.targets = targets_from_settings(p)
+            self.ticket_figures.clear()
 
     # -- comparing -------------------------------------------------------------------------
 

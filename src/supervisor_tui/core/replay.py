@@ -11,12 +11,13 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.snapshot import SNAPSHOT_FORMAT, SnapshotError, freeze, thaw
-from supervisor_tui.core.targets import FloorTargets
-from supervisor_tui.model import Event
+from supervisor_tui.core.targets import FloorTargets, targets_from_settings
+from supervisor_tui.model import Event, FloorSettingsRecorded
 from supervisor_tui.store import StoreError
 from supervisor_tui.store.sqlite import SQLiteStore
 
@@ -49,10 +50,23 @@ class Recording:
         *,
         snapshot_every: int = SNAPSHOT_EVERY,
         progress: Callable[[int, int], None] | None = None,
+        follow_settings: bool = False,
     ) -> None:
         self.store = store
         self.targets = targets
         self.snapshot_every = snapshot_every
+        self.follow_settings = follow_settings
+        """The board's targets as the recording's ``floor.settings`` events set them at each
+        instant (replay without ``-c``); otherwise ``targets`` throughout."""
+        self._settings: list[tuple[int, FloorTargets]] = (
+            [
+                (e.seq, targets_from_settings(e.payload))
+                for e in store.events_of_kind(FloorSettingsRecorded.KIND)
+                if isinstance(e.payload, FloorSettingsRecorded)
+            ]
+            if follow_settings
+            else []
+        )
         self.seqs, times = store.timeline()
         if not self.seqs:
             where = store.path if isinstance(store, SQLiteStore) else store.url
@@ -102,10 +116,18 @@ class Recording:
         i = bisect.bisect_right(self.times, t)
         return self.seqs[i - 1] if i else 0
 
+    def targets_at(self, seq: int) -> FloorTargets:
+        """The targets in force once event ``seq`` is on the board."""
+        i = bisect.bisect_right([s for s, _ in self._settings], seq)
+        return self._settings[i - 1][1] if i else self.targets
+
+    def _new_state(self, seq: int = 0) -> FloorState:
+        return FloorState(self.targets_at(seq), follow_settings=self.follow_settings)
+
     def _build_snapshots(self, progress: Callable[[int, int], None] | None) -> None:
         """No snapshots were recorded: fold once and keep them in memory (the file is not
         touched)."""
-        state = FloorState(self.targets)
+        state = self._new_state()
         after = 0
         while True:
             events = self.store.read_from(after, self.snapshot_every)
@@ -132,22 +154,63 @@ class Recording:
             except SnapshotError:
                 i -= 1  # a snapshot of an older format: fall back to an earlier one
         if state is None:
-            state = FloorState(self.targets)
+            state = self._new_state()
         state.apply_all(self.store.read_range(state.seq, seq))
         state.take_changes()
         return state
 
     def _load(self, seq: int) -> FloorState:
         if seq in self._memory:
-            return thaw(self._memory[seq], self.targets)
-        stored = self.store.load_snapshot(seq)
-        if stored is None:
-            raise SnapshotError(f"no snapshot at {seq}")
-        fmt, data = stored
-        return thaw(data, self.targets, fmt)
+            data, fmt = self._memory[seq], SNAPSHOT_FORMAT
+        else:
+            stored = self.store.load_snapshot(seq)
+            if stored is None:
+                raise SnapshotError(f"no snapshot at {seq}")
+            fmt, data = stored
+        state = thaw(data, self.targets_at(seq), fmt)
+        state.follow_settings = self.follow_settings
+        return state
 
     def events_between(self, after_seq: int, upto_seq: int) -> list[Event]:
         return self.store.read_range(after_seq, upto_seq)
+
+
+def parse_hms(text: str) -> tuple[int, int, int] | None:
+    """``HH:MM[:SS]`` as (hours, minutes, seconds), or None if it is not a clock time."""
+    parts = text.strip().split(":")
+    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+        return None
+    h, m = int(parts[0]), int(parts[1])
+    sec = int(parts[2]) if len(parts) == 3 else 0
+    if not (0 <= h < 24 and 0 <= m < 60 and 0 <= sec < 60):
+        return None
+    return h, m, sec
+
+
+def clock_in_recording(text: str, start: float, floor: FloorTargets) -> float | None:
+    """``HH:MM[:SS]``, floor time, at its first occurrence from the recording's start: a
+    recording that starts at 23:00 finds 00:20 on the next day. None if not a clock time."""
+    hms = parse_hms(text)
+    if hms is None:
+        return None
+    h, m, sec = hms
+    zone = floor.zone()
+    day = datetime.fromtimestamp(start, zone).date()
+    for _ in range(2):
+        at = datetime(day.year, day.month, day.day, h, m, sec, tzinfo=zone).timestamp()
+        if at >= start:
+            return at
+        day += timedelta(days=1)
+    return at
+
+
+def recorded_settings(store: SQLiteStore | PostgresStore) -> FloorSettingsRecorded | None:
+    """The settings the board ran with when the recording began (its first
+    ``floor.settings`` event), or None for a recording made before they were written."""
+    for event in store.events_of_kind(FloorSettingsRecorded.KIND):
+        if isinstance(event.payload, FloorSettingsRecorded):
+            return event.payload
+    return None
 
 
 def record_snapshot(store: SQLiteStore | PostgresStore, state: FloorState, at: float) -> None:

@@ -22,7 +22,7 @@ from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.replay import SNAPSHOT_EVERY
 from supervisor_tui.core.rules import RuleEngine
 from supervisor_tui.core.snapshot import SNAPSHOT_FORMAT, freeze
-from supervisor_tui.core.targets import FloorTargets
+from supervisor_tui.core.targets import FloorTargets, settings_event
 from supervisor_tui.hub.webhooks import WebhookServer
 from supervisor_tui.model import Event, HealthState, Limit, NewEvent, SourceHealth
 from supervisor_tui.store import SQLiteStore, Store, StoreError
@@ -109,8 +109,13 @@ class Collector:
         clock: Callable[[], float],
         *,
         webhooks: WebhookServer | None = None,
+        floor_name: str | None = None,
     ) -> None:
         self.store = store
+        self.floor_name = floor_name
+        """Written with the targets and rules as a ``floor.settings`` event at start (when
+        they differ from the store's latest), so reports and replays use what the board used;
+        None: not written."""
         self.webhooks = webhooks
         self.adapters = {adapter.name: adapter for adapter in adapters}
         self.rules = rules
@@ -143,6 +148,14 @@ class Collector:
         self._queue = asyncio.Queue(maxsize=64)
         await asyncio.to_thread(self.take_lease)
         await self._catch_up()
+        if self.floor_name is not None:
+            rules = [rule.model_dump(mode="json") for rule in self.rules.rules]
+            event = settings_event(
+                self.floor_name, self.state.targets, rules, self.clock(), self.state.settings
+            )
+            if event is not None:
+                await asyncio.to_thread(self.store.append, [event], None)
+                await self._catch_up()
         self._tasks.append(asyncio.create_task(self._watch_lease(), name="collector-lease"))
         self._tasks.append(asyncio.create_task(self._writer(), name="collector-writer"))
         self._tasks.append(asyncio.create_task(self._rule_ticker(), name="collector-rules"))

@@ -58,5 +58,13 @@ def build_live_floor(
             tls.load_cert_chain(config.webhooks.tls_cert, config.webhooks.tls_key)
         targets = {a.name: a for a in adapters if isinstance(a, TakesWebhooks)}
         webhooks = WebhookServer(targets, host, port, tls)
-    collector = Collector(store, adapters, rules, config.floor_targets(), clock, webhooks=webhooks)
+    collector = Collector(
+        store,
+        adapters,
+        rules,
+        config.floor_targets(),
+        clock,
+        webhooks=webhooks,
+        floor_name=config.floor.name,
+    )
     return LiveFloor(config, store, adapters, collector, rules, clock)

@@ -17,7 +17,7 @@ from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.replay import SNAPSHOT_EVERY, record_snapshot
 from supervisor_tui.core.rules import RuleEngine
-from supervisor_tui.core.targets import FloorTargets
+from supervisor_tui.core.targets import FloorTargets, settings_event
 from supervisor_tui.model import (
     EscalationAcked,
     EscalationSnoozed,
@@ -33,11 +33,10 @@ from supervisor_tui.store import SQLiteStore, StoreError
 STEP_S = 5.0
 
 
-def yesterday_eight(utc_offset_s: int, now: float | None = None) -> float:
+def yesterday_eight(floor: FloorTargets, now: float | None = None) -> float:
     """08:00 floor time yesterday: a recorded shift that looks like last shift."""
     now = time.time() if now is None else now
-    local_midnight = (now + utc_offset_s) // 86_400 * 86_400 - utc_offset_s
-    return local_midnight - 86_400 + 8 * 3600
+    return floor.midnight(now, days=-1, hour=8)
 
 
 def record_simulation(
@@ -50,25 +49,29 @@ def record_simulation(
     step_s: float = STEP_S,
     progress: Callable[[float, int], None] | None = None,
     supervised: bool = True,
+    floor_name: str = "Simulated floor",
 ) -> int:
     """Write ``hours`` of a simulated floor to ``out``; returns the number of events."""
     if out.exists():
         raise StoreError(f"{out}: already exists (record writes a new file)")
-    epoch = options.epoch if options.epoch is not None else yesterday_eight(targets.utc_offset_s)
+    epoch = options.epoch if options.epoch is not None else yesterday_eight(targets)
     options = replace(options, epoch=epoch, speed=None)
     store = SQLiteStore(out)
     try:
         sim = FloorSimulation(options, epoch)
         state = FloorState(targets)
         health = SourceHealth(state=HealthState.CONNECTED, reason="simulated floor", at=epoch)
+        rule_settings = [rule.model_dump(mode="json") for rule in rules.rules]
+        settings = settings_event(floor_name, targets, rule_settings, epoch)
         start = [
+            *([settings] if settings is not None else []),
             NewEvent(
                 source=options.source,
                 key="health:start",
                 occurred_at=epoch,
                 received_at=epoch,
                 payload=health,
-            )
+            ),
         ]
         store_batch(store, state, start, None)
         supervisor = SimulatedSupervisor(options.seed) if supervised else None

@@ -35,14 +35,17 @@ __all__ = [
     "EscalationResolved",
     "EscalationSnoozed",
     "Event",
+    "FloorSettingsRecorded",
     "Limit",
     "NewEvent",
     "Payload",
     "PayloadError",
     "QueueStats",
+    "QueueTargetsRecorded",
     "QueueUpserted",
     "SlaChanged",
     "SourceHealth",
+    "SurveyAnswered",
     "TicketDeleted",
     "TicketUpserted",
     "ViewCount",
@@ -276,6 +279,44 @@ class SourceHealth(Payload):
     at: float
 
 
+class SurveyAnswered(Payload):
+    """A customer's answer to "how likely are you to recommend us" (0–10), for a ticket or a
+    requester: imported from a survey tool's export, or read from the helpdesk."""
+
+    KIND = "survey.answered"
+    ticket_id: str | None = None
+    requester: str = ""
+    score: int = Field(ge=0, le=10)
+    at: float
+
+
+class QueueTargetsRecorded(Payload):
+    """A queue's targets as the board used them (part of a ``floor.settings``)."""
+
+    sl_threshold_s: float = Field(gt=0)
+    sl_target: float = Field(gt=0, lt=1)
+    short_abandon_s: float = Field(ge=0)
+    aht_default_s: float = Field(gt=0)
+    erlang_window_s: float = Field(gt=0)
+    max_concurrent: int = Field(default=1, ge=1)
+
+
+class FloorSettingsRecorded(Payload):
+    """The settings the board ran with, written when the floor starts and whenever they
+    change, so a report or a replay of the recording uses what the board used."""
+
+    KIND = "floor.settings"
+    floor_name: str
+    timezone: str = ""
+    """The floor's IANA time zone; empty: the fixed ``utc_offset_s``."""
+    utc_offset_s: int = 0
+    default: QueueTargetsRecorded
+    queues: dict[str, QueueTargetsRecorded] = Field(default_factory=dict)
+    rules: tuple[dict[str, Any], ...] = ()
+    """The rules as configured (validated again by the rule engine when used)."""
+    at: float
+
+
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
     cls.KIND: cls
     for cls in (
@@ -297,6 +338,8 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         EscalationResolved,
         SourceHealth,
         ViewCount,
+        FloorSettingsRecorded,
+        SurveyAnswered,
     )
 }
 

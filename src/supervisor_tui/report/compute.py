@@ -1,27 +1,37 @@
-"""Events → the report. The day's queue counters are the dashboard's own (the same
-FloorState folds the same events), so every figure the board showed, the report shows.
+"""Events → the report. Every figure is a fold of the events inside the window (whatever
+the window: a shift, an hour, ``--from``/``--to``), counted through the board's own
+classifier (``projection.count_contact``) and formulas (``kpis.contact_figures``), so the
+report and the board agree by construction.
 
-Each recording is folded on its own (it is its own floor); periods from several recordings
-that fall on the same day, week or month are added together.
+Several recordings are merged into one stream by event key (source and key): an event held
+by two overlapping recordings counts once.
 """
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import math
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from supervisor_tui.core.erlang import agents_needed
-from supervisor_tui.core.kpis import service_level
-from supervisor_tui.core.projection import DAY_S, DayCounters, FloorState, QueueView
+from supervisor_tui.core.kpis import contact_figures, service_level
+from supervisor_tui.core.projection import (
+    COMPLAINT_TAGS,
+    DAY_S,
+    DayCounters,
+    FloorState,
+    count_contact,
+    count_ticket,
+)
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.model import (
     AgentState,
-    AgentStateChanged,
     ContactAbandoned,
     ContactAnswered,
     ContactEnded,
@@ -32,6 +42,8 @@ from supervisor_tui.model import (
     Event,
     SlaChanged,
     SlaState,
+    SurveyAnswered,
+    TicketDeleted,
     TicketUpserted,
 )
 from supervisor_tui.report.model import (
@@ -48,7 +60,8 @@ from supervisor_tui.report.model import (
 )
 
 HALF_HOUR_S = 1800
-COMPLAINT_TAGS = ("complaint",)
+REPEAT_WINDOW_S = 7 * 86_400
+"""A ticket from a requester who opened another within this long before is a repeat contact."""
 
 
 class ReportError(ValueError):
@@ -58,8 +71,9 @@ class ReportError(ValueError):
 # -- periods ---------------------------------------------------------------------------------
 
 
-def period_key(t: float, grouping: Grouping, utc_offset_s: int) -> str:
-    local = datetime.fromtimestamp(t + utc_offset_s, tz=UTC)
+def period_key(t: float, grouping: Grouping, floor: FloorTargets) -> str:
+    """The period holding instant ``t``, by the floor's own calendar (its time zone)."""
+    local = floor.local(t)
     if grouping in ("day", "shift"):
         return local.strftime("%Y-%m-%d")
     if grouping == "week":
@@ -68,22 +82,24 @@ def period_key(t: float, grouping: Grouping, utc_offset_s: int) -> str:
     return local.strftime("%Y-%m")
 
 
-def period_bounds(key: str, grouping: Grouping, utc_offset_s: int) -> tuple[float, float, str]:
-    """(start, end, label) of a period key, in UTC epoch seconds."""
+def period_bounds(key: str, grouping: Grouping, floor: FloorTargets) -> tuple[float, float, str]:
+    """(start, end, label) of a period key, in UTC epoch seconds: from the floor's midnight
+    to its next (23 or 25 hours on a day the clocks change)."""
+    zone = floor.zone()
     if grouping in ("day", "shift"):
-        day = datetime.strptime(key, "%Y-%m-%d").replace(tzinfo=UTC)
+        day = datetime.strptime(key, "%Y-%m-%d")
         start, end = day, day + timedelta(days=1)
         label = day.strftime("%a %d %b %Y")
     elif grouping == "week":
-        day = datetime.strptime(key + "-1", "%G-W%V-%u").replace(tzinfo=UTC)
+        day = datetime.strptime(key + "-1", "%G-W%V-%u")
         start, end = day, day + timedelta(days=7)
         label = f"{key} (from {day.strftime('%a %d %b')})"
     else:
-        day = datetime.strptime(key + "-01", "%Y-%m-%d").replace(tzinfo=UTC)
+        day = datetime.strptime(key + "-01", "%Y-%m-%d")
         nxt = (day + timedelta(days=32)).replace(day=1)
         start, end = day, nxt
         label = day.strftime("%B %Y")
-    return start.timestamp() - utc_offset_s, end.timestamp() - utc_offset_s, label
+    return start.replace(tzinfo=zone).timestamp(), end.replace(tzinfo=zone).timestamp(), label
 
 
 # -- accumulators -------------------------------------------------------------------------------
@@ -91,20 +107,30 @@ def period_bounds(key: str, grouping: Grouping, utc_offset_s: int) -> tuple[floa
 
 @dataclass
 class _Half:
-    offered: int = 0
-    answered: int = 0
-    within_t: int = 0
-    abandoned: int = 0
-    abandoned_after_t: int = 0
-    handled: int = 0
-    handle_s: float = 0.0
+    counts: DayCounters = field(default_factory=DayCounters)
     staffed_s: float = 0.0  # agent-seconds signed in and not away
     covered_s: float = 0.0  # seconds of the half hour the recording covers
 
 
 @dataclass
+class _Escalations:
+    raised: int = 0
+    acked: list[float] = field(default_factory=list)
+    resolved: list[float] = field(default_factory=list)
+
+    def figures(self) -> EscalationFigures:
+        return EscalationFigures(
+            raised=self.raised,
+            acked=len(self.acked),
+            resolved=len(self.resolved),
+            median_ack_s=_median(self.acked),
+            median_resolve_s=_median(self.resolved),
+        )
+
+
+@dataclass
 class _QueueAcc:
-    days: dict[int, DayCounters] = field(default_factory=dict)
+    counts: DayCounters = field(default_factory=DayCounters)
     first_response: list[float] = field(default_factory=list)
     resolution: list[float] = field(default_factory=list)
     sla: dict[tuple[str, str], list[int]] = field(
@@ -114,10 +140,11 @@ class _QueueAcc:
     fcr_first: int = 0
     backlog_start: Aging | None = None
     backlog_end: Aging | None = None
-    esc_raised: int = 0
-    esc_acked: list[float] = field(default_factory=list)
-    esc_resolved: list[float] = field(default_factory=list)
+    escalations: _Escalations = field(default_factory=_Escalations)
     halves: dict[int, _Half] = field(default_factory=lambda: defaultdict(_Half))
+    scores: list[int] = field(default_factory=list)
+    repeats: int = 0
+    reopened: int = 0
 
 
 @dataclass
@@ -134,26 +161,60 @@ class _AgentAcc:
 class _PeriodAcc:
     queues: dict[str, _QueueAcc] = field(default_factory=lambda: defaultdict(_QueueAcc))
     agents: dict[str, _AgentAcc] = field(default_factory=lambda: defaultdict(_AgentAcc))
+    queue_agents: dict[str, dict[str, _AgentAcc]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(_AgentAcc))
+    )
+    """Per queue: what each agent handled in it (``--queue`` shows these)."""
     events: int = 0
-    esc_raised: int = 0
-    esc_acked: list[float] = field(default_factory=list)
-    esc_resolved: list[float] = field(default_factory=list)
+    escalations: _Escalations = field(default_factory=_Escalations)
     first_at: float = math.inf
     last_at: float = -math.inf
 
 
-class _State(FloorState):
-    """The dashboard's projection, keeping each queue's finished days."""
+@dataclass
+class _Ticket:
+    """What the report keeps of a ticket for the whole fold (the board's projection forgets
+    solved tickets after a while): enough to say whether it was open at any instant."""
 
-    def __init__(self, targets: FloorTargets) -> None:
-        super().__init__(targets)
-        self.finished: list[tuple[str, DayCounters]] = []
+    created_at: float
+    queue_id: str | None
+    first_response_at: float | None = None
+    open: bool = True
+    rating: str | None = None
+    complaint: bool = False
+    """A complaint tag was on it at any update (whenever it was added)."""
+    requester: str = ""
+    updated_at: float = -math.inf
+    changes: list[tuple[float, bool, float]] = field(default_factory=list)
+    """(when, open after it, solved at) for each update that changed open/solved."""
 
-    def _today(self, queue: QueueView, ts: float) -> DayCounters:
-        day = self.day_of(ts)
-        if day > queue.today.day and queue.today.day >= 0:
-            self.finished.append((queue.queue_id, queue.today))
-        return super()._today(queue, ts)
+    def open_at(self, t: float) -> bool:
+        if self.created_at >= t or not self.changes:
+            return False
+        state: bool | None = None
+        for when, is_open, _ in self.changes:
+            if when > t:
+                break
+            state = is_open
+        if state is not None:
+            return state
+        _, first_open, solved_at = self.changes[0]
+        return first_open or solved_at > t  # first seen solved: open until it was solved
+
+
+def merged(recordings: Sequence[tuple[str, Iterable[Event]]]) -> Iterator[Event]:
+    """Several recordings as one stream: in time received (each recording's own order kept),
+    an event held by several (same source and key) once, numbered afresh."""
+    seen: set[tuple[str, str]] = set()
+    n = 0
+    streams = [iter(events) for _, events in recordings]
+    for event in heapq.merge(*streams, key=lambda e: e.received_at):
+        key = (event.source, event.key)
+        if key in seen:
+            continue
+        seen.add(key)
+        n += 1
+        yield event.model_copy(update={"seq": n})
 
 
 # -- the fold -----------------------------------------------------------------------------------
@@ -164,27 +225,29 @@ class _Fold:
         self,
         targets: FloorTargets,
         grouping: Grouping,
-        periods: dict[str, _PeriodAcc],
-        names: dict[str, tuple[str, str, bool]],
-        agent_names: dict[str, str],
         span: tuple[float, float],
+        follow_settings: bool = False,
     ) -> None:
-        self.state = _State(targets)
-        self.targets = targets
+        self.state = FloorState(targets, follow_settings=follow_settings)
+        self.floor = targets
         self.grouping = grouping
-        self.periods = periods
-        self.names = names
-        self.agent_names = agent_names
+        self.periods: dict[str, _PeriodAcc] = defaultdict(_PeriodAcc)
+        self.names: dict[str, tuple[str, str, bool]] = {}
+        self.agent_names: dict[str, str] = {}
         self.span = span
-        self.key: str | None = None
         self.now = -math.inf
-        self.first_response_seen: set[str] = set()
+        self.first = math.inf
+        self.tickets: dict[str, _Ticket] = {}
         self.breached: set[tuple[str, str]] = set()
+        self.met: set[tuple[str, str, float]] = set()
         self.presence_known: set[str] = set()
         self._with_presence: set[str] = set()
+        self.surveys: list[tuple[float, str, str | None, int]] = []
+        self.surveys_unmatched = 0
+        self._bare: dict[str, _Ticket] | None = None
 
     def period(self, t: float) -> _PeriodAcc:
-        return self.periods[period_key(t, self.grouping, self.targets.utc_offset_s)]
+        return self.periods[period_key(t, self.grouping, self.floor)]
 
     def in_span(self, t: float) -> bool:
         return self.span[0] <= t < self.span[1]
@@ -192,26 +255,13 @@ class _Fold:
     def run(self, events: Iterable[Event]) -> None:
         for event in events:
             t = _when(event)
-            if t < self.now:
-                t = self.now  # a late event: time on the floor does not go back
-            self._advance(t)
-            if self.in_span(t):
-                self._account(event, t)
-            else:
-                self._remember(event)
+            # a late event is counted when it happened (as the board counts it), but time
+            # on the floor (staffing, time in state) does not go back
+            self._advance(max(t, self.now))
+            self.first = min(self.first, t)
+            self._account(event, t)
             self.state.apply(event)
             self._learn_presence(event)
-        self._close()
-        for queue in self.state.queues.values():
-            if queue.today.day >= 0:
-                self.state.finished.append((queue.queue_id, queue.today))
-        offset = self.targets.utc_offset_s
-        for queue_id, counters in self.state.finished:
-            start = counters.day * DAY_S - offset
-            if not self.in_span(start + DAY_S / 2) and not self.in_span(start):
-                continue
-            acc = self.period(start + 1).queues[queue_id]
-            acc.days[counters.day] = counters
         for queue in self.state.queues.values():
             self.names[queue.queue_id] = (
                 queue.name,
@@ -220,6 +270,7 @@ class _Fold:
             )
         for agent in self.state.agents.values():
             self.agent_names[agent.agent_id] = agent.name
+        self._tickets_created()
 
     def _learn_presence(self, event: Event) -> None:
         """Queues whose staffing the recording knows: those served by an agent whose
@@ -236,21 +287,17 @@ class _Fold:
         if agent is not None:
             self.presence_known.update(agent.queue_ids)
 
-    # time passing: staffing integrals, agent state time, period boundaries
+    # time passing: staffing integrals and agent state time
     def _advance(self, t: float) -> None:
         if self.now == -math.inf:
             self.now = t
-        key = period_key(t, self.grouping, self.targets.utc_offset_s)
-        if key != self.key:
-            if self.key is not None:
-                self._close()
-            self.key = key
-            if self.in_span(t):
-                self._open(t)
         start = self.now
         while start < t:
             half = math.floor(start / HALF_HOUR_S) * HALF_HOUR_S
             end = min(t, half + HALF_HOUR_S)
+            for edge in self.span:  # the window's edges split time as period edges do
+                if start < edge < end:
+                    end = edge
             dt = end - start
             if self.in_span(start):
                 acc = self.period(start)
@@ -264,11 +311,194 @@ class _Fold:
             start = end
         self.now = max(self.now, t)
 
-    def _aging(self, queue: QueueView, at: float) -> Aging:
+    def _seen(self, t: float) -> _PeriodAcc | None:
+        """The period an event at ``t`` counts in (None outside the window), told of it."""
+        if not self.in_span(t):
+            return None
+        acc = self.period(t)
+        acc.events += 1
+        acc.first_at = min(acc.first_at, t)
+        acc.last_at = max(acc.last_at, t)
+        return acc
+
+    # what each event adds to the period it falls in
+    def _account(self, event: Event, t: float) -> None:
+        p = event.payload
+        # facts kept whatever the window: a ticket's life, SLA clocks, escalations
+        if isinstance(p, TicketUpserted):
+            self._ticket(event, p, t)
+            return
+        if isinstance(p, SurveyAnswered):
+            source = event.source
+            self.surveys.append((t, f"{source}/{p.ticket_id}", p.ticket_id, p.score))
+        if isinstance(p, TicketDeleted):
+            self.tickets.pop(f"{event.source}/{p.ticket_id}", None)
+        elif isinstance(p, SlaChanged):
+            self._sla(event, p, t)
+        acc = self._seen(t)
+        if acc is None:
+            return
+        if isinstance(p, ContactOffered | ContactAnswered | ContactAbandoned | ContactEnded):
+            targets = self.state.targets.for_queue(p.queue_id)
+            q = acc.queues[p.queue_id]
+            count_contact(q.counts, p, targets)
+            count_contact(q.halves[_half(t)].counts, p, targets)
+            if isinstance(p, ContactEnded):
+                handle = p.talk_s + p.hold_s + p.wrap_s
+                for agent in (acc.agents[p.agent_id], acc.queue_agents[p.queue_id][p.agent_id]):
+                    agent.handled += 1
+                    agent.ended += 1
+                    agent.handle_s += handle
+        elif isinstance(p, EscalationRaised):
+            existing = self.state.escalations.get(p.escalation_id)
+            if existing is None or not existing.is_open:  # a step up is the same escalation
+                acc.escalations.raised += 1
+                if p.queue_id:
+                    acc.queues[p.queue_id].escalations.raised += 1
+        elif isinstance(p, EscalationAcked):
+            self._esc_done(acc, p.escalation_id, p.at, acked=True)
+        elif isinstance(p, EscalationResolved):
+            self._esc_done(acc, p.escalation_id, p.at, acked=False)
+
+    def _ticket(self, event: Event, p: TicketUpserted, t: float) -> None:
+        ref = f"{event.source}/{p.ticket_id}"
+        life = self.tickets.get(ref)
+        if life is not None and life.updated_at > p.updated_at:
+            return  # a late, older copy (the board ignores it too)
+        first_sight = life is None
+        if life is None:
+            life = self.tickets[ref] = _Ticket(p.created_at, p.queue_id)
+        life.complaint = life.complaint or any(tag in p.tags for tag in COMPLAINT_TAGS)
+        life.requester = p.requester or life.requester
+        life.updated_at = p.updated_at
+        if p.queue_id:
+            life.queue_id = p.queue_id
+        if life.first_response_at is None and p.first_response_at is not None:
+            life.first_response_at = p.first_response_at
+        was_solved = not first_sight and not life.open
+        if first_sight or p.status.is_open != life.open:
+            life.changes.append((t, p.status.is_open, p.solved_at or p.updated_at))
+        rated_before = life.rating
+        life.open = p.status.is_open
+        life.rating = p.satisfaction if p.satisfaction in ("good", "bad") else life.rating
+        acc = self._seen(t)
+        if acc is None or not p.queue_id:
+            return
+        q = acc.queues[p.queue_id]
+        solved = count_ticket(
+            q.counts, p, created_here=False, was_solved=was_solved, rated_before=rated_before
+        )
+        if was_solved and p.status.is_open:
+            q.reopened += 1
+        agents = (
+            (acc.agents[p.assignee_id], acc.queue_agents[p.queue_id][p.assignee_id])
+            if p.assignee_id
+            else ()
+        )
+        if solved:
+            solved_at = p.solved_at or p.updated_at
+            q.resolution.append(max(0.0, solved_at - p.created_at))
+            if p.agent_replies > 0:  # the source says how many replies it took
+                q.fcr_solved += 1
+                if not p.reopened and p.agent_replies <= 1:
+                    q.fcr_first += 1
+            for agent in agents:
+                agent.handled += 1
+        if p.satisfaction in ("good", "bad") and rated_before != p.satisfaction:
+            for agent in agents:
+                if p.satisfaction == "good":
+                    agent.csat_good += 1
+                else:
+                    agent.csat_bad += 1
+
+    def _tickets_created(self) -> None:
+        """Tickets created in each period (by when they were created, however late they were
+        first seen), with their first response and complaint tag."""
+        for life in self.tickets.values():
+            if life.queue_id is None or not self.in_span(life.created_at):
+                continue
+            q = self.period(life.created_at).queues[life.queue_id]
+            q.counts.tickets_created += 1
+            q.counts.complaints += life.complaint
+            if life.first_response_at is not None:
+                q.first_response.append(max(0.0, life.first_response_at - life.created_at))
+        by_requester: dict[str, list[float]] = defaultdict(list)
+        for life in self.tickets.values():
+            if life.requester:
+                by_requester[life.requester].append(life.created_at)
+        for times in by_requester.values():
+            times.sort()
+        for life in self.tickets.values():
+            if life.queue_id is None or not life.requester or not self.in_span(life.created_at):
+                continue
+            times = by_requester[life.requester]
+            i = bisect.bisect_left(times, life.created_at)
+            if i > 0 and life.created_at - times[i - 1] <= REPEAT_WINDOW_S:
+                self.period(life.created_at).queues[life.queue_id].repeats += 1
+        for t, ref, ticket_id, score in self.surveys:
+            if not self.in_span(t):
+                continue
+            answered = self.tickets.get(ref) or self._by_bare_id().get(ticket_id or "")
+            if answered is None or answered.queue_id is None:
+                self.surveys_unmatched += 1
+                continue
+            self.period(t).queues[answered.queue_id].scores.append(score)
+
+    def _by_bare_id(self) -> dict[str, _Ticket]:
+        """Tickets by their id alone, for survey answers imported without a source (an id
+        two sources share is left out rather than guessed)."""
+        if self._bare is None:
+            seen: dict[str, _Ticket | None] = {}
+            for ref, life in self.tickets.items():
+                bare = ref.split("/", 1)[1]
+                seen[bare] = None if bare in seen else life
+            self._bare = {k: v for k, v in seen.items() if v is not None}
+        return self._bare
+
+    def _sla(self, event: Event, p: SlaChanged, t: float) -> None:
+        ref = f"{event.source}/{p.ticket_id}"
+        life = self.tickets.get(ref)
+        if life is None or life.queue_id is None:
+            return
+        if (
+            p.metric == "first_reply_time"
+            and p.state is SlaState.FULFILLED
+            and life.first_response_at is None
+        ):
+            # a source that does not say when the first reply came: the SLA fulfil does
+            life.first_response_at = t
+        clock = (ref, p.metric)
+        policy = (p.policy or "(no policy)", p.metric)
+        if p.state is SlaState.BREACHED and clock not in self.breached:
+            self.breached.add(clock)
+            if self.in_span(p.due_at):  # a breach belongs to when the clock fell due
+                self.period(p.due_at).queues[life.queue_id].sla[policy][1] += 1
+        elif (
+            p.state is SlaState.FULFILLED
+            and clock not in self.breached
+            and (ref, p.metric, p.due_at) not in self.met
+            and self.in_span(t)
+        ):
+            self.met.add((ref, p.metric, p.due_at))
+            self.period(t).queues[life.queue_id].sla[policy][0] += 1
+
+    def _esc_done(self, acc: _PeriodAcc, escalation_id: str, at: float, *, acked: bool) -> None:
+        esc = self.state.escalations.get(escalation_id)
+        if esc is None or not esc.is_open:
+            return
+        if acked and esc.acked_at is not None:
+            return  # the first ack counts
+        took = max(0.0, at - esc.raised_at)
+        (acc.escalations.acked if acked else acc.escalations.resolved).append(took)
+        if esc.queue_id:
+            q = acc.queues[esc.queue_id].escalations
+            (q.acked if acked else q.resolved).append(took)
+
+    def backlog(self, queue_id: str, at: float) -> Aging:
         ages = [
-            at - ticket.created_at
-            for ref in queue.open_tickets
-            if (ticket := self.state.tickets.get(ref)) is not None
+            at - life.created_at
+            for life in self.tickets.values()
+            if life.queue_id == queue_id and life.open_at(at)
         ]
         return Aging(
             total=len(ages),
@@ -276,142 +506,6 @@ class _Fold:
             d1_to_2d=sum(1 for a in ages if DAY_S <= a < 2 * DAY_S),
             over_2d=sum(1 for a in ages if a >= 2 * DAY_S),
         )
-
-    def _open(self, t: float) -> None:
-        acc = self.period(t)
-        for queue in self.state.queues.values():
-            q = acc.queues[queue.queue_id]
-            if q.backlog_start is None:
-                q.backlog_start = self._aging(queue, t)
-
-    def _close(self) -> None:
-        if self.key is None or not self.in_span(self.now):
-            return
-        acc = self.period(self.now)
-        for queue in self.state.queues.values():
-            acc.queues[queue.queue_id].backlog_end = self._aging(queue, self.now)
-
-    # what each event adds to the period it falls in
-    def _account(self, event: Event, t: float) -> None:
-        acc = self.period(t)
-        acc.events += 1
-        acc.first_at = min(acc.first_at, t)
-        acc.last_at = max(acc.last_at, t)
-        p = event.payload
-        if isinstance(p, ContactOffered):
-            acc.queues[p.queue_id].halves[_half(p.offered_at)].offered += 1
-        elif isinstance(p, ContactAnswered):
-            h = acc.queues[p.queue_id].halves[_half(p.answered_at)]
-            h.answered += 1
-            if p.wait_s <= self.targets.for_queue(p.queue_id).sl_threshold_s:
-                h.within_t += 1
-        elif isinstance(p, ContactAbandoned):
-            h = acc.queues[p.queue_id].halves[_half(p.abandoned_at)]
-            targets = self.targets.for_queue(p.queue_id)
-            if p.wait_s > targets.short_abandon_s:
-                h.abandoned += 1
-            if p.wait_s > targets.sl_threshold_s:
-                h.abandoned_after_t += 1
-        elif isinstance(p, ContactEnded):
-            handle = p.talk_s + p.hold_s + p.wrap_s
-            h = acc.queues[p.queue_id].halves[_half(p.ended_at)]
-            h.handled += 1
-            h.handle_s += handle
-            agent = acc.agents[p.agent_id]
-            agent.handled += 1
-            agent.ended += 1
-            agent.handle_s += handle
-        elif isinstance(p, TicketUpserted):
-            self._ticket(acc, event, p)
-        elif isinstance(p, SlaChanged):
-            self._sla(acc, event, p)
-        elif isinstance(p, EscalationRaised):
-            acc.esc_raised += 1
-            if p.queue_id:
-                acc.queues[p.queue_id].esc_raised += 1
-        elif isinstance(p, EscalationAcked):
-            self._esc_done(acc, p.escalation_id, p.at, acked=True)
-        elif isinstance(p, EscalationResolved):
-            self._esc_done(acc, p.escalation_id, p.at, acked=False)
-        elif isinstance(p, AgentStateChanged):
-            pass  # the time in state is integrated as time passes
-
-    def _remember(self, event: Event) -> None:
-        """Outside the range: nothing is counted, but first replies and breaches are
-        noted, so they are not counted again when the ticket comes back inside it."""
-        p = event.payload
-        ref = f"{event.source}/{getattr(p, 'ticket_id', '')}"
-        if isinstance(p, TicketUpserted) and p.first_response_at is not None:
-            self.first_response_seen.add(ref)
-        elif isinstance(p, SlaChanged):
-            if p.state is SlaState.BREACHED:
-                self.breached.add((ref, p.metric))
-            elif p.metric == "first_reply_time" and p.state is SlaState.FULFILLED:
-                self.first_response_seen.add(ref)
-
-    def _ticket(self, acc: _PeriodAcc, event: Event, p: TicketUpserted) -> None:
-        ref = f"{event.source}/{p.ticket_id}"
-        before = self.state.tickets.get(ref)
-        if not p.queue_id:
-            return
-        q = acc.queues[p.queue_id]
-        if p.first_response_at is not None and ref not in self.first_response_seen:
-            self.first_response_seen.add(ref)
-            q.first_response.append(max(0.0, p.first_response_at - p.created_at))
-        was_open = before is None or before.status.is_open
-        if not p.status.is_open and was_open:
-            solved = p.solved_at or p.updated_at
-            q.resolution.append(max(0.0, solved - p.created_at))
-            if p.agent_replies > 0:  # the source says how many replies it took
-                q.fcr_solved += 1
-                if not p.reopened and p.agent_replies <= 1:
-                    q.fcr_first += 1
-            if p.assignee_id is not None:
-                acc.agents[p.assignee_id].handled += 1
-        if (
-            p.satisfaction in ("good", "bad")
-            and p.assignee_id
-            and (before is None or before.satisfaction != p.satisfaction)
-        ):
-            agent = acc.agents[p.assignee_id]
-            if p.satisfaction == "good":
-                agent.csat_good += 1
-            else:
-                agent.csat_bad += 1
-
-    def _sla(self, acc: _PeriodAcc, event: Event, p: SlaChanged) -> None:
-        ref = f"{event.source}/{p.ticket_id}"
-        ticket = self.state.tickets.get(ref)
-        queue_id = ticket.queue_id if ticket is not None else None
-        if queue_id is None:
-            return
-        q = acc.queues[queue_id]
-        clock = (ref, p.metric)
-        replied = p.metric == "first_reply_time" and p.state is SlaState.FULFILLED
-        if replied and ref not in self.first_response_seen and ticket is not None:
-            # a source that does not say when the first reply came: the SLA fulfil does
-            self.first_response_seen.add(ref)
-            q.first_response.append(max(0.0, _when(event) - ticket.created_at))
-        policy = (p.policy or "(no policy)", p.metric)
-        if p.state is SlaState.BREACHED and clock not in self.breached:
-            self.breached.add(clock)
-            q.sla[policy][1] += 1
-        elif p.state is SlaState.FULFILLED and clock not in self.breached:
-            q.sla[policy][0] += 1
-
-    def _esc_done(self, acc: _PeriodAcc, escalation_id: str, at: float, *, acked: bool) -> None:
-        esc = self.state.escalations.get(escalation_id)
-        if esc is None:
-            return
-        if acked and esc.acked_at is not None:
-            return  # the first ack counts
-        if not acked and esc.resolved_at is not None:
-            return
-        took = max(0.0, at - esc.raised_at)
-        (acc.esc_acked if acked else acc.esc_resolved).append(took)
-        if esc.queue_id:
-            q = acc.queues[esc.queue_id]
-            (q.esc_acked if acked else q.esc_resolved).append(took)
 
 
 def _half(t: float) -> int:
@@ -449,15 +543,6 @@ def _ratio(a: int, b: int) -> float | None:
     return a / b if b else None
 
 
-def _sum_days(days: Iterable[DayCounters]) -> DayCounters:
-    total = DayCounters()
-    for day in days:
-        for f in fields(DayCounters):
-            if f.name != "day":
-                setattr(total, f.name, getattr(total, f.name) + getattr(day, f.name))
-    return total
-
-
 def _queue_figures(
     queue_id: str,
     q: _QueueAcc,
@@ -466,24 +551,32 @@ def _queue_figures(
 ) -> QueueFigures:
     name, channel, realtime = names.get(queue_id, (queue_id, "other", False))
     t = targets.for_queue(queue_id)
-    c = _sum_days(q.days.values())
-    counted_abandons = c.abandoned - c.abandoned_short
-    counted_offered = c.offered - c.abandoned_short
+    c = q.counts
+    figures = contact_figures(c)
     half_hours = []
     for start in sorted(q.halves):
         h = q.halves[start]
+        hc = h.counts
         staffed = round(h.staffed_s / h.covered_s, 2) if h.covered_s else None
         need = None
-        if realtime and h.offered:
-            aht = h.handle_s / h.handled if h.handled else t.aht_default_s
-            need = agents_needed(h.offered / HALF_HOUR_S, aht, t.sl_threshold_s, t.sl_target)
+        if realtime and hc.offered:
+            aht = hc.handle_s / hc.handled if hc.handled else t.aht_default_s
+            need = agents_needed(
+                hc.offered / HALF_HOUR_S,
+                aht,
+                t.sl_threshold_s,
+                t.sl_target,
+                max_concurrent=t.max_concurrent,
+            )
         half_hours.append(
             HalfHour(
                 start=float(start),
-                offered=h.offered,
-                answered=h.answered,
-                abandoned=h.abandoned,
-                service_level=service_level(h.within_t, h.answered, h.abandoned_after_t),
+                offered=hc.offered,
+                answered=hc.answered,
+                abandoned=hc.abandoned - hc.abandoned_short,
+                service_level=service_level(
+                    hc.answered_within_t, hc.answered, hc.abandoned_after_t
+                ),
                 need=need,
                 staffed=staffed,
                 short=need is not None and staffed is not None and staffed < need,
@@ -494,6 +587,8 @@ def _queue_figures(
         for (policy, metric), (met, breached) in sorted(q.sla.items())
     )
     empty = Aging(0, 0, 0, 0)
+    promoters = sum(1 for score in q.scores if score >= 9)
+    detractors = sum(1 for score in q.scores if score <= 6)
     return QueueFigures(
         queue_id=queue_id,
         name=name,
@@ -508,11 +603,11 @@ def _queue_figures(
         abandoned=c.abandoned,
         abandoned_short=c.abandoned_short,
         abandoned_after_t=c.abandoned_after_t,
-        service_level=service_level(c.answered_within_t, c.answered, c.abandoned_after_t),
-        asa_s=c.wait_answered_s / c.answered if c.answered else None,
-        aht_s=c.handle_s / c.handled if c.handled else None,
+        service_level=figures.service_level,
+        asa_s=figures.asa_s,
+        aht_s=figures.aht_s,
         handled=c.handled,
-        abandon_rate=_ratio(counted_abandons, counted_offered),
+        abandon_rate=figures.abandon_rate,
         tickets_created=c.tickets_created,
         tickets_solved=c.tickets_solved,
         first_response=_dist(q.first_response),
@@ -522,26 +617,32 @@ def _queue_figures(
         backlog_end=q.backlog_end or q.backlog_start or empty,
         csat_good=c.csat_good,
         csat_bad=c.csat_bad,
-        csat=_ratio(c.csat_good, c.csat_good + c.csat_bad),
+        csat=figures.csat,
         fcr_solved=q.fcr_solved,
         fcr_first_contact=q.fcr_first,
         fcr=_ratio(q.fcr_first, q.fcr_solved),
         complaints=c.complaints,
         complaint_rate=_ratio(c.complaints, c.tickets_created),
-        escalations=EscalationFigures(
-            raised=q.esc_raised,
-            acked=len(q.esc_acked),
-            resolved=len(q.esc_resolved),
-            median_ack_s=_median(q.esc_acked),
-            median_resolve_s=_median(q.esc_resolved),
-        ),
+        escalations=q.escalations.figures(),
         half_hours=tuple(half_hours),
+        survey_answers=len(q.scores),
+        promoters=promoters,
+        detractors=detractors,
+        nps=100 * (promoters - detractors) / len(q.scores) if q.scores else None,
+        repeat_contacts=q.repeats,
+        repeat_contact_rate=_ratio(q.repeats, c.tickets_created),
+        reopened=q.reopened,
+        reopen_rate=_ratio(q.reopened, c.tickets_solved),
     )
 
 
-def _agent_figures(agent_id: str, a: _AgentAcc, agent_names: dict[str, str]) -> AgentFigures:
-    working = a.time[AgentState.BUSY] + a.time[AgentState.WRAP_UP]
-    signed_in = working + a.time[AgentState.AVAILABLE]
+def _agent_figures(
+    agent_id: str, a: _AgentAcc, time_of: _AgentAcc, agent_names: dict[str, str]
+) -> AgentFigures:
+    """``a``: what the agent handled (in one queue, or all); ``time_of``: their time in
+    each state (floor-wide: an agent's time is not split between queues)."""
+    working = time_of.time[AgentState.BUSY] + time_of.time[AgentState.WRAP_UP]
+    signed_in = working + time_of.time[AgentState.AVAILABLE]
     return AgentFigures(
         agent_id=agent_id,
         name=agent_names.get(agent_id, agent_id),
@@ -564,14 +665,14 @@ def compute(
     queue: str | None = None,
     title: str = "Shift report",
     now: float | None = None,
+    follow_settings: bool = False,
 ) -> Report:
-    """The report over these recordings ((name, events in seq order) each)."""
-    periods: dict[str, _PeriodAcc] = defaultdict(_PeriodAcc)
-    names: dict[str, tuple[str, str, bool]] = {}
-    agent_names: dict[str, str] = {}
+    """The report over these recordings ((name, events in seq order) each), merged by event
+    key into one floor."""
     span = (start if start is not None else -math.inf, end if end is not None else math.inf)
-    for _, events in recordings:
-        _Fold(targets, grouping, periods, names, agent_names, span).run(events)
+    fold = _Fold(targets, grouping, span, follow_settings)
+    fold.run(merged(recordings))
+    names, periods = fold.names, fold.periods
     if queue is not None and queue not in names:
         by_name = {n: qid for qid, (n, _, _) in names.items()}
         if queue in by_name:
@@ -580,17 +681,27 @@ def compute(
             known = ", ".join(sorted(f"{qid} ({n})" for qid, (n, _, _) in names.items()))
             raise ReportError(f"no queue {queue!r} in these recordings (known: {known or 'none'})")
     out = []
-    offset = targets.utc_offset_s
+    floor = fold.floor
+    targets = fold.state.targets
     for key in sorted(periods):
         acc = periods[key]
         if acc.events == 0:
             continue
-        p_start, p_end, label = period_bounds(key, grouping, offset)
+        p_start, p_end, label = period_bounds(key, grouping, floor)
         if grouping == "shift":
-            first = datetime.fromtimestamp(acc.first_at + offset, tz=UTC).strftime("%H:%M")
-            last = datetime.fromtimestamp(acc.last_at + offset, tz=UTC).strftime("%H:%M")
+            first = floor.local(acc.first_at).strftime("%H:%M")
+            last = floor.local(acc.last_at).strftime("%H:%M")
             label = f"{label} {first}–{last}"
             p_start, p_end = acc.first_at, acc.last_at
+        p_start, p_end = max(p_start, span[0]), min(p_end, span[1])  # the window's part
+        # the backlog as it stood at the period's first and last instant in the window
+        # and the recording
+        opened = max(p_start, span[0], fold.first)
+        closed = min(p_end, span[1], fold.now)
+        for qid in names:
+            q = acc.queues[qid]
+            q.backlog_start = fold.backlog(qid, opened)
+            q.backlog_end = fold.backlog(qid, closed)
         queue_ids = sorted(acc.queues, key=lambda qid: (names.get(qid, (qid,))[0], qid))
         if queue is not None:
             queue_ids = [qid for qid in queue_ids if qid == queue]
@@ -599,14 +710,24 @@ def compute(
             for qid in queue_ids
             if qid in names
         )
+        if queue is None:
+            handled_by = dict(acc.agents)
+            escalations = acc.escalations.figures()
+        else:
+            members = {a.agent_id for a in fold.state.agents.values() if queue in a.queue_ids}
+            handled_by = dict(acc.queue_agents.get(queue, {}))
+            for agent_id in members:
+                handled_by.setdefault(agent_id, _AgentAcc())
+            escalations = acc.queues[queue].escalations.figures()
         agents = tuple(
             sorted(
-                (_agent_figures(aid, a, agent_names) for aid, a in acc.agents.items()),
+                (
+                    _agent_figures(aid, a, acc.agents.get(aid, a), fold.agent_names)
+                    for aid, a in handled_by.items()
+                ),
                 key=lambda f: f.name,
             )
         )
-        if queue is not None:
-            agents = ()  # per-agent figures are floor-wide
         out.append(
             Period(
                 label=label,
@@ -614,20 +735,22 @@ def compute(
                 end=p_end,
                 queues=queues,
                 agents=agents,
-                escalations=EscalationFigures(
-                    raised=acc.esc_raised,
-                    acked=len(acc.esc_acked),
-                    resolved=len(acc.esc_resolved),
-                    median_ack_s=_median(acc.esc_acked),
-                    median_resolve_s=_median(acc.esc_resolved),
-                ),
+                escalations=escalations,
                 events=acc.events,
             )
         )
     if not out:
         raise ReportError("no events in the range asked for")
+    answers = len(fold.surveys)
     notes = (
-        "NPS: no surveys in these recordings.",
+        f"NPS: {answers} survey answers in these recordings"
+        + (
+            f", {fold.surveys_unmatched} for tickets not in them (left out)."
+            if fold.surveys_unmatched
+            else "."
+        )
+        if answers
+        else "NPS: no surveys in these recordings (supervisor-tui import surveys FILE.csv).",
         "FCR counts tickets whose source reports its replies (tickets solved with no agent "
         "reply reported are left out).",
     )
@@ -636,7 +759,8 @@ def compute(
         generated_at=now if now is not None else time.time(),
         sources=tuple(name for name, _ in recordings),
         grouping=grouping,
-        utc_offset_s=offset,
+        utc_offset_s=floor.utc_offset_s,
         periods=tuple(out),
         notes=notes,
+        timezone=floor.timezone,
     )

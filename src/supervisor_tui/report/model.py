@@ -33,7 +33,24 @@ FORMULAS: dict[str, str] = {
     "occupancy": "(busy + wrap-up time) ÷ (available + busy + wrap-up time)",
     "staffing": (
         "need = Erlang C agents for the SL target at the half hour's arrivals and handle "
-        "time; staffed = average agents signed in to the queue and not away"
+        "time (÷ max_concurrent, rounded up, where agents take several chats at once); "
+        "staffed = average agents signed in to the queue and not away"
+    ),
+    "nps": (
+        "(promoters 9–10 − detractors 0–6) ÷ survey answers × 100, answers given in the "
+        "period, by the queue of their ticket"
+    ),
+    "repeat_contact": (
+        "tickets created in the period whose requester had created another ticket in the "
+        "7 days before ÷ tickets created"
+    ),
+    "reopen_rate": "tickets reopened in the period (solved, then open again) ÷ tickets solved",
+    "escalations_raised": (
+        "distinct escalations raised in the period (a step up in severity is the same one)"
+    ),
+    "backlog": (
+        "open tickets at the period's first and last instant within the window and the "
+        "recording, aged from creation"
     ),
 }
 
@@ -123,6 +140,15 @@ class QueueFigures:
     complaint_rate: float | None
     escalations: EscalationFigures
     half_hours: tuple[HalfHour, ...]
+    survey_answers: int = 0
+    promoters: int = 0
+    detractors: int = 0
+    nps: float | None = None
+    """(promoters − detractors) ÷ answers × 100, −100..100; None without answers."""
+    repeat_contacts: int = 0
+    repeat_contact_rate: float | None = None
+    reopened: int = 0
+    reopen_rate: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,3 +184,5 @@ class Report:
     periods: tuple[Period, ...]
     formulas: dict[str, str] = field(default_factory=lambda: dict(FORMULAS))
     notes: tuple[str, ...] = ()  # e.g. "NPS: no surveys in these recordings"
+    timezone: str = ""
+    """The floor's IANA time zone; empty: the fixed ``utc_offset_s``."""

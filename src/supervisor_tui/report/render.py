@@ -23,8 +23,9 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -33,6 +34,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from supervisor_tui.core import fmt
 from supervisor_tui.report.model import (
     AgentFigures,
     EscalationFigures,
@@ -83,22 +85,14 @@ def _missing(value: float | None) -> bool:
 
 
 def fmt_duration(seconds: float | None) -> str:
-    """``0:43``, ``4:49``, ``1h05m``, ``2d03h``; ``–`` when there is no figure."""
-    if seconds is None or _missing(seconds):
-        return NONE
-    s = max(0, math.floor(seconds + 0.5))
-    if s < 3600:
-        return f"{s // 60}:{s % 60:02d}"
-    if s < 86_400:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{s // 86_400}d{(s % 86_400) // 3600:02d}h"
+    """``0:43``, ``4:49``, ``1h05m``, ``2d03h``; ``–`` when there is no figure (the board's
+    own formatter: one rounding rule for both)."""
+    return fmt.duration(seconds, none=NONE)
 
 
 def fmt_rate(share: float | None) -> str:
     """A fraction 0..1 as a whole percentage: ``62%``; ``–`` when there is no figure."""
-    if share is None or _missing(share):
-        return NONE
-    return f"{math.floor(share * 100 + 0.5)}%"
+    return fmt.percent(share, none=NONE)
 
 
 def _fmt_threshold(seconds: float) -> str:
@@ -115,25 +109,37 @@ def _fmt_agents(value: float | None) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def _tz(utc_offset_s: int) -> timezone:
+Zone = int | tzinfo
+"""The floor's time zone (from ``Report.timezone``) or its fixed offset in seconds."""
+
+
+def report_zone(report: Report) -> Zone:
+    return ZoneInfo(report.timezone) if report.timezone else report.utc_offset_s
+
+
+def _tz(utc_offset_s: Zone) -> tzinfo:
+    if isinstance(utc_offset_s, tzinfo):
+        return utc_offset_s
     return timezone(timedelta(seconds=utc_offset_s))
 
 
-def _local(ts: float, utc_offset_s: int) -> datetime:
+def _local(ts: float, utc_offset_s: Zone) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC).astimezone(_tz(utc_offset_s))
 
 
-def fmt_clock(ts: float, utc_offset_s: int) -> str:
+def fmt_clock(ts: float, utc_offset_s: Zone) -> str:
     """Local clock time ``HH:MM``."""
     return _local(ts, utc_offset_s).strftime("%H:%M")
 
 
-def fmt_local(ts: float, utc_offset_s: int) -> str:
+def fmt_local(ts: float, utc_offset_s: Zone) -> str:
     """Local date and time: ``Tue 24 Nov 2026 08:00``."""
     return _local(ts, utc_offset_s).strftime("%a %d %b %Y %H:%M")
 
 
-def _fmt_offset(utc_offset_s: int) -> str:
+def _fmt_offset(utc_offset_s: Zone) -> str:
+    if isinstance(utc_offset_s, tzinfo):
+        return str(utc_offset_s)
     if utc_offset_s == 0:
         return "UTC"
     sign = "+" if utc_offset_s > 0 else "−"
@@ -141,17 +147,17 @@ def _fmt_offset(utc_offset_s: int) -> str:
     return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def _spans_days(period: Period, utc_offset_s: int) -> bool:
+def _spans_days(period: Period, utc_offset_s: Zone) -> bool:
     end = max(period.start, period.end - 1)
     return _local(period.start, utc_offset_s).date() != _local(end, utc_offset_s).date()
 
 
-def _fmt_half_hour(hh: HalfHour, utc_offset_s: int, with_day: bool) -> str:
+def _fmt_half_hour(hh: HalfHour, utc_offset_s: Zone, with_day: bool) -> str:
     local = _local(hh.start, utc_offset_s)
     return local.strftime("%a %d %H:%M") if with_day else local.strftime("%H:%M")
 
 
-def _fmt_span(period: Period, utc_offset_s: int) -> str:
+def _fmt_span(period: Period, utc_offset_s: Zone) -> str:
     return (
         f"{fmt_local(period.start, utc_offset_s)} – {fmt_local(period.end, utc_offset_s)} "
         f"({_fmt_offset(utc_offset_s)}) · {period.events} events"
@@ -448,16 +454,40 @@ def _agent_table(period: Period) -> _Table:
     return _Table("Agents", headers, rows, (False, True, True, True, True))
 
 
+def _fmt_nps(q: QueueFigures) -> str:
+    if q.nps is None:
+        return NONE
+    return f"{math.floor(q.nps + 0.5):+d} ({q.survey_answers})"
+
+
+def _customer_table(period: Period) -> _Table:
+    rows = tuple(
+        (
+            q.name,
+            _fmt_nps(q),
+            _fmt_count_rate(q.repeat_contacts, q.repeat_contact_rate),
+            _fmt_count_rate(q.reopened, q.reopen_rate),
+        )
+        for q in period.queues
+        if q.survey_answers or q.tickets_created or q.tickets_solved
+    )
+    headers = ("Queue", "NPS (answers)", "Repeat contacts", "Reopened")
+    return _Table("Customers", headers, rows, (False, True, True, True))
+
+
 def _period_tables(period: Period) -> list[_Table]:
     tables = [_queue_table(period), _sla_table(period), _escalation_table(period)]
     backlog = _backlog_table(period)
     if backlog.rows:
         tables.append(backlog)
+    customers = _customer_table(period)
+    if customers.rows:
+        tables.append(customers)
     tables.append(_agent_table(period))
     return tables
 
 
-def _short_lines(period: Period, utc_offset_s: int) -> list[str]:
+def _short_lines(period: Period, utc_offset_s: Zone) -> list[str]:
     """``10:30 Chat need 9, staffed 6.5`` for each short half hour, in time order."""
     with_day = _spans_days(period, utc_offset_s)
     shorts = sorted(
@@ -501,7 +531,7 @@ def _md_table(table: _Table) -> list[str]:
 
 
 def to_markdown(report: Report) -> str:
-    off = report.utc_offset_s
+    off = report_zone(report)
     lines = [
         f"# {md_escape(report.title)}",
         "",
@@ -557,7 +587,7 @@ def _nice_axis(top_value: float, ticks: int = 4, integer: bool = True) -> tuple[
     return step * math.ceil(top_value / step - 1e-9), step
 
 
-def _x_ticks(half_hours: Sequence[HalfHour], utc_offset_s: int) -> list[tuple[int, str]]:
+def _x_ticks(half_hours: Sequence[HalfHour], utc_offset_s: Zone) -> list[tuple[int, str]]:
     """(index, label) of the half hours to label on the time axis: clock times, or days."""
     if not half_hours:
         return []
@@ -582,7 +612,7 @@ def _svg_open(chart_id: str, title: str, desc: str) -> list[str]:
     ]
 
 
-def _svg_time_axis(half_hours: Sequence[HalfHour], utc_offset_s: int, slot: float) -> list[str]:
+def _svg_time_axis(half_hours: Sequence[HalfHour], utc_offset_s: Zone, slot: float) -> list[str]:
     base = _MT + _PH
     parts = [f'<line class="axis" x1="{_ML}" y1="{base}" x2="{_ML + _PW}" y2="{base}"/>']
     for i, label in _x_ticks(half_hours, utc_offset_s):
@@ -655,7 +685,7 @@ def _step_path(values: Sequence[float | None], slot: float, y_of: Callable[[floa
 
 
 def svg_offered_sl(
-    queue: QueueFigures, utc_offset_s: int, target: float, chart_id: str, with_day: bool
+    queue: QueueFigures, utc_offset_s: Zone, target: float, chart_id: str, with_day: bool
 ) -> str:
     """Offered per half hour as bars; SL per half hour as a line on a 0–100 % right axis."""
     hhs = queue.half_hours
@@ -712,7 +742,7 @@ def svg_offered_sl(
     return "\n".join(parts)
 
 
-def svg_staffing(queue: QueueFigures, utc_offset_s: int, chart_id: str, with_day: bool) -> str:
+def svg_staffing(queue: QueueFigures, utc_offset_s: Zone, chart_id: str, with_day: bool) -> str:
     """Erlang C need vs agents staffed per half hour as step lines; short half hours shaded."""
     hhs = queue.half_hours
     slot = _PW / len(hhs)
@@ -831,7 +861,7 @@ def _html_table(table: _Table) -> list[str]:
 
 
 def _html_charts(
-    period: Period, pi: int, utc_offset_s: int, targets: Mapping[str, float] | None
+    period: Period, pi: int, utc_offset_s: Zone, targets: Mapping[str, float] | None
 ) -> list[str]:
     queues = [q for q in period.queues if q.realtime]
     if not queues:
@@ -862,7 +892,7 @@ def to_html(report: Report, *, sl_targets: Mapping[str, float] | None = None) ->
     ``sl_targets`` (queue id → fraction) sets the SL target line; without it the model's
     ``sl_target`` if it has one, else :data:`DEFAULT_SL_TARGET`.
     """
-    off = report.utc_offset_s
+    off = report_zone(report)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -1057,7 +1087,7 @@ def rich_summary(
 ) -> RenderableType:
     """Per period: queue headline table (SL bar, offered sparkline), escalations, short half
     hours and agents. Every helpdesk string goes in as ``Text``, never as markup."""
-    off = report.utc_offset_s
+    off = report_zone(report)
     items: list[RenderableType] = [
         Text(report.title, style="bold"),
         Text(

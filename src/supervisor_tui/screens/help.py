@@ -10,6 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from supervisor_tui.core.erlang import CONCURRENCY_FORMULA
 from supervisor_tui.core.kpis import ABANDON_FORMULA, SL_FORMULA
 from supervisor_tui.model import Limit
 
@@ -24,7 +25,8 @@ FIGURES = (
         "Need · have",
         "Erlang C agents for the SL target at the last 30 min's arrivals and "
         "handle time, against agents signed in to the queue and not away. Erlang C ignores "
-        "abandons and shared agents: read it as a guide, not a forecast",
+        "abandons and shared agents: read it as a guide, not a forecast. Where agents take "
+        f"several chats at once (max_concurrent per queue): {CONCURRENCY_FORMULA}",
     ),
     ("Backlog", "open tickets (new, open, pending, on hold) by age since creation"),
     ("SLA", "⚠ at risk: under 25 % of the target left; ✖ breached: past due"),

@@ -19,7 +19,7 @@ HEALTH_LOOK = {
     HealthState.DEGRADED: ("◐", "DEGRADED", "bold yellow"),
     HealthState.DOWN: ("✖", "DOWN", "bold red"),
 }
-INTERNAL_SOURCES = {"rules", "operator"}
+INTERNAL_SOURCES = {"rules", "operator", "floor"}
 
 
 def freshness_text(
