@@ -14,6 +14,7 @@ from supervisor_tui import __version__
 from supervisor_tui.adapters.base import SourceSetupError
 from supervisor_tui.config import Config, ConfigError, default_rules, load_config
 from supervisor_tui.hub.demo import DEMO_EMAIL, DEMO_SN_USER
+from supervisor_tui.model import printable
 from supervisor_tui.store import StoreError
 
 
@@ -451,10 +452,10 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    import os
     from collections.abc import Iterator
 
     import supervisor_tui.report.render as render
+    from supervisor_tui.core.files import write_private
     from supervisor_tui.model import Event
     from supervisor_tui.report.compute import ReportError, compute
     from supervisor_tui.store import SQLiteStore
@@ -515,13 +516,9 @@ def _report(args: argparse.Namespace) -> int:
     if args.out is None:
         sys.stdout.write(text)
         return 0
-    # written whole or not at all: a temporary file beside the target, then renamed
-    tmp = args.out.with_name(f".{args.out.name}.tmp-{os.getpid()}")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, args.out)
+        write_private(args.out, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ConfigError(f"{args.out}: cannot write ({exc.strerror})") from None
     print(f"report written to {args.out}", file=sys.stderr)
     return 0
@@ -609,7 +606,7 @@ def _replay(args: argparse.Namespace) -> int:
         trainee = args.trainee or getpass.getuser()
         training = TrainingSession(trainee, str(args.file)) if args.train else None
         settings = FloorSettings(
-            floor_name=f"{config.floor.name} · {args.file.name}",
+            floor_name=f"{config.floor.name} · {printable(args.file.name)}",
             operator=trainee,
             targets=targets,
             rules=RuleEngine(list(config.rules)),
@@ -665,7 +662,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "replay":
             return _replay(args)
     except (ConfigError, StoreError, SourceSetupError) as exc:
-        print(f"supervisor-tui: {exc}", file=sys.stderr)
+        # the message may quote a file's name, and a name can hold escape sequences
+        print(f"supervisor-tui: {printable(str(exc))}", file=sys.stderr)
         return 2
     return 0
 

@@ -45,6 +45,8 @@ __all__ = [
     "TicketUpserted",
     "ViewCount",
     "parse_payload",
+    "printable",
+    "printable_data",
 ]
 
 
@@ -60,19 +62,25 @@ class Payload(BaseModel):
     @classmethod
     def _printable(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            return {key: _printable(value) for key, value in data.items()}
+            return {key: printable_data(value) for key, value in data.items()}
         return data
 
 
-def _printable(value: Any) -> Any:
+def printable(text: str) -> str:
+    """The text with what is not printable (C0 and C1 controls, so every escape sequence's
+    introducer; direction overrides; line separators) turned into spaces: the one cleaner for
+    text that came from a helpdesk or a file, so it can never drive the terminal."""
+    return text if text.isprintable() else "".join(ch if ch.isprintable() else " " for ch in text)
+
+
+def printable_data(value: Any) -> Any:
+    """``printable`` applied to every string inside decoded JSON, dictionary keys included."""
     if isinstance(value, str):
-        return (
-            value
-            if value.isprintable()
-            else "".join(ch if ch.isprintable() else " " for ch in value)
-        )
+        return printable(value)
     if isinstance(value, list | tuple):
-        return [_printable(v) for v in value]
+        return [printable_data(v) for v in value]
+    if isinstance(value, dict):
+        return {printable_data(k): printable_data(v) for k, v in value.items()}
     return value
 
 

@@ -33,6 +33,7 @@ from supervisor_tui.model import (
     SlaChanged,
     SlaState,
     TicketUpserted,
+    printable,
 )
 from supervisor_tui.report.model import (
     AgentFigures,
@@ -634,7 +635,7 @@ def compute(
     return Report(
         title=title,
         generated_at=now if now is not None else time.time(),
-        sources=tuple(name for name, _ in recordings),
+        sources=tuple(printable(name) for name, _ in recordings),  # a file's name, shown
         grouping=grouping,
         utc_offset_s=offset,
         periods=tuple(out),
