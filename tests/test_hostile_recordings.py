@@ -362,6 +362,11 @@ CRAFTED_COLUMNS = {
         "DROP TRIGGER events_append_only_update",
         "UPDATE events SET payload = x'00ff1b5d30' WHERE seq = 3",
     ],
+    "a payload time of 1e300": [
+        "DROP TRIGGER events_append_only_update",
+        "UPDATE events SET payload = json_set(payload, '$.since', 1e300) "
+        "WHERE seq = (SELECT MIN(seq) FROM events WHERE kind = 'agent.state')",
+    ],
     "schema version text": ["UPDATE meta SET value = 'one' WHERE key = 'schema_version'"],
 }
 # Snapshots only save time: a bad one is left out and the events are folded instead.
@@ -415,6 +420,33 @@ def test_a_bad_snapshot_is_left_out_and_replay_loses_nothing(
     assert not any(TERMINAL_CONTROL.search(name) for name in names), names
     if case != "snapshot of escapes":
         assert state.snapshot() == folded(path)
+
+
+def test_a_recording_whose_times_leap_centuries_ahead_is_refused_not_folded_for_ever(
+    base_recording: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by the fuzz: the report walks every half hour between two events, so one event
+    dated 2900 made it fill gigabytes. The span a report walks is bounded; the part asked
+    for with --to is reported as before."""
+    path = copy_of(base_recording, tmp_path / "leap.db")
+    far = 29_000_000_000.0  # in the year 2889
+    store = SQLiteStore(path)
+    store.append(
+        [
+            NewEvent(
+                source="simulator",
+                key="leap",
+                occurred_at=far,
+                received_at=far,
+                payload=SourceHealth(state=HealthState.CONNECTED, at=far),
+            )
+        ]
+    )
+    store.close()
+    assert main(["report", str(path), "--format", "json"]) == 2
+    assert "span more than 400 days" in capsys.readouterr().err
+    assert main(["report", str(path), "--format", "json", "--to", "2026-10-01"]) == 0
+    assert json.loads(capsys.readouterr().out)["periods"]
 
 
 # -- 5. a view, and queries that never end -----------------------------------------------------

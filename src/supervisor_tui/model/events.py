@@ -21,6 +21,8 @@ from supervisor_tui.model.enums import (
 )
 
 __all__ = [
+    "FURTHEST_AHEAD_S",
+    "LONGEST_AGO_S",
     "PAYLOAD_TYPES",
     "AgentStateChanged",
     "AgentUpserted",
@@ -44,6 +46,7 @@ __all__ = [
     "TicketDeleted",
     "TicketUpserted",
     "ViewCount",
+    "in_range",
     "parse_payload",
     "printable",
     "printable_data",
@@ -62,8 +65,24 @@ class Payload(BaseModel):
     @classmethod
     def _printable(cls, data: Any) -> Any:
         if isinstance(data, dict):
+            for key, value in data.items():
+                if not in_range(value):
+                    raise ValueError(f"{key}: {value!r:.30} is out of range")
             return {key: printable_data(value) for key, value in data.items()}
         return data
+
+
+LONGEST_AGO_S = -62_135_596_800  # 0001-01-01 UTC
+FURTHEST_AHEAD_S = 253_402_300_799  # 9999-12-31 23:59:59 UTC
+
+
+def in_range(value: Any) -> bool:
+    """Every number in an event is a time, a duration, a count or a share, so it fits
+    between the first and the last second a datetime can hold; inf, NaN and 1e300 do not
+    (a recording from elsewhere may hold them, and a time of 1e300 would crash a report)."""
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return LONGEST_AGO_S <= value <= FURTHEST_AHEAD_S  # False for NaN
+    return True
 
 
 def printable(text: str) -> str:

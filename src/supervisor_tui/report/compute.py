@@ -49,6 +49,8 @@ from supervisor_tui.report.model import (
 )
 
 HALF_HOUR_S = 1800
+MAX_SPAN_DAYS = 400
+"""The longest time one recording's report covers (a year of shifts and some)."""
 COMPLAINT_TAGS = ("complaint",)
 
 
@@ -179,6 +181,7 @@ class _Fold:
         self.span = span
         self.key: str | None = None
         self.now = -math.inf
+        self.walked_s = 0.0  # time of the span folded so far
         self.first_response_seen: set[str] = set()
         self.breached: set[tuple[str, str]] = set()
         self.presence_known: set[str] = set()
@@ -249,7 +252,22 @@ class _Fold:
             if self.in_span(t):
                 self._open(t)
         start = self.now
+        counted = min(t, self.span[1]) - max(start, self.span[0])
+        if counted > 0:
+            self.walked_s += counted
+            if self.walked_s > MAX_SPAN_DAYS * DAY_S:
+                # each half hour of the span holds figures for every queue: a recording
+                # whose times leap years ahead would take the memory of the machine
+                raise ReportError(
+                    f"the events span more than {MAX_SPAN_DAYS} days; report a part at a "
+                    "time with --from and --to"
+                )
         while start < t:
+            if not self.in_span(start):  # nothing is counted outside the span: skip to it
+                if start >= self.span[1]:
+                    break
+                start = min(t, self.span[0])
+                continue
             half = math.floor(start / HALF_HOUR_S) * HALF_HOUR_S
             end = min(t, half + HALF_HOUR_S)
             dt = end - start

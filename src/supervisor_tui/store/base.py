@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from supervisor_tui.model import Event, NewEvent, PayloadError, parse_payload, printable
+from supervisor_tui.model import (
+    Event,
+    NewEvent,
+    PayloadError,
+    in_range,
+    parse_payload,
+    printable,
+)
 
 SCHEMA_VERSION = 1
 
@@ -102,8 +108,9 @@ EventRow = tuple[int, str, str, str, float, float, str]
 
 
 def is_time(value: object) -> bool:
-    """A time as stored: a finite number (a file from elsewhere may hold text, NULL or inf)."""
-    return type(value) in (int, float) and math.isfinite(value)  # type: ignore[arg-type]
+    """A time as stored: a number a datetime can hold (a file from elsewhere may hold text,
+    NULL, inf or 1e300)."""
+    return type(value) in (int, float) and in_range(value)
 
 
 def sql_type(value: object) -> str:

@@ -214,6 +214,8 @@ class SQLiteStore:
                 raise StoreCorrupt(f"{self.path}: {failing} ({exc})") from None
             except sqlite3.DatabaseError as exc:
                 raise StoreCorrupt(f"{self.path}: {failing} ({exc})") from None
+            except UnicodeDecodeError:
+                raise StoreCorrupt(f"{self.path}: {failing} (text that is not UTF-8)") from None
 
     def _check_tables(self) -> None:
         """Refuse a recording whose tables are not what this version wrote (see _READ_TABLES)."""
