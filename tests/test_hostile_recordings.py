@@ -44,6 +44,7 @@ from supervisor_tui.model import (
     Channel,
     HealthState,
     NewEvent,
+    Payload,
     QueueUpserted,
     SourceHealth,
 )
@@ -121,6 +122,18 @@ def sql(path: Path, *statements: str, params: tuple[object, ...] = ()) -> None:
     for statement in statements:
         conn.execute(statement, params if "?" in statement else ())
     conn.close()
+
+
+def add_events(path: Path, at: float, payloads: list[Payload], source: str = "simulator") -> None:
+    """Append events to a copy of the recording (keys of their own), all at instant ``at``."""
+    store = SQLiteStore(path)
+    store.append(
+        [
+            NewEvent(source=source, key=f"added-{i}", occurred_at=at, received_at=at, payload=p)
+            for i, p in enumerate(payloads)
+        ]
+    )
+    store.close()
 
 
 # -- 1. a name that is not a file: URI --------------------------------------------------------
@@ -236,28 +249,18 @@ def hostile_source_recording(base: Path, dest: Path) -> Path:
     """A recording whose source name (the events' `source` column, never cleaned before) sets
     the terminal's title and writes its clipboard, with a queue and an agent of that source."""
     path = copy_of(base, dest)
-    store = SQLiteStore(path)
     at = EPOCH + 1.5 * 3600
-    store.append(
+    add_events(
+        path,
+        at,
         [
-            NewEvent(
-                source=EVIL_SOURCE,
-                key=f"k{i}",
-                occurred_at=at,
-                received_at=at,
-                payload=payload,
-            )
-            for i, payload in enumerate(
-                [
-                    SourceHealth(state=HealthState.DEGRADED, reason="slow", at=at),
-                    QueueUpserted(queue_id="evil", name="Evil", channel=Channel.CHAT),
-                    AgentUpserted(agent_id="evil-1", name="Eve", queue_ids=("evil",)),
-                    AgentStateChanged(agent_id="evil-1", state=AgentState.AVAILABLE, since=at),
-                ]
-            )
-        ]
+            SourceHealth(state=HealthState.DEGRADED, reason="slow", at=at),
+            QueueUpserted(queue_id="evil", name="Evil", channel=Channel.CHAT),
+            AgentUpserted(agent_id="evil-1", name="Eve", queue_ids=("evil",)),
+            AgentStateChanged(agent_id="evil-1", state=AgentState.AVAILABLE, since=at),
+        ],
+        source=EVIL_SOURCE,
     )
-    store.close()
     return path
 
 
@@ -430,19 +433,7 @@ def test_a_recording_whose_times_leap_centuries_ahead_is_refused_not_folded_for_
     for with --to is reported as before."""
     path = copy_of(base_recording, tmp_path / "leap.db")
     far = 29_000_000_000.0  # in the year 2889
-    store = SQLiteStore(path)
-    store.append(
-        [
-            NewEvent(
-                source="simulator",
-                key="leap",
-                occurred_at=far,
-                received_at=far,
-                payload=SourceHealth(state=HealthState.CONNECTED, at=far),
-            )
-        ]
-    )
-    store.close()
+    add_events(path, far, [SourceHealth(state=HealthState.CONNECTED, at=far)])
     assert main(["report", str(path), "--format", "json"]) == 2
     assert "span more than 400 days" in capsys.readouterr().err
     assert main(["report", str(path), "--format", "json", "--to", "2026-10-01"]) == 0
@@ -577,30 +568,14 @@ FORMULAS = {
 
 def formula_recording(base: Path, dest: Path) -> Path:
     path = copy_of(base, dest)
-    store = SQLiteStore(path)
-    at = EPOCH + 3600
-    store.append(
+    add_events(
+        path,
+        EPOCH + 3600,
         [
-            NewEvent(
-                source="simulator",
-                key=f"formula-{qid}",
-                occurred_at=at,
-                received_at=at,
-                payload=QueueUpserted(queue_id=qid, name=name, channel=Channel.VOICE),
-            )
+            QueueUpserted(queue_id=qid, name=name, channel=Channel.VOICE)
             for qid, name in FORMULAS.items()
-        ]
-        + [
-            NewEvent(
-                source="simulator",
-                key="formula-agent",
-                occurred_at=at,
-                received_at=at,
-                payload=AgentUpserted(agent_id="a-formula", name="=1+1", queue_ids=()),
-            )
-        ]
+        ],
     )
-    store.close()
     return path
 
 
