@@ -87,16 +87,14 @@ CREATE TABLE IF NOT EXISTS snapshots (
 );
 """
 
-# The tables a recording is read from, with the columns read from each. A recording opened
+# The tables replay and reports read, with the columns read from each. A recording opened
 # read-only comes from anywhere: each must be a plain table, not a view (which can run any
-# query, an endless recursive one included) nor a virtual table, with no generated column.
+# query, an endless recursive one included) nor a virtual table, with no generated column;
+# and no view at all is accepted.
 _READ_TABLES: dict[str, tuple[str, ...]] = {
     "meta": ("key", "value"),
     "events": ("seq", "source", "key", "kind", "occurred_at", "received_at", "payload"),
     "snapshots": ("seq", "at", "format", "data"),
-    "cursors": ("source", "cursor", "updated_at"),
-    "quarantine": ("id", "source", "kind", "reason", "raw", "received_at"),
-    "outbox": ("id", "event_seq", "source", "action", "body", "state", "attempts"),
 }
 _REQUIRED_TABLES = ("meta", "events")
 _NOT_A_STORE = "not a supervisor-tui store"
@@ -211,7 +209,9 @@ class SQLiteStore:
                         else "interrupted"
                     )
                     raise StoreError(f"{self.path}: stopped reading ({why})") from None
-                raise StoreCorrupt(f"{self.path}: {failing} ({exc})") from None
+                # a lock or an I/O error is trouble of the moment, not a damaged file
+                kind = StoreCorrupt if failing == _NOT_A_STORE else StoreError
+                raise kind(f"{self.path}: {failing} ({exc})") from None
             except sqlite3.DatabaseError as exc:
                 raise StoreCorrupt(f"{self.path}: {failing} ({exc})") from None
             except UnicodeDecodeError:
