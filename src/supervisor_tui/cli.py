@@ -604,7 +604,7 @@ def _replay(args: argparse.Namespace) -> int:
                 raise ConfigError(f"--at {args.at!r}: expected HH:MM or HH:MM:SS")
             player.seek(at)
         trainee = args.trainee or getpass.getuser()
-        training = TrainingSession(trainee, str(args.file)) if args.train else None
+        training = TrainingSession(trainee, printable(str(args.file))) if args.train else None
         settings = FloorSettings(
             floor_name=f"{config.floor.name} · {printable(args.file.name)}",
             operator=trainee,
