@@ -8,6 +8,7 @@ is committed with it). A second connection writes operator events such as acks w
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 import stat
@@ -129,7 +130,7 @@ class SQLiteStore:
         self._read_lock = threading.Lock()
         self._has_snapshots = True
         self._query_deadline_s = query_deadline_s
-        self._query_started = 0.0
+        self._query_started = math.inf  # the deadline counts inside _read only
         self._query_timed_out = False
         if read_only:
             if not self.path.is_file():
@@ -216,6 +217,8 @@ class SQLiteStore:
                 raise StoreCorrupt(f"{self.path}: {failing} ({exc})") from None
             except UnicodeDecodeError:
                 raise StoreCorrupt(f"{self.path}: {failing} (text that is not UTF-8)") from None
+            finally:
+                self._query_started = math.inf
 
     def _check_tables(self) -> None:
         """Refuse a recording whose tables are not what this version wrote (see _READ_TABLES)."""
