@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from itertools import count
 
 from supervisor_tui.core.projection import FloorState
-from supervisor_tui.model import Event, HealthState, NewEvent, Payload, SourceHealth
+from supervisor_tui.model import Event, HealthState, Limit, NewEvent, Payload, SourceHealth
 from supervisor_tui.store import SQLiteStore
 
 _seq = count(1)
@@ -55,10 +55,16 @@ class StoreSink:
         retry_at: float | None = None,
         budget_left: float | None = None,
         poll_interval_s: float | None = None,
+        limits: Sequence[Limit] = (),
     ) -> None:
         now = self.clock()
         payload = SourceHealth(
-            state=state, reason=reason, retry_at=retry_at, budget_left=budget_left, at=now
+            state=state,
+            reason=reason,
+            retry_at=retry_at,
+            budget_left=budget_left,
+            limits=tuple(limits),
+            at=now,
         )
         self.health_reports.append(payload)
         self.store.append(

@@ -97,7 +97,7 @@ async def test_wrong_token_fails_readably_without_the_token(
     assert code == 1
     (source,) = json.loads(out)["sources"]
     assert source["ok"] is False
-    assert "refused the credentials (401)" in source["error"]
+    assert "(401)" in source["error"] and "refused the " in source["error"]
     assert "not-the-token-42" not in out + err and TOKEN not in out + err
 
 

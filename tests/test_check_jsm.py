@@ -93,7 +93,7 @@ async def test_wrong_token_fails_readably_without_the_token(
     code, out, err = await run_check(path, capsys, "--json", token="not-the-token-99")
     (source,) = json.loads(out)["sources"]
     assert code == 1 and source["ok"] is False
-    assert "refused the credentials (401)" in source["error"]
+    assert "(401)" in source["error"] and "refused the " in source["error"]
     assert "not-the-token-99" not in out + err and TOKEN not in out + err
 
 

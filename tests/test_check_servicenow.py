@@ -94,7 +94,7 @@ async def test_wrong_password_fails_readably_without_the_password(
     )
     (source,) = json.loads(out)["sources"]
     assert code == 1 and source["ok"] is False
-    assert "refused the credentials (401)" in source["error"]
+    assert "(401)" in source["error"] and "refused the " in source["error"]
     assert "not-it-9911" not in out + err and PASSWORD not in out + err
 
 

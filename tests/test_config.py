@@ -179,3 +179,41 @@ def test_a_config_others_can_change_is_refused(tmp_path: Path) -> None:
             load_config(path)
     path.chmod(0o600)
     assert load_config(path).floor.name == "x"
+
+
+def test_an_adapter_installed_by_entry_point_owns_its_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A site's own adapter (installed under the entry point group) brings its settings
+    model; config.py knows nothing of it and still names its keys in its errors."""
+    from typing import Literal
+
+    import supervisor_tui.adapters.base as base
+    import supervisor_tui.config as config_module
+
+    class PagerSource(base.SourceSettings):
+        kind: Literal["pager"]
+        pager_url: str
+        escalate_after_s: int = 60
+
+    class PagerAdapter:
+        settings_model = PagerSource
+
+    class Plugin:
+        def load(self) -> type:
+            return PagerAdapter
+
+    installed = base.adapter_kinds()
+    monkeypatch.setattr(base, "adapter_kinds", lambda: {**installed, "pager": Plugin()})
+    monkeypatch.setattr(config_module, "adapter_kinds", base.adapter_kinds)
+    ok = parse_config(
+        {"sources": [{"name": "p", "kind": "pager", "pager_url": "https://pager.example"}]},
+        "site.toml",
+    )
+    assert ok.sources[0].kind == "pager" and ok.sources[0].escalate_after_s == 60
+    with pytest.raises(ConfigError) as bad:
+        parse_config({"sources": [{"name": "p", "kind": "pager", "pager_ur": "x"}]}, "site.toml")
+    message = str(bad.value)
+    assert "site.toml: sources[0].pager_ur: unknown key (expected one of: " in message
+    assert "escalate_after_s, kind, name, pager_url" in message
+    assert "sources[0].pager_url: required key is missing" in message

@@ -65,6 +65,7 @@ async def main():
         adapter = FreshdeskAdapter("freshdesk", settings, clock=time.time)
     rules = RuleEngine(list(Config.model_validate({"rules": default_rules()}).rules))
     collector = Collector(store, [adapter], rules, FloorTargets(), time.time)
+    collector.take_lease()  # as a restarted collector does: the claims of the killed one are freed
     seen = {"comment": 0, "tag": 0, "mark": 0}
     request = adapter.api.request
 

@@ -242,16 +242,23 @@ async def assert_canary_nowhere(
     for name, data in file_bytes(run.store.path).items():
         check(f"file {name} (closed)", data.decode("latin-1"))
 
-    logged = log_file.read_text(encoding="utf-8")
-    assert logged, "DEBUG logging captured nothing"
-    check("log file", logged)
-    for record in caplog.records:
+    logs = log_texts(log_file, caplog)
+    assert logs["log file"], "DEBUG logging captured nothing"
+    for where, text in logs.items():
+        check(where, text)
+
+    assert found == {}, f"secrets found in: {sorted(found)}"
+
+
+def log_texts(log_file: Path, caplog: pytest.LogCaptureFixture) -> dict[str, str]:
+    """The DEBUG log file, and each captured record with its arguments and traceback."""
+    out = {"log file": log_file.read_text(encoding="utf-8")}
+    for i, record in enumerate(caplog.records):
         text = record.getMessage() + repr(record.args)
         if record.exc_info and record.exc_info[1] is not None:
             text += "".join(traceback.format_exception(record.exc_info[1]))
-        check(f"log record {record.name}", text)
-
-    assert found == {}, f"secrets found in: {sorted(found)}"
+        out[f"log record {i} {record.name}"] = text
+    return out
 
 
 # -- Zendesk ---------------------------------------------------------------------------------

@@ -270,7 +270,7 @@ async def test_wrong_token_is_down_and_the_token_is_nowhere(floor: Floor) -> Non
     await full_sync(floor, adapter)
     report = floor.sink.health_reports[-1]
     assert report.state is HealthState.DOWN
-    assert "refused the credentials (401)" in report.reason
+    assert "refused the API token of bot@example.com (401)" in report.reason
     assert report.retry_at is not None and report.retry_at > floor.clock()
     dump = json.dumps([e.payload.model_dump() for e in floor.store.read_from(0)])
     assert "wrong-token-value-123" not in dump and TOKEN not in dump

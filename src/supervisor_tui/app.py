@@ -705,7 +705,12 @@ class SupervisorApp(App[None]):
             ("tab", "switch between panels"),
             ("ctrl+p", "command palette"),
         ]
-        self.push_screen(HelpScreen(keys))
+        limits = [
+            (name, limit)
+            for name, source in sorted(self.state.sources.items())
+            for limit in source.limits
+        ]
+        self.push_screen(HelpScreen(keys, limits))
 
     # -- replay ---------------------------------------------------------------------------
 

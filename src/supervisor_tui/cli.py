@@ -9,13 +9,17 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from supervisor_tui import __version__
 from supervisor_tui.adapters.base import SourceSetupError
 from supervisor_tui.config import Config, ConfigError, default_rules, load_config
 from supervisor_tui.hub.demo import DEMO_EMAIL, DEMO_SN_USER
 from supervisor_tui.model import printable
-from supervisor_tui.store import StoreError
+from supervisor_tui.store import SQLiteStore, StoreError
+
+if TYPE_CHECKING:
+    from supervisor_tui.hub.live import LiveFloor
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,6 +44,19 @@ def _parser() -> argparse.ArgumentParser:
         default="zendesk",
         help="serve the floor from a fake helpdesk on loopback through the real adapter "
         "(default zendesk), or feed the simulation straight in (none)",
+    )
+    demo.add_argument(
+        "--account",
+        choices=("admin", "supervisor", "agent"),
+        default="admin",
+        help="what the demo's tokens may read: an admin's (default), a supervisor's custom "
+        "role, or an agent's on smaller plans; the board and check show what is missing",
+    )
+    demo.add_argument(
+        "--check",
+        action="store_true",
+        help="run `check` against the demo's helpdesks (as a new user would) instead of "
+        "opening the dashboard",
     )
     demo.add_argument(
         "--all-backends",
@@ -229,6 +246,7 @@ def _demo(args: argparse.Namespace, db: Path) -> int:
     helpdesks = DemoHelpdesks(
         SimOptions(seed=args.seed, agents=args.agents, queues=args.queues, speed=args.speed),
         it_desks=args.all_backends,
+        account=args.account,
     )
     url = helpdesks.start()
     # this process only; throwaway credentials for the fakes
@@ -244,6 +262,14 @@ def _demo(args: argparse.Namespace, db: Path) -> int:
         helpdesks.servicenow.base_url if helpdesks.servicenow is not None else None,
     )
     try:
+        if args.check:
+            import asyncio
+
+            from supervisor_tui.hub.check import check_all, summary_lines
+
+            result = asyncio.run(check_all(config))
+            print("\n".join(summary_lines(result)))
+            return 0 if all(s["ok"] for s in result["sources"]) else 1
         code = _run_dashboard(config, db, clock=helpdesks.clock)
         taken = helpdesks.write_backs()
         if taken:
@@ -255,12 +281,31 @@ def _demo(args: argparse.Namespace, db: Path) -> int:
 
 
 def _log_to(path: Path) -> None:
-    logging.basicConfig(
-        filename=path, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    try:
+        # beside the store; with a PostgreSQL store that is the data directory, maybe not made yet
+        path.parent.mkdir(parents=True, exist_ok=True)
+        logging.basicConfig(
+            filename=path,
+            level=logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write the log ({exc.strerror})") from None
 
 
-def _run_dashboard(config: Config, db: Path, clock: Callable[[], float] | None = None) -> int:
+def _sqlite_file(args: argparse.Namespace, config: Config) -> Path | None:
+    """The SQLite file to open, or None for the PostgreSQL store the config names (``--db``
+    wins over both)."""
+    if args.db is not None:
+        return Path(args.db)
+    if config.store.postgres_url() is not None:
+        return None
+    return config.store.resolved_path()
+
+
+def _run_dashboard(
+    config: Config, db: Path | None, clock: Callable[[], float] | None = None
+) -> int:
     from supervisor_tui.app import FloorSettings, SupervisorApp
     from supervisor_tui.hub.live import build_live_floor
 
@@ -271,6 +316,7 @@ def _run_dashboard(config: Config, db: Path, clock: Callable[[], float] | None =
             f"[keys]: unknown binding id {', '.join(unknown)} (expected one of: {known})"
         )
     floor = build_live_floor(config, db, clock)
+    _take_lease(floor)
     settings = FloorSettings(
         floor_name=config.floor.name,
         operator=config.operator_name(),
@@ -288,17 +334,35 @@ def _run_dashboard(config: Config, db: Path, clock: Callable[[], float] | None =
     return app.return_code or 0
 
 
+def _take_lease(floor: LiveFloor) -> None:
+    """One collector per store: a second one stops here with one line naming the first."""
+    try:
+        floor.collector.take_lease()
+    except BaseException:
+        floor.store.close()
+        raise
+
+
 def _token(args: argparse.Namespace) -> int:
     import secrets
 
+    import tomli_w
+    from pydantic import ValidationError
+
+    from supervisor_tui.config import HubToken
     from supervisor_tui.hub.protocol import hash_token
 
     token = secrets.token_urlsafe(32)
+    entry = {"name": args.name, "scope": args.scope, "sha256": hash_token(token)}
+    try:
+        HubToken.model_validate(entry)  # the entry is refused now, not when the hub starts
+    except ValidationError as exc:
+        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise ConfigError(f"token --name {args.name!r}: {reasons}") from None
     print(f"token (give it to the terminal; it is not kept anywhere): {token}", file=sys.stderr)
+    # written by a TOML writer: a name is data, it cannot add a line to the config
     print("[[hub.tokens]]")
-    print(f'name = "{args.name}"')
-    print(f'scope = "{args.scope}"')
-    print(f'sha256 = "{hash_token(token)}"')
+    print(tomli_w.dumps(entry), end="")
     return 0
 
 
@@ -325,8 +389,8 @@ def _serve(args: argparse.Namespace) -> int:
     from supervisor_tui.hub.server import Hub
 
     config = load_config(args.config)
-    db = args.db or config.store.resolved_path()
-    _log_to(db.with_suffix(".log"))
+    db = _sqlite_file(args, config)
+    _log_to((db or config.store.resolved_path()).with_suffix(".log"))
     hub_config = config.hub
     if not hub_config.tokens:
         raise ConfigError(f"{args.config}: [hub] has no tokens (make one: supervisor-tui token)")
@@ -335,6 +399,8 @@ def _serve(args: argparse.Namespace) -> int:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(hub_config.tls_cert, hub_config.tls_key)
     floor = build_live_floor(config, db)
+    _take_lease(floor)
+    where = floor.store.path if isinstance(floor.store, SQLiteStore) else floor.store.where
     host, port = hub_config.address()
     hub = Hub(
         floor.store,
@@ -356,7 +422,9 @@ def _serve(args: argparse.Namespace) -> int:
         await floor.collector.start()
         bound = await hub.start()
         scheme = "wss" if tls else "ws"
-        print(f"serving {config.floor.name!r}: {scheme}://{host}:{bound}  (store {db})", flush=True)
+        print(
+            f"serving {config.floor.name!r}: {scheme}://{host}:{bound}  (store {where})", flush=True
+        )
         try:
             await stop.wait()
         finally:
@@ -644,8 +712,8 @@ def main(argv: list[str] | None = None) -> int:
                 return _demo(args, Path(tmp) / "demo.db")
         if args.command == "run":
             config = load_config(args.config)
-            db = args.db or config.store.resolved_path()
-            _log_to(db.with_suffix(".log"))
+            db = _sqlite_file(args, config)
+            _log_to((db or config.store.resolved_path()).with_suffix(".log"))
             return _run_dashboard(config, db)
         if args.command == "check":
             return _check(args)

@@ -6,11 +6,11 @@ import getpass
 import os
 import stat
 import tomllib
+import unicodedata
 from datetime import datetime
-from ipaddress import ip_address
+from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 
 from platformdirs import user_data_path
 from pydantic import (
@@ -18,12 +18,20 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 
+from supervisor_tui.adapters.base import (
+    SourceSettings,
+    adapter_kinds,
+    is_loopback,
+    source_union,
+)
 from supervisor_tui.core.rules import Rule
 from supervisor_tui.core.targets import FloorTargets, QueueTargets
+from supervisor_tui.files import read_small_file
 
 
 class ConfigError(Exception):
@@ -53,8 +61,8 @@ class StoreConfig(_Strict):
     path: Path | None = None
     """The SQLite file; empty means the user data directory's floor.db."""
     url: str | None = Field(default=None, pattern=r"^postgres(ql)?://")
-    """A PostgreSQL store instead (``postgresql://user@host/db``), for several collectors
-    feeding one floor. Keep the password out of it: libpq reads PGPASSWORD or ~/.pgpass."""
+    """A PostgreSQL store instead (``postgresql://user@host/db``), for a floor read from
+    several machines. Keep the password out of it: libpq reads PGPASSWORD or ~/.pgpass."""
     url_env: str | None = None
     """Or: the environment variable that holds the URL."""
     schema_name: str = Field(default="supervisor", pattern=r"^[a-z_][a-z0-9_]*$")
@@ -97,7 +105,7 @@ class WebhooksConfig(_Strict):
 
     @model_validator(mode="after")
     def _tls_off_loopback(self) -> WebhooksConfig:
-        off_loopback = self.listen and not _is_loopback(self.address()[0])
+        off_loopback = self.listen and not is_loopback(self.address()[0])
         if off_loopback and not (self.tls_cert and self.tls_key):
             raise ValueError(
                 f"listen {self.listen!r} is not a loopback address: "
@@ -105,10 +113,22 @@ class WebhooksConfig(_Strict):
             )
         return self
 
+    @field_validator("listen")
+    @classmethod
+    def _port(cls, value: str | None) -> str | None:
+        return None if value is None else _check_port(value)
+
     def address(self) -> tuple[str, int]:
         assert self.listen is not None
         host, _, port = self.listen.rpartition(":")
         return host, int(port)
+
+
+def _check_port(listen: str) -> str:
+    port = int(listen.rpartition(":")[2])
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port {port} is not a TCP port (1 to 65535)")
+    return listen
 
 
 class HubToken(_Strict):
@@ -120,6 +140,22 @@ class HubToken(_Strict):
     scope: Literal["view", "supervise"]
     """``view`` watches; ``supervise`` also acks, notes, snoozes and resolves."""
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    @field_validator("name")
+    @classmethod
+    def _visible(cls, name: str) -> str:
+        # a line break in a name is how a line is added to a config; others hide or reorder
+        # what a supervisor reads on an ack
+        hidden = sorted(
+            {
+                f"U+{ord(c):04X}"
+                for c in name
+                if not c.isprintable() and unicodedata.category(c) != "Zs"
+            }
+        )
+        if hidden:
+            raise ValueError(f"no control or invisible characters in a name ({', '.join(hidden)})")
+        return name
 
 
 class HubConfig(_Strict):
@@ -133,9 +169,14 @@ class HubConfig(_Strict):
     """Frames waiting for one terminal before it is resent the floor instead."""
     tokens: list[HubToken] = Field(default_factory=list)
 
+    @field_validator("listen")
+    @classmethod
+    def _port(cls, value: str) -> str:
+        return _check_port(value)
+
     @model_validator(mode="after")
     def _tls_off_loopback(self) -> HubConfig:
-        if not _is_loopback(self.address()[0]) and not (self.tls_cert and self.tls_key):
+        if not is_loopback(self.address()[0]) and not (self.tls_cert and self.tls_key):
             raise ValueError(
                 f"listen {self.listen!r} is not a loopback address: set tls_cert and tls_key"
             )
@@ -164,226 +205,19 @@ class QueueTargetsConfig(_Strict):
     aht_default_s: float | None = Field(default=None, gt=0)
 
 
-class SimulatorSource(_Strict):
-    name: str = Field(min_length=1)
-    kind: Literal["simulator"]
-    seed: int = 7
-    agents: int = Field(default=40, ge=1, le=5000)
-    queues: int = Field(default=5, ge=1, le=500)
-    speed: float = Field(default=1.0, gt=0, le=3600)
-    """Simulated seconds per wall-clock second."""
-    warmup_s: float = Field(default=3 * 3600 + 2400, ge=0, le=12 * 3600)
-    """How much of the simulated day is already behind us at start (back-filled at once)."""
-
-
-class ZendeskSource(_Strict):
-    """A Zendesk account. Secrets are named here, never written here: ``token_env`` names
-    an environment variable, ``token_file`` a file only its owner can read."""
-
-    name: str = Field(min_length=1)
-    kind: Literal["zendesk"]
-    subdomain: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$")
-    base_url: str | None = None
-    """Wins over ``subdomain``; tests and the demo point it at a fake on loopback."""
-    email: str | None = None
-    token_env: str | None = None
-    token_file: str | None = None
-    oauth_token_env: str | None = None
-    rate_limit_per_minute: int = Field(default=200, ge=10, le=100_000)
-    """The plan's limit (Team 200, Growth and Professional 400, Enterprise 700)."""
-    budget_share: float = Field(default=0.5, gt=0, le=1)
-    """The share of that limit this source may use; the rest is left to other integrations."""
-    write_back: bool = False
-    """Write acks and notes back to the ticket as private comments and a tag."""
-    ack_tag: str = Field(default="supervisor_acked", pattern=r"^[A-Za-z0-9_/-]+$")
-    webhook_secret_env: str | None = None
-    group_channels: dict[str, Literal["voice", "chat", "email", "web", "social", "other"]] = Field(
-        default_factory=dict
-    )
-    """A group's channel by its name, where the name does not say it ("Tier 1" = "voice")."""
-    escalation_tags: list[str] = Field(default_factory=lambda: ["escalated"])
-    views: dict[str, int] = Field(default_factory=dict)
-    """Views whose counts the freshness bar shows: ``{ "Escalated" = 360001234567 }``."""
-    hot_interval_s: float = Field(default=5, ge=1, le=600)
-    ticket_interval_s: float = Field(default=10, ge=6, le=3600)
-    warm_interval_s: float = Field(default=30, ge=10, le=3600)
-    backfill_s: float = Field(default=7 * 24 * 3600, ge=3600, le=90 * 24 * 3600)
-
-    @model_validator(mode="after")
-    def _needs(self) -> ZendeskSource:
-        if not self.base_url and not self.subdomain:
-            raise ValueError("needs subdomain (or base_url)")
-        if self.base_url:
-            _check_base_url(self.base_url)
-        if not self.oauth_token_env and not (self.email and (self.token_env or self.token_file)):
-            raise ValueError("needs email with token_env or token_file, or oauth_token_env")
-        return self
-
-
-class FreshdeskSource(_Strict):
-    """A Freshdesk account. The API key is named here (``api_key_env`` / ``api_key_file``),
-    never written here."""
-
-    name: str = Field(min_length=1)
-    kind: Literal["freshdesk"]
-    domain: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$")
-    base_url: str | None = None
-    """Wins over ``domain``; tests and the demo point it at a fake on loopback."""
-    api_key_env: str | None = None
-    api_key_file: str | None = None
-    plan: Literal["trial", "growth", "pro", "enterprise"] = "growth"
-    """Sets the budgets: trial 50, growth 200 (20 for ticket lists), pro 400/100,
-    enterprise 700/200 calls a minute."""
-    budget_share: float = Field(default=0.5, gt=0, le=1)
-    write_back: bool = False
-    ack_tag: str = Field(default="supervisor_acked", pattern=r"^[A-Za-z0-9_/-]+$")
-    webhook_secret_env: str | None = None
-    group_channels: dict[str, Literal["voice", "chat", "email", "web", "social", "other"]] = Field(
-        default_factory=dict
-    )
-    ticket_stats: bool = True
-    """``include=stats`` on the ticket list: 2 more credits a page, for first response and
-    resolution times (the shift report) and a chat's answer time."""
-    ticket_interval_s: float | None = Field(default=None, ge=3, le=3600)
-    """Empty: as often as the plan's ticket-list limit allows (growth 10 s, pro 5 s)."""
-    agent_interval_s: float = Field(default=30, ge=10, le=3600)
-    idle_after_s: float = Field(default=1800, ge=60, le=86_400)
-    backfill_s: float = Field(default=7 * 24 * 3600, ge=3600, le=30 * 24 * 3600)
-
-    @model_validator(mode="after")
-    def _needs(self) -> FreshdeskSource:
-        if not self.base_url and not self.domain:
-            raise ValueError("needs domain (or base_url)")
-        if self.base_url:
-            _check_base_url(self.base_url)
-        if not (self.api_key_env or self.api_key_file):
-            raise ValueError("needs api_key_env or api_key_file")
-        return self
-
-
-class JsmSource(_Strict):
-    """A Jira Service Management (Cloud) site. Secrets are named here, never written here:
-    ``token_env`` / ``token_file`` (an API token, with ``email``) or ``oauth_token_env``."""
-
-    name: str = Field(min_length=1)
-    kind: Literal["jsm"]
-    site: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$")
-    """"acme" for https://acme.atlassian.net."""
-    base_url: str | None = None
-    """Wins over ``site``; with OAuth, ``https://api.atlassian.com/ex/jira/<cloud id>``; tests
-    and the demo point it at a fake on loopback."""
-    email: str | None = None
-    token_env: str | None = None
-    token_file: str | None = None
-    oauth_token_env: str | None = None
-    service_desk_ids: list[str] = Field(default_factory=list)
-    """Empty: every service desk the account can see."""
-    rate_limit_per_minute: int = Field(default=300, ge=10, le=100_000)
-    """Atlassian does not publish a per-minute figure for API tokens; this is our ceiling."""
-    budget_share: float = Field(default=0.5, gt=0, le=1)
-    write_back: bool = False
-    """Write acks and notes back as internal comments and a label."""
-    ack_label: str = Field(default="supervisor_acked", pattern=r"^[^\s]{1,255}$")
-    queue_channels: dict[str, Literal["voice", "chat", "email", "web", "social", "other"]] = Field(
-        default_factory=dict
-    )
-    """A queue's channel by its name, where the name does not say it."""
-    ticket_interval_s: float = Field(default=10, ge=2, le=3600)
-    queue_interval_s: float = Field(default=30, ge=5, le=3600)
-    sla_interval_s: float = Field(default=15, ge=5, le=3600)
-    members_interval_s: float = Field(default=120, ge=10, le=3600)
-    """How often the queues' member lists are read (counts: every ``queue_interval_s``)."""
-    overlap_s: float = Field(default=120, ge=60, le=3600)
-    backfill_s: float = Field(default=7 * 24 * 3600, ge=3600, le=90 * 24 * 3600)
-
-    @model_validator(mode="after")
-    def _needs(self) -> JsmSource:
-        if not self.base_url and not self.site:
-            raise ValueError("needs site (or base_url)")
-        if self.base_url:
-            _check_base_url(self.base_url)
-        if not self.oauth_token_env and not (self.email and (self.token_env or self.token_file)):
-            raise ValueError("needs email with token_env or token_file, or oauth_token_env")
-        return self
-
-
-class ServiceNowSource(_Strict):
-    """A ServiceNow instance. Secrets are named here, never written here: ``password_env`` /
-    ``password_file`` (with ``username``: HTTP Basic) or ``oauth_token_env`` (a bearer
-    token)."""
-
-    name: str = Field(min_length=1)
-    kind: Literal["servicenow"]
-    instance: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$")
-    """"acme" for https://acme.service-now.com."""
-    base_url: str | None = None
-    """Wins over ``instance``; tests and the demo point it at a fake on loopback."""
-    username: str | None = None
-    password_env: str | None = None
-    password_file: str | None = None
-    oauth_token_env: str | None = None
-    tables: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,79}$")]] = Field(
-        default_factory=lambda: ["incident"], min_length=1
-    )
-    """Task tables read as tickets (incident, sc_task, ...)."""
-    rate_limit_per_minute: int = Field(default=120, ge=10, le=100_000)
-    """Our ceiling; a rate limit rule on the instance (counted per hour) lowers it."""
-    budget_share: float = Field(default=0.5, gt=0, le=1)
-    write_back: bool = False
-    """Write acks and notes back as work notes (internal)."""
-    presence: Literal["auto", "awa", "none"] = "auto"
-    """auto: Advanced Work Assignment presence where the instance has it, else agents by their
-    open work; awa: only AWA; none: never read AWA."""
-    group_channels: dict[str, Literal["voice", "chat", "email", "web", "social", "other"]] = Field(
-        default_factory=dict
-    )
-    page_size: int = Field(default=500, ge=10, le=10_000)
-    ticket_interval_s: float = Field(default=15, ge=3, le=3600)
-    sla_interval_s: float = Field(default=30, ge=5, le=3600)
-    presence_interval_s: float = Field(default=30, ge=5, le=3600)
-    workload_interval_s: float = Field(default=60, ge=10, le=3600)
-    backfill_s: float = Field(default=7 * 24 * 3600, ge=3600, le=90 * 24 * 3600)
-
-    @model_validator(mode="after")
-    def _needs(self) -> ServiceNowSource:
-        if not self.base_url and not self.instance:
-            raise ValueError("needs instance (or base_url)")
-        if self.base_url:
-            _check_base_url(self.base_url)
-        if not self.oauth_token_env and not (
-            self.username and (self.password_env or self.password_file)
-        ):
-            raise ValueError("needs username and password_env or password_file, or oauth_token_env")
-        return self
-
-
-def _check_base_url(base_url: str) -> None:
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ValueError("base_url: plain http is only allowed to a loopback address")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-SourceConfig = Annotated[
-    SimulatorSource | ZendeskSource | FreshdeskSource | JsmSource | ServiceNowSource,
-    Field(discriminator="kind"),
-]
+if TYPE_CHECKING:
+    SourceConfig = SourceSettings
+else:
+    SourceConfig = source_union()
+    """A ``[[sources]]`` entry: its ``kind`` picks the settings model of the adapter
+    installed under that name (an entry point), which validates every other key."""
 
 
 def _refuse_repeats(what: str, values: list[str]) -> None:
     repeated = sorted({v for v in values if values.count(v) > 1})
     if repeated:
-        raise ValueError(f"{what} must be unique (repeated: {', '.join(repeated)})")
+        shown = ", ".join(_key_text(v) for v in repeated)
+        raise ValueError(f"{what} must be unique (repeated: {shown})")
 
 
 class Config(_Strict):
@@ -400,7 +234,7 @@ class Config(_Strict):
 
     @field_validator("sources")
     @classmethod
-    def _unique_names(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
+    def _unique_names(cls, sources: list[SourceSettings]) -> list[SourceSettings]:
         _refuse_repeats("source names", [s.name for s in sources])
         return sources
 
@@ -442,15 +276,20 @@ class Config(_Strict):
             return "operator"
 
 
+CONFIG_MAX_BYTES = 4 * 1024 * 1024
+"""A configuration is a few kilobytes; anything near this is not one."""
+
+
 def load_config(path: str | Path) -> Config:
     path = Path(path)
     try:
-        mode = path.stat().st_mode
-        raw = path.read_bytes()
+        mode, raw = read_small_file(path, CONFIG_MAX_BYTES)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except ValueError as exc:  # a NUL in the path
+        raise ConfigError(f"{path!s:.200}: cannot read ({exc})") from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         # whoever can change it can point a source at their own server and collect the
         # token; and it names the floor's secrets, tokens and hubs: its owner's alone
@@ -462,14 +301,40 @@ def load_config(path: str | Path) -> Config:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return parse_config(data, str(path))
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML (nested too deeply)") from None
+    try:
+        return parse_config(data, str(path))
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a configuration") from None
+
+
+_INSTALLED = tuple(sorted(adapter_kinds()))
+
+
+@lru_cache(maxsize=4)
+def _config_model(kinds: tuple[str, ...]) -> type[Config]:
+    if kinds == _INSTALLED:
+        return Config
+    # adapters were installed since this module was imported: their settings models too
+    union: Any = source_union()
+    model: type[Config] = create_model(
+        "Config", __base__=Config, sources=(list[union], Field(default_factory=list))
+    )
+    return model
+
+
+def config_model() -> type[Config]:
+    """``Config`` with a ``[[sources]]`` entry for every adapter installed now."""
+    return _config_model(tuple(sorted(adapter_kinds())))
 
 
 def parse_config(data: dict[str, Any], origin: str) -> Config:
+    model = config_model()
     try:
-        return Config.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        lines = [_describe(origin, err, data) for err in exc.errors()]
+        lines = [_describe(origin, err, data, model) for err in exc.errors()]
         raise ConfigError("\n".join(lines)) from None
 
 
@@ -482,19 +347,36 @@ def _loc_text(loc: tuple[int | str, ...], data: Any) -> str:
             out += f"[{part}]"
             node = node[part] if isinstance(node, list) and part < len(node) else None
         elif isinstance(node, dict) and part in node:
-            out += f".{part}" if out else part
+            out += f".{_key_text(part)}" if out else _key_text(part)
             node = node[part]
         elif isinstance(node, dict) and node.get("kind") == part:
             continue  # the discriminator's tag, not a key in the file
         else:
-            out += f".{part}" if out else part
+            out += f".{_key_text(part)}" if out else _key_text(part)
             node = None
     return out or "(top level)"
 
 
-def _model_at(loc: tuple[int | str, ...], data: Any) -> type[BaseModel] | None:
+def _key_text(key: str) -> str:
+    """A key from the file as an error shows it: bare if it can be, else quoted with its
+    control characters escaped (a key is data: it must not move the cursor, clear the
+    screen or start a new line of the message)."""
+    if key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key):
+        return key
+    shown = "".join(
+        c
+        if c.isprintable() and c not in '"\\'
+        else (f"\\{c}" if c in '"\\' else f"\\u{ord(c):04X}")
+        for c in key
+    )
+    return f'"{shown}"'
+
+
+def _model_at(
+    loc: tuple[int | str, ...], data: Any, root: type[BaseModel]
+) -> type[BaseModel] | None:
     """The model that holds the key at ``loc``, to list the keys it does accept."""
-    model: Any = Config
+    model: Any = root
     node = data
     for part in loc[:-1]:
         if isinstance(part, int):
@@ -542,12 +424,12 @@ def _kind_of(model: type[BaseModel]) -> Any:
     return args[0] if args else None
 
 
-def _describe(origin: str, err: Any, data: dict[str, Any]) -> str:
+def _describe(origin: str, err: Any, data: dict[str, Any], root: type[BaseModel]) -> str:
     loc = tuple(err["loc"])
     where = _loc_text(loc, data)
     kind = err["type"]
     if kind == "extra_forbidden":
-        model = _model_at(loc, data)
+        model = _model_at(loc, data, root)
         expected = ", ".join(sorted(model.model_fields)) if model is not None else "none"
         return f"{origin}: {where}: unknown key (expected one of: {expected})"
     if kind == "missing":

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Protocol, runtime_checkable
+from ipaddress import ip_address
+from typing import Annotated, Any, ClassVar, Protocol, Union, runtime_checkable
+from urllib.parse import urlsplit
 
-from supervisor_tui.model import HealthState, NewEvent
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from supervisor_tui.model import Capability, HealthState, Limit, NewEvent
 
 Clock = Callable[[], float]
 ENTRY_POINT_GROUP = "supervisor_tui.adapters"
@@ -25,6 +31,7 @@ class Sink(Protocol):
         retry_at: float | None = None,
         budget_left: float | None = None,
         poll_interval_s: float | None = None,
+        limits: Sequence[Limit] = (),
     ) -> None: ...
 
     async def quarantine(self, kind: str, raw: str, reason: str) -> None: ...
@@ -50,6 +57,93 @@ class Adapter(Protocol):
         """Deliver an ack, note or resolve to the backend (an internal note, a tag)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Need:
+    """A capability an adapter can supply, and what the account must give for it: the
+    README's table of figures and ``check``'s list of limits are made from these."""
+
+    capability: Capability
+    endpoint: str
+    """What is read ("GET /api/v2/agent_availabilities")."""
+    requires: str
+    """The role, scope, plan or add-on it takes ("omnichannel routing; any agent")."""
+    without: str
+    """What the board shows without it ("agents show no status")."""
+    fix: str = ""
+    """What gives it back, when the account lacks it."""
+    optional: bool = True
+    """False: without it the source cannot feed the board at all (its tickets)."""
+
+
+@dataclass(slots=True)
+class SyncReport:
+    """What one full sync found (``supervisor-tui check``). None: the helpdesk cannot know
+    (Jira Service Management has no feed of deletions), or this account may not read it."""
+
+    tickets: dict[str, bool] = field(default_factory=dict)  # ticket id → open
+    deleted: set[str] | None = field(default_factory=set)
+    agents: int | None = 0
+    queues: int | None = 0
+    sla_policies: int | None = 0
+
+
+Wait = Callable[[float, str], Any]
+"""Told before ``check`` waits out a 429: the seconds, and what the helpdesk said."""
+
+
+@runtime_checkable
+class Checkable(Protocol):
+    """An adapter that can do one full sync on demand (``supervisor-tui check``)."""
+
+    name: str
+
+    async def sync_once(self, sink: Sink, *, wait: Wait | None = None) -> SyncReport:
+        """Read everything once; a missing capability is a limit, not an error."""
+
+    def sync_limits(self) -> Sequence[Limit]:
+        """The capabilities the sync found this account without."""
+
+    def rate_figures_now(self) -> tuple[int, int | None]:
+        """Requests sent so far, and what the helpdesk said is left of its limit."""
+
+    async def close(self) -> None: ...
+
+
+@runtime_checkable
+class TakesWebhooks(Protocol):
+    """An adapter that takes the helpdesk's webhooks (as hints to poll sooner)."""
+
+    name: str
+
+    def webhook(self, headers: Mapping[str, str], body: bytes) -> tuple[int, str]:
+        """Check a delivery (signature, age) and answer (HTTP status, short reason)."""
+
+
+def needs_table(needs: Sequence[Need]) -> str:
+    """The README's table of what each figure reads, what it needs from the account and
+    what the board shows without it (made from an adapter's ``NEEDS``; a test keeps the
+    README equal to it)."""
+    rows = [
+        "| figure | read from | needs | without it the board shows |",
+        "|---|---|---|---|",
+    ]
+    for need in needs:
+        cells = (need.capability.label, f"`{need.endpoint}`", need.requires, need.without)
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows)
+
+
+class Limited(Exception):
+    """A capability this account does not give: raised (or recorded) by an adapter, it turns
+    that capability off with a reason and a fix, and the rest of the source goes on."""
+
+    def __init__(self, capability: Capability, reason: str, fix: str = "") -> None:
+        super().__init__(reason)
+        self.capability = capability
+        self.reason = reason
+        self.fix = fix
+
+
 class SourceSetupError(ValueError):
     """A source's settings cannot work (no token, an unreadable token file, ...)."""
 
@@ -69,3 +163,104 @@ def load_adapter_class(kind: str) -> Any:
         known = ", ".join(sorted(kinds)) or "none"
         raise UnknownAdapter(f"no adapter of kind {kind!r} is installed (installed: {known})")
     return kinds[kind].load()
+
+
+log = logging.getLogger(__name__)
+
+
+class SourceSettings(BaseModel):
+    """A ``[[sources]]`` entry as the config file gives it. Each adapter owns a subclass
+    (``settings_model``) with ``kind: Literal["its kind"]`` and its own keys; the config only
+    picks the model by ``kind``. Unknown keys are errors; secrets are named, never written."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    kind: str
+
+
+def check_base_url(base_url: str, key: str = "base_url") -> None:
+    """A helpdesk's address: http(s), and plain http only to this machine (tests, demo)."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{key} must be an http(s) URL, got {base_url!r}")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ValueError(f"{key}: plain http is only allowed to a loopback address")
+
+
+class OAuthRefreshKeys(SourceSettings):
+    """An OAuth token that expires, renewed with a refresh token (Zendesk, Atlassian 3LO,
+    ServiceNow). The refresh token lives in ``oauth_refresh_token_file`` (mode 600), which is
+    rewritten when the helpdesk rotates it; ``oauth_token_env`` is then optional (the first
+    access token comes from a renewal)."""
+
+    oauth_refresh_token_file: str | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret_env: str | None = None
+    oauth_client_secret_file: str | None = None
+    oauth_token_url: str | None = None
+    """Default: the vendor's (``<base_url>/oauth_token.do``, ``https://auth.atlassian.com/
+    oauth/token``, ``<base_url>/oauth/tokens``)."""
+
+    @model_validator(mode="after")
+    def _oauth_refresh(self) -> OAuthRefreshKeys:
+        if self.oauth_token_url:
+            check_base_url(self.oauth_token_url, key="oauth_token_url")
+        if not self.oauth_refresh_token_file:
+            given = self.oauth_client_id or self.oauth_client_secret_env
+            if given or self.oauth_client_secret_file or self.oauth_token_url:
+                raise ValueError(
+                    "oauth_client_id, oauth_client_secret_* and oauth_token_url "
+                    "need oauth_refresh_token_file"
+                )
+            return self
+        if not self.oauth_client_id:
+            raise ValueError("oauth_refresh_token_file needs oauth_client_id")
+        if bool(self.oauth_client_secret_env) == bool(self.oauth_client_secret_file):
+            raise ValueError(
+                "oauth_refresh_token_file needs oauth_client_secret_env or "
+                "oauth_client_secret_file (one of them)"
+            )
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class AdapterClass(Protocol):
+    """What the config and the collector need of an installed adapter's class."""
+
+    settings_model: ClassVar[type[SourceSettings]]
+
+    @classmethod
+    def from_config(cls, name: str, settings: dict[str, Any], clock: Clock) -> Adapter: ...
+
+
+def source_models() -> list[type[SourceSettings]]:
+    """The settings model of every adapter installed as an entry point, by kind. One that
+    fails to load is left out (its kind is then refused as unknown, with the reason logged)."""
+    models = []
+    for kind, ep in sorted(adapter_kinds().items()):
+        try:
+            model = ep.load().settings_model
+        except Exception as exc:  # a broken plugin must not stop the floor's own sources
+            log.warning("adapter %r cannot be loaded: %s", kind, exc)
+            continue
+        if isinstance(model, type) and issubclass(model, SourceSettings):
+            models.append(model)
+    return models
+
+
+def source_union() -> Any:
+    """The type of a ``[[sources]]`` entry: one of the installed adapters' settings models,
+    picked by ``kind`` (pydantic's discriminated union keeps its errors precise)."""
+    models = source_models()
+    if len(models) == 1:
+        return models[0]
+    return Annotated[Union[tuple(models)], Field(discriminator="kind")]  # noqa: UP007

@@ -12,11 +12,12 @@ import json
 import math
 import os
 import stat
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +39,48 @@ class ApiError(Exception):
 
 
 class AuthFailed(ApiError):
-    """The credentials were refused (401/403): nothing will work until they are fixed."""
+    """The credentials were refused (401): nothing will work until they are fixed. ``fix``
+    says how, when the message does not already say it."""
+
+    retryable = False
+
+    def __init__(
+        self, message: str, *, status: int | None = None, fix: str = "check the credentials"
+    ) -> None:
+        super().__init__(message, status=status)
+        self.fix = fix
+
+
+class RenewalFailed(Exception):
+    """An auth flow could not renew its credentials (an OAuth refresh). ``permanent``: only
+    the user can fix it, and the message says how; otherwise trying again later may help."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class Unavailable(ApiError):
+    """This account may not read this endpoint (403), or does not have it (404, 410, an
+    absent table): one capability is missing, the credentials are fine."""
 
     retryable = False
 
 
+class Forbidden(Unavailable):
+    """403: a role, a scope, a plan or an ACL keeps this endpoint from these credentials."""
+
+
+class NotFound(Unavailable):
+    """404 (410 too): the endpoint or the record is not there."""
+
+
 class RateLimited(ApiError):
-    def __init__(self, message: str, *, retry_at: float) -> None:
+    def __init__(self, message: str, *, retry_at: float, family: str | None = None) -> None:
         super().__init__(message, status=429)
         self.retry_at = retry_at
+        self.family = family
+        """The endpoint family whose limit was hit; None: the account's shared limit."""
 
 
 class ServerError(ApiError):
@@ -69,17 +103,36 @@ class Conflict(ApiError):
     """409: someone changed the record since we read it (``safe_update``)."""
 
 
-class NotFound(ApiError):
-    retryable = False
+@dataclass(frozen=True, slots=True)
+class RateFigures:
+    """What a helpdesk said of its rate limit on one answer, in neutral terms: each adapter
+    reads its vendor's headers into this, and the budget reads only this."""
+
+    limit_per_minute: int | None = None
+    remaining: int | None = None
+    """Requests left in the server's current window."""
+    reset_s: float | None = None
+    """Seconds until that window resets."""
+    cost: int | None = None
+    """What this call counted as against the limit (Freshdesk's credits), when above 1."""
+    family_spent: bool = False
+    """The endpoint's own limit (not the account's) is what is spent: a 429 with this holds
+    back that endpoint family only."""
+
+
+def no_rate_figures(headers: Mapping[str, str]) -> RateFigures:
+    return RateFigures()
 
 
 @dataclass(slots=True)
 class RateBudget:
     """Our share of the account's per-minute request limit.
 
-    ``take(hot=...)`` says whether a call may go now: cold calls (ratings, policies, the
+    ``wait_s(hot=...)`` says whether a call may go now: cold calls (ratings, policies, the
     agent list) only while less than ``cold_share`` of our minute is spent, so the hot
-    ones (agent state, queue activity, new tickets) always find room.
+    ones (agent state, queue activity, new tickets) always find room. A 429 holds back the
+    endpoint family that got it (``family``: an endpoint with a limit of its own, such as
+    Zendesk's incremental exports), or every call when it hit the account's shared limit.
     """
 
     limit_per_minute: int
@@ -91,9 +144,20 @@ class RateBudget:
     server_reset_s: float | None = None
     server_reset_at: float | None = None
     """When the server said its window resets (``server_reset_s`` after it said so)."""
-    retry_at: float = 0.0
+    _held: dict[str | None, float] = field(default_factory=dict)
+    """Until when each family (None: the whole account) is held back after a 429."""
     _sent: deque[float] = field(default_factory=deque)
     requests: int = 0
+
+    @property
+    def retry_at(self) -> float:
+        """Until when every call is held back (a 429 on the account's shared limit)."""
+        return self._held.get(None, 0.0)
+
+    def held_until(self, family: str | None = None) -> float:
+        """Until when a call of this family is held back (0: it is not)."""
+        own = self._held.get(family, 0.0) if family is not None else 0.0
+        return max(self.retry_at, own)
 
     @property
     def allowed_per_minute(self) -> int:
@@ -106,11 +170,12 @@ class RateBudget:
             self._sent.popleft()
         return len(self._sent)
 
-    def wait_s(self, *, hot: bool = True) -> float:
-        """Seconds until a call of this temperature may go (0: now)."""
+    def wait_s(self, *, hot: bool = True, family: str | None = None) -> float:
+        """Seconds until a call of this temperature (and family) may go (0: now)."""
         now = self.clock()
-        if self.retry_at > now:
-            return self.retry_at - now
+        held = self.held_until(family)
+        if held > now:
+            return held - now
         allowed = (
             self.allowed_per_minute
             if hot
@@ -137,57 +202,23 @@ class RateBudget:
         self._sent.append(self.clock())
         self.requests += 1
 
-    def observe(self, headers: Mapping[str, str]) -> None:
-        """What the server says: Zendesk's ``X-Rate-Limit`` / ``ratelimit-*``, Freshdesk's
-        ``X-RateLimit-Total`` / ``-Remaining`` / ``-Used-CurrentRequest`` (a call that costs
-        more than one credit counts as that many here), Jira's ``X-RateLimit-Limit`` /
-        ``-Remaining`` / ``-Reset`` (an ISO 8601 time)."""
-        limit = _int(
-            headers.get("x-rate-limit")
-            or headers.get("ratelimit-limit")
-            or headers.get("x-ratelimit-total")
-            or headers.get("x-ratelimit-limit")
-        )
-        remaining = _int(
-            headers.get("x-rate-limit-remaining")
-            or headers.get("ratelimit-remaining")
-            or headers.get("x-ratelimit-remaining")
-        )
-        reset = _int(headers.get("ratelimit-reset"))
-        if reset is None:
-            reset = self._iso_reset(headers.get("x-ratelimit-reset"))
-        if headers.get("x-ratelimit-rule") is not None:
-            # ServiceNow's rate limit rules: the limit is an hour's, the reset a UNIX time
-            hourly = _int(headers.get("x-ratelimit-limit"))
-            limit = max(1, hourly // 60) if hourly else None
-            at = _int(headers.get("x-ratelimit-reset"))
-            reset = None if at is None else max(0, at - math.floor(self.clock()))
-        credits = _int(headers.get("x-ratelimit-used-currentrequest"))
-        if credits is not None and credits > 1 and self._sent:
-            self._sent.extend([self._sent[-1]] * (credits - 1))
-        if limit:
-            self.server_limit = limit
-        if remaining is not None:
-            self.server_remaining = remaining
-        if reset is not None:
-            self.server_reset_s = float(reset)
-            self.server_reset_at = self.clock() + float(reset)
+    def observe(self, figures: RateFigures) -> None:
+        """What the server said of its limit, read by the adapter from its own headers."""
+        if figures.cost is not None and figures.cost > 1 and self._sent:
+            self._sent.extend([self._sent[-1]] * (figures.cost - 1))
+        if figures.limit_per_minute:
+            self.server_limit = figures.limit_per_minute
+        if figures.remaining is not None:
+            self.server_remaining = figures.remaining
+        if figures.reset_s is not None:
+            self.server_reset_s = float(figures.reset_s)
+            self.server_reset_at = self.clock() + float(figures.reset_s)
 
-    def _iso_reset(self, value: str | None) -> int | None:
-        """Jira's ``X-RateLimit-Reset`` ("2026-11-25T17:04Z", ISO 8601) as seconds from now."""
-        if not value or "T" not in value:
-            return None
-        try:
-            at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=UTC)
-        return max(0, math.ceil(at.timestamp() - self.clock()))
-
-    def back_off(self, retry_after_s: float) -> float:
-        self.retry_at = max(self.retry_at, self.clock() + max(1.0, retry_after_s))
-        return self.retry_at
+    def back_off(self, retry_after_s: float, family: str | None = None) -> float:
+        """Hold back this family (None: every call) until ``retry_after_s`` from now."""
+        until = max(self._held.get(family, 0.0), self.clock() + max(1.0, retry_after_s))
+        self._held[family] = until
+        return until
 
     def fraction_left(self) -> float:
         """Our minute's share still unspent, 0..1 (shown in the freshness bar)."""
@@ -195,13 +226,28 @@ class RateBudget:
         return max(0.0, min(1.0, (allowed - self.used_last_minute()) / allowed))
 
 
-def _int(value: str | None) -> int | None:
+def header_int(value: str | None) -> int | None:
+    """A number from a header, or None when it is absent or not a number."""
     if value is None:
         return None
     try:
         return int(float(value.strip()))
     except ValueError:
         return None
+
+
+def iso_seconds_from_now(value: str | None, now: float) -> int | None:
+    """An ISO 8601 time in a header ("2026-11-25T17:04Z") as whole seconds from ``now``; a
+    time without a zone is refused (it would be read as this machine's local time)."""
+    if not value or "T" not in value:
+        return None
+    try:
+        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if at.tzinfo is None:
+        return None
+    return max(0, math.ceil(at.timestamp() - now))
 
 
 def retry_after_s(headers: Mapping[str, str], default: float = 30.0) -> float:
@@ -231,9 +277,18 @@ class JsonApi:
         headers: Mapping[str, str] | None = None,
         timeout_s: float = 20.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        rate_figures: Callable[[Mapping[str, str]], RateFigures] = no_rate_figures,
+        family_of: Callable[[str], str | None] = lambda path: None,
+        credential: str = "the credentials",
     ) -> None:
+        """``rate_figures`` reads the vendor's rate-limit headers; ``family_of`` names the
+        endpoint family of a path whose limit is its own (None: the account's shared limit);
+        ``credential`` says which credential a 401 refused ("the API token of a@b.c")."""
         self.label = label
         self.budget = budget
+        self.rate_figures = rate_figures
+        self.family_of = family_of
+        self.credential = credential
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             auth=auth,
@@ -274,34 +329,53 @@ class JsonApi:
     ) -> tuple[Any, Mapping[str, str]]:
         """As ``request``, with the answer's headers (pagination is in ``Link``)."""
         where = f"{method} {_path_only(path)}"
+        family = self.family_of(_path_only(path))
         now = self.budget.clock()
-        if self.budget.retry_at > now:
+        held = self.budget.held_until(family)
+        if held > now:
             raise RateLimited(
-                f"{self.label}: 429, retry in {math.ceil(self.budget.retry_at - now)} s",
-                retry_at=self.budget.retry_at,
+                f"{self.label}: 429{_of(family)}, retry in {math.ceil(held - now)} s",
+                retry_at=held,
+                family=family if self.budget.retry_at <= now else None,
             )
         self.budget.spend()
         try:
             response = await self._client.request(method, path, params=params, json=body)
         except httpx.TimeoutException:
             raise ServerError(f"{self.label}: {where} timed out") from None
+        except RenewalFailed as exc:
+            if exc.permanent:
+                raise AuthFailed(f"{self.label}: {exc}", status=401, fix="") from None
+            raise ServerError(f"{self.label}: OAuth token renewal failed: {exc}") from None
         except httpx.TransportError as exc:
             raise Unreachable(
                 f"{self.label}: cannot reach the server ({type(exc).__name__})"
             ) from None
-        self.budget.observe(response.headers)
+        figures = self.rate_figures(response.headers)
+        self.budget.observe(figures)
         status = response.status_code
         if status == 429:
+            family = family if figures.family_spent else None
             wait = retry_after_s(response.headers)
-            retry_at = self.budget.back_off(wait)
-            raise RateLimited(f"{self.label}: 429, retry in {math.ceil(wait)} s", retry_at=retry_at)
-        if status in (401, 403):
+            retry_at = self.budget.back_off(wait, family)
+            raise RateLimited(
+                f"{self.label}: 429{_of(family)}, retry in {math.ceil(wait)} s",
+                retry_at=retry_at,
+                family=family,
+            )
+        if status == 401:
             raise AuthFailed(
-                f"{self.label}: the server refused the credentials ({status}) on {where}",
+                f"{self.label}: the server refused {self.credential} (401) on {where}",
                 status=status,
             )
-        if status == 404:
-            raise NotFound(f"{self.label}: {where} not found (404)", status=404)
+        if status == 403:
+            raise Forbidden(
+                f"{self.label}: {where} is not allowed for these credentials (403): "
+                f"{_excerpt(response.text)}",
+                status=403,
+            )
+        if status in (404, 410):
+            raise NotFound(f"{self.label}: {where} not found ({status})", status=status)
         if status == 409:
             raise Conflict(f"{self.label}: {where} conflicts with a newer change (409)", status=409)
         if status >= 500:
@@ -324,6 +398,10 @@ class JsonApi:
         self, path: str, params: Mapping[str, Any] | list[tuple[str, Any]] | None = None
     ) -> Any:
         return await self.request("GET", path, params=params)
+
+
+def _of(family: str | None) -> str:
+    return f" on {family}" if family else ""
 
 
 def _path_only(path: str) -> str:
@@ -358,6 +436,28 @@ class BearerAuth(httpx.Auth):
         return "BearerAuth(***)"
 
 
+def write_secret_file(path: Path, value: str) -> None:
+    """Replace a secret file whole or not at all, readable by its owner only: a temporary
+    file beside it created 0600, synced, renamed over it, and the folder synced, so a crash
+    leaves the old secret or the new one, never a torn or world-readable one."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            os.fchmod(out.fileno(), 0o600)  # mkstemp's mode already; said here for the reader
+            out.write(value + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
 def read_secret(*, env: str | None = None, file: str | None = None, what: str) -> str | None:
     """A secret from an environment variable or a file only its owner can read."""
     if env:
@@ -366,15 +466,23 @@ def read_secret(*, env: str | None = None, file: str | None = None, what: str) -
             raise SourceSetupError(f"{what}: environment variable {env} is not set")
         return value.strip()
     if file:
+        from supervisor_tui.files import read_small_file
+
         path = Path(os.path.expanduser(file))
         try:
-            mode = path.stat().st_mode
+            # a regular file only: a FIFO here would hang the start for ever
+            mode, raw = read_small_file(path, 64 * 1024)
         except OSError as exc:
             raise SourceSetupError(f"{what}: cannot read {path} ({exc.strerror})") from None
+        except ValueError as exc:  # a NUL in the name
+            raise SourceSetupError(f"{what}: cannot read {file!r} ({exc})") from None
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise SourceSetupError(
                 f"{what}: {path} can be read by others (mode {stat.S_IMODE(mode):o}); "
                 f"run: chmod 600 {path}"
             )
-        return path.read_text(encoding="utf-8").strip()
+        try:
+            return raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise SourceSetupError(f"{what}: {path} is not UTF-8 text") from None
     return None

@@ -3,9 +3,15 @@ health, taking webhook hints, and the loop that runs them until cancelled.
 
 A source is a set of tasks. Hot ones (agent state, waiting contacts, new tickets) run
 first and may spend the whole budget; cold ones (directories, policies) wait while it is
-short. Intervals stretch so the planned rate fits the budget. A 429 stops every call until
-its ``Retry-After``; a refused credential stops them for five minutes; anything else backs
-that one task off, doubling, up to five minutes. The health of the source is reported when
+short. Intervals stretch so the planned rate fits the budget.
+
+Failure is per capability. A 429 holds back the endpoint family that got it (every call
+when it hit the account's shared limit) until its ``Retry-After``. A refused credential
+(401) stops every call for five minutes: the source is down. An endpoint this account may
+not read or does not have (403, 404, 410, an absent table) turns off that task's capability
+only, with a reason and a fix, and tries it again every half hour in case the account
+changed; the rest of the source stays live. Anything else backs that one task off,
+doubling, up to five minutes. The health of the source, with its limits, is reported when
 it changes, and as a heartbeat, so the board can tell a quiet floor from a dead poll.
 """
 
@@ -14,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,21 +28,35 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from supervisor_tui.adapters.base import Clock, Sink, WriteBackError
+from supervisor_tui.adapters.base import (
+    Clock,
+    Limited,
+    Need,
+    Sink,
+    SyncReport,
+    Wait,
+    WriteBackError,
+)
 from supervisor_tui.adapters.http import (
     ApiError,
     AuthFailed,
     BadBody,
+    Forbidden,
     JsonApi,
     NotFound,
     RateBudget,
     RateLimited,
+    Unavailable,
 )
-from supervisor_tui.model import Channel, HealthState, NewEvent, Payload
+from supervisor_tui.model import Capability, Channel, HealthState, Limit, NewEvent, Payload
+
+log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 20.0
 AUTH_RETRY_S = 300.0
 MAX_BACKOFF_S = 300.0
+LIMIT_RETRY_S = 1800.0
+"""A capability the account lacked is tried again this often, in case the account changed."""
 
 
 class ShapeError(ValueError):
@@ -61,6 +82,27 @@ def iso(t: float) -> str:
     return datetime.fromtimestamp(int(t), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class Absences:
+    """Endpoints this account turned out not to have (an add-on it lacks: Talk, omnichannel
+    routing), each tried again after ``LIMIT_RETRY_S`` in case the account changed."""
+
+    def __init__(self, wall: Clock) -> None:
+        self._wall = wall
+        self._until: dict[str, float] = {}
+        self._why: dict[str, str] = {}
+
+    def has(self, name: str) -> bool:
+        return self._until.get(name, 0.0) <= self._wall()
+
+    def lacks(self, name: str, why: str = "") -> None:
+        self._until[name] = self._wall() + LIMIT_RETRY_S
+        self._why[name] = why
+
+    def why(self, name: str) -> str:
+        """What the helpdesk said when it turned out not to have ``name``."""
+        return self._why.get(name, "")
+
+
 @dataclass(slots=True)
 class Task:
     name: str
@@ -73,12 +115,20 @@ class Task:
     enabled: bool = True
     failures: int = 0
     last_run_at: float = -math.inf
+    capability: Capability | None = None
+    """What the task supplies: a 403/404/410 on its endpoints turns off this capability only."""
+    family: str | None = None
+    """The endpoint family whose own rate limit its calls count against (None: the account's)."""
+    held_until: float = 0.0
+    """A 429 on its family holds it back until then."""
 
 
 class PolledSource:
-    """Base of the helpdesk adapters. Subclasses build ``self.tasks`` and the cursor."""
+    """Base of the helpdesk adapters. Subclasses build ``self.tasks`` and the cursor, and
+    declare in ``NEEDS`` what each capability reads and takes from the account."""
 
     kind = ""
+    NEEDS: tuple[Need, ...] = ()
 
     def __init__(
         self, name: str, *, clock: Clock, wall: Clock, budget: RateBudget, api: JsonApi
@@ -92,8 +142,13 @@ class PolledSource:
         self.api = api
         self.tasks: list[Task] = []
         self._hint = asyncio.Event()
-        self._health: tuple[HealthState, str] | None = None
+        self._health: tuple[HealthState, str, tuple[Limit, ...]] | None = None
         self._health_at = 0.0
+        self.limits: dict[Capability, Limit] = {}
+        """Capabilities this account does not give us, by capability."""
+        self._limited_at: dict[Capability, float] = {}
+        self.report = SyncReport()
+        self.absent = Absences(wall)
 
     # -- to be provided -------------------------------------------------------------------
 
@@ -115,11 +170,59 @@ class PolledSource:
             with contextlib.suppress(Exception):
                 await self.api.close()
 
-    async def run_all_once(self, sink: Sink) -> None:
-        """Every task once, the first ones first (``check``); raises the first ApiError."""
+    async def sync_once(self, sink: Sink, *, wait: Wait | None = None) -> SyncReport:
+        """One full sync on demand (``check``): every task once, the directory first, then
+        whatever the source still has to read (``finish_sync``)."""
+        await self.run_all_once(sink, wait=wait)
+        await self.finish_sync(sink)
+        return self.report
+
+    async def finish_sync(self, sink: Sink) -> None:
+        """What a full sync reads after one run of every task (the rest of a long stream)."""
+
+    def sync_limits(self) -> list[Limit]:
+        return [self.limits[c] for c in sorted(self.limits)]
+
+    def rate_figures_now(self) -> tuple[int, int | None]:
+        return self.budget.requests, self.budget.server_remaining
+
+    async def close(self) -> None:
+        await self.api.close()
+
+    async def run_all_once(
+        self,
+        sink: Sink,
+        *,
+        wait: Wait | None = None,
+        max_wait_s: float = 120.0,
+    ) -> None:
+        """Every task once, the first ones first (``check``). A capability the account lacks
+        is recorded in ``limits`` and the sync goes on; a 429 is waited out through ``wait``
+        (up to ``max_wait_s`` in all) and the task tried again; any other ApiError (the
+        credentials, the network, a body not as documented) is raised."""
         self.load_cursor(None)
+        waited = 0.0
         for task in sorted(self.tasks, key=lambda t: (not t.first, t.hot)):
-            await task.run(sink)
+            if not task.enabled:
+                continue
+            while True:
+                try:
+                    await self._run_task(task, sink)
+                except RateLimited as exc:
+                    pause = max(0.0, exc.retry_at - self.wall())
+                    if wait is None or waited + pause > max_wait_s:
+                        raise
+                    waited += pause
+                    await wait(pause, str(exc))
+                    await asyncio.sleep(pause)
+                    continue
+                except Limited as exc:
+                    self.limit(exc.capability, exc.reason, exc.fix)
+                except Unavailable as exc:
+                    if task.capability is None:
+                        raise
+                    self.limit(task.capability, *self.explain(task.capability, exc))
+                break
 
     async def poll_due(self, sink: Sink) -> None:
         """Run every task that is due, within the budget (one round of the loop)."""
@@ -127,31 +230,56 @@ class PolledSource:
         due = [t for t in self.tasks if t.enabled and t.due_at <= now]
         due.sort(key=lambda t: (not (t.first and t.last_run_at < 0), not t.hot, t.due_at))
         for task in due:
-            wait = self.budget.wait_s(hot=task.hot)
+            wait = self.budget.wait_s(hot=task.hot, family=task.family)
             if wait > 0:
-                if task.hot and self.budget.retry_at <= self.wall():
+                if task.hot and self.budget.held_until(task.family) <= self.wall():
                     task.due_at = self.wall() + min(wait, task.interval_s)
                 else:
                     task.due_at = self.wall() + wait
                 continue
             task.last_run_at = self.wall()
             try:
-                await task.run(sink)
+                await self._run_task(task, sink)
             except asyncio.CancelledError:
                 raise
             except RateLimited as exc:
-                task.due_at = exc.retry_at
+                task.due_at = task.held_until = exc.retry_at
+                if exc.family is not None:
+                    # that family's own limit: its tasks wait, the others go on
+                    await self.report_health(
+                        sink,
+                        HealthState.DEGRADED,
+                        f"{exc}; {task.name} waits, the rest goes on",
+                        retry_at=exc.retry_at,
+                    )
+                    continue
                 await self.report_health(
                     sink, HealthState.DEGRADED, str(exc), retry_at=exc.retry_at
                 )
                 return
+            except Limited as exc:
+                self.limit(exc.capability, exc.reason, exc.fix)
+                task.due_at = self.limits[exc.capability].retry_at or self.wall()
+                continue
+            except Unavailable as exc:
+                if task.capability is None:
+                    task.failures += 1
+                    retry_at = self.wall() + self._backoff(task)
+                    task.due_at = retry_at
+                    await self.report_health(
+                        sink, HealthState.DEGRADED, str(exc), retry_at=retry_at
+                    )
+                    continue
+                self.limit(task.capability, *self.explain(task.capability, exc))
+                task.due_at = self.limits[task.capability].retry_at or self.wall()
+                task.failures = 0
+                continue
             except AuthFailed as exc:
                 retry_at = self.wall() + AUTH_RETRY_S
                 for t in self.tasks:
                     t.due_at = retry_at
-                await self.report_health(
-                    sink, HealthState.DOWN, f"{exc} — check the credentials", retry_at=retry_at
-                )
+                reason = f"{exc} — {exc.fix}" if exc.fix else str(exc)
+                await self.report_health(sink, HealthState.DOWN, reason, retry_at=retry_at)
                 return
             except BadBody as exc:
                 await sink.quarantine(f"{self.kind}.{task.name}", exc.raw, str(exc))
@@ -165,9 +293,65 @@ class PolledSource:
                 await self.report_health(sink, HealthState.DEGRADED, str(exc), retry_at=retry_at)
                 continue
             task.failures = 0
+            task.held_until = 0.0
             task.due_at = self.wall() + self.stretch(task)
-        if all(t.failures == 0 for t in self.tasks if t.enabled):
+        now = self.wall()
+        if all(t.failures == 0 and t.held_until <= now for t in self.tasks if t.enabled):
             await self.report_health(sink, HealthState.CONNECTED, "")
+
+    async def _run_task(self, task: Task, sink: Sink) -> None:
+        """One run of a task; when it succeeds, its capability is back if it was off."""
+        started = self.wall()
+        await task.run(sink)
+        limit = self.limits.get(task.capability) if task.capability else None
+        if (
+            limit is not None
+            and not limit.partial
+            and self._limited_at.get(limit.capability, 0.0) < started
+        ):
+            self.restore(limit.capability)
+
+    # -- capabilities ---------------------------------------------------------------------
+
+    def need(self, capability: Capability) -> Need | None:
+        return next((n for n in self.NEEDS if n.capability is capability), None)
+
+    def explain(self, capability: Capability, exc: Unavailable) -> tuple[str, str]:
+        """Why this account lacks ``capability`` and how to fix it, from the answer the
+        helpdesk gave. Adapters say more where their vendor's answer tells more."""
+        need = self.need(capability)
+        what = capability.label
+        if isinstance(exc, Forbidden):
+            reason = f"{what}: not allowed for these credentials (403)"
+        elif exc.status == 410:
+            reason = f"{what}: the endpoint is gone (410)"
+        elif isinstance(exc, NotFound):
+            reason = f"{what}: not on this account (404)"
+        else:
+            reason = f"{what}: not available ({exc.status})"
+        if need is None:
+            return reason, ""
+        return f"{reason}; {need.without}", need.fix or f"needs {need.requires}"
+
+    def limit(
+        self, capability: Capability, reason: str, fix: str = "", *, partial: bool = False
+    ) -> None:
+        """Turn ``capability`` off: its figures are unknown until it is tried again.
+        ``partial``: only part of it is readable (some groups' tickets); its figures stand
+        for that part, and the board and ``check`` say which part is missing."""
+        retry_at = self.wall() + LIMIT_RETRY_S
+        known = self.limits.get(capability)
+        if known is None or (known.reason, known.fix) != (reason, fix):
+            what = "partly readable" if partial else "off"
+            log.info("%s: %s %s: %s (fix: %s)", self.name, capability.value, what, reason, fix)
+        self.limits[capability] = Limit(
+            capability=capability, reason=reason, fix=fix, retry_at=retry_at, partial=partial
+        )
+        self._limited_at[capability] = self.wall()
+
+    def restore(self, capability: Capability) -> None:
+        if self.limits.pop(capability, None) is not None:
+            log.info("%s: %s is back", self.name, capability.value)
 
     def task(self, name: str) -> Task:
         return next(t for t in self.tasks if t.name == name)
@@ -204,9 +388,10 @@ class PolledSource:
     ) -> None:
         """Health when it changes, and a heartbeat so the board knows the poll is alive."""
         now = self.wall()
-        if self._health == (state, reason) and now - self._health_at < HEARTBEAT_S:
+        limits = tuple(self.limits[c] for c in sorted(self.limits))
+        if self._health == (state, reason, limits) and now - self._health_at < HEARTBEAT_S:
             return
-        self._health = (state, reason)
+        self._health = (state, reason, limits)
         self._health_at = now
         hot = [t for t in self.tasks if t.hot and t.enabled]
         await sink.health(
@@ -215,10 +400,22 @@ class PolledSource:
             retry_at=retry_at,
             budget_left=self.budget.fraction_left(),
             poll_interval_s=self.stretch(hot[0]) if hot else None,
+            limits=limits,
         )
 
     def write_back_failed(self, ticket_id: str, exc: ApiError) -> WriteBackError:
         """What the outbox should do about a write-back the helpdesk did not take."""
+        if isinstance(exc, Forbidden):
+            need = self.need(Capability.WRITE_BACK)
+            fix = need.fix if need is not None else "give the token the right to comment"
+            self.limit(
+                Capability.WRITE_BACK, f"write-back refused on ticket {ticket_id} (403)", fix
+            )
+            return WriteBackError(
+                f"{self.name}: these credentials may not write to ticket {ticket_id} (403); "
+                f"kept, tried again in {LIMIT_RETRY_S / 60:.0f} min",
+                retry_after_s=LIMIT_RETRY_S,
+            )
         if isinstance(exc, NotFound):
             return WriteBackError(f"ticket {ticket_id} no longer exists", retryable=False)
         if isinstance(exc, RateLimited):

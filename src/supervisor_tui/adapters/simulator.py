@@ -22,9 +22,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
-from supervisor_tui.adapters.base import Clock, Sink
+from pydantic import Field
+
+from supervisor_tui.adapters.base import Clock, Sink, SourceSettings
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
@@ -737,8 +739,22 @@ class FloorSimulation:
         self._publish_ticket(ticket)
 
 
+class SimulatorSource(SourceSettings):
+    name: str = Field(min_length=1)
+    kind: Literal["simulator"]
+    seed: int = 7
+    agents: int = Field(default=40, ge=1, le=5000)
+    queues: int = Field(default=5, ge=1, le=500)
+    speed: float = Field(default=1.0, gt=0, le=3600)
+    """Simulated seconds per wall-clock second."""
+    warmup_s: float = Field(default=3 * 3600 + 2400, ge=0, le=12 * 3600)
+    """How much of the simulated day is already behind us at start (back-filled at once)."""
+
+
 class SimulatorAdapter:
     """Feeds a simulated floor into the store, at wall-clock speed or as fast as it can."""
+
+    settings_model = SimulatorSource
 
     kind = "simulator"
 

@@ -21,3 +21,8 @@ def percent(share: float | None, digits: int = 0) -> str:
     if share is None:
         return "—"
     return f"{share * 100:.{digits}f}%"
+
+
+def count(value: int | None) -> str:
+    """A count, or ``—`` when it is unknown (never 0 for unknown)."""
+    return "—" if value is None else str(value)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from supervisor_tui.core.erlang import agents_needed
 from supervisor_tui.core.projection import DayCounters, FloorState, QueueView, TicketFigures
-from supervisor_tui.model import SlaState
+from supervisor_tui.model import Capability, Channel, SlaState
 
 SL_FORMULA = "answered≤T ÷ (answered + abandoned>T)"
 ABANDON_FORMULA = "abandoned>short ÷ offered"
@@ -33,15 +33,15 @@ class QueueKpis:
     asa_s: float | None
     abandon_rate: float | None
     aht_s: float | None
-    offered: int
-    answered: int
+    offered: int | None  # None: the account does not let us read its calls and chats
+    answered: int | None
     backlog: int
     aging: tuple[int, int, int]
-    sla_at_risk: int
-    sla_breached: int
+    sla_at_risk: int | None  # None: the account does not let us read SLA clocks
+    sla_breached: int | None
     csat: float | None
     need: int | None
-    have: int
+    have: int | None  # None: no presence for the queue's agents (unknown, never 0)
 
 
 def service_level(answered_within_t: int, answered: int, abandoned_after_t: int) -> float | None:
@@ -124,7 +124,13 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
     rated = today.csat_good + today.csat_bad
     csat = today.csat_good / rated if rated else None
 
-    have = state.staffed.get(queue.queue_id, 0)
+    source = state.sources.get(queue.source)
+    members = state.members.get(queue.queue_id, 0)
+    have: int | None = state.staffed.get(queue.queue_id, 0)
+    if (source is not None and source.lacks(Capability.PRESENCE)) or (
+        members and not state.presence_known.get(queue.queue_id, 0)
+    ):
+        have = None
     need: int | None = None
     if queue.channel.is_realtime:
         window = targets.erlang_window_s
@@ -134,6 +140,21 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
         need = agents_needed(
             arrivals / window, aht_for_need, targets.sl_threshold_s, targets.sl_target
         )
+    offered: int | None = today.offered
+    answered: int | None = today.answered
+    at_risk: int | None = figures.at_risk
+    breached: int | None = figures.breached
+    if source is not None and source.limits:
+        if source.lacks(Capability.SLA_CLOCKS):
+            at_risk = breached = None
+        if source.lacks(Capability.SATISFACTION):
+            csat = None
+        contacts = Capability.CALLS if queue.channel is Channel.VOICE else Capability.CHATS
+        if queue.channel.is_realtime and source.lacks(contacts):
+            sl = asa = abandon_rate = aht = None
+            offered = answered = None
+        if source.lacks(Capability.QUEUE_STATS) and reported is None:
+            waiting = longest = None
     return QueueKpis(
         queue_id=queue.queue_id,
         name=queue.name,
@@ -147,12 +168,12 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
         asa_s=asa,
         abandon_rate=abandon_rate,
         aht_s=aht,
-        offered=today.offered,
-        answered=today.answered,
+        offered=offered,
+        answered=answered,
         backlog=len(queue.open_tickets),
         aging=figures.aging,
-        sla_at_risk=figures.at_risk,
-        sla_breached=figures.breached,
+        sla_at_risk=at_risk,
+        sla_breached=breached,
         csat=csat,
         need=need,
         have=have,

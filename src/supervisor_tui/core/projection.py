@@ -17,6 +17,7 @@ from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
     AgentUpserted,
+    Capability,
     Channel,
     ContactAbandoned,
     ContactAnswered,
@@ -30,6 +31,7 @@ from supervisor_tui.model import (
     EscalationStatus,
     Event,
     HealthState,
+    Limit,
     Payload,
     Priority,
     QueueStats,
@@ -78,6 +80,8 @@ class QueueView:
     queue_id: str
     name: str
     channel: Channel
+    source: str = ""
+    """The source that described it: its limits make some of the queue's figures unknown."""
     waiting: dict[str, float] = field(default_factory=dict)  # contact id -> offered at
     reported: QueueStats | None = None
     reported_at_seq: int = 0
@@ -124,7 +128,8 @@ class AgentView:
     agent_id: str
     name: str
     queue_ids: tuple[str, ...] = ()
-    state: AgentState = AgentState.OFFLINE
+    state: AgentState = AgentState.UNKNOWN
+    """Until a presence source says otherwise: no status (never offline, never staffing)."""
     raw_state: str = ""
     reason: str = ""
     since: float = 0.0
@@ -182,6 +187,11 @@ class SourceView:
     events: int = 0
     views: dict[str, int | None] = field(default_factory=dict)
     """The helpdesk's own view counts by name; None while it is still counting."""
+    limits: tuple[Limit, ...] = ()
+    """Capabilities this account does not give: their figures are unknown, never 0."""
+
+    def lacks(self, capability: Capability) -> bool:
+        return any(limit.capability is capability and not limit.partial for limit in self.limits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +242,10 @@ class FloorState:
         self.solved_order: deque[tuple[float, str]] = deque()
         self.staffed: dict[str, int] = {}
         """Agents signed in to each queue and not away, kept as agents change."""
+        self.members: dict[str, int] = {}
+        self.presence_known: dict[str, int] = {}
+        """Members of each queue, and those of them whose presence a source tells: a queue
+        whose members all have no status has unknown staffing, never 0."""
         self.changes = Changes()
         self.ticket_figures: dict[str, TicketFigures] = {}
         """Per queue, kept by ``kpis.ticket_figures`` and dropped here when its tickets or
@@ -314,6 +328,7 @@ class FloorState:
         queue = self._queue(p.queue_id)
         queue.name = p.name
         queue.channel = p.channel
+        queue.source = event.source
 
     def _queue_stats(self, event: Event, p: QueueStats) -> None:
         queue = self._queue(p.queue_id)
@@ -490,10 +505,14 @@ class FloorState:
         self.changes.agents.add(p.agent_id)
 
     def _staff(self, agent: AgentView, sign: int) -> None:
-        if agent.state in (AgentState.OFFLINE, AgentState.AWAY, AgentState.UNKNOWN):
-            return
+        known = agent.state is not AgentState.UNKNOWN
+        staffing = agent.state not in (AgentState.OFFLINE, AgentState.AWAY, AgentState.UNKNOWN)
         for queue_id in agent.queue_ids:
-            self.staffed[queue_id] = self.staffed.get(queue_id, 0) + sign
+            self.members[queue_id] = self.members.get(queue_id, 0) + sign
+            if known:
+                self.presence_known[queue_id] = self.presence_known.get(queue_id, 0) + sign
+            if staffing:
+                self.staffed[queue_id] = self.staffed.get(queue_id, 0) + sign
 
     def _agent_state(self, event: Event, p: AgentStateChanged) -> None:
         agent = self.agents.get(p.agent_id)
@@ -599,6 +618,9 @@ class FloorState:
         source.budget_left = p.budget_left
         source.poll_interval_s = p.poll_interval_s
         source.health_at = p.at
+        if source.limits != p.limits:
+            source.limits = p.limits
+            self.changes.queues.update(q for q, v in self.queues.items() if v.source == source.name)
 
     def _view_count(self, event: Event, p: ViewCount) -> None:
         self.sources[event.source].views[p.name] = p.count

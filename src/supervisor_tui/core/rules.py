@@ -142,6 +142,8 @@ def _metric_value(kpis: QueueKpis, rule: QueueThresholdRule) -> float | None:
         return kpis.longest_wait_s
     if rule.metric == "waiting":
         return None if kpis.waiting is None else float(kpis.waiting)
+    if kpis.offered is None or kpis.answered is None:
+        return None  # the account does not let us read its contacts: nothing to judge
     volume = kpis.answered + kpis.offered if rule.metric == "service_level" else kpis.offered
     if volume < rule.min_volume:
         return None

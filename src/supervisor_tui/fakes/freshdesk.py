@@ -126,14 +126,16 @@ from aiohttp import web
 
 from supervisor_tui.adapters.simulator import SLA_TARGET_S
 from supervisor_tui.fakes.common import (
+    Account,
     Clock,
     Fault,
     Faults,
-    Handler,
+    Gate,
     HttpError,
     Json,
     LoopbackServer,
     ascii_slug,
+    gate,
     iso,
     parse_iso,
     run_simulated,
@@ -257,6 +259,12 @@ AUTH_FAILED: Json = {
     "code": "invalid_credentials",
     "message": "You have to be logged in to perform this action.",
 }
+COST = web.RequestKey("cost", int)
+"""The credits this request costs."""
+ACCESS_DENIED: Json = {
+    "code": "access_denied",
+    "message": "You are not authorized to perform this action.",
+}
 RATE_LIMITED: Json = {"message": "You have exceeded the limit of requests per minute"}
 SERVER_ERROR: Json = {"code": "internal_error", "message": "We're sorry, but something went wrong."}
 PAGE_LIMIT_MESSAGE = (
@@ -358,11 +366,15 @@ class FakeFreshdesk(LoopbackServer):
         clock: Clock = time.time,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        account: Account | None = None,
     ) -> None:
+        """``account``: the key's role (admin, supervisor, agent) and what the plan lacks
+        (surveys)."""
         if plan not in PLANS:
             raise ValueError(f"unknown plan {plan!r}; one of {sorted(PLANS)}")
         self.domain = domain
         self.api_key = api_key
+        self.account = account or Account()
         self.plan = plan
         self.limits = PLANS[plan]
         self.clock = clock
@@ -931,6 +943,7 @@ class FakeFreshdesk(LoopbackServer):
             web.get(f"{v2}/groups", self._list_groups),
             web.get(rf"{v2}/groups/{{group_id:\d+}}", self._view_group),
             web.get(f"{v2}/agents", self._list_agents),
+            web.get(f"{v2}/agents/me", self._me),
             web.get(rf"{v2}/agents/{{agent_id:\d+}}", self._view_agent),
             web.get(f"{v2}/roles", self._roles),
             web.get(f"{v2}/ticket_fields", self._ticket_fields),
@@ -940,46 +953,19 @@ class FakeFreshdesk(LoopbackServer):
             web.route("*", "/{tail:.*}", self._unknown),
         ]
 
-    async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        self.requests.append((request.method, request.path_qs))
-        window, reset = self._window()
-        fault = self._faults.take(request.path)
-        spoil = None
-        if fault is not None and fault.fault in ("truncated", "wrong_shape"):
-            spoil = fault.fault
-        elif fault is not None and fault.fault == "slow":
-            await asyncio.sleep(fault.delay_s)
-        elif fault is not None:
-            return self._fault_response(fault, window)
-        if self._count("account", window) >= self.limits.account:
-            return _limited(reset)
-        denied = self._authenticate(request)
-        if denied is not None:
-            self._charge("account", window, 1)
-            return self._headed(denied, 1, window)
-        bucket = self._bucket(request)
-        if bucket is not None:
-            name, limit = bucket
-            if self._count(name, window) >= limit:
-                return _limited(reset)
-            self._charge(name, window, 1)
-        cost = self._cost(request)
-        try:
-            response = await handler(request)
-        except HttpError as exc:
-            response = _json(exc.body, exc.status) if exc.body is not None else _empty(exc.status)
-        self._charge("account", window, cost)
-        if spoil is not None and isinstance(response, web.Response):
-            response = _spoil(response, spoil)
-        return self._headed(response, cost, window)
+    GATES = (
+        gate(r"^/api/v2/surveys", feature="surveys"),
+        gate(r"^/api/v2/sla_policies", roles={"admin"}),
+        gate(r"^/api/v2/tickets$", roles={"admin", "supervisor"}, query=("filter", "deleted")),
+    )
 
-    def _fault_response(self, fault: Fault, window: int) -> web.StreamResponse:
+    def _fault_response(self, fault: Fault) -> web.StreamResponse:
         if fault.fault == "429":
             response = _json(RATE_LIMITED, 429)
             response.headers["Retry-After"] = str(fault.retry_after)
             return response
         if fault.fault == "500":
-            return self._headed(_json(SERVER_ERROR, 500), 1, window)
+            return _json(SERVER_ERROR, 500)
         if fault.fault == "503":
             response = web.Response(
                 status=503,
@@ -989,7 +975,7 @@ class FakeFreshdesk(LoopbackServer):
             response.headers["Retry-After"] = str(fault.retry_after)
             return response
         if fault.fault == "401":
-            return self._headed(_json(AUTH_FAILED, 401), 1, window)
+            return _json(AUTH_FAILED, 401)
         # malformed: a proxy's error page where JSON was promised
         return web.Response(
             status=200,
@@ -998,6 +984,11 @@ class FakeFreshdesk(LoopbackServer):
         )
 
     def _authenticate(self, request: web.Request) -> web.Response | None:
+        """Freshdesk counts every call against the account's limit, one that fails to
+        authenticate too."""
+        window, reset = self._window()
+        if self._count("account", window) >= self.limits.account:
+            return _limited(reset)
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "basic":
             try:
@@ -1006,7 +997,36 @@ class FakeFreshdesk(LoopbackServer):
                 user = ""
             if user == self.api_key:
                 return None
+        self._charge("account", window, 1)
         return _json(AUTH_FAILED, 401)
+
+    def _budget(self, request: web.Request) -> web.Response | None:
+        """The endpoint's own limit (ticket lists, updates), then the call's credits."""
+        window, reset = self._window()
+        bucket = self._bucket(request)
+        if bucket is not None:
+            name, limit = bucket
+            if self._count(name, window) >= limit:
+                return _limited(reset)
+            self._charge(name, window, 1)
+        request[COST] = cost = self._cost(request)
+        self._charge("account", window, cost)
+        return None
+
+    def _refuse(self, request: web.Request, gate: Gate | None, missing: str) -> web.Response:
+        if missing == "role":
+            return _json(ACCESS_DENIED, 403)
+        return _json(
+            {
+                "code": "require_feature",
+                "message": f"The {missing.title()} feature(s) is/are not supported in your "
+                "plan. Please upgrade your account to use it.",
+            },
+            403,
+        )
+
+    def _failed(self, exc: HttpError) -> web.Response:
+        return _json(exc.body, exc.status) if exc.body is not None else _empty(exc.status)
 
     def _bucket(self, request: web.Request) -> tuple[str, int] | None:
         if request.method == "GET" and request.path == "/api/v2/tickets":
@@ -1039,7 +1059,11 @@ class FakeFreshdesk(LoopbackServer):
     def _charge(self, bucket: str, window: int, credits: int) -> None:
         self._used[bucket] = (window, self._count(bucket, window) + credits)
 
-    def _headed(self, response: web.StreamResponse, cost: int, window: int) -> web.StreamResponse:
+    def _headed(self, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+        if response.status == 429:
+            return response  # Freshdesk's 429 carries Retry-After alone
+        window, _ = self._window()
+        cost = request.get(COST, 1)
         remaining = max(0, self.limits.account - self._count("account", window))
         response.headers["X-RateLimit-Total"] = str(self.limits.account)
         response.headers["X-RateLimit-Remaining"] = str(remaining)
@@ -1092,6 +1116,9 @@ class FakeFreshdesk(LoopbackServer):
         which = _one_of(q.get("filter"), TICKET_FILTERS, "filter")
         since = _time(q["updated_since"], "updated_since") if "updated_since" in q else None
         rows = [s for s in self._state.values() if s.deleted == (which == "deleted")]
+        scope = self._scope_group_ids()
+        if scope is not None:  # group ticket scope: the other groups' tickets are not listed
+            rows = [s for s in rows if s.group_id in scope]
         if which in ("spam", "watching"):
             rows = []
         elif which == "new_and_my_open":
@@ -1245,6 +1272,30 @@ class FakeFreshdesk(LoopbackServer):
 
     async def _list_agents(self, request: web.Request) -> web.Response:
         return self._paged(request, list(self.agents.values()))
+
+    def _scope_group_ids(self) -> list[int] | None:
+        """The groups the key's agent may see tickets of (group scope), or None (global)."""
+        if self.account.groups is None:
+            return None
+        return sorted(gid for gid, g in self.groups.items() if g["name"] in self.account.groups)
+
+    async def _me(self, request: web.Request) -> web.Response:
+        """The API key's own agent (``ticket_scope``: 1 global, 2 group, 3 restricted)."""
+        scope = self._scope_group_ids()
+        when = iso(self.clock())
+        return _json(
+            {
+                "available": False,
+                "occasional": False,
+                "id": API_AGENT_ID,
+                "ticket_scope": 1 if scope is None else 2,
+                "group_ids": scope or [],
+                "created_at": when,
+                "updated_at": when,
+                "type": "support_agent",
+                "contact": {"active": True, "email": "api@example.com", "name": "API"},
+            }
+        )
 
     async def _view_agent(self, request: web.Request) -> web.Response:
         agent = self._agents.get(int(request.match_info["agent_id"]))
@@ -1429,24 +1480,6 @@ def _limited(retry_after: int) -> web.Response:
     response = _json(RATE_LIMITED, 429)
     response.headers["Retry-After"] = str(retry_after)
     return response
-
-
-def _spoil(response: web.Response, fault: str) -> web.Response:
-    body = bytes(response.body) if isinstance(response.body, bytes | bytearray) else b""
-    if fault == "truncated":
-        spoiled = body[: len(body) // 2]
-    else:  # wrong_shape: an envelope where a bare array was promised, or a key gone
-        data = json.loads(body) if body else None
-        if isinstance(data, list):
-            data = {"results": data, "total": len(data)}
-        elif isinstance(data, dict) and data:
-            data.pop(next(iter(data)))
-        spoiled = json.dumps(data).encode()
-    out = web.Response(status=response.status, body=spoiled, content_type="application/json")
-    for name in ("Link", "Retry-After"):
-        if name in response.headers:
-            out.headers[name] = response.headers[name]
-    return out
 
 
 async def _json_body(request: web.Request) -> Json:

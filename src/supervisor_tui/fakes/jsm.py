@@ -35,8 +35,10 @@ SLAs per request: "Time to first response" (goal: the simulator's first-reply ta
 the first agent reply) and "Time to resolution" (3x that goal; paused while "Waiting for
 customer", and then without ``breachTime``; stops when resolved). No calendars.
 
-Endpoints (auth: HTTP Basic ``email:token`` or ``Authorization: Bearer <oauth_token>``; else
-401 with Jira's plain-text body)::
+Endpoints (auth: HTTP Basic ``email:token`` or ``Authorization: Bearer <oauth_token>``, or
+after ``expiring_tokens()`` a token from ``POST /oauth/token`` (auth.atlassian.com's refresh
+grant, JSON; rotating refresh tokens; 403 invalid_grant); else 401 with Jira's plain-text
+body)::
 
     GET  /rest/api/3/myself
     GET  /rest/api/3/search/jql        jql (only the shape the adapter sends, else 400 as Jira
@@ -69,7 +71,6 @@ run_simulated sets to the simulated floor's time at speeds other than 1.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -90,7 +91,7 @@ from supervisor_tui.adapters.simulator import SLA_TARGET_S
 from supervisor_tui.fakes.common import (
     Fault,
     Faults,
-    Handler,
+    Gate,
     HttpError,
     Json,
     LoopbackServer,
@@ -206,7 +207,19 @@ class _Request:
 
 
 class FakeJsm(LoopbackServer):
-    """One JSM Cloud site on loopback. Feed it simulator events; read it over HTTP."""
+    """One JSM Cloud site on loopback. Feed it simulator events; read it over HTTP. Its
+    ``expiring_tokens()`` plays auth.atlassian.com's ``/oauth/token`` on the same port."""
+
+    OAUTH: dict[str, Any] = {
+        "path": "/oauth/token",
+        "json_body": True,
+        "lifetime_s": 3600.0,
+        "rotate": True,  # 3LO's rotating refresh tokens
+        "refusal": (
+            403,
+            {"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."},
+        ),
+    }
 
     def __init__(
         self,
@@ -568,35 +581,40 @@ class FakeJsm(LoopbackServer):
             web.route("*", "/{tail:.*}", self._unknown),
         ]
 
-    async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        self.requests.append((request.method, request.path_qs))
-        window, left = self._window()
-        fault = self._faults.take(f"{request.method} {request.path}") or self._faults.take(
+    def _take_fault(self, request: web.Request) -> Fault | None:
+        return self._faults.take(f"{request.method} {request.path}") or self._faults.take(
             request.path
         )
-        spoil = None
-        if fault is not None and fault.fault in ("truncated", "wrong_shape"):
-            spoil = fault.fault
-        elif fault is not None and fault.fault == "slow":
-            await asyncio.sleep(fault.delay_s)
-        elif fault is not None:
-            return self._fault_response(fault)
+
+    def _authenticate(self, request: web.Request) -> web.StreamResponse | None:
+        """Jira counts a call against the limit before it looks at the credentials."""
+        window, left = self._window()
         used = self._used[1] if self._used[0] == window else 0
         if used >= self.rate_limit:
             return self._limited(left)
         self._used = (window, used + 1)
         if not self._authenticated(request):
-            response: web.StreamResponse = web.Response(
-                status=401, text=UNAUTHORIZED, content_type="text/plain"
-            )
-        else:
-            try:
-                response = await handler(request)
-            except HttpError as exc:
-                response = _json(exc.body or {}, exc.status)
-        if spoil is not None and isinstance(response, web.Response):
-            response = _spoil(response, spoil)
-        remaining = self.rate_limit - self._used[1]
+            return web.Response(status=401, text=UNAUTHORIZED, content_type="text/plain")
+        return None
+
+    def _refuse(self, request: web.Request, gate: Gate | None, missing: str) -> web.Response:
+        return _json(
+            {
+                "errorMessages": ["You do not have permission to access this resource."],
+                "errors": {},
+            },
+            403,
+        )
+
+    def _failed(self, exc: HttpError) -> web.Response:
+        return _json(exc.body or {}, exc.status)
+
+    def _headed(self, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+        if response.status == 429:
+            return response  # _limited says it all
+        window, _ = self._window()
+        used = self._used[1] if self._used[0] == window else 0
+        remaining = self.rate_limit - used
         response.headers["X-RateLimit-Limit"] = str(self.rate_limit)
         response.headers["X-RateLimit-Remaining"] = str(remaining)
         if remaining < self.rate_limit * 0.2:
@@ -641,7 +659,7 @@ class FakeJsm(LoopbackServer):
     def _authenticated(self, request: web.Request) -> bool:
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "bearer":
-            return self.oauth_token is not None and credentials == self.oauth_token
+            return self._bearer_valid(credentials, self.oauth_token)
         if scheme.lower() != "basic":
             return False
         try:
@@ -943,20 +961,6 @@ async def _json_body(request: web.Request) -> Json:
     if not isinstance(body, dict):
         raise HttpError(400, {"errorMessages": ["The body must be a JSON object."], "errors": {}})
     return body
-
-
-def _spoil(response: web.Response, fault: str) -> web.Response:
-    body = bytes(response.body) if isinstance(response.body, bytes | bytearray) else b""
-    if fault == "truncated":
-        spoiled = body[: len(body) // 2]
-    else:  # wrong_shape: an object's first key gone
-        data = json.loads(body) if body else None
-        if isinstance(data, dict) and data:
-            data.pop(next(iter(data)))
-        elif isinstance(data, list):
-            data = {"results": data}
-        spoiled = json.dumps(data).encode()
-    return web.Response(status=response.status, body=spoiled, content_type="application/json")
 
 
 def _json(body: Any, status: int = 200) -> web.Response:

@@ -38,7 +38,10 @@ conditions joined by ``^``: ``field=v``, ``!=``, ``>``, ``>=``, ``<``, ``<=``, `
 ``Link: <…>;rel="first",<…>;rel="prev",<…>;rel="next",<…>;rel="last"`` (prev / next only where
 they apply; no Link on a single page).
 
-Auth: HTTP Basic (``username`` / ``password``) or ``Authorization: Bearer <token>``;
+Auth: HTTP Basic (``username`` / ``password``) or ``Authorization: Bearer <token>`` (the fixed
+``token``, or after ``expiring_tokens()`` one from ``POST /oauth_token.do``'s refresh_token
+grant, a form, valid 30 minutes of ``clock``; a refused refresh token gets 401
+``{"error_description":"access_denied","error":"server_error"}``);
 otherwise 401 ``{"error":{"message":"User Not Authenticated","detail":"Required to provide
 Auth information"},"status":"failure"}``. A rate limit rule (``rate_limit_per_hour``) counts
 per clock hour as ServiceNow's rules do: every answer it covers carries ``X-RateLimit-Limit``
@@ -58,7 +61,6 @@ second on. Data follows ``floor_clock``; rate-limit hours follow ``clock``.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -77,7 +79,7 @@ from supervisor_tui.fakes.common import (
     Clock,
     Fault,
     Faults,
-    Handler,
+    Gate,
     HttpError,
     Json,
     LoopbackServer,
@@ -281,6 +283,14 @@ class Query:
 
 class FakeServiceNow(LoopbackServer):
     """One ServiceNow instance on loopback. Feed it simulator events; read it over HTTP."""
+
+    OAUTH: dict[str, Any] = {
+        "path": "/oauth_token.do",
+        "json_body": False,  # a form only
+        "lifetime_s": 1800.0,
+        "rotate": False,  # the same refresh token comes back
+        "refusal": (401, {"error_description": "access_denied", "error": "server_error"}),
+    }
 
     def __init__(
         self,
@@ -554,33 +564,29 @@ class FakeServiceNow(LoopbackServer):
 
     # -- the HTTP side ----------------------------------------------------------------------
 
-    async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        self.requests.append((request.method, request.path_qs))
+    SPOILED_BY = frozenset({"truncated"})  # wrong_shape: a 200 saying "cancelled"
+
+    def _before(self, request: web.Request) -> web.StreamResponse | None:
         if self._hibernating:
             return web.Response(status=200, text=HIBERNATING, content_type="text/html")
-        fault = self._faults.take(request.path)
-        spoil = None
-        if fault is not None and fault.fault == "truncated":
-            spoil = fault.fault
-        elif fault is not None and fault.fault == "slow":
-            await asyncio.sleep(fault.delay_s)
-        elif fault is not None:
-            return self._fault_response(fault)
-        if not self._authenticated(request):
-            return _json(AUTH_FAILED, 401)
-        limited = self._rate_limit()
-        if limited is not None:
-            return limited
-        try:
-            response: web.StreamResponse = await handler(request)
-        except HttpError as exc:
-            response = _json(exc.body or _error("Bad request"), exc.status)
-        if spoil is not None and isinstance(response, web.Response) and response.body:
-            body = bytes(response.body)  # type: ignore[arg-type]
-            response = web.Response(
-                status=response.status, body=body[: len(body) // 2], content_type="application/json"
-            )
-        self._rate_headers(response)
+        return None
+
+    def _authenticate(self, request: web.Request) -> web.StreamResponse | None:
+        return None if self._authenticated(request) else _json(AUTH_FAILED, 401)
+
+    def _budget(self, request: web.Request) -> web.StreamResponse | None:
+        return self._rate_limit()
+
+    def _refuse(self, request: web.Request, gate: Gate | None, missing: str) -> web.Response:
+        return _json(
+            _error("User Not Authorized", "User is not authorized to access this resource"), 403
+        )
+
+    def _failed(self, exc: HttpError) -> web.Response:
+        return _json(exc.body or _error("Bad request"), exc.status)
+
+    def _headed(self, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+        self._rate_headers(response, force=response.status == 429)
         return response
 
     def _fault_response(self, fault: Fault) -> web.StreamResponse:
@@ -610,7 +616,7 @@ class FakeServiceNow(LoopbackServer):
     def _authenticated(self, request: web.Request) -> bool:
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "bearer":
-            return self.token is not None and credentials == self.token
+            return self._bearer_valid(credentials, self.token)
         if scheme.lower() == "basic":
             try:
                 text = base64.b64decode(credentials, validate=True).decode()

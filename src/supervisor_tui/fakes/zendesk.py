@@ -51,6 +51,9 @@ Endpoints (all under /api/v2, ``.json`` suffix optional, auth: Basic ``email/tok
                                              start_time=, end_time=
     GET  ticket_fields, custom_statuses
     GET  views/ID/count                      first call per view: value null, fresh false
+    GET  search/export                       query=type:ticket updated>=ISO, filter[type]=ticket,
+                                             page[size] (<=1000), page[after]; results, meta,
+                                             links (what an agent's token reads tickets by)
     GET  tickets/ID                          {"ticket"}; deleted or unknown -> 404 RecordNotFound
     GET  tickets/ID/comments                 cursor (sort=-created_at) or offset (sort_order=desc)
     PUT  tickets/ID                          comment, tags, additional_tags, remove_tags, status,
@@ -58,6 +61,9 @@ Endpoints (all under /api/v2, ``.json`` suffix optional, auth: Basic ``email/tok
                                              updated_stamp -> 409 UpdateConflict when stale
     *    tickets/ID/tags                     Tags API: GET lists, PUT adds, POST replaces,
                                              DELETE removes; same safe_update rule; {"tags"}
+    POST /oauth/tokens                       after expiring_tokens(): the refresh_token grant
+                                             (JSON); tokens expire on ``clock``, refresh
+                                             tokens rotate; 400 invalid_grant
 
 Shape decisions where no recording exists (from developer.zendesk.com):
 
@@ -102,7 +108,6 @@ The per-endpoint limits are in ``EXPORT_LIMITS`` (the Talk exports have their ow
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import itertools
@@ -120,14 +125,16 @@ from aiohttp import web
 
 from supervisor_tui.adapters.simulator import SLA_TARGET_S
 from supervisor_tui.fakes.common import (
+    Account,
     Clock,
     Fault,
     Faults,
-    Handler,
+    Gate,
     HttpError,
     Json,
     LoopbackServer,
     ascii_slug,
+    gate,
     iso,
     parse_iso,
     run_simulated,
@@ -181,6 +188,13 @@ EXPORT_LIMIT_BODY: Json = {
     "description": "Number of allowed incremental export API requests per minute exceeded",
 }
 AUTH_FAILED: Json = {"error": "Couldn't authenticate you"}
+ENDPOINT_LIMIT = web.RequestKey("endpoint_limit", tuple[str, str])
+"""The endpoint's own rate-limit header for this request's answer."""
+FORBIDDEN: Json = {
+    "error": "Forbidden",
+    "description": "You do not have access to this page. Please contact the account owner of "
+    "this help desk for further help.",
+}
 OAUTH_FAILED: Json = {
     "error": "invalid_token",
     "error_description": "The access token provided is expired, revoked, malformed or invalid "
@@ -303,6 +317,22 @@ class _Contact:
 class FakeZendesk(LoopbackServer):
     """One Zendesk account on loopback. Feed it simulator events; read it over HTTP."""
 
+    OAUTH: dict[str, Any] = {
+        "path": "/oauth/tokens",
+        "json_body": True,
+        "lifetime_s": 3600.0,  # the account sets it (5 minutes to 2 days)
+        "rotate": True,  # "a successful request ... deletes the previous access and refresh tokens"
+        "refusal": (
+            400,
+            {
+                "error": "invalid_grant",
+                "error_description": "The provided authorization grant is invalid, expired, "
+                "revoked, does not match the redirection URI used in the authorization "
+                "request, or was issued to another client.",
+            },
+        ),
+    }
+
     def __init__(
         self,
         *,
@@ -314,7 +344,11 @@ class FakeZendesk(LoopbackServer):
         export_lag_s: float = 60.0,
         clock: Clock = time.time,
         omnichannel: bool = True,
+        account: Account | None = None,
     ) -> None:
+        """``account``: the token's role (admin, supervisor: a custom agent role with
+        reporting rights, agent, light_agent) and what the plan lacks (talk, omnichannel,
+        sla); ``omnichannel=False`` is the same as ``lacks={"omnichannel"}``."""
         self.subdomain = subdomain
         self.email = email
         self.token = token
@@ -325,7 +359,9 @@ class FakeZendesk(LoopbackServer):
         self.floor_clock: Clock = clock
         """The floor's time for data (waits, edits, the export lag); run_simulated sets it
         when the simulation runs at another speed than the wall clock."""
-        self.omnichannel = omnichannel
+        self.account = account or Account()
+        if not omnichannel:
+            self.account.lacks |= {"omnichannel"}
         self.base_url = ""
         self.site = f"https://{subdomain}.zendesk.com"
         self.requests: list[tuple[str, str]] = []
@@ -1044,6 +1080,46 @@ class FakeZendesk(LoopbackServer):
 
     # -- the HTTP side ----------------------------------------------------------------------
 
+    GATES = (
+        # the incremental exports and SLA policies are for admins (any plan's role list)
+        gate(r"^/api/v2/incremental/", roles={"admin"}),
+        gate(r"^/api/v2/slas/", roles={"admin"}, feature="sla"),
+        gate(r"^/api/v2/satisfaction_ratings", roles={"admin"}),
+        # omnichannel routing and Talk are add-ons; their figures are for admins and roles
+        # with reporting rights
+        gate(r"^/api/v2/agent_availabilities", feature="omnichannel"),
+        gate(r"^/api/v2/agent_availabilities(\.json)?$", roles={"admin", "supervisor"}),
+        gate(r"^/api/v2/channels/voice/", feature="talk"),
+        gate(r"^/api/v2/channels/voice/stats/", roles={"admin", "supervisor"}),
+        # a light agent may read tickets and comment privately, never change a ticket
+        gate(
+            r"^/api/v2/tickets/\d+/tags",
+            roles={"admin", "supervisor", "agent"},
+            methods={"PUT", "POST", "DELETE"},
+        ),
+    )
+
+    def _refuse(self, request: web.Request, gate: Gate | None, missing: str) -> web.Response:
+        if request.path.startswith("/api/v2/agent_availabilities"):
+            # the JSON:API endpoints word their errors as JSON:API does
+            detail = (
+                "Omnichannel routing is not enabled for this account"
+                if missing == "omnichannel"
+                else "You do not have access to this resource"
+            )
+            return _json(
+                {"errors": [{"code": "Forbidden", "title": "Forbidden", "detail": detail}]}, 403
+            )
+        if missing == "role":
+            return _json(FORBIDDEN, 403)
+        return _json(
+            {
+                "error": "Forbidden",
+                "description": f"Your plan does not include this feature ({missing})",
+            },
+            403,
+        )
+
     def _routes(self) -> list[web.RouteDef]:
         j = _JSON_EXT
         v2 = "/api/v2"
@@ -1068,6 +1144,7 @@ class FakeZendesk(LoopbackServer):
             web.get(f"{v2}/ticket_fields{j}", self._ticket_fields),
             web.get(f"{v2}/custom_statuses{j}", self._custom_statuses),
             web.get(rf"{v2}/views/{{view_id:\d+}}/count{j}", self._view_count),
+            web.get(f"{v2}/search/export{j}", self._search_export),
             web.get(rf"{v2}/tickets/{{ticket_id:\d+}}{j}", self._ticket),
             web.put(rf"{v2}/tickets/{{ticket_id:\d+}}{j}", self._update_ticket),
             web.get(rf"{v2}/tickets/{{ticket_id:\d+}}/comments{j}", self._ticket_comments),
@@ -1075,58 +1152,32 @@ class FakeZendesk(LoopbackServer):
             web.route("*", "/{tail:.*}", self._unknown),
         ]
 
-    async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        self.requests.append((request.method, request.path_qs))
-        fault = self._faults.take(request.path)
-        spoil = None
-        if fault is not None and fault.fault in ("truncated", "wrong_shape"):
-            spoil = fault.fault
-        elif fault is not None and fault.fault == "slow":
-            await asyncio.sleep(fault.delay_s)
-        elif fault is not None:
-            return self._headed(self._fault_response(fault))
-        refused, endpoint_header = self._admit(request)
-        if refused is not None:
-            return self._headed(refused)
-        try:
-            response = await handler(request)
-        except HttpError as exc:
-            response = _json(exc.body or {}, exc.status)
-        if endpoint_header is not None:
-            response.headers[endpoint_header[0]] = endpoint_header[1]
-        if spoil is not None and isinstance(response, web.Response):
-            response = self._spoil(response, spoil)
-        return self._headed(response)
-
-    def _admit(self, request: web.Request) -> tuple[web.Response | None, tuple[str, str] | None]:
-        """Authentication, then the account's and the endpoint's per-minute budgets.
-
-        Returns the refusal, if any, and the endpoint's own rate-limit header, if it has one.
-        """
-        denied = self._authenticate(request)
-        if denied is not None:
-            return denied, None
+    def _budget(self, request: web.Request) -> web.Response | None:
+        """The account's and the endpoint's per-minute budgets. The endpoint's own
+        rate-limit header, where it has one, goes on the answer (``_headed``)."""
         window, reset = self._window()
         if not self._spend("account", self.rate_limit, window):
             limited = web.Response(status=429, text=ACCOUNT_LIMIT_BODY)
             limited.headers["Retry-After"] = str(reset)
-            return limited, None
+            return limited
         limit = next((v for p, v in EXPORT_LIMITS.items() if request.path.startswith(p)), None)
         if limit is None:
-            return None, None
+            return None
         bucket, per_minute = limit
         allowed = self._spend(bucket, per_minute, window)
         left = max(0, per_minute - self._used[bucket][1])
-        header = (
+        request[ENDPOINT_LIMIT] = (
             f"Zendesk-RateLimit-{bucket}",
             f"total={per_minute}; remaining={left}; resets={reset}",
         )
         if allowed:
-            return None, header
+            return None
         limited = _json(EXPORT_LIMIT_BODY, 429)
         limited.headers["Retry-After"] = str(reset)
-        limited.headers[header[0]] = header[1]
-        return limited, None
+        return limited
+
+    def _failed(self, exc: HttpError) -> web.Response:
+        return _json(exc.body or {}, exc.status)
 
     @staticmethod
     def _fault_response(fault: Fault) -> web.Response:
@@ -1154,27 +1205,11 @@ class FakeZendesk(LoopbackServer):
             content_type="application/json",
         )
 
-    @staticmethod
-    def _spoil(response: web.Response, fault: str) -> web.Response:
-        body = bytes(response.body) if isinstance(response.body, bytes | bytearray) else b""
-        if fault == "truncated":
-            spoiled = body[: len(body) // 2]
-        else:  # wrong_shape: the envelope's main key is missing
-            data = json.loads(body)
-            if isinstance(data, dict) and data:
-                data.pop(next(iter(data)))
-            spoiled = json.dumps(data).encode()
-        out = web.Response(status=response.status, body=spoiled, content_type="application/json")
-        for name, value in response.headers.items():
-            if name.lower().startswith(("zendesk-", "retry-after")):
-                out.headers[name] = value
-        return out
-
     def _authenticate(self, request: web.Request) -> web.Response | None:
         header = request.headers.get("Authorization", "")
         scheme, _, credentials = header.partition(" ")
         if scheme.lower() == "bearer":
-            if self.oauth_token is not None and credentials.strip() == self.oauth_token:
+            if self._bearer_valid(credentials.strip(), self.oauth_token):
                 return None
             return _json(OAUTH_FAILED, 401)
         if scheme.lower() == "basic":
@@ -1202,7 +1237,10 @@ class FakeZendesk(LoopbackServer):
         self._used[bucket] = (window, used + 1)
         return True
 
-    def _headed(self, response: web.StreamResponse) -> web.StreamResponse:
+    def _headed(self, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+        endpoint_limit = request.get(ENDPOINT_LIMIT)
+        if endpoint_limit is not None:
+            response.headers[endpoint_limit[0]] = endpoint_limit[1]
         window, reset = self._window()
         seen, used = self._used.get("account", (window, 0))
         remaining = max(0, self.rate_limit - (used if seen == window else 0))
@@ -1261,9 +1299,10 @@ class FakeZendesk(LoopbackServer):
         items: Sequence[Json],
         sort_key: str,
         descending: bool,
+        max_size: int = LIST_PAGE_MAX,
     ) -> Json:
         q = request.query
-        size = _int(q.get("page[size]"), LIST_PAGE_MAX, "page[size]", 1, LIST_PAGE_MAX)
+        size = _int(q.get("page[size]"), max_size, "page[size]", 1, max_size)
 
         def value(item: Json) -> Any:
             if sort_key == "agent_id" and "attributes" in item:  # JSON:API documents
@@ -1397,6 +1436,31 @@ class FakeZendesk(LoopbackServer):
                 "end_of_stream": len(rest) <= per_page,
             }
         )
+
+    async def _search_export(self, request: web.Request) -> web.Response:
+        """Search's export: the tickets whose ``updated_at`` is at or after the query's
+        date, each in its newest version (search shows what is indexed now, not a history;
+        deleted tickets are not found), in cursor pages; results cannot be sorted."""
+        q = request.query
+        if q.get("filter[type]") != "ticket":
+            raise HttpError(400, {"error": "InvalidValue", "description": "filter[type] required"})
+        match = re.fullmatch(r"\s*type:ticket\s+updated>=?(\S+)\s*", q.get("query", ""))
+        if match is None:
+            raise HttpError(400, {"error": "InvalidValue", "description": "query not supported"})
+        try:
+            since = parse_iso(match[1])
+        except ValueError:
+            raise HttpError(400, _invalid("query")) from None
+        newest: dict[int, Json] = {}
+        for versions in self._versions.values():
+            if versions and versions[-1]["id"] not in self._deleted:
+                newest[versions[-1]["id"]] = versions[-1]
+        rows = [
+            {**t, "result_type": "ticket"}
+            for _, t in sorted(newest.items())
+            if parse_iso(t["updated_at"]) >= since
+        ]
+        return _json(self._cursor_page(request, "results", rows, "id", False, EXPORT_PAGE_MAX))
 
     async def _export_time(self, request: web.Request) -> web.Response:
         rows = ((t["generated_timestamp"], t["id"], t) for t in self._visible())
@@ -1731,9 +1795,11 @@ class FakeZendesk(LoopbackServer):
         }
         return doc, included
 
+    @property
+    def omnichannel(self) -> bool:
+        return self.account.has("omnichannel")
+
     async def _availabilities(self, request: web.Request) -> web.Response:
-        if not self.omnichannel:
-            return await self._unknown(request)
         docs = []
         included: dict[str, list[Json]] = {}
         for agent in sorted(self._agents.values(), key=lambda a: a.user_id):
@@ -1746,7 +1812,7 @@ class FakeZendesk(LoopbackServer):
 
     async def _availability(self, request: web.Request) -> web.Response:
         agent = self._agents.get(int(request.match_info["agent_id"]))
-        if not self.omnichannel or agent is None:
+        if agent is None:
             return await self._unknown(request)
         doc, included = self._availability_doc(agent)
         return _json({"data": doc, "included": included})

@@ -1,17 +1,37 @@
-"""``supervisor-tui check``: one full sync of every source, and what it found."""
+"""``supervisor-tui check``: a preflight. One full sync of every source: what the token can
+read, what it cannot and how to fix that, and whether the source can feed the board.
+
+A 429 is waited out (up to a bound, said on stderr), never reported as a failure; a
+capability the account lacks is a limit, not an error. A source fails only when it cannot
+feed the board at all: refused credentials, no answer, a body not as documented, or no
+tickets readable.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import math
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from supervisor_tui.adapters.base import load_adapter_class
+from supervisor_tui.adapters.base import Checkable, SyncReport, load_adapter_class
 from supervisor_tui.adapters.http import ApiError
 from supervisor_tui.config import Config
-from supervisor_tui.model import HealthState, NewEvent
+from supervisor_tui.model import Capability, HealthState, Limit, NewEvent
+
+MAX_WAIT_S = 120.0
+"""The longest a source's sync waits out 429s in all before ``check`` gives up on it."""
+
+FIGURE_OF: dict[Capability, str] = {
+    Capability.DELETIONS: "deleted_tickets",
+    Capability.AGENTS: "agents",
+    Capability.QUEUES: "queues",
+    Capability.SLA_POLICIES: "sla_policies",
+}
+"""The ``check`` figure a capability gives: null when the account lacks it."""
 
 
 @dataclass
@@ -36,6 +56,7 @@ class MemorySink:
         retry_at: float | None = None,
         budget_left: float | None = None,
         poll_interval_s: float | None = None,
+        limits: Sequence[Limit] = (),
     ) -> None:
         self.health_reports.append((state, reason))
 
@@ -43,7 +64,16 @@ class MemorySink:
         self.quarantined.append((kind, reason))
 
 
-async def check_source(source: Any, timeout_s: float = 120.0) -> dict[str, Any]:
+def say_wait(name: str) -> Callable[[float, str], None]:
+    def wait(seconds: float, why: str) -> None:
+        print(f"{name}: {why}; waiting {math.ceil(seconds)} s", file=sys.stderr, flush=True)
+
+    return wait
+
+
+async def check_source(
+    source: Any, timeout_s: float = 120.0 + MAX_WAIT_S, *, max_wait_s: float = MAX_WAIT_S
+) -> dict[str, Any]:
     result: dict[str, Any] = {"name": source.name, "kind": source.kind, "ok": False}
     try:
         cls = load_adapter_class(source.kind)
@@ -52,42 +82,67 @@ async def check_source(source: Any, timeout_s: float = 120.0) -> dict[str, Any]:
     except Exception as exc:  # a setup error names the source and the key
         result["error"] = str(exc)
         return result
-    sync = getattr(adapter, "sync_once", None)
-    if sync is None:
+    if not isinstance(adapter, Checkable):
         result.update(ok=True, error=None, note=f"{source.kind} sources have nothing to check")
         return result
     sink = MemorySink()
+    report: SyncReport | None = None
+    say = say_wait(source.name)
+
+    async def wait(seconds: float, why: str) -> None:
+        say(seconds, why)
+
     try:
-        report = await asyncio.wait_for(sync(sink), timeout_s)
+        report = await asyncio.wait_for(adapter.sync_once(sink, wait=wait), timeout_s)
     except TimeoutError:
         result["error"] = f"{source.name}: no full sync within {timeout_s:.0f} s"
-        report = None
     except ApiError as exc:
         result["error"] = str(exc)
-        report = None
     finally:
-        close = getattr(getattr(adapter, "api", None), "close", None)
-        if close is not None:
-            await close()
-    budget = getattr(adapter, "budget", None)
-    result["requests"] = budget.requests if budget is not None else None
-    result["rate_limit_remaining"] = budget.server_remaining if budget is not None else None
-    if report is not None:
-        result.update(
-            ok=not sink.quarantined,
-            tickets=len(report.tickets),
-            open_tickets=sum(1 for is_open in report.tickets.values() if is_open),
-            # None: the helpdesk cannot know (JSM has no feed of deleted requests)
-            deleted_tickets=None if report.deleted is None else len(report.deleted),
-            agents=report.agents,
-            queues=report.queues,
-            sla_policies=report.sla_policies,
-            error=(
-                f"{len(sink.quarantined)} record(s) did not parse: {sink.quarantined[0][1]}"
-                if sink.quarantined
-                else None
-            ),
+        await adapter.close()
+    requests, remaining = adapter.rate_figures_now()
+    limits = list(adapter.sync_limits())
+    result["requests"] = requests
+    result["rate_limit_remaining"] = remaining
+    result["limits"] = [
+        {
+            "capability": lim.capability.value,
+            "reason": lim.reason,
+            "fix": lim.fix,
+            "partial": lim.partial,
+        }
+        for lim in limits
+    ]
+    if report is None:
+        return result
+    figures: dict[str, Any] = {
+        "tickets": len(report.tickets),
+        "open_tickets": sum(1 for is_open in report.tickets.values() if is_open),
+        # None: the helpdesk cannot know (JSM has no feed of deleted requests)
+        "deleted_tickets": None if report.deleted is None else len(report.deleted),
+        "agents": report.agents,
+        "queues": report.queues,
+        "sla_policies": report.sla_policies,
+    }
+    off = {lim.capability for lim in limits if not lim.partial}
+    for capability, figure in FIGURE_OF.items():
+        if capability in off:
+            figures[figure] = None  # the account may not read it: unknown, never 0
+    if Capability.TICKETS in off:
+        figures["tickets"] = figures["open_tickets"] = None
+    result.update(figures)
+    if Capability.TICKETS in off:
+        result["error"] = next(
+            f"{source.name}: cannot read tickets: {lim.reason} (fix: {lim.fix})"
+            for lim in limits
+            if lim.capability is Capability.TICKETS and not lim.partial
         )
+    elif sink.quarantined:
+        result["error"] = (
+            f"{len(sink.quarantined)} record(s) did not parse: {sink.quarantined[0][1]}"
+        )
+    else:
+        result.update(ok=True, error=None)
     return result
 
 
@@ -97,19 +152,26 @@ async def check_all(config: Config) -> dict[str, Any]:
 
 
 def summary_lines(result: dict[str, Any]) -> list[str]:
+    """What each source can feed, what its token cannot read, and how to fix that."""
     lines = []
     for s in result["sources"]:
         if not s["ok"]:
             lines.append(f"✖ {s['name']} ({s['kind']}): {s.get('error')}")
         elif "tickets" in s:
             lines.append(
-                f"✔ {s['name']} ({s['kind']}): {s['tickets']} tickets ({s['open_tickets']} open, "
-                f"{_na(s['deleted_tickets'])} deleted), {s['agents']} agents, "
-                f"{s['queues']} queues, {_na(s['sla_policies'])} SLA policies; "
+                f"✔ {s['name']} ({s['kind']}): {_na(s['tickets'])} tickets "
+                f"({_na(s['open_tickets'])} open, {_na(s['deleted_tickets'])} deleted), "
+                f"{_na(s['agents'])} agents, {_na(s['queues'])} queues, "
+                f"{_na(s['sla_policies'])} SLA policies; "
                 f"{s['requests']} requests, {_na(s['rate_limit_remaining'])} left this minute"
             )
         else:
             lines.append(f"✔ {s['name']} ({s['kind']}): {s.get('note', 'ok')}")
+        for lim in s.get("limits") or []:
+            fix = f" → {lim['fix']}" if lim["fix"] else ""
+            what = "reads part of" if lim.get("partial") else "cannot read"
+            label = Capability(lim["capability"]).label
+            lines.append(f"    ⚠ {what} {label}: {lim['reason']}{fix}")
     return lines
 
 

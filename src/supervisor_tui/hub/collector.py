@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import math
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -23,8 +24,9 @@ from supervisor_tui.core.rules import RuleEngine
 from supervisor_tui.core.snapshot import SNAPSHOT_FORMAT, freeze
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.hub.webhooks import WebhookServer
-from supervisor_tui.model import Event, HealthState, NewEvent, SourceHealth
+from supervisor_tui.model import Event, HealthState, Limit, NewEvent, SourceHealth
 from supervisor_tui.store import SQLiteStore, Store, StoreError
+from supervisor_tui.store.base import WriterLease, holder_name
 from supervisor_tui.store.postgres import PostgresStore
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 BATCH_MAX = 5_000
 RULE_TICK_S = 1.0
 OUTBOX_TICK_S = 1.0
+LEASE_CHECK_S = 1.0
 
 
 @dataclass(slots=True)
@@ -62,6 +65,7 @@ class _SourceSink:
         retry_at: float | None = None,
         budget_left: float | None = None,
         poll_interval_s: float | None = None,
+        limits: Sequence[Limit] = (),
     ) -> None:
         now = self._collector.clock()
         payload = SourceHealth(
@@ -70,6 +74,7 @@ class _SourceSink:
             retry_at=retry_at,
             budget_left=budget_left,
             poll_interval_s=poll_interval_s,
+            limits=tuple(limits),
             at=now,
         )
         event = NewEvent(
@@ -114,13 +119,31 @@ class Collector:
         self.store_trouble: str | None = None
         """Why the store refuses events right now (they are kept and retried), or None."""
         self.events_waiting = 0
+        self.holder = holder_name()
+        self.claimer = f"{self.holder} #{uuid.uuid4().hex[:8]}"
+        """Marks the write-backs this collector has claimed (one per collector object)."""
+        self._lease: WriterLease | None = None
+        self._lease_trouble: str | None = None
         self._queue: asyncio.Queue[_Batch] | None = None
         self._queued_events = 0  # in the queue, not yet taken by the writer
         self._tasks: list[asyncio.Task[None]] = []
 
+    def take_lease(self) -> None:
+        """Become the one collector writing to the store (StoreBusy names who else is), and
+        take over the write-backs a collector that died had claimed. Called before anything
+        is shown, so a second collector stops with one line."""
+        if self._lease is not None:
+            return
+        self._lease = self.store.writer_lease(self.holder)
+        released = self.store.outbox_release_claims(keep=self.claimer)
+        if released:
+            log.info("took over %d write-backs claimed by a collector that stopped", released)
+
     async def start(self) -> None:
         self._queue = asyncio.Queue(maxsize=64)
+        await asyncio.to_thread(self.take_lease)
         await self._catch_up()
+        self._tasks.append(asyncio.create_task(self._watch_lease(), name="collector-lease"))
         self._tasks.append(asyncio.create_task(self._writer(), name="collector-writer"))
         self._tasks.append(asyncio.create_task(self._rule_ticker(), name="collector-rules"))
         self._tasks.append(asyncio.create_task(self._outbox(), name="collector-outbox"))
@@ -141,6 +164,30 @@ class Collector:
         self._tasks.clear()
         if self.webhooks is not None:
             await self.webhooks.stop()
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
+
+    async def _watch_lease(self) -> None:
+        """Every second: is the lease still ours, and the store file still the one opened?
+        If not, ``store_trouble`` says so and nothing more is written or delivered (the
+        writer keeps its batch) until it is (the lease is taken again when it can be)."""
+        lease = self._lease
+        assert lease is not None
+        while True:
+            try:
+                await asyncio.to_thread(lease.verify)
+            except StoreError as exc:
+                if self._lease_trouble is None:
+                    log.error("store trouble: %s", exc)
+                self._lease_trouble = self.store_trouble = str(exc)
+            else:
+                if self._lease_trouble is not None:
+                    log.info("the writer lease is held again")
+                    if self.store_trouble == self._lease_trouble:
+                        self.store_trouble = None
+                    self._lease_trouble = None
+            await asyncio.sleep(LEASE_CHECK_S)
 
     async def submit(
         self, events: Sequence[NewEvent], source: str | None, cursor: str | None
@@ -199,6 +246,8 @@ class Collector:
         delay = 0.25
         while True:
             try:
+                if self._lease_trouble is not None:
+                    raise StoreError(self._lease_trouble)
                 stored = await asyncio.to_thread(self.store.append, events, cursors)
             except StoreError as exc:
                 if self.store_trouble is None:
@@ -269,8 +318,12 @@ class Collector:
             await asyncio.sleep(RULE_TICK_S)
 
     async def deliver_outbox(self) -> int:
+        if self._lease_trouble is not None:
+            return 0  # another collector may be delivering now
         now = self.clock()
-        items = await asyncio.to_thread(self.store.outbox_due, now)
+        # claimed first: even a second collector on this store (a lease bypassed, a
+        # misconfiguration) never gets the same row, so no write-back goes out twice
+        items = await asyncio.to_thread(self.store.outbox_claim, now, self.claimer)
         delivered = 0
         for item in items:
             adapter = self.adapters.get(item.source)

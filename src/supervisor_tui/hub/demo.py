@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from supervisor_tui.adapters.simulator import SimOptions
-from supervisor_tui.fakes.common import run_simulated
+from supervisor_tui.fakes.common import Account, run_simulated
 from supervisor_tui.fakes.freshdesk import FakeFreshdesk
 from supervisor_tui.fakes.jsm import FakeJsm
 from supervisor_tui.fakes.servicenow import FakeServiceNow
@@ -23,6 +23,18 @@ from supervisor_tui.fakes.zendesk import FakeZendesk
 
 DEMO_EMAIL = "demo-bot@example.com"
 DEMO_SN_USER = "supervisor.integration"
+DEMO_ACCOUNTS: dict[str, tuple[Account, Account]] = {
+    # what the demo's Zendesk and Freshdesk tokens may read, as real accounts differ
+    "admin": (Account(), Account()),
+    # a custom agent role with reporting rights; a Supervisor's Freshdesk key
+    "supervisor": (Account(role="supervisor"), Account(role="supervisor")),
+    # an agent's token on a plan without SLA policies or Talk; a plan without Surveys
+    "agent": (
+        Account(role="agent", lacks=frozenset({"sla", "talk"})),
+        Account(role="agent", lacks=frozenset({"surveys"})),
+    ),
+}
+"""``demo --account``: how a limited account looks on the board and in ``check``."""
 RETAIL = "Retail"
 IT = "IT"
 OPS = "Ops"
@@ -58,8 +70,10 @@ class DemoHelpdesks:
         *,
         freshdesk: bool = True,
         it_desks: bool = False,
+        account: str = "admin",
         wall: Callable[[], float] = time.time,
     ) -> None:
+        self.accounts = DEMO_ACCOUNTS[account]
         now = wall()
         epoch = options.epoch if options.epoch is not None else round(now - options.warmup_s)
         self.options = replace(options, epoch=epoch)
@@ -197,6 +211,7 @@ class DemoHelpdesks:
             token=self.token,
             clock=self.clock.wall,  # limits count real minutes; the floor's time is set below
             rate_limit=400,
+            account=replace(self.accounts[0]),
         )
         await fake.start()
         self.zendesk = fake
@@ -208,7 +223,11 @@ class DemoHelpdesks:
         other = None
         if self.retail is not None:
             other = FakeFreshdesk(
-                domain="retail", api_key=self.api_key, plan="growth", clock=self.clock.wall
+                domain="retail",
+                api_key=self.api_key,
+                plan="growth",
+                clock=self.clock.wall,
+                account=replace(self.accounts[1]),
             )
             await other.start()
             self.freshdesk = other

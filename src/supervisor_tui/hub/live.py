@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from supervisor_tui.adapters.base import Adapter, load_adapter_class
+from supervisor_tui.adapters.base import Adapter, TakesWebhooks, load_adapter_class
+from supervisor_tui.adapters.simulator import SimulatorAdapter
 from supervisor_tui.config import Config
 from supervisor_tui.core.rules import RuleEngine
 from supervisor_tui.hub.collector import Collector
@@ -39,9 +40,8 @@ def build_live_floor(
         settings = source.model_dump(exclude={"name", "kind"})
         adapter = cls.from_config(source.name, settings, adapter_clock)
         adapters.append(adapter)
-        floor_clock = getattr(adapter, "clock", None)
-        if source.kind == "simulator" and callable(floor_clock) and settings.get("speed", 1) != 1:
-            clock = floor_clock  # a time-compressed simulation runs the floor's clock
+        if isinstance(adapter, SimulatorAdapter) and adapter.options.speed != 1:
+            clock = adapter.clock  # a time-compressed simulation runs the floor's clock
     url = None if db_path is not None else config.store.postgres_url()
     store: SQLiteStore | PostgresStore
     if url is not None:
@@ -56,7 +56,7 @@ def build_live_floor(
         if config.webhooks.tls_cert and config.webhooks.tls_key:
             tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             tls.load_cert_chain(config.webhooks.tls_cert, config.webhooks.tls_key)
-        targets = {a.name: a for a in adapters if callable(getattr(a, "webhook", None))}
-        webhooks = WebhookServer(targets, host, port, tls)  # type: ignore[arg-type]
+        targets = {a.name: a for a in adapters if isinstance(a, TakesWebhooks)}
+        webhooks = WebhookServer(targets, host, port, tls)
     collector = Collector(store, adapters, rules, config.floor_targets(), clock, webhooks=webhooks)
     return LiveFloor(config, store, adapters, collector, rules, clock)

@@ -2,6 +2,7 @@
 
 from supervisor_tui.model.enums import (
     AgentState,
+    Capability,
     Channel,
     EscalationStatus,
     HealthState,
@@ -15,6 +16,7 @@ from supervisor_tui.model.events import __all__ as _events_all
 
 __all__ = [
     "AgentState",
+    "Capability",
     "Channel",
     "EscalationStatus",
     "HealthState",

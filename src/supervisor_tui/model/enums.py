@@ -93,6 +93,50 @@ class HealthState(StrEnum):
     DOWN = "down"
 
 
+class Capability(StrEnum):
+    """What a helpdesk source can supply to the floor. An account may lack some of them (a
+    role, a plan, an add-on, an ACL): the figures that depend on a missing one are unknown on
+    the board, never 0, while the rest of the source stays live."""
+
+    TICKETS = "tickets"
+    DELETIONS = "deletions"
+    QUEUES = "queues"
+    AGENTS = "agents"
+    PRESENCE = "presence"
+    QUEUE_STATS = "queue_stats"
+    """Live waiting counts and longest waits the helpdesk reports itself (Talk, queues)."""
+    CALLS = "calls"
+    """Calls offered, answered, abandoned and handled (voice SL, ASA, abandons, AHT)."""
+    CHATS = "chats"
+    """Chats offered, answered, abandoned and handled (chat SL, ASA, abandons, AHT)."""
+    SLA_POLICIES = "sla_policies"
+    SLA_CLOCKS = "sla_clocks"
+    SATISFACTION = "satisfaction"
+    VIEWS = "views"
+    WRITE_BACK = "write_back"
+
+    @property
+    def label(self) -> str:
+        return _CAPABILITY_LABELS[self]
+
+
+_CAPABILITY_LABELS = {
+    Capability.TICKETS: "tickets",
+    Capability.DELETIONS: "deleted tickets",
+    Capability.QUEUES: "queues",
+    Capability.AGENTS: "agents",
+    Capability.PRESENCE: "agent presence",
+    Capability.QUEUE_STATS: "live queue figures",
+    Capability.CALLS: "calls",
+    Capability.CHATS: "chats",
+    Capability.SLA_POLICIES: "SLA policies",
+    Capability.SLA_CLOCKS: "SLA clocks",
+    Capability.SATISFACTION: "satisfaction",
+    Capability.VIEWS: "view counts",
+    Capability.WRITE_BACK: "write-back",
+}
+
+
 class EscalationStatus(StrEnum):
     RAISED = "raised"
     ACKED = "acked"

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from supervisor_tui.model.enums import (
     AgentState,
+    Capability,
     Channel,
     HealthState,
     Priority,
@@ -36,6 +37,7 @@ __all__ = [
     "EscalationResolved",
     "EscalationSnoozed",
     "Event",
+    "Limit",
     "NewEvent",
     "Payload",
     "PayloadError",
@@ -272,6 +274,21 @@ class ViewCount(Payload):
     as_of: float
 
 
+class Limit(Payload):
+    """A capability this account does not give us, why, and how to get it (part of a
+    ``source.health``, not an event of its own)."""
+
+    capability: Capability
+    reason: str = Field(max_length=500)
+    """What the helpdesk said, in the floor's words ("the plan has no Surveys")."""
+    fix: str = Field(default="", max_length=500)
+    """What would give it back ("use an admin's token")."""
+    retry_at: float | None = None
+    """When it is tried again, in case the account changed."""
+    partial: bool = False
+    """Part of it is there (tickets of some groups only): its figures cover that part."""
+
+
 class SourceHealth(Payload):
     KIND = "source.health"
     state: HealthState
@@ -279,6 +296,8 @@ class SourceHealth(Payload):
     retry_at: float | None = None
     budget_left: float | None = None  # fraction of the rate limit left, 0..1
     poll_interval_s: float | None = None
+    limits: tuple[Limit, ...] = ()
+    """Capabilities turned off for this account; the rest of the source is live."""
     at: float
 
 

@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from supervisor_tui.core.kpis import ABANDON_FORMULA, SL_FORMULA
+from supervisor_tui.model import Limit
 
 FIGURES = (
     ("Waiting", "contacts in the queue now (from the backend's report when it gives one)"),
@@ -42,9 +43,15 @@ class HelpScreen(ModalScreen[None]):
     """
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help.close")]
 
-    def __init__(self, keys: list[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        keys: list[tuple[str, str]],
+        limits: list[tuple[str, Limit]] | None = None,
+    ) -> None:
+        """``limits``: what each source's account does not let us read, by source name."""
         super().__init__()
         self.keys = keys
+        self.limits = limits or []
 
     def compose(self) -> ComposeResult:
         keys = Table.grid(padding=(0, 2))
@@ -62,6 +69,19 @@ class HelpScreen(ModalScreen[None]):
             yield Static(keys)
             yield Static(Text("\nFigures", style="bold underline"))
             yield Static(figures)
+            if self.limits:
+                yield Static(
+                    Text("\nWhat the helpdesks do not let us read", style="bold underline")
+                )
+                limits = Table.grid(padding=(0, 2))
+                limits.add_column(style="bold", no_wrap=True)
+                limits.add_column()
+                for source, limit in self.limits:
+                    why = Text(limit.reason)  # the helpdesk's words are data, never markup
+                    if limit.fix:
+                        why.append(f"\n→ {limit.fix}", style="dim")
+                    limits.add_row(Text(f"{source} · {limit.capability.label}"), why)
+                yield Static(limits)
             yield Static(
                 Text(
                     "\nColours always come with a glyph or a word: ▲ alert, "

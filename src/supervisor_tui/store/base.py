@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -28,6 +30,35 @@ class StoreCorrupt(StoreError):
 
 class StoreTooNew(StoreError):
     """The file was written by a newer version of supervisor-tui."""
+
+
+class StoreBusy(StoreError):
+    """Another collector holds this store's writer lease."""
+
+
+OUTBOX_CLAIM_S = 900.0
+"""How long a claimed write-back is left to its collector before another may take it: far
+longer than any one delivery (HTTP deadlines, paging back through a long ticket)."""
+
+
+def holder_name() -> str:
+    """Who takes a writer lease: this process, on this machine."""
+    return f"pid {os.getpid()} on {socket.gethostname()}"
+
+
+def holder_text(text: str) -> str:
+    """Who holds a lease, as read back from a file or a table: data, so no control
+    characters, and not a page of it."""
+    return "".join(c if c.isprintable() else " " for c in text).strip()[:200]
+
+
+class WriterLease(Protocol):
+    """The right to be the one collector writing to a store, held for the collector's life."""
+
+    def verify(self) -> None:
+        """Raise StoreError if the lease (or the store it is for) is no longer ours."""
+
+    def release(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +122,21 @@ class Store(Protocol):
     def quarantined(self, limit: int = 100) -> list[QuarantinedPayload]: ...
 
     def outbox_due(self, now: float, limit: int = 50) -> list[OutboxItem]: ...
+
+    def outbox_claim(
+        self, now: float, claimer: str, limit: int = 50, claim_s: float = OUTBOX_CLAIM_S
+    ) -> list[OutboxItem]:
+        """The due write-backs, claimed for ``claimer`` until ``now + claim_s`` in one
+        transaction: another collector does not get them meanwhile, so none is sent twice.
+        Rows ``claimer`` already holds are returned again."""
+
+    def outbox_release_claims(self, keep: str) -> int:
+        """Release every claim not held by ``keep`` (their collectors are gone: the writer
+        lease says so); returns how many."""
+
+    def writer_lease(self, holder: str) -> WriterLease:
+        """Take the writer lease for ``holder`` ("pid N on HOST"), or raise StoreBusy naming
+        who holds it."""
 
     def outbox_pending_count(self) -> int: ...
 

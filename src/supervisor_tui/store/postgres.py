@@ -1,8 +1,11 @@
 """The shared store: the same append-only log as SQLiteStore, in a PostgreSQL schema.
 
-For a site that outgrows one machine: several collector processes write to one database,
-many terminals read from it. Every table lives in one schema (``supervisor`` by default), so
-one database can hold several floors.
+For a site that outgrows one machine: the floor's collector writes to a database, many
+terminals, reports and replays read from it. One collector writes a floor: it holds the
+floor's writer lease (a session-level advisory lock, see :class:`_AdvisoryLease`); the store
+itself stays safe for several writing processes (acks written straight to the store, tests).
+Every table lives in one schema (``supervisor`` by default), so one database can hold several
+floors.
 
 Seq allocation
 --------------
@@ -73,15 +76,18 @@ from typing import Any, TypeAlias
 
 from supervisor_tui.model import Event, NewEvent
 from supervisor_tui.store.base import (
+    OUTBOX_CLAIM_S,
     SCHEMA_VERSION,
     Listener,
     OutboxItem,
     OutboxRequest,
     QuarantinedPayload,
+    StoreBusy,
     StoreCorrupt,
     StoreError,
     StoreTooNew,
     event_from_row,
+    holder_text,
 )
 
 try:
@@ -152,7 +158,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at DOUBLE PRECISION NOT NULL,
     last_error      TEXT,
-    delivered_at    DOUBLE PRECISION
+    delivered_at    DOUBLE PRECISION,
+    claimed_by      TEXT,
+    claimed_until   DOUBLE PRECISION
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (state, next_attempt_at);
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -210,7 +218,8 @@ def _redact_patterns(text: str) -> str:
 
 class PostgresStore:
     """Append-only event log in a PostgreSQL schema; safe to share between threads and
-    between processes (several collectors may write to the same schema at once)."""
+    between processes (several may write to the same schema at once; a collector also takes
+    the writer lease, so there is one collector per schema)."""
 
     def __init__(
         self,
@@ -415,12 +424,27 @@ class PostgresStore:
                 # (re-running the DDL would lock the events table against other writers).
                 version = self._schema_version(conn, tables)
                 if version == SCHEMA_VERSION and _TABLES.issubset(tables):
+                    self._add_claim_columns(conn)
                     return
             conn.execute(sql.SQL(_SCHEMA).format(schema=sql.Identifier(self.schema)))
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', %s) "
                 "ON CONFLICT (key) DO NOTHING",
                 (str(SCHEMA_VERSION),),
+            )
+
+    def _add_claim_columns(self, conn: Connection) -> None:
+        """A store made before write-backs were claimed gets the two columns (looked up
+        first: an ALTER locks the table against every other writer, even as a no-op)."""
+        rows = conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = 'outbox'",
+            (self.schema,),
+        ).fetchall()
+        if {"claimed_by", "claimed_until"} - {str(r[0]) for r in rows}:
+            conn.execute(
+                "ALTER TABLE outbox ADD COLUMN IF NOT EXISTS claimed_by TEXT, "
+                "ADD COLUMN IF NOT EXISTS claimed_until DOUBLE PRECISION"
             )
 
     def _check_schema(self, conn: Connection) -> None:
@@ -744,6 +768,40 @@ class PostgresStore:
     def outbox_pending_count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")[0][0])
 
+    def outbox_claim(
+        self, now: float, claimer: str, limit: int = 50, claim_s: float = OUTBOX_CLAIM_S
+    ) -> list[OutboxItem]:
+        self._writable()
+        with self._ack_lock, self._errors("cannot claim write-backs"):
+            conn = self._live("_acks")
+            with self._deadline(conn, "cannot claim write-backs"), conn.transaction():
+                # SKIP LOCKED: a row another collector is claiming this instant is its own
+                rows = conn.execute(
+                    "UPDATE outbox SET claimed_by = %s, claimed_until = %s WHERE id IN ("
+                    "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= %s "
+                    "AND (claimed_until IS NULL OR claimed_until < %s OR claimed_by = %s) "
+                    "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING "
+                    "id, event_seq, source, action, body, attempts, next_attempt_at, last_error",
+                    (claimer, now + claim_s, now, now, claimer, limit),
+                ).fetchall()
+        return sorted((OutboxItem(*row) for row in rows), key=lambda item: item.id)
+
+    def outbox_release_claims(self, keep: str) -> int:
+        self._writable()
+        with self._ack_lock, self._errors("cannot release claims"):
+            conn = self._live("_acks")
+            with self._deadline(conn, "cannot release claims"):
+                cur = conn.execute(
+                    "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL "
+                    "WHERE state = 'pending' AND claimed_by IS NOT NULL AND claimed_by <> %s",
+                    (keep,),
+                )
+                return int(cur.rowcount)
+
+    def writer_lease(self, holder: str) -> _AdvisoryLease:
+        self._writable()
+        return _AdvisoryLease(self, holder)
+
     def outbox_delivered(self, item_id: int, at: float) -> None:
         self._writable()
         with self._ack_lock, self._errors("cannot update the outbox"):
@@ -751,7 +809,8 @@ class PostgresStore:
             with self._deadline(conn, "cannot update the outbox"):
                 conn.execute(
                     "UPDATE outbox SET state = 'delivered', delivered_at = %s, "
-                    "attempts = attempts + 1 WHERE id = %s",
+                    "attempts = attempts + 1, claimed_by = NULL, claimed_until = NULL "
+                    "WHERE id = %s",
                     (at, item_id),
                 )
 
@@ -764,13 +823,14 @@ class PostgresStore:
                 if retry_at is None:
                     conn.execute(
                         "UPDATE outbox SET attempts = attempts + 1, last_error = %s, "
-                        "state = 'failed' WHERE id = %s",
+                        "state = 'failed', claimed_by = NULL, claimed_until = NULL WHERE id = %s",
                         (error, item_id),
                     )
                 else:
                     conn.execute(
                         "UPDATE outbox SET attempts = attempts + 1, last_error = %s, "
-                        "next_attempt_at = %s WHERE id = %s",
+                        "next_attempt_at = %s, claimed_by = NULL, claimed_until = NULL "
+                        "WHERE id = %s",
                         (error, retry_at, item_id),
                     )
 
@@ -786,3 +846,83 @@ class PostgresStore:
                 if conn is not None:
                     conn.close()
                     setattr(self, name, None)
+
+
+class _AdvisoryLease:
+    """The writer lease of a PostgreSQL floor: a session-level advisory lock, one key per
+    schema, held on a connection of its own for the collector's life. PostgreSQL drops it when
+    that session ends (the collector died, or the server cut it off); :meth:`verify` then
+    takes it again on a new session, or says who has it now. Who holds it is written to the
+    meta table, for the message a second collector gets."""
+
+    def __init__(self, store: PostgresStore, holder: str) -> None:
+        self.store = store
+        self.holder = holder
+        self.key = _lock_key("writer", store.schema)
+        self._conn: Connection | None = None
+        self._take()
+
+    def _take(self) -> None:
+        store = self.store
+        what = "cannot take the writer lease"
+        conn = store._connect()
+        try:
+            with store._errors(what), store._deadline(conn, what):
+                # the server notices a vanished collector within a minute, not hours, and
+                # gives its lock up
+                for name, value in (
+                    ("tcp_keepalives_idle", "10"),
+                    ("tcp_keepalives_interval", "5"),
+                    ("tcp_keepalives_count", "3"),
+                    ("idle_in_transaction_session_timeout", "0"),
+                ):
+                    conn.execute("SELECT set_config(%s, %s, false)", (name, value))
+                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
+                if row is None or not row[0]:
+                    who = conn.execute("SELECT value FROM meta WHERE key = 'writer'").fetchone()
+                    held_by = holder_text(str(who[0])) if who else "another session"
+                    raise StoreBusy(
+                        f"{store.where}: another collector is writing to this floor "
+                        f"({held_by}); stop it first, or give this one a schema of its own"
+                    )
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('writer', %s || ', since ' || "
+                    "to_char(now(), 'YYYY-MM-DD HH24:MI:SS TZ')) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (self.holder,),
+                )
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def verify(self) -> None:
+        store = self.store
+        conn = self._conn
+        if conn is not None and not (conn.closed or conn.broken):
+            what = "cannot check the writer lease"
+            try:
+                with store._errors(what), store._deadline(conn, what, 10.0):
+                    row = conn.execute(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                        "AND pid = pg_backend_pid() AND classid = %s::bigint::oid "
+                        "AND objid = %s::bigint::oid AND objsubid = 1",
+                        ((self.key >> 32) & 0xFFFFFFFF, self.key & 0xFFFFFFFF),
+                    ).fetchone()
+                if row is not None and int(row[0]) == 1:
+                    return
+            except StoreError:
+                pass
+        # the session holding the lock is gone, and the lock with it: take it again
+        if conn is not None:
+            conn.close()
+            self._conn = None
+        try:
+            self._take()
+        except StoreError as exc:
+            raise StoreError(f"lost the writer lease: {exc}") from None
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.close()  # the session ends: PostgreSQL releases the lock
+            self._conn = None

@@ -8,6 +8,7 @@ is committed with it). A second connection writes operator events such as acks w
 
 from __future__ import annotations
 
+import fcntl
 import math
 import os
 import sqlite3
@@ -20,16 +21,19 @@ from typing import Any
 
 from supervisor_tui.model import Event, NewEvent
 from supervisor_tui.store.base import (
+    OUTBOX_CLAIM_S,
     SCHEMA_VERSION,
     EventRow,
     Listener,
     OutboxItem,
     OutboxRequest,
     QuarantinedPayload,
+    StoreBusy,
     StoreCorrupt,
     StoreError,
     StoreTooNew,
     event_from_row,
+    holder_text,
     is_time,
     sql_type,
 )
@@ -77,7 +81,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at REAL NOT NULL,
     last_error      TEXT,
-    delivered_at    REAL
+    delivered_at    REAL,
+    claimed_by      TEXT,
+    claimed_until   REAL
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (state, next_attempt_at);
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -152,6 +158,7 @@ class SQLiteStore:
         else:
             _refuse_shared(self.path)
         self._writer = self._connect()
+        self._ident = self._file_ident()
         self._init_schema()
         self._acks = self._connect()
         self._acks.execute("PRAGMA synchronous=FULL")
@@ -270,6 +277,10 @@ class SQLiteStore:
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
                 )
+                columns = {r[1] for r in self._writer.execute("PRAGMA table_info(outbox)")}
+                for column, kind in (("claimed_by", "TEXT"), ("claimed_until", "REAL")):
+                    if column not in columns:  # a store made before write-backs were claimed
+                        self._writer.execute(f"ALTER TABLE outbox ADD COLUMN {column} {kind}")
         except sqlite3.DatabaseError as exc:
             raise StoreCorrupt(f"{self.path}: not a supervisor-tui store ({exc})") from None
         self._check_schema(self._writer)
@@ -298,6 +309,55 @@ class SQLiteStore:
                 f"{self.path}: written by a newer supervisor-tui (store schema {version}, "
                 f"this version reads up to {SCHEMA_VERSION})"
             )
+
+    # -- the file itself -------------------------------------------------------------------
+
+    def _file_ident(self) -> tuple[int, int]:
+        st = os.stat(self.path)
+        return st.st_dev, st.st_ino
+
+    def check_file(self) -> None:
+        """Raise StoreError if the file at the path is no longer the one this store opened.
+
+        SQLite goes on writing to a file that was deleted or replaced (its descriptors stay
+        open): every event and ack would go where no one will ever read it. A stat is cheap,
+        so it is done around every commit."""
+        if self.read_only:
+            return
+        try:
+            now = self._file_ident()
+        except FileNotFoundError:
+            raise StoreError(
+                f"{self.path}: the store file was deleted while in use; nothing more is "
+                "written (restart to open the store again)"
+            ) from None
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot check the store file ({exc.strerror})") from None
+        if now != self._ident:
+            raise StoreError(
+                f"{self.path}: the store file was replaced by another file while in use; "
+                "nothing more is written (restart to open the store again)"
+            )
+
+    def _commit(self, conn: sqlite3.Connection) -> None:
+        """COMMIT, only into the file at the path (a failed check rolls back)."""
+        self.check_file()
+        conn.execute("COMMIT")
+
+    def _write(self, conn: sqlite3.Connection, query: str, params: Sequence[object]) -> None:
+        """One statement in its own transaction, committed as ``_commit`` does."""
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(query, params)
+                self._commit(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        self.check_file()
+
+    def writer_lease(self, holder: str) -> _FileLease:
+        return _FileLease(self, holder)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -352,12 +412,13 @@ class SQLiteStore:
                             "cursor = excluded.cursor, updated_at = excluded.updated_at",
                             list(cursors.items()),
                         )
-                    conn.execute("COMMIT")
+                    self._commit(conn)
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: cannot append ({exc})") from None
+        self.check_file()  # deleted in the instant of the commit: not stored where it counts
         stored = []
         for seq, source, key in added:
             e = by_key[(source, key)]
@@ -431,12 +492,14 @@ class SQLiteStore:
                             "VALUES (?, ?, ?, ?, ?)",
                             (row[0], outbox.source, outbox.action, outbox.body, event.received_at),
                         )
-                    conn.execute("COMMIT")
+                    self._commit(conn)
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: cannot record {event.kind} ({exc})") from None
+        # an ack is shown only once it is in the file at the path
+        self.check_file()
         if row is None:
             return None
         stored = Event(seq=row[0], **event.model_dump(exclude={"payload"}), payload=event.payload)
@@ -444,17 +507,22 @@ class SQLiteStore:
         return stored
 
     def quarantine(self, source: str, kind: str, raw: str, reason: str, at: float) -> None:
-        with self._write_lock:
-            self._writer.execute(
+        try:
+            self._write(
+                self._writer,
                 "INSERT INTO quarantine (source, kind, reason, raw, received_at) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (source, kind, reason, raw, at),
             )
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot quarantine a payload ({exc})") from None
 
     # -- reading ---------------------------------------------------------------------------
 
     def read_from(self, after_seq: int, limit: int = 10_000) -> list[Event]:
-        return [self._event(row) for row in self._read(_SELECT_EVENTS, (after_seq, limit))]
+        rows = self._read(_SELECT_EVENTS, (after_seq, limit))
+        self.check_file()  # what a deleted file holds is not shown as stored
+        return [self._event(row) for row in rows]
 
     def _event(self, row: EventRow) -> Event:
         return event_from_row(row, str(self.path))
@@ -468,6 +536,7 @@ class SQLiteStore:
             "WHERE seq > ? AND seq <= ? ORDER BY seq",
             (after_seq, upto_seq),
         )
+        self.check_file()
         return [self._event(row) for row in rows]
 
     def timeline(self) -> tuple[list[int], list[float]]:
@@ -522,11 +591,14 @@ class SQLiteStore:
     def save_snapshot(self, seq: int, at: float, fmt: int, data: bytes) -> None:
         if self.read_only:
             raise StoreError(f"{self.path}: opened read-only")
-        with self._write_lock:
-            self._writer.execute(
+        try:
+            self._write(
+                self._writer,
                 "INSERT OR REPLACE INTO snapshots (seq, at, format, data) VALUES (?, ?, ?, ?)",
                 (seq, at, fmt, data),
             )
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot save a snapshot ({exc})") from None
 
     def last_seq(self) -> int:
         return int(self._read("SELECT COALESCE(MAX(seq), 0) FROM events")[0][0])
@@ -559,29 +631,82 @@ class SQLiteStore:
             row = self._reader.execute("SELECT COUNT(*) FROM outbox WHERE state='pending'")
             return int(row.fetchone()[0])
 
-    def outbox_delivered(self, item_id: int, at: float) -> None:
+    def outbox_claim(
+        self, now: float, claimer: str, limit: int = 50, claim_s: float = OUTBOX_CLAIM_S
+    ) -> list[OutboxItem]:
+        conn = self._acks
         with self._write_lock:
-            self._acks.execute(
-                "UPDATE outbox SET state = 'delivered', delivered_at = ?, attempts = attempts + 1 "
-                "WHERE id = ?",
+            try:
+                # BEGIN IMMEDIATE: one claimer at a time, so two never take the same row
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    rows = conn.execute(
+                        "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id IN ("
+                        "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? "
+                        "AND (claimed_until IS NULL OR claimed_until < ? OR claimed_by = ?) "
+                        "ORDER BY id LIMIT ?) RETURNING "
+                        "id, event_seq, source, action, body, attempts, next_attempt_at, "
+                        "last_error",
+                        (claimer, now + claim_s, now, now, claimer, limit),
+                    ).fetchall()
+                    self._commit(conn)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: cannot claim write-backs ({exc})") from None
+        self.check_file()
+        return sorted((OutboxItem(*row) for row in rows), key=lambda item: item.id)
+
+    def outbox_release_claims(self, keep: str) -> int:
+        conn = self._acks
+        with self._write_lock:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    released = conn.execute(
+                        "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL "
+                        "WHERE state = 'pending' AND claimed_by IS NOT NULL AND claimed_by != ?",
+                        (keep,),
+                    ).rowcount
+                    self._commit(conn)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: cannot release claims ({exc})") from None
+        return int(released)
+
+    def outbox_delivered(self, item_id: int, at: float) -> None:
+        try:
+            self._write(
+                self._acks,
+                "UPDATE outbox SET state = 'delivered', delivered_at = ?, attempts = attempts + 1, "
+                "claimed_by = NULL, claimed_until = NULL WHERE id = ?",
                 (at, item_id),
             )
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot update the outbox ({exc})") from None
 
     def outbox_failed(self, item_id: int, error: str, retry_at: float | None) -> None:
         """Record a failed delivery: try again at ``retry_at``, or never when it is None."""
-        with self._write_lock:
+        try:
             if retry_at is None:
-                self._acks.execute(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?, state = 'failed' "
-                    "WHERE id = ?",
+                self._write(
+                    self._acks,
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?, state = 'failed', "
+                    "claimed_by = NULL, claimed_until = NULL WHERE id = ?",
                     (error, item_id),
                 )
             else:
-                self._acks.execute(
+                self._write(
+                    self._acks,
                     "UPDATE outbox SET attempts = attempts + 1, last_error = ?, "
-                    "next_attempt_at = ? WHERE id = ?",
+                    "next_attempt_at = ?, claimed_by = NULL, claimed_until = NULL WHERE id = ?",
                     (error, retry_at, item_id),
                 )
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot update the outbox ({exc})") from None
 
     def close(self) -> None:
         for name in ("_writer", "_acks", "_reader"):
@@ -612,3 +737,58 @@ def _refuse_shared(path: Path) -> None:
             f"{path}: can be read or written by others (mode {stat.S_IMODE(mode):o}); "
             f"a recording holds names and notes: chmod 600 {path}"
         )
+
+
+class _FileLease:
+    """The writer lease of a SQLite store: an exclusive ``flock`` on ``FILE.lock`` beside it,
+    held for the collector's life and dropped by the kernel when the process dies (a SIGKILL
+    leaves nothing to clean up). Readers (watch, replay, report) never look at it. The file
+    says who holds it, for the message a second collector gets."""
+
+    def __init__(self, store: SQLiteStore, holder: str) -> None:
+        self.store = store
+        self.path = store.path.with_name(store.path.name + ".lock")
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot open the writer lock ({exc.strerror})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            who = holder_text(os.pread(fd, 400, 0).decode("utf-8", "replace")) or "unknown"
+            os.close(fd)
+            raise StoreBusy(
+                f"{store.path}: another collector is writing to this store ({who}); "
+                "stop it first, or give this one a store of its own"
+            ) from None
+        except OSError as exc:
+            os.close(fd)
+            raise StoreError(f"{self.path}: cannot lock ({exc.strerror})") from None
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{holder}, since {stamp}\n".encode(), 0)
+        st = os.fstat(fd)
+        self._fd: int | None = fd
+        self._ident = (st.st_dev, st.st_ino)
+
+    def verify(self) -> None:
+        if self._fd is None:
+            raise StoreError(f"{self.store.path}: the writer lease was released")
+        try:
+            st = os.stat(self.path)
+            same = (st.st_dev, st.st_ino) == self._ident
+        except OSError:
+            same = False
+        if not same:
+            # another collector could now lock a new file of that name and write too
+            raise StoreError(
+                f"{self.path}: the writer lock file was removed or replaced while in use; "
+                "restart the collector"
+            )
+        self.store.check_file()
+
+    def release(self) -> None:
+        # not unlinked: a second collector may be opening it this instant
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

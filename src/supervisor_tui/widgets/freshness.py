@@ -79,6 +79,8 @@ def _source_text(
     text.append(Text(source.name, style="bold"))
     if compact:  # healthy, and the bar is short of room: the age and the budget say enough
         text.append(f" {fmt.duration(age)}" if age is not None else " nothing yet", "dim")
+        if source.limits:
+            text.append(f" ⚠{len(source.limits)}", "yellow")
         if source.budget_left is not None:
             low = source.budget_left < 0.2
             text.append(
@@ -95,6 +97,16 @@ def _source_text(
     if source.state in (HealthState.DEGRADED, HealthState.DOWN) and source.reason:
         text.append(" · ")
         text.append(Text(source.reason, style=style))
+    if source.limits:
+        # capabilities this account lacks: their figures show as unknown on the board
+        if brief:
+            text.append(f" · ⚠ {len(source.limits)} limited", "yellow")
+        else:
+            names = ", ".join(
+                ("part of " if limit.partial else "no ") + limit.capability.label
+                for limit in source.limits
+            )
+            text.append(f" · ⚠ {names}", "yellow")
     if source.retry_at is not None and source.retry_at > now:
         text.append(f" · retry in {fmt.duration(source.retry_at - now)}", "dim")
     if source.budget_left is not None:

@@ -181,10 +181,10 @@ class QueueTile(Widget):
         need = "—" if k.need is None else str(k.need)
         verdict: list[Piece] = []
         brief: list[Piece] = []
-        if k.need is not None and k.have < k.need:
+        if k.need is not None and k.have is not None and k.have < k.need:
             verdict = [(f"  ✖ short {k.need - k.have}", "bold red")]
             brief = [(f" ✖ short {k.need - k.have}", "bold red")]
-        elif k.need is not None:
+        elif k.need is not None and k.have is not None:
             verdict = brief = [("  ✔", "green")]
         sl, sl_style = fmt.percent(k.service_level), _sl_style(k)
         return [
@@ -219,23 +219,23 @@ class QueueTile(Widget):
                 ],
             ],
             [
-                [(f"Offered {k.offered}  answered {k.answered}", "dim")],
-                [(f"Offered {k.offered} answered {k.answered}", "dim")],
-                [(f"Off {k.offered} ans {k.answered}", "dim")],
+                [(f"Offered {fmt.count(k.offered)}  answered {fmt.count(k.answered)}", "dim")],
+                [(f"Offered {fmt.count(k.offered)} answered {fmt.count(k.answered)}", "dim")],
+                [(f"Off {fmt.count(k.offered)} ans {fmt.count(k.answered)}", "dim")],
             ],
             [
                 [
                     ("Need ", "dim"),
                     (need, "bold"),
                     (" · have ", "dim"),
-                    (str(k.have), "bold"),
+                    (fmt.count(k.have), "bold"),
                     *verdict,
                 ],
                 [
                     ("Need ", "dim"),
                     (need, "bold"),
                     (" have ", "dim"),
-                    (str(k.have), "bold"),
+                    (fmt.count(k.have), "bold"),
                     *brief,
                 ],
             ],
@@ -276,21 +276,21 @@ class QueueTile(Widget):
             [
                 [
                     ("SLA ", "dim"),
-                    (f"⚠ {k.sla_at_risk} risk", at_risk),
+                    (f"⚠ {fmt.count(k.sla_at_risk)} risk", at_risk),
                     ("  ", "none"),
-                    (f"✖ {k.sla_breached} breached", breached),
+                    (f"✖ {fmt.count(k.sla_breached)} breached", breached),
                 ],
                 [
                     ("SLA ", "dim"),
-                    (f"⚠ {k.sla_at_risk} risk", at_risk),
+                    (f"⚠ {fmt.count(k.sla_at_risk)} risk", at_risk),
                     (" ", "none"),
-                    (f"✖ {k.sla_breached} breach", breached),
+                    (f"✖ {fmt.count(k.sla_breached)} breach", breached),
                 ],
                 [
                     ("SLA ", "dim"),
-                    (f"⚠ {k.sla_at_risk}", at_risk),
+                    (f"⚠ {fmt.count(k.sla_at_risk)}", at_risk),
                     (" ", "none"),
-                    (f"✖ {k.sla_breached}", breached),
+                    (f"✖ {fmt.count(k.sla_breached)}", breached),
                 ],
             ],
             [
@@ -298,7 +298,7 @@ class QueueTile(Widget):
                     ("CSAT ", "dim"),
                     (fmt.percent(k.csat), "none"),
                     ("  agents ", "dim"),
-                    (str(k.have), "bold"),
+                    (fmt.count(k.have), "bold"),
                 ]
             ],
         ]

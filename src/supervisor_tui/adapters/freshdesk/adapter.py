@@ -38,13 +38,17 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError, WriteBackError
+from supervisor_tui.adapters.base import Clock, Need, Sink, SourceSetupError, WriteBackError
 from supervisor_tui.adapters.freshdesk import parse
+from supervisor_tui.adapters.freshdesk.source import FreshdeskSource
 from supervisor_tui.adapters.http import (
     ApiError,
     BadBody,
     JsonApi,
     RateBudget,
+    RateFigures,
+    Unavailable,
+    header_int,
     read_secret,
 )
 from supervisor_tui.adapters.polling import (
@@ -57,10 +61,10 @@ from supervisor_tui.adapters.polling import (
     ts,
     write_back_of,
 )
-from supervisor_tui.adapters.zendesk.adapter import SyncReport
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
+    Capability,
     Channel,
     ContactAbandoned,
     ContactAnswered,
@@ -129,7 +133,81 @@ class _Chat:
 
 
 class FreshdeskAdapter(PolledSource):
+    settings_model = FreshdeskSource
     kind = "freshdesk"
+    NEEDS = (
+        Need(
+            Capability.TICKETS,
+            "GET /api/v2/tickets (order_by=updated_at)",
+            "any agent's API key (an agent with group or restricted scope sees a part)",
+            "nothing from this source",
+            "the API key of an agent with global ticket scope",
+            optional=False,
+        ),
+        Need(
+            Capability.DELETIONS,
+            "GET /api/v2/tickets?filter=deleted",
+            "an agent allowed to delete tickets (admin or supervisor)",
+            "a deleted ticket stays on the board as last seen",
+            "use the API key of an admin or a supervisor",
+        ),
+        Need(
+            Capability.QUEUES,
+            "GET /api/v2/groups, /api/v2/agents, /api/v2/ticket_fields",
+            "any agent's API key",
+            "no queues or agents from this source",
+            "the API key of an agent",
+        ),
+        Need(
+            Capability.PRESENCE,
+            "GET /api/v2/agents (available, last_active_at)",
+            "any agent's API key",
+            "agents show no status; staffing is unknown",
+            "the API key of an agent allowed to see the agent list",
+        ),
+        Need(
+            Capability.SATISFACTION,
+            "GET /api/v2/surveys/satisfaction_ratings",
+            "a plan with Surveys (Growth and up); an agent allowed to see them",
+            "CSAT is unknown",
+            "a plan with customer satisfaction surveys",
+        ),
+        Need(
+            Capability.SLA_POLICIES,
+            "GET /api/v2/sla_policies",
+            "an admin's API key",
+            "the number of SLA policies is unknown (due times still come from the tickets)",
+            "use an admin's API key",
+        ),
+        Need(
+            Capability.WRITE_BACK,
+            "POST /api/v2/tickets/{id}/notes, PUT /api/v2/tickets/{id} (tags)",
+            "an agent allowed to edit the ticket",
+            "acks stay on the floor and in the outbox until the helpdesk takes them",
+            "use the API key of an agent who may edit these tickets, or write_back = false",
+        ),
+    )
+
+    def explain(self, capability: Capability, exc: Unavailable) -> tuple[str, str]:
+        """Freshdesk says why in its 403: ``require_feature`` (the plan) or
+        ``access_denied`` (the key's role)."""
+        reason, fix = super().explain(capability, exc)
+        text = str(exc)
+        if "require_feature" in text:
+            need = self.need(capability)
+            return (
+                f"{capability.label}: the plan does not include this feature"
+                + (f"; {need.without}" if need else ""),
+                need.fix if need else "upgrade the plan",
+            )
+        if "access_denied" in text:
+            need = self.need(capability)
+            return (
+                f"{capability.label}: this API key's agent may not read it (access denied)"
+                + (f"; {need.without}" if need else ""),
+                fix,
+            )
+        return reason, fix
 
     def __init__(
         self,
@@ -147,13 +225,14 @@ class FreshdeskAdapter(PolledSource):
             label=name,
             budget=budget,
             auth=httpx.BasicAuth(settings.api_key, "X"),
+            rate_figures=rate_figures,
+            credential="the API key",
         )
         super().__init__(name, clock=clock, wall=wall, budget=budget, api=api)
         self.settings = settings
         self.list_budget = RateBudget(lists, share=settings.budget_share, clock=wall)
         """The ticket list's own allowance, inside the account's."""
         self.ctx = parse.Context(source=name)
-        self.report = SyncReport()
         self._cursor: dict[str, Any] = {}
         self._recent: dict[str, TicketUpserted] = {}  # ticket id → newest upsert, for ratings
         self._group: set[str] = set()  # ids of the second being paged through, this reading
@@ -162,12 +241,49 @@ class FreshdeskAdapter(PolledSource):
         self._agent_states: dict[str, tuple[AgentState, str]] = {}
         self._chats: dict[str, _Chat] = {}
         self.tasks = [
-            Task("tickets", settings.ticket_interval(), True, self._poll_tickets),
-            Task("agents", settings.agent_interval_s, True, self._poll_agents),
-            Task("deleted", settings.ratings_interval_s, False, self._poll_deleted),
-            Task("ratings", settings.ratings_interval_s, False, self._poll_ratings),
-            Task("directory", settings.directory_interval_s, False, self._poll_directory, True),
-            Task("policies", settings.policy_interval_s, False, self._poll_policies),
+            Task(
+                "tickets",
+                settings.ticket_interval(),
+                True,
+                self._poll_tickets,
+                capability=Capability.TICKETS,
+            ),
+            Task(
+                "agents",
+                settings.agent_interval_s,
+                True,
+                self._poll_agents,
+                capability=Capability.PRESENCE,
+            ),
+            Task(
+                "deleted",
+                settings.ratings_interval_s,
+                False,
+                self._poll_deleted,
+                capability=Capability.DELETIONS,
+            ),
+            Task(
+                "ratings",
+                settings.ratings_interval_s,
+                False,
+                self._poll_ratings,
+                capability=Capability.SATISFACTION,
+            ),
+            Task(
+                "directory",
+                settings.directory_interval_s,
+                False,
+                self._poll_directory,
+                True,
+                capability=Capability.QUEUES,
+            ),
+            Task(
+                "policies",
+                settings.policy_interval_s,
+                False,
+                self._poll_policies,
+                capability=Capability.SLA_POLICIES,
+            ),
         ]
         self.load_cursor(None)
 
@@ -215,10 +331,6 @@ class FreshdeskAdapter(PolledSource):
             clock,
             wall=time.time,
         )
-
-    async def sync_once(self, sink: Sink) -> SyncReport:
-        await self.run_all_once(sink)
-        return self.report
 
     # -- cursor ---------------------------------------------------------------------------
 
@@ -313,7 +425,8 @@ class FreshdeskAdapter(PolledSource):
             if isinstance(stamp, str) and stamp > newest:
                 newest = stamp
             self.report.tickets.pop(str(tid), None)
-            self.report.deleted.add(str(tid))
+            if self.report.deleted is not None:
+                self.report.deleted.add(str(tid))
             self._recent.pop(str(tid), None)
             payload = TicketDeleted(ticket_id=str(tid))
             events.append(self.event(f"ticket:{tid}:deleted", self.clock(), payload))
@@ -487,6 +600,7 @@ class FreshdeskAdapter(PolledSource):
                 ids = detail.get("agent_ids") if isinstance(detail, dict) else None
             members[gid] = [int(i) for i in ids or [] if isinstance(i, int)]
         agents = await self._all_pages("/api/v2/agents")
+        await self._ticket_scope(groups)
         queues = parse.group_payloads(groups, self.ctx, self.settings.group_channels)
         staff = parse.agent_payloads(agents, members, self.ctx)
         self.report.queues = len(queues)
@@ -496,6 +610,37 @@ class FreshdeskAdapter(PolledSource):
             self.event(f"queue:{q.queue_id}:{q.name}:{q.channel.value}", now, q) for q in queues
         ] + [self.event(f"agent:{a.agent_id}:{a.name}:{a.queue_ids}", now, a) for a in staff]
         await sink.emit(events, self.cursor_text())
+
+    async def _ticket_scope(self, groups: list[Any]) -> None:
+        """The key's agent may see every ticket (global scope), its groups' tickets only
+        (group scope) or its own (restricted): the board is told which groups it misses."""
+        try:
+            me = await self.api.get("/api/v2/agents/me")
+        except Unavailable:
+            return  # the key's agent may not read itself: nothing to say
+        scope = me.get("ticket_scope") if isinstance(me, dict) else None
+        if scope not in (2, 3):
+            if Capability.TICKETS in self.limits and self.limits[Capability.TICKETS].partial:
+                self.restore(Capability.TICKETS)
+            return
+        mine = {g for g in (me.get("group_ids") or []) if isinstance(g, int)}
+        missed = sorted(
+            str(g.get("name")) for g in groups if isinstance(g, dict) and g.get("id") not in mine
+        )
+        if scope == 3:
+            reason = "tickets: the API key's agent sees only the tickets assigned to it"
+        else:
+            reason = (
+                "tickets: the API key's agent sees only its groups' tickets (group scope); "
+                f"left out: {', '.join(missed) or 'none'}"
+            )
+        self.limit(
+            Capability.TICKETS,
+            reason,
+            "use the API key of an agent with global ticket scope (Admin › Agents › "
+            "Ticket scope: global access)",
+            partial=True,
+        )
 
     async def _poll_policies(self, sink: Sink) -> None:
         policies = await self._all_pages("/api/v2/sla_policies")
@@ -617,3 +762,13 @@ def _has_next(link: str | None) -> bool:
 
 
 __all__ = ["PLANS", "FreshdeskAdapter", "FreshdeskSettings"]
+
+
+def rate_figures(headers: Mapping[str, str]) -> RateFigures:
+    """Freshdesk's ``X-RateLimit-Total`` / ``-Remaining`` / ``-Used-CurrentRequest`` (a call
+    that costs more than one credit counts as that many)."""
+    return RateFigures(
+        limit_per_minute=header_int(headers.get("x-ratelimit-total")),
+        remaining=header_int(headers.get("x-ratelimit-remaining")),
+        cost=header_int(headers.get("x-ratelimit-used-currentrequest")),
+    )

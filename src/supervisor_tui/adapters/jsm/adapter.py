@@ -53,16 +53,28 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
-from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError, WriteBackError
+from supervisor_tui.adapters.base import (
+    Clock,
+    Sink,
+    SourceSetupError,
+    SyncReport,
+    Wait,
+    WriteBackError,
+)
 from supervisor_tui.adapters.http import (
     ApiError,
     BadBody,
     BearerAuth,
     RateBudget,
+    RateFigures,
     expect,
+    header_int,
+    iso_seconds_from_now,
     read_secret,
 )
 from supervisor_tui.adapters.jsm import parse
+from supervisor_tui.adapters.jsm.source import JsmSource
+from supervisor_tui.adapters.oauth import OAuthRefresh, oauth_refresh_of
 from supervisor_tui.adapters.paced import OutOfBudget, PacedApi, Pacer
 from supervisor_tui.adapters.polling import (
     PolledSource,
@@ -103,6 +115,8 @@ class JsmSettings:
     email: str | None = None
     token: str | None = field(default=None, repr=False)
     oauth_token: str | None = field(default=None, repr=False)
+    oauth_refresh: OAuthRefresh | None = None
+    """Renews the OAuth token before it expires (``oauth_refresh_token_file``)."""
     service_desk_ids: tuple[str, ...] = ()
     """Empty: every service desk the account can see."""
     rate_limit_per_minute: int = 300
@@ -124,25 +138,14 @@ class JsmSettings:
     sla_recent_s: float = 24 * 3600
     """SLA cycles are read for open requests and for those that changed this recently."""
 
-    def auth(self) -> httpx.Auth | None:
+    def auth(self, clock: Clock = time.time) -> httpx.Auth | None:
+        if self.oauth_refresh:
+            return self.oauth_refresh.auth(clock)
         if self.oauth_token:
             return BearerAuth(self.oauth_token)
         if self.email and self.token:
             return httpx.BasicAuth(self.email, self.token)
         return None
-
-
-@dataclass(slots=True)
-class JsmReport:
-    """What one full sync found (``supervisor-tui check``), as for the other helpdesks; what
-    JSM cannot tell is None: deleted requests (no feed of deletions) and SLA policies (their
-    goals are not in the public REST API)."""
-
-    tickets: dict[str, bool] = field(default_factory=dict)  # request key → open
-    deleted: set[str] | None = None
-    agents: int = 0
-    queues: int = 0
-    sla_policies: int | None = None
 
 
 @dataclass(slots=True)
@@ -153,6 +156,7 @@ class _Desk:
 
 
 class JsmAdapter(PolledSource):
+    settings_model = JsmSource
     kind = "jsm"
     search_page = SEARCH_PAGE
     sla_per_round = SLA_PER_ROUND
@@ -167,12 +171,23 @@ class JsmAdapter(PolledSource):
     ) -> None:
         wall = wall or clock
         budget = RateBudget(settings.rate_limit_per_minute, share=settings.budget_share, clock=wall)
-        api = PacedApi(settings.base_url, label=name, budget=budget, auth=settings.auth())
+        api = PacedApi(
+            settings.base_url,
+            label=name,
+            budget=budget,
+            auth=settings.auth(wall),
+            rate_figures=rate_figures,
+            credential=settings.oauth_refresh.credential
+            if settings.oauth_refresh
+            else "the OAuth token"
+            if settings.oauth_token
+            else f"the API token of {settings.email}",
+        )
         super().__init__(name, clock=clock, wall=wall, budget=budget, api=api)
         self.api: PacedApi = api
         self.settings = settings
         self.ctx = parse.Context(source=name)
-        self.report = JsmReport()
+        self.report = SyncReport(deleted=None, sla_policies=None)
         self.desks: list[_Desk] = []
         self.zone: ZoneInfo | None = None
         self._zone_known = False
@@ -207,10 +222,12 @@ class JsmAdapter(PolledSource):
         token = read_secret(
             env=settings.get("token_env"), file=settings.get("token_file"), what=f"source {name!r}"
         )
+        refresh = oauth_refresh_of(name, settings, vendor="atlassian", base_url=base_url)
         oauth = read_secret(env=settings.get("oauth_token_env"), what=f"source {name!r}")
-        if not oauth and not (token and settings.get("email")):
+        if not oauth and not refresh and not (token and settings.get("email")):
             raise SourceSetupError(
-                f"source {name!r}: needs email + token_env (or token_file), or oauth_token_env"
+                f"source {name!r}: needs email + token_env (or token_file), oauth_token_env "
+                "or oauth_refresh_token_file"
             )
         known = {
             f: settings[f]
@@ -234,6 +251,7 @@ class JsmAdapter(PolledSource):
                 base_url=base_url,
                 email=settings.get("email"),
                 token=token,
+                oauth_refresh=refresh,
                 oauth_token=oauth,
                 service_desk_ids=tuple(str(i) for i in settings.get("service_desk_ids") or ()),
                 queue_channels=dict(settings.get("queue_channels") or {}),
@@ -243,16 +261,17 @@ class JsmAdapter(PolledSource):
             wall=time.time,
         )
 
-    async def sync_once(self, sink: Sink) -> JsmReport:
+    async def sync_once(self, sink: Sink, *, wait: Wait | None = None) -> SyncReport:
         """One full sync (``check``): the directory, queues, every request changed within the
         backfill, and their SLA cycles."""
         self.api.holding = False  # one sync on demand: read it all now
         try:
-            await self.run_all_once(sink)
-            await self._read_slas(sink, len(self._cursor["sla"]), within_budget=False)
+            return await super().sync_once(sink, wait=wait)
         finally:
             self.api.holding = True
-        return self.report
+
+    async def finish_sync(self, sink: Sink) -> None:
+        await self._read_slas(sink, len(self._cursor["sla"]), within_budget=False)
 
     # -- cursor ---------------------------------------------------------------------------
 
@@ -664,4 +683,13 @@ def _plain(text: str) -> str:
     return "{noformat}\n" + text.replace("{noformat}", "(noformat)") + "\n{noformat}"
 
 
-__all__ = ["NO_PRESENCE", "JsmAdapter", "JsmReport", "JsmSettings"]
+__all__ = ["NO_PRESENCE", "JsmAdapter", "JsmSettings"]
+
+
+def rate_figures(headers: Mapping[str, str]) -> RateFigures:
+    """Jira's ``X-RateLimit-Limit`` / ``-Remaining`` / ``-Reset`` (an ISO 8601 time)."""
+    return RateFigures(
+        limit_per_minute=header_int(headers.get("x-ratelimit-limit")),
+        remaining=header_int(headers.get("x-ratelimit-remaining")),
+        reset_s=iso_seconds_from_now(headers.get("x-ratelimit-reset"), time.time()),
+    )

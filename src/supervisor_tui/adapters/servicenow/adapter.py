@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -41,17 +42,21 @@ from typing import Any, Literal
 
 import httpx
 
-from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError
+from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError, SyncReport, Wait
 from supervisor_tui.adapters.freshdesk.adapter import _next_url
 from supervisor_tui.adapters.http import (
     ApiError,
-    AuthFailed,
     BadBody,
     BearerAuth,
+    Forbidden,
     NotFound,
     RateBudget,
+    RateFigures,
+    Unavailable,
+    header_int,
     read_secret,
 )
+from supervisor_tui.adapters.oauth import OAuthRefresh, oauth_refresh_of
 from supervisor_tui.adapters.paced import OutOfBudget, PacedApi, Pacer
 from supervisor_tui.adapters.polling import (
     PolledSource,
@@ -62,6 +67,7 @@ from supervisor_tui.adapters.polling import (
     write_back_of,
 )
 from supervisor_tui.adapters.servicenow import parse
+from supervisor_tui.adapters.servicenow.source import ServiceNowSource
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
@@ -87,6 +93,8 @@ class ServiceNowSettings:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     oauth_token: str | None = field(default=None, repr=False)
+    oauth_refresh: OAuthRefresh | None = None
+    """Renews the OAuth token before it expires (``oauth_refresh_token_file``)."""
     tables: tuple[str, ...] = ("incident",)
     rate_limit_per_minute: int = 120
     """Our own ceiling; a rate limit rule on the instance (per hour) lowers it."""
@@ -104,23 +112,14 @@ class ServiceNowSettings:
     deleted_interval_s: float = 300.0
     backfill_s: float = 7 * 24 * 3600
 
-    def auth(self) -> httpx.Auth | None:
+    def auth(self, clock: Clock = time.time) -> httpx.Auth | None:
+        if self.oauth_refresh:
+            return self.oauth_refresh.auth(clock)
         if self.oauth_token:
             return BearerAuth(self.oauth_token)
         if self.username and self.password:
             return httpx.BasicAuth(self.username, self.password)
         return None
-
-
-@dataclass(slots=True)
-class ServiceNowReport:
-    """What one full sync found (``supervisor-tui check``); None: the instance does not say."""
-
-    tickets: dict[str, bool] = field(default_factory=dict)  # number → open
-    deleted: set[str] | None = field(default_factory=set)
-    agents: int = 0
-    queues: int = 0
-    sla_policies: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +133,7 @@ class _Walk:
 
 
 class ServiceNowAdapter(PolledSource):
+    settings_model = ServiceNowSource
     kind = "servicenow"
 
     def __init__(
@@ -149,12 +149,22 @@ class ServiceNowAdapter(PolledSource):
             if not _TABLE_NAME.match(table):
                 raise SourceSetupError(f"source {name!r}: not a table name: {table[:40]!r}")
         budget = RateBudget(settings.rate_limit_per_minute, share=settings.budget_share, clock=wall)
-        api = PacedApi(settings.base_url, label=name, budget=budget, auth=settings.auth())
+        api = PacedApi(
+            settings.base_url,
+            label=name,
+            budget=budget,
+            auth=settings.auth(wall),
+            rate_figures=lambda headers: rate_figures(headers, wall()),
+            credential=settings.oauth_refresh.credential
+            if settings.oauth_refresh
+            else "the OAuth token"
+            if settings.oauth_token
+            else f"the password of {settings.username}",
+        )
         super().__init__(name, clock=clock, wall=wall, budget=budget, api=api)
         self.api: PacedApi = api
         self.settings = settings
         self.ctx = parse.Context(source=name)
-        self.report = ServiceNowReport()
         self.awa: bool | None = None if settings.presence == "auto" else settings.presence == "awa"
         """None: not yet known (auto); False: the instance has no AWA (or we may not read it)."""
         self._cursor: dict[str, Any] = {}
@@ -195,10 +205,11 @@ class ServiceNowAdapter(PolledSource):
             file=settings.get("password_file"),
             what=f"source {name!r}",
         )
-        if not token and not (settings.get("username") and password):
+        refresh = oauth_refresh_of(name, settings, vendor="servicenow", base_url=base_url)
+        if not token and not refresh and not (settings.get("username") and password):
             raise SourceSetupError(
                 f"source {name!r}: needs username with password_env or password_file, "
-                "or oauth_token_env"
+                "oauth_token_env or oauth_refresh_token_file"
             )
         known = {
             f: settings[f]
@@ -224,6 +235,7 @@ class ServiceNowAdapter(PolledSource):
                 base_url=base_url,
                 username=settings.get("username"),
                 password=password,
+                oauth_refresh=refresh,
                 oauth_token=token,
                 tables=tuple(settings.get("tables") or ("incident",)),
                 group_channels=dict(settings.get("group_channels") or {}),
@@ -233,18 +245,19 @@ class ServiceNowAdapter(PolledSource):
             wall=time.time,
         )
 
-    async def sync_once(self, sink: Sink) -> ServiceNowReport:
+    async def sync_once(self, sink: Sink, *, wait: Wait | None = None) -> SyncReport:
         self.api.holding = False  # one sync on demand: read it all now
         try:
-            await self.run_all_once(sink)
-            for walk in self.walks:  # to the end of every change stream
-                for _ in range(1000):
-                    if not self._cursor[walk.key]["after"]:
-                        break
-                    await self._walk(sink, walk)
+            return await super().sync_once(sink, wait=wait)
         finally:
             self.api.holding = True
-        return self.report
+
+    async def finish_sync(self, sink: Sink) -> None:
+        for walk in self.walks:  # to the end of every change stream
+            for _ in range(1000):
+                if not self._cursor[walk.key]["after"]:
+                    break
+                await self._walk(sink, walk)
 
     # -- cursor ---------------------------------------------------------------------------
 
@@ -519,9 +532,7 @@ class ServiceNowAdapter(PolledSource):
             definitions = await self._all_rows(
                 "contract_sla", "active=true", ("name", "target", "duration")
             )
-        except AuthFailed as exc:  # 403: may not read SLA definitions: targets from task SLAs
-            if not _forbidden(exc):
-                raise
+        except Forbidden:  # may not read SLA definitions: targets from task SLAs
             definitions = []
         self.ctx.slas = parse.sla_definitions(definitions)
         queues = parse.group_payloads(groups, self.ctx, self.settings.group_channels)
@@ -548,9 +559,7 @@ class ServiceNowAdapter(PolledSource):
                 f"tablenameIN{tables}^sys_created_on>={since}",
                 ("tablename", "documentkey", "payload", "sys_created_on"),
             )
-        except (AuthFailed, NotFound) as exc:
-            if isinstance(exc, AuthFailed) and not _forbidden(exc):
-                raise
+        except Unavailable as exc:  # 403 or 404: not for these credentials
             self.report.deleted = None
             self.task("deleted").enabled = False
             log.info("%s: deletions cannot be seen (%s)", self.name, exc)
@@ -651,9 +660,8 @@ class ServiceNowAdapter(PolledSource):
                 "sys_journal_field", f"element_id={sys_id}^element=work_notes", ("value",)
             )
             return any(reference in str(r.get("value") or "") for r in rows)
-        except AuthFailed as exc:
-            if not _forbidden(exc):
-                raise
+        except Forbidden:
+            pass
         record = await self.api.request(
             "GET",
             f"/api/now/table/{table}/{sys_id}",
@@ -673,7 +681,7 @@ def _no_such_table(exc: Exception) -> bool:
 
 def _forbidden(exc: Exception) -> bool:
     """403: these credentials work, but may not read this (an ACL), unlike a 401."""
-    return isinstance(exc, AuthFailed) and exc.status == 403
+    return isinstance(exc, Forbidden)
 
 
 def _explained(exc: BadBody, label: str) -> BadBody:
@@ -690,4 +698,18 @@ def _explained(exc: BadBody, label: str) -> BadBody:
     return exc
 
 
-__all__ = ["ServiceNowAdapter", "ServiceNowReport", "ServiceNowSettings"]
+__all__ = ["ServiceNowAdapter", "ServiceNowSettings"]
+
+
+def rate_figures(headers: Mapping[str, str], now: float) -> RateFigures:
+    """ServiceNow's rate limit rules (only when ``X-RateLimit-Rule`` says one applies): the
+    limit is an hour's, the reset a UNIX time."""
+    if headers.get("x-ratelimit-rule") is None:
+        return RateFigures()
+    hourly = header_int(headers.get("x-ratelimit-limit"))
+    at = header_int(headers.get("x-ratelimit-reset"))
+    return RateFigures(
+        limit_per_minute=max(1, hourly // 60) if hourly else None,
+        remaining=header_int(headers.get("x-ratelimit-remaining")),
+        reset_s=None if at is None else max(0, at - math.floor(now)),
+    )

@@ -20,6 +20,7 @@ nothing stored twice (events carry keys the store deduplicates).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -33,18 +34,29 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError, WriteBackError
+from supervisor_tui.adapters.base import (
+    Clock,
+    Limited,
+    Need,
+    Sink,
+    SourceSetupError,
+    WriteBackError,
+)
 from supervisor_tui.adapters.http import (
     ApiError,
     BadBody,
     BearerAuth,
     Conflict,
+    Forbidden,
     JsonApi,
-    NotFound,
     RateBudget,
+    RateFigures,
+    Unavailable,
     expect,
+    header_int,
     read_secret,
 )
+from supervisor_tui.adapters.oauth import OAuthRefresh, oauth_refresh_of
 from supervisor_tui.adapters.polling import (
     PolledSource,
     ShapeError,
@@ -54,9 +66,11 @@ from supervisor_tui.adapters.polling import (
     write_back_of,
 )
 from supervisor_tui.adapters.zendesk import parse
+from supervisor_tui.adapters.zendesk.source import ZendeskSource
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
+    Capability,
     Channel,
     ContactEnded,
     NewEvent,
@@ -73,6 +87,7 @@ CURSOR_VERSION = 1
 EXPORT_MIN_INTERVAL_S = 6.0  # the ticket export allows 10 requests a minute
 EXPORT_PAGE = 1000  # records in a full page of a time-based export
 EXPORT_LAG_S = 60.0  # the ticket export leaves out the newest minute
+SEARCH_LAG_S = 300.0  # search indexes a change within minutes: each read goes back this far
 WEBHOOK_MAX_AGE_S = 300.0
 ACK_TAG = "supervisor_acked"
 
@@ -83,6 +98,8 @@ class ZendeskSettings:
     email: str | None = None
     token: str | None = field(default=None, repr=False)
     oauth_token: str | None = field(default=None, repr=False)
+    oauth_refresh: OAuthRefresh | None = None
+    """Renews the OAuth token (an account whose tokens expire)."""
     rate_limit_per_minute: int = 200
     budget_share: float = 0.5
     write_back: bool = False
@@ -100,7 +117,17 @@ class ZendeskSettings:
     backfill_s: float = 7 * 24 * 3600
     """How far back the first sync reads tickets (open ones older than this are missed)."""
 
-    def auth(self) -> httpx.Auth | None:
+    def credential(self) -> str:
+        """Which credential a 401 refused, without its value."""
+        if self.oauth_refresh:
+            return self.oauth_refresh.credential
+        if self.oauth_token:
+            return "the OAuth token"
+        return f"the API token of {self.email}"
+
+    def auth(self, clock: Clock = time.time) -> httpx.Auth | None:
+        if self.oauth_refresh:
+            return self.oauth_refresh.auth(clock)
         if self.oauth_token:
             return BearerAuth(self.oauth_token)
         if self.email and self.token:
@@ -108,20 +135,91 @@ class ZendeskSettings:
         return None
 
 
-@dataclass(slots=True)
-class SyncReport:
-    """What one full sync found (``supervisor-tui check``)."""
-
-    tickets: dict[str, bool] = field(default_factory=dict)  # id → open
-    deleted: set[str] = field(default_factory=set)
-    agents: int = 0
-    queues: int = 0
-    sla_policies: int = 0
-
-
 class ZendeskAdapter(PolledSource):
+    settings_model = ZendeskSource
     kind = "zendesk"
     export_per_page = 1000
+    NEEDS = (
+        Need(
+            Capability.TICKETS,
+            "GET /api/v2/incremental/tickets/cursor.json (admins); else "
+            "GET /api/v2/search/export.json (agents)",
+            "any agent (an admin's token reads the incremental export)",
+            "nothing from this source",
+            "a token whose user is an agent or an admin",
+            optional=False,
+        ),
+        Need(
+            Capability.DELETIONS,
+            "GET /api/v2/incremental/tickets/cursor.json",
+            "an admin's token",
+            "a deleted ticket stays on the board as last seen",
+            "use an admin's API token",
+        ),
+        Need(
+            Capability.QUEUES,
+            "GET /api/v2/groups.json, group_memberships.json, users.json",
+            "any agent",
+            "no queues or agents from this source",
+            "a token whose user is an agent or an admin",
+        ),
+        Need(
+            Capability.PRESENCE,
+            "GET /api/v2/agent_availabilities (omnichannel routing); else Talk's agents_activity",
+            "omnichannel routing or Talk; an admin or a role with reporting rights",
+            "agents show no status; staffing is unknown",
+            "turn on omnichannel routing, or use an admin's token",
+        ),
+        Need(
+            Capability.QUEUE_STATS,
+            "GET /api/v2/channels/voice/stats/current_queue_activity.json",
+            "Talk; an admin or a role with reporting rights",
+            "voice queues show no waiting count or longest wait",
+            "use an admin's token",
+        ),
+        Need(
+            Capability.CALLS,
+            "GET /api/v2/channels/voice/stats/incremental/calls.json (and legs)",
+            "Talk; an admin",
+            "voice service level, ASA, abandons and handle time are unknown",
+            "use an admin's token",
+        ),
+        Need(
+            Capability.CHATS,
+            "tickets (messaging) and GET /api/v2/incremental/ticket_metric_events.json",
+            "an admin's token (the first reply of each chat is a metric event)",
+            "chat service level, ASA, abandons and handle time are unknown",
+            "use an admin's API token",
+        ),
+        Need(
+            Capability.SLA_CLOCKS,
+            "GET /api/v2/incremental/ticket_metric_events.json",
+            "an admin's token; SLA policies on the plan",
+            "SLA at risk and breached are unknown",
+            "use an admin's API token",
+        ),
+        Need(
+            Capability.SLA_POLICIES,
+            "GET /api/v2/slas/policies.json",
+            "an admin's token; a plan with SLA policies (Professional and up)",
+            "the number of SLA policies is unknown (clocks still come from the tickets)",
+            "use an admin's token on a plan with SLA policies",
+        ),
+        Need(
+            Capability.VIEWS,
+            "GET /api/v2/views/{id}/count.json",
+            "a view the token's user may see",
+            "the view's count is not shown",
+            "share the view with the token's user, or remove it from views",
+        ),
+        Need(
+            Capability.WRITE_BACK,
+            "PUT /api/v2/tickets/{id}.json (private comment), PUT tickets/{id}/tags.json",
+            "an agent or admin (a light agent may not tag)",
+            "acks stay on the floor and in the outbox until the helpdesk takes them",
+            "give the token's user full agent rights, or set write_back = false",
+        ),
+    )
 
     def __init__(
         self,
@@ -133,11 +231,18 @@ class ZendeskAdapter(PolledSource):
     ) -> None:
         wall = wall or clock
         budget = RateBudget(settings.rate_limit_per_minute, share=settings.budget_share, clock=wall)
-        api = JsonApi(settings.base_url, label=name, budget=budget, auth=settings.auth())
+        api = JsonApi(
+            settings.base_url,
+            label=name,
+            budget=budget,
+            auth=settings.auth(wall),
+            rate_figures=rate_figures,
+            family_of=endpoint_family,
+            credential=settings.credential(),
+        )
         super().__init__(name, clock=clock, wall=wall, budget=budget, api=api)
         self.settings = settings
         self.ctx = parse.Context(source=name, escalation_tags=settings.escalation_tags)
-        self.report = SyncReport()
         self.last_export_ended = False
         self._cursor: dict[str, Any] = {}
         self.load_cursor(None)
@@ -150,21 +255,66 @@ class ZendeskAdapter(PolledSource):
         ] = {}  # ticket id → first reply, export not seen
         self._voice_groups: list[int] = []
         self._lines: dict[int, int] = {}  # Talk phone number id → its default group
-        self._legs = True
         self._call_queues: dict[str, str] = {}  # call id → queue, for its legs
         self._early_legs: dict[str, list[Mapping[str, Any]]] = {}  # legs before their call
-        self._talk = True
-        self._omnichannel = True
         self._views_sent: dict[str, tuple[int | None, float]] = {}
+        exports = "incremental exports"
         self.tasks = [
             Task("agents", settings.hot_interval_s, True, self._poll_agent_state),
-            Task("queues", settings.hot_interval_s, True, self._poll_queue_activity),
-            Task("tickets", settings.ticket_interval_s, True, self._poll_tickets),
-            Task("calls", settings.warm_interval_s, False, self._poll_calls),
-            Task("slas", settings.warm_interval_s, False, self._poll_metric_events),
-            Task("directory", settings.directory_interval_s, False, self._poll_directory, True),
-            Task("policies", settings.policy_interval_s, False, self._poll_policies),
-            Task("views", 60.0, False, self._poll_views, enabled=bool(settings.views)),
+            Task(
+                "queues",
+                settings.hot_interval_s,
+                True,
+                self._poll_queue_activity,
+                capability=Capability.QUEUE_STATS,
+            ),
+            Task(
+                "tickets",
+                settings.ticket_interval_s,
+                True,
+                self._poll_tickets,
+                capability=Capability.TICKETS,
+                family=exports,
+            ),
+            Task(
+                "calls",
+                settings.warm_interval_s,
+                False,
+                self._poll_calls,
+                capability=Capability.CALLS,
+            ),
+            Task(
+                "slas",
+                settings.warm_interval_s,
+                False,
+                self._poll_metric_events,
+                True,  # first: whether this token may read them decides how chats are read
+                capability=Capability.SLA_CLOCKS,
+                family=exports,
+            ),
+            Task(
+                "directory",
+                settings.directory_interval_s,
+                False,
+                self._poll_directory,
+                True,
+                capability=Capability.QUEUES,
+            ),
+            Task(
+                "policies",
+                settings.policy_interval_s,
+                False,
+                self._poll_policies,
+                capability=Capability.SLA_POLICIES,
+            ),
+            Task(
+                "views",
+                60.0,
+                False,
+                self._poll_views,
+                enabled=bool(settings.views),
+                capability=Capability.VIEWS,
+            ),
         ]
 
     # -- construction ---------------------------------------------------------------------
@@ -179,10 +329,12 @@ class ZendeskAdapter(PolledSource):
         token = read_secret(
             env=settings.get("token_env"), file=settings.get("token_file"), what=f"source {name!r}"
         )
+        refresh = oauth_refresh_of(name, settings, vendor="zendesk", base_url=base_url)
         oauth = read_secret(env=settings.get("oauth_token_env"), what=f"source {name!r}")
-        if not oauth and not (token and settings.get("email")):
+        if not oauth and not refresh and not (token and settings.get("email")):
             raise SourceSetupError(
-                f"source {name!r}: needs email + token_env (or token_file), or oauth_token_env"
+                f"source {name!r}: needs email + token_env (or token_file), oauth_token_env "
+                "or oauth_refresh_token_file"
             )
         secret = read_secret(
             env=settings.get("webhook_secret_env"), what=f"source {name!r} webhook secret"
@@ -208,6 +360,7 @@ class ZendeskAdapter(PolledSource):
                 email=settings.get("email"),
                 token=token,
                 oauth_token=oauth,
+                oauth_refresh=refresh,
                 webhook_secret=secret,
                 group_channels=dict(settings.get("group_channels") or {}),
                 escalation_tags=tuple(settings.get("escalation_tags") or ("escalated",)),
@@ -217,11 +370,6 @@ class ZendeskAdapter(PolledSource):
             clock,
             wall=time.time,  # the helpdesk counts its limit in real minutes
         )
-
-    async def sync_once(self, sink: Sink) -> SyncReport:
-        """Every task once, the directory first (``check``); raises the first ApiError."""
-        await self.run_all_once(sink)
-        return self.report
 
     def poll_soon_for_webhook(self) -> None:
         """A webhook said something changed: read tickets and agents now (within limits)."""
@@ -239,6 +387,8 @@ class ZendeskAdapter(PolledSource):
             "legs": int(state.get("legs") or state.get("calls") or start),
             "slas": int(state.get("slas") or start),
         }
+        if state.get("search"):
+            self._cursor["search"] = float(state["search"])
 
     def cursor_text(self) -> str:
         return json.dumps(self._cursor, sort_keys=True)
@@ -279,13 +429,13 @@ class ZendeskAdapter(PolledSource):
         self._voice_groups = [
             gid for gid, ch in self.ctx.group_channels.items() if ch.value == "voice"
         ]
-        if self._talk:
+        if self.absent.has("talk"):
             try:
                 numbers = await self._cursor_pages(
                     "/api/v2/channels/voice/phone_numbers.json", "phone_numbers", []
                 )
-            except NotFound:
-                self._talk = False
+            except Unavailable as exc:
+                self.absent.lacks("talk", _status_of(exc))
                 numbers = []
             self._lines = parse.phone_lines(numbers)
         self.report.queues = len(queues)
@@ -327,22 +477,22 @@ class ZendeskAdapter(PolledSource):
         holds; Talk says who is on a call or in wrap-up. Both where the account has both."""
         rows: dict[str, tuple[AgentState, str, str]] = {}
         since: dict[str, float] = {}
-        if self._omnichannel:
+        if self.absent.has("omnichannel"):
             try:
                 for body in await self._jsonapi_pages("/api/v2/agent_availabilities"):
                     for user_id, state, raw, work, at in parse.availability_states(body):
                         rows[user_id] = (state, raw, work)
                         if at is not None:
                             since[user_id] = at
-            except NotFound:
-                self._omnichannel = False
-        if self._talk:
+            except Unavailable as exc:
+                self.absent.lacks("omnichannel", _status_of(exc))
+        if self.absent.has("talk stats"):
             try:
                 activity = await self._offset_pages(
                     "/api/v2/channels/voice/stats/agents_activity.json", "agents_activity"
                 )
-            except NotFound:
-                self._talk = False
+            except Unavailable as exc:
+                self.absent.lacks("talk stats", _status_of(exc))
                 activity = []
             for row in activity:
                 state, raw = parse.talk_state(row)
@@ -371,6 +521,29 @@ class ZendeskAdapter(PolledSource):
             events.append(self.event(f"state:{agent_id}:{now:.3f}", now, payload))
         if events:
             await sink.emit(events, self.cursor_text())
+        self._presence_limit()
+
+    def _no_talk(self, what: str) -> tuple[str, str]:
+        return (
+            f"{what}: the account's Talk {self.absent.why('talk')}, yet groups are voice "
+            "queues; their waiting calls, service level and handle time are unknown",
+            "add Zendesk Talk, or say in group_channels which groups are not voice",
+        )
+
+    def _presence_limit(self) -> None:
+        """Presence comes from omnichannel routing, else from Talk; with neither, agents
+        show no status (never offline) and staffing is unknown."""
+        if self.absent.has("omnichannel") or self.absent.has("talk stats"):
+            self.restore(Capability.PRESENCE)
+            return
+        self.limit(
+            Capability.PRESENCE,
+            "agent presence: omnichannel availability "
+            f"{self.absent.why('omnichannel')} and Talk's agent activity "
+            f"{self.absent.why('talk stats')}; agents show no status, staffing is unknown",
+            "turn on omnichannel routing, or use a token whose role may read agent "
+            "availability (an admin, or a custom role with reporting rights)",
+        )
 
     async def _jsonapi_pages(self, path: str) -> list[Any]:
         """Every page of a JSON:API list (cursor pagination only)."""
@@ -412,8 +585,18 @@ class ZendeskAdapter(PolledSource):
     async def _poll_queue_activity(self, sink: Sink) -> None:
         """Waiting calls per voice group. Talk filters its live figures by phone number
         only, so each group's figures are the sum over the lines that route to it."""
-        if not self._talk or not self._lines:
+        if not self.absent.has("talk") and self._voice_groups:
+            raise Limited(Capability.QUEUE_STATS, *self._no_talk("waiting calls"))
+        if not self.absent.has("talk") or not self._lines:
             return
+        if not self.absent.has("talk stats"):
+            raise Limited(
+                Capability.QUEUE_STATS,
+                f"waiting calls: Talk's live queue figures {self.absent.why('talk stats')}; "
+                "voice queues show no waiting count",
+                "use a token whose role may read Talk's statistics (an admin, or a custom "
+                "role with reporting rights)",
+            )
         now = self.clock()
         by_group: dict[int, list[int]] = {}
         for number_id, gid in self._lines.items():
@@ -425,9 +608,9 @@ class ZendeskAdapter(PolledSource):
                     "/api/v2/channels/voice/stats/current_queue_activity.json",
                     [("phone_number_ids", ",".join(str(n) for n in sorted(numbers)))],
                 )
-            except NotFound:
-                self._talk = False
-                return
+            except Unavailable as exc:
+                self.absent.lacks("talk stats", _status_of(exc))
+                raise
             stats = parse.queue_activity(body, f"{self.name}:{gid}", now)
             events.append(self.event(f"qs:{gid}:{now:.3f}", now, stats))
         await sink.emit(events, self.cursor_text())
@@ -439,7 +622,13 @@ class ZendeskAdapter(PolledSource):
         ``since``, the newest ``generated_timestamp`` stored: when Zendesk refuses the cursor
         (400 InvalidPaginationParameter: it no longer honours it, e.g. after a long stop),
         the export starts again from ``since`` less the export's lag, and the tickets read
-        twice are dropped by their event keys."""
+        twice are dropped by their event keys.
+
+        The export is for admins: with another role's token (403) tickets are read through
+        search's export instead (``_poll_tickets_by_search``), and deletions are unknown."""
+        if not self.absent.has("ticket export"):
+            await self._poll_tickets_by_search(sink)
+            return
         restarts = 0
         for _ in range(10_000):
             position = self._cursor["tickets"]
@@ -451,6 +640,16 @@ class ZendeskAdapter(PolledSource):
                 params.append(("start_time", int(position["start_time"])))
             try:
                 body = await self.api.get("/api/v2/incremental/tickets/cursor.json", params)
+            except Forbidden:
+                self.absent.lacks("ticket export", "is for admins (403)")
+                self.limit(
+                    Capability.DELETIONS,
+                    "deleted tickets: the incremental export is for admins; this token reads "
+                    "tickets by search, which does not show deletions",
+                    "use an admin's API token",
+                )
+                await self._poll_tickets_by_search(sink)
+                return
             except ApiError as exc:
                 refused = "cursor" in position and exc.status in (400, 404, 410)
                 if not refused or restarts >= 3:
@@ -465,16 +664,9 @@ class ZendeskAdapter(PolledSource):
                 self._cursor["tickets"] = {"start_time": restart}
                 restarts += 1
                 continue
+            self.restore(Capability.DELETIONS)
             tickets = expect(body, "tickets", list, label=self.name, where="ticket export")
-            events = []
-            bad = []
-            for ticket in tickets:
-                try:
-                    events.extend(self._ticket_events(ticket))
-                except ShapeError as exc:
-                    bad.append((ticket, str(exc)))
-            for ticket, reason in bad:
-                await sink.quarantine("zendesk.ticket", json.dumps(ticket)[:8000], reason)
+            events = await self._ticket_batch(sink, tickets)
             for ticket in tickets:
                 stamp = ticket.get("generated_timestamp") if isinstance(ticket, dict) else None
                 if isinstance(stamp, int) and stamp > since:
@@ -493,21 +685,92 @@ class ZendeskAdapter(PolledSource):
             if wait > 0:
                 return  # the rest on the next round
 
+    async def _ticket_batch(self, sink: Sink, tickets: list[Any]) -> list[NewEvent]:
+        """A page of tickets as events; one that does not parse is quarantined."""
+        events: list[NewEvent] = []
+        for ticket in tickets:
+            try:
+                events.extend(self._ticket_events(ticket))
+            except ShapeError as exc:
+                await sink.quarantine("zendesk.ticket", json.dumps(ticket)[:8000], str(exc))
+        return events
+
+    async def _poll_tickets_by_search(self, sink: Sink) -> None:
+        """Tickets changed since the last read, through search's export (what an agent's
+        token may use): every ticket updated at or after the newest change read, less the
+        minutes search takes to index a change; the overlap is dropped by event keys.
+        Search shows each ticket as it is now and never a deleted one."""
+        position = self._cursor["tickets"]
+        since = float(
+            self._cursor.get("search") or position.get("since") or position.get("start_time") or 0
+        )
+        query = f"type:ticket updated>={parse.iso(max(0.0, since - SEARCH_LAG_S))}"
+        base: list[tuple[str, Any]] = [
+            ("query", query),
+            ("filter[type]", "ticket"),
+            ("page[size]", 1000),
+        ]
+        params = base
+        newest = since
+        for _ in range(10_000):
+            body = await self.api.get("/api/v2/search/export.json", params)
+            results = expect(body, "results", list, label=self.name, where="search export")
+            tickets = [
+                r for r in results if isinstance(r, dict) and r.get("result_type") == "ticket"
+            ]
+            events = await self._ticket_batch(sink, tickets)
+            for ticket in tickets:
+                with contextlib.suppress(ShapeError):
+                    newest = max(newest, parse.ts(ticket.get("updated_at")))
+            meta = body.get("meta") or {}
+            more = bool(meta.get("has_more") and meta.get("after_cursor"))
+            if not more:
+                self._cursor["search"] = newest
+            await sink.emit(events, self.cursor_text())
+            if not more:
+                break
+            params = [*base, ("page[after]", meta["after_cursor"])]
+        self.last_export_ended = True
+        stats = self.chat_queue_stats()
+        if stats:
+            await sink.emit(stats, self.cursor_text())
+
     def _ticket_events(self, ticket: Mapping[str, Any]) -> list[NewEvent]:
         payload = parse.ticket_payload(ticket, self.ctx)
         stamp = ticket.get("generated_timestamp") or ticket.get("updated_at")
         if isinstance(payload, TicketDeleted):
             self.report.tickets.pop(payload.ticket_id, None)
-            self.report.deleted.add(payload.ticket_id)
+            if self.report.deleted is not None:
+                self.report.deleted.add(payload.ticket_id)
             at = self.clock()
             return [self.event(f"ticket:{payload.ticket_id}:deleted", at, payload)]
         assert isinstance(payload, TicketUpserted)
         self.report.tickets[payload.ticket_id] = payload.status.is_open
-        self.report.deleted.discard(payload.ticket_id)
+        if self.report.deleted is not None:
+            self.report.deleted.discard(payload.ticket_id)
         events = [self.event(f"ticket:{payload.ticket_id}:{stamp}", payload.updated_at, payload)]
         if payload.channel.value == "chat" and payload.queue_id:
             events.extend(self._chat_contact(payload))
         return events
+
+    def limit(
+        self, capability: Capability, reason: str, fix: str = "", *, partial: bool = False
+    ) -> None:
+        super().limit(capability, reason, fix, partial=partial)
+        if capability is Capability.SLA_CLOCKS:
+            # a chat's answer is its first reply, which only the metric events tell
+            super().limit(
+                Capability.CHATS,
+                "chats: their first replies come from the ticket metric events, which this "
+                "token may not read; chat service level, ASA, abandons and handle time are "
+                "unknown (chats waiting are still counted)",
+                fix,
+            )
+
+    def restore(self, capability: Capability) -> None:
+        super().restore(capability)
+        if capability is Capability.SLA_CLOCKS:
+            super().restore(Capability.CHATS)
 
     def _chat_contact(self, t: TicketUpserted) -> list[NewEvent]:
         """A messaging ticket is a chat contact: offered when it arrives, answered at the
@@ -516,6 +779,8 @@ class ZendeskAdapter(PolledSource):
         arrive separately and up to a minute late; each part is emitted once both halves are
         known (event keys make a repeat harmless)."""
         assert t.queue_id is not None
+        if Capability.CHATS in self.limits:
+            return []  # no first replies: no honest answer time, so no contacts at all
         chat = self._chats.get(t.ticket_id)
         if chat is None:
             chat = self._chats[t.ticket_id] = _Chat(t.queue_id, t.created_at)
@@ -675,14 +940,23 @@ class ZendeskAdapter(PolledSource):
         legs of those calls (talk, hold and wrap-up per agent, so a transferred call counts
         for each agent who took it). Where the account has no legs export, the call's own
         times end it."""
-        if not self._talk or not self._voice_groups:
+        if not self.absent.has("talk") and self._voice_groups:
+            raise Limited(Capability.CALLS, *self._no_talk("calls"))
+        if not self.absent.has("talk") or not self._voice_groups:
             return
+        if not self.absent.has("talk stats"):
+            raise Limited(
+                Capability.CALLS,
+                f"calls: Talk's call export {self.absent.why('talk stats')}; voice service "
+                "level, ASA, abandons and handle time are unknown",
+                "use a token whose role may read Talk's statistics (an admin)",
+            )
 
         def on_call(call: Mapping[str, Any]) -> list[NewEvent]:
             payloads = parse.call_payloads(call, self.ctx, self._lines)
             out = []
             for p in payloads:
-                if isinstance(p, ContactEnded) and self._legs:
+                if isinstance(p, ContactEnded) and self.absent.has("legs"):
                     continue  # the legs say who handled it and for how long
                 out.append(self.event(f"call:{call['id']}:{p.KIND}", _when(p), p))
             if payloads:
@@ -711,10 +985,10 @@ class ZendeskAdapter(PolledSource):
                 sink,
                 on_call,
             )
-        except NotFound:
-            self._talk = False
-            return
-        if self._legs:
+        except Unavailable as exc:
+            self.absent.lacks("talk stats", _status_of(exc))
+            raise
+        if self.absent.has("legs"):
             try:
                 await self._time_export(
                     "/api/v2/channels/voice/stats/incremental/legs.json",
@@ -723,8 +997,8 @@ class ZendeskAdapter(PolledSource):
                     sink,
                     on_leg,
                 )
-            except NotFound:
-                self._legs = False
+            except Unavailable:
+                self.absent.lacks("legs")
         trim(self._call_queues, 20_000)
         trim(self._early_legs, 2_000)
 
@@ -876,8 +1150,36 @@ def _when(p: Payload) -> float:
     return 0.0
 
 
+def _status_of(exc: Unavailable) -> str:
+    return "is not allowed (403)" if isinstance(exc, Forbidden) else f"is not there ({exc.status})"
+
+
 def _digest(p: Payload) -> str:
     return hashlib.sha1(p.model_dump_json().encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+def rate_figures(headers: Mapping[str, str]) -> RateFigures:
+    """Zendesk's account-wide ``X-Rate-Limit`` / ``ratelimit-*`` headers."""
+    return RateFigures(
+        limit_per_minute=header_int(headers.get("x-rate-limit") or headers.get("ratelimit-limit")),
+        remaining=header_int(
+            headers.get("x-rate-limit-remaining") or headers.get("ratelimit-remaining")
+        ),
+        reset_s=header_int(headers.get("ratelimit-reset")),
+        family_spent=any(
+            name.lower().startswith("zendesk-ratelimit-")
+            and "remaining=0" in value.replace(" ", "")
+            for name, value in headers.items()
+        ),
+    )
+
+
+def endpoint_family(path: str) -> str | None:
+    """The incremental exports have a limit of their own (10 a minute): a 429 there holds
+    back the exports only, and agent states and Talk go on."""
+    if path.startswith("/api/v2/incremental/"):
+        return "incremental exports"
+    return None
 
 
 def verify_signature(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
@@ -896,7 +1198,6 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 __all__ = [
     "SourceSetupError",
-    "SyncReport",
     "ZendeskAdapter",
     "ZendeskSettings",
     "sign",
