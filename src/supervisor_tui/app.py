@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import signal
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -115,6 +116,9 @@ class FloorCommands(Provider):
             score = matcher.match(name)
             if score > 0:
                 yield Hit(score, matcher.highlight(name), callback, help=help_text)
+
+
+_ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class SupervisorApp(App[None]):
@@ -246,6 +250,7 @@ class SupervisorApp(App[None]):
         if self.settings.keys:
             self.set_keymap(self.settings.keys)
         self._loop = asyncio.get_running_loop()
+        self._exit_on(self._loop, *_ENDING_SIGNALS)
         self._bell = asyncio.Event()
         self.store.add_listener(self._ring)
         feed = self.feed
@@ -267,8 +272,20 @@ class SupervisorApp(App[None]):
         self._start_clocks()
 
     async def on_unmount(self) -> None:
+        if self._loop is not None:
+            for sig in _ENDING_SIGNALS:
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    self._loop.remove_signal_handler(sig)
         if self.collector is not None:
             await self.collector.stop()
+
+    def _exit_on(self, loop: asyncio.AbstractEventLoop, *signals: signal.Signals) -> None:
+        """A kill (SIGTERM) or a closed terminal (SIGHUP) ends the app as `q` does, so the
+        terminal is given back: main screen, mouse reporting off, cursor shown."""
+        for sig in signals:
+            # only the main thread can take signals (an app under test may run elsewhere)
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, partial(self.exit, return_code=128 + sig))
 
     def _ring(self, seq: int) -> None:
         """Called by the store after a commit, from whichever thread committed."""

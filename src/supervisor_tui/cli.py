@@ -16,6 +16,7 @@ from supervisor_tui.adapters.base import SourceSetupError
 from supervisor_tui.config import Config, ConfigError, default_rules, load_config, parse_config
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.hub.demo import DEMO_EMAIL, DEMO_SN_USER
+from supervisor_tui.model import printable
 from supervisor_tui.store import SQLiteStore, StoreError
 
 if TYPE_CHECKING:
@@ -533,10 +534,10 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    import os
     from collections.abc import Iterator
 
     import supervisor_tui.report.render as render
+    from supervisor_tui.core.files import write_private
     from supervisor_tui.core.replay import recorded_settings
     from supervisor_tui.core.targets import targets_from_settings
     from supervisor_tui.model import Event
@@ -611,13 +612,9 @@ def _report(args: argparse.Namespace) -> int:
     if args.out is None:
         sys.stdout.write(text)
         return 0
-    # written whole or not at all: a temporary file beside the target, then renamed
-    tmp = args.out.with_name(f".{args.out.name}.tmp-{os.getpid()}")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, args.out)
+        write_private(args.out, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ConfigError(f"{args.out}: cannot write ({exc.strerror})") from None
     print(f"report written to {args.out}", file=sys.stderr)
     return 0
@@ -728,9 +725,9 @@ def _replay(args: argparse.Namespace) -> int:
                 raise ConfigError(f"--at {args.at!r}: expected HH:MM or HH:MM:SS")
             player.seek(at)
         trainee = args.trainee or getpass.getuser()
-        training = TrainingSession(trainee, str(args.file)) if args.train else None
+        training = TrainingSession(trainee, printable(str(args.file))) if args.train else None
         settings = FloorSettings(
-            floor_name=f"{floor_name} · {args.file.name}",
+            floor_name=f"{floor_name} · {printable(args.file.name)}",
             operator=trainee,
             targets=targets,
             rules=RuleEngine(rules),
@@ -810,7 +807,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "import":
             return _import_surveys(args)
     except (ConfigError, StoreError, SourceSetupError) as exc:
-        print(f"supervisor-tui: {exc}", file=sys.stderr)
+        # the message may quote a file's name, and a name can hold escape sequences
+        print(f"supervisor-tui: {printable(str(exc))}", file=sys.stderr)
         return 2
     return 0
 

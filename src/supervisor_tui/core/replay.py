@@ -152,7 +152,14 @@ class Recording:
             try:
                 state = self._load(base)
             except SnapshotError:
-                i -= 1  # a snapshot of an older format: fall back to an earlier one
+                if base in self._memory:
+                    i -= 1
+                    continue
+                # A recorded snapshot that does not load (refused, crafted, damaged): trust
+                # none of them and fold the events once, as for a recording without any.
+                self._stored = []
+                self._build_snapshots(None)
+                return self.state_at_seq(seq)
         if state is None:
             state = self._new_state()
         state.apply_all(self.store.read_range(state.seq, seq))

@@ -1,11 +1,13 @@
 """FloorState to bytes and back, so replay can seek without folding from the start.
 
 The format is JSON (compressed), validated on load: a recording from elsewhere is data,
-and loading it never runs code (which pickle would).
+and loading it never runs code (which pickle would), never inflates past a cap (a small blob
+can inflate to gigabytes), and its text is made printable like every event's.
 """
 
 from __future__ import annotations
 
+import json
 import zlib
 from dataclasses import dataclass, field
 
@@ -21,8 +23,13 @@ from supervisor_tui.core.projection import (
     TicketView,
 )
 from supervisor_tui.core.targets import FloorTargets
+from supervisor_tui.model import printable_data
 
 SNAPSHOT_FORMAT = 1
+
+MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024
+"""The most a snapshot may inflate to. A floor of 100,000 open tickets is about 60 MB; one
+refused costs only time, as the reader then folds the events instead."""
 
 
 class SnapshotError(ValueError):
@@ -63,10 +70,16 @@ def freeze(state: FloorState) -> bytes:
 def thaw(data: bytes, targets: FloorTargets, fmt: int = SNAPSHOT_FORMAT) -> FloorState:
     if fmt != SNAPSHOT_FORMAT:
         raise SnapshotError(f"snapshot format {fmt} is not one this version reads")
+    raw = inflate(data)
     try:
-        frozen = _ADAPTER.validate_json(zlib.decompress(data))
-    except (zlib.error, ValidationError) as exc:
-        raise SnapshotError(f"snapshot does not load ({str(exc).splitlines()[0]})") from None
+        if b"\\" in raw or not raw.decode("utf-8", "replace").isprintable():
+            # some text holds an escape or a character that is not printable: clean it first
+            frozen = _ADAPTER.validate_python(printable_data(json.loads(raw)))
+        else:
+            frozen = _ADAPTER.validate_json(raw)
+    except (ValidationError, ValueError, RecursionError) as exc:
+        lines = str(exc).splitlines() or [type(exc).__name__]
+        raise SnapshotError(f"snapshot does not load ({lines[0]})") from None
     state = FloorState(targets)
     state.seq = frozen.seq
     state.queues = frozen.queues
@@ -80,3 +93,17 @@ def thaw(data: bytes, targets: FloorTargets, fmt: int = SNAPSHOT_FORMAT) -> Floo
     for agent in state.agents.values():
         state._staff(agent, +1)  # derived: rebuilt rather than stored
     return state
+
+
+def inflate(data: bytes, limit: int = MAX_SNAPSHOT_BYTES) -> bytes:
+    """The snapshot's JSON, or SnapshotError when it is not zlib or inflates past ``limit``."""
+    inflater = zlib.decompressobj()
+    try:
+        raw = inflater.decompress(data, limit)
+    except zlib.error as exc:
+        raise SnapshotError(f"snapshot does not load ({exc})") from None
+    if inflater.unconsumed_tail:
+        raise SnapshotError(f"snapshot refused: it inflates past {limit // (1024 * 1024)} MB")
+    if not inflater.eof:
+        raise SnapshotError("snapshot does not load (truncated)")
+    return raw

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from supervisor_tui.core import fmt
+from supervisor_tui.core.files import write_private
 from supervisor_tui.core.replay import Mark, Recording
 from supervisor_tui.model import (
     EscalationAcked,
@@ -184,6 +185,6 @@ class TrainingSession:
 
     def write(self, base: Path) -> tuple[Path, Path]:
         md, js = base.with_suffix(".md"), base.with_suffix(".json")
-        md.write_text(self.to_markdown(), encoding="utf-8")
-        js.write_text(self.to_json(), encoding="utf-8")
+        write_private(md, self.to_markdown())
+        write_private(js, self.to_json())
         return md, js

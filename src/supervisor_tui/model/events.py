@@ -22,6 +22,8 @@ from supervisor_tui.model.enums import (
 )
 
 __all__ = [
+    "FURTHEST_AHEAD_S",
+    "LONGEST_AGO_S",
     "PAYLOAD_TYPES",
     "AgentStateChanged",
     "AgentUpserted",
@@ -49,7 +51,10 @@ __all__ = [
     "TicketDeleted",
     "TicketUpserted",
     "ViewCount",
+    "in_range",
     "parse_payload",
+    "printable",
+    "printable_data",
 ]
 
 
@@ -65,21 +70,41 @@ class Payload(BaseModel):
     @classmethod
     def _printable(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            return {key: _printable(value) for key, value in data.items()}
+            for key, value in data.items():
+                if not in_range(value):
+                    raise ValueError(f"{key}: {value!r:.30} is out of range")
+            return {key: printable_data(value) for key, value in data.items()}
         return data
 
 
-def _printable(value: Any) -> Any:
+LONGEST_AGO_S = -62_135_596_800  # 0001-01-01 UTC
+FURTHEST_AHEAD_S = 253_402_300_799  # 9999-12-31 23:59:59 UTC
+
+
+def in_range(value: Any) -> bool:
+    """Every number in an event is a time, a duration, a count or a share, so it fits
+    between the first and the last second a datetime can hold; inf, NaN and 1e300 do not
+    (a recording from elsewhere may hold them, and a time of 1e300 would crash a report)."""
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return LONGEST_AGO_S <= value <= FURTHEST_AHEAD_S  # False for NaN
+    return True
+
+
+def printable(text: str) -> str:
+    """The text with what is not printable (C0 and C1 controls, so every escape sequence's
+    introducer; direction overrides; line separators) turned into spaces: the one cleaner for
+    text that came from a helpdesk or a file, so it can never drive the terminal."""
+    return text if text.isprintable() else "".join(ch if ch.isprintable() else " " for ch in text)
+
+
+def printable_data(value: Any) -> Any:
+    """``printable`` applied to every string inside decoded JSON, dictionary keys included."""
     if isinstance(value, str):
-        return (
-            value
-            if value.isprintable()
-            else "".join(ch if ch.isprintable() else " " for ch in value)
-        )
+        return printable(value)
     if isinstance(value, list | tuple):
-        return [_printable(v) for v in value]
+        return [printable_data(v) for v in value]
     if isinstance(value, dict):
-        return {key: _printable(v) for key, v in value.items()}
+        return {printable_data(k): printable_data(v) for k, v in value.items()}
     return value
 
 

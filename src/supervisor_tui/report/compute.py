@@ -45,6 +45,7 @@ from supervisor_tui.model import (
     SurveyAnswered,
     TicketDeleted,
     TicketUpserted,
+    printable,
 )
 from supervisor_tui.report.model import (
     AgentFigures,
@@ -62,6 +63,8 @@ from supervisor_tui.report.model import (
 HALF_HOUR_S = 1800
 REPEAT_WINDOW_S = 7 * 86_400
 """A ticket from a requester who opened another within this long before is a repeat contact."""
+MAX_SPAN_DAYS = 400
+"""The longest time one recording's report covers (a year of shifts and some)."""
 
 
 class ReportError(ValueError):
@@ -238,6 +241,7 @@ class _Fold:
         self.now = -math.inf
         self.first = math.inf
         self.tickets: dict[str, _Ticket] = {}
+        self.walked_s = 0.0  # time of the span folded so far
         self.breached: set[tuple[str, str]] = set()
         self.met: set[tuple[str, str, float]] = set()
         self.presence_known: set[str] = set()
@@ -292,7 +296,22 @@ class _Fold:
         if self.now == -math.inf:
             self.now = t
         start = self.now
+        counted = min(t, self.span[1]) - max(start, self.span[0])
+        if counted > 0:
+            self.walked_s += counted
+            if self.walked_s > MAX_SPAN_DAYS * DAY_S:
+                # each half hour of the span holds figures for every queue: a recording
+                # whose times leap years ahead would take the memory of the machine
+                raise ReportError(
+                    f"the events span more than {MAX_SPAN_DAYS} days; report a part at a "
+                    "time with --from and --to"
+                )
         while start < t:
+            if not self.in_span(start):  # nothing is counted outside the span: skip to it
+                if start >= self.span[1]:
+                    break
+                start = min(t, self.span[0])
+                continue
             half = math.floor(start / HALF_HOUR_S) * HALF_HOUR_S
             end = min(t, half + HALF_HOUR_S)
             for edge in self.span:  # the window's edges split time as period edges do
@@ -757,7 +776,7 @@ def compute(
     return Report(
         title=title,
         generated_at=now if now is not None else time.time(),
-        sources=tuple(name for name, _ in recordings),
+        sources=tuple(printable(name) for name, _ in recordings),  # a file's name, shown
         grouping=grouping,
         utc_offset_s=floor.utc_offset_s,
         periods=tuple(out),

@@ -8,7 +8,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from supervisor_tui.model import Event, NewEvent, PayloadError, parse_payload
+from supervisor_tui.model import (
+    Event,
+    NewEvent,
+    PayloadError,
+    in_range,
+    parse_payload,
+    printable,
+)
 
 SCHEMA_VERSION = 1
 
@@ -146,8 +153,32 @@ EventRow = tuple[int, str, str, str, float, float, str]
 """seq, source, key, kind, occurred_at, received_at, payload JSON: an event as stored."""
 
 
+def is_time(value: object) -> bool:
+    """A time as stored: a number a datetime can hold (a file from elsewhere may hold text,
+    NULL, inf or 1e300)."""
+    return type(value) in (int, float) and in_range(value)
+
+
+def sql_type(value: object) -> str:
+    """What a stored value is, in words, for an error message (never the value itself)."""
+    return {type(None): "NULL", int: "an integer", float: "a number", str: "text"}.get(
+        type(value), "a blob"
+    )
+
+
 def event_from_row(row: EventRow, where: str) -> Event:
     seq, source, key, kind, occurred_at, received_at, payload = row
+    # A recording from elsewhere may hold any type in any column (SQLite checks none).
+    if type(seq) is not int:
+        raise StoreCorrupt(f"{where}: an event's seq is {sql_type(seq)}, not an integer")
+    for name, text in (("source", source), ("key", key), ("kind", kind)):
+        if type(text) is not str:
+            raise StoreCorrupt(f"{where}: event {seq}: its {name} is {sql_type(text)}, not text")
+    for name, at in (("occurred_at", occurred_at), ("received_at", received_at)):
+        if not is_time(at):
+            raise StoreCorrupt(f"{where}: event {seq}: its {name} is {sql_type(at)}, not a time")
+    if type(payload) not in (str, bytes):
+        raise StoreCorrupt(f"{where}: event {seq}: its payload is {sql_type(payload)}")
     try:
         parsed = parse_payload(kind, payload)
     except PayloadError as exc:
@@ -156,7 +187,7 @@ def event_from_row(row: EventRow, where: str) -> Event:
     # from typed columns): build the event without validating it a second time.
     return Event.model_construct(
         seq=seq,
-        source=source,
+        source=printable(source),  # shown in the freshness bar, the help and reports
         key=key,
         occurred_at=occurred_at,
         received_at=received_at,

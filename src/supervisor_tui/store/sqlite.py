@@ -9,6 +9,7 @@ is committed with it). A second connection writes operator events such as acks w
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import sqlite3
 import stat
@@ -16,6 +17,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from supervisor_tui.model import Event, NewEvent
 from supervisor_tui.store.base import (
@@ -32,6 +34,8 @@ from supervisor_tui.store.base import (
     StoreTooNew,
     event_from_row,
     holder_text,
+    is_time,
+    sql_type,
 )
 
 _SCHEMA = """
@@ -90,6 +94,25 @@ CREATE TABLE IF NOT EXISTS snapshots (
 );
 """
 
+# The tables replay and reports read, with the columns read from each. A recording opened
+# read-only comes from anywhere: each must be a plain table, not a view (which can run any
+# query, an endless recursive one included) nor a virtual table, with no generated column;
+# and no view at all is accepted.
+_READ_TABLES: dict[str, tuple[str, ...]] = {
+    "meta": ("key", "value"),
+    "events": ("seq", "source", "key", "kind", "occurred_at", "received_at", "payload"),
+    "snapshots": ("seq", "at", "format", "data"),
+}
+_REQUIRED_TABLES = ("meta", "events")
+_NOT_A_STORE = "not a supervisor-tui store"
+
+QUERY_DEADLINE_S = 60.0
+"""No query on a recording opened read-only may run longer: a legitimate one over real
+tables takes well under a second per 100,000 events."""
+
+MAX_VALUE_BYTES = 128 * 1024 * 1024
+"""The largest text or blob read from a recording (SQLite's own limit is 1 GB)."""
+
 _SELECT_EVENTS = (
     "SELECT seq, source, key, kind, occurred_at, received_at, payload FROM events "
     "WHERE seq > ? ORDER BY seq LIMIT ?"
@@ -99,18 +122,34 @@ _SELECT_EVENTS = (
 class SQLiteStore:
     """Append-only event log in one SQLite file; safe to share between threads."""
 
-    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        query_deadline_s: float = QUERY_DEADLINE_S,
+    ) -> None:
         self.path = Path(path)
         self.read_only = read_only
         self._listeners: list[Listener] = []
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
+        self._has_snapshots = True
+        self._query_deadline_s = query_deadline_s
+        self._query_started = math.inf  # the deadline counts inside _read only
+        self._query_timed_out = False
         if read_only:
-            if not self.path.exists():
+            if not self.path.is_file():
                 raise StoreError(f"{self.path}: no such file")
             _refuse_shared(self.path)
-            self._reader = self._connect(uri=f"file:{self.path}?mode=ro")
-            self._check_schema(self._reader)
+            self._reader = self._connect(uri=_read_only_uri(self.path))
+            try:
+                self._bound(self._reader)
+                self._check_tables()
+                self._check_schema(self._reader)
+            except BaseException:
+                self._reader.close()
+                raise
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
@@ -142,6 +181,94 @@ class SQLiteStore:
             raise StoreCorrupt(f"{self.path}: not a supervisor-tui store ({exc})") from None
         return conn
 
+    def _bound(self, conn: sqlite3.Connection) -> None:
+        """Limits for a file from anywhere: no value over MAX_VALUE_BYTES, no query over the
+        deadline, and Ctrl-C stops a running query (Python runs its SIGINT handler inside the
+        progress handler; the exception it raises there aborts the statement)."""
+        try:
+            conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+            # functions named by the schema (views, triggers, defaults) run with no side effect
+            conn.execute("PRAGMA trusted_schema=OFF")
+            conn.execute("PRAGMA query_only=ON")
+        except sqlite3.DatabaseError as exc:
+            raise StoreCorrupt(f"{self.path}: not a supervisor-tui store ({exc})") from None
+        conn.set_progress_handler(self._over_deadline, 1_000)
+
+    def _over_deadline(self) -> bool:
+        if time.monotonic() - self._query_started > self._query_deadline_s:
+            self._query_timed_out = True
+            return True
+        return False
+
+    def _read(
+        self, sql: str, parameters: Sequence[Any] = (), *, failing: str = "cannot read"
+    ) -> list[Any]:
+        """One query on the reading connection, whole, with its failure in one line."""
+        with self._read_lock:
+            self._query_started = time.monotonic()
+            self._query_timed_out = False
+            try:
+                return self._reader.execute(sql, parameters).fetchall()
+            except sqlite3.OperationalError as exc:
+                if str(exc) == "interrupted":
+                    why = (
+                        f"a query took longer than {self._query_deadline_s:g} s"
+                        if self._query_timed_out
+                        else "interrupted"
+                    )
+                    raise StoreError(f"{self.path}: stopped reading ({why})") from None
+                # a lock or an I/O error is trouble of the moment, not a damaged file
+                kind = StoreCorrupt if failing == _NOT_A_STORE else StoreError
+                raise kind(f"{self.path}: {failing} ({exc})") from None
+            except sqlite3.DatabaseError as exc:
+                raise StoreCorrupt(f"{self.path}: {failing} ({exc})") from None
+            except UnicodeDecodeError:
+                raise StoreCorrupt(f"{self.path}: {failing} (text that is not UTF-8)") from None
+            finally:
+                self._query_started = math.inf
+
+    def _check_tables(self) -> None:
+        """Refuse a recording whose tables are not what this version wrote (see _READ_TABLES)."""
+        objects = {
+            str(name): (str(kind), str(sql or ""))
+            for kind, name, sql in self._read(
+                "SELECT type, name, sql FROM sqlite_master", failing=_NOT_A_STORE
+            )
+        }
+        views = sorted(name for name, (kind, _) in objects.items() if kind == "view")
+        if views:
+            raise StoreCorrupt(
+                f"{self.path}: not a supervisor-tui store (it holds a view: {views[0]!r}; "
+                f"a recording holds tables only)"
+            )
+        for table, columns in _READ_TABLES.items():
+            if table not in objects:
+                if table in _REQUIRED_TABLES:
+                    raise StoreCorrupt(
+                        f"{self.path}: not a supervisor-tui store (no table {table!r})"
+                    )
+                if table == "snapshots":
+                    self._has_snapshots = False  # recorded before snapshots existed
+                continue
+            kind, sql = objects[table]
+            if kind != "table" or sql.upper().startswith("CREATE VIRTUAL"):
+                raise StoreCorrupt(
+                    f"{self.path}: not a supervisor-tui store ({table!r} is not a plain table)"
+                )
+            info = self._read(f"PRAGMA table_xinfo({table})", failing=_NOT_A_STORE)
+            found = {str(row[1]) for row in info}
+            generated = sorted(str(row[1]) for row in info if row[6] != 0)
+            missing = [c for c in columns if c not in found]
+            if missing or generated:
+                what = (
+                    f"no column {missing[0]!r}"
+                    if missing
+                    else f"column {generated[0]!r} is computed"
+                )
+                raise StoreCorrupt(
+                    f"{self.path}: not a supervisor-tui store (table {table!r}: {what})"
+                )
+
     def _init_schema(self) -> None:
         try:
             with self._write_lock:
@@ -159,13 +286,24 @@ class SQLiteStore:
         self._check_schema(self._writer)
 
     def _check_schema(self, conn: sqlite3.Connection) -> None:
-        try:
-            row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise StoreCorrupt(f"{self.path}: not a supervisor-tui store ({exc})") from None
+        if self.read_only:
+            rows = self._read(
+                "SELECT value FROM meta WHERE key='schema_version'", failing=_NOT_A_STORE
+            )
+            row = rows[0] if rows else None
+        else:
+            try:
+                row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise StoreCorrupt(f"{self.path}: not a supervisor-tui store ({exc})") from None
         if row is None:
             raise StoreCorrupt(f"{self.path}: not a supervisor-tui store (no schema version)")
-        version = int(row[0])
+        try:
+            version = int(row[0])
+        except (TypeError, ValueError):
+            raise StoreCorrupt(
+                f"{self.path}: not a supervisor-tui store (schema version {str(row[0])[:20]!r})"
+            ) from None
         if version > SCHEMA_VERSION:
             raise StoreTooNew(
                 f"{self.path}: written by a newer supervisor-tui (store schema {version}, "
@@ -382,11 +520,7 @@ class SQLiteStore:
     # -- reading ---------------------------------------------------------------------------
 
     def read_from(self, after_seq: int, limit: int = 10_000) -> list[Event]:
-        with self._read_lock:
-            try:
-                rows = self._reader.execute(_SELECT_EVENTS, (after_seq, limit)).fetchall()
-            except sqlite3.DatabaseError as exc:
-                raise StoreCorrupt(f"{self.path}: cannot read events ({exc})") from None
+        rows = self._read(_SELECT_EVENTS, (after_seq, limit))
         self.check_file()  # what a deleted file holds is not shown as stored
         return [self._event(row) for row in rows]
 
@@ -397,61 +531,62 @@ class SQLiteStore:
         """Events with after_seq < seq <= upto_seq, in order."""
         if upto_seq <= after_seq:
             return []
-        with self._read_lock:
-            try:
-                rows = self._reader.execute(
-                    "SELECT seq, source, key, kind, occurred_at, received_at, payload FROM events "
-                    "WHERE seq > ? AND seq <= ? ORDER BY seq",
-                    (after_seq, upto_seq),
-                ).fetchall()
-            except sqlite3.DatabaseError as exc:
-                raise StoreCorrupt(f"{self.path}: cannot read events ({exc})") from None
+        rows = self._read(
+            "SELECT seq, source, key, kind, occurred_at, received_at, payload FROM events "
+            "WHERE seq > ? AND seq <= ? ORDER BY seq",
+            (after_seq, upto_seq),
+        )
         self.check_file()
         return [self._event(row) for row in rows]
 
     def timeline(self) -> tuple[list[int], list[float]]:
         """Every event's seq and the time it was received, in seq order (for replay)."""
-        with self._read_lock:
-            try:
-                rows = self._reader.execute(
-                    "SELECT seq, received_at FROM events ORDER BY seq"
-                ).fetchall()
-            except sqlite3.DatabaseError as exc:
-                raise StoreCorrupt(f"{self.path}: cannot read events ({exc})") from None
-        return [r[0] for r in rows], [r[1] for r in rows]
+        rows = self._read("SELECT seq, received_at FROM events ORDER BY seq")
+        for seq, received_at in rows:
+            if type(seq) is not int:
+                raise StoreCorrupt(
+                    f"{self.path}: an event's seq is {sql_type(seq)}, not an integer"
+                )
+            if not is_time(received_at):
+                raise StoreCorrupt(
+                    f"{self.path}: event {seq}: its received_at is {sql_type(received_at)}, "
+                    "not a time"
+                )
+        return [r[0] for r in rows], [float(r[1]) for r in rows]
 
     def events_of_kind(self, kind: str) -> list[Event]:
-        with self._read_lock:
-            rows = self._reader.execute(
-                "SELECT seq, source, key, kind, occurred_at, received_at, payload FROM events "
-                "WHERE kind = ? ORDER BY seq",
-                (kind,),
-            ).fetchall()
+        rows = self._read(
+            "SELECT seq, source, key, kind, occurred_at, received_at, payload FROM events "
+            "WHERE kind = ? ORDER BY seq",
+            (kind,),
+        )
         return [self._event(row) for row in rows]
 
     def snapshot_index(self) -> list[int]:
-        """Seqs at which a FloorState snapshot is stored."""
-        with self._read_lock:
-            try:
-                rows = self._reader.execute("SELECT seq FROM snapshots ORDER BY seq").fetchall()
-            except sqlite3.OperationalError:
-                return []  # a recording made before snapshots existed
-        return [r[0] for r in rows]
+        """Seqs at which a FloorState snapshot is stored (a row that is not one is left out:
+        snapshots only save time, the events hold everything)."""
+        if not self._has_snapshots:
+            return []  # a recording made before snapshots existed
+        rows = self._read("SELECT seq FROM snapshots ORDER BY seq")
+        return [r[0] for r in rows if type(r[0]) is int]
 
     def snapshot_formats(self) -> set[int]:
-        with self._read_lock:
-            try:
-                rows = self._reader.execute("SELECT DISTINCT format FROM snapshots").fetchall()
-            except sqlite3.OperationalError:
-                return set()
-        return {int(r[0]) for r in rows}
+        """The formats of the stored snapshots; -1 for a format that is not even a number."""
+        if not self._has_snapshots:
+            return set()
+        rows = self._read("SELECT DISTINCT format FROM snapshots")
+        return {r[0] if type(r[0]) is int else -1 for r in rows}
 
     def load_snapshot(self, seq: int) -> tuple[int, bytes] | None:
-        with self._read_lock:
-            row = self._reader.execute(
-                "SELECT format, data FROM snapshots WHERE seq = ?", (seq,)
-            ).fetchone()
-        return None if row is None else (int(row[0]), bytes(row[1]))
+        if not self._has_snapshots:
+            return None
+        rows = self._read("SELECT format, data FROM snapshots WHERE seq = ?", (seq,))
+        if not rows:
+            return None
+        fmt, data = rows[0]
+        if type(fmt) is not int or not isinstance(data, bytes):
+            return (-1, b"")  # not a snapshot this version wrote: the reader folds events
+        return fmt, data
 
     def save_snapshot(self, seq: int, at: float, fmt: int, data: bytes) -> None:
         if self.read_only:
@@ -466,25 +601,18 @@ class SQLiteStore:
             raise StoreError(f"{self.path}: cannot save a snapshot ({exc})") from None
 
     def last_seq(self) -> int:
-        with self._read_lock:
-            return int(
-                self._reader.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
-            )
+        return int(self._read("SELECT COALESCE(MAX(seq), 0) FROM events")[0][0])
 
     def get_cursor(self, source: str) -> str | None:
-        with self._read_lock:
-            row = self._reader.execute(
-                "SELECT cursor FROM cursors WHERE source = ?", (source,)
-            ).fetchone()
-        return None if row is None else str(row[0])
+        rows = self._read("SELECT cursor FROM cursors WHERE source = ?", (source,))
+        return None if not rows else str(rows[0][0])
 
     def quarantined(self, limit: int = 100) -> list[QuarantinedPayload]:
-        with self._read_lock:
-            rows = self._reader.execute(
-                "SELECT id, source, kind, reason, raw, received_at FROM quarantine "
-                "ORDER BY id DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
+        rows = self._read(
+            "SELECT id, source, kind, reason, raw, received_at FROM quarantine "
+            "ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
         return [QuarantinedPayload(*row) for row in rows]
 
     # -- outbox ----------------------------------------------------------------------------
@@ -585,6 +713,16 @@ class SQLiteStore:
             conn = getattr(self, name, None)
             if conn is not None:
                 conn.close()
+
+
+def _read_only_uri(path: Path) -> str:
+    """The file: URI of a recording opened read-only. The path is percent-escaped, so a name
+    holding '#', '?' or '%' opens that file and no other. ``immutable`` keeps SQLite from
+    creating -wal and -shm files beside a finished recording; with a -wal present (a store
+    being written, or one left by a crash) the events in it are read through it."""
+    wal = path.with_name(path.name + "-wal")
+    params = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+    return f"{path.absolute().as_uri()}?{params}"
 
 
 def _refuse_shared(path: Path) -> None:
