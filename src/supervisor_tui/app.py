@@ -23,7 +23,8 @@ from textual.widgets import Footer, Static
 
 from supervisor_tui.core import fmt
 from supervisor_tui.core.commands import CommandRefused, EscalationDesk
-from supervisor_tui.core.kpis import ABANDON_FORMULA, SL_FORMULA, queue_kpis
+from supervisor_tui.core.freshness import SourceCondition, board_status, queue_condition
+from supervisor_tui.core.kpis import ABANDON_FORMULA, SL_FORMULA, backlog_severity, queue_kpis
 from supervisor_tui.core.projection import Changes, Escalation, FloorState
 from supervisor_tui.core.replay import Mark, ReplayPlayer
 from supervisor_tui.core.rules import RuleEngine
@@ -384,7 +385,20 @@ class SupervisorApp(App[None]):
             return
         if tile.region and not tile.region.overlaps(self.tiles.region):
             return  # scrolled out of sight: the clock tick paints it when it comes back
-        tile.show(queue_kpis(self.state, queue, now), severity.get(queue_id))
+        kpis = queue_kpis(self.state, queue, now)
+        level = severity.get(queue_id)
+        backlog = backlog_severity(kpis)
+        if backlog is not None and (level is None or backlog.rank > level.rank):
+            level = backlog
+        stale: str | None = None
+        if self.player is None:
+            found = queue_condition(self.state, queue_id, now, self.settings.stale_after_s)
+            if found is not None:
+                condition, age = found
+                stale = condition.value.upper()
+                if age is not None and condition is not SourceCondition.NEVER:
+                    stale += f" {fmt.duration(age)}"
+        tile.show(kpis, level, stale)
 
     def _mode(self) -> str:
         if self.player is not None:
@@ -407,23 +421,38 @@ class SupervisorApp(App[None]):
                 [m.at for m in recording.marks],
                 self.settings.targets.utc_offset_s,
             )
+        link = self.store.link_status() if isinstance(self.store, HubClient) else None
+        collector = self.collector
+        status = board_status(
+            self.state.sources,
+            now,
+            self.settings.stale_after_s,
+            hub_link=link,
+            store_trouble=collector.store_trouble if collector is not None else None,
+            paused=self.paused,
+            replay=self.player is not None,
+        )
+        queue = self.state.queues.get(self.queue_filter) if self.queue_filter else None
         self.topbar.show(
             floor=self.settings.floor_name,
             now=now,
             utc_offset_s=self.settings.targets.utc_offset_s,
+            status=status,
             mode=self._mode(),
             held=len(self.held),
             attention=attention,
             agents=self.board.summary(),
-            queue_filter=self.queue_filter,
+            queue_filter=queue.name if queue is not None else self.queue_filter,
         )
         self.freshness.show(
             self.state.sources,
             now,
             self.settings.stale_after_s,
             self.write_backs_pending,
-            link=self.store.link_status() if isinstance(self.store, HubClient) else None,
+            link=link,
             alert=self._store_alert(),
+            paused=self.paused,
+            replay=self.player is not None,
         )
 
     def _store_alert(self) -> str | None:

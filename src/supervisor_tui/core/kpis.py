@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from supervisor_tui.core.erlang import agents_needed
 from supervisor_tui.core.projection import DayCounters, FloorState, QueueView, TicketFigures
-from supervisor_tui.model import SlaState
+from supervisor_tui.model import Severity, SlaState
 
 SL_FORMULA = "answered≤T ÷ (answered + abandoned>T)"
 ABANDON_FORMULA = "abandoned>short ÷ offered"
@@ -157,6 +157,18 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
         need=need,
         have=have,
     )
+
+
+def backlog_severity(kpis: QueueKpis) -> Severity | None:
+    """A ticket queue's level from its SLA clocks, as the SLA rule sees them: a breach is
+    critical, a clock at risk a warning. The tile and the feed then say the same thing."""
+    if kpis.realtime:
+        return None
+    if kpis.sla_breached:
+        return Severity.CRITICAL
+    if kpis.sla_at_risk:
+        return Severity.WARNING
+    return None
 
 
 def floor_kpis(state: FloorState, now: float) -> dict[str, QueueKpis]:

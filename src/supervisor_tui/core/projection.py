@@ -86,6 +86,8 @@ class QueueView:
     recent_offers: deque[float] = field(default_factory=deque)
     recent_handle: deque[tuple[float, float]] = field(default_factory=deque)
     open_tickets: set[str] = field(default_factory=set)
+    sources: set[str] = field(default_factory=set)
+    """The sources whose events fed this queue: its figures are as fresh as the stalest."""
 
 
 @dataclass(slots=True)
@@ -179,6 +181,9 @@ class SourceView:
     poll_interval_s: float | None = None
     health_at: float = 0.0
     newest_event_at: float = 0.0  # when the newest event from this source was received
+    synced_at: float | None = None
+    """When the source first reported CONNECTED (its first full sync done). A source that
+    reports health is not caught up before that; one that never reports health is."""
     events: int = 0
     views: dict[str, int | None] = field(default_factory=dict)
     """The helpdesk's own view counts by name; None while it is still counting."""
@@ -233,6 +238,7 @@ class FloorState:
         self.staffed: dict[str, int] = {}
         """Agents signed in to each queue and not away, kept as agents change."""
         self.changes = Changes()
+        self._applying = ""  # the source of the event being folded
         self.ticket_figures: dict[str, TicketFigures] = {}
         """Per queue, kept by ``kpis.ticket_figures`` and dropped here when its tickets or
         their SLA clocks change: a hundred queues of backlog are not recounted every second."""
@@ -270,6 +276,7 @@ class FloorState:
             source.newest_event_at = event.received_at
         source.events += 1
         self.changes.sources.add(event.source)
+        self._applying = event.source
         self._handlers[event.payload.KIND](event, event.payload)
 
     def apply_overlay(self, source: str, payload: Payload, at: float) -> None:
@@ -282,6 +289,7 @@ class FloorState:
             received_at=at,
             payload=payload,
         )
+        self._applying = source
         self._handlers[payload.KIND](event, payload)
 
     def apply_all(self, events: Iterable[Event]) -> None:
@@ -292,6 +300,13 @@ class FloorState:
         changes, self.changes = self.changes, Changes()
         return changes
 
+    def caught_up(self, source_name: str) -> bool:
+        """Whether a source has finished its first sync: rules wait for it, so a half-read
+        floor (abandons read before the answers) never raises a false alarm. A source that
+        reports no health at all (an old recording) is taken as caught up."""
+        source = self.sources.get(source_name)
+        return source is None or source.health_at == 0 or source.synced_at is not None
+
     def day_of(self, ts: float) -> int:
         return int((ts + self.targets.utc_offset_s) // DAY_S)
 
@@ -300,6 +315,8 @@ class FloorState:
         if queue is None:
             queue = self.queues[queue_id] = QueueView(queue_id, queue_id, Channel.OTHER)
             self.changes.queues_added = True
+        if self._applying and self._applying not in queue.sources:
+            queue.sources.add(self._applying)
         self.changes.queues.add(queue_id)
         self.ticket_figures.pop(queue_id, None)
         return queue
@@ -599,6 +616,8 @@ class FloorState:
         source.budget_left = p.budget_left
         source.poll_interval_s = p.poll_interval_s
         source.health_at = p.at
+        if p.state is HealthState.CONNECTED and source.synced_at is None:
+            source.synced_at = p.at
 
     def _view_count(self, event: Event, p: ViewCount) -> None:
         self.sources[event.source].views[p.name] = p.count

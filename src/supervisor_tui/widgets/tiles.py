@@ -72,6 +72,8 @@ class QueueTile(Widget):
     }
     QueueTile.-warning { border: round $warning; }
     QueueTile.-critical { border: heavy $error; }
+    QueueTile.-stale { border: round $panel-lighten-2; }
+    QueueTile.-stale.-critical { border: heavy $error 50%; }
     """
 
     GAP = 2
@@ -86,11 +88,19 @@ class QueueTile(Widget):
         self._lines: list[Line] = []
         self._strips: dict[int, Strip] = {}
         self._styles: dict[str, Style] = {}
-        self._status: tuple[str, str] | None = None
+        self._status: tuple[str, str, str | None] | None = None
+        self._stale: str | None = None
 
-    def show(self, kpis: QueueKpis, severity: Severity | None) -> None:
-        """Repaint only when something the tile shows has changed."""
-        key = (kpis, severity)
+    @property
+    def stale(self) -> str | None:
+        """Why the tile is dimmed ("STALE 2:05"), or None when its sources are fresh."""
+        return self._stale
+
+    def show(self, kpis: QueueKpis, severity: Severity | None, stale: str | None = None) -> None:
+        """Repaint only when something the tile shows has changed. ``stale``: the figures
+        are not current (a source feeding the queue is stale or down), and how old they are:
+        the tile dims and says so instead of showing old figures as if they were live."""
+        key = (kpis, severity, stale)
         if key == self._rendered:
             return
         self._rendered = key
@@ -98,10 +108,22 @@ class QueueTile(Widget):
             self.set_class(severity is Severity.WARNING, "-warning")
             self.set_class(severity is Severity.CRITICAL, "-critical")
             self._severity = severity
+        if (stale is None) != (self._stale is None):
+            self.set_class(stale is not None, "-stale")
+            self._stale = stale
+            self._strips.clear()
+            self._styles.clear()
+            self.refresh()
+        self._stale = stale
         word, style = STATUS_TEXT[severity]
-        if self._status != (word, style):
-            self._status = (word, style)
-            self.border_subtitle = Text(word, style=style)
+        if self._status != (word, style, stale):
+            self._status = (word, style, stale)
+            subtitle = Text()
+            if stale is not None:
+                subtitle.append(f"◐ {stale}", "bold red")
+                subtitle.append(" · ", "dim")
+            subtitle.append(word, style)
+            self.border_subtitle = subtitle
         caption: list[Line]
         if kpis.realtime:
             big_value = "?" if kpis.waiting is None else str(kpis.waiting)
@@ -164,7 +186,10 @@ class QueueTile(Widget):
     def _style(self, name: str) -> Style:
         style = self._styles.get(name)
         if style is None:
-            style = self._styles[name] = self.rich_style + Style.parse(name)
+            style = self.rich_style + Style.parse(name)
+            if self._stale is not None:  # old figures must not look like live ones
+                style += Style(dim=True)
+            self._styles[name] = style
         return style
 
     def on_resize(self) -> None:

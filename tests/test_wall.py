@@ -1,0 +1,192 @@
+"""The wall tells the truth at a glance (issue #17): the top bar's one word is the worst of
+hub link, sources, store and pause; stale figures dim and say how old they are; a source
+that never connected says so; a replay never says "live"; a ticket queue's tile agrees with
+the feed about its SLAs."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from supervisor_tui.app import FloorSettings, SupervisorApp
+from supervisor_tui.core.kpis import queue_kpis
+from supervisor_tui.core.replay import Recording, ReplayPlayer
+from supervisor_tui.hub.client import HubClient, RemoteDesk
+from supervisor_tui.model import HealthState, NewEvent, SourceHealth
+from supervisor_tui.store import SQLiteStore
+from supervisor_tui.widgets import FreshnessBar, QueueTile, TopBar
+
+from .conftest import EPOCH, FakeClock, record_floor, rules, targets
+
+NOW = EPOCH + 3.5 * 3600
+
+
+def settings(**extra: object) -> FloorSettings:
+    return FloorSettings(
+        floor_name="Wall floor",
+        operator="ana",
+        targets=targets(),
+        rules=rules(),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+async def settled(pilot: Pilot[None], app: SupervisorApp, tiles: int = 5) -> None:
+    store = app.store
+    assert isinstance(store, SQLiteStore)
+    for _ in range(400):
+        if len(app.query(QueueTile)) >= tiles and app.state.seq == store.last_seq():
+            break
+        await pilot.pause(0.05)
+    assert app.state.seq == store.last_seq(), "the board did not catch up"
+    await pilot.pause()
+
+
+def bar(app: SupervisorApp, widget: type[TopBar] | type[FreshnessBar]) -> str:
+    return str(app.query_one(widget).render())
+
+
+def health(source: str, state: HealthState, reason: str, at: float) -> NewEvent:
+    return NewEvent(
+        source=source,
+        key=f"health:{source}:{at}",
+        occurred_at=at,
+        received_at=at,
+        payload=SourceHealth(state=state, reason=reason, at=at),
+    )
+
+
+async def test_a_quiet_source_turns_the_top_bar_stale_and_dims_its_tiles(tmp_path: Path) -> None:
+    clock = FakeClock(NOW)
+    store = record_floor(tmp_path / "f.db")
+    app = SupervisorApp(store, settings(stale_after_s=60), clock=clock)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settled(pilot, app)
+        app._tick()
+        await pilot.pause()
+        assert "● LIVE" in bar(app, TopBar)
+        assert not [t for t in app.query(QueueTile) if t.stale]
+        clock.advance(125)  # nothing new from the simulator for two minutes
+        app._tick()
+        await pilot.pause()
+        top = bar(app, TopBar)
+        assert "LIVE" not in top
+        assert "◐ STALE" in top and "simulator" in top
+        assert "◐ simulator STALE" in bar(app, FreshnessBar)
+        tiles = list(app.query(QueueTile))
+        assert tiles and all(t.has_class("-stale") for t in tiles)
+        assert all((t.stale or "").startswith("STALE 2:0") for t in tiles)
+        assert "◐ STALE 2:0" in str(tiles[0].border_subtitle)
+    store.close()
+
+
+async def test_a_paused_board_never_shows_a_green_source(tmp_path: Path) -> None:
+    clock = FakeClock(NOW)
+    store = record_floor(tmp_path / "f.db")
+    app = SupervisorApp(store, settings(stale_after_s=90), clock=clock)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settled(pilot, app)
+        await pilot.press("p")
+        clock.advance(75)  # as in the issue: 1:15 old, still under the stale limit
+        app._tick()
+        await pilot.pause()
+        fresh = bar(app, FreshnessBar)
+        assert "live" not in fresh and "●" not in fresh
+        assert "⏸ simulator held" in fresh
+        top = bar(app, TopBar)
+        assert "⏸ PAUSED" in top and "LIVE" not in top
+    store.close()
+
+
+async def test_a_source_that_never_connected_says_so(tmp_path: Path) -> None:
+    clock = FakeClock(NOW)
+    store = SQLiteStore(tmp_path / "f.db")
+    store.append(
+        [health("zendesk", HealthState.DOWN, "401 Unauthorized — check the credentials", NOW - 17)]
+    )
+    app = SupervisorApp(store, settings(), clock=clock)
+    async with app.run_test(size=(160, 50)) as pilot:
+        for _ in range(200):
+            if app.state.seq == store.last_seq():
+                break
+            await pilot.pause(0.05)
+        app._tick()
+        await pilot.pause()
+        fresh = bar(app, FreshnessBar)
+        assert "✖ zendesk NEVER CONNECTED · 401 Unauthorized" in fresh
+        assert "newest" not in fresh and "0:17" not in fresh
+        assert "◐ STALE  zendesk ·" in bar(app, TopBar)
+    store.close()
+
+
+async def test_replay_says_replay_and_recorded_never_live(tmp_path: Path) -> None:
+    path = tmp_path / "f.db"
+    record_floor(path).close()
+    recording = Recording(SQLiteStore(path, read_only=True), targets())
+    player = ReplayPlayer(recording)
+    app = SupervisorApp(recording.store, settings(), clock=player.clock, player=player)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.3)
+        app._paint_chrome(app.clock())
+        await pilot.pause()
+        fresh = bar(app, FreshnessBar)
+        assert "live" not in fresh and "⏵ simulator recorded" in fresh
+        top = bar(app, TopBar)
+        assert "⏵ REPLAY" in top and "LIVE" not in top
+    recording.store.close()
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_a_terminal_whose_hub_is_down_says_hub_down(tmp_path: Path) -> None:
+    client = HubClient(f"ws://127.0.0.1:{closed_port()}", "token", targets())
+    app = SupervisorApp(client, settings(), clock=FakeClock(NOW), desk=RemoteDesk(client))
+    async with app.run_test(size=(160, 50)) as pilot:
+        for _ in range(200):
+            if client.state == "reconnecting":
+                break
+            await pilot.pause(0.05)
+        app._tick()
+        await pilot.pause()
+        top = bar(app, TopBar)
+        assert "✖ HUB DOWN" in top and "LIVE" not in top
+        client.close()
+
+
+async def test_an_email_tile_with_breached_slas_agrees_with_the_feed(tmp_path: Path) -> None:
+    store = record_floor(tmp_path / "f.db")
+    app = SupervisorApp(store, settings(), clock=FakeClock(NOW + 3 * 86_400))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settled(pilot, app)
+        app._tick()
+        await pilot.pause()
+        ticket_tiles = []
+        for tile in app.query(QueueTile):
+            kpis = queue_kpis(app.state, app.state.queues[tile.queue_id], app.clock())
+            if kpis.realtime:
+                continue
+            ticket_tiles.append(tile)
+            if kpis.sla_breached:
+                assert tile.has_class("-critical") and "▲ ALERT" in str(tile.border_subtitle)
+            elif kpis.sla_at_risk:
+                assert tile.has_class("-warning")
+        assert ticket_tiles and any(t.has_class("-critical") for t in ticket_tiles)
+    store.close()
+
+
+async def test_the_filter_label_shows_the_queue_name(tmp_path: Path) -> None:
+    store = record_floor(tmp_path / "f.db")
+    app = SupervisorApp(store, settings(), clock=FakeClock(NOW))
+    async with app.run_test(size=(200, 50)) as pilot:
+        await settled(pilot, app)
+        app.set_queue_filter("voice-support")
+        await pilot.pause()
+        top = bar(app, TopBar)
+        assert "Voice · Support" in top and "voice-support" not in top
+    store.close()
