@@ -190,3 +190,26 @@ async def test_the_filter_label_shows_the_queue_name(tmp_path: Path) -> None:
         top = bar(app, TopBar)
         assert "Voice · Support" in top and "voice-support" not in top
     store.close()
+
+
+async def test_the_feed_shows_a_waits_value_now_not_at_raise(tmp_path: Path) -> None:
+    clock = FakeClock(NOW)
+    store = record_floor(tmp_path / "f.db")
+    app = SupervisorApp(store, settings(), clock=clock)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await settled(pilot, app)
+        waits = [
+            e for e in app.state.escalations.values() if e.is_open and e.rule_id == "longest-wait"
+        ]
+        assert waits, "the recorded floor has a long wait open"
+        esc = waits[0]
+        raised_title = esc.title
+        clock.advance(44)
+        app._tick_feed()
+        await pilot.pause()
+        line = app.feed.render_line(app.feed.order.index(esc.escalation_id)).text
+        now_title = app.settings.rules.current_titles(app.state, clock.now)[esc.escalation_id]
+        assert now_title != raised_title and now_title in line
+        assert raised_title not in line
+        assert esc.title == raised_title  # the value at raise is kept
+    store.close()

@@ -375,6 +375,7 @@ class SupervisorApp(App[None]):
             board.agents_changed(changes.agents)
         if changes.escalations:
             self.feed.update(self.state.escalations, now, changes.escalations)
+            self.feed.set_live_titles(self.settings.rules.current_titles(self.state, now))
         if chrome:
             self._paint_chrome(now)
 
@@ -494,7 +495,9 @@ class SupervisorApp(App[None]):
 
     def _tick_feed(self) -> None:
         if not self.paused:
-            self.feed.tick(self.clock())
+            now = self.clock()
+            self.feed.set_live_titles(self.settings.rules.current_titles(self.state, now))
+            self.feed.tick(now)
 
     # -- actions --------------------------------------------------------------------------
 
@@ -611,7 +614,9 @@ class SupervisorApp(App[None]):
         if esc is None:
             return
         note = await self.push_screen_wait(
-            TextPrompt("Acknowledge", placeholder="note (optional)", subject=esc.title)
+            TextPrompt(
+                "Acknowledge", placeholder="note (optional)", subject=self.feed.title_of(esc)
+            )
         )
         if note is None:
             return
@@ -627,7 +632,9 @@ class SupervisorApp(App[None]):
         if esc is None:
             return
         note = await self.push_screen_wait(
-            TextPrompt("Add a note", placeholder="note", required=True, subject=esc.title)
+            TextPrompt(
+                "Add a note", placeholder="note", required=True, subject=self.feed.title_of(esc)
+            )
         )
         if note:
             await self._operator(
@@ -645,7 +652,7 @@ class SupervisorApp(App[None]):
             return
         choice = await self.push_screen_wait(
             ChoiceScreen(
-                f"Snooze: {esc.title}",
+                f"Snooze: {self.feed.title_of(esc)}",
                 [("5", "5 minutes"), ("15", "15 minutes"), ("30", "30 minutes"), ("60", "1 hour")],
             )
         )
@@ -664,7 +671,9 @@ class SupervisorApp(App[None]):
         if esc is None:
             return
         reason = await self.push_screen_wait(
-            TextPrompt("Resolve", placeholder="what was done (optional)", subject=esc.title)
+            TextPrompt(
+                "Resolve", placeholder="what was done (optional)", subject=self.feed.title_of(esc)
+            )
         )
         if reason is not None:
             await self._operator(

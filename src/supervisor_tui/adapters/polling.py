@@ -73,6 +73,8 @@ class Task:
     enabled: bool = True
     failures: int = 0
     last_run_at: float = -math.inf
+    synced: bool = False
+    """Has run to the end once: the source's first sync waits for every task."""
 
 
 class PolledSource:
@@ -107,6 +109,9 @@ class PolledSource:
 
     async def run(self, sink: Sink, cursor: str | None) -> None:
         self.load_cursor(cursor)
+        # Until every task has run once the floor is half read (abandons before answers):
+        # the board says so and the rules wait for CONNECTED.
+        await self.report_health(sink, HealthState.POLLING, "first sync")
         try:
             while True:
                 await self.poll_due(sink)
@@ -165,9 +170,14 @@ class PolledSource:
                 await self.report_health(sink, HealthState.DEGRADED, str(exc), retry_at=retry_at)
                 continue
             task.failures = 0
+            task.synced = True
             task.due_at = self.wall() + self.stretch(task)
-        if all(t.failures == 0 for t in self.tasks if t.enabled):
-            await self.report_health(sink, HealthState.CONNECTED, "")
+        enabled = [t for t in self.tasks if t.enabled]
+        if all(t.failures == 0 for t in enabled):
+            if all(t.synced for t in enabled):
+                await self.report_health(sink, HealthState.CONNECTED, "")
+            else:
+                await self.report_health(sink, HealthState.POLLING, "first sync")
 
     def task(self, name: str) -> Task:
         return next(t for t in self.tasks if t.name == name)

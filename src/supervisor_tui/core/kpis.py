@@ -42,6 +42,9 @@ class QueueKpis:
     csat: float | None
     need: int | None
     have: int
+    sl_counted: int = 0
+    """The contacts service level counts (answered, and abandoned after T): how much data
+    is behind the figure."""
 
 
 def service_level(answered_within_t: int, answered: int, abandoned_after_t: int) -> float | None:
@@ -156,6 +159,7 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
         csat=csat,
         need=need,
         have=have,
+        sl_counted=today.answered + today.abandoned_after_t,
     )
 
 

@@ -48,6 +48,7 @@ DAY_S = 86_400
 RESOLVED_KEPT = 300
 """Resolved escalations kept for the feed; older ones live only in the store."""
 NOTES_KEPT = 20
+HISTORY_KEPT = 20
 SOLVED_KEPT_S = 3600
 """Solved tickets stay in the projection this long after their last update."""
 
@@ -158,6 +159,9 @@ class Escalation:
     resolved_at: float | None = None
     resolved_by: str | None = None
     resolve_reason: str = ""
+    history: list[tuple[float, str]] = field(default_factory=list)
+    """What the rules did, oldest first: raised, stepped up, resolved, reopened, each with
+    the title (and so the value) of that moment; the title above is the latest."""
 
     @property
     def is_open(self) -> bool:
@@ -533,11 +537,22 @@ class FloorState:
 
     def _escalation_raised(self, event: Event, p: EscalationRaised) -> None:
         existing = self.escalations.get(p.escalation_id)
-        if existing is not None and existing.is_open:
-            # The same condition stepped up (or down): keep the ack, show the new severity.
+        if existing is not None:
+            if existing.is_open:
+                # The same condition stepped up (or down): keep the ack, show the new severity.
+                existing.history.append((p.raised_at, f"{p.severity.value}: {p.title}"))
+            else:
+                # It came back soon after it cleared: the same escalation, open again (the
+                # rules decide how soon; an old one is never raised with the same id).
+                existing.status = EscalationStatus.RAISED
+                existing.resolved_at = existing.resolved_by = None
+                existing.resolve_reason = ""
+                existing.snoozed_until = existing.snoozed_by = None
+                existing.history.append((p.raised_at, f"reopened, {p.severity.value}: {p.title}"))
             existing.severity = p.severity
             existing.title = p.title
             existing.detail = p.detail
+            del existing.history[:-HISTORY_KEPT]
         else:
             self.escalations[p.escalation_id] = Escalation(
                 escalation_id=p.escalation_id,
@@ -551,6 +566,7 @@ class FloorState:
                 detail=p.detail,
                 raised_at=p.raised_at,
                 raised_seq=event.seq,
+                history=[(p.raised_at, f"raised, {p.severity.value}: {p.title}")],
             )
         self.changes.escalations.add(p.escalation_id)
 
@@ -599,6 +615,8 @@ class FloorState:
         esc.resolved_by = p.by
         esc.resolve_reason = p.reason
         esc.snoozed_until = None
+        esc.history.append((p.at, f"resolved by {p.by or 'the rules'}: {p.reason}"))
+        del esc.history[:-HISTORY_KEPT]
         self.resolved_order.append(p.escalation_id)
         while len(self.resolved_order) > RESOLVED_KEPT:
             old = self.resolved_order.popleft()

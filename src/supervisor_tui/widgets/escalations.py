@@ -51,6 +51,7 @@ class EscalationFeed(ScrollView, can_focus=True):
         self._selected: str | None = None
         self._queue_filter: str | None = None
         self._realert: dict[str, float] = {}
+        self._titles: dict[str, str] = {}
         self._now = 0.0
         self._unseen = 0
         self._cache: dict[int, tuple[tuple[object, ...], Strip]] = {}
@@ -70,6 +71,15 @@ class EscalationFeed(ScrollView, can_focus=True):
 
     def set_realert(self, realert_after_s: dict[str, float]) -> None:
         self._realert = realert_after_s
+
+    def set_live_titles(self, titles: dict[str, str]) -> None:
+        """Titles with today's figure, by escalation id; the others keep their raise title."""
+        if titles != self._titles:
+            self._titles = titles
+            self.refresh()
+
+    def title_of(self, esc: Escalation) -> str:
+        return self._titles.get(esc.escalation_id, esc.title)
 
     def set_queue_filter(self, queue_id: str | None) -> None:
         self._queue_filter = queue_id
@@ -196,7 +206,7 @@ class EscalationFeed(ScrollView, can_focus=True):
             esc.escalation_id,
             esc.severity,
             esc.status,
-            esc.title,
+            self.title_of(esc),
             esc.acked_by,
             esc.ack_note,
             len(esc.notes),
@@ -227,7 +237,7 @@ class EscalationFeed(ScrollView, can_focus=True):
             text.append(
                 "⚠ UNACKED " if overdue else "● NEW ", "bold red" if overdue else "bold yellow"
             )
-        text.append(Text(esc.title, style="dim" if not esc.is_open else ""))
+        text.append(Text(self.title_of(esc), style="dim" if not esc.is_open else ""))
         if esc.status is EscalationStatus.ACKED and esc.ack_note:
             text.append(" — ", "dim")
             text.append(Text(f"“{esc.ack_note}”", style="italic"))
