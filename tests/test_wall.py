@@ -213,3 +213,94 @@ async def test_the_feed_shows_a_waits_value_now_not_at_raise(tmp_path: Path) -> 
         assert raised_title not in line
         assert esc.title == raised_title  # the value at raise is kept
     store.close()
+
+
+# -- fit any screen ----------------------------------------------------------------------------
+
+
+async def test_at_80x24_every_queue_is_in_the_compact_table_worst_first(tmp_path: Path) -> None:
+    store = record_floor(tmp_path / "f.db")
+    app = SupervisorApp(store, settings(), clock=FakeClock(NOW + 3 * 86_400))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(pilot, app)
+        app._tick()
+        await pilot.pause()
+        table = app.queue_table
+        assert app.tiles.compact and table.display and table.region.height >= 5
+        shown = [row.kpis.queue_id for row in table.rows]
+        assert sorted(shown) == sorted(app.state.queues)  # no queue behind a scrollbar
+        ranks = [row.severity.rank if row.severity else 0 for row in table.rows]
+        assert ranks == sorted(ranks, reverse=True) and ranks[0] == 2
+        lines = str(table.render()).splitlines()
+        assert len(lines) == len(shown) and lines[0].startswith("▲ ALERT")
+        assert all(len(line) <= table.size.width for line in lines)
+        # back to tiles when the screen has room
+        await pilot.resize_terminal(240, 70)
+        await pilot.pause(0.3)
+        assert not app.tiles.compact and not table.display
+    store.close()
+
+
+async def test_tiles_are_ordered_by_severity_alert_first(tmp_path: Path) -> None:
+    store = record_floor(tmp_path / "f.db")
+    app = SupervisorApp(store, settings(), clock=FakeClock(NOW + 3 * 86_400))
+    async with app.run_test(size=(240, 70)) as pilot:
+        await settled(pilot, app)
+        app._tick()
+        await pilot.pause()
+        tiles = list(app.tiles.query(QueueTile))
+        levels = [
+            2 if t.has_class("-critical") else 1 if t.has_class("-warning") else 0 for t in tiles
+        ]
+        assert levels == sorted(levels, reverse=True) and levels[0] == 2
+        # the e-mail desks arrived after the voice queues: they moved up, in arrival order
+        critical = [t.queue_id for t in tiles if t.has_class("-critical")]
+        assert critical == [q for q in app.state.queues if q in critical]
+        assert tiles[0].queue_id != next(iter(app.state.queues))
+    store.close()
+
+
+async def test_a_narrow_feed_keeps_severity_age_and_ticket_id(tmp_path: Path) -> None:
+    store = record_floor(tmp_path / "f.db")
+    app = SupervisorApp(store, settings(), clock=FakeClock(NOW))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(pilot, app)
+        feed = app.feed
+        tickets = [i for i in feed.order if app.state.escalations[i].ticket_id]
+        assert tickets
+        for esc_id in tickets[:3]:
+            esc = app.state.escalations[esc_id]
+            line = feed.render_line(feed.order.index(esc_id)).text
+            assert line.startswith("△ 0:00 ● ") or line.startswith("▲ 0:00 ● ")
+            assert f"#{esc.ticket_id} " in line
+    store.close()
+
+
+async def test_help_fits_an_80_column_screen(tmp_path: Path) -> None:
+    store = record_floor(tmp_path / "f.db", until_s=600)
+    app = SupervisorApp(store, settings(), clock=FakeClock(EPOCH + 600))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+        box = app.screen.query_one("VerticalScroll")
+        assert box.region.right <= 80 and box.region.x >= 0
+    store.close()
+
+
+async def test_the_top_bar_at_80_columns_keeps_every_count(tmp_path: Path) -> None:
+    store = record_floor(tmp_path / "f.db")
+    app = SupervisorApp(store, settings(), clock=FakeClock(NOW))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(pilot, app)
+        app._tick()
+        await pilot.pause()
+        top = bar(app, TopBar)
+        assert len(top) <= 78 and "…" not in top
+        summary = app.board.summary()
+        for count in summary.values():
+            if count:
+                assert f"{count}" in top
+        assert "● LIVE" in top and "▲ 8" in top
+        for glyph in "●◉◎◌○":
+            assert glyph in top
+    store.close()

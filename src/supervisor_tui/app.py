@@ -24,7 +24,13 @@ from textual.widgets import Footer, Static
 from supervisor_tui.core import fmt
 from supervisor_tui.core.commands import CommandRefused, EscalationDesk
 from supervisor_tui.core.freshness import SourceCondition, board_status, queue_condition
-from supervisor_tui.core.kpis import ABANDON_FORMULA, SL_FORMULA, backlog_severity, queue_kpis
+from supervisor_tui.core.kpis import (
+    ABANDON_FORMULA,
+    SL_FORMULA,
+    QueueKpis,
+    backlog_severity,
+    queue_kpis,
+)
 from supervisor_tui.core.projection import Changes, Escalation, FloorState
 from supervisor_tui.core.replay import Mark, ReplayPlayer
 from supervisor_tui.core.rules import RuleEngine
@@ -53,6 +59,7 @@ from supervisor_tui.widgets import (
     TimelineBar,
     TopBar,
 )
+from supervisor_tui.widgets.queuetable import QueueRow, QueueTable
 from supervisor_tui.widgets.topbar import clock_text
 
 READ_BATCH = 5_000
@@ -204,6 +211,10 @@ class SupervisorApp(App[None]):
         # The board's widgets, made once: painting reaches them whichever screen is on top.
         self.topbar = TopBar(id="topbar")
         self.tiles = QueueTiles(id="tiles")
+        self.queue_table = QueueTable(id="queue-table")
+        self.queue_table.display = False
+        self.tiles.table = self.queue_table
+        self._levels: dict[str, Severity | None] = {}
         self.board = AgentBoard(id="agents")
         self.feed = EscalationFeed(id="feed", show_detail=settings.profile == "desk")
         self.timeline = TimelineBar(id="timeline")
@@ -220,6 +231,7 @@ class SupervisorApp(App[None]):
     def compose(self) -> ComposeResult:
         yield self.topbar
         yield self.tiles
+        yield self.queue_table
         yield Static(
             Text(
                 f"SL = {SL_FORMULA} · abandon = {ABANDON_FORMULA} · need = Erlang C for the "
@@ -358,16 +370,14 @@ class SupervisorApp(App[None]):
                     tile.display = self.queue_filter in (None, queue_id)
                     tiles.add(tile)
                     changes.queues.add(queue_id)
-            self.call_after_refresh(tiles.fit)
+            self.call_after_refresh(self._refit)
         if changes.queues or changes.escalations:
-            severity = self._queue_severity()
             touched = changes.queues | {
                 e.queue_id
                 for i in changes.escalations
                 if (e := self.state.escalations.get(i)) is not None and e.queue_id
             }
-            for queue_id in touched:
-                self._show_tile(queue_id, now, severity)
+            self._paint_queues(touched, now)
         board = self.board
         if changes.agents_added:
             board.set_agents(self.state.agents, now)
@@ -379,18 +389,47 @@ class SupervisorApp(App[None]):
         if chrome:
             self._paint_chrome(now)
 
-    def _show_tile(self, queue_id: str, now: float, severity: dict[str, Severity]) -> None:
-        queue = self.state.queues.get(queue_id)
-        tile = self.tiles.tile(queue_id)
-        if queue is None or tile is None or not tile.display:
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._refit)
+
+    def _refit(self) -> None:
+        """Tiles or the compact table, whichever this screen holds, painted at once."""
+        self.tiles.fit()
+        if not self.paused:
+            self._paint_queues(self.state.queues, self.clock())
+
+    def _paint_queues(self, queue_ids: Iterable[str], now: float) -> None:
+        """The tiles of these queues, worst first; or, when the tiles do not fit, the
+        compact table of every queue."""
+        severity = self._queue_severity()
+        tiles = self.tiles
+        if tiles.compact:
+            rows = [
+                QueueRow(*figures, order=tiles.arrival(queue_id))
+                for queue_id in self.state.queues
+                if self.queue_filter in (None, queue_id)
+                and (figures := self._queue_figures(queue_id, now, severity)) is not None
+            ]
+            self.queue_table.show(rows)
             return
-        if tile.region and not tile.region.overlaps(self.tiles.region):
-            return  # scrolled out of sight: the clock tick paints it when it comes back
+        for queue_id in queue_ids:
+            self._show_tile(queue_id, now, severity)
+        tiles.order_by_severity(self._levels)
+
+    def _queue_figures(
+        self, queue_id: str, now: float, severity: dict[str, Severity]
+    ) -> tuple[QueueKpis, Severity | None, str | None] | None:
+        """A queue's figures, its level (the worst of its open escalations and, for a ticket
+        queue, its SLA clocks) and, when its sources are not current, why and how old."""
+        queue = self.state.queues.get(queue_id)
+        if queue is None:
+            return None
         kpis = queue_kpis(self.state, queue, now)
         level = severity.get(queue_id)
         backlog = backlog_severity(kpis)
         if backlog is not None and (level is None or backlog.rank > level.rank):
             level = backlog
+        self._levels[queue_id] = level
         stale: str | None = None
         if self.player is None:
             found = queue_condition(self.state, queue_id, now, self.settings.stale_after_s)
@@ -399,7 +438,17 @@ class SupervisorApp(App[None]):
                 stale = condition.value.upper()
                 if age is not None and condition is not SourceCondition.NEVER:
                     stale += f" {fmt.duration(age)}"
-        tile.show(kpis, level, stale)
+        return kpis, level, stale
+
+    def _show_tile(self, queue_id: str, now: float, severity: dict[str, Severity]) -> None:
+        tile = self.tiles.tile(queue_id)
+        if tile is None or not tile.display:
+            return
+        if tile.region and not tile.region.overlaps(self.tiles.region):
+            return  # scrolled out of sight: the clock tick paints it when it comes back
+        figures = self._queue_figures(queue_id, now, severity)
+        if figures is not None:
+            tile.show(*figures)
 
     def _mode(self) -> str:
         if self.player is not None:
@@ -484,9 +533,7 @@ class SupervisorApp(App[None]):
     def _tick_tiles(self) -> None:
         now = self.clock()
         if not self.paused:
-            severity = self._queue_severity()
-            for queue_id in self.state.queues:
-                self._show_tile(queue_id, now, severity)
+            self._paint_queues(self.state.queues, now)
         self._paint_chrome(now)
 
     def _tick_agents(self) -> None:
@@ -503,7 +550,8 @@ class SupervisorApp(App[None]):
 
     @on(EscalationFeed.Selected)
     def _selection_moved(self) -> None:
-        self.refresh_bindings()
+        if self.screen_stack:  # a selection that arrives as the app closes changes nothing
+            self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         replaying = self.player is not None
@@ -697,7 +745,7 @@ class SupervisorApp(App[None]):
         self.queue_filter = queue_id
         for tile in self.tiles.query(QueueTile):
             tile.display = queue_id in (None, tile.queue_id)
-        self.tiles.fit()
+        self._refit()
         self.board.set_queue_filter(queue_id)
         self.feed.set_queue_filter(queue_id)
         self._paint_chrome(self.clock())

@@ -36,7 +36,7 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 100; height: 80%; padding: 1 2;
+        width: 100; max-width: 100%; height: 80%; padding: 1 2;
         border: thick $accent; background: $surface;
     }
     """

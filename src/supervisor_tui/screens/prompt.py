@@ -17,7 +17,7 @@ class TextPrompt(ModalScreen[str | None]):
     DEFAULT_CSS = """
     TextPrompt { align: center middle; }
     TextPrompt > Vertical {
-        width: 80; height: auto; padding: 1 2;
+        width: 80; max-width: 100%; height: auto; padding: 1 2;
         border: thick $accent; background: $surface;
     }
     TextPrompt Label { margin-bottom: 1; }
@@ -64,7 +64,7 @@ class ChoiceScreen(ModalScreen[str | None]):
     DEFAULT_CSS = """
     ChoiceScreen { align: center middle; }
     ChoiceScreen > Vertical {
-        width: 60; height: auto; max-height: 80%; padding: 1 2;
+        width: 60; max-width: 100%; height: auto; max-height: 80%; padding: 1 2;
         border: thick $accent; background: $surface;
     }
     ChoiceScreen OptionList { height: auto; max-height: 20; }

@@ -173,7 +173,7 @@ class EscalationFeed(ScrollView, can_focus=True):
         cached = self._cache.get(index)
         if cached is not None and cached[0] == key:
             return cached[1]
-        text = self._line(esc, look)
+        text = self._line(esc, look, width)
         base = self._base_style()
         style = (
             base + Style(reverse=True)
@@ -216,28 +216,36 @@ class EscalationFeed(ScrollView, can_focus=True):
             self.show_detail,
         )
 
-    def _line(self, esc: Escalation, look: tuple[object, ...]) -> Text:
+    def _line(self, esc: Escalation, look: tuple[object, ...], width: int = 200) -> Text:
+        """Severity, age, state and the ticket's id first: a short line cuts the title and
+        the subject, never those. A narrow feed says them with glyphs ("▲ 2:05 ● #10225")."""
         now = self._now
+        narrow = width < 60
         sev_word, sev_style = SEVERITY_LOOK[esc.severity]
         text = Text(no_wrap=True)
         if not esc.is_open:
-            text.append("✔ DONE ", "green dim")
+            text.append("✔ " if narrow else "✔ DONE ", "green dim")
         else:
-            text.append(f"{sev_word} ", sev_style)
-        text.append(f"{fmt.duration(now - esc.raised_at):>6} ", "dim")
+            text.append(f"{sev_word.split()[0] if narrow else sev_word} ", sev_style)
+        age = fmt.duration(now - esc.raised_at)
+        text.append(f"{age} " if narrow else f"{age:>6} ", "dim")
         if esc.status is EscalationStatus.RESOLVED:
             who = esc.resolved_by or "auto"
-            text.append(f"resolved ({who}) ", "green dim")
+            text.append("" if narrow else f"resolved ({who}) ", "green dim")
         elif esc.is_snoozed(now) and esc.snoozed_until is not None:
-            text.append(f"⏾ snoozed {fmt.duration(esc.snoozed_until - now)} ", "dim")
+            left = fmt.duration(esc.snoozed_until - now)
+            text.append(f"⏾ {left} " if narrow else f"⏾ snoozed {left} ", "dim")
         elif esc.status is EscalationStatus.ACKED:
-            text.append(f"✔ ACKED {esc.acked_by} ", "green")
+            text.append("✔ " if narrow else f"✔ ACKED {esc.acked_by} ", "green")
         else:
             overdue = now - esc.raised_at > self._realert.get(esc.rule_id, 300)
-            text.append(
-                "⚠ UNACKED " if overdue else "● NEW ", "bold red" if overdue else "bold yellow"
-            )
-        text.append(Text(self.title_of(esc), style="dim" if not esc.is_open else ""))
+            word = ("⚠ " if narrow else "⚠ UNACKED ") if overdue else ("● " if narrow else "● NEW ")
+            text.append(word, "bold red" if overdue else "bold yellow")
+        title = self.title_of(esc)
+        if esc.ticket_id:
+            text.append(Text(f"#{esc.ticket_id} ", style="bold"))
+            title = _without_ticket(title, esc.ticket_id)
+        text.append(Text(title, style="dim" if not esc.is_open else ""))
         if esc.status is EscalationStatus.ACKED and esc.ack_note:
             text.append(" — ", "dim")
             text.append(Text(f"“{esc.ack_note}”", style="italic"))
@@ -245,3 +253,11 @@ class EscalationFeed(ScrollView, can_focus=True):
             text.append(" · ", "dim")
             text.append(Text(esc.detail, style="dim"))
         return text
+
+
+def _without_ticket(title: str, ticket_id: str) -> str:
+    """The rules' title without the ticket's id, which the row already shows first."""
+    for said in (f"Ticket #{ticket_id}: ", f" on #{ticket_id}", f"#{ticket_id}"):
+        if said in title:
+            return title.replace(said, "", 1)
+    return title

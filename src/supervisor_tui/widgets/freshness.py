@@ -74,21 +74,34 @@ def freshness_text(
         if width is None or text.cell_len <= width:
             return text
     assert width is not None
-    # the fewest words and still too long: fold the last sources into a count
-    parts = [_source_text(s, c, now, DETAIL_LEVELS - 1) for s, c in looks]
-    for kept in range(len(looks) - 1, 0, -1):
-        hidden = looks[kept:]
-        worst_source, worst_condition = hidden[0]
-        glyph, word, style = CONDITION_LOOK[worst_condition]
-        more = Text(f"+{len(hidden)} more · worst: ", style="dim")
-        more.append(f"{glyph} ", style)
-        more.append(Text(worst_source.name, style="bold"))
-        more.append(f" {word}", style)
-        text = _join([*parts[:kept], more])
-        if text.cell_len <= width:
-            return text
+    # the fewest words and still too long: fold the last sources into a count; the worst
+    # keeps its reason if there is room for it at all
+    n = len(looks)
+    for first_level in (1, DETAIL_LEVELS - 1):
+        first = _source_text(*looks[0], now, first_level)
+        rest = [_source_text(s, c, now, DETAIL_LEVELS - 1) for s, c in looks[1:]]
+        for kept in range(n, 0, -1):
+            for brief in (False, True):
+                parts = [first, *rest[: kept - 1]]
+                if kept < n:
+                    parts.append(_more(looks[kept:], brief=brief))
+                text = _join(parts)
+                if text.cell_len <= width:
+                    return text
     text.truncate(width, overflow="ellipsis")
     return text
+
+
+def _more(hidden: list[tuple[SourceView, SourceCondition]], *, brief: bool = False) -> Text:
+    worst_source, worst_condition = hidden[0]
+    glyph, word, style = CONDITION_LOOK[worst_condition]
+    if brief:  # "+5 more ✖": how many, and how bad the worst of them is
+        return Text(f"+{len(hidden)} more ", style="dim") + Text(glyph, style=style)
+    more = Text(f"+{len(hidden)} more · worst: ", style="dim")
+    more.append(f"{glyph} ", style)
+    more.append(Text(worst_source.name, style="bold"))
+    more.append(f" {word}", style)
+    return more
 
 
 def _join(parts: list[Text]) -> Text:
