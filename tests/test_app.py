@@ -75,7 +75,10 @@ async def test_demo_board_shows_the_floor_and_an_ack_survives_a_restart(tmp_path
         )
         shown = line_text(feed, feed_index(feed, esc.escalation_id))
         assert "✔ ACKED ana" in shown and "on it, calling back" in shown
-        assert feed.selected is not None and feed.selected.escalation_id == esc.escalation_id
+        # the cursor went on to the next escalation that needs somebody (issue #17)
+        nxt = feed.selected
+        assert nxt is not None and nxt.escalation_id != esc.escalation_id
+        assert nxt.needs_attention(clock())
     store.close()
 
     # After a restart the ack is still there, with its note, and an outbox entry for the helpdesk.

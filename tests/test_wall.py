@@ -14,7 +14,9 @@ from supervisor_tui.app import FloorSettings, SupervisorApp
 from supervisor_tui.core.kpis import queue_kpis
 from supervisor_tui.core.replay import Recording, ReplayPlayer
 from supervisor_tui.hub.client import HubClient, RemoteDesk
-from supervisor_tui.model import HealthState, NewEvent, SourceHealth
+from supervisor_tui.hub.protocol import TokenEntry, hash_token
+from supervisor_tui.hub.server import Hub
+from supervisor_tui.model import EscalationRaised, HealthState, NewEvent, Severity, SourceHealth
 from supervisor_tui.store import SQLiteStore
 from supervisor_tui.widgets import FreshnessBar, QueueTile, TopBar
 
@@ -304,3 +306,144 @@ async def test_the_top_bar_at_80_columns_keeps_every_count(tmp_path: Path) -> No
         for glyph in "●◉◎◌○":
             assert glyph in top
     store.close()
+
+
+# -- wall and kiosk, the feed's cursor ------------------------------------------------------
+
+
+async def test_a_view_token_hides_the_action_keys_and_says_view_only(tmp_path: Path) -> None:
+    store = record_floor(tmp_path / "floor.db", until_s=2 * 3600)
+    view = "view-token-for-tests"
+    hub = Hub(
+        store,
+        [TokenEntry("Wall", "view", hash_token(view))],
+        targets(),
+        lambda: EPOCH + 7200,
+        port=0,
+    )
+    await hub.start()
+    client = HubClient(f"ws://127.0.0.1:{hub.port}", view, targets())
+    app = SupervisorApp(client, settings(), clock=FakeClock(EPOCH + 7200), desk=RemoteDesk(client))
+    try:
+        async with app.run_test(size=(160, 50)) as pilot:
+            for _ in range(400):
+                if client.scope and app.feed.selected is not None:
+                    break
+                await pilot.pause(0.05)
+            assert client.scope == "view" and app.feed.selected is not None
+            app._tick()
+            await pilot.pause()
+            assert "view only" in bar(app, TopBar)
+            # False hides a key from the footer (None would grey it out)
+            for action in ("ack", "note", "snooze", "resolve"):
+                assert app.check_action(action, ()) is False, action
+            await pilot.press("a")
+            await pilot.pause(0.2)
+            assert len(app.screen_stack) == 1  # no note dialog to type into and be refused
+            client.close()
+    finally:
+        await hub.stop()
+        store.close()
+
+
+async def test_on_the_wall_a_pause_resumes_by_itself(tmp_path: Path) -> None:
+    store = record_floor(tmp_path / "f.db", until_s=600)
+    wall = settings(profile="wall", wall_pause_resume_s=0.6)
+    app = SupervisorApp(store, wall, clock=FakeClock(EPOCH + 600))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settled(pilot, app, tiles=1)
+        await pilot.press("p")
+        await pilot.pause()
+        assert app.paused and "resumes in 0:00" in bar(app, TopBar)
+        for _ in range(100):
+            if not app.paused:
+                break
+            await pilot.pause(0.05)
+        assert not app.paused and "PAUSED" not in bar(app, TopBar)
+    store.close()
+
+
+async def test_a_desk_pause_waits_for_the_supervisor(tmp_path: Path) -> None:
+    store = record_floor(tmp_path / "f.db", until_s=600)
+    app = SupervisorApp(store, settings(wall_pause_resume_s=0.2), clock=FakeClock(EPOCH + 600))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settled(pilot, app, tiles=1)
+        await pilot.press("p")
+        await pilot.pause(0.6)
+        assert app.paused and "resumes" not in bar(app, TopBar)
+    store.close()
+
+
+async def test_a_dialog_left_alone_closes_by_itself(tmp_path: Path) -> None:
+    store = record_floor(tmp_path / "f.db", until_s=600)
+    app = SupervisorApp(store, settings(dialog_idle_s=0.8), clock=FakeClock(EPOCH + 600))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settled(pilot, app, tiles=1)
+        await pilot.press("slash")
+        await pilot.pause(0.1)
+        assert len(app.screen_stack) == 2
+        for _ in range(100):
+            if len(app.screen_stack) == 1:
+                break
+            await pilot.pause(0.05)
+        assert len(app.screen_stack) == 1
+        assert app.queue_filter is None  # closed as if cancelled
+    store.close()
+
+
+async def test_the_feed_stays_at_the_top_as_escalations_arrive(tmp_path: Path) -> None:
+    clock = FakeClock(NOW)
+    store = record_floor(tmp_path / "f.db")
+    app = SupervisorApp(store, settings(), clock=clock)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settled(pilot, app)
+        feed = app.feed
+        assert feed.selected is not None and feed.order[0] == feed.selected.escalation_id
+        store.append([raise_event("late", NOW + 5)])
+        for _ in range(200):
+            if "late" in feed.order:
+                break
+            await pilot.pause(0.05)
+        assert feed.order[0] == "late"
+        assert feed.selected is not None and feed.selected.escalation_id == "late"
+    store.close()
+
+
+async def test_after_an_ack_the_cursor_moves_to_the_next_open_item(tmp_path: Path) -> None:
+    clock = FakeClock(NOW)
+    store = record_floor(tmp_path / "f.db")
+    app = SupervisorApp(store, settings(), clock=clock)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settled(pilot, app)
+        feed = app.feed
+        first, second = feed.order[0], feed.order[1]
+        assert feed.selected is not None and feed.selected.escalation_id == first
+        await pilot.press("a")
+        await pilot.pause(0.1)
+        await pilot.press("enter")  # no note
+        for _ in range(200):
+            if app.state.escalations[first].acked_by:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.1)
+        assert app.state.escalations[first].acked_by == "ana"
+        assert feed.selected is not None and feed.selected.escalation_id == second
+    store.close()
+
+
+def raise_event(esc_id: str, at: float) -> NewEvent:
+    return NewEvent(
+        source="rules",
+        key=f"raise:{esc_id}",
+        occurred_at=at,
+        received_at=at,
+        payload=EscalationRaised(
+            escalation_id=esc_id,
+            rule_id="longest-wait",
+            subject="queue:chat",
+            queue_id="chat",
+            severity=Severity.WARNING,
+            title="Chat: longest wait 1:05 (≥ 1:00)",
+            raised_at=at,
+        ),
+    )

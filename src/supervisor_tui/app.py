@@ -19,6 +19,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal
 from textual.markup import escape as escape_markup
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Footer, Static
 
 from supervisor_tui.core import fmt
@@ -77,6 +78,10 @@ class FloorSettings:
     stale_after_s: float = 60.0
     keys: dict[str, str] = field(default_factory=dict)
     """Binding id -> key, from the config's [keys] table."""
+    wall_pause_resume_s: float = 300.0
+    """On the wall profile a pause resumes by itself after this long."""
+    dialog_idle_s: float = 120.0
+    """A dialog left this long without input closes by itself."""
 
 
 class EventsArrived(Message):
@@ -99,10 +104,11 @@ class FloorCommands(Provider):
     def _commands(self) -> Iterable[tuple[str, str, Callable[[], object]]]:
         app = self.app
         assert isinstance(app, SupervisorApp)
-        yield "Ack selected escalation", "with an optional note", app.action_ack
-        yield "Note on selected escalation", "adds a note", app.action_note
-        yield "Snooze selected escalation", "hide it for a while", app.action_snooze
-        yield "Resolve selected escalation", "close it by hand", app.action_resolve
+        if app.check_action("ack", ()) is not False:
+            yield "Ack selected escalation", "with an optional note", app.action_ack
+            yield "Note on selected escalation", "adds a note", app.action_note
+            yield "Snooze selected escalation", "hide it for a while", app.action_snooze
+            yield "Resolve selected escalation", "close it by hand", app.action_resolve
         yield "Pause / resume the board", "hold updates while you read", app.action_pause
         yield "Help", "keys and formulas", app.action_help
         yield "Filter: all queues", "show the whole floor", partial(app.set_queue_filter, None)
@@ -215,6 +221,10 @@ class SupervisorApp(App[None]):
         self.queue_table.display = False
         self.tiles.table = self.queue_table
         self._levels: dict[str, Severity | None] = {}
+        self._view_only_shown = False
+        self._resume_timer: Timer | None = None
+        self._resume_at: float | None = None
+        """When a wall's pause resumes by itself (monotonic), shown as a countdown."""
         self.board = AgentBoard(id="agents")
         self.feed = EscalationFeed(id="feed", show_detail=settings.profile == "desk")
         self.timeline = TimelineBar(id="timeline")
@@ -460,7 +470,15 @@ class SupervisorApp(App[None]):
             return f"{what} {self.player.speed:.0f}x"
         return "paused" if self.paused else "live"
 
+    @property
+    def view_only(self) -> bool:
+        """A hub terminal on a token of scope "view" (the hub says so when it greets)."""
+        return isinstance(self.store, HubClient) and self.store.scope == "view"
+
     def _paint_chrome(self, now: float) -> None:
+        if self.view_only != self._view_only_shown:
+            self._view_only_shown = self.view_only
+            self.refresh_bindings()
         attention = sum(1 for e in self.state.escalations.values() if e.needs_attention(now))
         if self.player is not None:
             recording = self.player.recording
@@ -493,6 +511,9 @@ class SupervisorApp(App[None]):
             attention=attention,
             agents=self.board.summary(),
             queue_filter=queue.name if queue is not None else self.queue_filter,
+            view_only=self.view_only,
+            resume_in=None if self._resume_at is None else self._resume_at - time.monotonic(),
+            paused=self.paused,
         )
         self.freshness.show(
             self.state.sources,
@@ -562,6 +583,8 @@ class SupervisorApp(App[None]):
             return not replaying
         if action in self.OPERATOR and replaying and self.training is None:
             return False  # a recording is never changed; training acts in memory
+        if action in self.OPERATOR and self.view_only:
+            return False  # the token may watch, not act: the keys are not offered at all
         if action in ("ack", "snooze", "resolve", "note"):
             esc = self.feed.selected
             if esc is None or (action != "note" and not esc.is_open):
@@ -671,6 +694,8 @@ class SupervisorApp(App[None]):
         saved = await self._operator(
             "Ack", esc, "ack", note, partial(self.desk.ack, esc, self.settings.operator, note)
         )
+        if saved:
+            self.feed.select_next_open(esc.escalation_id)
         if saved and self.training is None:
             self.say(f"Acked: {esc.title}", title="Ack saved")
 
@@ -724,13 +749,15 @@ class SupervisorApp(App[None]):
             )
         )
         if reason is not None:
-            await self._operator(
+            saved = await self._operator(
                 "Resolve",
                 esc,
                 "resolve",
                 reason,
                 partial(self.desk.resolve, esc, self.settings.operator, reason),
             )
+            if saved:
+                self.feed.select_next_open(esc.escalation_id)
 
     @work(exclusive=True, group="command")
     async def action_filter(self) -> None:
@@ -750,8 +777,25 @@ class SupervisorApp(App[None]):
         self.feed.set_queue_filter(queue_id)
         self._paint_chrome(self.clock())
 
+    @property
+    def dialog_idle_s(self) -> float:
+        """Read by every dialog: it closes after this long without input."""
+        return self.settings.dialog_idle_s
+
+    def _auto_resume(self) -> None:
+        if self.paused:
+            self.action_pause()
+
     def action_pause(self) -> None:
         self.paused = not self.paused
+        if self._resume_timer is not None:
+            self._resume_timer.stop()
+            self._resume_timer = self._resume_at = None
+        if self.paused and self.settings.profile == "wall":
+            # a stray key must not freeze a wall nobody watches over for ever
+            wait = self.settings.wall_pause_resume_s
+            self._resume_at = time.monotonic() + wait
+            self._resume_timer = self.set_timer(wait, self._auto_resume, name="auto-resume")
         if not self.paused and self.held:
             held, self.held = self.held, []
             self.state.apply_all(held)

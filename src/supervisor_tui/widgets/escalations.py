@@ -54,6 +54,8 @@ class EscalationFeed(ScrollView, can_focus=True):
         self._titles: dict[str, str] = {}
         self._now = 0.0
         self._unseen = 0
+        self._follow_top = True
+        """The reader has not moved the cursor off the top: it stays on the newest."""
         self._cache: dict[int, tuple[tuple[object, ...], Strip]] = {}
         self._base: Style | None = None
         self.border_title = "Escalations"
@@ -105,9 +107,11 @@ class EscalationFeed(ScrollView, can_focus=True):
             self._unseen += len(arrived)
         # The selection stays on its escalation: a key pressed as something new arrives must
         # act on what the reader was looking at. It moves only when its escalation is gone.
-        if self._selected not in self._order:
-            self._selected = self._order[0] if self._order else None
-            self.post_message(self.Selected(self._selected))
+        if self._selected not in self._order or (self._follow_top and self._order):
+            selected = self._order[0] if self._order else None
+            if selected != self._selected:
+                self._selected = selected
+                self.post_message(self.Selected(self._selected))
         self.virtual_size = Size(self.scrollable_content_region.width, len(self._order))
         self._title()
         self.refresh()
@@ -141,7 +145,21 @@ class EscalationFeed(ScrollView, can_focus=True):
         if self._order:
             self._select_index(0)
 
+    def select_next_open(self, after: str) -> None:
+        """After an ack or a resolve: the next escalation that needs somebody, below the
+        one just handled (or the first above it), so the reader works down the list."""
+        if after not in self._order:
+            return
+        at = self._order.index(after)
+        ahead = self._order[at + 1 :] + self._order[:at]
+        for esc_id in ahead:
+            esc = self._escalations[esc_id]
+            if esc.needs_attention(self._now):
+                self.select(esc_id)
+                return
+
     def _select_index(self, index: int) -> None:
+        self._follow_top = index == 0
         self._selected = self._order[index]
         if index < self.size.height:
             self._unseen = 0

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from rich.text import Text
 
+from supervisor_tui.core import fmt
 from supervisor_tui.core.freshness import BoardStatus, Status
 from supervisor_tui.model import AgentState
 from supervisor_tui.widgets.agents import STATE_LOOK
@@ -56,6 +57,8 @@ class TopBar(Bar):
         agents: dict[AgentState, int],
         queue_filter: str | None,
         view_only: bool = False,
+        resume_in: float | None = None,
+        paused: bool = False,
     ) -> None:
         """``mode`` says more about a replay ("replay 4x", "replay · decision point");
         ``held``: events held back while paused; ``queue_filter``: the queue's name."""
@@ -72,6 +75,8 @@ class TopBar(Bar):
             agents=agents,
             queue_filter=queue_filter,
             view_only=view_only,
+            resume_in=resume_in,
+            paused=paused,
         ):
             if width is None or text.cell_len <= width:
                 break
@@ -92,6 +97,8 @@ def top_bar_forms(
     agents: dict[AgentState, int],
     queue_filter: str | None,
     view_only: bool,
+    resume_in: float | None = None,
+    paused: bool = False,
 ) -> Iterator[Text]:
     """The top line from the longest form to the shortest. The status, the clock, the ack
     count and every agent count are in every form; the floor's name goes first."""
@@ -119,11 +126,14 @@ def top_bar_forms(
             text.append(" ")
             text.append(Text(_cut(status.cause, 14) if short else status.cause, style="bold"))
             text.append(" ·", "dim")
-        if held and status.board is not BoardStatus.REPLAY:
-            if status.board is BoardStatus.PAUSED:
+        if status.board is BoardStatus.PAUSED:
+            if held:
                 text.append(f" · {held} held" if short else f" · {held} events held", "bold")
-            else:  # paused as well as in trouble: both are said
-                text.append(f" ⏸ PAUSED {held} held ", "bold black on yellow")
+        elif paused and status.board is not BoardStatus.REPLAY:
+            # paused as well as in trouble: both are said
+            text.append(f" ⏸ PAUSED {held} held ", "bold black on yellow")
+        if resume_in is not None:
+            text.append(f" · resumes in {fmt.duration(resume_in)}", "bold")
         if view_only:
             text.append(" view only", "bold cyan")
         if status.board is BoardStatus.REPLAY and not short:
