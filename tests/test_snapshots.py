@@ -163,3 +163,19 @@ def test_replay(snap_compare: Any, floor_file: Path, tmp_path: Path, size: Any) 
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=shown)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_escalation_detail(snap_compare: Any, floor_file: Path, tmp_path: Path, size: Any) -> None:
+    clock = FakeClock(NOW)
+    app = board_app(floor_file, tmp_path, clock)
+
+    async def open_detail(pilot: Any) -> None:
+        await settle(pilot)
+        feed = pilot.app.feed
+        feed.select(next(i for i in feed.order if pilot.app.state.escalations[i].ticket_id))
+        clock.advance(90)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=size, run_before=open_detail)

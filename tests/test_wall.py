@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from rich.console import Console
 from textual.pilot import Pilot
 
 from supervisor_tui.app import FloorSettings, SupervisorApp
@@ -17,6 +18,7 @@ from supervisor_tui.hub.client import HubClient, RemoteDesk
 from supervisor_tui.hub.protocol import TokenEntry, hash_token
 from supervisor_tui.hub.server import Hub
 from supervisor_tui.model import EscalationRaised, HealthState, NewEvent, Severity, SourceHealth
+from supervisor_tui.screens.detail import EscalationDetail
 from supervisor_tui.store import SQLiteStore
 from supervisor_tui.widgets import FreshnessBar, QueueTile, TopBar
 
@@ -447,3 +449,42 @@ def raise_event(esc_id: str, at: float) -> NewEvent:
             raised_at=at,
         ),
     )
+
+
+async def test_enter_shows_an_escalation_in_full(tmp_path: Path) -> None:
+    clock = FakeClock(NOW)
+    store = record_floor(tmp_path / "f.db")
+    app = SupervisorApp(store, settings(), clock=clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(pilot, app)
+        tickets = [i for i in app.feed.order if app.state.escalations[i].ticket_id]
+        app.feed.select(tickets[0])
+        esc = app.state.escalations[tickets[0]]
+        await pilot.press("n")
+        await pilot.pause(0.1)
+        await pilot.press(*"called the customer", "enter")
+        for _ in range(200):
+            if esc.notes:
+                break
+            await pilot.pause(0.05)
+        clock.advance(90)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, EscalationDetail)
+        screen = app.screen
+        shown = "\n".join(_text(block) for block in screen.blocks)
+        assert f"#{esc.ticket_id} on simulator" in shown
+        assert esc.title.split(": ", 1)[-1] in shown  # the title at raise
+        assert "note by ana: called the customer" in shown
+        assert "raised, warning" in shown and "(1:30 ago)" in shown
+        assert esc.detail in shown  # the desk profile shows the subject
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, EscalationDetail)
+    store.close()
+
+
+def _text(block: object) -> str:
+    console = Console(width=200, record=True)
+    console.print(block)
+    return console.export_text()

@@ -50,6 +50,7 @@ from supervisor_tui.model import (
     Severity,
 )
 from supervisor_tui.screens import ChoiceScreen, HelpScreen, ScoreCardScreen, TextPrompt
+from supervisor_tui.screens.detail import EscalationDetail, EscalationView, detail_text
 from supervisor_tui.store import Store, StoreError
 from supervisor_tui.widgets import (
     AgentBoard,
@@ -109,6 +110,7 @@ class FloorCommands(Provider):
             yield "Note on selected escalation", "adds a note", app.action_note
             yield "Snooze selected escalation", "hide it for a while", app.action_snooze
             yield "Resolve selected escalation", "close it by hand", app.action_resolve
+        yield "Escalation detail", "the selected escalation in full", app.action_detail
         yield "Pause / resume the board", "hold updates while you read", app.action_pause
         yield "Help", "keys and formulas", app.action_help
         yield "Filter: all queues", "show the whole floor", partial(app.set_queue_filter, None)
@@ -142,6 +144,7 @@ class SupervisorApp(App[None]):
         Binding("n", "note", "Note", id="escalation.note"),
         Binding("s", "snooze", "Snooze", id="escalation.snooze"),
         Binding("r", "resolve", "Resolve", id="escalation.resolve"),
+        Binding("enter", "detail", "Detail", id="escalation.detail", key_display="⏎"),
         Binding("slash", "filter", "Filter", id="board.filter", key_display="/"),
         Binding("p", "pause", "Pause", id="board.pause"),
         Binding("question_mark", "help", "Help", id="app.help", key_display="?"),
@@ -585,6 +588,10 @@ class SupervisorApp(App[None]):
             return False  # a recording is never changed; training acts in memory
         if action in self.OPERATOR and self.view_only:
             return False  # the token may watch, not act: the keys are not offered at all
+        if action == "detail":
+            if len(self.screen_stack) > 1:
+                return False  # Enter in a dialog is the dialog's
+            return None if self.feed.selected is None else True
         if action in ("ack", "snooze", "resolve", "note"):
             esc = self.feed.selected
             if esc is None or (action != "note" and not esc.is_open):
@@ -758,6 +765,22 @@ class SupervisorApp(App[None]):
             )
             if saved:
                 self.feed.select_next_open(esc.escalation_id)
+
+    def action_detail(self) -> None:
+        """The selected escalation in full: title then and now, ticket, every step."""
+        esc = self.feed.selected
+        if esc is None:
+            return
+        queue = self.state.queues.get(esc.queue_id) if esc.queue_id else None
+        view = EscalationView(
+            now_title=self.feed.title_of(esc),
+            queue_name=queue.name if queue is not None else None,
+            show_subject=self.settings.profile == "desk",
+            write_backs_pending=self.write_backs_pending,
+        )
+        offset = self.settings.targets.utc_offset_s
+        blocks = detail_text(esc, view, lambda ts: clock_text(ts, offset), self.clock())
+        self.push_screen(EscalationDetail(blocks))
 
     @work(exclusive=True, group="command")
     async def action_filter(self) -> None:
