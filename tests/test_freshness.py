@@ -116,3 +116,21 @@ def test_the_worst_source_keeps_its_reason_when_the_others_shrink() -> None:
     assert text.startswith("✖ zendesk DOWN · 0:30 · zendesk: 401 Unauthorized")
     for name in ("freshdesk", "jsm", "servicenow", "retail"):
         assert name in text
+
+
+def test_trouble_during_a_first_sync_with_data_is_degraded_not_never_connected() -> None:
+    """A helpdesk reading its backlog slowly (budget) has connected: it is DEGRADED, with
+    its reason; only one that sent nothing at all never connected."""
+    reading = SourceView(
+        "it", state=HealthState.DEGRADED, reason="SLA of 209 requests still to read", health_at=NOW
+    )
+    reading.newest_event_at = reading.data_at = NOW - 1
+    text = freshness_text({"it": reading}, NOW, 60).plain
+    assert text.startswith("◐ it DEGRADED · newest 0:01 ago · SLA of 209 requests")
+    refused = SourceView(
+        "it", state=HealthState.DEGRADED, reason="connection refused", health_at=NOW
+    )
+    refused.newest_event_at = NOW - 1
+    assert freshness_text({"it": refused}, NOW, 60).plain.startswith(
+        "✖ it NEVER CONNECTED · connection refused"
+    )

@@ -65,9 +65,9 @@ def source_condition(
     paused: bool = False,
     replay: bool = False,
 ) -> SourceCondition:
-    never = source.health_at > 0 and source.synced_at is None
+    syncing = source.health_at > 0 and source.synced_at is None
     if source.state in (HealthState.DOWN, HealthState.DEGRADED):
-        if never:
+        if syncing and not source.data_at:  # trouble before the first piece of data
             return SourceCondition.NEVER
         return (
             SourceCondition.DOWN if source.state is HealthState.DOWN else SourceCondition.DEGRADED
@@ -79,7 +79,7 @@ def source_condition(
     age = source_age(source, now)
     if age is None or age > stale_after_s:
         return SourceCondition.STALE
-    if never:
+    if syncing:
         return SourceCondition.SYNCING
     return SourceCondition.LIVE
 

@@ -185,6 +185,9 @@ class SourceView:
     poll_interval_s: float | None = None
     health_at: float = 0.0
     newest_event_at: float = 0.0  # when the newest event from this source was received
+    data_at: float = 0.0
+    """When the newest event other than a health report was received: 0 means the source
+    has sent no data at all (it never connected, if it reported trouble)."""
     synced_at: float | None = None
     """When the source first reported CONNECTED (its first full sync done). A source that
     reports health is not caught up before that; one that never reports health is."""
@@ -279,6 +282,8 @@ class FloorState:
         if event.received_at > source.newest_event_at:
             source.newest_event_at = event.received_at
         source.events += 1
+        if event.payload.KIND != "source.health" and event.received_at > source.data_at:
+            source.data_at = event.received_at
         self.changes.sources.add(event.source)
         self._applying = event.source
         self._handlers[event.payload.KIND](event, event.payload)

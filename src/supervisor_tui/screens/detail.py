@@ -41,7 +41,8 @@ def detail_text(
     raised_title = esc.history[0][1].split(": ", 1)[-1] if esc.history else esc.title
     facts.add_row("raised", f"{clock_of(esc.raised_at)} ({fmt.duration(now - esc.raised_at)} ago)")
     facts.add_row("at raise", Text(raised_title))
-    facts.add_row("now", Text(view.now_title))
+    if view.now_title != raised_title:  # a queue's figure moves; a ticket's flag does not
+        facts.add_row("now", Text(view.now_title))
     facts.add_row("state", _state(esc, now, clock_of))
     if view.queue_name:
         facts.add_row("queue", Text(view.queue_name))
