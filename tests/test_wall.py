@@ -488,3 +488,45 @@ def _text(block: object) -> str:
     console = Console(width=200, record=True)
     console.print(block)
     return console.export_text()
+
+
+async def test_when_the_hub_goes_down_nothing_on_the_terminal_looks_current(
+    tmp_path: Path,
+) -> None:
+    store = record_floor(tmp_path / "floor.db", until_s=2 * 3600)
+    token = "supervise-token-for-tests"
+    hub = Hub(
+        store,
+        [TokenEntry("Sam", "supervise", hash_token(token))],
+        targets(),
+        lambda: EPOCH + 7200,
+        port=0,
+    )
+    await hub.start()
+    client = HubClient(f"ws://127.0.0.1:{hub.port}", token, targets())
+    app = SupervisorApp(client, settings(), clock=FakeClock(EPOCH + 7200), desk=RemoteDesk(client))
+    try:
+        async with app.run_test(size=(240, 70)) as pilot:
+            for _ in range(400):
+                if client.seq == hub.state.seq and len(app.query(QueueTile)) == 5:
+                    break
+                await pilot.pause(0.05)
+            app._tick()
+            await pilot.pause()
+            assert "● LIVE" in bar(app, TopBar)
+            assert not any(t.stale for t in app.query(QueueTile))
+            await hub.stop()
+            for _ in range(400):
+                if client.state == "reconnecting":
+                    break
+                await pilot.pause(0.05)
+            app._tick()
+            await pilot.pause()
+            assert "✖ HUB DOWN" in bar(app, TopBar)
+            fresh = bar(app, FreshnessBar)
+            assert "● simulator live" not in fresh and "◐ simulator STALE" in fresh
+            tiles = list(app.query(QueueTile))
+            assert tiles and all(t.has_class("-stale") for t in tiles)
+            client.close()
+    finally:
+        store.close()

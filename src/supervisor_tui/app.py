@@ -445,7 +445,9 @@ class SupervisorApp(App[None]):
         self._levels[queue_id] = level
         stale: str | None = None
         if self.player is None:
-            found = queue_condition(self.state, queue_id, now, self.settings.stale_after_s)
+            found = queue_condition(
+                self.state, queue_id, now, self.settings.stale_after_s, cut_off=self._cut_off()
+            )
             if found is not None:
                 condition, age = found
                 stale = condition.value.upper()
@@ -472,6 +474,10 @@ class SupervisorApp(App[None]):
                 return f"{what} paused"
             return f"{what} {self.player.speed:.0f}x"
         return "paused" if self.paused else "live"
+
+    def _cut_off(self) -> bool:
+        """A hub terminal that hears nothing from its hub: nothing on it is current."""
+        return isinstance(self.store, HubClient) and self.store.link_status() != "hub: live"
 
     @property
     def view_only(self) -> bool:

@@ -64,7 +64,10 @@ def source_condition(
     *,
     paused: bool = False,
     replay: bool = False,
+    cut_off: bool = False,
 ) -> SourceCondition:
+    """``cut_off``: this terminal hears nothing from the hub, so nothing it shows of any
+    source is current, however fresh it was when the link went."""
     syncing = source.health_at > 0 and source.synced_at is None
     if source.state in (HealthState.DOWN, HealthState.DEGRADED):
         if syncing and not source.data_at:  # trouble before the first piece of data
@@ -74,6 +77,8 @@ def source_condition(
         )
     if replay:
         return SourceCondition.RECORDED
+    if cut_off:
+        return SourceCondition.STALE
     if paused:
         return SourceCondition.HELD
     age = source_age(source, now)
@@ -93,7 +98,7 @@ def worst(conditions: Iterable[SourceCondition]) -> SourceCondition | None:
 
 
 def queue_condition(
-    state: FloorState, queue_id: str, now: float, stale_after_s: float
+    state: FloorState, queue_id: str, now: float, stale_after_s: float, *, cut_off: bool = False
 ) -> tuple[SourceCondition, float | None] | None:
     """The worst condition of the sources that feed a queue, and the age of that source's
     newest event; None when the queue's sources are all fresh (or it has none)."""
@@ -105,7 +110,7 @@ def queue_condition(
         source = state.sources.get(name)
         if source is None:
             continue
-        condition = source_condition(source, now, stale_after_s)
+        condition = source_condition(source, now, stale_after_s, cut_off=cut_off)
         if condition not in OUT_OF_DATE:
             continue
         if found is None or TROUBLE_RANK[condition] > TROUBLE_RANK[found[0]]:

@@ -45,6 +45,7 @@ def freshness_text(
     *,
     paused: bool = False,
     replay: bool = False,
+    cut_off: bool = False,
 ) -> Text:
     """Every source's freshness, worst first. When everything does not fit in ``width``
     cells the sources say it in fewer words, level by level; when even the fewest words do
@@ -53,7 +54,8 @@ def freshness_text(
     if not shown:
         return Text("○ no sources yet", style="dim", no_wrap=True, overflow="ellipsis")
     looks = [
-        (s, source_condition(s, now, stale_after_s, paused=paused, replay=replay)) for s in shown
+        (s, source_condition(s, now, stale_after_s, paused=paused, replay=replay, cut_off=cut_off))
+        for s in shown
     ]
     looks.sort(key=lambda pair: -TROUBLE_RANK[pair[1]])  # worst first, else by name
     # Fewer words for the quiet sources first, then for the troubled ones from the least
@@ -214,8 +216,11 @@ class FreshnessBar(Bar):
                 pending = Text(f"   ↗ {write_backs_pending} pending", style="bold yellow")
         if room is not None:
             room = max(1, room - pending.cell_len)
+        cut_off = link is not None and link != "hub: live"
         text.append_text(
-            freshness_text(sources, now, stale_after_s, room, paused=paused, replay=replay)
+            freshness_text(
+                sources, now, stale_after_s, room, paused=paused, replay=replay, cut_off=cut_off
+            )
         )
         text.append_text(pending)
         self.set_text(text)
