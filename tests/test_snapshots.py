@@ -175,6 +175,8 @@ def test_escalation_detail(snap_compare: Any, floor_file: Path, tmp_path: Path, 
         feed = pilot.app.feed
         feed.select(next(i for i in feed.order if pilot.app.state.escalations[i].ticket_id))
         clock.advance(90)
+        pilot.app._tick()  # every clock on the board at the new time, whatever the load
+        await pilot.pause()
         await pilot.press("enter")
         await pilot.pause(0.2)
 

@@ -35,6 +35,8 @@ CONDITION_LOOK: dict[SourceCondition, tuple[str, str, str]] = {
 QUIET = frozenset({SourceCondition.LIVE, SourceCondition.RECORDED, SourceCondition.HELD})
 """Conditions that need no reason on the bar: a short bar gives them their age only."""
 DETAIL_LEVELS = 4
+REASON_CELLS = 40
+"""A reason in a short bar is cut to this (the full one is in the long form)."""
 
 
 def freshness_text(
@@ -64,34 +66,39 @@ def freshness_text(
     plans: list[list[int]] = []
     for t_level, q_level in ((0, 0), (1, 1), (1, 2), (1, 3)):
         plans.append([q_level if c in QUIET else t_level for _, c in looks])
-    for t_level in (2, 3):
-        for k in range(len(trouble) - 1, -1, -1):
-            plan = list(plans[-1])
-            for i in trouble[k:]:
-                plan[i] = t_level
-            plans.append(plan)
+    for k in range(len(trouble) - 1, -1, -1):  # reason only, from the least troubled up
+        plan = list(plans[-1])
+        for i in trouble[k:]:
+            plan[i] = 2
+        plans.append(plan)
     text = Text()
     for plan in plans:
         text = _join([_source_text(s, c, now, lv) for (s, c), lv in zip(looks, plan, strict=True)])
         if width is None or text.cell_len <= width:
             return text
     assert width is not None
-    # the fewest words and still too long: fold the last sources into a count; the worst
-    # keeps its reason if there is room for it at all
+    # The fewest words and still too long: fold the last sources into "+N more". Reasons
+    # before names: the worst in full and as many as fit with their reason, else with
+    # their word only; the rest counted.
     n = len(looks)
-    for first_level in (1, DETAIL_LEVELS - 1):
-        first = _source_text(*looks[0], now, first_level)
-        rest = [_source_text(s, c, now, DETAIL_LEVELS - 1) for s, c in looks[1:]]
-        for kept in range(n, 0, -1):
-            for brief in (False, True):
-                parts = [first, *rest[: kept - 1]]
-                if kept < n:
-                    parts.append(_more(looks[kept:], brief=brief))
-                text = _join(parts)
-                if text.cell_len <= width:
-                    return text
+    last = DETAIL_LEVELS - 1
+    with_reasons, without = ((1, 2), (2, 2)), ((1, last), (last, last))
+    order = [(p, kept) for p in with_reasons for kept in range(n, 1, -1)]
+    order += [(p, kept) for p in without for kept in range(n, 1, -1)]
+    order += [(p, 1) for p in (*with_reasons, *without)]
+    for (first_level, rest_level), kept in order:
+        parts = [_source_text(*looks[0], now, first_level)]
+        parts += [_source_text(s, c, now, rest_level) for s, c in looks[1:kept]]
+        for brief in (False, True):
+            text = _join([*parts, _more(looks[kept:], brief=brief)] if kept < n else parts)
+            if text.cell_len <= width:
+                return text
     text.truncate(width, overflow="ellipsis")
     return text
+
+
+def _cut(words: str, cells: int) -> str:
+    return words if len(words) <= cells else words[: cells - 1] + "…"
 
 
 def _more(hidden: list[tuple[SourceView, SourceCondition]], *, brief: bool = False) -> Text:
@@ -134,7 +141,12 @@ def _source_text(source: SourceView, condition: SourceCondition, now: float, lev
     if level == 2 or (level == 1 and quiet):
         if not quiet:
             text.append(f" {word}", style)
-        if age_text:
+        troubled = source.state in (HealthState.DEGRADED, HealthState.DOWN)
+        if level == 2 and troubled and source.reason:
+            # the reason is what a source in trouble has to say, more than its age
+            text.append(" · ")
+            text.append(Text(_cut(source.reason, REASON_CELLS), style=style))
+        elif age_text:
             text.append(f" {age_text}", "dim")
         if level == 1 and source.budget_left is not None:
             low = source.budget_left < 0.2
