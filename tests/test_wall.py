@@ -313,19 +313,26 @@ async def test_the_top_bar_at_80_columns_keeps_every_count(tmp_path: Path) -> No
 # -- wall and kiosk, the feed's cursor ------------------------------------------------------
 
 
-async def test_a_view_token_hides_the_action_keys_and_says_view_only(tmp_path: Path) -> None:
+async def hub_terminal(tmp_path: Path, scope: str) -> tuple[Hub, HubClient, SupervisorApp]:
+    """A real hub on loopback over a recorded floor, and a terminal on a token of ``scope``."""
     store = record_floor(tmp_path / "floor.db", until_s=2 * 3600)
-    view = "view-token-for-tests"
+    token = f"{scope}-token-for-tests"
     hub = Hub(
         store,
-        [TokenEntry("Wall", "view", hash_token(view))],
+        [TokenEntry("Wall", scope, hash_token(token))],
         targets(),
         lambda: EPOCH + 7200,
         port=0,
     )
     await hub.start()
-    client = HubClient(f"ws://127.0.0.1:{hub.port}", view, targets())
+    client = HubClient(f"ws://127.0.0.1:{hub.port}", token, targets())
     app = SupervisorApp(client, settings(), clock=FakeClock(EPOCH + 7200), desk=RemoteDesk(client))
+    return hub, client, app
+
+
+async def test_a_view_token_hides_the_action_keys_and_says_view_only(tmp_path: Path) -> None:
+    hub, client, app = await hub_terminal(tmp_path, "view")
+    store = hub.store
     try:
         async with app.run_test(size=(160, 50)) as pilot:
             for _ in range(400):
@@ -493,18 +500,8 @@ def _text(block: object) -> str:
 async def test_when_the_hub_goes_down_nothing_on_the_terminal_looks_current(
     tmp_path: Path,
 ) -> None:
-    store = record_floor(tmp_path / "floor.db", until_s=2 * 3600)
-    token = "supervise-token-for-tests"
-    hub = Hub(
-        store,
-        [TokenEntry("Sam", "supervise", hash_token(token))],
-        targets(),
-        lambda: EPOCH + 7200,
-        port=0,
-    )
-    await hub.start()
-    client = HubClient(f"ws://127.0.0.1:{hub.port}", token, targets())
-    app = SupervisorApp(client, settings(), clock=FakeClock(EPOCH + 7200), desk=RemoteDesk(client))
+    hub, client, app = await hub_terminal(tmp_path, "supervise")
+    store = hub.store
     try:
         async with app.run_test(size=(240, 70)) as pilot:
             for _ in range(400):

@@ -62,7 +62,7 @@ from supervisor_tui.widgets import (
     TopBar,
 )
 from supervisor_tui.widgets.queuetable import QueueRow, QueueTable
-from supervisor_tui.widgets.topbar import clock_text
+from supervisor_tui.widgets.topbar import TopLine, clock_text
 
 READ_BATCH = 5_000
 
@@ -511,18 +511,20 @@ class SupervisorApp(App[None]):
         )
         queue = self.state.queues.get(self.queue_filter) if self.queue_filter else None
         self.topbar.show(
-            floor=self.settings.floor_name,
-            now=now,
-            utc_offset_s=self.settings.targets.utc_offset_s,
-            status=status,
-            mode=self._mode(),
-            held=len(self.held),
-            attention=attention,
-            agents=self.board.summary(),
-            queue_filter=queue.name if queue is not None else self.queue_filter,
-            view_only=self.view_only,
-            resume_in=None if self._resume_at is None else self._resume_at - time.monotonic(),
-            paused=self.paused,
+            TopLine(
+                floor=self.settings.floor_name,
+                now=now,
+                utc_offset_s=self.settings.targets.utc_offset_s,
+                status=status,
+                mode=self._mode(),
+                held=len(self.held),
+                attention=attention,
+                agents=self.board.summary(),
+                queue_filter=queue.name if queue is not None else self.queue_filter,
+                view_only=self.view_only,
+                resume_in=None if self._resume_at is None else self._resume_at - time.monotonic(),
+                paused=self.paused,
+            )
         )
         self.freshness.show(
             self.state.sources,

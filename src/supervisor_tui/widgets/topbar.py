@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from rich.text import Text
 
@@ -39,45 +40,37 @@ def date_text(ts: float, utc_offset_s: int) -> str:
     return time.strftime("%a %d %b", time.gmtime(ts + utc_offset_s))
 
 
+@dataclass(frozen=True, slots=True)
+class TopLine:
+    """What the top line says."""
+
+    floor: str
+    now: float
+    utc_offset_s: int
+    status: Status
+    mode: str
+    """Says more about a replay ("replay 4x", "replay · decision point")."""
+    held: int
+    """Events held back while paused."""
+    attention: int
+    agents: dict[AgentState, int]
+    queue_filter: str | None
+    """The filtered queue's name."""
+    view_only: bool = False
+    resume_in: float | None = None
+    """Seconds until a wall's pause resumes by itself."""
+    paused: bool = False
+
+
 class TopBar(Bar):
     DEFAULT_CSS = """
     TopBar { height: 1; background: $primary 30%; padding: 0 1; }
     """
 
-    def show(
-        self,
-        *,
-        floor: str,
-        now: float,
-        utc_offset_s: int,
-        status: Status,
-        mode: str,
-        held: int,
-        attention: int,
-        agents: dict[AgentState, int],
-        queue_filter: str | None,
-        view_only: bool = False,
-        resume_in: float | None = None,
-        paused: bool = False,
-    ) -> None:
-        """``mode`` says more about a replay ("replay 4x", "replay · decision point");
-        ``held``: events held back while paused; ``queue_filter``: the queue's name."""
+    def show(self, line: TopLine) -> None:
         width = self.size.width or None
         text = Text(no_wrap=True, overflow="ellipsis")
-        for text in top_bar_forms(
-            floor=floor,
-            now=now,
-            utc_offset_s=utc_offset_s,
-            status=status,
-            mode=mode,
-            held=held,
-            attention=attention,
-            agents=agents,
-            queue_filter=queue_filter,
-            view_only=view_only,
-            resume_in=resume_in,
-            paused=paused,
-        ):
+        for text in top_bar_forms(line):
             if width is None or text.cell_len <= width:
                 break
         text.no_wrap = True
@@ -85,23 +78,10 @@ class TopBar(Bar):
         self.set_text(text)
 
 
-def top_bar_forms(
-    *,
-    floor: str,
-    now: float,
-    utc_offset_s: int,
-    status: Status,
-    mode: str,
-    held: int,
-    attention: int,
-    agents: dict[AgentState, int],
-    queue_filter: str | None,
-    view_only: bool,
-    resume_in: float | None = None,
-    paused: bool = False,
-) -> Iterator[Text]:
+def top_bar_forms(line: TopLine) -> Iterator[Text]:
     """The top line from the longest form to the shortest. The status, the clock, the ack
     count and every agent count are in every form; the floor's name goes first."""
+    status, held = line.status, line.held
     # (brand, floor's name, short words, glyph-only agent counts), longest first
     forms = (
         (True, "full", False, False),
@@ -116,11 +96,11 @@ def top_bar_forms(
         if brand:
             text.append("supervisor-tui ", "bold")
         if name != "none":
-            text.append(Text(floor if name == "full" else _cut(floor, 16)))
+            text.append(Text(line.floor if name == "full" else _cut(line.floor, 16)))
             text.append("  ")
         glyph, word, style = STATUS_LOOK[status.board]
         if status.board is BoardStatus.REPLAY:
-            word = mode.replace("replay", "REPLAY", 1)
+            word = line.mode.replace("replay", "REPLAY", 1)
         text.append(f" {glyph} {word} ", style)
         if status.cause:
             text.append(" ")
@@ -129,28 +109,30 @@ def top_bar_forms(
         if status.board is BoardStatus.PAUSED:
             if held:
                 text.append(f" · {held} held" if short else f" · {held} events held", "bold")
-        elif paused and status.board is not BoardStatus.REPLAY:
+        elif line.paused and status.board is not BoardStatus.REPLAY:
             # paused as well as in trouble: both are said
             text.append(f" ⏸ PAUSED {held} held ", "bold black on yellow")
-        if resume_in is not None:
-            text.append(f" · resumes in {fmt.duration(resume_in)}", "bold")
-        if view_only:
+        if line.resume_in is not None:
+            text.append(f" · resumes in {fmt.duration(line.resume_in)}", "bold")
+        if line.view_only:
             text.append(" view only", "bold cyan")
         if status.board is BoardStatus.REPLAY and not short:
-            text.append(f" {date_text(now, utc_offset_s)}", "bold")
-        text.append(f" {clock_text(now, utc_offset_s)} ", "bold")
-        if attention:
+            text.append(f" {date_text(line.now, line.utc_offset_s)}", "bold")
+        text.append(f" {clock_text(line.now, line.utc_offset_s)} ", "bold")
+        if line.attention:
             text.append(
-                f" ▲ {attention} ack " if short else f" ▲ {attention} need ack ",
+                f" ▲ {line.attention} ack " if short else f" ▲ {line.attention} need ack ",
                 "bold white on red",
             )
         else:
             text.append(" ✔ 0 ack " if short else " ✔ nothing to ack ", "green")
-        if queue_filter:
+        if line.queue_filter:
             text.append(" ⧩ " if short else "  filter: ", "dim")
-            text.append(Text(_cut(queue_filter, 14) if short else queue_filter, style="bold"))
+            text.append(
+                Text(_cut(line.queue_filter, 14) if short else line.queue_filter, style="bold")
+            )
         text.append(" " if short else "   ")
-        for state, count in agents.items():
+        for state, count in line.agents.items():
             if state is AgentState.UNKNOWN and not count:
                 continue  # only helpdesks without presence have such agents
             label, style = STATE_LOOK[state]
