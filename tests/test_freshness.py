@@ -78,7 +78,59 @@ def test_a_narrow_bar_puts_trouble_first_and_shrinks_healthy_sources() -> None:
     assert "every 10s" not in narrow.plain
 
 
-def test_one_source_keeps_its_words_however_narrow() -> None:
+def test_one_source_in_a_narrow_bar_says_it_in_fewer_words_not_cut() -> None:
     source = SourceView("zendesk", newest_event_at=NOW - 3, budget_left=0.62, poll_interval_s=5)
     text = freshness_text({"zendesk": source}, NOW, 60, width=40).plain
-    assert text.startswith("● zendesk live · newest 0:03 ago")
+    assert text == "● zendesk 0:03 · 62% budget"
+
+
+def test_a_bar_too_short_for_every_source_folds_the_rest_and_names_the_worst() -> None:
+    """Thirteen sources on an 80-cell bar: none is silently dropped."""
+    sources = {
+        f"desk{i:02d}": SourceView(f"desk{i:02d}", newest_event_at=NOW - 2) for i in range(12)
+    }
+    sources["zendesk"] = SourceView("zendesk", newest_event_at=NOW - 300)
+    sources["desk07"].state = HealthState.DEGRADED
+    sources["desk07"].reason = "503"
+    text = freshness_text(sources, NOW, 60, width=80).plain
+    assert len(text) <= 80 and "…" not in text
+    assert text.startswith("◐ zendesk STALE")  # the worst first, with its word
+    shown = [name for name in sources if name in text.split(" more")[0]]
+    more = int(text.split("+")[-1].split(" more")[0])
+    assert len(shown) + more == len(sources)
+    assert "desk07 DEGRADED" in text
+
+
+def test_the_worst_source_keeps_its_reason_when_the_others_shrink() -> None:
+    sources = {
+        name: SourceView(name, newest_event_at=NOW - 2, budget_left=0.7, poll_interval_s=10)
+        for name in ("freshdesk", "jsm", "servicenow", "retail")
+    }
+    sources["zendesk"] = SourceView(
+        "zendesk", state=HealthState.DOWN, reason="zendesk: 401 Unauthorized", health_at=NOW
+    )
+    sources["zendesk"].synced_at = NOW - 600
+    sources["zendesk"].newest_event_at = NOW - 30
+    text = freshness_text(sources, NOW, 60, width=100).plain
+    assert len(text) <= 100
+    assert text.startswith("✖ zendesk DOWN · 0:30 · zendesk: 401 Unauthorized")
+    for name in ("freshdesk", "jsm", "servicenow", "retail"):
+        assert name in text
+
+
+def test_trouble_during_a_first_sync_with_data_is_degraded_not_never_connected() -> None:
+    """A helpdesk reading its backlog slowly (budget) has connected: it is DEGRADED, with
+    its reason; only one that sent nothing at all never connected."""
+    reading = SourceView(
+        "it", state=HealthState.DEGRADED, reason="SLA of 209 requests still to read", health_at=NOW
+    )
+    reading.newest_event_at = reading.data_at = NOW - 1
+    text = freshness_text({"it": reading}, NOW, 60).plain
+    assert text.startswith("◐ it DEGRADED · newest 0:01 ago · SLA of 209 requests")
+    refused = SourceView(
+        "it", state=HealthState.DEGRADED, reason="connection refused", health_at=NOW
+    )
+    refused.newest_event_at = NOW - 1
+    assert freshness_text({"it": refused}, NOW, 60).plain.startswith(
+        "✖ it NEVER CONNECTED · connection refused"
+    )

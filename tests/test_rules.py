@@ -11,6 +11,7 @@ from supervisor_tui.core.rules import (
 )
 from supervisor_tui.model import (
     Channel,
+    ContactAbandoned,
     ContactAnswered,
     ContactOffered,
     EscalationAcked,
@@ -19,11 +20,13 @@ from supervisor_tui.model import (
     EscalationSnoozed,
     EscalationStatus,
     Event,
+    HealthState,
     Priority,
     QueueUpserted,
     Severity,
     SlaChanged,
     SlaState,
+    SourceHealth,
     TicketStatus,
     TicketUpserted,
 )
@@ -249,3 +252,109 @@ def test_a_rule_for_some_channels_leaves_the_others_alone() -> None:
         feed_all(QueueStats(queue_id=queue_id, waiting=3, longest_wait_s=600, as_of=T0), T0)
     run(RuleEngine([WAIT_RULE]), every, feed_all, T0 + 1)
     assert sorted(e.queue_id or "" for e in every.escalations.values()) == ["it", "v"]
+
+
+# -- no false alarms (issue #17) ---------------------------------------------------------------
+
+SL_RULE = QueueThresholdRule(
+    id="sl",
+    kind="queue_threshold",
+    metric="service_level",
+    direction="below",
+    warn=0.70,
+    alert=0.60,
+    clear=0.75,
+    min_volume=40,
+)
+
+
+def abandon(feed: Feed, cid: str, at: float, offered: float) -> None:
+    feed(ContactAbandoned(contact_id=cid, queue_id="v", abandoned_at=at, wait_s=at - offered), at)
+
+
+def test_rules_wait_for_a_source_to_finish_its_first_sync() -> None:
+    """The first polls bring the abandons before the answers: "service level 0%" must not
+    be raised from a half-read floor."""
+    state, feed, _ = floor()
+    engine = RuleEngine([SL_RULE])
+    feed(SourceHealth(state=HealthState.POLLING, reason="first sync", at=T0), T0)
+    for i in range(50):  # fifty abandons after T, none of the answers read yet
+        offer(feed, f"c{i}", T0 + i)
+        abandon(feed, f"c{i}", T0 + i + 40, T0 + i)
+    assert state.queues["v"].sources == {"t"}
+    assert not state.caught_up("t")
+    assert run(engine, state, feed, T0 + 200) == []
+    assert state.escalations == {}
+    # once the source says it has caught up, the rules judge the figure
+    feed(SourceHealth(state=HealthState.CONNECTED, at=T0 + 201), T0 + 201)
+    [raised] = run(engine, state, feed, T0 + 202)
+    assert "service level 0%" in raised.payload.title  # type: ignore[attr-defined]
+
+
+def test_a_source_that_reports_no_health_is_judged_at_once() -> None:
+    state, feed, _ = floor()
+    engine = RuleEngine([SL_RULE])
+    for i in range(50):
+        offer(feed, f"c{i}", T0 + i)
+        abandon(feed, f"c{i}", T0 + i + 40, T0 + i)
+    assert state.caught_up("t")
+    assert len(run(engine, state, feed, T0 + 200)) == 1
+
+
+def test_service_level_min_volume_counts_each_contact_once() -> None:
+    """25 contacts behind the figure is under a minimum of 40, however it is added up."""
+    state, feed, _ = floor()
+    engine = RuleEngine([SL_RULE])
+    for i in range(25):
+        offer(feed, f"c{i}", T0 + i)
+        if i < 15:
+            answer(feed, f"c{i}", T0 + i + 30, T0 + i)  # answered after T: SL 0 %
+        else:
+            abandon(feed, f"c{i}", T0 + i + 40, T0 + i)
+    assert run(engine, state, feed, T0 + 200) == []
+    for i in range(25, 40):
+        offer(feed, f"c{i}", T0 + i)
+        answer(feed, f"c{i}", T0 + i + 30, T0 + i)
+    assert len(run(engine, state, feed, T0 + 300)) == 1
+
+
+def test_titles_show_the_value_now_and_the_history_keeps_the_value_at_raise() -> None:
+    state, feed, engine = floor()
+    offer(feed, "c1", T0)
+    run(engine, state, feed, T0 + 120)
+    esc = only(state)
+    assert "longest wait 2:00" in esc.title
+    titles = engine.current_titles(state, T0 + 164)
+    assert titles == {esc.escalation_id: "Voice: longest wait 2:44 (≥ 2:00)"}
+    assert "longest wait 2:00" in esc.title  # the value at raise is kept
+    assert any("longest wait 2:00" in what for _, what in esc.history)
+
+
+def test_a_wait_hovering_around_its_threshold_reopens_one_escalation() -> None:
+    state, feed, engine = floor()
+    offer(feed, "c1", T0)
+    run(engine, state, feed, T0 + 61)
+    first = only(state).escalation_id
+    answer(feed, "c1", T0 + 62, T0)
+    run(engine, state, feed, T0 + 63)  # cleared: resolved by the rules
+    assert only(state).status is EscalationStatus.RESOLVED
+    offer(feed, "c2", T0 + 100)
+    [again] = run(engine, state, feed, T0 + 161)  # back within five minutes
+    esc = only(state)  # still one row
+    assert esc.escalation_id == first and esc.status is EscalationStatus.RAISED
+    assert again.payload.escalation_id == first  # type: ignore[attr-defined]
+    assert [what.split(",")[0].split(" by")[0] for _, what in esc.history] == [
+        "raised",
+        "resolved",
+        "reopened",
+    ]
+    answer(feed, "c2", T0 + 162, T0 + 100)
+    [resolve] = engine.evaluate(state, T0 + 163)
+    # a second resolve is a fact of its own (the store keeps one event per key)
+    assert resolve.key != f"resolve:{first}"
+    feed(resolve.payload, T0 + 163, source="rules")
+    assert only(state).status is EscalationStatus.RESOLVED
+    # long after it cleared, the same condition is a new escalation
+    offer(feed, "c3", T0 + 1000)
+    run(engine, state, feed, T0 + 1061)
+    assert len(state.escalations) == 2

@@ -342,7 +342,7 @@ async def test_the_board_shows_untrusted_text_literally(
         # The helpdesks' health reasons on the freshness bar (the first one at least).
         bar = widget_lines(app.query_one(FreshnessBar))
         first = next(iter(LITERAL.values()))
-        assert any(visible_prefix(s.text, first) == first for s in bar), "health reason"
+        assert any(visible_prefix(s.text, first) == first for s in bar), [s.text for s in bar]
         # Queue names are the tiles' titles.
         tiles = app.query(QueueTile)
         for tile in tiles:

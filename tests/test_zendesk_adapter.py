@@ -523,3 +523,19 @@ async def test_view_counts_are_unknown_until_zendesk_has_counted(floor: Floor) -
     )
     assert floor.state().sources["zendesk"].views == {"Open e-mail": open_mail} != {}
     assert open_mail > 0
+
+
+async def test_connected_only_once_every_task_has_synced(floor: Floor) -> None:
+    """The rules wait for CONNECTED (issue #17): a round that left a task for later (its
+    budget, its interval) is still the first sync, so it must not say CONNECTED."""
+    adapter = floor.adapter()
+    for task in adapter.tasks:
+        task.due_at = 0
+    late = [t for t in adapter.tasks if t.enabled and not t.first][-1]
+    late.due_at = adapter.wall() + 3600  # not run in this round
+    await adapter.poll_due(floor.sink)
+    report = floor.sink.health_reports[-1]
+    assert report.state is HealthState.POLLING and report.reason == "first sync"
+    late.due_at = 0
+    await adapter.poll_due(floor.sink)
+    assert floor.sink.health_reports[-1].state is HealthState.CONNECTED

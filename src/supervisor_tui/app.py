@@ -20,11 +20,19 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal
 from textual.markup import escape as escape_markup
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Footer, Static
 
 from supervisor_tui.core import fmt
 from supervisor_tui.core.commands import CommandRefused, EscalationDesk
-from supervisor_tui.core.kpis import ABANDON_FORMULA, SL_FORMULA, queue_kpis
+from supervisor_tui.core.freshness import SourceCondition, board_status, queue_condition
+from supervisor_tui.core.kpis import (
+    ABANDON_FORMULA,
+    SL_FORMULA,
+    QueueKpis,
+    backlog_severity,
+    queue_kpis,
+)
 from supervisor_tui.core.projection import Changes, Escalation, FloorState
 from supervisor_tui.core.replay import Mark, ReplayPlayer, parse_hms
 from supervisor_tui.core.rules import RuleEngine
@@ -43,6 +51,7 @@ from supervisor_tui.model import (
     Severity,
 )
 from supervisor_tui.screens import ChoiceScreen, HelpScreen, ScoreCardScreen, TextPrompt
+from supervisor_tui.screens.detail import EscalationDetail, EscalationView, detail_text
 from supervisor_tui.store import Store, StoreError
 from supervisor_tui.widgets import (
     AgentBoard,
@@ -53,7 +62,8 @@ from supervisor_tui.widgets import (
     TimelineBar,
     TopBar,
 )
-from supervisor_tui.widgets.topbar import clock_text
+from supervisor_tui.widgets.queuetable import QueueRow, QueueTable
+from supervisor_tui.widgets.topbar import TopLine, clock_text
 
 READ_BATCH = 5_000
 
@@ -70,6 +80,10 @@ class FloorSettings:
     stale_after_s: float = 60.0
     keys: dict[str, str] = field(default_factory=dict)
     """Binding id -> key, from the config's [keys] table."""
+    wall_pause_resume_s: float = 300.0
+    """On the wall profile a pause resumes by itself after this long."""
+    dialog_idle_s: float = 120.0
+    """A dialog left this long without input closes by itself."""
 
 
 class EventsArrived(Message):
@@ -92,10 +106,12 @@ class FloorCommands(Provider):
     def _commands(self) -> Iterable[tuple[str, str, Callable[[], object]]]:
         app = self.app
         assert isinstance(app, SupervisorApp)
-        yield "Ack selected escalation", "with an optional note", app.action_ack
-        yield "Note on selected escalation", "adds a note", app.action_note
-        yield "Snooze selected escalation", "hide it for a while", app.action_snooze
-        yield "Resolve selected escalation", "close it by hand", app.action_resolve
+        if app.check_action("ack", ()) is not False:
+            yield "Ack selected escalation", "with an optional note", app.action_ack
+            yield "Note on selected escalation", "adds a note", app.action_note
+            yield "Snooze selected escalation", "hide it for a while", app.action_snooze
+            yield "Resolve selected escalation", "close it by hand", app.action_resolve
+        yield "Escalation detail", "the selected escalation in full", app.action_detail
         yield "Pause / resume the board", "hold updates while you read", app.action_pause
         yield "Help", "keys and formulas", app.action_help
         yield "Filter: all queues", "show the whole floor", partial(app.set_queue_filter, None)
@@ -132,6 +148,7 @@ class SupervisorApp(App[None]):
         Binding("n", "note", "Note", id="escalation.note"),
         Binding("s", "snooze", "Snooze", id="escalation.snooze"),
         Binding("r", "resolve", "Resolve", id="escalation.resolve"),
+        Binding("enter", "detail", "Detail", id="escalation.detail", key_display="⏎"),
         Binding("slash", "filter", "Filter", id="board.filter", key_display="/"),
         Binding("p", "pause", "Pause", id="board.pause"),
         Binding("question_mark", "help", "Help", id="app.help", key_display="?"),
@@ -207,6 +224,14 @@ class SupervisorApp(App[None]):
         # The board's widgets, made once: painting reaches them whichever screen is on top.
         self.topbar = TopBar(id="topbar")
         self.tiles = QueueTiles(id="tiles")
+        self.queue_table = QueueTable(id="queue-table")
+        self.queue_table.display = False
+        self.tiles.table = self.queue_table
+        self._levels: dict[str, Severity | None] = {}
+        self._view_only_shown = False
+        self._resume_timer: Timer | None = None
+        self._resume_at: float | None = None
+        """When a wall's pause resumes by itself (monotonic), shown as a countdown."""
         self.board = AgentBoard(id="agents")
         self.feed = EscalationFeed(id="feed", show_detail=settings.profile == "desk")
         self.timeline = TimelineBar(id="timeline")
@@ -223,6 +248,7 @@ class SupervisorApp(App[None]):
     def compose(self) -> ComposeResult:
         yield self.topbar
         yield self.tiles
+        yield self.queue_table
         yield Static(
             Text(
                 f"SL = {SL_FORMULA} · abandon = {ABANDON_FORMULA} · need = Erlang C for the "
@@ -374,16 +400,14 @@ class SupervisorApp(App[None]):
                     tile.display = self.queue_filter in (None, queue_id)
                     tiles.add(tile)
                     changes.queues.add(queue_id)
-            self.call_after_refresh(tiles.fit)
+            self.call_after_refresh(self._refit)
         if changes.queues or changes.escalations:
-            severity = self._queue_severity()
             touched = changes.queues | {
                 e.queue_id
                 for i in changes.escalations
                 if (e := self.state.escalations.get(i)) is not None and e.queue_id
             }
-            for queue_id in touched:
-                self._show_tile(queue_id, now, severity)
+            self._paint_queues(touched, now)
         board = self.board
         if changes.agents_added:
             board.set_agents(self.state.agents, now)
@@ -391,17 +415,72 @@ class SupervisorApp(App[None]):
             board.agents_changed(changes.agents)
         if changes.escalations:
             self.feed.update(self.state.escalations, now, changes.escalations)
+            self.feed.set_live_titles(self.settings.rules.current_titles(self.state, now))
         if chrome:
             self._paint_chrome(now)
 
-    def _show_tile(self, queue_id: str, now: float, severity: dict[str, Severity]) -> None:
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._refit)
+
+    def _refit(self) -> None:
+        """Tiles or the compact table, whichever this screen holds, painted at once."""
+        self.tiles.fit()
+        if not self.paused:
+            self._paint_queues(self.state.queues, self.clock())
+
+    def _paint_queues(self, queue_ids: Iterable[str], now: float) -> None:
+        """The tiles of these queues, worst first; or, when the tiles do not fit, the
+        compact table of every queue."""
+        severity = self._queue_severity()
+        tiles = self.tiles
+        if tiles.compact:
+            rows = [
+                QueueRow(*figures, order=tiles.arrival(queue_id))
+                for queue_id in self.state.queues
+                if self.queue_filter in (None, queue_id)
+                and (figures := self._queue_figures(queue_id, now, severity)) is not None
+            ]
+            self.queue_table.show(rows)
+            return
+        for queue_id in queue_ids:
+            self._show_tile(queue_id, now, severity)
+        tiles.order_by_severity(self._levels)
+
+    def _queue_figures(
+        self, queue_id: str, now: float, severity: dict[str, Severity]
+    ) -> tuple[QueueKpis, Severity | None, str | None] | None:
+        """A queue's figures, its level (the worst of its open escalations and, for a ticket
+        queue, its SLA clocks) and, when its sources are not current, why and how old."""
         queue = self.state.queues.get(queue_id)
+        if queue is None:
+            return None
+        kpis = queue_kpis(self.state, queue, now)
+        level = severity.get(queue_id)
+        backlog = backlog_severity(kpis)
+        if backlog is not None and (level is None or backlog.rank > level.rank):
+            level = backlog
+        self._levels[queue_id] = level
+        stale: str | None = None
+        if self.player is None:
+            found = queue_condition(
+                self.state, queue_id, now, self.settings.stale_after_s, cut_off=self._cut_off()
+            )
+            if found is not None:
+                condition, age = found
+                stale = condition.value.upper()
+                if age is not None and condition is not SourceCondition.NEVER:
+                    stale += f" {fmt.duration(age)}"
+        return kpis, level, stale
+
+    def _show_tile(self, queue_id: str, now: float, severity: dict[str, Severity]) -> None:
         tile = self.tiles.tile(queue_id)
-        if queue is None or tile is None or not tile.display:
+        if tile is None or not tile.display:
             return
         if tile.region and not tile.region.overlaps(self.tiles.region):
             return  # scrolled out of sight: the clock tick paints it when it comes back
-        tile.show(queue_kpis(self.state, queue, now), severity.get(queue_id))
+        figures = self._queue_figures(queue_id, now, severity)
+        if figures is not None:
+            tile.show(*figures)
 
     def _mode(self) -> str:
         if self.player is not None:
@@ -413,7 +492,19 @@ class SupervisorApp(App[None]):
             return f"{what} {self.player.speed:.0f}x"
         return "paused" if self.paused else "live"
 
+    def _cut_off(self) -> bool:
+        """A hub terminal that hears nothing from its hub: nothing on it is current."""
+        return isinstance(self.store, HubClient) and self.store.link_status() != "hub: live"
+
+    @property
+    def view_only(self) -> bool:
+        """A hub terminal on a token of scope "view" (the hub says so when it greets)."""
+        return isinstance(self.store, HubClient) and self.store.scope == "view"
+
     def _paint_chrome(self, now: float) -> None:
+        if self.view_only != self._view_only_shown:
+            self._view_only_shown = self.view_only
+            self.refresh_bindings()
         attention = sum(1 for e in self.state.escalations.values() if e.needs_attention(now))
         if self.player is not None:
             recording = self.player.recording
@@ -424,23 +515,43 @@ class SupervisorApp(App[None]):
                 [m.at for m in recording.marks],
                 self.settings.targets.offset_at(now),
             )
+        link = self.store.link_status() if isinstance(self.store, HubClient) else None
+        collector = self.collector
+        status = board_status(
+            self.state.sources,
+            now,
+            self.settings.stale_after_s,
+            hub_link=link,
+            store_trouble=collector.store_trouble if collector is not None else None,
+            paused=self.paused,
+            replay=self.player is not None,
+        )
+        queue = self.state.queues.get(self.queue_filter) if self.queue_filter else None
         self.topbar.show(
-            floor=self.settings.floor_name,
-            now=now,
-            utc_offset_s=self.settings.targets.offset_at(now),
-            mode=self._mode(),
-            held=len(self.held),
-            attention=attention,
-            agents=self.board.summary(),
-            queue_filter=self.queue_filter,
+            TopLine(
+                floor=self.settings.floor_name,
+                now=now,
+                utc_offset_s=self.settings.targets.offset_at(now),
+                status=status,
+                mode=self._mode(),
+                held=len(self.held),
+                attention=attention,
+                agents=self.board.summary(),
+                queue_filter=queue.name if queue is not None else self.queue_filter,
+                view_only=self.view_only,
+                resume_in=None if self._resume_at is None else self._resume_at - time.monotonic(),
+                paused=self.paused,
+            )
         )
         self.freshness.show(
             self.state.sources,
             now,
             self.settings.stale_after_s,
             self.write_backs_pending,
-            link=self.store.link_status() if isinstance(self.store, HubClient) else None,
+            link=link,
             alert=self._store_alert(),
+            paused=self.paused,
+            replay=self.player is not None,
         )
 
     def _store_alert(self) -> str | None:
@@ -471,9 +582,7 @@ class SupervisorApp(App[None]):
     def _tick_tiles(self) -> None:
         now = self.clock()
         if not self.paused:
-            severity = self._queue_severity()
-            for queue_id in self.state.queues:
-                self._show_tile(queue_id, now, severity)
+            self._paint_queues(self.state.queues, now)
         self._paint_chrome(now)
 
     def _tick_agents(self) -> None:
@@ -482,13 +591,16 @@ class SupervisorApp(App[None]):
 
     def _tick_feed(self) -> None:
         if not self.paused:
-            self.feed.tick(self.clock())
+            now = self.clock()
+            self.feed.set_live_titles(self.settings.rules.current_titles(self.state, now))
+            self.feed.tick(now)
 
     # -- actions --------------------------------------------------------------------------
 
     @on(EscalationFeed.Selected)
     def _selection_moved(self) -> None:
-        self.refresh_bindings()
+        if self.screen_stack:  # a selection that arrives as the app closes changes nothing
+            self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         replaying = self.player is not None
@@ -499,6 +611,12 @@ class SupervisorApp(App[None]):
             return not replaying
         if action in self.OPERATOR and replaying and self.training is None:
             return False  # a recording is never changed; training acts in memory
+        if action in self.OPERATOR and self.view_only:
+            return False  # the token may watch, not act: the keys are not offered at all
+        if action == "detail":
+            if len(self.screen_stack) > 1:
+                return False  # Enter in a dialog is the dialog's
+            return None if self.feed.selected is None else True
         if action in ("ack", "snooze", "resolve", "note"):
             esc = self.feed.selected
             if esc is None or (action != "note" and not esc.is_open):
@@ -599,13 +717,17 @@ class SupervisorApp(App[None]):
         if esc is None:
             return
         note = await self.push_screen_wait(
-            TextPrompt("Acknowledge", placeholder="note (optional)", subject=esc.title)
+            TextPrompt(
+                "Acknowledge", placeholder="note (optional)", subject=self.feed.title_of(esc)
+            )
         )
         if note is None:
             return
         saved = await self._operator(
             "Ack", esc, "ack", note, partial(self.desk.ack, esc, self.settings.operator, note)
         )
+        if saved:
+            self.feed.select_next_open(esc.escalation_id)
         if saved and self.training is None:
             self.say(f"Acked: {esc.title}", title="Ack saved")
 
@@ -615,7 +737,9 @@ class SupervisorApp(App[None]):
         if esc is None:
             return
         note = await self.push_screen_wait(
-            TextPrompt("Add a note", placeholder="note", required=True, subject=esc.title)
+            TextPrompt(
+                "Add a note", placeholder="note", required=True, subject=self.feed.title_of(esc)
+            )
         )
         if note:
             await self._operator(
@@ -633,7 +757,7 @@ class SupervisorApp(App[None]):
             return
         choice = await self.push_screen_wait(
             ChoiceScreen(
-                f"Snooze: {esc.title}",
+                f"Snooze: {self.feed.title_of(esc)}",
                 [("5", "5 minutes"), ("15", "15 minutes"), ("30", "30 minutes"), ("60", "1 hour")],
             )
         )
@@ -652,16 +776,36 @@ class SupervisorApp(App[None]):
         if esc is None:
             return
         reason = await self.push_screen_wait(
-            TextPrompt("Resolve", placeholder="what was done (optional)", subject=esc.title)
+            TextPrompt(
+                "Resolve", placeholder="what was done (optional)", subject=self.feed.title_of(esc)
+            )
         )
         if reason is not None:
-            await self._operator(
+            saved = await self._operator(
                 "Resolve",
                 esc,
                 "resolve",
                 reason,
                 partial(self.desk.resolve, esc, self.settings.operator, reason),
             )
+            if saved:
+                self.feed.select_next_open(esc.escalation_id)
+
+    def action_detail(self) -> None:
+        """The selected escalation in full: title then and now, ticket, every step."""
+        esc = self.feed.selected
+        if esc is None:
+            return
+        queue = self.state.queues.get(esc.queue_id) if esc.queue_id else None
+        view = EscalationView(
+            now_title=self.feed.title_of(esc),
+            queue_name=queue.name if queue is not None else None,
+            show_subject=self.settings.profile == "desk",
+            write_backs_pending=self.write_backs_pending,
+        )
+        offset = self.settings.targets.utc_offset_s
+        blocks = detail_text(esc, view, lambda ts: clock_text(ts, offset), self.clock())
+        self.push_screen(EscalationDetail(blocks))
 
     @work(exclusive=True, group="command")
     async def action_filter(self) -> None:
@@ -676,13 +820,30 @@ class SupervisorApp(App[None]):
         self.queue_filter = queue_id
         for tile in self.tiles.query(QueueTile):
             tile.display = queue_id in (None, tile.queue_id)
-        self.tiles.fit()
+        self._refit()
         self.board.set_queue_filter(queue_id)
         self.feed.set_queue_filter(queue_id)
         self._paint_chrome(self.clock())
 
+    @property
+    def dialog_idle_s(self) -> float:
+        """Read by every dialog: it closes after this long without input."""
+        return self.settings.dialog_idle_s
+
+    def _auto_resume(self) -> None:
+        if self.paused:
+            self.action_pause()
+
     def action_pause(self) -> None:
         self.paused = not self.paused
+        if self._resume_timer is not None:
+            self._resume_timer.stop()
+            self._resume_timer = self._resume_at = None
+        if self.paused and self.settings.profile == "wall":
+            # a stray key must not freeze a wall nobody watches over for ever
+            wait = self.settings.wall_pause_resume_s
+            self._resume_at = time.monotonic() + wait
+            self._resume_timer = self.set_timer(wait, self._auto_resume, name="auto-resume")
         if not self.paused and self.held:
             held, self.held = self.held, []
             self.state.apply_all(held)

@@ -338,6 +338,8 @@ def _run_dashboard(
         profile=config.display.profile,
         stale_after_s=config.display.stale_after_s,
         keys=dict(config.keys),
+        wall_pause_resume_s=config.display.wall_pause_resume_s,
+        dialog_idle_s=config.display.dialog_idle_s,
     )
     app = SupervisorApp(floor.store, settings, clock=floor.clock, collector=floor.collector)
     try:

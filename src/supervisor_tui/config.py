@@ -78,6 +78,10 @@ class DisplayConfig(_Strict):
     """``wall`` hides requester names and ticket subjects."""
     stale_after_s: float = Field(default=60, gt=0)
     """A source whose newest event is older than this is shown as stale."""
+    wall_pause_resume_s: float = Field(default=300, gt=0)
+    """On the wall profile a pause resumes by itself after this long (a stray ``p``)."""
+    dialog_idle_s: float = Field(default=120, gt=0)
+    """A dialog left this long without input closes by itself, as if cancelled."""
 
 
 class StoreConfig(_Strict):

@@ -121,6 +121,9 @@ class Task:
     """The endpoint family whose own rate limit its calls count against (None: the account's)."""
     held_until: float = 0.0
     """A 429 on its family holds it back until then."""
+    synced: bool = False
+    """Has run to the end once (or found its capability missing): the source's first sync
+    waits for every task."""
 
 
 class PolledSource:
@@ -162,6 +165,9 @@ class PolledSource:
 
     async def run(self, sink: Sink, cursor: str | None) -> None:
         self.load_cursor(cursor)
+        # Until every task has run once the floor is half read (abandons before answers):
+        # the board says so and the rules wait for CONNECTED.
+        await self.report_health(sink, HealthState.POLLING, "first sync")
         try:
             while True:
                 await self.poll_due(sink)
@@ -260,6 +266,7 @@ class PolledSource:
             except Limited as exc:
                 self.limit(exc.capability, exc.reason, exc.fix)
                 task.due_at = self.limits[exc.capability].retry_at or self.wall()
+                task.synced = True  # all this account gives of it is read
                 continue
             except Unavailable as exc:
                 if task.capability is None:
@@ -273,6 +280,7 @@ class PolledSource:
                 self.limit(task.capability, *self.explain(task.capability, exc))
                 task.due_at = self.limits[task.capability].retry_at or self.wall()
                 task.failures = 0
+                task.synced = True  # all this account gives of it is read
                 continue
             except AuthFailed as exc:
                 retry_at = self.wall() + AUTH_RETRY_S
@@ -294,10 +302,15 @@ class PolledSource:
                 continue
             task.failures = 0
             task.held_until = 0.0
+            task.synced = True
             task.due_at = self.wall() + self.stretch(task)
         now = self.wall()
-        if all(t.failures == 0 and t.held_until <= now for t in self.tasks if t.enabled):
-            await self.report_health(sink, HealthState.CONNECTED, "")
+        enabled = [t for t in self.tasks if t.enabled]
+        if all(t.failures == 0 and t.held_until <= now for t in enabled):
+            if all(t.synced for t in enabled):
+                await self.report_health(sink, HealthState.CONNECTED, "")
+            else:
+                await self.report_health(sink, HealthState.POLLING, "first sync")
 
     async def _run_task(self, task: Task, sink: Sink) -> None:
         """One run of a task; when it succeeds, its capability is back if it was off."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from supervisor_tui.core.erlang import agents_needed
 from supervisor_tui.core.projection import DayCounters, FloorState, QueueView, TicketFigures
-from supervisor_tui.model import Capability, Channel, SlaState
+from supervisor_tui.model import Capability, Channel, Severity, SlaState
 
 SL_FORMULA = "answered≤T ÷ (answered + abandoned>T)"
 ABANDON_FORMULA = "abandoned>short ÷ offered"
@@ -42,6 +42,9 @@ class QueueKpis:
     csat: float | None
     need: int | None
     have: int | None  # None: no presence for the queue's agents (unknown, never 0)
+    sl_counted: int = 0
+    """The contacts service level counts (answered, and abandoned after T): how much data
+    is behind the figure."""
 
 
 def service_level(answered_within_t: int, answered: int, abandoned_after_t: int) -> float | None:
@@ -205,7 +208,20 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
         csat=csat,
         need=need,
         have=have,
+        sl_counted=today.answered + today.abandoned_after_t,
     )
+
+
+def backlog_severity(kpis: QueueKpis) -> Severity | None:
+    """A ticket queue's level from its SLA clocks, as the SLA rule sees them: a breach is
+    critical, a clock at risk a warning. The tile and the feed then say the same thing."""
+    if kpis.realtime:
+        return None
+    if kpis.sla_breached:
+        return Severity.CRITICAL
+    if kpis.sla_at_risk:
+        return Severity.WARNING
+    return None
 
 
 def floor_kpis(state: FloorState, now: float) -> dict[str, QueueKpis]:

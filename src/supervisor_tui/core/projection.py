@@ -51,6 +51,7 @@ DAY_S = 86_400
 RESOLVED_KEPT = 300
 """Resolved escalations kept for the feed; older ones live only in the store."""
 NOTES_KEPT = 20
+HISTORY_KEPT = 20
 SOLVED_KEPT_S = 3600
 """Solved tickets stay in the projection this long after their last update."""
 
@@ -143,6 +144,8 @@ class QueueView:
     recent_offers: deque[float] = field(default_factory=deque)
     recent_handle: deque[tuple[float, float]] = field(default_factory=deque)
     open_tickets: set[str] = field(default_factory=set)
+    sources: set[str] = field(default_factory=set)
+    """The sources whose events fed this queue: its figures are as fresh as the stalest."""
 
 
 @dataclass(slots=True)
@@ -214,6 +217,9 @@ class Escalation:
     resolved_at: float | None = None
     resolved_by: str | None = None
     resolve_reason: str = ""
+    history: list[tuple[float, str]] = field(default_factory=list)
+    """What the rules did, oldest first: raised, stepped up, resolved, reopened, each with
+    the title (and so the value) of that moment; the title above is the latest."""
 
     @property
     def is_open(self) -> bool:
@@ -237,6 +243,12 @@ class SourceView:
     poll_interval_s: float | None = None
     health_at: float = 0.0
     newest_event_at: float = 0.0  # when the newest event from this source was received
+    data_at: float = 0.0
+    """When the newest event other than a health report was received: 0 means the source
+    has sent no data at all (it never connected, if it reported trouble)."""
+    synced_at: float | None = None
+    """When the source first reported CONNECTED (its first full sync done). A source that
+    reports health is not caught up before that; one that never reports health is."""
     events: int = 0
     views: dict[str, int | None] = field(default_factory=dict)
     """The helpdesk's own view counts by name; None while it is still counting."""
@@ -306,6 +318,7 @@ class FloorState:
         """Members of each queue, and those of them whose presence a source tells: a queue
         whose members all have no status has unknown staffing, never 0."""
         self.changes = Changes()
+        self._applying = ""  # the source of the event being folded
         self.ticket_figures: dict[str, TicketFigures] = {}
         """Per queue, kept by ``kpis.ticket_figures`` and dropped here when its tickets or
         their SLA clocks change: a hundred queues of backlog are not recounted every second."""
@@ -344,7 +357,10 @@ class FloorState:
         if event.received_at > source.newest_event_at:
             source.newest_event_at = event.received_at
         source.events += 1
+        if event.payload.KIND != "source.health" and event.received_at > source.data_at:
+            source.data_at = event.received_at
         self.changes.sources.add(event.source)
+        self._applying = event.source
         self._handlers[event.payload.KIND](event, event.payload)
 
     def apply_overlay(self, source: str, payload: Payload, at: float) -> None:
@@ -357,6 +373,7 @@ class FloorState:
             received_at=at,
             payload=payload,
         )
+        self._applying = source
         self._handlers[payload.KIND](event, payload)
 
     def apply_all(self, events: Iterable[Event]) -> None:
@@ -367,6 +384,13 @@ class FloorState:
         changes, self.changes = self.changes, Changes()
         return changes
 
+    def caught_up(self, source_name: str) -> bool:
+        """Whether a source has finished its first sync: rules wait for it, so a half-read
+        floor (abandons read before the answers) never raises a false alarm. A source that
+        reports no health at all (an old recording) is taken as caught up."""
+        source = self.sources.get(source_name)
+        return source is None or source.health_at == 0 or source.synced_at is not None
+
     def day_of(self, ts: float) -> int:
         return int((ts + self.targets.offset_at(ts)) // DAY_S)
 
@@ -375,6 +399,8 @@ class FloorState:
         if queue is None:
             queue = self.queues[queue_id] = QueueView(queue_id, queue_id, Channel.OTHER)
             self.changes.queues_added = True
+        if self._applying and self._applying not in queue.sources:
+            queue.sources.add(self._applying)
         self.changes.queues.add(queue_id)
         self.ticket_figures.pop(queue_id, None)
         return queue
@@ -578,11 +604,22 @@ class FloorState:
 
     def _escalation_raised(self, event: Event, p: EscalationRaised) -> None:
         existing = self.escalations.get(p.escalation_id)
-        if existing is not None and existing.is_open:
-            # The same condition stepped up (or down): keep the ack, show the new severity.
+        if existing is not None:
+            if existing.is_open:
+                # The same condition stepped up (or down): keep the ack, show the new severity.
+                existing.history.append((p.raised_at, f"{p.severity.value}: {p.title}"))
+            else:
+                # It came back soon after it cleared: the same escalation, open again (the
+                # rules decide how soon; an old one is never raised with the same id).
+                existing.status = EscalationStatus.RAISED
+                existing.resolved_at = existing.resolved_by = None
+                existing.resolve_reason = ""
+                existing.snoozed_until = existing.snoozed_by = None
+                existing.history.append((p.raised_at, f"reopened, {p.severity.value}: {p.title}"))
             existing.severity = p.severity
             existing.title = p.title
             existing.detail = p.detail
+            del existing.history[:-HISTORY_KEPT]
         else:
             self.escalations[p.escalation_id] = Escalation(
                 escalation_id=p.escalation_id,
@@ -596,6 +633,7 @@ class FloorState:
                 detail=p.detail,
                 raised_at=p.raised_at,
                 raised_seq=event.seq,
+                history=[(p.raised_at, f"raised, {p.severity.value}: {p.title}")],
             )
         self.changes.escalations.add(p.escalation_id)
 
@@ -644,6 +682,8 @@ class FloorState:
         esc.resolved_by = p.by
         esc.resolve_reason = p.reason
         esc.snoozed_until = None
+        esc.history.append((p.at, f"resolved by {p.by or 'the rules'}: {p.reason}"))
+        del esc.history[:-HISTORY_KEPT]
         self.resolved_order.append(p.escalation_id)
         while len(self.resolved_order) > RESOLVED_KEPT:
             old = self.resolved_order.popleft()
@@ -664,6 +704,8 @@ class FloorState:
         if source.limits != p.limits:
             source.limits = p.limits
             self.changes.queues.update(q for q, v in self.queues.items() if v.source == source.name)
+        if p.state is HealthState.CONNECTED and source.synced_at is None:
+            source.synced_at = p.at
 
     def _view_count(self, event: Event, p: ViewCount) -> None:
         self.sources[event.source].views[p.name] = p.count

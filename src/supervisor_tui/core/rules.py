@@ -33,6 +33,9 @@ class _RuleBase(BaseModel):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     realert_after_s: float = Field(default=300, gt=0)
     """An escalation nobody has acked for this long is shown as overdue."""
+    reopen_within_s: float = Field(default=300, ge=0)
+    """A condition that comes back this soon after it cleared by itself reopens the same
+    escalation instead of adding a new one (a wait hovering around its threshold)."""
 
 
 QueueMetric = Literal["longest_wait", "waiting", "service_level", "abandon_rate"]
@@ -53,7 +56,9 @@ class QueueThresholdRule(_RuleBase):
     """Channels this rule watches ("voice", "chat"); empty means every channel. A wait in
     seconds means something on a phone queue, not on an e-mail desk's backlog."""
     min_volume: int = Field(default=0, ge=0)
-    """For rates (service level, abandonment): ignore the queue until this many contacts."""
+    """For rates (service level, abandonment): ignore the queue until this many contacts
+    are behind the figure (for service level, the contacts it counts: answered, and
+    abandoned after T; for abandonment, the contacts offered)."""
 
     @model_validator(mode="after")
     def _levels(self) -> QueueThresholdRule:
@@ -144,7 +149,7 @@ def _metric_value(kpis: QueueKpis, rule: QueueThresholdRule) -> float | None:
         return None if kpis.waiting is None else float(kpis.waiting)
     if kpis.offered is None or kpis.answered is None:
         return None  # the account does not let us read its contacts: nothing to judge
-    volume = kpis.answered + kpis.offered if rule.metric == "service_level" else kpis.offered
+    volume = kpis.sl_counted if rule.metric == "service_level" else kpis.offered
     if volume < rule.min_volume:
         return None
     return kpis.service_level if rule.metric == "service_level" else kpis.abandon_rate
@@ -179,6 +184,10 @@ class RuleEngine:
                         continue
                     if rule.channels and queue.channel.value not in rule.channels:
                         continue
+                    if not all(state.caught_up(name) for name in queue.sources):
+                        # half-read (abandons read before the answers): not a figure yet
+                        yield rule, Finding(f"queue:{queue_id}", None, "", hold=True)
+                        continue
                     if queue_id not in kpis:
                         kpis[queue_id] = queue_kpis(state, queue, now)
                     yield rule, self._queue_finding(rule, kpis[queue_id])
@@ -209,7 +218,11 @@ class RuleEngine:
                 continue
             if rule.priorities and ticket.priority not in rule.priorities:
                 continue
+            caught_up = state.caught_up(ticket.source)
             for sla in metrics.values():
+                if not caught_up:
+                    yield Finding(f"sla:{ref}:{sla.metric}", None, "", hold=True)
+                    continue
                 if sla.state is SlaState.PAUSED:
                     continue
                 left = sla.due_at - now
@@ -244,6 +257,9 @@ class RuleEngine:
             flagged = rule.helpdesk_escalated and ticket.escalated
             if not tagged and not flagged:
                 continue
+            if not state.caught_up(ticket.source):
+                yield Finding(f"ticket:{ref}", None, "", hold=True)
+                continue
             why = ", ".join(tagged) if tagged else "escalated by the helpdesk"
             yield Finding(
                 f"ticket:{ref}",
@@ -254,6 +270,26 @@ class RuleEngine:
                 ticket_source=ticket.source,
                 ticket_id=ticket.ticket_id,
             )
+
+    def current_titles(self, state: FloorState, now: float) -> dict[str, str]:
+        """The title of each open queue escalation with today's value ("longest wait 2:44"
+        while the escalation was raised at 2:00): the board shows the figure as it is now;
+        the value at raise stays in the escalation's history."""
+        titles: dict[str, str] = {}
+        kpis: dict[str, QueueKpis] = {}
+        for esc in state.escalations.values():
+            rule = self._by_id.get(esc.rule_id)
+            if not esc.is_open or not isinstance(rule, QueueThresholdRule) or not esc.queue_id:
+                continue
+            queue = state.queues.get(esc.queue_id)
+            if queue is None:
+                continue
+            if esc.queue_id not in kpis:
+                kpis[esc.queue_id] = queue_kpis(state, queue, now)
+            finding = self._queue_finding(rule, kpis[esc.queue_id])
+            if not finding.hold:
+                titles[esc.escalation_id] = finding.title
+        return titles
 
     def evaluate(self, state: FloorState, now: float) -> list[NewEvent]:
         latest: dict[tuple[str, str], Escalation] = {}
@@ -291,6 +327,14 @@ class RuleEngine:
                 and (self._seen_clear.get(key, float("-inf")) < esc.resolved_at)
             ):
                 continue  # resolved by hand while the condition held: wait until it clears
+            if (
+                esc is not None
+                and esc.resolved_by is None
+                and esc.resolved_at is not None
+                and now - esc.resolved_at <= rule.reopen_within_s
+            ):
+                out.append(self._raise(rule, finding, esc.escalation_id, now, reopen=True))
+                continue
             escalation_id = f"{rule.id}|{finding.subject}|{now:.0f}"
             out.append(self._raise(rule, finding, escalation_id, now))
         # Subjects that disappeared (ticket solved, SLA fulfilled) resolve their escalations.
@@ -301,7 +345,9 @@ class RuleEngine:
         return out
 
     @staticmethod
-    def _raise(rule: Rule, finding: Finding, escalation_id: str, now: float) -> NewEvent:
+    def _raise(
+        rule: Rule, finding: Finding, escalation_id: str, now: float, *, reopen: bool = False
+    ) -> NewEvent:
         assert finding.severity is not None
         payload = EscalationRaised(
             escalation_id=escalation_id,
@@ -316,6 +362,8 @@ class RuleEngine:
             raised_at=now,
         )
         key = f"raise:{escalation_id}:{finding.severity.value}"
+        if reopen:  # the same escalation raised again: a fact of its own
+            key = f"reopen:{escalation_id}:{now:.3f}"
         return NewEvent(
             source=RULES_SOURCE, key=key, occurred_at=now, received_at=now, payload=payload
         )
@@ -325,9 +373,10 @@ class RuleEngine:
         payload = EscalationResolved(
             escalation_id=esc.escalation_id, by=None, reason=reason, at=now
         )
+        reopened = sum(1 for _, what in esc.history if what.startswith("reopened"))
         return NewEvent(
             source=RULES_SOURCE,
-            key=f"resolve:{esc.escalation_id}",
+            key=f"resolve:{esc.escalation_id}" + (f":{reopened}" if reopened else ""),
             occurred_at=now,
             received_at=now,
             payload=payload,

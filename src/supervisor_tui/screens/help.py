@@ -7,12 +7,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from supervisor_tui.core.erlang import CONCURRENCY_FORMULA
 from supervisor_tui.core.kpis import ABANDON_FORMULA, SL_FORMULA
 from supervisor_tui.model import Limit
+from supervisor_tui.screens.prompt import Dialog
 
 FIGURES = (
     ("Waiting", "contacts in the queue now (from the backend's report when it gives one)"),
@@ -35,11 +35,11 @@ FIGURES = (
 )
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 100; height: 80%; padding: 1 2;
+        width: 100; max-width: 100%; height: 80%; padding: 1 2;
         border: thick $accent; background: $surface;
     }
     """

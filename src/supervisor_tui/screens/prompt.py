@@ -7,17 +7,41 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 
-class TextPrompt(ModalScreen[str | None]):
+class Dialog(ModalScreen[str | None]):
+    """A dialog that closes by itself (as if cancelled) after the app's ``dialog_idle_s``
+    without input: a wall nobody touches never keeps a question open for ever."""
+
+    _idle_timer: Timer | None = None
+
+    def on_mount(self) -> None:
+        idle = getattr(self.app, "dialog_idle_s", None)
+        if isinstance(idle, int | float) and idle > 0:
+            self._idle_timer = self.set_timer(idle, self._idle, name="dialog-idle")
+
+    def touched(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.reset()
+
+    def on_key(self) -> None:
+        self.touched()
+
+    def _idle(self) -> None:
+        if self.is_current:
+            self.dismiss(None)
+
+
+class TextPrompt(Dialog):
     """Enter answers (possibly with an empty string), Escape cancels (None)."""
 
     DEFAULT_CSS = """
     TextPrompt { align: center middle; }
     TextPrompt > Vertical {
-        width: 80; height: auto; padding: 1 2;
+        width: 80; max-width: 100%; height: auto; padding: 1 2;
         border: thick $accent; background: $surface;
     }
     TextPrompt Label { margin-bottom: 1; }
@@ -48,6 +72,9 @@ class TextPrompt(ModalScreen[str | None]):
             yield Input(value=self.value, placeholder=self.placeholder, max_length=2000)
             yield Label(Text("Enter to confirm · Esc to cancel", style="dim"))
 
+    def on_input_changed(self) -> None:
+        self.touched()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if self.required and not event.value.strip():
             self.notify("Type something first, or Esc to cancel.", severity="warning", markup=False)
@@ -58,13 +85,13 @@ class TextPrompt(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class ChoiceScreen(ModalScreen[str | None]):
+class ChoiceScreen(Dialog):
     """Pick one of a few options; the option id is returned."""
 
     DEFAULT_CSS = """
     ChoiceScreen { align: center middle; }
     ChoiceScreen > Vertical {
-        width: 60; height: auto; max-height: 80%; padding: 1 2;
+        width: 60; max-width: 100%; height: auto; max-height: 80%; padding: 1 2;
         border: thick $accent; background: $surface;
     }
     ChoiceScreen OptionList { height: auto; max-height: 20; }
@@ -80,6 +107,9 @@ class ChoiceScreen(ModalScreen[str | None]):
         with Vertical():
             yield Label(Text(self.question, style="bold"))
             yield OptionList(*[Option(Text(label), id=oid) for oid, label in self.options])
+
+    def on_option_list_option_highlighted(self) -> None:
+        self.touched()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)

@@ -51,8 +51,11 @@ class EscalationFeed(ScrollView, can_focus=True):
         self._selected: str | None = None
         self._queue_filter: str | None = None
         self._realert: dict[str, float] = {}
+        self._titles: dict[str, str] = {}
         self._now = 0.0
         self._unseen = 0
+        self._follow_top = True
+        """The reader has not moved the cursor off the top: it stays on the newest."""
         self._cache: dict[int, tuple[tuple[object, ...], Strip]] = {}
         self._base: Style | None = None
         self.border_title = "Escalations"
@@ -70,6 +73,15 @@ class EscalationFeed(ScrollView, can_focus=True):
 
     def set_realert(self, realert_after_s: dict[str, float]) -> None:
         self._realert = realert_after_s
+
+    def set_live_titles(self, titles: dict[str, str]) -> None:
+        """Titles with today's figure, by escalation id; the others keep their raise title."""
+        if titles != self._titles:
+            self._titles = titles
+            self.refresh()
+
+    def title_of(self, esc: Escalation) -> str:
+        return self._titles.get(esc.escalation_id, esc.title)
 
     def set_queue_filter(self, queue_id: str | None) -> None:
         self._queue_filter = queue_id
@@ -95,9 +107,11 @@ class EscalationFeed(ScrollView, can_focus=True):
             self._unseen += len(arrived)
         # The selection stays on its escalation: a key pressed as something new arrives must
         # act on what the reader was looking at. It moves only when its escalation is gone.
-        if self._selected not in self._order:
-            self._selected = self._order[0] if self._order else None
-            self.post_message(self.Selected(self._selected))
+        if self._selected not in self._order or (self._follow_top and self._order):
+            selected = self._order[0] if self._order else None
+            if selected != self._selected:
+                self._selected = selected
+                self.post_message(self.Selected(self._selected))
         self.virtual_size = Size(self.scrollable_content_region.width, len(self._order))
         self._title()
         self.refresh()
@@ -131,7 +145,21 @@ class EscalationFeed(ScrollView, can_focus=True):
         if self._order:
             self._select_index(0)
 
+    def select_next_open(self, after: str) -> None:
+        """After an ack or a resolve: the next escalation that needs somebody, below the
+        one just handled (or the first above it), so the reader works down the list."""
+        if after not in self._order:
+            return
+        at = self._order.index(after)
+        ahead = self._order[at + 1 :] + self._order[:at]
+        for esc_id in ahead:
+            esc = self._escalations[esc_id]
+            if esc.needs_attention(self._now):
+                self.select(esc_id)
+                return
+
     def _select_index(self, index: int) -> None:
+        self._follow_top = index == 0
         self._selected = self._order[index]
         if index < self.size.height:
             self._unseen = 0
@@ -163,7 +191,7 @@ class EscalationFeed(ScrollView, can_focus=True):
         cached = self._cache.get(index)
         if cached is not None and cached[0] == key:
             return cached[1]
-        text = self._line(esc, look)
+        text = self._line(esc, look, width)
         base = self._base_style()
         style = (
             base + Style(reverse=True)
@@ -196,7 +224,7 @@ class EscalationFeed(ScrollView, can_focus=True):
             esc.escalation_id,
             esc.severity,
             esc.status,
-            esc.title,
+            self.title_of(esc),
             esc.acked_by,
             esc.ack_note,
             len(esc.notes),
@@ -206,28 +234,36 @@ class EscalationFeed(ScrollView, can_focus=True):
             self.show_detail,
         )
 
-    def _line(self, esc: Escalation, look: tuple[object, ...]) -> Text:
+    def _line(self, esc: Escalation, look: tuple[object, ...], width: int = 200) -> Text:
+        """Severity, age, state and the ticket's id first: a short line cuts the title and
+        the subject, never those. A narrow feed says them with glyphs ("▲ 2:05 ● #10225")."""
         now = self._now
+        narrow = width < 60
         sev_word, sev_style = SEVERITY_LOOK[esc.severity]
         text = Text(no_wrap=True)
         if not esc.is_open:
-            text.append("✔ DONE ", "green dim")
+            text.append("✔ " if narrow else "✔ DONE ", "green dim")
         else:
-            text.append(f"{sev_word} ", sev_style)
-        text.append(f"{fmt.duration(now - esc.raised_at):>6} ", "dim")
+            text.append(f"{sev_word.split()[0] if narrow else sev_word} ", sev_style)
+        age = fmt.duration(now - esc.raised_at)
+        text.append(f"{age} " if narrow else f"{age:>6} ", "dim")
         if esc.status is EscalationStatus.RESOLVED:
             who = esc.resolved_by or "auto"
-            text.append(f"resolved ({who}) ", "green dim")
+            text.append("" if narrow else f"resolved ({who}) ", "green dim")
         elif esc.is_snoozed(now) and esc.snoozed_until is not None:
-            text.append(f"⏾ snoozed {fmt.duration(esc.snoozed_until - now)} ", "dim")
+            left = fmt.duration(esc.snoozed_until - now)
+            text.append(f"⏾ {left} " if narrow else f"⏾ snoozed {left} ", "dim")
         elif esc.status is EscalationStatus.ACKED:
-            text.append(f"✔ ACKED {esc.acked_by} ", "green")
+            text.append("✔ " if narrow else f"✔ ACKED {esc.acked_by} ", "green")
         else:
             overdue = now - esc.raised_at > self._realert.get(esc.rule_id, 300)
-            text.append(
-                "⚠ UNACKED " if overdue else "● NEW ", "bold red" if overdue else "bold yellow"
-            )
-        text.append(Text(esc.title, style="dim" if not esc.is_open else ""))
+            word = ("⚠ " if narrow else "⚠ UNACKED ") if overdue else ("● " if narrow else "● NEW ")
+            text.append(word, "bold red" if overdue else "bold yellow")
+        title = self.title_of(esc)
+        if esc.ticket_id:
+            text.append(Text(f"#{esc.ticket_id} ", style="bold"))
+            title = _without_ticket(title, esc.ticket_id)
+        text.append(Text(title, style="dim" if not esc.is_open else ""))
         if esc.status is EscalationStatus.ACKED and esc.ack_note:
             text.append(" — ", "dim")
             text.append(Text(f"“{esc.ack_note}”", style="italic"))
@@ -235,3 +271,11 @@ class EscalationFeed(ScrollView, can_focus=True):
             text.append(" · ", "dim")
             text.append(Text(esc.detail, style="dim"))
         return text
+
+
+def _without_ticket(title: str, ticket_id: str) -> str:
+    """The rules' title without the ticket's id, which the row already shows first."""
+    for said in (f"Ticket #{ticket_id}: ", f" on #{ticket_id}", f"#{ticket_id}"):
+        if said in title:
+            return title.replace(said, "", 1)
+    return title

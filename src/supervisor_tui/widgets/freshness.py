@@ -9,91 +9,160 @@ from __future__ import annotations
 from rich.text import Text
 
 from supervisor_tui.core import fmt
+from supervisor_tui.core.freshness import (
+    TROUBLE_RANK,
+    SourceCondition,
+    helpdesk_sources,
+    source_age,
+    source_condition,
+)
 from supervisor_tui.core.projection import SourceView
 from supervisor_tui.model import HealthState
 from supervisor_tui.widgets.bar import Bar
 
-HEALTH_LOOK = {
-    HealthState.CONNECTED: ("●", "live", "green"),
-    HealthState.POLLING: ("●", "polling", "green"),
-    HealthState.DEGRADED: ("◐", "DEGRADED", "bold yellow"),
-    HealthState.DOWN: ("✖", "DOWN", "bold red"),
+CONDITION_LOOK: dict[SourceCondition, tuple[str, str, str]] = {
+    SourceCondition.LIVE: ("●", "live", "green"),
+    SourceCondition.RECORDED: ("⏵", "recorded", "cyan"),
+    SourceCondition.HELD: ("⏸", "held", "yellow"),
+    SourceCondition.SYNCING: ("◌", "first sync…", "cyan"),
+    SourceCondition.LIMITED: ("◑", "LIMITED", "bold yellow"),
+    SourceCondition.DEGRADED: ("◐", "DEGRADED", "bold yellow"),
+    SourceCondition.STALE: ("◐", "STALE", "bold red"),
+    SourceCondition.DOWN: ("✖", "DOWN", "bold red"),
+    SourceCondition.NEVER: ("✖", "NEVER CONNECTED", "bold red"),
 }
-INTERNAL_SOURCES = {"rules", "operator", "floor"}
+"""Glyph, word and colour of each condition: colour never comes alone."""
+QUIET = frozenset({SourceCondition.LIVE, SourceCondition.RECORDED, SourceCondition.HELD})
+"""Conditions that need no reason on the bar: a short bar gives them their age only."""
+DETAIL_LEVELS = 4
+REASON_CELLS = 40
+"""A reason in a short bar is cut to this (the full one is in the long form)."""
 
 
 def freshness_text(
-    sources: dict[str, SourceView], now: float, stale_after_s: float, width: int | None = None
+    sources: dict[str, SourceView],
+    now: float,
+    stale_after_s: float,
+    width: int | None = None,
+    *,
+    paused: bool = False,
+    replay: bool = False,
+    cut_off: bool = False,
 ) -> Text:
-    """Every source's freshness. Sources in trouble come first, so a narrow bar never cuts
-    them off; when everything does not fit in ``width`` cells, healthy sources shrink to
-    their dot, name, age and budget (trouble keeps its reason and retry time)."""
-    shown = [s for name, s in sorted(sources.items()) if name not in INTERNAL_SOURCES]
+    """Every source's freshness, worst first. When everything does not fit in ``width``
+    cells the sources say it in fewer words, level by level; when even the fewest words do
+    not fit, the last ones fold into "+N more · worst: …". No source is ever dropped."""
+    shown = helpdesk_sources(sources)
     if not shown:
         return Text("○ no sources yet", style="dim", no_wrap=True, overflow="ellipsis")
-    looks = [(source, _look(source, now, stale_after_s)) for source in shown]
-    looks.sort(key=lambda pair: 0 if pair[1][3] else 1)  # trouble first, else by name
-    text = _join([_source_text(s, look, now, compact=False) for s, look in looks])
-    if width is not None and text.cell_len > width and len(looks) > 1:
-        text = _join(
-            [_source_text(s, look, now, compact=not look[3], brief=True) for s, look in looks]
-        )
-    if width is not None:
-        text.truncate(width, overflow="ellipsis")
+    looks = [
+        (s, source_condition(s, now, stale_after_s, paused=paused, replay=replay, cut_off=cut_off))
+        for s in shown
+    ]
+    looks.sort(key=lambda pair: -TROUBLE_RANK[pair[1]])  # worst first, else by name
+    # Fewer words for the quiet sources first, then for the troubled ones from the least
+    # troubled up: the worst keeps its reason and retry time longest.
+    trouble = [i for i, (_, c) in enumerate(looks) if c not in QUIET]
+    plans: list[list[int]] = []
+    for t_level, q_level in ((0, 0), (1, 1), (1, 2), (1, 3)):
+        plans.append([q_level if c in QUIET else t_level for _, c in looks])
+    for k in range(len(trouble) - 1, -1, -1):  # reason only, from the least troubled up
+        plan = list(plans[-1])
+        for i in trouble[k:]:
+            plan[i] = 2
+        plans.append(plan)
+    text = Text()
+    for plan in plans:
+        text = _join([_source_text(s, c, now, lv) for (s, c), lv in zip(looks, plan, strict=True)])
+        if width is None or text.cell_len <= width:
+            return text
+    assert width is not None
+    # The fewest words and still too long: fold the last sources into "+N more". Reasons
+    # before names: the worst in full and as many as fit with their reason, else with
+    # their word only; the rest counted.
+    n = len(looks)
+    last = DETAIL_LEVELS - 1
+    with_reasons, without = ((1, 2), (2, 2)), ((1, last), (last, last))
+    order = [(p, kept) for p in with_reasons for kept in range(n, 1, -1)]
+    order += [(p, kept) for p in without for kept in range(n, 1, -1)]
+    order += [(p, 1) for p in (*with_reasons, *without)]
+    for (first_level, rest_level), kept in order:
+        parts = [_source_text(*looks[0], now, first_level)]
+        parts += [_source_text(s, c, now, rest_level) for s, c in looks[1:kept]]
+        for brief in (False, True):
+            text = _join([*parts, _more(looks[kept:], brief=brief)] if kept < n else parts)
+            if text.cell_len <= width:
+                return text
+    text.truncate(width, overflow="ellipsis")
     return text
 
 
-Look = tuple[str, str, str, bool]
-"""Glyph, word, style, and whether the source is in trouble (stale, degraded or down)."""
+def _cut(words: str, cells: int) -> str:
+    return words if len(words) <= cells else words[: cells - 1] + "…"
 
 
-def _look(source: SourceView, now: float, stale_after_s: float) -> Look:
-    glyph, word, style = HEALTH_LOOK[source.state]
-    age = now - source.newest_event_at if source.newest_event_at else None
-    if source.state in (HealthState.CONNECTED, HealthState.POLLING):
-        if age is None or age > stale_after_s:
-            return "◐", "STALE", "bold red", True
-        return glyph, word, style, False
-    return glyph, word, style, True
+def _more(hidden: list[tuple[SourceView, SourceCondition]], *, brief: bool = False) -> Text:
+    worst_source, worst_condition = hidden[0]
+    glyph, word, style = CONDITION_LOOK[worst_condition]
+    if brief:  # "+5 more ✖": how many, and how bad the worst of them is
+        return Text(f"+{len(hidden)} more ", style="dim") + Text(glyph, style=style)
+    more = Text(f"+{len(hidden)} more · worst: ", style="dim")
+    more.append(f"{glyph} ", style)
+    more.append(Text(worst_source.name, style="bold"))
+    more.append(f" {word}", style)
+    return more
 
 
 def _join(parts: list[Text]) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     for i, part in enumerate(parts):
         if i:
-            text.append("   ")
+            text.append("   " if part.cell_len > 12 else "  ")
         text.append_text(part)
     return text
 
 
-def _source_text(
-    source: SourceView, look: Look, now: float, *, compact: bool, brief: bool = False
-) -> Text:
-    """One source. ``compact``: a healthy source in a short bar (dot, name, age, budget).
-    ``brief``: a source in trouble in a short bar keeps its reason and retry time, and says
-    its age and budget in fewer words."""
-    glyph, word, style, _trouble = look
-    age = now - source.newest_event_at if source.newest_event_at else None
+def _source_text(source: SourceView, condition: SourceCondition, now: float, level: int) -> Text:
+    """One source at a level of detail: 0 everything, 1 brief (a quiet source keeps its age
+    and budget, trouble its reason and retry time), 2 the word and age, 3 glyph and name
+    (and the word, for trouble)."""
+    glyph, word, style = CONDITION_LOOK[condition]
+    quiet = condition in QUIET
+    age = source_age(source, now)
+    never = condition is SourceCondition.NEVER
+    age_text = "" if never else ("nothing yet" if age is None else fmt.duration(age))
     text = Text()
     text.append(f"{glyph} ", style)
     text.append(Text(source.name, style="bold"))
-    if compact:  # healthy, and the bar is short of room: the age and the budget say enough
-        text.append(f" {fmt.duration(age)}" if age is not None else " nothing yet", "dim")
-        if source.limits:
+    if level == 3:
+        if not quiet:
+            text.append(f" {word}", style)
+        return text
+    if level == 2 or (level == 1 and quiet):
+        if not quiet:
+            text.append(f" {word}", style)
+        troubled = source.state in (HealthState.DEGRADED, HealthState.DOWN)
+        if level == 2 and troubled and source.reason:
+            # the reason is what a source in trouble has to say, more than its age
+            text.append(" · ")
+            text.append(Text(_cut(source.reason, REASON_CELLS), style=style))
+        elif age_text:
+            text.append(f" {age_text}", "dim")
+        if level == 2 and source.limits:
             text.append(f" ⚠{len(source.limits)}", "yellow")
-        if source.budget_left is not None:
+        if level == 1 and source.budget_left is not None:
             low = source.budget_left < 0.2
             text.append(
                 f" · {fmt.percent(source.budget_left)} budget", "bold yellow" if low else "dim"
             )
         return text
+    brief = level == 1
     text.append(f" {word}", style)
-    if brief:
-        text.append(f" · {fmt.duration(age)}" if age is not None else " · nothing yet", "dim")
-    else:
-        text.append(
-            f" · newest {fmt.duration(age)} ago" if age is not None else " · nothing yet", "dim"
-        )
+    if age_text:
+        if brief or age is None:
+            text.append(f" · {age_text}", "dim")
+        else:
+            text.append(f" · newest {age_text} ago", "dim")
     if source.state in (HealthState.DEGRADED, HealthState.DOWN) and source.reason:
         text.append(" · ")
         text.append(Text(source.reason, style=style))
@@ -143,6 +212,9 @@ class FreshnessBar(Bar):
         write_backs_pending: int = 0,
         link: str | None = None,
         alert: str | None = None,
+        *,
+        paused: bool = False,
+        replay: bool = False,
     ) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
         if alert is not None:
@@ -156,12 +228,23 @@ class FreshnessBar(Bar):
             text.append(link if live else link.upper(), "dim" if live else "bold red")
             text.append("   ")
         room = max(1, self.size.width - text.cell_len) if self.size.width else None
-        text.append_text(freshness_text(sources, now, stale_after_s, room))
+        pending = Text()
         if write_backs_pending:
             # Acks saved here but not yet confirmed by the helpdesk: kept and retried.
-            text.append(
+            pending.append(
                 f"   ↗ {write_backs_pending} write-back"
                 f"{'s' if write_backs_pending > 1 else ''} to the helpdesk pending",
                 "bold yellow",
             )
+            if room is not None and pending.cell_len > room // 3:
+                pending = Text(f"   ↗ {write_backs_pending} pending", style="bold yellow")
+        if room is not None:
+            room = max(1, room - pending.cell_len)
+        cut_off = link is not None and link != "hub: live"
+        text.append_text(
+            freshness_text(
+                sources, now, stale_after_s, room, paused=paused, replay=replay, cut_off=cut_off
+            )
+        )
+        text.append_text(pending)
         self.set_text(text)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
@@ -22,6 +24,12 @@ STATUS_TEXT = {
     Severity.WARNING: ("△ WARN", "yellow"),
     Severity.CRITICAL: ("▲ ALERT", "bold red"),
 }
+
+
+def severity_order(severity: Severity | None, order: int) -> tuple[int, int]:
+    """Sort key of a queue on the board: ALERT first, then WARN, then OK; within a level
+    the order the queues arrived in, so equal tiles never swap places."""
+    return (-(severity.rank if severity is not None else 0), order)
 
 
 def _sl_style(kpis: QueueKpis) -> str:
@@ -72,6 +80,8 @@ class QueueTile(Widget):
     }
     QueueTile.-warning { border: round $warning; }
     QueueTile.-critical { border: heavy $error; }
+    QueueTile.-stale { border: round $panel-lighten-2; }
+    QueueTile.-stale.-critical { border: heavy $error 50%; }
     """
 
     GAP = 2
@@ -86,11 +96,19 @@ class QueueTile(Widget):
         self._lines: list[Line] = []
         self._strips: dict[int, Strip] = {}
         self._styles: dict[str, Style] = {}
-        self._status: tuple[str, str] | None = None
+        self._status: tuple[str, str, str | None] | None = None
+        self._stale: str | None = None
 
-    def show(self, kpis: QueueKpis, severity: Severity | None) -> None:
-        """Repaint only when something the tile shows has changed."""
-        key = (kpis, severity)
+    @property
+    def stale(self) -> str | None:
+        """Why the tile is dimmed ("STALE 2:05"), or None when its sources are fresh."""
+        return self._stale
+
+    def show(self, kpis: QueueKpis, severity: Severity | None, stale: str | None = None) -> None:
+        """Repaint only when something the tile shows has changed. ``stale``: the figures
+        are not current (a source feeding the queue is stale or down), and how old they are:
+        the tile dims and says so instead of showing old figures as if they were live."""
+        key = (kpis, severity, stale)
         if key == self._rendered:
             return
         self._rendered = key
@@ -98,10 +116,22 @@ class QueueTile(Widget):
             self.set_class(severity is Severity.WARNING, "-warning")
             self.set_class(severity is Severity.CRITICAL, "-critical")
             self._severity = severity
+        if (stale is None) != (self._stale is None):
+            self.set_class(stale is not None, "-stale")
+            self._stale = stale
+            self._strips.clear()
+            self._styles.clear()
+            self.refresh()
+        self._stale = stale
         word, style = STATUS_TEXT[severity]
-        if self._status != (word, style):
-            self._status = (word, style)
-            self.border_subtitle = Text(word, style=style)
+        if self._status != (word, style, stale):
+            self._status = (word, style, stale)
+            subtitle = Text()
+            if stale is not None:
+                subtitle.append(f"◐ {stale}", "bold red")
+                subtitle.append(" · ", "dim")
+            subtitle.append(word, style)
+            self.border_subtitle = subtitle
         caption: list[Line]
         if kpis.realtime:
             big_value = "?" if kpis.waiting is None else str(kpis.waiting)
@@ -164,7 +194,10 @@ class QueueTile(Widget):
     def _style(self, name: str) -> Style:
         style = self._styles.get(name)
         if style is None:
-            style = self._styles[name] = self.rich_style + Style.parse(name)
+            style = self.rich_style + Style.parse(name)
+            if self._stale is not None:  # old figures must not look like live ones
+                style += Style(dim=True)
+            self._styles[name] = style
         return style
 
     def on_resize(self) -> None:
@@ -305,8 +338,10 @@ class QueueTile(Widget):
 
 
 class QueueTiles(Container):
-    """The tiles, one per queue, in as many rows as the width needs (up to three; past
-    that the rows scroll). Tiles are added as queues appear and never rebuilt."""
+    """The tiles, one per queue, worst first, in as many rows as the width needs (up to
+    three). When they do not all fit, the board shows the compact queue table instead (one
+    line per queue, worst first): no queue is ever hidden behind a scrollbar. Tiles are
+    added as queues appear and never rebuilt."""
 
     DEFAULT_CSS = """
     QueueTiles { layout: grid; grid-size: 5; grid-rows: 10; height: 10; overflow-y: auto; }
@@ -319,22 +354,57 @@ class QueueTiles(Container):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._by_queue: dict[str, QueueTile] = {}
+        self._arrived: dict[str, int] = {}
+        self.compact = False
+        """Too many queues for tiles on this screen: the queue table shows them."""
+        self.table: Widget | None = None
+        """The compact queue table, shown instead of the tiles when they do not fit."""
 
     def fit(self) -> None:
-        """As many columns as fit at 30 cells or more, and the rows that takes."""
+        """As many columns as fit at 30 cells or more, and the rows that takes; the compact
+        table when that is more rows than the screen can give."""
         shown = [tile for tile in self.query(QueueTile) if tile.display]
-        if not shown or not self.size.width:
+        width = self.size.width or (self.screen.size.width if self.is_mounted else 0)
+        if not shown or not width:
             return
-        columns = max(1, min(len(shown), self.size.width // self.MIN_TILE_WIDTH))
+        columns = max(1, min(len(shown), width // self.MIN_TILE_WIDTH))
         rows = -(-len(shown) // columns)
+        # at most about half the screen, so agents, escalations and the freshness bar stay
+        # in sight on a small terminal
+        screen_rows = self.screen.size.height if self.is_mounted else 50
+        room = max(1, min(self.MAX_ROWS, screen_rows // 20))
+        compact = rows > room
+        if compact != self.compact:
+            self.compact = compact
+            if self.table is not None:
+                self.table.display = compact
         if self.styles.grid_size_columns != columns:
             self.styles.grid_size_columns = columns
-        # at most about half the screen, so agents, escalations and the freshness bar stay
-        # in sight on a small terminal (more rows scroll)
-        screen_rows = self.screen.size.height if self.is_mounted else 50
-        height = 10 * max(1, min(rows, self.MAX_ROWS, screen_rows // 20))
+        height = 0 if compact else 10 * min(rows, room)
         if self.styles.height is None or self.styles.height.value != height:
             self.styles.height = height
+        if self.table is not None and compact:
+            lines = max(3, screen_rows * 2 // 5)
+            self.table.styles.max_height = lines
+
+    def order_by_severity(self, levels: dict[str, Severity | None]) -> None:
+        """Worst first, stable within a level: tiles move only when the order changes."""
+        tiles = list(self.query(QueueTile))
+        wanted = sorted(
+            tiles,
+            key=lambda t: severity_order(levels.get(t.queue_id), self._arrived[t.queue_id]),
+        )
+        if wanted == tiles:
+            return
+        if tiles[0] is not wanted[0]:
+            self.move_child(wanted[0], before=tiles[0])
+        for before, tile in pairwise(wanted):
+            children = list(self.children)
+            if children.index(tile) != children.index(before) + 1:
+                self.move_child(tile, after=before)
+
+    def arrival(self, queue_id: str) -> int:
+        return self._arrived.get(queue_id, len(self._arrived))
 
     def on_resize(self) -> None:
         self.fit()
@@ -344,10 +414,13 @@ class QueueTiles(Container):
 
     def add(self, tile: QueueTile) -> None:
         self._by_queue[tile.queue_id] = tile
+        self._arrived.setdefault(tile.queue_id, len(self._arrived))
         self.mount(tile)
 
     def on_mount(self) -> None:
-        self._by_queue.update({t.queue_id: t for t in self.query(QueueTile)})
+        for t in self.query(QueueTile):
+            self._by_queue[t.queue_id] = t
+            self._arrived.setdefault(t.queue_id, len(self._arrived))
 
 
 def _css_id(queue_id: str) -> str:

@@ -1,14 +1,35 @@
-"""The top line: floor name, mode (LIVE / PAUSED), the floor clock and who needs attention."""
+"""The top line: the board's status in one word (the worst of hub link, sources, store and
+pause), the floor clock, who needs attention, agents by state and the floor's name.
+
+A narrow terminal gets fewer words, never fewer figures: the line is built from the longest
+form down to the shortest, and the first that fits is shown.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from rich.text import Text
 
+from supervisor_tui.core import fmt
+from supervisor_tui.core.freshness import BoardStatus, Status
 from supervisor_tui.model import AgentState
 from supervisor_tui.widgets.agents import STATE_LOOK
 from supervisor_tui.widgets.bar import Bar
+
+STATUS_LOOK: dict[BoardStatus, tuple[str, str, str]] = {
+    BoardStatus.LIVE: ("●", "LIVE", "bold white on dark_green"),
+    BoardStatus.SYNCING: ("◌", "SYNCING", "bold black on cyan"),
+    BoardStatus.LIMITED: ("◑", "LIMITED", "bold black on yellow"),
+    BoardStatus.DEGRADED: ("◐", "DEGRADED", "bold black on yellow"),
+    BoardStatus.STALE: ("◐", "STALE", "bold white on red"),
+    BoardStatus.PAUSED: ("⏸", "PAUSED", "bold black on yellow"),
+    BoardStatus.HUB_DOWN: ("✖", "HUB DOWN", "bold white on red"),
+    BoardStatus.REPLAY: ("⏵", "REPLAY", "bold white on dark_blue"),
+}
+"""Glyph, word and colour of the board's status: colour never comes alone."""
 
 
 def clock_text(ts: float, utc_offset_s: int) -> str:
@@ -19,47 +40,109 @@ def date_text(ts: float, utc_offset_s: int) -> str:
     return time.strftime("%a %d %b", time.gmtime(ts + utc_offset_s))
 
 
+@dataclass(frozen=True, slots=True)
+class TopLine:
+    """What the top line says."""
+
+    floor: str
+    now: float
+    utc_offset_s: int
+    status: Status
+    mode: str
+    """Says more about a replay ("replay 4x", "replay · decision point")."""
+    held: int
+    """Events held back while paused."""
+    attention: int
+    agents: dict[AgentState, int]
+    queue_filter: str | None
+    """The filtered queue's name."""
+    view_only: bool = False
+    resume_in: float | None = None
+    """Seconds until a wall's pause resumes by itself."""
+    paused: bool = False
+
+
 class TopBar(Bar):
     DEFAULT_CSS = """
     TopBar { height: 1; background: $primary 30%; padding: 0 1; }
     """
 
-    def show(
-        self,
-        *,
-        floor: str,
-        now: float,
-        utc_offset_s: int,
-        mode: str,
-        held: int,
-        attention: int,
-        agents: dict[AgentState, int],
-        queue_filter: str | None,
-    ) -> None:
+    def show(self, line: TopLine) -> None:
+        width = self.size.width or None
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append("supervisor-tui ", "bold")
-        text.append(Text(floor))
-        text.append("  ")
-        if mode == "paused":
-            text.append(f" ⏸ PAUSED · {held} events held ", "bold black on yellow")
-        elif mode.startswith("replay"):
-            text.append(f" ⏵ {mode.replace('replay', 'REPLAY', 1)} ", "bold white on dark_blue")
+        for text in top_bar_forms(line):
+            if width is None or text.cell_len <= width:
+                break
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+        self.set_text(text)
+
+
+def top_bar_forms(line: TopLine) -> Iterator[Text]:
+    """The top line from the longest form to the shortest. The status, the clock, the ack
+    count and every agent count are in every form; the floor's name goes first."""
+    status, held = line.status, line.held
+    # (brand, floor's name, short words, glyph-only agent counts), longest first
+    forms = (
+        (True, "full", False, False),
+        (False, "full", False, False),
+        (False, "full", False, True),
+        (False, "full", True, True),
+        (False, "cut", True, True),
+        (False, "none", True, True),
+    )
+    for brand, name, short, glyphs in forms:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if brand:
+            text.append("supervisor-tui ", "bold")
+        if name != "none":
+            text.append(Text(line.floor if name == "full" else _cut(line.floor, 16)))
+            text.append("  ")
+        glyph, word, style = STATUS_LOOK[status.board]
+        if status.board is BoardStatus.REPLAY:
+            word = line.mode.replace("replay", "REPLAY", 1)
+        text.append(f" {glyph} {word} ", style)
+        if status.cause:
+            text.append(" ")
+            text.append(Text(_cut(status.cause, 14) if short else status.cause, style="bold"))
+            text.append(" ·", "dim")
+        if status.board is BoardStatus.PAUSED:
+            if held:
+                text.append(f" · {held} held" if short else f" · {held} events held", "bold")
+        elif line.paused and status.board is not BoardStatus.REPLAY:
+            # paused as well as in trouble: both are said
+            text.append(f" ⏸ PAUSED {held} held ", "bold black on yellow")
+        if line.resume_in is not None:
+            text.append(f" · resumes in {fmt.duration(line.resume_in)}", "bold")
+        if line.view_only:
+            text.append(" view only", "bold cyan")
+        if status.board is BoardStatus.REPLAY and not short:
+            text.append(f" {date_text(line.now, line.utc_offset_s)}", "bold")
+        text.append(f" {clock_text(line.now, line.utc_offset_s)} ", "bold")
+        if line.attention:
+            text.append(
+                f" ▲ {line.attention} ack " if short else f" ▲ {line.attention} need ack ",
+                "bold white on red",
+            )
         else:
-            text.append(" ● LIVE ", "bold white on dark_green")
-        if mode.startswith("replay"):
-            text.append(f" {date_text(now, utc_offset_s)}", "bold")
-        text.append(f" {clock_text(now, utc_offset_s)} ", "bold")
-        if attention:
-            text.append(f" ▲ {attention} need ack ", "bold white on red")
-        else:
-            text.append(" ✔ nothing to ack ", "green")
-        if queue_filter:
-            text.append("  filter: ", "dim")
-            text.append(Text(queue_filter, style="bold"))
-        text.append("   ")
-        for state, count in agents.items():
+            text.append(" ✔ 0 ack " if short else " ✔ nothing to ack ", "green")
+        if line.queue_filter:
+            text.append(" ⧩ " if short else "  filter: ", "dim")
+            text.append(
+                Text(_cut(line.queue_filter, 14) if short else line.queue_filter, style="bold")
+            )
+        text.append(" " if short else "   ")
+        for state, count in line.agents.items():
             if state is AgentState.UNKNOWN and not count:
                 continue  # only helpdesks without presence have such agents
             label, style = STATE_LOOK[state]
-            text.append(f"{label} {count}  ", style)
-        self.set_text(text)
+            if glyphs:  # "●17"
+                text.append(f"{label.split()[0]}{count} ", style)
+            else:
+                text.append(f"{label} {count}  ", style)
+        text.rstrip()
+        yield text
+
+
+def _cut(words: str, cells: int) -> str:
+    return words if len(words) <= cells else words[: cells - 1] + "…"

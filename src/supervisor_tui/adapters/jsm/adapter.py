@@ -739,7 +739,7 @@ class JsmAdapter(PolledSource):
     ) -> None:
         """As every source does; while the budget holds a backlog back, "connected" says so
         (degraded, with what is still to read) instead of lagging silently."""
-        if state is HealthState.CONNECTED:
+        if state in (HealthState.CONNECTED, HealthState.POLLING):  # POLLING: first sync
             behind = self.behind()
             if behind:
                 state, reason = HealthState.DEGRADED, behind

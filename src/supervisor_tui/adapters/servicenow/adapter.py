@@ -733,7 +733,7 @@ class ServiceNowAdapter(PolledSource):
     ) -> None:
         """As every source does; while a change stream is read in parts (the budget), it is
         said (degraded, with what is still to read) instead of lagging silently."""
-        if state is HealthState.CONNECTED:
+        if state in (HealthState.CONNECTED, HealthState.POLLING):  # POLLING: first sync
             behind = self.behind()
             if behind:
                 state, reason = HealthState.DEGRADED, behind

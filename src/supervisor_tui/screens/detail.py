@@ -1,0 +1,107 @@
+"""An escalation in full: its title then and now, where it comes from, and everything done
+about it (raised, stepped up, acked, noted, snoozed, resolved, reopened) with who and when."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from supervisor_tui.core import fmt
+from supervisor_tui.core.projection import Escalation
+from supervisor_tui.screens.prompt import Dialog
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationView:
+    """What the detail shows besides the escalation itself (worked out by the board)."""
+
+    now_title: str
+    queue_name: str | None
+    show_subject: bool
+    write_backs_pending: int
+
+
+def detail_text(
+    esc: Escalation, view: EscalationView, clock_of: Callable[[float], str], now: float
+) -> list[Text | Table]:
+    """The detail's blocks; vendor text (titles, subjects, notes) is text, never markup."""
+    head = Text()
+    head.append("▲ CRITICAL " if esc.severity.rank == 2 else "△ WARNING ", "bold")
+    head.append(Text(view.now_title, style="bold"))
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="dim", no_wrap=True)
+    facts.add_column()
+    raised_title = esc.history[0][1].split(": ", 1)[-1] if esc.history else esc.title
+    facts.add_row("raised", f"{clock_of(esc.raised_at)} ({fmt.duration(now - esc.raised_at)} ago)")
+    facts.add_row("at raise", Text(raised_title))
+    if view.now_title != raised_title:  # a queue's figure moves; a ticket's flag does not
+        facts.add_row("now", Text(view.now_title))
+    facts.add_row("state", _state(esc, now, clock_of))
+    if view.queue_name:
+        facts.add_row("queue", Text(view.queue_name))
+    if esc.ticket_id:
+        facts.add_row("ticket", Text(f"#{esc.ticket_id} on {esc.ticket_source or '?'}"))
+        if view.write_backs_pending:
+            facts.add_row(
+                "write-back",
+                f"{view.write_backs_pending} ack(s)/note(s) on this floor not yet confirmed "
+                "by the helpdesk (kept and retried)",
+            )
+    if view.show_subject and esc.detail:
+        facts.add_row("subject", Text(esc.detail))
+    facts.add_row("rule", Text(esc.rule_id))
+    history = Table.grid(padding=(0, 2))
+    history.add_column(style="dim", no_wrap=True)
+    history.add_column()
+    entries: list[tuple[float, Text]] = [(at, Text(what)) for at, what in esc.history]
+    entries += [(at, Text(f"note by {by}: {note}")) for at, by, note in esc.notes]
+    if esc.acked_at is not None:
+        entries.append((esc.acked_at, Text(f"acked by {esc.acked_by}")))
+    if esc.snoozed_until is not None and esc.snoozed_by:
+        entries.append((esc.snoozed_until, Text(f"snooze by {esc.snoozed_by} ends")))
+    for at, what in sorted(entries, key=lambda pair: pair[0]):
+        history.add_row(clock_of(at), what)
+    return [head, Text(), facts, Text("\nHistory", style="bold underline"), history]
+
+
+def _state(esc: Escalation, now: float, clock_of: Callable[[float], str]) -> Text:
+    if not esc.is_open:
+        who = esc.resolved_by or "the rules"
+        at = clock_of(esc.resolved_at) if esc.resolved_at is not None else "?"
+        return Text(f"resolved by {who} at {at}: {esc.resolve_reason}")
+    if esc.is_snoozed(now) and esc.snoozed_until is not None:
+        return Text(f"snoozed by {esc.snoozed_by} for {fmt.duration(esc.snoozed_until - now)}")
+    if esc.acked_by:
+        return Text(f"acked by {esc.acked_by}" + (f": “{esc.ack_note}”" if esc.ack_note else ""))
+    return Text("raised, nobody has acked it yet", style="bold")
+
+
+class EscalationDetail(Dialog):
+    DEFAULT_CSS = """
+    EscalationDetail { align: center middle; }
+    EscalationDetail > VerticalScroll {
+        width: 110; max-width: 100%; height: 80%; padding: 1 2;
+        border: thick $accent; background: $surface;
+    }
+    """
+    BINDINGS = [Binding("escape,enter,q", "close", "Close", id="detail.close")]
+
+    def __init__(self, blocks: list[Text | Table]) -> None:
+        super().__init__()
+        self.blocks = blocks
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            for block in self.blocks:
+                yield Static(block)
+            yield Static(Text("\nEsc or Enter to close", style="dim"))
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,116 @@
+"""The compact queue table: one line per queue, worst first, for screens too small for
+every tile. Each line says the queue's level in a word, its name and its main figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widget import Widget
+
+from supervisor_tui.core import fmt
+from supervisor_tui.core.kpis import QueueKpis
+from supervisor_tui.model import Severity
+from supervisor_tui.widgets.tiles import CHANNEL_GLYPH, STATUS_TEXT, severity_order
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    kpis: QueueKpis
+    severity: Severity | None
+    stale: str | None
+    order: int
+    """Where the queue's tile would be: the tie-break within a level."""
+
+
+class QueueTable(Widget):
+    DEFAULT_CSS = """
+    QueueTable { height: auto; padding: 0 1; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._rows: list[QueueRow] = []
+        self._text = Text()
+
+    @property
+    def rows(self) -> list[QueueRow]:
+        """The queues in the order shown: worst first."""
+        return list(self._rows)
+
+    def show(self, rows: list[QueueRow]) -> None:
+        rows = sorted(rows, key=lambda r: severity_order(r.severity, r.order))
+        if rows == self._rows and self._text:
+            return
+        self._rows = rows
+        self._paint()
+
+    def on_resize(self) -> None:
+        self._paint()
+
+    def _paint(self) -> None:
+        width = self.size.width or 200
+        # the channel's glyph, the longest name and a space: the figures line up
+        name_cells = min(26, max((len(r.kpis.name) for r in self._rows), default=0) + 3)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for i, row in enumerate(self._rows):
+            if i:
+                text.append("\n")
+            forms = [row_text(row, name_cells, short) for short in (False, True)]
+            fitting = next((f for f in forms if f.cell_len <= width), forms[-1])
+            fitting.truncate(width, overflow="ellipsis")
+            text.append_text(fitting)
+        self._text = text
+        self.refresh(layout=True)
+
+    def get_content_height(self, container: object, viewport: object, width: int) -> int:
+        return max(1, len(self._rows))
+
+    def render(self) -> Text:
+        return self._text
+
+
+def row_text(row: QueueRow, name_cells: int, short: bool) -> Text:
+    k = row.kpis
+    word, style = STATUS_TEXT[row.severity]
+    dim = "dim" if row.stale else ""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(f"{word:<8}", style)
+    if row.stale is not None:
+        stale = row.stale.split()[-1] if short else row.stale  # "STALE 2:05" -> "2:05"
+        text.append(f"◐ {stale} ", "bold red")
+    name = f"{CHANNEL_GLYPH.get(k.channel, '·')} {k.name}"
+    if len(name) >= name_cells:
+        name = name[: name_cells - 2] + "…"
+    text.append(Text(f"{name:<{name_cells}}", style=f"bold {dim}".strip()))
+    sep = " " if short else "  "
+    if k.realtime:
+        waiting = "?" if k.waiting is None else str(k.waiting)
+        parts = [
+            ("wait " if short else "waiting ", waiting),
+            ("", fmt.duration(k.longest_wait_s))
+            if short
+            else ("longest ", fmt.duration(k.longest_wait_s)),
+            ("SL ", fmt.percent(k.service_level)),
+        ]
+        if not short:
+            parts.append(("ASA ", fmt.duration(k.asa_s)))
+        parts.append(("ab " if short else "abandon ", fmt.percent(k.abandon_rate, 1)))
+        need = "—" if k.need is None else str(k.need)
+        parts.append(("need ", f"{need}/{k.have}" if short else f"{need} have {k.have}"))
+    else:
+        parts = [
+            ("backlog ", str(k.backlog)),
+            ("SLA ⚠ ", str(k.sla_at_risk)),
+            ("✖ ", str(k.sla_breached)),
+            ("2d+ ", str(k.aging[2])),
+        ]
+        if not short:
+            parts.append(("CSAT ", fmt.percent(k.csat)))
+    for i, (label, value) in enumerate(parts):
+        if i:
+            text.append(sep)
+        if label:
+            text.append(label, f"dim {dim}".strip() if dim else "dim")
+        text.append(value, dim or "bold")
+    return text
