@@ -83,6 +83,11 @@ async def test_a_big_hello_is_refused_before_it_is_read(
         await ws.send(json.dumps(hello))
         assert await close_code(ws) == 1009  # message too big
     assert not hub.watchers
+    # a big frame right behind a good hello (before the welcome) is read at the hello's limit
+    async with connect(url(hub), max_size=None) as ws:
+        await ws.send(json.dumps({"type": "hello", "token": SUPERVISE, "last_seq": 0}))
+        await ws.send("[" * 50_000)
+        assert await close_code(ws) == 1009
     await served(hub)
     assert not tracebacks(caplog.records)
 
@@ -281,9 +286,11 @@ def hub_thread(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, 
 class _Terminal:
     """One supervise connection, reopened when the hub closes it."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, eager: bool) -> None:
         self.address = address
+        self.eager = eager  # sends its first frame right behind the hello, not after the welcome
         self.ws: SyncConnection | None = None
+        self.welcomed = False
         self.opened = ExitStack()
 
     def open(self) -> SyncConnection:
@@ -293,20 +300,27 @@ class _Terminal:
                 sync_connect(self.address, max_size=None, open_timeout=10)
             )
             self.ws.send(json.dumps({"type": "hello", "token": SUPERVISE, "last_seq": 10**9}))
-            while json.loads(self.ws.recv(10))["type"] != "welcome":
-                pass
+            self.welcomed = not self.eager
+            if self.welcomed:
+                while json.loads(self.ws.recv(10))["type"] != "welcome":
+                    pass
         return self.ws
+
+    def limit(self) -> int:
+        """The frame size the hub holds this connection to now."""
+        return MAX_MESSAGE if self.welcomed else MAX_HELLO
 
     def exchange(self, frame: str | bytes) -> dict[str, Any] | int | None:
         """The hub's answer to one frame: its result, or the code it closed with."""
         ws = self.open()
         try:
             ws.send(frame)
-            for _ in range(1000):  # skip ticks and events; bounded
+            for _ in range(50):  # skip ticks, events and a snapshot; bounded
                 message: dict[str, Any] = json.loads(ws.recv(10))
+                self.welcomed = self.welcomed or message["type"] == "welcome"
                 if message["type"] == "result":
                     return message
-            raise AssertionError("no result among 1000 frames")
+            raise AssertionError("no result among 50 frames")
         except ConnectionClosed as exc:
             self.ws = None
             return exc.rcvd.code if exc.rcvd is not None else None
@@ -317,21 +331,26 @@ class _Terminal:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(frames=st.lists(FRAMES, min_size=1, max_size=4))
+@given(frames=st.lists(FRAMES, min_size=1, max_size=4), eager=st.booleans())
 def test_fuzz_hub_frames_never_crash_or_trace(
-    hub_thread: tuple[Hub, LoopThread], caplog: pytest.LogCaptureFixture, frames: list[Any]
+    hub_thread: tuple[Hub, LoopThread],
+    caplog: pytest.LogCaptureFixture,
+    frames: list[Any],
+    eager: bool,
 ) -> None:
     h, _ = hub_thread
-    terminal = _Terminal(url(h))
+    terminal = _Terminal(url(h), eager)
     stored = h.store.last_seq()
     try:
         for frame in frames:
             size = len(frame.encode() if isinstance(frame, str) else frame)
+            terminal.open()
+            limit = terminal.limit()
             answer = terminal.exchange(frame)
             if isinstance(answer, dict):
                 assert answer.get("ok") is False and isinstance(answer.get("error"), str)
             else:  # only a frame over the limit closes the connection: 1009, message too big
-                assert answer == 1009 and size > MAX_MESSAGE, (answer, size)
+                assert answer == 1009 and size > limit, (answer, size, limit)
     finally:
         terminal.opened.close()
     assert h.store.last_seq() == stored  # no hostile frame wrote anything

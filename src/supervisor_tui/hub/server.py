@@ -254,7 +254,7 @@ class Hub:
             hello = parse_hello(decode(frame, MAX_DEPTH))
         except (TimeoutError, ProtocolError, ConnectionClosed) as exc:
             self.refused += 1
-            why = "no hello" if isinstance(exc, TimeoutError | ConnectionClosed) else str(exc)
+            why = _no_hello(ws, exc)
             self._say.warning(f"hello:{peer}", f"hub: {peer} sent no valid hello: {why}")
             with contextlib.suppress(ConnectionClosed):
                 await ws.close(1008, "expected a hello")
@@ -270,17 +270,17 @@ class Hub:
         # known now: it may send a command with a long note
         ws.protocol.max_message_size = MAX_MESSAGE
         watcher = _Watcher(ws, entry, asyncio.Queue(self.send_queue))
-        await ws.send(
-            json.dumps(
-                {
-                    "type": "welcome",
-                    "scope": entry.scope,
-                    "user": entry.name,
-                    "floor": self.floor,
-                    "seq": self.state.seq,
-                }
-            )
-        )
+        welcome = {
+            "type": "welcome",
+            "scope": entry.scope,
+            "user": entry.name,
+            "floor": self.floor,
+            "seq": self.state.seq,
+        }
+        try:
+            await ws.send(json.dumps(welcome))
+        except ConnectionClosed:  # e.g. a big frame right behind its hello, read at 4 KB
+            return
         # join the broadcast first, so nothing committed from here on is missed
         self.watchers.add(watcher)
         watcher.sent_seq = self.state.seq
@@ -352,8 +352,7 @@ class Hub:
                 f"hub: {watcher.token.name} sent a bad frame: {exc}",
             )
             reply["error"] = str(exc)
-            with contextlib.suppress(asyncio.QueueFull):
-                watcher.queue.put_nowait(json.dumps(reply))
+            await self._reply(watcher, reply)
             return
         if watcher.token.scope != "supervise":
             reply["error"] = "this token may watch, not act (scope view)"
@@ -365,8 +364,13 @@ class Hub:
                 reply["error"] = str(exc)
             except StoreError as exc:
                 reply["error"] = f"not saved: {exc}"
-        with contextlib.suppress(asyncio.QueueFull):
-            watcher.queue.put_nowait(json.dumps(reply))
+        await self._reply(watcher, reply)
+
+    async def _reply(self, watcher: _Watcher, reply: dict[str, Any]) -> None:
+        """A command's result goes straight to its terminal: the floor's queue is dropped
+        when the terminal is resent the floor, and a result must not be dropped with it."""
+        with contextlib.suppress(ConnectionClosed):
+            await watcher.ws.send(json.dumps(reply))
 
     async def _command(self, by: str, command: Command) -> None:
         await self._read_new()  # the newest state of that escalation
@@ -381,3 +385,14 @@ class Hub:
             await asyncio.to_thread(self.desk.snooze, esc, by, float(command.minutes))
         elif isinstance(command, ResolveCommand):
             await asyncio.to_thread(self.desk.resolve, esc, by, command.note)
+
+
+def _no_hello(ws: ServerConnection, exc: Exception) -> str:
+    """Why a connection got no further than its hello, in a few words for the log."""
+    if isinstance(exc, ProtocolError):
+        return str(exc)
+    # websockets may have closed it already (a frame over the limit: 1009)
+    frame = ws.protocol.close_sent or ws.protocol.close_rcvd
+    if frame is not None:
+        return f"closed ({frame.code} {frame.reason[:60]})".replace(" )", ")")
+    return f"none within {HELLO_TIMEOUT_S:.0f} s"

@@ -86,8 +86,14 @@ class _Guard(asyncio.Protocol):
             self.door.say.warning(
                 f"full:{self.peer}", f"webhook: refused a connection from {self.peer}: {why}"
             )
+            # the 503 first; what the peer already sent is read and dropped for a moment, or
+            # closing on unread bytes would reset the connection and lose the 503
             transport.write(_BUSY)
-            transport.close()
+            if transport.can_write_eof():
+                transport.write_eof()
+                self.deadline = asyncio.get_running_loop().call_later(1.0, transport.abort)
+            else:
+                transport.close()
             return
         self.door.guards[transport] = self
         self.deadline = asyncio.get_running_loop().call_later(HEADER_TIMEOUT_S, self.too_slow)
