@@ -64,6 +64,12 @@ class _QuietLogger(logging.Logger):
             return
         super().exception(msg, *args, exc_info=exc_info, **kwargs)
 
+    def debug(self, msg: object, *args: Any, exc_info: Any = None, **kwargs: Any) -> None:
+        # aiohttp logs a request with an unknown method here, with its traceback
+        if isinstance(exc_info, HttpProcessingError):
+            exc_info = None
+        super().debug(msg, *args, exc_info=exc_info, **kwargs)
+
 
 class _Guard(asyncio.Protocol):
     """One connection, in front of aiohttp's handler: refused over the caps, and closed when
