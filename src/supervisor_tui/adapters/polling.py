@@ -63,12 +63,20 @@ class ShapeError(ValueError):
     """A record lacks a field we cannot do without (an id, a timestamp)."""
 
 
+def utc_epoch(text: str) -> float:
+    """An ISO 8601 time from a helpdesk as epoch seconds. The helpdesks document theirs in UTC
+    or with an offset; one without a zone is read as UTC, never as this machine's local time.
+    ValueError if it is not ISO 8601."""
+    at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).timestamp()
+
+
 def ts(value: Any) -> float:
     """Zendesk's ISO-8601 UTC timestamp ("2023-09-18T15:57:42Z") as epoch seconds."""
     if not isinstance(value, str):
         raise ShapeError(f"expected a timestamp, got {type(value).__name__}")
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        return utc_epoch(value)
     except ValueError:
         raise ShapeError(f"not a timestamp: {value[:40]!r}") from None
 

@@ -24,6 +24,7 @@ from supervisor_tui.store import OutboxRequest, Store
 
 OPERATOR_SOURCE = "operator"
 NOTE_MAX = 2000
+SNOOZE_MAX_MIN = 24 * 60
 
 
 class CommandRefused(ValueError):
@@ -54,7 +55,7 @@ class EscalationDesk:
     def snooze(self, esc: Escalation, by: str, minutes: float) -> Event | None:
         if not esc.is_open:
             raise CommandRefused("this escalation is already resolved")
-        if not 0 < minutes <= 24 * 60:
+        if not 0 < minutes <= SNOOZE_MAX_MIN:
             raise CommandRefused("snooze for 1 minute to 24 hours")
         now = self.clock()
         payload = EscalationSnoozed(

@@ -343,7 +343,10 @@ class RemoteDesk:
         self.client.command_blocking("note", esc.escalation_id, note=note)
 
     def snooze(self, esc: Escalation, by: str, minutes: float) -> None:
-        self.client.command_blocking("snooze", esc.escalation_id, minutes=minutes)
+        # the hub takes whole minutes only (a strict int on the wire, not 15.0)
+        if not float(minutes).is_integer():
+            raise CommandRefused("snooze for a whole number of minutes")
+        self.client.command_blocking("snooze", esc.escalation_id, minutes=int(minutes))
 
     def resolve(self, esc: Escalation, by: str, reason: str = "") -> None:
         self.client.command_blocking("resolve", esc.escalation_id, note=reason)

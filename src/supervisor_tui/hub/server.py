@@ -9,6 +9,12 @@ the hub's memory and never slows the others.
 
 Commands (ack, note, snooze, resolve) come from ``supervise`` tokens only, are written by the
 hub with the token's name, and come back to every terminal as events.
+
+The door is guarded before anyone is known: a peer address may hold ``per_peer`` connections
+and the hub ``max_connections`` (more are closed with 1013 "try again later"); until its
+hello is accepted a connection may send frames of ``MAX_HELLO`` bytes only and has
+``HELLO_TIMEOUT_S`` to send it; then ``MAX_MESSAGE``. A bad frame is answered (an error
+result) and logged in one line, never with a traceback.
 """
 
 from __future__ import annotations
@@ -29,15 +35,25 @@ from supervisor_tui.core.commands import CommandRefused, EscalationDesk
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.snapshot import SNAPSHOT_FORMAT, freeze
 from supervisor_tui.core.targets import FloorTargets
+from supervisor_tui.hub.limits import ConnectionLimits, Throttled, peer_host
 from supervisor_tui.hub.protocol import (
     HELLO_TIMEOUT_S,
+    MAX_DEPTH,
+    MAX_HELLO,
     MAX_MESSAGE,
     TICK_S,
+    AckCommand,
+    Command,
+    NoteCommand,
     ProtocolError,
+    ResolveCommand,
+    SnoozeCommand,
     TokenEntry,
     decode,
     events_frame,
     find_token,
+    parse_command,
+    parse_hello,
     snapshot_frame,
 )
 from supervisor_tui.model import Event
@@ -51,6 +67,11 @@ CATCH_UP_MAX = 5_000
 """A watcher further behind than this gets a snapshot instead of the events (one frozen
 floor, shared by every watcher that needs it at that seq, is cheaper than the events)."""
 READ_BATCH = 2_000
+PER_PEER = 32
+"""Connections one address may hold: a wall of screens behind one NAT, not a flood."""
+MAX_CONNECTIONS = 512
+INCOMING_QUEUE = 8
+"""Frames a terminal may have waiting to be handled: a terminal sends a command at a time."""
 
 
 @dataclass(eq=False)
@@ -76,6 +97,8 @@ class Hub:
         port: int = 8765,
         ssl_context: ssl.SSLContext | None = None,
         send_queue: int = SEND_QUEUE,
+        per_peer: int = PER_PEER,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.store = store
         self.tokens = list(tokens)
@@ -91,6 +114,8 @@ class Hub:
         self.watchers: set[_Watcher] = set()
         self.resyncs = 0
         self.refused = 0
+        self.limits = ConnectionLimits(per_peer, max_connections)
+        self._say = Throttled(log)
         self._server: Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._bell = asyncio.Event()
@@ -108,7 +133,10 @@ class Hub:
             self.host,
             self.port,
             ssl=self.ssl_context,
-            max_size=MAX_MESSAGE,
+            max_size=MAX_HELLO,  # raised to MAX_MESSAGE once the hello is accepted
+            max_queue=INCOMING_QUEUE,
+            open_timeout=HELLO_TIMEOUT_S,
+            close_timeout=2,  # a peer that stalls mid-frame never answers the close
             ping_interval=5,
             ping_timeout=10,
             compression=None,
@@ -207,39 +235,56 @@ class Hub:
     # -- one terminal ---------------------------------------------------------------------
 
     async def _serve(self, ws: ServerConnection) -> None:
-        try:
-            hello = decode(await asyncio.wait_for(ws.recv(), HELLO_TIMEOUT_S))
-        except (TimeoutError, ProtocolError, ConnectionClosed):
+        peer = peer_host(ws.remote_address)
+        why = self.limits.admit(peer)
+        if why is not None:
             self.refused += 1
+            self._say.warning(f"full:{peer}", f"hub: refused a connection from {peer}: {why}")
+            with contextlib.suppress(ConnectionClosed):
+                await ws.close(1013, "too many connections; try again later")
+            return
+        try:
+            await self._serve_admitted(ws, peer)
+        finally:
+            self.limits.release(peer)
+
+    async def _serve_admitted(self, ws: ServerConnection, peer: str) -> None:
+        try:
+            frame = await asyncio.wait_for(ws.recv(), HELLO_TIMEOUT_S)
+            hello = parse_hello(decode(frame, MAX_DEPTH))
+        except (TimeoutError, ProtocolError, ConnectionClosed) as exc:
+            self.refused += 1
+            why = _no_hello(ws, exc)
+            self._say.warning(f"hello:{peer}", f"hub: {peer} sent no valid hello: {why}")
             with contextlib.suppress(ConnectionClosed):
                 await ws.close(1008, "expected a hello")
             return
-        token = hello.get("token")
-        entry = find_token(token, self.tokens) if isinstance(token, str) else None
-        if hello.get("type") != "hello" or entry is None:
+        entry = find_token(hello.token, self.tokens)
+        if entry is None:
             self.refused += 1
+            self._say.warning(f"token:{peer}", f"hub: {peer} sent an unknown token")
             with contextlib.suppress(ConnectionClosed):
                 await ws.send(json.dumps({"type": "error", "error": "unknown token"}))
                 await ws.close(1008, "unknown token")
             return
+        # known now: it may send a command with a long note
+        ws.protocol.max_message_size = MAX_MESSAGE
         watcher = _Watcher(ws, entry, asyncio.Queue(self.send_queue))
-        last = hello.get("last_seq")
-        last_seq = last if isinstance(last, int) and last >= 0 else 0
-        await ws.send(
-            json.dumps(
-                {
-                    "type": "welcome",
-                    "scope": entry.scope,
-                    "user": entry.name,
-                    "floor": self.floor,
-                    "seq": self.state.seq,
-                }
-            )
-        )
+        welcome = {
+            "type": "welcome",
+            "scope": entry.scope,
+            "user": entry.name,
+            "floor": self.floor,
+            "seq": self.state.seq,
+        }
+        try:
+            await ws.send(json.dumps(welcome))
+        except ConnectionClosed:  # e.g. a big frame right behind its hello, read at 4 KB
+            return
         # join the broadcast first, so nothing committed from here on is missed
         self.watchers.add(watcher)
         watcher.sent_seq = self.state.seq
-        sender = asyncio.create_task(self._send_loop(watcher, last_seq))
+        sender = asyncio.create_task(self._send_loop(watcher, hello.last_seq))
         try:
             async for frame in ws:
                 await self._handle(watcher, frame)
@@ -293,45 +338,61 @@ class Hub:
         await watcher.ws.send(frame)
 
     async def _handle(self, watcher: _Watcher, frame: str | bytes) -> None:
+        reply: dict[str, Any] = {"type": "result", "id": None, "ok": False}
         try:
-            message = decode(frame)
+            message = decode(frame, MAX_DEPTH)
+            if isinstance(message.get("id"), str):
+                reply["id"] = message["id"][:64]
+            if message["type"] != "command":
+                raise ProtocolError(f"unknown message type {message['type'][:20]!r}")
+            command = parse_command(message)
         except ProtocolError as exc:
-            log.warning("hub: %s sent a bad frame: %s", watcher.token.name, exc)
+            self._say.warning(
+                f"frame:{watcher.token.name}",
+                f"hub: {watcher.token.name} sent a bad frame: {exc}",
+            )
+            reply["error"] = str(exc)
+            await self._reply(watcher, reply)
             return
-        if message["type"] != "command":
-            return
-        reply: dict[str, Any] = {"type": "result", "id": message.get("id"), "ok": False}
         if watcher.token.scope != "supervise":
             reply["error"] = "this token may watch, not act (scope view)"
         else:
             try:
-                await self._command(watcher.token.name, message)
+                await self._command(watcher.token.name, command)
                 reply["ok"] = True
             except (CommandRefused, ProtocolError) as exc:
                 reply["error"] = str(exc)
             except StoreError as exc:
                 reply["error"] = f"not saved: {exc}"
-        with contextlib.suppress(asyncio.QueueFull):
-            watcher.queue.put_nowait(json.dumps(reply))
+        await self._reply(watcher, reply)
 
-    async def _command(self, by: str, message: dict[str, Any]) -> None:
-        action = message.get("action")
-        escalation_id = message.get("escalation_id")
+    async def _reply(self, watcher: _Watcher, reply: dict[str, Any]) -> None:
+        """A command's result goes straight to its terminal: the floor's queue is dropped
+        when the terminal is resent the floor, and a result must not be dropped with it."""
+        with contextlib.suppress(ConnectionClosed):
+            await watcher.ws.send(json.dumps(reply))
+
+    async def _command(self, by: str, command: Command) -> None:
         await self._read_new()  # the newest state of that escalation
-        esc = self.state.escalations.get(str(escalation_id))
+        esc = self.state.escalations.get(command.escalation_id)
         if esc is None:
-            raise ProtocolError(f"no escalation {str(escalation_id)[:60]!r}")
-        note = str(message.get("note") or "")[:4000]
-        if action == "ack":
-            await asyncio.to_thread(self.desk.ack, esc, by, note)
-        elif action == "note":
-            await asyncio.to_thread(self.desk.note, esc, by, note)
-        elif action == "snooze":
-            minutes = message.get("minutes")
-            if not isinstance(minutes, int | float):
-                raise ProtocolError("snooze needs minutes")
-            await asyncio.to_thread(self.desk.snooze, esc, by, float(minutes))
-        elif action == "resolve":
-            await asyncio.to_thread(self.desk.resolve, esc, by, note)
-        else:
-            raise ProtocolError(f"unknown action {str(action)[:20]!r}")
+            raise ProtocolError(f"no escalation {command.escalation_id[:60]!r}")
+        if isinstance(command, AckCommand):
+            await asyncio.to_thread(self.desk.ack, esc, by, command.note)
+        elif isinstance(command, NoteCommand):
+            await asyncio.to_thread(self.desk.note, esc, by, command.note)
+        elif isinstance(command, SnoozeCommand):
+            await asyncio.to_thread(self.desk.snooze, esc, by, float(command.minutes))
+        elif isinstance(command, ResolveCommand):
+            await asyncio.to_thread(self.desk.resolve, esc, by, command.note)
+
+
+def _no_hello(ws: ServerConnection, exc: Exception) -> str:
+    """Why a connection got no further than its hello, in a few words for the log."""
+    if isinstance(exc, ProtocolError):
+        return str(exc)
+    # websockets may have closed it already (a frame over the limit: 1009)
+    frame = ws.protocol.close_sent or ws.protocol.close_rcvd
+    if frame is not None:
+        return f"closed ({frame.code} {frame.reason[:60]})".replace(" )", ")")
+    return f"none within {HELLO_TIMEOUT_S:.0f} s"

@@ -55,10 +55,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from supervisor_tui.adapters.polling import ShapeError, group_channel
+from supervisor_tui.adapters.polling import ShapeError, group_channel, utc_epoch
 from supervisor_tui.model import (
     Channel,
     Priority,
@@ -132,7 +131,7 @@ def jira_ts(value: Any) -> float:
     if not isinstance(value, str):
         raise ShapeError(f"expected a Jira time, got {type(value).__name__}")
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        return utc_epoch(value)
     except ValueError:
         raise ShapeError(f"not a Jira time: {value[:40]!r}") from None
 

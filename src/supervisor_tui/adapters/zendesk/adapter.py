@@ -42,6 +42,7 @@ from supervisor_tui.adapters.base import (
     SourceSetupError,
     WriteBackError,
 )
+from supervisor_tui.adapters.deliveries import SeenDeliveries
 from supervisor_tui.adapters.http import (
     ApiError,
     BadBody,
@@ -244,6 +245,8 @@ class ZendeskAdapter(PolledSource):
         self.settings = settings
         self.ctx = parse.Context(source=name, escalation_tags=settings.escalation_tags)
         self.last_export_ended = False
+        # a signature stays valid WEBHOOK_MAX_AGE_S either side of now: remember it for both
+        self.seen_webhooks = SeenDeliveries(2 * WEBHOOK_MAX_AGE_S, wall)
         self._cursor: dict[str, Any] = {}
         self.load_cursor(None)
         self._sla_clocks: dict[tuple[str, str, int], parse.SlaClock] = {}
@@ -1039,7 +1042,9 @@ class ZendeskAdapter(PolledSource):
         """A Zendesk webhook delivery: check its signature and age, then poll sooner.
 
         Returns (HTTP status, short reason). The body is never trusted as data: the poll
-        stays the source of truth."""
+        stays the source of truth. A delivery seen before (the same signature: a replay, or
+        Zendesk retrying one whose answer was lost) is answered 200, so Zendesk does not
+        retry it (it retries on 409), and does nothing."""
         secret = self.settings.webhook_secret
         if not secret:
             return 404, "no webhook secret configured for this source"
@@ -1049,11 +1054,15 @@ class ZendeskAdapter(PolledSource):
         if not verify_signature(secret, stamp, body, signature):
             return 401, "bad signature"
         try:
-            sent = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+            sent = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
         except ValueError:
             return 400, "bad timestamp"
-        if abs(self.wall() - sent) > WEBHOOK_MAX_AGE_S:
+        if sent.tzinfo is None:  # Zendesk's is ISO 8601 with a zone; never read as local time
+            return 400, "timestamp without a zone"
+        if abs(self.wall() - sent.timestamp()) > WEBHOOK_MAX_AGE_S:
             return 401, "timestamp too old"
+        if not self.seen_webhooks.first_time(signature.strip()):
+            return 200, "already seen; ignored"
         self.poll_soon_for_webhook()
         return 200, "ok"
 
@@ -1186,7 +1195,13 @@ def verify_signature(secret: str, timestamp: str, body: bytes, signature: str) -
     """Zendesk's webhook signature: base64(HMAC-SHA256(secret, timestamp + body))."""
     if not signature or not timestamp:
         return False
-    mac = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
+    if not signature.isascii():  # not base64 (and compare_digest takes ASCII text only)
+        return False
+    try:
+        signed = timestamp.encode() + body
+    except UnicodeEncodeError:  # bytes that were not UTF-8 cannot have been signed
+        return False
+    mac = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
     return hmac.compare_digest(base64.b64encode(mac).decode(), signature.strip())
 
 
