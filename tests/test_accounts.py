@@ -24,6 +24,7 @@ from supervisor_tui.adapters.freshdesk.adapter import FreshdeskAdapter, Freshdes
 from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
 from supervisor_tui.adapters.zendesk.adapter import ZendeskAdapter, ZendeskSettings
 from supervisor_tui.cli import main
+from supervisor_tui.core.kpis import queue_kpis
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.fakes.common import Account, LoopbackServer
 from supervisor_tui.fakes.freshdesk import FakeFreshdesk
@@ -144,6 +145,15 @@ async def test_zendesk_agent_token_feeds_the_board_with_no_status(
     assert open_fake and open_fake <= open_board
     assert state.agents and all(a.state is AgentState.UNKNOWN for a in state.agents.values())
     assert not any(state.staffed.values())
+    # every figure the token cannot read is unknown on the tiles, never 0
+    now = time.time()
+    for queue in state.queues.values():
+        k = queue_kpis(state, queue, now)
+        assert k.have is None
+        if queue.channel.is_realtime:  # calls (no Talk stats) and chats (no first replies)
+            assert k.offered is None and k.need is None and k.service_level is None
+        else:
+            assert k.sla_at_risk is None and k.sla_breached is None
 
 
 async def test_zendesk_without_omnichannel_takes_presence_from_talk(tmp_path: Path) -> None:

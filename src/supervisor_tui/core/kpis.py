@@ -184,6 +184,7 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
         if queue.channel.is_realtime and source.lacks(contacts):
             sl = asa = abandon_rate = aht = None
             offered = answered = None
+            need = None  # no arrivals to size staffing on: unknown, not 0
         if source.lacks(Capability.QUEUE_STATS) and reported is None:
             waiting = longest = None
     return QueueKpis(
