@@ -224,6 +224,15 @@ class OAuthRefreshKeys(SourceSettings):
         return self
 
 
+def need_address(base_url: str | None, host: str | None, host_key: str) -> None:
+    """A source's address: its helpdesk's own name (``host_key``: subdomain, domain, site,
+    instance) or a ``base_url`` (which wins), checked."""
+    if not base_url and not host:
+        raise ValueError(f"needs {host_key} (or base_url)")
+    if base_url:
+        check_base_url(base_url)
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True

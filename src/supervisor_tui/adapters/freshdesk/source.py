@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from supervisor_tui.adapters.base import SourceSettings, check_base_url
+from supervisor_tui.adapters.base import SourceSettings, need_address
 
 
 class FreshdeskSource(SourceSettings):
@@ -42,10 +42,7 @@ class FreshdeskSource(SourceSettings):
 
     @model_validator(mode="after")
     def _needs(self) -> FreshdeskSource:
-        if not self.base_url and not self.domain:
-            raise ValueError("needs domain (or base_url)")
-        if self.base_url:
-            check_base_url(self.base_url)
+        need_address(self.base_url, self.domain, "domain")
         if not (self.api_key_env or self.api_key_file):
             raise ValueError("needs api_key_env or api_key_file")
         return self

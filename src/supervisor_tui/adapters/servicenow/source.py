@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from supervisor_tui.adapters.base import OAuthRefreshKeys, check_base_url
+from supervisor_tui.adapters.base import OAuthRefreshKeys, need_address
 
 
 class ServiceNowSource(OAuthRefreshKeys):
@@ -49,10 +49,7 @@ class ServiceNowSource(OAuthRefreshKeys):
 
     @model_validator(mode="after")
     def _needs(self) -> ServiceNowSource:
-        if not self.base_url and not self.instance:
-            raise ValueError("needs instance (or base_url)")
-        if self.base_url:
-            check_base_url(self.base_url)
+        need_address(self.base_url, self.instance, "instance")
         oauth = self.oauth_token_env or self.oauth_refresh_token_file
         if not oauth and not (self.username and (self.password_env or self.password_file)):
             raise ValueError(

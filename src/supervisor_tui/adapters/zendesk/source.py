@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from supervisor_tui.adapters.base import OAuthRefreshKeys, check_base_url
+from supervisor_tui.adapters.base import OAuthRefreshKeys, need_address
 
 
 class ZendeskSource(OAuthRefreshKeys):
@@ -45,10 +45,7 @@ class ZendeskSource(OAuthRefreshKeys):
 
     @model_validator(mode="after")
     def _needs(self) -> ZendeskSource:
-        if not self.base_url and not self.subdomain:
-            raise ValueError("needs subdomain (or base_url)")
-        if self.base_url:
-            check_base_url(self.base_url)
+        need_address(self.base_url, self.subdomain, "subdomain")
         oauth = self.oauth_token_env or self.oauth_refresh_token_file
         if not oauth and not (self.email and (self.token_env or self.token_file)):
             raise ValueError(
