@@ -217,21 +217,11 @@ class JsmAdapter(PolledSource):
         self._counts: dict[str, int] = {}
         self._members_read_at = -math.inf
         self.tasks = [
-            Task(
-                "directory",
-                settings.directory_interval_s,
-                False,
-                self._poll_directory,
-                True,
-                capability=Capability.QUEUES,
-            ),
-            Task(
-                "queues",
-                settings.queue_interval_s,
-                True,
-                self._poll_queues,
-                capability=Capability.QUEUES,
-            ),
+            # desks: a desk the token's user is a customer of is skipped by the adapter
+            # itself (a partial limit); a configured desk that is not there is an error to
+            # say (DEGRADED), not a capability the account lacks
+            Task("directory", settings.directory_interval_s, False, self._poll_directory, True),
+            Task("queues", settings.queue_interval_s, True, self._poll_queues),
             Task(
                 "tickets",
                 settings.ticket_interval_s,
