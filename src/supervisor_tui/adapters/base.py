@@ -202,6 +202,14 @@ class OAuthRefreshKeys(SourceSettings):
     """Default: the vendor's (``<base_url>/oauth_token.do``, ``https://auth.atlassian.com/
     oauth/token``, ``<base_url>/oauth/tokens``)."""
 
+    oauth_token_env: str | None = None
+    """A bearer token in this environment variable (without renewal)."""
+
+    def need_login(self, has_login: bool, login: str) -> None:
+        """Either a login (``login`` names its keys) or an OAuth token, fixed or renewed."""
+        if not (has_login or self.oauth_token_env or self.oauth_refresh_token_file):
+            raise ValueError(f"needs {login}, oauth_token_env or oauth_refresh_token_file")
+
     @model_validator(mode="after")
     def _oauth_refresh(self) -> OAuthRefreshKeys:
         if self.oauth_token_url:

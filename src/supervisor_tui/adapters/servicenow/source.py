@@ -50,10 +50,8 @@ class ServiceNowSource(OAuthRefreshKeys):
     @model_validator(mode="after")
     def _needs(self) -> ServiceNowSource:
         need_address(self.base_url, self.instance, "instance")
-        oauth = self.oauth_token_env or self.oauth_refresh_token_file
-        if not oauth and not (self.username and (self.password_env or self.password_file)):
-            raise ValueError(
-                "needs username and password_env or password_file, oauth_token_env or "
-                "oauth_refresh_token_file"
-            )
+        self.need_login(
+            bool(self.username and (self.password_env or self.password_file)),
+            "username and password_env or password_file",
+        )
         return self

@@ -46,10 +46,8 @@ class ZendeskSource(OAuthRefreshKeys):
     @model_validator(mode="after")
     def _needs(self) -> ZendeskSource:
         need_address(self.base_url, self.subdomain, "subdomain")
-        oauth = self.oauth_token_env or self.oauth_refresh_token_file
-        if not oauth and not (self.email and (self.token_env or self.token_file)):
-            raise ValueError(
-                "needs email with token_env or token_file, oauth_token_env or "
-                "oauth_refresh_token_file"
-            )
+        self.need_login(
+            bool(self.email and (self.token_env or self.token_file)),
+            "email with token_env or token_file",
+        )
         return self
