@@ -380,3 +380,22 @@ async def test_freshdesk_group_scope_says_which_groups_it_leaves_out(
         t for t in fake.tickets.values() if not t.get("deleted") and t.get("group_id") in mine
     ]
     assert source["tickets"] == len(in_scope) > 0
+
+
+@pytest.mark.parametrize("short", [False, True])
+def test_the_compact_queue_table_shows_unknown_figures_as_unknown(short: bool) -> None:
+    """A figure the account cannot give reads "—" in the compact table too, never "None"."""
+    from dataclasses import replace
+
+    from supervisor_tui.core.kpis import QueueKpis
+    from supervisor_tui.widgets.queuetable import QueueRow, row_text
+
+    known = QueueKpis(
+        queue_id="zd:1", name="Email", channel="email", realtime=False, waiting=None,
+        longest_wait_s=None, waiting_as_of=None, sl_threshold_s=20, service_level=None,
+        asa_s=None, abandon_rate=None, aht_s=None, offered=None, answered=None, backlog=12,
+        aging=(10, 2, 0), sla_at_risk=None, sla_breached=None, csat=None, need=None, have=None,
+    )  # fmt: skip
+    for kpis in (known, replace(known, channel="chat", realtime=True, name="Chat")):
+        text = row_text(QueueRow(kpis, None, None, 0), 20, short).plain
+        assert "None" not in text and "—" in text

@@ -96,13 +96,13 @@ def row_text(row: QueueRow, name_cells: int, short: bool) -> Text:
         if not short:
             parts.append(("ASA ", fmt.duration(k.asa_s)))
         parts.append(("ab " if short else "abandon ", fmt.percent(k.abandon_rate, 1)))
-        need = "—" if k.need is None else str(k.need)
-        parts.append(("need ", f"{need}/{k.have}" if short else f"{need} have {k.have}"))
+        need, have = fmt.count(k.need), fmt.count(k.have)
+        parts.append(("need ", f"{need}/{have}" if short else f"{need} have {have}"))
     else:
         parts = [
             ("backlog ", str(k.backlog)),
-            ("SLA ⚠ ", str(k.sla_at_risk)),
-            ("✖ ", str(k.sla_breached)),
+            ("SLA ⚠ ", fmt.count(k.sla_at_risk)),
+            ("✖ ", fmt.count(k.sla_breached)),
             ("2d+ ", str(k.aging[2])),
         ]
         if not short:
