@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import tempfile
 import time
@@ -65,14 +64,17 @@ def _parser() -> argparse.ArgumentParser:
         help="four helpdesks on one board: also an IT desk on a fake Jira Service Management "
         "and an operations desk on a fake ServiceNow",
     )
+    _log_options(demo)
 
     run = sub.add_parser("run", help="adapters, store, rules and dashboard in one process")
     run.add_argument("-c", "--config", type=Path, required=True)
     run.add_argument("--db", type=Path, help="the SQLite file (overrides [store] path)")
+    _log_options(run)
 
     serve = sub.add_parser("serve", help="headless: adapters, store, rules and the hub")
     serve.add_argument("-c", "--config", type=Path, required=True)
     serve.add_argument("--db", type=Path, help="the SQLite file (overrides [store] path)")
+    _log_options(serve)
 
     watch = sub.add_parser("watch", help="the dashboard fed by a hub (no helpdesk secrets)")
     watch.add_argument("url", help="ws://127.0.0.1:8765 or wss://host:port")
@@ -157,6 +159,19 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--at", help="start at this clock time (HH:MM)")
     replay.add_argument("--profile", choices=("wall", "desk"), default=None)
     return parser
+
+
+def _log_options(command: argparse.ArgumentParser) -> None:
+    from supervisor_tui.logs import LEVELS
+
+    command.add_argument(
+        "--log-file",
+        type=Path,
+        help="the log (default: beside the SQLite store, FILE.log; with a PostgreSQL store, "
+        "floor.log in the data directory)",
+    )
+    command.add_argument("--log-level", choices=LEVELS, default="info", help="(default info)")
+    command.add_argument("--log-json", action="store_true", help="JSON lines, one per event")
 
 
 DEMO_TOKEN_ENV = "SUPERVISOR_TUI_DEMO_ZENDESK_TOKEN"
@@ -293,15 +308,14 @@ def _demo(args: argparse.Namespace, db: Path) -> int:
         helpdesks.stop()
 
 
-def _log_to(path: Path) -> None:
+def _log_to(args: argparse.Namespace, beside: Path) -> None:
+    """The log: ``--log-file``, else beside the store (``FILE.log``); with a PostgreSQL
+    store that is the data directory, maybe not made yet."""
+    from supervisor_tui.logs import log_to
+
+    path = args.log_file or beside.with_suffix(".log")
     try:
-        # beside the store; with a PostgreSQL store that is the data directory, maybe not made yet
-        path.parent.mkdir(parents=True, exist_ok=True)
-        logging.basicConfig(
-            filename=path,
-            level=logging.INFO,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        log_to(path, level=args.log_level, json_lines=args.log_json)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot write the log ({exc.strerror})") from None
 
@@ -405,7 +419,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     db = _sqlite_file(args, config)
-    _log_to((db or config.store.resolved_path()).with_suffix(".log"))
+    _log_to(args, db or config.store.resolved_path())
     hub_config = config.hub
     if not hub_config.tokens:
         raise ConfigError(f"{args.config}: [hub] has no tokens (make one: supervisor-tui token)")
@@ -780,17 +794,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "demo":
             if args.db is not None:
-                _log_to(args.db.with_suffix(".log"))
+                _log_to(args, args.db)
                 code = _demo(args, args.db)
                 print(f"The recording is in {args.db}")
                 return code
             with tempfile.TemporaryDirectory(prefix="supervisor-tui-demo-") as tmp:
-                _log_to(Path(tmp) / "demo.log")
+                _log_to(args, Path(tmp) / "demo.db")
                 return _demo(args, Path(tmp) / "demo.db")
         if args.command == "run":
             config = load_config(args.config)
             db = _sqlite_file(args, config)
-            _log_to((db or config.store.resolved_path()).with_suffix(".log"))
+            _log_to(args, db or config.store.resolved_path())
             return _run_dashboard(config, db)
         if args.command == "check":
             return _check(args)

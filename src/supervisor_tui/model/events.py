@@ -240,6 +240,7 @@ class EscalationAcked(Payload):
     by: str
     note: str = ""
     at: float
+    terminal: str = ""
 
 
 class EscalationNoted(Payload):
@@ -248,6 +249,7 @@ class EscalationNoted(Payload):
     by: str
     note: str = Field(min_length=1)
     at: float
+    terminal: str = ""
 
 
 class EscalationSnoozed(Payload):
@@ -256,6 +258,7 @@ class EscalationSnoozed(Payload):
     by: str
     until: float
     at: float
+    terminal: str = ""
 
 
 class EscalationResolved(Payload):
@@ -264,6 +267,7 @@ class EscalationResolved(Payload):
     by: str | None = None  # None: the rule saw the condition clear
     reason: str = ""
     at: float
+    terminal: str = ""
 
 
 class ViewCount(Payload):
