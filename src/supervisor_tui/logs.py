@@ -37,8 +37,8 @@ class TextLines(logging.Formatter):
         super().__init__(_TEXT_FORMAT)
 
     def format(self, record: logging.LogRecord) -> str:
-        line = _one_line(super().format(record).replace("\n", " | "))
-        return line
+        # a traceback too stays on its line (its newlines escaped), so a line is an event
+        return _one_line(super().format(record))
 
 
 class JsonLines(logging.Formatter):
