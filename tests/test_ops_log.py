@@ -208,7 +208,7 @@ async def test_the_log_of_a_faulty_night_says_what_happened(
     has("INFO", "hub: terminal 127.0.0.1 connected with token 'Sam Lead' (scope supervise)")
     has("hub: terminal 127.0.0.1 connected with token 'Wall 3' (scope view)")
     has("WARNING", "unknown token")
-    has("WARNING", "refused a snooze", "'Wall 3'", "scope view")
+    has("WARNING", "refused a command (snooze)", "'Wall 3'", "scope view")
     # the operator's command, who did it and from where
     has("INFO", "operator: acked by 'Sam Lead' from watch 127.0.0.1", esc.escalation_id)
     # the write-back: attempted, failed, kept with a retry time

@@ -20,6 +20,7 @@ from supervisor_tui.store import SQLiteStore, StoreError
 
 if TYPE_CHECKING:
     from supervisor_tui.hub.live import LiveFloor
+    from supervisor_tui.store.postgres import PostgresStore
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -112,6 +113,17 @@ def _parser() -> argparse.ArgumentParser:
         help="term: a summary on screen (default); md, csv, json, html: a document",
     )
     report.add_argument("--out", type=Path, help="write here (default: standard output)")
+
+    audit = sub.add_parser(
+        "audit", help="every ack, note, snooze and resolve: who, when, where, its write-back"
+    )
+    audit.add_argument("file", metavar="FILE", help="a recording, or a postgresql:// store")
+    audit.add_argument("-c", "--config", type=Path, help="the floor's time zone and store schema")
+    audit.add_argument(
+        "--from", dest="since", help="start, YYYY-MM-DD or YYYY-MM-DDTHH:MM (floor time)"
+    )
+    audit.add_argument("--to", dest="until", help="end (not included), same forms")
+    audit.add_argument("--format", choices=("term", "csv", "json"), default="term")
 
     record = sub.add_parser("record", help="write a simulated shift to a recording, no UI")
     record.add_argument("--source", choices=("simulator",), default="simulator")
@@ -559,19 +571,12 @@ def _report(args: argparse.Namespace) -> int:
     from supervisor_tui.model import Event
     from supervisor_tui.report.compute import ReportError, compute
     from supervisor_tui.store import SQLiteStore
-    from supervisor_tui.store.postgres import PostgresStore
 
     config = load_config(args.config) if args.config is not None else Config()
     stores: list[SQLiteStore | PostgresStore] = []
     try:
         for name in args.files:
-            if name.startswith(("postgresql://", "postgres://")):
-                stores.append(PostgresStore(name, read_only=True, schema=config.store.schema_name))
-                continue
-            path = Path(name)
-            if not path.exists():
-                raise ConfigError(f"{path}: no such file")
-            stores.append(SQLiteStore(path, read_only=True))
+            stores.append(_open_recording(name, config))
         recorded = next((r for s in stores if (r := recorded_settings(s)) is not None), None)
         floor_name = config.floor.name
         if args.config is not None or recorded is None:
@@ -633,6 +638,68 @@ def _report(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ConfigError(f"{args.out}: cannot write ({exc.strerror})") from None
     print(f"report written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _open_recording(name: str, config: Config) -> SQLiteStore | PostgresStore:
+    """A recording, read-only: a SQLite file or a postgresql:// store."""
+    from supervisor_tui.store.postgres import PostgresStore
+
+    if name.startswith(("postgresql://", "postgres://")):
+        return PostgresStore(name, read_only=True, schema=config.store.schema_name)
+    path = Path(name)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such file")
+    return SQLiteStore(path, read_only=True)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    import supervisor_tui.report.audit as audit
+    from supervisor_tui.core.replay import recorded_settings
+    from supervisor_tui.core.targets import targets_from_settings
+    from supervisor_tui.store.base import WriteBackOutcome
+    from supervisor_tui.store.postgres import PostgresStore
+
+    config = load_config(args.config) if args.config is not None else Config()
+    store = _open_recording(args.file, config)
+    try:
+        recorded = recorded_settings(store)
+        if args.config is None and recorded is not None:
+            targets = targets_from_settings(recorded)
+        else:
+            targets = config.floor_targets()
+        start = _floor_time(args.since, targets, "--from")
+        end = _floor_time(args.until, targets, "--to")
+        if start is not None and end is not None and end <= start:
+            raise ConfigError("--to must come after --from")
+        outcomes: list[WriteBackOutcome] | None
+        try:
+            outcomes = store.write_back_outcomes()
+        except StoreError as exc:  # an older recording's outbox: the commands still count
+            print(f"audit: write-backs unknown ({exc})", file=sys.stderr)
+            outcomes = None
+        kinds = (
+            "escalation.raised",
+            "escalation.acked",
+            "escalation.noted",
+            "escalation.snoozed",
+            "escalation.resolved",
+        )
+        events = [e for k in kinds for e in store.events_of_kind(k)]
+        events.sort(key=lambda e: e.seq)
+        entries = audit.audit_trail(events, outcomes, targets.zone(), start=start, end=end)
+    finally:
+        store.close()
+    if args.format == "csv":
+        sys.stdout.write(audit.to_csv(entries))
+    elif args.format == "json":
+        sys.stdout.write(audit.to_json(entries))
+    else:
+        # a URL is shown as the store says it (without its password)
+        where = printable(store.where if isinstance(store, PostgresStore) else args.file)
+        Console().print(audit.to_table(entries, f"Commands on {where}: {len(entries)}"))
     return 0
 
 
@@ -818,6 +885,8 @@ def main(argv: list[str] | None = None) -> int:
             return _record(args)
         if args.command == "report":
             return _report(args)
+        if args.command == "audit":
+            return _audit(args)
         if args.command == "replay":
             return _replay(args)
         if args.command == "import":

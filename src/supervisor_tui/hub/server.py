@@ -368,15 +368,15 @@ class Hub:
             reply["error"] = "this token may watch, not act (scope view)"
             self._say.warning(
                 f"scope:{name}",
-                f"hub: refused a {command.action} from {watcher.peer} with token {name!r}: "
-                "scope view may watch, not act",
+                f"hub: refused a command ({command.action}) from {watcher.peer} "
+                f"with token {name!r}: scope view may watch, not act",
             )
         else:
             try:
                 await self._command(name, command, f"watch {watcher.peer}")
                 reply["ok"] = True
             except ProtocolError as exc:
-                log.warning("hub: refused a %s from %r: %s", command.action, name, exc)
+                log.warning("hub: refused a command (%s) from %r: %s", command.action, name, exc)
                 reply["error"] = str(exc)
             except CommandRefused as exc:  # the desk has logged it
                 reply["error"] = str(exc)

@@ -76,6 +76,20 @@ class OutboxItem:
 
 
 @dataclass(frozen=True, slots=True)
+class WriteBackOutcome:
+    """Where an operator command's write-back stands (the audit trail's last column)."""
+
+    event_seq: int
+    source: str
+    action: str
+    state: str  # pending | delivered | failed
+    attempts: int
+    last_error: str | None
+    delivered_at: float | None
+    next_attempt_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxRequest:
     source: str
     action: str

@@ -86,6 +86,7 @@ from supervisor_tui.store.base import (
     StoreCorrupt,
     StoreError,
     StoreTooNew,
+    WriteBackOutcome,
     event_from_row,
     holder_text,
 )
@@ -764,6 +765,14 @@ class PostgresStore:
             (now, limit),
         )
         return [OutboxItem(*row) for row in rows]
+
+    def write_back_outcomes(self) -> list[WriteBackOutcome]:
+        """Every write-back the outbox holds, in the order the commands were made."""
+        rows = self._read(
+            "SELECT event_seq, source, action, state, attempts, last_error, delivered_at, "
+            "next_attempt_at FROM outbox ORDER BY id"
+        )
+        return [WriteBackOutcome(*row) for row in rows]
 
     def outbox_pending_count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")[0][0])
