@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import shlex
 import stat
 import tomllib
 import unicodedata
@@ -333,7 +334,7 @@ def load_config(path: str | Path) -> Config:
         # token; and it names the floor's secrets, tokens and hubs: its owner's alone
         raise ConfigError(
             f"{path}: others can read or change it (mode {stat.S_IMODE(mode):o}); "
-            f"it decides where helpdesk tokens are sent: chmod 600 {path}"
+            f"it decides where helpdesk tokens are sent: chmod 600 {shlex.quote(str(path))}"
         )
     try:
         data = tomllib.loads(raw.decode("utf-8"))
