@@ -203,7 +203,7 @@ async def test_the_log_of_a_faulty_night_says_what_happened(
     # a capability turned off, with the reason and the fix
     has("zendesk:", " off: ", "(403)", "fix:")
     # the 429 and its back-off
-    has("WARNING", "429 on GET /api/v2/groups", "back off", "Retry-After 3")
+    has("WARNING", "429 on GET /api/v2/groups", "held back", "Retry-After 3")
     # the hub: who connected with which token and scope; who was refused and why
     has("INFO", "hub: terminal 127.0.0.1 connected with token 'Sam Lead' (scope supervise)")
     has("hub: terminal 127.0.0.1 connected with token 'Wall 3' (scope view)")

@@ -362,7 +362,7 @@ class JsonApi:
             wait = retry_after_s(response.headers)
             retry_at = self.budget.back_off(wait, family)
             log.warning(
-                "%s: 429 on %s; %s back off %d s (Retry-After %s; %d left of the budget's minute)",
+                "%s: 429 on %s; %s held back %d s (Retry-After %s; %d left of the budget's minute)",
                 self.label,
                 where,
                 f"calls on {family}" if family else "every call",

@@ -4,6 +4,7 @@ one rounding rule (half a second or half a point rounds up), so the two never di
 from __future__ import annotations
 
 import math
+import re
 
 UNKNOWN = "—"
 
@@ -41,3 +42,11 @@ def percent(share: float | None, digits: int = 0, none: str = UNKNOWN) -> str:
 def count(value: int | None) -> str:
     """A count, or ``—`` when it is unknown (never 0 for unknown)."""
     return UNKNOWN if value is None else str(value)
+
+
+_MD_SPECIAL = re.compile(r"[\\`*\[\]<>|~#]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|&(?=#?[0-9A-Za-z]+;)")
+
+
+def md_escape(text: str) -> str:
+    """Text as literal Markdown: specials backslash-escaped (``|`` too), newlines as spaces."""
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), " ".join(text.splitlines()))

@@ -37,6 +37,7 @@ from rich.table import Table
 from rich.text import Text
 
 from supervisor_tui.core import fmt
+from supervisor_tui.core.fmt import md_escape
 from supervisor_tui.report.model import (
     AgentFigures,
     EscalationFigures,
@@ -518,17 +519,10 @@ def _short_lines(period: Period, utc_offset_s: Zone) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 # Markdown
 
+
 # Backslash-escaped: every character that can start markup, emphasis, a link, raw HTML or a
 # table cell. ``_`` only where it could open or close emphasis (not inside a word, so
 # ``first_reply_time`` stays readable); ``&`` only where it could start an entity.
-_MD_SPECIAL = re.compile(r"[\\`*\[\]<>|~#]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|&(?=#?[0-9A-Za-z]+;)")
-
-
-def md_escape(text: str) -> str:
-    """Text as literal Markdown: specials backslash-escaped (``|`` too), newlines as spaces."""
-    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), " ".join(text.splitlines()))
-
-
 def _md_table(table: _Table) -> list[str]:
     lines = [
         f"### {md_escape(table.heading)}",
