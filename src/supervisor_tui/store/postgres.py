@@ -892,7 +892,9 @@ class _AdvisoryLease:
                     held_by = holder_text(str(who[0])) if who else "another session"
                     raise StoreBusy(
                         f"{store.where}: another collector is writing to this floor "
-                        f"({held_by}); stop it first, or give this one a schema of its own"
+                        f"({held_by}); one collector reads every helpdesk of a floor (list "
+                        "them all as [[sources]] in its config), or give this one a schema "
+                        "of its own"
                     )
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('writer', %s || ', since ' || "
