@@ -22,16 +22,21 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
+from supervisor_tui.adapters.polling import LIMIT_RETRY_S
 from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
+from supervisor_tui.adapters.zendesk.adapter import ZendeskAdapter, ZendeskSettings
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.fakes.zendesk import FakeZendesk
 from supervisor_tui.hub.client import HubClient, RemoteDesk
 from supervisor_tui.hub.protocol import hash_token
 from supervisor_tui.logs import log_to
+from supervisor_tui.store import SQLiteStore
 
-from .conftest import targets
+from .conftest import EPOCH, FakeClock, targets
+from .helpers import StoreSink
 from .pg import free_port
 from .test_hub import until
+from .test_secrets import poll_all
 
 ZD_TOKEN = "CANARY-zd-ops-5be1"
 ZD_WRONG = "CANARY-zd-ops-wrong-77c2"
@@ -238,3 +243,34 @@ def test_a_line_cannot_be_forged_and_the_file_is_private(tmp_path: Path) -> None
     assert len(lines) == 1
     assert "\\n2026-01-01 ERROR forged: \\x1b[31mred" in lines[0]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+async def test_a_capability_turned_off_and_back_on_is_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="supervisor_tui")
+    clock = FakeClock(EPOCH)
+    fake = FakeZendesk(email=EMAIL, token=ZD_TOKEN, clock=clock)
+    await fake.start()
+    sim = FloorSimulation(SimOptions(seed=5, agents=12, speed=None, warmup_s=0), EPOCH)
+    clock.advance(2 * 3600)
+    fake.feed(sim.advance(2 * 3600))
+    store = SQLiteStore(tmp_path / "floor.db")
+    sink = StoreSink(store, "zendesk", clock)
+    settings = ZendeskSettings(base_url=fake.base_url, email=EMAIL, token=ZD_TOKEN)
+    adapter = ZendeskAdapter("zendesk", settings, clock=clock)
+    try:
+        fake.inject("/api/v2/channels/voice/stats", "403", count=10_000)
+        await poll_all(adapter, sink)
+        off = [r.getMessage() for r in caplog.records if " off: " in r.getMessage()]
+        assert off and all(m.startswith("zendesk: ") and "(403)" in m for m in off)
+        turned_off = {m.split()[1] for m in off}
+        fake._faults._waiting.clear()  # the account changed: Talk's statistics readable again
+        clock.advance(LIMIT_RETRY_S + 1)
+        await poll_all(adapter, sink)
+        back = {r.getMessage() for r in caplog.records if r.getMessage().endswith(" is back")}
+        assert back == {f"zendesk: {capability} is back" for capability in turned_off}
+    finally:
+        await adapter.api.close()
+        store.close()
+        await fake.stop()
