@@ -30,6 +30,7 @@ from supervisor_tui.fakes.zendesk import FakeZendesk
 from supervisor_tui.hub.client import HubClient, RemoteDesk
 from supervisor_tui.hub.protocol import hash_token
 from supervisor_tui.logs import log_to
+from supervisor_tui.model import HealthState
 from supervisor_tui.store import SQLiteStore
 
 from .conftest import EPOCH, FakeClock, targets
@@ -270,6 +271,32 @@ async def test_a_capability_turned_off_and_back_on_is_said(
         await poll_all(adapter, sink)
         back = {r.getMessage() for r in caplog.records if r.getMessage().endswith(" is back")}
         assert back == {f"zendesk: {capability} is back" for capability in turned_off}
+    finally:
+        await adapter.api.close()
+        store.close()
+        await fake.stop()
+
+
+async def test_a_source_whose_token_is_refused_stays_down_until_it_is_tried_again(
+    tmp_path: Path,
+) -> None:
+    """Found in the log of a faulty `run`: a 401 said DOWN, and the next round of the loop
+    (no task due yet) said "first sync" over it, so the board showed a refused token as a
+    source still starting."""
+    clock = FakeClock(EPOCH)
+    fake = FakeZendesk(email=EMAIL, token=ZD_TOKEN, clock=clock)
+    await fake.start()
+    store = SQLiteStore(tmp_path / "floor.db")
+    sink = StoreSink(store, "oldzd", clock)
+    settings = ZendeskSettings(base_url=fake.base_url, email=EMAIL, token=ZD_WRONG)
+    adapter = ZendeskAdapter("oldzd", settings, clock=clock)
+    try:
+        await poll_all(adapter, sink)
+        assert sink.health_reports[-1].state is HealthState.DOWN
+        clock.advance(60)  # a round of the loop before the retry: nothing is due
+        await adapter.poll_due(sink)
+        assert sink.health_reports[-1].state is HealthState.DOWN
+        assert "(401)" in sink.health_reports[-1].reason
     finally:
         await adapter.api.close()
         store.close()

@@ -366,7 +366,7 @@ class JsonApi:
                 self.label,
                 where,
                 f"calls on {family}" if family else "every call",
-                math.ceil(retry_at - now),
+                math.ceil(retry_at - self.budget.clock()),
                 response.headers.get("retry-after", "absent")[:20],
                 max(0, self.budget.allowed_per_minute - self.budget.used_last_minute()),
             )
