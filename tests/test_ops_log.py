@@ -29,7 +29,7 @@ from supervisor_tui.core.projection import FloorState
 from supervisor_tui.fakes.zendesk import FakeZendesk
 from supervisor_tui.hub.client import HubClient, RemoteDesk
 from supervisor_tui.hub.protocol import hash_token
-from supervisor_tui.logs import log_to
+from supervisor_tui.logs import PrivateRotatingFile, log_to
 from supervisor_tui.model import HealthState
 from supervisor_tui.store import SQLiteStore
 
@@ -238,8 +238,9 @@ def test_a_line_cannot_be_forged_and_the_file_is_private(tmp_path: Path) -> None
         )
     finally:
         for handler in list(logging.getLogger().handlers):
-            handler.close()
-            logging.getLogger().removeHandler(handler)
+            if isinstance(handler, PrivateRotatingFile):
+                handler.close()
+                logging.getLogger().removeHandler(handler)
     lines = path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1
     assert "\\n2026-01-01 ERROR forged: \\x1b[31mred" in lines[0]

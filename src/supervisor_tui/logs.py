@@ -70,7 +70,7 @@ class PrivateRotatingFile(logging.handlers.RotatingFileHandler):
 
 def log_to(path: Path, *, level: str = "info", json_lines: bool = False) -> Path:
     """Send every logger's lines at ``level`` and above to ``path`` (OSError if it cannot be
-    written). Replaces what an earlier call set up, so one process logs to one file."""
+    written). Replaces the file an earlier call set up, so one process logs to one file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = PrivateRotatingFile(
         path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
@@ -78,8 +78,9 @@ def log_to(path: Path, *, level: str = "info", json_lines: bool = False) -> Path
     handler.setFormatter(JsonLines() if json_lines else TextLines())
     root = logging.getLogger()
     for old in list(root.handlers):
-        root.removeHandler(old)
-        old.close()
+        if isinstance(old, PrivateRotatingFile):  # ours; another's handler stays
+            root.removeHandler(old)
+            old.close()
     root.addHandler(handler)
     root.setLevel(getattr(logging, level.upper()))
     # httpx logs every request at INFO with its full URL (a query may carry a cursor):
