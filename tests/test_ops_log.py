@@ -302,3 +302,28 @@ async def test_a_source_whose_token_is_refused_stays_down_until_it_is_tried_agai
         await adapter.api.close()
         store.close()
         await fake.stop()
+
+
+def test_the_log_rotates_by_size_and_every_file_is_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import supervisor_tui.logs as logs
+
+    monkeypatch.setattr(logs, "LOG_MAX_BYTES", 2_000)
+    path = tmp_path / "floor.log"
+    log_to(path, json_lines=True)
+    try:
+        for i in range(100):  # about 110 bytes a line: 11,000 bytes, five files' worth
+            logging.getLogger("supervisor_tui.test").info("line %03d %s", i, "x" * 20)
+    finally:
+        for handler in list(logging.getLogger().handlers):
+            if isinstance(handler, PrivateRotatingFile):
+                handler.close()
+                logging.getLogger().removeHandler(handler)
+    files = sorted(tmp_path.glob("floor.log*"))
+    assert [f.name for f in files] == ["floor.log", *(f"floor.log.{i}" for i in range(1, 6))]
+    for f in files:
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600
+        assert f.stat().st_size <= 2_000
+    newest = [json.loads(line)["message"] for line in path.read_text().splitlines()]
+    assert newest[-1] == "line 099 " + "x" * 20
