@@ -81,6 +81,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("--cafile", type=Path, help="CA file to trust for a wss:// hub")
     watch.add_argument("--profile", choices=("wall", "desk"), default=None)
+    watch.add_argument(
+        "--give-up-after",
+        type=float,
+        metavar="SECONDS",
+        default=None,
+        help="stop waiting for the hub after this long (default: keep trying, for wall boxes"
+        " that start before the hub)",
+    )
 
     token = sub.add_parser("token", help="make a hub token and print its [[hub.tokens]] entry")
     token.add_argument("--name", required=True, help="recorded on acks made with it")
@@ -461,7 +469,7 @@ def _watch(args: argparse.Namespace) -> int:
     from supervisor_tui.app import FloorSettings, SupervisorApp
     from supervisor_tui.core.rules import RuleEngine
     from supervisor_tui.core.targets import QueueTargets
-    from supervisor_tui.hub.client import HubClient, HubRefused, RemoteDesk
+    from supervisor_tui.hub.client import HubClient, HubRefused, RemoteDesk, wait_for_hub
 
     token = args.token or os.environ.get("SUPERVISOR_TUI_TOKEN")
     if not token:
@@ -472,28 +480,25 @@ def _watch(args: argparse.Namespace) -> int:
     if args.url.startswith("wss://"):
         tls = ssl.create_default_context(cafile=str(args.cafile) if args.cafile else None)
 
+    def say(line: str) -> None:
+        print(f"supervisor-tui: watch: {line}", file=sys.stderr, flush=True)
+
     async def welcome() -> HubClient:
         probe = HubClient(args.url, token, FloorTargets(), ssl_context=tls)
+        say(f"connecting to {args.url} …")
         probe.start()
-        done = asyncio.create_task(probe.welcomed.wait())
         try:
-            await asyncio.wait(
-                {done, probe._task} if probe._task else {done},
-                timeout=15,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            await wait_for_hub(probe, say, give_up_after_s=args.give_up_after)
         finally:
             probe.close()
-        if probe.refused:
-            raise ConfigError(f"watch: the hub refused: {probe.refused}")
-        if not probe.welcomed.is_set():
-            raise ConfigError(f"watch: no answer from {args.url}")
         return probe
 
     try:
         probe = asyncio.run(welcome())
     except HubRefused as exc:
         raise ConfigError(f"watch: the hub refused: {exc}") from None
+    except TimeoutError as exc:
+        raise ConfigError(f"watch: {exc}") from None
     floor = probe.floor
     raw_targets = dict(floor.get("targets") or {})
     targets = FloorTargets(
