@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from supervisor_tui import __version__
+from supervisor_tui import __version__, i18n
 from supervisor_tui.adapters.base import SourceSetupError
 from supervisor_tui.config import Config, ConfigError, default_rules, load_config, parse_config
 from supervisor_tui.core.targets import FloorTargets
@@ -164,6 +164,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--at", help="start at this clock time (HH:MM)")
     replay.add_argument("--profile", choices=("wall", "desk"), default=None)
+    for command in sub.choices.values():
+        command.add_argument(
+            "--lang",
+            choices=i18n.LANGUAGES,
+            default=None,
+            help="the language of the board, help, reports and errors (default: [display] "
+            "language, else the environment's locale, else English)",
+        )
     return parser
 
 
@@ -780,8 +788,25 @@ def _import_surveys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configured_language(args: argparse.Namespace) -> str | None:
+    """``[display] language`` from the command's config, read ahead of the full load so that
+    the load's own errors are said in it; any trouble here is left to that load."""
+    import tomllib
+
+    path = getattr(args, "config", None)
+    if not isinstance(path, Path):
+        return None
+    try:
+        with path.open("rb") as f:
+            language = tomllib.load(f).get("display", {}).get("language")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return language if isinstance(language, str) else None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    i18n.use(args.lang or _configured_language(args))
     try:
         if args.command == "demo":
             if args.db is not None:
