@@ -15,7 +15,7 @@ import math
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -232,7 +232,10 @@ class _Fold:
         follow_settings: bool = False,
     ) -> None:
         self.state = FloorState(targets, follow_settings=follow_settings)
-        self.floor = targets
+        self.settings_times: list[float] = [-math.inf]
+        self.settings_in_force: list[FloorTargets] = [targets]
+        """Each recorded ``floor.settings`` from its time onward (targets, time zone), as
+        the board applied them: a half hour is sized and a day split by what held then."""
         self.grouping = grouping
         self.periods: dict[str, _PeriodAcc] = defaultdict(_PeriodAcc)
         self.names: dict[str, tuple[str, str, bool]] = {}
@@ -250,8 +253,12 @@ class _Fold:
         self.surveys_unmatched = 0
         self._bare: dict[str, _Ticket] | None = None
 
+    def floor_at(self, t: float) -> FloorTargets:
+        """The settings in force at ``t``."""
+        return self.settings_in_force[bisect.bisect_right(self.settings_times, t) - 1]
+
     def period(self, t: float) -> _PeriodAcc:
-        return self.periods[period_key(t, self.grouping, self.floor)]
+        return self.periods[period_key(t, self.grouping, self.floor_at(t))]
 
     def in_span(self, t: float) -> bool:
         return self.span[0] <= t < self.span[1]
@@ -266,6 +273,12 @@ class _Fold:
             self._account(event, t)
             self.state.apply(event)
             self._learn_presence(event)
+            if (
+                event.payload.KIND == "floor.settings"
+                and self.state.targets is not (self.settings_in_force[-1])
+            ):
+                self.settings_times.append(max(t, self.settings_times[-1]))
+                self.settings_in_force.append(self.state.targets)
         for queue in self.state.queues.values():
             self.names[queue.queue_id] = (
                 queue.name,
@@ -567,7 +580,10 @@ def _queue_figures(
     q: _QueueAcc,
     names: dict[str, tuple[str, str, bool]],
     targets: FloorTargets,
+    targets_at: Callable[[float], FloorTargets],
 ) -> QueueFigures:
+    """``targets``: those in force at the period's end (its T and SL target as shown);
+    ``targets_at``: those in force at an instant (each half hour's need is sized by them)."""
     name, channel, realtime = names.get(queue_id, (queue_id, "other", False))
     t = targets.for_queue(queue_id)
     c = q.counts
@@ -579,13 +595,14 @@ def _queue_figures(
         staffed = round(h.staffed_s / h.covered_s, 2) if h.covered_s else None
         need = None
         if realtime and hc.offered:
-            aht = hc.handle_s / hc.handled if hc.handled else t.aht_default_s
+            ht = targets_at(float(start)).for_queue(queue_id)
+            aht = hc.handle_s / hc.handled if hc.handled else ht.aht_default_s
             need = agents_needed(
                 hc.offered / HALF_HOUR_S,
                 aht,
-                t.sl_threshold_s,
-                t.sl_target,
-                max_concurrent=t.max_concurrent,
+                ht.sl_threshold_s,
+                ht.sl_target,
+                max_concurrent=ht.max_concurrent,
             )
         half_hours.append(
             HalfHour(
@@ -700,12 +717,12 @@ def compute(
             known = ", ".join(sorted(f"{qid} ({n})" for qid, (n, _, _) in names.items()))
             raise ReportError(f"no queue {queue!r} in these recordings (known: {known or 'none'})")
     out = []
-    floor = fold.floor
-    targets = fold.state.targets
     for key in sorted(periods):
         acc = periods[key]
         if acc.events == 0:
             continue
+        floor = fold.floor_at(acc.first_at)  # the day as the floor's clock then split it
+        targets = fold.floor_at(acc.last_at)
         p_start, p_end, label = period_bounds(key, grouping, floor)
         if grouping == "shift":
             first = floor.local(acc.first_at).strftime("%H:%M")
@@ -725,7 +742,7 @@ def compute(
         if queue is not None:
             queue_ids = [qid for qid in queue_ids if qid == queue]
         queues = tuple(
-            _queue_figures(qid, acc.queues[qid], names, targets)
+            _queue_figures(qid, acc.queues[qid], names, targets, fold.floor_at)
             for qid in queue_ids
             if qid in names
         )
@@ -778,8 +795,8 @@ def compute(
         generated_at=now if now is not None else time.time(),
         sources=tuple(printable(name) for name, _ in recordings),  # a file's name, shown
         grouping=grouping,
-        utc_offset_s=floor.utc_offset_s,
+        utc_offset_s=fold.state.targets.utc_offset_s,
         periods=tuple(out),
         notes=notes,
-        timezone=floor.timezone,
+        timezone=fold.state.targets.timezone,
     )
