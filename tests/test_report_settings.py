@@ -12,11 +12,11 @@ import pytest
 
 from supervisor_tui.adapters.simulator import SimOptions, SimulatorAdapter
 from supervisor_tui.cli import main
+from supervisor_tui.core.erlang import agents_needed
+from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.replay import Recording, recorded_settings
 from supervisor_tui.core.targets import FloorTargets, QueueTargets, settings_event
 from supervisor_tui.hub.collector import Collector
-from supervisor_tui.core.erlang import agents_needed
-from supervisor_tui.core.projection import FloorState
 from supervisor_tui.model import (
     Channel,
     ContactAnswered,
