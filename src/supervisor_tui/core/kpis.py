@@ -45,6 +45,8 @@ class QueueKpis:
     sl_counted: int = 0
     """The contacts service level counts (answered, and abandoned after T): how much data
     is behind the figure."""
+    fcr: float | None = None
+    """Today's first contact resolution; None where the source does not count replies."""
 
 
 def service_level(answered_within_t: int, answered: int, abandoned_after_t: int) -> float | None:
@@ -62,6 +64,9 @@ class ContactFigures:
     abandon_rate: float | None
     aht_s: float | None
     csat: float | None
+    fcr: float | None
+    """First contact resolution: solved with at most one agent reply and never reopened ÷
+    solved, over the tickets whose source counts replies; None without any."""
 
 
 def contact_figures(c: DayCounters) -> ContactFigures:
@@ -74,6 +79,7 @@ def contact_figures(c: DayCounters) -> ContactFigures:
         abandon_rate=counted_abandons / offered_counted if offered_counted > 0 else None,
         aht_s=c.handle_s / c.handled if c.handled else None,
         csat=c.csat_good / rated if rated else None,
+        fcr=c.fcr_first_contact / c.fcr_solved if c.fcr_solved else None,
     )
 
 
@@ -210,6 +216,7 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
         need=need,
         have=have,
         sl_counted=today.answered + today.abandoned_after_t,
+        fcr=day.fcr,
     )
 
 

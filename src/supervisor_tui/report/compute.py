@@ -139,8 +139,6 @@ class _QueueAcc:
     sla: dict[tuple[str, str], list[int]] = field(
         default_factory=lambda: defaultdict(lambda: [0, 0])
     )
-    fcr_solved: int = 0
-    fcr_first: int = 0
     backlog_start: Aging | None = None
     backlog_end: Aging | None = None
     escalations: _Escalations = field(default_factory=_Escalations)
@@ -430,10 +428,6 @@ class _Fold:
         if solved:
             solved_at = p.solved_at or p.updated_at
             q.resolution.append(max(0.0, solved_at - p.created_at))
-            if p.agent_replies > 0:  # the source says how many replies it took
-                q.fcr_solved += 1
-                if not p.reopened and p.agent_replies <= 1:
-                    q.fcr_first += 1
             for agent in agents:
                 agent.handled += 1
         if p.satisfaction in ("good", "bad") and rated_before != p.satisfaction:
@@ -654,9 +648,9 @@ def _queue_figures(
         csat_good=c.csat_good,
         csat_bad=c.csat_bad,
         csat=figures.csat,
-        fcr_solved=q.fcr_solved,
-        fcr_first_contact=q.fcr_first,
-        fcr=_ratio(q.fcr_first, q.fcr_solved),
+        fcr_solved=c.fcr_solved,
+        fcr_first_contact=c.fcr_first_contact,
+        fcr=figures.fcr,
         complaints=c.complaints,
         complaint_rate=_ratio(c.complaints, c.tickets_created),
         escalations=q.escalations.figures(),
