@@ -155,6 +155,7 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
         day.aht_s,
         day.csat,
     )
+    fcr = day.fcr
     figures = ticket_figures(state, queue, now)
 
     source = state.sources.get(queue.source)
@@ -186,6 +187,8 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
             at_risk = breached = None
         if source.lacks(Capability.SATISFACTION):
             csat = None
+        if source.lacks(Capability.REPLIES):
+            fcr = None
         contacts = Capability.CALLS if queue.channel is Channel.VOICE else Capability.CHATS
         if queue.channel.is_realtime and source.lacks(contacts):
             sl = asa = abandon_rate = aht = None
@@ -216,7 +219,7 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
         need=need,
         have=have,
         sl_counted=today.answered + today.abandoned_after_t,
-        fcr=day.fcr,
+        fcr=fcr,
     )
 
 

@@ -249,6 +249,8 @@ class _Fold:
         self._with_presence: set[str] = set()
         self.surveys: list[tuple[float, str, str | None, int]] = []
         self.surveys_unmatched = 0
+        self.surveys_superseded = 0
+        """Answers for a ticket that has a later one (or the same one brought twice)."""
         self._bare: dict[str, _Ticket] | None = None
 
     def floor_at(self, t: float) -> FloorTargets:
@@ -461,14 +463,22 @@ class _Fold:
             i = bisect.bisect_left(times, life.created_at)
             if i > 0 and life.created_at - times[i - 1] <= REPEAT_WINDOW_S:
                 self.period(life.created_at).queues[life.queue_id].repeats += 1
+        # one answer per ticket, its latest, whoever brought it (the helpdesk, an import
+        # with --source, the same file imported without): merged by the ticket it is for
+        latest: dict[int, tuple[float, _Ticket, int]] = {}
         for t, ref, ticket_id, score in self.surveys:
-            if not self.in_span(t):
-                continue
             answered = self.tickets.get(ref) or self._by_bare_id().get(ticket_id or "")
             if answered is None or answered.queue_id is None:
-                self.surveys_unmatched += 1
+                self.surveys_unmatched += self.in_span(t)
                 continue
-            self.period(t).queues[answered.queue_id].scores.append(score)
+            kept = latest.get(id(answered))
+            if kept is not None:
+                self.surveys_superseded += 1
+            if kept is None or t >= kept[0]:
+                latest[id(answered)] = (t, answered, score)
+        for t, answered, score in latest.values():
+            if self.in_span(t) and answered.queue_id is not None:
+                self.period(t).queues[answered.queue_id].scores.append(score)
 
     def _by_bare_id(self) -> dict[str, _Ticket]:
         """Tickets by their id alone, for survey answers imported without a source (an id
@@ -775,9 +785,17 @@ def compute(
     notes = (
         f"NPS: {answers} survey answers in these recordings"
         + (
-            f", {fold.surveys_unmatched} for tickets not in them (left out)."
-            if fold.surveys_unmatched
-            else "."
+            (
+                f", {fold.surveys_superseded} of them for a ticket answered again or "
+                "brought twice (its latest answer counts)"
+                if fold.surveys_superseded
+                else ""
+            )
+            + (
+                f", {fold.surveys_unmatched} for tickets not in them (left out)."
+                if fold.surveys_unmatched
+                else "."
+            )
         )
         if answers
         else "NPS: no surveys in these recordings (supervisor-tui import surveys FILE.csv).",

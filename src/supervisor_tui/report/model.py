@@ -38,7 +38,7 @@ FORMULAS: dict[str, str] = {
     ),
     "nps": (
         "(promoters 9–10 − detractors 0–6) ÷ survey answers × 100, answers given in the "
-        "period, by the queue of their ticket"
+        "period, by the queue of their ticket, one per ticket (its latest)"
     ),
     "repeat_contact": (
         "tickets created in the period whose requester had created another ticket in the "
