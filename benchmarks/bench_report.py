@@ -23,18 +23,10 @@ QUEUES = 40
 
 _MEASURE = """
 import json, resource, sys
-from supervisor_tui.store import SQLiteStore
+from supervisor_tui.store import SQLiteStore, every_event
 
 store = SQLiteStore(sys.argv[2], read_only=True)
-
-def events():
-    seq = 0
-    while True:
-        chunk = store.read_from(seq, 20_000)
-        if not chunk:
-            return
-        yield from chunk
-        seq = chunk[-1].seq
+events = lambda: every_event(store)  # the report's own reader
 
 counted = {"events": 0, "tickets": set()}
 if sys.argv[1] == "report":

@@ -214,6 +214,14 @@ def _numbered(events: list[Event]) -> list[Event]:
 
 
 DAY = 1_790_035_200.0  # a UTC midnight
+CHAT_QUEUE = Event(
+    seq=0,
+    source="hd",
+    key="q",
+    occurred_at=DAY,
+    received_at=DAY,
+    payload=QueueUpserted(queue_id="chat", name="Chat", channel=Channel.CHAT),
+)
 
 
 def test_report_applies_each_recorded_setting_from_its_time_onward() -> None:
@@ -221,17 +229,9 @@ def test_report_applies_each_recorded_setting_from_its_time_onward() -> None:
     95 %. Chats answered after 40 s count within T before 10:00 and not after; each half
     hour's need is Erlang C with the targets in force in that half hour (before, the report
     sized every half hour with the last targets)."""
-    queue = Event(
-        seq=0,
-        source="hd",
-        key="q",
-        occurred_at=DAY,
-        received_at=DAY,
-        payload=QueueUpserted(queue_id="chat", name="Chat", channel=Channel.CHAT),
-    )
     events = _numbered(
         [
-            queue,
+            CHAT_QUEUE,
             _settings_at(DAY + 8 * 3600, 60, 0.80),
             *_chat_calls(DAY + 9 * 3600, 20, 40),
             _settings_at(DAY + 10 * 3600, 30, 0.95),
@@ -258,17 +258,9 @@ def test_report_splits_days_by_the_time_zone_in_force() -> None:
     """At 20:00 UTC the floor's zone became Asia/Ho_Chi_Minh (UTC+7): a chat at 21:00 UTC is
     04:00 on the next day there, so it belongs to the next day's period, as the board's own
     day counter rolled over then."""
-    queue = Event(
-        seq=0,
-        source="hd",
-        key="q",
-        occurred_at=DAY,
-        received_at=DAY,
-        payload=QueueUpserted(queue_id="chat", name="Chat", channel=Channel.CHAT),
-    )
     events = _numbered(
         [
-            queue,
+            CHAT_QUEUE,
             _settings_at(DAY + 8 * 3600, 60, 0.80),
             *_chat_calls(DAY + 9 * 3600, 3, 10),
             _settings_at(DAY + 20 * 3600, 60, 0.80, "Asia/Ho_Chi_Minh"),
