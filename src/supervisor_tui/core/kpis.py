@@ -14,6 +14,11 @@ from supervisor_tui.model import Capability, Channel, Severity, SlaState
 
 SL_FORMULA = "answered≤T ÷ (answered + abandoned>T)"
 ABANDON_FORMULA = "abandoned>short ÷ offered"
+FCR_FORMULA = (
+    "tickets solved with at most one agent reply and never reopened ÷ tickets solved, over "
+    "the tickets whose helpdesk counts their replies (Zendesk with an admin's token; "
+    "Freshdesk, Jira Service Management and ServiceNow do not: —)"
+)
 SLA_AT_RISK_FRACTION = 0.25
 AGING_BUCKETS = ("0–24h", "24–48h", "48h+")
 AGE_DAY_S = 24 * 3600.0

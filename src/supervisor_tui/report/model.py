@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from supervisor_tui.core.kpis import FCR_FORMULA
+
 Grouping = Literal["shift", "day", "week", "month"]
 
 FORMULAS: dict[str, str] = {
@@ -25,10 +27,7 @@ FORMULAS: dict[str, str] = {
         "in the period"
     ),
     "csat": "good ÷ (good + bad) ratings given in the period",
-    "fcr": (
-        "tickets solved in the period, never reopened, with at most one agent reply ÷ "
-        "tickets solved"
-    ),
+    "fcr": f"{FCR_FORMULA}, solved in the period",
     "complaint_rate": "tickets created with a complaint tag ÷ tickets created",
     "occupancy": "(busy + wrap-up time) ÷ (available + busy + wrap-up time)",
     "staffing": (
