@@ -175,7 +175,7 @@ def _fmt_count_rate(count: int, rate: float | None) -> str:
 
 def _label(key: str) -> str:
     """A FORMULAS key as a heading: ``first_response`` → ``First response``, ``aht`` → ``AHT``."""
-    special = {"asa": "ASA", "aht": "AHT", "csat": "CSAT", "fcr": "FCR", "sla": "SLA"}
+    special = {"asa": "ASA", "aht": "AHT", "csat": "CSAT", "fcr": "FCR", "nps": "NPS", "sla": "SLA"}
     words = [special.get(w, w) for w in key.split("_") if w]
     if not words:
         return key
