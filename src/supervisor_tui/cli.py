@@ -549,15 +549,12 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from collections.abc import Iterator
-
     import supervisor_tui.report.render as render
     from supervisor_tui.core.files import write_private
     from supervisor_tui.core.replay import recorded_settings
     from supervisor_tui.core.targets import targets_from_settings
-    from supervisor_tui.model import Event
     from supervisor_tui.report.compute import ReportError, compute
-    from supervisor_tui.store import SQLiteStore
+    from supervisor_tui.store import SQLiteStore, every_event
     from supervisor_tui.store.postgres import PostgresStore
 
     config = load_config(args.config) if args.config is not None else Config()
@@ -588,18 +585,12 @@ def _report(args: argparse.Namespace) -> int:
         if start is not None and end is not None and end <= start:
             raise ConfigError("--to must come after --from")
 
-        def events(store: SQLiteStore | PostgresStore) -> Iterator[Event]:
-            seq = 0
-            while True:
-                chunk = store.read_from(seq, 20_000)
-                if not chunk:
-                    return
-                yield from chunk
-                seq = chunk[-1].seq
-
         try:
             report = compute(
-                [(str(s.path) if isinstance(s, SQLiteStore) else s.url, events(s)) for s in stores],
+                [
+                    (str(s.path) if isinstance(s, SQLiteStore) else s.url, every_event(s))
+                    for s in stores
+                ],
                 targets=targets,
                 grouping=args.group,
                 start=start,
