@@ -82,6 +82,25 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--cafile", type=Path, help="CA file to trust for a wss:// hub")
     watch.add_argument("--profile", choices=("wall", "desk"), default=None)
 
+    web = sub.add_parser(
+        "web", help="the board in a browser: a TV's kiosk, a manager without a terminal"
+    )
+    web.add_argument("url", help="the hub: ws://127.0.0.1:8765 or wss://host:port")
+    web.add_argument(
+        "--listen",
+        default="127.0.0.1:8780",
+        help="host:port for browsers (default 127.0.0.1:8780; another address needs TLS)",
+    )
+    web.add_argument(
+        "--token-file",
+        type=Path,
+        help="a file (mode 600) holding the board's view token (default: $SUPERVISOR_TUI_TOKEN)",
+    )
+    web.add_argument("--cafile", type=Path, help="CA file to trust for a wss:// hub")
+    web.add_argument("--tls-cert", type=Path, help="certificate for https (off loopback)")
+    web.add_argument("--tls-key", type=Path, help="its private key")
+    web.add_argument("--max-sessions", type=int, default=16, help="pages open at once (default 16)")
+
     token = sub.add_parser("token", help="make a hub token and print its [[hub.tokens]] entry")
     token.add_argument("--name", required=True, help="recorded on acks made with it")
     token.add_argument("--scope", choices=("view", "supervise"), default="view")
@@ -461,7 +480,7 @@ def _watch(args: argparse.Namespace) -> int:
     from supervisor_tui.app import FloorSettings, SupervisorApp
     from supervisor_tui.core.rules import RuleEngine
     from supervisor_tui.core.targets import QueueTargets
-    from supervisor_tui.hub.client import HubClient, HubRefused, RemoteDesk
+    from supervisor_tui.hub.client import HubClient, HubRefused, HubUnreachable, RemoteDesk, hello
 
     token = args.token or os.environ.get("SUPERVISOR_TUI_TOKEN")
     if not token:
@@ -471,29 +490,12 @@ def _watch(args: argparse.Namespace) -> int:
     tls = None
     if args.url.startswith("wss://"):
         tls = ssl.create_default_context(cafile=str(args.cafile) if args.cafile else None)
-
-    async def welcome() -> HubClient:
-        probe = HubClient(args.url, token, FloorTargets(), ssl_context=tls)
-        probe.start()
-        done = asyncio.create_task(probe.welcomed.wait())
-        try:
-            await asyncio.wait(
-                {done, probe._task} if probe._task else {done},
-                timeout=15,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        finally:
-            probe.close()
-        if probe.refused:
-            raise ConfigError(f"watch: the hub refused: {probe.refused}")
-        if not probe.welcomed.is_set():
-            raise ConfigError(f"watch: no answer from {args.url}")
-        return probe
-
     try:
-        probe = asyncio.run(welcome())
+        probe = asyncio.run(hello(args.url, token, ssl_context=tls))
     except HubRefused as exc:
         raise ConfigError(f"watch: the hub refused: {exc}") from None
+    except HubUnreachable:
+        raise ConfigError(f"watch: no answer from {args.url}") from None
     floor = probe.floor
     raw_targets = dict(floor.get("targets") or {})
     targets = FloorTargets(
@@ -516,6 +518,37 @@ def _watch(args: argparse.Namespace) -> int:
     app.run()
     client.close()
     return app.return_code or 0
+
+
+def _web(args: argparse.Namespace) -> int:
+    import re
+
+    from supervisor_tui.adapters.http import read_secret
+    from supervisor_tui.web import WebError, WebOptions, serve
+
+    where = re.fullmatch(r"([^\s:]+):(\d{1,5})", args.listen)
+    if where is None or not 0 <= int(where[2]) <= 65535:
+        raise ConfigError(f"web: --listen {args.listen!r}: expected host:port")
+    if args.token_file is not None:
+        token = read_secret(file=str(args.token_file), what="web --token-file")
+    else:
+        token = read_secret(env="SUPERVISOR_TUI_TOKEN", what="web (or give --token-file)")
+    if not token:
+        raise ConfigError("web: the board's token is empty")
+    options = WebOptions(
+        hub_url=args.url,
+        token=token,
+        host=where[1],
+        port=int(where[2]),
+        cafile=args.cafile,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        max_sessions=max(1, args.max_sessions),
+    )
+    try:
+        return serve(options, lambda line: print(line, flush=True))
+    except WebError as exc:
+        raise ConfigError(f"web: {exc}") from None
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -798,6 +831,8 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args)
         if args.command == "watch":
             return _watch(args)
+        if args.command == "web":
+            return _web(args)
         if args.command == "token":
             return _token(args)
         if args.command == "record":

@@ -68,6 +68,34 @@ class HubRefused(Exception):
     """The hub said no (unknown token): retrying will not help."""
 
 
+class HubUnreachable(Exception):
+    """No welcome from the hub in time (down, wrong address, or a network in the way)."""
+
+
+async def hello(
+    url: str, token: str, *, ssl_context: ssl.SSLContext | None = None, timeout_s: float = 15.0
+) -> HubClient:
+    """Connect once, wait for the hub's welcome and hang up: the floor, and the token's name
+    and scope, as a terminal needs them before it opens its board."""
+    probe = HubClient(url, token, FloorTargets(), ssl_context=ssl_context)
+    probe.start()
+    assert probe._task is not None
+    welcomed = asyncio.create_task(probe.welcomed.wait())
+    try:
+        await asyncio.wait(
+            {welcomed, probe._task}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        welcomed.cancel()
+        probe.close()
+        await asyncio.gather(welcomed, probe._task, return_exceptions=True)
+    if probe.refused:
+        raise HubRefused(probe.refused)
+    if not probe.welcomed.is_set():
+        raise HubUnreachable(f"no answer from the hub in {timeout_s:.0f} s")
+    return probe
+
+
 class HubClient:
     def __init__(
         self,
