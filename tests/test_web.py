@@ -32,7 +32,7 @@ from supervisor_tui.hub.server import Hub
 from supervisor_tui.model import AgentState, EscalationAcked, EscalationRaised, NewEvent, Severity
 from supervisor_tui.store import SQLiteStore
 
-from .browser import chromium, have_chromium, screen_text, wait_for_screen
+from .browser import chromium, have_chromium, wait_for_screen
 
 SUPERVISE = "supervise-token-for-the-browser-test"
 VIEW = "view-token-for-the-browser-test"
@@ -244,13 +244,15 @@ def test_the_board_in_a_browser_shows_the_floor_follows_it_and_a_supervisor_acks
         raised = _raise(hub.store, "Browser check: a caller waited 9 min")
         wait_for_screen(driver, lambda t: "Browser check: a caller" in t)
 
-        # a view page cannot act: no ack key, no prompt, nothing reaches the store
-        assert " a Ack " not in text.splitlines()[-1]
+        # a view page cannot act: whatever its keys open, nothing reaches the store
         driver.find_element(By.CSS_SELECTOR, ".xterm-screen").click()
         _press(driver, "a")
-        time.sleep(1)  # not a timing assertion: give a wrong prompt the chance to appear
-        assert "Acknowledge" not in screen_text(driver)
-        assert not hub.store.events_of_kind("escalation.acked")
+        time.sleep(1)  # not a timing assertion: give a prompt the chance to open
+        _press(driver, "from the wall", Keys.ENTER)
+        time.sleep(1)
+        _press(driver, Keys.ESCAPE)
+        for kind in ("acked", "noted", "snoozed", "resolved"):
+            assert not hub.store.events_of_kind(f"escalation.{kind}")
 
         # each page runs `watch` in a process of its own, the token in its environment only
         watchers = [p for p in _descendants(web.pid) if "watch" in _cmdline(p)]
