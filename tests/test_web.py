@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,8 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
 from supervisor_tui.cli import floor_description
@@ -112,22 +115,33 @@ class RunningWeb:
 
 @pytest.fixture
 def web(hub: RunningHub, tmp_path: Path) -> Iterator[RunningWeb]:
-    """`supervisor-tui web` on a port of its choosing."""
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "supervisor_tui.cli", "web", hub.url),
-            *("--listen", "127.0.0.1:0", "--token-file", str(_token_file(tmp_path, VIEW))),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={k: v for k, v in os.environ.items() if k != "SUPERVISOR_TUI_TOKEN"},
-    )
+    with _web(hub, tmp_path) as running:
+        yield running
+
+
+@contextmanager
+def _web(hub: RunningHub, tmp_path: Path, *more: str) -> Iterator[RunningWeb]:
+    """`supervisor-tui web` on a port of its choosing; what it prints goes to a file (a pipe
+    nobody reads would fill up and stop it)."""
+    out = tmp_path / "web.out"
+    with out.open("w") as sink:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "supervisor_tui.cli", "web", hub.url),
+                *("--listen", "127.0.0.1:0", "--token-file", str(_token_file(tmp_path, VIEW))),
+                *more,
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={k: v for k, v in os.environ.items() if k != "SUPERVISOR_TUI_TOKEN"},
+        )
     try:
-        assert process.stdout is not None
-        line = _first_line(process, 60)
-        found = re.search(r"on (http://127\.0\.0\.1:\d+)/", line)
-        assert found, f"web did not say where it listens: {line!r}"
+        found = None
+        deadline = time.monotonic() + 60
+        while found is None and time.monotonic() < deadline and process.poll() is None:
+            found = re.search(r"on (http://127\.0\.0\.1:\d+)/", out.read_text())
+            time.sleep(0.1)
+        assert found, f"web did not say where it listens: {out.read_text()}"
         yield RunningWeb(found[1], process.pid)
     finally:
         process.terminate()
@@ -136,21 +150,6 @@ def web(hub: RunningHub, tmp_path: Path) -> Iterator[RunningWeb]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
-
-
-def _first_line(process: subprocess.Popen[str], timeout: float) -> str:
-    lines: list[str] = []
-    reader = threading.Thread(
-        target=lambda: lines.append(process.stdout.readline() if process.stdout else ""),
-        daemon=True,
-    )
-    reader.start()
-    reader.join(timeout)
-    if not lines or not lines[0]:
-        process.kill()
-        _, err = process.communicate(timeout=10)
-        raise AssertionError(f"web did not start: {err}")
-    return lines[0]
 
 
 def _raise(store: SQLiteStore, title: str) -> str:
@@ -350,3 +349,24 @@ def test_the_board_off_loopback_needs_tls_and_its_token_file_is_private(
     token.chmod(0o644)
     code, err = _web_exits([url, "--token-file", str(token)], capsys)
     assert code == 2 and "chmod 600" in err and VIEW not in err
+
+
+def test_pages_open_at_once_are_bounded(hub: RunningHub, tmp_path: Path) -> None:
+    """Each page is a process: past --max-sessions a page is told to wait, not given one."""
+    with _web(hub, tmp_path, "--max-sessions", "1") as running:
+        ws_url = running.url.replace("http://", "ws://") + "/ws/board?width=80&height=24"
+        with connect(ws_url, open_timeout=30) as first:
+            assert first.recv(timeout=60)  # the first page's board is drawn
+            with pytest.raises(InvalidStatus) as refused:
+                connect(ws_url, open_timeout=30)
+            assert refused.value.response.status_code == 503
+        # the first one closed: its place is free again
+        _wait(lambda: _opens(ws_url))
+
+
+def _opens(ws_url: str) -> bool:
+    try:
+        with connect(ws_url, open_timeout=30) as page:
+            return bool(page.recv(timeout=60))
+    except InvalidStatus:
+        return False

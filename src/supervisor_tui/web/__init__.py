@@ -65,7 +65,7 @@ class WebOptions:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     max_sessions: int = 16
-    """Pages open at once (each is a process of ~60 MB); more are refused with 503."""
+    """Pages open at once (each is a process of ~90 MB); more are refused with 503."""
 
     def __repr__(self) -> str:
         return f"WebOptions({self.hub_url!r}, {self.host}:{self.port})"  # never the token
