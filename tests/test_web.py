@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
+import ssl
 import subprocess
 import sys
 import threading
@@ -30,12 +32,14 @@ from websockets.sync.client import connect
 from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
 from supervisor_tui.cli import floor_description
 from supervisor_tui.config import Config, default_rules
+from supervisor_tui.core.kpis import floor_kpis
 from supervisor_tui.hub.protocol import TokenEntry, hash_token
 from supervisor_tui.hub.server import Hub
-from supervisor_tui.model import AgentState, EscalationAcked, EscalationRaised, NewEvent, Severity
+from supervisor_tui.model import AgentState, EscalationAcked
 from supervisor_tui.store import SQLiteStore
 
 from .browser import chromium, have_chromium, wait_for_screen
+from .test_wall import raise_event
 
 SUPERVISE = "supervise-token-for-the-browser-test"
 VIEW = "view-token-for-the-browser-test"
@@ -44,6 +48,8 @@ TOKENS = [
     TokenEntry("Wall TV", "view", hash_token(VIEW)),
 ]
 FLOOR = Config.model_validate({"floor": {"name": "Browser floor"}, "rules": default_rules()})
+RAISED = "Chat: longest wait"
+"""The escalation ``raise_event`` writes, as the feed shows it (with the wait of now)."""
 QUEUES = ("Voice · Sales", "Voice · Support", "Chat", "Email · Billing", "Email · Tech")
 
 needs_chromium = pytest.mark.skipif(
@@ -139,7 +145,7 @@ def _web(hub: RunningHub, tmp_path: Path, *more: str) -> Iterator[RunningWeb]:
         found = None
         deadline = time.monotonic() + 60
         while found is None and time.monotonic() < deadline and process.poll() is None:
-            found = re.search(r"on (http://127\.0\.0\.1:\d+)/", out.read_text())
+            found = re.search(r"on (https?://127\.0\.0\.1:\d+)/", out.read_text())
             time.sleep(0.1)
         assert found, f"web did not say where it listens: {out.read_text()}"
         yield RunningWeb(found[1], process.pid)
@@ -150,33 +156,6 @@ def _web(hub: RunningHub, tmp_path: Path, *more: str) -> Iterator[RunningWeb]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
-
-
-def _raise(store: SQLiteStore, title: str) -> str:
-    """An escalation the rules raised, as the collector writes it."""
-    now = time.time()
-    escalation_id = f"browser-{int(now * 1000)}"
-    payload = EscalationRaised(
-        escalation_id=escalation_id,
-        rule_id="browser-test",
-        subject="queue:voice-sales",
-        queue_id="voice-sales",
-        severity=Severity.CRITICAL,
-        title=title,
-        raised_at=now,
-    )
-    store.append(
-        [
-            NewEvent(
-                source="rules",
-                key=f"raise:{escalation_id}",
-                occurred_at=now,
-                received_at=now,
-                payload=payload,
-            )
-        ]
-    )
-    return escalation_id
 
 
 def _wait(predicate: object, timeout: float = 30.0) -> None:
@@ -226,22 +205,34 @@ def test_the_board_in_a_browser_shows_the_floor_follows_it_and_a_supervisor_acks
     with chromium(tmp_path / "profile") as driver:
         # the board, as a manager opens it: queue names and figures read from the page
         driver.get(web.url + "/")
-        text = wait_for_screen(driver, lambda t: "Agents" in t and "hub: live" in t)
-        for name in QUEUES:
-            assert name in text
+
+        def whole_floor(text: str) -> bool:
+            # the page is drawn before the hub's floor has all arrived: wait for all of it
+            top = text.splitlines()[0] if text else ""
+            return (
+                all(name in text for name in QUEUES)
+                and re.search(rf"◉ Busy {busy}\b", top) is not None
+                and "hub: live" in text
+            )
+
+        text = wait_for_screen(driver, whole_floor)
         assert "Browser floor (via hub)" in text
         assert "view only" in text
-        assert re.search(rf"◉ Busy {busy}\b", text), text.splitlines()[0]
-        offered = re.findall(r"Offered (\d+)", text)
-        assert len(offered) == 3 and all(int(n) > 0 for n in offered)  # voice, voice, chat
+        assert "✔ nothing to ack" in text.splitlines()[0]
+        # the figures are the hub's floor's: contacts offered today on the voice and chat tiles
+        shown = sorted(int(n) for n in re.findall(r"Offered ([\d,]+)", text.replace(",", "")))
+        kpis = floor_kpis(state, time.time())
+        expected = sorted(k.offered for q, k in kpis.items() if not q.startswith("email"))
+        assert len(shown) == 3 and shown == expected and all(shown)
         shot = tmp_path / "board.png"
         assert driver.save_screenshot(str(shot))
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert VIEW not in driver.page_source
 
         # an event on the floor reaches the page
-        raised = _raise(hub.store, "Browser check: a caller waited 9 min")
-        wait_for_screen(driver, lambda t: "Browser check: a caller" in t)
+        raised = f"browser-{time.time_ns()}"
+        hub.store.append([raise_event(raised, time.time())])  # as the collector's rules do
+        wait_for_screen(driver, lambda t: RAISED in t and "▲ 1 need ack" in t)
 
         # a view page cannot act: whatever its keys open, nothing reaches the store
         driver.find_element(By.CSS_SELECTOR, ".xterm-screen").click()
@@ -263,9 +254,7 @@ def test_the_board_in_a_browser_shows_the_floor_follows_it_and_a_supervisor_acks
         driver.get(web.url + "/supervise")
         driver.find_element(By.ID, "token").send_keys(SUPERVISE)
         driver.find_element(By.ID, "open").click()
-        text = wait_for_screen(
-            driver, lambda t: "Browser check: a caller" in t and "hub: live" in t
-        )
+        text = wait_for_screen(driver, lambda t: RAISED in t and "hub: live" in t)
         assert "view only" not in text
         assert SUPERVISE not in driver.page_source
         driver.find_element(By.CSS_SELECTOR, ".xterm-screen").click()
@@ -285,8 +274,8 @@ def test_the_board_in_a_browser_shows_the_floor_follows_it_and_a_supervisor_acks
 
         # the television's kiosk: the wall profile, read-only
         driver.get(web.url + "/kiosk")
-        text = wait_for_screen(driver, lambda t: "Agents" in t and "view only" in t)
-        assert all(name in text for name in QUEUES)
+        text = wait_for_screen(driver, whole_floor)
+        assert "view only" in text
         driver.save_screenshot(str(tmp_path / "kiosk.png"))
 
 
@@ -370,3 +359,38 @@ def _opens(ws_url: str) -> bool:
             return bool(page.recv(timeout=60))
     except InvalidStatus:
         return False
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    cert, key = tmp_path / "web.pem", tmp_path / "web.key"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
+            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")
+def test_the_board_over_tls_pages_sockets_and_a_secure_cookie(
+    hub: RunningHub, tmp_path: Path
+) -> None:
+    cert, key = _self_signed(tmp_path)
+    tls = ssl.create_default_context(cafile=str(cert))
+    with _web(hub, tmp_path, "--tls-cert", str(cert), "--tls-key", str(key)) as running:
+        assert running.url.startswith("https://127.0.0.1:")
+        with httpx.Client(base_url=running.url, verify=tls, timeout=30) as browser:
+            assert "/ws/kiosk" in browser.get("/kiosk").text
+            signed = browser.post("/supervise", data={"token": SUPERVISE})
+            assert signed.status_code == 303
+            assert "Secure" in signed.headers["set-cookie"]  # never sent back over http
+        ws_url = running.url.replace("https://", "wss://") + "/ws/kiosk?width=120&height=40"
+        with connect(ws_url, ssl=tls, open_timeout=30) as page:
+            assert page.recv(timeout=60)  # the kiosk's board, drawn over wss
+        with pytest.raises(httpx.TransportError):  # plain http is not answered
+            httpx.get(running.url.replace("https://", "http://") + "/", timeout=10)
