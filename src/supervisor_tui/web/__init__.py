@@ -237,8 +237,7 @@ class BoardServer(Server):
         response = web.HTTPSeeOther("/supervise")
         response.set_cookie(
             SESSION_COOKIE,
-            key,
-            max_age=int(SUPERVISE_SESSION_S),
+            key,  # a session cookie: closing the browser signs out; the server forgets at 12 h
             httponly=True,
             samesite="Strict",
             secure=self.tls is not None,
