@@ -11,13 +11,14 @@ import asyncio
 import os
 import re
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,12 @@ class RunningHub:
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[RunningHub]:
+    with _hub(tmp_path) as running:
+        yield running
+
+
+@contextmanager
+def _hub(tmp_path: Path, port: int = 0) -> Iterator[RunningHub]:
     """A hub on a floor whose morning ended a moment ago, in a thread of its own (the
     browser is driven from this one, with blocking calls)."""
     store = SQLiteStore(tmp_path / "floor.db")
@@ -83,19 +90,21 @@ def hub(tmp_path: Path) -> Iterator[RunningHub]:
         FLOOR.floor_targets(),
         time.time,
         floor=floor_description(FLOOR),
-        port=0,
+        port=port,
     )
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     asyncio.run_coroutine_threadsafe(hub.start(), loop).result(30)
-    yield RunningHub(hub, store, loop)
-    asyncio.run_coroutine_threadsafe(hub.stop(), loop).result(30)
-    asyncio.run_coroutine_threadsafe(_cancel_the_rest(), loop).result(30)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
-    loop.close()
-    store.close()
+    try:
+        yield RunningHub(hub, store, loop)
+    finally:
+        asyncio.run_coroutine_threadsafe(hub.stop(), loop).result(30)
+        asyncio.run_coroutine_threadsafe(_cancel_the_rest(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+        store.close()
 
 
 async def _cancel_the_rest() -> None:
@@ -121,19 +130,19 @@ class RunningWeb:
 
 @pytest.fixture
 def web(hub: RunningHub, tmp_path: Path) -> Iterator[RunningWeb]:
-    with _web(hub, tmp_path) as running:
+    with _web(hub.url, tmp_path) as running:
         yield running
 
 
 @contextmanager
-def _web(hub: RunningHub, tmp_path: Path, *more: str) -> Iterator[RunningWeb]:
+def _web(hub_url: str, tmp_path: Path, *more: str) -> Iterator[RunningWeb]:
     """`supervisor-tui web` on a port of its choosing; what it prints goes to a file (a pipe
     nobody reads would fill up and stop it)."""
     out = tmp_path / "web.out"
     with out.open("w") as sink:
         process = subprocess.Popen(
             [
-                *(sys.executable, "-m", "supervisor_tui.cli", "web", hub.url),
+                *(sys.executable, "-m", "supervisor_tui.cli", "web", hub_url),
                 *("--listen", "127.0.0.1:0", "--token-file", str(_token_file(tmp_path, VIEW))),
                 *more,
             ],
@@ -342,7 +351,7 @@ def test_the_board_off_loopback_needs_tls_and_its_token_file_is_private(
 
 def test_pages_open_at_once_are_bounded(hub: RunningHub, tmp_path: Path) -> None:
     """Each page is a process: past --max-sessions a page is told to wait, not given one."""
-    with _web(hub, tmp_path, "--max-sessions", "1") as running:
+    with _web(hub.url, tmp_path, "--max-sessions", "1") as running:
         ws_url = running.url.replace("http://", "ws://") + "/ws/board?width=80&height=24"
         with connect(ws_url, open_timeout=30) as first:
             assert first.recv(timeout=60)  # the first page's board is drawn
@@ -382,7 +391,7 @@ def test_the_board_over_tls_pages_sockets_and_a_secure_cookie(
 ) -> None:
     cert, key = _self_signed(tmp_path)
     tls = ssl.create_default_context(cafile=str(cert))
-    with _web(hub, tmp_path, "--tls-cert", str(cert), "--tls-key", str(key)) as running:
+    with _web(hub.url, tmp_path, "--tls-cert", str(cert), "--tls-key", str(key)) as running:
         assert running.url.startswith("https://127.0.0.1:")
         with httpx.Client(base_url=running.url, verify=tls, timeout=30) as browser:
             assert "/ws/kiosk" in browser.get("/kiosk").text
@@ -394,3 +403,29 @@ def test_the_board_over_tls_pages_sockets_and_a_secure_cookie(
             assert page.recv(timeout=60)  # the kiosk's board, drawn over wss
         with pytest.raises(httpx.TransportError):  # plain http is not answered
             httpx.get(running.url.replace("https://", "http://") + "/", timeout=10)
+
+
+def test_the_board_waits_for_a_hub_that_starts_later(tmp_path: Path) -> None:
+    """A TV box often boots before the collector: web says each attempt and serves once the
+    hub is up, instead of exiting."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "web.out"
+    later = ExitStack()
+
+    def start_the_hub() -> None:
+        _wait(lambda: out.exists() and "cannot reach" in out.read_text(), 60)
+        later.enter_context(_hub(tmp_path, port))
+
+    starter = threading.Thread(target=start_the_hub, daemon=True)
+    starter.start()
+    try:
+        with _web(f"ws://127.0.0.1:{port}", tmp_path) as running:
+            assert "/ws/kiosk" in httpx.get(running.url + "/kiosk", timeout=30).text
+        said = out.read_text()
+        assert f"cannot reach ws://127.0.0.1:{port}" in said and "attempt 1" in said
+        assert VIEW not in said
+    finally:
+        starter.join(70)
+        later.close()

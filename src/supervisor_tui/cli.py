@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from supervisor_tui import __version__
+from supervisor_tui import __version__, i18n
 from supervisor_tui.adapters.base import SourceSetupError
 from supervisor_tui.config import Config, ConfigError, default_rules, load_config, parse_config
 from supervisor_tui.core.targets import FloorTargets
@@ -81,6 +81,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("--cafile", type=Path, help="CA file to trust for a wss:// hub")
     watch.add_argument("--profile", choices=("wall", "desk"), default=None)
+    watch.add_argument(
+        "--give-up-after",
+        type=float,
+        metavar="SECONDS",
+        default=None,
+        help="stop waiting for the hub after this long (default: keep trying, for wall boxes"
+        " that start before the hub)",
+    )
 
     web = sub.add_parser(
         "web", help="the board in a browser: a TV's kiosk, a manager without a terminal"
@@ -175,6 +183,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--at", help="start at this clock time (HH:MM)")
     replay.add_argument("--profile", choices=("wall", "desk"), default=None)
+    for command in sub.choices.values():
+        command.add_argument(
+            "--lang",
+            choices=i18n.LANGUAGES,
+            default=None,
+            help="the language of the board, help, reports and errors (default: [display] "
+            "language, else the environment's locale, else English)",
+        )
     return parser
 
 
@@ -480,7 +496,7 @@ def _watch(args: argparse.Namespace) -> int:
     from supervisor_tui.app import FloorSettings, SupervisorApp
     from supervisor_tui.core.rules import RuleEngine
     from supervisor_tui.core.targets import QueueTargets
-    from supervisor_tui.hub.client import HubClient, HubRefused, HubUnreachable, RemoteDesk, hello
+    from supervisor_tui.hub.client import HubClient, HubRefused, RemoteDesk, hello
 
     token = args.token or os.environ.get("SUPERVISOR_TUI_TOKEN")
     if not token:
@@ -490,12 +506,19 @@ def _watch(args: argparse.Namespace) -> int:
     tls = None
     if args.url.startswith("wss://"):
         tls = ssl.create_default_context(cafile=str(args.cafile) if args.cafile else None)
+
+    def say(line: str) -> None:
+        print(f"supervisor-tui: watch: {line}", file=sys.stderr, flush=True)
+
     try:
-        probe = asyncio.run(hello(args.url, token, ssl_context=tls))
+        say(f"connecting to {args.url} …")
+        probe = asyncio.run(
+            hello(args.url, token, say, ssl_context=tls, give_up_after_s=args.give_up_after)
+        )
     except HubRefused as exc:
         raise ConfigError(f"watch: the hub refused: {exc}") from None
-    except HubUnreachable:
-        raise ConfigError(f"watch: no answer from {args.url}") from None
+    except TimeoutError as exc:
+        raise ConfigError(f"watch: {exc}") from None
     floor = probe.floor
     raw_targets = dict(floor.get("targets") or {})
     targets = FloorTargets(
@@ -544,6 +567,7 @@ def _web(args: argparse.Namespace) -> int:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         max_sessions=max(1, args.max_sessions),
+        lang=args.lang,
     )
     try:
         return serve(options, lambda line: print(line, flush=True))
@@ -569,15 +593,12 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from collections.abc import Iterator
-
     import supervisor_tui.report.render as render
     from supervisor_tui.core.files import write_private
     from supervisor_tui.core.replay import recorded_settings
     from supervisor_tui.core.targets import targets_from_settings
-    from supervisor_tui.model import Event
     from supervisor_tui.report.compute import ReportError, compute
-    from supervisor_tui.store import SQLiteStore
+    from supervisor_tui.store import SQLiteStore, every_event
     from supervisor_tui.store.postgres import PostgresStore
 
     config = load_config(args.config) if args.config is not None else Config()
@@ -608,18 +629,12 @@ def _report(args: argparse.Namespace) -> int:
         if start is not None and end is not None and end <= start:
             raise ConfigError("--to must come after --from")
 
-        def events(store: SQLiteStore | PostgresStore) -> Iterator[Event]:
-            seq = 0
-            while True:
-                chunk = store.read_from(seq, 20_000)
-                if not chunk:
-                    return
-                yield from chunk
-                seq = chunk[-1].seq
-
         try:
             report = compute(
-                [(str(s.path) if isinstance(s, SQLiteStore) else s.url, events(s)) for s in stores],
+                [
+                    (str(s.path) if isinstance(s, SQLiteStore) else s.url, every_event(s))
+                    for s in stores
+                ],
                 targets=targets,
                 grouping=args.group,
                 start=start,
@@ -808,8 +823,25 @@ def _import_surveys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configured_language(args: argparse.Namespace) -> str | None:
+    """``[display] language`` from the command's config, read ahead of the full load so that
+    the load's own errors are said in it; any trouble here is left to that load."""
+    import tomllib
+
+    path = getattr(args, "config", None)
+    if not isinstance(path, Path):
+        return None
+    try:
+        with path.open("rb") as f:
+            language = tomllib.load(f).get("display", {}).get("language")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return language if isinstance(language, str) else None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    i18n.use(args.lang or _configured_language(args))
     try:
         if args.command == "demo":
             if args.db is not None:

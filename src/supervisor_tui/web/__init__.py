@@ -34,7 +34,7 @@ from textual_serve.app_service import AppService
 from textual_serve.server import Server
 
 from supervisor_tui.adapters.base import is_loopback
-from supervisor_tui.hub.client import HubRefused, HubUnreachable, hello
+from supervisor_tui.hub.client import HubRefused, hello
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,8 @@ class WebOptions:
     tls_key: Path | None = None
     max_sessions: int = 16
     """Pages open at once (each is a process of ~90 MB); more are refused with 503."""
+    lang: str | None = None
+    """The boards' language (``--lang``); None: each ``watch`` finds its own."""
 
     def __repr__(self) -> str:
         return f"WebOptions({self.hub_url!r}, {self.host}:{self.port})"  # never the token
@@ -109,6 +111,8 @@ def watch_command(options: WebOptions, page: Page) -> str:
         argv += ["--profile", profile]
     if options.cafile is not None:
         argv += ["--cafile", str(options.cafile)]
+    if options.lang is not None:
+        argv += ["--lang", options.lang]
     return shlex.join(argv)
 
 
@@ -221,11 +225,11 @@ class BoardServer(Server):
             return self._login_page(request, "Paste a token first.", 400)
         try:
             welcome = await hello(
-                self.options.hub_url, token, ssl_context=self.hub_tls, timeout_s=10
+                self.options.hub_url, token, log.info, ssl_context=self.hub_tls, give_up_after_s=10
             )
         except HubRefused:
             return self._login_page(request, "The hub does not know this token.", 403)
-        except HubUnreachable:
+        except TimeoutError:
             return self._login_page(request, "The hub does not answer; try again shortly.", 503)
         if welcome.scope != "supervise":
             return self._login_page(
@@ -348,13 +352,18 @@ async def _headers(
 
 
 async def _floor_name(options: WebOptions, tls: ssl.SSLContext | None) -> str:
-    """The hub's floor name, checking on the way that this process's token only watches."""
+    """The hub's floor name, checking on the way that this process's token only watches. A
+    board box often starts before the hub: it waits, saying each attempt, as ``watch`` does."""
+
+    def say(line: str) -> None:
+        print(f"supervisor-tui: web: {line}", file=sys.stderr, flush=True)
+
     try:
-        welcome = await hello(options.hub_url, options.token, ssl_context=tls)
+        welcome = await hello(options.hub_url, options.token, say, ssl_context=tls)
     except HubRefused as exc:
         raise WebError(f"the hub refused the board's token: {exc}") from None
-    except HubUnreachable:
-        raise WebError(f"no answer from {options.hub_url}") from None
+    except TimeoutError as exc:
+        raise WebError(str(exc)) from None
     if welcome.scope != "view":
         raise WebError(
             f"the board's token ({welcome.name!r}) is a {welcome.scope} token: anyone who opens "
