@@ -1,5 +1,6 @@
 """Installed like a Python tool: a wheel built from this tree, installed into a fresh venv,
-gives a `supervisor-tui` that knows its version and finds its stylesheet and web pages."""
+gives a `supervisor-tui` that knows its version and finds its stylesheet, web pages and
+message catalogs."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ sheet.parse()
 print(len(sheet.rules), "rules from", css)
 for page in ("board.html", "login.html"):
     assert (TEMPLATES / page).is_file(), page
+from supervisor_tui import i18n
+for language in i18n.LANGUAGES[1:]:
+    assert i18n.catalog_path(language).is_file(), language
 """
 
 
