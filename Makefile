@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-all test lint bench venv clean messages
+.PHONY: demo demo-all test lint bench venv clean messages browser
 
 venv: $(STAMP)
 
@@ -21,8 +21,16 @@ demo: $(STAMP)
 demo-all: $(STAMP)
 	$(BIN)/supervisor-tui demo --all-backends $(DEMO_ARGS)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# tests/test_web.py drives Debian's headless Chromium and its driver (never a browser build
+# fetched by a library); CI runs as root on a fresh Debian machine.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -93,6 +93,25 @@ def _parser() -> argparse.ArgumentParser:
         " that start before the hub)",
     )
 
+    web = sub.add_parser(
+        "web", help="the board in a browser: a TV's kiosk, a manager without a terminal"
+    )
+    web.add_argument("url", help="the hub: ws://127.0.0.1:8765 or wss://host:port")
+    web.add_argument(
+        "--listen",
+        default="127.0.0.1:8780",
+        help="host:port for browsers (default 127.0.0.1:8780; another address needs TLS)",
+    )
+    web.add_argument(
+        "--token-file",
+        type=Path,
+        help="a file (mode 600) holding the board's view token (default: $SUPERVISOR_TUI_TOKEN)",
+    )
+    web.add_argument("--cafile", type=Path, help="CA file to trust for a wss:// hub")
+    web.add_argument("--tls-cert", type=Path, help="certificate for https (off loopback)")
+    web.add_argument("--tls-key", type=Path, help="its private key")
+    web.add_argument("--max-sessions", type=int, default=16, help="pages open at once (default 16)")
+
     token = sub.add_parser("token", help="make a hub token and print its [[hub.tokens]] entry")
     token.add_argument("--name", required=True, help="recorded on acks made with it")
     token.add_argument("--scope", choices=("view", "supervise"), default="view")
@@ -503,7 +522,7 @@ def _watch(args: argparse.Namespace) -> int:
     from supervisor_tui.app import FloorSettings, SupervisorApp
     from supervisor_tui.core.rules import RuleEngine
     from supervisor_tui.core.targets import QueueTargets
-    from supervisor_tui.hub.client import HubClient, HubRefused, RemoteDesk, wait_for_hub
+    from supervisor_tui.hub.client import HubClient, HubRefused, RemoteDesk, hello
 
     token = args.token or os.environ.get("SUPERVISOR_TUI_TOKEN")
     if not token:
@@ -517,18 +536,11 @@ def _watch(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(f"supervisor-tui: watch: {line}", file=sys.stderr, flush=True)
 
-    async def welcome() -> HubClient:
-        probe = HubClient(args.url, token, FloorTargets(), ssl_context=tls)
-        say(f"connecting to {args.url} …")
-        probe.start()
-        try:
-            await wait_for_hub(probe, say, give_up_after_s=args.give_up_after)
-        finally:
-            probe.close()
-        return probe
-
     try:
-        probe = asyncio.run(welcome())
+        say(f"connecting to {args.url} …")
+        probe = asyncio.run(
+            hello(args.url, token, say, ssl_context=tls, give_up_after_s=args.give_up_after)
+        )
     except HubRefused as exc:
         raise ConfigError(f"watch: the hub refused: {exc}") from None
     except TimeoutError as exc:
@@ -555,6 +567,38 @@ def _watch(args: argparse.Namespace) -> int:
     app.run()
     client.close()
     return app.return_code or 0
+
+
+def _web(args: argparse.Namespace) -> int:
+    import re
+
+    from supervisor_tui.adapters.http import read_secret
+    from supervisor_tui.web import WebError, WebOptions, serve
+
+    where = re.fullmatch(r"([^\s:]+):(\d{1,5})", args.listen)
+    if where is None or not 0 <= int(where[2]) <= 65535:
+        raise ConfigError(f"web: --listen {args.listen!r}: expected host:port")
+    if args.token_file is not None:
+        token = read_secret(file=str(args.token_file), what="web --token-file")
+    else:
+        token = read_secret(env="SUPERVISOR_TUI_TOKEN", what="web (or give --token-file)")
+    if not token:
+        raise ConfigError("web: the board's token is empty")
+    options = WebOptions(
+        hub_url=args.url,
+        token=token,
+        host=where[1],
+        port=int(where[2]),
+        cafile=args.cafile,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        max_sessions=max(1, args.max_sessions),
+        lang=args.lang,
+    )
+    try:
+        return serve(options, lambda line: print(line, flush=True))
+    except WebError as exc:
+        raise ConfigError(f"web: {exc}") from None
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -900,6 +944,8 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args)
         if args.command == "watch":
             return _watch(args)
+        if args.command == "web":
+            return _web(args)
         if args.command == "token":
             return _token(args)
         if args.command == "record":

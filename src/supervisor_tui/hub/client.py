@@ -392,3 +392,24 @@ async def wait_for_hub(
                 raise HubRefused(client.refused)
             raise TimeoutError(f"the link to {client.url} ended: {client.last_error or '?'}")
         await asyncio.sleep(poll_s)
+
+
+async def hello(
+    url: str,
+    token: str,
+    say: Callable[[str], None],
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    give_up_after_s: float | None = None,
+) -> HubClient:
+    """Connect, wait for the hub's welcome (as ``wait_for_hub`` does) and hang up: the floor,
+    and the token's name and scope, as a terminal or the web board needs them first."""
+    probe = HubClient(url, token, FloorTargets(), ssl_context=ssl_context)
+    probe.start()
+    try:
+        await wait_for_hub(probe, say, give_up_after_s=give_up_after_s)
+    finally:
+        probe.close()
+        if probe._task is not None:
+            await asyncio.gather(probe._task, return_exceptions=True)
+    return probe
