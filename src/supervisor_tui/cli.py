@@ -340,6 +340,7 @@ def _run_dashboard(
         keys=dict(config.keys),
         wall_pause_resume_s=config.display.wall_pause_resume_s,
         dialog_idle_s=config.display.dialog_idle_s,
+        **config.display.look(),
     )
     app = SupervisorApp(floor.store, settings, clock=floor.clock, collector=floor.collector)
     try:
@@ -736,6 +737,7 @@ def _replay(args: argparse.Namespace) -> int:
             profile=args.profile or config.display.profile,
             stale_after_s=config.display.stale_after_s,
             keys=dict(config.keys),
+            **config.display.look(),
         )
         app = SupervisorApp(
             store,

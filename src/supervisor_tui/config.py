@@ -82,6 +82,22 @@ class DisplayConfig(_Strict):
     """On the wall profile a pause resumes by itself after this long (a stray ``p``)."""
     dialog_idle_s: float = Field(default=120, gt=0)
     """A dialog left this long without input closes by itself, as if cancelled."""
+    theme: Literal["dark", "high-contrast", "light"] = "dark"
+    """``high-contrast`` for a wall in a dark room, ``light`` for a bright one."""
+    bell: bool = False
+    """Ring the terminal bell once for each new CRIT escalation."""
+    bell_in_replay: bool = False
+    """Ring it in replay too (for a drill)."""
+    wall_page_s: float = Field(default=15, gt=0)
+    """On the wall profile, how long each page of a queue table too long for the screen shows."""
+    long_break_s: float = Field(default=1200, gt=0)
+    """An agent away longer than this shows the time in red."""
+
+    def look(self) -> dict[str, Any]:
+        """The board's look and sound, as the dashboard's settings take them."""
+        return self.model_dump(
+            include={"theme", "bell", "bell_in_replay", "wall_page_s", "long_break_s"}
+        )
 
 
 class StoreConfig(_Strict):
