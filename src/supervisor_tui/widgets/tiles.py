@@ -204,7 +204,7 @@ class QueueTile(Widget):
             if level is None or value is None:
                 pieces.append((NO_DATA, "dim"))
             else:
-                style = sl_style(value, k.sl_target) if k.realtime else "none"
+                style = sl_style(value, k.sl_target) if k.realtime else "dim"
                 pieces.append((SPARKS[level], style))
         label = "SL 1h " if k.realtime else "1h "
         return [[(label, "dim"), *pieces], [("1h ", "dim"), *pieces], pieces]
