@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
         "--speed", type=float, default=1.0, help="simulated seconds per second (default 1)"
     )
     demo.add_argument("--profile", choices=("wall", "desk"), default="desk")
+    demo.add_argument("--theme", choices=("dark", "high-contrast", "light"), default="dark")
     demo.add_argument(
         "--helpdesk",
         choices=("zendesk", "none"),
@@ -231,7 +232,11 @@ def demo_config(
     return Config.model_validate(
         {
             "floor": {"name": "Demo floor (simulated)"},
-            "display": {"profile": args.profile, "stale_after_s": 90 if zendesk_url else 30},
+            "display": {
+                "profile": args.profile,
+                "theme": getattr(args, "theme", "dark"),  # callers with an older Namespace
+                "stale_after_s": 90 if zendesk_url else 30,
+            },
             "sources": sources,
             "targets": {"queues": {chat_queue: {"sl_threshold_s": 60}}},
             "rules": default_rules(),
