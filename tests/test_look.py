@@ -29,7 +29,6 @@ from supervisor_tui.model import (
     ContactOffered,
     EscalationRaised,
     EscalationResolved,
-    Event,
     NewEvent,
     Payload,
     QueueUpserted,
@@ -43,6 +42,7 @@ from supervisor_tui.widgets import AgentBoard, QueueTile
 from supervisor_tui.widgets.tiles import SPARKS, spark_levels
 
 from .conftest import EPOCH, FakeClock, record_floor, rules, targets
+from .helpers import Feed
 
 NOW = EPOCH + 3.5 * 3600
 
@@ -429,8 +429,9 @@ def test_the_sparkline_is_the_hours_service_level(seed: int) -> None:
     start = EPOCH + 3600
     events = an_hour_of_contacts(seed, start, 90)
     state = FloorState(floor_targets)
-    for seq, e in enumerate(events, 1):
-        state.apply(_stored(seq, e))
+    feed = Feed(state)
+    for e in events:
+        feed(e.payload, e.occurred_at)
     now = max(e.occurred_at for e in events) + 1  # the board's clock is past every event
     kpis = queue_kpis(state, state.queues["voice"], now)
     want = expected_sl_trend(events, now, 20)
@@ -441,26 +442,10 @@ def test_the_sparkline_is_the_hours_service_level(seed: int) -> None:
     assert len(state.queues["voice"].trend) <= TREND_MINUTES  # bounded, whatever the shift
 
 
-def _stored(seq: int, e: NewEvent) -> Event:
-    return Event(
-        seq=seq,
-        source=e.source,
-        key=e.key,
-        occurred_at=e.occurred_at,
-        received_at=e.received_at,
-        payload=e.payload,
-    )
-
-
 def test_a_ticket_queue_trends_its_backlog() -> None:
     state = FloorState(FloorTargets())
     start = EPOCH
-    seq = 0
-
-    def apply(payload: Payload, at: float) -> None:
-        nonlocal seq
-        seq += 1
-        state.apply(_stored(seq, event(payload, at)))
+    apply = Feed(state)
 
     apply(QueueUpserted(queue_id="mail", name="Mail", channel=Channel.EMAIL), start)
     open_at: dict[int, float] = {}
