@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from rich.style import Style
@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 from textual.renderables.digits import DIGITS, DIGITS3X3
 
 from supervisor_tui.app import FloorSettings, SupervisorApp
-from supervisor_tui.config import ConfigError, parse_config
+from supervisor_tui.config import ConfigError, ThemeName, parse_config
 from supervisor_tui.core.kpis import TREND_POINTS, queue_kpis
 from supervisor_tui.core.projection import TREND_MINUTES, AgentView, FloorState
 from supervisor_tui.core.replay import SPEEDS, Recording, ReplayPlayer
@@ -320,6 +320,10 @@ def test_every_theme_keeps_its_level_colours_readable(name: str) -> None:
         for level in ("OK", "WARN", "ALERT", "CRIT"):
             ratio = contrast(level_colour(board_theme, level), behind)
             assert ratio >= 4.5, (name, ground, level, round(ratio, 2))
+
+
+def test_the_config_names_every_theme_there_is() -> None:
+    assert set(get_args(ThemeName)) == set(THEMES)
 
 
 def test_the_contrast_formula_has_the_known_extremes() -> None:

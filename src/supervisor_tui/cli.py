@@ -9,11 +9,18 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 from supervisor_tui import __version__
 from supervisor_tui.adapters.base import SourceSetupError
-from supervisor_tui.config import Config, ConfigError, default_rules, load_config, parse_config
+from supervisor_tui.config import (
+    Config,
+    ConfigError,
+    ThemeName,
+    default_rules,
+    load_config,
+    parse_config,
+)
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.hub.demo import DEMO_EMAIL, DEMO_SN_USER
 from supervisor_tui.model import printable
@@ -39,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         "--speed", type=float, default=1.0, help="simulated seconds per second (default 1)"
     )
     demo.add_argument("--profile", choices=("wall", "desk"), default="desk")
-    demo.add_argument("--theme", choices=("dark", "high-contrast", "light"), default="dark")
+    demo.add_argument("--theme", choices=get_args(ThemeName), default="dark")
     demo.add_argument(
         "--helpdesk",
         choices=("zendesk", "none"),
@@ -82,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("--cafile", type=Path, help="CA file to trust for a wss:// hub")
     watch.add_argument("--profile", choices=("wall", "desk"), default=None)
+    watch.add_argument("--theme", choices=get_args(ThemeName), default="dark")
+    watch.add_argument(
+        "--bell", action="store_true", help="ring the terminal bell for each new CRIT escalation"
+    )
 
     token = sub.add_parser("token", help="make a hub token and print its [[hub.tokens]] entry")
     token.add_argument("--name", required=True, help="recorded on acks made with it")
@@ -517,6 +528,8 @@ def _watch(args: argparse.Namespace) -> int:
         rules=RuleEngine(list(rules)),
         profile=args.profile or str(floor.get("profile") or "desk"),
         stale_after_s=float(floor.get("stale_after_s") or 60),
+        theme=args.theme,
+        bell=args.bell,
     )
     app = SupervisorApp(client, settings, clock=time.time, desk=RemoteDesk(client))
     app.run()

@@ -73,6 +73,10 @@ class FloorConfig(_Strict):
         return self
 
 
+ThemeName = Literal["dark", "high-contrast", "light"]
+"""The board's themes (``supervisor_tui.themes`` defines each)."""
+
+
 class DisplayConfig(_Strict):
     profile: Literal["wall", "desk"] = "desk"
     """``wall`` hides requester names and ticket subjects."""
@@ -82,7 +86,7 @@ class DisplayConfig(_Strict):
     """On the wall profile a pause resumes by itself after this long (a stray ``p``)."""
     dialog_idle_s: float = Field(default=120, gt=0)
     """A dialog left this long without input closes by itself, as if cancelled."""
-    theme: Literal["dark", "high-contrast", "light"] = "dark"
+    theme: ThemeName = "dark"
     """``high-contrast`` for a wall in a dark room, ``light`` for a bright one."""
     bell: bool = False
     """Ring the terminal bell once for each new CRIT escalation."""
