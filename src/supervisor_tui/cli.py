@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, get_args
 
-from supervisor_tui import __version__
+from supervisor_tui import __version__, i18n
 from supervisor_tui.adapters.base import SourceSetupError
 from supervisor_tui.config import (
     Config,
@@ -89,6 +89,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("--cafile", type=Path, help="CA file to trust for a wss:// hub")
     watch.add_argument("--profile", choices=("wall", "desk"), default=None)
+    watch.add_argument(
+        "--give-up-after",
+        type=float,
+        metavar="SECONDS",
+        default=None,
+        help="stop waiting for the hub after this long (default: keep trying, for wall boxes"
+        " that start before the hub)",
+    )
     watch.add_argument("--theme", choices=get_args(ThemeName), default="dark")
     watch.add_argument(
         "--bell", action="store_true", help="ring the terminal bell for each new CRIT escalation"
@@ -168,6 +176,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--at", help="start at this clock time (HH:MM)")
     replay.add_argument("--profile", choices=("wall", "desk"), default=None)
+    for command in sub.choices.values():
+        command.add_argument(
+            "--lang",
+            choices=i18n.LANGUAGES,
+            default=None,
+            help="the language of the board, help, reports and errors (default: [display] "
+            "language, else the environment's locale, else English)",
+        )
     return parser
 
 
@@ -478,7 +494,7 @@ def _watch(args: argparse.Namespace) -> int:
     from supervisor_tui.app import FloorSettings, SupervisorApp
     from supervisor_tui.core.rules import RuleEngine
     from supervisor_tui.core.targets import QueueTargets
-    from supervisor_tui.hub.client import HubClient, HubRefused, RemoteDesk
+    from supervisor_tui.hub.client import HubClient, HubRefused, RemoteDesk, wait_for_hub
 
     token = args.token or os.environ.get("SUPERVISOR_TUI_TOKEN")
     if not token:
@@ -489,28 +505,25 @@ def _watch(args: argparse.Namespace) -> int:
     if args.url.startswith("wss://"):
         tls = ssl.create_default_context(cafile=str(args.cafile) if args.cafile else None)
 
+    def say(line: str) -> None:
+        print(f"supervisor-tui: watch: {line}", file=sys.stderr, flush=True)
+
     async def welcome() -> HubClient:
         probe = HubClient(args.url, token, FloorTargets(), ssl_context=tls)
+        say(f"connecting to {args.url} …")
         probe.start()
-        done = asyncio.create_task(probe.welcomed.wait())
         try:
-            await asyncio.wait(
-                {done, probe._task} if probe._task else {done},
-                timeout=15,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            await wait_for_hub(probe, say, give_up_after_s=args.give_up_after)
         finally:
             probe.close()
-        if probe.refused:
-            raise ConfigError(f"watch: the hub refused: {probe.refused}")
-        if not probe.welcomed.is_set():
-            raise ConfigError(f"watch: no answer from {args.url}")
         return probe
 
     try:
         probe = asyncio.run(welcome())
     except HubRefused as exc:
         raise ConfigError(f"watch: the hub refused: {exc}") from None
+    except TimeoutError as exc:
+        raise ConfigError(f"watch: {exc}") from None
     floor = probe.floor
     raw_targets = dict(floor.get("targets") or {})
     targets = FloorTargets(
@@ -555,15 +568,12 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from collections.abc import Iterator
-
     import supervisor_tui.report.render as render
     from supervisor_tui.core.files import write_private
     from supervisor_tui.core.replay import recorded_settings
     from supervisor_tui.core.targets import targets_from_settings
-    from supervisor_tui.model import Event
     from supervisor_tui.report.compute import ReportError, compute
-    from supervisor_tui.store import SQLiteStore
+    from supervisor_tui.store import SQLiteStore, every_event
     from supervisor_tui.store.postgres import PostgresStore
 
     config = load_config(args.config) if args.config is not None else Config()
@@ -594,18 +604,12 @@ def _report(args: argparse.Namespace) -> int:
         if start is not None and end is not None and end <= start:
             raise ConfigError("--to must come after --from")
 
-        def events(store: SQLiteStore | PostgresStore) -> Iterator[Event]:
-            seq = 0
-            while True:
-                chunk = store.read_from(seq, 20_000)
-                if not chunk:
-                    return
-                yield from chunk
-                seq = chunk[-1].seq
-
         try:
             report = compute(
-                [(str(s.path) if isinstance(s, SQLiteStore) else s.url, events(s)) for s in stores],
+                [
+                    (str(s.path) if isinstance(s, SQLiteStore) else s.url, every_event(s))
+                    for s in stores
+                ],
                 targets=targets,
                 grouping=args.group,
                 start=start,
@@ -795,8 +799,25 @@ def _import_surveys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configured_language(args: argparse.Namespace) -> str | None:
+    """``[display] language`` from the command's config, read ahead of the full load so that
+    the load's own errors are said in it; any trouble here is left to that load."""
+    import tomllib
+
+    path = getattr(args, "config", None)
+    if not isinstance(path, Path):
+        return None
+    try:
+        with path.open("rb") as f:
+            language = tomllib.load(f).get("display", {}).get("language")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return language if isinstance(language, str) else None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    i18n.use(args.lang or _configured_language(args))
     try:
         if args.command == "demo":
             if args.db is not None:

@@ -86,6 +86,8 @@ class DisplayConfig(_Strict):
     """On the wall profile a pause resumes by itself after this long (a stray ``p``)."""
     dialog_idle_s: float = Field(default=120, gt=0)
     """A dialog left this long without input closes by itself, as if cancelled."""
+    language: Literal["en", "vi", "zh", "ja", "uk"] | None = None
+    """The board's language; empty means the environment's locale (``--lang`` overrides)."""
     theme: ThemeName = "dark"
     """``high-contrast`` for a wall in a dark room, ``light`` for a bright one."""
     bell: bool = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -90,6 +90,22 @@ class QuarantinedPayload:
     reason: str
     raw: str
     received_at: float
+
+
+class Readable(Protocol):
+    def read_from(self, after_seq: int, limit: int = 10_000) -> list[Event]: ...
+
+
+def every_event(store: Readable, chunk: int = 20_000) -> Iterator[Event]:
+    """A store's events in seq order, read a chunk at a time (a report or a benchmark
+    folds a large recording without holding it all)."""
+    seq = 0
+    while True:
+        events = store.read_from(seq, chunk)
+        if not events:
+            return
+        yield from events
+        seq = events[-1].seq
 
 
 Listener = Callable[[int], None]
