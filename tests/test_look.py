@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, get_args
 
@@ -18,7 +19,7 @@ from textual.renderables.digits import DIGITS, DIGITS3X3
 from supervisor_tui.app import FloorSettings, SupervisorApp
 from supervisor_tui.config import ConfigError, ThemeName, parse_config
 from supervisor_tui.core.kpis import TREND_POINTS, queue_kpis
-from supervisor_tui.core.projection import TREND_MINUTES, AgentView, FloorState
+from supervisor_tui.core.projection import TREND_MINUTES, AgentView, FloorState, QueueView
 from supervisor_tui.core.replay import SPEEDS, Recording, ReplayPlayer
 from supervisor_tui.core.targets import FloorTargets, QueueTargets
 from supervisor_tui.model import (
@@ -39,7 +40,7 @@ from supervisor_tui.model import (
 from supervisor_tui.store import SQLiteStore
 from supervisor_tui.themes import THEMES, background, contrast, level_colour
 from supervisor_tui.widgets import AgentBoard, QueueTile
-from supervisor_tui.widgets.tiles import SPARKS, spark_levels
+from supervisor_tui.widgets.tiles import FONT5, SPARKS, spark_levels
 
 from .conftest import EPOCH, FakeClock, record_floor, rules, targets
 from .helpers import Feed
@@ -82,19 +83,26 @@ GLYPHS = {
     tuple(DIGITS3X3[i * 3 + row].ljust(3) for row in range(3)): digit
     for i, digit in enumerate(DIGITS)
 }
+BLOCKS = {
+    tuple(pixels.replace("#", "██").replace(" ", "  ") for pixels in glyph): digit
+    for digit, glyph in FONT5.items()
+}
 
 
-def read_big_digits(rows: list[str]) -> str:
-    """The number drawn in 3-row digits at the start of these rows (as a reader sees it)."""
+def read_digits(rows: list[str]) -> str:
+    """The number drawn in big digits at the start of these rows, as a reader sees it: 3
+    rows of Textual's digits (3 cells each), or 5 rows of block digits (6 cells and a
+    space)."""
+    font, width, step = (GLYPHS, 3, 3) if len(rows) == 3 else (BLOCKS, 6, 7)
     value = ""
     at = 0
-    while at + 3 <= len(rows[0]):
-        glyph = tuple(row[at : at + 3].ljust(3) for row in rows)
-        digit = GLYPHS.get(glyph)
+    while at + width <= len(rows[0]):
+        glyph = tuple(row[at : at + width].ljust(width) for row in rows)
+        digit = font.get(glyph)
         if digit is None or digit in " .":
             break
         value += digit
-        at += 3
+        at += step
     return value
 
 
@@ -102,38 +110,65 @@ def headline(kpis: Any) -> int:
     return int(kpis.waiting) if kpis.realtime else int(kpis.backlog)
 
 
-async def test_the_headline_is_big_digits_on_a_big_screen_and_plain_on_a_small_one(
-    tmp_path: Path,
+@pytest.mark.parametrize(("size", "lines"), [((240, 70), 5), ((160, 50), 3), ((80, 24), 1)])
+async def test_the_headline_grows_with_the_tile(
+    tmp_path: Path, size: tuple[int, int], lines: int
 ) -> None:
+    """Block digits on the tall tiles of a big wall, 3-row digits on a middling screen, a
+    plain line on a small one; whichever, the figure read off the screen is the
+    projection's."""
     store = record_floor(tmp_path / "f.db")
     clock = FakeClock(NOW)
     app = SupervisorApp(store, settings(), clock=clock)
-    async with app.run_test(size=(240, 70)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await caught_up(pilot, app)
-        tiles = list(app.query(QueueTile))
-        assert len(tiles) == len(app.state.queues) >= 4
+        if lines == 1:
+            voice = next(q for q, v in app.state.queues.items() if v.channel is Channel.VOICE)
+            app.set_queue_filter(voice)  # one queue: its tile fits a small screen, short
+            await pilot.pause(0.2)
+        tiles = [t for t in app.query(QueueTile) if t.display]
+        assert tiles and not app.tiles.compact
         for tile in tiles:
             kpis = queue_kpis(app.state, app.state.queues[tile.queue_id], clock())
-            rows = [tile.render_line(y).text for y in range(3)]
-            assert tile.big_digits and tile.outer_size.height >= QueueTile.BIG_HEIGHT
-            assert read_big_digits(rows) == str(headline(kpis)), rows
+            assert tile.drawn_lines == lines, tile.queue_id
+            if lines == 1:
+                first = tile.render_line(0).text
+                found = re.match(r"WAITING (\d+)\b", first)
+                assert found and int(found[1]) == headline(kpis), first
+                assert tile.region.height < QueueTile.BIG_HEIGHT
+                assert read_digits([tile.render_line(y).text for y in range(3)]) == ""
+            else:
+                rows = [tile.render_line(y).text for y in range(lines)]
+                assert read_digits(rows) == str(headline(kpis)), rows
     store.close()
-    store = SQLiteStore(tmp_path / "f.db")
-    app = SupervisorApp(store, settings(), clock=clock)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await caught_up(pilot, app)
-        voice = next(q for q, v in app.state.queues.items() if v.channel is Channel.VOICE)
-        app.set_queue_filter(voice)  # one queue: its tile fits, short
-        await pilot.pause(0.2)
-        tile = app.tiles.tile(voice)
-        assert tile is not None and not app.tiles.compact and tile.region.height < 10
-        assert not tile.big_digits
-        first = tile.render_line(0).text
-        kpis = queue_kpis(app.state, app.state.queues[voice], clock())
-        found = re.match(r"WAITING (\d+)\b", first)
-        assert found and int(found[1]) == headline(kpis), first
-        assert read_big_digits([tile.render_line(y).text for y in range(3)]) == ""
-    store.close()
+
+
+@pytest.mark.parametrize(("width", "lines"), [(60, 5), (30, 3)])
+async def test_a_number_too_wide_for_block_digits_steps_down_to_smaller_ones(
+    width: int, lines: int
+) -> None:
+    kpis = replace(
+        queue_kpis(FloorState(FloorTargets()), QueueView("mail", "Mail", Channel.EMAIL), EPOCH),
+        backlog=1234,
+    )
+
+    class TallTile(App[None]):
+        def compose(self) -> ComposeResult:
+            tile = QueueTile("mail", "Mail", "email")
+            tile.styles.width = width
+            tile.styles.height = QueueTile.TALL_HEIGHT
+            yield tile
+
+    app = TallTile()
+    async with app.run_test(size=(80, 20)) as pilot:
+        tile = app.query_one(QueueTile)
+        tile.show(kpis, None)
+        await pilot.pause()
+        assert tile.headline_lines == 5 and tile.drawn_lines == lines
+        rows = [tile.render_line(y).text for y in range(lines)]
+        assert read_digits(rows) == "1234"  # whole, and the caption still beside it
+        assert all(len(row.rstrip()) <= tile.size.width for row in rows)
+        assert "BACKLOG" in rows[0]
 
 
 # -- wall pages --------------------------------------------------------------------------------

@@ -78,6 +78,35 @@ def digit_rows(value: str) -> tuple[str, str, str]:
     return ("".join(rows[0]), "".join(rows[1]), "".join(rows[2]))
 
 
+FONT5 = {
+    "0": ("###", "# #", "# #", "# #", "###"),
+    "1": (" # ", "## ", " # ", " # ", "###"),
+    "2": ("###", "  #", "###", "#  ", "###"),
+    "3": ("###", "  #", "###", "  #", "###"),
+    "4": ("# #", "# #", "###", "  #", "  #"),
+    "5": ("###", "#  ", "###", "  #", "###"),
+    "6": ("###", "#  ", "###", "# #", "###"),
+    "7": ("###", "  #", "  #", "  #", "  #"),
+    "8": ("###", "# #", "###", "# #", "###"),
+    "9": ("###", "# #", "###", "  #", "###"),
+    "?": ("###", "  #", " ##", "   ", " # "),
+}
+"""A 3×5 pixel font for the tallest tiles: each pixel two cells of full block, so a digit
+is 6 cells by 5 lines, nearly twice the 3×3 digits and readable across a room."""
+FONT5_WIDTH = 7
+"""Cells a digit takes, the space after it included."""
+
+
+def block_rows(value: str) -> list[str]:
+    """``value`` in the 5-line block font (a character it lacks is left blank)."""
+    rows: list[list[str]] = [[] for _ in range(5)]
+    for character in value:
+        glyph = FONT5.get(character, ("   ",) * 5)
+        for row, pixels in zip(rows, glyph, strict=True):
+            row.append(pixels.replace("#", "██").replace(" ", "  ") + " ")
+    return ["".join(row).rstrip() for row in rows]
+
+
 class QueueTile(Widget):
     """One queue: waiting (or backlog) in big digits, the rest in a few short lines and an
     hour's trend. On a short tile (a small screen) the headline is a plain line instead.
@@ -106,6 +135,8 @@ class QueueTile(Widget):
     BIG_HEIGHT = 10
     """A tile this tall (border included) or taller has the room for 3-row digits."""
     BIG_LINES = BIG_HEIGHT - 2
+    TALL_HEIGHT = 12
+    """... and this tall for the 5-line block digits."""
 
     def __init__(self, queue_id: str, name: str, channel: str) -> None:
         super().__init__(id=f"tile-{_css_id(queue_id)}")
@@ -119,8 +150,12 @@ class QueueTile(Widget):
         self._status: tuple[str, str, str | None] | None = None
         self._stale: str | None = None
         self._kpis: QueueKpis | None = None
-        self.big_digits = True
-        """The headline in 3-row digits (or, on a short tile, a plain line)."""
+        self.headline_lines = 3
+        """Lines the headline figure may take: 5 (block digits) on a tall tile, 3 (Textual's
+        digits), or 1 (plain text) on a short one."""
+        self.drawn_lines = 3
+        """Lines the headline figure took when last drawn: a wide number on a narrow tile
+        steps down to smaller digits rather than lose its caption."""
 
     @property
     def stale(self) -> str | None:
@@ -131,7 +166,7 @@ class QueueTile(Widget):
         """Repaint only when something the tile shows has changed. ``stale``: the figures
         are not current (a source feeding the queue is stale or down), and how old they are:
         the tile dims and says so instead of showing old figures as if they were live."""
-        key = (kpis, severity, stale, self.big_digits)
+        key = (kpis, severity, stale, self.headline_lines)
         if key == self._rendered:
             return
         self._rendered = key
@@ -181,7 +216,22 @@ class QueueTile(Widget):
             caption = [[[("BACKLOG", "bold")]], [[("open tickets", "dim")]], [[]]]
             lines = self._ticket_lines(kpis)
         lines.append(self._trend_line(kpis))
-        if not self.big_digits:
+        size = self.headline_lines
+        width = self.size.width
+        if size == 5 and width and len(big_value) * FONT5_WIDTH + self.GAP + 7 > width:
+            size = 3  # a wide number on a narrow tile: the smaller digits keep the caption
+        self.drawn_lines = size
+        if size == 5:
+            gap = " " * self.GAP
+            blocks = block_rows(big_value)
+            block_width = max(len(row) for row in blocks)
+            blank: Line = [[]]
+            captions: list[Line] = [*caption, blank, blank]
+            return [
+                [[(row.ljust(block_width), "bold"), (gap, "none"), *words] for words in variants]
+                for row, variants in zip(blocks, captions, strict=True)
+            ] + lines
+        if size == 1:
             label = caption[0][0]
             figure: list[Piece] = [*label, (" ", "none"), (big_value, "bold")]
             headline: Line = [[*figure, ("  ", "none"), *words] for words in caption[1] if words]
@@ -248,14 +298,19 @@ class QueueTile(Widget):
             self._styles[name] = style
         return style
 
+    @property
+    def big_digits(self) -> bool:
+        return self.drawn_lines > 1
+
     def on_resize(self) -> None:
         self._strips.clear()
         self._styles.clear()
-        big = self.size.height >= self.BIG_LINES
-        if big != self.big_digits:
-            self.big_digits = big
+        height = self.size.height + 2  # the border
+        lines = 5 if height >= self.TALL_HEIGHT else 3 if height >= self.BIG_HEIGHT else 1
+        if lines != self.headline_lines or (lines == 5 and self._kpis is not None):
+            self.headline_lines = lines
             if self._kpis is not None and self._rendered is not None:
-                self._rendered = (*self._rendered[:3], big)
+                self._rendered = (*self._rendered[:3], lines)
                 self._show_lines(self._figure_lines(self._kpis))
 
     def notify_style_update(self) -> None:
@@ -409,13 +464,15 @@ class QueueTiles(Container):
 
     DEFAULT_CSS = """
     QueueTiles { layout: grid; grid-size: 5; grid-rows: 10; height: 10; overflow-y: auto; }
-    QueueTiles > QueueTile { width: 1fr; }
+    QueueTiles > QueueTile { width: 1fr; height: 1fr; }
     """
 
     MIN_TILE_WIDTH = 30
     MAX_ROWS = 3
     BIG_SCREEN_ROWS = 40
     """A screen this tall or taller has tiles tall enough for big digits."""
+    TALL_SCREEN_ROWS = 60
+    """... and with one or two rows of tiles, tall enough for the block digits."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -442,7 +499,13 @@ class QueueTiles(Container):
         room = max(1, min(self.MAX_ROWS, screen_rows // 20))
         compact = rows > room
         # a short screen gets short tiles with a plain headline: the board below stays in sight
-        tile_height = QueueTile.BIG_HEIGHT if screen_rows >= self.BIG_SCREEN_ROWS else 8
+        tile_height = (
+            QueueTile.TALL_HEIGHT
+            if screen_rows >= self.TALL_SCREEN_ROWS and min(rows, room) <= 2
+            else QueueTile.BIG_HEIGHT
+            if screen_rows >= self.BIG_SCREEN_ROWS
+            else 8
+        )
         if self.tile_height != tile_height:
             self.tile_height = tile_height
             self.styles.grid_rows = str(tile_height)
