@@ -218,7 +218,9 @@ class QueueTile(Widget):
         lines.append(self._trend_line(kpis))
         size = self.headline_lines
         width = self.size.width
-        if size == 5 and width and len(big_value) * FONT5_WIDTH + self.GAP + 7 > width:
+        # the shortest way to say each caption line, beside the block digits
+        beside = max(sum(cell_len(text) for text, _ in variants[-1]) for variants in caption)
+        if size == 5 and width and len(big_value) * FONT5_WIDTH - 1 + self.GAP + beside > width:
             size = 3  # a wide number on a narrow tile: the smaller digits keep the caption
         self.drawn_lines = size
         if size == 5:
@@ -451,7 +453,23 @@ class QueueTile(Widget):
                     (fmt.percent(k.fcr), "none"),
                     ("  agents ", "dim"),
                     (fmt.count(k.have), "bold"),
-                ]
+                ],
+                [
+                    ("CSAT ", "dim"),
+                    (fmt.percent(k.csat), "none"),
+                    (" FCR ", "dim"),
+                    (fmt.percent(k.fcr), "none"),
+                    (" agents ", "dim"),
+                    (fmt.count(k.have), "bold"),
+                ],
+                [
+                    ("CSAT ", "dim"),
+                    (fmt.percent(k.csat), "none"),
+                    (" FCR ", "dim"),
+                    (fmt.percent(k.fcr), "none"),
+                    (" ag ", "dim"),
+                    (fmt.count(k.have), "bold"),
+                ],
             ],
         ]
 
