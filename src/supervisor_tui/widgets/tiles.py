@@ -213,7 +213,11 @@ class QueueTile(Widget):
             lines = self._realtime_lines(kpis)
         else:
             big_value = str(kpis.backlog)
-            caption = [[[("BACKLOG", "bold")]], [[("open tickets", "dim")]], [[]]]
+            caption = [
+                [[("BACKLOG", "bold")]],
+                [[("open tickets", "dim")], [("open", "dim")]],
+                [[]],
+            ]
             lines = self._ticket_lines(kpis)
         lines.append(self._trend_line(kpis))
         size = self.headline_lines
