@@ -347,6 +347,7 @@ async def test_a_narrow_tile_says_every_figure_in_fewer_words() -> None:
             csat=0.95,
             need=11,
             have=8,
+            fcr=0.89,
         )
 
     class OneTile(App[None]):
@@ -369,3 +370,4 @@ async def test_a_narrow_tile_says_every_figure_in_fewer_words() -> None:
         assert "Off 1413 ans 1312" in text or "Offered 1413 answered 1312" in text
         assert "Need 11 have 8 ✖ short 3" in text
         assert "2d+ 27" in text and "✖ 105" in text and "⚠ 11" in text
+        assert "FCR 89%" in text and "agents 8" in text

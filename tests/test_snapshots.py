@@ -181,3 +181,58 @@ def test_escalation_detail(snap_compare: Any, floor_file: Path, tmp_path: Path, 
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=size, run_before=open_detail)
+
+
+# -- the wall's look (issue #17, items 3 and 6) -------------------------------------------
+
+
+@pytest.mark.parametrize("theme", ["high-contrast", "light"])
+def test_theme(snap_compare: Any, floor_file: Path, tmp_path: Path, theme: str) -> None:
+    settings = FloorSettings(
+        floor_name="Snapshot floor", operator="ana", targets=targets(), rules=rules(), theme=theme
+    )
+    app = SupervisorApp(copied(floor_file, tmp_path), settings, clock=FakeClock(NOW))
+    assert snap_compare(app, terminal_size=(160, 50), run_before=ticked)
+
+
+def test_one_queue_at_80x24_has_a_plain_headline(
+    snap_compare: Any, floor_file: Path, tmp_path: Path
+) -> None:
+    app = board_app(floor_file, tmp_path, FakeClock(NOW))
+
+    async def filtered(pilot: Any) -> None:
+        await ticked(pilot)
+        pilot.app.set_queue_filter("voice-sales")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=filtered)
+
+
+def test_wall_pages_at_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    """Twenty queues on a wall of 24 lines: the first page of the queue table, "page 1/3"."""
+    from supervisor_tui.model import Channel, NewEvent, QueueUpserted
+
+    store = SQLiteStore(tmp_path / "f.db")
+    store.append(
+        [
+            NewEvent(
+                source="sim",
+                key=f"q{i}",
+                occurred_at=EPOCH,
+                received_at=EPOCH,
+                payload=QueueUpserted(
+                    queue_id=f"q{i:02}", name=f"Queue {i:02}", channel=Channel.CHAT
+                ),
+            )
+            for i in range(20)
+        ]
+    )
+    settings = FloorSettings(
+        floor_name="Snapshot floor",
+        operator="ana",
+        targets=targets(),
+        rules=rules(),
+        profile="wall",
+    )
+    app = SupervisorApp(store, settings, clock=FakeClock(EPOCH + 30))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ticked)

@@ -24,6 +24,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Static
 
 from supervisor_tui.core import fmt
+from supervisor_tui.core.bell import CritBell
 from supervisor_tui.core.commands import CommandRefused, EscalationDesk
 from supervisor_tui.core.freshness import SourceCondition, board_status, queue_condition
 from supervisor_tui.core.kpis import (
@@ -53,6 +54,7 @@ from supervisor_tui.model import (
 from supervisor_tui.screens import ChoiceScreen, HelpScreen, ScoreCardScreen, TextPrompt
 from supervisor_tui.screens.detail import EscalationDetail, EscalationView, detail_text
 from supervisor_tui.store import Store, StoreError
+from supervisor_tui.themes import use_theme
 from supervisor_tui.widgets import (
     AgentBoard,
     EscalationFeed,
@@ -84,6 +86,13 @@ class FloorSettings:
     """On the wall profile a pause resumes by itself after this long."""
     dialog_idle_s: float = 120.0
     """A dialog left this long without input closes by itself."""
+    theme: str = "dark"
+    bell: bool = False
+    """Ring the terminal bell once for each new CRIT escalation."""
+    bell_in_replay: bool = False
+    wall_page_s: float = 15.0
+    """On the wall profile, how long each page of a queue table too long for the screen shows."""
+    long_break_s: float = 20 * 60.0
 
 
 class EventsArrived(Message):
@@ -224,7 +233,9 @@ class SupervisorApp(App[None]):
         # The board's widgets, made once: painting reaches them whichever screen is on top.
         self.topbar = TopBar(id="topbar")
         self.tiles = QueueTiles(id="tiles")
-        self.queue_table = QueueTable(id="queue-table")
+        self.queue_table = QueueTable(
+            id="queue-table", page_s=settings.wall_page_s if settings.profile == "wall" else None
+        )
         self.queue_table.display = False
         self.tiles.table = self.queue_table
         self._levels: dict[str, Severity | None] = {}
@@ -232,7 +243,9 @@ class SupervisorApp(App[None]):
         self._resume_timer: Timer | None = None
         self._resume_at: float | None = None
         """When a wall's pause resumes by itself (monotonic), shown as a countdown."""
-        self.board = AgentBoard(id="agents")
+        self.board = AgentBoard(id="agents", long_break_s=settings.long_break_s)
+        on = settings.bell and (player is None or settings.bell_in_replay)
+        self.crit_bell = CritBell(self.bell, since=self.clock(), enabled=on)
         self.feed = EscalationFeed(id="feed", show_detail=settings.profile == "desk")
         self.timeline = TimelineBar(id="timeline")
         self.freshness = FreshnessBar(id="freshness")
@@ -275,6 +288,7 @@ class SupervisorApp(App[None]):
     async def on_mount(self) -> None:
         if self.settings.keys:
             self.set_keymap(self.settings.keys)
+        use_theme(self, self.settings.theme)
         self._loop = asyncio.get_running_loop()
         self._exit_on(self._loop, *_ENDING_SIGNALS)
         self._bell = asyncio.Event()
@@ -414,6 +428,7 @@ class SupervisorApp(App[None]):
         elif changes.agents:
             board.agents_changed(changes.agents)
         if changes.escalations:
+            self.crit_bell.hear(changes.escalations, self.state.escalations)
             self.feed.update(self.state.escalations, now, changes.escalations)
             self.feed.set_live_titles(self.settings.rules.current_titles(self.state, now))
         if chrome:
@@ -440,7 +455,7 @@ class SupervisorApp(App[None]):
                 if self.queue_filter in (None, queue_id)
                 and (figures := self._queue_figures(queue_id, now, severity)) is not None
             ]
-            self.queue_table.show(rows)
+            self.queue_table.show(rows, now)
             return
         for queue_id in queue_ids:
             self._show_tile(queue_id, now, severity)
@@ -978,6 +993,7 @@ class SupervisorApp(App[None]):
         self._after_jump(rebuilt)
 
     def _after_jump(self, rebuilt: bool) -> None:
+        self.crit_bell.since = self.clock()  # what a jump skips over does not ring
         if rebuilt:
             self.state = self.player.state if self.player is not None else self.state
             self._repaint_all()

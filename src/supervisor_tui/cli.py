@@ -8,11 +8,18 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 from supervisor_tui import __version__, i18n
 from supervisor_tui.adapters.base import SourceSetupError
-from supervisor_tui.config import Config, ConfigError, default_rules, load_config, parse_config
+from supervisor_tui.config import (
+    Config,
+    ConfigError,
+    ThemeName,
+    default_rules,
+    load_config,
+    parse_config,
+)
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.hub.demo import DEMO_EMAIL, DEMO_SN_USER
 from supervisor_tui.model import printable
@@ -39,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         "--speed", type=float, default=1.0, help="simulated seconds per second (default 1)"
     )
     demo.add_argument("--profile", choices=("wall", "desk"), default="desk")
+    demo.add_argument("--theme", choices=get_args(ThemeName), default="dark")
     demo.add_argument(
         "--helpdesk",
         choices=("zendesk", "none"),
@@ -91,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="stop waiting for the hub after this long (default: keep trying, for wall boxes"
         " that start before the hub)",
+    )
+    watch.add_argument("--theme", choices=get_args(ThemeName), default="dark")
+    watch.add_argument(
+        "--bell", action="store_true", help="ring the terminal bell for each new CRIT escalation"
     )
 
     web = sub.add_parser(
@@ -293,7 +305,11 @@ def demo_config(
     return Config.model_validate(
         {
             "floor": {"name": "Demo floor (simulated)"},
-            "display": {"profile": args.profile, "stale_after_s": 90 if zendesk_url else 30},
+            "display": {
+                "profile": args.profile,
+                "theme": getattr(args, "theme", "dark"),  # callers with an older Namespace
+                "stale_after_s": 90 if zendesk_url else 30,
+            },
             "sources": sources,
             "targets": {"queues": {chat_queue: {"sl_threshold_s": 60}}},
             "rules": default_rules(),
@@ -401,6 +417,7 @@ def _run_dashboard(
         keys=dict(config.keys),
         wall_pause_resume_s=config.display.wall_pause_resume_s,
         dialog_idle_s=config.display.dialog_idle_s,
+        **config.display.look(),
     )
     app = SupervisorApp(floor.store, settings, clock=floor.clock, collector=floor.collector)
     try:
@@ -562,6 +579,8 @@ def _watch(args: argparse.Namespace) -> int:
         rules=RuleEngine(list(rules)),
         profile=args.profile or str(floor.get("profile") or "desk"),
         stale_after_s=float(floor.get("stale_after_s") or 60),
+        theme=args.theme,
+        bell=args.bell,
     )
     app = SupervisorApp(client, settings, clock=time.time, desk=RemoteDesk(client))
     app.run()
@@ -865,6 +884,7 @@ def _replay(args: argparse.Namespace) -> int:
             profile=args.profile or config.display.profile,
             stale_after_s=config.display.stale_after_s,
             keys=dict(config.keys),
+            **config.display.look(),
         )
         app = SupervisorApp(
             store,

@@ -74,6 +74,10 @@ class FloorConfig(_Strict):
         return self
 
 
+ThemeName = Literal["dark", "high-contrast", "light"]
+"""The board's themes (``supervisor_tui.themes`` defines each)."""
+
+
 class DisplayConfig(_Strict):
     profile: Literal["wall", "desk"] = "desk"
     """``wall`` hides requester names and ticket subjects."""
@@ -85,6 +89,22 @@ class DisplayConfig(_Strict):
     """A dialog left this long without input closes by itself, as if cancelled."""
     language: Literal["en", "vi", "zh", "ja", "uk"] | None = None
     """The board's language; empty means the environment's locale (``--lang`` overrides)."""
+    theme: ThemeName = "dark"
+    """``high-contrast`` for a wall in a dark room, ``light`` for a bright one."""
+    bell: bool = False
+    """Ring the terminal bell once for each new CRIT escalation."""
+    bell_in_replay: bool = False
+    """Ring it in replay too (for a drill)."""
+    wall_page_s: float = Field(default=15, gt=0)
+    """On the wall profile, how long each page of a queue table too long for the screen shows."""
+    long_break_s: float = Field(default=1200, gt=0)
+    """An agent away longer than this shows the time in red."""
+
+    def look(self) -> dict[str, Any]:
+        """The board's look and sound, as the dashboard's settings take them."""
+        return self.model_dump(
+            include={"theme", "bell", "bell_in_replay", "wall_page_s", "long_break_s"}
+        )
 
 
 class StoreConfig(_Strict):

@@ -9,7 +9,13 @@ import math
 from dataclasses import dataclass
 
 from supervisor_tui.core.erlang import agents_needed
-from supervisor_tui.core.projection import DayCounters, FloorState, QueueView, TicketFigures
+from supervisor_tui.core.projection import (
+    TREND_MINUTES,
+    DayCounters,
+    FloorState,
+    QueueView,
+    TicketFigures,
+)
 from supervisor_tui.model import Capability, Channel, Severity, SlaState
 
 SL_FORMULA = "answered≤T ÷ (answered + abandoned>T)"
@@ -52,6 +58,11 @@ class QueueKpis:
     is behind the figure."""
     fcr: float | None = None
     """Today's first contact resolution; None where the source does not count replies."""
+    sl_target: float | None = None
+    """The service level the queue is staffed for (the tile shows "SL 82% / 80%")."""
+    trend: tuple[float | None, ...] = ()
+    """The last hour, oldest first, a point per TREND_POINTS-th of it: service level for a
+    call or chat queue, backlog for a ticket queue; None where nothing is known."""
 
 
 def service_level(answered_within_t: int, answered: int, abandoned_after_t: int) -> float | None:
@@ -86,6 +97,50 @@ def contact_figures(c: DayCounters) -> ContactFigures:
         csat=c.csat_good / rated if rated else None,
         fcr=c.fcr_first_contact / c.fcr_solved if c.fcr_solved else None,
     )
+
+
+TREND_POINTS = 20
+"""Points in a tile's hour-long sparkline: three minutes each, so it fits the narrowest tile."""
+
+
+def trend_windows(now: float, points: int = TREND_POINTS) -> list[tuple[int, int]]:
+    """The last hour's minutes (``ts // 60``), oldest first, cut into ``points`` runs of
+    equal length: (first minute, last minute) of each."""
+    last = int(now // 60)
+    step = TREND_MINUTES // points
+    first = last - TREND_MINUTES + 1
+    return [(first + i * step, first + (i + 1) * step - 1) for i in range(points)]
+
+
+def sl_trend(queue: QueueView, now: float, points: int = TREND_POINTS) -> list[float | None]:
+    """Service level of the contacts counted in each run of minutes (answered, abandoned
+    after T): how the hour went, not the day's figure again."""
+    first = trend_windows(now, points)[0][0]
+    step = TREND_MINUTES // points
+    sums = [[0, 0, 0] for _ in range(points)]
+    for bucket in queue.trend:  # one pass: sixty buckets at most
+        at = (bucket.minute - first) // step
+        if 0 <= at < points:
+            counted = sums[at]
+            counted[0] += bucket.counters.answered_within_t
+            counted[1] += bucket.counters.answered
+            counted[2] += bucket.counters.abandoned_after_t
+    return [service_level(*counted) for counted in sums]
+
+
+def backlog_trend(queue: QueueView, now: float, points: int = TREND_POINTS) -> list[float | None]:
+    """Backlog at the end of each run of minutes: the count after the last ticket change
+    up to then (carried over quiet minutes); None before the first change seen."""
+    trend: list[float | None] = []
+    known: int | None = None
+    buckets = iter(b for b in queue.trend if b.backlog is not None)
+    pending = next(buckets, None)
+    for _, last in trend_windows(now, points):
+        while pending is not None and pending.minute <= last:
+            known = pending.backlog
+            pending = next(buckets, None)
+        trend.append(None if known is None else float(known))
+    return trend
 
 
 def ticket_figures(state: FloorState, queue: QueueView, now: float) -> TicketFigures:
@@ -225,6 +280,12 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
         have=have,
         sl_counted=today.answered + today.abandoned_after_t,
         fcr=fcr,
+        sl_target=targets.sl_target,
+        trend=tuple(
+            (sl_trend(queue, now) if offered is not None else [None] * TREND_POINTS)
+            if queue.channel.is_realtime
+            else backlog_trend(queue, now)
+        ),
     )
 
 

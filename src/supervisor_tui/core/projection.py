@@ -81,6 +81,42 @@ class DayCounters:
     """Of those, solved with at most one agent reply and never reopened."""
 
 
+TREND_MINUTES = 60
+"""How far back a queue keeps its minute-by-minute trend (the tile's sparkline)."""
+
+
+@dataclass(slots=True)
+class TrendMinute:
+    """One minute of a queue's last hour: the contacts counted in it (through the same
+    classifier as the day's figures) and the backlog after its last ticket change."""
+
+    minute: int
+    counters: DayCounters = field(default_factory=DayCounters)
+    backlog: int | None = None
+
+
+def trend_minute(trend: deque[TrendMinute], at: float) -> TrendMinute | None:
+    """The bucket for the minute of ``at``, made when needed; None when it is older than
+    the hour kept. Older minutes fall off as new ones come, so the trend stays bounded."""
+    minute = int(at // 60)
+    if not trend or trend[-1].minute < minute:
+        trend.append(TrendMinute(minute))
+        while trend[0].minute <= minute - TREND_MINUTES:
+            trend.popleft()
+        return trend[-1]
+    if minute <= trend[-1].minute - TREND_MINUTES:
+        return None
+    # a late event (sources do not arrive in time order): its own minute, in place
+    for i in range(len(trend) - 1, -1, -1):
+        if trend[i].minute == minute:
+            return trend[i]
+        if trend[i].minute < minute:
+            trend.insert(i + 1, TrendMinute(minute))
+            return trend[i + 1]
+    trend.appendleft(TrendMinute(minute))
+    return trend[0]
+
+
 COMPLAINT_TAGS = ("complaint",)
 
 Contact = ContactOffered | ContactAnswered | ContactAbandoned | ContactEnded
@@ -153,6 +189,8 @@ class QueueView:
     recent_offers: deque[float] = field(default_factory=deque)
     recent_handle: deque[tuple[float, float]] = field(default_factory=deque)
     open_tickets: set[str] = field(default_factory=set)
+    trend: deque[TrendMinute] = field(default_factory=deque)
+    """The last hour, a bucket per minute that saw a contact or a ticket change."""
     sources: set[str] = field(default_factory=set)
     """The sources whose events fed this queue: its figures are as fresh as the stalest."""
 
@@ -450,6 +488,7 @@ class FloorState:
         today = self._today(queue, p.answered_at)
         if self.day_of(p.answered_at) == today.day:
             count_contact(today, p, self.targets.for_queue(p.queue_id))
+        self._trend_contact(queue, p, p.answered_at)
 
     def _contact_abandoned(self, event: Event, p: ContactAbandoned) -> None:
         queue = self._queue(p.queue_id)
@@ -458,6 +497,20 @@ class FloorState:
         today = self._today(queue, p.abandoned_at)
         if self.day_of(p.abandoned_at) == today.day:
             count_contact(today, p, self.targets.for_queue(p.queue_id))
+        self._trend_contact(queue, p, p.abandoned_at)
+
+    def _trend_contact(
+        self, queue: QueueView, p: ContactAnswered | ContactAbandoned, at: float
+    ) -> None:
+        bucket = trend_minute(queue.trend, at)
+        if bucket is not None:
+            count_contact(bucket.counters, p, self.targets.for_queue(queue.queue_id))
+
+    @staticmethod
+    def _trend_backlog(queue: QueueView, at: float) -> None:
+        bucket = trend_minute(queue.trend, at)
+        if bucket is not None:
+            bucket.backlog = len(queue.open_tickets)
 
     def _contact_ended(self, event: Event, p: ContactEnded) -> None:
         queue = self._queue(p.queue_id)
@@ -489,7 +542,9 @@ class FloorState:
         if before is not None and before.updated_at > p.updated_at:
             return  # a late, older copy of the ticket (poll and webhook crossing)
         if before is not None and before.queue_id and before.queue_id != p.queue_id:
-            self._queue(before.queue_id).open_tickets.discard(ref)
+            left = self._queue(before.queue_id)
+            left.open_tickets.discard(ref)
+            self._trend_backlog(left, p.updated_at)
         ticket = TicketView(
             ref=ref,
             source=event.source,
@@ -527,6 +582,7 @@ class FloorState:
                 queue.open_tickets.add(ref)
             else:
                 queue.open_tickets.discard(ref)
+            self._trend_backlog(queue, p.updated_at)
         if p.status is TicketStatus.CLOSED:
             self._forget_ticket(ref)
         else:
@@ -546,12 +602,15 @@ class FloorState:
                 self._forget_ticket(old)
 
     def _ticket_deleted(self, event: Event, p: TicketDeleted) -> None:
-        self._forget_ticket(f"{event.source}/{p.ticket_id}")
+        self._forget_ticket(f"{event.source}/{p.ticket_id}", event.occurred_at)
 
-    def _forget_ticket(self, ref: str) -> None:
+    def _forget_ticket(self, ref: str, at: float | None = None) -> None:
         ticket = self.tickets.pop(ref, None)
         if ticket is not None and ticket.queue_id:
-            self._queue(ticket.queue_id).open_tickets.discard(ref)
+            queue = self._queue(ticket.queue_id)
+            queue.open_tickets.discard(ref)
+            if at is not None:
+                self._trend_backlog(queue, at)
         self.slas.pop(ref, None)
 
     def _sla_changed(self, event: Event, p: SlaChanged) -> None:

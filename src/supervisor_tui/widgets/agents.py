@@ -1,9 +1,10 @@
 """The agents board: a Line-API grid of agents, state and time in state.
 
-Agents keep their place (sorted by name) so a wall reader finds a person where they were a
-minute ago. Each screen line holds as many agents as fit across; a line is rendered from a
-cache keyed by what it shows, so an agent's state change repaints one line, and the
-once-a-second clock repaints only the visible lines.
+Agents are grouped by state (available first, as STATE_LOOK lists them), the longest in
+their state first: who has been on a break too long is at the top of the breaks, and a
+place changes only when an agent's state does (the clock never reorders). Each screen line
+holds as many agents as fit across; a line is rendered from a cache keyed by what it shows,
+so the once-a-second clock repaints only the visible lines.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ STATE_LOOK: dict[AgentState, tuple[str, str]] = {
     AgentState.OFFLINE: ("○ Offline", "grey50"),
     AgentState.UNKNOWN: ("◇ No status", "grey70"),
 }
-LONG_AWAY_S = 20 * 60
+STATE_ORDER = {state: rank for rank, state in enumerate(STATE_LOOK)}
+LONG_BREAK_S = 20 * 60.0
 
 
 class AgentBoard(ScrollView, can_focus=True):
@@ -39,14 +41,18 @@ class AgentBoard(ScrollView, can_focus=True):
     AgentBoard:focus { border: round $accent; }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, long_break_s: float = LONG_BREAK_S) -> None:
         super().__init__(id=id)
+        self.long_break_s = long_break_s
+        """Away longer than this shows the time in state in red."""
         self._agents: dict[str, AgentView] = {}
         self._order: list[str] = []
         self._index: dict[str, int] = {}
         self._queue_filter: str | None = None
         self._now = 0.0
         self._cache: dict[int, tuple[tuple[object, ...], Strip]] = {}
+        self._placed: dict[str, tuple[AgentState, float]] = {}
+        """Each agent's state and since when, as last sorted: a change moves the agent."""
         self._styles: dict[str, Style] = {}
         self.border_title = "Agents"
 
@@ -64,8 +70,9 @@ class AgentBoard(ScrollView, can_focus=True):
             for a in self._agents.values()
             if self._queue_filter is None or self._queue_filter in a.queue_ids
         ]
-        chosen.sort(key=lambda a: (a.name.casefold(), a.agent_id))
+        chosen.sort(key=board_order)
         self._order = [a.agent_id for a in chosen]
+        self._placed = {a.agent_id: (a.state, a.since) for a in chosen}
         self._index = {agent_id: i for i, agent_id in enumerate(self._order)}
         self._cache.clear()
         self._resize_virtual()
@@ -76,7 +83,15 @@ class AgentBoard(ScrollView, can_focus=True):
         self._reorder()
 
     def agents_changed(self, agent_ids: set[str]) -> None:
-        """Repaint only the lines that hold these agents."""
+        """Repaint only the lines that hold these agents, or re-sort when one changed state."""
+        for agent_id in agent_ids:
+            agent = self._agents.get(agent_id)
+            if agent is not None and self._placed.get(agent_id, (agent.state, agent.since)) != (
+                agent.state,
+                agent.since,
+            ):
+                self._reorder()
+                return
         columns = self.columns
         scroll_y = int(self.scroll_offset.y)
         for agent_id in agent_ids:
@@ -175,7 +190,9 @@ class AgentBoard(ScrollView, can_focus=True):
             label = f"◌ {agent.reason}"
         in_state = self._now - agent.since if _timed(agent) else None
         long_away = (
-            agent.state is AgentState.AWAY and in_state is not None and (in_state > LONG_AWAY_S)
+            agent.state is AgentState.AWAY
+            and in_state is not None
+            and (in_state > self.long_break_s)
         )
         work = agent.work if agent.state in SHOWS_WORK else ""
         rest = max(0, width - 11 - 7 - 13 - 4)
@@ -188,6 +205,19 @@ class AgentBoard(ScrollView, can_focus=True):
             Segment(set_cell_size(work, rest), self._style("dim")),
             Segment(f"{agent.handled_today:>3} ", self._style("dim")),
         ]
+
+
+def board_order(agent: AgentView) -> tuple[int, int, float, str, str]:
+    """State, then the longest in it first; agents without a time in state after the timed
+    ones of their state, by name."""
+    timed = _timed(agent)
+    return (
+        STATE_ORDER[agent.state],
+        0 if timed else 1,
+        agent.since if timed else 0.0,
+        agent.name.casefold(),
+        agent.agent_id,
+    )
 
 
 def _timed(agent: AgentView) -> bool:

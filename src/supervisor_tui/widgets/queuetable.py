@@ -1,5 +1,9 @@
 """The compact queue table: one line per queue, worst first, for screens too small for
-every tile. Each line says the queue's level in a word, its name and its main figures."""
+every tile. Each line says the queue's level in a word, its name and its main figures.
+
+On a wall (``page_s``) a table longer than the room it has shows a page at a time and turns
+the page every ``page_s`` seconds of the board's clock, saying "page 2/3": nobody is there
+to scroll. The page turns only while the board is painted, so a paused board holds still."""
 
 from __future__ import annotations
 
@@ -28,22 +32,62 @@ class QueueTable(Widget):
     QueueTable { height: auto; padding: 0 1; }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, page_s: float | None = None) -> None:
         super().__init__(id=id)
         self._rows: list[QueueRow] = []
         self._text = Text()
+        self.page_s = page_s
+        self.page = 0
+        self._page_at: float | None = None
+        """The board's time when the page shown was turned to."""
 
     @property
     def rows(self) -> list[QueueRow]:
         """The queues in the order shown: worst first."""
         return list(self._rows)
 
-    def show(self, rows: list[QueueRow]) -> None:
+    @property
+    def page_rows(self) -> int | None:
+        """Queues on a page, or None when the table is not paged (it fits, or no wall)."""
+        room = self.styles.max_height
+        if self.page_s is None or room is None or len(self._rows) <= int(room.value):
+            return None
+        return max(1, int(room.value) - 1)  # a line for "page 2/3"
+
+    @property
+    def pages(self) -> int:
+        per_page = self.page_rows
+        return 1 if per_page is None else -(-len(self._rows) // per_page)
+
+    def show(self, rows: list[QueueRow], now: float) -> None:
         rows = sorted(rows, key=lambda r: severity_order(r.severity, r.order))
-        if rows == self._rows and self._text:
-            return
+        changed = rows != self._rows or not self._text
         self._rows = rows
+        if not self._turn(now) and not changed:
+            return
+        self.page %= self.pages
         self._paint()
+
+    def _turn(self, now: float) -> bool:
+        if self.pages == 1 or self.page_s is None:
+            self.page, self._page_at = 0, None
+            return False
+        if self._page_at is None or now < self._page_at:
+            self._page_at = now
+            return False
+        if now - self._page_at < self.page_s:
+            return False
+        self._page_at = now
+        self.page = (self.page + 1) % self.pages
+        return True
+
+    @property
+    def shown(self) -> list[QueueRow]:
+        """The queues on screen: the page shown."""
+        per_page = self.page_rows
+        if per_page is None:
+            return list(self._rows)
+        return self._rows[self.page * per_page : (self.page + 1) * per_page]
 
     def on_resize(self) -> None:
         self._paint()
@@ -53,18 +97,23 @@ class QueueTable(Widget):
         # the channel's glyph, the longest name and a space: the figures line up
         name_cells = min(26, max((len(r.kpis.name) for r in self._rows), default=0) + 3)
         text = Text(no_wrap=True, overflow="ellipsis")
-        for i, row in enumerate(self._rows):
+        shown = self.shown
+        for i, row in enumerate(shown):
             if i:
                 text.append("\n")
             forms = [row_text(row, name_cells, short) for short in (False, True)]
             fitting = next((f for f in forms if f.cell_len <= width), forms[-1])
             fitting.truncate(width, overflow="ellipsis")
             text.append_text(fitting)
+        if len(shown) < len(self._rows):
+            page = f"page {self.page + 1}/{self.pages}"
+            text.append("\n" + page.rjust(width), "bold")
         self._text = text
         self.refresh(layout=True)
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
-        return max(1, len(self._rows))
+        per_page = self.page_rows
+        return max(1, len(self._rows) if per_page is None else per_page + 1)
 
     def render(self) -> Text:
         return self._text

@@ -32,12 +32,28 @@ def severity_order(severity: Severity | None, order: int) -> tuple[int, int]:
     return (-(severity.rank if severity is not None else 0), order)
 
 
-def _sl_style(kpis: QueueKpis) -> str:
-    if kpis.service_level is None:
+def sl_style(service_level: float | None, target: float | None) -> str:
+    """Green at or over the target, yellow within 20 points under it, red further down."""
+    if service_level is None:
         return "dim"
-    return (
-        "green" if kpis.service_level >= 0.8 else "yellow" if kpis.service_level >= 0.6 else "red"
-    )
+    goal = 0.8 if target is None else target
+    return "green" if service_level >= goal else "yellow" if service_level >= goal - 0.2 else "red"
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+NO_DATA = "·"
+
+
+def spark_levels(trend: tuple[float | None, ...], *, top: float | None) -> list[int | None]:
+    """Each point's bar (0 to 7), or None where nothing is known. ``top``: the value of a
+    full bar (1.0 for a service level, so 80 % is always the same height); None scales
+    to the largest point (a backlog)."""
+    known = [v for v in trend if v is not None]
+    scale = top if top is not None else max(known, default=0.0)
+    last = len(SPARKS) - 1
+    if scale <= 0:
+        return [None if v is None else 0 for v in trend]
+    return [None if v is None else min(last, max(0, round(v / scale * last))) for v in trend]
 
 
 Piece = tuple[str, str]
@@ -62,8 +78,38 @@ def digit_rows(value: str) -> tuple[str, str, str]:
     return ("".join(rows[0]), "".join(rows[1]), "".join(rows[2]))
 
 
+FONT5 = {
+    "0": ("###", "# #", "# #", "# #", "###"),
+    "1": (" # ", "## ", " # ", " # ", "###"),
+    "2": ("###", "  #", "###", "#  ", "###"),
+    "3": ("###", "  #", "###", "  #", "###"),
+    "4": ("# #", "# #", "###", "  #", "  #"),
+    "5": ("###", "#  ", "###", "  #", "###"),
+    "6": ("###", "#  ", "###", "# #", "###"),
+    "7": ("###", "  #", "  #", "  #", "  #"),
+    "8": ("###", "# #", "###", "# #", "###"),
+    "9": ("###", "# #", "###", "  #", "###"),
+    "?": ("###", "  #", " ##", "   ", " # "),
+}
+"""A 3×5 pixel font for the tallest tiles: each pixel two cells of full block, so a digit
+is 6 cells by 5 lines, nearly twice the 3×3 digits and readable across a room."""
+FONT5_WIDTH = 7
+"""Cells a digit takes, the space after it included."""
+
+
+def block_rows(value: str) -> list[str]:
+    """``value`` in the 5-line block font (a character it lacks is left blank)."""
+    rows: list[list[str]] = [[] for _ in range(5)]
+    for character in value:
+        glyph = FONT5.get(character, ("   ",) * 5)
+        for row, pixels in zip(rows, glyph, strict=True):
+            row.append(pixels.replace("#", "██").replace(" ", "  ") + " ")
+    return ["".join(row).rstrip() for row in rows]
+
+
 class QueueTile(Widget):
-    """One queue: waiting (or backlog) in big digits, the rest in a few short lines.
+    """One queue: waiting (or backlog) in big digits, the rest in a few short lines and an
+    hour's trend. On a short tile (a small screen) the headline is a plain line instead.
 
     The tile draws itself line by line (Line API): ``show`` turns the figures into runs of
     text once, and a line is built from them only when the compositor asks for it. A new
@@ -86,6 +132,11 @@ class QueueTile(Widget):
 
     GAP = 2
     """Cells between the big digits and their caption."""
+    BIG_HEIGHT = 10
+    """A tile this tall (border included) or taller has the room for 3-row digits."""
+    BIG_LINES = BIG_HEIGHT - 2
+    TALL_HEIGHT = 12
+    """... and this tall for the 5-line block digits."""
 
     def __init__(self, queue_id: str, name: str, channel: str) -> None:
         super().__init__(id=f"tile-{_css_id(queue_id)}")
@@ -98,6 +149,13 @@ class QueueTile(Widget):
         self._styles: dict[str, Style] = {}
         self._status: tuple[str, str, str | None] | None = None
         self._stale: str | None = None
+        self._kpis: QueueKpis | None = None
+        self.headline_lines = 3
+        """Lines the headline figure may take: 5 (block digits) on a tall tile, 3 (Textual's
+        digits), or 1 (plain text) on a short one."""
+        self.drawn_lines = 3
+        """Lines the headline figure took when last drawn: a wide number on a narrow tile
+        steps down to smaller digits rather than lose its caption."""
 
     @property
     def stale(self) -> str | None:
@@ -108,10 +166,11 @@ class QueueTile(Widget):
         """Repaint only when something the tile shows has changed. ``stale``: the figures
         are not current (a source feeding the queue is stale or down), and how old they are:
         the tile dims and says so instead of showing old figures as if they were live."""
-        key = (kpis, severity, stale)
+        key = (kpis, severity, stale, self.headline_lines)
         if key == self._rendered:
             return
         self._rendered = key
+        self._kpis = kpis
         if severity is not self._severity:
             self.set_class(severity is Severity.WARNING, "-warning")
             self.set_class(severity is Severity.CRITICAL, "-critical")
@@ -132,6 +191,9 @@ class QueueTile(Widget):
                 subtitle.append(" · ", "dim")
             subtitle.append(word, style)
             self.border_subtitle = subtitle
+        self._show_lines(self._figure_lines(kpis))
+
+    def _figure_lines(self, kpis: QueueKpis) -> list[Line]:
         caption: list[Line]
         if kpis.realtime:
             big_value = "?" if kpis.waiting is None else str(kpis.waiting)
@@ -151,15 +213,57 @@ class QueueTile(Widget):
             lines = self._realtime_lines(kpis)
         else:
             big_value = str(kpis.backlog)
-            caption = [[[("BACKLOG", "bold")]], [[("open tickets", "dim")]], [[]]]
+            caption = [
+                [[("BACKLOG", "bold")]],
+                [[("open tickets", "dim")], [("open", "dim")]],
+                [[]],
+            ]
             lines = self._ticket_lines(kpis)
+        lines.append(self._trend_line(kpis))
+        size = self.headline_lines
+        width = self.size.width
+        # the shortest way to say each caption line, beside the block digits
+        beside = max(sum(cell_len(text) for text, _ in variants[-1]) for variants in caption)
+        if size == 5 and width and len(big_value) * FONT5_WIDTH - 1 + self.GAP + beside > width:
+            size = 3  # a wide number on a narrow tile: the smaller digits keep the caption
+        self.drawn_lines = size
+        if size == 5:
+            gap = " " * self.GAP
+            blocks = block_rows(big_value)
+            block_width = max(len(row) for row in blocks)
+            blank: Line = [[]]
+            captions: list[Line] = [*caption, blank, blank]
+            return [
+                [[(row.ljust(block_width), "bold"), (gap, "none"), *words] for words in variants]
+                for row, variants in zip(blocks, captions, strict=True)
+            ] + lines
+        if size == 1:
+            label = caption[0][0]
+            figure: list[Piece] = [*label, (" ", "none"), (big_value, "bold")]
+            headline: Line = [[*figure, ("  ", "none"), *words] for words in caption[1] if words]
+            return [[*headline, figure], *lines]
         digits = digit_rows(big_value)
         gap = " " * self.GAP
         top = [
             [[(row, "none"), (gap, "none"), *words] for words in variants]
             for row, variants in zip(digits, caption, strict=True)
         ]
-        self._show_lines(top + lines)
+        return top + lines
+
+    @staticmethod
+    def _trend_line(k: QueueKpis) -> Line:
+        """The hour's sparkline: service level against the target (green at or over it),
+        or the backlog; a dot where nothing is known."""
+        levels = spark_levels(k.trend, top=1.0 if k.realtime else None)
+        pieces: list[Piece] = []
+        for value, level in zip(k.trend, levels, strict=True):
+            if level is None or value is None:
+                pieces.append((NO_DATA, "dim"))
+            else:
+                style = sl_style(value, k.sl_target) if k.realtime else "dim"
+                pieces.append((SPARKS[level], style))
+        label = "SL 1h " if k.realtime else "1h "
+        return [[(label, "dim"), *pieces], [("1h ", "dim"), *pieces], pieces]
 
     def _show_lines(self, lines: list[Line]) -> None:
         """Repaint the lines that changed, and only those: a ticking "longest 1:23" is one
@@ -200,9 +304,20 @@ class QueueTile(Widget):
             self._styles[name] = style
         return style
 
+    @property
+    def big_digits(self) -> bool:
+        return self.drawn_lines > 1
+
     def on_resize(self) -> None:
         self._strips.clear()
         self._styles.clear()
+        height = self.size.height + 2  # the border
+        lines = 5 if height >= self.TALL_HEIGHT else 3 if height >= self.BIG_HEIGHT else 1
+        if lines != self.headline_lines or (lines == 5 and self._kpis is not None):
+            self.headline_lines = lines
+            if self._kpis is not None and self._rendered is not None:
+                self._rendered = (*self._rendered[:3], lines)
+                self._show_lines(self._figure_lines(self._kpis))
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -219,20 +334,28 @@ class QueueTile(Widget):
             brief = [(f" ✖ short {k.need - k.have}", "bold red")]
         elif k.need is not None and k.have is not None:
             verdict = brief = [("  ✔", "green")]
-        sl, sl_style = fmt.percent(k.service_level), _sl_style(k)
+        sl, style = fmt.percent(k.service_level), sl_style(k.service_level, k.sl_target)
+        target = fmt.percent(k.sl_target)
         return [
             [
                 [
                     ("SL ", "dim"),
-                    (sl, sl_style),
-                    (f" in {k.sl_threshold_s:.0f}s", "dim"),
-                    ("   ASA ", "dim"),
+                    (sl, style),
+                    (f" / {target} in {k.sl_threshold_s:.0f}s", "dim"),
+                    ("  ASA ", "dim"),
                     (fmt.duration(k.asa_s), "none"),
                 ],
                 [
                     ("SL ", "dim"),
-                    (sl, sl_style),
-                    (f"/{k.sl_threshold_s:.0f}s", "dim"),
+                    (sl, style),
+                    (f" / {target}", "dim"),
+                    ("  ASA ", "dim"),
+                    (fmt.duration(k.asa_s), "none"),
+                ],
+                [
+                    ("SL ", "dim"),
+                    (sl, style),
+                    (f"/{target}", "dim"),
                     (" ASA ", "dim"),
                     (fmt.duration(k.asa_s), "none"),
                 ],
@@ -334,7 +457,23 @@ class QueueTile(Widget):
                     (fmt.percent(k.fcr), "none"),
                     ("  agents ", "dim"),
                     (fmt.count(k.have), "bold"),
-                ]
+                ],
+                [
+                    ("CSAT ", "dim"),
+                    (fmt.percent(k.csat), "none"),
+                    (" FCR ", "dim"),
+                    (fmt.percent(k.fcr), "none"),
+                    (" agents ", "dim"),
+                    (fmt.count(k.have), "bold"),
+                ],
+                [
+                    ("CSAT ", "dim"),
+                    (fmt.percent(k.csat), "none"),
+                    (" FCR ", "dim"),
+                    (fmt.percent(k.fcr), "none"),
+                    (" ag ", "dim"),
+                    (fmt.count(k.have), "bold"),
+                ],
             ],
         ]
 
@@ -347,16 +486,21 @@ class QueueTiles(Container):
 
     DEFAULT_CSS = """
     QueueTiles { layout: grid; grid-size: 5; grid-rows: 10; height: 10; overflow-y: auto; }
-    QueueTiles > QueueTile { width: 1fr; }
+    QueueTiles > QueueTile { width: 1fr; height: 1fr; }
     """
 
     MIN_TILE_WIDTH = 30
     MAX_ROWS = 3
+    BIG_SCREEN_ROWS = 40
+    """A screen this tall or taller has tiles tall enough for big digits."""
+    TALL_SCREEN_ROWS = 60
+    """... and with one or two rows of tiles, tall enough for the block digits."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._by_queue: dict[str, QueueTile] = {}
         self._arrived: dict[str, int] = {}
+        self.tile_height = QueueTile.BIG_HEIGHT
         self.compact = False
         """Too many queues for tiles on this screen: the queue table shows them."""
         self.table: Widget | None = None
@@ -376,13 +520,24 @@ class QueueTiles(Container):
         screen_rows = self.screen.size.height if self.is_mounted else 50
         room = max(1, min(self.MAX_ROWS, screen_rows // 20))
         compact = rows > room
+        # a short screen gets short tiles with a plain headline: the board below stays in sight
+        tile_height = (
+            QueueTile.TALL_HEIGHT
+            if screen_rows >= self.TALL_SCREEN_ROWS and min(rows, room) <= 2
+            else QueueTile.BIG_HEIGHT
+            if screen_rows >= self.BIG_SCREEN_ROWS
+            else 8
+        )
+        if self.tile_height != tile_height:
+            self.tile_height = tile_height
+            self.styles.grid_rows = str(tile_height)
         if compact != self.compact:
             self.compact = compact
             if self.table is not None:
                 self.table.display = compact
         if self.styles.grid_size_columns != columns:
             self.styles.grid_size_columns = columns
-        height = 0 if compact else 10 * min(rows, room)
+        height = 0 if compact else tile_height * min(rows, room)
         if self.styles.height is None or self.styles.height.value != height:
             self.styles.height = height
         if self.table is not None and compact:
