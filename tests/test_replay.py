@@ -12,12 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from supervisor_tui.adapters.simulator import SimOptions
-from supervisor_tui.app import FloorSettings, SupervisorApp, parse_clock
+from supervisor_tui.app import FloorSettings, SupervisorApp
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.replay import Recording, ReplayPlayer
 from supervisor_tui.core.training import TrainingSession, score_choice, score_time
 from supervisor_tui.hub.record import record_simulation
 from supervisor_tui.model import EscalationStatus
+from supervisor_tui.playback import parse_clock
 from supervisor_tui.store import SQLiteStore
 from supervisor_tui.widgets import EscalationFeed, TopBar
 from supervisor_tui.widgets.topbar import clock_text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import signal
 import time
@@ -11,11 +12,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import cast, overload
 
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
-from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal
 from textual.markup import escape as escape_markup
@@ -23,8 +24,11 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Footer, Static
 
+from supervisor_tui import actions
+from supervisor_tui.actions import BoardAction, Mode, Selection
 from supervisor_tui.core import fmt
-from supervisor_tui.core.commands import CommandRefused, EscalationDesk
+from supervisor_tui.core.commands import CommandRefused, Desk, EscalationDesk
+from supervisor_tui.core.feed import FloorFeed, LocalFloor
 from supervisor_tui.core.freshness import SourceCondition, board_status, queue_condition
 from supervisor_tui.core.kpis import (
     ABANDON_FORMULA,
@@ -34,25 +38,16 @@ from supervisor_tui.core.kpis import (
     queue_kpis,
 )
 from supervisor_tui.core.projection import Changes, Escalation, FloorState
-from supervisor_tui.core.replay import Mark, ReplayPlayer, parse_hms
+from supervisor_tui.core.replay import ReplayPlayer
 from supervisor_tui.core.rules import RuleEngine
 from supervisor_tui.core.targets import FloorTargets
-from supervisor_tui.core.training import RecordedAction, TrainingSession
-from supervisor_tui.hub.client import HubClient, RemoteDesk
+from supervisor_tui.core.training import TrainingSession
 from supervisor_tui.hub.collector import Collector
-from supervisor_tui.model import (
-    EscalationAcked,
-    EscalationNoted,
-    EscalationRaised,
-    EscalationResolved,
-    EscalationSnoozed,
-    Event,
-    Payload,
-    Severity,
-)
+from supervisor_tui.model import Event, Severity
+from supervisor_tui.playback import ReplayController
 from supervisor_tui.screens import ChoiceScreen, HelpScreen, ScoreCardScreen, TextPrompt
 from supervisor_tui.screens.detail import EscalationDetail, EscalationView, detail_text
-from supervisor_tui.store import Store, StoreError
+from supervisor_tui.store import StoreError
 from supervisor_tui.widgets import (
     AgentBoard,
     EscalationFeed,
@@ -101,19 +96,14 @@ class FloorReplaced(Message):
 
 
 class FloorCommands(Provider):
-    """The command palette: every board action, and a filter per queue."""
+    """The command palette: the registry's actions this mode takes, and a filter per queue."""
 
     def _commands(self) -> Iterable[tuple[str, str, Callable[[], object]]]:
         app = self.app
         assert isinstance(app, SupervisorApp)
-        if app.check_action("ack", ()) is not False:
-            yield "Ack selected escalation", "with an optional note", app.action_ack
-            yield "Note on selected escalation", "adds a note", app.action_note
-            yield "Snooze selected escalation", "hide it for a while", app.action_snooze
-            yield "Resolve selected escalation", "close it by hand", app.action_resolve
-        yield "Escalation detail", "the selected escalation in full", app.action_detail
-        yield "Pause / resume the board", "hold updates while you read", app.action_pause
-        yield "Help", "keys and formulas", app.action_help
+        for entry in app.ACTIONS:
+            if entry.palette is not None and app.check_action(entry.name, ()) is not False:
+                yield entry.palette, entry.palette_help, partial(app.run_action, entry.action)
         yield "Filter: all queues", "show the whole floor", partial(app.set_queue_filter, None)
         for queue in app.state.queues.values():
             yield (
@@ -143,83 +133,75 @@ class SupervisorApp(App[None]):
     COMMANDS = App.COMMANDS | {FloorCommands}
     ENABLE_COMMAND_PALETTE = True
 
-    BINDINGS = [
-        Binding("a", "ack", "Ack", id="escalation.ack", tooltip="Acknowledge, with a note"),
-        Binding("n", "note", "Note", id="escalation.note"),
-        Binding("s", "snooze", "Snooze", id="escalation.snooze"),
-        Binding("r", "resolve", "Resolve", id="escalation.resolve"),
-        Binding("enter", "detail", "Detail", id="escalation.detail", key_display="⏎"),
-        Binding("slash", "filter", "Filter", id="board.filter", key_display="/"),
-        Binding("p", "pause", "Pause", id="board.pause"),
-        Binding("question_mark", "help", "Help", id="app.help", key_display="?"),
-        Binding("q", "quit", "Quit", id="app.quit"),
-        Binding("space", "replay_play", "Play/pause", id="replay.play"),
-        Binding("plus,equals_sign", "replay_faster", "Faster", id="replay.faster", key_display="+"),
-        Binding("minus", "replay_slower", "Slower", id="replay.slower", key_display="-"),
-        Binding("left", "replay_seek(-60)", "-1 min", id="replay.back", show=False),
-        Binding("right", "replay_seek(60)", "+1 min", id="replay.forward", show=False),
-        Binding("shift+left", "replay_seek(-900)", "-15 min", id="replay.back15", show=False),
-        Binding("shift+right", "replay_seek(900)", "+15 min", id="replay.forward15", show=False),
-        Binding("g", "replay_goto", "Go to", id="replay.goto"),
-        Binding(
-            "left_square_bracket",
-            "replay_previous",
-            "Prev esc",
-            id="replay.previous",
-            key_display="[",
-        ),
-        Binding(
-            "right_square_bracket", "replay_next", "Next esc", id="replay.next", key_display="]"
-        ),
-    ]
-    LIVE_ONLY = frozenset({"pause"})
-    REPLAY_ONLY = frozenset(
-        {
-            "replay_play",
-            "replay_faster",
-            "replay_slower",
-            "replay_seek",
-            "replay_goto",
-            "replay_previous",
-            "replay_next",
-        }
-    )
-    OPERATOR = frozenset({"ack", "note", "snooze", "resolve"})
+    ACTIONS: tuple[BoardAction, ...] = actions.ACTIONS
+    """The board's actions: bindings, check_action, help and palette all come from here."""
+    BINDINGS = actions.bindings(actions=ACTIONS)
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "ACTIONS" in cls.__dict__:  # another registry: its own bindings
+            cls.BINDINGS = actions.bindings(actions=cls.ACTIONS)
+
+    @overload
     def __init__(
         self,
-        store: Store | HubClient,
+        store: LocalFloor,
         settings: FloorSettings,
         *,
         clock: Callable[[], float],
         collector: Collector | None = None,
-        desk: EscalationDesk | RemoteDesk | None = None,
+        desk: Desk | None = None,
+        tick_s: float = 1.0,
+        player: ReplayPlayer | None = None,
+        training: TrainingSession | None = None,
+        card_path: Path | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        store: FloorFeed,
+        settings: FloorSettings,
+        *,
+        clock: Callable[[], float],
+        collector: Collector | None = None,
+        desk: Desk,
+        tick_s: float = 1.0,
+        player: ReplayPlayer | None = None,
+        training: TrainingSession | None = None,
+        card_path: Path | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        store: FloorFeed,
+        settings: FloorSettings,
+        *,
+        clock: Callable[[], float],
+        collector: Collector | None = None,
+        desk: Desk | None = None,
         tick_s: float = 1.0,
         player: ReplayPlayer | None = None,
         training: TrainingSession | None = None,
         card_path: Path | None = None,
     ) -> None:
+        """``store``: what the board follows (a store, a hub link, a recording's store);
+        ``desk``: where commands go, by default the store itself (the overloads say a
+        feed that is not a store must come with its desk)."""
         super().__init__()
         self.store = store
         self.settings = settings
+        self.replay = ReplayController(player, training, card_path) if player is not None else None
         self.clock = player.clock if player is not None else clock
         self.collector = collector
         self.tick_s = tick_s
-        self.player = player
-        self.training = training
-        self.card_path = card_path
-        self.card_written: tuple[Path, Path] | None = None
-        self._recorded: dict[str, RecordedAction] = {}
-        self._last_step = time.monotonic()
-        self._chrome_shown: tuple[int, str] = (0, "")
         self.write_backs_pending = 0
         """Acks and notes in the outbox not yet delivered to their helpdesk."""
         self.painted_hook: Callable[[list[Event]], None] | None = None
         """Called once events are on screen (after the refresh that shows them): benchmarks."""
-        if desk is None:
-            assert not isinstance(store, HubClient), "a hub terminal acts through RemoteDesk"
-            desk = EscalationDesk(store, self.clock)
-        self.desk: EscalationDesk | RemoteDesk = desk
+        self.desk: Desk = (
+            desk if desk is not None else EscalationDesk(cast(LocalFloor, store), self.clock)
+        )
         self.state = player.state if player is not None else FloorState(settings.targets)
         # The board's widgets, made once: painting reaches them whichever screen is on top.
         self.topbar = TopBar(id="topbar")
@@ -243,6 +225,38 @@ class SupervisorApp(App[None]):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._read_seq = 0
 
+    # -- what this board is ---------------------------------------------------------------
+
+    @property
+    def mode(self) -> Mode:
+        if self.replay is not None:
+            return self.replay.mode
+        if self.store.view_only:
+            return Mode.VIEW_ONLY
+        return Mode.LIVE if self.store.link_status() is None else Mode.HUB
+
+    @property
+    def view_only(self) -> bool:
+        """A hub terminal on a token of scope "view" (the hub says so when it greets)."""
+        return self.store.view_only
+
+    @property
+    def player(self) -> ReplayPlayer | None:
+        return self.replay.player if self.replay is not None else None
+
+    @property
+    def training(self) -> TrainingSession | None:
+        return self.replay.training if self.replay is not None else None
+
+    @property
+    def card_written(self) -> tuple[Path, Path] | None:
+        return self.replay.card_written if self.replay is not None else None
+
+    def _replay(self) -> ReplayController:
+        """The replay controller, for the replay keys (check_action offers them only then)."""
+        assert self.replay is not None, "a replay key outside a replay"
+        return self.replay
+
     # -- layout -----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
@@ -260,7 +274,8 @@ class SupervisorApp(App[None]):
         with Horizontal(id="main"):
             yield self.board
             yield self.feed
-        if self.player is not None:
+        if self.replay is not None:
+            yield self.replay.score_line
             yield self.timeline
         yield self.freshness
         yield Footer()
@@ -268,9 +283,7 @@ class SupervisorApp(App[None]):
     @classmethod
     def binding_ids(cls) -> set[str]:
         """Every binding a site may remap with the config's [keys] table."""
-        ids = {b.id for b in cls.BINDINGS if isinstance(b, Binding) and b.id}
-        ids |= {b.id for b in EscalationFeed.BINDINGS if isinstance(b, Binding) and b.id}
-        return ids
+        return actions.binding_ids(cls.ACTIONS)
 
     async def on_mount(self) -> None:
         if self.settings.keys:
@@ -282,17 +295,15 @@ class SupervisorApp(App[None]):
         feed = self.feed
         feed.set_realert({rule.id: rule.realert_after_s for rule in self.settings.rules.rules})
         feed.focus()
-        if self.player is not None:
-            if self.training is not None:
-                self._recorded = TrainingSession.recorded_actions(self.player.recording)
-            self._repaint_all()
-            self.set_interval(0.1, self._replay_step, name="replay")
+        if self.replay is not None:
+            self.replay.start()
+            self.repaint_all()
+            self.set_interval(0.1, partial(self.replay.step, self), name="replay")
             self._start_clocks()
             return
         if self.collector is not None:
             await self.collector.start()
-        if isinstance(self.store, HubClient):
-            self.store.start()
+        self.store.start()
         self._paint_chrome(self.clock())
         self.follow_store()
         self._start_clocks()
@@ -332,12 +343,11 @@ class SupervisorApp(App[None]):
                 self.say(str(exc), title="Store", severity="error", timeout=10)
                 await asyncio.sleep(2)
                 continue
-            if isinstance(self.store, HubClient):
-                snapshot = self.store.take_snapshot()
-                if snapshot is not None:  # the hub resent the whole floor
-                    self._read_seq, state = snapshot
-                    self.post_message(FloorReplaced(state))
-                    continue
+            snapshot = self.store.take_snapshot()
+            if snapshot is not None:  # the hub resent the whole floor
+                self._read_seq, state = snapshot
+                self.post_message(FloorReplaced(state))
+                continue
             if events:
                 self._read_seq = events[-1].seq
                 self.post_message(EventsArrived(events))
@@ -358,7 +368,7 @@ class SupervisorApp(App[None]):
     def _floor_replaced(self, message: FloorReplaced) -> None:
         self.state = message.state
         self.held.clear()
-        self._repaint_all()
+        self.repaint_all()
         self._paint_chrome(self.clock())
 
     @on(EventsArrived)
@@ -461,7 +471,7 @@ class SupervisorApp(App[None]):
             level = backlog
         self._levels[queue_id] = level
         stale: str | None = None
-        if self.player is None:
+        if self.replay is None:  # a recording is as old as it is: nothing in it is stale
             found = queue_condition(
                 self.state, queue_id, now, self.settings.stale_after_s, cut_off=self._cut_off()
             )
@@ -483,31 +493,22 @@ class SupervisorApp(App[None]):
             tile.show(*figures)
 
     def _mode(self) -> str:
-        if self.player is not None:
-            what = "replay · training" if self.training is not None else "replay"
-            if self.player.decision is not None:
-                return f"{what} · decision point"
-            if not self.player.playing:
-                return f"{what} paused"
-            return f"{what} {self.player.speed:.0f}x"
+        if self.replay is not None:
+            return self.replay.mode_text()
         return "paused" if self.paused else "live"
 
     def _cut_off(self) -> bool:
-        """A hub terminal that hears nothing from its hub: nothing on it is current."""
-        return isinstance(self.store, HubClient) and self.store.link_status() != "hub: live"
-
-    @property
-    def view_only(self) -> bool:
-        """A hub terminal on a token of scope "view" (the hub says so when it greets)."""
-        return isinstance(self.store, HubClient) and self.store.scope == "view"
+        """A terminal that hears nothing from its hub: nothing on it is current."""
+        link = self.store.link_status()
+        return link is not None and link != "hub: live"
 
     def _paint_chrome(self, now: float) -> None:
         if self.view_only != self._view_only_shown:
             self._view_only_shown = self.view_only
             self.refresh_bindings()
         attention = sum(1 for e in self.state.escalations.values() if e.needs_attention(now))
-        if self.player is not None:
-            recording = self.player.recording
+        if self.replay is not None:
+            recording = self.replay.player.recording
             self.timeline.show(
                 recording.start,
                 recording.end,
@@ -515,7 +516,7 @@ class SupervisorApp(App[None]):
                 [m.at for m in recording.marks],
                 self.settings.targets.offset_at(now),
             )
-        link = self.store.link_status() if isinstance(self.store, HubClient) else None
+        link = self.store.link_status()
         collector = self.collector
         status = board_status(
             self.state.sources,
@@ -524,7 +525,7 @@ class SupervisorApp(App[None]):
             hub_link=link,
             store_trouble=collector.store_trouble if collector is not None else None,
             paused=self.paused,
-            replay=self.player is not None,
+            replay=self.replay is not None,
         )
         queue = self.state.queues.get(self.queue_filter) if self.queue_filter else None
         self.topbar.show(
@@ -551,7 +552,7 @@ class SupervisorApp(App[None]):
             link=link,
             alert=self._store_alert(),
             paused=self.paused,
-            replay=self.player is not None,
+            replay=self.replay is not None,
         )
 
     def _store_alert(self) -> str | None:
@@ -603,25 +604,24 @@ class SupervisorApp(App[None]):
             self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        replaying = self.player is not None
-        if action in self.REPLAY_ONLY:
-            # Not while a prompt is open: a space typed into a note is not "play".
-            return replaying and len(self.screen_stack) == 1
-        if action in self.LIVE_ONLY:
-            return not replaying
-        if action in self.OPERATOR and replaying and self.training is None:
-            return False  # a recording is never changed; training acts in memory
-        if action in self.OPERATOR and self.view_only:
-            return False  # the token may watch, not act: the keys are not offered at all
-        if action == "detail":
-            if len(self.screen_stack) > 1:
-                return False  # Enter in a dialog is the dialog's
-            return None if self.feed.selected is None else True
-        if action in ("ack", "snooze", "resolve", "note"):
+        """From the registry: False hides a key (not this mode's, or a dialog is open), None
+        greys it out (nothing selected to act on)."""
+        entry = self._actions.get(action)
+        if entry is None:
+            return True  # Textual's own (the palette, focus, ...)
+        if self.mode not in entry.modes:
+            return False
+        if not entry.over_dialogs and len(self.screen_stack) > 1:
+            return False
+        if entry.selection is not Selection.NONE:
             esc = self.feed.selected
-            if esc is None or (action != "note" and not esc.is_open):
-                return None  # shown, but greyed out: nothing to act on
+            if esc is None or (entry.selection is Selection.OPEN and not esc.is_open):
+                return None
         return True
+
+    @functools.cached_property
+    def _actions(self) -> dict[str, BoardAction]:
+        return actions.by_name(self.ACTIONS)
 
     def say(
         self,
@@ -646,57 +646,11 @@ class SupervisorApp(App[None]):
             self.say("No escalation is selected.", severity="warning")
         return esc
 
-    def _train(self, esc: Escalation, action: str, text: str) -> None:
-        """A trainee's action: shown on the board, scored, never written to the recording."""
-        assert self.player is not None and self.training is not None
-        now = self.clock()
-        by = self.settings.operator
-        payload: Payload
-        if action == "ack":
-            payload = EscalationAcked(escalation_id=esc.escalation_id, by=by, note=text, at=now)
-        elif action == "note":
-            payload = EscalationNoted(escalation_id=esc.escalation_id, by=by, note=text, at=now)
-        elif action == "snooze":
-            payload = EscalationSnoozed(
-                escalation_id=esc.escalation_id, by=by, until=now + float(text) * 60, at=now
-            )
-        else:
-            payload = EscalationResolved(
-                escalation_id=esc.escalation_id, by=by, reason=text or "resolved by hand", at=now
-            )
-        self.state.apply_overlay("training", payload, now)
-        self._paint(self.state.take_changes())
-        open_decision = self.training.open_decision
-        if (
-            action != "note"
-            and open_decision is not None
-            and (open_decision.escalation_id == esc.escalation_id)
-        ):
-            decision = self.training.act(
-                action, text if action != "snooze" else "", time.monotonic()
-            )
-            if decision is not None:
-                self.say(
-                    f"{decision.score:.0f} points: you chose {decision.action} "
-                    f"in {fmt.duration(decision.took_s)}; the recorded supervisor chose "
-                    f"{decision.recorded.action}"
-                    + (
-                        f" after {fmt.duration(decision.recorded.after_s)}"
-                        if decision.recorded.after_s is not None
-                        else ""
-                    ),
-                    title="Decision scored",
-                    timeout=8,
-                )
-            self.player.decision = None
-            self.player.playing = True
-        self._paint_chrome(self.clock())
-
     async def _operator(
         self, what: str, esc: Escalation, action: str, text: str, call: Callable[[], object]
     ) -> bool:
-        if self.training is not None:
-            self._train(esc, action, text)
+        if self.replay is not None:  # training: in memory, scored, never recorded
+            self.replay.act(self, esc, action, text, self.settings.operator)
             return True
         return await self._run_command(what, call)
 
@@ -728,7 +682,7 @@ class SupervisorApp(App[None]):
         )
         if saved:
             self.feed.select_next_open(esc.escalation_id)
-        if saved and self.training is None:
+        if saved and self.replay is None:
             self.say(f"Acked: {esc.title}", title="Ack saved")
 
     @work(exclusive=True, group="command")
@@ -856,15 +810,9 @@ class SupervisorApp(App[None]):
 
     def action_help(self) -> None:
         keys = [
-            (b.key_display or b.key, b.description)
-            for b in self.BINDINGS
-            if isinstance(b, Binding)
-            and self.check_action(b.action.split("(")[0], ()) is not False  # this mode's keys
-        ]
-        keys += [
-            ("↑ ↓", "move in the escalation feed"),
-            ("tab", "switch between panels"),
-            ("ctrl+p", "command palette"),
+            (entry.shown_key, entry.help)
+            for entry in self.ACTIONS
+            if not entry.name or self.check_action(entry.name, ()) is not False
         ]
         limits = [
             (name, limit)
@@ -873,9 +821,9 @@ class SupervisorApp(App[None]):
         ]
         self.push_screen(HelpScreen(keys, limits))
 
-    # -- replay ---------------------------------------------------------------------------
+    # -- the board's face for whoever moves it (the replay controller) -------------------
 
-    def _repaint_all(self) -> None:
+    def repaint_all(self) -> None:
         """After a seek the floor is another one: every tile, agent and escalation."""
         state = self.state
         state.take_changes()
@@ -895,177 +843,66 @@ class SupervisorApp(App[None]):
         self._paint(everything)
         self.feed.update(state.escalations, self.clock(), None)
 
-    def _replay_step(self) -> None:
-        player = self.player
-        assert player is not None
-        wall = time.monotonic()
-        elapsed, self._last_step = wall - self._last_step, wall
-        was_deciding = player.decision is not None
-        try:
-            applied = player.advance(elapsed)
-        except StoreError as exc:
-            player.playing = False
-            self.say(str(exc), title="Recording", severity="error", timeout=15)
-            return
-        if applied:
-            self._paint(self.state.take_changes(), chrome=False)
-        if player.decision is not None and not was_deciding:
-            self._decision_point()
-        if (
-            self.training is not None
-            and player.t >= player.recording.end
-            and (self.training.open_decision is None and self.card_written is None)
-        ):
-            self.finish_training()
-        shown = (int(player.t), self._mode())
-        if shown != self._chrome_shown:  # the top bar and timeline move once a replayed second
-            self._chrome_shown = shown
-            self._paint_chrome(self.clock())
+    def paint_changes(self, *, chrome: bool = True) -> None:
+        self._paint(self.state.take_changes(), chrome=chrome)
 
-    def _decision_point(self) -> None:
-        player, training = self.player, self.training
-        assert player is not None and player.decision is not None
-        mark = player.decision
-        event = player.recording.store.read_range(mark.seq - 1, mark.seq)
-        esc_id = getattr(event[0].payload, "escalation_id", "") if event else ""
-        self.feed.select(esc_id)
-        if training is not None and event:
-            payload = event[0].payload
-            assert isinstance(payload, EscalationRaised)
-            recorded = self._recorded.get(esc_id, RecordedAction("none", None))
-            training.stop(mark, payload, recorded, time.monotonic())
-            self.say(
-                f"Decision point: {payload.title}. Ack (a), snooze (s), resolve (r), "
-                "or space to let it go.",
-                title="Your call",
-                timeout=10,
-            )
-
-    def action_replay_play(self) -> None:
-        player = self.player
-        if player is None:
-            return
-        if player.decision is not None:
-            if self.training is not None and self.training.open_decision is not None:
-                self.training.act("none", "", time.monotonic())
-            player.decision = None
-            player.playing = True
-        else:
-            player.playing = not player.playing
-        self._last_step = time.monotonic()
+    def paint_chrome(self) -> None:
         self._paint_chrome(self.clock())
 
-    def action_replay_faster(self) -> None:
-        if self.player is not None:
-            self.player.faster()
-            self._paint_chrome(self.clock())
-
-    def action_replay_slower(self) -> None:
-        if self.player is not None:
-            self.player.slower()
-            self._paint_chrome(self.clock())
-
-    def _seek_to(self, t: float) -> None:
-        player = self.player
-        assert player is not None
-        if self.training is not None and self.training.open_decision is not None:
-            self.training.act("none", "", time.monotonic())
-        try:
-            rebuilt = player.seek(t)
-        except StoreError as exc:
-            self.say(str(exc), title="Recording", severity="error", timeout=15)
-            return
-        self._after_jump(rebuilt)
-
-    def _after_jump(self, rebuilt: bool) -> None:
-        if rebuilt:
-            self.state = self.player.state if self.player is not None else self.state
-            self._repaint_all()
-        else:
-            self._paint(self.state.take_changes())
+    def tick(self) -> None:
         self._tick()
 
+    def select_escalation(self, escalation_id: str) -> None:
+        self.feed.select(escalation_id)
+
+    def show_score_card(self, screen: ScoreCardScreen) -> None:
+        self.push_screen(screen)
+
+    # -- replay keys ----------------------------------------------------------------------
+
+    def action_replay_play(self) -> None:
+        self._replay().play(self)
+
+    def action_replay_faster(self) -> None:
+        self._replay().faster(self)
+
+    def action_replay_slower(self) -> None:
+        self._replay().slower(self)
+
     def action_replay_seek(self, seconds: int) -> None:
-        if self.player is not None:
-            self._seek_to(self.player.t + seconds)
+        self._replay().seek(self, seconds)
 
     def action_replay_next(self) -> None:
-        self._jump_to_mark(forward=True)
+        self._replay().jump_to_mark(self, forward=True)
 
     def action_replay_previous(self) -> None:
-        self._jump_to_mark(forward=False)
-
-    def _jump_to_mark(self, *, forward: bool) -> None:
-        player = self.player
-        if player is None:
-            return
-        mark = player.next_mark() if forward else player.previous_mark()
-        if mark is None:
-            self.say("No further escalation that way.", timeout=3)
-            return
-        if self.training is not None and self.training.open_decision is not None:
-            self.training.act("none", "", time.monotonic())
-        player.decision = None
-        self._after_jump(player.jump(mark))
-        self._decision_point_if_training(mark)
-
-    def _decision_point_if_training(self, mark: Mark) -> None:
-        player = self.player
-        assert player is not None
-        if self.training is not None:
-            player.decision = mark
-            player.playing = False
-            self._decision_point()
-        else:
-            event = player.recording.store.read_range(mark.seq - 1, mark.seq)
-            if event:
-                self.feed.select(getattr(event[0].payload, "escalation_id", ""))
-        self._paint_chrome(self.clock())
+        self._replay().jump_to_mark(self, forward=False)
 
     @work(exclusive=True, group="command")
     async def action_replay_goto(self) -> None:
-        player = self.player
-        if player is None:
-            return
-        offset = self.settings.targets.offset_at(player.t)
+        replay = self._replay()
+        t = replay.player.t
+        offset = self.settings.targets.offset_at(t)
         answer = await self.push_screen_wait(
             TextPrompt(
                 "Go to a clock time",
-                placeholder=f"HH:MM or HH:MM:SS (now {clock_text(player.t, offset)})",
+                placeholder=f"HH:MM or HH:MM:SS (now {clock_text(t, offset)})",
             )
         )
         if not answer:
             return
-        target = parse_clock(answer, player.t, offset)
+        target = replay.clock_target(answer, offset)
         if target is None:
             self.say(f"Not a clock time: {answer!r} (use HH:MM or HH:MM:SS)", severity="warning")
             return
-        self._seek_to(target)
+        replay.seek_to(self, target)
 
     def finish_training(self) -> None:
         """Write the score card (markdown and JSON) and show it."""
-        if self.training is None or self.card_written is not None:
-            return
-        base = self.card_path or Path(f"training-{time.strftime('%Y%m%d-%H%M%S')}")
-        try:
-            self.card_written = self.training.write(base)
-        except OSError as exc:
-            self.say(f"score card not written: {exc}", severity="error", timeout=15)
-            self.card_written = (base, base)
-        self.push_screen(ScoreCardScreen(self.training.to_markdown(), self.card_written))
+        if self.replay is not None:
+            self.replay.finish_training(self)
 
     async def action_quit(self) -> None:
-        if self.training is not None and self.card_written is None:
-            self.finish_training()
+        if self.replay is not None and self.replay.quit_first(self):
             return
         self.exit()
-
-
-def parse_clock(text: str, around: float, utc_offset_s: int) -> float | None:
-    """``HH:MM[:SS]`` on the floor's day of ``around``, as a timestamp."""
-    hms = parse_hms(text)
-    if hms is None:
-        return None
-    h, m, sec = hms
-    midnight = (around + utc_offset_s) // 86_400 * 86_400 - utc_offset_s
-    return float(midnight + h * 3600 + m * 60 + sec)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Protocol
 
 from supervisor_tui.core.projection import Escalation
 from supervisor_tui.model import (
@@ -29,6 +30,19 @@ SNOOZE_MAX_MIN = 24 * 60
 
 class CommandRefused(ValueError):
     """The command makes no sense for this escalation (already resolved, empty note, ...)."""
+
+
+class Desk(Protocol):
+    """Where an operator's commands go: the store this process writes (``EscalationDesk``)
+    or the hub (``hub.client.RemoteDesk``)."""
+
+    def ack(self, esc: Escalation, by: str, note: str = "") -> object: ...
+
+    def note(self, esc: Escalation, by: str, note: str) -> object: ...
+
+    def snooze(self, esc: Escalation, by: str, minutes: float) -> object: ...
+
+    def resolve(self, esc: Escalation, by: str, reason: str = "") -> object: ...
 
 
 class EscalationDesk:

@@ -1,0 +1,66 @@
+"""Training's one line: how to start, then the running score and the last decision.
+
+It replaces toasts, which piled up over the feed one per decision point.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from supervisor_tui.core import fmt
+from supervisor_tui.core.training import Decision
+
+START_HINT = (
+    "Training: press space to start the replay. At each escalation it stops for your call: "
+    "a ack · s snooze · r resolve · space let it go · q ends with the score card."
+)
+
+
+class ScoreLine(Static):
+    DEFAULT_CSS = """
+    ScoreLine { height: 1; padding: 0 1; background: $boost; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.said = ""
+        """The line as plain text (what a test or a screen reader reads)."""
+
+    def _say(self, text: Text) -> None:
+        self.said = text.plain
+        self.update(text)
+
+    def show_hint(self) -> None:
+        self._say(Text(START_HINT, style="bold"))
+
+    def _score_text(self, score: tuple[int, float]) -> Text:
+        scored, total = score
+        text = Text()
+        text.append("Score ", "dim")
+        text.append(f"{total:.0f}" if scored else "–", "bold")
+        text.append(f" / 100 · {scored} decision{'s' if scored != 1 else ''}", "dim")
+        return text
+
+    def show_running(self, score: tuple[int, float]) -> None:
+        self._say(self._score_text(score))
+
+    def show_decision(self, title: str, score: tuple[int, float]) -> None:
+        text = self._score_text(score)
+        text.append(" · your call: ", "dim")
+        text.append(Text(title, style="bold"))  # the rules' title holds a helpdesk's text
+        text.append(" · a ack · s snooze · r resolve · space let it go", "dim")
+        self._say(text)
+
+    def show_scored(self, decision: Decision, score: tuple[int, float]) -> None:
+        text = self._score_text(score)
+        text.append(" · last: ", "dim")
+        text.append(f"{decision.score:.0f} pts", "bold")
+        text.append(f", you chose {decision.action}")
+        if decision.took_s is not None:
+            text.append(f" in {fmt.duration(decision.took_s)}")
+        recorded = decision.recorded
+        text.append(f"; recorded supervisor: {recorded.action}", "dim")
+        if recorded.after_s is not None:
+            text.append(f" after {fmt.duration(recorded.after_s)}", "dim")
+        self._say(text)
