@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import cast, overload
+from typing import Any, cast, overload
 
 from rich.text import Text
 from textual import on, work
@@ -128,7 +128,7 @@ _ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class SupervisorApp(App[None]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # a subclass elsewhere finds it too
     TITLE = "supervisor-tui"
     COMMANDS = App.COMMANDS | {FloorCommands}
     ENABLE_COMMAND_PALETTE = True
@@ -137,10 +137,13 @@ class SupervisorApp(App[None]):
     """The board's actions: bindings, check_action, help and palette all come from here."""
     BINDINGS = actions.bindings(actions=ACTIONS)
 
-    def __init_subclass__(cls, **kwargs: object) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        if "ACTIONS" in cls.__dict__:
+            # Another registry: its bindings replace this one's (set before Textual merges
+            # them, in super), on top of Textual's own.
+            cls.BINDINGS = [*App.BINDINGS, *actions.bindings(actions=cls.ACTIONS)]
+            kwargs["inherit_bindings"] = False
         super().__init_subclass__(**kwargs)
-        if "ACTIONS" in cls.__dict__:  # another registry: its own bindings
-            cls.BINDINGS = actions.bindings(actions=cls.ACTIONS)
 
     @overload
     def __init__(

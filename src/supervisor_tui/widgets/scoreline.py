@@ -24,6 +24,8 @@ class ScoreLine(Static):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self._call: Text | None = None
+        self._last: Text | None = None
         self.said = ""
         """The line as plain text (what a test or a screen reader reads)."""
 
@@ -43,24 +45,34 @@ class ScoreLine(Static):
         return text
 
     def show_running(self, score: tuple[int, float]) -> None:
-        self._say(self._score_text(score))
+        self._call = None
+        self._show(score)
 
     def show_decision(self, title: str, score: tuple[int, float]) -> None:
-        text = self._score_text(score)
-        text.append(" · your call: ", "dim")
-        text.append(Text(title, style="bold"))  # the rules' title holds a helpdesk's text
-        text.append(" · a ack · s snooze · r resolve · space let it go", "dim")
-        self._say(text)
+        call = Text(" · your call: ", "dim")
+        call.append(Text(title, style="bold"))  # the rules' title holds a helpdesk's text
+        call.append(" · a ack · s snooze · r resolve · space let it go", "dim")
+        self._call = call
+        self._show(score)
 
     def show_scored(self, decision: Decision, score: tuple[int, float]) -> None:
-        text = self._score_text(score)
-        text.append(" · last: ", "dim")
-        text.append(f"{decision.score:.0f} pts", "bold")
-        text.append(f", you chose {decision.action}")
+        last = Text(" · last: ", "dim")
+        last.append(f"{decision.score:.0f} pts", "bold")
+        last.append(f", you chose {decision.action}")
         if decision.took_s is not None:
-            text.append(f" in {fmt.duration(decision.took_s)}")
+            last.append(f" in {fmt.duration(decision.took_s)}")
         recorded = decision.recorded
-        text.append(f"; recorded supervisor: {recorded.action}", "dim")
+        last.append(f"; recorded supervisor: {recorded.action}", "dim")
         if recorded.after_s is not None:
-            text.append(f" after {fmt.duration(recorded.after_s)}", "dim")
+            last.append(f" after {fmt.duration(recorded.after_s)}", "dim")
+        self._last, self._call = last, None
+        self._show(score)
+
+    def _show(self, score: tuple[int, float]) -> None:
+        """The running score, then the decision waiting for the trainee (it matters most
+        when the line is cut), then how the last one scored."""
+        text = self._score_text(score)
+        for part in (self._call, self._last):
+            if part is not None:
+                text.append(part)
         self._say(text)
