@@ -758,7 +758,13 @@ class SupervisorApp(App[None]):
             now_title=self.feed.title_of(esc),
             queue_name=queue.name if queue is not None else None,
             show_subject=self.settings.profile == "desk",
-            write_backs_pending=self.write_backs_pending,
+            ticket_page=(
+                source.ticket_page(esc.ticket_id)
+                if esc.ticket_id
+                and esc.ticket_source
+                and (source := self.state.sources.get(esc.ticket_source)) is not None
+                else None
+            ),
         )
         offset = self.settings.targets.utc_offset_s
         blocks = detail_text(esc, view, lambda ts: clock_text(ts, offset), self.clock())

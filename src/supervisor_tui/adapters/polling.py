@@ -140,6 +140,8 @@ class PolledSource:
 
     kind = ""
     NEEDS: tuple[Need, ...] = ()
+    TICKET_PAGE = ""
+    """The path of a ticket's page for a person, ``{id}`` standing for its id."""
 
     def __init__(
         self, name: str, *, clock: Clock, wall: Clock, budget: RateBudget, api: JsonApi
@@ -160,6 +162,9 @@ class PolledSource:
         self._limited_at: dict[Capability, float] = {}
         self.report = SyncReport()
         self.absent = Absences(wall)
+
+    def ticket_url_template(self) -> str:
+        return f"{self.api.base_url}{self.TICKET_PAGE}" if self.TICKET_PAGE else ""
 
     # -- to be provided -------------------------------------------------------------------
 

@@ -99,6 +99,8 @@ class EscalationDesk:
                 "title": esc.title,
             }
             outbox = OutboxRequest(esc.ticket_source, action, json.dumps(body, sort_keys=True))
+            # the board can then say the write-back is pending until its outcome arrives
+            payload = payload.model_copy(update={"write_back": True})
         event = NewEvent(
             source=OPERATOR_SOURCE,
             key=f"{payload.KIND}:{esc.escalation_id}:{by}:{now:.6f}",

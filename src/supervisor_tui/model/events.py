@@ -6,7 +6,7 @@ event's ``kind``; vendor fields we do not use are ignored, our own fields are st
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
@@ -51,6 +51,7 @@ __all__ = [
     "TicketDeleted",
     "TicketUpserted",
     "ViewCount",
+    "WriteBackOutcome",
     "in_range",
     "parse_payload",
     "printable",
@@ -240,6 +241,9 @@ class EscalationAcked(Payload):
     by: str
     note: str = ""
     at: float
+    write_back: bool = False
+    """A write-back to the ticket's helpdesk was queued with it (its outcome follows as a
+    ``writeback.outcome``)."""
 
 
 class EscalationNoted(Payload):
@@ -248,6 +252,7 @@ class EscalationNoted(Payload):
     by: str
     note: str = Field(min_length=1)
     at: float
+    write_back: bool = False
 
 
 class EscalationSnoozed(Payload):
@@ -263,6 +268,21 @@ class EscalationResolved(Payload):
     escalation_id: str
     by: str | None = None  # None: the rule saw the condition clear
     reason: str = ""
+    at: float
+    write_back: bool = False
+
+
+class WriteBackOutcome(Payload):
+    """What became of an operator's write-back to a ticket's helpdesk, after an attempt."""
+
+    KIND = "writeback.outcome"
+    escalation_id: str
+    request_seq: int
+    """The seq of the ack, note or resolve it writes back."""
+    action: str
+    outcome: Literal["done", "retrying", "failed"]
+    reason: str = Field(default="", max_length=500)
+    retry_at: float | None = None
     at: float
 
 
@@ -301,6 +321,8 @@ class SourceHealth(Payload):
     poll_interval_s: float | None = None
     limits: tuple[Limit, ...] = ()
     """Capabilities turned off for this account; the rest of the source is live."""
+    ticket_url: str = Field(default="", max_length=500)
+    """The helpdesk's own page of a ticket, ``{id}`` standing for its id ("" none)."""
     at: float
 
 
@@ -361,6 +383,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         EscalationNoted,
         EscalationSnoozed,
         EscalationResolved,
+        WriteBackOutcome,
         SourceHealth,
         ViewCount,
         FloorSettingsRecorded,
