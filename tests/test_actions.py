@@ -11,6 +11,7 @@ from supervisor_tui import actions
 from supervisor_tui.actions import BoardAction, Mode
 from supervisor_tui.app import FloorCommands, SupervisorApp
 from supervisor_tui.screens import HelpScreen
+from supervisor_tui.screens.board import BoardScreen
 from supervisor_tui.widgets import EscalationFeed
 
 from .conftest import EPOCH, FakeClock, record_floor
@@ -28,6 +29,7 @@ OPERATOR_PALETTE = {
 
 
 def footer_ids(app: SupervisorApp) -> set[str]:
+    assert app.screen is app.board
     """What the footer shows: the screen's active bindings that are shown."""
     return {
         b.binding.id or ""
@@ -61,7 +63,7 @@ SHOUT = BoardAction(
 )
 
 
-class ShoutingApp(SupervisorApp):
+class ShoutingBoard(BoardScreen):
     """The registry with one entry added (shout) and one taken away (pause)."""
 
     ACTIONS = (*(a for a in actions.ACTIONS if a.id != "board.pause"), SHOUT)
@@ -70,6 +72,10 @@ class ShoutingApp(SupervisorApp):
 
     def action_shout(self) -> None:
         self.shouted += 1
+
+
+class ShoutingApp(SupervisorApp):
+    BOARD = ShoutingBoard
 
 
 async def test_one_entry_added_or_removed_changes_footer_help_palette_and_checks(
@@ -90,8 +96,8 @@ async def test_one_entry_added_or_removed_changes_footer_help_palette_and_checks
             assert ("board.shout" in cls.binding_ids()) is has_shout
             await pilot.press("x", "p")
             await pilot.pause()
-            assert app.paused is not has_shout  # p is no key of the smaller registry
-            assert getattr(app, "shouted", 0) == (1 if has_shout else 0)
+            assert app.board.paused is not has_shout  # p is no key of the smaller registry
+            assert getattr(app.board, "shouted", 0) == (1 if has_shout else 0)
     store.close()
 
 
@@ -108,16 +114,16 @@ async def test_a_view_token_has_no_operator_key_in_footer_help_or_palette(
                         break
                     await pilot.pause(0.05)
                 assert client.scope == scope and feed.selected is not None
-                app._tick()
+                app.board._tick()
                 await pilot.pause()
                 view = scope == "view"
-                assert app.mode is (Mode.VIEW_ONLY if view else Mode.HUB)
+                assert app.board.mode is (Mode.VIEW_ONLY if view else Mode.HUB)
                 assert (not OPERATOR_IDS & footer_ids(app)) is view
                 assert (not OPERATOR_PALETTE & palette(app)) is view
                 keys = await help_keys(pilot, app)
                 assert (not OPERATOR_KEYS & keys) is view
                 for action in ("ack", "note", "snooze", "resolve"):
-                    assert (app.check_action(action, ()) is False) is view, action
+                    assert (app.board.check_action(action, ()) is False) is view, action
                 client.close()
         finally:
             await hub.stop()

@@ -121,7 +121,7 @@ def health_with_page(page: str, at: float) -> NewEvent:
 
 
 def first_ticket_escalation(app: SupervisorApp) -> Escalation:
-    return next(e for e in app.state.escalations.values() if e.ticket_id and e.is_open)
+    return next(e for e in app.board.state.escalations.values() if e.ticket_id and e.is_open)
 
 
 async def test_the_detail_links_the_ticket_to_its_helpdesk_page(tmp_path: Path) -> None:
@@ -137,7 +137,9 @@ async def test_the_detail_links_the_ticket_to_its_helpdesk_page(tmp_path: Path) 
         assert "simulator has no ticket page" in plain(blocks)
 
         store.append([health_with_page("https://acme.zendesk.com/agent/tickets/{id}", NOW)])
-        await wait_for(pilot, lambda: app.state.sources["simulator"].ticket_url != "", "health")
+        await wait_for(
+            pilot, lambda: app.board.state.sources["simulator"].ticket_url != "", "health"
+        )
         blocks = await open_detail(pilot, app, esc.escalation_id)
         url = f"https://acme.zendesk.com/agent/tickets/{esc.ticket_id}"
         assert links(blocks) == {url} and url in plain(blocks)
@@ -145,7 +147,9 @@ async def test_the_detail_links_the_ticket_to_its_helpdesk_page(tmp_path: Path) 
         # a recording from elsewhere is data: no link that is not a web page
         store.append([health_with_page("file:///etc/passwd?{id}", NOW + 1)])
         await wait_for(
-            pilot, lambda: app.state.sources["simulator"].ticket_url.startswith("file"), "health"
+            pilot,
+            lambda: app.board.state.sources["simulator"].ticket_url.startswith("file"),
+            "health",
         )
         blocks = await open_detail(pilot, app, esc.escalation_id)
         assert links(blocks) == set() and "no ticket page" in plain(blocks)

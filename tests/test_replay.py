@@ -191,7 +191,7 @@ async def test_training_session_scores_the_trainee(recording_path: Path, tmp_pat
         first = training.decisions[0]
         assert first.action == "ack" and first.note == "calling the customer"
         assert first.took_s is not None and 0 <= first.score <= 100
-        esc = app.state.escalations[first.escalation_id]
+        esc = app.board.state.escalations[first.escalation_id]
         assert esc.status is EscalationStatus.ACKED and esc.acked_by == "trainee"
         await wait_for(pilot, lambda: len(training.decisions) == 2, "the next decision")
         await pilot.press("space")  # let this one go

@@ -1,10 +1,11 @@
 """Every action of the board, declared once.
 
 Each entry says its binding id (what a site remaps in ``[keys]``), key, label, the modes it
-applies to, whether it needs a selected escalation, and its help and palette text. The app's
-bindings, the escalation feed's bindings, ``check_action``, the help screen and the command
-palette are all built from ``ACTIONS``: adding an action is one entry here plus its
-``action_*`` method.
+applies to, whether it needs a selected escalation, and its help and palette text. The board
+screen's bindings (a dialog on top takes the keys while it is open), the escalation feed's
+bindings, ``check_action``, the help screen and the command palette are all built from
+``ACTIONS``: adding an action is one entry here plus its ``action_*`` method on the board
+screen (``screens/board.py``).
 """
 
 from __future__ import annotations
@@ -72,8 +73,6 @@ class BoardAction:
     show: bool = True
     """In the footer (arrows and seeks are in help only)."""
     key_display: str | None = None
-    over_dialogs: bool = True
-    """Still taken while a dialog is open (a space typed into a note is not "play")."""
     where: Where = Where.BOARD
 
     @property
@@ -152,7 +151,6 @@ ACTIONS: tuple[BoardAction, ...] = (
         palette="Escalation detail",
         palette_help="the selected escalation in full",
         key_display="⏎",
-        over_dialogs=False,  # Enter in a dialog is the dialog's
     ),
     BoardAction(
         "board.filter",
@@ -190,7 +188,6 @@ ACTIONS: tuple[BoardAction, ...] = (
         "Play/pause",
         "play or pause the replay; at a decision point, let it go",
         modes=PLAYING,
-        over_dialogs=False,
     ),
     BoardAction(
         "replay.faster",
@@ -200,7 +197,6 @@ ACTIONS: tuple[BoardAction, ...] = (
         "replay faster",
         modes=PLAYING,
         key_display="+",
-        over_dialogs=False,
     ),
     BoardAction(
         "replay.slower",
@@ -210,7 +206,6 @@ ACTIONS: tuple[BoardAction, ...] = (
         "replay slower",
         modes=PLAYING,
         key_display="-",
-        over_dialogs=False,
     ),
     BoardAction(
         "replay.back",
@@ -221,7 +216,6 @@ ACTIONS: tuple[BoardAction, ...] = (
         modes=PLAYING,
         show=False,
         key_display="←",
-        over_dialogs=False,
     ),
     BoardAction(
         "replay.forward",
@@ -232,7 +226,6 @@ ACTIONS: tuple[BoardAction, ...] = (
         modes=PLAYING,
         show=False,
         key_display="→",
-        over_dialogs=False,
     ),
     BoardAction(
         "replay.back15",
@@ -243,7 +236,6 @@ ACTIONS: tuple[BoardAction, ...] = (
         modes=PLAYING,
         show=False,
         key_display="⇧←",
-        over_dialogs=False,
     ),
     BoardAction(
         "replay.forward15",
@@ -254,7 +246,6 @@ ACTIONS: tuple[BoardAction, ...] = (
         modes=PLAYING,
         show=False,
         key_display="⇧→",
-        over_dialogs=False,
     ),
     BoardAction(
         "replay.goto",
@@ -263,7 +254,6 @@ ACTIONS: tuple[BoardAction, ...] = (
         "Go to",
         "go to a clock time",
         modes=PLAYING,
-        over_dialogs=False,
     ),
     BoardAction(
         "replay.previous",
@@ -273,7 +263,6 @@ ACTIONS: tuple[BoardAction, ...] = (
         "jump to the previous escalation",
         modes=PLAYING,
         key_display="[",
-        over_dialogs=False,
     ),
     BoardAction(
         "replay.next",
@@ -283,7 +272,6 @@ ACTIONS: tuple[BoardAction, ...] = (
         "jump to the next escalation",
         modes=PLAYING,
         key_display="]",
-        over_dialogs=False,
     ),
     BoardAction(
         "feed.up",

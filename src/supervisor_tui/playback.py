@@ -23,7 +23,6 @@ from supervisor_tui.model import (
     EscalationSnoozed,
     Payload,
 )
-from supervisor_tui.screens import ScoreCardScreen
 from supervisor_tui.store import StoreError
 from supervisor_tui.widgets.scoreline import ScoreLine
 
@@ -52,7 +51,7 @@ class Board(Protocol):
         timeout: float | None = None,
     ) -> None: ...
 
-    def show_score_card(self, screen: ScoreCardScreen) -> None: ...
+    def show_score_card(self, markdown: str, written: tuple[Path, Path]) -> None: ...
 
 
 class ReplayController:
@@ -267,7 +266,7 @@ class ReplayController:
         except OSError as exc:
             board.say(f"score card not written: {exc}", severity="error", timeout=15)
             self.card_written = (base, base)
-        board.show_score_card(ScoreCardScreen(self.training.to_markdown(), self.card_written))
+        board.show_score_card(self.training.to_markdown(), self.card_written)
 
     def quit_first(self, board: Board) -> bool:
         """Training shows its score card before the app ends; True when it did."""
