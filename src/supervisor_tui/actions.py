@@ -73,6 +73,9 @@ class BoardAction:
     show: bool = True
     """In the footer (arrows and seeks are in help only)."""
     key_display: str | None = None
+    beside_dialogs: bool = True
+    """Left in the board's footer while a dialog is open (its key goes to the dialog then);
+    False hides it, for keys a dialog uses itself (Enter, space, arrows)."""
     where: Where = Where.BOARD
 
     @property
@@ -151,6 +154,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         palette="Escalation detail",
         palette_help="the selected escalation in full",
         key_display="⏎",
+        beside_dialogs=False,
     ),
     BoardAction(
         "board.filter",
@@ -188,6 +192,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "Play/pause",
         "play or pause the replay; at a decision point, let it go",
         modes=PLAYING,
+        beside_dialogs=False,
     ),
     BoardAction(
         "replay.faster",
@@ -196,6 +201,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "Faster",
         "replay faster",
         modes=PLAYING,
+        beside_dialogs=False,
         key_display="+",
     ),
     BoardAction(
@@ -205,6 +211,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "Slower",
         "replay slower",
         modes=PLAYING,
+        beside_dialogs=False,
         key_display="-",
     ),
     BoardAction(
@@ -214,6 +221,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "-1 min",
         "back one minute",
         modes=PLAYING,
+        beside_dialogs=False,
         show=False,
         key_display="←",
     ),
@@ -224,6 +232,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "+1 min",
         "on one minute",
         modes=PLAYING,
+        beside_dialogs=False,
         show=False,
         key_display="→",
     ),
@@ -234,6 +243,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "-15 min",
         "back fifteen minutes",
         modes=PLAYING,
+        beside_dialogs=False,
         show=False,
         key_display="⇧←",
     ),
@@ -244,6 +254,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "+15 min",
         "on fifteen minutes",
         modes=PLAYING,
+        beside_dialogs=False,
         show=False,
         key_display="⇧→",
     ),
@@ -254,6 +265,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "Go to",
         "go to a clock time",
         modes=PLAYING,
+        beside_dialogs=False,
     ),
     BoardAction(
         "replay.previous",
@@ -262,6 +274,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "Prev esc",
         "jump to the previous escalation",
         modes=PLAYING,
+        beside_dialogs=False,
         key_display="[",
     ),
     BoardAction(
@@ -271,6 +284,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "Next esc",
         "jump to the next escalation",
         modes=PLAYING,
+        beside_dialogs=False,
         key_display="]",
     ),
     BoardAction(

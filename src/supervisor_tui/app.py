@@ -38,7 +38,7 @@ class FloorCommands(Provider):
         assert isinstance(app, SupervisorApp)
         board = app.board
         for entry in board.ACTIONS:
-            if entry.palette is not None and board.check_action(entry.name, ()) is not False:
+            if entry.palette is not None and board.offers(entry):
                 yield entry.palette, entry.palette_help, partial(board.run_action, entry.action)
         yield "Filter: all queues", "show the whole floor", partial(board.set_queue_filter, None)
         for queue in board.state.queues.values():

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.text import Text
 from textual import on, work
@@ -65,6 +65,9 @@ from supervisor_tui.widgets.queuetable import QueueRow, QueueTable
 from supervisor_tui.widgets.topbar import TopLine, clock_text
 
 READ_BATCH = 5_000
+READ_WAIT_S = 30.0
+"""The longest the board waits, as it closes, for a store call still running."""
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,7 @@ class BoardScreen(Screen[None]):
         self._bell: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._read_seq = 0
+        self._in_flight: set[asyncio.Future[Any]] = set()
 
     # -- what this board is ---------------------------------------------------------------
 
@@ -224,6 +228,18 @@ class BoardScreen(Screen[None]):
         self.follow_store()
         self._start_clocks()
 
+    async def _off_loop(self, call: Callable[[], T]) -> T:
+        """A store call in a thread, which the board waits for before it goes: a store
+        closed under a read still in flight would take the process down."""
+        future = asyncio.get_running_loop().run_in_executor(None, call)
+        self._in_flight.add(future)
+        future.add_done_callback(self._in_flight.discard)
+        return await asyncio.shield(future)
+
+    async def on_unmount(self) -> None:
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=READ_WAIT_S)
+
     def _ring(self, seq: int) -> None:
         """Called by the store after a commit, from whichever thread committed."""
         loop, bell = self._loop, self._bell
@@ -238,7 +254,9 @@ class BoardScreen(Screen[None]):
         counted_at = -math.inf
         while True:
             try:
-                events = await asyncio.to_thread(self.store.read_from, self._read_seq, READ_BATCH)
+                events = await self._off_loop(
+                    partial(self.store.read_from, self._read_seq, READ_BATCH)
+                )
             except StoreError as exc:
                 self.say(str(exc), title="Store", severity="error", timeout=10)
                 await asyncio.sleep(2)
@@ -260,9 +278,7 @@ class BoardScreen(Screen[None]):
             if time.monotonic() - counted_at >= 1.0:
                 counted_at = time.monotonic()
                 with contextlib.suppress(StoreError):
-                    self.write_backs_pending = await asyncio.to_thread(
-                        self.store.outbox_pending_count
-                    )
+                    self.write_backs_pending = await self._off_loop(self.store.outbox_pending_count)
 
     @on(FloorReplaced)
     def _floor_replaced(self, message: FloorReplaced) -> None:
@@ -509,13 +525,19 @@ class BoardScreen(Screen[None]):
         entry = self._actions.get(action)
         if entry is None:
             return True  # Textual's own (the palette, focus, ...)
-        if self.mode not in entry.modes:
+        if not self.offers(entry):
+            return False
+        if not entry.beside_dialogs and self.app.screen is not self:
             return False
         if entry.selection is not Selection.NONE:
             esc = self.feed.selected
             if esc is None or (entry.selection is Selection.OPEN and not esc.is_open):
                 return None
         return True
+
+    def offers(self, entry: BoardAction) -> bool:
+        """This board's mode takes the action (the palette offers it even from on top)."""
+        return self.mode in entry.modes
 
     @functools.cached_property
     def _actions(self) -> dict[str, BoardAction]:
@@ -554,7 +576,7 @@ class BoardScreen(Screen[None]):
 
     async def _run_command(self, what: str, call: Callable[[], object]) -> bool:
         try:
-            await asyncio.to_thread(call)
+            await self._off_loop(call)
         except CommandRefused as exc:
             self.say(str(exc), title=what, severity="warning")
             return False
