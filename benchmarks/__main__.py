@@ -10,18 +10,34 @@ import time
 from pathlib import Path
 
 from benchmarks import (
+    bench_erlang,
     bench_freshdesk,
     bench_hub,
     bench_ingest,
     bench_jsm,
     bench_render,
     bench_replay,
+    bench_report,
     bench_servicenow,
     bench_soak,
     bench_zendesk,
 )
 
 HERE = Path(__file__).resolve().parent
+
+
+def better(row: dict[str, object]) -> str:
+    """↑ or ↓: a row may say so (``better``: "higher"/"lower"); otherwise its unit tells."""
+    said = row.get("better")
+    if said in ("higher", "lower"):
+        return "↑" if said == "higher" else "↓"
+    unit = str(row["unit"])
+    return "↑" if unit.endswith("/s") else "↓"
+
+
+def digits(row: dict[str, object]) -> int:
+    """Sub-millisecond figures keep three decimals; the rest one."""
+    return 3 if abs(float(str(row["value"]))) < 1 else 1
 
 
 def main() -> int:
@@ -33,8 +49,10 @@ def main() -> int:
     }
     for module in (
         bench_ingest,
+        bench_erlang,
         bench_render,
         bench_replay,
+        bench_report,
         bench_soak,
         bench_zendesk,
         bench_freshdesk,
@@ -63,18 +81,23 @@ def main() -> int:
         "# Benchmark results",
         "",
         f"Measured {results['when']} on Python {results['python']} ({results['machine']}).",
-        "Ratios compare against a baseline measured in the same run; absolute values are for",
-        "reference only (shared, noisy machines).",
+        "Ratios compare against a baseline measured in the same run (ratio = value ÷ baseline);",
+        'absolute values are for reference only (shared, noisy machines). "Better" says which',
+        "way a figure should move: ↑ higher is better (rates), ↓ lower is better (times, CPU,",
+        "memory, requests spent). All: `make bench`; one:",
+        "`.venv/bin/python -m benchmarks.bench_report` (any `bench_*` module).",
         "",
-        "| benchmark | figure | value | baseline | ratio |",
-        "|---|---|---|---|---|",
+        "| benchmark | figure | better | value | baseline | ratio |",
+        "|---|---|---|---|---|---|",
     ]
     for bench, rows in results["benchmarks"].items():
         for row in rows:
+            ratio = row["value"] / row["baseline"] if row["baseline"] else float("inf")
             lines.append(
-                f"| {bench} | {row['figure']} | {row['value']:,.1f} {row['unit']} | "
-                f"{row['baseline']:,.1f} {row['unit']} ({row['baseline_name']}) | "
-                f"{row['ratio']:.1f}x |"
+                f"| {bench} | {row['figure']} | {better(row)} | "
+                f"{row['value']:,.{digits(row)}f} {row['unit']} | "
+                f"{row['baseline']:,.{digits(row)}f} {row['unit']} ({row['baseline_name']}) | "
+                f"{ratio:.2f}x |"
             )
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print((HERE / "RESULTS.md").read_text())

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from supervisor_tui import i18n
 from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
 from supervisor_tui.config import Config, default_rules
 from supervisor_tui.core.projection import FloorState
@@ -16,6 +17,15 @@ from supervisor_tui.model import NewEvent
 from supervisor_tui.store import SQLiteStore
 
 from .pg import pg_url as pg_url  # the PostgreSQL server fixture
+
+
+@pytest.fixture(autouse=True)
+def _english_unless_asked() -> Iterator[None]:
+    """Every test starts in English, whatever the machine's locale or the last test chose."""
+    i18n.use("en")
+    yield
+    i18n.use("en")
+
 
 EPOCH = 1_790_000_000.0  # the simulated floor's 08:00, fixed so screens are reproducible
 ROOT = Path(__file__).resolve().parent.parent

@@ -55,3 +55,39 @@ async def test_four_helpdesks_on_one_board(helpdesks: DemoHelpdesks) -> None:
     text = repr(result)
     for secret in (helpdesks.token, helpdesks.api_key, helpdesks.sn_password):
         assert secret not in text
+
+
+async def test_the_quit_summary_keeps_the_whole_note(helpdesks: DemoHelpdesks) -> None:
+    """An ack's note written back through the real adapters shows in the demo's quit summary
+    in full, not only its first line (which made acks look as if their notes were lost)."""
+    from supervisor_tui.adapters.base import load_adapter_class
+
+    assert helpdesks.zendesk is not None and helpdesks.freshdesk is not None
+    args = argparse.Namespace(seed=3, agents=16, queues=5, speed=1.0, profile="desk")
+    config = demo_config(args, helpdesks.zendesk.base_url, helpdesks.freshdesk.base_url)
+    tickets = {
+        "zendesk": min(helpdesks.zendesk.tickets),
+        "freshdesk": min(helpdesks.freshdesk.tickets),
+    }
+    note = "Calling the customer back\nthen moving two agents to chat"
+    for source in config.sources:
+        adapter = load_adapter_class(source.kind).from_config(
+            source.name, source.model_dump(exclude={"name", "kind"}), helpdesks.clock
+        )
+        body = {
+            "ticket_id": str(tickets[source.kind]),
+            "escalation_id": f"esc-{source.kind}",
+            "by": "Kim Supervisor",
+            "text": note,
+            "title": "Ticket waits too long",
+        }
+        try:
+            await adapter.write_back("ack", body)
+        finally:
+            await adapter.close()
+    summary = "\n".join(helpdesks.write_backs())
+    for kind, ticket in tickets.items():
+        assert f"{kind} #{ticket}" in summary
+    assert summary.count("Calling the customer back") == 2
+    assert summary.count("then moving two agents to chat") == 2
+    assert "Acknowledged on the supervision floor by Kim Supervisor" in summary

@@ -135,6 +135,11 @@ def test_satisfaction_ratings_and_surveys() -> None:
     surveys = recorded("GET_api_v2_surveys.json")
     scale = surveys[0]["questions"][0]["accepted_ratings"]
     assert max(scale) > parse.GOOD_RATING > min(scale)
+    # no question of any survey is answered 0–10: Freshdesk's ratings are a happiness
+    # scale (103 extremely happy … -103), CSAT, never NPS's likelihood to recommend
+    answers = {r for s in surveys for q in s["questions"] for r in q["accepted_ratings"]}
+    assert answers and not answers <= set(range(11))
+    assert all(abs(v) >= 100 for v in rating["ratings"].values())
 
 
 def test_sla_policies_roles_and_conversations() -> None:

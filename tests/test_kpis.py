@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from supervisor_tui.core.erlang import agents_needed, erlang_b, erlang_c_figures
 from supervisor_tui.core.kpis import queue_kpis, service_level
@@ -50,6 +52,44 @@ def test_erlang_b_recursion_is_stable_for_big_floors() -> None:
     r = erlang_c_figures(1000, 950 / 240, 240, 20)
     assert 0 < r.service_level <= 1
     assert erlang_c_figures(10, 1 / 24, 240, 20).wait_probability == 1.0  # 10 Erlangs, 10 agents
+
+
+def _plain_erlang_b(agents: int, traffic: float) -> float:
+    """The textbook recursion from B(0) = 1, one agent at a time: the reference."""
+    b = 1.0
+    for n in range(1, agents + 1):
+        b = traffic * b / (n + traffic * b)
+    return b
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    traffic=st.floats(min_value=0.0, max_value=20_000.0),
+    spread=st.floats(min_value=-0.5, max_value=2.0),
+    extra=st.integers(min_value=0, max_value=400),
+)
+def test_erlang_b_shortcut_equals_the_recursion(traffic: float, spread: float, extra: int) -> None:
+    """The O(√A) start for big floors gives the recursion's answer to rounding, below, at
+    and far above the traffic (where the sum would overflow and the recursion carries on)."""
+    agents = max(0, int(traffic * (1 + spread)) + extra)
+    expected = _plain_erlang_b(agents, traffic)
+    assert erlang_b(agents, traffic) == pytest.approx(expected, rel=1e-11, abs=1e-300)
+
+
+def test_a_ten_thousand_agent_queue_is_sized_exactly() -> None:
+    """10,000 erlangs of voice at 80/20, AHT 180 s: the first n whose SL reaches the target,
+    checked against the plain recursion's SL at n and n - 1."""
+    arrivals, aht, t_s = 10_000 / 180, 180.0, 20.0
+    n = agents_needed(arrivals, aht, t_s, 0.80)
+
+    def sl(agents: int) -> float:
+        a = arrivals * aht
+        b = _plain_erlang_b(agents, a)
+        pw = agents * b / (agents - a * (1 - b))
+        return 1 - pw * math.exp(-(agents - a) * t_s / aht)
+
+    assert sl(n) >= 0.80 > sl(n - 1)
+    assert 10_000 < n < 10_100
 
 
 def test_service_level_formula() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from supervisor_tui.core import fmt
 from supervisor_tui.core.kpis import queue_kpis
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.targets import FloorTargets, QueueTargets
@@ -389,3 +390,62 @@ def test_staffing_is_unknown_until_the_recording_knows_presence() -> None:
     (period,) = json.loads(to_json(report))["periods"]
     (shown,) = [q for q in period["queues"] if q["queue_id"] == "voice"]
     assert shown["half_hours"][0]["staffed"] is None  # null in JSON, never 0
+
+
+def test_the_board_shows_the_reports_fcr(tmp_path: Path) -> None:
+    """FCR (issue #18, 6): the board's figure and the report's come from one counter
+    (``projection.count_ticket``) and equal an independent count over the same events:
+    tickets solved whose source counts replies, with at most one reply and no reopen."""
+    from supervisor_tui.widgets.tiles import QueueTile
+
+    store = record_floor(tmp_path / "floor.db", until_s=5 * 3600)
+    events = store.read_from(0, 10**7)
+    store.close()
+    report = compute([("floor.db", events)], targets=targets(), grouping="day")
+    (day,) = report.periods
+    state = FloorState(targets())
+    state.apply_all(events)
+    now = max(e.occurred_at for e in events)
+    was_open: dict[str, bool] = {}
+    solved: dict[str, list[bool]] = {}
+    for e in events:
+        p = e.payload
+        if not isinstance(p, TicketUpserted) or not p.queue_id:
+            continue
+        ref = f"{e.source}/{p.ticket_id}"
+        if not p.status.is_open and was_open.get(ref, True) and p.agent_replies > 0:
+            solved.setdefault(p.queue_id, []).append(p.agent_replies <= 1 and not p.reopened)
+        was_open[ref] = p.status.is_open
+    shown = 0
+    for figures in day.queues:
+        live = queue_kpis(state, state.queues[figures.queue_id], now)
+        outcomes = solved.get(figures.queue_id, [])
+        expected = sum(outcomes) / len(outcomes) if outcomes else None
+        assert figures.fcr == live.fcr == expected
+        if expected is not None:
+            assert 0 < expected < 1  # some first-contact, some not: the figure means something
+            lines = QueueTile._ticket_lines(live)
+            runs = [text for line in lines for variant in line for text, _ in variant]
+            assert fmt.percent(expected) in runs and "  FCR " in runs
+            shown += 1
+    assert shown == 2  # both e-mail queues
+
+
+def test_fcr_is_unknown_where_the_source_does_not_count_replies() -> None:
+    """Freshdesk's tickets do not say how many replies they took: a solved ticket with no
+    reply count is left out, and with none counted the board shows — (unknown), not 0 %."""
+    from supervisor_tui.widgets.tiles import QueueTile
+
+    f = Floor()
+    f.add(QueueUpserted(queue_id="mail", name="Mail", channel=Channel.EMAIL), at(8))
+    f.add(ticket("A", TicketStatus.NEW, at(9)), at(9))
+    f.add(ticket("A", TicketStatus.SOLVED, at(10), solved_at=at(10)), at(10))
+    state = FloorState(FloorTargets())
+    state.apply_all(f.events)
+    live = queue_kpis(state, state.queues["mail"], at(11))
+    assert live.fcr is None
+    report = compute([("f", f.events)], targets=FloorTargets())
+    assert report.periods[0].queues[0].tickets_solved == 1
+    assert report.periods[0].queues[0].fcr is None
+    runs = [text for line in QueueTile._ticket_lines(live) for v in line for text, _ in v]
+    assert fmt.UNKNOWN in runs[runs.index("  FCR ") + 1]

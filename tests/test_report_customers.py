@@ -159,3 +159,46 @@ def test_repeat_contacts_reopens_and_complaints_tagged_later() -> None:
     assert (mail.reopened, mail.tickets_solved, mail.reopen_rate) == (1, 1, 1.0)
     assert mail.complaints == 1 and mail.complaint_rate == pytest.approx(1 / 4)
     assert "Repeat contacts" in to_markdown(report)
+
+
+def test_answers_for_one_ticket_count_once_whoever_brought_them(
+    shift: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """NPS merges answers by ticket: the same export imported once with ``--source`` and
+    once without, and a customer who answered again (a survey sent twice), count one answer
+    per ticket, the latest (before, each copy counted)."""
+    queues = _tickets(shift)
+    store = SQLiteStore(shift, read_only=True)
+    start = store.read_from(0, 1)[0].received_at
+    store.close()
+    ids = sorted(queues)[:6]
+    first = tmp_path / "first.csv"
+    first.write_text(
+        "ticket,score,answered_at\n"
+        + "".join(f"{tid},3,{_iso(start + 600 + n)}\n" for n, tid in enumerate(ids)),
+        encoding="utf-8",
+    )
+    again = tmp_path / "again.csv"  # the first two customers changed their minds: 10
+    again.write_text(
+        "ticket,score,answered_at\n"
+        + "".join(f"{tid},10,{_iso(start + 900 + n)}\n" for n, tid in enumerate(ids[:2])),
+        encoding="utf-8",
+    )
+    assert main(["import", "surveys", str(first), "--db", str(shift), "--source", "simulator"]) == 0
+    assert main(["import", "surveys", str(first), "--db", str(shift)]) == 0  # no --source
+    assert main(["import", "surveys", str(again), "--db", str(shift)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "r.json"
+    assert main(["report", str(shift), "--format", "json", "--out", str(out)]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    latest = {tid: 3 for tid in ids} | {tid: 10 for tid in ids[:2]}
+    shown = {q["queue_id"]: q for q in data["periods"][0]["queues"]}
+    for queue_id in {queues[tid] for tid in ids}:
+        answers = [latest[tid] for tid in ids if queues[tid] == queue_id]
+        promoters = sum(1 for s in answers if s >= 9)
+        detractors = sum(1 for s in answers if s <= 6)
+        assert shown[queue_id]["survey_answers"] == len(answers)
+        assert shown[queue_id]["nps"] == pytest.approx(
+            100 * (promoters - detractors) / len(answers)
+        )
+    assert sum(q["survey_answers"] for q in shown.values()) == 6

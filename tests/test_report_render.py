@@ -32,8 +32,7 @@ from supervisor_tui.report.model import (
     SlaFigure,
 )
 from supervisor_tui.report.render import (
-    AGENT_COLUMNS,
-    QUEUE_COLUMNS,
+    CSV_COLUMNS,
     fmt_duration,
     fmt_rate,
     md_escape,
@@ -290,57 +289,81 @@ def test_json_key_order_is_the_model_field_order(report: Report) -> None:
 # CSV
 
 
-def csv_sections(text: str) -> tuple[list[list[str]], list[list[str]]]:
-    rows = list(csv.reader(io.StringIO(text)))
-    blank = rows.index([])
-    return rows[:blank], rows[blank + 1 :]
+def csv_rows(text: str) -> list[dict[str, str]]:
+    reader = csv.DictReader(io.StringIO(text))
+    assert reader.fieldnames == list(CSV_COLUMNS)
+    rows = list(reader)
+    assert all(None not in r and len(r) == len(CSV_COLUMNS) for r in rows)
+    return rows
 
 
-def test_csv_queue_rows_have_every_column(report: Report) -> None:
-    queues, _ = csv_sections(to_csv(report))
-    header, *rows = queues
-    assert header == list(QUEUE_COLUMNS)
-    assert header[:4] == ["period", "queue_id", "queue", "channel"]
-    assert header[-1] == "short_half_hours"
-    assert len(rows) == 4  # two periods × two queues
-    assert all(len(r) == len(header) for r in rows)
-    v = dict(zip(header, rows[0], strict=True))
-    assert v["period"] == "Tue 24 Nov 2026"
-    assert v["queue"] == VOICE_NAME
+def figures_of(rows: list[dict[str, str]], period: str, section: str, who: str) -> dict[str, str]:
+    """{figure: value} of one period, section and queue or agent (by name; "" for the floor)."""
+    return {
+        r["figure"]: r["value"]
+        for r in rows
+        if r["period"] == period and r["section"] == section and (r["queue"] or r["agent"]) == who
+    }
+
+
+def test_csv_is_one_long_table_with_every_queue_figure(report: Report) -> None:
+    rows = csv_rows(to_csv(report))
+    v = figures_of(rows, "Tue 24 Nov 2026", "queue", VOICE_NAME)
     assert v["service_level"] == "0.6234"
     assert v["abandon_rate"] == "0.1097"
-    assert v["asa_s"] == "43"
-    assert v["aht_s"] == "289"
+    assert v["asa"] == "43"
+    assert v["aht"] == "289"
     assert v["csat"] == "0.8000"
     assert v["fcr"] == ""  # None
     assert v["sla_attainment"] == ""  # no SLA clocks at all
     assert v["short_half_hours"] == "1"
-    e = dict(zip(header, rows[1], strict=True))
-    assert e["queue"] == EMAIL_NAME  # quoted by csv, read back intact
+    e = figures_of(rows, "Tue 24 Nov 2026", "queue", EMAIL_NAME)  # quoted by csv, intact
     assert e["service_level"] == ""
-    assert e["first_response_median_s"] == "289"
-    assert e["first_response_p90_s"] == "3900"
-    assert e["resolution_p90_s"] == "93600"
+    assert e["first_response_median"] == "289"
+    assert e["first_response_p90"] == "3900"
+    assert e["resolution_p90"] == "93600"
     assert e["sla_attainment"] == "0.8000"  # (30 + 10) ÷ (30 + 10 + 10 + 0), both policies
-    assert (e["backlog_start"], e["backlog_end"]) == ("14", "11")
     assert e["fcr"] == "0.6250"
     assert e["complaint_rate"] == "0.0500"
-    assert (e["escalations_raised"], e["median_ack_s"], e["median_resolve_s"]) == (
+    b = figures_of(rows, "Tue 24 Nov 2026", "backlog", EMAIL_NAME)
+    assert (b["backlog_start"], b["backlog_end"]) == ("14", "11")
+    esc = figures_of(rows, "Tue 24 Nov 2026", "escalations", EMAIL_NAME)
+    assert (esc["escalations_raised"], esc["median_to_ack"], esc["median_to_resolve"]) == (
         "3",
         "250",
         "3900",
     )
-    assert e["short_half_hours"] == "0"
-    assert rows[2][0] == "Wed 25 Nov 2026"
+    assert {r["period"] for r in rows} == {"Tue 24 Nov 2026", "Wed 25 Nov 2026"}
+    units = {(r["figure"], r["unit"]) for r in rows}
+    assert ("service_level", "share") in units and ("asa", "seconds") in units
 
 
-def test_csv_agent_rows_follow_a_blank_line(report: Report) -> None:
-    _, agent_rows = csv_sections(to_csv(report))
-    header, *rows = agent_rows
-    assert header == list(AGENT_COLUMNS)
-    assert len(rows) == 4
-    assert rows[0] == ["Tue 24 Nov 2026", "a1", ANN, "70", "276", "0.8123", "0.8000"]
-    assert rows[1] == ["Tue 24 Nov 2026", "a2", BOB, "64", "", "", ""]
+def test_csv_windows_are_iso_8601_with_the_floor_offset(report: Report) -> None:
+    rows = csv_rows(to_csv(report))
+    first = rows[0]
+    assert (first["window_start"], first["window_end"]) == (
+        "2026-11-24T00:00:00+01:00",
+        "2026-11-25T00:00:00+01:00",
+    )
+    for r in rows:
+        start = datetime.fromisoformat(r["window_start"])
+        end = datetime.fromisoformat(r["window_end"])
+        assert start.utcoffset() is not None and start < end
+    halves = [r for r in rows if r["section"] == "half_hour" and r["figure"] == "need"]
+    assert halves[4]["window_start"] == "2026-11-24T10:00:00+01:00"
+    assert halves[4]["window_end"] == "2026-11-24T10:30:00+01:00"
+    assert halves[4]["value"] == "9"
+    staffed = [r["value"] for r in rows if r["section"] == "half_hour" and r["figure"] == "staffed"]
+    assert staffed[:5] == ["5", "6", "7.5", "8", "6.5"]
+
+
+def test_csv_agent_rows(report: Report) -> None:
+    rows = csv_rows(to_csv(report))
+    ann = figures_of(rows, "Tue 24 Nov 2026", "agent", ANN)
+    assert ann == {"handled": "70", "aht": "276", "occupancy": "0.8123", "csat": "0.8000"}
+    bob = figures_of(rows, "Tue 24 Nov 2026", "agent", BOB)
+    assert bob == {"handled": "64", "aht": "", "occupancy": "", "csat": ""}
+    assert {r["agent_id"] for r in rows if r["section"] == "agent"} == {"a1", "a2"}
 
 
 def test_csv_quotes_names_with_commas_and_newlines(report: Report) -> None:
@@ -348,9 +371,8 @@ def test_csv_quotes_names_with_commas_and_newlines(report: Report) -> None:
     p = report.periods[0]
     q = replace(p.queues[0], name=odd)
     r = replace(report, periods=(replace(p, queues=(q,)),))
-    queues, _ = csv_sections(to_csv(r))
-    assert queues[1][2] == odd
-    assert len(queues) == 2
+    rows = csv_rows(to_csv(r))
+    assert {row["queue"] for row in rows if row["section"] == "queue"} == {odd}
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,10 +12,23 @@ import pytest
 
 from supervisor_tui.adapters.simulator import SimOptions, SimulatorAdapter
 from supervisor_tui.cli import main
+from supervisor_tui.core.erlang import agents_needed
+from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.replay import Recording, recorded_settings
 from supervisor_tui.core.targets import FloorTargets, QueueTargets, settings_event
 from supervisor_tui.hub.collector import Collector
-from supervisor_tui.model import ContactAnswered, FloorSettingsRecorded, NewEvent
+from supervisor_tui.model import (
+    Channel,
+    ContactAnswered,
+    ContactEnded,
+    ContactOffered,
+    Event,
+    FloorSettingsRecorded,
+    NewEvent,
+    Payload,
+    QueueUpserted,
+)
+from supervisor_tui.report.compute import compute
 from supervisor_tui.store import SQLiteStore
 
 from .conftest import EPOCH, FakeClock, rules, simulate
@@ -141,3 +154,122 @@ def test_replay_follows_settings_changed_mid_recording(tmp_path: Path) -> None:
         assert within != sum(1 for p in answered if p.wait_s <= 60)  # the switch mattered
     finally:
         replay_store.close()
+
+
+def _settings_at(at: float, t_s: float, target: float, timezone: str = "") -> Event:
+    chat = FloorTargets(
+        queues={"chat": QueueTargets(sl_threshold_s=t_s, sl_target=target)}, timezone=timezone
+    )
+    event = settings_event("Hall B", chat, [], at)
+    assert event is not None
+    return Event(seq=0, **event.model_dump(exclude={"payload"}), payload=event.payload)
+
+
+def _chat_calls(start: float, n: int, wait_s: float) -> list[Event]:
+    """``n`` chats offered a minute apart from ``start``, each answered after ``wait_s``."""
+    out: list[Event] = []
+    for i in range(n):
+        offered = start + 60 * i
+        cid = f"c{start:.0f}-{i}"
+        payloads: list[tuple[float, Payload]] = [
+            (
+                offered,
+                ContactOffered(
+                    contact_id=cid, queue_id="chat", channel=Channel.CHAT, offered_at=offered
+                ),
+            ),
+            (
+                offered + wait_s,
+                ContactAnswered(
+                    contact_id=cid,
+                    queue_id="chat",
+                    agent_id="a1",
+                    answered_at=offered + wait_s,
+                    wait_s=wait_s,
+                ),
+            ),
+            (
+                offered + wait_s + 240,
+                ContactEnded(
+                    contact_id=cid,
+                    queue_id="chat",
+                    agent_id="a1",
+                    ended_at=offered + wait_s + 240,
+                    talk_s=240,
+                ),
+            ),
+        ]
+        out += [
+            Event(
+                seq=0, source="hd", key=f"{cid}:{p.KIND}", occurred_at=t, received_at=t, payload=p
+            )
+            for t, p in payloads
+        ]
+    return out
+
+
+def _numbered(events: list[Event]) -> list[Event]:
+    ordered = sorted(events, key=lambda e: e.received_at)
+    return [e.model_copy(update={"seq": n}) for n, e in enumerate(ordered, 1)]
+
+
+DAY = 1_790_035_200.0  # a UTC midnight
+CHAT_QUEUE = Event(
+    seq=0,
+    source="hd",
+    key="q",
+    occurred_at=DAY,
+    received_at=DAY,
+    payload=QueueUpserted(queue_id="chat", name="Chat", channel=Channel.CHAT),
+)
+
+
+def test_report_applies_each_recorded_setting_from_its_time_onward() -> None:
+    """At 10:00 the board changed chat's T from 60 s to 30 s and its SL target from 80 % to
+    95 %. Chats answered after 40 s count within T before 10:00 and not after; each half
+    hour's need is Erlang C with the targets in force in that half hour (before, the report
+    sized every half hour with the last targets)."""
+    events = _numbered(
+        [
+            CHAT_QUEUE,
+            _settings_at(DAY + 8 * 3600, 60, 0.80),
+            *_chat_calls(DAY + 9 * 3600, 20, 40),
+            _settings_at(DAY + 10 * 3600, 30, 0.95),
+            *_chat_calls(DAY + 10 * 3600 + 1, 20, 40),
+        ]
+    )
+    report = compute([("rec", events)], targets=FloorTargets(), follow_settings=True)
+    (chat,) = report.periods[0].queues
+    assert (chat.answered, chat.answered_within_t) == (40, 20)  # 20 before 10:00, none after
+    assert (chat.sl_threshold_s, chat.sl_target) == (30, 0.95)  # as the board ended the day
+    needs = {hh.start: hh.need for hh in chat.half_hours}
+    for start, t_s, target in ((DAY + 9 * 3600, 60, 0.80), (DAY + 10 * 3600, 30, 0.95)):
+        offered = sum(
+            1
+            for e in events
+            if isinstance(e.payload, ContactOffered)
+            and start <= e.payload.offered_at < start + 1800
+        )
+        assert needs[start] == agents_needed(offered / 1800, 240, t_s, target)
+    assert needs[DAY + 9 * 3600] != needs[DAY + 10 * 3600]  # the change mattered
+
+
+def test_report_splits_days_by_the_time_zone_in_force() -> None:
+    """At 20:00 UTC the floor's zone became Asia/Ho_Chi_Minh (UTC+7): a chat at 21:00 UTC is
+    04:00 on the next day there, so it belongs to the next day's period, as the board's own
+    day counter rolled over then."""
+    events = _numbered(
+        [
+            CHAT_QUEUE,
+            _settings_at(DAY + 8 * 3600, 60, 0.80),
+            *_chat_calls(DAY + 9 * 3600, 3, 10),
+            _settings_at(DAY + 20 * 3600, 60, 0.80, "Asia/Ho_Chi_Minh"),
+            *_chat_calls(DAY + 21 * 3600, 2, 10),
+        ]
+    )
+    report = compute([("rec", events)], targets=FloorTargets(), follow_settings=True)
+    assert [[q.offered for q in p.queues] for p in report.periods] == [[3], [2]]
+    assert report.timezone == "Asia/Ho_Chi_Minh"
+    state = FloorState(FloorTargets(), follow_settings=True)
+    state.apply_all(events)
+    assert state.queues["chat"].today.offered == 2  # the board's day held the last two only

@@ -51,6 +51,7 @@ from supervisor_tui.core.rules import RuleEngine, TicketFlagRule
 from supervisor_tui.fakes.freshdesk import FakeFreshdesk
 from supervisor_tui.fakes.zendesk import FakeZendesk
 from supervisor_tui.hub.collector import Collector
+from supervisor_tui.logs import PrivateRotatingFile, log_to
 from supervisor_tui.model import EscalationRaised, HealthState, NewEvent, Severity, SourceHealth
 from supervisor_tui.report.compute import compute
 from supervisor_tui.report.render import to_csv, to_html, to_json, to_markdown
@@ -83,24 +84,21 @@ def needles(*tokens: str, zendesk: bool) -> list[str]:
 
 @pytest.fixture
 def debug_log(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[Path]:
-    """Every logger at DEBUG, into a file (with tracebacks) and into caplog."""
+    """Every logger at DEBUG into the log file `run` and `serve` write (``log_to``: its
+    handler and format, tracebacks included), and into caplog (each record's arguments)."""
     path = tmp_path / "debug.log"
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setLevel(logging.DEBUG)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s %(args)r")
-    )
     root = logging.getLogger()
     before = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
+    log_to(path, level="debug")
     caplog.set_level(logging.DEBUG)
     try:
         yield path
     finally:
-        root.removeHandler(handler)
+        for handler in list(root.handlers):
+            if isinstance(handler, PrivateRotatingFile):
+                root.removeHandler(handler)
+                handler.close()
         root.setLevel(before)
-        handler.close()
 
 
 @dataclass

@@ -4,7 +4,10 @@ store takes writes again; nothing is lost, nothing is stored twice."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
+
+import pytest
 
 from supervisor_tui.hub.collector import Collector
 from supervisor_tui.store import SQLiteStore
@@ -13,7 +16,10 @@ from supervisor_tui.widgets.freshness import FreshnessBar
 from .conftest import EPOCH, rules, simulate, targets
 
 
-async def test_full_disk_keeps_events_and_retries(tmp_path: Path) -> None:
+async def test_full_disk_keeps_events_and_retries(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="supervisor_tui")
     store = SQLiteStore(tmp_path / "floor.db")
     collector = Collector(store, [], rules(), targets(), lambda: EPOCH)
     await collector.start()
@@ -50,5 +56,10 @@ async def test_full_disk_keeps_events_and_retries(tmp_path: Path) -> None:
     assert [e.key for e in floor] == [e.key for e in first + rest]  # all, once, in order
     assert len({(e.source, e.key) for e in stored}) == len(stored)
     assert store.get_cursor("simulator") == f"c{(len(rest) - 1) // 250 * 250}"
+    # the log says it once when it starts and once when it ends, not for every retry
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if "store" in r.getMessage()]
+    refused = [m for level, m in said if level == "ERROR" and "refuses events" in m]
+    assert len(refused) == 1 and "full" in refused[0] and "kept, retrying" in refused[0]
+    assert ("INFO", "store accepts events again") in said
     await collector.stop()
     store.close()

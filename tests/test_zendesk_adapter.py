@@ -23,6 +23,7 @@ from supervisor_tui.core.projection import FloorState
 from supervisor_tui.fakes.zendesk import FakeZendesk
 from supervisor_tui.hub.collector import Collector
 from supervisor_tui.model import (
+    Capability,
     ContactAbandoned,
     ContactAnswered,
     ContactEnded,
@@ -539,3 +540,63 @@ async def test_connected_only_once_every_task_has_synced(floor: Floor) -> None:
     late.due_at = 0
     await adapter.poll_due(floor.sink)
     assert floor.sink.health_reports[-1].state is HealthState.CONNECTED
+
+
+async def test_replies_from_the_exports_metric_sets_give_the_board_fcr(floor: Floor) -> None:
+    """FCR on the board (issue #18, 6): the export's metric sets say how many replies each
+    ticket took and whether it reopened; the board's FCR for an e-mail queue equals the
+    simulated floor's own count of the tickets exported solved."""
+    from supervisor_tui.core.kpis import queue_kpis
+
+    adapter = floor.adapter()
+    await full_sync(floor, adapter)
+    state = floor.state()
+    exported = floor.store.events_of_kind("ticket.upserted")
+    replied = 0
+    for event in exported:  # each version's replies are Zendesk's count for that version
+        t = event.payload
+        assert isinstance(t, TicketUpserted)
+        stamp = int(event.key.rsplit(":", 1)[1])
+        metric = floor.fake._metric_sets[int(t.ticket_id), stamp]
+        assert (t.agent_replies, t.reopened) == (metric["replies"], metric["reopens"] > 0)
+        replied += t.agent_replies > 0
+    assert replied > 10
+    # satisfaction is CSAT (good/bad), never an NPS answer: no survey.answered from it
+    rated = [e.payload for e in exported if getattr(e.payload, "satisfaction", None)]
+    assert any(t.satisfaction in ("good", "bad") for t in rated)  # type: ignore[attr-defined]
+    assert floor.store.events_of_kind("survey.answered") == []
+    checked = 0
+    for queue in state.queues.values():
+        if queue.channel.is_realtime:
+            continue
+        live = queue_kpis(state, queue, floor.clock())
+        counters = queue.today
+        assert counters.fcr_solved > 0
+        assert live.fcr == counters.fcr_first_contact / counters.fcr_solved
+        checked += 1
+    assert checked == 2
+
+
+async def test_an_agents_token_has_no_replies_and_fcr_says_so(tmp_path: Path) -> None:
+    """With an agent's token the export is refused and tickets come by search, which carries
+    no metric sets: FCR is a limit with its reason (never a 0 %), and the board shows —."""
+    from supervisor_tui.fakes.common import Account
+
+    clock = FakeClock(EPOCH)
+    fake = FakeZendesk(
+        email="bot@example.com", token=TOKEN, clock=clock, account=Account(role="agent")
+    )
+    await fake.start()
+    store = SQLiteStore(tmp_path / "floor.db")
+    try:
+        sim = FloorSimulation(SimOptions(seed=5, agents=10, speed=None, warmup_s=0), EPOCH)
+        f = Floor(fake, sim, clock, store, StoreSink(store, "zendesk", clock))
+        f.advance(2 * 3600)
+        adapter = f.adapter()
+        await full_sync(f, adapter)
+        limits = {lim.capability: lim for lim in adapter.sync_limits()}
+        assert Capability.REPLIES in limits
+        assert "admin" in limits[Capability.REPLIES].fix
+    finally:
+        store.close()
+        await fake.stop()

@@ -204,6 +204,8 @@ def test_satisfaction_ratings_offered_are_not_ratings() -> None:
     ratings = recorded("GET_api_v2_satisfaction_ratings__records.json")
     assert parse.rating_scores(ratings) == {}
     assert parse.rating_scores([{**ratings[0], "score": "bad"}]) == {"146": "bad"}
+    # a rating's score is a word (offered, unoffered, good, bad): CSAT, never a 0–10 NPS
+    assert all(isinstance(r["score"], str) for r in ratings)
 
 
 def test_sla_policies() -> None:
@@ -260,3 +262,38 @@ def test_ticket_metrics_unmeasured_times_stay_unknown() -> None:
         ).first_reply_s
         == 180
     )
+
+
+def test_metric_sets_carry_replies_and_reopens_for_fcr() -> None:
+    """The export's ``include=metric_sets`` sideload holds the same records as
+    ``/ticket_metrics``: ticket 160 took two replies and was reopened once, so it was not
+    solved at first contact; 161 has none yet."""
+    records = recorded("GET_api_v2_ticket_metrics__records.json")
+    metrics = parse.metric_sets({"tickets": [], "metric_sets": records})
+    assert (metrics["160"].replies, metrics["160"].reopens) == (2, 1)
+    (ticket,) = recorded("GET_api_v2_tickets__page_size_1.json")["tickets"]
+    payload = parse.ticket_payload({**ticket, "id": 160}, ctx())
+    assert isinstance(payload, TicketUpserted) and payload.agent_replies == 0
+    told = parse.with_replies(payload, metrics["160"])
+    assert (told.agent_replies, told.reopened) == (2, True)
+    assert parse.with_replies(payload, metrics.get("999")) is payload  # not said: unknown
+    assert parse.metric_sets({"metric_sets": [{"replies": 3}]}) == {}  # no ticket: left out
+
+
+def test_the_fakes_metric_sets_have_the_recorded_shape() -> None:
+    from supervisor_tui.fakes.zendesk import FakeZendesk, _Ticket
+
+    fake = FakeZendesk(email="bot@example.com", token="t")
+    state = _Ticket(
+        id=7, channel="email", subject="s", requester_id=1, requester_name="r",
+        created_at=1.7e9, updated_at=1.7e9 + 60, replies=1, reopens=0,
+    )  # fmt: skip
+    record = recorded("GET_api_v2_ticket_metrics__records.json")[1]
+    made = fake._metric_set(state)
+    assert set(record) <= set(made) | {"assignee_updated_at", "initially_assigned_at",
+                                       "assigned_at", "solved_at"}  # fmt: skip
+    for key, value in record.items():
+        if key in made:
+            assert type(made[key]) is type(value) or made[key] is None or value is None, key
+    times = parse.ticket_times(made)
+    assert (times.ticket_id, times.replies, times.reopens) == ("7", 1, 0)

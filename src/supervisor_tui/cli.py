@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import tempfile
 import time
@@ -11,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from supervisor_tui import __version__
+from supervisor_tui import __version__, i18n
 from supervisor_tui.adapters.base import SourceSetupError
 from supervisor_tui.config import Config, ConfigError, default_rules, load_config, parse_config
 from supervisor_tui.core.targets import FloorTargets
@@ -21,6 +20,7 @@ from supervisor_tui.store import SQLiteStore, StoreError
 
 if TYPE_CHECKING:
     from supervisor_tui.hub.live import LiveFloor
+    from supervisor_tui.store.postgres import PostgresStore
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,14 +65,17 @@ def _parser() -> argparse.ArgumentParser:
         help="four helpdesks on one board: also an IT desk on a fake Jira Service Management "
         "and an operations desk on a fake ServiceNow",
     )
+    _log_options(demo)
 
     run = sub.add_parser("run", help="adapters, store, rules and dashboard in one process")
     run.add_argument("-c", "--config", type=Path, required=True)
     run.add_argument("--db", type=Path, help="the SQLite file (overrides [store] path)")
+    _log_options(run)
 
     serve = sub.add_parser("serve", help="headless: adapters, store, rules and the hub")
     serve.add_argument("-c", "--config", type=Path, required=True)
     serve.add_argument("--db", type=Path, help="the SQLite file (overrides [store] path)")
+    _log_options(serve)
 
     watch = sub.add_parser("watch", help="the dashboard fed by a hub (no helpdesk secrets)")
     watch.add_argument("url", help="ws://127.0.0.1:8765 or wss://host:port")
@@ -81,6 +84,33 @@ def _parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("--cafile", type=Path, help="CA file to trust for a wss:// hub")
     watch.add_argument("--profile", choices=("wall", "desk"), default=None)
+    watch.add_argument(
+        "--give-up-after",
+        type=float,
+        metavar="SECONDS",
+        default=None,
+        help="stop waiting for the hub after this long (default: keep trying, for wall boxes"
+        " that start before the hub)",
+    )
+
+    web = sub.add_parser(
+        "web", help="the board in a browser: a TV's kiosk, a manager without a terminal"
+    )
+    web.add_argument("url", help="the hub: ws://127.0.0.1:8765 or wss://host:port")
+    web.add_argument(
+        "--listen",
+        default="127.0.0.1:8780",
+        help="host:port for browsers (default 127.0.0.1:8780; another address needs TLS)",
+    )
+    web.add_argument(
+        "--token-file",
+        type=Path,
+        help="a file (mode 600) holding the board's view token (default: $SUPERVISOR_TUI_TOKEN)",
+    )
+    web.add_argument("--cafile", type=Path, help="CA file to trust for a wss:// hub")
+    web.add_argument("--tls-cert", type=Path, help="certificate for https (off loopback)")
+    web.add_argument("--tls-key", type=Path, help="its private key")
+    web.add_argument("--max-sessions", type=int, default=16, help="pages open at once (default 16)")
 
     token = sub.add_parser("token", help="make a hub token and print its [[hub.tokens]] entry")
     token.add_argument("--name", required=True, help="recorded on acks made with it")
@@ -110,6 +140,17 @@ def _parser() -> argparse.ArgumentParser:
         help="term: a summary on screen (default); md, csv, json, html: a document",
     )
     report.add_argument("--out", type=Path, help="write here (default: standard output)")
+
+    audit = sub.add_parser(
+        "audit", help="every ack, note, snooze and resolve: who, when, where, its write-back"
+    )
+    audit.add_argument("file", metavar="FILE", help="a recording, or a postgresql:// store")
+    audit.add_argument("-c", "--config", type=Path, help="the floor's time zone and store schema")
+    audit.add_argument(
+        "--from", dest="since", help="start, YYYY-MM-DD or YYYY-MM-DDTHH:MM (floor time)"
+    )
+    audit.add_argument("--to", dest="until", help="end (not included), same forms")
+    audit.add_argument("--format", choices=("term", "csv", "json"), default="term")
 
     record = sub.add_parser("record", help="write a simulated shift to a recording, no UI")
     record.add_argument("--source", choices=("simulator",), default="simulator")
@@ -156,7 +197,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--at", help="start at this clock time (HH:MM)")
     replay.add_argument("--profile", choices=("wall", "desk"), default=None)
+    for command in sub.choices.values():
+        command.add_argument(
+            "--lang",
+            choices=i18n.LANGUAGES,
+            default=None,
+            help="the language of the board, help, reports and errors (default: [display] "
+            "language, else the environment's locale, else English)",
+        )
     return parser
+
+
+def _log_options(command: argparse.ArgumentParser) -> None:
+    from supervisor_tui.logs import LEVELS
+
+    command.add_argument(
+        "--log-file",
+        type=Path,
+        help="the log (default: beside the SQLite store, FILE.log; with a PostgreSQL store, "
+        "floor.log in the data directory)",
+    )
+    command.add_argument("--log-level", choices=LEVELS, default="info", help="(default info)")
+    command.add_argument("--log-json", action="store_true", help="JSON lines, one per event")
 
 
 DEMO_TOKEN_ENV = "SUPERVISOR_TUI_DEMO_ZENDESK_TOKEN"
@@ -293,15 +355,14 @@ def _demo(args: argparse.Namespace, db: Path) -> int:
         helpdesks.stop()
 
 
-def _log_to(path: Path) -> None:
+def _log_to(args: argparse.Namespace, beside: Path) -> None:
+    """The log: ``--log-file``, else beside the store (``FILE.log``); with a PostgreSQL
+    store that is the data directory, maybe not made yet."""
+    from supervisor_tui.logs import log_to
+
+    path = args.log_file or beside.with_suffix(".log")
     try:
-        # beside the store; with a PostgreSQL store that is the data directory, maybe not made yet
-        path.parent.mkdir(parents=True, exist_ok=True)
-        logging.basicConfig(
-            filename=path,
-            level=logging.INFO,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        log_to(path, level=args.log_level, json_lines=args.log_json)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot write the log ({exc.strerror})") from None
 
@@ -405,7 +466,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     db = _sqlite_file(args, config)
-    _log_to((db or config.store.resolved_path()).with_suffix(".log"))
+    _log_to(args, db or config.store.resolved_path())
     hub_config = config.hub
     if not hub_config.tokens:
         raise ConfigError(f"{args.config}: [hub] has no tokens (make one: supervisor-tui token)")
@@ -461,7 +522,7 @@ def _watch(args: argparse.Namespace) -> int:
     from supervisor_tui.app import FloorSettings, SupervisorApp
     from supervisor_tui.core.rules import RuleEngine
     from supervisor_tui.core.targets import QueueTargets
-    from supervisor_tui.hub.client import HubClient, HubRefused, RemoteDesk
+    from supervisor_tui.hub.client import HubClient, HubRefused, RemoteDesk, hello
 
     token = args.token or os.environ.get("SUPERVISOR_TUI_TOKEN")
     if not token:
@@ -472,28 +533,18 @@ def _watch(args: argparse.Namespace) -> int:
     if args.url.startswith("wss://"):
         tls = ssl.create_default_context(cafile=str(args.cafile) if args.cafile else None)
 
-    async def welcome() -> HubClient:
-        probe = HubClient(args.url, token, FloorTargets(), ssl_context=tls)
-        probe.start()
-        done = asyncio.create_task(probe.welcomed.wait())
-        try:
-            await asyncio.wait(
-                {done, probe._task} if probe._task else {done},
-                timeout=15,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        finally:
-            probe.close()
-        if probe.refused:
-            raise ConfigError(f"watch: the hub refused: {probe.refused}")
-        if not probe.welcomed.is_set():
-            raise ConfigError(f"watch: no answer from {args.url}")
-        return probe
+    def say(line: str) -> None:
+        print(f"supervisor-tui: watch: {line}", file=sys.stderr, flush=True)
 
     try:
-        probe = asyncio.run(welcome())
+        say(f"connecting to {args.url} …")
+        probe = asyncio.run(
+            hello(args.url, token, say, ssl_context=tls, give_up_after_s=args.give_up_after)
+        )
     except HubRefused as exc:
         raise ConfigError(f"watch: the hub refused: {exc}") from None
+    except TimeoutError as exc:
+        raise ConfigError(f"watch: {exc}") from None
     floor = probe.floor
     raw_targets = dict(floor.get("targets") or {})
     targets = FloorTargets(
@@ -518,6 +569,38 @@ def _watch(args: argparse.Namespace) -> int:
     return app.return_code or 0
 
 
+def _web(args: argparse.Namespace) -> int:
+    import re
+
+    from supervisor_tui.adapters.http import read_secret
+    from supervisor_tui.web import WebError, WebOptions, serve
+
+    where = re.fullmatch(r"([^\s:]+):(\d{1,5})", args.listen)
+    if where is None or not 0 <= int(where[2]) <= 65535:
+        raise ConfigError(f"web: --listen {args.listen!r}: expected host:port")
+    if args.token_file is not None:
+        token = read_secret(file=str(args.token_file), what="web --token-file")
+    else:
+        token = read_secret(env="SUPERVISOR_TUI_TOKEN", what="web (or give --token-file)")
+    if not token:
+        raise ConfigError("web: the board's token is empty")
+    options = WebOptions(
+        hub_url=args.url,
+        token=token,
+        host=where[1],
+        port=int(where[2]),
+        cafile=args.cafile,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        max_sessions=max(1, args.max_sessions),
+        lang=args.lang,
+    )
+    try:
+        return serve(options, lambda line: print(line, flush=True))
+    except WebError as exc:
+        raise ConfigError(f"web: {exc}") from None
+
+
 def _check(args: argparse.Namespace) -> int:
     import asyncio
     import json
@@ -536,28 +619,18 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from collections.abc import Iterator
-
     import supervisor_tui.report.render as render
     from supervisor_tui.core.files import write_private
     from supervisor_tui.core.replay import recorded_settings
     from supervisor_tui.core.targets import targets_from_settings
-    from supervisor_tui.model import Event
     from supervisor_tui.report.compute import ReportError, compute
-    from supervisor_tui.store import SQLiteStore
-    from supervisor_tui.store.postgres import PostgresStore
+    from supervisor_tui.store import SQLiteStore, every_event
 
     config = load_config(args.config) if args.config is not None else Config()
     stores: list[SQLiteStore | PostgresStore] = []
     try:
         for name in args.files:
-            if name.startswith(("postgresql://", "postgres://")):
-                stores.append(PostgresStore(name, read_only=True, schema=config.store.schema_name))
-                continue
-            path = Path(name)
-            if not path.exists():
-                raise ConfigError(f"{path}: no such file")
-            stores.append(SQLiteStore(path, read_only=True))
+            stores.append(_open_recording(name, config))
         recorded = next((r for s in stores if (r := recorded_settings(s)) is not None), None)
         floor_name = config.floor.name
         if args.config is not None or recorded is None:
@@ -575,18 +648,12 @@ def _report(args: argparse.Namespace) -> int:
         if start is not None and end is not None and end <= start:
             raise ConfigError("--to must come after --from")
 
-        def events(store: SQLiteStore | PostgresStore) -> Iterator[Event]:
-            seq = 0
-            while True:
-                chunk = store.read_from(seq, 20_000)
-                if not chunk:
-                    return
-                yield from chunk
-                seq = chunk[-1].seq
-
         try:
             report = compute(
-                [(str(s.path) if isinstance(s, SQLiteStore) else s.url, events(s)) for s in stores],
+                [
+                    (str(s.path) if isinstance(s, SQLiteStore) else s.url, every_event(s))
+                    for s in stores
+                ],
                 targets=targets,
                 grouping=args.group,
                 start=start,
@@ -619,6 +686,68 @@ def _report(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ConfigError(f"{args.out}: cannot write ({exc.strerror})") from None
     print(f"report written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _open_recording(name: str, config: Config) -> SQLiteStore | PostgresStore:
+    """A recording, read-only: a SQLite file or a postgresql:// store."""
+    from supervisor_tui.store.postgres import PostgresStore
+
+    if name.startswith(("postgresql://", "postgres://")):
+        return PostgresStore(name, read_only=True, schema=config.store.schema_name)
+    path = Path(name)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such file")
+    return SQLiteStore(path, read_only=True)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    import supervisor_tui.report.audit as audit
+    from supervisor_tui.core.replay import recorded_settings
+    from supervisor_tui.core.targets import targets_from_settings
+    from supervisor_tui.store.base import WriteBackOutcome
+    from supervisor_tui.store.postgres import PostgresStore
+
+    config = load_config(args.config) if args.config is not None else Config()
+    store = _open_recording(args.file, config)
+    try:
+        recorded = recorded_settings(store)
+        if args.config is None and recorded is not None:
+            targets = targets_from_settings(recorded)
+        else:
+            targets = config.floor_targets()
+        start = _floor_time(args.since, targets, "--from")
+        end = _floor_time(args.until, targets, "--to")
+        if start is not None and end is not None and end <= start:
+            raise ConfigError("--to must come after --from")
+        outcomes: list[WriteBackOutcome] | None
+        try:
+            outcomes = store.write_back_outcomes()
+        except StoreError as exc:  # an older recording's outbox: the commands still count
+            print(f"audit: write-backs unknown ({exc})", file=sys.stderr)
+            outcomes = None
+        kinds = (
+            "escalation.raised",
+            "escalation.acked",
+            "escalation.noted",
+            "escalation.snoozed",
+            "escalation.resolved",
+        )
+        events = [e for k in kinds for e in store.events_of_kind(k)]
+        events.sort(key=lambda e: e.seq)
+        entries = audit.audit_trail(events, outcomes, targets.zone(), start=start, end=end)
+    finally:
+        store.close()
+    if args.format == "csv":
+        sys.stdout.write(audit.to_csv(entries))
+    elif args.format == "json":
+        sys.stdout.write(audit.to_json(entries))
+    else:
+        # a URL is shown as the store says it (without its password)
+        where = printable(store.where if isinstance(store, PostgresStore) else args.file)
+        Console().print(audit.to_table(entries, f"Commands on {where}: {len(entries)}"))
     return 0
 
 
@@ -775,22 +904,39 @@ def _import_surveys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configured_language(args: argparse.Namespace) -> str | None:
+    """``[display] language`` from the command's config, read ahead of the full load so that
+    the load's own errors are said in it; any trouble here is left to that load."""
+    import tomllib
+
+    path = getattr(args, "config", None)
+    if not isinstance(path, Path):
+        return None
+    try:
+        with path.open("rb") as f:
+            language = tomllib.load(f).get("display", {}).get("language")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return language if isinstance(language, str) else None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    i18n.use(args.lang or _configured_language(args))
     try:
         if args.command == "demo":
             if args.db is not None:
-                _log_to(args.db.with_suffix(".log"))
+                _log_to(args, args.db)
                 code = _demo(args, args.db)
                 print(f"The recording is in {args.db}")
                 return code
             with tempfile.TemporaryDirectory(prefix="supervisor-tui-demo-") as tmp:
-                _log_to(Path(tmp) / "demo.log")
+                _log_to(args, Path(tmp) / "demo.db")
                 return _demo(args, Path(tmp) / "demo.db")
         if args.command == "run":
             config = load_config(args.config)
             db = _sqlite_file(args, config)
-            _log_to((db or config.store.resolved_path()).with_suffix(".log"))
+            _log_to(args, db or config.store.resolved_path())
             return _run_dashboard(config, db)
         if args.command == "check":
             return _check(args)
@@ -798,12 +944,16 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args)
         if args.command == "watch":
             return _watch(args)
+        if args.command == "web":
+            return _web(args)
         if args.command == "token":
             return _token(args)
         if args.command == "record":
             return _record(args)
         if args.command == "report":
             return _report(args)
+        if args.command == "audit":
+            return _audit(args)
         if args.command == "replay":
             return _replay(args)
         if args.command == "import":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import shlex
 import stat
 import tomllib
 import unicodedata
@@ -82,6 +83,8 @@ class DisplayConfig(_Strict):
     """On the wall profile a pause resumes by itself after this long (a stray ``p``)."""
     dialog_idle_s: float = Field(default=120, gt=0)
     """A dialog left this long without input closes by itself, as if cancelled."""
+    language: Literal["en", "vi", "zh", "ja", "uk"] | None = None
+    """The board's language; empty means the environment's locale (``--lang`` overrides)."""
 
 
 class StoreConfig(_Strict):
@@ -333,7 +336,7 @@ def load_config(path: str | Path) -> Config:
         # token; and it names the floor's secrets, tokens and hubs: its owner's alone
         raise ConfigError(
             f"{path}: others can read or change it (mode {stat.S_IMODE(mode):o}); "
-            f"it decides where helpdesk tokens are sent: chmod 600 {path}"
+            f"it decides where helpdesk tokens are sent: chmod 600 {shlex.quote(str(path))}"
         )
     try:
         data = tomllib.loads(raw.decode("utf-8"))

@@ -9,6 +9,7 @@ left, and stops every call until ``Retry-After`` has passed after a 429.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import stat
@@ -24,6 +25,8 @@ from typing import Any
 import httpx
 
 from supervisor_tui.adapters.base import SourceSetupError
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
@@ -359,6 +362,15 @@ class JsonApi:
             family = family if figures.family_spent else None
             wait = retry_after_s(response.headers)
             retry_at = self.budget.back_off(wait, family)
+            log.warning(
+                "%s: 429 on %s; %s held back %d s (Retry-After %s; %d left of the budget's minute)",
+                self.label,
+                where,
+                f"calls on {family}" if family else "every call",
+                math.ceil(retry_at - self.budget.clock()),
+                response.headers.get("retry-after", "absent")[:20],
+                max(0, self.budget.allowed_per_minute - self.budget.used_last_minute()),
+            )
             raise RateLimited(
                 f"{self.label}: 429{_of(family)}, retry in {math.ceil(wait)} s",
                 retry_at=retry_at,

@@ -162,6 +162,9 @@ class PolledSource:
         self._limited_at: dict[Capability, float] = {}
         self.report = SyncReport()
         self.absent = Absences(wall)
+        self._refused_until = 0.0
+        """The credentials were refused (401): the source is down until then, when every
+        task is tried again; a round of the loop meanwhile must not say otherwise."""
 
     def ticket_url_template(self) -> str:
         return f"{self.api.base_url}{self.TICKET_PAGE}" if self.TICKET_PAGE else ""
@@ -297,6 +300,7 @@ class PolledSource:
                 continue
             except AuthFailed as exc:
                 retry_at = self.wall() + AUTH_RETRY_S
+                self._refused_until = retry_at
                 for t in self.tasks:
                     t.due_at = retry_at
                 reason = f"{exc} — {exc.fix}" if exc.fix else str(exc)
@@ -318,6 +322,8 @@ class PolledSource:
             task.synced = True
             task.due_at = self.wall() + self.stretch(task)
         now = self.wall()
+        if now < self._refused_until:
+            return  # still DOWN, as said when the credentials were refused
         enabled = [t for t in self.tasks if t.enabled]
         if all(t.failures == 0 and t.held_until <= now for t in enabled):
             if all(t.synced for t in enabled):

@@ -8,6 +8,9 @@ only ever show an ack that is already on disk, and no ack is lost on the way bac
 from __future__ import annotations
 
 import json
+import logging
+import os
+import socket
 from collections.abc import Callable
 from typing import Protocol
 
@@ -21,11 +24,22 @@ from supervisor_tui.model import (
     NewEvent,
     Payload,
 )
-from supervisor_tui.store import OutboxRequest, Store
+from supervisor_tui.store import OutboxRequest, Store, StoreError
 
 OPERATOR_SOURCE = "operator"
 NOTE_MAX = 2000
 SNOOZE_MAX_MIN = 24 * 60
+
+log = logging.getLogger(__name__)
+
+
+def this_terminal() -> str:
+    """Where a command typed here came from: the machine and its terminal device."""
+    try:
+        tty = os.ttyname(0)
+    except OSError:
+        tty = "no tty"
+    return f"{socket.gethostname()} {tty}"
 
 
 class CommandRefused(ValueError):
@@ -46,43 +60,69 @@ class Desk(Protocol):
 
 
 class EscalationDesk:
-    def __init__(self, store: Store, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, store: Store, clock: Callable[[], float], terminal: str | None = None
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.terminal = this_terminal() if terminal is None else terminal
+        """Recorded with each command (the audit trail's "from which terminal")."""
 
-    def ack(self, esc: Escalation, by: str, note: str = "") -> Event | None:
+    def ack(
+        self, esc: Escalation, by: str, note: str = "", *, terminal: str | None = None
+    ) -> Event | None:
+        where = self.terminal if terminal is None else terminal
         if not esc.is_open:
-            raise CommandRefused("this escalation is already resolved")
+            raise _refused("ack", esc, by, where, "this escalation is already resolved")
         now = self.clock()
         note = _clean(note)
-        payload = EscalationAcked(escalation_id=esc.escalation_id, by=by, note=note, at=now)
+        payload = EscalationAcked(
+            escalation_id=esc.escalation_id, by=by, note=note, at=now, terminal=where
+        )
         return self._record(esc, payload, "ack", note, now)
 
-    def note(self, esc: Escalation, by: str, note: str) -> Event | None:
+    def note(
+        self, esc: Escalation, by: str, note: str, *, terminal: str | None = None
+    ) -> Event | None:
+        where = self.terminal if terminal is None else terminal
         note = _clean(note)
         if not note:
-            raise CommandRefused("a note needs some text")
+            raise _refused("note", esc, by, where, "a note needs some text")
         now = self.clock()
-        payload = EscalationNoted(escalation_id=esc.escalation_id, by=by, note=note, at=now)
+        payload = EscalationNoted(
+            escalation_id=esc.escalation_id, by=by, note=note, at=now, terminal=where
+        )
         return self._record(esc, payload, "note", note, now)
 
-    def snooze(self, esc: Escalation, by: str, minutes: float) -> Event | None:
+    def snooze(
+        self, esc: Escalation, by: str, minutes: float, *, terminal: str | None = None
+    ) -> Event | None:
+        where = self.terminal if terminal is None else terminal
         if not esc.is_open:
-            raise CommandRefused("this escalation is already resolved")
+            raise _refused("snooze", esc, by, where, "this escalation is already resolved")
         if not 0 < minutes <= SNOOZE_MAX_MIN:
-            raise CommandRefused("snooze for 1 minute to 24 hours")
+            raise _refused("snooze", esc, by, where, "snooze for 1 minute to 24 hours")
         now = self.clock()
         payload = EscalationSnoozed(
-            escalation_id=esc.escalation_id, by=by, until=now + minutes * 60, at=now
+            escalation_id=esc.escalation_id,
+            by=by,
+            until=now + minutes * 60,
+            at=now,
+            terminal=where,
         )
-        return self._record(esc, payload, None, "", now)
+        return self._record(esc, payload, None, f"{minutes:g} min", now)
 
-    def resolve(self, esc: Escalation, by: str, reason: str = "") -> Event | None:
+    def resolve(
+        self, esc: Escalation, by: str, reason: str = "", *, terminal: str | None = None
+    ) -> Event | None:
+        where = self.terminal if terminal is None else terminal
         if not esc.is_open:
-            raise CommandRefused("this escalation is already resolved")
+            raise _refused("resolve", esc, by, where, "this escalation is already resolved")
         now = self.clock()
         reason = _clean(reason) or "resolved by hand"
-        payload = EscalationResolved(escalation_id=esc.escalation_id, by=by, reason=reason, at=now)
+        payload = EscalationResolved(
+            escalation_id=esc.escalation_id, by=by, reason=reason, at=now, terminal=where
+        )
         return self._record(esc, payload, "resolve", reason, now)
 
     def _record(
@@ -108,7 +148,42 @@ class EscalationDesk:
             received_at=now,
             payload=payload,
         )
-        return self.store.append_durable(event, outbox)
+        what = payload.KIND.removeprefix("escalation.")
+        detail = f"for {text}" if action is None else f"with {len(text)} characters of text"
+        try:
+            stored = self.store.append_durable(event, outbox)
+        except StoreError as exc:
+            log.error(
+                "operator: %s by %r on escalation %s not saved: %s",
+                what,
+                by,
+                esc.escalation_id,
+                exc,
+            )
+            raise
+        log.info(
+            "operator: %s by %r from %s on escalation %s (%s) %s%s",
+            what,
+            by,
+            getattr(payload, "terminal", ""),
+            esc.escalation_id,
+            esc.title[:80],
+            detail,
+            "; its write-back is in the outbox" if outbox is not None else "",
+        )
+        return stored
+
+
+def _refused(what: str, esc: Escalation, by: str, terminal: str, why: str) -> CommandRefused:
+    log.warning(
+        "operator: %s by %r from %s on escalation %s refused: %s",
+        what,
+        by,
+        terminal,
+        esc.escalation_id,
+        why,
+    )
+    return CommandRefused(why)
 
 
 def _clean(text: str) -> str:

@@ -1,9 +1,18 @@
 """Short, fixed-width renderings of durations and shares, for the board and the report alike:
-one rounding rule (half a second or half a point rounds up), so the two never differ by one."""
+one rounding rule (half a second or half a point rounds up), so the two never differ by one.
+The words and signs are the floor's language's (``supervisor_tui.i18n``): a decimal comma in
+Vietnamese and Ukrainian, 時/分 in Japanese; the rounding is the same in every language."""
 
 from __future__ import annotations
 
 import math
+import re
+from functools import cache
+
+from babel.numbers import get_decimal_symbol
+
+from supervisor_tui import i18n
+from supervisor_tui.i18n import _
 
 UNKNOWN = "—"
 
@@ -25,8 +34,15 @@ def duration(seconds: float | None, none: str = UNKNOWN) -> str:
     if s < 3600:
         return f"{s // 60}:{s % 60:02d}"
     if s < 86_400:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{s // 86_400}d{(s % 86_400) // 3600:02d}h"
+        # TRANSLATORS: hours and minutes on a tile, as short as the language allows
+        return _("{hours}h{minutes:02d}m").format(hours=s // 3600, minutes=(s % 3600) // 60)
+    # TRANSLATORS: days and hours on a tile, as short as the language allows
+    return _("{days}d{hours:02d}h").format(days=s // 86_400, hours=(s % 86_400) // 3600)
+
+
+@cache
+def _decimal_symbol(language: str) -> str:
+    return str(get_decimal_symbol(i18n.locale_of(language)))
 
 
 def percent(share: float | None, digits: int = 0, none: str = UNKNOWN) -> str:
@@ -35,9 +51,21 @@ def percent(share: float | None, digits: int = 0, none: str = UNKNOWN) -> str:
         return none
     scale = 10**digits
     value = math.floor(share * 100 * scale + 0.5) / scale
-    return f"{value:.{digits}f}%"
+    text = f"{value:.{digits}f}"
+    if digits:
+        text = text.replace(".", _decimal_symbol(i18n.current()))
+    # the five languages' CLDR percent pattern is "#,##0%": the sign follows, no space
+    return f"{text}%"
 
 
 def count(value: int | None) -> str:
     """A count, or ``—`` when it is unknown (never 0 for unknown)."""
     return UNKNOWN if value is None else str(value)
+
+
+_MD_SPECIAL = re.compile(r"[\\`*\[\]<>|~#]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|&(?=#?[0-9A-Za-z]+;)")
+
+
+def md_escape(text: str) -> str:
+    """Text as literal Markdown: specials backslash-escaped (``|`` too), newlines as spaces."""
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), " ".join(text.splitlines()))

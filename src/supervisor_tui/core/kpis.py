@@ -14,6 +14,11 @@ from supervisor_tui.model import Capability, Channel, Severity, SlaState
 
 SL_FORMULA = "answered≤T ÷ (answered + abandoned>T)"
 ABANDON_FORMULA = "abandoned>short ÷ offered"
+FCR_FORMULA = (
+    "tickets solved with at most one agent reply and never reopened ÷ tickets solved, over "
+    "the tickets whose helpdesk counts their replies (Zendesk with an admin's token; "
+    "Freshdesk, Jira Service Management and ServiceNow do not: —)"
+)
 SLA_AT_RISK_FRACTION = 0.25
 AGING_BUCKETS = ("0–24h", "24–48h", "48h+")
 AGE_DAY_S = 24 * 3600.0
@@ -45,6 +50,8 @@ class QueueKpis:
     sl_counted: int = 0
     """The contacts service level counts (answered, and abandoned after T): how much data
     is behind the figure."""
+    fcr: float | None = None
+    """Today's first contact resolution; None where the source does not count replies."""
 
 
 def service_level(answered_within_t: int, answered: int, abandoned_after_t: int) -> float | None:
@@ -62,6 +69,9 @@ class ContactFigures:
     abandon_rate: float | None
     aht_s: float | None
     csat: float | None
+    fcr: float | None
+    """First contact resolution: solved with at most one agent reply and never reopened ÷
+    solved, over the tickets whose source counts replies; None without any."""
 
 
 def contact_figures(c: DayCounters) -> ContactFigures:
@@ -74,6 +84,7 @@ def contact_figures(c: DayCounters) -> ContactFigures:
         abandon_rate=counted_abandons / offered_counted if offered_counted > 0 else None,
         aht_s=c.handle_s / c.handled if c.handled else None,
         csat=c.csat_good / rated if rated else None,
+        fcr=c.fcr_first_contact / c.fcr_solved if c.fcr_solved else None,
     )
 
 
@@ -149,6 +160,7 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
         day.aht_s,
         day.csat,
     )
+    fcr = day.fcr
     figures = ticket_figures(state, queue, now)
 
     source = state.sources.get(queue.source)
@@ -180,6 +192,8 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
             at_risk = breached = None
         if source.lacks(Capability.SATISFACTION):
             csat = None
+        if source.lacks(Capability.REPLIES):
+            fcr = None
         contacts = Capability.CALLS if queue.channel is Channel.VOICE else Capability.CHATS
         if queue.channel.is_realtime and source.lacks(contacts):
             sl = asa = abandon_rate = aht = None
@@ -210,6 +224,7 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
         need=need,
         have=have,
         sl_counted=today.answered + today.abandoned_after_t,
+        fcr=fcr,
     )
 
 

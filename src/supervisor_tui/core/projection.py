@@ -79,6 +79,10 @@ class DayCounters:
     csat_good: int = 0
     csat_bad: int = 0
     complaints: int = 0
+    fcr_solved: int = 0
+    """Tickets solved whose source said how many agent replies they took."""
+    fcr_first_contact: int = 0
+    """Of those, solved with at most one agent reply and never reopened."""
 
 
 COMPLAINT_TAGS = ("complaint",)
@@ -116,8 +120,9 @@ def count_ticket(
     rated_before: str | None,
 ) -> bool:
     """A ticket update's share of the counters: created (and a complaint) where it was
-    created, solved when it turns solved, a rating when the rating changes. True when this
-    update solved it."""
+    created, solved when it turns solved (resolved at first contact when the source counts
+    its replies: one at most, never reopened), a rating when the rating changes. True when
+    this update solved it."""
     if created_here:
         counters.tickets_created += 1
         if any(tag in p.tags for tag in COMPLAINT_TAGS):
@@ -125,6 +130,10 @@ def count_ticket(
     solved = not p.status.is_open and not was_solved
     if solved:
         counters.tickets_solved += 1
+        if p.agent_replies > 0:  # the source says how many replies it took (FCR)
+            counters.fcr_solved += 1
+            if not p.reopened and p.agent_replies <= 1:
+                counters.fcr_first_contact += 1
     if p.satisfaction in ("good", "bad") and rated_before != p.satisfaction:
         if p.satisfaction == "good":
             counters.csat_good += 1

@@ -1,8 +1,15 @@
 """Training on a recorded shift: decision points, the trainee's choices, and a score card.
 
 At each escalation raised in the recording the replay stops. The trainee acks (with a note),
-snoozes or resolves it, or lets it go; the choice and the time taken are scored against what
-the recorded supervisor did. Nothing the trainee does is written to the recording.
+snoozes or resolves it, or lets it go. The choice is scored against what the situation
+needed, read from the escalation's later course in the recording: one that cleared by itself
+(the rule resolved it before it got worse) needed waiting (letting it go, or a snooze); one
+that got worse (stepped up in severity, an SLA breached) needed acting (an ack). Only when the
+recording does not say (still open at its end, or resolved by a person) is the recorded
+supervisor's choice the reference. An ack without a note where the recorded supervisor wrote
+one scores lower. Speed counts only when the choice was right. A decision still open when the
+trainee quits is "not reached": listed, not scored, not in the average. Nothing the trainee
+does is written to the recording.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from supervisor_tui.model import (
     EscalationRaised,
     EscalationResolved,
     EscalationSnoozed,
+    Event,
 )
 
 CHOICE_WEIGHT = 0.6
@@ -28,6 +36,17 @@ REFERENCE_MIN_S = 30.0
 NO_ACTION_WINDOW_S = 15 * 60
 """A recorded supervisor who did nothing for this long is taken to have let it go."""
 
+WORSE, BREACHED, CLEARED, UNKNOWN = "got worse", "breached", "cleared by itself", ""
+"""An escalation's course after it was raised, as the recording shows it."""
+WHEN_IT_NEEDED_ACTING = {"ack": 1.0, "resolve": 0.5, "snooze": 0.25, "none": 0.0}
+"""It got worse or breached: an ack was right; resolving it by hand closed what was still
+going on, a snooze put it off, letting it go missed it."""
+WHEN_IT_NEEDED_WAITING = {"none": 1.0, "snooze": 1.0, "ack": 0.5, "resolve": 0.5}
+"""It cleared by itself: waiting (or a snooze) was right; acting was not wrong, but spent a
+supervisor's attention on what needed none."""
+NO_NOTE = 0.25
+"""Taken off an ack's choice points when it has no note and the recorded supervisor's had."""
+
 
 @dataclass(frozen=True, slots=True)
 class RecordedAction:
@@ -35,6 +54,15 @@ class RecordedAction:
     after_s: float | None  # replayed seconds from the raise to the action
     by: str = ""
     note: str = ""
+    course: str = UNKNOWN
+    """WORSE, BREACHED, CLEARED or UNKNOWN: what the escalation did after it was raised."""
+
+    @property
+    def needed(self) -> str:
+        """What the situation needed: "act", "wait", or "" (the recording does not say)."""
+        if self.course in (WORSE, BREACHED):
+            return "act"
+        return "wait" if self.course == CLEARED else ""
 
 
 @dataclass(slots=True)
@@ -49,18 +77,46 @@ class Decision:
     took_s: float | None = None  # the trainee's wall seconds from the stop to the action
     choice_score: float = 0.0
     time_score: float = 0.0
+    reached: bool = False
+    """The trainee made a choice (letting it go is one); False: still open at the end."""
+    right: bool = False
+    """The choice was what the situation needed (so its speed counted)."""
 
     @property
     def score(self) -> float:
         return 100 * (CHOICE_WEIGHT * self.choice_score + TIME_WEIGHT * self.time_score)
 
+    @property
+    def choice_points(self) -> float:
+        return 100 * CHOICE_WEIGHT * self.choice_score
+
+    @property
+    def time_points(self) -> float:
+        return 100 * TIME_WEIGHT * self.time_score
+
 
 def score_choice(trainee: str, recorded: str) -> float:
+    """Against the recorded supervisor alone (when the recording does not say more)."""
     if trainee == recorded:
         return 1.0
     if trainee == "none":
         return 0.0  # the recorded supervisor acted; the trainee let it go
     return 0.5  # acted, but differently (or where the supervisor let it clear by itself)
+
+
+def judge(action: str, note: str, recorded: RecordedAction) -> tuple[float, bool]:
+    """The choice's points (0..1) and whether it was the right one."""
+    needed = recorded.needed
+    if needed == "act":
+        base = WHEN_IT_NEEDED_ACTING[action]
+    elif needed == "wait":
+        base = WHEN_IT_NEEDED_WAITING[action]
+    else:
+        base = score_choice(action, recorded.action)
+    points = base
+    if action == "ack" and not note.strip() and recorded.note.strip():
+        points = max(0.0, base - NO_NOTE)
+    return points, base == 1.0
 
 
 def score_time(took_s: float | None, recorded_after_s: float | None) -> float:
@@ -73,6 +129,34 @@ def score_time(took_s: float | None, recorded_after_s: float | None) -> float:
     return max(0.0, 1.0 - (took_s - reference) / (2 * reference))
 
 
+def courses_of(raised: list[Event], resolved: list[Event]) -> dict[str, str]:
+    """Each escalation's course after its first raise, by the first thing that settled it:
+    a step up in severity (WORSE, or BREACHED for an SLA), or the rule resolving it
+    (CLEARED). Resolved by a person first, or neither within the recording: UNKNOWN."""
+    first_rank: dict[str, int] = {}
+    course: dict[str, str] = {}
+    for event in sorted([*raised, *resolved], key=lambda e: e.seq):
+        p = event.payload
+        if isinstance(p, EscalationRaised):
+            esc_id = p.escalation_id
+            if esc_id in course:
+                continue
+            breached = p.title.startswith("SLA breached")
+            if esc_id not in first_rank:
+                first_rank[esc_id] = p.severity.rank
+                if breached:
+                    course[esc_id] = BREACHED
+            elif p.severity.rank > first_rank[esc_id]:
+                course[esc_id] = BREACHED if breached else WORSE
+        elif (
+            isinstance(p, EscalationResolved)
+            and p.escalation_id in first_rank
+            and p.escalation_id not in course
+        ):
+            course[p.escalation_id] = CLEARED if p.by is None else UNKNOWN
+    return {esc_id: c for esc_id, c in course.items() if c != UNKNOWN}
+
+
 @dataclass(slots=True)
 class TrainingSession:
     trainee: str
@@ -83,13 +167,20 @@ class TrainingSession:
 
     @staticmethod
     def recorded_actions(recording: Recording) -> dict[str, RecordedAction]:
-        """The first thing the recorded supervisor did about each escalation."""
+        """For each escalation raised: the first thing the recorded supervisor did about it
+        ("none" if nothing), and its course after it was raised."""
+        raised_events = recording.store.events_of_kind("escalation.raised")
+        resolved_events = recording.store.events_of_kind("escalation.resolved")
+        courses = courses_of(raised_events, resolved_events)
         raised: dict[str, float] = {}
-        for event in recording.store.events_of_kind("escalation.raised"):
+        for event in raised_events:
             p = event.payload
             assert isinstance(p, EscalationRaised)
             raised.setdefault(p.escalation_id, p.raised_at)
-        actions: dict[str, RecordedAction] = {}
+        actions: dict[str, RecordedAction] = {
+            esc_id: RecordedAction("none", None, course=courses.get(esc_id, UNKNOWN))
+            for esc_id in raised
+        }
         for kind, name in (
             ("escalation.acked", "ack"),
             ("escalation.snoozed", "snooze"),
@@ -104,10 +195,12 @@ class TrainingSession:
                 if start is None:
                     continue
                 after = p.at - start
-                known = actions.get(p.escalation_id)
-                if known is None or (known.after_s is not None and after < known.after_s):
+                known = actions[p.escalation_id]
+                if known.after_s is None or after < known.after_s:
                     note = getattr(p, "note", "") or getattr(p, "reason", "")
-                    actions[p.escalation_id] = RecordedAction(name, after, p.by or "", note)
+                    actions[p.escalation_id] = RecordedAction(
+                        name, after, p.by or "", note, course=known.course
+                    )
         return actions
 
     def stop(
@@ -135,52 +228,116 @@ class TrainingSession:
             return None
         decision.action = action
         decision.note = note
+        decision.reached = True
         decision.took_s = max(0.0, wall_now - self._stopped_at) if action != "none" else None
-        decision.choice_score = score_choice(action, decision.recorded.action)
-        if action == "none":
-            decision.time_score = 1.0 if decision.recorded.action == "none" else 0.0
+        decision.choice_score, decision.right = judge(action, note, decision.recorded)
+        if not decision.right:
+            decision.time_score = 0.0  # fast is no merit in the wrong choice
+        elif action == "none":
+            decision.time_score = 1.0  # waiting was right: nothing to be quick about
         else:
             decision.time_score = score_time(decision.took_s, decision.recorded.after_s)
         self._open = None
         return decision
 
     @property
-    def total(self) -> float:
-        if not self.decisions:
-            return 0.0
-        return sum(d.score for d in self.decisions) / len(self.decisions)
+    def scored(self) -> list[Decision]:
+        return [d for d in self.decisions if d.reached]
+
+    @property
+    def total(self) -> float | None:
+        """The average over the decisions made; None before the first."""
+        scored = self.scored
+        if not scored:
+            return None
+        return sum(d.score for d in scored) / len(scored)
+
+    def split(self) -> tuple[float, float] | None:
+        """The average's choice points (of 60) and time points (of 40)."""
+        scored = self.scored
+        if not scored:
+            return None
+        return (
+            sum(d.choice_points for d in scored) / len(scored),
+            sum(d.time_points for d in scored) / len(scored),
+        )
 
     def to_json(self) -> str:
+        total, split = self.total, self.split()
         return json.dumps(
             {
                 "trainee": self.trainee,
                 "recording": self.recording,
-                "score": round(self.total, 1),
-                "decisions": [asdict(d) | {"score": round(d.score, 1)} for d in self.decisions],
+                "score": None if total is None else round(total, 1),
+                "choice_points": None if split is None else round(split[0], 1),
+                "time_points": None if split is None else round(split[1], 1),
+                "decisions_made": len(self.scored),
+                "not_reached": len(self.decisions) - len(self.scored),
+                "decisions": [
+                    asdict(d)
+                    | {
+                        "needed": d.recorded.needed,
+                        "score": round(d.score, 1) if d.reached else None,
+                    }
+                    for d in self.decisions
+                ],
             },
             indent=2,
         )
 
     def to_markdown(self) -> str:
+        total, split = self.total, self.split()
+        made, waiting = len(self.scored), len(self.decisions) - len(self.scored)
+        if total is None or split is None:
+            score = "**Score: none** (no decision made)"
+        else:
+            score = (
+                f"**Score: {total:.0f} / 100**: choice {split[0]:.0f} / "
+                f"{100 * CHOICE_WEIGHT:.0f}, time to act {split[1]:.0f} / "
+                f"{100 * TIME_WEIGHT:.0f} (time counts only when the choice was right)"
+            )
         lines = [
-            f"# Training score card: {self.trainee}",
+            f"# Training score card: {fmt.md_escape(self.trainee)}",
             "",
-            f"Recording: `{self.recording}`  ",
-            f"Decision points: {len(self.decisions)}  ",
-            f"**Score: {self.total:.0f} / 100** "
-            f"(choice {CHOICE_WEIGHT:.0%}, time to act {TIME_WEIGHT:.0%})",
+            f"Recording: {fmt.md_escape(self.recording)}  ",
+            f"Decision points: {len(self.decisions)}, {made} made"
+            + (f", {waiting} not reached (not scored)" if waiting else "")
+            + "  ",
+            score,
             "",
-            "| # | escalation | you | took | recorded supervisor | after | score |",
-            "|---|---|---|---|---|---|---|",
+            "Each choice is judged against what the situation needed, from what the "
+            "escalation did next in the recording (cleared by itself: waiting was right; "
+            "got worse or breached: an ack was right); where the recording does not say, "
+            "against the recorded supervisor.",
+            "",
+            "| # | escalation | then it | needed | you | took | recorded supervisor | after "
+            "| choice | time | score |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for i, d in enumerate(self.decisions, 1):
-            title = d.title.replace("|", "\\|")
-            you = d.action + (f": “{d.note}”" if d.note else "")
-            recorded = d.recorded.action + (f" ({d.recorded.by})" if d.recorded.by else "")
-            lines.append(
-                f"| {i} | {title} | {you.replace('|', '/')} | {fmt.duration(d.took_s)} | "
-                f"{recorded} | {fmt.duration(d.recorded.after_s)} | {d.score:.0f} |"
-            )
+            rec = d.recorded
+            recorded = rec.action + (f" ({rec.by})" if rec.by else "")
+            if rec.note:
+                recorded += f": “{rec.note}”"
+            needed = {"act": "an ack", "wait": "waiting"}.get(rec.needed, "as recorded")
+            if d.reached:
+                you = d.action + (f": “{d.note}”" if d.note else "")
+                figures = f"{d.choice_points:.0f} | {d.time_points:.0f} | {d.score:.0f}"
+            else:
+                you = "not reached"
+                figures = "– | – | not scored"
+            cells = [
+                str(i),
+                fmt.md_escape(d.title),
+                rec.course or "not seen",
+                needed,
+                fmt.md_escape(you),
+                fmt.duration(d.took_s),
+                fmt.md_escape(recorded),
+                fmt.duration(rec.after_s),
+                figures,
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines) + "\n"
 
     def write(self, base: Path) -> tuple[Path, Path]:

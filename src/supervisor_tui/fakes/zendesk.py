@@ -28,6 +28,7 @@ Endpoints (all under /api/v2, ``.json`` suffix optional, auth: Basic ``email/tok
 -remaining / -reset for a per-minute window of ``clock``)::
 
     GET  incremental/tickets/cursor          start_time= | cursor=; per_page (<=1000); 10/min
+                                             include=metric_sets: each ticket's replies, reopens
     GET  incremental/tickets                 time-based (count, end_of_stream, next_page,
                                              end_time); shares the 10/min with the cursor export
     GET  groups, group_memberships, users    cursor (page[size], page[after|before]) or offset
@@ -171,6 +172,7 @@ PHONE_BASE = 390_000_000_000
 SLA_POLICY_BASE = 400_000_000_000
 METRIC_EVENT_BASE = 410_000_000_000
 CUSTOM_STATUS_BASE = 420_000_000_000
+METRIC_BASE = 430_000_000_000
 COMMENT_BASE = 430_000_000_000
 AUDIT_BASE = 440_000_000_000
 RATING_BASE = 450_000_000_000
@@ -275,6 +277,7 @@ class _Ticket:
     satisfaction: str | None = None
     rating_id: int | None = None
     replies: int = 0
+    reopens: int = 0
     generated: int = 0
     custom_status_id: int = STATUS_IDS["new"]
 
@@ -376,6 +379,9 @@ class FakeZendesk(LoopbackServer):
         self.ratings: dict[int, Json] = {}
         self.sla_policies: dict[int, Json] = {}
         self._versions: dict[int, list[Json]] = {}
+        self._metric_sets: dict[tuple[int, int], Json] = {}
+        """(ticket id, generated timestamp) → the metric set of that version of the ticket
+        (``include=metric_sets`` on the export)."""
         self._state: dict[int, _Ticket] = {}
         self._deleted: set[int] = set()
         self._group_of_queue: dict[str, int] = {}
@@ -842,6 +848,8 @@ class FakeZendesk(LoopbackServer):
             author = state.assignee_id or self._bot_id
             body = "Thanks for your patience: here is what we found."
             self._comment(state, author, body, payload.updated_at)
+        if payload.reopened and not state.reopens:
+            state.reopens = 1
         if payload.satisfaction in ("good", "bad"):
             state.satisfaction = payload.satisfaction
         elif state.status in ("solved", "closed") and state.satisfaction is None:
@@ -861,10 +869,37 @@ class FakeZendesk(LoopbackServer):
         snapshot = self._render(state)
         self.tickets[state.id] = snapshot
         self._versions.setdefault(state.id, []).append(snapshot)
+        self._metric_sets[state.id, state.generated] = self._metric_set(state)
 
     def _touch(self, state: _Ticket, now: float) -> None:
         """A change made through Zendesk itself: at least a second after the last one."""
         self._publish(state, max(now, math.floor(state.updated_at) + 1.0))
+
+    def _metric_set(self, state: _Ticket) -> Json:
+        """The ticket's metrics as ``/ticket_metrics`` and the export's sideload give them
+        (the recorded shape; the times this fake does not track are unmeasured: null)."""
+        unmeasured = {"calendar": None, "business": None}
+        return {
+            "url": f"{self.site}/api/v2/ticket_metrics/{METRIC_BASE + state.id}.json",
+            "id": METRIC_BASE + state.id,
+            "ticket_id": state.id,
+            "created_at": iso(state.created_at),
+            "updated_at": iso(state.updated_at),
+            "group_stations": 1 if state.group_id is not None else 0,
+            "assignee_stations": 1 if state.assignee_id is not None else 0,
+            "reopens": state.reopens,
+            "replies": state.replies,
+            "requester_updated_at": iso(state.created_at),
+            "status_updated_at": iso(state.updated_at),
+            "latest_comment_added_at": iso(state.updated_at),
+            "reply_time_in_minutes": dict(unmeasured),
+            "first_resolution_time_in_minutes": dict(unmeasured),
+            "full_resolution_time_in_minutes": dict(unmeasured),
+            "agent_wait_time_in_minutes": dict(unmeasured),
+            "requester_wait_time_in_minutes": dict(unmeasured),
+            "on_hold_time_in_minutes": {"calendar": 0, "business": 0},
+            "custom_status_updated_at": iso(state.updated_at),
+        }
 
     def _render(self, state: _Ticket) -> Json:
         if state.satisfaction in ("good", "bad"):
@@ -1426,16 +1461,21 @@ class FakeZendesk(LoopbackServer):
         cursor = _encode_cursor(f"{last[0]}.0||{last[1]}|")
         self._cursor_issued[cursor] = self._cursor_generation
         params: dict[str, str | int | None] = {"cursor": cursor, "start_time": None}
-        return _json(
-            {
-                "tickets": page,
-                "after_url": self._link(request, **params),
-                "before_url": None,
-                "after_cursor": cursor,
-                "before_cursor": None,
-                "end_of_stream": len(rest) <= per_page,
-            }
-        )
+        body: Json = {
+            "tickets": page,
+            "after_url": self._link(request, **params),
+            "before_url": None,
+            "after_cursor": cursor,
+            "before_cursor": None,
+            "end_of_stream": len(rest) <= per_page,
+        }
+        if "metric_sets" in q.get("include", "").split(","):
+            body["metric_sets"] = [
+                self._metric_sets[key]
+                for t in page
+                if (key := (t["id"], t["generated_timestamp"])) in self._metric_sets
+            ]
+        return _json(body)
 
     async def _search_export(self, request: web.Request) -> web.Response:
         """Search's export: the tickets whose ``updated_at`` is at or after the query's

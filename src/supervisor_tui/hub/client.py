@@ -14,6 +14,7 @@ import asyncio
 import base64
 import json
 import logging
+import math
 import ssl
 import threading
 import time
@@ -355,3 +356,65 @@ class RemoteDesk:
 
     def resolve(self, esc: Escalation, by: str, reason: str = "") -> None:
         self.client.command_blocking("resolve", esc.escalation_id, note=reason)
+
+
+async def wait_for_hub(
+    client: HubClient,
+    say: Callable[[str], None],
+    *,
+    give_up_after_s: float | None = None,
+    poll_s: float = 0.1,
+) -> None:
+    """Wait until the hub welcomes ``client``, saying each failed attempt as it happens.
+
+    A wall box often boots before the hub's server does: giving up after one try would leave
+    a dead screen on the wall. The client's own back-off paces the attempts; ``say`` gets one
+    line per attempt (why it failed, when the next one is), never the token. Raises
+    ``HubRefused`` at once when the hub says no (retrying will not help), ``TimeoutError``
+    after ``give_up_after_s`` if given."""
+    start = time.monotonic()
+    said_retry: float | None = None
+    attempts = 0
+    while not client.welcomed.is_set():
+        if client.refused:
+            raise HubRefused(client.refused)
+        retry_at = client.retry_at
+        if client.state == "reconnecting" and retry_at is not None and retry_at != said_retry:
+            said_retry = retry_at
+            attempts += 1
+            wait = max(0.0, retry_at - client.clock())
+            say(
+                f"cannot reach {client.url} ({client.last_error or 'no reply'}), "
+                f"attempt {attempts}; trying again in {math.ceil(wait)} s (Ctrl-C to stop)"
+            )
+        if give_up_after_s is not None and time.monotonic() - start > give_up_after_s:
+            raise TimeoutError(
+                f"no answer from {client.url} after {give_up_after_s:.0f} s "
+                f"({attempts} attempts; last: {client.last_error or 'no reply'})"
+            )
+        if client._task is not None and client._task.done() and not client.welcomed.is_set():
+            if client.refused:
+                raise HubRefused(client.refused)
+            raise TimeoutError(f"the link to {client.url} ended: {client.last_error or '?'}")
+        await asyncio.sleep(poll_s)
+
+
+async def hello(
+    url: str,
+    token: str,
+    say: Callable[[str], None],
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    give_up_after_s: float | None = None,
+) -> HubClient:
+    """Connect, wait for the hub's welcome (as ``wait_for_hub`` does) and hang up: the floor,
+    and the token's name and scope, as a terminal or the web board needs them first."""
+    probe = HubClient(url, token, FloorTargets(), ssl_context=ssl_context)
+    probe.start()
+    try:
+        await wait_for_hub(probe, say, give_up_after_s=give_up_after_s)
+    finally:
+        probe.close()
+        if probe._task is not None:
+            await asyncio.gather(probe._task, return_exceptions=True)
+    return probe

@@ -13,9 +13,11 @@ import contextlib
 import json
 import logging
 import math
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from supervisor_tui.adapters.base import Adapter, WriteBackError, ticket_page
 from supervisor_tui.core.commands import OPERATOR_SOURCE
@@ -55,6 +57,10 @@ class _Batch:
     )
 
 
+def _utc(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%H:%M:%SZ")
+
+
 class _SourceSink:
     """What one adapter sees of the collector."""
 
@@ -76,6 +82,7 @@ class _SourceSink:
         limits: Sequence[Limit] = (),
     ) -> None:
         now = self._collector.clock()
+        self._collector.log_health(self._name, state, reason, retry_at, limits)
         payload = SourceHealth(
             state=state,
             reason=reason,
@@ -143,6 +150,36 @@ class Collector:
         self._queue: asyncio.Queue[_Batch] | None = None
         self._queued_events = 0  # in the queue, not yet taken by the writer
         self._tasks: list[asyncio.Task[None]] = []
+        self._health_said: dict[str, tuple[HealthState, str, tuple[str, ...]]] = {}
+
+    def log_health(
+        self,
+        source: str,
+        state: HealthState,
+        reason: str,
+        retry_at: float | None,
+        limits: Sequence[Limit],
+    ) -> None:
+        """One line when a source's state or its reason changes (not for each heartbeat)."""
+        off = tuple(sorted(limit.capability.value for limit in limits))
+        said = (state, reason, off)
+        if self._health_said.get(source) == said:
+            return
+        self._health_said[source] = said
+        level = {
+            HealthState.DOWN: logging.ERROR,
+            HealthState.DEGRADED: logging.WARNING,
+        }.get(state, logging.INFO)
+        line = f"source {source}: {state.value}"
+        if reason:
+            line += f" ({reason})"
+        if retry_at is not None:
+            # an adapter's retry time is on the wall clock (the helpdesk's), not the floor's
+            wait = max(0, math.ceil(retry_at - time.time()))
+            line += f"; retry at {_utc(retry_at)} (in {wait} s)"
+        if off:
+            line += f"; off: {', '.join(off)}"
+        log.log(level, "%s", line)
 
     def take_lease(self) -> None:
         """Become the one collector writing to the store (StoreBusy names who else is), and
@@ -359,6 +396,12 @@ class Collector:
             body = json.loads(item.body)
             # one key per ack, the same on every retry: lets the adapter see it already landed
             body.setdefault("delivery_key", f"{item.event_seq}-{item.id}")
+            what = (
+                f"write-back #{item.id} ({item.action} of event {item.event_seq} "
+                f"to {item.source} ticket {str(body.get('ticket_id'))[:40]}"
+                f", by {str(body.get('by'))[:60]})"
+            )
+            log.info("%s: attempt %d", what, item.attempts + 1)
             try:
                 await adapter.write_back(item.action, body)
             except WriteBackError as exc:
@@ -367,6 +410,7 @@ class Collector:
                     if exc.retry_after_s is not None and exc.retryable
                     else None
                 )
+                self._log_failed(what, str(exc), retry_at)
                 await asyncio.to_thread(self.store.outbox_failed, item.id, str(exc), retry_at)
                 await self._outcome(
                     item, "retrying" if retry_at is not None else "failed", str(exc), retry_at
@@ -374,14 +418,25 @@ class Collector:
                 continue
             except Exception as exc:  # network or adapter fault: keep it, try again later
                 retry_at = now + min(600.0, 15.0 * math.pow(2, item.attempts))
-                why = f"{type(exc).__name__}: {exc}"
-                await asyncio.to_thread(self.store.outbox_failed, item.id, why, retry_at)
-                await self._outcome(item, "retrying", why, retry_at)
+                reason = f"{type(exc).__name__}: {exc}"
+                self._log_failed(what, reason, retry_at)
+                await asyncio.to_thread(self.store.outbox_failed, item.id, reason, retry_at)
+                await self._outcome(item, "retrying", reason, retry_at)
                 continue
             await asyncio.to_thread(self.store.outbox_delivered, item.id, self.clock())
+            log.info("%s: delivered", what)
             await self._outcome(item, "done", "", None)
             delivered += 1
         return delivered
+
+    def _log_failed(self, what: str, reason: str, retry_at: float | None) -> None:
+        if retry_at is None:
+            log.error("%s: failed for good: %s", what, reason)
+        else:
+            wait = max(0, math.ceil(retry_at - self.clock()))
+            log.warning(
+                "%s: failed: %s; kept, retry at %s (in %d s)", what, reason, _utc(retry_at), wait
+            )
 
     async def _outcome(
         self, item: OutboxItem, outcome: str, reason: str, retry_at: float | None

@@ -20,6 +20,7 @@ from supervisor_tui.fakes.freshdesk import FakeFreshdesk
 from supervisor_tui.fakes.jsm import FakeJsm
 from supervisor_tui.fakes.servicenow import FakeServiceNow
 from supervisor_tui.fakes.zendesk import FakeZendesk
+from supervisor_tui.model import printable
 
 DEMO_EMAIL = "demo-bot@example.com"
 DEMO_SN_USER = "supervisor.integration"
@@ -151,16 +152,24 @@ class DemoHelpdesks:
         return self.zendesk.base_url
 
     def write_backs(self) -> list[str]:
-        """What the fake helpdesks took from this floor: private comments by the floor."""
-        lines = []
+        """What the fake helpdesks took from this floor: private comments by the floor, each
+        with every line of its body (the note is not lost after the header line)."""
+        lines: list[str] = []
+
+        def said(header: str, body: str, tail: str = "") -> None:
+            kept = [printable(ln).strip() for ln in body.strip().splitlines()]
+            kept = [ln for ln in kept if ln and ln != "{noformat}"]
+            first, rest = (kept[0], kept[1:]) if kept else ("", [])
+            lines.append(f"{header}: {first}{tail}")
+            lines.extend(f"    {ln}" for ln in rest)
+
         fake = self.zendesk
         if fake is not None:
             for ticket_id, comments in sorted(fake.comments.items()):
                 for c in comments:
                     body = str(c.get("body") or "")
                     if "[supervisor-tui " in body and not c.get("public", True):
-                        first = body.splitlines()[0]
-                        lines.append(f"zendesk #{ticket_id} private comment: {first}")
+                        said(f"zendesk #{ticket_id} private comment", body)
         other = self.freshdesk
         if other is not None:
             for ticket_id, notes in sorted(other.notes.items()):
@@ -168,23 +177,19 @@ class DemoHelpdesks:
                     text = str(n.get("body_text") or "")
                     if "[supervisor-tui " in text and n.get("private"):
                         tags = ", ".join(other.tickets.get(ticket_id, {}).get("tags") or [])
-                        first = text.strip().splitlines()[0]
-                        lines.append(f"freshdesk #{ticket_id} private note: {first} (tags: {tags})")
+                        said(f"freshdesk #{ticket_id} private note", text, f" (tags: {tags})")
         if self.jsm is not None:
             for key, what, text in self.jsm.write_backs:
                 if what == "comment" and "[supervisor-tui " in text:
-                    said = [ln.strip() for ln in text.splitlines()]
-                    first = next((ln for ln in said if ln and ln != "{noformat}"), "")
-                    lines.append(f"jsm {key} internal comment: {first}")
+                    said(f"jsm {key} internal comment", text)
                 elif what == "labels":
-                    lines.append(f"jsm {key} labels: {text}")
+                    lines.append(f"jsm {key} labels: {printable(text)}")
         if self.servicenow is not None:
             for note in self.servicenow.work_notes:
                 value = str(note.get("value") or "")
                 if "[supervisor-tui " in value:
                     number = self.servicenow.number_of(str(note.get("element_id")))
-                    first = value.strip().splitlines()[0]
-                    lines.append(f"servicenow {number} work note: {first}")
+                    said(f"servicenow {number} work note", value)
         return lines
 
     def stop(self) -> None:

@@ -82,6 +82,7 @@ class _Watcher:
     resync: bool = False
     sent_seq: int = 0
     dropped: int = 0
+    peer: str = ""
 
 
 class Hub:
@@ -269,7 +270,7 @@ class Hub:
             return
         # known now: it may send a command with a long note
         ws.protocol.max_message_size = MAX_MESSAGE
-        watcher = _Watcher(ws, entry, asyncio.Queue(self.send_queue))
+        watcher = _Watcher(ws, entry, asyncio.Queue(self.send_queue), peer=peer)
         welcome = {
             "type": "welcome",
             "scope": entry.scope,
@@ -281,6 +282,13 @@ class Hub:
             await ws.send(json.dumps(welcome))
         except ConnectionClosed:  # e.g. a big frame right behind its hello, read at 4 KB
             return
+        log.info(
+            "hub: terminal %s connected with token %r (scope %s), %d open",
+            peer,
+            entry.name,
+            entry.scope,
+            len(self.watchers) + 1,
+        )
         # join the broadcast first, so nothing committed from here on is missed
         self.watchers.add(watcher)
         watcher.sent_seq = self.state.seq
@@ -292,6 +300,7 @@ class Hub:
             pass
         finally:
             self.watchers.discard(watcher)
+            log.info("hub: terminal %s with token %r left", peer, entry.name)
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sender
@@ -354,15 +363,25 @@ class Hub:
             reply["error"] = str(exc)
             await self._reply(watcher, reply)
             return
+        name = watcher.token.name
         if watcher.token.scope != "supervise":
             reply["error"] = "this token may watch, not act (scope view)"
+            self._say.warning(
+                f"scope:{name}",
+                f"hub: refused a command ({command.action}) from {watcher.peer} "
+                f"with token {name!r}: scope view may watch, not act",
+            )
         else:
             try:
-                await self._command(watcher.token.name, command)
+                await self._command(name, command, f"watch {watcher.peer}")
                 reply["ok"] = True
-            except (CommandRefused, ProtocolError) as exc:
+            except ProtocolError as exc:
+                log.warning("hub: refused a command (%s) from %r: %s", command.action, name, exc)
+                reply["error"] = str(exc)
+            except CommandRefused as exc:  # the desk has logged it
                 reply["error"] = str(exc)
             except StoreError as exc:
+                log.error("hub: a %s from %r was not saved: %s", command.action, name, exc)
                 reply["error"] = f"not saved: {exc}"
         await self._reply(watcher, reply)
 
@@ -372,19 +391,21 @@ class Hub:
         with contextlib.suppress(ConnectionClosed):
             await watcher.ws.send(json.dumps(reply))
 
-    async def _command(self, by: str, command: Command) -> None:
+    async def _command(self, by: str, command: Command, terminal: str) -> None:
         await self._read_new()  # the newest state of that escalation
         esc = self.state.escalations.get(command.escalation_id)
         if esc is None:
             raise ProtocolError(f"no escalation {command.escalation_id[:60]!r}")
+        desk = self.desk
         if isinstance(command, AckCommand):
-            await asyncio.to_thread(self.desk.ack, esc, by, command.note)
+            await asyncio.to_thread(desk.ack, esc, by, command.note, terminal=terminal)
         elif isinstance(command, NoteCommand):
-            await asyncio.to_thread(self.desk.note, esc, by, command.note)
+            await asyncio.to_thread(desk.note, esc, by, command.note, terminal=terminal)
         elif isinstance(command, SnoozeCommand):
-            await asyncio.to_thread(self.desk.snooze, esc, by, float(command.minutes))
+            minutes = float(command.minutes)
+            await asyncio.to_thread(desk.snooze, esc, by, minutes, terminal=terminal)
         elif isinstance(command, ResolveCommand):
-            await asyncio.to_thread(self.desk.resolve, esc, by, command.note)
+            await asyncio.to_thread(desk.resolve, esc, by, command.note, terminal=terminal)
 
 
 def _no_hello(ws: ServerConnection, exc: Exception) -> str:

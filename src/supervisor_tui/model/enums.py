@@ -112,6 +112,8 @@ class Capability(StrEnum):
     SLA_POLICIES = "sla_policies"
     SLA_CLOCKS = "sla_clocks"
     SATISFACTION = "satisfaction"
+    REPLIES = "replies"
+    """How many agent replies each ticket took and whether it reopened (FCR)."""
     VIEWS = "views"
     WRITE_BACK = "write_back"
 
@@ -132,6 +134,7 @@ _CAPABILITY_LABELS = {
     Capability.SLA_POLICIES: "SLA policies",
     Capability.SLA_CLOCKS: "SLA clocks",
     Capability.SATISFACTION: "satisfaction",
+    Capability.REPLIES: "replies per ticket",
     Capability.VIEWS: "view counts",
     Capability.WRITE_BACK: "write-back",
 }

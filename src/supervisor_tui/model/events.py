@@ -241,6 +241,7 @@ class EscalationAcked(Payload):
     by: str
     note: str = ""
     at: float
+    terminal: str = ""
     write_back: bool = False
     """A write-back to the ticket's helpdesk was queued with it (its outcome follows as a
     ``writeback.outcome``)."""
@@ -252,6 +253,7 @@ class EscalationNoted(Payload):
     by: str
     note: str = Field(min_length=1)
     at: float
+    terminal: str = ""
     write_back: bool = False
 
 
@@ -261,6 +263,7 @@ class EscalationSnoozed(Payload):
     by: str
     until: float
     at: float
+    terminal: str = ""
 
 
 class EscalationResolved(Payload):
@@ -269,6 +272,7 @@ class EscalationResolved(Payload):
     by: str | None = None  # None: the rule saw the condition clear
     reason: str = ""
     at: float
+    terminal: str = ""
     write_back: bool = False
 
 

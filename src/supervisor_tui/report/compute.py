@@ -15,7 +15,7 @@ import math
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -139,8 +139,6 @@ class _QueueAcc:
     sla: dict[tuple[str, str], list[int]] = field(
         default_factory=lambda: defaultdict(lambda: [0, 0])
     )
-    fcr_solved: int = 0
-    fcr_first: int = 0
     backlog_start: Aging | None = None
     backlog_end: Aging | None = None
     escalations: _Escalations = field(default_factory=_Escalations)
@@ -232,7 +230,10 @@ class _Fold:
         follow_settings: bool = False,
     ) -> None:
         self.state = FloorState(targets, follow_settings=follow_settings)
-        self.floor = targets
+        self.settings_times: list[float] = [-math.inf]
+        self.settings_in_force: list[FloorTargets] = [targets]
+        """Each recorded ``floor.settings`` from its time onward (targets, time zone), as
+        the board applied them: a half hour is sized and a day split by what held then."""
         self.grouping = grouping
         self.periods: dict[str, _PeriodAcc] = defaultdict(_PeriodAcc)
         self.names: dict[str, tuple[str, str, bool]] = {}
@@ -248,10 +249,16 @@ class _Fold:
         self._with_presence: set[str] = set()
         self.surveys: list[tuple[float, str, str | None, int]] = []
         self.surveys_unmatched = 0
+        self.surveys_superseded = 0
+        """Answers for a ticket that has a later one (or the same one brought twice)."""
         self._bare: dict[str, _Ticket] | None = None
 
+    def floor_at(self, t: float) -> FloorTargets:
+        """The settings in force at ``t``."""
+        return self.settings_in_force[bisect.bisect_right(self.settings_times, t) - 1]
+
     def period(self, t: float) -> _PeriodAcc:
-        return self.periods[period_key(t, self.grouping, self.floor)]
+        return self.periods[period_key(t, self.grouping, self.floor_at(t))]
 
     def in_span(self, t: float) -> bool:
         return self.span[0] <= t < self.span[1]
@@ -266,6 +273,12 @@ class _Fold:
             self._account(event, t)
             self.state.apply(event)
             self._learn_presence(event)
+            if (
+                event.payload.KIND == "floor.settings"
+                and self.state.targets is not (self.settings_in_force[-1])
+            ):
+                self.settings_times.append(max(t, self.settings_times[-1]))
+                self.settings_in_force.append(self.state.targets)
         for queue in self.state.queues.values():
             self.names[queue.queue_id] = (
                 queue.name,
@@ -417,10 +430,6 @@ class _Fold:
         if solved:
             solved_at = p.solved_at or p.updated_at
             q.resolution.append(max(0.0, solved_at - p.created_at))
-            if p.agent_replies > 0:  # the source says how many replies it took
-                q.fcr_solved += 1
-                if not p.reopened and p.agent_replies <= 1:
-                    q.fcr_first += 1
             for agent in agents:
                 agent.handled += 1
         if p.satisfaction in ("good", "bad") and rated_before != p.satisfaction:
@@ -454,14 +463,22 @@ class _Fold:
             i = bisect.bisect_left(times, life.created_at)
             if i > 0 and life.created_at - times[i - 1] <= REPEAT_WINDOW_S:
                 self.period(life.created_at).queues[life.queue_id].repeats += 1
+        # one answer per ticket, its latest, whoever brought it (the helpdesk, an import
+        # with --source, the same file imported without): merged by the ticket it is for
+        latest: dict[int, tuple[float, _Ticket, int]] = {}
         for t, ref, ticket_id, score in self.surveys:
-            if not self.in_span(t):
-                continue
             answered = self.tickets.get(ref) or self._by_bare_id().get(ticket_id or "")
             if answered is None or answered.queue_id is None:
-                self.surveys_unmatched += 1
+                self.surveys_unmatched += self.in_span(t)
                 continue
-            self.period(t).queues[answered.queue_id].scores.append(score)
+            kept = latest.get(id(answered))
+            if kept is not None:
+                self.surveys_superseded += 1
+            if kept is None or t >= kept[0]:
+                latest[id(answered)] = (t, answered, score)
+        for t, answered, score in latest.values():
+            if self.in_span(t) and answered.queue_id is not None:
+                self.period(t).queues[answered.queue_id].scores.append(score)
 
     def _by_bare_id(self) -> dict[str, _Ticket]:
         """Tickets by their id alone, for survey answers imported without a source (an id
@@ -567,7 +584,10 @@ def _queue_figures(
     q: _QueueAcc,
     names: dict[str, tuple[str, str, bool]],
     targets: FloorTargets,
+    targets_at: Callable[[float], FloorTargets],
 ) -> QueueFigures:
+    """``targets``: those in force at the period's end (its T and SL target as shown);
+    ``targets_at``: those in force at an instant (each half hour's need is sized by them)."""
     name, channel, realtime = names.get(queue_id, (queue_id, "other", False))
     t = targets.for_queue(queue_id)
     c = q.counts
@@ -579,13 +599,14 @@ def _queue_figures(
         staffed = round(h.staffed_s / h.covered_s, 2) if h.covered_s else None
         need = None
         if realtime and hc.offered:
-            aht = hc.handle_s / hc.handled if hc.handled else t.aht_default_s
+            ht = targets_at(float(start)).for_queue(queue_id)
+            aht = hc.handle_s / hc.handled if hc.handled else ht.aht_default_s
             need = agents_needed(
                 hc.offered / HALF_HOUR_S,
                 aht,
-                t.sl_threshold_s,
-                t.sl_target,
-                max_concurrent=t.max_concurrent,
+                ht.sl_threshold_s,
+                ht.sl_target,
+                max_concurrent=ht.max_concurrent,
             )
         half_hours.append(
             HalfHour(
@@ -637,9 +658,9 @@ def _queue_figures(
         csat_good=c.csat_good,
         csat_bad=c.csat_bad,
         csat=figures.csat,
-        fcr_solved=q.fcr_solved,
-        fcr_first_contact=q.fcr_first,
-        fcr=_ratio(q.fcr_first, q.fcr_solved),
+        fcr_solved=c.fcr_solved,
+        fcr_first_contact=c.fcr_first_contact,
+        fcr=figures.fcr,
         complaints=c.complaints,
         complaint_rate=_ratio(c.complaints, c.tickets_created),
         escalations=q.escalations.figures(),
@@ -700,12 +721,12 @@ def compute(
             known = ", ".join(sorted(f"{qid} ({n})" for qid, (n, _, _) in names.items()))
             raise ReportError(f"no queue {queue!r} in these recordings (known: {known or 'none'})")
     out = []
-    floor = fold.floor
-    targets = fold.state.targets
     for key in sorted(periods):
         acc = periods[key]
         if acc.events == 0:
             continue
+        floor = fold.floor_at(acc.first_at)  # the day as the floor's clock then split it
+        targets = fold.floor_at(acc.last_at)
         p_start, p_end, label = period_bounds(key, grouping, floor)
         if grouping == "shift":
             first = floor.local(acc.first_at).strftime("%H:%M")
@@ -725,7 +746,7 @@ def compute(
         if queue is not None:
             queue_ids = [qid for qid in queue_ids if qid == queue]
         queues = tuple(
-            _queue_figures(qid, acc.queues[qid], names, targets)
+            _queue_figures(qid, acc.queues[qid], names, targets, fold.floor_at)
             for qid in queue_ids
             if qid in names
         )
@@ -764,9 +785,17 @@ def compute(
     notes = (
         f"NPS: {answers} survey answers in these recordings"
         + (
-            f", {fold.surveys_unmatched} for tickets not in them (left out)."
-            if fold.surveys_unmatched
-            else "."
+            (
+                f", {fold.surveys_superseded} of them for a ticket answered again or "
+                "brought twice (its latest answer counts)"
+                if fold.surveys_superseded
+                else ""
+            )
+            + (
+                f", {fold.surveys_unmatched} for tickets not in them (left out)."
+                if fold.surveys_unmatched
+                else "."
+            )
         )
         if answers
         else "NPS: no surveys in these recordings (supervisor-tui import surveys FILE.csv).",
@@ -778,8 +807,8 @@ def compute(
         generated_at=now if now is not None else time.time(),
         sources=tuple(printable(name) for name, _ in recordings),  # a file's name, shown
         grouping=grouping,
-        utc_offset_s=floor.utc_offset_s,
+        utc_offset_s=fold.state.targets.utc_offset_s,
         periods=tuple(out),
         notes=notes,
-        timezone=floor.timezone,
+        timezone=fold.state.targets.timezone,
     )

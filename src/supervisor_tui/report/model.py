@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from supervisor_tui.core.kpis import FCR_FORMULA
+
 Grouping = Literal["shift", "day", "week", "month"]
 
 FORMULAS: dict[str, str] = {
@@ -25,10 +27,7 @@ FORMULAS: dict[str, str] = {
         "in the period"
     ),
     "csat": "good ÷ (good + bad) ratings given in the period",
-    "fcr": (
-        "tickets solved in the period, never reopened, with at most one agent reply ÷ "
-        "tickets solved"
-    ),
+    "fcr": f"{FCR_FORMULA}, solved in the period",
     "complaint_rate": "tickets created with a complaint tag ÷ tickets created",
     "occupancy": "(busy + wrap-up time) ÷ (available + busy + wrap-up time)",
     "staffing": (
@@ -38,7 +37,7 @@ FORMULAS: dict[str, str] = {
     ),
     "nps": (
         "(promoters 9–10 − detractors 0–6) ÷ survey answers × 100, answers given in the "
-        "period, by the queue of their ticket"
+        "period, by the queue of their ticket, one per ticket (its latest)"
     ),
     "repeat_contact": (
         "tickets created in the period whose requester had created another ticket in the "

@@ -37,6 +37,7 @@ from rich.table import Table
 from rich.text import Text
 
 from supervisor_tui.core import fmt
+from supervisor_tui.core.fmt import md_escape
 from supervisor_tui.report.model import (
     AgentFigures,
     EscalationFigures,
@@ -47,15 +48,16 @@ from supervisor_tui.report.model import (
 )
 
 __all__ = [
-    "AGENT_COLUMNS",
+    "CSV_COLUMNS",
+    "CSV_SECTIONS",
     "DEFAULT_SL_TARGET",
     "NONE",
-    "QUEUE_COLUMNS",
     "QUEUE_HEADERS",
     "fmt_clock",
     "fmt_duration",
     "fmt_local",
     "fmt_rate",
+    "iso_time",
     "md_escape",
     "rich_summary",
     "short_half_hours",
@@ -174,7 +176,7 @@ def _fmt_count_rate(count: int, rate: float | None) -> str:
 
 def _label(key: str) -> str:
     """A FORMULAS key as a heading: ``first_response`` → ``First response``, ``aht`` → ``AHT``."""
-    special = {"asa": "ASA", "aht": "AHT", "csat": "CSAT", "fcr": "FCR", "sla": "SLA"}
+    special = {"asa": "ASA", "aht": "AHT", "csat": "CSAT", "fcr": "FCR", "nps": "NPS", "sla": "SLA"}
     words = [special.get(w, w) for w in key.split("_") if w]
     if not words:
         return key
@@ -216,43 +218,31 @@ def to_json(report: Report) -> str:
 # ---------------------------------------------------------------------------------------------
 # CSV
 
-QUEUE_COLUMNS: tuple[str, ...] = (
+CSV_COLUMNS: tuple[str, ...] = (
     "period",
+    "window_start",
+    "window_end",
+    "section",
     "queue_id",
     "queue",
-    "channel",
-    "offered",
-    "answered",
-    "service_level",
-    "asa_s",
-    "aht_s",
-    "abandon_rate",
-    "tickets_created",
-    "tickets_solved",
-    "first_response_median_s",
-    "first_response_p90_s",
-    "resolution_median_s",
-    "resolution_p90_s",
-    "sla_attainment",
-    "backlog_start",
-    "backlog_end",
-    "csat",
-    "fcr",
-    "complaint_rate",
-    "escalations_raised",
-    "median_ack_s",
-    "median_resolve_s",
-    "short_half_hours",
-)
-AGENT_COLUMNS: tuple[str, ...] = (
-    "period",
     "agent_id",
     "agent",
-    "handled",
-    "aht_s",
-    "occupancy",
-    "csat",
+    "detail",
+    "figure",
+    "value",
+    "unit",
 )
+"""One long ("tidy") table: one figure per row. A spreadsheet's pivot table or filter and a
+BI tool read it as it is, and a new figure or section adds rows, never columns."""
+
+UNITS = {
+    "count": "a whole number",
+    "share": "a fraction 0..1 (0.6234 is 62.34 %)",
+    "seconds": "whole seconds",
+    "agents": "agents (need: Erlang C, whole; staffed: an average)",
+    "nps": "−100..100",
+    "flag": "1 yes, 0 no",
+}
 
 
 def _csv_rate(share: float | None) -> str:
@@ -260,7 +250,19 @@ def _csv_rate(share: float | None) -> str:
 
 
 def _csv_seconds(seconds: float | None) -> str:
-    return "" if seconds is None or _missing(seconds) else str(math.floor(seconds + 0.5))
+    return "" if seconds is None or _missing(seconds) else str(fmt.whole_seconds(seconds))
+
+
+def _csv_number(value: float | None, unit: str) -> str:
+    if value is None or _missing(value):
+        return ""
+    if unit == "share":
+        return _csv_rate(value)
+    if unit == "seconds":
+        return _csv_seconds(value)
+    if unit == "nps":
+        return f"{value:.2f}"
+    return f"{value:.2f}".rstrip("0").rstrip(".")  # 7.5 agents, 12 offered
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -275,66 +277,210 @@ def csv_text(text: str) -> str:
     return text
 
 
-def _csv_queue_row(period: Period, q: QueueFigures) -> list[str]:
+def iso_time(ts: float, zone: Zone) -> str:
+    """ISO 8601 in the floor's time, with its offset: ``2026-11-24T08:00:00+07:00``."""
+    return _local(ts, zone).isoformat(timespec="seconds")
+
+
+_HALF_HOUR_S = 1800
+
+Figure = tuple[str, float | None, str]
+"""(figure, value, unit) of one CSV row."""
+
+
+@dataclass(frozen=True, slots=True)
+class _CsvScope:
+    """Where a group of figures belongs: the period, the section, and a queue or agent."""
+
+    period: Period
+    zone: Zone
+    section: str
+    queue: QueueFigures | None = None
+    agent: AgentFigures | None = None
+    detail: str = ""
+    start: float | None = None  # default: the period's
+    end: float | None = None
+
+    def rows(self, figures: Sequence[Figure]) -> list[list[str]]:
+        start = self.period.start if self.start is None else self.start
+        end = self.period.end if self.end is None else self.end
+        head = [
+            csv_text(self.period.label),
+            iso_time(start, self.zone),
+            iso_time(end, self.zone),
+            self.section,
+            csv_text(self.queue.queue_id) if self.queue else "",
+            csv_text(self.queue.name) if self.queue else "",
+            csv_text(self.agent.agent_id) if self.agent else "",
+            csv_text(self.agent.name) if self.agent else "",
+            csv_text(self.detail),
+        ]
+        return [[*head, name, _csv_number(value, unit), unit] for name, value, unit in figures]
+
+
+def _csv_queues(period: Period, zone: Zone) -> list[list[str]]:
+    rows: list[list[str]] = []
+    for q in period.queues:
+        scope = _CsvScope(period, zone, "queue", queue=q, detail=q.channel)
+        rows += scope.rows(
+            [
+                ("offered", q.offered, "count"),
+                ("answered", q.answered, "count"),
+                ("sl_threshold", q.sl_threshold_s, "seconds"),
+                ("service_level", q.service_level, "share"),
+                ("asa", q.asa_s, "seconds"),
+                ("aht", q.aht_s, "seconds"),
+                ("abandon_rate", q.abandon_rate, "share"),
+                ("tickets_created", q.tickets_created, "count"),
+                ("tickets_solved", q.tickets_solved, "count"),
+                ("first_response_median", q.first_response.median_s, "seconds"),
+                ("first_response_p90", q.first_response.p90_s, "seconds"),
+                ("resolution_median", q.resolution.median_s, "seconds"),
+                ("resolution_p90", q.resolution.p90_s, "seconds"),
+                ("sla_attainment", sla_attainment_all(q), "share"),
+                ("csat", q.csat, "share"),
+                ("fcr", q.fcr, "share"),
+                ("complaints", q.complaints, "count"),
+                ("complaint_rate", q.complaint_rate, "share"),
+                ("short_half_hours", len(short_half_hours(q)), "count"),
+            ]
+        )
+    return rows
+
+
+def _csv_sla(period: Period, zone: Zone) -> list[list[str]]:
+    rows: list[list[str]] = []
+    for q in period.queues:
+        for s in q.sla:
+            scope = _CsvScope(period, zone, "sla", queue=q, detail=f"{s.policy} / {s.metric}")
+            rows += scope.rows(
+                [
+                    ("sla_met", s.met, "count"),
+                    ("sla_breached", s.breached, "count"),
+                    ("sla_attainment", s.attainment, "share"),
+                ]
+            )
+    return rows
+
+
+def _csv_escalation_figures(e: EscalationFigures) -> list[Figure]:
     return [
-        csv_text(period.label),
-        csv_text(q.queue_id),
-        csv_text(q.name),
-        csv_text(q.channel),
-        str(q.offered),
-        str(q.answered),
-        _csv_rate(q.service_level),
-        _csv_seconds(q.asa_s),
-        _csv_seconds(q.aht_s),
-        _csv_rate(q.abandon_rate),
-        str(q.tickets_created),
-        str(q.tickets_solved),
-        _csv_seconds(q.first_response.median_s),
-        _csv_seconds(q.first_response.p90_s),
-        _csv_seconds(q.resolution.median_s),
-        _csv_seconds(q.resolution.p90_s),
-        _csv_rate(sla_attainment_all(q)),
-        str(q.backlog_start.total),
-        str(q.backlog_end.total),
-        _csv_rate(q.csat),
-        _csv_rate(q.fcr),
-        _csv_rate(q.complaint_rate),
-        str(q.escalations.raised),
-        _csv_seconds(q.escalations.median_ack_s),
-        _csv_seconds(q.escalations.median_resolve_s),
-        str(len(short_half_hours(q))),
+        ("escalations_raised", e.raised, "count"),
+        ("escalations_acked", e.acked, "count"),
+        ("escalations_resolved", e.resolved, "count"),
+        ("median_to_ack", e.median_ack_s, "seconds"),
+        ("median_to_resolve", e.median_resolve_s, "seconds"),
     ]
 
 
-def _csv_agent_row(period: Period, a: AgentFigures) -> list[str]:
-    return [
-        csv_text(period.label),
-        csv_text(a.agent_id),
-        csv_text(a.name),
-        str(a.handled),
-        _csv_seconds(a.aht_s),
-        _csv_rate(a.occupancy),
-        _csv_rate(a.csat),
-    ]
+def _csv_escalations(period: Period, zone: Zone) -> list[list[str]]:
+    rows = _CsvScope(period, zone, "escalations", detail="all queues").rows(
+        _csv_escalation_figures(period.escalations)
+    )
+    for q in period.queues:
+        if q.escalations.raised:
+            scope = _CsvScope(period, zone, "escalations", queue=q)
+            rows += scope.rows(_csv_escalation_figures(q.escalations))
+    return rows
+
+
+def _csv_backlog(period: Period, zone: Zone) -> list[list[str]]:
+    rows: list[list[str]] = []
+    for q in period.queues:
+        for edge, aging in (("start", q.backlog_start), ("end", q.backlog_end)):
+            scope = _CsvScope(period, zone, "backlog", queue=q, detail=f"at {edge}")
+            rows += scope.rows(
+                [
+                    (f"backlog_{edge}", aging.total, "count"),
+                    (f"backlog_{edge}_under_1d", aging.under_1d, "count"),
+                    (f"backlog_{edge}_1d_to_2d", aging.d1_to_2d, "count"),
+                    (f"backlog_{edge}_over_2d", aging.over_2d, "count"),
+                ]
+            )
+    return rows
+
+
+def _csv_customers(period: Period, zone: Zone) -> list[list[str]]:
+    rows: list[list[str]] = []
+    for q in period.queues:
+        rows += _CsvScope(period, zone, "customers", queue=q).rows(
+            [
+                ("nps", q.nps, "nps"),
+                ("survey_answers", q.survey_answers, "count"),
+                ("promoters", q.promoters, "count"),
+                ("detractors", q.detractors, "count"),
+                ("repeat_contacts", q.repeat_contacts, "count"),
+                ("repeat_contact_rate", q.repeat_contact_rate, "share"),
+                ("reopened", q.reopened, "count"),
+                ("reopen_rate", q.reopen_rate, "share"),
+            ]
+        )
+    return rows
+
+
+def _csv_half_hours(period: Period, zone: Zone) -> list[list[str]]:
+    rows: list[list[str]] = []
+    for q in period.queues:
+        for hh in q.half_hours:
+            scope = _CsvScope(
+                period, zone, "half_hour", queue=q, start=hh.start, end=hh.start + _HALF_HOUR_S
+            )
+            rows += scope.rows(
+                [
+                    ("offered", hh.offered, "count"),
+                    ("answered", hh.answered, "count"),
+                    ("abandoned", hh.abandoned, "count"),
+                    ("service_level", hh.service_level, "share"),
+                    ("need", hh.need, "agents"),
+                    ("staffed", hh.staffed, "agents"),
+                    ("short", int(hh.short), "flag"),
+                ]
+            )
+    return rows
+
+
+def _csv_agents(period: Period, zone: Zone) -> list[list[str]]:
+    rows: list[list[str]] = []
+    for a in period.agents:
+        rows += _CsvScope(period, zone, "agent", agent=a).rows(
+            [
+                ("handled", a.handled, "count"),
+                ("aht", a.aht_s, "seconds"),
+                ("occupancy", a.occupancy, "share"),
+                ("csat", a.csat, "share"),
+            ]
+        )
+    return rows
+
+
+CSV_SECTIONS: tuple[Callable[[Period, Zone], list[list[str]]], ...] = (
+    _csv_queues,
+    _csv_sla,
+    _csv_escalations,
+    _csv_backlog,
+    _csv_customers,
+    _csv_half_hours,
+    _csv_agents,
+)
+"""The report's sections as CSV rows, in this order within each period: a new section of
+the report adds its function here."""
 
 
 def to_csv(report: Report) -> str:
-    """Queue rows (one per period and queue), a blank line, then agent rows, each with a header.
+    """One long table (``CSV_COLUMNS``): a row per figure, period, section and queue or agent,
+    with the window each figure covers in ISO 8601 with the floor's offset.
 
-    Rates are fractions with 4 decimals, durations whole seconds, ``None`` an empty cell.
-    Lines end in ``\\n``; the ``csv`` module quotes names holding commas, quotes or newlines.
+    ``value`` is a plain number in ``unit`` (see ``UNITS``): shares are fractions with 4
+    decimals, durations whole seconds (the board's rounding), no figure an empty cell. Lines
+    end in ``\\n``; the ``csv`` module quotes names holding commas, quotes or newlines.
     """
+    zone = report_zone(report)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(QUEUE_COLUMNS)
+    writer.writerow(CSV_COLUMNS)
     for period in report.periods:
-        for q in period.queues:
-            writer.writerow(_csv_queue_row(period, q))
-    writer.writerow([])
-    writer.writerow(AGENT_COLUMNS)
-    for period in report.periods:
-        for a in period.agents:
-            writer.writerow(_csv_agent_row(period, a))
+        for section in CSV_SECTIONS:
+            writer.writerows(section(period, zone))
     return out.getvalue()
 
 
@@ -518,17 +664,10 @@ def _short_lines(period: Period, utc_offset_s: Zone) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 # Markdown
 
+
 # Backslash-escaped: every character that can start markup, emphasis, a link, raw HTML or a
 # table cell. ``_`` only where it could open or close emphasis (not inside a word, so
 # ``first_reply_time`` stays readable); ``&`` only where it could start an entity.
-_MD_SPECIAL = re.compile(r"[\\`*\[\]<>|~#]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|&(?=#?[0-9A-Za-z]+;)")
-
-
-def md_escape(text: str) -> str:
-    """Text as literal Markdown: specials backslash-escaped (``|`` too), newlines as spaces."""
-    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), " ".join(text.splitlines()))
-
-
 def _md_table(table: _Table) -> list[str]:
     lines = [
         f"### {md_escape(table.heading)}",

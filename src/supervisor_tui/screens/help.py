@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from supervisor_tui.core.erlang import CONCURRENCY_FORMULA
-from supervisor_tui.core.kpis import ABANDON_FORMULA, SL_FORMULA
+from supervisor_tui.core.kpis import ABANDON_FORMULA, FCR_FORMULA, SL_FORMULA
 from supervisor_tui.model import Limit
 from supervisor_tui.screens.prompt import Dialog
 
@@ -31,6 +31,7 @@ FIGURES = (
     ("Backlog", "open tickets (new, open, pending, on hold) by age since creation"),
     ("SLA", "⚠ at risk: under 25 % of the target left; ✖ breached: past due"),
     ("CSAT", "good ÷ (good + bad) ratings received today"),
+    ("FCR", f"first contact resolution today: {FCR_FORMULA}"),
     ("Freshness", "each source's newest event; STALE when older than the configured limit"),
 )
 

@@ -13,6 +13,7 @@ from supervisor_tui.store.base import (
     StoreCorrupt,
     StoreError,
     StoreTooNew,
+    every_event,
 )
 from supervisor_tui.store.sqlite import SQLiteStore
 
@@ -30,6 +31,7 @@ __all__ = [
     "StoreCorrupt",
     "StoreError",
     "StoreTooNew",
+    "every_event",
 ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -76,6 +76,20 @@ class OutboxItem:
 
 
 @dataclass(frozen=True, slots=True)
+class WriteBackOutcome:
+    """Where an operator command's write-back stands (the audit trail's last column)."""
+
+    event_seq: int
+    source: str
+    action: str
+    state: str  # pending | delivered | failed
+    attempts: int
+    last_error: str | None
+    delivered_at: float | None
+    next_attempt_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxRequest:
     source: str
     action: str
@@ -90,6 +104,22 @@ class QuarantinedPayload:
     reason: str
     raw: str
     received_at: float
+
+
+class Readable(Protocol):
+    def read_from(self, after_seq: int, limit: int = 10_000) -> list[Event]: ...
+
+
+def every_event(store: Readable, chunk: int = 20_000) -> Iterator[Event]:
+    """A store's events in seq order, read a chunk at a time (a report or a benchmark
+    folds a large recording without holding it all)."""
+    seq = 0
+    while True:
+        events = store.read_from(seq, chunk)
+        if not events:
+            return
+        yield from events
+        seq = events[-1].seq
 
 
 Listener = Callable[[int], None]

@@ -87,6 +87,7 @@ from supervisor_tui.store.base import (
     StoreCorrupt,
     StoreError,
     StoreTooNew,
+    WriteBackOutcome,
     event_from_row,
     holder_text,
 )
@@ -766,6 +767,14 @@ class PostgresStore(LocalFeed):
         )
         return [OutboxItem(*row) for row in rows]
 
+    def write_back_outcomes(self) -> list[WriteBackOutcome]:
+        """Every write-back the outbox holds, in the order the commands were made."""
+        rows = self._read(
+            "SELECT event_seq, source, action, state, attempts, last_error, delivered_at, "
+            "next_attempt_at FROM outbox ORDER BY id"
+        )
+        return [WriteBackOutcome(*row) for row in rows]
+
     def outbox_pending_count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")[0][0])
 
@@ -884,7 +893,9 @@ class _AdvisoryLease:
                     held_by = holder_text(str(who[0])) if who else "another session"
                     raise StoreBusy(
                         f"{store.where}: another collector is writing to this floor "
-                        f"({held_by}); stop it first, or give this one a schema of its own"
+                        f"({held_by}); one collector reads every helpdesk of a floor (list "
+                        "them all as [[sources]] in its config), or give this one a schema "
+                        "of its own"
                     )
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('writer', %s || ', since ' || "

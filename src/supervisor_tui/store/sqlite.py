@@ -33,6 +33,7 @@ from supervisor_tui.store.base import (
     StoreCorrupt,
     StoreError,
     StoreTooNew,
+    WriteBackOutcome,
     event_from_row,
     holder_text,
     is_time,
@@ -626,6 +627,14 @@ class SQLiteStore(LocalFeed):
                 (now, limit),
             ).fetchall()
         return [OutboxItem(*row) for row in rows]
+
+    def write_back_outcomes(self) -> list[WriteBackOutcome]:
+        """Every write-back the outbox holds, in the order the commands were made."""
+        rows = self._read(
+            "SELECT event_seq, source, action, state, attempts, last_error, delivered_at, "
+            "next_attempt_at FROM outbox ORDER BY id"
+        )
+        return [WriteBackOutcome(*row) for row in rows]
 
     def outbox_pending_count(self) -> int:
         with self._read_lock:

@@ -330,6 +330,8 @@ class QueueTile(Widget):
                 [
                     ("CSAT ", "dim"),
                     (fmt.percent(k.csat), "none"),
+                    ("  FCR ", "dim"),
+                    (fmt.percent(k.fcr), "none"),
                     ("  agents ", "dim"),
                     (fmt.count(k.have), "bold"),
                 ]

@@ -194,6 +194,13 @@ class ZendeskAdapter(PolledSource):
             "use an admin's API token",
         ),
         Need(
+            Capability.REPLIES,
+            "GET /api/v2/incremental/tickets/cursor.json?include=metric_sets",
+            "an admin's token (the incremental export)",
+            "FCR is unknown (—)",
+            "use an admin's API token",
+        ),
+        Need(
             Capability.SLA_CLOCKS,
             "GET /api/v2/incremental/ticket_metric_events.json",
             "an admin's token; SLA policies on the plan",
@@ -637,7 +644,10 @@ class ZendeskAdapter(PolledSource):
         for _ in range(10_000):
             position = self._cursor["tickets"]
             since = int(position.get("since") or position.get("start_time") or 0)
-            params: list[tuple[str, Any]] = [("per_page", self.export_per_page)]
+            params: list[tuple[str, Any]] = [
+                ("per_page", self.export_per_page),
+                ("include", "metric_sets"),  # replies and reopens per ticket, for FCR
+            ]
             if "cursor" in position:
                 params.append(("cursor", position["cursor"]))
             else:
@@ -646,6 +656,12 @@ class ZendeskAdapter(PolledSource):
                 body = await self.api.get("/api/v2/incremental/tickets/cursor.json", params)
             except Forbidden:
                 self.absent.lacks("ticket export", "is for admins (403)")
+                self.limit(
+                    Capability.REPLIES,
+                    "replies per ticket (FCR): only the admin's incremental export carries "
+                    "them; this token reads tickets by search",
+                    "use an admin's API token",
+                )
                 self.limit(
                     Capability.DELETIONS,
                     "deleted tickets: the incremental export is for admins; this token reads "
@@ -669,8 +685,9 @@ class ZendeskAdapter(PolledSource):
                 restarts += 1
                 continue
             self.restore(Capability.DELETIONS)
+            self.restore(Capability.REPLIES)
             tickets = expect(body, "tickets", list, label=self.name, where="ticket export")
-            events = await self._ticket_batch(sink, tickets)
+            events = await self._ticket_batch(sink, tickets, parse.metric_sets(body))
             for ticket in tickets:
                 stamp = ticket.get("generated_timestamp") if isinstance(ticket, dict) else None
                 if isinstance(stamp, int) and stamp > since:
@@ -689,12 +706,18 @@ class ZendeskAdapter(PolledSource):
             if wait > 0:
                 return  # the rest on the next round
 
-    async def _ticket_batch(self, sink: Sink, tickets: list[Any]) -> list[NewEvent]:
-        """A page of tickets as events; one that does not parse is quarantined."""
+    async def _ticket_batch(
+        self,
+        sink: Sink,
+        tickets: list[Any],
+        metrics: Mapping[str, parse.TicketTimes] | None = None,
+    ) -> list[NewEvent]:
+        """A page of tickets as events (with their replies where the page carried metric
+        sets); one that does not parse is quarantined."""
         events: list[NewEvent] = []
         for ticket in tickets:
             try:
-                events.extend(self._ticket_events(ticket))
+                events.extend(self._ticket_events(ticket, metrics or {}))
             except ShapeError as exc:
                 await sink.quarantine("zendesk.ticket", json.dumps(ticket)[:8000], str(exc))
         return events
@@ -739,7 +762,9 @@ class ZendeskAdapter(PolledSource):
         if stats:
             await sink.emit(stats, self.cursor_text())
 
-    def _ticket_events(self, ticket: Mapping[str, Any]) -> list[NewEvent]:
+    def _ticket_events(
+        self, ticket: Mapping[str, Any], metrics: Mapping[str, parse.TicketTimes]
+    ) -> list[NewEvent]:
         payload = parse.ticket_payload(ticket, self.ctx)
         stamp = ticket.get("generated_timestamp") or ticket.get("updated_at")
         if isinstance(payload, TicketDeleted):
@@ -749,6 +774,7 @@ class ZendeskAdapter(PolledSource):
             at = self.clock()
             return [self.event(f"ticket:{payload.ticket_id}:deleted", at, payload)]
         assert isinstance(payload, TicketUpserted)
+        payload = parse.with_replies(payload, metrics.get(payload.ticket_id))
         self.report.tickets[payload.ticket_id] = payload.status.is_open
         if self.report.deleted is not None:
             self.report.deleted.discard(payload.ticket_id)

@@ -545,3 +545,24 @@ def ticket_times(record: Mapping[str, Any]) -> TicketTimes:
         replies=int(record.get("replies") or 0),
         reopens=int(record.get("reopens") or 0),
     )
+
+
+def metric_sets(body: Mapping[str, Any]) -> dict[str, TicketTimes]:
+    """ticket id → its metrics, from the export's ``metric_sets`` sideload
+    (``include=metric_sets``: the same records as ``/ticket_metrics``); a row without a
+    ticket id is left out."""
+    out: dict[str, TicketTimes] = {}
+    for record in body.get("metric_sets") or []:
+        if isinstance(record, Mapping) and record.get("ticket_id") is not None:
+            times = ticket_times(record)
+            out[times.ticket_id] = times
+    return out
+
+
+def with_replies(payload: TicketUpserted, times: TicketTimes | None) -> TicketUpserted:
+    """The ticket with its agent replies and reopens (what FCR needs), when Zendesk said."""
+    if times is None:
+        return payload
+    return payload.model_copy(
+        update={"agent_replies": times.replies, "reopened": times.reopens > 0}
+    )

@@ -1,0 +1,114 @@
+"""Memory of the report: what keeping per-ticket records costs over a large recording.
+
+The report keeps, for the whole fold, a small record per ticket (its open/solved changes,
+first response, requester, rating), so a backlog, first response and repeat contacts are
+right for any window. A recording of a long, busy floor is written once (``record``); then
+two fresh processes read it in the report's own chunks: the baseline reads every event and
+keeps nothing, the other makes the report. The figure is the peak RSS of each (Linux
+``ru_maxrss``), so the ratio is what the report holds above reading alone.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HOURS = 24
+AGENTS = 400
+QUEUES = 40
+
+_MEASURE = """
+import json, resource, sys
+from supervisor_tui.store import SQLiteStore, every_event
+
+store = SQLiteStore(sys.argv[2], read_only=True)
+events = lambda: every_event(store)  # the report's own reader
+
+counted = {"events": 0, "tickets": set()}
+if sys.argv[1] == "report":
+    from supervisor_tui.core.targets import FloorTargets
+    from supervisor_tui.report.compute import compute
+
+    report = compute([("rec", events())], targets=FloorTargets(), follow_settings=True)
+    counted["events"] = sum(p.events for p in report.periods)
+    counted["tickets"] = sum(q.tickets_created for p in report.periods for q in p.queues)
+else:
+    n = 0
+    for event in events():  # read and parsed exactly as the report reads them, then dropped
+        n += 1
+    counted["events"] = n
+    counted["tickets"] = 0
+store.close()
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"peak_mb": peak_mb, "events": counted["events"],
+                  "tickets": counted["tickets"]}))
+"""
+
+
+def _measure(mode: str, path: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURE, mode, str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run() -> list[dict[str, Any]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "floor.db"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "supervisor_tui.cli",
+                "record",
+                "--hours",
+                str(HOURS),
+                "--agents",
+                str(AGENTS),
+                "--queues",
+                str(QUEUES),
+                "--seed",
+                "11",
+                "--step",
+                "30",
+                "--out",
+                str(path),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        baseline = _measure("read", path)
+        report = _measure("report", path)
+    print(
+        f"  {HOURS} h, {AGENTS} agents, {QUEUES} queues: {baseline['events']:,} events, "
+        f"{report['tickets']:,} tickets; peak RSS reading {baseline['peak_mb']:.0f} MB, "
+        f"report {report['peak_mb']:.0f} MB",
+        flush=True,
+    )
+    return [
+        {
+            "figure": (
+                f"report peak RSS, {HOURS} h recording ({baseline['events']:,} events, "
+                f"{report['tickets']:,} tickets)"
+            ),
+            "value": report["peak_mb"],
+            "unit": "MB",
+            "baseline_name": "reading the same events, nothing kept",
+            "baseline": baseline["peak_mb"],
+            "ratio": report["peak_mb"] / baseline["peak_mb"] if baseline["peak_mb"] else 0.0,
+        },
+    ]
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)
