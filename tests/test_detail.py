@@ -199,7 +199,7 @@ async def test_the_detail_shows_each_write_back_as_it_goes(tmp_path: Path) -> No
 
         clock.advance(60)
         await collector.deliver_outbox()
-        await wait_for(pilot, lambda: esc.write_backs[0].state == "done", "done")
+        await wait_for(pilot, lambda: esc.write_backs[0].state == "delivered", "delivered")
         assert adapter.write_backs and adapter.write_backs[0][0] == "ack"
 
         feed.select(esc.escalation_id)
@@ -210,7 +210,7 @@ async def test_the_detail_shows_each_write_back_as_it_goes(tmp_path: Path) -> No
         await wait_for(pilot, lambda: esc.write_backs[1].state == "failed", "failed")
         blocks = await open_detail(pilot, app, esc.escalation_id)
         shown = plain(blocks)
-        assert "✔ done" in shown and "✖ failed" in shown
+        assert "✔ delivered" in shown and "✖ failed" in shown
         assert "403 the agent may not add internal notes" in shown
         assert "a snooze stays" not in shown  # there are write-backs to list
     store.close()

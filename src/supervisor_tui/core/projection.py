@@ -46,7 +46,7 @@ from supervisor_tui.model import (
     TicketStatus,
     TicketUpserted,
     ViewCount,
-    WriteBackOutcome,
+    WriteBackResult,
 )
 
 DAY_S = 86_400
@@ -215,7 +215,7 @@ class WriteBack:
     action: str
     requested_at: float
     state: str = "pending"
-    """pending, done, retrying or failed (given up)."""
+    """pending, retrying, delivered or failed (given up): the outbox's words."""
     reason: str = ""
     retry_at: float | None = None
     at: float | None = None
@@ -378,7 +378,7 @@ class FloorState:
             "escalation.noted": self._escalation_noted,
             "escalation.snoozed": self._escalation_snoozed,
             "escalation.resolved": self._escalation_resolved,
-            "writeback.outcome": self._writeback_outcome,
+            "writeback.result": self._writeback_result,
             "source.health": self._source_health,
             "view.count": self._view_count,
             "floor.settings": self._floor_settings,
@@ -742,7 +742,7 @@ class FloorState:
             esc.write_backs.append(WriteBack(event.seq, action, at))
             del esc.write_backs[:-NOTES_KEPT]
 
-    def _writeback_outcome(self, event: Event, p: WriteBackOutcome) -> None:
+    def _writeback_result(self, event: Event, p: WriteBackResult) -> None:
         esc = self.escalations.get(p.escalation_id)
         if esc is None:
             return

@@ -33,7 +33,7 @@ from supervisor_tui.model import (
     Limit,
     NewEvent,
     SourceHealth,
-    WriteBackOutcome,
+    WriteBackResult,
 )
 from supervisor_tui.store import SQLiteStore, Store, StoreError
 from supervisor_tui.store.base import OutboxItem, WriterLease, holder_name
@@ -425,7 +425,7 @@ class Collector:
                 continue
             await asyncio.to_thread(self.store.outbox_delivered, item.id, self.clock())
             log.info("%s: delivered", what)
-            await self._outcome(item, "done", "", None)
+            await self._outcome(item, "delivered", "", None)
             delivered += 1
         return delivered
 
@@ -447,7 +447,7 @@ class Collector:
         except (ValueError, AttributeError):
             escalation_id = ""
         now = self.clock()
-        payload = WriteBackOutcome.model_validate(
+        payload = WriteBackResult.model_validate(
             {
                 "escalation_id": escalation_id,
                 "request_seq": item.event_seq,

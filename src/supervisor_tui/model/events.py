@@ -51,7 +51,7 @@ __all__ = [
     "TicketDeleted",
     "TicketUpserted",
     "ViewCount",
-    "WriteBackOutcome",
+    "WriteBackResult",
     "in_range",
     "parse_payload",
     "printable",
@@ -244,7 +244,7 @@ class EscalationAcked(Payload):
     terminal: str = ""
     write_back: bool = False
     """A write-back to the ticket's helpdesk was queued with it (its outcome follows as a
-    ``writeback.outcome``)."""
+    ``writeback.result``)."""
 
 
 class EscalationNoted(Payload):
@@ -276,15 +276,15 @@ class EscalationResolved(Payload):
     write_back: bool = False
 
 
-class WriteBackOutcome(Payload):
+class WriteBackResult(Payload):
     """What became of an operator's write-back to a ticket's helpdesk, after an attempt."""
 
-    KIND = "writeback.outcome"
+    KIND = "writeback.result"
     escalation_id: str
     request_seq: int
     """The seq of the ack, note or resolve it writes back."""
     action: str
-    outcome: Literal["done", "retrying", "failed"]
+    outcome: Literal["delivered", "retrying", "failed"]
     reason: str = Field(default="", max_length=500)
     retry_at: float | None = None
     at: float
@@ -387,7 +387,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         EscalationNoted,
         EscalationSnoozed,
         EscalationResolved,
-        WriteBackOutcome,
+        WriteBackResult,
         SourceHealth,
         ViewCount,
         FloorSettingsRecorded,

@@ -92,7 +92,7 @@ def _page(url: str | None, source: str | None) -> Text:
 WRITE_BACK_LOOK = {
     "pending": ("… pending", "yellow"),
     "retrying": ("↻ retrying", "yellow"),
-    "done": ("✔ done", "green"),
+    "delivered": ("✔ delivered", "green"),
     "failed": ("✖ failed", "bold red"),
 }
 
@@ -116,7 +116,7 @@ def _write_backs(esc: Escalation, clock_of: Callable[[float], str]) -> Table | T
         why = Text(wb.reason)  # the helpdesk's words are data, never markup
         if wb.state == "retrying" and wb.retry_at is not None:
             why.append(f" · next try {clock_of(wb.retry_at)}", style="dim")
-        elif wb.state == "done" and wb.at is not None:
+        elif wb.state == "delivered" and wb.at is not None:
             why.append(f"at {clock_of(wb.at)}", style="dim")
         table.add_row(clock_of(wb.requested_at), wb.action, Text(word, style=style), why)
     return table
