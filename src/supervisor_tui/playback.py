@@ -241,12 +241,11 @@ class ReplayController:
             self.player.playing = True
         board.paint_chrome()
 
-    def _score(self) -> tuple[int, float]:
+    def _score(self) -> tuple[int, float | None]:
+        """Decisions made so far and their average, as the score card counts them."""
         training = self.training
         assert training is not None
-        scored = [d for d in training.decisions if d is not training.open_decision]
-        total = sum(d.score for d in scored) / len(scored) if scored else 0.0
-        return len(scored), total
+        return len(training.scored), training.total
 
     def _scored(self, decision: Decision | None) -> None:
         if decision is not None:

@@ -36,26 +36,26 @@ class ScoreLine(Static):
     def show_hint(self) -> None:
         self._say(Text(START_HINT, style="bold"))
 
-    def _score_text(self, score: tuple[int, float]) -> Text:
+    def _score_text(self, score: tuple[int, float | None]) -> Text:
         scored, total = score
         text = Text()
         text.append("Score ", "dim")
-        text.append(f"{total:.0f}" if scored else "–", "bold")
+        text.append("–" if total is None else f"{total:.0f}", "bold")
         text.append(f" / 100 · {scored} decision{'s' if scored != 1 else ''}", "dim")
         return text
 
-    def show_running(self, score: tuple[int, float]) -> None:
+    def show_running(self, score: tuple[int, float | None]) -> None:
         self._call = None
         self._show(score)
 
-    def show_decision(self, title: str, score: tuple[int, float]) -> None:
+    def show_decision(self, title: str, score: tuple[int, float | None]) -> None:
         call = Text(" · your call: ", "dim")
         call.append(Text(title, style="bold"))  # the rules' title holds a helpdesk's text
         call.append(" · a ack · s snooze · r resolve · space let it go", "dim")
         self._call = call
         self._show(score)
 
-    def show_scored(self, decision: Decision, score: tuple[int, float]) -> None:
+    def show_scored(self, decision: Decision, score: tuple[int, float | None]) -> None:
         last = Text(" · last: ", "dim")
         last.append(f"{decision.score:.0f} pts", "bold")
         last.append(f", you chose {decision.action}")
@@ -68,7 +68,7 @@ class ScoreLine(Static):
         self._last, self._call = last, None
         self._show(score)
 
-    def _show(self, score: tuple[int, float]) -> None:
+    def _show(self, score: tuple[int, float | None]) -> None:
         """The running score, then the decision waiting for the trainee (it matters most
         when the line is cut), then how the last one scored."""
         text = self._score_text(score)
