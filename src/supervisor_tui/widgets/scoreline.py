@@ -12,8 +12,8 @@ from supervisor_tui.core import fmt
 from supervisor_tui.core.training import Decision
 
 START_HINT = (
-    "Training: press space to start the replay. At each escalation it stops for your call: "
-    "a ack · s snooze · r resolve · space let it go · q ends with the score card."
+    "Training: press space to start · at each escalation: a ack, s snooze, r resolve, "
+    "space let it go · q score card"
 )
 
 
