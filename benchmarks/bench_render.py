@@ -108,12 +108,12 @@ async def measure(make_app: Any, store: SQLiteStore, events: list[NewEvent]) -> 
             now = time.time()
             latencies.extend(now - e.received_at for e in events if e.received_at >= fed_from[0])
 
-        app.painted_hook = painted
+        app.board.painted_hook = painted
     rss_before = rss_mb()
     async with app.run_test(size=(200, 60)) as pilot:
         for _ in range(600):  # let it fold the first hour
             await pilot.pause(0.1)
-            if app.state.seq >= store.last_seq():
+            if app.board.state.seq >= store.last_seq():
                 break
         await pilot.pause(1.0)
         original_class_method = app.screen.__class__._compositor_refresh
@@ -127,7 +127,7 @@ async def measure(make_app: Any, store: SQLiteStore, events: list[NewEvent]) -> 
         feeder.join()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         app.screen.__class__._compositor_refresh = original_class_method
-        behind = store.last_seq() - app.state.seq
+        behind = store.last_seq() - app.board.state.seq
     return {
         "cpu": 100 * (cpu - feeder.cpu) / wall,
         "frame_p50": statistics.median(frames) * 1000 if frames else 0.0,

@@ -68,7 +68,7 @@ async def soak(path: Path) -> dict[str, Any]:
     app: SupervisorApp
 
     def clock() -> float:
-        sources = app.state.sources
+        sources = app.board.state.sources
         return max((s.newest_event_at for s in sources.values()), default=time.time())
 
     app = SupervisorApp(store, settings, clock=clock)
@@ -81,14 +81,14 @@ async def soak(path: Path) -> dict[str, Any]:
             now = clock()
             first_at = first_at or now
             if start is None and now >= first_at + 3600:
-                start = (rss_mb(), len(app.state.tickets))
+                start = (rss_mb(), len(app.board.state.tickets))
         for _ in range(600):
             await pilot.pause(0.1)
-            if app.state.seq >= store.last_seq():
+            if app.board.state.seq >= store.last_seq():
                 break
-        end = (rss_mb(), len(app.state.tickets))
-        events = app.state.seq
-        escalations = len(app.state.escalations)
+        end = (rss_mb(), len(app.board.state.tickets))
+        events = app.board.state.seq
+        escalations = len(app.board.state.escalations)
     store.close()
     return {
         "start": start or end,

@@ -252,10 +252,10 @@ async def test_watch_dashboard_acks_through_the_hub(hub: Hub) -> None:
         await pilot.press("enter")
         await wait_for(
             pilot,
-            lambda: app.state.escalations[esc.escalation_id].status is EscalationStatus.ACKED,
+            lambda: app.board.state.escalations[esc.escalation_id].status is EscalationStatus.ACKED,
             "the ack, back from the hub",
         )
-        assert app.state.escalations[esc.escalation_id].acked_by == "Sam Lead"
+        assert app.board.state.escalations[esc.escalation_id].acked_by == "Sam Lead"
         bar = app.query_one(FreshnessBar)
         assert "hub: live" in str(bar.render())
     client.close()

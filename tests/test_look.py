@@ -68,12 +68,12 @@ async def caught_up(pilot: Pilot[None], app: SupervisorApp) -> None:
     store = app.store
     assert isinstance(store, SQLiteStore)
     for _ in range(400):
-        if app.state.seq == store.last_seq() and app.state.queues:
+        if app.board.state.seq == store.last_seq() and app.board.state.queues:
             break
         await pilot.pause(0.05)
-    assert app.state.seq == store.last_seq(), "the board did not catch up"
+    assert app.board.state.seq == store.last_seq(), "the board did not catch up"
     await pilot.pause()
-    app._tick()
+    app.board.tick()
     await pilot.pause()
 
 
@@ -123,13 +123,13 @@ async def test_the_headline_grows_with_the_tile(
     async with app.run_test(size=size) as pilot:
         await caught_up(pilot, app)
         if lines == 1:
-            voice = next(q for q, v in app.state.queues.items() if v.channel is Channel.VOICE)
-            app.set_queue_filter(voice)  # one queue: its tile fits a small screen, short
+            voice = next(q for q, v in app.board.state.queues.items() if v.channel is Channel.VOICE)
+            app.board.set_queue_filter(voice)  # one queue: its tile fits a small screen, short
             await pilot.pause(0.2)
         tiles = [t for t in app.query(QueueTile) if t.display]
-        assert tiles and not app.tiles.compact
+        assert tiles and not app.board.tiles.compact
         for tile in tiles:
-            kpis = queue_kpis(app.state, app.state.queues[tile.queue_id], clock())
+            kpis = queue_kpis(app.board.state, app.board.state.queues[tile.queue_id], clock())
             assert tile.drawn_lines == lines, tile.queue_id
             if lines == 1:
                 first = tile.render_line(0).text
@@ -189,7 +189,7 @@ def many_queues(path: Path, count: int) -> SQLiteStore:
 
 
 def table_text(app: SupervisorApp) -> str:
-    return str(app.queue_table.render())
+    return str(app.board.queue_table.render())
 
 
 async def test_a_wall_table_too_long_for_the_screen_turns_its_pages(tmp_path: Path) -> None:
@@ -198,8 +198,8 @@ async def test_a_wall_table_too_long_for_the_screen_turns_its_pages(tmp_path: Pa
     app = SupervisorApp(store, settings(profile="wall", wall_page_s=30), clock=clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await caught_up(pilot, app)
-        table = app.queue_table
-        assert app.tiles.compact and table.pages >= 2
+        table = app.board.queue_table
+        assert app.board.tiles.compact and table.pages >= 2
         seen: set[str] = set()
         for page in range(table.pages):
             text = table_text(app)
@@ -207,11 +207,11 @@ async def test_a_wall_table_too_long_for_the_screen_turns_its_pages(tmp_path: Pa
             assert len(text.splitlines()) <= table.region.height  # nothing cut off
             seen |= set(re.findall(r"Queue \d\d", text))
             clock.advance(15)  # half the interval: the page stays
-            app._tick()
+            app.board.tick()
             await pilot.pause()
             assert f"page {page + 1}/{table.pages}" in table_text(app)
             clock.advance(15)
-            app._tick()
+            app.board.tick()
             await pilot.pause()
         assert seen == {f"Queue {i:02}" for i in range(20)}  # every queue on some page
         assert f"page 1/{table.pages}" in table_text(app)  # and round again
@@ -219,7 +219,7 @@ async def test_a_wall_table_too_long_for_the_screen_turns_its_pages(tmp_path: Pa
         await pilot.press("p")
         for _ in range(3):
             clock.advance(30)
-            app._tick()
+            app.board.tick()
             await pilot.pause()
         assert f"page 1/{table.pages}" in table_text(app)
     store.close()
@@ -236,9 +236,9 @@ async def test_no_pages_when_the_table_fits_or_off_the_wall(
         await caught_up(pilot, app)
         before = table_text(app)
         clock.advance(90)
-        app._tick()
+        app.board.tick()
         await pilot.pause()
-        assert app.tiles.compact and app.queue_table.pages == 1
+        assert app.board.tiles.compact and app.board.queue_table.pages == 1
         assert "page" not in table_text(app)
         assert table_text(app).count("Queue") == before.count("Queue") == queues
     store.close()
@@ -271,10 +271,10 @@ def bells(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 async def wait_for_seq(pilot: Pilot[None], app: SupervisorApp, seq: int) -> None:
     for _ in range(200):
-        if app.state.seq >= seq:
+        if app.board.state.seq >= seq:
             break
         await pilot.pause(0.05)
-    assert app.state.seq >= seq
+    assert app.board.state.seq >= seq
     await pilot.pause()
 
 
@@ -338,7 +338,7 @@ async def test_replay_rings_only_when_asked(tmp_path: Path, bells: list[int], as
                 break
             await pilot.pause(0.05)
         await pilot.pause(0.2)
-        assert len(app.state.escalations) == 3
+        assert len(app.board.state.escalations) == 3
         assert len(bells) == (3 if asked else 0)
     store.close()
 
@@ -539,10 +539,10 @@ async def test_a_tile_shows_sl_against_target_and_draws_its_trend(tmp_path: Path
     app = SupervisorApp(store, settings(), clock=clock)
     async with app.run_test(size=(240, 70)) as pilot:
         await caught_up(pilot, app)
-        voice = next(q for q, v in app.state.queues.items() if v.channel is Channel.VOICE)
-        tile = app.tiles.tile(voice)
+        voice = next(q for q, v in app.board.state.queues.items() if v.channel is Channel.VOICE)
+        tile = app.board.tiles.tile(voice)
         assert tile is not None
-        kpis = queue_kpis(app.state, app.state.queues[voice], clock())
+        kpis = queue_kpis(app.board.state, app.board.state.queues[voice], clock())
         lines = [tile.render_line(y).text.rstrip() for y in range(tile.size.height)]
         sl_line = next(line for line in lines if line.startswith("SL "))
         assert re.match(rf"SL {round(kpis.service_level * 100)}% / 80%", sl_line), sl_line

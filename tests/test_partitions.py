@@ -302,7 +302,7 @@ async def test_the_dashboard_shows_a_partition_and_catches_up(
     app = SupervisorApp(client, settings, clock=lambda: EPOCH + 7200, desk=RemoteDesk(client))
     async with app.run_test(size=(160, 44)) as pilot:
         bar = app.query_one(FreshnessBar)
-        await wait_for(pilot, lambda: app.state.seq == hub.store.last_seq(), "the floor")
+        await wait_for(pilot, lambda: app.board.state.seq == hub.store.last_seq(), "the floor")
         assert "hub: live" in str(bar.render())
         proxy.partition("reset")
         await wait_for(
@@ -315,11 +315,13 @@ async def test_the_dashboard_shows_a_partition_and_catches_up(
         proxy.heal()
         await wait_for(
             pilot,
-            lambda: app.state.seq == hub.store.last_seq() and "hub: live" in str(bar.render()),
+            lambda: (
+                app.board.state.seq == hub.store.last_seq() and "hub: live" in str(bar.render())
+            ),
             "the heal",
             30,
         )
-        assert app.state.snapshot() == collectors_floor(hub).snapshot()
+        assert app.board.state.snapshot() == collectors_floor(hub).snapshot()
     client.close()
 
 

@@ -161,15 +161,15 @@ async def test_serve_on_postgres_watched_and_reported(
         async with app.run_test(size=(200, 50)) as pilot:
 
             def both_helpdesks() -> bool:
-                sources = {q.split(":")[0] for q in app.state.queues if ":" in q}
-                plain = [q for q in app.state.queues if ":" not in q]
+                sources = {q.split(":")[0] for q in app.board.state.queues if ":" in q}
+                plain = [q for q in app.board.state.queues if ":" not in q]
                 return "zendesk" in sources and bool(plain)
 
             await wait_for(pilot, both_helpdesks, "both helpdesks' queues through the hub")
             await wait_for(pilot, lambda: len(app.query(QueueTile)) > 0, "queue tiles")
             await wait_for(
                 pilot,
-                lambda: {"zendesk", "simulator"} <= set(app.state.sources),
+                lambda: {"zendesk", "simulator"} <= set(app.board.state.sources),
                 "both sources' health",
             )
     finally:

@@ -12,14 +12,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from supervisor_tui.adapters.simulator import SimOptions
-from supervisor_tui.app import FloorSettings, SupervisorApp, parse_clock
+from supervisor_tui.app import FloorSettings, SupervisorApp
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.replay import Recording, ReplayPlayer
 from supervisor_tui.core.training import TrainingSession, score_choice, score_time
 from supervisor_tui.hub.record import record_simulation
 from supervisor_tui.model import EscalationStatus
+from supervisor_tui.playback import parse_clock
 from supervisor_tui.store import SQLiteStore
 from supervisor_tui.widgets import EscalationFeed, TopBar
+from supervisor_tui.widgets.scoreline import ScoreLine
 from supervisor_tui.widgets.topbar import clock_text
 
 from .conftest import EPOCH, rules, targets
@@ -189,7 +191,7 @@ async def test_training_session_scores_the_trainee(recording_path: Path, tmp_pat
         first = training.decisions[0]
         assert first.action == "ack" and first.note == "calling the customer"
         assert first.took_s is not None and 0 <= first.score <= 100
-        esc = app.state.escalations[first.escalation_id]
+        esc = app.board.state.escalations[first.escalation_id]
         assert esc.status is EscalationStatus.ACKED and esc.acked_by == "trainee"
         await wait_for(pilot, lambda: len(training.decisions) == 2, "the next decision")
         await pilot.press("space")  # let this one go
@@ -248,3 +250,38 @@ def test_bad_recordings_get_one_clear_line_and_are_not_modified(
         assert len(lines) == 1 and expected in lines[0], result.stderr
         assert "Traceback" not in result.stderr
         assert path.read_bytes() == before
+
+
+async def test_training_says_how_to_start_and_keeps_a_running_score_instead_of_toasts(
+    recording_path: Path, tmp_path: Path
+) -> None:
+    app = replay_app(recording_path, train=True, card=tmp_path / "card")
+    training = app.training
+    assert training is not None
+    async with app.run_test(size=(180, 48)) as pilot:
+        await pilot.pause()
+        line = app.query_one(ScoreLine)
+        assert line.display and "press space to start" in line.said  # the first screen
+        await pilot.press("space")
+        await pilot.pause()
+        assert "space to start" not in line.said  # gone once the trainee has started
+        await wait_for(pilot, lambda: training.open_decision is not None, "a decision point")
+        await pilot.pause()
+        decision = training.open_decision
+        assert decision is not None and "your call" in line.said and decision.title in line.said
+        await pilot.press("a", *"on it", "enter")
+        await wait_for(pilot, lambda: "last:" in line.said, "the score line")
+        scored = training.decisions[0]
+        assert f"{scored.score:.0f} pts" in line.said and "1 decision" in line.said
+        assert f"Score {training.decisions[0].score:.0f} / 100" in line.said
+        toasts = [n.title for n in app._notifications]
+        assert "Decision scored" not in toasts and "Your call" not in toasts, toasts
+    app.store.close()
+
+
+async def test_a_plain_replay_has_no_score_line(recording_path: Path) -> None:
+    app = replay_app(recording_path)
+    async with app.run_test(size=(180, 48)) as pilot:
+        await pilot.pause()
+        assert not app.query_one(ScoreLine).display
+    app.store.close()

@@ -184,9 +184,11 @@ async def screenshot(store: SQLiteStore, clock: FakeClock) -> str:
     )
     app = SupervisorApp(store, settings, clock=clock)
     async with app.run_test(size=(200, 50)) as pilot:
-        await wait_for(pilot, lambda: app.state.seq == store.last_seq(), "the store on screen")
+        await wait_for(
+            pilot, lambda: app.board.state.seq == store.last_seq(), "the store on screen"
+        )
         await pilot.pause()
-        app._tick()
+        app.board._tick()
         await pilot.pause()
         return app.export_screenshot()
 

@@ -38,7 +38,7 @@ def make_app(tmp_path: Path, profile: str) -> SupervisorApp:
 async def settle(pilot: Any) -> None:
     app = pilot.app
     for _ in range(200):
-        if app.state.seq and app.state.seq == app.store.last_seq():
+        if app.board.state.seq and app.board.state.seq == app.store.last_seq():
             break
         await pilot.pause(0.05)
     await pilot.pause(0.2)
@@ -86,7 +86,7 @@ def board_app(floor_file: Path, tmp_path: Path, clock: FakeClock) -> SupervisorA
 
 async def ticked(pilot: Any) -> None:
     await settle(pilot)
-    pilot.app._tick()
+    pilot.app.board._tick()
     await pilot.pause()
 
 
@@ -104,7 +104,7 @@ def test_stale_source(snap_compare: Any, floor_file: Path, tmp_path: Path, size:
     async def go_quiet(pilot: Any) -> None:
         await settle(pilot)
         clock.advance(125)
-        pilot.app._tick()
+        pilot.app.board._tick()
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=go_quiet)
@@ -119,7 +119,7 @@ def test_paused(snap_compare: Any, floor_file: Path, tmp_path: Path, size: Any) 
         await settle(pilot)
         await pilot.press("p")
         clock.advance(75)
-        pilot.app._tick()
+        pilot.app.board._tick()
         pilot.app.clear_notifications()
         await pilot.pause()
 
@@ -142,7 +142,7 @@ def test_hub_down(snap_compare: Any, size: Any) -> None:
         client.close()
         client.retry_at = None
         client.last_error = "connection refused"
-        pilot.app._tick()
+        pilot.app.board._tick()
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=wait_down)
@@ -159,7 +159,7 @@ def test_replay(snap_compare: Any, floor_file: Path, tmp_path: Path, size: Any) 
 
     async def shown(pilot: Any) -> None:
         await pilot.pause(0.3)
-        pilot.app._paint_chrome(pilot.app.clock())
+        pilot.app.board._paint_chrome(pilot.app.clock())
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=shown)
@@ -172,10 +172,10 @@ def test_escalation_detail(snap_compare: Any, floor_file: Path, tmp_path: Path, 
 
     async def open_detail(pilot: Any) -> None:
         await settle(pilot)
-        feed = pilot.app.feed
-        feed.select(next(i for i in feed.order if pilot.app.state.escalations[i].ticket_id))
+        feed = pilot.app.board.feed
+        feed.select(next(i for i in feed.order if pilot.app.board.state.escalations[i].ticket_id))
         clock.advance(90)
-        pilot.app._tick()  # every clock on the board at the new time, whatever the load
+        pilot.app.board._tick()  # every clock on the board at the new time, whatever the load
         await pilot.pause()
         await pilot.press("enter")
         await pilot.pause(0.2)
@@ -202,7 +202,7 @@ def test_one_queue_at_80x24_has_a_plain_headline(
 
     async def filtered(pilot: Any) -> None:
         await ticked(pilot)
-        pilot.app.set_queue_filter("voice-sales")
+        pilot.app.board.set_queue_filter("voice-sales")
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=filtered)

@@ -220,7 +220,7 @@ async def board_ready(app: SupervisorApp, pilot: Pilot[None], samples: dict[str,
     except AssertionError as exc:
         raise RuntimeError(str(exc)) from None
     await pilot.pause()
-    app._tick()  # every clock-driven widget painted once more, then laid out
+    app.board._tick()  # every clock-driven widget painted once more, then laid out
     await pilot.pause()
 
 

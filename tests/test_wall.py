@@ -42,10 +42,10 @@ async def settled(pilot: Pilot[None], app: SupervisorApp, tiles: int = 5) -> Non
     store = app.store
     assert isinstance(store, SQLiteStore)
     for _ in range(400):
-        if len(app.query(QueueTile)) >= tiles and app.state.seq == store.last_seq():
+        if len(app.query(QueueTile)) >= tiles and app.board.state.seq == store.last_seq():
             break
         await pilot.pause(0.05)
-    assert app.state.seq == store.last_seq(), "the board did not catch up"
+    assert app.board.state.seq == store.last_seq(), "the board did not catch up"
     await pilot.pause()
 
 
@@ -69,12 +69,12 @@ async def test_a_quiet_source_turns_the_top_bar_stale_and_dims_its_tiles(tmp_pat
     app = SupervisorApp(store, settings(stale_after_s=60), clock=clock)
     async with app.run_test(size=(160, 50)) as pilot:
         await settled(pilot, app)
-        app._tick()
+        app.board._tick()
         await pilot.pause()
         assert "● LIVE" in bar(app, TopBar)
         assert not [t for t in app.query(QueueTile) if t.stale]
         clock.advance(125)  # nothing new from the simulator for two minutes
-        app._tick()
+        app.board._tick()
         await pilot.pause()
         top = bar(app, TopBar)
         assert "LIVE" not in top
@@ -95,7 +95,7 @@ async def test_a_paused_board_never_shows_a_green_source(tmp_path: Path) -> None
         await settled(pilot, app)
         await pilot.press("p")
         clock.advance(75)  # as in the issue: 1:15 old, still under the stale limit
-        app._tick()
+        app.board._tick()
         await pilot.pause()
         fresh = bar(app, FreshnessBar)
         assert "live" not in fresh and "●" not in fresh
@@ -114,10 +114,10 @@ async def test_a_source_that_never_connected_says_so(tmp_path: Path) -> None:
     app = SupervisorApp(store, settings(), clock=clock)
     async with app.run_test(size=(160, 50)) as pilot:
         for _ in range(200):
-            if app.state.seq == store.last_seq():
+            if app.board.state.seq == store.last_seq():
                 break
             await pilot.pause(0.05)
-        app._tick()
+        app.board._tick()
         await pilot.pause()
         fresh = bar(app, FreshnessBar)
         assert "✖ zendesk NEVER CONNECTED · 401 Unauthorized" in fresh
@@ -134,7 +134,7 @@ async def test_replay_says_replay_and_recorded_never_live(tmp_path: Path) -> Non
     app = SupervisorApp(recording.store, settings(), clock=player.clock, player=player)
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause(0.3)
-        app._paint_chrome(app.clock())
+        app.board._paint_chrome(app.clock())
         await pilot.pause()
         fresh = bar(app, FreshnessBar)
         assert "live" not in fresh and "⏵ simulator recorded" in fresh
@@ -157,7 +157,7 @@ async def test_a_terminal_whose_hub_is_down_says_hub_down(tmp_path: Path) -> Non
             if client.state == "reconnecting":
                 break
             await pilot.pause(0.05)
-        app._tick()
+        app.board._tick()
         await pilot.pause()
         top = bar(app, TopBar)
         assert "✖ HUB DOWN" in top and "LIVE" not in top
@@ -169,11 +169,11 @@ async def test_an_email_tile_with_breached_slas_agrees_with_the_feed(tmp_path: P
     app = SupervisorApp(store, settings(), clock=FakeClock(NOW + 3 * 86_400))
     async with app.run_test(size=(160, 50)) as pilot:
         await settled(pilot, app)
-        app._tick()
+        app.board._tick()
         await pilot.pause()
         ticket_tiles = []
         for tile in app.query(QueueTile):
-            kpis = queue_kpis(app.state, app.state.queues[tile.queue_id], app.clock())
+            kpis = queue_kpis(app.board.state, app.board.state.queues[tile.queue_id], app.clock())
             if kpis.realtime:
                 continue
             ticket_tiles.append(tile)
@@ -190,7 +190,7 @@ async def test_the_filter_label_shows_the_queue_name(tmp_path: Path) -> None:
     app = SupervisorApp(store, settings(), clock=FakeClock(NOW))
     async with app.run_test(size=(200, 50)) as pilot:
         await settled(pilot, app)
-        app.set_queue_filter("voice-support")
+        app.board.set_queue_filter("voice-support")
         await pilot.pause()
         top = bar(app, TopBar)
         assert "Voice · Support" in top and "voice-support" not in top
@@ -204,16 +204,18 @@ async def test_the_feed_shows_a_waits_value_now_not_at_raise(tmp_path: Path) -> 
     async with app.run_test(size=(200, 50)) as pilot:
         await settled(pilot, app)
         waits = [
-            e for e in app.state.escalations.values() if e.is_open and e.rule_id == "longest-wait"
+            e
+            for e in app.board.state.escalations.values()
+            if e.is_open and e.rule_id == "longest-wait"
         ]
         assert waits, "the recorded floor has a long wait open"
         esc = waits[0]
         raised_title = esc.title
         clock.advance(44)
-        app._tick_feed()
+        app.board._tick_feed()
         await pilot.pause()
-        line = app.feed.render_line(app.feed.order.index(esc.escalation_id)).text
-        now_title = app.settings.rules.current_titles(app.state, clock.now)[esc.escalation_id]
+        line = app.board.feed.render_line(app.board.feed.order.index(esc.escalation_id)).text
+        now_title = app.settings.rules.current_titles(app.board.state, clock.now)[esc.escalation_id]
         assert now_title != raised_title and now_title in line
         assert raised_title not in line
         assert esc.title == raised_title  # the value at raise is kept
@@ -228,12 +230,12 @@ async def test_at_80x24_every_queue_is_in_the_compact_table_worst_first(tmp_path
     app = SupervisorApp(store, settings(), clock=FakeClock(NOW + 3 * 86_400))
     async with app.run_test(size=(80, 24)) as pilot:
         await settled(pilot, app)
-        app._tick()
+        app.board._tick()
         await pilot.pause()
-        table = app.queue_table
-        assert app.tiles.compact and table.display and table.region.height >= 5
+        table = app.board.queue_table
+        assert app.board.tiles.compact and table.display and table.region.height >= 5
         shown = [row.kpis.queue_id for row in table.rows]
-        assert sorted(shown) == sorted(app.state.queues)  # no queue behind a scrollbar
+        assert sorted(shown) == sorted(app.board.state.queues)  # no queue behind a scrollbar
         ranks = [row.severity.rank if row.severity else 0 for row in table.rows]
         assert ranks == sorted(ranks, reverse=True) and ranks[0] == 2
         lines = str(table.render()).splitlines()
@@ -242,7 +244,7 @@ async def test_at_80x24_every_queue_is_in_the_compact_table_worst_first(tmp_path
         # back to tiles when the screen has room
         await pilot.resize_terminal(240, 70)
         await pilot.pause(0.3)
-        assert not app.tiles.compact and not table.display
+        assert not app.board.tiles.compact and not table.display
     store.close()
 
 
@@ -251,17 +253,17 @@ async def test_tiles_are_ordered_by_severity_alert_first(tmp_path: Path) -> None
     app = SupervisorApp(store, settings(), clock=FakeClock(NOW + 3 * 86_400))
     async with app.run_test(size=(240, 70)) as pilot:
         await settled(pilot, app)
-        app._tick()
+        app.board._tick()
         await pilot.pause()
-        tiles = list(app.tiles.query(QueueTile))
+        tiles = list(app.board.tiles.query(QueueTile))
         levels = [
             2 if t.has_class("-critical") else 1 if t.has_class("-warning") else 0 for t in tiles
         ]
         assert levels == sorted(levels, reverse=True) and levels[0] == 2
         # the e-mail desks arrived after the voice queues: they moved up, in arrival order
         critical = [t.queue_id for t in tiles if t.has_class("-critical")]
-        assert critical == [q for q in app.state.queues if q in critical]
-        assert tiles[0].queue_id != next(iter(app.state.queues))
+        assert critical == [q for q in app.board.state.queues if q in critical]
+        assert tiles[0].queue_id != next(iter(app.board.state.queues))
     store.close()
 
 
@@ -270,11 +272,11 @@ async def test_a_narrow_feed_keeps_severity_age_and_ticket_id(tmp_path: Path) ->
     app = SupervisorApp(store, settings(), clock=FakeClock(NOW))
     async with app.run_test(size=(80, 24)) as pilot:
         await settled(pilot, app)
-        feed = app.feed
-        tickets = [i for i in feed.order if app.state.escalations[i].ticket_id]
+        feed = app.board.feed
+        tickets = [i for i in feed.order if app.board.state.escalations[i].ticket_id]
         assert tickets
         for esc_id in tickets[:3]:
-            esc = app.state.escalations[esc_id]
+            esc = app.board.state.escalations[esc_id]
             line = feed.render_line(feed.order.index(esc_id)).text
             assert line.startswith("△ 0:00 ● ") or line.startswith("▲ 0:00 ● ")
             assert f"#{esc.ticket_id} " in line
@@ -297,11 +299,11 @@ async def test_the_top_bar_at_80_columns_keeps_every_count(tmp_path: Path) -> No
     app = SupervisorApp(store, settings(), clock=FakeClock(NOW))
     async with app.run_test(size=(80, 24)) as pilot:
         await settled(pilot, app)
-        app._tick()
+        app.board._tick()
         await pilot.pause()
         top = bar(app, TopBar)
         assert len(top) <= 78 and "…" not in top
-        summary = app.board.summary()
+        summary = app.board.agents.summary()
         for count in summary.values():
             if count:
                 assert f"{count}" in top
@@ -337,16 +339,16 @@ async def test_a_view_token_hides_the_action_keys_and_says_view_only(tmp_path: P
     try:
         async with app.run_test(size=(160, 50)) as pilot:
             for _ in range(400):
-                if client.scope and app.feed.selected is not None:
+                if client.scope and app.board.feed.selected is not None:
                     break
                 await pilot.pause(0.05)
-            assert client.scope == "view" and app.feed.selected is not None
-            app._tick()
+            assert client.scope == "view" and app.board.feed.selected is not None
+            app.board._tick()
             await pilot.pause()
             assert "view only" in bar(app, TopBar)
             # False hides a key from the footer (None would grey it out)
             for action in ("ack", "note", "snooze", "resolve"):
-                assert app.check_action(action, ()) is False, action
+                assert app.board.check_action(action, ()) is False, action
             await pilot.press("a")
             await pilot.pause(0.2)
             assert len(app.screen_stack) == 1  # no note dialog to type into and be refused
@@ -365,12 +367,12 @@ async def test_on_the_wall_a_pause_resumes_by_itself(tmp_path: Path) -> None:
         await pilot.press("p")
         await pilot.pause()
         # a countdown of under a second (0:00 or 0:01 as the clock rounds it)
-        assert app.paused and re.search(r"resumes in 0:0[01]", bar(app, TopBar))
+        assert app.board.paused and re.search(r"resumes in 0:0[01]", bar(app, TopBar))
         for _ in range(100):
-            if not app.paused:
+            if not app.board.paused:
                 break
             await pilot.pause(0.05)
-        assert not app.paused and "PAUSED" not in bar(app, TopBar)
+        assert not app.board.paused and "PAUSED" not in bar(app, TopBar)
     store.close()
 
 
@@ -381,7 +383,7 @@ async def test_a_desk_pause_waits_for_the_supervisor(tmp_path: Path) -> None:
         await settled(pilot, app, tiles=1)
         await pilot.press("p")
         await pilot.pause(0.6)
-        assert app.paused and "resumes" not in bar(app, TopBar)
+        assert app.board.paused and "resumes" not in bar(app, TopBar)
     store.close()
 
 
@@ -398,7 +400,7 @@ async def test_a_dialog_left_alone_closes_by_itself(tmp_path: Path) -> None:
                 break
             await pilot.pause(0.05)
         assert len(app.screen_stack) == 1
-        assert app.queue_filter is None  # closed as if cancelled
+        assert app.board.queue_filter is None  # closed as if cancelled
     store.close()
 
 
@@ -408,7 +410,7 @@ async def test_the_feed_stays_at_the_top_as_escalations_arrive(tmp_path: Path) -
     app = SupervisorApp(store, settings(), clock=clock)
     async with app.run_test(size=(160, 50)) as pilot:
         await settled(pilot, app)
-        feed = app.feed
+        feed = app.board.feed
         assert feed.selected is not None and feed.order[0] == feed.selected.escalation_id
         store.append([raise_event("late", NOW + 5)])
         for _ in range(200):
@@ -426,18 +428,18 @@ async def test_after_an_ack_the_cursor_moves_to_the_next_open_item(tmp_path: Pat
     app = SupervisorApp(store, settings(), clock=clock)
     async with app.run_test(size=(160, 50)) as pilot:
         await settled(pilot, app)
-        feed = app.feed
+        feed = app.board.feed
         first, second = feed.order[0], feed.order[1]
         assert feed.selected is not None and feed.selected.escalation_id == first
         await pilot.press("a")
         await pilot.pause(0.1)
         await pilot.press("enter")  # no note
         for _ in range(200):
-            if app.state.escalations[first].acked_by:
+            if app.board.state.escalations[first].acked_by:
                 break
             await pilot.pause(0.05)
         await pilot.pause(0.1)
-        assert app.state.escalations[first].acked_by == "ana"
+        assert app.board.state.escalations[first].acked_by == "ana"
         assert feed.selected is not None and feed.selected.escalation_id == second
     store.close()
 
@@ -466,9 +468,9 @@ async def test_enter_shows_an_escalation_in_full(tmp_path: Path) -> None:
     app = SupervisorApp(store, settings(), clock=clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(pilot, app)
-        tickets = [i for i in app.feed.order if app.state.escalations[i].ticket_id]
-        app.feed.select(tickets[0])
-        esc = app.state.escalations[tickets[0]]
+        tickets = [i for i in app.board.feed.order if app.board.state.escalations[i].ticket_id]
+        app.board.feed.select(tickets[0])
+        esc = app.board.state.escalations[tickets[0]]
         await pilot.press("n")
         await pilot.pause(0.1)
         await pilot.press(*"called the customer", "enter")
@@ -510,7 +512,7 @@ async def test_when_the_hub_goes_down_nothing_on_the_terminal_looks_current(
                 if client.seq == hub.state.seq and len(app.query(QueueTile)) == 5:
                     break
                 await pilot.pause(0.05)
-            app._tick()
+            app.board._tick()
             await pilot.pause()
             assert "● LIVE" in bar(app, TopBar)
             assert not any(t.stale for t in app.query(QueueTile))
@@ -519,7 +521,7 @@ async def test_when_the_hub_goes_down_nothing_on_the_terminal_looks_current(
                 if client.state == "reconnecting":
                     break
                 await pilot.pause(0.05)
-            app._tick()
+            app.board._tick()
             await pilot.pause()
             assert "✖ HUB DOWN" in bar(app, TopBar)
             fresh = bar(app, FreshnessBar)

@@ -1,134 +1,52 @@
-"""The Textual app: the wall view of one floor, fed by following the store."""
+"""The Textual app: one floor's board, live, on a hub terminal, or replayed.
+
+The app is the shell: it builds the board screen (``screens.board``) for what it is given,
+owns the process's signals and the collector's life, and offers the board's actions in the
+command palette. The board does the rest.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import signal
-import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import cast, overload
 
-from rich.text import Text
-from textual import on, work
-from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-from textual.containers import Horizontal
 from textual.markup import escape as escape_markup
-from textual.message import Message
-from textual.timer import Timer
-from textual.widgets import Footer, Static
 
-from supervisor_tui.core import fmt
-from supervisor_tui.core.bell import CritBell
-from supervisor_tui.core.commands import CommandRefused, EscalationDesk
-from supervisor_tui.core.freshness import SourceCondition, board_status, queue_condition
-from supervisor_tui.core.kpis import (
-    ABANDON_FORMULA,
-    SL_FORMULA,
-    QueueKpis,
-    backlog_severity,
-    queue_kpis,
-)
-from supervisor_tui.core.projection import Changes, Escalation, FloorState
-from supervisor_tui.core.replay import Mark, ReplayPlayer, parse_hms
-from supervisor_tui.core.rules import RuleEngine
-from supervisor_tui.core.targets import FloorTargets
-from supervisor_tui.core.training import RecordedAction, TrainingSession
-from supervisor_tui.hub.client import HubClient, RemoteDesk
+from supervisor_tui.core.commands import Desk, EscalationDesk
+from supervisor_tui.core.feed import FloorFeed, LocalFloor
+from supervisor_tui.core.replay import ReplayPlayer
+from supervisor_tui.core.training import TrainingSession
 from supervisor_tui.hub.collector import Collector
-from supervisor_tui.model import (
-    EscalationAcked,
-    EscalationNoted,
-    EscalationRaised,
-    EscalationResolved,
-    EscalationSnoozed,
-    Event,
-    Payload,
-    Severity,
-)
-from supervisor_tui.screens import ChoiceScreen, HelpScreen, ScoreCardScreen, TextPrompt
-from supervisor_tui.screens.detail import EscalationDetail, EscalationView, detail_text
-from supervisor_tui.store import Store, StoreError
+from supervisor_tui.playback import ReplayController
+from supervisor_tui.screens.board import BoardScreen, FloorSettings
 from supervisor_tui.themes import use_theme
-from supervisor_tui.widgets import (
-    AgentBoard,
-    EscalationFeed,
-    FreshnessBar,
-    QueueTile,
-    QueueTiles,
-    TimelineBar,
-    TopBar,
-)
-from supervisor_tui.widgets.queuetable import QueueRow, QueueTable
-from supervisor_tui.widgets.topbar import TopLine, clock_text
 
-READ_BATCH = 5_000
-
-
-@dataclass(frozen=True)
-class FloorSettings:
-    """What the dashboard needs to know; built by the CLI (or a test) from the config."""
-
-    floor_name: str
-    operator: str
-    targets: FloorTargets
-    rules: RuleEngine
-    profile: str = "desk"
-    stale_after_s: float = 60.0
-    keys: dict[str, str] = field(default_factory=dict)
-    """Binding id -> key, from the config's [keys] table."""
-    wall_pause_resume_s: float = 300.0
-    """On the wall profile a pause resumes by itself after this long."""
-    dialog_idle_s: float = 120.0
-    """A dialog left this long without input closes by itself."""
-    theme: str = "dark"
-    bell: bool = False
-    """Ring the terminal bell once for each new CRIT escalation."""
-    bell_in_replay: bool = False
-    wall_page_s: float = 15.0
-    """On the wall profile, how long each page of a queue table too long for the screen shows."""
-    long_break_s: float = 20 * 60.0
-
-
-class EventsArrived(Message):
-    def __init__(self, events: list[Event]) -> None:
-        super().__init__()
-        self.events = events
-
-
-class FloorReplaced(Message):
-    """The hub resent the whole floor (this terminal fell behind or reconnected late)."""
-
-    def __init__(self, state: FloorState) -> None:
-        super().__init__()
-        self.state = state
+__all__ = ["FloorSettings", "SupervisorApp"]
 
 
 class FloorCommands(Provider):
-    """The command palette: every board action, and a filter per queue."""
+    """The command palette: the registry's actions this mode takes, and a filter per queue."""
 
     def _commands(self) -> Iterable[tuple[str, str, Callable[[], object]]]:
         app = self.app
         assert isinstance(app, SupervisorApp)
-        if app.check_action("ack", ()) is not False:
-            yield "Ack selected escalation", "with an optional note", app.action_ack
-            yield "Note on selected escalation", "adds a note", app.action_note
-            yield "Snooze selected escalation", "hide it for a while", app.action_snooze
-            yield "Resolve selected escalation", "close it by hand", app.action_resolve
-        yield "Escalation detail", "the selected escalation in full", app.action_detail
-        yield "Pause / resume the board", "hold updates while you read", app.action_pause
-        yield "Help", "keys and formulas", app.action_help
-        yield "Filter: all queues", "show the whole floor", partial(app.set_queue_filter, None)
-        for queue in app.state.queues.values():
+        board = app.board
+        for entry in board.ACTIONS:
+            if entry.palette is not None and board.offers(entry):
+                yield entry.palette, entry.palette_help, partial(board.run_action, entry.action)
+        yield "Filter: all queues", "show the whole floor", partial(board.set_queue_filter, None)
+        for queue in board.state.queues.values():
             yield (
                 f"Filter: {escape_markup(queue.name)}",  # a helpdesk's name is text
                 f"only {escape_markup(queue.queue_id)}",
-                partial(app.set_queue_filter, queue.queue_id),
+                partial(board.set_queue_filter, queue.queue_id),
             )
 
     async def discover(self) -> Hits:
@@ -147,143 +65,100 @@ _ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class SupervisorApp(App[None]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "supervisor-tui"
     COMMANDS = App.COMMANDS | {FloorCommands}
     ENABLE_COMMAND_PALETTE = True
+    BOARD: type[BoardScreen] = BoardScreen
+    """The board screen (a site's own subclass may add actions to its registry)."""
 
-    BINDINGS = [
-        Binding("a", "ack", "Ack", id="escalation.ack", tooltip="Acknowledge, with a note"),
-        Binding("n", "note", "Note", id="escalation.note"),
-        Binding("s", "snooze", "Snooze", id="escalation.snooze"),
-        Binding("r", "resolve", "Resolve", id="escalation.resolve"),
-        Binding("enter", "detail", "Detail", id="escalation.detail", key_display="⏎"),
-        Binding("slash", "filter", "Filter", id="board.filter", key_display="/"),
-        Binding("p", "pause", "Pause", id="board.pause"),
-        Binding("question_mark", "help", "Help", id="app.help", key_display="?"),
-        Binding("q", "quit", "Quit", id="app.quit"),
-        Binding("space", "replay_play", "Play/pause", id="replay.play"),
-        Binding("plus,equals_sign", "replay_faster", "Faster", id="replay.faster", key_display="+"),
-        Binding("minus", "replay_slower", "Slower", id="replay.slower", key_display="-"),
-        Binding("left", "replay_seek(-60)", "-1 min", id="replay.back", show=False),
-        Binding("right", "replay_seek(60)", "+1 min", id="replay.forward", show=False),
-        Binding("shift+left", "replay_seek(-900)", "-15 min", id="replay.back15", show=False),
-        Binding("shift+right", "replay_seek(900)", "+15 min", id="replay.forward15", show=False),
-        Binding("g", "replay_goto", "Go to", id="replay.goto"),
-        Binding(
-            "left_square_bracket",
-            "replay_previous",
-            "Prev esc",
-            id="replay.previous",
-            key_display="[",
-        ),
-        Binding(
-            "right_square_bracket", "replay_next", "Next esc", id="replay.next", key_display="]"
-        ),
-    ]
-    LIVE_ONLY = frozenset({"pause"})
-    REPLAY_ONLY = frozenset(
-        {
-            "replay_play",
-            "replay_faster",
-            "replay_slower",
-            "replay_seek",
-            "replay_goto",
-            "replay_previous",
-            "replay_next",
-        }
-    )
-    OPERATOR = frozenset({"ack", "note", "snooze", "resolve"})
-
+    @overload
     def __init__(
         self,
-        store: Store | HubClient,
+        store: LocalFloor,
         settings: FloorSettings,
         *,
         clock: Callable[[], float],
         collector: Collector | None = None,
-        desk: EscalationDesk | RemoteDesk | None = None,
+        desk: Desk | None = None,
+        tick_s: float = 1.0,
+        player: ReplayPlayer | None = None,
+        training: TrainingSession | None = None,
+        card_path: Path | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        store: FloorFeed,
+        settings: FloorSettings,
+        *,
+        clock: Callable[[], float],
+        collector: Collector | None = None,
+        desk: Desk,
+        tick_s: float = 1.0,
+        player: ReplayPlayer | None = None,
+        training: TrainingSession | None = None,
+        card_path: Path | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        store: FloorFeed,
+        settings: FloorSettings,
+        *,
+        clock: Callable[[], float],
+        collector: Collector | None = None,
+        desk: Desk | None = None,
         tick_s: float = 1.0,
         player: ReplayPlayer | None = None,
         training: TrainingSession | None = None,
         card_path: Path | None = None,
     ) -> None:
+        """``store``: what the board follows (a store, a hub link, a recording's store);
+        ``desk``: where commands go, by default the store itself (the overloads say a
+        feed that is not a store must come with its desk); ``player``: a replay, moved by
+        its own controller."""
         super().__init__()
         self.store = store
         self.settings = settings
         self.clock = player.clock if player is not None else clock
         self.collector = collector
-        self.tick_s = tick_s
-        self.player = player
-        self.training = training
-        self.card_path = card_path
-        self.card_written: tuple[Path, Path] | None = None
-        self._recorded: dict[str, RecordedAction] = {}
-        self._last_step = time.monotonic()
-        self._chrome_shown: tuple[int, str] = (0, "")
-        self.write_backs_pending = 0
-        """Acks and notes in the outbox not yet delivered to their helpdesk."""
-        self.painted_hook: Callable[[list[Event]], None] | None = None
-        """Called once events are on screen (after the refresh that shows them): benchmarks."""
-        if desk is None:
-            assert not isinstance(store, HubClient), "a hub terminal acts through RemoteDesk"
-            desk = EscalationDesk(store, self.clock)
-        self.desk: EscalationDesk | RemoteDesk = desk
-        self.state = player.state if player is not None else FloorState(settings.targets)
-        # The board's widgets, made once: painting reaches them whichever screen is on top.
-        self.topbar = TopBar(id="topbar")
-        self.tiles = QueueTiles(id="tiles")
-        self.queue_table = QueueTable(
-            id="queue-table", page_s=settings.wall_page_s if settings.profile == "wall" else None
-        )
-        self.queue_table.display = False
-        self.tiles.table = self.queue_table
-        self._levels: dict[str, Severity | None] = {}
-        self._view_only_shown = False
-        self._resume_timer: Timer | None = None
-        self._resume_at: float | None = None
-        """When a wall's pause resumes by itself (monotonic), shown as a countdown."""
-        self.board = AgentBoard(id="agents", long_break_s=settings.long_break_s)
-        on = settings.bell and (player is None or settings.bell_in_replay)
-        self.crit_bell = CritBell(self.bell, since=self.clock(), enabled=on)
-        self.feed = EscalationFeed(id="feed", show_detail=settings.profile == "desk")
-        self.timeline = TimelineBar(id="timeline")
-        self.freshness = FreshnessBar(id="freshness")
-        self.paused = False
-        self.held: list[Event] = []
-        self.queue_filter: str | None = None
-        self._bell: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._read_seq = 0
-
-    # -- layout -----------------------------------------------------------------------------
-
-    def compose(self) -> ComposeResult:
-        yield self.topbar
-        yield self.tiles
-        yield self.queue_table
-        yield Static(
-            Text(
-                f"SL = {SL_FORMULA} · abandon = {ABANDON_FORMULA} · need = Erlang C for the "
-                "SL target (press ? for every formula)",
-                style="dim",
+        replay = ReplayController(player, training, card_path) if player is not None else None
+        self.board = self.BOARD(
+            store,
+            settings,
+            clock=self.clock,
+            desk=(
+                desk if desk is not None else EscalationDesk(cast(LocalFloor, store), self.clock)
             ),
-            id="formulas",
+            collector=collector,
+            replay=replay,
+            tick_s=tick_s,
         )
-        with Horizontal(id="main"):
-            yield self.board
-            yield self.feed
-        if self.player is not None:
-            yield self.timeline
-        yield self.freshness
-        yield Footer()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def binding_ids(cls) -> set[str]:
         """Every binding a site may remap with the config's [keys] table."""
-        ids = {b.id for b in cls.BINDINGS if isinstance(b, Binding) and b.id}
-        ids |= {b.id for b in EscalationFeed.BINDINGS if isinstance(b, Binding) and b.id}
-        return ids
+        return cls.BOARD.binding_ids()
+
+    @property
+    def dialog_idle_s(self) -> float:
+        """Read by every dialog: it closes after this long without input."""
+        return self.settings.dialog_idle_s
+
+    @property
+    def player(self) -> ReplayPlayer | None:
+        return self.board.replay.player if self.board.replay is not None else None
+
+    @property
+    def training(self) -> TrainingSession | None:
+        return self.board.replay.training if self.board.replay is not None else None
+
+    @property
+    def card_written(self) -> tuple[Path, Path] | None:
+        return self.board.replay.card_written if self.board.replay is not None else None
 
     async def on_mount(self) -> None:
         if self.settings.keys:
@@ -291,25 +166,11 @@ class SupervisorApp(App[None]):
         use_theme(self, self.settings.theme)
         self._loop = asyncio.get_running_loop()
         self._exit_on(self._loop, *_ENDING_SIGNALS)
-        self._bell = asyncio.Event()
-        self.store.add_listener(self._ring)
-        feed = self.feed
-        feed.set_realert({rule.id: rule.realert_after_s for rule in self.settings.rules.rules})
-        feed.focus()
-        if self.player is not None:
-            if self.training is not None:
-                self._recorded = TrainingSession.recorded_actions(self.player.recording)
-            self._repaint_all()
-            self.set_interval(0.1, self._replay_step, name="replay")
-            self._start_clocks()
-            return
         if self.collector is not None:
             await self.collector.start()
-        if isinstance(self.store, HubClient):
-            self.store.start()
-        self._paint_chrome(self.clock())
-        self.follow_store()
-        self._start_clocks()
+
+    def get_default_screen(self) -> BoardScreen:
+        return self.board
 
     async def on_unmount(self) -> None:
         if self._loop is not None:
@@ -327,761 +188,6 @@ class SupervisorApp(App[None]):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, partial(self.exit, return_code=128 + sig))
 
-    def _ring(self, seq: int) -> None:
-        """Called by the store after a commit, from whichever thread committed."""
-        loop, bell = self._loop, self._bell
-        if loop is not None and bell is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(bell.set)
-
-    # -- following the store --------------------------------------------------------------
-
-    @work(exclusive=True, group="follow", name="follow-store")
-    async def follow_store(self) -> None:
-        assert self._bell is not None
-        counted_at = -math.inf
-        while True:
-            try:
-                events = await asyncio.to_thread(self.store.read_from, self._read_seq, READ_BATCH)
-            except StoreError as exc:
-                self.say(str(exc), title="Store", severity="error", timeout=10)
-                await asyncio.sleep(2)
-                continue
-            if isinstance(self.store, HubClient):
-                snapshot = self.store.take_snapshot()
-                if snapshot is not None:  # the hub resent the whole floor
-                    self._read_seq, state = snapshot
-                    self.post_message(FloorReplaced(state))
-                    continue
-            if events:
-                self._read_seq = events[-1].seq
-                self.post_message(EventsArrived(events))
-                if len(events) == READ_BATCH:
-                    continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._bell.wait(), 0.5)
-            self._bell.clear()
-            # the bar shows it once a second: no need to ask the store after every commit
-            if time.monotonic() - counted_at >= 1.0:
-                counted_at = time.monotonic()
-                with contextlib.suppress(StoreError):
-                    self.write_backs_pending = await asyncio.to_thread(
-                        self.store.outbox_pending_count
-                    )
-
-    @on(FloorReplaced)
-    def _floor_replaced(self, message: FloorReplaced) -> None:
-        self.state = message.state
-        self.held.clear()
-        self._repaint_all()
-        self._paint_chrome(self.clock())
-
-    @on(EventsArrived)
-    def _events_arrived(self, message: EventsArrived) -> None:
-        if self.paused:
-            self.held.extend(message.events)
-            self._paint_chrome(self.clock())
-            return
-        self.state.apply_all(message.events)
-        changes = self.state.take_changes()
-        # The top bar and freshness bar move with the clock tick; between ticks they repaint
-        # only for what they count (escalations needing an ack, agents joining).
-        self._paint(changes, chrome=bool(changes.escalations) or changes.agents_added)
-        if self.painted_hook is not None:
-            hook, events = self.painted_hook, message.events
-            self.call_after_refresh(lambda: hook(events))
-
-    # -- painting -------------------------------------------------------------------------
-
-    def _queue_severity(self) -> dict[str, Severity]:
-        now = self.clock()
-        worst: dict[str, Severity] = {}
-        for esc in self.state.escalations.values():
-            if not esc.is_open or esc.is_snoozed(now) or not esc.subject.startswith("queue:"):
-                continue
-            if esc.queue_id and (
-                esc.queue_id not in worst or esc.severity.rank > worst[esc.queue_id].rank
-            ):
-                worst[esc.queue_id] = esc.severity
-        return worst
-
-    def _paint(self, changes: Changes, *, chrome: bool = True) -> None:
-        now = self.clock()
-        tiles = self.tiles
-        if changes.queues_added:
-            for queue_id, queue in self.state.queues.items():
-                if tiles.tile(queue_id) is None:
-                    tile = QueueTile(queue_id, queue.name, queue.channel.value)
-                    tile.display = self.queue_filter in (None, queue_id)
-                    tiles.add(tile)
-                    changes.queues.add(queue_id)
-            self.call_after_refresh(self._refit)
-        if changes.queues or changes.escalations:
-            touched = changes.queues | {
-                e.queue_id
-                for i in changes.escalations
-                if (e := self.state.escalations.get(i)) is not None and e.queue_id
-            }
-            self._paint_queues(touched, now)
-        board = self.board
-        if changes.agents_added:
-            board.set_agents(self.state.agents, now)
-        elif changes.agents:
-            board.agents_changed(changes.agents)
-        if changes.escalations:
-            self.crit_bell.hear(changes.escalations, self.state.escalations)
-            self.feed.update(self.state.escalations, now, changes.escalations)
-            self.feed.set_live_titles(self.settings.rules.current_titles(self.state, now))
-        if chrome:
-            self._paint_chrome(now)
-
-    def on_resize(self) -> None:
-        self.call_after_refresh(self._refit)
-
-    def _refit(self) -> None:
-        """Tiles or the compact table, whichever this screen holds, painted at once."""
-        self.tiles.fit()
-        if not self.paused:
-            self._paint_queues(self.state.queues, self.clock())
-
-    def _paint_queues(self, queue_ids: Iterable[str], now: float) -> None:
-        """The tiles of these queues, worst first; or, when the tiles do not fit, the
-        compact table of every queue."""
-        severity = self._queue_severity()
-        tiles = self.tiles
-        if tiles.compact:
-            rows = [
-                QueueRow(*figures, order=tiles.arrival(queue_id))
-                for queue_id in self.state.queues
-                if self.queue_filter in (None, queue_id)
-                and (figures := self._queue_figures(queue_id, now, severity)) is not None
-            ]
-            self.queue_table.show(rows, now)
-            return
-        for queue_id in queue_ids:
-            self._show_tile(queue_id, now, severity)
-        tiles.order_by_severity(self._levels)
-
-    def _queue_figures(
-        self, queue_id: str, now: float, severity: dict[str, Severity]
-    ) -> tuple[QueueKpis, Severity | None, str | None] | None:
-        """A queue's figures, its level (the worst of its open escalations and, for a ticket
-        queue, its SLA clocks) and, when its sources are not current, why and how old."""
-        queue = self.state.queues.get(queue_id)
-        if queue is None:
-            return None
-        kpis = queue_kpis(self.state, queue, now)
-        level = severity.get(queue_id)
-        backlog = backlog_severity(kpis)
-        if backlog is not None and (level is None or backlog.rank > level.rank):
-            level = backlog
-        self._levels[queue_id] = level
-        stale: str | None = None
-        if self.player is None:
-            found = queue_condition(
-                self.state, queue_id, now, self.settings.stale_after_s, cut_off=self._cut_off()
-            )
-            if found is not None:
-                condition, age = found
-                stale = condition.value.upper()
-                if age is not None and condition is not SourceCondition.NEVER:
-                    stale += f" {fmt.duration(age)}"
-        return kpis, level, stale
-
-    def _show_tile(self, queue_id: str, now: float, severity: dict[str, Severity]) -> None:
-        tile = self.tiles.tile(queue_id)
-        if tile is None or not tile.display:
-            return
-        if tile.region and not tile.region.overlaps(self.tiles.region):
-            return  # scrolled out of sight: the clock tick paints it when it comes back
-        figures = self._queue_figures(queue_id, now, severity)
-        if figures is not None:
-            tile.show(*figures)
-
-    def _mode(self) -> str:
-        if self.player is not None:
-            what = "replay · training" if self.training is not None else "replay"
-            if self.player.decision is not None:
-                return f"{what} · decision point"
-            if not self.player.playing:
-                return f"{what} paused"
-            return f"{what} {self.player.speed:.0f}x"
-        return "paused" if self.paused else "live"
-
-    def _cut_off(self) -> bool:
-        """A hub terminal that hears nothing from its hub: nothing on it is current."""
-        return isinstance(self.store, HubClient) and self.store.link_status() != "hub: live"
-
-    @property
-    def view_only(self) -> bool:
-        """A hub terminal on a token of scope "view" (the hub says so when it greets)."""
-        return isinstance(self.store, HubClient) and self.store.scope == "view"
-
-    def _paint_chrome(self, now: float) -> None:
-        if self.view_only != self._view_only_shown:
-            self._view_only_shown = self.view_only
-            self.refresh_bindings()
-        attention = sum(1 for e in self.state.escalations.values() if e.needs_attention(now))
-        if self.player is not None:
-            recording = self.player.recording
-            self.timeline.show(
-                recording.start,
-                recording.end,
-                now,
-                [m.at for m in recording.marks],
-                self.settings.targets.offset_at(now),
-            )
-        link = self.store.link_status() if isinstance(self.store, HubClient) else None
-        collector = self.collector
-        status = board_status(
-            self.state.sources,
-            now,
-            self.settings.stale_after_s,
-            hub_link=link,
-            store_trouble=collector.store_trouble if collector is not None else None,
-            paused=self.paused,
-            replay=self.player is not None,
-        )
-        queue = self.state.queues.get(self.queue_filter) if self.queue_filter else None
-        self.topbar.show(
-            TopLine(
-                floor=self.settings.floor_name,
-                now=now,
-                utc_offset_s=self.settings.targets.offset_at(now),
-                status=status,
-                mode=self._mode(),
-                held=len(self.held),
-                attention=attention,
-                agents=self.board.summary(),
-                queue_filter=queue.name if queue is not None else self.queue_filter,
-                view_only=self.view_only,
-                resume_in=None if self._resume_at is None else self._resume_at - time.monotonic(),
-                paused=self.paused,
-            )
-        )
-        self.freshness.show(
-            self.state.sources,
-            now,
-            self.settings.stale_after_s,
-            self.write_backs_pending,
-            link=link,
-            alert=self._store_alert(),
-            paused=self.paused,
-            replay=self.player is not None,
-        )
-
-    def _store_alert(self) -> str | None:
-        collector = self.collector
-        if collector is None or collector.store_trouble is None:
-            return None
-        return (
-            f"STORE REFUSES WRITES: {collector.store_trouble} · "
-            f"{collector.events_waiting:,} events kept, retrying"
-        )
-
-    def _tick(self) -> None:
-        """Every clock on the board moves (after a seek, or in one go)."""
-        self._tick_tiles()
-        self._tick_agents()
-        self._tick_feed()
-
-    def _start_clocks(self) -> None:
-        """Once a second each, a third of a second apart: the tiles, the agents board and the
-        feed each get a frame of their own instead of one big frame for the whole screen."""
-        self.set_interval(self.tick_s, self._tick_tiles, name="clock-tiles")
-        for delay, tick in (
-            (self.tick_s / 3, self._tick_agents),
-            (2 * self.tick_s / 3, self._tick_feed),
-        ):
-            self.set_timer(delay, partial(self.set_interval, self.tick_s, tick))
-
-    def _tick_tiles(self) -> None:
-        now = self.clock()
-        if not self.paused:
-            self._paint_queues(self.state.queues, now)
-        self._paint_chrome(now)
-
-    def _tick_agents(self) -> None:
-        if not self.paused:
-            self.board.tick(self.clock())
-
-    def _tick_feed(self) -> None:
-        if not self.paused:
-            now = self.clock()
-            self.feed.set_live_titles(self.settings.rules.current_titles(self.state, now))
-            self.feed.tick(now)
-
-    # -- actions --------------------------------------------------------------------------
-
-    @on(EscalationFeed.Selected)
-    def _selection_moved(self) -> None:
-        if self.screen_stack:  # a selection that arrives as the app closes changes nothing
-            self.refresh_bindings()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        replaying = self.player is not None
-        if action in self.REPLAY_ONLY:
-            # Not while a prompt is open: a space typed into a note is not "play".
-            return replaying and len(self.screen_stack) == 1
-        if action in self.LIVE_ONLY:
-            return not replaying
-        if action in self.OPERATOR and replaying and self.training is None:
-            return False  # a recording is never changed; training acts in memory
-        if action in self.OPERATOR and self.view_only:
-            return False  # the token may watch, not act: the keys are not offered at all
-        if action == "detail":
-            if len(self.screen_stack) > 1:
-                return False  # Enter in a dialog is the dialog's
-            return None if self.feed.selected is None else True
-        if action in ("ack", "snooze", "resolve", "note"):
-            esc = self.feed.selected
-            if esc is None or (action != "note" and not esc.is_open):
-                return None  # shown, but greyed out: nothing to act on
-        return True
-
-    def say(
-        self,
-        message: str,
-        *,
-        title: str = "",
-        severity: str = "information",
-        timeout: float | None = None,
-    ) -> None:
-        """A toast; its text may hold vendor text or error messages, so it is never markup."""
-        self.notify(
-            message,
-            title=title,
-            severity=severity,  # type: ignore[arg-type]
-            timeout=timeout,
-            markup=False,
-        )
-
-    def _selected(self) -> Escalation | None:
-        esc = self.feed.selected
-        if esc is None:
-            self.say("No escalation is selected.", severity="warning")
-        return esc
-
-    def _train(self, esc: Escalation, action: str, text: str) -> None:
-        """A trainee's action: shown on the board, scored, never written to the recording."""
-        assert self.player is not None and self.training is not None
-        now = self.clock()
-        by = self.settings.operator
-        payload: Payload
-        if action == "ack":
-            payload = EscalationAcked(escalation_id=esc.escalation_id, by=by, note=text, at=now)
-        elif action == "note":
-            payload = EscalationNoted(escalation_id=esc.escalation_id, by=by, note=text, at=now)
-        elif action == "snooze":
-            payload = EscalationSnoozed(
-                escalation_id=esc.escalation_id, by=by, until=now + float(text) * 60, at=now
-            )
-        else:
-            payload = EscalationResolved(
-                escalation_id=esc.escalation_id, by=by, reason=text or "resolved by hand", at=now
-            )
-        self.state.apply_overlay("training", payload, now)
-        self._paint(self.state.take_changes())
-        open_decision = self.training.open_decision
-        if (
-            action != "note"
-            and open_decision is not None
-            and (open_decision.escalation_id == esc.escalation_id)
-        ):
-            decision = self.training.act(
-                action, text if action != "snooze" else "", time.monotonic()
-            )
-            if decision is not None:
-                self.say(
-                    f"{decision.score:.0f} points: you chose {decision.action} "
-                    f"in {fmt.duration(decision.took_s)}; the recorded supervisor chose "
-                    f"{decision.recorded.action}"
-                    + (
-                        f" after {fmt.duration(decision.recorded.after_s)}"
-                        if decision.recorded.after_s is not None
-                        else ""
-                    ),
-                    title="Decision scored",
-                    timeout=8,
-                )
-            self.player.decision = None
-            self.player.playing = True
-        self._paint_chrome(self.clock())
-
-    async def _operator(
-        self, what: str, esc: Escalation, action: str, text: str, call: Callable[[], object]
-    ) -> bool:
-        if self.training is not None:
-            self._train(esc, action, text)
-            return True
-        return await self._run_command(what, call)
-
-    async def _run_command(self, what: str, call: Callable[[], object]) -> bool:
-        try:
-            await asyncio.to_thread(call)
-        except CommandRefused as exc:
-            self.say(str(exc), title=what, severity="warning")
-            return False
-        except StoreError as exc:
-            self.say(f"not saved: {exc}", title=what, severity="error", timeout=15)
-            return False
-        return True
-
-    @work(exclusive=True, group="command")
-    async def action_ack(self) -> None:
-        esc = self._selected()
-        if esc is None:
-            return
-        note = await self.push_screen_wait(
-            TextPrompt(
-                "Acknowledge", placeholder="note (optional)", subject=self.feed.title_of(esc)
-            )
-        )
-        if note is None:
-            return
-        saved = await self._operator(
-            "Ack", esc, "ack", note, partial(self.desk.ack, esc, self.settings.operator, note)
-        )
-        if saved:
-            self.feed.select_next_open(esc.escalation_id)
-        if saved and self.training is None:
-            self.say(f"Acked: {esc.title}", title="Ack saved")
-
-    @work(exclusive=True, group="command")
-    async def action_note(self) -> None:
-        esc = self._selected()
-        if esc is None:
-            return
-        note = await self.push_screen_wait(
-            TextPrompt(
-                "Add a note", placeholder="note", required=True, subject=self.feed.title_of(esc)
-            )
-        )
-        if note:
-            await self._operator(
-                "Note",
-                esc,
-                "note",
-                note,
-                partial(self.desk.note, esc, self.settings.operator, note),
-            )
-
-    @work(exclusive=True, group="command")
-    async def action_snooze(self) -> None:
-        esc = self._selected()
-        if esc is None:
-            return
-        choice = await self.push_screen_wait(
-            ChoiceScreen(
-                f"Snooze: {self.feed.title_of(esc)}",
-                [("5", "5 minutes"), ("15", "15 minutes"), ("30", "30 minutes"), ("60", "1 hour")],
-            )
-        )
-        if choice is not None:
-            await self._operator(
-                "Snooze",
-                esc,
-                "snooze",
-                choice,
-                partial(self.desk.snooze, esc, self.settings.operator, float(choice)),
-            )
-
-    @work(exclusive=True, group="command")
-    async def action_resolve(self) -> None:
-        esc = self._selected()
-        if esc is None:
-            return
-        reason = await self.push_screen_wait(
-            TextPrompt(
-                "Resolve", placeholder="what was done (optional)", subject=self.feed.title_of(esc)
-            )
-        )
-        if reason is not None:
-            saved = await self._operator(
-                "Resolve",
-                esc,
-                "resolve",
-                reason,
-                partial(self.desk.resolve, esc, self.settings.operator, reason),
-            )
-            if saved:
-                self.feed.select_next_open(esc.escalation_id)
-
-    def action_detail(self) -> None:
-        """The selected escalation in full: title then and now, ticket, every step."""
-        esc = self.feed.selected
-        if esc is None:
-            return
-        queue = self.state.queues.get(esc.queue_id) if esc.queue_id else None
-        view = EscalationView(
-            now_title=self.feed.title_of(esc),
-            queue_name=queue.name if queue is not None else None,
-            show_subject=self.settings.profile == "desk",
-            write_backs_pending=self.write_backs_pending,
-        )
-        offset = self.settings.targets.utc_offset_s
-        blocks = detail_text(esc, view, lambda ts: clock_text(ts, offset), self.clock())
-        self.push_screen(EscalationDetail(blocks))
-
-    @work(exclusive=True, group="command")
-    async def action_filter(self) -> None:
-        options = [("*", "All queues")] + [
-            (queue.queue_id, queue.name) for queue in self.state.queues.values()
-        ]
-        choice = await self.push_screen_wait(ChoiceScreen("Show which queue?", options))
-        if choice is not None:
-            self.set_queue_filter(None if choice == "*" else choice)
-
-    def set_queue_filter(self, queue_id: str | None) -> None:
-        self.queue_filter = queue_id
-        for tile in self.tiles.query(QueueTile):
-            tile.display = queue_id in (None, tile.queue_id)
-        self._refit()
-        self.board.set_queue_filter(queue_id)
-        self.feed.set_queue_filter(queue_id)
-        self._paint_chrome(self.clock())
-
-    @property
-    def dialog_idle_s(self) -> float:
-        """Read by every dialog: it closes after this long without input."""
-        return self.settings.dialog_idle_s
-
-    def _auto_resume(self) -> None:
-        if self.paused:
-            self.action_pause()
-
-    def action_pause(self) -> None:
-        self.paused = not self.paused
-        if self._resume_timer is not None:
-            self._resume_timer.stop()
-            self._resume_timer = self._resume_at = None
-        if self.paused and self.settings.profile == "wall":
-            # a stray key must not freeze a wall nobody watches over for ever
-            wait = self.settings.wall_pause_resume_s
-            self._resume_at = time.monotonic() + wait
-            self._resume_timer = self.set_timer(wait, self._auto_resume, name="auto-resume")
-        if not self.paused and self.held:
-            held, self.held = self.held, []
-            self.state.apply_all(held)
-            self._paint(self.state.take_changes())
-        self._paint_chrome(self.clock())
-        self.say(
-            "Board paused: events are still recorded." if self.paused else "Board live again.",
-            timeout=3,
-        )
-
-    def action_help(self) -> None:
-        keys = [
-            (b.key_display or b.key, b.description)
-            for b in self.BINDINGS
-            if isinstance(b, Binding)
-            and self.check_action(b.action.split("(")[0], ()) is not False  # this mode's keys
-        ]
-        keys += [
-            ("↑ ↓", "move in the escalation feed"),
-            ("tab", "switch between panels"),
-            ("ctrl+p", "command palette"),
-        ]
-        limits = [
-            (name, limit)
-            for name, source in sorted(self.state.sources.items())
-            for limit in source.limits
-        ]
-        self.push_screen(HelpScreen(keys, limits))
-
-    # -- replay ---------------------------------------------------------------------------
-
-    def _repaint_all(self) -> None:
-        """After a seek the floor is another one: every tile, agent and escalation."""
-        state = self.state
-        state.take_changes()
-        everything = Changes(
-            queues=set(state.queues),
-            agents=set(state.agents),
-            escalations=set(state.escalations),
-            sources=set(state.sources),
-            agents_added=True,
-            queues_added=True,
-        )
-        for tile in self.tiles.query(QueueTile):
-            tile.display = tile.queue_id in state.queues and self.queue_filter in (
-                None,
-                tile.queue_id,
-            )
-        self._paint(everything)
-        self.feed.update(state.escalations, self.clock(), None)
-
-    def _replay_step(self) -> None:
-        player = self.player
-        assert player is not None
-        wall = time.monotonic()
-        elapsed, self._last_step = wall - self._last_step, wall
-        was_deciding = player.decision is not None
-        try:
-            applied = player.advance(elapsed)
-        except StoreError as exc:
-            player.playing = False
-            self.say(str(exc), title="Recording", severity="error", timeout=15)
-            return
-        if applied:
-            self._paint(self.state.take_changes(), chrome=False)
-        if player.decision is not None and not was_deciding:
-            self._decision_point()
-        if (
-            self.training is not None
-            and player.t >= player.recording.end
-            and (self.training.open_decision is None and self.card_written is None)
-        ):
-            self.finish_training()
-        shown = (int(player.t), self._mode())
-        if shown != self._chrome_shown:  # the top bar and timeline move once a replayed second
-            self._chrome_shown = shown
-            self._paint_chrome(self.clock())
-
-    def _decision_point(self) -> None:
-        player, training = self.player, self.training
-        assert player is not None and player.decision is not None
-        mark = player.decision
-        event = player.recording.store.read_range(mark.seq - 1, mark.seq)
-        esc_id = getattr(event[0].payload, "escalation_id", "") if event else ""
-        self.feed.select(esc_id)
-        if training is not None and event:
-            payload = event[0].payload
-            assert isinstance(payload, EscalationRaised)
-            recorded = self._recorded.get(esc_id, RecordedAction("none", None))
-            training.stop(mark, payload, recorded, time.monotonic())
-            self.say(
-                f"Decision point: {payload.title}. Ack (a), snooze (s), resolve (r), "
-                "or space to let it go.",
-                title="Your call",
-                timeout=10,
-            )
-
-    def action_replay_play(self) -> None:
-        player = self.player
-        if player is None:
-            return
-        if player.decision is not None:
-            if self.training is not None and self.training.open_decision is not None:
-                self.training.act("none", "", time.monotonic())
-            player.decision = None
-            player.playing = True
-        else:
-            player.playing = not player.playing
-        self._last_step = time.monotonic()
-        self._paint_chrome(self.clock())
-
-    def action_replay_faster(self) -> None:
-        if self.player is not None:
-            self.player.faster()
-            self._paint_chrome(self.clock())
-
-    def action_replay_slower(self) -> None:
-        if self.player is not None:
-            self.player.slower()
-            self._paint_chrome(self.clock())
-
-    def _seek_to(self, t: float) -> None:
-        player = self.player
-        assert player is not None
-        if self.training is not None and self.training.open_decision is not None:
-            self.training.act("none", "", time.monotonic())
-        try:
-            rebuilt = player.seek(t)
-        except StoreError as exc:
-            self.say(str(exc), title="Recording", severity="error", timeout=15)
-            return
-        self._after_jump(rebuilt)
-
-    def _after_jump(self, rebuilt: bool) -> None:
-        self.crit_bell.since = self.clock()  # what a jump skips over does not ring
-        if rebuilt:
-            self.state = self.player.state if self.player is not None else self.state
-            self._repaint_all()
-        else:
-            self._paint(self.state.take_changes())
-        self._tick()
-
-    def action_replay_seek(self, seconds: int) -> None:
-        if self.player is not None:
-            self._seek_to(self.player.t + seconds)
-
-    def action_replay_next(self) -> None:
-        self._jump_to_mark(forward=True)
-
-    def action_replay_previous(self) -> None:
-        self._jump_to_mark(forward=False)
-
-    def _jump_to_mark(self, *, forward: bool) -> None:
-        player = self.player
-        if player is None:
-            return
-        mark = player.next_mark() if forward else player.previous_mark()
-        if mark is None:
-            self.say("No further escalation that way.", timeout=3)
-            return
-        if self.training is not None and self.training.open_decision is not None:
-            self.training.act("none", "", time.monotonic())
-        player.decision = None
-        self._after_jump(player.jump(mark))
-        self._decision_point_if_training(mark)
-
-    def _decision_point_if_training(self, mark: Mark) -> None:
-        player = self.player
-        assert player is not None
-        if self.training is not None:
-            player.decision = mark
-            player.playing = False
-            self._decision_point()
-        else:
-            event = player.recording.store.read_range(mark.seq - 1, mark.seq)
-            if event:
-                self.feed.select(getattr(event[0].payload, "escalation_id", ""))
-        self._paint_chrome(self.clock())
-
-    @work(exclusive=True, group="command")
-    async def action_replay_goto(self) -> None:
-        player = self.player
-        if player is None:
-            return
-        offset = self.settings.targets.offset_at(player.t)
-        answer = await self.push_screen_wait(
-            TextPrompt(
-                "Go to a clock time",
-                placeholder=f"HH:MM or HH:MM:SS (now {clock_text(player.t, offset)})",
-            )
-        )
-        if not answer:
-            return
-        target = parse_clock(answer, player.t, offset)
-        if target is None:
-            self.say(f"Not a clock time: {answer!r} (use HH:MM or HH:MM:SS)", severity="warning")
-            return
-        self._seek_to(target)
-
-    def finish_training(self) -> None:
-        """Write the score card (markdown and JSON) and show it."""
-        if self.training is None or self.card_written is not None:
-            return
-        base = self.card_path or Path(f"training-{time.strftime('%Y%m%d-%H%M%S')}")
-        try:
-            self.card_written = self.training.write(base)
-        except OSError as exc:
-            self.say(f"score card not written: {exc}", severity="error", timeout=15)
-            self.card_written = (base, base)
-        self.push_screen(ScoreCardScreen(self.training.to_markdown(), self.card_written))
-
     async def action_quit(self) -> None:
-        if self.training is not None and self.card_written is None:
-            self.finish_training()
-            return
-        self.exit()
-
-
-def parse_clock(text: str, around: float, utc_offset_s: int) -> float | None:
-    """``HH:MM[:SS]`` on the floor's day of ``around``, as a timestamp."""
-    hms = parse_hms(text)
-    if hms is None:
-        return None
-    h, m, sec = hms
-    midnight = (around + utc_offset_s) // 86_400 * 86_400 - utc_offset_s
-    return float(midnight + h * 3600 + m * 60 + sec)
+        """Textual's ctrl+q too: training shows its score card before the app ends."""
+        await self.board.action_quit()

@@ -57,6 +57,17 @@ class Adapter(Protocol):
         """Deliver an ack, note or resolve to the backend (an internal note, a tag)."""
 
 
+@runtime_checkable
+class LinksTickets(Protocol):
+    def ticket_url_template(self) -> str:
+        """The helpdesk's own page of a ticket, ``{id}`` standing for its id ("" none)."""
+
+
+def ticket_page(adapter: Adapter) -> str:
+    """Where an adapter's tickets are read by a person ("" when it has no such page)."""
+    return adapter.ticket_url_template() if isinstance(adapter, LinksTickets) else ""
+
+
 @dataclass(frozen=True, slots=True)
 class Need:
     """A capability an adapter can supply, and what the account must give for it: the

@@ -287,6 +287,7 @@ class JsonApi:
         """``rate_figures`` reads the vendor's rate-limit headers; ``family_of`` names the
         endpoint family of a path whose limit is its own (None: the account's shared limit);
         ``credential`` says which credential a 401 refused ("the API token of a@b.c")."""
+        self.base_url = base_url.rstrip("/")
         self.label = label
         self.budget = budget
         self.rate_figures = rate_figures

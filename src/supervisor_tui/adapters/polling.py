@@ -140,6 +140,8 @@ class PolledSource:
 
     kind = ""
     NEEDS: tuple[Need, ...] = ()
+    TICKET_PAGE = ""
+    """The path of a ticket's page for a person, ``{id}`` standing for its id."""
 
     def __init__(
         self, name: str, *, clock: Clock, wall: Clock, budget: RateBudget, api: JsonApi
@@ -163,6 +165,9 @@ class PolledSource:
         self._refused_until = 0.0
         """The credentials were refused (401): the source is down until then, when every
         task is tried again; a round of the loop meanwhile must not say otherwise."""
+
+    def ticket_url_template(self) -> str:
+        return f"{self.api.base_url}{self.TICKET_PAGE}" if self.TICKET_PAGE else ""
 
     # -- to be provided -------------------------------------------------------------------
 

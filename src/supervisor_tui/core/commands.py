@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable
+from typing import Protocol
 
 from supervisor_tui.core.projection import Escalation
 from supervisor_tui.model import (
@@ -43,6 +44,19 @@ def this_terminal() -> str:
 
 class CommandRefused(ValueError):
     """The command makes no sense for this escalation (already resolved, empty note, ...)."""
+
+
+class Desk(Protocol):
+    """Where an operator's commands go: the store this process writes (``EscalationDesk``)
+    or the hub (``hub.client.RemoteDesk``)."""
+
+    def ack(self, esc: Escalation, by: str, note: str = "") -> object: ...
+
+    def note(self, esc: Escalation, by: str, note: str) -> object: ...
+
+    def snooze(self, esc: Escalation, by: str, minutes: float) -> object: ...
+
+    def resolve(self, esc: Escalation, by: str, reason: str = "") -> object: ...
 
 
 class EscalationDesk:
@@ -125,6 +139,8 @@ class EscalationDesk:
                 "title": esc.title,
             }
             outbox = OutboxRequest(esc.ticket_source, action, json.dumps(body, sort_keys=True))
+            # the board can then say the write-back is pending until its outcome arrives
+            payload = payload.model_copy(update={"write_back": True})
         event = NewEvent(
             source=OPERATOR_SOURCE,
             key=f"{payload.KIND}:{esc.escalation_id}:{by}:{now:.6f}",

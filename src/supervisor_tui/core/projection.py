@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from supervisor_tui.core.targets import FloorTargets, QueueTargets, targets_from_settings
 from supervisor_tui.model import (
@@ -45,6 +46,7 @@ from supervisor_tui.model import (
     TicketStatus,
     TicketUpserted,
     ViewCount,
+    WriteBackResult,
 )
 
 DAY_S = 86_400
@@ -52,6 +54,8 @@ RESOLVED_KEPT = 300
 """Resolved escalations kept for the feed; older ones live only in the store."""
 NOTES_KEPT = 20
 HISTORY_KEPT = 20
+OVERLAY_KEY = "overlay"
+"""The key of a fact folded from outside the store (a trainee's action)."""
 SOLVED_KEPT_S = 3600
 """Solved tickets stay in the projection this long after their last update."""
 
@@ -242,6 +246,21 @@ class AgentView:
 
 
 @dataclass(slots=True)
+class WriteBack:
+    """An ack, note or resolve on its way to the ticket's helpdesk."""
+
+    request_seq: int
+    action: str
+    requested_at: float
+    state: str = "pending"
+    """pending, retrying, delivered or failed (given up): the outbox's words."""
+    reason: str = ""
+    retry_at: float | None = None
+    at: float | None = None
+    """When the last attempt ended."""
+
+
+@dataclass(slots=True)
 class Escalation:
     escalation_id: str
     rule_id: str
@@ -264,6 +283,8 @@ class Escalation:
     resolved_at: float | None = None
     resolved_by: str | None = None
     resolve_reason: str = ""
+    write_backs: list[WriteBack] = field(default_factory=list)
+    """Each ack, note and resolve written back to the ticket's helpdesk, oldest first."""
     history: list[tuple[float, str]] = field(default_factory=list)
     """What the rules did, oldest first: raised, stepped up, resolved, reopened, each with
     the title (and so the value) of that moment; the title above is the latest."""
@@ -283,6 +304,8 @@ class Escalation:
 @dataclass(slots=True)
 class SourceView:
     name: str
+    ticket_url: str = ""
+    """The helpdesk's page of a ticket, ``{id}`` standing for its id ("" none)."""
     state: HealthState = HealthState.CONNECTED
     reason: str = ""
     retry_at: float | None = None
@@ -304,6 +327,13 @@ class SourceView:
 
     def lacks(self, capability: Capability) -> bool:
         return any(limit.capability is capability and not limit.partial for limit in self.limits)
+
+    def ticket_page(self, ticket_id: str) -> str | None:
+        """The helpdesk's own page of this ticket, or None when the source has none. A
+        recording from elsewhere is data: only an http(s) address is ever made a link."""
+        if not self.ticket_url or urlsplit(self.ticket_url).scheme not in ("http", "https"):
+            return None
+        return self.ticket_url.replace("{id}", quote(ticket_id, safe=""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,6 +416,7 @@ class FloorState:
             "escalation.noted": self._escalation_noted,
             "escalation.snoozed": self._escalation_snoozed,
             "escalation.resolved": self._escalation_resolved,
+            "writeback.result": self._writeback_result,
             "source.health": self._source_health,
             "view.count": self._view_count,
             "floor.settings": self._floor_settings,
@@ -415,7 +446,7 @@ class FloorState:
         event = Event(
             seq=self.seq,
             source=source,
-            key="overlay",
+            key=OVERLAY_KEY,
             occurred_at=at,
             received_at=at,
             payload=payload,
@@ -709,6 +740,7 @@ class FloorState:
         esc = self.escalations.get(p.escalation_id)
         if esc is None or not esc.is_open:
             return
+        self._write_back(esc, event, "ack", p.at, p.write_back)
         esc.status = EscalationStatus.ACKED
         esc.acked_by = p.by
         esc.acked_at = p.at
@@ -723,6 +755,7 @@ class FloorState:
         esc = self.escalations.get(p.escalation_id)
         if esc is None:
             return
+        self._write_back(esc, event, "note", p.at, p.write_back)
         self._add_note(esc, p.at, p.by, p.note)
         if esc.status is EscalationStatus.ACKED:
             esc.ack_note = p.note  # an acked escalation shows its latest note
@@ -745,6 +778,7 @@ class FloorState:
         esc = self.escalations.get(p.escalation_id)
         if esc is None or not esc.is_open:
             return
+        self._write_back(esc, event, "resolve", p.at, p.write_back)
         esc.status = EscalationStatus.RESOLVED
         esc.resolved_at = p.at
         esc.resolved_by = p.by
@@ -761,8 +795,25 @@ class FloorState:
                 self.changes.escalations.add(old)
         self.changes.escalations.add(p.escalation_id)
 
+    @staticmethod
+    def _write_back(esc: Escalation, event: Event, action: str, at: float, queued: bool) -> None:
+        if queued and event.key != OVERLAY_KEY:  # a trainee's ack is never written back
+            esc.write_backs.append(WriteBack(event.seq, action, at))
+            del esc.write_backs[:-NOTES_KEPT]
+
+    def _writeback_result(self, event: Event, p: WriteBackResult) -> None:
+        esc = self.escalations.get(p.escalation_id)
+        if esc is None:
+            return
+        for wb in esc.write_backs:
+            if wb.request_seq == p.request_seq:
+                wb.state, wb.reason, wb.retry_at, wb.at = p.outcome, p.reason, p.retry_at, p.at
+                self.changes.escalations.add(p.escalation_id)
+                return
+
     def _source_health(self, event: Event, p: SourceHealth) -> None:
         source = self.sources[event.source]
+        source.ticket_url = p.ticket_url
         source.state = p.state
         source.reason = p.reason
         source.retry_at = p.retry_at

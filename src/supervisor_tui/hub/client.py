@@ -154,6 +154,11 @@ class HubClient:
             return f"hub: reconnecting{reason}, trying now"
         return f"hub: {self.state}"
 
+    @property
+    def view_only(self) -> bool:
+        """The hub said, when it greeted, that this token may watch, not act."""
+        return self.scope == "view"
+
     def close(self) -> None:
         if self._task is not None:
             self._task.cancel()

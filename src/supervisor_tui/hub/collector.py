@@ -19,16 +19,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from supervisor_tui.adapters.base import Adapter, WriteBackError
+from supervisor_tui.adapters.base import Adapter, WriteBackError, ticket_page
+from supervisor_tui.core.commands import OPERATOR_SOURCE
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.replay import SNAPSHOT_EVERY
 from supervisor_tui.core.rules import RuleEngine
 from supervisor_tui.core.snapshot import SNAPSHOT_FORMAT, freeze
 from supervisor_tui.core.targets import FloorTargets, settings_event
 from supervisor_tui.hub.webhooks import WebhookServer
-from supervisor_tui.model import Event, HealthState, Limit, NewEvent, SourceHealth
+from supervisor_tui.model import (
+    Event,
+    HealthState,
+    Limit,
+    NewEvent,
+    SourceHealth,
+    WriteBackResult,
+)
 from supervisor_tui.store import SQLiteStore, Store, StoreError
-from supervisor_tui.store.base import WriterLease, holder_name
+from supervisor_tui.store.base import OutboxItem, WriterLease, holder_name
 from supervisor_tui.store.postgres import PostgresStore
 
 log = logging.getLogger(__name__)
@@ -82,6 +90,7 @@ class _SourceSink:
             budget_left=budget_left,
             poll_interval_s=poll_interval_s,
             limits=tuple(limits),
+            ticket_url=self._collector.ticket_pages.get(self._name, ""),
             at=now,
         )
         event = NewEvent(
@@ -125,6 +134,8 @@ class Collector:
         None: not written."""
         self.webhooks = webhooks
         self.adapters = {adapter.name: adapter for adapter in adapters}
+        self.ticket_pages = {name: ticket_page(adapter) for name, adapter in self.adapters.items()}
+        """Each source's ticket page for a person, said with its health to every board."""
         self.rules = rules
         self.clock = clock
         self.state = FloorState(targets)
@@ -378,9 +389,9 @@ class Collector:
         for item in items:
             adapter = self.adapters.get(item.source)
             if adapter is None:
-                await asyncio.to_thread(
-                    self.store.outbox_failed, item.id, f"no source named {item.source!r}", None
-                )
+                why = f"no source named {item.source!r}"
+                await asyncio.to_thread(self.store.outbox_failed, item.id, why, None)
+                await self._outcome(item, "failed", why, None)
                 continue
             body = json.loads(item.body)
             # one key per ack, the same on every retry: lets the adapter see it already landed
@@ -401,15 +412,20 @@ class Collector:
                 )
                 self._log_failed(what, str(exc), retry_at)
                 await asyncio.to_thread(self.store.outbox_failed, item.id, str(exc), retry_at)
+                await self._outcome(
+                    item, "retrying" if retry_at is not None else "failed", str(exc), retry_at
+                )
                 continue
             except Exception as exc:  # network or adapter fault: keep it, try again later
                 retry_at = now + min(600.0, 15.0 * math.pow(2, item.attempts))
                 reason = f"{type(exc).__name__}: {exc}"
                 self._log_failed(what, reason, retry_at)
                 await asyncio.to_thread(self.store.outbox_failed, item.id, reason, retry_at)
+                await self._outcome(item, "retrying", reason, retry_at)
                 continue
             await asyncio.to_thread(self.store.outbox_delivered, item.id, self.clock())
             log.info("%s: delivered", what)
+            await self._outcome(item, "delivered", "", None)
             delivered += 1
         return delivered
 
@@ -421,6 +437,35 @@ class Collector:
             log.warning(
                 "%s: failed: %s; kept, retry at %s (in %d s)", what, reason, _utc(retry_at), wait
             )
+
+    async def _outcome(
+        self, item: OutboxItem, outcome: str, reason: str, retry_at: float | None
+    ) -> None:
+        """Every board (and the recording) learns what became of the write-back."""
+        try:
+            escalation_id = str(json.loads(item.body).get("escalation_id") or "")
+        except (ValueError, AttributeError):
+            escalation_id = ""
+        now = self.clock()
+        payload = WriteBackResult.model_validate(
+            {
+                "escalation_id": escalation_id,
+                "request_seq": item.event_seq,
+                "action": item.action,
+                "outcome": outcome,
+                "reason": reason[:500],
+                "retry_at": retry_at,
+                "at": now,
+            }
+        )
+        event = NewEvent(
+            source=OPERATOR_SOURCE,
+            key=f"writeback:{item.id}:{item.attempts}:{outcome}",
+            occurred_at=now,
+            received_at=now,
+            payload=payload,
+        )
+        await asyncio.to_thread(self.store.append, [event], None)
 
     async def _outbox(self) -> None:
         while True:

@@ -6,7 +6,7 @@ event's ``kind``; vendor fields we do not use are ignored, our own fields are st
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
@@ -51,6 +51,7 @@ __all__ = [
     "TicketDeleted",
     "TicketUpserted",
     "ViewCount",
+    "WriteBackResult",
     "in_range",
     "parse_payload",
     "printable",
@@ -241,6 +242,9 @@ class EscalationAcked(Payload):
     note: str = ""
     at: float
     terminal: str = ""
+    write_back: bool = False
+    """A write-back to the ticket's helpdesk was queued with it (its outcome follows as a
+    ``writeback.result``)."""
 
 
 class EscalationNoted(Payload):
@@ -250,6 +254,7 @@ class EscalationNoted(Payload):
     note: str = Field(min_length=1)
     at: float
     terminal: str = ""
+    write_back: bool = False
 
 
 class EscalationSnoozed(Payload):
@@ -268,6 +273,21 @@ class EscalationResolved(Payload):
     reason: str = ""
     at: float
     terminal: str = ""
+    write_back: bool = False
+
+
+class WriteBackResult(Payload):
+    """What became of an operator's write-back to a ticket's helpdesk, after an attempt."""
+
+    KIND = "writeback.result"
+    escalation_id: str
+    request_seq: int
+    """The seq of the ack, note or resolve it writes back."""
+    action: str
+    outcome: Literal["delivered", "retrying", "failed"]
+    reason: str = Field(default="", max_length=500)
+    retry_at: float | None = None
+    at: float
 
 
 class ViewCount(Payload):
@@ -305,6 +325,8 @@ class SourceHealth(Payload):
     poll_interval_s: float | None = None
     limits: tuple[Limit, ...] = ()
     """Capabilities turned off for this account; the rest of the source is live."""
+    ticket_url: str = Field(default="", max_length=500)
+    """The helpdesk's own page of a ticket, ``{id}`` standing for its id ("" none)."""
     at: float
 
 
@@ -365,6 +387,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         EscalationNoted,
         EscalationSnoozed,
         EscalationResolved,
+        WriteBackResult,
         SourceHealth,
         ViewCount,
         FloorSettingsRecorded,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -25,7 +26,8 @@ class EscalationView:
     now_title: str
     queue_name: str | None
     show_subject: bool
-    write_backs_pending: int
+    ticket_page: str | None = None
+    """The helpdesk's own page of the ticket (None: its source has none)."""
 
 
 def detail_text(
@@ -48,12 +50,7 @@ def detail_text(
         facts.add_row("queue", Text(view.queue_name))
     if esc.ticket_id:
         facts.add_row("ticket", Text(f"#{esc.ticket_id} on {esc.ticket_source or '?'}"))
-        if view.write_backs_pending:
-            facts.add_row(
-                "write-back",
-                f"{view.write_backs_pending} ack(s)/note(s) on this floor not yet confirmed "
-                "by the helpdesk (kept and retried)",
-            )
+        facts.add_row("page", _page(view.ticket_page, esc.ticket_source))
     if view.show_subject and esc.detail:
         facts.add_row("subject", Text(esc.detail))
     facts.add_row("rule", Text(esc.rule_id))
@@ -65,10 +62,64 @@ def detail_text(
     if esc.acked_at is not None:
         entries.append((esc.acked_at, Text(f"acked by {esc.acked_by}")))
     if esc.snoozed_until is not None and esc.snoozed_by:
-        entries.append((esc.snoozed_until, Text(f"snooze by {esc.snoozed_by} ends")))
+        entries.append(
+            (esc.snoozed_until, Text(f"snooze by {esc.snoozed_by} ends (on this board only)"))
+        )
     for at, what in sorted(entries, key=lambda pair: pair[0]):
         history.add_row(clock_of(at), what)
-    return [head, Text(), facts, Text("\nHistory", style="bold underline"), history]
+    blocks: list[Text | Table] = [
+        head,
+        Text(),
+        facts,
+        Text("\nHistory", style="bold underline"),
+        history,
+    ]
+    if esc.ticket_id:
+        blocks += [
+            Text(f"\nWrite-backs to {esc.ticket_source or '?'}", style="bold underline"),
+            _write_backs(esc, clock_of),
+        ]
+    return blocks
+
+
+def _page(url: str | None, source: str | None) -> Text:
+    """A terminal link where the terminal supports them; the address itself either way."""
+    if url is None:
+        return Text(f"{source or 'this source'} has no ticket page to link to", style="dim")
+    return Text(url, style=Style(link=url, underline=True))
+
+
+WRITE_BACK_LOOK = {
+    "pending": ("… pending", "yellow"),
+    "retrying": ("↻ retrying", "yellow"),
+    "delivered": ("✔ delivered", "green"),
+    "failed": ("✖ failed", "bold red"),
+}
+
+
+def _write_backs(esc: Escalation, clock_of: Callable[[float], str]) -> Table | Text:
+    """Each ack, note and resolve sent to the helpdesk, and what became of it; a snooze
+    stays on the board."""
+    if not esc.write_backs:
+        return Text(
+            "none yet: an ack, a note or a resolve is written to the ticket; a snooze stays "
+            "on this board",
+            style="dim",
+        )
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_column()
+    for wb in esc.write_backs:
+        word, style = WRITE_BACK_LOOK.get(wb.state, (wb.state, ""))
+        why = Text(wb.reason)  # the helpdesk's words are data, never markup
+        if wb.state == "retrying" and wb.retry_at is not None:
+            why.append(f" · next try {clock_of(wb.retry_at)}", style="dim")
+        elif wb.state == "delivered" and wb.at is not None:
+            why.append(f"at {clock_of(wb.at)}", style="dim")
+        table.add_row(clock_of(wb.requested_at), wb.action, Text(word, style=style), why)
+    return table
 
 
 def _state(esc: Escalation, now: float, clock_of: Callable[[float], str]) -> Text:

@@ -126,6 +126,24 @@ Listener = Callable[[int], None]
 """Called with the newest seq after a commit that added events (from the committing thread)."""
 
 
+class LocalFeed:
+    """A store read by this process is a floor feed (core.feed.FloorFeed) with no link to
+    watch: every event is in it, and whoever reads it may act."""
+
+    def link_status(self) -> None:
+        return None
+
+    @property
+    def view_only(self) -> bool:
+        return False
+
+    def take_snapshot(self) -> None:
+        return None  # every event is in the store: the board never skips any
+
+    def start(self) -> None:
+        return None
+
+
 class Store(Protocol):
     def append(
         self, events: Sequence[NewEvent], cursors: Mapping[str, str] | None = None

@@ -79,6 +79,7 @@ from supervisor_tui.store.base import (
     OUTBOX_CLAIM_S,
     SCHEMA_VERSION,
     Listener,
+    LocalFeed,
     OutboxItem,
     OutboxRequest,
     QuarantinedPayload,
@@ -217,7 +218,7 @@ def _redact_patterns(text: str) -> str:
     return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", text, flags=re.I)
 
 
-class PostgresStore:
+class PostgresStore(LocalFeed):
     """Append-only event log in a PostgreSQL schema; safe to share between threads and
     between processes (several may write to the same schema at once; a collector also takes
     the writer lease, so there is one collector per schema)."""

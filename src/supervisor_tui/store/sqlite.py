@@ -25,6 +25,7 @@ from supervisor_tui.store.base import (
     SCHEMA_VERSION,
     EventRow,
     Listener,
+    LocalFeed,
     OutboxItem,
     OutboxRequest,
     QuarantinedPayload,
@@ -120,7 +121,7 @@ _SELECT_EVENTS = (
 )
 
 
-class SQLiteStore:
+class SQLiteStore(LocalFeed):
     """Append-only event log in one SQLite file; safe to share between threads."""
 
     def __init__(

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from rich.style import Style
 from rich.text import Text
-from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from supervisor_tui import actions
 from supervisor_tui.core import fmt
 from supervisor_tui.core.projection import Escalation
 from supervisor_tui.model import EscalationStatus, Severity
@@ -32,11 +32,7 @@ class EscalationFeed(ScrollView, can_focus=True):
     EscalationFeed:focus { border: round $accent; }
     """
 
-    BINDINGS = [
-        Binding("up,k", "cursor(-1)", "Up", show=False, id="feed.up"),
-        Binding("down,j", "cursor(1)", "Down", show=False, id="feed.down"),
-        Binding("home", "top", "Newest", show=False, id="feed.top"),
-    ]
+    BINDINGS = actions.bindings(actions.Where.FEED)
 
     class Selected(Message):
         def __init__(self, escalation_id: str | None) -> None:

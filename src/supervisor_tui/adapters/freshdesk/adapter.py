@@ -135,6 +135,7 @@ class _Chat:
 class FreshdeskAdapter(PolledSource):
     settings_model = FreshdeskSource
     kind = "freshdesk"
+    TICKET_PAGE = "/a/tickets/{id}"
     NEEDS = (
         Need(
             Capability.TICKETS,

@@ -164,6 +164,7 @@ class JsmAdapter(PolledSource):
     settings_model = JsmSource
     NEEDS = needs.NEEDS
     kind = "jsm"
+    TICKET_PAGE = "/browse/{id}"
     search_page = SEARCH_PAGE
     sla_per_round = SLA_PER_ROUND
 

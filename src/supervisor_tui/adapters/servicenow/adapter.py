@@ -140,6 +140,8 @@ class ServiceNowAdapter(PolledSource):
     settings_model = ServiceNowSource
     NEEDS = needs.NEEDS
     kind = "servicenow"
+    # a ticket's id here is its number (INC0010001), and task is every table's parent
+    TICKET_PAGE = "/nav_to.do?uri=task.do%3Fsysparm_query%3Dnumber%3D{id}"
 
     def __init__(
         self,

@@ -139,6 +139,7 @@ class ZendeskSettings:
 class ZendeskAdapter(PolledSource):
     settings_model = ZendeskSource
     kind = "zendesk"
+    TICKET_PAGE = "/agent/tickets/{id}"
     export_per_page = 1000
     NEEDS = (
         Need(

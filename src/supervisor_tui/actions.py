@@ -1,0 +1,357 @@
+"""Every action of the board, declared once.
+
+Each entry says its binding id (what a site remaps in ``[keys]``), key, label, the modes it
+applies to, whether it needs a selected escalation, and its help and palette text. The board
+screen's bindings (a dialog on top takes the keys while it is open), the escalation feed's
+bindings, ``check_action``, the help screen and the command palette are all built from
+``ACTIONS``: adding an action is one entry here plus its ``action_*`` method on the board
+screen (``screens/board.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+
+from textual.binding import Binding, BindingType
+
+
+class Mode(StrEnum):
+    """What the board is fed by, and what its operator may do."""
+
+    LIVE = "live"
+    """``run`` / ``demo``: this process records the floor."""
+    HUB = "hub terminal"
+    """``watch`` with a token that may act."""
+    VIEW_ONLY = "view-only"
+    """``watch`` with a token of scope "view": it may look, not act."""
+    REPLAY = "replay"
+    TRAINING = "training"
+
+
+EVERY_MODE = frozenset(Mode)
+ACTING = frozenset({Mode.LIVE, Mode.HUB, Mode.TRAINING})
+"""Where ack, note, snooze and resolve are taken (training acts in memory only)."""
+FOLLOWING = frozenset({Mode.LIVE, Mode.HUB, Mode.VIEW_ONLY})
+PLAYING = frozenset({Mode.REPLAY, Mode.TRAINING})
+
+
+class Selection(Enum):
+    NONE = "none"
+    """Needs no escalation."""
+    ANY = "any"
+    """Needs a selected escalation, open or not."""
+    OPEN = "open"
+    """Needs a selected escalation that is still open."""
+
+
+class Where(Enum):
+    BOARD = "board"
+    """Bound on the board (the app)."""
+    FEED = "feed"
+    """Bound on the escalation feed (when it has focus)."""
+    TEXTUAL = "textual"
+    """Bound by Textual itself; listed in help only."""
+
+
+@dataclass(frozen=True, slots=True)
+class BoardAction:
+    id: str
+    """The binding id: the config's ``[keys]`` table remaps by it."""
+    action: str
+    """The Textual action, e.g. ``ack`` or ``replay_seek(-60)``."""
+    key: str
+    label: str
+    """The footer's word."""
+    help: str
+    modes: frozenset[Mode] = EVERY_MODE
+    selection: Selection = Selection.NONE
+    palette: str | None = None
+    """The command palette's title; None: not offered there."""
+    palette_help: str = ""
+    show: bool = True
+    """In the footer (arrows and seeks are in help only)."""
+    key_display: str | None = None
+    beside_dialogs: bool = True
+    """Left in the board's footer while a dialog is open (its key goes to the dialog then);
+    False hides it, for keys a dialog uses itself (Enter, space, arrows)."""
+    where: Where = Where.BOARD
+
+    @property
+    def name(self) -> str:
+        """The action without its parameters, as ``check_action`` receives it."""
+        return self.action.split("(")[0]
+
+    @property
+    def shown_key(self) -> str:
+        return self.key_display or self.key
+
+    def binding(self) -> Binding:
+        return Binding(
+            self.key,
+            self.action,
+            self.label,
+            show=self.show,
+            key_display=self.key_display,
+            id=self.id,
+            tooltip=self.help,
+        )
+
+
+ACTIONS: tuple[BoardAction, ...] = (
+    BoardAction(
+        "escalation.ack",
+        "ack",
+        "a",
+        "Ack",
+        "acknowledge the selected escalation, with an optional note",
+        modes=ACTING,
+        selection=Selection.OPEN,
+        palette="Ack selected escalation",
+        palette_help="with an optional note",
+    ),
+    BoardAction(
+        "escalation.note",
+        "note",
+        "n",
+        "Note",
+        "add a note to the selected escalation",
+        modes=ACTING,
+        selection=Selection.ANY,
+        palette="Note on selected escalation",
+        palette_help="adds a note",
+    ),
+    BoardAction(
+        "escalation.snooze",
+        "snooze",
+        "s",
+        "Snooze",
+        "hide the selected escalation for a while",
+        modes=ACTING,
+        selection=Selection.OPEN,
+        palette="Snooze selected escalation",
+        palette_help="hide it for a while",
+    ),
+    BoardAction(
+        "escalation.resolve",
+        "resolve",
+        "r",
+        "Resolve",
+        "close the selected escalation by hand",
+        modes=ACTING,
+        selection=Selection.OPEN,
+        palette="Resolve selected escalation",
+        palette_help="close it by hand",
+    ),
+    BoardAction(
+        "escalation.detail",
+        "detail",
+        "enter",
+        "Detail",
+        "the selected escalation in full: ticket, history, write-backs",
+        selection=Selection.ANY,
+        palette="Escalation detail",
+        palette_help="the selected escalation in full",
+        key_display="⏎",
+        beside_dialogs=False,
+    ),
+    BoardAction(
+        "board.filter",
+        "filter",
+        "slash",
+        "Filter",
+        "show one queue, or all",
+        key_display="/",
+    ),
+    BoardAction(
+        "board.pause",
+        "pause",
+        "p",
+        "Pause",
+        "hold updates while you read (events are still recorded)",
+        modes=FOLLOWING,
+        palette="Pause / resume the board",
+        palette_help="hold updates while you read",
+    ),
+    BoardAction(
+        "app.help",
+        "help",
+        "question_mark",
+        "Help",
+        "keys and formulas",
+        palette="Help",
+        palette_help="keys and formulas",
+        key_display="?",
+    ),
+    BoardAction("app.quit", "quit", "q", "Quit", "quit (training: the score card first)"),
+    BoardAction(
+        "replay.play",
+        "replay_play",
+        "space",
+        "Play/pause",
+        "play or pause the replay; at a decision point, let it go",
+        modes=PLAYING,
+        beside_dialogs=False,
+    ),
+    BoardAction(
+        "replay.faster",
+        "replay_faster",
+        "plus,equals_sign",
+        "Faster",
+        "replay faster",
+        modes=PLAYING,
+        beside_dialogs=False,
+        key_display="+",
+    ),
+    BoardAction(
+        "replay.slower",
+        "replay_slower",
+        "minus",
+        "Slower",
+        "replay slower",
+        modes=PLAYING,
+        beside_dialogs=False,
+        key_display="-",
+    ),
+    BoardAction(
+        "replay.back",
+        "replay_seek(-60)",
+        "left",
+        "-1 min",
+        "back one minute",
+        modes=PLAYING,
+        beside_dialogs=False,
+        show=False,
+        key_display="←",
+    ),
+    BoardAction(
+        "replay.forward",
+        "replay_seek(60)",
+        "right",
+        "+1 min",
+        "on one minute",
+        modes=PLAYING,
+        beside_dialogs=False,
+        show=False,
+        key_display="→",
+    ),
+    BoardAction(
+        "replay.back15",
+        "replay_seek(-900)",
+        "shift+left",
+        "-15 min",
+        "back fifteen minutes",
+        modes=PLAYING,
+        beside_dialogs=False,
+        show=False,
+        key_display="⇧←",
+    ),
+    BoardAction(
+        "replay.forward15",
+        "replay_seek(900)",
+        "shift+right",
+        "+15 min",
+        "on fifteen minutes",
+        modes=PLAYING,
+        beside_dialogs=False,
+        show=False,
+        key_display="⇧→",
+    ),
+    BoardAction(
+        "replay.goto",
+        "replay_goto",
+        "g",
+        "Go to",
+        "go to a clock time",
+        modes=PLAYING,
+        beside_dialogs=False,
+    ),
+    BoardAction(
+        "replay.previous",
+        "replay_previous",
+        "left_square_bracket",
+        "Prev esc",
+        "jump to the previous escalation",
+        modes=PLAYING,
+        beside_dialogs=False,
+        key_display="[",
+    ),
+    BoardAction(
+        "replay.next",
+        "replay_next",
+        "right_square_bracket",
+        "Next esc",
+        "jump to the next escalation",
+        modes=PLAYING,
+        beside_dialogs=False,
+        key_display="]",
+    ),
+    BoardAction(
+        "feed.up",
+        "cursor(-1)",
+        "up,k",
+        "Up",
+        "move up in the escalation feed",
+        show=False,
+        key_display="↑ k",
+        where=Where.FEED,
+    ),
+    BoardAction(
+        "feed.down",
+        "cursor(1)",
+        "down,j",
+        "Down",
+        "move down in the escalation feed",
+        show=False,
+        key_display="↓ j",
+        where=Where.FEED,
+    ),
+    BoardAction(
+        "feed.top",
+        "top",
+        "home",
+        "Newest",
+        "back to the newest escalation",
+        show=False,
+        where=Where.FEED,
+    ),
+    BoardAction(
+        "textual.focus",
+        "",
+        "tab",
+        "Next panel",
+        "switch between panels",
+        show=False,
+        where=Where.TEXTUAL,
+    ),
+    BoardAction(
+        "textual.palette",
+        "",
+        "ctrl+p",
+        "Commands",
+        "command palette",
+        show=False,
+        where=Where.TEXTUAL,
+    ),
+)
+
+
+def bindings(
+    where: Where = Where.BOARD, actions: Iterable[BoardAction] = ACTIONS
+) -> list[BindingType]:
+    return [a.binding() for a in actions if a.where is where]
+
+
+def binding_ids(actions: Iterable[BoardAction] = ACTIONS) -> set[str]:
+    """Every binding a site may remap with the config's ``[keys]`` table."""
+    return {a.id for a in actions if a.where is not Where.TEXTUAL}
+
+
+def by_name(actions: Iterable[BoardAction] = ACTIONS) -> dict[str, BoardAction]:
+    """Entries by action name (``replay_seek`` for every seek: they share their modes)."""
+    found: dict[str, BoardAction] = {}
+    for entry in actions:
+        if entry.action:
+            found.setdefault(entry.name, entry)
+    return found

@@ -1,0 +1,845 @@
+"""The board: one screen for a live floor, a hub terminal and a replay.
+
+It holds the widgets and paints them from a FloorState; what feeds that state is a
+``FloorFeed`` it follows (a store, a hub link), or, in replay and training, the
+``ReplayController`` that moves the recording's clock. Its keys, their checks, help and the
+command palette all come from the action registry (``supervisor_tui.actions``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Static
+
+from supervisor_tui import actions
+from supervisor_tui.actions import BoardAction, Mode, Selection
+from supervisor_tui.core import fmt
+from supervisor_tui.core.bell import CritBell
+from supervisor_tui.core.commands import CommandRefused, Desk
+from supervisor_tui.core.feed import FloorFeed
+from supervisor_tui.core.freshness import SourceCondition, board_status, queue_condition
+from supervisor_tui.core.kpis import (
+    ABANDON_FORMULA,
+    SL_FORMULA,
+    QueueKpis,
+    backlog_severity,
+    queue_kpis,
+)
+from supervisor_tui.core.projection import Changes, Escalation, FloorState
+from supervisor_tui.core.rules import RuleEngine
+from supervisor_tui.core.targets import FloorTargets
+from supervisor_tui.hub.collector import Collector
+from supervisor_tui.model import Event, Severity
+from supervisor_tui.playback import ReplayController
+from supervisor_tui.screens.detail import EscalationDetail, EscalationView, detail_text
+from supervisor_tui.screens.help import HelpScreen
+from supervisor_tui.screens.prompt import ChoiceScreen, TextPrompt
+from supervisor_tui.screens.scorecard import ScoreCardScreen
+from supervisor_tui.store import StoreError
+from supervisor_tui.widgets import (
+    AgentBoard,
+    EscalationFeed,
+    FreshnessBar,
+    QueueTile,
+    QueueTiles,
+    TimelineBar,
+    TopBar,
+)
+from supervisor_tui.widgets.queuetable import QueueRow, QueueTable
+from supervisor_tui.widgets.topbar import TopLine, clock_text
+
+READ_BATCH = 5_000
+READ_WAIT_S = 30.0
+"""The longest the board waits, as it closes, for a store call still running."""
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class FloorSettings:
+    """What the dashboard needs to know; built by the CLI (or a test) from the config."""
+
+    floor_name: str
+    operator: str
+    targets: FloorTargets
+    rules: RuleEngine
+    profile: str = "desk"
+    stale_after_s: float = 60.0
+    keys: dict[str, str] = field(default_factory=dict)
+    """Binding id -> key, from the config's [keys] table."""
+    wall_pause_resume_s: float = 300.0
+    """On the wall profile a pause resumes by itself after this long."""
+    dialog_idle_s: float = 120.0
+    """A dialog left this long without input closes by itself."""
+    theme: str = "dark"
+    bell: bool = False
+    """Ring the terminal bell once for each new CRIT escalation."""
+    bell_in_replay: bool = False
+    wall_page_s: float = 15.0
+    """On the wall profile, how long each page of a queue table too long for the screen shows."""
+    long_break_s: float = 20 * 60.0
+
+
+class EventsArrived(Message):
+    def __init__(self, events: list[Event]) -> None:
+        super().__init__()
+        self.events = events
+
+
+class FloorReplaced(Message):
+    """The hub resent the whole floor (this terminal fell behind or reconnected late)."""
+
+    def __init__(self, state: FloorState) -> None:
+        super().__init__()
+        self.state = state
+
+
+class BoardScreen(Screen[None]):
+    ACTIONS: tuple[BoardAction, ...] = actions.ACTIONS
+    """The board's actions: bindings, check_action, help and palette all come from here."""
+    BINDINGS = actions.bindings(actions=ACTIONS)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        if "ACTIONS" in cls.__dict__:
+            # Another registry: its bindings replace this one's (set before Textual merges
+            # them, in super), on top of Textual's own.
+            cls.BINDINGS = [*Screen.BINDINGS, *actions.bindings(actions=cls.ACTIONS)]
+            kwargs["inherit_bindings"] = False
+        super().__init_subclass__(**kwargs)
+
+    def __init__(
+        self,
+        feed: FloorFeed,
+        settings: FloorSettings,
+        *,
+        clock: Callable[[], float],
+        desk: Desk,
+        collector: Collector | None = None,
+        replay: ReplayController | None = None,
+        tick_s: float = 1.0,
+    ) -> None:
+        super().__init__(id="board")
+        self.store = feed
+        self.settings = settings
+        self.clock = clock
+        self.desk = desk
+        self.collector = collector
+        self.replay = replay
+        self.tick_s = tick_s
+        self.write_backs_pending = 0
+        """Acks and notes in the outbox not yet delivered to their helpdesk."""
+        self.painted_hook: Callable[[list[Event]], None] | None = None
+        """Called once events are on screen (after the refresh that shows them): benchmarks."""
+        self.state = replay.player.state if replay is not None else FloorState(settings.targets)
+        # The board's widgets, made once: painting reaches them whichever screen is on top.
+        self.topbar = TopBar(id="topbar")
+        self.tiles = QueueTiles(id="tiles")
+        self.queue_table = QueueTable(
+            id="queue-table", page_s=settings.wall_page_s if settings.profile == "wall" else None
+        )
+        self.queue_table.display = False
+        self.tiles.table = self.queue_table
+        self._levels: dict[str, Severity | None] = {}
+        self._view_only_shown = False
+        self._resume_timer: Timer | None = None
+        self._resume_at: float | None = None
+        """When a wall's pause resumes by itself (monotonic), shown as a countdown."""
+        self.agents = AgentBoard(id="agents", long_break_s=settings.long_break_s)
+        on = settings.bell and (replay is None or settings.bell_in_replay)
+        self.crit_bell = CritBell(self._ring_bell, since=self.clock(), enabled=on)
+        self.feed = EscalationFeed(id="feed", show_detail=settings.profile == "desk")
+        self.timeline = TimelineBar(id="timeline")
+        self.freshness = FreshnessBar(id="freshness")
+        self.paused = False
+        self.held: list[Event] = []
+        self.queue_filter: str | None = None
+        self._bell: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._read_seq = 0
+        self._in_flight: set[asyncio.Future[Any]] = set()
+
+    # -- what this board is ---------------------------------------------------------------
+
+    @property
+    def mode(self) -> Mode:
+        if self.replay is not None:
+            return self.replay.mode
+        if self.store.view_only:
+            return Mode.VIEW_ONLY
+        return Mode.LIVE if self.store.link_status() is None else Mode.HUB
+
+    @property
+    def view_only(self) -> bool:
+        """A hub terminal on a token of scope "view" (the hub says so when it greets)."""
+        return self.store.view_only
+
+    @classmethod
+    def binding_ids(cls) -> set[str]:
+        """Every binding a site may remap with the config's [keys] table."""
+        return actions.binding_ids(cls.ACTIONS)
+
+    def _replay(self) -> ReplayController:
+        """The replay controller, for the replay keys (check_action offers them only then)."""
+        assert self.replay is not None, "a replay key outside a replay"
+        return self.replay
+
+    # -- layout -----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield self.topbar
+        yield self.tiles
+        yield self.queue_table
+        yield Static(
+            Text(
+                f"SL = {SL_FORMULA} · abandon = {ABANDON_FORMULA} · need = Erlang C for the "
+                "SL target (press ? for every formula)",
+                style="dim",
+            ),
+            id="formulas",
+        )
+        with Horizontal(id="main"):
+            yield self.agents
+            yield self.feed
+        if self.replay is not None:
+            yield self.replay.score_line
+            yield self.timeline
+        yield self.freshness
+        yield Footer()
+
+    def _ring_bell(self) -> None:
+        self.app.bell()
+
+    def on_mount(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._bell = asyncio.Event()
+        self.store.add_listener(self._ring)
+        feed = self.feed
+        feed.set_realert({rule.id: rule.realert_after_s for rule in self.settings.rules.rules})
+        feed.focus()
+        if self.replay is not None:
+            self.replay.start()
+            self.repaint_all()
+            self.set_interval(0.1, partial(self.replay.step, self), name="replay")
+            self._start_clocks()
+            return
+        self.store.start()
+        self._paint_chrome(self.clock())
+        self.follow_store()
+        self._start_clocks()
+
+    async def _off_loop(self, call: Callable[[], T]) -> T:
+        """A store call in a thread, which the board waits for before it goes: a store
+        closed under a read still in flight would take the process down."""
+        future = asyncio.get_running_loop().run_in_executor(None, call)
+        self._in_flight.add(future)
+        future.add_done_callback(self._in_flight.discard)
+        return await asyncio.shield(future)
+
+    async def on_unmount(self) -> None:
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=READ_WAIT_S)
+
+    def _ring(self, seq: int) -> None:
+        """Called by the store after a commit, from whichever thread committed."""
+        loop, bell = self._loop, self._bell
+        if loop is not None and bell is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(bell.set)
+
+    # -- following the store --------------------------------------------------------------
+
+    @work(exclusive=True, group="follow", name="follow-store")
+    async def follow_store(self) -> None:
+        assert self._bell is not None
+        counted_at = -math.inf
+        while True:
+            try:
+                events = await self._off_loop(
+                    partial(self.store.read_from, self._read_seq, READ_BATCH)
+                )
+            except StoreError as exc:
+                self.say(str(exc), title="Store", severity="error", timeout=10)
+                await asyncio.sleep(2)
+                continue
+            snapshot = self.store.take_snapshot()
+            if snapshot is not None:  # the hub resent the whole floor
+                self._read_seq, state = snapshot
+                self.post_message(FloorReplaced(state))
+                continue
+            if events:
+                self._read_seq = events[-1].seq
+                self.post_message(EventsArrived(events))
+                if len(events) == READ_BATCH:
+                    continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._bell.wait(), 0.5)
+            self._bell.clear()
+            # the bar shows it once a second: no need to ask the store after every commit
+            if time.monotonic() - counted_at >= 1.0:
+                counted_at = time.monotonic()
+                with contextlib.suppress(StoreError):
+                    self.write_backs_pending = await self._off_loop(self.store.outbox_pending_count)
+
+    @on(FloorReplaced)
+    def _floor_replaced(self, message: FloorReplaced) -> None:
+        self.state = message.state
+        self.held.clear()
+        self.repaint_all()
+        self._paint_chrome(self.clock())
+
+    @on(EventsArrived)
+    def _events_arrived(self, message: EventsArrived) -> None:
+        if self.paused:
+            self.held.extend(message.events)
+            self._paint_chrome(self.clock())
+            return
+        self.state.apply_all(message.events)
+        changes = self.state.take_changes()
+        # The top bar and freshness bar move with the clock tick; between ticks they repaint
+        # only for what they count (escalations needing an ack, agents joining).
+        self._paint(changes, chrome=bool(changes.escalations) or changes.agents_added)
+        if self.painted_hook is not None:
+            hook, events = self.painted_hook, message.events
+            self.call_after_refresh(lambda: hook(events))
+
+    # -- painting -------------------------------------------------------------------------
+
+    def _queue_severity(self) -> dict[str, Severity]:
+        now = self.clock()
+        worst: dict[str, Severity] = {}
+        for esc in self.state.escalations.values():
+            if not esc.is_open or esc.is_snoozed(now) or not esc.subject.startswith("queue:"):
+                continue
+            if esc.queue_id and (
+                esc.queue_id not in worst or esc.severity.rank > worst[esc.queue_id].rank
+            ):
+                worst[esc.queue_id] = esc.severity
+        return worst
+
+    def _paint(self, changes: Changes, *, chrome: bool = True) -> None:
+        now = self.clock()
+        tiles = self.tiles
+        if changes.queues_added:
+            for queue_id, queue in self.state.queues.items():
+                if tiles.tile(queue_id) is None:
+                    tile = QueueTile(queue_id, queue.name, queue.channel.value)
+                    tile.display = self.queue_filter in (None, queue_id)
+                    tiles.add(tile)
+                    changes.queues.add(queue_id)
+            self.call_after_refresh(self._refit)
+        if changes.queues or changes.escalations:
+            touched = changes.queues | {
+                e.queue_id
+                for i in changes.escalations
+                if (e := self.state.escalations.get(i)) is not None and e.queue_id
+            }
+            self._paint_queues(touched, now)
+        board = self.agents
+        if changes.agents_added:
+            board.set_agents(self.state.agents, now)
+        elif changes.agents:
+            board.agents_changed(changes.agents)
+        if changes.escalations:
+            self.crit_bell.hear(changes.escalations, self.state.escalations)
+            self.feed.update(self.state.escalations, now, changes.escalations)
+            self.feed.set_live_titles(self.settings.rules.current_titles(self.state, now))
+        if chrome:
+            self._paint_chrome(now)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._refit)
+
+    def _refit(self) -> None:
+        """Tiles or the compact table, whichever this screen holds, painted at once."""
+        self.tiles.fit()
+        if not self.paused:
+            self._paint_queues(self.state.queues, self.clock())
+
+    def _paint_queues(self, queue_ids: Iterable[str], now: float) -> None:
+        """The tiles of these queues, worst first; or, when the tiles do not fit, the
+        compact table of every queue."""
+        severity = self._queue_severity()
+        tiles = self.tiles
+        if tiles.compact:
+            rows = [
+                QueueRow(*figures, order=tiles.arrival(queue_id))
+                for queue_id in self.state.queues
+                if self.queue_filter in (None, queue_id)
+                and (figures := self._queue_figures(queue_id, now, severity)) is not None
+            ]
+            self.queue_table.show(rows, now)
+            return
+        for queue_id in queue_ids:
+            self._show_tile(queue_id, now, severity)
+        tiles.order_by_severity(self._levels)
+
+    def _queue_figures(
+        self, queue_id: str, now: float, severity: dict[str, Severity]
+    ) -> tuple[QueueKpis, Severity | None, str | None] | None:
+        """A queue's figures, its level (the worst of its open escalations and, for a ticket
+        queue, its SLA clocks) and, when its sources are not current, why and how old."""
+        queue = self.state.queues.get(queue_id)
+        if queue is None:
+            return None
+        kpis = queue_kpis(self.state, queue, now)
+        level = severity.get(queue_id)
+        backlog = backlog_severity(kpis)
+        if backlog is not None and (level is None or backlog.rank > level.rank):
+            level = backlog
+        self._levels[queue_id] = level
+        stale: str | None = None
+        if self.replay is None:  # a recording is as old as it is: nothing in it is stale
+            found = queue_condition(
+                self.state, queue_id, now, self.settings.stale_after_s, cut_off=self._cut_off()
+            )
+            if found is not None:
+                condition, age = found
+                stale = condition.value.upper()
+                if age is not None and condition is not SourceCondition.NEVER:
+                    stale += f" {fmt.duration(age)}"
+        return kpis, level, stale
+
+    def _show_tile(self, queue_id: str, now: float, severity: dict[str, Severity]) -> None:
+        tile = self.tiles.tile(queue_id)
+        if tile is None or not tile.display:
+            return
+        if tile.region and not tile.region.overlaps(self.tiles.region):
+            return  # scrolled out of sight: the clock tick paints it when it comes back
+        figures = self._queue_figures(queue_id, now, severity)
+        if figures is not None:
+            tile.show(*figures)
+
+    def _mode(self) -> str:
+        if self.replay is not None:
+            return self.replay.mode_text()
+        return "paused" if self.paused else "live"
+
+    def _cut_off(self) -> bool:
+        """A terminal that hears nothing from its hub: nothing on it is current."""
+        link = self.store.link_status()
+        return link is not None and link != "hub: live"
+
+    def _paint_chrome(self, now: float) -> None:
+        if self.view_only != self._view_only_shown:
+            self._view_only_shown = self.view_only
+            self.refresh_bindings()
+        attention = sum(1 for e in self.state.escalations.values() if e.needs_attention(now))
+        if self.replay is not None:
+            recording = self.replay.player.recording
+            self.timeline.show(
+                recording.start,
+                recording.end,
+                now,
+                [m.at for m in recording.marks],
+                self.settings.targets.offset_at(now),
+            )
+        link = self.store.link_status()
+        collector = self.collector
+        status = board_status(
+            self.state.sources,
+            now,
+            self.settings.stale_after_s,
+            hub_link=link,
+            store_trouble=collector.store_trouble if collector is not None else None,
+            paused=self.paused,
+            replay=self.replay is not None,
+        )
+        queue = self.state.queues.get(self.queue_filter) if self.queue_filter else None
+        self.topbar.show(
+            TopLine(
+                floor=self.settings.floor_name,
+                now=now,
+                utc_offset_s=self.settings.targets.offset_at(now),
+                status=status,
+                mode=self._mode(),
+                held=len(self.held),
+                attention=attention,
+                agents=self.agents.summary(),
+                queue_filter=queue.name if queue is not None else self.queue_filter,
+                view_only=self.view_only,
+                resume_in=None if self._resume_at is None else self._resume_at - time.monotonic(),
+                paused=self.paused,
+            )
+        )
+        self.freshness.show(
+            self.state.sources,
+            now,
+            self.settings.stale_after_s,
+            self.write_backs_pending,
+            link=link,
+            alert=self._store_alert(),
+            paused=self.paused,
+            replay=self.replay is not None,
+        )
+
+    def _store_alert(self) -> str | None:
+        collector = self.collector
+        if collector is None or collector.store_trouble is None:
+            return None
+        return (
+            f"STORE REFUSES WRITES: {collector.store_trouble} · "
+            f"{collector.events_waiting:,} events kept, retrying"
+        )
+
+    def _tick(self) -> None:
+        """Every clock on the board moves (after a seek, or in one go)."""
+        self._tick_tiles()
+        self._tick_agents()
+        self._tick_feed()
+
+    def _start_clocks(self) -> None:
+        """Once a second each, a third of a second apart: the tiles, the agents board and the
+        feed each get a frame of their own instead of one big frame for the whole screen."""
+        self.set_interval(self.tick_s, self._tick_tiles, name="clock-tiles")
+        for delay, tick in (
+            (self.tick_s / 3, self._tick_agents),
+            (2 * self.tick_s / 3, self._tick_feed),
+        ):
+            self.set_timer(delay, partial(self.set_interval, self.tick_s, tick))
+
+    def _tick_tiles(self) -> None:
+        now = self.clock()
+        if not self.paused:
+            self._paint_queues(self.state.queues, now)
+        self._paint_chrome(now)
+
+    def _tick_agents(self) -> None:
+        if not self.paused:
+            self.agents.tick(self.clock())
+
+    def _tick_feed(self) -> None:
+        if not self.paused:
+            now = self.clock()
+            self.feed.set_live_titles(self.settings.rules.current_titles(self.state, now))
+            self.feed.tick(now)
+
+    # -- actions --------------------------------------------------------------------------
+
+    @on(EscalationFeed.Selected)
+    def _selection_moved(self) -> None:
+        if self.app.screen_stack:  # a selection that arrives as the app closes changes nothing
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """From the registry: False hides a key (not this mode's, or a dialog is open), None
+        greys it out (nothing selected to act on)."""
+        entry = self._actions.get(action)
+        if entry is None:
+            return True  # Textual's own (the palette, focus, ...)
+        if not self.offers(entry):
+            return False
+        if not entry.beside_dialogs and self.app.screen is not self:
+            return False
+        if entry.selection is not Selection.NONE:
+            esc = self.feed.selected
+            if esc is None or (entry.selection is Selection.OPEN and not esc.is_open):
+                return None
+        return True
+
+    def offers(self, entry: BoardAction) -> bool:
+        """This board's mode takes the action (the palette offers it even from on top)."""
+        return self.mode in entry.modes
+
+    @functools.cached_property
+    def _actions(self) -> dict[str, BoardAction]:
+        return actions.by_name(self.ACTIONS)
+
+    def say(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: str = "information",
+        timeout: float | None = None,
+    ) -> None:
+        """A toast; its text may hold vendor text or error messages, so it is never markup."""
+        self.notify(
+            message,
+            title=title,
+            severity=severity,  # type: ignore[arg-type]
+            timeout=timeout,
+            markup=False,
+        )
+
+    def _selected(self) -> Escalation | None:
+        esc = self.feed.selected
+        if esc is None:
+            self.say("No escalation is selected.", severity="warning")
+        return esc
+
+    async def _operator(
+        self, what: str, esc: Escalation, action: str, text: str, call: Callable[[], object]
+    ) -> bool:
+        if self.replay is not None:  # training: in memory, scored, never recorded
+            self.replay.act(self, esc, action, text, self.settings.operator)
+            return True
+        return await self._run_command(what, call)
+
+    async def _run_command(self, what: str, call: Callable[[], object]) -> bool:
+        try:
+            await self._off_loop(call)
+        except CommandRefused as exc:
+            self.say(str(exc), title=what, severity="warning")
+            return False
+        except StoreError as exc:
+            self.say(f"not saved: {exc}", title=what, severity="error", timeout=15)
+            return False
+        return True
+
+    @work(exclusive=True, group="command")
+    async def action_ack(self) -> None:
+        esc = self._selected()
+        if esc is None:
+            return
+        note = await self.app.push_screen_wait(
+            TextPrompt(
+                "Acknowledge", placeholder="note (optional)", subject=self.feed.title_of(esc)
+            )
+        )
+        if note is None:
+            return
+        saved = await self._operator(
+            "Ack", esc, "ack", note, partial(self.desk.ack, esc, self.settings.operator, note)
+        )
+        if saved:
+            self.feed.select_next_open(esc.escalation_id)
+        if saved and self.replay is None:
+            self.say(f"Acked: {esc.title}", title="Ack saved")
+
+    @work(exclusive=True, group="command")
+    async def action_note(self) -> None:
+        esc = self._selected()
+        if esc is None:
+            return
+        note = await self.app.push_screen_wait(
+            TextPrompt(
+                "Add a note", placeholder="note", required=True, subject=self.feed.title_of(esc)
+            )
+        )
+        if note:
+            await self._operator(
+                "Note",
+                esc,
+                "note",
+                note,
+                partial(self.desk.note, esc, self.settings.operator, note),
+            )
+
+    @work(exclusive=True, group="command")
+    async def action_snooze(self) -> None:
+        esc = self._selected()
+        if esc is None:
+            return
+        choice = await self.app.push_screen_wait(
+            ChoiceScreen(
+                f"Snooze: {self.feed.title_of(esc)}",
+                [("5", "5 minutes"), ("15", "15 minutes"), ("30", "30 minutes"), ("60", "1 hour")],
+            )
+        )
+        if choice is not None:
+            await self._operator(
+                "Snooze",
+                esc,
+                "snooze",
+                choice,
+                partial(self.desk.snooze, esc, self.settings.operator, float(choice)),
+            )
+
+    @work(exclusive=True, group="command")
+    async def action_resolve(self) -> None:
+        esc = self._selected()
+        if esc is None:
+            return
+        reason = await self.app.push_screen_wait(
+            TextPrompt(
+                "Resolve", placeholder="what was done (optional)", subject=self.feed.title_of(esc)
+            )
+        )
+        if reason is not None:
+            saved = await self._operator(
+                "Resolve",
+                esc,
+                "resolve",
+                reason,
+                partial(self.desk.resolve, esc, self.settings.operator, reason),
+            )
+            if saved:
+                self.feed.select_next_open(esc.escalation_id)
+
+    def action_detail(self) -> None:
+        """The selected escalation in full: title then and now, ticket, every step."""
+        esc = self.feed.selected
+        if esc is None:
+            return
+        queue = self.state.queues.get(esc.queue_id) if esc.queue_id else None
+        view = EscalationView(
+            now_title=self.feed.title_of(esc),
+            queue_name=queue.name if queue is not None else None,
+            show_subject=self.settings.profile == "desk",
+            ticket_page=(
+                source.ticket_page(esc.ticket_id)
+                if esc.ticket_id
+                and esc.ticket_source
+                and (source := self.state.sources.get(esc.ticket_source)) is not None
+                else None
+            ),
+        )
+        offset = self.settings.targets.utc_offset_s
+        blocks = detail_text(esc, view, lambda ts: clock_text(ts, offset), self.clock())
+        self.app.push_screen(EscalationDetail(blocks))
+
+    @work(exclusive=True, group="command")
+    async def action_filter(self) -> None:
+        options = [("*", "All queues")] + [
+            (queue.queue_id, queue.name) for queue in self.state.queues.values()
+        ]
+        choice = await self.app.push_screen_wait(ChoiceScreen("Show which queue?", options))
+        if choice is not None:
+            self.set_queue_filter(None if choice == "*" else choice)
+
+    def set_queue_filter(self, queue_id: str | None) -> None:
+        self.queue_filter = queue_id
+        for tile in self.tiles.query(QueueTile):
+            tile.display = queue_id in (None, tile.queue_id)
+        self._refit()
+        self.agents.set_queue_filter(queue_id)
+        self.feed.set_queue_filter(queue_id)
+        self._paint_chrome(self.clock())
+
+    def _auto_resume(self) -> None:
+        if self.paused:
+            self.action_pause()
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        if self._resume_timer is not None:
+            self._resume_timer.stop()
+            self._resume_timer = self._resume_at = None
+        if self.paused and self.settings.profile == "wall":
+            # a stray key must not freeze a wall nobody watches over for ever
+            wait = self.settings.wall_pause_resume_s
+            self._resume_at = time.monotonic() + wait
+            self._resume_timer = self.set_timer(wait, self._auto_resume, name="auto-resume")
+        if not self.paused and self.held:
+            held, self.held = self.held, []
+            self.state.apply_all(held)
+            self._paint(self.state.take_changes())
+        self._paint_chrome(self.clock())
+        self.say(
+            "Board paused: events are still recorded." if self.paused else "Board live again.",
+            timeout=3,
+        )
+
+    def action_help(self) -> None:
+        keys = [
+            (entry.shown_key, entry.help)
+            for entry in self.ACTIONS
+            if not entry.name or self.check_action(entry.name, ()) is not False
+        ]
+        limits = [
+            (name, limit)
+            for name, source in sorted(self.state.sources.items())
+            for limit in source.limits
+        ]
+        self.app.push_screen(HelpScreen(keys, limits))
+
+    # -- the board's face for whoever moves it (the replay controller) -------------------
+
+    def repaint_all(self) -> None:
+        """After a seek the floor is another one: every tile, agent and escalation."""
+        state = self.state
+        state.take_changes()
+        everything = Changes(
+            queues=set(state.queues),
+            agents=set(state.agents),
+            escalations=set(state.escalations),
+            sources=set(state.sources),
+            agents_added=True,
+            queues_added=True,
+        )
+        for tile in self.tiles.query(QueueTile):
+            tile.display = tile.queue_id in state.queues and self.queue_filter in (
+                None,
+                tile.queue_id,
+            )
+        self._paint(everything)
+        self.feed.update(state.escalations, self.clock(), None)
+
+    def paint_changes(self, *, chrome: bool = True) -> None:
+        self._paint(self.state.take_changes(), chrome=chrome)
+
+    def paint_chrome(self) -> None:
+        self._paint_chrome(self.clock())
+
+    def tick(self) -> None:
+        self._tick()
+
+    def select_escalation(self, escalation_id: str) -> None:
+        self.feed.select(escalation_id)
+
+    def show_score_card(self, markdown: str, written: tuple[Path, Path]) -> None:
+        self.app.push_screen(ScoreCardScreen(markdown, written))
+
+    # -- replay keys ----------------------------------------------------------------------
+
+    def action_replay_play(self) -> None:
+        self._replay().play(self)
+
+    def action_replay_faster(self) -> None:
+        self._replay().faster(self)
+
+    def action_replay_slower(self) -> None:
+        self._replay().slower(self)
+
+    def action_replay_seek(self, seconds: int) -> None:
+        self._replay().seek(self, seconds)
+
+    def action_replay_next(self) -> None:
+        self._replay().jump_to_mark(self, forward=True)
+
+    def action_replay_previous(self) -> None:
+        self._replay().jump_to_mark(self, forward=False)
+
+    @work(exclusive=True, group="command")
+    async def action_replay_goto(self) -> None:
+        replay = self._replay()
+        t = replay.player.t
+        offset = self.settings.targets.offset_at(t)
+        answer = await self.app.push_screen_wait(
+            TextPrompt(
+                "Go to a clock time",
+                placeholder=f"HH:MM or HH:MM:SS (now {clock_text(t, offset)})",
+            )
+        )
+        if not answer:
+            return
+        target = replay.clock_target(answer, offset)
+        if target is None:
+            self.say(f"Not a clock time: {answer!r} (use HH:MM or HH:MM:SS)", severity="warning")
+            return
+        replay.seek_to(self, target)
+
+    def finish_training(self) -> None:
+        """Write the score card (markdown and JSON) and show it."""
+        if self.replay is not None:
+            self.replay.finish_training(self)
+
+    async def action_quit(self) -> None:
+        if self.replay is not None and self.replay.quit_first(self):
+            return
+        self.app.exit()
