@@ -130,7 +130,9 @@ def _parser() -> argparse.ArgumentParser:
         help="no simulated supervisor acks (by default one acks most escalations)",
     )
 
-    importing = sub.add_parser("import", help="survey answers (NPS) into a store")
+    importing = sub.add_parser(
+        "import", help="survey answers (NPS), a forecast or a schedule into a store"
+    )
     what = importing.add_subparsers(dest="what", required=True)
     surveys = what.add_parser(
         "surveys",
@@ -142,6 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     surveys.add_argument(
         "--source", default="surveys", help="the helpdesk the ticket ids belong to"
     )
+    _intraday_imports(what)
     replay = sub.add_parser("replay", help="the dashboard over a recording (read-only)")
     replay.add_argument("file", type=Path)
     replay.add_argument("-c", "--config", type=Path, help="targets, rules and display settings")
@@ -753,6 +756,52 @@ def _replay(args: argparse.Namespace) -> int:
     return app.return_code or 0
 
 
+def _intraday_imports(what: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    forecast = what.add_parser(
+        "forecast",
+        help="a CSV forecast: queue (id or name), interval_start (ISO 8601, a half hour), "
+        "offered, aht (seconds)",
+    )
+    forecast.add_argument("file", type=Path, metavar="FILE.csv")
+    schedule = what.add_parser(
+        "schedule",
+        help="agents' schedules from CSV (agent, start, end, activity) or iCalendar (.ics); "
+        "agents matched by e-mail or name",
+    )
+    schedule.add_argument("file", type=Path, metavar="FILE")
+    for each in (forecast, schedule):
+        each.add_argument("--db", type=Path, help="the store file (default: the config's store)")
+        each.add_argument("-c", "--config", type=Path, help="its store and time zone")
+
+
+def _import_intraday(args: argparse.Namespace) -> int:
+    """A forecast or a schedule, matched against the queues and agents the store knows."""
+    from supervisor_tui.report.forecast_file import read_forecast
+    from supervisor_tui.report.importfile import ImportFileError, directory
+    from supervisor_tui.report.schedule_file import read_schedule
+
+    config = load_config(args.config) if args.config is not None else Config()
+    store = SQLiteStore(args.db or config.store.resolved_path())
+    try:
+        known = directory(store)
+        now = time.time()
+        try:
+            if args.what == "forecast":
+                forecast = read_forecast(args.file, config.floor_targets(), known, now)
+                events, said = forecast.events, f"{forecast.rows} forecast intervals"
+            else:
+                schedule = read_schedule(args.file, config.floor_targets(), known, now)
+                events = schedule.events
+                said = f"{schedule.rows} scheduled activities of {schedule.agents} agents"
+        except ImportFileError as exc:
+            raise ConfigError(str(exc)) from None
+        store.append(events)  # one transaction: all of them or none
+    finally:
+        store.close()
+    print(f"imported {said} from {printable(args.file.name)}", file=sys.stderr)
+    return 0
+
+
 def _import_surveys(args: argparse.Namespace) -> int:
     from supervisor_tui.report.surveys import SurveyFileError, read_surveys
     from supervisor_tui.store import SQLiteStore
@@ -807,6 +856,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "replay":
             return _replay(args)
         if args.command == "import":
+            if args.what in ("forecast", "schedule"):
+                return _import_intraday(args)
             return _import_surveys(args)
     except (ConfigError, StoreError, SourceSetupError) as exc:
         # the message may quote a file's name, and a name can hold escape sequences
