@@ -25,7 +25,9 @@ from textual.widgets import Footer, Static
 
 from supervisor_tui.core import fmt
 from supervisor_tui.core.commands import CommandRefused, EscalationDesk
+from supervisor_tui.core.forecast import QueueForecast, queue_forecast
 from supervisor_tui.core.freshness import SourceCondition, board_status, queue_condition
+from supervisor_tui.core.intraday import IntradaySettings
 from supervisor_tui.core.kpis import (
     ABANDON_FORMULA,
     SL_FORMULA,
@@ -36,8 +38,10 @@ from supervisor_tui.core.kpis import (
 from supervisor_tui.core.projection import Changes, Escalation, FloorState
 from supervisor_tui.core.replay import Mark, ReplayPlayer, parse_hms
 from supervisor_tui.core.rules import RuleEngine
+from supervisor_tui.core.schedule import AgentPlan, agent_plan, floor_adherence
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.core.training import RecordedAction, TrainingSession
+from supervisor_tui.core.whatif import QueueWhatIf, Scenario, what_if
 from supervisor_tui.hub.client import HubClient, RemoteDesk
 from supervisor_tui.hub.collector import Collector
 from supervisor_tui.model import (
@@ -52,6 +56,7 @@ from supervisor_tui.model import (
 )
 from supervisor_tui.screens import ChoiceScreen, HelpScreen, ScoreCardScreen, TextPrompt
 from supervisor_tui.screens.detail import EscalationDetail, EscalationView, detail_text
+from supervisor_tui.screens.whatif import WhatIfScreen
 from supervisor_tui.store import Store, StoreError
 from supervisor_tui.widgets import (
     AgentBoard,
@@ -84,6 +89,7 @@ class FloorSettings:
     """On the wall profile a pause resumes by itself after this long."""
     dialog_idle_s: float = 120.0
     """A dialog left this long without input closes by itself."""
+    intraday: IntradaySettings = field(default_factory=IntradaySettings)
 
 
 class EventsArrived(Message):
@@ -113,6 +119,7 @@ class FloorCommands(Provider):
             yield "Resolve selected escalation", "close it by hand", app.action_resolve
         yield "Escalation detail", "the selected escalation in full", app.action_detail
         yield "Pause / resume the board", "hold updates while you read", app.action_pause
+        yield "What-if", "move agents between queues, see the projected SL", app.action_whatif
         yield "Help", "keys and formulas", app.action_help
         yield "Filter: all queues", "show the whole floor", partial(app.set_queue_filter, None)
         for queue in app.state.queues.values():
@@ -151,6 +158,14 @@ class SupervisorApp(App[None]):
         Binding("enter", "detail", "Detail", id="escalation.detail", key_display="⏎"),
         Binding("slash", "filter", "Filter", id="board.filter", key_display="/"),
         Binding("p", "pause", "Pause", id="board.pause"),
+        Binding(
+            "w",
+            "whatif",
+            "What-if",
+            id="board.whatif",
+            tooltip="Move agents between queues and see the projected SL",
+            show=False,  # in help and the palette; the footer is full at 80 columns
+        ),
         Binding("question_mark", "help", "Help", id="app.help", key_display="?"),
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("space", "replay_play", "Play/pause", id="replay.play"),
@@ -242,6 +257,10 @@ class SupervisorApp(App[None]):
         self._bell: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._read_seq = 0
+        self.intraday_line = Static(id="intraday")
+        self.intraday_line.display = False
+        self._forecasts: dict[str, QueueForecast] = {}
+        self._intraday_at = -math.inf
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -257,6 +276,7 @@ class SupervisorApp(App[None]):
             ),
             id="formulas",
         )
+        yield self.intraday_line
         with Horizontal(id="main"):
             yield self.board
             yield self.feed
@@ -480,7 +500,7 @@ class SupervisorApp(App[None]):
             return  # scrolled out of sight: the clock tick paints it when it comes back
         figures = self._queue_figures(queue_id, now, severity)
         if figures is not None:
-            tile.show(*figures)
+            tile.show(*figures, forecast=self._forecasts.get(queue_id))
 
     def _mode(self) -> str:
         if self.player is not None:
@@ -582,8 +602,65 @@ class SupervisorApp(App[None]):
     def _tick_tiles(self) -> None:
         now = self.clock()
         if not self.paused:
+            self._paint_intraday(now)
             self._paint_queues(self.state.queues, now)
         self._paint_chrome(now)
+
+    INTRADAY_EVERY_S = 10.0
+
+    def _paint_intraday(self, now: float, *, force: bool = False) -> None:
+        """Forecast against actual on the tiles, the schedule on the agents board, adherence
+        and conformance on the floor line: every ten seconds of the board's clock (a half
+        hour's figures move slowly), at once after a seek."""
+        if not force and abs(now - self._intraday_at) < self.INTRADAY_EVERY_S:
+            return
+        self._intraday_at = now
+        state, settings = self.state, self.settings.intraday
+        book = state.intraday
+        self._forecasts = {
+            queue_id: queue_forecast(
+                state,
+                queue_id,
+                now,
+                weeks=settings.history_weeks,
+                margin=settings.over_forecast_margin,
+                min_over=settings.over_forecast_min,
+            )
+            for queue_id, queue in state.queues.items()
+            if queue.channel.is_realtime
+        }
+        plans: dict[str, AgentPlan] = {
+            agent_id: agent_plan(book, agent_id, now, settings.adherence_grace_s)
+            for agent_id in book.schedule
+        }
+        self.board.set_plans(plans)
+        if not book.schedule and not any(f.interval for f in self._forecasts.values()):
+            self.intraday_line.display = False
+            return
+        line = Text()
+        if book.schedule:
+            day = floor_adherence(state, self.settings.targets.midnight(now), now)
+            out = sum(1 for p in plans.values() if p.out_since is not None)
+            line.append("Adherence ", "dim")
+            line.append(fmt.percent(day.adherence), "bold")
+            line.append(" · conformance ", "dim")
+            line.append(fmt.percent(day.conformance), "bold")
+            line.append(" today", "dim")
+            if out:
+                line.append(f" · ✖ {out} out of adherence", "bold red")
+            line.append(" · ", "dim")
+        over = [state.queues[q].name for q, f in self._forecasts.items() if f.over]
+        with_forecast = [f for f in self._forecasts.values() if f.forecast_today is not None]
+        if with_forecast:
+            fc = sum(f.forecast_today or 0.0 for f in with_forecast)
+            act = sum(f.actual_today for f in with_forecast)
+            line.append("offered today ", "dim")
+            line.append(f"{act}", "bold")
+            line.append(f" vs forecast {fc:.0f}", "dim")
+        if over:
+            line.append(f" · ▲ over forecast: {', '.join(over)}", "bold yellow")
+        self.intraday_line.update(line)
+        self.intraday_line.display = True
 
     def _tick_agents(self) -> None:
         if not self.paused:
@@ -854,6 +931,53 @@ class SupervisorApp(App[None]):
             timeout=3,
         )
 
+    def _project(self, scenario: Scenario) -> list[QueueWhatIf]:
+        now = self.clock()
+        offset = self.settings.targets.offset_at(now)
+        return what_if(
+            self.state,
+            scenario,
+            now,
+            weeks=self.settings.intraday.history_weeks,
+            intervals=self.settings.intraday.whatif_intervals,
+            clock_label=lambda ts: clock_text(ts, offset)[:5],
+        )
+
+    @work(exclusive=True, group="command")
+    async def action_whatif(self) -> None:
+        """What-if: moves, additions or targets, projected; nothing reaches a helpdesk. The
+        decision may be kept as a note on an open escalation, by the note command's path."""
+        queues = [(q.queue_id, q.name, q.channel.is_realtime) for q in self.state.queues.values()]
+        note = await self.push_screen_wait(WhatIfScreen(queues, self._project))
+        if not note or self.check_action("note", ()) is False:
+            return
+        open_escalations = [e for e in self.state.escalations.values() if e.is_open]
+        if not open_escalations:
+            self.say("No open escalation to note it on.", severity="warning")
+            return
+        selected = self.feed.selected
+        open_escalations.sort(key=lambda e: (e is not selected, -e.raised_at))
+        choice = await self.push_screen_wait(
+            ChoiceScreen(
+                "Record the what-if on which escalation?",
+                [(e.escalation_id, self.feed.title_of(e)) for e in open_escalations[:20]],
+            )
+        )
+        esc = self.state.escalations.get(choice) if choice else None
+        if esc is None:
+            return
+        text = await self.push_screen_wait(
+            TextPrompt("Add a note", value=note, required=True, subject=self.feed.title_of(esc))
+        )
+        if text:
+            await self._operator(
+                "Note",
+                esc,
+                "note",
+                text,
+                partial(self.desk.note, esc, self.settings.operator, text),
+            )
+
     def action_help(self) -> None:
         keys = [
             (b.key_display or b.key, b.description)
@@ -892,6 +1016,7 @@ class SupervisorApp(App[None]):
                 None,
                 tile.queue_id,
             )
+        self._paint_intraday(self.clock(), force=True)
         self._paint(everything)
         self.feed.update(state.escalations, self.clock(), None)
 

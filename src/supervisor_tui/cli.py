@@ -343,6 +343,7 @@ def _run_dashboard(
         keys=dict(config.keys),
         wall_pause_resume_s=config.display.wall_pause_resume_s,
         dialog_idle_s=config.display.dialog_idle_s,
+        intraday=config.intraday.settings(),
     )
     app = SupervisorApp(floor.store, settings, clock=floor.clock, collector=floor.collector)
     try:
@@ -739,6 +740,7 @@ def _replay(args: argparse.Namespace) -> int:
             profile=args.profile or config.display.profile,
             stale_after_s=config.display.stale_after_s,
             keys=dict(config.keys),
+            intraday=config.intraday.settings(),
         )
         app = SupervisorApp(
             store,

@@ -15,6 +15,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from supervisor_tui.core import fmt
+from supervisor_tui.core.forecast import QueueForecast
 from supervisor_tui.core.kpis import QueueKpis
 from supervisor_tui.model import Severity
 
@@ -104,11 +105,18 @@ class QueueTile(Widget):
         """Why the tile is dimmed ("STALE 2:05"), or None when its sources are fresh."""
         return self._stale
 
-    def show(self, kpis: QueueKpis, severity: Severity | None, stale: str | None = None) -> None:
+    def show(
+        self,
+        kpis: QueueKpis,
+        severity: Severity | None,
+        stale: str | None = None,
+        forecast: QueueForecast | None = None,
+    ) -> None:
         """Repaint only when something the tile shows has changed. ``stale``: the figures
         are not current (a source feeding the queue is stale or down), and how old they are:
-        the tile dims and says so instead of showing old figures as if they were live."""
-        key = (kpis, severity, stale)
+        the tile dims and says so instead of showing old figures as if they were live.
+        ``forecast``: the queue's forecast against actual, a line of its own."""
+        key = (kpis, severity, stale, forecast)
         if key == self._rendered:
             return
         self._rendered = key
@@ -149,6 +157,8 @@ class QueueTile(Widget):
                 [[]],
             ]
             lines = self._realtime_lines(kpis)
+            if forecast is not None and forecast.interval is not None:
+                lines.append(_forecast_line(forecast))
         else:
             big_value = str(kpis.backlog)
             caption = [[[("BACKLOG", "bold")]], [[("open tickets", "dim")]], [[]]]
@@ -335,6 +345,45 @@ class QueueTile(Widget):
                 ]
             ],
         ]
+
+
+def _forecast_line(f: QueueForecast) -> Line:
+    """This half hour's forecast against actual, ▲ when the day runs over forecast, and the
+    service level projected for the rest of the day."""
+    assert f.interval is not None
+    fc, act = f"{f.interval.offered:.0f}", str(f.actual_now)
+    over: list[Piece] = [(" ▲over", "bold yellow")] if f.over else []
+    brief: list[Piece] = [(" ▲", "bold yellow")] if f.over else []
+    proj = fmt.percent(f.projected_sl)
+    return [
+        [
+            ("½h fcst ", "dim"),
+            (fc, "bold"),
+            (" act ", "dim"),
+            (act, "bold"),
+            *over,
+            (" proj SL ", "dim"),
+            (proj, "none"),
+        ],
+        [
+            ("½h fc ", "dim"),
+            (fc, "bold"),
+            (" act ", "dim"),
+            (act, "bold"),
+            *brief,
+            (" proj ", "dim"),
+            (proj, "none"),
+        ],
+        [
+            ("fc ", "dim"),
+            (fc, "bold"),
+            ("/", "dim"),
+            (act, "bold"),
+            *brief,
+            (" p", "dim"),
+            (proj, "none"),
+        ],
+    ]
 
 
 class QueueTiles(Container):
