@@ -60,6 +60,15 @@ def _parser() -> argparse.ArgumentParser:
         "opening the dashboard",
     )
     demo.add_argument(
+        "--history-weeks",
+        type=int,
+        default=4,
+        metavar="N",
+        help="write the same weekday of the last N weeks (calls and chats) and today's "
+        "schedule into the store first, so the board shows forecast against actual and "
+        "adherence (default 4; 0: none)",
+    )
+    demo.add_argument(
         "--all-backends",
         action="store_true",
         help="four helpdesks on one board: also an IT desk on a fake Jira Service Management "
@@ -251,8 +260,38 @@ def demo_group_id(queue_id: str, queues: int) -> int:
     return GROUP_BASE + ids.index(queue_id) + 1 if queue_id in ids else GROUP_BASE
 
 
+def _demo_intraday(
+    args: argparse.Namespace,
+    db: Path,
+    epoch: float,
+    queue_id: Callable[[str], str],
+    agent_id: Callable[[str], str],
+) -> None:
+    """The demo floor's past weeks and today's schedule, written before the board opens."""
+    from supervisor_tui.adapters.simulator import SimOptions, history_events, schedule_events
+
+    if args.history_weeks <= 0:
+        return
+    options = SimOptions(seed=args.seed, agents=args.agents, queues=args.queues)
+    store = SQLiteStore(db)
+    try:
+        if store.last_seq():
+            return  # a kept recording (--db) already has them
+        events = history_events(
+            options, epoch, min(args.history_weeks, 8), queue_id=queue_id, received_at=epoch
+        )
+        events += schedule_events(options, epoch, agent_id=agent_id, at=epoch)
+        store.append(events)
+    finally:
+        store.close()
+
+
 def _demo(args: argparse.Namespace, db: Path) -> int:
     if args.helpdesk == "none":
+        from supervisor_tui.adapters.simulator import SimOptions as Options
+
+        epoch = round(time.time() - Options().warmup_s)
+        _demo_intraday(args, db, epoch, str, str)
         return _run_dashboard(demo_config(args), db)
     import os
 
@@ -265,6 +304,17 @@ def _demo(args: argparse.Namespace, db: Path) -> int:
         account=args.account,
     )
     url = helpdesks.start()
+    from supervisor_tui.fakes.common import number
+    from supervisor_tui.fakes.zendesk import USER_BASE
+
+    assert helpdesks.options.epoch is not None
+    _demo_intraday(
+        args,
+        db,
+        helpdesks.options.epoch,
+        lambda q: f"zendesk:{demo_group_id(q, args.queues)}",
+        lambda a: f"zendesk:{USER_BASE + number(a)}",
+    )
     # this process only; throwaway credentials for the fakes
     os.environ[DEMO_TOKEN_ENV] = helpdesks.token
     os.environ[DEMO_FRESHDESK_KEY_ENV] = helpdesks.api_key

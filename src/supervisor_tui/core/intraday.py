@@ -13,6 +13,13 @@ from dataclasses import dataclass, field
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.model import AgentState, ForecastImported, ScheduleImported
 
+FORECAST_SOURCE = "forecast"
+SCHEDULE_SOURCE = "schedule"
+HISTORY_SOURCE = "history"
+"""The sources of imported forecasts and schedules and of the demo's written history (the
+simulator names the same two of its own): not helpdesks, so never stale on the board."""
+INTRADAY_SOURCES = frozenset({FORECAST_SOURCE, SCHEDULE_SOURCE, HISTORY_SOURCE})
+
 INTERVAL_S = 1800
 """The half hour every forecast, schedule and report interval is counted in."""
 DAY_S = 86_400

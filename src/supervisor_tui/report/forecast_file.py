@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from supervisor_tui.core.intraday import INTERVAL_S, interval_start
+from supervisor_tui.core.intraday import FORECAST_SOURCE, INTERVAL_S, interval_start
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.model import ForecastImported, ForecastInterval, NewEvent, printable
 from supervisor_tui.report.importfile import (
@@ -24,7 +24,6 @@ from supervisor_tui.report.importfile import (
     refuse_if_bad,
 )
 
-FORECAST_SOURCE = "forecast"
 COLUMNS = ("queue", "interval_start", "offered", "aht")
 ROWS_PER_EVENT = 500
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import icalendar
 
+from supervisor_tui.core.intraday import SCHEDULE_SOURCE
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.model import NewEvent, ScheduledActivity, ScheduleImported, printable
 from supervisor_tui.report.importfile import (
@@ -30,7 +31,6 @@ from supervisor_tui.report.importfile import (
     refuse_if_bad,
 )
 
-SCHEDULE_SOURCE = "schedule"
 COLUMNS = ("agent", "start", "end", "activity")
 ROWS_PER_EVENT = 500
 LONGEST_ACTIVITY_S = 24 * 3600
