@@ -193,11 +193,31 @@ def test_adherence_and_conformance_of_a_hand_made_day() -> None:
     assert floor_adherence(state, TODAY, at(11, 40)).adherence == pytest.approx(125 / 160)
 
 
-def test_time_without_presence_is_left_out_of_adherence() -> None:
+def test_scheduled_time_before_the_first_presence_report_counts_in_neither() -> None:
+    state, feed = _scheduled_agent()
+    feed(AgentUpserted(agent_id="a2", name="Ben C.", queue_ids=("voice",)), at(8))
+    feed(
+        ScheduleImported(
+            activities=(
+                ScheduledActivity(agent_id="a2", start=at(8), end=at(12), activity="open"),
+            ),
+            at=at(7),
+        ),
+        at(7),
+    )
+    # the helpdesk first tells Ben's presence at 11:00 (the board started then)
+    feed(AgentStateChanged(agent_id="a2", state=AgentState.BUSY, since=at(11)), at(11))
+    got = agent_adherence(state.intraday, "a2", TODAY, at(11, 40))
+    assert (got.adherence, got.conformance) == (1.0, 1.0)  # 40 of 40 known minutes
+
+
+def test_time_without_presence_is_left_out_of_adherence_and_conformance() -> None:
     state, feed = _scheduled_agent()
     feed(AgentStateChanged(agent_id="a1", state=AgentState.UNKNOWN, since=at(11, 30)), at(11, 30))
     got = agent_adherence(state.intraday, "a1", TODAY, at(11, 40))
     assert got.adherence == pytest.approx((125 - 10) / (160 - 10))
+    # and of conformance: 10 of the open minutes, and 10 of the worked ones, are unknown
+    assert got.conformance == pytest.approx((135 - 10) / (145 - 10))
 
 
 def test_out_of_adherence_is_flagged_only_beyond_the_grace_time() -> None:

@@ -948,15 +948,19 @@ class SupervisorApp(App[None]):
         """What-if: moves, additions or targets, projected; nothing reaches a helpdesk. The
         decision may be kept as a note on an open escalation, by the note command's path."""
         queues = [(q.queue_id, q.name, q.channel.is_realtime) for q in self.state.queues.values()]
-        note = await self.push_screen_wait(WhatIfScreen(queues, self._project))
+        screen = WhatIfScreen(queues, self._project)
+        note = await self.push_screen_wait(screen)
         if not note or self.check_action("note", ()) is False:
             return
         open_escalations = [e for e in self.state.escalations.values() if e.is_open]
         if not open_escalations:
             self.say("No open escalation to note it on.", severity="warning")
             return
-        selected = self.feed.selected
-        open_escalations.sort(key=lambda e: (e is not selected, -e.raised_at))
+        selected, touched = self.feed.selected, set(screen.scenario.queues())
+        # the escalations of the queues the what-if moves first, then the selected one
+        open_escalations.sort(
+            key=lambda e: (e.queue_id not in touched, e is not selected, -e.raised_at)
+        )
         choice = await self.push_screen_wait(
             ChoiceScreen(
                 "Record the what-if on which escalation?",

@@ -879,6 +879,15 @@ def history_events(
                 continue
             peak = rate * max(HOURLY_LOAD)
             qid = queue_id(queue.queue_id)
+            if week == weeks:  # named before its first contact, as the helpdesk names it
+                out.append(
+                    (
+                        day - 1,
+                        _construct(
+                            QueueUpserted, queue_id=qid, name=queue.name, channel=queue.channel
+                        ),
+                    )
+                )
             t, n = 0.0, 0
             while True:
                 t += rng.expovariate(peak)

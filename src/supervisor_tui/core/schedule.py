@@ -6,7 +6,8 @@ Standard workforce-management definitions (printed in help):
   Available, Busy or Wrap-up; any other activity (break, lunch, training, meeting, …) by
   Away or Offline. Time whose presence the helpdesk does not tell is left out of both.
 - conformance = time worked (Available, Busy, Wrap-up) ÷ time scheduled to work ("open"),
-  whenever in the day it was worked: it can pass 100 %.
+  whenever in the day it was worked: it can pass 100 %. Scheduled time whose presence is
+  not known (before the helpdesk first said it) is left out here too.
 
 Both are taken over the floor's day so far, for agents with a schedule that day.
 """
@@ -108,8 +109,6 @@ def agent_adherence(book: IntradayBook, agent_id: str, start: float, end: float)
     scheduled = adherent = open_s = 0.0
     for activity in planned:
         lo, hi = max(activity.start, start), min(activity.end, end)
-        if is_open(activity.activity):
-            open_s += hi - lo
         for s_lo, s_hi, state in segments:
             overlap = min(hi, s_hi) - max(lo, s_lo)
             if overlap <= 0:
@@ -118,6 +117,8 @@ def agent_adherence(book: IntradayBook, agent_id: str, start: float, end: float)
             if kept is None:
                 continue
             scheduled += overlap
+            if is_open(activity.activity):
+                open_s += overlap
             if kept:
                 adherent += overlap
     worked = sum(hi - lo for lo, hi, state in segments if state in WORKING)

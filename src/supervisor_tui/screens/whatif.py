@@ -69,8 +69,8 @@ class WhatIfScreen(Dialog):
         border: thick $accent; background: $surface;
     }
     WhatIfScreen Horizontal { height: auto; }
-    WhatIfScreen Select { width: 1fr; }
-    WhatIfScreen Input { width: 14; }
+    WhatIfScreen Horizontal > Select { width: 2fr; }
+    WhatIfScreen Horizontal > Input { width: 1fr; }
     WhatIfScreen #result { height: 1fr; }
     """
     BINDINGS = [
