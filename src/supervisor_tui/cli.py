@@ -648,6 +648,7 @@ def _report(args: argparse.Namespace) -> int:
                 queue=args.queue,
                 title=f"{floor_name}: report",
                 follow_settings=args.config is None,
+                history_weeks=config.intraday.history_weeks,
             )
         except ReportError as exc:
             raise ConfigError(str(exc)) from None

@@ -26,6 +26,8 @@ DAY_S = 86_400
 COUNTS_KEPT_DAYS = 9 * 7
 """Interval counts are kept nine weeks: enough for a forecast over the last eight."""
 TIMELINE_KEPT_S = 2 * DAY_S
+KEEP_ALL_S = 1e11
+"""What a report keeps: everything its recordings hold."""
 """Presence and schedule are kept two days back (today's adherence needs only today)."""
 
 
@@ -79,6 +81,9 @@ class IntradayBook:
     states: dict[str, list[tuple[float, AgentState]]] = field(default_factory=dict)
     """agent -> presence changes (since, state), oldest first."""
     pruned_day: int = -1
+    kept_s: float = TIMELINE_KEPT_S
+    """How far back presence and schedules are kept (a report over weeks keeps them all)."""
+    counts_kept_days: int = COUNTS_KEPT_DAYS
 
     # -- folding ----------------------------------------------------------------------------
 
@@ -103,7 +108,7 @@ class IntradayBook:
         else:
             timeline.append((since, state))
         # one entry before the cut is kept: the state the agent was in when the cut fell
-        cut = since - TIMELINE_KEPT_S
+        cut = since - self.kept_s
         while len(timeline) > 2 and timeline[1][0] <= cut:
             del timeline[0]
 
@@ -135,14 +140,14 @@ class IntradayBook:
         if day <= self.pruned_day:
             return
         self.pruned_day = day
-        oldest = at - COUNTS_KEPT_DAYS * DAY_S
+        oldest = at - self.counts_kept_days * DAY_S
         for per_queue in self.counts.values():
             for start in [s for s in per_queue if s < oldest]:
                 del per_queue[start]
         for seen in self.days_seen.values():
-            seen.difference_update({d for d in seen if d < day - COUNTS_KEPT_DAYS})
+            seen.difference_update({d for d in seen if d < day - self.counts_kept_days})
         for agent_id, planned in list(self.schedule.items()):
-            planned[:] = [a for a in planned if a.end >= at - TIMELINE_KEPT_S]
+            planned[:] = [a for a in planned if a.end >= at - self.kept_s]
             if not planned:
                 del self.schedule[agent_id]
 
