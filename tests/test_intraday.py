@@ -156,9 +156,11 @@ def test_an_imported_forecast_replaces_history_and_actual_is_compared_with_it() 
 # -- adherence and conformance --------------------------------------------------------------
 
 
-def _scheduled_agent() -> tuple[FloorState, Feed]:
-    state = FloorState(FloorTargets())
-    feed = Feed(state)
+def _scheduled_agent(feed: Feed | None = None) -> tuple[FloorState, Feed]:
+    """Ana, scheduled open 09–11, break 11–11:15, open 11:15–12; her presence by hand."""
+    if feed is None:
+        feed = Feed(FloorState(FloorTargets()))
+    state = feed.state
     feed(AgentUpserted(agent_id="a1", name="Ana B.", queue_ids=("voice",)), at(8))
     feed(
         ScheduleImported(

@@ -190,3 +190,20 @@ def test_a_recurring_icalendar_event_is_refused_not_guessed(
     file.write_text(ICS.replace("SUMMARY:Lunch", "SUMMARY:Lunch\nRRULE:FREQ=DAILY"), "utf-8")
     assert main(["import", "schedule", str(file), "--db", str(db)]) == 2
     assert "week.ics:2: a recurring event" in capsys.readouterr().err
+
+
+def test_text_from_a_schedule_file_never_drives_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = _floor(tmp_path)
+    file = tmp_path / "schedule.csv"
+    file.write_text(
+        "agent,start,end,activity\n"
+        "\x1b[2J\x1b]0;owned\x07Ana,2026-11-30T09:00,2026-11-30T11:00,open\n"
+        "ana@example.com,2026-11-30T11:00,2026-11-30T12:00,\x1b[31mlunch\n",
+        encoding="utf-8",
+    )
+    assert main(["import", "schedule", str(file), "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert "schedule.csv:2: agent" in err and "matches no helpdesk agent" in err
+    assert "\x1b" not in err and "\x07" not in err

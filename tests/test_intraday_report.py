@@ -10,19 +10,16 @@ from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
-    AgentUpserted,
     Channel,
     Event,
     Payload,
     QueueUpserted,
-    ScheduledActivity,
-    ScheduleImported,
 )
 from supervisor_tui.report.compute import compute
 from supervisor_tui.report.render import to_json, to_markdown
 from tests.helpers import Feed
 
-from .test_intraday import TODAY, History, at
+from .test_intraday import TODAY, History, _scheduled_agent, at
 
 
 class Recorder(Feed):
@@ -42,31 +39,11 @@ def test_report_gives_forecast_against_actual_and_adherence_per_half_hour_and_ag
     recorder = Recorder(FloorState(FloorTargets()))
     # the schedule and presence of the hand-worked adherence example, and 09:00's history
     recorder(QueueUpserted(queue_id="voice", name="Voice", channel=Channel.VOICE), at(0))
-    recorder(AgentUpserted(agent_id="a1", name="Ana B.", queue_ids=("voice",)), at(8))
-    recorder(
-        ScheduleImported(
-            activities=(
-                ScheduledActivity(agent_id="a1", start=at(9), end=at(11), activity="open"),
-                ScheduledActivity(agent_id="a1", start=at(11), end=at(11, 15), activity="break"),
-                ScheduledActivity(agent_id="a1", start=at(11, 15), end=at(12), activity="open"),
-            ),
-            at=at(7),
-        ),
-        at(7),
-    )
+    _scheduled_agent(recorder)
     history = History(recorder)
     for weeks_ago, offered in ((4, 10), (3, 14), (2, 12), (1, 8)):
         history.contacts(at(9, weeks_ago=weeks_ago), [], offered_only=offered)
-    for hh, mm, state_ in (
-        (8, 55, AgentState.AVAILABLE),
-        (10, 0, AgentState.AWAY),
-        (10, 20, AgentState.BUSY),
-        (11, 10, AgentState.AWAY),
-        (11, 20, AgentState.AVAILABLE),
-    ):
-        recorder(AgentStateChanged(agent_id="a1", state=state_, since=at(hh, mm)), at(hh, mm))
-        if (hh, mm) == (10, 0):
-            history.contacts(at(9), [240.0] * 2, offered_only=20)  # 22 offered at 09:00
+    history.contacts(at(9), [240.0] * 2, offered_only=20)  # 22 offered at 09:00 today
     recorder(
         AgentStateChanged(agent_id="a1", state=AgentState.AVAILABLE, since=at(11, 40)), at(11, 40)
     )

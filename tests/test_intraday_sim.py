@@ -110,3 +110,23 @@ def test_replay_shows_the_forecast_the_board_showed(tmp_path: Path) -> None:
         again = queue_forecast(player.state, queue, at, weeks=4, margin=0.15, min_over=10)
         assert then.interval is not None and then == again
     store.close()
+
+
+def test_written_history_never_makes_a_live_queue_look_stale() -> None:
+    from supervisor_tui.core.freshness import helpdesk_sources, queue_condition
+    from supervisor_tui.model import ContactOffered as Offered
+
+    state = FloorState(UTC_FLOOR)
+    events = _events(history_events(SimOptions(seed=7), EPOCH, 2, received_at=EPOCH - 86_400))
+    state.apply_all(events)
+    live = Event(
+        seq=len(events) + 1,
+        source="zendesk",
+        key="live",
+        occurred_at=EPOCH,
+        received_at=EPOCH,
+        payload=Offered(contact_id="c1", queue_id="chat", channel="chat", offered_at=EPOCH),
+    )
+    state.apply(live)
+    assert queue_condition(state, "chat", EPOCH + 5, stale_after_s=60) is None
+    assert [s.name for s in helpdesk_sources(state.sources)] == ["zendesk"]
