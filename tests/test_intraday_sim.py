@@ -130,3 +130,19 @@ def test_written_history_never_makes_a_live_queue_look_stale() -> None:
     state.apply(live)
     assert queue_condition(state, "chat", EPOCH + 5, stale_after_s=60) is None
     assert [s.name for s in helpdesk_sources(state.sources)] == ["zendesk"]
+
+
+def test_record_with_history_gives_a_report_forecast_and_adherence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from supervisor_tui.cli import main
+
+    out = tmp_path / "shift.db"
+    args = ["record", "--hours", "2", "--agents", "12", "--queues", "3", "--out", str(out)]
+    assert main([*args, "--history-weeks", "2"]) == 0
+    assert main(["report", str(out), "--format", "md"]) == 0
+    md = capsys.readouterr().out
+    today = md.split("\n## ")[-3]  # the last period, before the formulas and the notes
+    assert "### Forecast against actual (MAPE: Chat " in today
+    assert "### Schedule adherence (day: adherence " in today
+    assert "### Adherence by agent" in today

@@ -134,6 +134,14 @@ def _parser() -> argparse.ArgumentParser:
         "--step", type=float, default=5.0, help="simulated seconds between rule evaluations"
     )
     record.add_argument(
+        "--history-weeks",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first write the same weekday of the last N weeks and the day's schedule "
+        "(forecast against actual and adherence in replay and reports)",
+    )
+    record.add_argument(
         "--unsupervised",
         action="store_true",
         help="no simulated supervisor acks (by default one acks most escalations)",
@@ -723,6 +731,7 @@ def _record(args: argparse.Namespace) -> int:
         supervised=not args.unsupervised,
         step_s=args.step,
         floor_name=config.floor.name,
+        history_weeks=min(max(args.history_weeks, 0), 8),
     )
     print(f"\nwrote {events:,} events to {args.out}", file=sys.stderr)
     return 0
