@@ -25,7 +25,7 @@ INTERVAL_S = 1800
 DAY_S = 86_400
 COUNTS_KEPT_DAYS = 9 * 7
 """Interval counts are kept nine weeks: enough for a forecast over the last eight."""
-TIMELINE_KEPT_S = 2 * DAY_S
+TIMELINE_KEPT_S = 2.0 * DAY_S
 KEEP_ALL_S = 1e11
 """What a report keeps: everything its recordings hold."""
 """Presence and schedule are kept two days back (today's adherence needs only today)."""
