@@ -16,9 +16,9 @@ from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.model import ForecastImported, ForecastInterval, NewEvent, printable
 from supervisor_tui.report.importfile import (
     Directory,
-    content_key,
     csv_rows,
     floor_time,
+    imported,
     number,
     read_text,
     refuse_if_bad,
@@ -57,15 +57,8 @@ def read_forecast(path: Path, floor: FloorTargets, known: Directory, at: float) 
     events = []
     for k in range(0, len(intervals), ROWS_PER_EVENT):
         chunk = tuple(intervals[k : k + ROWS_PER_EVENT])
-        events.append(
-            NewEvent(
-                source=FORECAST_SOURCE,
-                key=content_key("forecast", at, *(r.model_dump_json() for r in chunk)),
-                occurred_at=at,
-                received_at=at,
-                payload=ForecastImported(intervals=chunk, file=name, at=at),
-            )
-        )
+        payload = ForecastImported(intervals=chunk, file=name, at=at)
+        events.append(imported(FORECAST_SOURCE, at, payload, chunk))
     return ForecastImport(events, rows)
 
 

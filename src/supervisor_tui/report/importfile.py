@@ -10,12 +10,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 
-from supervisor_tui.model import AgentUpserted, QueueUpserted, printable
+from pydantic import BaseModel
+
+from supervisor_tui.model import AgentUpserted, NewEvent, Payload, QueueUpserted, printable
 from supervisor_tui.store import Store
 
 MAX_ERRORS_SHOWN = 20
@@ -130,3 +132,15 @@ def content_key(prefix: str, *parts: object) -> str:
     """An event key made from what it holds: importing the same file twice stores it once."""
     digest = hashlib.sha256("\x1f".join(repr(p) for p in parts).encode()).hexdigest()[:24]
     return f"{prefix}:{digest}"
+
+
+def imported(source: str, at: float, payload: Payload, rows: Iterable[BaseModel]) -> NewEvent:
+    """One event of an import, keyed by when it was imported and the rows it holds: a later
+    import of the same rows is a new event (it wins again over one made in between)."""
+    return NewEvent(
+        source=source,
+        key=content_key(source, at, *(r.model_dump_json() for r in rows)),
+        occurred_at=at,
+        received_at=at,
+        payload=payload,
+    )

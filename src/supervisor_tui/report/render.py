@@ -155,7 +155,11 @@ def _spans_days(period: Period, utc_offset_s: Zone) -> bool:
 
 
 def _fmt_half_hour(hh: HalfHour, utc_offset_s: Zone, with_day: bool) -> str:
-    local = _local(hh.start, utc_offset_s)
+    return _fmt_slot(hh.start, utc_offset_s, with_day)
+
+
+def _fmt_slot(start: float, utc_offset_s: Zone, with_day: bool) -> str:
+    local = _local(start, utc_offset_s)
     return local.strftime("%a %d %H:%M") if with_day else local.strftime("%H:%M")
 
 
@@ -497,7 +501,7 @@ def _intraday_tables(period: Period, zone: Zone) -> list[_Table]:
     rows = tuple(
         (
             q.name,
-            _local(f.start, zone).strftime("%a %d %H:%M" if with_day else "%H:%M"),
+            _fmt_slot(f.start, zone, with_day),
             str(f.offered),
             f"{f.forecast:.1f}" + (" (imported)" if f.imported else ""),
             fmt_rate(f.error),
@@ -527,7 +531,7 @@ def _intraday_tables(period: Period, zone: Zone) -> list[_Table]:
                 ("Half hour", "Scheduled", "Adherence", "Conformance"),
                 tuple(
                     (
-                        _local(h.start, zone).strftime("%a %d %H:%M" if with_day else "%H:%M"),
+                        _fmt_slot(h.start, zone, with_day),
                         fmt_duration(h.scheduled_s),
                         fmt_rate(h.adherence),
                         fmt_rate(h.conformance),

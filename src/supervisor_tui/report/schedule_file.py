@@ -24,9 +24,9 @@ from supervisor_tui.model import NewEvent, ScheduledActivity, ScheduleImported, 
 from supervisor_tui.report.importfile import (
     Directory,
     ImportFileError,
-    content_key,
     csv_rows,
     floor_time,
+    imported,
     read_text,
     refuse_if_bad,
 )
@@ -123,15 +123,8 @@ def read_schedule(path: Path, floor: FloorTargets, known: Directory, at: float) 
 
     def flush() -> None:
         if chunk:
-            events.append(
-                NewEvent(
-                    source=SCHEDULE_SOURCE,
-                    key=content_key("schedule", at, *(a.model_dump_json() for a in chunk)),
-                    occurred_at=at,
-                    received_at=at,
-                    payload=ScheduleImported(activities=tuple(chunk), file=name, at=at),
-                )
-            )
+            payload = ScheduleImported(activities=tuple(chunk), file=name, at=at)
+            events.append(imported(SCHEDULE_SOURCE, at, payload, chunk))
             chunk.clear()
 
     # an agent's activities stay in one event: each event replaces the span it covers
