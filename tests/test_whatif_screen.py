@@ -19,6 +19,7 @@ from supervisor_tui.model import (
     AgentStateChanged,
     AgentUpserted,
     Channel,
+    ContactOffered,
     EscalationNoted,
     EscalationRaised,
     ForecastImported,
@@ -26,6 +27,8 @@ from supervisor_tui.model import (
     NewEvent,
     Payload,
     QueueUpserted,
+    ScheduledActivity,
+    ScheduleImported,
     Severity,
 )
 from supervisor_tui.screens.whatif import WhatIfScreen
@@ -144,3 +147,49 @@ async def test_moving_two_agents_from_email_to_chat_shows_chat_projected_sl(
     assert len(noted) == 1 and noted[0].by == "ana"
     assert noted[0].note.startswith("What-if: move 2 agents from E-mail to Chat.")
     assert f"10:00 0%→{shown}" in noted[0].note
+
+
+async def test_the_floor_line_follows_a_burst_of_events_without_waiting_for_the_clock(
+    tmp_path: Path,
+) -> None:
+    """At start the board folds the store in batches: the intraday figures are made again
+    after a burst of events, not only every ten seconds of the board's clock (frozen here),
+    or the first figures, from a half-read store, would stand."""
+    store = _floor(tmp_path / "floor.db")
+    settings = FloorSettings(
+        floor_name="Test floor", operator="ana", targets=FloorTargets(), rules=RuleEngine([])
+    )
+    app = SupervisorApp(store, settings, clock=lambda: NOW)
+    try:
+        async with app.run_test(size=(160, 50)) as pilot:
+            await wait_for(pilot, lambda: "e1" in app.state.escalations, "the floor")
+            await wait_for(pilot, lambda: app.intraday_line.display, "the forecast line")
+            assert "Adherence" not in str(app.intraday_line.visual)
+            burst: list[Payload] = [
+                ScheduleImported(
+                    activities=tuple(
+                        ScheduledActivity(
+                            agent_id=f"c{i}", start=NOW - 3600, end=NOW + 3600, activity="open"
+                        )
+                        for i in range(4)
+                    ),
+                    at=NOW - 60,
+                )
+            ]
+            burst += [
+                ContactOffered(
+                    contact_id=f"x{k}", queue_id="chat", channel=Channel.CHAT, offered_at=NOW - k
+                )
+                for k in range(1200)
+            ]
+            store.append(
+                [
+                    NewEvent(source="t", key=f"b{k}", occurred_at=NOW, received_at=NOW, payload=p)
+                    for k, p in enumerate(burst)
+                ]
+            )
+            await wait_for(
+                pilot, lambda: "Adherence 100%" in str(app.intraday_line.visual), "adherence"
+            )
+    finally:
+        store.close()

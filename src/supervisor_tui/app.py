@@ -261,6 +261,7 @@ class SupervisorApp(App[None]):
         self.intraday_line.display = False
         self._forecasts: dict[str, QueueForecast] = {}
         self._intraday_at = -math.inf
+        self._intraday_seq = 0
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -607,14 +608,17 @@ class SupervisorApp(App[None]):
         self._paint_chrome(now)
 
     INTRADAY_EVERY_S = 10.0
+    INTRADAY_EVENTS = 1000
+    """…or sooner when this many events came in since (the board catching up at start)."""
 
     def _paint_intraday(self, now: float, *, force: bool = False) -> None:
         """Forecast against actual on the tiles, the schedule on the agents board, adherence
         and conformance on the floor line: every ten seconds of the board's clock (a half
-        hour's figures move slowly), at once after a seek."""
-        if not force and abs(now - self._intraday_at) < self.INTRADAY_EVERY_S:
+        hour's figures move slowly), at once after a seek or a burst of events."""
+        caught_up = self.state.seq - self._intraday_seq < self.INTRADAY_EVENTS
+        if not force and caught_up and abs(now - self._intraday_at) < self.INTRADAY_EVERY_S:
             return
-        self._intraday_at = now
+        self._intraday_at, self._intraday_seq = now, self.state.seq
         state, settings = self.state, self.settings.intraday
         book = state.intraday
         self._forecasts = {
