@@ -33,8 +33,9 @@ from supervisor_tui.model import (
 )
 from supervisor_tui.screens.whatif import WhatIfScreen
 from supervisor_tui.store import SQLiteStore
+from supervisor_tui.widgets import AgentBoard
 
-from .test_app import wait_for
+from .test_app import line_text, wait_for
 
 NOW = datetime(2026, 11, 30, 10, 5, tzinfo=UTC).timestamp()
 HALF_HOUR = datetime(2026, 11, 30, 10, 0, tzinfo=UTC).timestamp()
@@ -178,7 +179,10 @@ async def test_the_floor_line_follows_a_burst_of_events_without_waiting_for_the_
             ]
             burst += [
                 ContactOffered(
-                    contact_id=f"x{k}", queue_id="chat", channel=Channel.CHAT, offered_at=NOW - k
+                    contact_id=f"x{k}",
+                    queue_id="chat",
+                    channel=Channel.CHAT,
+                    offered_at=NOW - k / 4,
                 )
                 for k in range(1200)
             ]
@@ -191,5 +195,17 @@ async def test_the_floor_line_follows_a_burst_of_events_without_waiting_for_the_
             await wait_for(
                 pilot, lambda: "Adherence 100%" in str(app.intraday_line.visual), "adherence"
             )
+            # the chat tile: this half hour's forecast (100) against the 1,200 offered in it
+            tile = app.tiles.tile("chat")
+            assert tile is not None
+            await wait_for(
+                pilot,
+                lambda: any("½h fcst 100 act 1200" in tile.render_line(y).text for y in range(8)),
+                "the forecast on the chat tile",
+            )
+            # the agents board: each chat agent's scheduled activity beside the state
+            board = app.query_one(AgentBoard)
+            shown = [line_text(board, y) for y in range(board.size.height)]
+            assert sum(line.count("▸open") for line in shown) == 4, shown
     finally:
         store.close()

@@ -110,7 +110,7 @@ class WhatIfScreen(Dialog):
                     allow_blank=True,
                 )
                 yield Input(placeholder="agents", id="agents", type="integer", max_length=4)
-                yield Input(placeholder="SL target %", id="target", type="number", max_length=5)
+                yield Input(placeholder="SL %", id="target", type="number", max_length=5)
             with VerticalScroll(id="result"):
                 yield Static(id="figures")
             yield Label(

@@ -191,7 +191,7 @@ class AgentBoard(ScrollView, can_focus=True):
         rest = max(0, width - 11 - 7 - 13 - 4 - (9 if plan is not None else 0))
         planned: list[Segment] = []
         if plan is not None:  # the schedule beside the state: ✖ when out of adherence
-            what = plan.activity or "—"
+            what = plan.activity or "off"  # scheduled today, not now
             planned = [
                 Segment(
                     set_cell_size(f"{'✖' if plan.out_since else '▸'}{what}", 8) + " ",
