@@ -175,6 +175,17 @@ ACTIONS: tuple[BoardAction, ...] = (
         palette_help="hold updates while you read",
     ),
     BoardAction(
+        "board.whatif",
+        "whatif",
+        "w",
+        "What-if",
+        "move agents between queues, add or remove them, or change a target, and see the "
+        "projected SL and ASA (nothing changes in any helpdesk)",
+        palette="What-if",
+        palette_help="move agents between queues, see the projected SL",
+        show=False,  # in help and the palette; the footer is full at 80 columns
+    ),
+    BoardAction(
         "app.help",
         "help",
         "question_mark",

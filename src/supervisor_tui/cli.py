@@ -68,6 +68,15 @@ def _parser() -> argparse.ArgumentParser:
         "opening the dashboard",
     )
     demo.add_argument(
+        "--history-weeks",
+        type=int,
+        default=4,
+        metavar="N",
+        help="write the same weekday of the last N weeks (calls and chats) and today's "
+        "schedule into the store first, so the board shows forecast against actual and "
+        "adherence (default 4; 0: none)",
+    )
+    demo.add_argument(
         "--all-backends",
         action="store_true",
         help="four helpdesks on one board: also an IT desk on a fake Jira Service Management "
@@ -178,12 +187,22 @@ def _parser() -> argparse.ArgumentParser:
         "--step", type=float, default=5.0, help="simulated seconds between rule evaluations"
     )
     record.add_argument(
+        "--history-weeks",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first write the same weekday of the last N weeks and the day's schedule "
+        "(forecast against actual and adherence in replay and reports)",
+    )
+    record.add_argument(
         "--unsupervised",
         action="store_true",
         help="no simulated supervisor acks (by default one acks most escalations)",
     )
 
-    importing = sub.add_parser("import", help="survey answers (NPS) into a store")
+    importing = sub.add_parser(
+        "import", help="survey answers (NPS), a forecast or a schedule into a store"
+    )
     what = importing.add_subparsers(dest="what", required=True)
     surveys = what.add_parser(
         "surveys",
@@ -195,6 +214,7 @@ def _parser() -> argparse.ArgumentParser:
     surveys.add_argument(
         "--source", default="surveys", help="the helpdesk the ticket ids belong to"
     )
+    _intraday_imports(what)
     replay = sub.add_parser("replay", help="the dashboard over a recording (read-only)")
     replay.add_argument("file", type=Path)
     replay.add_argument("-c", "--config", type=Path, help="targets, rules and display settings")
@@ -326,8 +346,38 @@ def demo_group_id(queue_id: str, queues: int) -> int:
     return GROUP_BASE + ids.index(queue_id) + 1 if queue_id in ids else GROUP_BASE
 
 
+def _demo_intraday(
+    args: argparse.Namespace,
+    db: Path,
+    epoch: float,
+    queue_id: Callable[[str], str],
+    agent_id: Callable[[str], str],
+) -> None:
+    """The demo floor's past weeks and today's schedule, written before the board opens."""
+    from supervisor_tui.adapters.simulator import SimOptions, history_events, schedule_events
+
+    if args.history_weeks <= 0:
+        return
+    options = SimOptions(seed=args.seed, agents=args.agents, queues=args.queues)
+    store = SQLiteStore(db)
+    try:
+        if store.last_seq():
+            return  # a kept recording (--db) already has them
+        events = history_events(
+            options, epoch, min(args.history_weeks, 8), queue_id=queue_id, received_at=epoch
+        )
+        events += schedule_events(options, epoch, agent_id=agent_id, at=epoch)
+        store.append(events)
+    finally:
+        store.close()
+
+
 def _demo(args: argparse.Namespace, db: Path) -> int:
     if args.helpdesk == "none":
+        from supervisor_tui.adapters.simulator import SimOptions as Options
+
+        epoch = round(time.time() - Options().warmup_s)
+        _demo_intraday(args, db, epoch, str, str)
         return _run_dashboard(demo_config(args), db)
     import os
 
@@ -340,6 +390,17 @@ def _demo(args: argparse.Namespace, db: Path) -> int:
         account=args.account,
     )
     url = helpdesks.start()
+    from supervisor_tui.fakes.common import number
+    from supervisor_tui.fakes.zendesk import USER_BASE
+
+    assert helpdesks.options.epoch is not None
+    _demo_intraday(
+        args,
+        db,
+        helpdesks.options.epoch,
+        lambda q: f"zendesk:{demo_group_id(q, args.queues)}",
+        lambda a: f"zendesk:{USER_BASE + number(a)}",
+    )
     # this process only; throwaway credentials for the fakes
     os.environ[DEMO_TOKEN_ENV] = helpdesks.token
     os.environ[DEMO_FRESHDESK_KEY_ENV] = helpdesks.api_key
@@ -418,6 +479,7 @@ def _run_dashboard(
         wall_pause_resume_s=config.display.wall_pause_resume_s,
         dialog_idle_s=config.display.dialog_idle_s,
         **config.display.look(),
+        intraday=config.intraday.settings(),
     )
     app = SupervisorApp(floor.store, settings, clock=floor.clock, collector=floor.collector)
     try:
@@ -680,6 +742,7 @@ def _report(args: argparse.Namespace) -> int:
                 queue=args.queue,
                 title=f"{floor_name}: report",
                 follow_settings=args.config is None,
+                history_weeks=config.intraday.history_weeks,
             )
         except ReportError as exc:
             raise ConfigError(str(exc)) from None
@@ -816,6 +879,7 @@ def _record(args: argparse.Namespace) -> int:
         supervised=not args.unsupervised,
         step_s=args.step,
         floor_name=config.floor.name,
+        history_weeks=min(max(args.history_weeks, 0), 8),
     )
     print(f"\nwrote {events:,} events to {args.out}", file=sys.stderr)
     return 0
@@ -885,6 +949,7 @@ def _replay(args: argparse.Namespace) -> int:
             stale_after_s=config.display.stale_after_s,
             keys=dict(config.keys),
             **config.display.look(),
+            intraday=config.intraday.settings(),
         )
         app = SupervisorApp(
             store,
@@ -900,6 +965,52 @@ def _replay(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return app.return_code or 0
+
+
+def _intraday_imports(what: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    forecast = what.add_parser(
+        "forecast",
+        help="a CSV forecast: queue (id or name), interval_start (ISO 8601, a half hour), "
+        "offered, aht (seconds)",
+    )
+    forecast.add_argument("file", type=Path, metavar="FILE.csv")
+    schedule = what.add_parser(
+        "schedule",
+        help="agents' schedules from CSV (agent, start, end, activity) or iCalendar (.ics); "
+        "agents matched by e-mail or name",
+    )
+    schedule.add_argument("file", type=Path, metavar="FILE")
+    for each in (forecast, schedule):
+        each.add_argument("--db", type=Path, help="the store file (default: the config's store)")
+        each.add_argument("-c", "--config", type=Path, help="its store and time zone")
+
+
+def _import_intraday(args: argparse.Namespace) -> int:
+    """A forecast or a schedule, matched against the queues and agents the store knows."""
+    from supervisor_tui.report.forecast_file import read_forecast
+    from supervisor_tui.report.importfile import ImportFileError, directory
+    from supervisor_tui.report.schedule_file import read_schedule
+
+    config = load_config(args.config) if args.config is not None else Config()
+    store = SQLiteStore(args.db or config.store.resolved_path())
+    try:
+        known = directory(store)
+        now = time.time()
+        try:
+            if args.what == "forecast":
+                forecast = read_forecast(args.file, config.floor_targets(), known, now)
+                events, said = forecast.events, f"{forecast.rows} forecast intervals"
+            else:
+                schedule = read_schedule(args.file, config.floor_targets(), known, now)
+                events = schedule.events
+                said = f"{schedule.rows} scheduled activities of {schedule.agents} agents"
+        except ImportFileError as exc:
+            raise ConfigError(str(exc)) from None
+        store.append(events)  # one transaction: all of them or none
+    finally:
+        store.close()
+    print(f"imported {said} from {printable(args.file.name)}", file=sys.stderr)
+    return 0
 
 
 def _import_surveys(args: argparse.Namespace) -> int:
@@ -977,6 +1088,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "replay":
             return _replay(args)
         if args.command == "import":
+            if args.what in ("forecast", "schedule"):
+                return _import_intraday(args)
             return _import_surveys(args)
     except (ConfigError, StoreError, SourceSetupError) as exc:
         # the message may quote a file's name, and a name can hold escape sequences

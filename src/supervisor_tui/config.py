@@ -31,6 +31,7 @@ from supervisor_tui.adapters.base import (
     is_loopback,
     source_union,
 )
+from supervisor_tui.core.intraday import IntradaySettings
 from supervisor_tui.core.rules import Rule
 from supervisor_tui.core.targets import FloorTargets, QueueTargets
 from supervisor_tui.files import read_small_file
@@ -258,6 +259,19 @@ class QueueTargetsConfig(_Strict):
     servers ÷ max_concurrent, rounded up."""
 
 
+class IntradayConfig(_Strict):
+    """``[intraday]``: forecast, adherence and what-if (see core.intraday.IntradaySettings)."""
+
+    history_weeks: int = Field(default=4, ge=1, le=8)
+    over_forecast_margin: float = Field(default=0.15, ge=0, le=10)
+    over_forecast_min: int = Field(default=10, ge=0)
+    adherence_grace_s: float = Field(default=300, ge=0, le=4 * 3600)
+    whatif_intervals: int = Field(default=4, ge=0, le=16)
+
+    def settings(self) -> IntradaySettings:
+        return IntradaySettings(**self.model_dump())
+
+
 if TYPE_CHECKING:
     SourceConfig = SourceSettings
 else:
@@ -282,6 +296,7 @@ class Config(_Strict):
     webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
     hub: HubConfig = Field(default_factory=HubConfig)
     rules: list[Rule] = Field(default_factory=list)
+    intraday: IntradayConfig = Field(default_factory=IntradayConfig)
     keys: dict[str, str] = Field(default_factory=dict)
     """Remapped keys: binding id (e.g. ``escalation.ack``) to a key (e.g. ``"A"``)."""
 

@@ -41,6 +41,8 @@ from supervisor_tui.model import (
     Payload,
     Priority,
     QueueUpserted,
+    ScheduledActivity,
+    ScheduleImported,
     SlaChanged,
     SlaState,
     TicketStatus,
@@ -841,3 +843,175 @@ class SimulatorAdapter:
     async def write_back(self, action: str, body: dict[str, Any]) -> None:
         """The simulated helpdesk takes the note; a real one gets an internal comment."""
         self.write_backs.append((action, body))
+
+
+WEEK_S = 7 * 86_400
+HISTORY_SOURCE = "history"
+SCHEDULE_SOURCE = "schedule"
+
+
+def _same(value: str) -> str:
+    return value
+
+
+def history_events(
+    options: SimOptions,
+    epoch: float,
+    weeks: int,
+    *,
+    queue_id: Callable[[str], str] = _same,
+    received_at: float | None = None,
+) -> list[NewEvent]:
+    """The same weekday's calls and chats in the ``weeks`` weeks before the floor whose
+    08:00 is ``epoch``, so a forecast has history from the first minute. Arrivals follow the
+    simulation's own rates and hourly load (a seed of its own per week, so weeks differ as
+    real ones do); each contact is answered at once and handled for a lognormal time around
+    the queue's AHT: only what a forecast reads (offered, handle time) is drawn, so weeks
+    are written in a moment. ``queue_id`` turns the simulation's ids into the helpdesk's."""
+    floor = FloorSimulation(replace(options, speed=None), epoch)
+    out: list[tuple[float, Payload]] = []
+    for week in range(1, weeks + 1):
+        rng = random.Random(options.seed + 1000 * week)
+        day = epoch - week * WEEK_S
+        for queue in floor.queues:
+            rate = floor.rates[queue.queue_id]
+            if not queue.channel.is_realtime or rate <= 0:
+                continue
+            peak = rate * max(HOURLY_LOAD)
+            qid = queue_id(queue.queue_id)
+            if week == weeks:  # named before its first contact, as the helpdesk names it
+                out.append(
+                    (
+                        day - 1,
+                        _construct(
+                            QueueUpserted, queue_id=qid, name=queue.name, channel=queue.channel
+                        ),
+                    )
+                )
+            t, n = 0.0, 0
+            while True:
+                t += rng.expovariate(peak)
+                if t >= CLOSE_AFTER_S:
+                    break
+                if rng.random() >= floor.load(t) * rate / peak:
+                    continue
+                n += 1
+                cid = f"w{week}-{queue.queue_id}-{n}"
+                at = round(day + t, 3)
+                wait = round(rng.uniform(2.0, 9.0), 3)
+                talk = round(max(15.0, rng.lognormvariate(math.log(queue.aht_s) - 0.125, 0.5)), 3)
+                out.append(
+                    (
+                        at,
+                        _construct(
+                            ContactOffered,
+                            contact_id=cid,
+                            queue_id=qid,
+                            channel=queue.channel,
+                            offered_at=at,
+                        ),
+                    )
+                )
+                out.append(
+                    (
+                        at + wait,
+                        _construct(
+                            ContactAnswered,
+                            contact_id=cid,
+                            queue_id=qid,
+                            agent_id="",
+                            answered_at=at + wait,
+                            wait_s=wait,
+                        ),
+                    )
+                )
+                ended = round(at + wait + talk, 3)
+                out.append(
+                    (
+                        ended,
+                        _construct(
+                            ContactEnded,
+                            contact_id=cid,
+                            queue_id=qid,
+                            agent_id="",
+                            ended_at=ended,
+                            talk_s=talk,
+                            hold_s=0.0,
+                            wrap_s=0.0,
+                        ),
+                    )
+                )
+    out.sort(key=lambda item: item[0])
+    return [
+        NewEvent.model_construct(
+            source=HISTORY_SOURCE,
+            key=f"history-{options.seed}-{epoch!r}-{k}",
+            occurred_at=at,
+            received_at=at if received_at is None else received_at,
+            payload=payload,
+        )
+        for k, (at, payload) in enumerate(out)
+    ]
+
+
+def _construct(kind: type[Payload], **fields: Any) -> Payload:
+    """A payload of the simulation's own ids and numbers, built without validation (which
+    would only check what this module just made): writing weeks of history stays quick."""
+    return kind.model_construct(**fields)
+
+
+def schedule_events(
+    options: SimOptions,
+    epoch: float,
+    *,
+    agent_id: Callable[[str], str] = _same,
+    at: float | None = None,
+) -> list[NewEvent]:
+    """The simulated agents' day as their schedule planned it: open from shift start to
+    end, with the breaks and lunch at their planned times (the simulation keeps them late
+    when a contact runs on, which is where adherence slips)."""
+    sim = FloorSimulation(replace(options, speed=None), epoch)
+    days: list[list[ScheduledActivity]] = []
+    for agent in sim.agents:
+        who = agent_id(agent.agent_id)
+        activities: list[ScheduledActivity] = []
+        days.append(activities)
+        t = agent.shift_start
+        for start, length, reason in agent.breaks:
+            if start > t:
+                activities.append(
+                    ScheduledActivity(
+                        agent_id=who, start=sim.ts(t), end=sim.ts(start), activity="open"
+                    )
+                )
+            activities.append(
+                ScheduledActivity(
+                    agent_id=who,
+                    start=sim.ts(start),
+                    end=sim.ts(start + length),
+                    activity=reason.lower(),
+                )
+            )
+            t = start + length
+        if agent.shift_end > t:
+            activities.append(
+                ScheduledActivity(
+                    agent_id=who, start=sim.ts(t), end=sim.ts(agent.shift_end), activity="open"
+                )
+            )
+    when = epoch - 3600 if at is None else at
+    per_event = 60  # agents' days an event: an agent's day is never split
+    return [
+        NewEvent(
+            source=SCHEDULE_SOURCE,
+            key=f"schedule-{options.seed}-{epoch!r}-{k}",
+            occurred_at=when,
+            received_at=when,
+            payload=ScheduleImported(
+                activities=tuple(a for day in days[k : k + per_event] for a in day),
+                file="simulated",
+                at=when,
+            ),
+        )
+        for k in range(0, len(days), per_event)
+    ]

@@ -12,11 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from supervisor_tui.core.intraday import INTRADAY_SOURCES
 from supervisor_tui.core.projection import FloorState, SourceView
 from supervisor_tui.model import HealthState
 
-INTERNAL_SOURCES = frozenset({"rules", "operator", "training", "floor"})
-"""Sources of the board's own events (escalations, acks): not helpdesks, never stale."""
+INTERNAL_SOURCES = frozenset({"rules", "operator", "training", "floor"}) | INTRADAY_SOURCES
+"""Sources of the board's own events (escalations, acks) and of imports (forecast, schedule,
+the demo's history): not helpdesks, never stale."""
 
 
 class SourceCondition(StrEnum):
@@ -110,7 +112,7 @@ def queue_condition(
     found: tuple[SourceCondition, float | None] | None = None
     for name in sorted(queue.sources):
         source = state.sources.get(name)
-        if source is None:
+        if source is None or name in INTERNAL_SOURCES:
             continue
         condition = source_condition(source, now, stale_after_s, cut_off=cut_off)
         if condition not in OUT_OF_DATE:

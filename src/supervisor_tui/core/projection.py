@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from supervisor_tui.core.intraday import IntradayBook
 from supervisor_tui.core.targets import FloorTargets, QueueTargets, targets_from_settings
 from supervisor_tui.model import (
     AgentState,
@@ -32,12 +33,14 @@ from supervisor_tui.model import (
     EscalationStatus,
     Event,
     FloorSettingsRecorded,
+    ForecastImported,
     HealthState,
     Limit,
     Payload,
     Priority,
     QueueStats,
     QueueUpserted,
+    ScheduleImported,
     Severity,
     SlaChanged,
     SlaState,
@@ -235,6 +238,7 @@ class AgentView:
     agent_id: str
     name: str
     queue_ids: tuple[str, ...] = ()
+    email: str = ""
     state: AgentState = AgentState.UNKNOWN
     """Until a presence source says otherwise: no status (never offline, never staffing)."""
     raw_state: str = ""
@@ -396,6 +400,8 @@ class FloorState:
         whose members all have no status has unknown staffing, never 0."""
         self.changes = Changes()
         self._applying = ""  # the source of the event being folded
+        self.intraday = IntradayBook()
+        """Interval history, imported forecasts and schedules, presence timelines."""
         self.ticket_figures: dict[str, TicketFigures] = {}
         """Per queue, kept by ``kpis.ticket_figures`` and dropped here when its tickets or
         their SLA clocks change: a hundred queues of backlog are not recounted every second."""
@@ -421,6 +427,8 @@ class FloorState:
             "view.count": self._view_count,
             "floor.settings": self._floor_settings,
             "survey.answered": self._survey_answered,
+            "forecast.imported": self._forecast_imported,
+            "schedule.imported": self._schedule_imported,
         }
 
     # -- folding ---------------------------------------------------------------------------
@@ -507,6 +515,7 @@ class FloorState:
         today = self._today(queue, p.offered_at)
         if self.day_of(p.offered_at) == today.day:
             count_contact(today, p, self.targets.for_queue(p.queue_id))
+        self.intraday.offered(p.queue_id, p.offered_at, self.targets)
         window = self.targets.for_queue(p.queue_id).erlang_window_s
         queue.recent_offers.append(p.offered_at)
         while queue.recent_offers and queue.recent_offers[0] < p.offered_at - window:
@@ -549,6 +558,7 @@ class FloorState:
         today = self._today(queue, p.ended_at)
         if self.day_of(p.ended_at) == today.day:
             count_contact(today, p, self.targets.for_queue(p.queue_id))
+        self.intraday.handled(p.queue_id, p.ended_at, handle, self.targets)
         queue.recent_handle.append((p.ended_at, handle))
         window = self.targets.for_queue(p.queue_id).erlang_window_s
         while queue.recent_handle and queue.recent_handle[0][0] < p.ended_at - window:
@@ -669,6 +679,7 @@ class FloorState:
         self._staff(agent, -1)
         agent.name = p.name
         agent.queue_ids = p.queue_ids
+        agent.email = p.email
         self._staff(agent, +1)
         self.changes.agents.add(p.agent_id)
 
@@ -689,6 +700,7 @@ class FloorState:
             self.changes.agents_added = True
         if p.since < agent.since:
             return
+        self.intraday.presence(p.agent_id, p.since, p.state)
         self._staff(agent, -1)
         agent.state = p.state
         self._staff(agent, +1)
@@ -833,6 +845,14 @@ class FloorState:
     def _survey_answered(self, event: Event, p: Payload) -> None:
         """Survey answers are a report's figure (NPS), not a live one."""
 
+    def _forecast_imported(self, event: Event, p: ForecastImported) -> None:
+        self.intraday.forecast_imported(p)
+        self.changes.queues.update(r.queue_id for r in p.intervals if r.queue_id in self.queues)
+
+    def _schedule_imported(self, event: Event, p: ScheduleImported) -> None:
+        self.intraday.schedule_imported(p)
+        self.changes.agents.update(r.agent_id for r in p.activities if r.agent_id in self.agents)
+
     def _floor_settings(self, event: Event, p: FloorSettingsRecorded) -> None:
         self.settings = p
         if self.follow_settings:
@@ -854,6 +874,7 @@ class FloorState:
             },
             "escalations": {k: asdict(v) for k, v in sorted(self.escalations.items())},
             "sources": {k: asdict(v) for k, v in sorted(self.sources.items())},
+            "intraday": _plain(asdict(self.intraday)),
         }
 
 

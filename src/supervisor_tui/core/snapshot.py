@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from pydantic import TypeAdapter, ValidationError
 
+from supervisor_tui.core.intraday import IntradayBook
 from supervisor_tui.core.projection import (
     AgentView,
     Escalation,
@@ -47,6 +48,7 @@ class _Frozen:
     sources: dict[str, SourceView]
     resolved_order: list[str]
     solved_order: list[tuple[float, str]] = field(default_factory=list)
+    intraday: IntradayBook = field(default_factory=IntradayBook)
 
 
 _ADAPTER = TypeAdapter(_Frozen)
@@ -63,6 +65,7 @@ def freeze(state: FloorState) -> bytes:
         sources=state.sources,
         resolved_order=list(state.resolved_order),
         solved_order=list(state.solved_order),
+        intraday=state.intraday,
     )
     return zlib.compress(_ADAPTER.dump_json(frozen), 1)
 
@@ -90,6 +93,7 @@ def thaw(data: bytes, targets: FloorTargets, fmt: int = SNAPSHOT_FORMAT) -> Floo
     state.sources = frozen.sources
     state.resolved_order.extend(frozen.resolved_order)
     state.solved_order.extend(frozen.solved_order)
+    state.intraday = frozen.intraday
     for agent in state.agents.values():
         state._staff(agent, +1)  # derived: rebuilt rather than stored
     return state

@@ -13,7 +13,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
+from supervisor_tui.adapters.simulator import (
+    FloorSimulation,
+    SimOptions,
+    history_events,
+    schedule_events,
+)
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.replay import SNAPSHOT_EVERY, record_snapshot
 from supervisor_tui.core.rules import RuleEngine
@@ -50,8 +55,10 @@ def record_simulation(
     progress: Callable[[float, int], None] | None = None,
     supervised: bool = True,
     floor_name: str = "Simulated floor",
+    history_weeks: int = 0,
 ) -> int:
-    """Write ``hours`` of a simulated floor to ``out``; returns the number of events."""
+    """Write ``hours`` of a simulated floor to ``out``; returns the number of events. With
+    ``history_weeks``, the same weekday of those past weeks and the day's schedule first."""
     if out.exists():
         raise StoreError(f"{out}: already exists (record writes a new file)")
     epoch = options.epoch if options.epoch is not None else yesterday_eight(targets)
@@ -73,6 +80,9 @@ def record_simulation(
                 payload=health,
             ),
         ]
+        if history_weeks > 0:
+            start += history_events(options, epoch, history_weeks, received_at=epoch)
+            start += schedule_events(options, epoch, at=epoch)
         store_batch(store, state, start, None)
         supervisor = SimulatedSupervisor(options.seed) if supervised else None
         t = 0.0

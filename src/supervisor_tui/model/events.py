@@ -38,6 +38,8 @@ __all__ = [
     "EscalationSnoozed",
     "Event",
     "FloorSettingsRecorded",
+    "ForecastImported",
+    "ForecastInterval",
     "Limit",
     "NewEvent",
     "Payload",
@@ -45,6 +47,8 @@ __all__ = [
     "QueueStats",
     "QueueTargetsRecorded",
     "QueueUpserted",
+    "ScheduleImported",
+    "ScheduledActivity",
     "SlaChanged",
     "SourceHealth",
     "SurveyAnswered",
@@ -152,6 +156,8 @@ class AgentUpserted(Payload):
     agent_id: str
     name: str
     queue_ids: tuple[str, ...] = ()
+    email: str = ""
+    """The agent's login e-mail where the helpdesk gives it: a schedule is matched by it."""
 
 
 class AgentStateChanged(Payload):
@@ -368,6 +374,51 @@ class FloorSettingsRecorded(Payload):
     at: float
 
 
+class ForecastInterval(Payload):
+    """One queue's forecast for one half hour (part of a ``forecast.imported``)."""
+
+    queue_id: str = Field(min_length=1)
+    start: float
+    offered: float = Field(ge=0)
+    aht_s: float = Field(gt=0)
+
+
+class ForecastImported(Payload):
+    """A forecast imported from a workforce tool's file: each interval replaces what the
+    floor's own history would forecast for it, from this event on."""
+
+    KIND = "forecast.imported"
+    intervals: tuple[ForecastInterval, ...]
+    file: str = ""
+    at: float
+
+
+class ScheduledActivity(Payload):
+    """One agent's planned activity ("open", "break", "lunch", "training", ...) from start
+    to end (part of a ``schedule.imported``)."""
+
+    agent_id: str = Field(min_length=1)
+    start: float
+    end: float
+    activity: str = Field(min_length=1, max_length=40)
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> ScheduledActivity:
+        if self.end <= self.start:
+            raise ValueError("an activity ends after it starts")
+        return self
+
+
+class ScheduleImported(Payload):
+    """A schedule imported from a file: for each agent in it, the activities between its
+    first start and last end replace what an earlier import planned there."""
+
+    KIND = "schedule.imported"
+    activities: tuple[ScheduledActivity, ...]
+    file: str = ""
+    at: float
+
+
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
     cls.KIND: cls
     for cls in (
@@ -392,6 +443,8 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         ViewCount,
         FloorSettingsRecorded,
         SurveyAnswered,
+        ForecastImported,
+        ScheduleImported,
     )
 }
 

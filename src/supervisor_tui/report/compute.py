@@ -16,10 +16,12 @@ import statistics
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from supervisor_tui.core.erlang import agents_needed
+from supervisor_tui.core.forecast import forecast_interval, mape
+from supervisor_tui.core.intraday import INTERVAL_S, KEEP_ALL_S, interval_start
 from supervisor_tui.core.kpis import contact_figures, service_level
 from supervisor_tui.core.projection import (
     COMPLAINT_TAGS,
@@ -29,6 +31,7 @@ from supervisor_tui.core.projection import (
     count_contact,
     count_ticket,
 )
+from supervisor_tui.core.schedule import agent_adherence, floor_adherence
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.model import (
     AgentState,
@@ -48,10 +51,12 @@ from supervisor_tui.model import (
     printable,
 )
 from supervisor_tui.report.model import (
+    AdherenceHalfHour,
     AgentFigures,
     Aging,
     Distribution,
     EscalationFigures,
+    ForecastHalfHour,
     Grouping,
     HalfHour,
     Period,
@@ -234,6 +239,10 @@ class _Fold:
         self.settings_in_force: list[FloorTargets] = [targets]
         """Each recorded ``floor.settings`` from its time onward (targets, time zone), as
         the board applied them: a half hour is sized and a day split by what held then."""
+        # a report reads adherence and forecasts for every day of its recordings
+        self.state.intraday.kept_s = KEEP_ALL_S
+        self.state.intraday.counts_kept_days = int(KEEP_ALL_S // DAY_S)
+        self.floor = targets
         self.grouping = grouping
         self.periods: dict[str, _PeriodAcc] = defaultdict(_PeriodAcc)
         self.names: dict[str, tuple[str, str, bool]] = {}
@@ -695,6 +704,74 @@ def _agent_figures(
     )
 
 
+def _half_hours(fold: _Fold, within: tuple[float, float]) -> Iterator[int]:
+    lo, hi = within
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return
+    start = interval_start(lo, fold.floor)
+    while start < hi:
+        yield start
+        start += INTERVAL_S
+
+
+def _with_forecast(
+    q: QueueFigures, fold: _Fold, within: tuple[float, float], weeks: int
+) -> QueueFigures:
+    """The queue's half hours in the period, forecast (from the weeks before, or an import)
+    against what was offered."""
+    if not q.realtime:
+        return q
+    book = fold.state.intraday
+    rows = []
+    for start in _half_hours(fold, within):
+        fc = forecast_interval(book, q.queue_id, start, weeks, fold.floor)
+        if fc is None:
+            continue
+        count = book.counts.get(q.queue_id, {}).get(start)
+        offered = count.offered if count is not None else 0
+        if offered == 0 and fc.offered == 0:
+            continue  # closed then, as forecast: no line to read
+        aht = count.handle_s / count.handled if count is not None and count.handled else None
+        rows.append(
+            ForecastHalfHour(
+                start=start,
+                offered=offered,
+                forecast=fc.offered,
+                error=abs(offered - fc.offered) / offered if offered else None,
+                aht_s=aht,
+                forecast_aht_s=fc.aht_s,
+                imported=fc.imported,
+            )
+        )
+    return replace(
+        q,
+        forecast=tuple(rows),
+        forecast_mape=mape([(float(r.offered), r.forecast) for r in rows]),
+    )
+
+
+def _with_adherence(a: AgentFigures, fold: _Fold, within: tuple[float, float]) -> AgentFigures:
+    if a.agent_id not in fold.state.intraday.schedule or within[1] <= within[0]:
+        return a
+    got = agent_adherence(fold.state.intraday, a.agent_id, *within)
+    return replace(
+        a, scheduled_s=got.scheduled_s, adherence=got.adherence, conformance=got.conformance
+    )
+
+
+def _adherence_half_hours(
+    fold: _Fold, within: tuple[float, float]
+) -> tuple[AdherenceHalfHour, ...]:
+    if not fold.state.intraday.schedule:
+        return ()
+    rows = []
+    for start in _half_hours(fold, within):
+        got = floor_adherence(fold.state, start, min(start + INTERVAL_S, within[1]))
+        if got.scheduled_s > 0:
+            rows.append(AdherenceHalfHour(start, got.scheduled_s, got.adherence, got.conformance))
+    return tuple(rows)
+
+
 def compute(
     recordings: Sequence[tuple[str, Iterable[Event]]],
     *,
@@ -706,6 +783,7 @@ def compute(
     title: str = "Shift report",
     now: float | None = None,
     follow_settings: bool = False,
+    history_weeks: int = 4,
 ) -> Report:
     """The report over these recordings ((name, events in seq order) each), merged by event
     key into one floor."""
@@ -768,6 +846,10 @@ def compute(
                 key=lambda f: f.name,
             )
         )
+        within = (max(p_start, fold.first), min(p_end, fold.now))
+        queues = tuple(_with_forecast(q, fold, within, history_weeks) for q in queues)
+        agents = tuple(_with_adherence(a, fold, within) for a in agents)
+        floor_day = floor_adherence(fold.state, *within)
         out.append(
             Period(
                 label=label,
@@ -777,6 +859,9 @@ def compute(
                 agents=agents,
                 escalations=escalations,
                 events=acc.events,
+                adherence=floor_day.adherence,
+                conformance=floor_day.conformance,
+                adherence_half_hours=_adherence_half_hours(fold, within),
             )
         )
     if not out:

@@ -47,6 +47,16 @@ FORMULAS: dict[str, str] = {
     "escalations_raised": (
         "distinct escalations raised in the period (a step up in severity is the same one)"
     ),
+    "forecast": (
+        "offered forecast = mean of the same weekday and half hour over the last N weeks in "
+        "the recordings (or the imported forecast); error = |actual − forecast| ÷ actual; "
+        "MAPE = its mean over the half hours with contacts"
+    ),
+    "adherence": (
+        "time in the scheduled state ÷ scheduled time (open: available, busy or wrap-up; "
+        "other activities: away or offline), time without presence left out"
+    ),
+    "conformance": "time worked ÷ time scheduled to work (open), whenever worked",
     "backlog": (
         "open tickets at the period's first and last instant within the window and the "
         "recording, aged from creation"
@@ -103,6 +113,28 @@ class HalfHour:
 
 
 @dataclass(frozen=True, slots=True)
+class ForecastHalfHour:
+    """A queue's half hour, forecast against actual."""
+
+    start: float
+    offered: int
+    forecast: float
+    error: float | None
+    """|actual − forecast| ÷ actual; None when nothing was offered."""
+    aht_s: float | None
+    forecast_aht_s: float | None
+    imported: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AdherenceHalfHour:
+    start: float
+    scheduled_s: float
+    adherence: float | None
+    conformance: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class QueueFigures:
     queue_id: str
     name: str
@@ -148,6 +180,8 @@ class QueueFigures:
     repeat_contact_rate: float | None = None
     reopened: int = 0
     reopen_rate: float | None = None
+    forecast: tuple[ForecastHalfHour, ...] = ()
+    forecast_mape: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +194,10 @@ class AgentFigures:
     csat_good: int
     csat_bad: int
     csat: float | None
+    scheduled_s: float = 0.0
+    """Scheduled time whose presence is known; 0: no schedule for the agent."""
+    adherence: float | None = None
+    conformance: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +209,9 @@ class Period:
     agents: tuple[AgentFigures, ...]
     escalations: EscalationFigures
     events: int
+    adherence: float | None = None
+    conformance: float | None = None
+    adherence_half_hours: tuple[AdherenceHalfHour, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,7 +157,11 @@ def _spans_days(period: Period, utc_offset_s: Zone) -> bool:
 
 
 def _fmt_half_hour(hh: HalfHour, utc_offset_s: Zone, with_day: bool) -> str:
-    local = _local(hh.start, utc_offset_s)
+    return _fmt_slot(hh.start, utc_offset_s, with_day)
+
+
+def _fmt_slot(start: float, utc_offset_s: Zone, with_day: bool) -> str:
+    local = _local(start, utc_offset_s)
     return local.strftime("%a %d %H:%M") if with_day else local.strftime("%H:%M")
 
 
@@ -635,7 +639,76 @@ def _customer_table(period: Period) -> _Table:
     return _Table("Customers", headers, rows, (False, True, True, True))
 
 
-def _period_tables(period: Period) -> list[_Table]:
+def _intraday_tables(period: Period, zone: Zone) -> list[_Table]:
+    """Forecast against actual per queue and half hour, adherence and conformance per half
+    hour and per agent: only where the recordings hold a forecast or a schedule."""
+    with_day = _spans_days(period, zone)
+    tables = []
+    rows = tuple(
+        (
+            q.name,
+            _fmt_slot(f.start, zone, with_day),
+            str(f.offered),
+            f"{f.forecast:.1f}" + (" (imported)" if f.imported else ""),
+            fmt_rate(f.error),
+            fmt_duration(f.aht_s),
+            fmt_duration(f.forecast_aht_s),
+        )
+        for q in period.queues
+        for f in q.forecast
+    )
+    if rows:
+        mapes = "; ".join(
+            f"{q.name} {fmt_rate(q.forecast_mape)}" for q in period.queues if q.forecast
+        )
+        tables.append(
+            _Table(
+                f"Forecast against actual (MAPE: {mapes})",
+                ("Queue", "Half hour", "Offered", "Forecast", "Error", "AHT", "Forecast AHT"),
+                rows,
+                (False, False, True, True, True, True, True),
+            )
+        )
+    if period.adherence_half_hours:
+        tables.append(
+            _Table(
+                f"Schedule adherence (day: adherence {fmt_rate(period.adherence)}, "
+                f"conformance {fmt_rate(period.conformance)})",
+                ("Half hour", "Scheduled", "Adherence", "Conformance"),
+                tuple(
+                    (
+                        _fmt_slot(h.start, zone, with_day),
+                        fmt_duration(h.scheduled_s),
+                        fmt_rate(h.adherence),
+                        fmt_rate(h.conformance),
+                    )
+                    for h in period.adherence_half_hours
+                ),
+                (False, True, True, True),
+            )
+        )
+    scheduled = [a for a in period.agents if a.scheduled_s > 0]
+    if scheduled:
+        tables.append(
+            _Table(
+                "Adherence by agent",
+                ("Agent", "Scheduled", "Adherence", "Conformance"),
+                tuple(
+                    (
+                        a.name,
+                        fmt_duration(a.scheduled_s),
+                        fmt_rate(a.adherence),
+                        fmt_rate(a.conformance),
+                    )
+                    for a in scheduled
+                ),
+                (False, True, True, True),
+            )
+        )
+    return tables
+
+
+def _period_tables(period: Period, zone: Zone | None = None) -> list[_Table]:
     tables = [_queue_table(period), _sla_table(period), _escalation_table(period)]
     backlog = _backlog_table(period)
     if backlog.rows:
@@ -644,6 +717,8 @@ def _period_tables(period: Period) -> list[_Table]:
     if customers.rows:
         tables.append(customers)
     tables.append(_agent_table(period))
+    if zone is not None:
+        tables += _intraday_tables(period, zone)
     return tables
 
 
@@ -695,7 +770,7 @@ def to_markdown(report: Report) -> str:
     ]
     for period in report.periods:
         lines += [f"## {md_escape(period.label)}", "", md_escape(_fmt_span(period, off)), ""]
-        for table in _period_tables(period):
+        for table in _period_tables(period, off):
             lines += _md_table(table)
         lines += ["### Staffing", ""]
         shorts = _short_lines(period, off)
@@ -1081,7 +1156,7 @@ def to_html(report: Report, *, sl_targets: Mapping[str, float] | None = None) ->
         parts.append(f'<section class="period" aria-labelledby="p{pi}">')
         parts.append(f'<h2 id="p{pi}">{_e(period.label)}</h2>')
         parts.append(f'<p class="span">{_e(_fmt_span(period, off))}</p>')
-        tables = _period_tables(period)
+        tables = _period_tables(period, off)
         parts += _html_table(tables[0])
         parts += _html_charts(period, pi, off, sl_targets)
         for table in tables[1:]:

@@ -34,7 +34,9 @@ from supervisor_tui.core import fmt
 from supervisor_tui.core.bell import CritBell
 from supervisor_tui.core.commands import CommandRefused, Desk
 from supervisor_tui.core.feed import FloorFeed
+from supervisor_tui.core.forecast import QueueForecast, queue_forecast
 from supervisor_tui.core.freshness import SourceCondition, board_status, queue_condition
+from supervisor_tui.core.intraday import IntradaySettings
 from supervisor_tui.core.kpis import (
     ABANDON_FORMULA,
     SL_FORMULA,
@@ -44,7 +46,9 @@ from supervisor_tui.core.kpis import (
 )
 from supervisor_tui.core.projection import Changes, Escalation, FloorState
 from supervisor_tui.core.rules import RuleEngine
+from supervisor_tui.core.schedule import AgentPlan, agent_plan, floor_adherence
 from supervisor_tui.core.targets import FloorTargets
+from supervisor_tui.core.whatif import QueueWhatIf, Scenario, what_if
 from supervisor_tui.hub.collector import Collector
 from supervisor_tui.model import Event, Severity
 from supervisor_tui.playback import ReplayController
@@ -52,6 +56,7 @@ from supervisor_tui.screens.detail import EscalationDetail, EscalationView, deta
 from supervisor_tui.screens.help import HelpScreen
 from supervisor_tui.screens.prompt import ChoiceScreen, TextPrompt
 from supervisor_tui.screens.scorecard import ScoreCardScreen
+from supervisor_tui.screens.whatif import WhatIfScreen
 from supervisor_tui.store import StoreError
 from supervisor_tui.widgets import (
     AgentBoard,
@@ -94,6 +99,7 @@ class FloorSettings:
     wall_page_s: float = 15.0
     """On the wall profile, how long each page of a queue table too long for the screen shows."""
     long_break_s: float = 20 * 60.0
+    intraday: IntradaySettings = field(default_factory=IntradaySettings)
 
 
 class EventsArrived(Message):
@@ -173,6 +179,11 @@ class BoardScreen(Screen[None]):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._read_seq = 0
         self._in_flight: set[asyncio.Future[Any]] = set()
+        self.intraday_line = Static(id="intraday")
+        self.intraday_line.display = False
+        self._forecasts: dict[str, QueueForecast] = {}
+        self._intraday_at = -math.inf
+        self._intraday_seq = 0
 
     # -- what this board is ---------------------------------------------------------------
 
@@ -213,6 +224,7 @@ class BoardScreen(Screen[None]):
             ),
             id="formulas",
         )
+        yield self.intraday_line
         with Horizontal(id="main"):
             yield self.agents
             yield self.feed
@@ -422,7 +434,7 @@ class BoardScreen(Screen[None]):
             return  # scrolled out of sight: the clock tick paints it when it comes back
         figures = self._queue_figures(queue_id, now, severity)
         if figures is not None:
-            tile.show(*figures)
+            tile.show(*figures, forecast=self._forecasts.get(queue_id))
 
     def _mode(self) -> str:
         if self.replay is not None:
@@ -515,8 +527,68 @@ class BoardScreen(Screen[None]):
     def _tick_tiles(self) -> None:
         now = self.clock()
         if not self.paused:
+            self._paint_intraday(now)
             self._paint_queues(self.state.queues, now)
         self._paint_chrome(now)
+
+    INTRADAY_EVERY_S = 10.0
+    INTRADAY_EVENTS = 1000
+    """…or sooner when this many events came in since (the board catching up at start)."""
+
+    def _paint_intraday(self, now: float, *, force: bool = False) -> None:
+        """Forecast against actual on the tiles, the schedule on the agents board, adherence
+        and conformance on the floor line: every ten seconds of the board's clock (a half
+        hour's figures move slowly), at once after a seek or a burst of events."""
+        caught_up = self.state.seq - self._intraday_seq < self.INTRADAY_EVENTS
+        if not force and caught_up and abs(now - self._intraday_at) < self.INTRADAY_EVERY_S:
+            return
+        self._intraday_at, self._intraday_seq = now, self.state.seq
+        state, settings = self.state, self.settings.intraday
+        book = state.intraday
+        self._forecasts = {
+            queue_id: queue_forecast(
+                state,
+                queue_id,
+                now,
+                weeks=settings.history_weeks,
+                margin=settings.over_forecast_margin,
+                min_over=settings.over_forecast_min,
+            )
+            for queue_id, queue in state.queues.items()
+            if queue.channel.is_realtime
+        }
+        plans: dict[str, AgentPlan] = {
+            agent_id: agent_plan(book, agent_id, now, settings.adherence_grace_s)
+            for agent_id in book.schedule
+        }
+        self.agents.set_plans(plans)
+        if not book.schedule and not any(f.interval for f in self._forecasts.values()):
+            self.intraday_line.display = False
+            return
+        line = Text()
+        if book.schedule:
+            day = floor_adherence(state, self.settings.targets.midnight(now), now)
+            out = sum(1 for p in plans.values() if p.out_since is not None)
+            line.append("Adherence ", "dim")
+            line.append(fmt.percent(day.adherence), "bold")
+            line.append(" · conformance ", "dim")
+            line.append(fmt.percent(day.conformance), "bold")
+            line.append(" today", "dim")
+            if out:
+                line.append(f" · ✖ {out} out of adherence", "bold red")
+            line.append(" · ", "dim")
+        over = [state.queues[q].name for q, f in self._forecasts.items() if f.over]
+        with_forecast = [f for f in self._forecasts.values() if f.forecast_today is not None]
+        if with_forecast:
+            fc = sum(f.forecast_today or 0.0 for f in with_forecast)
+            act = sum(f.actual_today for f in with_forecast)
+            line.append("offered today ", "dim")
+            line.append(f"{act}", "bold")
+            line.append(f" vs forecast {fc:.0f}", "dim")
+        if over:
+            line.append(f" · ▲ over forecast: {', '.join(over)}", "bold yellow")
+        self.intraday_line.update(line)
+        self.intraday_line.display = True
 
     def _tick_agents(self) -> None:
         if not self.paused:
@@ -745,6 +817,57 @@ class BoardScreen(Screen[None]):
             timeout=3,
         )
 
+    def _project(self, scenario: Scenario) -> list[QueueWhatIf]:
+        now = self.clock()
+        offset = self.settings.targets.offset_at(now)
+        return what_if(
+            self.state,
+            scenario,
+            now,
+            weeks=self.settings.intraday.history_weeks,
+            intervals=self.settings.intraday.whatif_intervals,
+            clock_label=lambda ts: clock_text(ts, offset)[:5],
+        )
+
+    @work(exclusive=True, group="command")
+    async def action_whatif(self) -> None:
+        """What-if: moves, additions or targets, projected; nothing reaches a helpdesk. The
+        decision may be kept as a note on an open escalation, by the note command's path."""
+        queues = [(q.queue_id, q.name, q.channel.is_realtime) for q in self.state.queues.values()]
+        screen = WhatIfScreen(queues, self._project)
+        note = await self.app.push_screen_wait(screen)
+        if not note or self.check_action("note", ()) is False:
+            return
+        open_escalations = [e for e in self.state.escalations.values() if e.is_open]
+        if not open_escalations:
+            self.say("No open escalation to note it on.", severity="warning")
+            return
+        selected, touched = self.feed.selected, set(screen.scenario.queues())
+        # the escalations of the queues the what-if moves first, then the selected one
+        open_escalations.sort(
+            key=lambda e: (e.queue_id not in touched, e is not selected, -e.raised_at)
+        )
+        choice = await self.app.push_screen_wait(
+            ChoiceScreen(
+                "Record the what-if on which escalation?",
+                [(e.escalation_id, self.feed.title_of(e)) for e in open_escalations[:20]],
+            )
+        )
+        esc = self.state.escalations.get(choice) if choice else None
+        if esc is None:
+            return
+        text = await self.app.push_screen_wait(
+            TextPrompt("Add a note", value=note, required=True, subject=self.feed.title_of(esc))
+        )
+        if text:
+            await self._operator(
+                "Note",
+                esc,
+                "note",
+                text,
+                partial(self.desk.note, esc, self.settings.operator, text),
+            )
+
     def action_help(self) -> None:
         keys = [
             (entry.shown_key, entry.help)
@@ -777,6 +900,7 @@ class BoardScreen(Screen[None]):
                 None,
                 tile.queue_id,
             )
+        self._paint_intraday(self.clock(), force=True)
         self._paint(everything)
         self.feed.update(state.escalations, self.clock(), None)
 

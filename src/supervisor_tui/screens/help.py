@@ -10,7 +10,9 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from supervisor_tui.core.erlang import CONCURRENCY_FORMULA
+from supervisor_tui.core.forecast import FORECAST_METHOD, PROJECTION_METHOD
 from supervisor_tui.core.kpis import ABANDON_FORMULA, FCR_FORMULA, SL_FORMULA
+from supervisor_tui.core.schedule import ADHERENCE_FORMULA, CONFORMANCE_FORMULA
 from supervisor_tui.model import Limit
 from supervisor_tui.screens.prompt import Dialog
 
@@ -33,6 +35,27 @@ FIGURES = (
     ("CSAT", "good ÷ (good + bad) ratings received today"),
     ("FCR", f"first contact resolution today: {FCR_FORMULA}"),
     ("Freshness", "each source's newest event; STALE when older than the configured limit"),
+    (
+        "½h fcst · act",
+        f"this half hour's offered contacts, forecast and actual; {FORECAST_METHOD}; "
+        "▲ over: offered today runs more than the configured margin above forecast",
+    ),
+    ("proj SL", PROJECTION_METHOD),
+    (
+        "Adherence",
+        f"{ADHERENCE_FORMULA}: open (on queue) is kept by Available, Busy or Wrap-up, any "
+        "other activity by Away or Offline; time without presence is left out. ✖ beside an "
+        "agent: out of the scheduled state beyond the grace time",
+    ),
+    (
+        "Conformance",
+        f"{CONFORMANCE_FORMULA} (open activities), whenever worked: can pass 100 %",
+    ),
+    (
+        "What-if (w)",
+        "agents moved, added or removed, or a new SL target, projected by Erlang C "
+        "now and for the coming half hours; nothing is changed in any helpdesk",
+    ),
 )
 
 

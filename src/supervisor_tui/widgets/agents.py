@@ -18,6 +18,7 @@ from textual.strip import Strip
 
 from supervisor_tui.core import fmt
 from supervisor_tui.core.projection import AgentView
+from supervisor_tui.core.schedule import AgentPlan
 from supervisor_tui.model import AgentState
 from supervisor_tui.widgets.lines import blank
 
@@ -54,6 +55,7 @@ class AgentBoard(ScrollView, can_focus=True):
         self._placed: dict[str, tuple[AgentState, float]] = {}
         """Each agent's state and since when, as last sorted: a change moves the agent."""
         self._styles: dict[str, Style] = {}
+        self._plans: dict[str, AgentPlan] = {}
         self.border_title = "Agents"
 
     # -- data -------------------------------------------------------------------------------
@@ -102,6 +104,12 @@ class AgentBoard(ScrollView, can_focus=True):
             y = line - scroll_y
             if 0 <= y < self.size.height:
                 self.refresh(Region(0, y, self.line_width, 1))
+
+    def set_plans(self, plans: dict[str, AgentPlan]) -> None:
+        """Each scheduled agent's planned activity now, and whether out of adherence."""
+        if plans != self._plans:
+            self._plans = plans
+            self.refresh()
 
     def tick(self, now: float) -> None:
         """The clock moved: time-in-state changes on every visible line."""
@@ -181,6 +189,7 @@ class AgentBoard(ScrollView, can_focus=True):
             agent.work,
             agent.handled_today,
             in_state,
+            self._plans.get(agent.agent_id),
         )
 
     def _cell(self, agent: AgentView, width: int) -> list[Segment]:
@@ -195,13 +204,24 @@ class AgentBoard(ScrollView, can_focus=True):
             and (in_state > self.long_break_s)
         )
         work = agent.work if agent.state in SHOWS_WORK else ""
-        rest = max(0, width - 11 - 7 - 13 - 4)
+        plan = self._plans.get(agent.agent_id)
+        rest = max(0, width - 11 - 7 - 13 - 4 - (9 if plan is not None else 0))
+        planned: list[Segment] = []
+        if plan is not None:  # the schedule beside the state: ✖ when out of adherence
+            what = plan.activity or "off"  # scheduled today, not now
+            planned = [
+                Segment(
+                    set_cell_size(f"{'✖' if plan.out_since else '▸'}{what}", 8) + " ",
+                    self._style("bold red" if plan.out_since else "dim"),
+                )
+            ]
         return [
             Segment(set_cell_size(label, 11), self._style(colour)),
             Segment(
                 f"{fmt.duration(in_state):>6} ", self._style("bold red" if long_away else "none")
             ),
             Segment(set_cell_size(agent.name, 12) + " ", self._style("bold")),
+            *planned,
             Segment(set_cell_size(work, rest), self._style("dim")),
             Segment(f"{agent.handled_today:>3} ", self._style("dim")),
         ]

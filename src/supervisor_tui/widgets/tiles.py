@@ -15,6 +15,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from supervisor_tui.core import fmt
+from supervisor_tui.core.forecast import QueueForecast
 from supervisor_tui.core.kpis import QueueKpis
 from supervisor_tui.model import Severity
 
@@ -150,6 +151,7 @@ class QueueTile(Widget):
         self._status: tuple[str, str, str | None] | None = None
         self._stale: str | None = None
         self._kpis: QueueKpis | None = None
+        self._forecast: QueueForecast | None = None
         self.headline_lines = 3
         """Lines the headline figure may take: 5 (block digits) on a tall tile, 3 (Textual's
         digits), or 1 (plain text) on a short one."""
@@ -162,15 +164,23 @@ class QueueTile(Widget):
         """Why the tile is dimmed ("STALE 2:05"), or None when its sources are fresh."""
         return self._stale
 
-    def show(self, kpis: QueueKpis, severity: Severity | None, stale: str | None = None) -> None:
+    def show(
+        self,
+        kpis: QueueKpis,
+        severity: Severity | None,
+        stale: str | None = None,
+        forecast: QueueForecast | None = None,
+    ) -> None:
         """Repaint only when something the tile shows has changed. ``stale``: the figures
         are not current (a source feeding the queue is stale or down), and how old they are:
-        the tile dims and says so instead of showing old figures as if they were live."""
-        key = (kpis, severity, stale, self.headline_lines)
+        the tile dims and says so instead of showing old figures as if they were live.
+        ``forecast``: the queue's forecast against actual, a line of its own."""
+        key = (kpis, severity, stale, self.headline_lines, forecast)
         if key == self._rendered:
             return
         self._rendered = key
         self._kpis = kpis
+        self._forecast = forecast
         if severity is not self._severity:
             self.set_class(severity is Severity.WARNING, "-warning")
             self.set_class(severity is Severity.CRITICAL, "-critical")
@@ -194,6 +204,7 @@ class QueueTile(Widget):
         self._show_lines(self._figure_lines(kpis))
 
     def _figure_lines(self, kpis: QueueKpis) -> list[Line]:
+        forecast = self._forecast
         caption: list[Line]
         if kpis.realtime:
             big_value = "?" if kpis.waiting is None else str(kpis.waiting)
@@ -211,6 +222,8 @@ class QueueTile(Widget):
                 [[]],
             ]
             lines = self._realtime_lines(kpis)
+            if forecast is not None and forecast.interval is not None:
+                lines.append(_forecast_line(forecast))
         else:
             big_value = str(kpis.backlog)
             caption = [
@@ -316,7 +329,7 @@ class QueueTile(Widget):
         if lines != self.headline_lines or (lines == 5 and self._kpis is not None):
             self.headline_lines = lines
             if self._kpis is not None and self._rendered is not None:
-                self._rendered = (*self._rendered[:3], lines)
+                self._rendered = (*self._rendered[:3], lines, self._forecast)
                 self._show_lines(self._figure_lines(self._kpis))
 
     def notify_style_update(self) -> None:
@@ -476,6 +489,45 @@ class QueueTile(Widget):
                 ],
             ],
         ]
+
+
+def _forecast_line(f: QueueForecast) -> Line:
+    """This half hour's forecast against actual, ▲ when the day runs over forecast, and the
+    service level projected for the rest of the day."""
+    assert f.interval is not None
+    fc, act = f"{f.interval.offered:.0f}", str(f.actual_now)
+    over: list[Piece] = [(" ▲over", "bold yellow")] if f.over else []
+    brief: list[Piece] = [(" ▲", "bold yellow")] if f.over else []
+    proj = fmt.percent(f.projected_sl)
+    return [
+        [
+            ("½h fcst ", "dim"),
+            (fc, "bold"),
+            (" act ", "dim"),
+            (act, "bold"),
+            *over,
+            (" proj SL ", "dim"),
+            (proj, "none"),
+        ],
+        [
+            ("½h fc ", "dim"),
+            (fc, "bold"),
+            (" act ", "dim"),
+            (act, "bold"),
+            *brief,
+            (" proj ", "dim"),
+            (proj, "none"),
+        ],
+        [
+            ("fc ", "dim"),
+            (fc, "bold"),
+            ("/", "dim"),
+            (act, "bold"),
+            *brief,
+            (" p", "dim"),
+            (proj, "none"),
+        ],
+    ]
 
 
 class QueueTiles(Container):

@@ -222,6 +222,7 @@ def agent_payloads(
                 agent_id=f"{ctx.source}:{aid}",
                 name=str(contact.get("name") or contact.get("email") or aid),
                 queue_ids=tuple(sorted(queue_ids)),
+                email=str(contact.get("email") or ""),
             )
         )
     return out

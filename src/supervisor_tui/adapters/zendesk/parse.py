@@ -235,6 +235,7 @@ def agent_payloads(
             agent_id=f"{ctx.source}:{_id(u)}",
             name=str(u.get("name") or u.get("email") or _id(u)),
             queue_ids=tuple(sorted(groups.get(_id(u), ()))),
+            email=str(u.get("email") or ""),
         )
         for u in staff(users)
     ]

@@ -1,0 +1,163 @@
+"""The intraday book: what forecast, adherence and the what-if read, folded with the floor.
+
+Per queue and half hour: contacts offered and handled (from the store's own history, so a
+forecast needs no other system); forecasts and schedules imported from a workforce tool;
+and each agent's presence timeline. It lives inside FloorState, so the board, replay (through
+snapshots) and the hub see the same book at the same instant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from supervisor_tui.core.targets import FloorTargets
+from supervisor_tui.model import AgentState, ForecastImported, ScheduleImported
+
+FORECAST_SOURCE = "forecast"
+SCHEDULE_SOURCE = "schedule"
+HISTORY_SOURCE = "history"
+"""The sources of imported forecasts and schedules and of the demo's written history (the
+simulator names the same two of its own): not helpdesks, so never stale on the board."""
+INTRADAY_SOURCES = frozenset({FORECAST_SOURCE, SCHEDULE_SOURCE, HISTORY_SOURCE})
+
+INTERVAL_S = 1800
+"""The half hour every forecast, schedule and report interval is counted in."""
+DAY_S = 86_400
+COUNTS_KEPT_DAYS = 9 * 7
+"""Interval counts are kept nine weeks: enough for a forecast over the last eight."""
+TIMELINE_KEPT_S = 2.0 * DAY_S
+KEEP_ALL_S = 1e11
+"""What a report keeps: everything its recordings hold."""
+"""Presence and schedule are kept two days back (today's adherence needs only today)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IntradaySettings:
+    """``[intraday]`` in the config."""
+
+    history_weeks: int = 4
+    """A forecast is the mean of the same weekday and half hour over this many past weeks."""
+    over_forecast_margin: float = 0.15
+    """A queue is flagged when its offered contacts today run more than this share above
+    forecast."""
+    over_forecast_min: int = 10
+    """…and by at least this many contacts (a quiet morning's 3 against 2 is no alarm)."""
+    adherence_grace_s: float = 300.0
+    """An agent is flagged out of adherence only after this long out of the scheduled state."""
+    whatif_intervals: int = 4
+    """Half hours after the current one that the what-if projects."""
+
+
+@dataclass(slots=True)
+class IntervalCount:
+    offered: int = 0
+    handled: int = 0
+    handle_s: float = 0.0
+
+
+@dataclass(slots=True)
+class PlannedInterval:
+    offered: float
+    aht_s: float
+
+
+@dataclass(slots=True)
+class Activity:
+    start: float
+    end: float
+    activity: str
+
+
+@dataclass(slots=True)
+class IntradayBook:
+    counts: dict[str, dict[int, IntervalCount]] = field(default_factory=dict)
+    """queue -> interval start (UTC seconds) -> what happened in it."""
+    days_seen: dict[str, set[int]] = field(default_factory=dict)
+    """queue -> floor days on which it offered anything: a week absent from the store is no
+    week of zero contacts."""
+    imported: dict[str, dict[int, PlannedInterval]] = field(default_factory=dict)
+    schedule: dict[str, list[Activity]] = field(default_factory=dict)
+    """agent -> planned activities, by start."""
+    states: dict[str, list[tuple[float, AgentState]]] = field(default_factory=dict)
+    """agent -> presence changes (since, state), oldest first."""
+    pruned_day: int = -1
+    kept_s: float = TIMELINE_KEPT_S
+    """How far back presence and schedules are kept (a report over weeks keeps them all)."""
+    counts_kept_days: int = COUNTS_KEPT_DAYS
+
+    # -- folding ----------------------------------------------------------------------------
+
+    def offered(self, queue_id: str, at: float, targets: FloorTargets) -> None:
+        count = self._count(queue_id, interval_start(at, targets))
+        count.offered += 1
+        self.days_seen.setdefault(queue_id, set()).add(floor_day(at, targets))
+        self._prune(at, targets)
+
+    def handled(self, queue_id: str, at: float, handle_s: float, targets: FloorTargets) -> None:
+        """A contact's handle time counts in the half hour it ended in."""
+        count = self._count(queue_id, interval_start(at, targets))
+        count.handled += 1
+        count.handle_s += handle_s
+
+    def presence(self, agent_id: str, since: float, state: AgentState) -> None:
+        timeline = self.states.setdefault(agent_id, [])
+        if timeline and since < timeline[-1][0]:
+            return  # a late, older report: the projection drops it too
+        if timeline and since == timeline[-1][0]:
+            timeline[-1] = (since, state)
+        else:
+            timeline.append((since, state))
+        # one entry before the cut is kept: the state the agent was in when the cut fell
+        cut = since - self.kept_s
+        while len(timeline) > 2 and timeline[1][0] <= cut:
+            del timeline[0]
+
+    def forecast_imported(self, p: ForecastImported) -> None:
+        for row in p.intervals:
+            self.imported.setdefault(row.queue_id, {})[int(row.start)] = PlannedInterval(
+                row.offered, row.aht_s
+            )
+
+    def schedule_imported(self, p: ScheduleImported) -> None:
+        by_agent: dict[str, list[Activity]] = {}
+        for row in p.activities:
+            by_agent.setdefault(row.agent_id, []).append(Activity(row.start, row.end, row.activity))
+        for agent_id, planned in by_agent.items():
+            first, last = min(a.start for a in planned), max(a.end for a in planned)
+            kept = [a for a in self.schedule.get(agent_id, []) if a.end <= first or a.start >= last]
+            self.schedule[agent_id] = sorted(kept + planned, key=lambda a: a.start)
+
+    def _count(self, queue_id: str, start: int) -> IntervalCount:
+        per_queue = self.counts.setdefault(queue_id, {})
+        count = per_queue.get(start)
+        if count is None:
+            count = per_queue[start] = IntervalCount()
+        return count
+
+    def _prune(self, at: float, targets: FloorTargets) -> None:
+        """Once a floor day: forget counts older than nine weeks and schedules of days gone."""
+        day = floor_day(at, targets)
+        if day <= self.pruned_day:
+            return
+        self.pruned_day = day
+        oldest = at - self.counts_kept_days * DAY_S
+        for per_queue in self.counts.values():
+            for start in [s for s in per_queue if s < oldest]:
+                del per_queue[start]
+        for seen in self.days_seen.values():
+            seen.difference_update({d for d in seen if d < day - self.counts_kept_days})
+        for agent_id, planned in list(self.schedule.items()):
+            planned[:] = [a for a in planned if a.end >= at - self.kept_s]
+            if not planned:
+                del self.schedule[agent_id]
+
+
+def interval_start(at: float, targets: FloorTargets) -> int:
+    """The start of the floor's half hour that holds ``at`` (half hours start on the floor's
+    clock, so a +05:30 floor's 09:00 is a boundary)."""
+    local = at + targets.offset_at(at)
+    return int(at - local % INTERVAL_S)
+
+
+def floor_day(at: float, targets: FloorTargets) -> int:
+    return int((at + targets.offset_at(at)) // DAY_S)

@@ -1,0 +1,179 @@
+"""Schedule adherence and conformance, from the imported schedule and presence timelines.
+
+Standard workforce-management definitions (printed in help):
+
+- adherence = time in the scheduled state ÷ scheduled time. "Open" (on queue) is kept by
+  Available, Busy or Wrap-up; any other activity (break, lunch, training, meeting, …) by
+  Away or Offline. Time whose presence the helpdesk does not tell is left out of both.
+- conformance = time worked (Available, Busy, Wrap-up) ÷ time scheduled to work ("open"),
+  whenever in the day it was worked: it can pass 100 %. Scheduled time whose presence is
+  not known (before the helpdesk first said it) is left out here too.
+
+Both are taken over the floor's day so far, for agents with a schedule that day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from supervisor_tui.core.intraday import Activity, IntradayBook
+from supervisor_tui.core.projection import FloorState
+from supervisor_tui.model import AgentState
+
+ADHERENCE_FORMULA = "adherence = time in the scheduled state ÷ scheduled time"
+CONFORMANCE_FORMULA = "conformance = time worked ÷ time scheduled to work"
+OPEN_ACTIVITIES = frozenset({"open", "on queue", "on-queue", "work", "phone", "available"})
+"""Activities on which an agent is meant to take contacts."""
+WORKING = frozenset({AgentState.AVAILABLE, AgentState.BUSY, AgentState.WRAP_UP})
+NOT_WORKING = frozenset({AgentState.AWAY, AgentState.OFFLINE})
+
+
+def is_open(activity: str) -> bool:
+    return activity.strip().lower() in OPEN_ACTIVITIES
+
+
+def keeps(activity: str, state: AgentState) -> bool | None:
+    """Whether ``state`` is what ``activity`` plans; None when the state is unknown."""
+    if state is AgentState.UNKNOWN:
+        return None
+    return state in WORKING if is_open(activity) else state in NOT_WORKING
+
+
+def activity_at(book: IntradayBook, agent_id: str, at: float) -> Activity | None:
+    for planned in book.schedule.get(agent_id, ()):
+        if planned.start <= at < planned.end:
+            return planned
+        if planned.start > at:
+            break
+    return None
+
+
+def state_at(book: IntradayBook, agent_id: str, at: float) -> tuple[float, AgentState] | None:
+    """The agent's presence at ``at`` and since when; None before anything was said."""
+    found = None
+    for since, state in book.states.get(agent_id, ()):
+        if since > at:
+            break
+        found = (since, state)
+    return found
+
+
+def _segments(
+    book: IntradayBook, agent_id: str, start: float, end: float
+) -> list[tuple[float, float, AgentState]]:
+    """The agent's presence between ``start`` and ``end`` as (from, to, state)."""
+    out: list[tuple[float, float, AgentState]] = []
+    timeline = book.states.get(agent_id, [])
+    for i, (since, state) in enumerate(timeline):
+        until = timeline[i + 1][0] if i + 1 < len(timeline) else end
+        lo, hi = max(since, start), min(until, end)
+        if hi > lo:
+            out.append((lo, hi, state))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Adherence:
+    """One agent's (or the floor's) figures over a span, in seconds."""
+
+    scheduled_s: float = 0.0
+    """Scheduled time whose presence is known."""
+    adherent_s: float = 0.0
+    open_scheduled_s: float = 0.0
+    worked_s: float = 0.0
+
+    @property
+    def adherence(self) -> float | None:
+        return self.adherent_s / self.scheduled_s if self.scheduled_s > 0 else None
+
+    @property
+    def conformance(self) -> float | None:
+        return self.worked_s / self.open_scheduled_s if self.open_scheduled_s > 0 else None
+
+    def __add__(self, other: Adherence) -> Adherence:
+        return Adherence(
+            self.scheduled_s + other.scheduled_s,
+            self.adherent_s + other.adherent_s,
+            self.open_scheduled_s + other.open_scheduled_s,
+            self.worked_s + other.worked_s,
+        )
+
+
+def agent_adherence(book: IntradayBook, agent_id: str, start: float, end: float) -> Adherence:
+    """Adherence and conformance of one agent between ``start`` and ``end``; all zero when
+    nothing was scheduled for the agent then."""
+    planned = [a for a in book.schedule.get(agent_id, ()) if a.end > start and a.start < end]
+    if not planned:
+        return Adherence()
+    segments = _segments(book, agent_id, start, end)
+    scheduled = adherent = open_s = 0.0
+    for activity in planned:
+        lo, hi = max(activity.start, start), min(activity.end, end)
+        for s_lo, s_hi, state in segments:
+            overlap = min(hi, s_hi) - max(lo, s_lo)
+            if overlap <= 0:
+                continue
+            kept = keeps(activity.activity, state)
+            if kept is None:
+                continue
+            scheduled += overlap
+            if is_open(activity.activity):
+                open_s += overlap
+            if kept:
+                adherent += overlap
+    worked = sum(hi - lo for lo, hi, state in segments if state in WORKING)
+    return Adherence(scheduled, adherent, open_s, worked)
+
+
+def floor_adherence(state: FloorState, start: float, end: float) -> Adherence:
+    total = Adherence()
+    for agent_id in state.intraday.schedule:
+        total = total + agent_adherence(state.intraday, agent_id, start, end)
+    return total
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPlan:
+    """What the agents board shows beside an agent's state."""
+
+    activity: str | None
+    """Scheduled now; None: not scheduled."""
+    out_since: float | None
+    """Out of adherence since then (beyond the grace time), else None."""
+
+
+def agent_plan(book: IntradayBook, agent_id: str, now: float, grace_s: float) -> AgentPlan:
+    activity = activity_at(book, agent_id, now)
+    if activity is None:
+        return AgentPlan(None, None)
+    presence = state_at(book, agent_id, now)
+    if presence is None or keeps(activity.activity, presence[1]) is not False:
+        return AgentPlan(activity.activity, None)
+    # out since the later of: the state began, the planned activity began (a run of
+    # activities of the same kind counts as one, as a break after lunch is no new start)
+    planned = book.schedule.get(agent_id, [])
+    began = activity.start
+    at = next(i for i, a in enumerate(planned) if a is activity)
+    for before in reversed(planned[:at]):
+        if before.end < began or is_open(before.activity) != is_open(activity.activity):
+            break
+        began = before.start
+    out_since = max(presence[0], began)
+    return AgentPlan(activity.activity, out_since if now - out_since > grace_s else None)
+
+
+def scheduled_open_agents(state: FloorState, queue_id: str, at: float) -> int | None:
+    """Agents the schedule puts on ``queue_id`` at ``at`` (on an open activity and serving
+    the queue); None when no schedule is known at all."""
+    book = state.intraday
+    if not book.schedule:
+        return None
+    count = 0
+    for agent_id in book.schedule:
+        agent = state.agents.get(agent_id)
+        if agent is None or queue_id not in agent.queue_ids:
+            continue
+        activity = activity_at(book, agent_id, at)
+        if activity is not None and is_open(activity.activity):
+            count += 1
+    return count

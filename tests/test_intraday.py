@@ -1,0 +1,311 @@
+"""Forecast against actual, adherence and conformance, and the what-if: every expected
+figure is worked by hand here or computed again from its definition, never read back from
+the code under test."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import pytest
+
+from supervisor_tui.core.erlang import erlang_c_figures
+from supervisor_tui.core.forecast import forecast_interval, queue_forecast
+from supervisor_tui.core.projection import FloorState
+from supervisor_tui.core.schedule import agent_adherence, agent_plan, floor_adherence
+from supervisor_tui.core.snapshot import freeze, thaw
+from supervisor_tui.core.targets import FloorTargets, QueueTargets
+from supervisor_tui.core.whatif import Scenario, what_if
+from supervisor_tui.model import (
+    AgentState,
+    AgentStateChanged,
+    AgentUpserted,
+    Channel,
+    ContactEnded,
+    ContactOffered,
+    ForecastImported,
+    ForecastInterval,
+    QueueUpserted,
+    ScheduledActivity,
+    ScheduleImported,
+)
+from tests.helpers import Feed
+
+WEEK = 7 * 86_400
+# Monday 30 November 2026, 00:00 UTC: the floor's "today" in these examples (UTC floor)
+TODAY = datetime(2026, 11, 30, tzinfo=UTC).timestamp()
+
+
+def at(hh: int, mm: int = 0, *, weeks_ago: int = 0, days: int = 0) -> float:
+    return TODAY - weeks_ago * WEEK + days * 86_400 + hh * 3600 + mm * 60
+
+
+class History:
+    """Contacts placed by hand: offered in a half hour, each with a handle time."""
+
+    def __init__(self, feed: Feed, queue: str = "voice") -> None:
+        self.feed = feed
+        self.queue = queue
+        self.n = 0
+
+    def contacts(self, start: float, handle_times: list[float], offered_only: int = 0) -> None:
+        for k, handle in enumerate(handle_times):
+            self.n += 1
+            cid = f"c{self.n}"
+            offered = start + 10 + k
+            self.feed(
+                ContactOffered(
+                    contact_id=cid, queue_id=self.queue, channel=Channel.VOICE, offered_at=offered
+                ),
+                offered,
+            )
+            self.feed(
+                ContactEnded(
+                    contact_id=cid,
+                    queue_id=self.queue,
+                    agent_id="x",
+                    ended_at=offered + 60,
+                    talk_s=handle,
+                ),
+                offered + 60,
+            )
+        for k in range(offered_only):
+            self.n += 1
+            offered = start + 100 + k
+            self.feed(
+                ContactOffered(
+                    contact_id=f"c{self.n}",
+                    queue_id=self.queue,
+                    channel=Channel.VOICE,
+                    offered_at=offered,
+                ),
+                offered,
+            )
+
+
+def _floor() -> tuple[FloorState, Feed]:
+    state = FloorState(FloorTargets())
+    feed = Feed(state)
+    feed(QueueUpserted(queue_id="voice", name="Voice", channel=Channel.VOICE), at(0, weeks_ago=6))
+    return state, feed
+
+
+def test_forecast_is_the_mean_of_the_same_weekday_half_hour_over_four_weeks() -> None:
+    state, feed = _floor()
+    history = History(feed)
+    # 09:00 on the four Mondays before: 10, 14, 12 and 8 offered; handle times by hand
+    history.contacts(at(9, weeks_ago=5), [999.0] * 3, offered_only=97)  # five weeks back: out
+    history.contacts(at(9, weeks_ago=4), [200.0, 220.0], offered_only=8)  # 10 offered
+    history.contacts(at(9, weeks_ago=3), [300.0], offered_only=13)  # 14 offered
+    history.contacts(at(9, weeks_ago=2), [100.0, 140.0, 180.0], offered_only=9)  # 12
+    history.contacts(at(9, weeks_ago=1), [], offered_only=8)  # 8, none handled then
+    history.contacts(at(9, weeks_ago=1, days=1), [50.0] * 5, offered_only=40)  # a Tuesday: out
+    history.contacts(at(9, 30, weeks_ago=1), [400.0], offered_only=0)  # 09:30: another slot
+    fc = forecast_interval(state.intraday, "voice", int(at(9)), 4, state.targets)
+    assert fc is not None
+    assert fc.offered == pytest.approx((10 + 14 + 12 + 8) / 4)  # 11
+    assert (fc.low, fc.high, fc.weeks) == (8.0, 14.0, 4)
+    handled = [200.0, 220.0, 300.0, 100.0, 140.0, 180.0]
+    assert fc.aht_s == pytest.approx(sum(handled) / len(handled))
+    assert not fc.imported
+
+
+def test_a_week_the_store_does_not_hold_is_left_out_not_taken_as_zero() -> None:
+    state, feed = _floor()
+    history = History(feed)
+    history.contacts(at(9, weeks_ago=4), [], offered_only=10)
+    history.contacts(at(9, weeks_ago=2), [], offered_only=20)
+    # three weeks back the queue took calls, only not at 09:00: that 0 is a real 0
+    history.contacts(at(14, weeks_ago=3), [], offered_only=5)
+    fc = forecast_interval(state.intraday, "voice", int(at(9)), 4, state.targets)
+    assert fc is not None
+    assert fc.weeks == 3  # one week back holds nothing at all for the queue
+    assert fc.offered == pytest.approx((10 + 0 + 20) / 3)
+    assert forecast_interval(state.intraday, "other", int(at(9)), 4, state.targets) is None
+
+
+def test_an_imported_forecast_replaces_history_and_actual_is_compared_with_it() -> None:
+    state, feed = _floor()
+    history = History(feed)
+    for w in (1, 2, 3, 4):
+        history.contacts(at(9, weeks_ago=w), [], offered_only=10)
+        history.contacts(at(9, 30, weeks_ago=w), [], offered_only=10)
+    feed(
+        ForecastImported(
+            intervals=(ForecastInterval(queue_id="voice", start=at(9, 30), offered=40, aht_s=250),),
+            at=at(7),
+        ),
+        at(7),
+    )
+    fc = forecast_interval(state.intraday, "voice", int(at(9, 30)), 4, state.targets)
+    assert fc is not None and fc.imported and (fc.offered, fc.aht_s) == (40, 250)
+    # today: 09:00–09:30 took 22 against a forecast of 10; now is 09:45, 30 so far since 09:30
+    history.contacts(at(9), [], offered_only=22)
+    history.contacts(at(9, 30), [], offered_only=30)
+    now = at(9, 45)
+    f = queue_forecast(state, "voice", now, weeks=4, margin=0.15, min_over=5)
+    assert f.actual_today == 52 and f.actual_now == 30
+    # 10 for 09:00 and half of the imported 40 for 09:30 so far
+    assert f.forecast_today == pytest.approx(10 + 40 * 0.5)
+    assert f.mape == pytest.approx(abs(22 - 10) / 22)  # only 09:00 is over
+    assert f.over  # 52 > 30 × 1.15 and by 22 ≥ 5
+    calm = queue_forecast(state, "voice", now, weeks=4, margin=0.8, min_over=5)
+    assert not calm.over  # 52 < 30 × 1.8
+
+
+# -- adherence and conformance --------------------------------------------------------------
+
+
+def _scheduled_agent(feed: Feed | None = None) -> tuple[FloorState, Feed]:
+    """Ana, scheduled open 09–11, break 11–11:15, open 11:15–12; her presence by hand."""
+    if feed is None:
+        feed = Feed(FloorState(FloorTargets()))
+    state = feed.state
+    feed(AgentUpserted(agent_id="a1", name="Ana B.", queue_ids=("voice",)), at(8))
+    feed(
+        ScheduleImported(
+            activities=(
+                ScheduledActivity(agent_id="a1", start=at(9), end=at(11), activity="open"),
+                ScheduledActivity(agent_id="a1", start=at(11), end=at(11, 15), activity="break"),
+                ScheduledActivity(agent_id="a1", start=at(11, 15), end=at(12), activity="open"),
+            ),
+            at=at(7),
+        ),
+        at(7),
+    )
+    for hh, mm, state_ in (
+        (8, 55, AgentState.AVAILABLE),
+        (10, 0, AgentState.AWAY),  # twenty minutes off the phone in open time
+        (10, 20, AgentState.BUSY),
+        (11, 10, AgentState.AWAY),  # ten minutes late for the break
+        (11, 20, AgentState.AVAILABLE),  # five minutes late back
+    ):
+        feed(AgentStateChanged(agent_id="a1", state=state_, since=at(hh, mm)), at(hh, mm))
+    return state, feed
+
+
+def test_adherence_and_conformance_of_a_hand_made_day() -> None:
+    state, _ = _scheduled_agent()
+    got = agent_adherence(state.intraday, "a1", TODAY, at(11, 40))
+    # scheduled up to 11:40: open 120 + break 15 + open 25 = 160 minutes; in the scheduled
+    # state: 60 (09–10) + 40 (10:20–11) + 5 (11:10–11:15) + 20 (11:20–11:40) = 125
+    assert got.adherence == pytest.approx(125 / 160)
+    # worked 65 (08:55–10) + 50 (10:20–11:10) + 20 (11:20–11:40) = 135 of 145 open minutes
+    assert got.conformance == pytest.approx(135 / 145)
+    assert floor_adherence(state, TODAY, at(11, 40)).adherence == pytest.approx(125 / 160)
+
+
+def test_scheduled_time_before_the_first_presence_report_counts_in_neither() -> None:
+    state, feed = _scheduled_agent()
+    feed(AgentUpserted(agent_id="a2", name="Ben C.", queue_ids=("voice",)), at(8))
+    feed(
+        ScheduleImported(
+            activities=(
+                ScheduledActivity(agent_id="a2", start=at(8), end=at(12), activity="open"),
+            ),
+            at=at(7),
+        ),
+        at(7),
+    )
+    # the helpdesk first tells Ben's presence at 11:00 (the board started then)
+    feed(AgentStateChanged(agent_id="a2", state=AgentState.BUSY, since=at(11)), at(11))
+    got = agent_adherence(state.intraday, "a2", TODAY, at(11, 40))
+    assert (got.adherence, got.conformance) == (1.0, 1.0)  # 40 of 40 known minutes
+
+
+def test_time_without_presence_is_left_out_of_adherence_and_conformance() -> None:
+    state, feed = _scheduled_agent()
+    feed(AgentStateChanged(agent_id="a1", state=AgentState.UNKNOWN, since=at(11, 30)), at(11, 30))
+    got = agent_adherence(state.intraday, "a1", TODAY, at(11, 40))
+    assert got.adherence == pytest.approx((125 - 10) / (160 - 10))
+    # and of conformance: 10 of the open minutes, and 10 of the worked ones, are unknown
+    assert got.conformance == pytest.approx((135 - 10) / (145 - 10))
+
+
+def test_out_of_adherence_is_flagged_only_beyond_the_grace_time() -> None:
+    state, _ = _scheduled_agent()
+    late = agent_plan(state.intraday, "a1", at(11, 8), grace_s=300)
+    assert late.activity == "break" and late.out_since == at(11)  # busy since 10:20, break 11:00
+    assert agent_plan(state.intraday, "a1", at(11, 8), grace_s=600).out_since is None
+    assert agent_plan(state.intraday, "a1", at(11, 40), grace_s=300).out_since is None
+    assert agent_plan(state.intraday, "a1", at(13), grace_s=300).activity is None
+
+
+def test_a_new_import_replaces_the_agent_s_planned_span_and_survives_a_snapshot() -> None:
+    state, feed = _scheduled_agent()
+    feed(
+        ScheduleImported(
+            activities=(
+                ScheduledActivity(agent_id="a1", start=at(9), end=at(12), activity="training"),
+            ),
+            at=at(8),
+        ),
+        at(8),
+    )
+    assert [a.activity for a in state.intraday.schedule["a1"]] == ["training"]
+    again = thaw(freeze(state), state.targets)
+    assert again.snapshot() == state.snapshot()
+    # away at 10:05 keeps a training; busy from 10:20 does not
+    assert agent_plan(again.intraday, "a1", at(10, 5), grace_s=60).out_since is None
+    assert agent_plan(again.intraday, "a1", at(10, 25), grace_s=60).out_since == at(10, 20)
+
+
+# -- Erlang C and the what-if -------------------------------------------------------------
+
+
+def erlang_c_by_definition(servers: int, traffic: float) -> float:
+    """P(wait) from the textbook formula, with the sums written out (no recursion)."""
+    top = traffic**servers / math.factorial(servers) * servers / (servers - traffic)
+    bottom = sum(traffic**k / math.factorial(k) for k in range(servers)) + top
+    return top / bottom
+
+
+def test_erlang_c_textbook_example() -> None:
+    # 10 erlangs on 12 servers: P(wait) = 0.4493 (published tables give 0.449)
+    assert erlang_c_by_definition(12, 10.0) == pytest.approx(0.4493, abs=1e-4)
+    got = erlang_c_figures(12, 100 / 1800, 180.0, 20.0)
+    assert got.wait_probability == pytest.approx(erlang_c_by_definition(12, 10.0))
+    assert got.service_level == pytest.approx(1 - 0.44933 * math.exp(-2 * 20 / 180), abs=1e-4)
+
+
+def test_moving_two_agents_from_email_to_chat_gives_chat_its_erlang_c_service_level() -> None:
+    chat = QueueTargets(sl_threshold_s=20, sl_target=0.8, max_concurrent=2)
+    state = FloorState(FloorTargets(queues={"chat": chat}))
+    feed = Feed(state)
+    feed(QueueUpserted(queue_id="chat", name="Chat", channel=Channel.CHAT), at(8))
+    feed(QueueUpserted(queue_id="email", name="E-mail", channel=Channel.EMAIL), at(8))
+    for i in range(4):
+        feed(AgentUpserted(agent_id=f"c{i}", name=f"C{i}", queue_ids=("chat",)), at(8))
+        feed(AgentStateChanged(agent_id=f"c{i}", state=AgentState.AVAILABLE, since=at(8)), at(8))
+    for i in range(5):
+        feed(AgentUpserted(agent_id=f"e{i}", name=f"E{i}", queue_ids=("email",)), at(8))
+        feed(AgentStateChanged(agent_id=f"e{i}", state=AgentState.BUSY, since=at(8)), at(8))
+    # 100 chats a half hour at 180 s: 10 erlangs. Four agents × 2 chats = 8 servers: unstable.
+    feed(
+        ForecastImported(
+            intervals=tuple(
+                ForecastInterval(queue_id="chat", start=at(10, 30 * k), offered=100, aht_s=180)
+                for k in range(4)
+            ),
+            at=at(8),
+        ),
+        at(8),
+    )
+    result = {
+        q.queue_id: q
+        for q in what_if(state, Scenario.move(2, "email", "chat"), at(10, 5), weeks=4, intervals=2)
+    }
+    rows = [r for r in result["chat"].rows if r.start is not None]
+    assert [r.start for r in rows] == [at(10), at(10, 30), at(11)]
+    expected_sl = 1 - erlang_c_by_definition(12, 10.0) * math.exp(-(12 - 10) * 20 / 180)
+    expected_asa = erlang_c_by_definition(12, 10.0) * 180 / (12 - 10)
+    for row in rows:
+        assert (row.agents_before, row.agents_after) == (4, 6)
+        assert row.sl_before == 0.0 and math.isinf(row.asa_before_s)
+        assert row.sl_after == pytest.approx(expected_sl)
+        assert row.asa_after_s == pytest.approx(expected_asa)
+    email = result["email"]
+    assert not email.realtime and email.rows == ()
+    assert Scenario.move(2, "email", "chat").describe({"chat": "Chat", "email": "E-mail"}) == (
+        "move 2 agents from E-mail to Chat"
+    )
