@@ -137,7 +137,8 @@ async def test_moving_two_agents_from_email_to_chat_shows_chat_projected_sl(
             await pilot.press("ctrl+n")
             await pilot.press("enter")  # the escalation to note it on
             await pilot.press("enter")  # the note as written for it
-            await wait_for(pilot, lambda: len(app.board.state.escalations["e1"].notes) == 1, "the note")
+            notes = lambda: len(app.board.state.escalations["e1"].notes)  # noqa: E731
+            await wait_for(pilot, lambda: notes() == 1, "the note")
     finally:
         store.close()
     again = SQLiteStore(tmp_path / "floor.db")

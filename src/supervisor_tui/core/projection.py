@@ -238,7 +238,6 @@ class AgentView:
     agent_id: str
     name: str
     queue_ids: tuple[str, ...] = ()
-    email: str = ""
     state: AgentState = AgentState.UNKNOWN
     """Until a presence source says otherwise: no status (never offline, never staffing)."""
     raw_state: str = ""
@@ -247,6 +246,8 @@ class AgentView:
     work: str = ""
     handled_day: int = -1
     handled_today: int = 0
+    email: str = ""
+    """For matching a schedule's rows (last, so positional construction keeps its meaning)."""
 
 
 @dataclass(slots=True)
