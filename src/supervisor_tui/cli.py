@@ -1038,13 +1038,21 @@ def _import_surveys(args: argparse.Namespace) -> int:
 def _configured_language(args: argparse.Namespace) -> str | None:
     """``[display] language`` from the command's config, read ahead of the full load so that
     the load's own errors are said in it; any trouble here is left to that load."""
+    import os
+    import stat
     import tomllib
 
     path = getattr(args, "config", None)
     if not isinstance(path, Path):
         return None
     try:
-        with path.open("rb") as f:
+        # opened without blocking and read only if it is a regular file of a config's size:
+        # a FIFO or a device would hang or never end (the load's own checks say so)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > 1_000_000:
+                return None
             language = tomllib.load(f).get("display", {}).get("language")
     except (OSError, ValueError, AttributeError):
         return None
