@@ -1,0 +1,123 @@
+"""The sizes every benchmark measures at, their aims (issue #20), and the floors they share.
+
+``make bench`` measures at the issue's size (10,000 agents, 1,000 queues, 200,000 open
+tickets); ``make bench-quick`` (``BENCH_QUICK=1``) at a tenth of it through the same code, for
+a run of a few minutes. The floor is simulated once per run into a store under
+``BENCH_RUN_DIR`` (made and removed by ``benchmarks/__main__.py``) and copied by every
+benchmark that needs it, so a run pays for it once.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import os
+import pstats
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
+from supervisor_tui.store import SQLiteStore
+
+HERE = Path(__file__).resolve().parent
+PROFILES = HERE / "profiles"
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+EPOCH = 1_790_000_000.0 - 1_790_000_000.0 % 86_400 + 8 * 3600  # 08:00 UTC
+
+
+@dataclass(frozen=True)
+class Floor:
+    agents: int
+    queues: int
+    backlog: int
+    """Open tickets per e-mail queue when the floor opens (two queues in five take e-mail)."""
+
+    @property
+    def open_tickets(self) -> int:
+        return self.backlog * (self.queues * 2 // 5)
+
+    @property
+    def label(self) -> str:
+        return f"{self.agents:,} agents, {self.queues:,} queues, {self.open_tickets:,} open tickets"
+
+
+# The issue's floor; quick runs a tenth of it.
+FLOOR = Floor(1_000, 100, 500) if QUICK else Floor(10_000, 1_000, 500)
+
+
+def aim(row: dict[str, Any], op: str, target: float, text: str | None = None) -> dict[str, Any]:
+    """Put the row's aim on it (``op`` is "≤" or "≥", against ``row["value"]``) and whether
+    the run met it; a row that misses names its profile with ``profile(...)``."""
+    value = float(row["value"])
+    row["aim"] = text or f"{op} {target:,g} {row['unit']}"
+    row["met"] = value <= target if op == "≤" else value >= target
+    return row
+
+
+def profile(name: str, work: Callable[[], Any], top: int = 25) -> tuple[Any, str]:
+    """Run ``work`` under cProfile; write its top functions (by own time and by cumulative
+    time) to ``profiles/<name>.txt`` and return the result and that file's path."""
+    prof = cProfile.Profile()
+    result = prof.runcall(work)
+    out = io.StringIO()
+    out.write(f"# {name} ({'quick' if QUICK else 'full'} run, {time.strftime('%Y-%m-%d %H:%M')})\n")
+    stats = pstats.Stats(prof, stream=out).strip_dirs()
+    out.write("\n## by own time\n")
+    stats.sort_stats("tottime").print_stats(top)
+    out.write("\n## by cumulative time\n")
+    stats.sort_stats("cumulative").print_stats(top)
+    PROFILES.mkdir(exist_ok=True)
+    path = PROFILES / f"{name}.txt"
+    path.write_text(out.getvalue())
+    return result, f"benchmarks/profiles/{name}.txt"
+
+
+def run_dir() -> Path:
+    """Where this run keeps what its benchmarks share (a temp dir when run alone)."""
+    path = Path(os.environ.get("BENCH_RUN_DIR") or HERE / ".cache" / "run")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def floor_simulation(seed: int = 5, floor: Floor = FLOOR, epoch: float = EPOCH) -> FloorSimulation:
+    return FloorSimulation(
+        SimOptions(
+            seed=seed,
+            agents=floor.agents,
+            queues=floor.queues,
+            backlog=floor.backlog,
+            speed=None,
+        ),
+        epoch,
+    )
+
+
+def floor_store(dest: Path, hours: float = 1.0, floor: Floor = FLOOR) -> float:
+    """A store at ``dest`` holding the floor ``hours`` after opening, built once a run and
+    copied after; returns the seconds it took to build (0 when copied)."""
+    cached = run_dir() / f"floor-{floor.agents}-{floor.queues}-{floor.backlog}-{hours:g}h.db"
+    took = 0.0
+    if not cached.exists():
+        t = time.perf_counter()
+        tmp = cached.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        store = SQLiteStore(tmp)
+        sim = floor_simulation(floor=floor)
+        batch: list[Any] = []
+        for event in sim.advance(hours * 3600):
+            batch.append(event)
+            if len(batch) == 20_000:
+                store.append(batch)
+                batch = []
+        if batch:
+            store.append(batch)
+        store.close()
+        tmp.rename(cached)
+        took = time.perf_counter() - t
+        print(f"  built the floor ({floor.label}, {hours:g} h) in {took:.1f} s", flush=True)
+    shutil.copyfile(cached, dest)
+    return took
