@@ -15,13 +15,14 @@ import os
 import pstats
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
-from supervisor_tui.store import SQLiteStore
+from supervisor_tui.model import NewEvent
+from supervisor_tui.store import SQLiteStore, every_event
 
 HERE = Path(__file__).resolve().parent
 PROFILES = HERE / "profiles"
@@ -96,28 +97,67 @@ def floor_simulation(seed: int = 5, floor: Floor = FLOOR, epoch: float = EPOCH) 
     )
 
 
-def floor_store(dest: Path, hours: float = 1.0, floor: Floor = FLOOR) -> float:
-    """A store at ``dest`` holding the floor ``hours`` after opening, built once a run and
-    copied after; returns the seconds it took to build (0 when copied)."""
-    cached = run_dir() / f"floor-{floor.agents}-{floor.queues}-{floor.backlog}-{hours:g}h.db"
-    took = 0.0
-    if not cached.exists():
-        t = time.perf_counter()
-        tmp = cached.with_suffix(".tmp")
+def _append_all(store: SQLiteStore, events: Iterable[NewEvent]) -> int:
+    n = 0
+    batch: list[NewEvent] = []
+    for event in events:
+        batch.append(event)
+        if len(batch) == 20_000:
+            n += len(store.append(batch))
+            batch = []
+    if batch:
+        n += len(store.append(batch))
+    return n
+
+
+def _floor_files(hours: float, floor: Floor) -> tuple[Path, Path, float]:
+    """The floor ``hours`` after opening and, beside it, the half hour that comes next:
+    simulated once a run, kept in the run's directory."""
+    name = f"floor-{floor.agents}-{floor.queues}-{floor.backlog}-{hours:g}h"
+    now, later = run_dir() / f"{name}.db", run_dir() / f"{name}-next.db"
+    if now.exists() and later.exists():
+        return now, later, 0.0
+    t = time.perf_counter()
+    sim = floor_simulation(floor=floor)
+    counts = []
+    for path, until in ((now, hours * 3600), (later, (hours + 0.5) * 3600)):
+        tmp = path.with_suffix(".tmp")
         tmp.unlink(missing_ok=True)
         store = SQLiteStore(tmp)
-        sim = floor_simulation(floor=floor)
-        batch: list[Any] = []
-        for event in sim.advance(hours * 3600):
-            batch.append(event)
-            if len(batch) == 20_000:
-                store.append(batch)
-                batch = []
-        if batch:
-            store.append(batch)
+        counts.append(_append_all(store, sim.advance(until)))
         store.close()
-        tmp.rename(cached)
-        took = time.perf_counter() - t
-        print(f"  built the floor ({floor.label}, {hours:g} h) in {took:.1f} s", flush=True)
-    shutil.copyfile(cached, dest)
+        tmp.rename(path)
+    took = time.perf_counter() - t
+    print(
+        f"  simulated the floor ({floor.label}): {counts[0]:,} events for {hours:g} h and "
+        f"{counts[1]:,} for the next half hour in {took:.1f} s",
+        flush=True,
+    )
+    return now, later, took
+
+
+def floor_store(dest: Path, hours: float = 1.0, floor: Floor = FLOOR) -> float:
+    """A store at ``dest`` holding the floor ``hours`` after opening (copied from the run's
+    own); returns the seconds it took to simulate it (0 when it was already there)."""
+    now, _, took = _floor_files(hours, floor)
+    shutil.copyfile(now, dest)
+    dest.chmod(0o600)  # a store others may read is refused
     return took
+
+
+def floor_next(hours: float = 1.0, floor: Floor = FLOOR) -> list[NewEvent]:
+    """The events of the half hour after ``floor_store``'s, to feed live."""
+    _, later, _ = _floor_files(hours, floor)
+    store = SQLiteStore(later, read_only=True)
+    events = [
+        NewEvent(
+            source=e.source,
+            key=e.key,
+            occurred_at=e.occurred_at,
+            received_at=e.received_at,
+            payload=e.payload,
+        )
+        for e in every_event(store)
+    ]
+    store.close()
+    return events
