@@ -17,12 +17,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-HOURS = 24
+from benchmarks.scale import QUICK, aim
+
+HOURS = 12 if QUICK else 24
 AGENTS = 400
 QUEUES = 40
+MONTH = 15_000_000
+"""Events in a month of recordings (30 shifts), the issue's aim: in 60 s and 500 MB."""
 
 _MEASURE = """
-import json, resource, sys
+import json, resource, sys, time
+started = time.process_time()
 from supervisor_tui.store import SQLiteStore, every_event
 
 store = SQLiteStore(sys.argv[2], read_only=True)
@@ -45,7 +50,7 @@ else:
 store.close()
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"peak_mb": peak_mb, "events": counted["events"],
-                  "tickets": counted["tickets"]}))
+                  "tickets": counted["tickets"], "cpu_s": time.process_time() - started}))
 """
 
 
@@ -94,18 +99,46 @@ def run() -> list[dict[str, Any]]:
         f"report {report['peak_mb']:.0f} MB",
         flush=True,
     )
+    rate = report["events"] / report["cpu_s"] if report["cpu_s"] else 0.0
+    read_rate = baseline["events"] / baseline["cpu_s"] if baseline["cpu_s"] else 0.0
+    per_ticket_kb = (
+        (report["peak_mb"] - baseline["peak_mb"]) * 1024 / report["tickets"]
+        if report["tickets"]
+        else 0.0
+    )
+    month_tickets = report["tickets"] * MONTH / max(report["events"], 1)
+    month_mb = baseline["peak_mb"] + per_ticket_kb * month_tickets / 1024
+    size = f"{HOURS} h recording ({baseline['events']:,} events, {report['tickets']:,} tickets)"
     return [
-        {
-            "figure": (
-                f"report peak RSS, {HOURS} h recording ({baseline['events']:,} events, "
-                f"{report['tickets']:,} tickets)"
-            ),
-            "value": report["peak_mb"],
-            "unit": "MB",
-            "baseline_name": "reading the same events, nothing kept",
-            "baseline": baseline["peak_mb"],
-            "ratio": report["peak_mb"] / baseline["peak_mb"] if baseline["peak_mb"] else 0.0,
-        },
+        aim(
+            {
+                "figure": f"report speed, {size}: a month of {MONTH / 1e6:g} M events "
+                f"would take {MONTH / rate:,.0f} s at this rate",
+                "value": rate,
+                "unit": "events/s",
+                "baseline_name": "reading the same events, nothing kept",
+                "baseline": read_rate,
+                "ratio": rate / read_rate if read_rate else 0.0,
+                "why": "measured at this size (a month takes too long to simulate in a run), "
+                "extrapolated linearly; reading alone is the ceiling",
+            },
+            "≥",
+            MONTH / 60,
+            f"≥ {MONTH / 60:,.0f} events/s (a month in 60 s)",
+        ),
+        aim(
+            {
+                "figure": f"report peak RSS, {size}: a month would hold about {month_mb:,.0f} MB "
+                f"({per_ticket_kb:.2f} kB a ticket above reading)",
+                "value": report["peak_mb"],
+                "unit": "MB",
+                "baseline_name": "reading the same events, nothing kept",
+                "baseline": baseline["peak_mb"],
+                "ratio": report["peak_mb"] / baseline["peak_mb"] if baseline["peak_mb"] else 0.0,
+            },
+            "≤",
+            500.0,
+        ),
     ]
 
 

@@ -60,21 +60,28 @@ def aim(row: dict[str, Any], op: str, target: float, text: str | None = None) ->
 
 
 def profile(name: str, work: Callable[[], Any], top: int = 25) -> tuple[Any, str]:
-    """Run ``work`` under cProfile; write its top functions (by own time and by cumulative
-    time) to ``profiles/<name>.txt`` and return the result and that file's path."""
+    """Run ``work`` under cProfile; write its top functions to ``profiles/<name>.txt`` and
+    return the result and that file's path."""
     prof = cProfile.Profile()
     result = prof.runcall(work)
+    return result, write_profile(name, prof, top)
+
+
+def write_profile(name: str, prof: cProfile.Profile, top: int = 25, note: str = "") -> str:
+    """The profile's top functions, by own time and by cumulative time, in
+    ``profiles/<name>.txt``; returns the path to name in RESULTS.md."""
     out = io.StringIO()
     out.write(f"# {name} ({'quick' if QUICK else 'full'} run, {time.strftime('%Y-%m-%d %H:%M')})\n")
+    if note:
+        out.write(f"\n{note}\n")
     stats = pstats.Stats(prof, stream=out).strip_dirs()
     out.write("\n## by own time\n")
     stats.sort_stats("tottime").print_stats(top)
     out.write("\n## by cumulative time\n")
     stats.sort_stats("cumulative").print_stats(top)
     PROFILES.mkdir(exist_ok=True)
-    path = PROFILES / f"{name}.txt"
-    path.write_text(out.getvalue())
-    return result, f"benchmarks/profiles/{name}.txt"
+    (PROFILES / f"{name}.txt").write_text(out.getvalue())
+    return f"benchmarks/profiles/{name}.txt"
 
 
 def run_dir() -> Path:
@@ -115,8 +122,9 @@ def _floor_files(hours: float, floor: Floor) -> tuple[Path, Path, float]:
     simulated once a run, kept in the run's directory."""
     name = f"floor-{floor.agents}-{floor.queues}-{floor.backlog}-{hours:g}h"
     now, later = run_dir() / f"{name}.db", run_dir() / f"{name}-next.db"
-    if now.exists() and later.exists():
-        return now, later, 0.0
+    took_file = run_dir() / f"{name}.took"
+    if now.exists() and later.exists() and took_file.exists():
+        return now, later, float(took_file.read_text())
     t = time.perf_counter()
     sim = floor_simulation(floor=floor)
     counts = []
@@ -128,6 +136,7 @@ def _floor_files(hours: float, floor: Floor) -> tuple[Path, Path, float]:
         store.close()
         tmp.rename(path)
     took = time.perf_counter() - t
+    took_file.write_text(str(took))
     print(
         f"  simulated the floor ({floor.label}): {counts[0]:,} events for {hours:g} h and "
         f"{counts[1]:,} for the next half hour in {took:.1f} s",
@@ -138,7 +147,7 @@ def _floor_files(hours: float, floor: Floor) -> tuple[Path, Path, float]:
 
 def floor_store(dest: Path, hours: float = 1.0, floor: Floor = FLOOR) -> float:
     """A store at ``dest`` holding the floor ``hours`` after opening (copied from the run's
-    own); returns the seconds it took to simulate it (0 when it was already there)."""
+    own); returns the seconds it took the run to simulate and store it and the next half hour."""
     now, _, took = _floor_files(hours, floor)
     shutil.copyfile(now, dest)
     dest.chmod(0o600)  # a store others may read is refused
