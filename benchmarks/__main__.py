@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     benchmarks: dict[str, object] = {}
     seconds: dict[str, float] = {}
+    failed: list[str] = []
     results["benchmarks"], results["seconds"] = benchmarks, seconds
     modules = [
         m
@@ -98,19 +99,22 @@ def main(argv: list[str] | None = None) -> int:
             # Each benchmark in a process of its own: memory and CPU figures are its own.
             out = HERE / f".{name}.json"
             t = time.perf_counter()
-            subprocess.run(
+            done = subprocess.run(
                 [
                     sys.executable,
                     "-c",
                     f"import json, pathlib; from benchmarks import {name} as m; "
                     f"pathlib.Path({str(out)!r}).write_text(json.dumps(m.run()))",
                 ],
-                check=True,
+                check=False,
                 cwd=HERE.parent,
                 env=env,
             )
             seconds[name] = time.perf_counter() - t
             print(f"   ({seconds[name]:.0f} s)", flush=True)
+            if done.returncode != 0 or not out.exists():
+                failed.append(f"- {name}: exit {done.returncode} (its output above says why)")
+                continue
             benchmarks[name] = json.loads(out.read_text())
             out.unlink()
     total = time.perf_counter() - started
@@ -154,13 +158,15 @@ def main(argv: list[str] | None = None) -> int:
                     + (f"profile `{row['profile']}`" if row.get("profile") else "no profile")
                     + (f"; {row['why']}" if row.get("why") else "")
                 )
+    if failed:
+        lines += ["", "## Benchmarks that failed in this run", "", *failed]
     if missed:
         lines += ["", "## Missed aims and their profiles", "", *missed]
     lines += ["", "## Time per benchmark", ""]
     lines += [f"- {name}: {s:.0f} s" for name, s in seconds.items()]
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print((HERE / "RESULTS.md").read_text())
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -164,8 +164,8 @@ def run() -> list[dict[str, Any]]:
     for row in rows:
         print(
             f"  {row['figure']}: {row['value']:,.0f} {row['unit']} "
-            f"({row['ratio']:.2f}x {row['baseline_name']}; aim {row['aim']}: "
-            f"{'met' if row['met'] else 'missed'})",
+            f"({row['ratio']:.2f}x {row['baseline_name']}; aim {row.get('aim', '-')}: "
+            f"{ {True: 'met', False: 'missed'}.get(row.get('met')) })",
             flush=True,
         )
     return rows
