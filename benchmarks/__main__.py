@@ -18,6 +18,7 @@ from benchmarks import (
     bench_hub,
     bench_ingest,
     bench_jsm,
+    bench_postgres,
     bench_render,
     bench_replay,
     bench_report,
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         m
         for m in (
             bench_ingest,
+            bench_postgres,
             bench_erlang,
             bench_render,
             bench_replay,
