@@ -52,7 +52,11 @@ async def main():
     sim = FloorSimulation(SimOptions(seed=3, agents=200, queues=10, speed=None), 1.79e9)
     pool = list(sim.advance(6 * 3600))
     store.append(pool[:20_000])  # the floor so far
-    hub = Hub(store, [TokenEntry("bench", "view", digest)], FloorTargets(), time.time, port=0)
+    # Every watcher comes from 127.0.0.1: the hub's own caps (32 an address, 512 in all, see
+    # hub/server.py) are raised to the watchers measured, which the rows say.
+    watchers = int(sys.argv[5])
+    hub = Hub(store, [TokenEntry("bench", "view", digest)], FloorTargets(), time.time, port=0,
+              per_peer=watchers + 1, max_connections=watchers + 8)
     port = await hub.start()
     print(port, flush=True)
     await asyncio.to_thread(sys.stdin.readline)  # go
@@ -88,7 +92,16 @@ async def _run_hub(watchers: int, stalled: bool) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "hub.db"
         proc = subprocess.Popen(
-            [sys.executable, "-c", HUB_SCRIPT, str(db), hash_token(TOKEN), str(RATE), str(SECONDS)],
+            [
+                sys.executable,
+                "-c",
+                HUB_SCRIPT,
+                str(db),
+                hash_token(TOKEN),
+                str(RATE),
+                str(SECONDS),
+                str(watchers),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -120,7 +133,15 @@ async def _run_hub(watchers: int, stalled: bool) -> dict[str, float]:
                         return
 
         tasks = [asyncio.create_task(watcher(i)) for i in range(watchers)]
+        deadline = time.perf_counter() + 120
         while connected < watchers:
+            failed = [t for t in tasks if t.done() and t.exception() is not None]
+            if failed or time.perf_counter() > deadline:
+                proc.kill()
+                raise RuntimeError(
+                    f"{connected} of {watchers} watchers connected"
+                    + (f": {failed[0].exception()!r}" if failed else " in 120 s")
+                )
             await asyncio.sleep(0.1)
         await asyncio.sleep(3)  # every watcher has its floor
         rss_connected = _proc_rss_mb(proc.pid)
