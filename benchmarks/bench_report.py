@@ -17,11 +17,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.scale import QUICK, aim
+from benchmarks.scale import QUICK, aim, profile
 
 HOURS = 12 if QUICK else 24
 AGENTS = 400
 QUEUES = 40
+PROFILED = 60_000
 MONTH = 15_000_000
 """Events in a month of recordings (30 shifts), the issue's aim: in 60 s and 500 MB."""
 
@@ -65,6 +66,29 @@ def _measure(mode: str, path: Path) -> dict[str, Any]:
     return result
 
 
+def _profile(path: Path) -> str:
+    """The report over the recording's first PROFILED events, under cProfile."""
+    from itertools import islice
+
+    from supervisor_tui.core.targets import FloorTargets
+    from supervisor_tui.report.compute import compute
+    from supervisor_tui.store import SQLiteStore, every_event
+
+    store = SQLiteStore(path, read_only=True)
+    try:
+        _, where = profile(
+            "report_speed",
+            lambda: compute(
+                [("rec", islice(every_event(store), PROFILED))],
+                targets=FloorTargets(),
+                follow_settings=True,
+            ),
+        )
+    finally:
+        store.close()
+    return where
+
+
 def run() -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "floor.db"
@@ -93,6 +117,9 @@ def run() -> list[dict[str, Any]]:
         )
         baseline = _measure("read", path)
         report = _measure("report", path)
+        speed_profile = ""
+        if report["events"] / max(report["cpu_s"], 1e-9) < MONTH / 60:
+            speed_profile = _profile(path)
     print(
         f"  {HOURS} h, {AGENTS} agents, {QUEUES} queues: {baseline['events']:,} events, "
         f"{report['tickets']:,} tickets; peak RSS reading {baseline['peak_mb']:.0f} MB, "
@@ -119,6 +146,7 @@ def run() -> list[dict[str, Any]]:
                 "baseline_name": "reading the same events, nothing kept",
                 "baseline": read_rate,
                 "ratio": rate / read_rate if read_rate else 0.0,
+                "profile": speed_profile,
                 "why": "measured at this size (a month takes too long to simulate in a run), "
                 "extrapolated linearly; reading alone is the ceiling",
             },
