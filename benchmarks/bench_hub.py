@@ -2,7 +2,8 @@
 of them stalled (issue #20's aims).
 
 - latency: from the append in the store to a watcher's receipt, p50 and p99, over every
-  event and every watcher, against the feed interval;
+  event of one watcher in ten (SAMPLE_EVERY; the others receive and drop), against the feed
+  interval;
 - hub CPU: % of one core used by the hub process (a process of its own), against the same
   hub with one watcher;
 - hub memory: its RSS at the end, with ten watchers stalled all along (they read nothing),
