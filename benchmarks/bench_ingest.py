@@ -19,8 +19,8 @@ from typing import Any
 
 from benchmarks.scale import FLOOR, aim, floor_next, floor_store, profile
 from supervisor_tui.core.projection import FloorState
-from supervisor_tui.model import Event, NewEvent
-from supervisor_tui.store import SQLiteStore, every_event
+from supervisor_tui.model import NewEvent
+from supervisor_tui.store import SQLiteStore, as_new, every_event
 from supervisor_tui.store.sqlite import _SCHEMA
 
 BATCH = 2_000
@@ -30,19 +30,6 @@ SAMPLE = 300_000
 
 def _rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else float("inf")
-
-
-def _new(events: list[Event]) -> list[NewEvent]:
-    return [
-        NewEvent(
-            source=e.source,
-            key=e.key,
-            occurred_at=e.occurred_at,
-            received_at=e.received_at,
-            payload=e.payload,
-        )
-        for e in events
-    ]
 
 
 def _append(path: Path, events: list[NewEvent]) -> float:
@@ -93,7 +80,7 @@ def run() -> list[dict[str, Any]]:
         stored = list(every_event(source))
         source.close()
         simulated = len(stored) + len(floor_next())
-    events = _new(stored[:SAMPLE])
+    events = as_new(stored[:SAMPLE])
     with tempfile.TemporaryDirectory() as tmp:
         bare_s = _bare(Path(tmp) / "bare.db", events)
         append_s = _append(Path(tmp) / "append.db", events)

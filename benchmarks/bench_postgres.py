@@ -13,12 +13,13 @@ from __future__ import annotations
 import multiprocessing
 import tempfile
 import time
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from benchmarks.scale import QUICK, aim, floor_store, profile
 from supervisor_tui.model import NewEvent
-from supervisor_tui.store import PostgresStore, SQLiteStore, every_event
+from supervisor_tui.store import PostgresStore, SQLiteStore, as_new, every_event
 
 WRITERS = 4
 BATCH = 2_000
@@ -29,19 +30,7 @@ def _events(source: str, count: int) -> list[NewEvent]:
     with tempfile.TemporaryDirectory() as tmp:
         floor_store(Path(tmp) / "floor.db")
         store = SQLiteStore(Path(tmp) / "floor.db", read_only=True)
-        events = []
-        for e in every_event(store):
-            events.append(
-                NewEvent(
-                    source=source,
-                    key=e.key,
-                    occurred_at=e.occurred_at,
-                    received_at=e.received_at,
-                    payload=e.payload,
-                )
-            )
-            if len(events) == count:
-                break
+        events = as_new(islice(every_event(store), count), source=source)
         store.close()
     return events
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
 from supervisor_tui.model import NewEvent
-from supervisor_tui.store import SQLiteStore, every_event
+from supervisor_tui.store import SQLiteStore, as_new, every_event
 
 HERE = Path(__file__).resolve().parent
 PROFILES = HERE / "profiles"
@@ -158,15 +158,6 @@ def floor_next(hours: float = 1.0, floor: Floor = FLOOR) -> list[NewEvent]:
     """The events of the half hour after ``floor_store``'s, to feed live."""
     _, later, _ = _floor_files(hours, floor)
     store = SQLiteStore(later, read_only=True)
-    events = [
-        NewEvent(
-            source=e.source,
-            key=e.key,
-            occurred_at=e.occurred_at,
-            received_at=e.received_at,
-            payload=e.payload,
-        )
-        for e in every_event(store)
-    ]
+    events = as_new(every_event(store))
     store.close()
     return events

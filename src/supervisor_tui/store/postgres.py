@@ -88,6 +88,7 @@ from supervisor_tui.store.base import (
     StoreTooNew,
     event_from_row,
     holder_text,
+    numbered,
 )
 
 try:
@@ -519,17 +520,7 @@ class PostgresStore:
                             ),
                         )
                         self._ring(conn, seqs[-1])
-                    stored = [
-                        Event.model_construct(
-                            seq=seq,
-                            source=e.source,
-                            key=e.key,
-                            occurred_at=e.occurred_at,
-                            received_at=e.received_at,
-                            payload=e.payload,
-                        )
-                        for seq, e in zip(seqs, fresh, strict=True)
-                    ]
+                    stored = numbered(seqs, fresh)
                 if cursors:
                     with conn.cursor() as cur:
                         cur.executemany(

@@ -35,6 +35,7 @@ from supervisor_tui.store.base import (
     event_from_row,
     holder_text,
     is_time,
+    numbered,
     sql_type,
 )
 
@@ -430,17 +431,7 @@ class SQLiteStore:
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: cannot append ({exc})") from None
         self.check_file()  # deleted in the instant of the commit: not stored where it counts
-        stored = [
-            Event(
-                seq=seq,
-                source=e.source,
-                key=e.key,
-                occurred_at=e.occurred_at,
-                received_at=e.received_at,
-                payload=e.payload,
-            )
-            for seq, e in zip(seqs, order, strict=True)
-        ]
+        stored = numbered(seqs, order)
         if stored:
             self._notify(stored[-1].seq)
         return stored
