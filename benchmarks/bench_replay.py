@@ -1,4 +1,9 @@
-"""Replay: seek time on a 1,000,000-event recording, and replay CPU at 60x.
+"""Replay: seek time on a 1,000,000-event recording (200,000 in ``--quick``), and replay CPU at 60x.
+
+Issue #20 aims at 10,000,000 events of the 10,000-agent floor; simulating that takes longer
+than the whole suite may (about 22,000 events/s here, so over 7 minutes before storing), so
+this measures at the largest size that fits and says so in each row. The recording is kept
+in ``benchmarks/.cache`` between runs.
 
 - seek: p50/p95 of ``ReplayPlayer.seek`` to random instants (nearest FloorState snapshot plus
   the events after it), against folding every event from the start, in the same run;
@@ -15,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.scale import QUICK, aim, profile
 from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.replay import Recording, ReplayPlayer
@@ -24,7 +30,7 @@ from supervisor_tui.hub.record import store_batch
 from supervisor_tui.store import SQLiteStore
 
 EPOCH = 1_790_000_000.0 - 1_790_000_000.0 % 86_400 + 8 * 3600  # 08:00 UTC
-EVENTS = 1_000_000
+EVENTS = 200_000 if QUICK else 1_000_000
 CACHE = Path(__file__).resolve().parent / ".cache"
 
 
@@ -78,13 +84,20 @@ async def replay_cpu(recording: Recording, speed_index: int, seconds: float) -> 
 
 def run() -> list[dict[str, Any]]:
     CACHE.mkdir(exist_ok=True)
-    path = CACHE / f"replay-1m-v{SNAPSHOT_FORMAT}.db"
+    path = CACHE / f"replay-{EVENTS}-v{SNAPSHOT_FORMAT}.db"
     if not path.exists():
+        t = time.perf_counter()
         build_recording(path)
+        print(f"  built the recording in {time.perf_counter() - t:.0f} s", flush=True)
+    t = time.perf_counter()
     store = SQLiteStore(path, read_only=True)
+    store_open_s = time.perf_counter() - t
     t = time.perf_counter()
     recording = Recording(store, FloorTargets())
-    open_s = time.perf_counter() - t
+    open_s = time.perf_counter() - t + store_open_s
+    open_profile = ""
+    if open_s > 1.0:
+        _, open_profile = profile("replay_open", lambda: Recording(store, FloorTargets()))
     rng = random.Random(3)
     player = ReplayPlayer(recording)
     seeks = []
@@ -102,41 +115,76 @@ def run() -> list[dict[str, Any]]:
         state.apply_all(store.read_range(0, seq))
         full.append(time.perf_counter() - t)
     p50, p95 = statistics.median(seeks) * 1000, percentile(seeks, 0.95) * 1000
+    seek_profile = ""
+    if p95 > 100.0:
+
+        def seek_far() -> None:
+            for _ in range(5):
+                player.seek(recording.start)
+                player.seek(rng.uniform(recording.start, recording.end))
+
+        _, seek_profile = profile("replay_seek", seek_far)
     refold = statistics.median(full) * 1000
     cpu_60 = asyncio.run(replay_cpu(recording, 5, 15.0))
     cpu_1 = asyncio.run(replay_cpu(recording, 0, 15.0))
     store.close()
+    size = f"{recording.last_seq:,} events of the aim's 10,000,000"
     rows = [
+        aim(
+            {
+                "figure": f"open a recording ({size})",
+                "value": open_s * 1000,
+                "unit": "ms",
+                "baseline_name": "opening the store file alone",
+                "baseline": store_open_s * 1000,
+                "ratio": open_s / store_open_s if store_open_s else 0.0,
+                "profile": open_profile,
+            },
+            "≤",
+            1000.0,
+        ),
         {
-            "figure": f"seek p50 ({recording.last_seq:,} events)",
+            "figure": f"seek p50 ({size})",
             "value": p50,
             "unit": "ms",
             "baseline_name": "fold from the start",
             "baseline": refold,
             "ratio": refold / p50,
         },
-        {
-            "figure": f"seek p95 ({recording.last_seq:,} events)",
-            "value": p95,
-            "unit": "ms",
-            "baseline_name": "fold from the start",
-            "baseline": refold,
-            "ratio": refold / p95,
-        },
-        {
-            "figure": "replay CPU at 60x, 1,000 agents",
-            "value": cpu_60,
-            "unit": "% core",
-            "baseline_name": "same at 1x",
-            "baseline": cpu_1,
-            "ratio": cpu_60 / max(cpu_1, 0.1),
-        },
+        aim(
+            {
+                "figure": f"seek p95 ({size})",
+                "value": p95,
+                "unit": "ms",
+                "baseline_name": "fold from the start",
+                "baseline": refold,
+                "ratio": refold / p95,
+                "profile": seek_profile,
+            },
+            "≤",
+            100.0,
+        ),
+        aim(
+            {
+                "figure": "replay CPU at 60x, 1,000 agents (the aim's floor has 10,000)",
+                "value": cpu_60,
+                "unit": "% core",
+                "baseline_name": "same at 1x",
+                "baseline": cpu_1,
+                "ratio": cpu_60 / max(cpu_1, 0.1),
+                "profile": "benchmarks/profiles/board_cpu.txt",
+                "why": "the replay paints the same board: at 1x it already costs as much, the "
+                "board's paint (bench_render's profile), not the replay's fold",
+            },
+            "≤",
+            25.0,
+        ),
     ]
     print(f"  opened the recording in {open_s * 1000:,.0f} ms", flush=True)
     for row in rows:
         print(
             f"  {row['figure']}: {row['value']:,.1f} {row['unit']} "
-            f"(baseline {row['baseline']:,.1f}, {row['ratio']:.1f}x)",
+            f"(baseline {row['baseline']:,.1f}, {row['ratio']:.1f}x; aim {row.get('aim', '-')})",
             flush=True,
         )
     return rows

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_render import rss_mb
+from benchmarks.scale import QUICK
 from supervisor_tui.app import FloorSettings, SupervisorApp
 from supervisor_tui.config import Config, default_rules
 from supervisor_tui.core.rules import RuleEngine
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.store import SQLiteStore, StoreError
 
-HOURS = 12
+HOURS = 3 if QUICK else 12
 
 
 async def soak(path: Path) -> dict[str, Any]:

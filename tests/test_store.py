@@ -331,6 +331,24 @@ def test_sqlite_is_in_wal_mode(tmp_path: Path) -> None:
     s.close()
 
 
+def test_sqlite_append_gives_the_seqs_in_the_file_when_the_counter_jumped(
+    tmp_path: Path,
+) -> None:
+    """An append hands back each event with the seq the file gave it. SQLite numbers after
+    its own counter, not after the last row: a file whose counter is ahead (a copy edited by
+    hand, a tool of its own) numbers the batch after that, and the events say so."""
+    s = SQLiteStore(tmp_path / "floor.db")
+    s.append([state_event(0)])
+    raw = sqlite3.connect(s.path)
+    with raw:
+        raw.execute("UPDATE sqlite_sequence SET seq = 40 WHERE name = 'events'")
+    raw.close()
+    stored = s.append([state_event(1), state_event(2)])
+    assert [(e.seq, e.key) for e in stored] == [(41, "k1"), (42, "k2")]
+    assert [(e.seq, e.key) for e in s.read_from(0)] == [(1, "k0"), (41, "k1"), (42, "k2")]
+    s.close()
+
+
 def test_sqlite_not_a_store(tmp_path: Path) -> None:
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite" * 100)

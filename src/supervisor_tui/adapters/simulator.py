@@ -745,8 +745,8 @@ class SimulatorSource(SourceSettings):
     name: str = Field(min_length=1)
     kind: Literal["simulator"]
     seed: int = 7
-    agents: int = Field(default=40, ge=1, le=5000)
-    queues: int = Field(default=5, ge=1, le=500)
+    agents: int = Field(default=40, ge=1, le=20_000)
+    queues: int = Field(default=5, ge=1, le=2_000)
     speed: float = Field(default=1.0, gt=0, le=3600)
     """Simulated seconds per wall-clock second."""
     warmup_s: float = Field(default=3 * 3600 + 2400, ge=0, le=12 * 3600)

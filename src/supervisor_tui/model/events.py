@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from supervisor_tui.model.enums import (
     AgentState,
@@ -63,6 +71,10 @@ __all__ = [
 ]
 
 
+_ALL_PRINTABLE = "all printable"
+"""Validation context: parse_payload has checked the JSON text holds only printable text."""
+
+
 class Payload(BaseModel):
     """Base of every payload: vendor extras are dropped, our fields are typed, and text is
     made printable (a control character, an escape sequence or a direction override from a
@@ -73,11 +85,13 @@ class Payload(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _printable(cls, data: Any) -> Any:
+    def _printable(cls, data: Any, info: ValidationInfo) -> Any:
         if isinstance(data, dict):
             for key, value in data.items():
                 if not in_range(value):
                     raise ValueError(f"{key}: {value!r:.30} is out of range")
+            if info.context is not None and info.context.get(_ALL_PRINTABLE):
+                return data  # parse_payload saw every character of the JSON: nothing to clean
             return {key: printable_data(value) for key, value in data.items()}
         return data
 
@@ -463,7 +477,11 @@ def parse_payload(kind: str, raw: str | bytes | dict[str, Any]) -> Payload:
         if isinstance(raw, dict):
             value: Payload = adapter.validate_python(raw)
         else:
-            value = adapter.validate_json(raw)
+            # JSON text with no escape (no backslash) decodes to strings made of its own
+            # characters: when all of them are printable, so is every string in it, and the
+            # cleaning per field (most of the cost of reading a recording) has nothing to do.
+            printable_json = isinstance(raw, str) and "\\" not in raw and raw.isprintable()
+            value = adapter.validate_json(raw, context={_ALL_PRINTABLE: printable_json})
     except ValidationError as exc:
         raise PayloadError(
             f"{kind}: "

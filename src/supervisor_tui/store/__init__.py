@@ -13,6 +13,7 @@ from supervisor_tui.store.base import (
     StoreCorrupt,
     StoreError,
     StoreTooNew,
+    as_new,
     every_event,
 )
 from supervisor_tui.store.sqlite import SQLiteStore
@@ -31,6 +32,7 @@ __all__ = [
     "StoreCorrupt",
     "StoreError",
     "StoreTooNew",
+    "as_new",
     "every_event",
 ]
 

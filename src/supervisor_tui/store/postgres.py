@@ -90,6 +90,7 @@ from supervisor_tui.store.base import (
     WriteBackOutcome,
     event_from_row,
     holder_text,
+    numbered,
 )
 
 try:
@@ -501,10 +502,12 @@ class PostgresStore(LocalFeed):
                     fresh = [e for k, e in by_key.items() if k not in known]
                     seqs = list(range(before + 1, before + 1 + len(fresh)))
                     if fresh:
+                        # Binary parameters (%b): a text array in text format escapes every
+                        # quote of every payload's JSON, in Python, one regex match at a time.
                         conn.execute(
                             f"INSERT INTO events ({_EVENT_COLUMNS}) SELECT * FROM unnest("
-                            "%s::bigint[], %s::text[], %s::text[], %s::text[], "
-                            "%s::float8[], %s::float8[], %s::text[])",
+                            "%b::bigint[], %b::text[], %b::text[], %b::text[], "
+                            "%b::float8[], %b::float8[], %b::text[])",
                             (
                                 seqs,
                                 [e.source for e in fresh],
@@ -512,21 +515,14 @@ class PostgresStore(LocalFeed):
                                 [e.payload.KIND for e in fresh],
                                 [e.occurred_at for e in fresh],
                                 [e.received_at for e in fresh],
-                                [e.payload.model_dump_json() for e in fresh],
+                                [
+                                    e.payload.__pydantic_serializer__.to_json(e.payload).decode()
+                                    for e in fresh
+                                ],
                             ),
                         )
                         self._ring(conn, seqs[-1])
-                    stored = [
-                        Event.model_construct(
-                            seq=seq,
-                            source=e.source,
-                            key=e.key,
-                            occurred_at=e.occurred_at,
-                            received_at=e.received_at,
-                            payload=e.payload,
-                        )
-                        for seq, e in zip(seqs, fresh, strict=True)
-                    ]
+                    stored = numbered(seqs, fresh)
                 if cursors:
                     with conn.cursor() as cur:
                         cur.executemany(
@@ -546,7 +542,7 @@ class PostgresStore(LocalFeed):
     ) -> set[tuple[str, str]]:
         rows = conn.execute(
             "SELECT e.source, e.key FROM events e "
-            "JOIN unnest(%s::text[], %s::text[]) AS w (source, key) "
+            "JOIN unnest(%b::text[], %b::text[]) AS w (source, key) "
             "ON e.source = w.source AND e.key = w.key",
             ([s for s, _ in wanted], [k for _, k in wanted]),
         ).fetchall()

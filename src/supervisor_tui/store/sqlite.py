@@ -37,6 +37,7 @@ from supervisor_tui.store.base import (
     event_from_row,
     holder_text,
     is_time,
+    numbered,
     sql_type,
 )
 
@@ -399,14 +400,25 @@ class SQLiteStore(LocalFeed):
                                 e.payload.KIND,
                                 e.occurred_at,
                                 e.received_at,
-                                e.payload.model_dump_json(),
+                                # the serializer itself: model_dump_json's wrapper costs as much
+                                e.payload.__pydantic_serializer__.to_json(e.payload).decode(),
                             )
                             for e in fresh
                         ],
                     )
-                    added = conn.execute(
-                        "SELECT seq, source, key FROM events WHERE seq > ? ORDER BY seq", (before,)
-                    ).fetchall()
+                    after = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+                    if after - before == len(fresh):
+                        # One writer at a time (BEGIN IMMEDIATE) and no row refused: the batch
+                        # took the seqs after ``before`` in its own order, without reading back.
+                        seqs: list[int] = list(range(before + 1, after + 1))
+                        order = fresh
+                    else:  # seqs not contiguous (never seen): ask the file which is which
+                        added = conn.execute(
+                            "SELECT seq, source, key FROM events WHERE seq > ? ORDER BY seq",
+                            (before,),
+                        ).fetchall()
+                        seqs = [seq for seq, _, _ in added]
+                        order = [by_key[(source, key)] for _, source, key in added]
                     if cursors:
                         conn.executemany(
                             "INSERT INTO cursors (source, cursor, updated_at) VALUES (?, ?, "
@@ -421,19 +433,7 @@ class SQLiteStore(LocalFeed):
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: cannot append ({exc})") from None
         self.check_file()  # deleted in the instant of the commit: not stored where it counts
-        stored = []
-        for seq, source, key in added:
-            e = by_key[(source, key)]
-            stored.append(
-                Event(
-                    seq=seq,
-                    source=source,
-                    key=key,
-                    occurred_at=e.occurred_at,
-                    received_at=e.received_at,
-                    payload=e.payload,
-                )
-            )
+        stored = numbered(seqs, order)
         if stored:
             self._notify(stored[-1].seq)
         return stored

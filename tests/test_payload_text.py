@@ -1,0 +1,41 @@
+"""A payload read back from JSON text (a recording, a hub frame) is cleaned like one built
+from a dict: every control character, escape introducer and direction override becomes a
+space, whether the JSON carries it escaped (``\\u001b``, ``\\n``) or as the raw character, and
+text with nothing to clean is kept as written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from supervisor_tui.model import parse_payload, printable
+
+HOSTILE = [
+    "\x1b[31mred\x1b[0m",  # an escape sequence
+    "two\nlines\ttab",  # controls JSON writes as short escapes
+    "\x9b31m C1 introducer",
+    "\u202eevil override",
+    "bell\x07 and nul-free",
+    'quotes " and \\ backslash \x1b',
+]
+
+
+@pytest.mark.parametrize("ascii_only", [True, False])
+@pytest.mark.parametrize("text", HOSTILE)
+def test_controls_in_json_text_are_cleaned(text: str, ascii_only: bool) -> None:
+    raw = json.dumps(
+        {"queue_id": text, "name": f"Q {text}", "channel": "chat"}, ensure_ascii=ascii_only
+    )
+    parsed = parse_payload("queue.upserted", raw)
+    assert parsed.model_dump()["name"] == printable(f"Q {text}")
+    assert parsed.model_dump()["name"].isprintable()
+    assert parsed.model_dump()["queue_id"] == printable(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["plain", "Café · Ünïcode 中文", 'a "quoted" name', "back\\slash", "tab-free"]
+)
+def test_printable_text_is_kept_as_written(text: str) -> None:
+    raw = json.dumps({"queue_id": "q", "name": text, "channel": "chat"}, ensure_ascii=False)
+    assert parse_payload("queue.upserted", raw).model_dump()["name"] == text
