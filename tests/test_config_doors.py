@@ -242,3 +242,24 @@ def test_a_token_file_that_is_not_text_or_far_too_big_is_refused(tmp_path: Path)
 def test_the_token_entry_is_valid_toml_on_its_own() -> None:
     made = cli("token", "--name", 'a"b', "--scope", "supervise")
     assert tomllib.loads(made.stdout)["hub"]["tokens"][0]["name"] == 'a"b'
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["demo", "--agents", "30000"], "30,000 agents: the simulator takes 1 to 20,000"),
+        (["demo", "--queues", "0"], "0 queues: the simulator takes 1 to 2,000"),
+        (["record", "--agents", "lots", "--hours", "1", "--out", "x.db"], "'lots' is not a whole"),
+    ],
+)
+def test_a_simulated_floor_out_of_bounds_is_one_line_not_a_traceback(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The bounds are the simulator's own (its settings model), said before anything starts."""
+    from supervisor_tui import cli
+
+    with pytest.raises(SystemExit) as stop:
+        cli.main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err

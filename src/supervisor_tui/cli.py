@@ -30,6 +30,32 @@ if TYPE_CHECKING:
     from supervisor_tui.store.postgres import PostgresStore
 
 
+def _simulated(field: str) -> Callable[[str], int]:
+    """An argparse type for a count of the simulated floor, within the simulator's own bounds
+    (its settings model is their one home), so a floor too big is one line, not a traceback."""
+    from annotated_types import Ge, Le
+
+    from supervisor_tui.adapters.simulator import SimulatorSource
+
+    info = SimulatorSource.model_fields[field]
+    low = next((int(str(m.ge)) for m in info.metadata if isinstance(m, Ge)), 1)
+    high = next((int(str(m.le)) for m in info.metadata if isinstance(m, Le)), None)
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(
+                f"{value:,} {field}: the simulator takes {low:,} to {high:,}"
+            )
+        return value
+
+    parse.__name__ = field  # argparse names the type in its messages
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="supervisor-tui", description="Live contact-center supervision in the terminal."
@@ -40,8 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the dashboard on a simulated floor (no account needed)")
     demo.add_argument("--db", type=Path, help="keep the recording in this SQLite file")
     demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--agents", type=int, default=40)
-    demo.add_argument("--queues", type=int, default=5)
+    demo.add_argument("--agents", type=_simulated("agents"), default=40)
+    demo.add_argument("--queues", type=_simulated("queues"), default=5)
     demo.add_argument(
         "--speed", type=float, default=1.0, help="simulated seconds per second (default 1)"
     )
@@ -181,8 +207,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     record.add_argument("--out", type=Path, required=True)
     record.add_argument("--seed", type=int, default=7)
-    record.add_argument("--agents", type=int, default=40)
-    record.add_argument("--queues", type=int, default=5)
+    record.add_argument("--agents", type=_simulated("agents"), default=40)
+    record.add_argument("--queues", type=_simulated("queues"), default=5)
     record.add_argument(
         "--step", type=float, default=5.0, help="simulated seconds between rule evaluations"
     )
