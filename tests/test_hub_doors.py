@@ -384,3 +384,43 @@ def test_after_the_fuzz_a_terminal_is_still_served(hub_thread: tuple[Hub, LoopTh
                 assert message["ok"] is True
                 break
     assert [e.payload.note for e in h.store.events_of_kind("escalation.noted")] == ["still here"]  # type: ignore[attr-defined]
+
+
+async def test_serve_takes_its_caps_from_the_config(tmp_path: Path) -> None:
+    """``[hub] max_connections`` and ``per_address`` reach the hub a real ``serve`` runs: a
+    floor of many walls raises them, a small one may lower them (issue #20's 1,000 terminals
+    are more than the default 512)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp_path / "floor.toml"
+    config.write_text(
+        f'[store]\npath = "{tmp_path / "floor.db"}"\n'
+        f'[hub]\nlisten = "127.0.0.1:{port}"\nmax_connections = 3\nper_address = 2\n'
+        '[[hub.tokens]]\nname = "Wall"\nscope = "view"\nsha256 = "' + "0" * 64 + '"\n'
+        '[[sources]]\nname = "simulator"\nkind = "simulator"\nagents = 6\nqueues = 2\n'
+    )
+    config.chmod(0o600)
+    serve = subprocess.Popen(
+        [str(Path(sys.executable).parent / "supervisor-tui"), "serve", "-c", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "XDG_DATA_HOME": str(tmp_path)},
+    )
+    try:
+        assert serve.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(serve.stdout.readline), 60)
+        assert b"serving" in line, line
+        held = [await connect(f"ws://127.0.0.1:{port}") for _ in range(2)]
+        third = await connect(f"ws://127.0.0.1:{port}")
+        assert await close_code(third) == 1013  # the address's 2 are taken
+        for ws in held:
+            await ws.close()
+    finally:
+        serve.terminate()
+        serve.wait(timeout=30)

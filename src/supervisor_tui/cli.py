@@ -593,6 +593,8 @@ def _serve(args: argparse.Namespace) -> int:
         port=port,
         ssl_context=tls,
         send_queue=hub_config.send_queue,
+        per_peer=hub_config.per_address,
+        max_connections=hub_config.max_connections,
     )
 
     async def main() -> None:

@@ -35,6 +35,7 @@ from supervisor_tui.core.intraday import IntradaySettings
 from supervisor_tui.core.rules import Rule
 from supervisor_tui.core.targets import FloorTargets, QueueTargets
 from supervisor_tui.files import read_small_file
+from supervisor_tui.hub.limits import HUB_MAX_CONNECTIONS, HUB_PER_PEER
 
 
 class ConfigError(Exception):
@@ -218,6 +219,11 @@ class HubConfig(_Strict):
     tls_key: Path | None = None
     send_queue: int = Field(default=256, ge=8, le=100_000)
     """Frames waiting for one terminal before it is resent the floor instead."""
+    max_connections: int = Field(default=HUB_MAX_CONNECTIONS, ge=1, le=100_000)
+    """Terminals (and their hellos) the hub holds at once; more are told to try again later.
+    A floor of many walls and desks raises it (issue #20 aims at 1,000 terminals)."""
+    per_address: int = Field(default=HUB_PER_PEER, ge=1, le=100_000)
+    """Connections one address may hold: a wall of screens behind one NAT, not a flood."""
     tokens: list[HubToken] = Field(default_factory=list)
 
     @field_validator("listen")

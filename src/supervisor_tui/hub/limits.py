@@ -44,6 +44,13 @@ class Throttled:
         self.logger.warning("%s%s", message, suffix)
 
 
+HUB_PER_PEER = 32
+"""The hub's default for connections one address may hold: a wall of screens behind one
+NAT, not a flood (``[hub] per_address``)."""
+HUB_MAX_CONNECTIONS = 512
+"""The hub's default for terminals held at once (``[hub] max_connections``)."""
+
+
 class ConnectionLimits:
     """Open connections by peer address, against a cap per address and a cap in total."""
 

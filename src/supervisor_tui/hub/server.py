@@ -35,7 +35,13 @@ from supervisor_tui.core.commands import CommandRefused, EscalationDesk
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.snapshot import SNAPSHOT_FORMAT, freeze
 from supervisor_tui.core.targets import FloorTargets
-from supervisor_tui.hub.limits import ConnectionLimits, Throttled, peer_host
+from supervisor_tui.hub.limits import (
+    HUB_MAX_CONNECTIONS,
+    HUB_PER_PEER,
+    ConnectionLimits,
+    Throttled,
+    peer_host,
+)
 from supervisor_tui.hub.protocol import (
     HELLO_TIMEOUT_S,
     MAX_DEPTH,
@@ -67,9 +73,8 @@ CATCH_UP_MAX = 5_000
 """A watcher further behind than this gets a snapshot instead of the events (one frozen
 floor, shared by every watcher that needs it at that seq, is cheaper than the events)."""
 READ_BATCH = 2_000
-PER_PEER = 32
-"""Connections one address may hold: a wall of screens behind one NAT, not a flood."""
-MAX_CONNECTIONS = 512
+PER_PEER = HUB_PER_PEER
+MAX_CONNECTIONS = HUB_MAX_CONNECTIONS
 INCOMING_QUEUE = 8
 """Frames a terminal may have waiting to be handled: a terminal sends a command at a time."""
 
