@@ -19,19 +19,21 @@ from textual.strip import Strip
 from supervisor_tui.core import fmt
 from supervisor_tui.core.projection import AgentView
 from supervisor_tui.core.schedule import AgentPlan
+from supervisor_tui.i18n import N_, _
 from supervisor_tui.model import AgentState
 from supervisor_tui.widgets.lines import blank
 
 CELL_WIDTH = 46
 SHOWS_WORK = frozenset({AgentState.BUSY, AgentState.WRAP_UP, AgentState.UNKNOWN})
-STATE_LOOK: dict[AgentState, tuple[str, str]] = {
-    AgentState.AVAILABLE: ("● Available", "green"),
-    AgentState.BUSY: ("◉ Busy", "dodger_blue1"),
-    AgentState.WRAP_UP: ("◎ Wrap-up", "magenta"),
-    AgentState.AWAY: ("◌ Away", "yellow"),
-    AgentState.OFFLINE: ("○ Offline", "grey50"),
-    AgentState.UNKNOWN: ("◇ No status", "grey70"),
+STATE_LOOK: dict[AgentState, tuple[str, str, str]] = {
+    AgentState.AVAILABLE: ("●", N_("Available"), "green"),
+    AgentState.BUSY: ("◉", N_("Busy"), "dodger_blue1"),
+    AgentState.WRAP_UP: ("◎", N_("Wrap-up"), "magenta"),
+    AgentState.AWAY: ("◌", N_("Away"), "yellow"),
+    AgentState.OFFLINE: ("○", N_("Offline"), "grey50"),
+    AgentState.UNKNOWN: ("◇", N_("No status"), "grey70"),
 }
+"""Glyph, word (translated where drawn) and colour of each agent state."""
 STATE_ORDER = {state: rank for rank, state in enumerate(STATE_LOOK)}
 LONG_BREAK_S = 20 * 60.0
 
@@ -194,7 +196,8 @@ class AgentBoard(ScrollView, can_focus=True):
 
     def _cell(self, agent: AgentView, width: int) -> list[Segment]:
         """One agent as segments: built directly, the hot path of the once-a-second clock."""
-        label, colour = STATE_LOOK[agent.state]
+        glyph, word, colour = STATE_LOOK[agent.state]
+        label = f"{glyph} {_(word)}"
         if agent.state is AgentState.AWAY and agent.reason:
             label = f"◌ {agent.reason}"
         in_state = self._now - agent.since if _timed(agent) else None

@@ -17,21 +17,24 @@ from supervisor_tui.core.freshness import (
     source_condition,
 )
 from supervisor_tui.core.projection import SourceView
+from supervisor_tui.i18n import N_, _
 from supervisor_tui.model import HealthState
 from supervisor_tui.widgets.bar import Bar
+from supervisor_tui.widgets.lines import cut
 
 CONDITION_LOOK: dict[SourceCondition, tuple[str, str, str]] = {
-    SourceCondition.LIVE: ("●", "live", "green"),
-    SourceCondition.RECORDED: ("⏵", "recorded", "cyan"),
-    SourceCondition.HELD: ("⏸", "held", "yellow"),
-    SourceCondition.SYNCING: ("◌", "first sync…", "cyan"),
-    SourceCondition.LIMITED: ("◑", "LIMITED", "bold yellow"),
-    SourceCondition.DEGRADED: ("◐", "DEGRADED", "bold yellow"),
-    SourceCondition.STALE: ("◐", "STALE", "bold red"),
-    SourceCondition.DOWN: ("✖", "DOWN", "bold red"),
-    SourceCondition.NEVER: ("✖", "NEVER CONNECTED", "bold red"),
+    SourceCondition.LIVE: ("●", N_("live"), "green"),
+    SourceCondition.RECORDED: ("⏵", N_("recorded"), "cyan"),
+    SourceCondition.HELD: ("⏸", N_("held"), "yellow"),
+    SourceCondition.SYNCING: ("◌", N_("first sync…"), "cyan"),
+    SourceCondition.LIMITED: ("◑", N_("LIMITED"), "bold yellow"),
+    SourceCondition.DEGRADED: ("◐", N_("DEGRADED"), "bold yellow"),
+    SourceCondition.STALE: ("◐", N_("STALE"), "bold red"),
+    SourceCondition.DOWN: ("✖", N_("DOWN"), "bold red"),
+    SourceCondition.NEVER: ("✖", N_("NEVER CONNECTED"), "bold red"),
 }
-"""Glyph, word and colour of each condition: colour never comes alone."""
+"""Glyph, word (translated where drawn) and colour of each condition: colour never comes
+alone."""
 QUIET = frozenset({SourceCondition.LIVE, SourceCondition.RECORDED, SourceCondition.HELD})
 """Conditions that need no reason on the bar: a short bar gives them their age only."""
 DETAIL_LEVELS = 4
@@ -54,7 +57,7 @@ def freshness_text(
     not fit, the last ones fold into "+N more · worst: …". No source is ever dropped."""
     shown = helpdesk_sources(sources)
     if not shown:
-        return Text("○ no sources yet", style="dim", no_wrap=True, overflow="ellipsis")
+        return Text("○ " + _("no sources yet"), style="dim", no_wrap=True, overflow="ellipsis")
     looks = [
         (s, source_condition(s, now, stale_after_s, paused=paused, replay=replay, cut_off=cut_off))
         for s in shown
@@ -97,16 +100,15 @@ def freshness_text(
     return text
 
 
-def _cut(words: str, cells: int) -> str:
-    return words if len(words) <= cells else words[: cells - 1] + "…"
-
-
 def _more(hidden: list[tuple[SourceView, SourceCondition]], *, brief: bool = False) -> Text:
     worst_source, worst_condition = hidden[0]
     glyph, word, style = CONDITION_LOOK[worst_condition]
+    word = _(word)
     if brief:  # "+5 more ✖": how many, and how bad the worst of them is
-        return Text(f"+{len(hidden)} more ", style="dim") + Text(glyph, style=style)
-    more = Text(f"+{len(hidden)} more · worst: ", style="dim")
+        said = _("+{count} more").format(count=len(hidden))
+        return Text(f"{said} ", style="dim") + Text(glyph, style=style)
+    said = _("+{count} more · worst:").format(count=len(hidden))
+    more = Text(f"{said} ", style="dim")
     more.append(f"{glyph} ", style)
     more.append(Text(worst_source.name, style="bold"))
     more.append(f" {word}", style)
@@ -127,10 +129,11 @@ def _source_text(source: SourceView, condition: SourceCondition, now: float, lev
     and budget, trouble its reason and retry time), 2 the word and age, 3 glyph and name
     (and the word, for trouble)."""
     glyph, word, style = CONDITION_LOOK[condition]
+    word = _(word)
     quiet = condition in QUIET
     age = source_age(source, now)
     never = condition is SourceCondition.NEVER
-    age_text = "" if never else ("nothing yet" if age is None else fmt.duration(age))
+    age_text = "" if never else (_("nothing yet") if age is None else fmt.duration(age))
     text = Text()
     text.append(f"{glyph} ", style)
     text.append(Text(source.name, style="bold"))
@@ -145,7 +148,7 @@ def _source_text(source: SourceView, condition: SourceCondition, now: float, lev
         if level == 2 and troubled and source.reason:
             # the reason is what a source in trouble has to say, more than its age
             text.append(" · ")
-            text.append(Text(_cut(source.reason, REASON_CELLS), style=style))
+            text.append(Text(cut(source.reason, REASON_CELLS), style=style))
         elif age_text:
             text.append(f" {age_text}", "dim")
         if level == 2 and source.limits:
@@ -153,7 +156,8 @@ def _source_text(source: SourceView, condition: SourceCondition, now: float, lev
         if level == 1 and source.budget_left is not None:
             low = source.budget_left < 0.2
             text.append(
-                f" · {fmt.percent(source.budget_left)} budget", "bold yellow" if low else "dim"
+                " · " + _("{share} budget").format(share=fmt.percent(source.budget_left)),
+                "bold yellow" if low else "dim",
             )
         return text
     brief = level == 1
@@ -162,14 +166,15 @@ def _source_text(source: SourceView, condition: SourceCondition, now: float, lev
         if brief or age is None:
             text.append(f" · {age_text}", "dim")
         else:
-            text.append(f" · newest {age_text} ago", "dim")
+            text.append(" · " + _("newest {age} ago").format(age=age_text), "dim")
     if source.state in (HealthState.DEGRADED, HealthState.DOWN) and source.reason:
         text.append(" · ")
         text.append(Text(source.reason, style=style))
     if source.limits:
         # capabilities this account lacks: their figures show as unknown on the board
         if brief:
-            text.append(f" · ⚠ {len(source.limits)} limited", "yellow")
+            said = _("{count} limited").format(count=len(source.limits))
+            text.append(f" · ⚠ {said}", "yellow")
         else:
             names = ", ".join(
                 ("part of " if limit.partial else "no ") + limit.capability.label
@@ -177,24 +182,28 @@ def _source_text(source: SourceView, condition: SourceCondition, now: float, lev
             )
             text.append(f" · ⚠ {names}", "yellow")
     if source.retry_at is not None and source.retry_at > now:
-        text.append(f" · retry in {fmt.duration(source.retry_at - now)}", "dim")
+        said = _("retry in {duration}").format(duration=fmt.duration(source.retry_at - now))
+        text.append(f" · {said}", "dim")
     if source.budget_left is not None:
         low = source.budget_left < 0.2
         text.append(
-            f" · {fmt.percent(source.budget_left)} budget"
-            if brief
-            else f" · API budget {fmt.percent(source.budget_left)} left",
+            " · "
+            + (_("{share} budget") if brief else _("API budget {share} left")).format(
+                share=fmt.percent(source.budget_left)
+            ),
             "bold yellow" if low else "dim",
         )
     if brief:
         return text
     if source.poll_interval_s is not None:
-        text.append(f" · every {source.poll_interval_s:.0f}s", "dim")
+        said = _("every {seconds}s").format(seconds=f"{source.poll_interval_s:.0f}")
+        text.append(f" · {said}", "dim")
     for name, count in source.views.items():
         text.append(" · ")
         text.append(Text(name, style="bold"))
         text.append(
-            f" {count}" if count is not None else " counting…", "dim" if count is None else ""
+            f" {count}" if count is not None else " " + _("counting…"),
+            "dim" if count is None else "",
         )
     return text
 

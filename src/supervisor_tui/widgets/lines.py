@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from rich.cells import cell_len, set_cell_size
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
@@ -26,3 +27,9 @@ def text_strip(console: Console, text: Text, width: int, style: Style | None = N
 @lru_cache(maxsize=256)
 def blank(width: int, style: Style | None = None) -> Strip:
     return Strip([Segment(" " * width, style)], width)
+
+
+def cut(words: str, cells: int) -> str:
+    """``words`` in at most ``cells`` cells, "…" where cut: a wide character (Chinese,
+    Japanese) is never split and never overflows."""
+    return words if cell_len(words) <= cells else set_cell_size(words, cells - 1) + "…"

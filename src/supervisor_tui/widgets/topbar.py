@@ -15,21 +15,24 @@ from rich.text import Text
 
 from supervisor_tui.core import fmt
 from supervisor_tui.core.freshness import BoardStatus, Status
+from supervisor_tui.i18n import N_, _
 from supervisor_tui.model import AgentState
 from supervisor_tui.widgets.agents import STATE_LOOK
 from supervisor_tui.widgets.bar import Bar
+from supervisor_tui.widgets.lines import cut
 
 STATUS_LOOK: dict[BoardStatus, tuple[str, str, str]] = {
-    BoardStatus.LIVE: ("●", "LIVE", "bold white on dark_green"),
-    BoardStatus.SYNCING: ("◌", "SYNCING", "bold black on cyan"),
-    BoardStatus.LIMITED: ("◑", "LIMITED", "bold black on yellow"),
-    BoardStatus.DEGRADED: ("◐", "DEGRADED", "bold black on yellow"),
-    BoardStatus.STALE: ("◐", "STALE", "bold white on red"),
-    BoardStatus.PAUSED: ("⏸", "PAUSED", "bold black on yellow"),
-    BoardStatus.HUB_DOWN: ("✖", "HUB DOWN", "bold white on red"),
-    BoardStatus.REPLAY: ("⏵", "REPLAY", "bold white on dark_blue"),
+    BoardStatus.LIVE: ("●", N_("LIVE"), "bold white on dark_green"),
+    BoardStatus.SYNCING: ("◌", N_("SYNCING"), "bold black on cyan"),
+    BoardStatus.LIMITED: ("◑", N_("LIMITED"), "bold black on yellow"),
+    BoardStatus.DEGRADED: ("◐", N_("DEGRADED"), "bold black on yellow"),
+    BoardStatus.STALE: ("◐", N_("STALE"), "bold white on red"),
+    BoardStatus.PAUSED: ("⏸", N_("PAUSED"), "bold black on yellow"),
+    BoardStatus.HUB_DOWN: ("✖", N_("HUB DOWN"), "bold white on red"),
+    BoardStatus.REPLAY: ("⏵", N_("REPLAY"), "bold white on dark_blue"),
 }
-"""Glyph, word and colour of the board's status: colour never comes alone."""
+"""Glyph, word (translated where drawn) and colour of the board's status: colour never
+comes alone."""
 
 
 def clock_text(ts: float, utc_offset_s: int) -> str:
@@ -96,53 +99,52 @@ def top_bar_forms(line: TopLine) -> Iterator[Text]:
         if brand:
             text.append("supervisor-tui ", "bold")
         if name != "none":
-            text.append(Text(line.floor if name == "full" else _cut(line.floor, 16)))
+            text.append(Text(line.floor if name == "full" else cut(line.floor, 16)))
             text.append("  ")
         glyph, word, style = STATUS_LOOK[status.board]
+        word = _(word)
         if status.board is BoardStatus.REPLAY:
-            word = line.mode.replace("replay", "REPLAY", 1)
+            word = line.mode.replace("replay", word, 1)
         text.append(f" {glyph} {word} ", style)
         if status.cause:
             text.append(" ")
-            text.append(Text(_cut(status.cause, 14) if short else status.cause, style="bold"))
+            text.append(Text(cut(status.cause, 14) if short else status.cause, style="bold"))
             text.append(" ·", "dim")
         if status.board is BoardStatus.PAUSED:
             if held:
-                text.append(f" · {held} held" if short else f" · {held} events held", "bold")
+                said = _("{count} held") if short else _("{count} events held")
+                text.append(" · " + said.format(count=held), "bold")
         elif line.paused and status.board is not BoardStatus.REPLAY:
             # paused as well as in trouble: both are said
-            text.append(f" ⏸ PAUSED {held} held ", "bold black on yellow")
+            said = _("PAUSED {count} held").format(count=held)
+            text.append(f" ⏸ {said} ", "bold black on yellow")
         if line.resume_in is not None:
-            text.append(f" · resumes in {fmt.duration(line.resume_in)}", "bold")
+            said = _("resumes in {duration}").format(duration=fmt.duration(line.resume_in))
+            text.append(f" · {said}", "bold")
         if line.view_only:
-            text.append(" view only", "bold cyan")
+            text.append(" " + _("view only"), "bold cyan")
         if status.board is BoardStatus.REPLAY and not short:
             text.append(f" {date_text(line.now, line.utc_offset_s)}", "bold")
         text.append(f" {clock_text(line.now, line.utc_offset_s)} ", "bold")
         if line.attention:
-            text.append(
-                f" ▲ {line.attention} ack " if short else f" ▲ {line.attention} need ack ",
-                "bold white on red",
-            )
+            said = _("{count} ack") if short else _("{count} need ack")
+            text.append(f" ▲ {said.format(count=line.attention)} ", "bold white on red")
         else:
-            text.append(" ✔ 0 ack " if short else " ✔ nothing to ack ", "green")
+            said = _("{count} ack").format(count=0) if short else _("nothing to ack")
+            text.append(f" ✔ {said} ", "green")
         if line.queue_filter:
-            text.append(" ⧩ " if short else "  filter: ", "dim")
+            text.append(" ⧩ " if short else "  " + _("filter:") + " ", "dim")
             text.append(
-                Text(_cut(line.queue_filter, 14) if short else line.queue_filter, style="bold")
+                Text(cut(line.queue_filter, 14) if short else line.queue_filter, style="bold")
             )
         text.append(" " if short else "   ")
         for state, count in line.agents.items():
             if state is AgentState.UNKNOWN and not count:
                 continue  # only helpdesks without presence have such agents
-            label, style = STATE_LOOK[state]
+            glyph, word, style = STATE_LOOK[state]
             if glyphs:  # "●17"
-                text.append(f"{label.split()[0]}{count} ", style)
+                text.append(f"{glyph}{count} ", style)
             else:
-                text.append(f"{label} {count}  ", style)
+                text.append(f"{glyph} {_(word)} {count}  ", style)
         text.rstrip()
         yield text
-
-
-def _cut(words: str, cells: int) -> str:
-    return words if len(words) <= cells else words[: cells - 1] + "…"
