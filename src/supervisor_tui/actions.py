@@ -11,10 +11,12 @@ screen (``screens/board.py``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum, StrEnum
 
-from textual.binding import Binding, BindingType
+from textual.binding import Binding, BindingsMap, BindingType
+
+from supervisor_tui.i18n import N_, _
 
 
 class Mode(StrEnum):
@@ -104,7 +106,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "escalation.ack",
         "ack",
         "a",
-        "Ack",
+        N_("Ack"),
         "acknowledge the selected escalation, with an optional note",
         modes=ACTING,
         selection=Selection.OPEN,
@@ -115,7 +117,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "escalation.note",
         "note",
         "n",
-        "Note",
+        N_("Note"),
         "add a note to the selected escalation",
         modes=ACTING,
         selection=Selection.ANY,
@@ -126,7 +128,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "escalation.snooze",
         "snooze",
         "s",
-        "Snooze",
+        N_("Snooze"),
         "hide the selected escalation for a while",
         modes=ACTING,
         selection=Selection.OPEN,
@@ -137,7 +139,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "escalation.resolve",
         "resolve",
         "r",
-        "Resolve",
+        N_("Resolve"),
         "close the selected escalation by hand",
         modes=ACTING,
         selection=Selection.OPEN,
@@ -148,7 +150,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "escalation.detail",
         "detail",
         "enter",
-        "Detail",
+        N_("Detail"),
         "the selected escalation in full: ticket, history, write-backs",
         selection=Selection.ANY,
         palette="Escalation detail",
@@ -160,7 +162,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "board.filter",
         "filter",
         "slash",
-        "Filter",
+        N_("Filter"),
         "show one queue, or all",
         key_display="/",
     ),
@@ -168,7 +170,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "board.pause",
         "pause",
         "p",
-        "Pause",
+        N_("Pause"),
         "hold updates while you read (events are still recorded)",
         modes=FOLLOWING,
         palette="Pause / resume the board",
@@ -178,7 +180,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "board.whatif",
         "whatif",
         "w",
-        "What-if",
+        N_("What-if"),
         "move agents between queues, add or remove them, or change a target, and see the "
         "projected SL and ASA (nothing changes in any helpdesk)",
         palette="What-if",
@@ -189,18 +191,18 @@ ACTIONS: tuple[BoardAction, ...] = (
         "app.help",
         "help",
         "question_mark",
-        "Help",
+        N_("Help"),
         "keys and formulas",
         palette="Help",
         palette_help="keys and formulas",
         key_display="?",
     ),
-    BoardAction("app.quit", "quit", "q", "Quit", "quit (training: the score card first)"),
+    BoardAction("app.quit", "quit", "q", N_("Quit"), "quit (training: the score card first)"),
     BoardAction(
         "replay.play",
         "replay_play",
         "space",
-        "Play/pause",
+        N_("Play/pause"),
         "play or pause the replay; at a decision point, let it go",
         modes=PLAYING,
         beside_dialogs=False,
@@ -209,7 +211,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "replay.faster",
         "replay_faster",
         "plus,equals_sign",
-        "Faster",
+        N_("Faster"),
         "replay faster",
         modes=PLAYING,
         beside_dialogs=False,
@@ -219,7 +221,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "replay.slower",
         "replay_slower",
         "minus",
-        "Slower",
+        N_("Slower"),
         "replay slower",
         modes=PLAYING,
         beside_dialogs=False,
@@ -229,7 +231,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "replay.back",
         "replay_seek(-60)",
         "left",
-        "-1 min",
+        N_("-1 min"),
         "back one minute",
         modes=PLAYING,
         beside_dialogs=False,
@@ -240,7 +242,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "replay.forward",
         "replay_seek(60)",
         "right",
-        "+1 min",
+        N_("+1 min"),
         "on one minute",
         modes=PLAYING,
         beside_dialogs=False,
@@ -251,7 +253,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "replay.back15",
         "replay_seek(-900)",
         "shift+left",
-        "-15 min",
+        N_("-15 min"),
         "back fifteen minutes",
         modes=PLAYING,
         beside_dialogs=False,
@@ -262,7 +264,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "replay.forward15",
         "replay_seek(900)",
         "shift+right",
-        "+15 min",
+        N_("+15 min"),
         "on fifteen minutes",
         modes=PLAYING,
         beside_dialogs=False,
@@ -273,7 +275,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "replay.goto",
         "replay_goto",
         "g",
-        "Go to",
+        N_("Go to"),
         "go to a clock time",
         modes=PLAYING,
         beside_dialogs=False,
@@ -282,7 +284,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "replay.previous",
         "replay_previous",
         "left_square_bracket",
-        "Prev esc",
+        N_("Prev esc"),
         "jump to the previous escalation",
         modes=PLAYING,
         beside_dialogs=False,
@@ -292,7 +294,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "replay.next",
         "replay_next",
         "right_square_bracket",
-        "Next esc",
+        N_("Next esc"),
         "jump to the next escalation",
         modes=PLAYING,
         beside_dialogs=False,
@@ -302,7 +304,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "feed.up",
         "cursor(-1)",
         "up,k",
-        "Up",
+        N_("Up"),
         "move up in the escalation feed",
         show=False,
         key_display="↑ k",
@@ -312,7 +314,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "feed.down",
         "cursor(1)",
         "down,j",
-        "Down",
+        N_("Down"),
         "move down in the escalation feed",
         show=False,
         key_display="↓ j",
@@ -322,7 +324,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "feed.top",
         "top",
         "home",
-        "Newest",
+        N_("Newest"),
         "back to the newest escalation",
         show=False,
         where=Where.FEED,
@@ -331,7 +333,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "textual.focus",
         "",
         "tab",
-        "Next panel",
+        N_("Next panel"),
         "switch between panels",
         show=False,
         where=Where.TEXTUAL,
@@ -340,7 +342,7 @@ ACTIONS: tuple[BoardAction, ...] = (
         "textual.palette",
         "",
         "ctrl+p",
-        "Commands",
+        N_("Commands"),
         "command palette",
         show=False,
         where=Where.TEXTUAL,
@@ -352,6 +354,15 @@ def bindings(
     where: Where = Where.BOARD, actions: Iterable[BoardAction] = ACTIONS
 ) -> list[BindingType]:
     return [a.binding() for a in actions if a.where is where]
+
+
+def speak(bindings: BindingsMap) -> None:
+    """The footer's words in the floor's language. Bindings are made when the screen's
+    class is, before the language is chosen; each screen's own copy is translated."""
+    for key, found in bindings.key_to_bindings.items():
+        bindings.key_to_bindings[key] = [
+            replace(b, description=_(b.description)) if b.description else b for b in found
+        ]
 
 
 def binding_ids(actions: Iterable[BoardAction] = ACTIONS) -> set[str]:

@@ -50,6 +50,7 @@ from supervisor_tui.core.schedule import AgentPlan, agent_plan, floor_adherence
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.core.whatif import QueueWhatIf, Scenario, what_if
 from supervisor_tui.hub.collector import Collector
+from supervisor_tui.i18n import _
 from supervisor_tui.model import Event, Severity
 from supervisor_tui.playback import ReplayController
 from supervisor_tui.screens.detail import EscalationDetail, EscalationView, detail_text
@@ -67,6 +68,7 @@ from supervisor_tui.widgets import (
     TimelineBar,
     TopBar,
 )
+from supervisor_tui.widgets.freshness import OUT_OF_DATE_WORD
 from supervisor_tui.widgets.queuetable import QueueRow, QueueTable
 from supervisor_tui.widgets.topbar import TopLine, clock_text
 
@@ -141,6 +143,7 @@ class BoardScreen(Screen[None]):
         tick_s: float = 1.0,
     ) -> None:
         super().__init__(id="board")
+        actions.speak(self._bindings)
         self.store = feed
         self.settings = settings
         self.clock = clock
@@ -421,7 +424,7 @@ class BoardScreen(Screen[None]):
             )
             if found is not None:
                 condition, age = found
-                stale = condition.value.upper()
+                stale = _(OUT_OF_DATE_WORD.get(condition, condition.value.upper()))
                 if age is not None and condition is not SourceCondition.NEVER:
                     stale += f" {fmt.duration(age)}"
         return kpis, level, stale

@@ -21,7 +21,7 @@ from supervisor_tui.core.projection import AgentView
 from supervisor_tui.core.schedule import AgentPlan
 from supervisor_tui.i18n import N_, _
 from supervisor_tui.model import AgentState
-from supervisor_tui.widgets.lines import blank
+from supervisor_tui.widgets.lines import align_right, blank
 
 CELL_WIDTH = 46
 SHOWS_WORK = frozenset({AgentState.BUSY, AgentState.WRAP_UP, AgentState.UNKNOWN})
@@ -221,7 +221,8 @@ class AgentBoard(ScrollView, can_focus=True):
         return [
             Segment(set_cell_size(label, 11), self._style(colour)),
             Segment(
-                f"{fmt.duration(in_state):>6} ", self._style("bold red" if long_away else "none")
+                f"{align_right(fmt.duration(in_state), 6)} ",
+                self._style("bold red" if long_away else "none"),
             ),
             Segment(set_cell_size(agent.name, 12) + " ", self._style("bold")),
             *planned,

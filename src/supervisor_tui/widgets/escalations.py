@@ -17,13 +17,15 @@ from textual.strip import Strip
 from supervisor_tui import actions
 from supervisor_tui.core import fmt
 from supervisor_tui.core.projection import Escalation
+from supervisor_tui.i18n import N_, _
 from supervisor_tui.model import EscalationStatus, Severity
-from supervisor_tui.widgets.lines import blank, text_strip
+from supervisor_tui.widgets.lines import align_right, blank, text_strip
 
 SEVERITY_LOOK = {
-    Severity.CRITICAL: ("▲ CRIT", "bold red"),
-    Severity.WARNING: ("△ WARN", "yellow"),
+    Severity.CRITICAL: ("▲", N_("CRIT"), "bold red"),
+    Severity.WARNING: ("△", N_("WARN"), "yellow"),
 }
+"""Glyph, word (translated where drawn) and colour of an escalation's severity."""
 
 
 class EscalationFeed(ScrollView, can_focus=True):
@@ -41,6 +43,7 @@ class EscalationFeed(ScrollView, can_focus=True):
 
     def __init__(self, *, id: str | None = None, show_detail: bool = True) -> None:
         super().__init__(id=id)
+        actions.speak(self._bindings)
         self.show_detail = show_detail
         self._escalations: dict[str, Escalation] = {}
         self._order: list[str] = []
@@ -54,7 +57,7 @@ class EscalationFeed(ScrollView, can_focus=True):
         """The reader has not moved the cursor off the top: it stays on the newest."""
         self._cache: dict[int, tuple[tuple[object, ...], Strip]] = {}
         self._base: Style | None = None
-        self.border_title = "Escalations"
+        self.border_title = _("Escalations")
 
     # -- data -------------------------------------------------------------------------------
 
@@ -123,9 +126,11 @@ class EscalationFeed(ScrollView, can_focus=True):
     def _title(self) -> None:
         open_count = sum(1 for i in self._order if self._escalations[i].is_open)
         attention = sum(1 for i in self._order if self._escalations[i].needs_attention(self._now))
-        title = f"Escalations · {open_count} open · {attention} need ack"
+        title = _("Escalations · {open} open · {attention} need ack").format(
+            open=open_count, attention=attention
+        )
         if self._unseen:
-            title += f" · {self._unseen} new ↑"
+            title += " · " + _("{count} new ↑").format(count=self._unseen)
         self.border_title = title
 
     # -- keys -------------------------------------------------------------------------------
@@ -235,25 +240,28 @@ class EscalationFeed(ScrollView, can_focus=True):
         the subject, never those. A narrow feed says them with glyphs ("▲ 2:05 ● #10225")."""
         now = self._now
         narrow = width < 60
-        sev_word, sev_style = SEVERITY_LOOK[esc.severity]
+        sev_glyph, sev_word, sev_style = SEVERITY_LOOK[esc.severity]
         text = Text(no_wrap=True)
         if not esc.is_open:
-            text.append("✔ " if narrow else "✔ DONE ", "green dim")
+            text.append("✔ " if narrow else "✔ " + _("DONE") + " ", "green dim")
         else:
-            text.append(f"{sev_word.split()[0] if narrow else sev_word} ", sev_style)
+            text.append(f"{sev_glyph} " if narrow else f"{sev_glyph} {_(sev_word)} ", sev_style)
         age = fmt.duration(now - esc.raised_at)
-        text.append(f"{age} " if narrow else f"{age:>6} ", "dim")
+        text.append(f"{age} " if narrow else f"{align_right(age, 6)} ", "dim")
         if esc.status is EscalationStatus.RESOLVED:
-            who = esc.resolved_by or "auto"
-            text.append("" if narrow else f"resolved ({who}) ", "green dim")
+            who = esc.resolved_by or _("auto")
+            text.append("" if narrow else _("resolved ({who})").format(who=who) + " ", "green dim")
         elif esc.is_snoozed(now) and esc.snoozed_until is not None:
             left = fmt.duration(esc.snoozed_until - now)
-            text.append(f"⏾ {left} " if narrow else f"⏾ snoozed {left} ", "dim")
+            said = left if narrow else _("snoozed {left}").format(left=left)
+            text.append(f"⏾ {said} ", "dim")
         elif esc.status is EscalationStatus.ACKED:
-            text.append("✔ " if narrow else f"✔ ACKED {esc.acked_by} ", "green")
+            said = "" if narrow else _("ACKED {who}").format(who=esc.acked_by) + " "
+            text.append(f"✔ {said}", "green")
         else:
             overdue = now - esc.raised_at > self._realert.get(esc.rule_id, 300)
-            word = ("⚠ " if narrow else "⚠ UNACKED ") if overdue else ("● " if narrow else "● NEW ")
+            said = "" if narrow else (_("UNACKED") if overdue else _("NEW")) + " "
+            word = ("⚠ " if overdue else "● ") + said
             text.append(word, "bold red" if overdue else "bold yellow")
         title = self.title_of(esc)
         if esc.ticket_id:

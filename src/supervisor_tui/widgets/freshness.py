@@ -35,6 +35,12 @@ CONDITION_LOOK: dict[SourceCondition, tuple[str, str, str]] = {
 }
 """Glyph, word (translated where drawn) and colour of each condition: colour never comes
 alone."""
+OUT_OF_DATE_WORD: dict[SourceCondition, str] = {
+    SourceCondition.STALE: N_("STALE"),
+    SourceCondition.DOWN: N_("DOWN"),
+    SourceCondition.NEVER: N_("NEVER"),
+}
+"""The word a tile or a table row is dimmed with, beside the age of its newest event."""
 QUIET = frozenset({SourceCondition.LIVE, SourceCondition.RECORDED, SourceCondition.HELD})
 """Conditions that need no reason on the bar: a short bar gives them their age only."""
 DETAIL_LEVELS = 4

@@ -29,6 +29,11 @@ def blank(width: int, style: Style | None = None) -> Strip:
     return Strip([Segment(" " * width, style)], width)
 
 
+def align_right(words: str, cells: int) -> str:
+    """``words`` right-aligned in ``cells`` cells, counting a wide character as two."""
+    return " " * max(0, cells - cell_len(words)) + words
+
+
 def cut(words: str, cells: int) -> str:
     """``words`` in at most ``cells`` cells, "…" where cut: a wide character (Chinese,
     Japanese) is never split and never overflows."""

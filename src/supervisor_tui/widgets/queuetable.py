@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual.widget import Widget
 
 from supervisor_tui.core import fmt
 from supervisor_tui.core.kpis import QueueKpis
+from supervisor_tui.i18n import _
 from supervisor_tui.model import Severity
-from supervisor_tui.widgets.tiles import CHANNEL_GLYPH, STATUS_TEXT, severity_order
+from supervisor_tui.widgets.lines import align_right, cut
+from supervisor_tui.widgets.tiles import CHANNEL_GLYPH, STATUS_TEXT, level_word, severity_order
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +98,7 @@ class QueueTable(Widget):
     def _paint(self) -> None:
         width = self.size.width or 200
         # the channel's glyph, the longest name and a space: the figures line up
-        name_cells = min(26, max((len(r.kpis.name) for r in self._rows), default=0) + 3)
+        name_cells = min(26, max((cell_len(r.kpis.name) for r in self._rows), default=0) + 3)
         text = Text(no_wrap=True, overflow="ellipsis")
         shown = self.shown
         for i, row in enumerate(shown):
@@ -106,8 +109,8 @@ class QueueTable(Widget):
             fitting.truncate(width, overflow="ellipsis")
             text.append_text(fitting)
         if len(shown) < len(self._rows):
-            page = f"page {self.page + 1}/{self.pages}"
-            text.append("\n" + page.rjust(width), "bold")
+            page = _("page {page}/{pages}").format(page=self.page + 1, pages=self.pages)
+            text.append("\n" + align_right(page, width), "bold")
         self._text = text
         self.refresh(layout=True)
 
@@ -121,41 +124,47 @@ class QueueTable(Widget):
 
 def row_text(row: QueueRow, name_cells: int, short: bool) -> Text:
     k = row.kpis
-    word, style = STATUS_TEXT[row.severity]
+    word, style = level_word(row.severity)
     dim = "dim" if row.stale else ""
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(f"{word:<8}", style)
+    # the level words of the language, padded alike: the names line up ("▲ ALERT" + 1 in English)
+    level_cells = max(cell_len(level_word(level)[0]) for level in STATUS_TEXT) + 1
+    text.append(set_cell_size(word, level_cells), style)
     if row.stale is not None:
-        stale = row.stale.split()[-1] if short else row.stale  # "STALE 2:05" -> "2:05"
+        age = row.stale.split()[-1]  # "STALE 2:05" -> "2:05"; "NEVER" has no age
+        stale = age if short and any(c.isdigit() for c in age) else row.stale
         text.append(f"◐ {stale} ", "bold red")
-    name = f"{CHANNEL_GLYPH.get(k.channel, '·')} {k.name}"
-    if len(name) >= name_cells:
-        name = name[: name_cells - 2] + "…"
-    text.append(Text(f"{name:<{name_cells}}", style=f"bold {dim}".strip()))
+    name = cut(f"{CHANNEL_GLYPH.get(k.channel, '·')} {k.name}", name_cells - 1)
+    text.append(Text(set_cell_size(name, name_cells), style=f"bold {dim}".strip()))
     sep = " " if short else "  "
     if k.realtime:
         waiting = "?" if k.waiting is None else str(k.waiting)
         parts = [
-            ("wait " if short else "waiting ", waiting),
+            ((_("wait") if short else _("waiting")) + " ", waiting),
             ("", fmt.duration(k.longest_wait_s))
             if short
-            else ("longest ", fmt.duration(k.longest_wait_s)),
-            ("SL ", fmt.percent(k.service_level)),
+            else (_("longest") + " ", fmt.duration(k.longest_wait_s)),
+            (_("SL") + " ", fmt.percent(k.service_level)),
         ]
         if not short:
-            parts.append(("ASA ", fmt.duration(k.asa_s)))
-        parts.append(("ab " if short else "abandon ", fmt.percent(k.abandon_rate, 1)))
+            parts.append((_("ASA") + " ", fmt.duration(k.asa_s)))
+        parts.append(((_("ab") if short else _("abandon")) + " ", fmt.percent(k.abandon_rate, 1)))
         need, have = fmt.count(k.need), fmt.count(k.have)
-        parts.append(("need ", f"{need}/{have}" if short else f"{need} have {have}"))
+        parts.append(
+            (
+                _("need") + " ",
+                f"{need}/{have}" if short else _("{need} have {have}").format(need=need, have=have),
+            )
+        )
     else:
         parts = [
-            ("backlog ", str(k.backlog)),
+            (_("backlog") + " ", str(k.backlog)),
             ("SLA ⚠ ", fmt.count(k.sla_at_risk)),
             ("✖ ", fmt.count(k.sla_breached)),
-            ("2d+ ", str(k.aging[2])),
+            (_("2d+") + " ", str(k.aging[2])),
         ]
         if not short:
-            parts.append(("CSAT ", fmt.percent(k.csat)))
+            parts.append((_("CSAT") + " ", fmt.percent(k.csat)))
     for i, (label, value) in enumerate(parts):
         if i:
             text.append(sep)

@@ -17,14 +17,22 @@ from textual.widget import Widget
 from supervisor_tui.core import fmt
 from supervisor_tui.core.forecast import QueueForecast
 from supervisor_tui.core.kpis import QueueKpis
+from supervisor_tui.i18n import N_, _, pgettext
 from supervisor_tui.model import Severity
 
 CHANNEL_GLYPH = {"voice": "☎", "chat": "✉", "email": "@", "web": "⌂", "social": "#"}
 STATUS_TEXT = {
-    None: ("✔ OK", "green"),
-    Severity.WARNING: ("△ WARN", "yellow"),
-    Severity.CRITICAL: ("▲ ALERT", "bold red"),
+    None: ("✔", N_("OK"), "green"),
+    Severity.WARNING: ("△", N_("WARN"), "yellow"),
+    Severity.CRITICAL: ("▲", N_("ALERT"), "bold red"),
 }
+"""Glyph, word (translated where drawn) and colour of a queue's alert level."""
+
+
+def level_word(severity: Severity | None) -> tuple[str, str]:
+    """A queue's alert level as drawn ("▲ ALERT") in the floor's language, and its style."""
+    glyph, level, style = STATUS_TEXT[severity]
+    return f"{glyph} {_(level)}", style
 
 
 def severity_order(severity: Severity | None, order: int) -> tuple[int, int]:
@@ -192,7 +200,7 @@ class QueueTile(Widget):
             self._styles.clear()
             self.refresh()
         self._stale = stale
-        word, style = STATUS_TEXT[severity]
+        word, style = level_word(severity)
         if self._status != (word, style, stale):
             self._status = (word, style, stale)
             subtitle = Text()
@@ -211,13 +219,14 @@ class QueueTile(Widget):
             longest = fmt.duration(kpis.longest_wait_s)
             reported = kpis.waiting_as_of is not None
             caption = [
-                [[("WAITING", "bold")]],
+                [[(_("WAITING"), "bold")]],
                 [
-                    [("longest ", "dim"), (longest, "bold")]
-                    + ([(" (reported)", "dim")] if reported else []),
-                    [("longest ", "dim"), (longest, "bold")]
-                    + ([(" rep.", "dim")] if reported else []),
-                    [("wait ", "dim"), (longest, "bold")] + ([(" r", "dim")] if reported else []),
+                    [(_("longest") + " ", "dim"), (longest, "bold")]
+                    + ([(" " + _("(reported)"), "dim")] if reported else []),
+                    [(_("longest") + " ", "dim"), (longest, "bold")]
+                    + ([(" " + _("rep."), "dim")] if reported else []),
+                    [(_("wait") + " ", "dim"), (longest, "bold")]
+                    + ([(" " + pgettext("reported, shortest", "r"), "dim")] if reported else []),
                 ],
                 [[]],
             ]
@@ -227,8 +236,8 @@ class QueueTile(Widget):
         else:
             big_value = str(kpis.backlog)
             caption = [
-                [[("BACKLOG", "bold")]],
-                [[("open tickets", "dim")], [("open", "dim")]],
+                [[(_("BACKLOG"), "bold")]],
+                [[(_("open tickets"), "dim")], [(_("open"), "dim")]],
                 [[]],
             ]
             lines = self._ticket_lines(kpis)
@@ -343,67 +352,75 @@ class QueueTile(Widget):
         verdict: list[Piece] = []
         brief: list[Piece] = []
         if k.need is not None and k.have is not None and k.have < k.need:
-            verdict = [(f"  ✖ short {k.need - k.have}", "bold red")]
-            brief = [(f" ✖ short {k.need - k.have}", "bold red")]
+            short = _("short {count}").format(count=k.need - k.have)
+            verdict = [(f"  ✖ {short}", "bold red")]
+            brief = [(f" ✖ {short}", "bold red")]
         elif k.need is not None and k.have is not None:
             verdict = brief = [("  ✔", "green")]
         sl, style = fmt.percent(k.service_level), sl_style(k.service_level, k.sl_target)
         target = fmt.percent(k.sl_target)
+        counts = {"offered": fmt.count(k.offered), "answered": fmt.count(k.answered)}
         return [
             [
                 [
-                    ("SL ", "dim"),
+                    (_("SL") + " ", "dim"),
                     (sl, style),
-                    (f" / {target} in {k.sl_threshold_s:.0f}s", "dim"),
-                    ("  ASA ", "dim"),
+                    (
+                        " / "
+                        + _("{target} in {seconds}s").format(
+                            target=target, seconds=f"{k.sl_threshold_s:.0f}"
+                        ),
+                        "dim",
+                    ),
+                    ("  " + _("ASA") + " ", "dim"),
                     (fmt.duration(k.asa_s), "none"),
                 ],
                 [
-                    ("SL ", "dim"),
+                    (_("SL") + " ", "dim"),
                     (sl, style),
                     (f" / {target}", "dim"),
-                    ("  ASA ", "dim"),
+                    ("  " + _("ASA") + " ", "dim"),
                     (fmt.duration(k.asa_s), "none"),
                 ],
                 [
-                    ("SL ", "dim"),
+                    (_("SL") + " ", "dim"),
                     (sl, style),
                     (f"/{target}", "dim"),
-                    (" ASA ", "dim"),
+                    (" " + _("ASA") + " ", "dim"),
                     (fmt.duration(k.asa_s), "none"),
                 ],
             ],
             [
                 [
-                    ("Abandon ", "dim"),
+                    (_("Abandon") + " ", "dim"),
                     (fmt.percent(k.abandon_rate, 1), "none"),
-                    ("   AHT ", "dim"),
+                    ("   " + _("AHT") + " ", "dim"),
                     (fmt.duration(k.aht_s), "none"),
                 ],
                 [
-                    ("Aband ", "dim"),
+                    (_("Aband") + " ", "dim"),
                     (fmt.percent(k.abandon_rate, 1), "none"),
-                    (" AHT ", "dim"),
+                    (" " + _("AHT") + " ", "dim"),
                     (fmt.duration(k.aht_s), "none"),
                 ],
             ],
             [
-                [(f"Offered {fmt.count(k.offered)}  answered {fmt.count(k.answered)}", "dim")],
-                [(f"Offered {fmt.count(k.offered)} answered {fmt.count(k.answered)}", "dim")],
-                [(f"Off {fmt.count(k.offered)} ans {fmt.count(k.answered)}", "dim")],
+                [(_("Offered {offered}  answered {answered}").format(**counts), "dim")],
+                [(_("Offered {offered} answered {answered}").format(**counts), "dim")],
+                [(_("Off {offered} ans {answered}").format(**counts), "dim")],
             ],
             [
                 [
-                    ("Need ", "dim"),
+                    (_("Need") + " ", "dim"),
                     (need, "bold"),
-                    (" · have ", "dim"),
+                    (" · " + _("have") + " ", "dim"),
                     (fmt.count(k.have), "bold"),
                     *verdict,
                 ],
                 [
-                    ("Need ", "dim"),
+                    (_("Need") + " ", "dim"),
                     (need, "bold"),
-                    (" have ", "dim"),
+                    (" " + _("have") + " ", "dim"),
                     (fmt.count(k.have), "bold"),
                     *brief,
                 ],
@@ -418,42 +435,45 @@ class QueueTile(Widget):
         return [
             [
                 [
-                    ("Age <1d ", "dim"),
+                    (_("Age") + " " + _("<1d") + " ", "dim"),
                     (str(k.aging[0]), "bold"),
-                    (" · 1-2d ", "dim"),
+                    (" · " + _("1-2d") + " ", "dim"),
                     (str(k.aging[1]), "bold"),
-                    (" · 2d+ ", "dim"),
+                    (" · " + _("2d+") + " ", "dim"),
                     (str(k.aging[2]), old_style),
                 ],
                 [
-                    ("<1d ", "dim"),
+                    (_("<1d") + " ", "dim"),
                     (str(k.aging[0]), "bold"),
-                    (" · 1-2d ", "dim"),
+                    (" · " + _("1-2d") + " ", "dim"),
                     (str(k.aging[1]), "bold"),
-                    (" · 2d+ ", "dim"),
+                    (" · " + _("2d+") + " ", "dim"),
                     (str(k.aging[2]), old_style),
                 ],
                 [
-                    ("<1d ", "dim"),
+                    (_("<1d") + " ", "dim"),
                     (str(k.aging[0]), "bold"),
-                    (" 1-2d ", "dim"),
+                    (" " + _("1-2d") + " ", "dim"),
                     (str(k.aging[1]), "bold"),
-                    (" 2d+ ", "dim"),
+                    (" " + _("2d+") + " ", "dim"),
                     (str(k.aging[2]), old_style),
                 ],
             ],
             [
                 [
                     ("SLA ", "dim"),
-                    (f"⚠ {fmt.count(k.sla_at_risk)} risk", at_risk),
+                    ("⚠ " + _("{count} risk").format(count=fmt.count(k.sla_at_risk)), at_risk),
                     ("  ", "none"),
-                    (f"✖ {fmt.count(k.sla_breached)} breached", breached),
+                    (
+                        "✖ " + _("{count} breached").format(count=fmt.count(k.sla_breached)),
+                        breached,
+                    ),
                 ],
                 [
                     ("SLA ", "dim"),
-                    (f"⚠ {fmt.count(k.sla_at_risk)} risk", at_risk),
+                    ("⚠ " + _("{count} risk").format(count=fmt.count(k.sla_at_risk)), at_risk),
                     (" ", "none"),
-                    (f"✖ {fmt.count(k.sla_breached)} breach", breached),
+                    ("✖ " + _("{count} breach").format(count=fmt.count(k.sla_breached)), breached),
                 ],
                 [
                     ("SLA ", "dim"),
@@ -464,27 +484,27 @@ class QueueTile(Widget):
             ],
             [
                 [
-                    ("CSAT ", "dim"),
+                    (_("CSAT") + " ", "dim"),
                     (fmt.percent(k.csat), "none"),
-                    ("  FCR ", "dim"),
+                    ("  " + _("FCR") + " ", "dim"),
                     (fmt.percent(k.fcr), "none"),
-                    ("  agents ", "dim"),
+                    ("  " + _("agents") + " ", "dim"),
                     (fmt.count(k.have), "bold"),
                 ],
                 [
-                    ("CSAT ", "dim"),
+                    (_("CSAT") + " ", "dim"),
                     (fmt.percent(k.csat), "none"),
-                    (" FCR ", "dim"),
+                    (" " + _("FCR") + " ", "dim"),
                     (fmt.percent(k.fcr), "none"),
-                    (" agents ", "dim"),
+                    (" " + _("agents") + " ", "dim"),
                     (fmt.count(k.have), "bold"),
                 ],
                 [
-                    ("CSAT ", "dim"),
+                    (_("CSAT") + " ", "dim"),
                     (fmt.percent(k.csat), "none"),
-                    (" FCR ", "dim"),
+                    (" " + _("FCR") + " ", "dim"),
                     (fmt.percent(k.fcr), "none"),
-                    (" ag ", "dim"),
+                    (" " + _("ag") + " ", "dim"),
                     (fmt.count(k.have), "bold"),
                 ],
             ],
@@ -496,35 +516,35 @@ def _forecast_line(f: QueueForecast) -> Line:
     service level projected for the rest of the day."""
     assert f.interval is not None
     fc, act = f"{f.interval.offered:.0f}", str(f.actual_now)
-    over: list[Piece] = [(" ▲over", "bold yellow")] if f.over else []
+    over: list[Piece] = [(" ▲" + _("over"), "bold yellow")] if f.over else []
     brief: list[Piece] = [(" ▲", "bold yellow")] if f.over else []
     proj = fmt.percent(f.projected_sl)
     return [
         [
-            ("½h fcst ", "dim"),
+            (_("½h fcst") + " ", "dim"),
             (fc, "bold"),
-            (" act ", "dim"),
+            (" " + _("act") + " ", "dim"),
             (act, "bold"),
             *over,
-            (" proj SL ", "dim"),
+            (" " + _("proj SL") + " ", "dim"),
             (proj, "none"),
         ],
         [
-            ("½h fc ", "dim"),
+            (_("½h fc") + " ", "dim"),
             (fc, "bold"),
-            (" act ", "dim"),
+            (" " + _("act") + " ", "dim"),
             (act, "bold"),
             *brief,
-            (" proj ", "dim"),
+            (" " + _("proj") + " ", "dim"),
             (proj, "none"),
         ],
         [
-            ("fc ", "dim"),
+            (_("fc") + " ", "dim"),
             (fc, "bold"),
             ("/", "dim"),
             (act, "bold"),
             *brief,
-            (" p", "dim"),
+            (" " + pgettext("projected, shortest", "p"), "dim"),
             (proj, "none"),
         ],
     ]

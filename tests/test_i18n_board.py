@@ -1,0 +1,92 @@
+"""The live board in Vietnamese, Chinese, Japanese and Ukrainian (issue #21): the real app
+under Pilot on a recorded floor, at a wall's size and at 80×24. Its words are the
+language's, no English board word is left in the queues, and no line is wider than the
+screen even where every character takes two cells."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.cells import cell_len
+
+from supervisor_tui import i18n
+from supervisor_tui.app import SupervisorApp
+from supervisor_tui.widgets import QueueTile, QueueTiles, TopBar
+from supervisor_tui.widgets.queuetable import QueueTable
+from supervisor_tui.widgets.topbar import STATUS_LOOK
+
+from .conftest import FakeClock
+from .test_snapshots import NOW, board_app, floor_file, ticked  # noqa: F401 (fixture)
+
+LANGUAGES = ["vi", "zh", "ja", "uk"]
+SIZES = [(160, 50), (80, 24)]
+ENGLISH_QUEUE_WORDS = re.compile(
+    r"\b(WAITING|longest|BACKLOG|open tickets|Abandon|Aband|Offered|answered|Need|have|"
+    r"short|OK|WARN|ALERT|agents|risk|breached|breach|waiting|abandon|need|backlog|wait)\b"
+)
+"""The English words of a tile or a queue table row (figures' acronyms SL, ASA, AHT, CSAT,
+FCR and SLA are the same in every language, per docs/glossary.md)."""
+ENGLISH_STATUS = {word for _, word, _ in STATUS_LOOK.values()}
+
+
+@pytest.fixture(params=LANGUAGES)
+def language(request: pytest.FixtureRequest) -> Iterator[str]:
+    assert i18n.use(request.param) == request.param
+    yield request.param
+    i18n.use("en")
+
+
+def screen_lines(app: SupervisorApp) -> list[Any]:
+    """The screen as the terminal gets it: one strip per line."""
+    return list(app.screen._compositor.render_strips())
+
+
+def region_text(app: SupervisorApp, widget: Any) -> str:
+    """What a widget shows, cut out of the screen by cells (a wide character is two)."""
+    region = widget.region
+    lines = screen_lines(app)[region.y : region.bottom]
+    return "\n".join(line.crop(region.x, region.right).text for line in lines)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+async def test_the_board_speaks_the_language_and_fits(
+    floor_file: Path,  # noqa: F811 (fixture)
+    tmp_path: Path,
+    language: str,
+    size: tuple[int, int],
+) -> None:
+    app = board_app(floor_file, tmp_path, FakeClock(NOW))
+    async with app.run_test(size=size) as pilot:
+        await ticked(pilot)
+        width = size[0]
+        lines = screen_lines(app)
+        assert len(lines) == size[1]
+        for line in lines:
+            # what the terminal is sent: never wider than the screen
+            assert cell_len(line.text) <= width, line.text
+        top = region_text(app, app.query_one(TopBar))
+        status_words = {i18n._(word) for word in ENGLISH_STATUS}
+        assert any(word in top for word in status_words), top
+        assert not any(re.search(rf"\b{word}\b", top) for word in ENGLISH_STATUS), top
+        bar = app.query_one(TopBar).render()
+        assert cell_len(str(bar)) <= width - 2, str(bar)  # the bar's padding is 1 each side
+        compact = app.query_one(QueueTiles).compact
+        tiles = [] if compact else list(app.query(QueueTile))
+        shown = [*tiles, *(app.query(QueueTable) if compact else [])]
+        queues = "\n".join(region_text(app, w) for w in shown)
+        assert queues.strip(), "neither tiles nor the queue table are on screen"
+        left = ENGLISH_QUEUE_WORDS.findall(queues)
+        assert not left, (left, queues.splitlines())
+        if tiles:
+            assert i18n._("WAITING") in queues or i18n._("BACKLOG") in queues, queues
+            for tile in tiles:
+                for line in tile.render_lines(tile.region.reset_offset):
+                    assert line.cell_length <= tile.region.width
+        else:
+            level_words = {i18n._(w) for w in ("OK", "WARN", "ALERT")}
+            assert any(word in queues for word in level_words), queues
+            assert i18n._("waiting") in queues or i18n._("backlog") in queues, queues
