@@ -15,7 +15,8 @@ from rich.cells import cell_len
 
 from supervisor_tui import i18n
 from supervisor_tui.app import SupervisorApp
-from supervisor_tui.widgets import QueueTile, QueueTiles, TopBar
+from supervisor_tui.widgets import AgentBoard, QueueTile, QueueTiles, TopBar
+from supervisor_tui.widgets.agents import STATE_LOOK
 from supervisor_tui.widgets.queuetable import QueueTable
 from supervisor_tui.widgets.topbar import STATUS_LOOK
 
@@ -43,6 +44,15 @@ def language(request: pytest.FixtureRequest) -> Iterator[str]:
 def screen_lines(app: SupervisorApp) -> list[Any]:
     """The screen as the terminal gets it: one strip per line."""
     return list(app.screen._compositor.render_strips())
+
+
+def cells(line: str) -> list[str]:
+    """A line cell by cell: a wide character, then "" for its second cell."""
+    found: list[str] = []
+    for char in line:
+        found.append(char)
+        found.extend([""] * (cell_len(char) - 1))
+    return found
 
 
 def region_text(app: SupervisorApp, widget: Any) -> str:
@@ -81,6 +91,17 @@ async def test_the_board_speaks_the_language_and_fits(
         assert queues.strip(), "neither tiles nor the queue table are on screen"
         left = ENGLISH_QUEUE_WORDS.findall(queues)
         assert not left, (left, queues.splitlines())
+        # every agent's state starts a column: a wide word or a long time never pushes the
+        # agent beside it off its place
+        glyphs = {glyph for glyph, _, _ in STATE_LOOK.values()}
+        columns = {
+            tuple(i for i, cell in enumerate(cells(line)) if cell in glyphs)
+            for line in region_text(app, app.query_one(AgentBoard)).splitlines()[1:-1]
+        }
+        columns.discard(())
+        assert len({c[0] for c in columns}) <= 1 and len(max(columns, key=len, default=())) >= 1
+        widest = max(columns, key=len)
+        assert all(widest[: len(c)] == c for c in columns), columns
         if tiles:
             assert i18n._("WAITING") in queues or i18n._("BACKLOG") in queues, queues
             for tile in tiles:

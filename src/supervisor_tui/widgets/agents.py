@@ -9,7 +9,7 @@ so the once-a-second clock repaints only the visible lines.
 
 from __future__ import annotations
 
-from rich.cells import set_cell_size
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region, Size
@@ -58,7 +58,7 @@ class AgentBoard(ScrollView, can_focus=True):
         """Each agent's state and since when, as last sorted: a change moves the agent."""
         self._styles: dict[str, Style] = {}
         self._plans: dict[str, AgentPlan] = {}
-        self.border_title = "Agents"
+        self.border_title = _("Agents")
 
     # -- data -------------------------------------------------------------------------------
 
@@ -208,7 +208,10 @@ class AgentBoard(ScrollView, can_focus=True):
         )
         work = agent.work if agent.state in SHOWS_WORK else ""
         plan = self._plans.get(agent.agent_id)
+        timed = align_right(fmt.duration(in_state), 6)
+        # a long time in a language's units ("3時間40分") takes its cells from the work column
         rest = max(0, width - 11 - 7 - 13 - 4 - (9 if plan is not None else 0))
+        rest = max(0, rest - max(0, cell_len(timed) - 6))
         planned: list[Segment] = []
         if plan is not None:  # the schedule beside the state: ✖ when out of adherence
             what = plan.activity or "off"  # scheduled today, not now
@@ -221,7 +224,7 @@ class AgentBoard(ScrollView, can_focus=True):
         return [
             Segment(set_cell_size(label, 11), self._style(colour)),
             Segment(
-                f"{align_right(fmt.duration(in_state), 6)} ",
+                f"{timed} ",
                 self._style("bold red" if long_away else "none"),
             ),
             Segment(set_cell_size(agent.name, 12) + " ", self._style("bold")),
