@@ -111,3 +111,19 @@ async def test_the_board_speaks_the_language_and_fits(
             level_words = {i18n._(w) for w in ("OK", "WARN", "ALERT")}
             assert any(word in queues for word in level_words), queues
             assert i18n._("waiting") in queues or i18n._("backlog") in queues, queues
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_live_floor_in_each_language(
+    snap_compare: Any,
+    floor_file: Path,  # noqa: F811 (fixture)
+    tmp_path: Path,
+    lang: str,
+) -> None:
+    """The wall at 160×50 in the language: reviewed once, then held still."""
+    assert i18n.use(lang) == lang
+    try:
+        app = board_app(floor_file, tmp_path, FakeClock(NOW))
+        assert snap_compare(app, terminal_size=(160, 50), run_before=ticked)
+    finally:
+        i18n.use("en")

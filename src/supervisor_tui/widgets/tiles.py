@@ -284,8 +284,9 @@ class QueueTile(Widget):
             else:
                 style = sl_style(value, k.sl_target) if k.realtime else "dim"
                 pieces.append((SPARKS[level], style))
-        label = "SL 1h " if k.realtime else "1h "
-        return [[(label, "dim"), *pieces], [("1h ", "dim"), *pieces], pieces]
+        hour = _("1h")
+        label = (_("SL") + " " + hour + " ") if k.realtime else hour + " "
+        return [[(label, "dim"), *pieces], [(hour + " ", "dim"), *pieces], pieces]
 
     def _show_lines(self, lines: list[Line]) -> None:
         """Repaint the lines that changed, and only those: a ticking "longest 1:23" is one
