@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import threading
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import cast, overload
+from typing import Any, cast, overload
 
 from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -62,6 +64,8 @@ class FloorCommands(Provider):
 
 
 _ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+EXIT_GRACE_S = 5.0
+"""After an ending signal, how long the app has to end as asked before the process ends."""
 
 
 class SupervisorApp(App[None]):
@@ -137,6 +141,8 @@ class SupervisorApp(App[None]):
             tick_s=tick_s,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._previous_handlers: dict[signal.Signals, Any] = {}
+        self._last_resort: threading.Timer | None = None
 
     @classmethod
     def binding_ids(cls) -> set[str]:
@@ -173,20 +179,39 @@ class SupervisorApp(App[None]):
         return self.board
 
     async def on_unmount(self) -> None:
-        if self._loop is not None:
-            for sig in _ENDING_SIGNALS:
-                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                    self._loop.remove_signal_handler(sig)
+        if self._last_resort is not None:
+            self._last_resort.cancel()  # ended as asked: nothing to force
+        for sig, previous in self._previous_handlers.items():
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(sig, previous)
+        self._previous_handlers.clear()
         if self.collector is not None:
             await self.collector.stop()
 
     def _exit_on(self, loop: asyncio.AbstractEventLoop, *signals: signal.Signals) -> None:
         """A kill (SIGTERM) or a closed terminal (SIGHUP) ends the app as `q` does, so the
-        terminal is given back: main screen, mouse reporting off, cursor shown."""
+        terminal is given back: main screen, mouse reporting off, cursor shown.
+
+        The handler is a plain ``signal.signal`` one, not the loop's: it runs in the main
+        thread even while the loop is blocked (Textual's output queue full because the
+        terminal stopped taking output), asks the loop to end the app, and starts a last
+        resort that ends the process if the loop has not done so in EXIT_GRACE_S. Acks are
+        durable before they show, and the collector's cursors are committed with its events,
+        so nothing is lost by it."""
         for sig in signals:
             # only the main thread can take signals (an app under test may run elsewhere)
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, partial(self.exit, return_code=128 + sig))
+            with contextlib.suppress(ValueError):
+                previous = signal.signal(sig, partial(self._ended_by, loop))
+                self._previous_handlers.setdefault(sig, previous)
+
+    def _ended_by(self, loop: asyncio.AbstractEventLoop, signum: int, _frame: object) -> None:
+        code = 128 + signum
+        if self._last_resort is None:
+            self._last_resort = threading.Timer(EXIT_GRACE_S, os._exit, [code])
+            self._last_resort.daemon = True
+            self._last_resort.start()
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            loop.call_soon_threadsafe(partial(self.exit, return_code=code))
 
     async def action_quit(self) -> None:
         """Textual's ctrl+q too: training shows its score card before the app ends."""
