@@ -857,7 +857,10 @@ def _audit(args: argparse.Namespace) -> int:
     else:
         # a URL is shown as the store says it (without its password)
         where = printable(store.where if isinstance(store, PostgresStore) else args.file)
-        Console().print(audit.to_table(entries, f"Commands on {where}: {len(entries)}"))
+        title = i18n.ngettext(
+            "Commands on {where}: {count}", "Commands on {where}: {count}", len(entries)
+        ).format(where=where, count=len(entries))
+        Console().print(audit.to_table(entries, title))
     return 0
 
 
