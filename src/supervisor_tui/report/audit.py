@@ -12,6 +12,7 @@ terminal's table is in the floor's language (``supervisor_tui.i18n``).
 from __future__ import annotations
 
 import csv
+import gettext
 import io
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -55,13 +56,13 @@ class AuditEntry:
 
 
 class _Words:
-    """The audit's own words: English for CSV and JSON (``plain``), or the floor's language."""
+    """The audit's own words: English for CSV and JSON, or the floor's language (called as
+    ``words._`` and ``words.ngettext`` so that ``make messages`` finds them)."""
 
     def __init__(self, translate: bool) -> None:
-        self.say: Callable[[str], str] = _ if translate else str
-        self.say_n: Callable[[str, str, int], str] = (
-            ngettext if translate else lambda one, many, n: one if n == 1 else many
-        )
+        plain = gettext.NullTranslations()
+        self._: Callable[[str], str] = _ if translate else plain.gettext
+        self.ngettext: Callable[[str, str, int], str] = ngettext if translate else plain.ngettext
 
 
 _PLAIN, _SHOWN = _Words(False), _Words(True)
@@ -129,36 +130,35 @@ def _write_back(
     known: bool, command: str, outcome: WriteBackOutcome | None, zone: tzinfo, words: _Words
 ) -> str:
     if not known:
-        return words.say(N_("unknown (the outbox could not be read)"))
+        return words._("unknown (the outbox could not be read)")
     if command == "snooze":
-        return words.say(N_("— (a snooze stays on the floor)"))
+        return words._("— (a snooze stays on the floor)")
     return _outcome_text(outcome, zone, words)
 
 
 def _snooze(minutes: int, words: _Words) -> str:
     # TRANSLATORS: how long a snooze lasts, in the audit's text column
-    return words.say_n("{minutes} min", "{minutes} min", minutes).format(minutes=minutes)
+    return words.ngettext("{minutes} min", "{minutes} min", minutes).format(minutes=minutes)
 
 
 def _outcome_text(outcome: WriteBackOutcome | None, zone: tzinfo, words: _Words) -> str:
-    say, say_n = words.say, words.say_n
     if outcome is None:
-        return say(N_("none (no helpdesk ticket)"))
+        return words._("none (no helpdesk ticket)")
     n = outcome.attempts
-    tries = say_n("{count} attempt", "{count} attempts", n).format(count=n)
+    tries = words.ngettext("{count} attempt", "{count} attempts", n).format(count=n)
     if outcome.state == "delivered":
         at = outcome.delivered_at
         when = datetime.fromtimestamp(at, zone).strftime("%H:%M:%S") if at is not None else "?"
-        return say(N_("delivered to {source} at {time} ({tries})")).format(
+        return words._("delivered to {source} at {time} ({tries})").format(
             source=outcome.source, time=when, tries=tries
         )
     error = (outcome.last_error or "").splitlines()[0][:160] if outcome.last_error else ""
     if outcome.state == "failed":
-        return say(N_("failed for good ({tries}): {error}")).format(tries=tries, error=error)
+        return words._("failed for good ({tries}): {error}").format(tries=tries, error=error)
     if outcome.attempts == 0:
-        return say(N_("waiting to be sent to {source}")).format(source=outcome.source)
+        return words._("waiting to be sent to {source}").format(source=outcome.source)
     next_at = datetime.fromtimestamp(outcome.next_attempt_at, zone).strftime("%H:%M:%S")
-    return say(N_("not delivered yet ({tries}, next at {time}): {error}")).format(
+    return words._("not delivered yet ({tries}, next at {time}): {error}").format(
         tries=tries, time=next_at, error=error
     )
 

@@ -966,7 +966,7 @@ def _md_table(table: _Table) -> list[str]:
         "|" + "|".join("---:" if n else "---" for n in table.numeric) + "|",
     ]
     if not table.rows:
-        lines[2:] = [f"_{md_escape(_('None.'))}_"]
+        lines[2:] = ["_" + md_escape(_("None.")) + "_"]
     else:
         lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in table.rows]
     lines.append("")
@@ -992,18 +992,18 @@ def to_markdown(report: Report) -> str:
         lines += [f"## {md_escape(label)}", "", md_escape(_fmt_span(period, off)), ""]
         for table in _period_tables(period, off):
             lines += _md_table(table)
-        lines += [f"### {md_escape(_('Staffing'))}", ""]
+        lines += ["### " + md_escape(_("Staffing")), ""]
         shorts = _short_lines(period, off)
         lines += [f"- {md_escape(s)}" for s in shorts] or [md_escape(_("No half hour was short."))]
         lines.append("")
-    lines += [f"## {md_escape(_('How figures are computed'))}", ""]
+    lines += ["## " + md_escape(_("How figures are computed")), ""]
     lines += [
         f"- **{md_escape(_label(k))}**: {md_escape(_formula(k, v))}"
         for k, v in report.formulas.items()
     ]
     lines.append("")
     if report.notes:
-        lines += [f"## {md_escape(_('Notes'))}", ""]
+        lines += ["## " + md_escape(_("Notes")), ""]
         lines += [f"- {md_escape(_note(n))}" for n in report.notes]
         lines.append("")
     return "\n".join(lines)
@@ -1104,7 +1104,8 @@ def _svg_right_percent_axis() -> list[str]:
         label = fmt.percent(pct / 100)
         parts.append(f'<text class="tick" x="{x + 6}" y="{y + 4:.1f}">{label}</text>')
     # TRANSLATORS: service level, the right axis's title on a chart
-    parts.append(f'<text class="axis-title" x="{x + 6}" y="{_MT - 10}">{_e(_("SL"))}</text>')
+    title = _e(_("SL"))
+    parts.append(f'<text class="axis-title" x="{x + 6}" y="{_MT - 10}">{title}</text>')
     return parts
 
 
@@ -1322,10 +1323,15 @@ CSP = (
 )
 
 
+def _tag(tag: str, text: str) -> str:
+    """``text`` (escaped) in an element with no attributes."""
+    return f"<{tag}>{_e(text)}</{tag}>"
+
+
 def _html_table(table: _Table) -> list[str]:
     parts = [f"<h3>{_e(table.heading)}</h3>"]
     if not table.rows:
-        parts.append(f"<p>{_e(_('None.'))}</p>")
+        parts.append(_tag("p", _("None.")))
         return parts
 
     def cls(i: int) -> str:
@@ -1353,10 +1359,10 @@ def _html_charts(
     if not queues:
         return []
     with_day = _spans_days(period, utc_offset_s)
-    parts = [f"<h3>{_e(_('Half hours'))}</h3>"]
+    parts = [_tag("h3", _("Half hours"))]
     for qi, q in enumerate(queues):
         if not q.half_hours:
-            parts.append(f"<p>{_e(_('{queue}: no half-hour figures.').format(queue=q.name))}</p>")
+            parts.append(_tag("p", _("{queue}: no half-hour figures.").format(queue=q.name)))
             continue
         target = _sl_target(q, targets)
         parts.append('<div class="charts">')
@@ -1396,10 +1402,10 @@ def to_html(report: Report, *, sl_targets: Mapping[str, float] | None = None) ->
         "<header>",
         f"<h1>{title}</h1>",
         '<dl class="meta">',
-        f"<dt>{_e(_('Sources'))}</dt><dd>{'<br>'.join(_e(s) for s in report.sources) or NONE}</dd>",
-        f"<dt>{_e(_('Generated'))}</dt><dd>{_e(fmt_local(report.generated_at, off))} "
-        f"({_e(_fmt_offset(off))})</dd>",
-        f"<dt>{_e(_('Grouping'))}</dt><dd>{_e(_grouping(report.grouping))}</dd>",
+        _tag("dt", _("Sources")) + f"<dd>{'<br>'.join(_e(s) for s in report.sources) or NONE}</dd>",
+        _tag("dt", _("Generated"))
+        + f"<dd>{_e(fmt_local(report.generated_at, off))} ({_e(_fmt_offset(off))})</dd>",
+        _tag("dt", _("Grouping")) + _tag("dd", _grouping(report.grouping)),
         "</dl>",
         "</header>",
         "<main>",
@@ -1413,23 +1419,23 @@ def to_html(report: Report, *, sl_targets: Mapping[str, float] | None = None) ->
         parts += _html_charts(period, pi, off, sl_targets)
         for table in tables[1:]:
             parts += _html_table(table)
-        parts.append(f"<h3>{_e(_('Staffing'))}</h3>")
+        parts.append(_tag("h3", _("Staffing")))
         shorts = _short_lines(period, off)
         if shorts:
             parts.append('<ul class="short">')
             parts += [f"<li>{_e(s)}</li>" for s in shorts]
             parts.append("</ul>")
         else:
-            parts.append(f"<p>{_e(_('No half hour was short.'))}</p>")
+            parts.append(_tag("p", _("No half hour was short.")))
         parts.append("</section>")
     parts.append('<section class="method">')
-    parts.append(f"<h2>{_e(_('How figures are computed'))}</h2>")
+    parts.append(_tag("h2", _("How figures are computed")))
     parts.append('<dl class="formulas">')
     for key, formula in report.formulas.items():
         parts.append(f"<dt>{_e(_label(key))}</dt><dd>{_e(_formula(key, formula))}</dd>")
     parts.append("</dl>")
     if report.notes:
-        parts.append(f"<h3>{_e(_('Notes'))}</h3>")
+        parts.append(_tag("h3", _("Notes")))
         parts.append("<ul>" + "".join(f"<li>{_e(_note(n))}</li>" for n in report.notes) + "</ul>")
     parts.append("</section>")
     parts += ["</main>", "</body>", "</html>", ""]
