@@ -30,7 +30,7 @@ from supervisor_tui.core.projection import FloorState
 from supervisor_tui.model import TicketUpserted
 from supervisor_tui.report import audit, render
 from supervisor_tui.report.compute import compute
-from supervisor_tui.report.model import Report
+from supervisor_tui.report.model import Grouping, Report
 from supervisor_tui.store import SQLiteStore, every_event
 
 from .conftest import EPOCH, record_floor, targets
@@ -416,3 +416,38 @@ def test_no_drawn_word_hides_in_an_f_string() -> None:
                     token.start,
                     token.string,
                 )
+
+
+def _labels(path: Path, language: str, grouping: Grouping) -> tuple[str, str]:
+    """(the model's label, the Markdown heading) of the first period, grouped so."""
+    i18n.use(language)
+    store = SQLiteStore(path, read_only=True)
+    try:
+        report = compute([(str(path), every_event(store))], targets=targets(), grouping=grouping)
+    finally:
+        store.close()
+    heading = next(line for line in render.to_markdown(report).splitlines() if line[:3] == "## ")
+    return report.periods[0].label, heading.removeprefix("## ")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_shifts_weeks_and_months_are_named_in_the_language(recording: Path, language: str) -> None:
+    english, _ = _labels(recording, "en", "shift")
+    model, shift = _labels(recording, language, "shift")
+    assert model == english  # the JSON's label stays English
+    clocks = re.fullmatch(r"Mon 21 Sep 2026 (\d\d:\d\d–\d\d:\d\d)", english)
+    assert clocks is not None, english
+    assert shift.startswith(DATE[language]) and shift.endswith(clocks[1]), shift
+    model, week = _labels(recording, language, "week")
+    assert model == "2026-W39 (from Mon 21 Sep)"
+    monday = {
+        "vi": "Thứ 2, 21 thg 9",
+        "zh": "9月21日周一",
+        "ja": "9月21日(月)",
+        "uk": "пн, 21 вер.",
+    }
+    assert "2026-W39" in week and monday[language] in week and "from" not in week, week
+    model, month = _labels(recording, language, "month")
+    assert model == "September 2026"
+    named = {"vi": "tháng 9 năm 2026", "zh": "2026年9月", "ja": "2026年9月", "uk": "вересень"}
+    assert named[language] in month, month
