@@ -118,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="headless: adapters, store, rules and the hub")
     serve.add_argument("-c", "--config", type=Path, required=True)
     serve.add_argument("--db", type=Path, help="the SQLite file (overrides [store] path)")
+    serve.add_argument(
+        "--no-hub",
+        action="store_true",
+        help="collect only: this config's sources into a PostgreSQL floor that another "
+        "serve's hub shows ([hub] is not read)",
+    )
     _log_options(serve)
 
     watch = sub.add_parser("watch", help="the dashboard fed by a hub (no helpdesk secrets)")
@@ -573,7 +579,7 @@ def _serve(args: argparse.Namespace) -> int:
     db = _sqlite_file(args, config)
     _log_to(args, db or config.store.resolved_path())
     hub_config = config.hub
-    if not hub_config.tokens:
+    if not hub_config.tokens and not args.no_hub:
         raise ConfigError(f"{args.config}: [hub] has no tokens (make one: supervisor-tui token)")
     tls = None
     if hub_config.tls_cert and hub_config.tls_key:
@@ -603,15 +609,21 @@ def _serve(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await floor.collector.start()
-        bound = await hub.start()
-        scheme = "wss" if tls else "ws"
-        print(
-            f"serving {config.floor.name!r}: {scheme}://{host}:{bound}  (store {where})", flush=True
-        )
+        if args.no_hub:
+            sources = ", ".join(sorted(floor.collector.adapters)) or "no sources"
+            print(f"collecting {sources} for {config.floor.name!r}  (store {where})", flush=True)
+        else:
+            bound = await hub.start()
+            scheme = "wss" if tls else "ws"
+            print(
+                f"serving {config.floor.name!r}: {scheme}://{host}:{bound}  (store {where})",
+                flush=True,
+            )
         try:
             await stop.wait()
         finally:
-            await hub.stop()
+            if not args.no_hub:
+                await hub.stop()
             await floor.collector.stop()
 
     try:
