@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any
 
 import psycopg
 import pytest
@@ -27,25 +26,12 @@ from supervisor_tui.store.base import StoreBusy
 from supervisor_tui.store.postgres import _lock_key
 
 from .conftest import EPOCH, rules, simulate, targets
+from .helpers import QuietHelpdesk
 from .pg import new_schema
 
 
-class Helpdesk:
-    """A source that reads nothing and keeps what is written back to it."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.written: list[tuple[str, dict[str, Any]]] = []
-
-    async def run(self, sink: object, cursor: str | None) -> None:
-        await asyncio.Event().wait()
-
-    async def write_back(self, action: str, body: dict[str, Any]) -> None:
-        self.written.append((action, body))
-
-
 def collector(store: PostgresStore, *names: str, at: float = EPOCH) -> Collector:
-    return Collector(store, [Helpdesk(n) for n in names], rules(), targets(), lambda: at)
+    return Collector(store, [QuietHelpdesk(n) for n in names], rules(), targets(), lambda: at)
 
 
 def sessions_holding(pg_url: str, key: int) -> list[int]:
@@ -133,7 +119,7 @@ def test_a_crashed_collectors_sources_are_taken_over(pg_url: str) -> None:
                 break
             except StoreBusy:
                 time.sleep(0.05)
-        assert taker._lease is not None and taker._lease.sources == {"zendesk"}
+        assert taker._lease is not None and taker._lease.sources == frozenset({"zendesk"})
         taker._lease.verify()
         taker._lease.release()
     finally:
@@ -249,7 +235,7 @@ async def test_each_collector_delivers_its_own_sources_acks_only(pg_url: str) ->
         for _ in range(3):
             await asyncio.gather(east.deliver_outbox(), west.deliver_outbox())
         zendesk, servicenow = east.adapters["zendesk"], west.adapters["servicenow"]
-        assert isinstance(zendesk, Helpdesk) and isinstance(servicenow, Helpdesk)
+        assert isinstance(zendesk, QuietHelpdesk) and isinstance(servicenow, QuietHelpdesk)
         assert sorted(b["ticket_id"] for _, b in zendesk.written) == ["11", "12"]
         assert [b["ticket_id"] for _, b in servicenow.written] == ["INC7"]
         # a source no collector reads yet keeps its write-back until one does: not failed

@@ -16,7 +16,6 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
@@ -32,6 +31,7 @@ from supervisor_tui.store import PostgresStore, SQLiteStore, Store, StoreError
 from supervisor_tui.store.base import StoreBusy
 
 from .conftest import EPOCH, FakeClock, rules, targets
+from .helpers import QuietHelpdesk
 from .pg import free_port, new_schema
 
 FD_KEY = "freshdesk-test-key"
@@ -193,22 +193,8 @@ def test_a_second_collector_on_one_sqlite_file_is_refused_naming_the_first(
         second.close()
 
 
-class Quiet:
-    """A source that reads nothing: the collector holds its lease, no event is written."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.written: list[tuple[str, dict[str, Any]]] = []
-
-    async def run(self, sink: object, cursor: str | None) -> None:
-        await asyncio.Event().wait()
-
-    async def write_back(self, action: str, body: dict[str, Any]) -> None:
-        self.written.append((action, body))
-
-
-def sim(name: str) -> Quiet:
-    return Quiet(name)
+def sim(name: str) -> QuietHelpdesk:
+    return QuietHelpdesk(name)
 
 
 def test_a_second_collector_of_a_postgres_source_is_refused_and_a_lost_lease_is_trouble(
