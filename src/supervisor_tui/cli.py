@@ -542,7 +542,8 @@ def _run_dashboard(
 
 
 def _take_lease(floor: LiveFloor) -> None:
-    """One collector per store: a second one stops here with one line naming the first."""
+    """One collector per store (per source on a PostgreSQL floor): a second one stops here with
+    one line naming the first."""
     try:
         floor.collector.take_lease()
     except BaseException:
