@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -21,7 +22,7 @@ from supervisor_tui.core.commands import EscalationDesk
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.hub.collector import Collector
 from supervisor_tui.model import EscalationRaised, NewEvent, Severity
-from supervisor_tui.store import PostgresStore, StoreError
+from supervisor_tui.store import PostgresStore, SQLiteStore, StoreError
 from supervisor_tui.store.base import StoreBusy
 from supervisor_tui.store.postgres import _lock_key
 
@@ -247,3 +248,31 @@ async def test_each_collector_delivers_its_own_sources_acks_only(pg_url: str) ->
                 c._lease.release()
         first.close()
         second.close()
+
+
+def test_claims_by_source_in_a_sqlite_file_too(tmp_path: Path) -> None:
+    """The store's side of it, for both backends: only the named sources' rows are claimed
+    or released (a SQLite floor's one collector names none: every row)."""
+    store = SQLiteStore(tmp_path / "floor.db")
+    try:
+        at = EPOCH
+        tickets = [("zendesk", "1"), ("servicenow", "INC2")]
+        store.append([escalation_on(s, t, at) for s, t in tickets])
+        state = FloorState(targets())
+        state.apply_all(store.read_from(0))
+        desk = EscalationDesk(store, lambda: at)
+        for s, t in tickets:
+            desk.ack(state.escalations[f"esc-{s}-{t}"], "Sam Lead", "on it")
+        assert store.outbox_claim(at, "a", sources=[]) == []
+        assert store.outbox_claim(at, "a", sources=["freshdesk"]) == []
+        mine = store.outbox_claim(at, "a", sources=["zendesk"])
+        assert [i.source for i in mine] == ["zendesk"]
+        assert [i.source for i in store.outbox_claim(at, "b")] == ["servicenow"]
+        assert store.outbox_release_claims(keep="c", sources=["servicenow"]) == 1
+        assert store.outbox_release_claims(keep="c", sources=["jsm"]) == 0
+        assert [i.source for i in store.outbox_claim(at, "c", sources=["servicenow"])] == [
+            "servicenow"
+        ]
+        assert store.outbox_claim(at, "c", sources=["zendesk"]) == []  # still a's
+    finally:
+        store.close()
