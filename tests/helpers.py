@@ -1,10 +1,13 @@
-"""Building events by hand for worked examples, and a sink straight into a store."""
+"""Building events by hand for worked examples, a sink straight into a store, and a helpdesk
+that reads nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import count
+from typing import Any
 
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.model import Event, HealthState, Limit, NewEvent, Payload, SourceHealth
@@ -81,3 +84,18 @@ class StoreSink:
 
     async def quarantine(self, kind: str, raw: str, reason: str) -> None:
         self.store.quarantine(self.source, kind, raw, reason, self.clock())
+
+
+class QuietHelpdesk:
+    """A source that reads nothing (its collector holds its lease, writes no event) and keeps
+    what is written back to it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.written: list[tuple[str, dict[str, Any]]] = []
+
+    async def run(self, sink: object, cursor: str | None) -> None:
+        await asyncio.Event().wait()
+
+    async def write_back(self, action: str, body: dict[str, Any]) -> None:
+        self.written.append((action, body))

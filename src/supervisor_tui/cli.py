@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, get_args
 
@@ -26,6 +28,8 @@ from supervisor_tui.model import printable
 from supervisor_tui.store import SQLiteStore, StoreError
 
 if TYPE_CHECKING:
+    from ssl import SSLContext
+
     from supervisor_tui.hub.live import LiveFloor
     from supervisor_tui.store.postgres import PostgresStore
 
@@ -118,6 +122,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="headless: adapters, store, rules and the hub")
     serve.add_argument("-c", "--config", type=Path, required=True)
     serve.add_argument("--db", type=Path, help="the SQLite file (overrides [store] path)")
+    serve.add_argument(
+        "--no-hub",
+        action="store_true",
+        help="collect only: this config's sources into a PostgreSQL floor that another "
+        "serve's hub shows ([hub] is not read)",
+    )
     _log_options(serve)
 
     watch = sub.add_parser("watch", help="the dashboard fed by a hub (no helpdesk secrets)")
@@ -139,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument(
         "--bell", action="store_true", help="ring the terminal bell for each new CRIT escalation"
     )
+    _log_options(watch, "watch.log in the data directory")
 
     web = sub.add_parser(
         "web", help="the board in a browser: a TV's kiosk, a manager without a terminal"
@@ -166,6 +177,7 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="one full sync of every source: counts and health")
     check.add_argument("-c", "--config", type=Path, required=True)
     check.add_argument("--json", action="store_true", help="print one JSON object")
+    _log_options(check)
 
     report = sub.add_parser("report", help="shift, daily, weekly or monthly report from recordings")
     report.add_argument(
@@ -266,15 +278,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _log_options(command: argparse.ArgumentParser) -> None:
+def _log_options(
+    command: argparse.ArgumentParser,
+    default: str = "beside the SQLite store, FILE.log; with a PostgreSQL store, floor.log in "
+    "the data directory",
+) -> None:
     from supervisor_tui.logs import LEVELS
 
-    command.add_argument(
-        "--log-file",
-        type=Path,
-        help="the log (default: beside the SQLite store, FILE.log; with a PostgreSQL store, "
-        "floor.log in the data directory)",
-    )
+    command.add_argument("--log-file", type=Path, help=f"the log (default: {default})")
     command.add_argument("--log-level", choices=LEVELS, default="info", help="(default info)")
     command.add_argument("--log-json", action="store_true", help="JSON lines, one per event")
 
@@ -470,6 +481,21 @@ def _log_to(args: argparse.Namespace, beside: Path) -> None:
         raise ConfigError(f"{path}: cannot write the log ({exc.strerror})") from None
 
 
+@contextmanager
+def _logging(args: argparse.Namespace, default: Path) -> Iterator[None]:
+    """As :func:`_log_to`, for a command that ends without ending the process (check and
+    watch; ``main`` is also called in-process): the log is closed when it ends."""
+    from supervisor_tui.logs import logging_to
+
+    path = args.log_file or default
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(logging_to(path, level=args.log_level, json_lines=args.log_json))
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot write the log ({exc.strerror})") from None
+        yield
+
+
 def _sqlite_file(args: argparse.Namespace, config: Config) -> Path | None:
     """The SQLite file to open, or None for the PostgreSQL store the config names (``--db``
     wins over both)."""
@@ -516,7 +542,8 @@ def _run_dashboard(
 
 
 def _take_lease(floor: LiveFloor) -> None:
-    """One collector per store: a second one stops here with one line naming the first."""
+    """One collector per store (per source on a PostgreSQL floor): a second one stops here with
+    one line naming the first."""
     try:
         floor.collector.take_lease()
     except BaseException:
@@ -573,7 +600,7 @@ def _serve(args: argparse.Namespace) -> int:
     db = _sqlite_file(args, config)
     _log_to(args, db or config.store.resolved_path())
     hub_config = config.hub
-    if not hub_config.tokens:
+    if not hub_config.tokens and not args.no_hub:
         raise ConfigError(f"{args.config}: [hub] has no tokens (make one: supervisor-tui token)")
     tls = None
     if hub_config.tls_cert and hub_config.tls_key:
@@ -603,15 +630,21 @@ def _serve(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await floor.collector.start()
-        bound = await hub.start()
-        scheme = "wss" if tls else "ws"
-        print(
-            f"serving {config.floor.name!r}: {scheme}://{host}:{bound}  (store {where})", flush=True
-        )
+        if args.no_hub:
+            sources = ", ".join(sorted(floor.collector.adapters)) or "no sources"
+            print(f"collecting {sources} for {config.floor.name!r}  (store {where})", flush=True)
+        else:
+            bound = await hub.start()
+            scheme = "wss" if tls else "ws"
+            print(
+                f"serving {config.floor.name!r}: {scheme}://{host}:{bound}  (store {where})",
+                flush=True,
+            )
         try:
             await stop.wait()
         finally:
-            await hub.stop()
+            if not args.no_hub:
+                await hub.stop()
             await floor.collector.stop()
 
     try:
@@ -622,14 +655,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    import asyncio
     import os
     import ssl
 
-    from supervisor_tui.app import FloorSettings, SupervisorApp
-    from supervisor_tui.core.rules import RuleEngine
-    from supervisor_tui.core.targets import QueueTargets
-    from supervisor_tui.hub.client import HubClient, HubRefused, RemoteDesk, hello
+    from platformdirs import user_data_path
 
     token = args.token or os.environ.get("SUPERVISOR_TUI_TOKEN")
     if not token:
@@ -639,9 +668,23 @@ def _watch(args: argparse.Namespace) -> int:
     tls = None
     if args.url.startswith("wss://"):
         tls = ssl.create_default_context(cafile=str(args.cafile) if args.cafile else None)
+    with _logging(args, user_data_path("supervisor-tui") / "watch.log"):
+        return _watching(args, token, tls)
+
+
+def _watching(args: argparse.Namespace, token: str, tls: SSLContext | None) -> int:
+    import asyncio
+
+    from supervisor_tui.app import FloorSettings, SupervisorApp
+    from supervisor_tui.core.rules import RuleEngine
+    from supervisor_tui.core.targets import QueueTargets
+    from supervisor_tui.hub.client import HubClient, HubRefused, RemoteDesk, hello
+
+    log = logging.getLogger("supervisor_tui.watch")
 
     def say(line: str) -> None:
         print(f"supervisor-tui: watch: {line}", file=sys.stderr, flush=True)
+        log.info("watch: %s", line)
 
     try:
         say(f"connecting to {args.url} …")
@@ -649,9 +692,12 @@ def _watch(args: argparse.Namespace) -> int:
             hello(args.url, token, say, ssl_context=tls, give_up_after_s=args.give_up_after)
         )
     except HubRefused as exc:
+        log.error("watch: the hub refused: %s", exc)
         raise ConfigError(f"watch: the hub refused: {exc}") from None
     except TimeoutError as exc:
+        log.error("watch: %s", exc)
         raise ConfigError(f"watch: {exc}") from None
+    log.info("watch: %s welcomed token %r (scope %s)", args.url, probe.name, probe.scope)
     floor = probe.floor
     raw_targets = dict(floor.get("targets") or {})
     targets = FloorTargets(
@@ -673,8 +719,11 @@ def _watch(args: argparse.Namespace) -> int:
         bell=args.bell,
     )
     app = SupervisorApp(client, settings, clock=time.time, desk=RemoteDesk(client))
-    app.run()
-    client.close()
+    try:
+        app.run()
+    finally:
+        client.close()
+        log.info("watch: %s: the board was closed", args.url)
     return app.return_code or 0
 
 
@@ -719,7 +768,18 @@ def _check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if not config.sources:
         raise ConfigError(f"{args.config}: no [[sources]] to check")
-    result = asyncio.run(check_all(config))
+    log = logging.getLogger("supervisor_tui.check")
+    with _logging(args, config.store.resolved_path().with_suffix(".log")):
+        names = ", ".join(source.name for source in config.sources)
+        log.info("check: sources %s, from %s", names, args.config)
+        result = asyncio.run(check_all(config))
+        for line in summary_lines(result):  # what the terminal is shown, a line each
+            level = logging.INFO
+            if line.startswith("✖"):
+                level = logging.ERROR
+            elif line.lstrip().startswith("⚠"):
+                level = logging.WARNING
+            log.log(level, "check: %s", line.strip())
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -1,4 +1,5 @@
-"""The log of ``run``, ``serve`` and ``demo``: one line per event that matters at 3 a.m.
+"""The log of ``run``, ``serve``, ``demo``, ``check`` and ``watch``: one line per event that
+matters at 3 a.m.
 
 A file only its owner can read (0600, also each file rotation starts), rotated by size, in
 plain text or JSON lines. Text from a helpdesk or a terminal may be quoted in a message, so
@@ -13,6 +14,7 @@ import json
 import logging
 import logging.handlers
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -88,3 +90,20 @@ def log_to(path: Path, *, level: str = "info", json_lines: bool = False) -> Path
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
     logging.getLogger("websockets").setLevel(max(logging.WARNING, root.level))
     return path
+
+
+@contextlib.contextmanager
+def logging_to(path: Path, *, level: str = "info", json_lines: bool = False) -> Iterator[Path]:
+    """:func:`log_to` for one command's life: the file is closed and the root logger's level
+    put back when it ends (``main`` is also called in-process, by tests and tools)."""
+    root = logging.getLogger()
+    before = root.level
+    log_to(path, level=level, json_lines=json_lines)
+    try:
+        yield path
+    finally:
+        for handler in list(root.handlers):
+            if isinstance(handler, PrivateRotatingFile):
+                root.removeHandler(handler)
+                handler.close()
+        root.setLevel(before)

@@ -148,7 +148,7 @@ class ReplayController:
         self.seek_to(board, self.player.t + seconds)
 
     def seek_to(self, board: Board, t: float) -> None:
-        self._let_go()
+        self._jump_past()
         try:
             rebuilt = self.player.seek(t)
         except StoreError as exc:
@@ -162,7 +162,7 @@ class ReplayController:
         if mark is None:
             board.say("No further escalation that way.", timeout=3)
             return
-        self._let_go()
+        self._jump_past()
         player.decision = None
         self._after_jump(board, player.jump(mark))
         if self.training is not None:
@@ -189,9 +189,14 @@ class ReplayController:
         board.tick()
 
     def _let_go(self) -> None:
-        """Moving on from an open decision point lets the escalation go."""
+        """Playing on from an open decision point lets the escalation go (a choice)."""
         if self.training is not None and self.training.open_decision is not None:
             self._scored(self.training.act("none", "", time.monotonic()))
+
+    def _jump_past(self) -> None:
+        """Jumping past an open decision point leaves it not reached: no choice was made."""
+        if self.training is not None and self.training.skip() is not None:
+            self._show_score()
 
     # -- training -------------------------------------------------------------------------
 

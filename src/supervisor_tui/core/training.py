@@ -7,9 +7,10 @@ needed, read from the escalation's later course in the recording: one that clear
 that got worse (stepped up in severity, an SLA breached) needed acting (an ack). Only when the
 recording does not say (still open at its end, or resolved by a person) is the recorded
 supervisor's choice the reference. An ack without a note where the recorded supervisor wrote
-one scores lower. Speed counts only when the choice was right. A decision still open when the
-trainee quits is "not reached": listed, not scored, not in the average. Nothing the trainee
-does is written to the recording.
+one scores lower. Speed counts only when the choice was right. A decision the trainee jumps
+past (a seek, the next escalation) or still open when they quit is "not reached": listed, not
+scored, not in the average; only going on playing (space) lets it go, a choice scored as any
+other. Nothing the trainee does is written to the recording.
 """
 
 from __future__ import annotations
@@ -238,6 +239,11 @@ class TrainingSession:
         else:
             decision.time_score = score_time(decision.took_s, decision.recorded.after_s)
         self._open = None
+        return decision
+
+    def skip(self) -> Decision | None:
+        """The trainee jumped past the open decision: it stays not reached, and unscored."""
+        decision, self._open = self._open, None
         return decision
 
     @property

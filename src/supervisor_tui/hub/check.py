@@ -10,6 +10,7 @@ tickets readable.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import sys
 import time
@@ -21,6 +22,8 @@ from supervisor_tui.adapters.base import Checkable, SyncReport, load_adapter_cla
 from supervisor_tui.adapters.http import ApiError
 from supervisor_tui.config import Config
 from supervisor_tui.model import Capability, HealthState, Limit, NewEvent
+
+log = logging.getLogger(__name__)
 
 MAX_WAIT_S = 120.0
 """The longest a source's sync waits out 429s in all before ``check`` gives up on it."""
@@ -67,6 +70,7 @@ class MemorySink:
 def say_wait(name: str) -> Callable[[float, str], None]:
     def wait(seconds: float, why: str) -> None:
         print(f"{name}: {why}; waiting {math.ceil(seconds)} s", file=sys.stderr, flush=True)
+        log.warning("check: %s: %s; waiting %d s", name, why, math.ceil(seconds))
 
     return wait
 
