@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from supervisor_tui.model import Capability, HealthState, Limit, NewEvent
+from supervisor_tui.model import Capability, HealthState, Limit, NewEvent, Reason
 
 Clock = Callable[[], float]
 ENTRY_POINT_GROUP = "supervisor_tui.adapters"
@@ -32,6 +32,7 @@ class Sink(Protocol):
         budget_left: float | None = None,
         poll_interval_s: float | None = None,
         limits: Sequence[Limit] = (),
+        said: Reason | None = None,
     ) -> None: ...
 
     async def quarantine(self, kind: str, raw: str, reason: str) -> None: ...

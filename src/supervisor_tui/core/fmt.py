@@ -9,7 +9,7 @@ import math
 import re
 from functools import cache
 
-from babel.numbers import get_decimal_symbol
+from babel.numbers import format_decimal, get_decimal_symbol
 
 from supervisor_tui import i18n
 from supervisor_tui.i18n import _
@@ -56,6 +56,12 @@ def percent(share: float | None, digits: int = 0, none: str = UNKNOWN) -> str:
         text = text.replace(".", _decimal_symbol(i18n.current()))
     # the five languages' CLDR percent pattern is "#,##0%": the sign follows, no space
     return f"{text}%"
+
+
+def grouped(value: int) -> str:
+    """A whole number with the language's group separator (``12,345``; ``12.345`` in
+    Vietnamese, ``12 345`` in Ukrainian), for counts said in a sentence."""
+    return str(format_decimal(value, locale=i18n.locale()))
 
 
 def count(value: int | None) -> str:

@@ -61,6 +61,7 @@ from supervisor_tui.adapters.polling import (
     ts,
     write_back_of,
 )
+from supervisor_tui.i18n import N_
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
@@ -72,9 +73,11 @@ from supervisor_tui.model import (
     ContactOffered,
     NewEvent,
     QueueStats,
+    Reason,
     TicketDeleted,
     TicketUpserted,
 )
+from supervisor_tui.model.reasons import reason
 
 log = logging.getLogger(__name__)
 
@@ -189,26 +192,21 @@ class FreshdeskAdapter(PolledSource):
         ),
     )
 
-    def explain(self, capability: Capability, exc: Unavailable) -> tuple[str, str]:
+    def explain(self, capability: Capability, exc: Unavailable) -> tuple[str | Reason, str]:
         """Freshdesk says why in its 403: ``require_feature`` (the plan) or
         ``access_denied`` (the key's role)."""
-        reason, fix = super().explain(capability, exc)
+        said, fix = super().explain(capability, exc)
         text = str(exc)
+        need = self.need(capability)
+        without = {"without": need.without} if need else {}
         if "require_feature" in text:
-            need = self.need(capability)
             return (
-                f"{capability.label}: the plan does not include this feature"
-                + (f"; {need.without}" if need else ""),
-                need.fix if need else "upgrade the plan",
+                reason("capability_plan", capability=capability.value, **without),
+                need.fix if need else N_("upgrade the plan"),
             )
         if "access_denied" in text:
-            need = self.need(capability)
-            return (
-                f"{capability.label}: this API key's agent may not read it (access denied)"
-                + (f"; {need.without}" if need else ""),
-                fix,
-            )
-        return reason, fix
+            return reason("capability_denied", capability=capability.value, **without), fix
+        return said, fix
 
     def __init__(
         self,

@@ -94,6 +94,7 @@ from supervisor_tui.model import (
     NewEvent,
     Priority,
     QueueStats,
+    Reason,
     TicketUpserted,
 )
 
@@ -726,7 +727,12 @@ class JsmAdapter(PolledSource):
         return "; ".join(parts)
 
     async def report_health(
-        self, sink: Sink, state: HealthState, reason: str, *, retry_at: float | None = None
+        self,
+        sink: Sink,
+        state: HealthState,
+        reason: str | Reason,
+        *,
+        retry_at: float | None = None,
     ) -> None:
         """As every source does; while the budget holds a backlog back, "connected" says so
         (degraded, with what is still to read) instead of lagging silently."""

@@ -74,6 +74,7 @@ from supervisor_tui.model import (
     HealthState,
     NewEvent,
     QueueStats,
+    Reason,
     TicketDeleted,
 )
 
@@ -731,7 +732,12 @@ class ServiceNowAdapter(PolledSource):
         return f"{' and '.join(waiting)} still being read" if waiting else ""
 
     async def report_health(
-        self, sink: Sink, state: HealthState, reason: str, *, retry_at: float | None = None
+        self,
+        sink: Sink,
+        state: HealthState,
+        reason: str | Reason,
+        *,
+        retry_at: float | None = None,
     ) -> None:
         """As every source does; while a change stream is read in parts (the budget), it is
         said (degraded, with what is still to read) instead of lagging silently."""

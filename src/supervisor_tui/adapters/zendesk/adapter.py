@@ -77,6 +77,7 @@ from supervisor_tui.model import (
     NewEvent,
     Payload,
     QueueStats,
+    Reason,
     TicketDeleted,
     TicketUpserted,
     ViewCount,
@@ -784,7 +785,12 @@ class ZendeskAdapter(PolledSource):
         return events
 
     def limit(
-        self, capability: Capability, reason: str, fix: str = "", *, partial: bool = False
+        self,
+        capability: Capability,
+        reason: str | Reason,
+        fix: str = "",
+        *,
+        partial: bool = False,
     ) -> None:
         super().limit(capability, reason, fix, partial=partial)
         if capability is Capability.SLA_CLOCKS:

@@ -1,0 +1,117 @@
+"""A source's health reasons in words: one template per code, said in English where the
+reason is made (the stored ``reason`` and the logs, which stay English for grep) and in the
+floor's language where it is shown (``said``).
+
+A reason travels as ``Reason(code, values)`` beside its English text, so a recording keeps
+what happened, not the words of the language it was made in: replayed in Japanese, a 403
+recorded in English reads in Japanese. A code this version does not know (a recording from
+a newer one) or a template whose values are missing shows the English text as stored.
+
+Values are data (a source's name, a path, a helpdesk's own words) and are never translated,
+except ``capability`` (a ``Capability`` value, shown by its label) and ``without`` and
+``fix`` (the adapters' English sentences, translated where the catalog has them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Final
+
+from supervisor_tui.i18n import N_, _
+from supervisor_tui.model.enums import Capability
+from supervisor_tui.model.events import Limit, Reason
+
+TEMPLATES: Final[Mapping[str, str]] = {
+    "first_sync": N_("first sync"),
+    "rate_limited": N_("{source}: 429, retry in {seconds} s"),
+    "rate_limited_on": N_("{source}: 429 on {family}, retry in {seconds} s"),
+    "rate_limited_waits": N_(
+        "{source}: 429 on {family}, retry in {seconds} s; {task} waits, the rest goes on"
+    ),
+    "auth_refused": N_("{source}: the server refused {credential} (401) on {where}"),
+    "auth_refused_fix": N_("{source}: the server refused {credential} (401) on {where} — {fix}"),
+    "forbidden": N_("{source}: {where} is not allowed for these credentials (403): {excerpt}"),
+    "not_found": N_("{source}: {where} not found ({status})"),
+    "conflict": N_("{source}: {where} conflicts with a newer change (409)"),
+    "server_error": N_("{source}: {where} answered {status}"),
+    "answered": N_("{source}: {where} answered {status}: {excerpt}"),
+    "timed_out": N_("{source}: {where} timed out"),
+    "unreachable": N_("{source}: cannot reach the server ({error})"),
+    "renewal_failed": N_("{source}: OAuth token renewal failed: {detail}"),
+    "quarantined": N_("bad payload quarantined: {detail}"),
+    "adapter_stopped": N_("adapter stopped: {detail}"),
+    "capability_forbidden": N_("{capability}: not allowed for these credentials (403)"),
+    "capability_gone": N_("{capability}: the endpoint is gone (410)"),
+    "capability_not_found": N_("{capability}: not on this account (404)"),
+    "capability_unavailable": N_("{capability}: not available ({status})"),
+    "capability_plan": N_("{capability}: the plan does not include this feature"),
+    "capability_denied": N_("{capability}: this API key's agent may not read it (access denied)"),
+    "write_back_refused": N_("write-back refused on ticket {ticket} (403)"),
+}
+"""Every code's English template (the msgid): its placeholders are the reason's values."""
+
+WITHOUT: Final = N_("{reason}; {without}")
+"""A capability's reason followed by what the board shows without it."""
+
+
+def reason(code: str, **values: object) -> Reason:
+    """A reason with its values as text (a number is kept as it was said)."""
+    assert code in TEMPLATES, code
+    return Reason(code=code, values=tuple((k, str(v)) for k, v in values.items()))
+
+
+def english(why: Reason) -> str:
+    """The reason as stored and logged."""
+    return _words(why, lambda text: text) or why.code
+
+
+def said(text: str, why: Reason | None) -> str:
+    """A reason in the floor's language: ``why`` in words, else the stored ``text`` (itself
+    translated where it is one of the catalog's sentences, an adapter's ``N_`` reason)."""
+    if why is None:
+        return _(text) if text else text
+    return _words(why, _) or text
+
+
+def source_reason(source: object) -> str:
+    """What a source in trouble says (``SourceView`` or ``SourceHealth``), in the floor's
+    language: what the freshness bar and the detail show."""
+    return said(str(getattr(source, "reason", "")), getattr(source, "said", None))
+
+
+def limit_reason(limit: Limit) -> str:
+    """Why the account lacks a capability, in the floor's language."""
+    return said(limit.reason, limit.said)
+
+
+def limit_fix(limit: Limit) -> str:
+    """How to get a capability back, in the floor's language where the catalog has it."""
+    return _(limit.fix) if limit.fix else ""
+
+
+def capability_label(capability: Capability) -> str:
+    """A capability's name in the floor's language ("agent presence")."""
+    return _(capability.label)
+
+
+def _words(why: Reason, translate: Callable[[str], str]) -> str | None:
+    template = TEMPLATES.get(why.code)
+    if template is None:
+        return None
+    values = dict(why.values)
+    shown = {k: v for k, v in values.items() if k != "without"}
+    if "capability" in shown:
+        try:
+            label = Capability(shown["capability"]).label
+        except ValueError:
+            label = shown["capability"]
+        shown["capability"] = translate(label)
+    if "fix" in shown:
+        shown["fix"] = translate(shown["fix"])
+    try:
+        text = translate(template).format(**shown)
+    except (KeyError, IndexError, ValueError):
+        return None
+    if values.get("without"):
+        text = translate(WITHOUT).format(reason=text, without=translate(values["without"]))
+    return text
