@@ -268,3 +268,36 @@ def test_every_reason_code_is_said_in_every_language() -> None:
             for name in names:
                 if name not in ("capability", "fix"):
                     assert f"<{name}>" in said, (language, code, said)
+
+
+SECRET_WORDS = {
+    "vi": "người khác có thể đọc",
+    "zh": "其他人可以读取",
+    "ja": "他のユーザーも読み取れます",
+    "uk": "можуть читати інші",
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_token_file_others_can_read_is_refused_with_the_exact_chmod_command(
+    language: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``check`` names the source, says why in the language and gives a command that works
+    as pasted, the path quoted (it has a space)."""
+    folder = tmp_path / "helpdesk secrets"
+    folder.mkdir()
+    token = folder / "zendesk token"
+    token.write_text("CANARY-i18n-token-file-5c2e\n")
+    token.chmod(0o644)
+    config = tmp_path / "floor.toml"
+    config.write_text(
+        "[[sources]]\nname = 'zd'\nkind = 'zendesk'\nsubdomain = 'acme'\n"
+        f"email = 'bot@example.com'\ntoken_file = '{token}'\n"
+    )
+    config.chmod(0o600)
+    code, out, err = run_cli(["check", "-c", str(config), "--lang", language], capsys)
+    assert code == 1, err
+    line = next(line for line in out.splitlines() if line.startswith("✖ zd (zendesk)"))
+    assert SECRET_WORDS[language] in line and "644" in line
+    assert line.endswith(f"chmod 600 {shlex.quote(str(token))}"), line
+    assert "CANARY" not in out + err

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from supervisor_tui.i18n import _
 from supervisor_tui.model import Capability, HealthState, Limit, NewEvent, Reason
 
 Clock = Callable[[], float]
@@ -157,7 +158,24 @@ class Limited(Exception):
 
 
 class SourceSetupError(ValueError):
-    """A source's settings cannot work (no token, an unreadable token file, ...)."""
+    """A source's settings cannot work (no token, an unreadable token file, ...); said in
+    the floor's language, the keys as the config writes them."""
+
+
+def source_named(name: str, secret: str = "") -> str:
+    """``source 'zd'`` (or ``source 'zd' webhook secret``) as a setup error starts."""
+    if secret == "webhook":
+        return _("source {name} webhook secret").format(name=repr(name))
+    return _("source {name}").format(name=repr(name))
+
+
+def needs_one_of(name: str, *keys: str) -> str:
+    """A source that lacks every way of saying something: the keys that would say it."""
+    if len(keys) == 2:
+        return _("source {name}: needs {first} or {second}").format(
+            name=repr(name), first=keys[0], second=keys[1]
+        )
+    return _("source {name}: needs one of: {keys}").format(name=repr(name), keys=", ".join(keys))
 
 
 class UnknownAdapter(LookupError):

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import shlex
 import stat
 import tempfile
 import time
@@ -25,7 +26,7 @@ from typing import Any
 import httpx
 
 from supervisor_tui.adapters.base import SourceSetupError
-from supervisor_tui.i18n import N_
+from supervisor_tui.i18n import N_, _
 from supervisor_tui.model import Reason
 from supervisor_tui.model.reasons import english, reason
 
@@ -503,11 +504,14 @@ def write_secret_file(path: Path, value: str) -> None:
 
 
 def read_secret(*, env: str | None = None, file: str | None = None, what: str) -> str | None:
-    """A secret from an environment variable or a file only its owner can read."""
+    """A secret from an environment variable or a file only its owner can read. Its errors
+    are said in the floor's language (the user reads them when the floor starts)."""
     if env:
         value = os.environ.get(env)
         if not value:
-            raise SourceSetupError(f"{what}: environment variable {env} is not set")
+            raise SourceSetupError(
+                _("{what}: environment variable {name} is not set").format(what=what, name=env)
+            )
         return value.strip()
     if file:
         from supervisor_tui.files import read_small_file
@@ -517,16 +521,28 @@ def read_secret(*, env: str | None = None, file: str | None = None, what: str) -
             # a regular file only: a FIFO here would hang the start for ever
             mode, raw = read_small_file(path, 64 * 1024)
         except OSError as exc:
-            raise SourceSetupError(f"{what}: cannot read {path} ({exc.strerror})") from None
+            raise SourceSetupError(
+                _("{what}: cannot read {path} ({why})").format(
+                    what=what, path=path, why=exc.strerror
+                )
+            ) from None
         except ValueError as exc:  # a NUL in the name
-            raise SourceSetupError(f"{what}: cannot read {file!r} ({exc})") from None
+            raise SourceSetupError(
+                _("{what}: cannot read {path} ({why})").format(what=what, path=repr(file), why=exc)
+            ) from None
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise SourceSetupError(
-                f"{what}: {path} can be read by others (mode {stat.S_IMODE(mode):o}); "
-                f"run: chmod 600 {path}"
+                _("{what}: {path} can be read by others (mode {mode}); run: {command}").format(
+                    what=what,
+                    path=path,
+                    mode=f"{stat.S_IMODE(mode):o}",
+                    command=f"chmod 600 {shlex.quote(str(path))}",
+                )
             )
         try:
             return raw.decode("utf-8").strip()
         except UnicodeDecodeError:
-            raise SourceSetupError(f"{what}: {path} is not UTF-8 text") from None
+            raise SourceSetupError(
+                _("{what}: {path} is not UTF-8 text").format(what=what, path=path)
+            ) from None
     return None

@@ -38,7 +38,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from supervisor_tui.adapters.base import Clock, Need, Sink, SourceSetupError, WriteBackError
+from supervisor_tui.adapters.base import (
+    Clock,
+    Need,
+    Sink,
+    SourceSetupError,
+    WriteBackError,
+    needs_one_of,
+    source_named,
+)
 from supervisor_tui.adapters.freshdesk import parse
 from supervisor_tui.adapters.freshdesk.source import FreshdeskSource
 from supervisor_tui.adapters.http import (
@@ -292,16 +300,16 @@ class FreshdeskAdapter(PolledSource):
             f"https://{settings['domain']}.freshdesk.com" if settings.get("domain") else None
         )
         if not base_url:
-            raise SourceSetupError(f"source {name!r}: needs domain or base_url")
+            raise SourceSetupError(needs_one_of(name, "domain", "base_url"))
         key = read_secret(
             env=settings.get("api_key_env"),
             file=settings.get("api_key_file"),
-            what=f"source {name!r}",
+            what=source_named(name),
         )
         if not key:
-            raise SourceSetupError(f"source {name!r}: needs api_key_env or api_key_file")
+            raise SourceSetupError(needs_one_of(name, "api_key_env", "api_key_file"))
         secret = read_secret(
-            env=settings.get("webhook_secret_env"), what=f"source {name!r} webhook secret"
+            env=settings.get("webhook_secret_env"), what=source_named(name, "webhook")
         )
         known = {
             f: settings[f]

@@ -42,7 +42,15 @@ from typing import Any, Literal
 
 import httpx
 
-from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError, SyncReport, Wait
+from supervisor_tui.adapters.base import (
+    Clock,
+    Sink,
+    SourceSetupError,
+    SyncReport,
+    Wait,
+    needs_one_of,
+    source_named,
+)
 from supervisor_tui.adapters.freshdesk.adapter import _next_url
 from supervisor_tui.adapters.http import (
     ApiError,
@@ -238,18 +246,22 @@ class ServiceNowAdapter(PolledSource):
             f"https://{settings['instance']}.service-now.com" if settings.get("instance") else None
         )
         if not base_url:
-            raise SourceSetupError(f"source {name!r}: needs instance or base_url")
-        token = read_secret(env=settings.get("oauth_token_env"), what=f"source {name!r}")
+            raise SourceSetupError(needs_one_of(name, "instance", "base_url"))
+        token = read_secret(env=settings.get("oauth_token_env"), what=source_named(name))
         password = read_secret(
             env=settings.get("password_env"),
             file=settings.get("password_file"),
-            what=f"source {name!r}",
+            what=source_named(name),
         )
         refresh = oauth_refresh_of(name, settings, vendor="servicenow", base_url=base_url)
         if not token and not refresh and not (settings.get("username") and password):
             raise SourceSetupError(
-                f"source {name!r}: needs username with password_env or password_file, "
-                "oauth_token_env or oauth_refresh_token_file"
+                needs_one_of(
+                    name,
+                    "username + password_env/password_file",
+                    "oauth_token_env",
+                    "oauth_refresh_token_file",
+                )
             )
         known = {
             f: settings[f]

@@ -41,6 +41,8 @@ from supervisor_tui.adapters.base import (
     Sink,
     SourceSetupError,
     WriteBackError,
+    needs_one_of,
+    source_named,
 )
 from supervisor_tui.adapters.deliveries import SeenDeliveries
 from supervisor_tui.adapters.http import (
@@ -337,19 +339,23 @@ class ZendeskAdapter(PolledSource):
             f"https://{settings['subdomain']}.zendesk.com" if settings.get("subdomain") else None
         )
         if not base_url:
-            raise SourceSetupError(f"source {name!r}: needs subdomain or base_url")
+            raise SourceSetupError(needs_one_of(name, "subdomain", "base_url"))
         token = read_secret(
-            env=settings.get("token_env"), file=settings.get("token_file"), what=f"source {name!r}"
+            env=settings.get("token_env"), file=settings.get("token_file"), what=source_named(name)
         )
         refresh = oauth_refresh_of(name, settings, vendor="zendesk", base_url=base_url)
-        oauth = read_secret(env=settings.get("oauth_token_env"), what=f"source {name!r}")
+        oauth = read_secret(env=settings.get("oauth_token_env"), what=source_named(name))
         if not oauth and not refresh and not (token and settings.get("email")):
             raise SourceSetupError(
-                f"source {name!r}: needs email + token_env (or token_file), oauth_token_env "
-                "or oauth_refresh_token_file"
+                needs_one_of(
+                    name,
+                    "email + token_env/token_file",
+                    "oauth_token_env",
+                    "oauth_refresh_token_file",
+                )
             )
         secret = read_secret(
-            env=settings.get("webhook_secret_env"), what=f"source {name!r} webhook secret"
+            env=settings.get("webhook_secret_env"), what=source_named(name, "webhook")
         )
         known = {
             f: settings[f]
