@@ -30,6 +30,7 @@ from .test_secrets import poll_all
 # What each language says, written out here (not read from the catalogs under test).
 WORDS = {
     "vi": {
+        "unknown zone": "múi giờ không xác định 'Mars/Olympus'",
         "unknown key": "khóa không xác định",
         "greater than 0": "phải lớn hơn 0",
         "others can read": "người khác có thể đọc hoặc sửa tệp này",
@@ -37,6 +38,7 @@ WORDS = {
         "not valid TOML": "TOML không hợp lệ",
     },
     "zh": {
+        "unknown zone": "未知时区 'Mars/Olympus'",
         "unknown key": "未知的键",
         "greater than 0": "必须大于 0",
         "others can read": "其他人可以读取或修改它",
@@ -44,6 +46,7 @@ WORDS = {
         "not valid TOML": "不是有效的 TOML",
     },
     "ja": {
+        "unknown zone": "不明なタイムゾーン 'Mars/Olympus'",
         "unknown key": "不明なキー",
         "greater than 0": "0 より大きい必要があります",
         "others can read": "他のユーザーが読み取りや変更をできます",
@@ -51,6 +54,7 @@ WORDS = {
         "not valid TOML": "正しい TOML ではありません",
     },
     "uk": {
+        "unknown zone": "невідомий часовий пояс 'Mars/Olympus'",
         "unknown key": "невідомий ключ",
         "greater than 0": "має бути більше за 0",
         "others can read": "інші можуть читати або змінювати його",
@@ -75,7 +79,9 @@ def test_a_bad_config_is_said_in_the_floor_s_language(
     language: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "floor.toml"
-    config.write_text("[display]\nstale_after_s = -5\nthemes = 'dark'\n")
+    config.write_text(
+        "[floor]\ntimezone = 'Mars/Olympus'\n[display]\nstale_after_s = -5\nthemes = 'dark'\n"
+    )
     config.chmod(0o600)
     code, _out, err = run_cli(["check", "-c", str(config), "--lang", language], capsys)
     assert code == 2
@@ -83,7 +89,9 @@ def test_a_bad_config_is_said_in_the_floor_s_language(
     # the file, the key and the value as written; the words in the language
     assert f"{config}: display.themes: {words['unknown key']}" in err
     assert f"{config}: display.stale_after_s: {words['greater than 0']}" in err
+    assert f"{config}: floor.timezone: {words['unknown zone']}" in err  # our own validator
     assert "-5" in err and "unknown key" not in err and "greater than" not in err
+    assert "time zone" not in err and "Value error" not in err
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -70,14 +70,20 @@ class FloorConfig(_Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(
-                f"unknown time zone {value!r} (an IANA name such as 'Asia/Ho_Chi_Minh')"
+                _("unknown time zone {zone} (an IANA name such as {example})").format(
+                    zone=repr(value), example="'Asia/Ho_Chi_Minh'"
+                )
             ) from None
         return value
 
     @model_validator(mode="after")
     def _one_way_to_say_it(self) -> FloorConfig:
         if self.timezone is not None and self.utc_offset_minutes is not None:
-            raise ValueError("give timezone or utc_offset_minutes, not both")
+            raise ValueError(
+                _("give {first} or {second}, not both").format(
+                    first="timezone", second="utc_offset_minutes"
+                )
+            )
         return self
 
 
@@ -128,7 +134,11 @@ class StoreConfig(_Strict):
     @model_validator(mode="after")
     def _one_kind(self) -> StoreConfig:
         if self.path is not None and (self.url or self.url_env):
-            raise ValueError("give either path (SQLite) or url / url_env (PostgreSQL), not both")
+            raise ValueError(
+                _("give {first} or {second}, not both").format(
+                    first="path (SQLite)", second="url / url_env (PostgreSQL)"
+                )
+            )
         return self
 
     def postgres_url(self) -> str | None:
@@ -167,8 +177,10 @@ class WebhooksConfig(_Strict):
         off_loopback = self.listen and not is_loopback(self.address()[0])
         if off_loopback and not (self.tls_cert and self.tls_key):
             raise ValueError(
-                f"listen {self.listen!r} is not a loopback address: "
-                "set tls_cert and tls_key, or listen on 127.0.0.1 behind a TLS proxy"
+                _(
+                    "listen {address} is not a loopback address: set tls_cert and tls_key, "
+                    "or listen on 127.0.0.1 behind a TLS proxy"
+                ).format(address=repr(self.listen))
             )
         return self
 
@@ -186,7 +198,7 @@ class WebhooksConfig(_Strict):
 def _check_port(listen: str) -> str:
     port = int(listen.rpartition(":")[2])
     if not 1 <= port <= 65535:
-        raise ValueError(f"port {port} is not a TCP port (1 to 65535)")
+        raise ValueError(_("port {port} is not a TCP port (1 to 65535)").format(port=port))
     return listen
 
 
@@ -213,7 +225,11 @@ class HubToken(_Strict):
             }
         )
         if hidden:
-            raise ValueError(f"no control or invisible characters in a name ({', '.join(hidden)})")
+            raise ValueError(
+                _("no control or invisible characters in a name ({found})").format(
+                    found=", ".join(hidden)
+                )
+            )
         return name
 
 
@@ -242,10 +258,12 @@ class HubConfig(_Strict):
     def _tls_off_loopback(self) -> HubConfig:
         if not is_loopback(self.address()[0]) and not (self.tls_cert and self.tls_key):
             raise ValueError(
-                f"listen {self.listen!r} is not a loopback address: set tls_cert and tls_key"
+                _("listen {address} is not a loopback address: set tls_cert and tls_key").format(
+                    address=repr(self.listen)
+                )
             )
         if len({t.sha256 for t in self.tokens}) != len(self.tokens):
-            raise ValueError("two tokens have the same hash")
+            raise ValueError(_("two tokens have the same hash"))
         return self
 
     def address(self) -> tuple[str, int]:
@@ -297,7 +315,9 @@ def _refuse_repeats(what: str, values: list[str]) -> None:
     repeated = sorted({v for v in values if values.count(v) > 1})
     if repeated:
         shown = ", ".join(_key_text(v) for v in repeated)
-        raise ValueError(f"{what} must be unique (repeated: {shown})")
+        raise ValueError(
+            _("{what} must be unique (repeated: {names})").format(what=_(what), names=shown)
+        )
 
 
 class Config(_Strict):
@@ -316,13 +336,13 @@ class Config(_Strict):
     @field_validator("sources")
     @classmethod
     def _unique_names(cls, sources: list[SourceSettings]) -> list[SourceSettings]:
-        _refuse_repeats("source names", [s.name for s in sources])
+        _refuse_repeats(N_("source names"), [s.name for s in sources])
         return sources
 
     @field_validator("rules")
     @classmethod
     def _unique_rules(cls, rules: list[Rule]) -> list[Rule]:
-        _refuse_repeats("rule ids", [r.id for r in rules])
+        _refuse_repeats(N_("rule ids"), [r.id for r in rules])
         return rules
 
     def floor_targets(self) -> FloorTargets:
