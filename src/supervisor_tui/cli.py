@@ -957,7 +957,10 @@ def _audit(args: argparse.Namespace) -> int:
     else:
         # a URL is shown as the store says it (without its password)
         where = printable(store.where if isinstance(store, PostgresStore) else args.file)
-        Console().print(audit.to_table(entries, f"Commands on {where}: {len(entries)}"))
+        title = _("Commands on {where}: {count}").format(
+            where=where, count=fmt.grouped(len(entries))
+        )
+        Console().print(audit.to_table(entries, title))
     return 0
 
 
