@@ -239,7 +239,9 @@ async def test_a_403_recorded_in_english_is_shown_in_japanese(tmp_path: Path) ->
     # shown in Japanese
     shown = reasons.limit_reason(limit)
     assert shown.startswith("SLA ポリシー: この認証情報では許可されていません（403）。"), shown
-    assert "not allowed" not in shown
+    assert "not allowed" not in shown and "unknown" not in shown  # what the board lacks too
+    assert reasons.limit_fix(limit) == "SLA ポリシーのあるプランで管理者のトークンを使ってください"
+    assert reasons.capability_label(limit.capability) == "SLA ポリシー"
     down = reasons.source_reason(oldzd)
     assert down.startswith("oldzd: サーバーが GET /api/v2/"), down
     assert "を拒否しました（401）— 認証情報を確認してください" in down
