@@ -48,6 +48,7 @@ from supervisor_tui.adapters.http import (
     RateLimited,
     Unavailable,
 )
+from supervisor_tui.i18n import N_
 from supervisor_tui.model import (
     Capability,
     Channel,
@@ -467,7 +468,7 @@ class PolledSource:
         """What the outbox should do about a write-back the helpdesk did not take."""
         if isinstance(exc, Forbidden):
             need = self.need(Capability.WRITE_BACK)
-            fix = need.fix if need is not None else "give the token the right to comment"
+            fix = need.fix if need is not None else N_("give the token the right to comment")
             self.limit(Capability.WRITE_BACK, reason("write_back_refused", ticket=ticket_id), fix)
             return WriteBackError(
                 f"{self.name}: these credentials may not write to ticket {ticket_id} (403); "

@@ -47,6 +47,14 @@ TEMPLATES: Final[Mapping[str, str]] = {
     "capability_plan": N_("{capability}: the plan does not include this feature"),
     "capability_denied": N_("{capability}: this API key's agent may not read it (access denied)"),
     "write_back_refused": N_("write-back refused on ticket {ticket} (403)"),
+    "tickets_group_scope": N_(
+        "tickets: the API key's agent sees only its groups' tickets (group scope); "
+        "left out: {groups}"
+    ),
+    "customer_desk": N_("desk {desks}: the token's user is a customer there, skipped"),
+    "customer_desks": N_("desks {desks}: the token's user is a customer there, skipped"),
+    "sla_hidden": N_("SLA of {count} request not readable (403): shown unknown"),
+    "slas_hidden": N_("SLA of {count} requests not readable (403): shown unknown"),
 }
 """Every code's English template (the msgid): its placeholders are the reason's values."""
 

@@ -84,8 +84,8 @@ from supervisor_tui.model import (
     Reason,
     TicketDeleted,
     TicketUpserted,
+    reasons,
 )
-from supervisor_tui.model.reasons import reason
 
 log = logging.getLogger(__name__)
 
@@ -209,11 +209,11 @@ class FreshdeskAdapter(PolledSource):
         without = {"without": need.without} if need else {}
         if "require_feature" in text:
             return (
-                reason("capability_plan", capability=capability.value, **without),
+                reasons.reason("capability_plan", capability=capability.value, **without),
                 need.fix if need else N_("upgrade the plan"),
             )
         if "access_denied" in text:
-            return reason("capability_denied", capability=capability.value, **without), fix
+            return reasons.reason("capability_denied", capability=capability.value, **without), fix
         return said, fix
 
     def __init__(
@@ -634,18 +634,18 @@ class FreshdeskAdapter(PolledSource):
         missed = sorted(
             str(g.get("name")) for g in groups if isinstance(g, dict) and g.get("id") not in mine
         )
+        reason: str | Reason
         if scope == 3:
-            reason = "tickets: the API key's agent sees only the tickets assigned to it"
+            reason = N_("tickets: the API key's agent sees only the tickets assigned to it")
         else:
-            reason = (
-                "tickets: the API key's agent sees only its groups' tickets (group scope); "
-                f"left out: {', '.join(missed) or 'none'}"
-            )
+            reason = reasons.reason("tickets_group_scope", groups=", ".join(missed) or "—")
         self.limit(
             Capability.TICKETS,
             reason,
-            "use the API key of an agent with global ticket scope (Admin › Agents › "
-            "Ticket scope: global access)",
+            N_(
+                "use the API key of an agent with global ticket scope (Admin › Agents › "
+                "Ticket scope: global access)"
+            ),
             partial=True,
         )
 

@@ -87,6 +87,7 @@ from supervisor_tui.adapters.polling import (
     trim,
     write_back_of,
 )
+from supervisor_tui.i18n import N_
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
@@ -98,6 +99,7 @@ from supervisor_tui.model import (
     QueueStats,
     Reason,
     TicketUpserted,
+    reasons,
 )
 
 log = logging.getLogger(__name__)
@@ -397,11 +399,11 @@ class JsmAdapter(PolledSource):
                 self.restore(Capability.TICKETS)
             return
         keys = sorted(self.customer_of)
-        desks = f"desk {keys[0]}" if len(keys) == 1 else f"desks {', '.join(keys)}"
+        code = "customer_desk" if len(keys) == 1 else "customer_desks"
         names = ", ".join(self.customer_of[k] for k in keys)
         self.limit(
             Capability.TICKETS,
-            f"{desks}: the token's user is a customer there, skipped",
+            reasons.reason(code, desks=", ".join(keys)),
             f"make the user an agent of {names}, or leave it out with service_desk_ids",
             partial=True,
         )
@@ -689,9 +691,8 @@ class JsmAdapter(PolledSource):
             return
         self.limit(
             Capability.SLA_CLOCKS,
-            f"SLA of {hidden} request{'s' if hidden != 1 else ''} not readable (403): "
-            "shown unknown",
-            "give the user the agent role on those requests' desk",
+            reasons.reason("sla_hidden" if hidden == 1 else "slas_hidden", count=hidden),
+            N_("give the user the agent role on those requests' desk"),
             partial=True,
         )
 

@@ -75,6 +75,7 @@ from supervisor_tui.adapters.polling import (
 )
 from supervisor_tui.adapters.servicenow import needs, parse
 from supervisor_tui.adapters.servicenow.source import ServiceNowSource
+from supervisor_tui.i18n import N_
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
@@ -513,7 +514,7 @@ class ServiceNowAdapter(PolledSource):
                 self.limit(
                     Capability.SLA_CLOCKS,
                     f"SLA clocks off: {_unreadable('task_sla', exc)}",
-                    "install SLA management, or grant the sla_manager or itil role",
+                    N_("install SLA management, or grant the sla_manager or itil role"),
                 )
                 log.info("%s: SLA clocks cannot be read (%s)", self.name, exc)
                 return
@@ -613,7 +614,7 @@ class ServiceNowAdapter(PolledSource):
                     Capability.PRESENCE,
                     f"presence off: {_unreadable('awa_agent_presence', exc)}; agents show "
                     "no status with their open work",
-                    "activate Advanced Work Assignment, or grant the awa_agent role's read",
+                    N_("activate Advanced Work Assignment, or grant the awa_agent role's read"),
                 )
                 log.info("%s: %s (%s)", self.name, NO_AWA, exc)
                 await sink.emit(self._work_states(self.clock()), self.cursor_text())
@@ -637,9 +638,11 @@ class ServiceNowAdapter(PolledSource):
         if self._unseen and not seen:
             self.limit(
                 Capability.PRESENCE,
-                "presence: awa_agent_presence shows no agent (an ACL may hide it); agents "
-                "show no status with their open work",
-                "grant read on awa_agent_presence (the awa_agent or awa_manager role)",
+                N_(
+                    "presence: awa_agent_presence shows no agent (an ACL may hide it); agents "
+                    "show no status with their open work"
+                ),
+                N_("grant read on awa_agent_presence (the awa_agent or awa_manager role)"),
             )
         else:
             self.restore(Capability.PRESENCE)
@@ -664,7 +667,7 @@ class ServiceNowAdapter(PolledSource):
                 Capability.SLA_POLICIES,
                 f"SLA definitions off: {_unreadable('contract_sla', exc)}; targets come from "
                 "each task SLA (breach time - start)",
-                "grant read on contract_sla",
+                N_("grant read on contract_sla"),
             )
         self.ctx.slas = parse.sla_definitions(definitions)
         queues = parse.group_payloads(groups, self.ctx, self.settings.group_channels)
@@ -699,7 +702,7 @@ class ServiceNowAdapter(PolledSource):
             self.limit(
                 Capability.DELETIONS,
                 f"deletions off: {_unreadable('sys_audit_delete', exc)}",
-                "grant read on sys_audit_delete (an admin table)",
+                N_("grant read on sys_audit_delete (an admin table)"),
             )
             log.info("%s: deletions cannot be seen (%s)", self.name, exc)
             return

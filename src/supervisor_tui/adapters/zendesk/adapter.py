@@ -546,7 +546,7 @@ class ZendeskAdapter(PolledSource):
         return (
             f"{what}: the account's Talk {self.absent.why('talk')}, yet groups are voice "
             "queues; their waiting calls, service level and handle time are unknown",
-            "add Zendesk Talk, or say in group_channels which groups are not voice",
+            N_("add Zendesk Talk, or say in group_channels which groups are not voice"),
         )
 
     def _presence_limit(self) -> None:
@@ -560,8 +560,10 @@ class ZendeskAdapter(PolledSource):
             "agent presence: omnichannel availability "
             f"{self.absent.why('omnichannel')} and Talk's agent activity "
             f"{self.absent.why('talk stats')}; agents show no status, staffing is unknown",
-            "turn on omnichannel routing, or use a token whose role may read agent "
-            "availability (an admin, or a custom role with reporting rights)",
+            N_(
+                "turn on omnichannel routing, or use a token whose role may read agent "
+                "availability (an admin, or a custom role with reporting rights)"
+            ),
         )
 
     async def _jsonapi_pages(self, path: str) -> list[Any]:
@@ -613,8 +615,10 @@ class ZendeskAdapter(PolledSource):
                 Capability.QUEUE_STATS,
                 f"waiting calls: Talk's live queue figures {self.absent.why('talk stats')}; "
                 "voice queues show no waiting count",
-                "use a token whose role may read Talk's statistics (an admin, or a custom "
-                "role with reporting rights)",
+                N_(
+                    "use a token whose role may read Talk's statistics (an admin, or a custom "
+                    "role with reporting rights)"
+                ),
             )
         now = self.clock()
         by_group: dict[int, list[int]] = {}
@@ -666,15 +670,19 @@ class ZendeskAdapter(PolledSource):
                 self.absent.lacks("ticket export", "is for admins (403)")
                 self.limit(
                     Capability.REPLIES,
-                    "replies per ticket (FCR): only the admin's incremental export carries "
-                    "them; this token reads tickets by search",
-                    "use an admin's API token",
+                    N_(
+                        "replies per ticket (FCR): only the admin's incremental export carries "
+                        "them; this token reads tickets by search"
+                    ),
+                    N_("use an admin's API token"),
                 )
                 self.limit(
                     Capability.DELETIONS,
-                    "deleted tickets: the incremental export is for admins; this token reads "
-                    "tickets by search, which does not show deletions",
-                    "use an admin's API token",
+                    N_(
+                        "deleted tickets: the incremental export is for admins; this token reads "
+                        "tickets by search, which does not show deletions"
+                    ),
+                    N_("use an admin's API token"),
                 )
                 await self._poll_tickets_by_search(sink)
                 return
@@ -804,9 +812,11 @@ class ZendeskAdapter(PolledSource):
             # a chat's answer is its first reply, which only the metric events tell
             super().limit(
                 Capability.CHATS,
-                "chats: their first replies come from the ticket metric events, which this "
-                "token may not read; chat service level, ASA, abandons and handle time are "
-                "unknown (chats waiting are still counted)",
+                N_(
+                    "chats: their first replies come from the ticket metric events, which this "
+                    "token may not read; chat service level, ASA, abandons and handle time are "
+                    "unknown (chats waiting are still counted)"
+                ),
                 fix,
             )
 
@@ -992,7 +1002,7 @@ class ZendeskAdapter(PolledSource):
                 Capability.CALLS,
                 f"calls: Talk's call export {self.absent.why('talk stats')}; voice service "
                 "level, ASA, abandons and handle time are unknown",
-                "use a token whose role may read Talk's statistics (an admin)",
+                N_("use a token whose role may read Talk's statistics (an admin)"),
             )
 
         def on_call(call: Mapping[str, Any]) -> list[NewEvent]:
