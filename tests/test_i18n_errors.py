@@ -311,3 +311,25 @@ def test_a_token_file_others_can_read_is_refused_with_the_exact_chmod_command(
     assert SECRET_WORDS[language] in line and "644" in line
     assert line.endswith(f"chmod 600 {shlex.quote(str(token))}"), line
     assert "CANARY" not in out + err
+
+
+ENGLISH_IN_LIMITS = ("not allowed", "unknown", "use an", "the plan", "cannot", "admin", " is not ")
+
+
+@pytest.mark.parametrize("language", ["vi", "uk"])
+def test_check_says_what_an_agent_s_token_lacks_in_the_language(
+    language: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo's helpdesks with an agent's tokens, as a new user runs ``check``: every
+    capability off (Talk, presence, SLA, deletions, surveys...) is named, explained and
+    given its fix in the language; only keys, endpoints and product names stay as written."""
+    code, out, _err = run_cli(
+        ["demo", "--check", "--account", "agent", "--lang", language, "--queues", "3"], capsys
+    )
+    assert code == 0, out
+    limits = [line for line in out.splitlines() if line.lstrip().startswith("⚠")]
+    assert len(limits) >= 6, out  # Zendesk and Freshdesk both lack several
+    for line in limits:
+        assert "→" in line, line  # each with its fix
+        for english in ENGLISH_IN_LIMITS:
+            assert english not in line, (english, line)

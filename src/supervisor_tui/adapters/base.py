@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from supervisor_tui.i18n import _
 from supervisor_tui.model import Capability, HealthState, Limit, NewEvent, Reason
+from supervisor_tui.model.reasons import english
 
 Clock = Callable[[], float]
 ENTRY_POINT_GROUP = "supervisor_tui.adapters"
@@ -150,8 +151,8 @@ class Limited(Exception):
     """A capability this account does not give: raised (or recorded) by an adapter, it turns
     that capability off with a reason and a fix, and the rest of the source goes on."""
 
-    def __init__(self, capability: Capability, reason: str, fix: str = "") -> None:
-        super().__init__(reason)
+    def __init__(self, capability: Capability, reason: str | Reason, fix: str = "") -> None:
+        super().__init__(english(reason) if isinstance(reason, Reason) else reason)
         self.capability = capability
         self.reason = reason
         self.fix = fix

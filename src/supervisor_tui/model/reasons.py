@@ -8,8 +8,8 @@ recorded in English reads in Japanese. A code this version does not know (a reco
 a newer one) or a template whose values are missing shows the English text as stored.
 
 Values are data (a source's name, a path, a helpdesk's own words) and are never translated,
-except ``capability`` (a ``Capability`` value, shown by its label) and ``without`` and
-``fix`` (the adapters' English sentences, translated where the catalog has them).
+except ``capability`` (a ``Capability`` value, shown by its label), ``without`` and those in
+``TRANSLATED`` (the adapters' English words, translated where the catalog has them).
 """
 
 from __future__ import annotations
@@ -53,12 +53,30 @@ TEMPLATES: Final[Mapping[str, str]] = {
     ),
     "customer_desk": N_("desk {desks}: the token's user is a customer there, skipped"),
     "customer_desks": N_("desks {desks}: the token's user is a customer there, skipped"),
+    "no_talk": N_(
+        "{what}: the account's Talk {why}, yet groups are voice queues; their waiting calls, "
+        "service level and handle time are unknown"
+    ),
+    "no_talk_queue_figures": N_(
+        "waiting calls: Talk's live queue figures {why}; voice queues show no waiting count"
+    ),
+    "no_talk_calls": N_(
+        "calls: Talk's call export {why}; voice service level, ASA, abandons and handle time "
+        "are unknown"
+    ),
+    "no_presence": N_(
+        "agent presence: omnichannel availability {why} and Talk's agent activity {why_talk}; "
+        "agents show no status, staffing is unknown"
+    ),
     "sla_hidden": N_("SLA of {count} request not readable (403): shown unknown"),
     "slas_hidden": N_("SLA of {count} requests not readable (403): shown unknown"),
 }
 """Every code's English template (the msgid): its placeholders are the reason's values."""
 
 WITHOUT: Final = N_("{reason}; {without}")
+
+TRANSLATED: Final = ("fix", "what", "why", "why_talk")
+"""Values that are an adapter's English words (marked ``N_`` where said), not data."""
 """A capability's reason followed by what the board shows without it."""
 
 
@@ -114,8 +132,9 @@ def _words(why: Reason, translate: Callable[[str], str]) -> str | None:
         except ValueError:
             label = shown["capability"]
         shown["capability"] = translate(label)
-    if "fix" in shown:
-        shown["fix"] = translate(shown["fix"])
+    for name in TRANSLATED:
+        if shown.get(name):
+            shown[name] = translate(shown[name])
     try:
         text = translate(template).format(**shown)
     except (KeyError, IndexError, ValueError):

@@ -84,6 +84,7 @@ from supervisor_tui.model import (
     TicketDeleted,
     TicketUpserted,
     ViewCount,
+    reasons,
 )
 
 log = logging.getLogger(__name__)
@@ -542,10 +543,9 @@ class ZendeskAdapter(PolledSource):
             await sink.emit(events, self.cursor_text())
         self._presence_limit()
 
-    def _no_talk(self, what: str) -> tuple[str, str]:
+    def _no_talk(self, what: str) -> tuple[Reason, str]:
         return (
-            f"{what}: the account's Talk {self.absent.why('talk')}, yet groups are voice "
-            "queues; their waiting calls, service level and handle time are unknown",
+            reasons.reason("no_talk", what=what, why=self.absent.why("talk")),
             N_("add Zendesk Talk, or say in group_channels which groups are not voice"),
         )
 
@@ -557,9 +557,11 @@ class ZendeskAdapter(PolledSource):
             return
         self.limit(
             Capability.PRESENCE,
-            "agent presence: omnichannel availability "
-            f"{self.absent.why('omnichannel')} and Talk's agent activity "
-            f"{self.absent.why('talk stats')}; agents show no status, staffing is unknown",
+            reasons.reason(
+                "no_presence",
+                why=self.absent.why("omnichannel"),
+                why_talk=self.absent.why("talk stats"),
+            ),
             N_(
                 "turn on omnichannel routing, or use a token whose role may read agent "
                 "availability (an admin, or a custom role with reporting rights)"
@@ -607,14 +609,13 @@ class ZendeskAdapter(PolledSource):
         """Waiting calls per voice group. Talk filters its live figures by phone number
         only, so each group's figures are the sum over the lines that route to it."""
         if not self.absent.has("talk") and self._voice_groups:
-            raise Limited(Capability.QUEUE_STATS, *self._no_talk("waiting calls"))
+            raise Limited(Capability.QUEUE_STATS, *self._no_talk(N_("waiting calls")))
         if not self.absent.has("talk") or not self._lines:
             return
         if not self.absent.has("talk stats"):
             raise Limited(
                 Capability.QUEUE_STATS,
-                f"waiting calls: Talk's live queue figures {self.absent.why('talk stats')}; "
-                "voice queues show no waiting count",
+                reasons.reason("no_talk_queue_figures", why=self.absent.why("talk stats")),
                 N_(
                     "use a token whose role may read Talk's statistics (an admin, or a custom "
                     "role with reporting rights)"
@@ -667,7 +668,7 @@ class ZendeskAdapter(PolledSource):
             try:
                 body = await self.api.get("/api/v2/incremental/tickets/cursor.json", params)
             except Forbidden:
-                self.absent.lacks("ticket export", "is for admins (403)")
+                self.absent.lacks("ticket export", N_("is for admins (403)"))
                 self.limit(
                     Capability.REPLIES,
                     N_(
@@ -994,14 +995,13 @@ class ZendeskAdapter(PolledSource):
         for each agent who took it). Where the account has no legs export, the call's own
         times end it."""
         if not self.absent.has("talk") and self._voice_groups:
-            raise Limited(Capability.CALLS, *self._no_talk("calls"))
+            raise Limited(Capability.CALLS, *self._no_talk(N_("calls")))
         if not self.absent.has("talk") or not self._voice_groups:
             return
         if not self.absent.has("talk stats"):
             raise Limited(
                 Capability.CALLS,
-                f"calls: Talk's call export {self.absent.why('talk stats')}; voice service "
-                "level, ASA, abandons and handle time are unknown",
+                reasons.reason("no_talk_calls", why=self.absent.why("talk stats")),
                 N_("use a token whose role may read Talk's statistics (an admin)"),
             )
 
@@ -1210,7 +1210,12 @@ def _when(p: Payload) -> float:
 
 
 def _status_of(exc: Unavailable) -> str:
-    return "is not allowed (403)" if isinstance(exc, Forbidden) else f"is not there ({exc.status})"
+    """Why an add-on is not there, in words the board translates (``model.reasons``)."""
+    if isinstance(exc, Forbidden):
+        return N_("is not allowed (403)")
+    return {404: N_("is not there (404)"), 410: N_("is not there (410)")}.get(
+        exc.status or 0, f"is not there ({exc.status})"
+    )
 
 
 def _digest(p: Payload) -> str:
