@@ -68,6 +68,12 @@ TEMPLATES: Final[Mapping[str, str]] = {
         "agent presence: omnichannel availability {why} and Talk's agent activity {why_talk}; "
         "agents show no status, staffing is unknown"
     ),
+    "sn_sla_clocks_off": N_("SLA clocks off: {unreadable}"),
+    "sn_presence_off": N_("presence off: {unreadable}; agents show no status with their open work"),
+    "sn_sla_definitions_off": N_(
+        "SLA definitions off: {unreadable}; targets come from each task SLA (breach time - start)"
+    ),
+    "sn_deletions_off": N_("deletions off: {unreadable}"),
     "sla_hidden": N_("SLA of {count} request not readable (403): shown unknown"),
     "slas_hidden": N_("SLA of {count} requests not readable (403): shown unknown"),
 }
@@ -76,6 +82,13 @@ TEMPLATES: Final[Mapping[str, str]] = {
 WITHOUT: Final = N_("{reason}; {without}")
 
 TRANSLATED: Final = ("fix", "what", "why", "why_talk")
+
+UNREADABLE: Final[Mapping[str, str]] = {
+    "not_found": N_("{table} not found (404)"),
+    "forbidden": N_("{table} not readable with these credentials (403, an ACL)"),
+    "invalid": N_("Invalid table {table} (its plugin is not installed)"),
+}
+"""Why a table cannot be read (a reason's ``unreadable`` value names one, ``table`` which)."""
 """Values that are an adapter's English words (marked ``N_`` where said), not data."""
 """A capability's reason followed by what the board shows without it."""
 
@@ -135,6 +148,11 @@ def _words(why: Reason, translate: Callable[[str], str]) -> str | None:
     for name in TRANSLATED:
         if shown.get(name):
             shown[name] = translate(shown[name])
+    if "unreadable" in shown:
+        unreadable = UNREADABLE.get(shown["unreadable"])
+        if unreadable is None:
+            return None
+        shown["unreadable"] = translate(unreadable).format(table=shown.get("table", "?"))
     try:
         text = translate(template).format(**shown)
     except (KeyError, IndexError, ValueError):

@@ -85,6 +85,7 @@ from supervisor_tui.model import (
     QueueStats,
     Reason,
     TicketDeleted,
+    reasons,
 )
 
 log = logging.getLogger(__name__)
@@ -513,7 +514,7 @@ class ServiceNowAdapter(PolledSource):
                 self.task("slas").enabled = False
                 self.limit(
                     Capability.SLA_CLOCKS,
-                    f"SLA clocks off: {_unreadable('task_sla', exc)}",
+                    _unreadable("sn_sla_clocks_off", "task_sla", exc),
                     N_("install SLA management, or grant the sla_manager or itil role"),
                 )
                 log.info("%s: SLA clocks cannot be read (%s)", self.name, exc)
@@ -612,8 +613,7 @@ class ServiceNowAdapter(PolledSource):
                 self.awa = False
                 self.limit(
                     Capability.PRESENCE,
-                    f"presence off: {_unreadable('awa_agent_presence', exc)}; agents show "
-                    "no status with their open work",
+                    _unreadable("sn_presence_off", "awa_agent_presence", exc),
                     N_("activate Advanced Work Assignment, or grant the awa_agent role's read"),
                 )
                 log.info("%s: %s (%s)", self.name, NO_AWA, exc)
@@ -665,8 +665,7 @@ class ServiceNowAdapter(PolledSource):
             definitions = []
             self.limit(
                 Capability.SLA_POLICIES,
-                f"SLA definitions off: {_unreadable('contract_sla', exc)}; targets come from "
-                "each task SLA (breach time - start)",
+                _unreadable("sn_sla_definitions_off", "contract_sla", exc),
                 N_("grant read on contract_sla"),
             )
         self.ctx.slas = parse.sla_definitions(definitions)
@@ -701,7 +700,7 @@ class ServiceNowAdapter(PolledSource):
             self.task("deleted").enabled = False
             self.limit(
                 Capability.DELETIONS,
-                f"deletions off: {_unreadable('sys_audit_delete', exc)}",
+                _unreadable("sn_deletions_off", "sys_audit_delete", exc),
                 N_("grant read on sys_audit_delete (an admin table)"),
             )
             log.info("%s: deletions cannot be seen (%s)", self.name, exc)
@@ -826,13 +825,15 @@ def _no_such_table(exc: Exception) -> bool:
     return isinstance(exc, ApiError) and exc.status == 400 and "Invalid table" in str(exc)
 
 
-def _unreadable(table: str, exc: ApiError) -> str:
-    """Why a table cannot be read, in a few words."""
+def _unreadable(code: str, table: str, exc: ApiError) -> Reason:
+    """A figure off because a table cannot be read, and why in a few words."""
     if isinstance(exc, NotFound):
-        return f"{table} not found (404)"
-    if _forbidden(exc):
-        return f"{table} not readable with these credentials (403, an ACL)"
-    return f"Invalid table {table} (its plugin is not installed)"
+        why = "not_found"
+    elif _forbidden(exc):
+        why = "forbidden"
+    else:
+        why = "invalid"
+    return reasons.reason(code, table=table, unreadable=why)
 
 
 def _forbidden(exc: Exception) -> bool:
