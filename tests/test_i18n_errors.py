@@ -335,3 +335,17 @@ def test_check_says_what_an_agent_s_token_lacks_in_the_language(
         assert "→" in line, line  # each with its fix
         for english in ENGLISH_IN_LIMITS:
             assert english not in line, (english, line)
+
+
+def test_a_command_line_the_language_cannot_be_read_from_is_said_once_in_the_locale_s(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--lang`` without its value: the early read of the language gives up quietly, and the
+    command's own parser says what is wrong, once, in the locale's language."""
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "ja_JP.UTF-8")
+    code, out, err = run_cli(["check", "--lang"], capsys)
+    assert code == 2 and out == ""
+    assert err.count("エラー") == 1 and "引数 --lang: 引数が 1 つ必要です" in err
+    assert err.startswith("使い方: supervisor-tui check"), err

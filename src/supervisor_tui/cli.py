@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, get_args
+from typing import TYPE_CHECKING, NoReturn, get_args
 
 from supervisor_tui import __version__, i18n
 from supervisor_tui.adapters.base import SourceSetupError
@@ -1223,10 +1223,19 @@ def _configured_language(args: argparse.Namespace) -> str | None:
     return language if isinstance(language, str) else None
 
 
+class _EarlyParser(argparse.ArgumentParser):
+    """Reads ``--lang`` and ``-c`` only, and never prints or exits: whatever it cannot read
+    is left to the full parser (argparse calls ``error`` on some paths despite
+    ``exit_on_error=False``, an ambiguous option among them)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise argparse.ArgumentError(None, message)
+
+
 def _early_language(argv: list[str] | None) -> str | None:
     """``--lang``, else the language of the config given with ``-c``, read from the command
     line before the parser is built: its help and its errors are then in that language."""
-    early = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    early = _EarlyParser(add_help=False, exit_on_error=False)
     early.add_argument("--lang")
     early.add_argument("-c", "--config", type=Path)
     try:
