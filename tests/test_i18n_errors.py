@@ -349,3 +349,23 @@ def test_a_command_line_the_language_cannot_be_read_from_is_said_once_in_the_loc
     assert code == 2 and out == ""
     assert err.count("エラー") == 1 and "引数 --lang: 引数が 1 つ必要です" in err
     assert err.startswith("使い方: supervisor-tui check"), err
+
+
+def test_check_json_stays_english_for_scripts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    token = tmp_path / "token"
+    token.write_text("CANARY-i18n-json-77aa\n")
+    token.chmod(0o644)
+    config = tmp_path / "floor.toml"
+    config.write_text(
+        "[display]\nlanguage = 'ja'\n[[sources]]\nname = 'zd'\nkind = 'zendesk'\n"
+        f"subdomain = 'acme'\nemail = 'bot@example.com'\ntoken_file = '{token}'\n"
+    )
+    config.chmod(0o600)
+    code, out, _err = run_cli(["check", "-c", str(config), "--json"], capsys)
+    assert code == 1
+    (source,) = json.loads(out)["sources"]
+    assert "can be read by others (mode 644); run: chmod 600" in source["error"]

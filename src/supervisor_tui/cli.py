@@ -815,6 +815,8 @@ def _check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if not config.sources:
         raise ConfigError(_("{path}: no [[sources]] to check").format(path=args.config))
+    if args.json:
+        i18n.use("en")  # for scripts, as the log: the same words on every floor
     result = asyncio.run(check_all(config))
     if args.json:
         print(json.dumps(result, indent=2))
