@@ -10,7 +10,15 @@ from itertools import count
 from typing import Any
 
 from supervisor_tui.core.projection import FloorState
-from supervisor_tui.model import Event, HealthState, Limit, NewEvent, Payload, SourceHealth
+from supervisor_tui.model import (
+    Event,
+    HealthState,
+    Limit,
+    NewEvent,
+    Payload,
+    Reason,
+    SourceHealth,
+)
 from supervisor_tui.store import SQLiteStore
 
 _seq = count(1)
@@ -59,6 +67,7 @@ class StoreSink:
         budget_left: float | None = None,
         poll_interval_s: float | None = None,
         limits: Sequence[Limit] = (),
+        said: Reason | None = None,
     ) -> None:
         now = self.clock()
         payload = SourceHealth(
@@ -67,6 +76,7 @@ class StoreSink:
             retry_at=retry_at,
             budget_left=budget_left,
             limits=tuple(limits),
+            said=said,
             at=now,
         )
         self.health_reports.append(payload)

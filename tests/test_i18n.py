@@ -66,7 +66,7 @@ def test_every_message_has_a_translation_in_every_catalog(language: str) -> None
         str(msgid): m
         for m in catalog
         if m.id and not m.fuzzy
-        for msgid in (m.id if isinstance(m.id, tuple) else (m.id,))
+        for msgid in (m.id if isinstance(m.id, tuple) else (m.id,))  # a plural: both forms
     }
     missing = {
         msgid: where

@@ -4,6 +4,12 @@ matters at 3 a.m.
 A file only its owner can read (0600, also each file rotation starts), rotated by size, in
 plain text or JSON lines. Text from a helpdesk or a terminal may be quoted in a message, so
 control characters are escaped: a ticket title cannot forge a line of its own.
+
+The log stays in English whatever the floor's language (``--lang``, ``[display] language``):
+it is for operators, their grep and their alerting rules, and a line must read the same on
+every floor. What a user reads on screen or on a command's output is translated instead
+(``supervisor_tui.i18n``); a source's health reason is logged in English and shown in the
+board's language (``model.reasons``).
 """
 
 from __future__ import annotations

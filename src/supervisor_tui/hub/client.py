@@ -31,6 +31,7 @@ from supervisor_tui.core.projection import Escalation, FloorState
 from supervisor_tui.core.snapshot import thaw
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.hub.protocol import TICK_S, ProtocolError, decode, event_from_wire
+from supervisor_tui.i18n import _
 from supervisor_tui.model import Event
 from supervisor_tui.store import StoreError
 from supervisor_tui.store.base import Listener
@@ -383,19 +384,33 @@ async def wait_for_hub(
             said_retry = retry_at
             attempts += 1
             wait = max(0.0, retry_at - client.clock())
+            said = _(
+                "cannot reach {url} ({error}), attempt {attempt}; trying again in {seconds} s "
+                "(Ctrl-C to stop)"
+            )
             say(
-                f"cannot reach {client.url} ({client.last_error or 'no reply'}), "
-                f"attempt {attempts}; trying again in {math.ceil(wait)} s (Ctrl-C to stop)"
+                said.format(
+                    url=client.url,
+                    error=client.last_error or _("no reply"),
+                    attempt=attempts,
+                    seconds=math.ceil(wait),
+                )
             )
         if give_up_after_s is not None and time.monotonic() - start > give_up_after_s:
+            said = _("no answer from {url} after {seconds} s ({attempts} attempts; last: {error})")
             raise TimeoutError(
-                f"no answer from {client.url} after {give_up_after_s:.0f} s "
-                f"({attempts} attempts; last: {client.last_error or 'no reply'})"
+                said.format(
+                    url=client.url,
+                    seconds=f"{give_up_after_s:.0f}",
+                    attempts=attempts,
+                    error=client.last_error or _("no reply"),
+                )
             )
         if client._task is not None and client._task.done() and not client.welcomed.is_set():
             if client.refused:
                 raise HubRefused(client.refused)
-            raise TimeoutError(f"the link to {client.url} ended: {client.last_error or '?'}")
+            said = _("the link to {url} ended: {error}")
+            raise TimeoutError(said.format(url=client.url, error=client.last_error or "?"))
         await asyncio.sleep(poll_s)
 
 

@@ -32,8 +32,10 @@ from supervisor_tui.model import (
     HealthState,
     Limit,
     NewEvent,
+    Reason,
     SourceHealth,
     WriteBackResult,
+    reasons,
 )
 from supervisor_tui.store import SQLiteStore, Store, StoreError
 from supervisor_tui.store.base import OUTBOX_CLAIM_S, OutboxItem, WriterLease, holder_name
@@ -80,6 +82,7 @@ class _SourceSink:
         budget_left: float | None = None,
         poll_interval_s: float | None = None,
         limits: Sequence[Limit] = (),
+        said: Reason | None = None,
     ) -> None:
         now = self._collector.clock()
         self._collector.log_health(self._name, state, reason, retry_at, limits)
@@ -90,6 +93,7 @@ class _SourceSink:
             budget_left=budget_left,
             poll_interval_s=poll_interval_s,
             limits=tuple(limits),
+            said=said,
             ticket_url=self._collector.ticket_pages.get(self._name, ""),
             at=now,
         )
@@ -112,7 +116,8 @@ class _SourceSink:
             log.error(
                 "%s: could not quarantine a bad %s payload (%s): %s", self._name, kind, reason, exc
             )
-        await self.health(HealthState.DEGRADED, f"bad payload quarantined: {reason[:120]}")
+        said = reasons.reason("quarantined", detail=reason[:120])
+        await self.health(HealthState.DEGRADED, reasons.english(said), said=said)
 
 
 class Collector:
@@ -286,7 +291,8 @@ class Collector:
             reason = f"{type(exc).__name__}: {exc}"[:200]
             log.error("adapter %s stopped: %s", adapter.name, reason)
             with contextlib.suppress(Exception):
-                await sink.health(HealthState.DOWN, f"adapter stopped: {reason}")
+                said = reasons.reason("adapter_stopped", detail=reason)
+                await sink.health(HealthState.DOWN, reasons.english(said), said=said)
 
     async def _writer(self) -> None:
         assert self._queue is not None

@@ -19,6 +19,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from supervisor_tui.i18n import _
 from supervisor_tui.model import Event, NewEvent
 from supervisor_tui.store.base import (
     OUTBOX_CLAIM_S,
@@ -143,7 +144,7 @@ class SQLiteStore(LocalFeed):
         self._query_timed_out = False
         if read_only:
             if not self.path.is_file():
-                raise StoreError(f"{self.path}: no such file")
+                raise StoreError(_("{path}: no such file").format(path=self.path))
             _refuse_shared(self.path)
             self._reader = self._connect(uri=_read_only_uri(self.path))
             try:

@@ -19,6 +19,7 @@ from supervisor_tui.core.freshness import (
 from supervisor_tui.core.projection import SourceView
 from supervisor_tui.i18n import N_, _
 from supervisor_tui.model import HealthState
+from supervisor_tui.model.reasons import source_reason
 from supervisor_tui.widgets.bar import Bar
 from supervisor_tui.widgets.lines import cut
 
@@ -154,7 +155,7 @@ def _source_text(source: SourceView, condition: SourceCondition, now: float, lev
         if level == 2 and troubled and source.reason:
             # the reason is what a source in trouble has to say, more than its age
             text.append(" · ")
-            text.append(Text(cut(source.reason, REASON_CELLS), style=style))
+            text.append(Text(cut(source_reason(source), REASON_CELLS), style=style))
         elif age_text:
             text.append(f" {age_text}", "dim")
         if level == 2 and source.limits:
@@ -175,7 +176,7 @@ def _source_text(source: SourceView, condition: SourceCondition, now: float, lev
             text.append(" · " + _("newest {age} ago").format(age=age_text), "dim")
     if source.state in (HealthState.DEGRADED, HealthState.DOWN) and source.reason:
         text.append(" · ")
-        text.append(Text(source.reason, style=style))
+        text.append(Text(source_reason(source), style=style))
     if source.limits:
         # capabilities this account lacks: their figures show as unknown on the board
         if brief:
