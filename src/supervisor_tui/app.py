@@ -26,6 +26,7 @@ from supervisor_tui.core.feed import FloorFeed, LocalFloor
 from supervisor_tui.core.replay import ReplayPlayer
 from supervisor_tui.core.training import TrainingSession
 from supervisor_tui.hub.collector import Collector
+from supervisor_tui.i18n import _
 from supervisor_tui.playback import ReplayController
 from supervisor_tui.screens.board import BoardScreen, FloorSettings
 from supervisor_tui.themes import use_theme
@@ -42,12 +43,21 @@ class FloorCommands(Provider):
         board = app.board
         for entry in board.ACTIONS:
             if entry.palette is not None and board.offers(entry):
-                yield entry.palette, entry.palette_help, partial(board.run_action, entry.action)
-        yield "Filter: all queues", "show the whole floor", partial(board.set_queue_filter, None)
+                yield (
+                    _(entry.palette),
+                    _(entry.palette_help) if entry.palette_help else "",
+                    partial(board.run_action, entry.action),
+                )
+        yield (
+            _("Filter: all queues"),
+            _("show the whole floor"),
+            partial(board.set_queue_filter, None),
+        )
         for queue in board.state.queues.values():
             yield (
-                f"Filter: {escape_markup(queue.name)}",  # a helpdesk's name is text
-                f"only {escape_markup(queue.queue_id)}",
+                # a helpdesk's name is text
+                _("Filter: {queue}").format(queue=escape_markup(queue.name)),
+                _("only {queue}").format(queue=escape_markup(queue.queue_id)),
                 partial(board.set_queue_filter, queue.queue_id),
             )
 
