@@ -3,6 +3,7 @@ about it (raised, stepped up, acked, noted, snoozed, resolved, reopened) with wh
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from textual.widgets import Static
 from supervisor_tui.core import fmt
 from supervisor_tui.core.projection import Escalation
 from supervisor_tui.i18n import N_, _
+from supervisor_tui.model import Severity
 from supervisor_tui.screens.prompt import Dialog
 
 
@@ -42,7 +44,8 @@ def detail_text(
     head.append(Text(view.now_title, style="bold"))
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="dim", no_wrap=True)
-    facts.add_column()
+    # a run without spaces (a Chinese or Japanese sentence, a URL) folds by cells, never cut off
+    facts.add_column(overflow="fold")
     raised_title = esc.history[0][1].split(": ", 1)[-1] if esc.history else esc.title
     facts.add_row(
         _("raised"),
@@ -67,8 +70,10 @@ def detail_text(
     facts.add_row(_("rule"), Text(esc.rule_id))
     history = Table.grid(padding=(0, 2))
     history.add_column(style="dim", no_wrap=True)
-    history.add_column()
-    entries: list[tuple[float, Text]] = [(at, Text(what)) for at, what in esc.history]
+    history.add_column(overflow="fold")
+    entries: list[tuple[float, Text]] = [
+        (at, Text(history_words(what))) for at, what in esc.history
+    ]
     entries += [
         (at, Text(_("note by {name}: {note}").format(name=by, note=note)))
         for at, by, note in esc.notes
@@ -96,6 +101,36 @@ def detail_text(
             _write_backs(esc, clock_of),
         ]
     return blocks
+
+
+SEVERITY_WORDS: dict[str, str] = {
+    Severity.WARNING: N_("warning"),
+    Severity.CRITICAL: N_("critical"),
+}
+_RAISED = re.compile(
+    r"(?:(raised|reopened), )?(" + "|".join(map(re.escape, SEVERITY_WORDS)) + r"): (.*)", re.DOTALL
+)
+_RESOLVED = re.compile(r"resolved by (.+?): (.*)", re.DOTALL)
+
+
+def history_words(what: str) -> str:
+    """A history entry in the floor's language. The projection words them in English (the
+    rules read them back, and a hub's snapshot carries them to terminals in any language):
+    its four shapes are put into the language here; any other entry is shown as it is."""
+    if raised := _RAISED.fullmatch(what):
+        how, severity, title = raised.groups()
+        said = {
+            "raised": _("raised, {severity}: {title}"),
+            "reopened": _("reopened, {severity}: {title}"),
+            None: _("{severity}: {title}"),
+        }[how]
+        return said.format(severity=_(SEVERITY_WORDS[severity]), title=title)
+    if resolved := _RESOLVED.fullmatch(what):
+        who, reason = resolved.groups()
+        if who == "the rules":
+            return _("resolved by the rules: {reason}").format(reason=reason)
+        return _("resolved by {name}: {reason}").format(name=who, reason=reason)
+    return what
 
 
 def _page(url: str | None, source: str | None) -> Text:
@@ -136,7 +171,7 @@ def _write_backs(esc: Escalation, clock_of: Callable[[float], str]) -> Table | T
     table.add_column(style="dim", no_wrap=True)
     table.add_column(no_wrap=True)
     table.add_column(no_wrap=True)
-    table.add_column()
+    table.add_column(overflow="fold")
     for wb in esc.write_backs:
         look = WRITE_BACK_LOOK.get(wb.state)
         word, style = (f"{look[0]} {_(look[1])}", look[2]) if look else (wb.state, "")

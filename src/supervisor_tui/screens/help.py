@@ -116,12 +116,13 @@ class HelpScreen(Dialog):
     def compose(self) -> ComposeResult:
         keys = Table.grid(padding=(0, 2))
         keys.add_column(style="bold cyan", no_wrap=True)
-        keys.add_column()
+        # a run without spaces (a Chinese or Japanese sentence) folds by cells, never cut off
+        keys.add_column(overflow="fold")
         for key, description in self.keys:
             keys.add_row(key, _(description))
         figures = Table.grid(padding=(0, 2))
         figures.add_column(style="bold", no_wrap=True)
-        figures.add_column()
+        figures.add_column(overflow="fold")
         for name, meaning, formulas in FIGURES:
             figures.add_row(_(name), figure_meaning(meaning, formulas))
         with VerticalScroll():
@@ -138,7 +139,7 @@ class HelpScreen(Dialog):
                 )
                 limits = Table.grid(padding=(0, 2))
                 limits.add_column(style="bold", no_wrap=True)
-                limits.add_column()
+                limits.add_column(overflow="fold")
                 for source, limit in self.limits:
                     why = Text(limit.reason)  # the helpdesk's words are data, never markup
                     if limit.fix:
