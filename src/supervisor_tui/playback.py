@@ -90,9 +90,9 @@ class ReplayController:
         # "replay" leads: the top bar puts its own word for it in the floor's language
         what = "replay · " + _("training") if self.training is not None else "replay"
         if player.decision is not None:
-            return f"{what} · {_('decision point')}"
+            return what + " · " + _("decision point")
         if not player.playing:
-            return f"{what} {_('paused')}"
+            return what + " " + _("paused")
         return f"{what} {player.speed:.0f}x"
 
     # -- playing --------------------------------------------------------------------------

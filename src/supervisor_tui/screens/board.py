@@ -26,7 +26,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from supervisor_tui import actions
 from supervisor_tui.actions import BoardAction, Mode, Selection
@@ -68,6 +68,7 @@ from supervisor_tui.widgets import (
     TimelineBar,
     TopBar,
 )
+from supervisor_tui.widgets.footer import BoardFooter
 from supervisor_tui.widgets.freshness import OUT_OF_DATE_WORD
 from supervisor_tui.widgets.queuetable import QueueRow, QueueTable
 from supervisor_tui.widgets.topbar import TopLine, clock_text
@@ -245,7 +246,7 @@ class BoardScreen(Screen[None]):
             yield self.replay.score_line
             yield self.timeline
         yield self.freshness
-        yield Footer()
+        yield BoardFooter()
 
     def _ring_bell(self) -> None:
         self.app.bell()

@@ -62,7 +62,7 @@ def summary(scenario: Scenario, results: list[QueueWhatIf], names: dict[str, str
             continue
         rows = ", ".join(
             f"{_when(r.label)} {_sl(r.sl_before)}→{_sl(r.sl_after)}"
-            + (f" ({_('ASA')} {_asa(r.asa_after_s)})" if r.label == "now" else "")
+            + (" (" + _("ASA") + f" {_asa(r.asa_after_s)})" if r.label == "now" else "")
             for r in q.rows
         )
         parts.append(_("{queue}: SL {rows}.").format(queue=q.name, rows=rows))

@@ -1,0 +1,31 @@
+"""The board's footer: Textual's, without a key half hidden under the palette's key."""
+
+from __future__ import annotations
+
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+
+class BoardFooter(Footer):
+    """Textual lays out the keys that do not fit under the command palette's key (docked
+    right), and its compositor then cuts the palette key's text where a key under it ends:
+    a wide character there (コマンド, 命令) is split and lost. Here a key that does not fit
+    beside the palette's key is hidden whole instead, so nothing lies under it."""
+
+    async def recompose(self) -> None:
+        await super().recompose()
+        self.call_after_refresh(self._hide_what_does_not_fit)
+
+    def on_resize(self) -> None:
+        for key in self.query(FooterKey):
+            key.display = True
+        self.call_after_refresh(self._hide_what_does_not_fit)
+
+    def _hide_what_does_not_fit(self) -> None:
+        palette = [key for key in self.query(FooterKey) if key.has_class("-command-palette")]
+        if not palette:
+            return
+        edge = palette[0].region.x
+        for key in self.query(FooterKey):
+            if key is not palette[0] and key.region.right > edge:
+                key.display = False
