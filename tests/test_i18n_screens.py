@@ -23,7 +23,7 @@ from supervisor_tui import i18n
 from supervisor_tui.app import SupervisorApp
 from supervisor_tui.core.feed import LINK_LIVE, hub_words
 from supervisor_tui.core.freshness import BoardStatus, board_status
-from supervisor_tui.core.training import Decision, RecordedAction
+from supervisor_tui.core.training import Decision, RecordedAction, TrainingSession
 from supervisor_tui.screens.board import snooze_choice
 from supervisor_tui.screens.detail import EscalationDetail, history_words
 from supervisor_tui.screens.help import HelpScreen
@@ -201,6 +201,11 @@ async def test_the_training_line_and_the_history_speak_the_language(lang: str) -
         two = i18n.ngettext("{count} decision", "{count} decisions", 2).format(count=2)
         assert two in said and i18n._("snooze") in said and i18n._("ack") in said, said
         assert not re.search(r"\b(Score|you chose|recorded supervisor|decisions)\b", said), said
+        card = TrainingSession("Kim", "shift.db").to_markdown()
+        assert i18n._("Training score card: {trainee}").format(trainee="Kim") in card, card
+        assert not re.search(
+            r"\b(Score|Recording|Decision points|escalation|recorded supervisor|needed)\b", card
+        ), card
         for entry in ("raised, critical: Chat SL 41%", "resolved by the rules: cleared"):
             worded = history_words(entry)
             assert not re.search(r"\b(raised|critical|resolved by)\b", worded), worded

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from supervisor_tui.core import fmt
-from supervisor_tui.core.training import Decision
+from supervisor_tui.core.training import Decision, action_word
 from supervisor_tui.i18n import N_, _, ngettext
 
 START_HINT = N_(
@@ -18,17 +18,6 @@ START_HINT = N_(
 )
 CHOICES = N_("a ack · s snooze · r resolve · space let it go")
 """The keys at a decision point (the board's own keys: the words only are translated)."""
-ACTION_WORDS = {
-    "ack": N_("ack"),
-    "snooze": N_("snooze"),
-    "resolve": N_("resolve"),
-    "none": N_("let it go"),
-}
-"""A decision's action (training's words) as the line says it."""
-
-
-def action_word(action: str) -> str:
-    return _(ACTION_WORDS.get(action, action))
 
 
 class ScoreLine(Static):
