@@ -5,6 +5,10 @@ from __future__ import annotations
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
+LAYOUT_TRIES = 20
+"""Refreshes to wait for new keys to be laid out (a footer beneath a dialog is laid out
+when its screen is next drawn, not when its keys change)."""
+
 
 class BoardFooter(Footer):
     """Textual lays out the keys that do not fit under the command palette's key (docked
@@ -14,18 +18,23 @@ class BoardFooter(Footer):
 
     async def recompose(self) -> None:
         await super().recompose()
-        self.call_after_refresh(self._hide_what_does_not_fit)
+        self.call_after_refresh(self._hide_what_does_not_fit, LAYOUT_TRIES)
 
     def on_resize(self) -> None:
         for key in self.query(FooterKey):
             key.display = True
-        self.call_after_refresh(self._hide_what_does_not_fit)
+        self.call_after_refresh(self._hide_what_does_not_fit, LAYOUT_TRIES)
 
-    def _hide_what_does_not_fit(self) -> None:
-        palette = [key for key in self.query(FooterKey) if key.has_class("-command-palette")]
+    def _hide_what_does_not_fit(self, tries: int) -> None:
+        keys = list(self.query(FooterKey))
+        palette = [key for key in keys if key.has_class("-command-palette")]
         if not palette:
             return
+        if any(key.display and not key.region.width for key in keys):
+            if tries > 0:  # not laid out yet: look again after the next refresh
+                self.call_after_refresh(self._hide_what_does_not_fit, tries - 1)
+            return
         edge = palette[0].region.x
-        for key in self.query(FooterKey):
+        for key in keys:
             if key is not palette[0] and key.region.right > edge:
                 key.display = False
