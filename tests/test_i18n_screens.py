@@ -7,7 +7,6 @@ where every character takes two cells and a sentence has no spaces to wrap at.""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +33,9 @@ from supervisor_tui.widgets.scoreline import ScoreLine
 
 from .conftest import FakeClock
 from .test_app import wait_for
+from .test_i18n_board import LANGUAGES, language  # noqa: F401 (fixture)
 from .test_snapshots import NOW, board_app, floor_file, settle  # noqa: F401 (fixture)
 
-LANGUAGES = ["vi", "zh", "ja", "uk"]
 SIZE = (80, 24)
 ENGLISH = re.compile(
     r"\b(Keys|Figures|contacts|Acknowledge|optional|confirm|cancel|Cancel|History|"
@@ -48,13 +47,6 @@ ENGLISH = re.compile(
 """Words of the dialogs' own English (the floor's data, queue names, ticket subjects and the
 rules' titles, stay as recorded; acronyms such as SL, ASA, AHT and Erlang C are the same in
 every language, per docs/glossary.md)."""
-
-
-@pytest.fixture(params=LANGUAGES)
-def language(request: pytest.FixtureRequest) -> Iterator[str]:
-    assert i18n.use(request.param) == request.param
-    yield request.param
-    i18n.use("en")
 
 
 def data_words(app: SupervisorApp) -> list[str]:
@@ -98,7 +90,7 @@ def english_left(app: SupervisorApp, text: str) -> list[str]:
 async def test_every_dialog_speaks_the_language_and_fits(
     floor_file: Path,  # noqa: F811 (fixture)
     tmp_path: Path,
-    language: str,
+    language: str,  # noqa: F811 (fixture)
 ) -> None:
     app = board_app(floor_file, tmp_path, FakeClock(NOW))
     async with app.run_test(size=SIZE) as pilot:
