@@ -15,6 +15,7 @@ from supervisor_tui.actions import Mode
 from supervisor_tui.core.bell import CritBell
 from supervisor_tui.core.projection import Escalation, FloorState
 from supervisor_tui.core.replay import Mark, ReplayPlayer, parse_hms
+from supervisor_tui.core.rules import title_words
 from supervisor_tui.core.training import Decision, RecordedAction, TrainingSession
 from supervisor_tui.i18n import _
 from supervisor_tui.model import (
@@ -218,7 +219,7 @@ class ReplayController:
             recorded = self._recorded.get(raised.escalation_id, RecordedAction("none", None))
             training.stop(player.decision, raised, recorded, time.monotonic())
             self._started = True
-            self.score_line.show_decision(raised.title, self._score())
+            self.score_line.show_decision(title_words(raised.title), self._score())
 
     def act(self, board: Board, esc: Escalation, action: str, text: str, by: str) -> None:
         """A trainee's action: shown on the board, scored, never written to the recording."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from supervisor_tui.core import fmt
 from supervisor_tui.core.files import write_private
 from supervisor_tui.core.replay import Mark, Recording
+from supervisor_tui.core.rules import title_words
 from supervisor_tui.i18n import N_, _, pgettext
 from supervisor_tui.model import (
     EscalationAcked,
@@ -385,7 +386,7 @@ class TrainingSession:
                 figures = "– | – | " + _("not scored")
             cells = [
                 str(i),
-                fmt.md_escape(d.title),
+                fmt.md_escape(title_words(d.title)),
                 _(COURSE_WORDS[rec.course]) if rec.course else _("not seen"),
                 needed,
                 fmt.md_escape(you),

@@ -707,7 +707,9 @@ class BoardScreen(Screen[None]):
         if saved:
             self.feed.select_next_open(esc.escalation_id)
         if saved and self.replay is None:
-            self.say(_("Acked: {title}").format(title=esc.title), title=_("Ack saved"))
+            self.say(
+                _("Acked: {title}").format(title=self.feed.title_of(esc)), title=_("Ack saved")
+            )
 
     @work(exclusive=True, group="command")
     async def action_note(self) -> None:

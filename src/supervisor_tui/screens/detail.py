@@ -17,6 +17,7 @@ from textual.widgets import Static
 
 from supervisor_tui.core import fmt
 from supervisor_tui.core.projection import Escalation
+from supervisor_tui.core.rules import title_words
 from supervisor_tui.i18n import N_, _
 from supervisor_tui.model import Severity
 from supervisor_tui.screens.prompt import Dialog
@@ -46,7 +47,7 @@ def detail_text(
     facts.add_column(style="dim", no_wrap=True)
     # a run without spaces (a Chinese or Japanese sentence, a URL) folds by cells, never cut off
     facts.add_column(overflow="fold")
-    raised_title = esc.history[0][1].split(": ", 1)[-1] if esc.history else esc.title
+    raised_title = title_words(esc.history[0][1].split(": ", 1)[-1] if esc.history else esc.title)
     facts.add_row(
         _("raised"),
         _("{clock} ({duration} ago)").format(
@@ -124,11 +125,11 @@ def history_words(what: str) -> str:
             "reopened": _("reopened, {severity}: {title}"),
             None: _("{severity}: {title}"),
         }[how]
-        return said.format(severity=_(SEVERITY_WORDS[severity]), title=title)
+        return said.format(severity=_(SEVERITY_WORDS[severity]), title=title_words(title))
     if resolved := _RESOLVED.fullmatch(what):
         who, reason = resolved.groups()
         if who == "the rules":
-            return _("resolved by the rules: {reason}").format(reason=reason)
+            return _("resolved by the rules: {reason}").format(reason=title_words(reason))
         return _("resolved by {name}: {reason}").format(name=who, reason=reason)
     return what
 
