@@ -280,9 +280,9 @@ class _Fold:
         self.surveys_superseded = 0
         """Answers for a ticket that has a later one (or the same one brought twice)."""
         self._bare: dict[str, _Ticket] | None = None
-        self._period_cache: tuple[FloorTargets, float, float, str] | None = None
-        """The last period looked up: its settings, the instants it holds [lo, hi), its key
-        (a strftime an event costs more than the rest of its fold)."""
+        self._period_cache: list[tuple[FloorTargets, float, float, str]] = []
+        """The periods looked up lately: their settings, the instants each holds [lo, hi),
+        its key (a strftime an event cost more than the rest of its fold)."""
         # Time on the floor is integrated lazily: the span is walked in pieces (split at
         # half hours, the window's edges and event times, as it always was), and pieces in
         # the same period and half hour form one "stretch" whose figures are added only when
@@ -304,21 +304,24 @@ class _Fold:
     def period_of(self, t: float) -> str:
         """``period_key`` at ``t`` by the settings then, remembering the period's bounds."""
         floor = self.floor_at(t)
-        cached = self._period_cache
-        if cached is not None and cached[0] is floor and cached[1] <= t < cached[2]:
-            return cached[3]
+        for cached in self._period_cache:
+            if cached[0] is floor and cached[1] <= t < cached[2]:
+                return cached[3]
         key = period_key(t, self.grouping, floor)
         try:
             lo, hi, _ = period_bounds(key, self.grouping, floor)
         except (OverflowError, ValueError, OSError):
             return key  # a period at the edge of what a datetime holds: not cached
-        # kept only when its bounds and the key agree (a clock change at midnight may not)
+        # kept only when its bounds and the key agree (a clock change at midnight may not);
+        # a microsecond off each edge, as the clock rounds to microseconds
+        lo, hi = lo + 1e-6, hi - 1e-6
         if (
             lo <= t < hi
             and period_key(lo, self.grouping, floor) == key
-            and period_key(math.nextafter(hi, -math.inf), self.grouping, floor) == key
+            and period_key(hi, self.grouping, floor) == key
         ):
-            self._period_cache = (floor, lo, hi, key)
+            # a few kept: an event's own day and the days its SLA clocks fall due on
+            self._period_cache = [(floor, lo, hi, key), *self._period_cache[:7]]
         return key
 
     def in_span(self, t: float) -> bool:
@@ -347,7 +350,7 @@ class _Fold:
             if kind == "floor.settings" and state.targets is not (self.settings_in_force[-1]):
                 self.settings_times.append(max(t, self.settings_times[-1]))
                 self.settings_in_force.append(state.targets)
-                self._period_cache = None
+                self._period_cache = []
                 self._stretch_key = ("", 0)  # the next piece looks its period up again
         self._end_stretch()
         for queue in self.state.queues.values():
