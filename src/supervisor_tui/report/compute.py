@@ -75,6 +75,22 @@ from supervisor_tui.report.model import (
 HALF_HOUR_S = 1800
 _STAFFING_KINDS = frozenset(("agent.state", "agent.upserted", "queue.upserted"))
 """The events that may change an agent's state, a queue's staffing or whether it is known."""
+_TICKET_KINDS = frozenset(
+    c.KIND for c in (TicketUpserted, SurveyAnswered, TicketDeleted, SlaChanged)
+)
+_COUNTED_KINDS = frozenset(
+    c.KIND
+    for c in (
+        ContactOffered,
+        ContactAnswered,
+        ContactAbandoned,
+        ContactEnded,
+        EscalationRaised,
+        EscalationAcked,
+        EscalationResolved,
+    )
+)
+"""What a period counts of the events in it, besides their number."""
 REPEAT_WINDOW_S = 7 * 86_400
 """A ticket from a requester who opened another within this long before is a repeat contact."""
 MAX_SPAN_DAYS = 400
@@ -615,19 +631,21 @@ class _Fold:
     # what each event adds to the period it falls in
     def _account(self, event: Event, t: float) -> None:
         p = event.payload
+        kind = p.KIND  # one look at the kind: most events are none of those below
         # facts kept whatever the window: a ticket's life, SLA clocks, escalations
-        if isinstance(p, TicketUpserted):
-            self._ticket(event, p, t)
-            return
-        if isinstance(p, SurveyAnswered):
-            source = event.source
-            self.surveys.append((t, f"{source}/{p.ticket_id}", p.ticket_id, p.score))
-        if isinstance(p, TicketDeleted):
-            self.tickets.pop(f"{event.source}/{p.ticket_id}", None)
-        elif isinstance(p, SlaChanged):
-            self._sla(event, p, t)
+        if kind in _TICKET_KINDS:
+            if isinstance(p, TicketUpserted):
+                self._ticket(event, p, t)
+                return
+            if isinstance(p, SurveyAnswered):
+                source = event.source
+                self.surveys.append((t, f"{source}/{p.ticket_id}", p.ticket_id, p.score))
+            if isinstance(p, TicketDeleted):
+                self.tickets.pop(f"{event.source}/{p.ticket_id}", None)
+            elif isinstance(p, SlaChanged):
+                self._sla(event, p, t)
         acc = self._seen(t)
-        if acc is None:
+        if acc is None or kind not in _COUNTED_KINDS:
             return
         if isinstance(p, ContactOffered | ContactAnswered | ContactAbandoned | ContactEnded):
             targets = self.state.targets.for_queue(p.queue_id)
