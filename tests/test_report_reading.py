@@ -14,12 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.model import AgentState, Event
-from supervisor_tui.report.compute import _Timeline, compute, merged
+from supervisor_tui.report.compute import _STAFFING_KINDS, _Timeline, compute, merged
 from supervisor_tui.store import PostgresStore, SQLiteStore, StoreCorrupt, every_event
 
-from .conftest import simulate
+from .conftest import simulate, targets
 from .pg import new_schema
 
 EXAMPLES = 60
@@ -99,7 +100,8 @@ operation = st.one_of(
 def test_a_compact_timeline_reads_as_its_list(
     ops: list[tuple[str, tuple[float, AgentState]]],
 ) -> None:
-    compact, plain = _Timeline(), []
+    compact = _Timeline()
+    plain: list[tuple[float, AgentState]] = []
     for op, value in ops:
         for timeline in (compact, plain):
             if op == "append":
@@ -115,3 +117,31 @@ def test_a_compact_timeline_reads_as_its_list(
         if plain:
             assert compact[0] == plain[0] and compact[-1] == plain[-1]
             assert compact[1:] == plain[1:]
+
+
+def test_only_the_staffing_kinds_change_what_the_report_integrates_lazily() -> None:
+    """The report adds an agent's time in state and a queue's staffing only before the events
+    that may change them (``_STAFFING_KINDS``): any other event that changed an agent's state
+    or queues, a queue's channel or staffing would be counted wrongly, with no error."""
+
+    def integrated(state: FloorState) -> tuple[object, ...]:
+        return (
+            {a.agent_id: (a.state, a.queue_ids) for a in state.agents.values()},
+            {q.queue_id: q.channel for q in state.queues.values()},
+            dict(state.staffed),
+        )
+
+    state = FloorState(targets())
+    kinds_seen = set()
+    for n, new in enumerate(simulate(5, 2 * 3600.0), 1):
+        event = Event(seq=n, **new.model_dump(exclude={"payload"}), payload=new.payload)
+        kinds_seen.add(event.kind)
+        before = integrated(state)
+        state.apply(event)
+        if event.kind not in _STAFFING_KINDS:
+            # a new queue or agent may appear (the report counts it from then on)
+            after = integrated(state)
+            for was, now in zip(before, after, strict=True):
+                assert isinstance(was, dict) and isinstance(now, dict)
+                assert {k: v for k, v in now.items() if k in was} == was, event.kind
+    assert {"agent.state", "contact.offered", "ticket.upserted"} <= kinds_seen
