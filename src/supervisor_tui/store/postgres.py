@@ -80,6 +80,7 @@ from supervisor_tui.model import Event, NewEvent
 from supervisor_tui.store.base import (
     OUTBOX_CLAIM_S,
     SCHEMA_VERSION,
+    EventRow,
     Listener,
     LocalFeed,
     OutboxItem,
@@ -639,6 +640,17 @@ class PostgresStore(LocalFeed):
 
     def _event(self, row: Any) -> Event:
         return event_from_row(row, str(self.where))
+
+    def read_rows_from(self, after_seq: int, limit: int = 10_000) -> list[EventRow]:
+        """``read_from``'s rows, not yet events (``event_of`` makes each)."""
+        rows: list[EventRow] = self._read(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq > %s ORDER BY seq LIMIT %s",
+            (after_seq, limit),
+        )
+        return rows
+
+    def event_of(self, row: EventRow) -> Event:
+        return self._event(row)
 
     def read_range(self, after_seq: int, upto_seq: int) -> list[Event]:
         """Events with after_seq < seq <= upto_seq, in order."""

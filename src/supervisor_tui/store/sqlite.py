@@ -532,6 +532,16 @@ class SQLiteStore(LocalFeed):
     def _event(self, row: EventRow) -> Event:
         return event_from_row(row, str(self.path))
 
+    def read_rows_from(self, after_seq: int, limit: int = 10_000) -> list[EventRow]:
+        """``read_from``'s rows, not yet events (``event_of`` makes each): a reader that
+        folds one event at a time keeps a chunk of small rows, not a chunk of events."""
+        rows: list[EventRow] = self._read(_SELECT_EVENTS, (after_seq, limit))
+        self.check_file()
+        return rows
+
+    def event_of(self, row: EventRow) -> Event:
+        return self._event(row)
+
     def read_range(self, after_seq: int, upto_seq: int) -> list[Event]:
         """Events with after_seq < seq <= upto_seq, in order."""
         if upto_seq <= after_seq:
