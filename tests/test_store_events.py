@@ -1,7 +1,7 @@
-"""The events a store hands back from ``append`` are built without validating them again
-(``store.base.numbered``): they must be the very events validation would make, for every
-kind, in both stores, so nothing downstream (the fold, the hub, pickling for a process) can
-tell them apart."""
+"""The events a store hands back from ``append`` and ``read_from`` are built without
+validating them again (``store.base._built``): they must be the very events validation
+would make, for every kind, in both stores, so nothing downstream (the fold, the hub,
+pickling for a process) can tell them apart."""
 
 from __future__ import annotations
 
@@ -77,6 +77,8 @@ def test_appended_events_are_the_validated_events(
         assert event == Event(
             seq=event.seq, **new.model_dump(exclude={"payload"}), payload=new.payload
         )
+    read = store.read_from(0, 10_000)  # built the same way from the rows
+    for event in stored + read:
         again = validated(event)
         assert event == again
         assert event.model_dump() == again.model_dump()

@@ -11,6 +11,7 @@ from typing import Protocol
 from supervisor_tui.model import (
     Event,
     NewEvent,
+    Payload,
     PayloadError,
     in_range,
     parse_payload,
@@ -115,36 +116,40 @@ _new_object = object.__new__
 _set_slot = object.__setattr__
 
 
-def numbered(seqs: Sequence[int], events: Sequence[NewEvent]) -> list[Event]:
-    """The events a store has just written, each with the seq it was given.
+def _built(
+    seq: int, source: str, key: str, occurred_at: float, received_at: float, payload: Payload
+) -> Event:
+    """An event from values already typed, as pydantic's ``model_construct`` builds it but
+    without its generic walk over fields, aliases and defaults (several times the cost).
+    ``tests/test_store_events.py`` checks the result equals a validated event for every
+    kind, so a pydantic upgrade that changes how a model holds its fields fails there."""
+    event = _new_object(Event)
+    _set_slot(
+        event,
+        "__dict__",
+        {
+            "seq": seq,
+            "source": source,
+            "key": key,
+            "occurred_at": occurred_at,
+            "received_at": received_at,
+            "payload": payload,
+        },
+    )
+    _set_slot(event, "__pydantic_fields_set__", set(_EVENT_FIELDS))
+    _set_slot(event, "__pydantic_extra__", None)
+    _set_slot(event, "__pydantic_private__", None)
+    return event
 
-    Built as pydantic's ``model_construct`` builds a model, without its generic walk over
-    fields, aliases and defaults: every value is already typed (each ``NewEvent`` was
-    validated when it was made, the seq comes from the store), and validating the events
-    again was a third of an append's time. ``tests/test_store_events.py`` checks they equal
-    validated events for every kind (so a pydantic upgrade that changes how a model holds
-    its fields fails there, not on the floor)."""
-    stored: list[Event] = []
-    add = stored.append
-    for seq, e in zip(seqs, events, strict=True):
-        event = _new_object(Event)
-        _set_slot(
-            event,
-            "__dict__",
-            {
-                "seq": seq,
-                "source": e.source,
-                "key": e.key,
-                "occurred_at": e.occurred_at,
-                "received_at": e.received_at,
-                "payload": e.payload,
-            },
-        )
-        _set_slot(event, "__pydantic_fields_set__", set(_EVENT_FIELDS))
-        _set_slot(event, "__pydantic_extra__", None)
-        _set_slot(event, "__pydantic_private__", None)
-        add(event)
-    return stored
+
+def numbered(seqs: Sequence[int], events: Sequence[NewEvent]) -> list[Event]:
+    """The events a store has just written, each with the seq it was given: each
+    ``NewEvent`` was validated when it was made and the seq comes from the store, so they
+    are not validated again (that was a third of an append's time)."""
+    return [
+        _built(seq, e.source, e.key, e.occurred_at, e.received_at, e.payload)
+        for seq, e in zip(seqs, events, strict=True)
+    ]
 
 
 def as_new(events: Iterable[Event], source: str | None = None) -> list[NewEvent]:
@@ -284,11 +289,11 @@ def event_from_row(row: EventRow, where: str) -> Event:
         raise StoreCorrupt(f"{where}: event {seq} does not parse ({exc})") from None
     # Every field is already typed (the payload was validated just above, the rest comes
     # from typed columns): build the event without validating it a second time.
-    return Event.model_construct(
-        seq=seq,
-        source=printable(source),  # shown in the freshness bar, the help and reports
-        key=key,
-        occurred_at=occurred_at,
-        received_at=received_at,
-        payload=parsed,
+    return _built(
+        seq,
+        printable(source),  # shown in the freshness bar, the help and reports
+        key,
+        occurred_at,
+        received_at,
+        parsed,
     )
