@@ -109,6 +109,8 @@ def trend_minute(trend: deque[TrendMinute], at: float) -> TrendMinute | None:
     """The bucket for the minute of ``at``, made when needed; None when it is older than
     the hour kept. Older minutes fall off as new ones come, so the trend stays bounded."""
     minute = int(at // 60)
+    if trend and trend[-1].minute == minute:
+        return trend[-1]  # the usual case: the minute being filled
     if not trend or trend[-1].minute < minute:
         trend.append(TrendMinute(minute))
         while trend[0].minute <= minute - TREND_MINUTES:
@@ -494,8 +496,6 @@ class FloorState:
 
     def day_of(self, ts: float) -> int:
         targets = self.targets
-        if not targets.timezone:
-            return int((ts + targets.utc_offset_s) // DAY_S)
         hour = ts // 3600
         if hour != self._offset_hour or targets is not self._offset_targets:
             start = hour * 3600
@@ -742,9 +742,15 @@ class FloorState:
         if p.since < agent.since:
             return
         self.intraday.presence(p.agent_id, p.since, p.state)
-        self._staff(agent, -1)
-        agent.state = p.state
-        self._staff(agent, +1)
+        before, state = agent.state, p.state
+        if (before is AgentState.UNKNOWN) is not (state is AgentState.UNKNOWN) or (
+            before in _NOT_STAFFING
+        ) is not (state in _NOT_STAFFING):
+            self._staff(agent, -1)
+            agent.state = state
+            self._staff(agent, +1)
+        else:  # busy to available and the like: the queues' counts stay as they are
+            agent.state = state
         agent.raw_state = p.raw_state
         agent.reason = p.reason
         agent.since = p.since
