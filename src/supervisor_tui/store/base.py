@@ -152,6 +152,24 @@ def numbered(seqs: Sequence[int], events: Sequence[NewEvent]) -> list[Event]:
     ]
 
 
+StoredColumns = tuple[str, str, str, float, float, str]
+"""source, key, kind, occurred_at, received_at, payload JSON: a new event's columns."""
+
+
+def stored_columns(event: NewEvent) -> StoredColumns:
+    """A new event's columns as both stores write them."""
+    payload = event.payload
+    return (
+        event.source,
+        event.key,
+        payload.KIND,
+        event.occurred_at,
+        event.received_at,
+        # the serializer itself: model_dump_json's wrapper costs as much again
+        payload.__pydantic_serializer__.to_json(payload).decode(),
+    )
+
+
 def as_new(events: Iterable[Event], source: str | None = None) -> list[NewEvent]:
     """Stored events as new ones, to append elsewhere (``source`` to file them under another)."""
     return [

@@ -91,6 +91,7 @@ from supervisor_tui.store.base import (
     event_from_row,
     holder_text,
     numbered,
+    stored_columns,
 )
 
 try:
@@ -533,18 +534,7 @@ class PostgresStore(LocalFeed):
         for e in events:
             by_key.setdefault((e.source, e.key), e)
         batch = list(by_key.values())
-        rows = [
-            (
-                n,
-                e.source,
-                e.key,
-                e.payload.KIND,
-                e.occurred_at,
-                e.received_at,
-                e.payload.__pydantic_serializer__.to_json(e.payload).decode(),
-            )
-            for n, e in enumerate(batch, 1)
-        ]
+        rows = [(n, *stored_columns(e)) for n, e in enumerate(batch, 1)]
         stored: list[Event] = []
         with self._write_lock, self._errors("cannot append"):
             conn = self._live("_writer")
