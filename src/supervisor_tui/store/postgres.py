@@ -94,6 +94,7 @@ from supervisor_tui.store.base import (
     event_from_row,
     holder_text,
     numbered,
+    stored_columns,
 )
 
 try:
@@ -180,6 +181,46 @@ CREATE TABLE IF NOT EXISTS snapshots (
 _TABLES = {"meta", "events", "cursors", "quarantine", "outbox", "snapshots"}
 _EVENT_COLUMNS = "seq, source, key, kind, occurred_at, received_at, payload"
 
+# A batch is copied into this session's own table before the seq lock is taken, so the lock
+# is held only for the server's work (the batch's rows move within the server), not while
+# this process turns events into rows and sends them.
+_STAGING = (
+    "CREATE TEMP TABLE IF NOT EXISTS append_batch (n INTEGER NOT NULL, source TEXT NOT NULL, "
+    "key TEXT NOT NULL, kind TEXT NOT NULL, occurred_at DOUBLE PRECISION NOT NULL, "
+    "received_at DOUBLE PRECISION NOT NULL, payload TEXT NOT NULL) ON COMMIT DELETE ROWS"
+)
+_STAGING_TYPES = ("int4", "text", "text", "text", "float8", "float8", "text")
+_COPY_BATCH = (
+    "COPY append_batch (n, source, key, kind, occurred_at, received_at, payload) "
+    "FROM STDIN (FORMAT BINARY)"
+)
+_SAVE_CURSOR = (
+    "INSERT INTO cursors (source, cursor, updated_at) "
+    "VALUES (%s, %s, extract(epoch FROM now())) "
+    "ON CONFLICT (source) DO UPDATE SET "
+    "cursor = excluded.cursor, updated_at = excluded.updated_at"
+)
+# Under the seq lock, in one statement: the batch's rows not stored before (by source and
+# key) take the seqs after the newest in their batch order; the doorbell rings with the
+# newest; the answer is each stored row's place in the batch, in seq order. The statement's
+# snapshot is taken after the lock (the statement before it), so it sees every committed seq.
+_INSERT_BATCH = f"""
+WITH fresh AS (
+    SELECT b.*, row_number() OVER (ORDER BY b.n) AS i FROM append_batch b
+    WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.source = b.source AND e.key = b.key)
+), newest AS (
+    SELECT COALESCE(MAX(seq), 0) AS seq FROM events
+), added AS (
+    INSERT INTO events ({_EVENT_COLUMNS})
+    SELECT newest.seq + f.i, f.source, f.key, f.kind, f.occurred_at, f.received_at, f.payload
+    FROM fresh f CROSS JOIN newest
+    RETURNING seq
+), rung AS (
+    SELECT pg_notify(%s, MAX(seq)::text) FROM added HAVING COUNT(*) > 0
+)
+SELECT f.n, newest.seq + f.i FROM fresh f CROSS JOIN newest LEFT JOIN rung ON true ORDER BY f.i
+"""
+
 
 def _lock_key(purpose: str, schema: str) -> int:
     """A stable signed 64-bit advisory-lock key for one purpose in one schema."""
@@ -253,6 +294,8 @@ class PostgresStore(LocalFeed):
         self._acks: Connection | None = None
         self._reader: Connection | None = None
         self._listen_conn: Connection | None = None
+        self._staged_on: Connection | None = None
+        """The writer connection on which this session's staging table was made."""
         if not _HAVE_PSYCOPG:
             raise StoreError(f"{self.where}: PostgreSQL needs psycopg (pip install psycopg)")
         if len(schema.encode()) > 63 or not schema:
@@ -493,63 +536,44 @@ class PostgresStore(LocalFeed):
         by_key: dict[tuple[str, str], NewEvent] = {}
         for e in events:
             by_key.setdefault((e.source, e.key), e)
+        batch = list(by_key.values())
+        rows = [(n, *stored_columns(e)) for n, e in enumerate(batch, 1)]
         stored: list[Event] = []
         with self._write_lock, self._errors("cannot append"):
             conn = self._live("_writer")
-            with self._deadline(conn, "cannot append"), conn.transaction():
-                if by_key:
-                    before = self._take_seqs(conn)
-                    # Drop what is already stored first: seqs without gaps make "event N"
-                    # mean the same everywhere.
-                    known = self._known(conn, by_key)
-                    fresh = [e for k, e in by_key.items() if k not in known]
-                    seqs = list(range(before + 1, before + 1 + len(fresh)))
-                    if fresh:
-                        # Binary parameters (%b): a text array in text format escapes every
-                        # quote of every payload's JSON, in Python, one regex match at a time.
-                        conn.execute(
-                            f"INSERT INTO events ({_EVENT_COLUMNS}) SELECT * FROM unnest("
-                            "%b::bigint[], %b::text[], %b::text[], %b::text[], "
-                            "%b::float8[], %b::float8[], %b::text[])",
-                            (
-                                seqs,
-                                [e.source for e in fresh],
-                                [e.key for e in fresh],
-                                [e.payload.KIND for e in fresh],
-                                [e.occurred_at for e in fresh],
-                                [e.received_at for e in fresh],
-                                [
-                                    e.payload.__pydantic_serializer__.to_json(e.payload).decode()
-                                    for e in fresh
-                                ],
-                            ),
-                        )
-                        self._ring(conn, seqs[-1])
-                    stored = numbered(seqs, fresh)
-                if cursors:
+            with self._deadline(conn, "cannot append"):
+                if rows and self._staged_on is not conn:
+                    conn.execute(_STAGING)  # autocommit: it outlives a batch rolled back
+                    self._staged_on = conn
+                with conn.transaction():
+                    placed: list[Row] = []
                     with conn.cursor() as cur:
-                        cur.executemany(
-                            "INSERT INTO cursors (source, cursor, updated_at) "
-                            "VALUES (%s, %s, extract(epoch FROM now())) "
-                            "ON CONFLICT (source) DO UPDATE SET "
-                            "cursor = excluded.cursor, updated_at = excluded.updated_at",
-                            list(cursors.items()),
-                        )
+                        if rows:
+                            with cur.copy(_COPY_BATCH) as copy:
+                                copy.set_types(_STAGING_TYPES)
+                                for row in rows:
+                                    copy.write_row(row)
+                        # Seqs in the order of commits (see the module notes), and without
+                        # gaps: what is already stored is left out under the lock. All in
+                        # one round trip: the lock is held for the server's work and the
+                        # commit's round trip only.
+                        with conn.pipeline():
+                            if rows:
+                                cur.execute(
+                                    "SELECT pg_advisory_xact_lock(%s)", (self._seq_lock_key,)
+                                )
+                                cur.execute(_INSERT_BATCH, (self.channel,))
+                            if cursors:
+                                with conn.cursor() as marks:
+                                    marks.executemany(_SAVE_CURSOR, list(cursors.items()))
+                        if rows:
+                            placed = cur.fetchall()
+                    stored = numbered(
+                        [int(seq) for _, seq in placed], [batch[n - 1] for n, _ in placed]
+                    )
         if stored:
             self._notify(stored[-1].seq)
         return stored
-
-    @staticmethod
-    def _known(
-        conn: Connection, wanted: Mapping[tuple[str, str], NewEvent]
-    ) -> set[tuple[str, str]]:
-        rows = conn.execute(
-            "SELECT e.source, e.key FROM events e "
-            "JOIN unnest(%b::text[], %b::text[]) AS w (source, key) "
-            "ON e.source = w.source AND e.key = w.key",
-            ([s for s, _ in wanted], [k for _, k in wanted]),
-        ).fetchall()
-        return {(str(r[0]), str(r[1])) for r in rows}
 
     def append_durable(self, event: NewEvent, outbox: OutboxRequest | None = None) -> Event | None:
         self._writable()

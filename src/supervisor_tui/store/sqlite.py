@@ -40,6 +40,7 @@ from supervisor_tui.store.base import (
     is_time,
     numbered,
     sql_type,
+    stored_columns,
 )
 
 _SCHEMA = """
@@ -396,18 +397,7 @@ class SQLiteStore(LocalFeed):
                         "INSERT INTO events "
                         "(source, key, kind, occurred_at, received_at, payload) "
                         "VALUES (?, ?, ?, ?, ?, ?)",
-                        [
-                            (
-                                e.source,
-                                e.key,
-                                e.payload.KIND,
-                                e.occurred_at,
-                                e.received_at,
-                                # the serializer itself: model_dump_json's wrapper costs as much
-                                e.payload.__pydantic_serializer__.to_json(e.payload).decode(),
-                            )
-                            for e in fresh
-                        ],
+                        [stored_columns(e) for e in fresh],
                     )
                     after = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
                     if after - before == len(fresh):
