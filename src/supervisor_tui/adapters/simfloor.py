@@ -22,7 +22,7 @@ from functools import cache
 
 from rich.cells import cell_len
 
-NAME_CELLS = 16
+NAME_CELLS = 15
 """The widest name made, in terminal cells (Chinese and Japanese names keep to the agents
 board's usual 12)."""
 

@@ -21,9 +21,15 @@ from supervisor_tui.core.projection import AgentView
 from supervisor_tui.core.schedule import AgentPlan
 from supervisor_tui.i18n import N_, _
 from supervisor_tui.model import AgentState
-from supervisor_tui.widgets.lines import align_right, blank
+from supervisor_tui.widgets.lines import align_right, blank, cut
 
 CELL_WIDTH = 46
+NAME_CELLS = 12
+"""The name column's usual width: enough for "Ana B.", "王秀英" or "佐藤 美咲"."""
+WIDE_NAME_CELLS = 16
+"""The most the name column widens to, for a floor whose names are longer ("Nguyễn Thị
+Thanh", "Олена Коваленко"): taken from the work column, so an agent's state and time keep
+their places."""
 SHOWS_WORK = frozenset({AgentState.BUSY, AgentState.WRAP_UP, AgentState.UNKNOWN})
 STATE_LOOK: dict[AgentState, tuple[str, str, str]] = {
     AgentState.AVAILABLE: ("●", N_("Available"), "green"),
@@ -58,6 +64,7 @@ class AgentBoard(ScrollView, can_focus=True):
         """Each agent's state and since when, as last sorted: a change moves the agent."""
         self._styles: dict[str, Style] = {}
         self._plans: dict[str, AgentPlan] = {}
+        self._name_cells = NAME_CELLS
         self.border_title = _("Agents")
 
     # -- data -------------------------------------------------------------------------------
@@ -76,6 +83,8 @@ class AgentBoard(ScrollView, can_focus=True):
         ]
         chosen.sort(key=board_order)
         self._order = [a.agent_id for a in chosen]
+        widest = max((cell_len(a.name) for a in chosen), default=0)
+        self._name_cells = min(max(widest, NAME_CELLS), WIDE_NAME_CELLS)
         self._placed = {a.agent_id: (a.state, a.since) for a in chosen}
         self._index = {agent_id: i for i, agent_id in enumerate(self._order)}
         self._cache.clear()
@@ -181,6 +190,14 @@ class AgentBoard(ScrollView, can_focus=True):
             style = self._styles[name] = self.rich_style + Style.parse(name)
         return style
 
+    def _names_in(self, width: int) -> int:
+        """The name column's cells in a cell of ``width``: the usual 12, or as many as the
+        floor's widest name needs (up to 16) where the cell has room beside the plan."""
+        if self._name_cells <= NAME_CELLS:
+            return NAME_CELLS
+        room = width - 11 - 7 - 1 - 4 - (9 if self._plans else 0)
+        return max(NAME_CELLS, min(self._name_cells, room))
+
     def _cell_key(self, agent: AgentView) -> tuple[object, ...]:
         in_state = int(self._now - agent.since) if _timed(agent) else -1
         return (
@@ -209,9 +226,13 @@ class AgentBoard(ScrollView, can_focus=True):
         work = agent.work if agent.state in SHOWS_WORK else ""
         plan = self._plans.get(agent.agent_id)
         timed = align_right(fmt.duration(in_state), 6)
-        # a long time in a language's units ("3時間40分") takes its cells from the work column
-        rest = max(0, width - 11 - 7 - 13 - 4 - (9 if plan is not None else 0))
-        rest = max(0, rest - max(0, cell_len(timed) - 6))
+        # a long time in a language's units ("3時間40分") takes its cells from the work column,
+        # then from the name: the agent beside keeps its place
+        fixed = 11 + cell_len(timed) + 1 + 4 + (9 if plan is not None else 0)
+        names = self._names_in(width)
+        rest = width - fixed - (names + 1)
+        if rest < 0:
+            names, rest = max(4, names + rest), 0
         planned: list[Segment] = []
         if plan is not None:  # the schedule beside the state: ✖ when out of adherence
             what = plan.activity or "off"  # scheduled today, not now
@@ -227,7 +248,7 @@ class AgentBoard(ScrollView, can_focus=True):
                 f"{timed} ",
                 self._style("bold red" if long_away else "none"),
             ),
-            Segment(set_cell_size(agent.name, 12) + " ", self._style("bold")),
+            Segment(set_cell_size(cut(agent.name, names), names) + " ", self._style("bold")),
             *planned,
             Segment(set_cell_size(work, rest), self._style("dim")),
             Segment(f"{agent.handled_today:>3} ", self._style("dim")),
