@@ -13,7 +13,13 @@ from rich.cells import cell_len
 
 from supervisor_tui import i18n
 from supervisor_tui.adapters import simfloor
-from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions, SimulatorAdapter
+from supervisor_tui.adapters.polling import group_channel
+from supervisor_tui.adapters.simulator import (
+    QUEUE_PATTERN,
+    FloorSimulation,
+    SimOptions,
+    SimulatorAdapter,
+)
 from supervisor_tui.fakes.zendesk import FakeZendesk
 from supervisor_tui.model import NewEvent
 
@@ -130,3 +136,14 @@ async def test_the_fake_zendesk_names_a_break_as_the_floors_administrator_did() 
     }
     on_break = {s for s in statuses if s[1] in (101, 102)}
     assert on_break and on_break <= {("Giải lao", 101), ("Ăn trưa", 102)}, statuses
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_helpdesk_group_named_in_the_language_is_read_as_its_channel(lang: str) -> None:
+    """The Zendesk and Freshdesk adapters tell a group's channel from words in its name: a
+    Vietnamese "Tổng đài · Bán hàng" is voice and a Japanese "チャット" chat, as "Voice ·
+    Sales" and "Chat" are (else every queue of the floor would be shown as e-mail)."""
+    for english, name, channel, *_ in QUEUE_PATTERN:
+        spoken = simfloor.WORDS[lang].queues[name]
+        assert group_channel(spoken) is channel, (spoken, english)
+        assert group_channel(f"{simfloor.WORDS[lang].brands['Retail']} · {spoken}") is channel
