@@ -105,7 +105,7 @@ def test_a_second_brand_is_named_in_the_language() -> None:
         SimOptions(language="vi", brand="Retail", queues=7, first_queue=2), EPOCH
     )
     names = [q.name for q in floor.queues]
-    assert names[0] == "Bán lẻ · Chat" and names[-1] == "Bán lẻ · Email · Thanh toán 2"
+    assert names[0] == "Bán lẻ · Chat" and names[-1] == "Bán lẻ · Email · Hóa đơn 2"
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

@@ -255,7 +255,7 @@ WORDS: dict[str, FloorWords] = {
             "Voice · Sales": "Tổng đài · Bán hàng",
             "Voice · Support": "Tổng đài · Hỗ trợ",
             "Chat": "Chat",
-            "Email · Billing": "Email · Thanh toán",
+            "Email · Billing": "Email · Hóa đơn",
             "Email · Tech": "Email · Kỹ thuật",
         },
         brands={"Retail": "Bán lẻ", "IT": "CNTT", "Ops": "Vận hành"},

@@ -30,6 +30,8 @@ WIDE_NAME_CELLS = 16
 """The most the name column widens to, for a floor whose names are longer ("Nguyễn Thị
 Thanh", "Олена Коваленко"): taken from the work column, so an agent's state and time keep
 their places."""
+PLAN_CELLS = 9
+SHORT_PLAN_CELLS = 7
 SHOWS_WORK = frozenset({AgentState.BUSY, AgentState.WRAP_UP, AgentState.UNKNOWN})
 STATE_LOOK: dict[AgentState, tuple[str, str, str]] = {
     AgentState.AVAILABLE: ("●", N_("Available"), "green"),
@@ -190,13 +192,14 @@ class AgentBoard(ScrollView, can_focus=True):
             style = self._styles[name] = self.rich_style + Style.parse(name)
         return style
 
-    def _names_in(self, width: int) -> int:
-        """The name column's cells in a cell of ``width``: the usual 12, or as many as the
-        floor's widest name needs (up to 16) where the cell has room beside the plan."""
+    def _names_in(self, width: int) -> tuple[int, int]:
+        """The name and plan columns' cells in a cell of ``width``: the usual 12 and 9, or
+        for a floor whose names are longer as many as its widest name needs (up to 16), the
+        plan then keeping 7 ("▸lunch "): a name says who, the plan only what is due."""
         if self._name_cells <= NAME_CELLS:
-            return NAME_CELLS
-        room = width - 11 - 7 - 1 - 4 - (9 if self._plans else 0)
-        return max(NAME_CELLS, min(self._name_cells, room))
+            return NAME_CELLS, PLAN_CELLS
+        room = width - 11 - 7 - 1 - 4 - (SHORT_PLAN_CELLS if self._plans else 0)
+        return max(NAME_CELLS, min(self._name_cells, room)), SHORT_PLAN_CELLS
 
     def _cell_key(self, agent: AgentView) -> tuple[object, ...]:
         in_state = int(self._now - agent.since) if _timed(agent) else -1
@@ -228,8 +231,8 @@ class AgentBoard(ScrollView, can_focus=True):
         timed = align_right(fmt.duration(in_state), 6)
         # a long time in a language's units ("3時間40分") takes its cells from the work column,
         # then from the name: the agent beside keeps its place
-        fixed = 11 + cell_len(timed) + 1 + 4 + (9 if plan is not None else 0)
-        names = self._names_in(width)
+        names, plan_cells = self._names_in(width)
+        fixed = 11 + cell_len(timed) + 1 + 4 + (plan_cells if plan is not None else 0)
         rest = width - fixed - (names + 1)
         if rest < 0:
             names, rest = max(4, names + rest), 0
@@ -238,7 +241,7 @@ class AgentBoard(ScrollView, can_focus=True):
             what = plan.activity or "off"  # scheduled today, not now
             planned = [
                 Segment(
-                    set_cell_size(f"{'✖' if plan.out_since else '▸'}{what}", 8) + " ",
+                    set_cell_size(f"{'✖' if plan.out_since else '▸'}{what}", plan_cells - 1) + " ",
                     self._style("bold red" if plan.out_since else "dim"),
                 )
             ]
