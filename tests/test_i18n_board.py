@@ -163,6 +163,16 @@ async def test_the_board_speaks_the_language_and_fits(
             assert i18n._("waiting") in queues or i18n._("backlog") in queues, queues
 
 
+def as_reviewed(snap_compare: Any, floor_file: Path, tmp_path: Path, lang: str, size: Any) -> bool:
+    """Whether the board in ``lang`` at ``size`` is the screen reviewed once and held still."""
+    assert i18n.use(lang) == lang
+    try:
+        app = board_app(floor_file, tmp_path, FakeClock(NOW))
+        return bool(snap_compare(app, terminal_size=size, run_before=ticked))
+    finally:
+        i18n.use("en")
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_the_live_floor_in_each_language(
     snap_compare: Any,
@@ -171,15 +181,9 @@ def test_the_live_floor_in_each_language(
     tmp_path: Path,
     lang: str,
 ) -> None:
-    """The wall at 160×50 in the language, on a floor of its own names: reviewed once, then
-    held still."""
+    """The wall at 160×50 in the language, on a floor of its own names."""
     floor_file = floor_in(floors, lang, tmp_path_factory)
-    assert i18n.use(lang) == lang
-    try:
-        app = board_app(floor_file, tmp_path, FakeClock(NOW))
-        assert snap_compare(app, terminal_size=(160, 50), run_before=ticked)
-    finally:
-        i18n.use("en")
+    assert as_reviewed(snap_compare, floor_file, tmp_path, lang, (160, 50))
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -191,11 +195,6 @@ def test_the_desk_in_each_language_at_80x24(
     lang: str,
 ) -> None:
     """A laptop's terminal in the language: the queue table, the agents board with the
-    country's names and the feed, at 80×24; reviewed once, then held still."""
+    country's names and the feed, at 80×24."""
     floor_file = floor_in(floors, lang, tmp_path_factory)
-    assert i18n.use(lang) == lang
-    try:
-        app = board_app(floor_file, tmp_path, FakeClock(NOW))
-        assert snap_compare(app, terminal_size=(80, 24), run_before=ticked)
-    finally:
-        i18n.use("en")
+    assert as_reviewed(snap_compare, floor_file, tmp_path, lang, (80, 24))
