@@ -253,7 +253,8 @@ class AgentBoard(ScrollView, can_focus=True):
             ),
             Segment(set_cell_size(cut(agent.name, names), names) + " ", self._style("bold")),
             *planned,
-            Segment(set_cell_size(work, rest), self._style("dim")),
+            # two letters of "support" say nothing: a work column that narrow stays blank
+            Segment(set_cell_size(work if rest >= 3 else "", rest), self._style("dim")),
             Segment(f"{agent.handled_today:>3} ", self._style("dim")),
         ]
 
