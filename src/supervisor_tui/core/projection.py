@@ -40,6 +40,7 @@ from supervisor_tui.model import (
     Priority,
     QueueStats,
     QueueUpserted,
+    Reason,
     ScheduleImported,
     Severity,
     SlaChanged,
@@ -313,6 +314,8 @@ class SourceView:
     """The helpdesk's page of a ticket, ``{id}`` standing for its id ("" none)."""
     state: HealthState = HealthState.CONNECTED
     reason: str = ""
+    said: Reason | None = None
+    """``reason`` as a code: ``model.reasons.source_reason`` says it in the board's language."""
     retry_at: float | None = None
     budget_left: float | None = None
     poll_interval_s: float | None = None
@@ -828,7 +831,7 @@ class FloorState:
         source = self.sources[event.source]
         source.ticket_url = p.ticket_url
         source.state = p.state
-        source.reason = p.reason
+        source.reason, source.said = p.reason, p.said
         source.retry_at = p.retry_at
         source.budget_left = p.budget_left
         source.poll_interval_s = p.poll_interval_s

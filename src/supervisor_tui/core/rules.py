@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from supervisor_tui.core import fmt
 from supervisor_tui.core.kpis import QueueKpis, queue_kpis
 from supervisor_tui.core.projection import Escalation, FloorState
+from supervisor_tui.i18n import _
 from supervisor_tui.model import (
     EscalationRaised,
     EscalationResolved,
@@ -63,12 +64,14 @@ class QueueThresholdRule(_RuleBase):
     @model_validator(mode="after")
     def _levels(self) -> QueueThresholdRule:
         if self.warn is None and self.alert is None:
-            raise ValueError("a threshold rule needs warn, alert or both")
+            raise ValueError(_("a threshold rule needs warn, alert or both"))
         if self.warn is not None and self.alert is not None:
             wrong = self.alert < self.warn if self.direction == "above" else self.alert > self.warn
             if wrong:
                 raise ValueError(
-                    f"alert must be {'above' if self.direction == 'above' else 'below'} warn"
+                    _("alert must be above warn")
+                    if self.direction == "above"
+                    else _("alert must be below warn")
                 )
         return self
 
@@ -373,7 +376,7 @@ class RuleEngine:
         payload = EscalationResolved(
             escalation_id=esc.escalation_id, by=None, reason=reason, at=now
         )
-        reopened = sum(1 for _, what in esc.history if what.startswith("reopened"))
+        reopened = sum(1 for _at, what in esc.history if what.startswith("reopened"))
         return NewEvent(
             source=RULES_SOURCE,
             key=f"resolve:{esc.escalation_id}" + (f":{reopened}" if reopened else ""),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -53,10 +53,25 @@ def holder_text(text: str) -> str:
 
 
 class WriterLease(Protocol):
-    """The right to be the one collector writing to a store, held for the collector's life."""
+    """The right to write a store's sources, held for the collector's life: the whole store
+    (a SQLite file), or the sources the collector reads (a PostgreSQL floor fed by several
+    collectors, each holding its own sources). Whoever holds it may also be the floor's one
+    rules runner."""
+
+    sources: frozenset[str] | None
+    """The sources whose events and write-backs are this collector's; None: every one."""
 
     def verify(self) -> None:
-        """Raise StoreError if the lease (or the store it is for) is no longer ours."""
+        """Raise StoreError if the lease (or the store it is for) is no longer ours; take the
+        rules over when the floor has no runner."""
+
+    @property
+    def runs_rules(self) -> bool:
+        """This collector raises and resolves the floor's escalations (one collector does)."""
+
+    def append_rules(self, events: Sequence[NewEvent]) -> list[Event]:
+        """Store the rules' escalations, only while this collector is the rules runner (a
+        StoreError otherwise, even if another collector took the rules over a moment ago)."""
 
     def release(self) -> None: ...
 
@@ -202,19 +217,24 @@ class Store(Protocol):
     def outbox_due(self, now: float, limit: int = 50) -> list[OutboxItem]: ...
 
     def outbox_claim(
-        self, now: float, claimer: str, limit: int = 50, claim_s: float = OUTBOX_CLAIM_S
+        self,
+        now: float,
+        claimer: str,
+        limit: int = 50,
+        claim_s: float = OUTBOX_CLAIM_S,
+        sources: Collection[str] | None = None,
     ) -> list[OutboxItem]:
-        """The due write-backs, claimed for ``claimer`` until ``now + claim_s`` in one
-        transaction: another collector does not get them meanwhile, so none is sent twice.
-        Rows ``claimer`` already holds are returned again."""
+        """The due write-backs (to ``sources`` only, when given), claimed for ``claimer``
+        until ``now + claim_s`` in one transaction: another collector does not get them
+        meanwhile, so none is sent twice. Rows ``claimer`` already holds are returned again."""
 
-    def outbox_release_claims(self, keep: str) -> int:
-        """Release every claim not held by ``keep`` (their collectors are gone: the writer
-        lease says so); returns how many."""
+    def outbox_release_claims(self, keep: str, sources: Collection[str] | None = None) -> int:
+        """Release every claim (to ``sources`` only, when given) not held by ``keep``: their
+        collectors are gone, the writer lease says so. Returns how many."""
 
-    def writer_lease(self, holder: str) -> WriterLease:
-        """Take the writer lease for ``holder`` ("pid N on HOST"), or raise StoreBusy naming
-        who holds it."""
+    def writer_lease(self, holder: str, sources: Collection[str] = ()) -> WriterLease:
+        """Take the writer lease for ``holder`` ("pid N on HOST") and the ``sources`` it
+        reads, or raise StoreBusy naming who holds it (or which source, and who has it)."""
 
     def outbox_pending_count(self) -> int: ...
 
