@@ -475,7 +475,9 @@ def _demo_intraday(
 
     if args.history_weeks <= 0:
         return
-    options = SimOptions(seed=args.seed, agents=args.agents, queues=args.queues)
+    options = SimOptions(
+        seed=args.seed, agents=args.agents, queues=args.queues, language=i18n.current()
+    )
     store = SQLiteStore(db)
     try:
         if store.last_seq():
@@ -502,7 +504,13 @@ def _demo(args: argparse.Namespace, db: Path) -> int:
     from supervisor_tui.hub.demo import DemoHelpdesks
 
     helpdesks = DemoHelpdesks(
-        SimOptions(seed=args.seed, agents=args.agents, queues=args.queues, speed=args.speed),
+        SimOptions(
+            seed=args.seed,
+            agents=args.agents,
+            queues=args.queues,
+            speed=args.speed,
+            language=i18n.current(),
+        ),
         it_desks=args.all_backends,
         account=args.account,
     )
@@ -1061,7 +1069,9 @@ def _record(args: argparse.Namespace) -> int:
             profile="desk", seed=args.seed, agents=args.agents, queues=args.queues, speed=1.0
         )
     )
-    options = SimOptions(seed=args.seed, agents=args.agents, queues=args.queues)
+    options = SimOptions(
+        seed=args.seed, agents=args.agents, queues=args.queues, language=i18n.current()
+    )
 
     shown = [-1]
 

@@ -26,6 +26,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from supervisor_tui import i18n
+from supervisor_tui.adapters import simfloor
 from supervisor_tui.adapters.base import Clock, Sink, SourceSettings
 from supervisor_tui.model import (
     AgentState,
@@ -222,6 +224,9 @@ class SimOptions:
     """Agents are numbered (and named) from here, so two floors never share a name."""
     ticket_base: int = 10_000
     """Ticket numbers start above this (a second floor's do not collide with the first's)."""
+    language: str = "en"
+    """The floor's language: its agents', customers', queues' and tickets' names (English, or
+    any of ``simfloor.WORDS``; the events drawn are the same, only the words differ)."""
 
 
 class FloorSimulation:
@@ -232,6 +237,8 @@ class FloorSimulation:
         self.epoch = epoch
         self.source = options.source
         self.rng = random.Random(options.seed)
+        self.words = simfloor.WORDS.get(options.language)
+        """The floor's words; None: the simulator's own English ones."""
         self.t = 0.0
         self._heap: list[_Due] = []
         self._order = itertools.count()
@@ -257,11 +264,15 @@ class FloorSimulation:
         for k in range(count):
             i = k + self.options.first_queue
             qid, name, channel, aht, patience, wrap = QUEUE_PATTERN[i % len(QUEUE_PATTERN)]
+            brand = self.options.brand
+            if self.words is not None:
+                name = self.words.queues.get(name, name)
+                brand = self.words.brands.get(brand, brand)
             if i >= len(QUEUE_PATTERN):
                 n = i // len(QUEUE_PATTERN) + 1
                 qid, name = f"{qid}-{n}", f"{name} {n}"
-            if self.options.brand:
-                name = f"{self.options.brand} · {name}"
+            if brand:
+                name = f"{brand} · {name}"
             out.append(SimQueue(qid, name, channel, aht, patience, wrap))
         return out
 
@@ -291,9 +302,12 @@ class FloorSimulation:
                 (start + 4 * 3600 + self.rng.uniform(-900, 900), 1800.0, "Lunch"),
                 (start + 6.5 * 3600 + self.rng.uniform(-600, 600), 900.0, "Break"),
             ]
-            name = f"{FIRST[i % len(FIRST)]} {LAST[(i * 7 + i // len(FIRST)) % len(LAST)]}."
-            if i >= len(FIRST) * len(LAST):
-                name += f" {i}"
+            if self.words is not None:
+                name = simfloor.agent_name(self.options.language, i)
+            else:
+                name = f"{FIRST[i % len(FIRST)]} {LAST[(i * 7 + i // len(FIRST)) % len(LAST)]}."
+                if i >= len(FIRST) * len(LAST):
+                    name += f" {i}"
             agents.append(
                 _Agent(f"a{i + 1:04d}", name, tuple(skills), start, start + length, breaks)
             )
@@ -420,6 +434,8 @@ class FloorSimulation:
 
     def _take_break(self, agent: _Agent, length: float, reason: str) -> None:
         agent.pending_break = None
+        if self.words is not None:
+            reason = self.words.reasons.get(reason, reason)
         self._set_state(agent, AgentState.AWAY, "away", reason=reason)
         back = self.t + length * self.rng.uniform(0.95, 1.25)
         self._at(back, lambda: self._become_free(agent))
@@ -595,8 +611,8 @@ class FloorSimulation:
             queue=queue,
             priority=priority,
             created_at=created_at,
-            subject=self.rng.choice(SUBJECTS),
-            requester=f"{self.rng.choice(CUSTOMERS)} {self.rng.choice(LAST)}.",
+            subject=self.rng.choice(SUBJECTS if self.words is None else self.words.subjects),
+            requester=self._customer(),
             tags=tags,
             escalated=self.rng.random() < 0.005,
             updated_at=created_at,
@@ -604,6 +620,16 @@ class FloorSimulation:
         self.tickets[ticket.ticket_id] = ticket
         self.workable[queue.queue_id][ticket.ticket_id] = ticket
         return ticket
+
+    def _customer(self) -> str:
+        """A customer's name; two draws in every language, so the floor's events are the
+        same whatever it speaks."""
+        first, last = self.rng.choice(CUSTOMERS), self.rng.choice(LAST)
+        if self.words is None:
+            return f"{first} {last}."
+        return simfloor.customer_name(
+            self.options.language, CUSTOMERS.index(first) * len(LAST) + LAST.index(last)
+        )
 
     def _seed_backlog(self, queue: SimQueue) -> None:
         """Tickets already open when the floor opens, up to three days old."""
@@ -751,6 +777,8 @@ class SimulatorSource(SourceSettings):
     """Simulated seconds per wall-clock second."""
     warmup_s: float = Field(default=3 * 3600 + 2400, ge=0, le=12 * 3600)
     """How much of the simulated day is already behind us at start (back-filled at once)."""
+    language: str | None = None
+    """Whose names the floor has ("en", "vi", "zh", "ja", "uk"); None: the board's language."""
 
 
 class SimulatorAdapter:
@@ -777,12 +805,10 @@ class SimulatorAdapter:
 
     @classmethod
     def from_config(cls, name: str, settings: dict[str, Any], clock: Clock) -> SimulatorAdapter:
-        allowed = {"seed", "agents", "queues", "speed", "warmup_s", "hours"}
-        return cls(
-            name,
-            SimOptions(source=name, **{k: v for k, v in settings.items() if k in allowed}),
-            clock,
-        )
+        allowed = {"seed", "agents", "queues", "speed", "warmup_s", "hours", "language"}
+        chosen = {k: v for k, v in settings.items() if k in allowed and v is not None}
+        chosen.setdefault("language", i18n.current())
+        return cls(name, SimOptions(source=name, **chosen), clock)
 
     def sim_time(self) -> float:
         """Sim seconds since the floor opened, as the wall clock says now."""

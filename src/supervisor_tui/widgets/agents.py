@@ -21,9 +21,17 @@ from supervisor_tui.core.projection import AgentView
 from supervisor_tui.core.schedule import AgentPlan
 from supervisor_tui.i18n import N_, _
 from supervisor_tui.model import AgentState
-from supervisor_tui.widgets.lines import align_right, blank
+from supervisor_tui.widgets.lines import align_right, blank, cut
 
 CELL_WIDTH = 46
+NAME_CELLS = 12
+"""The name column's usual width: enough for "Ana B.", "王秀英" or "佐藤 美咲"."""
+WIDE_NAME_CELLS = 16
+"""The most the name column widens to, for a floor whose names are longer ("Nguyễn Thị
+Thanh", "Олена Коваленко"): taken from the work column, so an agent's state and time keep
+their places."""
+PLAN_CELLS = 9
+SHORT_PLAN_CELLS = 7
 SHOWS_WORK = frozenset({AgentState.BUSY, AgentState.WRAP_UP, AgentState.UNKNOWN})
 STATE_LOOK: dict[AgentState, tuple[str, str, str]] = {
     AgentState.AVAILABLE: ("●", N_("Available"), "green"),
@@ -58,6 +66,7 @@ class AgentBoard(ScrollView, can_focus=True):
         """Each agent's state and since when, as last sorted: a change moves the agent."""
         self._styles: dict[str, Style] = {}
         self._plans: dict[str, AgentPlan] = {}
+        self._name_cells = NAME_CELLS
         self.border_title = _("Agents")
 
     # -- data -------------------------------------------------------------------------------
@@ -76,6 +85,8 @@ class AgentBoard(ScrollView, can_focus=True):
         ]
         chosen.sort(key=board_order)
         self._order = [a.agent_id for a in chosen]
+        widest = max((cell_len(a.name) for a in chosen), default=0)
+        self._name_cells = min(max(widest, NAME_CELLS), WIDE_NAME_CELLS)
         self._placed = {a.agent_id: (a.state, a.since) for a in chosen}
         self._index = {agent_id: i for i, agent_id in enumerate(self._order)}
         self._cache.clear()
@@ -181,6 +192,15 @@ class AgentBoard(ScrollView, can_focus=True):
             style = self._styles[name] = self.rich_style + Style.parse(name)
         return style
 
+    def _names_in(self, width: int) -> tuple[int, int]:
+        """The name and plan columns' cells in a cell of ``width``: the usual 12 and 9, or
+        for a floor whose names are longer as many as its widest name needs (up to 16), the
+        plan then keeping 7 ("▸lunch "): a name says who, the plan only what is due."""
+        if self._name_cells <= NAME_CELLS:
+            return NAME_CELLS, PLAN_CELLS
+        room = width - 11 - 7 - 1 - 4 - (SHORT_PLAN_CELLS if self._plans else 0)
+        return max(NAME_CELLS, min(self._name_cells, room)), SHORT_PLAN_CELLS
+
     def _cell_key(self, agent: AgentView) -> tuple[object, ...]:
         in_state = int(self._now - agent.since) if _timed(agent) else -1
         return (
@@ -209,15 +229,19 @@ class AgentBoard(ScrollView, can_focus=True):
         work = agent.work if agent.state in SHOWS_WORK else ""
         plan = self._plans.get(agent.agent_id)
         timed = align_right(fmt.duration(in_state), 6)
-        # a long time in a language's units ("3時間40分") takes its cells from the work column
-        rest = max(0, width - 11 - 7 - 13 - 4 - (9 if plan is not None else 0))
-        rest = max(0, rest - max(0, cell_len(timed) - 6))
+        # a long time in a language's units ("3時間40分") takes its cells from the work column,
+        # then from the name: the agent beside keeps its place
+        names, plan_cells = self._names_in(width)
+        fixed = 11 + cell_len(timed) + 1 + 4 + (plan_cells if plan is not None else 0)
+        rest = width - fixed - (names + 1)
+        if rest < 0:
+            names, rest = max(4, names + rest), 0
         planned: list[Segment] = []
         if plan is not None:  # the schedule beside the state: ✖ when out of adherence
             what = plan.activity or "off"  # scheduled today, not now
             planned = [
                 Segment(
-                    set_cell_size(f"{'✖' if plan.out_since else '▸'}{what}", 8) + " ",
+                    set_cell_size(f"{'✖' if plan.out_since else '▸'}{what}", plan_cells - 1) + " ",
                     self._style("bold red" if plan.out_since else "dim"),
                 )
             ]
@@ -227,9 +251,10 @@ class AgentBoard(ScrollView, can_focus=True):
                 f"{timed} ",
                 self._style("bold red" if long_away else "none"),
             ),
-            Segment(set_cell_size(agent.name, 12) + " ", self._style("bold")),
+            Segment(set_cell_size(cut(agent.name, names), names) + " ", self._style("bold")),
             *planned,
-            Segment(set_cell_size(work, rest), self._style("dim")),
+            # two letters of "support" say nothing: a work column that narrow stays blank
+            Segment(set_cell_size(work if rest >= 3 else "", rest), self._style("dim")),
             Segment(f"{agent.handled_today:>3} ", self._style("dim")),
         ]
 

@@ -16,6 +16,8 @@ def text_strip(console: Console, text: Text, width: int, style: Style | None = N
     """One line of text, cropped or padded to ``width`` cells; vendor text stays plain text."""
     text.no_wrap = True
     text.overflow = "ellipsis"
+    if text.cell_len > width:  # rich's own ellipsis leaves a blank for a cut wide character
+        text.plain = cut(text.plain, width)
     text.truncate(width, overflow="ellipsis", pad=True)
     segments = [s for s in text.render(console, end="") if s.text != "\n"]
     strip = Strip(segments, text.cell_len).adjust_cell_length(width)
@@ -36,5 +38,11 @@ def align_right(words: str, cells: int) -> str:
 
 def cut(words: str, cells: int) -> str:
     """``words`` in at most ``cells`` cells, "…" where cut: a wide character (Chinese,
-    Japanese) is never split and never overflows."""
-    return words if cell_len(words) <= cells else set_cell_size(words, cells - 1) + "…"
+    Japanese) is never split and never overflows, and the "…" follows the last whole
+    character (one cell short then: the caller pads, after the "…" rather than before)."""
+    if cell_len(words) <= cells:
+        return words
+    head = set_cell_size(words, cells - 1)
+    if not words.startswith(head):  # half a wide character became a blank: drop it
+        head = head[:-1]
+    return head + "…"
