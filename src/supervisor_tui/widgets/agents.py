@@ -9,6 +9,8 @@ so the once-a-second clock repaints only the visible lines.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
@@ -50,12 +52,16 @@ class AgentBoard(ScrollView, can_focus=True):
         """Away longer than this shows the time in state in red."""
         self._agents: dict[str, AgentView] = {}
         self._order: list[str] = []
-        self._index: dict[str, int] = {}
+        self._keys: list[tuple[int, int, float, str, str]] = []
+        """Each agent's place on the board, in the order shown (``board_order``)."""
+        self._counts: dict[AgentState, int] | None = None
         self._queue_filter: str | None = None
         self._now = 0.0
         self._cache: dict[int, tuple[tuple[object, ...], Strip]] = {}
-        self._placed: dict[str, tuple[AgentState, float]] = {}
-        """Each agent's state and since when, as last sorted: a change moves the agent."""
+        self._placed: dict[str, tuple[int, int, float, str, str]] = {}
+        """Each agent's place as last sorted: a change of state moves the agent."""
+        self._cells: dict[str, tuple[tuple[object, ...], int, list[Segment]]] = {}
+        """Each agent's cell as last drawn, by what it showed and its width."""
         self._styles: dict[str, Style] = {}
         self._plans: dict[str, AgentPlan] = {}
         self.border_title = _("Agents")
@@ -68,16 +74,16 @@ class AgentBoard(ScrollView, can_focus=True):
         self._now = now
         self._reorder()
 
+    def _chosen(self, agent: AgentView) -> bool:
+        return self._queue_filter is None or self._queue_filter in agent.queue_ids
+
     def _reorder(self) -> None:
-        chosen = [
-            a
-            for a in self._agents.values()
-            if self._queue_filter is None or self._queue_filter in a.queue_ids
-        ]
-        chosen.sort(key=board_order)
-        self._order = [a.agent_id for a in chosen]
-        self._placed = {a.agent_id: (a.state, a.since) for a in chosen}
-        self._index = {agent_id: i for i, agent_id in enumerate(self._order)}
+        chosen = [a for a in self._agents.values() if self._chosen(a)]
+        placed = sorted((board_order(a), a.agent_id) for a in chosen)
+        self._keys = [key for key, _ in placed]
+        self._order = [agent_id for _, agent_id in placed]
+        self._placed = dict(zip(self._order, self._keys, strict=True))
+        self._counts = None
         self._cache.clear()
         self._resize_virtual()
         self.refresh()
@@ -87,25 +93,44 @@ class AgentBoard(ScrollView, can_focus=True):
         self._reorder()
 
     def agents_changed(self, agent_ids: set[str]) -> None:
-        """Repaint only the lines that hold these agents, or re-sort when one changed state."""
+        """Repaint only the lines that hold these agents; an agent whose state changed moves
+        to its new place (a bisect in the sorted board, not a sort of every agent), and the
+        lines between its old and new place repaint."""
+        first = last = -1
         for agent_id in agent_ids:
             agent = self._agents.get(agent_id)
-            if agent is not None and self._placed.get(agent_id, (agent.state, agent.since)) != (
-                agent.state,
-                agent.since,
-            ):
-                self._reorder()
-                return
+            was = self._placed.get(agent_id)
+            key = board_order(agent) if agent is not None and self._chosen(agent) else None
+            if key == was:  # in place: its own line only
+                if was is None:
+                    continue
+                lo = hi = bisect_left(self._keys, was)
+            else:
+                self._counts = None
+                lo, hi = len(self._order), -1
+                if was is not None:  # out of its old place
+                    at = bisect_left(self._keys, was)
+                    del self._keys[at], self._order[at], self._placed[agent_id]
+                    lo, hi = min(lo, at), max(hi, at)
+                if key is not None:  # into its new place
+                    at = bisect_left(self._keys, key)
+                    self._keys.insert(at, key)
+                    self._order.insert(at, agent_id)
+                    self._placed[agent_id] = key
+                    lo, hi = min(lo, at), max(hi, at)
+                if was is None or key is None:  # one more or one fewer: the rest shifted
+                    hi = len(self._order)
+            first = lo if first < 0 else min(first, lo)
+            last = max(last, hi)
+        if first < 0:
+            return
+        self._resize_virtual()
         columns = self.columns
         scroll_y = int(self.scroll_offset.y)
-        for agent_id in agent_ids:
-            index = self._index.get(agent_id)
-            if index is None:
-                continue
-            line = index // columns
-            y = line - scroll_y
-            if 0 <= y < self.size.height:
-                self.refresh(Region(0, y, self.line_width, 1))
+        top = max(0, first // columns - scroll_y)
+        bottom = min(self.size.height - 1, last // columns - scroll_y)
+        if top <= bottom:
+            self.refresh(Region(0, top, self.line_width, bottom - top + 1))
 
     def set_plans(self, plans: dict[str, AgentPlan]) -> None:
         """Each scheduled agent's planned activity now, and whether out of adherence."""
@@ -141,15 +166,25 @@ class AgentBoard(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self._cache.clear()
+        self._cells.clear()
         self._styles.clear()
 
         self._resize_virtual()
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cache.clear()
+        self._cells.clear()
+        self._styles.clear()
+
     def summary(self) -> dict[AgentState, int]:
-        counts = dict.fromkeys(AgentState, 0)
-        for agent_id in self._order:
-            counts[self._agents[agent_id].state] += 1
-        return counts
+        """Agents on the board in each state (kept until one moves: the top bar asks often)."""
+        if self._counts is None:
+            counts = dict.fromkeys(AgentState, 0)
+            for agent_id in self._order:
+                counts[self._agents[agent_id].state] += 1
+            self._counts = counts
+        return dict(self._counts)
 
     # -- rendering --------------------------------------------------------------------------
 
@@ -168,8 +203,15 @@ class AgentBoard(ScrollView, can_focus=True):
         if cached is not None and cached[0] == key:
             return cached[1]
         segments: list[Segment] = []
-        for agent_id in ids:
-            segments.extend(self._cell(self._agents[agent_id], cell))
+        for agent_id, view in zip(ids, views, strict=True):
+            drawn = self._cells.get(agent_id)
+            if drawn is None or drawn[0] != view or drawn[1] != cell:
+                drawn = self._cells[agent_id] = (
+                    view,
+                    cell,
+                    self._cell(self._agents[agent_id], cell),
+                )
+            segments.extend(drawn[2])
         strip = Strip(segments).adjust_cell_length(width, self._style("none"))
         self._cache[line] = (key, strip)
         return strip
