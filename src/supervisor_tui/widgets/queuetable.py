@@ -10,17 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
+from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region
 from textual.strip import Strip
-from textual.visual import Visual, visualize
 from textual.widget import Widget
 
 from supervisor_tui.core import fmt
 from supervisor_tui.core.kpis import QueueKpis
 from supervisor_tui.i18n import _
 from supervisor_tui.model import Severity
-from supervisor_tui.widgets.lines import align_right, cut
+from supervisor_tui.widgets.lines import align_right, cut, spans_strip, text_strip
 from supervisor_tui.widgets.tiles import CHANNEL_GLYPH, STATUS_TEXT, level_word, severity_order
 
 
@@ -45,8 +45,10 @@ class QueueTable(Widget):
     def __init__(self, *, id: str | None = None, page_s: float | None = None) -> None:
         super().__init__(id=id)
         self._rows: list[QueueRow] = []
-        self._strips: dict[str, tuple[QueueRow, int, int, Strip]] = {}
-        """Each queue's line as last built: the row, width and name column it was built for."""
+        self._strips: dict[str, tuple[QueueRow, tuple[int, int, int], Strip]] = {}
+        """Each queue's line as last built: the row, and the width, name column and line it
+        was built for."""
+        self._styles: dict[str, Style] = {}
         self._name_cells = 0
         self._height = 0
         self.page_s = page_s
@@ -139,14 +141,16 @@ class QueueTable(Widget):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()
+        self._styles.clear()
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
         per_page = self.page_rows
         return max(1, len(self._rows) if per_page is None else per_page + 1)
 
     def _line(self, row: QueueRow, width: int) -> Text:
-        forms = [row_text(row, self._name_cells, short) for short in (False, True)]
-        fitting = next((f for f in forms if f.cell_len <= width), forms[-1])
+        fitting = row_text(row, self._name_cells, False)
+        if fitting.cell_len > width:
+            fitting = row_text(row, self._name_cells, True)
         fitting.truncate(width, overflow="ellipsis")
         return fitting
 
@@ -161,21 +165,32 @@ class QueueTable(Widget):
         if at < stop:
             row = self._rows[at]
             queue_id = row.kpis.queue_id
+            drawn_for = (row, width, self._name_cells, y)
             kept = self._strips.get(queue_id)
-            if kept is not None and kept[0] is row and kept[1:3] == (width, self._name_cells):
-                return kept[3]
-            strip = self._strip(self._line(row, width), width)
-            self._strips[queue_id] = (row, width, self._name_cells, strip)
+            if kept is not None and kept[0] is row and kept[1] == drawn_for[1:]:
+                return kept[2]
+            strip = self._strip(self._line(row, width), width, y)
+            self._strips[queue_id] = (row, drawn_for[1:], strip)
             return strip
         if y == stop - start and stop - start < len(self._rows):
-            return self._strip(self._page_line(width), width)
+            return self._strip(self._page_line(width), width, y)
         return Strip.blank(width, self.visual_style.rich_style)
 
-    def _strip(self, text: Text, width: int) -> Strip:
-        """One line drawn as Textual draws a widget's text (the same styles, the same cells)."""
+    def _strip(self, text: Text, width: int, y: int) -> Strip:
+        """One line in the widget's colours: built from the text's runs (a line is drawn for
+        each change of a queue on screen, so it must be cheap), as Textual draws text."""
         text.no_wrap, text.overflow = True, "ellipsis"
-        visual = visualize(self, text, markup=False)
-        return Visual.to_strips(self, visual, width, 1, self.visual_style)[0]
+        strip = spans_strip(text, width, self._style, y)
+        if strip is None:
+            strip = text_strip(self.app.console, text, width, self.rich_style)
+        return strip
+
+    def _style(self, name: str) -> Style:
+        """A rich style on the table's background, parsed once."""
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.rich_style + Style.parse(name)
+        return style
 
     def render(self) -> Text:
         """The page shown as one text (what the lines say): for a reader of the whole table."""
