@@ -286,9 +286,11 @@ def test_the_agents_board_keeps_the_order_a_full_sort_would_give(
             chosen = [
                 a for a in agents.values() if queue_filter is None or queue_filter in a.queue_ids
             ]
-            assert board._order == [a.agent_id for a in sorted(chosen, key=board_order)]
+            # the counts at once; the places at the next tick
             counts = dict.fromkeys(AgentState, 0)
             for a in chosen:
                 counts[a.state] += 1
             assert board.summary() == counts
             assert board.agent_count == len(chosen)
+            board.tick(100.0 + n)
+            assert board._order == [a.agent_id for a in sorted(chosen, key=board_order)]

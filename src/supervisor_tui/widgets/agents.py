@@ -55,6 +55,8 @@ class AgentBoard(ScrollView, can_focus=True):
         self._keys: list[tuple[int, int, float, str, str]] = []
         """Each agent's place on the board, in the order shown (``board_order``)."""
         self._counts: dict[AgentState, int] | None = None
+        self._moving: set[str] = set()
+        """Agents whose place changed since the last tick: they move at the next."""
         self._queue_filter: str | None = None
         self._now = 0.0
         self._cache: dict[int, tuple[tuple[object, ...], Strip]] = {}
@@ -83,6 +85,7 @@ class AgentBoard(ScrollView, can_focus=True):
         self._keys = [key for key, _ in placed]
         self._order = [agent_id for _, agent_id in placed]
         self._placed = dict(zip(self._order, self._keys, strict=True))
+        self._moving.clear()
         self._counts = None
         self._cache.clear()
         self._resize_virtual()
@@ -93,44 +96,44 @@ class AgentBoard(ScrollView, can_focus=True):
         self._reorder()
 
     def agents_changed(self, agent_ids: set[str]) -> None:
-        """Repaint only the lines that hold these agents; an agent whose state changed moves
-        to its new place (a bisect in the sorted board, not a sort of every agent), and the
-        lines between its old and new place repaint."""
-        first = last = -1
+        """Repaint only the lines that hold these agents. An agent whose state changed shows
+        it at once where it is, and moves to its new place at the next clock tick (with every
+        other move of that second): a busy floor moves agents many times a second, and each
+        move shifts every line between the old place and the new."""
+        columns = self.columns
+        scroll_y = int(self.scroll_offset.y)
         for agent_id in agent_ids:
             agent = self._agents.get(agent_id)
             was = self._placed.get(agent_id)
             key = board_order(agent) if agent is not None and self._chosen(agent) else None
-            if key == was:  # in place: its own line only
-                if was is None:
-                    continue
-                lo = hi = bisect_left(self._keys, was)
-            else:
+            if key != was:
+                self._moving.add(agent_id)
                 self._counts = None
-                lo, hi = len(self._order), -1
-                if was is not None:  # out of its old place
-                    at = bisect_left(self._keys, was)
-                    del self._keys[at], self._order[at], self._placed[agent_id]
-                    lo, hi = min(lo, at), max(hi, at)
-                if key is not None:  # into its new place
-                    at = bisect_left(self._keys, key)
-                    self._keys.insert(at, key)
-                    self._order.insert(at, agent_id)
-                    self._placed[agent_id] = key
-                    lo, hi = min(lo, at), max(hi, at)
-                if was is None or key is None:  # one more or one fewer: the rest shifted
-                    hi = len(self._order)
-            first = lo if first < 0 else min(first, lo)
-            last = max(last, hi)
-        if first < 0:
-            return
+            if was is not None and agent is not None:
+                y = bisect_left(self._keys, was) // columns - scroll_y
+                if 0 <= y < self.size.height:
+                    self.refresh(Region(0, y, self.line_width, 1))
+
+    def _move(self) -> None:
+        """The agents whose state changed since the last tick, each to its new place (a
+        bisect in the sorted board, not a sort of every agent)."""
+        moving, self._moving = self._moving, set()
+        for agent_id in moving:
+            agent = self._agents.get(agent_id)
+            was = self._placed.get(agent_id)
+            key = board_order(agent) if agent is not None and self._chosen(agent) else None
+            if key == was:
+                continue
+            if was is not None:
+                at = bisect_left(self._keys, was)
+                del self._keys[at], self._order[at], self._placed[agent_id]
+            if key is not None:
+                at = bisect_left(self._keys, key)
+                self._keys.insert(at, key)
+                self._order.insert(at, agent_id)
+                self._placed[agent_id] = key
+        self._counts = None
         self._resize_virtual()
-        columns = self.columns
-        scroll_y = int(self.scroll_offset.y)
-        top = max(0, first // columns - scroll_y)
-        bottom = min(self.size.height - 1, last // columns - scroll_y)
-        if top <= bottom:
-            self.refresh(Region(0, top, self.line_width, bottom - top + 1))
 
     def set_plans(self, plans: dict[str, AgentPlan]) -> None:
         """Each scheduled agent's planned activity now, and whether out of adherence."""
@@ -139,14 +142,17 @@ class AgentBoard(ScrollView, can_focus=True):
             self.refresh()
 
     def tick(self, now: float) -> None:
-        """The clock moved: time-in-state changes on every visible line."""
+        """The clock moved: time-in-state changes on every visible line, and the agents whose
+        state changed move to their places."""
         self._now = now
+        if self._moving:
+            self._move()
         self.refresh()
 
     @property
     def agent_count(self) -> int:
         """Agents on the board (after the queue filter)."""
-        return len(self._order)
+        return sum(self.summary().values())
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -181,8 +187,9 @@ class AgentBoard(ScrollView, can_focus=True):
         """Agents on the board in each state (kept until one moves: the top bar asks often)."""
         if self._counts is None:
             counts = dict.fromkeys(AgentState, 0)
-            for agent_id in self._order:
-                counts[self._agents[agent_id].state] += 1
+            for agent in self._agents.values():
+                if self._chosen(agent):
+                    counts[agent.state] += 1
             self._counts = counts
         return dict(self._counts)
 
@@ -193,7 +200,7 @@ class AgentBoard(ScrollView, can_focus=True):
         line = y + int(self.scroll_offset.y)
         columns = self.columns
         start = line * columns
-        ids = self._order[start : start + columns]
+        ids = [i for i in self._order[start : start + columns] if i in self._agents]
         if not ids:
             return blank(width, self._style("none"))
         cell = width // columns
