@@ -22,6 +22,7 @@ from supervisor_tui.core.projection import AgentView, FloorState
 from supervisor_tui.model import (
     AgentState,
     Channel,
+    ContactOffered,
     EscalationRaised,
     Event,
     NewEvent,
@@ -294,3 +295,56 @@ def test_the_agents_board_keeps_the_order_a_full_sort_would_give(
             assert board.agent_count == len(chosen)
             board.tick(100.0 + n)
             assert board._order == [a.agent_id for a in sorted(chosen, key=board_order)]
+
+
+async def test_a_steady_stream_on_a_big_floor_leaves_the_forecasts_to_the_clock(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A forecast is figured per queue: on a floor of 300 queues, 1,500 events (a few
+    seconds of such a floor) are no burst to figure them all again; ten seconds are."""
+    queues = 300
+    store = SQLiteStore(tmp_path / "f.db")
+    store.append(
+        [
+            event(QueueUpserted(queue_id=f"c{i}", name=f"Chat {i}", channel=Channel.CHAT), EPOCH)
+            for i in range(queues)
+        ]
+    )
+    clock = FakeClock(EPOCH + 60)
+    figured: list[str] = []
+    real = board_module.queue_forecast
+
+    def counting(state: FloorState, queue_id: str, now: float, **options: Any) -> Any:
+        figured.append(queue_id)
+        return real(state, queue_id, now, **options)
+
+    monkeypatch.setattr(board_module, "queue_forecast", counting)
+    app = SupervisorApp(store, floor_settings(), clock=clock)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await caught_up(pilot, app)
+        app.board.tick()
+        await pilot.pause()
+        figured.clear()
+        store.append(
+            [
+                event(
+                    ContactOffered(
+                        contact_id=f"x{k}",
+                        queue_id=f"c{k % queues}",
+                        channel=Channel.CHAT,
+                        offered_at=clock() - k / 100,
+                    ),
+                    clock(),
+                )
+                for k in range(1500)
+            ]
+        )
+        await caught_up(pilot, app)
+        app.board.tick()
+        await pilot.pause()
+        assert figured == []
+        clock.advance(10)
+        app.board.tick()
+        await pilot.pause()
+        assert sorted(figured) == sorted(f"c{i}" for i in range(queues))
+    store.close()

@@ -605,13 +605,16 @@ class BoardScreen(Screen[None]):
 
     INTRADAY_EVERY_S = 10.0
     INTRADAY_EVENTS = 1000
-    """…or sooner when this many events came in since (the board catching up at start)."""
+    """…or sooner when this many events came in since (the board catching up at start), or
+    ten for each queue on a bigger floor: the figures cost a forecast per queue, and a floor
+    of a thousand queues brings a thousand events in two seconds, not in a burst."""
 
     def _paint_intraday(self, now: float, *, force: bool = False) -> None:
         """Forecast against actual on the tiles, the schedule on the agents board, adherence
         and conformance on the floor line: every ten seconds of the board's clock (a half
         hour's figures move slowly), at once after a seek or a burst of events."""
-        caught_up = self.state.seq - self._intraday_seq < self.INTRADAY_EVENTS
+        burst = max(self.INTRADAY_EVENTS, 10 * len(self.state.queues))
+        caught_up = self.state.seq - self._intraday_seq < burst
         if not force and caught_up and abs(now - self._intraday_at) < self.INTRADAY_EVERY_S:
             return
         self._intraday_at, self._intraday_seq = now, self.state.seq
