@@ -348,3 +348,48 @@ async def test_a_steady_stream_on_a_big_floor_leaves_the_forecasts_to_the_clock(
         await pilot.pause()
         assert sorted(figured) == sorted(f"c{i}" for i in range(queues))
     store.close()
+
+
+async def test_no_forecast_is_figured_while_the_board_reads_a_long_store_in_batches(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A store read in batches of 5,000 brings a burst each time: the forecasts wait for the
+    last batch instead of being figured on every tick of a long catch-up."""
+    store = many_queues(tmp_path / "f.db")
+    clock = FakeClock(EPOCH + 60)
+    figured: list[int] = []
+    real = board_module.queue_forecast
+
+    def counting(state: FloorState, queue_id: str, now: float, **options: Any) -> Any:
+        figured.append(state.seq)
+        return real(state, queue_id, now, **options)
+
+    monkeypatch.setattr(board_module, "queue_forecast", counting)
+    app = SupervisorApp(store, floor_settings(), clock=clock)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await caught_up(pilot, app)
+        board = app.board
+        board.tick()
+        await pilot.pause()
+        figured.clear()
+        store.append(
+            [
+                event(
+                    ContactOffered(
+                        contact_id=f"x{k}", queue_id="q01", channel=Channel.CHAT, offered_at=clock()
+                    ),
+                    clock(),
+                )
+                for k in range(3000)
+            ]
+        )
+        await caught_up(pilot, app)
+        board._catching_up = True  # as if the read had brought a full batch, more to come
+        board.tick()
+        await pilot.pause()
+        assert figured == []
+        board._catching_up = False  # the last batch
+        board.tick()
+        await pilot.pause()
+        assert len(figured) == QUEUES and set(figured) == {board.state.seq}
+    store.close()

@@ -196,6 +196,8 @@ class BoardScreen(Screen[None]):
         self._forecasts: dict[str, QueueForecast] = {}
         self._intraday_at = -math.inf
         self._intraday_seq = 0
+        self._catching_up = False
+        """The last read of the store was a full batch: more are waiting."""
 
     # -- what this board is ---------------------------------------------------------------
 
@@ -308,8 +310,10 @@ class BoardScreen(Screen[None]):
             if events:
                 self._read_seq = events[-1].seq
                 self.post_message(EventsArrived(events))
-                if len(events) == READ_BATCH:
+                self._catching_up = len(events) == READ_BATCH
+                if self._catching_up:
                     continue
+            self._catching_up = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._bell.wait(), 0.5)
             self._bell.clear()
@@ -613,6 +617,8 @@ class BoardScreen(Screen[None]):
         """Forecast against actual on the tiles, the schedule on the agents board, adherence
         and conformance on the floor line: every ten seconds of the board's clock (a half
         hour's figures move slowly), at once after a seek or a burst of events."""
+        if self._catching_up and not force:
+            return  # a store read in batches: once, when the board has caught up
         burst = max(self.INTRADAY_EVENTS, 10 * len(self.state.queues))
         caught_up = self.state.seq - self._intraday_seq < burst
         if not force and caught_up and abs(now - self._intraday_at) < self.INTRADAY_EVERY_S:
