@@ -393,3 +393,44 @@ async def test_no_forecast_is_figured_while_the_board_reads_a_long_store_in_batc
         await pilot.pause()
         assert len(figured) == QUEUES and set(figured) == {board.state.seq}
     store.close()
+
+
+async def test_the_clock_repaints_only_the_agent_lines_whose_time_in_state_changed() -> None:
+    """Hours in a state read "3h41m" for a minute: a tick leaves those lines alone and
+    repaints the line of the agent whose "0:42" moved."""
+    from textual.app import App, ComposeResult
+    from textual.geometry import Region
+
+    now = 1_000_000.0
+    agents = {
+        f"a{i}": AgentView(f"a{i}", f"agent {i:02}", state=AgentState.BUSY, since=now - 4 * 3600)
+        for i in range(12)
+    }
+    agents["a99"] = AgentView("a99", "fresh", state=AgentState.AVAILABLE, since=now - 42)
+
+    class Board(App[None]):
+        def compose(self) -> ComposeResult:
+            yield AgentBoard(id="agents")
+
+    app = Board()
+    async with app.run_test(size=(100, 20)) as pilot:
+        board = app.query_one(AgentBoard)
+        board.set_agents(agents, now)
+        await pilot.pause()
+        assert board.columns == 2
+        painted: list[tuple[Region, ...]] = []
+        real = board.refresh
+
+        def refresh(*regions: Region, **options: Any) -> Any:
+            painted.append(regions)
+            return real(*regions, **options)
+
+        board.refresh = refresh  # type: ignore[method-assign]
+        board.tick(now + 1)
+        # the available agent comes first: line 0 only ("0:42" → "0:43")
+        assert painted == [(Region(0, 0, board.line_width, 1),)]
+        await pilot.pause()
+        assert "0:43" in board.render_line(0).text
+        painted.clear()
+        board.tick(now + 60)  # a minute: every "4h00m" is "4h01m" now
+        assert len(painted) == -(-len(agents) // 2)

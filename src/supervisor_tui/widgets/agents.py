@@ -142,12 +142,20 @@ class AgentBoard(ScrollView, can_focus=True):
             self.refresh()
 
     def tick(self, now: float) -> None:
-        """The clock moved: time-in-state changes on every visible line, and the agents whose
-        state changed move to their places."""
+        """The clock moved: the times in state change on the visible lines, and the agents
+        whose state changed move to their places."""
         self._now = now
         if self._moving:
             self._move()
-        self.refresh()
+            self.refresh()
+            return
+        # only the lines whose text the clock moved: the compositor redraws nothing else
+        scroll_y = int(self.scroll_offset.y)
+        for y in range(self.size.height):
+            ids, key = self._line_key(y + scroll_y)
+            cached = self._cache.get(y + scroll_y)
+            if ids and (cached is None or cached[0] != key):
+                self.refresh(Region(0, y, self.line_width, 1))
 
     @property
     def agent_count(self) -> int:
@@ -195,17 +203,23 @@ class AgentBoard(ScrollView, can_focus=True):
 
     # -- rendering --------------------------------------------------------------------------
 
-    def render_line(self, y: int) -> Strip:
-        width = self.line_width
-        line = y + int(self.scroll_offset.y)
+    def _line_key(self, line: int) -> tuple[list[str], tuple[object, ...]]:
+        """The agents on a board line, and what the line shows of them."""
         columns = self.columns
         start = line * columns
         ids = [i for i in self._order[start : start + columns] if i in self._agents]
+        views = tuple(self._cell_key(self._agents[i]) for i in ids)
+        return ids, (self.line_width, views)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.line_width
+        line = y + int(self.scroll_offset.y)
+        ids, key = self._line_key(line)
         if not ids:
             return blank(width, self._style("none"))
-        cell = width // columns
-        views = tuple(self._cell_key(self._agents[i]) for i in ids)
-        key = (width, views)
+        cell = width // self.columns
+        views = key[1]
+        assert isinstance(views, tuple)
         cached = self._cache.get(line)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -231,7 +245,13 @@ class AgentBoard(ScrollView, can_focus=True):
         return style
 
     def _cell_key(self, agent: AgentView) -> tuple[object, ...]:
-        in_state = int(self._now - agent.since) if _timed(agent) else -1
+        """What an agent's cell shows: the time in state as written ("3h41m" changes once a
+        minute), so a tick repaints only the cells whose text moved."""
+        shown, long_away = "", False
+        if _timed(agent):
+            in_state = self._now - agent.since
+            shown = fmt.duration(in_state)
+            long_away = agent.state is AgentState.AWAY and in_state > self.long_break_s
         return (
             agent.agent_id,
             agent.name,
@@ -239,7 +259,8 @@ class AgentBoard(ScrollView, can_focus=True):
             agent.reason,
             agent.work,
             agent.handled_today,
-            in_state,
+            shown,
+            long_away,
             self._plans.get(agent.agent_id),
         )
 
