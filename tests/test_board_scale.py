@@ -40,6 +40,7 @@ from supervisor_tui.widgets.agents import AgentBoard, board_order
 
 from .conftest import EPOCH, FakeClock, rules, simulate, targets
 from .doors import fuzz_examples
+from .test_look import many_queues
 
 QUEUES = 40
 """At 80×24 the compact table has room for a few of them: the rest are off screen."""
@@ -57,20 +58,6 @@ def event(payload: Payload, at: float) -> NewEvent:
 
 def floor_settings() -> FloorSettings:
     return FloorSettings(floor_name="Scale", operator="ana", targets=targets(), rules=rules())
-
-
-def many_queues(path: Path) -> SQLiteStore:
-    store = SQLiteStore(path)
-    store.append(
-        [
-            event(
-                QueueUpserted(queue_id=f"q{i:02}", name=f"Queue {i:02}", channel=Channel.CHAT),
-                EPOCH,
-            )
-            for i in range(QUEUES)
-        ]
-    )
-    return store
 
 
 def raised(queue_id: str, at: float) -> NewEvent:
@@ -102,7 +89,7 @@ async def caught_up(pilot: Pilot[None], app: SupervisorApp) -> None:
 async def test_a_queue_off_screen_climbs_the_table_at_once_when_it_turns_critical(
     tmp_path: Path,
 ) -> None:
-    store = many_queues(tmp_path / "f.db")
+    store = many_queues(tmp_path / "f.db", QUEUES)
     clock = FakeClock(EPOCH + 60)
     app = SupervisorApp(store, floor_settings(), clock=clock)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -124,7 +111,7 @@ async def test_a_queue_off_screen_climbs_the_table_at_once_when_it_turns_critica
 async def test_a_ticket_queue_off_screen_climbs_when_its_sla_breaches_by_the_clock(
     tmp_path: Path,
 ) -> None:
-    store = many_queues(tmp_path / "f.db")
+    store = many_queues(tmp_path / "f.db", QUEUES)
     clock = FakeClock(EPOCH + 60)
     at = clock()
     store.append(
@@ -174,7 +161,7 @@ async def test_a_ticket_queue_off_screen_climbs_when_its_sla_breaches_by_the_clo
 async def test_events_for_a_queue_off_screen_do_not_figure_it_until_it_shows(
     tmp_path: Path, monkeypatch: Any
 ) -> None:
-    store = many_queues(tmp_path / "f.db")
+    store = many_queues(tmp_path / "f.db", QUEUES)
     clock = FakeClock(EPOCH + 60)
     figured: list[str] = []
     real = board_module.queue_kpis
@@ -355,7 +342,7 @@ async def test_no_forecast_is_figured_while_the_board_reads_a_long_store_in_batc
 ) -> None:
     """A store read in batches of 5,000 brings a burst each time: the forecasts wait for the
     last batch instead of being figured on every tick of a long catch-up."""
-    store = many_queues(tmp_path / "f.db")
+    store = many_queues(tmp_path / "f.db", QUEUES)
     clock = FakeClock(EPOCH + 60)
     figured: list[int] = []
     real = board_module.queue_forecast
