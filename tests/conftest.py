@@ -27,6 +27,15 @@ def _english_unless_asked() -> Iterator[None]:
     i18n.use("en")
 
 
+@pytest.fixture(autouse=True)
+def _a_data_directory_of_its_own(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command run in-process (check, watch) logs to the data directory by default: the
+    test's own, never the machine's."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
+
+
 EPOCH = 1_790_000_000.0  # the simulated floor's 08:00, fixed so screens are reproducible
 ROOT = Path(__file__).resolve().parent.parent
 

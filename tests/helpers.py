@@ -1,13 +1,24 @@
-"""Building events by hand for worked examples, and a sink straight into a store."""
+"""Building events by hand for worked examples, a sink straight into a store, and a helpdesk
+that reads nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import count
+from typing import Any
 
 from supervisor_tui.core.projection import FloorState
-from supervisor_tui.model import Event, HealthState, Limit, NewEvent, Payload, SourceHealth
+from supervisor_tui.model import (
+    Event,
+    HealthState,
+    Limit,
+    NewEvent,
+    Payload,
+    Reason,
+    SourceHealth,
+)
 from supervisor_tui.store import SQLiteStore
 
 _seq = count(1)
@@ -56,6 +67,7 @@ class StoreSink:
         budget_left: float | None = None,
         poll_interval_s: float | None = None,
         limits: Sequence[Limit] = (),
+        said: Reason | None = None,
     ) -> None:
         now = self.clock()
         payload = SourceHealth(
@@ -64,6 +76,7 @@ class StoreSink:
             retry_at=retry_at,
             budget_left=budget_left,
             limits=tuple(limits),
+            said=said,
             at=now,
         )
         self.health_reports.append(payload)
@@ -81,3 +94,18 @@ class StoreSink:
 
     async def quarantine(self, kind: str, raw: str, reason: str) -> None:
         self.store.quarantine(self.source, kind, raw, reason, self.clock())
+
+
+class QuietHelpdesk:
+    """A source that reads nothing (its collector holds its lease, writes no event) and keeps
+    what is written back to it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.written: list[tuple[str, dict[str, Any]]] = []
+
+    async def run(self, sink: object, cursor: str | None) -> None:
+        await asyncio.Event().wait()
+
+    async def write_back(self, action: str, body: dict[str, Any]) -> None:
+        self.written.append((action, body))

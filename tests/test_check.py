@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import socket
+import stat
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
 from supervisor_tui.cli import main
 from supervisor_tui.fakes.zendesk import FakeZendesk
+from supervisor_tui.logs import PrivateRotatingFile
 
 TOKEN = "check-test-token-value"
 
@@ -99,6 +102,30 @@ async def test_wrong_token_fails_readably_without_the_token(
     assert source["ok"] is False
     assert "(401)" in source["error"] and "refused the " in source["error"]
     assert "not-the-token-42" not in out + err and TOKEN not in out + err
+
+
+async def test_check_writes_its_lines_to_the_log_as_serve_does(
+    fake: FakeZendesk, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --log-file, where serve's would go (beside the store, here the data
+    directory's floor.log), private, each source's outcome at its level, no token; closed
+    when check ends."""
+    config = write_config(tmp_path, fake.base_url)
+    assert (await run_check(config, capsys))[0] == 0
+    assert (await run_check(config, capsys, token="not-the-token-42"))[0] == 1
+    log = Path(os.environ["XDG_DATA_HOME"]) / "supervisor-tui" / "floor.log"
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    lines = log.read_text(encoding="utf-8").splitlines()
+    ok = [
+        line for line in lines if " INFO supervisor_tui.check: check: ✔ zendesk (zendesk): " in line
+    ]
+    failed = [line for line in lines if " ERROR supervisor_tui.check: check: ✖ zendesk " in line]
+    assert len(ok) == 1 and "tickets" in ok[0]
+    assert len(failed) == 1 and "(401)" in failed[0]
+    assert sum(f": check: sources zendesk, from {config}" in line for line in lines) == 2
+    text = "\n".join(lines)
+    assert TOKEN not in text and "not-the-token-42" not in text
+    assert not any(isinstance(h, PrivateRotatingFile) for h in logging.getLogger().handlers)
 
 
 async def test_unreachable_host(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -61,8 +61,12 @@ def test_the_source_has_messages_to_translate() -> None:
 def test_every_message_has_a_translation_in_every_catalog(language: str) -> None:
     with i18n.catalog_path(language).open("rb") as po:
         catalog = read_po(po)
+    # a plural message is found by its singular and by its plural (the extractor lists both)
     translated = {
-        str(m.id if isinstance(m.id, str) else m.id[0]): m for m in catalog if m.id and not m.fuzzy
+        str(msgid): m
+        for m in catalog
+        if m.id and not m.fuzzy
+        for msgid in (m.id if isinstance(m.id, tuple) else (m.id,))  # a plural: both forms
     }
     missing = {
         msgid: where

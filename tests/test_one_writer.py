@@ -31,6 +31,7 @@ from supervisor_tui.store import PostgresStore, SQLiteStore, Store, StoreError
 from supervisor_tui.store.base import StoreBusy
 
 from .conftest import EPOCH, FakeClock, rules, targets
+from .helpers import QuietHelpdesk
 from .pg import free_port, new_schema
 
 FD_KEY = "freshdesk-test-key"
@@ -192,7 +193,11 @@ def test_a_second_collector_on_one_sqlite_file_is_refused_naming_the_first(
         second.close()
 
 
-def test_a_second_collector_on_one_postgres_floor_is_refused_and_a_lost_lease_is_trouble(
+def sim(name: str) -> QuietHelpdesk:
+    return QuietHelpdesk(name)
+
+
+def test_a_second_collector_of_a_postgres_source_is_refused_and_a_lost_lease_is_trouble(
     pg_url: str,
 ) -> None:
     schema = new_schema()
@@ -200,12 +205,16 @@ def test_a_second_collector_on_one_postgres_floor_is_refused_and_a_lost_lease_is
     second = PostgresStore(pg_url, schema=schema)
     other_floor = PostgresStore(pg_url, schema=new_schema())
     try:
-        a = Collector(first, [], rules(), targets(), time.time)
-        b = Collector(second, [], rules(), targets(), time.time)
+        a = Collector(first, [sim("zendesk")], rules(), targets(), time.time)
+        b = Collector(second, [sim("zendesk")], rules(), targets(), time.time)
         a.take_lease()
-        with pytest.raises(StoreBusy, match=rf"another collector .*\(pid {os.getpid()} on "):
+        with pytest.raises(
+            StoreBusy,
+            match=rf"another collector .* source 'zendesk' \(pid {os.getpid()} on .*, since ",
+        ):
             b.take_lease()
-        Collector(other_floor, [], rules(), targets(), time.time).take_lease()  # per floor
+        other = Collector(other_floor, [sim("zendesk")], rules(), targets(), time.time)
+        other.take_lease()  # per floor
         lease = a._lease
         assert lease is not None
         lease.verify()  # held
@@ -217,6 +226,10 @@ def test_a_second_collector_on_one_postgres_floor_is_refused_and_a_lost_lease_is
         b.take_lease()
         with pytest.raises(StoreError, match=r"lost the writer lease: .*another collector"):
             lease.verify()
+        assert other._lease is not None
+        other._lease.release()
+        assert b._lease is not None
+        b._lease.release()
     finally:
         first.close()
         second.close()
@@ -233,7 +246,7 @@ def kill_lease_sessions(pg_url: str, schema: str) -> None:
             "AND classid = %s::bigint::oid AND objid = %s::bigint::oid AND objsubid = 1",
             ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
         ).fetchall()
-        assert killed == [(True,)]
+        assert killed and all(ok for (ok,) in killed)
         for _ in range(200):  # the backend is gone once its lock is
             row = conn.execute(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
@@ -252,11 +265,11 @@ async def test_a_running_collector_whose_lease_is_taken_stops_writing_and_says_s
     schema = new_schema()
     first = PostgresStore(pg_url, schema=schema)
     second = PostgresStore(pg_url, schema=schema)
-    a = Collector(first, [], rules(), targets(), time.time)
+    a = Collector(first, [sim("zendesk")], rules(), targets(), time.time)
     try:
         await a.start()
         kill_lease_sessions(pg_url, schema)
-        b = Collector(second, [], rules(), targets(), time.time)
+        b = Collector(second, [sim("zendesk")], rules(), targets(), time.time)
         b.take_lease()  # kept: a lease let go of is released
         for _ in range(200):
             if a.store_trouble is not None:
@@ -331,6 +344,8 @@ def test_two_serve_processes_on_one_store_the_second_exits_with_one_line(
         assert f"pid {first.pid} on " in lines[0]
         if backend == "postgres":  # the URL is shown without its password
             assert env["FLOOR_PG"].split(":")[2].split("@")[0] not in second.stderr
+            # on a shared floor the lease is the source's: it is named, and since when
+            assert "source 'simulator'" in lines[0] and ", since " in lines[0]
     finally:
         first.terminate()
         first.wait(30)

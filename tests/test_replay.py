@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -210,6 +211,38 @@ async def test_training_session_scores_the_trainee(recording_path: Path, tmp_pat
         for e in store.events_of_kind("escalation.acked")
     )
     store.close()
+
+
+async def test_a_decision_jumped_past_in_training_is_not_reached(
+    recording_path: Path, tmp_path: Path
+) -> None:
+    app = replay_app(recording_path, train=True, card=tmp_path / "card")
+    player, training = app.player, app.training
+    assert player is not None and training is not None
+    async with app.run_test(size=(180, 48)) as pilot:
+        await pilot.press("space")
+        await wait_for(pilot, lambda: training.open_decision is not None, "a decision point")
+        await pilot.press("a", *"on it", "enter")
+        await wait_for(pilot, lambda: training.decisions[0].reached, "the scored ack")
+        await wait_for(pilot, lambda: len(training.decisions) == 2, "the next decision")
+        await pilot.press("right")  # a minute on: past the decision, no choice made
+        await pilot.pause()
+        skipped = training.decisions[1]
+        assert training.open_decision is None and not skipped.reached
+        assert skipped.choice_score == 0.0 and skipped.took_s is None
+        # the average is the one decision made, not it and a zero
+        assert training.total == pytest.approx(training.decisions[0].score)
+        await pilot.press("right_square_bracket")  # the next escalation: a decision again
+        await wait_for(pilot, lambda: training.open_decision is not None, "the next decision")
+        opened = training.open_decision
+        await pilot.press("q")  # quits with it open
+        await pilot.pause()
+        assert app.card_written is not None
+    card = json.loads((tmp_path / "card.json").read_text())
+    assert card["decisions_made"] == 1 and card["not_reached"] == len(training.decisions) - 1
+    assert opened is not None and not opened.reached
+    assert card["score"] == pytest.approx(round(training.decisions[0].score, 1))
+    app.store.close()
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -387,7 +387,7 @@ def test_markdown_has_sections_tables_staffing_and_formulas(report: Report) -> N
     assert "- Grouping: day" in md
     assert md.count("## Tue 24 Nov 2026") == 1
     assert md.count("## Wed 25 Nov 2026") == 1
-    assert "Tue 24 Nov 2026 00:00 – Wed 25 Nov 2026 00:00 (UTC+01:00) · 1234 events" in md
+    assert "Tue 24 Nov 2026 00:00 – Wed 25 Nov 2026 00:00 (UTC+01:00) · 1,234 events" in md
     header = (
         "| Queue | Channel | Offered | SL (T) | ASA | AHT | Abandon | Tickets in/solved | "
         "First response med/p90 | Resolution med/p90 | SLA met | Backlog start→end | CSAT | "

@@ -218,3 +218,38 @@ def test_nothing_decided_is_no_score_not_zero() -> None:
     assert s.total is None and s.split() is None
     assert "**Score: none** (no decision made)" in s.to_markdown()
     assert json.loads(s.to_json())["score"] is None
+
+
+def test_a_decision_jumped_past_is_not_reached_not_scored_as_letting_it_go(
+    recorded: dict[str, RecordedAction],
+) -> None:
+    s = TrainingSession("Kim", "shift.db")
+
+    def stop(esc: str, wall: float) -> None:
+        s.stop(Mark(seq=1, at=T0), raised(esc, T0, Severity.WARNING, esc), recorded[esc], wall)
+
+    stop("worse", 0.0)
+    # it got worse: an ack was right (60); with a note; 20 s <= max(30, 90) s: time 40 -> 100
+    s.act("ack", "moving agents", 20.0)
+    stop("breached", 100.0)
+    assert s.skip() is not None  # a seek past it: no choice made
+    assert s.open_decision is None and s.skip() is None
+    stop("cleared", 200.0)
+    # it cleared by itself: letting it go (space) was right (60), nothing to be quick about
+    # (40) -> 100
+    s.act("none", "", 230.0)
+    stop("open", 300.0)  # still open when the trainee quits
+
+    made = {d.escalation_id: d.score for d in s.scored}
+    assert made == {"worse": pytest.approx(100.0), "cleared": pytest.approx(100.0)}
+    # (100 + 100) / 2 = 100; had the jump been letting it go, the breach would have scored
+    # 0 (an ack was needed) and the average (100 + 0 + 100) / 3 = 66.7
+    assert s.total == pytest.approx(100.0)
+    card = json.loads(s.to_json())
+    assert card["score"] == 100.0
+    assert (card["decisions_made"], card["not_reached"]) == (2, 2)
+    by_id = {d["escalation_id"]: d for d in card["decisions"]}
+    assert by_id["breached"]["reached"] is False and by_id["breached"]["score"] is None
+    assert by_id["open"]["reached"] is False and by_id["open"]["score"] is None
+    rows = [line for line in s.to_markdown().splitlines() if line.startswith("| 2 ")]
+    assert rows and "not reached" in rows[0] and "not scored" in rows[0]

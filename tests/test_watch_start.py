@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import stat
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -97,14 +98,18 @@ async def test_a_wrong_token_stops_at_once(store_path: Path) -> None:
         store.close()
 
 
-def test_watch_says_what_it_waits_for_on_the_terminal() -> None:
+def test_watch_says_what_it_waits_for_on_the_terminal(tmp_path: Path) -> None:
     port = free_port()
     done = subprocess.run(
         [
             str(Path(sys.executable).parent / "supervisor-tui"),
             *("watch", f"ws://127.0.0.1:{port}", "--give-up-after", "2"),
         ],
-        env={"SUPERVISOR_TUI_TOKEN": TOKEN, "PATH": "/usr/bin:/bin"},
+        env={
+            "SUPERVISOR_TUI_TOKEN": TOKEN,
+            "PATH": "/usr/bin:/bin",
+            "XDG_DATA_HOME": str(tmp_path / "data"),
+        },
         capture_output=True,
         text=True,
         timeout=60,
@@ -113,3 +118,11 @@ def test_watch_says_what_it_waits_for_on_the_terminal() -> None:
     assert "connecting to" in done.stderr and "trying again" in done.stderr
     assert f"no answer from ws://127.0.0.1:{port} after 2 s" in done.stderr
     assert TOKEN not in done.stderr + done.stdout
+    # and in its log, as run and serve write theirs: the data directory's watch.log, private
+    log = tmp_path / "data" / "supervisor-tui" / "watch.log"
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    text = log.read_text(encoding="utf-8")
+    assert f" INFO supervisor_tui.watch: watch: connecting to ws://127.0.0.1:{port}" in text
+    assert " trying again" in text
+    assert f" ERROR supervisor_tui.watch: watch: no answer from ws://127.0.0.1:{port}" in text
+    assert TOKEN not in text

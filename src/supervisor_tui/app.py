@@ -17,15 +17,18 @@ from functools import partial
 from pathlib import Path
 from typing import Any, cast, overload
 
-from textual.app import App
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.app import App, SystemCommand
+from textual.command import CommandPalette, DiscoveryHit, Hit, Hits, Provider
 from textual.markup import escape as escape_markup
+from textual.screen import Screen
 
+from supervisor_tui import actions
 from supervisor_tui.core.commands import Desk, EscalationDesk
 from supervisor_tui.core.feed import FloorFeed, LocalFloor
 from supervisor_tui.core.replay import ReplayPlayer
 from supervisor_tui.core.training import TrainingSession
 from supervisor_tui.hub.collector import Collector
+from supervisor_tui.i18n import N_, _
 from supervisor_tui.playback import ReplayController
 from supervisor_tui.screens.board import BoardScreen, FloorSettings
 from supervisor_tui.themes import use_theme
@@ -42,12 +45,21 @@ class FloorCommands(Provider):
         board = app.board
         for entry in board.ACTIONS:
             if entry.palette is not None and board.offers(entry):
-                yield entry.palette, entry.palette_help, partial(board.run_action, entry.action)
-        yield "Filter: all queues", "show the whole floor", partial(board.set_queue_filter, None)
+                yield (
+                    _(entry.palette),
+                    _(entry.palette_help) if entry.palette_help else "",
+                    partial(board.run_action, entry.action),
+                )
+        yield (
+            _("Filter: all queues"),
+            _("show the whole floor"),
+            partial(board.set_queue_filter, None),
+        )
         for queue in board.state.queues.values():
             yield (
-                f"Filter: {escape_markup(queue.name)}",  # a helpdesk's name is text
-                f"only {escape_markup(queue.queue_id)}",
+                # a helpdesk's name is text
+                _("Filter: {queue}").format(queue=escape_markup(queue.name)),
+                _("only {queue}").format(queue=escape_markup(queue.queue_id)),
                 partial(board.set_queue_filter, queue.queue_id),
             )
 
@@ -66,6 +78,26 @@ class FloorCommands(Provider):
 _ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 EXIT_GRACE_S = 5.0
 """After an ending signal, how long the app has to end as asked before the process ends."""
+
+TEXTUAL_WORDS = (
+    N_("palette"),
+    N_("Open the command palette"),
+    N_("Search for commands…"),
+    N_("Theme"),
+    N_("Change the current theme"),
+    N_("Quit the application as soon as possible"),
+    N_("Keys"),
+    N_("Hide the keys and widget help panel"),
+    N_("Show help for the focused widget and a summary of available keys"),
+    N_("Minimize"),
+    N_("Minimize the widget and restore to normal size"),
+    N_("Maximize"),
+    N_("Maximize the focused widget"),
+    N_("Screenshot"),
+    N_("Save an SVG 'screenshot' of the current screen"),
+)
+"""Textual's own words on the board (the footer's palette key, the palette's system
+commands), marked here so they are translated with the rest."""
 
 
 class SupervisorApp(App[None]):
@@ -124,6 +156,7 @@ class SupervisorApp(App[None]):
         feed that is not a store must come with its desk); ``player``: a replay, moved by
         its own controller."""
         super().__init__()
+        actions.speak(self._bindings)  # the footer's "palette" key in the floor's language
         self.store = store
         self.settings = settings
         self.clock = player.clock if player is not None else clock
@@ -212,6 +245,18 @@ class SupervisorApp(App[None]):
             self._last_resort.start()
         with contextlib.suppress(RuntimeError):  # the loop is already closed
             loop.call_soon_threadsafe(partial(self.exit, return_code=code))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's commands in the palette, in the floor's language."""
+        for command in super().get_system_commands(screen):
+            yield command._replace(title=_(command.title), help=_(command.help))
+
+    def action_command_palette(self) -> None:
+        """Textual's palette, its search field's prompt in the floor's language."""
+        if self.use_command_palette and not CommandPalette.is_open(cast(App[object], self)):
+            self.push_screen(
+                CommandPalette(id="--command-palette", placeholder=_("Search for commands…"))
+            )
 
     async def action_quit(self) -> None:
         """Textual's ctrl+q too: training shows its score card before the app ends."""

@@ -1,14 +1,21 @@
-"""Command line: ``supervisor-tui demo | run``."""
+"""Command line: ``supervisor-tui demo | run``.
+
+What a command prints for its user (help, errors, progress) is in the floor's language,
+chosen before the parser is built (``--lang``, the config's ``[display] language``, the
+locale), so ``--help`` and argparse's own errors are in it too. The log stays English: it is
+for operators and grep."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, get_args
+from typing import TYPE_CHECKING, NoReturn, get_args
 
 from supervisor_tui import __version__, i18n
 from supervisor_tui.adapters.base import SourceSetupError
@@ -18,14 +25,19 @@ from supervisor_tui.config import (
     ThemeName,
     default_rules,
     load_config,
+    no_such_file,
     parse_config,
 )
+from supervisor_tui.core import fmt
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.hub.demo import DEMO_EMAIL, DEMO_SN_USER
+from supervisor_tui.i18n import N_, _, ngettext
 from supervisor_tui.model import printable
 from supervisor_tui.store import SQLiteStore, StoreError
 
 if TYPE_CHECKING:
+    from ssl import SSLContext
+
     from supervisor_tui.hub.live import LiveFloor
     from supervisor_tui.store.postgres import PostgresStore
 
@@ -45,10 +57,17 @@ def _simulated(field: str) -> Callable[[str], int]:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+            raise argparse.ArgumentTypeError(
+                _("{value} is not a whole number").format(value=repr(text))
+            ) from None
         if value < low or (high is not None and value > high):
             raise argparse.ArgumentTypeError(
-                f"{value:,} {field}: the simulator takes {low:,} to {high:,}"
+                _("{value} {what}: the simulator takes {low} to {high}").format(
+                    value=fmt.number(value),
+                    what=_(SIMULATED[field]),
+                    low=fmt.number(low),
+                    high=fmt.number(high) if high is not None else "∞",
+                )
             )
         return value
 
@@ -56,20 +75,59 @@ def _simulated(field: str) -> Callable[[str], int]:
     return parse
 
 
+SIMULATED = {"agents": N_("agents"), "queues": N_("queues")}
+"""The simulated floor's counts, as an error names them."""
+
+ARGPARSE_WORDS = (
+    N_("usage: "),
+    N_("positional arguments"),
+    N_("options"),
+    N_("show this help message and exit"),
+    N_("%(prog)s: error: %(message)s\n"),
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("unrecognized arguments: %s"),
+    N_("the following arguments are required: %s"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("invalid %(type)s value: %(value)r"),
+    N_("expected one argument"),
+    N_("expected at most one argument"),
+    N_("expected at least one argument"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+    N_("not allowed with argument %s"),
+    N_("one of the arguments %s is required"),
+    N_("ignored explicit argument %r"),
+    N_("can't open '%(filename)s': %(error)s"),
+)
+"""argparse's own words, listed so ``make messages`` extracts them: argparse looks them up
+through the module-level ``gettext`` that ``_argparse_speaks`` points at our catalogs (the
+%-placeholders are argparse's, kept as they are)."""
+
+
+def _argparse_speaks() -> None:
+    """argparse says its words (usage, errors) through ``gettext.gettext`` bound in its
+    module; bind ours instead, so they are in the floor's language like ours."""
+    vars(argparse).update(_=i18n._, ngettext=i18n.ngettext)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="supervisor-tui", description="Live contact-center supervision in the terminal."
+        prog="supervisor-tui", description=_("Live contact-center supervision in the terminal.")
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {__version__}",
+        help=_("show the version and exit"),
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="the dashboard on a simulated floor (no account needed)")
-    demo.add_argument("--db", type=Path, help="keep the recording in this SQLite file")
+    demo = sub.add_parser("demo", help=_("the dashboard on a simulated floor (no account needed)"))
+    demo.add_argument("--db", type=Path, help=_("keep the recording in this SQLite file"))
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--agents", type=_simulated("agents"), default=40)
     demo.add_argument("--queues", type=_simulated("queues"), default=5)
     demo.add_argument(
-        "--speed", type=float, default=1.0, help="simulated seconds per second (default 1)"
+        "--speed", type=float, default=1.0, help=_("simulated seconds per second (default 1)")
     )
     demo.add_argument("--profile", choices=("wall", "desk"), default="desk")
     demo.add_argument("--theme", choices=get_args(ThemeName), default="dark")
@@ -77,206 +135,239 @@ def _parser() -> argparse.ArgumentParser:
         "--helpdesk",
         choices=("zendesk", "none"),
         default="zendesk",
-        help="serve the floor from a fake helpdesk on loopback through the real adapter "
-        "(default zendesk), or feed the simulation straight in (none)",
+        help=_(
+            "serve the floor from a fake helpdesk on loopback through the real adapter "
+            "(default zendesk), or feed the simulation straight in (none)"
+        ),
     )
     demo.add_argument(
         "--account",
         choices=("admin", "supervisor", "agent"),
         default="admin",
-        help="what the demo's tokens may read: an admin's (default), a supervisor's custom "
-        "role, or an agent's on smaller plans; the board and check show what is missing",
+        help=_(
+            "what the demo's tokens may read: an admin's (default), a supervisor's custom "
+            "role, or an agent's on smaller plans; the board and check show what is missing"
+        ),
     )
     demo.add_argument(
         "--check",
         action="store_true",
-        help="run `check` against the demo's helpdesks (as a new user would) instead of "
-        "opening the dashboard",
+        help=_(
+            "run `check` against the demo's helpdesks (as a new user would) instead of "
+            "opening the dashboard"
+        ),
     )
     demo.add_argument(
         "--history-weeks",
         type=int,
         default=4,
         metavar="N",
-        help="write the same weekday of the last N weeks (calls and chats) and today's "
-        "schedule into the store first, so the board shows forecast against actual and "
-        "adherence (default 4; 0: none)",
+        help=_(
+            "write the same weekday of the last N weeks (calls and chats) and today's "
+            "schedule into the store first, so the board shows forecast against actual and "
+            "adherence (default 4; 0: none)"
+        ),
     )
     demo.add_argument(
         "--all-backends",
         action="store_true",
-        help="four helpdesks on one board: also an IT desk on a fake Jira Service Management "
-        "and an operations desk on a fake ServiceNow",
+        help=_(
+            "four helpdesks on one board: also an IT desk on a fake Jira Service Management "
+            "and an operations desk on a fake ServiceNow"
+        ),
     )
     _log_options(demo)
 
-    run = sub.add_parser("run", help="adapters, store, rules and dashboard in one process")
+    run = sub.add_parser("run", help=_("adapters, store, rules and dashboard in one process"))
     run.add_argument("-c", "--config", type=Path, required=True)
-    run.add_argument("--db", type=Path, help="the SQLite file (overrides [store] path)")
+    run.add_argument("--db", type=Path, help=_("the SQLite file (overrides [store] path)"))
     _log_options(run)
 
-    serve = sub.add_parser("serve", help="headless: adapters, store, rules and the hub")
+    serve = sub.add_parser("serve", help=_("headless: adapters, store, rules and the hub"))
     serve.add_argument("-c", "--config", type=Path, required=True)
-    serve.add_argument("--db", type=Path, help="the SQLite file (overrides [store] path)")
+    serve.add_argument("--db", type=Path, help=_("the SQLite file (overrides [store] path)"))
+    serve.add_argument(
+        "--no-hub",
+        action="store_true",
+        help=_(
+            "collect only: this config's sources into a PostgreSQL floor that another "
+            "serve's hub shows ([hub] is not read)"
+        ),
+    )
     _log_options(serve)
 
-    watch = sub.add_parser("watch", help="the dashboard fed by a hub (no helpdesk secrets)")
-    watch.add_argument("url", help="ws://127.0.0.1:8765 or wss://host:port")
+    watch = sub.add_parser("watch", help=_("the dashboard fed by a hub (no helpdesk secrets)"))
+    watch.add_argument("url", help=_("ws://127.0.0.1:8765 or wss://host:port"))
     watch.add_argument(
-        "--token", help="the terminal's token (default: $SUPERVISOR_TUI_TOKEN)", default=None
+        "--token", help=_("the terminal's token (default: $SUPERVISOR_TUI_TOKEN)"), default=None
     )
-    watch.add_argument("--cafile", type=Path, help="CA file to trust for a wss:// hub")
+    watch.add_argument("--cafile", type=Path, help=_("CA file to trust for a wss:// hub"))
     watch.add_argument("--profile", choices=("wall", "desk"), default=None)
     watch.add_argument(
         "--give-up-after",
         type=float,
         metavar="SECONDS",
         default=None,
-        help="stop waiting for the hub after this long (default: keep trying, for wall boxes"
-        " that start before the hub)",
+        help=_(
+            "stop waiting for the hub after this long (default: keep trying, for wall boxes"
+            " that start before the hub)"
+        ),
     )
     watch.add_argument("--theme", choices=get_args(ThemeName), default="dark")
     watch.add_argument(
-        "--bell", action="store_true", help="ring the terminal bell for each new CRIT escalation"
+        "--bell", action="store_true", help=_("ring the terminal bell for each new CRIT escalation")
     )
+    _log_options(watch, _("watch.log in the data directory"))
 
     web = sub.add_parser(
-        "web", help="the board in a browser: a TV's kiosk, a manager without a terminal"
+        "web", help=_("the board in a browser: a TV's kiosk, a manager without a terminal")
     )
-    web.add_argument("url", help="the hub: ws://127.0.0.1:8765 or wss://host:port")
+    web.add_argument("url", help=_("the hub: ws://127.0.0.1:8765 or wss://host:port"))
     web.add_argument(
         "--listen",
         default="127.0.0.1:8780",
-        help="host:port for browsers (default 127.0.0.1:8780; another address needs TLS)",
+        help=_("host:port for browsers (default 127.0.0.1:8780; another address needs TLS)"),
     )
     web.add_argument(
         "--token-file",
         type=Path,
-        help="a file (mode 600) holding the board's view token (default: $SUPERVISOR_TUI_TOKEN)",
+        help=_("a file (mode 600) holding the board's view token (default: $SUPERVISOR_TUI_TOKEN)"),
     )
-    web.add_argument("--cafile", type=Path, help="CA file to trust for a wss:// hub")
-    web.add_argument("--tls-cert", type=Path, help="certificate for https (off loopback)")
-    web.add_argument("--tls-key", type=Path, help="its private key")
-    web.add_argument("--max-sessions", type=int, default=16, help="pages open at once (default 16)")
+    web.add_argument("--cafile", type=Path, help=_("CA file to trust for a wss:// hub"))
+    web.add_argument("--tls-cert", type=Path, help=_("certificate for https (off loopback)"))
+    web.add_argument("--tls-key", type=Path, help=_("its private key"))
+    web.add_argument(
+        "--max-sessions", type=int, default=16, help=_("pages open at once (default 16)")
+    )
 
-    token = sub.add_parser("token", help="make a hub token and print its [[hub.tokens]] entry")
-    token.add_argument("--name", required=True, help="recorded on acks made with it")
+    token = sub.add_parser("token", help=_("make a hub token and print its [[hub.tokens]] entry"))
+    token.add_argument("--name", required=True, help=_("recorded on acks made with it"))
     token.add_argument("--scope", choices=("view", "supervise"), default="view")
 
-    check = sub.add_parser("check", help="one full sync of every source: counts and health")
+    check = sub.add_parser("check", help=_("one full sync of every source: counts and health"))
     check.add_argument("-c", "--config", type=Path, required=True)
-    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.add_argument("--json", action="store_true", help=_("print one JSON object"))
+    _log_options(check)
 
-    report = sub.add_parser("report", help="shift, daily, weekly or monthly report from recordings")
-    report.add_argument(
-        "files", nargs="+", metavar="FILE", help="recordings, or a postgresql:// store"
-    )
-    report.add_argument("-c", "--config", type=Path, help="targets (T, SL target, offsets)")
-    report.add_argument(
-        "--group", choices=("shift", "day", "week", "month"), default="day", help="(default day)"
+    report = sub.add_parser(
+        "report", help=_("shift, daily, weekly or monthly report from recordings")
     )
     report.add_argument(
-        "--from", dest="since", help="start, YYYY-MM-DD or YYYY-MM-DDTHH:MM (floor time)"
+        "files", nargs="+", metavar="FILE", help=_("recordings, or a postgresql:// store")
     )
-    report.add_argument("--to", dest="until", help="end (not included), same forms")
-    report.add_argument("--queue", help="one queue, by id or name")
+    report.add_argument("-c", "--config", type=Path, help=_("targets (T, SL target, offsets)"))
+    report.add_argument(
+        "--group", choices=("shift", "day", "week", "month"), default="day", help=_("(default day)")
+    )
+    report.add_argument(
+        "--from", dest="since", help=_("start, YYYY-MM-DD or YYYY-MM-DDTHH:MM (floor time)")
+    )
+    report.add_argument("--to", dest="until", help=_("end (not included), same forms"))
+    report.add_argument("--queue", help=_("one queue, by id or name"))
     report.add_argument(
         "--format",
         choices=("term", "md", "csv", "json", "html"),
         default="term",
-        help="term: a summary on screen (default); md, csv, json, html: a document",
+        help=_("term: a summary on screen (default); md, csv, json, html: a document"),
     )
-    report.add_argument("--out", type=Path, help="write here (default: standard output)")
+    report.add_argument("--out", type=Path, help=_("write here (default: standard output)"))
 
     audit = sub.add_parser(
-        "audit", help="every ack, note, snooze and resolve: who, when, where, its write-back"
+        "audit", help=_("every ack, note, snooze and resolve: who, when, where, its write-back")
     )
-    audit.add_argument("file", metavar="FILE", help="a recording, or a postgresql:// store")
-    audit.add_argument("-c", "--config", type=Path, help="the floor's time zone and store schema")
+    audit.add_argument("file", metavar="FILE", help=_("a recording, or a postgresql:// store"))
     audit.add_argument(
-        "--from", dest="since", help="start, YYYY-MM-DD or YYYY-MM-DDTHH:MM (floor time)"
+        "-c", "--config", type=Path, help=_("the floor's time zone and store schema")
     )
-    audit.add_argument("--to", dest="until", help="end (not included), same forms")
+    audit.add_argument(
+        "--from", dest="since", help=_("start, YYYY-MM-DD or YYYY-MM-DDTHH:MM (floor time)")
+    )
+    audit.add_argument("--to", dest="until", help=_("end (not included), same forms"))
     audit.add_argument("--format", choices=("term", "csv", "json"), default="term")
 
-    record = sub.add_parser("record", help="write a simulated shift to a recording, no UI")
+    record = sub.add_parser("record", help=_("write a simulated shift to a recording, no UI"))
     record.add_argument("--source", choices=("simulator",), default="simulator")
     record.add_argument("--hours", type=float, default=8.0)
     record.add_argument(
-        "--speed", choices=("max",), default="max", help="only 'max': as fast as the machine can"
+        "--speed", choices=("max",), default="max", help=_("only 'max': as fast as the machine can")
     )
     record.add_argument("--out", type=Path, required=True)
     record.add_argument("--seed", type=int, default=7)
     record.add_argument("--agents", type=_simulated("agents"), default=40)
     record.add_argument("--queues", type=_simulated("queues"), default=5)
     record.add_argument(
-        "--step", type=float, default=5.0, help="simulated seconds between rule evaluations"
+        "--step", type=float, default=5.0, help=_("simulated seconds between rule evaluations")
     )
     record.add_argument(
         "--history-weeks",
         type=int,
         default=0,
         metavar="N",
-        help="first write the same weekday of the last N weeks and the day's schedule "
-        "(forecast against actual and adherence in replay and reports)",
+        help=_(
+            "first write the same weekday of the last N weeks and the day's schedule "
+            "(forecast against actual and adherence in replay and reports)"
+        ),
     )
     record.add_argument(
         "--unsupervised",
         action="store_true",
-        help="no simulated supervisor acks (by default one acks most escalations)",
+        help=_("no simulated supervisor acks (by default one acks most escalations)"),
     )
 
     importing = sub.add_parser(
-        "import", help="survey answers (NPS), a forecast or a schedule into a store"
+        "import", help=_("survey answers (NPS), a forecast or a schedule into a store")
     )
     what = importing.add_subparsers(dest="what", required=True)
     surveys = what.add_parser(
         "surveys",
-        help="a CSV of survey answers: ticket or requester, score 0-10, answered_at (ISO 8601)",
+        help=_("a CSV of survey answers: ticket or requester, score 0-10, answered_at (ISO 8601)"),
     )
     surveys.add_argument("file", type=Path, metavar="FILE.csv")
-    surveys.add_argument("--db", type=Path, help="the store file (default: the config's store)")
-    surveys.add_argument("-c", "--config", type=Path, help="its store and time zone")
+    surveys.add_argument("--db", type=Path, help=_("the store file (default: the config's store)"))
+    surveys.add_argument("-c", "--config", type=Path, help=_("its store and time zone"))
     surveys.add_argument(
-        "--source", default="surveys", help="the helpdesk the ticket ids belong to"
+        "--source", default="surveys", help=_("the helpdesk the ticket ids belong to")
     )
     _intraday_imports(what)
-    replay = sub.add_parser("replay", help="the dashboard over a recording (read-only)")
+    replay = sub.add_parser("replay", help=_("the dashboard over a recording (read-only)"))
     replay.add_argument("file", type=Path)
-    replay.add_argument("-c", "--config", type=Path, help="targets, rules and display settings")
+    replay.add_argument("-c", "--config", type=Path, help=_("targets, rules and display settings"))
     replay.add_argument(
         "--train",
         action="store_true",
-        help="stop at each escalation and score the trainee's choices",
+        help=_("stop at each escalation and score the trainee's choices"),
     )
-    replay.add_argument("--trainee", default="", help="the trainee's name on the score card")
+    replay.add_argument("--trainee", default="", help=_("the trainee's name on the score card"))
     replay.add_argument(
-        "--card", type=Path, help="score card path without suffix (default training-DATE-TIME)"
+        "--card", type=Path, help=_("score card path without suffix (default training-DATE-TIME)")
     )
-    replay.add_argument("--at", help="start at this clock time (HH:MM)")
+    replay.add_argument("--at", help=_("start at this clock time (HH:MM)"))
     replay.add_argument("--profile", choices=("wall", "desk"), default=None)
     for command in sub.choices.values():
         command.add_argument(
             "--lang",
             choices=i18n.LANGUAGES,
             default=None,
-            help="the language of the board, help, reports and errors (default: [display] "
-            "language, else the environment's locale, else English)",
+            help=_(
+                "the language of the board, help, reports and errors (default: [display] "
+                "language, else the environment's locale, else English)"
+            ),
         )
     return parser
 
 
-def _log_options(command: argparse.ArgumentParser) -> None:
+def _log_options(command: argparse.ArgumentParser, default: str | None = None) -> None:
     from supervisor_tui.logs import LEVELS
 
-    command.add_argument(
-        "--log-file",
-        type=Path,
-        help="the log (default: beside the SQLite store, FILE.log; with a PostgreSQL store, "
-        "floor.log in the data directory)",
+    where = default or _(
+        "beside the SQLite store, FILE.log; with a PostgreSQL store, floor.log in the data "
+        "directory"
     )
-    command.add_argument("--log-level", choices=LEVELS, default="info", help="(default info)")
-    command.add_argument("--log-json", action="store_true", help="JSON lines, one per event")
+    command.add_argument(
+        "--log-file", type=Path, help=_("the log (default: {where})").format(where=where)
+    )
+    command.add_argument("--log-level", choices=LEVELS, default="info", help=_("(default info)"))
+    command.add_argument("--log-json", action="store_true", help=_("JSON lines, one per event"))
 
 
 DEMO_TOKEN_ENV = "SUPERVISOR_TUI_DEMO_ZENDESK_TOKEN"
@@ -451,7 +542,7 @@ def _demo(args: argparse.Namespace, db: Path) -> int:
         code = _run_dashboard(config, db, clock=helpdesks.clock)
         taken = helpdesks.write_backs()
         if taken:
-            print("The fake helpdesk took these write-backs from the floor:")
+            print(_("The fake helpdesk took these write-backs from the floor:"))
             print("\n".join(f"  {line}" for line in taken))
         return code
     finally:
@@ -467,7 +558,26 @@ def _log_to(args: argparse.Namespace, beside: Path) -> None:
     try:
         log_to(path, level=args.log_level, json_lines=args.log_json)
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot write the log ({exc.strerror})") from None
+        raise ConfigError(
+            _("{path}: cannot write the log ({why})").format(path=path, why=exc.strerror)
+        ) from None
+
+
+@contextmanager
+def _logging(args: argparse.Namespace, default: Path) -> Iterator[None]:
+    """As :func:`_log_to`, for a command that ends without ending the process (check and
+    watch; ``main`` is also called in-process): the log is closed when it ends."""
+    from supervisor_tui.logs import logging_to
+
+    path = args.log_file or default
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(logging_to(path, level=args.log_level, json_lines=args.log_json))
+        except OSError as exc:
+            raise ConfigError(
+                _("{path}: cannot write the log ({why})").format(path=path, why=exc.strerror)
+            ) from None
+        yield
 
 
 def _sqlite_file(args: argparse.Namespace, config: Config) -> Path | None:
@@ -516,7 +626,8 @@ def _run_dashboard(
 
 
 def _take_lease(floor: LiveFloor) -> None:
-    """One collector per store: a second one stops here with one line naming the first."""
+    """One collector per store (per source on a PostgreSQL floor): a second one stops here with
+    one line naming the first."""
     try:
         floor.collector.take_lease()
     except BaseException:
@@ -540,7 +651,8 @@ def _token(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         raise ConfigError(f"token --name {args.name!r}: {reasons}") from None
-    print(f"token (give it to the terminal; it is not kept anywhere): {token}", file=sys.stderr)
+    said = _("token (give it to the terminal; it is not kept anywhere): {token}")
+    print(said.format(token=token), file=sys.stderr)
     # written by a TOML writer: a name is data, it cannot add a line to the config
     print("[[hub.tokens]]")
     print(tomli_w.dumps(entry), end="")
@@ -573,8 +685,12 @@ def _serve(args: argparse.Namespace) -> int:
     db = _sqlite_file(args, config)
     _log_to(args, db or config.store.resolved_path())
     hub_config = config.hub
-    if not hub_config.tokens:
-        raise ConfigError(f"{args.config}: [hub] has no tokens (make one: supervisor-tui token)")
+    if not hub_config.tokens and not args.no_hub:
+        raise ConfigError(
+            _("{path}: [hub] has no tokens (make one: {command})").format(
+                path=args.config, command="supervisor-tui token"
+            )
+        )
     tls = None
     if hub_config.tls_cert and hub_config.tls_key:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -603,15 +719,23 @@ def _serve(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await floor.collector.start()
-        bound = await hub.start()
-        scheme = "wss" if tls else "ws"
-        print(
-            f"serving {config.floor.name!r}: {scheme}://{host}:{bound}  (store {where})", flush=True
-        )
+        if args.no_hub:
+            sources = ", ".join(sorted(floor.collector.adapters)) or _("no sources")
+            said = _("collecting {sources} for {floor}  (store {store})").format(
+                sources=sources, floor=repr(config.floor.name), store=where
+            )
+        else:
+            bound = await hub.start()
+            scheme = "wss" if tls else "ws"
+            said = _("serving {floor}: {address}  (store {store})").format(
+                floor=repr(config.floor.name), address=f"{scheme}://{host}:{bound}", store=where
+            )
+        print(said, flush=True)
         try:
             await stop.wait()
         finally:
-            await hub.stop()
+            if not args.no_hub:
+                await hub.stop()
             await floor.collector.stop()
 
     try:
@@ -622,36 +746,55 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    import asyncio
     import os
     import ssl
+
+    from platformdirs import user_data_path
+
+    token = args.token or os.environ.get("SUPERVISOR_TUI_TOKEN")
+    if not token:
+        raise ConfigError(
+            _("watch: needs {option} or {variable}").format(
+                option="--token", variable="SUPERVISOR_TUI_TOKEN"
+            )
+        )
+    if not args.url.startswith(("ws://", "wss://")):
+        raise ConfigError(
+            _("watch: {url} is not a ws:// or wss:// address").format(url=repr(args.url))
+        )
+    tls = None
+    if args.url.startswith("wss://"):
+        tls = ssl.create_default_context(cafile=str(args.cafile) if args.cafile else None)
+    with _logging(args, user_data_path("supervisor-tui") / "watch.log"):
+        return _watching(args, token, tls)
+
+
+def _watching(args: argparse.Namespace, token: str, tls: SSLContext | None) -> int:
+    import asyncio
 
     from supervisor_tui.app import FloorSettings, SupervisorApp
     from supervisor_tui.core.rules import RuleEngine
     from supervisor_tui.core.targets import QueueTargets
     from supervisor_tui.hub.client import HubClient, HubRefused, RemoteDesk, hello
 
-    token = args.token or os.environ.get("SUPERVISOR_TUI_TOKEN")
-    if not token:
-        raise ConfigError("watch: needs --token or SUPERVISOR_TUI_TOKEN")
-    if not args.url.startswith(("ws://", "wss://")):
-        raise ConfigError(f"watch: {args.url!r} is not a ws:// or wss:// address")
-    tls = None
-    if args.url.startswith("wss://"):
-        tls = ssl.create_default_context(cafile=str(args.cafile) if args.cafile else None)
+    log = logging.getLogger("supervisor_tui.watch")
 
     def say(line: str) -> None:
         print(f"supervisor-tui: watch: {line}", file=sys.stderr, flush=True)
+        log.info("watch: %s", line)
 
     try:
-        say(f"connecting to {args.url} …")
+        say(_("connecting to {url} …").format(url=args.url))
         probe = asyncio.run(
             hello(args.url, token, say, ssl_context=tls, give_up_after_s=args.give_up_after)
         )
     except HubRefused as exc:
-        raise ConfigError(f"watch: the hub refused: {exc}") from None
+        log.error("watch: the hub refused: %s", exc)
+        raise ConfigError(_("watch: the hub refused: {reason}").format(reason=exc)) from None
     except TimeoutError as exc:
+        log.error("watch: %s", exc)
         raise ConfigError(f"watch: {exc}") from None
+    log.info("watch: %s welcomed token %r (scope %s)", args.url, probe.name, probe.scope)
     floor = probe.floor
     raw_targets = dict(floor.get("targets") or {})
     targets = FloorTargets(
@@ -673,8 +816,11 @@ def _watch(args: argparse.Namespace) -> int:
         bell=args.bell,
     )
     app = SupervisorApp(client, settings, clock=time.time, desk=RemoteDesk(client))
-    app.run()
-    client.close()
+    try:
+        app.run()
+    finally:
+        client.close()
+        log.info("watch: %s: the board was closed", args.url)
     return app.return_code or 0
 
 
@@ -686,13 +832,17 @@ def _web(args: argparse.Namespace) -> int:
 
     where = re.fullmatch(r"([^\s:]+):(\d{1,5})", args.listen)
     if where is None or not 0 <= int(where[2]) <= 65535:
-        raise ConfigError(f"web: --listen {args.listen!r}: expected host:port")
+        raise ConfigError(
+            _("web: {option} {value}: expected host:port").format(
+                option="--listen", value=repr(args.listen)
+            )
+        )
     if args.token_file is not None:
         token = read_secret(file=str(args.token_file), what="web --token-file")
     else:
         token = read_secret(env="SUPERVISOR_TUI_TOKEN", what="web (or give --token-file)")
     if not token:
-        raise ConfigError("web: the board's token is empty")
+        raise ConfigError(_("web: the board's token is empty"))
     options = WebOptions(
         hub_url=args.url,
         token=token,
@@ -718,8 +868,21 @@ def _check(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     if not config.sources:
-        raise ConfigError(f"{args.config}: no [[sources]] to check")
-    result = asyncio.run(check_all(config))
+        raise ConfigError(_("{path}: no [[sources]] to check").format(path=args.config))
+    if args.json:
+        i18n.use("en")  # for scripts, as the log: the same words on every floor
+    log = logging.getLogger("supervisor_tui.check")
+    with _logging(args, config.store.resolved_path().with_suffix(".log")):
+        names = ", ".join(source.name for source in config.sources)
+        log.info("check: sources %s, from %s", names, args.config)
+        result = asyncio.run(check_all(config))
+        for line in summary_lines(result):  # what the terminal is shown, a line each
+            level = logging.INFO
+            if line.startswith("✖"):
+                level = logging.ERROR
+            elif line.lstrip().startswith("⚠"):
+                level = logging.WARNING
+            log.log(level, "check: %s", line.strip())
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -745,17 +908,17 @@ def _report(args: argparse.Namespace) -> int:
         if args.config is not None or recorded is None:
             targets = config.floor_targets()
             if recorded is not None:
-                print(
-                    f"report: targets from {args.config}, not the ones recorded with the floor",
-                    file=sys.stderr,
-                )
+                said = _("report: targets from {path}, not the ones recorded with the floor")
+                print(said.format(path=args.config), file=sys.stderr)
         else:
             targets = targets_from_settings(recorded)
             floor_name = recorded.floor_name
         start = _floor_time(args.since, targets, "--from")
         end = _floor_time(args.until, targets, "--to")
         if start is not None and end is not None and end <= start:
-            raise ConfigError("--to must come after --from")
+            raise ConfigError(
+                _("{later} must come after {earlier}").format(later="--to", earlier="--from")
+            )
 
         try:
             report = compute(
@@ -794,8 +957,10 @@ def _report(args: argparse.Namespace) -> int:
     try:
         write_private(args.out, text)
     except OSError as exc:
-        raise ConfigError(f"{args.out}: cannot write ({exc.strerror})") from None
-    print(f"report written to {args.out}", file=sys.stderr)
+        raise ConfigError(
+            _("{path}: cannot write ({why})").format(path=args.out, why=exc.strerror)
+        ) from None
+    print(_("report written to {path}").format(path=args.out), file=sys.stderr)
     return 0
 
 
@@ -807,7 +972,7 @@ def _open_recording(name: str, config: Config) -> SQLiteStore | PostgresStore:
         return PostgresStore(name, read_only=True, schema=config.store.schema_name)
     path = Path(name)
     if not path.exists():
-        raise ConfigError(f"{path}: no such file")
+        raise ConfigError(no_such_file(path))
     return SQLiteStore(path, read_only=True)
 
 
@@ -831,12 +996,14 @@ def _audit(args: argparse.Namespace) -> int:
         start = _floor_time(args.since, targets, "--from")
         end = _floor_time(args.until, targets, "--to")
         if start is not None and end is not None and end <= start:
-            raise ConfigError("--to must come after --from")
+            raise ConfigError(
+                _("{later} must come after {earlier}").format(later="--to", earlier="--from")
+            )
         outcomes: list[WriteBackOutcome] | None
         try:
             outcomes = store.write_back_outcomes()
         except StoreError as exc:  # an older recording's outbox: the commands still count
-            print(f"audit: write-backs unknown ({exc})", file=sys.stderr)
+            print(_("audit: write-backs unknown ({reason})").format(reason=exc), file=sys.stderr)
             outcomes = None
         kinds = (
             "escalation.raised",
@@ -857,7 +1024,11 @@ def _audit(args: argparse.Namespace) -> int:
     else:
         # a URL is shown as the store says it (without its password)
         where = printable(store.where if isinstance(store, PostgresStore) else args.file)
-        Console().print(audit.to_table(entries, f"Commands on {where}: {len(entries)}"))
+        count = len(entries)
+        title = i18n.ngettext(
+            "Commands on {where}: {count}", "Commands on {where}: {count}", count
+        ).format(where=where, count=fmt.number(count))
+        Console().print(audit.to_table(entries, title))
     return 0
 
 
@@ -873,7 +1044,11 @@ def _floor_time(text: str | None, floor: FloorTargets, what: str) -> float | Non
         except ValueError:
             continue
         return local.timestamp()
-    raise ConfigError(f"{what} {text!r}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM")
+    raise ConfigError(
+        _("{option} {value}: expected {forms}").format(
+            option=what, value=repr(text), forms="YYYY-MM-DD, YYYY-MM-DDTHH:MM"
+        )
+    )
 
 
 def _record(args: argparse.Namespace) -> int:
@@ -895,7 +1070,11 @@ def _record(args: argparse.Namespace) -> int:
         if step != shown[0]:
             shown[0] = step
             end = "" if sys.stderr.isatty() else "\n"
-            print(f"\r{done:6.1%}  {events:,} events", end=end, file=sys.stderr, flush=True)
+            said = ngettext("{count} event", "{count} events", events).format(
+                count=fmt.number(events)
+            )
+            shown_done = fmt.percent(done, 1).rjust(6)
+            print(f"\r{shown_done}  {said}", end=end, file=sys.stderr, flush=True)
 
     events = record_simulation(
         args.out,
@@ -909,7 +1088,8 @@ def _record(args: argparse.Namespace) -> int:
         floor_name=config.floor.name,
         history_weeks=min(max(args.history_weeks, 0), 8),
     )
-    print(f"\nwrote {events:,} events to {args.out}", file=sys.stderr)
+    said = ngettext("wrote {count} event to {path}", "wrote {count} events to {path}", events)
+    print("\n" + said.format(count=fmt.number(events), path=args.out), file=sys.stderr)
     return 0
 
 
@@ -941,11 +1121,10 @@ def _replay(args: argparse.Namespace) -> int:
                 )
                 floor_name, rules = config.floor.name, list(config.rules)
             elif recorded is not None:
-                print(
-                    f"replay: targets and rules from {args.config}, "
-                    "not the ones recorded with the floor",
-                    file=sys.stderr,
+                said = _(
+                    "replay: targets and rules from {path}, not the ones recorded with the floor"
                 )
+                print(said.format(path=args.config), file=sys.stderr)
             targets = config.floor_targets()
         else:
             targets = targets_from_settings(recorded)
@@ -955,7 +1134,10 @@ def _replay(args: argparse.Namespace) -> int:
             )
 
         def progress(done: int, total: int) -> None:
-            print(f"\rindexing {done:,} / {total:,} events", end="", file=sys.stderr, flush=True)
+            said = _("indexing {done} / {total} events").format(
+                done=fmt.number(done), total=fmt.number(total)
+            )
+            print(f"\r{said}", end="", file=sys.stderr, flush=True)
 
         recording = Recording(
             store, targets, progress=progress, follow_settings=args.config is None
@@ -964,7 +1146,11 @@ def _replay(args: argparse.Namespace) -> int:
         if args.at:
             at = clock_in_recording(args.at, recording.start, targets)
             if at is None:
-                raise ConfigError(f"--at {args.at!r}: expected HH:MM or HH:MM:SS")
+                raise ConfigError(
+                    _("{option} {value}: expected {forms}").format(
+                        option="--at", value=repr(args.at), forms="HH:MM, HH:MM:SS"
+                    )
+                )
             player.seek(at)
         trainee = args.trainee or getpass.getuser()
         training = TrainingSession(trainee, printable(str(args.file))) if args.train else None
@@ -989,7 +1175,8 @@ def _replay(args: argparse.Namespace) -> int:
         )
         app.run()
         if app.card_written is not None:
-            print(f"score card: {app.card_written[0]} and {app.card_written[1]}")
+            said = _("score card: {first} and {second}")
+            print(said.format(first=app.card_written[0], second=app.card_written[1]))
     finally:
         store.close()
     return app.return_code or 0
@@ -998,19 +1185,23 @@ def _replay(args: argparse.Namespace) -> int:
 def _intraday_imports(what: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     forecast = what.add_parser(
         "forecast",
-        help="a CSV forecast: queue (id or name), interval_start (ISO 8601, a half hour), "
-        "offered, aht (seconds)",
+        help=_(
+            "a CSV forecast: queue (id or name), interval_start (ISO 8601, a half hour), "
+            "offered, aht (seconds)"
+        ),
     )
     forecast.add_argument("file", type=Path, metavar="FILE.csv")
     schedule = what.add_parser(
         "schedule",
-        help="agents' schedules from CSV (agent, start, end, activity) or iCalendar (.ics); "
-        "agents matched by e-mail or name",
+        help=_(
+            "agents' schedules from CSV (agent, start, end, activity) or iCalendar (.ics); "
+            "agents matched by e-mail or name"
+        ),
     )
     schedule.add_argument("file", type=Path, metavar="FILE")
     for each in (forecast, schedule):
-        each.add_argument("--db", type=Path, help="the store file (default: the config's store)")
-        each.add_argument("-c", "--config", type=Path, help="its store and time zone")
+        each.add_argument("--db", type=Path, help=_("the store file (default: the config's store)"))
+        each.add_argument("-c", "--config", type=Path, help=_("its store and time zone"))
 
 
 def _import_intraday(args: argparse.Namespace) -> int:
@@ -1027,17 +1218,25 @@ def _import_intraday(args: argparse.Namespace) -> int:
         try:
             if args.what == "forecast":
                 forecast = read_forecast(args.file, config.floor_targets(), known, now)
-                events, said = forecast.events, f"{forecast.rows} forecast intervals"
+                events = forecast.events
+                said = ngettext(
+                    "{count} forecast interval", "{count} forecast intervals", forecast.rows
+                ).format(count=fmt.number(forecast.rows))
             else:
                 schedule = read_schedule(args.file, config.floor_targets(), known, now)
                 events = schedule.events
-                said = f"{schedule.rows} scheduled activities of {schedule.agents} agents"
+                said = ngettext(
+                    "{count} scheduled activity of {agents} agents",
+                    "{count} scheduled activities of {agents} agents",
+                    schedule.rows,
+                ).format(count=fmt.number(schedule.rows), agents=fmt.number(schedule.agents))
         except ImportFileError as exc:
             raise ConfigError(str(exc)) from None
         store.append(events)  # one transaction: all of them or none
     finally:
         store.close()
-    print(f"imported {said} from {printable(args.file.name)}", file=sys.stderr)
+    said = _("imported {what} from {file}").format(what=said, file=printable(args.file.name))
+    print(said, file=sys.stderr)
     return 0
 
 
@@ -1055,11 +1254,16 @@ def _import_surveys(args: argparse.Namespace) -> int:
         stored = store.append(found.events)  # one transaction: all of them or none
     finally:
         store.close()
-    print(
-        f"imported {len(stored)} survey answers of {found.rows} rows "
-        f"({found.rows - len(stored)} already in the store)",
-        file=sys.stderr,
+    said = ngettext(
+        "imported {count} survey answer of {rows} rows ({known} already in the store)",
+        "imported {count} survey answers of {rows} rows ({known} already in the store)",
+        len(stored),
+    ).format(
+        count=fmt.number(len(stored)),
+        rows=fmt.number(found.rows),
+        known=fmt.number(found.rows - len(stored)),
     )
+    print(said, file=sys.stderr)
     return 0
 
 
@@ -1087,7 +1291,33 @@ def _configured_language(args: argparse.Namespace) -> str | None:
     return language if isinstance(language, str) else None
 
 
+class _EarlyParser(argparse.ArgumentParser):
+    """Reads ``--lang`` and ``-c`` only, and never prints or exits: whatever it cannot read
+    is left to the full parser (argparse calls ``error`` on some paths despite
+    ``exit_on_error=False``, an ambiguous option among them)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise argparse.ArgumentError(None, message)
+
+
+def _early_language(argv: list[str] | None) -> str | None:
+    """``--lang``, else the language of the config given with ``-c``, read from the command
+    line before the parser is built: its help and its errors are then in that language."""
+    early = _EarlyParser(add_help=False, exit_on_error=False)
+    early.add_argument("--lang")
+    early.add_argument("-c", "--config", type=Path)
+    try:
+        known, _rest = early.parse_known_args(sys.argv[1:] if argv is None else argv)
+    except argparse.ArgumentError:
+        return None  # the full parser says what is wrong, in the locale's language
+    if known.lang in i18n.LANGUAGES:
+        return str(known.lang)
+    return _configured_language(known)
+
+
 def main(argv: list[str] | None = None) -> int:
+    i18n.use(_early_language(argv))
+    _argparse_speaks()
     args = _parser().parse_args(argv)
     i18n.use(args.lang or _configured_language(args))
     try:
@@ -1095,7 +1325,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.db is not None:
                 _log_to(args, args.db)
                 code = _demo(args, args.db)
-                print(f"The recording is in {args.db}")
+                print(_("The recording is in {path}").format(path=args.db))
                 return code
             with tempfile.TemporaryDirectory(prefix="supervisor-tui-demo-") as tmp:
                 _log_to(args, Path(tmp) / "demo.db")

@@ -1,4 +1,8 @@
-"""The configuration file: TOML, validated by pydantic, errors that name file, key and need."""
+"""The configuration file: TOML, validated by pydantic, errors that name file, key and need.
+
+Errors are said in the floor's language (``i18n``), keys, values and commands as they are
+written in the file; pydantic's own words are replaced by ours for the kinds of mistake a
+config holds (``_PROBLEMS``), the rest stay pydantic's English."""
 
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ from supervisor_tui.core.rules import Rule
 from supervisor_tui.core.targets import FloorTargets, QueueTargets
 from supervisor_tui.files import read_small_file
 from supervisor_tui.hub.limits import HUB_MAX_CONNECTIONS, HUB_PER_PEER
+from supervisor_tui.i18n import N_, _
 
 
 class ConfigError(Exception):
@@ -65,14 +70,20 @@ class FloorConfig(_Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(
-                f"unknown time zone {value!r} (an IANA name such as 'Asia/Ho_Chi_Minh')"
+                _("unknown time zone {zone} (an IANA name such as {example})").format(
+                    zone=repr(value), example="'Asia/Ho_Chi_Minh'"
+                )
             ) from None
         return value
 
     @model_validator(mode="after")
     def _one_way_to_say_it(self) -> FloorConfig:
         if self.timezone is not None and self.utc_offset_minutes is not None:
-            raise ValueError("give timezone or utc_offset_minutes, not both")
+            raise ValueError(
+                _("give {first} or {second}, not both").format(
+                    first="timezone", second="utc_offset_minutes"
+                )
+            )
         return self
 
 
@@ -123,7 +134,11 @@ class StoreConfig(_Strict):
     @model_validator(mode="after")
     def _one_kind(self) -> StoreConfig:
         if self.path is not None and (self.url or self.url_env):
-            raise ValueError("give either path (SQLite) or url / url_env (PostgreSQL), not both")
+            raise ValueError(
+                _("give {first} or {second}, not both").format(
+                    first="path (SQLite)", second="url / url_env (PostgreSQL)"
+                )
+            )
         return self
 
     def postgres_url(self) -> str | None:
@@ -133,7 +148,9 @@ class StoreConfig(_Strict):
             value = os.environ.get(self.url_env)
             if not value:
                 raise ConfigError(
-                    f"[store] url_env: environment variable {self.url_env} is not set"
+                    _("[store] url_env: environment variable {name} is not set").format(
+                        name=self.url_env
+                    )
                 )
             return value
         return None
@@ -160,8 +177,10 @@ class WebhooksConfig(_Strict):
         off_loopback = self.listen and not is_loopback(self.address()[0])
         if off_loopback and not (self.tls_cert and self.tls_key):
             raise ValueError(
-                f"listen {self.listen!r} is not a loopback address: "
-                "set tls_cert and tls_key, or listen on 127.0.0.1 behind a TLS proxy"
+                _(
+                    "listen {address} is not a loopback address: set tls_cert and tls_key, "
+                    "or listen on 127.0.0.1 behind a TLS proxy"
+                ).format(address=repr(self.listen))
             )
         return self
 
@@ -179,7 +198,7 @@ class WebhooksConfig(_Strict):
 def _check_port(listen: str) -> str:
     port = int(listen.rpartition(":")[2])
     if not 1 <= port <= 65535:
-        raise ValueError(f"port {port} is not a TCP port (1 to 65535)")
+        raise ValueError(_("port {port} is not a TCP port (1 to 65535)").format(port=port))
     return listen
 
 
@@ -206,7 +225,11 @@ class HubToken(_Strict):
             }
         )
         if hidden:
-            raise ValueError(f"no control or invisible characters in a name ({', '.join(hidden)})")
+            raise ValueError(
+                _("no control or invisible characters in a name ({found})").format(
+                    found=", ".join(hidden)
+                )
+            )
         return name
 
 
@@ -235,10 +258,12 @@ class HubConfig(_Strict):
     def _tls_off_loopback(self) -> HubConfig:
         if not is_loopback(self.address()[0]) and not (self.tls_cert and self.tls_key):
             raise ValueError(
-                f"listen {self.listen!r} is not a loopback address: set tls_cert and tls_key"
+                _("listen {address} is not a loopback address: set tls_cert and tls_key").format(
+                    address=repr(self.listen)
+                )
             )
         if len({t.sha256 for t in self.tokens}) != len(self.tokens):
-            raise ValueError("two tokens have the same hash")
+            raise ValueError(_("two tokens have the same hash"))
         return self
 
     def address(self) -> tuple[str, int]:
@@ -290,7 +315,9 @@ def _refuse_repeats(what: str, values: list[str]) -> None:
     repeated = sorted({v for v in values if values.count(v) > 1})
     if repeated:
         shown = ", ".join(_key_text(v) for v in repeated)
-        raise ValueError(f"{what} must be unique (repeated: {shown})")
+        raise ValueError(
+            _("{what} must be unique (repeated: {names})").format(what=_(what), names=shown)
+        )
 
 
 class Config(_Strict):
@@ -309,13 +336,13 @@ class Config(_Strict):
     @field_validator("sources")
     @classmethod
     def _unique_names(cls, sources: list[SourceSettings]) -> list[SourceSettings]:
-        _refuse_repeats("source names", [s.name for s in sources])
+        _refuse_repeats(N_("source names"), [s.name for s in sources])
         return sources
 
     @field_validator("rules")
     @classmethod
     def _unique_rules(cls, rules: list[Rule]) -> list[Rule]:
-        _refuse_repeats("rule ids", [r.id for r in rules])
+        _refuse_repeats(N_("rule ids"), [r.id for r in rules])
         return rules
 
     def floor_targets(self) -> FloorTargets:
@@ -367,28 +394,50 @@ def load_config(path: str | Path) -> Config:
     try:
         mode, raw = read_small_file(path, CONFIG_MAX_BYTES)
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
+        raise ConfigError(no_such_file(path)) from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+        raise ConfigError(cannot_read(path, str(exc.strerror))) from None
     except ValueError as exc:  # a NUL in the path
-        raise ConfigError(f"{path!s:.200}: cannot read ({exc})") from None
+        raise ConfigError(cannot_read(f"{path!s:.200}", str(exc))) from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         # whoever can change it can point a source at their own server and collect the
         # token; and it names the floor's secrets, tokens and hubs: its owner's alone
         raise ConfigError(
-            f"{path}: others can read or change it (mode {stat.S_IMODE(mode):o}); "
-            f"it decides where helpdesk tokens are sent: chmod 600 {shlex.quote(str(path))}"
+            _(
+                "{path}: others can read or change it (mode {mode}); it decides where "
+                "helpdesk tokens are sent: {command}"
+            ).format(
+                path=path,
+                mode=f"{stat.S_IMODE(mode):o}",
+                command=f"chmod 600 {shlex.quote(str(path))}",
+            )
         )
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        raise ConfigError(
+            _("{path}: not valid TOML ({error})").format(path=path, error=exc)
+        ) from None
     except RecursionError:
-        raise ConfigError(f"{path}: not valid TOML (nested too deeply)") from None
+        raise ConfigError(
+            _("{path}: not valid TOML (nested too deeply)").format(path=path)
+        ) from None
     try:
         return parse_config(data, str(path))
     except RecursionError:
-        raise ConfigError(f"{path}: nested too deeply to be a configuration") from None
+        raise ConfigError(
+            _("{path}: nested too deeply to be a configuration").format(path=path)
+        ) from None
+
+
+def no_such_file(path: object) -> str:
+    """A file named on the command line or in the config that is not there."""
+    return _("{path}: no such file").format(path=path)
+
+
+def cannot_read(path: object, why: str) -> str:
+    """A file that is there but cannot be read; ``why`` is the system's own words."""
+    return _("{path}: cannot read ({why})").format(path=path, why=why)
 
 
 _INSTALLED = tuple(sorted(adapter_kinds()))
@@ -436,7 +485,7 @@ def _loc_text(loc: tuple[int | str, ...], data: Any) -> str:
         else:
             out += f".{_key_text(part)}" if out else _key_text(part)
             node = None
-    return out or "(top level)"
+    return out or _("(top level)")
 
 
 def _key_text(key: str) -> str:
@@ -480,7 +529,7 @@ def _model_at(
 
 
 def _unwrap(tp: Any, node: Any) -> Any:
-    for _ in range(6):
+    for _depth in range(6):
         origin = get_origin(tp)
         if origin is Annotated or origin in (list, tuple):
             tp = get_args(tp)[0]
@@ -512,19 +561,75 @@ def _describe(origin: str, err: Any, data: dict[str, Any], root: type[BaseModel]
     kind = err["type"]
     if kind == "extra_forbidden":
         model = _model_at(loc, data, root)
-        expected = ", ".join(sorted(model.model_fields)) if model is not None else "none"
-        return f"{origin}: {where}: unknown key (expected one of: {expected})"
+        expected = ", ".join(sorted(model.model_fields)) if model is not None else "-"
+        problem = _("unknown key (expected one of: {keys})").format(keys=expected)
+        return _("{origin}: {where}: {problem}").format(origin=origin, where=where, problem=problem)
     if kind == "missing":
-        return f"{origin}: {where}: required key is missing"
+        problem = _("required key is missing")
+        return _("{origin}: {where}: {problem}").format(origin=origin, where=where, problem=problem)
     if kind == "union_tag_invalid":
         expected = err.get("ctx", {}).get("expected_tags", "")
         kind_given = err["input"].get("kind")
-        return f"{origin}: {where}.kind: unknown kind {kind_given!r} (expected {expected})"
+        problem = _("unknown kind {kind} (expected {kinds})").format(
+            kind=repr(kind_given), kinds=expected
+        )
+        return _("{origin}: {where}: {problem}").format(
+            origin=origin, where=f"{where}.kind", problem=problem
+        )
     if kind == "union_tag_not_found":
-        return f"{origin}: {where}: needs a 'kind' key"
+        problem = _("needs a 'kind' key")
+        return _("{origin}: {where}: {problem}").format(origin=origin, where=where, problem=problem)
+    problem = _problem(err)
     got = err.get("input")
-    shown = "" if isinstance(got, dict | list) else f", got {got!r}"
-    return f"{origin}: {where}: {err['msg']}{shown}"
+    if isinstance(got, dict | list):
+        return _("{origin}: {where}: {problem}").format(origin=origin, where=where, problem=problem)
+    return _("{origin}: {where}: {problem}, got {value}").format(
+        origin=origin, where=where, problem=problem, value=repr(got)
+    )
+
+
+_PROBLEMS: dict[str, str] = {
+    "greater_than": N_("must be greater than {gt}"),
+    "greater_than_equal": N_("must be at least {ge}"),
+    "less_than": N_("must be less than {lt}"),
+    "less_than_equal": N_("must be at most {le}"),
+    "literal_error": N_("must be one of {expected}"),
+    "string_pattern_mismatch": N_("must match the pattern {pattern}"),
+    "string_too_short": N_("must have at least {min_length} characters"),
+    "string_too_long": N_("must have at most {max_length} characters"),
+    "int_parsing": N_("must be a whole number"),
+    "int_type": N_("must be a whole number"),
+    "int_from_float": N_("must be a whole number"),
+    "float_parsing": N_("must be a number"),
+    "float_type": N_("must be a number"),
+    "bool_parsing": N_("must be true or false"),
+    "bool_type": N_("must be true or false"),
+    "string_type": N_("must be text (in quotes)"),
+    "list_type": N_("must be a list ([…])"),
+    "dict_type": N_("must be a table"),
+    "model_type": N_("must be a table"),
+    "model_attributes_type": N_("must be a table"),
+}
+"""Pydantic's error kinds a config meets, in our words; ``ctx`` fills their placeholders."""
+
+
+def _bound(value: Any) -> str:
+    """A bound as the file would write it: ``0``, not pydantic's ``0.0``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _problem(err: Any) -> str:
+    """What is wrong with a value, in the floor's language where we have the words (a
+    validator's own message and rarer kinds stay pydantic's English)."""
+    template = _PROBLEMS.get(err["type"])
+    if template is None:
+        return str(err["msg"]).removeprefix("Value error, ")
+    try:
+        return _(template).format(**{k: _bound(v) for k, v in (err.get("ctx") or {}).items()})
+    except (KeyError, IndexError, ValueError):
+        return str(err["msg"])
 
 
 def default_rules() -> list[dict[str, Any]]:

@@ -1,8 +1,15 @@
-"""The log of ``run``, ``serve`` and ``demo``: one line per event that matters at 3 a.m.
+"""The log of ``run``, ``serve``, ``demo``, ``check`` and ``watch``: one line per event that
+matters at 3 a.m.
 
 A file only its owner can read (0600, also each file rotation starts), rotated by size, in
 plain text or JSON lines. Text from a helpdesk or a terminal may be quoted in a message, so
 control characters are escaped: a ticket title cannot forge a line of its own.
+
+The log stays in English whatever the floor's language (``--lang``, ``[display] language``):
+it is for operators, their grep and their alerting rules, and a line must read the same on
+every floor. What a user reads on screen or on a command's output is translated instead
+(``supervisor_tui.i18n``); a source's health reason is logged in English and shown in the
+board's language (``model.reasons``).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import json
 import logging
 import logging.handlers
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -88,3 +96,20 @@ def log_to(path: Path, *, level: str = "info", json_lines: bool = False) -> Path
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
     logging.getLogger("websockets").setLevel(max(logging.WARNING, root.level))
     return path
+
+
+@contextlib.contextmanager
+def logging_to(path: Path, *, level: str = "info", json_lines: bool = False) -> Iterator[Path]:
+    """:func:`log_to` for one command's life: the file is closed and the root logger's level
+    put back when it ends (``main`` is also called in-process, by tests and tools)."""
+    root = logging.getLogger()
+    before = root.level
+    log_to(path, level=level, json_lines=json_lines)
+    try:
+        yield path
+    finally:
+        for handler in list(root.handlers):
+            if isinstance(handler, PrivateRotatingFile):
+                root.removeHandler(handler)
+                handler.close()
+        root.setLevel(before)

@@ -15,7 +15,9 @@ from supervisor_tui.actions import Mode
 from supervisor_tui.core.bell import CritBell
 from supervisor_tui.core.projection import Escalation, FloorState
 from supervisor_tui.core.replay import Mark, ReplayPlayer, parse_hms
+from supervisor_tui.core.rules import title_words
 from supervisor_tui.core.training import Decision, RecordedAction, TrainingSession
+from supervisor_tui.i18n import _
 from supervisor_tui.model import (
     EscalationAcked,
     EscalationNoted,
@@ -86,11 +88,12 @@ class ReplayController:
 
     def mode_text(self) -> str:
         player = self.player
-        what = "replay · training" if self.training is not None else "replay"
+        # "replay" leads: the top bar puts its own word for it in the floor's language
+        what = "replay · " + _("training") if self.training is not None else "replay"
         if player.decision is not None:
-            return f"{what} · decision point"
+            return what + " · " + _("decision point")
         if not player.playing:
-            return f"{what} paused"
+            return what + " " + _("paused")
         return f"{what} {player.speed:.0f}x"
 
     # -- playing --------------------------------------------------------------------------
@@ -105,7 +108,7 @@ class ReplayController:
             applied = player.advance(elapsed)
         except StoreError as exc:
             player.playing = False
-            board.say(str(exc), title="Recording", severity="error", timeout=15)
+            board.say(str(exc), title=_("Recording"), severity="error", timeout=15)
             return
         if applied:
             board.paint_changes(chrome=False)
@@ -148,11 +151,11 @@ class ReplayController:
         self.seek_to(board, self.player.t + seconds)
 
     def seek_to(self, board: Board, t: float) -> None:
-        self._let_go()
+        self._jump_past()
         try:
             rebuilt = self.player.seek(t)
         except StoreError as exc:
-            board.say(str(exc), title="Recording", severity="error", timeout=15)
+            board.say(str(exc), title=_("Recording"), severity="error", timeout=15)
             return
         self._after_jump(board, rebuilt)
 
@@ -160,9 +163,9 @@ class ReplayController:
         player = self.player
         mark = player.next_mark() if forward else player.previous_mark()
         if mark is None:
-            board.say("No further escalation that way.", timeout=3)
+            board.say(_("No further escalation that way."), timeout=3)
             return
-        self._let_go()
+        self._jump_past()
         player.decision = None
         self._after_jump(board, player.jump(mark))
         if self.training is not None:
@@ -189,9 +192,14 @@ class ReplayController:
         board.tick()
 
     def _let_go(self) -> None:
-        """Moving on from an open decision point lets the escalation go."""
+        """Playing on from an open decision point lets the escalation go (a choice)."""
         if self.training is not None and self.training.open_decision is not None:
             self._scored(self.training.act("none", "", time.monotonic()))
+
+    def _jump_past(self) -> None:
+        """Jumping past an open decision point leaves it not reached: no choice was made."""
+        if self.training is not None and self.training.skip() is not None:
+            self._show_score()
 
     # -- training -------------------------------------------------------------------------
 
@@ -211,7 +219,7 @@ class ReplayController:
             recorded = self._recorded.get(raised.escalation_id, RecordedAction("none", None))
             training.stop(player.decision, raised, recorded, time.monotonic())
             self._started = True
-            self.score_line.show_decision(raised.title, self._score())
+            self.score_line.show_decision(title_words(raised.title), self._score())
 
     def act(self, board: Board, esc: Escalation, action: str, text: str, by: str) -> None:
         """A trainee's action: shown on the board, scored, never written to the recording."""
@@ -266,7 +274,9 @@ class ReplayController:
         try:
             self.card_written = self.training.write(base)
         except OSError as exc:
-            board.say(f"score card not written: {exc}", severity="error", timeout=15)
+            board.say(
+                _("score card not written: {error}").format(error=exc), severity="error", timeout=15
+            )
             self.card_written = (base, base)
         board.show_score_card(self.training.to_markdown(), self.card_written)
 

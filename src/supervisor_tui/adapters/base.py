@@ -12,7 +12,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from supervisor_tui.model import Capability, HealthState, Limit, NewEvent
+from supervisor_tui.i18n import _
+from supervisor_tui.model import Capability, HealthState, Limit, NewEvent, Reason
+from supervisor_tui.model.reasons import english
 
 Clock = Callable[[], float]
 ENTRY_POINT_GROUP = "supervisor_tui.adapters"
@@ -32,6 +34,7 @@ class Sink(Protocol):
         budget_left: float | None = None,
         poll_interval_s: float | None = None,
         limits: Sequence[Limit] = (),
+        said: Reason | None = None,
     ) -> None: ...
 
     async def quarantine(self, kind: str, raw: str, reason: str) -> None: ...
@@ -148,15 +151,32 @@ class Limited(Exception):
     """A capability this account does not give: raised (or recorded) by an adapter, it turns
     that capability off with a reason and a fix, and the rest of the source goes on."""
 
-    def __init__(self, capability: Capability, reason: str, fix: str = "") -> None:
-        super().__init__(reason)
+    def __init__(self, capability: Capability, reason: str | Reason, fix: str = "") -> None:
+        super().__init__(english(reason) if isinstance(reason, Reason) else reason)
         self.capability = capability
         self.reason = reason
         self.fix = fix
 
 
 class SourceSetupError(ValueError):
-    """A source's settings cannot work (no token, an unreadable token file, ...)."""
+    """A source's settings cannot work (no token, an unreadable token file, ...); said in
+    the floor's language, the keys as the config writes them."""
+
+
+def source_named(name: str, secret: str = "") -> str:
+    """``source 'zd'`` (or ``source 'zd' webhook secret``) as a setup error starts."""
+    if secret == "webhook":
+        return _("source {name} webhook secret").format(name=repr(name))
+    return _("source {name}").format(name=repr(name))
+
+
+def needs_one_of(name: str, *keys: str) -> str:
+    """A source that lacks every way of saying something: the keys that would say it."""
+    if len(keys) == 2:
+        return _("source {name}: needs {first} or {second}").format(
+            name=repr(name), first=keys[0], second=keys[1]
+        )
+    return _("source {name}: needs one of: {keys}").format(name=repr(name), keys=", ".join(keys))
 
 
 class UnknownAdapter(LookupError):
@@ -194,9 +214,13 @@ def check_base_url(base_url: str, key: str = "base_url") -> None:
     """A helpdesk's address: http(s), and plain http only to this machine (tests, demo)."""
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{key} must be an http(s) URL, got {base_url!r}")
+        raise ValueError(
+            _("{key} must be an http(s) URL, got {value}").format(key=key, value=repr(base_url))
+        )
     if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ValueError(f"{key}: plain http is only allowed to a loopback address")
+        raise ValueError(
+            _("{key}: plain http is only allowed to a loopback address").format(key=key)
+        )
 
 
 class OAuthRefreshKeys(SourceSettings):
@@ -219,7 +243,11 @@ class OAuthRefreshKeys(SourceSettings):
     def need_login(self, has_login: bool, login: str) -> None:
         """Either a login (``login`` names its keys) or an OAuth token, fixed or renewed."""
         if not (has_login or self.oauth_token_env or self.oauth_refresh_token_file):
-            raise ValueError(f"needs {login}, oauth_token_env or oauth_refresh_token_file")
+            raise ValueError(
+                _("needs {login}, {oauth} or {refresh}").format(
+                    login=login, oauth="oauth_token_env", refresh="oauth_refresh_token_file"
+                )
+            )
 
     @model_validator(mode="after")
     def _oauth_refresh(self) -> OAuthRefreshKeys:
@@ -229,16 +257,25 @@ class OAuthRefreshKeys(SourceSettings):
             given = self.oauth_client_id or self.oauth_client_secret_env
             if given or self.oauth_client_secret_file or self.oauth_token_url:
                 raise ValueError(
-                    "oauth_client_id, oauth_client_secret_* and oauth_token_url "
-                    "need oauth_refresh_token_file"
+                    _("{keys} need {other}").format(
+                        keys="oauth_client_id, oauth_client_secret_*, oauth_token_url",
+                        other="oauth_refresh_token_file",
+                    )
                 )
             return self
         if not self.oauth_client_id:
-            raise ValueError("oauth_refresh_token_file needs oauth_client_id")
+            raise ValueError(
+                _("{key} needs {other}").format(
+                    key="oauth_refresh_token_file", other="oauth_client_id"
+                )
+            )
         if bool(self.oauth_client_secret_env) == bool(self.oauth_client_secret_file):
             raise ValueError(
-                "oauth_refresh_token_file needs oauth_client_secret_env or "
-                "oauth_client_secret_file (one of them)"
+                _("{key} needs one of {first} and {second}").format(
+                    key="oauth_refresh_token_file",
+                    first="oauth_client_secret_env",
+                    second="oauth_client_secret_file",
+                )
             )
         return self
 
@@ -247,7 +284,7 @@ def need_address(base_url: str | None, host: str | None, host_key: str) -> None:
     """A source's address: its helpdesk's own name (``host_key``: subdomain, domain, site,
     instance) or a ``base_url`` (which wins), checked."""
     if not base_url and not host:
-        raise ValueError(f"needs {host_key} (or base_url)")
+        raise ValueError(_("needs {key} (or {other})").format(key=host_key, other="base_url"))
     if base_url:
         check_base_url(base_url)
 

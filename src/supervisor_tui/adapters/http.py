@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import shlex
 import stat
 import tempfile
 import time
@@ -25,6 +26,9 @@ from typing import Any
 import httpx
 
 from supervisor_tui.adapters.base import SourceSetupError
+from supervisor_tui.i18n import N_, _
+from supervisor_tui.model import Reason
+from supervisor_tui.model.reasons import english, reason
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +36,20 @@ Clock = Callable[[], float]
 
 
 class ApiError(Exception):
-    """A call failed. ``retryable`` says whether trying again later can help."""
+    """A call failed. ``retryable`` says whether trying again later can help. ``said``: the
+    message as a code (``model.reasons``), so the board says it in its own language; the
+    message itself stays English (logs)."""
 
     retryable = True
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(
+        self, message: str | Reason, *, status: int | None = None, said: Reason | None = None
+    ) -> None:
+        if isinstance(message, Reason):
+            said, message = message, english(message)
         super().__init__(message)
         self.status = status
+        self.said = said
 
 
 class AuthFailed(ApiError):
@@ -48,7 +59,11 @@ class AuthFailed(ApiError):
     retryable = False
 
     def __init__(
-        self, message: str, *, status: int | None = None, fix: str = "check the credentials"
+        self,
+        message: str | Reason,
+        *,
+        status: int | None = None,
+        fix: str = N_("check the credentials"),
     ) -> None:
         super().__init__(message, status=status)
         self.fix = fix
@@ -79,7 +94,9 @@ class NotFound(Unavailable):
 
 
 class RateLimited(ApiError):
-    def __init__(self, message: str, *, retry_at: float, family: str | None = None) -> None:
+    def __init__(
+        self, message: str | Reason, *, retry_at: float, family: str | None = None
+    ) -> None:
         super().__init__(message, status=429)
         self.retry_at = retry_at
         self.family = family
@@ -97,7 +114,7 @@ class Unreachable(ApiError):
 class BadBody(ApiError):
     """The answer is not what the API documents (not JSON, cut short, wrong shape)."""
 
-    def __init__(self, message: str, *, raw: str, status: int | None = None) -> None:
+    def __init__(self, message: str | Reason, *, raw: str, status: int | None = None) -> None:
         super().__init__(message, status=status)
         self.raw = raw
 
@@ -338,7 +355,7 @@ class JsonApi:
         held = self.budget.held_until(family)
         if held > now:
             raise RateLimited(
-                f"{self.label}: 429{_of(family)}, retry in {math.ceil(held - now)} s",
+                _rate_limited(self.label, family, math.ceil(held - now)),
                 retry_at=held,
                 family=family if self.budget.retry_at <= now else None,
             )
@@ -346,14 +363,14 @@ class JsonApi:
         try:
             response = await self._client.request(method, path, params=params, json=body)
         except httpx.TimeoutException:
-            raise ServerError(f"{self.label}: {where} timed out") from None
+            raise ServerError(reason("timed_out", source=self.label, where=where)) from None
         except RenewalFailed as exc:
             if exc.permanent:
                 raise AuthFailed(f"{self.label}: {exc}", status=401, fix="") from None
-            raise ServerError(f"{self.label}: OAuth token renewal failed: {exc}") from None
+            raise ServerError(reason("renewal_failed", source=self.label, detail=exc)) from None
         except httpx.TransportError as exc:
             raise Unreachable(
-                f"{self.label}: cannot reach the server ({type(exc).__name__})"
+                reason("unreachable", source=self.label, error=type(exc).__name__)
             ) from None
         figures = self.rate_figures(response.headers)
         self.budget.observe(figures)
@@ -372,31 +389,44 @@ class JsonApi:
                 max(0, self.budget.allowed_per_minute - self.budget.used_last_minute()),
             )
             raise RateLimited(
-                f"{self.label}: 429{_of(family)}, retry in {math.ceil(wait)} s",
+                _rate_limited(self.label, family, math.ceil(wait)),
                 retry_at=retry_at,
                 family=family,
             )
         if status == 401:
             raise AuthFailed(
-                f"{self.label}: the server refused {self.credential} (401) on {where}",
+                reason("auth_refused", source=self.label, credential=self.credential, where=where),
                 status=status,
             )
         if status == 403:
             raise Forbidden(
-                f"{self.label}: {where} is not allowed for these credentials (403): "
-                f"{_excerpt(response.text)}",
+                reason(
+                    "forbidden", source=self.label, where=where, excerpt=_excerpt(response.text)
+                ),
                 status=403,
             )
         if status in (404, 410):
-            raise NotFound(f"{self.label}: {where} not found ({status})", status=status)
+            raise NotFound(
+                reason("not_found", source=self.label, where=where, status=status), status=status
+            )
         if status == 409:
-            raise Conflict(f"{self.label}: {where} conflicts with a newer change (409)", status=409)
+            raise Conflict(reason("conflict", source=self.label, where=where), status=409)
         if status >= 500:
-            raise ServerError(f"{self.label}: {where} answered {status}", status=status)
+            raise ServerError(
+                reason("server_error", source=self.label, where=where, status=status),
+                status=status,
+            )
         text = response.text
         if status not in ok:
             raise ApiError(
-                f"{self.label}: {where} answered {status}: {_excerpt(text)}", status=status
+                reason(
+                    "answered",
+                    source=self.label,
+                    where=where,
+                    status=status,
+                    excerpt=_excerpt(text),
+                ),
+                status=status,
             )
         try:
             return json.loads(text), response.headers
@@ -413,8 +443,10 @@ class JsonApi:
         return await self.request("GET", path, params=params)
 
 
-def _of(family: str | None) -> str:
-    return f" on {family}" if family else ""
+def _rate_limited(label: str, family: str | None, seconds: int) -> Reason:
+    if family:
+        return reason("rate_limited_on", source=label, family=family, seconds=seconds)
+    return reason("rate_limited", source=label, seconds=seconds)
 
 
 def _path_only(path: str) -> str:
@@ -472,11 +504,14 @@ def write_secret_file(path: Path, value: str) -> None:
 
 
 def read_secret(*, env: str | None = None, file: str | None = None, what: str) -> str | None:
-    """A secret from an environment variable or a file only its owner can read."""
+    """A secret from an environment variable or a file only its owner can read. Its errors
+    are said in the floor's language (the user reads them when the floor starts)."""
     if env:
         value = os.environ.get(env)
         if not value:
-            raise SourceSetupError(f"{what}: environment variable {env} is not set")
+            raise SourceSetupError(
+                _("{what}: environment variable {name} is not set").format(what=what, name=env)
+            )
         return value.strip()
     if file:
         from supervisor_tui.files import read_small_file
@@ -486,16 +521,28 @@ def read_secret(*, env: str | None = None, file: str | None = None, what: str) -
             # a regular file only: a FIFO here would hang the start for ever
             mode, raw = read_small_file(path, 64 * 1024)
         except OSError as exc:
-            raise SourceSetupError(f"{what}: cannot read {path} ({exc.strerror})") from None
+            raise SourceSetupError(
+                _("{what}: cannot read {path} ({why})").format(
+                    what=what, path=path, why=exc.strerror
+                )
+            ) from None
         except ValueError as exc:  # a NUL in the name
-            raise SourceSetupError(f"{what}: cannot read {file!r} ({exc})") from None
+            raise SourceSetupError(
+                _("{what}: cannot read {path} ({why})").format(what=what, path=repr(file), why=exc)
+            ) from None
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise SourceSetupError(
-                f"{what}: {path} can be read by others (mode {stat.S_IMODE(mode):o}); "
-                f"run: chmod 600 {path}"
+                _("{what}: {path} can be read by others (mode {mode}); run: {command}").format(
+                    what=what,
+                    path=path,
+                    mode=f"{stat.S_IMODE(mode):o}",
+                    command=f"chmod 600 {shlex.quote(str(path))}",
+                )
             )
         try:
             return raw.decode("utf-8").strip()
         except UnicodeDecodeError:
-            raise SourceSetupError(f"{what}: {path} is not UTF-8 text") from None
+            raise SourceSetupError(
+                _("{what}: {path} is not UTF-8 text").format(what=what, path=path)
+            ) from None
     return None

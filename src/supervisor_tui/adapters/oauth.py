@@ -27,8 +27,9 @@ from typing import Any, Literal
 import httpx
 from pydantic import SecretStr
 
-from supervisor_tui.adapters.base import Clock, SourceSetupError
+from supervisor_tui.adapters.base import Clock, SourceSetupError, source_named
 from supervisor_tui.adapters.http import RenewalFailed, read_secret, write_secret_file
+from supervisor_tui.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -78,24 +79,33 @@ def oauth_refresh_of(
     file = settings.get("oauth_refresh_token_file")
     if not file:
         return None
-    what = f"source {name!r}"
+    what = source_named(name)
     client_id = settings.get("oauth_client_id")
     if not client_id:
-        raise SourceSetupError(f"{what}: oauth_refresh_token_file needs oauth_client_id")
+        raise SourceSetupError(
+            _("{what}: {key} needs {other}").format(
+                what=what, key="oauth_refresh_token_file", other="oauth_client_id"
+            )
+        )
     secret = read_secret(
         env=settings.get("oauth_client_secret_env"),
         file=settings.get("oauth_client_secret_file"),
-        what=f"{what} OAuth client secret",
+        what=_("{what} OAuth client secret").format(what=what),
     )
     if not secret:
         raise SourceSetupError(
-            f"{what}: oauth_refresh_token_file needs oauth_client_secret_env "
-            "or oauth_client_secret_file"
+            _("{what}: {key} needs {other}").format(
+                what=what,
+                key="oauth_refresh_token_file",
+                other="oauth_client_secret_env / oauth_client_secret_file",
+            )
         )
     path = Path(file).expanduser()
-    if not read_secret(file=str(path), what=f"{what} OAuth refresh token"):
+    if not read_secret(file=str(path), what=_("{what} OAuth refresh token").format(what=what)):
         raise SourceSetupError(
-            f"{what}: {path} is empty: authorize the app and put its refresh token there"
+            _("{what}: {path} is empty: authorize the app and put its refresh token there").format(
+                what=what, path=path
+            )
         )
     first = read_secret(env=settings.get("oauth_token_env"), what=what)
     return OAuthRefresh(
@@ -189,7 +199,7 @@ class RefreshingAuth(httpx.Auth):
         """A new access token. When the old one still works (``spent`` False), a failure is
         logged and the old one used until it runs out; otherwise it is raised."""
         self._access = None if spent else self._access
-        for _ in range(2):  # a second time when another process rotated the token meanwhile
+        for _attempt in range(2):  # a second time when another process rotated the token meanwhile
             refresh = self._read_refresh_token(spent)
             if refresh is None:
                 return

@@ -48,7 +48,18 @@ from supervisor_tui.adapters.http import (
     RateLimited,
     Unavailable,
 )
-from supervisor_tui.model import Capability, Channel, HealthState, Limit, NewEvent, Payload
+from supervisor_tui.i18n import N_
+from supervisor_tui.model import (
+    Capability,
+    Channel,
+    HealthState,
+    Limit,
+    NewEvent,
+    Payload,
+    Reason,
+    reasons,
+)
+from supervisor_tui.model.reasons import english, reason
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +194,7 @@ class PolledSource:
         self.load_cursor(cursor)
         # Until every task has run once the floor is half read (abandons before answers):
         # the board says so and the rules wait for CONNECTED.
-        await self.report_health(sink, HealthState.POLLING, "first sync")
+        await self.report_health(sink, HealthState.POLLING, reason("first_sync"))
         try:
             while True:
                 await self.poll_due(sink)
@@ -235,7 +246,7 @@ class PolledSource:
                     if wait is None or waited + pause > max_wait_s:
                         raise
                     waited += pause
-                    await wait(pause, str(exc))
+                    await wait(pause, reasons.said(str(exc), exc.said))  # shown now
                     await asyncio.sleep(pause)
                     continue
                 except Limited as exc:
@@ -271,12 +282,12 @@ class PolledSource:
                     await self.report_health(
                         sink,
                         HealthState.DEGRADED,
-                        f"{exc}; {task.name} waits, the rest goes on",
+                        _waits(exc, task.name),
                         retry_at=exc.retry_at,
                     )
                     continue
                 await self.report_health(
-                    sink, HealthState.DEGRADED, str(exc), retry_at=exc.retry_at
+                    sink, HealthState.DEGRADED, _said(exc), retry_at=exc.retry_at
                 )
                 return
             except Limited as exc:
@@ -290,7 +301,7 @@ class PolledSource:
                     retry_at = self.wall() + self._backoff(task)
                     task.due_at = retry_at
                     await self.report_health(
-                        sink, HealthState.DEGRADED, str(exc), retry_at=retry_at
+                        sink, HealthState.DEGRADED, _said(exc), retry_at=retry_at
                     )
                     continue
                 self.limit(task.capability, *self.explain(task.capability, exc))
@@ -303,8 +314,7 @@ class PolledSource:
                 self._refused_until = retry_at
                 for t in self.tasks:
                     t.due_at = retry_at
-                reason = f"{exc} — {exc.fix}" if exc.fix else str(exc)
-                await self.report_health(sink, HealthState.DOWN, reason, retry_at=retry_at)
+                await self.report_health(sink, HealthState.DOWN, _refused(exc), retry_at=retry_at)
                 return
             except BadBody as exc:
                 await sink.quarantine(f"{self.kind}.{task.name}", exc.raw, str(exc))
@@ -315,7 +325,7 @@ class PolledSource:
                 task.failures += 1
                 retry_at = self.wall() + self._backoff(task)
                 task.due_at = retry_at
-                await self.report_health(sink, HealthState.DEGRADED, str(exc), retry_at=retry_at)
+                await self.report_health(sink, HealthState.DEGRADED, _said(exc), retry_at=retry_at)
                 continue
             task.failures = 0
             task.held_until = 0.0
@@ -329,7 +339,7 @@ class PolledSource:
             if all(t.synced for t in enabled):
                 await self.report_health(sink, HealthState.CONNECTED, "")
             else:
-                await self.report_health(sink, HealthState.POLLING, "first sync")
+                await self.report_health(sink, HealthState.POLLING, reason("first_sync"))
 
     async def _run_task(self, task: Task, sink: Sink) -> None:
         """One run of a task; when it succeeds, its capability is back if it was off."""
@@ -348,36 +358,47 @@ class PolledSource:
     def need(self, capability: Capability) -> Need | None:
         return next((n for n in self.NEEDS if n.capability is capability), None)
 
-    def explain(self, capability: Capability, exc: Unavailable) -> tuple[str, str]:
+    def explain(self, capability: Capability, exc: Unavailable) -> tuple[str | Reason, str]:
         """Why this account lacks ``capability`` and how to fix it, from the answer the
         helpdesk gave. Adapters say more where their vendor's answer tells more."""
         need = self.need(capability)
-        what = capability.label
+        without = {} if need is None else {"without": need.without}
+        fix = "" if need is None else need.fix or f"needs {need.requires}"
         if isinstance(exc, Forbidden):
-            reason = f"{what}: not allowed for these credentials (403)"
+            code = "capability_forbidden"
         elif exc.status == 410:
-            reason = f"{what}: the endpoint is gone (410)"
+            code = "capability_gone"
         elif isinstance(exc, NotFound):
-            reason = f"{what}: not on this account (404)"
+            code = "capability_not_found"
         else:
-            reason = f"{what}: not available ({exc.status})"
-        if need is None:
-            return reason, ""
-        return f"{reason}; {need.without}", need.fix or f"needs {need.requires}"
+            code = "capability_unavailable"
+        return reason(code, capability=capability.value, status=exc.status, **without), fix
 
     def limit(
-        self, capability: Capability, reason: str, fix: str = "", *, partial: bool = False
+        self,
+        capability: Capability,
+        reason: str | Reason,
+        fix: str = "",
+        *,
+        partial: bool = False,
     ) -> None:
         """Turn ``capability`` off: its figures are unknown until it is tried again.
         ``partial``: only part of it is readable (some groups' tickets); its figures stand
         for that part, and the board and ``check`` say which part is missing."""
+        said = reason if isinstance(reason, Reason) else None
+        reason = english(reason) if isinstance(reason, Reason) else reason
         retry_at = self.wall() + LIMIT_RETRY_S
         known = self.limits.get(capability)
         if known is None or (known.reason, known.fix) != (reason, fix):
             what = "partly readable" if partial else "off"
             log.info("%s: %s %s: %s (fix: %s)", self.name, capability.value, what, reason, fix)
         self.limits[capability] = Limit(
-            capability=capability, reason=reason, fix=fix, retry_at=retry_at, partial=partial
+            capability=capability,
+            reason=reason,
+            fix=fix,
+            retry_at=retry_at,
+            partial=partial,
+            said=said,
         )
         self._limited_at[capability] = self.wall()
 
@@ -416,9 +437,16 @@ class PolledSource:
         self._hint.set()
 
     async def report_health(
-        self, sink: Sink, state: HealthState, reason: str, *, retry_at: float | None = None
+        self,
+        sink: Sink,
+        state: HealthState,
+        reason: str | Reason,
+        *,
+        retry_at: float | None = None,
     ) -> None:
         """Health when it changes, and a heartbeat so the board knows the poll is alive."""
+        said = reason if isinstance(reason, Reason) else None
+        reason = english(reason) if isinstance(reason, Reason) else reason
         now = self.wall()
         limits = tuple(self.limits[c] for c in sorted(self.limits))
         if self._health == (state, reason, limits) and now - self._health_at < HEARTBEAT_S:
@@ -433,16 +461,15 @@ class PolledSource:
             budget_left=self.budget.fraction_left(),
             poll_interval_s=self.stretch(hot[0]) if hot else None,
             limits=limits,
+            said=said,
         )
 
     def write_back_failed(self, ticket_id: str, exc: ApiError) -> WriteBackError:
         """What the outbox should do about a write-back the helpdesk did not take."""
         if isinstance(exc, Forbidden):
             need = self.need(Capability.WRITE_BACK)
-            fix = need.fix if need is not None else "give the token the right to comment"
-            self.limit(
-                Capability.WRITE_BACK, f"write-back refused on ticket {ticket_id} (403)", fix
-            )
+            fix = need.fix if need is not None else N_("give the token the right to comment")
+            self.limit(Capability.WRITE_BACK, reason("write_back_refused", ticket=ticket_id), fix)
             return WriteBackError(
                 f"{self.name}: these credentials may not write to ticket {ticket_id} (403); "
                 f"kept, tried again in {LIMIT_RETRY_S / 60:.0f} min",
@@ -533,3 +560,24 @@ def saved_state(cursor: str | None, version: int) -> dict[str, Any]:
             if isinstance(loaded, dict) and loaded.get("v") == version:
                 return loaded
     return {}
+
+
+def _said(exc: Exception) -> str | Reason:
+    """What a failed call says on the board: its code where it has one."""
+    said = exc.said if isinstance(exc, ApiError) else None
+    return said or str(exc)
+
+
+def _waits(exc: RateLimited, task: str) -> str | Reason:
+    """A 429 on one endpoint family: that task waits, the others go on."""
+    if exc.said is not None and exc.family is not None:
+        values = {**dict(exc.said.values), "family": exc.family, "task": task}
+        return reason("rate_limited_waits", **values)
+    return f"{exc}; {task} waits, the rest goes on"
+
+
+def _refused(exc: AuthFailed) -> str | Reason:
+    """Refused credentials, with how to fix them when the message does not say it."""
+    if exc.said is not None and exc.said.code == "auth_refused" and exc.fix:
+        return reason("auth_refused_fix", **{**dict(exc.said.values), "fix": exc.fix})
+    return f"{exc} — {exc.fix}" if exc.fix else _said(exc)

@@ -23,7 +23,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-CONCURRENCY_FORMULA = "agents = ⌈Erlang C servers ÷ max_concurrent⌉ (each agent is m servers)"
+from supervisor_tui.i18n import N_
+
+CONCURRENCY_FORMULA = N_("agents = ⌈Erlang C servers ÷ max_concurrent⌉ (each agent is m servers)")
 MAX_TRAFFIC = 10_000_000.0
 """Beyond ten million erlangs the figure is refused, not guessed (no floor is that large)."""
 

@@ -9,12 +9,27 @@ know which one it has.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Final, Protocol
 
 from supervisor_tui.core.projection import FloorState
+from supervisor_tui.i18n import _
 from supervisor_tui.model import Event
 from supervisor_tui.store import Store
 from supervisor_tui.store.base import Listener
+
+LINK_LIVE: Final = "hub: live"
+"""``link_status`` when the hub is there: a fixed value the board tests for; it shows it as
+``hub_words(_("live"))``. Any other status is already in the floor's language."""
+
+
+def hub_words(state: str) -> str:
+    """The hub link in words: ``hub: {state}`` in the floor's language."""
+    return _("hub: {state}").format(state=state)
+
+
+def hub_state(link: str) -> str:
+    """What a link status says after its ``hub:`` prefix (the top bar's cause)."""
+    return link.removeprefix(hub_words(""))
 
 
 class FloorFeed(Protocol):
@@ -32,7 +47,7 @@ class FloorFeed(Protocol):
         """Acks and notes not yet confirmed by their helpdesk."""
 
     def link_status(self) -> str | None:
-        """The link to where the floor is recorded, in words ("hub: live" when all is
+        """The link to where the floor is recorded, in words (``LINK_LIVE`` when all is
         well); None when there is no link to watch (the store or recording is local)."""
 
     @property

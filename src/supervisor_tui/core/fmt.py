@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import datetime
 from functools import cache
+from typing import Literal
 
-from babel.numbers import get_decimal_symbol
+from babel.dates import format_datetime, format_skeleton, get_datetime_format
+from babel.numbers import format_decimal, get_decimal_symbol
 
 from supervisor_tui import i18n
 from supervisor_tui.i18n import _
@@ -69,3 +72,56 @@ _MD_SPECIAL = re.compile(r"[\\`*\[\]<>|~#]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|&(
 def md_escape(text: str) -> str:
     """Text as literal Markdown: specials backslash-escaped (``|`` too), newlines as spaces."""
     return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), " ".join(text.splitlines()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates and numbers in the floor's language (Babel's CLDR data): the report's one home for them
+
+DateForm = Literal["day", "day_time", "weekday", "weekday_time", "day_month", "month"]
+
+_DATE_FORMS: dict[str, tuple[str, str]] = {
+    # form: (English pattern, CLDR skeleton for the other languages). English keeps the
+    # pattern its reports have always had (``Tue 24 Nov 2026``), so a report read by a script
+    # or compared with last month's is unchanged; the others take the locale's own order,
+    # e.g. ``2026年11月24日(火)`` in Japanese.
+    "day": ("EEE dd MMM yyyy", "yMMMEd"),
+    "weekday": ("EEE dd", "Ed"),
+    "day_month": ("EEE dd MMM", "MMMEd"),
+    "month": ("MMMM yyyy", "yMMMM"),
+}
+_CLOCK = "HH:mm"
+"""A 24-hour clock in every language: a floor's rota is read that way in all five."""
+
+
+def clock(value: datetime) -> str:
+    """``08:05`` (the time as ``value`` holds it: give it in the floor's zone)."""
+    return format_datetime(value, _CLOCK, locale=i18n.locale())
+
+
+def date(value: datetime, form: DateForm = "day") -> str:
+    """``value`` (in the floor's zone) as a date in the floor's language; the ``*_time`` forms
+    add the clock in the locale's order (``08:05 Thứ 3, 24 thg 11, 2026`` in Vietnamese)."""
+    locale = i18n.locale()
+    with_time = form.endswith("_time")
+    base = form.removesuffix("_time") if with_time else form
+    english, skeleton = _DATE_FORMS[base]
+    if i18n.current() == "en":
+        pattern = f"{english} {_CLOCK}" if with_time else english
+        return format_datetime(value, pattern, locale=locale)
+    day = format_skeleton(skeleton, value, locale=locale)
+    if not with_time:
+        return day
+    joined = str(get_datetime_format("medium", locale=locale))
+    return joined.replace("{1}", day).replace("{0}", clock(value))
+
+
+def number(
+    value: float | None, digits: int = 0, *, fixed: bool = False, none: str = UNKNOWN
+) -> str:
+    """A count or an average in the language's signs: ``1,234``, ``6.5`` (``6,5`` in
+    Vietnamese, ``1 234`` in Ukrainian); up to ``digits`` decimals, trailing zeros dropped
+    unless ``fixed``."""
+    if value is None or _missing(value):
+        return none
+    pattern = "#,##0." + ("0" if fixed else "#") * digits if digits else "#,##0"
+    return str(format_decimal(value, pattern, locale=i18n.locale(), decimal_quantization=True))

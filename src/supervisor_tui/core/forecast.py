@@ -25,13 +25,14 @@ from supervisor_tui.core.intraday import INTERVAL_S, IntradayBook, floor_day, in
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.schedule import scheduled_open_agents
 from supervisor_tui.core.targets import FloorTargets, QueueTargets
+from supervisor_tui.i18n import N_
 
-FORECAST_METHOD = (
+FORECAST_METHOD = N_(
     "forecast = mean of the same weekday and half hour over the last N weeks (spread "
     "low–high over them; MAPE = mean |actual − forecast| ÷ actual over today's past half "
     "hours); AHT = handle time ÷ handled in those half hours; an imported forecast wins"
 )
-PROJECTION_METHOD = (
+PROJECTION_METHOD = N_(
     "projected SL = Erlang C per coming half hour: forecast offered and AHT, agents the "
     "schedule puts on the queue (else those staffing it now) × max_concurrent; weighted by "
     "offered"

@@ -12,8 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from supervisor_tui.core.feed import LINK_LIVE, hub_state
 from supervisor_tui.core.intraday import INTRADAY_SOURCES
 from supervisor_tui.core.projection import FloorState, SourceView
+from supervisor_tui.i18n import _
 from supervisor_tui.model import HealthState
 
 INTERNAL_SOURCES = frozenset({"rules", "operator", "training", "floor"}) | INTRADAY_SOURCES
@@ -162,14 +164,14 @@ def board_status(
     replay: bool = False,
 ) -> Status:
     """The worst of hub link, sources, store and pause. ``hub_link`` is the hub client's
-    link status on a watching terminal ("hub: live" when it is up)."""
+    link status on a watching terminal (``LINK_LIVE`` when it is up)."""
     if replay:
         return Status(BoardStatus.REPLAY)
-    if hub_link is not None and hub_link != "hub: live":
-        return Status(BoardStatus.HUB_DOWN, hub_link.removeprefix("hub: "))
+    if hub_link is not None and hub_link != LINK_LIVE:
+        return Status(BoardStatus.HUB_DOWN, hub_state(hub_link))
     shown = helpdesk_sources(sources)
     if not shown:
-        return Status(BoardStatus.PAUSED if paused else BoardStatus.SYNCING, "no sources yet")
+        return Status(BoardStatus.PAUSED if paused else BoardStatus.SYNCING, _("no sources yet"))
     conditions = [(source_condition(s, now, stale_after_s, paused=paused), s.name) for s in shown]
     condition, name = max(conditions, key=lambda pair: TROUBLE_RANK[pair[0]])
     board = _FROM_SOURCE.get(condition, BoardStatus.LIVE)

@@ -16,11 +16,12 @@ from supervisor_tui.core.projection import (
     QueueView,
     TicketFigures,
 )
+from supervisor_tui.i18n import N_
 from supervisor_tui.model import Capability, Channel, Severity, SlaState
 
-SL_FORMULA = "answered≤T ÷ (answered + abandoned>T)"
-ABANDON_FORMULA = "abandoned>short ÷ offered"
-FCR_FORMULA = (
+SL_FORMULA = N_("answered≤T ÷ (answered + abandoned>T)")
+ABANDON_FORMULA = N_("abandoned>short ÷ offered")
+FCR_FORMULA = N_(
     "tickets solved with at most one agent reply and never reopened ÷ tickets solved, over "
     "the tickets whose helpdesk counts their replies (Zendesk with an admin's token; "
     "Freshdesk, Jira Service Management and ServiceNow do not: —)"

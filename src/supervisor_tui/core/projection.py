@@ -40,6 +40,7 @@ from supervisor_tui.model import (
     Priority,
     QueueStats,
     QueueUpserted,
+    Reason,
     ScheduleImported,
     Severity,
     SlaChanged,
@@ -61,6 +62,9 @@ OVERLAY_KEY = "overlay"
 """The key of a fact folded from outside the store (a trainee's action)."""
 SOLVED_KEPT_S = 3600
 """Solved tickets stay in the projection this long after their last update."""
+_OPEN_STATUSES = tuple(s for s in TicketStatus if s.is_open)
+"""``TicketStatus.is_open`` as a tuple the fold tests against without a property call."""
+_NOT_STAFFING = (AgentState.OFFLINE, AgentState.AWAY, AgentState.UNKNOWN)
 
 
 @dataclass(slots=True)
@@ -106,6 +110,8 @@ def trend_minute(trend: deque[TrendMinute], at: float) -> TrendMinute | None:
     """The bucket for the minute of ``at``, made when needed; None when it is older than
     the hour kept. Older minutes fall off as new ones come, so the trend stays bounded."""
     minute = int(at // 60)
+    if trend and trend[-1].minute == minute:
+        return trend[-1]  # the usual case: the minute being filled
     if not trend or trend[-1].minute < minute:
         trend.append(TrendMinute(minute))
         while trend[0].minute <= minute - TREND_MINUTES:
@@ -313,6 +319,8 @@ class SourceView:
     """The helpdesk's page of a ticket, ``{id}`` standing for its id ("" none)."""
     state: HealthState = HealthState.CONNECTED
     reason: str = ""
+    said: Reason | None = None
+    """``reason`` as a code: ``model.reasons.source_reason`` says it in the board's language."""
     retry_at: float | None = None
     budget_left: float | None = None
     poll_interval_s: float | None = None
@@ -435,20 +443,25 @@ class FloorState:
     # -- folding ---------------------------------------------------------------------------
 
     def apply(self, event: Event) -> None:
-        if event.seq <= self.seq:
+        seq = event.seq
+        if seq <= self.seq:
             return  # already folded: applying the same events twice changes nothing
-        self.seq = event.seq
-        source = self.sources.get(event.source)
+        self.seq = seq
+        name = event.source
+        source = self.sources.get(name)
         if source is None:
-            source = self.sources[event.source] = SourceView(event.source)
-        if event.received_at > source.newest_event_at:
-            source.newest_event_at = event.received_at
+            source = self.sources[name] = SourceView(name)
+        received = event.received_at
+        if received > source.newest_event_at:
+            source.newest_event_at = received
         source.events += 1
-        if event.payload.KIND != "source.health" and event.received_at > source.data_at:
-            source.data_at = event.received_at
-        self.changes.sources.add(event.source)
-        self._applying = event.source
-        self._handlers[event.payload.KIND](event, event.payload)
+        payload = event.payload
+        kind = payload.KIND
+        if received > source.data_at and kind != "source.health":
+            source.data_at = received
+        self.changes.sources.add(name)
+        self._applying = name
+        self._handlers[kind](event, payload)
 
     def apply_overlay(self, source: str, payload: Payload, at: float) -> None:
         """Fold a fact that is not in the store (a trainee's ack in training), keeping seq."""
@@ -478,8 +491,24 @@ class FloorState:
         source = self.sources.get(source_name)
         return source is None or source.health_at == 0 or source.synced_at is not None
 
+    # The floor's offset over one UTC hour, when it is the same at both ends of it: a zone's
+    # offset changes a few times a year, while every event asks for its local day.
+    _offset_targets: FloorTargets | None = None
+    _offset_hour: float = -1.0
+    _offset_s: int = 0
+
     def day_of(self, ts: float) -> int:
-        return int((ts + self.targets.offset_at(ts)) // DAY_S)
+        targets = self.targets
+        hour = ts // 3600
+        if hour != self._offset_hour or targets is not self._offset_targets:
+            start = hour * 3600
+            offset = targets.offset_at(start)
+            # Offsets change at whole seconds, and never twice in an hour: the same offset
+            # at its first and its last second holds for the whole hour.
+            if targets.offset_at(start + 3599) != offset:
+                return int((ts + targets.offset_at(ts)) // DAY_S)
+            self._offset_targets, self._offset_hour, self._offset_s = targets, hour, offset
+        return int((ts + self._offset_s) // DAY_S)
 
     def _queue(self, queue_id: str) -> QueueView:
         queue = self.queues.get(queue_id)
@@ -492,8 +521,9 @@ class FloorState:
         self.ticket_figures.pop(queue_id, None)
         return queue
 
-    def _today(self, queue: QueueView, ts: float) -> DayCounters:
-        day = self.day_of(ts)
+    @staticmethod
+    def _today(queue: QueueView, day: int) -> DayCounters:
+        """The queue's counters of ``day`` (a later day starts them again)."""
         if day > queue.today.day:
             queue.today = DayCounters(day=day)
         return queue.today
@@ -513,8 +543,9 @@ class FloorState:
         queue = self._queue(p.queue_id)
         queue.waiting[p.contact_id] = p.offered_at
         queue.contact_seq = event.seq
-        today = self._today(queue, p.offered_at)
-        if self.day_of(p.offered_at) == today.day:
+        day = self.day_of(p.offered_at)
+        today = self._today(queue, day)
+        if day == today.day:
             count_contact(today, p, self.targets.for_queue(p.queue_id))
         self.intraday.offered(p.queue_id, p.offered_at, self.targets)
         window = self.targets.for_queue(p.queue_id).erlang_window_s
@@ -526,8 +557,9 @@ class FloorState:
         queue = self._queue(p.queue_id)
         queue.waiting.pop(p.contact_id, None)
         queue.contact_seq = event.seq
-        today = self._today(queue, p.answered_at)
-        if self.day_of(p.answered_at) == today.day:
+        day = self.day_of(p.answered_at)
+        today = self._today(queue, day)
+        if day == today.day:
             count_contact(today, p, self.targets.for_queue(p.queue_id))
         self._trend_contact(queue, p, p.answered_at)
 
@@ -535,8 +567,9 @@ class FloorState:
         queue = self._queue(p.queue_id)
         queue.waiting.pop(p.contact_id, None)
         queue.contact_seq = event.seq
-        today = self._today(queue, p.abandoned_at)
-        if self.day_of(p.abandoned_at) == today.day:
+        day = self.day_of(p.abandoned_at)
+        today = self._today(queue, day)
+        if day == today.day:
             count_contact(today, p, self.targets.for_queue(p.queue_id))
         self._trend_contact(queue, p, p.abandoned_at)
 
@@ -556,8 +589,9 @@ class FloorState:
     def _contact_ended(self, event: Event, p: ContactEnded) -> None:
         queue = self._queue(p.queue_id)
         handle = p.talk_s + p.hold_s + p.wrap_s
-        today = self._today(queue, p.ended_at)
-        if self.day_of(p.ended_at) == today.day:
+        day = self.day_of(p.ended_at)
+        today = self._today(queue, day)
+        if day == today.day:
             count_contact(today, p, self.targets.for_queue(p.queue_id))
         self.intraday.handled(p.queue_id, p.ended_at, handle, self.targets)
         queue.recent_handle.append((p.ended_at, handle))
@@ -579,67 +613,73 @@ class FloorState:
         self.changes.agents.add(agent_id)
 
     def _ticket_upserted(self, event: Event, p: TicketUpserted) -> None:
-        ref = f"{event.source}/{p.ticket_id}"
+        source = event.source
+        ref = f"{source}/{p.ticket_id}"
         before = self.tickets.get(ref)
-        if before is not None and before.updated_at > p.updated_at:
+        updated = p.updated_at
+        if before is not None and before.updated_at > updated:
             return  # a late, older copy of the ticket (poll and webhook crossing)
-        if before is not None and before.queue_id and before.queue_id != p.queue_id:
+        queue_id = p.queue_id
+        if before is not None and before.queue_id and before.queue_id != queue_id:
             left = self._queue(before.queue_id)
             left.open_tickets.discard(ref)
-            self._trend_backlog(left, p.updated_at)
-        ticket = TicketView(
-            ref=ref,
-            source=event.source,
-            ticket_id=p.ticket_id,
-            status=p.status,
-            raw_status=p.raw_status or p.status.value,
-            queue_id=p.queue_id,
-            priority=p.priority,
-            channel=p.channel,
-            assignee_id=p.assignee_id,
-            subject=p.subject,
-            requester=p.requester,
-            created_at=p.created_at,
-            updated_at=p.updated_at,
-            solved_at=p.solved_at,
-            tags=p.tags,
-            escalated=p.escalated,
-            satisfaction=p.satisfaction,
-        )
-        if p.queue_id:
-            queue = self._queue(p.queue_id)
-            today = self._today(queue, p.updated_at)
-            same_day = self.day_of(p.updated_at) == today.day
-            if same_day:
+            self._trend_backlog(left, updated)
+        status = p.status
+        is_open = status in _OPEN_STATUSES
+        if queue_id:
+            queue = self._queue(queue_id)
+            day = self.day_of(updated)
+            today = self._today(queue, day)
+            if day == today.day:
                 solved = count_ticket(
                     today,
                     p,
-                    created_here=before is None and self.day_of(p.created_at) == today.day,
-                    was_solved=before is not None and not before.status.is_open,
+                    created_here=before is None and self.day_of(p.created_at) == day,
+                    was_solved=before is not None and before.status not in _OPEN_STATUSES,
                     rated_before=before.satisfaction if before is not None else None,
                 )
                 if solved and p.assignee_id is not None:
-                    self._count_handled(p.assignee_id, p.updated_at)
-            if p.status.is_open:
+                    self._count_handled(p.assignee_id, updated)
+            if is_open:
                 queue.open_tickets.add(ref)
             else:
                 queue.open_tickets.discard(ref)
-            self._trend_backlog(queue, p.updated_at)
-        if p.status is TicketStatus.CLOSED:
+            self._trend_backlog(queue, updated)
+        if status is TicketStatus.CLOSED:
             self._forget_ticket(ref)
         else:
-            self.tickets[ref] = ticket
-            if not p.status.is_open:
-                self.solved_order.append((p.updated_at, ref))
+            self.tickets[ref] = TicketView(
+                ref,
+                source,
+                p.ticket_id,
+                status,
+                p.raw_status or status.value,
+                queue_id,
+                p.priority,
+                p.channel,
+                p.assignee_id,
+                p.subject,
+                p.requester,
+                p.created_at,
+                updated,
+                p.solved_at,
+                p.tags,
+                p.escalated,
+                p.satisfaction,
+            )
+            if not is_open:
+                self.solved_order.append((updated, ref))
         # The board needs open tickets; solved ones are kept a while for late ratings and
         # reopens, then dropped so a long shift does not grow the projection without bound.
-        while self.solved_order and self.solved_order[0][0] < p.updated_at - SOLVED_KEPT_S:
-            _, old = self.solved_order.popleft()
+        solved_order = self.solved_order
+        kept_after = updated - SOLVED_KEPT_S
+        while solved_order and solved_order[0][0] < kept_after:
+            _, old = solved_order.popleft()
             kept = self.tickets.get(old)
             if (
                 kept is not None
-                and not kept.status.is_open
-                and (kept.updated_at < p.updated_at - SOLVED_KEPT_S)
+                and kept.status not in _OPEN_STATUSES
+                and kept.updated_at < kept_after
             ):
                 self._forget_ticket(old)
 
@@ -664,9 +704,10 @@ class FloorState:
                 if not metrics:
                     del self.slas[ref]
         else:
-            self.slas.setdefault(ref, {})[p.metric] = SlaView(
-                ref, p.metric, p.policy, p.target_s, p.due_at, p.state
-            )
+            metrics = self.slas.get(ref)
+            if metrics is None:
+                metrics = self.slas[ref] = {}
+            metrics[p.metric] = SlaView(ref, p.metric, p.policy, p.target_s, p.due_at, p.state)
         ticket = self.tickets.get(ref)
         if ticket is not None and ticket.queue_id:
             self.changes.queues.add(ticket.queue_id)
@@ -685,14 +726,16 @@ class FloorState:
         self.changes.agents.add(p.agent_id)
 
     def _staff(self, agent: AgentView, sign: int) -> None:
-        known = agent.state is not AgentState.UNKNOWN
-        staffing = agent.state not in (AgentState.OFFLINE, AgentState.AWAY, AgentState.UNKNOWN)
+        state = agent.state
+        known = state is not AgentState.UNKNOWN
+        staffing = state not in _NOT_STAFFING
+        members, presence_known, staffed = self.members, self.presence_known, self.staffed
         for queue_id in agent.queue_ids:
-            self.members[queue_id] = self.members.get(queue_id, 0) + sign
+            members[queue_id] = members.get(queue_id, 0) + sign
             if known:
-                self.presence_known[queue_id] = self.presence_known.get(queue_id, 0) + sign
+                presence_known[queue_id] = presence_known.get(queue_id, 0) + sign
             if staffing:
-                self.staffed[queue_id] = self.staffed.get(queue_id, 0) + sign
+                staffed[queue_id] = staffed.get(queue_id, 0) + sign
 
     def _agent_state(self, event: Event, p: AgentStateChanged) -> None:
         agent = self.agents.get(p.agent_id)
@@ -702,9 +745,15 @@ class FloorState:
         if p.since < agent.since:
             return
         self.intraday.presence(p.agent_id, p.since, p.state)
-        self._staff(agent, -1)
-        agent.state = p.state
-        self._staff(agent, +1)
+        before, state = agent.state, p.state
+        if (before is AgentState.UNKNOWN) is not (state is AgentState.UNKNOWN) or (
+            before in _NOT_STAFFING
+        ) is not (state in _NOT_STAFFING):
+            self._staff(agent, -1)
+            agent.state = state
+            self._staff(agent, +1)
+        else:  # busy to available and the like: the queues' counts stay as they are
+            agent.state = state
         agent.raw_state = p.raw_state
         agent.reason = p.reason
         agent.since = p.since
@@ -828,7 +877,7 @@ class FloorState:
         source = self.sources[event.source]
         source.ticket_url = p.ticket_url
         source.state = p.state
-        source.reason = p.reason
+        source.reason, source.said = p.reason, p.said
         source.retry_at = p.retry_at
         source.budget_left = p.budget_left
         source.poll_interval_s = p.poll_interval_s

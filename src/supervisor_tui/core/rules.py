@@ -7,15 +7,18 @@ since it started, so a restarted collector picks up where the store says things 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from functools import cache
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from supervisor_tui.core import fmt
 from supervisor_tui.core.kpis import QueueKpis, queue_kpis
 from supervisor_tui.core.projection import Escalation, FloorState
+from supervisor_tui.i18n import N_, _
 from supervisor_tui.model import (
     EscalationRaised,
     EscalationResolved,
@@ -63,12 +66,14 @@ class QueueThresholdRule(_RuleBase):
     @model_validator(mode="after")
     def _levels(self) -> QueueThresholdRule:
         if self.warn is None and self.alert is None:
-            raise ValueError("a threshold rule needs warn, alert or both")
+            raise ValueError(_("a threshold rule needs warn, alert or both"))
         if self.warn is not None and self.alert is not None:
             wrong = self.alert < self.warn if self.direction == "above" else self.alert > self.warn
             if wrong:
                 raise ValueError(
-                    f"alert must be {'above' if self.direction == 'above' else 'below'} warn"
+                    _("alert must be above warn")
+                    if self.direction == "above"
+                    else _("alert must be below warn")
                 )
         return self
 
@@ -135,11 +140,88 @@ class Finding:
 
 
 _METRIC_LABEL = {
-    "longest_wait": "longest wait",
-    "waiting": "waiting",
-    "service_level": "service level",
-    "abandon_rate": "abandonment",
+    "longest_wait": N_("longest wait"),
+    "waiting": N_("waiting"),
+    "service_level": N_("service level"),
+    "abandon_rate": N_("abandonment"),
 }
+
+# An escalation's title is stored in English (the rules read it back, a recording and a hub's
+# snapshot carry it to boards in any language) and put into the board's language where it is
+# shown (``title_words``). Each shape is one template, used both to word the title and to read
+# it back, so the two cannot drift apart.
+QUEUE_TITLE: Final = N_("{queue}: {figure} {value}")
+QUEUE_TITLE_LEVEL: Final = N_("{queue}: {figure} {value} ({level})")
+SLA_BREACHED: Final = N_("SLA breached: {metric} on #{ticket}")
+SLA_AT_RISK: Final = N_("SLA at risk: {metric} on #{ticket}, due {due}")
+TICKET_FLAGGED: Final = N_("Ticket #{ticket}: {tags}")
+TICKET_ESCALATED: Final = N_("Ticket #{ticket}: escalated by the helpdesk")
+CLEARED: Final = N_("cleared: {title}")
+TITLES: Final = (
+    QUEUE_TITLE_LEVEL,
+    QUEUE_TITLE,
+    SLA_BREACHED,
+    SLA_AT_RISK,
+    TICKET_ESCALATED,
+    TICKET_FLAGGED,
+)
+"""Most specific first: the first template a title fits is the one it was worded with."""
+
+SLA_METRIC_WORDS: Final[Mapping[str, str]] = {
+    "first reply time": N_("first reply time"),
+    "next reply time": N_("next reply time"),
+    "total resolution time": N_("total resolution time"),
+    "periodic update time": N_("periodic update time"),
+    "requester wait time": N_("requester wait time"),
+    "agent work time": N_("agent work time"),
+    "pausable update time": N_("pausable update time"),
+    "resolution time": N_("resolution time"),
+    "first response time": N_("first response time"),
+    "time to resolution": N_("time to resolution"),
+    "time to first response": N_("time to first response"),
+    "sla": "SLA",
+}
+"""The SLA metrics the adapters name (``first_reply_time`` shown as words); others as named."""
+
+
+@cache
+def _pattern(template: str) -> re.Pattern[str]:
+    """A template read back: each ``{name}`` a group; a figure only one of the rules' own."""
+    out, at = [], 0
+    for field in re.finditer(r"\{(\w+)\}", template):
+        out.append(re.escape(template[at : field.start()]))
+        name = field.group(1)
+        if name == "figure":
+            words = "|".join(map(re.escape, _METRIC_LABEL.values()))
+            out.append(f"(?P<figure>{words})")
+        elif name in ("value", "ticket"):
+            out.append(rf"(?P<{name}>\S+)")
+        else:
+            out.append(rf"(?P<{name}>.+)")
+        at = field.end()
+    out.append(re.escape(template[at:]))
+    return re.compile("".join(out), re.DOTALL)
+
+
+def title_words(title: str) -> str:
+    """An escalation's title (or a resolve reason) in the board's language. The rules' own
+    words are translated; what came from the floor (queue names, tags, ticket numbers,
+    figures) is kept. A title of another shape (a newer version's) is shown as stored."""
+    cleared = _pattern(CLEARED).fullmatch(title)
+    if cleared:
+        return _(CLEARED).format(title=title_words(cleared.group("title")))
+    for template in TITLES:
+        found = _pattern(template).fullmatch(title)
+        if found is None:
+            continue
+        values = found.groupdict()
+        if "figure" in values:
+            values["figure"] = _(values["figure"])
+        if "metric" in values:
+            metric = SLA_METRIC_WORDS.get(values["metric"])
+            values["metric"] = _(metric) if metric else values["metric"]
+        return _(template).format(**values)
+    return title
 
 
 def _metric_value(kpis: QueueKpis, rule: QueueThresholdRule) -> float | None:
@@ -205,9 +287,12 @@ class RuleEngine:
             return Finding(subject, None, "", queue_id=kpis.queue_id, hold=True)
         severity = rule.level(value)
         shown = _show(rule.metric, value)
-        title = f"{kpis.name}: {label} {shown}"
-        if severity is not None:
-            title += f" ({_level_text(rule, severity)})"
+        if severity is None:
+            title = QUEUE_TITLE.format(queue=kpis.name, figure=label, value=shown)
+        else:
+            title = QUEUE_TITLE_LEVEL.format(
+                queue=kpis.name, figure=label, value=shown, level=_level_text(rule, severity)
+            )
         return Finding(subject, severity, title, queue_id=kpis.queue_id, clears=rule.cleared(value))
 
     @staticmethod
@@ -230,11 +315,11 @@ class RuleEngine:
                 severity: Severity | None = None
                 if sla.state is SlaState.BREACHED or left <= 0:
                     severity = Severity.CRITICAL if rule.alert_on_breach else Severity.WARNING
-                    title = f"SLA breached: {metric} on #{ticket.ticket_id}"
+                    title = SLA_BREACHED.format(metric=metric, ticket=ticket.ticket_id)
                 elif left < rule.warn_fraction * sla.target_s:
                     severity = Severity.WARNING
-                    title = (
-                        f"SLA at risk: {metric} on #{ticket.ticket_id}, due {fmt.duration(left)}"
+                    title = SLA_AT_RISK.format(
+                        metric=metric, ticket=ticket.ticket_id, due=fmt.duration(left)
                     )
                 else:
                     title = ""
@@ -260,11 +345,14 @@ class RuleEngine:
             if not state.caught_up(ticket.source):
                 yield Finding(f"ticket:{ref}", None, "", hold=True)
                 continue
-            why = ", ".join(tagged) if tagged else "escalated by the helpdesk"
+            if tagged:
+                title = TICKET_FLAGGED.format(ticket=ticket.ticket_id, tags=", ".join(tagged))
+            else:
+                title = TICKET_ESCALATED.format(ticket=ticket.ticket_id)
             yield Finding(
                 f"ticket:{ref}",
                 rule.severity,
-                f"Ticket #{ticket.ticket_id}: {why}",
+                title,
                 detail=ticket.subject,
                 queue_id=ticket.queue_id,
                 ticket_source=ticket.source,
@@ -315,7 +403,7 @@ class RuleEngine:
                 if stepped_up:
                     out.append(self._raise(rule, finding, open_esc.escalation_id, now))
                 elif finding.severity is None and finding.clears:
-                    out.append(self._resolve(open_esc, f"cleared: {finding.title}", now))
+                    out.append(self._resolve(open_esc, CLEARED.format(title=finding.title), now))
                 continue
             if finding.severity is None:
                 continue
@@ -373,7 +461,7 @@ class RuleEngine:
         payload = EscalationResolved(
             escalation_id=esc.escalation_id, by=None, reason=reason, at=now
         )
-        reopened = sum(1 for _, what in esc.history if what.startswith("reopened"))
+        reopened = sum(1 for _at, what in esc.history if what.startswith("reopened"))
         return NewEvent(
             source=RULES_SOURCE,
             key=f"resolve:{esc.escalation_id}" + (f":{reopened}" if reopened else ""),

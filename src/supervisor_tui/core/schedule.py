@@ -18,10 +18,11 @@ from dataclasses import dataclass
 
 from supervisor_tui.core.intraday import Activity, IntradayBook
 from supervisor_tui.core.projection import FloorState
+from supervisor_tui.i18n import N_
 from supervisor_tui.model import AgentState
 
-ADHERENCE_FORMULA = "adherence = time in the scheduled state ÷ scheduled time"
-CONFORMANCE_FORMULA = "conformance = time worked ÷ time scheduled to work"
+ADHERENCE_FORMULA = N_("adherence = time in the scheduled state ÷ scheduled time")
+CONFORMANCE_FORMULA = N_("conformance = time worked ÷ time scheduled to work")
 OPEN_ACTIVITIES = frozenset({"open", "on queue", "on-queue", "work", "phone", "available"})
 """Activities on which an agent is meant to take contacts."""
 WORKING = frozenset({AgentState.AVAILABLE, AgentState.BUSY, AgentState.WRAP_UP})

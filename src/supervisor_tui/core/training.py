@@ -7,9 +7,10 @@ needed, read from the escalation's later course in the recording: one that clear
 that got worse (stepped up in severity, an SLA breached) needed acting (an ack). Only when the
 recording does not say (still open at its end, or resolved by a person) is the recorded
 supervisor's choice the reference. An ack without a note where the recorded supervisor wrote
-one scores lower. Speed counts only when the choice was right. A decision still open when the
-trainee quits is "not reached": listed, not scored, not in the average. Nothing the trainee
-does is written to the recording.
+one scores lower. Speed counts only when the choice was right. A decision the trainee jumps
+past (a seek, the next escalation) or still open when they quit is "not reached": listed, not
+scored, not in the average; only going on playing (space) lets it go, a choice scored as any
+other. Nothing the trainee does is written to the recording.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pathlib import Path
 from supervisor_tui.core import fmt
 from supervisor_tui.core.files import write_private
 from supervisor_tui.core.replay import Mark, Recording
+from supervisor_tui.core.rules import title_words
+from supervisor_tui.i18n import N_, _, pgettext
 from supervisor_tui.model import (
     EscalationAcked,
     EscalationRaised,
@@ -37,6 +40,28 @@ NO_ACTION_WINDOW_S = 15 * 60
 """A recorded supervisor who did nothing for this long is taken to have let it go."""
 
 WORSE, BREACHED, CLEARED, UNKNOWN = "got worse", "breached", "cleared by itself", ""
+COURSE_WORDS = {WORSE: N_("got worse"), BREACHED: N_("breached"), CLEARED: N_("cleared by itself")}
+"""What an escalation did next, as the score card words it (translated where written)."""
+ACTION_WORDS = {
+    "ack": N_("ack"),
+    "snooze": N_("snooze"),
+    "resolve": N_("resolve"),
+    "none": N_("none"),
+}
+"""A decision's action (the training's own word) as the score line and card say it."""
+CARD_COLUMNS = (
+    "#",
+    N_("escalation"),
+    N_("then it"),
+    N_("needed"),
+    N_("you"),
+    N_("took"),
+    N_("recorded supervisor"),
+    N_("after"),
+    N_("choice"),
+    N_("time"),
+    N_("score"),
+)
 """An escalation's course after it was raised, as the recording shows it."""
 WHEN_IT_NEEDED_ACTING = {"ack": 1.0, "resolve": 0.5, "snooze": 0.25, "none": 0.0}
 """It got worse or breached: an ack was right; resolving it by hand closed what was still
@@ -93,6 +118,20 @@ class Decision:
     @property
     def time_points(self) -> float:
         return 100 * TIME_WEIGHT * self.time_score
+
+
+def action_word(action: str) -> str:
+    """A decision's action in the floor's language."""
+    return _(ACTION_WORDS.get(action, action))
+
+
+def needed_word(needed: str) -> str:
+    """What the situation needed ("act", "wait" or unknown), as the score card says it."""
+    if needed == "act":
+        return _("an ack")
+    if needed == "wait":
+        return pgettext("what the situation needed", "waiting")
+    return _("as recorded")
 
 
 def score_choice(trainee: str, recorded: str) -> float:
@@ -240,6 +279,11 @@ class TrainingSession:
         self._open = None
         return decision
 
+    def skip(self) -> Decision | None:
+        """The trainee jumped past the open decision: it stays not reached, and unscored."""
+        decision, self._open = self._open, None
+        return decision
+
     @property
     def scored(self) -> list[Decision]:
         return [d for d in self.decisions if d.reached]
@@ -286,50 +330,64 @@ class TrainingSession:
         )
 
     def to_markdown(self) -> str:
+        """The score card in the floor's language (the JSON keeps the training's own words)."""
         total, split = self.total, self.split()
         made, waiting = len(self.scored), len(self.decisions) - len(self.scored)
         if total is None or split is None:
-            score = "**Score: none** (no decision made)"
+            score = _("**Score: none** (no decision made)")
         else:
-            score = (
-                f"**Score: {total:.0f} / 100**: choice {split[0]:.0f} / "
-                f"{100 * CHOICE_WEIGHT:.0f}, time to act {split[1]:.0f} / "
-                f"{100 * TIME_WEIGHT:.0f} (time counts only when the choice was right)"
+            score = _(
+                "**Score: {total} / 100**: choice {choice} / {choice_max}, time to act "
+                "{time} / {time_max} (time counts only when the choice was right)"
+            ).format(
+                total=f"{total:.0f}",
+                choice=f"{split[0]:.0f}",
+                choice_max=f"{100 * CHOICE_WEIGHT:.0f}",
+                time=f"{split[1]:.0f}",
+                time_max=f"{100 * TIME_WEIGHT:.0f}",
+            )
+        points = _("Decision points: {count}, {made} made").format(
+            count=len(self.decisions), made=made
+        )
+        if waiting:
+            points = _("{points}, {waiting} not reached (not scored)").format(
+                points=points, waiting=waiting
             )
         lines = [
-            f"# Training score card: {fmt.md_escape(self.trainee)}",
+            "# " + _("Training score card: {trainee}").format(trainee=fmt.md_escape(self.trainee)),
             "",
-            f"Recording: {fmt.md_escape(self.recording)}  ",
-            f"Decision points: {len(self.decisions)}, {made} made"
-            + (f", {waiting} not reached (not scored)" if waiting else "")
-            + "  ",
+            _("Recording: {recording}").format(recording=fmt.md_escape(self.recording)) + "  ",
+            points + "  ",
             score,
             "",
-            "Each choice is judged against what the situation needed, from what the "
-            "escalation did next in the recording (cleared by itself: waiting was right; "
-            "got worse or breached: an ack was right); where the recording does not say, "
-            "against the recorded supervisor.",
+            _(
+                "Each choice is judged against what the situation needed, from what the "
+                "escalation did next in the recording (cleared by itself: waiting was right; "
+                "got worse or breached: an ack was right); where the recording does not say, "
+                "against the recorded supervisor."
+            ),
             "",
-            "| # | escalation | then it | needed | you | took | recorded supervisor | after "
-            "| choice | time | score |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "| " + " | ".join(_(heading) for heading in CARD_COLUMNS) + " |",
+            "|" + "---|" * len(CARD_COLUMNS),
         ]
         for i, d in enumerate(self.decisions, 1):
             rec = d.recorded
-            recorded = rec.action + (f" ({rec.by})" if rec.by else "")
+            recorded = action_word(rec.action) + (f" ({rec.by})" if rec.by else "")
             if rec.note:
-                recorded += f": “{rec.note}”"
-            needed = {"act": "an ack", "wait": "waiting"}.get(rec.needed, "as recorded")
+                recorded = _("{action}: “{note}”").format(action=recorded, note=rec.note)
+            needed = needed_word(rec.needed)
             if d.reached:
-                you = d.action + (f": “{d.note}”" if d.note else "")
+                you = action_word(d.action)
+                if d.note:
+                    you = _("{action}: “{note}”").format(action=you, note=d.note)
                 figures = f"{d.choice_points:.0f} | {d.time_points:.0f} | {d.score:.0f}"
             else:
-                you = "not reached"
-                figures = "– | – | not scored"
+                you = _("not reached")
+                figures = "– | – | " + _("not scored")
             cells = [
                 str(i),
-                fmt.md_escape(d.title),
-                rec.course or "not seen",
+                fmt.md_escape(title_words(d.title)),
+                _(COURSE_WORDS[rec.course]) if rec.course else _("not seen"),
                 needed,
                 fmt.md_escape(you),
                 fmt.duration(d.took_s),

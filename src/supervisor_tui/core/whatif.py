@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from supervisor_tui.core import fmt
 from supervisor_tui.core.forecast import coming_intervals, project_interval
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.targets import QueueTargets
+from supervisor_tui.i18n import _, ngettext
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,7 @@ class Scenario:
         return sorted(set(self.agent_delta) | set(self.sl_target) | set(self.sl_threshold_s))
 
     def describe(self, names: dict[str, str]) -> str:
+        """The scenario in the floor's language, one clause per change."""
         parts = []
         losing = [q for q, d in self.agent_delta.items() if d < 0]
         gaining = [q for q, d in self.agent_delta.items() if d > 0]
@@ -39,18 +42,32 @@ class Scenario:
             n = self.agent_delta[gaining[0]]
             if -self.agent_delta[losing[0]] == n:
                 parts.append(
-                    f"move {n} agent{'s' if n != 1 else ''} from "
-                    f"{names.get(losing[0], losing[0])} to {names.get(gaining[0], gaining[0])}"
+                    ngettext(
+                        "move {count} agent from {source} to {target}",
+                        "move {count} agents from {source} to {target}",
+                        n,
+                    ).format(
+                        count=n,
+                        source=names.get(losing[0], losing[0]),
+                        target=names.get(gaining[0], gaining[0]),
+                    )
                 )
                 losing = gaining = []
         for q in gaining + losing:
             d = self.agent_delta[q]
-            parts.append(f"{'add' if d > 0 else 'remove'} {abs(d)} on {names.get(q, q)}")
+            said = _("add {count} on {queue}") if d > 0 else _("remove {count} on {queue}")
+            parts.append(said.format(count=abs(d), queue=names.get(q, q)))
         for q, t in self.sl_target.items():
-            parts.append(f"SL target {t:.0%} on {names.get(q, q)}")
+            parts.append(
+                _("SL target {share} on {queue}").format(
+                    share=fmt.percent(t), queue=names.get(q, q)
+                )
+            )
         for q, s in self.sl_threshold_s.items():
-            parts.append(f"T = {s:g} s on {names.get(q, q)}")
-        return "; ".join(parts) or "no change"
+            parts.append(
+                _("T = {seconds} s on {queue}").format(seconds=f"{s:g}", queue=names.get(q, q))
+            )
+        return "; ".join(parts) or _("no change")
 
 
 @dataclass(frozen=True, slots=True)

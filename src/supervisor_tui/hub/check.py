@@ -10,6 +10,7 @@ tickets readable.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import sys
 import time
@@ -20,7 +21,10 @@ from typing import Any
 from supervisor_tui.adapters.base import Checkable, SyncReport, load_adapter_class
 from supervisor_tui.adapters.http import ApiError
 from supervisor_tui.config import Config
-from supervisor_tui.model import Capability, HealthState, Limit, NewEvent
+from supervisor_tui.i18n import _, ngettext
+from supervisor_tui.model import Capability, HealthState, Limit, NewEvent, Reason, reasons
+
+log = logging.getLogger(__name__)
 
 MAX_WAIT_S = 120.0
 """The longest a source's sync waits out 429s in all before ``check`` gives up on it."""
@@ -57,6 +61,7 @@ class MemorySink:
         budget_left: float | None = None,
         poll_interval_s: float | None = None,
         limits: Sequence[Limit] = (),
+        said: Reason | None = None,
     ) -> None:
         self.health_reports.append((state, reason))
 
@@ -66,7 +71,11 @@ class MemorySink:
 
 def say_wait(name: str) -> Callable[[float, str], None]:
     def wait(seconds: float, why: str) -> None:
-        print(f"{name}: {why}; waiting {math.ceil(seconds)} s", file=sys.stderr, flush=True)
+        said = _("{source}: {reason}; waiting {seconds} s").format(
+            source=name, reason=why, seconds=math.ceil(seconds)
+        )
+        print(said, file=sys.stderr, flush=True)
+        log.warning("check: %s: %s; waiting %d s", name, why, math.ceil(seconds))
 
     return wait
 
@@ -83,7 +92,8 @@ async def check_source(
         result["error"] = str(exc)
         return result
     if not isinstance(adapter, Checkable):
-        result.update(ok=True, error=None, note=f"{source.kind} sources have nothing to check")
+        note = _("{kind} sources have nothing to check").format(kind=source.kind)
+        result.update(ok=True, error=None, note=note)
         return result
     sink = MemorySink()
     report: SyncReport | None = None
@@ -95,9 +105,11 @@ async def check_source(
     try:
         report = await asyncio.wait_for(adapter.sync_once(sink, wait=wait), timeout_s)
     except TimeoutError:
-        result["error"] = f"{source.name}: no full sync within {timeout_s:.0f} s"
+        result["error"] = _("{source}: no full sync within {seconds} s").format(
+            source=source.name, seconds=f"{timeout_s:.0f}"
+        )
     except ApiError as exc:
-        result["error"] = str(exc)
+        result["error"] = reasons.said(str(exc), exc.said)
     finally:
         await adapter.close()
     requests, remaining = adapter.rate_figures_now()
@@ -110,6 +122,8 @@ async def check_source(
             "reason": lim.reason,
             "fix": lim.fix,
             "partial": lim.partial,
+            # the reason as a code: said in the floor's language by summary_lines
+            **({"said": lim.said.model_dump(mode="json")} if lim.said is not None else {}),
         }
         for lim in limits
     ]
@@ -133,14 +147,21 @@ async def check_source(
     result.update(figures)
     if Capability.TICKETS in off:
         result["error"] = next(
-            f"{source.name}: cannot read tickets: {lim.reason} (fix: {lim.fix})"
+            _("{source}: cannot read tickets: {reason} (fix: {fix})").format(
+                source=source.name,
+                reason=reasons.limit_reason(lim),
+                fix=reasons.limit_fix(lim),
+            )
             for lim in limits
             if lim.capability is Capability.TICKETS and not lim.partial
         )
     elif sink.quarantined:
-        result["error"] = (
-            f"{len(sink.quarantined)} record(s) did not parse: {sink.quarantined[0][1]}"
-        )
+        count = len(sink.quarantined)
+        result["error"] = ngettext(
+            "{count} record did not parse: {reason}",
+            "{count} records did not parse: {reason}",
+            count,
+        ).format(count=count, reason=sink.quarantined[0][1])
     else:
         result.update(ok=True, error=None)
     return result
@@ -152,29 +173,41 @@ async def check_all(config: Config) -> dict[str, Any]:
 
 
 def summary_lines(result: dict[str, Any]) -> list[str]:
-    """What each source can feed, what its token cannot read, and how to fix that."""
+    """What each source can feed, what its token cannot read, and how to fix that, in the
+    floor's language (``--json`` keeps the English the result holds, for scripts)."""
     lines = []
     for s in result["sources"]:
         if not s["ok"]:
             lines.append(f"✖ {s['name']} ({s['kind']}): {s.get('error')}")
         elif "tickets" in s:
-            lines.append(
-                f"✔ {s['name']} ({s['kind']}): {_na(s['tickets'])} tickets "
-                f"({_na(s['open_tickets'])} open, {_na(s['deleted_tickets'])} deleted), "
-                f"{_na(s['agents'])} agents, {_na(s['queues'])} queues, "
-                f"{_na(s['sla_policies'])} SLA policies; "
-                f"{s['requests']} requests, {_na(s['rate_limit_remaining'])} left this minute"
+            figures = _(
+                "{tickets} tickets ({open} open, {deleted} deleted), {agents} agents, "
+                "{queues} queues, {sla_policies} SLA policies; {requests} requests, "
+                "{left} left this minute"
+            ).format(
+                tickets=_na(s["tickets"]),
+                open=_na(s["open_tickets"]),
+                deleted=_na(s["deleted_tickets"]),
+                agents=_na(s["agents"]),
+                queues=_na(s["queues"]),
+                sla_policies=_na(s["sla_policies"]),
+                requests=s["requests"],
+                left=_na(s["rate_limit_remaining"]),
             )
+            lines.append(f"✔ {s['name']} ({s['kind']}): {figures}")
         else:
-            lines.append(f"✔ {s['name']} ({s['kind']}): {s.get('note', 'ok')}")
+            lines.append(f"✔ {s['name']} ({s['kind']}): {s.get('note') or _('ok')}")
         for lim in s.get("limits") or []:
-            fix = f" → {lim['fix']}" if lim["fix"] else ""
-            what = "reads part of" if lim.get("partial") else "cannot read"
-            label = Capability(lim["capability"]).label
-            lines.append(f"    ⚠ {what} {label}: {lim['reason']}{fix}")
+            limit = Limit.model_validate(lim)
+            fix = f" → {reasons.limit_fix(limit)}" if limit.fix else ""
+            what = (
+                _("reads part of {capability}") if limit.partial else _("cannot read {capability}")
+            ).format(capability=reasons.capability_label(limit.capability))
+            lines.append(f"    ⚠ {what}: {reasons.limit_reason(limit)}{fix}")
     return lines
 
 
 def _na(value: Any) -> str:
     """A figure the helpdesk cannot know is "n/a", never a guess."""
-    return "n/a" if value is None else str(value)
+    # TRANSLATORS: a figure the helpdesk cannot know (not available)
+    return _("n/a") if value is None else str(value)

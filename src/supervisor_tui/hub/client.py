@@ -27,10 +27,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from supervisor_tui.core.commands import CommandRefused
+from supervisor_tui.core.feed import LINK_LIVE, hub_words
 from supervisor_tui.core.projection import Escalation, FloorState
 from supervisor_tui.core.snapshot import thaw
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.hub.protocol import TICK_S, ProtocolError, decode, event_from_wire
+from supervisor_tui.i18n import N_, _
 from supervisor_tui.model import Event
 from supervisor_tui.store import StoreError
 from supervisor_tui.store.base import Listener
@@ -44,6 +46,8 @@ COMMAND_TIMEOUT_S = 15.0
 SILENT_AFTER_S = 2 * TICK_S + 1
 """No word for this long (ticks come every TICK_S): the bar says so before the link is
 declared dead."""
+LINK_STATES = {"connecting": N_("connecting"), "refused": N_("refused"), "live": N_("live")}
+"""The link's states as the freshness bar words them (translated where drawn)."""
 
 
 def _why(exc: BaseException) -> str:
@@ -137,22 +141,36 @@ class HubClient:
             return snapshot
 
     def link_status(self) -> str:
-        """The link for the freshness bar: anything but "hub: live" shows loudly, with the
-        reason and when the next attempt is, so a dead link never looks like a quiet floor."""
+        """The link for the freshness bar: anything but LINK_LIVE shows loudly, with the
+        reason and when the next attempt is, so a dead link never looks like a quiet floor.
+        The words are the floor's language; the reasons are the hub's or the network's."""
         if self.refused:
-            return f"hub: refused ({self.refused})"
+            return hub_words(_("refused ({reason})").format(reason=self.refused))
         if self.state == "live":
             silent = self.clock() - self._last_heard
             if self._last_heard and silent > SILENT_AFTER_S:
-                return f"hub: silent for {silent:.0f} s, checking the link"
-            return "hub: live"
+                return hub_words(
+                    _("silent for {seconds} s, checking the link").format(seconds=f"{silent:.0f}")
+                )
+            return LINK_LIVE
         if self.state == "reconnecting":
-            reason = f" ({self.last_error})" if self.last_error else ""
             retry_at = self.retry_at
-            if retry_at is not None and retry_at > self.clock():
-                return f"hub: reconnecting{reason}, retry in {retry_at - self.clock():.0f} s"
-            return f"hub: reconnecting{reason}, trying now"
-        return f"hub: {self.state}"
+            waiting = retry_at is not None and retry_at > self.clock()
+            seconds = f"{retry_at - self.clock():.0f}" if retry_at is not None else ""
+            if self.last_error:
+                said = (
+                    _("reconnecting ({reason}), retry in {seconds} s")
+                    if waiting
+                    else _("reconnecting ({reason}), trying now")
+                )
+            else:
+                said = (
+                    _("reconnecting, retry in {seconds} s")
+                    if waiting
+                    else _("reconnecting, trying now")
+                )
+            return hub_words(said.format(reason=self.last_error, seconds=seconds))
+        return hub_words(_(LINK_STATES.get(self.state, self.state)))
 
     @property
     def view_only(self) -> bool:
@@ -383,19 +401,33 @@ async def wait_for_hub(
             said_retry = retry_at
             attempts += 1
             wait = max(0.0, retry_at - client.clock())
+            said = _(
+                "cannot reach {url} ({error}), attempt {attempt}; trying again in {seconds} s "
+                "(Ctrl-C to stop)"
+            )
             say(
-                f"cannot reach {client.url} ({client.last_error or 'no reply'}), "
-                f"attempt {attempts}; trying again in {math.ceil(wait)} s (Ctrl-C to stop)"
+                said.format(
+                    url=client.url,
+                    error=client.last_error or _("no reply"),
+                    attempt=attempts,
+                    seconds=math.ceil(wait),
+                )
             )
         if give_up_after_s is not None and time.monotonic() - start > give_up_after_s:
+            said = _("no answer from {url} after {seconds} s ({attempts} attempts; last: {error})")
             raise TimeoutError(
-                f"no answer from {client.url} after {give_up_after_s:.0f} s "
-                f"({attempts} attempts; last: {client.last_error or 'no reply'})"
+                said.format(
+                    url=client.url,
+                    seconds=f"{give_up_after_s:.0f}",
+                    attempts=attempts,
+                    error=client.last_error or _("no reply"),
+                )
             )
         if client._task is not None and client._task.done() and not client.welcomed.is_set():
             if client.refused:
                 raise HubRefused(client.refused)
-            raise TimeoutError(f"the link to {client.url} ended: {client.last_error or '?'}")
+            said = _("the link to {url} ended: {error}")
+            raise TimeoutError(said.format(url=client.url, error=client.last_error or "?"))
         await asyncio.sleep(poll_s)
 
 

@@ -32,11 +32,13 @@ from supervisor_tui.model import (
     HealthState,
     Limit,
     NewEvent,
+    Reason,
     SourceHealth,
     WriteBackResult,
+    reasons,
 )
 from supervisor_tui.store import SQLiteStore, Store, StoreError
-from supervisor_tui.store.base import OutboxItem, WriterLease, holder_name
+from supervisor_tui.store.base import OUTBOX_CLAIM_S, OutboxItem, WriterLease, holder_name
 from supervisor_tui.store.postgres import PostgresStore
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,7 @@ class _SourceSink:
         budget_left: float | None = None,
         poll_interval_s: float | None = None,
         limits: Sequence[Limit] = (),
+        said: Reason | None = None,
     ) -> None:
         now = self._collector.clock()
         self._collector.log_health(self._name, state, reason, retry_at, limits)
@@ -90,6 +93,7 @@ class _SourceSink:
             budget_left=budget_left,
             poll_interval_s=poll_interval_s,
             limits=tuple(limits),
+            said=said,
             ticket_url=self._collector.ticket_pages.get(self._name, ""),
             at=now,
         )
@@ -112,7 +116,8 @@ class _SourceSink:
             log.error(
                 "%s: could not quarantine a bad %s payload (%s): %s", self._name, kind, reason, exc
             )
-        await self.health(HealthState.DEGRADED, f"bad payload quarantined: {reason[:120]}")
+        said = reasons.reason("quarantined", detail=reason[:120])
+        await self.health(HealthState.DEGRADED, reasons.english(said), said=said)
 
 
 class Collector:
@@ -146,6 +151,7 @@ class Collector:
         self.claimer = f"{self.holder} #{uuid.uuid4().hex[:8]}"
         """Marks the write-backs this collector has claimed (one per collector object)."""
         self._lease: WriterLease | None = None
+        self._said_rules = False
         self._lease_trouble: str | None = None
         self._queue: asyncio.Queue[_Batch] | None = None
         self._queued_events = 0  # in the queue, not yet taken by the writer
@@ -182,15 +188,23 @@ class Collector:
         log.log(level, "%s", line)
 
     def take_lease(self) -> None:
-        """Become the one collector writing to the store (StoreBusy names who else is), and
-        take over the write-backs a collector that died had claimed. Called before anything
-        is shown, so a second collector stops with one line."""
+        """Become the collector writing this collector's sources to the store (the whole
+        store, for a SQLite file): StoreBusy names who else is. Then take over the
+        write-backs to those sources that a collector that died had claimed. Called before
+        anything is shown, so a second collector stops with one line."""
         if self._lease is not None:
             return
-        self._lease = self.store.writer_lease(self.holder)
-        released = self.store.outbox_release_claims(keep=self.claimer)
+        self._lease = lease = self.store.writer_lease(self.holder, sorted(self.adapters))
+        released = self.store.outbox_release_claims(keep=self.claimer, sources=lease.sources)
         if released:
             log.info("took over %d write-backs claimed by a collector that stopped", released)
+        self._said_rules = lease.runs_rules
+        if lease.sources is not None:
+            log.info(
+                "writing sources %s%s",
+                ", ".join(sorted(lease.sources)) or "(none)",
+                "; running the floor's rules" if lease.runs_rules else "",
+            )
 
     async def start(self) -> None:
         self._queue = asyncio.Queue(maxsize=64)
@@ -248,6 +262,12 @@ class Collector:
                     if self.store_trouble == self._lease_trouble:
                         self.store_trouble = None
                     self._lease_trouble = None
+            if lease.runs_rules != self._said_rules:
+                self._said_rules = lease.runs_rules
+                if lease.runs_rules:
+                    log.info("running the floor's rules (no other collector does)")
+                else:
+                    log.warning("another collector runs the floor's rules now")
             await asyncio.sleep(LEASE_CHECK_S)
 
     async def submit(
@@ -271,7 +291,8 @@ class Collector:
             reason = f"{type(exc).__name__}: {exc}"[:200]
             log.error("adapter %s stopped: %s", adapter.name, reason)
             with contextlib.suppress(Exception):
-                await sink.health(HealthState.DOWN, f"adapter stopped: {reason}")
+                said = reasons.reason("adapter_stopped", detail=reason)
+                await sink.health(HealthState.DOWN, reasons.english(said), said=said)
 
     async def _writer(self) -> None:
         assert self._queue is not None
@@ -362,11 +383,21 @@ class Collector:
             self.state.apply_all(events)
 
     async def evaluate_rules(self) -> list[Event]:
+        """Raise and resolve the floor's escalations, if this collector is the one that runs
+        the rules (with several collectors on a floor, one does; without a lease, as in a
+        test, this one does). The floor is read first: a runner that just took over has
+        seen every escalation the one before it stored."""
+        lease = self._lease
+        if lease is not None and (self._lease_trouble is not None or not lease.runs_rules):
+            return []
         await self._catch_up()
         found = self.rules.evaluate(self.state, self.clock())
         if not found:
             return []
-        stored = await asyncio.to_thread(self.store.append, found, None)
+        if lease is None:
+            stored = await asyncio.to_thread(self.store.append, found, None)
+        else:
+            stored = await asyncio.to_thread(lease.append_rules, found)
         await self._catch_up()
         return stored
 
@@ -383,8 +414,12 @@ class Collector:
             return 0  # another collector may be delivering now
         now = self.clock()
         # claimed first: even a second collector on this store (a lease bypassed, a
-        # misconfiguration) never gets the same row, so no write-back goes out twice
-        items = await asyncio.to_thread(self.store.outbox_claim, now, self.claimer)
+        # misconfiguration) never gets the same row, so no write-back goes out twice; and
+        # only the rows of this collector's sources (another collector delivers its own)
+        sources = self._lease.sources if self._lease is not None else None
+        items = await asyncio.to_thread(
+            self.store.outbox_claim, now, self.claimer, 50, OUTBOX_CLAIM_S, sources
+        )
         delivered = 0
         for item in items:
             adapter = self.adapters.get(item.source)

@@ -1,4 +1,5 @@
-"""Event types, ids and enums. Imports pydantic only."""
+"""Event types, ids and enums. Imports pydantic, and i18n for the words it marks (``N_``)
+and says (``reasons``)."""
 
 from supervisor_tui.model.enums import (
     AgentState,

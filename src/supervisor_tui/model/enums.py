@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from supervisor_tui.i18n import N_
+
 
 class AgentState(StrEnum):
     AVAILABLE = "available"
@@ -123,20 +125,20 @@ class Capability(StrEnum):
 
 
 _CAPABILITY_LABELS = {
-    Capability.TICKETS: "tickets",
-    Capability.DELETIONS: "deleted tickets",
-    Capability.QUEUES: "queues",
-    Capability.AGENTS: "agents",
-    Capability.PRESENCE: "agent presence",
-    Capability.QUEUE_STATS: "live queue figures",
-    Capability.CALLS: "calls",
-    Capability.CHATS: "chats",
-    Capability.SLA_POLICIES: "SLA policies",
-    Capability.SLA_CLOCKS: "SLA clocks",
-    Capability.SATISFACTION: "satisfaction",
-    Capability.REPLIES: "replies per ticket",
-    Capability.VIEWS: "view counts",
-    Capability.WRITE_BACK: "write-back",
+    Capability.TICKETS: N_("tickets"),
+    Capability.DELETIONS: N_("deleted tickets"),
+    Capability.QUEUES: N_("queues"),
+    Capability.AGENTS: N_("agents"),
+    Capability.PRESENCE: N_("agent presence"),
+    Capability.QUEUE_STATS: N_("live queue figures"),
+    Capability.CALLS: N_("calls"),
+    Capability.CHATS: N_("chats"),
+    Capability.SLA_POLICIES: N_("SLA policies"),
+    Capability.SLA_CLOCKS: N_("SLA clocks"),
+    Capability.SATISFACTION: N_("satisfaction"),
+    Capability.REPLIES: N_("replies per ticket"),
+    Capability.VIEWS: N_("view counts"),
+    Capability.WRITE_BACK: N_("write-back"),
 }
 
 

@@ -55,6 +55,7 @@ __all__ = [
     "QueueStats",
     "QueueTargetsRecorded",
     "QueueUpserted",
+    "Reason",
     "ScheduleImported",
     "ScheduledActivity",
     "SlaChanged",
@@ -88,6 +89,12 @@ class Payload(BaseModel):
     def _printable(cls, data: Any, info: ValidationInfo) -> Any:
         if isinstance(data, dict):
             for key, value in data.items():
+                # the usual values settled without a call (this runs for every event read)
+                kind = type(value)
+                if kind is str or value is None:
+                    continue
+                if (kind is float or kind is int) and LONGEST_AGO_S <= value <= FURTHEST_AHEAD_S:
+                    continue
                 if not in_range(value):
                     raise ValueError(f"{key}: {value!r:.30} is out of range")
             if info.context is not None and info.context.get(_ALL_PRINTABLE):
@@ -321,6 +328,15 @@ class ViewCount(Payload):
     as_of: float
 
 
+class Reason(Payload):
+    """Why a source is in trouble, as a code and its values (``model.reasons`` holds the
+    words): stored beside the English ``reason`` so a board says it in its own language,
+    a recording made in English replayed in Japanese included. Logs keep the English."""
+
+    code: str = Field(max_length=64)
+    values: tuple[tuple[str, str], ...] = ()
+
+
 class Limit(Payload):
     """A capability this account does not give us, why, and how to get it (part of a
     ``source.health``, not an event of its own)."""
@@ -334,6 +350,8 @@ class Limit(Payload):
     """When it is tried again, in case the account changed."""
     partial: bool = False
     """Part of it is there (tickets of some groups only): its figures cover that part."""
+    said: Reason | None = None
+    """``reason`` as a code, to be said in the board's language (None: only the English)."""
 
 
 class SourceHealth(Payload):
@@ -345,6 +363,8 @@ class SourceHealth(Payload):
     poll_interval_s: float | None = None
     limits: tuple[Limit, ...] = ()
     """Capabilities turned off for this account; the rest of the source is live."""
+    said: Reason | None = None
+    """``reason`` as a code, to be said in the board's language (None: only the English)."""
     ticket_url: str = Field(default="", max_length=500)
     """The helpdesk's own page of a ticket, ``{id}`` standing for its id ("" none)."""
     at: float

@@ -14,10 +14,12 @@ import heapq
 import math
 import statistics
 import time
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import SupportsIndex, cast, overload
 
 from supervisor_tui.core.erlang import agents_needed
 from supervisor_tui.core.forecast import forecast_interval, mape
@@ -26,8 +28,10 @@ from supervisor_tui.core.kpis import contact_figures, service_level
 from supervisor_tui.core.projection import (
     COMPLAINT_TAGS,
     DAY_S,
+    AgentView,
     DayCounters,
     FloorState,
+    QueueView,
     count_contact,
     count_ticket,
 )
@@ -35,6 +39,7 @@ from supervisor_tui.core.schedule import agent_adherence, floor_adherence
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.model import (
     AgentState,
+    AgentUpserted,
     ContactAbandoned,
     ContactAnswered,
     ContactEnded,
@@ -43,6 +48,8 @@ from supervisor_tui.model import (
     EscalationRaised,
     EscalationResolved,
     Event,
+    Payload,
+    QueueUpserted,
     SlaChanged,
     SlaState,
     SurveyAnswered,
@@ -66,6 +73,24 @@ from supervisor_tui.report.model import (
 )
 
 HALF_HOUR_S = 1800
+_STAFFING_KINDS = frozenset(("agent.state", "agent.upserted", "queue.upserted"))
+"""The events that may change an agent's state, a queue's staffing or whether it is known."""
+_TICKET_KINDS = frozenset(
+    c.KIND for c in (TicketUpserted, SurveyAnswered, TicketDeleted, SlaChanged)
+)
+_COUNTED_KINDS = frozenset(
+    c.KIND
+    for c in (
+        ContactOffered,
+        ContactAnswered,
+        ContactAbandoned,
+        ContactEnded,
+        EscalationRaised,
+        EscalationAcked,
+        EscalationResolved,
+    )
+)
+"""What a period counts of the events in it, besides their number."""
 REPEAT_WINDOW_S = 7 * 86_400
 """A ticket from a requester who opened another within this long before is a repeat contact."""
 MAX_SPAN_DAYS = 400
@@ -177,7 +202,7 @@ class _PeriodAcc:
     last_at: float = -math.inf
 
 
-@dataclass
+@dataclass(slots=True)
 class _Ticket:
     """What the report keeps of a ticket for the whole fold (the board's projection forgets
     solved tickets after a while): enough to say whether it was open at any instant."""
@@ -208,9 +233,121 @@ class _Ticket:
         return first_open or solved_at > t  # first seen solved: open until it was solved
 
 
+_STATES = tuple(AgentState)
+_STATE_INDEX = {state: i for i, state in enumerate(_STATES)}
+Presence = tuple[float, AgentState]
+
+
+class _Timeline(list[Presence]):
+    """An agent's presence changes as a report keeps them, for every day of its recordings:
+    two arrays (9 bytes a change) in place of a tuple a change (about 90 bytes), since a
+    month's presence was most of a report's memory. Read and written as the list of
+    (since, state) it stands for (``core.schedule`` reads it so); the list itself stays
+    empty."""
+
+    __slots__ = ("_since", "_state")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._since = array("d")
+        self._state = bytearray()
+
+    def __len__(self) -> int:
+        return len(self._since)
+
+    def __bool__(self) -> bool:
+        return bool(self._since)
+
+    def __iter__(self) -> Iterator[Presence]:
+        return zip(self._since, map(_STATES.__getitem__, self._state), strict=True)
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == other
+
+    __hash__ = None
+
+    @overload
+    def __getitem__(self, i: SupportsIndex) -> Presence: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Presence]: ...
+
+    def __getitem__(self, i: SupportsIndex | slice) -> Presence | list[Presence]:
+        if isinstance(i, slice):
+            return list(self)[i]
+        return (self._since[i], _STATES[self._state[i]])
+
+    @overload
+    def __setitem__(self, i: SupportsIndex, value: Presence) -> None: ...
+
+    @overload
+    def __setitem__(self, i: slice, value: Iterable[Presence]) -> None: ...
+
+    def __setitem__(self, i: SupportsIndex | slice, value: Presence | Iterable[Presence]) -> None:
+        if isinstance(i, slice):
+            changed = list(self)
+            changed[i] = cast(Iterable[Presence], value)
+            self._replace(changed)
+            return
+        since, state = cast(Presence, value)
+        self._since[i] = since
+        self._state[i] = _STATE_INDEX[state]
+
+    def __delitem__(self, i: SupportsIndex | slice) -> None:
+        del self._since[i]
+        del self._state[i]
+
+    def __reversed__(self) -> Iterator[Presence]:
+        return iter(list(self)[::-1])
+
+    def __contains__(self, value: object) -> bool:
+        return value in list(self)
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+    def append(self, value: Presence) -> None:
+        since, state = value
+        self._since.append(since)
+        self._state.append(_STATE_INDEX[state])
+
+    def extend(self, values: Iterable[Presence]) -> None:
+        for value in values:
+            self.append(value)
+
+    def _replace(self, changes: Iterable[Presence]) -> None:
+        self._since = array("d")
+        self._state = bytearray()
+        for change in changes:
+            self.append(change)
+
+
+class _Timelines(dict[str, list[Presence]]):
+    """The book's presence timelines, each one a ``_Timeline``."""
+
+    def setdefault(self, key: str, default: list[Presence] | None = None) -> list[Presence]:
+        timeline = self.get(key)
+        if timeline is None:
+            timeline = self[key] = _Timeline()
+            timeline.extend(default or ())
+        return timeline
+
+
 def merged(recordings: Sequence[tuple[str, Iterable[Event]]]) -> Iterator[Event]:
     """Several recordings as one stream: in time received (each recording's own order kept),
-    an event held by several (same source and key) once, numbered afresh."""
+    an event held by several (same source and key) once, numbered afresh.
+
+    One recording is passed through as it is: a store holds an event once (its UNIQUE
+    source and key), so remembering every key of a month (millions of them) would buy
+    nothing; only a seq that does not go up is numbered afresh."""
+    if len(recordings) == 1:
+        last = 0  # the projection folds seqs from 1
+        for event in recordings[0][1]:
+            if event.seq <= last:
+                event = event.model_copy(update={"seq": last + 1})
+            last = event.seq
+            yield event
+        return
     seen: set[tuple[str, str]] = set()
     n = 0
     streams = [iter(events) for _, events in recordings]
@@ -242,6 +379,7 @@ class _Fold:
         # a report reads adherence and forecasts for every day of its recordings
         self.state.intraday.kept_s = KEEP_ALL_S
         self.state.intraday.counts_kept_days = int(KEEP_ALL_S // DAY_S)
+        self.state.intraday.states = _Timelines()
         self.floor = targets
         self.grouping = grouping
         self.periods: dict[str, _PeriodAcc] = defaultdict(_PeriodAcc)
@@ -261,33 +399,80 @@ class _Fold:
         self.surveys_superseded = 0
         """Answers for a ticket that has a later one (or the same one brought twice)."""
         self._bare: dict[str, _Ticket] | None = None
+        self._period_cache: list[tuple[FloorTargets, float, float, str]] = []
+        """The periods looked up lately: their settings, the instants each holds [lo, hi),
+        its key (a strftime an event cost more than the rest of its fold)."""
+        # Time on the floor is integrated lazily: the span is walked in pieces (split at
+        # half hours, the window's edges and event times, as it always was), and pieces in
+        # the same period and half hour form one "stretch" whose figures are added only when
+        # an agent's state or a queue's staffing changes, or when the stretch ends.
+        self._stretch: tuple[_PeriodAcc, int] | None = None
+        self._stretch_key: tuple[str, int] = ("", 0)
+        self._stretch_start = 0.0
+        self._stretch_end = 0.0
+        self._agent_since: dict[str, float] = {}
+        self._queue_since: dict[str, float] = {}
 
     def floor_at(self, t: float) -> FloorTargets:
         """The settings in force at ``t``."""
         return self.settings_in_force[bisect.bisect_right(self.settings_times, t) - 1]
 
     def period(self, t: float) -> _PeriodAcc:
-        return self.periods[period_key(t, self.grouping, self.floor_at(t))]
+        return self.periods[self.period_of(t)]
+
+    def period_of(self, t: float) -> str:
+        """``period_key`` at ``t`` by the settings then, remembering the period's bounds."""
+        floor = self.floor_at(t)
+        for cached in self._period_cache:
+            if cached[0] is floor and cached[1] <= t < cached[2]:
+                return cached[3]
+        key = period_key(t, self.grouping, floor)
+        try:
+            lo, hi, _ = period_bounds(key, self.grouping, floor)
+        except (OverflowError, ValueError, OSError):
+            return key  # a period at the edge of what a datetime holds: not cached
+        # kept only when its bounds and the key agree (a clock change at midnight may not);
+        # a microsecond off each edge, as the clock rounds to microseconds
+        lo, hi = lo + 1e-6, hi - 1e-6
+        if (
+            lo <= t < hi
+            and period_key(lo, self.grouping, floor) == key
+            and period_key(hi, self.grouping, floor) == key
+        ):
+            # a few kept: an event's own day and the days its SLA clocks fall due on
+            self._period_cache = [(floor, lo, hi, key), *self._period_cache[:7]]
+        return key
 
     def in_span(self, t: float) -> bool:
         return self.span[0] <= t < self.span[1]
 
     def run(self, events: Iterable[Event]) -> None:
+        state = self.state
+        agents, queues = state.agents, state.queues
         for event in events:
             t = _when(event)
             # a late event is counted when it happened (as the board counts it), but time
             # on the floor (staffing, time in state) does not go back
-            self._advance(max(t, self.now))
-            self.first = min(self.first, t)
+            if t > self.now:
+                self._advance(t)
+            if t < self.first:
+                self.first = t
             self._account(event, t)
-            self.state.apply(event)
-            self._learn_presence(event)
-            if (
-                event.payload.KIND == "floor.settings"
-                and self.state.targets is not (self.settings_in_force[-1])
-            ):
+            kind = event.payload.KIND
+            if kind in _STAFFING_KINDS:
+                self._settle_before(event)
+            n_agents, n_queues = len(agents), len(queues)
+            state.apply(event)
+            if kind in _STAFFING_KINDS:  # only an agent's events tell of presence
+                self._learn_presence(event)
+            if len(agents) != n_agents or len(queues) != n_queues:
+                self._arrived()
+            if kind == "floor.settings" and state.targets is not (self.settings_in_force[-1]):
                 self.settings_times.append(max(t, self.settings_times[-1]))
-                self.settings_in_force.append(self.state.targets)
+                self.settings_in_force.append(state.targets)
+                self._period_cache = []
+                self._stretch_key = ("", 0)  # the next piece looks its period up again
+        self._end_stretch()
         for queue in self.state.queues.values():
             self.names[queue.queue_id] = (
                 queue.name,
@@ -339,18 +524,99 @@ class _Fold:
             for edge in self.span:  # the window's edges split time as period edges do
                 if start < edge < end:
                     end = edge
-            dt = end - start
-            if self.in_span(start):
-                acc = self.period(start)
-                for queue in self.state.queues.values():
-                    if queue.channel.is_realtime and queue.queue_id in self.presence_known:
-                        h = acc.queues[queue.queue_id].halves[int(half)]
-                        h.staffed_s += self.state.staffed.get(queue.queue_id, 0) * dt
-                        h.covered_s += dt
-                for agent in self.state.agents.values():
-                    acc.agents[agent.agent_id].time[agent.state] += dt
+            # each piece counts in the period its start falls in, as it always has
+            key = (self.period_of(start), int(half))
+            if key != self._stretch_key or self._stretch is None:
+                self._end_stretch()
+                self._stretch = (self.periods[key[0]], key[1])
+                self._stretch_key = key
+                self._stretch_start = start
+            elif start != self._stretch_end:
+                # the same period and half hour after a gap (time outside the window):
+                # what was counted so far stops where the gap began
+                self._end_stretch()
+                self._stretch = (self.periods[key[0]], key[1])
+                self._stretch_start = start
+            self._stretch_end = end
             start = end
         self.now = max(self.now, t)
+
+    def _counts(self, queue: QueueView) -> bool:
+        return queue.channel.is_realtime and queue.queue_id in self.presence_known
+
+    def _settle_agent(self, agent: AgentView) -> None:
+        """The agent's time in its state so far in the stretch, counted; from now on anew."""
+        stretch = self._stretch
+        if stretch is not None:
+            dt = self._stretch_end - max(
+                self._agent_since.get(agent.agent_id, -math.inf), self._stretch_start
+            )
+            if dt > 0:
+                stretch[0].agents[agent.agent_id].time[agent.state] += dt
+        self._agent_since[agent.agent_id] = self.now
+
+    def _settle_queue(self, queue_id: str) -> None:
+        """The queue's staffing so far in the stretch, counted; from now on anew."""
+        stretch = self._stretch
+        queue = self.state.queues.get(queue_id)
+        if stretch is not None and queue is not None and self._counts(queue):
+            dt = self._stretch_end - max(
+                self._queue_since.get(queue_id, -math.inf), self._stretch_start
+            )
+            if dt > 0:
+                h = stretch[0].queues[queue_id].halves[stretch[1]]
+                h.staffed_s += self.state.staffed.get(queue_id, 0) * dt
+                h.covered_s += dt
+        self._queue_since[queue_id] = self.now
+
+    def _settle_before(self, event: Event) -> None:
+        """Before an event that may change an agent's state, a queue's staffing or whether
+        a queue's staffing is known: what they counted until now, counted."""
+        p = event.payload
+        if isinstance(p, QueueUpserted):
+            self._settle_queue(p.queue_id)
+            return
+        agent_id = getattr(p, "agent_id", None)
+        agent = self.state.agents.get(str(agent_id))
+        if agent is not None:
+            self._settle_agent(agent)
+            for queue_id in agent.queue_ids:
+                self._settle_queue(queue_id)
+        if isinstance(p, AgentUpserted):
+            for queue_id in p.queue_ids:
+                self._settle_queue(queue_id)
+
+    def _arrived(self) -> None:
+        """A new agent or queue counts from now (not from the stretch's start)."""
+        now = self.now
+        for agent_id in self.state.agents.keys() - self._agent_since.keys():
+            self._agent_since[agent_id] = now
+        for queue_id in self.state.queues.keys() - self._queue_since.keys():
+            self._queue_since[queue_id] = now
+
+    def _end_stretch(self) -> None:
+        """Every agent's and queue's time to the stretch's end, counted (a half hour, a
+        period or the window ended): one walk of the floor a stretch, not one an event."""
+        stretch = self._stretch
+        if stretch is None:
+            return
+        acc, half = stretch
+        start, end = self._stretch_start, self._stretch_end
+        since = self._queue_since
+        staffed = self.state.staffed
+        for queue in self.state.queues.values():
+            if self._counts(queue):
+                dt = end - max(since.get(queue.queue_id, -math.inf), start)
+                if dt > 0:
+                    h = acc.queues[queue.queue_id].halves[half]
+                    h.staffed_s += staffed.get(queue.queue_id, 0) * dt
+                    h.covered_s += dt
+        since = self._agent_since
+        for agent in self.state.agents.values():
+            dt = end - max(since.get(agent.agent_id, -math.inf), start)
+            if dt > 0:
+                acc.agents[agent.agent_id].time[agent.state] += dt
+        self._stretch = None
 
     def _seen(self, t: float) -> _PeriodAcc | None:
         """The period an event at ``t`` counts in (None outside the window), told of it."""
@@ -365,19 +631,21 @@ class _Fold:
     # what each event adds to the period it falls in
     def _account(self, event: Event, t: float) -> None:
         p = event.payload
+        kind = p.KIND  # one look at the kind: most events are none of those below
         # facts kept whatever the window: a ticket's life, SLA clocks, escalations
-        if isinstance(p, TicketUpserted):
-            self._ticket(event, p, t)
-            return
-        if isinstance(p, SurveyAnswered):
-            source = event.source
-            self.surveys.append((t, f"{source}/{p.ticket_id}", p.ticket_id, p.score))
-        if isinstance(p, TicketDeleted):
-            self.tickets.pop(f"{event.source}/{p.ticket_id}", None)
-        elif isinstance(p, SlaChanged):
-            self._sla(event, p, t)
+        if kind in _TICKET_KINDS:
+            if isinstance(p, TicketUpserted):
+                self._ticket(event, p, t)
+                return
+            if isinstance(p, SurveyAnswered):
+                source = event.source
+                self.surveys.append((t, f"{source}/{p.ticket_id}", p.ticket_id, p.score))
+            if isinstance(p, TicketDeleted):
+                self.tickets.pop(f"{event.source}/{p.ticket_id}", None)
+            elif isinstance(p, SlaChanged):
+                self._sla(event, p, t)
         acc = self._seen(t)
-        if acc is None:
+        if acc is None or kind not in _COUNTED_KINDS:
             return
         if isinstance(p, ContactOffered | ContactAnswered | ContactAbandoned | ContactEnded):
             targets = self.state.targets.for_queue(p.queue_id)
@@ -557,11 +825,18 @@ def _half(t: float) -> int:
     return int(math.floor(t / HALF_HOUR_S) * HALF_HOUR_S)
 
 
+_TIMES = ("offered_at", "answered_at", "abandoned_at", "ended_at", "at", "as_of")
+_time_fields: dict[type[Payload], tuple[str, ...]] = {}
+
+
 def _when(event: Event) -> float:
     """When it happened on the floor (the payload's own time where it has one)."""
     p = event.payload
-    for attr in ("offered_at", "answered_at", "abandoned_at", "ended_at", "at", "as_of"):
-        value = getattr(p, attr, None)
+    names = _time_fields.get(type(p))
+    if names is None:  # once a payload class: which of the time fields it has
+        names = _time_fields[type(p)] = tuple(n for n in _TIMES if n in type(p).model_fields)
+    for attr in names:
+        value = getattr(p, attr)
         if isinstance(value, int | float):
             return float(value)
     if isinstance(p, TicketUpserted):

@@ -10,54 +10,58 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from supervisor_tui.core.kpis import FCR_FORMULA
+from supervisor_tui.i18n import N_
 
 Grouping = Literal["shift", "day", "week", "month"]
 
+# TRANSLATORS: {formula} is the first contact resolution formula
+FCR_IN_PERIOD = N_("{formula}, solved in the period")
+
 FORMULAS: dict[str, str] = {
-    "service_level": "answered within T ÷ (answered + abandoned after T)",
-    "asa": "total wait of answered contacts ÷ answered",
-    "aht": "(talk + hold + wrap-up) ÷ contacts ended",
-    "abandonment": (
+    "service_level": N_("answered within T ÷ (answered + abandoned after T)"),
+    "asa": N_("total wait of answered contacts ÷ answered"),
+    "aht": N_("(talk + hold + wrap-up) ÷ contacts ended"),
+    "abandonment": N_(
         "abandoned after the short-abandon threshold ÷ offered (short abandons excluded)"
     ),
-    "first_response": "first agent response − ticket created, tickets created in the period",
-    "resolution": "solved − created, tickets solved in the period",
-    "sla_attainment": (
+    "first_response": N_("first agent response − ticket created, tickets created in the period"),
+    "resolution": N_("solved − created, tickets solved in the period"),
+    "sla_attainment": N_(
         "SLA clocks met ÷ (met + breached), per policy and metric, for clocks that ended "
         "in the period"
     ),
-    "csat": "good ÷ (good + bad) ratings given in the period",
-    "fcr": f"{FCR_FORMULA}, solved in the period",
-    "complaint_rate": "tickets created with a complaint tag ÷ tickets created",
-    "occupancy": "(busy + wrap-up time) ÷ (available + busy + wrap-up time)",
-    "staffing": (
+    "csat": N_("good ÷ (good + bad) ratings given in the period"),
+    "fcr": FCR_IN_PERIOD.format(formula=FCR_FORMULA),
+    "complaint_rate": N_("tickets created with a complaint tag ÷ tickets created"),
+    "occupancy": N_("(busy + wrap-up time) ÷ (available + busy + wrap-up time)"),
+    "staffing": N_(
         "need = Erlang C agents for the SL target at the half hour's arrivals and handle "
         "time (÷ max_concurrent, rounded up, where agents take several chats at once); "
         "staffed = average agents signed in to the queue and not away"
     ),
-    "nps": (
+    "nps": N_(
         "(promoters 9–10 − detractors 0–6) ÷ survey answers × 100, answers given in the "
         "period, by the queue of their ticket, one per ticket (its latest)"
     ),
-    "repeat_contact": (
+    "repeat_contact": N_(
         "tickets created in the period whose requester had created another ticket in the "
         "7 days before ÷ tickets created"
     ),
-    "reopen_rate": "tickets reopened in the period (solved, then open again) ÷ tickets solved",
-    "escalations_raised": (
+    "reopen_rate": N_("tickets reopened in the period (solved, then open again) ÷ tickets solved"),
+    "escalations_raised": N_(
         "distinct escalations raised in the period (a step up in severity is the same one)"
     ),
-    "forecast": (
+    "forecast": N_(
         "offered forecast = mean of the same weekday and half hour over the last N weeks in "
         "the recordings (or the imported forecast); error = |actual − forecast| ÷ actual; "
         "MAPE = its mean over the half hours with contacts"
     ),
-    "adherence": (
+    "adherence": N_(
         "time in the scheduled state ÷ scheduled time (open: available, busy or wrap-up; "
         "other activities: away or offline), time without presence left out"
     ),
-    "conformance": "time worked ÷ time scheduled to work (open), whenever worked",
-    "backlog": (
+    "conformance": N_("time worked ÷ time scheduled to work (open), whenever worked"),
+    "backlog": N_(
         "open tickets at the period's first and last instant within the window and the "
         "recording, aged from creation"
     ),

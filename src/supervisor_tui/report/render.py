@@ -10,6 +10,11 @@ is escaped for each output: ``html.escape`` for HTML and SVG, backslash escapes 
 The SL *target* (e.g. 80 %) is each queue's ``sl_target``; HTML and rich also take
 ``sl_targets`` (queue id → fraction) to override it. Times print in the report's local time
 (``utc_offset_s``).
+
+Words, dates and numbers on the page are the floor's language (``supervisor_tui.i18n``, dates
+and numbers through ``core.fmt``); CSV and JSON are for machines and keep their English keys
+and plain numbers in every language. What the model holds in English for them (the title,
+period labels, notes, formulas) is put in the floor's language where it is drawn.
 """
 
 from __future__ import annotations
@@ -30,15 +35,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from supervisor_tui import i18n
 from supervisor_tui.core import fmt
 from supervisor_tui.core.fmt import md_escape
+from supervisor_tui.core.kpis import FCR_FORMULA
+from supervisor_tui.i18n import N_, _, ngettext, pgettext
 from supervisor_tui.report.model import (
+    FCR_IN_PERIOD,
     AgentFigures,
     EscalationFigures,
     HalfHour,
@@ -102,15 +112,18 @@ def fmt_rate(share: float | None) -> str:
 def _fmt_threshold(seconds: float) -> str:
     """The SL threshold T, short: ``20s``, ``1:30``."""
     if seconds < 60:
-        return f"{seconds:g}s"
+        # TRANSLATORS: the service-level threshold T in seconds, as short as the language allows
+        return _("{seconds}s").format(seconds=fmt.number(seconds, 2))
     return fmt_duration(seconds)
 
 
 def _fmt_agents(value: float | None) -> str:
     """Average agents: ``6.5``, ``6``; ``–`` when the recording did not know."""
-    if value is None:
-        return NONE
-    return f"{value:.1f}".rstrip("0").rstrip(".")
+    return fmt.number(value, 1, none=NONE)
+
+
+def _fmt_count(value: int | None) -> str:
+    return fmt.number(value, none=NONE)
 
 
 Zone = int | tzinfo
@@ -133,12 +146,12 @@ def _local(ts: float, utc_offset_s: Zone) -> datetime:
 
 def fmt_clock(ts: float, utc_offset_s: Zone) -> str:
     """Local clock time ``HH:MM``."""
-    return _local(ts, utc_offset_s).strftime("%H:%M")
+    return fmt.clock(_local(ts, utc_offset_s))
 
 
 def fmt_local(ts: float, utc_offset_s: Zone) -> str:
-    """Local date and time: ``Tue 24 Nov 2026 08:00``."""
-    return _local(ts, utc_offset_s).strftime("%a %d %b %Y %H:%M")
+    """Local date and time: ``Tue 24 Nov 2026 08:00`` (``2026年11月24日(火) 08:00`` in Japanese)."""
+    return fmt.date(_local(ts, utc_offset_s), "day_time")
 
 
 def _fmt_offset(utc_offset_s: Zone) -> str:
@@ -162,30 +175,179 @@ def _fmt_half_hour(hh: HalfHour, utc_offset_s: Zone, with_day: bool) -> str:
 
 def _fmt_slot(start: float, utc_offset_s: Zone, with_day: bool) -> str:
     local = _local(start, utc_offset_s)
-    return local.strftime("%a %d %H:%M") if with_day else local.strftime("%H:%M")
+    return fmt.date(local, "weekday_time") if with_day else fmt.clock(local)
 
 
 def _fmt_span(period: Period, utc_offset_s: Zone) -> str:
-    return (
-        f"{fmt_local(period.start, utc_offset_s)} – {fmt_local(period.end, utc_offset_s)} "
-        f"({_fmt_offset(utc_offset_s)}) · {period.events} events"
+    return ngettext(
+        "{start} – {end} ({zone}) · {count} event",
+        "{start} – {end} ({zone}) · {count} events",
+        period.events,
+    ).format(
+        start=fmt_local(period.start, utc_offset_s),
+        end=fmt_local(period.end, utc_offset_s),
+        zone=_fmt_offset(utc_offset_s),
+        count=_fmt_count(period.events),
     )
 
 
 def _fmt_count_rate(count: int, rate: float | None) -> str:
     if rate is None:
-        return str(count) if count else NONE
-    return f"{count} ({fmt_rate(rate)})"
+        return _fmt_count(count) if count else NONE
+    return f"{_fmt_count(count)} ({fmt_rate(rate)})"
+
+
+# ---------------------------------------------------------------------------------------------
+# What the model keeps in English (its JSON is for machines), in the floor's language
+
+FORMULA_LABELS: dict[str, str] = {
+    "service_level": N_("Service level"),
+    "asa": N_("ASA"),
+    "aht": N_("AHT"),
+    "abandonment": N_("Abandonment"),
+    "first_response": N_("First response"),
+    "resolution": N_("Resolution"),
+    "sla_attainment": N_("SLA attainment"),
+    "csat": N_("CSAT"),
+    "fcr": N_("FCR"),
+    "complaint_rate": N_("Complaint rate"),
+    "occupancy": N_("Occupancy"),
+    "staffing": N_("Staffing"),
+    "nps": N_("NPS"),
+    "repeat_contact": N_("Repeat contact"),
+    "reopen_rate": N_("Reopen rate"),
+    "escalations_raised": N_("Escalations raised"),
+    "forecast": N_("Forecast"),
+    "adherence": N_("Adherence"),
+    "conformance": N_("Conformance"),
+    "backlog": N_("Backlog"),
+}
+"""Each formula's heading; a key without one is shown as it is made (``first_response`` →
+``First response``)."""
 
 
 def _label(key: str) -> str:
     """A FORMULAS key as a heading: ``first_response`` → ``First response``, ``aht`` → ``AHT``."""
+    if key in FORMULA_LABELS:
+        return _(FORMULA_LABELS[key])
     special = {"asa": "ASA", "aht": "AHT", "csat": "CSAT", "fcr": "FCR", "nps": "NPS", "sla": "SLA"}
     words = [special.get(w, w) for w in key.split("_") if w]
     if not words:
         return key
     words[0] = words[0][:1].upper() + words[0][1:]
     return " ".join(words)
+
+
+def _formula(key: str, text: str) -> str:
+    """A formula in the floor's language (``model.FORMULAS`` marks each for translation)."""
+    if key == "fcr" and text == FCR_IN_PERIOD.format(formula=FCR_FORMULA):
+        return _(FCR_IN_PERIOD).format(formula=_(FCR_FORMULA))
+    return _(text)
+
+
+def _title(title: str) -> str:
+    """The report's title: the ``report`` command's ``<floor>: report`` and ``compute``'s
+    default in the floor's language; any other title is the caller's and shown as it is."""
+    if title == "Shift report":
+        return _("Shift report")
+    floor, colon, rest = title.rpartition(": ")
+    if colon and rest == "report":
+        # TRANSLATORS: a report's title; {floor} is the floor's name
+        return _("{floor}: report").format(floor=floor)
+    return title
+
+
+def _grouping(grouping: str) -> str:
+    words = {
+        "shift": pgettext("grouping", "shift"),
+        "day": pgettext("grouping", "day"),
+        "week": pgettext("grouping", "week"),
+        "month": pgettext("grouping", "month"),
+    }
+    return words.get(grouping, grouping)
+
+
+def _period_label(period: Period, grouping: str, zone: Zone) -> str:
+    """The period's name: the model's (English) one in English, else made again from its
+    start by the language's own date patterns (the model's stays in the JSON)."""
+    if i18n.current() == "en":
+        return period.label
+    start = _local(period.start, zone)
+    if grouping == "day":
+        return fmt.date(start, "day")
+    if grouping == "shift":
+        # TRANSLATORS: a shift's name: its day, then the first and last event's clock times
+        return _("{day} {first}–{last}").format(
+            day=fmt.date(start, "day"),
+            first=fmt.clock(start),
+            last=fmt.clock(_local(period.end, zone)),
+        )
+    if grouping == "week":
+        year, week, weekday = start.isocalendar()
+        monday = start - timedelta(days=weekday - 1)
+        # TRANSLATORS: a week's name: its ISO number (2026-W48) and its Monday
+        return _("{week} (from {monday})").format(
+            week=f"{year}-W{week:02d}", monday=fmt.date(monday, "day_month")
+        )
+    if grouping == "month":
+        return fmt.date(start, "month")
+    return period.label
+
+
+_NPS_NOTE = re.compile(
+    r"NPS: (?P<answers>\d+) survey answers in these recordings"
+    r"(?:, (?P<superseded>\d+) of them for a ticket answered again or brought twice "
+    r"\(its latest answer counts\))?"
+    r"(?:, (?P<unmatched>\d+) for tickets not in them \(left out\))?\."
+)
+_FIXED_NOTES = (
+    N_("NPS: no surveys in these recordings (supervisor-tui import surveys FILE.csv)."),
+    N_(
+        "FCR counts tickets whose source reports its replies (tickets solved with no agent "
+        "reply reported are left out)."
+    ),
+)
+
+
+def _note(note: str) -> str:
+    """One of ``compute``'s notes in the floor's language (English: as the model has it); a
+    note not known here is shown as it is."""
+    if i18n.current() == "en":
+        return note
+    if note in _FIXED_NOTES:
+        return _(note)
+    nps = _NPS_NOTE.fullmatch(note)
+    if nps is None:
+        return note
+    answers = int(nps["answers"])
+    sentences = [
+        ngettext(
+            "NPS: {count} survey answer in these recordings.",
+            "NPS: {count} survey answers in these recordings.",
+            answers,
+        ).format(count=_fmt_count(answers))
+    ]
+    if nps["superseded"]:
+        n = int(nps["superseded"])
+        sentences.append(
+            ngettext(
+                "{count} of them for a ticket answered again or brought twice (its latest "
+                "answer counts).",
+                "{count} of them for tickets answered again or brought twice (the latest "
+                "answer counts).",
+                n,
+            ).format(count=_fmt_count(n))
+        )
+    if nps["unmatched"]:
+        n = int(nps["unmatched"])
+        sentences.append(
+            ngettext(
+                "{count} for a ticket not in these recordings (left out).",
+                "{count} for tickets not in these recordings (left out).",
+                n,
+            ).format(count=_fmt_count(n))
+        )
+    return " ".join(sentences)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -501,22 +663,40 @@ class _Table:
 
 
 QUEUE_HEADERS: tuple[str, ...] = (
-    "Queue",
-    "Channel",
-    "Offered",
-    "SL (T)",
-    "ASA",
-    "AHT",
-    "Abandon",
-    "Tickets in/solved",
-    "First response med/p90",
-    "Resolution med/p90",
-    "SLA met",
-    "Backlog start→end",
-    "CSAT",
-    "FCR",
-    "Complaints",
+    N_("Queue"),
+    N_("Channel"),
+    N_("Offered"),
+    N_("SL (T)"),
+    N_("ASA"),
+    N_("AHT"),
+    N_("Abandon"),
+    N_("Tickets in/solved"),
+    N_("First response med/p90"),
+    N_("Resolution med/p90"),
+    N_("SLA met"),
+    N_("Backlog start→end"),
+    N_("CSAT"),
+    N_("FCR"),
+    N_("Complaints"),
 )
+"""The queue table's headers in English (translated where drawn)."""
+
+
+def _words(texts: Sequence[str]) -> tuple[str, ...]:
+    return tuple(_(t) for t in texts)
+
+
+def _channel(channel: str) -> str:
+    """A channel's name in the floor's language (the model's word where it has no other)."""
+    words = {
+        "voice": pgettext("channel", "voice"),
+        "chat": pgettext("channel", "chat"),
+        "email": pgettext("channel", "email"),
+        "web": pgettext("channel", "web"),
+        "social": pgettext("channel", "social"),
+        "other": pgettext("channel", "other"),
+    }
+    return words.get(channel, channel)
 
 
 def _queue_table(period: Period) -> _Table:
@@ -530,98 +710,112 @@ def _queue_table(period: Period) -> _Table:
         rows.append(
             (
                 q.name,
-                q.channel,
-                str(q.offered) if q.realtime or q.offered else NONE,
+                _channel(q.channel),
+                _fmt_count(q.offered) if q.realtime or q.offered else NONE,
                 sl,
                 fmt_duration(q.asa_s),
                 fmt_duration(q.aht_s),
                 fmt_rate(q.abandon_rate),
-                f"{q.tickets_created} / {q.tickets_solved}",
+                f"{_fmt_count(q.tickets_created)} / {_fmt_count(q.tickets_solved)}",
                 f"{fmt_duration(q.first_response.median_s)} / "
                 f"{fmt_duration(q.first_response.p90_s)}",
                 f"{fmt_duration(q.resolution.median_s)} / {fmt_duration(q.resolution.p90_s)}",
                 fmt_rate(sla_attainment_all(q)),
-                f"{q.backlog_start.total} → {q.backlog_end.total}",
+                f"{_fmt_count(q.backlog_start.total)} → {_fmt_count(q.backlog_end.total)}",
                 fmt_rate(q.csat),
                 fmt_rate(q.fcr),
                 _fmt_count_rate(q.complaints, q.complaint_rate),
             )
         )
     numeric = (False, False) + (True,) * (len(QUEUE_HEADERS) - 2)
-    return _Table("Queues", QUEUE_HEADERS, tuple(rows), numeric)
+    return _Table(_("Queues"), _words(QUEUE_HEADERS), tuple(rows), numeric)
 
 
 def _sla_table(period: Period) -> _Table:
     rows = tuple(
-        (q.name, s.policy, s.metric, str(s.met), str(s.breached), fmt_rate(s.attainment))
+        (
+            q.name,
+            s.policy,
+            s.metric,
+            _fmt_count(s.met),
+            _fmt_count(s.breached),
+            fmt_rate(s.attainment),
+        )
         for q in period.queues
         for s in q.sla
     )
-    headers = ("Queue", "Policy", "Metric", "Met", "Breached", "Attainment")
-    return _Table("SLA", headers, rows, (False, False, False, True, True, True))
+    headers = (_("Queue"), _("Policy"), _("Metric"), _("Met"), _("Breached"), _("Attainment"))
+    return _Table(_("SLA"), headers, rows, (False, False, False, True, True, True))
 
 
 def _escalation_row(scope: str, e: EscalationFigures) -> tuple[str, ...]:
     return (
         scope,
-        str(e.raised),
-        str(e.acked),
-        str(e.resolved),
+        _fmt_count(e.raised),
+        _fmt_count(e.acked),
+        _fmt_count(e.resolved),
         fmt_duration(e.median_ack_s),
         fmt_duration(e.median_resolve_s),
     )
 
 
 def _escalation_table(period: Period) -> _Table:
-    rows = [_escalation_row("All queues", period.escalations)]
+    rows = [_escalation_row(_("All queues"), period.escalations)]
     rows += [_escalation_row(q.name, q.escalations) for q in period.queues if q.escalations.raised]
-    headers = ("Scope", "Raised", "Acked", "Resolved", "Median to ack", "Median to resolve")
-    return _Table("Escalations", headers, tuple(rows), (False,) + (True,) * 5)
+    headers = (
+        _("Scope"),
+        _("Raised"),
+        _("Acked"),
+        _("Resolved"),
+        _("Median to ack"),
+        _("Median to resolve"),
+    )
+    return _Table(_("Escalations"), headers, tuple(rows), (False,) + (True,) * 5)
 
 
 def _backlog_table(period: Period) -> _Table:
     rows = tuple(
         (
             q.name,
-            str(q.backlog_start.total),
-            str(q.backlog_start.under_1d),
-            str(q.backlog_start.d1_to_2d),
-            str(q.backlog_start.over_2d),
-            str(q.backlog_end.total),
-            str(q.backlog_end.under_1d),
-            str(q.backlog_end.d1_to_2d),
-            str(q.backlog_end.over_2d),
+            _fmt_count(q.backlog_start.total),
+            _fmt_count(q.backlog_start.under_1d),
+            _fmt_count(q.backlog_start.d1_to_2d),
+            _fmt_count(q.backlog_start.over_2d),
+            _fmt_count(q.backlog_end.total),
+            _fmt_count(q.backlog_end.under_1d),
+            _fmt_count(q.backlog_end.d1_to_2d),
+            _fmt_count(q.backlog_end.over_2d),
         )
         for q in period.queues
         if q.backlog_start.total or q.backlog_end.total or not q.realtime
     )
-    headers = (
-        "Queue",
-        "Start",
-        "<1d",
-        "1–2d",
-        ">2d",
-        "End",
-        "<1d",
-        "1–2d",
-        ">2d",
-    )
-    return _Table("Backlog ageing (open tickets)", headers, rows, (False,) + (True,) * 8)
+    # TRANSLATORS: backlog ages: under a day, one to two days, over two days
+    ages = (_("<1d"), _("1–2d"), _(">2d"))
+    headers = (_("Queue"), pgettext("backlog", "Start"), *ages, pgettext("backlog", "End"), *ages)
+    return _Table(_("Backlog ageing (open tickets)"), headers, rows, (False,) + (True,) * 8)
 
 
 def _agent_table(period: Period) -> _Table:
     rows = tuple(
-        (a.name, str(a.handled), fmt_duration(a.aht_s), fmt_rate(a.occupancy), fmt_rate(a.csat))
+        (
+            a.name,
+            _fmt_count(a.handled),
+            fmt_duration(a.aht_s),
+            fmt_rate(a.occupancy),
+            fmt_rate(a.csat),
+        )
         for a in period.agents
     )
-    headers = ("Agent", "Handled", "AHT", "Occupancy", "CSAT")
-    return _Table("Agents", headers, rows, (False, True, True, True, True))
+    headers = (_("Agent"), _("Handled"), _("AHT"), _("Occupancy"), _("CSAT"))
+    return _Table(_("Agents"), headers, rows, (False, True, True, True, True))
 
 
 def _fmt_nps(q: QueueFigures) -> str:
     if q.nps is None:
         return NONE
-    return f"{math.floor(q.nps + 0.5):+d} ({q.survey_answers})"
+    score = math.floor(q.nps + 0.5)
+    sign = "+" if score > 0 else ""  # −5 has its minus from the number
+    return f"{sign}{fmt.number(score)} ({_fmt_count(q.survey_answers)})"
 
 
 def _customer_table(period: Period) -> _Table:
@@ -635,8 +829,8 @@ def _customer_table(period: Period) -> _Table:
         for q in period.queues
         if q.survey_answers or q.tickets_created or q.tickets_solved
     )
-    headers = ("Queue", "NPS (answers)", "Repeat contacts", "Reopened")
-    return _Table("Customers", headers, rows, (False, True, True, True))
+    headers = (_("Queue"), _("NPS (answers)"), _("Repeat contacts"), _("Reopened"))
+    return _Table(_("Customers"), headers, rows, (False, True, True, True))
 
 
 def _intraday_tables(period: Period, zone: Zone) -> list[_Table]:
@@ -648,8 +842,11 @@ def _intraday_tables(period: Period, zone: Zone) -> list[_Table]:
         (
             q.name,
             _fmt_slot(f.start, zone, with_day),
-            str(f.offered),
-            f"{f.forecast:.1f}" + (" (imported)" if f.imported else ""),
+            _fmt_count(f.offered),
+            # TRANSLATORS: a forecast figure that came from an imported file
+            _("{forecast} (imported)").format(forecast=fmt.number(f.forecast, 1, fixed=True))
+            if f.imported
+            else fmt.number(f.forecast, 1, fixed=True),
             fmt_rate(f.error),
             fmt_duration(f.aht_s),
             fmt_duration(f.forecast_aht_s),
@@ -663,8 +860,18 @@ def _intraday_tables(period: Period, zone: Zone) -> list[_Table]:
         )
         tables.append(
             _Table(
-                f"Forecast against actual (MAPE: {mapes})",
-                ("Queue", "Half hour", "Offered", "Forecast", "Error", "AHT", "Forecast AHT"),
+                _("Forecast against actual (MAPE: {mapes})").format(mapes=mapes),
+                _words(
+                    (
+                        N_("Queue"),
+                        N_("Half hour"),
+                        N_("Offered"),
+                        N_("Forecast"),
+                        N_("Error"),
+                        N_("AHT"),
+                        N_("Forecast AHT"),
+                    )
+                ),
                 rows,
                 (False, False, True, True, True, True, True),
             )
@@ -672,9 +879,12 @@ def _intraday_tables(period: Period, zone: Zone) -> list[_Table]:
     if period.adherence_half_hours:
         tables.append(
             _Table(
-                f"Schedule adherence (day: adherence {fmt_rate(period.adherence)}, "
-                f"conformance {fmt_rate(period.conformance)})",
-                ("Half hour", "Scheduled", "Adherence", "Conformance"),
+                _(
+                    "Schedule adherence (day: adherence {adherence}, conformance {conformance})"
+                ).format(
+                    adherence=fmt_rate(period.adherence), conformance=fmt_rate(period.conformance)
+                ),
+                (_("Half hour"), _("Scheduled"), _("Adherence"), _("Conformance")),
                 tuple(
                     (
                         _fmt_slot(h.start, zone, with_day),
@@ -691,8 +901,8 @@ def _intraday_tables(period: Period, zone: Zone) -> list[_Table]:
     if scheduled:
         tables.append(
             _Table(
-                "Adherence by agent",
-                ("Agent", "Scheduled", "Adherence", "Conformance"),
+                _("Adherence by agent"),
+                (_("Agent"), _("Scheduled"), _("Adherence"), _("Conformance")),
                 tuple(
                     (
                         a.name,
@@ -730,8 +940,13 @@ def _short_lines(period: Period, utc_offset_s: Zone) -> list[str]:
         key=lambda pair: pair[0].start,
     )
     return [
-        f"{_fmt_half_hour(hh, utc_offset_s, with_day)} {q.name} need "
-        f"{NONE if hh.need is None else hh.need}, staffed {_fmt_agents(hh.staffed)}"
+        # TRANSLATORS: a short half hour: its time, the queue, agents needed and staffed
+        _("{time} {queue} need {need}, staffed {staffed}").format(
+            time=_fmt_half_hour(hh, utc_offset_s, with_day),
+            queue=q.name,
+            need=_fmt_count(hh.need),
+            staffed=_fmt_agents(hh.staffed),
+        )
         for hh, q in shorts
     ]
 
@@ -751,7 +966,7 @@ def _md_table(table: _Table) -> list[str]:
         "|" + "|".join("---:" if n else "---" for n in table.numeric) + "|",
     ]
     if not table.rows:
-        lines[2:] = ["_None._"]
+        lines[2:] = ["_" + md_escape(_("None.")) + "_"]
     else:
         lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in table.rows]
     lines.append("")
@@ -760,28 +975,36 @@ def _md_table(table: _Table) -> list[str]:
 
 def to_markdown(report: Report) -> str:
     off = report_zone(report)
+    sources = ", ".join(md_escape(s) for s in report.sources) or NONE
+    generated = f"{fmt_local(report.generated_at, off)} ({_fmt_offset(off)})"
+    grouping = md_escape(_grouping(report.grouping))
+    # each template is escaped before the (escaped) names go in: braces are not Markdown
     lines = [
-        f"# {md_escape(report.title)}",
+        f"# {md_escape(_title(report.title))}",
         "",
-        f"- Sources: {', '.join(md_escape(s) for s in report.sources) or NONE}",
-        f"- Generated: {fmt_local(report.generated_at, off)} ({_fmt_offset(off)})",
-        f"- Grouping: {md_escape(report.grouping)}",
+        "- " + md_escape(_("Sources: {sources}")).format(sources=sources),
+        "- " + md_escape(_("Generated: {when}")).format(when=md_escape(generated)),
+        "- " + md_escape(_("Grouping: {grouping}")).format(grouping=grouping),
         "",
     ]
     for period in report.periods:
-        lines += [f"## {md_escape(period.label)}", "", md_escape(_fmt_span(period, off)), ""]
+        label = _period_label(period, report.grouping, off)
+        lines += [f"## {md_escape(label)}", "", md_escape(_fmt_span(period, off)), ""]
         for table in _period_tables(period, off):
             lines += _md_table(table)
-        lines += ["### Staffing", ""]
+        lines += ["### " + md_escape(_("Staffing")), ""]
         shorts = _short_lines(period, off)
-        lines += [f"- {md_escape(s)}" for s in shorts] or ["No half hour was short."]
+        lines += [f"- {md_escape(s)}" for s in shorts] or [md_escape(_("No half hour was short."))]
         lines.append("")
-    lines += ["## How figures are computed", ""]
-    lines += [f"- **{md_escape(_label(k))}**: {md_escape(v)}" for k, v in report.formulas.items()]
+    lines += ["## " + md_escape(_("How figures are computed")), ""]
+    lines += [
+        f"- **{md_escape(_label(k))}**: {md_escape(_formula(k, v))}"
+        for k, v in report.formulas.items()
+    ]
     lines.append("")
     if report.notes:
-        lines += ["## Notes", ""]
-        lines += [f"- {md_escape(n)}" for n in report.notes]
+        lines += ["## " + md_escape(_("Notes")), ""]
+        lines += [f"- {md_escape(_note(n))}" for n in report.notes]
         lines.append("")
     return "\n".join(lines)
 
@@ -825,10 +1048,10 @@ def _x_ticks(half_hours: Sequence[HalfHour], utc_offset_s: Zone) -> list[tuple[i
         stride = next(
             (s for s in (1, 2, 4, 6, 8, 12, 16, 24, 48) if math.ceil(n / s) <= _MAX_X_LABELS), 48
         )
-        return [(i, locals_[i].strftime("%H:%M")) for i in range(0, n, stride)]
+        return [(i, fmt.clock(locals_[i])) for i in range(0, n, stride)]
     days = [i for i, dt in enumerate(locals_) if i == 0 or dt.date() != locals_[i - 1].date()]
     stride = max(1, math.ceil(len(days) / _MAX_X_LABELS))
-    return [(i, locals_[i].strftime("%a %d")) for i in days[::stride]]
+    return [(i, fmt.date(locals_[i], "weekday")) for i in days[::stride]]
 
 
 def _svg_open(chart_id: str, title: str, desc: str) -> list[str]:
@@ -850,9 +1073,10 @@ def _svg_time_axis(half_hours: Sequence[HalfHour], utc_offset_s: Zone, slot: flo
             f'<text class="tick" x="{x:.1f}" y="{base + 16}" text-anchor="middle">'
             f"{_e(label)}</text>"
         )
+    title = _("Local time ({zone}), per half hour").format(zone=_fmt_offset(utc_offset_s))
     parts.append(
         f'<text class="axis-title" x="{_ML + _PW / 2:.1f}" y="{_H - 6:.1f}" '
-        f'text-anchor="middle">Local time ({_e(_fmt_offset(utc_offset_s))}), per half hour</text>'
+        f'text-anchor="middle">{_e(title)}</text>'
     )
     return parts
 
@@ -864,7 +1088,8 @@ def _svg_left_axis(top: float, step: float, title: str) -> list[str]:
         y = _MT + _PH - value / top * _PH
         parts.append(f'<line class="grid" x1="{_ML}" y1="{y:.1f}" x2="{_ML + _PW}" y2="{y:.1f}"/>')
         parts.append(
-            f'<text class="tick" x="{_ML - 6}" y="{y + 4:.1f}" text-anchor="end">{value:g}</text>'
+            f'<text class="tick" x="{_ML - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{_e(fmt.number(value, 2))}</text>"
         )
         value += step
     parts.append(f'<text class="axis-title" x="4" y="{_MT - 10}">{_e(title)}</text>')
@@ -876,8 +1101,11 @@ def _svg_right_percent_axis() -> list[str]:
     parts = [f'<line class="axis" x1="{x}" y1="{_MT}" x2="{x}" y2="{_MT + _PH}"/>']
     for pct in (0, 25, 50, 75, 100):
         y = _MT + _PH - pct / 100 * _PH
-        parts.append(f'<text class="tick" x="{x + 6}" y="{y + 4:.1f}">{pct}%</text>')
-    parts.append(f'<text class="axis-title" x="{x + 6}" y="{_MT - 10}">SL</text>')
+        label = fmt.percent(pct / 100)
+        parts.append(f'<text class="tick" x="{x + 6}" y="{y + 4:.1f}">{label}</text>')
+    # TRANSLATORS: service level, the right axis's title on a chart
+    title = _e(_("SL"))
+    parts.append(f'<text class="axis-title" x="{x + 6}" y="{_MT - 10}">{title}</text>')
     return parts
 
 
@@ -894,7 +1122,7 @@ def _svg_legend(items: Sequence[tuple[str, str]]) -> list[str]:
                 f'<line class="{kind}" x1="{x:.1f}" y1="{y - 3}" x2="{x + 14:.1f}" y2="{y - 3}"/>'
             )
         parts.append(f'<text class="legend" x="{x + 19:.1f}" y="{y + 1}">{_e(label)}</text>')
-        x += 19 + 6.8 * len(label) + 18
+        x += 19 + 6.8 * cell_len(label) + 18  # a wide character takes two widths
     return parts
 
 
@@ -920,22 +1148,26 @@ def svg_offered_sl(
     n = len(hhs)
     slot = _PW / n
     top, step = _nice_axis(max(hh.offered for hh in hhs))
-    title = f"{queue.name}: offered and service level per half hour"
-    desc = (
-        f"Bars: contacts offered per half hour (left axis). Line: service level per half hour "
-        f"(right axis, 0–100%). Dashed line: target {fmt_rate(target)} answered within "
-        f"{_fmt_threshold(queue.sl_threshold_s)}."
-    )
+    title = _("{queue}: offered and service level per half hour").format(queue=queue.name)
+    desc = _(
+        "Bars: contacts offered per half hour (left axis). Line: service level per half hour "
+        "(right axis, 0–100%). Dashed line: target {target} answered within {threshold}."
+    ).format(target=fmt_rate(target), threshold=_fmt_threshold(queue.sl_threshold_s))
     parts = _svg_open(chart_id, title, desc)
-    parts += _svg_left_axis(top, step, "Offered")
+    parts += _svg_left_axis(top, step, _("Offered"))
     parts += _svg_right_percent_axis()
     bar_w = max(slot * 0.7, 0.5)
     for i, hh in enumerate(hhs):
         h = hh.offered / top * _PH
         x = _ML + i * slot + (slot - bar_w) / 2
-        tip = (
-            f"{_fmt_half_hour(hh, utc_offset_s, with_day)}: offered {hh.offered}, answered "
-            f"{hh.answered}, abandoned {hh.abandoned}, SL {fmt_rate(hh.service_level)}"
+        tip = _(
+            "{time}: offered {offered}, answered {answered}, abandoned {abandoned}, SL {sl}"
+        ).format(
+            time=_fmt_half_hour(hh, utc_offset_s, with_day),
+            offered=_fmt_count(hh.offered),
+            answered=_fmt_count(hh.answered),
+            abandoned=_fmt_count(hh.abandoned),
+            sl=fmt_rate(hh.service_level),
         )
         parts.append(
             f'<rect class="bar" x="{x:.1f}" y="{_MT + _PH - h:.1f}" width="{bar_w:.1f}" '
@@ -961,9 +1193,14 @@ def svg_offered_sl(
     parts += _svg_time_axis(hhs, utc_offset_s, slot)
     parts += _svg_legend(
         [
-            ("bar", "Offered"),
-            ("line", "Service level (right axis)"),
-            ("dash", f"Target {fmt_rate(target)} in {_fmt_threshold(queue.sl_threshold_s)}"),
+            ("bar", _("Offered")),
+            ("line", _("Service level (right axis)")),
+            (
+                "dash",
+                _("Target {target} in {threshold}").format(
+                    target=fmt_rate(target), threshold=_fmt_threshold(queue.sl_threshold_s)
+                ),
+            ),
         ]
     )
     parts.append("</svg>")
@@ -977,23 +1214,27 @@ def svg_staffing(queue: QueueFigures, utc_offset_s: Zone, chart_id: str, with_da
     peak = max(max(hh.staffed or 0 for hh in hhs), max((hh.need or 0) for hh in hhs))
     top, step = _nice_axis(peak)
     shorts = sum(hh.short for hh in hhs)
-    title = f"{queue.name}: staffing need vs staffed per half hour"
-    desc = (
-        f"Lines: agents needed (Erlang C) and agents staffed per half hour. "
-        f"Shaded: {shorts} half hour(s) where staffed was below need."
-    )
+    title = _("{queue}: staffing need vs staffed per half hour").format(queue=queue.name)
+    desc = ngettext(
+        "Lines: agents needed (Erlang C) and agents staffed per half hour. "
+        "Shaded: {count} half hour where staffed was below need.",
+        "Lines: agents needed (Erlang C) and agents staffed per half hour. "
+        "Shaded: {count} half hours where staffed was below need.",
+        shorts,
+    ).format(count=_fmt_count(shorts))
     parts = _svg_open(chart_id, title, desc)
     for i, hh in enumerate(hhs):
         if hh.short:
-            tip = (
-                f"{_fmt_half_hour(hh, utc_offset_s, with_day)} short: need "
-                f"{NONE if hh.need is None else hh.need}, staffed {_fmt_agents(hh.staffed)}"
+            tip = _("{time} short: need {need}, staffed {staffed}").format(
+                time=_fmt_half_hour(hh, utc_offset_s, with_day),
+                need=_fmt_count(hh.need),
+                staffed=_fmt_agents(hh.staffed),
             )
             parts.append(
                 f'<rect class="shade" x="{_ML + i * slot:.1f}" y="{_MT}" width="{slot:.1f}" '
                 f'height="{_PH}"><title>{_e(tip)}</title></rect>'
             )
-    parts += _svg_left_axis(top, step, "Agents")
+    parts += _svg_left_axis(top, step, _("Agents"))
 
     def y_of(v: float) -> float:
         return _MT + _PH - v / top * _PH
@@ -1003,7 +1244,13 @@ def svg_staffing(queue: QueueFigures, utc_offset_s: Zone, chart_id: str, with_da
     parts.append(f'<path class="need" d="{_step_path(need, slot, y_of)}"/>')
     parts.append(f'<path class="staffed" d="{_step_path(staffed, slot, y_of)}"/>')
     parts += _svg_time_axis(hhs, utc_offset_s, slot)
-    parts += _svg_legend([("need", "Need (Erlang C)"), ("staffed", "Staffed"), ("shade", "Short")])
+    parts += _svg_legend(
+        [
+            ("need", _("Need (Erlang C)")),
+            ("staffed", _("Staffed")),
+            ("shade", pgettext("agents missing", "Short")),
+        ]
+    )
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -1063,6 +1310,9 @@ dl.formulas dd { margin-left: 1rem; }
 }
 """
 
+HTML_LANG = {"zh": "zh-Hans"}
+"""``<html lang>`` (BCP 47) where it is not the language's code: the catalog is Simplified."""
+
 # The document needs nothing but its own stylesheet (charts are inline SVG): the policy allows
 # that one <style> block by its hash and nothing else, so a name that slipped through escaping
 # could still neither run a script nor fetch, post or frame anything.
@@ -1073,10 +1323,15 @@ CSP = (
 )
 
 
+def _tag(tag: str, text: str) -> str:
+    """``text`` (escaped) in an element with no attributes."""
+    return f"<{tag}>{_e(text)}</{tag}>"
+
+
 def _html_table(table: _Table) -> list[str]:
     parts = [f"<h3>{_e(table.heading)}</h3>"]
     if not table.rows:
-        parts.append("<p>None.</p>")
+        parts.append(_tag("p", _("None.")))
         return parts
 
     def cls(i: int) -> str:
@@ -1104,20 +1359,22 @@ def _html_charts(
     if not queues:
         return []
     with_day = _spans_days(period, utc_offset_s)
-    parts = ["<h3>Half hours</h3>"]
+    parts = [_tag("h3", _("Half hours"))]
     for qi, q in enumerate(queues):
         if not q.half_hours:
-            parts.append(f"<p>{_e(q.name)}: no half-hour figures.</p>")
+            parts.append(_tag("p", _("{queue}: no half-hour figures.").format(queue=q.name)))
             continue
         target = _sl_target(q, targets)
         parts.append('<div class="charts">')
         parts.append("<figure>")
         parts.append(svg_offered_sl(q, utc_offset_s, target, f"c{pi}-{qi}-sl", with_day))
-        parts.append(f"<figcaption>{_e(q.name)}: offered and service level</figcaption>")
+        caption = _("{queue}: offered and service level").format(queue=q.name)
+        parts.append(f"<figcaption>{_e(caption)}</figcaption>")
         parts.append("</figure>")
         parts.append("<figure>")
         parts.append(svg_staffing(q, utc_offset_s, f"c{pi}-{qi}-st", with_day))
-        parts.append(f"<figcaption>{_e(q.name)}: staffing need vs staffed</figcaption>")
+        caption = _("{queue}: staffing need vs staffed").format(queue=q.name)
+        parts.append(f"<figcaption>{_e(caption)}</figcaption>")
         parts.append("</figure>")
         parts.append("</div>")
     return parts
@@ -1130,55 +1387,56 @@ def to_html(report: Report, *, sl_targets: Mapping[str, float] | None = None) ->
     ``sl_target`` if it has one, else :data:`DEFAULT_SL_TARGET`.
     """
     off = report_zone(report)
+    title = _e(_title(report.title))
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="en">',
+        f'<html lang="{HTML_LANG.get(i18n.current(), i18n.current())}">',
         "<head>",
         '<meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(report.title)}</title>",
+        f"<title>{title}</title>",
         f"<style>{_CSS}</style>",
         "</head>",
         "<body>",
         "<header>",
-        f"<h1>{_e(report.title)}</h1>",
+        f"<h1>{title}</h1>",
         '<dl class="meta">',
-        f"<dt>Sources</dt><dd>{'<br>'.join(_e(s) for s in report.sources) or NONE}</dd>",
-        f"<dt>Generated</dt><dd>{_e(fmt_local(report.generated_at, off))} "
-        f"({_e(_fmt_offset(off))})</dd>",
-        f"<dt>Grouping</dt><dd>{_e(report.grouping)}</dd>",
+        _tag("dt", _("Sources")) + f"<dd>{'<br>'.join(_e(s) for s in report.sources) or NONE}</dd>",
+        _tag("dt", _("Generated"))
+        + f"<dd>{_e(fmt_local(report.generated_at, off))} ({_e(_fmt_offset(off))})</dd>",
+        _tag("dt", _("Grouping")) + _tag("dd", _grouping(report.grouping)),
         "</dl>",
         "</header>",
         "<main>",
     ]
     for pi, period in enumerate(report.periods):
         parts.append(f'<section class="period" aria-labelledby="p{pi}">')
-        parts.append(f'<h2 id="p{pi}">{_e(period.label)}</h2>')
+        parts.append(f'<h2 id="p{pi}">{_e(_period_label(period, report.grouping, off))}</h2>')
         parts.append(f'<p class="span">{_e(_fmt_span(period, off))}</p>')
         tables = _period_tables(period, off)
         parts += _html_table(tables[0])
         parts += _html_charts(period, pi, off, sl_targets)
         for table in tables[1:]:
             parts += _html_table(table)
-        parts.append("<h3>Staffing</h3>")
+        parts.append(_tag("h3", _("Staffing")))
         shorts = _short_lines(period, off)
         if shorts:
             parts.append('<ul class="short">')
             parts += [f"<li>{_e(s)}</li>" for s in shorts]
             parts.append("</ul>")
         else:
-            parts.append("<p>No half hour was short.</p>")
+            parts.append(_tag("p", _("No half hour was short.")))
         parts.append("</section>")
     parts.append('<section class="method">')
-    parts.append("<h2>How figures are computed</h2>")
+    parts.append(_tag("h2", _("How figures are computed")))
     parts.append('<dl class="formulas">')
     for key, formula in report.formulas.items():
-        parts.append(f"<dt>{_e(_label(key))}</dt><dd>{_e(formula)}</dd>")
+        parts.append(f"<dt>{_e(_label(key))}</dt><dd>{_e(_formula(key, formula))}</dd>")
     parts.append("</dl>")
     if report.notes:
-        parts.append("<h3>Notes</h3>")
-        parts.append("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in report.notes) + "</ul>")
+        parts.append(_tag("h3", _("Notes")))
+        parts.append("<ul>" + "".join(f"<li>{_e(_note(n))}</li>" for n in report.notes) + "</ul>")
     parts.append("</section>")
     parts += ["</main>", "</body>", "</html>", ""]
     return "\n".join(parts)
@@ -1225,7 +1483,26 @@ def sl_bar(service_level: float | None, target: float, width: int = 10) -> Text:
 
 QUEUE_COLUMNS_BY_PRIORITY = ("Offered/½h", "1st rsp", "CSAT", "ASA", "SLA", "Aband")
 """The queue table's columns a narrow terminal drops first, in this order: the queue's name
-and its headline figures stay readable rather than being squeezed to nothing."""
+and its headline figures stay readable rather than being squeezed to nothing. (The columns'
+English names; their headers are drawn in the floor's language.)"""
+
+_RICH_QUEUE_HEADERS = {
+    "Queue": N_("Queue"),
+    "Offered": N_("Offered"),
+    # TRANSLATORS: the service-level bar's column; ┃ marks the target on the bar
+    "SL ┃target": N_("SL ┃target"),
+    "ASA": N_("ASA"),
+    "AHT": N_("AHT"),
+    # TRANSLATORS: abandon rate, a narrow column
+    "Aband": N_("Aband"),
+    "Tickets": N_("Tickets"),
+    # TRANSLATORS: median first response time, a narrow column
+    "1st rsp": N_("1st rsp"),
+    "SLA": N_("SLA"),
+    "CSAT": N_("CSAT"),
+    # TRANSLATORS: a sparkline of contacts offered per half hour
+    "Offered/½h": N_("Offered/½h"),
+}
 
 
 @dataclass(frozen=True)
@@ -1249,7 +1526,7 @@ def _rich_queue_table(
     period: Period, targets: Mapping[str, float] | None, dropped: set[str] | None = None
 ) -> Table:
     table = Table(
-        title=Text("Queues", style="bold"),
+        title=Text(_("Queues"), style="bold"),
         box=box.SIMPLE_HEAD,
         title_justify="left",
         collapse_padding=True,
@@ -1271,20 +1548,20 @@ def _rich_queue_table(
     ]
     for header, options in columns:
         if header not in gone:
-            table.add_column(header, **options)
+            table.add_column(Text(_(_RICH_QUEUE_HEADERS[header])), **options)
     for q in period.queues:
         realtime = q.realtime
         offered = [float(hh.offered) for hh in q.half_hours]
         cells = {
             "Queue": Text(q.name),
-            "Offered": Text(str(q.offered) if realtime else NONE),
+            "Offered": Text(_fmt_count(q.offered) if realtime else NONE),
             "SL ┃target": sl_bar(q.service_level, _sl_target(q, targets), width=8)
             if realtime
             else Text(NONE),
             "ASA": Text(fmt_duration(q.asa_s)),
             "AHT": Text(fmt_duration(q.aht_s)),
             "Aband": Text(fmt_rate(q.abandon_rate)),
-            "Tickets": Text(f"{q.tickets_created}/{q.tickets_solved}"),
+            "Tickets": Text(f"{_fmt_count(q.tickets_created)}/{_fmt_count(q.tickets_solved)}"),
             "1st rsp": Text(fmt_duration(q.first_response.median_s)),
             "SLA": Text(fmt_rate(sla_attainment_all(q))),
             "CSAT": Text(fmt_rate(q.csat)),
@@ -1298,21 +1575,19 @@ def _rich_queue_table(
 
 def _rich_agent_table(period: Period) -> Table:
     table = Table(
-        title=Text("Agents", style="bold"),
+        title=Text(_("Agents"), style="bold"),
         box=box.SIMPLE_HEAD,
         title_justify="left",
         collapse_padding=True,
         pad_edge=False,
     )
-    table.add_column("Agent", overflow="fold", max_width=30)
-    table.add_column("Handled", justify="right")
-    table.add_column("AHT", justify="right")
-    table.add_column("Occupancy", justify="right")
-    table.add_column("CSAT", justify="right")
+    table.add_column(Text(_("Agent")), overflow="fold", max_width=30)
+    for header in (N_("Handled"), N_("AHT"), N_("Occupancy"), N_("CSAT")):
+        table.add_column(Text(_(header)), justify="right")
     for a in period.agents:
         table.add_row(
             Text(a.name),
-            Text(str(a.handled)),
+            Text(_fmt_count(a.handled)),
             Text(fmt_duration(a.aht_s)),
             Text(fmt_rate(a.occupancy)),
             Text(fmt_rate(a.csat)),
@@ -1326,34 +1601,51 @@ def rich_summary(
     """Per period: queue headline table (SL bar, offered sparkline), escalations, short half
     hours and agents. Every helpdesk string goes in as ``Text``, never as markup."""
     off = report_zone(report)
+    recordings = len(report.sources)
     items: list[RenderableType] = [
-        Text(report.title, style="bold"),
+        Text(_title(report.title), style="bold"),
         Text(
-            f"{report.grouping} · generated {fmt_local(report.generated_at, off)} "
-            f"({_fmt_offset(off)}) · {len(report.sources)} recording(s)",
+            ngettext(
+                "{grouping} · generated {when} ({zone}) · {count} recording",
+                "{grouping} · generated {when} ({zone}) · {count} recordings",
+                recordings,
+            ).format(
+                grouping=_grouping(report.grouping),
+                when=fmt_local(report.generated_at, off),
+                zone=_fmt_offset(off),
+                count=_fmt_count(recordings),
+            ),
             style="dim",
         ),
     ]
     for period in report.periods:
-        items.append(Rule(Text(period.label, style="bold")))
+        items.append(Rule(Text(_period_label(period, report.grouping, off), style="bold")))
         items.append(Text(_fmt_span(period, off), style="dim"))
         items.append(_RichQueueTable(period, sl_targets))
         e = period.escalations
         items.append(
             Text(
-                f"Escalations: raised {e.raised}, acked {e.acked}, resolved {e.resolved}; "
-                f"median to ack {fmt_duration(e.median_ack_s)}, "
-                f"to resolve {fmt_duration(e.median_resolve_s)}"
+                _(
+                    "Escalations: raised {raised}, acked {acked}, resolved {resolved}; "
+                    "median to ack {to_ack}, to resolve {to_resolve}"
+                ).format(
+                    raised=_fmt_count(e.raised),
+                    acked=_fmt_count(e.acked),
+                    resolved=_fmt_count(e.resolved),
+                    to_ack=fmt_duration(e.median_ack_s),
+                    to_resolve=fmt_duration(e.median_resolve_s),
+                )
             )
         )
         shorts = _short_lines(period, off)
         if shorts:
-            items.append(Text(f"Short half hours ({len(shorts)}):", style="bold red"))
+            heading = _("Short half hours ({count}):").format(count=_fmt_count(len(shorts)))
+            items.append(Text(heading, style="bold red"))
             items += [Text(f"  {s}") for s in shorts]
         else:
-            items.append(Text("No half hour was short.", style="green"))
+            items.append(Text(_("No half hour was short."), style="green"))
         items.append(_rich_agent_table(period))
     if report.notes:
-        items.append(Rule(Text("Notes")))
-        items += [Text(f"• {n}") for n in report.notes]
+        items.append(Rule(Text(_("Notes"))))
+        items += [Text(f"• {_note(n)}") for n in report.notes]
     return Group(*items)

@@ -27,14 +27,14 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from supervisor_tui import actions
 from supervisor_tui.actions import BoardAction, Mode, Selection
 from supervisor_tui.core import fmt
 from supervisor_tui.core.bell import CritBell
 from supervisor_tui.core.commands import CommandRefused, Desk
-from supervisor_tui.core.feed import FloorFeed
+from supervisor_tui.core.feed import LINK_LIVE, FloorFeed
 from supervisor_tui.core.forecast import QueueForecast, queue_forecast
 from supervisor_tui.core.freshness import SourceCondition, board_status, queue_condition
 from supervisor_tui.core.intraday import IntradaySettings
@@ -51,7 +51,7 @@ from supervisor_tui.core.schedule import AgentPlan, agent_plan, floor_adherence
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.core.whatif import QueueWhatIf, Scenario, what_if
 from supervisor_tui.hub.collector import Collector
-from supervisor_tui.i18n import _
+from supervisor_tui.i18n import _, ngettext
 from supervisor_tui.model import Event, Severity
 from supervisor_tui.playback import ReplayController
 from supervisor_tui.screens.detail import EscalationDetail, EscalationView, detail_text
@@ -69,6 +69,7 @@ from supervisor_tui.widgets import (
     TimelineBar,
     TopBar,
 )
+from supervisor_tui.widgets.footer import BoardFooter
 from supervisor_tui.widgets.freshness import OUT_OF_DATE_WORD
 from supervisor_tui.widgets.queuetable import QueueRow, QueueTable
 from supervisor_tui.widgets.topbar import TopLine, clock_text
@@ -77,6 +78,14 @@ READ_BATCH = 5_000
 READ_WAIT_S = 30.0
 """The longest the board waits, as it closes, for a store call still running."""
 T = TypeVar("T")
+
+
+def snooze_choice(minutes: int) -> str:
+    """A snooze length as the snooze dialog offers it: "15 minutes", "1 hour"."""
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return ngettext("{count} hour", "{count} hours", hours).format(count=hours)
+    return ngettext("{count} minute", "{count} minutes", minutes).format(count=minutes)
 
 
 @dataclass(frozen=True)
@@ -232,8 +241,10 @@ class BoardScreen(Screen[None]):
         yield self.queue_table
         yield Static(
             Text(
-                f"SL = {SL_FORMULA} · abandon = {ABANDON_FORMULA} · need = Erlang C for the "
-                "SL target (press ? for every formula)",
+                _(
+                    "SL = {sl} · abandon = {abandon} · need = Erlang C for the SL target "
+                    "(press ? for every formula)"
+                ).format(sl=_(SL_FORMULA), abandon=_(ABANDON_FORMULA)),
                 style="dim",
             ),
             id="formulas",
@@ -246,7 +257,7 @@ class BoardScreen(Screen[None]):
             yield self.replay.score_line
             yield self.timeline
         yield self.freshness
-        yield Footer()
+        yield BoardFooter()
 
     def _ring_bell(self) -> None:
         self.app.bell()
@@ -299,7 +310,7 @@ class BoardScreen(Screen[None]):
                     partial(self.store.read_from, self._read_seq, READ_BATCH)
                 )
             except StoreError as exc:
-                self.say(str(exc), title="Store", severity="error", timeout=10)
+                self.say(str(exc), title=_("Store"), severity="error", timeout=10)
                 await asyncio.sleep(2)
                 continue
             snapshot = self.store.take_snapshot()
@@ -520,7 +531,7 @@ class BoardScreen(Screen[None]):
     def _cut_off(self) -> bool:
         """A terminal that hears nothing from its hub: nothing on it is current."""
         link = self.store.link_status()
-        return link is not None and link != "hub: live"
+        return link is not None and link != LINK_LIVE
 
     def _paint_chrome(self, now: float) -> None:
         if self.view_only != self._view_only_shown:
@@ -579,9 +590,8 @@ class BoardScreen(Screen[None]):
         collector = self.collector
         if collector is None or collector.store_trouble is None:
             return None
-        return (
-            f"STORE REFUSES WRITES: {collector.store_trouble} · "
-            f"{collector.events_waiting:,} events kept, retrying"
+        return _("STORE REFUSES WRITES: {trouble} · {count} events kept, retrying").format(
+            trouble=collector.store_trouble, count=fmt.count(collector.events_waiting)
         )
 
     def _tick(self) -> None:
@@ -650,24 +660,26 @@ class BoardScreen(Screen[None]):
         if book.schedule:
             day = floor_adherence(state, self.settings.targets.midnight(now), now)
             out = sum(1 for p in plans.values() if p.out_since is not None)
-            line.append("Adherence ", "dim")
+            line.append(_("Adherence") + " ", "dim")
             line.append(fmt.percent(day.adherence), "bold")
-            line.append(" · conformance ", "dim")
+            line.append(" · " + _("conformance") + " ", "dim")
             line.append(fmt.percent(day.conformance), "bold")
-            line.append(" today", "dim")
+            line.append(" " + _("today"), "dim")
             if out:
-                line.append(f" · ✖ {out} out of adherence", "bold red")
+                said = _("{count} out of adherence").format(count=out)
+                line.append(f" · ✖ {said}", "bold red")
             line.append(" · ", "dim")
         over = [state.queues[q].name for q, f in self._forecasts.items() if f.over]
         with_forecast = [f for f in self._forecasts.values() if f.forecast_today is not None]
         if with_forecast:
             fc = sum(f.forecast_today or 0.0 for f in with_forecast)
             act = sum(f.actual_today for f in with_forecast)
-            line.append("offered today ", "dim")
+            line.append(_("offered today") + " ", "dim")
             line.append(f"{act}", "bold")
-            line.append(f" vs forecast {fc:.0f}", "dim")
+            line.append(" " + _("vs forecast {count}").format(count=f"{fc:.0f}"), "dim")
         if over:
-            line.append(f" · ▲ over forecast: {', '.join(over)}", "bold yellow")
+            said = _("over forecast: {queues}").format(queues=", ".join(over))
+            line.append(f" · ▲ {said}", "bold yellow")
         self.intraday_line.update(line)
         self.intraday_line.display = True
 
@@ -732,7 +744,7 @@ class BoardScreen(Screen[None]):
     def _selected(self) -> Escalation | None:
         esc = self.feed.selected
         if esc is None:
-            self.say("No escalation is selected.", severity="warning")
+            self.say(_("No escalation is selected."), severity="warning")
         return esc
 
     async def _operator(
@@ -750,7 +762,8 @@ class BoardScreen(Screen[None]):
             self.say(str(exc), title=what, severity="warning")
             return False
         except StoreError as exc:
-            self.say(f"not saved: {exc}", title=what, severity="error", timeout=15)
+            said = _("not saved: {error}").format(error=exc)
+            self.say(said, title=what, severity="error", timeout=15)
             return False
         return True
 
@@ -761,18 +774,20 @@ class BoardScreen(Screen[None]):
             return
         note = await self.app.push_screen_wait(
             TextPrompt(
-                "Acknowledge", placeholder="note (optional)", subject=self.feed.title_of(esc)
+                _("Acknowledge"), placeholder=_("note (optional)"), subject=self.feed.title_of(esc)
             )
         )
         if note is None:
             return
         saved = await self._operator(
-            "Ack", esc, "ack", note, partial(self.desk.ack, esc, self.settings.operator, note)
+            _("Ack"), esc, "ack", note, partial(self.desk.ack, esc, self.settings.operator, note)
         )
         if saved:
             self.feed.select_next_open(esc.escalation_id)
         if saved and self.replay is None:
-            self.say(f"Acked: {esc.title}", title="Ack saved")
+            self.say(
+                _("Acked: {title}").format(title=self.feed.title_of(esc)), title=_("Ack saved")
+            )
 
     @work(exclusive=True, group="command")
     async def action_note(self) -> None:
@@ -781,12 +796,15 @@ class BoardScreen(Screen[None]):
             return
         note = await self.app.push_screen_wait(
             TextPrompt(
-                "Add a note", placeholder="note", required=True, subject=self.feed.title_of(esc)
+                _("Add a note"),
+                placeholder=_("note"),
+                required=True,
+                subject=self.feed.title_of(esc),
             )
         )
         if note:
             await self._operator(
-                "Note",
+                _("Note"),
                 esc,
                 "note",
                 note,
@@ -800,13 +818,13 @@ class BoardScreen(Screen[None]):
             return
         choice = await self.app.push_screen_wait(
             ChoiceScreen(
-                f"Snooze: {self.feed.title_of(esc)}",
-                [("5", "5 minutes"), ("15", "15 minutes"), ("30", "30 minutes"), ("60", "1 hour")],
+                _("Snooze: {title}").format(title=self.feed.title_of(esc)),
+                [(minutes, snooze_choice(int(minutes))) for minutes in ("5", "15", "30", "60")],
             )
         )
         if choice is not None:
             await self._operator(
-                "Snooze",
+                _("Snooze"),
                 esc,
                 "snooze",
                 choice,
@@ -820,12 +838,14 @@ class BoardScreen(Screen[None]):
             return
         reason = await self.app.push_screen_wait(
             TextPrompt(
-                "Resolve", placeholder="what was done (optional)", subject=self.feed.title_of(esc)
+                _("Resolve"),
+                placeholder=_("what was done (optional)"),
+                subject=self.feed.title_of(esc),
             )
         )
         if reason is not None:
             saved = await self._operator(
-                "Resolve",
+                _("Resolve"),
                 esc,
                 "resolve",
                 reason,
@@ -858,10 +878,10 @@ class BoardScreen(Screen[None]):
 
     @work(exclusive=True, group="command")
     async def action_filter(self) -> None:
-        options = [("*", "All queues")] + [
+        options = [("*", _("All queues"))] + [
             (queue.queue_id, queue.name) for queue in self.state.queues.values()
         ]
-        choice = await self.app.push_screen_wait(ChoiceScreen("Show which queue?", options))
+        choice = await self.app.push_screen_wait(ChoiceScreen(_("Show which queue?"), options))
         if choice is not None:
             self.set_queue_filter(None if choice == "*" else choice)
 
@@ -894,7 +914,9 @@ class BoardScreen(Screen[None]):
             self._paint(self.state.take_changes())
         self._paint_chrome(self.clock())
         self.say(
-            "Board paused: events are still recorded." if self.paused else "Board live again.",
+            _("Board paused: events are still recorded.")
+            if self.paused
+            else _("Board live again."),
             timeout=3,
         )
 
@@ -921,7 +943,7 @@ class BoardScreen(Screen[None]):
             return
         open_escalations = [e for e in self.state.escalations.values() if e.is_open]
         if not open_escalations:
-            self.say("No open escalation to note it on.", severity="warning")
+            self.say(_("No open escalation to note it on."), severity="warning")
             return
         selected, touched = self.feed.selected, set(screen.scenario.queues())
         # the escalations of the queues the what-if moves first, then the selected one
@@ -930,7 +952,7 @@ class BoardScreen(Screen[None]):
         )
         choice = await self.app.push_screen_wait(
             ChoiceScreen(
-                "Record the what-if on which escalation?",
+                _("Record the what-if on which escalation?"),
                 [(e.escalation_id, self.feed.title_of(e)) for e in open_escalations[:20]],
             )
         )
@@ -938,11 +960,11 @@ class BoardScreen(Screen[None]):
         if esc is None:
             return
         text = await self.app.push_screen_wait(
-            TextPrompt("Add a note", value=note, required=True, subject=self.feed.title_of(esc))
+            TextPrompt(_("Add a note"), value=note, required=True, subject=self.feed.title_of(esc))
         )
         if text:
             await self._operator(
-                "Note",
+                _("Note"),
                 esc,
                 "note",
                 text,
@@ -1027,15 +1049,20 @@ class BoardScreen(Screen[None]):
         offset = self.settings.targets.offset_at(t)
         answer = await self.app.push_screen_wait(
             TextPrompt(
-                "Go to a clock time",
-                placeholder=f"HH:MM or HH:MM:SS (now {clock_text(t, offset)})",
+                _("Go to a clock time"),
+                placeholder=_("HH:MM or HH:MM:SS (now {clock})").format(
+                    clock=clock_text(t, offset)
+                ),
             )
         )
         if not answer:
             return
         target = replay.clock_target(answer, offset)
         if target is None:
-            self.say(f"Not a clock time: {answer!r} (use HH:MM or HH:MM:SS)", severity="warning")
+            said = _("Not a clock time: {answer} (use HH:MM or HH:MM:SS)").format(
+                answer=repr(answer)
+            )
+            self.say(said, severity="warning")
             return
         replay.seek_to(self, target)
 

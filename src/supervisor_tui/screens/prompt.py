@@ -11,12 +11,19 @@ from textual.timer import Timer
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
+from supervisor_tui import actions
+from supervisor_tui.i18n import N_, _
+
 
 class Dialog(ModalScreen[str | None]):
     """A dialog that closes by itself (as if cancelled) after the app's ``dialog_idle_s``
     without input: a wall nobody touches never keeps a question open for ever."""
 
     _idle_timer: Timer | None = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        actions.speak(self._bindings)  # its footer words (Close, Cancel) in the language
 
     def on_mount(self) -> None:
         idle = getattr(self.app, "dialog_idle_s", None)
@@ -46,7 +53,7 @@ class TextPrompt(Dialog):
     }
     TextPrompt Label { margin-bottom: 1; }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"), id="prompt.cancel")]
 
     def __init__(
         self,
@@ -70,14 +77,16 @@ class TextPrompt(Dialog):
             if self.subject:
                 yield Label(Text(self.subject))
             yield Input(value=self.value, placeholder=self.placeholder, max_length=2000)
-            yield Label(Text("Enter to confirm · Esc to cancel", style="dim"))
+            yield Label(Text(_("Enter to confirm · Esc to cancel"), style="dim"))
 
     def on_input_changed(self) -> None:
         self.touched()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if self.required and not event.value.strip():
-            self.notify("Type something first, or Esc to cancel.", severity="warning", markup=False)
+            self.notify(
+                _("Type something first, or Esc to cancel."), severity="warning", markup=False
+            )
             return
         self.dismiss(event.value)
 
@@ -96,7 +105,7 @@ class ChoiceScreen(Dialog):
     }
     ChoiceScreen OptionList { height: auto; max-height: 20; }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="choice.cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"), id="choice.cancel")]
 
     def __init__(self, question: str, options: list[tuple[str, str]]) -> None:
         super().__init__()

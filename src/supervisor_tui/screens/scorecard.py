@@ -11,6 +11,9 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown, Static
 
+from supervisor_tui import actions
+from supervisor_tui.i18n import N_, _
+
 
 class ScoreCardScreen(ModalScreen[None]):
     DEFAULT_CSS = """
@@ -19,10 +22,11 @@ class ScoreCardScreen(ModalScreen[None]):
         width: 110; height: 85%; padding: 1 2; border: thick $accent; background: $surface;
     }
     """
-    BINDINGS = [Binding("escape,q,enter", "done", "Close", id="scorecard.close")]
+    BINDINGS = [Binding("escape,q,enter", "done", N_("Close"), id="scorecard.close")]
 
     def __init__(self, markdown: str, written: tuple[Path, Path]) -> None:
         super().__init__()
+        actions.speak(self._bindings)
         self.markdown = markdown
         self.written = written
 
@@ -31,7 +35,9 @@ class ScoreCardScreen(ModalScreen[None]):
             yield Markdown(self.markdown)
             yield Static(
                 Text(
-                    f"Saved to {self.written[0]} and {self.written[1]}. Press q to leave.",
+                    _("Saved to {markdown} and {json}. Press q to leave.").format(
+                        markdown=self.written[0], json=self.written[1]
+                    ),
                     style="dim",
                 )
             )

@@ -21,10 +21,13 @@ from textual.widgets import Input, Label, Select, Static
 from supervisor_tui.core import fmt
 from supervisor_tui.core.forecast import PROJECTION_METHOD
 from supervisor_tui.core.whatif import QueueWhatIf, Scenario
+from supervisor_tui.i18n import N_, _
 from supervisor_tui.screens.prompt import Dialog
 
 NOBODY = "-"
 """The "from" or "to" that means agents added (from nobody) or removed (to nobody)."""
+COLUMNS = (N_("when"), N_("offered/30m"), N_("AHT"), N_("agents"), N_("SL"), N_("ASA"))
+"""The projection table's headings (translated where drawn)."""
 
 
 def _sl(value: float) -> str:
@@ -46,18 +49,23 @@ def scenario_of(source: str, target: str, agents: int, sl_target: float | None) 
     return Scenario(agent_delta={q: d for q, d in delta.items() if d}, sl_target=targets)
 
 
+def _when(label: str) -> str:
+    """A row's time: "now" in the floor's language, else the half hour's start."""
+    return _("now") if label == "now" else label
+
+
 def summary(scenario: Scenario, results: list[QueueWhatIf], names: dict[str, str]) -> str:
     """The decision as a note: the scenario and, per queue, SL now and over what comes."""
-    parts = [f"What-if: {scenario.describe(names)}."]
+    parts = [_("What-if: {scenario}.").format(scenario=scenario.describe(names))]
     for q in results:
         if not q.rows:
             continue
         rows = ", ".join(
-            f"{r.label} {_sl(r.sl_before)}→{_sl(r.sl_after)}"
-            + (f" (ASA {_asa(r.asa_after_s)})" if r.label == "now" else "")
+            f"{_when(r.label)} {_sl(r.sl_before)}→{_sl(r.sl_after)}"
+            + (" (" + _("ASA") + f" {_asa(r.asa_after_s)})" if r.label == "now" else "")
             for r in q.rows
         )
-        parts.append(f"{q.name}: SL {rows}.")
+        parts.append(_("{queue}: SL {rows}.").format(queue=q.name, rows=rows))
     return " ".join(parts)
 
 
@@ -74,8 +82,8 @@ class WhatIfScreen(Dialog):
     WhatIfScreen #result { height: 1fr; }
     """
     BINDINGS = [
-        Binding("escape", "cancel", "Close", id="whatif.close"),
-        Binding("ctrl+n", "record", "Record as note", id="whatif.record"),
+        Binding("escape", "cancel", N_("Close"), id="whatif.close"),
+        Binding("ctrl+n", "record", N_("Record as note"), id="whatif.record"),
     ]
 
     def __init__(
@@ -95,27 +103,29 @@ class WhatIfScreen(Dialog):
     def compose(self) -> ComposeResult:
         options = [(Text(name), qid) for qid, name, _ in self.queues]
         with Vertical():
-            yield Label(Text("What if… (nothing is changed in any helpdesk)", style="bold"))
+            yield Label(Text(_("What if… (nothing is changed in any helpdesk)"), style="bold"))
             with Horizontal():
                 yield Select(
-                    [(Text("nobody (add agents)"), NOBODY), *options],
-                    prompt="move from",
+                    [(Text(_("nobody (add agents)")), NOBODY), *options],
+                    prompt=_("move from"),
                     id="from",
                     allow_blank=True,
                 )
                 yield Select(
-                    [(Text("nobody (remove agents)"), NOBODY), *options],
-                    prompt="to",
+                    [(Text(_("nobody (remove agents)")), NOBODY), *options],
+                    prompt=_("to"),
                     id="to",
                     allow_blank=True,
                 )
-                yield Input(placeholder="agents", id="agents", type="integer", max_length=4)
-                yield Input(placeholder="SL %", id="target", type="number", max_length=5)
+                yield Input(placeholder=_("agents"), id="agents", type="integer", max_length=4)
+                yield Input(placeholder=_("SL %"), id="target", type="number", max_length=5)
             with VerticalScroll(id="result"):
                 yield Static(id="figures")
             yield Label(
                 Text(
-                    f"{PROJECTION_METHOD}. Esc closes · ctrl+n records it as a note",
+                    _("{method}. Esc closes · ctrl+n records it as a note").format(
+                        method=_(PROJECTION_METHOD)
+                    ),
                     style="dim",
                 )
             )
@@ -158,29 +168,30 @@ class WhatIfScreen(Dialog):
     def _table(self) -> Text | Group:
         if not self.results:
             return Text(
-                "Choose where agents move from and to, and how many (or a new SL target).",
+                _("Choose where agents move from and to, and how many (or a new SL target)."),
                 style="dim",
             )
         parts: list[Text | Table] = [Text(self.scenario.describe(self.names), style="bold")]
         for q in self.results:
             head = Text(f"\n{q.name}", style="bold")
             if not q.realtime:
-                head.append("  ticket queue: backlog burn-down, not Erlang C", style="dim")
+                head.append("  " + _("ticket queue: backlog burn-down, not Erlang C"), style="dim")
                 parts.append(head)
                 continue
-            head.append(f"  SL target {q.target_after:.0%}", style="dim")
+            said = _("SL target {share}").format(share=fmt.percent(q.target_after))
+            head.append(f"  {said}", style="dim")
             parts.append(head)
             if len(q.rows) == 1:
-                parts.append(Text("  no forecast for the coming half hours", style="dim"))
+                parts.append(Text("  " + _("no forecast for the coming half hours"), style="dim"))
             grid = Table(box=None, pad_edge=False, show_edge=False)
-            for column in ("when", "offered/30m", "AHT", "agents", "SL", "ASA"):
-                grid.add_column(column, no_wrap=True)
+            for column in COLUMNS:
+                grid.add_column(_(column), no_wrap=True)
             for r in q.rows:
                 ok = r.sl_after >= q.target_after
                 sl = Text(f"{_sl(r.sl_before)} → ")
                 sl.append(f"{_sl(r.sl_after)} {'✔' if ok else '✖'}", "green" if ok else "red")
                 grid.add_row(
-                    Text(f"  {r.label}"),
+                    Text(f"  {_when(r.label)}"),
                     Text(f"{r.offered_per_30m:.0f}"),
                     Text(fmt.duration(r.aht_s)),
                     Text(f"{r.agents_before} → {r.agents_after}"),
@@ -192,7 +203,7 @@ class WhatIfScreen(Dialog):
 
     def action_record(self) -> None:
         if not self.results:
-            self.notify("Nothing to record yet.", severity="warning", markup=False)
+            self.notify(_("Nothing to record yet."), severity="warning", markup=False)
             return
         self.dismiss(summary(self.scenario, self.results, self.names))
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from supervisor_tui.model import (
+    FURTHEST_AHEAD_S,
+    LONGEST_AGO_S,
     Event,
     NewEvent,
+    Payload,
     PayloadError,
     in_range,
     parse_payload,
@@ -53,10 +56,25 @@ def holder_text(text: str) -> str:
 
 
 class WriterLease(Protocol):
-    """The right to be the one collector writing to a store, held for the collector's life."""
+    """The right to write a store's sources, held for the collector's life: the whole store
+    (a SQLite file), or the sources the collector reads (a PostgreSQL floor fed by several
+    collectors, each holding its own sources). Whoever holds it may also be the floor's one
+    rules runner."""
+
+    sources: frozenset[str] | None
+    """The sources whose events and write-backs are this collector's; None: every one."""
 
     def verify(self) -> None:
-        """Raise StoreError if the lease (or the store it is for) is no longer ours."""
+        """Raise StoreError if the lease (or the store it is for) is no longer ours; take the
+        rules over when the floor has no runner."""
+
+    @property
+    def runs_rules(self) -> bool:
+        """This collector raises and resolves the floor's escalations (one collector does)."""
+
+    def append_rules(self, events: Sequence[NewEvent]) -> list[Event]:
+        """Store the rules' escalations, only while this collector is the rules runner (a
+        StoreError otherwise, even if another collector took the rules over a moment ago)."""
 
     def release(self) -> None: ...
 
@@ -110,20 +128,63 @@ class Readable(Protocol):
     def read_from(self, after_seq: int, limit: int = 10_000) -> list[Event]: ...
 
 
+_EVENT_FIELDS = frozenset(Event.model_fields)
+_new_object = object.__new__
+_set_slot = object.__setattr__
+
+
+def _built(
+    seq: int, source: str, key: str, occurred_at: float, received_at: float, payload: Payload
+) -> Event:
+    """An event from values already typed, as pydantic's ``model_construct`` builds it but
+    without its generic walk over fields, aliases and defaults (several times the cost).
+    ``tests/test_store_events.py`` checks the result equals a validated event for every
+    kind, so a pydantic upgrade that changes how a model holds its fields fails there."""
+    event = _new_object(Event)
+    _set_slot(
+        event,
+        "__dict__",
+        {
+            "seq": seq,
+            "source": source,
+            "key": key,
+            "occurred_at": occurred_at,
+            "received_at": received_at,
+            "payload": payload,
+        },
+    )
+    _set_slot(event, "__pydantic_fields_set__", set(_EVENT_FIELDS))
+    _set_slot(event, "__pydantic_extra__", None)
+    _set_slot(event, "__pydantic_private__", None)
+    return event
+
+
 def numbered(seqs: Sequence[int], events: Sequence[NewEvent]) -> list[Event]:
-    """The events a store has just written, each with the seq it was given. Built through
-    validation: in pydantic 2.14 ``model_construct`` is slower for this model (measured)."""
+    """The events a store has just written, each with the seq it was given: each
+    ``NewEvent`` was validated when it was made and the seq comes from the store, so they
+    are not validated again (that was a third of an append's time)."""
     return [
-        Event(
-            seq=seq,
-            source=e.source,
-            key=e.key,
-            occurred_at=e.occurred_at,
-            received_at=e.received_at,
-            payload=e.payload,
-        )
+        _built(seq, e.source, e.key, e.occurred_at, e.received_at, e.payload)
         for seq, e in zip(seqs, events, strict=True)
     ]
+
+
+StoredColumns = tuple[str, str, str, float, float, str]
+"""source, key, kind, occurred_at, received_at, payload JSON: a new event's columns."""
+
+
+def stored_columns(event: NewEvent) -> StoredColumns:
+    """A new event's columns as both stores write them."""
+    payload = event.payload
+    return (
+        event.source,
+        event.key,
+        payload.KIND,
+        event.occurred_at,
+        event.received_at,
+        # the serializer itself: model_dump_json's wrapper costs as much again
+        payload.__pydantic_serializer__.to_json(payload).decode(),
+    )
 
 
 def as_new(events: Iterable[Event], source: str | None = None) -> list[NewEvent]:
@@ -140,10 +201,29 @@ def as_new(events: Iterable[Event], source: str | None = None) -> list[NewEvent]
     ]
 
 
+@runtime_checkable
+class RowReadable(Readable, Protocol):
+    def read_rows_from(self, after_seq: int, limit: int = 10_000) -> list[EventRow]: ...
+
+    def event_of(self, row: EventRow) -> Event: ...
+
+
 def every_event(store: Readable, chunk: int = 20_000) -> Iterator[Event]:
     """A store's events in seq order, read a chunk at a time (a report or a benchmark
     folds a large recording without holding it all)."""
     seq = 0
+    if isinstance(store, RowReadable):
+        # a chunk of rows, each made an event only when its turn comes: a chunk of
+        # 20,000 events held at once cost more than making them (fresh memory, the
+        # collector's walks), about half of reading a recording
+        while True:
+            rows = store.read_rows_from(seq, chunk)
+            if not rows:
+                return
+            event_of = store.event_of
+            for row in rows:
+                yield event_of(row)
+            seq = rows[-1][0]
     while True:
         events = store.read_from(seq, chunk)
         if not events:
@@ -202,19 +282,24 @@ class Store(Protocol):
     def outbox_due(self, now: float, limit: int = 50) -> list[OutboxItem]: ...
 
     def outbox_claim(
-        self, now: float, claimer: str, limit: int = 50, claim_s: float = OUTBOX_CLAIM_S
+        self,
+        now: float,
+        claimer: str,
+        limit: int = 50,
+        claim_s: float = OUTBOX_CLAIM_S,
+        sources: Collection[str] | None = None,
     ) -> list[OutboxItem]:
-        """The due write-backs, claimed for ``claimer`` until ``now + claim_s`` in one
-        transaction: another collector does not get them meanwhile, so none is sent twice.
-        Rows ``claimer`` already holds are returned again."""
+        """The due write-backs (to ``sources`` only, when given), claimed for ``claimer``
+        until ``now + claim_s`` in one transaction: another collector does not get them
+        meanwhile, so none is sent twice. Rows ``claimer`` already holds are returned again."""
 
-    def outbox_release_claims(self, keep: str) -> int:
-        """Release every claim not held by ``keep`` (their collectors are gone: the writer
-        lease says so); returns how many."""
+    def outbox_release_claims(self, keep: str, sources: Collection[str] | None = None) -> int:
+        """Release every claim (to ``sources`` only, when given) not held by ``keep``: their
+        collectors are gone, the writer lease says so. Returns how many."""
 
-    def writer_lease(self, holder: str) -> WriterLease:
-        """Take the writer lease for ``holder`` ("pid N on HOST"), or raise StoreBusy naming
-        who holds it."""
+    def writer_lease(self, holder: str, sources: Collection[str] = ()) -> WriterLease:
+        """Take the writer lease for ``holder`` ("pid N on HOST") and the ``sources`` it
+        reads, or raise StoreBusy naming who holds it (or which source, and who has it)."""
 
     def outbox_pending_count(self) -> int: ...
 
@@ -244,9 +329,9 @@ def sql_type(value: object) -> str:
     )
 
 
-def event_from_row(row: EventRow, where: str) -> Event:
+def _check_columns(row: EventRow, where: str) -> None:
+    """Raise StoreCorrupt naming the first column of the row that is not what it must be."""
     seq, source, key, kind, occurred_at, received_at, payload = row
-    # A recording from elsewhere may hold any type in any column (SQLite checks none).
     if type(seq) is not int:
         raise StoreCorrupt(f"{where}: an event's seq is {sql_type(seq)}, not an integer")
     for name, text in (("source", source), ("key", key), ("kind", kind)):
@@ -257,17 +342,36 @@ def event_from_row(row: EventRow, where: str) -> Event:
             raise StoreCorrupt(f"{where}: event {seq}: its {name} is {sql_type(at)}, not a time")
     if type(payload) not in (str, bytes):
         raise StoreCorrupt(f"{where}: event {seq}: its payload is {sql_type(payload)}")
+
+
+def event_from_row(row: EventRow, where: str) -> Event:
+    seq, source, key, kind, occurred_at, received_at, payload = row
+    # A recording from elsewhere may hold any type in any column (SQLite checks none). A
+    # row as this program writes it passes in one test (a call a column cost 1 us an event);
+    # any other is looked at column by column.
+    if not (
+        type(seq) is int
+        and type(source) is str
+        and type(key) is str
+        and type(kind) is str
+        and type(occurred_at) is float
+        and type(received_at) is float
+        and LONGEST_AGO_S <= occurred_at <= FURTHEST_AHEAD_S
+        and LONGEST_AGO_S <= received_at <= FURTHEST_AHEAD_S
+        and type(payload) is str
+    ):
+        _check_columns(row, where)
     try:
         parsed = parse_payload(kind, payload)
     except PayloadError as exc:
         raise StoreCorrupt(f"{where}: event {seq} does not parse ({exc})") from None
     # Every field is already typed (the payload was validated just above, the rest comes
     # from typed columns): build the event without validating it a second time.
-    return Event.model_construct(
-        seq=seq,
-        source=printable(source),  # shown in the freshness bar, the help and reports
-        key=key,
-        occurred_at=occurred_at,
-        received_at=received_at,
-        payload=parsed,
+    return _built(
+        seq,
+        printable(source),  # shown in the freshness bar, the help and reports
+        key,
+        occurred_at,
+        received_at,
+        parsed,
     )

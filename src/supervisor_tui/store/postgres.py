@@ -1,9 +1,11 @@
 """The shared store: the same append-only log as SQLiteStore, in a PostgreSQL schema.
 
-For a site that outgrows one machine: the floor's collector writes to a database, many
-terminals, reports and replays read from it. One collector writes a floor: it holds the
-floor's writer lease (a session-level advisory lock, see :class:`_AdvisoryLease`); the store
-itself stays safe for several writing processes (acks written straight to the store, tests).
+For a site that outgrows one machine: the floor's collectors write to a database, many
+terminals, reports and replays read from it. Several collectors may feed one floor (one
+machine polls Zendesk, another ServiceNow), each holding the writer lease of the sources it
+reads (session-level advisory locks, see :class:`_SourceLeases`); one of them runs the
+floor's rules (:class:`_RulesWriter`), and each delivers its own sources' write-backs. The
+store itself is safe for several writing processes.
 Every table lives in one schema (``supervisor`` by default), so one database can hold several
 floors.
 
@@ -70,7 +72,7 @@ import os
 import re
 import socket
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeAlias
 
@@ -78,6 +80,7 @@ from supervisor_tui.model import Event, NewEvent
 from supervisor_tui.store.base import (
     OUTBOX_CLAIM_S,
     SCHEMA_VERSION,
+    EventRow,
     Listener,
     LocalFeed,
     OutboxItem,
@@ -91,6 +94,7 @@ from supervisor_tui.store.base import (
     event_from_row,
     holder_text,
     numbered,
+    stored_columns,
 )
 
 try:
@@ -177,6 +181,46 @@ CREATE TABLE IF NOT EXISTS snapshots (
 _TABLES = {"meta", "events", "cursors", "quarantine", "outbox", "snapshots"}
 _EVENT_COLUMNS = "seq, source, key, kind, occurred_at, received_at, payload"
 
+# A batch is copied into this session's own table before the seq lock is taken, so the lock
+# is held only for the server's work (the batch's rows move within the server), not while
+# this process turns events into rows and sends them.
+_STAGING = (
+    "CREATE TEMP TABLE IF NOT EXISTS append_batch (n INTEGER NOT NULL, source TEXT NOT NULL, "
+    "key TEXT NOT NULL, kind TEXT NOT NULL, occurred_at DOUBLE PRECISION NOT NULL, "
+    "received_at DOUBLE PRECISION NOT NULL, payload TEXT NOT NULL) ON COMMIT DELETE ROWS"
+)
+_STAGING_TYPES = ("int4", "text", "text", "text", "float8", "float8", "text")
+_COPY_BATCH = (
+    "COPY append_batch (n, source, key, kind, occurred_at, received_at, payload) "
+    "FROM STDIN (FORMAT BINARY)"
+)
+_SAVE_CURSOR = (
+    "INSERT INTO cursors (source, cursor, updated_at) "
+    "VALUES (%s, %s, extract(epoch FROM now())) "
+    "ON CONFLICT (source) DO UPDATE SET "
+    "cursor = excluded.cursor, updated_at = excluded.updated_at"
+)
+# Under the seq lock, in one statement: the batch's rows not stored before (by source and
+# key) take the seqs after the newest in their batch order; the doorbell rings with the
+# newest; the answer is each stored row's place in the batch, in seq order. The statement's
+# snapshot is taken after the lock (the statement before it), so it sees every committed seq.
+_INSERT_BATCH = f"""
+WITH fresh AS (
+    SELECT b.*, row_number() OVER (ORDER BY b.n) AS i FROM append_batch b
+    WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.source = b.source AND e.key = b.key)
+), newest AS (
+    SELECT COALESCE(MAX(seq), 0) AS seq FROM events
+), added AS (
+    INSERT INTO events ({_EVENT_COLUMNS})
+    SELECT newest.seq + f.i, f.source, f.key, f.kind, f.occurred_at, f.received_at, f.payload
+    FROM fresh f CROSS JOIN newest
+    RETURNING seq
+), rung AS (
+    SELECT pg_notify(%s, MAX(seq)::text) FROM added HAVING COUNT(*) > 0
+)
+SELECT f.n, newest.seq + f.i FROM fresh f CROSS JOIN newest LEFT JOIN rung ON true ORDER BY f.i
+"""
+
 
 def _lock_key(purpose: str, schema: str) -> int:
     """A stable signed 64-bit advisory-lock key for one purpose in one schema."""
@@ -222,7 +266,7 @@ def _redact_patterns(text: str) -> str:
 class PostgresStore(LocalFeed):
     """Append-only event log in a PostgreSQL schema; safe to share between threads and
     between processes (several may write to the same schema at once; a collector also takes
-    the writer lease, so there is one collector per schema)."""
+    the writer lease of its sources, so each source has one collector)."""
 
     def __init__(
         self,
@@ -250,6 +294,8 @@ class PostgresStore(LocalFeed):
         self._acks: Connection | None = None
         self._reader: Connection | None = None
         self._listen_conn: Connection | None = None
+        self._staged_on: Connection | None = None
+        """The writer connection on which this session's staging table was made."""
         if not _HAVE_PSYCOPG:
             raise StoreError(f"{self.where}: PostgreSQL needs psycopg (pip install psycopg)")
         if len(schema.encode()) > 63 or not schema:
@@ -490,63 +536,44 @@ class PostgresStore(LocalFeed):
         by_key: dict[tuple[str, str], NewEvent] = {}
         for e in events:
             by_key.setdefault((e.source, e.key), e)
+        batch = list(by_key.values())
+        rows = [(n, *stored_columns(e)) for n, e in enumerate(batch, 1)]
         stored: list[Event] = []
         with self._write_lock, self._errors("cannot append"):
             conn = self._live("_writer")
-            with self._deadline(conn, "cannot append"), conn.transaction():
-                if by_key:
-                    before = self._take_seqs(conn)
-                    # Drop what is already stored first: seqs without gaps make "event N"
-                    # mean the same everywhere.
-                    known = self._known(conn, by_key)
-                    fresh = [e for k, e in by_key.items() if k not in known]
-                    seqs = list(range(before + 1, before + 1 + len(fresh)))
-                    if fresh:
-                        # Binary parameters (%b): a text array in text format escapes every
-                        # quote of every payload's JSON, in Python, one regex match at a time.
-                        conn.execute(
-                            f"INSERT INTO events ({_EVENT_COLUMNS}) SELECT * FROM unnest("
-                            "%b::bigint[], %b::text[], %b::text[], %b::text[], "
-                            "%b::float8[], %b::float8[], %b::text[])",
-                            (
-                                seqs,
-                                [e.source for e in fresh],
-                                [e.key for e in fresh],
-                                [e.payload.KIND for e in fresh],
-                                [e.occurred_at for e in fresh],
-                                [e.received_at for e in fresh],
-                                [
-                                    e.payload.__pydantic_serializer__.to_json(e.payload).decode()
-                                    for e in fresh
-                                ],
-                            ),
-                        )
-                        self._ring(conn, seqs[-1])
-                    stored = numbered(seqs, fresh)
-                if cursors:
+            with self._deadline(conn, "cannot append"):
+                if rows and self._staged_on is not conn:
+                    conn.execute(_STAGING)  # autocommit: it outlives a batch rolled back
+                    self._staged_on = conn
+                with conn.transaction():
+                    placed: list[Row] = []
                     with conn.cursor() as cur:
-                        cur.executemany(
-                            "INSERT INTO cursors (source, cursor, updated_at) "
-                            "VALUES (%s, %s, extract(epoch FROM now())) "
-                            "ON CONFLICT (source) DO UPDATE SET "
-                            "cursor = excluded.cursor, updated_at = excluded.updated_at",
-                            list(cursors.items()),
-                        )
+                        if rows:
+                            with cur.copy(_COPY_BATCH) as copy:
+                                copy.set_types(_STAGING_TYPES)
+                                for row in rows:
+                                    copy.write_row(row)
+                        # Seqs in the order of commits (see the module notes), and without
+                        # gaps: what is already stored is left out under the lock. All in
+                        # one round trip: the lock is held for the server's work and the
+                        # commit's round trip only.
+                        with conn.pipeline():
+                            if rows:
+                                cur.execute(
+                                    "SELECT pg_advisory_xact_lock(%s)", (self._seq_lock_key,)
+                                )
+                                cur.execute(_INSERT_BATCH, (self.channel,))
+                            if cursors:
+                                with conn.cursor() as marks:
+                                    marks.executemany(_SAVE_CURSOR, list(cursors.items()))
+                        if rows:
+                            placed = cur.fetchall()
+                    stored = numbered(
+                        [int(seq) for _, seq in placed], [batch[n - 1] for n, _ in placed]
+                    )
         if stored:
             self._notify(stored[-1].seq)
         return stored
-
-    @staticmethod
-    def _known(
-        conn: Connection, wanted: Mapping[tuple[str, str], NewEvent]
-    ) -> set[tuple[str, str]]:
-        rows = conn.execute(
-            "SELECT e.source, e.key FROM events e "
-            "JOIN unnest(%b::text[], %b::text[]) AS w (source, key) "
-            "ON e.source = w.source AND e.key = w.key",
-            ([s for s, _ in wanted], [k for _, k in wanted]),
-        ).fetchall()
-        return {(str(r[0]), str(r[1])) for r in rows}
 
     def append_durable(self, event: NewEvent, outbox: OutboxRequest | None = None) -> Event | None:
         self._writable()
@@ -637,6 +664,17 @@ class PostgresStore(LocalFeed):
 
     def _event(self, row: Any) -> Event:
         return event_from_row(row, str(self.where))
+
+    def read_rows_from(self, after_seq: int, limit: int = 10_000) -> list[EventRow]:
+        """``read_from``'s rows, not yet events (``event_of`` makes each)."""
+        rows: list[EventRow] = self._read(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq > %s ORDER BY seq LIMIT %s",
+            (after_seq, limit),
+        )
+        return rows
+
+    def event_of(self, row: EventRow) -> Event:
+        return self._event(row)
 
     def read_range(self, after_seq: int, upto_seq: int) -> list[Event]:
         """Events with after_seq < seq <= upto_seq, in order."""
@@ -775,9 +813,16 @@ class PostgresStore(LocalFeed):
         return int(self._read("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")[0][0])
 
     def outbox_claim(
-        self, now: float, claimer: str, limit: int = 50, claim_s: float = OUTBOX_CLAIM_S
+        self,
+        now: float,
+        claimer: str,
+        limit: int = 50,
+        claim_s: float = OUTBOX_CLAIM_S,
+        sources: Collection[str] | None = None,
     ) -> list[OutboxItem]:
         self._writable()
+        only = "" if sources is None else "AND source = ANY(%s) "
+        named = [] if sources is None else [sorted(sources)]
         with self._ack_lock, self._errors("cannot claim write-backs"):
             conn = self._live("_acks")
             with self._deadline(conn, "cannot claim write-backs"), conn.transaction():
@@ -786,27 +831,30 @@ class PostgresStore(LocalFeed):
                     "UPDATE outbox SET claimed_by = %s, claimed_until = %s WHERE id IN ("
                     "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= %s "
                     "AND (claimed_until IS NULL OR claimed_until < %s OR claimed_by = %s) "
-                    "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING "
+                    f"{only}ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING "
                     "id, event_seq, source, action, body, attempts, next_attempt_at, last_error",
-                    (claimer, now + claim_s, now, now, claimer, limit),
+                    (claimer, now + claim_s, now, now, claimer, *named, limit),
                 ).fetchall()
         return sorted((OutboxItem(*row) for row in rows), key=lambda item: item.id)
 
-    def outbox_release_claims(self, keep: str) -> int:
+    def outbox_release_claims(self, keep: str, sources: Collection[str] | None = None) -> int:
         self._writable()
+        only = "" if sources is None else " AND source = ANY(%s)"
+        named = [] if sources is None else [sorted(sources)]
         with self._ack_lock, self._errors("cannot release claims"):
             conn = self._live("_acks")
             with self._deadline(conn, "cannot release claims"):
                 cur = conn.execute(
                     "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL "
-                    "WHERE state = 'pending' AND claimed_by IS NOT NULL AND claimed_by <> %s",
-                    (keep,),
+                    "WHERE state = 'pending' AND claimed_by IS NOT NULL AND claimed_by <> %s"
+                    + only,
+                    (keep, *named),
                 )
                 return int(cur.rowcount)
 
-    def writer_lease(self, holder: str) -> _AdvisoryLease:
+    def writer_lease(self, holder: str, sources: Collection[str] = ()) -> _SourceLeases:
         self._writable()
-        return _AdvisoryLease(self, holder)
+        return _SourceLeases(self, holder, sources)
 
     def outbox_delivered(self, item_id: int, at: float) -> None:
         self._writable()
@@ -854,19 +902,78 @@ class PostgresStore(LocalFeed):
                     setattr(self, name, None)
 
 
-class _AdvisoryLease:
-    """The writer lease of a PostgreSQL floor: a session-level advisory lock, one key per
-    schema, held on a connection of its own for the collector's life. PostgreSQL drops it when
-    that session ends (the collector died, or the server cut it off); :meth:`verify` then
-    takes it again on a new session, or says who has it now. Who holds it is written to the
-    meta table, for the message a second collector gets."""
+def _hold_until_death(conn: Connection) -> None:
+    """A session that holds a lease: the server notices a vanished holder within a minute,
+    not hours, and lets its locks go; and it is never cut for sitting idle."""
+    for name, value in (
+        ("tcp_keepalives_idle", "10"),
+        ("tcp_keepalives_interval", "5"),
+        ("tcp_keepalives_count", "3"),
+        ("idle_in_transaction_session_timeout", "0"),
+    ):
+        conn.execute("SELECT set_config(%s, %s, false)", (name, value))
 
-    def __init__(self, store: PostgresStore, holder: str) -> None:
+
+def _held_by(conn: Connection, what: str) -> str:
+    """Who holds a lease, as its holder wrote it in the meta table ("pid N on HOST, since …")."""
+    row = conn.execute("SELECT value FROM meta WHERE key = %s", (f"lease:{what}",)).fetchone()
+    return holder_text(str(row[0])) if row else "another session"
+
+
+def _say_held(conn: Connection, what: str, holder: str) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (%s, %s || ', since ' || "
+        "to_char(now(), 'YYYY-MM-DD HH24:MI:SS TZ')) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (f"lease:{what}", holder),
+    )
+
+
+def _lock_ids(keys: Sequence[int]) -> list[list[int]]:
+    """How pg_locks shows bigint advisory keys: their high and their low 32 bits."""
+    return [[(key >> 32) & 0xFFFFFFFF for key in keys], [key & 0xFFFFFFFF for key in keys]]
+
+
+_HELD = (
+    "SELECT count(*) FROM pg_locks l JOIN unnest(%s::bigint[], %s::bigint[]) AS k (hi, lo) "
+    "ON l.classid = k.hi::oid AND l.objid = k.lo::oid WHERE l.locktype = 'advisory' "
+    "AND l.objsubid = 1 AND l.granted"
+)
+"""How many of the given advisory keys are held (add ``AND l.pid = pg_backend_pid()``: by
+this session)."""
+
+
+class _SourceLeases:
+    """The writer lease of a collector on a PostgreSQL floor: one session-level advisory lock
+    per source it reads (several collectors feed one floor, each its own sources), held on a
+    connection of its own for the collector's life. Two collectors naming the same source:
+    the second is refused with the source and its holder (written to the meta table).
+
+    PostgreSQL drops the locks when that session ends: the collector died, or its machine or
+    network did (the server's keepalives notice within ~25 s). That is the heartbeat: another
+    collector may then take the sources over, and :meth:`verify` (every second) says whether
+    they are still ours or takes them again. A collector that is alive but slow keeps them:
+    no lock is ever taken from a live session, so two collectors never both think a source is
+    theirs. (Were it to happen for a moment, the store would still keep one copy of each event:
+    events are unique by source and key, and write-backs are claimed before they are sent.)
+
+    The floor's rules are run by one collector, whichever takes the rules lock first; the
+    others try each second and take over when its session ends (see :class:`_RulesWriter`).
+
+    Every lease also holds the floor's old whole-floor key in shared mode, so a collector of
+    an older version (which takes it exclusively) and this one refuse each other."""
+
+    def __init__(self, store: PostgresStore, holder: str, sources: Collection[str]) -> None:
         self.store = store
         self.holder = holder
-        self.key = _lock_key("writer", store.schema)
+        self.sources: frozenset[str] | None = frozenset(sources)
+        self._floor_key = _lock_key("writer", store.schema)
+        self._keys = {name: _lock_key(f"source:{name}", store.schema) for name in sorted(sources)}
+        self._rules_key = _lock_key("rules", store.schema)
         self._conn: Connection | None = None
+        self._rules: _RulesWriter | None = None
         self._take()
+        self._take_rules()
 
     def _take(self) -> None:
         store = self.store
@@ -874,54 +981,67 @@ class _AdvisoryLease:
         conn = store._connect()
         try:
             with store._errors(what), store._deadline(conn, what):
-                # the server notices a vanished collector within a minute, not hours, and
-                # gives its lock up
-                for name, value in (
-                    ("tcp_keepalives_idle", "10"),
-                    ("tcp_keepalives_interval", "5"),
-                    ("tcp_keepalives_count", "3"),
-                    ("idle_in_transaction_session_timeout", "0"),
-                ):
-                    conn.execute("SELECT set_config(%s, %s, false)", (name, value))
-                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
+                _hold_until_death(conn)
+                row = conn.execute(
+                    "SELECT pg_try_advisory_lock_shared(%s)", (self._floor_key,)
+                ).fetchone()
                 if row is None or not row[0]:
-                    who = conn.execute("SELECT value FROM meta WHERE key = 'writer'").fetchone()
-                    held_by = holder_text(str(who[0])) if who else "another session"
+                    row = conn.execute("SELECT value FROM meta WHERE key = 'writer'").fetchone()
+                    who = holder_text(str(row[0])) if row else "another session"
                     raise StoreBusy(
-                        f"{store.where}: another collector is writing to this floor "
-                        f"({held_by}); one collector reads every helpdesk of a floor (list "
-                        "them all as [[sources]] in its config), or give this one a schema "
-                        "of its own"
+                        f"{store.where}: another collector is writing to this floor ({who}), "
+                        "an older supervisor-tui that holds all of it; stop it first"
                     )
-                conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('writer', %s || ', since ' || "
-                    "to_char(now(), 'YYYY-MM-DD HH24:MI:SS TZ')) "
-                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (self.holder,),
-                )
+                for name, key in self._keys.items():
+                    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+                    if row is None or not row[0]:
+                        raise StoreBusy(
+                            f"{store.where}: another collector is writing to this floor's "
+                            f"source {name!r} ({_held_by(conn, f'source:{name}')}); the "
+                            "collectors of one floor each read sources of their own: take "
+                            f"{name!r} out of one config, or stop the other collector first"
+                        )
+                for name in self._keys:
+                    _say_held(conn, f"source:{name}", self.holder)
         except BaseException:
-            conn.close()
+            conn.close()  # the session ends: the locks taken so far go with it
             raise
         self._conn = conn
+
+    def _take_rules(self) -> None:
+        """Become the floor's rules runner if none is (a cheap look first: a store of its
+        own is opened only when the rules lock is free)."""
+        conn = self._conn
+        if conn is None:
+            return
+        store = self.store
+        what = "cannot look for the rules runner"
+        try:
+            with store._errors(what), store._deadline(conn, what, 10.0):
+                row = conn.execute(_HELD, _lock_ids([self._rules_key])).fetchone()
+            if row is not None and int(row[0]) > 0:
+                return
+            self._rules = _RulesWriter(store, self.holder, self._rules_key)
+        except StoreError:
+            return  # another collector took them first, or the store is in trouble: next time
 
     def verify(self) -> None:
         store = self.store
         conn = self._conn
         if conn is not None and not (conn.closed or conn.broken):
             what = "cannot check the writer lease"
+            keys = [self._floor_key, *self._keys.values()]
             try:
                 with store._errors(what), store._deadline(conn, what, 10.0):
-                    row = conn.execute(
-                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                        "AND pid = pg_backend_pid() AND classid = %s::bigint::oid "
-                        "AND objid = %s::bigint::oid AND objsubid = 1",
-                        ((self.key >> 32) & 0xFFFFFFFF, self.key & 0xFFFFFFFF),
-                    ).fetchone()
-                if row is not None and int(row[0]) == 1:
+                    mine = _HELD + " AND l.pid = pg_backend_pid()"
+                    row = conn.execute(mine, _lock_ids(keys)).fetchone()
+                if row is not None and int(row[0]) == len(keys):
+                    self._check_rules()
                     return
             except StoreError:
                 pass
-        # the session holding the lock is gone, and the lock with it: take it again
+        # the session holding the locks is gone, and the locks with it: take them again
+        self._drop_rules()
         if conn is not None:
             conn.close()
             self._conn = None
@@ -929,8 +1049,92 @@ class _AdvisoryLease:
             self._take()
         except StoreError as exc:
             raise StoreError(f"lost the writer lease: {exc}") from None
+        self._take_rules()
+
+    def _check_rules(self) -> None:
+        if self._rules is not None and not self._rules.still_runs():
+            self._drop_rules()
+        if self._rules is None:
+            self._take_rules()
+
+    def _drop_rules(self) -> None:
+        if self._rules is not None:
+            self._rules.close()
+            self._rules = None
+
+    @property
+    def runs_rules(self) -> bool:
+        return self._rules is not None
+
+    def append_rules(self, events: Sequence[NewEvent]) -> list[Event]:
+        rules = self._rules
+        if rules is None:
+            raise StoreError(f"{self.store.where}: another collector runs the rules")
+        stored = rules.append(events)
+        if stored:  # this process's readers hear of it as of any other append of its own
+            self.store._notify(stored[-1].seq)
+        return stored
 
     def release(self) -> None:
+        self._drop_rules()
         if self._conn is not None:
-            self._conn.close()  # the session ends: PostgreSQL releases the lock
+            self._conn.close()  # the session ends: PostgreSQL releases the locks
             self._conn = None
+
+
+class _RulesWriter(PostgresStore):
+    """The rules runner's own writer: its writing session holds the floor's rules lock, and
+    takes it again (or fails) whenever the session is new. An escalation is thus stored only
+    by the session holding the lock: a runner that lost it (its session was cut, another
+    collector took over) cannot store one more, and the new runner, which reads the floor
+    after taking the lock, has seen every one the old runner stored. Each escalation is
+    raised once, whoever runs the rules."""
+
+    def __init__(self, store: PostgresStore, holder: str, key: int) -> None:
+        super().__init__(store._url, schema=store.schema, io_timeout_s=store.io_timeout_s)
+        self._rules_key = key
+        self._holder = holder
+        self._fenced: Connection | None = None
+        for name in ("_acks", "_reader"):  # it only appends
+            conn: Connection | None = getattr(self, name)
+            if conn is not None:
+                conn.close()
+                setattr(self, name, None)
+        try:
+            with self._write_lock:
+                self._live("_writer")
+        except BaseException:
+            self.close()
+            raise
+
+    def _live(self, name: str) -> Connection:
+        conn = super()._live(name)
+        if name == "_writer" and conn is not self._fenced:
+            self._fence(conn)
+        return conn
+
+    def _fence(self, conn: Connection) -> None:
+        what = "cannot take the rules lease"
+        with self._errors(what), self._deadline(conn, what):
+            _hold_until_death(conn)
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self._rules_key,)).fetchone()
+            if row is None or not row[0]:
+                raise StoreBusy(
+                    f"{self.where}: another collector runs the rules ({_held_by(conn, 'rules')})"
+                )
+            _say_held(conn, "rules", self._holder)
+        self._fenced = conn
+
+    def still_runs(self) -> bool:
+        """Its session is alive and holds the rules lock."""
+        with self._write_lock:
+            conn = self._writer
+            if conn is None or conn is not self._fenced or conn.closed or conn.broken:
+                return False
+            try:
+                what = "cannot check the rules lease"
+                with self._errors(what), self._deadline(conn, what, 10.0):
+                    conn.execute("SELECT 1")
+            except StoreError:
+                return False
+            return True

@@ -15,10 +15,11 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from supervisor_tui.i18n import _
 from supervisor_tui.model import Event, NewEvent
 from supervisor_tui.store.base import (
     OUTBOX_CLAIM_S,
@@ -39,6 +40,7 @@ from supervisor_tui.store.base import (
     is_time,
     numbered,
     sql_type,
+    stored_columns,
 )
 
 _SCHEMA = """
@@ -143,7 +145,7 @@ class SQLiteStore(LocalFeed):
         self._query_timed_out = False
         if read_only:
             if not self.path.is_file():
-                raise StoreError(f"{self.path}: no such file")
+                raise StoreError(_("{path}: no such file").format(path=self.path))
             _refuse_shared(self.path)
             self._reader = self._connect(uri=_read_only_uri(self.path))
             try:
@@ -359,7 +361,9 @@ class SQLiteStore(LocalFeed):
                 raise
         self.check_file()
 
-    def writer_lease(self, holder: str) -> _FileLease:
+    def writer_lease(self, holder: str, sources: Collection[str] = ()) -> _FileLease:
+        """The whole file, whatever ``sources`` says: a SQLite floor is one machine's, and
+        its one collector reads every helpdesk of it."""
         return _FileLease(self, holder)
 
     # -- writing ---------------------------------------------------------------------------
@@ -393,18 +397,7 @@ class SQLiteStore(LocalFeed):
                         "INSERT INTO events "
                         "(source, key, kind, occurred_at, received_at, payload) "
                         "VALUES (?, ?, ?, ?, ?, ?)",
-                        [
-                            (
-                                e.source,
-                                e.key,
-                                e.payload.KIND,
-                                e.occurred_at,
-                                e.received_at,
-                                # the serializer itself: model_dump_json's wrapper costs as much
-                                e.payload.__pydantic_serializer__.to_json(e.payload).decode(),
-                            )
-                            for e in fresh
-                        ],
+                        [stored_columns(e) for e in fresh],
                     )
                     after = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
                     if after - before == len(fresh):
@@ -529,6 +522,16 @@ class SQLiteStore(LocalFeed):
     def _event(self, row: EventRow) -> Event:
         return event_from_row(row, str(self.path))
 
+    def read_rows_from(self, after_seq: int, limit: int = 10_000) -> list[EventRow]:
+        """``read_from``'s rows, not yet events (``event_of`` makes each): a reader that
+        folds one event at a time keeps a chunk of small rows, not a chunk of events."""
+        rows: list[EventRow] = self._read(_SELECT_EVENTS, (after_seq, limit))
+        self.check_file()
+        return rows
+
+    def event_of(self, row: EventRow) -> Event:
+        return self._event(row)
+
     def read_range(self, after_seq: int, upto_seq: int) -> list[Event]:
         """Events with after_seq < seq <= upto_seq, in order."""
         if upto_seq <= after_seq:
@@ -642,9 +645,15 @@ class SQLiteStore(LocalFeed):
             return int(row.fetchone()[0])
 
     def outbox_claim(
-        self, now: float, claimer: str, limit: int = 50, claim_s: float = OUTBOX_CLAIM_S
+        self,
+        now: float,
+        claimer: str,
+        limit: int = 50,
+        claim_s: float = OUTBOX_CLAIM_S,
+        sources: Collection[str] | None = None,
     ) -> list[OutboxItem]:
         conn = self._acks
+        only, named = _of_sources(sources)
         with self._write_lock:
             try:
                 # BEGIN IMMEDIATE: one claimer at a time, so two never take the same row
@@ -654,10 +663,10 @@ class SQLiteStore(LocalFeed):
                         "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id IN ("
                         "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? "
                         "AND (claimed_until IS NULL OR claimed_until < ? OR claimed_by = ?) "
-                        "ORDER BY id LIMIT ?) RETURNING "
+                        f"{only} ORDER BY id LIMIT ?) RETURNING "
                         "id, event_seq, source, action, body, attempts, next_attempt_at, "
                         "last_error",
-                        (claimer, now + claim_s, now, now, claimer, limit),
+                        (claimer, now + claim_s, now, now, claimer, *named, limit),
                     ).fetchall()
                     self._commit(conn)
                 except BaseException:
@@ -668,16 +677,18 @@ class SQLiteStore(LocalFeed):
         self.check_file()
         return sorted((OutboxItem(*row) for row in rows), key=lambda item: item.id)
 
-    def outbox_release_claims(self, keep: str) -> int:
+    def outbox_release_claims(self, keep: str, sources: Collection[str] | None = None) -> int:
         conn = self._acks
+        only, named = _of_sources(sources)
         with self._write_lock:
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     released = conn.execute(
                         "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL "
-                        "WHERE state = 'pending' AND claimed_by IS NOT NULL AND claimed_by != ?",
-                        (keep,),
+                        "WHERE state = 'pending' AND claimed_by IS NOT NULL AND claimed_by != ? "
+                        + only,
+                        (keep, *named),
                     ).rowcount
                     self._commit(conn)
                 except BaseException:
@@ -723,6 +734,14 @@ class SQLiteStore(LocalFeed):
             conn = getattr(self, name, None)
             if conn is not None:
                 conn.close()
+
+
+def _of_sources(sources: Collection[str] | None) -> tuple[str, list[str]]:
+    """The outbox rows of these sources only (None: all): a condition and its parameters."""
+    if sources is None:
+        return "", []
+    named = sorted(sources)
+    return f"AND source IN ({', '.join('?' * len(named)) or 'NULL'})", named
 
 
 def _read_only_uri(path: Path) -> str:
@@ -780,6 +799,15 @@ class _FileLease:
         st = os.fstat(fd)
         self._fd: int | None = fd
         self._ident = (st.st_dev, st.st_ino)
+        self.sources: frozenset[str] | None = None  # the whole file: every source
+
+    @property
+    def runs_rules(self) -> bool:
+        return self._fd is not None
+
+    def append_rules(self, events: Sequence[NewEvent]) -> list[Event]:
+        self.verify()
+        return self.store.append(events)
 
     def verify(self) -> None:
         if self._fd is None:

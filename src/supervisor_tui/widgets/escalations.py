@@ -17,6 +17,7 @@ from textual.strip import Strip
 from supervisor_tui import actions
 from supervisor_tui.core import fmt
 from supervisor_tui.core.projection import Escalation
+from supervisor_tui.core.rules import title_words
 from supervisor_tui.i18n import N_, _
 from supervisor_tui.model import EscalationStatus, Severity
 from supervisor_tui.widgets.lines import align_right, blank, text_strip
@@ -80,7 +81,8 @@ class EscalationFeed(ScrollView, can_focus=True):
             self.refresh()
 
     def title_of(self, esc: Escalation) -> str:
-        return self._titles.get(esc.escalation_id, esc.title)
+        """What the board calls the escalation, in its language, with today's figure."""
+        return title_words(self._titles.get(esc.escalation_id, esc.title))
 
     def set_queue_filter(self, queue_id: str | None) -> None:
         self._queue_filter = queue_id

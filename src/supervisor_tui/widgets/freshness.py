@@ -9,6 +9,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from supervisor_tui.core import fmt
+from supervisor_tui.core.feed import LINK_LIVE, hub_words
 from supervisor_tui.core.freshness import (
     TROUBLE_RANK,
     SourceCondition,
@@ -17,8 +18,9 @@ from supervisor_tui.core.freshness import (
     source_condition,
 )
 from supervisor_tui.core.projection import SourceView
-from supervisor_tui.i18n import N_, _
+from supervisor_tui.i18n import N_, _, ngettext
 from supervisor_tui.model import HealthState
+from supervisor_tui.model.reasons import source_reason
 from supervisor_tui.widgets.bar import Bar
 from supervisor_tui.widgets.lines import cut
 
@@ -154,7 +156,7 @@ def _source_text(source: SourceView, condition: SourceCondition, now: float, lev
         if level == 2 and troubled and source.reason:
             # the reason is what a source in trouble has to say, more than its age
             text.append(" · ")
-            text.append(Text(cut(source.reason, REASON_CELLS), style=style))
+            text.append(Text(cut(source_reason(source), REASON_CELLS), style=style))
         elif age_text:
             text.append(f" {age_text}", "dim")
         if level == 2 and source.limits:
@@ -175,7 +177,7 @@ def _source_text(source: SourceView, condition: SourceCondition, now: float, lev
             text.append(" · " + _("newest {age} ago").format(age=age_text), "dim")
     if source.state in (HealthState.DEGRADED, HealthState.DOWN) and source.reason:
         text.append(" · ")
-        text.append(Text(source.reason, style=style))
+        text.append(Text(source_reason(source), style=style))
     if source.limits:
         # capabilities this account lacks: their figures show as unknown on the board
         if brief:
@@ -183,7 +185,9 @@ def _source_text(source: SourceView, condition: SourceCondition, now: float, lev
             text.append(f" · ⚠ {said}", "yellow")
         else:
             names = ", ".join(
-                ("part of " if limit.partial else "no ") + limit.capability.label
+                (_("part of {capability}") if limit.partial else _("no {capability}")).format(
+                    capability=_(limit.capability.label)
+                )
                 for limit in source.limits
             )
             text.append(f" · ⚠ {names}", "yellow")
@@ -238,24 +242,27 @@ class FreshnessBar(Bar):
             text.append("   ")
         if link is not None:
             # a watching terminal: first, whether the hub itself is there
-            live = link == "hub: live"
+            live = link == LINK_LIVE
             text.append("⇄ " if live else "◐ ", "green" if live else "bold red")
-            text.append(link if live else link.upper(), "dim" if live else "bold red")
+            said = hub_words(_("live")) if live else link.upper()
+            text.append(said, "dim" if live else "bold red")
             text.append("   ")
         room = max(1, self.size.width - text.cell_len) if self.size.width else None
         pending = Text()
         if write_backs_pending:
             # Acks saved here but not yet confirmed by the helpdesk: kept and retried.
-            pending.append(
-                f"   ↗ {write_backs_pending} write-back"
-                f"{'s' if write_backs_pending > 1 else ''} to the helpdesk pending",
-                "bold yellow",
-            )
+            said = ngettext(
+                "{count} write-back to the helpdesk pending",
+                "{count} write-backs to the helpdesk pending",
+                write_backs_pending,
+            ).format(count=write_backs_pending)
+            pending.append(f"   ↗ {said}", "bold yellow")
             if room is not None and pending.cell_len > room // 3:
-                pending = Text(f"   ↗ {write_backs_pending} pending", style="bold yellow")
+                said = _("{count} pending").format(count=write_backs_pending)
+                pending = Text(f"   ↗ {said}", style="bold yellow")
         if room is not None:
             room = max(1, room - pending.cell_len)
-        cut_off = link is not None and link != "hub: live"
+        cut_off = link is not None and link != LINK_LIVE
         text.append_text(
             freshness_text(
                 sources, now, stale_after_s, room, paused=paused, replay=replay, cut_off=cut_off

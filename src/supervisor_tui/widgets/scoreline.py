@@ -9,12 +9,15 @@ from rich.text import Text
 from textual.widgets import Static
 
 from supervisor_tui.core import fmt
-from supervisor_tui.core.training import Decision
+from supervisor_tui.core.training import Decision, action_word
+from supervisor_tui.i18n import N_, _, ngettext
 
-START_HINT = (
+START_HINT = N_(
     "Training: press space to start · at each escalation: a ack, s snooze, r resolve, "
     "space let it go · q score card"
 )
+CHOICES = N_("a ack · s snooze · r resolve · space let it go")
+"""The keys at a decision point (the board's own keys: the words only are translated)."""
 
 
 class ScoreLine(Static):
@@ -34,14 +37,15 @@ class ScoreLine(Static):
         self.update(text)
 
     def show_hint(self) -> None:
-        self._say(Text(START_HINT, style="bold"))
+        self._say(Text(_(START_HINT), style="bold"))
 
     def _score_text(self, score: tuple[int, float | None]) -> Text:
         scored, total = score
         text = Text()
-        text.append("Score ", "dim")
+        text.append(_("Score") + " ", "dim")
         text.append("–" if total is None else f"{total:.0f}", "bold")
-        text.append(f" / 100 · {scored} decision{'s' if scored != 1 else ''}", "dim")
+        decisions = ngettext("{count} decision", "{count} decisions", scored)
+        text.append(" / 100 · " + decisions.format(count=scored), "dim")
         return text
 
     def show_running(self, score: tuple[int, float | None]) -> None:
@@ -49,22 +53,31 @@ class ScoreLine(Static):
         self._show(score)
 
     def show_decision(self, title: str, score: tuple[int, float | None]) -> None:
-        call = Text(" · your call: ", "dim")
+        call = Text(" · " + _("your call:") + " ", "dim")
         call.append(Text(title, style="bold"))  # the rules' title holds a helpdesk's text
-        call.append(" · a ack · s snooze · r resolve · space let it go", "dim")
+        call.append(" · " + _(CHOICES), "dim")
         self._call = call
         self._show(score)
 
     def show_scored(self, decision: Decision, score: tuple[int, float | None]) -> None:
-        last = Text(" · last: ", "dim")
-        last.append(f"{decision.score:.0f} pts", "bold")
-        last.append(f", you chose {decision.action}")
+        last = Text(" · " + _("last:") + " ", "dim")
+        last.append(_("{points} pts").format(points=f"{decision.score:.0f}"), "bold")
+        chose = action_word(decision.action)
         if decision.took_s is not None:
-            last.append(f" in {fmt.duration(decision.took_s)}")
+            last.append(
+                _(", you chose {action} in {duration}").format(
+                    action=chose, duration=fmt.duration(decision.took_s)
+                )
+            )
+        else:
+            last.append(_(", you chose {action}").format(action=chose))
         recorded = decision.recorded
-        last.append(f"; recorded supervisor: {recorded.action}", "dim")
+        said = _("recorded supervisor: {action}").format(action=action_word(recorded.action))
         if recorded.after_s is not None:
-            last.append(f" after {fmt.duration(recorded.after_s)}", "dim")
+            said = _("{recorded} after {duration}").format(
+                recorded=said, duration=fmt.duration(recorded.after_s)
+            )
+        last.append("; " + said, "dim")
         self._last, self._call = last, None
         self._show(score)
 

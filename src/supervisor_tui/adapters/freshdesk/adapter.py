@@ -38,7 +38,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from supervisor_tui.adapters.base import Clock, Need, Sink, SourceSetupError, WriteBackError
+from supervisor_tui.adapters.base import (
+    Clock,
+    Need,
+    Sink,
+    SourceSetupError,
+    WriteBackError,
+    needs_one_of,
+    source_named,
+)
 from supervisor_tui.adapters.freshdesk import parse
 from supervisor_tui.adapters.freshdesk.source import FreshdeskSource
 from supervisor_tui.adapters.http import (
@@ -61,6 +69,7 @@ from supervisor_tui.adapters.polling import (
     ts,
     write_back_of,
 )
+from supervisor_tui.i18n import N_
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
@@ -72,8 +81,10 @@ from supervisor_tui.model import (
     ContactOffered,
     NewEvent,
     QueueStats,
+    Reason,
     TicketDeleted,
     TicketUpserted,
+    reasons,
 )
 
 log = logging.getLogger(__name__)
@@ -141,74 +152,69 @@ class FreshdeskAdapter(PolledSource):
             Capability.TICKETS,
             "GET /api/v2/tickets (order_by=updated_at)",
             "any agent's API key (an agent with group or restricted scope sees a part)",
-            "nothing from this source",
-            "the API key of an agent with global ticket scope",
+            N_("nothing from this source"),
+            N_("the API key of an agent with global ticket scope"),
             optional=False,
         ),
         Need(
             Capability.DELETIONS,
             "GET /api/v2/tickets?filter=deleted",
             "an agent allowed to delete tickets (admin or supervisor)",
-            "a deleted ticket stays on the board as last seen",
-            "use the API key of an admin or a supervisor",
+            N_("a deleted ticket stays on the board as last seen"),
+            N_("use the API key of an admin or a supervisor"),
         ),
         Need(
             Capability.QUEUES,
             "GET /api/v2/groups, /api/v2/agents, /api/v2/ticket_fields",
             "any agent's API key",
-            "no queues or agents from this source",
-            "the API key of an agent",
+            N_("no queues or agents from this source"),
+            N_("the API key of an agent"),
         ),
         Need(
             Capability.PRESENCE,
             "GET /api/v2/agents (available, last_active_at)",
             "any agent's API key",
-            "agents show no status; staffing is unknown",
-            "the API key of an agent allowed to see the agent list",
+            N_("agents show no status; staffing is unknown"),
+            N_("the API key of an agent allowed to see the agent list"),
         ),
         Need(
             Capability.SATISFACTION,
             "GET /api/v2/surveys/satisfaction_ratings",
             "a plan with Surveys (Growth and up); an agent allowed to see them",
-            "CSAT is unknown",
-            "a plan with customer satisfaction surveys",
+            N_("CSAT is unknown"),
+            N_("a plan with customer satisfaction surveys"),
         ),
         Need(
             Capability.SLA_POLICIES,
             "GET /api/v2/sla_policies",
             "an admin's API key",
-            "the number of SLA policies is unknown (due times still come from the tickets)",
-            "use an admin's API key",
+            N_("the number of SLA policies is unknown (due times still come from the tickets)"),
+            N_("use an admin's API key"),
         ),
         Need(
             Capability.WRITE_BACK,
             "POST /api/v2/tickets/{id}/notes, PUT /api/v2/tickets/{id} (tags)",
             "an agent allowed to edit the ticket",
-            "acks stay on the floor and in the outbox until the helpdesk takes them",
-            "use the API key of an agent who may edit these tickets, or write_back = false",
+            N_("acks stay on the floor and in the outbox until the helpdesk takes them"),
+            N_("use the API key of an agent who may edit these tickets, or write_back = false"),
         ),
     )
 
-    def explain(self, capability: Capability, exc: Unavailable) -> tuple[str, str]:
+    def explain(self, capability: Capability, exc: Unavailable) -> tuple[str | Reason, str]:
         """Freshdesk says why in its 403: ``require_feature`` (the plan) or
         ``access_denied`` (the key's role)."""
-        reason, fix = super().explain(capability, exc)
+        said, fix = super().explain(capability, exc)
         text = str(exc)
+        need = self.need(capability)
+        without = {"without": need.without} if need else {}
         if "require_feature" in text:
-            need = self.need(capability)
             return (
-                f"{capability.label}: the plan does not include this feature"
-                + (f"; {need.without}" if need else ""),
-                need.fix if need else "upgrade the plan",
+                reasons.reason("capability_plan", capability=capability.value, **without),
+                need.fix if need else N_("upgrade the plan"),
             )
         if "access_denied" in text:
-            need = self.need(capability)
-            return (
-                f"{capability.label}: this API key's agent may not read it (access denied)"
-                + (f"; {need.without}" if need else ""),
-                fix,
-            )
-        return reason, fix
+            return reasons.reason("capability_denied", capability=capability.value, **without), fix
+        return said, fix
 
     def __init__(
         self,
@@ -294,16 +300,16 @@ class FreshdeskAdapter(PolledSource):
             f"https://{settings['domain']}.freshdesk.com" if settings.get("domain") else None
         )
         if not base_url:
-            raise SourceSetupError(f"source {name!r}: needs domain or base_url")
+            raise SourceSetupError(needs_one_of(name, "domain", "base_url"))
         key = read_secret(
             env=settings.get("api_key_env"),
             file=settings.get("api_key_file"),
-            what=f"source {name!r}",
+            what=source_named(name),
         )
         if not key:
-            raise SourceSetupError(f"source {name!r}: needs api_key_env or api_key_file")
+            raise SourceSetupError(needs_one_of(name, "api_key_env", "api_key_file"))
         secret = read_secret(
-            env=settings.get("webhook_secret_env"), what=f"source {name!r} webhook secret"
+            env=settings.get("webhook_secret_env"), what=source_named(name, "webhook")
         )
         known = {
             f: settings[f]
@@ -628,18 +634,18 @@ class FreshdeskAdapter(PolledSource):
         missed = sorted(
             str(g.get("name")) for g in groups if isinstance(g, dict) and g.get("id") not in mine
         )
+        reason: str | Reason
         if scope == 3:
-            reason = "tickets: the API key's agent sees only the tickets assigned to it"
+            reason = N_("tickets: the API key's agent sees only the tickets assigned to it")
         else:
-            reason = (
-                "tickets: the API key's agent sees only its groups' tickets (group scope); "
-                f"left out: {', '.join(missed) or 'none'}"
-            )
+            reason = reasons.reason("tickets_group_scope", groups=", ".join(missed) or "—")
         self.limit(
             Capability.TICKETS,
             reason,
-            "use the API key of an agent with global ticket scope (Admin › Agents › "
-            "Ticket scope: global access)",
+            N_(
+                "use the API key of an agent with global ticket scope (Admin › Agents › "
+                "Ticket scope: global access)"
+            ),
             partial=True,
         )
 

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from supervisor_tui.adapters.base import SourceSettings, need_address
+from supervisor_tui.i18n import _
 
 
 class FreshdeskSource(SourceSettings):
@@ -44,5 +45,7 @@ class FreshdeskSource(SourceSettings):
     def _needs(self) -> FreshdeskSource:
         need_address(self.base_url, self.domain, "domain")
         if not (self.api_key_env or self.api_key_file):
-            raise ValueError("needs api_key_env or api_key_file")
+            raise ValueError(
+                _("needs {first} or {second}").format(first="api_key_env", second="api_key_file")
+            )
         return self

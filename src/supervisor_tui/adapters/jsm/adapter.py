@@ -60,6 +60,8 @@ from supervisor_tui.adapters.base import (
     SyncReport,
     Wait,
     WriteBackError,
+    needs_one_of,
+    source_named,
 )
 from supervisor_tui.adapters.http import (
     ApiError,
@@ -85,6 +87,7 @@ from supervisor_tui.adapters.polling import (
     trim,
     write_back_of,
 )
+from supervisor_tui.i18n import N_
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
@@ -94,7 +97,9 @@ from supervisor_tui.model import (
     NewEvent,
     Priority,
     QueueStats,
+    Reason,
     TicketUpserted,
+    reasons,
 )
 
 log = logging.getLogger(__name__)
@@ -248,16 +253,20 @@ class JsmAdapter(PolledSource):
             f"https://{settings['site']}.atlassian.net" if settings.get("site") else None
         )
         if not base_url:
-            raise SourceSetupError(f"source {name!r}: needs site or base_url")
+            raise SourceSetupError(needs_one_of(name, "site", "base_url"))
         token = read_secret(
-            env=settings.get("token_env"), file=settings.get("token_file"), what=f"source {name!r}"
+            env=settings.get("token_env"), file=settings.get("token_file"), what=source_named(name)
         )
         refresh = oauth_refresh_of(name, settings, vendor="atlassian", base_url=base_url)
-        oauth = read_secret(env=settings.get("oauth_token_env"), what=f"source {name!r}")
+        oauth = read_secret(env=settings.get("oauth_token_env"), what=source_named(name))
         if not oauth and not refresh and not (token and settings.get("email")):
             raise SourceSetupError(
-                f"source {name!r}: needs email + token_env (or token_file), oauth_token_env "
-                "or oauth_refresh_token_file"
+                needs_one_of(
+                    name,
+                    "email + token_env/token_file",
+                    "oauth_token_env",
+                    "oauth_refresh_token_file",
+                )
             )
         known = {
             f: settings[f]
@@ -390,11 +399,11 @@ class JsmAdapter(PolledSource):
                 self.restore(Capability.TICKETS)
             return
         keys = sorted(self.customer_of)
-        desks = f"desk {keys[0]}" if len(keys) == 1 else f"desks {', '.join(keys)}"
+        code = "customer_desk" if len(keys) == 1 else "customer_desks"
         names = ", ".join(self.customer_of[k] for k in keys)
         self.limit(
             Capability.TICKETS,
-            f"{desks}: the token's user is a customer there, skipped",
+            reasons.reason(code, desks=", ".join(keys)),
             f"make the user an agent of {names}, or leave it out with service_desk_ids",
             partial=True,
         )
@@ -682,9 +691,8 @@ class JsmAdapter(PolledSource):
             return
         self.limit(
             Capability.SLA_CLOCKS,
-            f"SLA of {hidden} request{'s' if hidden != 1 else ''} not readable (403): "
-            "shown unknown",
-            "give the user the agent role on those requests' desk",
+            reasons.reason("sla_hidden" if hidden == 1 else "slas_hidden", count=hidden),
+            N_("give the user the agent role on those requests' desk"),
             partial=True,
         )
 
@@ -726,7 +734,12 @@ class JsmAdapter(PolledSource):
         return "; ".join(parts)
 
     async def report_health(
-        self, sink: Sink, state: HealthState, reason: str, *, retry_at: float | None = None
+        self,
+        sink: Sink,
+        state: HealthState,
+        reason: str | Reason,
+        *,
+        retry_at: float | None = None,
     ) -> None:
         """As every source does; while the budget holds a backlog back, "connected" says so
         (degraded, with what is still to read) instead of lagging silently."""

@@ -42,7 +42,15 @@ from typing import Any, Literal
 
 import httpx
 
-from supervisor_tui.adapters.base import Clock, Sink, SourceSetupError, SyncReport, Wait
+from supervisor_tui.adapters.base import (
+    Clock,
+    Sink,
+    SourceSetupError,
+    SyncReport,
+    Wait,
+    needs_one_of,
+    source_named,
+)
 from supervisor_tui.adapters.freshdesk.adapter import _next_url
 from supervisor_tui.adapters.http import (
     ApiError,
@@ -67,6 +75,7 @@ from supervisor_tui.adapters.polling import (
 )
 from supervisor_tui.adapters.servicenow import needs, parse
 from supervisor_tui.adapters.servicenow.source import ServiceNowSource
+from supervisor_tui.i18n import N_
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
@@ -74,7 +83,9 @@ from supervisor_tui.model import (
     HealthState,
     NewEvent,
     QueueStats,
+    Reason,
     TicketDeleted,
+    reasons,
 )
 
 log = logging.getLogger(__name__)
@@ -237,18 +248,22 @@ class ServiceNowAdapter(PolledSource):
             f"https://{settings['instance']}.service-now.com" if settings.get("instance") else None
         )
         if not base_url:
-            raise SourceSetupError(f"source {name!r}: needs instance or base_url")
-        token = read_secret(env=settings.get("oauth_token_env"), what=f"source {name!r}")
+            raise SourceSetupError(needs_one_of(name, "instance", "base_url"))
+        token = read_secret(env=settings.get("oauth_token_env"), what=source_named(name))
         password = read_secret(
             env=settings.get("password_env"),
             file=settings.get("password_file"),
-            what=f"source {name!r}",
+            what=source_named(name),
         )
         refresh = oauth_refresh_of(name, settings, vendor="servicenow", base_url=base_url)
         if not token and not refresh and not (settings.get("username") and password):
             raise SourceSetupError(
-                f"source {name!r}: needs username with password_env or password_file, "
-                "oauth_token_env or oauth_refresh_token_file"
+                needs_one_of(
+                    name,
+                    "username + password_env/password_file",
+                    "oauth_token_env",
+                    "oauth_refresh_token_file",
+                )
             )
         known = {
             f: settings[f]
@@ -499,8 +514,8 @@ class ServiceNowAdapter(PolledSource):
                 self.task("slas").enabled = False
                 self.limit(
                     Capability.SLA_CLOCKS,
-                    f"SLA clocks off: {_unreadable('task_sla', exc)}",
-                    "install SLA management, or grant the sla_manager or itil role",
+                    _unreadable("sn_sla_clocks_off", "task_sla", exc),
+                    N_("install SLA management, or grant the sla_manager or itil role"),
                 )
                 log.info("%s: SLA clocks cannot be read (%s)", self.name, exc)
                 return
@@ -598,9 +613,8 @@ class ServiceNowAdapter(PolledSource):
                 self.awa = False
                 self.limit(
                     Capability.PRESENCE,
-                    f"presence off: {_unreadable('awa_agent_presence', exc)}; agents show "
-                    "no status with their open work",
-                    "activate Advanced Work Assignment, or grant the awa_agent role's read",
+                    _unreadable("sn_presence_off", "awa_agent_presence", exc),
+                    N_("activate Advanced Work Assignment, or grant the awa_agent role's read"),
                 )
                 log.info("%s: %s (%s)", self.name, NO_AWA, exc)
                 await sink.emit(self._work_states(self.clock()), self.cursor_text())
@@ -624,9 +638,11 @@ class ServiceNowAdapter(PolledSource):
         if self._unseen and not seen:
             self.limit(
                 Capability.PRESENCE,
-                "presence: awa_agent_presence shows no agent (an ACL may hide it); agents "
-                "show no status with their open work",
-                "grant read on awa_agent_presence (the awa_agent or awa_manager role)",
+                N_(
+                    "presence: awa_agent_presence shows no agent (an ACL may hide it); agents "
+                    "show no status with their open work"
+                ),
+                N_("grant read on awa_agent_presence (the awa_agent or awa_manager role)"),
             )
         else:
             self.restore(Capability.PRESENCE)
@@ -649,9 +665,8 @@ class ServiceNowAdapter(PolledSource):
             definitions = []
             self.limit(
                 Capability.SLA_POLICIES,
-                f"SLA definitions off: {_unreadable('contract_sla', exc)}; targets come from "
-                "each task SLA (breach time - start)",
-                "grant read on contract_sla",
+                _unreadable("sn_sla_definitions_off", "contract_sla", exc),
+                N_("grant read on contract_sla"),
             )
         self.ctx.slas = parse.sla_definitions(definitions)
         queues = parse.group_payloads(groups, self.ctx, self.settings.group_channels)
@@ -685,8 +700,8 @@ class ServiceNowAdapter(PolledSource):
             self.task("deleted").enabled = False
             self.limit(
                 Capability.DELETIONS,
-                f"deletions off: {_unreadable('sys_audit_delete', exc)}",
-                "grant read on sys_audit_delete (an admin table)",
+                _unreadable("sn_deletions_off", "sys_audit_delete", exc),
+                N_("grant read on sys_audit_delete (an admin table)"),
             )
             log.info("%s: deletions cannot be seen (%s)", self.name, exc)
             return
@@ -731,7 +746,12 @@ class ServiceNowAdapter(PolledSource):
         return f"{' and '.join(waiting)} still being read" if waiting else ""
 
     async def report_health(
-        self, sink: Sink, state: HealthState, reason: str, *, retry_at: float | None = None
+        self,
+        sink: Sink,
+        state: HealthState,
+        reason: str | Reason,
+        *,
+        retry_at: float | None = None,
     ) -> None:
         """As every source does; while a change stream is read in parts (the budget), it is
         said (degraded, with what is still to read) instead of lagging silently."""
@@ -805,13 +825,15 @@ def _no_such_table(exc: Exception) -> bool:
     return isinstance(exc, ApiError) and exc.status == 400 and "Invalid table" in str(exc)
 
 
-def _unreadable(table: str, exc: ApiError) -> str:
-    """Why a table cannot be read, in a few words."""
+def _unreadable(code: str, table: str, exc: ApiError) -> Reason:
+    """A figure off because a table cannot be read, and why in a few words."""
     if isinstance(exc, NotFound):
-        return f"{table} not found (404)"
-    if _forbidden(exc):
-        return f"{table} not readable with these credentials (403, an ACL)"
-    return f"Invalid table {table} (its plugin is not installed)"
+        why = "not_found"
+    elif _forbidden(exc):
+        why = "forbidden"
+    else:
+        why = "invalid"
+    return reasons.reason(code, table=table, unreadable=why)
 
 
 def _forbidden(exc: Exception) -> bool:

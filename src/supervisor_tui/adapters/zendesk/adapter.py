@@ -41,6 +41,8 @@ from supervisor_tui.adapters.base import (
     Sink,
     SourceSetupError,
     WriteBackError,
+    needs_one_of,
+    source_named,
 )
 from supervisor_tui.adapters.deliveries import SeenDeliveries
 from supervisor_tui.adapters.http import (
@@ -68,6 +70,7 @@ from supervisor_tui.adapters.polling import (
 )
 from supervisor_tui.adapters.zendesk import parse
 from supervisor_tui.adapters.zendesk.source import ZendeskSource
+from supervisor_tui.i18n import N_
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
@@ -77,9 +80,11 @@ from supervisor_tui.model import (
     NewEvent,
     Payload,
     QueueStats,
+    Reason,
     TicketDeleted,
     TicketUpserted,
     ViewCount,
+    reasons,
 )
 
 log = logging.getLogger(__name__)
@@ -147,86 +152,86 @@ class ZendeskAdapter(PolledSource):
             "GET /api/v2/incremental/tickets/cursor.json (admins); else "
             "GET /api/v2/search/export.json (agents)",
             "any agent (an admin's token reads the incremental export)",
-            "nothing from this source",
-            "a token whose user is an agent or an admin",
+            N_("nothing from this source"),
+            N_("a token whose user is an agent or an admin"),
             optional=False,
         ),
         Need(
             Capability.DELETIONS,
             "GET /api/v2/incremental/tickets/cursor.json",
             "an admin's token",
-            "a deleted ticket stays on the board as last seen",
-            "use an admin's API token",
+            N_("a deleted ticket stays on the board as last seen"),
+            N_("use an admin's API token"),
         ),
         Need(
             Capability.QUEUES,
             "GET /api/v2/groups.json, group_memberships.json, users.json",
             "any agent",
-            "no queues or agents from this source",
-            "a token whose user is an agent or an admin",
+            N_("no queues or agents from this source"),
+            N_("a token whose user is an agent or an admin"),
         ),
         Need(
             Capability.PRESENCE,
             "GET /api/v2/agent_availabilities (omnichannel routing); else Talk's agents_activity",
             "omnichannel routing or Talk; an admin or a role with reporting rights",
-            "agents show no status; staffing is unknown",
-            "turn on omnichannel routing, or use an admin's token",
+            N_("agents show no status; staffing is unknown"),
+            N_("turn on omnichannel routing, or use an admin's token"),
         ),
         Need(
             Capability.QUEUE_STATS,
             "GET /api/v2/channels/voice/stats/current_queue_activity.json",
             "Talk; an admin or a role with reporting rights",
-            "voice queues show no waiting count or longest wait",
-            "use an admin's token",
+            N_("voice queues show no waiting count or longest wait"),
+            N_("use an admin's token"),
         ),
         Need(
             Capability.CALLS,
             "GET /api/v2/channels/voice/stats/incremental/calls.json (and legs)",
             "Talk; an admin",
-            "voice service level, ASA, abandons and handle time are unknown",
-            "use an admin's token",
+            N_("voice service level, ASA, abandons and handle time are unknown"),
+            N_("use an admin's token"),
         ),
         Need(
             Capability.CHATS,
             "tickets (messaging) and GET /api/v2/incremental/ticket_metric_events.json",
             "an admin's token (the first reply of each chat is a metric event)",
-            "chat service level, ASA, abandons and handle time are unknown",
-            "use an admin's API token",
+            N_("chat service level, ASA, abandons and handle time are unknown"),
+            N_("use an admin's API token"),
         ),
         Need(
             Capability.REPLIES,
             "GET /api/v2/incremental/tickets/cursor.json?include=metric_sets",
             "an admin's token (the incremental export)",
-            "FCR is unknown (—)",
-            "use an admin's API token",
+            N_("FCR is unknown (—)"),
+            N_("use an admin's API token"),
         ),
         Need(
             Capability.SLA_CLOCKS,
             "GET /api/v2/incremental/ticket_metric_events.json",
             "an admin's token; SLA policies on the plan",
-            "SLA at risk and breached are unknown",
-            "use an admin's API token",
+            N_("SLA at risk and breached are unknown"),
+            N_("use an admin's API token"),
         ),
         Need(
             Capability.SLA_POLICIES,
             "GET /api/v2/slas/policies.json",
             "an admin's token; a plan with SLA policies (Professional and up)",
-            "the number of SLA policies is unknown (clocks still come from the tickets)",
-            "use an admin's token on a plan with SLA policies",
+            N_("the number of SLA policies is unknown (clocks still come from the tickets)"),
+            N_("use an admin's token on a plan with SLA policies"),
         ),
         Need(
             Capability.VIEWS,
             "GET /api/v2/views/{id}/count.json",
             "a view the token's user may see",
-            "the view's count is not shown",
-            "share the view with the token's user, or remove it from views",
+            N_("the view's count is not shown"),
+            N_("share the view with the token's user, or remove it from views"),
         ),
         Need(
             Capability.WRITE_BACK,
             "PUT /api/v2/tickets/{id}.json (private comment), PUT tickets/{id}/tags.json",
             "an agent or admin (a light agent may not tag)",
-            "acks stay on the floor and in the outbox until the helpdesk takes them",
-            "give the token's user full agent rights, or set write_back = false",
+            N_("acks stay on the floor and in the outbox until the helpdesk takes them"),
+            N_("give the token's user full agent rights, or set write_back = false"),
         ),
     )
 
@@ -336,19 +341,23 @@ class ZendeskAdapter(PolledSource):
             f"https://{settings['subdomain']}.zendesk.com" if settings.get("subdomain") else None
         )
         if not base_url:
-            raise SourceSetupError(f"source {name!r}: needs subdomain or base_url")
+            raise SourceSetupError(needs_one_of(name, "subdomain", "base_url"))
         token = read_secret(
-            env=settings.get("token_env"), file=settings.get("token_file"), what=f"source {name!r}"
+            env=settings.get("token_env"), file=settings.get("token_file"), what=source_named(name)
         )
         refresh = oauth_refresh_of(name, settings, vendor="zendesk", base_url=base_url)
-        oauth = read_secret(env=settings.get("oauth_token_env"), what=f"source {name!r}")
+        oauth = read_secret(env=settings.get("oauth_token_env"), what=source_named(name))
         if not oauth and not refresh and not (token and settings.get("email")):
             raise SourceSetupError(
-                f"source {name!r}: needs email + token_env (or token_file), oauth_token_env "
-                "or oauth_refresh_token_file"
+                needs_one_of(
+                    name,
+                    "email + token_env/token_file",
+                    "oauth_token_env",
+                    "oauth_refresh_token_file",
+                )
             )
         secret = read_secret(
-            env=settings.get("webhook_secret_env"), what=f"source {name!r} webhook secret"
+            env=settings.get("webhook_secret_env"), what=source_named(name, "webhook")
         )
         known = {
             f: settings[f]
@@ -534,11 +543,10 @@ class ZendeskAdapter(PolledSource):
             await sink.emit(events, self.cursor_text())
         self._presence_limit()
 
-    def _no_talk(self, what: str) -> tuple[str, str]:
+    def _no_talk(self, what: str) -> tuple[Reason, str]:
         return (
-            f"{what}: the account's Talk {self.absent.why('talk')}, yet groups are voice "
-            "queues; their waiting calls, service level and handle time are unknown",
-            "add Zendesk Talk, or say in group_channels which groups are not voice",
+            reasons.reason("no_talk", what=what, why=self.absent.why("talk")),
+            N_("add Zendesk Talk, or say in group_channels which groups are not voice"),
         )
 
     def _presence_limit(self) -> None:
@@ -549,11 +557,15 @@ class ZendeskAdapter(PolledSource):
             return
         self.limit(
             Capability.PRESENCE,
-            "agent presence: omnichannel availability "
-            f"{self.absent.why('omnichannel')} and Talk's agent activity "
-            f"{self.absent.why('talk stats')}; agents show no status, staffing is unknown",
-            "turn on omnichannel routing, or use a token whose role may read agent "
-            "availability (an admin, or a custom role with reporting rights)",
+            reasons.reason(
+                "no_presence",
+                why=self.absent.why("omnichannel"),
+                why_talk=self.absent.why("talk stats"),
+            ),
+            N_(
+                "turn on omnichannel routing, or use a token whose role may read agent "
+                "availability (an admin, or a custom role with reporting rights)"
+            ),
         )
 
     async def _jsonapi_pages(self, path: str) -> list[Any]:
@@ -597,16 +609,17 @@ class ZendeskAdapter(PolledSource):
         """Waiting calls per voice group. Talk filters its live figures by phone number
         only, so each group's figures are the sum over the lines that route to it."""
         if not self.absent.has("talk") and self._voice_groups:
-            raise Limited(Capability.QUEUE_STATS, *self._no_talk("waiting calls"))
+            raise Limited(Capability.QUEUE_STATS, *self._no_talk(N_("waiting calls")))
         if not self.absent.has("talk") or not self._lines:
             return
         if not self.absent.has("talk stats"):
             raise Limited(
                 Capability.QUEUE_STATS,
-                f"waiting calls: Talk's live queue figures {self.absent.why('talk stats')}; "
-                "voice queues show no waiting count",
-                "use a token whose role may read Talk's statistics (an admin, or a custom "
-                "role with reporting rights)",
+                reasons.reason("no_talk_queue_figures", why=self.absent.why("talk stats")),
+                N_(
+                    "use a token whose role may read Talk's statistics (an admin, or a custom "
+                    "role with reporting rights)"
+                ),
             )
         now = self.clock()
         by_group: dict[int, list[int]] = {}
@@ -655,18 +668,22 @@ class ZendeskAdapter(PolledSource):
             try:
                 body = await self.api.get("/api/v2/incremental/tickets/cursor.json", params)
             except Forbidden:
-                self.absent.lacks("ticket export", "is for admins (403)")
+                self.absent.lacks("ticket export", N_("is for admins (403)"))
                 self.limit(
                     Capability.REPLIES,
-                    "replies per ticket (FCR): only the admin's incremental export carries "
-                    "them; this token reads tickets by search",
-                    "use an admin's API token",
+                    N_(
+                        "replies per ticket (FCR): only the admin's incremental export carries "
+                        "them; this token reads tickets by search"
+                    ),
+                    N_("use an admin's API token"),
                 )
                 self.limit(
                     Capability.DELETIONS,
-                    "deleted tickets: the incremental export is for admins; this token reads "
-                    "tickets by search, which does not show deletions",
-                    "use an admin's API token",
+                    N_(
+                        "deleted tickets: the incremental export is for admins; this token reads "
+                        "tickets by search, which does not show deletions"
+                    ),
+                    N_("use an admin's API token"),
                 )
                 await self._poll_tickets_by_search(sink)
                 return
@@ -784,16 +801,23 @@ class ZendeskAdapter(PolledSource):
         return events
 
     def limit(
-        self, capability: Capability, reason: str, fix: str = "", *, partial: bool = False
+        self,
+        capability: Capability,
+        reason: str | Reason,
+        fix: str = "",
+        *,
+        partial: bool = False,
     ) -> None:
         super().limit(capability, reason, fix, partial=partial)
         if capability is Capability.SLA_CLOCKS:
             # a chat's answer is its first reply, which only the metric events tell
             super().limit(
                 Capability.CHATS,
-                "chats: their first replies come from the ticket metric events, which this "
-                "token may not read; chat service level, ASA, abandons and handle time are "
-                "unknown (chats waiting are still counted)",
+                N_(
+                    "chats: their first replies come from the ticket metric events, which this "
+                    "token may not read; chat service level, ASA, abandons and handle time are "
+                    "unknown (chats waiting are still counted)"
+                ),
                 fix,
             )
 
@@ -971,15 +995,14 @@ class ZendeskAdapter(PolledSource):
         for each agent who took it). Where the account has no legs export, the call's own
         times end it."""
         if not self.absent.has("talk") and self._voice_groups:
-            raise Limited(Capability.CALLS, *self._no_talk("calls"))
+            raise Limited(Capability.CALLS, *self._no_talk(N_("calls")))
         if not self.absent.has("talk") or not self._voice_groups:
             return
         if not self.absent.has("talk stats"):
             raise Limited(
                 Capability.CALLS,
-                f"calls: Talk's call export {self.absent.why('talk stats')}; voice service "
-                "level, ASA, abandons and handle time are unknown",
-                "use a token whose role may read Talk's statistics (an admin)",
+                reasons.reason("no_talk_calls", why=self.absent.why("talk stats")),
+                N_("use a token whose role may read Talk's statistics (an admin)"),
             )
 
         def on_call(call: Mapping[str, Any]) -> list[NewEvent]:
@@ -1187,7 +1210,12 @@ def _when(p: Payload) -> float:
 
 
 def _status_of(exc: Unavailable) -> str:
-    return "is not allowed (403)" if isinstance(exc, Forbidden) else f"is not there ({exc.status})"
+    """Why an add-on is not there, in words the board translates (``model.reasons``)."""
+    if isinstance(exc, Forbidden):
+        return N_("is not allowed (403)")
+    return {404: N_("is not there (404)"), 410: N_("is not there (410)")}.get(
+        exc.status or 0, f"is not there ({exc.status})"
+    )
 
 
 def _digest(p: Payload) -> str:
