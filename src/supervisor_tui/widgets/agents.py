@@ -9,6 +9,8 @@ so the once-a-second clock repaints only the visible lines.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
@@ -58,12 +60,18 @@ class AgentBoard(ScrollView, can_focus=True):
         """Away longer than this shows the time in state in red."""
         self._agents: dict[str, AgentView] = {}
         self._order: list[str] = []
-        self._index: dict[str, int] = {}
+        self._keys: list[tuple[int, int, float, str, str]] = []
+        """Each agent's place on the board, in the order shown (``board_order``)."""
+        self._counts: dict[AgentState, int] | None = None
+        self._moving: set[str] = set()
+        """Agents whose place changed since the last tick: they move at the next."""
         self._queue_filter: str | None = None
         self._now = 0.0
         self._cache: dict[int, tuple[tuple[object, ...], Strip]] = {}
-        self._placed: dict[str, tuple[AgentState, float]] = {}
-        """Each agent's state and since when, as last sorted: a change moves the agent."""
+        self._placed: dict[str, tuple[int, int, float, str, str]] = {}
+        """Each agent's place as last sorted: a change of state moves the agent."""
+        self._cells: dict[str, tuple[tuple[object, ...], int, list[Segment]]] = {}
+        """Each agent's cell as last drawn, by what it showed and its width."""
         self._styles: dict[str, Style] = {}
         self._plans: dict[str, AgentPlan] = {}
         self._name_cells = NAME_CELLS
@@ -77,18 +85,19 @@ class AgentBoard(ScrollView, can_focus=True):
         self._now = now
         self._reorder()
 
+    def _chosen(self, agent: AgentView) -> bool:
+        return self._queue_filter is None or self._queue_filter in agent.queue_ids
+
     def _reorder(self) -> None:
-        chosen = [
-            a
-            for a in self._agents.values()
-            if self._queue_filter is None or self._queue_filter in a.queue_ids
-        ]
-        chosen.sort(key=board_order)
-        self._order = [a.agent_id for a in chosen]
+        chosen = [a for a in self._agents.values() if self._chosen(a)]
+        placed = sorted((board_order(a), a.agent_id) for a in chosen)
+        self._keys = [key for key, _ in placed]
+        self._order = [agent_id for _, agent_id in placed]
+        self._placed = dict(zip(self._order, self._keys, strict=True))
         widest = max((cell_len(a.name) for a in chosen), default=0)
         self._name_cells = min(max(widest, NAME_CELLS), WIDE_NAME_CELLS)
-        self._placed = {a.agent_id: (a.state, a.since) for a in chosen}
-        self._index = {agent_id: i for i, agent_id in enumerate(self._order)}
+        self._moving.clear()
+        self._counts = None
         self._cache.clear()
         self._resize_virtual()
         self.refresh()
@@ -98,25 +107,49 @@ class AgentBoard(ScrollView, can_focus=True):
         self._reorder()
 
     def agents_changed(self, agent_ids: set[str]) -> None:
-        """Repaint only the lines that hold these agents, or re-sort when one changed state."""
-        for agent_id in agent_ids:
-            agent = self._agents.get(agent_id)
-            if agent is not None and self._placed.get(agent_id, (agent.state, agent.since)) != (
-                agent.state,
-                agent.since,
-            ):
-                self._reorder()
-                return
+        """Repaint only the lines that hold these agents. An agent whose state changed shows
+        it at once where it is, and moves to its new place at the next clock tick (with every
+        other move of that second): a busy floor moves agents many times a second, and each
+        move shifts every line between the old place and the new."""
         columns = self.columns
         scroll_y = int(self.scroll_offset.y)
         for agent_id in agent_ids:
-            index = self._index.get(agent_id)
-            if index is None:
+            agent = self._agents.get(agent_id)
+            was = self._placed.get(agent_id)
+            key = board_order(agent) if agent is not None and self._chosen(agent) else None
+            if key != was:
+                self._moving.add(agent_id)
+                self._counts = None
+            if was is not None and agent is not None:
+                y = bisect_left(self._keys, was) // columns - scroll_y
+                if 0 <= y < self.size.height:
+                    self.refresh(Region(0, y, self.line_width, 1))
+
+    def _move(self) -> None:
+        """The agents whose state changed since the last tick, each to its new place (a
+        bisect in the sorted board, not a sort of every agent)."""
+        moving, self._moving = self._moving, set()
+        for agent_id in moving:
+            agent = self._agents.get(agent_id)
+            was = self._placed.get(agent_id)
+            key = board_order(agent) if agent is not None and self._chosen(agent) else None
+            if key == was:
                 continue
-            line = index // columns
-            y = line - scroll_y
-            if 0 <= y < self.size.height:
-                self.refresh(Region(0, y, self.line_width, 1))
+            if was is not None:
+                at = bisect_left(self._keys, was)
+                del self._keys[at], self._order[at], self._placed[agent_id]
+            if key is not None and agent is not None:
+                at = bisect_left(self._keys, key)
+                self._keys.insert(at, key)
+                self._order.insert(at, agent_id)
+                self._placed[agent_id] = key
+                wider = min(max(self._name_cells, cell_len(agent.name)), WIDE_NAME_CELLS)
+                if wider != self._name_cells:  # a longer name came: every cell is laid out anew
+                    self._name_cells = wider
+                    self._cache.clear()
+                    self._cells.clear()
+        self._counts = None
+        self._resize_virtual()
 
     def set_plans(self, plans: dict[str, AgentPlan]) -> None:
         """Each scheduled agent's planned activity now, and whether out of adherence."""
@@ -125,14 +158,25 @@ class AgentBoard(ScrollView, can_focus=True):
             self.refresh()
 
     def tick(self, now: float) -> None:
-        """The clock moved: time-in-state changes on every visible line."""
+        """The clock moved: the times in state change on the visible lines, and the agents
+        whose state changed move to their places."""
         self._now = now
-        self.refresh()
+        if self._moving:
+            self._move()
+            self.refresh()
+            return
+        # only the lines whose text the clock moved: the compositor redraws nothing else
+        scroll_y = int(self.scroll_offset.y)
+        for y in range(self.size.height):
+            ids, key = self._line_key(y + scroll_y)
+            cached = self._cache.get(y + scroll_y)
+            if ids and (cached is None or cached[0] != key):
+                self.refresh(Region(0, y, self.line_width, 1))
 
     @property
     def agent_count(self) -> int:
         """Agents on the board (after the queue filter)."""
-        return len(self._order)
+        return sum(self.summary().values())
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -152,35 +196,59 @@ class AgentBoard(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self._cache.clear()
+        self._cells.clear()
         self._styles.clear()
 
         self._resize_virtual()
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cache.clear()
+        self._cells.clear()
+        self._styles.clear()
+
     def summary(self) -> dict[AgentState, int]:
-        counts = dict.fromkeys(AgentState, 0)
-        for agent_id in self._order:
-            counts[self._agents[agent_id].state] += 1
-        return counts
+        """Agents on the board in each state (kept until one moves: the top bar asks often)."""
+        if self._counts is None:
+            counts = dict.fromkeys(AgentState, 0)
+            for agent in self._agents.values():
+                if self._chosen(agent):
+                    counts[agent.state] += 1
+            self._counts = counts
+        return dict(self._counts)
 
     # -- rendering --------------------------------------------------------------------------
+
+    def _line_key(self, line: int) -> tuple[list[str], tuple[object, ...]]:
+        """The agents on a board line, and what the line shows of them."""
+        columns = self.columns
+        start = line * columns
+        ids = [i for i in self._order[start : start + columns] if i in self._agents]
+        views = tuple(self._cell_key(self._agents[i]) for i in ids)
+        return ids, (self.line_width, views)
 
     def render_line(self, y: int) -> Strip:
         width = self.line_width
         line = y + int(self.scroll_offset.y)
-        columns = self.columns
-        start = line * columns
-        ids = self._order[start : start + columns]
+        ids, key = self._line_key(line)
         if not ids:
             return blank(width, self._style("none"))
-        cell = width // columns
-        views = tuple(self._cell_key(self._agents[i]) for i in ids)
-        key = (width, views)
+        cell = width // self.columns
+        views = key[1]
+        assert isinstance(views, tuple)
         cached = self._cache.get(line)
         if cached is not None and cached[0] == key:
             return cached[1]
         segments: list[Segment] = []
-        for agent_id in ids:
-            segments.extend(self._cell(self._agents[agent_id], cell))
+        for agent_id, view in zip(ids, views, strict=True):
+            drawn = self._cells.get(agent_id)
+            if drawn is None or drawn[0] != view or drawn[1] != cell:
+                drawn = self._cells[agent_id] = (
+                    view,
+                    cell,
+                    self._cell(self._agents[agent_id], cell),
+                )
+            segments.extend(drawn[2])
         strip = Strip(segments).adjust_cell_length(width, self._style("none"))
         self._cache[line] = (key, strip)
         return strip
@@ -202,7 +270,13 @@ class AgentBoard(ScrollView, can_focus=True):
         return max(NAME_CELLS, min(self._name_cells, room)), SHORT_PLAN_CELLS
 
     def _cell_key(self, agent: AgentView) -> tuple[object, ...]:
-        in_state = int(self._now - agent.since) if _timed(agent) else -1
+        """What an agent's cell shows: the time in state as written ("3h41m" changes once a
+        minute), so a tick repaints only the cells whose text moved."""
+        shown, long_away = "", False
+        if _timed(agent):
+            in_state = self._now - agent.since
+            shown = fmt.duration(in_state)
+            long_away = agent.state is AgentState.AWAY and in_state > self.long_break_s
         return (
             agent.agent_id,
             agent.name,
@@ -210,7 +284,8 @@ class AgentBoard(ScrollView, can_focus=True):
             agent.reason,
             agent.work,
             agent.handled_today,
-            in_state,
+            shown,
+            long_away,
             self._plans.get(agent.agent_id),
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 from rich.cells import cell_len, set_cell_size
@@ -24,6 +25,41 @@ def text_strip(console: Console, text: Text, width: int, style: Style | None = N
     if style is not None:
         strip = strip.apply_style(style)
     return strip
+
+
+def spans_strip(
+    text: Text, width: int, style: Callable[[str], Style], y: int | None = None
+) -> Strip | None:
+    """One line of text as a Strip of at most ``width`` cells, its runs styled by ``style`` (a
+    widget's cache of parsed styles on its background): a few segments instead of a render
+    through the console, for a line drawn often. None when the text's spans overlap. ``y``:
+    the line's place in the widget, marked on each run as Textual marks the text it draws
+    (for selecting text; a run then never merges with its neighbour)."""
+    plain, spans = text.plain, sorted(text.spans, key=lambda span: span.start)
+    runs: list[tuple[str, str]] = []
+    at = 0
+    for span in spans:
+        if span.start < at:
+            return None
+        if span.start > at:
+            runs.append((plain[at : span.start], str(text.style)))
+        if span.end > span.start:
+            runs.append((plain[span.start : span.end], str(span.style)))
+        at = max(at, span.end)
+    if at < len(plain):
+        runs.append((plain[at:], str(text.style)))
+    segments: list[Segment] = []
+    cells = 0
+    for words, name in runs:
+        run_style = style(name)
+        if y is not None:
+            run_style += Style.from_meta({"offset": (cells, y)})
+        segments.append(Segment(words, run_style))
+        cells += cell_len(words)
+    if cells > width:
+        return Strip(segments).crop(0, width)
+    # not padded: the widget pads the line to its width with its background, as it pads text
+    return Strip(segments, cells)
 
 
 @lru_cache(maxsize=256)
