@@ -38,6 +38,8 @@ from supervisor_tui.model import (
     ContactAnswered,
     ContactEnded,
     ContactOffered,
+    ForecastImported,
+    ForecastInterval,
     HealthState,
     NewEvent,
     Payload,
@@ -873,6 +875,7 @@ class SimulatorAdapter:
 
 WEEK_S = 7 * 86_400
 HISTORY_SOURCE = "history"
+FORECAST_SOURCE = "forecast"
 SCHEDULE_SOURCE = "schedule"
 
 
@@ -978,6 +981,69 @@ def history_events(
         )
         for k, (at, payload) in enumerate(out)
     ]
+
+
+def history_size(options: SimOptions, epoch: float, weeks: int) -> int:
+    """About how many events ``history_events`` would write (three a contact), from the
+    simulation's rates without drawing a contact: a floor of 10,000 agents makes about 2.3
+    million a week, more than a demo should write (and a board fold) before it opens."""
+    floor = FloorSimulation(replace(options, speed=None), epoch)
+    open_day_s = sum(HOURLY_LOAD) * 3600  # the day's load integrated over its open hours
+    per_day = sum(
+        floor.rates[queue.queue_id] * open_day_s
+        for queue in floor.queues
+        if queue.channel.is_realtime and floor.rates[queue.queue_id] > 0
+    )
+    return int(3 * weeks * per_day)
+
+
+FORECAST_ROWS_PER_EVENT = 500
+
+
+def forecast_events(
+    options: SimOptions,
+    epoch: float,
+    starts: list[float],
+    interval_s: float,
+    *,
+    queue_id: Callable[[str], str] = _same,
+    at: float,
+) -> list[NewEvent]:
+    """Today's forecast as a workforce tool would give it (``forecast.imported``): each
+    voice and chat queue's expected contacts in each interval from ``starts`` (the floor's
+    half hours, which the caller knows), from the simulation's own rates and hourly load,
+    with its AHT. What a large floor's wall shows against actual instead of weeks of raw
+    history (``history_size``)."""
+    floor = FloorSimulation(replace(options, speed=None), epoch)
+    minutes = max(1, int(interval_s // 60))
+    rows: list[ForecastInterval] = []
+    for queue in floor.queues:
+        rate = floor.rates[queue.queue_id]
+        if not queue.channel.is_realtime or rate <= 0:
+            continue
+        qid = queue_id(queue.queue_id)
+        for start in starts:
+            load = sum(floor.load(start - epoch + (m + 0.5) * 60) for m in range(minutes))
+            offered = round(rate * load * 60, 2)
+            if offered > 0:
+                rows.append(
+                    ForecastInterval.model_construct(
+                        queue_id=qid, start=start, offered=offered, aht_s=float(queue.aht_s)
+                    )
+                )
+    events = []
+    for k in range(0, len(rows), FORECAST_ROWS_PER_EVENT):
+        chunk = tuple(rows[k : k + FORECAST_ROWS_PER_EVENT])
+        events.append(
+            NewEvent.model_construct(
+                source=FORECAST_SOURCE,
+                key=f"forecast-{options.seed}-{epoch!r}-{k}",
+                occurred_at=at,
+                received_at=at,
+                payload=_construct(ForecastImported, intervals=chunk, file="", at=at),
+            )
+        )
+    return events
 
 
 def _construct(kind: type[Payload], **fields: Any) -> Payload:
