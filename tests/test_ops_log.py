@@ -221,6 +221,10 @@ async def test_the_log_of_a_faulty_night_says_what_happened(
     has("INFO", "write-back #1 (ack", f"ticket {esc.ticket_id}", "by Sam Lead", "attempt 1")
     has("WARNING", "write-back #1", "failed:", "kept, retry at")
 
+    # when the collector started, with what, and when it stopped (SIGTERM above)
+    has("INFO", "collector started: ", "zendesk", "oldzd")
+    has("INFO", "collector stopped at event ")
+
     # no secret, nor the header it travels in
     for secret in (ZD_TOKEN, ZD_WRONG, SUPERVISE, VIEW):
         assert secret not in raw

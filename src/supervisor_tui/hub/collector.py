@@ -241,8 +241,15 @@ class Collector:
             self._tasks.append(
                 asyncio.create_task(self._run_adapter(adapter, cursor), name=f"adapter-{name}")
             )
+        log.info(
+            "collector started: %s; floor at event %d (%s)",
+            ", ".join(self.adapters) or "no sources",
+            self.state.seq,
+            self.holder,
+        )
 
     async def stop(self) -> None:
+        started = bool(self._tasks)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -254,6 +261,12 @@ class Collector:
         if self._lease is not None:
             self._lease.release()
             self._lease = None
+        if started:
+            log.info(
+                "collector stopped at event %d; %d events still waiting to be written",
+                self.state.seq,
+                self.events_waiting,
+            )
 
     async def _watch_lease(self) -> None:
         """Every second: is the lease still ours, and the store file still the one opened?
