@@ -15,10 +15,12 @@ Both are taken over the floor's day so far, for agents with a schedule that day.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
+from supervisor_tui import i18n
 from supervisor_tui.core.intraday import Activity, IntradayBook
 from supervisor_tui.core.projection import FloorState
-from supervisor_tui.i18n import N_
+from supervisor_tui.i18n import N_, pgettext
 from supervisor_tui.model import AgentState
 
 ADHERENCE_FORMULA = N_("adherence = time in the scheduled state ÷ scheduled time")
@@ -27,6 +29,25 @@ OPEN_ACTIVITIES = frozenset({"open", "on queue", "on-queue", "work", "phone", "a
 """Activities on which an agent is meant to take contacts."""
 WORKING = frozenset({AgentState.AVAILABLE, AgentState.BUSY, AgentState.WRAP_UP})
 NOT_WORKING = frozenset({AgentState.AWAY, AgentState.OFFLINE})
+
+
+@cache
+def _activity_words(language: str) -> dict[str, str]:
+    # the usual activities of a workforce tool's export, short: the board gives them 6 cells
+    return {
+        "open": pgettext("schedule activity", "open"),
+        "break": pgettext("schedule activity", "break"),
+        "lunch": pgettext("schedule activity", "lunch"),
+        "training": pgettext("schedule activity", "training"),
+        "meeting": pgettext("schedule activity", "meeting"),
+        "off": pgettext("schedule activity", "off"),
+    }
+
+
+def activity_words(activity: str) -> str:
+    """A planned activity in the floor's language where it is one of the usual ones; any
+    other is the workforce tool's own word, shown as it came."""
+    return _activity_words(i18n.current()).get(activity.strip().lower(), activity)
 
 
 def is_open(activity: str) -> bool:
