@@ -69,10 +69,13 @@ def simulate(seed: int = 7, until_s: float = 3.5 * 3600, **options: object) -> l
     return list(sim.advance(until_s))
 
 
-def record_floor(path: Path, *, seed: int = 7, until_s: float = 3.5 * 3600) -> SQLiteStore:
-    """A store holding a simulated morning and the escalations the default rules raise."""
+def record_floor(
+    path: Path, *, seed: int = 7, until_s: float = 3.5 * 3600, language: str = "en"
+) -> SQLiteStore:
+    """A store holding a simulated morning and the escalations the default rules raise (the
+    floor's people, queues and tickets named in ``language``)."""
     store = SQLiteStore(path)
-    store.append(simulate(seed, until_s), {"simulator": "test"})
+    store.append(simulate(seed, until_s, language=language), {"simulator": "test"})
     state = FloorState(targets())
     state.apply_all(store.read_from(0, 1_000_000))
     found = rules().evaluate(state, EPOCH + until_s)

@@ -146,3 +146,50 @@ def test_record_with_history_gives_a_report_forecast_and_adherence(
     assert "### Forecast against actual (MAPE: Chat " in today
     assert "### Schedule adherence (day: adherence " in today
     assert "### Adherence by agent" in today
+
+
+def test_a_floor_too_big_for_weeks_of_history_gets_todays_forecast_instead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found running `demo --agents 10000 --queues 1000`: four weeks of past contacts were
+    9 million events held in one list (8 GB before the board opened). A floor whose history
+    would pass the demo's budget gets a forecast as a workforce tool gives it: each voice and
+    chat half hour's expected contacts from the same rates the history is drawn from."""
+    import argparse
+
+    from supervisor_tui import cli
+    from supervisor_tui.adapters.simulator import HOURLY_LOAD, forecast_events, history_size
+
+    options = SimOptions(seed=7, agents=60, queues=5)
+    sim = FloorSimulation(replace(options, speed=None), EPOCH)
+    live = [q for q in sim.queues if q.channel.is_realtime and sim.rates[q.queue_id] > 0]
+    per_day = sum(sim.rates[q.queue_id] for q in live) * sum(HOURLY_LOAD) * 3600
+    assert history_size(options, EPOCH, 4) == int(3 * 4 * per_day)
+    # the whole open day in half hours: the forecast's contacts are the history's per week
+    starts = [EPOCH + k * INTERVAL_S for k in range(24)]
+    day = forecast_events(options, EPOCH, starts, INTERVAL_S, at=EPOCH)
+    rows = [row for e in day for row in e.payload.intervals]  # type: ignore[attr-defined]
+    assert sum(row.offered for row in rows) == pytest.approx(per_day, rel=1e-3)
+    assert {row.queue_id for row in rows} == {q.queue_id for q in live}
+
+    monkeypatch.setattr(cli, "DEMO_HISTORY_EVENTS", 1_000)  # this small floor counts as big
+    args = argparse.Namespace(
+        seed=7, agents=60, queues=5, speed=1.0, history_weeks=4, helpdesk="none"
+    )
+    db = tmp_path / "demo.db"
+    cli._demo_intraday(args, db, EPOCH, str, str)
+    assert "today's forecast" in capsys.readouterr().err
+    store = SQLiteStore(db)
+    try:
+        kinds = Counter(e.kind for e in store.read_from(0, 10**6))
+        state = FloorState(UTC_FLOOR)
+        state.apply_all(store.read_from(0, 10**6))
+    finally:
+        store.close()
+    assert set(kinds) == {"forecast.imported", "schedule.imported"}  # no past contact
+    slot = int(EPOCH + 2 * 3600)
+    slot -= int(slot + UTC_FLOOR.offset_at(slot)) % INTERVAL_S
+    for queue in live:
+        fc = forecast_interval(state.intraday, queue.queue_id, slot, 4, UTC_FLOOR)
+        assert fc is not None and fc.imported and fc.offered > 0
+        assert fc.aht_s == pytest.approx(queue.aht_s)

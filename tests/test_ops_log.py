@@ -33,7 +33,7 @@ from supervisor_tui.logs import PrivateRotatingFile, log_to
 from supervisor_tui.model import HealthState
 from supervisor_tui.store import SQLiteStore
 
-from .conftest import EPOCH, FakeClock, targets
+from .conftest import EPOCH, FakeClock, rules, targets
 from .helpers import StoreSink
 from .pg import free_port
 from .test_hub import until
@@ -327,3 +327,37 @@ def test_the_log_rotates_by_size_and_every_file_is_private(
         assert f.stat().st_size <= 2_000
     newest = [json.loads(line)["message"] for line in path.read_text().splitlines()]
     assert newest[-1] == "line 099 " + "x" * 20
+
+
+def test_each_failed_attempt_of_a_source_in_trouble_is_a_line_heartbeats_are_not(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found in a faulty `run`: an unreachable helpdesk retried for a night wrote one line,
+    the first failure; the log of 3 a.m. could not say it was still failing. Each new retry
+    time (one failed attempt, paced by the back-off) is a line with the count so far; the
+    same health said again (a heartbeat) is not, nor is a healthy source's."""
+    from supervisor_tui.hub.collector import Collector
+
+    caplog.set_level(logging.INFO, logger="supervisor_tui")
+    store = SQLiteStore(tmp_path / "floor.db")
+    collector = Collector(store, [], rules(), targets(), FakeClock(EPOCH))
+    why = "zendesk: cannot reach the server (ConnectError)"
+    try:
+        for retry_at in (100.0, 100.0, 120.0, 120.0, 160.0):
+            collector.log_health("zendesk", HealthState.DEGRADED, why, retry_at, [])
+        for _ in range(3):
+            collector.log_health("zendesk", HealthState.CONNECTED, "", None, [])
+        collector.log_health("zendesk", HealthState.DEGRADED, why, 300.0, [])
+    finally:
+        store.close()
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("source ")]
+    assert [line.split(" (")[0] for line in lines] == [
+        "source zendesk: degraded",
+        "source zendesk: still degraded",
+        "source zendesk: still degraded",
+        "source zendesk: connected",
+        "source zendesk: degraded",
+    ]
+    assert "2 failed attempts in a row" in lines[1]
+    assert "3 failed attempts in a row" in lines[2]
+    assert "failed attempts" not in lines[4]  # a new spell of trouble counts from one

@@ -371,6 +371,9 @@ def _log_options(command: argparse.ArgumentParser, default: str | None = None) -
 
 
 DEMO_TOKEN_ENV = "SUPERVISOR_TUI_DEMO_ZENDESK_TOKEN"
+DEMO_HISTORY_EVENTS = 1_000_000
+"""The most past contacts' events the demo writes before it opens (about 1,000 agents for
+four weeks); a larger floor gets a forecast instead."""
 DEMO_FRESHDESK_KEY_ENV = "SUPERVISOR_TUI_DEMO_FRESHDESK_KEY"
 DEMO_SN_PASSWORD_ENV = "SUPERVISOR_TUI_DEMO_SERVICENOW_PASSWORD"
 
@@ -471,18 +474,47 @@ def _demo_intraday(
     agent_id: Callable[[str], str],
 ) -> None:
     """The demo floor's past weeks and today's schedule, written before the board opens."""
-    from supervisor_tui.adapters.simulator import SimOptions, history_events, schedule_events
+    from supervisor_tui.adapters.simulator import (
+        CLOSE_AFTER_S,
+        SimOptions,
+        forecast_events,
+        history_events,
+        history_size,
+        schedule_events,
+    )
+    from supervisor_tui.core.intraday import INTERVAL_S, interval_start
+    from supervisor_tui.model import ForecastImported
 
     if args.history_weeks <= 0:
         return
-    options = SimOptions(seed=args.seed, agents=args.agents, queues=args.queues)
+    options = SimOptions(
+        seed=args.seed, agents=args.agents, queues=args.queues, language=i18n.current()
+    )
+    weeks = min(args.history_weeks, 8)
     store = SQLiteStore(db)
     try:
         if store.last_seq():
             return  # a kept recording (--db) already has them
-        events = history_events(
-            options, epoch, min(args.history_weeks, 8), queue_id=queue_id, received_at=epoch
-        )
+        size = history_size(options, epoch, weeks)
+        if size <= DEMO_HISTORY_EVENTS:
+            events = history_events(options, epoch, weeks, queue_id=queue_id, received_at=epoch)
+        else:
+            # as a floor this size works: today's forecast from the workforce tool, not
+            # millions of past contacts written and folded before the board opens
+            floor = Config.model_validate({}).floor_targets()  # the demo's clock: its zone
+            first = interval_start(epoch, floor)
+            starts = [float(first + k * INTERVAL_S) for k in range(CLOSE_AFTER_S // INTERVAL_S + 1)]
+            events = forecast_events(
+                options, epoch, starts, INTERVAL_S, queue_id=queue_id, at=epoch
+            )
+            rows = sum(
+                len(e.payload.intervals) for e in events if isinstance(e.payload, ForecastImported)
+            )
+            said = _(
+                "demo: a floor this size gets today's forecast ({rows} intervals) instead of "
+                "{weeks} weeks of contacts (about {events} events)"
+            ).format(rows=fmt.number(rows), weeks=weeks, events=fmt.number(size))
+            print(said, file=sys.stderr, flush=True)
         events += schedule_events(options, epoch, agent_id=agent_id, at=epoch)
         store.append(events)
     finally:
@@ -502,7 +534,13 @@ def _demo(args: argparse.Namespace, db: Path) -> int:
     from supervisor_tui.hub.demo import DemoHelpdesks
 
     helpdesks = DemoHelpdesks(
-        SimOptions(seed=args.seed, agents=args.agents, queues=args.queues, speed=args.speed),
+        SimOptions(
+            seed=args.seed,
+            agents=args.agents,
+            queues=args.queues,
+            speed=args.speed,
+            language=i18n.current(),
+        ),
         it_desks=args.all_backends,
         account=args.account,
     )
@@ -1061,7 +1099,9 @@ def _record(args: argparse.Namespace) -> int:
             profile="desk", seed=args.seed, agents=args.agents, queues=args.queues, speed=1.0
         )
     )
-    options = SimOptions(seed=args.seed, agents=args.agents, queues=args.queues)
+    options = SimOptions(
+        seed=args.seed, agents=args.agents, queues=args.queues, language=i18n.current()
+    )
 
     shown = [-1]
 

@@ -530,8 +530,19 @@ def write_back_of(
     return WriteBack(ticket_id, ref, f"{text}\n\n{ref}")
 
 
-_VOICE_WORDS = re.compile(r"\b(voice|phone|call|calls|talk|telephony)\b", re.IGNORECASE)
-_CHAT_WORDS = re.compile(r"\b(chat|messaging|live)\b", re.IGNORECASE)
+_VOICE_WORDS = re.compile(
+    r"\b(voice|phone|call|calls|talk|telephony"
+    r"|tổng đài|điện thoại|cuộc gọi|thoại|дзвін\w*|телефон\w*|голос\w*)\b"
+    r"|电话|语音|呼叫|热线|電話|音声|コール|通話",  # no word boundary between CJK characters
+    re.IGNORECASE,
+)
+_CHAT_WORDS = re.compile(
+    r"\b(chat|messaging|live|trò chuyện|nhắn tin|чат\w*|месенджер\w*)\b"
+    r"|在线|聊天|チャット",
+    re.IGNORECASE,
+)
+"""Words in a group's name that say its channel, in the board's languages too (a Vietnamese
+helpdesk's "Tổng đài · Bán hàng" is a voice queue, a Chinese one's "在线客服" a chat queue)."""
 
 
 def group_channel(name: str, configured: Mapping[str, str] | None = None) -> Channel:

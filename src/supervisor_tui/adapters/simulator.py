@@ -26,6 +26,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from supervisor_tui import i18n
+from supervisor_tui.adapters import simfloor
 from supervisor_tui.adapters.base import Clock, Sink, SourceSettings
 from supervisor_tui.model import (
     AgentState,
@@ -36,6 +38,8 @@ from supervisor_tui.model import (
     ContactAnswered,
     ContactEnded,
     ContactOffered,
+    ForecastImported,
+    ForecastInterval,
     HealthState,
     NewEvent,
     Payload,
@@ -222,6 +226,9 @@ class SimOptions:
     """Agents are numbered (and named) from here, so two floors never share a name."""
     ticket_base: int = 10_000
     """Ticket numbers start above this (a second floor's do not collide with the first's)."""
+    language: str = "en"
+    """The floor's language: its agents', customers', queues' and tickets' names (English, or
+    any of ``simfloor.WORDS``; the events drawn are the same, only the words differ)."""
 
 
 class FloorSimulation:
@@ -232,6 +239,8 @@ class FloorSimulation:
         self.epoch = epoch
         self.source = options.source
         self.rng = random.Random(options.seed)
+        self.words = simfloor.WORDS.get(options.language)
+        """The floor's words; None: the simulator's own English ones."""
         self.t = 0.0
         self._heap: list[_Due] = []
         self._order = itertools.count()
@@ -257,11 +266,15 @@ class FloorSimulation:
         for k in range(count):
             i = k + self.options.first_queue
             qid, name, channel, aht, patience, wrap = QUEUE_PATTERN[i % len(QUEUE_PATTERN)]
+            brand = self.options.brand
+            if self.words is not None:
+                name = self.words.queues.get(name, name)
+                brand = self.words.brands.get(brand, brand)
             if i >= len(QUEUE_PATTERN):
                 n = i // len(QUEUE_PATTERN) + 1
                 qid, name = f"{qid}-{n}", f"{name} {n}"
-            if self.options.brand:
-                name = f"{self.options.brand} · {name}"
+            if brand:
+                name = f"{brand} · {name}"
             out.append(SimQueue(qid, name, channel, aht, patience, wrap))
         return out
 
@@ -291,9 +304,12 @@ class FloorSimulation:
                 (start + 4 * 3600 + self.rng.uniform(-900, 900), 1800.0, "Lunch"),
                 (start + 6.5 * 3600 + self.rng.uniform(-600, 600), 900.0, "Break"),
             ]
-            name = f"{FIRST[i % len(FIRST)]} {LAST[(i * 7 + i // len(FIRST)) % len(LAST)]}."
-            if i >= len(FIRST) * len(LAST):
-                name += f" {i}"
+            if self.words is not None:
+                name = simfloor.agent_name(self.options.language, i)
+            else:
+                name = f"{FIRST[i % len(FIRST)]} {LAST[(i * 7 + i // len(FIRST)) % len(LAST)]}."
+                if i >= len(FIRST) * len(LAST):
+                    name += f" {i}"
             agents.append(
                 _Agent(f"a{i + 1:04d}", name, tuple(skills), start, start + length, breaks)
             )
@@ -420,6 +436,8 @@ class FloorSimulation:
 
     def _take_break(self, agent: _Agent, length: float, reason: str) -> None:
         agent.pending_break = None
+        if self.words is not None:
+            reason = self.words.reasons.get(reason, reason)
         self._set_state(agent, AgentState.AWAY, "away", reason=reason)
         back = self.t + length * self.rng.uniform(0.95, 1.25)
         self._at(back, lambda: self._become_free(agent))
@@ -595,8 +613,8 @@ class FloorSimulation:
             queue=queue,
             priority=priority,
             created_at=created_at,
-            subject=self.rng.choice(SUBJECTS),
-            requester=f"{self.rng.choice(CUSTOMERS)} {self.rng.choice(LAST)}.",
+            subject=self.rng.choice(SUBJECTS if self.words is None else self.words.subjects),
+            requester=self._customer(),
             tags=tags,
             escalated=self.rng.random() < 0.005,
             updated_at=created_at,
@@ -604,6 +622,16 @@ class FloorSimulation:
         self.tickets[ticket.ticket_id] = ticket
         self.workable[queue.queue_id][ticket.ticket_id] = ticket
         return ticket
+
+    def _customer(self) -> str:
+        """A customer's name; two draws in every language, so the floor's events are the
+        same whatever it speaks."""
+        first, last = self.rng.choice(CUSTOMERS), self.rng.choice(LAST)
+        if self.words is None:
+            return f"{first} {last}."
+        return simfloor.customer_name(
+            self.options.language, CUSTOMERS.index(first) * len(LAST) + LAST.index(last)
+        )
 
     def _seed_backlog(self, queue: SimQueue) -> None:
         """Tickets already open when the floor opens, up to three days old."""
@@ -751,6 +779,8 @@ class SimulatorSource(SourceSettings):
     """Simulated seconds per wall-clock second."""
     warmup_s: float = Field(default=3 * 3600 + 2400, ge=0, le=12 * 3600)
     """How much of the simulated day is already behind us at start (back-filled at once)."""
+    language: str | None = None
+    """Whose names the floor has ("en", "vi", "zh", "ja", "uk"); None: the board's language."""
 
 
 class SimulatorAdapter:
@@ -777,12 +807,10 @@ class SimulatorAdapter:
 
     @classmethod
     def from_config(cls, name: str, settings: dict[str, Any], clock: Clock) -> SimulatorAdapter:
-        allowed = {"seed", "agents", "queues", "speed", "warmup_s", "hours"}
-        return cls(
-            name,
-            SimOptions(source=name, **{k: v for k, v in settings.items() if k in allowed}),
-            clock,
-        )
+        allowed = {"seed", "agents", "queues", "speed", "warmup_s", "hours", "language"}
+        chosen = {k: v for k, v in settings.items() if k in allowed and v is not None}
+        chosen.setdefault("language", i18n.current())
+        return cls(name, SimOptions(source=name, **chosen), clock)
 
     def sim_time(self) -> float:
         """Sim seconds since the floor opened, as the wall clock says now."""
@@ -847,6 +875,7 @@ class SimulatorAdapter:
 
 WEEK_S = 7 * 86_400
 HISTORY_SOURCE = "history"
+FORECAST_SOURCE = "forecast"
 SCHEDULE_SOURCE = "schedule"
 
 
@@ -952,6 +981,69 @@ def history_events(
         )
         for k, (at, payload) in enumerate(out)
     ]
+
+
+def history_size(options: SimOptions, epoch: float, weeks: int) -> int:
+    """About how many events ``history_events`` would write (three a contact), from the
+    simulation's rates without drawing a contact: a floor of 10,000 agents makes about 2.3
+    million a week, more than a demo should write (and a board fold) before it opens."""
+    floor = FloorSimulation(replace(options, speed=None), epoch)
+    open_day_s = sum(HOURLY_LOAD) * 3600  # the day's load integrated over its open hours
+    per_day = sum(
+        floor.rates[queue.queue_id] * open_day_s
+        for queue in floor.queues
+        if queue.channel.is_realtime and floor.rates[queue.queue_id] > 0
+    )
+    return int(3 * weeks * per_day)
+
+
+FORECAST_ROWS_PER_EVENT = 500
+
+
+def forecast_events(
+    options: SimOptions,
+    epoch: float,
+    starts: list[float],
+    interval_s: float,
+    *,
+    queue_id: Callable[[str], str] = _same,
+    at: float,
+) -> list[NewEvent]:
+    """Today's forecast as a workforce tool would give it (``forecast.imported``): each
+    voice and chat queue's expected contacts in each interval from ``starts`` (the floor's
+    half hours, which the caller knows), from the simulation's own rates and hourly load,
+    with its AHT. What a large floor's wall shows against actual instead of weeks of raw
+    history (``history_size``)."""
+    floor = FloorSimulation(replace(options, speed=None), epoch)
+    minutes = max(1, int(interval_s // 60))
+    rows: list[ForecastInterval] = []
+    for queue in floor.queues:
+        rate = floor.rates[queue.queue_id]
+        if not queue.channel.is_realtime or rate <= 0:
+            continue
+        qid = queue_id(queue.queue_id)
+        for start in starts:
+            load = sum(floor.load(start - epoch + (m + 0.5) * 60) for m in range(minutes))
+            offered = round(rate * load * 60, 2)
+            if offered > 0:
+                rows.append(
+                    ForecastInterval.model_construct(
+                        queue_id=qid, start=start, offered=offered, aht_s=float(queue.aht_s)
+                    )
+                )
+    events = []
+    for k in range(0, len(rows), FORECAST_ROWS_PER_EVENT):
+        chunk = tuple(rows[k : k + FORECAST_ROWS_PER_EVENT])
+        events.append(
+            NewEvent.model_construct(
+                source=FORECAST_SOURCE,
+                key=f"forecast-{options.seed}-{epoch!r}-{k}",
+                occurred_at=at,
+                received_at=at,
+                payload=_construct(ForecastImported, intervals=chunk, file="", at=at),
+            )
+        )
+    return events
 
 
 def _construct(kind: type[Payload], **fields: Any) -> Payload:

@@ -302,5 +302,22 @@ def backlog_severity(kpis: QueueKpis) -> Severity | None:
     return None
 
 
+def sla_level(state: FloorState, queue: QueueView, now: float) -> Severity | None:
+    """``backlog_severity`` of the queue's figures without figuring the rest of them (its
+    contacts, staffing, trend): the board orders a thousand queues by it every second, and a
+    queue's ticket counts are kept (``ticket_figures``) until one of them would change."""
+    if queue.channel.is_realtime:
+        return None
+    source = state.sources.get(queue.source)
+    if source is not None and source.limits and source.lacks(Capability.SLA_CLOCKS):
+        return None
+    figures = ticket_figures(state, queue, now)
+    if figures.breached:
+        return Severity.CRITICAL
+    if figures.at_risk:
+        return Severity.WARNING
+    return None
+
+
 def floor_kpis(state: FloorState, now: float) -> dict[str, QueueKpis]:
     return {qid: queue_kpis(state, q, now) for qid, q in state.queues.items()}

@@ -124,6 +124,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from supervisor_tui.adapters import simfloor
 from supervisor_tui.adapters.simulator import SLA_TARGET_S
 from supervisor_tui.fakes.common import (
     Account,
@@ -222,8 +223,13 @@ CUSTOM_STATUSES = (
 )
 STATUS_IDS = {name: CUSTOM_STATUS_BASE + k for k, (name, *_rest) in enumerate(CUSTOM_STATUSES, 1)}
 AGENT_STATUS = {"offline": 2, "online": 3, "away": 4, "transfers_only": 5}
-CUSTOM_AGENT_STATUS = {"Break": 101, "Lunch": 102}
-"""Custom unified statuses (all channels offline), as a site sets them up for breaks."""
+CUSTOM_AGENT_STATUS = {
+    name: number
+    for english, number in (("Break", 101), ("Lunch", 102))
+    for name in (english, *(words.reasons[english] for words in simfloor.WORDS.values()))
+}
+"""Custom unified statuses (all channels offline), as a site sets them up for breaks: named
+in the floor's language, as its administrator named them."""
 SLA_METRICS = {
     "first_reply_time": ("reply_time", 1),
     "next_reply_time": ("reply_time", 2),

@@ -157,6 +157,8 @@ class Collector:
         self._queued_events = 0  # in the queue, not yet taken by the writer
         self._tasks: list[asyncio.Task[None]] = []
         self._health_said: dict[str, tuple[HealthState, str, tuple[str, ...]]] = {}
+        self._retry_said: dict[str, float | None] = {}
+        self._attempts: dict[str, int] = {}
 
     def log_health(
         self,
@@ -166,19 +168,29 @@ class Collector:
         retry_at: float | None,
         limits: Sequence[Limit],
     ) -> None:
-        """One line when a source's state or its reason changes (not for each heartbeat)."""
+        """One line when a source's state or its reason changes, and one for each further
+        failed attempt in trouble (a new retry time: the back-off paces them), so a night
+        of retries reads in the log as what it was; not one for each heartbeat."""
         off = tuple(sorted(limit.capability.value for limit in limits))
         said = (state, reason, off)
-        if self._health_said.get(source) == said:
+        again = self._health_said.get(source) == said
+        in_trouble = state in (HealthState.DOWN, HealthState.DEGRADED)
+        if again and (not in_trouble or retry_at is None):
+            return
+        if again and self._retry_said.get(source) == retry_at:
             return
         self._health_said[source] = said
+        self._retry_said[source] = retry_at
+        self._attempts[source] = self._attempts.get(source, 0) + 1 if again else 1
         level = {
             HealthState.DOWN: logging.ERROR,
             HealthState.DEGRADED: logging.WARNING,
         }.get(state, logging.INFO)
-        line = f"source {source}: {state.value}"
+        line = f"source {source}: {'still ' if again else ''}{state.value}"
         if reason:
             line += f" ({reason})"
+        if again:
+            line += f", {self._attempts[source]} failed attempts in a row"
         if retry_at is not None:
             # an adapter's retry time is on the wall clock (the helpdesk's), not the floor's
             wait = max(0, math.ceil(retry_at - time.time()))

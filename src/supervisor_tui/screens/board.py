@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import math
 import time
@@ -41,10 +42,10 @@ from supervisor_tui.core.kpis import (
     ABANDON_FORMULA,
     SL_FORMULA,
     QueueKpis,
-    backlog_severity,
     queue_kpis,
+    sla_level,
 )
-from supervisor_tui.core.projection import Changes, Escalation, FloorState
+from supervisor_tui.core.projection import Changes, Escalation, FloorState, QueueView
 from supervisor_tui.core.rules import RuleEngine
 from supervisor_tui.core.schedule import AgentPlan, agent_plan, floor_adherence
 from supervisor_tui.core.targets import FloorTargets
@@ -174,6 +175,14 @@ class BoardScreen(Screen[None]):
         self.queue_table.display = False
         self.tiles.table = self.queue_table
         self._levels: dict[str, Severity | None] = {}
+        self._severity: dict[str, Severity] | None = None
+        """Each queue's worst open escalation, as of the last escalation change or tick."""
+        self._rows: dict[str, QueueRow] = {}
+        """The compact table's row of each queue, as last figured."""
+        self._unfigured: set[str] = set()
+        """Queues an event touched since their row was figured (off screen: not yet)."""
+        self._sla_levels: dict[str, Severity | None] = {}
+        """Each ticket queue's level from its SLA clocks, as last counted."""
         self._view_only_shown = False
         self._resume_timer: Timer | None = None
         self._resume_at: float | None = None
@@ -196,6 +205,8 @@ class BoardScreen(Screen[None]):
         self._forecasts: dict[str, QueueForecast] = {}
         self._intraday_at = -math.inf
         self._intraday_seq = 0
+        self._catching_up = False
+        """The last read of the store was a full batch: more are waiting."""
 
     # -- what this board is ---------------------------------------------------------------
 
@@ -310,8 +321,10 @@ class BoardScreen(Screen[None]):
             if events:
                 self._read_seq = events[-1].seq
                 self.post_message(EventsArrived(events))
-                if len(events) == READ_BATCH:
+                self._catching_up = len(events) == READ_BATCH
+                if self._catching_up:
                     continue
+            self._catching_up = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._bell.wait(), 0.5)
             self._bell.clear()
@@ -368,6 +381,8 @@ class BoardScreen(Screen[None]):
                     tiles.add(tile)
                     changes.queues.add(queue_id)
             self.call_after_refresh(self._refit)
+        if changes.escalations:
+            self._severity = None
         if changes.queues or changes.escalations:
             touched = changes.queues | {
                 e.queue_id
@@ -394,25 +409,86 @@ class BoardScreen(Screen[None]):
         """Tiles or the compact table, whichever this screen holds, painted at once."""
         self.tiles.fit()
         if not self.paused:
-            self._paint_queues(self.state.queues, self.clock())
+            self._paint_queues(self.state.queues, self.clock(), aged=True)
 
-    def _paint_queues(self, queue_ids: Iterable[str], now: float) -> None:
+    def _paint_queues(self, queue_ids: Iterable[str], now: float, *, aged: bool = False) -> None:
         """The tiles of these queues, worst first; or, when the tiles do not fit, the
-        compact table of every queue."""
-        severity = self._queue_severity()
+        compact table of every queue. ``aged``: the clock moved (or the screen did), so the
+        figures on screen are refigured even if no event touched them."""
+        if aged or self._severity is None:
+            self._severity = self._queue_severity()
+        severity = self._severity
         tiles = self.tiles
         if tiles.compact:
-            rows = [
-                QueueRow(*figures, order=tiles.arrival(queue_id))
-                for queue_id in self.state.queues
-                if self.queue_filter in (None, queue_id)
-                and (figures := self._queue_figures(queue_id, now, severity)) is not None
-            ]
-            self.queue_table.show(rows, now)
+            self._paint_table(set(queue_ids), now, severity, aged=aged)
             return
         for queue_id in queue_ids:
             self._show_tile(queue_id, now, severity)
         tiles.order_by_severity(self._levels)
+
+    def _paint_table(
+        self, touched: set[str], now: float, severity: dict[str, Severity], *, aged: bool
+    ) -> None:
+        """The compact table: every queue has a row, but only the rows on screen are figured
+        (a thousand queues, thirty lines). A touched queue off screen only takes its new
+        level, for the order, and is figured when it comes into sight."""
+        state, rows, table = self.state, self._rows, self.queue_table
+        self._unfigured |= touched
+        shown = set(table.shown_ids)
+        # The order needs every queue's level: its worst escalation at once, its SLA clocks
+        # (a count of its open tickets once one changed) on screen at once, off screen at the
+        # next tick: a busy ticket queue is counted once a second, not on every event.
+        for queue_id in state.queues if aged else touched:
+            queue = state.queues.get(queue_id)
+            row = rows.get(queue_id)
+            if queue is None:
+                continue
+            if row is None:
+                self._figure_row(queue_id, now, severity)
+                continue
+            level = self._level(queue, now, severity, recount=aged or queue_id in shown)
+            self._levels[queue_id] = level
+            if level is not row.severity:
+                rows[queue_id] = dataclasses.replace(row, severity=level)
+        chosen = [
+            row
+            for queue_id in state.queues
+            if self.queue_filter in (None, queue_id) and (row := rows.get(queue_id)) is not None
+        ]
+        table.show(chosen, now)
+        # the rows on screen: figured now if an event touched them or the clock moved them
+        figured = False
+        for queue_id in table.shown_ids:
+            if aged or queue_id in self._unfigured:
+                figured |= self._figure_row(queue_id, now, severity)
+        if figured:
+            table.show([rows.get(row.kpis.queue_id, row) for row in chosen], now)
+
+    def _figure_row(self, queue_id: str, now: float, severity: dict[str, Severity]) -> bool:
+        """The queue's row of the compact table figured anew; whether it changed."""
+        self._unfigured.discard(queue_id)
+        figures = self._queue_figures(queue_id, now, severity)
+        if figures is None:
+            return False
+        row = QueueRow(*figures, order=self.tiles.arrival(queue_id))
+        if row == self._rows.get(queue_id):
+            return False
+        self._rows[queue_id] = row
+        return True
+
+    def _level(
+        self, queue: QueueView, now: float, severity: dict[str, Severity], *, recount: bool = True
+    ) -> Severity | None:
+        """A queue's level: the worst of its open escalations and, for a ticket queue, its
+        SLA clocks (as last counted, unless ``recount``)."""
+        queue_id = queue.queue_id
+        level = severity.get(queue_id)
+        if recount or queue_id not in self._sla_levels:
+            self._sla_levels[queue_id] = sla_level(self.state, queue, now)
+        backlog = self._sla_levels[queue_id]
+        if backlog is not None and (level is None or backlog.rank > level.rank):
+            level = backlog
+        return level
 
     def _queue_figures(
         self, queue_id: str, now: float, severity: dict[str, Severity]
@@ -423,10 +499,7 @@ class BoardScreen(Screen[None]):
         if queue is None:
             return None
         kpis = queue_kpis(self.state, queue, now)
-        level = severity.get(queue_id)
-        backlog = backlog_severity(kpis)
-        if backlog is not None and (level is None or backlog.rank > level.rank):
-            level = backlog
+        level = self._level(queue, now, severity)
         self._levels[queue_id] = level
         stale: str | None = None
         if self.replay is None:  # a recording is as old as it is: nothing in it is stale
@@ -541,18 +614,23 @@ class BoardScreen(Screen[None]):
         now = self.clock()
         if not self.paused:
             self._paint_intraday(now)
-            self._paint_queues(self.state.queues, now)
+            self._paint_queues(self.state.queues, now, aged=True)
         self._paint_chrome(now)
 
     INTRADAY_EVERY_S = 10.0
     INTRADAY_EVENTS = 1000
-    """…or sooner when this many events came in since (the board catching up at start)."""
+    """…or sooner when this many events came in since (the board catching up at start), or
+    ten for each queue on a bigger floor: the figures cost a forecast per queue, and a floor
+    of a thousand queues brings a thousand events in two seconds, not in a burst."""
 
     def _paint_intraday(self, now: float, *, force: bool = False) -> None:
         """Forecast against actual on the tiles, the schedule on the agents board, adherence
         and conformance on the floor line: every ten seconds of the board's clock (a half
         hour's figures move slowly), at once after a seek or a burst of events."""
-        caught_up = self.state.seq - self._intraday_seq < self.INTRADAY_EVENTS
+        if self._catching_up and not force:
+            return  # a store read in batches: once, when the board has caught up
+        burst = max(self.INTRADAY_EVENTS, 10 * len(self.state.queues))
+        caught_up = self.state.seq - self._intraday_seq < burst
         if not force and caught_up and abs(now - self._intraday_at) < self.INTRADAY_EVERY_S:
             return
         self._intraday_at, self._intraday_seq = now, self.state.seq

@@ -19,7 +19,8 @@ class ScoreCardScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     ScoreCardScreen { align: center middle; }
     ScoreCardScreen > VerticalScroll {
-        width: 110; height: 85%; padding: 1 2; border: thick $accent; background: $surface;
+        width: 96%; max-width: 180; height: 90%; padding: 1 2; border: thick $accent;
+        background: $surface;
     }
     """
     BINDINGS = [Binding("escape,q,enter", "done", N_("Close"), id="scorecard.close")]

@@ -9,6 +9,8 @@ so the once-a-second clock repaints only the visible lines.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
@@ -21,9 +23,17 @@ from supervisor_tui.core.projection import AgentView
 from supervisor_tui.core.schedule import AgentPlan
 from supervisor_tui.i18n import N_, _
 from supervisor_tui.model import AgentState
-from supervisor_tui.widgets.lines import align_right, blank
+from supervisor_tui.widgets.lines import align_right, blank, cut
 
 CELL_WIDTH = 46
+NAME_CELLS = 12
+"""The name column's usual width: enough for "Ana B.", "王秀英" or "佐藤 美咲"."""
+WIDE_NAME_CELLS = 16
+"""The most the name column widens to, for a floor whose names are longer ("Nguyễn Thị
+Thanh", "Олена Коваленко"): taken from the work column, so an agent's state and time keep
+their places."""
+PLAN_CELLS = 9
+SHORT_PLAN_CELLS = 7
 SHOWS_WORK = frozenset({AgentState.BUSY, AgentState.WRAP_UP, AgentState.UNKNOWN})
 STATE_LOOK: dict[AgentState, tuple[str, str, str]] = {
     AgentState.AVAILABLE: ("●", N_("Available"), "green"),
@@ -50,14 +60,21 @@ class AgentBoard(ScrollView, can_focus=True):
         """Away longer than this shows the time in state in red."""
         self._agents: dict[str, AgentView] = {}
         self._order: list[str] = []
-        self._index: dict[str, int] = {}
+        self._keys: list[tuple[int, int, float, str, str]] = []
+        """Each agent's place on the board, in the order shown (``board_order``)."""
+        self._counts: dict[AgentState, int] | None = None
+        self._moving: set[str] = set()
+        """Agents whose place changed since the last tick: they move at the next."""
         self._queue_filter: str | None = None
         self._now = 0.0
         self._cache: dict[int, tuple[tuple[object, ...], Strip]] = {}
-        self._placed: dict[str, tuple[AgentState, float]] = {}
-        """Each agent's state and since when, as last sorted: a change moves the agent."""
+        self._placed: dict[str, tuple[int, int, float, str, str]] = {}
+        """Each agent's place as last sorted: a change of state moves the agent."""
+        self._cells: dict[str, tuple[tuple[object, ...], int, list[Segment]]] = {}
+        """Each agent's cell as last drawn, by what it showed and its width."""
         self._styles: dict[str, Style] = {}
         self._plans: dict[str, AgentPlan] = {}
+        self._name_cells = NAME_CELLS
         self.border_title = _("Agents")
 
     # -- data -------------------------------------------------------------------------------
@@ -68,16 +85,19 @@ class AgentBoard(ScrollView, can_focus=True):
         self._now = now
         self._reorder()
 
+    def _chosen(self, agent: AgentView) -> bool:
+        return self._queue_filter is None or self._queue_filter in agent.queue_ids
+
     def _reorder(self) -> None:
-        chosen = [
-            a
-            for a in self._agents.values()
-            if self._queue_filter is None or self._queue_filter in a.queue_ids
-        ]
-        chosen.sort(key=board_order)
-        self._order = [a.agent_id for a in chosen]
-        self._placed = {a.agent_id: (a.state, a.since) for a in chosen}
-        self._index = {agent_id: i for i, agent_id in enumerate(self._order)}
+        chosen = [a for a in self._agents.values() if self._chosen(a)]
+        placed = sorted((board_order(a), a.agent_id) for a in chosen)
+        self._keys = [key for key, _ in placed]
+        self._order = [agent_id for _, agent_id in placed]
+        self._placed = dict(zip(self._order, self._keys, strict=True))
+        widest = max((cell_len(a.name) for a in chosen), default=0)
+        self._name_cells = min(max(widest, NAME_CELLS), WIDE_NAME_CELLS)
+        self._moving.clear()
+        self._counts = None
         self._cache.clear()
         self._resize_virtual()
         self.refresh()
@@ -87,25 +107,49 @@ class AgentBoard(ScrollView, can_focus=True):
         self._reorder()
 
     def agents_changed(self, agent_ids: set[str]) -> None:
-        """Repaint only the lines that hold these agents, or re-sort when one changed state."""
-        for agent_id in agent_ids:
-            agent = self._agents.get(agent_id)
-            if agent is not None and self._placed.get(agent_id, (agent.state, agent.since)) != (
-                agent.state,
-                agent.since,
-            ):
-                self._reorder()
-                return
+        """Repaint only the lines that hold these agents. An agent whose state changed shows
+        it at once where it is, and moves to its new place at the next clock tick (with every
+        other move of that second): a busy floor moves agents many times a second, and each
+        move shifts every line between the old place and the new."""
         columns = self.columns
         scroll_y = int(self.scroll_offset.y)
         for agent_id in agent_ids:
-            index = self._index.get(agent_id)
-            if index is None:
+            agent = self._agents.get(agent_id)
+            was = self._placed.get(agent_id)
+            key = board_order(agent) if agent is not None and self._chosen(agent) else None
+            if key != was:
+                self._moving.add(agent_id)
+                self._counts = None
+            if was is not None and agent is not None:
+                y = bisect_left(self._keys, was) // columns - scroll_y
+                if 0 <= y < self.size.height:
+                    self.refresh(Region(0, y, self.line_width, 1))
+
+    def _move(self) -> None:
+        """The agents whose state changed since the last tick, each to its new place (a
+        bisect in the sorted board, not a sort of every agent)."""
+        moving, self._moving = self._moving, set()
+        for agent_id in moving:
+            agent = self._agents.get(agent_id)
+            was = self._placed.get(agent_id)
+            key = board_order(agent) if agent is not None and self._chosen(agent) else None
+            if key == was:
                 continue
-            line = index // columns
-            y = line - scroll_y
-            if 0 <= y < self.size.height:
-                self.refresh(Region(0, y, self.line_width, 1))
+            if was is not None:
+                at = bisect_left(self._keys, was)
+                del self._keys[at], self._order[at], self._placed[agent_id]
+            if key is not None and agent is not None:
+                at = bisect_left(self._keys, key)
+                self._keys.insert(at, key)
+                self._order.insert(at, agent_id)
+                self._placed[agent_id] = key
+                wider = min(max(self._name_cells, cell_len(agent.name)), WIDE_NAME_CELLS)
+                if wider != self._name_cells:  # a longer name came: every cell is laid out anew
+                    self._name_cells = wider
+                    self._cache.clear()
+                    self._cells.clear()
+        self._counts = None
+        self._resize_virtual()
 
     def set_plans(self, plans: dict[str, AgentPlan]) -> None:
         """Each scheduled agent's planned activity now, and whether out of adherence."""
@@ -114,14 +158,25 @@ class AgentBoard(ScrollView, can_focus=True):
             self.refresh()
 
     def tick(self, now: float) -> None:
-        """The clock moved: time-in-state changes on every visible line."""
+        """The clock moved: the times in state change on the visible lines, and the agents
+        whose state changed move to their places."""
         self._now = now
-        self.refresh()
+        if self._moving:
+            self._move()
+            self.refresh()
+            return
+        # only the lines whose text the clock moved: the compositor redraws nothing else
+        scroll_y = int(self.scroll_offset.y)
+        for y in range(self.size.height):
+            ids, key = self._line_key(y + scroll_y)
+            cached = self._cache.get(y + scroll_y)
+            if ids and (cached is None or cached[0] != key):
+                self.refresh(Region(0, y, self.line_width, 1))
 
     @property
     def agent_count(self) -> int:
         """Agents on the board (after the queue filter)."""
-        return len(self._order)
+        return sum(self.summary().values())
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -141,35 +196,59 @@ class AgentBoard(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self._cache.clear()
+        self._cells.clear()
         self._styles.clear()
 
         self._resize_virtual()
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cache.clear()
+        self._cells.clear()
+        self._styles.clear()
+
     def summary(self) -> dict[AgentState, int]:
-        counts = dict.fromkeys(AgentState, 0)
-        for agent_id in self._order:
-            counts[self._agents[agent_id].state] += 1
-        return counts
+        """Agents on the board in each state (kept until one moves: the top bar asks often)."""
+        if self._counts is None:
+            counts = dict.fromkeys(AgentState, 0)
+            for agent in self._agents.values():
+                if self._chosen(agent):
+                    counts[agent.state] += 1
+            self._counts = counts
+        return dict(self._counts)
 
     # -- rendering --------------------------------------------------------------------------
+
+    def _line_key(self, line: int) -> tuple[list[str], tuple[object, ...]]:
+        """The agents on a board line, and what the line shows of them."""
+        columns = self.columns
+        start = line * columns
+        ids = [i for i in self._order[start : start + columns] if i in self._agents]
+        views = tuple(self._cell_key(self._agents[i]) for i in ids)
+        return ids, (self.line_width, views)
 
     def render_line(self, y: int) -> Strip:
         width = self.line_width
         line = y + int(self.scroll_offset.y)
-        columns = self.columns
-        start = line * columns
-        ids = self._order[start : start + columns]
+        ids, key = self._line_key(line)
         if not ids:
             return blank(width, self._style("none"))
-        cell = width // columns
-        views = tuple(self._cell_key(self._agents[i]) for i in ids)
-        key = (width, views)
+        cell = width // self.columns
+        views = key[1]
+        assert isinstance(views, tuple)
         cached = self._cache.get(line)
         if cached is not None and cached[0] == key:
             return cached[1]
         segments: list[Segment] = []
-        for agent_id in ids:
-            segments.extend(self._cell(self._agents[agent_id], cell))
+        for agent_id, view in zip(ids, views, strict=True):
+            drawn = self._cells.get(agent_id)
+            if drawn is None or drawn[0] != view or drawn[1] != cell:
+                drawn = self._cells[agent_id] = (
+                    view,
+                    cell,
+                    self._cell(self._agents[agent_id], cell),
+                )
+            segments.extend(drawn[2])
         strip = Strip(segments).adjust_cell_length(width, self._style("none"))
         self._cache[line] = (key, strip)
         return strip
@@ -181,8 +260,23 @@ class AgentBoard(ScrollView, can_focus=True):
             style = self._styles[name] = self.rich_style + Style.parse(name)
         return style
 
+    def _names_in(self, width: int) -> tuple[int, int]:
+        """The name and plan columns' cells in a cell of ``width``: the usual 12 and 9, or
+        for a floor whose names are longer as many as its widest name needs (up to 16), the
+        plan then keeping 7 ("▸lunch "): a name says who, the plan only what is due."""
+        if self._name_cells <= NAME_CELLS:
+            return NAME_CELLS, PLAN_CELLS
+        room = width - 11 - 7 - 1 - 4 - (SHORT_PLAN_CELLS if self._plans else 0)
+        return max(NAME_CELLS, min(self._name_cells, room)), SHORT_PLAN_CELLS
+
     def _cell_key(self, agent: AgentView) -> tuple[object, ...]:
-        in_state = int(self._now - agent.since) if _timed(agent) else -1
+        """What an agent's cell shows: the time in state as written ("3h41m" changes once a
+        minute), so a tick repaints only the cells whose text moved."""
+        shown, long_away = "", False
+        if _timed(agent):
+            in_state = self._now - agent.since
+            shown = fmt.duration(in_state)
+            long_away = agent.state is AgentState.AWAY and in_state > self.long_break_s
         return (
             agent.agent_id,
             agent.name,
@@ -190,7 +284,8 @@ class AgentBoard(ScrollView, can_focus=True):
             agent.reason,
             agent.work,
             agent.handled_today,
-            in_state,
+            shown,
+            long_away,
             self._plans.get(agent.agent_id),
         )
 
@@ -209,15 +304,19 @@ class AgentBoard(ScrollView, can_focus=True):
         work = agent.work if agent.state in SHOWS_WORK else ""
         plan = self._plans.get(agent.agent_id)
         timed = align_right(fmt.duration(in_state), 6)
-        # a long time in a language's units ("3時間40分") takes its cells from the work column
-        rest = max(0, width - 11 - 7 - 13 - 4 - (9 if plan is not None else 0))
-        rest = max(0, rest - max(0, cell_len(timed) - 6))
+        # a long time in a language's units ("3時間40分") takes its cells from the work column,
+        # then from the name: the agent beside keeps its place
+        names, plan_cells = self._names_in(width)
+        fixed = 11 + cell_len(timed) + 1 + 4 + (plan_cells if plan is not None else 0)
+        rest = width - fixed - (names + 1)
+        if rest < 0:
+            names, rest = max(4, names + rest), 0
         planned: list[Segment] = []
         if plan is not None:  # the schedule beside the state: ✖ when out of adherence
             what = plan.activity or "off"  # scheduled today, not now
             planned = [
                 Segment(
-                    set_cell_size(f"{'✖' if plan.out_since else '▸'}{what}", 8) + " ",
+                    set_cell_size(f"{'✖' if plan.out_since else '▸'}{what}", plan_cells - 1) + " ",
                     self._style("bold red" if plan.out_since else "dim"),
                 )
             ]
@@ -227,9 +326,10 @@ class AgentBoard(ScrollView, can_focus=True):
                 f"{timed} ",
                 self._style("bold red" if long_away else "none"),
             ),
-            Segment(set_cell_size(agent.name, 12) + " ", self._style("bold")),
+            Segment(set_cell_size(cut(agent.name, names), names) + " ", self._style("bold")),
             *planned,
-            Segment(set_cell_size(work, rest), self._style("dim")),
+            # two letters of "support" say nothing: a work column that narrow stays blank
+            Segment(set_cell_size(work if rest >= 3 else "", rest), self._style("dim")),
             Segment(f"{agent.handled_today:>3} ", self._style("dim")),
         ]
 

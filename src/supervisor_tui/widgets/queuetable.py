@@ -10,14 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
+from rich.style import Style
 from rich.text import Text
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widget import Widget
 
 from supervisor_tui.core import fmt
 from supervisor_tui.core.kpis import QueueKpis
 from supervisor_tui.i18n import _
 from supervisor_tui.model import Severity
-from supervisor_tui.widgets.lines import align_right, cut
+from supervisor_tui.widgets.lines import align_right, cut, spans_strip, text_strip
 from supervisor_tui.widgets.tiles import CHANNEL_GLYPH, STATUS_TEXT, level_word, severity_order
 
 
@@ -31,6 +34,10 @@ class QueueRow:
 
 
 class QueueTable(Widget):
+    """Line API: a line is built only when it shows and its queue's row changed, and kept
+    (as a Strip, by the row it was built from) until then; a hundred queues off the bottom of
+    the table cost nothing when their figures move."""
+
     DEFAULT_CSS = """
     QueueTable { height: auto; padding: 0 1; }
     """
@@ -38,7 +45,12 @@ class QueueTable(Widget):
     def __init__(self, *, id: str | None = None, page_s: float | None = None) -> None:
         super().__init__(id=id)
         self._rows: list[QueueRow] = []
-        self._text = Text()
+        self._strips: dict[str, tuple[QueueRow, tuple[int, int, int], Strip]] = {}
+        """Each queue's line as last built: the row, and the width, name column and line it
+        was built for."""
+        self._styles: dict[str, Style] = {}
+        self._name_cells = 0
+        self._height = 0
         self.page_s = page_s
         self.page = 0
         self._page_at: float | None = None
@@ -64,12 +76,26 @@ class QueueTable(Widget):
 
     def show(self, rows: list[QueueRow], now: float) -> None:
         rows = sorted(rows, key=lambda r: severity_order(r.severity, r.order))
-        changed = rows != self._rows or not self._text
-        self._rows = rows
-        if not self._turn(now) and not changed:
-            return
+        before, self._rows = self._rows, rows
+        turned = self._turn(now)
         self.page %= self.pages
-        self._paint()
+        # the channel's glyph, the longest name and a space: the figures line up
+        name_cells = min(26, max((cell_len(r.kpis.name) for r in rows), default=0) + 3)
+        height = self.get_content_height(None, None, 0)
+        if height != self._height:
+            self._height = height
+            self.refresh(layout=True)
+        if turned or name_cells != self._name_cells or len(before) != len(rows):
+            self._name_cells = name_cells
+            self.refresh()
+            return
+        # only the lines whose row moved or changed
+        width = self.size.width
+        start, stop = self._shown_span()
+        for y, at in enumerate(range(start, stop)):
+            old, new = before[at], rows[at]
+            if old is not new and old != new:
+                self.refresh(Region(0, y, width, 1))
 
     def _turn(self, now: float) -> bool:
         if self.pages == 1 or self.page_s is None:
@@ -84,42 +110,101 @@ class QueueTable(Widget):
         self.page = (self.page + 1) % self.pages
         return True
 
+    def _shown_span(self) -> tuple[int, int]:
+        """Where the page shown starts and ends in the rows."""
+        per_page = self.page_rows
+        if per_page is None:
+            return 0, len(self._rows)
+        start = self.page * per_page
+        return start, min(len(self._rows), start + per_page)
+
     @property
     def shown(self) -> list[QueueRow]:
         """The queues on screen: the page shown."""
-        per_page = self.page_rows
-        if per_page is None:
-            return list(self._rows)
-        return self._rows[self.page * per_page : (self.page + 1) * per_page]
+        start, stop = self._shown_span()
+        return self._rows[start:stop]
+
+    @property
+    def shown_ids(self) -> list[str]:
+        """The queue ids on the lines the table has room for (a desk table longer than its
+        room is cut at the bottom): the queues whose figures must be current."""
+        start, stop = self._shown_span()
+        room = self.styles.max_height
+        if room is not None and self.page_rows is None:
+            stop = min(stop, start + int(room.value))
+        return [row.kpis.queue_id for row in self._rows[start:stop]]
 
     def on_resize(self) -> None:
-        self._paint()
+        self._strips.clear()
+        self.refresh()
 
-    def _paint(self) -> None:
-        width = self.size.width or 200
-        # the channel's glyph, the longest name and a space: the figures line up
-        name_cells = min(26, max((cell_len(r.kpis.name) for r in self._rows), default=0) + 3)
-        text = Text(no_wrap=True, overflow="ellipsis")
-        shown = self.shown
-        for i, row in enumerate(shown):
-            if i:
-                text.append("\n")
-            forms = [row_text(row, name_cells, short) for short in (False, True)]
-            fitting = next((f for f in forms if f.cell_len <= width), forms[-1])
-            fitting.truncate(width, overflow="ellipsis")
-            text.append_text(fitting)
-        if len(shown) < len(self._rows):
-            page = _("page {page}/{pages}").format(page=self.page + 1, pages=self.pages)
-            text.append("\n" + align_right(page, width), "bold")
-        self._text = text
-        self.refresh(layout=True)
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+        self._styles.clear()
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
         per_page = self.page_rows
         return max(1, len(self._rows) if per_page is None else per_page + 1)
 
+    def _line(self, row: QueueRow, width: int) -> Text:
+        fitting = row_text(row, self._name_cells, False)
+        if fitting.cell_len > width:
+            fitting = row_text(row, self._name_cells, True)
+        fitting.truncate(width, overflow="ellipsis")
+        return fitting
+
+    def _page_line(self, width: int) -> Text:
+        page = _("page {page}/{pages}").format(page=self.page + 1, pages=self.pages)
+        return Text(align_right(page, width), "bold")
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        start, stop = self._shown_span()
+        at = start + y
+        if at < stop:
+            row = self._rows[at]
+            queue_id = row.kpis.queue_id
+            drawn_for = (row, width, self._name_cells, y)
+            kept = self._strips.get(queue_id)
+            if kept is not None and kept[0] is row and kept[1] == drawn_for[1:]:
+                return kept[2]
+            strip = self._strip(self._line(row, width), width, y)
+            self._strips[queue_id] = (row, drawn_for[1:], strip)
+            return strip
+        if y == stop - start and stop - start < len(self._rows):
+            return self._strip(self._page_line(width), width, y)
+        return Strip.blank(width, self.visual_style.rich_style)
+
+    def _strip(self, text: Text, width: int, y: int) -> Strip:
+        """One line in the widget's colours: built from the text's runs (a line is drawn for
+        each change of a queue on screen, so it must be cheap), as Textual draws text."""
+        text.no_wrap, text.overflow = True, "ellipsis"
+        strip = spans_strip(text, width, self._style, y)
+        if strip is None:
+            strip = text_strip(self.app.console, text, width, self.rich_style)
+        return strip
+
+    def _style(self, name: str) -> Style:
+        """A rich style on the table's background, parsed once."""
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.rich_style + Style.parse(name)
+        return style
+
     def render(self) -> Text:
-        return self._text
+        """The page shown as one text (what the lines say): for a reader of the whole table."""
+        width = self.size.width or 200
+        text = Text(no_wrap=True, overflow="ellipsis")
+        shown = self.shown
+        for i, row in enumerate(shown):
+            if i:
+                text.append("\n")
+            text.append_text(self._line(row, width))
+        if len(shown) < len(self._rows):
+            text.append("\n")
+            text.append_text(self._page_line(width))
+        return text
 
 
 def row_text(row: QueueRow, name_cells: int, short: bool) -> Text:

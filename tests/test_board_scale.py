@@ -1,0 +1,423 @@
+"""A board of many queues and agents costs what is on screen (issue #20).
+
+The compact queue table figures only the rows on screen and keeps every queue's level for
+the order; the agents board moves an agent to its new place instead of sorting them all.
+These tests check that the shortcuts never show something else than the long way would.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from textual.pilot import Pilot
+
+from supervisor_tui.app import FloorSettings, SupervisorApp
+from supervisor_tui.core import kpis as kpis_module
+from supervisor_tui.core.kpis import backlog_severity, queue_kpis, sla_level
+from supervisor_tui.core.projection import AgentView, FloorState
+from supervisor_tui.model import (
+    AgentState,
+    Channel,
+    ContactOffered,
+    EscalationRaised,
+    Event,
+    NewEvent,
+    Payload,
+    QueueUpserted,
+    Severity,
+    SlaChanged,
+    SlaState,
+    TicketStatus,
+    TicketUpserted,
+)
+from supervisor_tui.screens import board as board_module
+from supervisor_tui.store import SQLiteStore
+from supervisor_tui.widgets.agents import AgentBoard, board_order
+
+from .conftest import EPOCH, FakeClock, rules, simulate, targets
+from .doors import fuzz_examples
+from .test_look import many_queues
+
+QUEUES = 40
+"""At 80×24 the compact table has room for a few of them: the rest are off screen."""
+
+
+def event(payload: Payload, at: float) -> NewEvent:
+    return NewEvent(
+        source="sim",
+        key=f"{payload.KIND}:{random.random()}",
+        occurred_at=at,
+        received_at=at,
+        payload=payload,
+    )
+
+
+def floor_settings() -> FloorSettings:
+    return FloorSettings(floor_name="Scale", operator="ana", targets=targets(), rules=rules())
+
+
+def raised(queue_id: str, at: float) -> NewEvent:
+    return event(
+        EscalationRaised(
+            escalation_id=f"e-{queue_id}",
+            rule_id="sl",
+            subject=f"queue:{queue_id}",
+            queue_id=queue_id,
+            severity=Severity.CRITICAL,
+            title=f"{queue_id} below target",
+            raised_at=at,
+        ),
+        at,
+    )
+
+
+async def caught_up(pilot: Pilot[None], app: SupervisorApp) -> None:
+    store = app.store
+    assert isinstance(store, SQLiteStore)
+    for _ in range(400):
+        if app.board.state.seq == store.last_seq() and app.board.state.queues:
+            break
+        await pilot.pause(0.05)
+    assert app.board.state.seq == store.last_seq(), "the board did not catch up"
+    await pilot.pause()
+
+
+async def test_a_queue_off_screen_climbs_the_table_at_once_when_it_turns_critical(
+    tmp_path: Path,
+) -> None:
+    store = many_queues(tmp_path / "f.db", QUEUES)
+    clock = FakeClock(EPOCH + 60)
+    app = SupervisorApp(store, floor_settings(), clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await caught_up(pilot, app)
+        table = app.board.queue_table
+        assert app.board.tiles.compact
+        assert "q39" not in table.shown_ids and len(table.shown_ids) < QUEUES
+        store.append([raised("q39", clock())])
+        await caught_up(pilot, app)
+        # no clock tick in between: the escalation alone moves it
+        assert table.rows[0].kpis.queue_id == "q39"
+        assert table.rows[0].severity is Severity.CRITICAL
+        assert table.shown_ids[0] == "q39"
+        assert str(table.render()).splitlines()[0].startswith("▲ ALERT")
+        assert "Queue 39" in str(table.render()).splitlines()[0]
+    store.close()
+
+
+async def test_a_ticket_queue_off_screen_climbs_when_its_sla_breaches_by_the_clock(
+    tmp_path: Path,
+) -> None:
+    store = many_queues(tmp_path / "f.db", QUEUES)
+    clock = FakeClock(EPOCH + 60)
+    at = clock()
+    store.append(
+        [
+            event(QueueUpserted(queue_id="zmail", name="Mail", channel=Channel.EMAIL), at),
+            event(
+                TicketUpserted(
+                    ticket_id="t1",
+                    status=TicketStatus.OPEN,
+                    channel=Channel.EMAIL,
+                    queue_id="zmail",
+                    subject="late",
+                    created_at=at,
+                    updated_at=at,
+                ),
+                at,
+            ),
+            event(
+                SlaChanged(
+                    ticket_id="t1",
+                    metric="first_reply_time",
+                    target_s=3600,
+                    due_at=at + 3600,
+                    state=SlaState.ACTIVE,
+                ),
+                at,
+            ),
+        ]
+    )
+    app = SupervisorApp(store, floor_settings(), clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await caught_up(pilot, app)
+        app.board.tick()
+        await pilot.pause()
+        table = app.board.queue_table
+        assert "zmail" not in table.shown_ids
+        clock.advance(3700)  # past due: breached by the clock, no event says so
+        app.board.tick()
+        await pilot.pause()
+        assert table.shown_ids[0] == "zmail"
+        top = table.rows[0]
+        assert top.severity is Severity.CRITICAL and top.kpis.sla_breached == 1
+        assert str(table.render()).splitlines()[0].startswith("▲ ALERT")
+    store.close()
+
+
+async def test_events_for_a_queue_off_screen_do_not_figure_it_until_it_shows(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    store = many_queues(tmp_path / "f.db", QUEUES)
+    clock = FakeClock(EPOCH + 60)
+    figured: list[str] = []
+    real = board_module.queue_kpis
+
+    def counting(state: FloorState, queue: Any, now: float) -> Any:
+        figured.append(queue.queue_id)
+        return real(state, queue, now)
+
+    monkeypatch.setattr(board_module, "queue_kpis", counting)
+    app = SupervisorApp(store, floor_settings(), clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await caught_up(pilot, app)
+        table = app.board.queue_table
+        off = [queue_id for queue_id in app.board.state.queues if queue_id not in table.shown_ids]
+        assert off
+        figured.clear()
+        store.append(
+            [
+                event(
+                    QueueUpserted(
+                        queue_id=queue_id, name=f"{queue_id} renamed", channel=Channel.CHAT
+                    ),
+                    clock(),
+                )
+                for queue_id in off
+            ]
+        )
+        await caught_up(pilot, app)
+        assert not set(figured) & set(off), "queues off screen were figured"
+        # once on screen (an alert brings it to the top), it is figured, with what changed
+        store.append([raised(off[-1], clock())])
+        await caught_up(pilot, app)
+        assert off[-1] in figured
+        assert table.rows[0].kpis.name == f"{off[-1]} renamed"
+        assert f"{off[-1]} renamed" in str(table.render()).splitlines()[0]
+    store.close()
+
+
+def test_sla_level_is_the_level_of_the_queue_figures() -> None:
+    """The board orders queues by ``sla_level``: it must say what the figures say."""
+    state = FloorState(targets())
+    events = simulate(seed=11, until_s=3.5 * 3600)
+    for seq, new in enumerate(events, start=1):
+        state.apply(Event(seq=seq, **new.model_dump(exclude={"payload"}), payload=new.payload))
+    seen: set[Severity | None] = set()
+    for later in (0.0, 3600.0, 86_400.0, 3 * 86_400.0):
+        now = EPOCH + 3.5 * 3600 + later
+        for queue in state.queues.values():
+            state.ticket_figures.clear()  # each counted afresh, both ways
+            expected = backlog_severity(queue_kpis(state, queue, now))
+            state.ticket_figures.clear()
+            assert sla_level(state, queue, now) is expected, (queue.queue_id, later)
+            seen.add(expected)
+    assert Severity.CRITICAL in seen and None in seen  # the floor exercised both ends
+    assert kpis_module.sla_level is sla_level
+
+
+# -- the agents board ----------------------------------------------------------------------
+
+STATES = list(AgentState)
+QUEUE_IDS = ("q1", "q2", "q3")
+
+change = st.tuples(
+    st.integers(0, 29),  # which agent (some of them do not exist yet)
+    st.sampled_from(["state", "queues", "name", "gone"]),
+    st.sampled_from(STATES),
+    st.integers(0, 5),  # since, coarse so that ties happen
+    st.sampled_from(["ana", "Ben", "ana", "Çelik", "dee"]),
+    st.sets(st.sampled_from(QUEUE_IDS), max_size=2),
+)
+
+
+@settings(max_examples=fuzz_examples(60), deadline=None)
+@given(
+    st.lists(change, min_size=1, max_size=60),
+    st.sampled_from([None, "q1"]),
+    st.integers(1, 8),
+)
+def test_the_agents_board_keeps_the_order_a_full_sort_would_give(
+    changes: list[tuple[int, str, AgentState, int, str, set[str]]],
+    queue_filter: str | None,
+    per_call: int,
+) -> None:
+    agents: dict[str, AgentView] = {
+        f"a{i}": AgentView(f"a{i}", f"agent {i % 7}", ("q1",) if i % 2 else ("q2",))
+        for i in range(20)
+    }
+    board = AgentBoard()
+    board.set_queue_filter(queue_filter)
+    board.set_agents(agents, 100.0)
+    touched: set[str] = set()
+    for n, (who, what, state, since, name, queues) in enumerate(changes):
+        agent_id = f"a{who}"
+        agent = agents.get(agent_id) or AgentView(agent_id, name)
+        if what == "gone":
+            agents.pop(agent_id, None)
+        elif what == "state":
+            agent.state, agent.since = state, float(since)
+            agents[agent_id] = agent
+        elif what == "queues":
+            agent.queue_ids = tuple(sorted(queues))
+            agents[agent_id] = agent
+        else:
+            agent.name = name
+            agents[agent_id] = agent
+        touched.add(agent_id)
+        if (n + 1) % per_call == 0 or n == len(changes) - 1:
+            board.agents_changed(touched)  # several changes in one batch, as events come
+            touched = set()
+            chosen = [
+                a for a in agents.values() if queue_filter is None or queue_filter in a.queue_ids
+            ]
+            # the counts at once; the places at the next tick
+            counts = dict.fromkeys(AgentState, 0)
+            for a in chosen:
+                counts[a.state] += 1
+            assert board.summary() == counts
+            assert board.agent_count == len(chosen)
+            board.tick(100.0 + n)
+            assert board._order == [a.agent_id for a in sorted(chosen, key=board_order)]
+
+
+async def test_a_steady_stream_on_a_big_floor_leaves_the_forecasts_to_the_clock(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A forecast is figured per queue: on a floor of 300 queues, 1,500 events (a few
+    seconds of such a floor) are no burst to figure them all again; ten seconds are."""
+    queues = 300
+    store = SQLiteStore(tmp_path / "f.db")
+    store.append(
+        [
+            event(QueueUpserted(queue_id=f"c{i}", name=f"Chat {i}", channel=Channel.CHAT), EPOCH)
+            for i in range(queues)
+        ]
+    )
+    clock = FakeClock(EPOCH + 60)
+    figured: list[str] = []
+    real = board_module.queue_forecast
+
+    def counting(state: FloorState, queue_id: str, now: float, **options: Any) -> Any:
+        figured.append(queue_id)
+        return real(state, queue_id, now, **options)
+
+    monkeypatch.setattr(board_module, "queue_forecast", counting)
+    app = SupervisorApp(store, floor_settings(), clock=clock)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await caught_up(pilot, app)
+        app.board.tick()
+        await pilot.pause()
+        figured.clear()
+        store.append(
+            [
+                event(
+                    ContactOffered(
+                        contact_id=f"x{k}",
+                        queue_id=f"c{k % queues}",
+                        channel=Channel.CHAT,
+                        offered_at=clock() - k / 100,
+                    ),
+                    clock(),
+                )
+                for k in range(1500)
+            ]
+        )
+        await caught_up(pilot, app)
+        app.board.tick()
+        await pilot.pause()
+        assert figured == []
+        clock.advance(10)
+        app.board.tick()
+        await pilot.pause()
+        assert sorted(figured) == sorted(f"c{i}" for i in range(queues))
+    store.close()
+
+
+async def test_no_forecast_is_figured_while_the_board_reads_a_long_store_in_batches(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A store read in batches of 5,000 brings a burst each time: the forecasts wait for the
+    last batch instead of being figured on every tick of a long catch-up."""
+    store = many_queues(tmp_path / "f.db", QUEUES)
+    clock = FakeClock(EPOCH + 60)
+    figured: list[int] = []
+    real = board_module.queue_forecast
+
+    def counting(state: FloorState, queue_id: str, now: float, **options: Any) -> Any:
+        figured.append(state.seq)
+        return real(state, queue_id, now, **options)
+
+    monkeypatch.setattr(board_module, "queue_forecast", counting)
+    app = SupervisorApp(store, floor_settings(), clock=clock)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await caught_up(pilot, app)
+        board = app.board
+        board.tick()
+        await pilot.pause()
+        figured.clear()
+        store.append(
+            [
+                event(
+                    ContactOffered(
+                        contact_id=f"x{k}", queue_id="q01", channel=Channel.CHAT, offered_at=clock()
+                    ),
+                    clock(),
+                )
+                for k in range(3000)
+            ]
+        )
+        await caught_up(pilot, app)
+        board._catching_up = True  # as if the read had brought a full batch, more to come
+        board.tick()
+        await pilot.pause()
+        assert figured == []
+        board._catching_up = False  # the last batch
+        board.tick()
+        await pilot.pause()
+        assert len(figured) == QUEUES and set(figured) == {board.state.seq}
+    store.close()
+
+
+async def test_the_clock_repaints_only_the_agent_lines_whose_time_in_state_changed() -> None:
+    """Hours in a state read "3h41m" for a minute: a tick leaves those lines alone and
+    repaints the line of the agent whose "0:42" moved."""
+    from textual.app import App, ComposeResult
+    from textual.geometry import Region
+
+    now = 1_000_000.0
+    agents = {
+        f"a{i}": AgentView(f"a{i}", f"agent {i:02}", state=AgentState.BUSY, since=now - 4 * 3600)
+        for i in range(12)
+    }
+    agents["a99"] = AgentView("a99", "fresh", state=AgentState.AVAILABLE, since=now - 42)
+
+    class Board(App[None]):
+        def compose(self) -> ComposeResult:
+            yield AgentBoard(id="agents")
+
+    app = Board()
+    async with app.run_test(size=(100, 20)) as pilot:
+        board = app.query_one(AgentBoard)
+        board.set_agents(agents, now)
+        await pilot.pause()
+        assert board.columns == 2
+        painted: list[tuple[Region, ...]] = []
+        real = board.refresh
+
+        def refresh(*regions: Region, **options: Any) -> Any:
+            painted.append(regions)
+            return real(*regions, **options)
+
+        board.refresh = refresh  # type: ignore[method-assign]
+        board.tick(now + 1)
+        # the available agent comes first: line 0 only ("0:42" → "0:43")
+        assert painted == [(Region(0, 0, board.line_width, 1),)]
+        await pilot.pause()
+        assert "0:43" in board.render_line(0).text
+        painted.clear()
+        board.tick(now + 60)  # a minute: every "4h00m" is "4h01m" now
+        assert len(painted) == -(-len(agents) // 2)
