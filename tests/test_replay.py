@@ -16,7 +16,12 @@ from hypothesis import strategies as st
 from supervisor_tui.adapters.simulator import SimOptions
 from supervisor_tui.app import FloorSettings, SupervisorApp
 from supervisor_tui.core.projection import FloorState
-from supervisor_tui.core.replay import Recording, ReplayPlayer, footprint
+from supervisor_tui.core.replay import (
+    RESTORE_BYTES_PER_EVENT,
+    Recording,
+    ReplayPlayer,
+    footprint,
+)
 from supervisor_tui.core.training import TrainingSession, score_choice, score_time
 from supervisor_tui.hub.record import record_simulation
 from supervisor_tui.model import EscalationAcked, EscalationStatus
@@ -126,6 +131,36 @@ def test_a_seek_back_to_where_the_player_was_folds_on_from_the_state_it_let_go(
     assert recording.kept_seqs() == [left.seq]
     assert player.seek(late + 60)  # forward past a snapshot: on from the kept state
     assert player.state is left and recording.kept_seqs() != [left.seq]
+    assert player.state.snapshot() == fresh_fold(recording, player.state.seq)
+    recording.store.close()
+
+
+def test_a_kept_state_a_little_before_the_snapshot_is_folded_on_rather_than_a_restore(
+    recording_path: Path,
+) -> None:
+    def let_go_at(recording: Recording, player: ReplayPlayer, seq: int) -> FloorState:
+        player.seek(recording.time_of(seq))
+        left = player.state
+        player.seek(recording.start)  # far back: rebuilt, ``left`` kept
+        assert left.seq in recording.kept_seqs()
+        return left
+
+    recording = open_recording(recording_path)
+    snapshot = recording.snapshot_seqs()[0]
+    player = ReplayPlayer(recording)
+    near = let_go_at(recording, player, snapshot - 50)
+    lead = footprint(near) // RESTORE_BYTES_PER_EVENT
+    assert snapshot - near.seq < lead < snapshot - 1_500  # cheaper to fold on than restore
+    player.seek(recording.time_of(snapshot + 50))
+    assert player.state is near
+    assert player.state.snapshot() == fresh_fold(recording, player.state.seq)
+    recording.store.close()
+
+    recording = open_recording(recording_path)
+    player = ReplayPlayer(recording)
+    far = let_go_at(recording, player, snapshot - lead - 200)
+    player.seek(recording.time_of(snapshot + 50))
+    assert player.state is not far and far.seq in recording.kept_seqs()  # restored instead
     assert player.state.snapshot() == fresh_fold(recording, player.state.seq)
     recording.store.close()
 
