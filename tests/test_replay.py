@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,10 +16,15 @@ from hypothesis import strategies as st
 from supervisor_tui.adapters.simulator import SimOptions
 from supervisor_tui.app import FloorSettings, SupervisorApp
 from supervisor_tui.core.projection import FloorState
-from supervisor_tui.core.replay import Recording, ReplayPlayer
+from supervisor_tui.core.replay import (
+    RESTORE_BYTES_PER_EVENT,
+    Recording,
+    ReplayPlayer,
+    footprint,
+)
 from supervisor_tui.core.training import TrainingSession, score_choice, score_time
 from supervisor_tui.hub.record import record_simulation
-from supervisor_tui.model import EscalationStatus
+from supervisor_tui.model import EscalationAcked, EscalationStatus
 from supervisor_tui.playback import parse_clock
 from supervisor_tui.store import SQLiteStore
 from supervisor_tui.widgets import EscalationFeed, TopBar
@@ -98,6 +104,139 @@ def test_seek_forward_back_and_to_escalations(recording_path: Path) -> None:
     player.advance(2.0)
     assert player.t == pytest.approx(before + 120)
     recording.store.close()
+
+
+_FOLDS: dict[tuple[str, int], dict[str, object]] = {}
+
+
+def fresh_fold(recording: Recording, seq: int) -> dict[str, object]:
+    """The state after event ``seq`` folded from the start (remembered: the examples revisit)."""
+    key = (str(recording.store.path), seq)
+    if key not in _FOLDS:
+        state = FloorState(targets())
+        state.apply_all(recording.store.read_range(0, seq))
+        _FOLDS[key] = state.snapshot()
+    return _FOLDS[key]
+
+
+def test_a_seek_back_to_where_the_player_was_folds_on_from_the_state_it_let_go(
+    recording_path: Path,
+) -> None:
+    recording = open_recording(recording_path)
+    player = ReplayPlayer(recording)
+    late = recording.start + 3 * 3600
+    player.seek(late)
+    left = player.state
+    assert player.seek(recording.start + 600)  # back: rebuilt, the late state kept as it was
+    assert recording.kept_seqs() == [left.seq]
+    assert player.seek(late + 60)  # forward past a snapshot: on from the kept state
+    assert player.state is left and recording.kept_seqs() != [left.seq]
+    assert player.state.snapshot() == fresh_fold(recording, player.state.seq)
+    recording.store.close()
+
+
+def test_a_kept_state_a_little_before_the_snapshot_is_folded_on_rather_than_a_restore(
+    recording_path: Path,
+) -> None:
+    def let_go_at(recording: Recording, player: ReplayPlayer, seq: int) -> FloorState:
+        player.seek(recording.time_of(seq))
+        left = player.state
+        player.seek(recording.start)  # far back: rebuilt, ``left`` kept
+        assert left.seq in recording.kept_seqs()
+        return left
+
+    recording = open_recording(recording_path)
+    snapshot = recording.snapshot_seqs()[0]
+    player = ReplayPlayer(recording)
+    near = let_go_at(recording, player, snapshot - 50)
+    lead = footprint(near) // RESTORE_BYTES_PER_EVENT
+    assert snapshot - near.seq < lead < snapshot - 1_500  # cheaper to fold on than restore
+    player.seek(recording.time_of(snapshot + 50))
+    assert player.state is near
+    assert player.state.snapshot() == fresh_fold(recording, player.state.seq)
+    recording.store.close()
+
+    recording = open_recording(recording_path)
+    player = ReplayPlayer(recording)
+    far = let_go_at(recording, player, snapshot - lead - 200)
+    player.seek(recording.time_of(snapshot + 50))
+    assert player.state is not far and far.seq in recording.kept_seqs()  # restored instead
+    assert player.state.snapshot() == fresh_fold(recording, player.state.seq)
+    recording.store.close()
+
+
+def test_kept_states_stay_within_their_memory_and_a_trainees_state_is_never_kept(
+    recording_path: Path,
+) -> None:
+    recording = open_recording(recording_path)
+    player = ReplayPlayer(recording)
+    player.seek(recording.start + 3 * 3600)
+    one = footprint(player.state)
+    recording.keep_bytes = 2 * one + one // 2  # room for two such states, not three
+    for hours in (2.5, 2.0, 1.5, 1.0):
+        player.seek(recording.start + hours * 3600)
+        assert recording._kept_bytes <= recording.keep_bytes
+    assert len(recording.kept_seqs()) == 2
+    kept = recording.kept_seqs()
+    raised = next(iter(player.state.escalations.values()), None)
+    assert raised is not None
+    player.state.apply_overlay(
+        "training", EscalationAcked(escalation_id=raised.escalation_id, by="t", at=0.0), 0.0
+    )
+    player.seek(recording.start + 600)
+    assert recording.kept_seqs() == kept  # the overlaid state was let go, not kept
+    recording.store.close()
+
+
+@settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "12")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    moves=st.lists(
+        st.tuples(st.sampled_from(["seek", "play", "mark", "back"]), st.floats(0.0, 1.0)),
+        min_size=1,
+        max_size=8,
+    ),
+    keep_mb=st.sampled_from([0, 8, 256]),
+)
+def test_random_seeks_back_and_forth_equal_a_fresh_fold(
+    recording_path: Path, moves: list[tuple[str, float]], keep_mb: int
+) -> None:
+    recording = Recording(
+        SQLiteStore(recording_path, read_only=True),
+        targets(),
+        snapshot_every=1_000,
+        keep_mb=keep_mb,
+    )
+    player = ReplayPlayer(recording)
+    span = recording.end - recording.start
+    expected, mark = player.state.seq, None
+    try:
+        for move, x in moves:
+            if move == "seek":
+                player.seek(recording.start + x * span)
+            elif move == "back":
+                player.seek(player.t - x * 1800)
+            elif move == "play":
+                player.playing = True
+                player.speed_index = 5
+                player.advance(x * 30)
+            else:
+                mark = player.next_mark() if x > 0.5 else player.previous_mark()
+                if mark is not None:
+                    player.jump(mark)
+            # a jump stops at the mark even when later events share its instant
+            if move != "mark":
+                expected = recording.seq_at(player.t)
+            elif mark is not None:
+                expected = mark.seq
+            assert player.state.seq == expected
+            assert player.state.snapshot() == fresh_fold(recording, expected)
+            assert recording._kept_bytes <= recording.keep_bytes
+    finally:
+        recording.store.close()
 
 
 def test_training_stops_at_escalations_and_scores(recording_path: Path) -> None:

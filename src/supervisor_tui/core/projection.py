@@ -409,6 +409,9 @@ class FloorState:
         whose members all have no status has unknown staffing, never 0."""
         self.changes = Changes()
         self._applying = ""  # the source of the event being folded
+        self.overlaid = False
+        """A fact not in the store was folded in (``apply_overlay``): no longer the fold of
+        the recording's events, so replay never keeps it to seek back to."""
         self.intraday = IntradayBook()
         """Interval history, imported forecasts and schedules, presence timelines."""
         self.ticket_figures: dict[str, TicketFigures] = {}
@@ -474,6 +477,7 @@ class FloorState:
             payload=payload,
         )
         self._applying = source
+        self.overlaid = True
         self._handlers[payload.KIND](event, payload)
 
     def apply_all(self, events: Iterable[Event]) -> None:
