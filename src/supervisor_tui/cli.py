@@ -441,7 +441,8 @@ def demo_config(
         )
     return Config.model_validate(
         {
-            "floor": {"name": "Demo floor (simulated)"},
+            # the demo is ours, made in the language it is shown in (a site's name is data)
+            "floor": {"name": _("Demo floor (simulated)")},
             "display": {
                 "profile": args.profile,
                 "theme": getattr(args, "theme", "dark"),  # callers with an older Namespace
@@ -1359,7 +1360,8 @@ def main(argv: list[str] | None = None) -> int:
             return _import_surveys(args)
     except (ConfigError, StoreError, SourceSetupError) as exc:
         # the message may quote a file's name, and a name can hold escape sequences
-        print(f"supervisor-tui: {printable(str(exc))}", file=sys.stderr)
+        said = exc.said if isinstance(exc, StoreError) else str(exc)
+        print(f"supervisor-tui: {printable(said)}", file=sys.stderr)
         return 2
     return 0
 

@@ -220,7 +220,9 @@ class HubClient:
             self._ring()
             for future in self._results.values():
                 if not future.done():
-                    future.set_exception(StoreError("the link to the hub dropped; try again"))
+                    future.set_exception(
+                        StoreError.worded(N_("the link to the hub dropped; try again"))
+                    )
             self._results.clear()
             backoff = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
             self.retry_at = self.clock() + backoff
@@ -317,7 +319,7 @@ class HubClient:
     async def command(self, action: str, escalation_id: str, **fields: Any) -> None:
         ws = self._ws
         if ws is None or self.state != "live":
-            raise StoreError("not connected to the hub; the command was not sent")
+            raise StoreError.worded(N_("not connected to the hub; the command was not sent"))
         ident = uuid.uuid4().hex
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._results[ident] = future
@@ -335,7 +337,9 @@ class HubClient:
         try:
             result = await asyncio.wait_for(future, COMMAND_TIMEOUT_S)
         except TimeoutError:
-            raise StoreError("the hub did not answer; the command may not be saved") from None
+            raise StoreError.worded(
+                N_("the hub did not answer; the command may not be saved")
+            ) from None
         finally:
             self._results.pop(ident, None)
         if not result.get("ok"):
@@ -345,7 +349,7 @@ class HubClient:
         """From a worker thread (the app runs commands off its loop)."""
         loop = self._loop
         if loop is None:
-            raise StoreError("the hub link is not started")
+            raise StoreError.worded(N_("the hub link is not started"))
         future = asyncio.run_coroutine_threadsafe(
             self.command(action, escalation_id, **fields), loop
         )

@@ -299,7 +299,7 @@ class BoardScreen(Screen[None]):
                     partial(self.store.read_from, self._read_seq, READ_BATCH)
                 )
             except StoreError as exc:
-                self.say(str(exc), title=_("Store"), severity="error", timeout=10)
+                self.say(exc.said, title=_("Store"), severity="error", timeout=10)
                 await asyncio.sleep(2)
                 continue
             snapshot = self.store.take_snapshot()
@@ -684,7 +684,7 @@ class BoardScreen(Screen[None]):
             self.say(str(exc), title=what, severity="warning")
             return False
         except StoreError as exc:
-            said = _("not saved: {error}").format(error=exc)
+            said = _("not saved: {error}").format(error=exc.said)
             self.say(said, title=what, severity="error", timeout=15)
             return False
         return True

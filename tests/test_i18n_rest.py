@@ -1,0 +1,230 @@
+"""The last English words of issue #21, each said in the floor's language: which credential a
+401 refused, why an OAuth renewal failed, a ServiceNow table the source needs that the
+instance lacks, a store file that cannot be read or written, the demo floor's name, and
+every fix an adapter gives for a capability off. What is stored and logged stays English."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from supervisor_tui import cli, i18n
+from supervisor_tui.adapters.freshdesk.adapter import FreshdeskAdapter
+from supervisor_tui.adapters.http import RenewalFailed
+from supervisor_tui.adapters.jsm.adapter import JsmAdapter
+from supervisor_tui.adapters.oauth import OAuthRefresh, RefreshingAuth
+from supervisor_tui.adapters.servicenow.adapter import ServiceNowAdapter
+from supervisor_tui.adapters.zendesk.adapter import ZendeskAdapter, ZendeskSettings
+from supervisor_tui.core.projection import FloorState
+from supervisor_tui.fakes.zendesk import FakeZendesk
+from supervisor_tui.model import HealthState, Reason, reasons
+from supervisor_tui.store import SQLiteStore, StoreError
+
+from .conftest import EPOCH, FakeClock, targets
+from .helpers import StoreSink
+from .test_i18n_errors import run_cli
+from .test_secrets import poll_all
+from .test_servicenow_adapter import make_floor
+
+LANGUAGES = ("vi", "zh", "ja", "uk")
+
+# What each language says, written out here (not read from the catalogs under test).
+WORDS = {
+    "vi": {
+        "api token of": "API token của bot@example.com",
+        "refused": "máy chủ từ chối",
+        "file empty": "tệp trống",
+        "invalid table": "bảng awa_presence_state không hợp lệ",
+        "not a store": "không phải kho dữ liệu của supervisor-tui",
+        "others": "người khác có thể đọc hoặc ghi tệp này (quyền 644)",
+        "demo floor": "Sàn demo (mô phỏng)",
+    },
+    "zh": {
+        "api token of": "bot@example.com 的 API 令牌",
+        "refused": "拒绝了",
+        "file empty": "文件为空",
+        "invalid table": "无效的表 awa_presence_state",
+        "not a store": "不是 supervisor-tui 存储",
+        "others": "其他人可以读取或写入（权限 644）",
+        "demo floor": "演示现场（模拟）",
+    },
+    "ja": {
+        "api token of": "bot@example.com の API トークン",
+        "refused": "を拒否しました",
+        "file empty": "ファイルが空です",
+        "invalid table": "無効なテーブル awa_presence_state",
+        "not a store": "supervisor-tui のストアではありません",
+        "others": "他のユーザーが読み書きできます（モード 644）",
+        "demo floor": "デモフロア（シミュレーション）",
+    },
+    "uk": {
+        "api token of": "токен API користувача bot@example.com",
+        "refused": "сервер відхилив",
+        "file empty": "файл порожній",
+        "invalid table": "недійсна таблиця awa_presence_state",
+        "not a store": "це не сховище supervisor-tui",
+        "others": "інші можуть читати або змінювати його (режим 644)",
+        "demo floor": "Демо-зал (імітація)",
+    },
+}
+
+EMAIL = "bot@example.com"
+TOKEN = "CANARY-i18n-rest-3b7e"
+WRONG = "CANARY-i18n-rest-wrong-81c4"
+
+
+async def test_the_refused_credential_is_named_in_the_language(tmp_path: Path) -> None:
+    """A 401 recorded in English names "the API token of bot@example.com"; read back in each
+    language, the credential is named in that language, the e-mail as it was."""
+    clock = FakeClock(EPOCH)
+    fake = FakeZendesk(email=EMAIL, token=TOKEN, clock=clock)
+    await fake.start()
+    path = tmp_path / "floor.db"
+    store = SQLiteStore(path)
+    wrong = ZendeskAdapter(
+        "zd", ZendeskSettings(base_url=fake.base_url, email=EMAIL, token=WRONG), clock=clock
+    )
+    try:
+        await poll_all(wrong, StoreSink(store, "zd", clock))
+        events = store.read_from(0, limit=100_000)
+    finally:
+        await wrong.api.close()
+        store.close()
+        await fake.stop()
+    state = FloorState(targets())
+    state.apply_all(events)
+    source = state.sources["zd"]
+    assert source.state is HealthState.DOWN
+    assert f"the server refused the API token of {EMAIL} (401)" in source.reason  # stored
+    for language in LANGUAGES:
+        i18n.use(language)
+        shown = reasons.source_reason(source)
+        assert WORDS[language]["api token of"] in shown, (language, shown)
+        assert WORDS[language]["refused"] in shown, (language, shown)
+        assert "API token of" not in shown and "refused" not in shown, (language, shown)
+        assert TOKEN not in shown and WRONG not in shown
+    i18n.use("en")
+    assert reasons.source_reason(source) == source.reason
+
+
+def test_a_credential_this_version_does_not_know_is_shown_as_stored() -> None:
+    """A recording whose 401 names its credential in words (an older build) keeps them."""
+    i18n.use("ja")
+    old = Reason(
+        code="auth_refused",
+        values=(("source", "zd"), ("credential", "the API token of x@y.z"), ("where", "GET /a")),
+    )
+    assert "the API token of x@y.z" in reasons.said("stored", old)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_an_oauth_renewal_that_cannot_be_done_says_why_in_the_language(
+    language: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The refresh-token file is empty: the renewal fails for good, with the file to fill
+    in the floor's language and in English for the log; no secret in either."""
+    file = tmp_path / "refresh token"
+    file.write_text("")
+    file.chmod(0o600)
+    settings = OAuthRefresh(
+        vendor="zendesk",
+        token_url="http://127.0.0.1:9/oauth/tokens",  # never asked: the file is empty
+        client_id="supervisor",
+        client_secret=SecretStr("CANARY-client-secret-19d2"),
+        refresh_token_file=file,
+        source="zd",
+    )
+    flow = RefreshingAuth(settings).async_auth_flow(httpx.Request("GET", "http://127.0.0.1:9/"))
+    with pytest.raises(RenewalFailed) as info:
+        await flow.__anext__()
+    assert info.value.permanent and info.value.said is not None
+    english = str(info.value)
+    assert english == (
+        "zd: OAuth token expired and could not be refreshed (the file is empty): "
+        f"authorize again and put the new refresh token in {file}"
+    )
+    i18n.use(language)
+    shown = reasons.said(english, info.value.said)
+    assert WORDS[language]["file empty"] in shown and str(file) in shown, shown
+    assert "OAuth token expired" not in shown and "authorize again" not in shown
+    assert "CANARY" not in shown + english + caplog.text
+
+
+async def test_a_core_servicenow_table_the_instance_lacks_is_said_in_the_language(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Presence from Advanced Work Assignment on an instance without it: the source is
+    degraded with the instance's "Invalid table …" stored, and said in each language, the
+    table's name as it is, never the instance's JSON."""
+    caplog.set_level(logging.INFO, logger="supervisor_tui")
+    async for floor in make_floor(tmp_path, awa=False):
+        adapter: ServiceNowAdapter = floor.adapter(presence="awa")
+        for task in adapter.tasks:
+            task.due_at = 0
+        await adapter.poll_due(floor.sink)
+        await adapter.api.close()
+        report = floor.sink.health_reports[-1]
+    assert report.state is HealthState.DEGRADED
+    assert "Invalid table awa_presence_state" in report.reason and "{" not in report.reason
+    for language in LANGUAGES:
+        i18n.use(language)
+        shown = reasons.source_reason(report)
+        assert WORDS[language]["invalid table"] in shown, (language, shown)
+        assert "Invalid table" not in shown and "plugin is not" not in shown
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_file_that_is_not_a_recording_is_said_in_the_language(
+    language: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``replay``, ``report`` and ``audit`` on a file others may read, then on one that is
+    not a recording: each says so in the language; the file is left as it was."""
+    bad = tmp_path / "shift.db"
+    bad.write_bytes(b"not a database, only words " * 200)
+    before = bad.read_bytes()
+    bad.chmod(0o644)
+    code, _out, err = run_cli(["replay", str(bad), "--lang", language], capsys)
+    assert code == 2 and WORDS[language]["others"] in err, err
+    assert f"chmod 600 {bad}" in err and "can be read" not in err
+    bad.chmod(0o600)
+    for command in (["replay", str(bad)], ["report", str(bad)], ["audit", str(bad)]):
+        code, _out, err = run_cli([*command, "--lang", language], capsys)
+        assert code == 2 and WORDS[language]["not a store"] in err, (command, err)
+        assert "not a supervisor-tui store" not in err
+    assert bad.read_bytes() == before
+
+
+def test_a_store_error_keeps_its_english_for_the_log(tmp_path: Path) -> None:
+    i18n.use("uk")
+    with pytest.raises(StoreError) as info:
+        SQLiteStore(tmp_path / "none.db", read_only=True)
+    assert str(info.value) == f"{tmp_path / 'none.db'}: no such file"
+    assert info.value.said == f"{tmp_path / 'none.db'}: такого файлу немає"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_demo_floor_is_named_in_the_language(language: str) -> None:
+    i18n.use(language)
+    args = argparse.Namespace(seed=1, agents=10, queues=3, speed=1.0, profile="wall")
+    assert cli.demo_config(args).floor.name == WORDS[language]["demo floor"]
+
+
+def test_every_fix_an_adapter_gives_is_in_every_catalog() -> None:
+    """What gives a capability back (``Need.fix``, said beside a capability off) is one of
+    the catalogs' sentences: never an English phrase made up on the spot."""
+    fixes = {
+        need.fix
+        for adapter in (ZendeskAdapter, FreshdeskAdapter, JsmAdapter, ServiceNowAdapter)
+        for need in adapter.NEEDS
+        if need.fix
+    }
+    assert len(fixes) > 5
+    for language in LANGUAGES:
+        i18n.use(language)
+        untranslated = {fix for fix in fixes if i18n._(fix) == fix}
+        assert not untranslated, (language, untranslated)
