@@ -6,6 +6,7 @@ every fix an adapter gives for a capability off. What is stored and logged stays
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 from pathlib import Path
 
@@ -20,13 +21,17 @@ from supervisor_tui.adapters.jsm.adapter import JsmAdapter
 from supervisor_tui.adapters.oauth import OAuthRefresh, RefreshingAuth
 from supervisor_tui.adapters.servicenow.adapter import ServiceNowAdapter
 from supervisor_tui.adapters.zendesk.adapter import ZendeskAdapter, ZendeskSettings
+from supervisor_tui.core.commands import CommandRefused, refusal_said
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.fakes.zendesk import FakeZendesk
+from supervisor_tui.hub.client import HubClient, RemoteDesk
+from supervisor_tui.hub.server import Hub
 from supervisor_tui.model import HealthState, Reason, reasons
 from supervisor_tui.store import SQLiteStore, StoreError
 
-from .conftest import EPOCH, FakeClock, targets
+from .conftest import EPOCH, FakeClock, record_floor, targets
 from .helpers import StoreSink
+from .test_hub import TOKENS, VIEW, until, url
 from .test_i18n_errors import run_cli
 from .test_secrets import poll_all
 from .test_servicenow_adapter import make_floor
@@ -228,3 +233,56 @@ def test_every_fix_an_adapter_gives_is_in_every_catalog() -> None:
         i18n.use(language)
         untranslated = {fix for fix in fixes if i18n._(fix) == fix}
         assert not untranslated, (language, untranslated)
+
+
+HUB_WORDS = {
+    "vi": ("token này chỉ được xem", "token không xác định", "ghi chú cần có nội dung"),
+    "zh": ("此令牌只能查看", "未知令牌", "备注需要内容"),
+    "ja": ("このトークンは閲覧のみ", "不明なトークン", "メモには本文が必要です"),
+    "uk": ("цей токен може лише дивитися", "невідомий токен", "нотатка потребує тексту"),
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_the_hub_s_refusals_are_said_in_the_terminal_s_language(
+    language: str, tmp_path: Path
+) -> None:
+    """A real hub on loopback refuses a view token's ack and an unknown token: it sends a
+    code beside its English, and the terminal says both in its own floor's language."""
+    store = record_floor(tmp_path / "floor.db", until_s=2 * 3600)
+    hub = Hub(store, TOKENS, targets(), lambda: EPOCH + 7200, port=0, send_queue=16)
+    await hub.start()
+    i18n.use(language)
+    wall = HubClient(url(hub), VIEW, targets())
+    stranger = HubClient(url(hub), "CANARY-not-a-token-5e1f", targets())
+    try:
+        wall.start()
+        stranger.start()
+        await until(lambda: wall.seq == hub.state.seq and stranger.refused is not None)
+        esc = next(e for e in hub.state.escalations.values() if e.is_open)
+        with pytest.raises(CommandRefused) as info:
+            await asyncio.to_thread(RemoteDesk(wall).ack, esc, "Wall", "")
+        assert str(info.value) == "this token may watch, not act (scope view)"  # the log's
+        assert HUB_WORDS[language][0] in info.value.said and "may watch" not in info.value.said
+        assert stranger.refused == HUB_WORDS[language][1]
+        assert stranger.refused_english == "unknown token"
+        assert "unknown" not in stranger.link_status()
+        with pytest.raises(CommandRefused) as info:
+            RemoteDesk(wall).note(esc, "Wall", "  ")
+        assert info.value.said == HUB_WORDS[language][2]
+    finally:
+        wall.close()
+        stranger.close()
+        await hub.stop()
+        store.close()
+
+
+def test_an_older_hub_s_words_are_shown_as_it_sent_them() -> None:
+    """An older hub sends English words only; a newer one may send a code this version does
+    not know: the terminal shows the words as sent, whatever its language."""
+    i18n.use("ja")
+    assert CommandRefused("", "this escalation is already resolved").said == (
+        "this escalation is already resolved"
+    )
+    assert refusal_said("made_up_later", "a reason of tomorrow") == "a reason of tomorrow"
+    assert refusal_said("resolved", "x") == CommandRefused("resolved").said != "x"

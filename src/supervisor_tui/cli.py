@@ -791,7 +791,7 @@ def _watching(args: argparse.Namespace, token: str, tls: SSLContext | None) -> i
         )
     except HubRefused as exc:
         log.error("watch: the hub refused: %s", exc)
-        raise ConfigError(_("watch: the hub refused: {reason}").format(reason=exc)) from None
+        raise ConfigError(_("watch: the hub refused: {reason}").format(reason=exc.said)) from None
     except TimeoutError as exc:
         log.error("watch: %s", exc)
         raise ConfigError(f"watch: {exc}") from None

@@ -26,7 +26,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from supervisor_tui.core.commands import CommandRefused
+from supervisor_tui.core.commands import CommandRefused, refusal_said
 from supervisor_tui.core.feed import LINK_LIVE, hub_words
 from supervisor_tui.core.projection import Escalation, FloorState
 from supervisor_tui.core.snapshot import thaw
@@ -70,7 +70,13 @@ def _why(exc: BaseException) -> str:
 
 
 class HubRefused(Exception):
-    """The hub said no (unknown token): retrying will not help."""
+    """The hub said no (unknown token): retrying will not help. Its message is what the
+    terminal shows, in the floor's language where the hub sent a code this version knows."""
+
+    def __init__(self, message: str, *, said: str | None = None) -> None:
+        super().__init__(message)
+        self.said = message if said is None else said
+        """What a person is shown: the message in the floor's language (the log's is English)."""
 
 
 class HubClient:
@@ -109,6 +115,8 @@ class HubClient:
         self._task: asyncio.Task[None] | None = None
         self.welcomed = asyncio.Event()
         self.refused: str | None = None
+        """Why the hub said no, in the floor's language (``refused_english`` for the log)."""
+        self.refused_english = ""
         self.last_error = ""
         """Why the link last dropped, for the screen (no secret: types and codes only)."""
         self.retry_at: float | None = None
@@ -194,7 +202,7 @@ class HubClient:
             try:
                 await self._session()
             except HubRefused as exc:
-                self.refused = str(exc)
+                self.refused, self.refused_english = exc.said, str(exc)
                 self.state = "refused"
                 self._ring()
                 return
@@ -210,7 +218,8 @@ class HubClient:
                 self.last_error = _why(exc)
                 log.info("hub link: %s", self.last_error)
             except InvalidURI:
-                self.refused = "not a ws:// or wss:// address"
+                self.refused_english = "not a ws:// or wss:// address"
+                self.refused = _("not a ws:// or wss:// address")
                 self.state = "refused"
                 return
             if self.connects > connects:
@@ -308,7 +317,8 @@ class HubClient:
             if future is not None and not future.done():
                 future.set_result(message)
         elif kind == "error":
-            raise HubRefused(str(message.get("error") or "refused"))
+            text = str(message.get("error") or "refused")
+            raise HubRefused(text, said=refusal_said(str(message.get("code") or ""), text))
 
     def _ring(self) -> None:
         for listener in self._listeners:
@@ -343,7 +353,11 @@ class HubClient:
         finally:
             self._results.pop(ident, None)
         if not result.get("ok"):
-            raise CommandRefused(str(result.get("error") or "refused by the hub"))
+            raise CommandRefused(
+                str(result.get("code") or ("" if result.get("error") else "refused")),
+                str(result.get("error") or ""),
+                error=str(result.get("detail") or ""),
+            )
 
     def command_blocking(self, action: str, escalation_id: str, **fields: Any) -> None:
         """From a worker thread (the app runs commands off its loop)."""
@@ -367,13 +381,13 @@ class RemoteDesk:
 
     def note(self, esc: Escalation, by: str, note: str) -> None:
         if not note.strip():
-            raise CommandRefused("a note needs some text")
+            raise CommandRefused("empty_note")
         self.client.command_blocking("note", esc.escalation_id, note=note)
 
     def snooze(self, esc: Escalation, by: str, minutes: float) -> None:
         # the hub takes whole minutes only (a strict int on the wire, not 15.0)
         if not float(minutes).is_integer():
-            raise CommandRefused("snooze for a whole number of minutes")
+            raise CommandRefused("snooze_whole")
         self.client.command_blocking("snooze", esc.escalation_id, minutes=int(minutes))
 
     def resolve(self, esc: Escalation, by: str, reason: str = "") -> None:
@@ -399,7 +413,7 @@ async def wait_for_hub(
     attempts = 0
     while not client.welcomed.is_set():
         if client.refused:
-            raise HubRefused(client.refused)
+            raise HubRefused(client.refused_english, said=client.refused)
         retry_at = client.retry_at
         if client.state == "reconnecting" and retry_at is not None and retry_at != said_retry:
             said_retry = retry_at
@@ -429,7 +443,7 @@ async def wait_for_hub(
             )
         if client._task is not None and client._task.done() and not client.welcomed.is_set():
             if client.refused:
-                raise HubRefused(client.refused)
+                raise HubRefused(client.refused_english, said=client.refused)
             said = _("the link to {url} ended: {error}")
             raise TimeoutError(said.format(url=client.url, error=client.last_error or "?"))
         await asyncio.sleep(poll_s)

@@ -681,7 +681,7 @@ class BoardScreen(Screen[None]):
         try:
             await self._off_loop(call)
         except CommandRefused as exc:
-            self.say(str(exc), title=what, severity="warning")
+            self.say(exc.said, title=what, severity="warning")
             return False
         except StoreError as exc:
             said = _("not saved: {error}").format(error=exc.said)
