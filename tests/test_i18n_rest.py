@@ -286,3 +286,60 @@ def test_an_older_hub_s_words_are_shown_as_it_sent_them() -> None:
     )
     assert refusal_said("made_up_later", "a reason of tomorrow") == "a reason of tomorrow"
     assert refusal_said("resolved", "x") == CommandRefused("resolved").said != "x"
+
+
+CONFIG_WORDS = {
+    "vi": ("phải là một số hữu hạn", "phải là một trong 'low', 'normal', 'high', 'urgent'"),
+    "zh": ("必须是有限数", "必须是 'low', 'normal', 'high', 'urgent' 之一"),
+    "ja": ("有限の数値である必要があります", "'low', 'normal', 'high', 'urgent' のいずれか"),
+    "uk": ("має бути скінченним числом", "має бути одним із: 'low', 'normal', 'high', 'urgent'"),
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_rarer_config_errors_are_said_in_the_language(
+    language: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A seed that is not a finite number and a priority that is none of the four: pydantic's
+    rarer kinds in the language, the choices without pydantic's English "or"."""
+    config = tmp_path / "floor.toml"
+    config.write_text(
+        "[[sources]]\nname = 'sim'\nkind = 'simulator'\nseed = nan\n"
+        "[[rules]]\nid = 'risk'\nkind = 'sla_time_left'\nwarn_fraction = 0.25\n"
+        "priorities = ['urgent', 'someday']\n"
+    )
+    config.chmod(0o600)
+    code, _out, err = run_cli(["check", "-c", str(config), "--lang", language], capsys)
+    assert code == 2
+    finite, choices = CONFIG_WORDS[language]
+    assert f"{config}: sources[0].seed: {finite}" in err, err
+    assert choices in err and "'someday'" in err, err
+    assert "Input should" not in err and " or " not in err and "finite number" not in err
+
+
+WEB_WORDS = {
+    "vi": "không phải địa chỉ loopback: hãy đặt --tls-cert và --tls-key",
+    "zh": "不是回环地址：请设置 --tls-cert 和 --tls-key",
+    "ja": "はループバックアドレスではありません: --tls-cert と --tls-key を設定するか",
+    "uk": "— не адреса loopback: задайте --tls-cert і --tls-key",
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_web_says_why_it_will_not_listen_in_the_language(
+    language: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``web`` on an address others can reach without TLS: refused in the language, the
+    options to set and the address as typed."""
+    token = tmp_path / "token"
+    token.write_text("CANARY-web-view-token-0d3c\n")
+    token.chmod(0o600)
+    argv = ["web", "ws://127.0.0.1:9", "--listen", "0.0.0.0:8780", "--token-file", str(token)]
+    code, _out, err = run_cli([*argv, "--lang", language], capsys)
+    assert code == 2 and f"--listen 0.0.0.0:8780 {WEB_WORDS[language]}" in err, err
+    assert "not a loopback" not in err and "CANARY" not in err
+    code, _out, err = run_cli(
+        ["web", "http://127.0.0.1:9", "--token-file", str(token), "--lang", language], capsys
+    )
+    assert code == 2 and "'http://127.0.0.1:9'" in err and "ws:// " in err
+    assert "is not a ws://" not in err, err
