@@ -8,10 +8,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from supervisor_tui import cli, i18n
@@ -27,6 +30,8 @@ from supervisor_tui.fakes.zendesk import FakeZendesk
 from supervisor_tui.hub.client import HubClient, RemoteDesk
 from supervisor_tui.hub.server import Hub
 from supervisor_tui.model import HealthState, Reason, reasons
+from supervisor_tui.report.model import FIXED_NOTES, NO_SURVEYS_NOTE, nps_counts, nps_note
+from supervisor_tui.report.render import _note as report_note
 from supervisor_tui.store import SQLiteStore, StoreError
 
 from .conftest import EPOCH, FakeClock, record_floor, targets
@@ -343,3 +348,38 @@ def test_web_says_why_it_will_not_listen_in_the_language(
     )
     assert code == 2 and "'http://127.0.0.1:9'" in err and "ws:// " in err
     assert "is not a ws://" not in err, err
+
+
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), deadline=None)
+@given(
+    answers=st.integers(1, 10**7),
+    superseded=st.integers(0, 10**6),
+    unmatched=st.integers(0, 10**6),
+)
+def test_the_nps_note_is_read_back_with_the_templates_it_was_worded_with(
+    answers: int, superseded: int, unmatched: int
+) -> None:
+    """``compute`` words the note and the renderers read it back from one set of templates:
+    every count comes back as it went in, and is said in each language without English."""
+    note = nps_note(answers, superseded, unmatched)
+    assert nps_counts(note) == {
+        "answers": answers,
+        "superseded": superseded,
+        "unmatched": unmatched,
+    }
+    for language in LANGUAGES:
+        i18n.use(language)
+        said = report_note(note)
+        assert "survey answers" not in said and "left out" not in said, (language, said)
+        assert said != note
+    i18n.use("en")
+    assert report_note(note) == note
+
+
+def test_a_report_s_fixed_notes_are_said_in_every_language() -> None:
+    assert nps_counts(NO_SURVEYS_NOTE) is None
+    for language in LANGUAGES:
+        i18n.use(language)
+        for note in FIXED_NOTES:
+            assert report_note(note) != note, (language, note)
+    assert report_note("a note of a newer version") == "a note of a newer version"
