@@ -383,3 +383,30 @@ def test_a_report_s_fixed_notes_are_said_in_every_language() -> None:
         for note in FIXED_NOTES:
             assert report_note(note) != note, (language, note)
     assert report_note("a note of a newer version") == "a note of a newer version"
+
+
+ACTIVITY_WORDS = {
+    "vi": ("trực", "hết ca", "nghỉ"),
+    "zh": ("接线", "休班", "小休"),
+    "ja": ("受付", "勤務外", "休憩"),
+    "uk": ("лінія", "вільний", "перерва"),
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_agents_list_says_the_planned_activity_in_the_language(language: str) -> None:
+    """The schedule beside each agent: the common activities in the language, within the
+    list's 7 cells; a site's own word (its WFM's) as written."""
+    from rich.cells import cell_len
+
+    from supervisor_tui.core.schedule import activity_word
+
+    i18n.use(language)
+    assert (activity_word("open"), activity_word(""), activity_word("Break")) == (
+        ACTIVITY_WORDS[language]
+    )
+    for word in ("open", "", "break", "lunch", "training", "meeting"):
+        assert cell_len(activity_word(word)) <= 7, (language, word)
+    assert activity_word("Coaching 1:1") == "Coaching 1:1"
+    i18n.use("en")
+    assert (activity_word("open"), activity_word("")) == ("open", "off")

@@ -14,11 +14,13 @@ Both are taken over the floor's day so far, for agents with a schedule that day.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+from supervisor_tui import i18n
 from supervisor_tui.core.intraday import Activity, IntradayBook
 from supervisor_tui.core.projection import FloorState
-from supervisor_tui.i18n import N_
+from supervisor_tui.i18n import N_, pgettext
 from supervisor_tui.model import AgentState
 
 ADHERENCE_FORMULA = N_("adherence = time in the scheduled state ÷ scheduled time")
@@ -27,6 +29,26 @@ OPEN_ACTIVITIES = frozenset({"open", "on queue", "on-queue", "work", "phone", "a
 """Activities on which an agent is meant to take contacts."""
 WORKING = frozenset({AgentState.AVAILABLE, AgentState.BUSY, AgentState.WRAP_UP})
 NOT_WORKING = frozenset({AgentState.AWAY, AgentState.OFFLINE})
+
+
+def activity_word(activity: str) -> str:
+    """A planned activity as the agents' list shows it ("" is "off": scheduled today, not
+    now). The words schedules commonly use are said in the floor's language; a site's own
+    words (its WFM's) are its data, shown as written."""
+    return _activity_words(i18n.current()).get(activity.strip().lower() or "off", activity)
+
+
+@functools.cache
+def _activity_words(language: str) -> dict[str, str]:
+    del language  # the cache's key: the words below are looked up in the language in use
+    return {
+        "open": pgettext("schedule activity", "open"),
+        "off": pgettext("schedule activity", "off"),
+        "break": pgettext("schedule activity", "break"),
+        "lunch": pgettext("schedule activity", "lunch"),
+        "training": pgettext("schedule activity", "training"),
+        "meeting": pgettext("schedule activity", "meeting"),
+    }
 
 
 def is_open(activity: str) -> bool:
