@@ -410,3 +410,52 @@ def test_the_agents_list_says_the_planned_activity_in_the_language(language: str
     assert activity_word("Coaching 1:1") == "Coaching 1:1"
     i18n.use("en")
     assert (activity_word("open"), activity_word("")) == ("open", "off")
+
+
+HELP_LIMIT_WORDS = {
+    "vi": ("cuộc gọi", "hãy dùng token của quản trị viên"),
+    "zh": ("通话", "管理员"),
+    "ja": ("通話", "管理者"),
+    "uk": ("дзвінки", "адміністратора"),
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_help_says_what_the_helpdesks_do_not_let_us_read_in_the_language(
+    language: str,
+) -> None:
+    """Help's list of limits (a Zendesk account without Talk's call export): the capability,
+    why and the fix in the language, as the freshness bar says them, in the real app."""
+    from textual.app import App
+    from textual.geometry import Region
+    from textual.widgets import Static
+
+    from supervisor_tui.model import Capability, Limit
+    from supervisor_tui.screens.help import HelpScreen
+
+    said = reasons.reason("capability_forbidden", capability="calls", status=403)
+    limit = Limit(
+        capability=Capability.CALLS,
+        reason=reasons.english(said),
+        fix="use an admin's token",
+        said=said,
+    )
+    i18n.use(language)
+
+    class Host(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(HelpScreen([], [("zd", limit)]))
+
+    app = Host()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        texts = []
+        for static in app.screen.query(Static):
+            size = static.size
+            for strip in static.render_lines(Region(0, 0, size.width, size.height)):
+                texts.append(strip.text)
+        text = "\n".join(texts)
+    label = reasons.capability_label(Capability.CALLS)
+    assert f"zd · {label}" in text and label != "calls"
+    assert HELP_LIMIT_WORDS[language][0] in text, text
+    assert "not allowed" not in text and "use an admin" not in text, text
