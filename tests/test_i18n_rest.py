@@ -459,3 +459,28 @@ async def test_help_says_what_the_helpdesks_do_not_let_us_read_in_the_language(
     assert f"zd · {label}" in text and label != "calls"
     assert HELP_LIMIT_WORDS[language][0] in text, text
     assert "not allowed" not in text and "use an admin" not in text, text
+
+
+@pytest.mark.parametrize("language", ["ja", "uk"])
+def test_audit_words_the_escalations_titles_in_the_language(
+    language: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A shift recorded in English with a simulated supervisor's commands: ``audit`` in the
+    language says each escalation's title in it (the rules' words; the floor's kept), while
+    its CSV keeps the stored English for scripts."""
+    path = tmp_path / "shift.db"
+    code, _out, err = run_cli(
+        ["record", "--out", str(path), "--hours", "2", "--lang", "en"], capsys
+    )
+    assert code == 0, err
+    monkeypatch.setenv("COLUMNS", "400")  # a title on one line of the table
+    code, out, err = run_cli(["audit", str(path), "--lang", language], capsys)
+    assert code == 0, err
+    flat = " ".join(out.split())
+    assert "SLA breached" not in flat and "escalated by the helpdesk" not in flat, flat
+    assert i18n._("SLA breached: {metric} on #{ticket}").split("{")[0].strip() in flat
+    code, out, err = run_cli(["audit", str(path), "--format", "csv", "--lang", language], capsys)
+    assert code == 0 and "SLA breached" in out
