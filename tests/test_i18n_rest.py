@@ -484,3 +484,35 @@ def test_audit_words_the_escalations_titles_in_the_language(
     assert i18n._("SLA breached: {metric} on #{ticket}").split("{")[0].strip() in flat
     code, out, err = run_cli(["audit", str(path), "--format", "csv", "--lang", language], capsys)
     assert code == 0 and "SLA breached" in out
+
+
+WATCH_WORDS = {
+    "vi": "hub từ chối kết nối",
+    "zh": "集线器拒绝连接",
+    "ja": "ハブが接続を拒否しています",
+    "uk": "хаб відхиляє з’єднання",
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_watch_against_nothing_says_why_in_the_language(
+    language: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``watch`` on a loopback port where no hub listens: each attempt says why the link
+    failed in the language (the log keeps English), then it gives up as asked."""
+    import socket
+
+    caplog.set_level(logging.INFO, logger="supervisor_tui")
+    with socket.socket() as probe:  # a port nobody listens on: bound, never listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        monkeypatch.setenv("SUPERVISOR_TUI_TOKEN", "CANARY-watch-token-2a9b")
+        argv = ["watch", f"ws://127.0.0.1:{port}", "--give-up-after", "3", "--lang", language]
+        code, _out, err = run_cli(argv, capsys)
+    assert code == 2, err
+    assert WATCH_WORDS[language] in err, err
+    assert "refuses connections" not in err and "CANARY" not in err
+    assert "the hub refuses connections" in caplog.text

@@ -50,23 +50,30 @@ LINK_STATES = {"connecting": N_("connecting"), "refused": N_("refused"), "live":
 """The link's states as the freshness bar words them (translated where drawn)."""
 
 
-def _why(exc: BaseException) -> str:
-    """Why the link dropped, in a few words for the screen (never a URL or a token)."""
+def _why(exc: BaseException) -> tuple[str, str]:
+    """Why the link dropped, in a few words (never a URL or a token): in English for the log
+    and in the floor's language for the screen."""
+
+    def worded(template: str, **values: str) -> tuple[str, str]:
+        return template.format(**values), _(template).format(**values)
+
     if isinstance(exc, ConnectionClosed):
         frame = exc.rcvd or exc.sent
         if frame is None:
-            return "the connection was cut"
+            return worded(N_("the connection was cut"))
         why = f"{frame.code} {frame.reason[:40]}".strip()
-        return f"closed by the hub ({why})" if exc.rcvd else f"closed ({why})"
+        return worded(
+            N_("closed by the hub ({why})") if exc.rcvd else N_("closed ({why})"), why=why
+        )
     if isinstance(exc, TimeoutError):
-        return str(exc) or "no answer from the hub"
+        return (str(exc), str(exc)) if str(exc) else worded(N_("no answer from the hub"))
     if isinstance(exc, ConnectionRefusedError):
-        return "the hub refuses connections"
+        return worded(N_("the hub refuses connections"))
     if isinstance(exc, ConnectionResetError):
-        return "the connection was reset"
+        return worded(N_("the connection was reset"))
     if isinstance(exc, OSError):
-        return f"cannot reach the hub ({type(exc).__name__})"
-    return type(exc).__name__
+        return worded(N_("cannot reach the hub ({error})"), error=type(exc).__name__)
+    return type(exc).__name__, type(exc).__name__
 
 
 class HubRefused(Exception):
@@ -118,6 +125,8 @@ class HubClient:
         """Why the hub said no, in the floor's language (``refused_english`` for the log)."""
         self.refused_english = ""
         self.last_error = ""
+        """Why the link last dropped, in English (the log); ``last_error_said`` is shown."""
+        self.last_error_said = ""
         """Why the link last dropped, for the screen (no secret: types and codes only)."""
         self.retry_at: float | None = None
         """When (``clock``) the next attempt to reconnect starts, while reconnecting."""
@@ -177,7 +186,7 @@ class HubClient:
                     if waiting
                     else _("reconnecting, trying now")
                 )
-            return hub_words(said.format(reason=self.last_error, seconds=seconds))
+            return hub_words(said.format(reason=self.last_error_said, seconds=seconds))
         return hub_words(_(LINK_STATES.get(self.state, self.state)))
 
     @property
@@ -215,7 +224,7 @@ class HubClient:
                 TimeoutError,
                 ProtocolError,
             ) as exc:
-                self.last_error = _why(exc)
+                self.last_error, self.last_error_said = _why(exc)
                 log.info("hub link: %s", self.last_error)
             except InvalidURI:
                 self.refused_english = "not a ws:// or wss:// address"
@@ -426,7 +435,7 @@ async def wait_for_hub(
             say(
                 said.format(
                     url=client.url,
-                    error=client.last_error or _("no reply"),
+                    error=client.last_error_said or _("no reply"),
                     attempt=attempts,
                     seconds=math.ceil(wait),
                 )
@@ -438,14 +447,14 @@ async def wait_for_hub(
                     url=client.url,
                     seconds=f"{give_up_after_s:.0f}",
                     attempts=attempts,
-                    error=client.last_error or _("no reply"),
+                    error=client.last_error_said or _("no reply"),
                 )
             )
         if client._task is not None and client._task.done() and not client.welcomed.is_set():
             if client.refused:
                 raise HubRefused(client.refused_english, said=client.refused)
             said = _("the link to {url} ended: {error}")
-            raise TimeoutError(said.format(url=client.url, error=client.last_error or "?"))
+            raise TimeoutError(said.format(url=client.url, error=client.last_error_said or "?"))
         await asyncio.sleep(poll_s)
 
 
