@@ -25,6 +25,7 @@ from supervisor_tui.adapters.oauth import OAuthRefresh, RefreshingAuth
 from supervisor_tui.adapters.servicenow.adapter import ServiceNowAdapter
 from supervisor_tui.adapters.zendesk.adapter import ZendeskAdapter, ZendeskSettings
 from supervisor_tui.core.commands import CommandRefused, refusal_said
+from supervisor_tui.core.feed import floor_words
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.fakes.zendesk import FakeZendesk
 from supervisor_tui.hub.client import HubClient, RemoteDesk
@@ -218,10 +219,25 @@ def test_a_store_error_keeps_its_english_for_the_log(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_the_demo_floor_is_named_in_the_language(language: str) -> None:
+def test_the_demo_floor_is_named_in_the_language(
+    language: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo's floor keeps its English name in the config and in what it records (a
+    recording made in one language replays in another); drawn, it is in the floor's
+    language, with what follows it; a site's own name is never translated."""
     i18n.use(language)
     args = argparse.Namespace(seed=1, agents=10, queues=3, speed=1.0, profile="wall")
-    assert cli.demo_config(args).floor.name == WORDS[language]["demo floor"]
+    name = cli.demo_config(args).floor.name
+    assert name == "Demo floor (simulated)"
+    assert floor_words(name) == WORDS[language]["demo floor"]
+    assert floor_words(f"{name} · shift.db") == f"{WORDS[language]['demo floor']} · shift.db"
+    assert floor_words("Demo") == "Demo" and floor_words("Support") == "Support"
+    path = tmp_path / "shift.db"
+    code, _out, err = run_cli(["record", "--out", str(path), "--hours", "1"], capsys)
+    assert code == 0, err
+    code, out, err = run_cli(["report", str(path), "--lang", language], capsys)
+    assert code == 0, err
+    assert WORDS[language]["demo floor"] in out and "Demo floor" not in out, out[:300]
 
 
 def test_every_fix_an_adapter_gives_is_in_every_catalog() -> None:

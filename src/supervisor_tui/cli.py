@@ -29,6 +29,7 @@ from supervisor_tui.config import (
     parse_config,
 )
 from supervisor_tui.core import fmt
+from supervisor_tui.core.feed import DEMO_FLOOR, floor_words
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.hub.demo import DEMO_EMAIL, DEMO_SN_USER
 from supervisor_tui.i18n import N_, _, ngettext
@@ -441,8 +442,7 @@ def demo_config(
         )
     return Config.model_validate(
         {
-            # the demo is ours, made in the language it is shown in (a site's name is data)
-            "floor": {"name": _("Demo floor (simulated)")},
+            "floor": {"name": DEMO_FLOOR},  # English as stored; core.feed.floor_words says it
             "display": {
                 "profile": args.profile,
                 "theme": getattr(args, "theme", "dark"),  # callers with an older Namespace
@@ -807,7 +807,8 @@ def _watching(args: argparse.Namespace, token: str, tls: SSLContext | None) -> i
     rules = Config.model_validate({"rules": floor.get("rules") or []}).rules
     client = HubClient(args.url, token, targets, ssl_context=tls)
     settings = FloorSettings(
-        floor_name=f"{floor.get('name') or 'Floor'} (via hub)",
+        # TRANSLATORS: the floor's name on a terminal fed by a hub
+        floor_name=_("{floor} (via hub)").format(floor=floor_words(str(floor.get("name") or ""))),
         operator=probe.name,
         targets=targets,
         rules=RuleEngine(list(rules)),

@@ -44,6 +44,7 @@ from rich.text import Text
 
 from supervisor_tui import i18n
 from supervisor_tui.core import fmt
+from supervisor_tui.core.feed import floor_words
 from supervisor_tui.core.fmt import md_escape
 from supervisor_tui.core.kpis import FCR_FORMULA
 from supervisor_tui.i18n import N_, _, ngettext, pgettext
@@ -255,7 +256,7 @@ def _title(title: str) -> str:
     floor, colon, rest = title.rpartition(": ")
     if colon and rest == "report":
         # TRANSLATORS: a report's title; {floor} is the floor's name
-        return _("{floor}: report").format(floor=floor)
+        return _("{floor}: report").format(floor=floor_words(floor))
     return title
 
 

@@ -33,7 +33,7 @@ from supervisor_tui.actions import BoardAction, Mode, Selection
 from supervisor_tui.core import fmt
 from supervisor_tui.core.bell import CritBell
 from supervisor_tui.core.commands import CommandRefused, Desk
-from supervisor_tui.core.feed import LINK_LIVE, FloorFeed
+from supervisor_tui.core.feed import LINK_LIVE, FloorFeed, floor_words
 from supervisor_tui.core.forecast import QueueForecast, queue_forecast
 from supervisor_tui.core.freshness import SourceCondition, board_status, queue_condition
 from supervisor_tui.core.intraday import IntradaySettings
@@ -488,7 +488,7 @@ class BoardScreen(Screen[None]):
         queue = self.state.queues.get(self.queue_filter) if self.queue_filter else None
         self.topbar.show(
             TopLine(
-                floor=self.settings.floor_name,
+                floor=floor_words(self.settings.floor_name),
                 now=now,
                 utc_offset_s=self.settings.targets.offset_at(now),
                 status=status,
