@@ -34,6 +34,7 @@ from textual_serve.app_service import AppService
 from textual_serve.server import Server
 
 from supervisor_tui.adapters.base import is_loopback
+from supervisor_tui.core.feed import floor_words
 from supervisor_tui.hub.client import HubRefused, hello
 from supervisor_tui.i18n import _
 
@@ -379,7 +380,7 @@ async def _floor_name(options: WebOptions, tls: ssl.SSLContext | None) -> str:
                 "/supervise with their own"
             ).format(name=repr(welcome.name), scope=welcome.scope)
         )
-    return str(welcome.floor.get("name") or "Floor")
+    return floor_words(str(welcome.floor.get("name") or "Floor"))
 
 
 def serve(options: WebOptions, ready: Callable[[str], None]) -> int:
