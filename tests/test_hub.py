@@ -147,7 +147,7 @@ async def test_wrong_or_missing_token_is_refused(hub: Hub, monkeypatch: pytest.M
     async with connect(url(hub)) as ws:
         await ws.send(json.dumps({"type": "hello", "token": "nope", "last_seq": 0}))
         reply = json.loads(await ws.recv())
-        assert reply == {"type": "error", "error": "unknown token"}
+        assert reply == {"type": "error", "error": "unknown token", "code": "unknown_token"}
         with pytest.raises(ConnectionClosed):
             await ws.recv()
     monkeypatch.setattr(hub_server, "HELLO_TIMEOUT_S", 0.3)

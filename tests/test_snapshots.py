@@ -141,7 +141,7 @@ def test_hub_down(snap_compare: Any, size: Any) -> None:
             await pilot.pause(0.05)
         client.close()
         client.retry_at = None
-        client.last_error = "connection refused"
+        client.last_error = client.last_error_said = "connection refused"
         pilot.app.board._tick()
         await pilot.pause()
 

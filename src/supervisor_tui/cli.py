@@ -29,6 +29,7 @@ from supervisor_tui.config import (
     parse_config,
 )
 from supervisor_tui.core import fmt
+from supervisor_tui.core.feed import DEMO_FLOOR, floor_words
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.hub.demo import DEMO_EMAIL, DEMO_SN_USER
 from supervisor_tui.i18n import N_, _, ngettext
@@ -444,7 +445,7 @@ def demo_config(
         )
     return Config.model_validate(
         {
-            "floor": {"name": "Demo floor (simulated)"},
+            "floor": {"name": DEMO_FLOOR},  # English as stored; core.feed.floor_words says it
             "display": {
                 "profile": args.profile,
                 "theme": getattr(args, "theme", "dark"),  # callers with an older Namespace
@@ -828,7 +829,7 @@ def _watching(args: argparse.Namespace, token: str, tls: SSLContext | None) -> i
         )
     except HubRefused as exc:
         log.error("watch: the hub refused: %s", exc)
-        raise ConfigError(_("watch: the hub refused: {reason}").format(reason=exc)) from None
+        raise ConfigError(_("watch: the hub refused: {reason}").format(reason=exc.said)) from None
     except TimeoutError as exc:
         log.error("watch: %s", exc)
         raise ConfigError(f"watch: {exc}") from None
@@ -844,7 +845,8 @@ def _watching(args: argparse.Namespace, token: str, tls: SSLContext | None) -> i
     rules = Config.model_validate({"rules": floor.get("rules") or []}).rules
     client = HubClient(args.url, token, targets, ssl_context=tls)
     settings = FloorSettings(
-        floor_name=f"{floor.get('name') or 'Floor'} (via hub)",
+        # TRANSLATORS: the floor's name on a terminal fed by a hub
+        floor_name=_("{floor} (via hub)").format(floor=floor_words(str(floor.get("name") or ""))),
         operator=probe.name,
         targets=targets,
         rules=RuleEngine(list(rules)),
@@ -1399,7 +1401,8 @@ def main(argv: list[str] | None = None) -> int:
             return _import_surveys(args)
     except (ConfigError, StoreError, SourceSetupError) as exc:
         # the message may quote a file's name, and a name can hold escape sequences
-        print(f"supervisor-tui: {printable(str(exc))}", file=sys.stderr)
+        said = exc.said if isinstance(exc, StoreError) else str(exc)
+        print(f"supervisor-tui: {printable(said)}", file=sys.stderr)
         return 2
     return 0
 

@@ -609,15 +609,34 @@ _PROBLEMS: dict[str, str] = {
     "dict_type": N_("must be a table"),
     "model_type": N_("must be a table"),
     "model_attributes_type": N_("must be a table"),
+    "enum": N_("must be one of {expected}"),
+    "finite_number": N_("must be a finite number"),
+    "int_parsing_size": N_("is too large a number"),
+    "multiple_of": N_("must be a multiple of {multiple_of}"),
+    "too_short": N_("must have at least {min_length} items"),
+    "too_long": N_("must have at most {max_length} items"),
+    "set_type": N_("must be a list ([…])"),
+    "tuple_type": N_("must be a list ([…])"),
+    "path_type": N_("must be a path (in quotes)"),
+    "string_unicode": N_("must be text (in quotes)"),
+    "date_parsing": N_("must be a date (2026-11-24)"),
+    "date_type": N_("must be a date (2026-11-24)"),
+    "date_from_datetime_parsing": N_("must be a date (2026-11-24)"),
+    "datetime_parsing": N_("must be a date and time (2026-11-24T08:00:00)"),
+    "datetime_type": N_("must be a date and time (2026-11-24T08:00:00)"),
+    "datetime_from_date_parsing": N_("must be a date and time (2026-11-24T08:00:00)"),
+    "time_parsing": N_("must be a time of day (08:00)"),
+    "time_type": N_("must be a time of day (08:00)"),
 }
 """Pydantic's error kinds a config meets, in our words; ``ctx`` fills their placeholders."""
 
 
 def _bound(value: Any) -> str:
-    """A bound as the file would write it: ``0``, not pydantic's ``0.0``."""
+    """A bound as the file would write it: ``0``, not pydantic's ``0.0``; a list of choices
+    without pydantic's English "or" (``'low', 'normal' or 'high'``)."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value)
+    return str(value).replace("' or '", "', '")
 
 
 def _problem(err: Any) -> str:

@@ -73,9 +73,11 @@ class RenewalFailed(Exception):
     """An auth flow could not renew its credentials (an OAuth refresh). ``permanent``: only
     the user can fix it, and the message says how; otherwise trying again later may help."""
 
-    def __init__(self, message: str, *, permanent: bool) -> None:
-        super().__init__(message)
+    def __init__(self, message: str | Reason, *, permanent: bool) -> None:
+        said = message if isinstance(message, Reason) else None
+        super().__init__(english(message) if isinstance(message, Reason) else message)
         self.permanent = permanent
+        self.said = said
 
 
 class Unavailable(ApiError):
@@ -299,11 +301,12 @@ class JsonApi:
         transport: httpx.AsyncBaseTransport | None = None,
         rate_figures: Callable[[Mapping[str, str]], RateFigures] = no_rate_figures,
         family_of: Callable[[str], str | None] = lambda path: None,
-        credential: str = "the credentials",
+        credential: tuple[str, str] = ("credentials", ""),
     ) -> None:
         """``rate_figures`` reads the vendor's rate-limit headers; ``family_of`` names the
         endpoint family of a path whose limit is its own (None: the account's shared limit);
-        ``credential`` says which credential a 401 refused ("the API token of a@b.c")."""
+        ``credential`` says which credential a 401 refused: a ``reasons.CREDENTIALS`` code and
+        whose it is (``("api_token_of", "a@b.c")``), so the board says it in its language."""
         self.base_url = base_url.rstrip("/")
         self.label = label
         self.budget = budget
@@ -366,8 +369,10 @@ class JsonApi:
             raise ServerError(reason("timed_out", source=self.label, where=where)) from None
         except RenewalFailed as exc:
             if exc.permanent:
-                raise AuthFailed(f"{self.label}: {exc}", status=401, fix="") from None
-            raise ServerError(reason("renewal_failed", source=self.label, detail=exc)) from None
+                raise AuthFailed(exc.said or f"{self.label}: {exc}", status=401, fix="") from None
+            raise ServerError(
+                exc.said or reason("renewal_failed", source=self.label, detail=exc)
+            ) from None
         except httpx.TransportError as exc:
             raise Unreachable(
                 reason("unreachable", source=self.label, error=type(exc).__name__)
@@ -395,7 +400,13 @@ class JsonApi:
             )
         if status == 401:
             raise AuthFailed(
-                reason("auth_refused", source=self.label, credential=self.credential, where=where),
+                reason(
+                    "auth_refused",
+                    source=self.label,
+                    credential=self.credential[0],
+                    who=self.credential[1],
+                    where=where,
+                ),
                 status=status,
             )
         if status == 403:

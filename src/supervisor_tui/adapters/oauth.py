@@ -30,6 +30,8 @@ from pydantic import SecretStr
 from supervisor_tui.adapters.base import Clock, SourceSetupError, source_named
 from supervisor_tui.adapters.http import RenewalFailed, read_secret, write_secret_file
 from supervisor_tui.i18n import _
+from supervisor_tui.model.events import Reason
+from supervisor_tui.model.reasons import english, reason
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +65,9 @@ class OAuthRefresh:
     """The source's name, for the log."""
 
     @property
-    def credential(self) -> str:
-        """Which credential a 401 refused, without its value."""
-        return f"the OAuth token (renewed with the refresh token in {self.refresh_token_file})"
+    def credential(self) -> tuple[str, str]:
+        """Which credential a 401 refused, without its value (``reasons.CREDENTIALS``)."""
+        return ("oauth_renewed", str(self.refresh_token_file))
 
     def auth(self, clock: Clock = time.time) -> RefreshingAuth:
         return RefreshingAuth(self, clock)
@@ -141,14 +143,14 @@ class RefreshingAuth(httpx.Auth):
         self._retry_at = 0.0
         self._refresh: SecretStr | None = None
         """The refresh token last read from the file or written to it."""
-        self._refused: tuple[str, str] | None = None
+        self._refused: tuple[str, Reason] | None = None
         """The digest of the refresh token the helpdesk refused, and why: not sent again."""
         self._unsaved: tuple[str, SecretStr] | None = None
         """A rotated refresh token the file could not take: the digest of the dead one the
         file still holds, and the live one, saved again at the next renewal."""
         self._lock = asyncio.Lock()
         self.renewals = 0
-        self.failure: str | None = None
+        self.failure: Reason | None = None
         """Why the last renewal failed (what to do), None once one succeeds."""
 
     def __repr__(self) -> str:
@@ -205,7 +207,7 @@ class RefreshingAuth(httpx.Auth):
                 return
             refused = self._refused
             if refused is not None and refused[0] == _digest(refresh):
-                self._fail(refused[1], permanent=True, spent=spent)
+                self._fail(refused[1], spent=spent)
                 return
             answer = await self._ask(refresh, spent)
             if answer is None:
@@ -215,13 +217,15 @@ class RefreshingAuth(httpx.Auth):
                 self._take(grant, refresh)
                 return
             if status >= 500 or status == 429 or status < 400:
-                self._fail(f"the token endpoint answered {status}", permanent=False, spent=spent)
+                self._fail(
+                    self._reason("renewal_failed", oauth="answered", status=status), spent=spent
+                )
                 return
-            reason = self._refusal(code or f"HTTP {status}")
-            self._refused = (_digest(refresh), reason)
+            why = self._refusal(code or f"HTTP {status}")
+            self._refused = (_digest(refresh), why)
             if self._file_token() not in (None, refresh.get_secret_value()):
                 continue  # the file holds a newer token (``check`` rotated it): try that one
-            self._fail(reason, permanent=True, spent=spent)
+            self._fail(why, spent=spent)
             return
 
     def _read_refresh_token(self, spent: bool) -> SecretStr | None:
@@ -231,17 +235,15 @@ class RefreshingAuth(httpx.Auth):
         try:
             value = read_secret(file=str(path), what="the refresh token file")
         except SourceSetupError as exc:
-            if path.exists():  # its mode or owner: the message says the fix
-                reason = f"OAuth token expired and could not be refreshed: {exc}"
-            else:
-                reason = (
-                    f"OAuth token expired and could not be refreshed ({exc}): "
-                    f"authorize again and put the new refresh token in {path} (mode 600)"
-                )
-            self._fail(reason, permanent=True, spent=spent)
+            # its mode or owner when it exists: the message says the fix
+            how = "file_unreadable" if path.exists() else "file_missing"
+            self._fail(
+                self._reason("renewal_refused", oauth=how, error=exc, path=path),
+                spent=spent,
+            )
             return None
         if not value:
-            self._fail(self._refusal("the file is empty"), permanent=True, spent=spent)
+            self._fail(self._reason("renewal_refused", oauth="file_empty", path=path), spent=spent)
             return None
         if self._unsaved is not None and self._unsaved[0] == _digest(SecretStr(value)):
             # the file still holds the token we rotated away from: ours is the live one
@@ -282,15 +284,14 @@ class RefreshingAuth(httpx.Auth):
         finally:
             body.clear()  # a traceback shows locals: the secrets leave them now
         if unreachable:
-            reason = f"the token endpoint cannot be reached ({unreachable})"
-            self._fail(reason, permanent=False, spent=spent)
+            self._fail(
+                self._reason("renewal_failed", oauth="unreachable", error=unreachable), spent=spent
+            )
             return None
         if response.status_code == 200:
             grant = _grant_of(response.content)
             if grant is None:
-                self._fail(
-                    "the token endpoint answered no access token", permanent=False, spent=spent
-                )
+                self._fail(self._reason("renewal_failed", oauth="no_access_token"), spent=spent)
                 return None
             return 200, grant, None
         return response.status_code, None, _error_code(response.content)
@@ -334,27 +335,28 @@ class RefreshingAuth(httpx.Auth):
             return
         self._unsaved = None
 
-    def _refusal(self, code: str) -> str:
-        path = self.settings.refresh_token_file
-        if code == "invalid_client":
-            fix = "check oauth_client_id and the client secret"
-        else:
-            fix = f"authorize again and put the new refresh token in {path}"
-        return f"OAuth token expired and could not be refreshed ({code}): {fix}"
+    def _reason(self, code: str, **values: object) -> Reason:
+        return reason(code, source=self.settings.source, **values)
 
-    def _fail(self, reason: str, *, permanent: bool, spent: bool) -> None:
+    def _refusal(self, code: str) -> Reason:
+        how = "refused_client" if code == "invalid_client" else "refused"
+        return self._reason(
+            "renewal_refused", oauth=how, error=code, path=self.settings.refresh_token_file
+        )
+
+    def _fail(self, why: Reason, *, spent: bool) -> None:
+        """``why``'s code says whether only the user can fix it (``renewal_refused``) or
+        trying again later may help (``renewal_failed``); its values are said in words
+        through ``model.reasons`` (English in the log, the floor's language on the board)."""
+        permanent = why.code == "renewal_refused"
         if permanent:
-            self.failure = reason
+            self.failure = why
         if not spent:
             # the token in hand still works: keep it, try again a little later
             self._retry_at = self.clock() + RETRY_RENEWAL_S
-            log.warning(
-                "%s: OAuth token renewal failed, the current token is used meanwhile: %s",
-                self.settings.source,
-                reason,
-            )
+            log.warning("%s (the current token is used meanwhile)", english(why))
             return
-        raise RenewalFailed(reason, permanent=permanent)
+        raise RenewalFailed(why, permanent=permanent)
 
 
 def _digest(token: SecretStr) -> str:

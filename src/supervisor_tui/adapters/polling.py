@@ -301,7 +301,7 @@ class PolledSource:
                     retry_at = self.wall() + self._backoff(task)
                     task.due_at = retry_at
                     await self.report_health(
-                        sink, HealthState.DEGRADED, _said(exc), retry_at=retry_at
+                        sink, HealthState.DEGRADED, self.failure_said(exc), retry_at=retry_at
                     )
                     continue
                 self.limit(task.capability, *self.explain(task.capability, exc))
@@ -325,7 +325,9 @@ class PolledSource:
                 task.failures += 1
                 retry_at = self.wall() + self._backoff(task)
                 task.due_at = retry_at
-                await self.report_health(sink, HealthState.DEGRADED, _said(exc), retry_at=retry_at)
+                await self.report_health(
+                    sink, HealthState.DEGRADED, self.failure_said(exc), retry_at=retry_at
+                )
                 continue
             task.failures = 0
             task.held_until = 0.0
@@ -358,12 +360,18 @@ class PolledSource:
     def need(self, capability: Capability) -> Need | None:
         return next((n for n in self.NEEDS if n.capability is capability), None)
 
+    def failure_said(self, exc: Exception) -> str | Reason:
+        """What a failed call of a task the source needs says on the board. Adapters word
+        their vendor's answers where those are not a helpdesk's own words."""
+        return _said(exc)
+
     def explain(self, capability: Capability, exc: Unavailable) -> tuple[str | Reason, str]:
         """Why this account lacks ``capability`` and how to fix it, from the answer the
         helpdesk gave. Adapters say more where their vendor's answer tells more."""
         need = self.need(capability)
         without = {} if need is None else {"without": need.without}
-        fix = "" if need is None else need.fix or f"needs {need.requires}"
+        # ``requires`` is the README's English: a Need without a fix has nothing to say
+        fix = "" if need is None else need.fix
         if isinstance(exc, Forbidden):
             code = "capability_forbidden"
         elif exc.status == 410:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from supervisor_tui.core.projection import Escalation
+from supervisor_tui.i18n import N_, _
 from supervisor_tui.model import (
     EscalationAcked,
     EscalationNoted,
@@ -42,8 +43,38 @@ def this_terminal() -> str:
     return f"{socket.gethostname()} {tty}"
 
 
+REFUSALS: dict[str, str] = {
+    "resolved": N_("this escalation is already resolved"),
+    "empty_note": N_("a note needs some text"),
+    "snooze_range": N_("snooze for 1 minute to 24 hours"),
+    "snooze_whole": N_("snooze for a whole number of minutes"),
+    "scope_view": N_("this token may watch, not act (scope view)"),
+    "unknown_token": N_("unknown token"),
+    "not_saved": N_("not saved: {error}"),
+    "refused": N_("refused by the hub"),
+}
+"""Why a command or a terminal is refused, by code: the hub sends the code beside the
+English words, so each terminal says it in its own floor's language (``refusal_said``)."""
+
+
+def refusal_said(code: str, text: str, error: str = "") -> str:
+    """A refusal in the floor's language; ``text`` as sent where the code is not one this
+    version knows (an older hub sends words only, a newer one may send new codes)."""
+    template = REFUSALS.get(code)
+    return text if template is None else _(template).format(error=error)
+
+
 class CommandRefused(ValueError):
-    """The command makes no sense for this escalation (already resolved, empty note, ...)."""
+    """The command makes no sense for this escalation (already resolved, empty note, ...).
+    Its message is English (the log); ``said`` is for the person who tried it."""
+
+    def __init__(self, code: str, text: str = "", *, error: str = "") -> None:
+        template = REFUSALS.get(code)
+        english = template.format(error=error) if template is not None else text or code
+        super().__init__(english)
+        self.code = code
+        self.error = error
+        self.said = refusal_said(code, english, error)
 
 
 class Desk(Protocol):
@@ -73,7 +104,7 @@ class EscalationDesk:
     ) -> Event | None:
         where = self.terminal if terminal is None else terminal
         if not esc.is_open:
-            raise _refused("ack", esc, by, where, "this escalation is already resolved")
+            raise _refused("ack", esc, by, where, "resolved")
         now = self.clock()
         note = _clean(note)
         payload = EscalationAcked(
@@ -87,7 +118,7 @@ class EscalationDesk:
         where = self.terminal if terminal is None else terminal
         note = _clean(note)
         if not note:
-            raise _refused("note", esc, by, where, "a note needs some text")
+            raise _refused("note", esc, by, where, "empty_note")
         now = self.clock()
         payload = EscalationNoted(
             escalation_id=esc.escalation_id, by=by, note=note, at=now, terminal=where
@@ -99,9 +130,9 @@ class EscalationDesk:
     ) -> Event | None:
         where = self.terminal if terminal is None else terminal
         if not esc.is_open:
-            raise _refused("snooze", esc, by, where, "this escalation is already resolved")
+            raise _refused("snooze", esc, by, where, "resolved")
         if not 0 < minutes <= SNOOZE_MAX_MIN:
-            raise _refused("snooze", esc, by, where, "snooze for 1 minute to 24 hours")
+            raise _refused("snooze", esc, by, where, "snooze_range")
         now = self.clock()
         payload = EscalationSnoozed(
             escalation_id=esc.escalation_id,
@@ -117,7 +148,7 @@ class EscalationDesk:
     ) -> Event | None:
         where = self.terminal if terminal is None else terminal
         if not esc.is_open:
-            raise _refused("resolve", esc, by, where, "this escalation is already resolved")
+            raise _refused("resolve", esc, by, where, "resolved")
         now = self.clock()
         reason = _clean(reason) or "resolved by hand"
         payload = EscalationResolved(
@@ -174,16 +205,17 @@ class EscalationDesk:
         return stored
 
 
-def _refused(what: str, esc: Escalation, by: str, terminal: str, why: str) -> CommandRefused:
+def _refused(what: str, esc: Escalation, by: str, terminal: str, code: str) -> CommandRefused:
+    refusal = CommandRefused(code)
     log.warning(
         "operator: %s by %r from %s on escalation %s refused: %s",
         what,
         by,
         terminal,
         esc.escalation_id,
-        why,
+        refusal,
     )
-    return CommandRefused(why)
+    return refusal
 
 
 def _clean(text: str) -> str:

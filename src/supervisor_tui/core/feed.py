@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Final, Protocol
 
 from supervisor_tui.core.projection import FloorState
-from supervisor_tui.i18n import _
+from supervisor_tui.i18n import N_, _
 from supervisor_tui.model import Event
 from supervisor_tui.store import Store
 from supervisor_tui.store.base import Listener
@@ -20,6 +20,19 @@ from supervisor_tui.store.base import Listener
 LINK_LIVE: Final = "hub: live"
 """``link_status`` when the hub is there: a fixed value the board tests for; it shows it as
 ``hub_words(_("live"))``. Any other status is already in the floor's language."""
+
+
+DEMO_FLOOR: Final = N_("Demo floor (simulated)")
+"""The demo's floor name as configs, recordings and hub snapshots keep it (English): a
+recording made in Japanese replays in Ukrainian with the Ukrainian name."""
+
+
+def floor_words(name: str) -> str:
+    """A floor's name as drawn: the demo's in the floor's language (with what follows it,
+    " · shift.db"), a site's own name as it is: names are data."""
+    if name.startswith(DEMO_FLOOR):
+        return _(DEMO_FLOOR) + name[len(DEMO_FLOOR) :]
+    return name
 
 
 def hub_words(state: str) -> str:

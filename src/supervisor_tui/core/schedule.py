@@ -14,8 +14,8 @@ Both are taken over the floor's day so far, for agents with a schedule that day.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from functools import cache
 
 from supervisor_tui import i18n
 from supervisor_tui.core.intraday import Activity, IntradayBook
@@ -31,23 +31,24 @@ WORKING = frozenset({AgentState.AVAILABLE, AgentState.BUSY, AgentState.WRAP_UP})
 NOT_WORKING = frozenset({AgentState.AWAY, AgentState.OFFLINE})
 
 
-@cache
+def activity_word(activity: str) -> str:
+    """A planned activity as the agents' list shows it ("" is "off": scheduled today, not
+    now). The words schedules commonly use are said in the floor's language; a site's own
+    words (its WFM's) are its data, shown as written."""
+    return _activity_words(i18n.current()).get(activity.strip().lower() or "off", activity)
+
+
+@functools.cache
 def _activity_words(language: str) -> dict[str, str]:
-    # the usual activities of a workforce tool's export, short: the board gives them 6 cells
+    del language  # the cache's key: the words below are looked up in the language in use
     return {
         "open": pgettext("schedule activity", "open"),
+        "off": pgettext("schedule activity", "off"),
         "break": pgettext("schedule activity", "break"),
         "lunch": pgettext("schedule activity", "lunch"),
         "training": pgettext("schedule activity", "training"),
         "meeting": pgettext("schedule activity", "meeting"),
-        "off": pgettext("schedule activity", "off"),
     }
-
-
-def activity_words(activity: str) -> str:
-    """A planned activity in the floor's language where it is one of the usual ones; any
-    other is the workforce tool's own word, shown as it came."""
-    return _activity_words(i18n.current()).get(activity.strip().lower(), activity)
 
 
 def is_open(activity: str) -> bool:

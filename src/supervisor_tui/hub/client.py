@@ -26,7 +26,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from supervisor_tui.core.commands import CommandRefused
+from supervisor_tui.core.commands import CommandRefused, refusal_said
 from supervisor_tui.core.feed import LINK_LIVE, hub_words
 from supervisor_tui.core.projection import Escalation, FloorState
 from supervisor_tui.core.snapshot import thaw
@@ -50,27 +50,40 @@ LINK_STATES = {"connecting": N_("connecting"), "refused": N_("refused"), "live":
 """The link's states as the freshness bar words them (translated where drawn)."""
 
 
-def _why(exc: BaseException) -> str:
-    """Why the link dropped, in a few words for the screen (never a URL or a token)."""
+def _why(exc: BaseException) -> tuple[str, str]:
+    """Why the link dropped, in a few words (never a URL or a token): in English for the log
+    and in the floor's language for the screen."""
+
+    def worded(template: str, **values: str) -> tuple[str, str]:
+        return template.format(**values), _(template).format(**values)
+
     if isinstance(exc, ConnectionClosed):
         frame = exc.rcvd or exc.sent
         if frame is None:
-            return "the connection was cut"
+            return worded(N_("the connection was cut"))
         why = f"{frame.code} {frame.reason[:40]}".strip()
-        return f"closed by the hub ({why})" if exc.rcvd else f"closed ({why})"
+        return worded(
+            N_("closed by the hub ({why})") if exc.rcvd else N_("closed ({why})"), why=why
+        )
     if isinstance(exc, TimeoutError):
-        return str(exc) or "no answer from the hub"
+        return (str(exc), str(exc)) if str(exc) else worded(N_("no answer from the hub"))
     if isinstance(exc, ConnectionRefusedError):
-        return "the hub refuses connections"
+        return worded(N_("the hub refuses connections"))
     if isinstance(exc, ConnectionResetError):
-        return "the connection was reset"
+        return worded(N_("the connection was reset"))
     if isinstance(exc, OSError):
-        return f"cannot reach the hub ({type(exc).__name__})"
-    return type(exc).__name__
+        return worded(N_("cannot reach the hub ({error})"), error=type(exc).__name__)
+    return type(exc).__name__, type(exc).__name__
 
 
 class HubRefused(Exception):
-    """The hub said no (unknown token): retrying will not help."""
+    """The hub said no (unknown token): retrying will not help. Its message is what the
+    terminal shows, in the floor's language where the hub sent a code this version knows."""
+
+    def __init__(self, message: str, *, said: str | None = None) -> None:
+        super().__init__(message)
+        self.said = message if said is None else said
+        """What a person is shown: the message in the floor's language (the log's is English)."""
 
 
 class HubClient:
@@ -109,7 +122,11 @@ class HubClient:
         self._task: asyncio.Task[None] | None = None
         self.welcomed = asyncio.Event()
         self.refused: str | None = None
+        """Why the hub said no, in the floor's language (``refused_english`` for the log)."""
+        self.refused_english = ""
         self.last_error = ""
+        """Why the link last dropped, in English (the log); ``last_error_said`` is shown."""
+        self.last_error_said = ""
         """Why the link last dropped, for the screen (no secret: types and codes only)."""
         self.retry_at: float | None = None
         """When (``clock``) the next attempt to reconnect starts, while reconnecting."""
@@ -169,7 +186,7 @@ class HubClient:
                     if waiting
                     else _("reconnecting, trying now")
                 )
-            return hub_words(said.format(reason=self.last_error, seconds=seconds))
+            return hub_words(said.format(reason=self.last_error_said, seconds=seconds))
         return hub_words(_(LINK_STATES.get(self.state, self.state)))
 
     @property
@@ -194,7 +211,7 @@ class HubClient:
             try:
                 await self._session()
             except HubRefused as exc:
-                self.refused = str(exc)
+                self.refused, self.refused_english = exc.said, str(exc)
                 self.state = "refused"
                 self._ring()
                 return
@@ -207,10 +224,11 @@ class HubClient:
                 TimeoutError,
                 ProtocolError,
             ) as exc:
-                self.last_error = _why(exc)
+                self.last_error, self.last_error_said = _why(exc)
                 log.info("hub link: %s", self.last_error)
             except InvalidURI:
-                self.refused = "not a ws:// or wss:// address"
+                self.refused_english = "not a ws:// or wss:// address"
+                self.refused = _("not a ws:// or wss:// address")
                 self.state = "refused"
                 return
             if self.connects > connects:
@@ -220,7 +238,9 @@ class HubClient:
             self._ring()
             for future in self._results.values():
                 if not future.done():
-                    future.set_exception(StoreError("the link to the hub dropped; try again"))
+                    future.set_exception(
+                        StoreError.worded(N_("the link to the hub dropped; try again"))
+                    )
             self._results.clear()
             backoff = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
             self.retry_at = self.clock() + backoff
@@ -306,7 +326,8 @@ class HubClient:
             if future is not None and not future.done():
                 future.set_result(message)
         elif kind == "error":
-            raise HubRefused(str(message.get("error") or "refused"))
+            text = str(message.get("error") or "refused")
+            raise HubRefused(text, said=refusal_said(str(message.get("code") or ""), text))
 
     def _ring(self) -> None:
         for listener in self._listeners:
@@ -317,7 +338,7 @@ class HubClient:
     async def command(self, action: str, escalation_id: str, **fields: Any) -> None:
         ws = self._ws
         if ws is None or self.state != "live":
-            raise StoreError("not connected to the hub; the command was not sent")
+            raise StoreError.worded(N_("not connected to the hub; the command was not sent"))
         ident = uuid.uuid4().hex
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._results[ident] = future
@@ -335,17 +356,23 @@ class HubClient:
         try:
             result = await asyncio.wait_for(future, COMMAND_TIMEOUT_S)
         except TimeoutError:
-            raise StoreError("the hub did not answer; the command may not be saved") from None
+            raise StoreError.worded(
+                N_("the hub did not answer; the command may not be saved")
+            ) from None
         finally:
             self._results.pop(ident, None)
         if not result.get("ok"):
-            raise CommandRefused(str(result.get("error") or "refused by the hub"))
+            raise CommandRefused(
+                str(result.get("code") or ("" if result.get("error") else "refused")),
+                str(result.get("error") or ""),
+                error=str(result.get("detail") or ""),
+            )
 
     def command_blocking(self, action: str, escalation_id: str, **fields: Any) -> None:
         """From a worker thread (the app runs commands off its loop)."""
         loop = self._loop
         if loop is None:
-            raise StoreError("the hub link is not started")
+            raise StoreError.worded(N_("the hub link is not started"))
         future = asyncio.run_coroutine_threadsafe(
             self.command(action, escalation_id, **fields), loop
         )
@@ -363,13 +390,13 @@ class RemoteDesk:
 
     def note(self, esc: Escalation, by: str, note: str) -> None:
         if not note.strip():
-            raise CommandRefused("a note needs some text")
+            raise CommandRefused("empty_note")
         self.client.command_blocking("note", esc.escalation_id, note=note)
 
     def snooze(self, esc: Escalation, by: str, minutes: float) -> None:
         # the hub takes whole minutes only (a strict int on the wire, not 15.0)
         if not float(minutes).is_integer():
-            raise CommandRefused("snooze for a whole number of minutes")
+            raise CommandRefused("snooze_whole")
         self.client.command_blocking("snooze", esc.escalation_id, minutes=int(minutes))
 
     def resolve(self, esc: Escalation, by: str, reason: str = "") -> None:
@@ -395,7 +422,7 @@ async def wait_for_hub(
     attempts = 0
     while not client.welcomed.is_set():
         if client.refused:
-            raise HubRefused(client.refused)
+            raise HubRefused(client.refused_english, said=client.refused)
         retry_at = client.retry_at
         if client.state == "reconnecting" and retry_at is not None and retry_at != said_retry:
             said_retry = retry_at
@@ -408,7 +435,7 @@ async def wait_for_hub(
             say(
                 said.format(
                     url=client.url,
-                    error=client.last_error or _("no reply"),
+                    error=client.last_error_said or _("no reply"),
                     attempt=attempts,
                     seconds=math.ceil(wait),
                 )
@@ -420,14 +447,14 @@ async def wait_for_hub(
                     url=client.url,
                     seconds=f"{give_up_after_s:.0f}",
                     attempts=attempts,
-                    error=client.last_error or _("no reply"),
+                    error=client.last_error_said or _("no reply"),
                 )
             )
         if client._task is not None and client._task.done() and not client.welcomed.is_set():
             if client.refused:
-                raise HubRefused(client.refused)
+                raise HubRefused(client.refused_english, said=client.refused)
             said = _("the link to {url} ended: {error}")
-            raise TimeoutError(said.format(url=client.url, error=client.last_error or "?"))
+            raise TimeoutError(said.format(url=client.url, error=client.last_error_said or "?"))
         await asyncio.sleep(poll_s)
 
 

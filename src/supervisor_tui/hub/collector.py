@@ -280,7 +280,7 @@ class Collector:
             except StoreError as exc:
                 if self._lease_trouble is None:
                     log.error("store trouble: %s", exc)
-                self._lease_trouble = self.store_trouble = str(exc)
+                self._lease_trouble = self.store_trouble = exc.said
             else:
                 if self._lease_trouble is not None:
                     log.info("the writer lease is held again")
@@ -359,7 +359,7 @@ class Collector:
             except StoreError as exc:
                 if self.store_trouble is None:
                     log.error("store refuses events (kept, retrying): %s", exc)
-                self.store_trouble = str(exc)
+                self.store_trouble = exc.said
                 self.events_waiting = len(events) + self._queued_events
                 await asyncio.sleep(delay)
                 delay = min(5.0, delay * 2)
@@ -379,7 +379,7 @@ class Collector:
                 await self._catch_up()
             except StoreError as exc:
                 log.error("store cannot be read (retrying): %s", exc)
-                self.store_trouble = str(exc)
+                self.store_trouble = exc.said
                 await asyncio.sleep(delay)
                 delay = min(5.0, delay * 2)
                 continue

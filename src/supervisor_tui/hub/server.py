@@ -270,7 +270,10 @@ class Hub:
             self.refused += 1
             self._say.warning(f"token:{peer}", f"hub: {peer} sent an unknown token")
             with contextlib.suppress(ConnectionClosed):
-                await ws.send(json.dumps({"type": "error", "error": "unknown token"}))
+                refusal = CommandRefused("unknown_token")
+                await ws.send(
+                    json.dumps({"type": "error", "error": str(refusal), "code": "unknown_token"})
+                )
                 await ws.close(1008, "unknown token")
             return
         # known now: it may send a command with a long note
@@ -370,7 +373,7 @@ class Hub:
             return
         name = watcher.token.name
         if watcher.token.scope != "supervise":
-            reply["error"] = "this token may watch, not act (scope view)"
+            reply.update(error=str(CommandRefused("scope_view")), code="scope_view")
             self._say.warning(
                 f"scope:{name}",
                 f"hub: refused a command ({command.action}) from {watcher.peer} "
@@ -384,10 +387,11 @@ class Hub:
                 log.warning("hub: refused a command (%s) from %r: %s", command.action, name, exc)
                 reply["error"] = str(exc)
             except CommandRefused as exc:  # the desk has logged it
-                reply["error"] = str(exc)
+                reply.update(error=str(exc), code=exc.code, detail=exc.error)
             except StoreError as exc:
                 log.error("hub: a %s from %r was not saved: %s", command.action, name, exc)
-                reply["error"] = f"not saved: {exc}"
+                refusal = CommandRefused("not_saved", error=str(exc))
+                reply.update(error=str(refusal), code=refusal.code, detail=refusal.error)
         await self._reply(watcher, reply)
 
     async def _reply(self, watcher: _Watcher, reply: dict[str, Any]) -> None:

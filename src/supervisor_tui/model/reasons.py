@@ -38,6 +38,7 @@ TEMPLATES: Final[Mapping[str, str]] = {
     "timed_out": N_("{source}: {where} timed out"),
     "unreachable": N_("{source}: cannot reach the server ({error})"),
     "renewal_failed": N_("{source}: OAuth token renewal failed: {detail}"),
+    "renewal_refused": N_("{source}: {detail}"),
     "quarantined": N_("bad payload quarantined: {detail}"),
     "adapter_stopped": N_("adapter stopped: {detail}"),
     "capability_forbidden": N_("{capability}: not allowed for these credentials (403)"),
@@ -74,6 +75,7 @@ TEMPLATES: Final[Mapping[str, str]] = {
         "SLA definitions off: {unreadable}; targets come from each task SLA (breach time - start)"
     ),
     "sn_deletions_off": N_("deletions off: {unreadable}"),
+    "sn_table_unreadable": N_("{source}: {where}: {unreadable}"),
     "sla_hidden": N_("SLA of {count} request not readable (403): shown unknown"),
     "slas_hidden": N_("SLA of {count} requests not readable (403): shown unknown"),
 }
@@ -89,6 +91,42 @@ UNREADABLE: Final[Mapping[str, str]] = {
     "invalid": N_("Invalid table {table} (its plugin is not installed)"),
 }
 """Why a table cannot be read (a reason's ``unreadable`` value names one, ``table`` which)."""
+
+OAUTH: Final[Mapping[str, str]] = {
+    "unreachable": N_("the token endpoint cannot be reached ({error})"),
+    "no_access_token": N_("the token endpoint answered no access token"),
+    "answered": N_("the token endpoint answered {status}"),
+    "refused": N_(
+        "OAuth token expired and could not be refreshed ({error}): "
+        "authorize again and put the new refresh token in {path}"
+    ),
+    "refused_client": N_(
+        "OAuth token expired and could not be refreshed ({error}): "
+        "check oauth_client_id and the client secret"
+    ),
+    "file_empty": N_(
+        "OAuth token expired and could not be refreshed (the file is empty): "
+        "authorize again and put the new refresh token in {path}"
+    ),
+    "file_unreadable": N_("OAuth token expired and could not be refreshed: {error}"),
+    "file_missing": N_(
+        "OAuth token expired and could not be refreshed ({error}): "
+        "authorize again and put the new refresh token in {path} (mode 600)"
+    ),
+}
+"""Why an OAuth renewal failed: a reason's ``oauth`` value names one; ``error`` (what the
+token endpoint or the file said), ``status`` and ``path`` are data. Said as ``detail``."""
+
+CREDENTIALS: Final[Mapping[str, str]] = {
+    "credentials": N_("the credentials"),
+    "api_key": N_("the API key"),
+    "oauth_token": N_("the OAuth token"),
+    "api_token_of": N_("the API token of {who}"),
+    "password_of": N_("the password of {who}"),
+    "oauth_renewed": N_("the OAuth token (renewed with the refresh token in {who})"),
+}
+"""Which credential a 401 refused: a reason's ``credential`` value names one, ``who`` whose
+(an e-mail, a user name, a file: data). A value not named here is shown as it was stored."""
 """Values that are an adapter's English words (marked ``N_`` where said), not data."""
 """A capability's reason followed by what the board shows without it."""
 
@@ -148,6 +186,18 @@ def _words(why: Reason, translate: Callable[[str], str]) -> str | None:
     for name in TRANSLATED:
         if shown.get(name):
             shown[name] = translate(shown[name])
+    if shown.get("credential") in CREDENTIALS:
+        shown["credential"] = translate(CREDENTIALS[shown["credential"]]).format(
+            who=shown.get("who", "")
+        )
+    if "oauth" in shown:
+        oauth = OAUTH.get(shown["oauth"])
+        if oauth is None:
+            return None
+        try:
+            shown["detail"] = translate(oauth).format(**shown)
+        except (KeyError, IndexError, ValueError):
+            return None
     if "unreadable" in shown:
         unreadable = UNREADABLE.get(shown["unreadable"])
         if unreadable is None:

@@ -22,6 +22,7 @@ from datetime import datetime, tzinfo
 from rich.table import Table
 from rich.text import Text
 
+from supervisor_tui.core.rules import title_words
 from supervisor_tui.i18n import N_, _, ngettext, pgettext
 from supervisor_tui.model import (
     EscalationAcked,
@@ -194,7 +195,7 @@ def to_table(entries: Sequence[AuditEntry], title: str) -> Table:
     for name in _TABLE_HEADERS:
         table.add_column(Text(_(name)), overflow="fold")
     for e in entries:
-        escalation = e.escalation_id + (f" · {e.title}" if e.title else "")
+        escalation = e.escalation_id + (f" · {title_words(e.title)}" if e.title else "")
         terminal = _("not recorded") if e.terminal == "not recorded" else e.terminal
         cells = (
             e.when,

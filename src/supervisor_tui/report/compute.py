@@ -58,6 +58,7 @@ from supervisor_tui.model import (
     printable,
 )
 from supervisor_tui.report.model import (
+    FCR_NOTE,
     AdherenceHalfHour,
     AgentFigures,
     Aging,
@@ -70,6 +71,7 @@ from supervisor_tui.report.model import (
     QueueFigures,
     Report,
     SlaFigure,
+    nps_note,
 )
 
 HALF_HOUR_S = 1800
@@ -1142,26 +1144,7 @@ def compute(
     if not out:
         raise ReportError("no events in the range asked for")
     answers = len(fold.surveys)
-    notes = (
-        f"NPS: {answers} survey answers in these recordings"
-        + (
-            (
-                f", {fold.surveys_superseded} of them for a ticket answered again or "
-                "brought twice (its latest answer counts)"
-                if fold.surveys_superseded
-                else ""
-            )
-            + (
-                f", {fold.surveys_unmatched} for tickets not in them (left out)."
-                if fold.surveys_unmatched
-                else "."
-            )
-        )
-        if answers
-        else "NPS: no surveys in these recordings (supervisor-tui import surveys FILE.csv).",
-        "FCR counts tickets whose source reports its replies (tickets solved with no agent "
-        "reply reported are left out).",
-    )
+    notes = (nps_note(answers, fold.surveys_superseded, fold.surveys_unmatched), FCR_NOTE)
     return Report(
         title=title,
         generated_at=now if now is not None else time.time(),

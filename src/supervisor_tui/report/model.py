@@ -6,6 +6,7 @@ means "no data to compute it from" (never 0).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -216,6 +217,54 @@ class Period:
     adherence: float | None = None
     conformance: float | None = None
     adherence_half_hours: tuple[AdherenceHalfHour, ...] = ()
+
+
+NO_SURVEYS_NOTE = N_(
+    "NPS: no surveys in these recordings (supervisor-tui import surveys FILE.csv)."
+)
+FCR_NOTE = N_(
+    "FCR counts tickets whose source reports its replies (tickets solved with no agent "
+    "reply reported are left out)."
+)
+FIXED_NOTES = (NO_SURVEYS_NOTE, FCR_NOTE)
+"""The report's notes that are one sentence each, translated as they are (``_``)."""
+
+_NPS_PARTS = (
+    ("answers", "NPS: {answers} survey answers in these recordings"),
+    (
+        "superseded",
+        ", {superseded} of them for a ticket answered again or brought twice "
+        "(its latest answer counts)",
+    ),
+    ("unmatched", ", {unmatched} for tickets not in them (left out)"),
+)
+"""The NPS note's parts, in the English a report keeps (JSON, CSV, Markdown): ``nps_note``
+words it from them and ``nps_counts`` reads it back with the same ones, so the two cannot
+drift; the renderers say the counts in the floor's language."""
+_NPS_READ = re.compile(
+    "".join(
+        f"(?:{re.escape(part).replace(re.escape('{' + name + '}'), f'(?P<{name}>[0-9]+)')})"
+        + ("" if name == "answers" else "?")
+        for name, part in _NPS_PARTS
+    )
+    + re.escape(".")
+)
+
+
+def nps_note(answers: int, superseded: int = 0, unmatched: int = 0) -> str:
+    """The NPS note for the surveys read (``NO_SURVEYS_NOTE`` when there are none)."""
+    if not answers:
+        return NO_SURVEYS_NOTE
+    counts = {"answers": answers, "superseded": superseded, "unmatched": unmatched}
+    return "".join(part.format(**counts) for name, part in _NPS_PARTS if counts[name]) + "."
+
+
+def nps_counts(note: str) -> dict[str, int] | None:
+    """The counts of a note ``nps_note`` worded (0 for a part it left out), else None."""
+    found = _NPS_READ.fullmatch(note)
+    if found is None:
+        return None
+    return {name: int(found[name] or 0) for name, _part in _NPS_PARTS}
 
 
 @dataclass(frozen=True, slots=True)

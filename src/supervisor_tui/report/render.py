@@ -44,17 +44,20 @@ from rich.text import Text
 
 from supervisor_tui import i18n
 from supervisor_tui.core import fmt
+from supervisor_tui.core.feed import floor_words
 from supervisor_tui.core.fmt import md_escape
 from supervisor_tui.core.kpis import FCR_FORMULA
 from supervisor_tui.i18n import N_, _, ngettext, pgettext
 from supervisor_tui.report.model import (
     FCR_IN_PERIOD,
+    FIXED_NOTES,
     AgentFigures,
     EscalationFigures,
     HalfHour,
     Period,
     QueueFigures,
     Report,
+    nps_counts,
 )
 
 __all__ = [
@@ -253,7 +256,7 @@ def _title(title: str) -> str:
     floor, colon, rest = title.rpartition(": ")
     if colon and rest == "report":
         # TRANSLATORS: a report's title; {floor} is the floor's name
-        return _("{floor}: report").format(floor=floor)
+        return _("{floor}: report").format(floor=floor_words(floor))
     return title
 
 
@@ -294,32 +297,17 @@ def _period_label(period: Period, grouping: str, zone: Zone) -> str:
     return period.label
 
 
-_NPS_NOTE = re.compile(
-    r"NPS: (?P<answers>\d+) survey answers in these recordings"
-    r"(?:, (?P<superseded>\d+) of them for a ticket answered again or brought twice "
-    r"\(its latest answer counts\))?"
-    r"(?:, (?P<unmatched>\d+) for tickets not in them \(left out\))?\."
-)
-_FIXED_NOTES = (
-    N_("NPS: no surveys in these recordings (supervisor-tui import surveys FILE.csv)."),
-    N_(
-        "FCR counts tickets whose source reports its replies (tickets solved with no agent "
-        "reply reported are left out)."
-    ),
-)
-
-
 def _note(note: str) -> str:
     """One of ``compute``'s notes in the floor's language (English: as the model has it); a
     note not known here is shown as it is."""
     if i18n.current() == "en":
         return note
-    if note in _FIXED_NOTES:
+    if note in FIXED_NOTES:
         return _(note)
-    nps = _NPS_NOTE.fullmatch(note)
+    nps = nps_counts(note)
     if nps is None:
         return note
-    answers = int(nps["answers"])
+    answers = nps["answers"]
     sentences = [
         ngettext(
             "NPS: {count} survey answer in these recordings.",
@@ -328,7 +316,7 @@ def _note(note: str) -> str:
         ).format(count=_fmt_count(answers))
     ]
     if nps["superseded"]:
-        n = int(nps["superseded"])
+        n = nps["superseded"]
         sentences.append(
             ngettext(
                 "{count} of them for a ticket answered again or brought twice (its latest "
@@ -339,7 +327,7 @@ def _note(note: str) -> str:
             ).format(count=_fmt_count(n))
         )
     if nps["unmatched"]:
-        n = int(nps["unmatched"])
+        n = nps["unmatched"]
         sentences.append(
             ngettext(
                 "{count} for a ticket not in these recordings (left out).",

@@ -34,7 +34,7 @@ from supervisor_tui.actions import BoardAction, Mode, Selection
 from supervisor_tui.core import fmt
 from supervisor_tui.core.bell import CritBell
 from supervisor_tui.core.commands import CommandRefused, Desk
-from supervisor_tui.core.feed import LINK_LIVE, FloorFeed
+from supervisor_tui.core.feed import LINK_LIVE, FloorFeed, floor_words
 from supervisor_tui.core.forecast import QueueForecast, queue_forecast
 from supervisor_tui.core.freshness import SourceCondition, board_status, queue_condition
 from supervisor_tui.core.intraday import IntradaySettings
@@ -310,7 +310,7 @@ class BoardScreen(Screen[None]):
                     partial(self.store.read_from, self._read_seq, READ_BATCH)
                 )
             except StoreError as exc:
-                self.say(str(exc), title=_("Store"), severity="error", timeout=10)
+                self.say(exc.said, title=_("Store"), severity="error", timeout=10)
                 await asyncio.sleep(2)
                 continue
             snapshot = self.store.take_snapshot()
@@ -561,7 +561,7 @@ class BoardScreen(Screen[None]):
         queue = self.state.queues.get(self.queue_filter) if self.queue_filter else None
         self.topbar.show(
             TopLine(
-                floor=self.settings.floor_name,
+                floor=floor_words(self.settings.floor_name),
                 now=now,
                 utc_offset_s=self.settings.targets.offset_at(now),
                 status=status,
@@ -759,10 +759,10 @@ class BoardScreen(Screen[None]):
         try:
             await self._off_loop(call)
         except CommandRefused as exc:
-            self.say(str(exc), title=what, severity="warning")
+            self.say(exc.said, title=what, severity="warning")
             return False
         except StoreError as exc:
-            said = _("not saved: {error}").format(error=exc)
+            said = _("not saved: {error}").format(error=exc.said)
             self.say(said, title=what, severity="error", timeout=15)
             return False
         return True

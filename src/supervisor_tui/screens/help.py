@@ -14,7 +14,7 @@ from supervisor_tui.core.forecast import FORECAST_METHOD, PROJECTION_METHOD
 from supervisor_tui.core.kpis import ABANDON_FORMULA, FCR_FORMULA, SL_FORMULA
 from supervisor_tui.core.schedule import ADHERENCE_FORMULA, CONFORMANCE_FORMULA
 from supervisor_tui.i18n import N_, _
-from supervisor_tui.model import Limit
+from supervisor_tui.model import Limit, reasons
 from supervisor_tui.screens.prompt import Dialog
 
 FIGURES: tuple[tuple[str, str, dict[str, str]], ...] = (
@@ -141,10 +141,12 @@ class HelpScreen(Dialog):
                 limits.add_column(style="bold", no_wrap=True)
                 limits.add_column(overflow="fold")
                 for source, limit in self.limits:
-                    why = Text(limit.reason)  # the helpdesk's words are data, never markup
+                    # in the floor's language; the helpdesk's words are data, never markup
+                    why = Text(reasons.limit_reason(limit))
                     if limit.fix:
-                        why.append(f"\n→ {limit.fix}", style="dim")
-                    limits.add_row(Text(f"{source} · {_(limit.capability.label)}"), why)
+                        why.append(f"\n→ {reasons.limit_fix(limit)}", style="dim")
+                    label = reasons.capability_label(limit.capability)
+                    limits.add_row(Text(f"{source} · {label}"), why)
                 yield Static(limits)
             yield Static(
                 Text(

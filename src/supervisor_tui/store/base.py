@@ -6,8 +6,9 @@ import os
 import socket
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Self, runtime_checkable
 
+from supervisor_tui.i18n import _
 from supervisor_tui.model import (
     FURTHEST_AHEAD_S,
     LONGEST_AGO_S,
@@ -24,7 +25,17 @@ SCHEMA_VERSION = 1
 
 
 class StoreError(Exception):
-    """The store cannot do what was asked; the message says why in one line."""
+    """The store cannot do what was asked; the message says why in one line, in English
+    (the log), and ``said`` in the floor's language (what a person is shown)."""
+
+    def __init__(self, message: str, *, said: str | None = None) -> None:
+        super().__init__(message)
+        self.said = message if said is None else said
+
+    @classmethod
+    def worded(cls, template: str, **values: object) -> Self:
+        """The error from one ``N_`` template: English for the log, translated for people."""
+        return cls(template.format(**values), said=_(template).format(**values))
 
 
 class StoreCorrupt(StoreError):

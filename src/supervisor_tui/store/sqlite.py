@@ -17,9 +17,9 @@ import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from supervisor_tui.i18n import _
+from supervisor_tui.i18n import N_
 from supervisor_tui.model import Event, NewEvent
 from supervisor_tui.store.base import (
     OUTBOX_CLAIM_S,
@@ -145,7 +145,7 @@ class SQLiteStore(LocalFeed):
         self._query_timed_out = False
         if read_only:
             if not self.path.is_file():
-                raise StoreError(_("{path}: no such file").format(path=self.path))
+                raise StoreError.worded(N_("{path}: no such file"), path=self.path)
             _refuse_shared(self.path)
             self._reader = self._connect(uri=_read_only_uri(self.path))
             try:
@@ -183,7 +183,7 @@ class SQLiteStore(LocalFeed):
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as exc:
-            raise StoreCorrupt(f"{self.path}: not a supervisor-tui store ({exc})") from None
+            raise _not_a_store(self.path, exc) from None
         return conn
 
     def _bound(self, conn: sqlite3.Connection) -> None:
@@ -196,7 +196,7 @@ class SQLiteStore(LocalFeed):
             conn.execute("PRAGMA trusted_schema=OFF")
             conn.execute("PRAGMA query_only=ON")
         except sqlite3.DatabaseError as exc:
-            raise StoreCorrupt(f"{self.path}: not a supervisor-tui store ({exc})") from None
+            raise _not_a_store(self.path, exc) from None
         conn.set_progress_handler(self._over_deadline, 1_000)
 
     def _over_deadline(self) -> bool:
@@ -223,11 +223,16 @@ class SQLiteStore(LocalFeed):
                     )
                     raise StoreError(f"{self.path}: stopped reading ({why})") from None
                 # a lock or an I/O error is trouble of the moment, not a damaged file
-                kind = StoreCorrupt if failing == _NOT_A_STORE else StoreError
-                raise kind(f"{self.path}: {failing} ({exc})") from None
+                if failing == _NOT_A_STORE:
+                    raise _not_a_store(self.path, exc) from None
+                raise StoreError(f"{self.path}: {failing} ({exc})") from None
             except sqlite3.DatabaseError as exc:
+                if failing == _NOT_A_STORE:
+                    raise _not_a_store(self.path, exc) from None
                 raise StoreCorrupt(f"{self.path}: {failing} ({exc})") from None
             except UnicodeDecodeError:
+                if failing == _NOT_A_STORE:
+                    raise _not_a_store(self.path, "text that is not UTF-8") from None
                 raise StoreCorrupt(f"{self.path}: {failing} (text that is not UTF-8)") from None
             finally:
                 self._query_started = math.inf
@@ -242,24 +247,19 @@ class SQLiteStore(LocalFeed):
         }
         views = sorted(name for name, (kind, _) in objects.items() if kind == "view")
         if views:
-            raise StoreCorrupt(
-                f"{self.path}: not a supervisor-tui store (it holds a view: {views[0]!r}; "
-                f"a recording holds tables only)"
+            raise _not_a_store(
+                self.path, f"it holds a view: {views[0]!r}; a recording holds tables only"
             )
         for table, columns in _READ_TABLES.items():
             if table not in objects:
                 if table in _REQUIRED_TABLES:
-                    raise StoreCorrupt(
-                        f"{self.path}: not a supervisor-tui store (no table {table!r})"
-                    )
+                    raise _not_a_store(self.path, f"no table {table!r}")
                 if table == "snapshots":
                     self._has_snapshots = False  # recorded before snapshots existed
                 continue
             kind, sql = objects[table]
             if kind != "table" or sql.upper().startswith("CREATE VIRTUAL"):
-                raise StoreCorrupt(
-                    f"{self.path}: not a supervisor-tui store ({table!r} is not a plain table)"
-                )
+                raise _not_a_store(self.path, f"{table!r} is not a plain table")
             info = self._read(f"PRAGMA table_xinfo({table})", failing=_NOT_A_STORE)
             found = {str(row[1]) for row in info}
             generated = sorted(str(row[1]) for row in info if row[6] != 0)
@@ -270,9 +270,7 @@ class SQLiteStore(LocalFeed):
                     if missing
                     else f"column {generated[0]!r} is computed"
                 )
-                raise StoreCorrupt(
-                    f"{self.path}: not a supervisor-tui store (table {table!r}: {what})"
-                )
+                raise _not_a_store(self.path, f"table {table!r}: {what}")
 
     def _init_schema(self) -> None:
         try:
@@ -287,7 +285,7 @@ class SQLiteStore(LocalFeed):
                     if column not in columns:  # a store made before write-backs were claimed
                         self._writer.execute(f"ALTER TABLE outbox ADD COLUMN {column} {kind}")
         except sqlite3.DatabaseError as exc:
-            raise StoreCorrupt(f"{self.path}: not a supervisor-tui store ({exc})") from None
+            raise _not_a_store(self.path, exc) from None
         self._check_schema(self._writer)
 
     def _check_schema(self, conn: sqlite3.Connection) -> None:
@@ -300,19 +298,22 @@ class SQLiteStore(LocalFeed):
             try:
                 row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             except sqlite3.DatabaseError as exc:
-                raise StoreCorrupt(f"{self.path}: not a supervisor-tui store ({exc})") from None
+                raise _not_a_store(self.path, exc) from None
         if row is None:
-            raise StoreCorrupt(f"{self.path}: not a supervisor-tui store (no schema version)")
+            raise _not_a_store(self.path, "no schema version")
         try:
             version = int(row[0])
         except (TypeError, ValueError):
-            raise StoreCorrupt(
-                f"{self.path}: not a supervisor-tui store (schema version {str(row[0])[:20]!r})"
-            ) from None
+            raise _not_a_store(self.path, f"schema version {str(row[0])[:20]!r}") from None
         if version > SCHEMA_VERSION:
-            raise StoreTooNew(
-                f"{self.path}: written by a newer supervisor-tui (store schema {version}, "
-                f"this version reads up to {SCHEMA_VERSION})"
+            raise StoreTooNew.worded(
+                N_(
+                    "{path}: written by a newer supervisor-tui (store schema {version}, "
+                    "this version reads up to {known})"
+                ),
+                path=self.path,
+                version=version,
+                known=SCHEMA_VERSION,
             )
 
     # -- the file itself -------------------------------------------------------------------
@@ -424,7 +425,7 @@ class SQLiteStore(LocalFeed):
                     conn.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: cannot append ({exc})") from None
+                raise _cannot(self.path, N_("{path}: cannot append ({error})"), exc) from None
         self.check_file()  # deleted in the instant of the commit: not stored where it counts
         stored = numbered(seqs, order)
         if stored:
@@ -492,7 +493,9 @@ class SQLiteStore(LocalFeed):
                     conn.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: cannot record {event.kind} ({exc})") from None
+                raise _cannot(
+                    self.path, N_("{path}: cannot record {kind} ({error})"), exc, kind=event.kind
+                ) from None
         # an ack is shown only once it is in the file at the path
         self.check_file()
         if row is None:
@@ -754,6 +757,27 @@ def _read_only_uri(path: Path) -> str:
     return f"{path.absolute().as_uri()}?{params}"
 
 
+_NOT_A_STORE_WHY = N_("{path}: not a supervisor-tui store ({why})")
+
+
+def _not_a_store(path: Path, why: object) -> StoreCorrupt:
+    """A file that is not a recording; ``why`` in SQLite's or this file's own words."""
+    return StoreCorrupt.worded(_NOT_A_STORE_WHY, path=path, why=why)
+
+
+FULL: Final = N_("{path}: the disk is full; nothing more is written until there is space")
+
+
+def _cannot(path: Path, template: str, exc: sqlite3.Error, **values: object) -> StoreError:
+    """A write the file refused: a full disk said as such (the most common), else SQLite's
+    own words inside ``template``."""
+    if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+        return StoreError(
+            f"{FULL.format(path=path)} ({exc})", said=StoreError.worded(FULL, path=path).said
+        )
+    return StoreError.worded(template, path=path, error=exc, **values)
+
+
 def _refuse_shared(path: Path) -> None:
     """A recording holds customers' names, subjects and supervisors' notes: one that others
     can read or write is refused, with the fix."""
@@ -762,9 +786,13 @@ def _refuse_shared(path: Path) -> None:
     except OSError:
         return
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise StoreError(
-            f"{path}: can be read or written by others (mode {stat.S_IMODE(mode):o}); "
-            f"a recording holds names and notes: chmod 600 {path}"
+        raise StoreError.worded(
+            N_(
+                "{path}: can be read or written by others (mode {mode}); "
+                "a recording holds names and notes: chmod 600 {path}"
+            ),
+            path=path,
+            mode=f"{stat.S_IMODE(mode):o}",
         )
 
 

@@ -34,7 +34,9 @@ from textual_serve.app_service import AppService
 from textual_serve.server import Server
 
 from supervisor_tui.adapters.base import is_loopback
+from supervisor_tui.core.feed import floor_words
 from supervisor_tui.hub.client import HubRefused, hello
+from supervisor_tui.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +98,15 @@ def check_listen(options: WebOptions) -> None:
     """Loopback, or TLS: the hub's own rule for a port other machines can reach."""
     if not is_loopback(options.host) and not (options.tls_cert and options.tls_key):
         raise WebError(
-            f"--listen {options.host}:{options.port} is not a loopback address: "
-            "set --tls-cert and --tls-key, or listen on 127.0.0.1 behind a TLS proxy"
+            _(
+                "--listen {address} is not a loopback address: set --tls-cert and --tls-key, "
+                "or listen on 127.0.0.1 behind a TLS proxy"
+            ).format(address=f"{options.host}:{options.port}")
         )
     if not options.hub_url.startswith(("ws://", "wss://")):
-        raise WebError(f"{options.hub_url!r} is not a ws:// or wss:// address")
+        raise WebError(
+            _("{url} is not a ws:// or wss:// address").format(url=repr(options.hub_url))
+        )
 
 
 def watch_command(options: WebOptions, page: Page) -> str:
@@ -361,16 +367,20 @@ async def _floor_name(options: WebOptions, tls: ssl.SSLContext | None) -> str:
     try:
         welcome = await hello(options.hub_url, options.token, say, ssl_context=tls)
     except HubRefused as exc:
-        raise WebError(f"the hub refused the board's token: {exc}") from None
+        raise WebError(
+            _("the hub refused the board's token: {reason}").format(reason=exc.said)
+        ) from None
     except TimeoutError as exc:
         raise WebError(str(exc)) from None
     if welcome.scope != "view":
         raise WebError(
-            f"the board's token ({welcome.name!r}) is a {welcome.scope} token: anyone who opens "
-            "the page could act under its name. Give web a view token; supervisors sign in "
-            "at /supervise with their own"
+            _(
+                "the board's token ({name}) is a {scope} token: anyone who opens the page "
+                "could act under its name. Give web a view token; supervisors sign in at "
+                "/supervise with their own"
+            ).format(name=repr(welcome.name), scope=welcome.scope)
         )
-    return str(welcome.floor.get("name") or "Floor")
+    return floor_words(str(welcome.floor.get("name") or "Floor"))
 
 
 def serve(options: WebOptions, ready: Callable[[str], None]) -> int:
@@ -390,8 +400,14 @@ def serve(options: WebOptions, ready: Callable[[str], None]) -> int:
         port = runner.addresses[0][1]
         scheme = "https" if server.tls else "http"
         base = f"{scheme}://{options.host}:{port}"
-        pages = f"kiosk: {base}/kiosk, supervise: {base}/supervise"
-        ready(f"serving {server.title!r} on {base}/  ({pages})")
+        ready(
+            _("serving {floor} on {url}  (kiosk: {kiosk}, supervise: {supervise})").format(
+                floor=repr(server.title),
+                url=f"{base}/",
+                kiosk=f"{base}/kiosk",
+                supervise=f"{base}/supervise",
+            )
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -20,7 +20,7 @@ from textual.strip import Strip
 
 from supervisor_tui.core import fmt
 from supervisor_tui.core.projection import AgentView
-from supervisor_tui.core.schedule import AgentPlan, activity_words
+from supervisor_tui.core.schedule import AgentPlan, activity_word
 from supervisor_tui.i18n import N_, _
 from supervisor_tui.model import AgentState
 from supervisor_tui.widgets.lines import align_right, blank, cut
@@ -313,7 +313,7 @@ class AgentBoard(ScrollView, can_focus=True):
             names, rest = max(4, names + rest), 0
         planned: list[Segment] = []
         if plan is not None:  # the schedule beside the state: ✖ when out of adherence
-            what = activity_words(plan.activity or "off")  # "off": scheduled today, not now
+            what = activity_word(plan.activity or "")  # "": scheduled today, not now
             planned = [
                 Segment(
                     set_cell_size(f"{'✖' if plan.out_since else '▸'}{what}", plan_cells - 1) + " ",

@@ -20,7 +20,7 @@ from supervisor_tui.core.freshness import (
 from supervisor_tui.core.projection import SourceView
 from supervisor_tui.i18n import N_, _, ngettext
 from supervisor_tui.model import HealthState
-from supervisor_tui.model.reasons import source_reason
+from supervisor_tui.model.reasons import capability_label, source_reason
 from supervisor_tui.widgets.bar import Bar
 from supervisor_tui.widgets.lines import cut
 
@@ -186,7 +186,7 @@ def _source_text(source: SourceView, condition: SourceCondition, now: float, lev
         else:
             names = ", ".join(
                 (_("part of {capability}") if limit.partial else _("no {capability}")).format(
-                    capability=_(limit.capability.label)
+                    capability=capability_label(limit.capability)
                 )
                 for limit in source.limits
             )

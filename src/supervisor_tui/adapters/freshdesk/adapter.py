@@ -233,7 +233,7 @@ class FreshdeskAdapter(PolledSource):
             budget=budget,
             auth=httpx.BasicAuth(settings.api_key, "X"),
             rate_figures=rate_figures,
-            credential="the API key",
+            credential=("api_key", ""),
         )
         super().__init__(name, clock=clock, wall=wall, budget=budget, api=api)
         self.settings = settings

@@ -191,9 +191,9 @@ class JsmAdapter(PolledSource):
             rate_figures=rate_figures,
             credential=settings.oauth_refresh.credential
             if settings.oauth_refresh
-            else "the OAuth token"
+            else ("oauth_token", "")
             if settings.oauth_token
-            else f"the API token of {settings.email}",
+            else ("api_token_of", settings.email or ""),
         )
         super().__init__(name, clock=clock, wall=wall, budget=budget, api=api)
         self.api: PacedApi = api

@@ -175,9 +175,9 @@ class ServiceNowAdapter(PolledSource):
             rate_figures=lambda headers: rate_figures(headers, wall()),
             credential=settings.oauth_refresh.credential
             if settings.oauth_refresh
-            else "the OAuth token"
+            else ("oauth_token", "")
             if settings.oauth_token
-            else f"the password of {settings.username}",
+            else ("password_of", settings.username or ""),
         )
         super().__init__(name, clock=clock, wall=wall, budget=budget, api=api)
         self.api: PacedApi = api
@@ -725,6 +725,22 @@ class ServiceNowAdapter(PolledSource):
 
     # -- health ---------------------------------------------------------------------------
 
+    def failure_said(self, exc: Exception) -> str | Reason:
+        """A table the source needs that the instance does not have (its plugin is not
+        installed: 400 ``Invalid table``) in the board's words, not the instance's JSON."""
+        if not isinstance(exc, ApiError) or exc.status != 400 or exc.said is None:
+            return super().failure_said(exc)
+        found = _INVALID_TABLE.search(str(exc))
+        if found is None:
+            return super().failure_said(exc)
+        return reasons.reason(
+            "sn_table_unreadable",
+            source=self.name,
+            where=dict(exc.said.values).get("where", "?"),
+            table=found[1],
+            unreadable="invalid",
+        )
+
     def stretch(self, task: Task) -> float:
         return self.pacer.stretch(task, self.tasks)
 
@@ -823,6 +839,9 @@ def _no_such_table(exc: Exception) -> bool:
     if isinstance(exc, NotFound) or _forbidden(exc):
         return True
     return isinstance(exc, ApiError) and exc.status == 400 and "Invalid table" in str(exc)
+
+
+_INVALID_TABLE = re.compile(r"Invalid table ([A-Za-z0-9_]+)")
 
 
 def _unreadable(code: str, table: str, exc: ApiError) -> Reason:

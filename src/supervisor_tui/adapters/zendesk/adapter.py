@@ -123,13 +123,13 @@ class ZendeskSettings:
     backfill_s: float = 7 * 24 * 3600
     """How far back the first sync reads tickets (open ones older than this are missed)."""
 
-    def credential(self) -> str:
-        """Which credential a 401 refused, without its value."""
+    def credential(self) -> tuple[str, str]:
+        """Which credential a 401 refused, without its value (``reasons.CREDENTIALS``)."""
         if self.oauth_refresh:
             return self.oauth_refresh.credential
         if self.oauth_token:
-            return "the OAuth token"
-        return f"the API token of {self.email}"
+            return ("oauth_token", "")
+        return ("api_token_of", self.email or "")
 
     def auth(self, clock: Clock = time.time) -> httpx.Auth | None:
         if self.oauth_refresh:
