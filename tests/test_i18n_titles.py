@@ -127,3 +127,30 @@ def test_floor_words_inside_a_title_are_kept_whatever_they_contain(queue: str, t
 def test_a_title_of_another_shape_is_shown_as_stored(language: str) -> None:
     for title in ("made by a newer version", "Chat: a figure we never had 3", ""):
         assert title_words(title) == title
+
+
+def test_a_ticket_row_that_shows_the_number_first_says_the_rest(language: str) -> None:
+    """The feed shows "#50032" before the title: the words drop the number in every
+    language (before, only the English "Ticket #…: " and " on #…" were taken out, so a
+    Japanese row read "#11068 チケット : complaint")."""
+    for title in (
+        SLA_BREACHED.format(metric="total resolution time", ticket="50032"),
+        SLA_AT_RISK.format(metric="first reply time", ticket="50032", due="4:00"),
+        TICKET_FLAGGED.format(ticket="50032", tags="complaint"),
+        "Ticket #50032: escalated by the helpdesk",
+    ):
+        short = title_words(title, without_ticket="50032")
+        assert "50032" not in short and short.strip(), (title, short)
+        assert not ENGLISH_RULE_WORDS.search(short), (title, short)
+        assert "50032" in title_words(title)  # the detail and dialogs keep it
+    assert title_words(TICKET_FLAGGED.format(ticket="7", tags="vip"), without_ticket="7") == "vip"
+    # another ticket's number is not taken out
+    assert "#8" in title_words(TICKET_FLAGGED.format(ticket="8", tags="vip"), without_ticket="7")
+
+
+def test_english_rows_read_as_before() -> None:
+    i18n.use("en")
+    flagged = TICKET_FLAGGED.format(ticket="7", tags="complaint")
+    assert title_words(flagged, without_ticket="7") == "complaint"
+    breached = SLA_BREACHED.format(metric="first reply time", ticket="7")
+    assert title_words(breached, without_ticket="7") == "SLA breached: first reply time"

@@ -166,6 +166,13 @@ TITLES: Final = (
     TICKET_FLAGGED,
 )
 """Most specific first: the first template a title fits is the one it was worded with."""
+WITHOUT_TICKET: Final[Mapping[str, str]] = {
+    SLA_BREACHED: N_("SLA breached: {metric}"),
+    SLA_AT_RISK: N_("SLA at risk: {metric}, due {due}"),
+    TICKET_FLAGGED: "{tags}",
+    TICKET_ESCALATED: N_("escalated by the helpdesk"),
+}
+"""A ticket's title where the ticket's number is shown before it (the feed's rows)."""
 
 SLA_METRIC_WORDS: Final[Mapping[str, str]] = {
     "first reply time": N_("first reply time"),
@@ -203,10 +210,11 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile("".join(out), re.DOTALL)
 
 
-def title_words(title: str) -> str:
+def title_words(title: str, *, without_ticket: str | None = None) -> str:
     """An escalation's title (or a resolve reason) in the board's language. The rules' own
     words are translated; what came from the floor (queue names, tags, ticket numbers,
-    figures) is kept. A title of another shape (a newer version's) is shown as stored."""
+    figures) is kept. A title of another shape (a newer version's) is shown as stored.
+    ``without_ticket``: the ticket whose number is already shown, left out of the words."""
     cleared = _pattern(CLEARED).fullmatch(title)
     if cleared:
         return _(CLEARED).format(title=title_words(cleared.group("title")))
@@ -215,12 +223,14 @@ def title_words(title: str) -> str:
         if found is None:
             continue
         values = found.groupdict()
+        if without_ticket is not None and values.get("ticket") == without_ticket:
+            template = WITHOUT_TICKET.get(template, template)
         if "figure" in values:
             values["figure"] = _(values["figure"])
         if "metric" in values:
             metric = SLA_METRIC_WORDS.get(values["metric"])
             values["metric"] = _(metric) if metric else values["metric"]
-        return _(template).format(**values)
+        return (_(template) if template != "{tags}" else template).format(**values)
     return title
 
 

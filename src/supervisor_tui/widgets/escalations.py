@@ -80,9 +80,13 @@ class EscalationFeed(ScrollView, can_focus=True):
             self._titles = titles
             self.refresh()
 
-    def title_of(self, esc: Escalation) -> str:
-        """What the board calls the escalation, in its language, with today's figure."""
-        return title_words(self._titles.get(esc.escalation_id, esc.title))
+    def title_of(self, esc: Escalation, *, without_ticket: bool = False) -> str:
+        """What the board calls the escalation, in its language, with today's figure
+        (``without_ticket``: where the row shows the ticket's number first)."""
+        return title_words(
+            self._titles.get(esc.escalation_id, esc.title),
+            without_ticket=esc.ticket_id if without_ticket else None,
+        )
 
     def set_queue_filter(self, queue_id: str | None) -> None:
         self._queue_filter = queue_id
@@ -265,10 +269,9 @@ class EscalationFeed(ScrollView, can_focus=True):
             said = "" if narrow else (_("UNACKED") if overdue else _("NEW")) + " "
             word = ("⚠ " if overdue else "● ") + said
             text.append(word, "bold red" if overdue else "bold yellow")
-        title = self.title_of(esc)
+        title = self.title_of(esc, without_ticket=bool(esc.ticket_id))
         if esc.ticket_id:
             text.append(Text(f"#{esc.ticket_id} ", style="bold"))
-            title = _without_ticket(title, esc.ticket_id)
         text.append(Text(title, style="dim" if not esc.is_open else ""))
         if esc.status is EscalationStatus.ACKED and esc.ack_note:
             text.append(" — ", "dim")
@@ -277,11 +280,3 @@ class EscalationFeed(ScrollView, can_focus=True):
             text.append(" · ", "dim")
             text.append(Text(esc.detail, style="dim"))
         return text
-
-
-def _without_ticket(title: str, ticket_id: str) -> str:
-    """The rules' title without the ticket's id, which the row already shows first."""
-    for said in (f"Ticket #{ticket_id}: ", f" on #{ticket_id}", f"#{ticket_id}"):
-        if said in title:
-            return title.replace(said, "", 1)
-    return title
