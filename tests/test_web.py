@@ -154,7 +154,8 @@ def _web(hub_url: str, tmp_path: Path, *more: str) -> Iterator[RunningWeb]:
         found = None
         deadline = time.monotonic() + 60
         while found is None and time.monotonic() < deadline and process.poll() is None:
-            found = re.search(r"on (https?://127\.0\.0\.1:\d+)/", out.read_text())
+            # the address in any language's words ("serving … on", "… で配信中")
+            found = re.search(r"(https?://127\.0\.0\.1:\d+)/", out.read_text())
             time.sleep(0.1)
         assert found, f"web did not say where it listens: {out.read_text()}"
         yield RunningWeb(found[1], process.pid)
@@ -326,6 +327,25 @@ def test_supervise_takes_only_a_supervise_token_and_no_page_holds_one(web: Runni
         assert browser.get("/ws/nothing").status_code == 404
         # a body bigger than a token is refused before it is read whole
         assert browser.post("/supervise", data={"token": "x" * 20_000}).status_code == 413
+
+
+def test_the_pages_speak_the_floors_language(hub: RunningHub, tmp_path: Path) -> None:
+    """The login page, its refusals and the board page's notices come from the same
+    catalogs as the board, with the page's language declared; the floor's name stays data."""
+    with (
+        _web(hub.url, tmp_path, "--lang", "ja") as web,
+        httpx.Client(base_url=web.url, timeout=30) as browser,
+    ):
+        form = browser.get("/supervise")
+        assert '<html lang="ja">' in form.text
+        assert "ボードを開く" in form.text and "Open the board" not in form.text
+        assert "supervisor-tui token --scope supervise" in form.text  # a command: as typed
+        as_view = browser.post("/supervise", data={"token": VIEW})
+        assert as_view.status_code == 403 and "閲覧のみ" in as_view.text
+        assert "may watch" not in as_view.text
+        board = browser.get("/")
+        assert '<html lang="ja">' in board.text and "ボードに接続しています" in board.text
+        assert "connecting to the board" not in board.text
 
 
 def _web_exits(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

@@ -37,6 +37,9 @@ LANGUAGES: Final = ("en", "vi", "zh", "ja", "uk")
 TERRITORY: Final = {"en": "en_US", "vi": "vi_VN", "zh": "zh_Hans_CN", "ja": "ja_JP", "uk": "uk_UA"}
 """Which Babel locale gives each language its number and date formats."""
 
+HTML_LANG: Final = {"zh": "zh-Hans"}
+"""``<html lang>`` (BCP 47) where it is not the language's code: the catalog is Simplified."""
+
 _current: str = "en"
 _translations: gettext.NullTranslations = gettext.NullTranslations()
 _warned: set[str] = set()
@@ -135,3 +138,8 @@ def pgettext(context: str, message: str) -> str:
 def N_(message: str) -> str:
     """Mark a string for extraction where it is defined; translate it with ``_`` where drawn."""
     return message
+
+
+def html_lang() -> str:
+    """The current language as an HTML page declares it (``<html lang>``)."""
+    return HTML_LANG.get(_current, _current)

@@ -1298,9 +1298,6 @@ dl.formulas dd { margin-left: 1rem; }
 }
 """
 
-HTML_LANG = {"zh": "zh-Hans"}
-"""``<html lang>`` (BCP 47) where it is not the language's code: the catalog is Simplified."""
-
 # The document needs nothing but its own stylesheet (charts are inline SVG): the policy allows
 # that one <style> block by its hash and nothing else, so a name that slipped through escaping
 # could still neither run a script nor fetch, post or frame anything.
@@ -1378,7 +1375,7 @@ def to_html(report: Report, *, sl_targets: Mapping[str, float] | None = None) ->
     title = _e(_title(report.title))
     parts = [
         "<!DOCTYPE html>",
-        f'<html lang="{HTML_LANG.get(i18n.current(), i18n.current())}">',
+        f'<html lang="{i18n.html_lang()}">',
         "<head>",
         '<meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',

@@ -33,6 +33,7 @@ from aiohttp import WSMsgType, web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server
 
+from supervisor_tui import i18n
 from supervisor_tui.adapters.base import is_loopback
 from supervisor_tui.core.feed import floor_words
 from supervisor_tui.hub.client import HubRefused, hello
@@ -175,8 +176,15 @@ class BoardServer(Server):
 
     async def _make_app(self) -> web.Application:
         app = web.Application(client_max_size=8 * 1024, middlewares=[_headers])
-        aiohttp_jinja2.setup(
-            app, loader=jinja2.FileSystemLoader(self.templates_path), autoescape=True
+        env = aiohttp_jinja2.setup(
+            app,
+            loader=jinja2.FileSystemLoader(self.templates_path),
+            autoescape=True,
+            extensions=["jinja2.ext.i18n"],
+        )
+        # the pages' words from the same catalogs as the board (make messages extracts them)
+        env.install_gettext_callables(  # type: ignore[attr-defined]
+            i18n._, i18n.ngettext, newstyle=True
         )
         app.add_routes(
             [
@@ -206,6 +214,7 @@ class BoardServer(Server):
             request,
             {
                 "title": self.title,
+                "lang": i18n.html_lang(),
                 "ws_path": f"/ws/{page}",
                 "font_size": font_size,
                 "kiosk": page == "kiosk",
@@ -219,7 +228,9 @@ class BoardServer(Server):
 
     def _login_page(self, request: web.Request, problem: str, status: int = 200) -> web.Response:
         response = aiohttp_jinja2.render_template(
-            "login.html", request, {"title": self.title, "problem": problem}
+            "login.html",
+            request,
+            {"title": self.title, "problem": problem, "lang": i18n.html_lang()},
         )
         response.set_status(status)
         return response
@@ -228,18 +239,18 @@ class BoardServer(Server):
         form = await request.post()
         token = str(form.get("token") or "").strip()
         if not token:
-            return self._login_page(request, "Paste a token first.", 400)
+            return self._login_page(request, _("Paste a token first."), 400)
         try:
             welcome = await hello(
                 self.options.hub_url, token, log.info, ssl_context=self.hub_tls, give_up_after_s=10
             )
         except HubRefused:
-            return self._login_page(request, "The hub does not know this token.", 403)
+            return self._login_page(request, _("The hub does not know this token."), 403)
         except TimeoutError:
-            return self._login_page(request, "The hub does not answer; try again shortly.", 503)
+            return self._login_page(request, _("The hub does not answer; try again shortly."), 503)
         if welcome.scope != "supervise":
             return self._login_page(
-                request, "This token may watch, not act: ask for a supervise token.", 403
+                request, _("This token may watch, not act: ask for a supervise token."), 403
             )
         key = secrets.token_urlsafe(32)
         self.sessions.logins[key] = _Login(token, welcome.name, time.time() + SUPERVISE_SESSION_S)
