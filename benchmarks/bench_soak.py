@@ -66,9 +66,12 @@ async def soak(path: Path) -> dict[str, Any]:
     settings = FloorSettings(
         floor_name="soak", operator="bench", targets=FloorTargets(), rules=rules
     )
-    app: SupervisorApp
+    app: SupervisorApp | None = None
 
     def clock() -> float:
+        # the recording's own time (the board asks before the app is made: the bell's start)
+        if app is None:
+            return time.time()
         sources = app.board.state.sources
         return max((s.newest_event_at for s in sources.values()), default=time.time())
 
