@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from supervisor_tui import i18n
 from supervisor_tui.core import fmt
 from supervisor_tui.core.kpis import QueueKpis, queue_kpis
 from supervisor_tui.core.projection import Escalation, FloorState
@@ -214,7 +215,14 @@ def title_words(title: str, *, without_ticket: str | None = None) -> str:
     """An escalation's title (or a resolve reason) in the board's language. The rules' own
     words are translated; what came from the floor (queue names, tags, ticket numbers,
     figures) is kept. A title of another shape (a newer version's) is shown as stored.
-    ``without_ticket``: the ticket whose number is already shown, left out of the words."""
+    ``without_ticket``: the ticket whose number is already shown, left out of the words.
+    Remembered per language: the feed asks for its visible rows' titles on every paint."""
+    return _title_words(i18n.current(), title, without_ticket)
+
+
+@lru_cache(maxsize=4096)
+def _title_words(language: str, title: str, without_ticket: str | None) -> str:
+    del language  # the cache's key: the words are looked up in the language in use
     cleared = _pattern(CLEARED).fullmatch(title)
     if cleared:
         return _(CLEARED).format(title=title_words(cleared.group("title")))

@@ -231,7 +231,7 @@ class EscalationFeed(ScrollView, can_focus=True):
             esc.escalation_id,
             esc.severity,
             esc.status,
-            self.title_of(esc),
+            self._titles.get(esc.escalation_id, esc.title),  # as stored: the words follow it
             esc.acked_by,
             esc.ack_note,
             len(esc.notes),
