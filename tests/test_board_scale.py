@@ -372,6 +372,9 @@ async def test_no_forecast_is_figured_while_the_board_reads_a_long_store_in_batc
         )
         await caught_up(pilot, app)
         board._catching_up = True  # as if the read had brought a full batch, more to come
+        # the app's own clock may have ticked (and figured) before the flag was set: only the
+        # ticks while catching up are under test (seen once in CI on a loaded machine)
+        figured.clear()
         board.tick()
         await pilot.pause()
         assert figured == []
