@@ -8,6 +8,7 @@ These tests check that the shortcuts never show something else than the long way
 from __future__ import annotations
 
 import random
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -340,8 +341,13 @@ async def test_a_steady_stream_on_a_big_floor_leaves_the_forecasts_to_the_clock(
 async def test_no_forecast_is_figured_while_the_board_reads_a_long_store_in_batches(
     tmp_path: Path, monkeypatch: Any
 ) -> None:
-    """A store read in batches of 5,000 brings a burst each time: the forecasts wait for the
-    last batch instead of being figured on every tick of a long catch-up."""
+    """A store read in batches brings a burst each time: the forecasts wait for the last
+    batch instead of being figured on every tick of a long catch-up.
+
+    The store's reader is held after the first batch of the burst, so the board is caught
+    in the middle of its catch-up for as long as the test looks: its own clock ticks too."""
+    batch = 1000
+    monkeypatch.setattr(board_module, "READ_BATCH", batch)
     store = many_queues(tmp_path / "f.db", QUEUES)
     clock = FakeClock(EPOCH + 60)
     figured: list[int] = []
@@ -352,37 +358,52 @@ async def test_no_forecast_is_figured_while_the_board_reads_a_long_store_in_batc
         return real(state, queue_id, now, **options)
 
     monkeypatch.setattr(board_module, "queue_forecast", counting)
+    held_from = store.last_seq() + batch
+    released = threading.Event()
+    read_from = store.read_from
+
+    def held_read(after_seq: int, limit: int = 10_000) -> list[Event]:
+        if after_seq >= held_from:  # runs in the board's reading thread
+            released.wait(30)
+        return read_from(after_seq, limit)
+
+    monkeypatch.setattr(store, "read_from", held_read)
     app = SupervisorApp(store, floor_settings(), clock=clock)
-    async with app.run_test(size=(160, 50)) as pilot:
-        await caught_up(pilot, app)
-        board = app.board
-        board.tick()
-        await pilot.pause()
-        figured.clear()
-        store.append(
-            [
-                event(
-                    ContactOffered(
-                        contact_id=f"x{k}", queue_id="q01", channel=Channel.CHAT, offered_at=clock()
-                    ),
-                    clock(),
-                )
-                for k in range(3000)
-            ]
-        )
-        await caught_up(pilot, app)
-        board._catching_up = True  # as if the read had brought a full batch, more to come
-        # the app's own clock may have ticked (and figured) before the flag was set: only the
-        # ticks while catching up are under test (seen once in CI on a loaded machine)
-        figured.clear()
-        board.tick()
-        await pilot.pause()
-        assert figured == []
-        board._catching_up = False  # the last batch
-        board.tick()
-        await pilot.pause()
-        assert len(figured) == QUEUES and set(figured) == {board.state.seq}
-    store.close()
+    try:
+        async with app.run_test(size=(160, 50)) as pilot:
+            await caught_up(pilot, app)
+            board = app.board
+            store.append(
+                [
+                    event(
+                        ContactOffered(
+                            contact_id=f"x{k}",
+                            queue_id="q01",
+                            channel=Channel.CHAT,
+                            offered_at=clock(),
+                        ),
+                        clock(),
+                    )
+                    for k in range(3 * batch)
+                ]
+            )
+            for _ in range(400):
+                if board.state.seq == held_from:
+                    break
+                await pilot.pause(0.05)
+            assert board.state.seq == held_from, "the first batch never reached the board"
+            figured.clear()
+            board.tick()
+            await pilot.pause(1.5)  # and the board's own clock, once at least
+            assert figured == []
+            released.set()
+            await caught_up(pilot, app)
+            board.tick()
+            await pilot.pause()
+            assert len(figured) == QUEUES and set(figured) == {board.state.seq}
+    finally:
+        released.set()
+        store.close()
 
 
 async def test_the_clock_repaints_only_the_agent_lines_whose_time_in_state_changed() -> None:

@@ -679,3 +679,32 @@ def test_sqlite_concurrent_writers_and_a_following_reader(tmp_path: Path) -> Non
                 p.kill()
                 p.wait()
     assert seen == list(range(1, total + 1)) and len(keys) == total
+
+
+def test_close_waits_for_an_append_still_running_in_its_thread(backend: Backend) -> None:
+    """A collector stopped mid-append cancels the task awaiting ``to_thread``; the append
+    goes on in its worker thread. Closing the store then waits for it (closing a SQLite
+    connection under a running statement crashes the whole process) and keeps its events."""
+    store = backend.open()
+    events = [state_event(n) for n in range(20_000)]
+    failed: list[BaseException] = []
+
+    def append() -> None:
+        try:
+            store.append(events)
+        except BaseException as exc:
+            failed.append(exc)
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    deadline = time.monotonic() + 30
+    while not store._write_lock.locked() and writer.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.0005)
+    store.close()
+    writer.join(60)
+    assert not writer.is_alive() and failed == []
+    reopened = backend.open(read_only=True)
+    try:
+        assert reopened.last_seq() == len(events)
+    finally:
+        reopened.close()

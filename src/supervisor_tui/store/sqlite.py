@@ -733,10 +733,18 @@ class SQLiteStore(LocalFeed):
             raise StoreError(f"{self.path}: cannot update the outbox ({exc})") from None
 
     def close(self) -> None:
-        for name in ("_writer", "_acks", "_reader"):
-            conn = getattr(self, name, None)
-            if conn is not None:
-                conn.close()
+        """Each connection closed under the lock its users hold: a statement still running in
+        a worker thread (an append whose awaiting task was cancelled goes on in its thread)
+        finishes first. Closing a connection under a running statement crashes the process."""
+        for name, lock in (
+            ("_writer", self._write_lock),
+            ("_acks", self._write_lock),
+            ("_reader", self._read_lock),
+        ):
+            with lock:
+                conn = getattr(self, name, None)
+                if conn is not None:
+                    conn.close()
 
 
 def _of_sources(sources: Collection[str] | None) -> tuple[str, list[str]]:
