@@ -39,6 +39,9 @@ from supervisor_tui.store import SQLiteStore, StoreError
 if TYPE_CHECKING:
     from ssl import SSLContext
 
+    from supervisor_tui.core.rules import RuleEngine
+    from supervisor_tui.hub.collector import Collector
+    from supervisor_tui.hub.demo import DemoHelpdesks
     from supervisor_tui.hub.live import LiveFloor
     from supervisor_tui.store.postgres import PostgresStore
 
@@ -177,6 +180,17 @@ def _parser() -> argparse.ArgumentParser:
             "and an operations desk on a fake ServiceNow"
         ),
     )
+    demo.add_argument(
+        "--floor-process",
+        choices=("auto", "own", "same"),
+        default="auto",
+        help=_(
+            "run the helpdesks and the collector in a process of their own, the board in "
+            "this one (own), or all in one process (same); auto: their own above {agents} "
+            "agents"
+        ).format(agents=fmt.number(DEMO_APART_AGENTS)),
+    )
+    demo.add_argument("--floor-side", action="store_true", help=argparse.SUPPRESS)
     _log_options(demo)
 
     run = sub.add_parser("run", help=_("adapters, store, rules and dashboard in one process"))
@@ -371,6 +385,12 @@ def _log_options(command: argparse.ArgumentParser, default: str | None = None) -
     command.add_argument("--log-json", action="store_true", help=_("JSON lines, one per event"))
 
 
+DEMO_APART_AGENTS = 2_000
+"""A demo floor of more agents runs its helpdesks and collector in a second process and the
+board in this one, following the store (as a big site runs ``serve`` and its boards apart):
+each gets a core of its own instead of sharing one interpreter's."""
+
+
 DEMO_TOKEN_ENV = "SUPERVISOR_TUI_DEMO_ZENDESK_TOKEN"
 DEMO_HISTORY_EVENTS = 1_000_000
 """The most past contacts' events the demo writes before it opens (about 1,000 agents for
@@ -467,12 +487,17 @@ def demo_group_id(queue_id: str, queues: int) -> int:
     return GROUP_BASE + ids.index(queue_id) + 1 if queue_id in ids else GROUP_BASE
 
 
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 def _demo_intraday(
     args: argparse.Namespace,
     db: Path,
     epoch: float,
     queue_id: Callable[[str], str],
     agent_id: Callable[[str], str],
+    say: Callable[[str], None] = _say,
 ) -> None:
     """The demo floor's past weeks and today's schedule, written before the board opens."""
     from supervisor_tui.adapters.simulator import (
@@ -515,7 +540,7 @@ def _demo_intraday(
                 "demo: a floor this size gets today's forecast ({rows} intervals) instead of "
                 "{weeks} weeks of contacts (about {events} events)"
             ).format(rows=fmt.number(rows), weeks=weeks, events=fmt.number(size))
-            print(said, file=sys.stderr, flush=True)
+            say(said)
         events += schedule_events(options, epoch, agent_id=agent_id, at=epoch)
         store.append(events)
     finally:
@@ -523,12 +548,56 @@ def _demo_intraday(
 
 
 def _demo(args: argparse.Namespace, db: Path) -> int:
+    if args.floor_side:
+        return _demo_floor_side(args, db)
+    if _floor_apart(args):
+        return _demo_apart(args, db)
+    with _demo_floor(args, db, _say) as (config, clock, helpdesks):
+        if args.check and helpdesks is not None:
+            import asyncio
+
+            from supervisor_tui.hub.check import check_all, summary_lines
+
+            result = asyncio.run(check_all(config))
+            print("\n".join(summary_lines(result)))
+            return 0 if all(s["ok"] for s in result["sources"]) else 1
+        code = _run_dashboard(config, db, clock=clock)
+        _print_write_backs(helpdesks.write_backs() if helpdesks is not None else [])
+        return code
+
+
+def _floor_apart(args: argparse.Namespace) -> bool:
+    """The board in a process of its own? Not for ``--check`` (no board), nor a sped-up floor
+    (its clock is the simulator's, in the floor's process)."""
+    if args.check or args.floor_process == "same":
+        return False
+    if args.speed != 1.0:
+        if args.floor_process == "own":
+            raise ConfigError(_("demo: --floor-process own runs the floor at --speed 1 only"))
+        return False
+    return bool(args.floor_process == "own" or args.agents > DEMO_APART_AGENTS)
+
+
+def _print_write_backs(taken: list[str]) -> None:
+    if taken:
+        print(_("The fake helpdesk took these write-backs from the floor:"))
+        print("\n".join(f"  {line}" for line in taken))
+
+
+@contextmanager
+def _demo_floor(
+    args: argparse.Namespace, db: Path, say: Callable[[str], None]
+) -> Iterator[tuple[Config, Callable[[], float] | None, DemoHelpdesks | None]]:
+    """The demo's floor: its config, the floor's clock (None: the simulator's own) and the
+    fake helpdesks serving it (None with ``--helpdesk none``), its past weeks and today's
+    schedule written into ``db``. The helpdesks stop when the block ends."""
     if args.helpdesk == "none":
         from supervisor_tui.adapters.simulator import SimOptions as Options
 
         epoch = round(time.time() - Options().warmup_s)
-        _demo_intraday(args, db, epoch, str, str)
-        return _run_dashboard(demo_config(args), db)
+        _demo_intraday(args, db, epoch, str, str, say)
+        yield demo_config(args), None, None
+        return
     import os
 
     from supervisor_tui.adapters.simulator import SimOptions
@@ -546,46 +615,162 @@ def _demo(args: argparse.Namespace, db: Path) -> int:
         account=args.account,
     )
     url = helpdesks.start()
-    from supervisor_tui.fakes.common import number
-    from supervisor_tui.fakes.zendesk import USER_BASE
-
-    assert helpdesks.options.epoch is not None
-    _demo_intraday(
-        args,
-        db,
-        helpdesks.options.epoch,
-        lambda q: f"zendesk:{demo_group_id(q, args.queues)}",
-        lambda a: f"zendesk:{USER_BASE + number(a)}",
-    )
-    # this process only; throwaway credentials for the fakes
-    os.environ[DEMO_TOKEN_ENV] = helpdesks.token
-    os.environ[DEMO_FRESHDESK_KEY_ENV] = helpdesks.api_key
-    os.environ[DEMO_SN_PASSWORD_ENV] = helpdesks.sn_password
-    assert helpdesks.freshdesk is not None
-    config = demo_config(
-        args,
-        url,
-        helpdesks.freshdesk.base_url,
-        helpdesks.jsm.base_url if helpdesks.jsm is not None else None,
-        helpdesks.servicenow.base_url if helpdesks.servicenow is not None else None,
-    )
     try:
-        if args.check:
-            import asyncio
+        from supervisor_tui.fakes.common import number
+        from supervisor_tui.fakes.zendesk import USER_BASE
 
-            from supervisor_tui.hub.check import check_all, summary_lines
-
-            result = asyncio.run(check_all(config))
-            print("\n".join(summary_lines(result)))
-            return 0 if all(s["ok"] for s in result["sources"]) else 1
-        code = _run_dashboard(config, db, clock=helpdesks.clock)
-        taken = helpdesks.write_backs()
-        if taken:
-            print(_("The fake helpdesk took these write-backs from the floor:"))
-            print("\n".join(f"  {line}" for line in taken))
-        return code
+        assert helpdesks.options.epoch is not None
+        _demo_intraday(
+            args,
+            db,
+            helpdesks.options.epoch,
+            lambda q: f"zendesk:{demo_group_id(q, args.queues)}",
+            lambda a: f"zendesk:{USER_BASE + number(a)}",
+            say,
+        )
+        # this process (and its floor side) only; throwaway credentials for the fakes
+        os.environ[DEMO_TOKEN_ENV] = helpdesks.token
+        os.environ[DEMO_FRESHDESK_KEY_ENV] = helpdesks.api_key
+        os.environ[DEMO_SN_PASSWORD_ENV] = helpdesks.sn_password
+        assert helpdesks.freshdesk is not None
+        config = demo_config(
+            args,
+            url,
+            helpdesks.freshdesk.base_url,
+            helpdesks.jsm.base_url if helpdesks.jsm is not None else None,
+            helpdesks.servicenow.base_url if helpdesks.servicenow is not None else None,
+        )
+        yield config, helpdesks.clock, helpdesks
     finally:
         helpdesks.stop()
+
+
+def _demo_floor_side(args: argparse.Namespace, db: Path) -> int:
+    """The demo's helpdesks and collector for a board in the parent process
+    (:func:`_demo_apart`). It speaks JSON lines on stdout: ``say`` (a line for the user),
+    ``ready`` (the floor's config, without secrets: they stay in this process), then at the
+    end each ``write_back`` the fakes took. It stops when its stdin closes (the board ended,
+    or died) or on SIGTERM."""
+    import asyncio
+    import json
+    import os
+    import signal
+
+    from supervisor_tui.hub.live import build_live_floor
+
+    def tell(**what: object) -> None:
+        print(json.dumps(what), flush=True)
+
+    with _demo_floor(args, db, lambda text: tell(say=text)) as (config, clock, helpdesks):
+        floor = build_live_floor(config, db, clock)
+        _take_lease(floor)
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+
+            def readable() -> None:
+                try:
+                    data = os.read(0, 4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    loop.remove_reader(0)
+                    stop.set()
+
+            loop.add_reader(0, readable)
+            await floor.collector.start()
+            tell(ready=config.model_dump(mode="json"))
+            try:
+                await stop.wait()
+            finally:
+                await floor.collector.stop()
+
+        try:
+            asyncio.run(main())
+        finally:
+            floor.store.close()
+        for line in helpdesks.write_backs() if helpdesks is not None else []:
+            tell(write_back=line)
+    return 0
+
+
+def _demo_apart(args: argparse.Namespace, db: Path) -> int:
+    """The board here, the floor (helpdesks and collector) in a child process writing the
+    same SQLite file; the board follows the file and writes its acks into it, and the
+    collector there takes them back to the helpdesks."""
+    import subprocess
+
+    from supervisor_tui.core.rules import RuleEngine
+
+    _say(
+        _(
+            "demo: {agents} agents and {queues} queues: the helpdesks and the collector run "
+            "in a second process, the board in this one"
+        ).format(agents=fmt.number(args.agents), queues=fmt.number(args.queues))
+    )
+    command = [sys.executable, "-m", "supervisor_tui", *args.argv, "--floor-side", "--db", str(db)]
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as errors:
+        floor_side = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            encoding="utf-8",
+            start_new_session=True,  # the terminal's keys and signals are the board's
+        )
+        assert floor_side.stdin is not None and floor_side.stdout is not None
+        code = 0
+        config: Config | None = None
+        try:
+            for line in floor_side.stdout:
+                told = _told(line)
+                if "say" in told:
+                    _say(printable(str(told["say"])))
+                elif "ready" in told:
+                    config = Config.model_validate(told["ready"])
+                    break
+            if config is not None:
+                code = _board(
+                    config,
+                    SQLiteStore(db),
+                    time.time,
+                    RuleEngine(list(config.rules)),
+                    None,
+                )
+        finally:
+            try:  # closes its stdin: the floor side stops
+                rest, _unused = floor_side.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                floor_side.kill()
+                rest, _unused = floor_side.communicate()
+        _print_write_backs(
+            [str(t["write_back"]) for t in map(_told, rest.splitlines()) if "write_back" in t]
+        )
+        if floor_side.returncode:
+            errors.seek(0)
+            said = errors.read().strip().splitlines()[-20:]
+            _say(
+                _("demo: the floor's process ended with code {code}").format(
+                    code=floor_side.returncode
+                )
+            )
+            _say("\n".join(printable(line) for line in said))
+            return code or floor_side.returncode
+    return code
+
+
+def _told(line: str) -> dict[str, object]:
+    """One line from the demo's floor side; anything else is shown as it is."""
+    import json
+
+    try:
+        told = json.loads(line)
+    except ValueError:
+        told = None
+    return told if isinstance(told, dict) else {"say": line.rstrip("\n")}
 
 
 def _log_to(args: argparse.Namespace, beside: Path) -> None:
@@ -632,8 +817,16 @@ def _sqlite_file(args: argparse.Namespace, config: Config) -> Path | None:
 def _run_dashboard(
     config: Config, db: Path | None, clock: Callable[[], float] | None = None
 ) -> int:
-    from supervisor_tui.app import FloorSettings, SupervisorApp
     from supervisor_tui.hub.live import build_live_floor
+
+    _check_keys(config)
+    floor = build_live_floor(config, db, clock)
+    _take_lease(floor)
+    return _board(config, floor.store, floor.clock, floor.rules, floor.collector)
+
+
+def _check_keys(config: Config) -> None:
+    from supervisor_tui.app import SupervisorApp
 
     unknown = sorted(set(config.keys) - SupervisorApp.binding_ids())
     if unknown:
@@ -641,13 +834,25 @@ def _run_dashboard(
         raise ConfigError(
             f"[keys]: unknown binding id {', '.join(unknown)} (expected one of: {known})"
         )
-    floor = build_live_floor(config, db, clock)
-    _take_lease(floor)
+
+
+def _board(
+    config: Config,
+    store: SQLiteStore | PostgresStore,
+    clock: Callable[[], float],
+    rules: RuleEngine,
+    collector: Collector | None,
+) -> int:
+    """The dashboard on a store, with the collector that fills it in this process, or
+    none (another process collects: the demo's floor side)."""
+    from supervisor_tui.app import FloorSettings, SupervisorApp
+
+    _check_keys(config)
     settings = FloorSettings(
         floor_name=config.floor.name,
         operator=config.operator_name(),
         targets=config.floor_targets(),
-        rules=floor.rules,
+        rules=rules,
         profile=config.display.profile,
         stale_after_s=config.display.stale_after_s,
         keys=dict(config.keys),
@@ -656,11 +861,11 @@ def _run_dashboard(
         **config.display.look(),
         intraday=config.intraday.settings(),
     )
-    app = SupervisorApp(floor.store, settings, clock=floor.clock, collector=floor.collector)
+    app = SupervisorApp(store, settings, clock=clock, collector=collector)
     try:
         app.run()
     finally:
-        floor.store.close()
+        store.close()
     return app.return_code or 0
 
 
@@ -1361,9 +1566,13 @@ def main(argv: list[str] | None = None) -> int:
     i18n.use(_early_language(argv))
     _argparse_speaks()
     args = _parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     i18n.use(args.lang or _configured_language(args))
     try:
         if args.command == "demo":
+            if args.floor_side and args.db is not None:
+                _log_to(args, args.db)
+                return _demo_floor_side(args, args.db)
             if args.db is not None:
                 _log_to(args, args.db)
                 code = _demo(args, args.db)

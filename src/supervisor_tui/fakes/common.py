@@ -434,16 +434,23 @@ class FedFake(Protocol):
     def feed(self, events: Iterable[NewEvent]) -> None: ...
 
 
+BACKFILL_STEP_S = 60.0
+"""The simulated time fed at once while a fake catches up with its floor's clock."""
+
+
 async def run_simulated(
     fake: FedFake,
     options: SimOptions,
     *,
     epoch: float | None = None,
     clock: Clock = time.time,
+    fed: asyncio.Event | None = None,
 ) -> None:
     """Drive a FloorSimulation in real time and feed ``fake`` until cancelled.
 
-    The warm-up is back-filled at once; then the floor advances with ``clock`` times
+    The warm-up is back-filled at once, a simulated minute at a time so the fake answers
+    requests meanwhile (an hour of a 10,000-agent floor takes a minute to simulate), and
+    ``fed`` is set when it is in; then the floor advances with ``clock`` times
     ``options.speed`` (None: as fast as it can, then it idles, still serving). At speeds other
     than 1 the fake's ``floor_clock`` is set to the simulated floor's time, so waits, edits
     and the export lag agree with the fed timestamps. ``epoch`` (the floor's 08:00) defaults
@@ -469,7 +476,12 @@ async def run_simulated(
         if math.isinf(until):
             nxt = sim.next_due()
             until = nxt + 60.0 if nxt is not None else sim.t
+        while sim.t + BACKFILL_STEP_S < until:
+            fake.feed(sim.advance(sim.t + BACKFILL_STEP_S))
+            await asyncio.sleep(0)
         fake.feed(sim.advance(until))
+        if fed is not None:
+            fed.set()
         finished = (end is not None and sim.t >= end) or (speed is None and sim.next_due() is None)
         if finished:
             await asyncio.Event().wait()  # keep serving what was fed until cancelled

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from supervisor_tui.adapters.simulator import SimOptions
-from supervisor_tui.fakes.common import Account, run_simulated
+from supervisor_tui.fakes.common import Account, FedFake, run_simulated
 from supervisor_tui.fakes.freshdesk import FakeFreshdesk
 from supervisor_tui.fakes.jsm import FakeJsm
 from supervisor_tui.fakes.servicenow import FakeServiceNow
@@ -36,6 +36,9 @@ DEMO_ACCOUNTS: dict[str, tuple[Account, Account]] = {
     ),
 }
 """``demo --account``: how a limited account looks on the board and in ``check``."""
+START_LIMIT_S = 600.0
+"""The longest the demo waits for its helpdesks' warm-up (a floor of 10,000 agents takes
+about a minute on a quiet machine)."""
 RETAIL = "Retail"
 IT = "IT"
 OPS = "Ops"
@@ -139,13 +142,13 @@ class DemoHelpdesks:
         self._error: BaseException | None = None
         self._stop: asyncio.Event | None = None
 
-    def start(self, timeout_s: float = 20.0) -> str:
-        """Start the fakes; returns the fake Zendesk's base URL (``freshdesk.base_url`` is
-        the other's)."""
+    def start(self, timeout_s: float = START_LIMIT_S) -> str:
+        """Start the fakes, once each has its floor's warm-up (a minute for 10,000 agents);
+        returns the fake Zendesk's base URL (``freshdesk.base_url`` is the other's)."""
         self._thread = threading.Thread(target=self._main, name="demo-helpdesks", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout_s):
-            raise RuntimeError("the demo helpdesks did not start")
+            raise RuntimeError(f"the demo helpdesks did not start in {timeout_s:g} s")
         if self._error is not None:
             raise RuntimeError(f"the demo helpdesks failed: {self._error}")
         assert self.zendesk is not None
@@ -220,12 +223,8 @@ class DemoHelpdesks:
         )
         await fake.start()
         self.zendesk = fake
-        feeders = [
-            asyncio.create_task(
-                run_simulated(fake, self.options, epoch=self.options.epoch, clock=self.clock.wall)
-            )
-        ]
-        other = None
+        fed: list[tuple[FedFake, SimOptions]] = [(fake, self.options)]
+        fakes: list[FakeFreshdesk | FakeJsm | FakeServiceNow] = []
         if self.retail is not None:
             other = FakeFreshdesk(
                 domain="retail",
@@ -236,25 +235,15 @@ class DemoHelpdesks:
             )
             await other.start()
             self.freshdesk = other
-            feeders.append(
-                asyncio.create_task(
-                    run_simulated(
-                        other, self.retail, epoch=self.options.epoch, clock=self.clock.wall
-                    )
-                )
-            )
-        fakes: list[FakeFreshdesk | FakeJsm | FakeServiceNow] = [] if other is None else [other]
+            fakes.append(other)
+            fed.append((other, self.retail))
         if self.it is not None:
             jsm = FakeJsm(site="it", email=self.email, token=self.token, clock=self.clock.wall)
             jsm.clock = lambda: jsm.floor_clock()  # its searches and edits follow the floor
             await jsm.start()
             self.jsm = jsm
             fakes.append(jsm)
-            feeders.append(
-                asyncio.create_task(
-                    run_simulated(jsm, self.it, epoch=self.options.epoch, clock=self.clock.wall)
-                )
-            )
+            fed.append((jsm, self.it))
         if self.ops is not None:
             sn = FakeServiceNow(
                 instance="ops",
@@ -265,13 +254,25 @@ class DemoHelpdesks:
             await sn.start()
             self.servicenow = sn
             fakes.append(sn)
-            feeders.append(
-                asyncio.create_task(
-                    run_simulated(sn, self.ops, epoch=self.options.epoch, clock=self.clock.wall)
+            fed.append((sn, self.ops))
+        warm = [asyncio.Event() for _ in fed]
+        feeders = [
+            asyncio.create_task(
+                run_simulated(
+                    each, options, epoch=self.options.epoch, clock=self.clock.wall, fed=ready
                 )
             )
-        self._ready.set()
+            for (each, options), ready in zip(fed, warm, strict=True)
+        ]
         try:
+            # every floor's warm-up in (a feeder that failed ends the wait with its error)
+            for feeder, ready in zip(feeders, warm, strict=True):
+                waiting = asyncio.ensure_future(ready.wait())
+                await asyncio.wait({feeder, waiting}, return_when=asyncio.FIRST_COMPLETED)
+                waiting.cancel()
+                if feeder.done():
+                    feeder.result()
+            self._ready.set()
             await self._stop.wait()
         finally:
             for feeder in feeders:

@@ -75,6 +75,10 @@ from supervisor_tui.widgets.queuetable import QueueRow, QueueTable
 from supervisor_tui.widgets.topbar import TopLine, clock_text
 
 READ_BATCH = 5_000
+FOLLOW_POLL_S = 0.2
+"""How often the board asks the store when nothing rang: a store written by another process
+(the demo's floor side, a second collector) rings no bell here. An empty read is a few
+dozen microseconds."""
 READ_WAIT_S = 30.0
 """The longest the board waits, as it closes, for a store call still running."""
 T = TypeVar("T")
@@ -326,7 +330,7 @@ class BoardScreen(Screen[None]):
                     continue
             self._catching_up = False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._bell.wait(), 0.5)
+                await asyncio.wait_for(self._bell.wait(), FOLLOW_POLL_S)
             self._bell.clear()
             # the bar shows it once a second: no need to ask the store after every commit
             if time.monotonic() - counted_at >= 1.0:

@@ -1,0 +1,155 @@
+"""A big demo floor runs apart: its helpdesks and collector in a child process, the board in
+the process the user started, both on one SQLite file (issue #20: each gets a core of its
+own). These run the real processes over loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pty
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from supervisor_tui.config import Config
+from supervisor_tui.core.commands import EscalationDesk
+from supervisor_tui.core.projection import Escalation, FloorState
+from supervisor_tui.store import SQLiteStore
+
+from .conftest import targets
+
+
+def lines_of(stream: object) -> queue.Queue[str | None]:
+    """Each line a process writes, as it writes it (None at the end)."""
+    told: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            told.put(line)
+        told.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    return told
+
+
+def test_the_floor_side_collects_takes_an_ack_back_to_the_helpdesk_and_ends_with_its_stdin(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "floor.db"
+    env = {**os.environ, "HOME": str(tmp_path)}
+    env.pop("SUPERVISOR_TUI_DEMO_ZENDESK_TOKEN", None)
+    command = [sys.executable, "-m", "supervisor_tui", "demo", "--lang", "en"]
+    command += ["--history-weeks", "0", "--floor-side", "--db", str(db)]
+    with (tmp_path / "errors.txt").open("w+") as errors:
+        side = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            env=env,
+        )
+        try:
+            told = lines_of(side.stdout)
+            ready: dict[str, object] | None = None
+            while ready is None:
+                line = told.get(timeout=120)
+                assert line is not None, "the floor side ended before it was ready"
+                said = json.loads(line)
+                ready = said.get("ready")
+            config = Config.model_validate(ready)
+            assert {s.name for s in config.sources} == {"zendesk", "retail"}
+            # the secrets stay in the floor side: the board is told where they would be
+            assert line is not None and "SUPERVISOR_TUI_DEMO_ZENDESK_TOKEN" in line
+
+            store = SQLiteStore(db)
+            try:
+                state = FloorState(targets())
+                deadline = time.monotonic() + 60
+                ticket_escalations: list[Escalation] = []
+                while not ticket_escalations and time.monotonic() < deadline:
+                    for event in store.read_from(state.seq, 10_000):
+                        state.apply(event)
+                    ticket_escalations = [
+                        e
+                        for e in state.escalations.values()
+                        if e.is_open and e.ticket_source == "zendesk" and e.ticket_id
+                    ]
+                    time.sleep(0.2)
+                assert ticket_escalations, "no escalation on a zendesk ticket within a minute"
+                esc = ticket_escalations[0]
+                acked = EscalationDesk(store, time.time).ack(esc, "Sam", "from the board's process")
+                assert acked is not None
+                while store.outbox_pending_count() and time.monotonic() < deadline + 60:
+                    time.sleep(0.2)
+                assert store.outbox_pending_count() == 0, "the floor side never wrote it back"
+            finally:
+                store.close()
+            side.stdin.close()  # type: ignore[union-attr]
+            assert side.wait(60) == 0
+            rest = []
+            while (line := told.get(timeout=10)) is not None:
+                rest.append(json.loads(line))
+            taken = [t["write_back"] for t in rest if "write_back" in t]
+            assert any(f"#{esc.ticket_id}" in t for t in taken), taken
+            assert any("from the board's process" in t for t in taken), taken
+        finally:
+            if side.poll() is None:
+                side.kill()
+                side.wait()
+
+
+def test_the_demo_apart_paints_and_quits_leaving_no_floor_process(tmp_path: Path) -> None:
+    """`demo --floor-process own` in a terminal: the board paints what the floor side
+    collects, and `q` ends both processes."""
+    db = tmp_path / "apart.db"
+    command = str(Path(sys.executable).parent / "supervisor-tui")
+    pid, master = pty.fork()
+    if pid == 0:
+        os.environ.update(
+            {"TERM": "xterm-256color", "COLUMNS": "200", "LINES": "60", "HOME": str(tmp_path)}
+        )
+        argv = [command, "demo", "--lang", "en", "--floor-process", "own", "--db", str(db)]
+        os.execv(command, [*argv, "--history-weeks", "0"])
+    try:
+        seen = b""
+        deadline = time.monotonic() + 120
+        while b"newest" not in seen and time.monotonic() < deadline:
+            try:
+                seen += os.read(master, 65536)
+            except OSError:
+                break
+        assert b"second process" in seen
+        assert b"newest" in seen, "the board never showed a source's newest event"
+        time.sleep(2)
+        os.write(master, b"q")
+        end = time.monotonic() + 60
+        status = None
+        while status is None and time.monotonic() < end:
+            with contextlib.suppress(OSError):
+                os.read(master, 65536)
+            done, code = os.waitpid(pid, os.WNOHANG)
+            status = code if done else None
+            time.sleep(0.05)
+        assert status is not None, "the demo is still running 60 s after q"
+        pid = 0
+        assert os.waitstatus_to_exitcode(status) == 0
+        left = subprocess.run(
+            ["pgrep", "-f", f"--floor-side --db {db}"], capture_output=True, text=True
+        )
+        assert left.stdout.strip() == "", "the floor side outlived the board"
+        store = SQLiteStore(db, read_only=True)
+        try:
+            assert store.last_seq() > 0
+        finally:
+            store.close()
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(master)
