@@ -666,3 +666,65 @@ async def test_run_simulated_backfills_the_warm_up(floor: Floor) -> None:
     assert len([u for u in fake.users.values() if u["role"] == "agent"]) == 20
     assert fake.tickets
     assert max(t["updated_at"] for t in fake.tickets.values()) <= iso(EPOCH + 3600)
+
+
+async def test_paged_exports_give_what_one_page_gives_in_order_each_once(floor: Floor) -> None:
+    """The exports page from an index kept as the floor is fed (a floor of 10,000 agents has
+    hundreds of thousands of tickets): small pages, then a version published after the
+    first pages, give every ticket's newest version and every metric event once, in the
+    export's order, and never split a second between time-export pages."""
+
+    async def metric_pages(per_page: int) -> list[Any]:
+        out: list[Any] = []
+        start = 0
+        while True:
+            floor.clock.advance(1)
+            url = "/api/v2/incremental/ticket_metric_events.json"
+            params = {"start_time": start, "per_page": per_page}
+            body = (await floor.client.get(url, params=params)).json()
+            page = body["ticket_metric_events"]
+            out += page
+            if body["end_of_stream"]:
+                return out
+            last_second = {e["time"] for e in page if e["time"] == page[-1]["time"]}
+            assert len(last_second) == 1
+            start = int(iso_seconds(page[-1]["time"])) + 1
+
+    whole = (
+        await floor.client.get(
+            "/api/v2/incremental/ticket_metric_events.json", params={"start_time": 0}
+        )
+    ).json()["ticket_metric_events"]
+    paged = await metric_pages(7)
+    assert [e["id"] for e in paged] == [e["id"] for e in whole]
+    assert [(e["time"], e["id"]) for e in whole] == sorted((e["time"], e["id"]) for e in whole)
+
+    first, _body = await drain_export(floor, {"start_time": 0, "per_page": 1000})
+    small, end = await drain_export(floor, {"start_time": 0, "per_page": 3})
+    assert [t["id"] for t in small] == [t["id"] for t in first]
+    assert len({t["id"] for t in small}) == len(small) == len(floor.fake.tickets)
+    order = [(t["generated_timestamp"], t["id"]) for t in small]
+    assert order == sorted(order)
+    assert all(t == floor.fake.tickets[t["id"]] for t in small)  # each one's newest
+    edited = small[0]["id"]
+    floor.fake.agent_edit(edited)
+    floor.clock.advance(61)
+    later, _end = await drain_export(floor, {"cursor": end["after_cursor"], "per_page": 3})
+    assert [t["id"] for t in later] == [edited]
+    assert later[0] == floor.fake.tickets[edited]
+
+
+def iso_seconds(text: str) -> float:
+    from supervisor_tui.fakes.common import parse_iso
+
+    return parse_iso(text)
+
+
+async def test_the_high_volume_add_on_lets_thirty_export_requests_a_minute(floor: Floor) -> None:
+    floor.fake.high_volume = True
+    url = "/api/v2/incremental/tickets/cursor.json?start_time=0&per_page=1"
+    for _ in range(30):
+        answer = await floor.client.get(url)
+        assert answer.status_code == 200
+    assert "total=30" in answer.headers["Zendesk-RateLimit-incremental-exports"]
+    assert (await floor.client.get(url)).status_code == 429

@@ -31,7 +31,12 @@ from supervisor_tui.config import (
 from supervisor_tui.core import fmt
 from supervisor_tui.core.feed import DEMO_FLOOR, floor_words
 from supervisor_tui.core.targets import FloorTargets
-from supervisor_tui.hub.demo import DEMO_EMAIL, DEMO_SN_USER
+from supervisor_tui.hub.demo import (
+    DEMO_EMAIL,
+    DEMO_SN_USER,
+    freshdesk_plan,
+    zendesk_rate_limit,
+)
 from supervisor_tui.i18n import N_, _, ngettext
 from supervisor_tui.model import printable
 from supervisor_tui.store import SQLiteStore, StoreError
@@ -424,7 +429,7 @@ def demo_config(
             "base_url": zendesk_url,
             "email": DEMO_EMAIL,
             "token_env": DEMO_TOKEN_ENV,
-            "rate_limit_per_minute": 400,
+            "rate_limit_per_minute": zendesk_rate_limit(args.agents),
             "write_back": True,
             "views": {"Open e-mail": 360_000_000_901},
         }
@@ -437,7 +442,7 @@ def demo_config(
                 "kind": "freshdesk",
                 "base_url": freshdesk_url,
                 "api_key_env": DEMO_FRESHDESK_KEY_ENV,
-                "plan": "growth",
+                "plan": freshdesk_plan(args.agents),
                 "write_back": True,
             }
         )
@@ -614,6 +619,13 @@ def _demo_floor(
         it_desks=args.all_backends,
         account=args.account,
     )
+    if args.agents > DEMO_APART_AGENTS:
+        say(
+            _(
+                "demo: the fake helpdesks simulate the floor's morning for {agents} agents "
+                "(about a minute)…"
+            ).format(agents=fmt.number(args.agents))
+        )
     url = helpdesks.start()
     try:
         from supervisor_tui.fakes.common import number
@@ -645,7 +657,7 @@ def _demo_floor(
         helpdesks.stop()
 
 
-def _demo_floor_side(args: argparse.Namespace, db: Path) -> int:
+def _demo_floor_side(args: argparse.Namespace, db: Path) -> NoReturn:
     """The demo's helpdesks and collector for a board in the parent process
     (:func:`_demo_apart`). It speaks JSON lines on stdout: ``say`` (a line for the user),
     ``ready`` (the floor's config, without secrets: they stay in this process), then at the
@@ -693,7 +705,11 @@ def _demo_floor_side(args: argparse.Namespace, db: Path) -> int:
             floor.store.close()
         for line in helpdesks.write_backs() if helpdesks is not None else []:
             tell(write_back=line)
-    return 0
+    # Everything is written and closed. A floor of 10,000 agents is millions of objects: the
+    # interpreter would spend a minute freeing them one by one while the user waits.
+    sys.stdout.flush()
+    logging.shutdown()
+    os._exit(0)
 
 
 def _demo_apart(args: argparse.Namespace, db: Path) -> int:
@@ -725,13 +741,16 @@ def _demo_apart(args: argparse.Namespace, db: Path) -> int:
         code = 0
         config: Config | None = None
         try:
-            for line in floor_side.stdout:
-                told = _told(line)
-                if "say" in told:
-                    _say(printable(str(told["say"])))
-                elif "ready" in told:
-                    config = Config.model_validate(told["ready"])
-                    break
+            try:
+                for line in floor_side.stdout:
+                    told = _told(line)
+                    if "say" in told:
+                        _say(printable(str(told["say"])))
+                    elif "ready" in told:
+                        config = Config.model_validate(told["ready"])
+                        break
+            except KeyboardInterrupt:
+                code = 130  # Ctrl-C before the board opened: stopped, as asked
             if config is not None:
                 code = _board(
                     config,
@@ -741,6 +760,10 @@ def _demo_apart(args: argparse.Namespace, db: Path) -> int:
                     None,
                 )
         finally:
+            if config is None:  # stopped (Ctrl-C) or failed before the floor was ready
+                floor_side.terminate()
+            else:
+                _say(_("demo: stopping the floor…"))
             try:  # closes its stdin: the floor side stops
                 rest, _unused = floor_side.communicate(timeout=60)
             except subprocess.TimeoutExpired:
@@ -749,7 +772,7 @@ def _demo_apart(args: argparse.Namespace, db: Path) -> int:
         _print_write_backs(
             [str(t["write_back"]) for t in map(_told, rest.splitlines()) if "write_back" in t]
         )
-        if floor_side.returncode:
+        if floor_side.returncode and code != 130:
             errors.seek(0)
             said = errors.read().strip().splitlines()[-20:]
             _say(

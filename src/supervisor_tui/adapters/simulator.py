@@ -253,9 +253,20 @@ class FloorSimulation:
         self.tickets: dict[str, _Ticket] = {}
         self.workable: dict[str, dict[str, _Ticket]] = {q.queue_id: {} for q in self.queues}
         """New or open tickets nobody is working on, per queue."""
-        self.skilled = {
-            q.queue_id: [a for a in self.agents if q.queue_id in a.queue_ids] for q in self.queues
+        self._due_first: dict[str, list[tuple[float, int, str]]] = {
+            q.queue_id: [] for q in self.queues
         }
+        """Each queue's workable tickets by (due, place in ``workable``), entries of tickets
+        worked since or re-keyed left in until they come up (``_due_now`` says which is
+        current): the next ticket is a peek, not a walk of a queue's backlog (thousands a
+        queue on a big floor, walked for each agent who became free)."""
+        self._due_now: dict[str, tuple[float, int, str]] = {}
+        self._placed = itertools.count()
+        self._agent_place = {agent.agent_id: k for k, agent in enumerate(self.agents)}
+        self._idle_first: dict[str, list[tuple[float, int]]] = {q.queue_id: [] for q in self.queues}
+        """Each queue's agents by (available since, place on the floor), as ``_due_first``:
+        entries of agents no longer available since that instant are dropped when they come
+        up."""
         self.rates = self._size_rates()
         self._start()
 
@@ -405,6 +416,10 @@ class FloorSimulation:
     ) -> None:
         agent.state = state
         agent.since = self.t
+        if state is AgentState.AVAILABLE:
+            entry = (self.t, self._agent_place[agent.agent_id])
+            for queue_id in agent.queue_ids:
+                heapq.heappush(self._idle_first[queue_id], entry)
         self._emit(
             self.t,
             AgentStateChanged(
@@ -462,11 +477,16 @@ class FloorSimulation:
             self._set_state(agent, AgentState.AVAILABLE, "online")
 
     def _idle_agent(self, queue_id: str) -> _Agent | None:
-        best = None
-        for agent in self.skilled[queue_id]:
-            if agent.state is AgentState.AVAILABLE and (best is None or agent.since < best.since):
-                best = agent
-        return best
+        """The queue's agent available longest (on a tie, the first of the floor's)."""
+        heap = self._idle_first.get(queue_id)
+        agents = self.agents
+        while heap:
+            since, place = heap[0]
+            agent = agents[place]
+            if agent.state is AgentState.AVAILABLE and agent.since == since:
+                return agent
+            heapq.heappop(heap)  # busy since, or available again later
+        return None
 
     # -- voice and chat ---------------------------------------------------------------------
 
@@ -620,8 +640,20 @@ class FloorSimulation:
             updated_at=created_at,
         )
         self.tickets[ticket.ticket_id] = ticket
-        self.workable[queue.queue_id][ticket.ticket_id] = ticket
+        self._make_workable(ticket)
         return ticket
+
+    def _make_workable(self, ticket: _Ticket) -> None:
+        queue_id, ticket_id = ticket.queue.queue_id, ticket.ticket_id
+        kept = self._due_now.get(ticket_id)
+        if ticket_id in self.workable[queue_id] and kept is not None:
+            place = kept[1]  # still in its place in the queue; only its due may change
+        else:
+            place = next(self._placed)
+        self.workable[queue_id][ticket_id] = ticket
+        entry = (self._due(ticket), place, ticket_id)
+        self._due_now[ticket_id] = entry
+        heapq.heappush(self._due_first[queue_id], entry)
 
     def _customer(self) -> str:
         """A customer's name; two draws in every language, so the floor's events are the
@@ -644,6 +676,7 @@ class FloorSimulation:
             if self.rng.random() < 0.35:
                 ticket.status = TicketStatus.OPEN
                 ticket.replied = True
+                self._make_workable(ticket)  # due later now
             self._publish_ticket(ticket, at=0.0)
             if not ticket.replied:
                 self._sla(ticket, at=0.0)
@@ -720,13 +753,20 @@ class FloorSimulation:
         )
 
     def _next_ticket(self, agent: _Agent) -> _Ticket | None:
-        """The workable ticket due first in the agent's queues."""
-        best: _Ticket | None = None
+        """The workable ticket due first in the agent's queues (on a tie, the first of its
+        queues, then the one there longest)."""
+        best: tuple[float, int, str] | None = None
+        best_queue = ""
+        current = self._due_now
         for queue_id in agent.queue_ids:
-            for ticket in self.workable.get(queue_id, {}).values():
-                if best is None or self._due(ticket) < self._due(best):
-                    best = ticket
-        return best
+            heap = self._due_first.get(queue_id)
+            if not heap:
+                continue
+            while heap and current.get(heap[0][2]) is not heap[0]:
+                heapq.heappop(heap)  # worked since, or re-keyed
+            if heap and (best is None or heap[0][0] < best[0]):
+                best, best_queue = heap[0], queue_id
+        return None if best is None else self.workable[best_queue][best[2]]
 
     @staticmethod
     def _due(ticket: _Ticket) -> float:
@@ -734,6 +774,7 @@ class FloorSimulation:
 
     def _work_ticket(self, agent: _Agent, ticket: _Ticket) -> None:
         self.workable[ticket.queue.queue_id].pop(ticket.ticket_id, None)
+        self._due_now.pop(ticket.ticket_id, None)
         self._set_state(agent, AgentState.BUSY, "working", work=f"mail #{ticket.ticket_id}")
         handle = self._lognormal(ticket.queue.aht_s, 0.6)
 
@@ -765,7 +806,7 @@ class FloorSimulation:
         if ticket.status is not TicketStatus.PENDING:
             return
         ticket.status = TicketStatus.OPEN
-        self.workable[ticket.queue.queue_id][ticket.ticket_id] = ticket
+        self._make_workable(ticket)
         self._publish_ticket(ticket)
 
 

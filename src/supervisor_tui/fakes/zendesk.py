@@ -111,12 +111,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import itertools
 import json
 import math
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -240,6 +241,8 @@ EXPORT_LIMITS: dict[str, tuple[str, int]] = {
     "/api/v2/channels/voice/stats/incremental/legs": ("talk-incremental-legs", 10),
 }
 """Path prefix -> (bucket, requests per minute) for the endpoints with their own limit."""
+HIGH_VOLUME_EXPORTS = 30
+"""The incremental exports' limit with the High Volume API add-on."""
 
 _JSON_EXT = r"{_ext:(?:\.json)?}"
 
@@ -354,10 +357,14 @@ class FakeZendesk(LoopbackServer):
         clock: Clock = time.time,
         omnichannel: bool = True,
         account: Account | None = None,
+        high_volume: bool = False,
     ) -> None:
         """``account``: the token's role (admin, supervisor: a custom agent role with
         reporting rights, agent, light_agent) and what the plan lacks (talk, omnichannel,
-        sla); ``omnichannel=False`` is the same as ``lacks={"omnichannel"}``."""
+        sla); ``omnichannel=False`` is the same as ``lacks={"omnichannel"}``.
+        ``high_volume``: the High Volume API add-on, the ticket export's limit 30 a minute
+        instead of 10 (``rate_limit`` is the account's, set apart)."""
+        self.high_volume = high_volume
         self.subdomain = subdomain
         self.email = email
         self.token = token
@@ -385,6 +392,15 @@ class FakeZendesk(LoopbackServer):
         self.ratings: dict[int, Json] = {}
         self.sla_policies: dict[int, Json] = {}
         self._versions: dict[int, list[Json]] = {}
+        """Each ticket's versions from the newest the export can see on (older ones are let
+        go as soon as a newer one is visible: the export never shows them again)."""
+        self._stream: list[tuple[int, int, Json]] = []
+        """Every version kept, by (generated timestamp, id): the export's order. Versions let
+        go stay here until the next compaction and are skipped."""
+        self._stream_sorted = True
+        self._metric_rows: list[tuple[int, int, Json]] = []
+        """The metric events by (time, id), parsed once each."""
+        self._metric_sorted = True
         self._metric_sets: dict[tuple[int, int], Json] = {}
         """(ticket id, generated timestamp) → the metric set of that version of the ticket
         (``include=metric_sets`` on the export)."""
@@ -874,8 +890,20 @@ class FakeZendesk(LoopbackServer):
             self._rate(state)
         snapshot = self._render(state)
         self.tickets[state.id] = snapshot
-        self._versions.setdefault(state.id, []).append(snapshot)
+        versions = self._versions.setdefault(state.id, [])
+        versions.append(snapshot)
         self._metric_sets[state.id, state.generated] = self._metric_set(state)
+        cutoff = self.floor_clock() - self.export_lag_s
+        while len(versions) > 1 and versions[1]["generated_timestamp"] <= cutoff:
+            gone = versions.pop(0)
+            self._metric_sets.pop((state.id, gone["generated_timestamp"]), None)
+        entry = (state.generated, state.id, snapshot)
+        stream = self._stream
+        if stream and stream[-1][:2] > entry[:2]:
+            self._stream_sorted = False
+        stream.append(entry)
+        if len(stream) > 4 * len(self._versions) + 10_000:
+            self._stream = [e for e in stream if self._kept(e)]
 
     def _touch(self, state: _Ticket, now: float) -> None:
         """A change made through Zendesk itself: at least a second after the last one."""
@@ -1106,18 +1134,17 @@ class FakeZendesk(LoopbackServer):
 
     def _metric_event(self, key: tuple[int, str, int], kind: str, at: float, **extra: Any) -> None:
         ticket_id, metric, instance = key
-        self.metric_events.append(
-            {
-                "id": METRIC_EVENT_BASE + next(self._ids["event"]),
-                "ticket_id": ticket_id,
-                "metric": metric,
-                "instance_id": instance,
-                "type": kind,
-                "time": iso(at),
-                **extra,
-                "deleted": False,
-            }
-        )
+        event = {
+            "id": METRIC_EVENT_BASE + next(self._ids["event"]),
+            "ticket_id": ticket_id,
+            "metric": metric,
+            "instance_id": instance,
+            "type": kind,
+            "time": iso(at),
+            **extra,
+            "deleted": False,
+        }
+        self.metric_events.append(event)
 
     # -- the HTTP side ----------------------------------------------------------------------
 
@@ -1205,6 +1232,8 @@ class FakeZendesk(LoopbackServer):
         if limit is None:
             return None
         bucket, per_minute = limit
+        if self.high_volume and bucket == "incremental-exports":
+            per_minute = HIGH_VOLUME_EXPORTS
         allowed = self._spend(bucket, per_minute, window)
         left = max(0, per_minute - self._used[bucket][1])
         request[ENDPOINT_LIMIT] = (
@@ -1399,19 +1428,32 @@ class FakeZendesk(LoopbackServer):
         return data["v"]
 
     def _time_export(
-        self, request: web.Request, key: str, rows: Iterable[tuple[int, int, Json]]
+        self,
+        request: web.Request,
+        key: str,
+        rows: Iterable[tuple[int, int, Json]],
+        *,
+        ordered: bool = False,
     ) -> Json:
-        """Zendesk's time-based incremental export: every row with time >= start_time."""
+        """Zendesk's time-based incremental export: every row with time >= start_time.
+        ``ordered``: ``rows`` is a list already in (time, id) order."""
         q = request.query
         if "start_time" not in q:
             raise HttpError(400, {"error": "InvalidValue", "description": "start_time missing"})
         start = _int(q.get("start_time"), 0, "start_time", 0)
         per_page = _int(q.get("per_page"), EXPORT_PAGE_MAX, "per_page", 1, EXPORT_PAGE_MAX)
-        selected = sorted((r for r in rows if r[0] >= start), key=lambda r: (r[0], r[1]))
-        page = selected[:per_page]
-        while page and len(page) < len(selected) and selected[len(page)][0] == page[-1][0]:
-            page.append(selected[len(page)])
-        more = len(page) < len(selected)
+        if ordered:
+            assert isinstance(rows, list)
+            selected: list[tuple[int, int, Json]] = rows
+            first = bisect.bisect_left(rows, start, key=lambda r: r[0])
+        else:
+            selected = sorted((r for r in rows if r[0] >= start), key=lambda r: (r[0], r[1]))
+            first = 0
+        end = min(first + per_page, len(selected))
+        while first < end < len(selected) and selected[end][0] == selected[end - 1][0]:
+            end += 1  # a second is never split between pages
+        page = selected[first:end]
+        more = end < len(selected)
         end_time = (page[-1][0] + (1 if more else 0)) if page else start
         next_query: dict[str, str | int | None] = {"start_time": end_time}
         return {
@@ -1424,17 +1466,31 @@ class FakeZendesk(LoopbackServer):
 
     # -- tickets export ---------------------------------------------------------------------
 
-    def _visible(self) -> list[Json]:
-        """Each ticket's newest version that the export can already see, in export order."""
+    def _visible(self, after: tuple[int, int] = (-1, -1)) -> Iterator[Json]:
+        """Each ticket's newest version that the export can already see, in export order,
+        from the first past ``after`` (generated timestamp, id) on: a walk of the versions
+        from there, not of every ticket."""
         cutoff = self.floor_clock() - self.export_lag_s
-        out = []
-        for versions in self._versions.values():
-            for snapshot in reversed(versions):
-                if snapshot["generated_timestamp"] <= cutoff:
-                    out.append(snapshot)
-                    break
-        out.sort(key=lambda t: (t["generated_timestamp"], t["id"]))
-        return out
+        stream = self._stream
+        if not self._stream_sorted:
+            stream.sort(key=lambda e: (e[0], e[1]))
+            self._stream_sorted = True
+        first = bisect.bisect_right(stream, after, key=lambda e: (e[0], e[1]))
+        for k in range(first, len(stream)):
+            generated, ticket_id, snapshot = stream[k]
+            if generated > cutoff:
+                return  # in order: every later one is newer still
+            if self._newest_seen(ticket_id, cutoff) is snapshot:
+                yield snapshot
+
+    def _newest_seen(self, ticket_id: int, cutoff: float) -> Json | None:
+        for snapshot in reversed(self._versions.get(ticket_id, ())):
+            if snapshot["generated_timestamp"] <= cutoff:
+                return snapshot
+        return None
+
+    def _kept(self, entry: tuple[int, int, Json]) -> bool:
+        return any(v is entry[2] for v in self._versions.get(entry[1], ()))
 
     async def _export_cursor(self, request: web.Request) -> web.Response:
         q = request.query
@@ -1461,8 +1517,9 @@ class FakeZendesk(LoopbackServer):
             raise HttpError(
                 400, {"error": "InvalidValue", "description": "start_time or cursor required"}
             )
-        rest = [t for t in self._visible() if (t["generated_timestamp"], t["id"]) > position]
-        page = rest[:per_page]
+        rest = self._visible(position)
+        page = list(itertools.islice(rest, per_page))
+        ended = next(rest, None) is None
         last = (page[-1]["generated_timestamp"], page[-1]["id"]) if page else position
         cursor = _encode_cursor(f"{last[0]}.0||{last[1]}|")
         self._cursor_issued[cursor] = self._cursor_generation
@@ -1473,7 +1530,7 @@ class FakeZendesk(LoopbackServer):
             "before_url": None,
             "after_cursor": cursor,
             "before_cursor": None,
-            "end_of_stream": len(rest) <= per_page,
+            "end_of_stream": ended,
         }
         if "metric_sets" in q.get("include", "").split(","):
             body["metric_sets"] = [
@@ -1509,12 +1566,20 @@ class FakeZendesk(LoopbackServer):
         return _json(self._cursor_page(request, "results", rows, "id", False, EXPORT_PAGE_MAX))
 
     async def _export_time(self, request: web.Request) -> web.Response:
-        rows = ((t["generated_timestamp"], t["id"], t) for t in self._visible())
-        return _json(self._time_export(request, "tickets", rows))
+        rows = [(t["generated_timestamp"], t["id"], t) for t in self._visible()]
+        return _json(self._time_export(request, "tickets", rows, ordered=True))
 
     async def _metric_events(self, request: web.Request) -> web.Response:
-        rows = ((int(parse_iso(e["time"])), e["id"], e) for e in self.metric_events)
-        return _json(self._time_export(request, "ticket_metric_events", rows))
+        rows = self._metric_rows
+        for event in self.metric_events[len(rows) :]:  # those added since the last request
+            row = (int(parse_iso(event["time"])), event["id"], event)
+            if rows and rows[-1][:2] > row[:2]:
+                self._metric_sorted = False
+            rows.append(row)
+        if not self._metric_sorted:
+            rows.sort(key=lambda r: (r[0], r[1]))
+            self._metric_sorted = True
+        return _json(self._time_export(request, "ticket_metric_events", rows, ordered=True))
 
     # -- lists ------------------------------------------------------------------------------
 
@@ -1846,14 +1911,15 @@ class FakeZendesk(LoopbackServer):
         return self.account.has("omnichannel")
 
     async def _availabilities(self, request: web.Request) -> web.Response:
-        docs = []
-        included: dict[str, list[Json]] = {}
-        for agent in sorted(self._agents.values(), key=lambda a: a.user_id):
-            doc, extra = self._availability_doc(agent)
+        # the page is cut from the agents' ids; documents are made for its agents only
+        ids = [{"agent_id": user_id} for user_id in sorted(self._agents)]
+        body = self._page(request, "data", ids, sort_key="agent_id", cursor_only=True)
+        docs, included = [], []
+        for row in body["data"]:
+            doc, extra = self._availability_doc(self._agents[row["agent_id"]])
             docs.append(doc)
-            included[doc["id"]] = extra
-        body = self._page(request, "data", docs, sort_key="agent_id", cursor_only=True)
-        body["included"] = [row for doc in body["data"] for row in included[doc["id"]]]
+            included.extend(extra)
+        body["data"], body["included"] = docs, included
         return _json(body)
 
     async def _availability(self, request: web.Request) -> web.Response:

@@ -39,7 +39,30 @@ DEMO_ACCOUNTS: dict[str, tuple[Account, Account]] = {
 START_LIMIT_S = 600.0
 """The longest the demo waits for its helpdesks' warm-up (a floor of 10,000 agents takes
 about a minute on a quiet machine)."""
+BRAND_MOST = 1_000
+"""The second brand's agents: half the floor's, up to this many (a floor of 10,000 agents is
+the Zendesk's; its Retail brand on Freshdesk is a thousand more, not five)."""
 RETAIL = "Retail"
+
+
+def retail_agents(agents: int) -> int:
+    return max(6, min(agents // 2, BRAND_MOST))
+
+
+def zendesk_rate_limit(agents: int) -> int:
+    """Requests a minute of the demo's Zendesk: 400 (Professional), or 2,500 for a floor of
+    thousands of agents (the High Volume API add-on, as such a floor would buy, which also
+    lets the ticket export take 30 pages a minute instead of 10: a first sync of a morning
+    of 10,000 agents is hundreds of export pages)."""
+    return 2_500 if agents > 2_000 else 400
+
+
+def freshdesk_plan(agents: int) -> str:
+    """The demo's Freshdesk plan: a brand of hundreds of agents is on Enterprise (its ticket
+    list allows 200 calls a minute, Growth's 20: a first sync of weeks)."""
+    return "enterprise" if retail_agents(agents) > 200 else "growth"
+
+
 IT = "IT"
 OPS = "Ops"
 
@@ -81,11 +104,12 @@ class DemoHelpdesks:
         now = wall()
         epoch = options.epoch if options.epoch is not None else round(now - options.warmup_s)
         self.options = replace(options, epoch=epoch)
+        brand_agents = retail_agents(options.agents)
         self.retail = (
             replace(
                 self.options,
                 seed=options.seed + 1,
-                agents=max(6, options.agents // 2),
+                agents=brand_agents,
                 queues=3,
                 first_queue=2,
                 brand=RETAIL,
@@ -96,7 +120,7 @@ class DemoHelpdesks:
             if freshdesk
             else None
         )
-        desk_agents = max(6, options.agents // 4)
+        desk_agents = max(6, min(options.agents // 4, BRAND_MOST // 2))
         self.it = (
             replace(
                 self.options,
@@ -105,7 +129,7 @@ class DemoHelpdesks:
                 queues=2,
                 first_queue=3,
                 brand=IT,
-                first_agent=options.agents + max(6, options.agents // 2),
+                first_agent=options.agents + brand_agents,
                 ticket_base=70_000,
                 source="it",
             )
@@ -120,7 +144,7 @@ class DemoHelpdesks:
                 queues=2,
                 first_queue=3,
                 brand=OPS,
-                first_agent=options.agents + max(6, options.agents // 2) + desk_agents,
+                first_agent=options.agents + brand_agents + desk_agents,
                 ticket_base=80_000,
                 source="ops",
             )
@@ -218,7 +242,8 @@ class DemoHelpdesks:
             email=self.email,
             token=self.token,
             clock=self.clock.wall,  # limits count real minutes; the floor's time is set below
-            rate_limit=400,
+            rate_limit=zendesk_rate_limit(self.options.agents),
+            high_volume=zendesk_rate_limit(self.options.agents) > 700,
             account=replace(self.accounts[0]),
         )
         await fake.start()
@@ -229,7 +254,7 @@ class DemoHelpdesks:
             other = FakeFreshdesk(
                 domain="retail",
                 api_key=self.api_key,
-                plan="growth",
+                plan=freshdesk_plan(self.options.agents),
                 clock=self.clock.wall,
                 account=replace(self.accounts[1]),
             )
