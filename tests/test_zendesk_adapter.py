@@ -600,3 +600,61 @@ async def test_an_agents_token_has_no_replies_and_fcr_says_so(tmp_path: Path) ->
     finally:
         store.close()
         await fake.stop()
+
+
+async def test_a_first_sync_longer_than_the_exports_minute_waits_for_it_never_earning_a_429(
+    floor: Floor,
+) -> None:
+    """A big account's first sync pages the ticket export faster than its 10 a minute. The
+    answer that spends the minute says so (``Zendesk-RateLimit-incremental-exports:
+    remaining=0; resets=N``): the export waits for the reset, no 429 is earned and the
+    source is never shown degraded for it; every ticket comes in."""
+    refused: list[str] = []
+    limited = floor.fake._budget
+
+    def counting(request: object) -> object:
+        answer = limited(request)  # type: ignore[arg-type]
+        if answer is not None:
+            refused.append(str(getattr(request, "path", "")))
+        return answer
+
+    floor.fake._budget = counting  # type: ignore[method-assign,assignment]
+    adapter = floor.adapter()
+    adapter.export_per_page = max(1, len(floor.fake.tickets) // 25)  # 25 pages and more
+    for task in adapter.tasks:
+        task.due_at = 0
+    truth = exported_truth(floor.fake, 60)
+    for _ in range(600):  # ten minutes of the clock at most
+        await adapter.poll_due(floor.sink)
+        tickets = {
+            p.ticket_id: p.status.value
+            for p in (e.payload for e in floor.store.read_from(0, 1_000_000))
+            if isinstance(p, TicketUpserted)
+        }
+        if tickets == truth:
+            break
+        floor.clock.advance(1)
+    assert tickets == truth
+    assert floor.clock() - EPOCH - SIM_S > 60, "the export was not held to its minute"
+    assert refused == []
+    degraded = [h for h in floor.sink.health_reports if h.state is HealthState.DEGRADED]
+    assert degraded == []
+
+
+def test_talks_exports_have_limits_of_their_own() -> None:
+    """Talk's call and leg exports are limited to 10 a minute each: a 429 there holds back
+    that export, not the agents' states and the queues (it held every call for a minute)."""
+    from supervisor_tui.adapters.zendesk.adapter import endpoint_family, rate_figures
+
+    calls = endpoint_family("/api/v2/channels/voice/stats/incremental/calls.json")
+    legs = endpoint_family("/api/v2/channels/voice/stats/incremental/legs.json")
+    assert calls and legs and len({calls, legs, "incremental exports"}) == 3
+    assert endpoint_family("/api/v2/channels/voice/stats/agents_activity.json") is None
+    spent = rate_figures(
+        {"Zendesk-RateLimit-talk-incremental-calls": "total=10; remaining=0; resets=42"}
+    )
+    assert spent.family_spent and spent.family_reset_s == 42
+    left = rate_figures(
+        {"Zendesk-RateLimit-incremental-exports": "total=30; remaining=3; resets=9"}
+    )
+    assert not left.family_spent

@@ -97,12 +97,20 @@ class NotFound(Unavailable):
 
 class RateLimited(ApiError):
     def __init__(
-        self, message: str | Reason, *, retry_at: float, family: str | None = None
+        self,
+        message: str | Reason,
+        *,
+        retry_at: float,
+        family: str | None = None,
+        paced: bool = False,
     ) -> None:
         super().__init__(message, status=429)
         self.retry_at = retry_at
         self.family = family
         """The endpoint family whose limit was hit; None: the account's shared limit."""
+        self.paced = paced
+        """Held back by us, not refused: the server said that family's minute was spent
+        (a first sync paging as fast as the endpoint allows). Nothing is wrong."""
 
 
 class ServerError(ApiError):
@@ -139,7 +147,10 @@ class RateFigures:
     """What this call counted as against the limit (Freshdesk's credits), when above 1."""
     family_spent: bool = False
     """The endpoint's own limit (not the account's) is what is spent: a 429 with this holds
-    back that endpoint family only."""
+    back that endpoint family only, and a 200 with it holds the family's next call until
+    ``family_reset_s`` (paced, not refused)."""
+    family_reset_s: float | None = None
+    """Seconds until the endpoint's own window resets."""
 
 
 def no_rate_figures(headers: Mapping[str, str]) -> RateFigures:
@@ -168,6 +179,8 @@ class RateBudget:
     """When the server said its window resets (``server_reset_s`` after it said so)."""
     _held: dict[str | None, float] = field(default_factory=dict)
     """Until when each family (None: the whole account) is held back after a 429."""
+    _paced: set[str] = field(default_factory=set)
+    """The families held because the server said their minute was spent, not after a 429."""
     _sent: deque[float] = field(default_factory=deque)
     requests: int = 0
 
@@ -240,7 +253,22 @@ class RateBudget:
         """Hold back this family (None: every call) until ``retry_after_s`` from now."""
         until = max(self._held.get(family, 0.0), self.clock() + max(1.0, retry_after_s))
         self._held[family] = until
+        if family is not None:
+            self._paced.discard(family)
         return until
+
+    def pace(self, family: str, reset_s: float) -> None:
+        """The server said this family's minute is spent: its next call waits for the reset
+        instead of earning a 429."""
+        if self._held.get(family, 0.0) > self.clock() and family not in self._paced:
+            return  # already held by a 429: that says more
+        self._held[family] = self.clock() + max(1.0, reset_s)
+        self._paced.add(family)
+
+    def paced(self, family: str | None) -> bool:
+        """Is this family held by pacing only (not by a 429, its own or the account's)?"""
+        now = self.clock()
+        return family in self._paced and self.retry_at <= now < self._held.get(family, 0.0)
 
     def fraction_left(self) -> float:
         """Our minute's share still unspent, 0..1 (shown in the freshness bar)."""
@@ -361,6 +389,7 @@ class JsonApi:
                 _rate_limited(self.label, family, math.ceil(held - now)),
                 retry_at=held,
                 family=family if self.budget.retry_at <= now else None,
+                paced=self.budget.paced(family),
             )
         self.budget.spend()
         try:
@@ -380,6 +409,8 @@ class JsonApi:
         figures = self.rate_figures(response.headers)
         self.budget.observe(figures)
         status = response.status_code
+        if status != 429 and family is not None and figures.family_spent:
+            self.budget.pace(family, figures.family_reset_s or 60.0)
         if status == 429:
             family = family if figures.family_spent else None
             wait = retry_after_s(response.headers)

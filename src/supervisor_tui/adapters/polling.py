@@ -277,6 +277,8 @@ class PolledSource:
                 raise
             except RateLimited as exc:
                 task.due_at = task.held_until = exc.retry_at
+                if exc.paced:
+                    continue  # the endpoint's minute is spent: it goes on at the reset
                 if exc.family is not None:
                     # that family's own limit: its tasks wait, the others go on
                     await self.report_health(

@@ -1223,27 +1223,44 @@ def _digest(p: Payload) -> str:
 
 
 def rate_figures(headers: Mapping[str, str]) -> RateFigures:
-    """Zendesk's account-wide ``X-Rate-Limit`` / ``ratelimit-*`` headers."""
+    """Zendesk's account-wide ``X-Rate-Limit`` / ``ratelimit-*`` headers, and an endpoint's
+    own ``Zendesk-RateLimit-*`` one."""
+    spent = _endpoint_spent(headers)
     return RateFigures(
         limit_per_minute=header_int(headers.get("x-rate-limit") or headers.get("ratelimit-limit")),
         remaining=header_int(
             headers.get("x-rate-limit-remaining") or headers.get("ratelimit-remaining")
         ),
         reset_s=header_int(headers.get("ratelimit-reset")),
-        family_spent=any(
-            name.lower().startswith("zendesk-ratelimit-")
-            and "remaining=0" in value.replace(" ", "")
-            for name, value in headers.items()
-        ),
+        family_spent=spent is not None,
+        family_reset_s=spent,
     )
 
 
+def _endpoint_spent(headers: Mapping[str, str]) -> float | None:
+    """Seconds until the reset of an endpoint's own limit that this answer says is spent
+    (``Zendesk-RateLimit-<endpoint>: total=10; remaining=0; resets=42``), or None."""
+    for name, value in headers.items():
+        if not name.lower().startswith("zendesk-ratelimit-"):
+            continue
+        fields = dict(part.strip().partition("=")[::2] for part in value.split(";") if "=" in part)
+        if header_int(fields.get("remaining")) == 0:
+            return float(header_int(fields.get("resets")) or 60)
+    return None
+
+
 def endpoint_family(path: str) -> str | None:
-    """The incremental exports have a limit of their own (10 a minute): a 429 there holds
-    back the exports only, and agent states and Talk go on."""
+    """The endpoints with a limit of their own: the incremental exports (10 a minute, 30
+    with the High Volume add-on) and each of Talk's incremental exports (10 a minute). A
+    429 there holds back that endpoint only; agent states and the rest go on."""
     if path.startswith("/api/v2/incremental/"):
         return "incremental exports"
+    if path.startswith(TALK_EXPORTS):
+        return "Talk " + path.removeprefix(TALK_EXPORTS).removesuffix(".json") + " export"
     return None
+
+
+TALK_EXPORTS = "/api/v2/channels/voice/stats/incremental/"
 
 
 def verify_signature(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
