@@ -623,7 +623,7 @@ def _demo_floor(
         say(
             _(
                 "demo: the fake helpdesks simulate the floor's morning for {agents} agents "
-                "(about a minute)…"
+                "(a few minutes)…"
             ).format(agents=fmt.number(args.agents))
         )
     url = helpdesks.start()

@@ -20,9 +20,9 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import Field
 
@@ -195,11 +195,14 @@ class _Ticket:
     assignee_id: str | None = None
 
 
-@dataclass(order=True, slots=True)
-class _Due:
+class _Due(NamedTuple):
+    """What happens when: ordered by (at, order), ``order`` unique, so the action is never
+    compared (a tuple's comparison, not a dataclass's generated one: it is the heap's key
+    for every event of the floor)."""
+
     at: float
     order: int
-    action: Callable[[], None] = field(compare=False)
+    action: Callable[[], None]
 
 
 @dataclass(frozen=True, slots=True)

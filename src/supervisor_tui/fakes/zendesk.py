@@ -412,6 +412,9 @@ class FakeZendesk(LoopbackServer):
         self._end_users: dict[str, int] = {}
         self._emails: set[str] = set()
         self._contacts: dict[str, _Contact] = {}
+        self._fed = 0
+        """Counts the feeds: what is worked out from the floor is kept until the next one."""
+        self._activity: tuple[int, dict[int, list[float]], dict[int, int]] | None = None
         self._voice_ids: set[str] = set()
         self._sla_open: dict[tuple[int, str, int], bool] = {}  # -> paused?
         self._policy_by_title: dict[str, int] = {}
@@ -475,6 +478,7 @@ class FakeZendesk(LoopbackServer):
 
     def feed(self, events: Iterable[NewEvent]) -> None:
         """Turn the simulator's normalized events into Zendesk objects."""
+        self._fed += 1
         for event in events:
             payload = event.payload
             at = event.occurred_at
@@ -1726,6 +1730,25 @@ class FakeZendesk(LoopbackServer):
             )
         return _json(self._page(request, "phone_numbers", rows))
 
+    def _voice_activity(self) -> tuple[dict[int, list[float]], dict[int, int]]:
+        """Per group: when each call still waiting was offered, and the agents online. Kept
+        until the floor is fed again: the adapter asks for each voice line's queue in turn,
+        and a floor of 10,000 agents walked for each of hundreds of lines was most of the
+        fake's time."""
+        if self._activity is not None and self._activity[0] == self._fed:
+            return self._activity[1], self._activity[2]
+        offered: dict[int, list[float]] = {}
+        for c in self._contacts.values():
+            if c.channel is Channel.VOICE and c.agent_id is None and c.group_id is not None:
+                offered.setdefault(c.group_id, []).append(c.offered_at)
+        staffed: dict[int, int] = {}
+        for a in self._agents.values():
+            if a.state not in (AgentState.OFFLINE, AgentState.AWAY):
+                for group in set(a.group_ids):
+                    staffed[group] = staffed.get(group, 0) + 1
+        self._activity = (self._fed, offered, staffed)
+        return offered, staffed
+
     async def _queue_activity(self, request: web.Request) -> web.Response:
         q = request.query
         groups = set(self._voice_groups)
@@ -1735,16 +1758,23 @@ class FakeZendesk(LoopbackServer):
         if "group_id" in q:
             groups &= {_int(q["group_id"], 0, "group_id", 0)}
         now = self.floor_clock()
-        waits = [
-            max(0.0, now - c.offered_at)
-            for c in self._contacts.values()
-            if c.channel is Channel.VOICE and c.agent_id is None and c.group_id in groups
-        ]
-        online = sum(
-            1
-            for a in self._agents.values()
-            if a.state not in (AgentState.OFFLINE, AgentState.AWAY) and groups & set(a.group_ids)
-        )
+        if len(groups) == 1:  # one line's queue, as the adapter asks: from the floor's index
+            offered, staffed = self._voice_activity()
+            (group,) = groups
+            waits = [max(0.0, now - at) for at in offered.get(group, ())]
+            online = staffed.get(group, 0)
+        else:
+            waits = [
+                max(0.0, now - c.offered_at)
+                for c in self._contacts.values()
+                if c.channel is Channel.VOICE and c.agent_id is None and c.group_id in groups
+            ]
+            online = sum(
+                1
+                for a in self._agents.values()
+                if a.state not in (AgentState.OFFLINE, AgentState.AWAY)
+                and groups & set(a.group_ids)
+            )
         return _json(
             {
                 "current_queue_activity": {
