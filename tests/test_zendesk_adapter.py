@@ -23,6 +23,7 @@ from supervisor_tui.core.projection import FloorState
 from supervisor_tui.fakes.zendesk import FakeZendesk
 from supervisor_tui.hub.collector import Collector
 from supervisor_tui.model import (
+    AgentStateChanged,
     Capability,
     ContactAbandoned,
     ContactAnswered,
@@ -658,3 +659,64 @@ def test_talks_exports_have_limits_of_their_own() -> None:
         {"Zendesk-RateLimit-incremental-exports": "total=30; remaining=3; resets=9"}
     )
     assert not left.family_spent
+
+
+async def test_a_floor_of_many_pages_is_read_as_often_as_the_budget_allows(tmp_path: Path) -> None:
+    """Agent states of 450 agents are ten pages a run, not one call: the adapter plans its
+    minute by what each task's runs cost, so it stays inside its share of the account's
+    limit (no 429, no minute over the share) and still reads the floor, less often, and
+    says how often."""
+    clock = FakeClock(EPOCH)
+    fake = FakeZendesk(email="bot@example.com", token=TOKEN, clock=clock, rate_limit=120)
+    refused: list[str] = []
+    limited = fake._budget
+
+    def counting(request: object) -> object:
+        answer = limited(request)  # type: ignore[arg-type]
+        if answer is not None:
+            refused.append(str(getattr(request, "path", "")))
+        return answer
+
+    fake._budget = counting  # type: ignore[method-assign,assignment]
+    await fake.start()
+    store = SQLiteStore(tmp_path / "floor.db")
+    try:
+        sim = FloorSimulation(
+            SimOptions(seed=9, agents=450, queues=10, speed=None, warmup_s=0), EPOCH
+        )
+        clock.advance(3600)
+        fake.feed(sim.advance(clock() - EPOCH))
+        sink = StoreSink(store, "zendesk", clock)
+        settings = ZendeskSettings(
+            base_url=fake.base_url,
+            email=fake.email,
+            token=TOKEN,
+            backfill_s=2 * 3600,
+            rate_limit_per_minute=120,
+        )
+        adapter = ZendeskAdapter("zendesk", settings, clock=clock)
+        steps: list[tuple[float, int]] = []
+        for _ in range(int(8 * 60 / 0.5)):  # eight minutes of the clock
+            before = len(fake.requests)
+            await adapter.poll_due(sink)
+            steps.append((clock(), len(fake.requests) - before))
+            clock.advance(0.5)
+            fake.feed(sim.advance(clock() - EPOCH))
+        assert refused == []
+        allowed = adapter.budget.allowed_per_minute
+        settled = [(t, n) for t, n in steps if t >= steps[0][0] + 180]  # past the first sync
+        for i, (start, _) in enumerate(settled):
+            window = sum(n for t, n in settled[i:] if t < start + 60)
+            assert window <= allowed * 1.2, (start - EPOCH, window, allowed)
+        agents = next(t for t in adapter.tasks if t.name == "agents")
+        assert agents.calls >= 8  # pages of availabilities and of Talk's agent activity
+        assert adapter.stretch(agents) > settings.hot_interval_s
+        later = [
+            e
+            for e in store.read_from(0, 1_000_000)
+            if isinstance(e.payload, AgentStateChanged) and e.received_at >= EPOCH + 3600 + 300
+        ]
+        assert later, "the agents were not read any more"
+    finally:
+        store.close()
+        await fake.stop()

@@ -183,6 +183,9 @@ class RateBudget:
     """The families held because the server said their minute was spent, not after a 429."""
     _sent: deque[float] = field(default_factory=deque)
     requests: int = 0
+    credits: int = 0
+    """What the requests counted against the limit (a Freshdesk call with includes counts
+    more than one)."""
 
     @property
     def retry_at(self) -> float:
@@ -236,11 +239,13 @@ class RateBudget:
     def spend(self) -> None:
         self._sent.append(self.clock())
         self.requests += 1
+        self.credits += 1
 
     def observe(self, figures: RateFigures) -> None:
         """What the server said of its limit, read by the adapter from its own headers."""
         if figures.cost is not None and figures.cost > 1 and self._sent:
             self._sent.extend([self._sent[-1]] * (figures.cost - 1))
+            self.credits += figures.cost - 1
         if figures.limit_per_minute:
             self.server_limit = figures.limit_per_minute
         if figures.remaining is not None:

@@ -143,6 +143,9 @@ class Task:
     synced: bool = False
     """Has run to the end once (or found its capability missing): the source's first sync
     waits for every task."""
+    calls: int = 1
+    """What its last run counted against the limit: pages of a list, one call per voice
+    line. A floor of 10,000 agents reads 100 pages of agent states a run, not one call."""
 
 
 class PolledSource:
@@ -348,7 +351,11 @@ class PolledSource:
     async def _run_task(self, task: Task, sink: Sink) -> None:
         """One run of a task; when it succeeds, its capability is back if it was off."""
         started = self.wall()
-        await task.run(sink)
+        before = self.budget.credits
+        try:
+            await task.run(sink)
+        finally:
+            task.calls = max(1, self.budget.credits - before)
         limit = self.limits.get(task.capability) if task.capability else None
         if (
             limit is not None
@@ -423,8 +430,9 @@ class PolledSource:
         return min(MAX_BACKOFF_S, 5.0 * math.pow(2, min(task.failures, 6)))
 
     def stretch(self, task: Task) -> float:
-        """The task's interval, stretched so the planned rate fits the budget."""
-        planned = sum(60.0 / t.interval_s for t in self.tasks if t.enabled)
+        """The task's interval, stretched so the planned rate fits the budget: each task's
+        runs a minute times what a run costs (its last run's calls)."""
+        planned = sum(60.0 / t.interval_s * t.calls for t in self.tasks if t.enabled)
         allowed = self.budget.allowed_per_minute
         factor = max(1.0, planned / allowed) if task.hot else max(1.0, 1.5 * planned / allowed)
         return task.interval_s * factor
