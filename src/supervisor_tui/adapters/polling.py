@@ -355,7 +355,8 @@ class PolledSource:
         try:
             await task.run(sink)
         finally:
-            task.calls = max(1, self.budget.credits - before)
+            if task.synced:  # a first run's back-fill is not what its runs cost from then on
+                task.calls = max(1, self.budget.credits - before)
         limit = self.limits.get(task.capability) if task.capability else None
         if (
             limit is not None
