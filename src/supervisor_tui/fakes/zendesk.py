@@ -267,6 +267,31 @@ def _invalid(what: str) -> Json:
     return {"error": "InvalidPaginationParameter", "description": f"Invalid {what}"}
 
 
+class _TimeIndex:
+    """The rows of a time-based export (metric events, Talk's calls and legs: each written
+    once, never changed) in (time, id) order, each row's time parsed once: a page is a
+    bisection, not a parse and a sort of the whole day (hundreds of thousands of rows on a
+    floor of 10,000 agents)."""
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        self._rows: list[tuple[int, int, Json]] = []
+        self._ordered = True
+
+    def rows(self, written: Sequence[Json] | Mapping[Any, Json]) -> list[tuple[int, int, Json]]:
+        rows = self._rows
+        values = written.values() if isinstance(written, Mapping) else written
+        for item in itertools.islice(values, len(rows), None):  # written since last time
+            row = (int(parse_iso(item[self.field])), item["id"], item)
+            if rows and rows[-1][:2] > row[:2]:
+                self._ordered = False
+            rows.append(row)
+        if not self._ordered:
+            rows.sort(key=lambda r: (r[0], r[1]))
+            self._ordered = True
+        return rows
+
+
 @dataclass(slots=True)
 class _Ticket:
     id: int
@@ -398,9 +423,9 @@ class FakeZendesk(LoopbackServer):
         """Every version kept, by (generated timestamp, id): the export's order. Versions let
         go stay here until the next compaction and are skipped."""
         self._stream_sorted = True
-        self._metric_rows: list[tuple[int, int, Json]] = []
-        """The metric events by (time, id), parsed once each."""
-        self._metric_sorted = True
+        self._metric_rows = _TimeIndex("time")
+        self._call_rows = _TimeIndex("updated_at")
+        self._leg_rows = _TimeIndex("updated_at")
         self._metric_sets: dict[tuple[int, int], Json] = {}
         """(ticket id, generated timestamp) → the metric set of that version of the ticket
         (``include=metric_sets`` on the export)."""
@@ -1574,15 +1599,7 @@ class FakeZendesk(LoopbackServer):
         return _json(self._time_export(request, "tickets", rows, ordered=True))
 
     async def _metric_events(self, request: web.Request) -> web.Response:
-        rows = self._metric_rows
-        for event in self.metric_events[len(rows) :]:  # those added since the last request
-            row = (int(parse_iso(event["time"])), event["id"], event)
-            if rows and rows[-1][:2] > row[:2]:
-                self._metric_sorted = False
-            rows.append(row)
-        if not self._metric_sorted:
-            rows.sort(key=lambda r: (r[0], r[1]))
-            self._metric_sorted = True
+        rows = self._metric_rows.rows(self.metric_events)
         return _json(self._time_export(request, "ticket_metric_events", rows, ordered=True))
 
     # -- lists ------------------------------------------------------------------------------
@@ -1850,14 +1867,14 @@ class FakeZendesk(LoopbackServer):
         return _json(self._page(request, "agents_activity", rows, sort_key="agent_id"))
 
     async def _calls_export(self, request: web.Request) -> web.Response:
-        rows = ((int(parse_iso(c["updated_at"])), c["id"], c) for c in self.calls.values())
-        body = self._time_export(request, "calls", rows)
+        rows = self._call_rows.rows(self.calls)
+        body = self._time_export(request, "calls", rows, ordered=True)
         del body["end_of_stream"]  # Talk's exports have none: stop when count < 1000
         return _json(body)
 
     async def _legs_export(self, request: web.Request) -> web.Response:
-        rows = ((int(parse_iso(leg["updated_at"])), leg["id"], leg) for leg in self.legs.values())
-        body = self._time_export(request, "legs", rows)
+        rows = self._leg_rows.rows(self.legs)
+        body = self._time_export(request, "legs", rows, ordered=True)
         del body["end_of_stream"]
         return _json(body)
 
