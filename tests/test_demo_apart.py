@@ -140,14 +140,62 @@ def test_the_demo_apart_paints_and_quits_leaving_no_floor_process(tmp_path: Path
         pid = 0
         assert os.waitstatus_to_exitcode(status) == 0
         left = subprocess.run(
-            ["pgrep", "-f", f"--floor-side --db {db}"], capture_output=True, text=True
+            ["pgrep", "-f", "--", f"--floor-side --db {db}"], capture_output=True, text=True
         )
-        assert left.stdout.strip() == "", "the floor side outlived the board"
+        assert left.returncode == 1, "the floor side outlived the board"  # 1: none found
         store = SQLiteStore(db, read_only=True)
         try:
             assert store.last_seq() > 0
         finally:
             store.close()
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(master)
+
+
+def test_the_board_says_so_when_the_floors_process_dies(tmp_path: Path) -> None:
+    """The floor's process killed under a running board: the board goes on showing what it
+    has (its sources go stale with their age) and says the floor's process ended."""
+    db = tmp_path / "dies.db"
+    command = str(Path(sys.executable).parent / "supervisor-tui")
+    pid, master = pty.fork()
+    if pid == 0:
+        os.environ.update(
+            {"TERM": "xterm-256color", "COLUMNS": "200", "LINES": "60", "HOME": str(tmp_path)}
+        )
+        argv = [command, "demo", "--lang", "en", "--floor-process", "own", "--db", str(db)]
+        os.execv(command, [*argv, "--history-weeks", "0", "--helpdesk", "none"])
+    try:
+        seen = b""
+        deadline = time.monotonic() + 120
+        while b"newest" not in seen and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                seen += os.read(master, 65536)
+        assert b"newest" in seen, "the board never showed a source's newest event"
+        found = subprocess.run(
+            ["pgrep", "-f", "--", f"--floor-side --db {db}"], capture_output=True, text=True
+        ).stdout.split()
+        assert len(found) == 1
+        os.kill(int(found[0]), signal.SIGKILL)
+        seen = b""
+        deadline = time.monotonic() + 60
+        while b"ended with code" not in seen and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                seen += os.read(master, 65536)
+        assert b"ended with code -9" in seen
+        os.write(master, b"q")
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            with contextlib.suppress(OSError):
+                os.read(master, 65536)
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                pid = 0
+                break
+            time.sleep(0.05)
+        assert pid == 0, "the board did not end on q"
     finally:
         if pid:
             os.kill(pid, signal.SIGKILL)

@@ -8,12 +8,14 @@ for operators and grep."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, get_args
 
@@ -42,8 +44,10 @@ from supervisor_tui.model import printable
 from supervisor_tui.store import SQLiteStore, StoreError
 
 if TYPE_CHECKING:
+    import subprocess
     from ssl import SSLContext
 
+    from supervisor_tui.app import SupervisorApp
     from supervisor_tui.core.rules import RuleEngine
     from supervisor_tui.hub.collector import Collector
     from supervisor_tui.hub.demo import DemoHelpdesks
@@ -758,6 +762,7 @@ def _demo_apart(args: argparse.Namespace, db: Path) -> int:
                     time.time,
                     RuleEngine(list(config.rules)),
                     None,
+                    started=partial(_watch_floor_side, floor_side),
                 )
         finally:
             if config is None:  # stopped (Ctrl-C) or failed before the floor was ready
@@ -783,6 +788,20 @@ def _demo_apart(args: argparse.Namespace, db: Path) -> int:
             _say("\n".join(printable(line) for line in said))
             return code or floor_side.returncode
     return code
+
+
+def _watch_floor_side(floor_side: subprocess.Popen[str], app: SupervisorApp) -> None:
+    """If the floor's process ends while the board runs, the board says so: its sources go
+    stale with their age, and this says why."""
+    import threading
+
+    def wait() -> None:
+        code = floor_side.wait()
+        said = _("demo: the floor's process ended with code {code}").format(code=code)
+        with contextlib.suppress(RuntimeError):  # the board has ended too
+            app.call_from_thread(app.notify, said, severity="error", timeout=3600)
+
+    threading.Thread(target=wait, name="floor-side", daemon=True).start()
 
 
 def _told(line: str) -> dict[str, object]:
@@ -865,6 +884,8 @@ def _board(
     clock: Callable[[], float],
     rules: RuleEngine,
     collector: Collector | None,
+    *,
+    started: Callable[[SupervisorApp], None] | None = None,
 ) -> int:
     """The dashboard on a store, with the collector that fills it in this process, or
     none (another process collects: the demo's floor side)."""
@@ -885,6 +906,8 @@ def _board(
         intraday=config.intraday.settings(),
     )
     app = SupervisorApp(store, settings, clock=clock, collector=collector)
+    if started is not None:
+        started(app)
     try:
         app.run()
     finally:
