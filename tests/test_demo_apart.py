@@ -190,7 +190,7 @@ def test_the_board_says_so_when_the_floors_process_dies(tmp_path: Path) -> None:
         while time.monotonic() < end:
             with contextlib.suppress(OSError):
                 os.read(master, 65536)
-            done, status = os.waitpid(pid, os.WNOHANG)
+            done, _status = os.waitpid(pid, os.WNOHANG)
             if done:
                 pid = 0
                 break
