@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from textual.pilot import Pilot
 
@@ -32,6 +32,7 @@ from supervisor_tui.model import (
     Severity,
     SlaChanged,
     SlaState,
+    TicketDeleted,
     TicketStatus,
     TicketUpserted,
 )
@@ -211,13 +212,131 @@ def test_sla_level_is_the_level_of_the_queue_figures() -> None:
     for later in (0.0, 3600.0, 86_400.0, 3 * 86_400.0):
         now = EPOCH + 3.5 * 3600 + later
         for queue in state.queues.values():
-            state.ticket_figures.clear()  # each counted afresh, both ways
+            state.ticket_tally = None  # each counted afresh, both ways
             expected = backlog_severity(queue_kpis(state, queue, now))
-            state.ticket_figures.clear()
+            state.ticket_tally = None
             assert sla_level(state, queue, now) is expected, (queue.queue_id, later)
             seen.add(expected)
     assert Severity.CRITICAL in seen and None in seen  # the floor exercised both ends
     assert kpis_module.sla_level is sla_level
+
+
+# -- the backlog counts ------------------------------------------------------------------
+
+TICKET_QUEUES = ("mail", "web", "chat", None)
+
+ticket_step = st.one_of(
+    st.tuples(
+        st.just("ticket"),
+        st.integers(0, 7),  # which ticket
+        st.sampled_from(list(TicketStatus)),
+        st.sampled_from(TICKET_QUEUES),
+        st.integers(-50, 4),  # created, in hours from the start: up to two days old
+        st.integers(0, 3),  # updated, in quarter hours after the last one (ties happen)
+    ),
+    st.tuples(
+        st.just("sla"),
+        st.integers(0, 9),  # some tickets never seen
+        st.sampled_from(["first_reply_time", "resolution_time"]),
+        st.sampled_from(list(SlaState)),
+        st.sampled_from([900, 3600, 8 * 3600]),  # target
+        st.integers(-8, 40),  # due, in quarter hours from the start
+    ),
+    st.tuples(st.just("deleted"), st.integers(0, 7)),
+    # look at the figures: a few quarter hours on (clocks cross into risk and breach on
+    # the quarter hour), a day on (age buckets), or back (a replay seeking backwards)
+    st.tuples(st.just("look"), st.sampled_from([0, 1, 4, 96, -4])),
+    # ...or at the very instant the next count changes by the clock alone
+    st.tuples(st.just("next"), st.sampled_from(TICKET_QUEUES[:3])),
+)
+
+
+@settings(max_examples=fuzz_examples(200), deadline=None)
+@given(st.lists(ticket_step, min_size=1, max_size=60))
+@example(  # a day old at the very instant looked at; an SLA clock due at that instant
+    [
+        ("ticket", 0, TicketStatus.OPEN, "mail", -23, 0),
+        ("sla", 0, "first_reply_time", SlaState.ACTIVE, 3600, 4),
+        ("look", 0),
+        ("look", 1),
+        ("next", "mail"),
+        ("next", "mail"),
+    ]
+)
+def test_kept_backlog_counts_equal_a_fresh_count_after_any_events(
+    steps: list[tuple[Any, ...]],
+) -> None:
+    """The board orders and shows ticket queues by counts kept ticket by ticket
+    (``ticket_figures``): after any tickets opened, moved, solved, closed, deleted, any SLA
+    clock set, paused, fulfilled or breached, at any instant, they are the counts of every
+    open ticket again (``count_ticket_figures``)."""
+    state = FloorState(targets())
+    start = EPOCH + 3 * 86_400
+    now = updated = start
+    seq = 0
+
+    def fold(payload: Payload, at: float) -> None:
+        nonlocal seq
+        seq += 1
+        state.apply(
+            Event(
+                seq=seq,
+                source="sim",
+                key=f"k{seq}",
+                occurred_at=at,
+                received_at=at,
+                payload=payload,
+            )
+        )
+
+    for step in steps:
+        kind = step[0]
+        if kind == "ticket":
+            _, n, status, queue_id, created_h, later = step
+            updated += later * 900
+            fold(
+                TicketUpserted(
+                    ticket_id=f"t{n}",
+                    status=status,
+                    queue_id=queue_id,
+                    created_at=start + created_h * 3600,
+                    updated_at=updated,
+                ),
+                updated,
+            )
+        elif kind == "sla":
+            _, n, metric, sla_state, target_s, due_q = step
+            fold(
+                SlaChanged(
+                    ticket_id=f"t{n}",
+                    metric=metric,
+                    target_s=target_s,
+                    due_at=start + due_q * 900,
+                    state=sla_state,
+                ),
+                updated,
+            )
+        elif kind == "deleted":
+            fold(TicketDeleted(ticket_id=f"t{step[1]}"), updated)
+        else:
+            if kind == "look":
+                now += step[1] * 900
+            elif (queue := state.queues.get(step[1])) is not None:
+                now = min(
+                    now + 4 * 86_400,
+                    kpis_module.count_ticket_figures(state, queue, now).valid_until,
+                )
+            for queue in state.queues.values():
+                kept = kpis_module.ticket_figures(state, queue, now)
+                fresh = kpis_module.count_ticket_figures(state, queue, now)
+                assert (kept.aging, kept.at_risk, kept.breached) == (
+                    fresh.aging,
+                    fresh.at_risk,
+                    fresh.breached,
+                ), (queue.queue_id, now - start)
+                assert sla_level(state, queue, now) is backlog_severity(
+                    queue_kpis(state, queue, now)
+                )
 
 
 # -- the agents board ----------------------------------------------------------------------
