@@ -598,3 +598,82 @@ async def test_the_floor_folded_at_start_is_frozen_out_of_the_collector_until_th
     finally:
         gc.unfreeze()
         store.close()
+
+
+async def test_agent_cells_kept_around_the_clock_are_the_cells_drawn_afresh() -> None:
+    """The agents board keeps each cell's parts that the clock leaves alone (label, name,
+    plan, work, handled) and rewrites only the time in state: after any changes of state,
+    reason, work, name, plan, width and any clock, every line on screen is, segment for
+    segment and cell for cell, the line built again from ``_cell`` (the long way)."""
+    from rich.segment import Segment
+    from textual.app import App, ComposeResult
+    from textual.strip import Strip
+
+    from supervisor_tui.core.schedule import AgentPlan
+
+    rng = random.Random(20)
+    now = 1_000_000.0
+    names = ["ana", "Nguyễn Thị Thanh", "王秀英", "Олена Коваленко", "Ben", "佐藤 美咲"]
+    agents = {
+        f"a{i}": AgentView(
+            f"a{i}",
+            rng.choice(names) + f" {i}",
+            state=rng.choice(STATES),
+            since=now - rng.uniform(0, 20_000),
+            work=rng.choice(["", "support", "billing dispute #4411"]),
+            handled_today=rng.randint(0, 1200),
+        )
+        for i in range(60)
+    }
+
+    class Board(App[None]):
+        def compose(self) -> ComposeResult:
+            yield AgentBoard(id="agents", long_break_s=600)
+
+    app = Board()
+    async with app.run_test(size=(140, 30)) as pilot:
+        board = app.query_one(AgentBoard)
+        board.set_agents(agents, now)
+        await pilot.pause()
+        compared = 0
+        for step in range(120):
+            now += rng.choice([1.0, 1.0, 59.0, 3600.0])
+            touched = set(rng.sample(sorted(agents), 4))
+            for agent_id in touched:
+                agent = agents[agent_id]
+                what = rng.choice(["state", "reason", "work", "name", "handled"])
+                if what == "state":
+                    agent.state, agent.since = rng.choice(STATES), now - rng.uniform(0, 900)
+                elif what == "reason":
+                    agent.reason = rng.choice(["", "lunch", "コーチング"])
+                elif what == "work":
+                    agent.work = rng.choice(["", "support", "ticket 12"])
+                elif what == "name":
+                    agent.name = rng.choice(names)
+                else:
+                    agent.handled_today += 1
+            board.agents_changed(touched)
+            if step % 10 == 3:
+                plans = {
+                    agent_id: AgentPlan(rng.choice([None, "lunch", "open"]), None)
+                    for agent_id in rng.sample(sorted(agents), 10)
+                }
+                board.set_plans(plans if step % 20 == 3 else {})
+            if step == 60:
+                await pilot.resize_terminal(100, 30)
+            board.tick(now)
+            await pilot.pause()
+            width, columns = board.line_width, board.columns
+            for y in range(board.size.height):
+                ids = board._order[y * columns : (y + 1) * columns]
+                if not ids:
+                    continue
+                kept = board.render_line(y)
+                fresh: list[Segment] = []
+                for agent_id in ids:
+                    fresh.extend(board._cell(agents[agent_id], width // columns))
+                again = Strip(fresh).adjust_cell_length(width, board._style("none"))
+                assert list(kept) == list(again), (step, y)
+                assert kept.cell_length == again.cell_length == width
+                compared += 1
+        assert compared > 1000
