@@ -689,3 +689,74 @@ async def test_agent_cells_kept_around_the_clock_are_the_cells_drawn_afresh() ->
                 assert kept.cell_length == again.cell_length == width
                 compared += 1
         assert compared > 1000
+
+
+async def test_the_feed_clock_repaints_only_lines_that_read_otherwise_and_shows_them_all() -> None:
+    """The feed's tick repaints the lines whose age, overdue mark or snooze countdown reads
+    otherwise (an age past the hour reads "3h41m" for a minute), not the whole feed: after
+    any clock steps, acks and snoozes, what it shows is the whole feed drawn again."""
+    from textual.app import App, ComposeResult
+    from textual.geometry import Region
+
+    from supervisor_tui.core.projection import Escalation
+    from supervisor_tui.model import EscalationStatus
+    from supervisor_tui.widgets.escalations import EscalationFeed
+
+    rng = random.Random(7)
+    now = 2_000_000.0
+    escalations = {
+        f"e{i}": Escalation(
+            f"e{i}",
+            rng.choice(["sl", "wait"]),
+            f"queue:q{i % 5}",
+            f"q{i % 5}",
+            None,
+            None,
+            rng.choice(list(Severity)),
+            f"queue {i} below target",
+            "",
+            now - rng.choice([30.0, 290.0, 3000.0, 3590.0, 7300.0]),
+            i,
+        )
+        for i in range(30)
+    }
+
+    class Feed(App[None]):
+        def compose(self) -> ComposeResult:
+            yield EscalationFeed(id="feed")
+
+    app = Feed()
+    async with app.run_test(size=(90, 20)) as pilot:
+        feed = app.query_one(EscalationFeed)
+        feed.set_realert({"sl": 300.0, "wait": 600.0})
+        feed.update(escalations, now, None)
+        await pilot.pause()
+        painted: list[tuple[Region, ...]] = []
+        real = feed.refresh
+
+        def refresh(*regions: Region, **options: Any) -> Any:
+            painted.append(regions)
+            return real(*regions, **options)
+
+        feed.refresh = refresh  # type: ignore[method-assign]
+        whole_feed = 0
+        for step in range(80):
+            now += rng.choice([1.0, 1.0, 10.0, 60.0, 0.5])
+            esc = escalations[rng.choice(sorted(escalations))]
+            if step % 7 == 0:
+                esc.status, esc.acked_by = EscalationStatus.ACKED, "ana"
+                feed.update(escalations, now, {esc.escalation_id})
+            elif step % 11 == 0:
+                esc.snoozed_until = now + rng.choice([5.0, 65.0])
+                feed.update(escalations, now, {esc.escalation_id})
+            painted.clear()
+            feed.tick(now)
+            whole_feed += any(regions == () for regions in painted)
+            await pilot.pause()
+            whole = Region(0, 0, *feed.size)
+            shown = [strip.text for strip in feed.render_lines(whole)]
+            feed._cache.clear()
+            feed._styles_cache.clear()
+            assert shown == [strip.text for strip in feed.render_lines(whole)], step
+        # the title moves now and then (another escalation needs an ack): not every second
+        assert whole_feed < 40
