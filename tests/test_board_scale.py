@@ -760,3 +760,39 @@ async def test_the_feed_clock_repaints_only_lines_that_read_otherwise_and_shows_
             assert shown == [strip.text for strip in feed.render_lines(whole)], step
         # the title moves now and then (another escalation needs an ack): not every second
         assert whole_feed < 40
+
+
+async def test_an_agent_with_a_longer_name_joining_lays_every_cell_out_anew() -> None:
+    """The name column widens for a longer name (up to 16 cells): when such an agent
+    joins (``set_agents``), the cells already drawn are laid out again to the new width,
+    not kept at the old one."""
+    from textual.app import App, ComposeResult
+
+    now = 1_000_000.0
+    agents = {
+        f"a{i}": AgentView(
+            f"a{i}", f"ana {i}", state=AgentState.BUSY, since=now - 60 * i, work="billing north"
+        )
+        for i in range(8)
+    }
+
+    class Board(App[None]):
+        def compose(self) -> ComposeResult:
+            yield AgentBoard(id="agents")
+
+    app = Board()
+    async with app.run_test(size=(100, 12)) as pilot:
+        board = app.query_one(AgentBoard)
+        board.set_agents(agents, now)
+        await pilot.pause()
+        before = board.render_line(0).text
+        agents["z"] = AgentView("z", "Wolfeschlegelstein", state=AgentState.OFFLINE)
+        board.set_agents(agents, now)
+        await pilot.pause()
+        width = board.line_width // board.columns
+        first = board._order[: board.columns]
+        expected = "".join(
+            segment.text for agent_id in first for segment in board._cell(agents[agent_id], width)
+        )
+        assert board.render_line(0).text.startswith(expected)
+        assert board.render_line(0).text != before  # the name column is wider now
