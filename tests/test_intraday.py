@@ -8,9 +8,17 @@ import math
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from supervisor_tui.core.erlang import erlang_c_figures
-from supervisor_tui.core.forecast import forecast_interval, queue_forecast
+from supervisor_tui.core.forecast import (
+    forecast_interval,
+    past_slots,
+    queue_forecast,
+    same_slot_weeks_back,
+)
+from supervisor_tui.core.intraday import floor_day
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.schedule import agent_adherence, agent_plan, floor_adherence
 from supervisor_tui.core.snapshot import freeze, thaw
@@ -29,6 +37,7 @@ from supervisor_tui.model import (
     ScheduledActivity,
     ScheduleImported,
 )
+from tests.doors import fuzz_examples
 from tests.helpers import Feed
 
 WEEK = 7 * 86_400
@@ -309,3 +318,47 @@ def test_moving_two_agents_from_email_to_chat_gives_chat_its_erlang_c_service_le
     assert Scenario.move(2, "email", "chat").describe({"chat": "Chat", "email": "E-mail"}) == (
         "move 2 agents from E-mail to Chat"
     )
+
+
+ZONES = [
+    ("", 0),
+    ("", 19_800),
+    ("Europe/London", 0),
+    ("America/New_York", -18_000),
+    ("Australia/Lord_Howe", 37_800),
+    ("Asia/Kathmandu", 20_700),
+]
+
+
+@settings(max_examples=fuzz_examples(150), deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            # any instant of 2026-2027, summer-time changes included, a half hour or not
+            st.integers(int(TODAY) - 300 * 86_400, int(TODAY) + 120 * 86_400),
+            st.integers(0, 6),
+        ),
+        min_size=1,
+        max_size=10,
+    ),
+    st.permutations(ZONES),
+)
+def test_remembered_past_half_hours_are_those_worked_out_again(
+    asks: list[tuple[int, int]], zones: list[tuple[str, int]]
+) -> None:
+    """The forecast remembers each half hour's same slot weeks back, and their floor days,
+    by the floor's zone and offset: asked again (or by other targets of the same zone), in
+    another zone, whatever was asked in between, the answer is the one worked out afresh."""
+    for start, weeks in asks + asks[::-1]:
+        for zone, offset in zones:
+            targets = FloorTargets(timezone=zone, utc_offset_s=offset)
+            other = FloorTargets(
+                timezone=zone, utc_offset_s=offset, queues={"voice": QueueTargets(sl_target=0.5)}
+            )
+            fresh = tuple(
+                (past, floor_day(past, targets))
+                for past in same_slot_weeks_back(start, weeks, targets)
+            )
+            assert past_slots(start, weeks, targets) == fresh, (start, weeks, zone)
+            assert past_slots(start, weeks, other) == fresh
+            assert len(fresh) == weeks

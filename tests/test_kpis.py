@@ -260,19 +260,27 @@ def test_need_and_have() -> None:
     assert k.need == agents_needed(360 / 1800, 300, 20, 0.8)
 
 
-def test_kept_ticket_figures_always_equal_a_fresh_count() -> None:
+def test_kept_ticket_figures_always_equal_a_fresh_count(monkeypatch: pytest.MonkeyPatch) -> None:
     """The per-queue backlog counts are kept between changes; at any instant, after any
     events, forwards or back in time, they equal counting every open ticket again."""
     import random
 
+    from supervisor_tui.core import kpis as kpis_module
     from supervisor_tui.model import Event
 
     from .conftest import EPOCH, simulate
 
+    shares = [0]
+    real_share = kpis_module.ticket_share
+
+    def counted(state: FloorState, ref: str, now: float) -> object:
+        shares[0] += 1
+        return real_share(state, ref, now)
+
     events = simulate(seed=11, until_s=3 * 3600)
     state = FloorState(FloorTargets())
     rng = random.Random(5)
-    checked = kept_hits = 0
+    checked = counted_long_way = 0
     step = max(1, len(events) // 60)
     for start in range(0, len(events), step):
         chunk = events[start : start + step]
@@ -284,21 +292,26 @@ def test_kept_ticket_figures_always_equal_a_fresh_count() -> None:
         for _ in range(6):
             # mostly small steps (SLA clocks crossing into risk and breach), some a day or
             # two on (age buckets), some back in time (a replay seeking backwards)
-            now = base + rng.choice((rng.uniform(0, 900), rng.uniform(0, 3 * DAY), -300.0))
+            step_s = rng.choice((rng.uniform(0, 900), rng.uniform(0, 3 * DAY), -300.0))
+            now = base + step_s
+            base = max(base, now)
             for queue in state.queues.values():
-                before = state.ticket_figures.get(queue.queue_id)
-                kept = queue_kpis(state, queue, now)
-                if before is not None and state.ticket_figures.get(queue.queue_id) is before:
-                    kept_hits += 1
-                fresh_state_figures = dict(state.ticket_figures)
-                state.ticket_figures.clear()
-                fresh = queue_kpis(state, queue, now)
-                state.ticket_figures.update(fresh_state_figures)
+                before = shares[0]
+                with monkeypatch.context() as patch:
+                    patch.setattr(kpis_module, "ticket_share", counted)
+                    kept = queue_kpis(state, queue, now)
+                fresh = kpis_module.count_ticket_figures(state, queue, now)
+                if not 0 <= step_s <= 900:  # a long jump or back in time: counted afresh
+                    shares[0] = before
+                else:
+                    counted_long_way += len(queue.open_tickets)
                 assert (kept.aging, kept.sla_at_risk, kept.sla_breached) == (
                     fresh.aging,
-                    fresh.sla_at_risk,
-                    fresh.sla_breached,
+                    fresh.at_risk,
+                    fresh.breached,
                 ), (queue.queue_id, now - EPOCH)
                 checked += 1
     assert checked > 1000
-    assert kept_hits > 100  # the cache is used, not just recomputed every time
+    # kept, not counted again each time: on small steps forward, a fraction of the shares
+    # the long way figures
+    assert 0 < shares[0] < counted_long_way / 4

@@ -60,6 +60,27 @@ def same_slot_weeks_back(start: int, weeks: int, targets: FloorTargets) -> list[
     return [int(targets.midnight(start, days=-7 * w) + slot) for w in range(1, weeks + 1)]
 
 
+PAST_SLOTS_KEPT = 4096
+"""Half hours remembered by ``past_slots``: a day of a thousand queues asks for 48 of them
+(and the coming ones), so this holds a couple of days at any number of weeks back."""
+_past_slots: dict[tuple[int, int, str, int], tuple[tuple[int, int], ...]] = {}
+
+
+def past_slots(start: int, weeks: int, targets: FloorTargets) -> tuple[tuple[int, int], ...]:
+    """``same_slot_weeks_back`` with each half hour's floor day, remembered: the board
+    forecasts every realtime queue's day every ten seconds, each half hour a time-zone
+    look-up per week back, and the answer depends only on the floor's zone and offset."""
+    key = (start, weeks, targets.timezone, targets.utc_offset_s)
+    found = _past_slots.get(key)
+    if found is None:
+        if len(_past_slots) >= PAST_SLOTS_KEPT:
+            _past_slots.clear()
+        found = _past_slots[key] = tuple(
+            (past, floor_day(past, targets)) for past in same_slot_weeks_back(start, weeks, targets)
+        )
+    return found
+
+
 def forecast_interval(
     book: IntradayBook, queue_id: str, start: int, weeks: int, targets: FloorTargets
 ) -> IntervalForecast | None:
@@ -73,8 +94,8 @@ def forecast_interval(
     offered: list[int] = []
     handled = 0
     handle_s = 0.0
-    for past in same_slot_weeks_back(start, weeks, targets):
-        if floor_day(past, targets) not in seen:
+    for past, day in past_slots(start, weeks, targets):
+        if day not in seen:
             continue
         count = counts.get(past)
         offered.append(count.offered if count is not None else 0)

@@ -5,6 +5,7 @@ Each figure names its formula so the screen can print it next to the number.
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass
 
@@ -15,6 +16,8 @@ from supervisor_tui.core.projection import (
     FloorState,
     QueueView,
     TicketFigures,
+    TicketShare,
+    TicketTally,
 )
 from supervisor_tui.i18n import N_
 from supervisor_tui.model import Capability, Channel, Severity, SlaState
@@ -144,43 +147,120 @@ def backlog_trend(queue: QueueView, now: float, points: int = TREND_POINTS) -> l
     return trend
 
 
-def ticket_figures(state: FloorState, queue: QueueView, now: float) -> TicketFigures:
-    """The queue's open tickets by age, and their SLA clocks at risk or breached.
+def ticket_share(state: FloorState, ref: str, now: float) -> TicketShare | None:
+    """One open ticket's share of its queue's figures at ``now``, and the next instant the
+    clock alone would change it (it crosses an age boundary, an SLA clock crosses into risk
+    or breach); None for a ticket the floor no longer holds."""
+    ticket = state.tickets.get(ref)
+    if ticket is None:
+        return None
+    age_s = now - ticket.created_at
+    bucket = 0 if age_s < AGE_DAY_S else 1 if age_s < 2 * AGE_DAY_S else 2
+    until = ticket.created_at + (bucket + 1) * AGE_DAY_S if bucket < 2 else math.inf
+    at_risk = breached = 0
+    for sla in state.slas.get(ref, {}).values():
+        if sla.state is SlaState.PAUSED:
+            continue
+        left = sla.due_at - now
+        risk_from = sla.due_at - SLA_AT_RISK_FRACTION * sla.target_s
+        if sla.state is SlaState.BREACHED or left <= 0:
+            breached += 1
+            continue
+        if left < SLA_AT_RISK_FRACTION * sla.target_s:
+            at_risk += 1
+        elif risk_from >= now:
+            until = min(until, risk_from)
+        until = min(until, sla.due_at)
+    return ticket.queue_id or "", bucket, at_risk, breached, until
 
-    Counted once and kept (``state.ticket_figures``) until a ticket of the queue changes or
-    the next instant one of the counts would change by the clock alone; the rule engine and
-    every tile tick reuse it in between."""
-    kept = state.ticket_figures.get(queue.queue_id)
-    if kept is not None and kept.holds_at(now):
-        return kept
+
+def count_ticket_figures(state: FloorState, queue: QueueView, now: float) -> TicketFigures:
+    """The queue's open tickets by age, and their SLA clocks at risk or breached, counted
+    ticket by ticket: the long way, which ``ticket_figures`` keeps up with."""
     aging = [0, 0, 0]
     at_risk = breached = 0
     until = math.inf
     for ref in queue.open_tickets:
-        ticket = state.tickets.get(ref)
-        if ticket is None:
+        share = ticket_share(state, ref, now)
+        if share is None:
             continue
-        age_s = now - ticket.created_at
-        bucket = 0 if age_s < AGE_DAY_S else 1 if age_s < 2 * AGE_DAY_S else 2
-        aging[bucket] += 1
-        if bucket < 2:
-            until = min(until, ticket.created_at + (bucket + 1) * AGE_DAY_S)
-        for sla in state.slas.get(ref, {}).values():
-            if sla.state is SlaState.PAUSED:
-                continue
-            left = sla.due_at - now
-            risk_from = sla.due_at - SLA_AT_RISK_FRACTION * sla.target_s
-            if sla.state is SlaState.BREACHED or left <= 0:
-                breached += 1
-                continue
-            if left < SLA_AT_RISK_FRACTION * sla.target_s:
-                at_risk += 1
-            elif risk_from >= now:
-                until = min(until, risk_from)
-            until = min(until, sla.due_at)
-    figures = TicketFigures((aging[0], aging[1], aging[2]), at_risk, breached, now, until)
-    state.ticket_figures[queue.queue_id] = figures
-    return figures
+        aging[share[1]] += 1
+        at_risk += share[2]
+        breached += share[3]
+        until = min(until, share[4])
+    return TicketFigures((aging[0], aging[1], aging[2]), at_risk, breached, now, until)
+
+
+def ticket_figures(state: FloorState, queue: QueueView, now: float) -> TicketFigures:
+    """``count_ticket_figures``, kept: each open ticket's share is figured when an event
+    touches the ticket (the projection notes it in ``state.ticket_tally``) or when the
+    instant its share changes by the clock comes, not every open ticket of the queue each
+    time one changes. The clock going back (a replay seeking back) counts afresh."""
+    tally = state.ticket_tally
+    if tally is None or now < tally.as_of:
+        tally = state.ticket_tally = TicketTally()
+    tally.as_of = now
+    if tally.touched:
+        for ref in tally.touched:
+            _refigure(state, tally, ref, now)
+        tally.touched.clear()
+    queue_id = queue.queue_id
+    due = tally.due.setdefault(queue_id, [])
+    if queue_id not in tally.built:
+        tally.built.add(queue_id)
+        for ref in queue.open_tickets:
+            _refigure(state, tally, ref, now)
+    elif due and due[0][0] <= now:
+        came: list[str] = []
+        while due and due[0][0] <= now:
+            came.append(heapq.heappop(due)[1])
+        for ref in came:
+            share = tally.shares.get(ref)
+            if share is not None and share[0] == queue_id and share[4] <= now:
+                _refigure(state, tally, ref, now)
+    if len(due) > 2 * len(queue.open_tickets) + 64:
+        # entries of shares refigured since: kept to their instant, they would pile up
+        shares = tally.shares
+        due[:] = [
+            (share[4], ref)
+            for ref in queue.open_tickets
+            if (share := shares.get(ref)) is not None
+            and share[0] == queue_id
+            and share[4] < math.inf
+        ]
+        heapq.heapify(due)
+    sums = tally.sums.get(queue_id) or [0, 0, 0, 0, 0]
+    return TicketFigures(
+        (sums[0], sums[1], sums[2]), sums[3], sums[4], now, due[0][0] if due else math.inf
+    )
+
+
+def _refigure(state: FloorState, tally: TicketTally, ref: str, now: float) -> None:
+    """A ticket's share taken out of its queue's sums and, if it is open in a queue whose
+    tickets are counted, figured again at ``now``."""
+    old = tally.shares.pop(ref, None)
+    if old is not None:
+        left = tally.sums[old[0]]
+        left[old[1]] -= 1
+        left[3] -= old[2]
+        left[4] -= old[3]
+    ticket = state.tickets.get(ref)
+    if ticket is None or ticket.queue_id not in tally.built:
+        return
+    queue = state.queues.get(ticket.queue_id)
+    if queue is None or ref not in queue.open_tickets:
+        return
+    share = ticket_share(state, ref, now)
+    if share is None:
+        return
+    queue_id = share[0]
+    tally.shares[ref] = share
+    sums = tally.sums.setdefault(queue_id, [0, 0, 0, 0, 0])
+    sums[share[1]] += 1
+    sums[3] += share[2]
+    sums[4] += share[3]
+    if share[4] < math.inf:
+        heapq.heappush(tally.due.setdefault(queue_id, []), (share[4], ref))
 
 
 def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:

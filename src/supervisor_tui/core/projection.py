@@ -7,6 +7,7 @@ time of day (waits, ages, countdowns) is computed later from this state and a ``
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -366,6 +367,33 @@ class TicketFigures:
         return self.computed_at <= now < self.valid_until
 
 
+TicketShare = tuple[str, int, int, int, float]
+"""One open ticket's share of its queue's ``TicketFigures``: queue id, age bucket (0, 1, 2),
+SLA clocks at risk, breached, and the instant the clock alone would change it."""
+
+
+@dataclass(slots=True)
+class TicketTally:
+    """Each open ticket's share of its queue's backlog figures, summed per queue and kept
+    (``kpis.ticket_figures``): the projection notes the tickets an event touched, and the
+    figures refigure only those and the shares whose instant came, instead of counting
+    every open ticket of a queue each time one of them changes."""
+
+    as_of: float = -math.inf
+    """The latest instant a share was figured at: shares hold from there until theirs."""
+    touched: set[str] = field(default_factory=set)
+    """Tickets whose status, queue or SLA clocks changed since the figures last looked."""
+    shares: dict[str, TicketShare] = field(default_factory=dict)
+    sums: dict[str, list[int]] = field(default_factory=dict)
+    """Per queue: open tickets 0-24 h, 24-48 h, 48 h+, SLA clocks at risk, breached."""
+    due: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    """Per queue, a heap of (instant, ticket ref): the shares to figure again when the
+    clock gets there (an entry whose share was refigured since is passed over)."""
+    built: set[str] = field(default_factory=set)
+    """Queues whose open tickets all have their share (the others are counted the first
+    time they are asked for)."""
+
+
 @dataclass(slots=True)
 class Changes:
     """What changed since the screen last looked: the widgets redraw only these."""
@@ -414,9 +442,10 @@ class FloorState:
         the recording's events, so replay never keeps it to seek back to."""
         self.intraday = IntradayBook()
         """Interval history, imported forecasts and schedules, presence timelines."""
-        self.ticket_figures: dict[str, TicketFigures] = {}
-        """Per queue, kept by ``kpis.ticket_figures`` and dropped here when its tickets or
-        their SLA clocks change: a hundred queues of backlog are not recounted every second."""
+        self.ticket_tally: TicketTally | None = None
+        """Kept by ``kpis.ticket_figures`` once it is first asked (a report never asks):
+        the tickets changed here are noted in it, so a thousand queues of backlog are not
+        recounted every second."""
         self._handlers: dict[str, Callable[[Event, Any], None]] = {
             "ticket.upserted": self._ticket_upserted,
             "ticket.deleted": self._ticket_deleted,
@@ -522,8 +551,12 @@ class FloorState:
         if self._applying and self._applying not in queue.sources:
             queue.sources.add(self._applying)
         self.changes.queues.add(queue_id)
-        self.ticket_figures.pop(queue_id, None)
         return queue
+
+    def _ticket_touched(self, ref: str) -> None:
+        tally = self.ticket_tally
+        if tally is not None:
+            tally.touched.add(ref)
 
     @staticmethod
     def _today(queue: QueueView, day: int) -> DayCounters:
@@ -623,6 +656,7 @@ class FloorState:
         updated = p.updated_at
         if before is not None and before.updated_at > updated:
             return  # a late, older copy of the ticket (poll and webhook crossing)
+        self._ticket_touched(ref)
         queue_id = p.queue_id
         if before is not None and before.queue_id and before.queue_id != queue_id:
             left = self._queue(before.queue_id)
@@ -691,6 +725,7 @@ class FloorState:
         self._forget_ticket(f"{event.source}/{p.ticket_id}", event.occurred_at)
 
     def _forget_ticket(self, ref: str, at: float | None = None) -> None:
+        self._ticket_touched(ref)
         ticket = self.tickets.pop(ref, None)
         if ticket is not None and ticket.queue_id:
             queue = self._queue(ticket.queue_id)
@@ -712,10 +747,10 @@ class FloorState:
             if metrics is None:
                 metrics = self.slas[ref] = {}
             metrics[p.metric] = SlaView(ref, p.metric, p.policy, p.target_s, p.due_at, p.state)
+        self._ticket_touched(ref)
         ticket = self.tickets.get(ref)
         if ticket is not None and ticket.queue_id:
             self.changes.queues.add(ticket.queue_id)
-            self.ticket_figures.pop(ticket.queue_id, None)
 
     def _agent_upserted(self, event: Event, p: AgentUpserted) -> None:
         agent = self.agents.get(p.agent_id)
@@ -911,7 +946,6 @@ class FloorState:
         self.settings = p
         if self.follow_settings:
             self.targets = targets_from_settings(p)
-            self.ticket_figures.clear()
 
     # -- comparing -------------------------------------------------------------------------
 

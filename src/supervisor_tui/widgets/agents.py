@@ -33,6 +33,8 @@ WIDE_NAME_CELLS = 16
 Thanh", "Олена Коваленко"): taken from the work column, so an agent's state and time keep
 their places."""
 PLAN_CELLS = 9
+LABEL_CELLS = 11
+"""The state column ("● Available", "◌ lunch")."""
 SHORT_PLAN_CELLS = 7
 SHOWS_WORK = frozenset({AgentState.BUSY, AgentState.WRAP_UP, AgentState.UNKNOWN})
 STATE_LOOK: dict[AgentState, tuple[str, str, str]] = {
@@ -70,8 +72,11 @@ class AgentBoard(ScrollView, can_focus=True):
         self._cache: dict[int, tuple[tuple[object, ...], Strip]] = {}
         self._placed: dict[str, tuple[int, int, float, str, str]] = {}
         """Each agent's place as last sorted: a change of state moves the agent."""
-        self._cells: dict[str, tuple[tuple[object, ...], int, list[Segment]]] = {}
-        """Each agent's cell as last drawn, by what it showed and its width."""
+        self._cells: dict[str, tuple[tuple[object, ...], int, list[Segment], int]] = {}
+        """Each agent's cell as last drawn, by what it showed and its width (and its cells)."""
+        self._parts: dict[str, tuple[tuple[object, ...], Segment, list[Segment], int]] = {}
+        """Each agent's cell around its time in state, which the clock leaves alone: by what
+        it shows, the label, what follows the time, and their cells."""
         self._styles: dict[str, Style] = {}
         self._plans: dict[str, AgentPlan] = {}
         self._name_cells = NAME_CELLS
@@ -95,7 +100,11 @@ class AgentBoard(ScrollView, can_focus=True):
         self._order = [agent_id for _, agent_id in placed]
         self._placed = dict(zip(self._order, self._keys, strict=True))
         widest = max((cell_len(a.name) for a in chosen), default=0)
-        self._name_cells = min(max(widest, NAME_CELLS), WIDE_NAME_CELLS)
+        name_cells = min(max(widest, NAME_CELLS), WIDE_NAME_CELLS)
+        if name_cells != self._name_cells:  # every cell is laid out anew
+            self._name_cells = name_cells
+            self._cells.clear()
+            self._parts.clear()
         self._moving.clear()
         self._counts = None
         self._cache.clear()
@@ -148,6 +157,7 @@ class AgentBoard(ScrollView, can_focus=True):
                     self._name_cells = wider
                     self._cache.clear()
                     self._cells.clear()
+                    self._parts.clear()
         self._counts = None
         self._resize_virtual()
 
@@ -161,17 +171,22 @@ class AgentBoard(ScrollView, can_focus=True):
         """The clock moved: the times in state change on the visible lines, and the agents
         whose state changed move to their places."""
         self._now = now
-        if self._moving:
+        moved = bool(self._moving)
+        if moved:
             self._move()
-            self.refresh()
-            return
-        # only the lines whose text the clock moved: the compositor redraws nothing else
+        # only the lines whose text the clock or a move changed, as one region from the
+        # first to the last (the compositor takes one region of many lines faster than
+        # many regions of one)
         scroll_y = int(self.scroll_offset.y)
-        for y in range(self.size.height):
-            ids, key = self._line_key(y + scroll_y)
-            cached = self._cache.get(y + scroll_y)
-            if ids and (cached is None or cached[0] != key):
-                self.refresh(Region(0, y, self.line_width, 1))
+        width, columns = self.line_width, self.columns
+        changed = [
+            y
+            for y in range(self.size.height)
+            if ((entry := self._line_key(y + scroll_y, width, columns))[0] or moved)
+            and ((cached := self._cache.get(y + scroll_y)) is None or cached[0] != entry[1])
+        ]
+        if changed:
+            self.refresh(Region(0, changed[0], width, changed[-1] - changed[0] + 1))
 
     @property
     def agent_count(self) -> int:
@@ -197,6 +212,7 @@ class AgentBoard(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._cache.clear()
         self._cells.clear()
+        self._parts.clear()
         self._styles.clear()
 
         self._resize_virtual()
@@ -205,6 +221,7 @@ class AgentBoard(ScrollView, can_focus=True):
         super().notify_style_update()
         self._cache.clear()
         self._cells.clear()
+        self._parts.clear()
         self._styles.clear()
 
     def summary(self) -> dict[AgentState, int]:
@@ -219,37 +236,42 @@ class AgentBoard(ScrollView, can_focus=True):
 
     # -- rendering --------------------------------------------------------------------------
 
-    def _line_key(self, line: int) -> tuple[list[str], tuple[object, ...]]:
+    def _line_key(
+        self, line: int, width: int, columns: int
+    ) -> tuple[list[str], tuple[object, ...]]:
         """The agents on a board line, and what the line shows of them."""
-        columns = self.columns
         start = line * columns
         ids = [i for i in self._order[start : start + columns] if i in self._agents]
         views = tuple(self._cell_key(self._agents[i]) for i in ids)
-        return ids, (self.line_width, views)
+        return ids, (width, views)
 
     def render_line(self, y: int) -> Strip:
-        width = self.line_width
+        width, columns = self.line_width, self.columns
         line = y + int(self.scroll_offset.y)
-        ids, key = self._line_key(line)
+        ids, key = self._line_key(line, width, columns)
         if not ids:
-            return blank(width, self._style("none"))
-        cell = width // self.columns
+            self._cache[line] = (key, blank(width, self._style("none")))
+            return self._cache[line][1]
+        cell = width // columns
         views = key[1]
         assert isinstance(views, tuple)
         cached = self._cache.get(line)
         if cached is not None and cached[0] == key:
             return cached[1]
         segments: list[Segment] = []
+        cells = 0
         for agent_id, view in zip(ids, views, strict=True):
             drawn = self._cells.get(agent_id)
             if drawn is None or drawn[0] != view or drawn[1] != cell:
                 drawn = self._cells[agent_id] = (
                     view,
                     cell,
-                    self._cell(self._agents[agent_id], cell),
+                    *self._drawn(self._agents[agent_id], cell),
                 )
             segments.extend(drawn[2])
-        strip = Strip(segments).adjust_cell_length(width, self._style("none"))
+            cells += drawn[3]
+        # the cells are counted as the parts are made: the strip need not measure each text
+        strip = Strip(segments, cells).adjust_cell_length(width, self._style("none"))
         self._cache[line] = (key, strip)
         return strip
 
@@ -290,24 +312,62 @@ class AgentBoard(ScrollView, can_focus=True):
         )
 
     def _cell(self, agent: AgentView, width: int) -> list[Segment]:
-        """One agent as segments: built directly, the hot path of the once-a-second clock."""
-        glyph, word, colour = STATE_LOOK[agent.state]
-        label = f"{glyph} {_(word)}"
-        if agent.state is AgentState.AWAY and agent.reason:
-            label = f"◌ {agent.reason}"
+        """One agent as segments, every part built again (``_drawn`` keeps the parts)."""
+        timed, long_away = self._time_in_state(agent)
+        label, after, _ = self._around(agent, width, cell_len(timed))
+        return [label, self._time_segment(timed, long_away), *after]
+
+    def _drawn(self, agent: AgentView, width: int) -> tuple[list[Segment], int]:
+        """``_cell`` and its cells, the parts the clock leaves alone kept from the last
+        time: the once-a-second clock rewrites the times of every agent on screen."""
+        timed, long_away = self._time_in_state(agent)
+        timed_cells = cell_len(timed)
+        key = (
+            agent.name,
+            agent.state,
+            agent.reason,
+            agent.work,
+            agent.handled_today,
+            self._plans.get(agent.agent_id),
+            bool(self._plans),
+            self._name_cells,
+            width,
+            timed_cells,
+        )
+        kept = self._parts.get(agent.agent_id)
+        if kept is None or kept[0] != key:
+            label, after, after_cells = self._around(agent, width, timed_cells)
+            kept = self._parts[agent.agent_id] = (key, label, after, LABEL_CELLS + after_cells)
+        return [kept[1], self._time_segment(timed, long_away), *kept[2]], kept[3] + timed_cells + 1
+
+    def _time_in_state(self, agent: AgentView) -> tuple[str, bool]:
+        """The time in state as shown, and whether it is a break gone on too long."""
         in_state = self._now - agent.since if _timed(agent) else None
         long_away = (
             agent.state is AgentState.AWAY
             and in_state is not None
             and (in_state > self.long_break_s)
         )
+        return align_right(fmt.duration(in_state), 6), long_away
+
+    def _time_segment(self, timed: str, long_away: bool) -> Segment:
+        return Segment(f"{timed} ", self._style("bold red" if long_away else "none"))
+
+    def _around(
+        self, agent: AgentView, width: int, timed_cells: int
+    ) -> tuple[Segment, list[Segment], int]:
+        """An agent's cell but its time in state: the label before it, the segments after
+        it and their cells."""
+        glyph, word, colour = STATE_LOOK[agent.state]
+        label = f"{glyph} {_(word)}"
+        if agent.state is AgentState.AWAY and agent.reason:
+            label = f"◌ {agent.reason}"
         work = agent.work if agent.state in SHOWS_WORK else ""
         plan = self._plans.get(agent.agent_id)
-        timed = align_right(fmt.duration(in_state), 6)
         # a long time in a language's units ("3時間40分") takes its cells from the work column,
         # then from the name: the agent beside keeps its place
         names, plan_cells = self._names_in(width)
-        fixed = 11 + cell_len(timed) + 1 + 4 + (plan_cells if plan is not None else 0)
+        fixed = LABEL_CELLS + timed_cells + 1 + 4 + (plan_cells if plan is not None else 0)
         rest = width - fixed - (names + 1)
         if rest < 0:
             names, rest = max(4, names + rest), 0
@@ -320,18 +380,18 @@ class AgentBoard(ScrollView, can_focus=True):
                     self._style("bold red" if plan.out_since else "dim"),
                 )
             ]
-        return [
-            Segment(set_cell_size(label, 11), self._style(colour)),
-            Segment(
-                f"{timed} ",
-                self._style("bold red" if long_away else "none"),
-            ),
+        after = [
             Segment(set_cell_size(cut(agent.name, names), names) + " ", self._style("bold")),
             *planned,
             # two letters of "support" say nothing: a work column that narrow stays blank
             Segment(set_cell_size(work if rest >= 3 else "", rest), self._style("dim")),
             Segment(f"{agent.handled_today:>3} ", self._style("dim")),
         ]
+        return (
+            Segment(set_cell_size(label, LABEL_CELLS), self._style(colour)),
+            after,
+            sum(cell_len(segment.text) for segment in after),
+        )
 
 
 def board_order(agent: AgentView) -> tuple[int, int, float, str, str]:

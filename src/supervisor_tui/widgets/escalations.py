@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rich.style import Style
 from rich.text import Text
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -58,6 +58,7 @@ class EscalationFeed(ScrollView, can_focus=True):
         """The reader has not moved the cursor off the top: it stays on the newest."""
         self._cache: dict[int, tuple[tuple[object, ...], Strip]] = {}
         self._base: Style | None = None
+        self._shown_title = ""
         self.border_title = _("Escalations")
 
     # -- data -------------------------------------------------------------------------------
@@ -122,14 +123,29 @@ class EscalationFeed(ScrollView, can_focus=True):
         self.refresh()
 
     def tick(self, now: float) -> None:
+        """The clock moved: the lines whose age, overdue mark or snooze countdown reads
+        otherwise now repaint, as one region from the first to the last (an age past the
+        hour reads "3h41m" for a minute, and the rest of the feed stays as it is)."""
         self._now = now
-        self._title()
-        self.refresh()
+        if self._title():
+            return  # a new title repaints the whole feed
+        width = self.scrollable_content_region.width
+        top = int(self.scroll_offset.y)
+        changed = [
+            y
+            for y in range(min(self.size.height, len(self._order) - top))
+            if (cached := self._cache.get(y + top)) is None
+            or cached[0] != self._key(self._escalations[self._order[y + top]], width)
+        ]
+        if changed:
+            self.refresh(Region(0, changed[0], width, changed[-1] - changed[0] + 1))
 
     def _is_at_top(self) -> bool:
         return self.scroll_offset.y == 0
 
-    def _title(self) -> None:
+    def _title(self) -> bool:
+        """The border's title, set only when it reads otherwise (setting it repaints the
+        whole feed); whether it did."""
         open_count = sum(1 for i in self._order if self._escalations[i].is_open)
         attention = sum(1 for i in self._order if self._escalations[i].needs_attention(self._now))
         title = _("Escalations · {open} open · {attention} need ack").format(
@@ -137,7 +153,11 @@ class EscalationFeed(ScrollView, can_focus=True):
         )
         if self._unseen:
             title += " · " + _("{count} new ↑").format(count=self._unseen)
+        if title == self._shown_title:
+            return False
+        self._shown_title = title
         self.border_title = title
+        return True
 
     # -- keys -------------------------------------------------------------------------------
 
@@ -193,12 +213,11 @@ class EscalationFeed(ScrollView, can_focus=True):
             return blank(width, self._base_style())
         esc = self._escalations[self._order[index]]
         selected = esc.escalation_id == self._selected
-        look = self._look(esc)
-        key = (width, selected, look)
+        key = self._key(esc, width)
         cached = self._cache.get(index)
         if cached is not None and cached[0] == key:
             return cached[1]
-        text = self._line(esc, look, width)
+        text = self._line(esc, key[2], width)
         base = self._base_style()
         style = (
             base + Style(reverse=True)
@@ -208,6 +227,10 @@ class EscalationFeed(ScrollView, can_focus=True):
         strip = text_strip(self.app.console, text, width, style)
         self._cache[index] = (key, strip)
         return strip
+
+    def _key(self, esc: Escalation, width: int) -> tuple[int, bool, tuple[object, ...]]:
+        """What a line shows: the escalation's look, at this width, selected or not."""
+        return (width, esc.escalation_id == self._selected, self._look(esc))
 
     def _base_style(self) -> Style:
         """The feed's own style (its background), worked out once per look, not per line."""
@@ -221,11 +244,15 @@ class EscalationFeed(ScrollView, can_focus=True):
         self._cache.clear()
 
     def _look(self, esc: Escalation) -> tuple[object, ...]:
-        age = int(self._now - esc.raised_at)
+        """Everything a line shows of the escalation, its clocks as they read (the age
+        "3h41m" reads the same for a minute)."""
+        now = self._now
+        age = fmt.duration(now - esc.raised_at)
+        overdue = now - esc.raised_at > self._realert.get(esc.rule_id, 300)
         snooze_left = (
-            int(esc.snoozed_until - self._now)
-            if esc.is_snoozed(self._now) and esc.snoozed_until
-            else 0
+            fmt.duration(esc.snoozed_until - now)
+            if esc.is_snoozed(now) and esc.snoozed_until is not None
+            else None
         )
         return (
             esc.escalation_id,
@@ -237,6 +264,7 @@ class EscalationFeed(ScrollView, can_focus=True):
             len(esc.notes),
             snooze_left,
             age,
+            overdue,
             esc.resolved_by,
             self.show_detail,
         )
