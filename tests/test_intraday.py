@@ -362,3 +362,62 @@ def test_remembered_past_half_hours_are_those_worked_out_again(
             assert past_slots(start, weeks, targets) == fresh, (start, weeks, zone)
             assert past_slots(start, weeks, other) == fresh
             assert len(fresh) == weeks
+
+
+@settings(max_examples=fuzz_examples(60), deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a1", "a2", "a3", "a4", "a5"]),
+            st.lists(st.sampled_from(["voice", "chat", "mail"]), max_size=3),
+            st.integers(8, 17),
+            st.integers(1, 6),
+            st.sampled_from(["open", "break", "lunch", "meeting"]),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.lists(st.tuples(st.integers(8, 18), st.sampled_from([0, 15, 30, 45])), max_size=6),
+)
+def test_scheduled_agents_per_queue_equal_a_walk_of_every_schedule(
+    rows: list[tuple[str, list[str], int, int, str]], instants: list[tuple[int, int]]
+) -> None:
+    """The count the forecasts use (one pass over the schedules per instant, kept while the
+    floor stands still) equals a walk of every agent's schedule for that queue, whatever was
+    imported, and again after an agent moves to other queues."""
+    from supervisor_tui.core.schedule import activity_at, is_open, scheduled_open_agents
+
+    feed = Feed(FloorState(FloorTargets()))
+    state = feed.state
+
+    def walked(queue_id: str, when: float) -> int:
+        count = 0
+        for agent_id in state.intraday.schedule:
+            agent = state.agents.get(agent_id)
+            if agent is None or queue_id not in agent.queue_ids:
+                continue
+            activity = activity_at(state.intraday, agent_id, when)
+            count += activity is not None and is_open(activity.activity)
+        return count
+
+    for agent_id, queues, *_ in rows:
+        feed(AgentUpserted(agent_id=agent_id, name=agent_id, queue_ids=tuple(queues)), at(7))
+    feed(
+        ScheduleImported(
+            activities=tuple(
+                ScheduledActivity(
+                    agent_id=agent_id, start=at(hour), end=at(hour) + length * 1800, activity=kind
+                )
+                for agent_id, _q, hour, length, kind in rows
+            ),
+            at=at(7),
+        ),
+        at(7),
+    )
+    for _round in range(2):
+        for hour, minute in [*instants, (9, 0)]:
+            when = at(hour, minute)
+            for queue_id in ("voice", "chat", "mail", "none"):
+                assert scheduled_open_agents(state, queue_id, when) == walked(queue_id, when)
+        moved = rows[0][0]
+        feed(AgentUpserted(agent_id=moved, name=moved, queue_ids=("mail", "voice")), at(7, 30))
