@@ -796,3 +796,20 @@ async def test_an_agent_with_a_longer_name_joining_lays_every_cell_out_anew() ->
         )
         assert board.render_line(0).text.startswith(expected)
         assert board.render_line(0).text != before  # the name column is wider now
+
+
+async def test_a_floor_of_thousands_of_agents_refigures_its_half_hours_less_often(
+    tmp_path: Path,
+) -> None:
+    """Adherence and forecasts every ten seconds up to 2,000 agents; a bigger floor waits in
+    proportion (they walk every agent's day and every queue's half hours)."""
+    store = many_queues(tmp_path / "f.db", 3)
+    app = SupervisorApp(store, floor_settings(), clock=FakeClock(EPOCH + 60))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await caught_up(pilot, app)
+        board = app.board
+        assert board._intraday_every_s() == board.INTRADAY_EVERY_S
+        for k in range(10_000):
+            board.state.agents[f"x{k}"] = AgentView(f"x{k}", f"x{k}")
+        assert board._intraday_every_s() == board.INTRADAY_EVERY_S * 5
+    store.close()

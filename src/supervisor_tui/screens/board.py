@@ -648,6 +648,15 @@ class BoardScreen(Screen[None]):
     ten for each queue on a bigger floor: the figures cost a forecast per queue, and a floor
     of a thousand queues brings a thousand events in two seconds, not in a burst."""
 
+    INTRADAY_AGENTS = 2_000
+    """Up to this many agents the figures are refigured every INTRADAY_EVERY_S; a bigger floor
+    waits longer in proportion (a minute at 10,000 agents: adherence walks every agent's day
+    and the forecasts every queue's, and half-hour figures do not move in ten seconds)."""
+
+    def _intraday_every_s(self) -> float:
+        agents = max(len(self.state.agents), len(self.state.intraday.schedule))
+        return self.INTRADAY_EVERY_S * max(1.0, agents / self.INTRADAY_AGENTS)
+
     def _paint_intraday(self, now: float, *, force: bool = False) -> None:
         """Forecast against actual on the tiles, the schedule on the agents board, adherence
         and conformance on the floor line: every ten seconds of the board's clock (a half
@@ -656,7 +665,7 @@ class BoardScreen(Screen[None]):
             return  # a store read in batches: once, when the board has caught up
         burst = max(self.INTRADAY_EVENTS, 10 * len(self.state.queues))
         caught_up = self.state.seq - self._intraday_seq < burst
-        if not force and caught_up and abs(now - self._intraday_at) < self.INTRADAY_EVERY_S:
+        if not force and caught_up and abs(now - self._intraday_at) < self._intraday_every_s():
             return
         self._intraday_at, self._intraday_seq = now, self.state.seq
         state, settings = self.state, self.settings.intraday
