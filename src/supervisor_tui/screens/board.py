@@ -663,9 +663,11 @@ class BoardScreen(Screen[None]):
         hour's figures move slowly), at once after a seek or a burst of events."""
         if self._catching_up and not force:
             return  # a store read in batches: once, when the board has caught up
-        burst = max(self.INTRADAY_EVENTS, 10 * len(self.state.queues))
+        every_s = self._intraday_every_s()
+        scale = every_s / self.INTRADAY_EVERY_S
+        burst = scale * max(self.INTRADAY_EVENTS, 10 * len(self.state.queues))
         caught_up = self.state.seq - self._intraday_seq < burst
-        if not force and caught_up and abs(now - self._intraday_at) < self._intraday_every_s():
+        if not force and caught_up and abs(now - self._intraday_at) < every_s:
             return
         self._intraday_at, self._intraday_seq = now, self.state.seq
         state, settings = self.state, self.settings.intraday
