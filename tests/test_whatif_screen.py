@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.widgets import Static
@@ -209,4 +210,38 @@ async def test_the_floor_line_follows_a_burst_of_events_without_waiting_for_the_
             shown = [line_text(board, y) for y in range(board.size.height)]
             assert sum(line.count("▸open") for line in shown) == 4, shown
     finally:
+        store.close()
+
+
+async def test_figures_made_before_the_store_was_read_do_not_stand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The board's clock can tick before the store's first batch lands (a loaded machine):
+    the intraday figures made then, from nothing, are made again when the events come, even
+    with the clock standing still (failed once in CI: the forecast line never showed)."""
+    import threading
+
+    store = _floor(tmp_path / "floor.db")
+    released = threading.Event()
+    read_from = store.read_from
+
+    def held(after_seq: int, limit: int = 10_000) -> list[Any]:
+        released.wait(30)
+        return read_from(after_seq, limit)
+
+    monkeypatch.setattr(store, "read_from", held)
+    settings = FloorSettings(
+        floor_name="Test floor", operator="ana", targets=FloorTargets(), rules=RuleEngine([])
+    )
+    app = SupervisorApp(store, settings, clock=lambda: NOW)
+    try:
+        async with app.run_test(size=(160, 50)) as pilot:
+            app.board.tick()  # the clock's first tick, on an empty floor
+            await pilot.pause()
+            assert app.board.state.seq == 0 and not app.board.intraday_line.display
+            released.set()
+            await wait_for(pilot, lambda: "e1" in app.board.state.escalations, "the floor")
+            await wait_for(pilot, lambda: app.board.intraday_line.display, "the forecast line")
+    finally:
+        released.set()
         store.close()

@@ -666,7 +666,11 @@ class BoardScreen(Screen[None]):
         every_s = self._intraday_every_s()
         scale = every_s / self.INTRADAY_EVERY_S
         burst = scale * max(self.INTRADAY_EVENTS, 10 * len(self.state.queues))
-        caught_up = self.state.seq - self._intraday_seq < burst
+        # figures made before the board had read anything (its clock may tick before the
+        # store's first batch lands) never stand: the first events refigure them
+        caught_up = self.state.seq - self._intraday_seq < burst and (
+            self._intraday_seq > 0 or self.state.seq == 0
+        )
         if not force and caught_up and abs(now - self._intraday_at) < every_s:
             return
         self._intraday_at, self._intraday_seq = now, self.state.seq
