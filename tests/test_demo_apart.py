@@ -104,100 +104,90 @@ def test_the_floor_side_collects_takes_an_ack_back_to_the_helpdesk_and_ends_with
                 side.wait()
 
 
+class DemoTerminal:
+    """``supervisor-tui demo --floor-process own`` on a pty of 200x60, as in a terminal."""
+
+    def __init__(self, tmp_path: Path, db: Path, *extra: str) -> None:
+        self.db = db
+        command = str(Path(sys.executable).parent / "supervisor-tui")
+        self.pid, self.master = pty.fork()
+        if self.pid == 0:
+            os.environ.update(
+                {"TERM": "xterm-256color", "COLUMNS": "200", "LINES": "60", "HOME": str(tmp_path)}
+            )
+            argv = [command, "demo", "--lang", "en", "--floor-process", "own", "--db", str(db)]
+            os.execv(command, [*argv, "--history-weeks", "0", *extra])
+
+    def read_until(self, needle: bytes, seconds: float) -> bytes:
+        """What it drew until ``needle`` showed (or ``seconds`` passed)."""
+        seen = b""
+        deadline = time.monotonic() + seconds
+        while needle not in seen and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                seen += os.read(self.master, 65536)
+        return seen
+
+    def quit(self, seconds: float = 60) -> int | None:
+        """Presses q; its exit code, or None if it still runs after ``seconds``."""
+        os.write(self.master, b"q")
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            with contextlib.suppress(OSError):
+                os.read(self.master, 65536)
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if done:
+                self.pid = 0
+                return os.waitstatus_to_exitcode(status)
+            time.sleep(0.05)
+        return None
+
+    def floor_sides(self) -> list[str]:
+        """The pids of its floor's process (pgrep: the pattern after ``--``)."""
+        found = subprocess.run(
+            ["pgrep", "-f", "--", f"--floor-side --db {self.db}"], capture_output=True, text=True
+        )
+        assert found.returncode in (0, 1), found.stderr  # 1: none found
+        return found.stdout.split()
+
+    def close(self) -> None:
+        if self.pid:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        os.close(self.master)
+
+
 def test_the_demo_apart_paints_and_quits_leaving_no_floor_process(tmp_path: Path) -> None:
     """`demo --floor-process own` in a terminal: the board paints what the floor side
     collects, and `q` ends both processes."""
     db = tmp_path / "apart.db"
-    command = str(Path(sys.executable).parent / "supervisor-tui")
-    pid, master = pty.fork()
-    if pid == 0:
-        os.environ.update(
-            {"TERM": "xterm-256color", "COLUMNS": "200", "LINES": "60", "HOME": str(tmp_path)}
-        )
-        argv = [command, "demo", "--lang", "en", "--floor-process", "own", "--db", str(db)]
-        os.execv(command, [*argv, "--history-weeks", "0"])
+    demo = DemoTerminal(tmp_path, db)
     try:
-        seen = b""
-        deadline = time.monotonic() + 120
-        while b"newest" not in seen and time.monotonic() < deadline:
-            try:
-                seen += os.read(master, 65536)
-            except OSError:
-                break
+        seen = demo.read_until(b"newest", 120)
         assert b"second process" in seen
         assert b"newest" in seen, "the board never showed a source's newest event"
         time.sleep(2)
-        os.write(master, b"q")
-        end = time.monotonic() + 60
-        status = None
-        while status is None and time.monotonic() < end:
-            with contextlib.suppress(OSError):
-                os.read(master, 65536)
-            done, code = os.waitpid(pid, os.WNOHANG)
-            status = code if done else None
-            time.sleep(0.05)
-        assert status is not None, "the demo is still running 60 s after q"
-        pid = 0
-        assert os.waitstatus_to_exitcode(status) == 0
-        left = subprocess.run(
-            ["pgrep", "-f", "--", f"--floor-side --db {db}"], capture_output=True, text=True
-        )
-        assert left.returncode == 1, "the floor side outlived the board"  # 1: none found
+        assert demo.quit() == 0, "the demo did not end well on q"
+        assert demo.floor_sides() == [], "the floor side outlived the board"
         store = SQLiteStore(db, read_only=True)
         try:
             assert store.last_seq() > 0
         finally:
             store.close()
     finally:
-        if pid:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        os.close(master)
+        demo.close()
 
 
 def test_the_board_says_so_when_the_floors_process_dies(tmp_path: Path) -> None:
     """The floor's process killed under a running board: the board goes on showing what it
     has (its sources go stale with their age) and says the floor's process ended."""
-    db = tmp_path / "dies.db"
-    command = str(Path(sys.executable).parent / "supervisor-tui")
-    pid, master = pty.fork()
-    if pid == 0:
-        os.environ.update(
-            {"TERM": "xterm-256color", "COLUMNS": "200", "LINES": "60", "HOME": str(tmp_path)}
-        )
-        argv = [command, "demo", "--lang", "en", "--floor-process", "own", "--db", str(db)]
-        os.execv(command, [*argv, "--history-weeks", "0", "--helpdesk", "none"])
+    demo = DemoTerminal(tmp_path, tmp_path / "dies.db", "--helpdesk", "none")
     try:
-        seen = b""
-        deadline = time.monotonic() + 120
-        while b"newest" not in seen and time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                seen += os.read(master, 65536)
+        seen = demo.read_until(b"newest", 120)
         assert b"newest" in seen, "the board never showed a source's newest event"
-        found = subprocess.run(
-            ["pgrep", "-f", "--", f"--floor-side --db {db}"], capture_output=True, text=True
-        ).stdout.split()
+        found = demo.floor_sides()
         assert len(found) == 1
         os.kill(int(found[0]), signal.SIGKILL)
-        seen = b""
-        deadline = time.monotonic() + 60
-        while b"ended with code" not in seen and time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                seen += os.read(master, 65536)
-        assert b"ended with code -9" in seen
-        os.write(master, b"q")
-        end = time.monotonic() + 60
-        while time.monotonic() < end:
-            with contextlib.suppress(OSError):
-                os.read(master, 65536)
-            done, _status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                pid = 0
-                break
-            time.sleep(0.05)
-        assert pid == 0, "the board did not end on q"
+        assert b"ended with code -9" in demo.read_until(b"ended with code", 60)
+        assert demo.quit() is not None, "the board did not end on q"
     finally:
-        if pid:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        os.close(master)
+        demo.close()

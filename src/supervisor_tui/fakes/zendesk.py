@@ -1163,17 +1163,18 @@ class FakeZendesk(LoopbackServer):
 
     def _metric_event(self, key: tuple[int, str, int], kind: str, at: float, **extra: Any) -> None:
         ticket_id, metric, instance = key
-        event = {
-            "id": METRIC_EVENT_BASE + next(self._ids["event"]),
-            "ticket_id": ticket_id,
-            "metric": metric,
-            "instance_id": instance,
-            "type": kind,
-            "time": iso(at),
-            **extra,
-            "deleted": False,
-        }
-        self.metric_events.append(event)
+        self.metric_events.append(
+            {
+                "id": METRIC_EVENT_BASE + next(self._ids["event"]),
+                "ticket_id": ticket_id,
+                "metric": metric,
+                "instance_id": instance,
+                "type": kind,
+                "time": iso(at),
+                **extra,
+                "deleted": False,
+            }
+        )
 
     # -- the HTTP side ----------------------------------------------------------------------
 
@@ -1457,32 +1458,21 @@ class FakeZendesk(LoopbackServer):
         return data["v"]
 
     def _time_export(
-        self,
-        request: web.Request,
-        key: str,
-        rows: Iterable[tuple[int, int, Json]],
-        *,
-        ordered: bool = False,
+        self, request: web.Request, key: str, rows: list[tuple[int, int, Json]]
     ) -> Json:
-        """Zendesk's time-based incremental export: every row with time >= start_time.
-        ``ordered``: ``rows`` is a list already in (time, id) order."""
+        """Zendesk's time-based incremental export: every row with time >= start_time, from
+        ``rows`` in (time, id) order."""
         q = request.query
         if "start_time" not in q:
             raise HttpError(400, {"error": "InvalidValue", "description": "start_time missing"})
         start = _int(q.get("start_time"), 0, "start_time", 0)
         per_page = _int(q.get("per_page"), EXPORT_PAGE_MAX, "per_page", 1, EXPORT_PAGE_MAX)
-        if ordered:
-            assert isinstance(rows, list)
-            selected: list[tuple[int, int, Json]] = rows
-            first = bisect.bisect_left(rows, start, key=lambda r: r[0])
-        else:
-            selected = sorted((r for r in rows if r[0] >= start), key=lambda r: (r[0], r[1]))
-            first = 0
-        end = min(first + per_page, len(selected))
-        while first < end < len(selected) and selected[end][0] == selected[end - 1][0]:
+        first = bisect.bisect_left(rows, start, key=lambda r: r[0])
+        end = min(first + per_page, len(rows))
+        while first < end < len(rows) and rows[end][0] == rows[end - 1][0]:
             end += 1  # a second is never split between pages
-        page = selected[first:end]
-        more = end < len(selected)
+        page = rows[first:end]
+        more = end < len(rows)
         end_time = (page[-1][0] + (1 if more else 0)) if page else start
         next_query: dict[str, str | int | None] = {"start_time": end_time}
         return {
@@ -1596,11 +1586,11 @@ class FakeZendesk(LoopbackServer):
 
     async def _export_time(self, request: web.Request) -> web.Response:
         rows = [(t["generated_timestamp"], t["id"], t) for t in self._visible()]
-        return _json(self._time_export(request, "tickets", rows, ordered=True))
+        return _json(self._time_export(request, "tickets", rows))
 
     async def _metric_events(self, request: web.Request) -> web.Response:
         rows = self._metric_rows.rows(self.metric_events)
-        return _json(self._time_export(request, "ticket_metric_events", rows, ordered=True))
+        return _json(self._time_export(request, "ticket_metric_events", rows))
 
     # -- lists ------------------------------------------------------------------------------
 
@@ -1868,13 +1858,13 @@ class FakeZendesk(LoopbackServer):
 
     async def _calls_export(self, request: web.Request) -> web.Response:
         rows = self._call_rows.rows(self.calls)
-        body = self._time_export(request, "calls", rows, ordered=True)
+        body = self._time_export(request, "calls", rows)
         del body["end_of_stream"]  # Talk's exports have none: stop when count < 1000
         return _json(body)
 
     async def _legs_export(self, request: web.Request) -> web.Response:
         rows = self._leg_rows.rows(self.legs)
-        body = self._time_export(request, "legs", rows, ordered=True)
+        body = self._time_export(request, "legs", rows)
         del body["end_of_stream"]
         return _json(body)
 

@@ -237,13 +237,14 @@ class DemoHelpdesks:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        limit = zendesk_rate_limit(self.options.agents)
         fake = FakeZendesk(
             subdomain="demo",
             email=self.email,
             token=self.token,
             clock=self.clock.wall,  # limits count real minutes; the floor's time is set below
-            rate_limit=zendesk_rate_limit(self.options.agents),
-            high_volume=zendesk_rate_limit(self.options.agents) > 700,
+            rate_limit=limit,
+            high_volume=limit > 700,  # above Enterprise's 700: the add-on is bought
             account=replace(self.accounts[0]),
         )
         await fake.start()
