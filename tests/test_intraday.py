@@ -231,6 +231,57 @@ def test_time_without_presence_is_left_out_of_adherence_and_conformance() -> Non
     assert got.conformance == pytest.approx((135 - 10) / (145 - 10))
 
 
+_STATES = st.sampled_from(list(AgentState))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("presence"), st.integers(1, 40), _STATES),
+            st.tuples(st.just("ask"), st.integers(0, 40), st.booleans()),
+            st.tuples(st.just("import"), st.integers(0, 20), st.sampled_from(["open", "break"])),
+        ),
+        max_size=40,
+    )
+)
+def test_adherence_asked_again_later_equals_the_day_figured_afresh(
+    steps: list[tuple[str, int, object]],
+) -> None:
+    """The board asks every agent's adherence every minute and only the presence changes
+    since its last ask are walked: whatever came in between (presence, a late ask about an
+    earlier time, a new schedule), the answer is the one a book that never asked gives."""
+    state, feed = _scheduled_agent()
+    book = state.intraday
+    clock = at(11, 20)
+    for kind, minutes, what in steps:
+        if kind == "presence":
+            assert isinstance(what, AgentState)
+            clock += minutes * 60
+            feed(AgentStateChanged(agent_id="a1", state=what, since=clock), clock)
+        elif kind == "import":
+            assert isinstance(what, str)
+            start = clock + minutes * 60
+            feed(
+                ScheduleImported(
+                    activities=(
+                        ScheduledActivity(
+                            agent_id="a1", start=start, end=start + 1800, activity=what
+                        ),
+                    ),
+                    at=clock,
+                ),
+                clock,
+            )
+        else:
+            end = clock + minutes * 60 if what else clock - minutes * 60
+            got = agent_adherence(book, "a1", TODAY, end)
+            remembered = dict(book.adherence_memo)
+            book.adherence_memo.clear()
+            assert got == agent_adherence(book, "a1", TODAY, end)
+            book.adherence_memo.update(remembered)
+
+
 def test_out_of_adherence_is_flagged_only_beyond_the_grace_time() -> None:
     state, _ = _scheduled_agent()
     late = agent_plan(state.intraday, "a1", at(11, 8), grace_s=300)

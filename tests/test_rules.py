@@ -324,8 +324,8 @@ def test_titles_show_the_value_now_and_the_history_keeps_the_value_at_raise() ->
     run(engine, state, feed, T0 + 120)
     esc = only(state)
     assert "longest wait 2:00" in esc.title
-    titles = engine.current_titles(state, T0 + 164)
-    assert titles == {esc.escalation_id: "Voice: longest wait 2:44 (≥ 2:00)"}
+    title = engine.live_titles(state, T0 + 164)
+    assert title(esc) == "Voice: longest wait 2:44 (≥ 2:00)"
     assert "longest wait 2:00" in esc.title  # the value at raise is kept
     assert any("longest wait 2:00" in what for _, what in esc.history)
 

@@ -215,7 +215,7 @@ async def test_the_feed_shows_a_waits_value_now_not_at_raise(tmp_path: Path) -> 
         app.board._tick_feed()
         await pilot.pause()
         line = app.board.feed.render_line(app.board.feed.order.index(esc.escalation_id)).text
-        now_title = app.settings.rules.current_titles(app.board.state, clock.now)[esc.escalation_id]
+        now_title = app.settings.rules.live_titles(app.board.state, clock.now)(esc)
         assert now_title != raised_title and now_title in line
         assert raised_title not in line
         assert esc.title == raised_title  # the value at raise is kept

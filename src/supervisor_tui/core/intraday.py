@@ -84,6 +84,16 @@ class IntradayBook:
     kept_s: float = TIMELINE_KEPT_S
     """How far back presence and schedules are kept (a report over weeks keeps them all)."""
     counts_kept_days: int = COUNTS_KEPT_DAYS
+    schedule_version: int = 0
+    """Counts every change to ``schedule`` (an import, a day's pruning): figures remembered
+    from an older version are figured again."""
+    adherence_memo: dict[
+        str, tuple[float, float, float, int, tuple[float, float, float, float]]
+    ] = field(default_factory=dict, repr=False, compare=False)
+    """agent -> (start, first presence, until, schedule version, figures over [start, until)):
+    the part of an
+    agent's day that ended at its last presence change does not move, so the board's figures
+    every minute add only what came since (core.schedule.agent_adherence)."""
 
     # -- folding ----------------------------------------------------------------------------
 
@@ -126,6 +136,7 @@ class IntradayBook:
             first, last = min(a.start for a in planned), max(a.end for a in planned)
             kept = [a for a in self.schedule.get(agent_id, []) if a.end <= first or a.start >= last]
             self.schedule[agent_id] = sorted(kept + planned, key=lambda a: a.start)
+        self.schedule_version += 1
 
     def _count(self, queue_id: str, start: int) -> IntervalCount:
         per_queue = self.counts.setdefault(queue_id, {})
@@ -150,6 +161,7 @@ class IntradayBook:
             planned[:] = [a for a in planned if a.end >= at - self.kept_s]
             if not planned:
                 del self.schedule[agent_id]
+        self.schedule_version += 1
 
 
 def interval_start(at: float, targets: FloorTargets) -> int:

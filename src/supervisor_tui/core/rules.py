@@ -8,7 +8,7 @@ since it started, so a restarted collector picks up where the store says things 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Annotated, Final, Literal
@@ -377,25 +377,28 @@ class RuleEngine:
                 ticket_id=ticket.ticket_id,
             )
 
-    def current_titles(self, state: FloorState, now: float) -> dict[str, str]:
-        """The title of each open queue escalation with today's value ("longest wait 2:44"
-        while the escalation was raised at 2:00): the board shows the figure as it is now;
-        the value at raise stays in the escalation's history."""
-        titles: dict[str, str] = {}
+    def live_titles(self, state: FloorState, now: float) -> Callable[[Escalation], str | None]:
+        """The title of an open queue escalation with the value now ("longest wait 2:44"
+        while the escalation was raised at 2:00), None for the others: the board shows the
+        figure as it is now; the value at raise stays in the escalation's history. Asked
+        per escalation, so the board figures only the lines on screen (a floor of a
+        thousand queues holds thousands of escalations), each queue once per ``now``."""
         kpis: dict[str, QueueKpis] = {}
-        for esc in state.escalations.values():
+
+        def title(esc: Escalation) -> str | None:
             rule = self._by_id.get(esc.rule_id)
             if not esc.is_open or not isinstance(rule, QueueThresholdRule) or not esc.queue_id:
-                continue
+                return None
             queue = state.queues.get(esc.queue_id)
             if queue is None:
-                continue
-            if esc.queue_id not in kpis:
-                kpis[esc.queue_id] = queue_kpis(state, queue, now)
-            finding = self._queue_finding(rule, kpis[esc.queue_id])
-            if not finding.hold:
-                titles[esc.escalation_id] = finding.title
-        return titles
+                return None
+            figures = kpis.get(esc.queue_id)
+            if figures is None:
+                figures = kpis[esc.queue_id] = queue_kpis(state, queue, now)
+            finding = self._queue_finding(rule, figures)
+            return None if finding.hold else finding.title
+
+        return title
 
     def evaluate(self, state: FloorState, now: float) -> list[NewEvent]:
         latest: dict[tuple[str, str], Escalation] = {}

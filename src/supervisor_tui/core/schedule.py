@@ -14,8 +14,10 @@ Both are taken over the floor's day so far, for agents with a schedule that day.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from supervisor_tui import i18n
@@ -53,6 +55,11 @@ def _activity_words(language: str) -> dict[str, str]:
 
 
 def is_open(activity: str) -> bool:
+    return _is_open(activity)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_open(activity: str) -> bool:
     return activity.strip().lower() in OPEN_ACTIVITIES
 
 
@@ -74,26 +81,13 @@ def activity_at(book: IntradayBook, agent_id: str, at: float) -> Activity | None
 
 def state_at(book: IntradayBook, agent_id: str, at: float) -> tuple[float, AgentState] | None:
     """The agent's presence at ``at`` and since when; None before anything was said."""
-    found = None
-    for since, state in book.states.get(agent_id, ()):
-        if since > at:
-            break
-        found = (since, state)
-    return found
+    timeline = book.states.get(agent_id, ())
+    i = bisect.bisect_right(timeline, at, key=_since)
+    return timeline[i - 1] if i else None
 
 
-def _segments(
-    book: IntradayBook, agent_id: str, start: float, end: float
-) -> list[tuple[float, float, AgentState]]:
-    """The agent's presence between ``start`` and ``end`` as (from, to, state)."""
-    out: list[tuple[float, float, AgentState]] = []
-    timeline = book.states.get(agent_id, [])
-    for i, (since, state) in enumerate(timeline):
-        until = timeline[i + 1][0] if i + 1 < len(timeline) else end
-        lo, hi = max(since, start), min(until, end)
-        if hi > lo:
-            out.append((lo, hi, state))
-    return out
+def _since(change: tuple[float, AgentState]) -> float:
+    return change[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,28 +119,69 @@ class Adherence:
 
 def agent_adherence(book: IntradayBook, agent_id: str, start: float, end: float) -> Adherence:
     """Adherence and conformance of one agent between ``start`` and ``end``; all zero when
-    nothing was scheduled for the agent then."""
-    planned = [a for a in book.schedule.get(agent_id, ()) if a.end > start and a.start < end]
-    if not planned:
+    nothing was scheduled for the agent then.
+
+    The span up to the agent's last presence change before ``end`` is remembered on the
+    book (it cannot move unless the schedule does): asked again later the same day, only
+    the presence changes since are walked."""
+    planned = book.schedule.get(agent_id, ())
+    if not any(a.end > start and a.start < end for a in planned):
         return Adherence()
-    segments = _segments(book, agent_id, start, end)
-    scheduled = adherent = open_s = 0.0
+    timeline = book.states.get(agent_id, [])
+    if not timeline:
+        return Adherence()
+    last = bisect.bisect_right(timeline, end, key=_since) - 1
+    first = timeline[0][0]
+    version = book.schedule_version
+    begin, figures = 0, (0.0, 0.0, 0.0, 0.0)
+    memo = book.adherence_memo.get(agent_id)
+    if memo is not None and memo[:2] == (start, first) and memo[3] == version and last >= 0:
+        at = bisect.bisect_left(timeline, memo[2], key=_since)
+        if at <= last and timeline[at][0] == memo[2]:
+            begin, figures = at, memo[4]
+    for i in range(begin, last):
+        figures = _add_span(
+            figures, planned, max(timeline[i][0], start), timeline[i + 1][0], timeline[i][1], end
+        )
+    if last >= 0:
+        book.adherence_memo[agent_id] = (start, first, timeline[last][0], version, figures)
+        figures = _add_span(
+            figures, planned, max(timeline[last][0], start), end, timeline[last][1], end
+        )
+    return Adherence(*figures)
+
+
+def _add_span(
+    figures: tuple[float, float, float, float],
+    planned: Sequence[Activity],
+    lo: float,
+    hi: float,
+    state: AgentState,
+    end: float,
+) -> tuple[float, float, float, float]:
+    """``figures`` (scheduled, adherent, open scheduled, worked) with the presence ``state``
+    between ``lo`` and ``hi`` (cut at ``end``) added, against the plan."""
+    hi = min(hi, end)
+    if hi <= lo:
+        return figures
+    scheduled, adherent, open_s, worked = figures
+    if state in WORKING:
+        worked += hi - lo
     for activity in planned:
-        lo, hi = max(activity.start, start), min(activity.end, end)
-        for s_lo, s_hi, state in segments:
-            overlap = min(hi, s_hi) - max(lo, s_lo)
-            if overlap <= 0:
-                continue
-            kept = keeps(activity.activity, state)
-            if kept is None:
-                continue
-            scheduled += overlap
-            if is_open(activity.activity):
-                open_s += overlap
-            if kept:
-                adherent += overlap
-    worked = sum(hi - lo for lo, hi, state in segments if state in WORKING)
-    return Adherence(scheduled, adherent, open_s, worked)
+        if activity.start >= hi:
+            break
+        overlap = min(hi, activity.end) - max(lo, activity.start)
+        if overlap <= 0:
+            continue
+        kept = keeps(activity.activity, state)
+        if kept is None:
+            continue
+        scheduled += overlap
+        if is_open(activity.activity):
+            open_s += overlap
+        if kept:
+            adherent += overlap
+    return scheduled, adherent, open_s, worked
 
 
 def floor_adherence(state: FloorState, start: float, end: float) -> Adherence:

@@ -422,8 +422,8 @@ class BoardScreen(Screen[None]):
             board.agents_changed(changes.agents)
         if changes.escalations:
             self.crit_bell.hear(changes.escalations, self.state.escalations)
+            self.feed.set_live_titles(self.settings.rules.live_titles(self.state, now))
             self.feed.update(self.state.escalations, now, changes.escalations)
-            self.feed.set_live_titles(self.settings.rules.current_titles(self.state, now))
         if chrome:
             self._paint_chrome(now)
 
@@ -730,7 +730,7 @@ class BoardScreen(Screen[None]):
     def _tick_feed(self) -> None:
         if not self.paused:
             now = self.clock()
-            self.feed.set_live_titles(self.settings.rules.current_titles(self.state, now))
+            self.feed.set_live_titles(self.settings.rules.live_titles(self.state, now))
             self.feed.tick(now)
 
     # -- actions --------------------------------------------------------------------------

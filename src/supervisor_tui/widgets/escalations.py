@@ -7,6 +7,8 @@ has scrolled down, new arrivals are counted ("3 new ↑") instead of pulling the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region, Size
@@ -27,6 +29,11 @@ SEVERITY_LOOK = {
     Severity.WARNING: ("△", N_("WARN"), "yellow"),
 }
 """Glyph, word (translated where drawn) and colour of an escalation's severity."""
+
+
+def _raised_title(esc: Escalation) -> str | None:
+    del esc  # no live figures until the board gives them: each keeps its raise title
+    return None
 
 
 class EscalationFeed(ScrollView, can_focus=True):
@@ -51,7 +58,9 @@ class EscalationFeed(ScrollView, can_focus=True):
         self._selected: str | None = None
         self._queue_filter: str | None = None
         self._realert: dict[str, float] = {}
+        self._live: Callable[[Escalation], str | None] = _raised_title
         self._titles: dict[str, str] = {}
+        """The live titles asked for so far at this clock, by escalation id."""
         self._now = 0.0
         self._unseen = 0
         self._follow_top = True
@@ -75,19 +84,26 @@ class EscalationFeed(ScrollView, can_focus=True):
     def set_realert(self, realert_after_s: dict[str, float]) -> None:
         self._realert = realert_after_s
 
-    def set_live_titles(self, titles: dict[str, str]) -> None:
-        """Titles with today's figure, by escalation id; the others keep their raise title."""
-        if titles != self._titles:
-            self._titles = titles
-            self.refresh()
+    def set_live_titles(self, titles: Callable[[Escalation], str | None]) -> None:
+        """How to title an escalation with the figure now (None: its raise title), asked
+        only for the lines drawn and for the escalation acted on; the lines whose title
+        reads otherwise repaint at the next ``tick`` or ``update``."""
+        self._live = titles
+        self._titles = {}
 
     def title_of(self, esc: Escalation, *, without_ticket: bool = False) -> str:
         """What the board calls the escalation, in its language, with today's figure
         (``without_ticket``: where the row shows the ticket's number first)."""
         return title_words(
-            self._titles.get(esc.escalation_id, esc.title),
-            without_ticket=esc.ticket_id if without_ticket else None,
+            self._live_title(esc), without_ticket=esc.ticket_id if without_ticket else None
         )
+
+    def _live_title(self, esc: Escalation) -> str:
+        """The title as stored (the words follow it) with the figure now, once per clock."""
+        title = self._titles.get(esc.escalation_id)
+        if title is None:
+            title = self._titles[esc.escalation_id] = self._live(esc) or esc.title
+        return title
 
     def set_queue_filter(self, queue_id: str | None) -> None:
         self._queue_filter = queue_id
@@ -258,7 +274,7 @@ class EscalationFeed(ScrollView, can_focus=True):
             esc.escalation_id,
             esc.severity,
             esc.status,
-            self._titles.get(esc.escalation_id, esc.title),  # as stored: the words follow it
+            self._live_title(esc),
             esc.acked_by,
             esc.ack_note,
             len(esc.notes),
