@@ -37,7 +37,7 @@ from supervisor_tui.hub.client import HubClient, RemoteDesk
 from supervisor_tui.hub.protocol import hash_token
 from supervisor_tui.model import EscalationRaised, NewEvent
 from supervisor_tui.store import PostgresStore, SQLiteStore
-from supervisor_tui.widgets import EscalationFeed, QueueTile
+from supervisor_tui.widgets import EscalationFeed
 
 from .conftest import rules, targets
 from .pg import free_port, new_schema
@@ -228,7 +228,7 @@ async def test_two_collectors_on_one_postgres_floor_watched_acked_and_reported(
                 "every source's health, from both collectors",
                 seconds=90,
             )
-            await wait_for(pilot, lambda: len(app.query(QueueTile)) > 0, "queue tiles")
+            await wait_for(pilot, lambda: len(app.board.tiles.queue_ids) > 0, "queues on the board")
 
             def complaint() -> Escalation | None:
                 for esc in app.board.state.escalations.values():

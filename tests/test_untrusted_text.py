@@ -213,7 +213,7 @@ async def board_ready(app: SupervisorApp, pilot: Pilot[None], samples: dict[str,
             lambda: (
                 len(feed.order) == 3 * len(samples)
                 and board.agent_count == 2 * len(samples)
-                and len(app.query(QueueTile)) == len(samples)
+                and len(app.board.tiles.queue_ids) == len(samples)
             ),
             "the untrusted floor on the board",
         )
@@ -349,6 +349,13 @@ async def test_the_board_shows_untrusted_text_literally(
             if tile.region.height and tile.queue_id == "q0":
                 top = widget_lines(tile)[0]
                 assert_shown_literally(top, LITERAL["markup"], 5, "tile title")
+        if app.board.tiles.compact:  # no tiles: the compact table names every queue
+            rows = widget_lines(app.board.queue_table)
+            for label, text in LITERAL.items():
+                kept = as_kept(text)
+                holding = [s for s in rows if visible_prefix(s.text, kept)[:3] == kept[:3]]
+                assert holding, f"queue {label}: not in the compact table"
+                assert_shown_literally(holding[0], text, 3, f"queue table row {label}")
         assert not any(
             s.style is not None and s.style.link for s in all_segments(screen_lines(app))
         )

@@ -42,7 +42,7 @@ async def settled(pilot: Pilot[None], app: SupervisorApp, tiles: int = 5) -> Non
     store = app.store
     assert isinstance(store, SQLiteStore)
     for _ in range(400):
-        if len(app.query(QueueTile)) >= tiles and app.board.state.seq == store.last_seq():
+        if len(app.board.tiles.queue_ids) >= tiles and app.board.state.seq == store.last_seq():
             break
         await pilot.pause(0.05)
     assert app.board.state.seq == store.last_seq(), "the board did not catch up"

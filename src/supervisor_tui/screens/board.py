@@ -65,7 +65,6 @@ from supervisor_tui.widgets import (
     AgentBoard,
     EscalationFeed,
     FreshnessBar,
-    QueueTile,
     QueueTiles,
     TimelineBar,
     TopBar,
@@ -80,6 +79,11 @@ FOLLOW_POLL_S = 0.2
 """How often the board asks the store when nothing rang: a store written by another process
 (the demo's floor side, a second collector) rings no bell here. An empty read is a few
 dozen microseconds."""
+FOLLOW_EVERY_S = 0.15
+"""Live, the board reads the store at most this often: a floor writing a hundred commits a
+second is painted about seven times a second, each frame carrying what came since (a frame
+costs the same for one event as for fifty; the eye sees no difference; an event is on
+screen within this and a frame)."""
 READ_WAIT_S = 30.0
 """The longest the board waits, as it closes, for a store call still running."""
 T = TypeVar("T")
@@ -327,7 +331,12 @@ class BoardScreen(Screen[None]):
     async def follow_store(self) -> None:
         assert self._bell is not None
         counted_at = -math.inf
+        read_at = -math.inf
         while True:
+            if self.replay is None and not self._catching_up:
+                # what was written since the last read is read at the next frame's turn
+                await asyncio.sleep(max(0.0, read_at + FOLLOW_EVERY_S - time.monotonic()))
+            read_at = time.monotonic()
             try:
                 events = await self._off_loop(
                     partial(self.store.read_from, self._read_seq, READ_BATCH)
@@ -400,10 +409,9 @@ class BoardScreen(Screen[None]):
         tiles = self.tiles
         if changes.queues_added:
             for queue_id, queue in self.state.queues.items():
-                if tiles.tile(queue_id) is None:
-                    tile = QueueTile(queue_id, queue.name, queue.channel.value)
-                    tile.display = self.queue_filter in (None, queue_id)
-                    tiles.add(tile)
+                if not tiles.knows(queue_id):
+                    shown = self.queue_filter in (None, queue_id)
+                    tiles.add(queue_id, queue.name, queue.channel.value, shown=shown)
                     changes.queues.add(queue_id)
             self.call_after_refresh(self._refit)
         if changes.escalations:
@@ -432,9 +440,11 @@ class BoardScreen(Screen[None]):
 
     def _refit(self) -> None:
         """Tiles or the compact table, whichever this screen holds, painted at once."""
-        self.tiles.fit()
+        made = self.tiles.fit()
         if not self.paused:
             self._paint_queues(self.state.queues, self.clock(), aged=True)
+        elif made:  # paused, the tiles the screen now has room for show the floor as held
+            self._paint_queues(made, self.clock())
 
     def _paint_queues(self, queue_ids: Iterable[str], now: float, *, aged: bool = False) -> None:
         """The tiles of these queues, worst first; or, when the tiles do not fit, the
@@ -927,8 +937,7 @@ class BoardScreen(Screen[None]):
 
     def set_queue_filter(self, queue_id: str | None) -> None:
         self.queue_filter = queue_id
-        for tile in self.tiles.query(QueueTile):
-            tile.display = queue_id in (None, tile.queue_id)
+        self.tiles.set_shown(lambda shown: queue_id in (None, shown))
         self._refit()
         self.agents.set_queue_filter(queue_id)
         self.feed.set_queue_filter(queue_id)
@@ -1038,11 +1047,9 @@ class BoardScreen(Screen[None]):
             agents_added=True,
             queues_added=True,
         )
-        for tile in self.tiles.query(QueueTile):
-            tile.display = tile.queue_id in state.queues and self.queue_filter in (
-                None,
-                tile.queue_id,
-            )
+        self.tiles.set_shown(
+            lambda shown: shown in state.queues and self.queue_filter in (None, shown)
+        )
         self._paint_intraday(self.clock(), force=True)
         self._paint(everything)
         self.feed.update(state.escalations, self.clock(), None)

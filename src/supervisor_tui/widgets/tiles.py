@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import pairwise
 
 from rich.cells import cell_len
@@ -554,8 +555,9 @@ def _forecast_line(f: QueueForecast) -> Line:
 class QueueTiles(Container):
     """The tiles, one per queue, worst first, in as many rows as the width needs (up to
     three). When they do not all fit, the board shows the compact queue table instead (one
-    line per queue, worst first): no queue is ever hidden behind a scrollbar. Tiles are
-    added as queues appear and never rebuilt."""
+    line per queue, worst first): no queue is ever hidden behind a scrollbar. Queues are
+    registered as they appear; a queue's tile is made the first time the tiles fit and
+    never rebuilt, so a floor of a thousand queues in the table holds no tile at all."""
 
     DEFAULT_CSS = """
     QueueTiles { layout: grid; grid-size: 5; grid-rows: 10; height: 10; overflow-y: auto; }
@@ -572,6 +574,10 @@ class QueueTiles(Container):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._by_queue: dict[str, QueueTile] = {}
+        self._queues: dict[str, tuple[str, str]] = {}
+        """Every queue registered, in arrival order: its name and channel."""
+        self._hidden: set[str] = set()
+        """Registered queues not shown (the board's queue filter, a queue gone after a seek)."""
         self._arrived: dict[str, int] = {}
         self.tile_height = QueueTile.BIG_HEIGHT
         self.compact = False
@@ -579,13 +585,38 @@ class QueueTiles(Container):
         self.table: Widget | None = None
         """The compact queue table, shown instead of the tiles when they do not fit."""
 
-    def fit(self) -> None:
+    @property
+    def queue_ids(self) -> list[str]:
+        """The queues registered, in arrival order."""
+        return list(self._queues)
+
+    def add(self, queue_id: str, name: str, channel: str, *, shown: bool = True) -> None:
+        """A queue the board now knows; its tile comes with the next ``fit`` that has room."""
+        if queue_id not in self._queues:
+            self._queues[queue_id] = (name, channel)
+            self._arrived.setdefault(queue_id, len(self._arrived))
+        if shown:
+            self._hidden.discard(queue_id)
+        else:
+            self._hidden.add(queue_id)
+        tile = self._by_queue.get(queue_id)
+        if tile is not None:
+            tile.display = shown
+
+    def set_shown(self, shown: Callable[[str], bool]) -> None:
+        """Which registered queues are shown (tiles or table rows); the others are hidden."""
+        self._hidden = {q for q in self._queues if not shown(q)}
+        for queue_id, tile in self._by_queue.items():
+            tile.display = queue_id not in self._hidden
+
+    def fit(self) -> list[str]:
         """As many columns as fit at 30 cells or more, and the rows that takes; the compact
-        table when that is more rows than the screen can give."""
-        shown = [tile for tile in self.query(QueueTile) if tile.display]
+        table when that is more rows than the screen can give. Tiles fitting for the first
+        time are made here: their queues are returned, to be painted."""
+        shown = [q for q in self._queues if q not in self._hidden]
         width = self.size.width or (self.screen.size.width if self.is_mounted else 0)
         if not shown or not width:
-            return
+            return []
         columns = max(1, min(len(shown), width // self.MIN_TILE_WIDTH))
         rows = -(-len(shown) // columns)
         # at most about half the screen, so agents, escalations and the freshness bar stay
@@ -608,6 +639,7 @@ class QueueTiles(Container):
             self.compact = compact
             if self.table is not None:
                 self.table.display = compact
+        made = [] if compact else self._make_tiles(shown)
         if self.styles.grid_size_columns != columns:
             self.styles.grid_size_columns = columns
         height = 0 if compact else tile_height * min(rows, room)
@@ -616,6 +648,23 @@ class QueueTiles(Container):
         if self.table is not None and compact:
             lines = max(3, screen_rows * 2 // 5)
             self.table.styles.max_height = lines
+        return made
+
+    def knows(self, queue_id: str) -> bool:
+        return queue_id in self._queues
+
+    def _make_tiles(self, queue_ids: list[str]) -> list[str]:
+        if not self.is_mounted:
+            return []
+        made = []
+        for queue_id in queue_ids:
+            if queue_id not in self._by_queue:
+                name, channel = self._queues[queue_id]
+                made.append(QueueTile(queue_id, name, channel))
+                self._by_queue[queue_id] = made[-1]
+        if made:
+            self.mount(*made)
+        return [tile.queue_id for tile in made]
 
     def order_by_severity(self, levels: dict[str, Severity | None]) -> None:
         """Worst first, stable within a level: tiles move only when the order changes."""
@@ -640,16 +689,13 @@ class QueueTiles(Container):
         self.fit()
 
     def tile(self, queue_id: str) -> QueueTile | None:
+        """The queue's tile, None until the tiles have had room for it."""
         return self._by_queue.get(queue_id)
-
-    def add(self, tile: QueueTile) -> None:
-        self._by_queue[tile.queue_id] = tile
-        self._arrived.setdefault(tile.queue_id, len(self._arrived))
-        self.mount(tile)
 
     def on_mount(self) -> None:
         for t in self.query(QueueTile):
             self._by_queue[t.queue_id] = t
+            self._queues.setdefault(t.queue_id, (t.queue_id, ""))
             self._arrived.setdefault(t.queue_id, len(self._arrived))
 
 
