@@ -435,7 +435,7 @@ def test_scheduled_agents_per_queue_equal_a_walk_of_every_schedule(
 ) -> None:
     """The count the forecasts use (one pass over the schedules per instant, kept while the
     floor stands still) equals a walk of every agent's schedule for that queue, whatever was
-    imported, and again after an agent moves to other queues."""
+    imported, and again after an agent moves to other queues and its day is imported anew."""
     from supervisor_tui.core.schedule import activity_at, is_open, scheduled_open_agents
 
     feed = Feed(FloorState(FloorTargets()))
@@ -465,10 +465,24 @@ def test_scheduled_agents_per_queue_equal_a_walk_of_every_schedule(
         ),
         at(7),
     )
-    for _round in range(2):
+    moved = rows[0][0]
+    for round_ in range(3):
         for hour, minute in [*instants, (9, 0)]:
             when = at(hour, minute)
             for queue_id in ("voice", "chat", "mail", "none"):
                 assert scheduled_open_agents(state, queue_id, when) == walked(queue_id, when)
-        moved = rows[0][0]
-        feed(AgentUpserted(agent_id=moved, name=moved, queue_ids=("mail", "voice")), at(7, 30))
+        if round_ == 0:
+            feed(AgentUpserted(agent_id=moved, name=moved, queue_ids=("mail", "voice")), at(7, 30))
+        else:  # presence moves nothing here; a new import of the agent's day does
+            feed(
+                AgentStateChanged(agent_id=moved, state=AgentState.BUSY, since=at(7, 40)), at(7, 40)
+            )
+            feed(
+                ScheduleImported(
+                    activities=(
+                        ScheduledActivity(agent_id=moved, start=at(8), end=at(19), activity="open"),
+                    ),
+                    at=at(7, 45),
+                ),
+                at(7, 45),
+            )

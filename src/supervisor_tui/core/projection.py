@@ -435,6 +435,9 @@ class FloorState:
         self.presence_known: dict[str, int] = {}
         """Members of each queue, and those of them whose presence a source tells: a queue
         whose members all have no status has unknown staffing, never 0."""
+        self.roster_version = 0
+        """Counts every change to which agents serve which queues (figures made from the
+        queues' members, such as the schedule's agents per queue, are kept until it moves)."""
         self.changes = Changes()
         self._applying = ""  # the source of the event being folded
         self.overlaid = False
@@ -758,6 +761,8 @@ class FloorState:
             agent = self.agents[p.agent_id] = AgentView(p.agent_id, p.name)
             self.changes.agents_added = True
         self._staff(agent, -1)
+        if agent.queue_ids != p.queue_ids:
+            self.roster_version += 1
         agent.name = p.name
         agent.queue_ids = p.queue_ids
         agent.email = p.email

@@ -232,16 +232,19 @@ def scheduled_open_agents(state: FloorState, queue_id: str, at: float) -> int | 
 _OPEN_BY_QUEUE: weakref.WeakKeyDictionary[
     FloorState, tuple[tuple[int, int, int], dict[float, dict[str, int]]]
 ] = weakref.WeakKeyDictionary()
-"""Per floor, as it stands (its last event, its schedule, its agents), the scheduled agents
-per queue at each instant asked for: the forecasts of every queue ask for the same few
-instants, and a walk of 10,000 schedules per queue per half hour took the board a minute."""
+"""Per floor, as it stands (its schedule, which agents serve which queues), the scheduled
+agents per queue at each instant asked for: the forecasts of every queue ask for the same
+few instants, and a walk of 10,000 schedules per queue per half hour took the board a
+minute. Presence and contacts do not move these counts, so a busy floor keeps them."""
+OPEN_INSTANTS_KEPT = 512
+"""Instants remembered per floor (a day asks for 48, a what-if a few more)."""
 
 
 def _scheduled_open(state: FloorState, at: float) -> dict[str, int]:
     book = state.intraday
-    version = (state.seq, len(book.schedule), len(state.agents))
+    version = (id(book), book.schedule_version, state.roster_version)
     kept = _OPEN_BY_QUEUE.get(state)
-    if kept is None or kept[0] != version:
+    if kept is None or kept[0] != version or len(kept[1]) >= OPEN_INSTANTS_KEPT:
         kept = (version, {})
         _OPEN_BY_QUEUE[state] = kept
     counts = kept[1].get(at)
