@@ -291,6 +291,70 @@ def test_out_of_adherence_is_flagged_only_beyond_the_grace_time() -> None:
     assert agent_plan(state.intraday, "a1", at(13), grace_s=300).activity is None
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 40), st.integers(1, 6), st.sampled_from(["open", "break", "lunch"])
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.lists(st.tuples(st.integers(0, 60), _STATES), min_size=1, max_size=8),
+    st.integers(0, 60),
+)
+def test_out_of_adherence_since_equals_a_walk_back_through_the_plan(
+    plan: list[tuple[int, int, str]], presence: list[tuple[int, AgentState]], ask: int
+) -> None:
+    """Out since the later of the state's start and the start of the run of planned
+    activities of the same kind, each touching the next (kept per schedule): the same as
+    walking back through the plan at every ask, before and after the day is imported anew."""
+    from supervisor_tui.core.schedule import activity_at, is_open, keeps, state_at
+
+    feed = Feed(FloorState(FloorTargets()))
+    state = feed.state
+    feed(AgentUpserted(agent_id="a1", name="Ana", queue_ids=("voice",)), at(6))
+
+    def walked(now: float) -> float | None:
+        activity = activity_at(state.intraday, "a1", now)
+        found = state_at(state.intraday, "a1", now)
+        if activity is None or found is None or keeps(activity.activity, found[1]) is not False:
+            return None
+        planned = state.intraday.schedule["a1"]
+        began = activity.start
+        for before in reversed(planned[: planned.index(activity)]):
+            if before.end < began or is_open(before.activity) != is_open(activity.activity):
+                break
+            began = before.start
+        out = max(found[0], began)
+        return out if now - out > 60 else None
+
+    def imported(shift: int) -> None:
+        feed(
+            ScheduleImported(
+                activities=tuple(
+                    ScheduledActivity(
+                        agent_id="a1",
+                        start=at(8) + (start + shift) * 900,
+                        end=at(8) + (start + shift + length) * 900,
+                        activity=kind,
+                    )
+                    for start, length, kind in plan
+                ),
+                at=at(7),
+            ),
+            at(7),
+        )
+
+    for minutes, state_ in sorted(presence, key=lambda p: p[0]):
+        since = at(8) + minutes * 300
+        feed(AgentStateChanged(agent_id="a1", state=state_, since=since), since)
+    for shift in (0, 0, 3):
+        imported(shift)
+        for now in (at(8) + ask * 300, at(8) + ask * 300 + 450):
+            assert agent_plan(state.intraday, "a1", now, grace_s=60).out_since == walked(now)
+
+
 def test_a_new_import_replaces_the_agent_s_planned_span_and_survives_a_snapshot() -> None:
     state, feed = _scheduled_agent()
     feed(

@@ -94,6 +94,10 @@ class IntradayBook:
     the part of an
     agent's day that ended at its last presence change does not move, so the board's figures
     every minute add only what came since (core.schedule.agent_adherence)."""
+    run_starts: dict[str, tuple[int, list[Activity], list[float]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """agent -> (schedule version, its plan, when the run of each planned activity began)."""
 
     # -- folding ----------------------------------------------------------------------------
 

@@ -71,10 +71,16 @@ def keeps(activity: str, state: AgentState) -> bool | None:
 
 
 def activity_at(book: IntradayBook, agent_id: str, at: float) -> Activity | None:
-    for planned in book.schedule.get(agent_id, ()):
-        if planned.start <= at < planned.end:
-            return planned
-        if planned.start > at:
+    planned = book.schedule.get(agent_id, ())
+    index = _activity_index(planned, at)
+    return None if index is None else planned[index]
+
+
+def _activity_index(planned: Sequence[Activity], at: float) -> int | None:
+    for index, activity in enumerate(planned):
+        if activity.start <= at < activity.end:
+            return index
+        if activity.start > at:
             break
     return None
 
@@ -202,23 +208,38 @@ class AgentPlan:
 
 
 def agent_plan(book: IntradayBook, agent_id: str, now: float, grace_s: float) -> AgentPlan:
-    activity = activity_at(book, agent_id, now)
-    if activity is None:
+    planned = book.schedule.get(agent_id, [])
+    index = _activity_index(planned, now)
+    if index is None:
         return AgentPlan(None, None)
+    activity = planned[index]
     presence = state_at(book, agent_id, now)
     if presence is None or keeps(activity.activity, presence[1]) is not False:
         return AgentPlan(activity.activity, None)
     # out since the later of: the state began, the planned activity began (a run of
     # activities of the same kind counts as one, as a break after lunch is no new start)
-    planned = book.schedule.get(agent_id, [])
-    began = activity.start
-    at = next(i for i, a in enumerate(planned) if a is activity)
-    for before in reversed(planned[:at]):
-        if before.end < began or is_open(before.activity) != is_open(activity.activity):
-            break
-        began = before.start
-    out_since = max(presence[0], began)
+    out_since = max(presence[0], _run_starts(book, agent_id, planned)[index])
     return AgentPlan(activity.activity, out_since if now - out_since > grace_s else None)
+
+
+def _run_starts(book: IntradayBook, agent_id: str, planned: list[Activity]) -> list[float]:
+    """For each planned activity, when its run began: back through the activities before
+    it while each touches the next and is of the same kind (open or not). Kept on the book
+    until the schedule changes: the board asks for every agent out of adherence each time."""
+    kept = book.run_starts.get(agent_id)
+    if kept is not None and kept[0] == book.schedule_version and kept[1] is planned:
+        return kept[2]
+    starts: list[float] = []
+    for i, activity in enumerate(planned):
+        before = planned[i - 1] if i else None
+        joined = (
+            before is not None
+            and before.end >= activity.start
+            and is_open(before.activity) == is_open(activity.activity)
+        )
+        starts.append(starts[-1] if joined else activity.start)
+    book.run_starts[agent_id] = (book.schedule_version, planned, starts)
+    return starts
 
 
 def scheduled_open_agents(state: FloorState, queue_id: str, at: float) -> int | None:
