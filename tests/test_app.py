@@ -6,13 +6,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 from textual.pilot import Pilot
+from textual.widgets._footer import FooterKey
 
 from supervisor_tui.adapters.simulator import SimOptions, SimulatorAdapter
 from supervisor_tui.app import FloorSettings, SupervisorApp
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.rules import RuleEngine, TicketFlagRule
 from supervisor_tui.hub.collector import Collector
-from supervisor_tui.model import Channel, EscalationStatus, NewEvent, TicketStatus, TicketUpserted
+from supervisor_tui.model import (
+    Channel,
+    EscalationResolved,
+    EscalationStatus,
+    NewEvent,
+    TicketStatus,
+    TicketUpserted,
+)
 from supervisor_tui.screens import HelpScreen
 from supervisor_tui.store import SQLiteStore
 from supervisor_tui.widgets import AgentBoard, EscalationFeed, QueueTile, TopBar
@@ -377,3 +385,43 @@ async def test_a_narrow_tile_says_every_figure_in_fewer_words() -> None:
         assert "Need 11 have 8 ✖ short 3" in text
         assert "2d+ 27" in text and "✖ 105" in text and "⚠ 11" in text
         assert "FCR 89%" in text and "agents 8" in text
+
+
+async def test_the_keys_grey_out_when_the_selected_escalation_closes_elsewhere(
+    tmp_path: Path,
+) -> None:
+    """Another terminal resolves the escalation this board has selected: the selection stays
+    on it, and the keys that act on an open escalation grey out at once (the footer is
+    rebuilt only when what its keys can act on changes, not for every arrival)."""
+    clock = FakeClock(EPOCH + 3.5 * 3600)
+    store = record_floor(tmp_path / "f.db")
+    app = SupervisorApp(store, settings(), clock=clock)
+    async with app.run_test(size=(200, 50)) as pilot:
+        feed = app.query_one(EscalationFeed)
+        await wait_for(pilot, lambda: len(feed.order) > 1, "escalations")
+        feed.select(feed.order[1])  # the reader moved off the top: the selection stays put
+        selected = feed.selected
+        assert selected is not None and selected.is_open
+
+        def ack_key() -> FooterKey:
+            return next(k for k in app.query(FooterKey) if k.key == "a")
+
+        await wait_for(pilot, lambda: not ack_key().has_class("-disabled"), "Ack offered")
+        at = clock.now
+        resolved = EscalationResolved(
+            escalation_id=selected.escalation_id, by="ben", reason="handled", at=at
+        )
+        store.append(
+            [
+                NewEvent(
+                    source="ben", key="resolve", occurred_at=at, received_at=at, payload=resolved
+                )
+            ]
+        )
+        await wait_for(
+            pilot, lambda: not app.board.state.escalations[selected.escalation_id].is_open, "it"
+        )
+        assert feed.selected is not None
+        assert feed.selected.escalation_id == selected.escalation_id
+        await wait_for(pilot, lambda: ack_key().has_class("-disabled"), "Ack greyed out")
+    store.close()

@@ -20,7 +20,7 @@ from supervisor_tui.core.forecast import (
 )
 from supervisor_tui.core.intraday import floor_day
 from supervisor_tui.core.projection import FloorState
-from supervisor_tui.core.schedule import agent_adherence, agent_plan, floor_adherence
+from supervisor_tui.core.schedule import AgentPlan, agent_adherence, agent_plan, floor_adherence
 from supervisor_tui.core.snapshot import freeze, thaw
 from supervisor_tui.core.targets import FloorTargets, QueueTargets
 from supervisor_tui.core.whatif import Scenario, what_if
@@ -353,6 +353,24 @@ def test_out_of_adherence_since_equals_a_walk_back_through_the_plan(
         imported(shift)
         for now in (at(8) + ask * 300, at(8) + ask * 300 + 450):
             assert agent_plan(state.intraday, "a1", now, grace_s=60).out_since == walked(now)
+
+
+def test_schedules_of_days_gone_are_forgotten_and_old_contacts_forget_nothing() -> None:
+    """Once a floor day the book forgets schedules that ended more than two days back; a
+    contact of an older day (a history being read) forgets nothing, and what the board
+    remembered of an agent's plan is figured again once it was forgotten."""
+    state, feed = _scheduled_agent()
+    book = state.intraday
+    history = History(feed)
+    history.contacts(at(10, days=-6), [120.0])  # a week-old call read at start
+    assert [a.activity for a in book.schedule["a1"]] == ["open", "break", "open"]
+    assert agent_plan(book, "a1", at(11, 8), grace_s=300).out_since == at(11)
+    history.contacts(at(10, days=1), [120.0])  # tomorrow: today's plan is kept (two days)
+    assert "a1" in book.schedule
+    history.contacts(at(10, days=3), [120.0])
+    assert "a1" not in book.schedule
+    assert agent_plan(book, "a1", at(11, 8), grace_s=300) == AgentPlan(None, None)
+    assert agent_adherence(book, "a1", TODAY, at(11, 40)).scheduled_s == 0
 
 
 def test_a_new_import_replaces_the_agent_s_planned_span_and_survives_a_snapshot() -> None:

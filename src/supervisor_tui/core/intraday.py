@@ -8,6 +8,7 @@ snapshots) and the hub see the same book at the same instant.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from supervisor_tui.core.targets import FloorTargets
@@ -84,6 +85,9 @@ class IntradayBook:
     kept_s: float = TIMELINE_KEPT_S
     """How far back presence and schedules are kept (a report over weeks keeps them all)."""
     counts_kept_days: int = COUNTS_KEPT_DAYS
+    schedule_ends_from: float = math.inf
+    """No planned activity ends before this: the daily pruning of schedules walks them only
+    when its cut passes it."""
     schedule_version: int = 0
     """Counts every change to ``schedule`` (an import, a day's pruning): figures remembered
     from an older version are figured again."""
@@ -140,6 +144,7 @@ class IntradayBook:
             first, last = min(a.start for a in planned), max(a.end for a in planned)
             kept = [a for a in self.schedule.get(agent_id, []) if a.end <= first or a.start >= last]
             self.schedule[agent_id] = sorted(kept + planned, key=lambda a: a.start)
+            self.schedule_ends_from = min(self.schedule_ends_from, min(a.end for a in planned))
         self.schedule_version += 1
 
     def _count(self, queue_id: str, start: int) -> IntervalCount:
@@ -161,10 +166,14 @@ class IntradayBook:
                 del per_queue[start]
         for seen in self.days_seen.values():
             seen.difference_update({d for d in seen if d < day - self.counts_kept_days})
+        cut = at - self.kept_s
+        if cut <= self.schedule_ends_from:
+            return  # nothing planned ended before the cut (a day of old events replayed)
         for agent_id, planned in list(self.schedule.items()):
-            planned[:] = [a for a in planned if a.end >= at - self.kept_s]
+            planned[:] = [a for a in planned if a.end >= cut]
             if not planned:
                 del self.schedule[agent_id]
+        self.schedule_ends_from = cut
         self.schedule_version += 1
 
 

@@ -206,6 +206,8 @@ class BoardScreen(Screen[None]):
         self.held: list[Event] = []
         self.queue_filter: str | None = None
         self._bell: asyncio.Event | None = None
+        self._selection_keys: tuple[bool, bool] | None = None
+        """Whether an escalation is selected and open, as the footer's keys last showed."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._read_seq = 0
         self._in_flight: set[asyncio.Future[Any]] = set()
@@ -432,6 +434,7 @@ class BoardScreen(Screen[None]):
             self.crit_bell.hear(changes.escalations, self.state.escalations)
             self.feed.set_live_titles(self.settings.rules.live_titles(self.state, now))
             self.feed.update(self.state.escalations, now, changes.escalations)
+            self._refresh_selection_keys()  # the one selected may have closed
         if chrome:
             self._paint_chrome(now)
 
@@ -748,6 +751,16 @@ class BoardScreen(Screen[None]):
     @on(EscalationFeed.Selected)
     def _selection_moved(self) -> None:
         if self.app.screen_stack:  # a selection that arrives as the app closes changes nothing
+            self._refresh_selection_keys()
+
+    def _refresh_selection_keys(self) -> None:
+        """The footer's keys again, when what they act on changed from nothing to something
+        or from open to closed: not for each escalation that arrives on top (rebuilding the
+        footer restyles its keys; a busy floor selects anew several times a second)."""
+        esc = self.feed.selected
+        keys = (esc is not None, esc is not None and esc.is_open)
+        if keys != self._selection_keys:
+            self._selection_keys = keys
             self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
