@@ -15,6 +15,7 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from textual.pilot import Pilot
+from textual.widgets import Input, OptionList
 
 from supervisor_tui.app import FloorSettings, SupervisorApp
 from supervisor_tui.core import kpis as kpis_module
@@ -812,4 +813,39 @@ async def test_a_floor_of_thousands_of_agents_refigures_its_half_hours_less_ofte
         for k in range(10_000):
             board.state.agents[f"x{k}"] = AgentView(f"x{k}", f"x{k}")
         assert board._intraday_every_s() == board.INTRADAY_EVERY_S * 5
+    store.close()
+
+
+async def test_a_queue_is_picked_from_many_by_typing_part_of_its_name(tmp_path: Path) -> None:
+    """Forty queues (a thousand on a big floor) do not fit the filter's list: words typed
+    narrow it (each anywhere in the name, case ignored), ↓ moves, Enter picks; the board then
+    shows that queue alone. Esc from a narrowed list picks nothing."""
+    store = many_queues(tmp_path / "f.db", QUEUES)
+    app = SupervisorApp(store, floor_settings(), clock=FakeClock(EPOCH + 60))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await caught_up(pilot, app)
+        await pilot.press("slash")
+        await pilot.pause()
+        listed = app.screen.query_one(OptionList)
+        assert listed.option_count == QUEUES + 1  # and "All queues"
+        await pilot.press(*"queue 3")
+        await pilot.pause()
+        shown = [str(listed.get_option_at_index(i).prompt) for i in range(listed.option_count)]
+        assert shown == ["Queue 03", "Queue 13", "Queue 23"] + [f"Queue {i}" for i in range(30, 40)]
+        await pilot.press(*" 2")  # another word: both anywhere in the name
+        await pilot.pause()
+        assert listed.option_count == 2  # Queue 23, Queue 32
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert app.board.queue_filter == "q32"
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"QUEUE 07", "escape")
+        await pilot.pause()
+        assert app.board.queue_filter == "q32"
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"nothing like it", "enter")  # no option left: Enter picks nothing
+        await pilot.pause()
+        assert app.board.queue_filter == "q32" and isinstance(app.screen.query_one(Input), Input)
     store.close()

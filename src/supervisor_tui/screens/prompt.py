@@ -95,7 +95,9 @@ class TextPrompt(Dialog):
 
 
 class ChoiceScreen(Dialog):
-    """Pick one of a few options; the option id is returned."""
+    """Pick one of the options; the option id is returned. More options than fit (a floor
+    of a thousand queues) get a search line above them: the words typed narrow the list
+    (each word anywhere in the label, case ignored), ↑/↓ move, Enter picks."""
 
     DEFAULT_CSS = """
     ChoiceScreen { align: center middle; }
@@ -104,18 +106,52 @@ class ChoiceScreen(Dialog):
         border: thick $accent; background: $surface;
     }
     ChoiceScreen OptionList { height: auto; max-height: 20; }
+    ChoiceScreen Input { margin-bottom: 1; }
     """
-    BINDINGS = [Binding("escape", "cancel", N_("Cancel"), id="choice.cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", N_("Cancel"), id="choice.cancel"),
+        Binding("down", "move(1)", show=False, id="choice.down"),
+        Binding("up", "move(-1)", show=False, id="choice.up"),
+    ]
+    SEARCH_FROM = 10
+    """This many options or more: a search line narrows them."""
 
     def __init__(self, question: str, options: list[tuple[str, str]]) -> None:
         super().__init__()
         self.question = question
         self.options = options
+        self._folded = [(oid, label, label.casefold()) for oid, label in options]
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(Text(self.question, style="bold"))
+            if len(self.options) >= self.SEARCH_FROM:
+                yield Input(placeholder=_("type to narrow the list"), max_length=200)
             yield OptionList(*[Option(Text(label), id=oid) for oid, label in self.options])
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.touched()
+        words = event.value.casefold().split()
+        listed = self.query_one(OptionList)
+        listed.clear_options()
+        listed.add_options(
+            Option(Text(label), id=oid)
+            for oid, label, folded in self._folded
+            if all(word in folded for word in words)
+        )
+        listed.highlighted = 0 if listed.option_count else None
+
+    def on_input_submitted(self) -> None:
+        listed = self.query_one(OptionList)
+        if listed.highlighted is not None:
+            self.dismiss(listed.get_option_at_index(listed.highlighted).id)
+
+    def action_move(self, step: int) -> None:
+        """↑/↓ from the search line move the highlight in the list below it."""
+        listed = self.query_one(OptionList)
+        if listed.option_count:
+            at = listed.highlighted if listed.highlighted is not None else -step
+            listed.highlighted = max(0, min(listed.option_count - 1, at + step))
 
     def on_option_list_option_highlighted(self) -> None:
         self.touched()
