@@ -720,3 +720,41 @@ async def test_a_floor_of_many_pages_is_read_as_often_as_the_budget_allows(tmp_p
     finally:
         store.close()
         await fake.stop()
+
+
+async def test_a_first_sync_pages_the_legs_alongside_the_calls_and_ends_every_call(
+    floor: Floor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Talk's call and leg exports have a limit of 10 pages a minute each: the first sync of
+    a big floor's morning pages the legs while the calls are still paging (never past the
+    calls read), so it takes the longer of the two, not both in turn. Every call still ends
+    through its agent legs, with the handle time the floor had."""
+    from supervisor_tui.adapters.zendesk import adapter as adapter_module
+    from supervisor_tui.fakes import zendesk as fake_module
+
+    monkeypatch.setattr(adapter_module, "EXPORT_PAGE", 8)
+    monkeypatch.setattr(fake_module, "EXPORT_PAGE_MAX", 8)
+    floor.clock.advance(120)  # everything older than the export's lag
+    adapter = floor.adapter()
+    for task in adapter.tasks:
+        task.due_at = 0
+    truth = {
+        q: [p for e in floor.fed if isinstance(p := e.payload, ContactEnded) and p.queue_id == q]
+        for q in ("voice-sales", "voice-support")
+    }
+    for _ in range(900):  # fifteen minutes of the clock at most
+        await adapter.poll_due(floor.sink)
+        today = [floor.state().queues[f"zendesk:{360_000_000_001 + i}"].today for i in (0, 1)]
+        if [t.handled for t in today] == [len(truth[q]) for q in truth]:
+            break
+        floor.clock.advance(1)
+    for t, ended in zip(today, truth.values(), strict=True):
+        assert t.handled == len(ended) > 10
+        truth_s = sum(p.talk_s + p.hold_s + p.wrap_s for p in ended)
+        assert t.handle_s == pytest.approx(truth_s, abs=2 * len(ended))
+    talk = [p for _, p in floor.fake.requests if "/voice/stats/incremental/" in p]
+    calls = [i for i, p in enumerate(talk) if "/incremental/calls" in p]
+    legs = [i for i, p in enumerate(talk) if "/incremental/legs" in p]
+    assert len(calls) > 3 and len(legs) > 3
+    assert legs[0] < calls[-1], "the legs waited for the last page of calls"
+    assert not adapter._early_legs  # every leg found its call

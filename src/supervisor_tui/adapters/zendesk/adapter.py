@@ -19,6 +19,7 @@ nothing stored twice (events carry keys the store deduplicates).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hashlib
@@ -959,11 +960,19 @@ class ZendeskAdapter(PolledSource):
         sink: Sink,
         handle: Callable[[Mapping[str, Any]], list[NewEvent]],
         extra: Sequence[tuple[str, Any]] = (),
+        *,
+        until: Callable[[], float] | None = None,
+        paged: asyncio.Event | None = None,
     ) -> None:
+        """Page the export from its cursor to the present (or, with ``until``, to where
+        that says: the legs never read past the calls); ``paged`` is set after each page
+        stored."""
         for _ in range(1000):
             start = int(self._cursor[cursor_key])
             if start > self.clock() - 60:
                 return  # the time-based exports refuse start times under a minute old
+            if until is not None and start >= until():
+                return
             try:
                 body = await self.api.get(path, [*extra, ("start_time", start)])
             except ApiError as exc:
@@ -981,6 +990,8 @@ class ZendeskAdapter(PolledSource):
             if isinstance(end_time, int | float) and end_time > start:
                 self._cursor[cursor_key] = int(end_time)
             await sink.emit(events, self.cursor_text())
+            if paged is not None:
+                paged.set()
             # Talk's exports always give a next_page: fewer than a full page means done
             if body.get("end_of_stream") or len(records) < EXPORT_PAGE or not body.get("next_page"):
                 return
@@ -1030,6 +1041,28 @@ class ZendeskAdapter(PolledSource):
                 return []
             return [self.event(f"leg:{leg['id']}:ended", ended.ended_at, ended)]
 
+        # The legs are paged alongside the calls, each export within its own limit of 10 a
+        # minute, never past the calls read so far: a first sync of a big floor's morning
+        # takes the longer of the two, not both one after the other.
+        calls_paged, calls_read = asyncio.Event(), asyncio.Event()
+
+        async def read_legs() -> None:
+            while True:
+                calls_paged.clear()
+                finished = calls_read.is_set()
+                await self._time_export(
+                    "/api/v2/channels/voice/stats/incremental/legs.json",
+                    "legs",
+                    "legs",
+                    sink,
+                    on_leg,
+                    until=None if finished else lambda: self._cursor["calls"],
+                )
+                if finished:
+                    return
+                await calls_paged.wait()
+
+        legs = asyncio.create_task(read_legs()) if self.absent.has("legs") else None
         try:
             await self._time_export(
                 "/api/v2/channels/voice/stats/incremental/calls.json",
@@ -1037,19 +1070,22 @@ class ZendeskAdapter(PolledSource):
                 "calls",
                 sink,
                 on_call,
+                paged=calls_paged,
             )
-        except Unavailable as exc:
-            self.absent.lacks("talk stats", _status_of(exc))
+        except BaseException as exc:
+            if legs is not None:
+                legs.cancel()
+                with contextlib.suppress(BaseException):
+                    await legs
+            if isinstance(exc, Unavailable):
+                self.absent.lacks("talk stats", _status_of(exc))
             raise
-        if self.absent.has("legs"):
+        finally:
+            calls_read.set()
+            calls_paged.set()
+        if legs is not None:
             try:
-                await self._time_export(
-                    "/api/v2/channels/voice/stats/incremental/legs.json",
-                    "legs",
-                    "legs",
-                    sink,
-                    on_leg,
-                )
+                await legs
             except Unavailable:
                 self.absent.lacks("legs")
         trim(self._call_queues, 20_000)
