@@ -104,6 +104,31 @@ def test_the_floor_side_collects_takes_an_ack_back_to_the_helpdesk_and_ends_with
                 side.wait()
 
 
+def test_the_floor_side_ends_quietly_when_its_board_is_gone(tmp_path: Path) -> None:
+    """The board's window closed under it (the board died; its pipes with it): the floor
+    side has no one to tell what it says, stops at its stdin's end, and exits at once with
+    no traceback (it spent a minute freeing its floor, at full speed, with no board left)."""
+    env = {**os.environ, "HOME": str(tmp_path)}
+    command = [sys.executable, "-m", "supervisor_tui", "demo", "--lang", "en"]
+    command += ["--history-weeks", "0", "--floor-side", "--db", str(tmp_path / "gone.db")]
+    with (tmp_path / "errors.txt").open("w+") as errors:
+        side = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, env=env
+        )
+        try:
+            assert side.stdout is not None and side.stdin is not None
+            side.stdout.close()  # nothing reads what it says any more
+            side.stdin.close()
+            assert side.wait(120) == 0
+        finally:
+            if side.poll() is None:
+                side.kill()
+                side.wait()
+        errors.seek(0)
+        said = errors.read()
+    assert "Traceback" not in said and "BrokenPipe" not in said, said
+
+
 class DemoTerminal:
     """``supervisor-tui demo --floor-process own`` on a pty of 200x60, as in a terminal."""
 

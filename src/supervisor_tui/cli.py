@@ -667,15 +667,35 @@ def _demo_floor_side(args: argparse.Namespace, db: Path) -> NoReturn:
     ``ready`` (the floor's config, without secrets: they stay in this process), then at the
     end each ``write_back`` the fakes took. It stops when its stdin closes (the board ended,
     or died) or on SIGTERM."""
-    import asyncio
     import json
+    import os
+
+    def tell(**what: object) -> None:
+        with contextlib.suppress(OSError):  # the board is gone (its window closed): no one to tell
+            print(json.dumps(what), flush=True)
+
+    code = 1
+    try:
+        _run_floor_side(args, db, tell)
+        code = 0
+    except BaseException:
+        logging.getLogger(__name__).exception("demo: the floor's process failed")
+    finally:
+        # Everything is written and closed. A floor of 10,000 agents is millions of objects:
+        # the interpreter would spend a minute freeing them one by one (at full speed, with
+        # no board left if its window was closed) before the process ends.
+        with contextlib.suppress(OSError):
+            sys.stdout.flush()
+        logging.shutdown()
+        os._exit(code)
+
+
+def _run_floor_side(args: argparse.Namespace, db: Path, tell: Callable[..., None]) -> None:
+    import asyncio
     import os
     import signal
 
     from supervisor_tui.hub.live import build_live_floor
-
-    def tell(**what: object) -> None:
-        print(json.dumps(what), flush=True)
 
     with _demo_floor(args, db, lambda text: tell(say=text)) as (config, clock, helpdesks):
         floor = build_live_floor(config, db, clock)
@@ -709,11 +729,6 @@ def _demo_floor_side(args: argparse.Namespace, db: Path) -> NoReturn:
             floor.store.close()
         for line in helpdesks.write_backs() if helpdesks is not None else []:
             tell(write_back=line)
-    # Everything is written and closed. A floor of 10,000 agents is millions of objects: the
-    # interpreter would spend a minute freeing them one by one while the user waits.
-    sys.stdout.flush()
-    logging.shutdown()
-    os._exit(0)
 
 
 def _demo_apart(args: argparse.Namespace, db: Path) -> int:
