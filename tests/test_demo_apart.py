@@ -16,6 +16,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from supervisor_tui.config import Config
 from supervisor_tui.core.commands import EscalationDesk
 from supervisor_tui.core.projection import Escalation, FloorState
@@ -132,15 +134,23 @@ def test_the_floor_side_ends_quietly_when_its_board_is_gone(tmp_path: Path) -> N
 class DemoTerminal:
     """``supervisor-tui demo --floor-process own`` on a pty of 200x60, as in a terminal."""
 
-    def __init__(self, tmp_path: Path, db: Path, *extra: str) -> None:
+    def __init__(self, tmp_path: Path, db: Path | None, *extra: str) -> None:
+        """``db`` None: the demo's own file, in a temporary directory under ``tmp_path``."""
         self.db = db
         command = str(Path(sys.executable).parent / "supervisor-tui")
         self.pid, self.master = pty.fork()
         if self.pid == 0:
             os.environ.update(
-                {"TERM": "xterm-256color", "COLUMNS": "200", "LINES": "60", "HOME": str(tmp_path)}
+                {
+                    "TERM": "xterm-256color",
+                    "COLUMNS": "200",
+                    "LINES": "60",
+                    "HOME": str(tmp_path),
+                    "TMPDIR": str(tmp_path),
+                }
             )
-            argv = [command, "demo", "--lang", "en", "--floor-process", "own", "--db", str(db)]
+            argv = [command, "demo", "--lang", "en", "--floor-process", "own"]
+            argv += [] if db is None else ["--db", str(db)]
             os.execv(command, [*argv, "--history-weeks", "0", *extra])
 
     def read_until(self, needle: bytes, seconds: float) -> bytes:
@@ -166,10 +176,12 @@ class DemoTerminal:
             time.sleep(0.05)
         return None
 
-    def floor_sides(self) -> list[str]:
+    def floor_sides(self, db: Path | None = None) -> list[str]:
         """The pids of its floor's process (pgrep: the pattern after ``--``)."""
         found = subprocess.run(
-            ["pgrep", "-f", "--", f"--floor-side --db {self.db}"], capture_output=True, text=True
+            ["pgrep", "-f", "--", f"--floor-side --db {db or self.db}"],
+            capture_output=True,
+            text=True,
         )
         assert found.returncode in (0, 1), found.stderr  # 1: none found
         return found.stdout.split()
@@ -214,5 +226,36 @@ def test_the_board_says_so_when_the_floors_process_dies(tmp_path: Path) -> None:
         os.kill(int(found[0]), signal.SIGKILL)
         assert b"ended with code -9" in demo.read_until(b"ended with code", 60)
         assert demo.quit() is not None, "the board did not end on q"
+    finally:
+        demo.close()
+
+
+@pytest.mark.parametrize("when", ["starting", "running"])
+def test_a_closed_terminal_ends_the_demo_as_q_would(tmp_path: Path, when: str) -> None:
+    """The terminal hangs up (its window closed, an SSH link dropped) while the floor starts
+    (minutes at 10,000 agents) or once the board runs: the demo ends as on ``q``: its
+    floor's process ends and its temporary files (a few hundred MB at 10,000 agents) are
+    removed, not left behind by a process killed where it stood."""
+    demo = DemoTerminal(tmp_path, None)
+    try:
+        needle = b"second process" if when == "starting" else b"newest"
+        seen = demo.read_until(needle, 120)
+        assert needle in seen, f"the demo never said {needle!r}"
+        made = list(tmp_path.glob("supervisor-tui-demo-*"))
+        assert len(made) == 1
+        os.kill(demo.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(demo.pid, os.WNOHANG)
+            if done:
+                demo.pid = 0
+                break
+            with contextlib.suppress(OSError):
+                os.read(demo.master, 65536)
+            time.sleep(0.05)
+        assert demo.pid == 0, "the demo outlived its terminal"
+        assert os.waitstatus_to_exitcode(status) != -signal.SIGHUP, "killed where it stood"
+        assert demo.floor_sides(made[0] / "demo.db") == [], "the floor side outlived the board"
+        assert list(tmp_path.glob("supervisor-tui-demo-*")) == [], "its files were left behind"
     finally:
         demo.close()
