@@ -365,3 +365,39 @@ def test_each_failed_attempt_of_a_source_in_trouble_is_a_line_heartbeats_are_not
     assert "2 failed attempts in a row" in lines[1]
     assert "3 failed attempts in a row" in lines[2]
     assert "failed attempts" not in lines[4]  # a new spell of trouble counts from one
+
+
+async def test_a_long_first_sync_says_what_it_has_not_read_yet(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A big account's first sync takes minutes (Talk's exports, 10 pages a minute): the log
+    says which parts are not read once yet, each time that changes, and then nothing."""
+    caplog.set_level(logging.INFO, logger="supervisor_tui")
+    clock = FakeClock(EPOCH)
+    fake = FakeZendesk(email=EMAIL, token=ZD_TOKEN, clock=clock)
+    await fake.start()
+    sim = FloorSimulation(SimOptions(seed=5, agents=12, speed=None, warmup_s=0), EPOCH)
+    clock.advance(2 * 3600)
+    fake.feed(sim.advance(2 * 3600))
+    store = SQLiteStore(tmp_path / "floor.db")
+    sink = StoreSink(store, "zendesk", clock)
+    settings = ZendeskSettings(base_url=fake.base_url, email=EMAIL, token=ZD_TOKEN)
+    adapter = ZendeskAdapter("zendesk", settings, clock=clock)
+
+    def said() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "not yet read once" in r.getMessage()]
+
+    try:
+        for task in adapter.tasks:
+            task.due_at = clock() + (3600 if task.name in ("calls", "slas") else 0)
+        await adapter.poll_due(sink)
+        assert said() == ["zendesk: first sync: not yet read once: calls, slas"]
+        await adapter.poll_due(sink)  # nothing new to say
+        assert len(said()) == 1
+        clock.advance(3600)
+        await adapter.poll_due(sink)
+        assert len(said()) == 1 and sink.health_reports[-1].state is HealthState.CONNECTED
+    finally:
+        await adapter.api.close()
+        store.close()
+        await fake.stop()

@@ -7,6 +7,7 @@ calls and SLA clocks; and survive 429s, 5xx, bad bodies, a wrong token and a cra
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
@@ -728,12 +729,20 @@ async def test_a_first_sync_pages_the_legs_alongside_the_calls_and_ends_every_ca
     """Talk's call and leg exports have a limit of 10 pages a minute each: the first sync of
     a big floor's morning pages the legs while the calls are still paging (never past the
     calls read), so it takes the longer of the two, not both in turn. Every call still ends
-    through its agent legs, with the handle time the floor had."""
+    through its agent legs, with the handle time the floor had: when the calls stop on their
+    minute, a page of legs taken is stored before the legs stop, never dropped in between."""
     from supervisor_tui.adapters.zendesk import adapter as adapter_module
     from supervisor_tui.fakes import zendesk as fake_module
 
     monkeypatch.setattr(adapter_module, "EXPORT_PAGE", 8)
     monkeypatch.setattr(fake_module, "EXPORT_PAGE_MAX", 8)
+    stored = floor.sink.emit
+
+    async def emit(events: Sequence[NewEvent], cursor: str | None = None) -> None:
+        await asyncio.sleep(0.01)  # as the collector's writer: the page waits its turn
+        await stored(events, cursor)
+
+    floor.sink.emit = emit  # type: ignore[method-assign]
     floor.clock.advance(120)  # everything older than the export's lag
     adapter = floor.adapter()
     for task in adapter.tasks:

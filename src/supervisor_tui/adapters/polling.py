@@ -179,6 +179,8 @@ class PolledSource:
         self._refused_until = 0.0
         """The credentials were refused (401): the source is down until then, when every
         task is tried again; a round of the loop meanwhile must not say otherwise."""
+        self._unsynced_said: tuple[str, ...] = ()
+        """The tasks not yet read once, as the log last said them."""
 
     def ticket_url_template(self) -> str:
         return f"{self.api.base_url}{self.TICKET_PAGE}" if self.TICKET_PAGE else ""
@@ -342,6 +344,11 @@ class PolledSource:
         if now < self._refused_until:
             return  # still DOWN, as said when the credentials were refused
         enabled = [t for t in self.tasks if t.enabled]
+        unsynced = tuple(t.name for t in enabled if not t.synced)
+        if unsynced and unsynced != self._unsynced_said:
+            # a big account's first sync takes minutes: the log says what it still waits for
+            log.info("%s: first sync: not yet read once: %s", self.name, ", ".join(unsynced))
+        self._unsynced_said = unsynced
         if all(t.failures == 0 and t.held_until <= now for t in enabled):
             if all(t.synced for t in enabled):
                 await self.report_health(sink, HealthState.CONNECTED, "")

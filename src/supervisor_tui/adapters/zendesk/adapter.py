@@ -26,6 +26,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1044,10 +1045,13 @@ class ZendeskAdapter(PolledSource):
         # The legs are paged alongside the calls, each export within its own limit of 10 a
         # minute, never past the calls read so far: a first sync of a big floor's morning
         # takes the longer of the two, not both one after the other.
-        calls_paged, calls_read = asyncio.Event(), asyncio.Event()
+        calls_paged, calls_read, stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+        def legs_until() -> float:
+            return -math.inf if stop.is_set() else self._cursor["calls"]
 
         async def read_legs() -> None:
-            while True:
+            while not stop.is_set():
                 calls_paged.clear()
                 finished = calls_read.is_set()
                 await self._time_export(
@@ -1056,7 +1060,7 @@ class ZendeskAdapter(PolledSource):
                     "legs",
                     sink,
                     on_leg,
-                    until=None if finished else lambda: self._cursor["calls"],
+                    until=None if finished else legs_until,
                 )
                 if finished:
                     return
@@ -1072,10 +1076,17 @@ class ZendeskAdapter(PolledSource):
                 on_call,
                 paged=calls_paged,
             )
-        except BaseException as exc:
+        except asyncio.CancelledError:
             if legs is not None:
                 legs.cancel()
-                with contextlib.suppress(BaseException):
+            raise
+        except Exception as exc:
+            # the calls stop here (their minute spent, an error): the legs end after the
+            # page in hand is stored, never cut between taking a page and storing it
+            stop.set()
+            calls_paged.set()
+            if legs is not None:
+                with contextlib.suppress(Exception):
                     await legs
             if isinstance(exc, Unavailable):
                 self.absent.lacks("talk stats", _status_of(exc))
