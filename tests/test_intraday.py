@@ -373,6 +373,19 @@ def test_schedules_of_days_gone_are_forgotten_and_old_contacts_forget_nothing() 
     assert agent_adherence(book, "a1", TODAY, at(11, 40)).scheduled_s == 0
 
 
+def test_what_the_board_remembers_of_adherence_is_not_kept_in_a_snapshot() -> None:
+    """The figures remembered between the board's asks are not the floor's state: a snapshot
+    leaves them out (a thawed book figures them again, the same) and still loads."""
+    state, _ = _scheduled_agent()
+    before = agent_adherence(state.intraday, "a1", TODAY, at(11, 40))
+    plan = agent_plan(state.intraday, "a1", at(11, 8), grace_s=300)
+    assert state.intraday.adherence_memo and state.intraday.run_starts
+    again = thaw(freeze(state), state.targets)
+    assert again.intraday.adherence_memo == {} and again.intraday.run_starts == {}
+    assert agent_adherence(again.intraday, "a1", TODAY, at(11, 40)) == before
+    assert agent_plan(again.intraday, "a1", at(11, 8), grace_s=300) == plan
+
+
 def test_a_new_import_replaces_the_agent_s_planned_span_and_survives_a_snapshot() -> None:
     state, feed = _scheduled_agent()
     feed(

@@ -8,8 +8,10 @@ snapshots) and the hub see the same book at the same instant.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+from typing import Annotated
+
+from pydantic import Field
 
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.model import AgentState, ForecastImported, ScheduleImported
@@ -85,22 +87,23 @@ class IntradayBook:
     kept_s: float = TIMELINE_KEPT_S
     """How far back presence and schedules are kept (a report over weeks keeps them all)."""
     counts_kept_days: int = COUNTS_KEPT_DAYS
-    schedule_ends_from: float = math.inf
-    """No planned activity ends before this: the daily pruning of schedules walks them only
-    when its cut passes it."""
+    schedule_ends_from: float | None = None
+    """No planned activity ends before this (None: not known, as in a book thawed from an
+    older snapshot): the daily pruning of schedules walks them only when its cut passes it."""
     schedule_version: int = 0
     """Counts every change to ``schedule`` (an import, a day's pruning): figures remembered
     from an older version are figured again."""
-    adherence_memo: dict[
-        str, tuple[float, float, float, int, tuple[float, float, float, float]]
+    adherence_memo: Annotated[
+        dict[str, tuple[float, float, float, int, tuple[float, float, float, float]]],
+        Field(exclude=True),
     ] = field(default_factory=dict, repr=False, compare=False)
     """agent -> (start, first presence, until, schedule version, figures over [start, until)):
-    the part of an
-    agent's day that ended at its last presence change does not move, so the board's figures
-    every minute add only what came since (core.schedule.agent_adherence)."""
-    run_starts: dict[str, tuple[int, list[Activity], list[float]]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
+    the part of an agent's day that ended at its last presence change does not move, so the
+    board's figures every minute add only what came since (core.schedule.agent_adherence).
+    Not part of a snapshot: figured again after a thaw."""
+    run_starts: Annotated[
+        dict[str, tuple[int, list[Activity], list[float]]], Field(exclude=True)
+    ] = field(default_factory=dict, repr=False, compare=False)
     """agent -> (schedule version, its plan, when the run of each planned activity began)."""
 
     # -- folding ----------------------------------------------------------------------------
@@ -144,7 +147,8 @@ class IntradayBook:
             first, last = min(a.start for a in planned), max(a.end for a in planned)
             kept = [a for a in self.schedule.get(agent_id, []) if a.end <= first or a.start >= last]
             self.schedule[agent_id] = sorted(kept + planned, key=lambda a: a.start)
-            self.schedule_ends_from = min(self.schedule_ends_from, min(a.end for a in planned))
+            if self.schedule_ends_from is not None:
+                self.schedule_ends_from = min(self.schedule_ends_from, *(a.end for a in planned))
         self.schedule_version += 1
 
     def _count(self, queue_id: str, start: int) -> IntervalCount:
@@ -167,13 +171,14 @@ class IntradayBook:
         for seen in self.days_seen.values():
             seen.difference_update({d for d in seen if d < day - self.counts_kept_days})
         cut = at - self.kept_s
-        if cut <= self.schedule_ends_from:
+        if self.schedule_ends_from is not None and cut <= self.schedule_ends_from:
             return  # nothing planned ended before the cut (a day of old events replayed)
         for agent_id, planned in list(self.schedule.items()):
             planned[:] = [a for a in planned if a.end >= cut]
             if not planned:
                 del self.schedule[agent_id]
-        self.schedule_ends_from = cut
+        ends = [a.end for planned in self.schedule.values() for a in planned]
+        self.schedule_ends_from = min(ends) if ends else cut
         self.schedule_version += 1
 
 
