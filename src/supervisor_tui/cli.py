@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from functools import partial
@@ -691,6 +692,8 @@ def _demo_floor_side(args: argparse.Namespace, db: Path) -> NoReturn:
         code = 0
     except BaseException:
         logging.getLogger(__name__).exception("demo: the floor's process failed")
+        with contextlib.suppress(OSError):  # the board shows its last lines when it ends
+            traceback.print_exc(file=sys.stderr)
     finally:
         # Everything is written and closed. A floor of 10,000 agents is millions of objects:
         # the interpreter would spend a minute freeing them one by one (at full speed, with
@@ -757,19 +760,28 @@ def _demo_apart(args: argparse.Namespace, db: Path) -> int:
     )
     command = [sys.executable, "-m", "supervisor_tui", *args.argv, "--floor-side", "--db", str(db)]
     with tempfile.TemporaryFile("w+", encoding="utf-8") as errors:
-        floor_side = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            text=True,
-            encoding="utf-8",
-            start_new_session=True,  # the terminal's keys and signals are the board's
-        )
+        # a hang-up (SystemExit) between starting the floor's process and the ``try`` that
+        # stops it would leave it running: it waits until the ``try``
+        hang_up = {signal.SIGHUP} if hasattr(signal, "SIGHUP") else set()
+        signal.pthread_sigmask(signal.SIG_BLOCK, hang_up)
+        try:
+            floor_side = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+                encoding="utf-8",
+                start_new_session=True,  # the terminal's keys and signals are the board's
+            )
+        except BaseException:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, hang_up)
+            raise
         assert floor_side.stdin is not None and floor_side.stdout is not None
         code = 0
         config: Config | None = None
         try:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, hang_up)
             try:
                 for line in floor_side.stdout:
                     told = _told(line)
