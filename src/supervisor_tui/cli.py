@@ -638,8 +638,8 @@ def _demo_floor(
     if args.agents > DEMO_APART_AGENTS:
         say(
             _(
-                "demo: the fake helpdesks simulate the floor's morning for {agents} agents "
-                "(a few minutes)…"
+                "demo: the fake helpdesks simulate the first hour of the floor's day for "
+                "{agents} agents (about a minute)…"
             ).format(agents=fmt.number(args.agents))
         )
     url = helpdesks.start()
