@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ import stat
 import sys
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -251,10 +253,17 @@ def test_a_line_cannot_be_forged_and_the_file_is_private(tmp_path: Path) -> None
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-async def test_a_capability_turned_off_and_back_on_is_said(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO, logger="supervisor_tui")
+@dataclass
+class ZendeskFloor:
+    clock: FakeClock
+    fake: FakeZendesk
+    sink: StoreSink
+    adapter: ZendeskAdapter
+
+
+@contextlib.asynccontextmanager
+async def zendesk_floor(tmp_path: Path) -> AsyncIterator[ZendeskFloor]:
+    """A fake Zendesk fed two hours of a 12-agent floor, and an adapter to it (not run)."""
     clock = FakeClock(EPOCH)
     fake = FakeZendesk(email=EMAIL, token=ZD_TOKEN, clock=clock)
     await fake.start()
@@ -266,6 +275,19 @@ async def test_a_capability_turned_off_and_back_on_is_said(
     settings = ZendeskSettings(base_url=fake.base_url, email=EMAIL, token=ZD_TOKEN)
     adapter = ZendeskAdapter("zendesk", settings, clock=clock)
     try:
+        yield ZendeskFloor(clock, fake, sink, adapter)
+    finally:
+        await adapter.api.close()
+        store.close()
+        await fake.stop()
+
+
+async def test_a_capability_turned_off_and_back_on_is_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="supervisor_tui")
+    async with zendesk_floor(tmp_path) as floor:
+        clock, fake, sink, adapter = floor.clock, floor.fake, floor.sink, floor.adapter
         fake.inject("/api/v2/channels/voice/stats", "403", count=10_000)
         await poll_all(adapter, sink)
         off = [r.getMessage() for r in caplog.records if " off: " in r.getMessage()]
@@ -276,10 +298,6 @@ async def test_a_capability_turned_off_and_back_on_is_said(
         await poll_all(adapter, sink)
         back = {r.getMessage() for r in caplog.records if r.getMessage().endswith(" is back")}
         assert back == {f"zendesk: {capability} is back" for capability in turned_off}
-    finally:
-        await adapter.api.close()
-        store.close()
-        await fake.stop()
 
 
 async def test_a_source_whose_token_is_refused_stays_down_until_it_is_tried_again(
@@ -373,21 +391,12 @@ async def test_a_long_first_sync_says_what_it_has_not_read_yet(
     """A big account's first sync takes minutes (Talk's exports, 10 pages a minute): the log
     says which parts are not read once yet, each time that changes, and then nothing."""
     caplog.set_level(logging.INFO, logger="supervisor_tui")
-    clock = FakeClock(EPOCH)
-    fake = FakeZendesk(email=EMAIL, token=ZD_TOKEN, clock=clock)
-    await fake.start()
-    sim = FloorSimulation(SimOptions(seed=5, agents=12, speed=None, warmup_s=0), EPOCH)
-    clock.advance(2 * 3600)
-    fake.feed(sim.advance(2 * 3600))
-    store = SQLiteStore(tmp_path / "floor.db")
-    sink = StoreSink(store, "zendesk", clock)
-    settings = ZendeskSettings(base_url=fake.base_url, email=EMAIL, token=ZD_TOKEN)
-    adapter = ZendeskAdapter("zendesk", settings, clock=clock)
 
     def said() -> list[str]:
         return [r.getMessage() for r in caplog.records if "not yet read once" in r.getMessage()]
 
-    try:
+    async with zendesk_floor(tmp_path) as floor:
+        clock, sink, adapter = floor.clock, floor.sink, floor.adapter
         for task in adapter.tasks:
             task.due_at = clock() + (3600 if task.name in ("calls", "slas") else 0)
         await adapter.poll_due(sink)
@@ -397,7 +406,3 @@ async def test_a_long_first_sync_says_what_it_has_not_read_yet(
         clock.advance(3600)
         await adapter.poll_due(sink)
         assert len(said()) == 1 and sink.health_reports[-1].state is HealthState.CONNECTED
-    finally:
-        await adapter.api.close()
-        store.close()
-        await fake.stop()
