@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import cProfile
 import io
+import itertools
 import os
 import pstats
 import shutil
@@ -21,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
+from supervisor_tui.core.projection import FloorState
+from supervisor_tui.core.replay import SNAPSHOT_EVERY, record_snapshot
+from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.model import NewEvent
 from supervisor_tui.store import SQLiteStore, as_new, every_event
 
@@ -117,6 +121,23 @@ def _append_all(store: SQLiteStore, events: Iterable[NewEvent]) -> int:
     return n
 
 
+def _snapshot_as_collector(path: Path) -> None:
+    """The snapshot a collector writing this floor saved last (one every ``SNAPSHOT_EVERY``
+    events): whoever opens the store (board, collector, hub) starts there and folds the events
+    after it, up to ``SNAPSHOT_EVERY`` less one."""
+    store = SQLiteStore(path)
+    try:
+        line = store.last_seq() // SNAPSHOT_EVERY * SNAPSHOT_EVERY
+        if not line or line in store.snapshot_index():
+            return
+        state = FloorState(FloorTargets())
+        state.apply_all(itertools.takewhile(lambda e: e.seq <= line, every_event(store)))
+        received = store.read_range(line - 1, line)[0].received_at
+        record_snapshot(store, state, received)
+    finally:
+        store.close()
+
+
 def _floor_files(hours: float, floor: Floor) -> tuple[Path, Path, float]:
     """The floor ``hours`` after opening and, beside it, the half hour that comes next:
     simulated once a run, kept in the run's directory."""
@@ -124,6 +145,7 @@ def _floor_files(hours: float, floor: Floor) -> tuple[Path, Path, float]:
     now, later = run_dir() / f"{name}.db", run_dir() / f"{name}-next.db"
     took_file = run_dir() / f"{name}.took"
     if now.exists() and later.exists() and took_file.exists():
+        _snapshot_as_collector(now)  # a floor kept from before snapshots were written
         return now, later, float(took_file.read_text())
     t = time.perf_counter()
     sim = floor_simulation(floor=floor)
@@ -134,6 +156,8 @@ def _floor_files(hours: float, floor: Floor) -> tuple[Path, Path, float]:
         store = SQLiteStore(tmp)
         counts.append(_append_all(store, sim.advance(until)))
         store.close()
+        if path == now:
+            _snapshot_as_collector(tmp)
         tmp.rename(path)
     took = time.perf_counter() - t
     took_file.write_text(str(took))

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from supervisor_tui.adapters.base import Adapter, WriteBackError, ticket_page
 from supervisor_tui.core.commands import OPERATOR_SOURCE
 from supervisor_tui.core.projection import FloorState
-from supervisor_tui.core.replay import SNAPSHOT_EVERY
+from supervisor_tui.core.replay import SNAPSHOT_EVERY, newest_floor
 from supervisor_tui.core.rules import RuleEngine
 from supervisor_tui.core.snapshot import SNAPSHOT_FORMAT, freeze
 from supervisor_tui.core.targets import FloorTargets, settings_event
@@ -221,6 +221,10 @@ class Collector:
     async def start(self) -> None:
         self._queue = asyncio.Queue(maxsize=64)
         await asyncio.to_thread(self.take_lease)
+        if self.state.seq == 0:  # a floor under way: from its newest snapshot on
+            opened = await asyncio.to_thread(newest_floor, self.store, self.state.targets)
+            if opened is not None:
+                self.state = opened
         await self._catch_up()
         if self.floor_name is not None:
             rules = [rule.model_dump(mode="json") for rule in self.rules.rules]

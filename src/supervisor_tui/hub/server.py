@@ -33,6 +33,7 @@ from websockets.exceptions import ConnectionClosed
 
 from supervisor_tui.core.commands import CommandRefused, EscalationDesk
 from supervisor_tui.core.projection import FloorState
+from supervisor_tui.core.replay import newest_floor
 from supervisor_tui.core.snapshot import SNAPSHOT_FORMAT, freeze
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.hub.limits import (
@@ -133,6 +134,10 @@ class Hub:
     async def start(self) -> int:
         self._loop = asyncio.get_running_loop()
         self.store.add_listener(self._ring)
+        if self.state.seq == 0:  # a floor under way: from its newest snapshot on
+            opened = await asyncio.to_thread(newest_floor, self.store, self.targets)
+            if opened is not None:
+                self.state = opened
         await self._read_new()  # the floor so far, before anyone connects
         self._server = await serve(
             self._serve,

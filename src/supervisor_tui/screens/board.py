@@ -47,6 +47,7 @@ from supervisor_tui.core.kpis import (
     sla_level,
 )
 from supervisor_tui.core.projection import Changes, Escalation, FloorState, QueueView
+from supervisor_tui.core.replay import newest_floor
 from supervisor_tui.core.rules import RuleEngine
 from supervisor_tui.core.schedule import AgentPlan, agent_plan, floor_adherence
 from supervisor_tui.core.targets import FloorTargets
@@ -130,7 +131,8 @@ class EventsArrived(Message):
 
 
 class FloorReplaced(Message):
-    """The hub resent the whole floor (this terminal fell behind or reconnected late)."""
+    """A whole floor replaces the board's: the store's newest snapshot as the board opens,
+    or the hub's (this terminal fell behind or reconnected late)."""
 
     def __init__(self, state: FloorState) -> None:
         super().__init__()
@@ -334,6 +336,12 @@ class BoardScreen(Screen[None]):
         assert self._bell is not None
         counted_at = -math.inf
         read_at = -math.inf
+        if self.replay is None and self._read_seq == 0:
+            # a floor under way opens at its newest snapshot and folds only what came since
+            opened = await self._off_loop(partial(newest_floor, self.store, self.settings.targets))
+            if opened is not None:
+                self._read_seq = opened.seq
+                self.post_message(FloorReplaced(opened))
         while True:
             if self.replay is None and not self._catching_up:
                 # what was written since the last read is read at the next frame's turn
