@@ -7,8 +7,12 @@ can inflate to gigabytes), and its text is made printable like every event's.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import json
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import TypeAdapter, ValidationError
@@ -33,8 +37,34 @@ MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024
 refused costs only time, as the reader then folds the events instead."""
 
 
+TRIM_FROM_BYTES = 16 * 1024 * 1024
+"""A snapshot whose JSON is at least this large gives the parser's freed memory back."""
+
+
 class SnapshotError(ValueError):
     pass
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS)."""
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(
+            ctypes.util.find_library("c") or "libc.so.6"
+        ).malloc_trim
+        return trim
+    except (OSError, AttributeError):
+        return None
+
+
+def give_back_freed_memory() -> None:
+    """Return the C heap's free pages to the system. Validating a large snapshot parses its
+    JSON into the C heap first (pydantic-core): at 10,000 agents 126 MB of JSON left the
+    process at 633 MB after the thaw, 252 MB once trimmed (a fold of the same events, 334 MB),
+    since glibc keeps freed memory for reuse."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 @dataclass(slots=True)
@@ -83,6 +113,9 @@ def thaw(data: bytes, targets: FloorTargets, fmt: int = SNAPSHOT_FORMAT) -> Floo
     except (ValidationError, ValueError, RecursionError) as exc:
         lines = str(exc).splitlines() or [type(exc).__name__]
         raise SnapshotError(f"snapshot does not load ({lines[0]})") from None
+    finally:
+        if len(raw) >= TRIM_FROM_BYTES:
+            give_back_freed_memory()
     state = FloorState(targets)
     state.seq = frozen.seq
     state.queues = frozen.queues
