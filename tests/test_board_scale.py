@@ -19,7 +19,7 @@ from textual.widgets import Input, OptionList
 
 from supervisor_tui.app import FloorSettings, SupervisorApp
 from supervisor_tui.core import kpis as kpis_module
-from supervisor_tui.core.kpis import backlog_severity, queue_kpis, sla_level
+from supervisor_tui.core.kpis import QueueKpis, backlog_severity, queue_kpis, sla_level
 from supervisor_tui.core.projection import AgentView, FloorState
 from supervisor_tui.model import (
     AgentState,
@@ -40,6 +40,7 @@ from supervisor_tui.model import (
 from supervisor_tui.screens import board as board_module
 from supervisor_tui.store import SQLiteStore
 from supervisor_tui.widgets.agents import AgentBoard, board_order
+from supervisor_tui.widgets.queuetable import QueueRow, QueueTable
 
 from .conftest import EPOCH, FakeClock, rules, simulate, targets
 from .doors import fuzz_examples
@@ -849,3 +850,42 @@ async def test_a_queue_is_picked_from_many_by_typing_part_of_its_name(tmp_path: 
         await pilot.pause()
         assert app.board.queue_filter == "q32" and isinstance(app.screen.query_one(Input), Input)
     store.close()
+
+
+def _row(queue_id: str, name: str, severity: Severity | None, order: int) -> QueueRow:
+    figures = QueueKpis(
+        queue_id, name, "voice", True, 0, None, None, 20.0, None, None, None, None, 0, 0,
+        0, (0, 0, 0), 0, 0, None, None, None,
+    )  # fmt: skip
+    return QueueRow(figures, severity, None, order)
+
+
+_LEVELS = st.sampled_from([None, Severity.WARNING, Severity.CRITICAL])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    first=st.lists(st.tuples(_LEVELS, st.text(min_size=1, max_size=30)), min_size=1, max_size=40),
+    steps=st.lists(
+        st.lists(st.tuples(st.integers(0, 39), _LEVELS, st.booleans()), max_size=6), max_size=12
+    ),
+)
+def test_the_queue_table_moves_changed_rows_where_sorting_every_row_puts_them(
+    first: list[tuple[Severity | None, str]],
+    steps: list[list[tuple[int, Severity | None, bool]]],
+) -> None:
+    table = QueueTable()
+    current = {f"q{i}": _row(f"q{i}", name, level, i) for i, (level, name) in enumerate(first)}
+    table.show(list(current.values()), EPOCH)
+    for step in steps:
+        changed: dict[str, QueueRow] = {}
+        for index, level, renamed in step:
+            queue_id = f"q{index % len(first)}"
+            row = current[queue_id]
+            name = row.kpis.name + "ーー" if renamed else row.kpis.name
+            current[queue_id] = changed[queue_id] = _row(queue_id, name, level, row.order)
+        table.update(changed, EPOCH)
+        whole = QueueTable()
+        whole.show(list(current.values()), EPOCH)
+        assert table.rows == whole.rows
+        assert table._name_cells == whole._name_cells

@@ -509,7 +509,8 @@ async def test_when_the_hub_goes_down_nothing_on_the_terminal_looks_current(
     try:
         async with app.run_test(size=(240, 70)) as pilot:
             for _ in range(400):
-                if client.seq == hub.state.seq and len(app.query(QueueTile)) == 5:
+                # the board, not only the link, has the floor (it reads every 0.15 s)
+                if app.board.state.seq == hub.state.seq and len(app.query(QueueTile)) == 5:
                     break
                 await pilot.pause(0.05)
             app.board._tick()

@@ -190,6 +190,8 @@ class BoardScreen(Screen[None]):
         """Each queue's worst open escalation, as of the last escalation change or tick."""
         self._rows: dict[str, QueueRow] = {}
         """The compact table's row of each queue, as last figured."""
+        self._table_whole = True
+        """The compact table is given every row at its next paint (queues or filter changed)."""
         self._unfigured: set[str] = set()
         """Queues an event touched since their row was figured (off screen: not yet)."""
         self._sla_levels: dict[str, Severity | None] = {}
@@ -481,6 +483,11 @@ class BoardScreen(Screen[None]):
         state, rows, table = self.state, self._rows, self.queue_table
         self._unfigured |= touched
         shown = set(table.shown_ids)
+        chosen = self.queue_filter
+        # Every row again (sorted) once a second and when the queues or the filter change;
+        # between, the rows that changed are moved into place.
+        whole = aged or self._table_whole
+        changed: dict[str, QueueRow] = {}
         # The order needs every queue's level: its worst escalation at once, its SLA clocks
         # (a count of its open tickets once one changed) on screen at once, off screen at the
         # next tick: a busy ticket queue is counted once a second, not on every event.
@@ -491,24 +498,31 @@ class BoardScreen(Screen[None]):
                 continue
             if row is None:
                 self._figure_row(queue_id, now, severity)
+                whole = True
                 continue
             level = self._level(queue, now, severity, recount=aged or queue_id in shown)
             self._levels[queue_id] = level
             if level is not row.severity:
-                rows[queue_id] = dataclasses.replace(row, severity=level)
-        chosen = [
-            row
-            for queue_id in state.queues
-            if self.queue_filter in (None, queue_id) and (row := rows.get(queue_id)) is not None
-        ]
-        table.show(chosen, now)
+                rows[queue_id] = changed[queue_id] = dataclasses.replace(row, severity=level)
+        if whole:
+            self._table_whole = False
+            table.show(
+                [
+                    row
+                    for queue_id in state.queues
+                    if chosen in (None, queue_id) and (row := rows.get(queue_id)) is not None
+                ],
+                now,
+            )
+        else:
+            table.update({k: row for k, row in changed.items() if chosen in (None, k)}, now)
         # the rows on screen: figured now if an event touched them or the clock moved them
-        figured = False
+        figured: dict[str, QueueRow] = {}
         for queue_id in table.shown_ids:
-            if aged or queue_id in self._unfigured:
-                figured |= self._figure_row(queue_id, now, severity)
+            if (aged or queue_id in self._unfigured) and self._figure_row(queue_id, now, severity):
+                figured[queue_id] = rows[queue_id]
         if figured:
-            table.show([rows.get(row.kpis.queue_id, row) for row in chosen], now)
+            table.update(figured, now)
 
     def _figure_row(self, queue_id: str, now: float, severity: dict[str, Severity]) -> bool:
         """The queue's row of the compact table figured anew; whether it changed."""
@@ -1060,6 +1074,7 @@ class BoardScreen(Screen[None]):
         """After a seek the floor is another one: every tile, agent and escalation."""
         state = self.state
         state.take_changes()
+        self._table_whole = True  # queues of the floor before may be gone
         everything = Changes(
             queues=set(state.queues),
             agents=set(state.agents),

@@ -7,6 +7,8 @@ to scroll. The page turns only while the board is painted, so a paused board hol
 
 from __future__ import annotations
 
+from bisect import insort
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
@@ -33,6 +35,10 @@ class QueueRow:
     """Where the queue's tile would be: the tie-break within a level."""
 
 
+def _worst_first(row: QueueRow) -> tuple[int, int]:
+    return severity_order(row.severity, row.order)
+
+
 class QueueTable(Widget):
     """Line API: a line is built only when it shows and its queue's row changed, and kept
     (as a Strip, by the row it was built from) until then; a hundred queues off the bottom of
@@ -50,6 +56,9 @@ class QueueTable(Widget):
         was built for."""
         self._styles: dict[str, Style] = {}
         self._name_cells = 0
+        self._cells: dict[str, int] = {}
+        """Cells of each queue name shown (names change seldom; a thousand rows are
+        measured at every paint otherwise)."""
         self._height = 0
         self.page_s = page_s
         self.page = 0
@@ -75,12 +84,30 @@ class QueueTable(Widget):
         return 1 if per_page is None else -(-len(self._rows) // per_page)
 
     def show(self, rows: list[QueueRow], now: float) -> None:
-        rows = sorted(rows, key=lambda r: severity_order(r.severity, r.order))
+        """Every queue's row: the table as ``rows`` say, worst first."""
+        self._show(sorted(rows, key=_worst_first), now)
+
+    def update(self, changed: Mapping[str, QueueRow], now: float) -> None:
+        """The rows of queues the table shows, replaced, each moved to its place: the same
+        table as ``show`` of every row, for the work of the rows that changed (a thousand
+        queues were sorted and measured at each paint of a few)."""
+        rows = [row for row in self._rows if row.kpis.queue_id not in changed]
+        for row in changed.values():
+            insort(rows, row, key=_worst_first)
+        self._show(rows, now)
+
+    def _show(self, rows: list[QueueRow], now: float) -> None:
         before, self._rows = self._rows, rows
         turned = self._turn(now)
         self.page %= self.pages
         # the channel's glyph, the longest name and a space: the figures line up
-        name_cells = min(26, max((cell_len(r.kpis.name) for r in rows), default=0) + 3)
+        cells = self._cells
+        for row in rows:
+            if row.kpis.name not in cells:
+                cells[row.kpis.name] = cell_len(row.kpis.name)
+        if len(cells) > 2 * len(rows) + 64:  # names no longer shown
+            self._cells = cells = {row.kpis.name: cells[row.kpis.name] for row in rows}
+        name_cells = min(26, max((cells[r.kpis.name] for r in rows), default=0) + 3)
         height = self.get_content_height(None, None, 0)
         if height != self._height:
             self._height = height
