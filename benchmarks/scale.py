@@ -178,6 +178,12 @@ def floor_store(dest: Path, hours: float = 1.0, floor: Floor = FLOOR) -> float:
     return took
 
 
+def floor_next_store(hours: float = 1.0, floor: Floor = FLOOR) -> Path:
+    """The store of the events of the half hour after ``floor_store``'s (the run's own: read
+    it, do not write to it)."""
+    return _floor_files(hours, floor)[1]
+
+
 def floor_next(hours: float = 1.0, floor: Floor = FLOOR) -> list[NewEvent]:
     """The events of the half hour after ``floor_store``'s, to feed live."""
     _, later, _ = _floor_files(hours, floor)
