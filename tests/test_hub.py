@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from supervisor_tui.hub import server as hub_server
 from supervisor_tui.hub.client import HubClient, RemoteDesk
 from supervisor_tui.hub.protocol import TokenEntry, hash_token
 from supervisor_tui.hub.server import Hub
-from supervisor_tui.model import EscalationAcked, NewEvent
+from supervisor_tui.model import EscalationAcked, Event, NewEvent
 from supervisor_tui.store import SQLiteStore
 
 from .conftest import EPOCH, record_floor, simulate, targets
@@ -141,6 +142,66 @@ async def test_a_stalled_watcher_is_resynced_and_slows_no_one(hub: Hub) -> None:
         state = drained(healthy)
         assert state.seq == hub.store.last_seq()
     healthy.close()
+
+
+async def test_frames_written_at_once_and_queued_reach_each_watcher_in_order(hub: Hub) -> None:
+    """The hub writes a batch at once to watchers waiting with nothing queued and queues it for
+    the others: a watcher that stops reading for a while (its frames queue, then perhaps a
+    snapshot), one that comes back mid-stream (it catches up from the store while batches
+    keep coming) and one that reads on all get every event once, each frame taking up where
+    the last left off."""
+    ends: dict[str, int] = {}
+
+    async def watch(name: str, since: int, pause_after: int | None = None) -> None:
+        async with connect(url(hub), max_size=None) as ws:
+            await ws.send(json.dumps({"type": "hello", "token": VIEW, "last_seq": since}))
+            last, frames = since, 0
+            async for frame in ws:
+                message = json.loads(frame)
+                if message["type"] == "snapshot":
+                    last = message["seq"]
+                elif message["type"] == "events":
+                    seqs = [e["seq"] for e in message["events"]]
+                    assert seqs and seqs == list(range(last + 1, last + 1 + len(seqs))), name
+                    last = seqs[-1]
+                    frames += 1
+                    if frames == pause_after:
+                        ws.transport.pause_reading()  # type: ignore[attr-defined]
+                        await asyncio.sleep(0.6)
+                        ws.transport.resume_reading()  # type: ignore[attr-defined]
+                ends[name] = last
+                if all_in.is_set() and last == hub.store.last_seq():
+                    return  # (a tick frame comes every second)
+
+    # a slow store (the hub reads it in threads) widens the windows where frames could pass
+    # each other: a catch-up in progress, a batch read but not yet sent
+    store = hub.store
+    read_from, read_range = store.read_from, store.read_range  # type: ignore[attr-defined]
+
+    def slow_from(after_seq: int, limit: int = 10_000) -> list[Event]:
+        time.sleep(0.03)
+        return read_from(after_seq, limit)  # type: ignore[no-any-return]
+
+    def slow_range(after_seq: int, upto_seq: int) -> list[Event]:
+        time.sleep(0.1)
+        return read_range(after_seq, upto_seq)  # type: ignore[no-any-return]
+
+    store.read_from, store.read_range = slow_from, slow_range  # type: ignore[attr-defined]
+    all_in = asyncio.Event()
+    watchers = [
+        asyncio.create_task(watch("reads on", 0)),
+        asyncio.create_task(watch("stops a while", 0, pause_after=3)),
+    ]
+    await until(lambda: len(hub.watchers) == 2)
+    for batch in range(60):
+        more_events(hub.store, 0, 300, f"o{batch}")  # type: ignore[arg-type]
+        if batch == 5:
+            since = hub.state.seq - 3_000  # within what the hub holds: caught up by events
+            watchers.append(asyncio.create_task(watch("comes back", since)))
+        await asyncio.sleep(0.01)
+    all_in.set()
+    await asyncio.wait_for(asyncio.gather(*watchers), 30)
+    assert set(ends.values()) == {hub.store.last_seq()} and len(ends) == 3
 
 
 async def test_wrong_or_missing_token_is_refused(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:

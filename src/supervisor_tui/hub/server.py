@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 
 from supervisor_tui.core.commands import CommandRefused, EscalationDesk
@@ -84,11 +84,24 @@ INCOMING_QUEUE = 8
 class _Watcher:
     ws: ServerConnection
     token: TokenEntry
-    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(SEND_QUEUE))
+    queue: asyncio.Queue[bytes] = field(default_factory=lambda: asyncio.Queue(SEND_QUEUE))
+    """Frames to send, UTF-8 text encoded once for every watcher (sent as text frames)."""
     resync: bool = False
     sent_seq: int = 0
     dropped: int = 0
     peer: str = ""
+    parked: bool = False
+    """Its send loop waits on an empty queue, all sent before written to the connection: a
+    frame may be written at once, in order, without waking the loop."""
+
+    def writable(self) -> bool:
+        """A frame can be written now without passing one queued or the connection's own
+        limit (a terminal that reads slowly gets its frames through the queue, and past the
+        queue a snapshot)."""
+        if not self.parked or self.resync or not self.queue.empty():
+            return False
+        transport = self.ws.transport
+        return transport.get_write_buffer_size() < transport.get_write_buffer_limits()[1]
 
 
 class Hub:
@@ -208,13 +221,30 @@ class Hub:
                 await asyncio.sleep(1)
                 continue
             if events:
-                self._broadcast(events_frame(events), events[-1].seq)
+                self._broadcast(events)
 
-    def _broadcast(self, frame: str, seq: int) -> None:
+    def _broadcast(self, events: list[Event]) -> None:
+        """To every watcher, the events it was not yet given: written at once where its loop
+        waits with nothing queued (a thousand watchers woken for each batch were most of the
+        hub's CPU), queued for the others. A watcher that joined while these were being read
+        was given them by its catch-up (up to the floor's seq when it joined): not twice."""
+        frame, seq = events_frame(events).encode(), events[-1].seq
+        now: list[ServerConnection] = []
         for watcher in list(self.watchers):
-            self._offer(watcher, frame, seq)
+            if watcher.sent_seq >= seq:
+                continue
+            if watcher.sent_seq >= events[0].seq:
+                after = [e for e in events if e.seq > watcher.sent_seq]
+                self._offer(watcher, events_frame(after).encode(), seq)
+            elif watcher.writable():
+                now.append(watcher.ws)
+                watcher.sent_seq = seq
+            else:
+                self._offer(watcher, frame, seq)
+        with contextlib.suppress(Exception):  # a connection closing: its loop ends
+            broadcast(now, frame, raise_exceptions=True, text=True)
 
-    def _offer(self, watcher: _Watcher, frame: str, seq: int) -> None:
+    def _offer(self, watcher: _Watcher, frame: bytes, seq: int) -> None:
         if watcher.resync:
             return  # it will get the whole floor when it drains
         try:
@@ -237,7 +267,7 @@ class Hub:
                 pending = -1
             frame = json.dumps(
                 {"type": "tick", "at": self.clock(), "seq": self.state.seq, "pending": pending}
-            )
+            ).encode()
             for watcher in list(self.watchers):
                 if not watcher.resync:
                     with contextlib.suppress(asyncio.QueueFull):
@@ -338,8 +368,12 @@ class Hub:
                 if watcher.resync:
                     await self._send_snapshot(watcher)
                     continue
-                frame = await watcher.queue.get()
-                await ws.send(frame)
+                watcher.parked = True
+                try:
+                    frame = await watcher.queue.get()
+                finally:
+                    watcher.parked = False
+                await ws.send(frame, text=True)
         except ConnectionClosed:
             return
 
