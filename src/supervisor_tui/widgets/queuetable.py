@@ -7,7 +7,7 @@ to scroll. The page turns only while the board is painted, so a paused board hol
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_left, insort
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -56,6 +56,8 @@ class QueueTable(Widget):
         was built for."""
         self._styles: dict[str, Style] = {}
         self._name_cells = 0
+        self._by_id: dict[str, QueueRow] = {}
+        """Each row shown, by its queue."""
         self._cells: dict[str, int] = {}
         """Cells of each queue name shown (names change seldom; a thousand rows are
         measured at every paint otherwise)."""
@@ -85,29 +87,48 @@ class QueueTable(Widget):
 
     def show(self, rows: list[QueueRow], now: float) -> None:
         """Every queue's row: the table as ``rows`` say, worst first."""
-        self._show(sorted(rows, key=_worst_first), now)
+        rows = sorted(rows, key=_worst_first)
+        self._by_id = {row.kpis.queue_id: row for row in rows}
+        self._show(rows, now, self._longest_name(rows))
 
     def update(self, changed: Mapping[str, QueueRow], now: float) -> None:
         """The rows of queues the table shows, replaced, each moved to its place: the same
         table as ``show`` of every row, for the work of the rows that changed (a thousand
         queues were sorted and measured at each paint of a few)."""
-        rows = [row for row in self._rows if row.kpis.queue_id not in changed]
-        for row in changed.values():
+        if not changed:
+            self._show(self._rows, now, self._name_cells)  # a wall's page may turn
+            return
+        rows, by_id, renamed = list(self._rows), self._by_id, False
+        for queue_id, row in changed.items():
+            old = by_id.get(queue_id)
+            if old is not None:
+                at = bisect_left(rows, _worst_first(old), key=_worst_first)
+                if at < len(rows) and rows[at] is old:
+                    del rows[at]
+                else:  # two rows of the same place (never made so): the long way
+                    rows.remove(old)
+                renamed |= old.kpis.name != row.kpis.name
+            else:
+                renamed = True
             insort(rows, row, key=_worst_first)
-        self._show(rows, now)
+            by_id[queue_id] = row
+        self._show(rows, now, self._longest_name(rows) if renamed else self._name_cells)
 
-    def _show(self, rows: list[QueueRow], now: float) -> None:
-        before, self._rows = self._rows, rows
-        turned = self._turn(now)
-        self.page %= self.pages
-        # the channel's glyph, the longest name and a space: the figures line up
+    def _longest_name(self, rows: list[QueueRow]) -> int:
+        """The name column: the channel's glyph, the longest name and a space, so the
+        figures line up."""
         cells = self._cells
         for row in rows:
             if row.kpis.name not in cells:
                 cells[row.kpis.name] = cell_len(row.kpis.name)
         if len(cells) > 2 * len(rows) + 64:  # names no longer shown
             self._cells = cells = {row.kpis.name: cells[row.kpis.name] for row in rows}
-        name_cells = min(26, max((cells[r.kpis.name] for r in rows), default=0) + 3)
+        return min(26, max((cells[r.kpis.name] for r in rows), default=0) + 3)
+
+    def _show(self, rows: list[QueueRow], now: float, name_cells: int) -> None:
+        before, self._rows = self._rows, rows
+        turned = self._turn(now)
+        self.page %= self.pages
         height = self.get_content_height(None, None, 0)
         if height != self._height:
             self._height = height
