@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from sys import intern
 from typing import SupportsIndex, cast, overload
 
 from supervisor_tui.core.erlang import agents_needed
@@ -167,7 +168,8 @@ class _Escalations:
 class _QueueAcc:
     counts: DayCounters = field(default_factory=DayCounters)
     first_response: list[float] = field(default_factory=list)
-    resolution: list[float] = field(default_factory=list)
+    resolution: array[float] = field(default_factory=lambda: array("d"))
+    """Each ticket solved in the period, how long it took: 8 bytes each (a month's)."""
     sla: dict[tuple[str, str], list[int]] = field(
         default_factory=lambda: defaultdict(lambda: [0, 0])
     )
@@ -204,34 +206,61 @@ class _PeriodAcc:
     last_at: float = -math.inf
 
 
-@dataclass(slots=True)
 class _Ticket:
     """What the report keeps of a ticket for the whole fold (the board's projection forgets
-    solved tickets after a while): enough to say whether it was open at any instant."""
+    solved tickets after a while): enough to say whether it was open at any instant.
 
-    created_at: float
-    queue_id: str | None
-    first_response_at: float | None = None
-    open: bool = True
-    rating: str | None = None
-    complaint: bool = False
-    """A complaint tag was on it at any update (whenever it was added)."""
-    requester: str = ""
-    updated_at: float = -math.inf
-    changes: list[tuple[float, bool, float]] = field(default_factory=list)
-    """(when, open after it, solved at) for each update that changed open/solved."""
+    A month holds hundreds of thousands of these: its times live in one array of numbers
+    (created, updated, first response, then when, open after it (1.0 or 0.0) and solved at
+    for each update that changed open/solved), not in a float object each."""
+
+    __slots__ = ("complaint", "numbers", "open", "queue_id", "rating", "requester")
+
+    def __init__(self, created_at: float, queue_id: str | None = None) -> None:
+        self.queue_id = queue_id
+        self.open = True
+        self.rating: str | None = None
+        self.complaint = False
+        """A complaint tag was on it at any update (whenever it was added)."""
+        self.requester = ""
+        self.numbers = array("d", (created_at, -math.inf, math.nan))
+
+    @property
+    def created_at(self) -> float:
+        return self.numbers[0]
+
+    @property
+    def updated_at(self) -> float:
+        return self.numbers[1]
+
+    @updated_at.setter
+    def updated_at(self, value: float) -> None:
+        self.numbers[1] = value
+
+    @property
+    def first_response_at(self) -> float | None:
+        value = self.numbers[2]
+        return None if math.isnan(value) else value
+
+    @first_response_at.setter
+    def first_response_at(self, value: float | None) -> None:
+        self.numbers[2] = math.nan if value is None else value
+
+    def changed(self, when: float, is_open: bool, solved_at: float) -> None:
+        self.numbers.extend((when, 1.0 if is_open else 0.0, solved_at))
 
     def open_at(self, t: float) -> bool:
-        if self.created_at >= t or not self.changes:
+        numbers = self.numbers
+        if numbers[0] >= t or len(numbers) == 3:
             return False
         state: bool | None = None
-        for when, is_open, _ in self.changes:
-            if when > t:
+        for i in range(3, len(numbers), 3):
+            if numbers[i] > t:
                 break
-            state = is_open
+            state = numbers[i + 1] == 1.0
         if state is not None:
             return state
-        _, first_open, solved_at = self.changes[0]
+        first_open, solved_at = numbers[4] == 1.0, numbers[5]
         return first_open or solved_at > t  # first seen solved: open until it was solved
 
 
@@ -672,23 +701,25 @@ class _Fold:
             self._esc_done(acc, p.escalation_id, p.at, acked=False)
 
     def _ticket(self, event: Event, p: TicketUpserted, t: float) -> None:
-        ref = f"{event.source}/{p.ticket_id}"
+        # names held for the whole fold are interned: one copy each, not one a ticket
+        ref = intern(f"{event.source}/{p.ticket_id}")
         life = self.tickets.get(ref)
         if life is not None and life.updated_at > p.updated_at:
             return  # a late, older copy (the board ignores it too)
         first_sight = life is None
         if life is None:
-            life = self.tickets[ref] = _Ticket(p.created_at, p.queue_id)
+            life = self.tickets[ref] = _Ticket(p.created_at, None)
         life.complaint = life.complaint or any(tag in p.tags for tag in COMPLAINT_TAGS)
-        life.requester = p.requester or life.requester
+        if p.requester and p.requester != life.requester:
+            life.requester = intern(p.requester)
         life.updated_at = p.updated_at
-        if p.queue_id:
-            life.queue_id = p.queue_id
+        if p.queue_id and p.queue_id != life.queue_id:
+            life.queue_id = intern(p.queue_id)
         if life.first_response_at is None and p.first_response_at is not None:
             life.first_response_at = p.first_response_at
         was_solved = not first_sight and not life.open
         if first_sight or p.status.is_open != life.open:
-            life.changes.append((t, p.status.is_open, p.solved_at or p.updated_at))
+            life.changed(t, p.status.is_open, p.solved_at or p.updated_at)
         rated_before = life.rating
         life.open = p.status.is_open
         life.rating = p.satisfaction if p.satisfaction in ("good", "bad") else life.rating
@@ -771,7 +802,7 @@ class _Fold:
         return self._bare
 
     def _sla(self, event: Event, p: SlaChanged, t: float) -> None:
-        ref = f"{event.source}/{p.ticket_id}"
+        ref = intern(f"{event.source}/{p.ticket_id}")
         life = self.tickets.get(ref)
         if life is None or life.queue_id is None:
             return
@@ -782,8 +813,9 @@ class _Fold:
         ):
             # a source that does not say when the first reply came: the SLA fulfil does
             life.first_response_at = t
-        clock = (ref, p.metric)
-        policy = (p.policy or "(no policy)", p.metric)
+        metric = intern(p.metric)
+        clock = (ref, metric)
+        policy = (p.policy or "(no policy)", metric)
         if p.state is SlaState.BREACHED and clock not in self.breached:
             self.breached.add(clock)
             if self.in_span(p.due_at):  # a breach belongs to when the clock fell due
@@ -791,10 +823,10 @@ class _Fold:
         elif (
             p.state is SlaState.FULFILLED
             and clock not in self.breached
-            and (ref, p.metric, p.due_at) not in self.met
+            and (ref, metric, p.due_at) not in self.met
             and self.in_span(t)
         ):
-            self.met.add((ref, p.metric, p.due_at))
+            self.met.add((ref, metric, p.due_at))
             self.period(t).queues[life.queue_id].sla[policy][0] += 1
 
     def _esc_done(self, acc: _PeriodAcc, escalation_id: str, at: float, *, acked: bool) -> None:
