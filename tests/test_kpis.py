@@ -21,11 +21,13 @@ from supervisor_tui.model import (
     ContactAnswered,
     ContactEnded,
     ContactOffered,
+    HealthState,
     Priority,
     QueueStats,
     QueueUpserted,
     SlaChanged,
     SlaState,
+    SourceHealth,
     TicketStatus,
     TicketUpserted,
 )
@@ -258,6 +260,25 @@ def test_need_and_have() -> None:
     k = queue_kpis(state, state.queues["v"], now)
     assert k.have == 1
     assert k.need == agents_needed(360 / 1800, 300, 20, 0.8)
+
+
+def test_need_is_unknown_until_the_source_has_read_its_contacts_once() -> None:
+    """A first sync reads the morning's calls a page at a time: sizing staffing on the part
+    read so far said "need 0" for a line taking hundreds of calls."""
+    state, feed = voice_floor()
+    source = state.queues["v"].source
+    feed(SourceHealth(state=HealthState.POLLING, reason="first sync", at=T0), T0)
+    for i in range(120):
+        at = T0 + i * 15
+        feed(
+            ContactOffered(contact_id=f"c{i}", queue_id="v", channel=Channel.VOICE, offered_at=at),
+            at,
+        )
+    now = T0 + 1800
+    assert not state.caught_up(source)
+    assert queue_kpis(state, state.queues["v"], now).need is None
+    feed(SourceHealth(state=HealthState.CONNECTED, at=now), now)
+    assert queue_kpis(state, state.queues["v"], now).need == agents_needed(120 / 1800, 300, 20, 0.8)
 
 
 def test_kept_ticket_figures_always_equal_a_fresh_count(monkeypatch: pytest.MonkeyPatch) -> None:

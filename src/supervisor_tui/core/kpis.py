@@ -307,7 +307,9 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
     ):
         have = None
     need: int | None = None
-    if queue.channel.is_realtime:
+    # During a source's first sync its contacts of the last window are not all read yet:
+    # the arrivals would size staffing on part of them ("need 0" on a busy line).
+    if queue.channel.is_realtime and state.caught_up(queue.source):
         window = targets.erlang_window_s
         arrivals = sum(1 for t in queue.recent_offers if now - window <= t <= now)
         recent = [h for t, h in queue.recent_handle if t >= now - window]
