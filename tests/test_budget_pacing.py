@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from supervisor_tui.adapters.jsm.adapter import JsmAdapter, JsmSettings
+from supervisor_tui.adapters.polling import Task, stretched
 from supervisor_tui.adapters.servicenow.adapter import ServiceNowAdapter, ServiceNowSettings
 from supervisor_tui.adapters.servicenow.parse import sn_time
 from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
@@ -340,3 +343,46 @@ async def test_servicenow_lists_longer_than_the_share_are_read_in_parts(ops: Ops
     assert sum(newest.values()) == waiting
     states = [e.payload for e in sink.events if isinstance(e.payload, AgentStateChanged)]
     assert len({s.agent_id for s in states}) == len(ops.fake.tables["awa_agent_presence"])
+
+
+async def _idle(sink: object) -> None:
+    return None
+
+
+def test_one_costly_hot_task_stretches_alone() -> None:
+    """A voice line's queue activity at 1,000 queues costs 333 calls a run: it stretches to
+    what the budget leaves it; agent states, one page a run, keep their 5 s."""
+    agents = Task("agents", 5.0, True, _idle, calls=1)
+    activity = Task("activity", 5.0, True, _idle, calls=333)
+    policies = Task("policies", 60.0, False, _idle, calls=1)
+    tasks = [agents, activity, policies]
+    allowed = 700.0
+    assert stretched(agents, tasks, allowed) == 5.0
+    cold = 1.5 * (12 + 3996 + 1) / allowed
+    share = allowed - 1 / cold - 12
+    assert stretched(activity, tasks, allowed) == pytest.approx(5.0 * 3996 / share)
+    assert stretched(policies, tasks, allowed) == pytest.approx(60.0 * cold)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.sampled_from([2.0, 5.0, 10.0, 60.0]), st.integers(1, 400)),
+        min_size=1,
+        max_size=8,
+    ),
+    st.floats(50, 5_000),
+)
+def test_stretched_intervals_fit_the_budget_and_spare_the_cheap(
+    shapes: list[tuple[bool, float, int]], allowed: float
+) -> None:
+    tasks = [Task(f"t{i}", s, hot, _idle, calls=c) for i, (hot, s, c) in enumerate(shapes)]
+    rate = {t.name: 60.0 / t.interval_s * t.calls for t in tasks}
+    used = {t.name: 60.0 / stretched(t, tasks, allowed) * t.calls for t in tasks}
+    assert sum(used.values()) <= allowed * (1 + 1e-9) or sum(rate.values()) <= allowed
+    for t in tasks:
+        assert used[t.name] <= rate[t.name] * (1 + 1e-9)  # never run more often than asked
+    hot = [t for t in tasks if t.hot]
+    for t in hot:  # a hot task is cut only to the share the costliest hot task is cut to
+        if used[t.name] < rate[t.name] * (1 - 1e-9):
+            assert all(used[o.name] <= used[t.name] * (1 + 1e-9) for o in hot)
