@@ -91,3 +91,18 @@ async def test_the_quit_summary_keeps_the_whole_note(helpdesks: DemoHelpdesks) -
     assert summary.count("Calling the customer back") == 2
     assert summary.count("then moving two agents to chat") == 2
     assert "Acknowledged on the supervision floor by Kim Supervisor" in summary
+
+
+@pytest.mark.parametrize("agents", [16, 10_000])
+def test_a_big_demo_floor_starts_an_hour_into_its_day_whichever_helpdesk_serves_it(
+    agents: int,
+) -> None:
+    """At 10,000 agents the simulator alone (``--helpdesk none``) wrote 3 h 40 min of the
+    morning after the board opened (STALE for minutes); the fake helpdesks started an hour in."""
+    from supervisor_tui import cli
+    from supervisor_tui.adapters.simulator import SimOptions
+
+    args = argparse.Namespace(seed=3, agents=agents, queues=5, speed=1.0, profile="wall")
+    [source] = demo_config(args).sources
+    expected = cli.DEMO_BIG_MORNING_S if agents > cli.DEMO_APART_AGENTS else SimOptions().warmup_s
+    assert source.model_dump()["warmup_s"] == expected == cli.demo_warmup_s(agents)

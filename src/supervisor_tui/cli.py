@@ -409,6 +409,15 @@ calls and twice as many legs (a first sync of about 40 minutes before the source
 an hour of it, about 12). The board says "first sync…" meanwhile, as with a real account."""
 
 
+def demo_warmup_s(agents: int) -> float:
+    """How far into its day the demo floor starts: an hour for a big floor (whichever
+    helpdesk serves it: the simulator alone wrote 3 h 40 min of 10,000 agents after the
+    board opened, STALE for 4-5 minutes), the simulator's own morning otherwise."""
+    from supervisor_tui.adapters.simulator import SimOptions
+
+    return DEMO_BIG_MORNING_S if agents > DEMO_APART_AGENTS else SimOptions().warmup_s
+
+
 DEMO_TOKEN_ENV = "SUPERVISOR_TUI_DEMO_ZENDESK_TOKEN"
 DEMO_HISTORY_EVENTS = 1_000_000
 """The most past contacts' events the demo writes before it opens (about 1,000 agents for
@@ -433,6 +442,7 @@ def demo_config(
             "agents": args.agents,
             "queues": args.queues,
             "speed": args.speed,
+            "warmup_s": demo_warmup_s(args.agents),
         }
         chat_queue = "chat"
     else:
@@ -610,9 +620,7 @@ def _demo_floor(
     fake helpdesks serving it (None with ``--helpdesk none``), its past weeks and today's
     schedule written into ``db``. The helpdesks stop when the block ends."""
     if args.helpdesk == "none":
-        from supervisor_tui.adapters.simulator import SimOptions as Options
-
-        epoch = round(time.time() - Options().warmup_s)
+        epoch = round(time.time() - demo_warmup_s(args.agents))
         _demo_intraday(args, db, epoch, str, str, say)
         yield demo_config(args), None, None
         return
@@ -628,8 +636,7 @@ def _demo_floor(
         speed=args.speed,
         language=i18n.current(),
     )
-    if args.agents > DEMO_APART_AGENTS:
-        options = dataclasses.replace(options, warmup_s=DEMO_BIG_MORNING_S)
+    options = dataclasses.replace(options, warmup_s=demo_warmup_s(args.agents))
     helpdesks = DemoHelpdesks(
         options,
         it_desks=args.all_backends,
