@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.store import SQLiteStore
 
-from .conftest import simulate, targets
+from .conftest import record_floor, simulate, targets
 
 EVENTS = simulate(seed=3, until_s=2 * 3600)[:1500]
 
@@ -114,3 +114,41 @@ def test_an_agent_without_presence_is_shown_but_never_staffed() -> None:
     assert state.agents["a2"].work == "3 open requests"
     feed(AgentStateChanged(agent_id="a2", state=AgentState.AVAILABLE, since=20.0))
     assert state.staffed.get("q1") == 2
+
+
+def test_a_floor_without_tickets_is_the_same_floor_for_what_a_report_reads_of_it(
+    tmp_path: Path,
+) -> None:
+    """The report's projection keeps no tickets or SLA clocks (it counts them itself); the
+    queues, agents, staffing, escalations and intraday it reads there are the board's."""
+    store = record_floor(tmp_path / "f.db", until_s=4 * 3600)
+    events = store.read_from(0, 1_000_000)
+    store.close()
+    full, light = FloorState(targets()), FloorState(targets(), tickets=False)
+    full.apply_all(events)
+    light.apply_all(events)
+    assert full.tickets and full.slas and not light.tickets and not light.slas
+    assert {q.queue_id: (q.name, q.channel, q.sources) for q in light.queues.values()} == {
+        q.queue_id: (q.name, q.channel, q.sources) for q in full.queues.values()
+    }
+    whole, kept = full.snapshot(), light.snapshot()
+    for part in ("escalations", "intraday", "seq"):
+        assert kept[part] == whole[part], part
+    assert {a: (v.state, v.since, v.queue_ids) for a, v in light.agents.items()} == {
+        a: (v.state, v.since, v.queue_ids) for a, v in full.agents.items()
+    }
+    assert light.staffed == full.staffed and light.members == full.members
+
+
+def test_a_queue_first_seen_on_a_ticket_is_known_without_tickets() -> None:
+    from supervisor_tui.model import Event, TicketStatus, TicketUpserted
+
+    ticket = TicketUpserted(
+        ticket_id="7", status=TicketStatus.OPEN, queue_id="vip", created_at=1.0, updated_at=1.0
+    )
+    light = FloorState(tickets=False)
+    light.apply(
+        Event(seq=1, source="desk", key="t7", occurred_at=1.0, received_at=1.0, payload=ticket)
+    )
+    assert list(light.queues) == ["vip"] and light.queues["vip"].sources == {"desk"}
+    assert not light.tickets

@@ -216,14 +216,22 @@ class _Ticket:
 
     __slots__ = ("complaint", "numbers", "open", "queue_id", "rating", "requester")
 
-    def __init__(self, created_at: float, queue_id: str | None = None) -> None:
-        self.queue_id = queue_id
+    def __init__(self, created_at: float, first: tuple[float, bool, float] | None = None) -> None:
+        """``first``: its first sight, as ``changed`` takes it (in the array from the start:
+        growing it at once cost as much again)."""
+        self.queue_id: str | None = None
         self.open = True
         self.rating: str | None = None
         self.complaint = False
         """A complaint tag was on it at any update (whenever it was added)."""
         self.requester = ""
-        self.numbers = array("d", (created_at, -math.inf, math.nan))
+        if first is None:
+            self.numbers = array("d", (created_at, -math.inf, math.nan))
+        else:
+            when, is_open, solved_at = first
+            self.numbers = array(
+                "d", (created_at, -math.inf, math.nan, when, 1.0 if is_open else 0.0, solved_at)
+            )
 
     @property
     def created_at(self) -> float:
@@ -402,7 +410,7 @@ class _Fold:
         span: tuple[float, float],
         follow_settings: bool = False,
     ) -> None:
-        self.state = FloorState(targets, follow_settings=follow_settings)
+        self.state = FloorState(targets, follow_settings=follow_settings, tickets=False)
         self.settings_times: list[float] = [-math.inf]
         self.settings_in_force: list[FloorTargets] = [targets]
         """Each recorded ``floor.settings`` from its time onward (targets, time zone), as
@@ -708,7 +716,8 @@ class _Fold:
             return  # a late, older copy (the board ignores it too)
         first_sight = life is None
         if life is None:
-            life = self.tickets[ref] = _Ticket(p.created_at, None)
+            first = (t, p.status.is_open, p.solved_at or p.updated_at)
+            life = self.tickets[ref] = _Ticket(p.created_at, first)
         life.complaint = life.complaint or any(tag in p.tags for tag in COMPLAINT_TAGS)
         if p.requester and p.requester != life.requester:
             life.requester = intern(p.requester)
@@ -718,7 +727,7 @@ class _Fold:
         if life.first_response_at is None and p.first_response_at is not None:
             life.first_response_at = p.first_response_at
         was_solved = not first_sight and not life.open
-        if first_sight or p.status.is_open != life.open:
+        if not first_sight and p.status.is_open != life.open:
             life.changed(t, p.status.is_open, p.solved_at or p.updated_at)
         rated_before = life.rating
         life.open = p.status.is_open
