@@ -706,3 +706,22 @@ def test_a_signal_during_replay_leaves_the_alternate_screen_and_turns_the_mouse_
     assert b"\x1b[?1000l" in after and b"\x1b[?1006l" in after  # mouse reporting off
     assert code == 128 + sig
     assert b"Traceback" not in seen
+
+
+@pytest.mark.parametrize(
+    ("case", "said"),
+    [
+        ("received_at NULL", r"event 5: its received_at is NULL, not a time"),
+        ("received_at infinite", r"event 9: its received_at is a number, not a time"),
+        ("seq as text", r"an event's seq is text, not an integer"),
+    ],
+)
+def test_replay_names_the_event_whose_time_or_seq_is_not_one(
+    base_recording: Path, tmp_path: Path, case: str, said: str
+) -> None:
+    """The timeline is checked by SQLite as it is read; the one row that fails is then
+    read again to say what it holds."""
+    path = copy_of(base_recording, tmp_path / "crafted.db")
+    sql(path, *CRAFTED_COLUMNS[case])
+    with pytest.raises(StoreError, match=said):
+        Recording(SQLiteStore(path, read_only=True), targets())

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import accumulate
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from supervisor_tui.core.projection import FloorState
@@ -84,11 +85,7 @@ class Recording:
         if not self.seqs:
             where = store.path if isinstance(store, SQLiteStore) else store.url
             raise RecordingError(f"{where}: the recording holds no events")
-        running = times[0]
-        self.times: list[float] = []
-        for t in times:
-            running = max(running, t)
-            self.times.append(running)
+        self.times: list[float] = list(accumulate(times, max))
         self.marks = self._first_raises()
         self._stored = (
             store.snapshot_index() if store.snapshot_formats() == {SNAPSHOT_FORMAT} else []
