@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from supervisor_tui.model import parse_payload, printable
 
@@ -39,3 +41,20 @@ def test_controls_in_json_text_are_cleaned(text: str, ascii_only: bool) -> None:
 def test_printable_text_is_kept_as_written(text: str) -> None:
     raw = json.dumps({"queue_id": "q", "name": text, "channel": "chat"}, ensure_ascii=False)
     assert parse_payload("queue.upserted", raw).model_dump()["name"] == text
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.binary(max_size=64), st.text(max_size=32).map(str.encode)))
+def test_a_snapshot_is_taken_as_printable_only_when_all_of_it_is(raw: bytes) -> None:
+    """The scan that skips printable ASCII says "printable" only when decoding the whole and
+    asking says so, and for text as written (valid UTF-8) it says the same."""
+    from supervisor_tui.core.snapshot import all_printable
+
+    whole = raw.decode("utf-8", "replace").isprintable()
+    if all_printable(raw):
+        assert whole
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return
+    assert all_printable(raw) == whole
