@@ -58,3 +58,35 @@ def test_a_snapshot_is_taken_as_printable_only_when_all_of_it_is(raw: bytes) -> 
     except UnicodeDecodeError:
         return
     assert all_printable(raw) == whole
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), st.lists(st.text(max_size=16), max_size=3)))
+def test_a_snapshot_skips_the_cleaning_only_when_every_text_in_it_is_printable(
+    data: dict[str, list[str]],
+) -> None:
+    from supervisor_tui.core.snapshot import needs_care
+
+    raw = json.dumps(data, ensure_ascii=False).encode()
+    if not needs_care(raw):
+        assert all(text.isprintable() for text in _strings(json.loads(raw)))
+
+
+def test_quotes_slashes_and_backslashes_in_a_subject_need_no_cleaning() -> None:
+    from supervisor_tui.core.snapshot import needs_care
+
+    subject = 'Error "500" on C:\\Users\\ana / login'
+    assert not needs_care(json.dumps({"subject": subject}, ensure_ascii=False).encode())
+    assert needs_care(json.dumps({"subject": "bell\x07"}).encode())
+    assert needs_care(json.dumps({"subject": "line\nbreak"}).encode())
+    assert needs_care(json.dumps({"subject": "\u2028"}, ensure_ascii=False).encode())
