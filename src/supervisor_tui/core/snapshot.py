@@ -11,7 +11,6 @@ import ctypes
 import ctypes.util
 import functools
 import json
-import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -134,9 +133,24 @@ def thaw(data: bytes, targets: FloorTargets, fmt: int = SNAPSHOT_FORMAT) -> Floo
 
 
 _PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
-_ESCAPE = re.compile(rb'(?<!\\)(?:\\\\)*\\[^"\\/]')
-"""A JSON escape that may stand for a character that is not printable (\\u001b, \\n): not
-\\" or \\\\ or \\/, which a subject such as 'Error "500"' holds."""
+_BACKSLASH = 0x5C
+
+
+def _hides_unprintable(raw: bytes) -> bool:
+    """Whether a JSON escape in ``raw`` may stand for a character that is not printable
+    (``\\u001b``, ``\\n``): every escape but ``\\"``, ``\\/`` and an escaped backslash.
+    Backslashes are found by ``bytes.find`` (a regular expression over the 126 MB of the
+    10,000-agent snapshot took 0.9-4 s; a snapshot without any takes 7 ms)."""
+    at = raw.find(b"\\")
+    while at != -1:
+        end = at
+        while end < len(raw) and raw[end] == _BACKSLASH:
+            end += 1
+        # pairs are escaped backslashes; an odd one out escapes the byte after the run
+        if (end - at) % 2 and (end == len(raw) or raw[end] not in b'"/'):
+            return True
+        at = raw.find(b"\\", end)
+    return False
 
 
 def needs_care(raw: bytes) -> bool:
@@ -144,7 +158,7 @@ def needs_care(raw: bytes) -> bool:
     an escape: then it is parsed and cleaned before it is validated. Any backslash sent
     every real floor that way (a quote in one subject of 200,000), at several times the
     cost of validating the JSON as it is."""
-    return _ESCAPE.search(raw) is not None or not all_printable(raw)
+    return _hides_unprintable(raw) or not all_printable(raw)
 
 
 def all_printable(raw: bytes) -> bool:
