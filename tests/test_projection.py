@@ -152,3 +152,25 @@ def test_a_queue_first_seen_on_a_ticket_is_known_without_tickets() -> None:
     )
     assert list(light.queues) == ["vip"] and light.queues["vip"].sources == {"desk"}
     assert not light.tickets
+
+
+@pytest.mark.parametrize("tickets", [True, False])
+def test_a_floor_let_go_of_is_freed_at_once_without_the_cycle_collector(tickets: bool) -> None:
+    """Replay lets go of states as it seeks, a hub resync and a report of whole floors: a
+    state that was a reference cycle (its table of bound methods) waited for a full
+    collection, which walks every live object."""
+    import gc
+    import weakref
+
+    from supervisor_tui.store.base import numbered
+
+    events = simulate(seed=5, until_s=1800)
+    state = FloorState(targets(), tickets=tickets)
+    state.apply_all(numbered(range(1, len(events) + 1), events))
+    gone = weakref.ref(state)
+    gc.disable()
+    try:
+        del state
+        assert gone() is None
+    finally:
+        gc.enable()

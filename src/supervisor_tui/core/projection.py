@@ -457,35 +457,10 @@ class FloorState:
         """Kept by ``kpis.ticket_figures`` once it is first asked (a report never asks):
         the tickets changed here are noted in it, so a thousand queues of backlog are not
         recounted every second."""
-        self._handlers: dict[str, Callable[[Event, Any], None]] = {
-            "ticket.upserted": self._ticket_upserted,
-            "ticket.deleted": self._ticket_deleted,
-            "sla.changed": self._sla_changed,
-            "agent.upserted": self._agent_upserted,
-            "agent.state": self._agent_state,
-            "queue.upserted": self._queue_upserted,
-            "queue.stats": self._queue_stats,
-            "contact.offered": self._contact_offered,
-            "contact.answered": self._contact_answered,
-            "contact.abandoned": self._contact_abandoned,
-            "contact.ended": self._contact_ended,
-            "escalation.raised": self._escalation_raised,
-            "escalation.acked": self._escalation_acked,
-            "escalation.noted": self._escalation_noted,
-            "escalation.snoozed": self._escalation_snoozed,
-            "escalation.resolved": self._escalation_resolved,
-            "writeback.result": self._writeback_result,
-            "source.health": self._source_health,
-            "view.count": self._view_count,
-            "floor.settings": self._floor_settings,
-            "survey.answered": self._survey_answered,
-            "forecast.imported": self._forecast_imported,
-            "schedule.imported": self._schedule_imported,
-        }
-        if not tickets:
-            self._handlers["ticket.upserted"] = self._ticket_queue_only
-            self._handlers["ticket.deleted"] = self._not_kept
-            self._handlers["sla.changed"] = self._not_kept
+        self._handlers = _HANDLERS if tickets else _HANDLERS_WITHOUT_TICKETS
+        """Functions of the class, not bound methods: a state holding its own bound
+        methods was a reference cycle, freed only by a full collection (replay lets go of
+        states as it seeks, a report or a hub resync of whole floors)."""
 
     # -- folding ---------------------------------------------------------------------------
 
@@ -508,7 +483,7 @@ class FloorState:
             source.data_at = received
         self.changes.sources.add(name)
         self._applying = name
-        self._handlers[kind](event, payload)
+        self._handlers[kind](self, event, payload)
 
     def apply_overlay(self, source: str, payload: Payload, at: float) -> None:
         """Fold a fact that is not in the store (a trainee's ack in training), keeping seq."""
@@ -522,7 +497,7 @@ class FloorState:
         )
         self._applying = source
         self.overlaid = True
-        self._handlers[payload.KIND](event, payload)
+        self._handlers[payload.KIND](self, event, payload)
 
     def apply_all(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -988,6 +963,40 @@ class FloorState:
             "sources": {k: asdict(v) for k, v in sorted(self.sources.items())},
             "intraday": _plain(asdict(self.intraday)),
         }
+
+
+_Handler = Callable[[FloorState, Event, Any], None]
+_HANDLERS: dict[str, _Handler] = {
+    "ticket.upserted": FloorState._ticket_upserted,
+    "ticket.deleted": FloorState._ticket_deleted,
+    "sla.changed": FloorState._sla_changed,
+    "agent.upserted": FloorState._agent_upserted,
+    "agent.state": FloorState._agent_state,
+    "queue.upserted": FloorState._queue_upserted,
+    "queue.stats": FloorState._queue_stats,
+    "contact.offered": FloorState._contact_offered,
+    "contact.answered": FloorState._contact_answered,
+    "contact.abandoned": FloorState._contact_abandoned,
+    "contact.ended": FloorState._contact_ended,
+    "escalation.raised": FloorState._escalation_raised,
+    "escalation.acked": FloorState._escalation_acked,
+    "escalation.noted": FloorState._escalation_noted,
+    "escalation.snoozed": FloorState._escalation_snoozed,
+    "escalation.resolved": FloorState._escalation_resolved,
+    "writeback.result": FloorState._writeback_result,
+    "source.health": FloorState._source_health,
+    "view.count": FloorState._view_count,
+    "floor.settings": FloorState._floor_settings,
+    "survey.answered": FloorState._survey_answered,
+    "forecast.imported": FloorState._forecast_imported,
+    "schedule.imported": FloorState._schedule_imported,
+}
+_HANDLERS_WITHOUT_TICKETS: dict[str, _Handler] = {
+    **_HANDLERS,
+    "ticket.upserted": FloorState._ticket_queue_only,
+    "ticket.deleted": FloorState._not_kept,
+    "sla.changed": FloorState._not_kept,
+}
 
 
 def _plain(value: Any) -> Any:
