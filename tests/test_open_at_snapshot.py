@@ -5,6 +5,7 @@ from the first event reaches."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from supervisor_tui.app import SupervisorApp
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.replay import SNAPSHOT_EVERY, newest_floor
 from supervisor_tui.core.snapshot import SNAPSHOT_FORMAT, freeze
+from supervisor_tui.core.targets import QueueTargets
 from supervisor_tui.hub.collector import Collector
 from supervisor_tui.hub.record import record_simulation
 from supervisor_tui.hub.server import Hub
@@ -157,4 +159,35 @@ async def test_the_collector_and_the_hub_open_at_the_newest_snapshot(store_path:
         assert hub.state.snapshot() == whole
     finally:
         await hub.stop()
+    store.close()
+
+
+def test_targets_changed_since_the_snapshot_fold_the_floor_from_the_first_event(
+    store_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The snapshot's service levels were counted with the threshold then; a floor whose
+    config changed is counted again from the events, as before snapshots were read."""
+    store = SQLiteStore(store_path, read_only=True)
+    assert store.events_of_kind("floor.settings"), "the recording says its targets"
+    assert newest_floor(store, targets()) is not None
+    changed = dataclasses.replace(targets(), default=QueueTargets(sl_threshold_s=45))
+    with caplog.at_level(logging.INFO, logger="supervisor_tui.core.replay"):
+        assert newest_floor(store, changed) is None
+    assert "targets changed" in caplog.text
+    store.close()
+
+
+async def test_a_collector_restarted_at_the_snapshot_writes_its_settings_only_when_changed(
+    store_path: Path,
+) -> None:
+    """The fold knew the last settings event; a state restored from a snapshot must too, or
+    every restart wrote the same settings again."""
+    store = SQLiteStore(store_path)
+    clock = FakeClock(EPOCH + 8 * 3600)
+    written = len(store.events_of_kind("floor.settings"))
+    collector = Collector(store, [], rules(), targets(), clock, floor_name="Simulated floor")
+    await collector.start()
+    await collector.stop()
+    assert collector.state.seq > store.snapshot_index()[-1] - 1
+    assert len(store.events_of_kind("floor.settings")) == written
     store.close()

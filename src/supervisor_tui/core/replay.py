@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.snapshot import SNAPSHOT_FORMAT, SnapshotError, freeze, thaw
-from supervisor_tui.core.targets import FloorTargets, targets_from_settings
+from supervisor_tui.core.targets import FloorTargets, settings_payload, targets_from_settings
 from supervisor_tui.model import Event, FloorSettingsRecorded
 from supervisor_tui.store import StoreError
 from supervisor_tui.store.sqlite import SQLiteStore
@@ -290,6 +290,8 @@ class SnapshotShelf(Protocol):
 
     def last_seq(self) -> int: ...
 
+    def events_of_kind(self, kind: str) -> list[Event]: ...
+
 
 def newest_floor(store: object, targets: FloorTargets) -> FloorState | None:
     """The floor as the store's newest snapshot holds it, for whoever opens a floor already
@@ -299,7 +301,10 @@ def newest_floor(store: object, targets: FloorTargets) -> FloorState | None:
 
     None when the store keeps none, or when the newest does not load (another version's
     format, damaged, refused): the caller folds every event, which hold everything. An older
-    snapshot is not tried then, as replay trusts none once one fails."""
+    snapshot is not tried then, as replay trusts none once one fails. None too when the
+    targets the floor was recorded with then (its last ``floor.settings`` event) are not
+    ``targets``: the figures made with the old ones (answered within the old threshold) are
+    made again from the events with the new, as they were before snapshots were read."""
     if not isinstance(store, SnapshotShelf):
         return None
     try:
@@ -324,6 +329,21 @@ def newest_floor(store: object, targets: FloorTargets) -> FloorState | None:
             last,
         )
         return None
+    recorded = [
+        e.payload
+        for e in store.events_of_kind(FloorSettingsRecorded.KIND)
+        if e.seq <= state.seq and isinstance(e.payload, FloorSettingsRecorded)
+    ]
+    if recorded:
+        state.settings = recorded[-1]  # what the fold would know (a restart writes no new)
+        now = targets_from_settings(settings_payload("", targets, [], 0.0))
+        if targets_from_settings(recorded[-1]) != now:
+            log.info(
+                "the floor is folded from its first event: its targets changed since the "
+                "snapshot at event %d",
+                state.seq,
+            )
+            return None
     state.take_changes()
     return state
 
