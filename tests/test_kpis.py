@@ -243,19 +243,23 @@ def test_csat_and_tickets_solved_count_once() -> None:
     assert queue_kpis(state, state.queues["mail"], T0 + 100).csat == pytest.approx(0.5)
 
 
+def offer_calls(feed: Feed, count: int, *, every_s: float) -> None:
+    """``count`` calls offered to the voice queue from T0, one every ``every_s``."""
+    for i in range(count):
+        at = T0 + i * every_s
+        feed(
+            ContactOffered(contact_id=f"c{i}", queue_id="v", channel=Channel.VOICE, offered_at=at),
+            at,
+        )
+
+
 def test_need_and_have() -> None:
     state, feed = voice_floor()
     for i in range(3):
         feed(AgentUpserted(agent_id=f"a{i}", name=f"A{i}", queue_ids=("v",)), T0)
     feed(AgentStateChanged(agent_id="a0", state=AgentState.AVAILABLE, since=T0), T0)
     feed(AgentStateChanged(agent_id="a1", state=AgentState.AWAY, since=T0), T0)  # not counted
-    # 360 offers in the last 30 minutes, no handled contacts: AHT default 300 s.
-    for i in range(360):
-        at = T0 + i * 5
-        feed(
-            ContactOffered(contact_id=f"c{i}", queue_id="v", channel=Channel.VOICE, offered_at=at),
-            at,
-        )
+    offer_calls(feed, 360, every_s=5)  # in the last 30 minutes, none handled: AHT 300 s
     now = T0 + 1800
     k = queue_kpis(state, state.queues["v"], now)
     assert k.have == 1
@@ -268,12 +272,7 @@ def test_need_is_unknown_until_the_source_has_read_its_contacts_once() -> None:
     state, feed = voice_floor()
     source = state.queues["v"].source
     feed(SourceHealth(state=HealthState.POLLING, reason="first sync", at=T0), T0)
-    for i in range(120):
-        at = T0 + i * 15
-        feed(
-            ContactOffered(contact_id=f"c{i}", queue_id="v", channel=Channel.VOICE, offered_at=at),
-            at,
-        )
+    offer_calls(feed, 120, every_s=15)
     now = T0 + 1800
     assert not state.caught_up(source)
     assert queue_kpis(state, state.queues["v"], now).need is None

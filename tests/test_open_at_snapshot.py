@@ -109,33 +109,25 @@ def test_a_newest_snapshot_that_does_not_hold_leaves_the_floor_to_the_events(
     store.close()
 
 
-async def test_the_board_opens_at_the_newest_snapshot(store_path: Path) -> None:
-    store = SQLiteStore(store_path)
-    whole, newest, last = folded(store), store.snapshot_index()[-1], store.last_seq()
-    asked = reads_from(store)
-    app = SupervisorApp(store, settings(), clock=FakeClock(EPOCH + 8 * 3600))
-    async with app.run_test(size=(160, 50)) as pilot:
-        await wait_for(pilot, lambda: app.board.state.seq == last, "the board to catch up")
-        assert asked and asked[0] == newest, "the board read the events before the snapshot"
-        assert app.board.state.snapshot() == whole
-        board = app.board.agents  # on screen: the agents of the floor the snapshot holds
-        shown = "".join(board.render_line(y).text for y in range(board.size.height))
-        assert any(a.name in shown for a in app.board.state.agents.values())
-    store.close()
-
-
-async def test_the_board_folds_every_event_when_the_newest_snapshot_is_damaged(
-    store_path: Path,
+@pytest.mark.parametrize("damaged", [False, True])
+async def test_the_board_opens_at_the_newest_snapshot_or_folds_every_event(
+    store_path: Path, damaged: bool
 ) -> None:
+    """At the newest snapshot; from the first event when that snapshot is damaged."""
     store = SQLiteStore(store_path)
-    store.save_snapshot(store.snapshot_index()[-1], EPOCH, SNAPSHOT_FORMAT, b"damaged")
+    newest = store.snapshot_index()[-1]
+    if damaged:
+        store.save_snapshot(newest, EPOCH, SNAPSHOT_FORMAT, b"damaged")
     whole, last = folded(store), store.last_seq()
     asked = reads_from(store)
     app = SupervisorApp(store, settings(), clock=FakeClock(EPOCH + 8 * 3600))
     async with app.run_test(size=(160, 50)) as pilot:
         await wait_for(pilot, lambda: app.board.state.seq == last, "the board to catch up")
-        assert asked[0] == 0
+        assert asked and asked[0] == (0 if damaged else newest), "where the board read from"
         assert app.board.state.snapshot() == whole
+        board = app.board.agents  # on screen: the agents of the floor it opened
+        shown = "".join(board.render_line(y).text for y in range(board.size.height))
+        assert any(a.name in shown for a in app.board.state.agents.values())
     store.close()
 
 

@@ -223,8 +223,7 @@ class Collector:
         await asyncio.to_thread(self.take_lease)
         if self.state.seq == 0:  # a floor under way: from its newest snapshot on
             opened = await asyncio.to_thread(newest_floor, self.store, self.state.targets)
-            if opened is not None:
-                self.state = opened
+            self.state = opened or self.state
         await self._catch_up()
         if self.floor_name is not None:
             rules = [rule.model_dump(mode="json") for rule in self.rules.rules]

@@ -149,8 +149,7 @@ class Hub:
         self.store.add_listener(self._ring)
         if self.state.seq == 0:  # a floor under way: from its newest snapshot on
             opened = await asyncio.to_thread(newest_floor, self.store, self.targets)
-            if opened is not None:
-                self.state = opened
+            self.state = opened or self.state
         await self._read_new()  # the floor so far, before anyone connects
         self._server = await serve(
             self._serve,

@@ -483,7 +483,7 @@ class BoardScreen(Screen[None]):
         state, rows, table = self.state, self._rows, self.queue_table
         self._unfigured |= touched
         shown = set(table.shown_ids)
-        chosen = self.queue_filter
+        only = self.queue_filter
         # Every row again (sorted) once a second and when the queues or the filter change;
         # between, the rows that changed are moved into place.
         whole = aged or self._table_whole
@@ -510,12 +510,12 @@ class BoardScreen(Screen[None]):
                 [
                     row
                     for queue_id in state.queues
-                    if chosen in (None, queue_id) and (row := rows.get(queue_id)) is not None
+                    if only in (None, queue_id) and (row := rows.get(queue_id)) is not None
                 ],
                 now,
             )
         else:
-            table.update({k: row for k, row in changed.items() if chosen in (None, k)}, now)
+            table.update({k: row for k, row in changed.items() if only in (None, k)}, now)
         # the rows on screen: figured now if an event touched them or the clock moved them
         figured: dict[str, QueueRow] = {}
         for queue_id in table.shown_ids:
