@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -105,7 +106,15 @@ def blobs() -> st.SearchStrategy[bytes]:
         json_values.map(lambda v: zlib.compress(json.dumps(v).encode())),
         st.integers(1, 8).map(lambda mb: zlib.compress(b"[" + b" " * (mb << 20) + b"]", 9)),
         st.sampled_from([b"", zlib.compress(b""), zlib.compress(b"{}")[:-3]]),
+        st.binary(max_size=256).map(zstd),
+        json_values.map(lambda v: zstd(json.dumps(v).encode())),
+        st.sampled_from([zstd(b""), zstd(b"{}")[:-3], zstd(b"{}")[:4], zstd(b"[]") + b"junk"]),
     )
+
+
+def zstd(data: bytes) -> bytes:
+    """Compressed as this version writes its snapshots."""
+    return zstandard.ZstdCompressor(level=1).compress(data)
 
 
 @dataclass(frozen=True)

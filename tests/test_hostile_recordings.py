@@ -31,12 +31,13 @@ import zlib
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from supervisor_tui.app import FloorSettings, SupervisorApp
 from supervisor_tui.cli import main
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.replay import Recording, ReplayPlayer, record_snapshot
-from supervisor_tui.core.snapshot import MAX_SNAPSHOT_BYTES, SnapshotError, thaw
+from supervisor_tui.core.snapshot import MAX_SNAPSHOT_BYTES, SnapshotError, inflate, thaw
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
@@ -205,9 +206,69 @@ def zlib_bomb(size: int) -> bytes:
     return first + block * (size // chunk - 1) + head.flush(zlib.Z_FINISH)
 
 
+def zstd_bomb(size: int, *, says_its_size: bool) -> bytes:
+    """A Zstandard frame of ``size`` spaces, made 64 MB at a time; with its size in its
+    header (as this program writes them) or without."""
+    chunk = b" " * (64 * 1024 * 1024)
+    writer = zstandard.ZstdCompressor(level=1, write_content_size=says_its_size)
+    packer = writer.compressobj(size=size if says_its_size else -1)
+    parts = [packer.compress(chunk) for _ in range(size // len(chunk))]
+    return b"".join([*parts, packer.flush()])
+
+
 def test_a_snapshot_bomb_is_refused_with_a_clear_error() -> None:
     with pytest.raises(SnapshotError, match="inflates past 256 MB"):
         thaw(zlib_bomb(MAX_SNAPSHOT_BYTES + 64 * 1024 * 1024), targets())
+
+
+@pytest.mark.parametrize("says_its_size", [True, False])
+def test_a_zstandard_snapshot_bomb_is_refused_before_it_is_inflated(says_its_size: bool) -> None:
+    """A frame that says it holds more than the cap is refused on its word; one that does
+    not say (this program always does) is refused without being read."""
+    bomb = zstd_bomb(MAX_SNAPSHOT_BYTES + 64 * 1024 * 1024, says_its_size=says_its_size)
+    assert len(bomb) < 1024 * 1024
+    expected = "inflates past 256 MB" if says_its_size else "its size is not in its header"
+    with pytest.raises(SnapshotError, match=expected):
+        thaw(bomb, targets())
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["cut short", "a wrong size in the header", "the magic alone", "junk after the magic"],
+)
+def test_a_damaged_zstandard_snapshot_is_one_clear_error(base_recording: Path, damage: str) -> None:
+    store = SQLiteStore(base_recording, read_only=True)
+    loaded = store.load_snapshot(store.snapshot_index()[-1])
+    store.close()
+    assert loaded is not None and loaded[1][:4] == b"\x28\xb5\x2f\xfd"  # written as zstd
+    data = loaded[1]
+    raw = inflate(data)
+    if damage == "cut short":
+        data = data[: len(data) // 2]
+    elif damage == "a wrong size in the header":
+        # the header's content size (little-endian, at its end) says 16 more than it holds
+        said = len(raw).to_bytes(4, "little")
+        at = data.index(said, 4, 18)
+        data = data[:at] + (len(raw) + 16).to_bytes(4, "little") + data[at + 4 :]
+        assert zstandard.frame_content_size(data) == len(raw) + 16
+    elif damage == "the magic alone":
+        data = data[:4]
+    else:
+        data = data[:4] + b"\x00" * 64
+    with pytest.raises(SnapshotError, match="snapshot does not load"):
+        thaw(data, targets())
+
+
+def test_a_zlib_snapshot_of_an_older_recording_still_loads(base_recording: Path) -> None:
+    """Recordings made before snapshots were Zstandard hold zlib ones: the same JSON."""
+    store = SQLiteStore(base_recording, read_only=True)
+    seq = store.snapshot_index()[-1]
+    loaded = store.load_snapshot(seq)
+    store.close()
+    assert loaded is not None
+    written = thaw(loaded[1], targets(), loaded[0])
+    older = thaw(zlib.compress(inflate(loaded[1]), 1), targets(), loaded[0])
+    assert older.seq == seq and older.snapshot() == written.snapshot()
 
 
 def test_a_snapshot_bomb_under_a_memory_limit_is_refused_and_the_events_are_folded(
@@ -412,8 +473,9 @@ def test_a_bad_snapshot_is_left_out_and_replay_loses_nothing(
         loaded = store.load_snapshot(seq)
         store.close()
         assert loaded is not None
-        raw = zlib.decompress(loaded[1]).replace(b'"name":"', b'"name":"\\u001b]0;pwned\\u0007')
-        sql(path, "UPDATE snapshots SET data = ?", params=(zlib.compress(raw),))
+        raw = inflate(loaded[1]).replace(b'"name":"', b'"name":"\\u001b]0;pwned\\u0007')
+        data = zstandard.ZstdCompressor(level=1).compress(raw)
+        sql(path, "UPDATE snapshots SET data = ?", params=(data,))
     else:
         sql(path, *CRAFTED_SNAPSHOTS[case])
     recording = Recording(SQLiteStore(path, read_only=True), targets())

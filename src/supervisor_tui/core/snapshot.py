@@ -3,6 +3,9 @@
 The format is JSON (compressed), validated on load: a recording from elsewhere is data,
 and loading it never runs code (which pickle would), never inflates past a cap (a small blob
 can inflate to gigabytes), and its text is made printable like every event's.
+
+Snapshots are compressed with Zstandard (level 1). Those of recordings made before are zlib,
+told apart by their first bytes and read as they are: the JSON inside is the same format.
 """
 
 from __future__ import annotations
@@ -10,11 +13,14 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import gc
 import json
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import zstandard
 from pydantic import TypeAdapter, ValidationError
 
 from supervisor_tui.core.intraday import IntradayBook
@@ -97,13 +103,41 @@ def freeze(state: FloorState) -> bytes:
         solved_order=list(state.solved_order),
         intraday=state.intraday,
     )
-    return zlib.compress(_ADAPTER.dump_json(frozen), 1)
+    # Zstandard at level 1 against zlib at level 1, the 10,000-agent floor's 126 MB of JSON:
+    # 8.8 MB against 11.4, written in 0.11 s against 0.36, read in 0.10 s against 0.25.
+    return _ZSTD_WRITER.compress(_ADAPTER.dump_json(frozen))
+
+
+_ZSTD_WRITER = zstandard.ZstdCompressor(level=1)
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+"""The first four bytes of a Zstandard frame (a zlib stream starts otherwise: 0x78, ...)."""
 
 
 def thaw(data: bytes, targets: FloorTargets, fmt: int = SNAPSHOT_FORMAT) -> FloorState:
     if fmt != SNAPSHOT_FORMAT:
         raise SnapshotError(f"snapshot format {fmt} is not one this version reads")
     raw = inflate(data)
+    with collector_paused():
+        return _thawed(raw, targets)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a floor is built at once. A thaw makes millions of
+    objects (5 million at 10,000 agents) that all live on: each collection the allocations
+    set off walked everything made so far, a quarter of the thaw (2.6 s → 1.9 s without).
+    What it builds holds no reference cycle, so nothing is left for the collector to find;
+    the collector comes back as it was (a caller that had paused it keeps it paused)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _thawed(raw: bytes, targets: FloorTargets) -> FloorState:
     try:
         if needs_care(raw):
             # some text holds an escape or a character that is not printable: clean it first
@@ -171,7 +205,10 @@ def all_printable(raw: bytes) -> bool:
 
 
 def inflate(data: bytes, limit: int = MAX_SNAPSHOT_BYTES) -> bytes:
-    """The snapshot's JSON, or SnapshotError when it is not zlib or inflates past ``limit``."""
+    """The snapshot's JSON, or SnapshotError when it is neither Zstandard nor zlib, is cut
+    short, or inflates past ``limit``."""
+    if data[:4] == _ZSTD_MAGIC:
+        return _unzstd(data, limit)
     inflater = zlib.decompressobj()
     try:
         raw = inflater.decompress(data, limit)
@@ -180,5 +217,26 @@ def inflate(data: bytes, limit: int = MAX_SNAPSHOT_BYTES) -> bytes:
     if inflater.unconsumed_tail:
         raise SnapshotError(f"snapshot refused: it inflates past {limit // (1024 * 1024)} MB")
     if not inflater.eof:
+        raise SnapshotError("snapshot does not load (truncated)")
+    return raw
+
+
+def _unzstd(data: bytes, limit: int) -> bytes:
+    """A Zstandard frame's content. Every snapshot this program writes says its size in the
+    frame's header: a frame that does not, or says more than ``limit``, is refused before
+    anything is inflated (the content is then made in one piece of exactly that size)."""
+    try:
+        size = zstandard.frame_content_size(data)
+    except zstandard.ZstdError as exc:
+        raise SnapshotError(f"snapshot does not load ({exc})") from None
+    if size < 0:
+        raise SnapshotError("snapshot does not load (its size is not in its header)")
+    if size > limit:
+        raise SnapshotError(f"snapshot refused: it inflates past {limit // (1024 * 1024)} MB")
+    try:
+        raw = zstandard.ZstdDecompressor().decompress(data)
+    except zstandard.ZstdError as exc:
+        raise SnapshotError(f"snapshot does not load ({exc})") from None
+    if len(raw) != size:  # the header and the content disagree: not a frame this program wrote
         raise SnapshotError("snapshot does not load (truncated)")
     return raw
