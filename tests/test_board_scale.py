@@ -162,6 +162,87 @@ async def test_a_ticket_queue_off_screen_climbs_when_its_sla_breaches_by_the_clo
     store.close()
 
 
+async def test_tickets_of_queues_off_screen_are_counted_after_the_first_paint_and_put_in_order(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Only what is visible may cost: a floor just opened (200,000 open tickets at 10,000
+    agents, most of a second to count) paints the queues on screen first; the others are
+    counted a slice at a time between frames, and one whose SLA clock has breached climbs
+    to the top once counted, as if it had been counted before."""
+    store = many_queues(tmp_path / "f.db", 0)
+    clock = FakeClock(EPOCH + 7200)
+    at = EPOCH + 60
+    events: list[NewEvent] = []
+    for i in range(QUEUES):
+        queue_id = f"m{i:02}" if i < QUEUES - 1 else "zz-late"  # arrives last: off screen
+        events.append(
+            event(QueueUpserted(queue_id=queue_id, name=queue_id, channel=Channel.EMAIL), at)
+        )
+        for n in range(3):
+            ticket_id = f"{queue_id}-{n}"
+            events.append(
+                event(
+                    TicketUpserted(
+                        ticket_id=ticket_id,
+                        status=TicketStatus.OPEN,
+                        channel=Channel.EMAIL,
+                        queue_id=queue_id,
+                        subject="help",
+                        created_at=at,
+                        updated_at=at,
+                    ),
+                    at,
+                )
+            )
+            due = at + (60 if queue_id == "zz-late" else 86_400)  # breached an hour ago
+            events.append(
+                event(
+                    SlaChanged(
+                        ticket_id=ticket_id,
+                        metric="first_reply_time",
+                        target_s=due - at,
+                        due_at=due,
+                        state=SlaState.ACTIVE,
+                    ),
+                    at,
+                )
+            )
+    store.append(events)
+    first_slice: list[tuple[set[str], set[str]]] = []
+    real = board_module.BoardScreen._count_some
+
+    def counting(board: Any) -> None:
+        if not first_slice:
+            tally = board.state.ticket_tally
+            counted = set() if tally is None else set(tally.built)
+            first_slice.append((counted, set(board.queue_table.shown_ids)))
+        real(board)
+
+    monkeypatch.setattr(board_module.BoardScreen, "_count_some", counting)
+    app = SupervisorApp(store, floor_settings(), clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await caught_up(pilot, app)
+        board, table = app.board, app.board.queue_table
+        for _ in range(100):
+            if not board._to_count and table.shown_ids and table.shown_ids[0] == "zz-late":
+                break
+            await pilot.pause(0.05)
+        assert first_slice, "nothing was left to count after the first paint"
+        counted_first, shown_first = first_slice[0]
+        assert counted_first <= shown_first and "zz-late" not in counted_first
+        tally = board.state.ticket_tally
+        assert tally is not None and set(board.state.queues) <= tally.built
+        assert table.shown_ids[0] == "zz-late"
+        top = table.rows[0]
+        assert top.severity is Severity.CRITICAL and top.kpis.sla_breached == 3
+        assert str(table.render()).splitlines()[0].startswith("▲ ALERT")
+        # the order is the one a count of every queue at once gives
+        for row in table.rows:
+            queue = board.state.queues[row.kpis.queue_id]
+            assert row.severity is sla_level(board.state, queue, clock()), row.kpis.queue_id
+    store.close()
+
+
 async def test_events_for_a_queue_off_screen_do_not_figure_it_until_it_shows(
     tmp_path: Path, monkeypatch: Any
 ) -> None:
@@ -170,9 +251,9 @@ async def test_events_for_a_queue_off_screen_do_not_figure_it_until_it_shows(
     figured: list[str] = []
     real = board_module.queue_kpis
 
-    def counting(state: FloorState, queue: Any, now: float) -> Any:
+    def counting(state: FloorState, queue: Any, now: float, **how: Any) -> Any:
         figured.append(queue.queue_id)
-        return real(state, queue, now)
+        return real(state, queue, now, **how)
 
     monkeypatch.setattr(board_module, "queue_kpis", counting)
     app = SupervisorApp(store, floor_settings(), clock=clock)

@@ -191,6 +191,9 @@ def count_ticket_figures(state: FloorState, queue: QueueView, now: float) -> Tic
     return TicketFigures((aging[0], aging[1], aging[2]), at_risk, breached, now, until)
 
 
+_NOT_COUNTED = TicketFigures((0, 0, 0), 0, 0, -math.inf, -math.inf)
+
+
 def ticket_figures(state: FloorState, queue: QueueView, now: float) -> TicketFigures:
     """``count_ticket_figures``, kept: each open ticket's share is figured when an event
     touches the ticket (the projection notes it in ``state.ticket_tally``) or when the
@@ -263,7 +266,22 @@ def _refigure(state: FloorState, tally: TicketTally, ref: str, now: float) -> No
         heapq.heappush(tally.due.setdefault(queue_id, []), (share[4], ref))
 
 
-def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
+def tickets_counted(state: FloorState, queue: QueueView, now: float) -> bool:
+    """Whether ``ticket_figures`` keeps this queue's open tickets counted at ``now``, so that
+    asking costs only what changed since; the first time, it walks every open ticket of the
+    queue (a floor just opened at 10,000 agents: 200,000 tickets, most of a second)."""
+    tally = state.ticket_tally
+    return not queue.open_tickets or (
+        tally is not None and queue.queue_id in tally.built and now >= tally.as_of
+    )
+
+
+def queue_kpis(
+    state: FloorState, queue: QueueView, now: float, *, count_tickets: bool = True
+) -> QueueKpis:
+    """The queue's figures at ``now``. ``count_tickets=False``: a queue whose open tickets
+    are not counted yet (``tickets_counted``) is not counted now: its aging reads nothing and
+    its SLA clocks are unknown (None), for a row that stays off screen until counted."""
     targets = state.targets.for_queue(queue.queue_id)
     today = queue.today
     if today.day != state.day_of(now):
@@ -297,7 +315,8 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
         day.csat,
     )
     fcr = day.fcr
-    figures = ticket_figures(state, queue, now)
+    counted = count_tickets or tickets_counted(state, queue, now)
+    figures = ticket_figures(state, queue, now) if counted else _NOT_COUNTED
 
     source = state.sources.get(queue.source)
     members = state.members.get(queue.queue_id, 0)
@@ -323,8 +342,8 @@ def queue_kpis(state: FloorState, queue: QueueView, now: float) -> QueueKpis:
         )
     offered: int | None = today.offered
     answered: int | None = today.answered
-    at_risk: int | None = figures.at_risk
-    breached: int | None = figures.breached
+    at_risk: int | None = figures.at_risk if counted else None
+    breached: int | None = figures.breached if counted else None
     if source is not None and source.limits:
         if source.lacks(Capability.SLA_CLOCKS):
             at_risk = breached = None

@@ -45,6 +45,7 @@ from supervisor_tui.core.kpis import (
     QueueKpis,
     queue_kpis,
     sla_level,
+    tickets_counted,
 )
 from supervisor_tui.core.projection import Changes, Escalation, FloorState, QueueView
 from supervisor_tui.core.replay import newest_floor
@@ -196,6 +197,10 @@ class BoardScreen(Screen[None]):
         """Queues an event touched since their row was figured (off screen: not yet)."""
         self._sla_levels: dict[str, Severity | None] = {}
         """Each ticket queue's level from its SLA clocks, as last counted."""
+        self._to_count: dict[str, None] = {}
+        """Ticket queues off screen whose open tickets are not counted yet, in order: counted a
+        slice at a time between frames (``_count_some``), not all before the first paint."""
+        self._counting: Timer | None = None
         self._view_only_shown = False
         self._resume_timer: Timer | None = None
         self._resume_at: float | None = None
@@ -497,10 +502,12 @@ class BoardScreen(Screen[None]):
             if queue is None:
                 continue
             if row is None:
-                self._figure_row(queue_id, now, severity)
+                self._figure_row(queue_id, now, severity, defer=queue_id not in shown)
                 whole = True
                 continue
-            level = self._level(queue, now, severity, recount=aged or queue_id in shown)
+            level = self._level(
+                queue, now, severity, recount=aged or queue_id in shown, defer=queue_id not in shown
+            )
             self._levels[queue_id] = level
             if level is not row.severity:
                 rows[queue_id] = changed[queue_id] = dataclasses.replace(row, severity=level)
@@ -516,20 +523,60 @@ class BoardScreen(Screen[None]):
             )
         else:
             table.update({k: row for k, row in changed.items() if only in (None, k)}, now)
-        # the rows on screen: figured now if an event touched them or the clock moved them
-        figured: dict[str, QueueRow] = {}
-        for queue_id in table.shown_ids:
-            if (aged or queue_id in self._unfigured) and self._figure_row(queue_id, now, severity):
-                figured[queue_id] = rows[queue_id]
-        if figured:
+        # the rows on screen: figured now if an event touched them or the clock moved them;
+        # a row figured may move off screen and bring one not figured yet into sight
+        done: set[str] = set()
+        for _pass in range(3):
+            figured: dict[str, QueueRow] = {}
+            for queue_id in table.shown_ids:
+                if queue_id in done or not (aged or queue_id in self._unfigured):
+                    continue
+                done.add(queue_id)
+                if self._figure_row(queue_id, now, severity):
+                    figured[queue_id] = rows[queue_id]
+            if not figured:
+                break
             table.update(figured, now)
+        self._count_later()
 
-    def _figure_row(self, queue_id: str, now: float, severity: dict[str, Severity]) -> bool:
-        """The queue's row of the compact table figured anew; whether it changed."""
+    COUNT_SLICE_TICKETS = 5_000
+    """Open tickets counted per slice for the queues off screen (about 15 ms): a floor just
+    opened counts its 200,000 between frames in about a second instead of before its first."""
+
+    def _count_later(self) -> None:
+        if self._to_count and self._counting is None:
+            self._counting = self.set_timer(0.01, self._count_some, name="count-tickets")
+
+    def _count_some(self) -> None:
+        """A slice of the queues off screen counted, their levels (worst first) put right."""
+        self._counting = None
+        now, state, budget = self.clock(), self.state, self.COUNT_SLICE_TICKETS
+        counted: list[str] = []
+        while self._to_count and budget > 0:
+            queue_id = next(iter(self._to_count))
+            del self._to_count[queue_id]
+            queue = state.queues.get(queue_id)
+            if queue is None or tickets_counted(state, queue, now):
+                continue
+            self._sla_levels[queue_id] = sla_level(state, queue, now)
+            budget -= len(queue.open_tickets)
+            counted.append(queue_id)
+        if counted and not self.paused:
+            self._paint_queues(counted, now)
+        self._count_later()
+
+    def _figure_row(
+        self, queue_id: str, now: float, severity: dict[str, Severity], *, defer: bool = False
+    ) -> bool:
+        """The queue's row of the compact table figured anew; whether it changed. ``defer``
+        (a row off screen): open tickets not counted yet are left to ``_count_some``, and
+        the row is figured again when it comes into sight."""
         self._unfigured.discard(queue_id)
-        figures = self._queue_figures(queue_id, now, severity)
+        figures = self._queue_figures(queue_id, now, severity, defer=defer)
         if figures is None:
             return False
+        if queue_id in self._to_count:
+            self._unfigured.add(queue_id)
         row = QueueRow(*figures, order=self.tiles.arrival(queue_id))
         if row == self._rows.get(queue_id):
             return False
@@ -537,29 +584,40 @@ class BoardScreen(Screen[None]):
         return True
 
     def _level(
-        self, queue: QueueView, now: float, severity: dict[str, Severity], *, recount: bool = True
+        self,
+        queue: QueueView,
+        now: float,
+        severity: dict[str, Severity],
+        *,
+        recount: bool = True,
+        defer: bool = False,
     ) -> Severity | None:
         """A queue's level: the worst of its open escalations and, for a ticket queue, its
-        SLA clocks (as last counted, unless ``recount``)."""
+        SLA clocks (as last counted, unless ``recount``; ``defer``: not counted yet, they
+        are left to ``_count_some``)."""
         queue_id = queue.queue_id
         level = severity.get(queue_id)
         if recount or queue_id not in self._sla_levels:
-            self._sla_levels[queue_id] = sla_level(self.state, queue, now)
-        backlog = self._sla_levels[queue_id]
+            if defer and not tickets_counted(self.state, queue, now):
+                self._to_count[queue_id] = None
+            else:
+                self._to_count.pop(queue_id, None)
+                self._sla_levels[queue_id] = sla_level(self.state, queue, now)
+        backlog = self._sla_levels.get(queue_id)
         if backlog is not None and (level is None or backlog.rank > level.rank):
             level = backlog
         return level
 
     def _queue_figures(
-        self, queue_id: str, now: float, severity: dict[str, Severity]
+        self, queue_id: str, now: float, severity: dict[str, Severity], *, defer: bool = False
     ) -> tuple[QueueKpis, Severity | None, str | None] | None:
         """A queue's figures, its level (the worst of its open escalations and, for a ticket
         queue, its SLA clocks) and, when its sources are not current, why and how old."""
         queue = self.state.queues.get(queue_id)
         if queue is None:
             return None
-        kpis = queue_kpis(self.state, queue, now)
-        level = self._level(queue, now, severity)
+        kpis = queue_kpis(self.state, queue, now, count_tickets=not defer)
+        level = self._level(queue, now, severity, defer=defer)
         self._levels[queue_id] = level
         stale: str | None = None
         if self.replay is None:  # a recording is as old as it is: nothing in it is stale
