@@ -7,7 +7,9 @@ import json
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -26,6 +28,7 @@ from supervisor_tui.core.training import TrainingSession, score_choice, score_ti
 from supervisor_tui.hub.record import record_simulation
 from supervisor_tui.model import EscalationAcked, EscalationStatus
 from supervisor_tui.playback import parse_clock
+from supervisor_tui.screens import board as board_module
 from supervisor_tui.store import SQLiteStore
 from supervisor_tui.widgets import EscalationFeed, TopBar
 from supervisor_tui.widgets.scoreline import ScoreLine
@@ -274,6 +277,49 @@ def replay_app(path: Path, *, train: bool = False, card: Path | None = None) -> 
         training=training,
         card_path=card,
     )
+
+
+async def test_a_fast_replay_refigures_the_half_hour_figures_by_the_walls_time(
+    recording_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 60x the replay's clock moves a minute a second: the forecast of every queue (a
+    quarter second at 1,000 queues) was figured again at every tick. A replay refigures them
+    at most every INTRADAY_EVERY_S of the wall's time, and at once after a seek."""
+    wall = [1_000.0]
+    monkeypatch.setattr(board_module, "time", types.SimpleNamespace(monotonic=lambda: wall[0]))
+    figured_at: list[float] = []
+    real = board_module.queue_forecast
+
+    def counting(state: FloorState, queue_id: str, now: float, **options: Any) -> Any:
+        if not figured_at or figured_at[-1] != now:
+            figured_at.append(now)  # one entry per refigure of every queue
+        return real(state, queue_id, now, **options)
+
+    monkeypatch.setattr(board_module, "queue_forecast", counting)
+    app = replay_app(recording_path)
+    player = app.player
+    assert player is not None
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        board = app.board
+        player.t = player.recording.start + 3600
+        wall[0] += board.INTRADAY_EVERY_S
+        board.tick()
+        assert figured_at and figured_at[-1] == player.t
+        refigures = len(figured_at)
+        for _ in range(5):  # five seconds of wall at 60x: five minutes of the floor
+            player.t += 60
+            wall[0] += 1
+            board.tick()
+            await pilot.pause()
+        assert len(figured_at) == refigures
+        wall[0] += board.INTRADAY_EVERY_S
+        board.tick()
+        assert len(figured_at) == refigures + 1 and figured_at[-1] == player.t
+        await pilot.press("right")  # a seek: at once, whatever the wall
+        await pilot.pause()
+        assert len(figured_at) == refigures + 2 and figured_at[-1] == player.t
+    player.recording.store.close()
 
 
 async def test_replay_keys_seek_speed_and_next_escalation(recording_path: Path) -> None:
