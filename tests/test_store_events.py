@@ -87,14 +87,20 @@ def test_appended_events_are_the_validated_events(
         assert event.model_dump() == again.model_dump()
         assert event.model_dump_json() == again.model_dump_json()
         assert event.model_fields_set == again.model_fields_set
+        assert list(event.__dict__.items()) == list(again.__dict__.items())  # no more, in order
         assert hash(event) == hash(again)
         assert pickle.loads(pickle.dumps(event)) == again
         assert event.kind == again.kind
         with pytest.raises(pydantic.ValidationError):
             event.seq = 0  # type: ignore[misc]  # frozen, like any Event
+    # the events share one fields set: a copy must not share it, nor change it
     moved = stored[0].model_copy(update={"seq": 10**9})
     assert moved.seq == 10**9 and stored[0].seq == 1
+    assert moved.model_fields_set is not stored[0].model_fields_set
     assert stored[0].model_fields_set == validated(stored[0]).model_fields_set
+    with pytest.raises(pydantic.ValidationError):
+        stored[1].not_a_field = 0  # type: ignore[attr-defined]  # frozen: not added to the set
+    assert stored[1].model_fields_set == validated(stored[1]).model_fields_set
 
 
 VOCABULARY = [

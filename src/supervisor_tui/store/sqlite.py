@@ -39,7 +39,7 @@ from supervisor_tui.store.base import (
     holder_text,
     numbered,
     sql_type,
-    stored_columns,
+    stored_rows,
 )
 
 _SCHEMA = """
@@ -442,7 +442,7 @@ class SQLiteStore(LocalFeed):
         fresh = list(by_key.values())
         before = self._newest_seq(conn)
         try:
-            conn.executemany(_INSERT_EVENT, [stored_columns(e) for e in fresh])
+            conn.executemany(_INSERT_EVENT, stored_rows(fresh))
         except sqlite3.IntegrityError:
             conn.execute("ROLLBACK")
             conn.execute("BEGIN IMMEDIATE")
@@ -466,7 +466,7 @@ class SQLiteStore(LocalFeed):
             elif (left := self._careful.pop(source, 0) - 1) > 0:
                 self._careful[source] = left
         before = self._newest_seq(conn)
-        conn.executemany(_INSERT_EVENT, [stored_columns(e) for e in fresh])
+        conn.executemany(_INSERT_EVENT, stored_rows(fresh))
         return self._placed(conn, before, fresh, by_key)
 
     @staticmethod
