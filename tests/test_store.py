@@ -346,15 +346,20 @@ def test_appends_hand_back_exactly_the_new_events_with_gapless_seqs(
     what the store reads back is what the appends handed back, nothing lost or doubled;
     and no seq was used up by a refused event, so the next new event is numbered on."""
     s = backends().open()  # a fresh store for every example
-    model: dict[tuple[str, int], int] = {}
+    model: dict[tuple[str, int], tuple[int, float]] = {}  # seq, when the first one came
     handed: list[Event] = []
-    for batch in batches:
-        fresh = [pair for pair in dict.fromkeys(batch) if pair not in model]
-        for pair in fresh:
-            model[pair] = len(model) + 1
-        stored = s.append([state_event(n, source, f"k{n}") for source, n in batch])
-        assert [(e.source, e.key, e.seq) for e in stored] == [
-            (source, f"k{n}", model[(source, n)]) for source, n in fresh
+    for b, batch in enumerate(batches):
+        # each event of the batch its own: the first of a key is the one kept
+        events = [state_event(n, source, f"k{n}") for source, n in batch]
+        events = [e.model_copy(update={"received_at": b * 100.0 + i}) for i, e in enumerate(events)]
+        fresh = []
+        for i, pair in enumerate(batch):
+            if pair not in model:
+                model[pair] = (len(model) + 1, b * 100.0 + i)
+                fresh.append(pair)
+        stored = s.append(events)
+        assert [(e.source, e.key, e.seq, e.received_at) for e in stored] == [
+            (source, f"k{n}", *model[(source, n)]) for source, n in fresh
         ]
         handed += stored
     assert s.read_from(0, 10_000) == handed
