@@ -8,6 +8,8 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass
 from typing import Any, Protocol, Self, runtime_checkable
 
+from pydantic import BaseModel
+
 from supervisor_tui.i18n import _
 from supervisor_tui.model import (
     FURTHEST_AHEAD_S,
@@ -145,7 +147,12 @@ is not a field, which pydantic adds only on assignment to a model that is not fr
 Event is) or with extra="allow" (not an Event's); ``model_copy`` copies it before adding
 the fields it updates."""
 _new_object = object.__new__
-_set_slot = object.__setattr__
+# each slot's own setter: object.__setattr__ looks the name up on the class first (a sixth
+# of building an event)
+_set_fields = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def _built(fields: dict[str, Any]) -> Event:
@@ -154,10 +161,10 @@ def _built(fields: dict[str, Any]) -> Event:
     ``tests/test_store_events.py`` checks the result equals a validated event for every
     kind, so a pydantic upgrade that changes how a model holds its fields fails there."""
     event = _new_object(Event)
-    _set_slot(event, "__dict__", fields)
-    _set_slot(event, "__pydantic_fields_set__", _EVERY_FIELD)
-    _set_slot(event, "__pydantic_extra__", None)
-    _set_slot(event, "__pydantic_private__", None)
+    _set_fields(event, fields)
+    _set_fields_set(event, _EVERY_FIELD)
+    _set_extra(event, None)
+    _set_private(event, None)
     return event
 
 
