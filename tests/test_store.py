@@ -24,6 +24,7 @@ from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
     EscalationAcked,
+    Event,
     NewEvent,
     TicketDeleted,
 )
@@ -38,6 +39,7 @@ from supervisor_tui.store import (
     StoreTooNew,
 )
 
+from .doors import fuzz_examples
 from .pg import free_port, new_schema
 
 AnyStore = SQLiteStore | PostgresStore
@@ -321,6 +323,51 @@ def test_any_batching_stores_each_key_once_in_first_seen_order(
     s.close()
 
 
+Batch = list[tuple[str, int]]
+"""One append: (source, key number) pairs, repeats allowed."""
+
+
+@settings(
+    max_examples=fuzz_examples(30),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.lists(
+        st.lists(st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 12)), max_size=8),
+        max_size=30,
+    )
+)
+def test_appends_hand_back_exactly_the_new_events_with_gapless_seqs(
+    backends: Callable[[], Backend], batches: list[Batch]
+) -> None:
+    """Against a model (a dict of what is stored): every append hands back exactly the
+    batch's events not stored before, first-seen order, numbered on from the last seq;
+    what the store reads back is what the appends handed back, nothing lost or doubled;
+    and no seq was used up by a refused event, so the next new event is numbered on."""
+    s = backends().open()  # a fresh store for every example
+    model: dict[tuple[str, int], tuple[int, float]] = {}  # seq, when the first one came
+    handed: list[Event] = []
+    for b, batch in enumerate(batches):
+        # each event of the batch its own: the first of a key is the one kept
+        events = [state_event(n, source, f"k{n}") for source, n in batch]
+        events = [e.model_copy(update={"received_at": b * 100.0 + i}) for i, e in enumerate(events)]
+        fresh = []
+        for i, pair in enumerate(batch):
+            if pair not in model:
+                model[pair] = (len(model) + 1, b * 100.0 + i)
+                fresh.append(pair)
+        stored = s.append(events)
+        assert [(e.source, e.key, e.seq, e.received_at) for e in stored] == [
+            (source, f"k{n}", *model[(source, n)]) for source, n in fresh
+        ]
+        handed += stored
+    assert s.read_from(0, 10_000) == handed
+    (last,) = s.append([state_event(99, "c", "k99")])
+    assert last.seq == len(model) + 1
+    s.close()
+
+
 # -- SQLite only -----------------------------------------------------------------------------
 
 
@@ -346,6 +393,61 @@ def test_sqlite_append_gives_the_seqs_in_the_file_when_the_counter_jumped(
     stored = s.append([state_event(1), state_event(2)])
     assert [(e.seq, e.key) for e in stored] == [(41, "k1"), (42, "k2")]
     assert [(e.seq, e.key) for e in s.read_from(0)] == [(1, "k0"), (41, "k1"), (42, "k2")]
+    s.close()
+
+
+def test_sqlite_a_batch_meeting_a_stored_event_gives_back_the_seqs_it_used(
+    tmp_path: Path,
+) -> None:
+    """A batch is inserted whole first; the first event already stored stops it, and
+    SQLite had used up a seq for each row inserted before it and for the refused one. They
+    are all given back: the batch's new events follow on from the last seq, and so does
+    the file's counter (which numbers the next append)."""
+    s = SQLiteStore(tmp_path / "floor.db")
+    s.append([state_event(n) for n in range(5)])
+    stored = s.append([state_event(n) for n in (5, 6, 2, 7, 3, 8)])
+    assert [(e.seq, e.key) for e in stored] == [(6, "k5"), (7, "k6"), (8, "k7"), (9, "k8")]
+    raw = sqlite3.connect(s.path)
+    counter = raw.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    raw.close()
+    assert counter == (9,)
+    assert [e.key for e in s.read_from(0)] == [f"k{n}" for n in (0, 1, 2, 3, 4, 5, 6, 7, 8)]
+    assert [e.seq for e in s.append([state_event(9)])] == [10]
+    s.close()
+
+
+def test_sqlite_a_source_resending_stored_events_is_asked_first_for_a_while(
+    tmp_path: Path,
+) -> None:
+    """A collector re-reading overlapping pages sends stored events batch after batch:
+    its source's batches are then appended asking which keys are stored first, rather than
+    each tried whole, undone and done again; another source's batches are still tried
+    whole, and the resending source's are again once it has sent none for a while."""
+    s = SQLiteStore(tmp_path / "floor.db")
+    statements: list[str] = []
+    s._writer.set_trace_callback(statements.append)
+
+    def append(source: str, numbers: range) -> tuple[int, int]:
+        """An append's (undone tries, stored-key queries)."""
+        statements.clear()
+        s.append([state_event(n, source, f"k{n}") for n in numbers])
+        return (
+            statements.count("ROLLBACK"),
+            sum(q.startswith("SELECT key FROM events") for q in statements),
+        )
+
+    assert append("a", range(0, 10)) == (0, 0)  # nothing stored: tried whole, no question
+    assert append("a", range(5, 15)) == (1, 1)  # overlaps: undone once, then asked
+    for start in range(10, 45, 5):  # overlapping pages: asked at once, never undone
+        assert append("a", range(start, start + 10)) == (0, 1)
+    assert append("b", range(0, 10)) == (0, 0)  # another source is not held back
+    counts = [append("a", range(n * 10, n * 10 + 10)) for n in range(5, 40)]
+    assert counts[0] == (0, 1)
+    assert counts[-1] == (0, 0)  # no repeat for a while: tried whole again
+    assert all(undone == 0 for undone, _ in counts)
+    stored = s.read_from(0, 10_000)
+    assert [e.seq for e in stored] == list(range(1, len(stored) + 1))
+    assert len(stored) == 400 + 10
     s.close()
 
 

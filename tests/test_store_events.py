@@ -5,14 +5,17 @@ pickling for a process) can tell them apart."""
 
 from __future__ import annotations
 
+import json
 import pickle
+import warnings
 from collections.abc import Iterator
+from enum import StrEnum
 from pathlib import Path
 
 import pydantic
 import pytest
 
-from supervisor_tui.model import Event, NewEvent
+from supervisor_tui.model import Event, NewEvent, enums
 from supervisor_tui.store import PostgresStore, SQLiteStore
 
 from .conftest import record_floor, simulate
@@ -84,11 +87,52 @@ def test_appended_events_are_the_validated_events(
         assert event.model_dump() == again.model_dump()
         assert event.model_dump_json() == again.model_dump_json()
         assert event.model_fields_set == again.model_fields_set
+        assert list(event.__dict__.items()) == list(again.__dict__.items())  # no more, in order
         assert hash(event) == hash(again)
         assert pickle.loads(pickle.dumps(event)) == again
         assert event.kind == again.kind
         with pytest.raises(pydantic.ValidationError):
             event.seq = 0  # type: ignore[misc]  # frozen, like any Event
+    # the events share one fields set: a copy must not share it, nor change it
     moved = stored[0].model_copy(update={"seq": 10**9})
     assert moved.seq == 10**9 and stored[0].seq == 1
+    assert moved.model_fields_set is not stored[0].model_fields_set
     assert stored[0].model_fields_set == validated(stored[0]).model_fields_set
+    with pytest.raises(pydantic.ValidationError):
+        stored[1].not_a_field = 0  # type: ignore[attr-defined]  # frozen: not added to the set
+    assert stored[1].model_fields_set == validated(stored[1]).model_fields_set
+
+
+VOCABULARY = [
+    word for word in vars(enums).values() if isinstance(word, type) and issubclass(word, StrEnum)
+]
+
+
+@pytest.mark.parametrize("vocabulary", [v for v in VOCABULARY if len(v)], ids=lambda v: v.__name__)
+def test_each_word_of_the_vocabulary_is_written_as_its_value(vocabulary: type[StrEnum]) -> None:
+    """Payloads write the vocabulary's enums through pydantic's string serializer (its
+    enum serializer reads ``value`` through a Python property): each member must still be
+    written as its value, alone, optional or in a tuple, without a serializer warning, and
+    read back as the member; a dump in Python keeps the member itself."""
+    alone = pydantic.TypeAdapter(vocabulary)
+    optional: pydantic.TypeAdapter[StrEnum | None] = pydantic.TypeAdapter(
+        vocabulary | None  # type: ignore[arg-type]
+    )
+    many = pydantic.TypeAdapter(tuple[vocabulary, ...])  # type: ignore[valid-type]
+    members = list(vocabulary)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for member in members:
+            text = json.dumps(member.value).encode()
+            assert alone.dump_json(member) == text
+            assert optional.dump_json(member) == text
+            assert alone.validate_json(text) is member
+            assert alone.dump_python(member) is member
+            assert alone.dump_python(member, mode="json") == member.value
+            assert type(alone.dump_python(member, mode="json")) is str
+        assert optional.dump_json(None) == b"null"
+        assert (
+            many.dump_json(tuple(members))
+            == json.dumps([m.value for m in members], separators=(",", ":")).encode()
+        )
+        assert many.validate_json(many.dump_json(tuple(members))) == tuple(members)

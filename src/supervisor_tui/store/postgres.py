@@ -94,7 +94,7 @@ from supervisor_tui.store.base import (
     event_from_row,
     holder_text,
     numbered,
-    stored_columns,
+    stored_rows,
 )
 
 try:
@@ -537,7 +537,7 @@ class PostgresStore(LocalFeed):
         for e in events:
             by_key.setdefault((e.source, e.key), e)
         batch = list(by_key.values())
-        rows = [(n, *stored_columns(e)) for n, e in enumerate(batch, 1)]
+        rows = [(n, *row) for n, row in enumerate(stored_rows(batch), 1)]
         stored: list[Event] = []
         with self._write_lock, self._errors("cannot append"):
             conn = self._live("_writer")
