@@ -436,10 +436,11 @@ class SQLiteStore(LocalFeed):
         transaction rolled back and begun again, if one of them was already stored.
 
         Asking first which keys are stored (``_known``, three queries of 900 keys for a
-        batch of 2,000) costs every batch; plain INSERTs refuse the first stored key instead. The refused INSERT has used up an
-        AUTOINCREMENT seq (so would ``INSERT OR IGNORE``), and seqs without gaps make "event
-        N" mean the same everywhere: the ROLLBACK gives it back with the rows inserted
-        before it (``sqlite_sequence`` is a table like the others)."""
+        batch of 2,000) costs every batch; plain INSERTs refuse the first stored key
+        instead. The refused INSERT has used up an AUTOINCREMENT seq (so would ``INSERT OR
+        IGNORE``), and seqs without gaps make "event N" mean the same everywhere: the
+        ROLLBACK gives it back with the rows inserted before it (``sqlite_sequence`` is a
+        table like the others)."""
         fresh = list(by_key.values())
         before = self._newest_seq(conn)
         try:
