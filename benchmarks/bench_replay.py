@@ -38,6 +38,7 @@ from supervisor_tui.core.snapshot import SNAPSHOT_FORMAT, inflate
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.hub.record import store_batch
 from supervisor_tui.store import SQLiteStore
+from supervisor_tui.store.sqlite import TIMELINE_EVERY
 
 EPOCH = 1_790_000_000.0 - 1_790_000_000.0 % 86_400 + 8 * 3600  # 08:00 UTC
 EVENTS = 200_000 if QUICK else 1_000_000
@@ -104,6 +105,18 @@ def build_copies(source: Path, path: Path, copies: int = COPIES) -> None:
             )
         conn.execute("COMMIT")
         print(f"  copies: {(k + 1) * count:,} events", flush=True)
+    # the coarse timeline ``append`` notes as it stores (rows copied by SQL have none)
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS timeline (seq INTEGER PRIMARY KEY, latest REAL NOT NULL)"
+    )
+    conn.execute("DELETE FROM timeline")
+    conn.execute(
+        "INSERT INTO timeline (seq, latest) SELECT seq, latest FROM (SELECT seq, "
+        "MAX(received_at) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) AS latest FROM events) "
+        "WHERE seq % ? = 0",
+        (TIMELINE_EVERY,),
+    )
+    conn.commit()
     conn.close()
     tmp.rename(path)
 
@@ -142,7 +155,7 @@ def run() -> list[dict[str, Any]]:
         t = time.perf_counter()
         build_recording(one)
         print(f"  built the recording in {time.perf_counter() - t:.0f} s", flush=True)
-    path = CACHE / f"replay-{EVENTS * COPIES}-v{SNAPSHOT_FORMAT}.db"
+    path = CACHE / f"replay-{EVENTS * COPIES}-v{SNAPSHOT_FORMAT}-timeline.db"
     if not path.exists():
         t = time.perf_counter()
         build_copies(one, path)

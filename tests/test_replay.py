@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import types
@@ -22,19 +23,29 @@ from supervisor_tui.core.replay import (
     RESTORE_BYTES_PER_EVENT,
     Recording,
     ReplayPlayer,
+    SparseTimeline,
+    Timeline,
     footprint,
 )
 from supervisor_tui.core.training import TrainingSession, score_choice, score_time
 from supervisor_tui.hub.record import record_simulation
-from supervisor_tui.model import EscalationAcked, EscalationStatus
+from supervisor_tui.model import (
+    AgentState,
+    AgentStateChanged,
+    EscalationAcked,
+    EscalationStatus,
+    NewEvent,
+)
 from supervisor_tui.playback import parse_clock
 from supervisor_tui.screens import board as board_module
 from supervisor_tui.store import SQLiteStore
+from supervisor_tui.store import sqlite as sqlite_module
 from supervisor_tui.widgets import EscalationFeed, TopBar
 from supervisor_tui.widgets.scoreline import ScoreLine
 from supervisor_tui.widgets.topbar import clock_text
 
 from .conftest import EPOCH, rules, targets
+from .doors import fuzz_examples
 from .test_app import wait_for
 
 
@@ -503,3 +514,127 @@ async def test_a_plain_replay_has_no_score_line(recording_path: Path) -> None:
         await pilot.pause()
         assert not app.query_one(ScoreLine).display
     app.store.close()
+
+
+# -- the coarse timeline: a recording of 10,000,000 events opens on 10,000 rows -----------------
+
+
+def timed_event(n: int, received_at: float) -> NewEvent:
+    return NewEvent(
+        source="sim",
+        key=f"k{n}",
+        occurred_at=received_at,
+        received_at=received_at,
+        payload=AgentStateChanged(agent_id=f"a{n % 5}", state=AgentState.BUSY, since=received_at),
+    )
+
+
+def same_clock(sparse: Timeline, dense: Timeline) -> None:
+    """Every question replay asks of its clock answered alike."""
+    assert (sparse.start, sparse.end, sparse.last_seq) == (dense.start, dense.end, dense.last_seq)
+    instants = sorted({*dense.times, *(t + d for t in dense.times for d in (-0.5, 0.5))})
+    for t in [dense.start - 10, *instants, dense.end + 10]:
+        assert sparse.seq_at(t) == dense.seq_at(t), t
+    for seq in range(0, dense.last_seq + 3):
+        assert sparse.time_of(seq) == dense.time_of(seq), seq
+
+
+@settings(max_examples=fuzz_examples(40), deadline=None)
+@given(
+    st.lists(st.integers(0, 40), min_size=1, max_size=60),  # received, out of order at times
+    st.lists(st.integers(1, 9), min_size=1, max_size=60),  # the sizes of the batches
+    st.sets(st.integers(1, 60), max_size=6),  # events appended one at a time, as an ack is
+)
+def test_the_coarse_timeline_gives_the_clock_every_events_time_gives(
+    received: list[int], sizes: list[int], durable: set[int]
+) -> None:
+    import tempfile
+
+    every = 4
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SQLiteStore(Path(tmp) / "t.db")
+        original = sqlite_module.TIMELINE_EVERY
+        sqlite_module.TIMELINE_EVERY = every
+        try:
+            events = [timed_event(n, EPOCH + t) for n, t in enumerate(received)]
+            at, turn = 0, 0
+            while at < len(events):
+                if at + 1 in durable:
+                    store.append_durable(events[at])
+                    at += 1
+                    continue
+                size = sizes[turn % len(sizes)]
+                turn += 1
+                store.append(events[at : at + size])
+                at += size
+            coarse = store.coarse_timeline()
+        finally:
+            sqlite_module.TIMELINE_EVERY = original
+        assert coarse is not None
+        assert coarse[0] == list(range(every, len(events) + 1, every))
+        dense = Timeline(*store.timeline())
+        same_clock(SparseTimeline(store, *coarse), dense)
+        store.close()
+
+
+def test_a_recording_opens_on_its_coarse_timeline_and_plays_as_on_every_event(
+    recording_path: Path,
+) -> None:
+    recording = open_recording(recording_path)
+    assert isinstance(recording.timeline, SparseTimeline)
+    dense = Timeline(*recording.store.timeline())
+    same_clock(recording.timeline, dense)
+    assert recording.marks
+    for mark in recording.marks:  # from the row before and its own time: never later
+        assert mark.at <= dense.time_of(mark.seq)
+    player = ReplayPlayer(recording)
+    for mark in recording.marks[:5]:
+        player.jump(mark)
+        assert player.state.seq == mark.seq
+    recording.store.close()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["older file: no table", "a row missing", "a row out of order", "a row not a time"],
+)
+def test_a_coarse_timeline_that_is_not_whole_is_left_for_every_events_time(
+    recording_path: Path, tmp_path: Path, damage: str
+) -> None:
+    path = tmp_path / "r.db"
+    path.write_bytes(recording_path.read_bytes())
+    path.chmod(0o600)
+    conn = sqlite3.connect(path)
+    if damage == "older file: no table":
+        conn.execute("DROP TABLE timeline")
+    elif damage == "a row missing":
+        conn.execute("DELETE FROM timeline WHERE seq = 2000")
+    elif damage == "a row out of order":
+        conn.execute("UPDATE timeline SET latest = 0 WHERE seq = 3000")
+    else:
+        conn.execute("UPDATE timeline SET latest = 'soon' WHERE seq = 3000")
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(path, read_only=True)
+    assert store.coarse_timeline() is None
+    recording = Recording(store, targets())
+    assert type(recording.timeline) is Timeline
+    same_clock(recording.timeline, Timeline(*store.timeline()))
+    store.close()
+
+
+def test_a_store_written_before_the_coarse_timeline_notes_none_of_it_later(tmp_path: Path) -> None:
+    """Its first thousand events were stored without a row: a row noted from the next would
+    not know them, so the store keeps none and replay reads every event's time."""
+    store = SQLiteStore(tmp_path / "old.db")
+    store.append([timed_event(n, EPOCH + n) for n in range(1_500)])
+    store.close()
+    conn = sqlite3.connect(tmp_path / "old.db")
+    conn.execute("DELETE FROM timeline")  # as a file made before the table was
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(tmp_path / "old.db")
+    store.append([timed_event(n, EPOCH + n) for n in range(1_500, 2_600)])
+    assert store.coarse_timeline() is None
+    assert len(store.timeline()[0]) == 2_600
+    store.close()
