@@ -84,6 +84,15 @@ class Probe:
         self.layouts = 0
         self.repaints.clear()
 
+    async def settle(self, pilot: Any) -> None:
+        """Until a pause passes with no layout (one asked for lands at the screen's next
+        idle moment, perhaps a pause later): bounded by count."""
+        for _ in range(20):
+            layouts = self.layouts
+            await pilot.pause()
+            if self.layouts == layouts:
+                return
+
 
 def shown_as_drawn_afresh(feed: EscalationFeed) -> None:
     """What the feed shows (its lines as the compositor would take them) is what it shows
@@ -100,10 +109,10 @@ async def test_an_update_repaints_the_lines_that_changed_and_lays_out_for_the_sc
     app = FeedApp()
     async with app.run_test(size=(100, HEIGHT + 3)) as pilot:
         feed = app.feed
-        feed.update(escalations, NOW, None)
-        await pilot.pause()
-        assert feed.size.height == HEIGHT and feed.show_vertical_scrollbar
         probe = Probe(app)
+        feed.update(escalations, NOW, None)
+        await probe.settle(pilot)
+        assert feed.size.height == HEIGHT and feed.show_vertical_scrollbar
         assert feed.order[0] == "e39"  # newest first
 
         # one off screen acked, one off screen resolved: nothing on screen moves
@@ -111,7 +120,7 @@ async def test_an_update_repaints_the_lines_that_changed_and_lays_out_for_the_sc
             escalations[changed].status = how
             probe.clear()
             feed.update(escalations, NOW + 1, {changed})
-            await pilot.pause()
+            await probe.settle(pilot)
             assert probe.layouts == 0, changed
             assert probe.lines(feed) == set(), changed
             shown_as_drawn_afresh(feed)
@@ -121,19 +130,30 @@ async def test_an_update_repaints_the_lines_that_changed_and_lays_out_for_the_sc
         escalations["e36"].status = EscalationStatus.ACKED
         probe.clear()
         feed.update(escalations, NOW + 2, {"e36"})
-        await pilot.pause()
+        await probe.settle(pilot)
         assert probe.layouts == 0
         assert probe.lines(feed) == {feed.order.index("e36")}
         shown_as_drawn_afresh(feed)
 
-        # a new one on top moves every line down: all of them, still no layout (the
-        # scrollbar stays), and the scrollbar now measures 41
+        # a new one on top moves every line down: all of them repaint, still no layout (the
+        # scrollbar stays), and the scrollbar now measures 41; the lines that only moved
+        # are the strips already made: only the new one and the one the cursor left are new
         escalations["e40"] = escalation(40)
+        built: list[str] = []
+        line = feed._line
+
+        def counted_line(esc: Escalation, *args: Any) -> Any:
+            built.append(esc.escalation_id)
+            return line(esc, *args)
+
+        feed._line = counted_line  # type: ignore[method-assign, assignment]
         probe.clear()
         feed.update(escalations, NOW + 3, {"e40"})
-        await pilot.pause()
+        await probe.settle(pilot)
         assert probe.layouts == 0
         assert probe.lines(feed) == set(range(HEIGHT))
+        assert sorted(built) == ["e39", "e40"]
+        del feed._line
         assert feed.virtual_size.height == 41
         assert feed.vertical_scrollbar.window_virtual_size == 41
         assert feed.max_scroll_y == 41 - HEIGHT
@@ -141,11 +161,11 @@ async def test_an_update_repaints_the_lines_that_changed_and_lays_out_for_the_sc
 
         # an escalation of another queue than the one filtered: nothing repaints, no layout
         feed.set_queue_filter("q1")
-        await pilot.pause()
+        await probe.settle(pilot)
         probe.clear()
         escalations["e41"] = escalation(41, "q2")
         feed.update(escalations, NOW + 4, {"e41"})
-        await pilot.pause()
+        await probe.settle(pilot)
         assert (probe.layouts, probe.lines(feed)) == (0, set())
 
         # fewer escalations than lines: the scrollbar goes (a layout), every line shows
@@ -153,7 +173,7 @@ async def test_an_update_repaints_the_lines_that_changed_and_lays_out_for_the_sc
             del escalations[esc_id]
         probe.clear()
         feed.update(escalations, NOW + 5, set())
-        await pilot.pause()
+        await probe.settle(pilot)
         assert probe.layouts >= 1
         assert not feed.show_vertical_scrollbar
         shown_as_drawn_afresh(feed)
@@ -169,18 +189,19 @@ async def test_the_counts_repaint_alone_and_the_scrolled_reader_sees_new_ones_co
     async with app.run_test(size=(100, HEIGHT + 3)) as pilot:
         feed = app.feed
         counts = app.query_one("FeedCounts")
+        probe = Probe(app)
         feed.update(escalations, NOW, None)
-        await pilot.pause()
+        await probe.settle(pilot)
         assert counts.render_line(0).text.strip() == "30 open · 30 need ack"
         feed.focus()
         await pilot.press(*["down"] * 20)
-        await pilot.pause()
+        await probe.settle(pilot)
+        probe.clear()
         assert feed.scroll_offset.y > 0 and feed.order.index("e29") < feed.scroll_offset.y
-        probe = Probe(app)
         # off screen above the view: one acked; the counts move, the feed does not
         escalations["e29"].status = EscalationStatus.ACKED
         feed.update(escalations, NOW + 1, {"e29"})
-        await pilot.pause()
+        await probe.settle(pilot)
         assert counts.render_line(0).text.strip() == "30 open · 29 need ack"
         assert (probe.layouts, probe.lines(feed)) == (0, set())
         shown_as_drawn_afresh(feed)
@@ -188,7 +209,7 @@ async def test_the_counts_repaint_alone_and_the_scrolled_reader_sees_new_ones_co
         selected = feed.selected
         escalations["e30"], escalations["e31"] = escalation(30), escalation(31)
         feed.update(escalations, NOW + 2, {"e30", "e31"})
-        await pilot.pause()
+        await probe.settle(pilot)
         assert feed.selected is selected
         assert counts.render_line(0).text.strip() == "32 open · 31 need ack · 2 new ↑"
         assert probe.layouts == 0
@@ -196,9 +217,9 @@ async def test_the_counts_repaint_alone_and_the_scrolled_reader_sees_new_ones_co
         # the clock alone: ages read the same for a minute here, nothing repaints
         probe.clear()
         feed.tick(NOW + 2.5)
-        await pilot.pause()
+        await probe.settle(pilot)
         assert probe.lines(feed) == set()
         await pilot.press("home")
-        await pilot.pause()
+        await probe.settle(pilot)
         assert feed.selected is not None and feed.selected.escalation_id == "e31"
         assert counts.render_line(0).text.strip() == "32 open · 31 need ack"

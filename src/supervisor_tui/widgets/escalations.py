@@ -100,7 +100,11 @@ class EscalationFeed(ScrollView, can_focus=True):
         self._unseen = 0
         self._follow_top = True
         """The reader has not moved the cursor off the top: it stays on the newest."""
-        self._cache: dict[int, tuple[tuple[object, ...], Strip]] = {}
+        self._cache: dict[str, tuple[tuple[object, ...], Strip]] = {}
+        """Each escalation's line as last drawn, wherever it is: an arrival on top moves
+        every line down one, and each is still the same strip."""
+        self._drawn: dict[int, tuple[object, ...]] = {}
+        """What each line of the feed (by place in the order) showed when last drawn."""
         self._base: Style | None = None
         self.counts = FeedCounts()
         """The line above the feed that counts it (``EscalationPane`` shows both)."""
@@ -206,19 +210,19 @@ class EscalationFeed(ScrollView, can_focus=True):
         top = int(self.scroll_offset.y)
         length = len(self._order)
         changed: list[int] = []
+        drawn = self._drawn
         for y in range(self.size.height):
             index = y + top
-            cached = self._cache.get(index)
             if index >= length:
-                if cached is not None:  # an escalation's line, now past the end: blank
-                    del self._cache[index]
+                if drawn.pop(index, None) is not None:  # an escalation's, now past the end
                     changed.append(y)
-            elif cached is None or cached[0] != self._key(
-                self._escalations[self._order[index]], width
-            ):
+            elif drawn.get(index) != self._key(self._escalations[self._order[index]], width):
                 changed.append(y)
         if changed:
             self.refresh(Region(0, changed[0], width, changed[-1] - changed[0] + 1))
+        if len(self._cache) > 4 * self.size.height + 64:  # keep the lines on screen only
+            shown = set(self._order[top : top + self.size.height])
+            self._cache = {i: line for i, line in self._cache.items() if i in shown}
 
     def _is_at_top(self) -> bool:
         return self.scroll_offset.y == 0
@@ -285,11 +289,12 @@ class EscalationFeed(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         index = y + int(self.scroll_offset.y)
         if index >= len(self._order):
+            self._drawn.pop(index, None)
             return blank(width, self._base_style())
         esc = self._escalations[self._order[index]]
         selected = esc.escalation_id == self._selected
-        key = self._key(esc, width)
-        cached = self._cache.get(index)
+        key = self._drawn[index] = self._key(esc, width)
+        cached = self._cache.get(esc.escalation_id)
         if cached is not None and cached[0] == key:
             return cached[1]
         text = self._line(esc, key[2], width)
@@ -300,7 +305,7 @@ class EscalationFeed(ScrollView, can_focus=True):
             else (base + Style(underline=True) if selected else base)
         )
         strip = text_strip(self.app.console, text, width, style)
-        self._cache[index] = (key, strip)
+        self._cache[esc.escalation_id] = (key, strip)
         return strip
 
     def _key(self, esc: Escalation, width: int) -> tuple[int, int, tuple[object, ...]]:
