@@ -66,6 +66,7 @@ from supervisor_tui.store import StoreError
 from supervisor_tui.widgets import (
     AgentBoard,
     EscalationFeed,
+    EscalationPane,
     FreshnessBar,
     QueueTiles,
     TimelineBar,
@@ -276,7 +277,7 @@ class BoardScreen(Screen[None]):
         yield self.intraday_line
         with Horizontal(id="main"):
             yield self.agents
-            yield self.feed
+            yield EscalationPane(self.feed, id="feed-pane")
         if self.replay is not None:
             yield self.replay.score_line
             yield self.timeline

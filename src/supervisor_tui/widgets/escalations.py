@@ -3,6 +3,10 @@
 Line API, one line per escalation, cached per line. The selection follows the escalation,
 not the line, so new arrivals never move the cursor onto something else. When the reader
 has scrolled down, new arrivals are counted ("3 new ↑") instead of pulling the view.
+
+The counts ("1387 open · 1386 need ack") are a line of their own above the feed, in the same
+border (``EscalationPane``): on a big floor they change with nearly every batch of events, and
+a line repaints alone where a border title repaints the whole feed under it.
 """
 
 from __future__ import annotations
@@ -11,10 +15,13 @@ from collections.abc import Callable
 
 from rich.style import Style
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 from supervisor_tui import actions
 from supervisor_tui.core import fmt
@@ -36,11 +43,39 @@ def _raised_title(esc: Escalation) -> str | None:
     return None
 
 
+class FeedCounts(Widget):
+    """One line: how many escalations are open, how many need an ack, how many arrived above
+    a reader scrolled down the feed."""
+
+    DEFAULT_CSS = """
+    FeedCounts { height: 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._words = ""
+
+    def show(self, words: str) -> bool:
+        """Repaint this line if it reads otherwise; whether it did."""
+        if words == self._words:
+            return False
+        self._words = words
+        self.refresh()
+        return True
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y:
+            return blank(width, self.rich_style)
+        return text_strip(self.app.console, Text(self._words, "bold"), width, self.rich_style)
+
+
 class EscalationFeed(ScrollView, can_focus=True):
     DEFAULT_CSS = """
-    EscalationFeed { height: 1fr; border: round $primary 40%; }
-    EscalationFeed:focus { border: round $accent; }
+    EscalationFeed { height: 1fr; overflow-x: hidden; }
     """
+    """Lines are cut to the feed's width, never scrolled across (a horizontal scrollbar came
+    and went for a batch each time the vertical one appeared and narrowed the lines)."""
 
     BINDINGS = actions.bindings(actions.Where.FEED)
 
@@ -65,10 +100,14 @@ class EscalationFeed(ScrollView, can_focus=True):
         self._unseen = 0
         self._follow_top = True
         """The reader has not moved the cursor off the top: it stays on the newest."""
-        self._cache: dict[int, tuple[tuple[object, ...], Strip]] = {}
+        self._cache: dict[str, tuple[tuple[object, ...], Strip]] = {}
+        """Each escalation's line as last drawn, wherever it is: an arrival on top moves
+        every line down one, and each is still the same strip."""
+        self._drawn: dict[int, tuple[object, ...]] = {}
+        """What each line of the feed (by place in the order) showed when last drawn."""
         self._base: Style | None = None
-        self._shown_title = ""
-        self.border_title = _("Escalations")
+        self.counts = FeedCounts()
+        """The line above the feed that counts it (``EscalationPane`` shows both)."""
 
     # -- data -------------------------------------------------------------------------------
 
@@ -112,7 +151,8 @@ class EscalationFeed(ScrollView, can_focus=True):
     def update(
         self, escalations: dict[str, Escalation], now: float, changed: set[str] | None
     ) -> None:
-        """Re-sort (cheap: a few hundred at most) and repaint; ``changed=None`` means all."""
+        """Re-sort (cheap: a few thousand at most) and repaint the lines that read otherwise;
+        ``changed=None`` means all."""
         self._escalations = escalations
         self._now = now
         before = set(self._order)
@@ -134,46 +174,69 @@ class EscalationFeed(ScrollView, can_focus=True):
             if selected != self._selected:
                 self._selected = selected
                 self.post_message(self.Selected(self._selected))
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self._order))
+        self._measure(Size(self.scrollable_content_region.width, len(self._order)))
         self._title()
-        self.refresh()
+        self._repaint_changed()
 
     def tick(self, now: float) -> None:
         """The clock moved: the lines whose age, overdue mark or snooze countdown reads
-        otherwise now repaint, as one region from the first to the last (an age past the
-        hour reads "3h41m" for a minute, and the rest of the feed stays as it is)."""
+        otherwise now repaint (an age past the hour reads "3h41m" for a minute, and the
+        rest of the feed stays as it is)."""
         self._now = now
-        if self._title():
-            return  # a new title repaints the whole feed
+        self._title()
+        self._repaint_changed()
+
+    def _measure(self, size: Size) -> None:
+        """The feed's length for its scrollbar. A change of virtual size lays the whole
+        screen out, and the layout repaints the whole feed: that is needed only when the
+        scrollbar comes or goes; otherwise the scrollbar alone is told (the width is the
+        lines' own, the feed never scrolls across)."""
+        if size == self.virtual_size:
+            return
+        scrollbar = size.height > self.container_size.height
+        if not self.container_size or scrollbar != self.show_vertical_scrollbar:
+            self.virtual_size = size
+            return
+        self.set_reactive(ScrollView.virtual_size, size)
+        if scrollbar:
+            self.vertical_scrollbar.window_virtual_size = size.height
+        self.scroll_y = self.scroll_y  # validated again: a shorter feed may end above the view
+
+    def _repaint_changed(self) -> None:
+        """Repaint the lines on screen that read otherwise than when drawn, as one region
+        from the first to the last (one region costs the compositor less than one a line);
+        an arrival on top moves every line, and so repaints them all."""
         width = self.scrollable_content_region.width
         top = int(self.scroll_offset.y)
-        changed = [
-            y
-            for y in range(min(self.size.height, len(self._order) - top))
-            if (cached := self._cache.get(y + top)) is None
-            or cached[0] != self._key(self._escalations[self._order[y + top]], width)
-        ]
+        length = len(self._order)
+        changed: list[int] = []
+        drawn = self._drawn
+        for y in range(self.size.height):
+            index = y + top
+            if index >= length:
+                if drawn.pop(index, None) is not None:  # an escalation's, now past the end
+                    changed.append(y)
+            elif drawn.get(index) != self._key(self._escalations[self._order[index]], width):
+                changed.append(y)
         if changed:
             self.refresh(Region(0, changed[0], width, changed[-1] - changed[0] + 1))
+        if len(self._cache) > 4 * self.size.height + 64:  # keep the lines on screen only
+            shown = set(self._order[top : top + self.size.height])
+            self._cache = {i: line for i, line in self._cache.items() if i in shown}
 
     def _is_at_top(self) -> bool:
         return self.scroll_offset.y == 0
 
-    def _title(self) -> bool:
-        """The border's title, set only when it reads otherwise (setting it repaints the
-        whole feed); whether it did."""
+    def _title(self) -> None:
+        """The counts above the feed (repainted alone, when they read otherwise)."""
         open_count = sum(1 for i in self._order if self._escalations[i].is_open)
         attention = sum(1 for i in self._order if self._escalations[i].needs_attention(self._now))
-        title = _("Escalations · {open} open · {attention} need ack").format(
-            open=open_count, attention=attention
+        words = _("{open} open · {attention} need ack").format(
+            open=fmt.count(open_count), attention=fmt.count(attention)
         )
         if self._unseen:
-            title += " · " + _("{count} new ↑").format(count=self._unseen)
-        if title == self._shown_title:
-            return False
-        self._shown_title = title
-        self.border_title = title
-        return True
+            words += " · " + _("{count} new ↑").format(count=fmt.count(self._unseen))
+        self.counts.show(words)
 
     # -- keys -------------------------------------------------------------------------------
 
@@ -226,11 +289,12 @@ class EscalationFeed(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         index = y + int(self.scroll_offset.y)
         if index >= len(self._order):
+            self._drawn.pop(index, None)
             return blank(width, self._base_style())
         esc = self._escalations[self._order[index]]
         selected = esc.escalation_id == self._selected
-        key = self._key(esc, width)
-        cached = self._cache.get(index)
+        key = self._drawn[index] = self._key(esc, width)
+        cached = self._cache.get(esc.escalation_id)
         if cached is not None and cached[0] == key:
             return cached[1]
         text = self._line(esc, key[2], width)
@@ -241,12 +305,14 @@ class EscalationFeed(ScrollView, can_focus=True):
             else (base + Style(underline=True) if selected else base)
         )
         strip = text_strip(self.app.console, text, width, style)
-        self._cache[index] = (key, strip)
+        self._cache[esc.escalation_id] = (key, strip)
         return strip
 
-    def _key(self, esc: Escalation, width: int) -> tuple[int, bool, tuple[object, ...]]:
-        """What a line shows: the escalation's look, at this width, selected or not."""
-        return (width, esc.escalation_id == self._selected, self._look(esc))
+    def _key(self, esc: Escalation, width: int) -> tuple[int, int, tuple[object, ...]]:
+        """What a line shows: the escalation's look, at this width, selected or not (and
+        then with the feed focused or not: reversed or underlined)."""
+        selected = esc.escalation_id == self._selected
+        return (width, 2 if selected and self.has_focus else int(selected), self._look(esc))
 
     def _base_style(self) -> Style:
         """The feed's own style (its background), worked out once per look, not per line."""
@@ -324,3 +390,21 @@ class EscalationFeed(ScrollView, can_focus=True):
             text.append(" · ", "dim")
             text.append(Text(esc.detail, style="dim"))
         return text
+
+
+class EscalationPane(Vertical):
+    """The feed under its counts, in one border titled "Escalations"."""
+
+    DEFAULT_CSS = """
+    EscalationPane { height: 1fr; border: round $primary 40%; }
+    EscalationPane:focus-within { border: round $accent; }
+    """
+
+    def __init__(self, feed: EscalationFeed, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.feed = feed
+        self.border_title = _("Escalations")
+
+    def compose(self) -> ComposeResult:
+        yield self.feed.counts
+        yield self.feed
