@@ -696,7 +696,10 @@ class SQLiteStore(LocalFeed):
                 "THEN CAST(latest AS REAL) END FROM timeline ORDER BY seq",
                 (LONGEST_AGO_S, FURTHEST_AHEAD_S),
             )
-            ((first, last),) = self._read("SELECT MIN(seq), MAX(seq) FROM events")
+            # two queries: SQLite answers MIN or MAX alone from the key, both at once by
+            # reading every row (1.4 s at 10,000,000 events)
+            ((first,),) = self._read("SELECT MIN(seq) FROM events")
+            ((last,),) = self._read("SELECT MAX(seq) FROM events")
         except StoreError:
             return None  # no such table (an older file), or not one that reads: every event
         seqs = [row[0] for row in rows]
