@@ -229,6 +229,9 @@ class BoardScreen(Screen[None]):
         self._intraday_wall = -math.inf
         self._catching_up = False
         """The last read of the store was a full batch: more are waiting."""
+        self._settled = False
+        """The floor opened has read what the store held after it (a replay: at once): the
+        queues off screen are counted from then on, not before the floor is first shown."""
         self._froze_heap = False
         """This board moved what it had folded when it first caught up out of the
         collector's sight (``gc.freeze``), and gives it back when it closes."""
@@ -295,6 +298,7 @@ class BoardScreen(Screen[None]):
         feed.set_realert({rule.id: rule.realert_after_s for rule in self.settings.rules.rules})
         feed.focus()
         if self.replay is not None:
+            self._settled = True
             self.replay.start()
             self.repaint_all()
             self.set_interval(0.1, partial(self.replay.step, self), name="replay")
@@ -376,6 +380,7 @@ class BoardScreen(Screen[None]):
                 if self._catching_up:
                     continue
             self._catching_up = False
+            self._settle()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._bell.wait(), FOLLOW_POLL_S)
             self._bell.clear()
@@ -387,6 +392,7 @@ class BoardScreen(Screen[None]):
 
     @on(FloorReplaced)
     def _floor_replaced(self, message: FloorReplaced) -> None:
+        self._settled = self.replay is not None
         self.state = message.state
         self.held.clear()
         self.repaint_all()
@@ -408,6 +414,8 @@ class BoardScreen(Screen[None]):
             self.call_after_refresh(lambda: hook(events))
         if not self._froze_heap and not self._catching_up and self.replay is None:
             self.call_after_refresh(self._freeze_heap)
+        if not self._catching_up:
+            self.call_after_refresh(self._settle)
 
     # -- painting -------------------------------------------------------------------------
 
@@ -545,8 +553,13 @@ class BoardScreen(Screen[None]):
     """Open tickets counted per slice for the queues off screen (about 15 ms): a floor just
     opened counts its 200,000 between frames in about a second instead of before its first."""
 
+    def _settle(self) -> None:
+        if not self._settled:
+            self._settled = True
+            self._count_later()
+
     def _count_later(self) -> None:
-        if self._to_count and self._counting is None:
+        if self._to_count and self._counting is None and self._settled:
             self._counting = self.set_timer(0.01, self._count_some, name="count-tickets")
 
     def _count_some(self) -> None:
