@@ -135,6 +135,9 @@ def collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+            # what was built is young: moved on now, by the thaw that made it, rather than
+            # walked by the collections of whatever comes next (a replay's next seek)
+            gc.collect(1)
 
 
 def _thawed(raw: bytes, targets: FloorTargets) -> FloorState:
