@@ -47,6 +47,7 @@ from supervisor_tui.widgets.topbar import clock_text
 from .conftest import EPOCH, rules, targets
 from .doors import fuzz_examples
 from .test_app import wait_for
+from .test_board_scale import event
 
 
 @pytest.fixture(scope="module")
@@ -519,14 +520,8 @@ async def test_a_plain_replay_has_no_score_line(recording_path: Path) -> None:
 # -- the coarse timeline: a recording of 10,000,000 events opens on 10,000 rows -----------------
 
 
-def timed_event(n: int, received_at: float) -> NewEvent:
-    return NewEvent(
-        source="sim",
-        key=f"k{n}",
-        occurred_at=received_at,
-        received_at=received_at,
-        payload=AgentStateChanged(agent_id=f"a{n % 5}", state=AgentState.BUSY, since=received_at),
-    )
+def agent_busy(n: int, at: float) -> NewEvent:
+    return event(AgentStateChanged(agent_id=f"a{n % 5}", state=AgentState.BUSY, since=at), at)
 
 
 def same_clock(sparse: Timeline, dense: Timeline) -> None:
@@ -556,7 +551,7 @@ def test_the_coarse_timeline_gives_the_clock_every_events_time_gives(
         original = sqlite_module.TIMELINE_EVERY
         sqlite_module.TIMELINE_EVERY = every
         try:
-            events = [timed_event(n, EPOCH + t) for n, t in enumerate(received)]
+            events = [agent_busy(n, EPOCH + t) for n, t in enumerate(received)]
             at, turn = 0, 0
             while at < len(events):
                 if at + 1 in durable:
@@ -627,14 +622,14 @@ def test_a_store_written_before_the_coarse_timeline_notes_none_of_it_later(tmp_p
     """Its first thousand events were stored without a row: a row noted from the next would
     not know them, so the store keeps none and replay reads every event's time."""
     store = SQLiteStore(tmp_path / "old.db")
-    store.append([timed_event(n, EPOCH + n) for n in range(1_500)])
+    store.append([agent_busy(n, EPOCH + n) for n in range(1_500)])
     store.close()
     conn = sqlite3.connect(tmp_path / "old.db")
     conn.execute("DELETE FROM timeline")  # as a file made before the table was
     conn.commit()
     conn.close()
     store = SQLiteStore(tmp_path / "old.db")
-    store.append([timed_event(n, EPOCH + n) for n in range(1_500, 2_600)])
+    store.append([agent_busy(n, EPOCH + n) for n in range(1_500, 2_600)])
     assert store.coarse_timeline() is None
     assert len(store.timeline()[0]) == 2_600
     store.close()

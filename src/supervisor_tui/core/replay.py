@@ -188,12 +188,11 @@ class Recording:
             if follow_settings
             else []
         )
-        coarse = store.coarse_timeline() if isinstance(store, SQLiteStore) else None
-        self.timeline: Timeline = (
-            SparseTimeline(store, *coarse)
-            if coarse is not None and isinstance(store, SQLiteStore)
-            else Timeline(*store.timeline())
-        )
+        self.timeline: Timeline
+        if isinstance(store, SQLiteStore) and (coarse := store.coarse_timeline()) is not None:
+            self.timeline = SparseTimeline(store, *coarse)
+        else:
+            self.timeline = Timeline(*store.timeline())
         if self.timeline.last_seq == 0:
             where = store.path if isinstance(store, SQLiteStore) else store.url
             raise RecordingError(f"{where}: the recording holds no events")

@@ -48,11 +48,11 @@ TIMELINE_EVERY = 1_000
 
 
 def _note_timeline(
-    conn: sqlite3.Connection, seqs: Sequence[int], received: Sequence[float]
+    conn: sqlite3.Connection, seqs: Sequence[int], events: Sequence[NewEvent]
 ) -> None:
-    """In the transaction that stored events ``seqs`` (received at ``received``): a row of
-    the timeline for each ``TIMELINE_EVERY``-th seq among them, the latest time received up
-    to it. A store that held events before it noted any (an older file) notes none."""
+    """In the transaction that stored ``events`` as ``seqs``: a row of the timeline for each
+    ``TIMELINE_EVERY``-th seq among them, the latest time received up to it. A store that
+    held events before it noted any (an older file) notes none."""
     if not seqs or seqs[-1] // TIMELINE_EVERY == (seqs[0] - 1) // TIMELINE_EVERY:
         return  # no row falls in this batch (the usual case: a few hundred events a batch)
     row = conn.execute("SELECT seq, latest FROM timeline ORDER BY seq DESC LIMIT 1").fetchone()
@@ -65,8 +65,8 @@ def _note_timeline(
     if isinstance(between, int | float):
         latest = max(latest, between)
     rows = []
-    for seq, at in zip(seqs, received, strict=True):
-        latest = max(latest, at)
+    for seq, event in zip(seqs, events, strict=True):
+        latest = max(latest, event.received_at)
         if seq % TIMELINE_EVERY == 0:
             rows.append((seq, latest))
     conn.executemany("INSERT OR REPLACE INTO timeline (seq, latest) VALUES (?, ?)", rows)
@@ -443,7 +443,7 @@ class SQLiteStore(LocalFeed):
                     if placed is None:
                         placed = self._inserted_carefully(conn, by_key)
                     seqs, order = placed
-                    _note_timeline(conn, seqs, [e.received_at for e in order])
+                    _note_timeline(conn, seqs, order)
                     if cursors:
                         conn.executemany(
                             "INSERT INTO cursors (source, cursor, updated_at) VALUES (?, ?, "
@@ -580,7 +580,7 @@ class SQLiteStore(LocalFeed):
                         ).fetchone()
                     )
                     if row is not None:
-                        _note_timeline(conn, [row[0]], [event.received_at])
+                        _note_timeline(conn, [row[0]], [event])
                     if row is not None and outbox is not None:
                         conn.execute(
                             "INSERT INTO outbox (event_seq, source, action, body, next_attempt_at) "
@@ -657,13 +657,14 @@ class SQLiteStore(LocalFeed):
         1,000,000 events took 1.3 s more to open."""
         # the whole timeline reads every row, whatever its seq holds (a seq that is not an
         # integer compares past any number, and is then named below)
-        part = "" if after_seq == 0 and upto_seq is None else "WHERE seq > ? AND seq <= ? "
+        whole = after_seq == 0 and upto_seq is None
+        part = "" if whole else "WHERE seq > ? AND seq <= ? "
+        bounds = () if whole else (after_seq, 2**63 - 1 if upto_seq is None else upto_seq)
         rows = self._read(
             "SELECT seq, CASE WHEN typeof(seq) = 'integer' "
             "AND typeof(received_at) IN ('integer', 'real') AND received_at BETWEEN ? AND ? "
             f"THEN CAST(received_at AS REAL) END FROM events {part}ORDER BY seq",
-            (LONGEST_AGO_S, FURTHEST_AHEAD_S)
-            + ((after_seq, 2**63 - 1 if upto_seq is None else upto_seq) if part else ()),
+            (LONGEST_AGO_S, FURTHEST_AHEAD_S, *bounds),
         )
         seqs = [row[0] for row in rows]
         times = [row[1] for row in rows]
@@ -672,7 +673,7 @@ class SQLiteStore(LocalFeed):
             at = times.index(None)
             seq, received_at = self._read(
                 f"SELECT seq, received_at FROM events {part}ORDER BY seq LIMIT 1 OFFSET ?",
-                ((after_seq, 2**63 - 1 if upto_seq is None else upto_seq) if part else ()) + (at,),
+                (*bounds, at),
             )[0]
             if type(seq) is not int:
                 raise StoreCorrupt(
