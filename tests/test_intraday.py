@@ -4,12 +4,15 @@ the code under test."""
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 
 import pytest
+import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
 from supervisor_tui.core.erlang import erlang_c_figures
 from supervisor_tui.core.forecast import (
@@ -18,10 +21,10 @@ from supervisor_tui.core.forecast import (
     queue_forecast,
     same_slot_weeks_back,
 )
-from supervisor_tui.core.intraday import floor_day
+from supervisor_tui.core.intraday import IntradayBook, PresenceTimeline, floor_day
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.schedule import AgentPlan, agent_adherence, agent_plan, floor_adherence
-from supervisor_tui.core.snapshot import freeze, thaw
+from supervisor_tui.core.snapshot import SnapshotError, freeze, thaw
 from supervisor_tui.core.targets import FloorTargets, QueueTargets
 from supervisor_tui.core.whatif import Scenario, what_if
 from supervisor_tui.model import (
@@ -403,6 +406,101 @@ def test_a_new_import_replaces_the_agent_s_planned_span_and_survives_a_snapshot(
     # away at 10:05 keeps a training; busy from 10:20 does not
     assert agent_plan(again.intraday, "a1", at(10, 5), grace_s=60).out_since is None
     assert agent_plan(again.intraday, "a1", at(10, 25), grace_s=60).out_since == at(10, 20)
+
+
+# -- presence timelines ------------------------------------------------------------------
+
+presences = st.lists(
+    st.tuples(
+        st.sampled_from(["a1", "a2"]),
+        # instants that repeat and go back (late reports), close enough for cuts to bite
+        st.integers(0, 40).map(lambda n: 1_790_000_000.0 + 300.0 * n),
+        st.sampled_from(list(AgentState)),
+    ),
+    max_size=60,
+)
+
+
+def _presence_as_a_list(
+    timelines: dict[str, list[tuple[float, AgentState]]],
+    agent_id: str,
+    since: float,
+    state: AgentState,
+    kept_s: float,
+) -> None:
+    """The book's presence as it was kept before timelines were compact: a list of pairs."""
+    timeline = timelines.setdefault(agent_id, [])
+    if timeline and since < timeline[-1][0]:
+        return
+    if timeline and since == timeline[-1][0]:
+        timeline[-1] = (since, state)
+    else:
+        timeline.append((since, state))
+    cut = since - kept_s
+    while len(timeline) > 2 and timeline[1][0] <= cut:
+        del timeline[0]
+
+
+@settings(max_examples=fuzz_examples(100), deadline=None)
+@given(presences, st.sampled_from([900.0, 3_600.0, 2 * 86_400.0]))
+def test_a_compact_presence_timeline_keeps_what_a_list_of_changes_kept(
+    reports: list[tuple[str, float, AgentState]], kept_s: float
+) -> None:
+    """Late, repeated and old reports: the compact timeline holds, reads and bisects as the
+    list of pairs did, and a snapshot of it (compact, format 2) or of the list (format 1)
+    gives it back."""
+    book = IntradayBook(kept_s=kept_s)
+    plain: dict[str, list[tuple[float, AgentState]]] = {}
+    for agent_id, since, state in reports:
+        book.presence(agent_id, since, state)
+        _presence_as_a_list(plain, agent_id, since, state, kept_s)
+    assert book.states.keys() == plain.keys()
+    for agent_id, timeline in book.states.items():
+        expected = plain[agent_id]
+        assert (
+            list(timeline) == expected and timeline == expected and len(timeline) == len(expected)
+        )
+        assert [timeline[i] for i in range(-len(expected), len(expected))] == expected * 2
+        assert list(timeline.since) == [since for since, _ in expected]
+        again = PresenceTimeline.from_compact(timeline.compact())
+        assert again == timeline and list(again) == expected
+    state = FloorState(FloorTargets())
+    state.intraday = book
+    assert thaw(freeze(state), state.targets).intraday.states == book.states
+    # format 1 wrote each timeline as its list of pairs
+    pairs = TypeAdapter(dict[str, list[tuple[float, AgentState]]]).dump_json(plain)
+    assert TypeAdapter(dict[str, PresenceTimeline]).validate_json(pairs) == book.states
+
+
+def _snapshot_with_timeline(compact: dict[str, object]) -> bytes:
+    """A snapshot of a floor with one agent whose presence timeline is ``compact``."""
+    state = FloorState(FloorTargets())
+    state.intraday.presence("a1", 1.0, AgentState.AVAILABLE)
+    raw = json.loads(zstandard.ZstdDecompressor().decompress(freeze(state)))
+    raw["intraday"]["states"]["a1"] = compact
+    return zstandard.ZstdCompressor().compress(json.dumps(raw).encode())
+
+
+@pytest.mark.parametrize(
+    ("since", "states", "of"),
+    [
+        ("AAAAAAAA8D8=", "AAE=", ["available"]),  # one instant, two states
+        ("AAAAAAAA8D8=", "AQ==", ["available"]),  # code 1 of a vocabulary of one
+        ("AAAAAAAA8D8", "AA==", ["available"]),  # base64 cut short
+        ("AAAAAAAA8D8=", "AA==", ["sleeping"]),  # not a state
+        ("AAAAAAAA8D8=", "AA==", "available"),  # not a list
+    ],
+)
+def test_a_damaged_compact_presence_timeline_is_a_clear_snapshot_error(
+    since: str, states: str, of: object
+) -> None:
+    intact = thaw(
+        _snapshot_with_timeline({"since": "AAAAAAAA8D8=", "states": "AA==", "of": ["available"]}),
+        FloorTargets(),
+    )
+    assert list(intact.intraday.states["a1"]) == [(1.0, AgentState.AVAILABLE)]
+    with pytest.raises(SnapshotError, match=r"^snapshot does not load \("):
+        thaw(_snapshot_with_timeline({"since": since, "states": states, "of": of}), FloorTargets())
 
 
 # -- Erlang C and the what-if -------------------------------------------------------------

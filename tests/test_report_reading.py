@@ -1,7 +1,7 @@
 """Issue #20: how a report reads and keeps a long recording. The fast paths must read and
 count exactly what the plain ones did: the stores' lazy reader gives the events read_from
-gives, one recording is folded as the merged stream numbered it, and the report's compact
-presence timelines read as the lists the schedule code walks."""
+gives, and one recording is folded as the merged stream numbered it (the compact presence
+timelines are tested in test_intraday.py)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,11 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.targets import FloorTargets
-from supervisor_tui.model import AgentState, Event
-from supervisor_tui.report.compute import _STAFFING_KINDS, _Timeline, compute, merged
+from supervisor_tui.model import Event
+from supervisor_tui.report.compute import _STAFFING_KINDS, compute, merged
 from supervisor_tui.store import PostgresStore, SQLiteStore, StoreCorrupt, every_event
 
 from .conftest import simulate, targets
@@ -84,39 +82,6 @@ def test_one_recording_is_folded_as_the_merged_stream_numbered_it(tmp_path: Path
     assert compute([("rec", events)], targets=targets, now=0.0) == compute(
         [("rec", jumbled)], targets=targets, now=0.0
     )
-
-
-states = st.sampled_from(list(AgentState))
-change = st.tuples(st.floats(0, 2e9, allow_nan=False), states)
-operation = st.one_of(
-    st.tuples(st.just("append"), change),
-    st.tuples(st.just("set last"), change),
-    st.tuples(st.just("drop first"), change),
-)
-
-
-@settings(max_examples=EXAMPLES, deadline=None)
-@given(st.lists(operation, max_size=40))
-def test_a_compact_timeline_reads_as_its_list(
-    ops: list[tuple[str, tuple[float, AgentState]]],
-) -> None:
-    compact = _Timeline()
-    plain: list[tuple[float, AgentState]] = []
-    for op, value in ops:
-        for timeline in (compact, plain):
-            if op == "append":
-                timeline.append(value)
-            elif op == "set last" and timeline:
-                timeline[-1] = value
-            elif op == "drop first" and timeline:
-                del timeline[0]
-        assert len(compact) == len(plain)
-        assert bool(compact) == bool(plain)
-        assert list(compact) == plain
-        assert list(enumerate(compact)) == list(enumerate(plain))
-        if plain:
-            assert compact[0] == plain[0] and compact[-1] == plain[-1]
-            assert compact[1:] == plain[1:]
 
 
 def test_only_the_staffing_kinds_change_what_the_report_integrates_lazily() -> None:

@@ -8,10 +8,16 @@ snapshots) and the hub see the same book at the same instant.
 
 from __future__ import annotations
 
+import base64
+import bisect
+import sys
+from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any, TypedDict
 
-from pydantic import Field
+from pydantic import Field, GetCoreSchemaHandler
+from pydantic_core import CoreSchema, core_schema
 
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.model import AgentState, ForecastImported, ScheduleImported
@@ -51,6 +57,160 @@ class IntradaySettings:
     """Half hours after the current one that the what-if projects."""
 
 
+Presence = tuple[float, AgentState]
+_STATES: tuple[AgentState, ...] = tuple(AgentState)
+_CODE = {state: code for code, state in enumerate(_STATES)}
+_NO_CODE = 0xFF
+"""Never a state's code (the vocabulary has a handful): marks a code a snapshot's own
+vocabulary does not name."""
+
+
+class _CompactTimeline(TypedDict):
+    """A presence timeline as a snapshot holds it, in base64: the instants as little-endian
+    doubles, byte-shuffled (every double's first byte, then every second byte, and so on:
+    nearby instants share their high bytes, so the snapshot compresses to 1.65 MB of
+    presence at 1,000 agents against 1.90 as decimal text and 2.25 unshuffled), and each
+    state as a byte naming its place in ``of``."""
+
+    since: str
+    states: str
+    of: list[AgentState]
+
+
+class PresenceTimeline:
+    """An agent's presence changes, oldest first, as (since, state) pairs: two arrays, 9 bytes
+    a change. A tuple a change (about 90 bytes, three objects) made a 1,000-agent floor's two
+    days of presence 350,000 tuples: the most objects of a snapshot to build when replay
+    restores one, and to walk at each full collection while a state is held. Read like the
+    list of pairs it stands for; ``since`` is there to bisect on."""
+
+    __slots__ = ("_codes", "since")
+
+    def __init__(self, changes: Iterable[Presence] = ()) -> None:
+        self.since = array("d")
+        self._codes = bytearray()
+        for since, state in changes:
+            self.since.append(since)
+            self._codes.append(_CODE[state])
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+    def __bool__(self) -> bool:
+        return bool(self._codes)
+
+    def __getitem__(self, i: int) -> Presence:
+        return self.since[i], _STATES[self._codes[i]]
+
+    def __iter__(self) -> Iterator[Presence]:
+        return zip(self.since, map(_STATES.__getitem__, self._codes), strict=True)
+
+    def state(self, i: int) -> AgentState:
+        return _STATES[self._codes[i]]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PresenceTimeline):
+            return self.since == other.since and self._codes == other._codes
+        return isinstance(other, list | tuple) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"PresenceTimeline({list(self)!r})"
+
+    def record(self, since: float, state: AgentState) -> None:
+        """A change reported at ``since``: a later one is added, one at the same instant as
+        the last replaces it, an older one (a late report) is dropped, as the projection
+        drops it."""
+        if self._codes:
+            last = self.since[-1]
+            if since < last:
+                return
+            if since == last:
+                self._codes[-1] = _CODE[state]
+                return
+        self.since.append(since)
+        self._codes.append(_CODE[state])
+
+    def forget_before(self, cut: float) -> None:
+        """Drop the changes before ``cut`` but the last of them: the state the agent was in
+        when the cut fell (and always the last two changes)."""
+        since = self.since
+        if len(since) > 2 and since[1] <= cut:
+            drop = min(len(since) - 2, bisect.bisect_right(since, cut) - 1)
+            del since[:drop]
+            del self._codes[:drop]
+
+    # -- in a snapshot ---------------------------------------------------------------------
+
+    def compact(self) -> _CompactTimeline:
+        since = array("d", self.since)
+        if sys.byteorder == "big":
+            since.byteswap()
+        raw = since.tobytes()
+        return {
+            "since": base64.b64encode(b"".join(raw[i::8] for i in range(8))).decode("ascii"),
+            "states": base64.b64encode(self._codes).decode("ascii"),
+            "of": list(_STATES),
+        }
+
+    @classmethod
+    def from_compact(cls, compact: _CompactTimeline) -> PresenceTimeline:
+        """The timeline ``compact`` holds; ValueError when the two do not pair up or a state
+        is one its ``of`` does not name (the snapshot then does not load)."""
+        raw_since = base64.b64decode(compact["since"], validate=True)
+        raw_codes = base64.b64decode(compact["states"], validate=True)
+        if len(raw_since) != 8 * len(raw_codes):
+            raise ValueError("a presence timeline's instants and states do not pair up")
+        of = compact["of"]
+        if len(of) >= _NO_CODE:
+            raise ValueError("a presence timeline names too many states")
+        table = bytearray([_NO_CODE]) * 256
+        for code, state in enumerate(of):
+            table[code] = _CODE[state]
+        codes = bytearray(raw_codes.translate(table))
+        if _NO_CODE in codes:
+            raise ValueError("a presence timeline holds a state it does not name")
+        count = len(raw_codes)
+        unshuffled = bytearray(len(raw_since))
+        for i in range(8):
+            unshuffled[i::8] = raw_since[i * count : (i + 1) * count]
+        timeline = cls()
+        timeline.since.frombytes(unshuffled)
+        if sys.byteorder == "big":
+            timeline.since.byteswap()
+        timeline._codes = codes
+        return timeline
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        """Validated from the compact form (snapshot format 2) or from the list of pairs
+        (format 1, older recordings); always written compact."""
+        return core_schema.union_schema(
+            [
+                core_schema.is_instance_schema(cls),
+                core_schema.no_info_after_validator_function(
+                    cls.from_compact,
+                    core_schema.typed_dict_schema(
+                        {
+                            "since": core_schema.typed_dict_field(core_schema.str_schema()),
+                            "states": core_schema.typed_dict_field(core_schema.str_schema()),
+                            "of": core_schema.typed_dict_field(
+                                handler.generate_schema(list[AgentState])
+                            ),
+                        }
+                    ),
+                ),
+                core_schema.no_info_after_validator_function(
+                    cls, handler.generate_schema(list[tuple[float, AgentState]])
+                ),
+            ],
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                PresenceTimeline.compact
+            ),
+        )
+
+
 @dataclass(slots=True)
 class IntervalCount:
     offered: int = 0
@@ -81,7 +241,7 @@ class IntradayBook:
     imported: dict[str, dict[int, PlannedInterval]] = field(default_factory=dict)
     schedule: dict[str, list[Activity]] = field(default_factory=dict)
     """agent -> planned activities, by start."""
-    states: dict[str, list[tuple[float, AgentState]]] = field(default_factory=dict)
+    states: dict[str, PresenceTimeline] = field(default_factory=dict)
     """agent -> presence changes (since, state), oldest first."""
     pruned_day: int = -1
     kept_s: float = TIMELINE_KEPT_S
@@ -121,17 +281,11 @@ class IntradayBook:
         count.handle_s += handle_s
 
     def presence(self, agent_id: str, since: float, state: AgentState) -> None:
-        timeline = self.states.setdefault(agent_id, [])
-        if timeline and since < timeline[-1][0]:
-            return  # a late, older report: the projection drops it too
-        if timeline and since == timeline[-1][0]:
-            timeline[-1] = (since, state)
-        else:
-            timeline.append((since, state))
-        # one entry before the cut is kept: the state the agent was in when the cut fell
-        cut = since - self.kept_s
-        while len(timeline) > 2 and timeline[1][0] <= cut:
-            del timeline[0]
+        timeline = self.states.get(agent_id)
+        if timeline is None:
+            timeline = self.states[agent_id] = PresenceTimeline()
+        timeline.record(since, state)
+        timeline.forget_before(timeline.since[-1] - self.kept_s)
 
     def forecast_imported(self, p: ForecastImported) -> None:
         for row in p.intervals:

@@ -21,7 +21,13 @@ from itertools import accumulate
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from supervisor_tui.core.projection import FloorState
-from supervisor_tui.core.snapshot import SNAPSHOT_FORMAT, SnapshotError, freeze, thaw
+from supervisor_tui.core.snapshot import (
+    READ_FORMATS,
+    SNAPSHOT_FORMAT,
+    SnapshotError,
+    freeze,
+    thaw,
+)
 from supervisor_tui.core.targets import FloorTargets, settings_payload, targets_from_settings
 from supervisor_tui.model import Event, FloorSettingsRecorded
 from supervisor_tui.store import StoreError
@@ -198,7 +204,7 @@ class Recording:
             raise RecordingError(f"{where}: the recording holds no events")
         self.marks = self._first_raises()
         self._stored = (
-            store.snapshot_index() if store.snapshot_formats() == {SNAPSHOT_FORMAT} else []
+            store.snapshot_index() if store.snapshot_formats() <= READ_FORMATS else []
         )
         self._memory: dict[int, bytes] = {}
         self.keep_bytes = keep_mb * 1024 * 1024

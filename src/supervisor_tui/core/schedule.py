@@ -87,13 +87,11 @@ def _activity_index(planned: Sequence[Activity], at: float) -> int | None:
 
 def state_at(book: IntradayBook, agent_id: str, at: float) -> tuple[float, AgentState] | None:
     """The agent's presence at ``at`` and since when; None before anything was said."""
-    timeline = book.states.get(agent_id, ())
-    i = bisect.bisect_right(timeline, at, key=_since)
+    timeline = book.states.get(agent_id)
+    if timeline is None:
+        return None
+    i = bisect.bisect_right(timeline.since, at)
     return timeline[i - 1] if i else None
-
-
-def _since(change: tuple[float, AgentState]) -> float:
-    return change[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,26 +131,27 @@ def agent_adherence(book: IntradayBook, agent_id: str, start: float, end: float)
     planned = book.schedule.get(agent_id, ())
     if not any(a.end > start and a.start < end for a in planned):
         return Adherence()
-    timeline = book.states.get(agent_id, [])
+    timeline = book.states.get(agent_id)
     if not timeline:
         return Adherence()
-    last = bisect.bisect_right(timeline, end, key=_since) - 1
-    first = timeline[0][0]
+    since = timeline.since
+    last = bisect.bisect_right(since, end) - 1
+    first = since[0]
     version = book.schedule_version
     begin, figures = 0, (0.0, 0.0, 0.0, 0.0)
     memo = book.adherence_memo.get(agent_id)
     if memo is not None and memo[:2] == (start, first) and memo[3] == version and last >= 0:
-        at = bisect.bisect_left(timeline, memo[2], key=_since)
-        if at <= last and timeline[at][0] == memo[2]:
+        at = bisect.bisect_left(since, memo[2])
+        if at <= last and since[at] == memo[2]:
             begin, figures = at, memo[4]
     for i in range(begin, last):
         figures = _add_span(
-            figures, planned, max(timeline[i][0], start), timeline[i + 1][0], timeline[i][1], end
+            figures, planned, max(since[i], start), since[i + 1], timeline.state(i), end
         )
     if last >= 0:
-        book.adherence_memo[agent_id] = (start, first, timeline[last][0], version, figures)
+        book.adherence_memo[agent_id] = (start, first, since[last], version, figures)
         figures = _add_span(
-            figures, planned, max(timeline[last][0], start), end, timeline[last][1], end
+            figures, planned, max(since[last], start), end, timeline.state(last), end
         )
     return Adherence(*figures)
 

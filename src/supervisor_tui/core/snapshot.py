@@ -36,7 +36,11 @@ from supervisor_tui.core.projection import (
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.model import printable_data
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
+"""The format written. 2: each agent's presence timeline compact (its instants and states as
+two arrays in base64, see ``core.intraday.PresenceTimeline``); 1: as a list of pairs."""
+READ_FORMATS = frozenset({1, 2})
+"""The formats read: an older recording's snapshots load as they are."""
 
 MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024
 """The most a snapshot may inflate to. A floor of 100,000 open tickets is about 60 MB; one
@@ -114,7 +118,7 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 def thaw(data: bytes, targets: FloorTargets, fmt: int = SNAPSHOT_FORMAT) -> FloorState:
-    if fmt != SNAPSHOT_FORMAT:
+    if fmt not in READ_FORMATS:
         raise SnapshotError(f"snapshot format {fmt} is not one this version reads")
     raw = inflate(data)
     with collector_paused():

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from sys import intern
-from typing import SupportsIndex, cast, overload
 
 from supervisor_tui.core.erlang import agents_needed
 from supervisor_tui.core.forecast import forecast_interval, mape
@@ -272,106 +271,6 @@ class _Ticket:
         return first_open or solved_at > t  # first seen solved: open until it was solved
 
 
-_STATES = tuple(AgentState)
-_STATE_INDEX = {state: i for i, state in enumerate(_STATES)}
-Presence = tuple[float, AgentState]
-
-
-class _Timeline(list[Presence]):
-    """An agent's presence changes as a report keeps them, for every day of its recordings:
-    two arrays (9 bytes a change) in place of a tuple a change (about 90 bytes), since a
-    month's presence was most of a report's memory. Read and written as the list of
-    (since, state) it stands for (``core.schedule`` reads it so); the list itself stays
-    empty."""
-
-    __slots__ = ("_since", "_state")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._since = array("d")
-        self._state = bytearray()
-
-    def __len__(self) -> int:
-        return len(self._since)
-
-    def __bool__(self) -> bool:
-        return bool(self._since)
-
-    def __iter__(self) -> Iterator[Presence]:
-        return zip(self._since, map(_STATES.__getitem__, self._state), strict=True)
-
-    def __eq__(self, other: object) -> bool:
-        return list(self) == other
-
-    __hash__ = None
-
-    @overload
-    def __getitem__(self, i: SupportsIndex) -> Presence: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[Presence]: ...
-
-    def __getitem__(self, i: SupportsIndex | slice) -> Presence | list[Presence]:
-        if isinstance(i, slice):
-            return list(self)[i]
-        return (self._since[i], _STATES[self._state[i]])
-
-    @overload
-    def __setitem__(self, i: SupportsIndex, value: Presence) -> None: ...
-
-    @overload
-    def __setitem__(self, i: slice, value: Iterable[Presence]) -> None: ...
-
-    def __setitem__(self, i: SupportsIndex | slice, value: Presence | Iterable[Presence]) -> None:
-        if isinstance(i, slice):
-            changed = list(self)
-            changed[i] = cast(Iterable[Presence], value)
-            self._replace(changed)
-            return
-        since, state = cast(Presence, value)
-        self._since[i] = since
-        self._state[i] = _STATE_INDEX[state]
-
-    def __delitem__(self, i: SupportsIndex | slice) -> None:
-        del self._since[i]
-        del self._state[i]
-
-    def __reversed__(self) -> Iterator[Presence]:
-        return iter(list(self)[::-1])
-
-    def __contains__(self, value: object) -> bool:
-        return value in list(self)
-
-    def __repr__(self) -> str:
-        return repr(list(self))
-
-    def append(self, value: Presence) -> None:
-        since, state = value
-        self._since.append(since)
-        self._state.append(_STATE_INDEX[state])
-
-    def extend(self, values: Iterable[Presence]) -> None:
-        for value in values:
-            self.append(value)
-
-    def _replace(self, changes: Iterable[Presence]) -> None:
-        self._since = array("d")
-        self._state = bytearray()
-        for change in changes:
-            self.append(change)
-
-
-class _Timelines(dict[str, list[Presence]]):
-    """The book's presence timelines, each one a ``_Timeline``."""
-
-    def setdefault(self, key: str, default: list[Presence] | None = None) -> list[Presence]:
-        timeline = self.get(key)
-        if timeline is None:
-            timeline = self[key] = _Timeline()
-            timeline.extend(default or ())
-        return timeline
-
-
 def merged(recordings: Sequence[tuple[str, Iterable[Event]]]) -> Iterator[Event]:
     """Several recordings as one stream: in time received (each recording's own order kept),
     an event held by several (same source and key) once, numbered afresh.
@@ -418,7 +317,6 @@ class _Fold:
         # a report reads adherence and forecasts for every day of its recordings
         self.state.intraday.kept_s = KEEP_ALL_S
         self.state.intraday.counts_kept_days = int(KEEP_ALL_S // DAY_S)
-        self.state.intraday.states = _Timelines()
         self.floor = targets
         self.grouping = grouping
         self.periods: dict[str, _PeriodAcc] = defaultdict(_PeriodAcc)
