@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import cProfile
+import gc
 import math
 import random
 import sqlite3
@@ -137,7 +138,7 @@ async def replay_cpu(
     from supervisor_tui.app import FloorSettings, SupervisorApp
     from supervisor_tui.core.rules import RuleEngine
 
-    player = ReplayPlayer(recording)
+    player = ReplayPlayer(recording, freeze_heap=True)  # as `supervisor-tui replay` plays
     player.seek(recording.start + from_s)
     player.speed_index = speed_index
     settings = FloorSettings(
@@ -179,7 +180,7 @@ def run() -> list[dict[str, Any]]:
     if open_s > 1.0:
         _, open_profile = profile("replay_open", lambda: Recording(store, FloorTargets()))
     rng = random.Random(3)
-    player = ReplayPlayer(recording)
+    player = ReplayPlayer(recording, freeze_heap=True)  # as `supervisor-tui replay` seeks
     seeks = []
     for _ in range(20):
         target = rng.uniform(recording.start, recording.end)
@@ -214,6 +215,7 @@ def run() -> list[dict[str, Any]]:
 
         _, seek_profile = profile("replay_seek", seek_far)
     refold = statistics.median(full) * 1000
+    gc.unfreeze()  # as the board does when it closes
     store.close()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "floor.db"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -274,9 +275,49 @@ def test_training_stops_at_escalations_and_scores(recording_path: Path) -> None:
     recording.store.close()
 
 
-def replay_app(path: Path, *, train: bool = False, card: Path | None = None) -> SupervisorApp:
+@pytest.mark.parametrize("freeze_heap", [False, True])
+def test_a_seek_sets_off_no_collection_and_moves_what_it_built_on_once(
+    recording_path: Path, freeze_heap: bool
+) -> None:
+    """A seek builds a floor and reads thousands of events: collections set off by its
+    allocations walked the states the recording keeps. None runs while it seeks; what it
+    built is collected once at its end (its young generations), or frozen for the app."""
+    recording = open_recording(recording_path)
+    player = ReplayPlayer(recording, freeze_heap=freeze_heap)
+    ran: list[int] = []
+
+    def heard(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            ran.append(info["generation"])
+
+    gc.collect()
+    frozen_before = gc.get_freeze_count()
+    gc.callbacks.append(heard)
+    try:
+        rebuilt = [
+            player.seek(recording.start + 3 * 3600),
+            player.seek(recording.start + 600),
+            player.jump(recording.marks[-1]),
+        ]
+        frozen = gc.get_freeze_count()
+        enabled = gc.isenabled()
+    finally:
+        gc.callbacks.remove(heard)
+        gc.unfreeze()
+    assert rebuilt[:2] == [True, True] and enabled
+    assert player.state.snapshot() == fresh_fold(recording, player.state.seq)
+    if freeze_heap:
+        assert ran == [] and frozen > frozen_before
+    else:  # one young collection a seek (the jump's inner seek is part of it)
+        assert ran == [1, 1, 1] and frozen == frozen_before
+    recording.store.close()
+
+
+def replay_app(
+    path: Path, *, train: bool = False, card: Path | None = None, freeze_heap: bool = False
+) -> SupervisorApp:
     recording = open_recording(path)
-    player = ReplayPlayer(recording, stop_at_escalations=train)
+    player = ReplayPlayer(recording, stop_at_escalations=train, freeze_heap=freeze_heap)
     training = TrainingSession("trainee", str(path)) if train else None
     settings_ = FloorSettings(
         floor_name="Replay", operator="trainee", targets=targets(), rules=rules()
@@ -336,7 +377,8 @@ async def test_a_fast_replay_refigures_the_half_hour_figures_by_the_walls_time(
 
 async def test_replay_keys_seek_speed_and_next_escalation(recording_path: Path) -> None:
     digest = hashlib.sha256(recording_path.read_bytes()).hexdigest()
-    app = replay_app(recording_path)
+    gc.unfreeze()
+    app = replay_app(recording_path, freeze_heap=True)  # as `supervisor-tui replay` runs it
     player = app.player
     assert player is not None
     async with app.run_test(size=(180, 48)) as pilot:
@@ -367,10 +409,12 @@ async def test_replay_keys_seek_speed_and_next_escalation(recording_path: Path) 
         await pilot.pause()
         target = parse_clock(two_hours_in, start, 0)
         assert target is not None and player.t == target
+        assert gc.get_freeze_count() > 0  # the seeks froze what they built
         await pilot.press("space")
         await pilot.pause(0.3)
         assert player.t > target
         assert "REPLAY 2x" in str(app.query_one(TopBar).render())
+    assert gc.get_freeze_count() == 0  # given back to the collector as the board closed
     app.store.close()
     assert hashlib.sha256(recording_path.read_bytes()).hexdigest() == digest
 

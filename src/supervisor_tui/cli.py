@@ -1478,7 +1478,7 @@ def _replay(args: argparse.Namespace) -> int:
         recording = Recording(
             store, targets, progress=progress, follow_settings=args.config is None
         )
-        player = ReplayPlayer(recording, stop_at_escalations=args.train)
+        player = ReplayPlayer(recording, stop_at_escalations=args.train, freeze_heap=True)
         if args.at:
             at = clock_in_recording(args.at, recording.start, targets)
             if at is None:

@@ -25,6 +25,7 @@ from supervisor_tui.core.snapshot import (
     READ_FORMATS,
     SNAPSHOT_FORMAT,
     SnapshotError,
+    collector_paused,
     freeze,
     thaw,
 )
@@ -41,10 +42,12 @@ log = logging.getLogger(__name__)
 SNAPSHOT_EVERY = 5_000
 KEEP_MB = 256
 """Memory for the states the player let go of (seeking away), most recently used kept."""
-RESTORE_BYTES_PER_EVENT = 2_400
+RESTORE_BYTES_PER_EVENT = 6_000
 """Restoring a snapshot costs about as much as reading and folding one event for each this
-many bytes of the state's ``footprint`` (1,000-agent floor: a restore of 80-130 ms for 16 MB
-of footprint, an event 15 µs)."""
+many bytes of the state's ``footprint``: 6,000-7,900 for snapshot format 2 on the 1,000-agent
+floor (a restore as long as reading and folding 3,600-4,700 events, for 28 MB of footprint;
+three runs of ``/tmp``'s ratio script, thaw against 5,000 events after it). At 2,400 (format
+1), a seek back folded up to 26,000 events from a kept state rather than restore."""
 SPEEDS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 
@@ -203,9 +206,7 @@ class Recording:
             where = store.path if isinstance(store, SQLiteStore) else store.url
             raise RecordingError(f"{where}: the recording holds no events")
         self.marks = self._first_raises()
-        self._stored = (
-            store.snapshot_index() if store.snapshot_formats() <= READ_FORMATS else []
-        )
+        self._stored = store.snapshot_index() if store.snapshot_formats() <= READ_FORMATS else []
         self._memory: dict[int, bytes] = {}
         self.keep_bytes = keep_mb * 1024 * 1024
         self._kept: OrderedDict[int, tuple[FloorState, int]] = OrderedDict()
@@ -465,11 +466,23 @@ def newest_floor(store: object, targets: FloorTargets) -> FloorState | None:
 class ReplayPlayer:
     """Plays a recording: replay clock, speed, seek, and stops at decision points."""
 
-    def __init__(self, recording: Recording, *, stop_at_escalations: bool = False) -> None:
+    def __init__(
+        self,
+        recording: Recording,
+        *,
+        stop_at_escalations: bool = False,
+        freeze_heap: bool = False,
+    ) -> None:
         self.recording = recording
         self.stop_at_escalations = stop_at_escalations
+        self.freeze_heap = freeze_heap
+        """Each seek ends with everything alive moved out of the cycle collector's reach
+        (``gc.freeze``) rather than its new state collected once: for the app, which
+        unfreezes when the board closes. The states kept and played are then never walked
+        by a full collection (acyclic, they are freed by their counts when let go)."""
         self.t = recording.start
-        self.state = recording.state_at_seq(recording.seq_at(self.t))
+        with collector_paused(freeze=freeze_heap):
+            self.state = recording.state_at_seq(recording.seq_at(self.t))
         self.speed_index = 0
         self.playing = False
         self.decision: Mark | None = None
@@ -512,7 +525,17 @@ class ReplayPlayer:
         return applied
 
     def seek(self, t: float) -> bool:
-        """Jump to instant ``t``; returns True when the state was rebuilt (a full repaint)."""
+        """Jump to instant ``t``; returns True when the state was rebuilt (a full repaint).
+
+        With the cycle collector paused: a seek builds a floor and reads thousands of events
+        (none of them in a reference cycle), and the collections their allocations set off
+        walked the states the recording keeps (256 MB of them), a quarter to over half of a
+        seek's time; the new state is moved on once at the end (``collector_paused``, and
+        ``freeze_heap``)."""
+        with collector_paused(freeze=self.freeze_heap):
+            return self._seek(t)
+
+    def _seek(self, t: float) -> bool:
         t = max(self.recording.start, min(self.recording.end, t))
         seq = self.recording.seq_at(t)
         self.decision = None
@@ -538,7 +561,11 @@ class ReplayPlayer:
 
     def jump(self, mark: Mark) -> bool:
         """Seek to just after the escalation was raised."""
-        rebuilt = self.seek(mark.at)
+        with collector_paused(freeze=self.freeze_heap):
+            return self._jump(mark)
+
+    def _jump(self, mark: Mark) -> bool:
+        rebuilt = self._seek(mark.at)
         if self.state.seq > mark.seq:  # several events share the instant: stop at the mark
             self.recording.keep(self.state)
             self.state = self.recording.state_at_seq(mark.seq)

@@ -318,7 +318,8 @@ class BoardScreen(Screen[None]):
         return await asyncio.shield(future)
 
     async def on_unmount(self) -> None:
-        if self._froze_heap:
+        replay_froze = self.replay is not None and self.replay.player.freeze_heap
+        if self._froze_heap or replay_froze:
             self._froze_heap = False
             gc.unfreeze()
         if self._in_flight:
