@@ -1,9 +1,10 @@
-"""Issue #20: snapshot format 2 (views as columns, presence timelines compact) gives back the
-floor it froze, in its order, and format 1 (each view an object, as older recordings hold
-them) still loads to the same floor."""
+"""Issue #20: snapshot format 2 (views as columns, trend minutes as rows, presence timelines
+compact) gives back the floor it froze, in its order, and format 1 (each view an object, as
+older recordings hold them) still loads to the same floor."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from pathlib import Path
@@ -11,11 +12,13 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from supervisor_tui.core.projection import FloorState
+from supervisor_tui.core.projection import DayCounters, FloorState
 from supervisor_tui.core.snapshot import _ADAPTERS, SnapshotError, _FrozenFormat1, freeze, thaw
 from supervisor_tui.store import SQLiteStore
 
 from .conftest import simulate, targets
+
+COUNTERS = [f.name for f in dataclasses.fields(DayCounters)]
 
 
 def _floor(seed: int, hours: float) -> FloorState:
@@ -53,7 +56,18 @@ def _written_as_format_1(state: FloorState) -> bytes:
     )
     old = json.loads(_ADAPTERS[1].dump_json(frozen))
     assert isinstance(old["tickets"][next(iter(state.tickets))], dict)
-    # format 1 wrote each presence timeline as its list of (since, state) pairs
+    # format 1 wrote each minute of a queue's trend as an object
+    for queue in old["queues"].values():
+        assert queue["trend"] and all(isinstance(row, list) for row in queue["trend"])
+        queue["trend"] = [
+            {
+                "minute": row[0],
+                "backlog": row[1],
+                "counters": dict(zip(COUNTERS, row[2:], strict=True)),
+            }
+            for row in queue["trend"]
+        ]
+    # and each presence timeline as its list of (since, state) pairs
     old["intraday"]["states"] = {
         agent_id: [[since, s.value] for since, s in timeline]
         for agent_id, timeline in state.intraday.states.items()
@@ -84,6 +98,9 @@ def _damaged(state: FloorState, damage: str) -> bytes:
         del tickets["status"]
     elif damage == "a status no helpdesk has":
         tickets["status"][0] = "teleported"
+    elif damage == "a trend minute cut short":
+        queue = next(q for q in document["queues"].values() if q["trend"])
+        queue["trend"][0] = queue["trend"][0][:-1]
     elif damage == "a view as an object":
         ref = next(iter(state.tickets))
         document["tickets"] = {ref: tickets["ref"]}
@@ -92,7 +109,13 @@ def _damaged(state: FloorState, damage: str) -> bytes:
 
 @pytest.mark.parametrize(
     "damage",
-    ["a column cut short", "a column missing", "a status no helpdesk has", "a view as an object"],
+    [
+        "a column cut short",
+        "a column missing",
+        "a status no helpdesk has",
+        "a trend minute cut short",
+        "a view as an object",
+    ],
 )
 def test_damaged_columns_are_one_clear_snapshot_error(damage: str) -> None:
     state = _floor(3, 1.0)
