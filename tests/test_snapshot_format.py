@@ -72,7 +72,9 @@ def _written_as_format_1(state: FloorState) -> bytes:
         agent_id: [[since, s.value] for since, s in timeline]
         for agent_id, timeline in state.intraday.states.items()
     }
-    return zstandard.ZstdCompressor().compress(json.dumps(old).encode())
+    return zstandard.ZstdCompressor().compress(
+        json.dumps(old, ensure_ascii=False, separators=(",", ":")).encode()
+    )
 
 
 @pytest.mark.parametrize(("seed", "hours"), [(1, 0.5), (7, 2.0), (11, 4.0)])
