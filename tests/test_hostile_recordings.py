@@ -232,6 +232,17 @@ def test_a_zstandard_snapshot_bomb_is_refused_before_it_is_inflated(says_its_siz
         thaw(bomb, targets())
 
 
+def content_size_field(frame: bytes) -> tuple[int, int, int]:
+    """Where a Zstandard frame's header says its content size: (offset, width, what the
+    field is less than the size), as RFC 8878 3.1.1.1 lays the header out."""
+    descriptor = frame[4]
+    single_segment = descriptor >> 5 & 1
+    dictionary_id = (0, 1, 2, 4)[descriptor & 3]
+    width = (single_segment, 2, 4, 8)[descriptor >> 6]
+    at = 5 + (0 if single_segment else 1) + dictionary_id
+    return at, width, 256 if width == 2 else 0
+
+
 @pytest.mark.parametrize(
     "damage",
     ["cut short", "a wrong size in the header", "the magic alone", "junk after the magic"],
@@ -247,9 +258,9 @@ def test_a_damaged_zstandard_snapshot_is_one_clear_error(base_recording: Path, d
         data = data[: len(data) // 2]
     elif damage == "a wrong size in the header":
         # the header's content size (little-endian, at its end) says 16 more than it holds
-        said = len(raw).to_bytes(4, "little")
-        at = data.index(said, 4, 18)
-        data = data[:at] + (len(raw) + 16).to_bytes(4, "little") + data[at + 4 :]
+        at, width, less = content_size_field(data)
+        assert int.from_bytes(data[at : at + width], "little") + less == len(raw)
+        data = data[:at] + (len(raw) + 16 - less).to_bytes(width, "little") + data[at + width :]
         assert zstandard.frame_content_size(data) == len(raw) + 16
     elif damage == "the magic alone":
         data = data[:4]

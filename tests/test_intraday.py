@@ -21,7 +21,7 @@ from supervisor_tui.core.forecast import (
     queue_forecast,
     same_slot_weeks_back,
 )
-from supervisor_tui.core.intraday import IntradayBook, PresenceTimeline, floor_day
+from supervisor_tui.core.intraday import IntradayBook, PresenceTimelines, floor_day
 from supervisor_tui.core.projection import FloorState
 from supervisor_tui.core.schedule import AgentPlan, agent_adherence, agent_plan, floor_adherence
 from supervisor_tui.core.snapshot import SnapshotError, freeze, thaw
@@ -447,60 +447,70 @@ def test_a_compact_presence_timeline_keeps_what_a_list_of_changes_kept(
     reports: list[tuple[str, float, AgentState]], kept_s: float
 ) -> None:
     """Late, repeated and old reports: the compact timeline holds, reads and bisects as the
-    list of pairs did, and a snapshot of it (compact, format 2) or of the list (format 1)
-    gives it back."""
+    list of pairs did, and a snapshot of the book's (compact, format 2) or of the lists
+    (format 1) gives them back, agents in their order."""
     book = IntradayBook(kept_s=kept_s)
     plain: dict[str, list[tuple[float, AgentState]]] = {}
     for agent_id, since, state in reports:
         book.presence(agent_id, since, state)
         _presence_as_a_list(plain, agent_id, since, state, kept_s)
-    assert book.states.keys() == plain.keys()
+    assert list(book.states) == list(plain)
     for agent_id, timeline in book.states.items():
         expected = plain[agent_id]
-        assert (
-            list(timeline) == expected and timeline == expected and len(timeline) == len(expected)
-        )
+        assert list(timeline) == expected and timeline == expected
+        assert len(timeline) == len(expected)
         assert [timeline[i] for i in range(-len(expected), len(expected))] == expected * 2
         assert list(timeline.since) == [since for since, _ in expected]
-        again = PresenceTimeline.from_compact(timeline.compact())
-        assert again == timeline and list(again) == expected
+    again = PresenceTimelines.from_compact(book.states.compact())
+    assert again == book.states and list(again) == list(plain)
+    assert {agent_id: list(timeline) for agent_id, timeline in again.items()} == plain
     state = FloorState(FloorTargets())
     state.intraday = book
     assert thaw(freeze(state), state.targets).intraday.states == book.states
     # format 1 wrote each timeline as its list of pairs
     pairs = TypeAdapter(dict[str, list[tuple[float, AgentState]]]).dump_json(plain)
-    assert TypeAdapter(dict[str, PresenceTimeline]).validate_json(pairs) == book.states
+    assert TypeAdapter(PresenceTimelines).validate_json(pairs) == book.states
 
 
-def _snapshot_with_timeline(compact: dict[str, object]) -> bytes:
-    """A snapshot of a floor with one agent whose presence timeline is ``compact``."""
+def _snapshot_with_presence(compact: dict[str, object]) -> bytes:
+    """A snapshot of a floor whose book's presence timelines are ``compact``."""
     state = FloorState(FloorTargets())
     state.intraday.presence("a1", 1.0, AgentState.AVAILABLE)
     raw = json.loads(zstandard.ZstdDecompressor().decompress(freeze(state)))
-    raw["intraday"]["states"]["a1"] = compact
+    raw["intraday"]["states"] = compact
     return zstandard.ZstdCompressor().compress(json.dumps(raw).encode())
 
 
+ONE = {
+    "agents": ["a1"],
+    "counts": [1],
+    "since": "AAAAAAAA8D8=",
+    "states": "AA==",
+    "of": ["available"],
+}
+"""Agent a1 available from 1.0 (the double's eight bytes, shuffled as one is itself)."""
+
+
 @pytest.mark.parametrize(
-    ("since", "states", "of"),
+    "damage",
     [
-        ("AAAAAAAA8D8=", "AAE=", ["available"]),  # one instant, two states
-        ("AAAAAAAA8D8=", "AQ==", ["available"]),  # code 1 of a vocabulary of one
-        ("AAAAAAAA8D8", "AA==", ["available"]),  # base64 cut short
-        ("AAAAAAAA8D8=", "AA==", ["sleeping"]),  # not a state
-        ("AAAAAAAA8D8=", "AA==", "available"),  # not a list
+        {"states": "AAE="},  # one instant, two states
+        {"counts": [2], "states": "AAE="},  # counts two changes, holds one instant
+        {"agents": ["a1", "a2"]},  # two agents, one count
+        {"agents": ["a1", "a2"], "counts": [2, -1]},  # a count below nothing
+        {"states": "AQ=="},  # code 1 of a vocabulary of one
+        {"since": "AAAAAAAA8D8"},  # base64 cut short
+        {"of": ["sleeping"]},  # not a state
+        {"of": "available"},  # not a list
     ],
 )
-def test_a_damaged_compact_presence_timeline_is_a_clear_snapshot_error(
-    since: str, states: str, of: object
+def test_damaged_compact_presence_timelines_are_a_clear_snapshot_error(
+    damage: dict[str, object],
 ) -> None:
-    intact = thaw(
-        _snapshot_with_timeline({"since": "AAAAAAAA8D8=", "states": "AA==", "of": ["available"]}),
-        FloorTargets(),
-    )
+    intact = thaw(_snapshot_with_presence(ONE), FloorTargets())
     assert list(intact.intraday.states["a1"]) == [(1.0, AgentState.AVAILABLE)]
     with pytest.raises(SnapshotError, match=r"^snapshot does not load \("):
-        thaw(_snapshot_with_timeline({"since": since, "states": states, "of": of}), FloorTargets())
+        thaw(_snapshot_with_presence({**ONE, **damage}), FloorTargets())
 
 
 # -- Erlang C and the what-if -------------------------------------------------------------
