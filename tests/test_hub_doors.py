@@ -6,6 +6,7 @@ well-behaved terminal."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -17,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection as SyncConnection
 from websockets.sync.client import connect as sync_connect
@@ -424,3 +426,34 @@ async def test_serve_takes_its_caps_from_the_config(tmp_path: Path) -> None:
     finally:
         serve.terminate()
         serve.wait(timeout=30)
+
+
+@pytest.mark.parametrize("format_", [99, 2])
+async def test_a_floor_from_the_hub_that_does_not_load_drops_the_link_not_the_terminal(
+    format_: int,
+) -> None:
+    """A hub of a newer version sends its floor in a snapshot format this one does not read
+    (99), or a damaged one (2): the terminal's link says so and tries again; before, the
+    client's task died of the SnapshotError and the board froze on what it had."""
+    hellos = 0
+
+    async def newer_hub(ws: ServerConnection) -> None:
+        nonlocal hellos
+        await ws.recv()
+        hellos += 1
+        await ws.send(json.dumps({"type": "welcome", "scope": "view", "user": "v", "floor": {}}))
+        state = base64.b64encode(b"\x28\xb5\x2f\xfd not a floor").decode("ascii")
+        await ws.send(json.dumps({"type": "snapshot", "seq": 5, "format": format_, "state": state}))
+        await ws.wait_closed()
+
+    async with serve(newer_hub, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        client = HubClient(f"ws://127.0.0.1:{port}", VIEW, targets())
+        client.start()
+        try:
+            await until(lambda: hellos >= 1 and client.state == "reconnecting")
+            assert client._task is not None and not client._task.done()
+            assert "snapshot" in client.last_error and client.take_snapshot() is None
+            assert client.last_error_said == "the hub sent what this version does not read"
+        finally:
+            client.close()

@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from supervisor_tui.core.commands import CommandRefused, refusal_said
 from supervisor_tui.core.feed import LINK_LIVE, hub_words
 from supervisor_tui.core.projection import Escalation, FloorState
-from supervisor_tui.core.snapshot import thaw
+from supervisor_tui.core.snapshot import SnapshotError, thaw
 from supervisor_tui.core.targets import FloorTargets
 from supervisor_tui.hub.protocol import TICK_S, ProtocolError, decode, event_from_wire
 from supervisor_tui.i18n import N_, _
@@ -67,6 +67,8 @@ def _why(exc: BaseException) -> tuple[str, str]:
         )
     if isinstance(exc, TimeoutError):
         return (str(exc), str(exc)) if str(exc) else worded(N_("no answer from the hub"))
+    if isinstance(exc, ProtocolError):
+        return str(exc), _("the hub sent what this version does not read")
     if isinstance(exc, ConnectionRefusedError):
         return worded(N_("the hub refuses connections"))
     if isinstance(exc, ConnectionResetError):
@@ -301,7 +303,12 @@ class HubClient:
                 self._ring()
         elif kind == "snapshot":
             data = base64.b64decode(str(message.get("state") or ""))
-            state = thaw(data, self.targets, int(message.get("format") or 0))
+            try:
+                state = thaw(data, self.targets, int(message.get("format") or 0))
+            except SnapshotError as exc:
+                # a hub of a newer version (a format this one does not read) or a damaged
+                # frame: the link drops and is tried again, the board keeps what it shows
+                raise ProtocolError(f"the hub's floor: {exc}") from None
             seq = int(message["seq"])
             with self._lock:
                 self._snapshot = (seq, state)
