@@ -451,6 +451,42 @@ def test_sqlite_a_source_resending_stored_events_is_asked_first_for_a_while(
     s.close()
 
 
+def test_sqlite_a_large_batch_goes_in_whole_in_its_order_with_gapless_seqs(
+    tmp_path: Path,
+) -> None:
+    """A batch is inserted a statement of many rows at a time (of 128, then of smaller
+    powers of two): a batch of any size goes in whole and in its order, seqs on from the
+    last; a stored event or a key twice in a later statement of it undoes the whole try,
+    the first of each key is kept and the seqs stay gapless; a source whose batch held a
+    key twice is asked first for its next batches too."""
+    s = SQLiteStore(tmp_path / "floor.db")
+    statements: list[str] = []
+    s._writer.set_trace_callback(statements.append)
+    first = s.append([state_event(n) for n in range(1_337)])
+    assert [(e.seq, e.key) for e in first] == [(n + 1, f"k{n}") for n in range(1_337)]
+    inserts = [q for q in statements if q.startswith("INSERT INTO events")]
+    # the trace shows each statement with its values: one "('sim', 'k" a row
+    assert [q.count("('sim', 'k") for q in inserts] == [128] * 10 + [32, 16, 8, 1]
+    # the 600th new event is stored already; the 900th, 1,200th and 1,300th come twice
+    numbers = [*range(2_000, 2_599), 5, *range(2_599, 2_900), 2_000, *range(2_900, 3_200)]
+    numbers += [2_100, *range(3_200, 3_300), 2_200, *range(3_300, 3_400)]
+    statements.clear()
+    second = s.append([state_event(n) for n in numbers])
+    new = [n for n in dict.fromkeys(numbers) if n >= 2_000]
+    assert [(e.seq, e.key) for e in second] == [(1_338 + i, f"k{n}") for i, n in enumerate(new)]
+    assert statements.count("ROLLBACK") == 1
+    assert s.read_from(0, 10_000) == first + second
+    statements.clear()
+    third = s.append([state_event(n) for n in (4_000, 4_001, 4_000)])
+    assert [(e.seq, e.key) for e in third] == [
+        (len(first + second) + 1, "k4000"),
+        (len(first + second) + 2, "k4001"),
+    ]
+    assert statements.count("ROLLBACK") == 0  # asked first: not tried whole and undone
+    assert sum(q.startswith("SELECT key FROM events") for q in statements) == 1
+    s.close()
+
+
 def test_sqlite_not_a_store(tmp_path: Path) -> None:
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite" * 100)
