@@ -3,7 +3,9 @@ cursors committed with events, gapless seqs that readers can follow without skip
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import sqlite3
 import subprocess
 import sys
@@ -20,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
+import supervisor_tui.store.sqlite as sqlite_module
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
@@ -394,6 +397,49 @@ def test_sqlite_append_gives_the_seqs_in_the_file_when_the_counter_jumped(
     assert [(e.seq, e.key) for e in stored] == [(41, "k1"), (42, "k2")]
     assert [(e.seq, e.key) for e in s.read_from(0)] == [(1, "k0"), (41, "k1"), (42, "k2")]
     s.close()
+
+
+@settings(max_examples=fuzz_examples(50), deadline=None)
+@given(
+    st.lists(st.floats(-1e9, 1e9), min_size=1, max_size=40),
+    st.one_of(st.just([1] * 40), st.lists(st.integers(1, 3), min_size=40, max_size=40)),
+    st.integers(1, 4),
+    st.lists(st.floats(-1e9, 1e9), max_size=3),
+)
+def test_sqlite_the_timeline_notes_the_latest_time_up_to_each_row(
+    received: list[float], steps: list[int], first: int, before: list[float]
+) -> None:
+    """Each ``TIMELINE_EVERY``-th seq of a batch gets a row holding the latest time received
+    up to it (the events stored before the batch included), as the fold over the batch
+    event by event gives it; with the batch's seqs in a row (a batch's usual seqs) or not
+    (the file's own numbering)."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.executescript(sqlite_module._SCHEMA)
+    events = [state_event(n).model_copy(update={"received_at": t}) for n, t in enumerate(received)]
+    for n, t in enumerate(before):  # stored before the batch, with no row of their own
+        conn.execute(
+            "INSERT INTO events (seq, source, key, kind, occurred_at, received_at, payload) "
+            "VALUES (?, 'x', ?, 'agent.state', 0, ?, '{}')",
+            (n + 1, f"b{n}", t),
+        )
+    seqs = list(itertools.accumulate(steps[: len(events)], initial=len(before) + first))[1:]
+    every = 4
+    latest = max(before, default=-math.inf)
+    expected = []
+    for seq, event in zip(seqs, events, strict=True):  # the oracle: the fold, event by event
+        latest = max(latest, event.received_at)
+        if seq % every == 0:
+            expected.append((seq, latest))
+    original = sqlite_module.TIMELINE_EVERY
+    sqlite_module.TIMELINE_EVERY = every
+    if seqs[0] > every:
+        expected = []  # the rows of the events before would be missing: none is noted
+    try:
+        sqlite_module._note_timeline(conn, seqs, events)
+    finally:
+        sqlite_module.TIMELINE_EVERY = original
+    assert conn.execute("SELECT seq, latest FROM timeline ORDER BY seq").fetchall() == expected
+    conn.close()
 
 
 def test_sqlite_a_batch_meeting_a_stored_event_gives_back_the_seqs_it_used(

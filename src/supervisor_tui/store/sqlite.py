@@ -12,12 +12,13 @@ import fcntl
 import functools
 import itertools
 import math
+import operator
 import os
 import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -46,6 +47,7 @@ from supervisor_tui.store.base import (
 
 TIMELINE_EVERY = 1_000
 """Every this many events the store notes the latest time received so far (``timeline``)."""
+_received_at = operator.attrgetter("received_at")
 
 
 def _note_timeline(
@@ -65,11 +67,20 @@ def _note_timeline(
     ).fetchone()[0]
     if isinstance(between, int | float):
         latest = max(latest, between)
+    every = TIMELINE_EVERY
+    if seqs[-1] - seqs[0] == len(seqs) - 1:  # seqs in a row, as a batch usually takes
+        rows_at: Iterable[int] = range(-seqs[0] % every, len(seqs), every)
+    else:
+        rows_at = [i for i, seq in enumerate(seqs) if seq % every == 0]
     rows = []
-    for seq, event in zip(seqs, events, strict=True):
-        latest = max(latest, event.received_at)
-        if seq % TIMELINE_EVERY == 0:
-            rows.append((seq, latest))
+    start = 0
+    for i in rows_at:
+        # max over the events up to the row, first to last: the fold ``latest =
+        # max(latest, e.received_at)`` event by event, the same with a NaN anywhere; the
+        # events after the last row are not read
+        latest = max(itertools.chain((latest,), map(_received_at, events[start : i + 1])))
+        rows.append((seqs[i], latest))
+        start = i + 1
     conn.executemany("INSERT OR REPLACE INTO timeline (seq, latest) VALUES (?, ?)", rows)
 
 
