@@ -178,8 +178,8 @@ def _insert_rows_sql(rows: int) -> str:
 
 _CAREFUL_BATCHES: Final = 20
 """Batches of a source appended the careful way (stored keys asked first) after one of its
-batches held an event already stored: a batch tried whole that meets one is undone and done
-again, which costs more than asking."""
+batches held an event already stored, or a key twice: a batch tried whole that meets one is
+undone and done again, which costs more than asking."""
 
 _SELECT_EVENTS = (
     "SELECT seq, source, key, kind, occurred_at, received_at, payload FROM events "
