@@ -3,7 +3,9 @@ cursors committed with events, gapless seqs that readers can follow without skip
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import sqlite3
 import subprocess
 import sys
@@ -20,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
+import supervisor_tui.store.sqlite as sqlite_module
 from supervisor_tui.model import (
     AgentState,
     AgentStateChanged,
@@ -396,6 +399,49 @@ def test_sqlite_append_gives_the_seqs_in_the_file_when_the_counter_jumped(
     s.close()
 
 
+@settings(max_examples=fuzz_examples(50), deadline=None)
+@given(
+    st.lists(st.floats(-1e9, 1e9), min_size=1, max_size=40),
+    st.one_of(st.just([1] * 40), st.lists(st.integers(1, 3), min_size=40, max_size=40)),
+    st.integers(1, 4),
+    st.lists(st.floats(-1e9, 1e9), max_size=3),
+)
+def test_sqlite_the_timeline_notes_the_latest_time_up_to_each_row(
+    received: list[float], steps: list[int], first: int, before: list[float]
+) -> None:
+    """Each ``TIMELINE_EVERY``-th seq of a batch gets a row holding the latest time received
+    up to it (the events stored before the batch included), as the fold over the batch
+    event by event gives it; with the batch's seqs in a row (a batch's usual seqs) or not
+    (the file's own numbering)."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.executescript(sqlite_module._SCHEMA)
+    events = [state_event(n).model_copy(update={"received_at": t}) for n, t in enumerate(received)]
+    for n, t in enumerate(before):  # stored before the batch, with no row of their own
+        conn.execute(
+            "INSERT INTO events (seq, source, key, kind, occurred_at, received_at, payload) "
+            "VALUES (?, 'x', ?, 'agent.state', 0, ?, '{}')",
+            (n + 1, f"b{n}", t),
+        )
+    seqs = list(itertools.accumulate(steps[: len(events)], initial=len(before) + first))[1:]
+    every = 4
+    latest = max(before, default=-math.inf)
+    expected = []
+    for seq, event in zip(seqs, events, strict=True):  # the oracle: the fold, event by event
+        latest = max(latest, event.received_at)
+        if seq % every == 0:
+            expected.append((seq, latest))
+    original = sqlite_module.TIMELINE_EVERY
+    sqlite_module.TIMELINE_EVERY = every
+    if seqs[0] > every:
+        expected = []  # the rows of the events before would be missing: none is noted
+    try:
+        sqlite_module._note_timeline(conn, seqs, events)
+    finally:
+        sqlite_module.TIMELINE_EVERY = original
+    assert conn.execute("SELECT seq, latest FROM timeline ORDER BY seq").fetchall() == expected
+    conn.close()
+
+
 def test_sqlite_a_batch_meeting_a_stored_event_gives_back_the_seqs_it_used(
     tmp_path: Path,
 ) -> None:
@@ -448,6 +494,42 @@ def test_sqlite_a_source_resending_stored_events_is_asked_first_for_a_while(
     stored = s.read_from(0, 10_000)
     assert [e.seq for e in stored] == list(range(1, len(stored) + 1))
     assert len(stored) == 400 + 10
+    s.close()
+
+
+def test_sqlite_a_large_batch_goes_in_whole_in_its_order_with_gapless_seqs(
+    tmp_path: Path,
+) -> None:
+    """A batch is inserted a statement of many rows at a time (of 128, then of smaller
+    powers of two): a batch of any size goes in whole and in its order, seqs on from the
+    last; a stored event or a key twice in a later statement of it undoes the whole try,
+    the first of each key is kept and the seqs stay gapless; a source whose batch held a
+    key twice is asked first for its next batches too."""
+    s = SQLiteStore(tmp_path / "floor.db")
+    statements: list[str] = []
+    s._writer.set_trace_callback(statements.append)
+    first = s.append([state_event(n) for n in range(1_337)])
+    assert [(e.seq, e.key) for e in first] == [(n + 1, f"k{n}") for n in range(1_337)]
+    inserts = [q for q in statements if q.startswith("INSERT INTO events")]
+    # the trace shows each statement with its values: one "('sim', 'k" a row
+    assert [q.count("('sim', 'k") for q in inserts] == [128] * 10 + [32, 16, 8, 1]
+    # the 600th new event is stored already; the 900th, 1,200th and 1,300th come twice
+    numbers = [*range(2_000, 2_599), 5, *range(2_599, 2_900), 2_000, *range(2_900, 3_200)]
+    numbers += [2_100, *range(3_200, 3_300), 2_200, *range(3_300, 3_400)]
+    statements.clear()
+    second = s.append([state_event(n) for n in numbers])
+    new = [n for n in dict.fromkeys(numbers) if n >= 2_000]
+    assert [(e.seq, e.key) for e in second] == [(1_338 + i, f"k{n}") for i, n in enumerate(new)]
+    assert statements.count("ROLLBACK") == 1
+    assert s.read_from(0, 10_000) == first + second
+    statements.clear()
+    third = s.append([state_event(n) for n in (4_000, 4_001, 4_000)])
+    assert [(e.seq, e.key) for e in third] == [
+        (len(first + second) + 1, "k4000"),
+        (len(first + second) + 2, "k4001"),
+    ]
+    assert statements.count("ROLLBACK") == 0  # asked first: not tried whole and undone
+    assert sum(q.startswith("SELECT key FROM events") for q in statements) == 1
     s.close()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import itertools
 import os
 import socket
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -168,12 +170,25 @@ def _built(fields: dict[str, Any]) -> Event:
     return event
 
 
+_consume: Callable[[Iterable[object]], None] = collections.deque[object](maxlen=0).extend
+"""Runs an iterator to its end, keeping nothing."""
+
+
 def numbered(seqs: Sequence[int], events: Sequence[NewEvent]) -> list[Event]:
     """The events a store has just written, each with the seq it was given: each
     ``NewEvent`` was validated when it was made and the seq comes from the store, so they
     are not validated again (that was a third of an append's time). A new event's fields
-    are an event's but its seq, in the same order."""
-    return [_built({"seq": seq, **e.__dict__}) for seq, e in zip(seqs, events, strict=True)]
+    are an event's but its seq, in the same order.
+
+    Built as ``_built`` builds one, a step at a time for the whole batch, each step one
+    ``map`` of the slot's setter: no Python call an event (0.9 -> 0.7 us an event)."""
+    built: list[Event] = list(map(_new_object, itertools.repeat(Event, len(events))))
+    fields = [{"seq": seq, **e.__dict__} for seq, e in zip(seqs, events, strict=True)]
+    _consume(map(_set_fields, built, fields))
+    _consume(map(_set_fields_set, built, itertools.repeat(_EVERY_FIELD)))
+    _consume(map(_set_extra, built, itertools.repeat(None)))
+    _consume(map(_set_private, built, itertools.repeat(None)))
+    return built
 
 
 StoredColumns = tuple[str, str, str, float, float, str]
