@@ -198,11 +198,15 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 """The first four bytes of a Zstandard frame (a zlib stream starts otherwise: 0x78, ...)."""
 
 
-def thaw(data: bytes, targets: FloorTargets, fmt: int = SNAPSHOT_FORMAT) -> FloorState:
+def thaw(
+    data: bytes, targets: FloorTargets, fmt: int = SNAPSHOT_FORMAT, *, freeze_heap: bool = False
+) -> FloorState:
+    """The floor ``data`` holds (``collector_paused``: with ``freeze_heap``, what was built
+    is frozen rather than collected, for a caller that unfreezes when done)."""
     if fmt not in READ_FORMATS:
         raise SnapshotError(f"snapshot format {fmt} is not one this version reads")
     raw = inflate(data)
-    with collector_paused():
+    with collector_paused(freeze=freeze_heap):
         return _thawed(raw, targets, _ADAPTERS[fmt])
 
 

@@ -235,6 +235,8 @@ class BoardScreen(Screen[None]):
         self._froze_heap = False
         """This board moved what it had folded when it first caught up out of the
         collector's sight (``gc.freeze``), and gives it back when it closes."""
+        self._thaw_froze = False
+        """The restore of the newest snapshot froze what it built (``newest_floor``)."""
 
     # -- what this board is ---------------------------------------------------------------
 
@@ -319,8 +321,8 @@ class BoardScreen(Screen[None]):
 
     async def on_unmount(self) -> None:
         replay_froze = self.replay is not None and self.replay.player.freeze_heap
-        if self._froze_heap or replay_froze:
-            self._froze_heap = False
+        if self._froze_heap or self._thaw_froze or replay_froze:
+            self._froze_heap = self._thaw_froze = False
             gc.unfreeze()
         if self._in_flight:
             await asyncio.wait(set(self._in_flight), timeout=READ_WAIT_S)
@@ -352,7 +354,10 @@ class BoardScreen(Screen[None]):
         read_at = -math.inf
         if self.replay is None and self._read_seq == 0:
             # a floor under way opens at its newest snapshot and folds only what came since
-            opened = await self._off_loop(partial(newest_floor, self.store, self.settings.targets))
+            opened = await self._off_loop(
+                partial(newest_floor, self.store, self.settings.targets, freeze_heap=True)
+            )
+            self._thaw_froze = True  # unfrozen as the board closes, whatever it found
             if opened is not None:
                 self._read_seq = opened.seq
                 self.post_message(FloorReplaced(opened))
