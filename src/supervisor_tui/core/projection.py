@@ -171,19 +171,20 @@ def count_ticket(
     this update solved it."""
     if created_here:
         counters.tickets_created += 1
-        if any(tag in p.tags for tag in COMPLAINT_TAGS):
+        if p.tags and any(tag in p.tags for tag in COMPLAINT_TAGS):
             counters.complaints += 1
-    solved = not p.status.is_open and not was_solved
+    solved = not was_solved and p.status not in _OPEN_STATUSES
     if solved:
         counters.tickets_solved += 1
         if p.agent_replies > 0:  # the source says how many replies it took (FCR)
             counters.fcr_solved += 1
             if not p.reopened and p.agent_replies <= 1:
                 counters.fcr_first_contact += 1
-    if p.satisfaction in ("good", "bad") and rated_before != p.satisfaction:
-        if p.satisfaction == "good":
+    rating = p.satisfaction
+    if rating is not None and rating != rated_before:
+        if rating == "good":
             counters.csat_good += 1
-        else:
+        elif rating == "bad":
             counters.csat_bad += 1
     return solved
 
@@ -514,24 +515,44 @@ class FloorState:
         source = self.sources.get(source_name)
         return source is None or source.health_at == 0 or source.synced_at is not None
 
-    # The floor's offset over one UTC hour, when it is the same at both ends of it: a zone's
-    # offset changes a few times a year, while every event asks for its local day.
-    _offset_targets: FloorTargets | None = None
-    _offset_hour: float = -1.0
-    _offset_s: int = 0
+    # The instants [_day_lo, _day_hi) of the floor's local day _day within one UTC hour over
+    # which the floor's offset stays the same: a zone's offset changes a few times a year,
+    # while every event asks for its local day.
+    _day_targets: FloorTargets | None = None
+    _day_lo: float = math.inf
+    _day_hi: float = -math.inf
+    _day: int = 0
 
     def day_of(self, ts: float) -> int:
+        """The floor's local day of ``ts``: ``(ts + offset_at(ts)) // DAY_S``."""
+        if self._day_lo <= ts < self._day_hi and self.targets is self._day_targets:
+            return self._day
+        return self._find_day(ts)
+
+    def _find_day(self, ts: float) -> int:
         targets = self.targets
-        hour = ts // 3600
-        if hour != self._offset_hour or targets is not self._offset_targets:
-            start = hour * 3600
-            offset = targets.offset_at(start)
-            # Offsets change at whole seconds, and never twice in an hour: the same offset
-            # at its first and its last second holds for the whole hour.
-            if targets.offset_at(start + 3599) != offset:
-                return int((ts + targets.offset_at(ts)) // DAY_S)
-            self._offset_targets, self._offset_hour, self._offset_s = targets, hour, offset
-        return int((ts + self._offset_s) // DAY_S)
+        if ts < self._day_lo and targets is self._day_targets:
+            # before the hour kept (a ticket created days ago, a late event): found without
+            # letting go of the hour the floor's events are in
+            return int((ts + targets.offset_at(ts)) // DAY_S)
+        start = ts // 3600 * 3600
+        offset = targets.offset_at(start)
+        # Offsets change at whole seconds, and never twice in an hour: the same offset at its
+        # first and its last second holds for the whole hour.
+        if targets.offset_at(start + 3599) != offset:
+            return int((ts + targets.offset_at(ts)) // DAY_S)
+        day = int((ts + offset) // DAY_S)
+        # The part of the hour on that day; (t + offset) // DAY_S never decreases as t grows,
+        # so the day at its first instant and at the last one below its end holds between.
+        lo = max(start, day * DAY_S - offset)
+        hi = min(start + 3600, (day + 1) * DAY_S - offset)
+        if (
+            lo <= ts < hi
+            and (lo + offset) // DAY_S == day
+            and (math.nextafter(hi, -math.inf) + offset) // DAY_S == day
+        ):
+            self._day_targets, self._day_lo, self._day_hi, self._day = targets, lo, hi, day
+        return day
 
     def _queue(self, queue_id: str) -> QueueView:
         queue = self.queues.get(queue_id)
