@@ -465,10 +465,11 @@ class FloorState:
         the tickets changed here are noted in it, so a thousand queues of backlog are not
         recounted every second."""
         self._handlers = _HANDLERS if tickets else _HANDLERS_WITHOUT_TICKETS
-        self._handlers_by_type = _BY_TYPE if tickets else _BY_TYPE_WITHOUT_TICKETS
         """Functions of the class, not bound methods: a state holding its own bound
         methods was a reference cycle, freed only by a full collection (replay lets go of
         states as it seeks, a report or a hub resync of whole floors)."""
+        self._handlers_by_type = _BY_TYPE if tickets else _BY_TYPE_WITHOUT_TICKETS
+        """The same, by the payload's class (what ``apply_all`` looks them up by)."""
 
     # -- folding ---------------------------------------------------------------------------
 
