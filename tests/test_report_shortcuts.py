@@ -95,3 +95,44 @@ def test_the_shortcuts_are_taken_on_a_busy_recording() -> None:
     fold._advance = counted  # type: ignore[method-assign]
     fold.run(events)
     assert 0 < advanced < len(events) / 3
+
+
+def read_of(fold: _Fold) -> dict[str, object]:
+    """What a report reads of the board's fold (``compute``, ``core.schedule``,
+    ``core.forecast``): its agents and queues, staffing, escalations and intraday book."""
+    state = fold.state
+    book = state.intraday
+    return {
+        "agents": {a.agent_id: (a.name, a.state, a.queue_ids) for a in state.agents.values()},
+        "queues": {q.queue_id: (q.name, q.channel) for q in state.queues.values()},
+        "staffed": state.staffed,
+        "escalations": state.escalations,
+        "counts": book.counts,
+        "days_seen": book.days_seen,
+        "presence": {agent: list(timeline) for agent, timeline in book.states.items()},
+        "schedule": book.schedule,
+        "imported": book.imported,
+        "targets": state.targets,
+    }
+
+
+@pytest.mark.parametrize("zone", [ZONES[0], ZONES[1]])
+def test_a_contact_folded_for_the_report_leaves_what_it_reads_as_the_board_left_it(
+    zone: FloorTargets,
+) -> None:
+    """A contact in a known queue changes only the intraday counts of what a report reads:
+    the rest of the board's fold of it is skipped (``_Fold._contact``)."""
+    events = recording(4)
+    assert sum(e.kind.startswith("contact.") for e in events) > len(events) / 4
+    folds = []
+    for shortcuts in (True, False):
+        _Fold.shortcuts = shortcuts
+        try:
+            fold = _Fold(zone, "day", (-float("inf"), float("inf")), follow_settings=True)
+            fold.state.intraday.kept_s = 4 * 3600.0  # counts and presence pruned as they go
+            fold.run(events)
+        finally:
+            _Fold.shortcuts = True
+        folds.append(read_of(fold))
+    assert folds[0] == folds[1]
+    assert folds[0]["counts"] and folds[0]["days_seen"]

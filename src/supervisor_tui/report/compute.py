@@ -546,6 +546,8 @@ class _Fold:
                 self._settle_before(event)
                 state.apply(event)
                 self._learn_presence(event)  # only an agent's events tell of presence
+            elif kind in _CONTACT_KINDS and self.shortcuts:
+                self._contact(event)
             else:
                 state.apply(event)
             if len(agents) != n_agents or len(queues) != n_queues:
@@ -567,6 +569,24 @@ class _Fold:
         for agent in self.state.agents.values():
             self.agent_names[agent.agent_id] = agent.name
         self._tickets_created()
+
+    def _contact(self, event: Event) -> None:
+        """The board's fold of a contact, as far as a report reads the floor: in a queue it
+        knows, only the half hours' counts (for forecasts) change of what a report reads
+        (``FloorState._contact_*``: its waiting list, today's counters, its trend and
+        Erlang window, an agent's handled today are the board's alone), so the rest of the
+        board's fold is skipped; a contact in a queue not seen yet is folded whole."""
+        state = self.state
+        p = cast(
+            "ContactOffered | ContactAnswered | ContactAbandoned | ContactEnded", event.payload
+        )
+        if p.queue_id not in state.queues:
+            state.apply(event)
+        elif isinstance(p, ContactOffered):
+            state.intraday.offered(p.queue_id, p.offered_at, state.targets)
+        elif isinstance(p, ContactEnded):
+            handle = p.talk_s + p.hold_s + p.wrap_s
+            state.intraday.handled(p.queue_id, p.ended_at, handle, state.targets)
 
     def _learn_presence(self, event: Event) -> None:
         """Queues whose staffing the recording knows: those served by an agent whose
