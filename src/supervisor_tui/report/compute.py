@@ -94,9 +94,8 @@ _COUNTED_KINDS = frozenset(
     )
 )
 """What a period counts of the events in it, besides their number."""
-_CONTACT_KINDS = frozenset(
-    c.KIND for c in (ContactOffered, ContactAnswered, ContactAbandoned, ContactEnded)
-)
+_CONTACTS = (ContactOffered, ContactAnswered, ContactAbandoned, ContactEnded)
+_CONTACT_KINDS = frozenset(c.KIND for c in _CONTACTS)
 REPEAT_WINDOW_S = 7 * 86_400
 """A ticket from a requester who opened another within this long before is a repeat contact."""
 MAX_SPAN_DAYS = 400
@@ -577,10 +576,8 @@ class _Fold:
         Erlang window, an agent's handled today are the board's alone), so the rest of the
         board's fold is skipped; a contact in a queue not seen yet is folded whole."""
         state = self.state
-        p = cast(
-            "ContactOffered | ContactAnswered | ContactAbandoned | ContactEnded", event.payload
-        )
-        if p.queue_id not in state.queues:
+        p = event.payload
+        if not isinstance(p, _CONTACTS) or p.queue_id not in state.queues:
             state.apply(event)
         elif isinstance(p, ContactOffered):
             state.intraday.offered(p.queue_id, p.offered_at, state.targets)
@@ -781,8 +778,7 @@ class _Fold:
         acc = self._seen(t)
         if acc is None or kind not in _COUNTED_KINDS:
             return
-        if kind in _CONTACT_KINDS:
-            p = cast("ContactOffered | ContactAnswered | ContactAbandoned | ContactEnded", p)
+        if isinstance(p, _CONTACTS):
             targets = self.state.targets.for_queue(p.queue_id)
             q = acc.queues[p.queue_id]
             count_contact(q.counts, p, targets)
