@@ -93,6 +93,8 @@ _COUNTED_KINDS = frozenset(
     )
 )
 """What a period counts of the events in it, besides their number."""
+_CONTACTS = (ContactOffered, ContactAnswered, ContactAbandoned, ContactEnded)
+_CONTACT_KINDS = frozenset(c.KIND for c in _CONTACTS)
 REPEAT_WINDOW_S = 7 * 86_400
 """A ticket from a requester who opened another within this long before is a repeat contact."""
 MAX_SPAN_DAYS = 400
@@ -101,6 +103,15 @@ MAX_SPAN_DAYS = 400
 
 class ReportError(ValueError):
     """The report cannot be made as asked (unknown queue, nothing in range)."""
+
+
+def _too_long() -> ReportError:
+    # each half hour of the span holds figures for every queue: a recording whose times
+    # leap years ahead would take the memory of the machine
+    return ReportError(
+        f"the events span more than {MAX_SPAN_DAYS} days; report a part at a time with "
+        "--from and --to"
+    )
 
 
 # -- periods ---------------------------------------------------------------------------------
@@ -302,6 +313,10 @@ def merged(recordings: Sequence[tuple[str, Iterable[Event]]]) -> Iterator[Event]
 
 
 class _Fold:
+    shortcuts = True
+    """Take the shortcuts below (the period found last, a piece of time that only extends
+    the current stretch); a test folds without them to check they change no figure."""
+
     def __init__(
         self,
         targets: FloorTargets,
@@ -339,6 +354,9 @@ class _Fold:
         self._period_cache: list[tuple[FloorTargets, float, float, str]] = []
         """The periods looked up lately: their settings, the instants each holds [lo, hi),
         its key (a strftime an event cost more than the rest of its fold)."""
+        self._hit_lo, self._hit_hi, self._hit_key = math.inf, -math.inf, ""
+        """The instants [lo, hi) where the period last found from the cache holds (its bounds
+        within the settings then in force), and its key: one comparison for most events."""
         # Time on the floor is integrated lazily: the span is walked in pieces (split at
         # half hours, the window's edges and event times, as it always was), and pieces in
         # the same period and half hour form one "stretch" whose figures are added only when
@@ -347,8 +365,15 @@ class _Fold:
         self._stretch_key: tuple[str, int] = ("", 0)
         self._stretch_start = 0.0
         self._stretch_end = 0.0
+        self._fast_start_before = -math.inf
+        self._fast_end_by = -math.inf
+        """Time from ``now`` (before the first, to the second) is one more piece of the
+        current stretch, as ``_advance`` would cut it: the same period and half hour, no
+        window's edge inside (a comparison an event instead of a walk)."""
         self._agent_since: dict[str, float] = {}
         self._queue_since: dict[str, float] = {}
+        self._counting: set[str] = set()
+        """The queues whose staffing counts now (``_counts``), kept as it changes."""
 
     def floor_at(self, t: float) -> FloorTargets:
         """The settings in force at ``t``."""
@@ -359,9 +384,18 @@ class _Fold:
 
     def period_of(self, t: float) -> str:
         """``period_key`` at ``t`` by the settings then, remembering the period's bounds."""
-        floor = self.floor_at(t)
+        if self._hit_lo <= t < self._hit_hi:  # the period asked last (most events' own)
+            return self._hit_key
+        times = self.settings_times
+        i = bisect.bisect_right(times, t) - 1
+        floor = self.settings_in_force[i]
         for cached in self._period_cache:
             if cached[0] is floor and cached[1] <= t < cached[2]:
+                if self.shortcuts:
+                    # the instants where this answer holds: the period's, under these settings
+                    self._hit_lo = max(cached[1], times[i])
+                    self._hit_hi = min(cached[2], times[i + 1] if i + 1 < len(times) else math.inf)
+                    self._hit_key = cached[3]
                 return cached[3]
         key = period_key(t, self.grouping, floor)
         try:
@@ -391,23 +425,36 @@ class _Fold:
             # a late event is counted when it happened (as the board counts it), but time
             # on the floor (staffing, time in state) does not go back
             if t > self.now:
-                self._advance(t)
+                now = self.now
+                if now < self._fast_start_before and t <= self._fast_end_by:
+                    # one more piece of the current stretch (``_advance``'s own cut)
+                    self.walked_s += t - now
+                    if self.walked_s > MAX_SPAN_DAYS * DAY_S:
+                        raise _too_long()
+                    self._stretch_end = self.now = t
+                else:
+                    self._advance(t)
             if t < self.first:
                 self.first = t
             self._account(event, t)
             kind = event.payload.KIND
+            n_agents, n_queues = len(agents), len(queues)
             if kind in _STAFFING_KINDS:
                 self._settle_before(event)
-            n_agents, n_queues = len(agents), len(queues)
-            state.apply(event)
-            if kind in _STAFFING_KINDS:  # only an agent's events tell of presence
-                self._learn_presence(event)
+                state.apply(event)
+                self._learn_presence(event)  # only an agent's events tell of presence
+            elif kind in _CONTACT_KINDS and self.shortcuts:
+                self._contact(event)
+            else:
+                state.apply(event)
             if len(agents) != n_agents or len(queues) != n_queues:
                 self._arrived()
             if kind == "floor.settings" and state.targets is not (self.settings_in_force[-1]):
                 self.settings_times.append(max(t, self.settings_times[-1]))
                 self.settings_in_force.append(state.targets)
                 self._period_cache = []
+                self._hit_lo, self._hit_hi = math.inf, -math.inf
+                self._fast_start_before = self._fast_end_by = -math.inf
                 self._stretch_key = ("", 0)  # the next piece looks its period up again
         self._end_stretch()
         for queue in self.state.queues.values():
@@ -420,20 +467,51 @@ class _Fold:
             self.agent_names[agent.agent_id] = agent.name
         self._tickets_created()
 
+    def _contact(self, event: Event) -> None:
+        """The board's fold of a contact, as far as a report reads the floor: in a queue it
+        knows, only the half hours' counts (for forecasts) change of what a report reads
+        (``FloorState._contact_*``: its waiting list, today's counters, its trend and
+        Erlang window, an agent's handled today are the board's alone), so the rest of the
+        board's fold is skipped; a contact in a queue not seen yet is folded whole."""
+        state = self.state
+        p = event.payload
+        if not isinstance(p, _CONTACTS) or p.queue_id not in state.queues:
+            state.apply(event)
+        elif isinstance(p, ContactOffered):
+            state.intraday.offered(p.queue_id, p.offered_at, state.targets)
+        elif isinstance(p, ContactEnded):
+            handle = p.talk_s + p.hold_s + p.wrap_s
+            state.intraday.handled(p.queue_id, p.ended_at, handle, state.targets)
+
     def _learn_presence(self, event: Event) -> None:
         """Queues whose staffing the recording knows: those served by an agent whose
         presence (a state other than "no presence") has been recorded."""
         payload = event.payload
+        if payload.KIND == "queue.upserted":
+            self._counting_again()  # its channel may have changed
+            return
         agent_id = getattr(payload, "agent_id", None)
         if payload.KIND == "agent.state":
             if getattr(payload, "state", None) is AgentState.UNKNOWN:
+                return
+            if agent_id in self._with_presence and self.shortcuts:
+                # its queues are known already: an agent's state does not change its queues,
+                # and a change of queues (``agent.upserted``) added the new ones
                 return
             self._with_presence.add(str(agent_id))
         elif payload.KIND != "agent.upserted" or agent_id not in self._with_presence:
             return
         agent = self.state.agents.get(str(agent_id))
-        if agent is not None:
+        if agent is not None and not self.presence_known.issuperset(agent.queue_ids):
             self.presence_known.update(agent.queue_ids)
+            self._counting_again()
+
+    def _counting_again(self) -> None:
+        """Which queues' staffing counts (``_counts``), after a queue's channel or the
+        queues whose presence is known changed (nothing else changes it)."""
+        self._counting = {
+            queue_id for queue_id, queue in self.state.queues.items() if self._counts(queue)
+        }
 
     # time passing: staffing integrals and agent state time
     def _advance(self, t: float) -> None:
@@ -444,12 +522,8 @@ class _Fold:
         if counted > 0:
             self.walked_s += counted
             if self.walked_s > MAX_SPAN_DAYS * DAY_S:
-                # each half hour of the span holds figures for every queue: a recording
-                # whose times leap years ahead would take the memory of the machine
-                raise ReportError(
-                    f"the events span more than {MAX_SPAN_DAYS} days; report a part at a "
-                    "time with --from and --to"
-                )
+                raise _too_long()
+        self._fast_start_before = self._fast_end_by = -math.inf
         while start < t:
             if not self.in_span(start):  # nothing is counted outside the span: skip to it
                 if start >= self.span[1]:
@@ -477,6 +551,16 @@ class _Fold:
             self._stretch_end = end
             start = end
         self.now = max(self.now, t)
+        now = self.now
+        if self.shortcuts and self._stretch is not None and self._stretch_end == now:
+            # where the next pieces are this stretch's: while they start in its period (as
+            # the cache bounds it, under the settings then) and half hour, in the window,
+            # and end by the half hour's end and the window's next edge
+            period, stretch_half = self._stretch_key
+            if self.period_of(now) == period and self._hit_lo <= now < self._hit_hi:
+                half_end = stretch_half + HALF_HOUR_S
+                self._fast_start_before = min(self._hit_hi, half_end, self.span[1])
+                self._fast_end_by = min([half_end, *(e for e in self.span if e > now)])
 
     def _counts(self, queue: QueueView) -> bool:
         return queue.channel.is_realtime and queue.queue_id in self.presence_known
@@ -492,36 +576,40 @@ class _Fold:
                 stretch[0].agents[agent.agent_id].time[agent.state] += dt
         self._agent_since[agent.agent_id] = self.now
 
-    def _settle_queue(self, queue_id: str) -> None:
-        """The queue's staffing so far in the stretch, counted; from now on anew."""
+    def _settle_queues(self, queue_ids: Iterable[str]) -> None:
+        """The queues' staffing so far in the stretch, counted; from now on anew."""
         stretch = self._stretch
-        queue = self.state.queues.get(queue_id)
-        if stretch is not None and queue is not None and self._counts(queue):
-            dt = self._stretch_end - max(
-                self._queue_since.get(queue_id, -math.inf), self._stretch_start
-            )
-            if dt > 0:
-                h = stretch[0].queues[queue_id].halves[stretch[1]]
-                h.staffed_s += self.state.staffed.get(queue_id, 0) * dt
-                h.covered_s += dt
-        self._queue_since[queue_id] = self.now
+        since = self._queue_since
+        now = self.now
+        if stretch is None:
+            for queue_id in queue_ids:
+                since[queue_id] = now
+            return
+        counting, staffed = self._counting, self.state.staffed
+        end, start = self._stretch_end, self._stretch_start
+        for queue_id in queue_ids:
+            if queue_id in counting:
+                dt = end - max(since.get(queue_id, -math.inf), start)
+                if dt > 0:
+                    h = stretch[0].queues[queue_id].halves[stretch[1]]
+                    h.staffed_s += staffed.get(queue_id, 0) * dt
+                    h.covered_s += dt
+            since[queue_id] = now
 
     def _settle_before(self, event: Event) -> None:
         """Before an event that may change an agent's state, a queue's staffing or whether
         a queue's staffing is known: what they counted until now, counted."""
         p = event.payload
         if isinstance(p, QueueUpserted):
-            self._settle_queue(p.queue_id)
+            self._settle_queues((p.queue_id,))
             return
         agent_id = getattr(p, "agent_id", None)
         agent = self.state.agents.get(str(agent_id))
         if agent is not None:
             self._settle_agent(agent)
-            for queue_id in agent.queue_ids:
-                self._settle_queue(queue_id)
+            self._settle_queues(agent.queue_ids)
         if isinstance(p, AgentUpserted):
-            for queue_id in p.queue_ids:
-                self._settle_queue(queue_id)
+            self._settle_queues(p.queue_ids)
 
     def _arrived(self) -> None:
         """A new agent or queue counts from now (not from the stretch's start)."""
@@ -541,8 +629,9 @@ class _Fold:
         start, end = self._stretch_start, self._stretch_end
         since = self._queue_since
         staffed = self.state.staffed
+        counting = self._counting
         for queue in self.state.queues.values():
-            if self._counts(queue):
+            if queue.queue_id in counting:
                 dt = end - max(since.get(queue.queue_id, -math.inf), start)
                 if dt > 0:
                     h = acc.queues[queue.queue_id].halves[half]
@@ -557,12 +646,15 @@ class _Fold:
 
     def _seen(self, t: float) -> _PeriodAcc | None:
         """The period an event at ``t`` counts in (None outside the window), told of it."""
-        if not self.in_span(t):
+        span = self.span
+        if not span[0] <= t < span[1]:
             return None
-        acc = self.period(t)
+        acc = self.periods[self.period_of(t)]
         acc.events += 1
-        acc.first_at = min(acc.first_at, t)
-        acc.last_at = max(acc.last_at, t)
+        if t < acc.first_at:
+            acc.first_at = t
+        if t > acc.last_at:
+            acc.last_at = t
         return acc
 
     # what each event adds to the period it falls in
@@ -584,7 +676,7 @@ class _Fold:
         acc = self._seen(t)
         if acc is None or kind not in _COUNTED_KINDS:
             return
-        if isinstance(p, ContactOffered | ContactAnswered | ContactAbandoned | ContactEnded):
+        if isinstance(p, _CONTACTS):
             targets = self.state.targets.for_queue(p.queue_id)
             q = acc.queues[p.queue_id]
             count_contact(q.counts, p, targets)
