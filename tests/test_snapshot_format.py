@@ -13,7 +13,14 @@ import pytest
 import zstandard
 
 from supervisor_tui.core.projection import DayCounters, FloorState
-from supervisor_tui.core.snapshot import _ADAPTERS, SnapshotError, _FrozenFormat1, freeze, thaw
+from supervisor_tui.core.snapshot import (
+    _ADAPTERS,
+    SnapshotError,
+    _frozen,
+    _FrozenFormat1,
+    freeze,
+    thaw,
+)
 from supervisor_tui.store import SQLiteStore
 
 from .conftest import simulate, targets
@@ -42,18 +49,7 @@ def _orders(state: FloorState) -> tuple[list[str], list[str], list[tuple[str, li
 
 def _written_as_format_1(state: FloorState) -> bytes:
     """The floor as an older version wrote it: the same fields, each view an object."""
-    frozen = _FrozenFormat1(
-        seq=state.seq,
-        queues=state.queues,
-        agents=state.agents,
-        tickets=state.tickets,
-        slas=state.slas,
-        escalations=state.escalations,
-        sources=state.sources,
-        resolved_order=list(state.resolved_order),
-        solved_order=list(state.solved_order),
-        intraday=state.intraday,
-    )
+    frozen = _frozen(state, _FrozenFormat1)
     old = json.loads(_ADAPTERS[1].dump_json(frozen))
     assert isinstance(old["tickets"][next(iter(state.tickets))], dict)
     # format 1 wrote each minute of a queue's trend as an object

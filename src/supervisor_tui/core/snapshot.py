@@ -176,7 +176,14 @@ READ_FORMATS = frozenset(_ADAPTERS)
 
 
 def freeze(state: FloorState) -> bytes:
-    frozen = _Frozen(
+    # Zstandard at level 1 against zlib at level 1, the 10,000-agent floor's 126 MB of JSON:
+    # 8.8 MB against 11.4, written in 0.11 s against 0.36, read in 0.10 s against 0.25.
+    return _ZSTD_WRITER.compress(_ADAPTER.dump_json(_frozen(state)))
+
+
+def _frozen(state: FloorState, kind: type[_Frozen] = _Frozen) -> _Frozen:
+    """What a snapshot of ``state`` holds (``kind``: the format's dataclass)."""
+    return kind(
         seq=state.seq,
         queues=state.queues,
         agents=state.agents,
@@ -188,9 +195,6 @@ def freeze(state: FloorState) -> bytes:
         solved_order=list(state.solved_order),
         intraday=state.intraday,
     )
-    # Zstandard at level 1 against zlib at level 1, the 10,000-agent floor's 126 MB of JSON:
-    # 8.8 MB against 11.4, written in 0.11 s against 0.36, read in 0.10 s against 0.25.
-    return _ZSTD_WRITER.compress(_ADAPTER.dump_json(frozen))
 
 
 _ZSTD_WRITER = zstandard.ZstdCompressor(level=1)
