@@ -131,7 +131,9 @@ async def test_a_stalled_watcher_is_resynced_and_slows_no_one(hub: Hub) -> None:
         await until(lambda: len(hub.watchers) == 2)
         # the stalled one never reads again; its socket buffers fill, then its queue
         stalled.transport.pause_reading()  # type: ignore[attr-defined]
-        for batch in range(150):
+        # until the hub resyncs it (a loaded machine reads the store in bigger batches, so
+        # fewer frames queue: 150 batches were not always enough)
+        for batch in range(400):
             more_events(hub.store, 0, 400, f"s{batch}")  # type: ignore[arg-type]
             await asyncio.sleep(0.005)
             if hub.resyncs:
