@@ -8,14 +8,24 @@ the layouts and the lines repainted, never time them.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import pytest
+from rich.cells import cell_len
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 
+from supervisor_tui import i18n
+from supervisor_tui.core import fmt
 from supervisor_tui.core.projection import Escalation
 from supervisor_tui.model import EscalationStatus, Severity
-from supervisor_tui.widgets.escalations import EscalationFeed, EscalationPane
+from supervisor_tui.widgets.escalations import (
+    EscalationFeed,
+    EscalationPane,
+    FeedCounts,
+    count_forms,
+)
 
 NOW = 2_000_000.0
 HEIGHT = 12
@@ -223,3 +233,47 @@ async def test_the_counts_repaint_alone_and_the_scrolled_reader_sees_new_ones_co
         await probe.settle(pilot)
         assert feed.selected is not None and feed.selected.escalation_id == "e31"
         assert counts.render_line(0).text.strip() == "32 open · 31 need ack"
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+async def test_the_counts_shorten_their_words_to_fit_and_never_cut_the_need_ack_count(
+    language: str,
+) -> None:
+    """A narrow pane (80 columns, a language with long words) shows the longest form of the
+    counts that fits; the escalations that need an ack are counted whole in every form
+    (Ukrainian at 80 columns cut "непідтверджено: 1" before its figure)."""
+    escalations = {f"e{i}": escalation(i) for i in range(1250)}
+    for i in range(16):
+        escalations[f"e{i}"].status = EscalationStatus.ACKED
+    need = fmt.count(1234)
+    assert i18n.use(language) == language
+    try:
+        forms = count_forms(1250, 1234, 0)
+        assert len(set(forms)) == len(forms)
+        assert [cell_len(f) for f in forms] == sorted((cell_len(f) for f in forms), reverse=True)
+        app = FeedApp()
+        async with app.run_test(size=(100, HEIGHT + 3)) as pilot:
+            app.feed.update(escalations, NOW, None)
+            counts = app.query_one(FeedCounts)
+            shown_forms = []
+            for width in (100, 60, 44, 36, 30, 26, 22, 18, 14, 10, 7):
+                await pilot.resize_terminal(width, HEIGHT + 3)
+                await pilot.pause()
+                room = counts.size.width
+                line = counts.render_line(0).text.rstrip()
+                assert cell_len(line) <= room and "…" not in line, (width, line)
+                assert re.search(rf"(?<![\d,.]){re.escape(need)}(?![\d,.])", line), line
+                # the longest form that fits: every longer one would not
+                assert line in forms, (width, line)
+                assert all(cell_len(f) > room for f in forms[: forms.index(line)]), (room, line)
+                shown_forms.append(line)
+            assert shown_forms[0] == forms[0] and shown_forms[-1] == forms[-1]
+    finally:
+        i18n.use("en")
+
+
+def test_arrivals_above_a_scrolled_reader_are_counted_in_every_form() -> None:
+    forms = count_forms(32, 31, 2)
+    assert forms[0] == "32 open · 31 need ack · 2 new ↑"
+    assert all("31" in form and "2" in form.split("31", 1)[1] for form in forms), forms
+    assert forms[-1] == "▲31 · ↑2"

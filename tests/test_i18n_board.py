@@ -17,8 +17,10 @@ from rich.cells import cell_len
 from supervisor_tui import i18n
 from supervisor_tui.adapters.simulator import SimOptions, schedule_events
 from supervisor_tui.app import SupervisorApp
+from supervisor_tui.core import fmt
 from supervisor_tui.widgets import AgentBoard, QueueTile, QueueTiles, TopBar
 from supervisor_tui.widgets.agents import STATE_LOOK
+from supervisor_tui.widgets.escalations import EscalationFeed
 from supervisor_tui.widgets.queuetable import QueueTable
 from supervisor_tui.widgets.topbar import STATUS_LOOK
 
@@ -113,6 +115,12 @@ async def test_the_board_speaks_the_language_and_fits(
         assert not any(re.search(rf"\b{word}\b", top) for word in ENGLISH_STATUS), top
         bar = app.query_one(TopBar).render()
         assert cell_len(str(bar)) <= width - 2, str(bar)  # the bar's padding is 1 each side
+        # the feed's counts: the need-ack count whole, in the words that fit the pane
+        feed = app.query_one(EscalationFeed)
+        need = sum(1 for e in feed._escalations.values() if e.needs_attention(feed._now))
+        counts = region_text(app, feed.counts).strip()
+        assert need and "…" not in counts, counts
+        assert re.search(rf"(?<![\d,.]){re.escape(fmt.count(need))}(?![\d,.])", counts), counts
         compact = app.query_one(QueueTiles).compact
         tiles = [] if compact else list(app.query(QueueTile))
         shown = [*tiles, *(app.query(QueueTable) if compact else [])]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
@@ -45,7 +46,9 @@ def _raised_title(esc: Escalation) -> str | None:
 
 class FeedCounts(Widget):
     """One line: how many escalations are open, how many need an ack, how many arrived above
-    a reader scrolled down the feed."""
+    a reader scrolled down the feed. It is given its forms from the longest to the shortest
+    and shows the first that fits its width, so a narrow pane (80 columns, a long language)
+    shortens its words instead of cutting a figure off: the need-ack count is in every form."""
 
     DEFAULT_CSS = """
     FeedCounts { height: 1; }
@@ -53,21 +56,50 @@ class FeedCounts(Widget):
 
     def __init__(self) -> None:
         super().__init__()
-        self._words = ""
+        self._forms: tuple[str, ...] = ("",)
 
-    def show(self, words: str) -> bool:
+    def show(self, forms: tuple[str, ...]) -> bool:
         """Repaint this line if it reads otherwise; whether it did."""
-        if words == self._words:
+        if forms == self._forms:
             return False
-        self._words = words
+        self._forms = forms
         self.refresh()
         return True
+
+    @property
+    def words(self) -> str:
+        """The form shown at this width (the longest form before the first layout)."""
+        width = self.size.width
+        return next(
+            (form for form in self._forms if not width or cell_len(form) <= width),
+            self._forms[-1],
+        )
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y:
             return blank(width, self.rich_style)
-        return text_strip(self.app.console, Text(self._words, "bold"), width, self.rich_style)
+        return text_strip(self.app.console, Text(self.words, "bold"), width, self.rich_style)
+
+
+def count_forms(open_count: int, attention: int, unseen: int) -> tuple[str, ...]:
+    """The feed's counts from the longest form to the shortest: all in words; the need-ack
+    count in its short word; without the open count; the need-ack count alone by its glyph.
+    The escalations that need somebody are counted in every form."""
+    opened = fmt.count(open_count)
+    need = fmt.count(attention)
+    new = _("{count} new ↑").format(count=fmt.count(unseen)) if unseen else ""
+    arrived = f"↑{fmt.count(unseen)}" if unseen else ""
+    forms = [
+        _("{open} open · {attention} need ack").format(open=opened, attention=need),
+        _("{count} ack").format(count=need) + " · " + _("{count} open").format(count=opened),
+        _("{count} ack").format(count=need),
+        f"▲{need}",
+    ]
+    return tuple(
+        " · ".join(part for part in (form, new if i < 2 else arrived) if part)
+        for i, form in enumerate(forms)
+    )
 
 
 class EscalationFeed(ScrollView, can_focus=True):
@@ -231,12 +263,7 @@ class EscalationFeed(ScrollView, can_focus=True):
         """The counts above the feed (repainted alone, when they read otherwise)."""
         open_count = sum(1 for i in self._order if self._escalations[i].is_open)
         attention = sum(1 for i in self._order if self._escalations[i].needs_attention(self._now))
-        words = _("{open} open · {attention} need ack").format(
-            open=fmt.count(open_count), attention=fmt.count(attention)
-        )
-        if self._unseen:
-            words += " · " + _("{count} new ↑").format(count=fmt.count(self._unseen))
-        self.counts.show(words)
+        self.counts.show(count_forms(open_count, attention, self._unseen))
 
     # -- keys -------------------------------------------------------------------------------
 
