@@ -167,7 +167,7 @@ async def test_the_floor_line_follows_a_burst_of_events_without_waiting_for_the_
         async with app.run_test(size=(160, 50)) as pilot:
             await wait_for(pilot, lambda: "e1" in app.board.state.escalations, "the floor")
             await wait_for(pilot, lambda: app.board.intraday_line.display, "the forecast line")
-            assert "Adherence" not in str(app.board.intraday_line.visual)
+            assert "Adherence" not in str(app.board.intraday_line.render())
             burst: list[Payload] = [
                 ScheduleImported(
                     activities=tuple(
@@ -195,7 +195,7 @@ async def test_the_floor_line_follows_a_burst_of_events_without_waiting_for_the_
                 ]
             )
             await wait_for(
-                pilot, lambda: "Adherence 100%" in str(app.board.intraday_line.visual), "adherence"
+                pilot, lambda: "Adherence 100%" in str(app.board.intraday_line.render()), "adherence"
             )
             # the chat tile: this half hour's forecast (100) against the 1,200 offered in it
             tile = app.board.tiles.tile("chat")

@@ -72,6 +72,7 @@ from supervisor_tui.widgets import (
     TimelineBar,
     TopBar,
 )
+from supervisor_tui.widgets.bar import Bar
 from supervisor_tui.widgets.footer import BoardFooter
 from supervisor_tui.widgets.freshness import OUT_OF_DATE_WORD
 from supervisor_tui.widgets.queuetable import QueueRow, QueueTable
@@ -98,6 +99,66 @@ def snooze_choice(minutes: int) -> str:
         hours = minutes // 60
         return ngettext("{count} hour", "{count} hours", hours).format(count=hours)
     return ngettext("{count} minute", "{count} minutes", minutes).format(count=minutes)
+
+
+def intraday_forms(
+    adherence: tuple[float | None, float | None, int] | None,
+    offered: tuple[int, float] | None,
+    over: list[str],
+) -> tuple[Text, ...]:
+    """The intraday line from its longest form to its shortest: today's adherence and
+    conformance with the agents out of adherence now, the contacts offered today against the
+    forecast and the queues over it. Where the whole line does not fit, the alerts (agents
+    out of adherence, queues over forecast) come first, so a narrow screen never cuts them
+    off; the last form names the first queue over forecast and counts the others."""
+    out = adherence[2] if adherence is not None else 0
+
+    def figures(today: bool) -> list[Text]:
+        parts: list[Text] = []
+        if adherence is not None:
+            day = Text()
+            day.append(_("Adherence") + " ", "dim")
+            day.append(fmt.percent(adherence[0]), "bold")
+            day.append(" · " + _("conformance") + " ", "dim")
+            day.append(fmt.percent(adherence[1]), "bold")
+            if today:
+                day.append(" " + _("today"), "dim")
+            parts.append(day)
+        if offered is not None:
+            said = Text(_("offered today") + " ", "dim")
+            said.append(f"{offered[0]}", "bold")
+            said.append(" " + _("vs forecast {count}").format(count=f"{offered[1]:.0f}"), "dim")
+            parts.append(said)
+        return parts
+
+    out_alert = (
+        [Text("✖ " + _("{count} out of adherence").format(count=out), "bold red")] if out else []
+    )
+
+    def over_alert(queues: str) -> list[Text]:
+        if not over:
+            return []
+        return [Text("▲ " + _("over forecast: {queues}").format(queues=queues), "bold yellow")]
+
+    every_queue = ", ".join(over)
+    forms = [
+        [*figures(True)[:1], *out_alert, *figures(True)[1:], *over_alert(every_queue)],
+        [*figures(False)[:1], *out_alert, *figures(False)[1:], *over_alert(every_queue)],
+    ]
+    if len(over) > 1:  # as long as the second form otherwise: shown only when cut
+        first = f"{over[0]} +{fmt.count(len(over) - 1)}"
+        forms.append([*out_alert, *over_alert(first), *figures(False)])
+    elif out or over:
+        forms.append([*out_alert, *over_alert(every_queue), *figures(False)])
+    lines: list[Text] = []
+    for parts in forms:
+        line = Text(no_wrap=True, overflow="ellipsis")
+        for i, part in enumerate(parts):
+            if i:
+                line.append(" · ", "dim")
+            line.append_text(part)
+        lines.append(line)
+    return tuple(lines)
 
 
 @dataclass(frozen=True)
@@ -221,7 +282,7 @@ class BoardScreen(Screen[None]):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._read_seq = 0
         self._in_flight: set[asyncio.Future[Any]] = set()
-        self.intraday_line = Static(id="intraday")
+        self.intraday_line = Bar(id="intraday")
         self.intraday_line.display = False
         self._forecasts: dict[str, QueueForecast] = {}
         self._intraday_at = -math.inf
@@ -820,31 +881,20 @@ class BoardScreen(Screen[None]):
         if not book.schedule and not any(f.interval for f in self._forecasts.values()):
             self.intraday_line.display = False
             return
-        line = Text()
+        adherence: tuple[float | None, float | None, int] | None = None
         if book.schedule:
             day = floor_adherence(state, self.settings.targets.midnight(now), now)
             out = sum(1 for p in plans.values() if p.out_since is not None)
-            line.append(_("Adherence") + " ", "dim")
-            line.append(fmt.percent(day.adherence), "bold")
-            line.append(" · " + _("conformance") + " ", "dim")
-            line.append(fmt.percent(day.conformance), "bold")
-            line.append(" " + _("today"), "dim")
-            if out:
-                said = _("{count} out of adherence").format(count=out)
-                line.append(f" · ✖ {said}", "bold red")
-            line.append(" · ", "dim")
+            adherence = (day.adherence, day.conformance, out)
         over = [state.queues[q].name for q, f in self._forecasts.items() if f.over]
         with_forecast = [f for f in self._forecasts.values() if f.forecast_today is not None]
+        offered: tuple[int, float] | None = None
         if with_forecast:
-            fc = sum(f.forecast_today or 0.0 for f in with_forecast)
-            act = sum(f.actual_today for f in with_forecast)
-            line.append(_("offered today") + " ", "dim")
-            line.append(f"{act}", "bold")
-            line.append(" " + _("vs forecast {count}").format(count=f"{fc:.0f}"), "dim")
-        if over:
-            said = _("over forecast: {queues}").format(queues=", ".join(over))
-            line.append(f" · ▲ {said}", "bold yellow")
-        self.intraday_line.update(line)
+            offered = (
+                sum(f.actual_today for f in with_forecast),
+                sum(f.forecast_today or 0.0 for f in with_forecast),
+            )
+        self.intraday_line.set_forms(intraday_forms(adherence, offered, over))
         self.intraday_line.display = True
 
     def _tick_agents(self) -> None:

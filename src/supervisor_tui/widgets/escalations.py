@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
@@ -30,7 +29,7 @@ from supervisor_tui.core.projection import Escalation
 from supervisor_tui.core.rules import title_words
 from supervisor_tui.i18n import N_, _
 from supervisor_tui.model import EscalationStatus, Severity
-from supervisor_tui.widgets.lines import align_right, blank, text_strip
+from supervisor_tui.widgets.lines import align_right, blank, fitting, text_strip
 
 SEVERITY_LOOK = {
     Severity.CRITICAL: ("▲", N_("CRIT"), "bold red"),
@@ -69,11 +68,7 @@ class FeedCounts(Widget):
     @property
     def words(self) -> str:
         """The form shown at this width (the longest form before the first layout)."""
-        width = self.size.width
-        return next(
-            (form for form in self._forms if not width or cell_len(form) <= width),
-            self._forms[-1],
-        )
+        return fitting(self._forms, self.size.width)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
+from typing import TypeVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.console import Console
@@ -11,6 +12,8 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
+
+FormT = TypeVar("FormT", str, Text)
 
 
 def text_strip(console: Console, text: Text, width: int, style: Style | None = None) -> Strip:
@@ -82,3 +85,17 @@ def cut(words: str, cells: int) -> str:
     if not words.startswith(head):  # half a wide character became a blank: drop it
         head = head[:-1]
     return head + "…"
+
+
+def fitting(forms: Iterable[FormT], cells: int | None) -> FormT:
+    """The first of a line's forms (longest first) that fits in ``cells`` cells, else the
+    last (the caller cuts it); the first when the width is not known yet. A line that gives
+    its forms this way shortens its words on a narrow screen instead of losing a figure or
+    an alert past its right edge."""
+    form: FormT | None = None
+    for form in forms:
+        if not cells or (cell_len(form) if isinstance(form, str) else form.cell_len) <= cells:
+            return form
+    if form is None:
+        raise ValueError("a line with no form")
+    return form

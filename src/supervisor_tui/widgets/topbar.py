@@ -19,7 +19,7 @@ from supervisor_tui.i18n import N_, _
 from supervisor_tui.model import AgentState
 from supervisor_tui.widgets.agents import STATE_LOOK
 from supervisor_tui.widgets.bar import Bar
-from supervisor_tui.widgets.lines import cut
+from supervisor_tui.widgets.lines import cut, fitting
 
 STATUS_LOOK: dict[BoardStatus, tuple[str, str, str]] = {
     BoardStatus.LIVE: ("●", N_("LIVE"), "bold white on dark_green"),
@@ -71,11 +71,7 @@ class TopBar(Bar):
     """
 
     def show(self, line: TopLine) -> None:
-        width = self.size.width or None
-        text = Text(no_wrap=True, overflow="ellipsis")
-        for text in top_bar_forms(line):
-            if width is None or text.cell_len <= width:
-                break
+        text = fitting(top_bar_forms(line), self.size.width)
         text.no_wrap = True
         text.overflow = "ellipsis"
         self.set_text(text)
