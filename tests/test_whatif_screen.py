@@ -194,9 +194,8 @@ async def test_the_floor_line_follows_a_burst_of_events_without_waiting_for_the_
                     for k, p in enumerate(burst)
                 ]
             )
-            await wait_for(
-                pilot, lambda: "Adherence 100%" in str(app.board.intraday_line.render()), "adherence"
-            )
+            line = app.board.intraday_line
+            await wait_for(pilot, lambda: "Adherence 100%" in str(line.render()), "adherence")
             # the chat tile: this half hour's forecast (100) against the 1,200 offered in it
             tile = app.board.tiles.tile("chat")
             assert tile is not None
