@@ -71,14 +71,17 @@ def profile(name: str, work: Callable[[], Any], top: int = 25) -> tuple[Any, str
     return result, write_profile(name, prof, top)
 
 
-def write_profile(name: str, prof: cProfile.Profile, top: int = 25, note: str = "") -> str:
+def write_profile(
+    name: str, prof: cProfile.Profile | pstats.Stats, top: int = 25, note: str = ""
+) -> str:
     """The profile's top functions, by own time and by cumulative time, in
     ``profiles/<name>.txt``; returns the path to name in RESULTS.md."""
     out = io.StringIO()
     out.write(f"# {name} ({'quick' if QUICK else 'full'} run, {time.strftime('%Y-%m-%d %H:%M')})\n")
     if note:
         out.write(f"\n{note}\n")
-    stats = pstats.Stats(prof, stream=out).strip_dirs()
+    stats = (prof if isinstance(prof, pstats.Stats) else pstats.Stats(prof)).strip_dirs()
+    stats.stream = out  # type: ignore[attr-defined]
     out.write("\n## by own time\n")
     stats.sort_stats("tottime").print_stats(top)
     out.write("\n## by cumulative time\n")
