@@ -7,10 +7,13 @@ import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from supervisor_tui.config import ConfigError, parse_config
 from supervisor_tui.core.projection import FloorState
@@ -363,3 +366,60 @@ async def test_two_collectors_one_postgres_one_hub(pg_url: str) -> None:
     await h.stop()
     for s in (hub_store, east, west):
         s.close()
+
+
+@pytest.mark.parametrize("compression", [None, "deflate"])
+async def test_one_frame_written_to_every_connection_reads_as_the_library_sends_it(
+    compression: str | None,
+) -> None:
+    """``write_to_all`` serializes a frame once and writes the same bytes to each connection
+    without an extension; one with an extension (permessage-deflate here) goes through the
+    library's broadcast; a connection closing is skipped. Each client reads the text sent,
+    large (a 16-bit and a 64-bit length) or small, in order."""
+    server_side: list[Any] = []
+    gone = asyncio.Event()
+
+    async def handler(ws: Any) -> None:
+        server_side.append(ws)
+        await gone.wait()
+
+    frames = [
+        b'{"type":"tick"}',
+        json.dumps({"x": "é" * 300}).encode(),
+        b"[" + b"1," * 40_000 + b"1]",
+    ]
+    async with serve(handler, "127.0.0.1", 0, compression=compression) as server:
+        port = server.sockets[0].getsockname()[1]
+        clients = [
+            await connect(f"ws://127.0.0.1:{port}", compression=compression, max_size=None)
+            for _ in range(3)
+        ]
+        await until(lambda: len(server_side) == 3)
+        assert all(bool(ws.protocol.extensions) == (compression is not None) for ws in server_side)
+        await clients[2].close()
+        await until(lambda: server_side[2].protocol.state is not State.OPEN)
+        writes = {id(ws): 0 for ws in server_side}
+        for ws in server_side:
+            write = ws.transport.write
+
+            def counted(data: bytes, ws: Any = ws, write: Any = write) -> None:
+                writes[id(ws)] += 1
+                write(data)
+
+            ws.transport.write = counted
+            if compression is None:  # the same bytes for every connection: not each made
+
+                def made_again(*args: Any) -> None:
+                    raise AssertionError("a frame serialized for one connection")
+
+                ws.protocol.send_text = made_again
+        for frame in frames:
+            hub_server.write_to_all(server_side, frame)
+        for client in clients[:2]:
+            for frame in frames:
+                assert await asyncio.wait_for(client.recv(), 5) == frame.decode()
+        assert writes[id(server_side[2])] == 0  # closed: skipped, nothing raised
+        assert writes[id(server_side[0])] == len(frames)
+        gone.set()
+        for client in clients[:2]:
+            await client.close()
