@@ -620,6 +620,12 @@ class BoardScreen(Screen[None]):
     """Open tickets counted per slice for the queues off screen (about 15 ms): a floor just
     opened counts its 200,000 between frames in about a second instead of before its first."""
 
+    @property
+    def counting_tickets(self) -> bool:
+        """Whether queues off screen are still to have their open tickets counted (after the
+        board opens or a replay seeks: a slice between frames until every queue is)."""
+        return bool(self._to_count) or self._counting is not None
+
     def _settle(self) -> None:
         if not self._settled:
             self._settled = True
