@@ -2,8 +2,8 @@
 of them stalled (issue #20's aims).
 
 - latency: from the append in the store to a watcher's receipt, p50 and p99, over every
-  event of one watcher in ten (SAMPLE_EVERY; the others receive and drop), against the feed
-  interval;
+  event of one watcher in ten (SAMPLE_EVERY: websockets' client, each frame decoded; the
+  others read every frame and drop it, ``_Dropper``), against the feed interval;
 - hub CPU: % of one core used by the hub process (a process of its own), against the same
   hub with one watcher;
 - hub memory: its RSS at the end, with ten watchers stalled all along (they read nothing),
@@ -28,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import connect
+from websockets.client import ClientProtocol
+from websockets.protocol import State
+from websockets.uri import parse_uri
 
 from benchmarks.scale import QUICK, aim, write_profile
 from supervisor_tui.adapters.simulator import FloorSimulation, SimOptions
@@ -43,6 +46,46 @@ SAMPLE_EVERY = 10
 """One watcher in ten decodes its frames and times each event; the others receive every frame
 and drop it: a thousand watchers decoding 200 events a second each in the one benchmark
 process measured that process (p50 19 s), not the hub."""
+
+
+class _Dropper(asyncio.Protocol):
+    """A terminal that reads every frame the hub sends and drops it: websockets' sans-I/O
+    client parses the stream (and answers the hub's pings), with no message queued for a
+    task to wake for. 900 watchers through websockets' asyncio client took most of a core
+    in the benchmark's process, on the two cores the hub runs on: frames waited there
+    before the timed watchers saw them."""
+
+    def __init__(self, uri: str, hello: bytes) -> None:
+        self.protocol = ClientProtocol(parse_uri(uri), max_size=None)
+        self.hello: bytes | None = hello
+        self.transport: asyncio.Transport | None = None
+        self.ready = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.protocol.send_request(self.protocol.connect())
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        self.protocol.receive_data(data)
+        self.protocol.events_received()  # dropped
+        if self.hello is not None and self.protocol.state is State.OPEN:
+            self.protocol.send_text(self.hello)
+            self.hello = None
+            self.ready.set_result(None)
+        self._flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.ready.done():
+            self.ready.set_exception(exc or ConnectionError("the hub closed the connection"))
+
+    def _flush(self) -> None:
+        assert self.transport is not None
+        for data in self.protocol.data_to_send():
+            if data:
+                self.transport.write(data)
+
 
 HUB_SCRIPT = """
 import asyncio, cProfile, sys, time
@@ -136,19 +179,25 @@ async def _run_hub(
 
         async def watcher(i: int) -> None:
             nonlocal connected
+            timed = i % SAMPLE_EVERY == 0
+            hello = json.dumps({"type": "hello", "token": TOKEN, "last_seq": 0})
+            if not timed and not (stalled and i < STALLED):
+                transport, dropper = await asyncio.get_running_loop().create_connection(
+                    lambda: _Dropper(f"ws://127.0.0.1:{port}", hello.encode()), "127.0.0.1", port
+                )
+                await dropper.ready
+                connected += 1
+                await done.wait()
+                transport.abort()
+                return
             async with connect(f"ws://127.0.0.1:{port}", max_size=None, compression=None) as ws:
-                await ws.send(json.dumps({"type": "hello", "token": TOKEN, "last_seq": 0}))
+                await ws.send(hello)
                 connected += 1
                 if stalled and i < STALLED:
                     ws.transport.pause_reading()  # type: ignore[attr-defined]
                     await done.wait()
                     return
-                timed = i % SAMPLE_EVERY == 0
                 async for frame in ws:
-                    if not timed:  # received in full, not decoded: the clients' own CPU
-                        if done.is_set():  # would otherwise be the figure (one process)
-                            return
-                        continue
                     now = time.time()
                     message = json.loads(frame)
                     if message["type"] == "events":

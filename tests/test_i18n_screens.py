@@ -213,7 +213,7 @@ def test_the_hub_link_is_said_in_the_language(lang: str) -> None:
     try:
         bar = FreshnessBar()
         bar.show({}, NOW, 60, link=LINK_LIVE)
-        plain = bar._text.plain
+        plain = bar.render().plain
         assert hub_words(i18n._("live")) in plain and not re.search(r"\blive\b", plain), plain
         down = hub_words(i18n._("reconnecting, trying now"))
         status = board_status({}, NOW, 60, hub_link=down)
