@@ -141,15 +141,16 @@ def intraday_forms(
         return [Text("▲ " + _("over forecast: {queues}").format(queues=queues), "bold yellow")]
 
     every_queue = ", ".join(over)
+    whole, short = figures(True), figures(False)
     forms = [
-        [*figures(True)[:1], *out_alert, *figures(True)[1:], *over_alert(every_queue)],
-        [*figures(False)[:1], *out_alert, *figures(False)[1:], *over_alert(every_queue)],
+        [*whole[:1], *out_alert, *whole[1:], *over_alert(every_queue)],
+        [*short[:1], *out_alert, *short[1:], *over_alert(every_queue)],
     ]
     if len(over) > 1:  # as long as the second form otherwise: shown only when cut
         first = f"{over[0]} +{fmt.count(len(over) - 1)}"
-        forms.append([*out_alert, *over_alert(first), *figures(False)])
+        forms.append([*out_alert, *over_alert(first), *short])
     elif out or over:
-        forms.append([*out_alert, *over_alert(every_queue), *figures(False)])
+        forms.append([*out_alert, *over_alert(every_queue), *short])
     lines: list[Text] = []
     for parts in forms:
         line = Text(no_wrap=True, overflow="ellipsis")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from itertools import groupby
+from operator import itemgetter
+
 from rich.text import Text
 
 from supervisor_tui.widgets.bar import Bar
@@ -20,24 +23,22 @@ def timeline_text(
         cells[min(bar_width - 1, int((at - start) / span * bar_width))] = "▲"
     here = min(bar_width - 1, max(0, int((now - start) / span * bar_width)))
     cells[here] = "●"
+    looks = [_look(cell, i, here) for i, cell in enumerate(cells)]
     text = Text(no_wrap=True)
     text.append(f"{left} ", "dim")
     # a run of cells a style, not a span a cell: a span is a segment for the compositor (a
     # line of 200 spans took 11 ms to draw, three times a second while a replay plays)
-    run_start = 0
-    for i in range(1, bar_width + 1):
-        if i == bar_width or _look(cells, i, here) != _look(cells, run_start, here):
-            text.append("".join(cells[run_start:i]), _look(cells, run_start, here))
-            run_start = i
+    for look, run in groupby(zip(cells, looks, strict=True), key=itemgetter(1)):
+        text.append("".join(cell for cell, _ in run), look)
     text.append(f" {right}", "dim")
     return text
 
 
-def _look(cells: list[str], i: int, here: int) -> str:
+def _look(cell: str, i: int, here: int) -> str:
     """The style of the timeline's cell ``i``: where the replay is, a mark, played or not."""
     if i == here:
         return "bold reverse"
-    if cells[i] == "▲":
+    if cell == "▲":
         return "bold red"
     return "cyan" if i < here else "grey37"
 
